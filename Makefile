@@ -1,0 +1,89 @@
+# Tessera build. `make` builds build/tessera, build/tessera-bench and
+# build/libtessera.{a,so}; `make test` builds and runs every test; `make sanitize`
+# runs the tests under ASan+UBSan in build-asan/; `make static` links LLVM
+# statically (for carrying to a GPU machine) in build-static/.
+
+LLVM_CONFIG ?= llvm-config-19
+CC ?= cc
+RE2C ?= re2c
+BUILD ?= build
+OPT ?= -O2
+PREFIX ?= /usr/local
+
+LLVM_CFLAGS := $(shell $(LLVM_CONFIG) --cflags)
+LLVM_LDFLAGS := $(shell $(LLVM_CONFIG) --ldflags)
+ifeq ($(LLVM_STATIC),1)
+LLVM_LIBS := $(shell $(LLVM_CONFIG) --link-static --libs nvptx passes target core analysis bitwriter) \
+             $(shell $(LLVM_CONFIG) --link-static --system-libs nvptx passes)
+else
+LLVM_LIBS := $(shell $(LLVM_CONFIG) --libs)
+endif
+
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes -Wvla
+CFLAGS_ALL := -std=c11 $(OPT) -g -fPIC -fvisibility=hidden $(WARN) $(LLVM_CFLAGS) \
+              -Iinclude -Isupport -Ifrontend -Ilowering -Iruntime -I$(BUILD)/gen $(EXTRA_CFLAGS)
+LDLIBS_ALL := $(LLVM_LDFLAGS) $(LLVM_LIBS) -ldl -lm -lpthread $(EXTRA_LDFLAGS)
+
+ifeq ($(SANITIZE),1)
+CFLAGS_ALL += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDLIBS_ALL += -fsanitize=address,undefined
+endif
+
+LIB_SRCS := $(sort $(wildcard support/*.c frontend/*.c lowering/*.c runtime/*.c runtime/*/*.c kernels/*.c))
+GEN_SRCS := $(BUILD)/gen/lexer.c
+LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(BUILD)/obj/gen/lexer.o
+TEST_SRCS := $(sort $(wildcard tests/test_*.c))
+TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+TEST_SUPPORT := $(sort $(wildcard tests/support/*.c))
+TEST_SUPPORT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SUPPORT))
+BENCH_SRCS := $(sort $(wildcard bench/*.c))
+BENCH_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(BENCH_SRCS))
+
+.PHONY: all test sanitize static clean install fuzz
+all: $(BUILD)/tessera $(BUILD)/tessera-bench $(BUILD)/libtessera.a $(BUILD)/libtessera.so
+
+$(BUILD)/gen/lexer.c: frontend/lexer.re
+	@mkdir -p $(dir $@)
+	$(RE2C) -W --no-generation-date --no-version -o $@ $<
+
+$(BUILD)/obj/gen/lexer.o: $(BUILD)/gen/lexer.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Ifrontend -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c | $(GEN_SRCS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/libtessera.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libtessera.so: $(LIB_OBJS)
+	$(CC) -shared -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/tessera: $(BUILD)/obj/cli/tessera.o $(BUILD)/libtessera.a
+	$(CC) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/tessera-bench: $(BENCH_OBJS) $(BUILD)/libtessera.a
+	$(CC) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_SUPPORT_OBJS) $(BUILD)/libtessera.a
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ -lcmocka $(LDLIBS_ALL)
+
+test: all $(TEST_BINS)
+	@BUILD=$(BUILD) sh tests/run-tests.sh $(TEST_BINS)
+
+sanitize:
+	$(MAKE) BUILD=build-asan SANITIZE=1 OPT=-O1 test
+
+static:
+	$(MAKE) BUILD=build-static LLVM_STATIC=1 EXTRA_LDFLAGS="-static-libgcc" all
+
+clean:
+	rm -rf build build-asan build-static build-llvm22
+
+install: all
+	sh scripts/install.sh "$(PREFIX)" "$(BUILD)"
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,162 @@
+/* The Tessera lexer: token rules for re2c. The build generates lexer.c from
+ * this file. Works on a NUL-terminated whole-file buffer; an unknown character
+ * or an unterminated comment becomes an error token with its position. */
+#include "token.h"
+
+void lexer_init(Lexer *lx, const Source *src)
+{
+    lx->text = src->text;
+    lx->len = src->len;
+    lx->cur = src->text;
+    lx->line = 1;
+    lx->line_start = src->text;
+}
+
+static SrcPos pos_at(const Lexer *lx, const char *p)
+{
+    SrcPos pos = { (int)(p - lx->text), lx->line, (int)(p - lx->line_start) + 1 };
+    return pos;
+}
+
+static Token make(const Lexer *lx, TokKind k, const char *start, const char *end)
+{
+    Token t = { k, pos_at(lx, start), start, (int)(end - start), NULL };
+    return t;
+}
+
+static Token error_tok(const Lexer *lx, const char *start, const char *end, const char *why)
+{
+    Token t = make(lx, TK_ERROR, start, end);
+    t.error = why;
+    return t;
+}
+
+/* Skips a block comment whose opening slash-star ends just before lx->cur,
+ * counting lines. Returns false when the comment does not end. */
+static bool skip_block_comment(Lexer *lx)
+{
+    const char *end = lx->text + lx->len;
+    while (lx->cur < end) {
+        if (lx->cur[0] == '*' && lx->cur + 1 < end && lx->cur[1] == '/') {
+            lx->cur += 2;
+            return true;
+        }
+        if (lx->cur[0] == '\n') {
+            lx->line++;
+            lx->line_start = lx->cur + 1;
+        }
+        lx->cur++;
+    }
+    return false;
+}
+
+Token lexer_next(Lexer *lx)
+{
+    const char *YYMARKER;
+    for (;;) {
+        const char *start = lx->cur;
+        /*!re2c
+            re2c:define:YYCTYPE = "unsigned char";
+            re2c:define:YYCURSOR = "lx->cur";
+            re2c:yyfill:enable = 0;
+            re2c:indent:string = "    ";
+
+            digit = [0-9];
+            hex = [0-9a-fA-F];
+            ident = [a-zA-Z_][a-zA-Z0-9_]*;
+            exp = [eE] [+-]? digit+;
+
+            "\x00" {
+                if ((size_t)(start - lx->text) >= lx->len) {
+                    lx->cur = start;
+                    return make(lx, TK_EOF, start, start);
+                }
+                return error_tok(lx, start, lx->cur, "NUL character in source");
+            }
+            [ \t\r\v\f]+ { continue; }
+            "\n" { lx->line++; lx->line_start = lx->cur; continue; }
+            "//" [^\n\x00]* { continue; }
+            "/*" {
+                if (!skip_block_comment(lx))
+                    return error_tok(lx, start, start + 2, "unterminated comment");
+                continue;
+            }
+
+            "kernel"   { return make(lx, TK_KW_KERNEL, start, lx->cur); }
+            "let"      { return make(lx, TK_KW_LET, start, lx->cur); }
+            "var"      { return make(lx, TK_KW_VAR, start, lx->cur); }
+            "for"      { return make(lx, TK_KW_FOR, start, lx->cur); }
+            "in"       { return make(lx, TK_KW_IN, start, lx->cur); }
+            "step"     { return make(lx, TK_KW_STEP, start, lx->cur); }
+            "pipeline" { return make(lx, TK_KW_PIPELINE, start, lx->cur); }
+            "if"       { return make(lx, TK_KW_IF, start, lx->cur); }
+            "else"     { return make(lx, TK_KW_ELSE, start, lx->cur); }
+            "grid"     { return make(lx, TK_KW_GRID, start, lx->cur); }
+            "warps"    { return make(lx, TK_KW_WARPS, start, lx->cur); }
+            "out"      { return make(lx, TK_KW_OUT, start, lx->cur); }
+            "true"     { return make(lx, TK_KW_TRUE, start, lx->cur); }
+            "false"    { return make(lx, TK_KW_FALSE, start, lx->cur); }
+            "inf"      { return make(lx, TK_KW_INF, start, lx->cur); }
+            "None"     { return make(lx, TK_KW_NONE, start, lx->cur); }
+            "type"     { return make(lx, TK_KW_TYPE, start, lx->cur); }
+            "int"      { return make(lx, TK_KW_INT, start, lx->cur); }
+            "float"    { return make(lx, TK_KW_FLOAT, start, lx->cur); }
+            "f16"      { return make(lx, TK_KW_F16, start, lx->cur); }
+            "bf16"     { return make(lx, TK_KW_BF16, start, lx->cur); }
+            "f32"      { return make(lx, TK_KW_F32, start, lx->cur); }
+            "i32"      { return make(lx, TK_KW_I32, start, lx->cur); }
+            "bool"     { return make(lx, TK_KW_BOOL, start, lx->cur); }
+
+            ident { return make(lx, TK_IDENT, start, lx->cur); }
+            digit+ | "0" [xX] hex+ { return make(lx, TK_INT, start, lx->cur); }
+            digit+ "." digit+ exp? | digit+ exp { return make(lx, TK_FLOAT, start, lx->cur); }
+            "0" [xX] { return error_tok(lx, start, lx->cur, "hexadecimal literal has no digits"); }
+            digit+ [a-zA-Z_][a-zA-Z0-9_]* { return error_tok(lx, start, lx->cur, "invalid number"); }
+
+            "("  { return make(lx, TK_LPAREN, start, lx->cur); }
+            ")"  { return make(lx, TK_RPAREN, start, lx->cur); }
+            "["  { return make(lx, TK_LBRACK, start, lx->cur); }
+            "]"  { return make(lx, TK_RBRACK, start, lx->cur); }
+            "{"  { return make(lx, TK_LBRACE, start, lx->cur); }
+            "}"  { return make(lx, TK_RBRACE, start, lx->cur); }
+            ","  { return make(lx, TK_COMMA, start, lx->cur); }
+            ";"  { return make(lx, TK_SEMI, start, lx->cur); }
+            ":"  { return make(lx, TK_COLON, start, lx->cur); }
+            ".." { return make(lx, TK_DOTDOT, start, lx->cur); }
+            "?"  { return make(lx, TK_QUESTION, start, lx->cur); }
+            "+"  { return make(lx, TK_PLUS, start, lx->cur); }
+            "-"  { return make(lx, TK_MINUS, start, lx->cur); }
+            "*"  { return make(lx, TK_STAR, start, lx->cur); }
+            "/"  { return make(lx, TK_SLASH, start, lx->cur); }
+            "%"  { return make(lx, TK_PERCENT, start, lx->cur); }
+            "!"  { return make(lx, TK_BANG, start, lx->cur); }
+            "="  { return make(lx, TK_ASSIGN, start, lx->cur); }
+            "==" { return make(lx, TK_EQ, start, lx->cur); }
+            "!=" { return make(lx, TK_NE, start, lx->cur); }
+            "<"  { return make(lx, TK_LT, start, lx->cur); }
+            "<=" { return make(lx, TK_LE, start, lx->cur); }
+            ">"  { return make(lx, TK_GT, start, lx->cur); }
+            ">=" { return make(lx, TK_GE, start, lx->cur); }
+            "&&" { return make(lx, TK_ANDAND, start, lx->cur); }
+            "||" { return make(lx, TK_OROR, start, lx->cur); }
+
+            [\x80-\xff]+ { return error_tok(lx, start, lx->cur, "non-ASCII character in source"); }
+            * { return error_tok(lx, start, lx->cur, "unexpected character"); }
+        */
+    }
+}
+
+static const char *const kind_names[] = {
+#define X(name, text) text,
+    TSR_TOKENS(X)
+#undef X
+};
+
+static const char *const kind_idents[] = {
+#define X(name, text) #name,
+    TSR_TOKENS(X)
+#undef X
+};
+
+const char *tok_kind_name(TokKind k) { return (unsigned)k < TK_COUNT ? kind_names[k] : "?"; }
+const char *tok_kind_ident(TokKind k) { return (unsigned)k < TK_COUNT ? kind_idents[k] : "?"; }

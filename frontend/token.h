@@ -1,0 +1,53 @@
+/* Tokens of the Tessera language, produced by the re2c lexer (lexer.re). */
+#ifndef TSR_TOKEN_H
+#define TSR_TOKEN_H
+
+#include "diag.h"
+
+#define TSR_TOKENS(X)                                                                  \
+    X(EOF, "end of file") X(ERROR, "invalid token") X(IDENT, "identifier")             \
+    X(INT, "integer literal") X(FLOAT, "float literal")                                \
+    X(KW_KERNEL, "'kernel'") X(KW_LET, "'let'") X(KW_VAR, "'var'") X(KW_FOR, "'for'")  \
+    X(KW_IN, "'in'") X(KW_STEP, "'step'") X(KW_PIPELINE, "'pipeline'")                 \
+    X(KW_IF, "'if'") X(KW_ELSE, "'else'") X(KW_GRID, "'grid'") X(KW_WARPS, "'warps'")  \
+    X(KW_OUT, "'out'") X(KW_TRUE, "'true'") X(KW_FALSE, "'false'") X(KW_INF, "'inf'")  \
+    X(KW_NONE, "'None'") X(KW_TYPE, "'type'") X(KW_INT, "'int'") X(KW_FLOAT, "'float'")\
+    X(KW_F16, "'f16'") X(KW_BF16, "'bf16'") X(KW_F32, "'f32'") X(KW_I32, "'i32'")      \
+    X(KW_BOOL, "'bool'")                                                               \
+    X(LPAREN, "'('") X(RPAREN, "')'") X(LBRACK, "'['") X(RBRACK, "']'")                \
+    X(LBRACE, "'{'") X(RBRACE, "'}'") X(COMMA, "','") X(SEMI, "';'") X(COLON, "':'")   \
+    X(DOTDOT, "'..'") X(QUESTION, "'?'") X(PLUS, "'+'") X(MINUS, "'-'")                \
+    X(STAR, "'*'") X(SLASH, "'/'") X(PERCENT, "'%'") X(BANG, "'!'") X(ASSIGN, "'='")   \
+    X(EQ, "'=='") X(NE, "'!='") X(LT, "'<'") X(LE, "'<='") X(GT, "'>'") X(GE, "'>='")  \
+    X(ANDAND, "'&&'") X(OROR, "'||'")
+
+typedef enum {
+#define X(name, text) TK_##name,
+    TSR_TOKENS(X)
+#undef X
+    TK_COUNT
+} TokKind;
+
+typedef struct {
+    TokKind kind;
+    SrcPos pos;
+    const char *start; /* points into the source */
+    int len;
+    const char *error; /* for TK_ERROR: what is wrong */
+} Token;
+
+typedef struct {
+    const char *text; /* NUL-terminated */
+    size_t len;
+    const char *cur;
+    int line;
+    const char *line_start;
+} Lexer;
+
+void lexer_init(Lexer *lx, const Source *src);
+/* Returns the next token; TK_EOF at the end (repeatedly). */
+Token lexer_next(Lexer *lx);
+const char *tok_kind_name(TokKind k);     /* e.g. "'('" or "identifier" */
+const char *tok_kind_ident(TokKind k);    /* e.g. "LPAREN", for token dumps */
+
+#endif

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Installs the Debian packages Tessera needs to build and test, when missing.
+# Needs root (apt-get); does nothing when everything is already there.
+set -eu
+PKGS="make gcc llvm-19-dev llvm-22-dev zlib1g-dev libzstd-dev re2c libcmocka-dev libdlpack-dev pkg-config"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "deps: installing$missing" >&2
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+fi
