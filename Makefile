@@ -21,7 +21,7 @@ endif
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes -Wvla
 CFLAGS_ALL := -std=c11 $(OPT) -g -fPIC -fvisibility=hidden $(WARN) $(LLVM_CFLAGS) \
-              -Iinclude -Isupport -Ifrontend -Ilowering -Iruntime -I$(BUILD)/gen $(EXTRA_CFLAGS)
+              -Iinclude -Isupport -Ifrontend -Ilowering -Iruntime -Ikernels -Itests/support -I$(BUILD)/gen $(EXTRA_CFLAGS)
 LDLIBS_ALL := $(LLVM_LDFLAGS) $(LLVM_LIBS) -ldl -lm -lpthread $(EXTRA_LDFLAGS)
 
 ifeq ($(SANITIZE),1)

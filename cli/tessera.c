@@ -1,17 +1,172 @@
-/* The tessera command line: compile a .tsr file and print any stage. */
+/* The tessera command line: compile a .tsr file and print any stage.
+ *
+ *   tessera compile FILE.tsr [-D NAME=VALUE]... [--kernel NAME]
+ *                   [--emit tokens|ast|tir] [--dump-passes] [-o FILE]
+ *
+ * Exit status: 0 success, 1 errors in the program, 2 bad usage or I/O. */
+#include "ast.h"
+#include "frontend.h"
 #include "tessera.h"
-#include "token.h"
-#include "util.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: tessera compile FILE.tsr [-D NAME=VALUE]... [--kernel NAME]\n"
+               "                      [--emit tokens|ast|tir] [--dump-passes] [-o FILE]\n"
+               "       tessera --version\n");
+}
+
+typedef struct {
+    const char *file, *out, *emit, *kernel;
+    Define defs[64];
+    int ndefs;
+    bool dump_passes;
+} Options;
+
+static int parse_args(int argc, char **argv, Options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->emit = "tir";
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = NULL;
+        if (!strcmp(a, "-D") || !strcmp(a, "-o") || !strcmp(a, "--emit") || !strcmp(a, "--kernel")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "tessera: %s needs a value\n", a);
+                return 2;
+            }
+            val = argv[++i];
+        } else if (!strncmp(a, "-D", 2)) {
+            val = a + 2;
+            a = "-D";
+        } else if (!strncmp(a, "--emit=", 7)) {
+            val = a + 7;
+            a = "--emit";
+        }
+        if (!strcmp(a, "-D")) {
+            const char *eq = strchr(val, '=');
+            if (!eq || eq == val) {
+                fprintf(stderr, "tessera: -D needs NAME=VALUE, found '%s'\n", val);
+                return 2;
+            }
+            if (o->ndefs == (int)TSR_ARRAY_LEN(o->defs)) {
+                fprintf(stderr, "tessera: too many -D options\n");
+                return 2;
+            }
+            o->defs[o->ndefs].name = strndup(val, (size_t)(eq - val));
+            o->defs[o->ndefs].value = eq + 1;
+            o->ndefs++;
+        } else if (!strcmp(a, "-o")) {
+            o->out = val;
+        } else if (!strcmp(a, "--emit")) {
+            o->emit = val;
+        } else if (!strcmp(a, "--kernel")) {
+            o->kernel = val;
+        } else if (!strcmp(a, "--dump-passes")) {
+            o->dump_passes = true;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "tessera: unknown option '%s'\n", a);
+            return 2;
+        } else if (o->file) {
+            fprintf(stderr, "tessera: more than one input file ('%s' and '%s')\n", o->file, a);
+            return 2;
+        } else {
+            o->file = a;
+        }
+    }
+    if (!o->file) {
+        fprintf(stderr, "tessera: no input file\n");
+        return 2;
+    }
+    if (strcmp(o->emit, "tokens") && strcmp(o->emit, "ast") && strcmp(o->emit, "tir")) {
+        fprintf(stderr, "tessera: --emit takes tokens, ast or tir, found '%s'\n", o->emit);
+        return 2;
+    }
+    return 0;
+}
+
+static int write_output(const Options *o, const StrBuf *text)
+{
+    if (!o->out || !strcmp(o->out, "-")) {
+        fwrite(text->data ? text->data : "", 1, text->len, stdout);
+        return 0;
+    }
+    FILE *f = fopen(o->out, "wb");
+    if (!f || fwrite(text->data ? text->data : "", 1, text->len, f) != text->len || fclose(f) != 0) {
+        fprintf(stderr, "tessera: cannot write '%s': %s\n", o->out, strerror(errno));
+        return 2;
+    }
+    return 0;
+}
+
+static int cmd_compile(int argc, char **argv)
+{
+    Options o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc)
+        return rc;
+    size_t len;
+    char *text = tsr_read_file(o.file, &len);
+    if (!text) {
+        fprintf(stderr, "tessera: cannot read '%s': %s\n", o.file, strerror(errno));
+        return 2;
+    }
+    Source src = { o.file, text, len };
+    Diag diag;
+    diag_init(&diag, &src);
+    StrBuf out, dump;
+    sb_init(&out);
+    sb_init(&dump);
+    if (!strcmp(o.emit, "tokens")) {
+        tokens_print(&out, &src);
+    } else if (!strcmp(o.emit, "ast")) {
+        Arena arena;
+        arena_init(&arena);
+        AstProgram *prog = parse_program(&arena, &src, &diag);
+        if (diag.nerrors == 0)
+            ast_print(&out, prog);
+        arena_free(&arena);
+    } else {
+        TirModule *m = frontend_compile(&src, o.defs, o.ndefs, o.kernel, &diag, o.dump_passes ? &dump : NULL);
+        if (m) {
+            if (o.dump_passes)
+                sb_putn(&out, dump.data, dump.len);
+            else
+                tir_module_print(&out, m);
+            tir_module_free(m);
+        }
+    }
+    if (diag.nerrors) {
+        fputs(diag.out.data, stderr);
+        rc = 1;
+    } else {
+        rc = write_output(&o, &out);
+    }
+    sb_free(&out);
+    sb_free(&dump);
+    diag_free(&diag);
+    free(text);
+    for (int i = 0; i < o.ndefs; i++)
+        free((char *)o.defs[i].name);
+    return rc;
+}
 
 int main(int argc, char **argv)
 {
-    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+    if (argc >= 2 && !strcmp(argv[1], "--version")) {
         printf("tessera %s\n", tsr_version());
         return 0;
     }
-    fprintf(stderr, "usage: tessera compile FILE.tsr [--emit tokens]\n");
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc >= 2 && !strcmp(argv[1], "compile"))
+        return cmd_compile(argc, argv);
+    usage(stderr);
     return 2;
 }

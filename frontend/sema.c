@@ -1,0 +1,1872 @@
+/* Semantic analysis and TIR construction.
+ *
+ * One walk over a kernel's AST, for one specialization (the values of its
+ * compile-time parameters): names are resolved, compile-time expressions are
+ * folded, dtypes and tile shapes are checked, and TIR is emitted. Compile-time
+ * `if` and `?:` take only their chosen branch, like `if constexpr` in C++.
+ * Mutable variables become SSA values: a `for` or run-time `if` that assigns a
+ * variable of an enclosing scope carries it as a loop argument or result. */
+#include "sema.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What an expression evaluates to. Compile-time constants (SV_INT, SV_FLOAT,
+ * SV_BOOL) are untyped: they take the dtype of what they meet. */
+typedef enum { SV_ERR, SV_INT, SV_FLOAT, SV_BOOL, SV_TYPE, SV_VAL, SV_TENSOR } SvKind;
+
+typedef struct {
+    SvKind k;
+    int64_t i; /* SV_INT, SV_BOOL */
+    double f;  /* SV_FLOAT */
+    DType dt;  /* SV_TYPE */
+    ValId v;   /* SV_VAL */
+    int param; /* SV_TENSOR */
+} SVal;
+
+typedef enum { BIND_VALUE, BIND_SCALAR_PARAM, BIND_SYM } BindKind;
+
+typedef struct {
+    const char *name;
+    SrcPos pos;
+    BindKind kind;
+    SVal val;     /* BIND_VALUE */
+    int index;    /* parameter or symbol index */
+    bool is_var;  /* assignable */
+    TType type;   /* of a var */
+    const char *what; /* "compile-time parameter", "parameter", ... for messages */
+} Binding;
+
+typedef struct {
+    Diag *diag;
+    TirFunc *f;
+    const AstKernel *k;
+    VEC(Binding) env;
+    Arena scratch;
+    BlockId cur;
+    bool in_grid;
+} Sema;
+
+static const SVal sv_err = { SV_ERR, 0, 0, DT_I32, TIR_NONE, 0 };
+
+static SVal sv_int(int64_t i)
+{
+    SVal s = sv_err;
+    s.k = SV_INT;
+    s.i = i;
+    return s;
+}
+
+static SVal sv_float(double f)
+{
+    SVal s = sv_err;
+    s.k = SV_FLOAT;
+    s.f = f;
+    return s;
+}
+
+static SVal sv_bool(bool b)
+{
+    SVal s = sv_err;
+    s.k = SV_BOOL;
+    s.i = b;
+    return s;
+}
+
+static SVal sv_type(DType dt)
+{
+    SVal s = sv_err;
+    s.k = SV_TYPE;
+    s.dt = dt;
+    return s;
+}
+
+static SVal sv_val(ValId v)
+{
+    SVal s = sv_err;
+    s.k = SV_VAL;
+    s.v = v;
+    return s;
+}
+
+static bool is_const(SVal s) { return s.k == SV_INT || s.k == SV_FLOAT || s.k == SV_BOOL; }
+
+static void error(Sema *s, SrcPos pos, const char *fmt, ...) TSR_PRINTF(3, 4);
+static void error(Sema *s, SrcPos pos, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_verror(s->diag, pos, fmt, ap);
+    va_end(ap);
+}
+
+static TType vtype(Sema *s, ValId v) { return tir_type(s->f, v); }
+
+/* A description of a value's type for messages, e.g. "f32[64, 64]". */
+static const char *type_str(Sema *s, TType t)
+{
+    StrBuf sb;
+    sb_init(&sb);
+    ttype_print(&sb, t);
+    char *r = arena_strdup(&s->scratch, sb.data);
+    sb_free(&sb);
+    return r;
+}
+
+static const char *sval_str(Sema *s, SVal v)
+{
+    switch (v.k) {
+    case SV_INT: return "an integer constant";
+    case SV_FLOAT: return "a float constant";
+    case SV_BOOL: return "a bool constant";
+    case SV_TYPE: return arena_printf(&s->scratch, "the type %s", dtype_name(v.dt));
+    case SV_TENSOR: return arena_printf(&s->scratch, "the tensor '%s'", s->f->params.data[v.param].name);
+    case SV_VAL: return type_str(s, vtype(s, v.v));
+    default: return "an invalid value";
+    }
+}
+
+/* ---------------------------------------------------------------- emission */
+
+static ValId emit(Sema *s, TirOp op, SrcPos pos, const ValId *args, int nargs, TType t)
+{
+    return tir_emit(s->f, s->cur, op, pos, args, nargs, t);
+}
+
+static ValId emit1(Sema *s, TirOp op, SrcPos pos, ValId a, TType t) { return emit(s, op, pos, &a, 1, t); }
+
+static bool check_tile_type(Sema *s, SrcPos pos, TType t)
+{
+    int64_t n = 1;
+    for (int i = 0; i < t.rank; i++) {
+        if (!tsr_is_pow2(t.shape[i])) {
+            error(s, pos, "tile dimension %d is not a power of two", t.shape[i]);
+            return false;
+        }
+        n *= t.shape[i];
+    }
+    if (n > SEMA_MAX_TILE_ELEMS) {
+        error(s, pos, "tile %s has %lld elements; at most %d are allowed", type_str(s, t), (long long)n,
+              SEMA_MAX_TILE_ELEMS);
+        return false;
+    }
+    return true;
+}
+
+/* Materializes a compile-time constant as a scalar of dtype dt. */
+static SVal const_as(Sema *s, SVal c, DType dt, SrcPos pos)
+{
+    if (c.k == SV_VAL || c.k == SV_ERR)
+        return c;
+    if (c.k == SV_BOOL) {
+        if (dt != DT_BOOL) {
+            error(s, pos, "a bool constant cannot be used as %s", dtype_name(dt));
+            return sv_err;
+        }
+        return sv_val(tir_const_int(s->f, s->cur, pos, DT_BOOL, c.i));
+    }
+    if (dt == DT_BOOL) {
+        error(s, pos, "a number cannot be used as bool; compare it instead");
+        return sv_err;
+    }
+    if (c.k == SV_FLOAT) {
+        if (!dtype_is_float(dt)) {
+            error(s, pos, "the float constant %g cannot be used as %s; cast explicitly", c.f, dtype_name(dt));
+            return sv_err;
+        }
+        return sv_val(tir_const_float(s->f, s->cur, pos, dt, c.f));
+    }
+    if (c.k == SV_INT) {
+        if (dt == DT_I32 && (c.i > INT32_MAX || c.i < INT32_MIN)) {
+            error(s, pos, "the constant %lld does not fit in i32", (long long)c.i);
+            return sv_err;
+        }
+        return sv_val(dtype_is_float(dt) ? tir_const_float(s->f, s->cur, pos, dt, (double)c.i)
+                                         : tir_const_int(s->f, s->cur, pos, dt, c.i));
+    }
+    error(s, pos, "expected a value, found %s", sval_str(s, c));
+    return sv_err;
+}
+
+/* Any value as a TIR value: constants take their natural dtype. */
+static SVal as_value(Sema *s, SVal v, SrcPos pos)
+{
+    switch (v.k) {
+    case SV_INT: return const_as(s, v, DT_I32, pos);
+    case SV_FLOAT: return const_as(s, v, DT_F32, pos);
+    case SV_BOOL: return const_as(s, v, DT_BOOL, pos);
+    case SV_VAL:
+    case SV_ERR: return v;
+    default: error(s, pos, "expected a value, found %s", sval_str(s, v)); return sv_err;
+    }
+}
+
+/* Broadcasts value v to shape `to` (same dtype). */
+static ValId broadcast_to(Sema *s, ValId v, TType to, SrcPos pos)
+{
+    TType t = vtype(s, v);
+    to.dt = t.dt;
+    if (ttype_eq(t, to))
+        return v;
+    if (t.rank == 0)
+        return emit1(s, TIR_SPLAT, pos, v, to);
+    return emit1(s, TIR_BROADCAST, pos, v, to);
+}
+
+/* The shape two operands broadcast to, or false (with an error). */
+static bool broadcast_shape(Sema *s, TType a, TType b, TType *out, SrcPos pos, const char *what)
+{
+    if (a.rank == 0) {
+        *out = b;
+        return true;
+    }
+    if (b.rank == 0) {
+        *out = a;
+        return true;
+    }
+    if (a.rank != b.rank) {
+        error(s, pos, "cannot combine %s and %s in %s: their ranks differ (add an axis with x[:, None] or x[None, :])",
+              type_str(s, a), type_str(s, b), what);
+        return false;
+    }
+    *out = a;
+    for (int i = 0; i < a.rank; i++) {
+        if (a.shape[i] == b.shape[i] || b.shape[i] == 1)
+            continue;
+        if (a.shape[i] == 1) {
+            out->shape[i] = b.shape[i];
+            continue;
+        }
+        error(s, pos, "cannot combine %s and %s in %s: dimension %d differs (%d vs %d)", type_str(s, a),
+              type_str(s, b), what, i, a.shape[i], b.shape[i]);
+        return false;
+    }
+    return true;
+}
+
+/* The common dtype of operands, constants adapting to values. */
+static bool common_dtype(Sema *s, const SVal *ops, int n, DType *dt, SrcPos pos, const char *what)
+{
+    int first = -1;
+    for (int i = 0; i < n; i++) {
+        if (ops[i].k != SV_VAL)
+            continue;
+        DType d = vtype(s, ops[i].v).dt;
+        if (first < 0) {
+            first = i;
+            *dt = d;
+        } else if (d != *dt) {
+            error(s, pos, "mismatched dtypes %s and %s in %s; convert one explicitly, e.g. f32(x)",
+                  dtype_name(*dt), dtype_name(d), what);
+            return false;
+        }
+    }
+    if (first >= 0)
+        return true;
+    /* all constants */
+    *dt = DT_I32;
+    for (int i = 0; i < n; i++) {
+        if (ops[i].k == SV_FLOAT)
+            *dt = DT_F32;
+        if (ops[i].k == SV_BOOL)
+            *dt = DT_BOOL;
+    }
+    return true;
+}
+
+/* Converts operands to values of one dtype and one shape. */
+static bool unify(Sema *s, SVal *ops, int n, DType *dt_out, TType *shape_out, SrcPos pos, const char *what)
+{
+    for (int i = 0; i < n; i++)
+        if (ops[i].k == SV_ERR)
+            return false;
+    DType dt;
+    if (!common_dtype(s, ops, n, &dt, pos, what))
+        return false;
+    TType shape = ttype_scalar(dt);
+    for (int i = 0; i < n; i++) {
+        ops[i] = const_as(s, ops[i], dt, pos);
+        if (ops[i].k == SV_ERR)
+            return false;
+        if (ops[i].k != SV_VAL) {
+            error(s, pos, "expected a value in %s, found %s", what, sval_str(s, ops[i]));
+            return false;
+        }
+        if (!broadcast_shape(s, shape, vtype(s, ops[i].v), &shape, pos, what))
+            return false;
+    }
+    shape.dt = dt;
+    for (int i = 0; i < n; i++)
+        ops[i].v = broadcast_to(s, ops[i].v, shape, pos);
+    *dt_out = dt;
+    *shape_out = shape;
+    return true;
+}
+
+/* ------------------------------------------------------ compile-time folding */
+
+static bool fold_int(Sema *s, TokKind op, int64_t a, int64_t b, SVal *out, SrcPos pos)
+{
+    int64_t r = 0;
+    switch (op) {
+    case TK_PLUS:
+        if (__builtin_add_overflow(a, b, &r))
+            goto overflow;
+        break;
+    case TK_MINUS:
+        if (__builtin_sub_overflow(a, b, &r))
+            goto overflow;
+        break;
+    case TK_STAR:
+        if (__builtin_mul_overflow(a, b, &r))
+            goto overflow;
+        break;
+    case TK_SLASH:
+    case TK_PERCENT:
+        if (b == 0) {
+            error(s, pos, "division by zero in a compile-time expression");
+            return false;
+        }
+        if (a == INT64_MIN && b == -1)
+            goto overflow;
+        r = op == TK_SLASH ? a / b : a % b;
+        break;
+    case TK_EQ: *out = sv_bool(a == b); return true;
+    case TK_NE: *out = sv_bool(a != b); return true;
+    case TK_LT: *out = sv_bool(a < b); return true;
+    case TK_LE: *out = sv_bool(a <= b); return true;
+    case TK_GT: *out = sv_bool(a > b); return true;
+    case TK_GE: *out = sv_bool(a >= b); return true;
+    default: tsr_unreachable();
+    }
+    *out = sv_int(r);
+    return true;
+overflow:
+    error(s, pos, "integer overflow in a compile-time expression");
+    return false;
+}
+
+static SVal fold_binary(Sema *s, TokKind op, SVal a, SVal b, SrcPos pos)
+{
+    SVal r = sv_err;
+    if (op == TK_ANDAND || op == TK_OROR) {
+        if (a.k != SV_BOOL || b.k != SV_BOOL) {
+            error(s, pos, "'%s' needs bool operands", op == TK_ANDAND ? "&&" : "||");
+            return sv_err;
+        }
+        return sv_bool(op == TK_ANDAND ? (a.i && b.i) : (a.i || b.i));
+    }
+    if (a.k == SV_BOOL || b.k == SV_BOOL) {
+        if ((op == TK_EQ || op == TK_NE) && a.k == b.k)
+            return sv_bool((a.i == b.i) == (op == TK_EQ));
+        error(s, pos, "arithmetic on bool constants");
+        return sv_err;
+    }
+    if (a.k == SV_INT && b.k == SV_INT) {
+        if (!fold_int(s, op, a.i, b.i, &r, pos))
+            return sv_err;
+        return r;
+    }
+    double x = a.k == SV_INT ? (double)a.i : a.f, y = b.k == SV_INT ? (double)b.i : b.f;
+    switch (op) {
+    case TK_PLUS: return sv_float(x + y);
+    case TK_MINUS: return sv_float(x - y);
+    case TK_STAR: return sv_float(x * y);
+    case TK_SLASH: return sv_float(x / y);
+    case TK_PERCENT: error(s, pos, "'%%' needs integer operands"); return sv_err;
+    case TK_EQ: return sv_bool(x == y);
+    case TK_NE: return sv_bool(x != y);
+    case TK_LT: return sv_bool(x < y);
+    case TK_LE: return sv_bool(x <= y);
+    case TK_GT: return sv_bool(x > y);
+    case TK_GE: return sv_bool(x >= y);
+    default: tsr_unreachable();
+    }
+}
+
+/* ------------------------------------------------------------ environment */
+
+static Binding *lookup(Sema *s, const char *name)
+{
+    for (int i = s->env.len - 1; i >= 0; i--)
+        if (strcmp(s->env.data[i].name, name) == 0)
+            return &s->env.data[i];
+    return NULL;
+}
+
+static bool bind(Sema *s, Binding b)
+{
+    Binding *prev = lookup(s, b.name);
+    if (prev) {
+        error(s, b.pos, "'%s' is already defined", b.name);
+        if (prev->pos.line > 0)
+            diag_note(s->diag, prev->pos, "'%s' was defined here as a %s", b.name, prev->what);
+        return false;
+    }
+    vec_push(&s->scratch, s->env, b);
+    return true;
+}
+
+static Binding value_binding(const char *name, SrcPos pos, SVal v, const char *what)
+{
+    Binding b = { 0 };
+    b.name = name;
+    b.pos = pos;
+    b.kind = BIND_VALUE;
+    b.val = v;
+    b.what = what;
+    return b;
+}
+
+/* ------------------------------------------------------------ expressions */
+
+static SVal eval(Sema *s, const AstNode *n);
+
+static SVal eval_name(Sema *s, const AstNode *n)
+{
+    Binding *b = lookup(s, n->name);
+    if (!b) {
+        error(s, n->pos, "unknown name '%s'", n->name);
+        return sv_err;
+    }
+    switch (b->kind) {
+    case BIND_SCALAR_PARAM: {
+        ValId v = emit(s, TIR_PARAM, n->pos, NULL, 0, ttype_scalar(s->f->params.data[b->index].dt));
+        tir_inst(s->f, tir_val(s->f, v)->def)->param = b->index;
+        return sv_val(v);
+    }
+    case BIND_SYM: {
+        ValId v = emit(s, TIR_DIM, n->pos, NULL, 0, ttype_scalar(DT_I32));
+        tir_inst(s->f, tir_val(s->f, v)->def)->sym = b->index;
+        return sv_val(v);
+    }
+    default: return b->val;
+    }
+}
+
+static TirOp binary_op(TokKind k)
+{
+    switch (k) {
+    case TK_PLUS: return TIR_ADD;
+    case TK_MINUS: return TIR_SUB;
+    case TK_STAR: return TIR_MUL;
+    case TK_SLASH: return TIR_DIV;
+    case TK_PERCENT: return TIR_REM;
+    case TK_EQ: return TIR_EQ;
+    case TK_NE: return TIR_NE;
+    case TK_LT: return TIR_LT;
+    case TK_LE: return TIR_LE;
+    case TK_GT: return TIR_GT;
+    case TK_GE: return TIR_GE;
+    case TK_ANDAND: return TIR_AND;
+    case TK_OROR: return TIR_OR;
+    default: tsr_unreachable();
+    }
+}
+
+static const char *binary_text(TokKind k)
+{
+    switch (k) {
+    case TK_PLUS: return "'+'";
+    case TK_MINUS: return "'-'";
+    case TK_STAR: return "'*'";
+    case TK_SLASH: return "'/'";
+    case TK_PERCENT: return "'%'";
+    case TK_EQ: return "'=='";
+    case TK_NE: return "'!='";
+    case TK_LT: return "'<'";
+    case TK_LE: return "'<='";
+    case TK_GT: return "'>'";
+    case TK_GE: return "'>='";
+    case TK_ANDAND: return "'&&'";
+    case TK_OROR: return "'||'";
+    default: return "an operator";
+    }
+}
+
+/* Applies an elementwise binary TIR op with the language's operand rules. */
+static SVal apply_binary(Sema *s, TirOp op, SVal a, SVal b, SrcPos pos, const char *what)
+{
+    SVal ops[2] = { a, b };
+    DType dt;
+    TType shape;
+    if (!unify(s, ops, 2, &dt, &shape, pos, what))
+        return sv_err;
+    bool logical = op == TIR_AND || op == TIR_OR;
+    if (logical && dt != DT_BOOL) {
+        error(s, pos, "%s needs bool operands, found %s", what, dtype_name(dt));
+        return sv_err;
+    }
+    if (!logical && dt == DT_BOOL && op != TIR_EQ && op != TIR_NE) {
+        error(s, pos, "%s is not defined on bool", what);
+        return sv_err;
+    }
+    if (op == TIR_REM && dtype_is_float(dt)) {
+        error(s, pos, "'%%' needs integer operands, found %s", dtype_name(dt));
+        return sv_err;
+    }
+    TType rt = shape;
+    rt.dt = tir_op_is_compare(op) ? DT_BOOL : dt;
+    ValId args[2] = { ops[0].v, ops[1].v };
+    return sv_val(emit(s, op, pos, args, 2, rt));
+}
+
+static SVal eval_binary(Sema *s, const AstNode *n)
+{
+    SVal a = eval(s, n->a);
+    /* Compile-time && and || short-circuit, so `CAUSAL && x` skips x when false. */
+    if ((n->op == TK_ANDAND || n->op == TK_OROR) && a.k == SV_BOOL && (a.i == (n->op == TK_OROR)))
+        return a;
+    SVal b = eval(s, n->b);
+    if (a.k == SV_ERR || b.k == SV_ERR)
+        return sv_err;
+    if (is_const(a) && is_const(b))
+        return fold_binary(s, n->op, a, b, n->pos);
+    return apply_binary(s, binary_op(n->op), a, b, n->pos, binary_text(n->op));
+}
+
+static SVal eval_unary(Sema *s, const AstNode *n)
+{
+    SVal a = eval(s, n->a);
+    if (a.k == SV_ERR)
+        return a;
+    if (n->op == TK_BANG) {
+        if (a.k == SV_BOOL)
+            return sv_bool(!a.i);
+        if (a.k == SV_VAL && vtype(s, a.v).dt == DT_BOOL)
+            return sv_val(emit1(s, TIR_NOT, n->pos, a.v, vtype(s, a.v)));
+        error(s, n->pos, "'!' needs a bool operand, found %s", sval_str(s, a));
+        return sv_err;
+    }
+    if (a.k == SV_INT) {
+        if (a.i == INT64_MIN) {
+            error(s, n->pos, "integer overflow in a compile-time expression");
+            return sv_err;
+        }
+        return sv_int(-a.i);
+    }
+    if (a.k == SV_FLOAT)
+        return sv_float(-a.f);
+    if (a.k == SV_VAL && vtype(s, a.v).dt != DT_BOOL)
+        return sv_val(emit1(s, TIR_NEG, n->pos, a.v, vtype(s, a.v)));
+    error(s, n->pos, "'-' needs a number, found %s", sval_str(s, a));
+    return sv_err;
+}
+
+static SVal eval_ternary(Sema *s, const AstNode *n)
+{
+    SVal c = eval(s, n->a);
+    if (c.k == SV_ERR)
+        return c;
+    if (c.k == SV_BOOL)
+        return eval(s, c.i ? n->b : n->c);
+    if (c.k != SV_VAL || vtype(s, c.v).dt != DT_BOOL) {
+        error(s, n->a->pos, "the condition of '?:' must be bool, found %s", sval_str(s, c));
+        return sv_err;
+    }
+    if (vtype(s, c.v).rank != 0) {
+        error(s, n->a->pos, "the condition of '?:' must be a scalar; use where(cond, a, b) on tiles");
+        return sv_err;
+    }
+    SVal ops[3] = { c, eval(s, n->b), eval(s, n->c) };
+    if (ops[1].k == SV_ERR || ops[2].k == SV_ERR)
+        return sv_err;
+    SVal vals[2] = { ops[1], ops[2] };
+    DType dt;
+    TType shape;
+    if (!unify(s, vals, 2, &dt, &shape, n->pos, "'?:'"))
+        return sv_err;
+    ValId cond = broadcast_to(s, c.v, shape, n->pos);
+    ValId args[3] = { cond, vals[0].v, vals[1].v };
+    return sv_val(emit(s, TIR_SELECT, n->pos, args, 3, shape));
+}
+
+/* --- calls --- */
+
+typedef struct {
+    const char *name;
+    SVal (*fn)(Sema *s, const AstNode *n);
+    int min_args, max_args;
+    bool generic; /* written name<...> */
+} Builtin;
+
+static bool check_arity(Sema *s, const AstNode *n, const Builtin *b)
+{
+    if (n->has_targs && !b->generic) {
+        error(s, n->pos, "'%s' takes no <...> arguments", b->name);
+        return false;
+    }
+    if (b->generic && !n->has_targs) {
+        error(s, n->pos, "'%s' needs compile-time arguments: %s<...>", b->name, b->name);
+        return false;
+    }
+    int na = n->args.len;
+    if (na < b->min_args || na > b->max_args) {
+        if (b->min_args == b->max_args)
+            error(s, n->pos, "'%s' takes %d argument%s, found %d", b->name, b->min_args,
+                  b->min_args == 1 ? "" : "s", na);
+        else
+            error(s, n->pos, "'%s' takes %d to %d arguments, found %d", b->name, b->min_args, b->max_args, na);
+        return false;
+    }
+    if (!n->has_args && b->min_args > 0) {
+        error(s, n->pos, "'%s' needs arguments in parentheses", b->name);
+        return false;
+    }
+    return true;
+}
+
+/* A compile-time integer argument. */
+static bool const_int_arg(Sema *s, const AstNode *n, int64_t *out, const char *what)
+{
+    SVal v = eval(s, n);
+    if (v.k == SV_ERR)
+        return false;
+    if (v.k != SV_INT) {
+        error(s, n->pos, "%s must be a compile-time integer, found %s", what, sval_str(s, v));
+        return false;
+    }
+    *out = v.i;
+    return true;
+}
+
+static bool axis_arg(Sema *s, const AstNode *n, int rank, int *axis)
+{
+    int64_t a;
+    if (!const_int_arg(s, n, &a, "the axis"))
+        return false;
+    if (a < 0 || a >= rank) {
+        error(s, n->pos, "axis %lld is out of range for a tile of rank %d", (long long)a, rank);
+        return false;
+    }
+    *axis = (int)a;
+    return true;
+}
+
+static SVal tile_arg(Sema *s, const AstNode *n, const char *fname, int rank)
+{
+    SVal v = eval(s, n);
+    if (v.k == SV_ERR)
+        return v;
+    if (v.k != SV_VAL || (rank >= 0 && vtype(s, v.v).rank != rank)) {
+        if (rank == 2)
+            error(s, n->pos, "'%s' needs a 2-D tile, found %s", fname, sval_str(s, v));
+        else
+            error(s, n->pos, "'%s' needs a tile, found %s", fname, sval_str(s, v));
+        return sv_err;
+    }
+    return v;
+}
+
+static SVal b_program_id(Sema *s, const AstNode *n)
+{
+    if (s->in_grid) {
+        error(s, n->pos, "'%s' cannot be used in the grid", n->name);
+        return sv_err;
+    }
+    int64_t axis;
+    if (!const_int_arg(s, n->args.data[0], &axis, "the axis"))
+        return sv_err;
+    if (axis < 0 || axis > 2) {
+        error(s, n->args.data[0]->pos, "the axis of '%s' must be 0, 1 or 2", n->name);
+        return sv_err;
+    }
+    ValId v = emit(s, strcmp(n->name, "program_id") == 0 ? TIR_PROGRAM_ID : TIR_NUM_PROGRAMS, n->pos, NULL, 0,
+                   ttype_scalar(DT_I32));
+    tir_inst(s->f, tir_val(s->f, v)->def)->axis = (int)axis;
+    return sv_val(v);
+}
+
+static SVal b_minmax(Sema *s, const AstNode *n)
+{
+    bool is_min = strcmp(n->name, "min") == 0;
+    SVal a = eval(s, n->args.data[0]), b = eval(s, n->args.data[1]);
+    if (a.k == SV_ERR || b.k == SV_ERR)
+        return sv_err;
+    if ((a.k == SV_INT || a.k == SV_FLOAT) && (b.k == SV_INT || b.k == SV_FLOAT)) {
+        SVal lt = fold_binary(s, TK_LT, a, b, n->pos);
+        return (lt.i != 0) == is_min ? a : b;
+    }
+    return apply_binary(s, is_min ? TIR_MIN : TIR_MAX, a, b, n->pos, is_min ? "'min'" : "'max'");
+}
+
+static SVal b_cdiv(Sema *s, const AstNode *n)
+{
+    SVal a = eval(s, n->args.data[0]), b = eval(s, n->args.data[1]);
+    if (a.k == SV_ERR || b.k == SV_ERR)
+        return sv_err;
+    if (a.k == SV_INT && b.k == SV_INT) {
+        if (b.i <= 0) {
+            error(s, n->args.data[1]->pos, "cdiv needs a positive divisor");
+            return sv_err;
+        }
+        return sv_int(tsr_cdiv(a.i, b.i));
+    }
+    SVal ops[2] = { a, b };
+    DType dt;
+    TType shape;
+    if (!unify(s, ops, 2, &dt, &shape, n->pos, "'cdiv'"))
+        return sv_err;
+    if (dt != DT_I32) {
+        error(s, n->pos, "'cdiv' needs integer operands, found %s", dtype_name(dt));
+        return sv_err;
+    }
+    /* (a + b - 1) / b for the non-negative sizes cdiv is meant for */
+    ValId one = broadcast_to(s, tir_const_int(s->f, s->cur, n->pos, DT_I32, 1), shape, n->pos);
+    ValId t1[2] = { ops[0].v, ops[1].v };
+    ValId sum = emit(s, TIR_ADD, n->pos, t1, 2, shape);
+    ValId t2[2] = { sum, one };
+    ValId num = emit(s, TIR_SUB, n->pos, t2, 2, shape);
+    ValId t3[2] = { num, ops[1].v };
+    return sv_val(emit(s, TIR_DIV, n->pos, t3, 2, shape));
+}
+
+static TirOp math_op(const char *name)
+{
+    static const struct {
+        const char *name;
+        TirOp op;
+    } table[] = { { "exp", TIR_EXP }, { "exp2", TIR_EXP2 }, { "log", TIR_LOG }, { "log2", TIR_LOG2 },
+                  { "sqrt", TIR_SQRT }, { "rsqrt", TIR_RSQRT }, { "abs", TIR_ABS } };
+    for (size_t i = 0; i < TSR_ARRAY_LEN(table); i++)
+        if (strcmp(table[i].name, name) == 0)
+            return table[i].op;
+    tsr_unreachable();
+}
+
+static double fold_math(TirOp op, double x)
+{
+    switch (op) {
+    case TIR_EXP: return exp(x);
+    case TIR_EXP2: return exp2(x);
+    case TIR_LOG: return log(x);
+    case TIR_LOG2: return log2(x);
+    case TIR_SQRT: return sqrt(x);
+    case TIR_RSQRT: return 1.0 / sqrt(x);
+    default: return fabs(x);
+    }
+}
+
+static SVal b_math(Sema *s, const AstNode *n)
+{
+    TirOp op = math_op(n->name);
+    SVal a = eval(s, n->args.data[0]);
+    if (a.k == SV_ERR)
+        return a;
+    if (op == TIR_ABS && a.k == SV_INT)
+        return a.i == INT64_MIN ? sv_err : sv_int(a.i < 0 ? -a.i : a.i);
+    if (a.k == SV_INT || a.k == SV_FLOAT)
+        return sv_float(fold_math(op, a.k == SV_INT ? (double)a.i : a.f));
+    if (a.k != SV_VAL) {
+        error(s, n->pos, "'%s' needs a number, found %s", n->name, sval_str(s, a));
+        return sv_err;
+    }
+    TType t = vtype(s, a.v);
+    if (!dtype_is_float(t.dt) && !(op == TIR_ABS && t.dt == DT_I32)) {
+        error(s, n->pos, "'%s' needs a float operand, found %s", n->name, type_str(s, t));
+        return sv_err;
+    }
+    return sv_val(emit1(s, op, n->pos, a.v, t));
+}
+
+static SVal b_where(Sema *s, const AstNode *n)
+{
+    SVal c = eval(s, n->args.data[0]);
+    SVal vals[2] = { eval(s, n->args.data[1]), eval(s, n->args.data[2]) };
+    if (c.k == SV_ERR || vals[0].k == SV_ERR || vals[1].k == SV_ERR)
+        return sv_err;
+    if (c.k == SV_BOOL)
+        c = const_as(s, c, DT_BOOL, n->pos);
+    if (c.k != SV_VAL || vtype(s, c.v).dt != DT_BOOL) {
+        error(s, n->args.data[0]->pos, "the condition of 'where' must be bool, found %s", sval_str(s, c));
+        return sv_err;
+    }
+    DType dt;
+    TType shape;
+    if (!unify(s, vals, 2, &dt, &shape, n->pos, "'where'"))
+        return sv_err;
+    if (!broadcast_shape(s, shape, vtype(s, c.v), &shape, n->pos, "'where'"))
+        return sv_err;
+    shape.dt = dt;
+    ValId args[3] = { broadcast_to(s, c.v, shape, n->pos), broadcast_to(s, vals[0].v, shape, n->pos),
+                      broadcast_to(s, vals[1].v, shape, n->pos) };
+    return sv_val(emit(s, TIR_SELECT, n->pos, args, 3, shape));
+}
+
+static SVal b_dot(Sema *s, const AstNode *n)
+{
+    SVal a = tile_arg(s, n->args.data[0], "dot", 2), b = tile_arg(s, n->args.data[1], "dot", 2);
+    if (a.k == SV_ERR || b.k == SV_ERR)
+        return sv_err;
+    TType ta = vtype(s, a.v), tb = vtype(s, b.v);
+    if (ta.dt != tb.dt || (ta.dt != DT_F16 && ta.dt != DT_BF16)) {
+        error(s, n->pos, "'dot' needs two f16 or two bf16 tiles, found %s and %s", type_str(s, ta), type_str(s, tb));
+        return sv_err;
+    }
+    if (ta.shape[1] != tb.shape[0]) {
+        error(s, n->pos, "'dot' of %s and %s: inner dimensions differ (%d vs %d)", type_str(s, ta),
+              type_str(s, tb), ta.shape[1], tb.shape[0]);
+        return sv_err;
+    }
+    int shape[2] = { ta.shape[0], tb.shape[1] };
+    TType rt = ttype_tile(DT_F32, 2, shape);
+    if (!check_tile_type(s, n->pos, rt))
+        return sv_err;
+    ValId args[2] = { a.v, b.v };
+    return sv_val(emit(s, TIR_DOT, n->pos, args, 2, rt));
+}
+
+static SVal b_transpose(Sema *s, const AstNode *n)
+{
+    SVal a = tile_arg(s, n->args.data[0], "transpose", 2);
+    if (a.k == SV_ERR)
+        return a;
+    TType t = vtype(s, a.v);
+    int shape[2] = { t.shape[1], t.shape[0] };
+    return sv_val(emit1(s, TIR_TRANSPOSE, n->pos, a.v, ttype_tile(t.dt, 2, shape)));
+}
+
+static SVal reduce(Sema *s, const AstNode *n, ReduceKind kind, SVal a, int axis)
+{
+    TType t = vtype(s, a.v);
+    if (t.dt == DT_BOOL) {
+        error(s, n->pos, "'%s' is not defined on bool tiles", n->name);
+        return sv_err;
+    }
+    TType rt = ttype_scalar(t.dt);
+    for (int i = 0; i < t.rank; i++)
+        if (i != axis)
+            rt.shape[rt.rank++] = t.shape[i];
+    ValId v = emit1(s, TIR_REDUCE, n->pos, a.v, rt);
+    TirInst *in = tir_inst(s->f, tir_val(s->f, v)->def);
+    in->axis = axis;
+    in->kind = (int)kind;
+    return sv_val(v);
+}
+
+static ReduceKind reduce_kind(const char *name)
+{
+    if (strstr(name, "sum"))
+        return REDUCE_SUM;
+    if (strstr(name, "max"))
+        return REDUCE_MAX;
+    return REDUCE_MIN;
+}
+
+/* rowsum, rowmax, rowmin, colsum, colmax, colmin on 2-D tiles */
+static SVal b_rowcol(Sema *s, const AstNode *n)
+{
+    SVal a = tile_arg(s, n->args.data[0], n->name, 2);
+    if (a.k == SV_ERR)
+        return a;
+    return reduce(s, n, reduce_kind(n->name), a, n->name[0] == 'r' ? 1 : 0);
+}
+
+/* reduce_sum(x, axis), reduce_max(x, axis), reduce_min(x, axis) */
+static SVal b_reduce(Sema *s, const AstNode *n)
+{
+    SVal a = tile_arg(s, n->args.data[0], n->name, -1);
+    if (a.k == SV_ERR)
+        return a;
+    TType t = vtype(s, a.v);
+    if (t.rank == 0) {
+        error(s, n->args.data[0]->pos, "'%s' needs a tile, found a scalar", n->name);
+        return sv_err;
+    }
+    int axis = 0;
+    if (n->args.len > 1 && !axis_arg(s, n->args.data[1], t.rank, &axis))
+        return sv_err;
+    if (n->args.len == 1 && t.rank != 1) {
+        error(s, n->pos, "'%s' of a %d-D tile needs an axis", n->name, t.rank);
+        return sv_err;
+    }
+    return reduce(s, n, reduce_kind(n->name), a, axis);
+}
+
+static bool type_targ(Sema *s, const AstNode *n, DType *dt)
+{
+    SVal t = eval(s, n);
+    if (t.k == SV_ERR)
+        return false;
+    if (t.k != SV_TYPE) {
+        error(s, n->pos, "expected a type, found %s", sval_str(s, t));
+        return false;
+    }
+    *dt = t.dt;
+    return true;
+}
+
+static bool shape_list(Sema *s, const AstNode *n, const AstList *l, TType *t)
+{
+    if (l->len < 1 || l->len > 2) {
+        error(s, n->pos, "a tile has 1 or 2 dimensions, found %d", l->len);
+        return false;
+    }
+    t->rank = l->len;
+    for (int i = 0; i < l->len; i++) {
+        int64_t d;
+        if (!const_int_arg(s, l->data[i], &d, "a tile dimension"))
+            return false;
+        if (d <= 0 || d > SEMA_MAX_TILE_ELEMS) {
+            error(s, l->data[i]->pos, "tile dimension %lld is out of range", (long long)d);
+            return false;
+        }
+        t->shape[i] = (int)d;
+    }
+    return check_tile_type(s, n->pos, *t);
+}
+
+/* zeros<T>[shape], ones<T>[shape], full<T>[shape](value) */
+static SVal b_fill(Sema *s, const AstNode *n)
+{
+    bool is_full = strcmp(n->name, "full") == 0;
+    if (n->targs.len != 1) {
+        error(s, n->pos, "'%s' takes one type: %s<T>[...]", n->name, n->name);
+        return sv_err;
+    }
+    if (!n->has_shape) {
+        error(s, n->pos, "'%s' needs a shape: %s<T>[D0, D1]", n->name, n->name);
+        return sv_err;
+    }
+    TType t = ttype_scalar(DT_F32);
+    if (!type_targ(s, n->targs.data[0], &t.dt) || !shape_list(s, n, &n->shape, &t))
+        return sv_err;
+    SVal v = is_full ? eval(s, n->args.data[0]) : sv_int(strcmp(n->name, "ones") == 0);
+    if (v.k == SV_ERR)
+        return v;
+    if (t.dt == DT_BOOL && v.k == SV_INT && !is_full)
+        v = sv_bool(v.i != 0);
+    v = const_as(s, v, t.dt, n->pos);
+    if (v.k == SV_ERR)
+        return v;
+    TType vt = vtype(s, v.v);
+    if (vt.rank != 0 || vt.dt != t.dt) {
+        error(s, n->args.data[0]->pos, "the value of 'full' must be a %s scalar, found %s", dtype_name(t.dt),
+              type_str(s, vt));
+        return sv_err;
+    }
+    return sv_val(emit1(s, TIR_SPLAT, n->pos, v.v, t));
+}
+
+/* arange<N>(start = 0): i32[N] of start, start+1, ... */
+static SVal b_arange(Sema *s, const AstNode *n)
+{
+    int64_t len;
+    if (n->targs.len != 1) {
+        error(s, n->pos, "'arange' takes one length: arange<N>(start)");
+        return sv_err;
+    }
+    if (!const_int_arg(s, n->targs.data[0], &len, "the length of 'arange'"))
+        return sv_err;
+    if (len <= 0 || len > SEMA_MAX_TILE_ELEMS) {
+        error(s, n->targs.data[0]->pos, "the length of 'arange' is out of range");
+        return sv_err;
+    }
+    int shape[1] = { (int)len };
+    TType t = ttype_tile(DT_I32, 1, shape);
+    if (!check_tile_type(s, n->pos, t))
+        return sv_err;
+    SVal start = n->args.len ? eval(s, n->args.data[0]) : sv_int(0);
+    start = const_as(s, start, DT_I32, n->pos);
+    if (start.k == SV_ERR)
+        return start;
+    TType st = vtype(s, start.v);
+    if (st.rank != 0 || st.dt != DT_I32) {
+        error(s, n->args.data[0]->pos, "the start of 'arange' must be an i32 scalar, found %s", type_str(s, st));
+        return sv_err;
+    }
+    return sv_val(emit1(s, TIR_ARANGE, n->pos, start.v, t));
+}
+
+static SVal cast_to(Sema *s, DType dt, const AstNode *arg, SrcPos pos)
+{
+    SVal a = eval(s, arg);
+    if (a.k == SV_ERR)
+        return a;
+    if (is_const(a)) {
+        /* Constants convert at compile time (float to int truncates). */
+        if (dt == DT_BOOL)
+            a = sv_bool(a.k == SV_FLOAT ? a.f != 0 : a.i != 0);
+        else if (dt == DT_I32 && a.k == SV_FLOAT) {
+            if (!(a.f > -2147483649.0 && a.f < 2147483648.0)) {
+                error(s, pos, "the constant %g does not fit in i32", a.f);
+                return sv_err;
+            }
+            a = sv_int((int64_t)a.f);
+        } else if (a.k == SV_BOOL)
+            a = sv_int(a.i);
+        return const_as(s, a, dt, pos);
+    }
+    if (a.k != SV_VAL) {
+        error(s, pos, "cannot convert %s to %s", sval_str(s, a), dtype_name(dt));
+        return sv_err;
+    }
+    TType t = vtype(s, a.v);
+    if (t.dt == dt)
+        return a;
+    TType rt = t;
+    rt.dt = dt;
+    return sv_val(emit1(s, TIR_CAST, pos, a.v, rt));
+}
+
+static const Builtin builtins[] = {
+    { "program_id", b_program_id, 1, 1, false },
+    { "num_programs", b_program_id, 1, 1, false },
+    { "min", b_minmax, 2, 2, false },
+    { "max", b_minmax, 2, 2, false },
+    { "cdiv", b_cdiv, 2, 2, false },
+    { "exp", b_math, 1, 1, false },
+    { "exp2", b_math, 1, 1, false },
+    { "log", b_math, 1, 1, false },
+    { "log2", b_math, 1, 1, false },
+    { "sqrt", b_math, 1, 1, false },
+    { "rsqrt", b_math, 1, 1, false },
+    { "abs", b_math, 1, 1, false },
+    { "where", b_where, 3, 3, false },
+    { "dot", b_dot, 2, 2, false },
+    { "transpose", b_transpose, 1, 1, false },
+    { "rowsum", b_rowcol, 1, 1, false },
+    { "rowmax", b_rowcol, 1, 1, false },
+    { "rowmin", b_rowcol, 1, 1, false },
+    { "colsum", b_rowcol, 1, 1, false },
+    { "colmax", b_rowcol, 1, 1, false },
+    { "colmin", b_rowcol, 1, 1, false },
+    { "reduce_sum", b_reduce, 1, 2, false },
+    { "reduce_max", b_reduce, 1, 2, false },
+    { "reduce_min", b_reduce, 1, 2, false },
+    { "zeros", b_fill, 0, 0, true },
+    { "ones", b_fill, 0, 0, true },
+    { "full", b_fill, 1, 1, true },
+    { "arange", b_arange, 0, 1, true },
+};
+
+static SVal eval_call(Sema *s, const AstNode *n)
+{
+    if (n->a) /* a dtype keyword called as a cast */
+        return n->args.len == 1 ? cast_to(s, (DType)n->a->ival, n->args.data[0], n->pos)
+                                : (error(s, n->pos, "a conversion to %s takes one argument", n->name), sv_err);
+    Binding *b = lookup(s, n->name);
+    if (b) {
+        if (b->kind == BIND_VALUE && b->val.k == SV_TYPE) {
+            if (n->args.len != 1 || n->has_targs) {
+                error(s, n->pos, "a conversion to %s takes one argument", dtype_name(b->val.dt));
+                return sv_err;
+            }
+            return cast_to(s, b->val.dt, n->args.data[0], n->pos);
+        }
+        error(s, n->pos, "'%s' is not a function", n->name);
+        return sv_err;
+    }
+    for (size_t i = 0; i < TSR_ARRAY_LEN(builtins); i++) {
+        if (strcmp(builtins[i].name, n->name) != 0)
+            continue;
+        if (!check_arity(s, n, &builtins[i]))
+            return sv_err;
+        return builtins[i].fn(s, n);
+    }
+    error(s, n->pos, "unknown function '%s'", n->name);
+    return sv_err;
+}
+
+/* --- indexing --- */
+
+static bool scalar_index(Sema *s, const AstNode *n, ValId *out)
+{
+    SVal v = eval(s, n);
+    if (v.k == SV_ERR)
+        return false;
+    v = const_as(s, v, DT_I32, n->pos);
+    if (v.k == SV_ERR)
+        return false;
+    TType t = vtype(s, v.v);
+    if (t.rank != 0 || t.dt != DT_I32) {
+        error(s, n->pos, "a tensor index must be an i32 scalar, found %s", type_str(s, t));
+        return false;
+    }
+    *out = v.v;
+    return true;
+}
+
+/* The TIR form of tensor[items]: the load or store instruction's fields. */
+typedef struct {
+    int param;
+    ValId idx[TIR_MAX_RANK];
+    int lens[TIR_MAX_RANK];
+    TType tile;
+} Access;
+
+static bool tensor_access(Sema *s, const AstNode *n, int param, Access *acc)
+{
+    const TirParam *p = &s->f->params.data[param];
+    if (n->args.len != p->rank) {
+        error(s, n->pos, "tensor '%s' has %d dimension%s, but %d index%s given", p->name, p->rank,
+              p->rank == 1 ? "" : "s", n->args.len, n->args.len == 1 ? " is" : "es are");
+        return false;
+    }
+    acc->param = param;
+    acc->tile = ttype_scalar(p->dt);
+    bool ok = true;
+    for (int d = 0; d < p->rank; d++) {
+        const AstNode *it = n->args.data[d];
+        acc->lens[d] = 0;
+        if (it->kind == AST_NEWAXIS) {
+            error(s, it->pos, "'None' can index tiles, not tensors");
+            ok = false;
+        } else if (it->kind == AST_FULL) {
+            if (p->dim_sym[d] != TIR_NONE) {
+                error(s, it->pos, "':' needs a dimension known at compile time, but dimension %d of '%s' is '%s'; "
+                      "write START : +LENGTH", d, p->name, s->f->syms.data[p->dim_sym[d]].name);
+                ok = false;
+                continue;
+            }
+            acc->idx[d] = tir_const_int(s->f, s->cur, it->pos, DT_I32, 0);
+            acc->lens[d] = (int)p->dim_const[d];
+        } else if (it->kind == AST_SLICE) {
+            int64_t len;
+            if (!scalar_index(s, it->a, &acc->idx[d]) || !const_int_arg(s, it->b, &len, "a slice length")) {
+                ok = false;
+                continue;
+            }
+            if (len <= 0 || len > SEMA_MAX_TILE_ELEMS) {
+                error(s, it->b->pos, "slice length %lld is out of range", (long long)len);
+                ok = false;
+                continue;
+            }
+            acc->lens[d] = (int)len;
+        } else if (!scalar_index(s, it, &acc->idx[d])) {
+            ok = false;
+        }
+        if (acc->lens[d])
+            acc->tile.shape[acc->tile.rank++] = acc->lens[d];
+    }
+    if (ok && acc->tile.rank > 2) {
+        error(s, n->pos, "a tile has at most 2 dimensions; this slice of '%s' has %d", p->name, acc->tile.rank);
+        return false;
+    }
+    return ok && check_tile_type(s, n->pos, acc->tile);
+}
+
+static InstId emit_access(Sema *s, TirOp op, const Access *acc, SrcPos pos, ValId value)
+{
+    const TirParam *p = &s->f->params.data[acc->param];
+    ValId args[TIR_MAX_RANK + 1];
+    for (int d = 0; d < p->rank; d++)
+        args[d] = acc->idx[d];
+    int nargs = p->rank;
+    if (op == TIR_STORE)
+        args[nargs++] = value;
+    InstId id = tir_append(s->f, s->cur, op, pos, args, nargs, &acc->tile, op == TIR_LOAD);
+    TirInst *in = tir_inst(s->f, id);
+    in->param = acc->param;
+    for (int d = 0; d < p->rank; d++)
+        in->lens[d] = acc->lens[d];
+    return id;
+}
+
+/* tile[items] with ':' and None: adds axes of size 1. */
+static SVal tile_index(Sema *s, const AstNode *n, SVal base)
+{
+    TType t = vtype(s, base.v);
+    int nfull = 0;
+    for (int i = 0; i < n->args.len; i++) {
+        AstKind k = n->args.data[i]->kind;
+        if (k != AST_FULL && k != AST_NEWAXIS) {
+            error(s, n->args.data[i]->pos, "tiles can be indexed only with ':' and None (to add an axis)");
+            return sv_err;
+        }
+        nfull += k == AST_FULL;
+    }
+    if (nfull != t.rank) {
+        error(s, n->pos, "indexing a tile of rank %d needs %d ':' items, found %d", t.rank, t.rank, nfull);
+        return sv_err;
+    }
+    if (n->args.len > 2) {
+        error(s, n->pos, "a tile has at most 2 dimensions");
+        return sv_err;
+    }
+    ValId v = base.v;
+    for (int i = 0; i < n->args.len; i++) {
+        if (n->args.data[i]->kind != AST_NEWAXIS)
+            continue;
+        TType cur = vtype(s, v), rt = cur;
+        rt.rank++;
+        for (int d = cur.rank; d > i; d--)
+            rt.shape[d] = cur.shape[d - 1];
+        rt.shape[i] = 1;
+        v = emit1(s, TIR_EXPAND_DIMS, n->pos, v, rt);
+        tir_inst(s->f, tir_val(s->f, v)->def)->axis = i;
+    }
+    return sv_val(v);
+}
+
+static SVal eval_index(Sema *s, const AstNode *n)
+{
+    SVal base = eval(s, n->a);
+    if (base.k == SV_ERR)
+        return base;
+    if (base.k == SV_TENSOR) {
+        if (s->in_grid) {
+            error(s, n->pos, "tensors cannot be read in the grid");
+            return sv_err;
+        }
+        Access acc;
+        if (!tensor_access(s, n, base.param, &acc))
+            return sv_err;
+        InstId id = emit_access(s, TIR_LOAD, &acc, n->pos, TIR_NONE);
+        return sv_val(tir_inst(s->f, id)->res[0]);
+    }
+    if (base.k == SV_VAL)
+        return tile_index(s, n, base);
+    error(s, n->pos, "%s cannot be indexed", sval_str(s, base));
+    return sv_err;
+}
+
+static SVal eval(Sema *s, const AstNode *n)
+{
+    switch (n->kind) {
+    case AST_INT: return sv_int(n->ival);
+    case AST_FLOAT: return sv_float(n->fval);
+    case AST_BOOL: return sv_bool(n->ival != 0);
+    case AST_INF: return sv_float(INFINITY);
+    case AST_NAME: return eval_name(s, n);
+    case AST_DTYPE: return sv_type((DType)n->ival);
+    case AST_UNARY: return eval_unary(s, n);
+    case AST_BINARY: return eval_binary(s, n);
+    case AST_TERNARY: return eval_ternary(s, n);
+    case AST_CALL: return eval_call(s, n);
+    case AST_INDEX: return eval_index(s, n);
+    case AST_SLICE:
+    case AST_FULL:
+    case AST_NEWAXIS: error(s, n->pos, "a slice can only appear inside [...]"); return sv_err;
+    default: tsr_die("statement node %d evaluated as an expression", n->kind);
+    }
+}
+
+/* ------------------------------------------------------------- statements */
+
+static void check_block(Sema *s, const AstNode *block);
+static void check_stmt(Sema *s, const AstNode *n);
+
+static void check_let(Sema *s, const AstNode *n)
+{
+    if (!n->a)
+        return;
+    SVal v = eval(s, n->a);
+    if (v.k == SV_TENSOR) {
+        error(s, n->a->pos, "a tensor cannot be bound to a name; slice it to load a tile");
+        v = sv_err;
+    }
+    Binding b = value_binding(n->name, n->pos, v, n->kind == AST_VAR ? "variable" : "constant");
+    if (n->kind == AST_VAR && v.k != SV_ERR) {
+        v = as_value(s, v, n->a->pos);
+        b.val = v;
+        b.is_var = true;
+        if (v.k == SV_VAL)
+            b.type = vtype(s, v.v);
+    }
+    bind(s, b);
+}
+
+/* Converts an assigned value to the target type (dtype exact; shapes
+ * broadcast; constants adapt). */
+static SVal convert_for_assign(Sema *s, SVal v, TType target, SrcPos pos, const char *what)
+{
+    if (v.k == SV_ERR)
+        return v;
+    v = const_as(s, v, target.dt, pos);
+    if (v.k != SV_VAL) {
+        if (v.k != SV_ERR)
+            error(s, pos, "cannot assign %s to %s", sval_str(s, v), what);
+        return sv_err;
+    }
+    TType t = vtype(s, v.v);
+    if (t.dt != target.dt) {
+        error(s, pos, "cannot assign %s to %s of type %s; convert it with %s(...)", type_str(s, t), what,
+              type_str(s, target), dtype_name(target.dt));
+        return sv_err;
+    }
+    TType shape;
+    if (!broadcast_shape(s, target, t, &shape, pos, "an assignment"))
+        return sv_err;
+    if (!ttype_eq(shape, target)) {
+        error(s, pos, "cannot assign %s to %s of type %s", type_str(s, t), what, type_str(s, target));
+        return sv_err;
+    }
+    return sv_val(broadcast_to(s, v.v, target, pos));
+}
+
+static void check_assign(Sema *s, const AstNode *n)
+{
+    const AstNode *target = n->a;
+    if (target->kind == AST_NAME) {
+        Binding *b = lookup(s, target->name);
+        SVal v = eval(s, n->b);
+        if (!b) {
+            error(s, target->pos, "unknown name '%s'", target->name);
+            return;
+        }
+        if (!b->is_var) {
+            error(s, target->pos, "cannot assign to '%s': it is a %s%s", target->name, b->what,
+                  b->kind == BIND_VALUE && !strcmp(b->what, "constant") ? " (declare it with 'var')" : "");
+            return;
+        }
+        if (b->val.k == SV_ERR)
+            return;
+        char what[160];
+        snprintf(what, sizeof what, "variable '%s'", target->name);
+        v = convert_for_assign(s, v, b->type, n->b->pos, what);
+        if (v.k != SV_ERR)
+            lookup(s, target->name)->val = v;
+        return;
+    }
+    if (target->kind == AST_INDEX) {
+        SVal base = eval(s, target->a);
+        if (base.k == SV_ERR)
+            return;
+        if (base.k != SV_TENSOR) {
+            error(s, target->pos, "only tensor slices can be assigned to; tiles are values (assign the whole variable)");
+            return;
+        }
+        const TirParam *p = &s->f->params.data[base.param];
+        if (!p->is_out) {
+            error(s, target->pos, "cannot store to '%s': it is an input; declare it 'out'", p->name);
+            return;
+        }
+        Access acc;
+        if (!tensor_access(s, target, base.param, &acc))
+            return;
+        char what[160];
+        snprintf(what, sizeof what, "a slice of '%s'", p->name);
+        SVal v = convert_for_assign(s, eval(s, n->b), acc.tile, n->b->pos, what);
+        if (v.k != SV_ERR)
+            emit_access(s, TIR_STORE, &acc, n->pos, v.v);
+        return;
+    }
+    error(s, target->pos, "cannot assign to this expression");
+}
+
+/* Collects names assigned anywhere inside a statement (for loop-carried and
+ * if-merged variables). */
+typedef VEC(const char *) NameVec;
+
+static void collect_assigned(Sema *s, const AstNode *n, NameVec *out)
+{
+    if (!n)
+        return;
+    switch (n->kind) {
+    case AST_ASSIGN:
+        if (n->a->kind == AST_NAME) {
+            for (int i = 0; i < out->len; i++)
+                if (strcmp(out->data[i], n->a->name) == 0)
+                    return;
+            vec_push(&s->scratch, *out, n->a->name);
+        }
+        return;
+    case AST_BLOCK:
+        for (int i = 0; i < n->args.len; i++)
+            collect_assigned(s, n->args.data[i], out);
+        return;
+    case AST_FOR: collect_assigned(s, n->body, out); return;
+    case AST_IF:
+        collect_assigned(s, n->body, out);
+        collect_assigned(s, n->else_, out);
+        return;
+    default: return;
+    }
+}
+
+typedef VEC(int) IntVec;
+
+/* Indexes in env of the variables of enclosing scopes assigned inside n. */
+static IntVec carried_vars(Sema *s, const AstNode *a, const AstNode *b)
+{
+    NameVec names = { 0 };
+    collect_assigned(s, a, &names);
+    collect_assigned(s, b, &names);
+    IntVec out = { 0 };
+    for (int i = 0; i < names.len; i++) {
+        Binding *bd = lookup(s, names.data[i]);
+        if (bd && bd->is_var && bd->val.k == SV_VAL)
+            vec_push(&s->scratch, out, (int)(bd - s->env.data));
+    }
+    return out;
+}
+
+static void check_scoped_block(Sema *s, const AstNode *block)
+{
+    int mark = s->env.len;
+    check_block(s, block);
+    s->env.len = mark;
+}
+
+/* Ends a nested TIR block with a yield of the carried variables. */
+static void yield_carried(Sema *s, const IntVec *carried, SrcPos pos)
+{
+    ValId *vals = arena_alloc(&s->scratch, sizeof(ValId) * (size_t)(carried->len + 1));
+    for (int i = 0; i < carried->len; i++)
+        vals[i] = s->env.data[carried->data[i]].val.v;
+    tir_append(s->f, s->cur, TIR_YIELD, pos, vals, carried->len, NULL, 0);
+}
+
+static void check_for(Sema *s, const AstNode *n)
+{
+    if (!n->a || !n->b || !n->body)
+        return;
+    ValId lb, ub;
+    bool ok = scalar_index(s, n->a, &lb);
+    ok = scalar_index(s, n->b, &ub) && ok;
+    int64_t step = 1, stages = 0;
+    if (n->c && !const_int_arg(s, n->c, &step, "the loop step"))
+        ok = false;
+    else if (step <= 0 || step > INT32_MAX) {
+        error(s, n->c->pos, "the loop step must be positive, found %lld", (long long)step);
+        ok = false;
+    }
+    if (n->d && !const_int_arg(s, n->d, &stages, "the pipeline depth"))
+        ok = false;
+    else if (n->d && (stages < 1 || stages > 8)) {
+        error(s, n->d->pos, "the pipeline depth must be between 1 and 8, found %lld", (long long)stages);
+        ok = false;
+    }
+    if (!ok)
+        return;
+    ValId st = tir_const_int(s->f, s->cur, n->c ? n->c->pos : n->pos, DT_I32, step);
+    IntVec carried = carried_vars(s, n->body, NULL);
+
+    BlockId outer = s->cur;
+    BlockId body = tir_block_new(s->f, TIR_NONE);
+    ValId iv = tir_block_arg(s->f, body, ttype_scalar(DT_I32));
+    ValId *inits = arena_alloc(&s->scratch, sizeof(ValId) * (size_t)(carried.len + 3));
+    TType *types = arena_alloc(&s->scratch, sizeof(TType) * (size_t)(carried.len + 1));
+    inits[0] = lb;
+    inits[1] = ub;
+    inits[2] = st;
+    for (int i = 0; i < carried.len; i++) {
+        Binding *b = &s->env.data[carried.data[i]];
+        inits[3 + i] = b->val.v;
+        types[i] = b->type;
+        b->val = sv_val(tir_block_arg(s->f, body, b->type));
+    }
+    s->cur = body;
+    int mark = s->env.len;
+    Binding ivb = value_binding(n->name, n->pos, sv_val(iv), "loop variable");
+    if (bind(s, ivb))
+        check_block(s, n->body);
+    s->env.len = mark;
+    yield_carried(s, &carried, n->pos);
+    s->cur = outer;
+    InstId id = tir_append(s->f, outer, TIR_FOR, n->pos, inits, carried.len + 3, types, carried.len);
+    TirInst *in = tir_inst(s->f, id);
+    in->blocks[0] = body;
+    in->stages = (int)stages;
+    tir_block(s->f, body)->parent = id;
+    for (int i = 0; i < carried.len; i++)
+        s->env.data[carried.data[i]].val = sv_val(tir_inst(s->f, id)->res[i]);
+}
+
+static void check_if(Sema *s, const AstNode *n)
+{
+    if (!n->a || !n->body)
+        return;
+    SVal c = eval(s, n->a);
+    if (c.k == SV_ERR)
+        return;
+    if (c.k == SV_BOOL) { /* compile-time: only the chosen branch is checked */
+        const AstNode *chosen = c.i ? n->body : n->else_;
+        if (chosen && chosen->kind == AST_IF)
+            check_if(s, chosen);
+        else if (chosen)
+            check_scoped_block(s, chosen);
+        return;
+    }
+    if (c.k != SV_VAL || vtype(s, c.v).dt != DT_BOOL || vtype(s, c.v).rank != 0) {
+        error(s, n->a->pos, "the condition of 'if' must be a bool scalar, found %s%s", sval_str(s, c),
+              c.k == SV_VAL && vtype(s, c.v).rank ? " (use where(...) for tiles)" : "");
+        return;
+    }
+    IntVec carried = carried_vars(s, n->body, n->else_);
+    ValId *before = arena_alloc(&s->scratch, sizeof(ValId) * (size_t)(carried.len + 1));
+    TType *types = arena_alloc(&s->scratch, sizeof(TType) * (size_t)(carried.len + 1));
+    for (int i = 0; i < carried.len; i++) {
+        before[i] = s->env.data[carried.data[i]].val.v;
+        types[i] = s->env.data[carried.data[i]].type;
+    }
+    BlockId outer = s->cur, blocks[2];
+    for (int k = 0; k < 2; k++) {
+        blocks[k] = tir_block_new(s->f, TIR_NONE);
+        s->cur = blocks[k];
+        for (int i = 0; i < carried.len; i++)
+            s->env.data[carried.data[i]].val = sv_val(before[i]);
+        const AstNode *branch = k == 0 ? n->body : n->else_;
+        if (branch && branch->kind == AST_IF)
+            check_if(s, branch);
+        else if (branch)
+            check_scoped_block(s, branch);
+        yield_carried(s, &carried, n->pos);
+    }
+    s->cur = outer;
+    InstId id = tir_append(s->f, outer, TIR_IF, n->pos, &c.v, 1, types, carried.len);
+    TirInst *in = tir_inst(s->f, id);
+    in->blocks[0] = blocks[0];
+    in->blocks[1] = blocks[1];
+    tir_block(s->f, blocks[0])->parent = id;
+    tir_block(s->f, blocks[1])->parent = id;
+    for (int i = 0; i < carried.len; i++)
+        s->env.data[carried.data[i]].val = sv_val(tir_inst(s->f, id)->res[i]);
+}
+
+static void check_stmt(Sema *s, const AstNode *n)
+{
+    switch (n->kind) {
+    case AST_LET:
+    case AST_VAR: check_let(s, n); break;
+    case AST_ASSIGN: check_assign(s, n); break;
+    case AST_FOR: check_for(s, n); break;
+    case AST_IF: check_if(s, n); break;
+    case AST_BLOCK: check_scoped_block(s, n); break;
+    case AST_EXPR:
+        if (eval(s, n->a).k != SV_ERR)
+            error(s, n->pos, "this expression has no effect");
+        break;
+    default: tsr_die("expression node %d used as a statement", n->kind);
+    }
+}
+
+static void check_block(Sema *s, const AstNode *block)
+{
+    for (int i = 0; i < block->args.len && !diag_full(s->diag); i++)
+        check_stmt(s, block->args.data[i]);
+}
+
+/* ---------------------------------------------------------------- kernels */
+
+static const char *find_define(const Define *defs, int ndefs, const char *name)
+{
+    for (int i = ndefs - 1; i >= 0; i--)
+        if (strcmp(defs[i].name, name) == 0)
+            return defs[i].value;
+    return NULL;
+}
+
+static bool parse_define_value(Sema *s, const AstCParam *cp, const char *text, SVal *out)
+{
+    char *end;
+    switch (cp->kind) {
+    case CPARAM_TYPE: {
+        DType dt;
+        if (dtype_parse(text, &dt)) {
+            *out = sv_type(dt);
+            return true;
+        }
+        break;
+    }
+    case CPARAM_INT: {
+        long long v = strtoll(text, &end, 10);
+        if (*text && !*end) {
+            *out = sv_int(v);
+            return true;
+        }
+        break;
+    }
+    case CPARAM_BOOL:
+        if (!strcmp(text, "true") || !strcmp(text, "1")) {
+            *out = sv_bool(true);
+            return true;
+        }
+        if (!strcmp(text, "false") || !strcmp(text, "0")) {
+            *out = sv_bool(false);
+            return true;
+        }
+        break;
+    case CPARAM_FLOAT: {
+        double v = strtod(text, &end);
+        if (*text && !*end) {
+            *out = sv_float(v);
+            return true;
+        }
+        break;
+    }
+    }
+    error(s, cp->pos, "the value '%s' given for '%s' is not a valid %s", text, cp->name, cparam_kind_name(cp->kind));
+    return false;
+}
+
+static bool cparam_kind_ok(CParamKind kind, SVal v)
+{
+    switch (kind) {
+    case CPARAM_TYPE: return v.k == SV_TYPE;
+    case CPARAM_INT: return v.k == SV_INT;
+    case CPARAM_BOOL: return v.k == SV_BOOL;
+    case CPARAM_FLOAT: return v.k == SV_FLOAT || v.k == SV_INT;
+    }
+    return false;
+}
+
+static void format_cparam(Sema *s, SVal v, char *buf, size_t n)
+{
+    switch (v.k) {
+    case SV_TYPE: snprintf(buf, n, "%s", dtype_name(v.dt)); break;
+    case SV_INT: snprintf(buf, n, "%lld", (long long)v.i); break;
+    case SV_BOOL: snprintf(buf, n, "%s", v.i ? "true" : "false"); break;
+    default: snprintf(buf, n, "%.17g", v.k == SV_INT ? (double)v.i : v.f); break;
+    }
+    (void)s;
+}
+
+static bool bind_cparams(Sema *s, const Define *defs, int ndefs)
+{
+    bool ok = true;
+    for (int i = 0; i < s->k->cparams.len; i++) {
+        const AstCParam *cp = &s->k->cparams.data[i];
+        const char *text = find_define(defs, ndefs, cp->name);
+        SVal v = sv_err;
+        if (text) {
+            if (!parse_define_value(s, cp, text, &v)) {
+                ok = false;
+                continue;
+            }
+        } else if (cp->deflt) {
+            v = eval(s, cp->deflt);
+            if (v.k == SV_ERR) {
+                ok = false;
+                continue;
+            }
+            if (!cparam_kind_ok(cp->kind, v)) {
+                error(s, cp->deflt->pos, "the default of '%s' must be a %s, found %s", cp->name,
+                      cparam_kind_name(cp->kind), sval_str(s, v));
+                ok = false;
+                continue;
+            }
+        } else {
+            error(s, cp->pos, "compile-time parameter '%s' of kernel '%s' needs a value (give -D %s=...)", cp->name,
+                  s->k->name, cp->name);
+            ok = false;
+            continue;
+        }
+        if (cp->kind == CPARAM_FLOAT && v.k == SV_INT)
+            v = sv_float((double)v.i);
+        char buf[64];
+        format_cparam(s, v, buf, sizeof buf);
+        TirDefine d = { arena_strdup(&s->f->arena, cp->name), arena_strdup(&s->f->arena, buf) };
+        vec_push(&s->f->arena, s->f->defines, d);
+        ok = bind(s, value_binding(cp->name, cp->pos, v, "compile-time parameter")) && ok;
+    }
+    return ok;
+}
+
+static int find_sym(Sema *s, const char *name)
+{
+    for (int i = 0; i < s->f->syms.len; i++)
+        if (strcmp(s->f->syms.data[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+static bool bind_params(Sema *s)
+{
+    bool ok = true;
+    for (int i = 0; i < s->k->params.len; i++) {
+        const AstParam *ap = &s->k->params.data[i];
+        TirParam p = { 0 };
+        p.name = arena_strdup(&s->f->arena, ap->name);
+        p.pos = ap->pos;
+        p.is_tensor = ap->is_tensor;
+        p.is_out = ap->is_out;
+        SVal t = eval(s, ap->dtype);
+        if (t.k != SV_TYPE) {
+            if (t.k != SV_ERR)
+                error(s, ap->dtype->pos, "expected a type for '%s', found %s", ap->name, sval_str(s, t));
+            ok = false;
+            continue;
+        }
+        p.dt = t.dt;
+        if (ap->is_out && !ap->is_tensor) {
+            error(s, ap->pos, "only tensors can be 'out'; '%s' is a scalar", ap->name);
+            ok = false;
+        }
+        if (ap->is_tensor) {
+            if (p.dt == DT_BOOL) {
+                error(s, ap->dtype->pos, "tensors of bool are not supported; use i32");
+                ok = false;
+            }
+            if (ap->dims.len < 1 || ap->dims.len > TIR_MAX_RANK) {
+                error(s, ap->pos, "a tensor has 1 to %d dimensions; '%s' has %d", TIR_MAX_RANK, ap->name,
+                      ap->dims.len);
+                ok = false;
+                continue;
+            }
+            p.rank = ap->dims.len;
+            for (int d = 0; d < p.rank; d++) {
+                const AstNode *dn = ap->dims.data[d];
+                p.dim_sym[d] = TIR_NONE;
+                if (dn->kind == AST_NAME && !lookup(s, dn->name)) {
+                    int sym = find_sym(s, dn->name);
+                    if (sym < 0) {
+                        TirSym ns = { arena_strdup(&s->f->arena, dn->name), s->f->params.len, d };
+                        vec_push(&s->f->arena, s->f->syms, ns);
+                        sym = s->f->syms.len - 1;
+                    }
+                    p.dim_sym[d] = sym;
+                    continue;
+                }
+                SVal v = eval(s, dn);
+                if (v.k == SV_ERR) {
+                    ok = false;
+                } else if (v.k != SV_INT || v.i <= 0 || v.i > INT32_MAX) {
+                    error(s, dn->pos, "a tensor dimension must be a name or a positive compile-time integer, found %s",
+                          v.k == SV_INT ? arena_printf(&s->scratch, "%lld", (long long)v.i) : sval_str(s, v));
+                    ok = false;
+                } else {
+                    p.dim_const[d] = v.i;
+                }
+            }
+        }
+        vec_push(&s->f->arena, s->f->params, p);
+    }
+    if (!ok)
+        return false;
+    /* Names: parameters, then the symbolic dims. */
+    for (int i = 0; i < s->f->params.len; i++) {
+        const TirParam *p = &s->f->params.data[i];
+        Binding b = value_binding(p->name, p->pos, sv_err, p->is_tensor ? "tensor parameter" : "parameter");
+        if (p->is_tensor) {
+            b.val.k = SV_TENSOR;
+            b.val.param = i;
+        } else {
+            b.kind = BIND_SCALAR_PARAM;
+            b.index = i;
+        }
+        ok = bind(s, b) && ok;
+    }
+    for (int i = 0; i < s->f->syms.len; i++) {
+        const TirSym *sym = &s->f->syms.data[i];
+        Binding b = value_binding(sym->name, s->f->params.data[sym->param].pos, sv_err, "tensor dimension");
+        b.kind = BIND_SYM;
+        b.index = i;
+        if (lookup(s, sym->name)) {
+            error(s, b.pos, "tensor dimension '%s' has the name of a parameter", sym->name);
+            ok = false;
+        } else {
+            vec_push(&s->scratch, s->env, b);
+        }
+    }
+    return ok;
+}
+
+static bool check_grid(Sema *s)
+{
+    const AstKernel *k = s->k;
+    if (k->grid.len < 1 || k->grid.len > 3) {
+        error(s, k->pos, "the grid has 1 to 3 dimensions; kernel '%s' gives %d", k->name, k->grid.len);
+        return false;
+    }
+    s->cur = s->f->grid_block;
+    s->in_grid = true;
+    bool ok = true;
+    for (int i = 0; i < 3; i++) {
+        if (i >= k->grid.len) {
+            s->f->grid[i] = tir_const_int(s->f, s->cur, k->pos, DT_I32, 1);
+            continue;
+        }
+        SVal v = eval(s, k->grid.data[i]);
+        v = const_as(s, v, DT_I32, k->grid.data[i]->pos);
+        if (v.k == SV_ERR) {
+            ok = false;
+            continue;
+        }
+        TType t = vtype(s, v.v);
+        if (t.rank != 0 || t.dt != DT_I32) {
+            error(s, k->grid.data[i]->pos, "a grid size must be an i32 scalar, found %s", type_str(s, t));
+            ok = false;
+            continue;
+        }
+        s->f->grid[i] = v.v;
+    }
+    s->in_grid = false;
+    s->cur = s->f->body;
+    if (k->warps) {
+        int64_t w;
+        if (!const_int_arg(s, k->warps, &w, "the number of warps"))
+            return false;
+        if (w != 1 && w != 2 && w != 4 && w != 8 && w != 16) {
+            error(s, k->warps->pos, "the number of warps must be 1, 2, 4, 8 or 16, found %lld", (long long)w);
+            return false;
+        }
+        s->f->warps = (int)w;
+    }
+    return ok;
+}
+
+static TirFunc *check_kernel(const AstKernel *k, const Define *defs, int ndefs, Diag *diag)
+{
+    Sema s = { 0 };
+    s.diag = diag;
+    s.k = k;
+    s.f = tir_func_new(k->name);
+    s.f->pos = k->pos;
+    arena_init(&s.scratch);
+    s.cur = s.f->grid_block;
+    int errors = diag->nerrors;
+    if (bind_cparams(&s, defs, ndefs) && bind_params(&s) && check_grid(&s))
+        check_block(&s, k->body);
+    arena_free(&s.scratch);
+    if (diag->nerrors != errors) {
+        tir_func_free(s.f);
+        return NULL;
+    }
+    return s.f;
+}
+
+static bool kernel_has_cparam(const AstKernel *k, const char *name)
+{
+    for (int i = 0; i < k->cparams.len; i++)
+        if (strcmp(k->cparams.data[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+TirModule *sema_program(const AstProgram *prog, const Define *defs, int ndefs, const char *only_kernel, Diag *diag)
+{
+    TirModule *m = tsr_xcalloc(1, sizeof *m);
+    arena_init(&m->arena);
+    int errors = diag->nerrors;
+    bool found = only_kernel == NULL;
+    for (int i = 0; i < prog->kernels.len; i++) {
+        const AstKernel *k = prog->kernels.data[i];
+        for (int j = 0; j < i; j++)
+            if (strcmp(prog->kernels.data[j]->name, k->name) == 0) {
+                diag_error(diag, k->pos, "kernel '%s' is defined twice", k->name);
+                diag_note(diag, prog->kernels.data[j]->pos, "the first definition is here");
+            }
+    }
+    for (int d = 0; d < ndefs; d++) {
+        bool used = false;
+        for (int i = 0; i < prog->kernels.len && !used; i++) {
+            const AstKernel *k = prog->kernels.data[i];
+            if (!only_kernel || strcmp(k->name, only_kernel) == 0)
+                used = kernel_has_cparam(k, defs[d].name);
+        }
+        if (!used)
+            diag_error_nopos(diag, "-D %s: no kernel being compiled has a compile-time parameter named '%s'",
+                             defs[d].name, defs[d].name);
+    }
+    for (int i = 0; i < prog->kernels.len && !diag_full(diag); i++) {
+        const AstKernel *k = prog->kernels.data[i];
+        if (only_kernel && strcmp(k->name, only_kernel) != 0)
+            continue;
+        found = true;
+        TirFunc *f = check_kernel(k, defs, ndefs, diag);
+        if (f)
+            vec_push(&m->arena, m->funcs, f);
+    }
+    if (!found)
+        diag_error_nopos(diag, "no kernel named '%s' in %s", only_kernel,
+                         diag->src && diag->src->name ? diag->src->name : "the source");
+    if (diag->nerrors != errors) {
+        tir_module_free(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,38 @@
+/* Plain C references for the kernels of this folder: attention in double
+ * precision (the truth) and in the kernel's own precision (the yardstick of
+ * FlashAttention's tolerance rule). Used by the tests and the benchmark. */
+#ifndef TSR_REFERENCE_H
+#define TSR_REFERENCE_H
+
+#include "dtype.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct {
+    int B, Hq, Hkv, Sq, Sk, D;
+    bool causal;     /* bottom-right aligned when Sq != Sk */
+    double scale;
+} AttnShape;
+
+/* Inputs are float arrays holding the exact values of the f16/bf16 tensors,
+ * contiguous [B, H, S, D]. */
+typedef struct {
+    const float *q, *k, *v;
+} AttnInputs;
+
+/* Double-precision output row (b, h, r): o_row[D] and the natural-log LSE.
+ * A row that sees no key gives zeros and -inf. */
+void ref_attention_row(const AttnShape *s, const AttnInputs *in, int b, int h, int r, double *o_row, double *lse);
+
+/* The same row computed as a kernel of dtype dt would: scores rounded to dt,
+ * softmax in f32, probabilities rounded to dt, f32 accumulation, output
+ * rounded to dt. */
+void ref_attention_row_lowp(const AttnShape *s, const AttnInputs *in, DType dt, int b, int h, int r, float *o_row);
+
+/* The tolerance of FlashAttention's rule for a kernel of dtype dt: the
+ * kernel's max error may be at most 2x the low-precision reference's error
+ * plus this slack. */
+double attention_slack(DType dt);
+
+#endif

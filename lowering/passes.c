@@ -1,0 +1,37 @@
+/* The TIR pass pipeline, in order. The verifier runs after each pass; with
+ * a dump buffer, the IR after each pass is recorded too (`--dump-passes`). */
+#include "tir.h"
+
+typedef struct {
+    const char *name;
+    bool (*run)(TirFunc *f);
+} Pass;
+
+static const Pass pipeline[] = {
+    { "fold", tir_pass_fold },
+    { "cse", tir_pass_cse },
+    { "fold", tir_pass_fold },
+    { "dce", tir_pass_dce },
+};
+
+static void verify_or_die(TirFunc *f, const char *after)
+{
+    StrBuf why;
+    sb_init(&why);
+    if (!tir_verify(f, &why))
+        tsr_die("%s (after %s)", why.data, after);
+    sb_free(&why);
+}
+
+void tir_run_passes(TirFunc *f, StrBuf *dump)
+{
+    verify_or_die(f, "sema");
+    for (size_t i = 0; i < TSR_ARRAY_LEN(pipeline); i++) {
+        pipeline[i].run(f);
+        verify_or_die(f, pipeline[i].name);
+        if (dump) {
+            sb_printf(dump, "// ----- after %s\n", pipeline[i].name);
+            tir_print(dump, f);
+        }
+    }
+}

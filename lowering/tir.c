@@ -1,0 +1,193 @@
+/* TIR construction and the properties of its types and operations. */
+#include "tir.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+TType ttype_scalar(DType dt)
+{
+    TType t = { 0 };
+    t.dt = dt;
+    return t;
+}
+
+TType ttype_tile(DType dt, int rank, const int *shape)
+{
+    TType t = { 0 };
+    t.dt = dt;
+    t.rank = rank;
+    for (int i = 0; i < rank; i++)
+        t.shape[i] = shape[i];
+    return t;
+}
+
+bool ttype_eq(TType a, TType b)
+{
+    if (a.dt != b.dt || a.rank != b.rank)
+        return false;
+    for (int i = 0; i < a.rank; i++)
+        if (a.shape[i] != b.shape[i])
+            return false;
+    return true;
+}
+
+int64_t ttype_numel(TType t)
+{
+    int64_t n = 1;
+    for (int i = 0; i < t.rank; i++)
+        n *= t.shape[i];
+    return n;
+}
+
+void ttype_print(StrBuf *out, TType t)
+{
+    sb_puts(out, dtype_name(t.dt));
+    if (t.rank == 0)
+        return;
+    sb_putc(out, '[');
+    for (int i = 0; i < t.rank; i++)
+        sb_printf(out, i ? ", %d" : "%d", t.shape[i]);
+    sb_putc(out, ']');
+}
+
+TirFunc *tir_func_new(const char *name)
+{
+    TirFunc *f = tsr_xcalloc(1, sizeof *f);
+    arena_init(&f->arena);
+    f->name = arena_strdup(&f->arena, name);
+    f->grid_block = tir_block_new(f, TIR_NONE);
+    f->body = tir_block_new(f, TIR_NONE);
+    f->grid[0] = f->grid[1] = f->grid[2] = TIR_NONE;
+    f->warps = 4;
+    return f;
+}
+
+void tir_func_free(TirFunc *f)
+{
+    if (!f)
+        return;
+    arena_free(&f->arena);
+    free(f);
+}
+
+void tir_module_free(TirModule *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; i < m->funcs.len; i++)
+        tir_func_free(m->funcs.data[i]);
+    arena_free(&m->arena);
+    free(m);
+}
+
+BlockId tir_block_new(TirFunc *f, InstId parent)
+{
+    TirBlock b = { 0 };
+    b.parent = parent;
+    vec_push(&f->arena, f->blocks, b);
+    return f->blocks.len - 1;
+}
+
+static ValId new_val(TirFunc *f, TType t, InstId def, BlockId block, int index)
+{
+    TirVal v = { t, def, block, index };
+    vec_push(&f->arena, f->vals, v);
+    return f->vals.len - 1;
+}
+
+ValId tir_block_arg(TirFunc *f, BlockId b, TType t)
+{
+    ValId v = new_val(f, t, TIR_NONE, b, tir_block(f, b)->args.len);
+    vec_push(&f->arena, tir_block(f, b)->args, v);
+    return v;
+}
+
+InstId tir_append(TirFunc *f, BlockId b, TirOp op, SrcPos pos, const ValId *args, int nargs,
+                  const TType *res_types, int nres)
+{
+    TirInst in = { 0 };
+    in.op = op;
+    in.pos = pos;
+    in.blocks[0] = in.blocks[1] = TIR_NONE;
+    in.nargs = nargs;
+    in.args = arena_alloc(&f->arena, sizeof(ValId) * (size_t)(nargs ? nargs : 1));
+    for (int i = 0; i < nargs; i++)
+        in.args[i] = args[i];
+    in.nres = nres;
+    in.res = arena_alloc(&f->arena, sizeof(ValId) * (size_t)(nres ? nres : 1));
+    vec_push(&f->arena, f->insts, in);
+    InstId id = f->insts.len - 1;
+    for (int i = 0; i < nres; i++)
+        f->insts.data[id].res[i] = new_val(f, res_types[i], id, b, i);
+    vec_push(&f->arena, tir_block(f, b)->insts, id);
+    return id;
+}
+
+ValId tir_emit(TirFunc *f, BlockId b, TirOp op, SrcPos pos, const ValId *args, int nargs, TType t)
+{
+    InstId i = tir_append(f, b, op, pos, args, nargs, &t, 1);
+    return tir_inst(f, i)->res[0];
+}
+
+ValId tir_const_int(TirFunc *f, BlockId b, SrcPos pos, DType dt, int64_t v)
+{
+    ValId r = tir_emit(f, b, TIR_CONST, pos, NULL, 0, ttype_scalar(dt));
+    TirInst *in = tir_inst(f, tir_val(f, r)->def);
+    if (dtype_is_float(dt))
+        in->fval = round_to_dtype((float)v, dt);
+    else
+        in->ival = dt == DT_BOOL ? (v != 0) : (int64_t)(int32_t)v;
+    return r;
+}
+
+ValId tir_const_float(TirFunc *f, BlockId b, SrcPos pos, DType dt, double v)
+{
+    if (!dtype_is_float(dt))
+        return tir_const_int(f, b, pos, dt, (int64_t)v);
+    ValId r = tir_emit(f, b, TIR_CONST, pos, NULL, 0, ttype_scalar(dt));
+    tir_inst(f, tir_val(f, r)->def)->fval = round_to_dtype((float)v, dt);
+    return r;
+}
+
+static const char *const op_names[] = {
+#define X(name, text) text,
+    TIR_OPS(X)
+#undef X
+};
+
+const char *tir_op_name(TirOp op) { return (unsigned)op < TIR_OP_COUNT ? op_names[op] : "?"; }
+
+bool tir_op_is_binary(TirOp op) { return op >= TIR_ADD && op <= TIR_GE; }
+bool tir_op_is_compare(TirOp op) { return op >= TIR_EQ && op <= TIR_GE; }
+bool tir_op_is_unary(TirOp op) { return op >= TIR_NEG && op <= TIR_CAST; }
+
+bool tir_op_is_pure(TirOp op)
+{
+    switch (op) {
+    case TIR_STORE:
+    case TIR_FOR:
+    case TIR_IF:
+    case TIR_YIELD: return false;
+    default: return true;
+    }
+}
+
+static void replace_in_block(TirFunc *f, BlockId b, ValId from, ValId to)
+{
+    TirBlock *bl = tir_block(f, b);
+    for (int i = 0; i < bl->insts.len; i++) {
+        TirInst *in = tir_inst(f, bl->insts.data[i]);
+        for (int a = 0; a < in->nargs; a++)
+            if (in->args[a] == from)
+                in->args[a] = to;
+    }
+}
+
+void tir_replace_uses(TirFunc *f, ValId from, ValId to)
+{
+    for (BlockId b = 0; b < f->blocks.len; b++)
+        replace_in_block(f, b, from, to);
+    for (int i = 0; i < 3; i++)
+        if (f->grid[i] == from)
+            f->grid[i] = to;
+}

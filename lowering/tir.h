@@ -1,0 +1,204 @@
+/* TIR, the tile IR. SSA values are whole tiles with static shapes (or
+ * scalars, rank 0); control flow is structured (for and if own nested blocks
+ * and yield their results), so every pass works on a tree of blocks.
+ *
+ * Values, instructions and blocks are small integer handles into arrays of
+ * the function; everything lives in the function's arena and is freed at once
+ * by tir_func_free. */
+#ifndef TSR_TIR_H
+#define TSR_TIR_H
+
+#include "arena.h"
+#include "diag.h"
+#include "dtype.h"
+
+enum { TIR_MAX_RANK = 4, TIR_NONE = -1 };
+
+typedef int32_t ValId;
+typedef int32_t InstId;
+typedef int32_t BlockId;
+
+/* The type of a value: a dtype and a static shape; rank 0 is a scalar. */
+typedef struct {
+    DType dt;
+    int rank;
+    int shape[TIR_MAX_RANK];
+} TType;
+
+#define TIR_OPS(X)                                                                     \
+    /* leaves */                                                                       \
+    X(CONST, "const") X(PARAM, "param") X(DIM, "dim") X(PROGRAM_ID, "program_id")       \
+    X(NUM_PROGRAMS, "num_programs")                                                    \
+    /* shapes */                                                                       \
+    X(SPLAT, "splat") X(BROADCAST, "broadcast") X(EXPAND_DIMS, "expand_dims")          \
+    X(TRANSPOSE, "transpose") X(ARANGE, "arange")                                      \
+    /* elementwise binary (operands and result of one shape) */                        \
+    X(ADD, "add") X(SUB, "sub") X(MUL, "mul") X(DIV, "div") X(REM, "rem")              \
+    X(MIN, "min") X(MAX, "max") X(AND, "and") X(OR, "or")                              \
+    X(EQ, "eq") X(NE, "ne") X(LT, "lt") X(LE, "le") X(GT, "gt") X(GE, "ge")            \
+    /* elementwise unary */                                                            \
+    X(NEG, "neg") X(NOT, "not") X(EXP, "exp") X(EXP2, "exp2") X(LOG, "log")            \
+    X(LOG2, "log2") X(SQRT, "sqrt") X(RSQRT, "rsqrt") X(ABS, "abs") X(CAST, "cast")    \
+    X(SELECT, "select")                                                                \
+    /* tensor cores and reductions */                                                  \
+    X(DOT, "dot") X(REDUCE, "reduce")                                                  \
+    /* memory */                                                                       \
+    X(LOAD, "load") X(STORE, "store")                                                  \
+    /* control */                                                                      \
+    X(FOR, "for") X(IF, "if") X(YIELD, "yield")
+
+typedef enum {
+#define X(name, text) TIR_##name,
+    TIR_OPS(X)
+#undef X
+    TIR_OP_COUNT
+} TirOp;
+
+typedef enum { REDUCE_SUM, REDUCE_MAX, REDUCE_MIN } ReduceKind;
+
+/* Operands and attributes, by op:
+ *   CONST        ival (i32, bool) or fval (floats, already rounded to the dtype)
+ *   PARAM        param: index of a scalar kernel parameter
+ *   DIM          sym: index of a symbolic dimension
+ *   PROGRAM_ID, NUM_PROGRAMS   axis
+ *   SPLAT        args: scalar                    BROADCAST  args: tile with 1-dims
+ *   EXPAND_DIMS  args: tile; axis: where the new 1 goes
+ *   TRANSPOSE    args: 2-D tile                  ARANGE     args: start (i32 scalar)
+ *   binary ops   args: a, b (same type; comparisons give bool)
+ *   unary ops    args: a; CAST converts to the result's dtype
+ *   SELECT       args: cond (bool), a, b (one shape)
+ *   DOT          args: a [M,K], b [K,N] (f16 or bf16, same dtype) -> f32 [M,N]
+ *   REDUCE       args: a; axis; kind (ReduceKind): the axis is removed
+ *   LOAD         param: tensor; lens[d]: 0 = a point index (the dim is dropped), else
+ *                the static length of a range; args: one start per tensor dim.
+ *                Elements outside the tensor read 0.
+ *   STORE        as LOAD, plus the value as the last argument; elements outside
+ *                the tensor are not written. No result.
+ *   FOR          args: lb, ub, step, inits...; blocks[0]: body with args (iv,
+ *                iters...) ending in YIELD of the next iters; results: final iters.
+ *                stages: software-pipelining depth asked for (0 = none).
+ *   IF           args: cond (bool scalar); blocks[0] then, blocks[1] else, each
+ *                ending in YIELD; results: the yielded values.
+ *   YIELD        args: values for the enclosing FOR/IF. */
+typedef struct {
+    TirOp op;
+    SrcPos pos;
+    ValId *args;
+    int nargs;
+    ValId *res;
+    int nres;
+    BlockId blocks[2];
+    int64_t ival;
+    double fval;
+    int axis, param, sym, kind, stages;
+    int lens[TIR_MAX_RANK];
+} TirInst;
+
+typedef struct {
+    TType type;
+    InstId def;    /* defining instruction, or TIR_NONE for a block argument */
+    BlockId block; /* for a block argument: its block */
+    int index;     /* result index or argument index */
+} TirVal;
+
+typedef struct {
+    VEC(InstId) insts;
+    VEC(ValId) args;
+    InstId parent; /* the FOR/IF that owns it, TIR_NONE for top-level blocks */
+} TirBlock;
+
+typedef struct {
+    const char *name;
+    SrcPos pos;
+    bool is_tensor, is_out;
+    DType dt;
+    int rank;
+    int dim_sym[TIR_MAX_RANK];       /* symbol index, or TIR_NONE when the dim is constant */
+    int64_t dim_const[TIR_MAX_RANK]; /* the dim when constant */
+} TirParam;
+
+typedef struct {
+    const char *name;
+    int param, dim; /* where it first appears */
+} TirSym;
+
+/* A compile-time parameter and the value it took in this specialization. */
+typedef struct {
+    const char *name;
+    char *value;
+} TirDefine;
+
+typedef struct TirFunc {
+    Arena arena;
+    const char *name;
+    SrcPos pos;
+    VEC(TirParam) params;
+    VEC(TirSym) syms;
+    VEC(TirDefine) defines;
+    VEC(TirVal) vals;
+    VEC(TirInst) insts;
+    VEC(TirBlock) blocks;
+    BlockId grid_block; /* scalar code the host runs to size the grid */
+    ValId grid[3];      /* results of grid_block */
+    BlockId body;
+    int warps;
+} TirFunc;
+
+typedef struct {
+    VEC(TirFunc *) funcs;
+    Arena arena;
+} TirModule;
+
+/* --- types --- */
+TType ttype_scalar(DType dt);
+TType ttype_tile(DType dt, int rank, const int *shape);
+bool ttype_eq(TType a, TType b);
+int64_t ttype_numel(TType t);
+void ttype_print(StrBuf *out, TType t);
+
+/* --- building --- */
+TirFunc *tir_func_new(const char *name);
+void tir_func_free(TirFunc *f);
+void tir_module_free(TirModule *m);
+BlockId tir_block_new(TirFunc *f, InstId parent);
+ValId tir_block_arg(TirFunc *f, BlockId b, TType t);
+/* Appends an instruction with nres results of the given types. */
+InstId tir_append(TirFunc *f, BlockId b, TirOp op, SrcPos pos, const ValId *args, int nargs,
+                  const TType *res_types, int nres);
+/* Appends a one-result instruction and returns the result. */
+ValId tir_emit(TirFunc *f, BlockId b, TirOp op, SrcPos pos, const ValId *args, int nargs, TType t);
+ValId tir_const_int(TirFunc *f, BlockId b, SrcPos pos, DType dt, int64_t v);
+ValId tir_const_float(TirFunc *f, BlockId b, SrcPos pos, DType dt, double v);
+
+static inline TirInst *tir_inst(TirFunc *f, InstId i) { return &f->insts.data[i]; }
+static inline TirVal *tir_val(TirFunc *f, ValId v) { return &f->vals.data[v]; }
+static inline TType tir_type(const TirFunc *f, ValId v) { return f->vals.data[v].type; }
+static inline TirBlock *tir_block(TirFunc *f, BlockId b) { return &f->blocks.data[b]; }
+
+const char *tir_op_name(TirOp op);
+bool tir_op_is_binary(TirOp op);
+bool tir_op_is_compare(TirOp op);
+bool tir_op_is_unary(TirOp op);
+/* Pure: no side effect, result depends only on operands and attributes. */
+bool tir_op_is_pure(TirOp op);
+
+/* --- printing and checking --- */
+void tir_print(StrBuf *out, TirFunc *f);
+void tir_module_print(StrBuf *out, TirModule *m);
+/* Checks the invariants of every instruction; on failure writes why into
+ * `why` and returns false. A failure is a compiler bug. */
+bool tir_verify(TirFunc *f, StrBuf *why);
+
+/* --- passes (lowering/pass_*.c); each returns true if it changed anything --- */
+bool tir_pass_fold(TirFunc *f);
+bool tir_pass_cse(TirFunc *f);
+bool tir_pass_dce(TirFunc *f);
+
+/* Runs the standard pipeline (see lowering/passes.c). dump: when not NULL,
+ * the IR after each pass is appended, headed by the pass name. */
+void tir_run_passes(TirFunc *f, StrBuf *dump);
+
+/* Replaces every use of `from` by `to` in the whole function. */
+void tir_replace_uses(TirFunc *f, ValId from, ValId to);
+
+#endif

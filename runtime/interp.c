@@ -1,0 +1,458 @@
+/* The TIR interpreter (see interp.h). Every value is a dense row-major array
+ * of TirElem; f16/bf16 elements are kept as f32 values rounded to their
+ * precision, so each operation rounds exactly as a GPU stores the result. dot
+ * and reductions accumulate in f32. Program instances are spread over host
+ * threads; each thread has its own value storage. */
+#include "interp.h"
+#include "tir_eval.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    TirFunc *f;
+    const KernelArg *args;
+    const int32_t *syms;
+    TirElem **vals; /* storage per value, allocated on first use */
+    int64_t pid[3], npid[3];
+} Interp;
+
+static TirElem *storage(Interp *in, ValId v)
+{
+    if (!in->vals[v])
+        in->vals[v] = tsr_xmalloc(sizeof(TirElem) * (size_t)ttype_numel(tir_type(in->f, v)));
+    return in->vals[v];
+}
+
+static int64_t numel(Interp *in, ValId v) { return ttype_numel(tir_type(in->f, v)); }
+
+static void copy_val(Interp *in, ValId dst, ValId src)
+{
+    if (dst != src)
+        memcpy(storage(in, dst), storage(in, src), sizeof(TirElem) * (size_t)numel(in, src));
+}
+
+static TirElem scalar_param(const KernelArg *a, DType dt)
+{
+    TirElem e;
+    if (dtype_is_float(dt))
+        e.f = round_to_dtype((float)a->scalar, dt);
+    else if (dt == DT_BOOL)
+        e.i = a->scalar != 0;
+    else
+        e.i = (int32_t)a->scalar;
+    return e;
+}
+
+/* Reads element `off` of a tensor as a TirElem of its dtype. */
+static TirElem read_elem(const HostTensor *t, int64_t off)
+{
+    TirElem e;
+    switch (t->dt) {
+    case DT_F32: e.f = ((const float *)t->data)[off]; break;
+    case DT_F16: e.f = f16_bits_to_f32(((const uint16_t *)t->data)[off]); break;
+    case DT_BF16: e.f = bf16_bits_to_f32(((const uint16_t *)t->data)[off]); break;
+    case DT_I32: e.i = ((const int32_t *)t->data)[off]; break;
+    default: e.i = ((const uint8_t *)t->data)[off] != 0; break;
+    }
+    return e;
+}
+
+static void write_elem(const HostTensor *t, int64_t off, TirElem e)
+{
+    switch (t->dt) {
+    case DT_F32: ((float *)t->data)[off] = e.f; break;
+    case DT_F16: ((uint16_t *)t->data)[off] = f32_to_f16_bits(e.f); break;
+    case DT_BF16: ((uint16_t *)t->data)[off] = f32_to_bf16_bits(e.f); break;
+    case DT_I32: ((int32_t *)t->data)[off] = e.i; break;
+    default: ((uint8_t *)t->data)[off] = (uint8_t)(e.i != 0); break;
+    }
+}
+
+/* Loads or stores a tile: walks the tile's elements in row-major order and
+ * the matching tensor coordinates; elements outside the tensor read 0 and
+ * are not written. */
+static void exec_access(Interp *in, const TirInst *ins)
+{
+    const TirParam *p = &in->f->params.data[ins->param];
+    const HostTensor *t = &in->args[ins->param].tensor;
+    int64_t start[TIR_MAX_RANK], len[TIR_MAX_RANK];
+    for (int d = 0; d < p->rank; d++) {
+        start[d] = storage(in, ins->args[d])[0].i;
+        len[d] = ins->lens[d] ? ins->lens[d] : 1;
+    }
+    bool is_store = ins->op == TIR_STORE;
+    TirElem *tile = storage(in, is_store ? ins->args[ins->nargs - 1] : ins->res[0]);
+    int64_t idx[TIR_MAX_RANK] = { 0 };
+    int64_t n = 1;
+    for (int d = 0; d < p->rank; d++)
+        n *= len[d];
+    /* Rows of the innermost dim are handled together. */
+    int inner = p->rank - 1;
+    for (int64_t k = 0; k < n; k += len[inner]) {
+        int64_t base = 0;
+        bool row_ok = true;
+        for (int d = 0; d < inner; d++) {
+            int64_t c = start[d] + idx[d];
+            if (c < 0 || c >= t->shape[d])
+                row_ok = false;
+            base += c * t->strides[d];
+        }
+        for (int64_t j = 0; j < len[inner]; j++) {
+            int64_t c = start[inner] + j;
+            bool ok = row_ok && c >= 0 && c < t->shape[inner];
+            int64_t off = base + c * t->strides[inner];
+            if (is_store) {
+                if (ok)
+                    write_elem(t, off, tile[k + j]);
+            } else {
+                tile[k + j] = ok ? read_elem(t, off) : (TirElem){ .i = 0 };
+            }
+        }
+        for (int d = inner - 1; d >= 0; d--) {
+            if (++idx[d] < len[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+}
+
+static void exec_broadcast(Interp *in, ValId src, ValId dst)
+{
+    TType st = tir_type(in->f, src), dt = tir_type(in->f, dst);
+    const TirElem *a = storage(in, src);
+    TirElem *out = storage(in, dst);
+    int64_t sstride[TIR_MAX_RANK], s = 1;
+    for (int d = dt.rank - 1; d >= 0; d--) {
+        sstride[d] = st.shape[d] == 1 ? 0 : s;
+        s *= st.shape[d];
+    }
+    int64_t n = ttype_numel(dt), idx[TIR_MAX_RANK] = { 0 };
+    for (int64_t k = 0; k < n; k++) {
+        int64_t off = 0;
+        for (int d = 0; d < dt.rank; d++)
+            off += idx[d] * sstride[d];
+        out[k] = a[off];
+        for (int d = dt.rank - 1; d >= 0; d--) {
+            if (++idx[d] < dt.shape[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+}
+
+static void exec_dot(Interp *in, const TirInst *ins)
+{
+    TType ta = tir_type(in->f, ins->args[0]), tb = tir_type(in->f, ins->args[1]);
+    int M = ta.shape[0], K = ta.shape[1], N = tb.shape[1];
+    const TirElem *a = storage(in, ins->args[0]), *b = storage(in, ins->args[1]);
+    TirElem *out = storage(in, ins->res[0]);
+    float *row = tsr_xmalloc(sizeof(float) * (size_t)N);
+    for (int i = 0; i < M; i++) {
+        for (int j = 0; j < N; j++)
+            row[j] = 0.0f;
+        for (int k = 0; k < K; k++) {
+            float x = a[(int64_t)i * K + k].f;
+            const TirElem *brow = b + (int64_t)k * N;
+            for (int j = 0; j < N; j++)
+                row[j] += x * brow[j].f;
+        }
+        for (int j = 0; j < N; j++)
+            out[(int64_t)i * N + j].f = row[j];
+    }
+    free(row);
+}
+
+static void exec_reduce(Interp *in, const TirInst *ins)
+{
+    TType t = tir_type(in->f, ins->args[0]);
+    int64_t outer = 1, len = t.shape[ins->axis], inner = 1;
+    for (int d = 0; d < ins->axis; d++)
+        outer *= t.shape[d];
+    for (int d = ins->axis + 1; d < t.rank; d++)
+        inner *= t.shape[d];
+    const TirElem *a = storage(in, ins->args[0]);
+    TirElem *out = storage(in, ins->res[0]);
+    bool fl = dtype_is_float(t.dt);
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            const TirElem *p = a + o * len * inner + i;
+            TirElem r = p[0];
+            float facc = p[0].f;
+            for (int64_t k = 1; k < len; k++) {
+                TirElem x = p[k * inner];
+                if (ins->kind == REDUCE_SUM) {
+                    if (fl)
+                        facc += x.f;
+                    else
+                        r.i = (int32_t)((uint32_t)r.i + (uint32_t)x.i);
+                } else if (fl) {
+                    facc = ins->kind == REDUCE_MAX ? fmaxf(facc, x.f) : fminf(facc, x.f);
+                } else {
+                    r.i = ins->kind == REDUCE_MAX ? (x.i > r.i ? x.i : r.i) : (x.i < r.i ? x.i : r.i);
+                }
+            }
+            if (fl)
+                r.f = round_to_dtype(facc, t.dt);
+            out[o * inner + i] = r;
+        }
+}
+
+static void exec_block(Interp *in, BlockId b);
+
+static const TirInst *block_yield(Interp *in, BlockId b)
+{
+    TirBlock *bl = tir_block(in->f, b);
+    return tir_inst(in->f, bl->insts.data[bl->insts.len - 1]);
+}
+
+static void exec_for(Interp *in, const TirInst *ins)
+{
+    TirFunc *f = in->f;
+    TirBlock *body = tir_block(f, ins->blocks[0]);
+    int nc = ins->nres;
+    int64_t lb = storage(in, ins->args[0])[0].i, ub = storage(in, ins->args[1])[0].i,
+            step = storage(in, ins->args[2])[0].i;
+    for (int i = 0; i < nc; i++)
+        copy_val(in, body->args.data[1 + i], ins->args[3 + i]);
+    const TirInst *y = block_yield(in, ins->blocks[0]);
+    for (int64_t iv = lb; iv < ub; iv += step) {
+        storage(in, body->args.data[0])[0].i = (int32_t)iv;
+        exec_block(in, ins->blocks[0]);
+        /* Yielded values may be other loop arguments: go through the results. */
+        for (int i = 0; i < nc; i++)
+            copy_val(in, ins->res[i], y->args[i]);
+        for (int i = 0; i < nc; i++)
+            copy_val(in, body->args.data[1 + i], ins->res[i]);
+    }
+    for (int i = 0; i < nc; i++)
+        copy_val(in, ins->res[i], body->args.data[1 + i]);
+}
+
+static void exec_inst(Interp *in, const TirInst *ins)
+{
+    TirFunc *f = in->f;
+    switch (ins->op) {
+    case TIR_CONST: storage(in, ins->res[0])[0] = tir_const_elem(ins, tir_type(f, ins->res[0]).dt); break;
+    case TIR_PARAM:
+        storage(in, ins->res[0])[0] = scalar_param(&in->args[ins->param], f->params.data[ins->param].dt);
+        break;
+    case TIR_DIM: storage(in, ins->res[0])[0].i = in->syms[ins->sym]; break;
+    case TIR_PROGRAM_ID: storage(in, ins->res[0])[0].i = (int32_t)in->pid[ins->axis]; break;
+    case TIR_NUM_PROGRAMS: storage(in, ins->res[0])[0].i = (int32_t)in->npid[ins->axis]; break;
+    case TIR_SPLAT: {
+        TirElem v = storage(in, ins->args[0])[0];
+        TirElem *out = storage(in, ins->res[0]);
+        for (int64_t k = 0, n = numel(in, ins->res[0]); k < n; k++)
+            out[k] = v;
+        break;
+    }
+    case TIR_BROADCAST: exec_broadcast(in, ins->args[0], ins->res[0]); break;
+    case TIR_EXPAND_DIMS: copy_val(in, ins->res[0], ins->args[0]); break;
+    case TIR_TRANSPOSE: {
+        TType t = tir_type(f, ins->args[0]);
+        const TirElem *a = storage(in, ins->args[0]);
+        TirElem *out = storage(in, ins->res[0]);
+        for (int i = 0; i < t.shape[0]; i++)
+            for (int j = 0; j < t.shape[1]; j++)
+                out[(int64_t)j * t.shape[0] + i] = a[(int64_t)i * t.shape[1] + j];
+        break;
+    }
+    case TIR_ARANGE: {
+        int32_t s = storage(in, ins->args[0])[0].i;
+        TirElem *out = storage(in, ins->res[0]);
+        for (int64_t k = 0, n = numel(in, ins->res[0]); k < n; k++)
+            out[k].i = (int32_t)((uint32_t)s + (uint32_t)k);
+        break;
+    }
+    case TIR_SELECT: {
+        const TirElem *c = storage(in, ins->args[0]), *a = storage(in, ins->args[1]), *b = storage(in, ins->args[2]);
+        TirElem *out = storage(in, ins->res[0]);
+        for (int64_t k = 0, n = numel(in, ins->res[0]); k < n; k++)
+            out[k] = c[k].i ? a[k] : b[k];
+        break;
+    }
+    case TIR_DOT: exec_dot(in, ins); break;
+    case TIR_REDUCE: exec_reduce(in, ins); break;
+    case TIR_LOAD:
+    case TIR_STORE: exec_access(in, ins); break;
+    case TIR_FOR: exec_for(in, ins); break;
+    case TIR_IF: {
+        BlockId b = storage(in, ins->args[0])[0].i ? ins->blocks[0] : ins->blocks[1];
+        exec_block(in, b);
+        const TirInst *y = block_yield(in, b);
+        for (int i = 0; i < ins->nres; i++)
+            copy_val(in, ins->res[i], y->args[i]);
+        break;
+    }
+    case TIR_YIELD: break; /* read by the owner */
+    default:
+        if (tir_op_is_binary(ins->op)) {
+            tir_eval_binary(ins->op, tir_type(f, ins->args[0]).dt, numel(in, ins->res[0]), storage(in, ins->args[0]),
+                            storage(in, ins->args[1]), storage(in, ins->res[0]));
+        } else if (tir_op_is_unary(ins->op)) {
+            tir_eval_unary(ins->op, tir_type(f, ins->args[0]).dt, tir_type(f, ins->res[0]).dt,
+                           numel(in, ins->res[0]), storage(in, ins->args[0]), storage(in, ins->res[0]));
+        } else {
+            tsr_die("interp: op %s", tir_op_name(ins->op));
+        }
+    }
+}
+
+static void exec_block(Interp *in, BlockId b)
+{
+    TirBlock *bl = tir_block(in->f, b);
+    for (int i = 0; i < bl->insts.len; i++)
+        exec_inst(in, tir_inst(in->f, bl->insts.data[i]));
+}
+
+/* ------------------------------------------------------------- launching */
+
+bool kernel_bind_args(TirFunc *f, const KernelArg *args, int nargs, int32_t *sym_vals, StrBuf *err)
+{
+    if (nargs != f->params.len) {
+        sb_printf(err, "kernel '%s' takes %d arguments, %d given", f->name, f->params.len, nargs);
+        return false;
+    }
+    for (int s = 0; s < f->syms.len; s++)
+        sym_vals[s] = -1;
+    for (int i = 0; i < nargs; i++) {
+        const TirParam *p = &f->params.data[i];
+        if (args[i].is_tensor != p->is_tensor) {
+            sb_printf(err, "argument '%s' must be a %s", p->name, p->is_tensor ? "tensor" : "scalar");
+            return false;
+        }
+        if (!p->is_tensor)
+            continue;
+        const HostTensor *t = &args[i].tensor;
+        if (t->dt != p->dt) {
+            sb_printf(err, "tensor '%s' must have dtype %s, not %s", p->name, dtype_name(p->dt), dtype_name(t->dt));
+            return false;
+        }
+        if (t->rank != p->rank) {
+            sb_printf(err, "tensor '%s' must have %d dimensions, not %d", p->name, p->rank, t->rank);
+            return false;
+        }
+        if (!t->data) {
+            sb_printf(err, "tensor '%s' has a null data pointer", p->name);
+            return false;
+        }
+        for (int d = 0; d < p->rank; d++) {
+            int64_t n = t->shape[d];
+            if (n < 0 || n > INT32_MAX) {
+                sb_printf(err, "dimension %d of tensor '%s' is %lld, outside 0..2^31-1", d, p->name, (long long)n);
+                return false;
+            }
+            if (p->dim_sym[d] == TIR_NONE) {
+                if (n != p->dim_const[d]) {
+                    sb_printf(err, "dimension %d of tensor '%s' must be %lld, not %lld", d, p->name,
+                              (long long)p->dim_const[d], (long long)n);
+                    return false;
+                }
+                continue;
+            }
+            int s = p->dim_sym[d];
+            if (sym_vals[s] >= 0 && sym_vals[s] != n) {
+                const TirSym *sym = &f->syms.data[s];
+                sb_printf(err, "dimension '%s' is %d in tensor '%s' but %lld in tensor '%s' (dimension %d)", sym->name,
+                          sym_vals[s], f->params.data[sym->param].name, (long long)n, p->name, d);
+                return false;
+            }
+            sym_vals[s] = (int32_t)n;
+        }
+    }
+    return true;
+}
+
+bool kernel_eval_grid(TirFunc *f, const KernelArg *args, const int32_t *sym_vals, int64_t grid[3], StrBuf *err)
+{
+    Interp in = { 0 };
+    in.f = f;
+    in.args = args;
+    in.syms = sym_vals;
+    in.vals = tsr_xcalloc((size_t)f->vals.len, sizeof(TirElem *));
+    exec_block(&in, f->grid_block);
+    bool ok = true;
+    for (int i = 0; i < 3; i++) {
+        grid[i] = storage(&in, f->grid[i])[0].i;
+        if (grid[i] < 0 || (i > 0 && grid[i] > 65535)) {
+            sb_printf(err, "grid size %d of kernel '%s' is %lld, outside 0..%d", i, f->name, (long long)grid[i],
+                      i ? 65535 : INT32_MAX);
+            ok = false;
+        }
+    }
+    for (int v = 0; v < f->vals.len; v++)
+        free(in.vals[v]);
+    free(in.vals);
+    return ok;
+}
+
+typedef struct {
+    TirFunc *f;
+    const KernelArg *args;
+    const int32_t *syms;
+    int64_t grid[3];
+    atomic_llong next;
+} Job;
+
+static void *worker(void *arg)
+{
+    Job *job = arg;
+    Interp in = { 0 };
+    in.f = job->f;
+    in.args = job->args;
+    in.syms = job->syms;
+    in.vals = tsr_xcalloc((size_t)job->f->vals.len, sizeof(TirElem *));
+    for (int i = 0; i < 3; i++)
+        in.npid[i] = job->grid[i];
+    int64_t total = job->grid[0] * job->grid[1] * job->grid[2];
+    for (;;) {
+        int64_t k = atomic_fetch_add(&job->next, 1);
+        if (k >= total)
+            break;
+        in.pid[0] = k % job->grid[0];
+        in.pid[1] = (k / job->grid[0]) % job->grid[1];
+        in.pid[2] = k / (job->grid[0] * job->grid[1]);
+        exec_block(&in, job->f->body);
+    }
+    for (int v = 0; v < job->f->vals.len; v++)
+        free(in.vals[v]);
+    free(in.vals);
+    return NULL;
+}
+
+bool interp_launch(TirFunc *f, const KernelArg *args, int nargs, int threads, StrBuf *err)
+{
+    int32_t *syms = tsr_xcalloc((size_t)f->syms.len + 1, sizeof(int32_t));
+    Job job = { 0 };
+    bool ok = kernel_bind_args(f, args, nargs, syms, err) && kernel_eval_grid(f, args, syms, job.grid, err);
+    if (ok && job.grid[0] * job.grid[1] * job.grid[2] > 0) {
+        job.f = f;
+        job.args = args;
+        job.syms = syms;
+        atomic_init(&job.next, 0);
+        if (threads <= 0) {
+            long n = sysconf(_SC_NPROCESSORS_ONLN);
+            threads = n > 0 ? (int)n : 1;
+        }
+        int64_t total = job.grid[0] * job.grid[1] * job.grid[2];
+        if (threads > total)
+            threads = (int)total;
+        if (threads > 64)
+            threads = 64;
+        pthread_t tids[64];
+        int started = 0;
+        for (int i = 1; i < threads; i++)
+            if (pthread_create(&tids[started], NULL, worker, &job) == 0)
+                started++;
+        worker(&job);
+        for (int i = 0; i < started; i++)
+            pthread_join(tids[i], NULL);
+    }
+    free(syms);
+    return ok;
+}

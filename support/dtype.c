@@ -1,0 +1,103 @@
+/* Element types and IEEE half / bfloat16 conversions. */
+#include "dtype.h"
+
+#include <math.h>
+#include <string.h>
+
+static const char *const names[DT_COUNT] = { "bool", "i32", "f16", "bf16", "f32" };
+static const int sizes[DT_COUNT] = { 1, 4, 2, 2, 4 };
+
+const char *dtype_name(DType t) { return (unsigned)t < DT_COUNT ? names[t] : "?"; }
+int dtype_size(DType t) { return (unsigned)t < DT_COUNT ? sizes[t] : 0; }
+bool dtype_is_float(DType t) { return t == DT_F16 || t == DT_BF16 || t == DT_F32; }
+
+bool dtype_parse(const char *s, DType *out)
+{
+    for (int i = 0; i < DT_COUNT; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *out = (DType)i;
+            return true;
+        }
+    return false;
+}
+
+static uint32_t f32_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static float bits_f32(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+uint16_t f32_to_f16_bits(float f)
+{
+    uint32_t x = f32_bits(f);
+    uint32_t sign = (x >> 16) & 0x8000u;
+    uint32_t exp = (x >> 23) & 0xffu;
+    uint32_t man = x & 0x7fffffu;
+    if (exp == 0xff) /* inf or NaN (keep NaN quiet and non-zero) */
+        return (uint16_t)(sign | 0x7c00u | (man ? 0x200u | (man >> 13) : 0));
+    int e = (int)exp - 127 + 15;
+    if (e >= 31)
+        return (uint16_t)(sign | 0x7c00u);
+    if (e <= 0) {
+        /* subnormal half (or zero): shift the full significand into place */
+        if (e < -10)
+            return (uint16_t)sign;
+        uint32_t m = man | 0x800000u;
+        int shift = 14 - e; /* 1 - e + 13 */
+        uint32_t half = m >> shift;
+        uint32_t rem = m & ((1u << shift) - 1);
+        uint32_t mid = 1u << (shift - 1);
+        if (rem > mid || (rem == mid && (half & 1)))
+            half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t half = ((uint32_t)e << 10) | (man >> 13);
+    uint32_t rem = man & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (half & 1)))
+        half++; /* may carry into the exponent, up to inf: correct */
+    return (uint16_t)(sign | half);
+}
+
+float f16_bits_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1fu;
+    uint32_t man = h & 0x3ffu;
+    if (exp == 0) {
+        if (man == 0)
+            return bits_f32(sign);
+        return (sign ? -1.0f : 1.0f) * ldexpf((float)man, -24);
+    }
+    if (exp == 31)
+        return bits_f32(sign | 0x7f800000u | (man << 13));
+    return bits_f32(sign | ((exp - 15 + 127) << 23) | (man << 13));
+}
+
+uint16_t f32_to_bf16_bits(float f)
+{
+    uint32_t x = f32_bits(f);
+    if ((x & 0x7fffffffu) > 0x7f800000u) /* NaN stays NaN */
+        return (uint16_t)((x >> 16) | 0x40u);
+    uint32_t lsb = (x >> 16) & 1u;
+    x += 0x7fffu + lsb;
+    return (uint16_t)(x >> 16);
+}
+
+float bf16_bits_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
+
+float round_to_dtype(float f, DType t)
+{
+    switch (t) {
+    case DT_F16: return f16_bits_to_f32(f32_to_f16_bits(f));
+    case DT_BF16: return bf16_bits_to_f32(f32_to_bf16_bits(f));
+    default: return f;
+    }
+}

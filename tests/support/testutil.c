@@ -1,0 +1,166 @@
+/* Test helpers (see testutil.h). */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+void rng_seed(Rng *r, uint64_t seed) { r->s = seed * 0x9E3779B97F4A7C15ull + 1; }
+
+uint64_t rng_u64(Rng *r)
+{
+    /* splitmix64 */
+    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+double rng_uniform(Rng *r) { return (double)(rng_u64(r) >> 11) * (1.0 / 9007199254740992.0); }
+
+double rng_normal(Rng *r)
+{
+    double u = rng_uniform(r), v = rng_uniform(r);
+    if (u < 1e-300)
+        u = 1e-300;
+    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
+}
+
+HostTensor tensor_new(DType dt, int rank, const int64_t *shape)
+{
+    HostTensor t = { 0 };
+    t.dt = dt;
+    t.rank = rank;
+    int64_t n = 1;
+    for (int d = rank - 1; d >= 0; d--) {
+        t.shape[d] = shape[d];
+        t.strides[d] = n;
+        n *= shape[d];
+    }
+    t.data = calloc((size_t)(n ? n : 1), (size_t)dtype_size(dt));
+    return t;
+}
+
+void tensor_free(HostTensor *t)
+{
+    free(t->data);
+    t->data = NULL;
+}
+
+int64_t tensor_numel(const HostTensor *t)
+{
+    int64_t n = 1;
+    for (int d = 0; d < t->rank; d++)
+        n *= t->shape[d];
+    return n;
+}
+
+double tensor_get(const HostTensor *t, int64_t i)
+{
+    switch (t->dt) {
+    case DT_F32: return ((const float *)t->data)[i];
+    case DT_F16: return f16_bits_to_f32(((const uint16_t *)t->data)[i]);
+    case DT_BF16: return bf16_bits_to_f32(((const uint16_t *)t->data)[i]);
+    case DT_I32: return ((const int32_t *)t->data)[i];
+    default: return ((const uint8_t *)t->data)[i];
+    }
+}
+
+void tensor_set(HostTensor *t, int64_t i, double v)
+{
+    switch (t->dt) {
+    case DT_F32: ((float *)t->data)[i] = (float)v; break;
+    case DT_F16: ((uint16_t *)t->data)[i] = f32_to_f16_bits((float)v); break;
+    case DT_BF16: ((uint16_t *)t->data)[i] = f32_to_bf16_bits((float)v); break;
+    case DT_I32: ((int32_t *)t->data)[i] = (int32_t)v; break;
+    default: ((uint8_t *)t->data)[i] = v != 0; break;
+    }
+}
+
+void tensor_fill_normal(HostTensor *t, Rng *r, double scale)
+{
+    for (int64_t i = 0, n = tensor_numel(t); i < n; i++)
+        tensor_set(t, i, rng_normal(r) * scale);
+}
+
+void tensor_fill_uniform(HostTensor *t, Rng *r, double lo, double hi)
+{
+    for (int64_t i = 0, n = tensor_numel(t); i < n; i++)
+        tensor_set(t, i, t->dt == DT_I32 ? floor(lo + rng_uniform(r) * (hi - lo)) : lo + rng_uniform(r) * (hi - lo));
+}
+
+void tensor_poison(HostTensor *t)
+{
+    for (int64_t i = 0, n = tensor_numel(t); i < n; i++) {
+        if (t->dt == DT_I32)
+            ((int32_t *)t->data)[i] = 0x7fffffff;
+        else
+            tensor_set(t, i, NAN);
+    }
+}
+
+float *tensor_to_float(const HostTensor *t)
+{
+    int64_t n = tensor_numel(t);
+    float *f = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    for (int64_t i = 0; i < n; i++)
+        f[i] = (float)tensor_get(t, i);
+    return f;
+}
+
+KernelArg arg_tensor(HostTensor t)
+{
+    KernelArg a = { 0 };
+    a.is_tensor = true;
+    a.tensor = t;
+    return a;
+}
+
+KernelArg arg_scalar(double v)
+{
+    KernelArg a = { 0 };
+    a.scalar = v;
+    return a;
+}
+
+TirModule *compile_string(const char *name, const char *text, const Define *defs, int ndefs, StrBuf *diags)
+{
+    Source src = { name, text, strlen(text) };
+    Diag diag;
+    diag_init(&diag, &src);
+    TirModule *m = frontend_compile(&src, defs, ndefs, NULL, &diag, NULL);
+    if (diags && diag.out.data)
+        sb_puts(diags, diag.out.data);
+    diag_free(&diag);
+    return m;
+}
+
+TirModule *compile_file_or_fail(const char *path, const Define *defs, int ndefs)
+{
+    size_t len;
+    char *text = tsr_read_file(path, &len);
+    if (!text)
+        fail_msg("cannot read %s", path);
+    StrBuf diags;
+    sb_init(&diags);
+    TirModule *m = compile_string(path, text, defs, ndefs, &diags);
+    if (!m)
+        fail_msg("%s does not compile:\n%s", path, diags.data ? diags.data : "");
+    sb_free(&diags);
+    free(text);
+    return m;
+}
+
+TirFunc *module_func(TirModule *m, const char *name)
+{
+    for (int i = 0; i < m->funcs.len; i++)
+        if (!strcmp(m->funcs.data[i]->name, name))
+            return m->funcs.data[i];
+    fail_msg("no kernel %s", name);
+    return NULL;
+}

@@ -1,0 +1,39 @@
+/* Helpers shared by the tests: a deterministic random generator, host
+ * tensors with random or poisoned contents, compiling DSL files. */
+#ifndef TSR_TESTUTIL_H
+#define TSR_TESTUTIL_H
+
+#include "frontend.h"
+#include "interp.h"
+
+typedef struct {
+    uint64_t s;
+} Rng;
+
+void rng_seed(Rng *r, uint64_t seed);
+uint64_t rng_u64(Rng *r);
+double rng_uniform(Rng *r); /* [0, 1) */
+double rng_normal(Rng *r);
+
+/* A contiguous host tensor owning its memory. */
+HostTensor tensor_new(DType dt, int rank, const int64_t *shape);
+void tensor_free(HostTensor *t);
+int64_t tensor_numel(const HostTensor *t);
+double tensor_get(const HostTensor *t, int64_t i); /* element i in memory order */
+void tensor_set(HostTensor *t, int64_t i, double v); /* rounds to the dtype */
+void tensor_fill_normal(HostTensor *t, Rng *r, double scale);
+void tensor_fill_uniform(HostTensor *t, Rng *r, double lo, double hi);
+/* NaN for floats, 0x7fffffff for i32: shows elements a kernel did not write. */
+void tensor_poison(HostTensor *t);
+/* The tensor's values as floats (exact for f16/bf16). Caller frees. */
+float *tensor_to_float(const HostTensor *t);
+
+KernelArg arg_tensor(HostTensor t);
+KernelArg arg_scalar(double v);
+
+/* Compiles a file; fails the test (with the diagnostics) on errors. */
+TirModule *compile_file_or_fail(const char *path, const Define *defs, int ndefs);
+TirModule *compile_string(const char *name, const char *text, const Define *defs, int ndefs, StrBuf *diags);
+TirFunc *module_func(TirModule *m, const char *name);
+
+#endif
