@@ -26,7 +26,8 @@ static bool same_inst(TirFunc *f, const TirInst *a, const TirInst *b)
     for (int i = 0; i < TIR_MAX_RANK; i++)
         if (a->lens[i] != b->lens[i])
             return false;
-    return ttype_eq(tir_type(f, a->res[0]), tir_type(f, b->res[0]));
+    return ttype_eq(tir_type(f, a->res[0]), tir_type(f, b->res[0])) &&
+           tir_val(f, a->res[0])->layout == tir_val(f, b->res[0])->layout;
 }
 
 static bool cse_block(Cse *c, BlockId b)

@@ -90,7 +90,7 @@ BlockId tir_block_new(TirFunc *f, InstId parent)
 
 static ValId new_val(TirFunc *f, TType t, InstId def, BlockId block, int index)
 {
-    TirVal v = { t, def, block, index };
+    TirVal v = { t, def, block, index, TIR_NONE };
     vec_push(&f->arena, f->vals, v);
     return f->vals.len - 1;
 }
@@ -102,8 +102,8 @@ ValId tir_block_arg(TirFunc *f, BlockId b, TType t)
     return v;
 }
 
-InstId tir_append(TirFunc *f, BlockId b, TirOp op, SrcPos pos, const ValId *args, int nargs,
-                  const TType *res_types, int nres)
+InstId tir_make(TirFunc *f, BlockId b, TirOp op, SrcPos pos, const ValId *args, int nargs,
+                const TType *res_types, int nres)
 {
     TirInst in = { 0 };
     in.op = op;
@@ -119,8 +119,30 @@ InstId tir_append(TirFunc *f, BlockId b, TirOp op, SrcPos pos, const ValId *args
     InstId id = f->insts.len - 1;
     for (int i = 0; i < nres; i++)
         f->insts.data[id].res[i] = new_val(f, res_types[i], id, b, i);
+    return id;
+}
+
+InstId tir_append(TirFunc *f, BlockId b, TirOp op, SrcPos pos, const ValId *args, int nargs,
+                  const TType *res_types, int nres)
+{
+    InstId id = tir_make(f, b, op, pos, args, nargs, res_types, nres);
     vec_push(&f->arena, tir_block(f, b)->insts, id);
     return id;
+}
+
+const Layout *tir_layout(const TirFunc *f, ValId v)
+{
+    int l = f->vals.data[v].layout;
+    return l == TIR_NONE ? NULL : &f->layouts.data[l];
+}
+
+int tir_intern_layout(TirFunc *f, const Layout *l)
+{
+    for (int i = 0; i < f->layouts.len; i++)
+        if (layout_eq(&f->layouts.data[i], l) && f->layouts.data[i].kind == l->kind)
+            return i;
+    vec_push(&f->arena, f->layouts, *l);
+    return f->layouts.len - 1;
 }
 
 ValId tir_emit(TirFunc *f, BlockId b, TirOp op, SrcPos pos, const ValId *args, int nargs, TType t)

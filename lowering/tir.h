@@ -11,6 +11,7 @@
 #include "arena.h"
 #include "diag.h"
 #include "dtype.h"
+#include "layout.h"
 
 enum { TIR_MAX_RANK = 4, TIR_NONE = -1 };
 
@@ -45,7 +46,9 @@ typedef struct {
     /* memory */                                                                       \
     X(LOAD, "load") X(STORE, "store")                                                  \
     /* control */                                                                      \
-    X(FOR, "for") X(IF, "if") X(YIELD, "yield")
+    X(FOR, "for") X(IF, "if") X(YIELD, "yield")                                        \
+    /* code generation */                                                              \
+    X(CONVERT, "convert")
 
 typedef enum {
 #define X(name, text) TIR_##name,
@@ -79,7 +82,9 @@ typedef enum { REDUCE_SUM, REDUCE_MAX, REDUCE_MIN } ReduceKind;
  *                stages: software-pipelining depth asked for (0 = none).
  *   IF           args: cond (bool scalar); blocks[0] then, blocks[1] else, each
  *                ending in YIELD; results: the yielded values.
- *   YIELD        args: values for the enclosing FOR/IF. */
+ *   YIELD        args: values for the enclosing FOR/IF.
+ *   CONVERT      args: a tile; the same values in another layout (added by the
+ *                layout pass; the interpreter copies). */
 typedef struct {
     TirOp op;
     SrcPos pos;
@@ -99,6 +104,7 @@ typedef struct {
     InstId def;    /* defining instruction, or TIR_NONE for a block argument */
     BlockId block; /* for a block argument: its block */
     int index;     /* result index or argument index */
+    int layout;    /* index into TirFunc.layouts once assigned, else TIR_NONE */
 } TirVal;
 
 typedef struct {
@@ -138,6 +144,7 @@ typedef struct TirFunc {
     VEC(TirVal) vals;
     VEC(TirInst) insts;
     VEC(TirBlock) blocks;
+    VEC(Layout) layouts; /* distributed layouts of tile values (code generation) */
     BlockId grid_block; /* scalar code the host runs to size the grid */
     ValId grid[3];      /* results of grid_block */
     BlockId body;
@@ -162,6 +169,10 @@ void tir_func_free(TirFunc *f);
 void tir_module_free(TirModule *m);
 BlockId tir_block_new(TirFunc *f, InstId parent);
 ValId tir_block_arg(TirFunc *f, BlockId b, TType t);
+/* Makes an instruction with nres results of the given types, in no block
+ * yet (the caller places its id in a block's list). */
+InstId tir_make(TirFunc *f, BlockId b, TirOp op, SrcPos pos, const ValId *args, int nargs,
+                const TType *res_types, int nres);
 /* Appends an instruction with nres results of the given types. */
 InstId tir_append(TirFunc *f, BlockId b, TirOp op, SrcPos pos, const ValId *args, int nargs,
                   const TType *res_types, int nres);
@@ -197,6 +208,11 @@ bool tir_pass_dce(TirFunc *f);
 /* Runs the standard pipeline (see lowering/passes.c). dump: when not NULL,
  * the IR after each pass is appended, headed by the pass name. */
 void tir_run_passes(TirFunc *f, StrBuf *dump);
+
+/* The layout of a tile value, or NULL. Layouts are interned: equal layouts
+ * get one index. */
+const Layout *tir_layout(const TirFunc *f, ValId v);
+int tir_intern_layout(TirFunc *f, const Layout *l);
 
 /* Replaces every use of `from` by `to` in the whole function. */
 void tir_replace_uses(TirFunc *f, ValId from, ValId to);

@@ -114,6 +114,11 @@ static void print_inst(StrBuf *out, TirFunc *f, InstId id, int depth)
             if (i)
                 sb_puts(out, ", ");
             ttype_print(out, tir_type(f, in->res[i]));
+            const Layout *l = tir_layout(f, in->res[i]);
+            if (l) {
+                sb_putc(out, ' ');
+                layout_print(out, l);
+            }
         }
     }
     if (in->op == TIR_FOR) {

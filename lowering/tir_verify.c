@@ -159,6 +159,11 @@ static bool check_types(Verifier *v, InstId id, const TirInst *in)
         if (!check_mem(v, id, in))
             return false;
         break;
+    case TIR_CONVERT:
+        want_args = 1;
+        if (!ttype_eq(a, r))
+            return fail(v, id, "convert changes the type");
+        break;
     case TIR_FOR:
     case TIR_IF:
     case TIR_YIELD: want_res = -1; break;

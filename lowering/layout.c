@@ -1,0 +1,350 @@
+/* Distributed layouts (see layout.h). */
+#include "layout.h"
+
+static int ilog2(int v)
+{
+    int k = 0;
+    while ((1 << k) < v)
+        k++;
+    return k;
+}
+
+static LBit bit(int dim, int b)
+{
+    LBit x = { (int8_t)dim, (int8_t)b };
+    return x;
+}
+
+static const LBit none = { -1, 0 };
+
+static Layout empty(LayoutKind kind, int rank, const int *shape, int nwarps)
+{
+    Layout l = { 0 };
+    l.kind = kind;
+    l.rank = rank;
+    for (int d = 0; d < rank; d++)
+        l.log2shape[d] = ilog2(shape[d]);
+    l.nwarp = ilog2(nwarps);
+    for (int i = 0; i < LAYOUT_LANE_BITS; i++)
+        l.lane[i] = none;
+    for (int i = 0; i < LAYOUT_MAX_WARP; i++)
+        l.warp[i] = none;
+    return l;
+}
+
+static void push_reg(Layout *l, LBit b)
+{
+    if (l->nreg >= LAYOUT_MAX_REG)
+        tsr_die("layout needs more than 2^%d registers per thread", LAYOUT_MAX_REG);
+    l->reg[l->nreg++] = b;
+}
+
+Layout layout_blocked(int rank, const int *shape, int nwarps, int vec)
+{
+    Layout l = empty(LAYOUT_BLOCKED, rank, shape, nwarps);
+    /* Coordinate bits, fastest first: last dim low to high, then the others. */
+    LBit order[32];
+    int n = 0;
+    for (int d = rank - 1; d >= 0; d--)
+        for (int b = 0; b < l.log2shape[d]; b++)
+            order[n++] = bit(d, b);
+    int k = 0, v = rank ? ilog2(vec) : 0;
+    if (rank && v > l.log2shape[rank - 1])
+        v = l.log2shape[rank - 1];
+    for (int i = 0; i < v; i++)
+        push_reg(&l, order[k++]);
+    for (int i = 0; i < LAYOUT_LANE_BITS && k < n; i++)
+        l.lane[i] = order[k++];
+    for (int i = 0; i < l.nwarp && k < n; i++)
+        l.warp[i] = order[k++];
+    while (k < n)
+        push_reg(&l, order[k++]);
+    return l;
+}
+
+void layout_mma_warps(int M, int N, int nwarps, int *wm, int *wn)
+{
+    int m = 1;
+    while (m * 2 <= nwarps && M % (16 * m * 2) == 0)
+        m *= 2;
+    int n = 1;
+    while (m * n * 2 <= nwarps && N % (8 * n * 2) == 0)
+        n *= 2;
+    *wm = m;
+    *wn = n;
+}
+
+/* Lane bits of every m16n8k16 fragment: (lane & 3) is the thread-in-group t,
+ * lane >> 2 the group g. */
+static void mma_lanes(Layout *l, LBit t0, LBit t1, LBit g0, LBit g1, LBit g2)
+{
+    l->lane[0] = t0;
+    l->lane[1] = t1;
+    l->lane[2] = g0;
+    l->lane[3] = g1;
+    l->lane[4] = g2;
+}
+
+/* Warp bits: first log2(wm) along `mdim` from bit `mbit`, then log2(wn)
+ * along `ndim` from bit `nbit` (dim -1: replicated). */
+static void mma_warps(Layout *l, int wm, int wn, int mdim, int mbit, int ndim, int nbit)
+{
+    int w = 0;
+    for (int i = 0; i < ilog2(wm); i++)
+        l->warp[w++] = mdim < 0 ? none : bit(mdim, mbit + i);
+    for (int i = 0; i < ilog2(wn); i++)
+        l->warp[w++] = ndim < 0 ? none : bit(ndim, nbit + i);
+}
+
+Layout layout_mma_acc(int M, int N, int nwarps, int wm, int wn)
+{
+    int shape[2] = { M, N };
+    Layout l = empty(LAYOUT_MMA_ACC, 2, shape, nwarps);
+    mma_lanes(&l, bit(1, 1), bit(1, 2), bit(0, 0), bit(0, 1), bit(0, 2));
+    push_reg(&l, bit(1, 0));
+    push_reg(&l, bit(0, 3));
+    mma_warps(&l, wm, wn, 0, 4, 1, 3);
+    for (int b = 3 + ilog2(wn); b < l.log2shape[1]; b++)
+        push_reg(&l, bit(1, b));
+    for (int b = 4 + ilog2(wm); b < l.log2shape[0]; b++)
+        push_reg(&l, bit(0, b));
+    return l;
+}
+
+Layout layout_mma_a(int M, int K, int nwarps, int wm, int wn)
+{
+    int shape[2] = { M, K };
+    Layout l = empty(LAYOUT_MMA_A, 2, shape, nwarps);
+    mma_lanes(&l, bit(1, 1), bit(1, 2), bit(0, 0), bit(0, 1), bit(0, 2));
+    push_reg(&l, bit(1, 0));
+    push_reg(&l, bit(0, 3));
+    push_reg(&l, bit(1, 3));
+    mma_warps(&l, wm, wn, 0, 4, -1, 0);
+    for (int b = 4; b < l.log2shape[1]; b++)
+        push_reg(&l, bit(1, b));
+    for (int b = 4 + ilog2(wm); b < l.log2shape[0]; b++)
+        push_reg(&l, bit(0, b));
+    return l;
+}
+
+Layout layout_mma_b(int K, int N, int nwarps, int wm, int wn)
+{
+    int shape[2] = { K, N };
+    Layout l = empty(LAYOUT_MMA_B, 2, shape, nwarps);
+    mma_lanes(&l, bit(0, 1), bit(0, 2), bit(1, 0), bit(1, 1), bit(1, 2));
+    push_reg(&l, bit(0, 0));
+    push_reg(&l, bit(0, 3));
+    mma_warps(&l, wm, wn, -1, 0, 1, 3);
+    for (int b = 4; b < l.log2shape[0]; b++)
+        push_reg(&l, bit(0, b));
+    for (int b = 3 + ilog2(wn); b < l.log2shape[1]; b++)
+        push_reg(&l, bit(1, b));
+    return l;
+}
+
+/* Rewrites every input bit with f; registers mapped to none are dropped. */
+static Layout remap(const Layout *l, LBit (*f)(LBit, int), int arg)
+{
+    Layout r = *l;
+    r.kind = LAYOUT_DERIVED;
+    r.nreg = 0;
+    for (int i = 0; i < l->nreg; i++) {
+        LBit b = f(l->reg[i], arg);
+        if (b.dim >= 0)
+            r.reg[r.nreg++] = b;
+    }
+    for (int i = 0; i < LAYOUT_LANE_BITS; i++)
+        r.lane[i] = l->lane[i].dim < 0 ? none : f(l->lane[i], arg);
+    for (int i = 0; i < l->nwarp; i++)
+        r.warp[i] = l->warp[i].dim < 0 ? none : f(l->warp[i], arg);
+    return r;
+}
+
+static LBit drop_dim(LBit b, int axis)
+{
+    if (b.dim == axis)
+        return none;
+    if (b.dim > axis)
+        b.dim--;
+    return b;
+}
+
+static LBit shift_dim(LBit b, int axis)
+{
+    if (b.dim >= axis)
+        b.dim++;
+    return b;
+}
+
+static LBit swap_dims(LBit b, int unused)
+{
+    (void)unused;
+    if (b.dim >= 0)
+        b.dim = (int8_t)(1 - b.dim);
+    return b;
+}
+
+Layout layout_slice(const Layout *l, int axis)
+{
+    Layout r = remap(l, drop_dim, axis);
+    for (int d = axis; d + 1 < l->rank; d++)
+        r.log2shape[d] = l->log2shape[d + 1];
+    r.rank = l->rank - 1;
+    return r;
+}
+
+Layout layout_expand(const Layout *l, int axis)
+{
+    Layout r = remap(l, shift_dim, axis);
+    for (int d = l->rank; d > axis; d--)
+        r.log2shape[d] = l->log2shape[d - 1];
+    r.log2shape[axis] = 0;
+    r.rank = l->rank + 1;
+    return r;
+}
+
+Layout layout_squeeze(const Layout *l, int axis)
+{
+    tsr_assert(l->log2shape[axis] == 0);
+    return layout_slice(l, axis);
+}
+
+Layout layout_transpose(const Layout *l)
+{
+    tsr_assert(l->rank == 2);
+    Layout r = remap(l, swap_dims, 0);
+    r.log2shape[0] = l->log2shape[1];
+    r.log2shape[1] = l->log2shape[0];
+    return r;
+}
+
+Layout layout_broadcast_src(const Layout *dst, int rank, const int *src_shape)
+{
+    Layout r = *dst;
+    for (int d = 0; d < rank; d++) {
+        if (src_shape[d] != 1 || dst->log2shape[d] == 0)
+            continue;
+        /* drop the bits of dim d but keep the dim (size 1) */
+        Layout t = layout_slice(&r, d);
+        r = layout_expand(&t, d);
+    }
+    r.kind = LAYOUT_DERIVED;
+    return r;
+}
+
+static bool lbit_eq(LBit a, LBit b) { return a.dim == b.dim && (a.dim < 0 || a.bit == b.bit); }
+
+bool layout_eq(const Layout *a, const Layout *b)
+{
+    if (a->rank != b->rank || a->nreg != b->nreg || a->nwarp != b->nwarp)
+        return false;
+    for (int d = 0; d < a->rank; d++)
+        if (a->log2shape[d] != b->log2shape[d])
+            return false;
+    for (int i = 0; i < a->nreg; i++)
+        if (!lbit_eq(a->reg[i], b->reg[i]))
+            return false;
+    for (int i = 0; i < LAYOUT_LANE_BITS; i++)
+        if (!lbit_eq(a->lane[i], b->lane[i]))
+            return false;
+    for (int i = 0; i < a->nwarp; i++)
+        if (!lbit_eq(a->warp[i], b->warp[i]))
+            return false;
+    return true;
+}
+
+int layout_reg_of(const Layout *l, const int *coord)
+{
+    int r = 0;
+    for (int i = 0; i < l->nreg; i++)
+        if ((coord[l->reg[i].dim] >> l->reg[i].bit) & 1)
+            r |= 1 << i;
+    return r;
+}
+
+void layout_coord_of_reg(const Layout *l, int r, int *coord)
+{
+    for (int d = 0; d < l->rank; d++)
+        coord[d] = 0;
+    for (int i = 0; i < l->nreg; i++)
+        if ((r >> i) & 1)
+            coord[l->reg[i].dim] |= 1 << l->reg[i].bit;
+}
+
+bool layout_local_map(const Layout *src, const Layout *dst, int *map)
+{
+    if (src->rank != dst->rank || src->nwarp != dst->nwarp)
+        return false;
+    for (int d = 0; d < src->rank; d++)
+        if (src->log2shape[d] != dst->log2shape[d])
+            return false;
+    for (int i = 0; i < LAYOUT_LANE_BITS; i++)
+        if (!lbit_eq(src->lane[i], dst->lane[i]))
+            return false;
+    for (int i = 0; i < src->nwarp; i++)
+        if (!lbit_eq(src->warp[i], dst->warp[i]))
+            return false;
+    /* Each dst register bit must be a src register bit. */
+    for (int i = 0; i < dst->nreg; i++) {
+        bool found = false;
+        for (int j = 0; j < src->nreg && !found; j++)
+            found = lbit_eq(src->reg[j], dst->reg[i]);
+        if (!found)
+            return false;
+    }
+    for (int r = 0; r < layout_nregs(dst); r++) {
+        int coord[LAYOUT_MAX_RANK];
+        layout_coord_of_reg(dst, r, coord);
+        map[r] = layout_reg_of(src, coord);
+    }
+    return true;
+}
+
+unsigned layout_lane_repl(const Layout *l)
+{
+    unsigned m = 0;
+    for (int i = 0; i < LAYOUT_LANE_BITS; i++)
+        if (l->lane[i].dim < 0)
+            m |= 1u << i;
+    return m;
+}
+
+unsigned layout_warp_repl(const Layout *l)
+{
+    unsigned m = 0;
+    for (int i = 0; i < l->nwarp; i++)
+        if (l->warp[i].dim < 0)
+            m |= 1u << i;
+    return m;
+}
+
+int layout_contig_regs(const Layout *l)
+{
+    if (l->rank == 0)
+        return 1;
+    int last = l->rank - 1, n = 0;
+    while (n < l->nreg && l->reg[n].dim == last && l->reg[n].bit == n)
+        n++;
+    return 1 << n;
+}
+
+static void print_bits(StrBuf *out, const char *name, const LBit *b, int n)
+{
+    sb_printf(out, "%s", name);
+    for (int i = 0; i < n; i++) {
+        if (b[i].dim < 0)
+            sb_puts(out, " -");
+        else
+            sb_printf(out, " %c%d", "ij"[b[i].dim], b[i].bit);
+    }
+}
+
+void layout_print(StrBuf *out, const Layout *l)
+{
+    static const char *const kinds[] = { "blocked", "acc", "mma_a", "mma_b", "derived" };
+    sb_printf(out, "#%s{", kinds[l->kind]);
+    print_bits(out, "reg", l->reg, l->nreg);
+    print_bits(out, "; lane", l->lane, LAYOUT_LANE_BITS);
+    print_bits(out, "; warp", l->warp, l->nwarp);
+    sb_putc(out, '}');
+}

@@ -1,0 +1,92 @@
+/* Distributed layouts: how a tile's elements are spread over the registers,
+ * lanes and warps of a thread block.
+ *
+ * Tile dims are powers of two, so an element's coordinates are bit strings
+ * and a layout can say, for each input bit of (register index, lane, warp),
+ * which coordinate bit it sets -- or none: a lane or warp bit that sets no
+ * coordinate means those threads hold the same elements (replication). Every
+ * coordinate bit is set by exactly one input bit. The element held by thread
+ * (lane, warp) in register r has coordinates
+ *     coord[d] = OR over input bits b of that set (d, k): bit(b) << k.
+ * Blocked layouts (for memory access), the tensor-core fragments of
+ * mma.sync.m16n8k16 (accumulator, A and B operands), their reductions
+ * (slices) and broadcasts are all of this form, so one set of rules decides
+ * conversions, reductions and broadcasting for all of them. */
+#ifndef TSR_LAYOUT_H
+#define TSR_LAYOUT_H
+
+#include "util.h"
+
+enum { LAYOUT_MAX_REG = 14, LAYOUT_LANE_BITS = 5, LAYOUT_MAX_WARP = 4, LAYOUT_MAX_RANK = 2 };
+
+typedef struct {
+    int8_t dim; /* -1: sets no coordinate bit */
+    int8_t bit;
+} LBit;
+
+typedef enum {
+    LAYOUT_BLOCKED,
+    LAYOUT_MMA_ACC,
+    LAYOUT_MMA_A,
+    LAYOUT_MMA_B,
+    LAYOUT_DERIVED, /* made from another by slice/expand/transpose/broadcast */
+} LayoutKind;
+
+typedef struct {
+    LayoutKind kind;
+    int rank;
+    int log2shape[LAYOUT_MAX_RANK];
+    int nreg;
+    LBit reg[LAYOUT_MAX_REG];
+    LBit lane[LAYOUT_LANE_BITS];
+    int nwarp;
+    LBit warp[LAYOUT_MAX_WARP];
+} Layout;
+
+/* A blocked layout: `vec` consecutive elements of the last dim per
+ * register group, then lanes and warps over the remaining bits, fastest dim
+ * first; leftover bits go to registers. */
+Layout layout_blocked(int rank, const int *shape, int nwarps, int vec);
+/* How warps tile an M x N dot: wm along M, wn along N (wm * wn <= warps;
+ * leftover warps replicate). */
+void layout_mma_warps(int M, int N, int nwarps, int *wm, int *wn);
+/* mma.sync.m16n8k16 fragments of a dot (M x N result, K reduction) over
+ * nwarps warps arranged wm x wn. Register bit order (low to high):
+ *   acc [M,N]: col bit0, row bit3, then n-tiles, then m-tiles
+ *   A   [M,K]: k bit0, row bit3, k bit3, then k-tiles, then m-tiles
+ *   B   [K,N]: k bit0, k bit3, then k-tiles, then n-tiles */
+Layout layout_mma_acc(int M, int N, int nwarps, int wm, int wn);
+Layout layout_mma_a(int M, int K, int nwarps, int wm, int wn);
+Layout layout_mma_b(int K, int N, int nwarps, int wm, int wn);
+
+/* The layout of a reduction's result along `axis`. */
+Layout layout_slice(const Layout *l, int axis);
+/* Adds a dim of size 1 at `axis`. */
+Layout layout_expand(const Layout *l, int axis);
+/* Removes a dim of size 1 at `axis` (inverse of expand). */
+Layout layout_squeeze(const Layout *l, int axis);
+Layout layout_transpose(const Layout *l);
+/* The layout an operand of shape src_shape must have to be broadcast into
+ * `dst` in registers: dims where src_shape is 1 lose their bits. */
+Layout layout_broadcast_src(const Layout *dst, int rank, const int *src_shape);
+
+bool layout_eq(const Layout *a, const Layout *b);
+static inline int layout_nregs(const Layout *l) { return 1 << l->nreg; }
+/* The register that holds the element whose coordinate bits set by
+ * registers are `coord` (bits set by lanes and warps must be clear). */
+int layout_reg_of(const Layout *l, const int *coord);
+/* The register-part coordinates of register r. */
+void layout_coord_of_reg(const Layout *l, int r, int *coord);
+/* When every thread already holds, in `src`, each element it needs in `dst`
+ * at a register known at compile time, fills map[r_dst] = r_src and returns
+ * true. Dims listed in drop (bit mask) are ignored in dst (broadcasting). */
+bool layout_local_map(const Layout *src, const Layout *dst, int *map);
+/* Lanes (bit mask over lane bits) and warps that replicate data. */
+unsigned layout_lane_repl(const Layout *l);
+unsigned layout_warp_repl(const Layout *l);
+/* Number of consecutive registers (from register 0) that hold consecutive
+ * elements of the last dim: the widest vector an access can use. */
+int layout_contig_regs(const Layout *l);
+void layout_print(StrBuf *out, const Layout *l);
+
+#endif
