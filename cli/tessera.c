@@ -1,10 +1,11 @@
 /* The tessera command line: compile a .tsr file and print any stage.
  *
- *   tessera compile FILE.tsr [-D NAME=VALUE]... [--kernel NAME]
- *                   [--emit tokens|ast|tir] [--dump-passes] [-o FILE]
+ *   tessera compile FILE.tsr [-D NAME=VALUE]... [--kernel NAME] [--target sm_80|sm_90|sm_90a]
+ *                   [--emit tokens|ast|tir|layout|llvm|ptx] [--dump-passes] [-o FILE]
  *
  * Exit status: 0 success, 1 errors in the program, 2 bad usage or I/O. */
 #include "ast.h"
+#include "codegen.h"
 #include "frontend.h"
 #include "tessera.h"
 
@@ -15,13 +16,13 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: tessera compile FILE.tsr [-D NAME=VALUE]... [--kernel NAME]\n"
-               "                      [--emit tokens|ast|tir] [--dump-passes] [-o FILE]\n"
+    fprintf(f, "usage: tessera compile FILE.tsr [-D NAME=VALUE]... [--kernel NAME] [--target sm_80|sm_90|sm_90a]\n"
+               "                      [--emit tokens|ast|tir|layout|llvm|ptx] [--dump-passes] [-o FILE]\n"
                "       tessera --version\n");
 }
 
 typedef struct {
-    const char *file, *out, *emit, *kernel;
+    const char *file, *out, *emit, *kernel, *target;
     Define defs[64];
     int ndefs;
     bool dump_passes;
@@ -34,7 +35,8 @@ static int parse_args(int argc, char **argv, Options *o)
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char *val = NULL;
-        if (!strcmp(a, "-D") || !strcmp(a, "-o") || !strcmp(a, "--emit") || !strcmp(a, "--kernel")) {
+        if (!strcmp(a, "-D") || !strcmp(a, "-o") || !strcmp(a, "--emit") || !strcmp(a, "--kernel") ||
+            !strcmp(a, "--target")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "tessera: %s needs a value\n", a);
                 return 2;
@@ -66,6 +68,8 @@ static int parse_args(int argc, char **argv, Options *o)
             o->emit = val;
         } else if (!strcmp(a, "--kernel")) {
             o->kernel = val;
+        } else if (!strcmp(a, "--target")) {
+            o->target = val;
         } else if (!strcmp(a, "--dump-passes")) {
             o->dump_passes = true;
         } else if (a[0] == '-' && a[1]) {
@@ -82,8 +86,12 @@ static int parse_args(int argc, char **argv, Options *o)
         fprintf(stderr, "tessera: no input file\n");
         return 2;
     }
-    if (strcmp(o->emit, "tokens") && strcmp(o->emit, "ast") && strcmp(o->emit, "tir")) {
-        fprintf(stderr, "tessera: --emit takes tokens, ast or tir, found '%s'\n", o->emit);
+    static const char *const stages[] = { "tokens", "ast", "tir", "layout", "llvm", "ptx" };
+    bool known = false;
+    for (size_t i = 0; i < TSR_ARRAY_LEN(stages); i++)
+        known |= !strcmp(o->emit, stages[i]);
+    if (!known) {
+        fprintf(stderr, "tessera: --emit takes tokens, ast, tir, layout, llvm or ptx, found '%s'\n", o->emit);
         return 2;
     }
     return 0;
@@ -101,6 +109,21 @@ static int write_output(const Options *o, const StrBuf *text)
         return 2;
     }
     return 0;
+}
+
+/* --emit llvm|ptx: one kernel's LLVM IR or PTX. */
+static void emit_gpu(const Options *o, TirModule *m, StrBuf *out, Diag *diag)
+{
+    if (m->funcs.len != 1) {
+        diag_error_nopos(diag, "%s has %d kernels; choose one with --kernel NAME", o->file, m->funcs.len);
+        return;
+    }
+    CodegenOptions co = { o->target ? o->target : "sm_90a", true };
+    CodegenResult r;
+    if (codegen_kernel(m->funcs.data[0], &co, !strcmp(o->emit, "llvm"), &r, diag)) {
+        sb_puts(out, !strcmp(o->emit, "llvm") ? r.llvm_ir : r.ptx);
+        codegen_result_free(&r);
+    }
 }
 
 static int cmd_compile(int argc, char **argv)
@@ -132,7 +155,12 @@ static int cmd_compile(int argc, char **argv)
         arena_free(&arena);
     } else {
         TirModule *m = frontend_compile(&src, o.defs, o.ndefs, o.kernel, &diag, o.dump_passes ? &dump : NULL);
-        if (m) {
+        if (m && !strcmp(o.emit, "layout"))
+            for (int i = 0; i < m->funcs.len; i++)
+                tir_run_codegen_passes(m->funcs.data[i], o.dump_passes ? &dump : NULL);
+        if (m && (!strcmp(o.emit, "llvm") || !strcmp(o.emit, "ptx"))) {
+            emit_gpu(&o, m, &out, &diag);
+        } else if (m) {
             if (o.dump_passes)
                 sb_putn(&out, dump.data, dump.len);
             else

@@ -23,15 +23,31 @@ static void verify_or_die(TirFunc *f, const char *after)
     sb_free(&why);
 }
 
-void tir_run_passes(TirFunc *f, StrBuf *dump)
+static const Pass codegen_pipeline[] = {
+    { "layout", tir_pass_layout },
+    { "cse", tir_pass_cse },
+    { "dce", tir_pass_dce },
+};
+
+static void run(TirFunc *f, const Pass *passes, size_t n, StrBuf *dump)
 {
-    verify_or_die(f, "sema");
-    for (size_t i = 0; i < TSR_ARRAY_LEN(pipeline); i++) {
-        pipeline[i].run(f);
-        verify_or_die(f, pipeline[i].name);
+    for (size_t i = 0; i < n; i++) {
+        passes[i].run(f);
+        verify_or_die(f, passes[i].name);
         if (dump) {
-            sb_printf(dump, "// ----- after %s\n", pipeline[i].name);
+            sb_printf(dump, "// ----- after %s\n", passes[i].name);
             tir_print(dump, f);
         }
     }
+}
+
+void tir_run_passes(TirFunc *f, StrBuf *dump)
+{
+    verify_or_die(f, "sema");
+    run(f, pipeline, TSR_ARRAY_LEN(pipeline), dump);
+}
+
+void tir_run_codegen_passes(TirFunc *f, StrBuf *dump)
+{
+    run(f, codegen_pipeline, TSR_ARRAY_LEN(codegen_pipeline), dump);
 }

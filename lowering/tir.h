@@ -204,10 +204,13 @@ bool tir_verify(TirFunc *f, StrBuf *why);
 bool tir_pass_fold(TirFunc *f);
 bool tir_pass_cse(TirFunc *f);
 bool tir_pass_dce(TirFunc *f);
+bool tir_pass_layout(TirFunc *f);
 
 /* Runs the standard pipeline (see lowering/passes.c). dump: when not NULL,
  * the IR after each pass is appended, headed by the pass name. */
 void tir_run_passes(TirFunc *f, StrBuf *dump);
+/* Runs the passes that prepare TIR for GPU code generation (layouts). */
+void tir_run_codegen_passes(TirFunc *f, StrBuf *dump);
 
 /* The layout of a tile value, or NULL. Layouts are interned: equal layouts
  * get one index. */

@@ -1,0 +1,696 @@
+/* The LLVM IR emitter: laid-out TIR to per-thread LLVM IR. This file holds
+ * the kernel frame (parameters, thread and program ids), control flow,
+ * scalar and elementwise work; memory, reductions and dots have files of
+ * their own, and the target files hold what differs between GPUs. */
+#include "abi.h"
+#include "codegen_internal.h"
+
+#include <llvm-c/Analysis.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------- helpers */
+
+void em_error(Emitter *em, SrcPos pos, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_verror(em->diag, pos, fmt, ap);
+    va_end(ap);
+    em->failed = true;
+}
+
+LLVMTypeRef em_elem_type(Emitter *em, DType dt)
+{
+    switch (dt) {
+    case DT_F32: return em->t_f32;
+    case DT_F16: return em->t_f16;
+    case DT_BF16: return em->t_bf16;
+    case DT_I32: return em->t_i32;
+    default: return em->t_i1;
+    }
+}
+
+LLVMValueRef em_i32(Emitter *em, int64_t v) { return LLVMConstInt(em->t_i32, (unsigned long long)v, 1); }
+LLVMValueRef em_i64(Emitter *em, int64_t v) { return LLVMConstInt(em->t_i64, (unsigned long long)v, 1); }
+
+/* Calls the first intrinsic of `names` this LLVM knows (names change between
+ * LLVM versions). An unknown name would silently become a call to an external
+ * function, so a name none of which exists is a compiler bug. */
+LLVMValueRef em_call_intrinsic(Emitter *em, const char *const *names, LLVMTypeRef *overload, int noverload,
+                               LLVMValueRef *args, int nargs)
+{
+    for (int i = 0; names[i]; i++) {
+        unsigned id = LLVMLookupIntrinsicID(names[i], strlen(names[i]));
+        if (!id)
+            continue;
+        LLVMValueRef fn = LLVMGetIntrinsicDeclaration(em->mod, id, overload, (size_t)noverload);
+        LLVMTypeRef fty = LLVMIntrinsicGetType(em->ctx, id, overload, (size_t)noverload);
+        return LLVMBuildCall2(em->b, fty, fn, args, (unsigned)nargs, "");
+    }
+    tsr_die("no LLVM intrinsic named %s in this LLVM", names[0]);
+}
+
+LLVMValueRef em_barrier(Emitter *em)
+{
+    static const char *const names[] = { "llvm.nvvm.barrier0", "llvm.nvvm.barrier.cta.sync.aligned.all", NULL };
+    if (LLVMLookupIntrinsicID(names[0], strlen(names[0])))
+        return em_call_intrinsic(em, names, NULL, 0, NULL, 0);
+    LLVMValueRef zero = em_i32(em, 0);
+    return em_call_intrinsic(em, names + 1, NULL, 0, &zero, 1);
+}
+
+static LLVMValueRef sreg(Emitter *em, const char *name)
+{
+    char full[96];
+    snprintf(full, sizeof full, "llvm.nvvm.read.ptx.sreg.%s", name);
+    const char *names[] = { full, NULL };
+    return em_call_intrinsic(em, names, NULL, 0, NULL, 0);
+}
+
+const Layout *em_layout(Emitter *em, ValId v) { return tir_layout(em->f, v); }
+
+EVal *em_val(Emitter *em, ValId v)
+{
+    if (!em->vals[v].e)
+        tsr_die("codegen: value %%%d used before it was emitted", v);
+    return &em->vals[v];
+}
+
+EVal em_new_val(Emitter *em, int n)
+{
+    EVal r;
+    r.n = n;
+    r.e = arena_alloc(&em->arena, sizeof(LLVMValueRef) * (size_t)n);
+    return r;
+}
+
+static void set_val(Emitter *em, ValId v, EVal e) { em->vals[v] = e; }
+
+/* lane/warp part of the coordinates of layout `li` along dim, computed once
+ * in the entry block. */
+static LLVMValueRef coord_base_of(Emitter *em, int li, int dim)
+{
+    for (int i = 0; i < em->coords.len; i++)
+        if (em->coords.data[i].layout == li)
+            return em->coords.data[i].base[dim];
+    CoordCache c = { 0 };
+    c.layout = li;
+    const Layout *l = &em->f->layouts.data[li];
+    LLVMBuilderRef b = em->entry_b;
+    for (int d = 0; d < l->rank; d++) {
+        LLVMValueRef acc = em_i32(em, 0);
+        for (int k = 0; k < LAYOUT_LANE_BITS + l->nwarp; k++) {
+            bool is_lane = k < LAYOUT_LANE_BITS;
+            LBit lb = is_lane ? l->lane[k] : l->warp[k - LAYOUT_LANE_BITS];
+            if (lb.dim != d)
+                continue;
+            LLVMValueRef src = is_lane ? em->lane : em->warp;
+            int sh = is_lane ? k : k - LAYOUT_LANE_BITS;
+            LLVMValueRef bitv = LLVMBuildAnd(b, LLVMBuildLShr(b, src, em_i32(em, sh), ""), em_i32(em, 1), "");
+            acc = LLVMBuildOr(b, acc, LLVMBuildShl(b, bitv, em_i32(em, lb.bit), ""), "");
+        }
+        c.base[d] = acc;
+    }
+    vec_push(&em->arena, em->coords, c);
+    return c.base[dim];
+}
+
+LLVMValueRef em_coord_base(Emitter *em, ValId v, int dim)
+{
+    return coord_base_of(em, tir_val(em->f, v)->layout, dim);
+}
+
+LLVMValueRef em_coord(Emitter *em, ValId v, int r, int dim)
+{
+    int coord[LAYOUT_MAX_RANK];
+    layout_coord_of_reg(em_layout(em, v), r, coord);
+    LLVMValueRef base = em_coord_base(em, v, dim);
+    return coord[dim] ? LLVMBuildOr(em->b, base, em_i32(em, coord[dim]), "") : base;
+}
+
+LLVMValueRef em_owner_mask(Emitter *em, const Layout *l)
+{
+    unsigned lanes = layout_lane_repl(l), warps = layout_warp_repl(l);
+    LLVMValueRef m = NULL;
+    if (lanes) {
+        LLVMValueRef x = LLVMBuildAnd(em->b, em->lane, em_i32(em, lanes), "");
+        m = LLVMBuildICmp(em->b, LLVMIntEQ, x, em_i32(em, 0), "");
+    }
+    if (warps) {
+        LLVMValueRef x = LLVMBuildAnd(em->b, em->warp, em_i32(em, warps), "");
+        LLVMValueRef c = LLVMBuildICmp(em->b, LLVMIntEQ, x, em_i32(em, 0), "");
+        m = m ? LLVMBuildAnd(em->b, m, c, "") : c;
+    }
+    return m;
+}
+
+void em_need_scratch(Emitter *em, size_t bytes)
+{
+    if (bytes > em->smem_scratch)
+        em->smem_scratch = bytes;
+}
+
+LLVMValueRef em_smem_ptr(Emitter *em, LLVMValueRef byte_offset)
+{
+    return LLVMBuildGEP2(em->b, em->t_i8, em->smem, &byte_offset, 1, "");
+}
+
+/* ------------------------------------------------------- scalar values */
+
+static LLVMValueRef const_elem(Emitter *em, const TirInst *in, DType dt)
+{
+    if (dtype_is_float(dt))
+        return LLVMConstReal(em_elem_type(em, dt), in->fval);
+    if (dt == DT_BOOL)
+        return LLVMConstInt(em->t_i1, in->ival != 0, 0);
+    return em_i32(em, in->ival);
+}
+
+static LLVMValueRef to_f32(Emitter *em, LLVMValueRef x, DType dt)
+{
+    return dt == DT_F32 ? x : LLVMBuildFPExt(em->b, x, em->t_f32, "");
+}
+
+static LLVMValueRef from_f32(Emitter *em, LLVMValueRef x, DType dt)
+{
+    return dt == DT_F32 ? x : LLVMBuildFPTrunc(em->b, x, em_elem_type(em, dt), "");
+}
+
+static LLVMValueRef call_f32(Emitter *em, const char *const *names, LLVMValueRef x)
+{
+    return em_call_intrinsic(em, names, NULL, 0, &x, 1);
+}
+
+static LLVMValueRef ex2(Emitter *em, LLVMValueRef x)
+{
+    static const char *const names[] = { "llvm.nvvm.ex2.approx.ftz.f", "llvm.nvvm.ex2.approx.ftz.f32", NULL };
+    return call_f32(em, names, x);
+}
+
+static LLVMValueRef lg2(Emitter *em, LLVMValueRef x)
+{
+    static const char *const names[] = { "llvm.nvvm.lg2.approx.f", "llvm.nvvm.lg2.approx.f32", NULL };
+    return call_f32(em, names, x);
+}
+
+static LLVMValueRef unary_float(Emitter *em, TirOp op, LLVMValueRef x, DType dt)
+{
+    LLVMBuilderRef b = em->b;
+    if (op == TIR_NEG)
+        return LLVMBuildFNeg(b, x, "");
+    if (op == TIR_ABS) {
+        static const char *const names[] = { "llvm.fabs", NULL };
+        LLVMTypeRef t = em_elem_type(em, dt);
+        return em_call_intrinsic(em, names, &t, 1, &x, 1);
+    }
+    LLVMValueRef f = to_f32(em, x, dt), r;
+    switch (op) {
+    case TIR_EXP2: r = ex2(em, f); break;
+    case TIR_EXP: r = ex2(em, LLVMBuildFMul(b, f, LLVMConstReal(em->t_f32, 1.4426950408889634), "")); break;
+    case TIR_LOG2: r = lg2(em, f); break;
+    case TIR_LOG: r = LLVMBuildFMul(b, lg2(em, f), LLVMConstReal(em->t_f32, 0.6931471805599453), ""); break;
+    case TIR_SQRT: {
+        static const char *const names[] = { "llvm.sqrt", NULL };
+        r = em_call_intrinsic(em, names, &em->t_f32, 1, &f, 1);
+        break;
+    }
+    case TIR_RSQRT: {
+        static const char *const names[] = { "llvm.nvvm.rsqrt.approx.f", "llvm.nvvm.rsqrt.approx.f32", NULL };
+        r = call_f32(em, names, f);
+        break;
+    }
+    default: tsr_die("codegen: float unary %s", tir_op_name(op));
+    }
+    return from_f32(em, r, dt);
+}
+
+static LLVMValueRef cast_elem(Emitter *em, LLVMValueRef x, DType from, DType to)
+{
+    LLVMBuilderRef b = em->b;
+    if (from == to)
+        return x;
+    if (dtype_is_float(from)) {
+        if (dtype_is_float(to))
+            return from_f32(em, to_f32(em, x, from), to);
+        LLVMValueRef f = to_f32(em, x, from);
+        if (to == DT_BOOL)
+            return LLVMBuildFCmp(b, LLVMRealUNE, f, LLVMConstReal(em->t_f32, 0.0), "");
+        static const char *const names[] = { "llvm.fptosi.sat", NULL };
+        LLVMTypeRef ov[2] = { em->t_i32, em->t_f32 };
+        return em_call_intrinsic(em, names, ov, 2, &f, 1);
+    }
+    if (from == DT_BOOL) {
+        if (dtype_is_float(to))
+            return from_f32(em, LLVMBuildUIToFP(b, x, em->t_f32, ""), to);
+        return LLVMBuildZExt(b, x, em->t_i32, "");
+    }
+    /* from i32 */
+    if (to == DT_BOOL)
+        return LLVMBuildICmp(b, LLVMIntNE, x, em_i32(em, 0), "");
+    return from_f32(em, LLVMBuildSIToFP(b, x, em->t_f32, ""), to);
+}
+
+static LLVMValueRef unary_elem(Emitter *em, TirOp op, LLVMValueRef x, DType dt, DType to)
+{
+    LLVMBuilderRef b = em->b;
+    if (op == TIR_CAST)
+        return cast_elem(em, x, dt, to);
+    if (dtype_is_float(dt))
+        return unary_float(em, op, x, dt);
+    switch (op) {
+    case TIR_NEG: return LLVMBuildSub(b, em_i32(em, 0), x, "");
+    case TIR_NOT: return LLVMBuildXor(b, x, LLVMConstInt(em->t_i1, 1, 0), "");
+    case TIR_ABS: {
+        LLVMValueRef neg = LLVMBuildICmp(b, LLVMIntSLT, x, em_i32(em, 0), "");
+        return LLVMBuildSelect(b, neg, LLVMBuildSub(b, em_i32(em, 0), x, ""), x, "");
+    }
+    default: tsr_die("codegen: integer unary %s", tir_op_name(op));
+    }
+}
+
+/* Integer division and remainder with the language's meaning for the cases
+ * LLVM leaves undefined: x / 0 = -1, x % 0 = x, INT_MIN / -1 = INT_MIN. */
+static LLVMValueRef int_divrem(Emitter *em, bool is_div, LLVMValueRef x, LLVMValueRef y)
+{
+    LLVMBuilderRef b = em->b;
+    LLVMValueRef zero = LLVMBuildICmp(b, LLVMIntEQ, y, em_i32(em, 0), "");
+    LLVMValueRef m1 = LLVMBuildICmp(b, LLVMIntEQ, y, em_i32(em, -1), "");
+    LLVMValueRef safe = LLVMBuildSelect(b, LLVMBuildOr(b, zero, m1, ""), em_i32(em, 1), y, "");
+    LLVMValueRef r = is_div ? LLVMBuildSDiv(b, x, safe, "") : LLVMBuildSRem(b, x, safe, "");
+    r = LLVMBuildSelect(b, m1, is_div ? LLVMBuildSub(b, em_i32(em, 0), x, "") : em_i32(em, 0), r, "");
+    return LLVMBuildSelect(b, zero, is_div ? em_i32(em, -1) : x, r, "");
+}
+
+static LLVMValueRef binary_elem(Emitter *em, TirOp op, LLVMValueRef x, LLVMValueRef y, DType dt)
+{
+    LLVMBuilderRef b = em->b;
+    if (dtype_is_float(dt)) {
+        switch (op) {
+        case TIR_ADD: return LLVMBuildFAdd(b, x, y, "");
+        case TIR_SUB: return LLVMBuildFSub(b, x, y, "");
+        case TIR_MUL: return LLVMBuildFMul(b, x, y, "");
+        case TIR_DIV: return LLVMBuildFDiv(b, x, y, "");
+        case TIR_MIN:
+        case TIR_MAX: {
+            static const char *const mn[] = { "llvm.minnum", NULL }, *const mx[] = { "llvm.maxnum", NULL };
+            LLVMTypeRef t = em_elem_type(em, dt);
+            LLVMValueRef args[2] = { x, y };
+            return em_call_intrinsic(em, op == TIR_MIN ? mn : mx, &t, 1, args, 2);
+        }
+        case TIR_EQ: return LLVMBuildFCmp(b, LLVMRealOEQ, x, y, "");
+        case TIR_NE: return LLVMBuildFCmp(b, LLVMRealUNE, x, y, "");
+        case TIR_LT: return LLVMBuildFCmp(b, LLVMRealOLT, x, y, "");
+        case TIR_LE: return LLVMBuildFCmp(b, LLVMRealOLE, x, y, "");
+        case TIR_GT: return LLVMBuildFCmp(b, LLVMRealOGT, x, y, "");
+        case TIR_GE: return LLVMBuildFCmp(b, LLVMRealOGE, x, y, "");
+        default: break;
+        }
+    } else {
+        switch (op) {
+        case TIR_ADD: return LLVMBuildAdd(b, x, y, "");
+        case TIR_SUB: return LLVMBuildSub(b, x, y, "");
+        case TIR_MUL: return LLVMBuildMul(b, x, y, "");
+        case TIR_DIV: return int_divrem(em, true, x, y);
+        case TIR_REM: return int_divrem(em, false, x, y);
+        case TIR_MIN: return LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, x, y, ""), x, y, "");
+        case TIR_MAX: return LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, x, y, ""), x, y, "");
+        case TIR_AND: return LLVMBuildAnd(b, x, y, "");
+        case TIR_OR: return LLVMBuildOr(b, x, y, "");
+        case TIR_EQ: return LLVMBuildICmp(b, LLVMIntEQ, x, y, "");
+        case TIR_NE: return LLVMBuildICmp(b, LLVMIntNE, x, y, "");
+        case TIR_LT: return LLVMBuildICmp(b, LLVMIntSLT, x, y, "");
+        case TIR_LE: return LLVMBuildICmp(b, LLVMIntSLE, x, y, "");
+        case TIR_GT: return LLVMBuildICmp(b, LLVMIntSGT, x, y, "");
+        case TIR_GE: return LLVMBuildICmp(b, LLVMIntSGE, x, y, "");
+        default: break;
+        }
+    }
+    tsr_die("codegen: binary %s on %s", tir_op_name(op), dtype_name(dt));
+}
+
+/* ---------------------------------------------------------- instructions */
+
+static void emit_block(Emitter *em, BlockId b);
+
+static void emit_elementwise(Emitter *em, const TirInst *in)
+{
+    TirFunc *f = em->f;
+    DType dt = tir_type(f, in->args[0]).dt, to = tir_type(f, in->res[0]).dt;
+    EVal *a = em_val(em, in->args[0]);
+    EVal r = em_new_val(em, a->n);
+    if (in->op == TIR_SELECT) {
+        EVal *x = em_val(em, in->args[1]), *y = em_val(em, in->args[2]);
+        for (int i = 0; i < r.n; i++)
+            r.e[i] = LLVMBuildSelect(em->b, a->e[i], x->e[i], y->e[i], "");
+    } else if (tir_op_is_binary(in->op)) {
+        EVal *y = em_val(em, in->args[1]);
+        for (int i = 0; i < r.n; i++)
+            r.e[i] = binary_elem(em, in->op, a->e[i], y->e[i], dt);
+    } else {
+        for (int i = 0; i < r.n; i++)
+            r.e[i] = unary_elem(em, in->op, a->e[i], dt, to);
+    }
+    set_val(em, in->res[0], r);
+}
+
+static void emit_broadcast(Emitter *em, const TirInst *in)
+{
+    const Layout *dst = em_layout(em, in->res[0]), *src = em_layout(em, in->args[0]);
+    EVal *a = em_val(em, in->args[0]);
+    EVal r = em_new_val(em, layout_nregs(dst));
+    for (int i = 0; i < r.n; i++) {
+        int coord[LAYOUT_MAX_RANK];
+        layout_coord_of_reg(dst, i, coord);
+        r.e[i] = a->e[layout_reg_of(src, coord)];
+    }
+    set_val(em, in->res[0], r);
+}
+
+static void emit_for(Emitter *em, const TirInst *in)
+{
+    TirFunc *f = em->f;
+    LLVMBuilderRef b = em->b;
+    TirBlock *body = tir_block(f, in->blocks[0]);
+    LLVMValueRef lb = em_val(em, in->args[0])->e[0], ub = em_val(em, in->args[1])->e[0],
+                 step = em_val(em, in->args[2])->e[0];
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(b);
+    LLVMBasicBlockRef header = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "loop");
+    LLVMBasicBlockRef bodyb = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "body");
+    LLVMBasicBlockRef exit = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "exit");
+    LLVMBuildBr(b, header);
+    LLVMPositionBuilderAtEnd(b, header);
+    LLVMValueRef iv = LLVMBuildPhi(b, em->t_i32, "iv");
+    LLVMAddIncoming(iv, &lb, &pre, 1);
+    for (int i = 0; i < in->nres; i++) {
+        ValId arg = body->args.data[1 + i];
+        EVal *init = em_val(em, in->args[3 + i]);
+        EVal phis = em_new_val(em, init->n);
+        for (int k = 0; k < init->n; k++) {
+            phis.e[k] = LLVMBuildPhi(b, LLVMTypeOf(init->e[k]), "");
+            LLVMAddIncoming(phis.e[k], &init->e[k], &pre, 1);
+        }
+        set_val(em, arg, phis);
+        set_val(em, in->res[i], phis);
+    }
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, iv, ub, ""), bodyb, exit);
+    LLVMPositionBuilderAtEnd(b, bodyb);
+    EVal ive = em_new_val(em, 1);
+    ive.e[0] = iv;
+    set_val(em, body->args.data[0], ive);
+    emit_block(em, in->blocks[0]);
+    const TirInst *y = tir_inst(f, body->insts.data[body->insts.len - 1]);
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
+    /* iv + step cannot pass INT32_MAX unnoticed: compare before adding. */
+    LLVMValueRef next = LLVMBuildAdd(b, iv, step, "");
+    LLVMValueRef ovf = LLVMBuildICmp(b, LLVMIntSLT, next, iv, "");
+    next = LLVMBuildSelect(b, ovf, ub, next, "");
+    LLVMAddIncoming(iv, &next, &latch, 1);
+    for (int i = 0; i < in->nres; i++) {
+        EVal *phis = em_val(em, body->args.data[1 + i]), *yv = em_val(em, y->args[i]);
+        for (int k = 0; k < phis->n; k++)
+            LLVMAddIncoming(phis->e[k], &yv->e[k], &latch, 1);
+    }
+    LLVMBuildBr(b, header);
+    LLVMPositionBuilderAtEnd(b, exit);
+}
+
+static void emit_if(Emitter *em, const TirInst *in)
+{
+    TirFunc *f = em->f;
+    LLVMBuilderRef b = em->b;
+    LLVMBasicBlockRef thenb = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "then");
+    LLVMBasicBlockRef elseb = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "else");
+    LLVMBasicBlockRef merge = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "endif");
+    LLVMBuildCondBr(b, em_val(em, in->args[0])->e[0], thenb, elseb);
+    LLVMBasicBlockRef ends[2];
+    const TirInst *ys[2];
+    for (int k = 0; k < 2; k++) {
+        LLVMPositionBuilderAtEnd(b, k ? elseb : thenb);
+        emit_block(em, in->blocks[k]);
+        TirBlock *bl = tir_block(f, in->blocks[k]);
+        ys[k] = tir_inst(f, bl->insts.data[bl->insts.len - 1]);
+        ends[k] = LLVMGetInsertBlock(b);
+        LLVMBuildBr(b, merge);
+    }
+    LLVMPositionBuilderAtEnd(b, merge);
+    for (int i = 0; i < in->nres; i++) {
+        EVal *a = em_val(em, ys[0]->args[i]), *c = em_val(em, ys[1]->args[i]);
+        EVal r = em_new_val(em, a->n);
+        for (int k = 0; k < a->n; k++) {
+            r.e[k] = LLVMBuildPhi(b, LLVMTypeOf(a->e[k]), "");
+            LLVMValueRef vals[2] = { a->e[k], c->e[k] };
+            LLVMAddIncoming(r.e[k], vals, ends, 2);
+        }
+        set_val(em, in->res[i], r);
+    }
+}
+
+static void emit_inst(Emitter *em, const TirInst *in)
+{
+    TirFunc *f = em->f;
+    EVal r;
+    switch (in->op) {
+    case TIR_CONST:
+        r = em_new_val(em, 1);
+        r.e[0] = const_elem(em, in, tir_type(f, in->res[0]).dt);
+        set_val(em, in->res[0], r);
+        break;
+    case TIR_PARAM:
+        r = em_new_val(em, 1);
+        r.e[0] = em->param_ptr[in->param];
+        set_val(em, in->res[0], r);
+        break;
+    case TIR_DIM:
+        r = em_new_val(em, 1);
+        r.e[0] = em->sym[in->sym];
+        set_val(em, in->res[0], r);
+        break;
+    case TIR_PROGRAM_ID:
+    case TIR_NUM_PROGRAMS:
+        r = em_new_val(em, 1);
+        r.e[0] = in->op == TIR_PROGRAM_ID ? em->pid[in->axis] : em->npid[in->axis];
+        set_val(em, in->res[0], r);
+        break;
+    case TIR_SPLAT: {
+        LLVMValueRef x = em_val(em, in->args[0])->e[0];
+        r = em_new_val(em, layout_nregs(em_layout(em, in->res[0])));
+        for (int i = 0; i < r.n; i++)
+            r.e[i] = x;
+        set_val(em, in->res[0], r);
+        break;
+    }
+    case TIR_ARANGE: {
+        LLVMValueRef start = em_val(em, in->args[0])->e[0];
+        r = em_new_val(em, layout_nregs(em_layout(em, in->res[0])));
+        for (int i = 0; i < r.n; i++)
+            r.e[i] = LLVMBuildAdd(em->b, start, em_coord(em, in->res[0], i, 0), "");
+        set_val(em, in->res[0], r);
+        break;
+    }
+    case TIR_EXPAND_DIMS:
+    case TIR_TRANSPOSE: set_val(em, in->res[0], *em_val(em, in->args[0])); break;
+    case TIR_BROADCAST: emit_broadcast(em, in); break;
+    case TIR_CONVERT: em_convert(em, in); break;
+    case TIR_DOT: em_dot(em, in); break;
+    case TIR_REDUCE: em_reduce(em, in); break;
+    case TIR_LOAD: em_load(em, in); break;
+    case TIR_STORE: em_store(em, in); break;
+    case TIR_FOR: emit_for(em, in); break;
+    case TIR_IF: emit_if(em, in); break;
+    case TIR_YIELD: break;
+    default:
+        if (tir_op_is_binary(in->op) || tir_op_is_unary(in->op) || in->op == TIR_SELECT) {
+            emit_elementwise(em, in);
+            break;
+        }
+        tsr_die("codegen: op %s", tir_op_name(in->op));
+    }
+}
+
+static void emit_block(Emitter *em, BlockId b)
+{
+    TirBlock *bl = tir_block(em->f, b);
+    for (int i = 0; i < bl->insts.len && !em->failed; i++)
+        emit_inst(em, tir_inst(em->f, bl->insts.data[i]));
+}
+
+/* ------------------------------------------------------------- the frame */
+
+static LLVMTypeRef abi_type(Emitter *em, AbiKind k)
+{
+    switch (k) {
+    case ABI_PTR: return em->t_ptr_g;
+    case ABI_I64: return em->t_i64;
+    case ABI_F32: return em->t_f32;
+    case ABI_B16: return em->t_i16;
+    default: return em->t_i32;
+    }
+}
+
+static void mark_kernel(Emitter *em)
+{
+    unsigned major = 0, minor = 0, patch = 0;
+    LLVMGetVersion(&major, &minor, &patch);
+    int threads = 32 * em->f->warps;
+    char buf[16];
+    snprintf(buf, sizeof buf, "%d", threads);
+    if (major >= 21) {
+        /* LLVM 21+ marks kernels with a calling convention and takes launch
+         * bounds as function attributes. */
+        LLVMSetFunctionCallConv(em->fn, 71 /* PTX_Kernel */);
+        LLVMAttributeRef a = LLVMCreateStringAttribute(em->ctx, "nvvm.maxntid", 12, buf, (unsigned)strlen(buf));
+        LLVMAddAttributeAtIndex(em->fn, LLVMAttributeFunctionIndex, a);
+        return;
+    }
+    const char *keys[2] = { "kernel", "maxntidx" };
+    int vals[2] = { 1, threads };
+    for (int i = 0; i < 2; i++) {
+        LLVMMetadataRef md[3] = { LLVMValueAsMetadata(em->fn),
+                                  LLVMMDStringInContext2(em->ctx, keys[i], strlen(keys[i])),
+                                  LLVMValueAsMetadata(em_i32(em, vals[i])) };
+        LLVMValueRef node = LLVMMetadataAsValue(em->ctx, LLVMMDNodeInContext2(em->ctx, md, 3));
+        LLVMAddNamedMetadataOperand(em->mod, "nvvm.annotations", node);
+    }
+}
+
+static void build_frame(Emitter *em)
+{
+    TirFunc *f = em->f;
+    AbiSlot slots[256];
+    int n = abi_slots(f, slots, 256);
+    if (n > 256)
+        tsr_die("kernel %s has more than 256 parameters", f->name);
+    LLVMTypeRef *types = arena_alloc(&em->arena, sizeof(LLVMTypeRef) * (size_t)(n + 1));
+    for (int i = 0; i < n; i++)
+        types[i] = abi_type(em, slots[i].kind);
+    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(em->ctx), types, (unsigned)n, 0);
+    em->fn = LLVMAddFunction(em->mod, f->name, fty);
+    mark_kernel(em);
+    em->entry = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "entry");
+    LLVMPositionBuilderAtEnd(em->b, em->entry);
+    em->param_ptr = arena_alloc(&em->arena, sizeof(LLVMValueRef) * (size_t)(f->params.len + 1));
+    em->param_stride = arena_alloc(&em->arena, sizeof(*em->param_stride) * (size_t)(f->params.len + 1));
+    em->sym = arena_alloc(&em->arena, sizeof(LLVMValueRef) * (size_t)(f->syms.len + 1));
+    for (int i = 0; i < n; i++) {
+        LLVMValueRef p = LLVMGetParam(em->fn, (unsigned)i);
+        const AbiSlot *s = &slots[i];
+        if (s->param == TIR_NONE) {
+            em->sym[s->dim] = p;
+        } else if (s->kind == ABI_I64) {
+            em->param_stride[s->param][s->dim] = p;
+        } else if (s->kind == ABI_B16) {
+            em->param_ptr[s->param] = LLVMBuildBitCast(em->b, p, em_elem_type(em, f->params.data[s->param].dt), "");
+        } else if (s->kind == ABI_I32 && f->params.data[s->param].dt == DT_BOOL) {
+            em->param_ptr[s->param] = LLVMBuildICmp(em->b, LLVMIntNE, p, em_i32(em, 0), "");
+        } else {
+            em->param_ptr[s->param] = p;
+        }
+    }
+    em->tid = sreg(em, "tid.x");
+    em->lane = LLVMBuildAnd(em->b, em->tid, em_i32(em, 31), "lane");
+    em->warp = LLVMBuildLShr(em->b, em->tid, em_i32(em, 5), "warp");
+    static const char *const ax[3] = { "x", "y", "z" };
+    for (int i = 0; i < 3; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "ctaid.%s", ax[i]);
+        em->pid[i] = sreg(em, name);
+        snprintf(name, sizeof name, "nctaid.%s", ax[i]);
+        em->npid[i] = sreg(em, name);
+    }
+    LLVMTypeRef arr = LLVMArrayType(em->t_i8, 0);
+    em->smem = LLVMAddGlobalInAddressSpace(em->mod, arr, "tsr_smem", 3);
+    LLVMSetLinkage(em->smem, LLVMExternalLinkage);
+    LLVMSetAlignment(em->smem, 128);
+    /* Coordinates are computed in the entry block, before its branch. */
+    LLVMBasicBlockRef first = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "start");
+    LLVMValueRef br = LLVMBuildBr(em->b, first);
+    em->entry_b = LLVMCreateBuilderInContext(em->ctx);
+    LLVMPositionBuilderBefore(em->entry_b, br);
+    LLVMPositionBuilderAtEnd(em->b, first);
+}
+
+static void init_types(Emitter *em)
+{
+    em->t_i1 = LLVMInt1TypeInContext(em->ctx);
+    em->t_i8 = LLVMInt8TypeInContext(em->ctx);
+    em->t_i16 = LLVMInt16TypeInContext(em->ctx);
+    em->t_i32 = LLVMInt32TypeInContext(em->ctx);
+    em->t_i64 = LLVMInt64TypeInContext(em->ctx);
+    em->t_f16 = LLVMHalfTypeInContext(em->ctx);
+    em->t_bf16 = LLVMBFloatTypeInContext(em->ctx);
+    em->t_f32 = LLVMFloatTypeInContext(em->ctx);
+    em->t_ptr_g = LLVMPointerTypeInContext(em->ctx, 1);
+    em->t_ptr_s = LLVMPointerTypeInContext(em->ctx, 3);
+}
+
+/* In ptx.c: runs O3 on the module and writes PTX. */
+bool ptx_emit(LLVMModuleRef mod, const Target *t, char **ptx, StrBuf *err);
+void ptx_prepare_module(LLVMModuleRef mod, const Target *t);
+
+bool codegen_kernel(TirFunc *f, const CodegenOptions *opts, bool want_llvm, CodegenResult *out, Diag *diag)
+{
+    memset(out, 0, sizeof *out);
+    const Target *t = target_lookup(opts->target ? opts->target : "sm_90a");
+    if (!t) {
+        diag_error_nopos(diag, "unknown target '%s' (use sm_80, sm_90 or sm_90a)", opts->target);
+        return false;
+    }
+    tir_run_codegen_passes(f, NULL);
+    Emitter em = { 0 };
+    em.f = f;
+    em.opts = opts;
+    em.target = t;
+    em.diag = diag;
+    arena_init(&em.arena);
+    em.ctx = LLVMContextCreate();
+    em.mod = LLVMModuleCreateWithNameInContext(f->name, em.ctx);
+    ptx_prepare_module(em.mod, t);
+    em.b = LLVMCreateBuilderInContext(em.ctx);
+    init_types(&em);
+    em.vals = arena_alloc(&em.arena, sizeof(EVal) * (size_t)f->vals.len);
+    build_frame(&em);
+    emit_block(&em, f->body);
+    bool ok = !em.failed;
+    if (ok) {
+        LLVMBuildRetVoid(em.b);
+        char *msg = NULL;
+        if (LLVMVerifyModule(em.mod, LLVMReturnStatusAction, &msg)) {
+            char *ir = LLVMPrintModuleToString(em.mod);
+            fprintf(stderr, "%s\n", ir);
+            LLVMDisposeMessage(ir);
+            tsr_die("generated LLVM IR for %s is invalid: %s", f->name, msg);
+        }
+        LLVMDisposeMessage(msg);
+        if (want_llvm) {
+            char *ir = LLVMPrintModuleToString(em.mod);
+            out->llvm_ir = tsr_xstrdup(ir);
+            LLVMDisposeMessage(ir);
+        }
+        StrBuf err;
+        sb_init(&err);
+        if (!ptx_emit(em.mod, t, &out->ptx, &err))
+            tsr_die("NVPTX backend failed for %s: %s", f->name, err.data ? err.data : "");
+        sb_free(&err);
+        out->kernel_name = tsr_xstrdup(f->name);
+        out->smem_bytes = em.smem_scratch;
+        out->threads = 32 * f->warps;
+    }
+    LLVMDisposeBuilder(em.b);
+    if (em.entry_b)
+        LLVMDisposeBuilder(em.entry_b);
+    LLVMDisposeModule(em.mod);
+    LLVMContextDispose(em.ctx);
+    arena_free(&em.arena);
+    return ok;
+}
+
+void codegen_result_free(CodegenResult *r)
+{
+    free(r->ptx);
+    free(r->llvm_ir);
+    free(r->kernel_name);
+    memset(r, 0, sizeof *r);
+}

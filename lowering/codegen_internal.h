@@ -1,0 +1,97 @@
+/* Internals shared by the files of the LLVM IR emitter (codegen*.c and the
+ * target files). The emitter walks laid-out TIR and writes per-thread LLVM
+ * IR: a tile value becomes the array of the elements this thread holds, in
+ * the order of its layout's registers. */
+#ifndef TSR_CODEGEN_INTERNAL_H
+#define TSR_CODEGEN_INTERNAL_H
+
+#include "codegen.h"
+
+#include <llvm-c/Core.h>
+
+typedef struct {
+    LLVMValueRef *e; /* elements: 1 for a scalar, layout_nregs() for a tile */
+    int n;
+} EVal;
+
+typedef struct Emitter Emitter;
+
+/* What differs between GPU generations (target_*.c). */
+typedef struct Target {
+    const char *name;     /* sm_80, sm_90, sm_90a */
+    const char *cpu;      /* LLVM CPU name */
+    const char *features; /* LLVM target features (PTX version) */
+    int sm;
+    /* d = a * b + c for one m16n8k16 tile: a 4 regs, b 2 regs, c and d 4 f32. */
+    void (*mma_16816)(Emitter *em, DType dt, LLVMValueRef a[4], LLVMValueRef b[2], LLVMValueRef c[4],
+                      LLVMValueRef d[4]);
+} Target;
+
+const Target *target_lookup(const char *name);
+
+/* Thread coordinates of a layout along one dim, cached per layout. */
+typedef struct {
+    int layout;
+    LLVMValueRef base[LAYOUT_MAX_RANK];
+} CoordCache;
+
+struct Emitter {
+    TirFunc *f;
+    const CodegenOptions *opts;
+    const Target *target;
+    Diag *diag;
+    bool failed;
+
+    LLVMContextRef ctx;
+    LLVMModuleRef mod;
+    LLVMBuilderRef b;
+    LLVMBuilderRef entry_b; /* inserts at the end of the entry block */
+    LLVMValueRef fn;
+    LLVMBasicBlockRef entry;
+
+    LLVMTypeRef t_i1, t_i8, t_i16, t_i32, t_i64, t_f16, t_bf16, t_f32, t_ptr_g, t_ptr_s;
+    LLVMValueRef lane, warp, tid;
+    LLVMValueRef pid[3], npid[3];
+    LLVMValueRef *param_ptr;      /* per TIR param: data pointer (tensors) or value (scalars) */
+    LLVMValueRef (*param_stride)[TIR_MAX_RANK];
+    LLVMValueRef *sym;            /* per symbol: i32 */
+    LLVMValueRef smem;            /* the dynamic shared memory array */
+    size_t smem_scratch;          /* bytes of scratch the conversions need */
+
+    EVal *vals;
+    VEC(CoordCache) coords;
+    Arena arena;
+};
+
+/* --- helpers (codegen.c) --- */
+LLVMTypeRef em_elem_type(Emitter *em, DType dt);
+LLVMValueRef em_i32(Emitter *em, int64_t v);
+LLVMValueRef em_i64(Emitter *em, int64_t v);
+LLVMValueRef em_call_intrinsic(Emitter *em, const char *const *names, LLVMTypeRef *overload, int noverload,
+                               LLVMValueRef *args, int nargs);
+LLVMValueRef em_barrier(Emitter *em);
+const Layout *em_layout(Emitter *em, ValId v);
+EVal *em_val(Emitter *em, ValId v);
+EVal em_new_val(Emitter *em, int n);
+/* Runtime part (lane and warp bits) of the coordinates of a layout. */
+LLVMValueRef em_coord_base(Emitter *em, ValId v, int dim);
+/* Full coordinate of register r of v along dim. */
+LLVMValueRef em_coord(Emitter *em, ValId v, int r, int dim);
+/* i1: this thread is the canonical owner of the data of layout l (not a
+ * replica), or NULL when every thread is. */
+LLVMValueRef em_owner_mask(Emitter *em, const Layout *l);
+void em_error(Emitter *em, SrcPos pos, const char *fmt, ...) TSR_PRINTF(3, 4);
+/* Bytes of dynamic shared memory used as scratch: grows the requirement. */
+void em_need_scratch(Emitter *em, size_t bytes);
+LLVMValueRef em_smem_ptr(Emitter *em, LLVMValueRef byte_offset);
+
+/* --- memory (codegen_mem.c) --- */
+void em_load(Emitter *em, const TirInst *in);
+void em_store(Emitter *em, const TirInst *in);
+void em_convert(Emitter *em, const TirInst *in);
+
+/* --- reductions and dots (codegen_reduce.c, codegen_dot.c) --- */
+void em_reduce(Emitter *em, const TirInst *in);
+void em_dot(Emitter *em, const TirInst *in);
+
+#endif

@@ -1,0 +1,377 @@
+/* Memory: tile loads and stores on global memory, and layout conversions.
+ *
+ * Loads and stores go through predicated PTX (inline assembly): an element
+ * outside the tensor is never touched, and reads as 0. Registers that hold
+ * consecutive elements of the tensor's last dim become one vector access of
+ * up to 16 bytes when alignment allows. A conversion that cannot be done
+ * within each thread's registers goes through shared memory. */
+#include "codegen_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* The largest power of two known to divide scalar v (up to 2^30). */
+static int64_t divisor_of(TirFunc *f, ValId v, int depth)
+{
+    const int64_t big = (int64_t)1 << 30;
+    TirVal *val = tir_val(f, v);
+    if (depth > 16)
+        return 1;
+    if (val->def == TIR_NONE) {
+        /* a loop's induction variable: lb + k * step */
+        TirBlock *bl = tir_block(f, val->block);
+        if (val->index != 0 || bl->parent == TIR_NONE || tir_inst(f, bl->parent)->op != TIR_FOR)
+            return 1;
+        TirInst *loop = tir_inst(f, bl->parent);
+        int64_t a = divisor_of(f, loop->args[0], depth + 1), s = divisor_of(f, loop->args[2], depth + 1);
+        return a < s ? a : s;
+    }
+    TirInst *in = tir_inst(f, val->def);
+    switch (in->op) {
+    case TIR_CONST: {
+        int64_t x = in->ival < 0 ? -in->ival : in->ival, d = 1;
+        if (x == 0)
+            return big;
+        while (d < big && x % (d * 2) == 0)
+            d *= 2;
+        return d;
+    }
+    case TIR_MUL: {
+        int64_t d = divisor_of(f, in->args[0], depth + 1) * divisor_of(f, in->args[1], depth + 1);
+        return d > big ? big : d;
+    }
+    case TIR_ADD:
+    case TIR_SUB: {
+        int64_t a = divisor_of(f, in->args[0], depth + 1), b = divisor_of(f, in->args[1], depth + 1);
+        return a < b ? a : b;
+    }
+    default: return 1;
+    }
+}
+
+typedef struct {
+    const TirParam *p;
+    int param;
+    int tile_dim[TIR_MAX_RANK]; /* tensor dim -> tile dim, or -1 for a point index */
+    LLVMValueRef start[TIR_MAX_RANK];
+    int vec;   /* elements per access */
+    int esize; /* bytes per element */
+} Access;
+
+static LLVMValueRef dim_size(Emitter *em, const TirParam *p, int d)
+{
+    if (p->dim_sym[d] == TIR_NONE)
+        return em_i32(em, p->dim_const[d]);
+    return em->sym[p->dim_sym[d]];
+}
+
+static Access describe(Emitter *em, const TirInst *in, const Layout *l)
+{
+    TirFunc *f = em->f;
+    Access a = { 0 };
+    a.param = in->param;
+    a.p = &f->params.data[in->param];
+    a.esize = dtype_size(a.p->dt);
+    int t = 0;
+    for (int d = 0; d < a.p->rank; d++) {
+        a.start[d] = em_val(em, in->args[d])->e[0];
+        a.tile_dim[d] = in->lens[d] ? t++ : -1;
+    }
+    /* Vector width: consecutive registers along the tensor's last dim, which
+     * is contiguous; the start and the dim size must keep vectors whole and
+     * aligned. */
+    int last = a.p->rank - 1;
+    a.vec = 1;
+    if (l && em->opts->assume_aligned && in->lens[last] && a.tile_dim[last] == l->rank - 1 &&
+        a.p->dim_sym[last] == TIR_NONE) {
+        int v = layout_contig_regs(l);
+        while (v * a.esize > 16)
+            v /= 2;
+        int64_t div = divisor_of(f, in->args[last], 0);
+        while (v > 1 && (div % v != 0 || a.p->dim_const[last] % v != 0))
+            v /= 2;
+        a.vec = v;
+    }
+    return a;
+}
+
+/* Address and in-bounds predicate of the element at register r. */
+static void element_address(Emitter *em, const Access *a, ValId tile, int r, LLVMValueRef *ptr, LLVMValueRef *ok)
+{
+    LLVMBuilderRef b = em->b;
+    LLVMValueRef off = em_i64(em, 0), mask = NULL;
+    for (int d = 0; d < a->p->rank; d++) {
+        LLVMValueRef idx = a->start[d];
+        if (a->tile_dim[d] >= 0)
+            idx = LLVMBuildAdd(b, idx, em_coord(em, tile, r, a->tile_dim[d]), "");
+        LLVMValueRef in = LLVMBuildICmp(b, LLVMIntULT, idx, dim_size(em, a->p, d), "");
+        mask = mask ? LLVMBuildAnd(b, mask, in, "") : in;
+        LLVMValueRef wide = LLVMBuildSExt(b, idx, em->t_i64, "");
+        if (d != a->p->rank - 1)
+            wide = LLVMBuildMul(b, wide, em->param_stride[a->param][d], "");
+        off = LLVMBuildAdd(b, off, wide, "");
+    }
+    *ptr = LLVMBuildGEP2(b, em_elem_type(em, a->p->dt), em->param_ptr[a->param], &off, 1, "");
+    *ok = mask;
+}
+
+/* Number of 32-bit words (or one 16-bit word) an access of `bytes` moves. */
+static int access_words(int bytes) { return bytes >= 4 ? bytes / 4 : 1; }
+
+static const char *vec_suffix(int words) { return words == 4 ? ".v4" : words == 2 ? ".v2" : ""; }
+
+static LLVMValueRef predicated_load(Emitter *em, LLVMValueRef ptr, LLVMValueRef ok, int bytes)
+{
+    int words = access_words(bytes);
+    bool half = bytes == 2;
+    LLVMTypeRef wt = half ? em->t_i16 : em->t_i32;
+    char asm_text[512], cons[128];
+    int pos = snprintf(asm_text, sizeof asm_text, "{ .reg .pred p; setp.ne.b32 p, $%d, 0; ", words + 1);
+    for (int i = 0; i < words; i++)
+        pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "mov.b%d $%d, 0; ", half ? 16 : 32, i);
+    pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "@p ld.global%s.b%d ", vec_suffix(words),
+                    half ? 16 : 32);
+    if (words > 1) {
+        pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "{");
+        for (int i = 0; i < words; i++)
+            pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "%s$%d", i ? ", " : "", i);
+        pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "}");
+    } else {
+        pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "$0");
+    }
+    snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, ", [$%d]; }", words);
+    int cp = 0;
+    for (int i = 0; i < words; i++)
+        cp += snprintf(cons + cp, sizeof cons - (size_t)cp, "=%s,", half ? "h" : "r");
+    snprintf(cons + cp, sizeof cons - (size_t)cp, "l,r");
+    LLVMTypeRef outs[4] = { wt, wt, wt, wt };
+    LLVMTypeRef rt = words > 1 ? LLVMStructTypeInContext(em->ctx, outs, (unsigned)words, 0) : wt;
+    LLVMTypeRef ins[2] = { em->t_ptr_g, em->t_i32 };
+    LLVMTypeRef fty = LLVMFunctionType(rt, ins, 2, 0);
+    LLVMValueRef fn = LLVMGetInlineAsm(fty, asm_text, strlen(asm_text), cons, strlen(cons), 1, 0,
+                                       LLVMInlineAsmDialectATT, 0);
+    LLVMValueRef args[2] = { ptr, LLVMBuildZExt(em->b, ok, em->t_i32, "") };
+    return LLVMBuildCall2(em->b, fty, fn, args, 2, "");
+}
+
+static void predicated_store(Emitter *em, LLVMValueRef ptr, LLVMValueRef ok, LLVMValueRef *words_v, int bytes)
+{
+    int words = access_words(bytes);
+    bool half = bytes == 2;
+    char asm_text[512], cons[128];
+    int pos = snprintf(asm_text, sizeof asm_text, "{ .reg .pred p; setp.ne.b32 p, $%d, 0; @p st.global%s.b%d [$0], ",
+                       words + 1, vec_suffix(words), half ? 16 : 32);
+    if (words > 1) {
+        pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "{");
+        for (int i = 0; i < words; i++)
+            pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "%s$%d", i ? ", " : "", i + 1);
+        pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "}");
+    } else {
+        pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "$1");
+    }
+    snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "; }");
+    int cp = snprintf(cons, sizeof cons, "l,");
+    for (int i = 0; i < words; i++)
+        cp += snprintf(cons + cp, sizeof cons - (size_t)cp, "%s,", half ? "h" : "r");
+    snprintf(cons + cp, sizeof cons - (size_t)cp, "r,~{memory}");
+    LLVMTypeRef ins[6];
+    LLVMValueRef args[6];
+    ins[0] = em->t_ptr_g;
+    args[0] = ptr;
+    for (int i = 0; i < words; i++) {
+        ins[1 + i] = half ? em->t_i16 : em->t_i32;
+        args[1 + i] = words_v[i];
+    }
+    ins[1 + words] = em->t_i32;
+    args[1 + words] = LLVMBuildZExt(em->b, ok, em->t_i32, "");
+    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(em->ctx), ins, (unsigned)words + 2, 0);
+    LLVMValueRef fn = LLVMGetInlineAsm(fty, asm_text, strlen(asm_text), cons, strlen(cons), 1, 0,
+                                       LLVMInlineAsmDialectATT, 0);
+    LLVMBuildCall2(em->b, fty, fn, args, (unsigned)words + 2, "");
+}
+
+/* Splits loaded words into `vec` elements of type dt, and back. */
+static void unpack_words(Emitter *em, DType dt, LLVMValueRef raw, int words, int vec, LLVMValueRef *out)
+{
+    LLVMTypeRef et = em_elem_type(em, dt);
+    int per = vec / words; /* elements per word */
+    for (int w = 0; w < words; w++) {
+        LLVMValueRef word = words > 1 ? LLVMBuildExtractValue(em->b, raw, (unsigned)w, "") : raw;
+        if (per == 1) {
+            out[w] = LLVMBuildBitCast(em->b, word, et, "");
+            continue;
+        }
+        LLVMValueRef v = LLVMBuildBitCast(em->b, word, LLVMVectorType(et, (unsigned)per), "");
+        for (int i = 0; i < per; i++)
+            out[w * per + i] = LLVMBuildExtractElement(em->b, v, em_i32(em, i), "");
+    }
+}
+
+static void pack_words(Emitter *em, DType dt, LLVMValueRef *elems, int words, int vec, LLVMValueRef *out)
+{
+    LLVMTypeRef et = em_elem_type(em, dt);
+    int per = vec / words;
+    LLVMTypeRef wt = dtype_size(dt) * vec == 2 ? em->t_i16 : em->t_i32;
+    for (int w = 0; w < words; w++) {
+        if (per == 1) {
+            out[w] = LLVMBuildBitCast(em->b, elems[w], wt, "");
+            continue;
+        }
+        LLVMValueRef v = LLVMGetUndef(LLVMVectorType(et, (unsigned)per));
+        for (int i = 0; i < per; i++)
+            v = LLVMBuildInsertElement(em->b, v, elems[w * per + i], em_i32(em, i), "");
+        out[w] = LLVMBuildBitCast(em->b, v, wt, "");
+    }
+}
+
+void em_load(Emitter *em, const TirInst *in)
+{
+    TirFunc *f = em->f;
+    ValId res = in->res[0];
+    TType t = tir_type(f, res);
+    const Layout *l = t.rank ? em_layout(em, res) : NULL;
+    Access a = describe(em, in, l);
+    int n = l ? layout_nregs(l) : 1;
+    EVal r = em_new_val(em, n);
+    int bytes = a.vec * a.esize, words = access_words(bytes);
+    for (int g = 0; g < n; g += a.vec) {
+        LLVMValueRef ptr, ok;
+        element_address(em, &a, res, g, &ptr, &ok);
+        LLVMValueRef raw = predicated_load(em, ptr, ok, bytes);
+        unpack_words(em, t.dt, raw, words, a.vec, r.e + g);
+    }
+    em->vals[res] = r;
+}
+
+void em_store(Emitter *em, const TirInst *in)
+{
+    TirFunc *f = em->f;
+    ValId v = in->args[in->nargs - 1];
+    TType t = tir_type(f, v);
+    const Layout *l = t.rank ? em_layout(em, v) : NULL;
+    Access a = describe(em, in, l);
+    int n = l ? layout_nregs(l) : 1;
+    EVal *x = em_val(em, v);
+    int bytes = a.vec * a.esize, words = access_words(bytes);
+    LLVMValueRef owner = l ? em_owner_mask(em, l) : NULL;
+    for (int g = 0; g < n; g += a.vec) {
+        LLVMValueRef ptr, ok, w[4];
+        element_address(em, &a, v, g, &ptr, &ok);
+        if (owner)
+            ok = LLVMBuildAnd(em->b, ok, owner, "");
+        pack_words(em, t.dt, x->e + g, words, a.vec, w);
+        predicated_store(em, ptr, ok, w, bytes);
+    }
+}
+
+/* --------------------------------------------------------- conversions */
+
+typedef struct {
+    int pitch; /* elements per row in shared memory */
+    int esize;
+    LLVMTypeRef et; /* element type in shared memory (i8 for bool) */
+} SmemTile;
+
+static SmemTile smem_tile(Emitter *em, TType t)
+{
+    SmemTile s;
+    s.esize = t.dt == DT_BOOL ? 1 : dtype_size(t.dt);
+    s.et = t.dt == DT_BOOL ? em->t_i8 : em_elem_type(em, t.dt);
+    int cols = t.rank ? t.shape[t.rank - 1] : 1;
+    /* 16 bytes of padding per row keeps column accesses off one bank. */
+    s.pitch = t.rank == 2 ? cols + 16 / s.esize : cols;
+    return s;
+}
+
+/* Byte offset in the shared tile of register r of v. */
+static LLVMValueRef smem_offset(Emitter *em, const SmemTile *s, ValId v, int r, int rank)
+{
+    LLVMBuilderRef b = em->b;
+    LLVMValueRef idx = em_coord(em, v, r, rank - 1);
+    if (rank == 2)
+        idx = LLVMBuildAdd(b, LLVMBuildMul(b, em_coord(em, v, r, 0), em_i32(em, s->pitch), ""), idx, "");
+    return LLVMBuildZExt(b, LLVMBuildMul(b, idx, em_i32(em, s->esize), ""), em->t_i64, "");
+}
+
+static int smem_vec(const Layout *l, const SmemTile *s)
+{
+    if (s->esize == 1)
+        return 1;
+    int v = layout_contig_regs(l);
+    while (v * s->esize > 16)
+        v /= 2;
+    return v;
+}
+
+static void smem_write(Emitter *em, const SmemTile *s, ValId v, DType dt)
+{
+    const Layout *l = em_layout(em, v);
+    EVal *x = em_val(em, v);
+    int vec = smem_vec(l, s), rank = l->rank;
+    LLVMValueRef owner = em_owner_mask(em, l);
+    LLVMBasicBlockRef cont = NULL;
+    if (owner) {
+        LLVMBasicBlockRef wr = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "cvt.write");
+        cont = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "cvt.wrote");
+        LLVMBuildCondBr(em->b, owner, wr, cont);
+        LLVMPositionBuilderAtEnd(em->b, wr);
+    }
+    for (int g = 0; g < x->n; g += vec) {
+        LLVMValueRef ptr = em_smem_ptr(em, smem_offset(em, s, v, g, rank)), val;
+        if (vec == 1) {
+            val = dt == DT_BOOL ? LLVMBuildZExt(em->b, x->e[g], em->t_i8, "") : x->e[g];
+        } else {
+            val = LLVMGetUndef(LLVMVectorType(s->et, (unsigned)vec));
+            for (int i = 0; i < vec; i++)
+                val = LLVMBuildInsertElement(em->b, val, x->e[g + i], em_i32(em, i), "");
+        }
+        LLVMSetAlignment(LLVMBuildStore(em->b, val, ptr), (unsigned)(vec * s->esize));
+    }
+    if (owner) {
+        LLVMBuildBr(em->b, cont);
+        LLVMPositionBuilderAtEnd(em->b, cont);
+    }
+}
+
+static EVal smem_read(Emitter *em, const SmemTile *s, ValId v, DType dt)
+{
+    const Layout *l = em_layout(em, v);
+    int n = layout_nregs(l), vec = smem_vec(l, s);
+    EVal r = em_new_val(em, n);
+    for (int g = 0; g < n; g += vec) {
+        LLVMValueRef ptr = em_smem_ptr(em, smem_offset(em, s, v, g, l->rank));
+        LLVMTypeRef ty = vec == 1 ? s->et : LLVMVectorType(s->et, (unsigned)vec);
+        LLVMValueRef val = LLVMBuildLoad2(em->b, ty, ptr, "");
+        LLVMSetAlignment(val, (unsigned)(vec * s->esize));
+        if (vec == 1)
+            r.e[g] = dt == DT_BOOL ? LLVMBuildTrunc(em->b, val, em->t_i1, "") : val;
+        else
+            for (int i = 0; i < vec; i++)
+                r.e[g + i] = LLVMBuildExtractElement(em->b, val, em_i32(em, i), "");
+    }
+    return r;
+}
+
+void em_convert(Emitter *em, const TirInst *in)
+{
+    ValId src = in->args[0], dst = in->res[0];
+    const Layout *ls = em_layout(em, src), *ld = em_layout(em, dst);
+    EVal *x = em_val(em, src);
+    int n = layout_nregs(ld);
+    int *map = arena_alloc(&em->arena, sizeof(int) * (size_t)n);
+    if (layout_local_map(ls, ld, map)) {
+        EVal r = em_new_val(em, n);
+        for (int i = 0; i < n; i++)
+            r.e[i] = x->e[map[i]];
+        em->vals[dst] = r;
+        return;
+    }
+    TType t = tir_type(em->f, src);
+    SmemTile s = smem_tile(em, t);
+    int rows = t.rank == 2 ? t.shape[0] : 1;
+    em_need_scratch(em, (size_t)rows * (size_t)s.pitch * (size_t)s.esize);
+    em_barrier(em); /* the scratch may still be read by an earlier conversion */
+    smem_write(em, &s, src, t.dt);
+    em_barrier(em);
+    em->vals[dst] = smem_read(em, &s, dst, t.dt);
+}

@@ -1,0 +1,445 @@
+/* Layout assignment: gives every tile value a distributed layout (layout.h)
+ * and inserts CONVERT where a value must change layout.
+ *
+ * Anchors decide: loads get blocked layouts (coalesced, vectorized along the
+ * last dim), dot results the mma accumulator layout and dot operands the mma
+ * A/B fragments; a reduction's result is the slice of its input's layout. The
+ * layout flows forward through elementwise work, the heaviest operand winning
+ * (dot results over loads over the rest), and loop-carried values take the
+ * layout of what the loop body yields.
+ *
+ * Cheap producers -- splat, arange, expand_dims, transpose, broadcast, and any
+ * computation whose operands are all such -- have no layout of their own:
+ * they are rebuilt at each use in the layout that use needs, so a broadcast
+ * row maximum or a column index never costs a conversion. */
+#include "tir.h"
+
+#include <stdlib.h>
+
+enum { FLEX = -2 };
+
+typedef VEC(InstId) InstList;
+
+typedef struct {
+    ValId from;
+    int layout;
+    ValId to;
+} Memo;
+
+typedef struct {
+    TirFunc *f;
+    int *natural; /* per value: layout index, FLEX, or TIR_NONE (scalars) */
+    int *weight;
+    VEC(Memo) memo;
+    InstList *out; /* the instruction list being rebuilt */
+    BlockId cur;
+    Arena *arena;
+} LayoutPass;
+
+static TType vtype(LayoutPass *p, ValId v) { return tir_type(p->f, v); }
+static int rank_of(LayoutPass *p, ValId v) { return vtype(p, v).rank; }
+
+static int intern(LayoutPass *p, Layout l) { return tir_intern_layout(p->f, &l); }
+static Layout layout_at(LayoutPass *p, int idx) { return p->f->layouts.data[idx]; }
+
+static int default_blocked(LayoutPass *p, TType t)
+{
+    int vec = 16 / dtype_size(t.dt);
+    return intern(p, layout_blocked(t.rank, t.shape, p->f->warps, vec));
+}
+
+/* Producers that are rebuilt at each use. */
+static bool is_lazy_op(TirOp op)
+{
+    return op == TIR_SPLAT || op == TIR_ARANGE || op == TIR_EXPAND_DIMS || op == TIR_TRANSPOSE ||
+           op == TIR_BROADCAST;
+}
+
+static bool is_elementwise(TirOp op) { return tir_op_is_binary(op) || tir_op_is_unary(op) || op == TIR_SELECT; }
+
+static bool inst_is_lazy(LayoutPass *p, const TirInst *in)
+{
+    if (in->nres != 1 || rank_of(p, in->res[0]) == 0)
+        return false;
+    return is_lazy_op(in->op) || (is_elementwise(in->op) && p->natural[in->res[0]] == FLEX);
+}
+
+/* ------------------------------------------------------ forward analysis */
+
+static void set_nat(LayoutPass *p, ValId v, int layout, int weight, bool *changed)
+{
+    if (p->natural[v] != layout || p->weight[v] != weight) {
+        p->natural[v] = layout;
+        p->weight[v] = weight;
+        if (changed)
+            *changed = true;
+    }
+}
+
+static void analyze_block(LayoutPass *p, BlockId b);
+
+static const TirInst *yield_of(LayoutPass *p, BlockId b)
+{
+    TirBlock *bl = tir_block(p->f, b);
+    return tir_inst(p->f, bl->insts.data[bl->insts.len - 1]);
+}
+
+/* The heaviest concrete layout among v's operands (FLEX if none). */
+static void pick_operand_layout(LayoutPass *p, const TirInst *in, int first, int *layout, int *weight)
+{
+    *layout = FLEX;
+    *weight = 0;
+    for (int i = first; i < in->nargs; i++) {
+        ValId a = in->args[i];
+        if (rank_of(p, a) == 0 || p->natural[a] == FLEX)
+            continue;
+        if (*layout == FLEX || p->weight[a] > *weight) {
+            *layout = p->natural[a];
+            *weight = p->weight[a];
+        }
+    }
+}
+
+static void analyze_inst(LayoutPass *p, InstId id)
+{
+    TirFunc *f = p->f;
+    TirInst *in = tir_inst(f, id);
+    if (in->nres == 1 && rank_of(p, in->res[0]) == 0 && in->op != TIR_FOR && in->op != TIR_IF) {
+        p->natural[in->res[0]] = TIR_NONE;
+        return;
+    }
+    ValId r = in->nres ? in->res[0] : TIR_NONE;
+    ValId a = in->nargs ? in->args[0] : TIR_NONE;
+    switch (in->op) {
+    case TIR_LOAD: set_nat(p, r, default_blocked(p, vtype(p, r)), 4, NULL); break;
+    case TIR_DOT: {
+        TType t = vtype(p, r);
+        int wm, wn;
+        layout_mma_warps(t.shape[0], t.shape[1], f->warps, &wm, &wn);
+        set_nat(p, r, intern(p, layout_mma_acc(t.shape[0], t.shape[1], f->warps, wm, wn)), 6, NULL);
+        break;
+    }
+    case TIR_REDUCE: {
+        if (p->natural[a] == FLEX)
+            set_nat(p, a, default_blocked(p, vtype(p, a)), 2, NULL);
+        Layout in_l = layout_at(p, p->natural[a]);
+        set_nat(p, r, intern(p, layout_slice(&in_l, in->axis)), p->weight[a], NULL);
+        break;
+    }
+    case TIR_SPLAT:
+    case TIR_ARANGE: set_nat(p, r, FLEX, 0, NULL); break;
+    case TIR_EXPAND_DIMS:
+    case TIR_TRANSPOSE:
+        if (p->natural[a] == FLEX) {
+            set_nat(p, r, FLEX, 0, NULL);
+        } else {
+            Layout l = layout_at(p, p->natural[a]);
+            l = in->op == TIR_TRANSPOSE ? layout_transpose(&l) : layout_expand(&l, in->axis);
+            set_nat(p, r, intern(p, l), p->weight[a], NULL);
+        }
+        break;
+    case TIR_BROADCAST:
+        /* Follows its user; it weighs less than a value of the same origin. */
+        if (p->natural[a] == FLEX)
+            set_nat(p, r, FLEX, 0, NULL);
+        else
+            set_nat(p, r, default_blocked(p, vtype(p, r)), p->weight[a] > 1 ? p->weight[a] - 1 : 1, NULL);
+        break;
+    case TIR_FOR: {
+        TirBlock *body = tir_block(f, in->blocks[0]);
+        for (int i = 0; i < in->nres; i++) {
+            ValId init = in->args[3 + i], arg = body->args.data[1 + i];
+            if (rank_of(p, arg) == 0)
+                p->natural[arg] = TIR_NONE;
+            else
+                set_nat(p, arg, p->natural[init], p->weight[init], NULL);
+        }
+        p->natural[body->args.data[0]] = TIR_NONE;
+        for (int round = 0; round < 4; round++) {
+            analyze_block(p, in->blocks[0]);
+            const TirInst *y = yield_of(p, in->blocks[0]);
+            bool changed = false;
+            for (int i = 0; i < in->nres; i++) {
+                ValId arg = body->args.data[1 + i], yv = y->args[i];
+                if (rank_of(p, arg) == 0 || p->natural[yv] == FLEX)
+                    continue;
+                if (p->natural[arg] == FLEX || p->weight[yv] > p->weight[arg])
+                    set_nat(p, arg, p->natural[yv], p->weight[yv], &changed);
+            }
+            if (!changed)
+                break;
+        }
+        for (int i = 0; i < in->nres; i++) {
+            ValId arg = body->args.data[1 + i];
+            if (rank_of(p, arg) && p->natural[arg] == FLEX)
+                set_nat(p, arg, default_blocked(p, vtype(p, arg)), 1, NULL);
+            p->natural[in->res[i]] = p->natural[arg];
+            p->weight[in->res[i]] = p->weight[arg];
+        }
+        analyze_block(p, in->blocks[0]); /* with the final argument layouts */
+        break;
+    }
+    case TIR_IF:
+        analyze_block(p, in->blocks[0]);
+        analyze_block(p, in->blocks[1]);
+        for (int i = 0; i < in->nres; i++) {
+            ValId res = in->res[i];
+            if (rank_of(p, res) == 0) {
+                p->natural[res] = TIR_NONE;
+                continue;
+            }
+            ValId y0 = yield_of(p, in->blocks[0])->args[i], y1 = yield_of(p, in->blocks[1])->args[i];
+            ValId pick = p->natural[y1] != FLEX && (p->natural[y0] == FLEX || p->weight[y1] > p->weight[y0]) ? y1 : y0;
+            if (p->natural[pick] == FLEX)
+                set_nat(p, res, default_blocked(p, vtype(p, res)), 1, NULL);
+            else
+                set_nat(p, res, p->natural[pick], p->weight[pick], NULL);
+        }
+        break;
+    case TIR_STORE:
+    case TIR_YIELD: break;
+    default:
+        if (is_elementwise(in->op)) {
+            int l, w;
+            pick_operand_layout(p, in, 0, &l, &w);
+            set_nat(p, r, l, w, NULL);
+            break;
+        }
+        tsr_die("layout pass: unexpected op %s", tir_op_name(in->op));
+    }
+}
+
+static void analyze_block(LayoutPass *p, BlockId b)
+{
+    TirBlock *bl = tir_block(p->f, b);
+    for (int i = 0; i < bl->insts.len; i++)
+        analyze_inst(p, bl->insts.data[i]);
+}
+
+/* ------------------------------------------------------------- rewriting */
+
+static void emit_inst(LayoutPass *p, InstId id) { vec_push(p->arena, *p->out, id); }
+
+static ValId materialize(LayoutPass *p, ValId v, int layout);
+
+static ValId memo_find(LayoutPass *p, ValId v, int layout)
+{
+    for (int i = p->memo.len - 1; i >= 0; i--)
+        if (p->memo.data[i].from == v && p->memo.data[i].layout == layout)
+            return p->memo.data[i].to;
+    return TIR_NONE;
+}
+
+static void memo_add(LayoutPass *p, ValId v, int layout, ValId to)
+{
+    Memo m = { v, layout, to };
+    vec_push(p->arena, p->memo, m);
+}
+
+/* The layout operand `arg` of a lazy instruction needs for its result to
+ * have layout `layout`. */
+static int operand_layout(LayoutPass *p, const TirInst *in, int arg, int layout)
+{
+    Layout l = layout_at(p, layout);
+    switch (in->op) {
+    case TIR_EXPAND_DIMS: return intern(p, layout_squeeze(&l, in->axis));
+    case TIR_TRANSPOSE: return intern(p, layout_transpose(&l));
+    case TIR_BROADCAST: {
+        TType src = vtype(p, in->args[arg]);
+        return intern(p, layout_broadcast_src(&l, src.rank, src.shape));
+    }
+    default: return layout;
+    }
+}
+
+/* Rebuilds a lazy instruction with result layout `layout`. */
+static ValId clone_lazy(LayoutPass *p, InstId id, int layout)
+{
+    TirInst copy = *tir_inst(p->f, id);
+    ValId args[8];
+    tsr_assert(copy.nargs <= 8);
+    for (int i = 0; i < copy.nargs; i++)
+        args[i] = rank_of(p, copy.args[i]) == 0 ? copy.args[i]
+                                                 : materialize(p, copy.args[i], operand_layout(p, &copy, i, layout));
+    TType t = vtype(p, copy.res[0]);
+    InstId nid = tir_make(p->f, p->cur, copy.op, copy.pos, args, copy.nargs, &t, 1);
+    TirInst *ni = tir_inst(p->f, nid);
+    ni->ival = copy.ival;
+    ni->fval = copy.fval;
+    ni->axis = copy.axis;
+    ni->kind = copy.kind;
+    ValId r = ni->res[0];
+    tir_val(p->f, r)->layout = layout;
+    emit_inst(p, nid);
+    return r;
+}
+
+static ValId materialize(LayoutPass *p, ValId v, int layout)
+{
+    if (rank_of(p, v) == 0)
+        return v;
+    ValId m = memo_find(p, v, layout);
+    if (m != TIR_NONE)
+        return m;
+    InstId def = tir_val(p->f, v)->def;
+    if (def != TIR_NONE && inst_is_lazy(p, tir_inst(p->f, def))) {
+        m = clone_lazy(p, def, layout);
+    } else {
+        tsr_assert(p->natural[v] >= 0);
+        if (p->natural[v] == layout)
+            return v;
+        TType t = vtype(p, v);
+        InstId nid = tir_make(p->f, p->cur, TIR_CONVERT, tir_inst(p->f, def != TIR_NONE ? def : 0)->pos, &v, 1, &t, 1);
+        m = tir_inst(p->f, nid)->res[0];
+        tir_val(p->f, m)->layout = layout;
+        emit_inst(p, nid);
+    }
+    memo_add(p, v, layout, m);
+    return m;
+}
+
+/* The layout a value takes when nothing demands one: its natural layout or
+ * the default blocked one. */
+static int own_layout(LayoutPass *p, ValId v)
+{
+    return p->natural[v] >= 0 ? p->natural[v] : default_blocked(p, vtype(p, v));
+}
+
+static void rewrite_block(LayoutPass *p, BlockId b, const int *yield_layouts);
+
+static void set_result_layouts(LayoutPass *p, TirInst *in)
+{
+    for (int i = 0; i < in->nres; i++)
+        if (rank_of(p, in->res[i]))
+            tir_val(p->f, in->res[i])->layout = own_layout(p, in->res[i]);
+}
+
+static void rewrite_dot(LayoutPass *p, InstId id)
+{
+    TirInst *in = tir_inst(p->f, id);
+    TType ta = vtype(p, in->args[0]), tb = vtype(p, in->args[1]);
+    int M = ta.shape[0], K = ta.shape[1], N = tb.shape[1], wm, wn;
+    layout_mma_warps(M, N, p->f->warps, &wm, &wn);
+    int la = intern(p, layout_mma_a(M, K, p->f->warps, wm, wn));
+    int lb = intern(p, layout_mma_b(K, N, p->f->warps, wm, wn));
+    ValId a = materialize(p, in->args[0], la);
+    ValId bv = materialize(p, in->args[1], lb);
+    in = tir_inst(p->f, id);
+    in->args[0] = a;
+    in->args[1] = bv;
+}
+
+static void rewrite_inst(LayoutPass *p, InstId id)
+{
+    TirInst *in = tir_inst(p->f, id);
+    if (inst_is_lazy(p, in))
+        return; /* rebuilt at its uses */
+    switch (in->op) {
+    case TIR_DOT: rewrite_dot(p, id); break;
+    case TIR_REDUCE:
+    case TIR_STORE: {
+        int k = in->op == TIR_STORE ? in->nargs - 1 : 0;
+        ValId v = in->args[k];
+        if (rank_of(p, v)) {
+            ValId m = materialize(p, v, own_layout(p, v));
+            tir_inst(p->f, id)->args[k] = m;
+        }
+        break;
+    }
+    case TIR_FOR: {
+        TirBlock *body = tir_block(p->f, in->blocks[0]);
+        int n = in->nres;
+        int *layouts = arena_alloc(p->arena, sizeof(int) * (size_t)(n + 1));
+        for (int i = 0; i < n; i++) {
+            ValId arg = body->args.data[1 + i];
+            layouts[i] = rank_of(p, arg) ? own_layout(p, arg) : TIR_NONE;
+            if (layouts[i] != TIR_NONE) {
+                ValId m = materialize(p, tir_inst(p->f, id)->args[3 + i], layouts[i]);
+                tir_inst(p->f, id)->args[3 + i] = m;
+                tir_val(p->f, arg)->layout = layouts[i];
+            }
+        }
+        rewrite_block(p, tir_inst(p->f, id)->blocks[0], layouts);
+        break;
+    }
+    case TIR_IF: {
+        int n = in->nres;
+        int *layouts = arena_alloc(p->arena, sizeof(int) * (size_t)(n + 1));
+        for (int i = 0; i < n; i++)
+            layouts[i] = rank_of(p, in->res[i]) ? own_layout(p, in->res[i]) : TIR_NONE;
+        rewrite_block(p, in->blocks[0], layouts);
+        rewrite_block(p, tir_inst(p->f, id)->blocks[1], layouts);
+        break;
+    }
+    case TIR_LOAD: break;
+    default:
+        if (is_elementwise(in->op)) {
+            int l = own_layout(p, in->res[0]);
+            for (int i = 0; i < in->nargs; i++) {
+                ValId v = tir_inst(p->f, id)->args[i];
+                if (rank_of(p, v)) {
+                    ValId m = materialize(p, v, l);
+                    tir_inst(p->f, id)->args[i] = m;
+                }
+            }
+        }
+        break;
+    }
+    set_result_layouts(p, tir_inst(p->f, id));
+    emit_inst(p, id);
+}
+
+static void rewrite_block(LayoutPass *p, BlockId b, const int *yield_layouts)
+{
+    InstList list = { 0 };
+    InstList *saved_out = p->out;
+    BlockId saved_cur = p->cur;
+    int memo_mark = p->memo.len;
+    p->out = &list;
+    p->cur = b;
+    TirBlock *bl = tir_block(p->f, b);
+    int n = bl->insts.len;
+    InstId *orig = arena_alloc(p->arena, sizeof(InstId) * (size_t)(n + 1));
+    for (int i = 0; i < n; i++)
+        orig[i] = bl->insts.data[i];
+    for (int i = 0; i < n; i++) {
+        TirInst *in = tir_inst(p->f, orig[i]);
+        if (in->op == TIR_YIELD) {
+            for (int k = 0; k < in->nargs; k++)
+                if (yield_layouts && yield_layouts[k] != TIR_NONE) {
+                    ValId m = materialize(p, tir_inst(p->f, orig[i])->args[k], yield_layouts[k]);
+                    tir_inst(p->f, orig[i])->args[k] = m;
+                }
+            emit_inst(p, orig[i]);
+            continue;
+        }
+        rewrite_inst(p, orig[i]);
+    }
+    bl = tir_block(p->f, b);
+    bl->insts.len = 0;
+    for (int i = 0; i < list.len; i++)
+        vec_push(&p->f->arena, bl->insts, list.data[i]);
+    p->out = saved_out;
+    p->cur = saved_cur;
+    p->memo.len = memo_mark;
+}
+
+bool tir_pass_layout(TirFunc *f)
+{
+    Arena arena;
+    arena_init(&arena);
+    LayoutPass p = { 0 };
+    p.f = f;
+    p.arena = &arena;
+    int nvals = f->vals.len;
+    p.natural = arena_alloc(&arena, sizeof(int) * (size_t)nvals);
+    p.weight = arena_alloc(&arena, sizeof(int) * (size_t)nvals);
+    for (int i = 0; i < nvals; i++)
+        p.natural[i] = TIR_NONE;
+    analyze_block(&p, f->body);
+    /* Clones made while rewriting are values beyond nvals; the tables are
+     * only ever read for the original values. */
+    rewrite_block(&p, f->body, NULL);
+    arena_free(&arena);
+    return true;
+}

@@ -1,0 +1,80 @@
+/* LLVM IR to PTX: the NVPTX target machine, the O3 pipeline, and assembly
+ * output. LLVM's target registry is initialized once per process. */
+#include "codegen_internal.h"
+
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char triple[] = "nvptx64-nvidia-cuda";
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void init_nvptx(void)
+{
+    LLVMInitializeNVPTXTargetInfo();
+    LLVMInitializeNVPTXTarget();
+    LLVMInitializeNVPTXTargetMC();
+    LLVMInitializeNVPTXAsmPrinter();
+}
+
+static LLVMTargetMachineRef make_machine(const Target *t)
+{
+    pthread_once(&init_once, init_nvptx);
+    LLVMTargetRef target;
+    char *err = NULL;
+    if (LLVMGetTargetFromTriple(triple, &target, &err))
+        tsr_die("LLVM has no NVPTX target: %s", err ? err : "?");
+    return LLVMCreateTargetMachine(target, triple, t->cpu, t->features, LLVMCodeGenLevelAggressive, LLVMRelocDefault,
+                                   LLVMCodeModelDefault);
+}
+
+void ptx_prepare_module(LLVMModuleRef mod, const Target *t)
+{
+    LLVMTargetMachineRef tm = make_machine(t);
+    LLVMSetTarget(mod, triple);
+    LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
+    LLVMSetModuleDataLayout(mod, dl);
+    LLVMDisposeTargetData(dl);
+    LLVMDisposeTargetMachine(tm);
+}
+
+bool ptx_emit(LLVMModuleRef mod, const Target *t, char **ptx, StrBuf *err)
+{
+    LLVMTargetMachineRef tm = make_machine(t);
+    LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
+    LLVMErrorRef e = LLVMRunPasses(mod, "default<O3>", tm, opts);
+    LLVMDisposePassBuilderOptions(opts);
+    if (e) {
+        char *m = LLVMGetErrorMessage(e);
+        sb_puts(err, m);
+        LLVMDisposeErrorMessage(m);
+        LLVMDisposeTargetMachine(tm);
+        return false;
+    }
+    char *msg = NULL;
+    LLVMMemoryBufferRef buf = NULL;
+    if (LLVMTargetMachineEmitToMemoryBuffer(tm, mod, LLVMAssemblyFile, &msg, &buf)) {
+        sb_puts(err, msg ? msg : "unknown error");
+        LLVMDisposeMessage(msg);
+        LLVMDisposeTargetMachine(tm);
+        return false;
+    }
+    size_t n = LLVMGetBufferSize(buf);
+    char *s = tsr_xmalloc(n + 1);
+    memcpy(s, LLVMGetBufferStart(buf), n);
+    s[n] = 0;
+    *ptx = s;
+    LLVMDisposeMemoryBuffer(buf);
+    LLVMDisposeTargetMachine(tm);
+    return true;
+}
+
+void codegen_llvm_version(char *buf, size_t n)
+{
+    unsigned a, b, c;
+    LLVMGetVersion(&a, &b, &c);
+    snprintf(buf, n, "%u.%u.%u", a, b, c);
+}
