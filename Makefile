@@ -86,4 +86,38 @@ clean:
 install: all
 	sh scripts/install.sh "$(PREFIX)" "$(BUILD)"
 
+# ---- fuzzing and golden files (frontend tests; see tests/README.md) --------
+# `make fuzz` builds the libFuzzer harness of the frontend into build-fuzz/
+# with clang, ASan and UBSan, and a seed corpus in build-fuzz/corpus;
+# `make fuzz-run FUZZ_SECONDS=N` runs it; `make golden-update` rewrites the
+# expected files under tests/golden/ from what the compiler prints now.
+FUZZ_CC ?= clang-19
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 600
+FUZZ_JOBS ?= 1
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+.PHONY: fuzz-lib fuzz-run golden-update
+
+fuzz: fuzz-lib
+	$(FUZZ_CC) -std=c11 -O1 -g $(WARN) -fsanitize=fuzzer $(FUZZ_SAN) -Iinclude -Isupport -Ifrontend -Ilowering \
+	    -Iruntime tests/fuzz/fuzz_frontend.c $(FUZZ_BUILD)/libtessera.a -o $(FUZZ_BUILD)/fuzz_frontend $(LDLIBS_ALL)
+	sh tests/fuzz/make-corpus.sh $(FUZZ_BUILD)/corpus
+
+# The harness needs only the frontend and the TIR: the library is built
+# without the device runtimes (runtime/*/).
+FUZZ_LIB_SRCS = $(sort $(wildcard support/*.c frontend/*.c lowering/*.c runtime/*.c))
+fuzz-lib:
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT=-O1 EXTRA_CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+	    LIB_SRCS="$(FUZZ_LIB_SRCS)" $(FUZZ_BUILD)/libtessera.a
+
+fuzz-run: fuzz
+	@mkdir -p fuzz-out/corpus fuzz-out/artifacts
+	$(FUZZ_BUILD)/fuzz_frontend -dict=tests/fuzz/tessera.dict -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
+	    -max_total_time=$(FUZZ_SECONDS) -jobs=$(FUZZ_JOBS) -workers=$(FUZZ_JOBS) \
+	    -artifact_prefix=fuzz-out/artifacts/ fuzz-out/corpus $(FUZZ_BUILD)/corpus
+
+golden-update: $(BUILD)/tessera $(BUILD)/tests/test_golden
+	TSR_GOLDEN_UPDATE=1 $(BUILD)/tests/test_golden
+# ---- end of fuzzing and golden files ---------------------------------------
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -19,8 +19,11 @@ void tokens_print(StrBuf *out, const Source *src)
     for (;;) {
         Token t = lexer_next(&lx);
         sb_printf(out, "%d:%d %s", t.pos.line, t.pos.col, tok_kind_ident(t.kind));
-        if (t.kind == TK_ERROR)
-            sb_printf(out, " (%s)", t.error);
+        if (t.kind == TK_ERROR) {
+            sb_puts(out, " (");
+            tok_error_message(&t, out);
+            sb_putc(out, ')');
+        }
         if (t.kind == TK_IDENT || t.kind == TK_INT || t.kind == TK_FLOAT || t.kind == TK_ERROR) {
             sb_puts(out, " '");
             for (int i = 0; i < t.len; i++) {

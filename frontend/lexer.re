@@ -24,6 +24,10 @@ static Token make(const Lexer *lx, TokKind k, const char *start, const char *end
     return t;
 }
 
+/* Error messages that tok_error_message completes with the token's text. */
+static const char msg_invalid_number[] = "invalid number";
+static const char msg_unexpected_char[] = "unexpected character";
+
 static Token error_tok(const Lexer *lx, const char *start, const char *end, const char *why)
 {
     Token t = make(lx, TK_ERROR, start, end);
@@ -111,7 +115,15 @@ Token lexer_next(Lexer *lx)
             digit+ | "0" [xX] hex+ { return make(lx, TK_INT, start, lx->cur); }
             digit+ "." digit+ exp? | digit+ exp { return make(lx, TK_FLOAT, start, lx->cur); }
             "0" [xX] { return error_tok(lx, start, lx->cur, "hexadecimal literal has no digits"); }
-            digit+ [a-zA-Z_][a-zA-Z0-9_]* { return error_tok(lx, start, lx->cur, "invalid number"); }
+            digit+ [a-zA-Z_][a-zA-Z0-9_]*
+            | (digit+ "." digit+ exp? | digit+ exp) [a-zA-Z_][a-zA-Z0-9_]*
+            | "0" [xX] hex+ [g-zG-Z_][a-zA-Z0-9_]* { return error_tok(lx, start, lx->cur, msg_invalid_number); }
+            /* "1." (but not the "1.." of a range) and ".5" */
+            digit+ "." [^.0-9] {
+                lx->cur--;
+                return error_tok(lx, start, lx->cur, "a float literal needs digits after the '.' (write 1.0, not 1.)");
+            }
+            "." digit+ { return error_tok(lx, start, lx->cur, "a float literal needs a digit before the '.' (write 0.5, not .5)"); }
 
             "("  { return make(lx, TK_LPAREN, start, lx->cur); }
             ")"  { return make(lx, TK_RPAREN, start, lx->cur); }
@@ -140,8 +152,8 @@ Token lexer_next(Lexer *lx)
             "&&" { return make(lx, TK_ANDAND, start, lx->cur); }
             "||" { return make(lx, TK_OROR, start, lx->cur); }
 
-            [\x80-\xff]+ { return error_tok(lx, start, lx->cur, "non-ASCII character in source"); }
-            * { return error_tok(lx, start, lx->cur, "unexpected character"); }
+            [\x80-\xff]+ { return error_tok(lx, start, lx->cur, "non-ASCII character outside a comment"); }
+            * { return error_tok(lx, start, lx->cur, msg_unexpected_char); }
         */
     }
 }
@@ -160,3 +172,18 @@ static const char *const kind_idents[] = {
 
 const char *tok_kind_name(TokKind k) { return (unsigned)k < TK_COUNT ? kind_names[k] : "?"; }
 const char *tok_kind_ident(TokKind k) { return (unsigned)k < TK_COUNT ? kind_idents[k] : "?"; }
+
+void tok_error_message(const Token *t, StrBuf *out)
+{
+    if (t->error == msg_invalid_number) {
+        sb_printf(out, "%s '%.*s'", t->error, t->len, t->start);
+    } else if (t->error == msg_unexpected_char) {
+        unsigned char c = (unsigned char)t->start[0];
+        if (c > ' ' && c < 127)
+            sb_printf(out, "%s '%c'", t->error, c);
+        else
+            sb_printf(out, "%s (byte 0x%02x)", t->error, c);
+    } else {
+        sb_puts(out, t->error);
+    }
+}

@@ -6,6 +6,7 @@
 #include "dtype.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,8 @@ typedef struct {
     Diag *diag;
     Lexer lx;
     Token tok;
-    bool panic; /* an error was reported and we have not yet resynchronized */
+    SrcPos prev_end; /* just past the previous token */
+    bool panic;      /* an error was reported and we have not yet resynchronized */
     int depth;
 } Parser;
 
@@ -26,12 +28,22 @@ static Token lex_skip_errors(Parser *p)
         Token t = lexer_next(&p->lx);
         if (t.kind != TK_ERROR)
             return t;
-        diag_error(p->diag, t.pos, "%s", t.error);
+        StrBuf msg;
+        sb_init(&msg);
+        tok_error_message(&t, &msg);
+        diag_error(p->diag, t.pos, "%s", msg.data);
+        sb_free(&msg);
         p->panic = true;
     }
 }
 
-static void advance(Parser *p) { p->tok = lex_skip_errors(p); }
+static void advance(Parser *p)
+{
+    p->prev_end = p->tok.pos;
+    p->prev_end.off += p->tok.len;
+    p->prev_end.col += p->tok.len;
+    p->tok = lex_skip_errors(p);
+}
 
 static bool at(const Parser *p, TokKind k) { return p->tok.kind == k; }
 
@@ -61,6 +73,16 @@ static bool expect(Parser *p, TokKind k, const char *what)
         return true;
     error_at_tok(p, what ? what : tok_kind_name(k));
     return false;
+}
+
+/* A missing ';' is reported just after the statement it should end, not at
+ * the next token, which is often on the next line. */
+static void expect_semi(Parser *p)
+{
+    if (accept(p, TK_SEMI) || p->panic)
+        return;
+    p->panic = true;
+    diag_error(p->diag, p->prev_end, "expected ';' at the end of the statement");
 }
 
 static AstNode *node(Parser *p, AstKind kind, SrcPos pos)
@@ -202,7 +224,10 @@ static AstNode *parse_primary(Parser *p)
         advance(p);
         n = node(p, AST_FLOAT, t.pos);
         char *s = arena_strndup(p->arena, t.start, (size_t)t.len);
+        errno = 0;
         n->fval = strtod(s, NULL);
+        if (errno == ERANGE && isinf(n->fval))
+            diag_error(p->diag, t.pos, "float literal is too large");
         return n;
     }
     case TK_KW_TRUE:
@@ -267,11 +292,15 @@ static AstNode *parse_primary(Parser *p)
     }
 }
 
-/* postfix := primary ('[' index_item (',' index_item)* ']')* */
+/* postfix := primary ('[' index_item (',' index_item)* ']')*
+ * Each index nests the tree one level deeper, so it counts toward the depth
+ * limit like a parenthesis: later stages walk the tree recursively. */
 static AstNode *parse_postfix(Parser *p)
 {
     AstNode *n = parse_primary(p);
-    while (at(p, TK_LBRACK) && !p->panic) {
+    int levels = 0;
+    while (at(p, TK_LBRACK) && !p->panic && enter(p)) {
+        levels++;
         AstNode *ix = node(p, AST_INDEX, p->tok.pos);
         advance(p);
         ix->a = n;
@@ -279,6 +308,7 @@ static AstNode *parse_postfix(Parser *p)
         expect(p, TK_RBRACK, "']'");
         n = ix;
     }
+    p->depth -= levels;
     return n;
 }
 
@@ -332,12 +362,16 @@ static bool level_has(int level, TokKind k)
     return false;
 }
 
+/* A chain a + b + c ... builds a left-leaning tree as deep as the chain is
+ * long: each operator counts toward the depth limit. */
 static AstNode *parse_binary(Parser *p, int level)
 {
     if (level == (int)TSR_ARRAY_LEN(levels))
         return parse_unary(p);
     AstNode *lhs = parse_binary(p, level + 1);
-    while (level_has(level, p->tok.kind) && !p->panic) {
+    int levels_entered = 0;
+    while (level_has(level, p->tok.kind) && !p->panic && enter(p)) {
+        levels_entered++;
         Token t = p->tok;
         advance(p);
         AstNode *n = node(p, AST_BINARY, t.pos);
@@ -346,6 +380,7 @@ static AstNode *parse_binary(Parser *p, int level)
         n->b = parse_binary(p, level + 1);
         lhs = n;
     }
+    p->depth -= levels_entered;
     return lhs;
 }
 
@@ -370,8 +405,11 @@ static AstNode *parse_expr(Parser *p)
     return cond;
 }
 
-/* Skips to the end of the current statement: past a ';' or up to a '}' that
- * closes the enclosing block. */
+static bool starts_stmt(TokKind k) { return k == TK_KW_LET || k == TK_KW_VAR || k == TK_KW_FOR || k == TK_KW_IF; }
+
+/* Skips to the end of the current statement: past a ';', up to a '}' that
+ * closes the enclosing block, or up to a keyword that begins a statement on a
+ * new line (the usual sign of a forgotten ';'). */
 static void sync_stmt(Parser *p)
 {
     int depth = 0;
@@ -380,6 +418,8 @@ static void sync_stmt(Parser *p)
             advance(p);
             break;
         }
+        if (depth == 0 && starts_stmt(p->tok.kind) && p->tok.pos.line > p->prev_end.line)
+            break;
         if (at(p, TK_LBRACE))
             depth++;
         if (at(p, TK_RBRACE)) {
@@ -412,7 +452,7 @@ static AstNode *parse_let(Parser *p)
     if (!expect(p, TK_ASSIGN, "'='"))
         return n;
     n->a = parse_expr(p);
-    expect(p, TK_SEMI, "';'");
+    expect_semi(p);
     return n;
 }
 
@@ -489,7 +529,7 @@ static AstNode *parse_stmt(Parser *p)
             n = node(p, AST_EXPR, pos);
             n->a = lhs;
         }
-        expect(p, TK_SEMI, "';'");
+        expect_semi(p);
         break;
     }
     }

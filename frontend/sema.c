@@ -8,6 +8,7 @@
  * variable of an enclosing scope carries it as a loop argument or result. */
 #include "sema.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,6 +156,16 @@ static bool check_tile_type(Sema *s, SrcPos pos, TType t)
     return true;
 }
 
+/* A finite constant must stay finite in the dtype it is used as: 70000.0 as
+ * f16 would silently become inf. (inf itself is fine.) */
+static bool const_fits_float(Sema *s, double v, DType dt, SrcPos pos)
+{
+    if (!isfinite(v) || isfinite(round_to_dtype((float)v, dt)))
+        return true;
+    error(s, pos, "the constant %g is out of range for %s", v, dtype_name(dt));
+    return false;
+}
+
 /* Materializes a compile-time constant as a scalar of dtype dt. */
 static SVal const_as(Sema *s, SVal c, DType dt, SrcPos pos)
 {
@@ -176,6 +187,8 @@ static SVal const_as(Sema *s, SVal c, DType dt, SrcPos pos)
             error(s, pos, "the float constant %g cannot be used as %s; cast explicitly", c.f, dtype_name(dt));
             return sv_err;
         }
+        if (!const_fits_float(s, c.f, dt, pos))
+            return sv_err;
         return sv_val(tir_const_float(s->f, s->cur, pos, dt, c.f));
     }
     if (c.k == SV_INT) {
@@ -183,6 +196,8 @@ static SVal const_as(Sema *s, SVal c, DType dt, SrcPos pos)
             error(s, pos, "the constant %lld does not fit in i32", (long long)c.i);
             return sv_err;
         }
+        if (dtype_is_float(dt) && !const_fits_float(s, (double)c.i, dt, pos))
+            return sv_err;
         return sv_val(dtype_is_float(dt) ? tir_const_float(s->f, s->cur, pos, dt, (double)c.i)
                                          : tir_const_int(s->f, s->cur, pos, dt, c.i));
     }
@@ -243,7 +258,8 @@ static bool broadcast_shape(Sema *s, TType a, TType b, TType *out, SrcPos pos, c
               type_str(s, b), what, i, a.shape[i], b.shape[i]);
         return false;
     }
-    return true;
+    /* [N, 1] with [1, N] makes [N, N]: the result may exceed the tile limit. */
+    return check_tile_type(s, pos, *out);
 }
 
 /* The common dtype of operands, constants adapting to values. */
@@ -755,8 +771,13 @@ static SVal b_math(Sema *s, const AstNode *n)
     SVal a = eval(s, n->args.data[0]);
     if (a.k == SV_ERR)
         return a;
-    if (op == TIR_ABS && a.k == SV_INT)
-        return a.i == INT64_MIN ? sv_err : sv_int(a.i < 0 ? -a.i : a.i);
+    if (op == TIR_ABS && a.k == SV_INT) {
+        if (a.i == INT64_MIN) {
+            error(s, n->pos, "integer overflow in a compile-time expression");
+            return sv_err;
+        }
+        return sv_int(a.i < 0 ? -a.i : a.i);
+    }
     if (a.k == SV_INT || a.k == SV_FLOAT)
         return sv_float(fold_math(op, a.k == SV_INT ? (double)a.i : a.f));
     if (a.k != SV_VAL) {
@@ -1550,6 +1571,17 @@ static const char *find_define(const Define *defs, int ndefs, const char *name)
     return NULL;
 }
 
+/* "a type", "an int", ... for messages. */
+static const char *cparam_kind_desc(CParamKind k)
+{
+    switch (k) {
+    case CPARAM_TYPE: return "a type (f16, bf16, f32, i32 or bool)";
+    case CPARAM_INT: return "an int";
+    case CPARAM_BOOL: return "a bool (true or false)";
+    default: return "a float";
+    }
+}
+
 static bool parse_define_value(Sema *s, const AstCParam *cp, const char *text, SVal *out)
 {
     char *end;
@@ -1563,7 +1595,12 @@ static bool parse_define_value(Sema *s, const AstCParam *cp, const char *text, S
         break;
     }
     case CPARAM_INT: {
+        errno = 0;
         long long v = strtoll(text, &end, 10);
+        if (*text && !*end && errno == ERANGE) {
+            error(s, cp->pos, "the value '%s' given for '%s' is out of range", text, cp->name);
+            return false;
+        }
         if (*text && !*end) {
             *out = sv_int(v);
             return true;
@@ -1581,15 +1618,20 @@ static bool parse_define_value(Sema *s, const AstCParam *cp, const char *text, S
         }
         break;
     case CPARAM_FLOAT: {
+        errno = 0;
         double v = strtod(text, &end);
-        if (*text && !*end) {
+        if (*text && !*end && errno == ERANGE && isinf(v)) {
+            error(s, cp->pos, "the value '%s' given for '%s' is out of range", text, cp->name);
+            return false;
+        }
+        if (*text && !*end && !isnan(v)) {
             *out = sv_float(v);
             return true;
         }
         break;
     }
     }
-    error(s, cp->pos, "the value '%s' given for '%s' is not a valid %s", text, cp->name, cparam_kind_name(cp->kind));
+    error(s, cp->pos, "the value '%s' given for '%s' is not %s", text, cp->name, cparam_kind_desc(cp->kind));
     return false;
 }
 
@@ -1634,8 +1676,8 @@ static bool bind_cparams(Sema *s, const Define *defs, int ndefs)
                 continue;
             }
             if (!cparam_kind_ok(cp->kind, v)) {
-                error(s, cp->deflt->pos, "the default of '%s' must be a %s, found %s", cp->name,
-                      cparam_kind_name(cp->kind), sval_str(s, v));
+                error(s, cp->deflt->pos, "the default of '%s' must be %s, found %s", cp->name,
+                      cparam_kind_desc(cp->kind), sval_str(s, v));
                 ok = false;
                 continue;
             }
@@ -1755,6 +1797,22 @@ static bool bind_params(Sema *s)
     return ok;
 }
 
+/* The grid is computed on the host before the launch, from scalars only:
+ * checks the instructions emitted into the grid block from index first on. */
+static bool grid_code_is_scalar(Sema *s, int first)
+{
+    const TirBlock *g = tir_block(s->f, s->f->grid_block);
+    for (int i = first; i < g->insts.len; i++) {
+        TirInst *in = tir_inst(s->f, g->insts.data[i]);
+        if (in->nres && vtype(s, in->res[0]).rank != 0) {
+            error(s, in->pos, "the grid is computed from scalars on the host; it cannot use a tile (here %s)",
+                  type_str(s, vtype(s, in->res[0])));
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool check_grid(Sema *s)
 {
     const AstKernel *k = s->k;
@@ -1770,9 +1828,10 @@ static bool check_grid(Sema *s)
             s->f->grid[i] = tir_const_int(s->f, s->cur, k->pos, DT_I32, 1);
             continue;
         }
+        int first = tir_block(s->f, s->cur)->insts.len;
         SVal v = eval(s, k->grid.data[i]);
         v = const_as(s, v, DT_I32, k->grid.data[i]->pos);
-        if (v.k == SV_ERR) {
+        if (v.k == SV_ERR || !grid_code_is_scalar(s, first)) {
             ok = false;
             continue;
         }

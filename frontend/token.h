@@ -49,5 +49,8 @@ void lexer_init(Lexer *lx, const Source *src);
 Token lexer_next(Lexer *lx);
 const char *tok_kind_name(TokKind k);     /* e.g. "'('" or "identifier" */
 const char *tok_kind_ident(TokKind k);    /* e.g. "LPAREN", for token dumps */
+/* The message of a TK_ERROR token, with the offending text where it helps
+ * (e.g. "unexpected character '@'"). */
+void tok_error_message(const Token *t, StrBuf *out);
 
 #endif

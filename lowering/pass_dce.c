@@ -1,23 +1,27 @@
 /* Dead code elimination: removes instructions without side effects whose
  * results are never used, including loops and ifs that only compute unused
- * values. Repeats until nothing changes. */
+ * values (a loop or if that stores anywhere inside stays).
+ *
+ * Uses are counted over the live block tree; each block is swept from its end
+ * to its start, and removing an instruction releases the uses of its operands
+ * (and of everything in its nested blocks), so a dead chain goes in one sweep.
+ * The sweep repeats until nothing changes. */
 #include "tir.h"
 
 #include <stdlib.h>
 
-static void count_uses(TirFunc *f, int *uses)
+static void add_uses(TirFunc *f, BlockId b, int *uses, int delta)
 {
-    for (int b = 0; b < f->blocks.len; b++) {
-        TirBlock *bl = tir_block(f, b);
-        for (int i = 0; i < bl->insts.len; i++) {
-            TirInst *in = tir_inst(f, bl->insts.data[i]);
-            for (int a = 0; a < in->nargs; a++)
-                uses[in->args[a]]++;
-        }
+    TirBlock *bl = tir_block(f, b);
+    for (int i = 0; i < bl->insts.len; i++) {
+        TirInst *in = tir_inst(f, bl->insts.data[i]);
+        for (int a = 0; a < in->nargs; a++)
+            uses[in->args[a]] += delta;
+        if (in->op == TIR_FOR || in->op == TIR_IF)
+            for (int k = 0; k < 2; k++)
+                if (in->blocks[k] != TIR_NONE)
+                    add_uses(f, in->blocks[k], uses, delta);
     }
-    for (int i = 0; i < 3; i++)
-        if (f->grid[i] != TIR_NONE)
-            uses[f->grid[i]]++;
 }
 
 static bool has_side_effects(TirFunc *f, BlockId b)
@@ -49,24 +53,37 @@ static bool removable(TirFunc *f, const TirInst *in, const int *uses)
     return true;
 }
 
-static bool sweep(TirFunc *f, BlockId b, const int *uses)
+static bool sweep(TirFunc *f, BlockId b, int *uses)
 {
     bool changed = false;
     TirBlock *bl = tir_block(f, b);
-    int out = 0;
-    for (int i = 0; i < bl->insts.len; i++) {
+    int keep = bl->insts.len;
+    /* Backwards: the uses of an instruction come after it. Kept instructions
+     * are packed at the end of the list, then moved to the front. */
+    for (int i = bl->insts.len - 1; i >= 0; i--) {
         InstId id = bl->insts.data[i];
         TirInst *in = tir_inst(f, id);
+        bool nested = in->op == TIR_FOR || in->op == TIR_IF;
         if (removable(f, in, uses)) {
+            for (int a = 0; a < in->nargs; a++)
+                uses[in->args[a]]--;
+            if (nested)
+                for (int k = 0; k < 2; k++)
+                    if (in->blocks[k] != TIR_NONE)
+                        add_uses(f, in->blocks[k], uses, -1);
             changed = true;
             continue;
         }
-        for (int k = 0; k < 2; k++)
-            if ((in->op == TIR_FOR || in->op == TIR_IF) && in->blocks[k] != TIR_NONE)
-                changed |= sweep(f, in->blocks[k], uses);
-        bl->insts.data[out++] = id;
+        if (nested)
+            for (int k = 0; k < 2; k++)
+                if (in->blocks[k] != TIR_NONE)
+                    changed |= sweep(f, in->blocks[k], uses);
+        bl->insts.data[--keep] = id;
     }
-    bl->insts.len = out;
+    int n = bl->insts.len - keep;
+    for (int i = 0; i < n; i++)
+        bl->insts.data[i] = bl->insts.data[keep + i];
+    bl->insts.len = n;
     return changed;
 }
 
@@ -77,7 +94,11 @@ bool tir_pass_dce(TirFunc *f)
     for (;;) {
         for (int i = 0; i < f->vals.len; i++)
             uses[i] = 0;
-        count_uses(f, uses);
+        add_uses(f, f->grid_block, uses, 1);
+        add_uses(f, f->body, uses, 1);
+        for (int i = 0; i < 3; i++)
+            if (f->grid[i] != TIR_NONE)
+                uses[f->grid[i]]++;
         bool changed = sweep(f, f->grid_block, uses);
         changed |= sweep(f, f->body, uses);
         if (!changed)

@@ -1,7 +1,19 @@
 /* Constant folding: a scalar elementwise instruction whose operands are all
  * constants becomes a constant, computed by the same code the interpreter
- * runs (tir_eval.c). A select on a constant condition becomes its choice. */
+ * runs (tir_eval.c). A select on a constant condition is replaced by its
+ * choice and dropped.
+ *
+ * One walk over the block tree in dominance order, so chains fold in one run
+ * and a second run finds nothing to do; replaced values are renamed in the
+ * operands of later instructions as the walk reaches them. */
 #include "tir_eval.h"
+
+#include <stdlib.h>
+
+typedef struct {
+    TirFunc *f;
+    ValId *repl; /* per value: what replaces it, or TIR_NONE */
+} Fold;
 
 static bool is_const(TirFunc *f, ValId v)
 {
@@ -14,23 +26,27 @@ static TirElem const_of(TirFunc *f, ValId v)
     return tir_const_elem(tir_inst(f, tir_val(f, v)->def), tir_type(f, v).dt);
 }
 
-static void make_const(TirFunc *f, TirInst *in, TirElem e, DType dt)
+static void make_const(TirInst *in, TirElem e, DType dt)
 {
     in->op = TIR_CONST;
     in->nargs = 0;
+    in->ival = 0;
+    in->fval = 0;
     if (dtype_is_float(dt))
         in->fval = e.f;
     else
         in->ival = e.i;
 }
 
-static bool fold_inst(TirFunc *f, InstId id)
+/* Folds one instruction; returns true if it changed. *drop: the instruction
+ * is now dead and leaves its block. */
+static bool fold_inst(Fold *fo, TirInst *in, bool *drop)
 {
-    TirInst *in = tir_inst(f, id);
+    TirFunc *f = fo->f;
     bool unary = tir_op_is_unary(in->op), binary = tir_op_is_binary(in->op);
     if (in->op == TIR_SELECT && is_const(f, in->args[0]) && tir_type(f, in->args[0]).rank == 0) {
-        ValId pick = const_of(f, in->args[0]).i ? in->args[1] : in->args[2];
-        tir_replace_uses(f, in->res[0], pick);
+        fo->repl[in->res[0]] = const_of(f, in->args[0]).i ? in->args[1] : in->args[2];
+        *drop = true;
         return true;
     }
     if ((!unary && !binary) || tir_type(f, in->res[0]).rank != 0)
@@ -46,16 +62,45 @@ static bool fold_inst(TirFunc *f, InstId id)
     } else {
         tir_eval_unary(in->op, dt, to, 1, &a, &r);
     }
-    make_const(f, in, r, to);
+    make_const(in, r, to);
     return true;
+}
+
+static bool fold_block(Fold *fo, BlockId b)
+{
+    TirFunc *f = fo->f;
+    TirBlock *bl = tir_block(f, b);
+    bool changed = false;
+    int out = 0;
+    for (int i = 0; i < bl->insts.len; i++) {
+        InstId id = bl->insts.data[i];
+        TirInst *in = tir_inst(f, id);
+        for (int a = 0; a < in->nargs; a++)
+            if (fo->repl[in->args[a]] != TIR_NONE)
+                in->args[a] = fo->repl[in->args[a]];
+        if (in->op == TIR_FOR || in->op == TIR_IF)
+            for (int k = 0; k < 2; k++)
+                if (in->blocks[k] != TIR_NONE)
+                    changed |= fold_block(fo, in->blocks[k]);
+        bool drop = false;
+        changed |= fold_inst(fo, in, &drop);
+        if (!drop)
+            bl->insts.data[out++] = id;
+    }
+    bl->insts.len = out;
+    return changed;
 }
 
 bool tir_pass_fold(TirFunc *f)
 {
-    bool changed = false;
-    /* Instructions are numbered in creation order, which defines operands
-     * before their uses, so one sweep folds chains. */
-    for (InstId id = 0; id < f->insts.len; id++)
-        changed |= fold_inst(f, id);
+    Fold fo = { f, tsr_xmalloc(sizeof(ValId) * ((size_t)f->vals.len + 1)) };
+    for (int i = 0; i < f->vals.len; i++)
+        fo.repl[i] = TIR_NONE;
+    bool changed = fold_block(&fo, f->grid_block);
+    for (int i = 0; i < 3; i++)
+        if (f->grid[i] != TIR_NONE && fo.repl[f->grid[i]] != TIR_NONE)
+            f->grid[i] = fo.repl[f->grid[i]];
+    changed |= fold_block(&fo, f->body);
+    free(fo.repl);
     return changed;
 }
