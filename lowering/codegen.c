@@ -38,7 +38,9 @@ LLVMValueRef em_i64(Emitter *em, int64_t v) { return LLVMConstInt(em->t_i64, (un
 
 /* Calls the first intrinsic of `names` this LLVM knows (names change between
  * LLVM versions). An unknown name would silently become a call to an external
- * function, so a name none of which exists is a compiler bug. */
+ * function, so a name none of which exists is a compiler bug. An overloaded
+ * intrinsic given no overload types is specialized on its first argument's
+ * type (some intrinsics became overloaded in later LLVMs). */
 LLVMValueRef em_call_intrinsic(Emitter *em, const char *const *names, LLVMTypeRef *overload, int noverload,
                                LLVMValueRef *args, int nargs)
 {
@@ -46,6 +48,12 @@ LLVMValueRef em_call_intrinsic(Emitter *em, const char *const *names, LLVMTypeRe
         unsigned id = LLVMLookupIntrinsicID(names[i], strlen(names[i]));
         if (!id)
             continue;
+        LLVMTypeRef first;
+        if (noverload == 0 && nargs > 0 && LLVMIntrinsicIsOverloaded(id)) {
+            first = LLVMTypeOf(args[0]);
+            overload = &first;
+            noverload = 1;
+        }
         LLVMValueRef fn = LLVMGetIntrinsicDeclaration(em->mod, id, overload, (size_t)noverload);
         LLVMTypeRef fty = LLVMIntrinsicGetType(em->ctx, id, overload, (size_t)noverload);
         return LLVMBuildCall2(em->b, fty, fn, args, (unsigned)nargs, "");
@@ -123,12 +131,22 @@ LLVMValueRef em_coord_base(Emitter *em, ValId v, int dim)
     return coord_base_of(em, tir_val(em->f, v)->layout, dim);
 }
 
-LLVMValueRef em_coord(Emitter *em, ValId v, int r, int dim)
+LLVMValueRef em_lcoord(Emitter *em, int li, int r, int dim)
 {
     int coord[LAYOUT_MAX_RANK];
-    layout_coord_of_reg(em_layout(em, v), r, coord);
-    LLVMValueRef base = em_coord_base(em, v, dim);
+    layout_coord_of_reg(&em->f->layouts.data[li], r, coord);
+    LLVMValueRef base = coord_base_of(em, li, dim);
     return coord[dim] ? LLVMBuildOr(em->b, base, em_i32(em, coord[dim]), "") : base;
+}
+
+LLVMValueRef em_coord(Emitter *em, ValId v, int r, int dim) { return em_lcoord(em, tir_val(em->f, v)->layout, r, dim); }
+
+LLVMValueRef em_warp_coord(Emitter *em, int li, int dim)
+{
+    Layout l = em->f->layouts.data[li];
+    for (int i = 0; i < LAYOUT_LANE_BITS; i++)
+        l.lane[i].dim = -1;
+    return coord_base_of(em, tir_intern_layout(em->f, &l), dim);
 }
 
 LLVMValueRef em_owner_mask(Emitter *em, const Layout *l)
@@ -153,9 +171,42 @@ void em_need_scratch(Emitter *em, size_t bytes)
         em->smem_scratch = bytes;
 }
 
+LLVMValueRef em_smem_at(Emitter *em, LLVMValueRef byte_offset)
+{
+    if (LLVMTypeOf(byte_offset) != em->t_i64)
+        byte_offset = LLVMBuildZExt(em->b, byte_offset, em->t_i64, "");
+    return LLVMBuildGEP2(em->b, em->t_i8, em->smem, &byte_offset, 1, "");
+}
+
 LLVMValueRef em_smem_ptr(Emitter *em, LLVMValueRef byte_offset)
 {
+    if (LLVMTypeOf(byte_offset) != em->t_i64)
+        byte_offset = LLVMBuildZExt(em->b, byte_offset, em->t_i64, "");
+    byte_offset = LLVMBuildAdd(em->b, byte_offset, em_i64(em, (int64_t)em->smem_buffers), "");
     return LLVMBuildGEP2(em->b, em->t_i8, em->smem, &byte_offset, 1, "");
+}
+
+/* Gives every shared tile its own place at the start of shared memory. */
+static void plan_shared_tiles(Emitter *em)
+{
+    TirFunc *f = em->f;
+    em->buf_offset = arena_alloc(&em->arena, sizeof(int) * (size_t)f->vals.len);
+    size_t off = 0;
+    for (BlockId b = 0; b < f->blocks.len; b++) {
+        TirBlock *bl = tir_block(f, b);
+        for (int i = 0; i < bl->insts.len; i++) {
+            TirInst *in = tir_inst(f, bl->insts.data[i]);
+            if (in->op != TIR_LOAD)
+                continue;
+            const Layout *l = tir_layout(f, in->res[0]);
+            if (!l || l->kind != LAYOUT_SHARED)
+                continue;
+            em->buf_offset[in->res[0]] = (int)off;
+            off += (size_t)ttype_numel(tir_type(f, in->res[0])) * (size_t)l->esize;
+            off = (off + 127) & ~(size_t)127;
+        }
+    }
+    em->smem_buffers = off;
 }
 
 /* ------------------------------------------------------- scalar values */
@@ -491,7 +542,10 @@ static void emit_inst(Emitter *em, const TirInst *in)
         break;
     }
     case TIR_EXPAND_DIMS:
-    case TIR_TRANSPOSE: set_val(em, in->res[0], *em_val(em, in->args[0])); break;
+    case TIR_TRANSPOSE:
+        set_val(em, in->res[0], *em_val(em, in->args[0]));
+        em->buf_offset[in->res[0]] = em->buf_offset[in->args[0]];
+        break;
     case TIR_BROADCAST: emit_broadcast(em, in); break;
     case TIR_CONVERT: em_convert(em, in); break;
     case TIR_DOT: em_dot(em, in); break;
@@ -651,6 +705,7 @@ bool codegen_kernel(TirFunc *f, const CodegenOptions *opts, bool want_llvm, Code
     em.b = LLVMCreateBuilderInContext(em.ctx);
     init_types(&em);
     em.vals = arena_alloc(&em.arena, sizeof(EVal) * (size_t)f->vals.len);
+    plan_shared_tiles(&em);
     build_frame(&em);
     emit_block(&em, f->body);
     bool ok = !em.failed;
@@ -675,7 +730,7 @@ bool codegen_kernel(TirFunc *f, const CodegenOptions *opts, bool want_llvm, Code
             tsr_die("NVPTX backend failed for %s: %s", f->name, err.data ? err.data : "");
         sb_free(&err);
         out->kernel_name = tsr_xstrdup(f->name);
-        out->smem_bytes = em.smem_scratch;
+        out->smem_bytes = em.smem_buffers + em.smem_scratch;
         out->threads = 32 * f->warps;
     }
     LLVMDisposeBuilder(em.b);

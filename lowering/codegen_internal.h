@@ -56,7 +56,9 @@ struct Emitter {
     LLVMValueRef (*param_stride)[TIR_MAX_RANK];
     LLVMValueRef *sym;            /* per symbol: i32 */
     LLVMValueRef smem;            /* the dynamic shared memory array */
-    size_t smem_scratch;          /* bytes of scratch the conversions need */
+    size_t smem_buffers;          /* bytes of the shared tiles (at offset 0) */
+    size_t smem_scratch;          /* bytes of scratch the conversions need (after the tiles) */
+    int *buf_offset;              /* per value with a shared layout: its tile's byte offset */
 
     EVal *vals;
     VEC(CoordCache) coords;
@@ -77,18 +79,29 @@ EVal em_new_val(Emitter *em, int n);
 LLVMValueRef em_coord_base(Emitter *em, ValId v, int dim);
 /* Full coordinate of register r of v along dim. */
 LLVMValueRef em_coord(Emitter *em, ValId v, int r, int dim);
+/* The same for a layout given by its index in f->layouts. */
+LLVMValueRef em_lcoord(Emitter *em, int layout, int r, int dim);
+/* The warp bits' part of the coordinates of a layout along dim. */
+LLVMValueRef em_warp_coord(Emitter *em, int layout, int dim);
 /* i1: this thread is the canonical owner of the data of layout l (not a
  * replica), or NULL when every thread is. */
 LLVMValueRef em_owner_mask(Emitter *em, const Layout *l);
 void em_error(Emitter *em, SrcPos pos, const char *fmt, ...) TSR_PRINTF(3, 4);
 /* Bytes of dynamic shared memory used as scratch: grows the requirement. */
 void em_need_scratch(Emitter *em, size_t bytes);
+/* A pointer into the scratch area, or (em_smem_at) anywhere in shared memory. */
 LLVMValueRef em_smem_ptr(Emitter *em, LLVMValueRef byte_offset);
+LLVMValueRef em_smem_at(Emitter *em, LLVMValueRef byte_offset);
 
 /* --- memory (codegen_mem.c) --- */
 void em_load(Emitter *em, const TirInst *in);
 void em_store(Emitter *em, const TirInst *in);
 void em_convert(Emitter *em, const TirInst *in);
+/* A conversion of a shared tile into mma fragments is not emitted where it
+ * stands: the dot reads the register pairs it needs with em_load_fragments
+ * (pairs[k] names registers 2*pairs[k] and 2*pairs[k]+1) just before use. */
+bool em_is_deferred_fragment(Emitter *em, ValId v);
+void em_load_fragments(Emitter *em, ValId v, const int *pairs, int npairs, LLVMValueRef *regs);
 
 /* --- reductions and dots (codegen_reduce.c, codegen_dot.c) --- */
 void em_reduce(Emitter *em, const TirInst *in);

@@ -95,15 +95,16 @@ static Access describe(Emitter *em, const TirInst *in, const Layout *l)
     return a;
 }
 
-/* Address and in-bounds predicate of the element at register r. */
-static void element_address(Emitter *em, const Access *a, ValId tile, int r, LLVMValueRef *ptr, LLVMValueRef *ok)
+/* Address and in-bounds predicate of the element at register r of a tile
+ * in layout `li`. */
+static void element_address(Emitter *em, const Access *a, int li, int r, LLVMValueRef *ptr, LLVMValueRef *ok)
 {
     LLVMBuilderRef b = em->b;
     LLVMValueRef off = em_i64(em, 0), mask = NULL;
     for (int d = 0; d < a->p->rank; d++) {
         LLVMValueRef idx = a->start[d];
         if (a->tile_dim[d] >= 0)
-            idx = LLVMBuildAdd(b, idx, em_coord(em, tile, r, a->tile_dim[d]), "");
+            idx = LLVMBuildAdd(b, idx, em_lcoord(em, li, r, a->tile_dim[d]), "");
         LLVMValueRef in = LLVMBuildICmp(b, LLVMIntULT, idx, dim_size(em, a->p, d), "");
         mask = mask ? LLVMBuildAnd(b, mask, in, "") : in;
         LLVMValueRef wide = LLVMBuildSExt(b, idx, em->t_i64, "");
@@ -224,19 +225,116 @@ static void pack_words(Emitter *em, DType dt, LLVMValueRef *elems, int words, in
     }
 }
 
+/* Byte offset of stored element (row, col) of a shared tile at `base`. */
+static LLVMValueRef shared_offset(Emitter *em, const Layout *s, int base, LLVMValueRef row, LLVMValueRef col)
+{
+    LLVMBuilderRef b = em->b;
+    LLVMValueRef bytes = LLVMBuildMul(b, col, em_i32(em, s->esize), "");
+    LLVMValueRef chunk = LLVMBuildLShr(b, bytes, em_i32(em, 4), "");
+    LLVMValueRef within = LLVMBuildAnd(b, bytes, em_i32(em, 15), "");
+    LLVMValueRef phase = LLVMBuildURem(
+        b, LLVMBuildUDiv(b, row, em_i32(em, s->per_phase), ""), em_i32(em, s->max_phase), "");
+    chunk = LLVMBuildXor(b, chunk, phase, "");
+    LLVMValueRef off = LLVMBuildMul(b, row, em_i32(em, layout_shared_pitch(s)), "");
+    off = LLVMBuildAdd(b, off, LLVMBuildShl(b, chunk, em_i32(em, 4), ""), "");
+    off = LLVMBuildAdd(b, off, within, "");
+    return LLVMBuildAdd(b, off, em_i32(em, base), "");
+}
+
+/* (row, col) in storage order of logical coordinates c of a shared tile. */
+static void stored_rc(const Layout *s, LLVMValueRef c0, LLVMValueRef c1, LLVMValueRef *row, LLVMValueRef *col)
+{
+    *row = s->transposed ? c1 : c0;
+    *col = s->transposed ? c0 : c1;
+}
+
+/* cp.async of 16 bytes, src_size of them read (the rest zero-filled). As
+ * inline PTX: LLVM 19 cannot select the intrinsic with 32-bit shared
+ * pointers. */
+static void cp_async16(Emitter *em, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef src_size)
+{
+    static const char text[] = "cp.async.cg.shared.global [$0], [$1], 16, $2;";
+    static const char cons[] = "r,l,r,~{memory}";
+    LLVMTypeRef ins[3] = { em->t_i32, em->t_ptr_g, em->t_i32 };
+    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(em->ctx), ins, 3, 0);
+    LLVMValueRef fn = LLVMGetInlineAsm(fty, text, sizeof text - 1, cons, sizeof cons - 1, 1, 0,
+                                       LLVMInlineAsmDialectATT, 0);
+    LLVMValueRef args[3] = { LLVMBuildPtrToInt(em->b, dst, em->t_i32, ""), src, src_size };
+    LLVMBuildCall2(em->b, fty, fn, args, 3, "");
+}
+
+static void cp_async_wait_all(Emitter *em)
+{
+    static const char *const commit[] = { "llvm.nvvm.cp.async.commit.group", NULL };
+    static const char *const wait[] = { "llvm.nvvm.cp.async.wait.group", NULL };
+    em_call_intrinsic(em, commit, NULL, 0, NULL, 0);
+    LLVMValueRef zero = em_i32(em, 0);
+    em_call_intrinsic(em, wait, NULL, 0, &zero, 1);
+}
+
+/* A load into a shared tile: each thread copies 16-byte chunks with
+ * cp.async (bytes past the tensor's end are zero-filled), or, when rows are
+ * not whole 16-byte chunks, loads and stores element groups itself. */
+static void load_shared(Emitter *em, const TirInst *in)
+{
+    TirFunc *f = em->f;
+    ValId res = in->res[0];
+    Layout s = *em_layout(em, res);
+    TType t = tir_type(f, res);
+    Layout copy = layout_blocked(2, t.shape, f->warps, 16 / s.esize);
+    int li = tir_intern_layout(f, &copy);
+    Access a = describe(em, in, &copy);
+    int base = em->buf_offset[res];
+    bool async = a.vec * a.esize == 16;
+    em_barrier(em); /* the tile's previous contents may still be read */
+    for (int g = 0; g < layout_nregs(&copy); g += a.vec) {
+        LLVMValueRef ptr, ok;
+        element_address(em, &a, li, g, &ptr, &ok);
+        LLVMValueRef row, col;
+        stored_rc(&s, em_lcoord(em, li, g, 0), em_lcoord(em, li, g, 1), &row, &col);
+        LLVMValueRef dst = em_smem_at(em, shared_offset(em, &s, base, row, col));
+        if (async) {
+            LLVMValueRef size = LLVMBuildSelect(em->b, ok, em_i32(em, 16), em_i32(em, 0), "");
+            /* A skipped chunk reads nothing, but keep its address in bounds. */
+            ptr = LLVMBuildSelect(em->b, ok, ptr, em->param_ptr[a.param], "");
+            cp_async16(em, dst, ptr, size);
+        } else {
+            int bytes = a.vec * a.esize;
+            LLVMValueRef raw = predicated_load(em, ptr, ok, bytes);
+            LLVMValueRef el[8];
+            unpack_words(em, t.dt, raw, access_words(bytes), a.vec, el);
+            for (int i = 0; i < a.vec; i++) {
+                LLVMValueRef c1 = LLVMBuildAdd(em->b, em_lcoord(em, li, g, 1), em_i32(em, i), "");
+                stored_rc(&s, em_lcoord(em, li, g, 0), c1, &row, &col);
+                LLVMBuildStore(em->b, el[i], em_smem_at(em, shared_offset(em, &s, base, row, col)));
+            }
+        }
+    }
+    if (async)
+        cp_async_wait_all(em);
+    em_barrier(em);
+    EVal r = em_new_val(em, 1);
+    r.e[0] = em_i32(em, base);
+    em->vals[res] = r;
+}
+
 void em_load(Emitter *em, const TirInst *in)
 {
     TirFunc *f = em->f;
     ValId res = in->res[0];
     TType t = tir_type(f, res);
     const Layout *l = t.rank ? em_layout(em, res) : NULL;
+    if (l && l->kind == LAYOUT_SHARED) {
+        load_shared(em, in);
+        return;
+    }
     Access a = describe(em, in, l);
     int n = l ? layout_nregs(l) : 1;
     EVal r = em_new_val(em, n);
     int bytes = a.vec * a.esize, words = access_words(bytes);
     for (int g = 0; g < n; g += a.vec) {
         LLVMValueRef ptr, ok;
-        element_address(em, &a, res, g, &ptr, &ok);
+        element_address(em, &a, l ? tir_val(f, res)->layout : TIR_NONE, g, &ptr, &ok);
         LLVMValueRef raw = predicated_load(em, ptr, ok, bytes);
         unpack_words(em, t.dt, raw, words, a.vec, r.e + g);
     }
@@ -256,7 +354,7 @@ void em_store(Emitter *em, const TirInst *in)
     LLVMValueRef owner = l ? em_owner_mask(em, l) : NULL;
     for (int g = 0; g < n; g += a.vec) {
         LLVMValueRef ptr, ok, w[4];
-        element_address(em, &a, v, g, &ptr, &ok);
+        element_address(em, &a, l ? tir_val(f, v)->layout : TIR_NONE, g, &ptr, &ok);
         if (owner)
             ok = LLVMBuildAnd(em->b, ok, owner, "");
         pack_words(em, t.dt, x->e + g, words, a.vec, w);
@@ -352,10 +450,137 @@ static EVal smem_read(Emitter *em, const SmemTile *s, ValId v, DType dt)
     return r;
 }
 
+/* ldmatrix applies when each 32-bit register pair of dst is a row of an 8x8
+ * block in the pattern ldmatrix delivers: pair elements along dim a (register
+ * bit 0, lane bits 0-1), block rows along dim b (lane bits 2-4). */
+static bool ldmatrix_dims(const Layout *d, int *a_dim)
+{
+    if (d->rank != 2 || d->nreg < 1 || d->reg[0].bit != 0)
+        return false;
+    int a = d->reg[0].dim, b = 1 - a;
+    if (d->lane[0].dim != a || d->lane[0].bit != 1 || d->lane[1].dim != a || d->lane[1].bit != 2)
+        return false;
+    for (int i = 0; i < 3; i++)
+        if (d->lane[2 + i].dim != b || d->lane[2 + i].bit != i)
+            return false;
+    *a_dim = a;
+    return true;
+}
+
+static LLVMValueRef select_by(Emitter *em, LLVMValueRef j, LLVMValueRef *v, int n)
+{
+    LLVMValueRef r = v[0];
+    for (int k = 1; k < n; k++)
+        r = LLVMBuildSelect(em->b, LLVMBuildICmp(em->b, LLVMIntEQ, j, em_i32(em, k), ""), v[k], r, "");
+    return r;
+}
+
+/* Reads register pairs of fragments (pairs[k]: registers 2*pairs[k] and
+ * 2*pairs[k]+1 of dst) from a shared tile with ldmatrix: up to four 8x8
+ * blocks per instruction, .trans when the pair dim runs along the stored
+ * rows. */
+static void read_ldmatrix(Emitter *em, ValId src, ValId dst, int a_dim, DType dt, const int *pairs, int npairs,
+                          LLVMValueRef *out)
+{
+    const Layout *s = em_layout(em, src);
+    Layout d = *em_layout(em, dst);
+    int dli = tir_val(em->f, dst)->layout;
+    int stored_col_dim = s->transposed ? 0 : 1;
+    bool trans = a_dim != stored_col_dim;
+    int base = em->buf_offset[src];
+    LLVMBuilderRef b = em->b;
+    LLVMValueRef j = LLVMBuildLShr(b, em->lane, em_i32(em, 3), ""), i = LLVMBuildAnd(b, em->lane, em_i32(em, 7), "");
+    LLVMValueRef w0 = em_warp_coord(em, dli, 0), w1 = em_warp_coord(em, dli, 1);
+    LLVMTypeRef pair_t = LLVMVectorType(em_elem_type(em, dt), 2);
+    for (int p0 = 0; p0 < npairs;) {
+        int cnt = npairs - p0 >= 4 ? 4 : npairs - p0 >= 2 ? 2 : 1;
+        LLVMValueRef c0[4], c1[4];
+        for (int k = 0; k < cnt; k++) {
+            int coord[2];
+            layout_coord_of_reg(&d, 2 * pairs[p0 + k], coord);
+            c0[k] = LLVMBuildOr(b, w0, em_i32(em, coord[0]), "");
+            c1[k] = LLVMBuildOr(b, w1, em_i32(em, coord[1]), "");
+        }
+        LLVMValueRef jj = cnt == 4 ? j : LLVMBuildAnd(b, j, em_i32(em, cnt - 1), "");
+        LLVMValueRef lc[2] = { select_by(em, jj, c0, cnt), select_by(em, jj, c1, cnt) };
+        /* The lane's row of its block: along b without .trans, along a with. */
+        int row_dim = trans ? a_dim : 1 - a_dim;
+        lc[row_dim] = LLVMBuildAdd(b, lc[row_dim], i, "");
+        LLVMValueRef row, col;
+        stored_rc(s, lc[0], lc[1], &row, &col);
+        LLVMValueRef ptr = em_smem_at(em, shared_offset(em, s, base, row, col));
+        char name[64];
+        snprintf(name, sizeof name, "llvm.nvvm.ldmatrix.sync.aligned.m8n8.x%d%s.b16", cnt, trans ? ".trans" : "");
+        const char *names[] = { name, NULL };
+        LLVMValueRef res = em_call_intrinsic(em, names, NULL, 0, &ptr, 1);
+        for (int k = 0; k < cnt; k++) {
+            LLVMValueRef word = cnt > 1 ? LLVMBuildExtractValue(b, res, (unsigned)k, "") : res;
+            LLVMValueRef v = LLVMBuildBitCast(b, word, pair_t, "");
+            out[2 * pairs[p0 + k]] = LLVMBuildExtractElement(b, v, em_i32(em, 0), "");
+            out[2 * pairs[p0 + k] + 1] = LLVMBuildExtractElement(b, v, em_i32(em, 1), "");
+        }
+        p0 += cnt;
+    }
+}
+
+bool em_is_deferred_fragment(Emitter *em, ValId v)
+{
+    InstId def = tir_val(em->f, v)->def;
+    if (def == TIR_NONE || tir_inst(em->f, def)->op != TIR_CONVERT)
+        return false;
+    const Layout *ls = em_layout(em, tir_inst(em->f, def)->args[0]), *ld = em_layout(em, v);
+    int a_dim;
+    return ls->kind == LAYOUT_SHARED && ls->esize == 2 && (ld->kind == LAYOUT_MMA_A || ld->kind == LAYOUT_MMA_B) &&
+           ldmatrix_dims(ld, &a_dim);
+}
+
+void em_load_fragments(Emitter *em, ValId v, const int *pairs, int npairs, LLVMValueRef *regs)
+{
+    const TirInst *cv = tir_inst(em->f, tir_val(em->f, v)->def);
+    int a_dim;
+    ldmatrix_dims(em_layout(em, v), &a_dim);
+    read_ldmatrix(em, cv->args[0], v, a_dim, tir_type(em->f, v).dt, pairs, npairs, regs);
+}
+
+/* Reads any distributed layout from a shared tile, element by element. */
+static void read_shared_generic(Emitter *em, ValId src, ValId dst, DType dt)
+{
+    const Layout *s = em_layout(em, src);
+    int n = layout_nregs(em_layout(em, dst));
+    EVal r = em_new_val(em, n);
+    for (int k = 0; k < n; k++) {
+        LLVMValueRef row, col;
+        stored_rc(s, em_coord(em, dst, k, 0), em_coord(em, dst, k, 1), &row, &col);
+        LLVMValueRef ptr = em_smem_at(em, shared_offset(em, s, em->buf_offset[src], row, col));
+        r.e[k] = LLVMBuildLoad2(em->b, em_elem_type(em, dt), ptr, "");
+    }
+    em->vals[dst] = r;
+}
+
 void em_convert(Emitter *em, const TirInst *in)
 {
     ValId src = in->args[0], dst = in->res[0];
     const Layout *ls = em_layout(em, src), *ld = em_layout(em, dst);
+    if (ls->kind == LAYOUT_SHARED) {
+        DType dt = tir_type(em->f, src).dt;
+        int a_dim;
+        if (em_is_deferred_fragment(em, dst))
+            return; /* the dot reads the fragments when it needs them */
+        if (ldmatrix_dims(ld, &a_dim) && ls->esize == 2) {
+            int n = layout_nregs(ld);
+            int *pairs = arena_alloc(&em->arena, sizeof(int) * (size_t)(n / 2 + 1));
+            for (int k = 0; k < n / 2; k++)
+                pairs[k] = k;
+            EVal r = em_new_val(em, n);
+            read_ldmatrix(em, src, dst, a_dim, dt, pairs, n / 2, r.e);
+            em->vals[dst] = r;
+        } else {
+            read_shared_generic(em, src, dst, dt);
+        }
+        return;
+    }
+    if (ld->kind == LAYOUT_SHARED)
+        tsr_die("codegen: conversion into shared memory is not planned");
     EVal *x = em_val(em, src);
     int n = layout_nregs(ld);
     int *map = arena_alloc(&em->arena, sizeof(int) * (size_t)n);

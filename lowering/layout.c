@@ -209,9 +209,36 @@ Layout layout_squeeze(const Layout *l, int axis)
     return layout_slice(l, axis);
 }
 
+Layout layout_shared(int rows, int cols, int esize, bool transposed)
+{
+    int shape[2] = { transposed ? cols : rows, transposed ? rows : cols };
+    Layout l = empty(LAYOUT_SHARED, 2, shape, 1);
+    l.nwarp = 0;
+    l.transposed = transposed;
+    l.esize = esize;
+    int chunks = cols * esize / 16;
+    /* Enough rows share a phase that a phase spans 128 bytes of chunks. */
+    l.max_phase = chunks >= 8 ? 8 : chunks > 1 ? chunks : 1;
+    l.per_phase = chunks >= 8 ? 1 : 8 / (chunks > 0 ? chunks : 1);
+    return l;
+}
+
+int layout_shared_pitch(const Layout *l)
+{
+    int cols_dim = l->transposed ? 0 : 1;
+    return (1 << l->log2shape[cols_dim]) * l->esize;
+}
+
 Layout layout_transpose(const Layout *l)
 {
     tsr_assert(l->rank == 2);
+    if (l->kind == LAYOUT_SHARED) {
+        Layout r = *l;
+        r.transposed = !l->transposed;
+        r.log2shape[0] = l->log2shape[1];
+        r.log2shape[1] = l->log2shape[0];
+        return r;
+    }
     Layout r = remap(l, swap_dims, 0);
     r.log2shape[0] = l->log2shape[1];
     r.log2shape[1] = l->log2shape[0];
@@ -236,6 +263,12 @@ static bool lbit_eq(LBit a, LBit b) { return a.dim == b.dim && (a.dim < 0 || a.b
 
 bool layout_eq(const Layout *a, const Layout *b)
 {
+    if ((a->kind == LAYOUT_SHARED) != (b->kind == LAYOUT_SHARED))
+        return false;
+    if (a->kind == LAYOUT_SHARED)
+        return a->rank == b->rank && a->log2shape[0] == b->log2shape[0] && a->log2shape[1] == b->log2shape[1] &&
+               a->transposed == b->transposed && a->esize == b->esize && a->per_phase == b->per_phase &&
+               a->max_phase == b->max_phase;
     if (a->rank != b->rank || a->nreg != b->nreg || a->nwarp != b->nwarp)
         return false;
     for (int d = 0; d < a->rank; d++)
@@ -273,6 +306,8 @@ void layout_coord_of_reg(const Layout *l, int r, int *coord)
 
 bool layout_local_map(const Layout *src, const Layout *dst, int *map)
 {
+    if (src->kind == LAYOUT_SHARED || dst->kind == LAYOUT_SHARED)
+        return false;
     if (src->rank != dst->rank || src->nwarp != dst->nwarp)
         return false;
     for (int d = 0; d < src->rank; d++)
@@ -341,7 +376,12 @@ static void print_bits(StrBuf *out, const char *name, const LBit *b, int n)
 
 void layout_print(StrBuf *out, const Layout *l)
 {
-    static const char *const kinds[] = { "blocked", "acc", "mma_a", "mma_b", "derived" };
+    static const char *const kinds[] = { "blocked", "acc", "mma_a", "mma_b", "derived", "shared" };
+    if (l->kind == LAYOUT_SHARED) {
+        sb_printf(out, "#shared{%s, swizzle %d/%d}", l->transposed ? "transposed" : "row-major", l->per_phase,
+                  l->max_phase);
+        return;
+    }
     sb_printf(out, "#%s{", kinds[l->kind]);
     print_bits(out, "reg", l->reg, l->nreg);
     print_bits(out, "; lane", l->lane, LAYOUT_LANE_BITS);

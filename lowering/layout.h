@@ -30,6 +30,7 @@ typedef enum {
     LAYOUT_MMA_A,
     LAYOUT_MMA_B,
     LAYOUT_DERIVED, /* made from another by slice/expand/transpose/broadcast */
+    LAYOUT_SHARED,  /* not in registers: a tile in shared memory (see below) */
 } LayoutKind;
 
 typedef struct {
@@ -41,6 +42,14 @@ typedef struct {
     LBit lane[LAYOUT_LANE_BITS];
     int nwarp;
     LBit warp[LAYOUT_MAX_WARP];
+    /* LAYOUT_SHARED: the 2-D tile is stored row by row -- rows are the
+     * logical dim 0, or dim 1 when `transposed` -- and the 16-byte chunks of
+     * row r are permuted: chunk c is stored at c ^ ((r / per_phase) %
+     * max_phase), so the 8 rows an ldmatrix reads, and the chunks a warp
+     * copies, fall in distinct banks. */
+    bool transposed;
+    int esize;
+    int per_phase, max_phase;
 } Layout;
 
 /* A blocked layout: `vec` consecutive elements of the last dim per
@@ -58,6 +67,13 @@ void layout_mma_warps(int M, int N, int nwarps, int *wm, int *wn);
 Layout layout_mma_acc(int M, int N, int nwarps, int wm, int wn);
 Layout layout_mma_a(int M, int K, int nwarps, int wm, int wn);
 Layout layout_mma_b(int K, int N, int nwarps, int wm, int wn);
+
+/* A swizzled shared-memory tile of shape rows x cols (stored orientation)
+ * with elements of esize bytes; transposed: the value is its transpose. */
+Layout layout_shared(int rows, int cols, int esize, bool transposed);
+/* Byte offset of stored element (row, col) of a shared layout, for a col
+ * that starts a 16-byte chunk or lies within one. */
+int layout_shared_pitch(const Layout *l); /* bytes per stored row */
 
 /* The layout of a reduction's result along `axis`. */
 Layout layout_slice(const Layout *l, int axis);

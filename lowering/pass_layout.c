@@ -8,6 +8,10 @@
  * (dot results over loads over the rest), and loop-carried values take the
  * layout of what the loop body yields.
  *
+ * A load whose tile only feeds dots (directly or through transpose) goes to
+ * shared memory instead of registers: the code generator copies it there
+ * asynchronously and reads the operand fragments with ldmatrix.
+ *
  * Cheap producers -- splat, arange, expand_dims, transpose, broadcast, and any
  * computation whose operands are all such -- have no layout of their own:
  * they are rebuilt at each use in the layout that use needs, so a broadcast
@@ -28,6 +32,7 @@ typedef struct {
 
 typedef struct {
     TirFunc *f;
+    int *use_start, *users; /* users of value v: users[use_start[v] .. use_start[v+1]) */
     int *natural; /* per value: layout index, FLEX, or TIR_NONE (scalars) */
     int *weight;
     VEC(Memo) memo;
@@ -100,6 +105,30 @@ static void pick_operand_layout(LayoutPass *p, const TirInst *in, int first, int
     }
 }
 
+/* Every use of v is a dot operand, possibly through transposes. */
+static bool only_feeds_dots(LayoutPass *p, ValId v, int depth)
+{
+    if (depth > 8 || p->use_start[v] == p->use_start[v + 1])
+        return false;
+    for (int u = p->use_start[v]; u < p->use_start[v + 1]; u++) {
+        TirInst *in = tir_inst(p->f, p->users[u]);
+        if (in->op == TIR_TRANSPOSE && only_feeds_dots(p, in->res[0], depth + 1))
+            continue;
+        if (in->op != TIR_DOT)
+            return false;
+    }
+    return true;
+}
+
+static int load_layout(LayoutPass *p, ValId r)
+{
+    TType t = vtype(p, r);
+    int esize = dtype_size(t.dt);
+    if (t.rank == 2 && esize == 2 && t.shape[1] * esize >= 16 && t.shape[0] >= 8 && only_feeds_dots(p, r, 0))
+        return intern(p, layout_shared(t.shape[0], t.shape[1], esize, false));
+    return default_blocked(p, t);
+}
+
 static void analyze_inst(LayoutPass *p, InstId id)
 {
     TirFunc *f = p->f;
@@ -111,7 +140,7 @@ static void analyze_inst(LayoutPass *p, InstId id)
     ValId r = in->nres ? in->res[0] : TIR_NONE;
     ValId a = in->nargs ? in->args[0] : TIR_NONE;
     switch (in->op) {
-    case TIR_LOAD: set_nat(p, r, default_blocked(p, vtype(p, r)), 4, NULL); break;
+    case TIR_LOAD: set_nat(p, r, load_layout(p, r), 4, NULL); break;
     case TIR_DOT: {
         TType t = vtype(p, r);
         int wm, wn;
@@ -274,6 +303,35 @@ static ValId clone_lazy(LayoutPass *p, InstId id, int layout)
     return r;
 }
 
+static ValId convert_to(LayoutPass *p, ValId v, int layout, SrcPos pos)
+{
+    TType t = vtype(p, v);
+    InstId nid = tir_make(p->f, p->cur, TIR_CONVERT, pos, &v, 1, &t, 1);
+    ValId m = tir_inst(p->f, nid)->res[0];
+    tir_val(p->f, m)->layout = layout;
+    emit_inst(p, nid);
+    return m;
+}
+
+/* The shared layout of v when v is a shared tile seen through transposes. */
+static int shared_origin(LayoutPass *p, ValId v, int depth)
+{
+    InstId def = tir_val(p->f, v)->def;
+    if (def == TIR_NONE || depth > 8)
+        return TIR_NONE;
+    TirInst *in = tir_inst(p->f, def);
+    if (in->op == TIR_TRANSPOSE) {
+        int l = shared_origin(p, in->args[0], depth + 1);
+        if (l == TIR_NONE)
+            return TIR_NONE;
+        Layout t = layout_at(p, l);
+        return intern(p, layout_transpose(&t));
+    }
+    if (p->natural[v] >= 0 && layout_at(p, p->natural[v]).kind == LAYOUT_SHARED)
+        return p->natural[v];
+    return TIR_NONE;
+}
+
 static ValId materialize(LayoutPass *p, ValId v, int layout)
 {
     if (rank_of(p, v) == 0)
@@ -282,17 +340,18 @@ static ValId materialize(LayoutPass *p, ValId v, int layout)
     if (m != TIR_NONE)
         return m;
     InstId def = tir_val(p->f, v)->def;
-    if (def != TIR_NONE && inst_is_lazy(p, tir_inst(p->f, def))) {
+    int shared = shared_origin(p, v, 0);
+    if (def != TIR_NONE && shared != TIR_NONE && shared != layout) {
+        /* Transpose in shared memory (free), convert last. */
+        ValId s = materialize(p, v, shared);
+        m = convert_to(p, s, layout, tir_inst(p->f, def)->pos);
+    } else if (def != TIR_NONE && inst_is_lazy(p, tir_inst(p->f, def))) {
         m = clone_lazy(p, def, layout);
     } else {
         tsr_assert(p->natural[v] >= 0);
         if (p->natural[v] == layout)
             return v;
-        TType t = vtype(p, v);
-        InstId nid = tir_make(p->f, p->cur, TIR_CONVERT, tir_inst(p->f, def != TIR_NONE ? def : 0)->pos, &v, 1, &t, 1);
-        m = tir_inst(p->f, nid)->res[0];
-        tir_val(p->f, m)->layout = layout;
-        emit_inst(p, nid);
+        m = convert_to(p, v, layout, tir_inst(p->f, def != TIR_NONE ? def : 0)->pos);
     }
     memo_add(p, v, layout, m);
     return m;
@@ -424,6 +483,40 @@ static void rewrite_block(LayoutPass *p, BlockId b, const int *yield_layouts)
     p->memo.len = memo_mark;
 }
 
+/* Fills the user lists of every value (instructions in blocks only). */
+static void build_users(LayoutPass *p)
+{
+    TirFunc *f = p->f;
+    int nvals = f->vals.len;
+    p->use_start = arena_alloc(p->arena, sizeof(int) * (size_t)(nvals + 2));
+    int total = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        int *fill = pass ? arena_alloc(p->arena, sizeof(int) * (size_t)(nvals + 1)) : NULL;
+        if (pass) {
+            p->users = arena_alloc(p->arena, sizeof(int) * (size_t)(total + 1));
+            for (int v = 0; v < nvals; v++)
+                fill[v] = p->use_start[v];
+        }
+        for (BlockId b = 0; b < f->blocks.len; b++) {
+            TirBlock *bl = tir_block(f, b);
+            for (int i = 0; i < bl->insts.len; i++) {
+                TirInst *in = tir_inst(f, bl->insts.data[i]);
+                for (int a = 0; a < in->nargs; a++) {
+                    if (pass)
+                        p->users[fill[in->args[a]]++] = bl->insts.data[i];
+                    else
+                        p->use_start[in->args[a] + 1]++;
+                }
+            }
+        }
+        if (!pass) {
+            for (int v = 0; v < nvals; v++)
+                p->use_start[v + 1] += p->use_start[v];
+            total = p->use_start[nvals];
+        }
+    }
+}
+
 bool tir_pass_layout(TirFunc *f)
 {
     Arena arena;
@@ -431,6 +524,7 @@ bool tir_pass_layout(TirFunc *f)
     LayoutPass p = { 0 };
     p.f = f;
     p.arena = &arena;
+    build_users(&p);
     int nvals = f->vals.len;
     p.natural = arena_alloc(&arena, sizeof(int) * (size_t)nvals);
     p.weight = arena_alloc(&arena, sizeof(int) * (size_t)nvals);

@@ -2,6 +2,7 @@
  * output. LLVM's target registry is initialized once per process. */
 #include "codegen_internal.h"
 
+#include <llvm-c/Support.h>
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
 #include <llvm-c/Transforms/PassBuilder.h>
@@ -18,6 +19,11 @@ static void init_nvptx(void)
     LLVMInitializeNVPTXTarget();
     LLVMInitializeNVPTXTargetMC();
     LLVMInitializeNVPTXAsmPrinter();
+    /* 32-bit shared-memory pointers: half the registers for addresses. This
+     * is LLVM's process-wide option; it is set once, the same way, for every
+     * compile in the process. */
+    const char *argv[] = { "tessera", "-nvptx-short-ptr" };
+    LLVMParseCommandLineOptions(2, argv, NULL);
 }
 
 static LLVMTargetMachineRef make_machine(const Target *t)
