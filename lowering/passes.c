@@ -49,5 +49,8 @@ void tir_run_passes(TirFunc *f, StrBuf *dump)
 
 void tir_run_codegen_passes(TirFunc *f, StrBuf *dump)
 {
+    if (f->laid_out)
+        return;
     run(f, codegen_pipeline, TSR_ARRAY_LEN(codegen_pipeline), dump);
+    f->laid_out = true;
 }

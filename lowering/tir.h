@@ -145,6 +145,7 @@ typedef struct TirFunc {
     VEC(TirInst) insts;
     VEC(TirBlock) blocks;
     VEC(Layout) layouts; /* distributed layouts of tile values (code generation) */
+    bool laid_out;       /* the codegen passes have run */
     BlockId grid_block; /* scalar code the host runs to size the grid */
     ValId grid[3];      /* results of grid_block */
     BlockId body;
@@ -209,7 +210,8 @@ bool tir_pass_layout(TirFunc *f);
 /* Runs the standard pipeline (see lowering/passes.c). dump: when not NULL,
  * the IR after each pass is appended, headed by the pass name. */
 void tir_run_passes(TirFunc *f, StrBuf *dump);
-/* Runs the passes that prepare TIR for GPU code generation (layouts). */
+/* Runs the passes that prepare TIR for GPU code generation (layouts), once:
+ * later calls do nothing. */
 void tir_run_codegen_passes(TirFunc *f, StrBuf *dump);
 
 /* The layout of a tile value, or NULL. Layouts are interned: equal layouts

@@ -1,0 +1,91 @@
+/* The attention check (see attn_check.h). */
+#include "attn_check.h"
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+AttnErrors attn_check_run(TirFunc *f, DType dt, AttnShape s, uint64_t seed, KernelRunner run, void *ctx)
+{
+    Rng rng;
+    rng_seed(&rng, seed);
+    int64_t qshape[4] = { s.B, s.Hq, s.Sq, s.D }, kshape[4] = { s.B, s.Hkv, s.Sk, s.D }, lshape[3] = { s.B, s.Hq, s.Sq };
+    HostTensor q = tensor_new(dt, 4, qshape), k = tensor_new(dt, 4, kshape), v = tensor_new(dt, 4, kshape);
+    HostTensor o = tensor_new(dt, 4, qshape), lse = tensor_new(DT_F32, 3, lshape);
+    tensor_fill_normal(&q, &rng, 1.0);
+    tensor_fill_normal(&k, &rng, 1.0);
+    tensor_fill_normal(&v, &rng, 1.0);
+    tensor_poison(&o);
+    tensor_poison(&lse);
+    KernelArg args[6] = { arg_tensor(q), arg_tensor(k), arg_tensor(v), arg_tensor(o), arg_tensor(lse),
+                          arg_scalar(s.scale) };
+    StrBuf err;
+    sb_init(&err);
+    if (!run(f, args, 6, ctx, &err))
+        fail_msg("launch failed: %s", err.data);
+    sb_free(&err);
+
+    float *qf = tensor_to_float(&q), *kf = tensor_to_float(&k), *vf = tensor_to_float(&v);
+    AttnInputs in = { qf, kf, vf };
+    double *ref = malloc(sizeof(double) * (size_t)s.D);
+    float *low = malloc(sizeof(float) * (size_t)s.D);
+    AttnErrors e = { 0 };
+    for (int b = 0; b < s.B; b++)
+        for (int h = 0; h < s.Hq; h++)
+            for (int r = 0; r < s.Sq; r++) {
+                double ref_lse;
+                ref_attention_row(&s, &in, b, h, r, ref, &ref_lse);
+                ref_attention_row_lowp(&s, &in, dt, b, h, r, low);
+                int64_t row = (((int64_t)b * s.Hq + h) * s.Sq + r);
+                for (int d = 0; d < s.D; d++) {
+                    double got = tensor_get(&o, row * s.D + d);
+                    if (isnan(got)) {
+                        e.unwritten++;
+                        continue;
+                    }
+                    e.err = fmax(e.err, fabs(got - ref[d]));
+                    e.err_lowp = fmax(e.err_lowp, fabs((double)low[d] - ref[d]));
+                }
+                double got_lse = tensor_get(&lse, row);
+                if (isnan(got_lse))
+                    e.unwritten++;
+                else if (isinf(ref_lse))
+                    e.lse_err = fmax(e.lse_err, got_lse == ref_lse ? 0.0 : INFINITY);
+                else
+                    e.lse_err = fmax(e.lse_err, fabs(got_lse - ref_lse) / (1.0 + fabs(ref_lse)));
+            }
+    free(ref);
+    free(low);
+    free(qf);
+    free(kf);
+    free(vf);
+    tensor_free(&q);
+    tensor_free(&k);
+    tensor_free(&v);
+    tensor_free(&o);
+    tensor_free(&lse);
+    return e;
+}
+
+void attn_check_assert(const AttnErrors *e, DType dt, const AttnShape *s, const char *what)
+{
+    double bound = 2.0 * e->err_lowp + attention_slack(dt);
+    if (e->unwritten || !(e->err <= bound) || !(e->lse_err <= 1e-4))
+        fail_msg("%s %s D=%d causal=%d B=%d Hq=%d Hkv=%d Sq=%d Sk=%d: max err %.3g (bound %.3g, lowp %.3g), "
+                 "LSE err %.3g, %lld unwritten",
+                 what, dtype_name(dt), s->D, s->causal, s->B, s->Hq, s->Hkv, s->Sq, s->Sk, e->err, bound,
+                 e->err_lowp, e->lse_err, (long long)e->unwritten);
+}
+
+TirModule *attn_compile(DType dt, int D, bool causal, const char *bm, const char *bn)
+{
+    char dbuf[16];
+    snprintf(dbuf, sizeof dbuf, "%d", D);
+    Define defs[5] = { { "T", dtype_name(dt) }, { "D", dbuf }, { "CAUSAL", causal ? "true" : "false" },
+                       { "BM", bm }, { "BN", bn } };
+    return compile_file_or_fail("kernels/attention.tsr", defs, 5);
+}

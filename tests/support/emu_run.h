@@ -1,0 +1,20 @@
+/* Test utility: compiles a kernel's TIR to PTX and runs it on the emulator
+ * with host tensors, packing parameters per lowering/abi.h. (The runtime's
+ * emu device does the same for API users; tests of code generation use this
+ * to compare the emulator with the interpreter without the API around it.) */
+#ifndef TSR_EMU_RUN_H
+#define TSR_EMU_RUN_H
+
+#include "interp.h"
+
+typedef struct {
+    const char *target;  /* default sm_90a */
+    bool check_races, check_uninit;
+    int host_threads;
+    uint64_t warp_insns; /* out */
+} EmuRunOptions;
+
+/* Adds layouts to f (codegen passes); the interpreter still runs f after. */
+bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions *o, StrBuf *err);
+
+#endif
