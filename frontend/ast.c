@@ -5,6 +5,9 @@
 #include "dtype.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 const char *cparam_kind_name(CParamKind k)
 {
@@ -64,6 +67,21 @@ static const char *op_text(TokKind k)
 
 static void print_node(StrBuf *out, const AstNode *n, int indent);
 
+/* The shortest decimal that reads back as v, always with a '.' or an
+ * exponent so that 6.0 does not print as the integer 6. */
+static void print_float(StrBuf *out, double v)
+{
+    char buf[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    sb_puts(out, buf);
+    if (!strpbrk(buf, ".eni")) /* not 1.5, 1e+30, inf or nan */
+        sb_puts(out, ".0");
+}
+
 static void print_list(StrBuf *out, const AstList *l, int indent)
 {
     for (int i = 0; i < l->len; i++) {
@@ -87,7 +105,7 @@ static void print_node(StrBuf *out, const AstNode *n, int indent)
     }
     switch (n->kind) {
     case AST_INT: sb_printf(out, "%lld", (long long)n->ival); break;
-    case AST_FLOAT: sb_printf(out, "%.17g", n->fval); break;
+    case AST_FLOAT: print_float(out, n->fval); break;
     case AST_BOOL: sb_puts(out, n->ival ? "true" : "false"); break;
     case AST_INF: sb_puts(out, "inf"); break;
     case AST_NAME: sb_puts(out, n->name); break;

@@ -81,8 +81,9 @@ Token lexer_next(Lexer *lx)
             "\n" { lx->line++; lx->line_start = lx->cur; continue; }
             "//" [^\n\x00]* { continue; }
             "/*" {
+                Token open = error_tok(lx, start, start + 2, "unterminated comment");
                 if (!skip_block_comment(lx))
-                    return error_tok(lx, start, start + 2, "unterminated comment");
+                    return open; /* at the opening, not where the lines ran out */
                 continue;
             }
 

@@ -19,6 +19,7 @@ typedef struct {
     Token tok;
     SrcPos prev_end; /* just past the previous token */
     bool panic;      /* an error was reported and we have not yet resynchronized */
+    bool eof_reported; /* a block left open at the end of the file was reported */
     int depth;
 } Parser;
 
@@ -75,6 +76,19 @@ static bool expect(Parser *p, TokKind k, const char *what)
     return false;
 }
 
+/* A missing ')' or ']' is reported where it was expected, with a note at
+ * the bracket that it should close. */
+static bool expect_closing(Parser *p, TokKind k, SrcPos open)
+{
+    if (accept(p, k))
+        return true;
+    if (!p->panic) {
+        error_at_tok(p, tok_kind_name(k));
+        diag_note(p->diag, open, "to match this %s", k == TK_RPAREN ? "'('" : k == TK_RBRACK ? "'['" : "'{'");
+    }
+    return false;
+}
+
 /* A missing ';' is reported just after the statement it should end, not at
  * the next token, which is often on the next line. */
 static void expect_semi(Parser *p)
@@ -125,11 +139,15 @@ static AstNode *parse_expr(Parser *p);
 static AstNode *parse_additive(Parser *p);
 static AstNode *parse_block(Parser *p);
 
+/* Nesting: every construct that makes the tree one level deeper (a block, a
+ * parenthesis or argument list, an operator, an index) enters a level, so
+ * that the recursive stages after the parser cannot run out of stack. */
 static bool enter(Parser *p)
 {
     if (p->depth >= MAX_DEPTH) {
         if (!p->panic)
-            diag_error(p->diag, p->tok.pos, "program nested too deeply (more than %d levels)", MAX_DEPTH);
+            diag_error(p->diag, p->tok.pos,
+                       "nested too deeply: more than %d levels of blocks, parentheses and operators", MAX_DEPTH);
         p->panic = true;
         return false;
     }
@@ -242,7 +260,7 @@ static AstNode *parse_primary(Parser *p)
     case TK_LPAREN:
         advance(p);
         n = parse_expr(p);
-        expect(p, TK_RPAREN, "')'");
+        expect_closing(p, TK_RPAREN, t.pos);
         return n;
     case TK_IDENT:
         advance(p);
@@ -256,17 +274,19 @@ static AstNode *parse_primary(Parser *p)
             expect(p, TK_GT, "'>'");
             if (at(p, TK_LBRACK) && strcmp(n->name, "arange") != 0) {
                 n->has_shape = true;
+                SrcPos open = p->tok.pos;
                 advance(p);
                 parse_exprlist(p, &n->shape, TK_RBRACK, parse_additive);
-                expect(p, TK_RBRACK, "']'");
+                expect_closing(p, TK_RBRACK, open);
             }
         }
         if (at(p, TK_LPAREN)) {
             n->kind = AST_CALL;
             n->has_args = true;
+            SrcPos open = p->tok.pos;
             advance(p);
             parse_exprlist(p, &n->args, TK_RPAREN, parse_expr);
-            expect(p, TK_RPAREN, "')'");
+            expect_closing(p, TK_RPAREN, open);
         }
         return n;
     default:
@@ -280,9 +300,10 @@ static AstNode *parse_primary(Parser *p)
                 call->name = n->name;
                 call->a = n; /* the cast's dtype */
                 call->has_args = true;
+                SrcPos open = p->tok.pos;
                 advance(p);
                 parse_exprlist(p, &call->args, TK_RPAREN, parse_expr);
-                expect(p, TK_RPAREN, "')'");
+                expect_closing(p, TK_RPAREN, open);
                 return call;
             }
             return n;
@@ -299,13 +320,17 @@ static AstNode *parse_postfix(Parser *p)
 {
     AstNode *n = parse_primary(p);
     int levels = 0;
+    SrcPos start = n->pos;
     while (at(p, TK_LBRACK) && !p->panic && enter(p)) {
         levels++;
-        AstNode *ix = node(p, AST_INDEX, p->tok.pos);
+        /* Errors about an index concern the whole access: they point at
+         * the start of the indexed expression, like `X` in `X[i, j]`. */
+        AstNode *ix = node(p, AST_INDEX, start);
+        SrcPos open = p->tok.pos;
         advance(p);
         ix->a = n;
         parse_exprlist(p, &ix->args, TK_RBRACK, parse_index_item);
-        expect(p, TK_RBRACK, "']'");
+        expect_closing(p, TK_RBRACK, open);
         n = ix;
     }
     p->depth -= levels;
@@ -315,22 +340,18 @@ static AstNode *parse_postfix(Parser *p)
 /* unary := ('-' | '!' | '+') unary | postfix */
 static AstNode *parse_unary(Parser *p)
 {
+    if (!at(p, TK_MINUS) && !at(p, TK_BANG) && !at(p, TK_PLUS))
+        return parse_postfix(p);
     if (!enter(p))
         return error_node(p, p->tok.pos);
-    AstNode *n;
-    if (at(p, TK_MINUS) || at(p, TK_BANG) || at(p, TK_PLUS)) {
-        Token t = p->tok;
-        advance(p);
-        AstNode *operand = parse_unary(p);
-        if (t.kind == TK_PLUS) {
-            n = operand;
-        } else {
-            n = node(p, AST_UNARY, t.pos);
-            n->op = t.kind;
-            n->a = operand;
-        }
-    } else {
-        n = parse_postfix(p);
+    Token t = p->tok;
+    advance(p);
+    AstNode *n = parse_unary(p);
+    if (t.kind != TK_PLUS) {
+        AstNode *operand = n;
+        n = node(p, AST_UNARY, t.pos);
+        n->op = t.kind;
+        n->a = operand;
     }
     leave(p);
     return n;
@@ -384,7 +405,16 @@ static AstNode *parse_binary(Parser *p, int level)
     return lhs;
 }
 
-static AstNode *parse_additive(Parser *p) { return parse_binary(p, LEVEL_ADD); }
+/* additive := add -- where a full expression would be ambiguous: inside
+ * <...> (where '>' closes), slice lengths, loop bounds, dims */
+static AstNode *parse_additive(Parser *p)
+{
+    if (!enter(p))
+        return error_node(p, p->tok.pos);
+    AstNode *n = parse_binary(p, LEVEL_ADD);
+    leave(p);
+    return n;
+}
 
 /* expr := or ['?' expr ':' expr] */
 static AstNode *parse_expr(Parser *p)
@@ -550,7 +580,14 @@ static AstNode *parse_block(Parser *p)
         if (p->panic)
             sync_stmt(p);
     }
-    expect(p, TK_RBRACE, "'}'");
+    /* At the end of the file only the innermost unclosed block is reported. */
+    if (at(p, TK_EOF) && p->eof_reported) {
+        p->panic = true;
+        return b;
+    }
+    if (at(p, TK_EOF))
+        p->eof_reported = true;
+    expect_closing(p, TK_RBRACE, b->pos);
     return b;
 }
 
@@ -644,12 +681,21 @@ static AstKernel *parse_kernel(Parser *p)
         if (!p->panic)
             expect(p, TK_RPAREN, "',' or ')'");
     }
-    if (!p->panic && expect(p, TK_KW_GRID, "'grid'") && expect(p, TK_LPAREN, "'('")) {
-        parse_exprlist(p, &k->grid, TK_RPAREN, parse_expr);
-        expect(p, TK_RPAREN, "')'");
+    if (!p->panic && expect(p, TK_KW_GRID, "'grid'")) {
+        SrcPos open = p->tok.pos;
+        if (expect(p, TK_LPAREN, "'('")) {
+            parse_exprlist(p, &k->grid, TK_RPAREN, parse_expr);
+            expect_closing(p, TK_RPAREN, open);
+        }
     }
-    if (!p->panic && accept(p, TK_KW_WARPS))
-        k->warps = parse_additive(p);
+    if (!p->panic && accept(p, TK_KW_WARPS)) {
+        if (at(p, TK_LBRACE)) {
+            p->panic = true;
+            diag_error(p->diag, p->prev_end, "expected the number of warps after 'warps'");
+        } else {
+            k->warps = parse_additive(p);
+        }
+    }
     if (!p->panic)
         k->body = parse_block(p);
     return k;

@@ -8,6 +8,7 @@
  * variable of an enclosing scope carries it as a loop argument or result. */
 #include "sema.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -127,6 +128,16 @@ static const char *sval_str(Sema *s, SVal v)
     case SV_VAL: return type_str(s, vtype(s, v.v));
     default: return "an invalid value";
     }
+}
+
+/* Where an expression begins: errors about a whole value point there (the
+ * node of a binary operator is at the operator). */
+static SrcPos expr_start(const AstNode *n)
+{
+    while ((n->kind == AST_BINARY || n->kind == AST_TERNARY || n->kind == AST_INDEX) && n->a &&
+           n->a->pos.off < n->pos.off)
+        n = n->a;
+    return n->pos;
 }
 
 /* ---------------------------------------------------------------- emission */
@@ -364,6 +375,8 @@ overflow:
     return false;
 }
 
+static const char *binary_text(TokKind k);
+
 static SVal fold_binary(Sema *s, TokKind op, SVal a, SVal b, SrcPos pos)
 {
     SVal r = sv_err;
@@ -377,7 +390,7 @@ static SVal fold_binary(Sema *s, TokKind op, SVal a, SVal b, SrcPos pos)
     if (a.k == SV_BOOL || b.k == SV_BOOL) {
         if ((op == TK_EQ || op == TK_NE) && a.k == b.k)
             return sv_bool((a.i == b.i) == (op == TK_EQ));
-        error(s, pos, "arithmetic on bool constants");
+        error(s, pos, "%s is not defined on bool", binary_text(op));
         return sv_err;
     }
     if (a.k == SV_INT && b.k == SV_INT) {
@@ -400,6 +413,66 @@ static SVal fold_binary(Sema *s, TokKind op, SVal a, SVal b, SrcPos pos)
     case TK_GE: return sv_bool(x >= y);
     default: tsr_unreachable();
     }
+}
+
+/* ------------------------------------------------------ did you mean ...? */
+
+/* Picks, among candidates, the name closest to a misspelled one (edit
+ * distance at most a third of its length), to suggest it in a message.
+ * Distances count in half steps: a change of case only is half an edit, so
+ * F32 suggests f32 rather than i32. */
+typedef struct {
+    const char *name, *best;
+    int best_dist;
+} Suggest;
+
+static int edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    enum { MAXLEN = 64 };
+    if (la >= MAXLEN || lb >= MAXLEN)
+        return 2 * MAXLEN;
+    int row[MAXLEN + 1];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = 2 * (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = 2 * (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = row[j];
+            char x = a[i - 1], y = b[j - 1];
+            int best = diag + (x == y ? 0 : tolower((unsigned char)x) == tolower((unsigned char)y) ? 1 : 2);
+            if (up + 2 < best)
+                best = up + 2;
+            if (row[j - 1] + 2 < best)
+                best = row[j - 1] + 2;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+static void suggest_init(Suggest *sg, const char *name)
+{
+    sg->name = name;
+    sg->best = NULL;
+    sg->best_dist = 2 * ((int)strlen(name) / 3) + 1; /* names of 1 or 2 letters get none */
+}
+
+static void suggest_consider(Suggest *sg, const char *cand)
+{
+    int d = edit_distance(sg->name, cand);
+    if (d > 0 && d < sg->best_dist) {
+        sg->best = cand;
+        sg->best_dist = d;
+    }
+}
+
+/* "; did you mean 'x'?" or "" */
+static const char *suggestion(Arena *a, const Suggest *sg)
+{
+    return sg->best ? arena_printf(a, "; did you mean '%s'?", sg->best) : "";
 }
 
 /* ------------------------------------------------------------ environment */
@@ -440,11 +513,27 @@ static Binding value_binding(const char *name, SrcPos pos, SVal v, const char *w
 
 static SVal eval(Sema *s, const AstNode *n);
 
+static bool is_builtin(const char *name);
+
+/* Reports an unknown name, suggesting a visible one it may be a typo of. */
+static void unknown_name(Sema *s, SrcPos pos, const char *name)
+{
+    if (is_builtin(name)) {
+        error(s, pos, "'%s' is a built-in function: call it as %s(...)", name, name);
+        return;
+    }
+    Suggest sg;
+    suggest_init(&sg, name);
+    for (int i = 0; i < s->env.len; i++)
+        suggest_consider(&sg, s->env.data[i].name);
+    error(s, pos, "unknown name '%s'%s", name, suggestion(&s->scratch, &sg));
+}
+
 static SVal eval_name(Sema *s, const AstNode *n)
 {
     Binding *b = lookup(s, n->name);
     if (!b) {
-        error(s, n->pos, "unknown name '%s'", n->name);
+        unknown_name(s, n->pos, n->name);
         return sv_err;
     }
     switch (b->kind) {
@@ -579,11 +668,11 @@ static SVal eval_ternary(Sema *s, const AstNode *n)
     if (c.k == SV_BOOL)
         return eval(s, c.i ? n->b : n->c);
     if (c.k != SV_VAL || vtype(s, c.v).dt != DT_BOOL) {
-        error(s, n->a->pos, "the condition of '?:' must be bool, found %s", sval_str(s, c));
+        error(s, expr_start(n->a), "the condition of '?:' must be bool, found %s", sval_str(s, c));
         return sv_err;
     }
     if (vtype(s, c.v).rank != 0) {
-        error(s, n->a->pos, "the condition of '?:' must be a scalar; use where(cond, a, b) on tiles");
+        error(s, expr_start(n->a), "the condition of '?:' must be a scalar; use where(cond, a, b) on tiles");
         return sv_err;
     }
     SVal ops[3] = { c, eval(s, n->b), eval(s, n->c) };
@@ -801,7 +890,7 @@ static SVal b_where(Sema *s, const AstNode *n)
     if (c.k == SV_BOOL)
         c = const_as(s, c, DT_BOOL, n->pos);
     if (c.k != SV_VAL || vtype(s, c.v).dt != DT_BOOL) {
-        error(s, n->args.data[0]->pos, "the condition of 'where' must be bool, found %s", sval_str(s, c));
+        error(s, expr_start(n->args.data[0]), "the condition of 'where' must be bool, found %s", sval_str(s, c));
         return sv_err;
     }
     DType dt;
@@ -959,7 +1048,7 @@ static SVal b_fill(Sema *s, const AstNode *n)
         return v;
     if (t.dt == DT_BOOL && v.k == SV_INT && !is_full)
         v = sv_bool(v.i != 0);
-    v = const_as(s, v, t.dt, n->pos);
+    v = const_as(s, v, t.dt, is_full ? expr_start(n->args.data[0]) : n->pos);
     if (v.k == SV_ERR)
         return v;
     TType vt = vtype(s, v.v);
@@ -1087,8 +1176,22 @@ static SVal eval_call(Sema *s, const AstNode *n)
             return sv_err;
         return builtins[i].fn(s, n);
     }
-    error(s, n->pos, "unknown function '%s'", n->name);
+    Suggest sg;
+    suggest_init(&sg, n->name);
+    for (size_t i = 0; i < TSR_ARRAY_LEN(builtins); i++)
+        suggest_consider(&sg, builtins[i].name);
+    for (int t = 0; t < DT_COUNT; t++)
+        suggest_consider(&sg, dtype_name((DType)t));
+    error(s, n->pos, "unknown function '%s'%s", n->name, suggestion(&s->scratch, &sg));
     return sv_err;
+}
+
+static bool is_builtin(const char *name)
+{
+    for (size_t i = 0; i < TSR_ARRAY_LEN(builtins); i++)
+        if (!strcmp(builtins[i].name, name))
+            return true;
+    return false;
 }
 
 /* --- indexing --- */
@@ -1121,6 +1224,12 @@ typedef struct {
 static bool tensor_access(Sema *s, const AstNode *n, int param, Access *acc)
 {
     const TirParam *p = &s->f->params.data[param];
+    for (int d = 0; d < n->args.len; d++)
+        if (n->args.data[d]->kind == AST_NEWAXIS) {
+            error(s, n->args.data[d]->pos,
+                  "'None' adds an axis to a tile, not to a tensor: load the slice, then index the tile");
+            return false;
+        }
     if (n->args.len != p->rank) {
         error(s, n->pos, "tensor '%s' has %d dimension%s, but %d index%s given", p->name, p->rank,
               p->rank == 1 ? "" : "s", n->args.len, n->args.len == 1 ? " is" : "es are");
@@ -1132,10 +1241,7 @@ static bool tensor_access(Sema *s, const AstNode *n, int param, Access *acc)
     for (int d = 0; d < p->rank; d++) {
         const AstNode *it = n->args.data[d];
         acc->lens[d] = 0;
-        if (it->kind == AST_NEWAXIS) {
-            error(s, it->pos, "'None' can index tiles, not tensors");
-            ok = false;
-        } else if (it->kind == AST_FULL) {
+        if (it->kind == AST_FULL) {
             if (p->dim_sym[d] != TIR_NONE) {
                 error(s, it->pos, "':' needs a dimension known at compile time, but dimension %d of '%s' is '%s'; "
                       "write START : +LENGTH", d, p->name, s->f->syms.data[p->dim_sym[d]].name);
@@ -1308,10 +1414,12 @@ static SVal convert_for_assign(Sema *s, SVal v, TType target, SrcPos pos, const 
               type_str(s, target), dtype_name(target.dt));
         return sv_err;
     }
-    TType shape;
-    if (!broadcast_shape(s, target, t, &shape, pos, "an assignment"))
-        return sv_err;
-    if (!ttype_eq(shape, target)) {
+    /* The value broadcasts to the target: a scalar, or the same rank with
+     * each dim equal or 1. */
+    bool fits = t.rank == 0 || t.rank == target.rank;
+    for (int i = 0; fits && t.rank && i < t.rank; i++)
+        fits = t.shape[i] == target.shape[i] || t.shape[i] == 1;
+    if (!fits) {
         error(s, pos, "cannot assign %s to %s of type %s", type_str(s, t), what, type_str(s, target));
         return sv_err;
     }
@@ -1325,7 +1433,7 @@ static void check_assign(Sema *s, const AstNode *n)
         Binding *b = lookup(s, target->name);
         SVal v = eval(s, n->b);
         if (!b) {
-            error(s, target->pos, "unknown name '%s'", target->name);
+            unknown_name(s, target->pos, target->name);
             return;
         }
         if (!b->is_var) {
@@ -1337,7 +1445,7 @@ static void check_assign(Sema *s, const AstNode *n)
             return;
         char what[160];
         snprintf(what, sizeof what, "variable '%s'", target->name);
-        v = convert_for_assign(s, v, b->type, n->b->pos, what);
+        v = convert_for_assign(s, v, b->type, expr_start(n->b), what);
         if (v.k != SV_ERR)
             lookup(s, target->name)->val = v;
         return;
@@ -1360,7 +1468,7 @@ static void check_assign(Sema *s, const AstNode *n)
             return;
         char what[160];
         snprintf(what, sizeof what, "a slice of '%s'", p->name);
-        SVal v = convert_for_assign(s, eval(s, n->b), acc.tile, n->b->pos, what);
+        SVal v = convert_for_assign(s, eval(s, n->b), acc.tile, expr_start(n->b), what);
         if (v.k != SV_ERR)
             emit_access(s, TIR_STORE, &acc, n->pos, v.v);
         return;
@@ -1503,7 +1611,7 @@ static void check_if(Sema *s, const AstNode *n)
         return;
     }
     if (c.k != SV_VAL || vtype(s, c.v).dt != DT_BOOL || vtype(s, c.v).rank != 0) {
-        error(s, n->a->pos, "the condition of 'if' must be a bool scalar, found %s%s", sval_str(s, c),
+        error(s, expr_start(n->a), "the condition of 'if' must be a bool scalar, found %s%s", sval_str(s, c),
               c.k == SV_VAL && vtype(s, c.v).rank ? " (use where(...) for tiles)" : "");
         return;
     }
@@ -1900,16 +2008,23 @@ TirModule *sema_program(const AstProgram *prog, const Define *defs, int ndefs, c
                 diag_note(diag, prog->kernels.data[j]->pos, "the first definition is here");
             }
     }
+    Arena scratch;
+    arena_init(&scratch);
     for (int d = 0; d < ndefs; d++) {
         bool used = false;
+        Suggest sg;
+        suggest_init(&sg, defs[d].name);
         for (int i = 0; i < prog->kernels.len && !used; i++) {
             const AstKernel *k = prog->kernels.data[i];
-            if (!only_kernel || strcmp(k->name, only_kernel) == 0)
-                used = kernel_has_cparam(k, defs[d].name);
+            if (only_kernel && strcmp(k->name, only_kernel) != 0)
+                continue;
+            used = kernel_has_cparam(k, defs[d].name);
+            for (int j = 0; j < k->cparams.len; j++)
+                suggest_consider(&sg, k->cparams.data[j].name);
         }
         if (!used)
-            diag_error_nopos(diag, "-D %s: no kernel being compiled has a compile-time parameter named '%s'",
-                             defs[d].name, defs[d].name);
+            diag_error_nopos(diag, "-D %s: no kernel being compiled has a compile-time parameter named '%s'%s",
+                             defs[d].name, defs[d].name, suggestion(&scratch, &sg));
     }
     for (int i = 0; i < prog->kernels.len && !diag_full(diag); i++) {
         const AstKernel *k = prog->kernels.data[i];
@@ -1920,9 +2035,15 @@ TirModule *sema_program(const AstProgram *prog, const Define *defs, int ndefs, c
         if (f)
             vec_push(&m->arena, m->funcs, f);
     }
-    if (!found)
-        diag_error_nopos(diag, "no kernel named '%s' in %s", only_kernel,
-                         diag->src && diag->src->name ? diag->src->name : "the source");
+    if (!found) {
+        Suggest sg;
+        suggest_init(&sg, only_kernel);
+        for (int i = 0; i < prog->kernels.len; i++)
+            suggest_consider(&sg, prog->kernels.data[i]->name);
+        diag_error_nopos(diag, "no kernel named '%s' in %s%s", only_kernel,
+                         diag->src && diag->src->name ? diag->src->name : "the source", suggestion(&scratch, &sg));
+    }
+    arena_free(&scratch);
     if (diag->nerrors != errors) {
         tir_module_free(m);
         return NULL;

@@ -36,6 +36,8 @@ static void copy_val(Interp *in, ValId dst, ValId src)
         memcpy(storage(in, dst), storage(in, src), sizeof(TirElem) * (size_t)numel(in, src));
 }
 
+static bool scalar_fits_i32(double v) { return v >= -2147483648.0 && v <= 2147483647.0 && v == floor(v); }
+
 static TirElem scalar_param(const KernelArg *a, DType dt)
 {
     TirElem e;
@@ -43,8 +45,10 @@ static TirElem scalar_param(const KernelArg *a, DType dt)
         e.f = round_to_dtype((float)a->scalar, dt);
     else if (dt == DT_BOOL)
         e.i = a->scalar != 0;
-    else
+    else if (scalar_fits_i32(a->scalar))
         e.i = (int32_t)a->scalar;
+    else
+        e.i = 0; /* kernel_bind_args rejects it; never convert out of range (undefined in C) */
     return e;
 }
 
@@ -327,8 +331,14 @@ bool kernel_bind_args(TirFunc *f, const KernelArg *args, int nargs, int32_t *sym
             sb_printf(err, "argument '%s' must be a %s", p->name, p->is_tensor ? "tensor" : "scalar");
             return false;
         }
-        if (!p->is_tensor)
+        if (!p->is_tensor) {
+            if (p->dt == DT_I32 && !scalar_fits_i32(args[i].scalar)) {
+                sb_printf(err, "scalar argument '%s' must be an integer in the range of i32, not %g", p->name,
+                          args[i].scalar);
+                return false;
+            }
             continue;
+        }
         const HostTensor *t = &args[i].tensor;
         if (t->dt != p->dt) {
             sb_printf(err, "tensor '%s' must have dtype %s, not %s", p->name, dtype_name(p->dt), dtype_name(t->dt));

@@ -9,9 +9,14 @@
  * unknown names); any parameter without a define or a default gets a value
  * derived from a hash of the input.
  *
+ * A kernel that compiles also runs on the TIR interpreter with small
+ * tensors, when its loops have bounds known before the launch and the work
+ * is small (so that no input makes the harness slow for a legitimate reason).
+ *
  * Build and run: `make fuzz`, then see tests/README.md. */
 #include "ast.h"
 #include "frontend.h"
+#include "interp.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -93,6 +98,138 @@ static int derived_defines(const AstProgram *prog, uint64_t h, Define *defs, int
     return n;
 }
 
+/* ------------------------------------------------------------ interpreter */
+
+enum { MAX_TENSOR_ELEMS = 1 << 16, MAX_WORK = 1 << 22, MAX_PROGRAMS = 8 };
+
+static uint64_t next_rand(uint64_t *h)
+{
+    *h = *h * 6364136223846793005ull + 1442695040888963407ull;
+    return *h >> 33;
+}
+
+/* The value of a loop bound known before the launch: a constant or a
+ * symbolic dim. */
+static bool known_bound(TirFunc *f, ValId v, const int32_t *syms, int64_t *out)
+{
+    InstId d = tir_val(f, v)->def;
+    if (d == TIR_NONE)
+        return false;
+    const TirInst *in = tir_inst(f, d);
+    if (in->op == TIR_CONST && tir_type(f, v).dt == DT_I32) {
+        *out = in->ival;
+        return true;
+    }
+    if (in->op == TIR_DIM) {
+        *out = syms[in->sym];
+        return true;
+    }
+    return false;
+}
+
+/* Adds up the elements a block computes, times `times`; false when a loop
+ * has unknown bounds or the total passes MAX_WORK. */
+static bool block_work(TirFunc *f, BlockId b, const int32_t *syms, int64_t times, int64_t *work)
+{
+    const TirBlock *bl = tir_block(f, b);
+    for (int i = 0; i < bl->insts.len; i++) {
+        const TirInst *in = tir_inst(f, bl->insts.data[i]);
+        int64_t n = 1;
+        if (in->op == TIR_DOT) {
+            TType a = tir_type(f, in->args[0]), r = tir_type(f, in->res[0]);
+            n = ttype_numel(r) * a.shape[1];
+        } else if (in->nres) {
+            n = ttype_numel(tir_type(f, in->res[0]));
+        } else if (in->op == TIR_STORE) {
+            n = ttype_numel(tir_type(f, in->args[in->nargs - 1]));
+        }
+        *work += n * times;
+        if (*work > MAX_WORK)
+            return false;
+        if (in->op == TIR_FOR) {
+            int64_t lb, ub, step;
+            if (!known_bound(f, in->args[0], syms, &lb) || !known_bound(f, in->args[1], syms, &ub) ||
+                !known_bound(f, in->args[2], syms, &step) || step <= 0)
+                return false;
+            int64_t trips = ub > lb ? (ub - lb + step - 1) / step : 0;
+            if (trips > MAX_WORK || trips * times > MAX_WORK)
+                return false;
+            if (trips && !block_work(f, in->blocks[0], syms, times * trips, work))
+                return false;
+        } else if (in->op == TIR_IF) {
+            if (!block_work(f, in->blocks[0], syms, times, work) || !block_work(f, in->blocks[1], syms, times, work))
+                return false;
+        }
+    }
+    return true;
+}
+
+static void fill_tensor(HostTensor *t, uint64_t *h)
+{
+    int64_t n = 1;
+    for (int d = 0; d < t->rank; d++)
+        n *= t->shape[d];
+    for (int64_t i = 0; i < n; i++) {
+        int32_t r = (int32_t)(next_rand(h) % 401) - 200;
+        switch (t->dt) {
+        case DT_F32: ((float *)t->data)[i] = (float)r / 64.0f; break;
+        case DT_F16: ((uint16_t *)t->data)[i] = f32_to_f16_bits((float)r / 64.0f); break;
+        case DT_BF16: ((uint16_t *)t->data)[i] = f32_to_bf16_bits((float)r / 64.0f); break;
+        case DT_I32: ((int32_t *)t->data)[i] = r; break;
+        default: ((uint8_t *)t->data)[i] = (uint8_t)(r & 1); break;
+        }
+    }
+}
+
+/* Runs f on small random arguments when that is quick. */
+static void run_interp(TirFunc *f, uint64_t h)
+{
+    static const int32_t sym_choices[] = { 1, 2, 3, 5, 8, 16, 17, 33, 64, 100 };
+    static const double scalar_choices[] = { 0, 1, -3, 2.5, 7, 64, 1e9, 3e9, -0.0, 1e-3 };
+    int np = f->params.len;
+    int32_t *syms = calloc((size_t)f->syms.len + 1, sizeof(int32_t));
+    KernelArg *args = calloc((size_t)np + 1, sizeof(KernelArg));
+    for (int s = 0; s < f->syms.len; s++)
+        syms[s] = sym_choices[next_rand(&h) % TSR_ARRAY_LEN(sym_choices)];
+    bool ok = true;
+    for (int i = 0; i < np && ok; i++) {
+        const TirParam *p = &f->params.data[i];
+        args[i].is_tensor = p->is_tensor;
+        if (!p->is_tensor) {
+            args[i].scalar = scalar_choices[next_rand(&h) % TSR_ARRAY_LEN(scalar_choices)];
+            continue;
+        }
+        HostTensor *t = &args[i].tensor;
+        t->dt = p->dt;
+        t->rank = p->rank;
+        int64_t n = 1;
+        for (int d = p->rank - 1; d >= 0; d--) {
+            t->shape[d] = p->dim_sym[d] != TIR_NONE ? syms[p->dim_sym[d]] : p->dim_const[d];
+            t->strides[d] = n;
+            n *= t->shape[d];
+            if (n > MAX_TENSOR_ELEMS)
+                ok = false;
+        }
+        if (!ok)
+            break;
+        t->data = calloc((size_t)(n ? n : 1), (size_t)dtype_size(p->dt));
+        fill_tensor(t, &h);
+    }
+    int64_t work = 0, grid[3];
+    StrBuf err;
+    sb_init(&err);
+    int32_t *bound = calloc((size_t)f->syms.len + 1, sizeof(int32_t));
+    if (ok && kernel_bind_args(f, args, np, bound, &err) && kernel_eval_grid(f, args, bound, grid, &err) &&
+        grid[0] * grid[1] * grid[2] <= MAX_PROGRAMS && block_work(f, f->body, bound, 1, &work))
+        interp_launch(f, args, np, 1, &err);
+    sb_free(&err);
+    free(bound);
+    for (int i = 0; i < np; i++)
+        free(args[i].tensor.data);
+    free(args);
+    free(syms);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -126,6 +263,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         TirModule *m = frontend_compile(&src, defs, ndefs, NULL, &d2, size % 3 == 0 ? &dump : NULL);
         if (m) {
             tir_module_print(&out, m);
+            for (int i = 0; i < m->funcs.len; i++)
+                run_interp(m->funcs.data[i], hash_bytes(data, size) + (uint64_t)i);
             tir_module_free(m);
         }
         sb_free(&dump);
