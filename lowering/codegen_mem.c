@@ -287,6 +287,15 @@ static void load_shared(Emitter *em, const TirInst *in)
     int base = em->buf_offset[res];
     bool async = a.vec * a.esize == 16;
     em_barrier(em); /* the tile's previous contents may still be read */
+    /* When the tile is smaller than the threads' share, replicas skip the copy. */
+    LLVMValueRef owner = em_owner_mask(em, &copy);
+    LLVMBasicBlockRef done = NULL;
+    if (owner) {
+        LLVMBasicBlockRef work = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "copy");
+        done = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "copied");
+        LLVMBuildCondBr(em->b, owner, work, done);
+        LLVMPositionBuilderAtEnd(em->b, work);
+    }
     for (int g = 0; g < layout_nregs(&copy); g += a.vec) {
         LLVMValueRef ptr, ok;
         element_address(em, &a, li, g, &ptr, &ok);
@@ -309,6 +318,10 @@ static void load_shared(Emitter *em, const TirInst *in)
                 LLVMBuildStore(em->b, el[i], em_smem_at(em, shared_offset(em, &s, base, row, col)));
             }
         }
+    }
+    if (owner) {
+        LLVMBuildBr(em->b, done);
+        LLVMPositionBuilderAtEnd(em->b, done);
     }
     if (async)
         cp_async_wait_all(em);
