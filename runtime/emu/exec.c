@@ -1,0 +1,60 @@
+/* Executors shared by the instruction families: the lane-wise ALU loop that
+ * most arithmetic uses, and the checks for reads of registers never written. */
+#include "emu_internal.h"
+
+int emu_check_def(Warp *w, const Insn *in, const Operand *o, uint32_t mask)
+{
+    if (o->kind == OK_VEC) {
+        const Operand *e = &w->cta->k->vec[o->idx];
+        for (int i = 0; i < o->nelem; i++)
+            if (emu_check_def(w, in, &e[i], mask))
+                return -1;
+        return 0;
+    }
+    if (o->kind == OK_ADDR && o->idx >= 0) {
+        Operand r = {.kind = OK_REG, .idx = o->idx};
+        return emu_check_def(w, in, &r, mask);
+    }
+    if (o->kind != OK_REG)
+        return 0;
+    uint32_t undef = mask & ~w->rdef[o->idx];
+    if (!undef)
+        return 0;
+    char buf[64];
+    return emu_fault(w, in, __builtin_ctz(undef), "read of register %s, which was never written",
+                     emu_dec_reg_name(w->cta->k, o, buf, sizeof buf));
+}
+
+int emu_check_pdef(Warp *w, const Insn *in, const Operand *o, uint32_t mask)
+{
+    if (o->kind != OK_PRED)
+        return 0;
+    uint32_t undef = mask & ~w->pdef[o->idx];
+    if (!undef)
+        return 0;
+    char buf[64];
+    return emu_fault(w, in, __builtin_ctz(undef), "read of predicate %s, which was never written",
+                     emu_dec_reg_name(w->cta->k, o, buf, sizeof buf));
+}
+
+int emu_exec_alu(Warp *w, const Insn *in, uint32_t mask)
+{
+    if (w->rdef && (check_src(w, in, &in->op[1], mask) || check_src(w, in, &in->op[2], mask) ||
+                    check_src(w, in, &in->op[3], mask)))
+        return -1;
+    const uint64_t *a = opv(w, in, &in->op[1]);
+    const uint64_t *b = opv(w, in, &in->op[2]);
+    const uint64_t *c = opv(w, in, &in->op[3]);
+    uint64_t *d = opd(w, &in->op[0]);
+    uint64_t dm = width_mask(in->op[0].bits);
+    AluFn f = in->alu;
+    if (mask == FULL_MASK) {
+        for (unsigned l = 0; l < WARP_SIZE; l++)
+            d[l] = f(in, a[l], b[l], c[l]) & dm;
+    } else {
+        FOR_LANES(l, mask)
+        d[l] = f(in, a[l], b[l], c[l]) & dm;
+    }
+    mark_def(w, &in->op[0], mask);
+    return 0;
+}

@@ -1,0 +1,128 @@
+/* Control instructions: bra, exit, ret, the CTA barriers (bar, barrier: sync,
+ * arrive, red), memory fences (no-ops: the emulator is sequentially
+ * consistent), trap and brkpt (errors), and hints that change nothing here
+ * (nanosleep, pmevent, setmaxnreg, griddepcontrol). The warp loop in
+ * sched.c executes branches, exits and barriers. */
+#include <string.h>
+
+#include "emu_internal.h"
+
+static int decode_bra(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
+{
+    Operand t;
+    if (emu_dec_allow(d, s, m, 0, MF_UNI) || emu_dec_nops(d, s, 1, 1) || emu_dec_label(d, s, &s->ops[0], &t))
+        return -1;
+    in->ctl = CTL_BRA;
+    in->target = t.idx;
+    return 0;
+}
+
+static int decode_exit(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
+{
+    if (emu_dec_allow(d, s, m, 0, MF_UNI) || emu_dec_nops(d, s, 0, 0))
+        return -1;
+    if (d->op_arg && !d->fn->is_entry)
+        return emu_dec_error(d, s, "ret from a function is not supported");
+    in->ctl = CTL_EXIT;
+    return 0;
+}
+
+/* bar{.cta}.sync a{, b} | bar.arrive a, b | bar.red.op.type d, a{, b}, {!}c and the
+ * barrier{.cta} spellings. Operands: op[0] d, op[1] a, op[2] b, op[3] c. */
+static int decode_bar(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
+{
+    if (emu_dec_allow(d, s, m, MCB(MC_TYPE) | MCB(MC_LOGIC) | MCB(MC_SCOPE),
+                  MF_SYNC | MF_ARRIVE | MF_RED | MF_ALIGNED))
+        return -1;
+    uint32_t kind = m->flags & (MF_SYNC | MF_ARRIVE | MF_RED);
+    if (kind & (kind - 1))
+        return emu_dec_error(d, s, "conflicting barrier operations");
+    if (!kind)
+        kind = MF_SYNC;
+    in->ctl = CTL_BAR;
+    in->flags = kind;
+    if (kind == MF_RED) {
+        int ty = m->ntype ? m->type[0] : TY_NONE;
+        if (m->logic == LOGIC_POPC ? ty != TY_U32 : (m->logic != LOGIC_AND && m->logic != LOGIC_OR) || ty != TY_PRED)
+            return emu_dec_error(d, s, "bar.red needs .popc.u32, .and.pred or .or.pred");
+        in->mode = m->logic;
+        if (emu_dec_nops(d, s, 3, 4))
+            return -1;
+        int rc = m->logic == LOGIC_POPC ? emu_dec_dst(d, s, &s->ops[0], TY_U32, &in->op[0])
+                                        : emu_dec_pred_dst(d, s, &s->ops[0], &in->op[0]);
+        if (rc || emu_dec_src(d, s, &s->ops[1], TY_U32, &in->op[1]) ||
+            (s->nops == 4 && emu_dec_src(d, s, &s->ops[2], TY_U32, &in->op[2])) ||
+            emu_dec_pred(d, s, &s->ops[s->nops - 1], true, &in->op[3]))
+            return -1;
+        in->nops = 4;
+        return 0;
+    }
+    if (m->ntype || m->logic)
+        return emu_dec_error(d, s, "unexpected modifier on a barrier");
+    if (emu_dec_nops(d, s, kind == MF_ARRIVE ? 2 : 1, 2) ||
+        emu_dec_src(d, s, &s->ops[0], TY_U32, &in->op[1]) ||
+        (s->nops == 2 && emu_dec_src(d, s, &s->ops[1], TY_U32, &in->op[2])))
+        return -1;
+    in->nops = 3;
+    return 0;
+}
+
+static int decode_nop(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
+{
+    if (emu_dec_allow(d, s, m, MCB(MC_SCOPE) | MCB(MC_SEM) | MCB(MC_TYPE) | MCB(MC_SPACE) | MCB(MC_ATOM),
+                  MF_SYNC | MF_ALIGNED))
+        return -1;
+    for (int i = 0; i < s->nops; i++) {
+        Operand o;
+        if (s->ops[i].kind != RO_INT && emu_dec_src_wide(d, s, &s->ops[i], TY_NONE, &o))
+            return -1;
+    }
+    in->ctl = CTL_NOP;
+    return 0;
+}
+
+static int exec_trap(Warp *w, const Insn *in, uint32_t mask)
+{
+    return emu_fault(w, in, (int)__builtin_ctz(mask), "%s executed",
+                     in->mode ? "brkpt" : "trap");
+}
+
+static int decode_trap(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
+{
+    if (emu_dec_allow(d, s, m, 0, 0) || emu_dec_nops(d, s, 0, 0))
+        return -1;
+    in->mode = (uint8_t)d->op_arg;
+    in->exec = exec_trap;
+    return 0;
+}
+
+static int decode_unsupported(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
+{
+    return emu_dec_error(d, s, "'%s' is not supported by the emulator", d->opname);
+}
+
+const OpDesc emu_ops_ctl[] = {
+    {"bra", decode_bra, 0},
+    {"exit", decode_exit, 0},
+    {"ret", decode_exit, 1},
+    {"bar", decode_bar, 0},
+    {"barrier", decode_bar, 0},
+    {"membar", decode_nop, 0},
+    {"fence", decode_nop, 0},
+    {"fence.proxy.async", decode_nop, 0},
+    {"fence.proxy.alias", decode_nop, 0},
+    {"nanosleep", decode_nop, 0},
+    {"pmevent", decode_nop, 0},
+    {"setmaxnreg", decode_nop, 0},
+    {"griddepcontrol.launch_dependents", decode_nop, 0},
+    {"griddepcontrol.wait", decode_nop, 0},
+    {"trap", decode_trap, 0},
+    {"brkpt", decode_trap, 1},
+    {"call", decode_unsupported, 0},
+    {"brx", decode_unsupported, 0},
+    {"wgmma", decode_unsupported, 0},
+    {"mbarrier", decode_unsupported, 0},
+    {"cp.async.bulk", decode_unsupported, 0},
+    {"tcgen05", decode_unsupported, 0},
+    {NULL, NULL, 0},
+};

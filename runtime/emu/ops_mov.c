@@ -1,0 +1,429 @@
+/* Moves, comparisons and selection: mov (registers, constants, special
+ * registers, variable addresses, packing {a, b} and unpacking), setp, set,
+ * selp, slct. Moves do not count as uses for the uninitialised-register check:
+ * they carry "never written" along, so that packing a half that is never used
+ * is not reported. */
+#include <math.h>
+#include <string.h>
+
+#include "emu_internal.h"
+
+/* ---- mov ------------------------------------------------------------------ */
+
+/* The lanes of mask in which the operand holds a written value. */
+static uint32_t defined(Warp *w, const Operand *o, uint32_t mask)
+{
+    if (!w->rdef || o->kind != OK_REG)
+        return mask;
+    return mask & w->rdef[o->idx];
+}
+
+static void set_def(Warp *w, const Operand *o, uint32_t mask, uint32_t def)
+{
+    if (w->rdef && o->kind == OK_REG)
+        w->rdef[o->idx] = (w->rdef[o->idx] & ~mask) | (def & mask);
+}
+
+static int exec_mov(Warp *w, const Insn *in, uint32_t mask)
+{
+    const uint64_t *a = opv(w, in, &in->op[1]);
+    uint64_t *d = opd(w, &in->op[0]);
+    uint64_t dm = width_mask(in->op[0].bits) & width_mask(in->bits);
+    if (mask == FULL_MASK) {
+        for (unsigned l = 0; l < WARP_SIZE; l++)
+            d[l] = a[l] & dm;
+    } else {
+        FOR_LANES(l, mask)
+        d[l] = a[l] & dm;
+    }
+    set_def(w, &in->op[0], mask, defined(w, &in->op[1], mask));
+    return 0;
+}
+
+static int exec_mov_pred(Warp *w, const Insn *in, uint32_t mask)
+{
+    if (w->pdef && emu_check_pdef(w, in, &in->op[1], mask))
+        return -1;
+    pred_set(w, in->op[0].idx, mask, pred_val(w, &in->op[1]));
+    return 0;
+}
+
+/* mov.bN d, {e0, e1, ...}: element i in bits [i*w, (i+1)*w). */
+static int exec_pack(Warp *w, const Insn *in, uint32_t mask)
+{
+    const Operand *e = &w->cta->k->vec[in->op[1].idx];
+    int n = in->op[1].nelem, ew = in->bits / n;
+    uint64_t *d = opd(w, &in->op[0]);
+    uint32_t def = mask;
+    uint64_t em = width_mask(ew);
+    FOR_LANES(l, mask) {
+        uint64_t v = 0;
+        for (int i = 0; i < n; i++)
+            v |= (opv(w, in, &e[i])[l] & em) << (i * ew);
+        d[l] = v;
+    }
+    for (int i = 0; i < n; i++)
+        def &= defined(w, &e[i], mask);
+    set_def(w, &in->op[0], mask, def);
+    return 0;
+}
+
+/* mov.bN {e0, e1, ...}, a */
+static int exec_unpack(Warp *w, const Insn *in, uint32_t mask)
+{
+    const Operand *e = &w->cta->k->vec[in->op[0].idx];
+    int n = in->op[0].nelem, ew = in->bits / n;
+    const uint64_t *a = opv(w, in, &in->op[1]);
+    uint64_t src[WARP_SIZE];
+    memcpy(src, a, sizeof src); /* a destination may be the source */
+    uint32_t def = defined(w, &in->op[1], mask);
+    for (int i = 0; i < n; i++) {
+        if (e[i].kind == OK_SINK)
+            continue;
+        uint64_t *d = opd(w, &e[i]);
+        uint64_t m = width_mask(ew) & width_mask(e[i].bits);
+        FOR_LANES(l, mask)
+        d[l] = (src[l] >> (i * ew)) & m;
+        set_def(w, &e[i], mask, def);
+    }
+    return 0;
+}
+
+static int decode_mov(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
+{
+    int ty;
+    if (emu_dec_allow(d, s, m, MCB(MC_TYPE), 0) ||
+        emu_dec_type(d, s, m,
+                 TYS_INT | TYS_BITS | TYB(TY_F32) | TYB(TY_F64) | TYB(TY_F16) | TYB(TY_BF16) |
+                     TYB(TY_PRED) | TYB(TY_F16X2) | TYB(TY_BF16X2),
+                 &ty) ||
+        emu_dec_nops(d, s, 2, 2))
+        return -1;
+    in->nops = 2;
+    in->ty = (uint8_t)ty;
+    in->bits = (uint8_t)ty_bits(ty);
+    if (ty == TY_PRED) {
+        in->exec = exec_mov_pred;
+        return emu_dec_pred_dst(d, s, &s->ops[0], &in->op[0]) ||
+               emu_dec_pred(d, s, &s->ops[1], true, &in->op[1]);
+    }
+    if (s->ops[1].kind == RO_VEC) {
+        int n = s->ops[1].nelems;
+        if (n < 2 || ty_bits(ty) % n || ty_bits(ty) / n < 8)
+            return emu_dec_error(d, s, "cannot pack %d elements into .%s", n, emu_types[ty].name);
+        int ety = ty_bits(ty) / n == 8 ? TY_B8 : ty_bits(ty) / n == 16 ? TY_B16 : TY_B32;
+        in->exec = exec_pack;
+        return emu_dec_dst(d, s, &s->ops[0], ty, &in->op[0]) ||
+               emu_dec_vec(d, s, &s->ops[1], n, ety, false, ety == TY_B8, &in->op[1]);
+    }
+    if (s->ops[0].kind == RO_VEC) {
+        int n = s->ops[0].nelems;
+        if (n < 2 || ty_bits(ty) % n || ty_bits(ty) / n < 8)
+            return emu_dec_error(d, s, "cannot unpack .%s into %d elements", emu_types[ty].name, n);
+        int ety = ty_bits(ty) / n == 8 ? TY_B8 : ty_bits(ty) / n == 16 ? TY_B16 : TY_B32;
+        in->exec = exec_unpack;
+        return emu_dec_vec(d, s, &s->ops[0], n, ety, true, ety == TY_B8, &in->op[0]) ||
+               emu_dec_src(d, s, &s->ops[1], ty, &in->op[1]);
+    }
+    in->exec = exec_mov;
+    return emu_dec_dst(d, s, &s->ops[0], ty, &in->op[0]) || emu_dec_src(d, s, &s->ops[1], ty, &in->op[1]);
+}
+
+/* ---- comparisons ---------------------------------------------------------- */
+
+enum { CK_UINT, CK_SINT, CK_FLOAT };
+
+static bool compare(int cmp, int kind, int fmt, int bits, uint64_t a, uint64_t b, bool ftz)
+{
+    if (kind == CK_FLOAT) {
+        if (ftz) {
+            a = emu_fp_flush(fmt, a);
+            b = emu_fp_flush(fmt, b);
+        }
+        double x = emu_fp_to_double(fmt, a), y = emu_fp_to_double(fmt, b);
+        bool un = isnan(x) || isnan(y);
+        switch (cmp) {
+        case CMP_EQ: return !un && x == y;
+        case CMP_NE: return !un && x != y;
+        case CMP_LT: return !un && x < y;
+        case CMP_LE: return !un && x <= y;
+        case CMP_GT: return !un && x > y;
+        case CMP_GE: return !un && x >= y;
+        case CMP_EQU: return un || x == y;
+        case CMP_NEU: return un || x != y;
+        case CMP_LTU: return un || x < y;
+        case CMP_LEU: return un || x <= y;
+        case CMP_GTU: return un || x > y;
+        case CMP_GEU: return un || x >= y;
+        case CMP_NUM: return !un;
+        case CMP_NAN: return un;
+        default: tsr_unreachable();
+        }
+    }
+    if (kind == CK_SINT) {
+        int64_t x = sext(a, bits), y = sext(b, bits);
+        switch (cmp) {
+        case CMP_EQ: return x == y;
+        case CMP_NE: return x != y;
+        case CMP_LT: return x < y;
+        case CMP_LE: return x <= y;
+        case CMP_GT: return x > y;
+        case CMP_GE: return x >= y;
+        default: break;
+        }
+    }
+    uint64_t x = a & width_mask(bits), y = b & width_mask(bits);
+    switch (cmp) {
+    case CMP_EQ: return x == y;
+    case CMP_NE: return x != y;
+    case CMP_LT:
+    case CMP_LO: return x < y;
+    case CMP_LE:
+    case CMP_LS: return x <= y;
+    case CMP_GT:
+    case CMP_HI: return x > y;
+    case CMP_GE:
+    case CMP_HS: return x >= y;
+    default: tsr_unreachable();
+    }
+}
+
+static uint32_t boolop(int op, uint32_t t, uint32_t c)
+{
+    switch (op) {
+    case LOGIC_AND: return t & c;
+    case LOGIC_OR: return t | c;
+    case LOGIC_XOR: return t ^ c;
+    default: return t;
+    }
+}
+
+/* The comparison results of the lanes in mask; for packed halves, the low
+ * halves in *t and the high halves in *t_hi. */
+static int compare_lanes(Warp *w, const Insn *in, uint32_t mask, int a_op, uint32_t *t, uint32_t *t_hi)
+{
+    if (check_src(w, in, &in->op[a_op], mask) || check_src(w, in, &in->op[a_op + 1], mask))
+        return -1;
+    const uint64_t *a = opv(w, in, &in->op[a_op]), *b = opv(w, in, &in->op[a_op + 1]);
+    uint32_t r = 0, rh = 0;
+    bool x2 = in->vec == 2;
+    int bits = x2 ? 16 : in->bits;
+    FOR_LANES(l, mask) {
+        r |= (uint32_t)compare(in->sub, in->mode, in->fmt, bits, a[l], b[l], in->ftz) << l;
+        if (x2)
+            rh |= (uint32_t)compare(in->sub, in->mode, in->fmt, 16, a[l] >> 16, b[l] >> 16,
+                                    in->ftz) << l;
+    }
+    *t = r;
+    *t_hi = rh;
+    return 0;
+}
+
+/* setp.cmp[.bool].type p|q, a, b[, c] (op: p q a b c) */
+static int exec_setp(Warp *w, const Insn *in, uint32_t mask)
+{
+    uint32_t t, th;
+    if (compare_lanes(w, in, mask, 2, &t, &th))
+        return -1;
+    uint32_t c = 0;
+    if (in->op[4].kind != OK_NONE) {
+        if (w->pdef && emu_check_pdef(w, in, &in->op[4], mask))
+            return -1;
+        c = pred_val(w, &in->op[4]);
+    }
+    if (in->vec == 2) { /* f16x2: p from the low halves, q from the high ones */
+        pred_set(w, in->op[0].idx, mask, boolop(in->flags, t, c));
+        pred_set(w, in->op[1].idx, mask, boolop(in->flags, th, c));
+    } else {
+        pred_set(w, in->op[0].idx, mask, boolop(in->flags, t, c));
+        pred_set(w, in->op[1].idx, mask, boolop(in->flags, ~t, c));
+    }
+    return 0;
+}
+
+/* set.cmp[.bool].dtype.stype d, a, b[, c] (op: d a b c) */
+static int exec_set(Warp *w, const Insn *in, uint32_t mask)
+{
+    uint32_t t, th;
+    if (compare_lanes(w, in, mask, 1, &t, &th))
+        return -1;
+    uint32_t c = 0;
+    if (in->op[3].kind != OK_NONE) {
+        if (w->pdef && emu_check_pdef(w, in, &in->op[3], mask))
+            return -1;
+        c = pred_val(w, &in->op[3]);
+    }
+    uint32_t r = boolop(in->flags, t, c);
+    uint64_t one = in->ty2 == TY_F32 ? 0x3f800000u : 0xffffffffu;
+    uint64_t *d = opd(w, &in->op[0]);
+    FOR_LANES(l, mask)
+    d[l] = ((r >> l) & 1) ? one : 0;
+    mark_def(w, &in->op[0], mask);
+    return 0;
+}
+
+static int cmp_kind(int ty)
+{
+    return ty_float(ty) ? CK_FLOAT : ty_signed(ty) ? CK_SINT : CK_UINT;
+}
+
+static int fmt_of_cmp(int ty)
+{
+    switch (ty) {
+    case TY_F16:
+    case TY_F16X2: return FMT_F16;
+    case TY_BF16:
+    case TY_BF16X2: return FMT_BF16;
+    case TY_F64: return FMT_F64;
+    default: return FMT_F32;
+    }
+}
+
+/* Decodes the comparison part shared by setp and set. */
+static int setup_compare(Decoder *d, const RawStmt *s, const Mods *m, Insn *in, int ty)
+{
+    if (m->cmp == CMP_NONE || !(m->cats & MCB(MC_CMP)))
+        return emu_dec_error(d, s, "missing comparison operator");
+    int kind = cmp_kind(ty);
+    bool float_cmp = m->cmp >= CMP_EQU || m->cmp <= CMP_GE;
+    bool uint_cmp = m->cmp <= CMP_HS;
+    if ((kind == CK_FLOAT && !float_cmp) || (kind != CK_FLOAT && !uint_cmp) ||
+        (kind == CK_SINT && m->cmp >= CMP_LO))
+        return emu_dec_error(d, s, "comparison '.%s' does not apply to .%s", m->text[MC_CMP],
+                         emu_types[ty].name);
+    if ((m->flags & MF_FTZ) && kind != CK_FLOAT)
+        return emu_dec_error(d, s, ".ftz on an integer comparison");
+    in->sub = m->cmp;
+    in->mode = (uint8_t)kind;
+    in->fmt = (uint8_t)fmt_of_cmp(ty);
+    in->ty = (uint8_t)ty;
+    in->bits = (uint8_t)ty_bits(ty);
+    in->vec = (ty == TY_F16X2 || ty == TY_BF16X2) ? 2 : 1;
+    in->ftz = (m->flags & MF_FTZ) != 0;
+    in->flags = m->logic;
+    if (m->logic == LOGIC_POPC)
+        return emu_dec_error(d, s, "'.popc' is not a boolean operator");
+    return 0;
+}
+
+#define TYS_CMP (TYS_INT | TYS_BITS | TYB(TY_F32) | TYB(TY_F64) | TYB(TY_F16) | TYB(TY_BF16) | \
+                 TYB(TY_F16X2) | TYB(TY_BF16X2))
+
+static int decode_setp(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
+{
+    int ty;
+    if (emu_dec_allow(d, s, m, MCB(MC_TYPE) | MCB(MC_CMP) | MCB(MC_LOGIC), MF_FTZ) ||
+        emu_dec_type(d, s, m, TYS_CMP, &ty) || setup_compare(d, s, m, in, ty))
+        return -1;
+    int n = m->logic ? 4 : 3;
+    if (emu_dec_nops(d, s, n, n))
+        return -1;
+    const RawOp *p = &s->ops[0];
+    RawOp pp = *p, qq = {.kind = RO_SINK};
+    if (p->kind == RO_NAME && p->name2) {
+        pp.name2 = NULL;
+        qq = (RawOp){.kind = RO_NAME, .name = p->name2};
+    }
+    if (in->vec == 2 && qq.kind == RO_SINK && p->kind != RO_SINK)
+        return emu_dec_error(d, s, "setp on .%s needs two destination predicates p|q",
+                         emu_types[ty].name);
+    if (emu_dec_pred_dst(d, s, &pp, &in->op[0]) || emu_dec_pred_dst(d, s, &qq, &in->op[1]) ||
+        emu_dec_src(d, s, &s->ops[1], ty, &in->op[2]) || emu_dec_src(d, s, &s->ops[2], ty, &in->op[3]))
+        return -1;
+    if (n == 4 && emu_dec_pred(d, s, &s->ops[3], true, &in->op[4]))
+        return -1;
+    in->nops = 5;
+    in->exec = exec_setp;
+    return 0;
+}
+
+static int decode_set(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
+{
+    if (emu_dec_allow(d, s, m, MCB(MC_TYPE) | MCB(MC_CMP) | MCB(MC_LOGIC), MF_FTZ))
+        return -1;
+    if (m->ntype != 2)
+        return emu_dec_error(d, s, "set needs a destination and a source type");
+    int dty = m->type[0], ty = m->type[1];
+    if (dty != TY_U32 && dty != TY_S32 && dty != TY_F32)
+        return emu_dec_error(d, s, "set destination type must be .u32, .s32 or .f32");
+    if (!(TYB(ty) & TYS_CMP) || ty == TY_F16X2 || ty == TY_BF16X2)
+        return emu_dec_error(d, s, "type .%s is not supported here", emu_types[ty].name);
+    if (setup_compare(d, s, m, in, ty))
+        return -1;
+    int n = m->logic ? 4 : 3;
+    if (emu_dec_nops(d, s, n, n) || emu_dec_dst(d, s, &s->ops[0], dty, &in->op[0]) ||
+        emu_dec_src(d, s, &s->ops[1], ty, &in->op[1]) || emu_dec_src(d, s, &s->ops[2], ty, &in->op[2]))
+        return -1;
+    if (n == 4 && emu_dec_pred(d, s, &s->ops[3], true, &in->op[3]))
+        return -1;
+    in->ty2 = (uint8_t)dty;
+    in->nops = 4;
+    in->exec = exec_set;
+    return 0;
+}
+
+/* ---- selection ------------------------------------------------------------ */
+
+static int exec_selp(Warp *w, const Insn *in, uint32_t mask)
+{
+    if (check_src(w, in, &in->op[1], mask) || check_src(w, in, &in->op[2], mask) ||
+        (w->pdef && emu_check_pdef(w, in, &in->op[3], mask)))
+        return -1;
+    const uint64_t *a = opv(w, in, &in->op[1]), *b = opv(w, in, &in->op[2]);
+    uint32_t c = pred_val(w, &in->op[3]);
+    uint64_t *d = opd(w, &in->op[0]);
+    FOR_LANES(l, mask)
+    d[l] = ((c >> l) & 1) ? a[l] : b[l];
+    mark_def(w, &in->op[0], mask);
+    return 0;
+}
+
+static uint64_t alu_slct(const Insn *in, uint64_t a, uint64_t b, uint64_t c)
+{
+    bool ge;
+    if (in->ty2 == TY_F32) {
+        float f = f32_of(in->ftz ? emu_fp_flush(FMT_F32, c) : c);
+        ge = f >= 0.0f;
+    } else {
+        ge = (int32_t)c >= 0;
+    }
+    return ge ? a : b;
+}
+
+#define TYS_SEL (TYS_INT | TYS_BITS | TYB(TY_F32) | TYB(TY_F64) | TYB(TY_F16) | TYB(TY_BF16) | \
+                 TYB(TY_F16X2) | TYB(TY_BF16X2))
+
+static int decode_selp(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
+{
+    int ty;
+    if (emu_dec_allow(d, s, m, MCB(MC_TYPE), 0) || emu_dec_type(d, s, m, TYS_SEL, &ty) ||
+        emu_dec_nops(d, s, 4, 4) || emu_dec_dst(d, s, &s->ops[0], ty, &in->op[0]) ||
+        emu_dec_src(d, s, &s->ops[1], ty, &in->op[1]) || emu_dec_src(d, s, &s->ops[2], ty, &in->op[2]) ||
+        emu_dec_pred(d, s, &s->ops[3], true, &in->op[3]))
+        return -1;
+    in->nops = 4;
+    in->ty = (uint8_t)ty;
+    in->bits = (uint8_t)ty_bits(ty);
+    in->exec = exec_selp;
+    return 0;
+}
+
+static int decode_slct(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
+{
+    if (emu_dec_allow(d, s, m, MCB(MC_TYPE), MF_FTZ))
+        return -1;
+    if (m->ntype != 2 || (m->type[1] != TY_S32 && m->type[1] != TY_F32) ||
+        !(TYB(m->type[0]) & TYS_SEL))
+        return emu_dec_error(d, s, "slct needs .dtype.s32 or .dtype.f32");
+    int ty = m->type[0];
+    if (emu_dec_alu(d, s, in, alu_slct, ty, ty, ty, ty, m->type[1]))
+        return -1;
+    in->ty2 = m->type[1];
+    in->ftz = (m->flags & MF_FTZ) != 0;
+    return 0;
+}
+
+const OpDesc emu_ops_mov[] = {
+    {"mov", decode_mov, 0},   {"setp", decode_setp, 0}, {"set", decode_set, 0},
+    {"selp", decode_selp, 0}, {"slct", decode_slct, 0}, {NULL, NULL, 0},
+};

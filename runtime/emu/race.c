@@ -1,0 +1,190 @@
+/* The shared-memory race detector. Happens-before is tracked with vector
+ * clocks over the warps of a CTA: a barrier joins the clocks of the warps that
+ * arrive (bar.arrive releases, bar.sync and bar.red also acquire). Every byte
+ * of shared memory remembers its last write (warp, clock, lane, line) and,
+ * per warp, its last read. Two accesses race when they come from different
+ * warps, at least one writes, and no barrier orders them.
+ *
+ * Lanes of one warp: the emulator runs them in lock step, and code generated
+ * for sm_80/sm_90 relies on warp-synchronous execution after reconvergence, so
+ * accesses from the same warp are ordered by program order; the one exception
+ * is two lanes writing different values to the same byte in one instruction,
+ * whose outcome is undefined. Atomics are not checked. A read or write of
+ * bytes that an uncompleted cp.async will write is reported too: the kernel
+ * lacks a cp.async.wait_group before it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu_internal.h"
+
+struct RaceState {
+    size_t size;
+    int nwarps;
+    uint32_t *wr_clock; /* per byte; 0: never written */
+    uint8_t *wr_warp, *wr_lane;
+    uint32_t *wr_serial;
+    int32_t *wr_line;
+    uint32_t *rd_clock; /* [warp * size + byte]; 0: not read */
+    int32_t *rd_line;
+    uint8_t *rd_lane;
+    uint16_t *pending;  /* cp.async copies in flight per byte */
+};
+
+RaceState *emu_race_new(size_t size, int nwarps)
+{
+    RaceState *r = tsr_xcalloc(1, sizeof *r);
+    size_t n = size ? size : 1;
+    r->size = size;
+    r->nwarps = nwarps;
+    r->wr_clock = tsr_xcalloc(n, sizeof *r->wr_clock);
+    r->wr_warp = tsr_xcalloc(n, 1);
+    r->wr_lane = tsr_xcalloc(n, 1);
+    r->wr_serial = tsr_xcalloc(n, sizeof *r->wr_serial);
+    r->wr_line = tsr_xcalloc(n, sizeof *r->wr_line);
+    r->rd_clock = tsr_xcalloc(n * (size_t)nwarps, sizeof *r->rd_clock);
+    r->rd_line = tsr_xcalloc(n * (size_t)nwarps, sizeof *r->rd_line);
+    r->rd_lane = tsr_xcalloc(n * (size_t)nwarps, 1);
+    r->pending = tsr_xcalloc(n, sizeof *r->pending);
+    return r;
+}
+
+void emu_race_free(RaceState *r)
+{
+    if (!r)
+        return;
+    free(r->wr_clock);
+    free(r->wr_warp);
+    free(r->wr_lane);
+    free(r->wr_serial);
+    free(r->wr_line);
+    free(r->rd_clock);
+    free(r->rd_line);
+    free(r->rd_lane);
+    free(r->pending);
+    free(r);
+}
+
+void emu_race_reset(RaceState *r, int nwarps)
+{
+    size_t n = r->size;
+    memset(r->wr_clock, 0, n * sizeof *r->wr_clock);
+    memset(r->rd_clock, 0, n * (size_t)nwarps * sizeof *r->rd_clock);
+    memset(r->pending, 0, n * sizeof *r->pending);
+}
+
+void emu_race_cp_async_issue(Cta *c, uint32_t off, unsigned size, int delta)
+{
+    for (unsigned i = 0; i < size; i++)
+        c->race->pending[off + i] = (uint16_t)(c->race->pending[off + i] + delta);
+}
+
+static void other_thread(Cta *c, int warp, int lane, StrBuf *sb)
+{
+    unsigned tid[3];
+    emu_thread_coords(&c->warps[warp], (unsigned)lane, tid);
+    sb_printf(sb, "thread tid (%u,%u,%u)", tid[0], tid[1], tid[2]);
+}
+
+static int report(Warp *w, const Insn *in, int lane, uint32_t off, bool write, bool other_write,
+                  int owarp, int olane, int oline)
+{
+    StrBuf sb;
+    sb_init(&sb);
+    other_thread(w->cta, owarp, olane, &sb);
+    emu_fault(w, in, lane,
+              "shared-memory race at offset 0x%x: this %s and a %s by %s (line %d) are not "
+              "ordered by a barrier",
+              off, write ? "write" : "read", other_write ? "write" : "read", sb.data, oline);
+    sb_free(&sb);
+    return -1;
+}
+
+static int report_pending(Warp *w, const Insn *in, int lane, uint32_t off, bool write)
+{
+    Cta *c = w->cta;
+    int line = 0;
+    for (int i = 0; i < c->nwarps && !line; i++)
+        for (int j = 0; j < c->warps[i].ncp; j++) {
+            const CpAsync *cp = &c->warps[i].cp[j];
+            if (off >= cp->dst && off < cp->dst + cp->size) {
+                line = cp->line;
+                break;
+            }
+        }
+    return emu_fault(w, in, lane,
+                     "%s of shared memory at offset 0x%x that a cp.async (line %d) has not yet "
+                     "written: a cp.async.wait_group or wait_all is missing before it",
+                     write ? "write" : "read", off, line);
+}
+
+int emu_race_access(Warp *w, const Insn *in, int lane, uint32_t off, unsigned size, const uint8_t *value,
+                uint64_t serial)
+{
+    Cta *c = w->cta;
+    RaceState *r = c->race;
+    int me = w->id;
+    bool write = value != NULL;
+    int line = in ? in->line : 0;
+    for (unsigned i = 0; i < size; i++) {
+        uint32_t x = off + i;
+        if (r->pending[x])
+            return report_pending(w, in, lane, x, write);
+        uint32_t wc = r->wr_clock[x];
+        int ww = r->wr_warp[x];
+        if (wc && ww != me && w->vc[ww] < wc)
+            return report(w, in, lane, x, write, true, ww, r->wr_lane[x], r->wr_line[x]);
+        if (!write) {
+            size_t k = (size_t)me * r->size + x;
+            r->rd_clock[k] = w->vc[me];
+            r->rd_line[k] = line;
+            r->rd_lane[k] = (uint8_t)lane;
+            continue;
+        }
+        if (wc && ww == me && r->wr_serial[x] == (uint32_t)serial && r->wr_lane[x] != lane &&
+            c->smem[x] != value[i]) {
+            unsigned tid[3];
+            emu_thread_coords(w, r->wr_lane[x], tid);
+            return emu_fault(w, in, lane,
+                             "shared-memory race at offset 0x%x: thread tid (%u,%u,%u) writes a "
+                             "different value to the same byte in the same instruction",
+                             x, tid[0], tid[1], tid[2]);
+        }
+        for (int v = 0; v < r->nwarps; v++) {
+            if (v == me)
+                continue;
+            size_t k = (size_t)v * r->size + x;
+            uint32_t rc = r->rd_clock[k];
+            if (rc && w->vc[v] < rc)
+                return report(w, in, lane, x, true, false, v, r->rd_lane[k], r->rd_line[k]);
+        }
+        r->wr_clock[x] = w->vc[me];
+        r->wr_warp[x] = (uint8_t)me;
+        r->wr_lane[x] = (uint8_t)lane;
+        r->wr_serial[x] = (uint32_t)serial;
+        r->wr_line[x] = line;
+    }
+    return 0;
+}
+
+void emu_race_barrier_arrive(Cta *c, Barrier *b, Warp *w, bool waits)
+{
+    for (int i = 0; i < c->nwarps; i++)
+        if (w->vc[i] > b->vc[i])
+            b->vc[i] = w->vc[i];
+    if (!waits)
+        w->vc[w->id]++;
+}
+
+void emu_race_barrier_complete(Cta *c, Barrier *b, uint64_t warps)
+{
+    for (int i = 0; i < c->nwarps; i++) {
+        if (!((warps >> i) & 1))
+            continue;
+        Warp *w = &c->warps[i];
+        for (int j = 0; j < c->nwarps; j++)
+            if (b->vc[j] > w->vc[j])
+                w->vc[j] = b->vc[j];
+        w->vc[i]++;
+    }
+    memset(b->vc, 0, sizeof(uint32_t) * (size_t)c->nwarps);
+}

@@ -1,0 +1,724 @@
+/* Running a kernel: the grid of CTAs (spread over host threads), the warps of a
+ * CTA, and each warp's SIMT stack. A warp runs until it blocks at a barrier,
+ * exits, or uses up its time slice; a CTA whose remaining warps are all
+ * blocked is deadlocked, which is an error. Divergent branches push the two
+ * sides on the stack; they join again at the branch's reconvergence point
+ * (cfg.c). */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu_internal.h"
+
+enum { RUN_BLOCKED, RUN_DONE, RUN_YIELD, RUN_ERROR };
+enum { SLICE = 1 << 16 };
+enum { SMEM_POISON = 0xff, LOCAL_POISON = 0xcd };
+
+const uint64_t emu_zero_row[WARP_SIZE];
+
+/* ---- errors ---------------------------------------------------------------- */
+
+void emu_thread_coords(const Warp *w, unsigned lane, unsigned tid[3])
+{
+    const unsigned *b = w->cta->L->cfg->block;
+    unsigned t = lane_tid_linear(w, lane);
+    tid[0] = t % b[0];
+    tid[1] = t / b[0] % b[1];
+    tid[2] = t / (b[0] * b[1]);
+}
+
+int emu_fault(Warp *w, const Insn *in, int lane, const char *fmt, ...)
+{
+    Cta *c = w->cta;
+    if (c->failed)
+        return -1;
+    c->failed = true;
+    StrBuf *sb = &c->err;
+    sb_printf(sb, "emu: kernel '%s'", c->k->name);
+    if (in)
+        sb_printf(sb, ", line %d (%s)", in->line, in->text);
+    sb_puts(sb, ": ");
+    va_list ap;
+    va_start(ap, fmt);
+    sb_vprintf(sb, fmt, ap);
+    va_end(ap);
+    if (lane >= 0) {
+        unsigned tid[3];
+        emu_thread_coords(w, (unsigned)lane, tid);
+        sb_printf(sb, " [thread ctaid (%u,%u,%u) tid (%u,%u,%u)]", c->ctaid[0], c->ctaid[1],
+                  c->ctaid[2], tid[0], tid[1], tid[2]);
+    } else {
+        sb_printf(sb, " [warp %d of ctaid (%u,%u,%u)]", w->id, c->ctaid[0], c->ctaid[1],
+                  c->ctaid[2]);
+    }
+    return -1;
+}
+
+/* ---- the SIMT stack ---------------------------------------------------------- */
+
+static void push(Warp *w, int32_t pc, int32_t rpc, uint32_t mask)
+{
+    if (w->sp + 1 >= w->stack_cap) {
+        w->stack_cap *= 2;
+        w->stack = tsr_xrealloc(w->stack, sizeof *w->stack * (size_t)w->stack_cap);
+    }
+    w->stack[++w->sp] = (SimtEntry){pc, rpc, mask};
+}
+
+static void do_branch(Warp *w, const Insn *in, uint32_t taken)
+{
+    SimtEntry *e = &w->stack[w->sp];
+    uint32_t rest = e->mask & ~taken;
+    if (!rest) {
+        e->pc = in->target;
+        return;
+    }
+    if (!taken) {
+        e->pc++;
+        return;
+    }
+    /* Diverge. Without a reconvergence point before the exit, the sides join
+       where the enclosing entry joins. */
+    int32_t r = in->reconv >= 0 ? in->reconv : e->rpc;
+    int32_t fall = e->pc + 1;
+    if (e->rpc == r) {
+        e->pc = fall;
+        e->mask = rest;
+    } else {
+        e->pc = r;
+        push(w, fall, r, rest);
+    }
+    push(w, in->target, r, taken);
+}
+
+/* Lanes in `mask` leave the kernel. */
+static void exit_lanes(Warp *w, uint32_t mask)
+{
+    w->live &= ~mask;
+    for (int i = 0; i <= w->sp; i++)
+        w->stack[i].mask &= ~mask;
+}
+
+/* ---- barriers ------------------------------------------------------------------ */
+
+static unsigned live_warps(const Cta *c)
+{
+    unsigned n = 0;
+    for (int i = 0; i < c->nwarps; i++)
+        n += c->warps[i].state != WS_DONE;
+    return n;
+}
+
+static void barrier_reset(Barrier *b)
+{
+    uint32_t *vc = b->vc;
+    memset(b, 0, sizeof *b);
+    b->vc = vc;
+    b->red_and = true;
+}
+
+/* Completes barrier `id` if enough warps have arrived. */
+static void barrier_check(Cta *c, int id)
+{
+    Barrier *b = &c->bars[id];
+    if (!b->arrived)
+        return;
+    unsigned need = b->expected ? b->expected : live_warps(c);
+    if (b->arrived < need)
+        return;
+    if (c->race)
+        emu_race_barrier_complete(c, b, b->waiting);
+    for (int i = 0; i < c->nwarps; i++) {
+        if (!((b->waiting >> i) & 1))
+            continue;
+        Warp *w = &c->warps[i];
+        const Insn *in = w->bar_insn;
+        if (in->flags & MF_RED) {
+            uint32_t m = w->bar_mask;
+            if (in->mode == LOGIC_POPC) {
+                uint64_t *d = opd(w, &in->op[0]);
+                FOR_LANES(l, m)
+                d[l] = b->red_popc;
+                mark_def(w, &in->op[0], m);
+            } else {
+                bool v = in->mode == LOGIC_AND ? b->red_and : b->red_or;
+                pred_set(w, in->op[0].idx, m, v ? FULL_MASK : 0);
+            }
+        }
+        w->state = WS_RUN;
+    }
+    barrier_reset(b);
+}
+
+/* Reads a uniform operand (barrier id or count) of the warp's lanes. */
+static int uniform_value(Warp *w, const Insn *in, const Operand *o, uint32_t mask, uint32_t *out)
+{
+    if (check_src(w, in, o, mask))
+        return -1;
+    const uint64_t *v = opv(w, in, o);
+    uint32_t first = (uint32_t)v[__builtin_ctz(mask)];
+    FOR_LANES(l, mask)
+    if ((uint32_t)v[l] != first)
+        return emu_fault(w, in, (int)l, "barrier operand differs between the lanes of a warp");
+    *out = first;
+    return 0;
+}
+
+/* bar.sync / bar.arrive / bar.red / barrier.sync. Returns RUN_BLOCKED when
+ * the warp must wait, RUN_YIELD to go on, RUN_ERROR. */
+static int do_barrier(Warp *w, const Insn *in, uint32_t mask)
+{
+    Cta *c = w->cta;
+    if (mask != w->live)
+        return emu_fault(w, in, -1,
+                         "barrier executed by a diverged warp (active lanes 0x%08x, lanes not "
+                         "exited 0x%08x)",
+                         mask, w->live),
+               RUN_ERROR;
+    uint32_t id, count = 0;
+    if (uniform_value(w, in, &in->op[1], mask, &id))
+        return RUN_ERROR;
+    if (id > 15)
+        return emu_fault(w, in, -1, "barrier %u out of range 0..15", id), RUN_ERROR;
+    if (in->op[2].kind != OK_NONE) {
+        if (uniform_value(w, in, &in->op[2], mask, &count))
+            return RUN_ERROR;
+        if (count == 0 || count % WARP_SIZE)
+            return emu_fault(w, in, -1, "barrier thread count %u is not a positive multiple of 32",
+                             count),
+                   RUN_ERROR;
+    }
+    Barrier *b = &c->bars[id];
+    unsigned expected = count / WARP_SIZE;
+    if (b->arrived && b->expected != expected)
+        return emu_fault(w, in, -1,
+                         "barrier %u used with different thread counts (%u and %u) at once", id,
+                         b->expected * WARP_SIZE, expected * WARP_SIZE),
+               RUN_ERROR;
+    if ((b->waiting >> w->id) & 1)
+        tsr_die("warp arrives twice at a barrier");
+    b->expected = expected;
+    b->arrived++;
+    if (in->flags & MF_RED) {
+        const Operand *p = &in->op[3];
+        if (p->kind == OK_PRED && w->pdef && emu_check_pdef(w, in, p, mask))
+            return RUN_ERROR;
+        uint32_t v = pred_val(w, p) & mask;
+        b->red_popc += (uint32_t)__builtin_popcount(v);
+        b->red_and = b->red_and && v == mask;
+        b->red_or = b->red_or || v != 0;
+    }
+    if (c->race)
+        emu_race_barrier_arrive(c, b, w, !(in->flags & MF_ARRIVE));
+    w->stack[w->sp].pc++;
+    if (!(in->flags & MF_ARRIVE)) {
+        w->state = WS_BAR;
+        w->bar_id = (int)id;
+        w->bar_insn = in;
+        w->bar_mask = mask;
+        b->waiting |= 1ull << w->id;
+    }
+    barrier_check(c, (int)id);
+    return w->state == WS_BAR ? RUN_BLOCKED : RUN_YIELD;
+}
+
+/* ---- a warp ------------------------------------------------------------------- */
+
+static void fill_clock(Warp *w)
+{
+    uint64_t t = w->cta->insns * 4;
+    uint64_t *r = w->r;
+    for (int l = 0; l < WARP_SIZE; l++) {
+        r[SR_CLOCK * WARP_SIZE + l] = (uint32_t)t;
+        r[SR_CLOCK_HI * WARP_SIZE + l] = (uint32_t)(t >> 32);
+        r[SR_CLOCK64 * WARP_SIZE + l] = t;
+        r[SR_GLOBALTIMER * WARP_SIZE + l] = t;
+        r[SR_GLOBALTIMER_LO * WARP_SIZE + l] = (uint32_t)t;
+        r[SR_GLOBALTIMER_HI * WARP_SIZE + l] = (uint32_t)(t >> 32);
+    }
+}
+
+static void warp_finish(Warp *w)
+{
+    w->state = WS_DONE;
+    emu_cp_async_complete(w, NULL, UINT32_MAX);
+    Cta *c = w->cta;
+    for (int i = 0; i < 16; i++)
+        barrier_check(c, i);
+}
+
+static int warp_run(Warp *w, uint64_t budget)
+{
+    Cta *c = w->cta;
+    const Insn *code = c->k->code;
+    uint64_t insns = 0, lanes = 0;
+    int rc = RUN_YIELD;
+    while (insns < budget) {
+        SimtEntry *e = &w->stack[w->sp];
+        if (!e->mask || e->pc == e->rpc) {
+            if (w->sp == 0) {
+                if (w->live)
+                    tsr_die("SIMT stack empty with live lanes");
+                warp_finish(w);
+                rc = RUN_DONE;
+                break;
+            }
+            w->sp--;
+            continue;
+        }
+        if (e->pc < 0 || e->pc >= c->k->ncode)
+            tsr_die("pc %d out of range", e->pc);
+        const Insn *in = &code[e->pc];
+        uint32_t m = e->mask;
+        insns++;
+        w->icount++;
+        if (in->guard >= 0) {
+            Operand g = {.kind = OK_PRED, .idx = in->guard, .neg = in->guard_neg};
+            if (w->pdef && emu_check_pdef(w, in, &g, m)) {
+                rc = RUN_ERROR;
+                break;
+            }
+            m &= pred_val(w, &g);
+        }
+        lanes += (uint64_t)__builtin_popcount(m);
+        switch (in->ctl) {
+        case CTL_EXEC:
+            if (m) {
+                if (in->clock)
+                    fill_clock(w);
+                w->active = e->mask;
+                if (in->exec(w, in, m)) {
+                    rc = RUN_ERROR;
+                    goto out;
+                }
+            }
+            e->pc++;
+            break;
+        case CTL_NOP: e->pc++; break;
+        case CTL_BRA: do_branch(w, in, m); break;
+        case CTL_EXIT:
+            e->pc++;
+            exit_lanes(w, m);
+            break;
+        case CTL_BAR:
+            if (!m) {
+                e->pc++;
+                break;
+            }
+            rc = do_barrier(w, in, m);
+            if (rc != RUN_YIELD)
+                goto out;
+            break;
+        default: tsr_unreachable();
+        }
+    }
+out:
+    c->insns += insns;
+    c->thread_insns += lanes;
+    return c->failed ? RUN_ERROR : rc;
+}
+
+/* ---- a CTA -------------------------------------------------------------------- */
+
+static Cta *cta_new(Launch *L)
+{
+    const Kernel *k = L->k;
+    Cta *c = tsr_xcalloc(1, sizeof *c);
+    c->L = L;
+    c->k = k;
+    c->nwarps = (int)L->nwarps;
+    c->warps = tsr_xcalloc((size_t)c->nwarps, sizeof *c->warps);
+    size_t nr = (size_t)k->nregs * WARP_SIZE * (size_t)c->nwarps;
+    c->regs = tsr_xcalloc(nr, sizeof *c->regs);
+    c->preds = tsr_xcalloc((size_t)k->npreds * (size_t)c->nwarps, sizeof *c->preds);
+    if (L->cfg->check_uninit) {
+        c->rdef = tsr_xcalloc((size_t)k->nregs * (size_t)c->nwarps, sizeof *c->rdef);
+        c->pdef = tsr_xcalloc((size_t)k->npreds * (size_t)c->nwarps, sizeof *c->pdef);
+    }
+    c->smem_size = L->smem_bytes;
+    c->smem = aligned_alloc(1024, (c->smem_size + 1023) / 1024 * 1024 + 1024);
+    if (!c->smem)
+        tsr_die("out of memory for shared memory");
+    c->local_size = k->local_bytes;
+    c->local = tsr_xmalloc(c->local_size * L->nwarps * WARP_SIZE + 16);
+    if (L->cfg->check_races)
+        c->race = emu_race_new(c->smem_size, c->nwarps);
+    for (int i = 0; i < c->nwarps; i++) {
+        Warp *w = &c->warps[i];
+        w->cta = c;
+        w->id = i;
+        w->r = c->regs + (size_t)i * (size_t)k->nregs * WARP_SIZE;
+        w->p = c->preds + (size_t)i * (size_t)k->npreds;
+        if (c->rdef) {
+            w->rdef = c->rdef + (size_t)i * (size_t)k->nregs;
+            w->pdef = c->pdef + (size_t)i * (size_t)k->npreds;
+        }
+        w->stack_cap = 16;
+        w->stack = tsr_xmalloc(sizeof *w->stack * (size_t)w->stack_cap);
+    }
+    for (int i = 0; i < 16; i++)
+        c->bars[i].vc = c->race ? tsr_xcalloc((size_t)c->nwarps, sizeof(uint32_t)) : NULL;
+    sb_init(&c->err);
+    return c;
+}
+
+static void cta_free(Cta *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < c->nwarps; i++) {
+        free(c->warps[i].stack);
+        free(c->warps[i].cp);
+        free(c->warps[i].vc);
+    }
+    for (int i = 0; i < 16; i++)
+        free(c->bars[i].vc);
+    free(c->warps);
+    free(c->regs);
+    free(c->preds);
+    free(c->rdef);
+    free(c->pdef);
+    free(c->smem);
+    free(c->local);
+    emu_race_free(c->race);
+    sb_free(&c->err);
+    free(c);
+}
+
+static void set_special(Warp *w, int sr, unsigned lane, uint64_t v)
+{
+    w->r[(size_t)sr * WARP_SIZE + lane] = v;
+}
+
+static void cta_init(Cta *c, uint64_t linear)
+{
+    Launch *L = c->L;
+    const EmuLaunch *cfg = L->cfg;
+    const Kernel *k = c->k;
+    c->ctaid[0] = (unsigned)(linear % cfg->grid[0]);
+    c->ctaid[1] = (unsigned)(linear / cfg->grid[0] % cfg->grid[1]);
+    c->ctaid[2] = (unsigned)(linear / ((uint64_t)cfg->grid[0] * cfg->grid[1]));
+    memset(c->smem, SMEM_POISON, c->smem_size);
+    memset(c->local, LOCAL_POISON, c->local_size * L->nwarps * WARP_SIZE);
+    if (c->rdef) {
+        memset(c->rdef, 0, sizeof *c->rdef * (size_t)k->nregs * (size_t)c->nwarps);
+        memset(c->pdef, 0, sizeof *c->pdef * (size_t)k->npreds * (size_t)c->nwarps);
+    }
+    for (int i = 0; i < 16; i++) {
+        barrier_reset(&c->bars[i]);
+        if (c->bars[i].vc)
+            memset(c->bars[i].vc, 0, sizeof(uint32_t) * (size_t)c->nwarps);
+    }
+    if (c->race)
+        emu_race_reset(c->race, c->nwarps);
+    for (int i = 0; i < c->nwarps; i++) {
+        Warp *w = &c->warps[i];
+        unsigned first = (unsigned)i * WARP_SIZE;
+        unsigned n = L->nthreads - first < WARP_SIZE ? L->nthreads - first : WARP_SIZE;
+        w->live = n == WARP_SIZE ? FULL_MASK : (1u << n) - 1;
+        w->sp = 0;
+        w->stack[0] = (SimtEntry){0, -1, w->live};
+        w->state = WS_RUN;
+        w->ncp = 0;
+        w->cp_group = 0;
+        w->icount = 0;
+        if (c->race) {
+            if (!w->vc)
+                w->vc = tsr_xcalloc((size_t)c->nwarps, sizeof(uint32_t));
+            memset(w->vc, 0, sizeof(uint32_t) * (size_t)c->nwarps);
+            w->vc[i] = 1;
+        }
+        for (unsigned l = 0; l < WARP_SIZE; l++) {
+            unsigned tid[3];
+            emu_thread_coords(w, l, tid);
+            static const int tids[3] = {SR_TID_X, SR_TID_Y, SR_TID_Z};
+            static const int ntids[3] = {SR_NTID_X, SR_NTID_Y, SR_NTID_Z};
+            static const int ctaids[3] = {SR_CTAID_X, SR_CTAID_Y, SR_CTAID_Z};
+            static const int nctaids[3] = {SR_NCTAID_X, SR_NCTAID_Y, SR_NCTAID_Z};
+            static const int clusterids[3] = {SR_CLUSTERID_X, SR_CLUSTERID_Y, SR_CLUSTERID_Z};
+            static const int nclusterids[3] = {SR_NCLUSTERID_X, SR_NCLUSTERID_Y, SR_NCLUSTERID_Z};
+            static const int cnctaids[3] = {SR_CLUSTER_NCTAID_X, SR_CLUSTER_NCTAID_Y,
+                                            SR_CLUSTER_NCTAID_Z};
+            static const int cctaids[3] = {SR_CLUSTER_CTAID_X, SR_CLUSTER_CTAID_Y,
+                                           SR_CLUSTER_CTAID_Z};
+            for (int d = 0; d < 3; d++) {
+                set_special(w, tids[d], l, tid[d]);
+                set_special(w, ntids[d], l, cfg->block[d]);
+                set_special(w, ctaids[d], l, c->ctaid[d]);
+                set_special(w, nctaids[d], l, cfg->grid[d]);
+                set_special(w, clusterids[d], l, c->ctaid[d]);
+                set_special(w, nclusterids[d], l, cfg->grid[d]);
+                set_special(w, cctaids[d], l, 0);
+                set_special(w, cnctaids[d], l, 1);
+            }
+            set_special(w, SR_ZERO, l, 0);
+            set_special(w, SR_LANEID, l, l);
+            set_special(w, SR_WARPID, l, (unsigned)i);
+            set_special(w, SR_NWARPID, l, L->nwarps);
+            set_special(w, SR_SMID, l, 0);
+            set_special(w, SR_NSMID, l, 1);
+            set_special(w, SR_GRIDID, l, 1);
+            set_special(w, SR_LANEMASK_EQ, l, 1u << l);
+            set_special(w, SR_LANEMASK_LT, l, (1u << l) - 1);
+            set_special(w, SR_LANEMASK_LE, l, (uint32_t)((2ull << l) - 1));
+            set_special(w, SR_LANEMASK_GT, l, (uint32_t)(~0ull << (l + 1)));
+            set_special(w, SR_LANEMASK_GE, l, (uint32_t)(~0u << l));
+            set_special(w, SR_DYN_SMEM, l, cfg->dyn_smem);
+            set_special(w, SR_TOTAL_SMEM, l, L->smem_bytes);
+            set_special(w, SR_CLUSTER_CTARANK, l, 0);
+            set_special(w, SR_CLUSTER_NCTARANK, l, 1);
+            set_special(w, SR_IS_EXPLICIT_CLUSTER, l, 0);
+            set_special(w, SR_CARRY, l, 0);
+        }
+        if (w->rdef)
+            for (int s = 0; s < SR_COUNT; s++)
+                w->rdef[s] = FULL_MASK;
+        if (w->pdef)
+            w->pdef[0] = FULL_MASK;
+    }
+    c->last_region = 0;
+}
+
+static void describe_deadlock(Cta *c)
+{
+    Warp *w0 = NULL;
+    for (int i = 0; i < c->nwarps && !w0; i++)
+        if (c->warps[i].state == WS_BAR)
+            w0 = &c->warps[i];
+    emu_fault(w0, NULL, -1, "deadlock: every warp that has not exited waits at a barrier");
+    for (int i = 0; i < c->nwarps; i++) {
+        Warp *w = &c->warps[i];
+        if (w->state != WS_BAR)
+            continue;
+        Barrier *b = &c->bars[w->bar_id];
+        unsigned need = b->expected ? b->expected : live_warps(c);
+        sb_printf(&c->err, "\n  warp %d waits at barrier %d (line %d, %s): %u of %u warps arrived",
+                  i, w->bar_id, w->bar_insn->line, w->bar_insn->text, b->arrived, need);
+    }
+}
+
+static int cta_run(Cta *c)
+{
+    Launch *L = c->L;
+    int cur = 0;
+    for (;;) {
+        if (atomic_load_explicit(&L->failed, memory_order_relaxed))
+            return -1;
+        int pick = -1, done = 0;
+        for (int j = 0; j < c->nwarps; j++) {
+            int i = (cur + j) % c->nwarps;
+            if (c->warps[i].state == WS_RUN) {
+                pick = i;
+                break;
+            }
+        }
+        for (int j = 0; j < c->nwarps; j++)
+            done += c->warps[j].state == WS_DONE;
+        if (done == c->nwarps)
+            return 0;
+        if (pick < 0) {
+            describe_deadlock(c);
+            return -1;
+        }
+        uint64_t before = c->insns;
+        int rc = warp_run(&c->warps[pick], SLICE);
+        if (rc == RUN_ERROR)
+            return -1;
+        uint64_t total = atomic_fetch_add(&L->insns, c->insns - before) + (c->insns - before);
+        if (total > L->max_insns) {
+            emu_fault(&c->warps[pick], NULL, -1,
+                      "more than %llu warp instructions executed: an infinite loop?",
+                      (unsigned long long)L->max_insns);
+            return -1;
+        }
+        cur = pick + 1;
+    }
+}
+
+/* ---- the grid ------------------------------------------------------------------ */
+
+typedef struct {
+    Launch *L;
+    pthread_mutex_t *lock;
+    StrBuf *err;
+    uint64_t insns, thread_insns, ctas;
+} Worker;
+
+static void *worker_main(void *arg)
+{
+    Worker *wk = arg;
+    Launch *L = wk->L;
+    Cta *c = cta_new(L);
+    for (;;) {
+        if (atomic_load(&L->failed))
+            break;
+        uint64_t i = atomic_fetch_add(&L->next_cta, 1);
+        if (i >= L->nctas)
+            break;
+        cta_init(c, i);
+        if (cta_run(c)) {
+            pthread_mutex_lock(wk->lock);
+            if (!atomic_exchange(&L->failed, 1) && c->failed)
+                sb_puts(wk->err, c->err.data);
+            pthread_mutex_unlock(wk->lock);
+            break;
+        }
+        wk->ctas++;
+    }
+    wk->insns += c->insns;
+    wk->thread_insns += c->thread_insns;
+    cta_free(c);
+    return NULL;
+}
+
+/* Host buffers plus the module's variables, sorted by address. */
+static int build_regions(Launch *L, StrBuf *err)
+{
+    const EmuLaunch *cfg = L->cfg;
+    int n = cfg->nregions + L->m->nvars;
+    L->regions = tsr_xcalloc((size_t)n + 1, sizeof *L->regions);
+    int k = 0;
+    for (int i = 0; i < cfg->nregions; i++) {
+        const EmuRegion *r = &cfg->regions[i];
+        if (!r->size)
+            continue;
+        if (!r->base) {
+            sb_printf(err, "emu: region %d has a NULL base", i);
+            return -1;
+        }
+        L->regions[k++] = (Region){(uintptr_t)r->base, (uintptr_t)r->base + r->size, r->writable, NULL};
+    }
+    for (int i = 0; i < L->m->nvars; i++) {
+        const ModVar *v = &L->m->vars[i];
+        if (!v->size)
+            continue;
+        L->regions[k++] = (Region){(uintptr_t)v->data, (uintptr_t)v->data + v->size,
+                                   v->space == SP_GLOBAL, v->name};
+    }
+    /* insertion sort: a handful of regions */
+    for (int i = 1; i < k; i++)
+        for (int j = i; j > 0 && L->regions[j - 1].base > L->regions[j].base; j--) {
+            Region t = L->regions[j];
+            L->regions[j] = L->regions[j - 1];
+            L->regions[j - 1] = t;
+        }
+    L->nregions = k;
+    return 0;
+}
+
+static const Kernel *find_kernel(const EmuModule *m, const char *name)
+{
+    for (int i = 0; i < m->nkernels; i++)
+        if (strcmp(m->kernels[i].name, name) == 0)
+            return &m->kernels[i];
+    return NULL;
+}
+
+static int check_config(const Kernel *k, const EmuLaunch *cfg, StrBuf *err)
+{
+    uint64_t threads = (uint64_t)cfg->block[0] * cfg->block[1] * cfg->block[2];
+    uint64_t ctas = (uint64_t)cfg->grid[0] * cfg->grid[1] * cfg->grid[2];
+    if (!threads || threads > EMU_MAX_THREADS) {
+        sb_printf(err, "emu: kernel '%s': block of %u x %u x %u threads (1 to %d allowed)", k->name,
+                  cfg->block[0], cfg->block[1], cfg->block[2], EMU_MAX_THREADS);
+        return -1;
+    }
+    if (!ctas || cfg->grid[1] > 65535 || cfg->grid[2] > 65535) {
+        sb_printf(err, "emu: kernel '%s': bad grid %u x %u x %u", k->name, cfg->grid[0], cfg->grid[1],
+                  cfg->grid[2]);
+        return -1;
+    }
+    for (int d = 0; d < 3; d++) {
+        if (k->reqntid[0] && cfg->block[d] != k->reqntid[d]) {
+            sb_printf(err, "emu: kernel '%s' requires blocks of %u x %u x %u threads (.reqntid)",
+                      k->name, k->reqntid[0], k->reqntid[1], k->reqntid[2]);
+            return -1;
+        }
+        if (k->maxntid[0] && threads > (uint64_t)k->maxntid[0] * k->maxntid[1] * k->maxntid[2]) {
+            sb_printf(err, "emu: kernel '%s' allows at most %u x %u x %u threads (.maxntid)",
+                      k->name, k->maxntid[0], k->maxntid[1], k->maxntid[2]);
+            return -1;
+        }
+    }
+    size_t dyn_off = (k->static_smem + k->dyn_smem_align - 1) / k->dyn_smem_align * k->dyn_smem_align;
+    if (cfg->dyn_smem > EMU_MAX_SMEM || dyn_off + cfg->dyn_smem > EMU_MAX_SMEM) {
+        sb_printf(err, "emu: kernel '%s': %zu bytes of static and %zu of dynamic shared memory "
+                  "exceed the %d bytes a CTA can have", k->name, k->static_smem, cfg->dyn_smem,
+                  EMU_MAX_SMEM);
+        return -1;
+    }
+    if (cfg->nregions < 0 || (cfg->nregions && !cfg->regions)) {
+        sb_printf(err, "emu: bad region list");
+        return -1;
+    }
+    return 0;
+}
+
+int emu_launch(EmuModule *m, const char *kernel, void **args, const EmuLaunch *cfg, StrBuf *err)
+{
+    const Kernel *k = find_kernel(m, kernel);
+    if (!k) {
+        sb_printf(err, "emu: no kernel named '%s' in the module", kernel);
+        return -1;
+    }
+    if (check_config(k, cfg, err))
+        return -1;
+    Launch L;
+    memset(&L, 0, sizeof L);
+    L.m = m;
+    L.k = k;
+    L.cfg = cfg;
+    L.nthreads = cfg->block[0] * cfg->block[1] * cfg->block[2];
+    L.nwarps = (L.nthreads + WARP_SIZE - 1) / WARP_SIZE;
+    L.nctas = (uint64_t)cfg->grid[0] * cfg->grid[1] * cfg->grid[2];
+    size_t dyn_off = (k->static_smem + k->dyn_smem_align - 1) / k->dyn_smem_align * k->dyn_smem_align;
+    L.smem_bytes = cfg->dyn_smem ? dyn_off + cfg->dyn_smem : k->static_smem;
+    L.max_insns = cfg->max_warp_insns ? cfg->max_warp_insns : 1ull << 36;
+    L.params = tsr_xcalloc(k->param_bytes + 16, 1);
+    for (int i = 0; i < k->nparams; i++) {
+        if (!args || !args[i]) {
+            sb_printf(err, "emu: kernel '%s': no value for parameter %d (%s)", k->name, i,
+                      k->param_names[i]);
+            free(L.params);
+            return -1;
+        }
+        memcpy(L.params + k->params[i].offset, args[i], k->params[i].size);
+    }
+    if (build_regions(&L, err)) {
+        free(L.params);
+        free(L.regions);
+        return -1;
+    }
+    int nth = cfg->host_threads > 1 ? cfg->host_threads : 1;
+    if ((uint64_t)nth > L.nctas)
+        nth = (int)L.nctas;
+    if (nth > 64)
+        nth = 64;
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    Worker wk[64];
+    pthread_t th[64];
+    for (int i = 0; i < nth; i++)
+        wk[i] = (Worker){.L = &L, .lock = &lock, .err = err};
+    int started = 1;
+    for (int i = 1; i < nth; i++) {
+        if (pthread_create(&th[i], NULL, worker_main, &wk[i]) != 0)
+            break;
+        started++;
+    }
+    worker_main(&wk[0]);
+    for (int i = 1; i < started; i++)
+        pthread_join(th[i], NULL);
+    EmuStats st = {0};
+    for (int i = 0; i < started; i++) {
+        st.warp_insns += wk[i].insns;
+        st.thread_insns += wk[i].thread_insns;
+        st.ctas += wk[i].ctas;
+    }
+    if (cfg->stats)
+        *cfg->stats = st;
+    free(L.params);
+    free(L.regions);
+    pthread_mutex_destroy(&lock);
+    return atomic_load(&L.failed) ? -1 : 0;
+}
