@@ -120,4 +120,31 @@ golden-update: $(BUILD)/tessera $(BUILD)/tests/test_golden
 	TSR_GOLDEN_UPDATE=1 $(BUILD)/tests/test_golden
 # ---- end of fuzzing and golden files ---------------------------------------
 
+# ---- runtime: C API, embedded kernels, install, example (runtime) ----------
+# The library embeds kernels/attention.tsr as a C string (scripts/embed.sh)
+# and a hash of the compiler's sources that the JIT cache's keys include
+# (scripts/build-id.sh). runtime/cuda/ takes only the driver API's types from
+# CUDA's cuda.h (CUDA_INCLUDE): libcuda is opened at run time, never linked.
+# tests/test_runtime_cuda uses a mock driver, $(BUILD)/tests/libcuda_mock.so.
+CUDA_INCLUDE ?= /usr/local/cuda/include
+RT_GEN_OBJS := $(BUILD)/obj/gen/attention_tsr.o $(BUILD)/obj/gen/build_id.o
+RT_BUILD_ID_SRCS := $(sort $(wildcard support/*.[ch] frontend/*.[ch] frontend/*.re lowering/*.[ch]))
+
+$(BUILD)/libtessera.a $(BUILD)/libtessera.so: $(RT_GEN_OBJS)
+
+$(BUILD)/gen/attention_tsr.c: kernels/attention.tsr scripts/embed.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed.sh $< tsr_attention_source > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/build_id.c: $(RT_BUILD_ID_SRCS) scripts/build-id.sh
+	@mkdir -p $(dir $@)
+	sh scripts/build-id.sh $(RT_BUILD_ID_SRCS) > $@.tmp && mv $@.tmp $@
+
+$(RT_GEN_OBJS): $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/obj/runtime/cuda/cuda.o: CFLAGS_ALL += -isystem $(CUDA_INCLUDE)
+# ---- end of runtime ----------------------------------------------------------
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

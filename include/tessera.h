@@ -1,6 +1,51 @@
-/* Tessera public C API. (Grows with the runtime issue; this is its seed.) */
+/* Tessera: the public C API.
+ *
+ * Embed the Tessera JIT in a C program: compile kernels written in the DSL at
+ * run time, bind their arguments (tensors as DLPack DLTensors, scalars), and
+ * launch them on a device:
+ *
+ *   cuda    the GPU, through the CUDA driver (libcuda.so.1, opened at run time;
+ *           a program linked with Tessera starts on machines without it)
+ *   emu     a PTX emulator on the CPU: runs the code the GPU would run
+ *   interp  the tile-IR interpreter on the CPU: the meaning of a program
+ *
+ * A minimal program:
+ *
+ *   tsr_context *ctx;
+ *   if (tsr_context_create(NULL, &ctx) != TSR_OK) { puts(tsr_context_error(ctx)); ... }
+ *   tsr_module *mod;
+ *   tsr_define defs[] = { { "T", "f16" } };
+ *   tsr_compile_options co = { .defines = defs, .ndefines = 1 };
+ *   if (tsr_module_compile(ctx, source, strlen(source), &co, &mod) != TSR_OK)
+ *       puts(tsr_context_error(ctx));          // file:line:col: error: ... and a caret
+ *   tsr_kernel *k;
+ *   tsr_module_get_kernel(mod, "scale", &k);
+ *   tsr_kernel_set_tensor(k, 0, &x);           // DLTensor on tsr_context_device(ctx)
+ *   tsr_kernel_set_scalar_by_name(k, "alpha", 2.0);
+ *   if (tsr_kernel_launch(k, stream) != TSR_OK) puts(tsr_kernel_error(k));
+ *   tsr_stream_synchronize(ctx, stream);
+ *   tsr_module_destroy(mod);
+ *   tsr_context_destroy(ctx);
+ *
+ * Conventions.
+ *  - Every function that can fail returns a tsr_status; TSR_OK is 0. The
+ *    message of the last failure is kept by the handle the call was made on
+ *    (tsr_context_error, tsr_module_error, tsr_kernel_error); a success does
+ *    not clear it.
+ *  - There is no global mutable state: everything hangs off a context. Two
+ *    contexts may be used from two threads at once. One context, with its
+ *    modules and kernels, must be used by one thread at a time.
+ *  - Strings returned by the library live as long as the handle they came
+ *    from (until the next failing call for error messages).
+ *  - Size and shape arguments are in elements unless the name says bytes.
+ */
 #ifndef TESSERA_H
 #define TESSERA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <dlpack/dlpack.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -10,6 +55,8 @@ extern "C" {
 #define TESSERA_VERSION_MINOR 1
 #define TESSERA_VERSION_PATCH 0
 #define TESSERA_VERSION_STRING "0.1.0"
+/* MAJOR * 10000 + MINOR * 100 + PATCH, for #if comparisons. */
+#define TESSERA_VERSION_NUMBER (TESSERA_VERSION_MAJOR * 10000 + TESSERA_VERSION_MINOR * 100 + TESSERA_VERSION_PATCH)
 
 #if defined(__GNUC__)
 #define TSR_API __attribute__((visibility("default")))
@@ -17,8 +64,310 @@ extern "C" {
 #define TSR_API
 #endif
 
+/* ------------------------------------------------------------------ basics */
+
 /* Returns TESSERA_VERSION_STRING of the library actually linked. */
 TSR_API const char *tsr_version(void);
+
+typedef enum tsr_status {
+    TSR_OK = 0,
+    TSR_ERR_INVALID_ARGUMENT = 1, /* a bad call: NULL handle, unknown option value, index out of range */
+    TSR_ERR_COMPILE = 2,          /* the program has errors; the message holds the diagnostics */
+    TSR_ERR_NO_DEVICE = 3,        /* the device asked for is not there (no driver, no GPU) */
+    TSR_ERR_DEVICE = 4,           /* the device failed: a driver call, a module load, a kernel fault */
+    TSR_ERR_LAUNCH = 5,           /* the arguments of a launch are invalid; nothing was launched */
+    TSR_ERR_OUT_OF_MEMORY = 6,    /* host or device memory ran out */
+    TSR_ERR_NOT_FOUND = 7,        /* no kernel or parameter of that name */
+    TSR_ERR_IO = 8,               /* a file could not be read */
+    TSR_ERR_UNSUPPORTED = 9       /* valid, but not supported by this build, device or target */
+} tsr_status;
+
+/* A constant name for a status, e.g. "TSR_ERR_LAUNCH"; "unknown status" for
+ * other values. */
+TSR_API const char *tsr_status_name(tsr_status s);
+
+typedef struct tsr_context tsr_context;
+typedef struct tsr_module tsr_module;
+typedef struct tsr_kernel tsr_kernel;
+
+/* ----------------------------------------------------------------- context */
+
+typedef enum tsr_device_kind {
+    TSR_DEVICE_AUTO = 0, /* cuda when a GPU and its driver are present, else emu;
+                            the environment variable TESSERA_DEVICE (cuda, emu
+                            or interp) overrides the choice */
+    TSR_DEVICE_CUDA = 1,
+    TSR_DEVICE_EMU = 2,
+    TSR_DEVICE_INTERP = 3
+} tsr_device_kind;
+
+/* Host memory hooks. alloc returns memory of at least `size` bytes aligned to
+ * `align` (a power of two, at most 4096), or NULL; free receives the size
+ * given to alloc. Tessera uses them for its handles and for the buffers of
+ * the host devices (tsr_malloc on emu and interp). The compiler's transient
+ * working memory (the IR while compiling, LLVM) still comes from malloc. */
+typedef struct tsr_allocator {
+    void *(*alloc)(void *user, size_t size, size_t align);
+    void (*free)(void *user, void *ptr, size_t size);
+    void *user;
+} tsr_allocator;
+
+typedef enum tsr_cache_mode {
+    TSR_CACHE_DEFAULT = 0, /* on, unless the environment says TESSERA_CACHE=0 */
+    TSR_CACHE_OFF = 1,
+    TSR_CACHE_ON = 2
+} tsr_cache_mode;
+
+/* Flags of tsr_context_options.flags. */
+enum {
+    TSR_EMU_CHECK_RACES = 1 << 0,  /* emu: detect shared-memory races (slower) */
+    TSR_EMU_CHECK_UNINIT = 1 << 1  /* emu: detect reads of registers never written (slower) */
+};
+
+typedef struct tsr_context_options {
+    tsr_device_kind device;
+    int device_ordinal;            /* cuda: which GPU (0 = the first) */
+    const tsr_allocator *allocator; /* NULL: malloc and free; copied at creation */
+    /* JIT cache of generated PTX on disk. cache_dir NULL: TESSERA_CACHE_DIR,
+     * else $XDG_CACHE_HOME/tessera, else ~/.cache/tessera. */
+    tsr_cache_mode cache;
+    const char *cache_dir;
+    int host_threads;              /* emu and interp: CPU threads per launch; 0 = all cores */
+    unsigned flags;                /* TSR_EMU_* */
+} tsr_context_options;
+
+/* Fills *opts with the defaults (all zero: TSR_DEVICE_AUTO, GPU 0, malloc,
+ * the default cache, all cores, no extra checks). */
+TSR_API void tsr_context_options_init(tsr_context_options *opts);
+
+/* Creates a context on the device opts->device (opts NULL: the defaults).
+ * As with sqlite3_open, *out is set even when creation fails (unless memory
+ * ran out, then it is NULL), so that tsr_context_error can say why; such a
+ * context is only good for tsr_context_error and tsr_context_destroy.
+ * Returns TSR_ERR_NO_DEVICE when cuda is asked for and there is no driver or
+ * no such GPU, TSR_ERR_DEVICE when the driver fails. */
+TSR_API tsr_status tsr_context_create(const tsr_context_options *opts, tsr_context **out);
+
+/* Destroys a context, with its modules and the buffers from tsr_malloc that
+ * are still live. NULL is ignored. */
+TSR_API void tsr_context_destroy(tsr_context *ctx);
+
+/* The message of the context's last error, "" when none. */
+TSR_API const char *tsr_context_error(const tsr_context *ctx);
+
+/* The device this context runs on (never TSR_DEVICE_AUTO once created). */
+TSR_API tsr_device_kind tsr_context_device_kind(const tsr_context *ctx);
+
+/* A readable description, e.g. "emu", "interp", "cuda:0 NVIDIA H200 (sm_90)". */
+TSR_API const char *tsr_context_device_name(const tsr_context *ctx);
+
+/* The DLDevice that tensors passed to this context's kernels must carry:
+ * {kDLCPU, 0} on emu and interp (plain host memory), {kDLCUDA, ordinal} on
+ * cuda (kDLCUDAManaged is accepted too). */
+TSR_API DLDevice tsr_context_dl_device(const tsr_context *ctx);
+
+/* The target a module compiles for when tsr_compile_options.target is NULL:
+ * on cuda the GPU's own (sm_80 for compute capability 8.x, sm_90a for 9.0),
+ * on emu and interp "sm_80". */
+TSR_API const char *tsr_context_default_target(const tsr_context *ctx);
+
+typedef struct tsr_cache_stats {
+    uint64_t hits;         /* PTX read from the cache */
+    uint64_t misses;       /* PTX generated (no entry, cache off, or corrupt entry) */
+    uint64_t corrupt;      /* entries found damaged (truncated, bad checksum) and rebuilt */
+    uint64_t writes;       /* entries written */
+    uint64_t write_errors; /* entries that could not be written (not an error for the caller) */
+} tsr_cache_stats;
+
+/* Counters of the JIT cache since the context was created. */
+TSR_API void tsr_context_cache_stats(const tsr_context *ctx, tsr_cache_stats *out);
+
+/* The directory of the JIT cache, or NULL when the cache is off. */
+TSR_API const char *tsr_context_cache_dir(const tsr_context *ctx);
+
+/* ----------------------------------------------------------------- modules */
+
+/* A compile-time parameter of the kernels (<...> in the DSL), as with the
+ * CLI's -D NAME=VALUE. */
+typedef struct tsr_define {
+    const char *name;
+    const char *value;
+} tsr_define;
+
+/* Intermediate forms a module can keep for tsr_module_ir. */
+typedef enum tsr_ir_kind {
+    TSR_IR_TIR = 1 << 0,  /* the tile IR after the frontend's passes */
+    TSR_IR_LLVM = 1 << 1, /* LLVM IR before optimization */
+    TSR_IR_PTX = 1 << 2   /* PTX (what cuda and emu load) */
+} tsr_ir_kind;
+
+typedef struct tsr_compile_options {
+    const char *target;         /* "sm_80", "sm_90" or "sm_90a"; NULL: tsr_context_default_target */
+    const tsr_define *defines;  /* ndefines compile-time parameters */
+    int ndefines;
+    const char *kernel;         /* compile only this kernel; NULL: every kernel of the source */
+    const char *source_name;    /* the name in diagnostics; NULL: "<string>" (or the path) */
+    unsigned keep_ir;           /* TSR_IR_* flags: what tsr_module_ir can return */
+} tsr_compile_options;
+
+/* Compiles DSL source text (len bytes; NUL not needed) for the context's
+ * device. opts may be NULL. On success *out is a module owning its kernels.
+ * Returns TSR_ERR_COMPILE when the program has errors: tsr_context_error then
+ * holds every diagnostic as "name:line:col: error: message" followed by the
+ * source line and a caret under the column. On cuda and emu the PTX of each
+ * kernel comes from the JIT cache when there, else it is generated and
+ * stored; on cuda it is loaded by the driver (TSR_ERR_DEVICE with the
+ * driver's error and info logs when it refuses). */
+TSR_API tsr_status tsr_module_compile(tsr_context *ctx, const char *source, size_t len,
+                                      const tsr_compile_options *opts, tsr_module **out);
+
+/* As tsr_module_compile with the contents of a file; diagnostics name the
+ * path unless opts->source_name says otherwise. TSR_ERR_IO when the file
+ * cannot be read. */
+TSR_API tsr_status tsr_module_compile_file(tsr_context *ctx, const char *path, const tsr_compile_options *opts,
+                                           tsr_module **out);
+
+/* Destroys a module and its kernels. NULL is ignored. */
+TSR_API void tsr_module_destroy(tsr_module *mod);
+
+/* The message of the module's last error, "" when none. */
+TSR_API const char *tsr_module_error(const tsr_module *mod);
+
+/* How many kernels the module holds, and the name of kernel i. */
+TSR_API int tsr_module_kernel_count(const tsr_module *mod);
+TSR_API const char *tsr_module_kernel_name(const tsr_module *mod, int i);
+
+/* Finds a kernel by name (NULL: the module's only kernel). The handle lives
+ * as long as the module. TSR_ERR_NOT_FOUND when there is none. */
+TSR_API tsr_status tsr_module_get_kernel(tsr_module *mod, const char *name, tsr_kernel **out);
+
+/* The text of one intermediate form of a kernel (name NULL: the only one), or
+ * NULL when it was not kept (see tsr_compile_options.keep_ir). TSR_IR_PTX is
+ * always available on cuda and emu. */
+TSR_API const char *tsr_module_ir(const tsr_module *mod, const char *kernel, tsr_ir_kind kind);
+
+/* ----------------------------------------------------------------- kernels */
+
+/* The module a kernel belongs to, and its name. */
+TSR_API tsr_module *tsr_kernel_module(const tsr_kernel *k);
+TSR_API const char *tsr_kernel_name(const tsr_kernel *k);
+
+/* The message of the kernel's last error, "" when none. */
+TSR_API const char *tsr_kernel_error(const tsr_kernel *k);
+
+enum { TSR_MAX_RANK = 4 };
+
+/* A kernel parameter as declared in the DSL. */
+typedef struct tsr_param_info {
+    const char *name;
+    int is_tensor;
+    int is_output;                       /* declared `out` */
+    DLDataType dtype;                    /* of the elements, or of the scalar */
+    int ndim;                            /* 0 for scalars */
+    const char *dim_names[TSR_MAX_RANK]; /* the symbol of each dim, NULL for a constant dim */
+    int64_t dim_values[TSR_MAX_RANK];    /* the value of a constant dim, -1 for a symbol */
+} tsr_param_info;
+
+/* How many parameters the kernel takes, and what parameter i is. */
+TSR_API int tsr_kernel_param_count(const tsr_kernel *k);
+TSR_API tsr_status tsr_kernel_param_info(tsr_kernel *k, int i, tsr_param_info *out);
+
+/* The position of the parameter called name, or -1. */
+TSR_API int tsr_kernel_param_index(const tsr_kernel *k, const char *name);
+
+/* What the device reports of the compiled kernel (the variant for aligned
+ * tensors). Fields a device does not know are 0. */
+typedef struct tsr_kernel_attributes {
+    int threads;             /* threads per block */
+    int max_threads;         /* cuda: the most threads per block the kernel can run with (registers limit it) */
+    size_t dynamic_smem;     /* bytes of dynamic shared memory per block */
+    size_t static_smem;      /* bytes of static shared memory per block */
+    int num_regs;            /* cuda: registers per thread (NUM_REGS); emu: the emulator's count */
+    size_t local_bytes;      /* bytes of local memory per thread: register spills and stack */
+    size_t max_dynamic_smem; /* the most dynamic shared memory the device lets this kernel use */
+} tsr_kernel_attributes;
+
+TSR_API tsr_status tsr_kernel_get_attributes(tsr_kernel *k, tsr_kernel_attributes *out);
+
+/* Binds argument i (by position) or the parameter called name. A tensor's
+ * description (shape, strides, dtype, device) is copied, the data stays the
+ * caller's: it must stay valid until the launch has completed. strides NULL
+ * means contiguous row-major; byte_offset is added to data. A scalar is
+ * converted to the parameter's dtype (f32, f16, bf16, i32; bool: non-zero is
+ * true). Binding checks only that the kind of argument matches: everything
+ * else is checked at launch. Arguments stay bound across launches. */
+TSR_API tsr_status tsr_kernel_set_tensor(tsr_kernel *k, int i, const DLTensor *t);
+TSR_API tsr_status tsr_kernel_set_scalar(tsr_kernel *k, int i, double value);
+TSR_API tsr_status tsr_kernel_set_tensor_by_name(tsr_kernel *k, const char *name, const DLTensor *t);
+TSR_API tsr_status tsr_kernel_set_scalar_by_name(tsr_kernel *k, const char *name, double value);
+
+/* Checks the bound arguments as a launch would and computes the grid (in
+ * blocks: x, y, z). Returns TSR_ERR_LAUNCH with a message naming the
+ * parameter and the dimension at fault. */
+TSR_API tsr_status tsr_kernel_grid(tsr_kernel *k, int64_t grid[3]);
+
+/* Launches the kernel with the bound arguments. Before anything runs, every
+ * argument is checked: all bound; dtypes and ranks; constant dims (such as
+ * the head dim D) and symbolic dims consistent across tensors; non-NULL data
+ * aligned to the element size; the last dim contiguous (stride 1); tensors
+ * on the context's device; grid and shared memory within the device's
+ * limits. A violation returns TSR_ERR_LAUNCH and launches nothing.
+ * Tensors whose data is not 16-byte aligned, or whose row strides are not
+ * multiples of 16 bytes, run a variant of the kernel compiled for scalar
+ * accesses (once, on first need; cached like the rest).
+ *
+ * stream: a CUstream on cuda (NULL: the default stream); the launch is
+ * asynchronous there, and faults surface at synchronization. On emu and
+ * interp the stream is ignored and the launch completes before the call
+ * returns (TSR_ERR_DEVICE for a kernel fault found by the emulator). A grid
+ * with no blocks launches nothing and succeeds. */
+TSR_API tsr_status tsr_kernel_launch(tsr_kernel *k, void *stream);
+
+/* Waits for the work queued on a stream (NULL: the default stream), or for
+ * all the context's work. Immediate on emu and interp. */
+TSR_API tsr_status tsr_stream_synchronize(tsr_context *ctx, void *stream);
+TSR_API tsr_status tsr_context_synchronize(tsr_context *ctx);
+
+/* ----------------------------------------------------------------- buffers */
+
+/* Device memory for the context's device: cuda memory on cuda (a CUdeviceptr
+ * as a pointer), host memory from the context's allocator on emu and interp
+ * (aligned to 256 bytes). *ptr is NULL for size 0. */
+TSR_API tsr_status tsr_malloc(tsr_context *ctx, size_t bytes, void **ptr);
+/* Frees memory from tsr_malloc; NULL is ignored. On cuda it waits for work
+ * using it (as cuMemFree does). */
+TSR_API tsr_status tsr_free(tsr_context *ctx, void *ptr);
+
+typedef enum tsr_copy_kind {
+    TSR_COPY_HOST_TO_DEVICE = 0,
+    TSR_COPY_DEVICE_TO_HOST = 1,
+    TSR_COPY_DEVICE_TO_DEVICE = 2
+} tsr_copy_kind;
+
+/* Copies bytes, ordered after the work queued on stream (NULL: the default
+ * stream); the copy has completed when the call returns. */
+TSR_API tsr_status tsr_memcpy(tsr_context *ctx, void *dst, const void *src, size_t bytes, tsr_copy_kind kind,
+                              void *stream);
+/* Sets bytes of device memory to (unsigned char)value, like memset, ordered
+ * on stream and completed on return. */
+TSR_API tsr_status tsr_memset(tsr_context *ctx, void *dst, int value, size_t bytes, void *stream);
+
+/* --------------------------------------------------------------- attention */
+
+/* Flash attention, forward: O = softmax(scale * Q K^T) V per head, and LSE,
+ * the natural-log log-sum-exp of each score row, from the kernels built into
+ * the library (kernels/attention.tsr). Shapes, contiguous in the last dim:
+ *   q [B, Hq, Sq, D], k and v [B, Hkv, Sk, D], o [B, Hq, Sq, D] (q's dtype),
+ *   lse [B, Hq, Sq] float32
+ * with dtype float16 or bfloat16, D in 64, 128, 256 (other multiples of 16
+ * may work), Hq a multiple of Hkv (grouped-query attention). causal: query
+ * row r sees keys c <= r + Sk - Sq (bottom-right aligned). The specialization
+ * for the dtype, D, causal and target is compiled on first use and kept by
+ * the context. Errors are reported on the context: TSR_ERR_UNSUPPORTED for a
+ * dtype or shape the kernels do not handle, otherwise as tsr_kernel_launch. */
+TSR_API tsr_status tsr_attention_forward(tsr_context *ctx, const DLTensor *q, const DLTensor *k, const DLTensor *v,
+                                         const DLTensor *o, const DLTensor *lse, float scale, int causal,
+                                         void *stream);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,34 @@
+/* The block sizes of the attention kernels (see attention_config.h). The
+ * first matching row wins; 0 in a key column matches anything. Tune here:
+ * the runtime and the benchmark pick their specializations from this table. */
+#include "attention_config.h"
+
+#include <string.h>
+
+typedef struct {
+    const char *target; /* NULL: any */
+    int dtype;          /* DType + 1, 0: any */
+    int head_dim;       /* 0: any */
+    int causal;         /* 1 no, 2 yes, 0: any */
+    AttnConfig cfg;
+} AttnRow;
+
+static const AttnRow table[] = {
+    /* target  dtype head_dim causal   BM  BN */
+    { NULL,    0,    64,      0,     { 64, 64 } },
+    { NULL,    0,    128,     0,     { 64, 64 } },
+    { NULL,    0,    256,     0,     { 64, 32 } },
+};
+
+AttnConfig attention_config(const char *target, DType dt, int head_dim, bool causal)
+{
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        const AttnRow *r = &table[i];
+        if ((!r->target || (target && !strcmp(r->target, target))) && (!r->dtype || r->dtype == (int)dt + 1) &&
+            (!r->head_dim || r->head_dim == head_dim) && (!r->causal || r->causal == (causal ? 2 : 1)))
+            return r->cfg;
+    }
+    /* Unlisted head dims: keep the K/V tile small as D grows. */
+    AttnConfig dflt = { 64, head_dim > 128 ? 32 : 64 };
+    return dflt;
+}

@@ -1,0 +1,24 @@
+/* Which specialization of kernels/attention.tsr runs a given problem: the
+ * block sizes for a target, dtype, head dim and mask, from a small table
+ * (attention_config.c) that code generation tunes. */
+#ifndef TSR_ATTENTION_CONFIG_H
+#define TSR_ATTENTION_CONFIG_H
+
+#include "dtype.h"
+
+#include <stdbool.h>
+
+typedef struct {
+    int bm, bn; /* rows of Q and of K/V per block (the kernel's BM and BN) */
+} AttnConfig;
+
+/* The configuration for one specialization; never fails (unlisted cases get
+ * a safe default). target: "sm_80", "sm_90" or "sm_90a". */
+AttnConfig attention_config(const char *target, DType dt, int head_dim, bool causal);
+
+/* The source of kernels/attention.tsr, embedded in the library at build time
+ * (see the Makefile), and its kernel's name. */
+extern const char tsr_attention_source[];
+#define TSR_ATTENTION_KERNEL "attention_fwd"
+
+#endif

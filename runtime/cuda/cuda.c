@@ -1,0 +1,452 @@
+/* The cuda device: the CUDA driver API, opened with dlopen at run time so
+ * that nothing links against libcuda and every binary starts on machines
+ * without a GPU. Signatures come from cuda.h (the CUDA toolkit's header;
+ * without it this file builds a device that says so); the symbols looked up
+ * are the versioned names the header's macros give (cuMemAlloc_v2, ...).
+ *
+ * A context uses the device's primary context (the one the CUDA runtime
+ * shares) and makes it current only for the length of each call, so the
+ * embedding application's own current context is left as it was.
+ * TESSERA_LIBCUDA names another driver library to open (tests use a mock). */
+#define _POSIX_C_SOURCE 200809L
+#include "rt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__has_include)
+#if __has_include(<cuda.h>)
+#define TSR_HAVE_CUDA_H 1
+#endif
+#endif
+
+#ifdef TSR_HAVE_CUDA_H
+#include <cuda.h>
+#include <dlfcn.h>
+
+#define CUDA_FUNCS(X)                                                                                              \
+    X(cuInit) X(cuDriverGetVersion) X(cuDeviceGetCount) X(cuDeviceGet) X(cuDeviceGetName) X(cuDeviceGetAttribute)   \
+    X(cuDevicePrimaryCtxRetain) X(cuDevicePrimaryCtxRelease) X(cuCtxPushCurrent) X(cuCtxPopCurrent)                \
+    X(cuCtxSynchronize) X(cuStreamSynchronize) X(cuModuleLoadDataEx) X(cuModuleUnload) X(cuModuleGetFunction)      \
+    X(cuFuncGetAttribute) X(cuFuncSetAttribute) X(cuLaunchKernel) X(cuMemAlloc) X(cuMemFree)                       \
+    X(cuMemcpyHtoDAsync) X(cuMemcpyDtoHAsync) X(cuMemcpyDtoDAsync) X(cuMemsetD8Async) X(cuPointerGetAttribute)     \
+    X(cuGetErrorName) X(cuGetErrorString)
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+typedef struct {
+    void *lib;
+#define X(f) __typeof__(f) *f;
+    CUDA_FUNCS(X)
+#undef X
+    CUdevice dev;
+    CUcontext pctx;
+    int cc_major, cc_minor;
+    int smem_optin;
+} Cuda;
+
+typedef struct {
+    CUmodule mod;
+    CUfunction fn;
+} CudaKernel;
+
+static Cuda *cuda_of(tsr_context *ctx) { return ctx->dev_state; }
+
+/* Appends "what: CUDA_ERROR_X (description)" and maps the error to a status. */
+static tsr_status cu_fail(Cuda *cu, CUresult r, const char *what, StrBuf *err)
+{
+    const char *name = NULL, *text = NULL;
+    if (cu->cuGetErrorName)
+        cu->cuGetErrorName(r, &name);
+    if (cu->cuGetErrorString)
+        cu->cuGetErrorString(r, &text);
+    sb_printf(err, "%s failed: %s (%s)", what, name ? name : "unknown CUDA error", text ? text : "no description");
+    return r == CUDA_ERROR_OUT_OF_MEMORY ? TSR_ERR_OUT_OF_MEMORY : TSR_ERR_DEVICE;
+}
+
+#define CU_CHECK(cu, call, err)                                                                                   \
+    do {                                                                                                          \
+        CUresult r_ = (cu)->call;                                                                                 \
+        if (r_ != CUDA_SUCCESS)                                                                                   \
+            return cu_fail((cu), r_, #call, (err));                                                               \
+    } while (0)
+
+/* Makes the primary context current for a call; pop() restores. */
+static tsr_status push(Cuda *cu, StrBuf *err)
+{
+    CU_CHECK(cu, cuCtxPushCurrent(cu->pctx), err);
+    return TSR_OK;
+}
+
+static void pop(Cuda *cu)
+{
+    CUcontext c;
+    cu->cuCtxPopCurrent(&c);
+}
+
+static void cuda_free_state(Cuda *cu)
+{
+    if (!cu)
+        return;
+    if (cu->pctx)
+        cu->cuDevicePrimaryCtxRelease(cu->dev);
+    if (cu->lib)
+        dlclose(cu->lib);
+    free(cu);
+}
+
+static tsr_status load_driver(Cuda *cu, StrBuf *err)
+{
+    const char *path = getenv("TESSERA_LIBCUDA");
+    if (!path || !*path)
+        path = "libcuda.so.1";
+    cu->lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!cu->lib) {
+        const char *why = dlerror();
+        sb_printf(err,
+                  "the cuda device needs the NVIDIA driver, but %s could not be loaded (%s). "
+                  "On a machine without a GPU, use the emu device (TSR_DEVICE_EMU) or TSR_DEVICE_AUTO.",
+                  path, why ? why : "not found");
+        return TSR_ERR_NO_DEVICE;
+    }
+#define X(f)                                                                                                      \
+    *(void **)&cu->f = dlsym(cu->lib, STR(f));                                                                    \
+    if (!cu->f) {                                                                                                 \
+        sb_printf(err, "the NVIDIA driver (%s) has no %s: it is too old for Tessera (CUDA 12 or newer is needed)", \
+                  path, STR(f));                                                                                  \
+        return TSR_ERR_NO_DEVICE;                                                                                 \
+    }
+    CUDA_FUNCS(X)
+#undef X
+    return TSR_OK;
+}
+
+static tsr_status open_gpu(tsr_context *ctx, Cuda *cu, StrBuf *err)
+{
+    tsr_status s = load_driver(cu, err);
+    if (s != TSR_OK)
+        return s;
+    CUresult r = cu->cuInit(0);
+    if (r != CUDA_SUCCESS) {
+        cu_fail(cu, r, "cuInit", err);
+        sb_puts(err, r == CUDA_ERROR_NO_DEVICE ? ": no GPU is visible (is CUDA_VISIBLE_DEVICES empty?)" : "");
+        return TSR_ERR_NO_DEVICE;
+    }
+    int count = 0, version = 0;
+    CU_CHECK(cu, cuDeviceGetCount(&count), err);
+    CU_CHECK(cu, cuDriverGetVersion(&version), err);
+    if (ctx->ordinal >= count) {
+        sb_printf(err, "there is no GPU %d: the driver sees %d", ctx->ordinal, count);
+        return TSR_ERR_NO_DEVICE;
+    }
+    CU_CHECK(cu, cuDeviceGet(&cu->dev, ctx->ordinal), err);
+    char name[96] = "";
+    CU_CHECK(cu, cuDeviceGetName(name, (int)sizeof name, cu->dev), err);
+    int max_threads = 0, gx = 0, gy = 0, gz = 0;
+    CU_CHECK(cu, cuDeviceGetAttribute(&cu->cc_major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, cu->dev), err);
+    CU_CHECK(cu, cuDeviceGetAttribute(&cu->cc_minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, cu->dev), err);
+    CU_CHECK(cu, cuDeviceGetAttribute(&cu->smem_optin, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, cu->dev),
+             err);
+    CU_CHECK(cu, cuDeviceGetAttribute(&max_threads, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK, cu->dev), err);
+    CU_CHECK(cu, cuDeviceGetAttribute(&gx, CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X, cu->dev), err);
+    CU_CHECK(cu, cuDeviceGetAttribute(&gy, CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y, cu->dev), err);
+    CU_CHECK(cu, cuDeviceGetAttribute(&gz, CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z, cu->dev), err);
+    if (cu->cc_major < 8) {
+        sb_printf(err, "GPU %d (%s) has compute capability %d.%d; Tessera's kernels need 8.0 or newer", ctx->ordinal,
+                  name, cu->cc_major, cu->cc_minor);
+        return TSR_ERR_UNSUPPORTED;
+    }
+    CU_CHECK(cu, cuDevicePrimaryCtxRetain(&cu->pctx, cu->dev), err);
+    ctx->max_threads = max_threads;
+    ctx->max_grid[0] = gx;
+    ctx->max_grid[1] = gy;
+    ctx->max_grid[2] = gz;
+    /* sm_90a code runs on 9.0 only; later GPUs get portable sm_90 PTX. */
+    const char *target = cu->cc_major == 9 && cu->cc_minor == 0 ? "sm_90a" : cu->cc_major >= 9 ? "sm_90" : "sm_80";
+    snprintf(ctx->default_target, sizeof ctx->default_target, "%s", target);
+    snprintf(ctx->device_name, sizeof ctx->device_name, "cuda:%d %s (sm_%d%d, driver %d.%d)", ctx->ordinal, name,
+             cu->cc_major, cu->cc_minor, version / 1000, version % 1000 / 10);
+    ctx->dl_device.device_type = kDLCUDA;
+    ctx->dl_device.device_id = ctx->ordinal;
+    return TSR_OK;
+}
+
+static tsr_status cuda_open(tsr_context *ctx, StrBuf *err)
+{
+    Cuda *cu = calloc(1, sizeof *cu);
+    if (!cu) {
+        sb_puts(err, "out of host memory");
+        return TSR_ERR_OUT_OF_MEMORY;
+    }
+    tsr_status s = open_gpu(ctx, cu, err);
+    if (s != TSR_OK) {
+        cuda_free_state(cu);
+        return s;
+    }
+    ctx->dev_state = cu;
+    return TSR_OK;
+}
+
+static void cuda_close(tsr_context *ctx)
+{
+    cuda_free_state(cuda_of(ctx));
+    ctx->dev_state = NULL;
+}
+
+/* The compute capability a PTX's .target needs, e.g. 90 and arch-specific
+ * for "sm_90a". */
+static int ptx_target(const char *ptx, bool *arch_specific)
+{
+    const char *t = strstr(ptx, ".target sm_");
+    *arch_specific = false;
+    if (!t)
+        return 0;
+    char *end;
+    long v = strtol(t + 11, &end, 10);
+    *arch_specific = *end == 'a';
+    return (int)v;
+}
+
+static tsr_status cuda_load(tsr_context *ctx, const char *name, KernelVariant *v, StrBuf *err)
+{
+    Cuda *cu = cuda_of(ctx);
+    bool arch;
+    int need = ptx_target(v->ptx, &arch), have = cu->cc_major * 10 + cu->cc_minor;
+    if (need > have || (arch && need != have)) {
+        sb_printf(err, "kernel '%s' is compiled for sm_%d%s, which GPU %d (sm_%d) cannot run; compile for %s", name,
+                  need, arch ? "a" : "", ctx->ordinal, have, ctx->default_target);
+        return TSR_ERR_UNSUPPORTED;
+    }
+    tsr_status s = push(cu, err);
+    if (s != TSR_OK)
+        return s;
+    enum { LOG = 16384 };
+    char *info = calloc(1, LOG), *elog = calloc(1, LOG);
+    CudaKernel *ck = calloc(1, sizeof *ck);
+    CUjit_option opts[] = { CU_JIT_INFO_LOG_BUFFER, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES, CU_JIT_ERROR_LOG_BUFFER,
+                            CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES, CU_JIT_LOG_VERBOSE };
+    void *vals[] = { info, (void *)(uintptr_t)LOG, elog, (void *)(uintptr_t)LOG, (void *)(uintptr_t)1 };
+    CUresult r = !info || !elog || !ck ? CUDA_ERROR_OUT_OF_MEMORY
+                                       : cu->cuModuleLoadDataEx(&ck->mod, v->ptx, (unsigned)TSR_ARRAY_LEN(opts), opts, vals);
+    if (r != CUDA_SUCCESS) {
+        s = cu_fail(cu, r, "cuModuleLoadDataEx", err);
+        sb_printf(err, ": the driver refused the PTX of kernel '%s'\nerror log:\n%s\ninfo log:\n%s", name,
+                  elog && *elog ? elog : "(empty)", info && *info ? info : "(empty)");
+    }
+    free(info);
+    free(elog);
+    if (s == TSR_OK && (r = cu->cuModuleGetFunction(&ck->fn, ck->mod, name)) != CUDA_SUCCESS)
+        s = cu_fail(cu, r, "cuModuleGetFunction", err);
+    int regs = 0, local = 0, smem_static = 0, fn_threads = 0;
+    if (s == TSR_OK) {
+        cu->cuFuncGetAttribute(&regs, CU_FUNC_ATTRIBUTE_NUM_REGS, ck->fn);
+        cu->cuFuncGetAttribute(&local, CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES, ck->fn);
+        cu->cuFuncGetAttribute(&smem_static, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, ck->fn);
+        cu->cuFuncGetAttribute(&fn_threads, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, ck->fn);
+        v->attrs.num_regs = regs;
+        v->attrs.local_bytes = (size_t)local;
+        v->attrs.static_smem = (size_t)smem_static;
+        v->attrs.max_threads = fn_threads;
+        v->attrs.max_dynamic_smem = cu->smem_optin > smem_static ? (size_t)(cu->smem_optin - smem_static) : 0;
+        /* Above 48 KB a kernel must opt in; past the device's limit the
+         * launch is refused by validation with a clear message instead. */
+        if (v->smem_bytes > 48 * 1024 && v->smem_bytes <= v->attrs.max_dynamic_smem &&
+            (r = cu->cuFuncSetAttribute(ck->fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)v->smem_bytes)) !=
+                CUDA_SUCCESS)
+            s = cu_fail(cu, r, "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", err);
+    }
+    if (s != TSR_OK && ck && ck->mod)
+        cu->cuModuleUnload(ck->mod);
+    pop(cu);
+    if (s != TSR_OK) {
+        free(ck);
+        return s;
+    }
+    v->handle = ck;
+    return TSR_OK;
+}
+
+static void cuda_unload(tsr_context *ctx, KernelVariant *v)
+{
+    Cuda *cu = cuda_of(ctx);
+    CudaKernel *ck = v->handle;
+    StrBuf ignored;
+    sb_init(&ignored);
+    if (push(cu, &ignored) == TSR_OK) {
+        cu->cuModuleUnload(ck->mod);
+        pop(cu);
+    }
+    sb_free(&ignored);
+    free(ck);
+    v->handle = NULL;
+}
+
+/* A tensor's data must be memory of this GPU: catches host pointers passed
+ * as kDLCUDA tensors, and memory of another GPU. */
+static tsr_status cuda_check_tensor(tsr_context *ctx, const char *param, const HostTensor *t, StrBuf *err)
+{
+    Cuda *cu = cuda_of(ctx);
+    const char *lo;
+    size_t bytes;
+    rt_tensor_extent(t, &lo, &bytes);
+    if (bytes == 0)
+        return TSR_OK;
+    unsigned type = 0;
+    int ordinal = -1;
+    CUdeviceptr p = (CUdeviceptr)(uintptr_t)t->data;
+    tsr_status s = push(cu, err);
+    if (s != TSR_OK)
+        return s;
+    CUresult r = cu->cuPointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, p);
+    if (r == CUDA_SUCCESS)
+        r = cu->cuPointerGetAttribute(&ordinal, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL, p);
+    pop(cu);
+    if (r != CUDA_SUCCESS || (type != CU_MEMORYTYPE_DEVICE && type != CU_MEMORYTYPE_UNIFIED)) {
+        sb_printf(err,
+                  "tensor '%s': %p is not GPU memory (a host pointer?); allocate it with tsr_malloc and copy the data "
+                  "with tsr_memcpy",
+                  param, t->data);
+        return TSR_ERR_LAUNCH;
+    }
+    if (ordinal != ctx->ordinal && type == CU_MEMORYTYPE_DEVICE) {
+        sb_printf(err, "tensor '%s' is memory of GPU %d, but the context runs on GPU %d", param, ordinal, ctx->ordinal);
+        return TSR_ERR_LAUNCH;
+    }
+    return TSR_OK;
+}
+
+static tsr_status cuda_launch(tsr_context *ctx, tsr_kernel *k, KernelVariant *v, const Launch *l, void *stream,
+                              StrBuf *err)
+{
+    Cuda *cu = cuda_of(ctx);
+    CudaKernel *ck = v->handle;
+    size_t bytes;
+    int n = rt_param_slots(k->f, &bytes);
+    unsigned char *buf = tsr_xcalloc(bytes + 8, 1);
+    void **args = tsr_xcalloc((size_t)n + 1, sizeof(void *));
+    tsr_status s = TSR_ERR_DEVICE;
+    if (rt_pack_params(k->f, l, NULL, NULL, -1, buf, bytes, args, err) && (s = push(cu, err)) == TSR_OK) {
+        CUresult r = cu->cuLaunchKernel(ck->fn, (unsigned)l->grid[0], (unsigned)l->grid[1], (unsigned)l->grid[2],
+                                        (unsigned)v->threads, 1, 1, (unsigned)v->smem_bytes, (CUstream)stream, args,
+                                        NULL);
+        if (r != CUDA_SUCCESS)
+            s = cu_fail(cu, r, "cuLaunchKernel", err);
+        pop(cu);
+    }
+    free(args);
+    free(buf);
+    return s;
+}
+
+static tsr_status cuda_alloc(tsr_context *ctx, size_t bytes, void **ptr, StrBuf *err)
+{
+    Cuda *cu = cuda_of(ctx);
+    tsr_status s = push(cu, err);
+    if (s != TSR_OK)
+        return s;
+    CUdeviceptr p = 0;
+    CUresult r = cu->cuMemAlloc(&p, bytes);
+    pop(cu);
+    if (r != CUDA_SUCCESS)
+        return cu_fail(cu, r, "cuMemAlloc", err);
+    *ptr = (void *)(uintptr_t)p;
+    return TSR_OK;
+}
+
+static tsr_status cuda_free(tsr_context *ctx, void *ptr, StrBuf *err)
+{
+    Cuda *cu = cuda_of(ctx);
+    tsr_status s = push(cu, err);
+    if (s != TSR_OK)
+        return s;
+    CUresult r = cu->cuMemFree((CUdeviceptr)(uintptr_t)ptr);
+    pop(cu);
+    return r == CUDA_SUCCESS ? TSR_OK : cu_fail(cu, r, "cuMemFree", err);
+}
+
+static tsr_status cuda_copy(tsr_context *ctx, void *dst, const void *src, size_t bytes, tsr_copy_kind kind,
+                            void *stream, StrBuf *err)
+{
+    Cuda *cu = cuda_of(ctx);
+    tsr_status s = push(cu, err);
+    if (s != TSR_OK)
+        return s;
+    CUstream st = stream;
+    CUdeviceptr d = (CUdeviceptr)(uintptr_t)dst, sp = (CUdeviceptr)(uintptr_t)src;
+    CUresult r = kind == TSR_COPY_HOST_TO_DEVICE   ? cu->cuMemcpyHtoDAsync(d, src, bytes, st)
+                 : kind == TSR_COPY_DEVICE_TO_HOST ? cu->cuMemcpyDtoHAsync(dst, sp, bytes, st)
+                                                   : cu->cuMemcpyDtoDAsync(d, sp, bytes, st);
+    const char *what = kind == TSR_COPY_HOST_TO_DEVICE   ? "cuMemcpyHtoDAsync"
+                       : kind == TSR_COPY_DEVICE_TO_HOST ? "cuMemcpyDtoHAsync"
+                                                         : "cuMemcpyDtoDAsync";
+    if (r == CUDA_SUCCESS) {
+        r = cu->cuStreamSynchronize(st);
+        what = "cuStreamSynchronize";
+    }
+    pop(cu);
+    return r == CUDA_SUCCESS ? TSR_OK : cu_fail(cu, r, what, err);
+}
+
+static tsr_status cuda_set(tsr_context *ctx, void *dst, int value, size_t bytes, void *stream, StrBuf *err)
+{
+    Cuda *cu = cuda_of(ctx);
+    tsr_status s = push(cu, err);
+    if (s != TSR_OK)
+        return s;
+    CUresult r = cu->cuMemsetD8Async((CUdeviceptr)(uintptr_t)dst, (unsigned char)value, bytes, stream);
+    const char *what = "cuMemsetD8Async";
+    if (r == CUDA_SUCCESS) {
+        r = cu->cuStreamSynchronize(stream);
+        what = "cuStreamSynchronize";
+    }
+    pop(cu);
+    return r == CUDA_SUCCESS ? TSR_OK : cu_fail(cu, r, what, err);
+}
+
+static tsr_status cuda_sync(tsr_context *ctx, void *stream, bool whole_context, StrBuf *err)
+{
+    Cuda *cu = cuda_of(ctx);
+    tsr_status s = push(cu, err);
+    if (s != TSR_OK)
+        return s;
+    CUresult r = whole_context ? cu->cuCtxSynchronize() : cu->cuStreamSynchronize(stream);
+    pop(cu);
+    return r == CUDA_SUCCESS ? TSR_OK : cu_fail(cu, r, whole_context ? "cuCtxSynchronize" : "cuStreamSynchronize", err);
+}
+
+const DeviceOps rt_cuda_device = {
+    .name = "cuda",
+    .kind = TSR_DEVICE_CUDA,
+    .runs_ptx = true,
+    .open = cuda_open,
+    .close = cuda_close,
+    .load = cuda_load,
+    .unload = cuda_unload,
+    .check_tensor = cuda_check_tensor,
+    .launch = cuda_launch,
+    .mem_alloc = cuda_alloc,
+    .mem_free = cuda_free,
+    .mem_copy = cuda_copy,
+    .mem_set = cuda_set,
+    .sync = cuda_sync,
+};
+
+#else /* no cuda.h at build time */
+
+static tsr_status cuda_open(tsr_context *ctx, StrBuf *err)
+{
+    (void)ctx;
+    sb_puts(err, "this Tessera was built without CUDA's cuda.h, so it has no cuda device; use emu or interp");
+    return TSR_ERR_NO_DEVICE;
+}
+
+const DeviceOps rt_cuda_device = {
+    .name = "cuda",
+    .kind = TSR_DEVICE_CUDA,
+    .runs_ptx = true,
+    .open = cuda_open,
+};
+
+#endif

@@ -1,0 +1,133 @@
+/* The emu device: kernels compiled to PTX run in the PTX emulator
+ * (runtime/emu). "Device memory" is host memory; each launch registers the
+ * memory its tensors span, writable only for `out` tensors, so the emulator
+ * reports any access outside them. */
+#define _POSIX_C_SOURCE 200809L
+#include "abi.h"
+#include "emu/emu.h"
+#include "rt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static tsr_status emu_open(tsr_context *ctx, StrBuf *err)
+{
+    (void)err;
+    snprintf(ctx->device_name, sizeof ctx->device_name, "emu");
+    snprintf(ctx->default_target, sizeof ctx->default_target, "sm_80");
+    ctx->dl_device.device_type = kDLCPU;
+    ctx->dl_device.device_id = 0;
+    ctx->max_threads = 1024;
+    ctx->max_grid[0] = INT32_MAX;
+    ctx->max_grid[1] = ctx->max_grid[2] = 65535;
+    return TSR_OK;
+}
+
+static void emu_close(tsr_context *ctx) { (void)ctx; }
+
+static tsr_status emu_load(tsr_context *ctx, const char *name, KernelVariant *v, StrBuf *err)
+{
+    (void)ctx;
+    EmuModule *m;
+    if (emu_module_load(v->ptx, strlen(v->ptx), &m, err) != 0)
+        return TSR_ERR_DEVICE;
+    EmuKernelInfo info;
+    if (emu_kernel_info(m, name, &info, err) != 0) {
+        emu_module_free(m);
+        return TSR_ERR_DEVICE;
+    }
+    v->handle = m;
+    v->attrs.num_regs = info.nregs;
+    v->attrs.local_bytes = info.local_bytes;
+    v->attrs.static_smem = info.static_smem;
+    /* The emulator has no limit of its own: hold kernels to their GPUs'. */
+    const char *target = strstr(v->ptx, ".target sm_9") ? "sm_90" : "sm_80";
+    size_t limit = rt_target_smem_limit(target);
+    v->attrs.max_dynamic_smem = info.static_smem < limit ? limit - info.static_smem : 0;
+    return TSR_OK;
+}
+
+static void emu_unload(tsr_context *ctx, KernelVariant *v)
+{
+    (void)ctx;
+    emu_module_free(v->handle);
+    v->handle = NULL;
+}
+
+static tsr_status emu_run(tsr_context *ctx, tsr_kernel *k, KernelVariant *v, const Launch *l, void *stream,
+                          StrBuf *err)
+{
+    (void)stream;
+    EmuModule *m = v->handle;
+    const char *name = k->f->name;
+    EmuKernelInfo info;
+    if (emu_kernel_info(m, name, &info, err) != 0)
+        return TSR_ERR_DEVICE;
+    int n = info.nparams;
+    size_t *offsets = tsr_xcalloc((size_t)n + 1, sizeof(size_t)), *sizes = tsr_xcalloc((size_t)n + 1, sizeof(size_t));
+    for (int i = 0; i < n; i++) {
+        offsets[i] = info.params[i].offset;
+        sizes[i] = info.params[i].size;
+    }
+    unsigned char *buf = tsr_xcalloc(info.param_bytes + 1, 1);
+    void **args = tsr_xcalloc((size_t)n + 1, sizeof(void *));
+    EmuRegion *regions = tsr_xcalloc((size_t)l->nargs + 1, sizeof(EmuRegion));
+    int nregions = 0;
+    for (int i = 0; i < l->nargs; i++) {
+        if (!l->args[i].is_tensor)
+            continue;
+        const char *lo;
+        size_t bytes;
+        rt_tensor_extent(&l->args[i].tensor, &lo, &bytes);
+        regions[nregions].base = lo;
+        regions[nregions].size = bytes;
+        regions[nregions].writable = k->f->params.data[i].is_out;
+        nregions++;
+    }
+    tsr_status s = TSR_ERR_DEVICE;
+    if (rt_pack_params(k->f, l, offsets, sizes, n, buf, info.param_bytes, args, err)) {
+        EmuLaunch el;
+        memset(&el, 0, sizeof el);
+        for (int i = 0; i < 3; i++) {
+            el.grid[i] = (unsigned)l->grid[i];
+            el.block[i] = 1;
+        }
+        el.block[0] = (unsigned)v->threads;
+        el.dyn_smem = v->smem_bytes;
+        el.regions = regions;
+        el.nregions = nregions;
+        el.check_races = (ctx->flags & TSR_EMU_CHECK_RACES) != 0;
+        el.check_uninit = (ctx->flags & TSR_EMU_CHECK_UNINIT) != 0;
+        el.host_threads = ctx->host_threads;
+        if (el.host_threads <= 0) {
+            long cores = sysconf(_SC_NPROCESSORS_ONLN);
+            el.host_threads = cores > 0 ? (int)cores : 1;
+        }
+        if (emu_launch(m, name, args, &el, err) == 0)
+            s = TSR_OK;
+    }
+    free(regions);
+    free(args);
+    free(buf);
+    free(sizes);
+    free(offsets);
+    return s;
+}
+
+const DeviceOps rt_emu_device = {
+    .name = "emu",
+    .kind = TSR_DEVICE_EMU,
+    .runs_ptx = true,
+    .open = emu_open,
+    .close = emu_close,
+    .load = emu_load,
+    .unload = emu_unload,
+    .launch = emu_run,
+    .mem_alloc = rt_host_alloc,
+    .mem_free = rt_host_free,
+    .mem_copy = rt_host_copy,
+    .mem_set = rt_host_set,
+    .sync = rt_host_sync,
+};

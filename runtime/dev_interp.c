@@ -1,0 +1,42 @@
+/* The interp device: the TIR interpreter (interp.c) behind the runtime's
+ * device interface. Tensors are host memory; nothing is compiled to PTX. */
+#include "rt.h"
+
+#include <stdio.h>
+
+static tsr_status interp_open(tsr_context *ctx, StrBuf *err)
+{
+    (void)err;
+    snprintf(ctx->device_name, sizeof ctx->device_name, "interp");
+    snprintf(ctx->default_target, sizeof ctx->default_target, "sm_80");
+    ctx->dl_device.device_type = kDLCPU;
+    ctx->dl_device.device_id = 0;
+    ctx->max_threads = 1024;
+    ctx->max_grid[0] = INT32_MAX;
+    ctx->max_grid[1] = ctx->max_grid[2] = 65535;
+    return TSR_OK;
+}
+
+static void interp_close(tsr_context *ctx) { (void)ctx; }
+
+static tsr_status interp_run(tsr_context *ctx, tsr_kernel *k, KernelVariant *v, const Launch *l, void *stream,
+                             StrBuf *err)
+{
+    (void)v;
+    (void)stream;
+    return interp_launch(k->f, l->args, l->nargs, ctx->host_threads, err) ? TSR_OK : TSR_ERR_DEVICE;
+}
+
+const DeviceOps rt_interp_device = {
+    .name = "interp",
+    .kind = TSR_DEVICE_INTERP,
+    .runs_ptx = false,
+    .open = interp_open,
+    .close = interp_close,
+    .launch = interp_run,
+    .mem_alloc = rt_host_alloc,
+    .mem_free = rt_host_free,
+    .mem_copy = rt_host_copy,
+    .mem_set = rt_host_set,
+    .sync = rt_host_sync,
+};

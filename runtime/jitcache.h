@@ -1,0 +1,57 @@
+/* The JIT cache: generated PTX on disk, so that a kernel compiled once is
+ * loaded in milliseconds by later processes.
+ *
+ * An entry is one file, <dir>/<key>.tsrjit, where the key is the SHA-256 of
+ * everything that can change the PTX: the source text, the defines, the
+ * kernel, the target, the code generation options, and the compiler's
+ * identity (tsr_version, the LLVM version, and a hash of the compiler's
+ * sources taken at build time). The file holds a small text header (the key
+ * again, the kernel's shared memory and threads, the PTX's length and
+ * SHA-256) and the PTX. Entries are written to a temporary file in the same
+ * directory and renamed into place, so a reader never sees a partial entry;
+ * a damaged entry (truncated, edited) fails its checksum and is rebuilt. */
+#ifndef TSR_JITCACHE_H
+#define TSR_JITCACHE_H
+
+#include "sema.h"
+#include "tessera.h"
+
+typedef struct {
+    bool enabled;
+    char *dir; /* malloc'd */
+    tsr_cache_stats stats;
+} JitCache;
+
+typedef struct {
+    const char *source;
+    size_t len;
+    const Define *defs;
+    int ndefs;
+    const char *kernel;
+    const char *target;
+    bool assume_aligned;
+} JitKeyInput;
+
+typedef struct {
+    char *ptx; /* malloc'd */
+    size_t smem_bytes;
+    int threads;
+} JitEntry;
+
+/* Resolves the directory (dir, else TESSERA_CACHE_DIR, else
+ * $XDG_CACHE_HOME/tessera, else $HOME/.cache/tessera) and whether the cache
+ * is on (mode, else TESSERA_CACHE=0 turns it off). */
+void jit_cache_open(JitCache *c, tsr_cache_mode mode, const char *dir);
+void jit_cache_close(JitCache *c);
+
+void jit_key(const JitKeyInput *in, char hex[65]);
+
+/* Reads entry `key`: true on a hit, with e->ptx malloc'd. A damaged entry is
+ * counted as corrupt and reads as a miss. */
+bool jit_cache_get(JitCache *c, const char *key, JitEntry *e);
+/* Stores an entry, atomically; failures only count in the statistics. */
+void jit_cache_put(JitCache *c, const char *key, const JitEntry *e);
+/* The path of an entry (for tests and messages). */
+void jit_cache_path(const JitCache *c, const char *key, StrBuf *out);
+
+#endif

@@ -1,0 +1,382 @@
+/* Binding a kernel's arguments, checking them before a launch, and
+ * launching. Validation turns the bound DLTensors into HostTensor views and
+ * lets kernel_bind_args (interp.c) check dtypes, ranks, constant dims and the
+ * consistency of symbolic dims; what it adds is what the generated code and
+ * the devices need: the device of each tensor, element alignment, a
+ * contiguous last dim, the alignment that picks the kernel variant, and the
+ * limits on the grid, threads and shared memory. */
+#include "abi.h"
+#include "rt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --------------------------------------------------------------- binding */
+
+static tsr_status param_at(tsr_kernel *k, int i, bool tensor, const char *fn)
+{
+    if (i < 0 || i >= k->f->params.len)
+        return rt_fail(&k->err, TSR_ERR_INVALID_ARGUMENT, "%s: argument %d is out of range: kernel '%s' takes %d", fn, i,
+                       k->f->name, k->f->params.len);
+    const TirParam *p = &k->f->params.data[i];
+    if (p->is_tensor != tensor)
+        return rt_fail(&k->err, TSR_ERR_INVALID_ARGUMENT, "%s: parameter '%s' (argument %d) of kernel '%s' is a %s", fn,
+                       p->name, i, k->f->name, p->is_tensor ? "tensor" : "scalar");
+    return TSR_OK;
+}
+
+tsr_status tsr_kernel_set_tensor(tsr_kernel *k, int i, const DLTensor *t)
+{
+    if (!k)
+        return TSR_ERR_INVALID_ARGUMENT;
+    tsr_status s = param_at(k, i, true, "tsr_kernel_set_tensor");
+    if (s != TSR_OK)
+        return s;
+    if (!t)
+        return rt_fail(&k->err, TSR_ERR_INVALID_ARGUMENT, "tsr_kernel_set_tensor: the DLTensor for '%s' is NULL",
+                       k->f->params.data[i].name);
+    BoundArg *a = &k->args[i];
+    a->set = true;
+    a->t = *t;
+    /* A rank the kernels cannot have is kept as a number, reported at launch. */
+    bool fits = t->ndim >= 0 && t->ndim <= TSR_MAX_RANK;
+    a->t.shape = t->shape && fits ? a->shape : NULL;
+    a->t.strides = t->strides && fits ? a->strides : NULL;
+    for (int d = 0; fits && d < t->ndim; d++) {
+        if (t->shape)
+            a->shape[d] = t->shape[d];
+        if (t->strides)
+            a->strides[d] = t->strides[d];
+    }
+    return TSR_OK;
+}
+
+tsr_status tsr_kernel_set_scalar(tsr_kernel *k, int i, double value)
+{
+    if (!k)
+        return TSR_ERR_INVALID_ARGUMENT;
+    tsr_status s = param_at(k, i, false, "tsr_kernel_set_scalar");
+    if (s != TSR_OK)
+        return s;
+    k->args[i].set = true;
+    k->args[i].scalar = value;
+    return TSR_OK;
+}
+
+static tsr_status index_of(tsr_kernel *k, const char *name, int *i)
+{
+    *i = tsr_kernel_param_index(k, name);
+    if (*i >= 0)
+        return TSR_OK;
+    StrBuf names;
+    sb_init(&names);
+    for (int j = 0; j < k->f->params.len; j++)
+        sb_printf(&names, "%s%s", j ? ", " : "", k->f->params.data[j].name);
+    tsr_status s = rt_fail(&k->err, name ? TSR_ERR_NOT_FOUND : TSR_ERR_INVALID_ARGUMENT,
+                           "kernel '%s' has no parameter named '%s' (its parameters: %s)", k->f->name,
+                           name ? name : "(null)", names.data ? names.data : "none");
+    sb_free(&names);
+    return s;
+}
+
+tsr_status tsr_kernel_set_tensor_by_name(tsr_kernel *k, const char *name, const DLTensor *t)
+{
+    int i;
+    if (!k)
+        return TSR_ERR_INVALID_ARGUMENT;
+    tsr_status s = index_of(k, name, &i);
+    return s == TSR_OK ? tsr_kernel_set_tensor(k, i, t) : s;
+}
+
+tsr_status tsr_kernel_set_scalar_by_name(tsr_kernel *k, const char *name, double value)
+{
+    int i;
+    if (!k)
+        return TSR_ERR_INVALID_ARGUMENT;
+    tsr_status s = index_of(k, name, &i);
+    return s == TSR_OK ? tsr_kernel_set_scalar(k, i, value) : s;
+}
+
+/* ------------------------------------------------------------ validation */
+
+static const char *dl_device_name(DLDeviceType t)
+{
+    switch (t) {
+    case kDLCPU: return "kDLCPU";
+    case kDLCUDA: return "kDLCUDA";
+    case kDLCUDAHost: return "kDLCUDAHost";
+    case kDLCUDAManaged: return "kDLCUDAManaged";
+    default: return "a device Tessera does not run on";
+    }
+}
+
+static bool on_device(const tsr_context *ctx, DLDevice d)
+{
+    DLDevice want = ctx->dl_device;
+    if (want.device_type == kDLCPU)
+        return d.device_type == kDLCPU;
+    return (d.device_type == kDLCUDA || d.device_type == kDLCUDAManaged) && d.device_id == want.device_id;
+}
+
+/* The view of bound tensor i as a HostTensor, after the checks that must
+ * come before kernel_bind_args can read it. */
+static tsr_status tensor_view(tsr_kernel *k, int i, HostTensor *h, StrBuf *err)
+{
+    const TirParam *p = &k->f->params.data[i];
+    const DLTensor *t = &k->args[i].t;
+    tsr_context *ctx = k->mod->ctx;
+    if (!on_device(ctx, t->device)) {
+        sb_printf(err, "tensor '%s' is on %s:%d, but the context runs on %s: its tensors must be %s:%d", p->name,
+                  dl_device_name(t->device.device_type), t->device.device_id, ctx->device_name,
+                  dl_device_name(ctx->dl_device.device_type), ctx->dl_device.device_id);
+        return TSR_ERR_LAUNCH;
+    }
+    DType dt;
+    if (!rt_dtype_from_dl(t->dtype, &dt)) {
+        char name[32];
+        rt_dl_dtype_name(t->dtype, name, sizeof name);
+        sb_printf(err, "tensor '%s' has dtype %s, which Tessera does not support; it must be %s", p->name, name,
+                  dtype_name(p->dt));
+        return TSR_ERR_LAUNCH;
+    }
+    if (t->ndim < 0 || t->ndim > TIR_MAX_RANK) {
+        sb_printf(err, "tensor '%s' must have %d dimensions, not %d", p->name, p->rank, t->ndim);
+        return TSR_ERR_LAUNCH;
+    }
+    if (t->ndim > 0 && !t->shape) {
+        sb_printf(err, "tensor '%s' has no shape (DLTensor.shape is NULL)", p->name);
+        return TSR_ERR_LAUNCH;
+    }
+    memset(h, 0, sizeof *h);
+    h->data = t->data ? (char *)t->data + t->byte_offset : NULL;
+    h->dt = dt;
+    h->rank = t->ndim;
+    int64_t stride = 1;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        h->shape[d] = t->shape[d];
+        h->strides[d] = t->strides ? t->strides[d] : stride;
+        stride *= t->shape[d] > 0 ? t->shape[d] : 1;
+    }
+    return TSR_OK;
+}
+
+/* Checks after kernel_bind_args: layout and alignment. Clears *aligned when
+ * the tensor needs the kernel variant with scalar accesses. */
+static tsr_status tensor_layout(tsr_kernel *k, int i, const HostTensor *h, bool *aligned, StrBuf *err)
+{
+    const TirParam *p = &k->f->params.data[i];
+    int64_t es = dtype_size(h->dt);
+    int last = h->rank - 1;
+    if (last >= 0 && h->shape[last] > 1 && h->strides[last] != 1) {
+        sb_printf(err,
+                  "tensor '%s': dimension %d, the last, has stride %lld; it must be 1 (the last dimension must be "
+                  "contiguous)",
+                  p->name, last, (long long)h->strides[last]);
+        return TSR_ERR_LAUNCH;
+    }
+    uintptr_t addr = (uintptr_t)h->data;
+    if (addr % (uintptr_t)es) {
+        sb_printf(err, "tensor '%s': its data pointer %p is not aligned to its element size (%d bytes)", p->name, h->data,
+                  (int)es);
+        return TSR_ERR_LAUNCH;
+    }
+    if (addr % 16)
+        *aligned = false;
+    for (int d = 0; d < last; d++)
+        if (h->shape[d] > 1 && (h->strides[d] * es) % 16)
+            *aligned = false;
+    return TSR_OK;
+}
+
+static void launch_free(Launch *l)
+{
+    free(l->args);
+    free(l->syms);
+    memset(l, 0, sizeof *l);
+}
+
+/* Everything a launch checks, in order; fills l. */
+static tsr_status validate(tsr_kernel *k, Launch *l, StrBuf *err)
+{
+    TirFunc *f = k->f;
+    tsr_context *ctx = k->mod->ctx;
+    memset(l, 0, sizeof *l);
+    l->nargs = f->params.len;
+    l->args = tsr_xcalloc((size_t)l->nargs + 1, sizeof(KernelArg));
+    l->syms = tsr_xcalloc((size_t)f->syms.len + 1, sizeof(int32_t));
+    l->aligned = true;
+    for (int i = 0; i < l->nargs; i++) {
+        const TirParam *p = &f->params.data[i];
+        if (!k->args[i].set) {
+            sb_printf(err, "argument %d ('%s') of kernel '%s' is not set", i, p->name, f->name);
+            return TSR_ERR_LAUNCH;
+        }
+        l->args[i].is_tensor = p->is_tensor;
+        if (p->is_tensor) {
+            tsr_status s = tensor_view(k, i, &l->args[i].tensor, err);
+            if (s != TSR_OK)
+                return s;
+        }
+        l->args[i].scalar = k->args[i].scalar;
+    }
+    if (!kernel_bind_args(f, l->args, l->nargs, l->syms, err))
+        return TSR_ERR_LAUNCH;
+    for (int i = 0; i < l->nargs; i++) {
+        if (!l->args[i].is_tensor)
+            continue;
+        tsr_status s = tensor_layout(k, i, &l->args[i].tensor, &l->aligned, err);
+        if (s == TSR_OK && ctx->dev->check_tensor)
+            s = ctx->dev->check_tensor(ctx, f->params.data[i].name, &l->args[i].tensor, err);
+        if (s != TSR_OK)
+            return s;
+    }
+    if (!kernel_eval_grid(f, l->args, l->syms, l->grid, err))
+        return TSR_ERR_LAUNCH;
+    for (int i = 0; i < 3; i++)
+        if (l->grid[i] > ctx->max_grid[i]) {
+            sb_printf(err, "kernel '%s' needs %lld blocks in grid dimension %c; the device allows at most %lld", f->name,
+                      (long long)l->grid[i], "xyz"[i], (long long)ctx->max_grid[i]);
+            return TSR_ERR_LAUNCH;
+        }
+    return TSR_OK;
+}
+
+/* The variant a launch runs, prepared, and the device limits it must fit. */
+static tsr_status pick_variant(tsr_kernel *k, const Launch *l, KernelVariant **out, StrBuf *err)
+{
+    tsr_context *ctx = k->mod->ctx;
+    *out = NULL;
+    if (!ctx->dev->runs_ptx)
+        return TSR_OK;
+    int which = l->aligned ? VARIANT_ALIGNED : VARIANT_SCALAR;
+    tsr_status s = rt_prepare_variant(k, which, err);
+    if (s != TSR_OK)
+        return s;
+    KernelVariant *v = &k->var[which];
+    int max_threads = ctx->max_threads;
+    if (v->attrs.max_threads > 0 && v->attrs.max_threads < max_threads)
+        max_threads = v->attrs.max_threads;
+    if (v->threads > max_threads) {
+        sb_printf(err, "kernel '%s' needs %d threads per block; the device allows %d", k->f->name, v->threads,
+                  max_threads);
+        return TSR_ERR_LAUNCH;
+    }
+    if (v->smem_bytes > v->attrs.max_dynamic_smem) {
+        sb_printf(err, "kernel '%s' needs %zu bytes of shared memory per block; the device allows at most %zu",
+                  k->f->name, v->smem_bytes, v->attrs.max_dynamic_smem);
+        return TSR_ERR_LAUNCH;
+    }
+    *out = v;
+    return TSR_OK;
+}
+
+tsr_status tsr_kernel_grid(tsr_kernel *k, int64_t grid[3])
+{
+    if (!k || !grid)
+        return k ? rt_fail(&k->err, TSR_ERR_INVALID_ARGUMENT, "tsr_kernel_grid: grid is NULL") : TSR_ERR_INVALID_ARGUMENT;
+    Launch l;
+    StrBuf err;
+    sb_init(&err);
+    tsr_status s = validate(k, &l, &err);
+    if (s == TSR_OK)
+        memcpy(grid, l.grid, sizeof l.grid);
+    else
+        rt_fail_text(&k->err, s, err.data);
+    launch_free(&l);
+    sb_free(&err);
+    return s;
+}
+
+tsr_status tsr_kernel_launch(tsr_kernel *k, void *stream)
+{
+    if (!k)
+        return TSR_ERR_INVALID_ARGUMENT;
+    tsr_context *ctx = k->mod->ctx;
+    Launch l;
+    StrBuf err;
+    sb_init(&err);
+    KernelVariant *v = NULL;
+    tsr_status s = validate(k, &l, &err);
+    if (s == TSR_OK)
+        s = pick_variant(k, &l, &v, &err);
+    if (s == TSR_OK && l.grid[0] * l.grid[1] * l.grid[2] > 0)
+        s = ctx->dev->launch(ctx, k, v, &l, stream, &err);
+    if (s != TSR_OK)
+        rt_fail_text(&k->err, s, err.data);
+    launch_free(&l);
+    sb_free(&err);
+    return s;
+}
+
+/* ------------------------------------------------------------ parameters */
+
+int rt_param_slots(const TirFunc *f, size_t *bytes)
+{
+    int n = abi_slots(f, NULL, 0);
+    AbiSlot *slots = tsr_xmalloc(sizeof(AbiSlot) * (size_t)(n + 1));
+    abi_slots(f, slots, n);
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        size_t sz = (size_t)abi_slot_size(slots[i].kind);
+        off = (off + sz - 1) / sz * sz + sz;
+    }
+    free(slots);
+    *bytes = off;
+    return n;
+}
+
+bool rt_pack_params(const TirFunc *f, const Launch *l, const size_t *offsets, const size_t *sizes, int nparams,
+                    unsigned char *buf, size_t max, void **args, StrBuf *err)
+{
+    int n = abi_slots(f, NULL, 0);
+    if (nparams >= 0 && nparams != n) {
+        sb_printf(err, "internal error: kernel '%s' has %d PTX parameters, the ABI says %d", f->name, nparams, n);
+        return false;
+    }
+    AbiSlot *slots = tsr_xmalloc(sizeof(AbiSlot) * (size_t)(n + 1));
+    abi_slots(f, slots, n);
+    size_t off = 0;
+    bool ok = true;
+    for (int i = 0; i < n && ok; i++) {
+        const AbiSlot *s = &slots[i];
+        size_t sz = (size_t)abi_slot_size(s->kind);
+        off = offsets ? offsets[i] : (off + sz - 1) / sz * sz;
+        if ((sizes && sizes[i] != sz) || off + sz > max) {
+            sb_printf(err, "internal error: PTX parameter %d of kernel '%s' does not match the ABI (%zu bytes at %zu)", i,
+                      f->name, sz, off);
+            ok = false;
+            break;
+        }
+        unsigned char *dst = buf + off;
+        args[i] = dst;
+        const KernelArg *a = s->param != TIR_NONE ? &l->args[s->param] : NULL;
+        DType dt = a ? f->params.data[s->param].dt : DT_I32;
+        switch (s->kind) {
+        case ABI_PTR: {
+            uint64_t p = (uint64_t)(uintptr_t)a->tensor.data;
+            memcpy(dst, &p, 8);
+            break;
+        }
+        case ABI_I64: memcpy(dst, &a->tensor.strides[s->dim], 8); break;
+        case ABI_I32: {
+            int32_t v = !a ? l->syms[s->dim] : dt == DT_BOOL ? a->scalar != 0 : (int32_t)a->scalar;
+            memcpy(dst, &v, 4);
+            break;
+        }
+        case ABI_F32: {
+            float v = (float)a->scalar;
+            memcpy(dst, &v, 4);
+            break;
+        }
+        case ABI_B16: {
+            uint16_t v = dt == DT_BF16 ? f32_to_bf16_bits((float)a->scalar) : f32_to_f16_bits((float)a->scalar);
+            memcpy(dst, &v, 2);
+            break;
+        }
+        }
+        off += sz;
+    }
+    free(slots);
+    return ok;
+}

@@ -1,0 +1,403 @@
+/* Modules and kernels: DSL source through the frontend to TIR, and for the
+ * PTX devices each kernel through code generation (or the JIT cache) to PTX
+ * that the device loads. Code generation rewrites the TIR it is given, so it
+ * always works on a fresh frontend result, and the module's own TIR stays
+ * as the frontend left it (the interp device runs it; launches read its
+ * parameters, symbols and grid). */
+#include "codegen.h"
+#include "rt.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *ctx_strndup(tsr_context *ctx, const char *s, size_t n)
+{
+    char *p = rt_alloc(ctx, n + 1);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+static char *ctx_strdup(tsr_context *ctx, const char *s) { return ctx_strndup(ctx, s, strlen(s)); }
+
+static void ctx_strfree(tsr_context *ctx, char *s)
+{
+    if (s)
+        rt_free(ctx, s, strlen(s) + 1);
+}
+
+/* ------------------------------------------------------------- variants */
+
+/* Generates the PTX of one variant: the frontend again (for a TIR of its
+ * own), then code generation. Diagnostics go to err. */
+static bool generate(tsr_kernel *k, int which, bool want_llvm, CodegenResult *r, StrBuf *err)
+{
+    tsr_module *m = k->mod;
+    Source src = { m->name, m->source, m->len };
+    Diag diag;
+    diag_init(&diag, &src);
+    TirModule *t = frontend_compile(&src, m->defs, m->ndefs, k->f->name, &diag, NULL);
+    bool ok = false;
+    if (t && t->funcs.len == 1) {
+        CodegenOptions co = { m->target, which == VARIANT_ALIGNED };
+        ok = codegen_kernel(t->funcs.data[0], &co, want_llvm, r, &diag);
+    } else if (t) {
+        diag_error_nopos(&diag, "internal error: kernel '%s' compiled to %d functions", k->f->name, t->funcs.len);
+    }
+    if (!ok)
+        sb_puts(err, diag.out.data ? diag.out.data : "code generation failed");
+    if (t)
+        tir_module_free(t);
+    diag_free(&diag);
+    return ok;
+}
+
+tsr_status rt_prepare_variant(tsr_kernel *k, int which, StrBuf *err)
+{
+    KernelVariant *v = &k->var[which];
+    if (v->ready)
+        return TSR_OK;
+    tsr_module *m = k->mod;
+    tsr_context *ctx = m->ctx;
+    if (!v->ptx) {
+        bool want_llvm = which == VARIANT_ALIGNED && !k->llvm_ir && (m->kept_ir & TSR_IR_LLVM);
+        JitKeyInput in = { m->source, m->len, m->defs, m->ndefs, k->f->name, m->target, which == VARIANT_ALIGNED };
+        char key[65];
+        jit_key(&in, key);
+        JitEntry e;
+        if (!want_llvm && jit_cache_get(&ctx->cache, key, &e)) {
+            v->ptx = e.ptx;
+            v->smem_bytes = e.smem_bytes;
+            v->threads = e.threads;
+        } else {
+            ctx->cache.stats.misses++;
+            CodegenResult r;
+            if (!generate(k, which, want_llvm, &r, err))
+                return TSR_ERR_COMPILE;
+            v->ptx = r.ptx;
+            v->smem_bytes = r.smem_bytes;
+            v->threads = r.threads;
+            if (r.llvm_ir)
+                k->llvm_ir = r.llvm_ir;
+            free(r.kernel_name);
+            e.ptx = v->ptx;
+            e.smem_bytes = v->smem_bytes;
+            e.threads = v->threads;
+            jit_cache_put(&ctx->cache, key, &e);
+        }
+    }
+    v->attrs.threads = v->threads;
+    v->attrs.dynamic_smem = v->smem_bytes;
+    if (ctx->dev->runs_ptx) {
+        tsr_status s = ctx->dev->load(ctx, k->f->name, v, err);
+        if (s != TSR_OK)
+            return s;
+    }
+    v->ready = true;
+    return TSR_OK;
+}
+
+/* --------------------------------------------------------------- modules */
+
+static void kernel_destroy(tsr_context *ctx, tsr_kernel *k)
+{
+    if (!k)
+        return;
+    for (int i = 0; i < 2; i++) {
+        if (k->var[i].handle)
+            ctx->dev->unload(ctx, &k->var[i]);
+        free(k->var[i].ptx);
+    }
+    free(k->llvm_ir);
+    free(k->tir_text);
+    rt_free(ctx, k->args, sizeof(BoundArg) * (size_t)k->f->params.len);
+    sb_free(&k->err);
+    rt_free(ctx, k, sizeof *k);
+}
+
+void tsr_module_destroy(tsr_module *m)
+{
+    if (!m)
+        return;
+    tsr_context *ctx = m->ctx;
+    for (int i = 0; i < m->nkernels; i++)
+        kernel_destroy(ctx, m->kernels[i]);
+    rt_free(ctx, m->kernels, sizeof(tsr_kernel *) * (size_t)m->nkernels);
+    if (m->tir)
+        tir_module_free(m->tir);
+    for (int i = 0; i < m->ndefs; i++) {
+        ctx_strfree(ctx, (char *)m->defs[i].name);
+        ctx_strfree(ctx, (char *)m->defs[i].value);
+    }
+    rt_free(ctx, m->defs, sizeof(Define) * (size_t)m->ndefs);
+    rt_free(ctx, m->source, m->len + 1);
+    ctx_strfree(ctx, m->name);
+    sb_free(&m->err);
+    if (m->prev)
+        m->prev->next = m->next;
+    else if (ctx->modules == m)
+        ctx->modules = m->next;
+    if (m->next)
+        m->next->prev = m->prev;
+    rt_free(ctx, m, sizeof *m);
+}
+
+static tsr_status oom(tsr_context *ctx) { return rt_fail(&ctx->err, TSR_ERR_OUT_OF_MEMORY, "out of host memory"); }
+
+/* Checks the options and fills the module's copies of what the JIT key and
+ * code generation need. */
+static tsr_status module_init(tsr_module *m, const char *source, size_t len, const char *name,
+                              const tsr_compile_options *o)
+{
+    tsr_context *ctx = m->ctx;
+    const char *target = o->target ? o->target : ctx->default_target;
+    if (!rt_target_known(target))
+        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "unknown target '%s' (use sm_80, sm_90 or sm_90a)", target);
+    snprintf(m->target, sizeof m->target, "%s", target);
+    if (o->ndefines < 0 || (o->ndefines > 0 && !o->defines))
+        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "%d defines given with defines = %p", o->ndefines,
+                       (const void *)o->defines);
+    if (o->keep_ir & ~(unsigned)(TSR_IR_TIR | TSR_IR_LLVM | TSR_IR_PTX))
+        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "keep_ir has unknown flags 0x%x", o->keep_ir);
+    m->kept_ir = o->keep_ir;
+    if (!(m->source = ctx_strndup(ctx, source, len)) || !(m->name = ctx_strdup(ctx, name)))
+        return oom(ctx);
+    m->len = len;
+    if (o->ndefines && !(m->defs = rt_alloc(ctx, sizeof(Define) * (size_t)o->ndefines)))
+        return oom(ctx);
+    for (int i = 0; i < o->ndefines; i++) {
+        const tsr_define *d = &o->defines[i];
+        if (!d->name || !d->value)
+            return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "define %d has a NULL %s", i, d->name ? "value" : "name");
+        if (!(m->defs[i].name = ctx_strdup(ctx, d->name)) || !(m->defs[i].value = ctx_strdup(ctx, d->value)))
+            return oom(ctx);
+        m->ndefs = i + 1;
+    }
+    return TSR_OK;
+}
+
+static tsr_status add_kernels(tsr_module *m)
+{
+    tsr_context *ctx = m->ctx;
+    int n = m->tir->funcs.len;
+    if (!(m->kernels = rt_alloc(ctx, sizeof(tsr_kernel *) * (size_t)(n ? n : 1))))
+        return oom(ctx);
+    for (int i = 0; i < n; i++) {
+        TirFunc *f = m->tir->funcs.data[i];
+        tsr_kernel *k = rt_alloc(ctx, sizeof *k);
+        if (!k)
+            return oom(ctx);
+        m->kernels[m->nkernels++] = k;
+        k->mod = m;
+        k->f = f;
+        sb_init(&k->err);
+        if (!(k->args = rt_alloc(ctx, sizeof(BoundArg) * (size_t)(f->params.len ? f->params.len : 1))))
+            return oom(ctx);
+        if (m->kept_ir & TSR_IR_TIR) {
+            StrBuf t;
+            sb_init(&t);
+            tir_print(&t, f);
+            k->tir_text = sb_take(&t);
+        }
+    }
+    return TSR_OK;
+}
+
+static tsr_status compile(tsr_context *ctx, const char *source, size_t len, const char *name,
+                          const tsr_compile_options *opts, tsr_module **out)
+{
+    tsr_compile_options defaults;
+    memset(&defaults, 0, sizeof defaults);
+    const tsr_compile_options *o = opts ? opts : &defaults;
+    tsr_module *m = rt_alloc(ctx, sizeof *m);
+    if (!m)
+        return oom(ctx);
+    m->ctx = ctx;
+    sb_init(&m->err);
+    m->next = ctx->modules;
+    if (ctx->modules)
+        ctx->modules->prev = m;
+    ctx->modules = m;
+    tsr_status s = module_init(m, source, len, o->source_name ? o->source_name : name, o);
+    if (s == TSR_OK) {
+        Source src = { m->name, m->source, m->len };
+        Diag diag;
+        diag_init(&diag, &src);
+        m->tir = frontend_compile(&src, m->defs, m->ndefs, o->kernel, &diag, NULL);
+        if (!m->tir)
+            s = rt_fail_text(&ctx->err, TSR_ERR_COMPILE, diag.out.data);
+        diag_free(&diag);
+    }
+    if (s == TSR_OK)
+        s = add_kernels(m);
+    bool want_ptx = ctx->dev->runs_ptx || (m->kept_ir & (TSR_IR_LLVM | TSR_IR_PTX));
+    for (int i = 0; s == TSR_OK && want_ptx && i < m->nkernels; i++) {
+        StrBuf err;
+        sb_init(&err);
+        s = rt_prepare_variant(m->kernels[i], VARIANT_ALIGNED, &err);
+        if (s != TSR_OK)
+            rt_fail_text(&ctx->err, s, err.data);
+        sb_free(&err);
+    }
+    if (s != TSR_OK) {
+        tsr_module_destroy(m);
+        m = NULL;
+    }
+    *out = m;
+    return s;
+}
+
+tsr_status tsr_module_compile(tsr_context *ctx, const char *source, size_t len, const tsr_compile_options *opts,
+                              tsr_module **out)
+{
+    tsr_status s = rt_context_usable(ctx);
+    if (s != TSR_OK)
+        return s;
+    if (!out)
+        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "tsr_module_compile: out is NULL");
+    *out = NULL;
+    if (!source)
+        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "tsr_module_compile: source is NULL");
+    return compile(ctx, source, len, "<string>", opts, out);
+}
+
+tsr_status tsr_module_compile_file(tsr_context *ctx, const char *path, const tsr_compile_options *opts,
+                                   tsr_module **out)
+{
+    tsr_status s = rt_context_usable(ctx);
+    if (s != TSR_OK)
+        return s;
+    if (!out || !path)
+        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "tsr_module_compile_file: %s is NULL",
+                       out ? "path" : "out");
+    *out = NULL;
+    size_t len;
+    char *text = tsr_read_file(path, &len);
+    if (!text)
+        return rt_fail(&ctx->err, TSR_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+    s = compile(ctx, text, len, path, opts, out);
+    free(text);
+    return s;
+}
+
+const char *tsr_module_error(const tsr_module *m)
+{
+    if (!m)
+        return "no module (a NULL handle)";
+    return m->err.data ? m->err.data : "";
+}
+
+int tsr_module_kernel_count(const tsr_module *m) { return m ? m->nkernels : 0; }
+
+const char *tsr_module_kernel_name(const tsr_module *m, int i)
+{
+    return m && i >= 0 && i < m->nkernels ? m->kernels[i]->f->name : NULL;
+}
+
+static tsr_kernel *find_kernel(const tsr_module *m, const char *name)
+{
+    if (!name)
+        return m->nkernels == 1 ? m->kernels[0] : NULL;
+    for (int i = 0; i < m->nkernels; i++)
+        if (!strcmp(m->kernels[i]->f->name, name))
+            return m->kernels[i];
+    return NULL;
+}
+
+tsr_status tsr_module_get_kernel(tsr_module *m, const char *name, tsr_kernel **out)
+{
+    if (!m || !out)
+        return m ? rt_fail(&m->err, TSR_ERR_INVALID_ARGUMENT, "tsr_module_get_kernel: out is NULL")
+                 : TSR_ERR_INVALID_ARGUMENT;
+    *out = find_kernel(m, name);
+    if (*out)
+        return TSR_OK;
+    StrBuf names;
+    sb_init(&names);
+    for (int i = 0; i < m->nkernels; i++)
+        sb_printf(&names, "%s'%s'", i ? ", " : "", m->kernels[i]->f->name);
+    tsr_status s = name ? rt_fail(&m->err, TSR_ERR_NOT_FOUND, "no kernel named '%s' in the module (it has %s)", name,
+                                  names.data ? names.data : "none")
+                        : rt_fail(&m->err, TSR_ERR_NOT_FOUND, "the module has %d kernels (%s); name the one you want",
+                                  m->nkernels, names.data ? names.data : "");
+    sb_free(&names);
+    return s;
+}
+
+const char *tsr_module_ir(const tsr_module *m, const char *kernel, tsr_ir_kind kind)
+{
+    tsr_kernel *k = m ? find_kernel(m, kernel) : NULL;
+    if (!k)
+        return NULL;
+    switch (kind) {
+    case TSR_IR_TIR: return k->tir_text;
+    case TSR_IR_LLVM: return k->llvm_ir;
+    case TSR_IR_PTX: return k->var[VARIANT_ALIGNED].ptx;
+    }
+    return NULL;
+}
+
+/* --------------------------------------------------------------- kernels */
+
+tsr_module *tsr_kernel_module(const tsr_kernel *k) { return k ? k->mod : NULL; }
+
+const char *tsr_kernel_name(const tsr_kernel *k) { return k ? k->f->name : NULL; }
+
+const char *tsr_kernel_error(const tsr_kernel *k)
+{
+    if (!k)
+        return "no kernel (a NULL handle)";
+    return k->err.data ? k->err.data : "";
+}
+
+int tsr_kernel_param_count(const tsr_kernel *k) { return k ? k->f->params.len : 0; }
+
+int tsr_kernel_param_index(const tsr_kernel *k, const char *name)
+{
+    if (!k || !name)
+        return -1;
+    for (int i = 0; i < k->f->params.len; i++)
+        if (!strcmp(k->f->params.data[i].name, name))
+            return i;
+    return -1;
+}
+
+tsr_status tsr_kernel_param_info(tsr_kernel *k, int i, tsr_param_info *out)
+{
+    if (!k || !out)
+        return TSR_ERR_INVALID_ARGUMENT;
+    if (i < 0 || i >= k->f->params.len)
+        return rt_fail(&k->err, TSR_ERR_INVALID_ARGUMENT, "parameter %d of kernel '%s' does not exist (it has %d)",
+                       i, k->f->name, k->f->params.len);
+    const TirParam *p = &k->f->params.data[i];
+    memset(out, 0, sizeof *out);
+    out->name = p->name;
+    out->is_tensor = p->is_tensor;
+    out->is_output = p->is_out;
+    out->dtype = rt_dl_dtype(p->dt);
+    out->ndim = p->is_tensor ? p->rank : 0;
+    for (int d = 0; d < out->ndim; d++) {
+        if (p->dim_sym[d] == TIR_NONE) {
+            out->dim_values[d] = p->dim_const[d];
+        } else {
+            out->dim_names[d] = k->f->syms.data[p->dim_sym[d]].name;
+            out->dim_values[d] = -1;
+        }
+    }
+    return TSR_OK;
+}
+
+tsr_status tsr_kernel_get_attributes(tsr_kernel *k, tsr_kernel_attributes *out)
+{
+    if (!k || !out)
+        return TSR_ERR_INVALID_ARGUMENT;
+    memset(out, 0, sizeof *out);
+    const KernelVariant *v = &k->var[VARIANT_ALIGNED];
+    if (v->ready)
+        *out = v->attrs;
+    else
+        out->threads = 32 * k->f->warps;
+    return TSR_OK;
+}
