@@ -186,12 +186,20 @@ LLVMValueRef em_smem_ptr(Emitter *em, LLVMValueRef byte_offset)
     return LLVMBuildGEP2(em->b, em->t_i8, em->smem, &byte_offset, 1, "");
 }
 
-/* Gives every shared tile its own place at the start of shared memory. */
+/* Gives every shared tile and pipelined buffer its own place at the start of
+ * shared memory. */
 static void plan_shared_tiles(Emitter *em)
 {
     TirFunc *f = em->f;
     em->buf_offset = arena_alloc(&em->arena, sizeof(int) * (size_t)f->vals.len);
+    em->buffer_offset = arena_alloc(&em->arena, sizeof(int) * (size_t)(f->buffers.len + 1));
     size_t off = 0;
+    for (int i = 0; i < f->buffers.len; i++) {
+        const TirBuffer *b = &f->buffers.data[i];
+        em->buffer_offset[i] = (int)off;
+        off += (size_t)b->stages * (size_t)ttype_numel(b->type) * (size_t)dtype_size(b->type.dt);
+        off = (off + 127) & ~(size_t)127;
+    }
     for (BlockId b = 0; b < f->blocks.len; b++) {
         TirBlock *bl = tir_block(f, b);
         for (int i = 0; i < bl->insts.len; i++) {
@@ -542,10 +550,19 @@ static void emit_inst(Emitter *em, const TirInst *in)
         break;
     }
     case TIR_EXPAND_DIMS:
-    case TIR_TRANSPOSE:
-        set_val(em, in->res[0], *em_val(em, in->args[0]));
-        em->buf_offset[in->res[0]] = em->buf_offset[in->args[0]];
+    case TIR_TRANSPOSE: set_val(em, in->res[0], *em_val(em, in->args[0])); break;
+    case TIR_ASYNC_COPY: em_async_copy(em, in); break;
+    case TIR_ASYNC_COMMIT: em_async_commit(em); break;
+    case TIR_ASYNC_WAIT: em_async_wait(em, (int)in->ival); break;
+    case TIR_SMEM_TILE: {
+        const TirBuffer *buf = &f->buffers.data[in->buf];
+        int64_t stage_bytes = ttype_numel(buf->type) * dtype_size(buf->type.dt);
+        r = em_new_val(em, 1);
+        r.e[0] = LLVMBuildAdd(em->b, em_i32(em, em->buffer_offset[in->buf]),
+                              LLVMBuildMul(em->b, em_val(em, in->args[0])->e[0], em_i32(em, stage_bytes), ""), "");
+        set_val(em, in->res[0], r);
         break;
+    }
     case TIR_BROADCAST: emit_broadcast(em, in); break;
     case TIR_CONVERT: em_convert(em, in); break;
     case TIR_DOT: em_dot(em, in); break;
@@ -684,7 +701,7 @@ static void init_types(Emitter *em)
 bool ptx_emit(LLVMModuleRef mod, const Target *t, char **ptx, StrBuf *err);
 void ptx_prepare_module(LLVMModuleRef mod, const Target *t);
 
-bool codegen_kernel(TirFunc *f, const CodegenOptions *opts, bool want_llvm, CodegenResult *out, Diag *diag)
+bool codegen_kernel(TirFunc *orig, const CodegenOptions *opts, bool want_llvm, CodegenResult *out, Diag *diag)
 {
     memset(out, 0, sizeof *out);
     const Target *t = target_lookup(opts->target ? opts->target : "sm_90a");
@@ -692,6 +709,7 @@ bool codegen_kernel(TirFunc *f, const CodegenOptions *opts, bool want_llvm, Code
         diag_error_nopos(diag, "unknown target '%s' (use sm_80, sm_90 or sm_90a)", opts->target);
         return false;
     }
+    TirFunc *f = tir_func_clone(orig);
     tir_run_codegen_passes(f, NULL);
     Emitter em = { 0 };
     em.f = f;
@@ -739,6 +757,7 @@ bool codegen_kernel(TirFunc *f, const CodegenOptions *opts, bool want_llvm, Code
     LLVMDisposeModule(em.mod);
     LLVMContextDispose(em.ctx);
     arena_free(&em.arena);
+    tir_func_free(f);
     return ok;
 }
 

@@ -20,7 +20,8 @@ typedef struct {
     int threads;       /* threads per block */
 } CodegenResult;
 
-/* Compiles one kernel (after tir_run_passes) to PTX. Problems in the program
+/* Compiles one kernel (after tir_run_passes) to PTX; f is not changed (the
+ * codegen passes run on a copy). Problems in the program
  * that only code generation sees (an unsupported shape for the tensor cores,
  * too many registers) are reported in diag at their source position. Returns
  * false on error. want_llvm: also return the LLVM IR text. */

@@ -58,7 +58,8 @@ struct Emitter {
     LLVMValueRef smem;            /* the dynamic shared memory array */
     size_t smem_buffers;          /* bytes of the shared tiles (at offset 0) */
     size_t smem_scratch;          /* bytes of scratch the conversions need (after the tiles) */
-    int *buf_offset;              /* per value with a shared layout: its tile's byte offset */
+    int *buf_offset;              /* per shared LOAD result: its tile's byte offset */
+    int *buffer_offset;           /* per TirFunc.buffers entry: its byte offset */
 
     EVal *vals;
     VEC(CoordCache) coords;
@@ -95,6 +96,9 @@ LLVMValueRef em_smem_at(Emitter *em, LLVMValueRef byte_offset);
 
 /* --- memory (codegen_mem.c) --- */
 void em_load(Emitter *em, const TirInst *in);
+void em_async_copy(Emitter *em, const TirInst *in);
+void em_async_commit(Emitter *em);
+void em_async_wait(Emitter *em, int pending);
 void em_store(Emitter *em, const TirInst *in);
 void em_convert(Emitter *em, const TirInst *in);
 /* A conversion of a shared tile into mma fragments is not emitted where it

@@ -226,7 +226,7 @@ static void pack_words(Emitter *em, DType dt, LLVMValueRef *elems, int words, in
 }
 
 /* Byte offset of stored element (row, col) of a shared tile at `base`. */
-static LLVMValueRef shared_offset(Emitter *em, const Layout *s, int base, LLVMValueRef row, LLVMValueRef col)
+static LLVMValueRef shared_offset(Emitter *em, const Layout *s, LLVMValueRef base, LLVMValueRef row, LLVMValueRef col)
 {
     LLVMBuilderRef b = em->b;
     LLVMValueRef bytes = LLVMBuildMul(b, col, em_i32(em, s->esize), "");
@@ -238,7 +238,7 @@ static LLVMValueRef shared_offset(Emitter *em, const Layout *s, int base, LLVMVa
     LLVMValueRef off = LLVMBuildMul(b, row, em_i32(em, layout_shared_pitch(s)), "");
     off = LLVMBuildAdd(b, off, LLVMBuildShl(b, chunk, em_i32(em, 4), ""), "");
     off = LLVMBuildAdd(b, off, within, "");
-    return LLVMBuildAdd(b, off, em_i32(em, base), "");
+    return LLVMBuildAdd(b, off, base, "");
 }
 
 /* (row, col) in storage order of logical coordinates c of a shared tile. */
@@ -263,30 +263,32 @@ static void cp_async16(Emitter *em, LLVMValueRef dst, LLVMValueRef src, LLVMValu
     LLVMBuildCall2(em->b, fty, fn, args, 3, "");
 }
 
-static void cp_async_wait_all(Emitter *em)
+void em_async_commit(Emitter *em)
 {
     static const char *const commit[] = { "llvm.nvvm.cp.async.commit.group", NULL };
-    static const char *const wait[] = { "llvm.nvvm.cp.async.wait.group", NULL };
     em_call_intrinsic(em, commit, NULL, 0, NULL, 0);
-    LLVMValueRef zero = em_i32(em, 0);
-    em_call_intrinsic(em, wait, NULL, 0, &zero, 1);
 }
 
-/* A load into a shared tile: each thread copies 16-byte chunks with
- * cp.async (bytes past the tensor's end are zero-filled), or, when rows are
- * not whole 16-byte chunks, loads and stores element groups itself. */
-static void load_shared(Emitter *em, const TirInst *in)
+void em_async_wait(Emitter *em, int pending)
+{
+    static const char *const wait[] = { "llvm.nvvm.cp.async.wait.group", NULL };
+    LLVMValueRef n = em_i32(em, pending);
+    em_call_intrinsic(em, wait, NULL, 0, &n, 1);
+    em_barrier(em);
+}
+
+/* Copies a tile into shared memory at `base`: each thread copies 16-byte
+ * chunks with cp.async (bytes past the tensor's end are zero-filled), or,
+ * when rows are not whole 16-byte chunks, loads and stores element groups
+ * itself. Returns whether it used cp.async (then a wait must follow). */
+static bool copy_to_shared(Emitter *em, const TirInst *in, const Layout *sl, TType t, LLVMValueRef base)
 {
     TirFunc *f = em->f;
-    ValId res = in->res[0];
-    Layout s = *em_layout(em, res);
-    TType t = tir_type(f, res);
+    Layout s = *sl;
     Layout copy = layout_blocked(2, t.shape, f->warps, 16 / s.esize);
     int li = tir_intern_layout(f, &copy);
     Access a = describe(em, in, &copy);
-    int base = em->buf_offset[res];
     bool async = a.vec * a.esize == 16;
-    em_barrier(em); /* the tile's previous contents may still be read */
     /* When the tile is smaller than the threads' share, replicas skip the copy. */
     LLVMValueRef owner = em_owner_mask(em, &copy);
     LLVMBasicBlockRef done = NULL;
@@ -323,12 +325,36 @@ static void load_shared(Emitter *em, const TirInst *in)
         LLVMBuildBr(em->b, done);
         LLVMPositionBuilderAtEnd(em->b, done);
     }
-    if (async)
-        cp_async_wait_all(em);
-    em_barrier(em);
+    return async;
+}
+
+/* A load into a shared tile of its own, complete when it returns. */
+static void load_shared(Emitter *em, const TirInst *in)
+{
+    ValId res = in->res[0];
+    LLVMValueRef base = em_i32(em, em->buf_offset[res]);
+    em_barrier(em); /* the tile's previous contents may still be read */
+    if (copy_to_shared(em, in, em_layout(em, res), tir_type(em->f, res), base)) {
+        em_async_commit(em);
+        em_async_wait(em, 0);
+    } else {
+        em_barrier(em);
+    }
     EVal r = em_new_val(em, 1);
-    r.e[0] = em_i32(em, base);
+    r.e[0] = base;
     em->vals[res] = r;
+}
+
+/* One stage of a pipelined copy (pass_pipeline.c): no waiting here. */
+void em_async_copy(Emitter *em, const TirInst *in)
+{
+    const TirBuffer *buf = &em->f->buffers.data[in->buf];
+    int64_t stage_bytes = ttype_numel(buf->type) * dtype_size(buf->type.dt);
+    LLVMValueRef stage = em_val(em, in->args[in->nargs - 1])->e[0];
+    LLVMValueRef base = LLVMBuildAdd(em->b, em_i32(em, em->buffer_offset[in->buf]),
+                                     LLVMBuildMul(em->b, stage, em_i32(em, stage_bytes), ""), "");
+    Layout s = em->f->layouts.data[buf->layout];
+    copy_to_shared(em, in, &s, buf->type, base);
 }
 
 void em_load(Emitter *em, const TirInst *in)
@@ -500,7 +526,7 @@ static void read_ldmatrix(Emitter *em, ValId src, ValId dst, int a_dim, DType dt
     int dli = tir_val(em->f, dst)->layout;
     int stored_col_dim = s->transposed ? 0 : 1;
     bool trans = a_dim != stored_col_dim;
-    int base = em->buf_offset[src];
+    LLVMValueRef base = em_val(em, src)->e[0];
     LLVMBuilderRef b = em->b;
     LLVMValueRef j = LLVMBuildLShr(b, em->lane, em_i32(em, 3), ""), i = LLVMBuildAnd(b, em->lane, em_i32(em, 7), "");
     LLVMValueRef w0 = em_warp_coord(em, dli, 0), w1 = em_warp_coord(em, dli, 1);
@@ -564,7 +590,7 @@ static void read_shared_generic(Emitter *em, ValId src, ValId dst, DType dt)
     for (int k = 0; k < n; k++) {
         LLVMValueRef row, col;
         stored_rc(s, em_coord(em, dst, k, 0), em_coord(em, dst, k, 1), &row, &col);
-        LLVMValueRef ptr = em_smem_at(em, shared_offset(em, s, em->buf_offset[src], row, col));
+        LLVMValueRef ptr = em_smem_at(em, shared_offset(em, s, em_val(em, src)->e[0], row, col));
         r.e[k] = LLVMBuildLoad2(em->b, em_elem_type(em, dt), ptr, "");
     }
     em->vals[dst] = r;

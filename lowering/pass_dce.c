@@ -29,7 +29,7 @@ static bool has_side_effects(TirFunc *f, BlockId b)
     TirBlock *bl = tir_block(f, b);
     for (int i = 0; i < bl->insts.len; i++) {
         TirInst *in = tir_inst(f, bl->insts.data[i]);
-        if (in->op == TIR_STORE)
+        if (!tir_op_is_pure(in->op) && in->op != TIR_FOR && in->op != TIR_IF && in->op != TIR_YIELD)
             return true;
         for (int k = 0; k < 2; k++)
             if ((in->op == TIR_FOR || in->op == TIR_IF) && in->blocks[k] != TIR_NONE &&
@@ -41,7 +41,9 @@ static bool has_side_effects(TirFunc *f, BlockId b)
 
 static bool removable(TirFunc *f, const TirInst *in, const int *uses)
 {
-    if (in->op == TIR_STORE || in->op == TIR_YIELD)
+    /* Loops and ifs are judged by their bodies below; every other impure
+     * instruction (stores, yields, asynchronous copies, waits) stays. */
+    if (!tir_op_is_pure(in->op) && in->op != TIR_FOR && in->op != TIR_IF)
         return false;
     for (int i = 0; i < in->nres; i++)
         if (uses[in->res[i]])

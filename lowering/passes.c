@@ -25,6 +25,7 @@ static void verify_or_die(TirFunc *f, const char *after)
 
 static const Pass codegen_pipeline[] = {
     { "layout", tir_pass_layout },
+    { "pipeline", tir_pass_pipeline },
     { "cse", tir_pass_cse },
     { "dce", tir_pass_dce },
 };

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 TType ttype_scalar(DType dt)
 {
@@ -62,6 +63,60 @@ TirFunc *tir_func_new(const char *name)
     return f;
 }
 
+#define CLONE_VEC(dst, src)                                                                            \
+    do {                                                                                               \
+        (dst).len = (dst).cap = (src).len;                                                             \
+        (dst).data = arena_alloc(&c->arena, sizeof(*(src).data) * (size_t)((src).len + 1));           \
+        if ((src).len)                                                                                 \
+            memcpy((dst).data, (src).data, sizeof(*(src).data) * (size_t)(src).len);                   \
+    } while (0)
+
+static ValId *clone_ids(Arena *a, const ValId *ids, int n)
+{
+    ValId *r = arena_alloc(a, sizeof(ValId) * (size_t)(n ? n : 1));
+    if (n)
+        memcpy(r, ids, sizeof(ValId) * (size_t)n);
+    return r;
+}
+
+TirFunc *tir_func_clone(const TirFunc *f)
+{
+    TirFunc *c = tsr_xcalloc(1, sizeof *c);
+    arena_init(&c->arena);
+    c->name = arena_strdup(&c->arena, f->name);
+    c->pos = f->pos;
+    CLONE_VEC(c->params, f->params);
+    for (int i = 0; i < c->params.len; i++)
+        c->params.data[i].name = arena_strdup(&c->arena, f->params.data[i].name);
+    CLONE_VEC(c->syms, f->syms);
+    for (int i = 0; i < c->syms.len; i++)
+        c->syms.data[i].name = arena_strdup(&c->arena, f->syms.data[i].name);
+    CLONE_VEC(c->defines, f->defines);
+    for (int i = 0; i < c->defines.len; i++) {
+        c->defines.data[i].name = arena_strdup(&c->arena, f->defines.data[i].name);
+        c->defines.data[i].value = arena_strdup(&c->arena, f->defines.data[i].value);
+    }
+    CLONE_VEC(c->vals, f->vals);
+    CLONE_VEC(c->insts, f->insts);
+    for (int i = 0; i < c->insts.len; i++) {
+        c->insts.data[i].args = clone_ids(&c->arena, f->insts.data[i].args, f->insts.data[i].nargs);
+        c->insts.data[i].res = clone_ids(&c->arena, f->insts.data[i].res, f->insts.data[i].nres);
+    }
+    CLONE_VEC(c->blocks, f->blocks);
+    for (int i = 0; i < c->blocks.len; i++) {
+        CLONE_VEC(c->blocks.data[i].insts, f->blocks.data[i].insts);
+        CLONE_VEC(c->blocks.data[i].args, f->blocks.data[i].args);
+    }
+    CLONE_VEC(c->layouts, f->layouts);
+    CLONE_VEC(c->buffers, f->buffers);
+    c->laid_out = f->laid_out;
+    c->grid_block = f->grid_block;
+    memcpy(c->grid, f->grid, sizeof c->grid);
+    c->body = f->body;
+    c->warps = f->warps;
+    return c;
+}
+
 void tir_func_free(TirFunc *f)
 {
     if (!f)
@@ -94,6 +149,8 @@ static ValId new_val(TirFunc *f, TType t, InstId def, BlockId block, int index)
     vec_push(&f->arena, f->vals, v);
     return f->vals.len - 1;
 }
+
+ValId tir_result_new(TirFunc *f, TType t, InstId def, BlockId b, int index) { return new_val(f, t, def, b, index); }
 
 ValId tir_block_arg(TirFunc *f, BlockId b, TType t)
 {
@@ -189,7 +246,11 @@ bool tir_op_is_pure(TirOp op)
     case TIR_STORE:
     case TIR_FOR:
     case TIR_IF:
-    case TIR_YIELD: return false;
+    case TIR_YIELD:
+    case TIR_ASYNC_COPY:
+    case TIR_ASYNC_COMMIT:
+    case TIR_ASYNC_WAIT:
+    case TIR_SMEM_TILE: return false;
     default: return true;
     }
 }

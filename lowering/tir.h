@@ -48,7 +48,8 @@ typedef struct {
     /* control */                                                                      \
     X(FOR, "for") X(IF, "if") X(YIELD, "yield")                                        \
     /* code generation */                                                              \
-    X(CONVERT, "convert")
+    X(CONVERT, "convert") X(ASYNC_COPY, "async_copy") X(ASYNC_COMMIT, "async_commit")   \
+    X(ASYNC_WAIT, "async_wait") X(SMEM_TILE, "smem_tile")
 
 typedef enum {
 #define X(name, text) TIR_##name,
@@ -84,7 +85,14 @@ typedef enum { REDUCE_SUM, REDUCE_MAX, REDUCE_MIN } ReduceKind;
  *                ending in YIELD; results: the yielded values.
  *   YIELD        args: values for the enclosing FOR/IF.
  *   CONVERT      args: a tile; the same values in another layout (added by the
- *                layout pass; the interpreter copies). */
+ *                layout pass; the interpreter copies).
+ * Software pipelining (pass_pipeline.c) adds, for code generation only:
+ *   ASYNC_COPY   as LOAD's operands, plus a stage (i32 scalar): starts copying
+ *                the slice into stage `stage` of shared buffer `buf`. No result.
+ *   ASYNC_COMMIT closes the group of copies started since the last commit.
+ *   ASYNC_WAIT   waits until at most ival groups are pending, then all threads
+ *                of the block meet at a barrier.
+ *   SMEM_TILE    args: stage; the tile held in that stage of buffer `buf`. */
 typedef struct {
     TirOp op;
     SrcPos pos;
@@ -95,9 +103,16 @@ typedef struct {
     BlockId blocks[2];
     int64_t ival;
     double fval;
-    int axis, param, sym, kind, stages;
+    int axis, param, sym, kind, stages, buf;
     int lens[TIR_MAX_RANK];
 } TirInst;
+
+/* A multi-stage shared-memory buffer made by software pipelining. */
+typedef struct {
+    int layout; /* the shared layout of one stage */
+    int stages;
+    TType type; /* of one stage's tile */
+} TirBuffer;
 
 typedef struct {
     TType type;
@@ -146,6 +161,7 @@ typedef struct TirFunc {
     VEC(TirBlock) blocks;
     VEC(Layout) layouts; /* distributed layouts of tile values (code generation) */
     bool laid_out;       /* the codegen passes have run */
+    VEC(TirBuffer) buffers;
     BlockId grid_block; /* scalar code the host runs to size the grid */
     ValId grid[3];      /* results of grid_block */
     BlockId body;
@@ -166,10 +182,15 @@ void ttype_print(StrBuf *out, TType t);
 
 /* --- building --- */
 TirFunc *tir_func_new(const char *name);
+/* A deep copy with its own arena. */
+TirFunc *tir_func_clone(const TirFunc *f);
 void tir_func_free(TirFunc *f);
 void tir_module_free(TirModule *m);
 BlockId tir_block_new(TirFunc *f, InstId parent);
 ValId tir_block_arg(TirFunc *f, BlockId b, TType t);
+/* A new result value of instruction `def` (the caller puts it in def's
+ * results at `index`). */
+ValId tir_result_new(TirFunc *f, TType t, InstId def, BlockId b, int index);
 /* Makes an instruction with nres results of the given types, in no block
  * yet (the caller places its id in a block's list). */
 InstId tir_make(TirFunc *f, BlockId b, TirOp op, SrcPos pos, const ValId *args, int nargs,
@@ -206,6 +227,7 @@ bool tir_pass_fold(TirFunc *f);
 bool tir_pass_cse(TirFunc *f);
 bool tir_pass_dce(TirFunc *f);
 bool tir_pass_layout(TirFunc *f);
+bool tir_pass_pipeline(TirFunc *f);
 
 /* Runs the standard pipeline (see lowering/passes.c). dump: when not NULL,
  * the IR after each pass is appended, headed by the pass name. */

@@ -66,6 +66,16 @@ static void print_inst(StrBuf *out, TirFunc *f, InstId id, int depth)
     case TIR_NUM_PROGRAMS: sb_printf(out, " %d", in->axis); break;
     case TIR_LOAD:
     case TIR_STORE: print_mem(out, f, in); break;
+    case TIR_ASYNC_COPY:
+        sb_printf(out, " buf %d stage ", in->buf);
+        print_val(out, in->args[in->nargs - 1]);
+        print_mem(out, f, in);
+        break;
+    case TIR_SMEM_TILE:
+        sb_printf(out, " buf %d stage ", in->buf);
+        print_val(out, in->args[0]);
+        break;
+    case TIR_ASYNC_WAIT: sb_printf(out, " %lld", (long long)in->ival); break;
     case TIR_FOR: {
         const TirBlock *body = tir_block(f, in->blocks[0]);
         sb_puts(out, " ");

@@ -53,7 +53,7 @@ static bool check_mem(Verifier *v, InstId id, const TirInst *in)
     if (in->param < 0 || in->param >= f->params.len || !f->params.data[in->param].is_tensor)
         return fail(v, id, "memory access to something that is not a tensor");
     const TirParam *p = &f->params.data[in->param];
-    int nidx = in->op == TIR_STORE ? in->nargs - 1 : in->nargs;
+    int nidx = in->op == TIR_LOAD ? in->nargs : in->nargs - 1;
     if (nidx != p->rank)
         return fail(v, id, "index count differs from the tensor's rank");
     TType tile = { 0 };
@@ -67,7 +67,13 @@ static bool check_mem(Verifier *v, InstId id, const TirInst *in)
         if (in->lens[d])
             tile.shape[tile.rank++] = in->lens[d];
     }
-    if (in->op == TIR_LOAD) {
+    if (in->op == TIR_ASYNC_COPY) {
+        if (in->buf < 0 || in->buf >= f->buffers.len || !ttype_eq(f->buffers.data[in->buf].type, tile))
+            return fail(v, id, "async copy into a buffer of another type");
+        TType st = tir_type(f, in->args[in->nargs - 1]);
+        if (st.rank || st.dt != DT_I32)
+            return fail(v, id, "stage is not an i32 scalar");
+    } else if (in->op == TIR_LOAD) {
         if (!ttype_eq(tir_type(f, in->res[0]), tile))
             return fail(v, id, "load result type differs from the slice");
     } else if (!ttype_eq(tir_type(f, in->args[in->nargs - 1]), tile)) {
@@ -158,6 +164,22 @@ static bool check_types(Verifier *v, InstId id, const TirInst *in)
         want_res = in->op == TIR_LOAD;
         if (!check_mem(v, id, in))
             return false;
+        break;
+    case TIR_ASYNC_COPY:
+        want_res = 0;
+        if (!check_mem(v, id, in))
+            return false;
+        break;
+    case TIR_ASYNC_COMMIT:
+    case TIR_ASYNC_WAIT:
+        want_args = 0;
+        want_res = 0;
+        break;
+    case TIR_SMEM_TILE:
+        want_args = 1;
+        if (in->buf < 0 || in->buf >= f->buffers.len || !ttype_eq(f->buffers.data[in->buf].type, r) || a.rank ||
+            a.dt != DT_I32)
+            return fail(v, id, "smem_tile of a buffer of another type");
         break;
     case TIR_CONVERT:
         want_args = 1;

@@ -14,7 +14,7 @@ typedef struct {
     uint64_t warp_insns; /* out */
 } EmuRunOptions;
 
-/* Adds layouts to f (codegen passes); the interpreter still runs f after. */
+/* f is not changed: the interpreter can run it before or after. */
 bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions *o, StrBuf *err);
 
 #endif
