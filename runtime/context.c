@@ -262,7 +262,7 @@ void tsr_context_destroy(tsr_context *ctx)
         StrBuf ignored;
         sb_init(&ignored);
         for (int i = 0; i < ctx->nallocs; i++)
-            ctx->dev->mem_free(ctx, ctx->allocs[i].ptr, &ignored);
+            ctx->dev->mem_free(ctx, ctx->allocs[i].ptr, ctx->allocs[i].size, &ignored);
         sb_free(&ignored);
         ctx->dev->close(ctx);
     }
@@ -354,11 +354,10 @@ tsr_status rt_host_alloc(tsr_context *ctx, size_t bytes, void **ptr, StrBuf *err
     return TSR_OK;
 }
 
-tsr_status rt_host_free(tsr_context *ctx, void *ptr, StrBuf *err)
+tsr_status rt_host_free(tsr_context *ctx, void *ptr, size_t bytes, StrBuf *err)
 {
     (void)err;
-    int i = find_alloc(ctx, ptr);
-    ctx->alloc.free(ctx->alloc.user, ptr, i >= 0 ? ctx->allocs[i].size : 0);
+    ctx->alloc.free(ctx->alloc.user, ptr, bytes);
     return TSR_OK;
 }
 
@@ -418,7 +417,7 @@ tsr_status tsr_malloc(tsr_context *ctx, size_t bytes, void **ptr)
     sb_init(&err);
     s = ctx->dev->mem_alloc(ctx, bytes, ptr, &err);
     if (s == TSR_OK && !track(ctx, *ptr, bytes)) {
-        ctx->dev->mem_free(ctx, *ptr, &err);
+        ctx->dev->mem_free(ctx, *ptr, bytes, &err);
         *ptr = NULL;
         s = TSR_ERR_OUT_OF_MEMORY;
         sb_puts(&err, "out of host memory");
@@ -440,7 +439,7 @@ tsr_status tsr_free(tsr_context *ctx, void *ptr)
                        ptr);
     StrBuf err;
     sb_init(&err);
-    s = ctx->dev->mem_free(ctx, ptr, &err);
+    s = ctx->dev->mem_free(ctx, ptr, ctx->allocs[i].size, &err);
     ctx->allocs[i] = ctx->allocs[--ctx->nallocs];
     if (s != TSR_OK)
         rt_fail_text(&ctx->err, s, err.data);

@@ -38,7 +38,7 @@ static bool generate(tsr_kernel *k, int which, bool want_llvm, CodegenResult *r,
     Source src = { m->name, m->source, m->len };
     Diag diag;
     diag_init(&diag, &src);
-    TirModule *t = frontend_compile(&src, m->defs, m->ndefs, k->f->name, &diag, NULL);
+    TirModule *t = frontend_compile(&src, k->defs, k->f->defines.len, k->f->name, &diag, NULL);
     bool ok = false;
     if (t && t->funcs.len == 1) {
         CodegenOptions co = { m->target, which == VARIANT_ALIGNED };
@@ -63,7 +63,8 @@ tsr_status rt_prepare_variant(tsr_kernel *k, int which, StrBuf *err)
     tsr_context *ctx = m->ctx;
     if (!v->ptx) {
         bool want_llvm = which == VARIANT_ALIGNED && !k->llvm_ir && (m->kept_ir & TSR_IR_LLVM);
-        JitKeyInput in = { m->source, m->len, m->defs, m->ndefs, k->f->name, m->target, which == VARIANT_ALIGNED };
+        JitKeyInput in = { m->source, m->len, k->defs, k->f->defines.len, k->f->name, m->target,
+                           which == VARIANT_ALIGNED };
         char key[65];
         jit_key(&in, key);
         JitEntry e;
@@ -112,7 +113,8 @@ static void kernel_destroy(tsr_context *ctx, tsr_kernel *k)
     }
     free(k->llvm_ir);
     free(k->tir_text);
-    rt_free(ctx, k->args, sizeof(BoundArg) * (size_t)k->f->params.len);
+    rt_free(ctx, k->args, sizeof(BoundArg) * (size_t)(k->f->params.len ? k->f->params.len : 1));
+    rt_free(ctx, k->defs, sizeof(Define) * (size_t)(k->f->defines.len ? k->f->defines.len : 1));
     sb_free(&k->err);
     rt_free(ctx, k, sizeof *k);
 }
@@ -124,7 +126,7 @@ void tsr_module_destroy(tsr_module *m)
     tsr_context *ctx = m->ctx;
     for (int i = 0; i < m->nkernels; i++)
         kernel_destroy(ctx, m->kernels[i]);
-    rt_free(ctx, m->kernels, sizeof(tsr_kernel *) * (size_t)m->nkernels);
+    rt_free(ctx, m->kernels, sizeof(tsr_kernel *) * (size_t)m->cap_kernels);
     if (m->tir)
         tir_module_free(m->tir);
     for (int i = 0; i < m->ndefs; i++) {
@@ -162,18 +164,20 @@ static tsr_status module_init(tsr_module *m, const char *source, size_t len, con
     if (o->keep_ir & ~(unsigned)(TSR_IR_TIR | TSR_IR_LLVM | TSR_IR_PTX))
         return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "keep_ir has unknown flags 0x%x", o->keep_ir);
     m->kept_ir = o->keep_ir;
-    if (!(m->source = ctx_strndup(ctx, source, len)) || !(m->name = ctx_strdup(ctx, name)))
+    if (!(m->source = ctx_strndup(ctx, source, len)))
         return oom(ctx);
     m->len = len;
+    if (!(m->name = ctx_strdup(ctx, name)))
+        return oom(ctx);
     if (o->ndefines && !(m->defs = rt_alloc(ctx, sizeof(Define) * (size_t)o->ndefines)))
         return oom(ctx);
+    m->ndefs = o->ndefines; /* filled below; NULL names are skipped when freeing */
     for (int i = 0; i < o->ndefines; i++) {
         const tsr_define *d = &o->defines[i];
         if (!d->name || !d->value)
             return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "define %d has a NULL %s", i, d->name ? "value" : "name");
         if (!(m->defs[i].name = ctx_strdup(ctx, d->name)) || !(m->defs[i].value = ctx_strdup(ctx, d->value)))
             return oom(ctx);
-        m->ndefs = i + 1;
     }
     return TSR_OK;
 }
@@ -184,6 +188,7 @@ static tsr_status add_kernels(tsr_module *m)
     int n = m->tir->funcs.len;
     if (!(m->kernels = rt_alloc(ctx, sizeof(tsr_kernel *) * (size_t)(n ? n : 1))))
         return oom(ctx);
+    m->cap_kernels = n ? n : 1;
     for (int i = 0; i < n; i++) {
         TirFunc *f = m->tir->funcs.data[i];
         tsr_kernel *k = rt_alloc(ctx, sizeof *k);
@@ -193,6 +198,13 @@ static tsr_status add_kernels(tsr_module *m)
         k->mod = m;
         k->f = f;
         sb_init(&k->err);
+        /* The kernel's own specialization: what code generation recompiles. */
+        if (!(k->defs = rt_alloc(ctx, sizeof(Define) * (size_t)(f->defines.len ? f->defines.len : 1))))
+            return oom(ctx);
+        for (int j = 0; j < f->defines.len; j++) {
+            k->defs[j].name = f->defines.data[j].name;
+            k->defs[j].value = f->defines.data[j].value;
+        }
         if (!(k->args = rt_alloc(ctx, sizeof(BoundArg) * (size_t)(f->params.len ? f->params.len : 1))))
             return oom(ctx);
         if (m->kept_ir & TSR_IR_TIR) {

@@ -40,7 +40,8 @@ typedef struct {
 
 struct tsr_kernel {
     tsr_module *mod;
-    TirFunc *f; /* the frontend's TIR (code generation works on its own copy) */
+    TirFunc *f;   /* the frontend's TIR (code generation works on its own copy) */
+    Define *defs; /* the values of f's compile-time parameters (f->defines) */
     KernelVariant var[2];
     char *tir_text, *llvm_ir; /* kept when asked (TSR_IR_*) */
     BoundArg *args;           /* one per parameter */
@@ -58,7 +59,7 @@ struct tsr_module {
     char target[16];
     unsigned kept_ir; /* TSR_IR_* */
     tsr_kernel **kernels;
-    int nkernels;
+    int nkernels, cap_kernels;
     tsr_module *prev, *next; /* the context's live modules */
     StrBuf err;
 };
@@ -119,7 +120,7 @@ struct DeviceOps {
     tsr_status (*launch)(tsr_context *ctx, tsr_kernel *k, KernelVariant *v, const Launch *l, void *stream,
                          StrBuf *err);
     tsr_status (*mem_alloc)(tsr_context *ctx, size_t bytes, void **ptr, StrBuf *err);
-    tsr_status (*mem_free)(tsr_context *ctx, void *ptr, StrBuf *err);
+    tsr_status (*mem_free)(tsr_context *ctx, void *ptr, size_t bytes, StrBuf *err);
     tsr_status (*mem_copy)(tsr_context *ctx, void *dst, const void *src, size_t bytes, tsr_copy_kind kind,
                            void *stream, StrBuf *err);
     tsr_status (*mem_set)(tsr_context *ctx, void *dst, int value, size_t bytes, void *stream, StrBuf *err);
@@ -132,7 +133,7 @@ extern const DeviceOps rt_cuda_device;
 
 /* The buffers of host devices (emu, interp): allocator memory. */
 tsr_status rt_host_alloc(tsr_context *ctx, size_t bytes, void **ptr, StrBuf *err);
-tsr_status rt_host_free(tsr_context *ctx, void *ptr, StrBuf *err);
+tsr_status rt_host_free(tsr_context *ctx, void *ptr, size_t bytes, StrBuf *err);
 tsr_status rt_host_copy(tsr_context *ctx, void *dst, const void *src, size_t bytes, tsr_copy_kind kind, void *stream,
                         StrBuf *err);
 tsr_status rt_host_set(tsr_context *ctx, void *dst, int value, size_t bytes, void *stream, StrBuf *err);

@@ -355,8 +355,9 @@ static tsr_status cuda_alloc(tsr_context *ctx, size_t bytes, void **ptr, StrBuf 
     return TSR_OK;
 }
 
-static tsr_status cuda_free(tsr_context *ctx, void *ptr, StrBuf *err)
+static tsr_status cuda_free(tsr_context *ctx, void *ptr, size_t bytes, StrBuf *err)
 {
+    (void)bytes;
     Cuda *cu = cuda_of(ctx);
     tsr_status s = push(cu, err);
     if (s != TSR_OK)
