@@ -125,8 +125,23 @@ static inline uint64_t f64_bits(double f)
     union { uint64_t u; double f; } c = {.f = f};
     return c.u;
 }
-float emu_f16_to_f32(uint16_t h);
-float emu_bf16_to_f32(uint16_t h);
+static inline float emu_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+    if (exp == 0x1f)
+        return f32_of(sign | 0x7f800000u | mant << 13);
+    if (exp == 0) {
+        float v = (float)mant * 0x1p-24f;
+        return sign ? -v : v;
+    }
+    return f32_of(sign | (exp + 112) << 23 | mant << 13);
+}
+static inline float emu_bf16_to_f32(uint16_t h) { return f32_of((uint32_t)h << 16); }
+/* Round-to-nearest-even f32 -> f16/bf16, NaN -> the canonical NaN (fast paths
+ * of emu_fp_from_double). */
+uint16_t emu_f32_to_f16_rn(uint32_t x);
+uint16_t emu_f32_to_bf16_rn(uint32_t x);
 
 /* ---- raw statements (emu_ptx_parse.c) ----------------------------------------- */
 

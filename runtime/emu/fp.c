@@ -158,6 +158,10 @@ double emu_fp_to_double(int fmt, uint64_t bits)
         return f64_of(bits);
     if (fmt == FMT_F32 || fmt == FMT_TF32)
         return (double)f32_of(bits);
+    if (fmt == FMT_F16)
+        return emu_f16_to_f32((uint16_t)bits);
+    if (fmt == FMT_BF16)
+        return emu_bf16_to_f32((uint16_t)bits);
     int sign = (int)(bits >> (f->width - 1)) & 1;
     uint64_t field = (bits >> f->mbits) & ((1u << f->ebits) - 1);
     uint64_t mant = bits & ((1ull << f->mbits) - 1);
@@ -194,20 +198,25 @@ uint64_t emu_fp_flush(int fmt, uint64_t bits)
     return bits & (1ull << (w - 1));
 }
 
-float emu_f16_to_f32(uint16_t h)
+uint16_t emu_f32_to_f16_rn(uint32_t x)
 {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-    uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-    if (exp == 0x1f)
-        return f32_of(sign | 0x7f800000u | mant << 13);
-    if (exp == 0) {
-        float v = (float)mant * 0x1p-24f;
-        return sign ? -v : v;
-    }
-    return f32_of(sign | (exp + 112) << 23 | mant << 13);
+    uint32_t sign = (x >> 16) & 0x8000, ax = x & 0x7fffffffu;
+    if (ax > 0x7f800000u)
+        return 0x7fff;
+    if (ax >= 0x477ff000u) /* 65520 and above: past the largest f16 plus half an ulp */
+        return (uint16_t)(sign | 0x7c00);
+    if (ax >= 0x38800000u) /* normal: round the 13 dropped bits to nearest even */
+        return (uint16_t)(sign | (ax + 0xfffu + ((ax >> 13) & 1) - 0x38000000u) >> 13);
+    /* subnormal: the value in units of 2^-24, rounded to nearest even */
+    return (uint16_t)(sign | (uint32_t)nearbyintf(f32_of(ax) * 0x1p24f));
 }
 
-float emu_bf16_to_f32(uint16_t h) { return f32_of((uint32_t)h << 16); }
+uint16_t emu_f32_to_bf16_rn(uint32_t x)
+{
+    if ((x & 0x7fffffffu) > 0x7f800000u)
+        return 0x7fff;
+    return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1)) >> 16);
+}
 
 static int sign_of(double v) { return v > 0 ? 1 : v < 0 ? -1 : 0; }
 

@@ -123,6 +123,13 @@ static uint64_t cvt_float_int(const Insn *in, uint64_t a)
 /* One float element from format sfmt to the destination format. */
 static uint64_t convert_float(const Insn *in, int sfmt, uint64_t a)
 {
+    bool plain = !in->ftz && !in->sat && !(in->flags & (MF_RELU | MF_SATFINITE));
+    if (plain && sfmt == FMT_F32 && (in->rnd == RND_RN || in->rnd == RND_NONE)) {
+        if (in->fmt == FMT_F16)
+            return emu_f32_to_f16_rn((uint32_t)a);
+        if (in->fmt == FMT_BF16)
+            return emu_f32_to_bf16_rn((uint32_t)a);
+    }
     if (in->ftz && sfmt == FMT_F32)
         a = emu_fp_flush(sfmt, a);
     double x = emu_fp_to_double(sfmt, a);

@@ -145,6 +145,13 @@ static uint64_t arith1(const Insn *in, int fmt, uint64_t a, uint64_t b, uint64_t
 /* min/max with .NaN and .xorsign.abs; -0 orders below +0. */
 static uint64_t minmax1(const Insn *in, int fmt, uint64_t a, uint64_t b)
 {
+    if (fmt == FMT_F32 && !in->ftz && !(in->flags & (MF_NAN | MF_XORSIGN))) {
+        float x = f32_of(a), y = f32_of(b);
+        if (x != x || y != y)
+            return x != x && y != y ? 0x7fffffffu : (uint32_t)(x != x ? b : a);
+        bool pick_a = x == y ? (in->sub == F_MAX) != (signbit(x) != 0) : (in->sub == F_MAX) == (x > y);
+        return (uint32_t)(pick_a ? a : b);
+    }
     a &= elem_mask(fmt);
     b &= elem_mask(fmt);
     if (in->ftz) {
@@ -196,6 +203,10 @@ static uint64_t unary1(const Insn *in, int fmt, uint64_t a)
     case F_SQRT: v = sqrt(x); break; /* .approx */
     case F_RCP: v = 1.0 / x; break;  /* .approx */
     default: tsr_unreachable();
+    }
+    if (fmt == FMT_F32) {
+        float f = (float)v;
+        return post(in, fmt, f != f ? 0x7fffffffu : f32_bits(f));
     }
     return post(in, fmt, emu_fp_from_double(fmt, v, 0, RND_RN, false));
 }

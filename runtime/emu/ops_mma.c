@@ -50,66 +50,91 @@ static int exec_mma(Warp *w, const Insn *in, uint32_t mask)
         if (check_src(w, in, &in->op[i], mask))
             return -1;
     int K = in->sub, kind = in->mode;
+    const uint64_t *ar[4], *br[2], *cr[4];
+    int na = kind == IN_TF32 ? 4 : K == 16 ? 4 : 2, nb = kind == IN_TF32 ? 2 : K == 16 ? 2 : 1;
+    int nc = in->ty2 == TY_F32 ? 4 : 2;
+    for (int i = 0; i < na; i++)
+        ar[i] = vsrc(w, in, &in->op[1], i);
+    for (int i = 0; i < nb; i++)
+        br[i] = vsrc(w, in, &in->op[2], i);
+    for (int i = 0; i < nc; i++)
+        cr[i] = vsrc(w, in, &in->op[3], i);
     double A[16][16], B[16][8], C[16][8];
     for (unsigned l = 0; l < WARP_SIZE; l++) {
         unsigned g = l >> 2, t = l & 3;
         if (kind == IN_TF32) {
             for (int r = 0; r < 4; r++)
-                A[g + 8 * (r & 1)][t + 4 * (r >> 1)] = in_elem(kind, (uint32_t)vsrc(w, in, &in->op[1], r)[l]);
+                A[g + 8 * (r & 1)][t + 4 * (r >> 1)] = in_elem(kind, (uint32_t)ar[r][l]);
             for (int r = 0; r < 2; r++)
-                B[t + 4 * r][g] = in_elem(kind, (uint32_t)vsrc(w, in, &in->op[2], r)[l]);
+                B[t + 4 * r][g] = in_elem(kind, (uint32_t)br[r][l]);
         } else {
-            int na = K == 16 ? 4 : 2, nb = K == 16 ? 2 : 1;
             for (int r = 0; r < na; r++) {
-                uint32_t v = (uint32_t)vsrc(w, in, &in->op[1], r)[l];
-                for (int h = 0; h < 2; h++)
-                    A[g + 8 * (r & 1)][2 * t + h + 8 * (r >> 1)] = in_elem(kind, v >> (16 * h));
+                uint32_t v = (uint32_t)ar[r][l];
+                A[g + 8 * (r & 1)][2 * t + 8 * (r >> 1)] = in_elem(kind, v);
+                A[g + 8 * (r & 1)][2 * t + 1 + 8 * (r >> 1)] = in_elem(kind, v >> 16);
             }
             for (int r = 0; r < nb; r++) {
-                uint32_t v = (uint32_t)vsrc(w, in, &in->op[2], r)[l];
-                for (int h = 0; h < 2; h++)
-                    B[2 * t + h + 8 * r][g] = in_elem(kind, v >> (16 * h));
+                uint32_t v = (uint32_t)br[r][l];
+                B[2 * t + 8 * r][g] = in_elem(kind, v);
+                B[2 * t + 1 + 8 * r][g] = in_elem(kind, v >> 16);
             }
         }
-        if (in->ty2 == TY_F32) {
+        if (nc == 4) {
             for (int i = 0; i < 4; i++)
-                C[g + 8 * (i >> 1)][2 * t + (i & 1)] = f32_of(vsrc(w, in, &in->op[3], i)[l]);
+                C[g + 8 * (i >> 1)][2 * t + (i & 1)] = f32_of(cr[i][l]);
         } else {
             for (int r = 0; r < 2; r++) {
-                uint32_t v = (uint32_t)vsrc(w, in, &in->op[3], r)[l];
-                for (int h = 0; h < 2; h++)
-                    C[g + 8 * r][2 * t + h] = emu_f16_to_f32((uint16_t)(v >> (16 * h)));
+                uint32_t v = (uint32_t)cr[r][l];
+                C[g + 8 * r][2 * t] = emu_f16_to_f32((uint16_t)v);
+                C[g + 8 * r][2 * t + 1] = emu_f16_to_f32((uint16_t)(v >> 16));
             }
         }
     }
-    double D[16][8];
-    for (int i = 0; i < 16; i++)
-        for (int j = 0; j < 8; j++) {
-            double s = C[i][j];
-            for (int k = 0; k < K; k++)
-                s += A[i][k] * B[k][j];
-            D[i][j] = s;
+    float D[16][8];
+    for (int i = 0; i < 16; i++) {
+        /* eight independent sums (one per column, each in k order), kept in
+           registers */
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+        for (int k = 0; k < K; k++) {
+            double a = A[i][k];
+            const double *b = B[k];
+            s0 += a * b[0];
+            s1 += a * b[1];
+            s2 += a * b[2];
+            s3 += a * b[3];
+            s4 += a * b[4];
+            s5 += a * b[5];
+            s6 += a * b[6];
+            s7 += a * b[7];
         }
-    for (unsigned l = 0; l < WARP_SIZE; l++) {
-        unsigned g = l >> 2, t = l & 3;
-        if (in->ty == TY_F32) {
-            for (int i = 0; i < 4; i++) {
-                uint64_t *d = vreg(w, &in->op[0], i);
-                if (d)
-                    d[l] = emu_fp_from_double(FMT_F32, D[g + 8 * (i >> 1)][2 * t + (i & 1)], 0, RND_RN, false);
+        const double sum[8] = {s0, s1, s2, s3, s4, s5, s6, s7};
+        for (int j = 0; j < 8; j++)
+            D[i][j] = (float)(sum[j] + C[i][j]);
+    }
+    const Operand *e = &w->cta->k->vec[in->op[0].idx];
+    if (in->ty == TY_F32) {
+        for (int i = 0; i < 4; i++) {
+            uint64_t *d = vreg(w, &in->op[0], i);
+            if (!d)
+                continue;
+            for (unsigned l = 0; l < WARP_SIZE; l++) {
+                float v = D[(l >> 2) + 8 * (i >> 1)][2 * (l & 3) + (i & 1)];
+                d[l] = v != v ? 0x7fffffffu : f32_bits(v);
             }
-        } else {
-            for (int r = 0; r < 2; r++) {
-                uint64_t *d = vreg(w, &in->op[0], r);
-                if (!d)
-                    continue;
-                uint64_t lo = emu_fp_from_double(FMT_F16, D[g + 8 * r][2 * t], 0, RND_RN, false);
-                uint64_t hi = emu_fp_from_double(FMT_F16, D[g + 8 * r][2 * t + 1], 0, RND_RN, false);
+        }
+    } else {
+        for (int r = 0; r < 2; r++) {
+            uint64_t *d = vreg(w, &in->op[0], r);
+            if (!d)
+                continue;
+            for (unsigned l = 0; l < WARP_SIZE; l++) {
+                const float *row = D[(l >> 2) + 8 * r];
+                uint64_t lo = emu_f32_to_f16_rn(f32_bits(row[2 * (l & 3)]));
+                uint64_t hi = emu_f32_to_f16_rn(f32_bits(row[2 * (l & 3) + 1]));
                 d[l] = hi << 16 | lo;
             }
         }
     }
-    const Operand *e = &w->cta->k->vec[in->op[0].idx];
     for (int i = 0; i < in->op[0].nelem; i++)
         mark_def(w, &e[i], mask);
     return 0;

@@ -140,7 +140,8 @@ static bool compare(int cmp, int kind, int fmt, int bits, uint64_t a, uint64_t b
             a = emu_fp_flush(fmt, a);
             b = emu_fp_flush(fmt, b);
         }
-        double x = emu_fp_to_double(fmt, a), y = emu_fp_to_double(fmt, b);
+        double x = fmt == FMT_F32 ? f32_of(a) : emu_fp_to_double(fmt, a);
+        double y = fmt == FMT_F32 ? f32_of(b) : emu_fp_to_double(fmt, b);
         bool un = isnan(x) || isnan(y);
         switch (cmp) {
         case CMP_EQ: return !un && x == y;
