@@ -514,6 +514,31 @@ static LLVMValueRef select_by(Emitter *em, LLVMValueRef j, LLVMValueRef *v, int 
     return r;
 }
 
+/* The lane part of an ldmatrix address when the blocks of one call sit at
+ * fixed offsets (drow[j] rows, dchunk[j] chunks) from block 0 and block 0
+ * starts at a chunk whose low bits are `low`: for lane l (j = l / 8, i = l %
+ * 8) the byte offset (drow[j] + i) * pitch + ((low + dchunk[j]) ^ phase(i)) *
+ * 16. The swizzle phase depends on i only, since blocks start on multiples
+ * of 8 rows; computed once, in the entry block. */
+static LLVMValueRef lane_pattern(Emitter *em, const Layout *s, const int *drow, const int *dchunk, int cnt, int low)
+{
+    LLVMBuilderRef b = em->entry_b;
+    LLVMValueRef j = LLVMBuildLShr(b, em->lane, em_i32(em, 3), ""), i = LLVMBuildAnd(b, em->lane, em_i32(em, 7), "");
+    if (cnt < 4)
+        j = LLVMBuildAnd(b, j, em_i32(em, cnt - 1), "");
+    LLVMValueRef phase = LLVMBuildURem(b, LLVMBuildUDiv(b, i, em_i32(em, s->per_phase), ""), em_i32(em, s->max_phase), "");
+    LLVMValueRef row = em_i32(em, drow[0]), chunk = em_i32(em, low + dchunk[0]);
+    for (int k = 1; k < cnt; k++) {
+        LLVMValueRef is_k = LLVMBuildICmp(b, LLVMIntEQ, j, em_i32(em, k), "");
+        row = LLVMBuildSelect(b, is_k, em_i32(em, drow[k]), row, "");
+        chunk = LLVMBuildSelect(b, is_k, em_i32(em, low + dchunk[k]), chunk, "");
+    }
+    row = LLVMBuildAdd(b, row, i, "");
+    chunk = LLVMBuildXor(b, chunk, phase, "");
+    return LLVMBuildAdd(b, LLVMBuildMul(b, row, em_i32(em, layout_shared_pitch(s)), ""),
+                       LLVMBuildShl(b, chunk, em_i32(em, 4), ""), "");
+}
+
 /* Reads register pairs of fragments (pairs[k]: registers 2*pairs[k] and
  * 2*pairs[k]+1 of dst) from a shared tile with ldmatrix: up to four 8x8
  * blocks per instruction, .trans when the pair dim runs along the stored
@@ -531,23 +556,58 @@ static void read_ldmatrix(Emitter *em, ValId src, ValId dst, int a_dim, DType dt
     LLVMValueRef j = LLVMBuildLShr(b, em->lane, em_i32(em, 3), ""), i = LLVMBuildAnd(b, em->lane, em_i32(em, 7), "");
     LLVMValueRef w0 = em_warp_coord(em, dli, 0), w1 = em_warp_coord(em, dli, 1);
     LLVMTypeRef pair_t = LLVMVectorType(em_elem_type(em, dt), 2);
+    /* The lane's row of its block: along b without .trans, along a with. */
+    int row_dim = trans ? a_dim : 1 - a_dim;
+    int srow_dim = s->transposed ? 1 : 0; /* logical dim of the stored rows */
+    /* Fast addresses need the stored column free of warp bits (so the
+     * chunk's low bits are known) and whole 16-byte chunks per block. */
+    bool fast = s->esize == 2;
+    for (int w = 0; w < d.nwarp; w++)
+        if (d.warp[w].dim == 1 - srow_dim)
+            fast = false;
+    int low_bits = s->max_phase == 8 ? 3 : s->max_phase == 4 ? 2 : s->max_phase == 2 ? 1 : 0;
     for (int p0 = 0; p0 < npairs;) {
         int cnt = npairs - p0 >= 4 ? 4 : npairs - p0 >= 2 ? 2 : 1;
-        LLVMValueRef c0[4], c1[4];
+        int coords[4][2];
+        for (int k = 0; k < cnt; k++)
+            layout_coord_of_reg(&d, 2 * pairs[p0 + k], coords[k]);
+        LLVMValueRef ptr;
+        int srow[4], schunk[4], drow[4], dchunk[4];
         for (int k = 0; k < cnt; k++) {
-            int coord[2];
-            layout_coord_of_reg(&d, 2 * pairs[p0 + k], coord);
-            c0[k] = LLVMBuildOr(b, w0, em_i32(em, coord[0]), "");
-            c1[k] = LLVMBuildOr(b, w1, em_i32(em, coord[1]), "");
+            srow[k] = coords[k][srow_dim];
+            schunk[k] = coords[k][1 - srow_dim] * s->esize / 16;
         }
-        LLVMValueRef jj = cnt == 4 ? j : LLVMBuildAnd(b, j, em_i32(em, cnt - 1), "");
-        LLVMValueRef lc[2] = { select_by(em, jj, c0, cnt), select_by(em, jj, c1, cnt) };
-        /* The lane's row of its block: along b without .trans, along a with. */
-        int row_dim = trans ? a_dim : 1 - a_dim;
-        lc[row_dim] = LLVMBuildAdd(b, lc[row_dim], i, "");
-        LLVMValueRef row, col;
-        stored_rc(s, lc[0], lc[1], &row, &col);
-        LLVMValueRef ptr = em_smem_at(em, shared_offset(em, s, base, row, col));
+        int low = schunk[0] & ((1 << low_bits) - 1);
+        bool regular = fast;
+        for (int k = 0; k < cnt; k++) {
+            drow[k] = srow[k] - srow[0];
+            dchunk[k] = schunk[k] - schunk[0];
+            if (drow[k] % 8 != 0 || low + dchunk[k] < 0 || low + dchunk[k] >= (1 << low_bits) ||
+                (coords[k][1 - srow_dim] * s->esize) % 16 != 0)
+                regular = false;
+        }
+        if (regular) {
+            LLVMValueRef pat = lane_pattern(em, s, drow, dchunk, cnt, low);
+            /* block 0's rows (with the warp part) and high chunk bits */
+            LLVMValueRef wrow = srow_dim == 0 ? w0 : w1;
+            LLVMValueRef rowoff = LLVMBuildMul(b, LLVMBuildOr(b, wrow, em_i32(em, srow[0]), ""),
+                                               em_i32(em, layout_shared_pitch(s)), "");
+            int hi = (schunk[0] - low) * 16;
+            LLVMValueRef off = LLVMBuildAdd(b, LLVMBuildAdd(b, base, rowoff, ""), em_i32(em, hi), "");
+            ptr = em_smem_at(em, LLVMBuildAdd(b, off, pat, ""));
+        } else {
+            LLVMValueRef c0[4], c1[4];
+            for (int k = 0; k < cnt; k++) {
+                c0[k] = LLVMBuildOr(b, w0, em_i32(em, coords[k][0]), "");
+                c1[k] = LLVMBuildOr(b, w1, em_i32(em, coords[k][1]), "");
+            }
+            LLVMValueRef jj = cnt == 4 ? j : LLVMBuildAnd(b, j, em_i32(em, cnt - 1), "");
+            LLVMValueRef lc[2] = { select_by(em, jj, c0, cnt), select_by(em, jj, c1, cnt) };
+            lc[row_dim] = LLVMBuildAdd(b, lc[row_dim], i, "");
+            LLVMValueRef row, col;
+            stored_rc(s, lc[0], lc[1], &row, &col);
+            ptr = em_smem_at(em, shared_offset(em, s, base, row, col));
+        }
         char name[64];
         snprintf(name, sizeof name, "llvm.nvvm.ldmatrix.sync.aligned.m8n8.x%d%s.b16", cnt, trans ? ".trans" : "");
         const char *names[] = { name, NULL };
