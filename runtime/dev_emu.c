@@ -56,6 +56,48 @@ static void emu_unload(tsr_context *ctx, KernelVariant *v)
     v->handle = NULL;
 }
 
+static int by_base(const void *a, const void *b)
+{
+    const char *x = ((const EmuRegion *)a)->base, *y = ((const EmuRegion *)b)->base;
+    return x < y ? -1 : x > y;
+}
+
+/* The memory the launch's tensors span, writable for `out` tensors. Tensors
+ * may alias (an output written in place over an input): overlapping spans
+ * are merged, writable if any of them is. */
+static int tensor_regions(const TirFunc *f, const Launch *l, EmuRegion *regions)
+{
+    int n = 0;
+    for (int i = 0; i < l->nargs; i++) {
+        if (!l->args[i].is_tensor)
+            continue;
+        const char *lo;
+        size_t bytes;
+        rt_tensor_extent(&l->args[i].tensor, &lo, &bytes);
+        if (!bytes)
+            continue;
+        regions[n].base = lo;
+        regions[n].size = bytes;
+        regions[n].writable = f->params.data[i].is_out;
+        n++;
+    }
+    qsort(regions, (size_t)n, sizeof *regions, by_base);
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        EmuRegion *last = m ? &regions[m - 1] : NULL;
+        const char *end = last ? (const char *)last->base + last->size : NULL;
+        if (last && (const char *)regions[i].base < end) {
+            const char *e = (const char *)regions[i].base + regions[i].size;
+            if (e > end)
+                last->size = (size_t)(e - (const char *)last->base);
+            last->writable |= regions[i].writable;
+        } else {
+            regions[m++] = regions[i];
+        }
+    }
+    return m;
+}
+
 static tsr_status emu_run(tsr_context *ctx, tsr_kernel *k, KernelVariant *v, const Launch *l, void *stream,
                           StrBuf *err)
 {
@@ -74,18 +116,7 @@ static tsr_status emu_run(tsr_context *ctx, tsr_kernel *k, KernelVariant *v, con
     unsigned char *buf = tsr_xcalloc(info.param_bytes + 1, 1);
     void **args = tsr_xcalloc((size_t)n + 1, sizeof(void *));
     EmuRegion *regions = tsr_xcalloc((size_t)l->nargs + 1, sizeof(EmuRegion));
-    int nregions = 0;
-    for (int i = 0; i < l->nargs; i++) {
-        if (!l->args[i].is_tensor)
-            continue;
-        const char *lo;
-        size_t bytes;
-        rt_tensor_extent(&l->args[i].tensor, &lo, &bytes);
-        regions[nregions].base = lo;
-        regions[nregions].size = bytes;
-        regions[nregions].writable = k->f->params.data[i].is_out;
-        nregions++;
-    }
+    int nregions = tensor_regions(k->f, l, regions);
     tsr_status s = TSR_ERR_DEVICE;
     if (rt_pack_params(k->f, l, offsets, sizes, n, buf, info.param_bytes, args, err)) {
         EmuLaunch el;

@@ -284,6 +284,16 @@ static void launch_named_and_rebound(void **state)
     dev_download(a.ctx, &a.dz, &a.z);
     for (int64_t i = 0; i < 777; i++)
         assert_true(fabs(tensor_get(&a.z, i) - (-0.25 * tensor_get(&a.y, i) + tensor_get(&a.x, i))) < 1e-5);
+    /* In place: Z = a X + Z, with Z bound as Y too. */
+    assert_int_equal(tsr_kernel_set_tensor_by_name(a.k, "X", &a.dx.t), TSR_OK);
+    assert_int_equal(tsr_kernel_set_tensor_by_name(a.k, "Y", &a.dy.t), TSR_OK);
+    assert_int_equal(tsr_kernel_set_tensor_by_name(a.k, "Z", &a.dy.t), TSR_OK);
+    assert_int_equal(tsr_kernel_launch(a.k, NULL), TSR_OK);
+    HostTensor y2 = tensor_new(DT_F32, 1, a.y.shape);
+    dev_download(a.ctx, &a.dy, &y2);
+    for (int64_t i = 0; i < 777; i++)
+        assert_true(fabs(tensor_get(&y2, i) - (-0.25 * tensor_get(&a.x, i) + tensor_get(&a.y, i))) < 1e-5);
+    tensor_free(&y2);
     /* Binding errors. */
     EXPECT_ERROR(tsr_kernel_set_scalar_by_name(a.k, "alpha", 1), TSR_ERR_NOT_FOUND, tsr_kernel_error(a.k), "'alpha'",
                  "X, Y, Z, a");

@@ -1,0 +1,211 @@
+/* tsr_attention_forward, the attention kernels built into the library,
+ * through the public API on interp and emu: FlashAttention's tolerance rule
+ * against the double-precision reference on odd shapes with grouped-query
+ * attention, every dtype and mask, head dims 64, 128 and 256; then the
+ * errors it reports, and that a specialization is compiled once per
+ * context. */
+#include "attn_check.h"
+#include "rt_suite.h"
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+typedef struct {
+    tsr_context *ctx;
+    bool causal;
+} Runner;
+
+/* attn_check's runner: the host tensors to the device, the call, back. */
+static bool run_api(TirFunc *f, KernelArg *args, int nargs, void *arg, StrBuf *err)
+{
+    (void)f;
+    (void)nargs;
+    Runner *r = arg;
+    DevTensor d[5];
+    for (int i = 0; i < 5; i++)
+        dev_upload(r->ctx, &args[i].tensor, &d[i]);
+    tsr_status s = tsr_attention_forward(r->ctx, &d[0].t, &d[1].t, &d[2].t, &d[3].t, &d[4].t, (float)args[5].scalar,
+                                         r->causal, NULL);
+    if (s == TSR_OK)
+        s = tsr_stream_synchronize(r->ctx, NULL);
+    if (s != TSR_OK)
+        sb_printf(err, "%s: %s", tsr_status_name(s), tsr_context_error(r->ctx));
+    dev_download(r->ctx, &d[3], &args[3].tensor);
+    dev_download(r->ctx, &d[4], &args[4].tensor);
+    for (int i = 0; i < 5; i++)
+        dev_free(r->ctx, &d[i]);
+    return s == TSR_OK;
+}
+
+typedef struct {
+    int B, Hq, Hkv, Sq, Sk;
+} Shape;
+
+static void check(tsr_device_kind kind, DType dt, int D, bool causal, const Shape *shapes, int nshapes)
+{
+    Runner r = { suite_context(kind), causal };
+    for (int i = 0; i < nshapes; i++) {
+        const Shape *sh = &shapes[i];
+        AttnShape s = { sh->B, sh->Hq, sh->Hkv, sh->Sq, sh->Sk, D, causal, 1.0 / sqrt((double)D) };
+        AttnErrors e = attn_check_run(NULL, dt, s, 500 + (uint64_t)i, run_api, &r);
+        char what[96];
+        snprintf(what, sizeof what, "tsr_attention_forward on %s", tsr_context_device_name(r.ctx));
+        attn_check_assert(&e, dt, &s, what);
+    }
+    tsr_context_destroy(r.ctx);
+}
+
+static const Shape odd[] = { { 2, 4, 2, 113, 203 }, { 1, 3, 1, 1, 1 }, { 1, 2, 2, 64, 77 } };
+static const Shape small[] = { { 1, 2, 1, 68, 45 } }; /* LSE rows of 16-byte multiples: the aligned variant */
+
+static void interp_all(void **state)
+{
+    (void)state;
+    for (int dt = 0; dt < 2; dt++)
+        for (int D = 64; D <= 256; D *= 2)
+            for (int c = 0; c < 2; c++)
+                check(TSR_DEVICE_INTERP, dt ? DT_BF16 : DT_F16, D, c, odd, 3);
+}
+
+static void emu_f16_d64(void **state)
+{
+    (void)state;
+    check(TSR_DEVICE_EMU, DT_F16, 64, false, odd, 3);
+    check(TSR_DEVICE_EMU, DT_F16, 64, true, odd, 3);
+}
+
+static void emu_bf16_d128(void **state)
+{
+    (void)state;
+    check(TSR_DEVICE_EMU, DT_BF16, 128, true, small, 1);
+    check(TSR_DEVICE_EMU, DT_BF16, 128, false, small, 1);
+}
+
+static void emu_f16_d256(void **state)
+{
+    (void)state;
+    check(TSR_DEVICE_EMU, DT_F16, 256, true, small, 1);
+}
+
+/* Tensors for the error cases, on a host device. */
+typedef struct {
+    int64_t qs[4], ks[4], ls[3];
+    DLTensor q, k, v, o, lse;
+    void *mem;
+} Attn;
+
+static void attn_tensors(Attn *a, int D, DLDataType dt)
+{
+    int64_t qs[4] = { 1, 4, 33, D }, ks[4] = { 1, 2, 40, D }, ls[3] = { 1, 4, 33 };
+    memcpy(a->qs, qs, sizeof qs);
+    memcpy(a->ks, ks, sizeof ks);
+    memcpy(a->ls, ls, sizeof ls);
+    a->mem = calloc(4 * 33 * (size_t)D * 8 + 4096, 1);
+    DLTensor base = { a->mem, { kDLCPU, 0 }, 4, dt, a->qs, NULL, 0 };
+    a->q = a->o = base;
+    a->k = a->v = base;
+    a->k.shape = a->v.shape = a->ks;
+    a->lse = base;
+    a->lse.ndim = 3;
+    a->lse.shape = a->ls;
+    a->lse.dtype.code = kDLFloat;
+    a->lse.dtype.bits = 32;
+}
+
+static void errors(void **state)
+{
+    (void)state;
+    tsr_context *ctx = suite_context(TSR_DEVICE_INTERP);
+    DLDataType f16 = { kDLFloat, 16, 1 }, f32 = { kDLFloat, 32, 1 };
+    Attn a;
+    attn_tensors(&a, 64, f16);
+    tsr_status s = tsr_attention_forward(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, 0.125f, 0, NULL);
+    assert_int_equal(s, TSR_OK);
+    tsr_cache_stats st;
+    tsr_context_cache_stats(ctx, &st);
+
+    assert_int_equal(tsr_attention_forward(ctx, NULL, &a.k, &a.v, &a.o, &a.lse, 1, 0, NULL), TSR_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(tsr_context_error(ctx), "q is NULL"));
+    assert_int_equal(tsr_attention_forward(ctx, &a.q, &a.k, &a.v, &a.o, NULL, 1, 0, NULL), TSR_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(tsr_context_error(ctx), "lse is NULL"));
+
+    DLTensor q = a.q;
+    q.dtype = f32;
+    assert_int_equal(tsr_attention_forward(ctx, &q, &a.k, &a.v, &a.o, &a.lse, 1, 0, NULL), TSR_ERR_UNSUPPORTED);
+    assert_non_null(strstr(tsr_context_error(ctx), "q is float32"));
+
+    q = a.q;
+    q.ndim = 3;
+    assert_int_equal(tsr_attention_forward(ctx, &q, &a.k, &a.v, &a.o, &a.lse, 1, 0, NULL), TSR_ERR_LAUNCH);
+    assert_non_null(strstr(tsr_context_error(ctx), "tensor 'q' must have 4 dimensions"));
+
+    int64_t odd_d[4] = { 1, 4, 33, 40 };
+    q = a.q;
+    q.shape = odd_d;
+    assert_int_equal(tsr_attention_forward(ctx, &q, &a.k, &a.v, &a.o, &a.lse, 1, 0, NULL), TSR_ERR_UNSUPPORTED);
+    assert_non_null(strstr(tsr_context_error(ctx), "head dim 40"));
+
+    int64_t three_heads[4] = { 1, 3, 33, 64 }, three_lse[3] = { 1, 3, 33 };
+    q = a.q;
+    q.shape = three_heads;
+    DLTensor o = a.o, lse = a.lse;
+    o.shape = three_heads;
+    lse.shape = three_lse;
+    assert_int_equal(tsr_attention_forward(ctx, &q, &a.k, &a.v, &o, &lse, 1, 0, NULL), TSR_ERR_LAUNCH);
+    assert_non_null(strstr(tsr_context_error(ctx), "q has 3 heads (dimension 1) and k has 2"));
+
+    /* The kernel's own checks, reported on the context. */
+    lse = a.lse;
+    lse.dtype = f16;
+    assert_int_equal(tsr_attention_forward(ctx, &a.q, &a.k, &a.v, &a.o, &lse, 1, 0, NULL), TSR_ERR_LAUNCH);
+    assert_non_null(strstr(tsr_context_error(ctx), "tensor 'LSE' must have dtype f32"));
+    int64_t wrong_d[4] = { 1, 4, 33, 128 };
+    o = a.o;
+    o.shape = wrong_d;
+    assert_int_equal(tsr_attention_forward(ctx, &a.q, &a.k, &a.v, &o, &a.lse, 1, 0, NULL), TSR_ERR_LAUNCH);
+    assert_non_null(strstr(tsr_context_error(ctx), "dimension 3 of tensor 'O' must be 64, not 128"));
+    int64_t wrong_sq[4] = { 1, 4, 34, 64 };
+    o.shape = wrong_sq;
+    assert_int_equal(tsr_attention_forward(ctx, &a.q, &a.k, &a.v, &o, &a.lse, 1, 0, NULL), TSR_ERR_LAUNCH);
+    assert_non_null(strstr(tsr_context_error(ctx), "dimension 'Sq' is 33"));
+
+    /* Each specialization is compiled once per context. */
+    assert_int_equal(tsr_attention_forward(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, 0.125f, 0, NULL), TSR_OK);
+    tsr_cache_stats st2;
+    tsr_context_cache_stats(ctx, &st2);
+    assert_true(st2.hits == st.hits && st2.misses == st.misses);
+    free(a.mem);
+    tsr_context_destroy(ctx);
+
+    /* On emu: the PTX is made once, then kept: the aligned variant when the
+     * module is compiled, and the one with scalar accesses at the first
+     * launch, as LSE's rows (33 floats) are not multiples of 16 bytes. */
+    ctx = suite_context(TSR_DEVICE_EMU);
+    attn_tensors(&a, 64, f16);
+    s = tsr_attention_forward(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, 0.125f, 1, NULL);
+    if (s != TSR_OK)
+        fail_msg("%s", tsr_context_error(ctx));
+    tsr_context_cache_stats(ctx, &st);
+    assert_int_equal(st.hits + st.misses, 2);
+    assert_int_equal(tsr_attention_forward(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, 0.125f, 1, NULL), TSR_OK);
+    tsr_context_cache_stats(ctx, &st2);
+    assert_int_equal(st2.hits + st2.misses, 2);
+    free(a.mem);
+    tsr_context_destroy(ctx);
+}
+
+int main(void)
+{
+    suite_default_cache_dir();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(errors),        cmocka_unit_test(interp_all),    cmocka_unit_test(emu_f16_d64),
+        cmocka_unit_test(emu_bf16_d128), cmocka_unit_test(emu_f16_d256),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
