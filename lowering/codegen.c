@@ -4,6 +4,7 @@
  * their own, and the target files hold what differs between GPUs. */
 #include "abi.h"
 #include "codegen_internal.h"
+#include "tessera.h"
 
 #include <llvm-c/Analysis.h>
 #include <stdarg.h>
@@ -701,6 +702,31 @@ static void init_types(Emitter *em)
 bool ptx_emit(LLVMModuleRef mod, const Target *t, char **ptx, StrBuf *err);
 void ptx_prepare_module(LLVMModuleRef mod, const Target *t);
 
+/* Dots the mma.sync tensor cores can run: M a multiple of 16, N of 8, K of
+ * 16. Reports the others at their source position. */
+static bool check_dots(TirFunc *f, Diag *diag)
+{
+    bool ok = true;
+    for (BlockId b = 0; b < f->blocks.len; b++) {
+        TirBlock *bl = tir_block(f, b);
+        for (int i = 0; i < bl->insts.len; i++) {
+            TirInst *in = tir_inst(f, bl->insts.data[i]);
+            if (in->op != TIR_DOT)
+                continue;
+            TType ta = tir_type(f, in->args[0]), tb = tir_type(f, in->args[1]);
+            int M = ta.shape[0], K = ta.shape[1], N = tb.shape[1];
+            if (M % 16 == 0 && N % 8 == 0 && K % 16 == 0)
+                continue;
+            diag_error(diag, in->pos,
+                       "this dot of [%d, %d] by [%d, %d] cannot run on the tensor cores: they need the rows (%d) "
+                       "and the inner dimension (%d) to be multiples of 16 and the columns (%d) a multiple of 8",
+                       M, K, K, N, M, K, N);
+            ok = false;
+        }
+    }
+    return ok;
+}
+
 bool codegen_kernel(TirFunc *orig, const CodegenOptions *opts, bool want_llvm, CodegenResult *out, Diag *diag)
 {
     memset(out, 0, sizeof *out);
@@ -709,6 +735,8 @@ bool codegen_kernel(TirFunc *orig, const CodegenOptions *opts, bool want_llvm, C
         diag_error_nopos(diag, "unknown target '%s' (use sm_80, sm_90 or sm_90a)", opts->target);
         return false;
     }
+    if (!check_dots(orig, diag))
+        return false;
     TirFunc *f = tir_func_clone(orig);
     tir_run_codegen_passes(f, NULL);
     Emitter em = { 0 };
@@ -744,12 +772,21 @@ bool codegen_kernel(TirFunc *orig, const CodegenOptions *opts, bool want_llvm, C
         }
         StrBuf err;
         sb_init(&err);
-        if (!ptx_emit(em.mod, t, &out->ptx, &err))
+        char *ptx = NULL;
+        if (!ptx_emit(em.mod, t, &ptx, &err))
             tsr_die("NVPTX backend failed for %s: %s", f->name, err.data ? err.data : "");
         sb_free(&err);
         out->kernel_name = tsr_xstrdup(f->name);
         out->smem_bytes = em.smem_buffers + em.smem_scratch;
         out->threads = 32 * f->warps;
+        /* What a launch needs, for readers of the PTX. */
+        StrBuf text;
+        sb_init(&text);
+        sb_printf(&text, "// tessera %s: kernel %s, %d threads per block, %zu bytes of dynamic shared memory\n",
+                  TESSERA_VERSION_STRING, f->name, out->threads, out->smem_bytes);
+        sb_puts(&text, ptx);
+        free(ptx);
+        out->ptx = sb_take(&text);
     }
     LLVMDisposeBuilder(em.b);
     if (em.entry_b)

@@ -1,0 +1,158 @@
+/* The shape of the generated code, checked with ptxas: every attention
+ * variant (head dims 64/128/256, f16/bf16, causal or not, the block sizes of
+ * kernels/attention_config.c) and every example program compile to PTX that
+ * ptxas accepts for sm_80 and sm_90a; attention uses mma.sync, ldmatrix and
+ * cp.async, touches no local memory and spills nothing. Skips when ptxas is
+ * absent. */
+#include "attention_config.h"
+#include "codegen.h"
+#include "ptxas.h"
+#include "testutil.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+static const char *const targets[] = { "sm_80", "sm_90a" };
+
+static char *compile_ptx(TirFunc *f, const char *target)
+{
+    CodegenOptions o = { target, true };
+    CodegenResult r;
+    Diag diag;
+    diag_init(&diag, NULL);
+    if (!codegen_kernel(f, &o, false, &r, &diag))
+        fail_msg("code generation failed for %s: %s", f->name, diag.out.data ? diag.out.data : "");
+    diag_free(&diag);
+    char *ptx = r.ptx;
+    r.ptx = NULL;
+    codegen_result_free(&r);
+    return ptx;
+}
+
+static void require_ptxas(void)
+{
+    if (!ptxas_path()) {
+        print_message("SKIP: ptxas not found (set PTXAS or install the CUDA toolkit at /usr/local/cuda)\n");
+        skip();
+    }
+}
+
+static void attention_variants(void **state)
+{
+    (void)state;
+    require_ptxas();
+    static const int dims[] = { 64, 128, 256 };
+    static const DType dts[] = { DT_F16, DT_BF16 };
+    for (size_t t = 0; t < 2; t++)
+        for (size_t d = 0; d < 3; d++)
+            for (size_t k = 0; k < 2; k++)
+                for (int causal = 0; causal < 2; causal++) {
+                    AttnConfig cfg = attention_config(targets[t], dts[k], dims[d], causal);
+                    char bm[16], bn[16], dbuf[16];
+                    snprintf(bm, sizeof bm, "%d", cfg.bm);
+                    snprintf(bn, sizeof bn, "%d", cfg.bn);
+                    snprintf(dbuf, sizeof dbuf, "%d", dims[d]);
+                    Define defs[5] = { { "T", dtype_name(dts[k]) }, { "D", dbuf }, { "BM", bm }, { "BN", bn },
+                                       { "CAUSAL", causal ? "true" : "false" } };
+                    TirModule *m = compile_file_or_fail("kernels/attention.tsr", defs, 5);
+                    char *ptx = compile_ptx(module_func(m, "attention_fwd"), targets[t]);
+                    const char *what[] = { "mma.sync.aligned.m16n8k16.row.col.f32", "ldmatrix.sync.aligned",
+                                           "cp.async.cg.shared.global", "cp.async.wait_group" };
+                    for (size_t w = 0; w < 4; w++)
+                        if (!strstr(ptx, what[w]))
+                            fail_msg("attention %s D=%d %s: no %s in the PTX", targets[t], dims[d],
+                                     dtype_name(dts[k]), what[w]);
+                    if (strstr(ptx, "ld.local") || strstr(ptx, "st.local"))
+                        fail_msg("attention %s D=%d %s causal=%d touches local memory", targets[t], dims[d],
+                                 dtype_name(dts[k]), causal);
+                    PtxasReport rep;
+                    StrBuf log;
+                    sb_init(&log);
+                    if (!ptxas_check(ptx, targets[t], &rep, &log))
+                        fail_msg("ptxas rejects attention %s D=%d:\n%s", targets[t], dims[d], log.data);
+                    if (rep.spill_stores || rep.spill_loads || rep.stack)
+                        fail_msg("attention %s D=%d %s causal=%d BM=%s BN=%s spills: %s", targets[t], dims[d],
+                                 dtype_name(dts[k]), causal, bm, bn, log.data);
+                    sb_free(&log);
+                    free(ptx);
+                    tir_module_free(m);
+                }
+}
+
+typedef struct {
+    const char *file, *kernel;
+    Define defs[4];
+    int ndefs;
+} Program;
+
+static const Program programs[] = {
+    { "dsl/examples/matmul.tsr", "matmul", { { "T", "f16" } }, 1 },
+    { "dsl/examples/matmul.tsr", "matmul", { { "T", "bf16" }, { "OT", "f32" } }, 2 },
+    { "dsl/examples/softmax.tsr", "softmax", { { "T", "f16" } }, 1 },
+    { "dsl/examples/softmax.tsr", "softmax", { { "T", "f32" } }, 1 },
+    { "dsl/examples/layernorm.tsr", "layernorm", { { "T", "bf16" } }, 1 },
+    { "dsl/examples/reduce.tsr", "partial_sums", { { "T", "f16" } }, 1 },
+    { "dsl/examples/reduce.tsr", "sum_partials", { { "T", "f16" } }, 1 },
+    { "dsl/examples/scale_shift.tsr", "scale_shift", { { "T", "f16" }, { "ACT", "2" } }, 2 },
+};
+
+static void examples_assemble(void **state)
+{
+    (void)state;
+    require_ptxas();
+    for (size_t i = 0; i < sizeof programs / sizeof programs[0]; i++)
+        for (size_t t = 0; t < 2; t++) {
+            const Program *p = &programs[i];
+            TirModule *m = compile_file_or_fail(p->file, p->defs, p->ndefs);
+            char *ptx = compile_ptx(module_func(m, p->kernel), targets[t]);
+            PtxasReport rep;
+            StrBuf log;
+            sb_init(&log);
+            if (!ptxas_check(ptx, targets[t], &rep, &log))
+                fail_msg("ptxas rejects %s (%s) for %s:\n%s", p->kernel, p->file, targets[t], log.data);
+            if (strstr(ptx, "ld.local") || strstr(ptx, "st.local"))
+                fail_msg("%s touches local memory", p->kernel);
+            sb_free(&log);
+            free(ptx);
+            tir_module_free(m);
+        }
+}
+
+/* Code generation reports what the tensor cores cannot do at the source
+ * position, and does not crash. */
+static void unsupported_dot_is_an_error(void **state)
+{
+    (void)state;
+    const char *src = "kernel k(A: f16[M, 8], B: f16[8, 8], C: out f32[M, 8]) grid (1) {\n"
+                      "    C[0 : +16, :] = dot(A[0 : +16, :], B[:, :]);\n"
+                      "}\n";
+    StrBuf diags;
+    sb_init(&diags);
+    TirModule *m = compile_string("t.tsr", src, NULL, 0, &diags);
+    assert_non_null(m);
+    CodegenOptions o = { "sm_90a", true };
+    CodegenResult r;
+    Source s = { "t.tsr", src, strlen(src) };
+    Diag diag;
+    diag_init(&diag, &s);
+    assert_false(codegen_kernel(m->funcs.data[0], &o, false, &r, &diag));
+    assert_non_null(strstr(diag.out.data, "t.tsr:2:"));
+    diag_free(&diag);
+    sb_free(&diags);
+    tir_module_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(attention_variants),
+        cmocka_unit_test(examples_assemble),
+        cmocka_unit_test(unsupported_dot_is_an_error),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
