@@ -71,9 +71,11 @@ static void print_node(StrBuf *out, const AstNode *n, int indent);
  * exponent so that 6.0 does not print as the integer 6. */
 static void print_float(StrBuf *out, double v)
 {
-    char buf[40];
+    char buf[64];
+    double mag = fabs(v);
+    bool plain = mag == 0 || (mag >= 1e-4 && mag < 1e16); /* 2500.0 rather than 2.5e+03 */
     for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        snprintf(buf, sizeof buf, plain ? "%.*f" : "%.*g", prec, v);
         if (strtod(buf, NULL) == v)
             break;
     }

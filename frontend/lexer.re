@@ -27,6 +27,7 @@ static Token make(const Lexer *lx, TokKind k, const char *start, const char *end
 /* Error messages that tok_error_message completes with the token's text. */
 static const char msg_invalid_number[] = "invalid number";
 static const char msg_unexpected_char[] = "unexpected character";
+static const char msg_nul[] = "NUL character in source";
 
 static Token error_tok(const Lexer *lx, const char *start, const char *end, const char *why)
 {
@@ -36,10 +37,13 @@ static Token error_tok(const Lexer *lx, const char *start, const char *end, cons
 }
 
 /* Skips a block comment whose opening slash-star ends just before lx->cur,
- * counting lines. Returns false when the comment does not end. */
-static bool skip_block_comment(Lexer *lx)
+ * counting lines. Returns false when the comment does not end. A NUL byte
+ * inside is an error like anywhere else in the file: *nul receives an error
+ * token for the first one (else it is left alone). */
+static bool skip_block_comment(Lexer *lx, Token *nul)
 {
     const char *end = lx->text + lx->len;
+    bool found_nul = false;
     while (lx->cur < end) {
         if (lx->cur[0] == '*' && lx->cur + 1 < end && lx->cur[1] == '/') {
             lx->cur += 2;
@@ -48,6 +52,10 @@ static bool skip_block_comment(Lexer *lx)
         if (lx->cur[0] == '\n') {
             lx->line++;
             lx->line_start = lx->cur + 1;
+        }
+        if (lx->cur[0] == 0 && !found_nul) {
+            found_nul = true;
+            *nul = error_tok(lx, lx->cur, lx->cur + 1, msg_nul);
         }
         lx->cur++;
     }
@@ -75,15 +83,18 @@ Token lexer_next(Lexer *lx)
                     lx->cur = start;
                     return make(lx, TK_EOF, start, start);
                 }
-                return error_tok(lx, start, lx->cur, "NUL character in source");
+                return error_tok(lx, start, lx->cur, msg_nul);
             }
             [ \t\r\v\f]+ { continue; }
             "\n" { lx->line++; lx->line_start = lx->cur; continue; }
             "//" [^\n\x00]* { continue; }
             "/*" {
                 Token open = error_tok(lx, start, start + 2, "unterminated comment");
-                if (!skip_block_comment(lx))
+                Token nul = { TK_EOF, { 0, 0, 0 }, NULL, 0, NULL };
+                if (!skip_block_comment(lx, &nul))
                     return open; /* at the opening, not where the lines ran out */
+                if (nul.kind == TK_ERROR)
+                    return nul;
                 continue;
             }
 
@@ -180,7 +191,9 @@ void tok_error_message(const Token *t, StrBuf *out)
         sb_printf(out, "%s '%.*s'", t->error, t->len, t->start);
     } else if (t->error == msg_unexpected_char) {
         unsigned char c = (unsigned char)t->start[0];
-        if (c > ' ' && c < 127)
+        if (c == '\'')
+            sb_printf(out, "%s \"'\"", t->error);
+        else if (c > ' ' && c < 127)
             sb_printf(out, "%s '%c'", t->error, c);
         else
             sb_printf(out, "%s (byte 0x%02x)", t->error, c);

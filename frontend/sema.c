@@ -1107,6 +1107,10 @@ static SVal cast_to(Sema *s, DType dt, const AstNode *arg, SrcPos pos)
             a = sv_int((int64_t)a.f);
         } else if (a.k == SV_BOOL)
             a = sv_int(a.i);
+        /* An explicit conversion rounds like one at run time, to inf if need
+         * be (const_as would refuse a constant that overflows the dtype). */
+        if (dtype_is_float(dt))
+            return sv_val(tir_const_float(s->f, s->cur, pos, dt, a.k == SV_INT ? (double)a.i : a.f));
         return const_as(s, a, dt, pos);
     }
     if (a.k != SV_VAL) {
