@@ -145,6 +145,14 @@ $(RT_GEN_OBJS): $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/obj/runtime/cuda/cuda.o: CFLAGS_ALL += -isystem $(CUDA_INCLUDE)
+
+ifneq ($(wildcard $(CUDA_INCLUDE)/cuda.h),)
+$(BUILD)/tests/libcuda_mock.so: tests/mock/libcuda_mock.c $(BUILD)/libtessera.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -isystem $(CUDA_INCLUDE) -shared -o $@ $< $(BUILD)/libtessera.a $(LDLIBS_ALL)
+
+$(BUILD)/tests/test_runtime_cuda: | $(BUILD)/tests/libcuda_mock.so
+endif
 # ---- end of runtime ----------------------------------------------------------
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

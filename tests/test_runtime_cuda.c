@@ -1,0 +1,398 @@
+/* The cuda device. Without a driver: the distinct status and a message that
+ * says what to do. With the machine's driver, when there is one: a launch
+ * on the GPU (skipped, with the reason, otherwise; on a GPU machine
+ * test_runtime runs the whole API suite on cuda). With a mock driver
+ * (tests/mock/libcuda_mock.c: the driver API over the PTX emulator, opened
+ * through TESSERA_LIBCUDA): the whole API suite, plus what only cuda does:
+ * the device's limits, dynamic shared memory above 48 KB, the driver's logs
+ * when it refuses PTX, host pointers given as GPU memory, faults surfacing at
+ * synchronization, and the primary context pushed and popped around every
+ * call. */
+#define _POSIX_C_SOURCE 200809L
+#include "attn_check.h"
+#include "rt_suite.h"
+
+#include <dlfcn.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+typedef struct {
+    long launches, loads, set_smem_calls, last_set_smem;
+    unsigned last_grid[3], last_block[3], last_smem;
+    int live_allocs;
+} MockStats;
+
+static char mock_path[8192];
+static MockStats (*mock_stats)(void);
+static int (*mock_depth)(void);
+
+static tsr_context *cuda_context(tsr_status *status)
+{
+    tsr_context_options o;
+    tsr_context_options_init(&o);
+    o.device = TSR_DEVICE_CUDA;
+    tsr_context *ctx;
+    *status = tsr_context_create(&o, &ctx);
+    return ctx;
+}
+
+static void no_driver(void **state)
+{
+    (void)state;
+    setenv("TESSERA_LIBCUDA", "/nonexistent/libcuda.so.1", 1);
+    tsr_status s;
+    tsr_context *ctx = cuda_context(&s);
+    assert_int_equal(s, TSR_ERR_NO_DEVICE);
+    const char *msg = tsr_context_error(ctx);
+    if (!strstr(msg, "NVIDIA driver") || !strstr(msg, "/nonexistent/libcuda.so.1") || !strstr(msg, "TSR_DEVICE_EMU"))
+        fail_msg("message: %s", msg);
+    tsr_context_destroy(ctx);
+    /* AUTO falls back to the emulator. */
+    assert_int_equal(tsr_context_create(NULL, &ctx), TSR_OK);
+    assert_int_equal(tsr_context_device_kind(ctx), TSR_DEVICE_EMU);
+    tsr_context_destroy(ctx);
+    unsetenv("TESSERA_LIBCUDA");
+}
+
+static const char copy_src[] = "kernel copy(X: f32[N], Y: out f32[N]) grid (cdiv(N, 128)) {\n"
+                               "    let i = program_id(0) * 128;\n"
+                               "    Y[i : +128] = X[i : +128];\n"
+                               "}\n";
+
+/* The machine's own driver and GPU, when there are: a copy kernel end to
+ * end (test_runtime runs the whole API suite there). */
+static void real_gpu(void **state)
+{
+    (void)state;
+    unsetenv("TESSERA_LIBCUDA");
+    tsr_status s;
+    tsr_context *ctx = cuda_context(&s);
+    if (s != TSR_OK) {
+        printf("[  SKIPPED ] real_gpu: no usable GPU here: %s: %s\n", tsr_status_name(s), tsr_context_error(ctx));
+        assert_true(s == TSR_ERR_NO_DEVICE || s == TSR_ERR_UNSUPPORTED);
+        tsr_context_destroy(ctx);
+        skip();
+    }
+    printf("running on %s\n", tsr_context_device_name(ctx));
+    tsr_module *m = suite_compile(ctx, copy_src, NULL, 0);
+    tsr_kernel *k;
+    tsr_module_get_kernel(m, NULL, &k);
+    int64_t n = 1000;
+    HostTensor h = tensor_new(DT_F32, 1, &n), out = tensor_new(DT_F32, 1, &n);
+    Rng rng;
+    rng_seed(&rng, 2);
+    tensor_fill_normal(&h, &rng, 1);
+    tensor_poison(&out);
+    DevTensor x, y;
+    dev_upload(ctx, &h, &x);
+    dev_upload(ctx, &out, &y);
+    tsr_kernel_set_tensor(k, 0, &x.t);
+    tsr_kernel_set_tensor(k, 1, &y.t);
+    if (tsr_kernel_launch(k, NULL) != TSR_OK || tsr_stream_synchronize(ctx, NULL) != TSR_OK)
+        fail_msg("%s %s", tsr_kernel_error(k), tsr_context_error(ctx));
+    dev_download(ctx, &y, &out);
+    assert_memory_equal(out.data, h.data, sizeof(float) * 1000);
+    tsr_kernel_attributes a;
+    tsr_kernel_get_attributes(k, &a);
+    printf("copy kernel: %d registers, %zu bytes of local memory\n", a.num_regs, a.local_bytes);
+    tensor_free(&h);
+    tensor_free(&out);
+    tsr_context_destroy(ctx);
+}
+
+static bool use_mock(void)
+{
+    if (!mock_stats)
+        return false;
+    setenv("TESSERA_LIBCUDA", mock_path, 1);
+    return true;
+}
+
+#define NEED_MOCK()                                                                                               \
+    do {                                                                                                          \
+        if (!use_mock()) {                                                                                        \
+            printf("[  SKIPPED ] no mock driver at %s (built only with CUDA's cuda.h)\n", mock_path);             \
+            skip();                                                                                               \
+        }                                                                                                         \
+    } while (0)
+
+static void mock_contexts(void **state)
+{
+    (void)state;
+    NEED_MOCK();
+    tsr_status s;
+    tsr_context *ctx = cuda_context(&s);
+    assert_int_equal(s, TSR_OK);
+    assert_string_equal(tsr_context_device_name(ctx), "cuda:0 Tessera mock GPU (sm_80, driver 12.4)");
+    assert_string_equal(tsr_context_default_target(ctx), "sm_80");
+    DLDevice d = tsr_context_dl_device(ctx);
+    assert_true(d.device_type == kDLCUDA && d.device_id == 0);
+    tsr_context_destroy(ctx);
+    /* AUTO picks the GPU. */
+    assert_int_equal(tsr_context_create(NULL, &ctx), TSR_OK);
+    assert_int_equal(tsr_context_device_kind(ctx), TSR_DEVICE_CUDA);
+    tsr_context_destroy(ctx);
+    setenv("MOCK_CUDA_CC", "90", 1);
+    ctx = cuda_context(&s);
+    assert_string_equal(tsr_context_default_target(ctx), "sm_90a");
+    tsr_context_destroy(ctx);
+    setenv("MOCK_CUDA_CC", "100", 1);
+    ctx = cuda_context(&s);
+    assert_string_equal(tsr_context_default_target(ctx), "sm_90");
+    tsr_context_destroy(ctx);
+    setenv("MOCK_CUDA_CC", "75", 1);
+    ctx = cuda_context(&s);
+    assert_int_equal(s, TSR_ERR_UNSUPPORTED);
+    assert_non_null(strstr(tsr_context_error(ctx), "compute capability 7.5"));
+    tsr_context_destroy(ctx);
+    unsetenv("MOCK_CUDA_CC");
+    setenv("MOCK_CUDA_NO_DEVICE", "1", 1);
+    ctx = cuda_context(&s);
+    assert_int_equal(s, TSR_ERR_NO_DEVICE);
+    assert_non_null(strstr(tsr_context_error(ctx), "CUDA_ERROR_NO_DEVICE"));
+    tsr_context_destroy(ctx);
+    unsetenv("MOCK_CUDA_NO_DEVICE");
+    tsr_context_options o;
+    tsr_context_options_init(&o);
+    o.device = TSR_DEVICE_CUDA;
+    o.device_ordinal = 1;
+    assert_int_equal(tsr_context_create(&o, &ctx), TSR_ERR_NO_DEVICE);
+    assert_non_null(strstr(tsr_context_error(ctx), "there is no GPU 1"));
+    tsr_context_destroy(ctx);
+    assert_int_equal(mock_depth(), 0);
+}
+
+static void mock_host_pointer_and_faults(void **state)
+{
+    (void)state;
+    NEED_MOCK();
+    tsr_status s;
+    tsr_context *ctx = cuda_context(&s);
+    tsr_module *m = suite_compile(ctx, copy_src, NULL, 0);
+    tsr_kernel *k;
+    tsr_module_get_kernel(m, NULL, &k);
+    int64_t n = 300;
+    HostTensor h = tensor_new(DT_F32, 1, &n);
+    DevTensor x, y;
+    dev_upload(ctx, &h, &x);
+    dev_upload(ctx, &h, &y);
+    /* Host memory passed as a GPU tensor. */
+    DLTensor bad = x.t;
+    bad.data = h.data;
+    tsr_kernel_set_tensor(k, 0, &bad);
+    tsr_kernel_set_tensor(k, 1, &y.t);
+    assert_int_equal(tsr_kernel_launch(k, NULL), TSR_ERR_LAUNCH);
+    assert_non_null(strstr(tsr_kernel_error(k), "tensor 'X'"));
+    assert_non_null(strstr(tsr_kernel_error(k), "not GPU memory"));
+    /* The launch's geometry. */
+    tsr_kernel_set_tensor(k, 0, &x.t);
+    long before = mock_stats().launches;
+    assert_int_equal(tsr_kernel_launch(k, NULL), TSR_OK);
+    MockStats st = mock_stats();
+    assert_int_equal(st.launches, before + 1);
+    assert_true(st.last_grid[0] == 3 && st.last_grid[1] == 1 && st.last_grid[2] == 1);
+    assert_true(st.last_block[0] == 128 && st.last_block[1] == 1 && st.last_block[2] == 1);
+    /* A launch the driver refuses, and a fault found at synchronization. */
+    setenv("MOCK_CUDA_FAIL_LAUNCH", "1", 1);
+    assert_int_equal(tsr_kernel_launch(k, NULL), TSR_ERR_DEVICE);
+    assert_non_null(strstr(tsr_kernel_error(k), "cuLaunchKernel failed: CUDA_ERROR_LAUNCH_FAILED"));
+    unsetenv("MOCK_CUDA_FAIL_LAUNCH");
+    setenv("MOCK_CUDA_FAULT", "1", 1);
+    assert_int_equal(tsr_kernel_launch(k, NULL), TSR_OK);
+    unsetenv("MOCK_CUDA_FAULT");
+    assert_int_equal(tsr_stream_synchronize(ctx, NULL), TSR_ERR_DEVICE);
+    assert_non_null(strstr(tsr_context_error(ctx), "CUDA_ERROR_ILLEGAL_ADDRESS"));
+    assert_int_equal(tsr_context_synchronize(ctx), TSR_OK);
+    /* Device memory running out. */
+    setenv("MOCK_CUDA_OOM", "1", 1);
+    void *p;
+    assert_int_equal(tsr_malloc(ctx, 1 << 20, &p), TSR_ERR_OUT_OF_MEMORY);
+    assert_non_null(strstr(tsr_context_error(ctx), "cuMemAlloc failed: CUDA_ERROR_OUT_OF_MEMORY"));
+    unsetenv("MOCK_CUDA_OOM");
+    /* Too many threads for the compiled function (its registers). */
+    setenv("MOCK_CUDA_FUNC_MAX_THREADS", "64", 1);
+    tsr_module *m2 = suite_compile(ctx, copy_src, NULL, 0);
+    tsr_kernel *k2;
+    tsr_module_get_kernel(m2, NULL, &k2);
+    tsr_kernel_set_tensor(k2, 0, &x.t);
+    tsr_kernel_set_tensor(k2, 1, &y.t);
+    assert_int_equal(tsr_kernel_launch(k2, NULL), TSR_ERR_LAUNCH);
+    assert_non_null(strstr(tsr_kernel_error(k2), "needs 128 threads per block; the device allows 64"));
+    tsr_kernel_attributes a;
+    tsr_kernel_get_attributes(k2, &a);
+    assert_int_equal(a.max_threads, 64);
+    unsetenv("MOCK_CUDA_FUNC_MAX_THREADS");
+    tensor_free(&h);
+    tsr_context_destroy(ctx);
+    assert_int_equal(mock_depth(), 0);
+}
+
+static void mock_driver_refuses_ptx(void **state)
+{
+    (void)state;
+    NEED_MOCK();
+    tsr_status s;
+    tsr_context *ctx = cuda_context(&s);
+    setenv("MOCK_CUDA_FAIL_LOAD", "1", 1);
+    tsr_module *m;
+    s = tsr_module_compile(ctx, copy_src, strlen(copy_src), NULL, &m);
+    unsetenv("MOCK_CUDA_FAIL_LOAD");
+    assert_int_equal(s, TSR_ERR_DEVICE);
+    const char *msg = tsr_context_error(ctx);
+    if (!strstr(msg, "cuModuleLoadDataEx failed: CUDA_ERROR_INVALID_PTX") || !strstr(msg, "kernel 'copy'") ||
+        !strstr(msg, "error log:\nmock ptxas fatal: refused on purpose") ||
+        !strstr(msg, "info log:\nmock ptxas info: compiling"))
+        fail_msg("message: %s", msg);
+    /* PTX for a newer GPU than this one. */
+    tsr_compile_options co;
+    memset(&co, 0, sizeof co);
+    co.target = "sm_90a";
+    s = tsr_module_compile(ctx, copy_src, strlen(copy_src), &co, &m);
+    assert_int_equal(s, TSR_ERR_UNSUPPORTED);
+    assert_non_null(strstr(tsr_context_error(ctx), "compiled for sm_90a, which GPU 0 (sm_80) cannot run"));
+    tsr_context_destroy(ctx);
+    assert_int_equal(mock_depth(), 0);
+}
+
+/* A matmul whose tiles need more than 48 KB of shared memory: the runtime
+ * opts in (cuFuncSetAttribute) and the result is right. */
+static void mock_large_shared_memory(void **state)
+{
+    (void)state;
+    NEED_MOCK();
+    tsr_status s;
+    tsr_context *ctx = cuda_context(&s);
+    tsr_define defs[] = { { "T", "f16" }, { "OT", "f32" }, { "BM", "64" }, { "BN", "64" }, { "BK", "128" } };
+    tsr_compile_options co;
+    memset(&co, 0, sizeof co);
+    co.defines = defs;
+    co.ndefines = 5;
+    tsr_module *m;
+    if (tsr_module_compile_file(ctx, "dsl/examples/matmul.tsr", &co, &m) != TSR_OK)
+        fail_msg("%s", tsr_context_error(ctx));
+    tsr_kernel *k;
+    tsr_module_get_kernel(m, NULL, &k);
+    tsr_kernel_attributes a;
+    tsr_kernel_get_attributes(k, &a);
+    assert_true(a.dynamic_smem > 48 * 1024 && a.dynamic_smem <= a.max_dynamic_smem);
+    assert_true(a.num_regs > 0);
+    MockStats st = mock_stats();
+    assert_int_equal(st.last_set_smem, (long)a.dynamic_smem);
+    int64_t M = 70, K = 200, N = 90, as[2] = { M, K }, bs[2] = { K, N }, cs[2] = { M, N };
+    Rng rng;
+    rng_seed(&rng, 4);
+    HostTensor A = tensor_new(DT_F16, 2, as), B = tensor_new(DT_F16, 2, bs), C = tensor_new(DT_F32, 2, cs);
+    tensor_fill_normal(&A, &rng, 1.0);
+    tensor_fill_normal(&B, &rng, 1.0);
+    tensor_poison(&C);
+    DevTensor dA, dB, dC;
+    dev_upload(ctx, &A, &dA);
+    dev_upload(ctx, &B, &dB);
+    dev_upload(ctx, &C, &dC);
+    tsr_kernel_set_tensor_by_name(k, "A", &dA.t);
+    tsr_kernel_set_tensor_by_name(k, "B", &dB.t);
+    tsr_kernel_set_tensor_by_name(k, "C", &dC.t);
+    if (tsr_kernel_launch(k, NULL) != TSR_OK)
+        fail_msg("%s", tsr_kernel_error(k));
+    assert_int_equal(tsr_stream_synchronize(ctx, NULL), TSR_OK);
+    assert_int_equal(mock_stats().last_smem, (unsigned)a.dynamic_smem);
+    dev_download(ctx, &dC, &C);
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            double want = 0;
+            for (int64_t l = 0; l < K; l++)
+                want += tensor_get(&A, i * K + l) * tensor_get(&B, l * N + j);
+            assert_true(fabs(tensor_get(&C, i * N + j) - want) < 1e-3 * (1 + fabs(want)));
+        }
+    tensor_free(&A);
+    tensor_free(&B);
+    tensor_free(&C);
+    tsr_context_destroy(ctx);
+}
+
+typedef struct {
+    tsr_context *ctx;
+} Runner;
+
+static bool run_attention(TirFunc *f, KernelArg *args, int nargs, void *arg, StrBuf *err)
+{
+    (void)f;
+    (void)nargs;
+    Runner *r = arg;
+    DevTensor d[5];
+    for (int i = 0; i < 5; i++)
+        dev_upload(r->ctx, &args[i].tensor, &d[i]);
+    tsr_status s = tsr_attention_forward(r->ctx, &d[0].t, &d[1].t, &d[2].t, &d[3].t, &d[4].t, (float)args[5].scalar,
+                                         1, NULL);
+    if (s == TSR_OK)
+        s = tsr_stream_synchronize(r->ctx, NULL);
+    if (s != TSR_OK)
+        sb_printf(err, "%s", tsr_context_error(r->ctx));
+    dev_download(r->ctx, &d[3], &args[3].tensor);
+    dev_download(r->ctx, &d[4], &args[4].tensor);
+    for (int i = 0; i < 5; i++)
+        dev_free(r->ctx, &d[i]);
+    return s == TSR_OK;
+}
+
+static void mock_attention(void **state)
+{
+    (void)state;
+    NEED_MOCK();
+    tsr_status s;
+    Runner r = { cuda_context(&s) };
+    AttnShape shape = { 1, 4, 2, 80, 97, 64, true, 0.125 };
+    AttnErrors e = attn_check_run(NULL, DT_BF16, shape, 3, run_attention, &r);
+    attn_check_assert(&e, DT_BF16, &shape, "tsr_attention_forward on the mock cuda device");
+    tsr_context_destroy(r.ctx);
+}
+
+int main(void)
+{
+    suite_default_cache_dir();
+    const char *build = getenv("BUILD");
+    char cwd[2048] = ".";
+    if (!build || !*build)
+        build = "build";
+    if (build[0] != '/' && !getcwd(cwd, sizeof cwd)) /* an absolute path: dlopen then takes it as it is */
+        strcpy(cwd, ".");
+    snprintf(mock_path, sizeof mock_path, "%s%s%s/tests/libcuda_mock.so", build[0] == '/' ? "" : cwd,
+             build[0] == '/' ? "" : "/", build);
+    void *lib = access(mock_path, R_OK) == 0 ? dlopen(mock_path, RTLD_NOW | RTLD_LOCAL) : NULL;
+    if (lib) {
+        *(void **)&mock_stats = dlsym(lib, "mock_cuda_stats");
+        *(void **)&mock_depth = dlsym(lib, "mock_cuda_depth");
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(no_driver),
+        cmocka_unit_test(real_gpu),
+        cmocka_unit_test(mock_contexts),
+        cmocka_unit_test(mock_host_pointer_and_faults),
+        cmocka_unit_test(mock_driver_refuses_ptx),
+        cmocka_unit_test(mock_large_shared_memory),
+        cmocka_unit_test(mock_attention),
+    };
+    int failed = cmocka_run_group_tests_name("cuda", tests, NULL, NULL);
+    /* The API suite on the mock, then on the machine's GPU when there is one. */
+    if (use_mock()) {
+        failed += rt_suite_run(TSR_DEVICE_CUDA, "api_mock_cuda");
+        if (mock_depth() != 0 || mock_stats().live_allocs != 0) {
+            fprintf(stderr, "after the suite on the mock: %d contexts pushed, %d allocations live\n", mock_depth(),
+                    mock_stats().live_allocs);
+            failed++;
+        }
+    } else {
+        printf("[  SKIPPED ] the API suite on the mock driver: no %s\n", mock_path);
+    }
+    unsetenv("TESSERA_LIBCUDA");
+    if (lib)
+        dlclose(lib);
+    return failed != 0;
+}
