@@ -125,7 +125,7 @@ golden-update: $(BUILD)/tessera $(BUILD)/tests/test_golden
 # and a hash of the compiler's sources that the JIT cache's keys include
 # (scripts/build-id.sh). runtime/cuda/ takes only the driver API's types from
 # CUDA's cuda.h (CUDA_INCLUDE): libcuda is opened at run time, never linked.
-# tests/test_runtime_cuda uses a mock driver, $(BUILD)/tests/libcuda_mock.so.
+# tests/test_runtime_cuda also runs on a mock driver, $(BUILD)/tests/libcuda_mock.so.
 CUDA_INCLUDE ?= /usr/local/cuda/include
 RT_GEN_OBJS := $(BUILD)/obj/gen/attention_tsr.o $(BUILD)/obj/gen/build_id.o
 RT_BUILD_ID_SRCS := $(sort $(wildcard support/*.[ch] frontend/*.[ch] frontend/*.re lowering/*.[ch]))
@@ -145,6 +145,10 @@ $(RT_GEN_OBJS): $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/obj/runtime/cuda/cuda.o: CFLAGS_ALL += -isystem $(CUDA_INCLUDE)
+
+# test_runtime_install installs into a temporary prefix and builds
+# examples/embed.c against it with pkg-config.
+$(BUILD)/tests/test_runtime_install: | $(BUILD)/libtessera.so $(BUILD)/tessera
 
 ifneq ($(wildcard $(CUDA_INCLUDE)/cuda.h),)
 $(BUILD)/tests/libcuda_mock.so: tests/mock/libcuda_mock.c $(BUILD)/libtessera.a

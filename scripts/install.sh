@@ -1,0 +1,44 @@
+#!/bin/sh
+# Installs Tessera under PREFIX (make install PREFIX=...): the public header,
+# the static and shared libraries, the tessera CLI and a pkg-config file, so
+# that a C program builds with `pkg-config --cflags --libs tessera`.
+#
+#   sh scripts/install.sh PREFIX [BUILD]
+#
+# BUILD is the build folder (default build). DESTDIR, when set, is prepended
+# to every installed path (for packaging) but not to the paths written into
+# tessera.pc. LLVM_CONFIG names llvm-config (default llvm-config-19): static
+# linking needs LLVM's libraries, listed in tessera.pc's Libs.private.
+set -eu
+prefix=${1:?usage: install.sh PREFIX [BUILD]}
+build=${2:-build}
+destdir=${DESTDIR:-}
+llvm_config=${LLVM_CONFIG:-llvm-config-19}
+cd "$(dirname "$0")/.."
+
+for f in "$build/libtessera.a" "$build/libtessera.so" "$build/tessera"; do
+    [ -f "$f" ] || { echo "install.sh: $f is missing; run make first" >&2; exit 1; }
+done
+version=$(sed -n 's/^#define TESSERA_VERSION_STRING "\(.*\)"$/\1/p' include/tessera.h)
+llvm_libs=$("$llvm_config" --ldflags --libs 2>/dev/null | tr '\n' ' ' || true)
+
+root="$destdir$prefix"
+install -d "$root/include" "$root/lib/pkgconfig" "$root/bin"
+install -m 644 include/tessera.h "$root/include/tessera.h"
+install -m 644 "$build/libtessera.a" "$root/lib/libtessera.a"
+install -m 755 "$build/libtessera.so" "$root/lib/libtessera.so"
+install -m 755 "$build/tessera" "$root/bin/tessera"
+cat > "$root/lib/pkgconfig/tessera.pc" <<PC
+prefix=$prefix
+exec_prefix=\${prefix}
+libdir=\${exec_prefix}/lib
+includedir=\${prefix}/include
+
+Name: tessera
+Description: Tessera, a tile-level GPU kernel language: JIT compiler and runtime (cuda, emu, interp)
+Version: $version
+Cflags: -I\${includedir}
+Libs: -L\${libdir} -ltessera
+Libs.private: ${llvm_libs}-ldl -lm -lpthread
+PC
+echo "installed tessera $version in $root"

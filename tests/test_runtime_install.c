@@ -1,0 +1,139 @@
+/* Packaging: scripts/install.sh (make install) puts the header, the static
+ * and shared libraries, the CLI and tessera.pc under a prefix; the example
+ * C program examples/embed.c builds against that installation with
+ * `pkg-config --cflags --libs tessera` alone, and runs: it compiles a DSL
+ * string, runs it on the best device there is and checks the result. */
+#define _POSIX_C_SOURCE 200809L
+#include "rt_suite.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+/* A sanitized build's library needs a sanitized program. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZE_FLAGS "-fsanitize=address,undefined"
+#else
+#define SANITIZE_FLAGS ""
+#endif
+
+static char *prefix;
+
+static const char *build_dir(void)
+{
+    const char *b = getenv("BUILD");
+    return b && *b ? b : "build";
+}
+
+/* Runs a shell command; its output goes to `log`, shown on failure. */
+static void run(const char *cmd, const char *log)
+{
+    char full[16384];
+    snprintf(full, sizeof full, "(%s) > '%s' 2>&1", cmd, log);
+    int rc = system(full);
+    if (rc != 0) {
+        size_t n;
+        char *out = tsr_read_file(log, &n);
+        fail_msg("command failed (%d): %s\n%s", rc, cmd, out ? out : "");
+    }
+}
+
+static char *read_all(const char *path)
+{
+    size_t n;
+    char *s = tsr_read_file(path, &n);
+    if (!s)
+        fail_msg("cannot read %s", path);
+    return s;
+}
+
+static void installs_files(void **state)
+{
+    (void)state;
+    char cmd[8192], log[4200];
+    snprintf(log, sizeof log, "%s/install.log", prefix);
+    snprintf(cmd, sizeof cmd, "sh scripts/install.sh '%s' '%s'", prefix, build_dir());
+    run(cmd, log);
+    static const char *const files[] = { "include/tessera.h", "lib/libtessera.a", "lib/libtessera.so", "bin/tessera",
+                                         "lib/pkgconfig/tessera.pc" };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[4300];
+        snprintf(path, sizeof path, "%s/%s", prefix, files[i]);
+        if (access(path, R_OK) != 0)
+            fail_msg("%s was not installed", path);
+    }
+    char pc[4300];
+    snprintf(pc, sizeof pc, "%s/lib/pkgconfig/tessera.pc", prefix);
+    char *text = read_all(pc);
+    char want[4300];
+    snprintf(want, sizeof want, "prefix=%s\n", prefix);
+    assert_non_null(strstr(text, want));
+    assert_non_null(strstr(text, "Version: " TESSERA_VERSION_STRING "\n"));
+    free(text);
+    /* The installed CLI runs. */
+    char out[4300];
+    snprintf(out, sizeof out, "%s/version.out", prefix);
+    snprintf(cmd, sizeof cmd, "'%s/bin/tessera' --version", prefix);
+    run(cmd, out);
+    text = read_all(out);
+    assert_string_equal(text, "tessera " TESSERA_VERSION_STRING "\n");
+    free(text);
+    /* DESTDIR stages the files without changing the paths they name. */
+    snprintf(cmd, sizeof cmd, "DESTDIR='%s/stage' sh scripts/install.sh /opt/tsr '%s'", prefix, build_dir());
+    run(cmd, log);
+    snprintf(pc, sizeof pc, "%s/stage/opt/tsr/lib/pkgconfig/tessera.pc", prefix);
+    text = read_all(pc);
+    assert_non_null(strstr(text, "prefix=/opt/tsr\n"));
+    free(text);
+}
+
+static void example_builds_with_pkg_config(void **state)
+{
+    (void)state;
+    const char *cc = getenv("CC");
+    if (!cc || !*cc)
+        cc = "cc";
+    char env[4300], cmd[16384], log[4300];
+    snprintf(env, sizeof env, "PKG_CONFIG_PATH='%s/lib/pkgconfig'", prefix);
+    snprintf(log, sizeof log, "%s/pkg-config.out", prefix);
+    snprintf(cmd, sizeof cmd, "%s pkg-config --cflags --libs tessera", env);
+    run(cmd, log);
+    char *flags = read_all(log), want[4300];
+    snprintf(want, sizeof want, "-I%s/include", prefix);
+    assert_non_null(strstr(flags, want));
+    assert_non_null(strstr(flags, "-ltessera"));
+    free(flags);
+    snprintf(log, sizeof log, "%s/cc.log", prefix);
+    snprintf(cmd, sizeof cmd,
+             "%s -std=c11 -Wall -Wextra -Werror %s examples/embed.c $(%s pkg-config --cflags --libs tessera) -lm -o "
+             "'%s/embed'",
+             cc, SANITIZE_FLAGS, env, prefix);
+    run(cmd, log);
+    snprintf(log, sizeof log, "%s/embed.out", prefix);
+    snprintf(cmd, sizeof cmd, "LD_LIBRARY_PATH='%s/lib' TESSERA_CACHE_DIR='%s/cache' '%s/embed'", prefix, prefix, prefix);
+    run(cmd, log);
+    char *out = read_all(log);
+    if (!strstr(out, "device: ") || !strstr(out, "\nok\n"))
+        fail_msg("embed printed:\n%s", out);
+    printf("%s", out);
+    free(out);
+}
+
+int main(void)
+{
+    suite_default_cache_dir();
+    prefix = make_temp_dir("tsr-install");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(installs_files),
+        cmocka_unit_test(example_builds_with_pkg_config),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    rm_rf(prefix);
+    free(prefix);
+    return rc;
+}
