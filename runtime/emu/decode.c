@@ -713,6 +713,8 @@ static int split_opcode(Decoder *d, const RawStmt *s, const OpDesc **op, Mods *m
     }
     *op = d->st->opdescs[base];
     memset(m, 0, sizeof *m);
+    if ((*op)->decode == emu_decode_unsupported)
+        return 0;
     for (int i = nparts; i < nd; i++) {
         const char *mp = dots[i] + 1;
         size_t n = (size_t)(dots[i + 1] - mp);

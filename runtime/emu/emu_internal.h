@@ -412,6 +412,9 @@ typedef struct {
 /* Floating-point forms of add, sub, mul, mad, div, abs, neg, min, max, whose
  * opcodes the integer table owns (ops_float.c). */
 int emu_decode_float(Decoder *d, const RawStmt *s, const Mods *m, Insn *in);
+/* The decoder of instructions the emulator knows but does not run: an error
+ * naming them, whatever their modifiers (ops_ctl.c). */
+int emu_decode_unsupported(Decoder *d, const RawStmt *s, const Mods *m, Insn *in);
 /* Family tables (each ops_*.c defines one, terminated by {NULL}). */
 extern const OpDesc emu_ops_int[], emu_ops_float[], emu_ops_mov[], emu_ops_cvt[],
     emu_ops_mem[], emu_ops_ctl[], emu_ops_warp[], emu_ops_mma[];

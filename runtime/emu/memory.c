@@ -168,7 +168,8 @@ int emu_cp_async_complete(Warp *w, const Insn *in, uint32_t upto)
             continue;
         }
         uint8_t buf[16];
-        memcpy(buf, cp->src, cp->src_size);
+        if (cp->src_size)
+            memcpy(buf, cp->src, cp->src_size);
         memset(buf + cp->src_size, 0, (size_t)(cp->size - cp->src_size));
         if (c->race) {
             emu_race_cp_async_issue(c, cp->dst, cp->size, -1);

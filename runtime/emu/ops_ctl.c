@@ -96,7 +96,7 @@ static int decode_trap(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
     return 0;
 }
 
-static int decode_unsupported(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
+int emu_decode_unsupported(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
 {
     return emu_dec_error(d, s, "'%s' is not supported by the emulator", d->opname);
 }
@@ -118,11 +118,11 @@ const OpDesc emu_ops_ctl[] = {
     {"griddepcontrol.wait", decode_nop, 0},
     {"trap", decode_trap, 0},
     {"brkpt", decode_trap, 1},
-    {"call", decode_unsupported, 0},
-    {"brx", decode_unsupported, 0},
-    {"wgmma", decode_unsupported, 0},
-    {"mbarrier", decode_unsupported, 0},
-    {"cp.async.bulk", decode_unsupported, 0},
-    {"tcgen05", decode_unsupported, 0},
+    {"call", emu_decode_unsupported, 0},
+    {"brx", emu_decode_unsupported, 0},
+    {"wgmma", emu_decode_unsupported, 0},
+    {"mbarrier", emu_decode_unsupported, 0},
+    {"cp.async.bulk", emu_decode_unsupported, 0},
+    {"tcgen05", emu_decode_unsupported, 0},
     {NULL, NULL, 0},
 };

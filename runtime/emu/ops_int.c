@@ -280,7 +280,7 @@ static int exec_bfi(Warp *w, const Insn *in, uint32_t mask)
         unsigned p = pos[l] & 0xff, n = len[l] & 0xff;
         n = p > msb ? 0 : (n < msb + 1 - p ? n : msb + 1 - p);
         uint64_t m = n ? width_mask((int)n) << p : 0;
-        d[l] = ((b[l] & ~m) | ((a[l] << p) & m)) & width_mask(in->bits);
+        d[l] = ((b[l] & ~m) | (n ? (a[l] << p) & m : 0)) & width_mask(in->bits);
     }
     mark_def(w, &in->op[0], mask);
     return 0;
