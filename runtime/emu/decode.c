@@ -544,8 +544,8 @@ bool emu_dec_is_pred(Decoder *d, const RawStmt *s, const char *name)
 
 int emu_dec_pred(Decoder *d, const RawStmt *s, const RawOp *r, bool allow_neg, Operand *out)
 {
-    if (r->kind == RO_INT && (r->ival == 0 || r->ival == 1))
-        return emu_dec_imm(d, (uint64_t)r->ival, out);
+    if (r->kind == RO_INT) /* a constant predicate: true when non-zero */
+        return emu_dec_imm(d, r->ival != 0, out);
     if (r->kind != RO_NAME || r->name2 || (r->neg && !allow_neg))
         return emu_dec_error(d, s, "expected a predicate");
     return pred_by_name(d, s, r->name, r->neg, out);
