@@ -602,24 +602,44 @@ static LLVMTypeRef abi_type(Emitter *em, AbiKind k)
     }
 }
 
-static void mark_kernel(Emitter *em)
+/* Blocks per multiprocessor to promise ptxas: as many as shared memory lets
+ * run at once, but never so many that a thread gets fewer than 168
+ * registers. Without it ptxas may trade spills for an occupancy that shared
+ * memory rules out anyway. */
+static int min_blocks_per_sm(const Emitter *em, size_t smem)
+{
+    int threads = 32 * em->f->warps;
+    int by_smem = (int)((size_t)em->target->smem_per_sm / (smem + 1024));
+    int by_regs = 65536 / (threads * 168);
+    int n = by_smem < by_regs ? by_smem : by_regs;
+    return n < 1 ? 1 : n;
+}
+
+static void add_fn_attr(Emitter *em, const char *key, int value)
+{
+    char buf[16];
+    snprintf(buf, sizeof buf, "%d", value);
+    LLVMAttributeRef a = LLVMCreateStringAttribute(em->ctx, key, (unsigned)strlen(key), buf, (unsigned)strlen(buf));
+    LLVMAddAttributeAtIndex(em->fn, LLVMAttributeFunctionIndex, a);
+}
+
+/* Marks the function as a kernel with its launch bounds. */
+static void mark_kernel(Emitter *em, size_t smem)
 {
     unsigned major = 0, minor = 0, patch = 0;
     LLVMGetVersion(&major, &minor, &patch);
-    int threads = 32 * em->f->warps;
-    char buf[16];
-    snprintf(buf, sizeof buf, "%d", threads);
+    int threads = 32 * em->f->warps, blocks = min_blocks_per_sm(em, smem);
     if (major >= 21) {
         /* LLVM 21+ marks kernels with a calling convention and takes launch
          * bounds as function attributes. */
         LLVMSetFunctionCallConv(em->fn, 71 /* PTX_Kernel */);
-        LLVMAttributeRef a = LLVMCreateStringAttribute(em->ctx, "nvvm.maxntid", 12, buf, (unsigned)strlen(buf));
-        LLVMAddAttributeAtIndex(em->fn, LLVMAttributeFunctionIndex, a);
+        add_fn_attr(em, "nvvm.maxntid", threads);
+        add_fn_attr(em, "nvvm.minctasm", blocks);
         return;
     }
-    const char *keys[2] = { "kernel", "maxntidx" };
-    int vals[2] = { 1, threads };
-    for (int i = 0; i < 2; i++) {
+    const char *keys[3] = { "kernel", "maxntidx", "minctasm" };
+    int vals[3] = { 1, threads, blocks };
+    for (int i = 0; i < 3; i++) {
         LLVMMetadataRef md[3] = { LLVMValueAsMetadata(em->fn),
                                   LLVMMDStringInContext2(em->ctx, keys[i], strlen(keys[i])),
                                   LLVMValueAsMetadata(em_i32(em, vals[i])) };
@@ -640,7 +660,6 @@ static void build_frame(Emitter *em)
         types[i] = abi_type(em, slots[i].kind);
     LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(em->ctx), types, (unsigned)n, 0);
     em->fn = LLVMAddFunction(em->mod, f->name, fty);
-    mark_kernel(em);
     em->entry = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "entry");
     LLVMPositionBuilderAtEnd(em->b, em->entry);
     em->param_ptr = arena_alloc(&em->arena, sizeof(LLVMValueRef) * (size_t)(f->params.len + 1));
@@ -757,6 +776,7 @@ bool codegen_kernel(TirFunc *orig, const CodegenOptions *opts, bool want_llvm, C
     bool ok = !em.failed;
     if (ok) {
         LLVMBuildRetVoid(em.b);
+        mark_kernel(&em, em.smem_buffers + em.smem_scratch);
         char *msg = NULL;
         if (LLVMVerifyModule(em.mod, LLVMReturnStatusAction, &msg)) {
             char *ir = LLVMPrintModuleToString(em.mod);

@@ -57,8 +57,9 @@ void em_dot(Emitter *em, const TirInst *in)
     int mt = M / (16 * wm), nt = N / (8 * wn);
     EVal r = em_new_val(em, layout_nregs(lc));
     LLVMValueRef zero = LLVMConstReal(em->t_f32, 0.0);
+    EVal *acc = in->nargs == 3 ? em_val(em, in->args[2]) : NULL; /* accumulate into acc */
     for (int i = 0; i < r.n; i++)
-        r.e[i] = zero;
+        r.e[i] = acc ? acc->e[i] : zero;
     for (int ki = 0; ki < K / 16; ki++) {
         for (int mi = 0; mi < mt; mi++) {
             int c[4][2];

@@ -22,6 +22,7 @@ typedef struct Target {
     const char *cpu;      /* LLVM CPU name */
     const char *features; /* LLVM target features (PTX version) */
     int sm;
+    int smem_per_sm; /* bytes of shared memory per multiprocessor */
     /* d = a * b + c for one m16n8k16 tile: a 4 regs, b 2 regs, c and d 4 f32. */
     void (*mma_16816)(Emitter *em, DType dt, LLVMValueRef a[4], LLVMValueRef b[2], LLVMValueRef c[4],
                       LLVMValueRef d[4]);

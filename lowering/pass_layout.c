@@ -383,9 +383,12 @@ static void rewrite_dot(LayoutPass *p, InstId id)
     int lb = intern(p, layout_mma_b(K, N, p->f->warps, wm, wn));
     ValId a = materialize(p, in->args[0], la);
     ValId bv = materialize(p, in->args[1], lb);
+    ValId c = in->nargs == 3 ? materialize(p, in->args[2], own_layout(p, in->res[0])) : TIR_NONE;
     in = tir_inst(p->f, id);
     in->args[0] = a;
     in->args[1] = bv;
+    if (c != TIR_NONE)
+        in->args[2] = c;
 }
 
 static void rewrite_inst(LayoutPass *p, InstId id)

@@ -24,6 +24,7 @@ static void verify_or_die(TirFunc *f, const char *after)
 }
 
 static const Pass codegen_pipeline[] = {
+    { "fuse", tir_pass_fuse },
     { "layout", tir_pass_layout },
     { "pipeline", tir_pass_pipeline },
     { "cse", tir_pass_cse },

@@ -23,9 +23,10 @@ static void mma_16816(Emitter *em, DType dt, LLVMValueRef a[4], LLVMValueRef b[2
 }
 
 static const Target targets[] = {
-    { "sm_80", "sm_80", "+ptx80", 80, mma_16816 },
-    { "sm_90", "sm_90", "+ptx80", 90, mma_16816 },
-    { "sm_90a", "sm_90a", "+ptx80", 90, mma_16816 },
+    /* PTX 7.0 is what sm_80's instructions need; 7.8 brings sm_90, 8.0 sm_90a. */
+    { "sm_80", "sm_80", "+ptx70", 80, 164 * 1024, mma_16816 },
+    { "sm_90", "sm_90", "+ptx78", 90, 228 * 1024, mma_16816 },
+    { "sm_90a", "sm_90a", "+ptx80", 90, 228 * 1024, mma_16816 },
 };
 
 const Target *target_lookup(const char *name)

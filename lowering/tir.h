@@ -71,7 +71,9 @@ typedef enum { REDUCE_SUM, REDUCE_MAX, REDUCE_MIN } ReduceKind;
  *   binary ops   args: a, b (same type; comparisons give bool)
  *   unary ops    args: a; CAST converts to the result's dtype
  *   SELECT       args: cond (bool), a, b (one shape)
- *   DOT          args: a [M,K], b [K,N] (f16 or bf16, same dtype) -> f32 [M,N]
+ *   DOT          args: a [M,K], b [K,N] (f16 or bf16, same dtype) -> f32 [M,N];
+ *                an optional third, c f32 [M,N], is added: c + a.b (made by
+ *                pass_fuse.c, so that the tensor cores accumulate into c)
  *   REDUCE       args: a; axis; kind (ReduceKind): the axis is removed
  *   LOAD         param: tensor; lens[d]: 0 = a point index (the dim is dropped), else
  *                the static length of a range; args: one start per tensor dim.
@@ -228,6 +230,7 @@ bool tir_pass_cse(TirFunc *f);
 bool tir_pass_dce(TirFunc *f);
 bool tir_pass_layout(TirFunc *f);
 bool tir_pass_pipeline(TirFunc *f);
+bool tir_pass_fuse(TirFunc *f);
 
 /* Runs the standard pipeline (see lowering/passes.c). dump: when not NULL,
  * the IR after each pass is appended, headed by the pass name. */

@@ -143,7 +143,9 @@ static bool check_types(Verifier *v, InstId id, const TirInst *in)
         break;
     }
     case TIR_DOT: {
-        want_args = 2;
+        want_args = in->nargs == 3 ? 3 : 2;
+        if (in->nargs == 3 && !ttype_eq(tir_type(f, in->args[2]), r))
+            return fail(v, id, "dot accumulator differs from the result");
         TType b = tir_type(f, in->args[1]);
         if (a.rank != 2 || b.rank != 2 || a.shape[1] != b.shape[0] || a.dt != b.dt ||
             (a.dt != DT_F16 && a.dt != DT_BF16) || r.dt != DT_F32 || r.rank != 2 ||

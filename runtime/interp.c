@@ -156,9 +156,10 @@ static void exec_dot(Interp *in, const TirInst *ins)
     const TirElem *a = storage(in, ins->args[0]), *b = storage(in, ins->args[1]);
     TirElem *out = storage(in, ins->res[0]);
     float *row = tsr_xmalloc(sizeof(float) * (size_t)N);
+    const TirElem *c = ins->nargs == 3 ? storage(in, ins->args[2]) : NULL;
     for (int i = 0; i < M; i++) {
         for (int j = 0; j < N; j++)
-            row[j] = 0.0f;
+            row[j] = c ? c[(int64_t)i * N + j].f : 0.0f;
         for (int k = 0; k < K; k++) {
             float x = a[(int64_t)i * K + k].f;
             const TirElem *brow = b + (int64_t)k * N;
