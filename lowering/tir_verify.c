@@ -84,9 +84,48 @@ static bool check_mem(Verifier *v, InstId id, const TirInst *in)
     return true;
 }
 
+/* The operand count of ops that have a fixed one, else -1. */
+static int fixed_arity(TirOp op)
+{
+    if (tir_op_is_binary(op))
+        return 2;
+    if (tir_op_is_unary(op) || op == TIR_SPLAT || op == TIR_BROADCAST || op == TIR_EXPAND_DIMS ||
+        op == TIR_TRANSPOSE || op == TIR_ARANGE || op == TIR_REDUCE || op == TIR_CONVERT)
+        return 1;
+    if (op == TIR_SELECT)
+        return 3;
+    if (op == TIR_CONST || op == TIR_PARAM || op == TIR_DIM || op == TIR_PROGRAM_ID || op == TIR_NUM_PROGRAMS)
+        return 0;
+    return -1;
+}
+
+/* The dtypes an elementwise op accepts (tir_eval.c computes these only). */
+static bool elementwise_dtype_ok(TirOp op, DType dt)
+{
+    switch (op) {
+    case TIR_REM: return dt == DT_I32;
+    case TIR_AND:
+    case TIR_OR:
+    case TIR_NOT: return dt == DT_BOOL;
+    case TIR_EQ:
+    case TIR_NE:
+    case TIR_CAST: return true;
+    case TIR_EXP:
+    case TIR_EXP2:
+    case TIR_LOG:
+    case TIR_LOG2:
+    case TIR_SQRT:
+    case TIR_RSQRT: return dtype_is_float(dt);
+    default: return dt != DT_BOOL; /* arithmetic, ordering, neg, abs */
+    }
+}
+
 static bool check_types(Verifier *v, InstId id, const TirInst *in)
 {
     TirFunc *f = v->f;
+    int arity = fixed_arity(in->op);
+    if (arity >= 0 && in->nargs != arity)
+        return fail(v, id, "wrong number of operands");
     TType r = in->nres ? tir_type(f, in->res[0]) : ttype_scalar(DT_I32);
     TType a = in->nargs ? tir_type(f, in->args[0]) : r;
     int want_args = -1, want_res = 1;
@@ -155,7 +194,8 @@ static bool check_types(Verifier *v, InstId id, const TirInst *in)
     }
     case TIR_REDUCE:
         want_args = 1;
-        if (in->axis < 0 || in->axis >= a.rank || r.rank != a.rank - 1 || r.dt != a.dt)
+        if (in->axis < 0 || in->axis >= a.rank || r.rank != a.rank - 1 || r.dt != a.dt || a.dt == DT_BOOL ||
+            in->kind < REDUCE_SUM || in->kind > REDUCE_MIN)
             return fail(v, id, "bad reduce");
         for (int i = 0, j = 0; i < a.rank; i++)
             if (i != in->axis && a.shape[i] != r.shape[j++])
@@ -197,12 +237,16 @@ static bool check_types(Verifier *v, InstId id, const TirInst *in)
             TType b = tir_type(f, in->args[1]);
             if (!ttype_eq(a, b))
                 return fail(v, id, "binary operands differ in type");
+            if (!elementwise_dtype_ok(in->op, a.dt))
+                return fail(v, id, "operation not defined on this dtype");
             if (!same_shape(a, r) || r.dt != (tir_op_is_compare(in->op) ? DT_BOOL : a.dt))
                 return fail(v, id, "binary result type");
         } else if (tir_op_is_unary(in->op)) {
             want_args = 1;
             if (!same_shape(a, r) || (in->op != TIR_CAST && a.dt != r.dt))
                 return fail(v, id, "unary result type");
+            if (!elementwise_dtype_ok(in->op, a.dt))
+                return fail(v, id, "operation not defined on this dtype");
         } else {
             return fail(v, id, "unknown op");
         }
@@ -243,6 +287,14 @@ static bool verify_inst(Verifier *v, InstId id, BlockId b, InstId owner, bool la
         if (!v->avail[in->args[i]])
             return fail(v, id, "operand used where it is not defined");
     }
+    for (int i = 0; i < in->nres; i++)
+        if (in->res[i] < 0 || in->res[i] >= f->vals.len)
+            return fail(v, id, "result is not a value");
+    if (in->op == TIR_FOR || in->op == TIR_IF)
+        for (int k = 0; k < (in->op == TIR_IF ? 2 : 1); k++)
+            if (in->blocks[k] < 0 || in->blocks[k] >= f->blocks.len || in->blocks[k] == f->body ||
+                in->blocks[k] == f->grid_block)
+                return fail(v, id, "nested block is not a block of its own");
     if (in->op == TIR_YIELD) {
         if (!last || owner == TIR_NONE)
             return fail(v, id, "yield must end a nested block");
@@ -267,9 +319,13 @@ static bool verify_inst(Verifier *v, InstId id, BlockId b, InstId owner, bool la
         if (!verify_block(v, in->blocks[0], id) || !check_yield_of(v, id, in->blocks[0], in->res, in->nres, NULL))
             return false;
     } else if (in->op == TIR_IF) {
-        TType c = tir_type(f, in->args[0]);
-        if (in->nargs != 1 || c.rank != 0 || c.dt != DT_BOOL)
+        if (in->nargs != 1)
             return fail(v, id, "if condition is not a bool scalar");
+        TType c = tir_type(f, in->args[0]);
+        if (c.rank != 0 || c.dt != DT_BOOL)
+            return fail(v, id, "if condition is not a bool scalar");
+        if (in->blocks[0] == in->blocks[1])
+            return fail(v, id, "if block used for both branches");
         for (int k = 0; k < 2; k++) {
             if (tir_block(f, in->blocks[k])->parent != id || tir_block(f, in->blocks[k])->args.len)
                 return fail(v, id, "if block");
@@ -291,10 +347,29 @@ static bool verify_block(Verifier *v, BlockId b, InstId owner)
 {
     int mark = v->sp;
     TirBlock *bl = tir_block(v->f, b);
-    for (int i = 0; i < bl->args.len; i++)
-        make_avail(v, bl->args.data[i]);
-    for (int i = 0; i < bl->insts.len && v->ok; i++)
-        verify_inst(v, bl->insts.data[i], b, owner, i == bl->insts.len - 1);
+    for (int i = 0; i < bl->args.len; i++) {
+        ValId a = bl->args.data[i];
+        if (a < 0 || a >= v->f->vals.len || tir_val(v->f, a)->def != TIR_NONE || tir_val(v->f, a)->block != b ||
+            v->avail[a]) {
+            if (v->ok)
+                sb_printf(v->why, "TIR verifier: argument %d of block %d is not its own in kernel %s", i, b,
+                          v->f->name);
+            v->ok = false;
+            leave_scope(v, mark);
+            return false;
+        }
+        make_avail(v, a);
+    }
+    for (int i = 0; i < bl->insts.len && v->ok; i++) {
+        InstId id = bl->insts.data[i];
+        if (id < 0 || id >= v->f->insts.len) {
+            sb_printf(v->why, "TIR verifier: block %d lists %d, which is not an instruction, in kernel %s", b, id,
+                      v->f->name);
+            v->ok = false;
+            break;
+        }
+        verify_inst(v, id, b, owner, i == bl->insts.len - 1);
+    }
     leave_scope(v, mark);
     return v->ok;
 }
@@ -312,10 +387,16 @@ bool tir_verify(TirFunc *f, StrBuf *why)
     TirBlock *g = tir_block(f, f->grid_block);
     for (int i = 0; i < g->insts.len && v.ok; i++) {
         InstId id = g->insts.data[i];
+        if (id < 0 || id >= f->insts.len) {
+            sb_printf(why, "TIR verifier: the grid block lists %d, which is not an instruction, in kernel %s", id,
+                      f->name);
+            v.ok = false;
+            break;
+        }
         TirInst *in = tir_inst(f, id);
         if (in->op == TIR_PROGRAM_ID || in->op == TIR_NUM_PROGRAMS || in->op == TIR_LOAD ||
             in->op == TIR_STORE || in->op == TIR_FOR || in->op == TIR_IF || in->op == TIR_YIELD ||
-            (in->nres && tir_type(f, in->res[0]).rank != 0)) {
+            (in->nres && in->res[0] >= 0 && in->res[0] < f->vals.len && tir_type(f, in->res[0]).rank != 0)) {
             fail(&v, id, "grid code must be scalar host arithmetic");
             break;
         }
