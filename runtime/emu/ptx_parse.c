@@ -380,7 +380,8 @@ static int parse_decl_attrs(Parser *ps, DeclAttrs *da)
                 return -1;
             if (v <= 0 || v > 4096 || !tsr_is_pow2(v))
                 return perr(ps, line, "bad alignment %lld", (long long)v);
-            da->align = (size_t)v;
+            if (!da->ptr) /* after .ptr it is the pointee's alignment */
+                da->align = (size_t)v;
             continue;
         } else if (strcmp(w, "ptr") == 0) {
             da->ptr = true;
