@@ -40,6 +40,8 @@ BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(BENCH_SRCS))
 
 .PHONY: all test sanitize static clean install fuzz
+# Keep object files of tests between runs (they are intermediate files).
+.SECONDARY:
 all: $(BUILD)/tessera $(BUILD)/tessera-bench $(BUILD)/libtessera.a $(BUILD)/libtessera.so
 
 $(BUILD)/gen/lexer.c: frontend/lexer.re
