@@ -100,21 +100,23 @@ static void exec_access(Interp *in, const TirInst *ins)
     for (int64_t k = 0; k < n; k += len[inner]) {
         int64_t base = 0;
         bool row_ok = true;
+        /* Offsets are computed only for elements inside the tensor: outside,
+         * coordinate times stride may overflow (a huge stride on a dim of 1). */
         for (int d = 0; d < inner; d++) {
             int64_t c = start[d] + idx[d];
             if (c < 0 || c >= t->shape[d])
                 row_ok = false;
-            base += c * t->strides[d];
+            else
+                base += c * t->strides[d];
         }
         for (int64_t j = 0; j < len[inner]; j++) {
             int64_t c = start[inner] + j;
             bool ok = row_ok && c >= 0 && c < t->shape[inner];
-            int64_t off = base + c * t->strides[inner];
             if (is_store) {
                 if (ok)
-                    write_elem(t, off, tile[k + j]);
+                    write_elem(t, base + c * t->strides[inner], tile[k + j]);
             } else {
-                tile[k + j] = ok ? read_elem(t, off) : (TirElem){ .i = 0 };
+                tile[k + j] = ok ? read_elem(t, base + c * t->strides[inner]) : (TirElem){ .i = 0 };
             }
         }
         for (int d = inner - 1; d >= 0; d--) {
@@ -391,7 +393,7 @@ bool kernel_eval_grid(TirFunc *f, const KernelArg *args, const int32_t *sym_vals
     bool ok = true;
     for (int i = 0; i < 3; i++) {
         grid[i] = storage(&in, f->grid[i])[0].i;
-        if (grid[i] < 0 || (i > 0 && grid[i] > 65535)) {
+        if (ok && (grid[i] < 0 || (i > 0 && grid[i] > 65535))) {
             sb_printf(err, "grid size %d of kernel '%s' is %lld, outside 0..%d", i, f->name, (long long)grid[i],
                       i ? 65535 : INT32_MAX);
             ok = false;
