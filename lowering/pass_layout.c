@@ -366,6 +366,23 @@ static int own_layout(LayoutPass *p, ValId v)
 
 static void rewrite_block(LayoutPass *p, BlockId b, const int *yield_layouts);
 
+/* The layout a stored tile is written from: its own, unless that moves
+ * fewer bytes per access along the tensor's contiguous last dim than the
+ * blocked layout would (as the mma accumulator does: two elements), and
+ * the tile is big enough for a trip through shared memory to pay. */
+static int store_layout(LayoutPass *p, const TirInst *st, ValId v)
+{
+    int own = own_layout(p, v);
+    TType t = vtype(p, v);
+    const TirParam *par = &p->f->params.data[st->param];
+    bool last_is_range = st->lens[par->rank - 1] > 0;
+    if (!last_is_range || ttype_numel(t) < 32 * p->f->warps * 4)
+        return own;
+    int blocked = default_blocked(p, t);
+    Layout lo = layout_at(p, own), lb = layout_at(p, blocked);
+    return layout_contig_regs(&lb) > layout_contig_regs(&lo) ? blocked : own;
+}
+
 static void set_result_layouts(LayoutPass *p, TirInst *in)
 {
     for (int i = 0; i < in->nres; i++)
@@ -398,13 +415,19 @@ static void rewrite_inst(LayoutPass *p, InstId id)
         return; /* rebuilt at its uses */
     switch (in->op) {
     case TIR_DOT: rewrite_dot(p, id); break;
-    case TIR_REDUCE:
-    case TIR_STORE: {
-        int k = in->op == TIR_STORE ? in->nargs - 1 : 0;
-        ValId v = in->args[k];
+    case TIR_REDUCE: {
+        ValId v = in->args[0];
         if (rank_of(p, v)) {
             ValId m = materialize(p, v, own_layout(p, v));
-            tir_inst(p->f, id)->args[k] = m;
+            tir_inst(p->f, id)->args[0] = m;
+        }
+        break;
+    }
+    case TIR_STORE: {
+        ValId v = in->args[in->nargs - 1];
+        if (rank_of(p, v)) {
+            ValId m = materialize(p, v, store_layout(p, in, v));
+            tir_inst(p->f, id)->args[in->nargs - 1] = m;
         }
         break;
     }
