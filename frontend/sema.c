@@ -37,15 +37,19 @@ typedef struct {
     SVal val;     /* BIND_VALUE */
     int index;    /* parameter or symbol index */
     bool is_var;  /* assignable */
+    int shadowed; /* the binding before it in its hash bucket, or -1 */
     TType type;   /* of a var */
     const char *what; /* "compile-time parameter", "parameter", ... for messages */
 } Binding;
+
+enum { ENV_BUCKETS = 1 << 12 };
 
 typedef struct {
     Diag *diag;
     TirFunc *f;
     const AstKernel *k;
-    VEC(Binding) env;
+    VEC(Binding) env;           /* a stack: inner scopes on top */
+    int env_head[ENV_BUCKETS];  /* per hash of a name: its innermost binding, or -1 */
     Arena scratch;
     BlockId cur;
     bool in_grid;
@@ -477,12 +481,39 @@ static const char *suggestion(Arena *a, const Suggest *sg)
 
 /* ------------------------------------------------------------ environment */
 
+/* Names are found through a hash table of chains through the stack, so
+ * that programs with many names check in linear time. */
+static unsigned name_bucket(const char *name)
+{
+    uint32_t h = 2166136261u;
+    for (const char *c = name; *c; c++)
+        h = (h ^ (unsigned char)*c) * 16777619u;
+    return h & (ENV_BUCKETS - 1);
+}
+
 static Binding *lookup(Sema *s, const char *name)
 {
-    for (int i = s->env.len - 1; i >= 0; i--)
+    for (int i = s->env_head[name_bucket(name)]; i >= 0; i = s->env.data[i].shadowed)
         if (strcmp(s->env.data[i].name, name) == 0)
             return &s->env.data[i];
     return NULL;
+}
+
+static void env_push(Sema *s, Binding b)
+{
+    unsigned h = name_bucket(b.name);
+    b.shadowed = s->env_head[h];
+    vec_push(&s->scratch, s->env, b);
+    s->env_head[h] = s->env.len - 1;
+}
+
+/* Leaves scopes: forgets the bindings from index mark on. */
+static void env_truncate(Sema *s, int mark)
+{
+    while (s->env.len > mark) {
+        const Binding *b = &s->env.data[--s->env.len];
+        s->env_head[name_bucket(b->name)] = b->shadowed;
+    }
 }
 
 static bool bind(Sema *s, Binding b)
@@ -494,7 +525,7 @@ static bool bind(Sema *s, Binding b)
             diag_note(s->diag, prev->pos, "'%s' was defined here as a %s", b.name, prev->what);
         return false;
     }
-    vec_push(&s->scratch, s->env, b);
+    env_push(s, b);
     return true;
 }
 
@@ -1531,7 +1562,7 @@ static void check_scoped_block(Sema *s, const AstNode *block)
 {
     int mark = s->env.len;
     check_block(s, block);
-    s->env.len = mark;
+    env_truncate(s, mark);
 }
 
 /* Ends a nested TIR block with a yield of the carried variables. */
@@ -1587,7 +1618,7 @@ static void check_for(Sema *s, const AstNode *n)
     Binding ivb = value_binding(n->name, n->pos, sv_val(iv), "loop variable");
     if (bind(s, ivb))
         check_block(s, n->body);
-    s->env.len = mark;
+    env_truncate(s, mark);
     yield_carried(s, &carried, n->pos);
     s->cur = outer;
     InstId id = tir_append(s->f, outer, TIR_FOR, n->pos, inits, carried.len + 3, types, carried.len);
@@ -1903,7 +1934,7 @@ static bool bind_params(Sema *s)
             error(s, b.pos, "tensor dimension '%s' has the name of a parameter", sym->name);
             ok = false;
         } else {
-            vec_push(&s->scratch, s->env, b);
+            env_push(s, b);
         }
     }
     return ok;
@@ -1978,6 +2009,8 @@ static TirFunc *check_kernel(const AstKernel *k, const Define *defs, int ndefs, 
     s.f = tir_func_new(k->name);
     s.f->pos = k->pos;
     arena_init(&s.scratch);
+    for (int i = 0; i < ENV_BUCKETS; i++)
+        s.env_head[i] = -1;
     s.cur = s.f->grid_block;
     int errors = diag->nerrors;
     if (bind_cparams(&s, defs, ndefs) && bind_params(&s) && check_grid(&s))
