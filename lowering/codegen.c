@@ -166,56 +166,11 @@ LLVMValueRef em_owner_mask(Emitter *em, const Layout *l)
     return m;
 }
 
-void em_need_scratch(Emitter *em, size_t bytes)
-{
-    if (bytes > em->smem_scratch)
-        em->smem_scratch = bytes;
-}
-
 LLVMValueRef em_smem_at(Emitter *em, LLVMValueRef byte_offset)
 {
     if (LLVMTypeOf(byte_offset) != em->t_i64)
         byte_offset = LLVMBuildZExt(em->b, byte_offset, em->t_i64, "");
     return LLVMBuildGEP2(em->b, em->t_i8, em->smem, &byte_offset, 1, "");
-}
-
-LLVMValueRef em_smem_ptr(Emitter *em, LLVMValueRef byte_offset)
-{
-    if (LLVMTypeOf(byte_offset) != em->t_i64)
-        byte_offset = LLVMBuildZExt(em->b, byte_offset, em->t_i64, "");
-    byte_offset = LLVMBuildAdd(em->b, byte_offset, em_i64(em, (int64_t)em->smem_buffers), "");
-    return LLVMBuildGEP2(em->b, em->t_i8, em->smem, &byte_offset, 1, "");
-}
-
-/* Gives every shared tile and pipelined buffer its own place at the start of
- * shared memory. */
-static void plan_shared_tiles(Emitter *em)
-{
-    TirFunc *f = em->f;
-    em->buf_offset = arena_alloc(&em->arena, sizeof(int) * (size_t)f->vals.len);
-    em->buffer_offset = arena_alloc(&em->arena, sizeof(int) * (size_t)(f->buffers.len + 1));
-    size_t off = 0;
-    for (int i = 0; i < f->buffers.len; i++) {
-        const TirBuffer *b = &f->buffers.data[i];
-        em->buffer_offset[i] = (int)off;
-        off += (size_t)b->stages * (size_t)ttype_numel(b->type) * (size_t)dtype_size(b->type.dt);
-        off = (off + 127) & ~(size_t)127;
-    }
-    for (BlockId b = 0; b < f->blocks.len; b++) {
-        TirBlock *bl = tir_block(f, b);
-        for (int i = 0; i < bl->insts.len; i++) {
-            TirInst *in = tir_inst(f, bl->insts.data[i]);
-            if (in->op != TIR_LOAD)
-                continue;
-            const Layout *l = tir_layout(f, in->res[0]);
-            if (!l || l->kind != LAYOUT_SHARED)
-                continue;
-            em->buf_offset[in->res[0]] = (int)off;
-            off += (size_t)ttype_numel(tir_type(f, in->res[0])) * (size_t)l->esize;
-            off = (off + 127) & ~(size_t)127;
-        }
-    }
-    em->smem_buffers = off;
 }
 
 /* ------------------------------------------------------- scalar values */
@@ -559,7 +514,7 @@ static void emit_inst(Emitter *em, const TirInst *in)
         const TirBuffer *buf = &f->buffers.data[in->buf];
         int64_t stage_bytes = ttype_numel(buf->type) * dtype_size(buf->type.dt);
         r = em_new_val(em, 1);
-        r.e[0] = LLVMBuildAdd(em->b, em_i32(em, em->buffer_offset[in->buf]),
+        r.e[0] = LLVMBuildAdd(em->b, em_i32(em, buf->offset),
                               LLVMBuildMul(em->b, em_val(em, in->args[0])->e[0], em_i32(em, stage_bytes), ""), "");
         set_val(em, in->res[0], r);
         break;
@@ -770,13 +725,12 @@ bool codegen_kernel(TirFunc *orig, const CodegenOptions *opts, bool want_llvm, C
     em.b = LLVMCreateBuilderInContext(em.ctx);
     init_types(&em);
     em.vals = arena_alloc(&em.arena, sizeof(EVal) * (size_t)f->vals.len);
-    plan_shared_tiles(&em);
     build_frame(&em);
     emit_block(&em, f->body);
     bool ok = !em.failed;
     if (ok) {
         LLVMBuildRetVoid(em.b);
-        mark_kernel(&em, em.smem_buffers + em.smem_scratch);
+        mark_kernel(&em, f->smem_bytes);
         char *msg = NULL;
         if (LLVMVerifyModule(em.mod, LLVMReturnStatusAction, &msg)) {
             char *ir = LLVMPrintModuleToString(em.mod);
@@ -797,7 +751,7 @@ bool codegen_kernel(TirFunc *orig, const CodegenOptions *opts, bool want_llvm, C
             tsr_die("NVPTX backend failed for %s: %s", f->name, err.data ? err.data : "");
         sb_free(&err);
         out->kernel_name = tsr_xstrdup(f->name);
-        out->smem_bytes = em.smem_buffers + em.smem_scratch;
+        out->smem_bytes = f->smem_bytes;
         out->threads = 32 * f->warps;
         /* What a launch needs, for readers of the PTX. */
         StrBuf text;

@@ -56,11 +56,7 @@ struct Emitter {
     LLVMValueRef *param_ptr;      /* per TIR param: data pointer (tensors) or value (scalars) */
     LLVMValueRef (*param_stride)[TIR_MAX_RANK];
     LLVMValueRef *sym;            /* per symbol: i32 */
-    LLVMValueRef smem;            /* the dynamic shared memory array */
-    size_t smem_buffers;          /* bytes of the shared tiles (at offset 0) */
-    size_t smem_scratch;          /* bytes of scratch the conversions need (after the tiles) */
-    int *buf_offset;              /* per shared LOAD result: its tile's byte offset */
-    int *buffer_offset;           /* per TirFunc.buffers entry: its byte offset */
+    LLVMValueRef smem;            /* the dynamic shared memory array; offsets from pass_smem.c */
 
     EVal *vals;
     VEC(CoordCache) coords;
@@ -90,9 +86,7 @@ LLVMValueRef em_warp_coord(Emitter *em, int layout, int dim);
 LLVMValueRef em_owner_mask(Emitter *em, const Layout *l);
 void em_error(Emitter *em, SrcPos pos, const char *fmt, ...) TSR_PRINTF(3, 4);
 /* Bytes of dynamic shared memory used as scratch: grows the requirement. */
-void em_need_scratch(Emitter *em, size_t bytes);
-/* A pointer into the scratch area, or (em_smem_at) anywhere in shared memory. */
-LLVMValueRef em_smem_ptr(Emitter *em, LLVMValueRef byte_offset);
+/* A pointer into shared memory at a byte offset (i32 or i64). */
 LLVMValueRef em_smem_at(Emitter *em, LLVMValueRef byte_offset);
 
 /* --- memory (codegen_mem.c) --- */

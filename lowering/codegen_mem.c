@@ -332,7 +332,7 @@ static bool copy_to_shared(Emitter *em, const TirInst *in, const Layout *sl, TTy
 static void load_shared(Emitter *em, const TirInst *in)
 {
     ValId res = in->res[0];
-    LLVMValueRef base = em_i32(em, em->buf_offset[res]);
+    LLVMValueRef base = em_i32(em, in->smem);
     em_barrier(em); /* the tile's previous contents may still be read */
     if (copy_to_shared(em, in, em_layout(em, res), tir_type(em->f, res), base)) {
         em_async_commit(em);
@@ -351,7 +351,7 @@ void em_async_copy(Emitter *em, const TirInst *in)
     const TirBuffer *buf = &em->f->buffers.data[in->buf];
     int64_t stage_bytes = ttype_numel(buf->type) * dtype_size(buf->type.dt);
     LLVMValueRef stage = em_val(em, in->args[in->nargs - 1])->e[0];
-    LLVMValueRef base = LLVMBuildAdd(em->b, em_i32(em, em->buffer_offset[in->buf]),
+    LLVMValueRef base = LLVMBuildAdd(em->b, em_i32(em, buf->offset),
                                      LLVMBuildMul(em->b, stage, em_i32(em, stage_bytes), ""), "");
     Layout s = em->f->layouts.data[buf->layout];
     copy_to_shared(em, in, &s, buf->type, base);
@@ -405,29 +405,29 @@ void em_store(Emitter *em, const TirInst *in)
 
 typedef struct {
     int pitch; /* elements per row in shared memory */
+    int base;  /* byte offset of the scratch (pass_smem.c) */
     int esize;
     LLVMTypeRef et; /* element type in shared memory (i8 for bool) */
 } SmemTile;
 
-static SmemTile smem_tile(Emitter *em, TType t)
+static SmemTile smem_tile(Emitter *em, TType t, int base)
 {
     SmemTile s;
     s.esize = t.dt == DT_BOOL ? 1 : dtype_size(t.dt);
     s.et = t.dt == DT_BOOL ? em->t_i8 : em_elem_type(em, t.dt);
-    int cols = t.rank ? t.shape[t.rank - 1] : 1;
-    /* 16 bytes of padding per row keeps column accesses off one bank. */
-    s.pitch = t.rank == 2 ? cols + 16 / s.esize : cols;
+    s.pitch = smem_convert_pitch(t);
+    s.base = base;
     return s;
 }
 
-/* Byte offset in the shared tile of register r of v. */
+/* Byte offset in shared memory of register r of v in the scratch tile. */
 static LLVMValueRef smem_offset(Emitter *em, const SmemTile *s, ValId v, int r, int rank)
 {
     LLVMBuilderRef b = em->b;
     LLVMValueRef idx = em_coord(em, v, r, rank - 1);
     if (rank == 2)
         idx = LLVMBuildAdd(b, LLVMBuildMul(b, em_coord(em, v, r, 0), em_i32(em, s->pitch), ""), idx, "");
-    return LLVMBuildZExt(b, LLVMBuildMul(b, idx, em_i32(em, s->esize), ""), em->t_i64, "");
+    return LLVMBuildAdd(b, LLVMBuildMul(b, idx, em_i32(em, s->esize), ""), em_i32(em, s->base), "");
 }
 
 static int smem_vec(const Layout *l, const SmemTile *s)
@@ -454,7 +454,7 @@ static void smem_write(Emitter *em, const SmemTile *s, ValId v, DType dt)
         LLVMPositionBuilderAtEnd(em->b, wr);
     }
     for (int g = 0; g < x->n; g += vec) {
-        LLVMValueRef ptr = em_smem_ptr(em, smem_offset(em, s, v, g, rank)), val;
+        LLVMValueRef ptr = em_smem_at(em, smem_offset(em, s, v, g, rank)), val;
         if (vec == 1) {
             val = dt == DT_BOOL ? LLVMBuildZExt(em->b, x->e[g], em->t_i8, "") : x->e[g];
         } else {
@@ -476,7 +476,7 @@ static EVal smem_read(Emitter *em, const SmemTile *s, ValId v, DType dt)
     int n = layout_nregs(l), vec = smem_vec(l, s);
     EVal r = em_new_val(em, n);
     for (int g = 0; g < n; g += vec) {
-        LLVMValueRef ptr = em_smem_ptr(em, smem_offset(em, s, v, g, l->rank));
+        LLVMValueRef ptr = em_smem_at(em, smem_offset(em, s, v, g, l->rank));
         LLVMTypeRef ty = vec == 1 ? s->et : LLVMVectorType(s->et, (unsigned)vec);
         LLVMValueRef val = LLVMBuildLoad2(em->b, ty, ptr, "");
         LLVMSetAlignment(val, (unsigned)(vec * s->esize));
@@ -691,9 +691,8 @@ void em_convert(Emitter *em, const TirInst *in)
         return;
     }
     TType t = tir_type(em->f, src);
-    SmemTile s = smem_tile(em, t);
-    int rows = t.rank == 2 ? t.shape[0] : 1;
-    em_need_scratch(em, (size_t)rows * (size_t)s.pitch * (size_t)s.esize);
+    SmemTile s = smem_tile(em, t, in->smem);
+    tsr_assert(in->smem >= 0);
     em_barrier(em); /* the scratch may still be read by an earlier conversion */
     smem_write(em, &s, src, t.dt);
     em_barrier(em);

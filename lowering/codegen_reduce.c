@@ -79,7 +79,7 @@ void em_reduce(Emitter *em, const TirInst *in)
             waxis[nwa++] = i;
     if (nwa) {
         int64_t numel = ttype_numel(rt);
-        em_need_scratch(em, (size_t)((1 << nwa) * numel * 4));
+        tsr_assert(in->smem >= 0);
         LLVMBuilderRef b = em->b;
         LLVMValueRef wi = em_i32(em, 0);
         for (int j = 0; j < nwa; j++) {
@@ -108,8 +108,8 @@ void em_reduce(Emitter *em, const TirInst *in)
         LLVMPositionBuilderAtEnd(b, wr);
         for (int rr = 0; rr < nres; rr++) {
             LLVMValueRef idx = LLVMBuildAdd(b, LLVMBuildMul(b, wi, em_i32(em, numel), ""), slot[rr], "");
-            LLVMValueRef off = LLVMBuildZExt(b, LLVMBuildMul(b, idx, em_i32(em, 4), ""), em->t_i64, "");
-            LLVMBuildStore(b, r.e[rr], em_smem_ptr(em, off));
+            LLVMValueRef off = LLVMBuildAdd(b, LLVMBuildMul(b, idx, em_i32(em, 4), ""), em_i32(em, in->smem), "");
+            LLVMBuildStore(b, r.e[rr], em_smem_at(em, off));
         }
         LLVMBuildBr(b, after);
         LLVMPositionBuilderAtEnd(b, after);
@@ -118,8 +118,8 @@ void em_reduce(Emitter *em, const TirInst *in)
             LLVMValueRef acc = NULL;
             for (int w = 0; w < (1 << nwa); w++) {
                 LLVMValueRef idx = LLVMBuildAdd(b, em_i32(em, w * numel), slot[rr], "");
-                LLVMValueRef off = LLVMBuildZExt(b, LLVMBuildMul(b, idx, em_i32(em, 4), ""), em->t_i64, "");
-                LLVMValueRef v = LLVMBuildLoad2(b, st, em_smem_ptr(em, off), "");
+                LLVMValueRef off = LLVMBuildAdd(b, LLVMBuildMul(b, idx, em_i32(em, 4), ""), em_i32(em, in->smem), "");
+                LLVMValueRef v = LLVMBuildLoad2(b, st, em_smem_at(em, off), "");
                 acc = acc ? combine(em, kind, fl, acc, v) : v;
             }
             r.e[rr] = acc;

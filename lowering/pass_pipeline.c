@@ -185,15 +185,17 @@ static int pipeline_loop(TirFunc *f, BlockId parent, int pos, Arena *arena)
     int *bufs = arena_alloc(arena, sizeof(int) * (size_t)loads.len);
     for (int k = 0; k < loads.len; k++) {
         ValId r = tir_inst(f, loads.data[k])->res[0];
-        TirBuffer buf = { tir_val(f, r)->layout, S, tir_type(f, r) };
+        TirBuffer buf = { tir_val(f, r)->layout, S, tir_type(f, r), -1 };
         vec_push(&f->arena, f->buffers, buf);
         bufs[k] = f->buffers.len - 1;
     }
     SrcPos lpos = loop.pos;
     ValId lb = loop.args[0], step = loop.args[2];
 
-    /* Prologue: iterations 0 .. S-2. */
+    /* Prologue: iterations 0 .. S-2, after a barrier (the buffers' space may
+     * have been someone else's just before). */
     InstList pro = { 0 };
+    emit_plain(f, parent, &pro, arena, TIR_ASYNC_WAIT, lpos, 0);
     for (int s = 0; s < S - 1; s++) {
         ValId off = const_i32(f, parent, &pro, arena, lpos, (int64_t)s);
         ValId ivs = add_scalar(f, parent, &pro, arena, TIR_ADD, lpos, lb,

@@ -29,6 +29,7 @@ static const Pass codegen_pipeline[] = {
     { "pipeline", tir_pass_pipeline },
     { "cse", tir_pass_cse },
     { "dce", tir_pass_dce },
+    { "smem", tir_pass_smem },
 };
 
 static void run(TirFunc *f, const Pass *passes, size_t n, StrBuf *dump)

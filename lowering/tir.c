@@ -110,6 +110,7 @@ TirFunc *tir_func_clone(const TirFunc *f)
     CLONE_VEC(c->layouts, f->layouts);
     CLONE_VEC(c->buffers, f->buffers);
     c->laid_out = f->laid_out;
+    c->smem_bytes = f->smem_bytes;
     c->grid_block = f->grid_block;
     memcpy(c->grid, f->grid, sizeof c->grid);
     c->body = f->body;

@@ -106,6 +106,8 @@ typedef struct {
     int64_t ival;
     double fval;
     int axis, param, sym, kind, stages, buf;
+    int smem; /* shared-memory offset (pass_smem.c): of a shared tile a LOAD
+                 fills, or of the scratch a CONVERT or REDUCE uses; -1: none */
     int lens[TIR_MAX_RANK];
 } TirInst;
 
@@ -114,6 +116,7 @@ typedef struct {
     int layout; /* the shared layout of one stage */
     int stages;
     TType type; /* of one stage's tile */
+    int offset; /* in shared memory (pass_smem.c) */
 } TirBuffer;
 
 typedef struct {
@@ -164,6 +167,7 @@ typedef struct TirFunc {
     VEC(Layout) layouts; /* distributed layouts of tile values (code generation) */
     bool laid_out;       /* the codegen passes have run */
     VEC(TirBuffer) buffers;
+    size_t smem_bytes; /* dynamic shared memory a launch needs (pass_smem.c) */
     BlockId grid_block; /* scalar code the host runs to size the grid */
     ValId grid[3];      /* results of grid_block */
     BlockId body;
@@ -231,6 +235,12 @@ bool tir_pass_dce(TirFunc *f);
 bool tir_pass_layout(TirFunc *f);
 bool tir_pass_pipeline(TirFunc *f);
 bool tir_pass_fuse(TirFunc *f);
+bool tir_pass_smem(TirFunc *f);
+/* Shared-memory scratch: the padded row-major tile a conversion goes
+ * through (elements per row, bytes), and the bytes an instruction needs. */
+int smem_convert_pitch(TType t);
+size_t smem_convert_bytes(TType t);
+size_t smem_scratch_bytes(TirFunc *f, const TirInst *in);
 
 /* Runs the standard pipeline (see lowering/passes.c). dump: when not NULL,
  * the IR after each pass is appended, headed by the pass name. */
