@@ -66,6 +66,14 @@ static inline bool ty_int(int t)
     return emu_types[t].kind == TK_UINT || emu_types[t].kind == TK_SINT ||
            emu_types[t].kind == TK_BITS;
 }
+/* Population counts without libgcc's slow generic routine (no -mpopcnt). */
+static inline int popc32(uint32_t v)
+{
+    v = v - ((v >> 1) & 0x55555555u);
+    v = (v & 0x33333333u) + ((v >> 2) & 0x33333333u);
+    return (int)((((v + (v >> 4)) & 0x0f0f0f0fu) * 0x01010101u) >> 24);
+}
+static inline int popc64(uint64_t v) { return popc32((uint32_t)v) + popc32((uint32_t)(v >> 32)); }
 static inline uint64_t width_mask(int bits) { return bits >= 64 ? ~0ull : (1ull << bits) - 1; }
 static inline int64_t sext(uint64_t v, int bits)
 {
@@ -618,6 +626,33 @@ int emu_check_pdef(Warp *w, const Insn *in, const Operand *o, uint32_t mask);
     for (uint32_t l##_left = (mask), l; l##_left && ((l = (uint32_t)__builtin_ctz(l##_left)), 1); \
          l##_left &= l##_left - 1)
 
+/* The lane loop of the ALU executor. Instantiated with a constant f (see
+ * EMU_ALU_EXEC), f is inlined into it: the hot operations get loops of their
+ * own, the rest share emu_exec_alu's, which calls through in->alu. */
+static inline __attribute__((always_inline)) int emu_alu_loop(Warp *w, const Insn *in,
+                                                              uint32_t mask, AluFn f)
+{
+    if (w->rdef && (check_src(w, in, &in->op[1], mask) || check_src(w, in, &in->op[2], mask) ||
+                    check_src(w, in, &in->op[3], mask)))
+        return -1;
+    const uint64_t *a = opv(w, in, &in->op[1]);
+    const uint64_t *b = opv(w, in, &in->op[2]);
+    const uint64_t *c = opv(w, in, &in->op[3]);
+    uint64_t *d = opd(w, &in->op[0]);
+    uint64_t dm = width_mask(in->op[0].bits);
+    if (mask == FULL_MASK) {
+        for (unsigned l = 0; l < WARP_SIZE; l++)
+            d[l] = f(in, a[l], b[l], c[l]) & dm;
+    } else {
+        FOR_LANES(l, mask)
+        d[l] = f(in, a[l], b[l], c[l]) & dm;
+    }
+    mark_def(w, &in->op[0], mask);
+    return 0;
+}
+#define EMU_ALU_EXEC(fn) \
+    static int exec_##fn(Warp *w, const Insn *in, uint32_t mask) { return emu_alu_loop(w, in, mask, fn); }
+
 static inline unsigned lane_tid_linear(const Warp *w, unsigned lane)
 {
     return (unsigned)w->id * WARP_SIZE + lane;
@@ -629,6 +664,33 @@ void emu_thread_coords(const Warp *w, unsigned lane, unsigned tid[3]);
  * `space` may be SP_GENERIC. *out_space receives the resolved space. */
 uint8_t *emu_resolve(Warp *w, const Insn *in, int lane, int space, uint64_t addr, unsigned size,
                      bool write, int *out_space);
+/* emu_resolve's fast path, inlined into the memory instructions: aligned
+ * shared accesses in bounds, and global (or generic) accesses inside the
+ * buffer the CTA used last. Everything else, errors included, goes to
+ * emu_resolve. */
+static inline uint8_t *emu_resolve_fast(Warp *w, const Insn *in, int lane, int space,
+                                        uint64_t addr, unsigned size, bool write, int *out_space)
+{
+    Cta *c = w->cta;
+    if (!(addr & (size - 1))) {
+        if (space == SP_GENERIC && addr - (uintptr_t)c->smem < c->smem_size) {
+            space = SP_SHARED;
+            addr -= (uintptr_t)c->smem;
+        }
+        if (space == SP_SHARED && addr < c->smem_size && size <= c->smem_size - addr) {
+            *out_space = SP_SHARED;
+            return c->smem + addr;
+        }
+        const Region *r = &c->L->regions[c->last_region];
+        if ((space == SP_GLOBAL || space == SP_GENERIC) && addr >= r->base && addr < r->end &&
+            size <= r->end - addr && (r->writable || !write)) {
+            *out_space = SP_GLOBAL;
+            return (uint8_t *)(uintptr_t)addr;
+        }
+    }
+    return emu_resolve(w, in, lane, space, addr, size, write, out_space);
+}
+
 /* The address an OK_ADDR operand gives in a lane. */
 static inline uint64_t addr_of(Warp *w, const Operand *o, unsigned lane)
 {

@@ -39,22 +39,5 @@ int emu_check_pdef(Warp *w, const Insn *in, const Operand *o, uint32_t mask)
 
 int emu_exec_alu(Warp *w, const Insn *in, uint32_t mask)
 {
-    if (w->rdef && (check_src(w, in, &in->op[1], mask) || check_src(w, in, &in->op[2], mask) ||
-                    check_src(w, in, &in->op[3], mask)))
-        return -1;
-    const uint64_t *a = opv(w, in, &in->op[1]);
-    const uint64_t *b = opv(w, in, &in->op[2]);
-    const uint64_t *c = opv(w, in, &in->op[3]);
-    uint64_t *d = opd(w, &in->op[0]);
-    uint64_t dm = width_mask(in->op[0].bits);
-    AluFn f = in->alu;
-    if (mask == FULL_MASK) {
-        for (unsigned l = 0; l < WARP_SIZE; l++)
-            d[l] = f(in, a[l], b[l], c[l]) & dm;
-    } else {
-        FOR_LANES(l, mask)
-        d[l] = f(in, a[l], b[l], c[l]) & dm;
-    }
-    mark_def(w, &in->op[0], mask);
-    return 0;
+    return emu_alu_loop(w, in, mask, in->alu);
 }

@@ -56,6 +56,43 @@ static uint64_t f64_div(const Insn *in, uint64_t a, uint64_t b, uint64_t c)
     return f64_bits(f64_of(a) / f64_of(b));
 }
 
+/* max/min .f32 without modifiers: the non-NaN operand, -0 below +0 */
+static uint64_t f32_max(const Insn *in, uint64_t a, uint64_t b, uint64_t c)
+{
+    float x = f32_of(a), y = f32_of(b);
+    if (x != x || y != y)
+        return x != x && y != y ? 0x7fffffffu : (uint32_t)(x != x ? b : a);
+    if (x == y)
+        return (uint32_t)(signbit(x) ? b : a);
+    return (uint32_t)(x > y ? a : b);
+}
+static uint64_t f32_min(const Insn *in, uint64_t a, uint64_t b, uint64_t c)
+{
+    float x = f32_of(a), y = f32_of(b);
+    if (x != x || y != y)
+        return x != x && y != y ? 0x7fffffffu : (uint32_t)(x != x ? b : a);
+    if (x == y)
+        return (uint32_t)(signbit(x) ? a : b);
+    return (uint32_t)(x < y ? a : b);
+}
+/* ex2.approx[.ftz].f32: exp2 of the (flushed) input, rounded once */
+static uint64_t f32_ex2(const Insn *in, uint64_t a, uint64_t b, uint64_t c)
+{
+    if (in->ftz && !(a & 0x7f800000u))
+        a &= 0x80000000u;
+    float r = (float)exp2((double)f32_of(a));
+    uint32_t v = r != r ? 0x7fffffffu : f32_bits(r);
+    return in->ftz && !(v & 0x7f800000u) ? v & 0x80000000u : v;
+}
+
+EMU_ALU_EXEC(f32_add)
+EMU_ALU_EXEC(f32_sub)
+EMU_ALU_EXEC(f32_mul)
+EMU_ALU_EXEC(f32_fma)
+EMU_ALU_EXEC(f32_max)
+EMU_ALU_EXEC(f32_min)
+EMU_ALU_EXEC(f32_ex2)
+
 /* ---- the general path: one element of format fmt ------------------------------- */
 
 static uint64_t elem_mask(int fmt) { return width_mask(emu_fp_bits(fmt)); }
@@ -307,17 +344,28 @@ static int op_of_name(const char *n)
 #define TYS_F32_64 (TYB(TY_F32) | TYB(TY_F64))
 #define TYS_HALF (TYB(TY_F16) | TYB(TY_F16X2) | TYB(TY_BF16) | TYB(TY_BF16X2))
 
-static AluFn fast_fn(const Insn *in)
+/* A specialised operation and its loop for the common cases, or NULL. */
+static AluFn fast_fn(const Insn *in, ExecFn *exec)
 {
     bool rn = in->rnd == RND_NONE || in->rnd == RND_RN;
+    *exec = emu_exec_alu;
+    if (in->ty == TY_F32 && in->sub == F_EX2 && !in->sat) {
+        *exec = exec_f32_ex2;
+        return f32_ex2;
+    }
+    if (in->ty == TY_F32 && (in->sub == F_MAX || in->sub == F_MIN) && !in->ftz &&
+        !(in->flags & (MF_NAN | MF_XORSIGN))) {
+        *exec = in->sub == F_MAX ? exec_f32_max : exec_f32_min;
+        return in->sub == F_MAX ? f32_max : f32_min;
+    }
     if (!rn || in->ftz || in->sat)
         return NULL;
     if (in->ty == TY_F32) {
         switch (in->sub) {
-        case F_ADD: return f32_add;
-        case F_SUB: return f32_sub;
-        case F_MUL: return f32_mul;
-        case F_FMA: return f32_fma;
+        case F_ADD: *exec = exec_f32_add; return f32_add;
+        case F_SUB: *exec = exec_f32_sub; return f32_sub;
+        case F_MUL: *exec = exec_f32_mul; return f32_mul;
+        case F_FMA: *exec = exec_f32_fma; return (in->flags & MF_RELU) ? NULL : f32_fma;
         default: return NULL;
         }
     }
@@ -439,10 +487,14 @@ int emu_decode_float(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
     in->flags = (m->flags & (MF_RELU | MF_NAN | MF_XORSIGN)) |
                 ((ty == TY_F16X2 || ty == TY_BF16X2) ? FL_X2 : 0);
     in->mode = (uint8_t)((m->flags & (MF_APPROX | MF_FULL)) ? 1 : 0);
-    if (op == F_COPYSIGN)
+    ExecFn exec;
+    AluFn fast = fast_fn(in, &exec);
+    if (op == F_COPYSIGN) {
         in->alu = alu_copysign;
-    else if (fast_fn(in))
-        in->alu = fast_fn(in);
+    } else if (fast) {
+        in->alu = fast;
+        in->exec = exec;
+    }
     return 0;
 }
 

@@ -147,7 +147,7 @@ static uint64_t alu_max(const Insn *in, uint64_t a, uint64_t b, uint64_t c) { re
 
 static uint64_t alu_popc(const Insn *in, uint64_t a, uint64_t b, uint64_t c)
 {
-    return (uint64_t)__builtin_popcountll(a & width_mask(in->bits));
+    return (uint64_t)popc64(a & width_mask(in->bits));
 }
 
 static uint64_t alu_clz(const Insn *in, uint64_t a, uint64_t b, uint64_t c)
@@ -263,6 +263,38 @@ static uint64_t alu_shf(const Insn *in, uint64_t a, uint64_t b, uint64_t c)
     if (in->mode & 1) /* .l */
         return (v << n) >> 32;
     return v >> n;
+}
+
+/* Loops of their own for the operations compiled kernels use most. */
+EMU_ALU_EXEC(alu_add)
+EMU_ALU_EXEC(alu_sub)
+EMU_ALU_EXEC(alu_mul_lo)
+EMU_ALU_EXEC(alu_mul_wide)
+EMU_ALU_EXEC(alu_mad_lo)
+EMU_ALU_EXEC(alu_mad_wide)
+EMU_ALU_EXEC(alu_min)
+EMU_ALU_EXEC(alu_max)
+EMU_ALU_EXEC(alu_and)
+EMU_ALU_EXEC(alu_or)
+EMU_ALU_EXEC(alu_xor)
+EMU_ALU_EXEC(alu_shl)
+EMU_ALU_EXEC(alu_shr)
+
+static void specialize(Insn *in)
+{
+    static const struct {
+        AluFn fn;
+        ExecFn exec;
+    } fast[] = {
+        {alu_add, exec_alu_add}, {alu_sub, exec_alu_sub}, {alu_mul_lo, exec_alu_mul_lo},
+        {alu_mul_wide, exec_alu_mul_wide}, {alu_mad_lo, exec_alu_mad_lo},
+        {alu_mad_wide, exec_alu_mad_wide}, {alu_min, exec_alu_min}, {alu_max, exec_alu_max},
+        {alu_and, exec_alu_and}, {alu_or, exec_alu_or}, {alu_xor, exec_alu_xor},
+        {alu_shl, exec_alu_shl}, {alu_shr, exec_alu_shr},
+    };
+    for (size_t i = 0; i < TSR_ARRAY_LEN(fast); i++)
+        if (in->exec == emu_exec_alu && in->alu == fast[i].fn)
+            in->exec = fast[i].exec;
 }
 
 /* ---- bfi (four sources) ------------------------------------------------------ */
@@ -412,7 +444,17 @@ static int dec_mul(Decoder *d, const RawStmt *s, const Mods *m, Insn *in, bool m
     return emu_dec_alu(d, s, in, hi ? alu_mul_hi : alu_mul_lo, ty, ty, ty, ty, TY_NONE);
 }
 
+static int decode_int_op(Decoder *d, const RawStmt *s, const Mods *m, Insn *in);
+
 static int decode_int(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
+{
+    int rc = decode_int_op(d, s, m, in);
+    if (rc == 0)
+        specialize(in);
+    return rc;
+}
+
+static int decode_int_op(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
 {
     int op = d->op_arg, ty;
     uint32_t cats = MCB(MC_TYPE);

@@ -39,7 +39,7 @@ static int exec_ld(Warp *w, const Insn *in, uint32_t mask)
     Cta *c = w->cta;
     FOR_LANES(l, mask) {
         int space;
-        uint8_t *p = emu_resolve(w, in, (int)l, in->space, addr_of(w, &in->op[1], l), total, false,
+        uint8_t *p = emu_resolve_fast(w, in, (int)l, in->space, addr_of(w, &in->op[1], l), total, false,
                                  &space);
         if (!p)
             return -1;
@@ -74,7 +74,7 @@ static int exec_st(Warp *w, const Insn *in, uint32_t mask)
             memcpy(buf + i * esz, &v, (size_t)esz);
         }
         int space;
-        uint8_t *p = emu_resolve(w, in, (int)l, in->space, addr_of(w, &in->op[0], l), total, true,
+        uint8_t *p = emu_resolve_fast(w, in, (int)l, in->space, addr_of(w, &in->op[0], l), total, true,
                                  &space);
         if (!p)
             return -1;
@@ -223,7 +223,7 @@ static int exec_atom(Warp *w, const Insn *in, uint32_t mask)
     uint64_t *d = has_d ? opd(w, &in->op[0]) : NULL;
     FOR_LANES(l, mask) {
         int space;
-        uint8_t *p = emu_resolve(w, in, (int)l, in->space, addr_of(w, &in->op[1], l),
+        uint8_t *p = emu_resolve_fast(w, in, (int)l, in->space, addr_of(w, &in->op[1], l),
                                  (unsigned)in->bits / 8, true, &space);
         if (!p)
             return -1;
@@ -325,7 +325,7 @@ static int exec_cp_async(Warp *w, const Insn *in, uint32_t mask)
                              ssz, size);
         uint64_t dst = addr_of(w, &in->op[0], l), src = addr_of(w, &in->op[1], l);
         int space;
-        uint8_t *dp = emu_resolve(w, in, (int)l, in->space, dst, size, true, &space);
+        uint8_t *dp = emu_resolve_fast(w, in, (int)l, in->space, dst, size, true, &space);
         if (!dp)
             return -1;
         if (space != SP_SHARED)
@@ -336,7 +336,7 @@ static int exec_cp_async(Warp *w, const Insn *in, uint32_t mask)
                              (unsigned long long)src, size);
         const uint8_t *sp = NULL;
         if (ssz) {
-            sp = emu_resolve(w, in, (int)l, SP_GLOBAL, src, ssz, false, &space);
+            sp = emu_resolve_fast(w, in, (int)l, SP_GLOBAL, src, ssz, false, &space);
             if (!sp)
                 return -1;
         }

@@ -194,7 +194,7 @@ static uint8_t *matrix_row(Warp *w, const Insn *in, int mat, int row, bool write
 {
     unsigned src = (unsigned)(8 * mat + row);
     int space;
-    uint8_t *p = emu_resolve(w, in, (int)src, in->space, addr_of(w, &in->op[in->mode], src), 16,
+    uint8_t *p = emu_resolve_fast(w, in, (int)src, in->space, addr_of(w, &in->op[in->mode], src), 16,
                              write, &space);
     if (!p)
         return NULL;

@@ -133,62 +133,6 @@ static int decode_mov(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
 
 enum { CK_UINT, CK_SINT, CK_FLOAT };
 
-static bool compare(int cmp, int kind, int fmt, int bits, uint64_t a, uint64_t b, bool ftz)
-{
-    if (kind == CK_FLOAT) {
-        if (ftz) {
-            a = emu_fp_flush(fmt, a);
-            b = emu_fp_flush(fmt, b);
-        }
-        double x = fmt == FMT_F32 ? f32_of(a) : emu_fp_to_double(fmt, a);
-        double y = fmt == FMT_F32 ? f32_of(b) : emu_fp_to_double(fmt, b);
-        bool un = isnan(x) || isnan(y);
-        switch (cmp) {
-        case CMP_EQ: return !un && x == y;
-        case CMP_NE: return !un && x != y;
-        case CMP_LT: return !un && x < y;
-        case CMP_LE: return !un && x <= y;
-        case CMP_GT: return !un && x > y;
-        case CMP_GE: return !un && x >= y;
-        case CMP_EQU: return un || x == y;
-        case CMP_NEU: return un || x != y;
-        case CMP_LTU: return un || x < y;
-        case CMP_LEU: return un || x <= y;
-        case CMP_GTU: return un || x > y;
-        case CMP_GEU: return un || x >= y;
-        case CMP_NUM: return !un;
-        case CMP_NAN: return un;
-        default: tsr_unreachable();
-        }
-    }
-    if (kind == CK_SINT) {
-        int64_t x = sext(a, bits), y = sext(b, bits);
-        switch (cmp) {
-        case CMP_EQ: return x == y;
-        case CMP_NE: return x != y;
-        case CMP_LT: return x < y;
-        case CMP_LE: return x <= y;
-        case CMP_GT: return x > y;
-        case CMP_GE: return x >= y;
-        default: break;
-        }
-    }
-    uint64_t x = a & width_mask(bits), y = b & width_mask(bits);
-    switch (cmp) {
-    case CMP_EQ: return x == y;
-    case CMP_NE: return x != y;
-    case CMP_LT:
-    case CMP_LO: return x < y;
-    case CMP_LE:
-    case CMP_LS: return x <= y;
-    case CMP_GT:
-    case CMP_HI: return x > y;
-    case CMP_GE:
-    case CMP_HS: return x >= y;
-    default: tsr_unreachable();
-    }
-}
-
 static uint32_t boolop(int op, uint32_t t, uint32_t c)
 {
     switch (op) {
@@ -199,6 +143,79 @@ static uint32_t boolop(int op, uint32_t t, uint32_t c)
     }
 }
 
+/* The result of comparison cmp from the lanes' "equal", "less" and
+ * "unordered" masks (for integers un is 0; lo/ls/hi/hs are lt/le/gt/ge on
+ * unsigned values). */
+static uint32_t combine(int cmp, uint32_t eq, uint32_t lt, uint32_t un)
+{
+    switch (cmp) {
+    case CMP_EQ: return eq;
+    case CMP_NE: return ~eq & ~un;
+    case CMP_LT:
+    case CMP_LO: return lt;
+    case CMP_LE:
+    case CMP_LS: return lt | eq;
+    case CMP_GT:
+    case CMP_HI: return ~(lt | eq | un);
+    case CMP_GE:
+    case CMP_HS: return ~lt & ~un;
+    case CMP_EQU: return eq | un;
+    case CMP_NEU: return ~eq;
+    case CMP_LTU: return lt | un;
+    case CMP_LEU: return lt | eq | un;
+    case CMP_GTU: return ~(lt | eq);
+    case CMP_GEU: return ~lt;
+    case CMP_NUM: return ~un;
+    default: return un; /* nan */
+    }
+}
+
+/* Compares a and b in the lanes of mask: element `half` of packed halves
+ * (shift 0 or 16), else the whole values. */
+static uint32_t compare_masks(const Insn *in, const uint64_t *a, const uint64_t *b, uint32_t mask,
+                              int shift)
+{
+    uint32_t eq = 0, lt = 0, un = 0;
+    int bits = in->vec == 2 ? 16 : in->bits;
+    /* Inactive lanes are compared too (their registers hold some value, and
+       the comparisons have no side effects): the loops then unroll. */
+    if (in->mode == CK_FLOAT && in->fmt == FMT_F32 && !in->ftz) {
+        for (unsigned l = 0; l < WARP_SIZE; l++) {
+            float x = f32_of(a[l]), y = f32_of(b[l]);
+            eq |= (uint32_t)(x == y) << l;
+            lt |= (uint32_t)(x < y) << l;
+            un |= (uint32_t)(x != x || y != y) << l;
+        }
+    } else if (in->mode == CK_FLOAT) {
+        FOR_LANES(l, mask) {
+            uint64_t va = a[l] >> shift, vb = b[l] >> shift;
+            if (in->ftz) {
+                va = emu_fp_flush(in->fmt, va & width_mask(bits));
+                vb = emu_fp_flush(in->fmt, vb & width_mask(bits));
+            }
+            double x = emu_fp_to_double(in->fmt, va & width_mask(bits));
+            double y = emu_fp_to_double(in->fmt, vb & width_mask(bits));
+            eq |= (uint32_t)(x == y) << l;
+            lt |= (uint32_t)(x < y) << l;
+            un |= (uint32_t)(x != x || y != y) << l;
+        }
+    } else if (in->mode == CK_SINT) {
+        for (unsigned l = 0; l < WARP_SIZE; l++) {
+            int64_t x = sext(a[l], bits), y = sext(b[l], bits);
+            eq |= (uint32_t)(x == y) << l;
+            lt |= (uint32_t)(x < y) << l;
+        }
+    } else {
+        uint64_t wm = width_mask(bits);
+        for (unsigned l = 0; l < WARP_SIZE; l++) {
+            uint64_t x = a[l] & wm, y = b[l] & wm;
+            eq |= (uint32_t)(x == y) << l;
+            lt |= (uint32_t)(x < y) << l;
+        }
+    }
+    return combine(in->sub, eq, lt, un) & mask;
+}
+
 /* The comparison results of the lanes in mask; for packed halves, the low
  * halves in *t and the high halves in *t_hi. */
 static int compare_lanes(Warp *w, const Insn *in, uint32_t mask, int a_op, uint32_t *t, uint32_t *t_hi)
@@ -206,17 +223,8 @@ static int compare_lanes(Warp *w, const Insn *in, uint32_t mask, int a_op, uint3
     if (check_src(w, in, &in->op[a_op], mask) || check_src(w, in, &in->op[a_op + 1], mask))
         return -1;
     const uint64_t *a = opv(w, in, &in->op[a_op]), *b = opv(w, in, &in->op[a_op + 1]);
-    uint32_t r = 0, rh = 0;
-    bool x2 = in->vec == 2;
-    int bits = x2 ? 16 : in->bits;
-    FOR_LANES(l, mask) {
-        r |= (uint32_t)compare(in->sub, in->mode, in->fmt, bits, a[l], b[l], in->ftz) << l;
-        if (x2)
-            rh |= (uint32_t)compare(in->sub, in->mode, in->fmt, 16, a[l] >> 16, b[l] >> 16,
-                                    in->ftz) << l;
-    }
-    *t = r;
-    *t_hi = rh;
+    *t = compare_masks(in, a, b, mask, 0);
+    *t_hi = in->vec == 2 ? compare_masks(in, a, b, mask, 16) : 0;
     return 0;
 }
 

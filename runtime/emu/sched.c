@@ -205,7 +205,7 @@ static int do_barrier(Warp *w, const Insn *in, uint32_t mask)
         if (p->kind == OK_PRED && w->pdef && emu_check_pdef(w, in, p, mask))
             return RUN_ERROR;
         uint32_t v = pred_val(w, p) & mask;
-        b->red_popc += (uint32_t)__builtin_popcount(v);
+        b->red_popc += (uint32_t)popc32(v);
         b->red_and = b->red_and && v == mask;
         b->red_or = b->red_or || v != 0;
     }
@@ -281,7 +281,7 @@ static int warp_run(Warp *w, uint64_t budget)
             }
             m &= pred_val(w, &g);
         }
-        lanes += (uint64_t)__builtin_popcount(m);
+        lanes += (uint64_t)popc32(m);
         switch (in->ctl) {
         case CTL_EXEC:
             if (m) {
