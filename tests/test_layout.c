@@ -1,0 +1,181 @@
+/* Distributed layouts (lowering/layout.c): coverage of every element,
+ * replication, the mma.sync fragment tables of the PTX ISA, and the algebra
+ * (slice, expand, transpose, broadcast, register-local conversion). */
+#include "layout.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+/* Coordinates of register r of thread (lane, warp). */
+static void coord_of(const Layout *l, int r, int lane, int warp, int *c)
+{
+    layout_coord_of_reg(l, r, c);
+    for (int i = 0; i < LAYOUT_LANE_BITS; i++)
+        if (l->lane[i].dim >= 0 && ((lane >> i) & 1))
+            c[l->lane[i].dim] |= 1 << l->lane[i].bit;
+    for (int i = 0; i < l->nwarp; i++)
+        if (l->warp[i].dim >= 0 && ((warp >> i) & 1))
+            c[l->warp[i].dim] |= 1 << l->warp[i].bit;
+}
+
+/* Every element is held by the same number of (thread, register) pairs:
+ * the replication factor of the lanes and warps that set no bit. */
+static void check_cover(const Layout *l, int rows, int cols)
+{
+    int nwarps = 1 << l->nwarp, *count = calloc((size_t)rows * (size_t)cols, sizeof(int));
+    for (int w = 0; w < nwarps; w++)
+        for (int lane = 0; lane < 32; lane++)
+            for (int r = 0; r < layout_nregs(l); r++) {
+                int c[2] = { 0, 0 };
+                coord_of(l, r, lane, w, c);
+                int i = l->rank == 2 ? c[0] : 0, j = l->rank == 2 ? c[1] : c[0];
+                assert_true(i < rows && j < cols);
+                count[i * cols + j]++;
+            }
+    int repl = 1 << (__builtin_popcount(layout_lane_repl(l)) + __builtin_popcount(layout_warp_repl(l)));
+    for (int k = 0; k < rows * cols; k++)
+        assert_int_equal(count[k], repl);
+    free(count);
+}
+
+static void blocked_covers(void **state)
+{
+    (void)state;
+    static const int shapes[][2] = { { 64, 64 }, { 16, 16 }, { 128, 32 }, { 4, 256 }, { 1, 8 }, { 256, 1 } };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int warps = 1; warps <= 8; warps *= 2)
+            for (int vec = 1; vec <= 8; vec *= 2) {
+                Layout l = layout_blocked(2, shapes[s], warps, vec);
+                check_cover(&l, shapes[s][0], shapes[s][1]);
+                /* the vector's elements are consecutive in the last dim */
+                assert_true(layout_contig_regs(&l) >= (vec < shapes[s][1] ? vec : shapes[s][1]));
+            }
+    int n[1] = { 8 };
+    Layout small = layout_blocked(1, n, 4, 4); /* 8 elements over 128 threads: replicated */
+    check_cover(&small, 1, 8);
+    assert_true(layout_lane_repl(&small) != 0 && layout_warp_repl(&small) != 0);
+}
+
+/* The fragment tables of mma.sync.m16n8k16 (PTX ISA; DESIGN.md): g = lane >> 2, t = lane & 3. */
+static void mma_fragments_match_the_isa(void **state)
+{
+    (void)state;
+    Layout acc = layout_mma_acc(16, 8, 1, 1, 1), a = layout_mma_a(16, 16, 1, 1, 1), b = layout_mma_b(16, 8, 1, 1, 1);
+    for (int lane = 0; lane < 32; lane++) {
+        int g = lane >> 2, t = lane & 3, c[2];
+        /* C/D: c_i at row g + 8 (i >= 2), col 2t + (i & 1) */
+        for (int i = 0; i < 4; i++) {
+            int want[2] = { g + 8 * (i >> 1), 2 * t + (i & 1) };
+            int r = layout_reg_of(&acc, (int[]){ want[0] & 8, want[1] & 1 });
+            coord_of(&acc, r, lane, 0, c);
+            assert_int_equal(c[0], want[0]);
+            assert_int_equal(c[1], want[1]);
+        }
+        /* A: reg q (two halves h): row g + 8 (q & 1), col 2t + h + 8 (q >> 1) */
+        for (int q = 0; q < 4; q++)
+            for (int h = 0; h < 2; h++) {
+                int want[2] = { g + 8 * (q & 1), 2 * t + h + 8 * (q >> 1) };
+                int r = layout_reg_of(&a, (int[]){ want[0] & 8, want[1] & 9 });
+                coord_of(&a, r, lane, 0, c);
+                assert_int_equal(c[0], want[0]);
+                assert_int_equal(c[1], want[1]);
+            }
+        /* B: element i at k = 2t + (i & 1) + 8 (i >= 2), n = g */
+        for (int i = 0; i < 4; i++) {
+            int want[2] = { 2 * t + (i & 1) + 8 * (i >> 1), g };
+            int r = layout_reg_of(&b, (int[]){ want[0] & 9, 0 });
+            coord_of(&b, r, lane, 0, c);
+            assert_int_equal(c[0], want[0]);
+            assert_int_equal(c[1], want[1]);
+        }
+    }
+    /* Bigger dots tile their warps and repeat fragments over registers. */
+    int wm, wn;
+    layout_mma_warps(64, 64, 4, &wm, &wn);
+    assert_int_equal(wm, 4);
+    assert_int_equal(wn, 1);
+    layout_mma_warps(32, 128, 8, &wm, &wn);
+    assert_int_equal(wm, 2);
+    assert_int_equal(wn, 4);
+    Layout big = layout_mma_acc(64, 128, 4, 4, 1);
+    check_cover(&big, 64, 128);
+    Layout ba = layout_mma_a(64, 32, 8, 2, 4); /* A is replicated over the warps along N */
+    check_cover(&ba, 64, 32);
+    assert_true(layout_warp_repl(&ba) != 0);
+}
+
+static void algebra(void **state)
+{
+    (void)state;
+    Layout acc = layout_mma_acc(64, 64, 4, 4, 1);
+    /* A row reduction's result is held by the 4 threads of a quad. */
+    Layout rows = layout_slice(&acc, 1);
+    assert_int_equal(rows.rank, 1);
+    assert_int_equal(layout_lane_repl(&rows), 0x3u);
+    check_cover(&rows, 1, 64);
+    /* expand then squeeze is the identity; transpose twice too */
+    Layout e = layout_expand(&rows, 1), s = layout_squeeze(&e, 1);
+    assert_true(layout_eq(&s, &rows));
+    Layout t = layout_transpose(&acc), tt = layout_transpose(&t);
+    assert_true(layout_eq(&tt, &acc));
+    /* Broadcasting a row vector into the accumulator needs no data movement. */
+    int src_shape[2] = { 64, 1 };
+    Layout need = layout_broadcast_src(&acc, 2, src_shape);
+    int map[1 << LAYOUT_MAX_REG];
+    assert_true(layout_local_map(&e, &need, map));
+    /* The accumulator's P feeds the next dot's A operand in registers (the
+     * FlashAttention-2 trick) when warps split only rows... */
+    Layout pa = layout_mma_a(64, 64, 4, 4, 1);
+    assert_true(layout_local_map(&acc, &pa, map));
+    for (int r = 0; r < layout_nregs(&pa); r++) {
+        int c1[2], c2[2];
+        coord_of(&pa, r, 5, 2, c1);
+        coord_of(&acc, map[r], 5, 2, c2);
+        assert_memory_equal(c1, c2, sizeof c1);
+    }
+    /* ...but not when warps split the columns too. */
+    Layout acc2 = layout_mma_acc(32, 64, 4, 2, 2), pa2 = layout_mma_a(32, 64, 4, 2, 2);
+    assert_false(layout_local_map(&acc2, &pa2, map));
+    Layout bl = layout_blocked(2, (int[]){ 64, 64 }, 4, 8);
+    assert_false(layout_local_map(&bl, &acc, map));
+}
+
+static void shared_layouts(void **state)
+{
+    (void)state;
+    Layout s = layout_shared(64, 64, 2, false); /* 128-byte rows: 8 chunks, phase per row */
+    assert_int_equal(s.max_phase, 8);
+    assert_int_equal(s.per_phase, 1);
+    assert_int_equal(layout_shared_pitch(&s), 128);
+    Layout n = layout_shared(64, 32, 2, false); /* 64-byte rows: 4 chunks, a phase every 2 rows */
+    assert_int_equal(n.max_phase, 4);
+    assert_int_equal(n.per_phase, 2);
+    Layout t = layout_transpose(&s);
+    assert_true(t.transposed);
+    assert_false(layout_eq(&t, &s));
+    Layout back = layout_transpose(&t);
+    assert_true(layout_eq(&back, &s));
+    int map[64];
+    assert_false(layout_local_map(&s, &s, map)); /* shared tiles are never register-local */
+    StrBuf sb;
+    sb_init(&sb);
+    layout_print(&sb, &t);
+    assert_string_equal(sb.data, "#shared{transposed, swizzle 1/8}");
+    sb_free(&sb);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(blocked_covers),
+        cmocka_unit_test(mma_fragments_match_the_isa),
+        cmocka_unit_test(algebra),
+        cmocka_unit_test(shared_layouts),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
