@@ -390,7 +390,8 @@ void em_store(Emitter *em, const TirInst *in)
     int n = l ? layout_nregs(l) : 1;
     EVal *x = em_val(em, v);
     int bytes = a.vec * a.esize, words = access_words(bytes);
-    LLVMValueRef owner = l ? em_owner_mask(em, l) : NULL;
+    /* Replicas do not store; a scalar is stored by thread 0 alone. */
+    LLVMValueRef owner = l ? em_owner_mask(em, l) : LLVMBuildICmp(em->b, LLVMIntEQ, em->tid, em_i32(em, 0), "");
     for (int g = 0; g < n; g += a.vec) {
         LLVMValueRef ptr, ok, w[4];
         element_address(em, &a, l ? tir_val(f, v)->layout : TIR_NONE, g, &ptr, &ok);
