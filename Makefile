@@ -13,8 +13,10 @@ PREFIX ?= /usr/local
 LLVM_CFLAGS := $(shell $(LLVM_CONFIG) --cflags)
 LLVM_LDFLAGS := $(shell $(LLVM_CONFIG) --ldflags)
 ifeq ($(LLVM_STATIC),1)
+# (bench/gpu-check.sh carries these binaries: LLVM's C++ runtime, zstd and
+# zlib are linked in too, so they need only the C library there.)
 LLVM_LIBS := $(shell $(LLVM_CONFIG) --link-static --libs nvptx passes target core analysis bitwriter) \
-             $(shell $(LLVM_CONFIG) --link-static --system-libs nvptx passes)
+             -Wl,-Bstatic -lzstd -lz -lstdc++ -Wl,-Bdynamic -lrt -ldl -lm
 else
 LLVM_LIBS := $(shell $(LLVM_CONFIG) --libs)
 endif
@@ -79,8 +81,10 @@ test: all $(TEST_BINS)
 sanitize:
 	$(MAKE) BUILD=build-asan SANITIZE=1 OPT=-O1 test
 
+# No libtessera.so there: the static libraries it would hold are not PIC.
 static:
-	$(MAKE) BUILD=build-static LLVM_STATIC=1 EXTRA_LDFLAGS="-static-libgcc" all
+	$(MAKE) BUILD=build-static LLVM_STATIC=1 EXTRA_LDFLAGS="-static-libgcc" \
+	    build-static/tessera build-static/tessera-bench build-static/libtessera.a
 
 clean:
 	rm -rf build build-asan build-static build-llvm22
@@ -169,5 +173,50 @@ $(BUILD)/emubench: $(BUILD)/obj/tests/emu/emubench.o $(BUILD)/libtessera.a
 emu-bench: $(BUILD)/emubench
 	$(BUILD)/emubench
 # ---- end of emu --------------------------------------------------------------
+
+# ---- benchmark (bench/; see bench/bench.h) ----------------------------------
+# tessera-bench embeds its reference attention (kernels/attention_naive.tsr)
+# as the library embeds attention.tsr; tests/test_bench links the bench's
+# objects but main. `make gpu-carry` builds what bench/gpu-check.sh runs on a
+# GPU machine into build-static/carry/ (bench/gpu-carry.sh): tessera-bench and
+# tessera-gpu-tests, one program bundling the test programs of GPU_TESTS
+# (each main renamed), statically linked against LLVM, stripped, compressed.
+.PHONY: gpu-carry
+BENCH_GEN_OBJ := $(BUILD)/obj/gen/attention_naive_tsr.o
+BENCH_LIB_OBJS := $(filter-out $(BUILD)/obj/bench/tessera-bench.o,$(BENCH_OBJS)) $(BENCH_GEN_OBJ)
+GPU_TESTS ?= test_runtime test_runtime_attention test_bench test_bench_events
+
+$(BUILD)/gen/attention_naive_tsr.c: kernels/attention_naive.tsr scripts/embed.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed.sh $< tsr_attention_naive_source > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/gpu_tests_main.c: bench/gpu-tests-main.sh
+	@mkdir -p $(dir $@)
+	sh bench/gpu-tests-main.sh $(GPU_TESTS) > $@.tmp && mv $@.tmp $@
+
+$(BENCH_GEN_OBJ) $(BUILD)/obj/gen/gpu_tests_main.o: $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/tessera-bench: $(BENCH_GEN_OBJ)
+
+$(BUILD)/obj/tests/test_bench.o $(BUILD)/obj/gpu-tests/test_bench.o: CFLAGS_ALL += -Ibench
+
+$(BUILD)/tests/test_bench: $(BUILD)/obj/tests/test_bench.o $(TEST_SUPPORT_OBJS) $(BENCH_LIB_OBJS) $(BUILD)/libtessera.a
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ -lcmocka $(LDLIBS_ALL)
+
+$(BUILD)/obj/gpu-tests/%.o: tests/%.c | $(GEN_SRCS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Dmain=tsr_gpu_test_$* -c $< -o $@
+
+$(BUILD)/tessera-gpu-tests: $(patsubst %,$(BUILD)/obj/gpu-tests/%.o,$(GPU_TESTS)) $(BUILD)/obj/gen/gpu_tests_main.o \
+                            $(TEST_SUPPORT_OBJS) $(BENCH_LIB_OBJS) $(BUILD)/libtessera.a
+	$(CC) -o $@ $^ -lcmocka $(LDLIBS_ALL)
+
+gpu-carry: static
+	$(MAKE) BUILD=build-static LLVM_STATIC=1 EXTRA_LDFLAGS="-static-libgcc" build-static/tessera-gpu-tests
+	sh bench/gpu-carry.sh build-static build-static/carry
+# ---- end of benchmark --------------------------------------------------------
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,10 +1,87 @@
-/* tessera-bench: attention benchmark against a reference (seed). */
-#include "tessera.h"
+/* tessera-bench: the attention benchmark (Tessera's flash attention against a
+ * reference attention, checked against a double-precision reference) and
+ * the code-generation benchmarks. See bench/bench.h for the parts and
+ * README.md ("Benchmark") for how to use it. */
+#include "bench.h"
 
-#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-int main(void)
+static void usage(FILE *f)
 {
-    printf("tessera-bench %s\n", tsr_version());
-    return 0;
+    fprintf(f,
+            "usage: tessera-bench attention [options]   Tessera's attention against a reference\n"
+            "       tessera-bench compile [--reps N] [--target LIST] [--out FILE]\n"
+            "                                          compile times, source to PTX, of each attention variant\n"
+            "       tessera-bench ptxas [--target LIST] [--out FILE]\n"
+            "                                          ptxas -v resources of each variant (sm_80,sm_90a)\n"
+            "\n"
+            "attention options (defaults follow FlashAttention's benchmark: H*D = 2048, B*S = 16384):\n"
+            "  --device cuda|emu|interp  where to run (default: cuda when a GPU is present, else emu;\n"
+            "                            TESSERA_DEVICE overrides the default)\n"
+            "  --dtype LIST              f16,bf16 (default both)\n"
+            "  --d LIST                  head dims (default 64,128,256)\n"
+            "  --seqlen LIST             Sq = Sk (default 512,1024,2048,4096,8192,16384)\n"
+            "  --sq N --sk N             one pair of unequal lengths instead\n"
+            "  --batch N --heads N       default 16384/Sq and 2048/D\n"
+            "  --kv-heads N              grouped-query attention (default: = heads)\n"
+            "  --causal yes|no|both      (default both)\n"
+            "  --reps N --warmup N       timed and warm-up runs (default 20 and 3 on cuda, 3 and 0 on the CPU)\n"
+            "  --no-reference            do not run the reference attention\n"
+            "  --check-rows N            rows checked against float64 when sampling (default 64)\n"
+            "  --tolerance-scale F       multiply the check's bound (testing the checker: 0 fails)\n"
+            "  --peak TFLOPS             the GPU's peak (default: from its name)\n"
+            "  --seed N                  inputs' random seed\n"
+            "  --time-limit SECONDS      skip the configurations left after this long\n"
+            "  --json FILE --csv FILE --plot FILE.svg   write the results\n"
+            "  --quiet                   no progress on stderr\n"
+            "On emu and interp the shapes left open are small (S 128,256; D 64,128; B 1; H 2) and the times\n"
+            "are CPU times. Exit status: 0 when every check passes, 1 when one fails, 2 for bad usage.\n");
+}
+
+static int attention_main(int argc, char **argv)
+{
+    BenchOptions o;
+    bench_options_init(&o);
+    char err[256];
+    if (!bench_parse_attention(&o, argc, argv, err, sizeof err)) {
+        fprintf(stderr, "tessera-bench attention: %s\n", err);
+        return 2;
+    }
+    BenchRun run;
+    BenchResult *r;
+    int n = bench_attention_run(&o, NULL, &run, &r);
+    if (n < 0)
+        return 2;
+    bench_print_table(stdout, &run, r, n);
+    int status = bench_exit_status(r, n);
+    if (o.json && !bench_write_json(o.json, &run, r, n))
+        fprintf(stderr, "tessera-bench: cannot write %s\n", o.json), status = 2;
+    if (o.csv && !bench_write_csv(o.csv, &run, r, n))
+        fprintf(stderr, "tessera-bench: cannot write %s\n", o.csv), status = 2;
+    if (o.plot && !bench_write_svg(o.plot, &run, r, n))
+        fprintf(stderr, "tessera-bench: cannot write %s\n", o.plot), status = 2;
+    free(r);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("tessera-bench %s\n", tsr_version());
+        return 0;
+    }
+    if (!strcmp(argv[1], "attention"))
+        return attention_main(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "compile"))
+        return bench_compile_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "ptxas"))
+        return bench_ptxas_main(argc - 1, argv + 1);
+    fprintf(stderr, "tessera-bench: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
 }

@@ -352,6 +352,40 @@ TSR_API tsr_status tsr_memcpy(tsr_context *ctx, void *dst, const void *src, size
  * on stream and completed on return. */
 TSR_API tsr_status tsr_memset(tsr_context *ctx, void *dst, int value, size_t bytes, void *stream);
 
+/* ------------------------------------------------------------------ events */
+
+/* Events mark points in the work queued on a stream, as CUDA events do, to
+ * time it:
+ *
+ *   tsr_event *a, *b;
+ *   tsr_event_create(ctx, &a);
+ *   tsr_event_create(ctx, &b);
+ *   tsr_event_record(a, stream);
+ *   tsr_kernel_launch(k, stream);
+ *   tsr_event_record(b, stream);
+ *   float ms;
+ *   tsr_event_elapsed_ms(a, b, &ms);   // waits for b
+ *
+ * On cuda an event is a CUevent and the time is the GPU's. On emu and
+ * interp, whose launches complete before they return, recording reads the
+ * host's monotonic clock: the times are CPU times. Events belong to their
+ * context: errors are reported there (tsr_context_error), and
+ * tsr_context_destroy destroys the events still live. */
+typedef struct tsr_event tsr_event;
+
+TSR_API tsr_status tsr_event_create(tsr_context *ctx, tsr_event **out);
+/* NULL is ignored. */
+TSR_API void tsr_event_destroy(tsr_event *ev);
+/* Records the event on stream (NULL: the default stream): it completes when
+ * the work queued there before it has. Recording again moves it. */
+TSR_API tsr_status tsr_event_record(tsr_event *ev, void *stream);
+/* Waits until the event has completed. */
+TSR_API tsr_status tsr_event_synchronize(tsr_event *ev);
+/* Milliseconds from start to end, two recorded events of one context; waits
+ * for end to complete first. TSR_ERR_INVALID_ARGUMENT when either was never
+ * recorded. */
+TSR_API tsr_status tsr_event_elapsed_ms(tsr_event *start, tsr_event *end, float *ms);
+
 /* --------------------------------------------------------------- attention */
 
 /* Flash attention, forward: O = softmax(scale * Q K^T) V per head, and LSE,

@@ -256,6 +256,7 @@ void tsr_context_destroy(tsr_context *ctx)
     if (!ctx)
         return;
     rt_attention_release(ctx);
+    rt_events_release(ctx);
     while (ctx->modules)
         tsr_module_destroy(ctx->modules);
     if (ctx->dev) {

@@ -7,6 +7,7 @@
  *   jitcache.c   the on-disk cache of PTX
  *   dev_interp.c, dev_emu.c, cuda/cuda.c   the three devices
  *   attention.c  tsr_attention_forward, on the public API
+ *   event.c      events (tsr_event_*): CUDA events on cuda, the host clock elsewhere
  */
 #ifndef TSR_RT_H
 #define TSR_RT_H
@@ -99,6 +100,7 @@ struct tsr_context {
     int nallocs, cap_allocs;
     AttnEntry *attn; /* attention modules compiled so far (attention.c) */
     tsr_module *modules; /* live modules, destroyed with the context */
+    tsr_event *events;   /* live events (event.c), destroyed with the context */
     StrBuf err;
 };
 
@@ -125,6 +127,13 @@ struct DeviceOps {
                            void *stream, StrBuf *err);
     tsr_status (*mem_set)(tsr_context *ctx, void *dst, int value, size_t bytes, void *stream, StrBuf *err);
     tsr_status (*sync)(tsr_context *ctx, void *stream, bool whole_context, StrBuf *err);
+    /* Events (event.c); NULL on the host devices, whose events read the
+     * host's clock. */
+    tsr_status (*event_create)(tsr_context *ctx, void **handle, StrBuf *err);
+    void (*event_destroy)(tsr_context *ctx, void *handle);
+    tsr_status (*event_record)(tsr_context *ctx, void *handle, void *stream, StrBuf *err);
+    tsr_status (*event_sync)(tsr_context *ctx, void *handle, StrBuf *err);
+    tsr_status (*event_elapsed)(tsr_context *ctx, void *start, void *end, float *ms, StrBuf *err);
 };
 
 extern const DeviceOps rt_interp_device;
@@ -144,6 +153,8 @@ tsr_status rt_context_usable(tsr_context *ctx);
 
 /* Destroys the attention modules kept by the context (attention.c). */
 void rt_attention_release(tsr_context *ctx);
+/* Destroys the events still live (event.c). */
+void rt_events_release(tsr_context *ctx);
 
 /* Memory from the context's allocator (zeroed); rt_free takes the size. */
 void *rt_alloc(tsr_context *ctx, size_t size);

@@ -33,6 +33,9 @@
     X(cuMemcpyHtoDAsync) X(cuMemcpyDtoHAsync) X(cuMemcpyDtoDAsync) X(cuMemsetD8Async) X(cuPointerGetAttribute)     \
     X(cuGetErrorName) X(cuGetErrorString)
 
+/* Looked up when present: a driver without them (a mock) has no events. */
+#define CUDA_EVENT_FUNCS(X) X(cuEventCreate) X(cuEventRecord) X(cuEventSynchronize) X(cuEventElapsedTime) X(cuEventDestroy)
+
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
@@ -40,6 +43,7 @@ typedef struct {
     void *lib;
 #define X(f) __typeof__(f) *f;
     CUDA_FUNCS(X)
+    CUDA_EVENT_FUNCS(X)
 #undef X
     CUdevice dev;
     CUcontext pctx;
@@ -120,6 +124,11 @@ static tsr_status load_driver(Cuda *cu, StrBuf *err)
     }
     CUDA_FUNCS(X)
 #undef X
+#define X(f) *(void **)&cu->f = dlsym(cu->lib, STR(f));
+    CUDA_EVENT_FUNCS(X)
+#undef X
+    if (!cu->cuEventElapsedTime) /* drivers before CUDA 12.8 have only the first version */
+        *(void **)&cu->cuEventElapsedTime = dlsym(cu->lib, "cuEventElapsedTime");
     return TSR_OK;
 }
 
@@ -417,6 +426,73 @@ static tsr_status cuda_sync(tsr_context *ctx, void *stream, bool whole_context, 
     return r == CUDA_SUCCESS ? TSR_OK : cu_fail(cu, r, whole_context ? "cuCtxSynchronize" : "cuStreamSynchronize", err);
 }
 
+/* ---------------------------------------------------------------- events */
+
+static tsr_status cuda_event_create(tsr_context *ctx, void **handle, StrBuf *err)
+{
+    Cuda *cu = cuda_of(ctx);
+    if (!cu->cuEventCreate || !cu->cuEventRecord || !cu->cuEventSynchronize || !cu->cuEventElapsedTime ||
+        !cu->cuEventDestroy) {
+        sb_puts(err, "the NVIDIA driver has no event functions (cuEventCreate, ...)");
+        return TSR_ERR_UNSUPPORTED;
+    }
+    tsr_status s = push(cu, err);
+    if (s != TSR_OK)
+        return s;
+    CUevent ev = NULL;
+    CUresult r = cu->cuEventCreate(&ev, CU_EVENT_DEFAULT);
+    pop(cu);
+    if (r != CUDA_SUCCESS)
+        return cu_fail(cu, r, "cuEventCreate", err);
+    *handle = ev;
+    return TSR_OK;
+}
+
+static void cuda_event_destroy(tsr_context *ctx, void *handle)
+{
+    Cuda *cu = cuda_of(ctx);
+    StrBuf ignored;
+    sb_init(&ignored);
+    if (push(cu, &ignored) == TSR_OK) {
+        cu->cuEventDestroy((CUevent)handle);
+        pop(cu);
+    }
+    sb_free(&ignored);
+}
+
+static tsr_status cuda_event_record(tsr_context *ctx, void *handle, void *stream, StrBuf *err)
+{
+    Cuda *cu = cuda_of(ctx);
+    tsr_status s = push(cu, err);
+    if (s != TSR_OK)
+        return s;
+    CUresult r = cu->cuEventRecord((CUevent)handle, (CUstream)stream);
+    pop(cu);
+    return r == CUDA_SUCCESS ? TSR_OK : cu_fail(cu, r, "cuEventRecord", err);
+}
+
+static tsr_status cuda_event_sync(tsr_context *ctx, void *handle, StrBuf *err)
+{
+    Cuda *cu = cuda_of(ctx);
+    tsr_status s = push(cu, err);
+    if (s != TSR_OK)
+        return s;
+    CUresult r = cu->cuEventSynchronize((CUevent)handle);
+    pop(cu);
+    return r == CUDA_SUCCESS ? TSR_OK : cu_fail(cu, r, "cuEventSynchronize", err);
+}
+
+static tsr_status cuda_event_elapsed(tsr_context *ctx, void *start, void *end, float *ms, StrBuf *err)
+{
+    Cuda *cu = cuda_of(ctx);
+    tsr_status s = push(cu, err);
+    if (s != TSR_OK)
+        return s;
+    CUresult r = cu->cuEventElapsedTime(ms, (CUevent)start, (CUevent)end);
+    pop(cu);
+    return r == CUDA_SUCCESS ? TSR_OK : cu_fail(cu, r, "cuEventElapsedTime", err);
+}
+
 const DeviceOps rt_cuda_device = {
     .name = "cuda",
     .kind = TSR_DEVICE_CUDA,
@@ -432,6 +508,11 @@ const DeviceOps rt_cuda_device = {
     .mem_copy = cuda_copy,
     .mem_set = cuda_set,
     .sync = cuda_sync,
+    .event_create = cuda_event_create,
+    .event_destroy = cuda_event_destroy,
+    .event_record = cuda_event_record,
+    .event_sync = cuda_event_sync,
+    .event_elapsed = cuda_event_elapsed,
 };
 
 #else /* no cuda.h at build time */

@@ -1,0 +1,731 @@
+/* `tessera-bench attention`: for each configuration, Tessera's flash
+ * attention (tsr_attention_forward) and the reference attention of
+ * kernels/attention_naive.tsr, which materializes the score matrix, run on
+ * one device on the same random inputs. Each is checked once on poisoned
+ * outputs against the double-precision reference (kernels/reference.h), all
+ * rows for small shapes and sampled rows and heads for large ones, then
+ * timed: on cuda with CUDA events around each launch after a warm-up, the L2
+ * flushed before each run by a fill kernel over a buffer larger than L2; on
+ * emu and interp with the host clock (CPU times). */
+#define _POSIX_C_SOURCE 200809L
+#include "bench.h"
+#include "reference.h"
+#include "util.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The fill kernel that flushes the L2 cache between timed runs. */
+static const char flush_source[] =
+    "kernel l2_flush<BLOCK: int = 4096>(X: out i32[N], v: i32) grid (cdiv(N, BLOCK)) warps 4\n"
+    "{\n"
+    "    X[program_id(0) * BLOCK : +BLOCK] = v;\n"
+    "}\n";
+
+enum { L2_FLUSH_BYTES = 256 << 20 };
+/* The reference's score and probability matrices of one batch of heads at
+ * most this large (more heads are done in several launches). */
+static const double REF_MATRIX_BYTES = 3.0 * (1 << 30);
+/* Configurations with at most this many multiply-adds in the check get every
+ * row checked. */
+static const double CHECK_ALL_MACS = 1 << 26;
+
+/* ------------------------------------------------------------ utilities */
+
+typedef struct {
+    uint64_t s;
+} Rng;
+
+static uint64_t rng_next(Rng *r)
+{
+    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static double rng_uniform(Rng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
+
+static double rng_normal(Rng *r)
+{
+    double u = rng_uniform(r), v = rng_uniform(r);
+    return sqrt(-2.0 * log(u > 0 ? u : 0x1.0p-60)) * cos(6.283185307179586 * v);
+}
+
+static uint16_t to_bits(float f, DType dt) { return dt == DT_BF16 ? f32_to_bf16_bits(f) : f32_to_f16_bits(f); }
+static float from_bits(uint16_t h, DType dt) { return dt == DT_BF16 ? bf16_bits_to_f32(h) : f16_bits_to_f32(h); }
+
+static DLDataType dl_type(DType dt)
+{
+    DLDataType d = { kDLFloat, 16, 1 };
+    if (dt == DT_BF16)
+        d.code = kDLBfloat;
+    else if (dt == DT_F32)
+        d.bits = 32;
+    return d;
+}
+
+static void progress(const BenchOptions *o, const char *fmt, ...) TSR_PRINTF(2, 3);
+static void progress(const BenchOptions *o, const char *fmt, ...)
+{
+    if (o->quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fflush(stderr);
+}
+
+/* ----------------------------------------------------------- the inputs */
+
+/* Random normal inputs of one dtype: bits for the device and their exact
+ * values as floats for the references. Made once per dtype at the largest
+ * size a configuration needs; a configuration uses the first elements. */
+typedef struct {
+    DType dt;
+    int64_t n;
+    uint16_t *bits[3];
+    float *vals[3];
+} Inputs;
+
+static void inputs_free(Inputs *in)
+{
+    for (int i = 0; i < 3; i++) {
+        free(in->bits[i]);
+        free(in->vals[i]);
+        in->bits[i] = NULL;
+        in->vals[i] = NULL;
+    }
+    in->n = 0;
+}
+
+static bool inputs_make(Inputs *in, DType dt, int64_t n, uint64_t seed)
+{
+    inputs_free(in);
+    in->dt = dt;
+    in->n = n;
+    for (int i = 0; i < 3; i++) {
+        in->bits[i] = malloc(sizeof(uint16_t) * (size_t)n);
+        in->vals[i] = malloc(sizeof(float) * (size_t)n);
+        if (!in->bits[i] || !in->vals[i])
+            return false;
+        Rng r = { seed * 3 + (uint64_t)i + 1 };
+        for (int64_t j = 0; j < n; j++) {
+            uint16_t b = to_bits((float)rng_normal(&r), dt);
+            in->bits[i][j] = b;
+            in->vals[i][j] = from_bits(b, dt);
+        }
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------- the device */
+
+typedef struct {
+    char key[48];
+    tsr_module *mod;
+    tsr_kernel *kernel;
+} CachedKernel;
+
+typedef struct {
+    const BenchOptions *o;
+    const BenchHooks *hooks;
+    BenchRun *run;
+    tsr_context *ctx;
+    bool cuda;
+    tsr_event *ev[2];
+    tsr_kernel *flush;
+    void *flush_buf;
+    CachedKernel kernels[64];
+    int nkernels;
+    char msg[1024]; /* why the last call failed */
+} Bench;
+
+/* Keeps the message of a failed call (from the handle that has it). */
+static tsr_status failed(Bench *b, tsr_status s, const char *what, const char *msg)
+{
+    if (s != TSR_OK)
+        snprintf(b->msg, sizeof b->msg, "%s: %s: %s", what, tsr_status_name(s), msg && *msg ? msg : "no message");
+    return s;
+}
+
+#define CTX_CALL(b, what, call) failed((b), (call), (what), tsr_context_error((b)->ctx))
+#define KERNEL_CALL(b, k, what, call) failed((b), (call), (what), tsr_kernel_error(k))
+
+typedef struct {
+    void *mem;
+    DLTensor t;
+    int64_t shape[4];
+    size_t bytes;
+} DevTensor;
+
+static tsr_status dev_tensor(Bench *b, DevTensor *d, DType dt, int ndim, const int64_t *shape)
+{
+    memset(d, 0, sizeof *d);
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        d->shape[i] = shape[i];
+        n *= (size_t)shape[i];
+    }
+    d->bytes = n * (size_t)dtype_size(dt);
+    d->t.device = tsr_context_dl_device(b->ctx);
+    d->t.ndim = ndim;
+    d->t.dtype = dl_type(dt);
+    d->t.shape = d->shape;
+    tsr_status s = CTX_CALL(b, "tsr_malloc", tsr_malloc(b->ctx, d->bytes, &d->mem));
+    d->t.data = d->mem;
+    return s;
+}
+
+static void dev_free(Bench *b, DevTensor *d)
+{
+    if (d->mem)
+        tsr_free(b->ctx, d->mem);
+    d->mem = NULL;
+}
+
+/* Heads [h0, h0 + nh) of batch element bi of a [B, H, S, D] tensor, as a
+ * [1, nh, S, D] tensor (shape: 4 elements for the view). */
+static DLTensor head_view(const DevTensor *d, int bi, int h0, int nh, int64_t *shape)
+{
+    DLTensor v = d->t;
+    int64_t H = d->shape[1], S = d->shape[2], D = d->shape[3];
+    shape[0] = 1;
+    shape[1] = nh;
+    shape[2] = S;
+    shape[3] = D;
+    v.shape = shape;
+    v.byte_offset = (uint64_t)(((int64_t)bi * H + h0) * S * D) * (uint64_t)(d->t.dtype.bits / 8);
+    return v;
+}
+
+/* A kernel of a small module, compiled once per run. */
+static tsr_status get_kernel(Bench *b, const char *src, const char *name, const tsr_define *defs, int ndefs,
+                             tsr_kernel **out)
+{
+    char key[48];
+    int len = snprintf(key, sizeof key, "%s", name);
+    for (int i = 0; i < ndefs && len < (int)sizeof key; i++)
+        len += snprintf(key + len, sizeof key - (size_t)len, ":%s", defs[i].value);
+    for (int i = 0; i < b->nkernels; i++)
+        if (!strcmp(b->kernels[i].key, key)) {
+            *out = b->kernels[i].kernel;
+            return TSR_OK;
+        }
+    if (b->nkernels == (int)TSR_ARRAY_LEN(b->kernels))
+        return failed(b, TSR_ERR_OUT_OF_MEMORY, name, "too many reference kernels");
+    tsr_compile_options co;
+    memset(&co, 0, sizeof co);
+    co.defines = defs;
+    co.ndefines = ndefs;
+    co.kernel = name;
+    co.source_name = src == flush_source ? "l2_flush" : "attention_naive.tsr";
+    CachedKernel *c = &b->kernels[b->nkernels];
+    tsr_status s = CTX_CALL(b, "compiling the reference", tsr_module_compile(b->ctx, src, strlen(src), &co, &c->mod));
+    if (s == TSR_OK)
+        s = failed(b, tsr_module_get_kernel(c->mod, name, &c->kernel), name, tsr_module_error(c->mod));
+    if (s != TSR_OK)
+        return s;
+    snprintf(c->key, sizeof c->key, "%s", key);
+    b->nkernels++;
+    *out = c->kernel;
+    return TSR_OK;
+}
+
+/* Queues the L2 flush (cuda only). The launch is asynchronous: the host
+ * prepares the timed launch while the GPU flushes, so the host's launch
+ * overhead stays out of the time. */
+static tsr_status flush_l2(Bench *b, int round)
+{
+    if (!b->cuda)
+        return TSR_OK;
+    if (!b->flush) {
+        tsr_status s = get_kernel(b, flush_source, "l2_flush", NULL, 0, &b->flush);
+        if (s == TSR_OK)
+            s = CTX_CALL(b, "tsr_malloc (L2 flush)", tsr_malloc(b->ctx, L2_FLUSH_BYTES, &b->flush_buf));
+        if (s != TSR_OK)
+            return s;
+        b->run->l2_flush_bytes = L2_FLUSH_BYTES;
+    }
+    int64_t shape[1] = { L2_FLUSH_BYTES / 4 };
+    DLTensor t = { b->flush_buf, tsr_context_dl_device(b->ctx), 1, { kDLInt, 32, 1 }, shape, NULL, 0 };
+    tsr_status s = KERNEL_CALL(b, b->flush, "l2_flush", tsr_kernel_set_tensor(b->flush, 0, &t));
+    if (s == TSR_OK)
+        s = KERNEL_CALL(b, b->flush, "l2_flush", tsr_kernel_set_scalar(b->flush, 1, round & 0xffff));
+    if (s == TSR_OK)
+        s = KERNEL_CALL(b, b->flush, "l2_flush", tsr_kernel_launch(b->flush, NULL));
+    return s;
+}
+
+/* ------------------------------------------------------ implementations */
+
+typedef struct {
+    DevTensor q, k, v, o, lse;      /* Tessera's */
+    DevTensor ref_o, scores, probs; /* the reference's */
+    int heads_per_launch;           /* of the reference */
+    float scale;
+} Buffers;
+
+typedef enum { IMPL_TESSERA, IMPL_REFERENCE } Impl;
+
+static tsr_status run_tessera(Bench *b, const BenchConfig *c, Buffers *x)
+{
+    return CTX_CALL(b, "tsr_attention_forward",
+                    tsr_attention_forward(b->ctx, &x->q.t, &x->k.t, &x->v.t, &x->o.t, &x->lse.t, x->scale, c->causal,
+                                          NULL));
+}
+
+/* Binds the named tensors and launches. */
+static tsr_status launch(Bench *b, tsr_kernel *k, const char *const *names, const DLTensor *const *ts, int n)
+{
+    tsr_status s = TSR_OK;
+    for (int i = 0; i < n && s == TSR_OK; i++)
+        s = tsr_kernel_set_tensor_by_name(k, names[i], ts[i]);
+    if (s == TSR_OK)
+        s = tsr_kernel_launch(k, NULL);
+    return KERNEL_CALL(b, k, tsr_kernel_name(k), s);
+}
+
+/* The reference: for each batch element and each group of heads whose
+ * matrices fit in memory, scores, softmax and P V. */
+static tsr_status run_reference(Bench *b, const BenchConfig *c, Buffers *x)
+{
+    char d[16], bm_pv[16];
+    snprintf(d, sizeof d, "%d", c->D);
+    snprintf(bm_pv, sizeof bm_pv, "%d", c->D > 128 ? 32 : 64);
+    const char *t = dtype_name(c->dt);
+    tsr_define sdefs[] = { { "T", t }, { "D", d }, { "CAUSAL", c->causal ? "true" : "false" } };
+    tsr_define mdefs[] = { { "T", t } };
+    tsr_define pdefs[] = { { "T", t }, { "D", d }, { "BM", bm_pv } };
+    tsr_kernel *ks, *km, *kp;
+    tsr_status s = get_kernel(b, tsr_attention_naive_source, "attn_scores", sdefs, 3, &ks);
+    if (s == TSR_OK)
+        s = get_kernel(b, tsr_attention_naive_source, "attn_softmax", mdefs, 1, &km);
+    if (s == TSR_OK)
+        s = get_kernel(b, tsr_attention_naive_source, "attn_pv", pdefs, 3, &kp);
+    if (s == TSR_OK)
+        s = KERNEL_CALL(b, ks, "attn_scores", tsr_kernel_set_scalar_by_name(ks, "scale", x->scale));
+    int group = c->Hq / c->Hkv;
+    for (int bi = 0; bi < c->B && s == TSR_OK; bi++)
+        for (int h0 = 0; h0 < c->Hq && s == TSR_OK; h0 += x->heads_per_launch) {
+            int nh = c->Hq - h0 < x->heads_per_launch ? c->Hq - h0 : x->heads_per_launch;
+            int64_t qs[4], kvs[4], os[4], ms[4] = { 1, nh, c->Sq, c->Sk };
+            DLTensor q = head_view(&x->q, bi, h0, nh, qs);
+            DLTensor k = head_view(&x->k, bi, h0 / group, nh / group, kvs);
+            DLTensor v = head_view(&x->v, bi, h0 / group, nh / group, kvs);
+            DLTensor o = head_view(&x->ref_o, bi, h0, nh, os);
+            DLTensor sc = x->scores.t, p = x->probs.t;
+            sc.shape = ms;
+            p.shape = ms;
+            static const char *const sn[] = { "Q", "K", "S" }, *const mn[] = { "S", "P" },
+                                     *const pn[] = { "P", "V", "O" };
+            const DLTensor *st[] = { &q, &k, &sc }, *mt[] = { &sc, &p }, *pt[] = { &p, &v, &o };
+            s = launch(b, ks, sn, st, 3);
+            if (s == TSR_OK)
+                s = launch(b, km, mn, mt, 2);
+            if (s == TSR_OK)
+                s = launch(b, kp, pn, pt, 3);
+        }
+    return s;
+}
+
+static tsr_status run_impl(Bench *b, Impl impl, const BenchConfig *c, Buffers *x)
+{
+    return impl == IMPL_TESSERA ? run_tessera(b, c, x) : run_reference(b, c, x);
+}
+
+/* ------------------------------------------------------------ the check */
+
+/* The rows checked and their double-precision reference (and the
+ * yardstick: the same rows in the kernel's precision). */
+typedef struct {
+    const BenchConfig *c;
+    const Inputs *in;
+    int64_t n;
+    int64_t *row; /* index of (b, h, r) in [B, Hq, Sq] */
+    double *o, *lse;
+    float *lowp;
+    int nthreads;
+} RefRows;
+
+static void *ref_rows_worker(void *arg)
+{
+    RefRows *rr = ((void **)arg)[0];
+    int id = (int)(intptr_t)((void **)arg)[1];
+    const BenchConfig *c = rr->c;
+    AttnShape s = { c->B, c->Hq, c->Hkv, c->Sq, c->Sk, c->D, c->causal, 1.0 / sqrt((double)c->D) };
+    AttnInputs in = { rr->in->vals[0], rr->in->vals[1], rr->in->vals[2] };
+    for (int64_t i = id; i < rr->n; i += rr->nthreads) {
+        int64_t row = rr->row[i];
+        int r = (int)(row % c->Sq), h = (int)(row / c->Sq % c->Hq), bi = (int)(row / c->Sq / c->Hq);
+        ref_attention_row(&s, &in, bi, h, r, rr->o + i * c->D, &rr->lse[i]);
+        ref_attention_row_lowp(&s, &in, c->dt, bi, h, r, rr->lowp + i * c->D);
+    }
+    return NULL;
+}
+
+static void ref_rows_free(RefRows *rr)
+{
+    free(rr->row);
+    free(rr->o);
+    free(rr->lse);
+    free(rr->lowp);
+    memset(rr, 0, sizeof *rr);
+}
+
+/* Picks the rows (all, or check_rows of them: the first and last row of the
+ * first and last head, the rest at random) and computes their references on
+ * all cores. */
+static bool ref_rows_make(RefRows *rr, const BenchConfig *c, const Inputs *in, int sample, uint64_t seed)
+{
+    memset(rr, 0, sizeof *rr);
+    rr->c = c;
+    rr->in = in;
+    int64_t rows = (int64_t)c->B * c->Hq * c->Sq;
+    bool all = (double)rows * c->Sk * c->D <= CHECK_ALL_MACS || rows <= sample;
+    rr->n = all ? rows : sample;
+    rr->row = malloc(sizeof(int64_t) * (size_t)rr->n);
+    rr->o = malloc(sizeof(double) * (size_t)(rr->n * c->D));
+    rr->lse = malloc(sizeof(double) * (size_t)rr->n);
+    rr->lowp = malloc(sizeof(float) * (size_t)(rr->n * c->D));
+    if (!rr->row || !rr->o || !rr->lse || !rr->lowp)
+        return false;
+    Rng rng = { seed };
+    for (int64_t i = 0; i < rr->n; i++)
+        rr->row[i] = all ? i : i == 0 ? 0 : i == 1 ? rows - 1 : (int64_t)(rng_next(&rng) % (uint64_t)rows);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    rr->nthreads = (int)(cores < 1 ? 1 : cores > 32 ? 32 : cores);
+    if (rr->nthreads > rr->n)
+        rr->nthreads = (int)rr->n;
+    pthread_t th[32];
+    bool started[32] = { false };
+    void *args[32][2];
+    for (int t = 0; t < rr->nthreads; t++) {
+        args[t][0] = rr;
+        args[t][1] = (void *)(intptr_t)t;
+        started[t] = t > 0 && pthread_create(&th[t], NULL, ref_rows_worker, args[t]) == 0;
+    }
+    for (int t = 0; t < rr->nthreads; t++)
+        if (!started[t])
+            ref_rows_worker(args[t]); /* this thread's share, and any a thread could not take */
+    for (int t = 1; t < rr->nthreads; t++)
+        if (started[t])
+            pthread_join(th[t], NULL);
+    return true;
+}
+
+/* Downloads an implementation's output (and Tessera's LSE) after the check
+ * run and measures it against the reference rows. Elements still holding the
+ * poison (NaN) anywhere in the outputs count as unwritten. */
+static bool check_outputs(Bench *b, Impl impl, const BenchConfig *c, Buffers *x, const RefRows *rr, ImplResult *res)
+{
+    const DevTensor *o = impl == IMPL_TESSERA ? &x->o : &x->ref_o;
+    int64_t n = (int64_t)(o->bytes / 2);
+    uint16_t *out = malloc(o->bytes);
+    float *lse = impl == IMPL_TESSERA ? malloc(x->lse.bytes) : NULL;
+    bool ok = out && (impl != IMPL_TESSERA || lse);
+    if (ok)
+        ok = CTX_CALL(b, "tsr_memcpy", tsr_memcpy(b->ctx, out, o->mem, o->bytes, TSR_COPY_DEVICE_TO_HOST, NULL)) ==
+             TSR_OK;
+    if (ok && lse)
+        ok = CTX_CALL(b, "tsr_memcpy",
+                      tsr_memcpy(b->ctx, lse, x->lse.mem, x->lse.bytes, TSR_COPY_DEVICE_TO_HOST, NULL)) == TSR_OK;
+    if (ok) {
+        if (impl == IMPL_TESSERA && b->hooks && b->hooks->corrupt_output)
+            out[rr->row[0] * c->D] = to_bits(from_bits(out[rr->row[0] * c->D], c->dt) + 0.5f, c->dt);
+        for (int64_t i = 0; i < n; i++)
+            res->unwritten += isnan(from_bits(out[i], c->dt));
+        for (int64_t i = 0; lse && i < (int64_t)(x->lse.bytes / 4); i++)
+            res->unwritten += isnan(lse[i]);
+        res->err = 0;
+        res->lse_err = lse ? 0 : -1;
+        for (int64_t i = 0; i < rr->n; i++) {
+            int64_t row = rr->row[i];
+            for (int d = 0; d < c->D; d++) {
+                double got = from_bits(out[row * c->D + d], c->dt);
+                if (!isnan(got))
+                    res->err = fmax(res->err, fabs(got - rr->o[i * c->D + d]));
+            }
+            if (lse && !isnan(lse[row])) {
+                double want = rr->lse[i], e;
+                if (isinf(want))
+                    e = lse[row] == want ? 0.0 : INFINITY;
+                else
+                    e = fabs(lse[row] - want) / (1.0 + fabs(want));
+                res->lse_err = fmax(res->lse_err, e);
+            }
+        }
+    }
+    free(out);
+    free(lse);
+    return ok;
+}
+
+/* Times `reps` runs after `warmup` ones; each timed run is bracketed by
+ * events, after an L2 flush on cuda. */
+static tsr_status time_impl(Bench *b, Impl impl, const BenchConfig *c, Buffers *x, TimeStats *st)
+{
+    const BenchRun *run = b->run;
+    tsr_status s = TSR_OK;
+    for (int i = 0; i < run->warmup && s == TSR_OK; i++)
+        s = run_impl(b, impl, c, x);
+    if (s == TSR_OK)
+        s = CTX_CALL(b, "tsr_context_synchronize", tsr_context_synchronize(b->ctx));
+    double *times = calloc((size_t)run->reps, sizeof(double));
+    if (!times)
+        return failed(b, TSR_ERR_OUT_OF_MEMORY, "timing", "out of host memory");
+    for (int i = 0; i < run->reps && s == TSR_OK; i++) {
+        float ms = 0;
+        s = flush_l2(b, i);
+        if (s == TSR_OK)
+            s = CTX_CALL(b, "tsr_event_record", tsr_event_record(b->ev[0], NULL));
+        if (s == TSR_OK)
+            s = run_impl(b, impl, c, x);
+        if (s == TSR_OK)
+            s = CTX_CALL(b, "tsr_event_record", tsr_event_record(b->ev[1], NULL));
+        if (s == TSR_OK)
+            s = CTX_CALL(b, "tsr_event_elapsed_ms", tsr_event_elapsed_ms(b->ev[0], b->ev[1], &ms));
+        times[i] = ms;
+    }
+    if (s == TSR_OK)
+        *st = bench_time_stats(times, run->reps);
+    free(times);
+    return s;
+}
+
+static void set_status(ImplResult *res, const char *text)
+{
+    /* The first line is enough for a table cell. */
+    size_t len = strcspn(text, "\n");
+    if (len >= sizeof res->status)
+        len = sizeof res->status - 1;
+    memcpy(res->status, text, len);
+    res->status[len] = 0;
+}
+
+/* One implementation on one configuration: the check, then the timing. */
+static void measure_impl(Bench *b, Impl impl, BenchResult *r, Buffers *x, const RefRows *rr)
+{
+    ImplResult *res = impl == IMPL_TESSERA ? &r->tessera : &r->reference;
+    const DevTensor *out = impl == IMPL_TESSERA ? &x->o : &x->ref_o;
+    tsr_status s = CTX_CALL(b, "tsr_memset", tsr_memset(b->ctx, out->mem, 0xff, out->bytes, NULL));
+    if (s == TSR_OK && impl == IMPL_TESSERA)
+        s = CTX_CALL(b, "tsr_memset", tsr_memset(b->ctx, x->lse.mem, 0xff, x->lse.bytes, NULL));
+    if (s == TSR_OK)
+        s = run_impl(b, impl, &r->c, x);
+    if (s == TSR_OK)
+        s = CTX_CALL(b, "synchronize", tsr_context_synchronize(b->ctx));
+    if (s != TSR_OK || !check_outputs(b, impl, &r->c, x, rr, res)) {
+        set_status(res, b->msg);
+        return;
+    }
+    res->pass = res->err <= r->bound && res->unwritten == 0 && (res->lse_err < 0 || res->lse_err <= 1e-4);
+    if (time_impl(b, impl, &r->c, x, &res->t) != TSR_OK) {
+        set_status(res, b->msg);
+        return;
+    }
+    res->ran = true;
+    res->tflops = res->t.median > 0 ? r->flops / (res->t.median * 1e-3) / 1e12 : 0;
+    set_status(res, "ok");
+}
+
+static tsr_status upload(Bench *b, DevTensor *d, const uint16_t *bits)
+{
+    return CTX_CALL(b, "tsr_memcpy", tsr_memcpy(b->ctx, d->mem, bits, d->bytes, TSR_COPY_HOST_TO_DEVICE, NULL));
+}
+
+static void measure_config(Bench *b, BenchResult *r, const Inputs *in)
+{
+    const BenchConfig *c = &r->c;
+    const BenchOptions *o = b->o;
+    Buffers x;
+    memset(&x, 0, sizeof x);
+    x.scale = (float)(1.0 / sqrt((double)c->D));
+    int64_t qs[4] = { c->B, c->Hq, c->Sq, c->D }, ks[4] = { c->B, c->Hkv, c->Sk, c->D }, ls[3] = { c->B, c->Hq, c->Sq };
+    tsr_status s = dev_tensor(b, &x.q, c->dt, 4, qs);
+    if (s == TSR_OK)
+        s = dev_tensor(b, &x.k, c->dt, 4, ks);
+    if (s == TSR_OK)
+        s = dev_tensor(b, &x.v, c->dt, 4, ks);
+    if (s == TSR_OK)
+        s = dev_tensor(b, &x.o, c->dt, 4, qs);
+    if (s == TSR_OK)
+        s = dev_tensor(b, &x.lse, DT_F32, 3, ls);
+    if (s == TSR_OK)
+        s = upload(b, &x.q, in->bits[0]);
+    if (s == TSR_OK)
+        s = upload(b, &x.k, in->bits[1]);
+    if (s == TSR_OK)
+        s = upload(b, &x.v, in->bits[2]);
+    RefRows rr;
+    memset(&rr, 0, sizeof rr);
+    if (s == TSR_OK && !ref_rows_make(&rr, c, in, o->check_rows, o->seed + 17))
+        s = failed(b, TSR_ERR_OUT_OF_MEMORY, "reference rows", "out of host memory");
+    if (s != TSR_OK) {
+        set_status(&r->tessera, b->msg);
+        set_status(&r->reference, b->msg);
+    } else {
+        r->rows_checked = rr.n;
+        r->all_rows = rr.n == (int64_t)c->B * c->Hq * c->Sq;
+        r->err_lowp = 0;
+        for (int64_t i = 0; i < rr.n * c->D; i++)
+            r->err_lowp = fmax(r->err_lowp, fabs((double)rr.lowp[i] - rr.o[i]));
+        r->bound = bench_bound(c->dt, r->err_lowp, o->tolerance_scale);
+        measure_impl(b, IMPL_TESSERA, r, &x, &rr);
+        dev_free(b, &x.lse); /* room for the reference's matrices */
+    }
+    if (s == TSR_OK && o->reference) {
+        int group = c->Hq / c->Hkv;
+        double per_head = (double)c->Sq * c->Sk * (4 + dtype_size(c->dt));
+        int fit = (int)(REF_MATRIX_BYTES / per_head) / group * group;
+        x.heads_per_launch = fit < group ? group : fit > c->Hq ? c->Hq : fit;
+        int64_t ms[4] = { 1, x.heads_per_launch, c->Sq, c->Sk };
+        s = dev_tensor(b, &x.ref_o, c->dt, 4, qs);
+        if (s == TSR_OK)
+            s = dev_tensor(b, &x.scores, DT_F32, 4, ms);
+        if (s == TSR_OK)
+            s = dev_tensor(b, &x.probs, c->dt, 4, ms);
+        if (s == TSR_OK)
+            measure_impl(b, IMPL_REFERENCE, r, &x, &rr);
+        else
+            set_status(&r->reference, b->msg);
+    } else if (s == TSR_OK) {
+        set_status(&r->reference, "skipped (--no-reference)");
+    }
+    ref_rows_free(&rr);
+    DevTensor *all[] = { &x.q, &x.k, &x.v, &x.o, &x.lse, &x.ref_o, &x.scores, &x.probs };
+    for (size_t i = 0; i < TSR_ARRAY_LEN(all); i++)
+        dev_free(b, all[i]);
+}
+
+/* ------------------------------------------------------------------ run */
+
+static void run_info(Bench *b, const BenchOptions *o)
+{
+    BenchRun *run = b->run;
+    run->kind = tsr_context_device_kind(b->ctx);
+    snprintf(run->device_name, sizeof run->device_name, "%s", tsr_context_device_name(b->ctx));
+    run->cpu_times = run->kind != TSR_DEVICE_CUDA;
+    run->reps = o->reps > 0 ? o->reps : run->cpu_times ? 3 : 20;
+    run->warmup = o->warmup >= 0 ? o->warmup : run->cpu_times ? 0 : 3;
+    if (o->peak_tflops > 0) {
+        run->peak_tflops = o->peak_tflops;
+        run->peak_source = "--peak";
+    } else if (!run->cpu_times) {
+        run->peak_tflops = bench_peak_tflops(run->device_name, &run->peak_source);
+    } else {
+        run->peak_source = "none (CPU)";
+    }
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(run->date, sizeof run->date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    const char *commit = getenv("TESSERA_COMMIT");
+    snprintf(run->commit, sizeof run->commit, "%s", commit && *commit ? commit : "unknown");
+    if (!(commit && *commit)) {
+        FILE *p = popen("git rev-parse --short=12 HEAD 2>/dev/null", "r");
+        char line[40];
+        if (p && fgets(line, sizeof line, p) && line[0] != '\n') {
+            line[strcspn(line, "\n")] = 0;
+            snprintf(run->commit, sizeof run->commit, "%s", line);
+        }
+        if (p)
+            pclose(p);
+    }
+}
+
+int bench_attention_run(const BenchOptions *o, const BenchHooks *hooks, BenchRun *run, BenchResult **results)
+{
+    *results = NULL;
+    memset(run, 0, sizeof *run);
+    Bench b;
+    memset(&b, 0, sizeof b);
+    b.o = o;
+    b.hooks = hooks;
+    b.run = run;
+    tsr_context_options co;
+    tsr_context_options_init(&co);
+    co.device = o->device;
+    if (tsr_context_create(&co, &b.ctx) != TSR_OK) {
+        fprintf(stderr, "tessera-bench: cannot use the device: %s\n", tsr_context_error(b.ctx));
+        tsr_context_destroy(b.ctx);
+        return -1;
+    }
+    b.cuda = tsr_context_device_kind(b.ctx) == TSR_DEVICE_CUDA;
+    run_info(&b, o);
+    if (tsr_event_create(b.ctx, &b.ev[0]) != TSR_OK || tsr_event_create(b.ctx, &b.ev[1]) != TSR_OK) {
+        fprintf(stderr, "tessera-bench: cannot create events: %s\n", tsr_context_error(b.ctx));
+        tsr_context_destroy(b.ctx);
+        return -1;
+    }
+    BenchConfig *configs = malloc(sizeof(BenchConfig) * 4096);
+    int n = bench_configs(o, run->kind, configs, 4096);
+    BenchResult *r = calloc((size_t)(n ? n : 1), sizeof *r);
+    progress(o, "tessera-bench: %d configurations on %s (%s times), %d warm-up and %d timed runs each\n", n,
+             run->device_name, run->cpu_times ? "CPU" : "GPU", run->warmup, run->reps);
+    Inputs in;
+    memset(&in, 0, sizeof in);
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (int i = 0; i < n; i++) {
+        r[i].c = configs[i];
+        r[i].flops = bench_flops(&configs[i]);
+        const BenchConfig *c = &configs[i];
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (o->time_limit > 0 && (double)(now.tv_sec - start.tv_sec) + 1e-9 * (now.tv_nsec - start.tv_nsec) > o->time_limit) {
+            set_status(&r[i].tessera, "skipped (--time-limit)");
+            set_status(&r[i].reference, "skipped (--time-limit)");
+            continue;
+        }
+        if (!in.n || in.dt != c->dt) {
+            /* the largest tensor that any configuration of this dtype needs */
+            int64_t need = 0;
+            for (int j = i; j < n && configs[j].dt == c->dt; j++) {
+                const BenchConfig *d = &configs[j];
+                int64_t q = (int64_t)d->B * d->Hq * d->Sq * d->D, kv = (int64_t)d->B * d->Hkv * d->Sk * d->D;
+                need = need > q ? need : q;
+                need = need > kv ? need : kv;
+            }
+            if (!inputs_make(&in, c->dt, need, o->seed + (uint64_t)c->dt)) {
+                fprintf(stderr, "tessera-bench: out of host memory for %lld inputs\n", (long long)need);
+                n = i;
+                break;
+            }
+        }
+        progress(o, "[%d/%d] %s D=%d %s B=%d H=%d/%d Sq=%d Sk=%d ...", i + 1, n, dtype_name(c->dt), c->D,
+                 c->causal ? "causal" : "full", c->B, c->Hq, c->Hkv, c->Sq, c->Sk);
+        measure_config(&b, &r[i], &in);
+        if (r[i].tessera.ran)
+            progress(o, " tessera %.3f ms %s", r[i].tessera.t.median, r[i].tessera.pass ? "ok" : "FAILED CHECK");
+        else
+            progress(o, " tessera: %s", r[i].tessera.status);
+        if (r[i].reference.ran)
+            progress(o, ", reference %.3f ms %s", r[i].reference.t.median, r[i].reference.pass ? "ok" : "FAILED CHECK");
+        progress(o, "\n");
+    }
+    inputs_free(&in);
+    free(configs);
+    tsr_context_destroy(b.ctx);
+    *results = r;
+    return n;
+}
+
+bool bench_skipped(const ImplResult *m) { return !strncmp(m->status, "skipped", 7); }
+
+int bench_exit_status(const BenchResult *r, int n)
+{
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 2; k++) {
+            const ImplResult *m = k ? &r[i].reference : &r[i].tessera;
+            if (!bench_skipped(m) && (!m->ran || !m->pass))
+                return 1;
+        }
+    return 0;
+}

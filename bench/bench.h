@@ -1,0 +1,171 @@
+/* tessera-bench: the attention benchmark and the code-generation benchmarks.
+ *
+ *   options.c    command line, default shapes (FlashAttention's convention)
+ *   measure.c    FLOP counts, statistics of timings, the GPUs' peak rates,
+ *                FlashAttention's tolerance rule
+ *   attention.c  `attention`: Tessera's kernel and the reference attention
+ *                (kernels/attention_naive.tsr) timed on one device, checked
+ *                against the double-precision reference (kernels/reference.h)
+ *   report.c     the table, JSON, CSV and the SVG plot
+ *   compile.c    `compile` (source to PTX times) and `ptxas` (resources)
+ *   tessera-bench.c  main
+ *
+ * Everything but main is also linked into tests/test_bench. */
+#ifndef TSR_BENCH_H
+#define TSR_BENCH_H
+
+#include "dtype.h"
+#include "tessera.h"
+#include "util.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum { BENCH_MAX_LIST = 32 };
+
+typedef enum { CAUSAL_NO = 1, CAUSAL_YES = 2, CAUSAL_BOTH = 3 } CausalMode;
+
+typedef struct {
+    tsr_device_kind device; /* TSR_DEVICE_AUTO: cuda with a GPU, else emu */
+    DType dtypes[BENCH_MAX_LIST];
+    int ndtypes;
+    int dims[BENCH_MAX_LIST];
+    int ndims;
+    int seqlens[BENCH_MAX_LIST]; /* Sq = Sk = each; empty when sq/sk are given */
+    int nseqlens;
+    int sq, sk;                  /* --sq/--sk: one unequal pair (0: unset) */
+    int batch, heads, kv_heads;  /* 0: derived (FlashAttention's convention) */
+    CausalMode causal;
+    int reps, warmup;            /* -1: the device's default */
+    bool reference;              /* time the reference attention too */
+    int check_rows;              /* rows checked per configuration when sampling */
+    double tolerance_scale;      /* multiplies the rule's bound (tests: 0 fails any error) */
+    double peak_tflops;          /* 0: from the GPU's name */
+    double time_limit;           /* seconds; later configurations are skipped (0: none) */
+    uint64_t seed;
+    const char *json, *csv, *plot;
+    bool quiet;                  /* no progress on stderr */
+    /* which of the shape options were given (the CPU devices pick small
+     * defaults for the others) */
+    bool set_dims, set_seqlens, set_batch, set_heads;
+} BenchOptions;
+
+/* Fills the defaults: cuda-or-emu, f16 and bf16, D 64/128/256, S 512 ...
+ * 16384, causal both, FlashAttention's B and H. */
+void bench_options_init(BenchOptions *o);
+
+/* Parses `tessera-bench attention` arguments (argv[0] is the first option).
+ * On error returns false with a message in err (size n). */
+bool bench_parse_attention(BenchOptions *o, int argc, char **argv, char *err, size_t n);
+
+/* Parses "a,b,c" into ints (each in [lo, hi]) or dtypes. */
+bool bench_parse_int_list(const char *s, int *out, int max, int *n, int lo, int hi);
+bool bench_parse_dtype_list(const char *s, DType *out, int max, int *n);
+
+/* One configuration of the benchmark. */
+typedef struct {
+    DType dt;
+    int B, Hq, Hkv, Sq, Sk, D;
+    bool causal;
+} BenchConfig;
+
+/* Makes the list of configurations from the options for a device (the CPU
+ * devices get small shapes where the options leave them open). Returns the
+ * count (at most max). */
+int bench_configs(const BenchOptions *o, tsr_device_kind device, BenchConfig *out, int max);
+
+/* ---------------------------------------------------------------- measure */
+
+/* FLOPs of the forward pass: 4 B Hq Sq Sk D, halved when causal with
+ * Sq == Sk (FlashAttention's count). */
+double bench_flops(const BenchConfig *c);
+
+typedef struct {
+    double median, min, max, q1, q3; /* milliseconds */
+    int n;
+} TimeStats;
+
+/* Sorts times (n > 0) in place and summarizes them. */
+TimeStats bench_time_stats(double *times, int n);
+
+/* The dense f16/bf16 tensor-core peak, in TFLOP/s, of a GPU named as
+ * tsr_context_device_name gives it; 0 when unknown. *which names the table
+ * row (e.g. "H100/H200 SXM"). */
+double bench_peak_tflops(const char *device_name, const char **which);
+
+/* FlashAttention's rule: err <= 2 err_lowp + attention_slack(dt), the bound
+ * multiplied by scale. */
+double bench_bound(DType dt, double err_lowp, double scale);
+
+/* ------------------------------------------------------------ attention */
+
+/* What one implementation measured for one configuration. */
+typedef struct {
+    bool ran;               /* false: skipped or failed to run (status says) */
+    char status[160];       /* "ok", or why not */
+    TimeStats t;            /* milliseconds */
+    double tflops;          /* at the median time */
+    double err;             /* max |out - double reference| over the rows checked */
+    double lse_err;         /* Tessera's LSE: max relative error (-1: none) */
+    int64_t unwritten;      /* elements left at the poison value */
+    bool pass;              /* FlashAttention's rule (and LSE, nothing unwritten) */
+} ImplResult;
+
+typedef struct {
+    BenchConfig c;
+    double flops;
+    double err_lowp;        /* the yardstick: the same math in the kernel's precision */
+    double bound;           /* 2 err_lowp + slack (times the tolerance scale) */
+    int64_t rows_checked;
+    bool all_rows;          /* every row checked, or a sample */
+    ImplResult tessera, reference;
+} BenchResult;
+
+typedef struct {
+    tsr_device_kind kind;
+    char device_name[160];
+    double peak_tflops;     /* 0: unknown */
+    const char *peak_source;
+    bool cpu_times;         /* emu/interp: host clock */
+    int reps, warmup;
+    size_t l2_flush_bytes;
+    char date[32];
+    char commit[48];
+} BenchRun;
+
+/* Hooks that only tests use. */
+typedef struct {
+    bool corrupt_output; /* perturb one output element of Tessera's kernel before the check */
+} BenchHooks;
+
+/* Runs the benchmark: every configuration, progress on stderr. Returns the
+ * number of results (*results malloc'd) or -1 with a message on stderr when
+ * the device cannot be used. */
+int bench_attention_run(const BenchOptions *o, const BenchHooks *hooks, BenchRun *run, BenchResult **results);
+
+/* 0 when every check passed, 1 otherwise (skipped configurations do not
+ * count). */
+int bench_exit_status(const BenchResult *r, int n);
+/* Whether an implementation was skipped rather than run (its status says
+ * "skipped ..."). */
+bool bench_skipped(const ImplResult *m);
+
+/* ---------------------------------------------------------------- report */
+
+void bench_print_table(FILE *f, const BenchRun *run, const BenchResult *r, int n);
+bool bench_write_json(const char *path, const BenchRun *run, const BenchResult *r, int n);
+bool bench_write_csv(const char *path, const BenchRun *run, const BenchResult *r, int n);
+bool bench_write_svg(const char *path, const BenchRun *run, const BenchResult *r, int n);
+
+/* ------------------------------------------------------- code generation */
+
+/* `tessera-bench compile [--reps N] [--out FILE]` and `tessera-bench ptxas
+ * [--out FILE]`; return the exit status. */
+int bench_compile_main(int argc, char **argv);
+int bench_ptxas_main(int argc, char **argv);
+
+/* The source of kernels/attention_naive.tsr, embedded at build time. */
+extern const char tsr_attention_naive_source[];
+
+#endif

@@ -1,0 +1,377 @@
+/* The code-generation benchmarks, over every attention variant (head dims
+ * 64/128/256, f16/bf16, causal or not) with the block sizes of
+ * kernels/attention_config.c:
+ *
+ *   tessera-bench compile  time from source to PTX (frontend, then code
+ *                          generation with LLVM), median of several runs,
+ *                          without the JIT cache; the PTX's size
+ *   tessera-bench ptxas    ptxas -v on each variant for sm_80 and sm_90a:
+ *                          registers, spills, stack, shared memory
+ *
+ * Both print a markdown table (and write it with --out FILE). */
+#define _POSIX_C_SOURCE 200809L
+#include "attention_config.h"
+#include "bench.h"
+#include "codegen.h"
+#include "frontend.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    DType dt;
+    int D;
+    bool causal;
+    AttnConfig cfg;
+} Variant;
+
+static int variants(const char *target, Variant *out)
+{
+    static const int dims[] = { 64, 128, 256 };
+    static const DType dts[] = { DT_F16, DT_BF16 };
+    int n = 0;
+    for (int d = 0; d < 3; d++)
+        for (int t = 0; t < 2; t++)
+            for (int c = 0; c < 2; c++) {
+                Variant v = { dts[t], dims[d], c, attention_config(target, dts[t], dims[d], c) };
+                out[n++] = v;
+            }
+    return n;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+typedef struct {
+    double frontend_ms, codegen_ms;
+    CodegenResult r;
+} Compiled;
+
+/* Source to PTX for one variant, timed by stage. false with the
+ * diagnostics on stderr. */
+static bool compile_variant(const Variant *v, const char *target, Compiled *out)
+{
+    char d[16], bm[16], bn[16];
+    snprintf(d, sizeof d, "%d", v->D);
+    snprintf(bm, sizeof bm, "%d", v->cfg.bm);
+    snprintf(bn, sizeof bn, "%d", v->cfg.bn);
+    Define defs[] = { { "T", dtype_name(v->dt) }, { "D", d }, { "BM", bm }, { "BN", bn },
+                      { "CAUSAL", v->causal ? "true" : "false" } };
+    Source src = { "attention.tsr", tsr_attention_source, strlen(tsr_attention_source) };
+    Diag diag;
+    diag_init(&diag, &src);
+    double t0 = now_ms();
+    TirModule *m = frontend_compile(&src, defs, (int)TSR_ARRAY_LEN(defs), TSR_ATTENTION_KERNEL, &diag, NULL);
+    double t1 = now_ms();
+    bool ok = m && m->funcs.len == 1;
+    if (ok) {
+        CodegenOptions co = { target, true };
+        ok = codegen_kernel(m->funcs.data[0], &co, false, &out->r, &diag);
+    }
+    double t2 = now_ms();
+    if (!ok)
+        fprintf(stderr, "tessera-bench: attention %s D=%d causal=%d does not compile:\n%s\n", dtype_name(v->dt), v->D,
+                v->causal, diag.out.data ? diag.out.data : "");
+    out->frontend_ms = t1 - t0;
+    out->codegen_ms = t2 - t1;
+    if (m)
+        tir_module_free(m);
+    diag_free(&diag);
+    return ok;
+}
+
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, by_value);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* The header every recorded table starts with: command, machine, date. */
+static void table_header(StrBuf *md, const char *title, int argc, char **argv)
+{
+    char date[32], host[160] = "?";
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", &tm);
+    struct utsname u;
+    if (uname(&u) == 0)
+        snprintf(host, sizeof host, "%.60s %.60s", u.sysname, u.machine);
+    char llvm[32];
+    codegen_llvm_version(llvm, sizeof llvm);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    sb_printf(md, "# %s\n\n", title);
+    sb_puts(md, "- command: `tessera-bench");
+    for (int i = 0; i < argc; i++)
+        sb_printf(md, " %s", argv[i]);
+    sb_printf(md, "`\n- machine: %s, %ld cores; Tessera %s, LLVM %s\n- date: %s\n\n", host, cores, tsr_version(), llvm,
+              date);
+}
+
+static bool emit(const StrBuf *md, const char *out)
+{
+    fputs(md->data, stdout);
+    if (!out)
+        return true;
+    FILE *f = fopen(out, "w");
+    if (!f || fputs(md->data, f) < 0 || fclose(f) != 0) {
+        fprintf(stderr, "tessera-bench: cannot write %s\n", out);
+        return false;
+    }
+    return true;
+}
+
+/* Options shared by both commands. */
+typedef struct {
+    int reps;
+    const char *out;
+    const char *targets[4];
+    int ntargets;
+} CgOptions;
+
+static bool parse_cg(int argc, char **argv, CgOptions *o, const char *default_targets)
+{
+    const char *targets = default_targets;
+    for (int i = 0; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "--reps") && v) {
+            o->reps = atoi(v);
+            i++;
+        } else if (!strcmp(argv[i], "--out") && v) {
+            o->out = v;
+            i++;
+        } else if (!strcmp(argv[i], "--target") && v) {
+            targets = v;
+            i++;
+        } else {
+            fprintf(stderr, "tessera-bench: unknown or incomplete option '%s'\n", argv[i]);
+            return false;
+        }
+    }
+    if (o->reps < 1)
+        o->reps = 1;
+    /* "sm_80,sm_90a" into the list (o->targets point into this buffer) */
+    static char list[64];
+    snprintf(list, sizeof list, "%s", targets);
+    o->ntargets = 0;
+    for (char *p = strtok(list, ","); p && o->ntargets < 4; p = strtok(NULL, ",")) {
+        if (strcmp(p, "sm_80") && strcmp(p, "sm_90") && strcmp(p, "sm_90a")) {
+            fprintf(stderr, "tessera-bench: unknown target '%s' (sm_80, sm_90 or sm_90a)\n", p);
+            return false;
+        }
+        o->targets[o->ntargets++] = p;
+    }
+    return o->ntargets > 0;
+}
+
+int bench_compile_main(int argc, char **argv)
+{
+    CgOptions o = { 5, NULL, { NULL }, 0 };
+    if (!parse_cg(argc - 1, argv + 1, &o, "sm_90a"))
+        return 2;
+    StrBuf md;
+    sb_init(&md);
+    table_header(&md, "Compile times: attention, source to PTX", argc, argv);
+    sb_printf(&md, "Median of %d runs per variant, no JIT cache (frontend_compile, then codegen_kernel: TIR passes, "
+                   "LLVM IR, LLVM O3, NVPTX). Block sizes from kernels/attention_config.c.\n\n",
+              o.reps);
+    sb_puts(&md, "| target | dtype | D | causal | BM | BN | frontend ms | codegen ms | total ms | PTX bytes | PTX lines "
+                 "| smem bytes |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    bool ok = true;
+    double sum = 0;
+    int count = 0;
+    for (int t = 0; t < o.ntargets; t++) {
+        Variant vs[12];
+        int n = variants(o.targets[t], vs);
+        for (int i = 0; i < n && ok; i++) {
+            double *fe = calloc((size_t)o.reps, sizeof(double)), *cg = calloc((size_t)o.reps, sizeof(double)),
+                   *tot = calloc((size_t)o.reps, sizeof(double));
+            size_t bytes = 0, smem = 0;
+            int lines = 0;
+            for (int k = 0; k < o.reps && ok; k++) {
+                Compiled c;
+                memset(&c, 0, sizeof c);
+                ok = compile_variant(&vs[i], o.targets[t], &c);
+                if (!ok)
+                    break;
+                fe[k] = c.frontend_ms;
+                cg[k] = c.codegen_ms;
+                tot[k] = c.frontend_ms + c.codegen_ms;
+                bytes = strlen(c.r.ptx);
+                smem = c.r.smem_bytes;
+                lines = 0;
+                for (const char *p = c.r.ptx; *p; p++)
+                    lines += *p == '\n';
+                codegen_result_free(&c.r);
+            }
+            if (ok) {
+                double total = median(tot, o.reps);
+                sum += total;
+                count++;
+                sb_printf(&md, "| %s | %s | %d | %s | %d | %d | %.1f | %.1f | %.1f | %zu | %d | %zu |\n", o.targets[t],
+                          dtype_name(vs[i].dt), vs[i].D, vs[i].causal ? "yes" : "no", vs[i].cfg.bm, vs[i].cfg.bn,
+                          median(fe, o.reps), median(cg, o.reps), total, bytes, lines, smem);
+                fprintf(stderr, "compiled %s %s D=%d causal=%d: %.1f ms\n", o.targets[t], dtype_name(vs[i].dt),
+                        vs[i].D, vs[i].causal, total);
+            }
+            free(fe);
+            free(cg);
+            free(tot);
+        }
+    }
+    if (ok && count)
+        sb_printf(&md, "\nMean of the medians: %.1f ms per variant.\n", sum / count);
+    ok = ok && emit(&md, o.out);
+    sb_free(&md);
+    return ok ? 0 : 1;
+}
+
+/* ---------------------------------------------------------------- ptxas */
+
+/* The ptxas to use: $PTXAS, /usr/local/cuda/bin/ptxas, or one on PATH. */
+static bool find_ptxas(char *buf, size_t n)
+{
+    const char *env = getenv("PTXAS");
+    if (env && *env && access(env, X_OK) == 0) {
+        snprintf(buf, n, "%s", env);
+        return true;
+    }
+    if (access("/usr/local/cuda/bin/ptxas", X_OK) == 0) {
+        snprintf(buf, n, "/usr/local/cuda/bin/ptxas");
+        return true;
+    }
+    const char *path = getenv("PATH");
+    while (path && *path) {
+        const char *end = strchr(path, ':');
+        int len = end ? (int)(end - path) : (int)strlen(path);
+        snprintf(buf, n, "%.*s/ptxas", len, path);
+        if (access(buf, X_OK) == 0)
+            return true;
+        path = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+/* The number just before `suffix` in text (0 when absent). */
+static int number_before(const char *text, const char *suffix)
+{
+    const char *p = strstr(text, suffix);
+    if (!p)
+        return 0;
+    while (p > text && p[-1] == ' ')
+        p--;
+    while (p > text && p[-1] >= '0' && p[-1] <= '9')
+        p--;
+    return atoi(p);
+}
+
+typedef struct {
+    int registers, spill_stores, spill_loads, stack, smem;
+} Resources;
+
+/* Runs ptxas -v on ptx for arch; false with its output in log on failure. */
+static bool run_ptxas(const char *ptxas, const char *ptx, const char *arch, Resources *r, StrBuf *log)
+{
+    char file[] = "/tmp/tessera-bench-ptx-XXXXXX";
+    int fd = mkstemp(file);
+    if (fd < 0) {
+        sb_puts(log, "cannot create a temporary file");
+        return false;
+    }
+    FILE *f = fdopen(fd, "w");
+    bool written = f && fputs(ptx, f) >= 0;
+    if (f)
+        written = fclose(f) == 0 && written;
+    char cmd[4096 + 128];
+    snprintf(cmd, sizeof cmd, "'%.4000s' -arch=%.16s -v '%s' -o /dev/null 2>&1", ptxas, arch, file);
+    FILE *p = written ? popen(cmd, "r") : NULL;
+    char buf[4096];
+    size_t got;
+    while (p && (got = fread(buf, 1, sizeof buf, p)) > 0)
+        sb_putn(log, buf, got);
+    int status = p ? pclose(p) : -1;
+    unlink(file);
+    const char *text = log->data ? log->data : "";
+    memset(r, 0, sizeof *r);
+    const char *used = strstr(text, "Used ");
+    if (used)
+        r->registers = atoi(used + 5);
+    r->spill_stores = number_before(text, "bytes spill stores");
+    r->spill_loads = number_before(text, "bytes spill loads");
+    r->stack = number_before(text, "bytes stack frame");
+    r->smem = number_before(text, "bytes smem");
+    return status == 0;
+}
+
+int bench_ptxas_main(int argc, char **argv)
+{
+    CgOptions o = { 1, NULL, { NULL }, 0 };
+    if (!parse_cg(argc - 1, argv + 1, &o, "sm_80,sm_90a"))
+        return 2;
+    char ptxas[4096];
+    if (!find_ptxas(ptxas, sizeof ptxas)) {
+        printf("SKIP: ptxas not found (set PTXAS, install the CUDA toolkit at /usr/local/cuda, or put ptxas on PATH)\n");
+        return 0;
+    }
+    StrBuf md, version;
+    sb_init(&md);
+    sb_init(&version);
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "'%s' --version 2>&1 | tail -1", ptxas);
+    FILE *p = popen(cmd, "r");
+    char line[256];
+    if (p && fgets(line, sizeof line, p))
+        sb_puts(&version, line);
+    if (p)
+        pclose(p);
+    table_header(&md, "ptxas resource report: attention", argc, argv);
+    sb_printf(&md, "ptxas: %s (%s). Each variant's PTX (16-byte aligned tensors), block sizes from "
+                   "kernels/attention_config.c. Dynamic shared memory: what the launch provides (the PTX header, "
+                   "CodegenResult.smem_bytes); static: ptxas' count.\n\n",
+              ptxas, version.len ? strtok(version.data, "\n") : "version unknown");
+    sb_puts(&md, "| target | dtype | D | causal | BM | BN | threads | registers | spill stores | spill loads | stack "
+                 "| static smem | dynamic smem | total smem |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    bool ok = true;
+    for (int t = 0; t < o.ntargets && ok; t++) {
+        Variant vs[12];
+        int n = variants(o.targets[t], vs);
+        for (int i = 0; i < n && ok; i++) {
+            Compiled c;
+            memset(&c, 0, sizeof c);
+            if (!(ok = compile_variant(&vs[i], o.targets[t], &c)))
+                break;
+            Resources r;
+            StrBuf log;
+            sb_init(&log);
+            if (!run_ptxas(ptxas, c.r.ptx, o.targets[t], &r, &log)) {
+                fprintf(stderr, "tessera-bench: ptxas rejects attention %s %s D=%d causal=%d:\n%s\n", o.targets[t],
+                        dtype_name(vs[i].dt), vs[i].D, vs[i].causal, log.data ? log.data : "");
+                ok = false;
+            } else {
+                sb_printf(&md, "| %s | %s | %d | %s | %d | %d | %d | %d | %d | %d | %d | %d | %zu | %zu |\n",
+                          o.targets[t], dtype_name(vs[i].dt), vs[i].D, vs[i].causal ? "yes" : "no", vs[i].cfg.bm,
+                          vs[i].cfg.bn, c.r.threads, r.registers, r.spill_stores, r.spill_loads, r.stack, r.smem,
+                          c.r.smem_bytes, c.r.smem_bytes + (size_t)r.smem);
+            }
+            sb_free(&log);
+            codegen_result_free(&c.r);
+        }
+    }
+    ok = ok && emit(&md, o.out);
+    sb_free(&md);
+    sb_free(&version);
+    return ok ? 0 : 1;
+}

@@ -1,0 +1,86 @@
+/* What the benchmark computes from its measurements: FLOP counts, the
+ * statistics of repeated timings, the GPUs' peak rates and FlashAttention's
+ * tolerance rule. */
+#include "bench.h"
+#include "reference.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+double bench_flops(const BenchConfig *c)
+{
+    double f = 4.0 * c->B * c->Hq * (double)c->Sq * c->Sk * c->D;
+    return c->causal && c->Sq == c->Sk ? f / 2 : f;
+}
+
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The q-quantile of sorted values, interpolating between neighbours. */
+static double quantile(const double *v, int n, double q)
+{
+    double pos = q * (n - 1);
+    int i = (int)pos;
+    double frac = pos - i;
+    return i + 1 < n ? v[i] + frac * (v[i + 1] - v[i]) : v[n - 1];
+}
+
+TimeStats bench_time_stats(double *times, int n)
+{
+    TimeStats s;
+    memset(&s, 0, sizeof s);
+    if (n <= 0)
+        return s;
+    qsort(times, (size_t)n, sizeof *times, by_value);
+    s.n = n;
+    s.min = times[0];
+    s.max = times[n - 1];
+    s.median = quantile(times, n, 0.5);
+    s.q1 = quantile(times, n, 0.25);
+    s.q3 = quantile(times, n, 0.75);
+    return s;
+}
+
+/* Dense f16/bf16 tensor-core rates with f32 accumulation, from the vendors'
+ * datasheets (TFLOP/s). The first row whose every word occurs in the name
+ * wins, so the more specific rows come first. */
+static const struct {
+    const char *words[2];
+    double tflops;
+    const char *which;
+} peaks[] = {
+    { { "H100", "PCIe" }, 756.0, "H100 PCIe" },
+    { { "H100", NULL }, 989.4, "H100/H200 SXM" },
+    { { "H200", NULL }, 989.4, "H100/H200 SXM" },
+    { { "H800", NULL }, 989.4, "H800 SXM" },
+    { { "GH200", NULL }, 989.4, "GH200" },
+    { { "A100", NULL }, 312.0, "A100" },
+    { { "A800", NULL }, 312.0, "A800" },
+    { { "L40S", NULL }, 362.1, "L40S" },
+    { { "A10", NULL }, 125.0, "A10" },
+};
+
+double bench_peak_tflops(const char *name, const char **which)
+{
+    *which = "unknown GPU";
+    if (!name)
+        return 0;
+    for (size_t i = 0; i < TSR_ARRAY_LEN(peaks); i++) {
+        bool all = true;
+        for (int w = 0; w < 2 && peaks[i].words[w]; w++)
+            all = all && strstr(name, peaks[i].words[w]);
+        if (all) {
+            *which = peaks[i].which;
+            return peaks[i].tflops;
+        }
+    }
+    return 0;
+}
+
+double bench_bound(DType dt, double err_lowp, double scale)
+{
+    return (2.0 * err_lowp + attention_slack(dt)) * scale;
+}

@@ -1,0 +1,249 @@
+/* The options of `tessera-bench attention` and the configurations they
+ * make. Shapes follow FlashAttention's benchmark: H * D = 2048 and
+ * B * S = 16384 tokens, S from 512 to 16384. On the CPU devices (emu,
+ * interp) the shapes the options leave open are small, so that the whole
+ * run takes seconds. */
+#include "bench.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const int default_seqlens[] = { 512, 1024, 2048, 4096, 8192, 16384 };
+static const int cpu_seqlens[] = { 128, 256 };
+static const int cpu_dims[] = { 64, 128 };
+enum { CPU_BATCH = 1, CPU_HEADS = 2 };
+
+void bench_options_init(BenchOptions *o)
+{
+    memset(o, 0, sizeof *o);
+    o->device = TSR_DEVICE_AUTO;
+    o->dtypes[0] = DT_F16;
+    o->dtypes[1] = DT_BF16;
+    o->ndtypes = 2;
+    o->dims[0] = 64;
+    o->dims[1] = 128;
+    o->dims[2] = 256;
+    o->ndims = 3;
+    for (size_t i = 0; i < TSR_ARRAY_LEN(default_seqlens); i++)
+        o->seqlens[i] = default_seqlens[i];
+    o->nseqlens = (int)TSR_ARRAY_LEN(default_seqlens);
+    o->causal = CAUSAL_BOTH;
+    o->reps = -1;
+    o->warmup = -1;
+    o->reference = true;
+    o->check_rows = 64;
+    o->tolerance_scale = 1.0;
+    o->seed = 20240601;
+}
+
+static bool parse_int(const char *s, long lo, long hi, int *out)
+{
+    if (!s || !*s)
+        return false;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+bool bench_parse_int_list(const char *s, int *out, int max, int *n, int lo, int hi)
+{
+    *n = 0;
+    if (!s || !*s)
+        return false;
+    const char *p = s;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char item[32];
+        if (len == 0 || len >= sizeof item || *n >= max)
+            return false;
+        memcpy(item, p, len);
+        item[len] = 0;
+        if (!parse_int(item, lo, hi, &out[*n]))
+            return false;
+        (*n)++;
+        if (!comma)
+            return true;
+        p = comma + 1;
+    }
+}
+
+bool bench_parse_dtype_list(const char *s, DType *out, int max, int *n)
+{
+    *n = 0;
+    if (!s || !*s)
+        return false;
+    const char *p = s;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char item[16];
+        if (len == 0 || len >= sizeof item || *n >= max)
+            return false;
+        memcpy(item, p, len);
+        item[len] = 0;
+        DType dt;
+        if (!dtype_parse(item, &dt) || (dt != DT_F16 && dt != DT_BF16))
+            return false;
+        out[(*n)++] = dt;
+        if (!comma)
+            return true;
+        p = comma + 1;
+    }
+}
+
+#define FAIL(...)                                                                                                 \
+    do {                                                                                                          \
+        snprintf(err, n, __VA_ARGS__);                                                                            \
+        return false;                                                                                             \
+    } while (0)
+
+bool bench_parse_attention(BenchOptions *o, int argc, char **argv, char *err, size_t n)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool takes_value = strcmp(a, "--no-reference") && strcmp(a, "--quiet");
+        if (strncmp(a, "--", 2))
+            FAIL("unexpected argument '%s' (options start with --)", a);
+        if (takes_value && !v)
+            FAIL("%s needs a value", a);
+        if (!strcmp(a, "--device")) {
+            if (!strcmp(v, "cuda"))
+                o->device = TSR_DEVICE_CUDA;
+            else if (!strcmp(v, "emu"))
+                o->device = TSR_DEVICE_EMU;
+            else if (!strcmp(v, "interp"))
+                o->device = TSR_DEVICE_INTERP;
+            else if (!strcmp(v, "auto"))
+                o->device = TSR_DEVICE_AUTO;
+            else
+                FAIL("--device %s: use cuda, emu, interp or auto", v);
+        } else if (!strcmp(a, "--dtype")) {
+            if (!bench_parse_dtype_list(v, o->dtypes, BENCH_MAX_LIST, &o->ndtypes))
+                FAIL("--dtype %s: a comma-separated list of f16 and bf16", v);
+        } else if (!strcmp(a, "--d")) {
+            if (!bench_parse_int_list(v, o->dims, BENCH_MAX_LIST, &o->ndims, 16, 256))
+                FAIL("--d %s: a comma-separated list of head dims (16 to 256)", v);
+            for (int k = 0; k < o->ndims; k++)
+                if (o->dims[k] % 16)
+                    FAIL("--d %s: head dims are multiples of 16", v);
+            o->set_dims = true;
+        } else if (!strcmp(a, "--seqlen")) {
+            if (!bench_parse_int_list(v, o->seqlens, BENCH_MAX_LIST, &o->nseqlens, 1, 1 << 20))
+                FAIL("--seqlen %s: a comma-separated list of sequence lengths", v);
+            o->set_seqlens = true;
+        } else if (!strcmp(a, "--sq") || !strcmp(a, "--sk")) {
+            int *dst = a[3] == 'q' ? &o->sq : &o->sk;
+            if (!parse_int(v, 1, 1 << 20, dst))
+                FAIL("%s %s: a sequence length", a, v);
+        } else if (!strcmp(a, "--batch")) {
+            if (!parse_int(v, 1, 1 << 16, &o->batch))
+                FAIL("--batch %s: a positive number", v);
+            o->set_batch = true;
+        } else if (!strcmp(a, "--heads")) {
+            if (!parse_int(v, 1, 1 << 12, &o->heads))
+                FAIL("--heads %s: a positive number", v);
+            o->set_heads = true;
+        } else if (!strcmp(a, "--kv-heads")) {
+            if (!parse_int(v, 1, 1 << 12, &o->kv_heads))
+                FAIL("--kv-heads %s: a positive number", v);
+        } else if (!strcmp(a, "--causal")) {
+            if (!strcmp(v, "yes"))
+                o->causal = CAUSAL_YES;
+            else if (!strcmp(v, "no"))
+                o->causal = CAUSAL_NO;
+            else if (!strcmp(v, "both"))
+                o->causal = CAUSAL_BOTH;
+            else
+                FAIL("--causal %s: use yes, no or both", v);
+        } else if (!strcmp(a, "--reps")) {
+            if (!parse_int(v, 1, 100000, &o->reps))
+                FAIL("--reps %s: at least 1", v);
+        } else if (!strcmp(a, "--warmup")) {
+            if (!parse_int(v, 0, 100000, &o->warmup))
+                FAIL("--warmup %s: 0 or more", v);
+        } else if (!strcmp(a, "--check-rows")) {
+            if (!parse_int(v, 1, 1 << 20, &o->check_rows))
+                FAIL("--check-rows %s: at least 1", v);
+        } else if (!strcmp(a, "--tolerance-scale") || !strcmp(a, "--peak") || !strcmp(a, "--time-limit")) {
+            char *end;
+            double d = strtod(v, &end);
+            if (*end || !(d >= 0))
+                FAIL("%s %s: a number >= 0", a, v);
+            *(!strcmp(a, "--peak") ? &o->peak_tflops : !strcmp(a, "--time-limit") ? &o->time_limit : &o->tolerance_scale) = d;
+        } else if (!strcmp(a, "--seed")) {
+            char *end;
+            o->seed = strtoull(v, &end, 10);
+            if (*end)
+                FAIL("--seed %s: a number", v);
+        } else if (!strcmp(a, "--json")) {
+            o->json = v;
+        } else if (!strcmp(a, "--csv")) {
+            o->csv = v;
+        } else if (!strcmp(a, "--plot")) {
+            o->plot = v;
+        } else if (!strcmp(a, "--no-reference")) {
+            o->reference = false;
+        } else if (!strcmp(a, "--quiet")) {
+            o->quiet = true;
+        } else {
+            FAIL("unknown option '%s' (tessera-bench --help lists them)", a);
+        }
+        if (takes_value)
+            i++;
+    }
+    if ((o->sq != 0) != (o->sk != 0))
+        FAIL("--sq and --sk go together");
+    if (o->sq && o->set_seqlens)
+        FAIL("give either --seqlen or --sq/--sk");
+    if (o->kv_heads && o->heads && o->heads % o->kv_heads)
+        FAIL("--heads %d is not a multiple of --kv-heads %d", o->heads, o->kv_heads);
+    return true;
+}
+
+int bench_configs(const BenchOptions *o, tsr_device_kind device, BenchConfig *out, int max)
+{
+    bool cpu = device != TSR_DEVICE_CUDA;
+    const int *dims = o->dims, *seqlens = o->seqlens;
+    int ndims = o->ndims, nseq = o->nseqlens;
+    if (cpu && !o->set_dims) {
+        dims = cpu_dims;
+        ndims = (int)TSR_ARRAY_LEN(cpu_dims);
+    }
+    if (cpu && !o->set_seqlens) {
+        seqlens = cpu_seqlens;
+        nseq = (int)TSR_ARRAY_LEN(cpu_seqlens);
+    }
+    if (o->sq)
+        nseq = 1;
+    int count = 0;
+    for (int t = 0; t < o->ndtypes; t++)
+        for (int c = 0; c < 2; c++) {
+            if (!(o->causal & (c ? CAUSAL_YES : CAUSAL_NO)))
+                continue;
+            for (int d = 0; d < ndims; d++)
+                for (int s = 0; s < nseq; s++) {
+                    BenchConfig k;
+                    k.dt = o->dtypes[t];
+                    k.causal = c;
+                    k.D = dims[d];
+                    k.Sq = o->sq ? o->sq : seqlens[s];
+                    k.Sk = o->sk ? o->sk : seqlens[s];
+                    k.B = o->batch ? o->batch : cpu ? CPU_BATCH : (16384 / k.Sq > 0 ? 16384 / k.Sq : 1);
+                    k.Hq = o->heads ? o->heads : cpu ? CPU_HEADS : (2048 / k.D > 0 ? 2048 / k.D : 1);
+                    k.Hkv = o->kv_heads ? o->kv_heads : k.Hq;
+                    if (k.Hq % k.Hkv)
+                        k.Hkv = k.Hq; /* --kv-heads that does not divide a derived head count */
+                    if (count < max)
+                        out[count] = k;
+                    count++;
+                }
+        }
+    return count < max ? count : max;
+}

@@ -1,0 +1,141 @@
+/* Events (tsr_event_*): points in a stream's work whose elapsed times measure
+ * it. On cuda each event is a CUevent (cuda/cuda.c); on emu and interp, whose
+ * launches complete before they return, recording reads the host's monotonic
+ * clock. A context keeps its live events in a list and destroys them with
+ * itself. Errors are reported on the context. */
+#define _POSIX_C_SOURCE 200809L
+#include "rt.h"
+
+#include <time.h>
+
+struct tsr_event {
+    tsr_context *ctx;
+    void *handle; /* the device's event; NULL on host devices */
+    bool recorded;
+    double host_ms; /* host devices: the monotonic clock when recorded */
+    tsr_event *prev, *next;
+};
+
+static double host_clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+/* Moves the message of a device call that failed onto the context. */
+static tsr_status on_context(tsr_context *ctx, tsr_status s, StrBuf *err)
+{
+    if (s != TSR_OK)
+        rt_fail_text(&ctx->err, s, err->data);
+    sb_free(err);
+    return s;
+}
+
+tsr_status tsr_event_create(tsr_context *ctx, tsr_event **out)
+{
+    tsr_status s = rt_context_usable(ctx);
+    if (s != TSR_OK)
+        return s;
+    if (!out)
+        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "tsr_event_create: out is NULL");
+    *out = NULL;
+    tsr_event *ev = rt_alloc(ctx, sizeof *ev);
+    if (!ev)
+        return rt_fail(&ctx->err, TSR_ERR_OUT_OF_MEMORY, "out of host memory");
+    ev->ctx = ctx;
+    if (ctx->dev->event_create) {
+        StrBuf err;
+        sb_init(&err);
+        s = on_context(ctx, ctx->dev->event_create(ctx, &ev->handle, &err), &err);
+        if (s != TSR_OK) {
+            rt_free(ctx, ev, sizeof *ev);
+            return s;
+        }
+    }
+    ev->next = ctx->events;
+    if (ctx->events)
+        ctx->events->prev = ev;
+    ctx->events = ev;
+    *out = ev;
+    return TSR_OK;
+}
+
+void tsr_event_destroy(tsr_event *ev)
+{
+    if (!ev)
+        return;
+    tsr_context *ctx = ev->ctx;
+    if (ev->handle)
+        ctx->dev->event_destroy(ctx, ev->handle);
+    if (ev->prev)
+        ev->prev->next = ev->next;
+    else
+        ctx->events = ev->next;
+    if (ev->next)
+        ev->next->prev = ev->prev;
+    rt_free(ctx, ev, sizeof *ev);
+}
+
+void rt_events_release(tsr_context *ctx)
+{
+    while (ctx->events)
+        tsr_event_destroy(ctx->events);
+}
+
+tsr_status tsr_event_record(tsr_event *ev, void *stream)
+{
+    if (!ev)
+        return TSR_ERR_INVALID_ARGUMENT;
+    tsr_context *ctx = ev->ctx;
+    tsr_status s = TSR_OK;
+    if (ev->handle) {
+        StrBuf err;
+        sb_init(&err);
+        s = on_context(ctx, ctx->dev->event_record(ctx, ev->handle, stream, &err), &err);
+    } else {
+        ev->host_ms = host_clock_ms();
+    }
+    if (s == TSR_OK)
+        ev->recorded = true;
+    return s;
+}
+
+tsr_status tsr_event_synchronize(tsr_event *ev)
+{
+    if (!ev)
+        return TSR_ERR_INVALID_ARGUMENT;
+    tsr_context *ctx = ev->ctx;
+    if (!ev->recorded)
+        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "tsr_event_synchronize: the event was never recorded");
+    if (!ev->handle)
+        return TSR_OK;
+    StrBuf err;
+    sb_init(&err);
+    return on_context(ctx, ctx->dev->event_sync(ctx, ev->handle, &err), &err);
+}
+
+tsr_status tsr_event_elapsed_ms(tsr_event *start, tsr_event *end, float *ms)
+{
+    if (!start || !end)
+        return TSR_ERR_INVALID_ARGUMENT;
+    tsr_context *ctx = start->ctx;
+    if (end->ctx != ctx)
+        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT,
+                       "tsr_event_elapsed_ms: the two events belong to different contexts");
+    if (!ms)
+        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "tsr_event_elapsed_ms: ms is NULL");
+    if (!start->recorded || !end->recorded)
+        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "tsr_event_elapsed_ms: the %s event was never recorded",
+                       start->recorded ? "end" : "start");
+    if (!start->handle) {
+        *ms = (float)(end->host_ms - start->host_ms);
+        return TSR_OK;
+    }
+    StrBuf err;
+    sb_init(&err);
+    tsr_status s = ctx->dev->event_sync(ctx, end->handle, &err);
+    if (s == TSR_OK)
+        s = ctx->dev->event_elapsed(ctx, start->handle, end->handle, ms, &err);
+    return on_context(ctx, s, &err);
+}
