@@ -46,32 +46,14 @@ static void check_variant(DType dt, int D, bool causal, const char *bm, const ch
         (void)state;                                                                                         \
         check_variant(dt, D, causal, bm, bn);                                                                \
     }
-VARIANT(f16_d64, DT_F16, 64, false, "64", "64")
-VARIANT(f16_d64_causal, DT_F16, 64, true, "64", "64")
-VARIANT(bf16_d64, DT_BF16, 64, false, "64", "64")
-VARIANT(bf16_d64_causal, DT_BF16, 64, true, "64", "64")
-VARIANT(f16_d128, DT_F16, 128, false, "64", "64")
-VARIANT(f16_d128_causal, DT_F16, 128, true, "64", "64")
-VARIANT(bf16_d128, DT_BF16, 128, false, "64", "64")
-VARIANT(bf16_d128_causal, DT_BF16, 128, true, "64", "64")
-VARIANT(f16_d256, DT_F16, 256, false, "64", "32")
-VARIANT(f16_d256_causal, DT_F16, 256, true, "64", "32")
-VARIANT(bf16_d256, DT_BF16, 256, false, "64", "32")
-VARIANT(bf16_d256_causal, DT_BF16, 256, true, "64", "32")
-/* Other block shapes must give the same answers. */
-VARIANT(f16_d64_bm128_bn16, DT_F16, 64, true, "128", "16")
-VARIANT(bf16_d128_bm16_bn128, DT_BF16, 128, false, "16", "128")
+ATTN_VARIANTS(VARIANT)
+#undef VARIANT
+#define TEST(name, dt, D, causal, bm, bn) cmocka_unit_test(name),
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(f16_d64),           cmocka_unit_test(f16_d64_causal),
-        cmocka_unit_test(bf16_d64),          cmocka_unit_test(bf16_d64_causal),
-        cmocka_unit_test(f16_d128),          cmocka_unit_test(f16_d128_causal),
-        cmocka_unit_test(bf16_d128),         cmocka_unit_test(bf16_d128_causal),
-        cmocka_unit_test(f16_d256),          cmocka_unit_test(f16_d256_causal),
-        cmocka_unit_test(bf16_d256),         cmocka_unit_test(bf16_d256_causal),
-        cmocka_unit_test(f16_d64_bm128_bn16), cmocka_unit_test(bf16_d128_bm16_bn128),
+        ATTN_VARIANTS(TEST)
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
