@@ -11,7 +11,9 @@
  *
  * A kernel that compiles also runs on the TIR interpreter with small
  * tensors, when its loops have bounds known before the launch and the work
- * is small (so that no input makes the harness slow for a legitimate reason).
+ * is small (so that no input makes the harness slow for a legitimate reason),
+ * once as sema built it and once after the passes: the results must be the
+ * same bit for bit (a differential check of fold, CSE and DCE).
  *
  * Build and run: `make fuzz`, then see tests/README.md. */
 #include "ast.h"
@@ -181,19 +183,33 @@ static void fill_tensor(HostTensor *t, uint64_t *h)
     }
 }
 
-/* Runs f on small random arguments when that is quick. */
-static void run_interp(TirFunc *f, uint64_t h)
+static size_t tensor_bytes(const HostTensor *t)
+{
+    size_t n = 1;
+    for (int d = 0; d < t->rank; d++)
+        n *= (size_t)t->shape[d];
+    return n * (size_t)dtype_size(t->dt);
+}
+
+/* Runs a kernel on small random arguments when that is quick, twice: as
+ * sema built it (raw) and after the TIR passes (opt). The passes must not
+ * change what it computes: every tensor must end up bit for bit the same
+ * (folding evaluates with the interpreter's own code, so even rounding
+ * agrees). A difference is a miscompilation: abort, which libFuzzer reports. */
+static void run_both(TirFunc *opt, TirFunc *raw, uint64_t h)
 {
     static const int32_t sym_choices[] = { 1, 2, 3, 5, 8, 16, 17, 33, 64, 100 };
     static const double scalar_choices[] = { 0, 1, -3, 2.5, 7, 64, 1e9, 3e9, -0.0, 1e-3 };
-    int np = f->params.len;
-    int32_t *syms = calloc((size_t)f->syms.len + 1, sizeof(int32_t));
+    int np = raw->params.len;
+    int32_t *syms = calloc((size_t)raw->syms.len + 1, sizeof(int32_t));
     KernelArg *args = calloc((size_t)np + 1, sizeof(KernelArg));
-    for (int s = 0; s < f->syms.len; s++)
+    void **initial = calloc((size_t)np + 1, sizeof(void *));
+    void **after_opt = calloc((size_t)np + 1, sizeof(void *));
+    for (int s = 0; s < raw->syms.len; s++)
         syms[s] = sym_choices[next_rand(&h) % TSR_ARRAY_LEN(sym_choices)];
     bool ok = true;
     for (int i = 0; i < np && ok; i++) {
-        const TirParam *p = &f->params.data[i];
+        const TirParam *p = &raw->params.data[i];
         args[i].is_tensor = p->is_tensor;
         if (!p->is_tensor) {
             args[i].scalar = scalar_choices[next_rand(&h) % TSR_ARRAY_LEN(scalar_choices)];
@@ -213,21 +229,62 @@ static void run_interp(TirFunc *f, uint64_t h)
         if (!ok)
             break;
         t->data = calloc((size_t)(n ? n : 1), (size_t)dtype_size(p->dt));
-        fill_tensor(t, &h);
+        fill_tensor(t, &h); /* outputs too: a kernel may load what it stores */
+        initial[i] = malloc(tensor_bytes(t) + 1);
+        memcpy(initial[i], t->data, tensor_bytes(t));
     }
     int64_t work = 0, grid[3];
     StrBuf err;
     sb_init(&err);
-    int32_t *bound = calloc((size_t)f->syms.len + 1, sizeof(int32_t));
-    if (ok && kernel_bind_args(f, args, np, bound, &err) && kernel_eval_grid(f, args, bound, grid, &err) &&
-        grid[0] * grid[1] * grid[2] <= MAX_PROGRAMS && block_work(f, f->body, bound, 1, &work))
-        interp_launch(f, args, np, 1, &err);
+    int32_t *bound = calloc((size_t)raw->syms.len + 1, sizeof(int32_t));
+    /* the raw kernel does at least the work of the optimized one */
+    if (ok && kernel_bind_args(raw, args, np, bound, &err) && kernel_eval_grid(raw, args, bound, grid, &err) &&
+        grid[0] * grid[1] * grid[2] <= MAX_PROGRAMS && block_work(raw, raw->body, bound, 1, &work)) {
+        bool ran_opt = interp_launch(opt, args, np, 1, &err);
+        for (int i = 0; i < np; i++)
+            if (args[i].is_tensor) {
+                size_t b = tensor_bytes(&args[i].tensor);
+                after_opt[i] = malloc(b + 1);
+                memcpy(after_opt[i], args[i].tensor.data, b);
+                memcpy(args[i].tensor.data, initial[i], b);
+            }
+        bool ran_raw = interp_launch(raw, args, np, 1, &err);
+        if (ran_opt != ran_raw)
+            tsr_die("fuzz: the optimized kernel %s launches %s, the raw one %s", raw->name, ran_opt ? "" : "not",
+                    ran_raw ? "" : "not");
+        for (int i = 0; i < np; i++)
+            if (args[i].is_tensor && memcmp(after_opt[i], args[i].tensor.data, tensor_bytes(&args[i].tensor)))
+                tsr_die("fuzz: the TIR passes changed what kernel %s stores in '%s'", raw->name,
+                        raw->params.data[i].name);
+    }
     sb_free(&err);
     free(bound);
-    for (int i = 0; i < np; i++)
+    for (int i = 0; i < np; i++) {
         free(args[i].tensor.data);
+        free(initial[i]);
+        free(after_opt[i]);
+    }
+    free(initial);
+    free(after_opt);
     free(args);
     free(syms);
+}
+
+/* The TIR of prog as sema builds it, before any pass (NULL on errors). */
+static TirModule *raw_tir(const AstProgram *prog, const Source *src, const Define *defs, int ndefs)
+{
+    Diag d;
+    diag_init(&d, src);
+    TirModule *m = sema_program(prog, defs, ndefs, NULL, &d);
+    diag_free(&d);
+    for (int i = 0; m && i < m->funcs.len; i++) {
+        StrBuf why;
+        sb_init(&why);
+        if (!tir_verify(m->funcs.data[i], &why))
+            tsr_die("%s (after sema)", why.data);
+        sb_free(&why);
+    }
+    return m;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -263,8 +320,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         TirModule *m = frontend_compile(&src, defs, ndefs, NULL, &d2, size % 3 == 0 ? &dump : NULL);
         if (m) {
             tir_module_print(&out, m);
+            TirModule *raw = raw_tir(prog, &src, defs, ndefs);
+            if (!raw || raw->funcs.len != m->funcs.len)
+                tsr_die("fuzz: sema does not give the same kernels twice");
             for (int i = 0; i < m->funcs.len; i++)
-                run_interp(m->funcs.data[i], hash_bytes(data, size) + (uint64_t)i);
+                run_both(m->funcs.data[i], raw->funcs.data[i], hash_bytes(data, size) + (uint64_t)i);
+            tir_module_free(raw);
             tir_module_free(m);
         }
         sb_free(&dump);
