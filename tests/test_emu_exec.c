@@ -752,6 +752,151 @@ static void test_host_threads(void **state)
     emu_module_free(m);
 }
 
+/* ---- function calls ---------------------------------------------------------------- */
+
+/* nvcc's calling sequence: .param variables of the caller, st.param, call,
+ * ld.param. twice(x) calls add1 twice; clamp returns early from inside a
+ * divergent branch; only odd threads call twice. */
+static const char *const call_ptx = HEADER
+    ".func (.param .b32 add1_ret) add1(.param .b32 add1_x)\n"
+    "{\n"
+    "  .reg .b32 %r<3>;\n"
+    "  ld.param.u32 %r1, [add1_x];\n"
+    "  add.s32 %r2, %r1, 1;\n"
+    "  st.param.b32 [add1_ret], %r2;\n"
+    "  ret;\n"
+    "}\n"
+    ".func (.param .b32 twice_ret) twice(.param .b32 twice_x)\n"
+    "{\n"
+    "  .reg .b32 %r<4>;\n"
+    "  ld.param.u32 %r1, [twice_x];\n"
+    "  {\n"
+    "  .param .b32 p0;\n  .param .b32 r0;\n"
+    "  st.param.b32 [p0], %r1;\n"
+    "  call.uni (r0), add1, (p0);\n"
+    "  ld.param.b32 %r2, [r0];\n"
+    "  }\n"
+    "  {\n"
+    "  .param .b32 p0;\n  .param .b32 r0;\n"
+    "  st.param.b32 [p0], %r2;\n"
+    "  call.uni (r0), add1, (p0);\n"
+    "  ld.param.b32 %r3, [r0];\n"
+    "  }\n"
+    "  st.param.b32 [twice_ret], %r3;\n"
+    "  ret;\n"
+    "}\n"
+    ".func (.param .b32 clamp_ret) clamp(.param .b32 clamp_x)\n"
+    "{\n"
+    "  .reg .pred %p<2>;\n  .reg .b32 %r<3>;\n"
+    "  ld.param.u32 %r1, [clamp_x];\n"
+    "  setp.gt.u32 %p1, %r1, 20;\n"
+    "  @!%p1 bra SMALL;\n"
+    "  st.param.b32 [clamp_ret], 20;\n"
+    "  ret;\n"
+    "SMALL:\n"
+    "  activemask.b32 %r2;\n"
+    "  st.param.b32 [clamp_ret], %r2;\n"
+    "  ret;\n"
+    "}\n"
+    ".visible .entry k(.param .u64 out)\n"
+    "{\n"
+    "  .reg .pred %p<2>;\n  .reg .b32 %r<10>;\n  .reg .b64 %rd<4>;\n"
+    "  ld.param.u64 %rd1, [out];\n"
+    "  mov.u32 %r1, %tid.x;\n"
+    "  mul.wide.u32 %rd2, %r1, 16;\n  add.s64 %rd3, %rd1, %rd2;\n"
+    "  mov.u32 %r2, 0;\n"
+    "  and.b32 %r3, %r1, 1;\n  setp.eq.u32 %p1, %r3, 1;\n"
+    "  {\n"
+    "  .param .b32 a0;\n  .param .b32 r0;\n"
+    "  st.param.b32 [a0], %r1;\n"
+    "  @%p1 call.uni (r0), twice, (a0);\n"
+    "  @%p1 ld.param.b32 %r2, [r0];\n"
+    "  }\n"
+    "  activemask.b32 %r4;\n"
+    "  {\n"
+    "  .param .b32 a0;\n  .param .b32 r0;\n"
+    "  st.param.b32 [a0], %r1;\n"
+    "  call.uni (r0), clamp, (a0);\n"
+    "  ld.param.b32 %r5, [r0];\n"
+    "  }\n"
+    "  st.global.v2.u32 [%rd3], {%r2, %r4};\n"
+    "  st.global.u32 [%rd3+8], %r5;\n"
+    "  ret;\n"
+    "}\n";
+
+static void test_calls(void **state)
+{
+    EmuModule *m = et_load(call_ptx);
+    uint32_t out[32][4];
+    void *p = out;
+    void *args[] = {&p};
+    EmuRegion r = {out, sizeof out, true};
+    EtConfig c = ET_CONFIG(1, 32);
+    c.uninit = true;
+    et_run(m, "k", args, &r, 1, c);
+    for (int t = 0; t < 32; t++) {
+        assert_int_equal(out[t][0], (t & 1) ? t + 2 : 0);
+        assert_int_equal(out[t][1], 0xffffffffu); /* all lanes together again after the call */
+        assert_int_equal(out[t][2], t > 20 ? 20u : 0x001fffffu); /* lanes 0..20 take the branch */
+    }
+    emu_module_free(m);
+}
+
+static const char *const recursive_ptx = HEADER
+    ".func f(.param .b32 f_x)\n"
+    "{\n"
+    "  .param .b32 p0;\n"
+    "  call.uni f, (p0);\n"
+    "  ret;\n"
+    "}\n"
+    ".visible .entry k()\n"
+    "{\n"
+    "  .param .b32 p0;\n"
+    "  call.uni f, (p0);\n"
+    "  ret;\n"
+    "}\n";
+
+/* printf and assert as nvcc calls them */
+static const char *const builtin_ptx = HEADER
+    ".extern .func (.param .b32 func_retval0) vprintf(.param .b64 vprintf_param_0, "
+    ".param .b64 vprintf_param_1);\n"
+    ".extern .func __assertfail(.param .b64 m, .param .b64 f, .param .b32 l, .param .b64 fn, "
+    ".param .b64 cs);\n"
+    ".global .align 1 .b8 msg[7] = {120, 32, 62, 32, 48, 0};\n"
+    ".global .align 1 .b8 file[5] = {97, 46, 99, 117, 0};\n"
+    ".visible .entry k(.param .u32 fail)\n"
+    "{\n"
+    "  .reg .pred %p<2>;\n  .reg .b32 %r<4>;\n  .reg .b64 %rd<4>;\n"
+    "  ld.param.u32 %r1, [fail];\n"
+    "  mov.u64 %rd1, msg;\n  cvta.global.u64 %rd1, %rd1;\n"
+    "  mov.u64 %rd2, file;\n  cvta.global.u64 %rd2, %rd2;\n"
+    "  { .param .b64 p0; .param .b64 p1; .param .b32 r0;\n"
+    "  st.param.b64 [p0], %rd1;\n  st.param.b64 [p1], 0;\n"
+    "  call.uni (r0), vprintf, (p0, p1);\n  ld.param.b32 %r2, [r0]; }\n"
+    "  setp.ne.u32 %p1, %r1, 0;\n"
+    "  @!%p1 bra DONE;\n"
+    "  { .param .b64 a; .param .b64 b; .param .b32 c; .param .b64 d; .param .b64 e;\n"
+    "  st.param.b64 [a], %rd1;\n  st.param.b64 [b], %rd2;\n  st.param.b32 [c], 42;\n"
+    "  call.uni __assertfail, (a, b, c, d, e); }\n"
+    "DONE:\n"
+    "  ret;\n"
+    "}\n";
+
+static void test_call_errors_and_builtins(void **state)
+{
+    char *msg = et_load_error(recursive_ptx);
+    assert_non_null(strstr(msg, "function 'f' is called recursively"));
+    free(msg);
+    EmuModule *m = et_load(builtin_ptx);
+    uint32_t fail = 0;
+    void *args[] = {&fail};
+    et_run(m, "k", args, NULL, 0, ET_CONFIG(1, 32));
+    fail = 1;
+    et_run_fails(m, "k", args, NULL, 0, ET_CONFIG(1, 32), "assertion failed: x > 0 (a.cu:42)",
+                 NULL);
+    emu_module_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -761,6 +906,7 @@ int main(void)
         cmocka_unit_test(test_atomics),          cmocka_unit_test(test_memory_spaces),
         cmocka_unit_test(test_cp_async),         cmocka_unit_test(test_cp_async_groups),
         cmocka_unit_test(test_special_registers), cmocka_unit_test(test_host_threads),
+        cmocka_unit_test(test_calls),            cmocka_unit_test(test_call_errors_and_builtins),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -162,6 +162,15 @@ static void test_nvcc_and_llvm_styles(void **state)
     assert_int_equal(out, 0x48004200u);
     c = ET_CONFIG(1, 32);
     et_run_fails(m, "kern", args2, &r2, 1, c, ".reqntid", NULL);
+    emu_module_free(m);
+
+    /* the .align after .ptr is the pointee's: the u64 still aligns to 8 */
+    m = et_load(".version 8.0\n.target sm_90\n.address_size 64\n"
+                ".visible .entry p(.param .u32 n, .param .u64 .ptr .global .align 1 x)\n{\n ret;\n}\n");
+    assert_int_equal(emu_kernel_info(m, "p", &ki, &err), 0);
+    assert_int_equal(ki.params[1].offset, 8);
+    assert_int_equal(ki.params[1].align, 8);
+    assert_int_equal(ki.param_bytes, 16);
     sb_free(&err);
     emu_module_free(m);
 }
@@ -188,7 +197,7 @@ static void test_errors_name_the_line(void **state)
         {"  add.s32 %r1, %r2, %r3\n  ret;\n", "ptx:11: error: expected ',' or ';'"},
         {"  bra NOWHERE;\n", "unknown label 'NOWHERE'"},
         {"L1:\n  ret;\nL1:\n  ret;\n", "ptx:12: error: label 'L1' defined twice"},
-        {"  call.uni foo, ();\n", "'call' is not supported by the emulator"},
+        {"  call.uni foo, ();\n", "ptx:10: error: 'call.uni': call to unknown function 'foo'"},
         {"  wgmma.fence.sync.aligned;\n", "'wgmma' is not supported by the emulator"},
         {"  ld.global.v4.u32 {%r1, %r2}, [%rd1];\n", "expected a vector of 4 elements, got 2"},
         {"  mma.sync.aligned.m16n8k16.row.row.f32.f16.f16.f32 {%f0, %f1, %f2, %f3}, "

@@ -40,7 +40,7 @@ static int block_succs(const Kernel *k, const int *block_of, int last, int exit_
         out[n++] = block_of[in->target];
         if (in->guard >= 0 && fall && block_of[last + 1] != out[0])
             out[n++] = block_of[last + 1];
-    } else if (in->ctl == CTL_EXIT) {
+    } else if (in->ctl == CTL_EXIT || in->ctl == CTL_RET) {
         out[n++] = exit_node;
         if (in->guard >= 0 && fall)
             out[n++] = block_of[last + 1];
@@ -72,7 +72,7 @@ int emu_cfg_reconv(Kernel *k, StrBuf *err)
                 tsr_die("branch target out of range");
             leader[in->target] = true;
         }
-        if ((in->ctl == CTL_BRA || in->ctl == CTL_EXIT) && i + 1 < ni)
+        if ((in->ctl == CTL_BRA || in->ctl == CTL_EXIT || in->ctl == CTL_RET) && i + 1 < ni)
             leader[i + 1] = true;
     }
     int nb = 0;

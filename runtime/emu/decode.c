@@ -138,18 +138,29 @@ static const ModDesc mod_table[] = {
 
 /* ---- per-function decoding state ------------------------------------------- */
 
-enum { SYM_REG, SYM_PRED, SYM_LABEL, SYM_VAR };
+enum { SYM_REG, SYM_PRED, SYM_LABEL, SYM_VAR, SYM_ADDR };
 
 typedef struct {
     uint8_t kind;
     bool range;
     uint8_t bits;
-    int first;   /* register slot / predicate index / instruction index / variable */
+    uint8_t space; /* SYM_ADDR */
+    int first;     /* register slot / predicate index / instruction index / variable */
     int64_t count;
+    uint64_t addr; /* SYM_ADDR: kernel parameters, function parameters */
+    uint32_t size; /* SYM_ADDR */
     int line;
 } Sym;
 
 enum { TAG_MODULE = -1, TAG_PARAM = -2, TAG_OPCODE = -3, TAG_MOD = -4, TAG_SPECIAL = -5 };
+
+/* A function (.func) decoded into the kernel that calls it. */
+typedef struct {
+    int state;        /* 0: not called, 1: queued, 2: decoded */
+    int32_t entry;    /* its first instruction */
+    uint32_t *param_off, *param_size; /* its parameters in local memory */
+    uint32_t ret_off, ret_size;
+} FuncInfo;
 
 struct DecodeState {
     StrMap names;      /* (scope, name) -> Sym index; module and param names too */
@@ -159,6 +170,12 @@ struct DecodeState {
     int nscopes, scopecap;
     uint64_t *var_addr; /* raw variable -> its address (offset or host pointer) */
     bool *var_placed;
+    bool *var_local;    /* a function's .param variable: kept in local memory */
+    FuncInfo *funcs;    /* per raw function: decoded code and parameter storage */
+    int *queue;         /* functions called but not decoded yet */
+    int nqueue, queuecap;
+    int code_cap, call_cap;
+    bool dyn_placed;   /* dynamic shared memory has its offset: no more static */
     StrMap pool_map;
     int vec_cap, pool_cap;
     StrMap ops;        /* opcode name -> index into opdescs */
@@ -413,18 +430,17 @@ static int imm_bits(Decoder *d, const RawStmt *s, const RawOp *r, int ty, uint64
 static int sym_address(Decoder *d, const RawStmt *s, const Sym *sym, int64_t off, int *space,
                        uint64_t *addr)
 {
-    if (sym->kind != SYM_VAR)
-        return emu_dec_error(d, s, "label used as a value");
-    if (sym->first < 0) { /* a kernel parameter: first = -1 - index */
-        int i = -1 - sym->first;
-        *space = SP_PARAM;
-        *addr = d->k->params[i].offset + (uint64_t)off;
+    if (sym->kind == SYM_ADDR) {
+        *space = sym->space;
+        *addr = sym->addr + (uint64_t)off;
         return 0;
     }
+    if (sym->kind != SYM_VAR)
+        return emu_dec_error(d, s, "label used as a value");
     const RawVar *v = &d->raw->vars[sym->first];
     if (!d->st->var_placed[sym->first])
         return emu_dec_error(d, s, "variable '%s' has no storage here", v->name);
-    *space = v->space;
+    *space = d->st->var_local[sym->first] ? SP_LOCAL : v->space;
     *addr = d->st->var_addr[sym->first] + (uint64_t)off;
     return 0;
 }
@@ -562,8 +578,9 @@ int emu_dec_pred_dst(Decoder *d, const RawStmt *s, const RawOp *r, Operand *out)
     return pred_by_name(d, s, r->name, false, out);
 }
 
-int emu_dec_addr(Decoder *d, const RawStmt *s, const RawOp *r, int space, Operand *out)
+int emu_dec_addr(Decoder *d, const RawStmt *s, const RawOp *r, int *spacep, Operand *out)
 {
+    int space = *spacep;
     if (r->kind != RO_ADDR)
         return emu_dec_error(d, s, "expected an address [..]");
     *out = (Operand){.kind = OK_ADDR, .idx = -1, .val = r->ival};
@@ -583,12 +600,14 @@ int emu_dec_addr(Decoder *d, const RawStmt *s, const RawOp *r, int space, Operan
         out->bits = sym->bits;
         return 0;
     }
-    if (sym->kind != SYM_VAR)
+    if (sym->kind != SYM_VAR && sym->kind != SYM_ADDR)
         return emu_dec_error(d, s, "'%s' cannot be used as an address", r->name);
     int vspace;
     uint64_t addr;
     if (sym_address(d, s, sym, r->ival, &vspace, &addr))
         return -1;
+    if (space == SP_PARAM && vspace == SP_LOCAL) /* a function's parameter */
+        *spacep = space = SP_LOCAL;
     bool host = vspace == SP_GLOBAL || vspace == SP_CONST;
     if (space != vspace && !(space == SP_GENERIC && host) && !(space == SP_GLOBAL && host))
         return emu_dec_error(d, s, "'%s' is a .%s variable, used in a .%s access", r->name,
@@ -794,13 +813,18 @@ static int place_var(Decoder *d, int vi, const RawVar *v)
     if (st->var_placed[vi])
         return 0;
     if (v->space == SP_SHARED && !v->is_extern) {
+        if (st->dyn_placed)
+            return emu_dec_error(d, NULL, "shared variable '%s' first used in a called function: "
+                                 "not supported by the emulator", v->name);
         k->static_smem = align_up(k->static_smem, v->align);
         st->var_addr[vi] = k->static_smem;
         k->static_smem += v->size;
         if (k->static_smem > EMU_MAX_SMEM)
             return emu_dec_error(d, NULL, "static shared memory of '%s' exceeds %d bytes", k->name,
                              EMU_MAX_SMEM);
-    } else if (v->space == SP_LOCAL) {
+    } else if (v->space == SP_LOCAL || (v->space == SP_PARAM && v->is_func_scope)) {
+        /* a function's .param variables (call arguments) live in local memory */
+        st->var_local[vi] = v->space == SP_PARAM;
         k->local_bytes = align_up(k->local_bytes, v->align);
         st->var_addr[vi] = k->local_bytes;
         k->local_bytes += v->size;
@@ -827,7 +851,7 @@ static int place_module_shared(Decoder *d, const RawOp *ops, int n)
         if ((r->kind != RO_NAME && r->kind != RO_ADDR) || !r->name)
             continue;
         int si = map_get(&d->st->names, TAG_MODULE, r->name, strlen(r->name));
-        if (si < 0 || d->st->syms[si].kind != SYM_VAR || d->st->syms[si].first < 0)
+        if (si < 0 || d->st->syms[si].kind != SYM_VAR)
             continue;
         int vi = d->st->syms[si].first;
         const RawVar *v = &d->raw->vars[vi];
@@ -843,9 +867,9 @@ static int declare_names(Decoder *d)
     struct DecodeState *st = d->st;
     Kernel *k = d->k;
     const RawFunc *fn = d->fn;
-    int scope = 0, ninsn = 0, decl_cap = 0;
-    int nregs = SR_COUNT;
-    int npreds = 1;           /* predicate 0 is the sink */
+    int scope = 0, ninsn = k->ncode, decl_cap = k->ndecls;
+    int nregs = k->nregs, npreds = k->npreds; /* functions follow the kernel's registers */
+    st->scopecap = 0;
     st->scope_parent = arena_grow(d->arena, NULL, 0, &st->scopecap, sizeof(int), 1);
     st->scope_parent[0] = -1;
     st->nscopes = 1;
@@ -910,7 +934,14 @@ static int declare_names(Decoder *d)
     }
     k->nregs = nregs;
     k->npreds = npreds;
-    /* dynamic shared memory follows the static allocation */
+    return 0;
+}
+
+/* Dynamic shared memory follows the static allocation. */
+static void place_dynamic_shared(Decoder *d)
+{
+    struct DecodeState *st = d->st;
+    Kernel *k = d->k;
     size_t dalign = 16;
     for (int i = 0; i < d->raw->nvars; i++) {
         const RawVar *v = &d->raw->vars[i];
@@ -918,6 +949,7 @@ static int declare_names(Decoder *d)
             dalign = v->align;
     }
     k->dyn_smem_align = dalign;
+    st->dyn_placed = true;
     size_t dyn_off = align_up(k->static_smem, dalign);
     for (int i = 0; i < d->raw->nvars; i++) {
         const RawVar *v = &d->raw->vars[i];
@@ -926,7 +958,6 @@ static int declare_names(Decoder *d)
             st->var_placed[i] = true;
         }
     }
-    return 0;
 }
 
 static int decode_insn(Decoder *d, const RawStmt *s, Insn *in)
@@ -973,14 +1004,191 @@ static int layout_params(Decoder *d)
         off = align_up(off, al);
         k->params[i] = (EmuParamInfo){.size = p->size, .align = al, .offset = off};
         k->param_names[i] = p->name;
+        if (map_get(&d->st->names, TAG_PARAM, p->name, strlen(p->name)) >= 0)
+            return emu_dec_error(d, NULL, "parameter '%s' declared twice", p->name);
+        add_sym(d, TAG_PARAM, p->name,
+                (Sym){.kind = SYM_ADDR, .space = SP_PARAM, .addr = off, .size = (uint32_t)p->size});
         off += p->size;
         if (off > EMU_MAX_PARAM)
             return emu_dec_error(d, NULL, "parameters of '%s' exceed %d bytes", fn->name, EMU_MAX_PARAM);
-        if (map_get(&d->st->names, TAG_PARAM, p->name, strlen(p->name)) >= 0)
-            return emu_dec_error(d, NULL, "parameter '%s' declared twice", p->name);
-        add_sym(d, TAG_PARAM, p->name, (Sym){.kind = SYM_VAR, .first = -1 - i});
     }
     k->param_bytes = off;
+    return 0;
+}
+
+/* A function's parameters and return values: local memory of the kernel (a
+ * function is never active twice at once: recursion is refused). */
+static int layout_func_params(Decoder *d, FuncInfo *fi)
+{
+    const RawFunc *fn = d->fn;
+    Kernel *k = d->k;
+    fi->param_off = arena_alloc(d->arena, sizeof(uint32_t) * (size_t)(fn->nparams + 1));
+    fi->param_size = arena_alloc(d->arena, sizeof(uint32_t) * (size_t)(fn->nparams + 1));
+    for (int i = 0; i < fn->nparams + fn->nrets; i++) {
+        const RawParam *p = i < fn->nparams ? &fn->params[i] : &fn->rets[i - fn->nparams];
+        if (map_get(&d->st->names, 0, p->name, strlen(p->name)) >= 0)
+            return emu_dec_error(d, NULL, "parameter '%s' declared twice", p->name);
+        k->local_bytes = align_up(k->local_bytes, p->align ? p->align : 1);
+        uint32_t off = (uint32_t)k->local_bytes;
+        k->local_bytes += p->size;
+        if (k->local_bytes > EMU_MAX_LOCAL)
+            return emu_dec_error(d, NULL, "local memory of '%s' exceeds %d bytes", k->name, EMU_MAX_LOCAL);
+        add_sym(d, 0, p->name,
+                (Sym){.kind = SYM_ADDR, .space = SP_LOCAL, .addr = off, .size = (uint32_t)p->size});
+        if (i < fn->nparams) {
+            fi->param_off[i] = off;
+            fi->param_size[i] = (uint32_t)p->size;
+        } else if (i == fn->nparams) {
+            fi->ret_off = off;
+            fi->ret_size = (uint32_t)p->size;
+        }
+    }
+    return 0;
+}
+
+static Insn *new_insn(Decoder *d)
+{
+    Kernel *k = d->k;
+    if (k->ncode >= d->st->code_cap)
+        k->code = arena_grow(d->arena, k->code, k->ncode, &d->st->code_cap, sizeof *k->code,
+                             k->ncode + 1);
+    return &k->code[k->ncode++];
+}
+
+static int func_index(const RawModule *raw, const char *name)
+{
+    for (int i = 0; i < raw->nfuncs; i++)
+        if (strcmp(raw->funcs[i].name, name) == 0 && raw->funcs[i].has_body)
+            return i;
+    for (int i = 0; i < raw->nfuncs; i++)
+        if (strcmp(raw->funcs[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* The storage of a call argument: a .param variable declared by the caller. */
+static int call_operand(Decoder *d, const RawStmt *s, const RawOp *r, uint32_t *off, uint32_t *size)
+{
+    int64_t num;
+    const Sym *sym = r->kind == RO_NAME ? lookup(d, scope_of(d, s), r->name, &num) : NULL;
+    if (!sym || sym->kind != SYM_VAR || !d->st->var_local[sym->first])
+        return emu_dec_error(d, s, "call arguments must be .param variables of the caller");
+    *off = (uint32_t)d->st->var_addr[sym->first];
+    *size = (uint32_t)d->raw->vars[sym->first].size;
+    return 0;
+}
+
+/* call{.uni} [(ret),] func[, (args...)] */
+int emu_dec_call(Decoder *d, const RawStmt *s, Insn *in)
+{
+    Kernel *k = d->k;
+    int i = 0;
+    const RawOp *ret = NULL, *args = NULL;
+    if (i < s->nops && s->ops[i].kind == RO_PAREN)
+        ret = &s->ops[i++];
+    if (i >= s->nops || s->ops[i].kind != RO_NAME)
+        return emu_dec_error(d, s, "expected the called function");
+    const char *name = s->ops[i++].name;
+    if (i < s->nops && s->ops[i].kind == RO_PAREN)
+        args = &s->ops[i++];
+    if (i < s->nops)
+        return emu_dec_error(d, s, "indirect calls are not supported by the emulator");
+    if (ret && ret->nelems > 1)
+        return emu_dec_error(d, s, "more than one return value");
+    int nargs = args ? args->nelems : 0;
+    if (nargs > EMU_MAX_CALL_ARGS)
+        return emu_dec_error(d, s, "more than %d call arguments", EMU_MAX_CALL_ARGS);
+    CallSite cs = {.callee = -1, .nargs = nargs, .line = s->line};
+    for (int a = 0; a < nargs; a++)
+        if (call_operand(d, s, &args->elems[a], &cs.arg_caller[a], &cs.arg_size[a]))
+            return -1;
+    if (ret && ret->nelems == 1 && call_operand(d, s, &ret->elems[0], &cs.ret_caller, &cs.ret_size))
+        return -1;
+    int fi = func_index(d->raw, name);
+    if (fi < 0)
+        return emu_dec_error(d, s, "call to unknown function '%s'", name);
+    const RawFunc *callee = &d->raw->funcs[fi];
+    if (callee->is_entry)
+        return emu_dec_error(d, s, "call to kernel '%s'", name);
+    in->ctl = CTL_CALL;
+    if (!callee->has_body) {
+        /* what nvcc calls without defining: printf output is dropped, assert fails */
+        if (strcmp(name, "vprintf") == 0)
+            cs.builtin = CALL_VPRINTF;
+        else if (strcmp(name, "__assertfail") == 0)
+            cs.builtin = CALL_ASSERTFAIL;
+        else
+            return emu_dec_error(d, s, "call to '%s', which the module does not define", name);
+    } else {
+        cs.callee = fi;
+        if (!d->st->funcs[fi].state) {
+            d->st->funcs[fi].state = 1;
+            if (d->st->nqueue >= d->st->queuecap)
+                d->st->queue = arena_grow(d->arena, d->st->queue, d->st->nqueue, &d->st->queuecap,
+                                          sizeof(int), d->st->nqueue + 1);
+            d->st->queue[d->st->nqueue++] = fi;
+        }
+    }
+    if (k->ncalls >= d->st->call_cap)
+        k->calls = arena_grow(d->arena, k->calls, k->ncalls, &d->st->call_cap, sizeof *k->calls,
+                              k->ncalls + 1);
+    in->target = k->ncalls;
+    k->calls[k->ncalls++] = cs;
+    return 0;
+}
+
+/* Decodes one function's body into the kernel's code, after what is there. */
+static int decode_body(Decoder *d, const RawFunc *fn, FuncInfo *fi)
+{
+    struct DecodeState *st = d->st;
+    Kernel *k = d->k;
+    d->fn = fn;
+    st->names = (StrMap){0};
+    st->nsyms = st->symcap = 0;
+    st->syms = NULL;
+    for (int i = 0; i < d->raw->nvars; i++) {
+        const RawVar *v = &d->raw->vars[i];
+        if (!v->is_func_scope)
+            add_sym(d, TAG_MODULE, v->name, (Sym){.kind = SYM_VAR, .first = i, .line = v->line});
+    }
+    if ((fn->is_entry ? layout_params(d) : layout_func_params(d, fi)) || declare_names(d))
+        return -1;
+    if (fn->is_entry)
+        place_dynamic_shared(d);
+    if (fi)
+        fi->entry = k->ncode;
+    for (int i = 0; i < fn->nstmts; i++) {
+        const RawStmt *s = &fn->stmts[i];
+        if (s->kind == RS_INSN && decode_insn(d, s, new_insn(d)))
+            return -1;
+    }
+    /* falling off the end leaves the kernel, or returns from the function */
+    *new_insn(d) = (Insn){.ctl = fn->is_entry ? CTL_EXIT : CTL_RET,
+                          .line = fn->nstmts ? fn->stmts[fn->nstmts - 1].line : fn->line,
+                          .text = fn->is_entry ? "(end of kernel)" : "(end of function)",
+                          .guard = -1, .target = -1, .reconv = -1};
+    return 0;
+}
+
+/* Refuses recursion: functions are decoded once per kernel, with one copy
+ * of their registers and parameters. */
+static int check_recursion(Decoder *d, int f, uint8_t *mark)
+{
+    if (mark[f] == 1)
+        return emu_dec_error(d, NULL, "function '%s' is called recursively, which the emulator "
+                             "does not support", d->raw->funcs[f].name);
+    if (mark[f] == 2)
+        return 0;
+    mark[f] = 1;
+    int32_t lo = d->st->funcs[f].entry;
+    for (int c = 0; c < d->k->ncalls; c++) {
+        const CallSite *cs = &d->k->calls[c];
+        if (cs->callee < 0 || cs->caller_entry != lo)
+            continue;
+        if (check_recursion(d, cs->callee, mark))
+            return -1;
+    }
+    mark[f] = 2;
     return 0;
 }
 
@@ -997,39 +1205,63 @@ int emu_decode_function(EmuModule *m, const RawModule *raw, const RawFunc *fn, K
     memcpy(k->maxntid, fn->maxntid, sizeof k->maxntid);
     memcpy(k->reqntid, fn->reqntid, sizeof k->reqntid);
     k->minnctapersm = fn->minnctapersm;
+    k->nregs = SR_COUNT;
+    k->npreds = 1; /* predicate 0 is the sink */
     build_tables(&d);
     st.var_addr = arena_alloc(d.arena, sizeof(uint64_t) * (size_t)(raw->nvars + 1));
     st.var_placed = arena_alloc(d.arena, sizeof(bool) * (size_t)(raw->nvars + 1));
+    st.var_local = arena_alloc(d.arena, sizeof(bool) * (size_t)(raw->nvars + 1));
+    st.funcs = arena_alloc(d.arena, sizeof *st.funcs * (size_t)(raw->nfuncs + 1));
     for (int i = 0; i < raw->nvars; i++) {
         const RawVar *v = &raw->vars[i];
-        if (v->is_func_scope)
-            continue;
-        add_sym(&d, TAG_MODULE, v->name, (Sym){.kind = SYM_VAR, .first = i, .line = v->line});
-        if (v->space == SP_GLOBAL || v->space == SP_CONST) {
+        if (!v->is_func_scope && (v->space == SP_GLOBAL || v->space == SP_CONST)) {
             st.var_addr[i] = module_var_addr[i];
             st.var_placed[i] = true;
         }
     }
-    uint64_t zero = 0;
     Operand zop;
-    if (layout_params(&d) || declare_names(&d) || emu_dec_imm(&d, zero, &zop))
+    if (emu_dec_imm(&d, 0, &zop) || decode_body(&d, fn, NULL))
         return -1;
-    int n = 0;
-    for (int i = 0; i < fn->nstmts; i++)
-        n += fn->stmts[i].kind == RS_INSN;
-    /* a final exit, so that falling off the end leaves the kernel */
-    k->code = arena_alloc(d.arena, sizeof(Insn) * (size_t)(n + 1));
-    int pc = 0;
-    for (int i = 0; i < fn->nstmts; i++) {
-        const RawStmt *s = &fn->stmts[i];
-        if (s->kind != RS_INSN)
-            continue;
-        if (decode_insn(&d, s, &k->code[pc]))
+    int entry_calls = k->ncalls;
+    for (int q = 0; q < st.nqueue; q++) {
+        int f = st.queue[q];
+        int first_call = k->ncalls;
+        if (decode_body(&d, &raw->funcs[f], &st.funcs[f]))
             return -1;
-        pc++;
+        st.funcs[f].state = 2;
+        for (int c = first_call; c < k->ncalls; c++)
+            k->calls[c].caller_entry = st.funcs[f].entry;
     }
-    k->code[pc] = (Insn){.ctl = CTL_EXIT, .line = fn->nstmts ? fn->stmts[fn->nstmts - 1].line : fn->line,
-                         .text = "(end of kernel)", .guard = -1, .target = -1, .reconv = -1};
-    k->ncode = pc + 1;
+    for (int c = 0; c < entry_calls; c++)
+        k->calls[c].caller_entry = 0;
+    /* the callees' entries and parameters, now that all are decoded */
+    for (int c = 0; c < k->ncalls; c++) {
+        CallSite *cs = &k->calls[c];
+        if (cs->callee < 0)
+            continue;
+        const FuncInfo *fi = &st.funcs[cs->callee];
+        const RawFunc *cf = &raw->funcs[cs->callee];
+        if (cs->nargs != cf->nparams) {
+            d.fn = fn;
+            sb_printf(err, "ptx:%d: error: call of '%s' with %d arguments; it has %d", cs->line,
+                      cf->name, cs->nargs, cf->nparams);
+            return -1;
+        }
+        cs->entry = fi->entry;
+        for (int a = 0; a < cs->nargs; a++) {
+            cs->arg_callee[a] = fi->param_off[a];
+            if (fi->param_size[a] < cs->arg_size[a])
+                cs->arg_size[a] = fi->param_size[a];
+        }
+        cs->ret_callee = fi->ret_off;
+        if (fi->ret_size < cs->ret_size)
+            cs->ret_size = fi->ret_size;
+        if (!cf->nrets)
+            cs->ret_size = 0;
+    }
+    uint8_t *mark = arena_alloc(d.arena, (size_t)raw->nfuncs + 1);
+    for (int q = 0; q < st.nqueue; q++)
+        if (check_recursion(&d, st.queue[q], mark))
+            return -1;
     return emu_cfg_reconv(k, err);
 }

@@ -255,7 +255,7 @@ typedef int (*ExecFn)(Warp *w, const Insn *in, uint32_t mask);
 typedef uint64_t (*AluFn)(const Insn *in, uint64_t a, uint64_t b, uint64_t c);
 
 /* How the warp loop treats an instruction. */
-enum { CTL_EXEC, CTL_BRA, CTL_EXIT, CTL_BAR, CTL_NOP };
+enum { CTL_EXEC, CTL_BRA, CTL_EXIT, CTL_BAR, CTL_NOP, CTL_CALL, CTL_RET };
 
 enum { MAX_OPS = 7 };
 
@@ -283,6 +283,22 @@ struct Insn {
     const char *text;    /* opcode with its modifiers, for messages */
     Operand op[MAX_OPS];
 };
+
+/* A call: arguments are copied between the caller's .param variables and
+ * the callee's parameters, both in the thread's local memory. */
+enum { EMU_MAX_CALL_ARGS = 16 };
+enum { CALL_NONE, CALL_VPRINTF, CALL_ASSERTFAIL };
+typedef struct {
+    int callee;         /* raw function index; -1 for a builtin */
+    int builtin;
+    int32_t entry;      /* the callee's first instruction */
+    int32_t caller_entry;
+    int nargs;
+    uint32_t arg_caller[EMU_MAX_CALL_ARGS], arg_callee[EMU_MAX_CALL_ARGS];
+    uint32_t arg_size[EMU_MAX_CALL_ARGS];
+    uint32_t ret_caller, ret_callee, ret_size;
+    int line;
+} CallSite;
 
 /* A register as declared. */
 typedef struct {
@@ -313,6 +329,8 @@ typedef struct {
     unsigned maxntid[3], reqntid[3], minnctapersm;
     uint64_t *pool; /* immediate broadcast rows: pool[row*32 + lane] */
     int npool;
+    CallSite *calls; /* CTL_CALL instructions: target indexes this */
+    int ncalls;
 } Kernel;
 
 /* Module-level .global/.const storage. */
@@ -423,6 +441,8 @@ int emu_decode_float(Decoder *d, const RawStmt *s, const Mods *m, Insn *in);
 /* The decoder of instructions the emulator knows but does not run: an error
  * naming them, whatever their modifiers (ops_ctl.c). */
 int emu_decode_unsupported(Decoder *d, const RawStmt *s, const Mods *m, Insn *in);
+/* call{.uni} [(ret),] func[, (args)]: decode.c, which decodes the callee. */
+int emu_dec_call(Decoder *d, const RawStmt *s, Insn *in);
 /* Family tables (each ops_*.c defines one, terminated by {NULL}). */
 extern const OpDesc emu_ops_int[], emu_ops_float[], emu_ops_mov[], emu_ops_cvt[],
     emu_ops_mem[], emu_ops_ctl[], emu_ops_warp[], emu_ops_mma[];
@@ -453,8 +473,10 @@ int emu_dec_src_wide(Decoder *d, const RawStmt *s, const RawOp *r, int ty, Opera
 int emu_dec_pred(Decoder *d, const RawStmt *s, const RawOp *r, bool allow_neg, Operand *out);
 int emu_dec_pred_dst(Decoder *d, const RawStmt *s, const RawOp *r, Operand *out);
 bool emu_dec_is_pred(Decoder *d, const RawStmt *s, const char *name);
-/* Address [reg+off], [sym+off], [imm]; space selects how symbols resolve. */
-int emu_dec_addr(Decoder *d, const RawStmt *s, const RawOp *r, int space, Operand *out);
+/* Address [reg+off], [sym+off], [imm]; *space selects how symbols resolve.
+ * A .param access to a function's parameter changes *space to SP_LOCAL,
+ * where those live. */
+int emu_dec_addr(Decoder *d, const RawStmt *s, const RawOp *r, int *space, Operand *out);
 /* A {a, b, ...} list of n elements (n = 0: any count). */
 int emu_dec_vec(Decoder *d, const RawStmt *s, const RawOp *r, int n, int ty, bool dst, bool wide,
             Operand *out);
@@ -496,6 +518,14 @@ typedef struct {
 
 enum { WS_RUN, WS_BAR, WS_DONE };
 
+/* An active call: the SIMT entries above `base` run the callee. */
+typedef struct {
+    int base;
+    uint32_t returned;
+    const CallSite *cs;
+} CallFrame;
+enum { RPC_RETURN = -2 }; /* the reconvergence pc of a callee's entries */
+
 typedef struct Cta Cta;
 
 struct Warp {
@@ -517,6 +547,8 @@ struct Warp {
     uint32_t cp_group;    /* groups committed so far */
     uint64_t icount;
     uint32_t *vc;          /* race detector: vector clock over warps */
+    CallFrame *frames;
+    int nframes, frames_cap;
 };
 
 typedef struct {
@@ -697,6 +729,9 @@ static inline uint64_t addr_of(Warp *w, const Operand *o, unsigned lane)
     uint64_t base = o->idx >= 0 ? w->r[(size_t)o->idx * WARP_SIZE + lane] : 0;
     return base + (uint64_t)o->val;
 }
+/* A NUL-terminated string a lane's generic pointer points to (at most n-1
+ * bytes), or "?" where it cannot be read; records no error. */
+const char *emu_read_string(Warp *w, unsigned lane, uint64_t addr, char *buf, size_t n);
 /* Completes this warp's cp.async copies of groups < upto (all when upto is
  * UINT32_MAX). */
 int emu_cp_async_complete(Warp *w, const Insn *in, uint32_t upto);

@@ -181,3 +181,27 @@ int emu_cp_async_complete(Warp *w, const Insn *in, uint32_t upto)
     w->ncp = kept;
     return 0;
 }
+
+const char *emu_read_string(Warp *w, unsigned lane, uint64_t addr, char *buf, size_t n)
+{
+    Cta *c = w->cta;
+    size_t i = 0;
+    for (; i + 1 < n; i++, addr++) {
+        const uint8_t *p;
+        uint8_t *lbase = c->local + (size_t)lane_tid_linear(w, lane) * c->local_size;
+        if (addr - (uintptr_t)c->smem < c->smem_size)
+            p = (const uint8_t *)(uintptr_t)addr;
+        else if (addr - (uintptr_t)lbase < c->local_size)
+            p = (const uint8_t *)(uintptr_t)addr;
+        else if (find_region(c, (uintptr_t)addr, 1))
+            p = (const uint8_t *)(uintptr_t)addr;
+        else
+            break;
+        if (!(buf[i] = (char)*p))
+            return buf;
+    }
+    if (i == 0)
+        return "?";
+    buf[i] = 0;
+    return buf;
+}

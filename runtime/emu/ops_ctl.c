@@ -21,9 +21,7 @@ static int decode_exit(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
 {
     if (emu_dec_allow(d, s, m, 0, MF_UNI) || emu_dec_nops(d, s, 0, 0))
         return -1;
-    if (d->op_arg && !d->fn->is_entry)
-        return emu_dec_error(d, s, "ret from a function is not supported");
-    in->ctl = CTL_EXIT;
+    in->ctl = d->op_arg && !d->fn->is_entry ? CTL_RET : CTL_EXIT;
     return 0;
 }
 
@@ -81,6 +79,13 @@ static int decode_nop(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
     return 0;
 }
 
+static int decode_call(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
+{
+    if (emu_dec_allow(d, s, m, 0, MF_UNI))
+        return -1;
+    return emu_dec_call(d, s, in);
+}
+
 static int exec_trap(Warp *w, const Insn *in, uint32_t mask)
 {
     return emu_fault(w, in, (int)__builtin_ctz(mask), "%s executed",
@@ -118,7 +123,7 @@ const OpDesc emu_ops_ctl[] = {
     {"griddepcontrol.wait", decode_nop, 0},
     {"trap", decode_trap, 0},
     {"brkpt", decode_trap, 1},
-    {"call", emu_decode_unsupported, 0},
+    {"call", decode_call, 0},
     {"brx", emu_decode_unsupported, 0},
     {"wgmma", emu_decode_unsupported, 0},
     {"mbarrier", emu_decode_unsupported, 0},

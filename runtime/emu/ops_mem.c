@@ -102,8 +102,6 @@ static int decode_ldst(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
     int space = m->nspace ? m->space[0] : SP_GENERIC;
     if ((m->flags & MF_NC) && space != SP_GLOBAL)
         return emu_dec_error(d, s, ".nc needs .global");
-    if (st && (space == SP_PARAM || space == SP_CONST))
-        return emu_dec_error(d, s, "st to .%s is not allowed", emu_space_names[space]);
     int vec = m->vec ? m->vec : 1;
     if (vec * ty_size(ty) > 32)
         return emu_dec_error(d, s, "vector of %d x .%s is too wide", vec, emu_types[ty].name);
@@ -119,8 +117,10 @@ static int decode_ldst(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
         rc = emu_dec_src_wide(d, s, val, ty, vo);
     else
         rc = emu_dec_dst_wide(d, s, val, ty, vo);
-    if (rc || emu_dec_addr(d, s, adr, space, ao))
+    if (rc || emu_dec_addr(d, s, adr, &space, ao))
         return -1;
+    if (st && (space == SP_PARAM || space == SP_CONST)) /* (a function's .param is local) */
+        return emu_dec_error(d, s, "st to .%s is not allowed", emu_space_names[space]);
     if (m->flags & MF_CACHE_HINT) {
         Operand pol;
         if (emu_dec_src(d, s, &s->ops[2], TY_B64, &pol))
@@ -284,7 +284,7 @@ static int decode_atom(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
         return -1;
     if (!red && emu_dec_dst(d, s, &s->ops[0], ty, &in->op[0]))
         return -1;
-    if (emu_dec_addr(d, s, &s->ops[first], space, &in->op[1]) ||
+    if (emu_dec_addr(d, s, &s->ops[first], &space, &in->op[1]) ||
         emu_dec_src(d, s, &s->ops[first + 1], ty, &in->op[2]) ||
         (nsrc == 2 && emu_dec_src(d, s, &s->ops[first + 2], ty, &in->op[3])))
         return -1;
@@ -364,8 +364,10 @@ static int decode_cp_async(Decoder *d, const RawStmt *s, const Mods *m, Insn *in
         return emu_dec_error(d, s, "cp.async needs .ca or .cg");
     bool cg = strcmp(m->text[MC_CACHE], "cg") == 0;
     int hint = (m->flags & MF_CACHE_HINT) ? 1 : 0;
-    if (emu_dec_nops(d, s, 3 + hint, 4 + hint) || emu_dec_addr(d, s, &s->ops[0], SP_SHARED, &in->op[0]) ||
-        emu_dec_addr(d, s, &s->ops[1], SP_GLOBAL, &in->op[1]))
+    int dspace = SP_SHARED, sspace = SP_GLOBAL;
+    if (emu_dec_nops(d, s, 3 + hint, 4 + hint) ||
+        emu_dec_addr(d, s, &s->ops[0], &dspace, &in->op[0]) ||
+        emu_dec_addr(d, s, &s->ops[1], &sspace, &in->op[1]))
         return -1;
     const RawOp *sz = &s->ops[2];
     if (sz->kind != RO_INT || (sz->ival != 4 && sz->ival != 8 && sz->ival != 16))
@@ -529,7 +531,7 @@ static int decode_prefetch(Decoder *d, const RawStmt *s, const Mods *m, Insn *in
 {
     Operand a;
     if (emu_dec_allow(d, s, m, MCB(MC_SPACE) | MCB(MC_CACHE), 0) || emu_dec_nops(d, s, 1, 1) ||
-        emu_dec_addr(d, s, &s->ops[0], m->nspace ? m->space[0] : SP_GENERIC, &a))
+        emu_dec_addr(d, s, &s->ops[0], &(int){m->nspace ? m->space[0] : SP_GENERIC}, &a))
         return -1;
     in->ctl = CTL_NOP;
     return 0;

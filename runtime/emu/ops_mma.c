@@ -291,7 +291,7 @@ static int decode_ldst_matrix(Decoder *d, const RawStmt *s, const Mods *m, Insn 
         return -1;
     int va = st ? 1 : 0, aa = st ? 0 : 1;
     if (emu_dec_vec(d, s, &s->ops[va], m->num, TY_B32, !st, false, &in->op[va]) ||
-        emu_dec_addr(d, s, &s->ops[aa], space, &in->op[aa]))
+        emu_dec_addr(d, s, &s->ops[aa], &space, &in->op[aa]))
         return -1;
     in->nops = 2;
     in->vec = m->num;

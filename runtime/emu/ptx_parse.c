@@ -859,14 +859,8 @@ static int parse_body(Parser *ps, RawModule *m, int *varcap, RawFunc *f)
                 if (skip_to_semicolon(ps))
                     return -1;
             } else if (space_of_word(w, &space)) {
-                if (space == SP_PARAM || space == SP_GLOBAL || space == SP_CONST) {
-                    /* .param declarations for calls: kept only to fail at the call. */
-                    if (space != SP_PARAM)
-                        return perr(ps, line, "'%s' variables inside a function are not supported", w);
-                    if (skip_to_semicolon(ps))
-                        return -1;
-                    continue;
-                }
+                if (space == SP_GLOBAL || space == SP_CONST)
+                    return perr(ps, line, "'%s' variables inside a function are not supported", w);
                 int idx;
                 if (next(ps) || parse_var(ps, m, varcap, space, false, true, &idx))
                     return -1;

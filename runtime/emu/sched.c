@@ -100,6 +100,89 @@ static void exit_lanes(Warp *w, uint32_t mask)
         w->stack[i].mask &= ~mask;
 }
 
+/* ---- calls ------------------------------------------------------------------------ */
+
+static uint8_t *local_of(Warp *w, unsigned lane)
+{
+    return w->cta->local + (size_t)lane_tid_linear(w, lane) * w->cta->local_size;
+}
+
+/* vprintf (its output is dropped: it returns 0) and __assertfail. */
+static int call_builtin(Warp *w, const Insn *in, const CallSite *cs, uint32_t mask)
+{
+    if (cs->builtin == CALL_VPRINTF) {
+        FOR_LANES(l, mask)
+        if (cs->ret_size >= 4)
+            memset(local_of(w, l) + cs->ret_caller, 0, 4);
+        w->stack[w->sp].pc++;
+        return 0;
+    }
+    /* __assertfail(message, file, line, function, char size) */
+    unsigned l = (unsigned)__builtin_ctz(mask);
+    uint64_t msg = 0, file = 0;
+    uint32_t line = 0;
+    const uint8_t *lb = local_of(w, l);
+    if (cs->nargs >= 3) {
+        memcpy(&msg, lb + cs->arg_caller[0], cs->arg_size[0] < 8 ? cs->arg_size[0] : 8);
+        memcpy(&file, lb + cs->arg_caller[1], cs->arg_size[1] < 8 ? cs->arg_size[1] : 8);
+        memcpy(&line, lb + cs->arg_caller[2], cs->arg_size[2] < 4 ? cs->arg_size[2] : 4);
+    }
+    char b1[160], b2[160];
+    return emu_fault(w, in, (int)l, "assertion failed: %s (%s:%u)",
+                     emu_read_string(w, l, msg, b1, sizeof b1),
+                     emu_read_string(w, l, file, b2, sizeof b2), line);
+}
+
+/* call: copies the arguments, then runs the callee's lanes above a frame;
+ * the calling entry waits at the next instruction. */
+static int do_call(Warp *w, const Insn *in, uint32_t mask)
+{
+    const CallSite *cs = &w->cta->k->calls[in->target];
+    if (!mask) {
+        w->stack[w->sp].pc++;
+        return 0;
+    }
+    if (cs->builtin)
+        return call_builtin(w, in, cs, mask);
+    FOR_LANES(l, mask) {
+        uint8_t *lb = local_of(w, l);
+        for (int a = 0; a < cs->nargs; a++)
+            memmove(lb + cs->arg_callee[a], lb + cs->arg_caller[a], cs->arg_size[a]);
+    }
+    w->stack[w->sp].pc++;
+    if (w->nframes >= w->frames_cap) {
+        w->frames_cap = w->frames_cap ? 2 * w->frames_cap : 8;
+        w->frames = tsr_xrealloc(w->frames, sizeof *w->frames * (size_t)w->frames_cap);
+    }
+    w->frames[w->nframes++] = (CallFrame){.base = w->sp, .returned = 0, .cs = cs};
+    push(w, cs->entry, RPC_RETURN, mask);
+    return 0;
+}
+
+/* ret in a function: the lanes leave the callee's entries. */
+static void do_return(Warp *w, uint32_t mask)
+{
+    if (!w->nframes)
+        tsr_die("ret outside a call");
+    CallFrame *f = &w->frames[w->nframes - 1];
+    f->returned |= mask;
+    for (int i = f->base + 1; i <= w->sp; i++)
+        w->stack[i].mask &= ~mask;
+    w->stack[w->sp].pc++;
+}
+
+/* All the callee's entries are done: copy the return value back. */
+static void finish_call(Warp *w)
+{
+    CallFrame *f = &w->frames[--w->nframes];
+    const CallSite *cs = f->cs;
+    if (cs->ret_size)
+        FOR_LANES(l, f->returned) {
+            uint8_t *lb = local_of(w, l);
+            memmove(lb + cs->ret_caller, lb + cs->ret_callee, cs->ret_size);
+        }
+}
+
 /* ---- barriers ------------------------------------------------------------------ */
 
 static unsigned live_warps(const Cta *c)
@@ -265,6 +348,8 @@ static int warp_run(Warp *w, uint64_t budget)
                 break;
             }
             w->sp--;
+            if (w->nframes && w->sp == w->frames[w->nframes - 1].base)
+                finish_call(w);
             continue;
         }
         if (e->pc < 0 || e->pc >= c->k->ncode)
@@ -300,6 +385,15 @@ static int warp_run(Warp *w, uint64_t budget)
         case CTL_EXIT:
             e->pc++;
             exit_lanes(w, m);
+            break;
+        case CTL_CALL:
+            if (do_call(w, in, m)) {
+                rc = RUN_ERROR;
+                goto out;
+            }
+            break;
+        case CTL_RET:
+            do_return(w, m);
             break;
         case CTL_BAR:
             if (!m) {
@@ -371,6 +465,7 @@ static void cta_free(Cta *c)
         free(c->warps[i].stack);
         free(c->warps[i].cp);
         free(c->warps[i].vc);
+        free(c->warps[i].frames);
     }
     for (int i = 0; i < 16; i++)
         free(c->bars[i].vc);
@@ -423,6 +518,7 @@ static void cta_init(Cta *c, uint64_t linear)
         w->ncp = 0;
         w->cp_group = 0;
         w->icount = 0;
+        w->nframes = 0;
         if (c->race) {
             if (!w->vc)
                 w->vc = tsr_xcalloc((size_t)c->nwarps, sizeof(uint32_t));

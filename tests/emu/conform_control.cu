@@ -141,12 +141,14 @@ struct Params {
 extern "C" __global__ void locals(const uint32_t *a, int *out, Params p)
 {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
-    int buf[24];
+    uint32_t buf[24]; // unsigned: the sums wrap
     uint32_t v = a[i];
     for (int k = 0; k < 24; k++)
-        buf[k] = (int)(v >> (k % 8)) * c_table[k & 7];
-    int idx = (int)(v % 24), acc = 0;
+        buf[k] = (v >> (k % 8)) * (uint32_t)c_table[k & 7];
+    int idx = (int)(v % 24);
+    uint32_t acc = 0;
     for (int k = 0; k <= idx; k++)
         acc += buf[(idx * 7 + k) % 24];
-    out[i] = acc * p.scale + (int)p.bias + (int)p.offset + p.small[v % 3];
+    out[i] = (int)(acc * (uint32_t)p.scale + (uint32_t)(int)p.bias + (uint32_t)p.offset +
+                   (uint32_t)p.small[v % 3]);
 }

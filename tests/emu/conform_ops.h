@@ -170,7 +170,7 @@ CF float libm_op(int k, float a)
     case 8: return atanf(a);
     case 9: return erff(a);
     case 10: return (float)exp((double)a);
-    default: return (float)log1p((double)fabsf(a));
+    default: return (float)sin((double)a * 3.0); /* nvcc calls a .func for large arguments */
     }
 }
 
