@@ -1,9 +1,9 @@
 /* Running generated PTX on the emulator (see emu_run.h). */
 #include "emu_run.h"
 
-#include "abi.h"
 #include "codegen.h"
 #include "emu/emu.h"
+#include "rt.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,36 +18,6 @@ static size_t tensor_extent(const HostTensor *t)
         last += (t->shape[d] - 1) * t->strides[d];
     }
     return (size_t)(last + 1) * (size_t)dtype_size(t->dt);
-}
-
-static void pack(const TirFunc *f, const AbiSlot *s, const KernelArg *args, const int32_t *syms, uint64_t *slot)
-{
-    *slot = 0;
-    if (s->param == TIR_NONE) {
-        memcpy(slot, &syms[s->dim], 4);
-        return;
-    }
-    const KernelArg *a = &args[s->param];
-    switch (s->kind) {
-    case ABI_PTR: memcpy(slot, &a->tensor.data, sizeof(void *)); break;
-    case ABI_I64: memcpy(slot, &a->tensor.strides[s->dim], 8); break;
-    case ABI_F32: {
-        float x = (float)a->scalar;
-        memcpy(slot, &x, 4);
-        break;
-    }
-    case ABI_B16: {
-        DType dt = f->params.data[s->param].dt;
-        uint16_t x = dt == DT_BF16 ? f32_to_bf16_bits((float)a->scalar) : f32_to_f16_bits((float)a->scalar);
-        memcpy(slot, &x, 2);
-        break;
-    }
-    default: {
-        int32_t x = (int32_t)a->scalar;
-        memcpy(slot, &x, 4);
-        break;
-    }
-    }
 }
 
 bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions *o, StrBuf *err)
@@ -72,16 +42,24 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
         codegen_result_free(&cr);
         return false;
     }
-    AbiSlot slots[256];
-    int n = abi_slots(f, slots, 256);
-    uint64_t *store = calloc((size_t)n + 1, sizeof(uint64_t));
+    /* Parameters packed as the runtime packs them (lowering/abi.h). */
+    size_t bytes;
+    int n = rt_param_slots(f, &bytes);
+    unsigned char *store = calloc(bytes + 1, 1);
     void **ptrs = calloc((size_t)n + 1, sizeof(void *));
+    Launch l = { 0 };
+    l.args = (KernelArg *)args;
+    l.nargs = nargs;
+    l.syms = syms;
+    if (!rt_pack_params(f, &l, NULL, NULL, -1, store, bytes, ptrs, err)) {
+        free(store);
+        free(ptrs);
+        emu_module_free(m);
+        codegen_result_free(&cr);
+        return false;
+    }
     EmuRegion *regions = calloc((size_t)nargs + 1, sizeof(EmuRegion));
     int nreg = 0;
-    for (int i = 0; i < n; i++) {
-        pack(f, &slots[i], args, syms, &store[i]);
-        ptrs[i] = &store[i];
-    }
     for (int i = 0; i < nargs; i++)
         if (args[i].is_tensor) {
             regions[nreg].base = args[i].tensor.data;
