@@ -60,6 +60,12 @@ static void test_global_bounds(void **state)
     EmuRegion ro = {buf, sizeof buf, false};
     off = 0;
     et_run_fails(m, "store", args, &ro, 1, ET_CONFIG(1, 64), "read-only", NULL);
+    /* overlapping regions: read-only as a whole, writable in its second half */
+    EmuRegion both[] = {{buf, sizeof buf, false}, {buf + 32, sizeof buf / 2, true}};
+    off = 32;
+    et_run(m, "store", args, both, 2, ET_CONFIG(1, 32));
+    off = 31;
+    et_run_fails(m, "store", args, both, 2, ET_CONFIG(1, 32), "read-only", "tid (0,0,0)", NULL);
     uint32_t out = 0;
     void *pi = buf, *po = &out;
     void *args2[] = {&pi, &po, &off};

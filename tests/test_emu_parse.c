@@ -309,14 +309,38 @@ static size_t mutate(EtRng *r, char *text, size_t len, size_t cap)
     }
 }
 
+/* Calls, barriers, warp collectives and cp.async, for the mutations. */
+static const char *const calls_style =
+    ".version 8.0\n.target sm_80\n.address_size 64\n"
+    ".func (.param .b32 f_ret) f(.param .b32 f_x)\n"
+    "{\n  .reg .pred %p<2>;\n  .reg .b32 %r<4>;\n"
+    "  ld.param.u32 %r1, [f_x];\n  setp.gt.u32 %p1, %r1, 9;\n  @%p1 bra BIG;\n"
+    "  st.param.b32 [f_ret], %r1;\n  ret;\nBIG:\n  mul.lo.s32 %r2, %r1, 3;\n"
+    "  st.param.b32 [f_ret], %r2;\n  ret;\n}\n"
+    ".visible .entry k(.param .u64 out)\n"
+    "{\n  .reg .pred %p<3>;\n  .reg .b32 %r<12>;\n  .reg .b64 %rd<4>;\n"
+    "  .shared .align 16 .b8 sm[512];\n"
+    "  ld.param.u64 %rd1, [out];\n  mov.u32 %r1, %tid.x;\n  shl.b32 %r2, %r1, 4;\n"
+    "  mov.u32 %r3, sm;\n  add.s32 %r3, %r3, %r2;\n"
+    "  cp.async.cg.shared.global [%r3], [%rd1], 16;\n  cp.async.commit_group;\n"
+    "  cp.async.wait_group 0;\n  bar.sync 0;\n"
+    "  { .param .b32 a; .param .b32 b;\n  st.param.b32 [a], %r1;\n"
+    "  call.uni (b), f, (a);\n  ld.param.b32 %r4, [b]; }\n"
+    "  shfl.sync.bfly.b32 %r5, %r4, 1, 31, -1;\n  vote.sync.ballot.b32 %r6, %p1, -1;\n"
+    "  ld.shared.v4.u32 {%r7, %r8, %r9, %r10}, [%r3];\n  add.s32 %r5, %r5, %r7;\n"
+    "  bar.red.popc.u32 %r11, 0, %p1;\n"
+    "  st.global.u32 [%rd1], %r5;\n  ret;\n}\n";
+
 static void test_mutations_never_crash(void **state)
 {
-    const char *seeds[] = {nvcc_style, llvm_style};
+    const char *seeds[] = {nvcc_style, llvm_style, calls_style};
+    for (int i = 0; i < 3; i++) /* the seeds themselves load */
+        emu_module_free(et_load(seeds[i]));
     EtRng r = {12345};
     int loaded = 0, ran = 0;
     float buf[256] = {0};
-    for (int it = 0; it < 3000; it++) {
-        const char *seed = seeds[it % 2];
+    for (int it = 0; it < 4500; it++) {
+        const char *seed = seeds[it % 3];
         size_t cap = strlen(seed) + 256;
         char *text = malloc(cap);
         size_t len = strlen(seed);

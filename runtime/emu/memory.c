@@ -10,13 +10,20 @@
 
 #include "emu_internal.h"
 
-static const Region *find_region(Cta *c, uintptr_t a, size_t size)
+static bool region_holds(const Region *r, uintptr_t a, size_t size)
+{
+    return a >= r->base && a < r->end && size <= r->end - a;
+}
+
+/* The region holding [a, a+size): a writable one when `write` and there is
+ * one (regions may overlap: a buffer registered twice, one inside another),
+ * else any. */
+static const Region *find_region(Cta *c, uintptr_t a, size_t size, bool write)
 {
     const Launch *L = c->L;
     if (c->last_region < L->nregions) {
         const Region *r = &L->regions[c->last_region];
-        if (a >= r->base && a - r->base <= (uintptr_t)(r->end - r->base) &&
-            size <= r->end - a)
+        if (region_holds(r, a, size) && (r->writable || !write))
             return r;
     }
     int lo = 0, hi = L->nregions - 1, found = -1;
@@ -29,13 +36,23 @@ static const Region *find_region(Cta *c, uintptr_t a, size_t size)
             hi = mid - 1;
         }
     }
-    if (found < 0)
-        return NULL;
-    const Region *r = &L->regions[found];
-    if (a >= r->end || size > r->end - a)
-        return NULL;
-    c->last_region = found;
-    return r;
+    if (found >= 0 && region_holds(&L->regions[found], a, size) &&
+        (L->regions[found].writable || !write)) {
+        c->last_region = found;
+        return &L->regions[found];
+    }
+    const Region *any = NULL;
+    for (int i = 0; i < L->nregions; i++) {
+        const Region *r = &L->regions[i];
+        if (!region_holds(r, a, size))
+            continue;
+        if (r->writable || !write) {
+            c->last_region = i;
+            return r;
+        }
+        any = r;
+    }
+    return any;
 }
 
 /* Describes where an address lies relative to the nearest registered buffer. */
@@ -73,7 +90,7 @@ static uint8_t *global_access(Warp *w, const Insn *in, int lane, int space, uint
                               unsigned size, bool write)
 {
     Cta *c = w->cta;
-    const Region *r = find_region(c, (uintptr_t)addr, size);
+    const Region *r = find_region(c, (uintptr_t)addr, size, write);
     const char *what = write ? "write" : "read";
     if (!r) {
         StrBuf sb;
@@ -193,7 +210,7 @@ const char *emu_read_string(Warp *w, unsigned lane, uint64_t addr, char *buf, si
             p = (const uint8_t *)(uintptr_t)addr;
         else if (addr - (uintptr_t)lbase < c->local_size)
             p = (const uint8_t *)(uintptr_t)addr;
-        else if (find_region(c, (uintptr_t)addr, 1))
+        else if (find_region(c, (uintptr_t)addr, 1, false))
             p = (const uint8_t *)(uintptr_t)addr;
         else
             break;
