@@ -866,6 +866,39 @@ static uint64_t ref_half2(uint64_t a, uint64_t b, uint64_t c)
     return hi << 16 | lo;
 }
 
+static int cur_mm;
+
+static uint16_t minmax_half(uint16_t a, uint16_t b)
+{
+    double x = cur_bf ? (double)bf16v(a) : (double)f16_of(a);
+    double y = cur_bf ? (double)bf16v(b) : (double)f16_of(b);
+    switch (cur_mm) {
+    case 3: return a ^ 0x8000;
+    case 4: return a & 0x7fff;
+    case 2:
+        if (x != x || y != y)
+            return 0x7fff;
+        break;
+    default:
+        if (x != x && y != y)
+            return 0x7fff;
+        if (x != x)
+            return b;
+        if (y != y)
+            return a;
+        break;
+    }
+    if (x == y) /* -0 orders below +0 */
+        return (cur_mm == 0) == ((a & 0x8000) != 0) ? a : b;
+    return (cur_mm == 0) == (x < y) ? a : b;
+}
+
+static uint64_t ref_minmax_half2(uint64_t a, uint64_t b, uint64_t c)
+{
+    return (uint64_t)minmax_half((uint16_t)(a >> 16), (uint16_t)(b >> 16)) << 16 |
+           minmax_half((uint16_t)a, (uint16_t)b);
+}
+
 static void test_half_arith(void **state)
 {
     uint64_t (*in)[3] = calloc(MAXCASES, sizeof *in);
@@ -909,6 +942,18 @@ static void test_half_arith(void **state)
             snprintf(insn, sizeof insn, "%s.%sx2 %%r4, %s;", ops[op], t, srcs);
             check(insn, OUT_R, ref_half2, NULL, in, n);
         }
+    /* min/max (NaN-aware), neg and abs, on both halves */
+    static const struct {
+        const char *insn;
+        int op; /* 0 min, 1 max, 2 max.NaN, 3 neg, 4 abs */
+    } mm[] = {{"min.f16x2 %r4, %r1, %r2;", 0},  {"max.f16x2 %r4, %r1, %r2;", 1},
+              {"max.NaN.bf16x2 %r4, %r1, %r2;", 2}, {"neg.bf16x2 %r4, %r1;", 3},
+              {"abs.f16x2 %r4, %r1;", 4}};
+    for (size_t i = 0; i < TSR_ARRAY_LEN(mm); i++) {
+        cur_mm = mm[i].op;
+        cur_bf = strstr(mm[i].insn, "bf16") != NULL;
+        check(mm[i].insn, OUT_R, ref_minmax_half2, NULL, in, n);
+    }
     /* bf16 fma on values whose exact result fits a double */
     int m = 0;
     for (int k = 0; k < 300; k++, m++)
@@ -1245,6 +1290,11 @@ static uint64_t r_setp_u64_and(uint64_t a, uint64_t b, uint64_t c)
     bool t = cmp_int(cur_cmp, (int64_t)a, (int64_t)b, false), p3 = c != 0;
     return (uint64_t)(t && p3) | (uint64_t)(!t && p3) << 1;
 }
+static uint64_t r_setp_u64_or_not(uint64_t a, uint64_t b, uint64_t c)
+{
+    bool t = cmp_int(cur_cmp, (int64_t)a, (int64_t)b, false), np3 = c == 0;
+    return (uint64_t)(t || np3) | (uint64_t)(!t || np3) << 1;
+}
 static uint64_t r_setp_f16x2(uint64_t a, uint64_t b, uint64_t c)
 {
     bool lo = cmp_float(cur_cmp, (double)f16_of(a), (double)f16_of(b));
@@ -1288,6 +1338,9 @@ static void test_compare_select(void **state)
             snprintf(insn, sizeof insn, "setp.%s.and.u64 %%p0|%%p4, %%rd1, %%rd2, %%p3;",
                      cmp_names[cmp]);
             check(insn, OUT_P, r_setp_u64_and, NULL, in, n);
+            snprintf(insn, sizeof insn, "setp.%s.or.u64 %%p0|%%p4, %%rd1, %%rd2, !%%p3;",
+                     cmp_names[cmp]);
+            check(insn, OUT_P, r_setp_u64_or_not, NULL, in, n);
         }
     }
     int n = gen_ints(in, false, 1);

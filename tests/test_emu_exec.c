@@ -727,6 +727,42 @@ static void test_special_registers(void **state)
     emu_module_free(m);
 }
 
+/* Clocks advance; fences, hints and prefetches are accepted and change nothing. */
+static const char *const misc_ptx = HEADER
+    ".visible .entry k(.param .u64 out)\n"
+    "{\n"
+    "  .reg .pred %p<2>;\n  .reg .b32 %r<8>;\n  .reg .b64 %rd<6>;\n"
+    "  ld.param.u64 %rd1, [out];\n"
+    "  mov.u32 %r1, %clock;\n"
+    "  mov.u64 %rd2, %clock64;\n"
+    "  membar.gl;\n  fence.acq_rel.gpu;\n  fence.sc.cta;\n  fence.proxy.async.shared::cta;\n"
+    "  nanosleep.u32 100;\n  prefetch.global.L2::evict_last [%rd1];\n"
+    "  griddepcontrol.wait;\n  griddepcontrol.launch_dependents;\n"
+    "  bar.warp.sync -1;\n"
+    "  mov.u32 %r2, %clock;\n"
+    "  mov.u64 %rd3, %clock64;\n"
+    "  sub.s32 %r3, %r2, %r1;\n"
+    "  sub.s64 %rd4, %rd3, %rd2;\n"
+    "  cvt.u32.u64 %r4, %rd4;\n"
+    "  mov.u32 %r5, %tid.x;\n"
+    "  setp.eq.u32 %p1, %r5, 0;\n"
+    "  @%p1 st.global.v2.u32 [%rd1], {%r3, %r4};\n"
+    "  ret;\n"
+    "}\n";
+
+static void test_clocks_and_fences(void **state)
+{
+    EmuModule *m = et_load(misc_ptx);
+    uint32_t out[2] = {0, 0};
+    void *p = out;
+    void *args[] = {&p};
+    EmuRegion r = {out, sizeof out, true};
+    et_run(m, "k", args, &r, 1, ET_CONFIG(1, 32));
+    assert_true(out[0] > 0 && out[0] < 1000);
+    assert_true(out[1] > 0 && out[1] < 1000);
+    emu_module_free(m);
+}
+
 /* The same grid on one and on two host threads gives the same results and
  * the same instruction counts. */
 static void test_host_threads(void **state)
@@ -907,6 +943,7 @@ int main(void)
         cmocka_unit_test(test_cp_async),         cmocka_unit_test(test_cp_async_groups),
         cmocka_unit_test(test_special_registers), cmocka_unit_test(test_host_threads),
         cmocka_unit_test(test_calls),            cmocka_unit_test(test_call_errors_and_builtins),
+        cmocka_unit_test(test_clocks_and_fences),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

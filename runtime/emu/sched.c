@@ -308,9 +308,10 @@ static int do_barrier(Warp *w, const Insn *in, uint32_t mask)
 
 /* ---- a warp ------------------------------------------------------------------- */
 
-static void fill_clock(Warp *w)
+/* %clock and friends: four cycles per instruction the CTA has issued. */
+static void fill_clock(Warp *w, uint64_t issued)
 {
-    uint64_t t = w->cta->insns * 4;
+    uint64_t t = issued * 4;
     uint64_t *r = w->r;
     for (int l = 0; l < WARP_SIZE; l++) {
         r[SR_CLOCK * WARP_SIZE + l] = (uint32_t)t;
@@ -371,7 +372,7 @@ static int warp_run(Warp *w, uint64_t budget)
         case CTL_EXEC:
             if (m) {
                 if (in->clock)
-                    fill_clock(w);
+                    fill_clock(w, c->insns + insns);
                 w->active = e->mask;
                 if (in->exec(w, in, m)) {
                     rc = RUN_ERROR;
