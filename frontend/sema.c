@@ -186,6 +186,10 @@ static SVal const_as(Sema *s, SVal c, DType dt, SrcPos pos)
 {
     if (c.k == SV_VAL || c.k == SV_ERR)
         return c;
+    if (!is_const(c)) { /* a type or a tensor */
+        error(s, pos, "expected a value, found %s", sval_str(s, c));
+        return sv_err;
+    }
     if (c.k == SV_BOOL) {
         if (dt != DT_BOOL) {
             error(s, pos, "a bool constant cannot be used as %s", dtype_name(dt));
@@ -216,8 +220,7 @@ static SVal const_as(Sema *s, SVal c, DType dt, SrcPos pos)
         return sv_val(dtype_is_float(dt) ? tir_const_float(s->f, s->cur, pos, dt, (double)c.i)
                                          : tir_const_int(s->f, s->cur, pos, dt, c.i));
     }
-    error(s, pos, "expected a value, found %s", sval_str(s, c));
-    return sv_err;
+    tsr_unreachable();
 }
 
 /* Any value as a TIR value: constants take their natural dtype. */
@@ -386,7 +389,8 @@ static SVal fold_binary(Sema *s, TokKind op, SVal a, SVal b, SrcPos pos)
     SVal r = sv_err;
     if (op == TK_ANDAND || op == TK_OROR) {
         if (a.k != SV_BOOL || b.k != SV_BOOL) {
-            error(s, pos, "'%s' needs bool operands", op == TK_ANDAND ? "&&" : "||");
+            error(s, pos, "'%s' needs bool operands, found %s", op == TK_ANDAND ? "&&" : "||",
+                  sval_str(s, a.k != SV_BOOL ? a : b));
             return sv_err;
         }
         return sv_bool(op == TK_ANDAND ? (a.i && b.i) : (a.i || b.i));

@@ -219,6 +219,50 @@ static void element_semantics(void **state)
     tir_module_free(m);
 }
 
+/* Shapes and selection: transpose, where, broadcasting through expand_dims,
+ * integer reductions. */
+static void shapes_and_select(void **state)
+{
+    (void)state;
+    TirModule *m = compile("kernel k(A: i32[4, 8], T: out i32[8, 4], S: out i32[4, 8], R: out i32[3, 4]) grid (1)\n"
+                           "{\n"
+                           "    let a = A[:, :];\n"
+                           "    T[:, :] = transpose(a);\n"
+                           "    S[:, :] = where(a > 0, a, -a * 10) + arange<8>(100)[None, :];\n"
+                           "    R[0, :] = rowmax(a);\n"
+                           "    R[1, :] = rowmin(a);\n"
+                           "    R[2, :] = rowsum(a);\n"
+                           "}\n");
+    int64_t sa[2] = { 4, 8 }, st[2] = { 8, 4 }, sr[2] = { 3, 4 };
+    HostTensor a = tensor_new(DT_I32, 2, sa), t = tensor_new(DT_I32, 2, st), s = tensor_new(DT_I32, 2, sa),
+               r = tensor_new(DT_I32, 2, sr);
+    int32_t *av = a.data;
+    for (int k = 0; k < 32; k++)
+        av[k] = (k * 7) % 11 - 5;
+    KernelArg args[4] = { arg_tensor(a), arg_tensor(t), arg_tensor(s), arg_tensor(r) };
+    launch_ok(m->funcs.data[0], args, 4, 1);
+    const int32_t *tv = t.data, *sv = s.data, *rv = r.data;
+    for (int i = 0; i < 4; i++) {
+        int32_t mx = INT32_MIN, mn = INT32_MAX, sum = 0;
+        for (int j = 0; j < 8; j++) {
+            int32_t x = av[i * 8 + j];
+            assert_int_equal(tv[j * 4 + i], x);
+            assert_int_equal(sv[i * 8 + j], (x > 0 ? x : -x * 10) + 100 + j);
+            mx = x > mx ? x : mx;
+            mn = x < mn ? x : mn;
+            sum += x;
+        }
+        assert_int_equal(rv[i], mx);
+        assert_int_equal(rv[4 + i], mn);
+        assert_int_equal(rv[8 + i], sum);
+    }
+    tensor_free(&a);
+    tensor_free(&t);
+    tensor_free(&s);
+    tensor_free(&r);
+    tir_module_free(m);
+}
+
 /* dot of f16 tiles accumulates in f32: the sum of 256 products 1 * (1 + 2^-10)
  * is not rounded to f16 on the way. */
 static void dot_accumulates_in_f32(void **state)
@@ -278,7 +322,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bounds_rule),       cmocka_unit_test(strides),
         cmocka_unit_test(launch_checks),     cmocka_unit_test(element_semantics),
-        cmocka_unit_test(dot_accumulates_in_f32), cmocka_unit_test(threads_agree),
+        cmocka_unit_test(shapes_and_select), cmocka_unit_test(dot_accumulates_in_f32),
+        cmocka_unit_test(threads_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

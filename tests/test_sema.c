@@ -273,6 +273,23 @@ static void dtypes(void **state)
     body_error("O[0] = X[0] % 2.0;", "'%' needs integer operands, found f32");
     body_error("O[0] = 2.5 % 2;", "'%' needs integer operands");
     body_ok("O[0] = where(c && X[0] != 0.0, 1.0, 0.0);");
+    body_error("O[0] = where(c && f32, 1.0, 0.0);", "expected a value, found the type f32");
+    body_error("O[0] = c || X ? 1.0 : 0.0;", "expected a value, found the tensor 'X'");
+    body_error("let b = 1 && 2;", "'&&' needs bool operands, found an integer constant");
+    body_error("let b = false || 2.5;", "'||' needs bool operands, found a float constant");
+    body_error("O[0] = f32(X);", "cannot convert the tensor 'X' to f32");
+    body_error("O[0] = 1[0];", "an integer constant cannot be indexed");
+    body_error("O[0] = f32[0];", "the type f32 cannot be indexed");
+    body_error("OI[0] = cdiv(I[0], 2.5);", "the float constant 2.5 cannot be used as i32");
+    body_error("O[0] = f32(cdiv(X[0], 2.0));", "'cdiv' needs integer operands, found f32");
+    body_error("O[0] = reduce_sum(s);", "'reduce_sum' needs a tile, found a scalar");
+    body_error("OI[0 : +4] = arange<0>(0);", "the length of 'arange' is out of range");
+    body_error("OI[0 : +4] = arange<4>(X[0 : +4]);", "the start of 'arange' must be an i32 scalar, found f32[4]");
+    body_error("O[0] = where(n, 1.0, 2.0);", "the condition of 'where' must be bool, found i32");
+    /* a run-time ?: selects between two values unified like binary operands */
+    assert_stored_type("O[0 : +16] = c ? X[0 : +16] : 0.5;", "f32[16]");
+    assert_stored_type("OI[0] = c && n > 0 ? n : 7;", "i32");
+    body_error("O[0] = c ? X[0] : I[0];", "mismatched dtypes f32 and i32 in '?:'");
     /* dot: two f16 or two bf16 tiles; the result is f32 */
     char *t = kern("OM[0 : +16, :] = dot(f16(M[0 : +16, 0 : +32]), f16(M[0 : +32, :]));");
     Checked c;

@@ -352,6 +352,11 @@ static void for_missing_yield(Fn *b) { tir_block(b->f, b->body_blk)->insts.len =
 static void for_yield_type(Fn *b) { tir_inst(b->f, b->yield)->args[0] = b->c0; }
 static void for_yield_count(Fn *b) { tir_inst(b->f, b->yield)->nargs = 0; }
 static void for_body_args(Fn *b) { tir_block(b->f, b->body_blk)->args.len = 1; }
+static void for_empty_body(Fn *b) { tir_block(b->f, b->body_blk)->insts.len = 0; }
+static void for_operand_count(Fn *b) { tir_inst(b->f, b->loop)->nargs = 2; }
+static void if_block_with_args(Fn *b) { tir_block_arg(b->f, b->then_blk, ttype_scalar(DT_I32)); }
+static void result_count(Fn *b) { tir_inst(b->f, tir_val(b->f, b->p)->def)->nres = 0; }
+static void unknown_op(Fn *b) { tir_inst(b->f, b->add)->op = TIR_OP_COUNT; }
 static void for_block_parent(Fn *b) { tir_block(b->f, b->body_blk)->parent = TIR_NONE; }
 static void for_block_id(Fn *b) { tir_inst(b->f, b->loop)->blocks[0] = TIR_NONE; }
 static void for_block_is_body(Fn *b) { tir_inst(b->f, b->loop)->blocks[0] = b->f->body; }
@@ -458,6 +463,11 @@ static void malformed_ir_is_rejected(void **state)
     expect_rejected(for_yield_type, "yielded type differs");
     expect_rejected(for_yield_count, "nested block's yield does not match");
     expect_rejected(for_body_args, "loop body arguments");
+    expect_rejected(for_empty_body, "nested block does not end in yield");
+    expect_rejected(for_operand_count, "for operands");
+    expect_rejected(if_block_with_args, "if block");
+    expect_rejected(result_count, "wrong number of results");
+    expect_rejected(unknown_op, "unknown op");
     expect_rejected(for_block_parent, "loop body arguments");
     expect_rejected(for_block_id, "nested block is not a block of its own");
     expect_rejected(for_block_is_body, "nested block is not a block of its own");
