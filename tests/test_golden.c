@@ -171,13 +171,21 @@ static char *diagnose(const char *name, const char *text, size_t len, const Opti
     return out;
 }
 
+static const char *self_path; /* argv[0]: BUILD/tests/test_golden */
+
 /* The same through the CLI, run in the program's directory so that the
- * file name matches. Returns NULL when the CLI is not built. */
+ * file name matches. The CLI is $BUILD/tessera, else the one next to this
+ * test's directory. Returns NULL when it is not built. */
 static char *diagnose_cli(const char *file, const Options *o, int *status)
 {
     const char *build = getenv("BUILD");
     char exe[512];
-    snprintf(exe, sizeof exe, "%s/tessera", build && *build ? build : "build");
+    if (build && *build) {
+        snprintf(exe, sizeof exe, "%s/tessera", build);
+    } else {
+        const char *tests = strstr(self_path, "/tests/test_golden");
+        snprintf(exe, sizeof exe, "%.*s/tessera", tests ? (int)(tests - self_path) : 5, tests ? self_path : "build");
+    }
     FILE *probe = fopen(exe, "rb");
     if (!probe)
         return NULL;
@@ -311,8 +319,9 @@ static void dumps_match(void **state)
         fail_msg("%d dump goldens differ", failures);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    self_path = argc > 0 ? argv[0] : "build/tests/test_golden";
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(diagnostics_match),
         cmocka_unit_test(dumps_match),
