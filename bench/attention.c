@@ -27,7 +27,7 @@ static const char flush_source[] =
     "    X[program_id(0) * BLOCK : +BLOCK] = v;\n"
     "}\n";
 
-enum { L2_FLUSH_BYTES = 256 << 20 };
+enum { L2_FLUSH_BYTES = 256 << 20, CPU_FLUSH_BYTES = 1 << 20 };
 /* The reference's score and probability matrices of one batch of heads at
  * most this large (more heads are done in several launches). */
 static const double REF_MATRIX_BYTES = 3.0 * (1 << 30);
@@ -243,17 +243,18 @@ static tsr_status get_kernel(Bench *b, const char *src, const char *name, const 
  * overhead stays out of the time. */
 static tsr_status flush_l2(Bench *b, int round)
 {
-    if (!b->cuda)
+    if (!b->cuda && !(b->hooks && b->hooks->flush_on_cpu))
         return TSR_OK;
+    size_t bytes = b->cuda ? L2_FLUSH_BYTES : CPU_FLUSH_BYTES;
     if (!b->flush) {
         tsr_status s = get_kernel(b, flush_source, "l2_flush", NULL, 0, &b->flush);
         if (s == TSR_OK)
-            s = CTX_CALL(b, "tsr_malloc (L2 flush)", tsr_malloc(b->ctx, L2_FLUSH_BYTES, &b->flush_buf));
+            s = CTX_CALL(b, "tsr_malloc (L2 flush)", tsr_malloc(b->ctx, bytes, &b->flush_buf));
         if (s != TSR_OK)
             return s;
-        b->run->l2_flush_bytes = L2_FLUSH_BYTES;
+        b->run->l2_flush_bytes = bytes;
     }
-    int64_t shape[1] = { L2_FLUSH_BYTES / 4 };
+    int64_t shape[1] = { (int64_t)(bytes / 4) };
     DLTensor t = { b->flush_buf, tsr_context_dl_device(b->ctx), 1, { kDLInt, 32, 1 }, shape, NULL, 0 };
     tsr_status s = KERNEL_CALL(b, b->flush, "l2_flush", tsr_kernel_set_tensor(b->flush, 0, &t));
     if (s == TSR_OK)
@@ -630,7 +631,7 @@ static void run_info(Bench *b, const BenchOptions *o)
     snprintf(run->commit, sizeof run->commit, "%s", commit && *commit ? commit : "unknown");
     if (!(commit && *commit)) {
         FILE *p = popen("git rev-parse --short=12 HEAD 2>/dev/null", "r");
-        char line[40];
+        char line[48];
         if (p && fgets(line, sizeof line, p) && line[0] != '\n') {
             line[strcspn(line, "\n")] = 0;
             snprintf(run->commit, sizeof run->commit, "%s", line);

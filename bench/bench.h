@@ -131,12 +131,13 @@ typedef struct {
     int reps, warmup;
     size_t l2_flush_bytes;
     char date[32];
-    char commit[48];
+    char commit[64];
 } BenchRun;
 
 /* Hooks that only tests use. */
 typedef struct {
     bool corrupt_output; /* perturb one output element of Tessera's kernel before the check */
+    bool flush_on_cpu;   /* run the L2 flush kernel on emu and interp too (over 1 MiB) */
 } BenchHooks;
 
 /* Runs the benchmark: every configuration, progress on stderr. Returns the

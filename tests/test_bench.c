@@ -297,7 +297,9 @@ static int run_small(tsr_device_kind kind, const char *args, bool corrupt, Bench
     assert_true(parse(&o, args));
     o.device = kind;
     o.quiet = true;
-    BenchHooks hooks = { corrupt };
+    /* The L2 flush runs on the emulator too: on cuda it runs before every
+     * timed launch. */
+    BenchHooks hooks = { corrupt, kind == TSR_DEVICE_EMU };
     int n = bench_attention_run(&o, &hooks, run, r);
     assert_true(n > 0);
     for (int i = 0; i < n; i++) {
@@ -362,6 +364,7 @@ static void run_emu(void **state)
     assert_int_equal(n, 1);
     assert_true(r[0].tessera.pass && r[0].reference.pass);
     assert_int_equal(run.kind, TSR_DEVICE_EMU);
+    assert_int_equal(run.l2_flush_bytes, 1 << 20);
     free(r);
 }
 
