@@ -55,7 +55,7 @@ static bool same_inst(TirFunc *f, const TirInst *a, const TirInst *b)
         return false;
     /* Bitwise: 0.0 and -0.0 differ, and a NaN constant equals itself. */
     if (a->ival != b->ival || memcmp(&a->fval, &b->fval, sizeof a->fval) != 0 || a->axis != b->axis ||
-        a->param != b->param || a->sym != b->sym || a->kind != b->kind)
+        a->param != b->param || a->sym != b->sym || a->kind != b->kind || a->stages != b->stages || a->buf != b->buf)
         return false;
     for (int i = 0; i < a->nargs; i++)
         if (a->args[i] != b->args[i])
