@@ -152,7 +152,7 @@ typedef struct {
     int line;
 } Sym;
 
-enum { TAG_MODULE = -1, TAG_PARAM = -2, TAG_OPCODE = -3, TAG_MOD = -4, TAG_SPECIAL = -5 };
+enum { TAG_MODULE = -1, TAG_PARAM = -2, TAG_OPCODE = -3, TAG_MOD = -4 };
 
 /* A function (.func) decoded into the kernel that calls it. */
 typedef struct {
@@ -269,11 +269,7 @@ int emu_dec_nops(Decoder *d, const RawStmt *s, int lo, int hi)
 
 /* ---- name lookup ------------------------------------------------------------ */
 
-static int scope_of(Decoder *d, const RawStmt *s)
-{
-    (void)d;
-    return s ? s->scope : 0;
-}
+static int scope_of(const RawStmt *s) { return s ? s->scope : 0; }
 
 /* Finds `name` seen from `scope`: exact names, then register ranges (%r123 in
  * %r<N>), walking out to the root, then kernel parameters and module names. */
@@ -456,7 +452,7 @@ static int reg_operand(Decoder *d, const RawStmt *s, const char *name, int ty, b
             return emu_dec_error(d, s, "special register %s cannot be written", name);
         *out = (Operand){.kind = OK_REG, .idx = slot, .bits = bits};
     } else {
-        const Sym *sym = lookup(d, scope_of(d, s), name, &num);
+        const Sym *sym = lookup(d, scope_of(s), name, &num);
         if (!sym)
             return emu_dec_error(d, s, "unknown name '%s'", name);
         if (sym->kind == SYM_PRED)
@@ -483,7 +479,7 @@ int emu_dec_src_wide(Decoder *d, const RawStmt *s, const RawOp *r, int ty, Opera
         if (rc <= 0)
             return rc;
         int64_t num;
-        const Sym *sym = lookup(d, scope_of(d, s), r->name, &num);
+        const Sym *sym = lookup(d, scope_of(s), r->name, &num);
         int space;
         uint64_t addr;
         if (sym_address(d, s, sym, r->ival, &space, &addr))
@@ -542,7 +538,7 @@ int emu_dec_dst(Decoder *d, const RawStmt *s, const RawOp *r, int ty, Operand *o
 static int pred_by_name(Decoder *d, const RawStmt *s, const char *name, bool neg, Operand *out)
 {
     int64_t num;
-    const Sym *sym = lookup(d, scope_of(d, s), name, &num);
+    const Sym *sym = lookup(d, scope_of(s), name, &num);
     if (!sym)
         return emu_dec_error(d, s, "unknown name '%s'", name);
     if (sym->kind != SYM_PRED)
@@ -554,7 +550,7 @@ static int pred_by_name(Decoder *d, const RawStmt *s, const char *name, bool neg
 bool emu_dec_is_pred(Decoder *d, const RawStmt *s, const char *name)
 {
     int64_t num;
-    const Sym *sym = lookup(d, scope_of(d, s), name, &num);
+    const Sym *sym = lookup(d, scope_of(s), name, &num);
     return sym && sym->kind == SYM_PRED;
 }
 
@@ -590,7 +586,7 @@ int emu_dec_addr(Decoder *d, const RawStmt *s, const RawOp *r, int *spacep, Oper
     uint8_t bits;
     if (special_slot(r->name, &bits) >= 0)
         return emu_dec_error(d, s, "special register %s used as an address", r->name);
-    const Sym *sym = lookup(d, scope_of(d, s), r->name, &num);
+    const Sym *sym = lookup(d, scope_of(s), r->name, &num);
     if (!sym)
         return emu_dec_error(d, s, "unknown name '%s'", r->name);
     if (sym->kind == SYM_REG) {
@@ -649,7 +645,7 @@ int emu_dec_label(Decoder *d, const RawStmt *s, const RawOp *r, Operand *out)
     if (r->kind != RO_NAME || r->neg || r->name2)
         return emu_dec_error(d, s, "expected a label");
     int64_t num;
-    const Sym *sym = lookup(d, scope_of(d, s), r->name, &num);
+    const Sym *sym = lookup(d, scope_of(s), r->name, &num);
     if (!sym || sym->kind != SYM_LABEL)
         return emu_dec_error(d, s, "unknown label '%s'", r->name);
     *out = (Operand){.kind = OK_LABEL, .idx = sym->first};
@@ -1070,7 +1066,7 @@ static int func_index(const RawModule *raw, const char *name)
 static int call_operand(Decoder *d, const RawStmt *s, const RawOp *r, uint32_t *off, uint32_t *size)
 {
     int64_t num;
-    const Sym *sym = r->kind == RO_NAME ? lookup(d, scope_of(d, s), r->name, &num) : NULL;
+    const Sym *sym = r->kind == RO_NAME ? lookup(d, scope_of(s), r->name, &num) : NULL;
     if (!sym || sym->kind != SYM_VAR || !d->st->var_local[sym->first])
         return emu_dec_error(d, s, "call arguments must be .param variables of the caller");
     *off = (uint32_t)d->st->var_addr[sym->first];

@@ -21,6 +21,7 @@ OUT=${1:-build/emu-hw}
 NVCC=${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
 LLC19=${LLC:-llc-19}
 mkdir -p "$OUT/ptx"
+OUT=$(cd "$OUT" && pwd)
 for src in conform_arith conform_control conform_tensor; do
     for arch in sm_80 sm_90; do
         "$NVCC" -ptx -arch=$arch -Itests/emu tests/emu/$src.cu -o "$OUT/ptx/$src.$arch.ptx"
@@ -32,7 +33,8 @@ for src in llvm_mma llvm_misc; do
         llc-22 -march=nvptx64 -mcpu=sm_90a -mattr=+ptx80 tests/emu/$src.ll -o "$OUT/ptx/$src.sm_90a.ptx"
     fi
 done
-cp tests/emu/hwcase.h tests/emu/hwrecord.c tests/emu/hwrun.sh tests/emu/hw/cases.txt "$OUT/"
+cp tests/emu/hwcase.h tests/emu/hwrecord.c tests/emu/hwrecord.py tests/emu/hwrun.sh \
+    tests/emu/hw/cases.txt "$OUT/"
 cc -std=c11 -O2 -o "$OUT/hwrecord" tests/emu/hwrecord.c -ldl -lm
 echo "hwprep: bundle in $OUT ($(ls "$OUT/ptx" | wc -l) PTX files)"
 echo "hwprep: on a GPU machine run: sh hwrun.sh   then copy its out/. into tests/emu/hw/"
@@ -43,5 +45,17 @@ if [ $DRY = 1 ]; then
     cc -std=c11 -O2 -shared -fPIC -Iruntime -Isupport tests/emu/fakecuda.c "$BUILD/libtessera.a" \
         -lm -lpthread -o "$OUT/fake/libcuda.so.1"
     LD_LIBRARY_PATH="$OUT/fake" sh "$OUT/hwrun.sh"
+    # the Python recorder must write the same outputs as the C one
+    mkdir -p "$OUT/out-py"
+    (cd "$OUT" && LD_LIBRARY_PATH=fake python3 hwrecord.py cases.txt ptx out-py)
+    for f in "$OUT"/out/*.out; do
+        b=$(basename "$f")
+        tail -n +2 "$f" > "$OUT/c.tmp"
+        tail -n +2 "$OUT/out-py/$b" > "$OUT/py.tmp"
+        cmp -s "$OUT/c.tmp" "$OUT/py.tmp" ||
+            { echo "hwprep: hwrecord.py and hwrecord.c disagree on $b"; exit 1; }
+    done
+    rm -f "$OUT/c.tmp" "$OUT/py.tmp"
+    echo "hwprep: hwrecord.py writes what hwrecord.c writes"
     EMU_HW_DIR="$OUT/out" "$BUILD/tests/test_emu_hw"
 fi

@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""Records the outputs of the emulator's GPU cases on a real GPU: the same as
+hwrecord.c (same case list, same inputs, same output files), for a GPU machine
+where the C recorder can neither be built nor run. Uses only the standard
+library (ctypes opens libcuda.so.1).
+
+    python3 hwrecord.py CASES PTXDIR OUTDIR [NAME...]
+
+The input generators mirror hwcase.h exactly; hwprep.sh --dry-run checks that
+both recorders write the same bytes."""
+import ctypes
+import datetime
+import math
+import struct
+import sys
+
+M64 = (1 << 64) - 1
+SIZES = {"u8": 1, "f16": 2, "bf16": 2, "u32": 4, "i32": 4, "f32": 4, "u64": 8, "f64": 8}
+
+
+def parse_param(tok):
+    f = tok.split(":")
+    if len(f) < 2:
+        raise ValueError(tok)
+    if f[0] in ("in", "out"):
+        p = {"kind": f[0][0], "type": f[1], "count": int(f[2], 0), "ranged": False, "tol": 0.0}
+        if p["type"] not in SIZES or not 0 < p["count"] <= 1 << 24:
+            raise ValueError(tok)
+        if p["kind"] == "i":
+            p["seed"] = int(f[3], 0)
+            if len(f) >= 6:
+                p["ranged"], p["lo"], p["hi"] = True, float(f[4]), float(f[5])
+        elif len(f) >= 4:
+            p["tol"] = float(f[3])
+        return p
+    if f[0] in ("i32", "u32"):
+        return {"kind": "s", "bytes": struct.pack("<I", int(f[1], 0) & 0xFFFFFFFF)}
+    if f[0] == "f32":
+        return {"kind": "s", "bytes": struct.pack("<f", float(f[1]))}
+    raise ValueError(tok)
+
+
+def parse_case(line):
+    toks = line.split("#", 1)[0].split()
+    if not toks:
+        return None
+    if len(toks) < 6:
+        raise ValueError(line)
+    dims = lambda s: [int(x) for x in (s.split(",") + ["1", "1"])[:3]]
+    return {"name": toks[0], "ptx": toks[1], "kernel": toks[2], "grid": dims(toks[3]),
+            "block": dims(toks[4]), "smem": int(toks[5], 0),
+            "params": [parse_param(t) for t in toks[6:]]}
+
+
+def f32(v):
+    return struct.unpack("<f", struct.pack("<f", v))[0]
+
+
+def f16_bits(f):  # hw_f16 of hwcase.h, on the float f
+    x = struct.unpack("<I", struct.pack("<f", f))[0]
+    sign, ax = (x >> 16) & 0x8000, x & 0x7FFFFFFF
+    if ax > 0x7F800000:
+        return 0x7FFF
+    if ax >= 0x477FF000:
+        return sign | 0x7C00
+    if ax >= 0x38800000:
+        return sign | ((ax + 0xFFF + ((ax >> 13) & 1) - 0x38000000) >> 13)
+    m = struct.unpack("<f", struct.pack("<I", ax))[0]
+    return sign | int(round(m * 16777216.0))  # round() ties to even, as nearbyintf
+
+
+def fill(p):
+    s = (p["seed"] * 0x100000001B3 + 12345) & M64
+    es = SIZES[p["type"]]
+    out = bytearray()
+    for _ in range(p["count"]):
+        s = (s + 0x9E3779B97F4A7C15) & M64
+        z = s
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+        r = z ^ (z >> 31)
+        if not p["ranged"]:
+            out += r.to_bytes(8, "little")[:es]
+            continue
+        u = (r >> 11) * 2.0 ** -53
+        v = p["lo"] + (p["hi"] - p["lo"]) * u
+        t = p["type"]
+        if t == "f32":
+            out += struct.pack("<f", v)
+        elif t == "f64":
+            out += struct.pack("<d", v)
+        elif t == "f16":
+            out += struct.pack("<H", f16_bits(f32(v)))
+        elif t == "bf16":
+            out += struct.pack("<H", struct.unpack("<I", struct.pack("<f", v))[0] >> 16)
+        else:
+            out += (math.floor(v) & M64).to_bytes(8, "little")[:es]
+    return bytes(out)
+
+
+class Cuda:
+    def __init__(self):
+        self.lib = ctypes.CDLL("libcuda.so.1")
+        self.err = ctypes.c_char_p()
+
+    def call(self, name, *args):
+        r = getattr(self.lib, name)(*args)
+        if r != 0:
+            self.lib.cuGetErrorString(r, ctypes.byref(self.err))
+            msg = self.err.value.decode() if self.err.value else "unknown error"
+            raise RuntimeError("%s failed: %s (%d)" % (name, msg, r))
+
+
+def run_case(cu, c, ptxdir, outdir, device):
+    with open("%s/%s.ptx" % (ptxdir, c["ptx"]), "rb") as f:
+        ptx = f.read() + b"\0"
+    mod, fn = ctypes.c_void_p(), ctypes.c_void_p()
+    log = ctypes.create_string_buffer(8192)
+    opts = (ctypes.c_int * 2)(5, 6)
+    vals = (ctypes.c_void_p * 2)(ctypes.cast(log, ctypes.c_void_p).value, 8192)
+    r = cu.lib.cuModuleLoadDataEx(ctypes.byref(mod), ptx, 2, opts, vals)
+    if r != 0:
+        raise RuntimeError("loading %s failed (%d): %s" % (c["ptx"], r, log.value.decode(errors="replace")))
+    devs, keep = [], []
+    try:
+        cu.call("cuModuleGetFunction", ctypes.byref(fn), mod, c["kernel"].encode())
+        if c["smem"] > 48 * 1024:
+            cu.call("cuFuncSetAttribute", fn, 8, c["smem"])
+        args = (ctypes.c_void_p * max(1, len(c["params"])))()
+        for i, p in enumerate(c["params"]):
+            if p["kind"] == "s":
+                buf = ctypes.create_string_buffer(p["bytes"], len(p["bytes"]))
+                keep.append(buf)
+                args[i] = ctypes.cast(buf, ctypes.c_void_p)
+                continue
+            n = p["count"] * SIZES[p["type"]]
+            d = ctypes.c_uint64()
+            cu.call("cuMemAlloc_v2", ctypes.byref(d), ctypes.c_size_t(n))
+            devs.append((i, d, n))
+            if p["kind"] == "i":
+                data = fill(p)
+                cu.call("cuMemcpyHtoD_v2", d, data, ctypes.c_size_t(n))
+            else:
+                cu.call("cuMemsetD8_v2", d, ctypes.c_ubyte(0xCD), ctypes.c_size_t(n))
+            keep.append(d)
+            args[i] = ctypes.cast(ctypes.pointer(d), ctypes.c_void_p)
+        g, b = c["grid"], c["block"]
+        cu.call("cuLaunchKernel", fn, g[0], g[1], g[2], b[0], b[1], b[2], c["smem"], None, args, None)
+        cu.call("cuCtxSynchronize")
+        date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        with open("%s/%s.out" % (outdir, c["name"]), "w") as f:
+            f.write("# case %s, recorded on %s, %s\n" % (c["name"], device, date))
+            for i, d, n in devs:
+                if c["params"][i]["kind"] != "o":
+                    continue
+                host = ctypes.create_string_buffer(n)
+                cu.call("cuMemcpyDtoH_v2", host, d, ctypes.c_size_t(n))
+                f.write("out %d %d\n" % (i, n))
+                data = host.raw
+                for k in range(0, n, 32):
+                    f.write(data[k:k + 32].hex() + "\n")
+    finally:
+        for _, d, _ in devs:
+            cu.lib.cuMemFree_v2(d)
+        cu.lib.cuModuleUnload(mod)
+
+
+def main(argv):
+    if len(argv) < 4:
+        print("usage: hwrecord.py CASES PTXDIR OUTDIR [NAME...]", file=sys.stderr)
+        return 2
+    try:
+        cu = Cuda()
+    except OSError as e:
+        print("hwrecord.py: cannot open libcuda.so.1 (%s): no NVIDIA driver here" % e, file=sys.stderr)
+        return 1
+    dev, ctx = ctypes.c_int(), ctypes.c_void_p()
+    name, ver = ctypes.create_string_buffer(256), ctypes.c_int()
+    try:
+        cu.call("cuInit", 0)
+        cu.call("cuDeviceGet", ctypes.byref(dev), 0)
+        cu.call("cuCtxCreate_v2", ctypes.byref(ctx), 0, dev)
+    except RuntimeError as e:
+        print("hwrecord.py: no usable CUDA device: %s" % e, file=sys.stderr)
+        return 1
+    cu.lib.cuDeviceGetName(name, 256, dev)
+    cu.lib.cuDriverGetVersion(ctypes.byref(ver))
+    device = "%s (driver %d.%d)" % (name.value.decode(), ver.value // 1000, ver.value % 1000 // 10)
+    failed = done = 0
+    with open(argv[1]) as f:
+        for lineno, line in enumerate(f, 1):
+            try:
+                c = parse_case(line)
+            except (ValueError, IndexError):
+                print("hwrecord.py: %s:%d: malformed case" % (argv[1], lineno), file=sys.stderr)
+                failed += 1
+                continue
+            if c is None or (len(argv) > 4 and c["name"] not in argv[4:]):
+                continue
+            done += 1
+            try:
+                run_case(cu, c, argv[2], argv[3], device)
+                print("hwrecord.py: %s ok" % c["name"])
+            except (OSError, RuntimeError) as e:
+                print("hwrecord.py: case %s: %s" % (c["name"], e), file=sys.stderr)
+                failed += 1
+    print("hwrecord.py: %d cases on %s, %d failed" % (done, device, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
