@@ -6,6 +6,9 @@
  *         ex2, cvt to f16x2, fma
  * each on one and on two host threads. Prints warp and thread instructions
  * per second; runtime/emu/README.md records the figures. Not a test. */
+#ifndef _GNU_SOURCE
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
