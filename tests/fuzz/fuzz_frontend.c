@@ -15,10 +15,17 @@
  * once as sema built it and once after the passes: the results must be the
  * same bit for bit (a differential check of fold, CSE and DCE).
  *
+ * Built with TSR_FUZZ_CODEGEN (build-fuzz/fuzz_codegen), a kernel that
+ * compiles also goes through GPU code generation (layouts, LLVM IR, PTX),
+ * which must report what it cannot do as errors, never crash.
+ *
  * Build and run: `make fuzz`, then see tests/README.md. */
 #include "ast.h"
 #include "frontend.h"
 #include "interp.h"
+#ifdef TSR_FUZZ_CODEGEN
+#include "codegen.h"
+#endif
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -320,6 +327,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         TirModule *m = frontend_compile(&src, defs, ndefs, NULL, &d2, size % 3 == 0 ? &dump : NULL);
         if (m) {
             tir_module_print(&out, m);
+#ifdef TSR_FUZZ_CODEGEN
+            static const char *const targets[] = { "sm_80", "sm_90", "sm_90a" };
+            for (int i = 0; i < m->funcs.len; i++) {
+                CodegenOptions co = { targets[hash_bytes(data, size) % 3], (hash_bytes(data, size) >> 8) & 1 };
+                CodegenResult r = { 0 };
+                Diag d3;
+                diag_init(&d3, &src);
+                if (codegen_kernel(m->funcs.data[i], &co, false, &r, &d3))
+                    codegen_result_free(&r);
+                diag_free(&d3);
+            }
+#endif
             TirModule *raw = raw_tir(prog, &src, defs, ndefs);
             if (!raw || raw->funcs.len != m->funcs.len)
                 tsr_die("fuzz: sema does not give the same kernels twice");
