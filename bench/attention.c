@@ -627,18 +627,7 @@ static void run_info(Bench *b, const BenchOptions *o)
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(run->date, sizeof run->date, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    const char *commit = getenv("TESSERA_COMMIT");
-    snprintf(run->commit, sizeof run->commit, "%s", commit && *commit ? commit : "unknown");
-    if (!(commit && *commit)) {
-        FILE *p = popen("git rev-parse --short=12 HEAD 2>/dev/null", "r");
-        char line[48];
-        if (p && fgets(line, sizeof line, p) && line[0] != '\n') {
-            line[strcspn(line, "\n")] = 0;
-            snprintf(run->commit, sizeof run->commit, "%s", line);
-        }
-        if (p)
-            pclose(p);
-    }
+    bench_commit(run->commit, sizeof run->commit);
 }
 
 int bench_attention_run(const BenchOptions *o, const BenchHooks *hooks, BenchRun *run, BenchResult **results)

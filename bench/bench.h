@@ -94,6 +94,10 @@ TimeStats bench_time_stats(double *times, int n);
  * row (e.g. "H100/H200 SXM"). */
 double bench_peak_tflops(const char *device_name, const char **which);
 
+/* The commit measured: $TESSERA_COMMIT (gpu-check.sh sets it where there is
+ * no git), else git's HEAD, else "unknown". */
+void bench_commit(char *buf, size_t n);
+
 /* FlashAttention's rule: err <= 2 err_lowp + attention_slack(dt), the bound
  * multiplied by scale. */
 double bench_bound(DType dt, double err_lowp, double scale);

@@ -113,12 +113,24 @@ static void table_header(StrBuf *md, const char *title, int argc, char **argv)
     char llvm[32];
     codegen_llvm_version(llvm, sizeof llvm);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    /* Other work on the machine slows compiles down: say how busy it was. */
+    char load[64] = "?";
+    FILE *lf = fopen("/proc/loadavg", "r");
+    if (lf) {
+        if (fgets(load, sizeof load, lf))
+            load[strcspn(load, " ")] = 0; /* the 1-minute average */
+        fclose(lf);
+    }
     sb_printf(md, "# %s\n\n", title);
     sb_puts(md, "- command: `tessera-bench");
     for (int i = 0; i < argc; i++)
         sb_printf(md, " %s", argv[i]);
-    sb_printf(md, "`\n- machine: %s, %ld cores; Tessera %s, LLVM %s\n- date: %s\n\n", host, cores, tsr_version(), llvm,
-              date);
+    char commit[64];
+    bench_commit(commit, sizeof commit);
+    sb_printf(md, "`\n- machine: %s, %ld cores, %s; load average %s when it started; Tessera %s, LLVM %s\n"
+                  "- date: %s, commit %s\n\n",
+              host, cores, access("/dev/nvidiactl", F_OK) == 0 ? "an NVIDIA GPU" : "no GPU", load, tsr_version(), llvm,
+              date, commit);
 }
 
 static bool emit(const StrBuf *md, const char *out)

@@ -1,9 +1,11 @@
 /* What the benchmark computes from its measurements: FLOP counts, the
  * statistics of repeated timings, the GPUs' peak rates and FlashAttention's
  * tolerance rule. */
+#define _POSIX_C_SOURCE 200809L
 #include "bench.h"
 #include "reference.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +80,22 @@ double bench_peak_tflops(const char *name, const char **which)
         }
     }
     return 0;
+}
+
+void bench_commit(char *buf, size_t n)
+{
+    const char *commit = getenv("TESSERA_COMMIT");
+    snprintf(buf, n, "%s", commit && *commit ? commit : "unknown");
+    if (commit && *commit)
+        return;
+    FILE *p = popen("git rev-parse --short=12 HEAD 2>/dev/null", "r");
+    char line[48];
+    if (p && fgets(line, sizeof line, p) && line[0] != '\n') {
+        line[strcspn(line, "\n")] = 0;
+        snprintf(buf, n, "%s", line);
+    }
+    if (p)
+        pclose(p);
 }
 
 double bench_bound(DType dt, double err_lowp, double scale)
