@@ -779,6 +779,25 @@ static uint64_t r_max_nan_f32(uint64_t a, uint64_t b, uint64_t c)
         return signbit(x) ? (uint32_t)b : (uint32_t)a;
     return x > y ? (uint32_t)a : (uint32_t)b;
 }
+static uint64_t r_max_ftz_f32(uint64_t a, uint64_t b, uint64_t c)
+{
+    uint32_t x = ftz32((uint32_t)a), y = ftz32((uint32_t)b);
+    double fx = f32v(x), fy = f32v(y);
+    if (fx != fx && fy != fy)
+        return 0x7fffffff;
+    if (fx != fx)
+        return y;
+    if (fy != fy)
+        return x;
+    if (fx == fy)
+        return signbit(fx) ? y : x;
+    return fx > fy ? x : y;
+}
+static uint64_t r_setp_lt_ftz(uint64_t a, uint64_t b, uint64_t c)
+{
+    bool t = f32v(ftz32((uint32_t)a)) < f32v(ftz32((uint32_t)b));
+    return (uint64_t)t | (uint64_t)!t << 1;
+}
 static uint64_t r_abs_f32(uint64_t a, uint64_t b, uint64_t c) { return (uint32_t)a & 0x7fffffffu; }
 static uint64_t r_neg_f32(uint64_t a, uint64_t b, uint64_t c) { return ((uint32_t)a ^ 0x80000000u); }
 static uint64_t r_copysign(uint64_t a, uint64_t b, uint64_t c)
@@ -800,6 +819,8 @@ static void test_float_misc(void **state)
     } cases[] = {
         {"min.f32 %f4, %f1, %f2;", OUT_F, r_min_f32},
         {"max.NaN.f32 %f4, %f1, %f2;", OUT_F, r_max_nan_f32},
+        {"max.ftz.f32 %f4, %f1, %f2;", OUT_F, r_max_ftz_f32},
+        {"setp.lt.ftz.f32 %p0|%p4, %f1, %f2;", OUT_P, r_setp_lt_ftz},
         {"abs.f32 %f4, %f1;", OUT_F, r_abs_f32},
         {"neg.f32 %f4, %f1;", OUT_F, r_neg_f32},
         {"copysign.f32 %f4, %f1, %f2;", OUT_F, r_copysign},

@@ -85,7 +85,40 @@ static uint64_t f32_ex2(const Insn *in, uint64_t a, uint64_t b, uint64_t c)
     return in->ftz && !(v & 0x7f800000u) ? v & 0x80000000u : v;
 }
 
+/* The same with .ftz: subnormal inputs and results become signed zeros. */
+static inline uint32_t ftz32(uint64_t v) { return (v & 0x7f800000u) ? (uint32_t)v : (uint32_t)v & 0x80000000u; }
+static uint64_t f32_add_ftz(const Insn *in, uint64_t a, uint64_t b, uint64_t c)
+{
+    return ftz32(canon32(f32_of(ftz32(a)) + f32_of(ftz32(b))));
+}
+static uint64_t f32_sub_ftz(const Insn *in, uint64_t a, uint64_t b, uint64_t c)
+{
+    return ftz32(canon32(f32_of(ftz32(a)) - f32_of(ftz32(b))));
+}
+static uint64_t f32_mul_ftz(const Insn *in, uint64_t a, uint64_t b, uint64_t c)
+{
+    return ftz32(canon32(f32_of(ftz32(a)) * f32_of(ftz32(b))));
+}
+static uint64_t f32_fma_ftz(const Insn *in, uint64_t a, uint64_t b, uint64_t c)
+{
+    return ftz32(canon32(fmaf(f32_of(ftz32(a)), f32_of(ftz32(b)), f32_of(ftz32(c)))));
+}
+static uint64_t f32_max_ftz(const Insn *in, uint64_t a, uint64_t b, uint64_t c)
+{
+    return f32_max(in, ftz32(a), ftz32(b), c);
+}
+static uint64_t f32_min_ftz(const Insn *in, uint64_t a, uint64_t b, uint64_t c)
+{
+    return f32_min(in, ftz32(a), ftz32(b), c);
+}
+
 EMU_ALU_EXEC(f32_add)
+EMU_ALU_EXEC(f32_add_ftz)
+EMU_ALU_EXEC(f32_sub_ftz)
+EMU_ALU_EXEC(f32_mul_ftz)
+EMU_ALU_EXEC(f32_fma_ftz)
+EMU_ALU_EXEC(f32_max_ftz)
+EMU_ALU_EXEC(f32_min_ftz)
 EMU_ALU_EXEC(f32_sub)
 EMU_ALU_EXEC(f32_mul)
 EMU_ALU_EXEC(f32_fma)
@@ -353,19 +386,35 @@ static AluFn fast_fn(const Insn *in, ExecFn *exec)
         *exec = exec_f32_ex2;
         return f32_ex2;
     }
-    if (in->ty == TY_F32 && (in->sub == F_MAX || in->sub == F_MIN) && !in->ftz &&
+    if (in->ty == TY_F32 && (in->sub == F_MAX || in->sub == F_MIN) &&
         !(in->flags & (MF_NAN | MF_XORSIGN))) {
-        *exec = in->sub == F_MAX ? exec_f32_max : exec_f32_min;
-        return in->sub == F_MAX ? f32_max : f32_min;
+        bool mx = in->sub == F_MAX;
+        if (in->ftz) {
+            *exec = mx ? exec_f32_max_ftz : exec_f32_min_ftz;
+            return mx ? f32_max_ftz : f32_min_ftz;
+        }
+        *exec = mx ? exec_f32_max : exec_f32_min;
+        return mx ? f32_max : f32_min;
     }
-    if (!rn || in->ftz || in->sat)
+    if (!rn || in->sat || (in->flags & MF_RELU))
+        return NULL;
+    if (in->ty == TY_F32 && in->ftz) {
+        switch (in->sub) {
+        case F_ADD: *exec = exec_f32_add_ftz; return f32_add_ftz;
+        case F_SUB: *exec = exec_f32_sub_ftz; return f32_sub_ftz;
+        case F_MUL: *exec = exec_f32_mul_ftz; return f32_mul_ftz;
+        case F_FMA: *exec = exec_f32_fma_ftz; return f32_fma_ftz;
+        default: return NULL;
+        }
+    }
+    if (in->ftz)
         return NULL;
     if (in->ty == TY_F32) {
         switch (in->sub) {
         case F_ADD: *exec = exec_f32_add; return f32_add;
         case F_SUB: *exec = exec_f32_sub; return f32_sub;
         case F_MUL: *exec = exec_f32_mul; return f32_mul;
-        case F_FMA: *exec = exec_f32_fma; return (in->flags & MF_RELU) ? NULL : f32_fma;
+        case F_FMA: *exec = exec_f32_fma; return f32_fma;
         default: return NULL;
         }
     }

@@ -179,9 +179,15 @@ static uint32_t compare_masks(const Insn *in, const uint64_t *a, const uint64_t 
     int bits = in->vec == 2 ? 16 : in->bits;
     /* Inactive lanes are compared too (their registers hold some value, and
        the comparisons have no side effects): the loops then unroll. */
-    if (in->mode == CK_FLOAT && in->fmt == FMT_F32 && !in->ftz) {
+    if (in->mode == CK_FLOAT && in->fmt == FMT_F32) {
+        uint32_t sub = in->ftz ? 0x80000000u : 0xffffffffu; /* .ftz: subnormals compare as 0 */
         for (unsigned l = 0; l < WARP_SIZE; l++) {
-            float x = f32_of(a[l]), y = f32_of(b[l]);
+            uint32_t ua = (uint32_t)a[l], ub = (uint32_t)b[l];
+            if (!(ua & 0x7f800000u))
+                ua &= sub;
+            if (!(ub & 0x7f800000u))
+                ub &= sub;
+            float x = f32_of(ua), y = f32_of(ub);
             eq |= (uint32_t)(x == y) << l;
             lt |= (uint32_t)(x < y) << l;
             un |= (uint32_t)(x != x || y != y) << l;
