@@ -107,6 +107,11 @@ static uint64_t float_post(const Insn *in, int fmt, uint64_t r)
 static uint64_t cvt_float_int(const Insn *in, uint64_t a)
 {
     int sbits = ty_bits(in->ty2);
+    if ((in->rnd == RND_RN || in->rnd == RND_NONE) && !in->sat && sbits == 32 &&
+        (in->fmt == FMT_F32 || in->fmt == FMT_F64)) { /* the host converts these exactly so */
+        double v = ty_signed(in->ty2) ? (double)(int32_t)a : (double)(uint32_t)a;
+        return in->fmt == FMT_F64 ? f64_bits(v) : f32_bits((float)v);
+    }
     uint64_t mag;
     int sign = 0;
     if (ty_signed(in->ty2)) {
@@ -129,6 +134,10 @@ static uint64_t convert_float(const Insn *in, int sfmt, uint64_t a)
             return emu_f32_to_f16_rn((uint32_t)a);
         if (in->fmt == FMT_BF16)
             return emu_f32_to_bf16_rn((uint32_t)a);
+    }
+    if (plain && in->fmt == FMT_F32 && in->rnd == RND_NONE && (sfmt == FMT_F16 || sfmt == FMT_BF16)) {
+        float f = sfmt == FMT_F16 ? emu_f16_to_f32((uint16_t)a) : emu_bf16_to_f32((uint16_t)a);
+        return f != f ? 0x7fffffffu : f32_bits(f);
     }
     if (in->ftz && sfmt == FMT_F32)
         a = emu_fp_flush(sfmt, a);
