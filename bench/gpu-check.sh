@@ -191,12 +191,10 @@ say ""
 say "== peers (bench/peers/peers.py)"
 if have python3; then
     secs=$(allow $([ $QUICK = 1 ] && echo 60 || echo 120))
+    # The benchmark's configurations; FlashAttention's shapes if it wrote none.
     PEER_ARGS=
-    if [ $QUICK = 1 ]; then
-        PEER_ARGS="--like $OUTDIR/bench.json"
-    else
-        PEER_ARGS="--like $OUTDIR/bench.json --reps 10 --warmup 2"
-    fi
+    [ -s "$OUTDIR/bench.json" ] && PEER_ARGS="--like $OUTDIR/bench.json"
+    [ $QUICK = 1 ] || PEER_ARGS="$PEER_ARGS --reps 10 --warmup 2"
     PYTHONUNBUFFERED=1 limited "$secs" python3 bench/peers/peers.py $PEER_ARGS --time-limit $((secs > 40 ? secs - 25 : 10)) \
         --json "$OUTDIR/peers.json" > "$OUTDIR/peers.log" 2>&1
     rc=$?

@@ -9,6 +9,7 @@ length, one line per implementation and dtype). Standard library only.
 import argparse
 import json
 import math
+import os
 import sys
 
 ORDER = ["tessera", "reference", "torch-flash", "torch-cudnn", "jax-mgpu"]
@@ -57,7 +58,7 @@ def table(runs, results):
     lines = []
     for path, data in runs:
         dev = data.get("device", {})
-        lines.append(f"{path}: {data.get('tool', '?')} on {dev.get('name', '?')}, {data.get('date', '?')}, "
+        lines.append(f"{os.path.basename(path)}: {data.get('tool', '?')} on {dev.get('name', '?')}, {data.get('date', '?')}, "
                      f"commit {data.get('commit', '?')}; {dev.get('timer', '')}")
     cpu = any(d.get("device", {}).get("cpu_times") for _, d in runs)
     lines.append(f"TFLOP/s at the median time ({'CPU times: not GPU speed' if cpu else 'GPU'}); "
