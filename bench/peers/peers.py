@@ -108,7 +108,7 @@ class Torch:
 
     def call(self, impl, c, q, k, v):
         """The function to time for one backend and configuration."""
-        torch, F = self.torch, self.F
+        F = self.F
         kw = dict(scale=1.0 / math.sqrt(c["D"]))
         if c["Hq"] != c["Hkv"]:
             kw["enable_gqa"] = True
