@@ -8,8 +8,11 @@
 typedef struct {
     const char *target; /* "sm_80", "sm_90" or "sm_90a" (the default) */
     /* Tensors' base pointers are 16-byte aligned and their row strides are
-     * multiples of 16 bytes, so accesses may use vectors up to 16 bytes. */
+     * multiples of 16 bytes, so accesses may use vectors up to 16 bytes... */
     bool assume_aligned;
+    /* ...except the tensor parameters whose bit is set (bit i: parameter i),
+     * which are accessed element by element. */
+    uint64_t unaligned_params;
 } CodegenOptions;
 
 typedef struct {

@@ -82,7 +82,8 @@ static Access describe(Emitter *em, const TirInst *in, const Layout *l)
      * aligned. */
     int last = a.p->rank - 1;
     a.vec = 1;
-    if (l && em->opts->assume_aligned && in->lens[last] && a.tile_dim[last] == l->rank - 1 &&
+    bool aligned = em->opts->assume_aligned && !(in->param < 64 && ((em->opts->unaligned_params >> in->param) & 1));
+    if (l && aligned && in->lens[last] && a.tile_dim[last] == l->rank - 1 &&
         a.p->dim_sym[last] == TIR_NONE) {
         int v = layout_contig_regs(l);
         while (v * a.esize > 16)

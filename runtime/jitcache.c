@@ -76,7 +76,9 @@ void jit_key(const JitKeyInput *in, char hex[65])
     put_str(&s, tsr_build_id);
     put_str(&s, llvm);
     put_str(&s, in->target);
-    put_str(&s, in->assume_aligned ? "aligned" : "scalar");
+    char mask[32];
+    snprintf(mask, sizeof mask, "unaligned %llx", (unsigned long long)in->unaligned);
+    put_str(&s, mask);
     put_str(&s, in->kernel);
     char n[16];
     snprintf(n, sizeof n, "%d", in->ndefs);

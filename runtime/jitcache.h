@@ -29,7 +29,7 @@ typedef struct {
     int ndefs;
     const char *kernel;
     const char *target;
-    bool assume_aligned;
+    uint64_t unaligned; /* tensors accessed element by element (CodegenOptions) */
 } JitKeyInput;
 
 typedef struct {

@@ -161,9 +161,9 @@ static tsr_status tensor_view(tsr_kernel *k, int i, HostTensor *h, StrBuf *err)
     return TSR_OK;
 }
 
-/* Checks after kernel_bind_args: layout and alignment. Clears *aligned when
- * the tensor needs the kernel variant with scalar accesses. */
-static tsr_status tensor_layout(tsr_kernel *k, int i, const HostTensor *h, bool *aligned, StrBuf *err)
+/* Checks after kernel_bind_args: layout and alignment. Sets bit i of
+ * *unaligned when the tensor needs element-wise accesses. */
+static tsr_status tensor_layout(tsr_kernel *k, int i, const HostTensor *h, uint64_t *unaligned, StrBuf *err)
 {
     const TirParam *p = &k->f->params.data[i];
     int64_t es = dtype_size(h->dt);
@@ -181,11 +181,12 @@ static tsr_status tensor_layout(tsr_kernel *k, int i, const HostTensor *h, bool 
                   (int)es);
         return TSR_ERR_LAUNCH;
     }
-    if (addr % 16)
-        *aligned = false;
+    bool aligned = addr % 16 == 0;
     for (int d = 0; d < last; d++)
         if (h->shape[d] > 1 && (h->strides[d] * es) % 16)
-            *aligned = false;
+            aligned = false;
+    if (!aligned)
+        *unaligned |= i < 64 ? (uint64_t)1 << i : ~(uint64_t)0;
     return TSR_OK;
 }
 
@@ -205,7 +206,7 @@ static tsr_status validate(tsr_kernel *k, Launch *l, StrBuf *err)
     l->nargs = f->params.len;
     l->args = tsr_xcalloc((size_t)l->nargs + 1, sizeof(KernelArg));
     l->syms = tsr_xcalloc((size_t)f->syms.len + 1, sizeof(int32_t));
-    l->aligned = true;
+    l->unaligned = 0;
     for (int i = 0; i < l->nargs; i++) {
         const TirParam *p = &f->params.data[i];
         if (!k->args[i].set) {
@@ -225,7 +226,7 @@ static tsr_status validate(tsr_kernel *k, Launch *l, StrBuf *err)
     for (int i = 0; i < l->nargs; i++) {
         if (!l->args[i].is_tensor)
             continue;
-        tsr_status s = tensor_layout(k, i, &l->args[i].tensor, &l->aligned, err);
+        tsr_status s = tensor_layout(k, i, &l->args[i].tensor, &l->unaligned, err);
         if (s == TSR_OK && ctx->dev->check_tensor)
             s = ctx->dev->check_tensor(ctx, f->params.data[i].name, &l->args[i].tensor, err);
         if (s != TSR_OK)
@@ -249,7 +250,7 @@ static tsr_status pick_variant(tsr_kernel *k, const Launch *l, KernelVariant **o
     *out = NULL;
     if (!ctx->dev->runs_ptx)
         return TSR_OK;
-    int which = l->aligned ? VARIANT_ALIGNED : VARIANT_SCALAR;
+    int which = rt_variant_for(k, l->unaligned);
     tsr_status s = rt_prepare_variant(k, which, err);
     if (s != TSR_OK)
         return s;

@@ -32,7 +32,7 @@ static void ctx_strfree(tsr_context *ctx, char *s)
 
 /* Generates the PTX of one variant: the frontend again (for a TIR of its
  * own), then code generation. Diagnostics go to err. */
-static bool generate(tsr_kernel *k, int which, bool want_llvm, CodegenResult *r, StrBuf *err)
+static bool generate(tsr_kernel *k, uint64_t unaligned, bool want_llvm, CodegenResult *r, StrBuf *err)
 {
     tsr_module *m = k->mod;
     Source src = { m->name, m->source, m->len };
@@ -41,7 +41,7 @@ static bool generate(tsr_kernel *k, int which, bool want_llvm, CodegenResult *r,
     TirModule *t = frontend_compile(&src, k->defs, k->f->defines.len, k->f->name, &diag, NULL);
     bool ok = false;
     if (t && t->funcs.len == 1) {
-        CodegenOptions co = { m->target, which == VARIANT_ALIGNED };
+        CodegenOptions co = { m->target, true, unaligned };
         ok = codegen_kernel(t->funcs.data[0], &co, want_llvm, r, &diag);
     } else if (t) {
         diag_error_nopos(&diag, "internal error: kernel '%s' compiled to %d functions", k->f->name, t->funcs.len);
@@ -54,6 +54,24 @@ static bool generate(tsr_kernel *k, int which, bool want_llvm, CodegenResult *r,
     return ok;
 }
 
+int rt_variant_for(tsr_kernel *k, uint64_t unaligned)
+{
+    for (int i = 0; i < MAX_VARIANTS; i++)
+        if (k->var[i].used && k->var[i].unaligned == unaligned)
+            return i;
+    for (int i = 0; i < MAX_VARIANTS - 1; i++)
+        if (!k->var[i].used) {
+            k->var[i].used = true;
+            k->var[i].unaligned = unaligned;
+            return i;
+        }
+    /* The last place holds the variant that suits every launch. */
+    KernelVariant *last = &k->var[MAX_VARIANTS - 1];
+    last->used = true;
+    last->unaligned = ~(uint64_t)0;
+    return MAX_VARIANTS - 1;
+}
+
 tsr_status rt_prepare_variant(tsr_kernel *k, int which, StrBuf *err)
 {
     KernelVariant *v = &k->var[which];
@@ -63,8 +81,7 @@ tsr_status rt_prepare_variant(tsr_kernel *k, int which, StrBuf *err)
     tsr_context *ctx = m->ctx;
     if (!v->ptx) {
         bool want_llvm = which == VARIANT_ALIGNED && !k->llvm_ir && (m->kept_ir & TSR_IR_LLVM);
-        JitKeyInput in = { m->source, m->len, k->defs, k->f->defines.len, k->f->name, m->target,
-                           which == VARIANT_ALIGNED };
+        JitKeyInput in = { m->source, m->len, k->defs, k->f->defines.len, k->f->name, m->target, v->unaligned };
         char key[65];
         jit_key(&in, key);
         JitEntry e;
@@ -75,7 +92,7 @@ tsr_status rt_prepare_variant(tsr_kernel *k, int which, StrBuf *err)
         } else {
             ctx->cache.stats.misses++;
             CodegenResult r;
-            if (!generate(k, which, want_llvm, &r, err))
+            if (!generate(k, v->unaligned, want_llvm, &r, err))
                 return TSR_ERR_COMPILE;
             v->ptx = r.ptx;
             v->smem_bytes = r.smem_bytes;
@@ -106,7 +123,7 @@ static void kernel_destroy(tsr_context *ctx, tsr_kernel *k)
 {
     if (!k)
         return;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < MAX_VARIANTS; i++) {
         if (k->var[i].handle)
             ctx->dev->unload(ctx, &k->var[i]);
         free(k->var[i].ptx);
@@ -197,6 +214,7 @@ static tsr_status add_kernels(tsr_module *m)
         m->kernels[m->nkernels++] = k;
         k->mod = m;
         k->f = f;
+        k->var[VARIANT_ALIGNED].used = true; /* unaligned: none */
         sb_init(&k->err);
         /* The kernel's own specialization: what code generation recompiles. */
         if (!(k->defs = rt_alloc(ctx, sizeof(Define) * (size_t)(f->defines.len ? f->defines.len : 1))))

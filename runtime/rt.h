@@ -19,9 +19,12 @@
 
 typedef struct DeviceOps DeviceOps;
 
-/* One compiled form of a kernel for a PTX device: [0] assumes 16-byte
- * aligned tensors, [1] uses scalar accesses. */
+/* One compiled form of a kernel for a PTX device: tensors whose bit is set
+ * in `unaligned` (bit i: parameter i) are accessed element by element, the
+ * others with 16-byte vectors. var[0] is the all-aligned variant. */
 typedef struct {
+    uint64_t unaligned;
+    bool used;
     bool ready;
     char *ptx;
     size_t smem_bytes;
@@ -30,7 +33,7 @@ typedef struct {
     tsr_kernel_attributes attrs;
 } KernelVariant;
 
-enum { VARIANT_ALIGNED = 0, VARIANT_SCALAR = 1 };
+enum { VARIANT_ALIGNED = 0, MAX_VARIANTS = 8 };
 
 typedef struct {
     bool set;
@@ -43,7 +46,7 @@ struct tsr_kernel {
     tsr_module *mod;
     TirFunc *f;   /* the frontend's TIR (code generation works on its own copy) */
     Define *defs; /* the values of f's compile-time parameters (f->defines) */
-    KernelVariant var[2];
+    KernelVariant var[MAX_VARIANTS];
     char *tir_text, *llvm_ir; /* kept when asked (TSR_IR_*) */
     BoundArg *args;           /* one per parameter */
     StrBuf err;
@@ -72,7 +75,7 @@ typedef struct {
     int nargs;
     int32_t *syms;
     int64_t grid[3];
-    bool aligned; /* every tensor fits VARIANT_ALIGNED */
+    uint64_t unaligned; /* tensors that need element-wise accesses (bit i: parameter i) */
 } Launch;
 
 typedef struct {
@@ -192,5 +195,9 @@ int rt_param_slots(const TirFunc *f, size_t *bytes);
 /* Compiles (or reads from the JIT cache) the PTX of variant `which` of a
  * kernel and loads it on the device. */
 tsr_status rt_prepare_variant(tsr_kernel *k, int which, StrBuf *err);
+/* The variant for tensors misaligned as in `unaligned`: an existing one
+ * with exactly those element-wise tensors, a new one, or (when all places
+ * are taken) the one that accesses every tensor element-wise. */
+int rt_variant_for(tsr_kernel *k, uint64_t unaligned);
 
 #endif
