@@ -77,8 +77,13 @@ void bench_print_table(FILE *f, const BenchRun *run, const BenchResult *r, int n
                 dtype_name(c->dt), c->causal ? "yes" : "no", c->D, c->B, c->Hq, c->Hkv, c->Sq, c->Sk, tcol, ttf, pk,
                 rms, rtf, sp, err, rerr, x->err_lowp, x->bound, rows, check);
     }
-    int failed = bench_exit_status(r, n);
-    fprintf(f, "\n%d configurations, %s\n", n, failed ? "SOME CHECKS FAILED" : "all checks passed");
+    int failed = bench_exit_status(r, n), skipped = 0;
+    for (int i = 0; i < n; i++)
+        skipped += bench_skipped(&r[i].tessera);
+    fprintf(f, "\n%d configurations", n);
+    if (skipped)
+        fprintf(f, " (%d skipped)", skipped);
+    fprintf(f, ", %s\n", failed ? "SOME CHECKS FAILED" : "all checks passed");
 }
 
 /* ---------------------------------------------------------------- JSON */

@@ -1,6 +1,6 @@
 /* tessera-bench (bench/): option parsing and default shapes, FLOP counts,
  * statistics, peak rates, the tolerance rule, JSON/CSV/SVG output, the
- * verdict; short runs on interp and emu in process (a corrupted output must
+ * verdict, --time-limit; short runs on interp and emu in process (a corrupted output must
  * fail the check) and through the binary (exit status 0, and 1 when the
  * check's bound is 0); on cuda, Tessera's attention and the reference
  * against the float64 reference on odd shapes (skipped without a GPU). */
@@ -354,6 +354,37 @@ static void run_interp(void **state)
     free(r);
 }
 
+/* --time-limit: the configurations left are skipped, which is no failure. */
+static void time_limit(void **state)
+{
+    (void)state;
+    BenchOptions o;
+    assert_true(parse(&o, "--device interp --d 64 --seqlen 40,50,60 --dtype f16 --causal no --reps 1 --quiet "
+                          "--time-limit 0.000001"));
+    BenchRun run;
+    BenchResult *r;
+    int n = bench_attention_run(&o, NULL, &run, &r);
+    assert_int_equal(n, 3);
+    assert_true(r[0].tessera.ran && r[0].tessera.pass);
+    for (int i = 1; i < 3; i++) {
+        assert_true(bench_skipped(&r[i].tessera) && bench_skipped(&r[i].reference));
+        assert_false(r[i].tessera.ran);
+    }
+    assert_int_equal(bench_exit_status(r, n), 0);
+    char *dir = make_temp_dir("tessera-bench");
+    char table[512];
+    snprintf(table, sizeof table, "%s/table.txt", dir);
+    FILE *f = fopen(table, "w");
+    bench_print_table(f, &run, r, n);
+    fclose(f);
+    char *text = slurp(table);
+    assert_non_null(strstr(text, "3 configurations (2 skipped), all checks passed"));
+    free(text);
+    rm_rf(dir);
+    free(dir);
+    free(r);
+}
+
 static void run_emu(void **state)
 {
     (void)state;
@@ -454,7 +485,8 @@ int main(void)
     suite_default_cache_dir();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(options),    cmocka_unit_test(shapes),  cmocka_unit_test(flops_stats_peaks),
-        cmocka_unit_test(outputs),    cmocka_unit_test(run_interp), cmocka_unit_test(run_emu),
+        cmocka_unit_test(outputs),    cmocka_unit_test(run_interp), cmocka_unit_test(time_limit),
+        cmocka_unit_test(run_emu),
         cmocka_unit_test(binary),     cmocka_unit_test(cuda_attention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
