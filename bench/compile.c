@@ -72,7 +72,7 @@ static bool compile_variant(const Variant *v, const char *target, Compiled *out)
     double t1 = now_ms();
     bool ok = m && m->funcs.len == 1;
     if (ok) {
-        CodegenOptions co = { target, true, 0 };
+        CodegenOptions co = { .target = target, .assume_aligned = true }; /* other fields 0 */
         ok = codegen_kernel(m->funcs.data[0], &co, false, &out->r, &diag);
     }
     double t2 = now_ms();
