@@ -118,7 +118,7 @@ static void emit_gpu(const Options *o, TirModule *m, StrBuf *out, Diag *diag)
         diag_error_nopos(diag, "%s has %d kernels; choose one with --kernel NAME", o->file, m->funcs.len);
         return;
     }
-    CodegenOptions co = { o->target ? o->target : "sm_90a", true, 0 };
+    CodegenOptions co = { o->target ? o->target : "sm_90a", true, 0, 0 };
     CodegenResult r;
     if (codegen_kernel(m->funcs.data[0], &co, !strcmp(o->emit, "llvm"), &r, diag)) {
         sb_puts(out, !strcmp(o->emit, "llvm") ? r.llvm_ir : r.ptx);

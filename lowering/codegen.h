@@ -13,6 +13,9 @@ typedef struct {
     /* ...except the tensor parameters whose bit is set (bit i: parameter i),
      * which are accessed element by element. */
     uint64_t unaligned_params;
+    /* Symbolic dims known to be multiples of 8 (bit s: TirFunc.syms[s]): a
+     * tensor whose last dim is one of them can still use vectors. */
+    uint64_t divisible_syms;
 } CodegenOptions;
 
 typedef struct {

@@ -83,13 +83,18 @@ static Access describe(Emitter *em, const TirInst *in, const Layout *l)
     int last = a.p->rank - 1;
     a.vec = 1;
     bool aligned = em->opts->assume_aligned && !(in->param < 64 && ((em->opts->unaligned_params >> in->param) & 1));
-    if (l && aligned && in->lens[last] && a.tile_dim[last] == l->rank - 1 &&
-        a.p->dim_sym[last] == TIR_NONE) {
+    /* What divides the last dim: itself when constant, 8 when a symbolic dim
+     * the launch promises to be a multiple of 8. */
+    int sym = a.p->dim_sym[last];
+    int64_t dim_div = sym == TIR_NONE ? a.p->dim_const[last]
+                      : sym < 64 && ((em->opts->divisible_syms >> sym) & 1) ? 8
+                                                                              : 1;
+    if (l && aligned && in->lens[last] && a.tile_dim[last] == l->rank - 1) {
         int v = layout_contig_regs(l);
         while (v * a.esize > 16)
             v /= 2;
         int64_t div = divisor_of(f, in->args[last], 0);
-        while (v > 1 && (div % v != 0 || a.p->dim_const[last] % v != 0))
+        while (v > 1 && (div % v != 0 || dim_div % v != 0))
             v /= 2;
         a.vec = v;
     }

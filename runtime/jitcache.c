@@ -76,8 +76,9 @@ void jit_key(const JitKeyInput *in, char hex[65])
     put_str(&s, tsr_build_id);
     put_str(&s, llvm);
     put_str(&s, in->target);
-    char mask[32];
-    snprintf(mask, sizeof mask, "unaligned %llx", (unsigned long long)in->unaligned);
+    char mask[64];
+    snprintf(mask, sizeof mask, "unaligned %llx divisible %llx", (unsigned long long)in->unaligned,
+             (unsigned long long)in->divisible);
     put_str(&s, mask);
     put_str(&s, in->kernel);
     char n[16];

@@ -30,6 +30,7 @@ typedef struct {
     const char *kernel;
     const char *target;
     uint64_t unaligned; /* tensors accessed element by element (CodegenOptions) */
+    uint64_t divisible; /* symbolic dims promised to be multiples of 8 */
 } JitKeyInput;
 
 typedef struct {

@@ -234,6 +234,15 @@ static tsr_status validate(tsr_kernel *k, Launch *l, StrBuf *err)
     }
     if (!kernel_eval_grid(f, l->args, l->syms, l->grid, err))
         return TSR_ERR_LAUNCH;
+    /* Only symbolic last dims matter to code generation (vector widths); the
+     * others would make variants that differ in nothing. */
+    l->divisible = 0;
+    for (int i = 0; i < f->params.len; i++) {
+        const TirParam *p = &f->params.data[i];
+        int s = p->is_tensor ? p->dim_sym[p->rank - 1] : TIR_NONE;
+        if (s != TIR_NONE && s < 64 && l->syms[s] % 8 == 0)
+            l->divisible |= (uint64_t)1 << s;
+    }
     for (int i = 0; i < 3; i++)
         if (l->grid[i] > ctx->max_grid[i]) {
             sb_printf(err, "kernel '%s' needs %lld blocks in grid dimension %c; the device allows at most %lld", f->name,
@@ -250,7 +259,7 @@ static tsr_status pick_variant(tsr_kernel *k, const Launch *l, KernelVariant **o
     *out = NULL;
     if (!ctx->dev->runs_ptx)
         return TSR_OK;
-    int which = rt_variant_for(k, l->unaligned);
+    int which = rt_variant_for(k, l->unaligned, l->divisible);
     tsr_status s = rt_prepare_variant(k, which, err);
     if (s != TSR_OK)
         return s;

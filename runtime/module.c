@@ -32,7 +32,7 @@ static void ctx_strfree(tsr_context *ctx, char *s)
 
 /* Generates the PTX of one variant: the frontend again (for a TIR of its
  * own), then code generation. Diagnostics go to err. */
-static bool generate(tsr_kernel *k, uint64_t unaligned, bool want_llvm, CodegenResult *r, StrBuf *err)
+static bool generate(tsr_kernel *k, const KernelVariant *v, bool want_llvm, CodegenResult *r, StrBuf *err)
 {
     tsr_module *m = k->mod;
     Source src = { m->name, m->source, m->len };
@@ -41,7 +41,7 @@ static bool generate(tsr_kernel *k, uint64_t unaligned, bool want_llvm, CodegenR
     TirModule *t = frontend_compile(&src, k->defs, k->f->defines.len, k->f->name, &diag, NULL);
     bool ok = false;
     if (t && t->funcs.len == 1) {
-        CodegenOptions co = { m->target, true, unaligned };
+        CodegenOptions co = { m->target, true, v->unaligned, v->divisible };
         ok = codegen_kernel(t->funcs.data[0], &co, want_llvm, r, &diag);
     } else if (t) {
         diag_error_nopos(&diag, "internal error: kernel '%s' compiled to %d functions", k->f->name, t->funcs.len);
@@ -54,21 +54,23 @@ static bool generate(tsr_kernel *k, uint64_t unaligned, bool want_llvm, CodegenR
     return ok;
 }
 
-int rt_variant_for(tsr_kernel *k, uint64_t unaligned)
+int rt_variant_for(tsr_kernel *k, uint64_t unaligned, uint64_t divisible)
 {
     for (int i = 0; i < MAX_VARIANTS; i++)
-        if (k->var[i].used && k->var[i].unaligned == unaligned)
+        if (k->var[i].used && k->var[i].unaligned == unaligned && k->var[i].divisible == divisible)
             return i;
     for (int i = 0; i < MAX_VARIANTS - 1; i++)
         if (!k->var[i].used) {
             k->var[i].used = true;
             k->var[i].unaligned = unaligned;
+            k->var[i].divisible = divisible;
             return i;
         }
     /* The last place holds the variant that suits every launch. */
     KernelVariant *last = &k->var[MAX_VARIANTS - 1];
     last->used = true;
     last->unaligned = ~(uint64_t)0;
+    last->divisible = 0;
     return MAX_VARIANTS - 1;
 }
 
@@ -81,7 +83,8 @@ tsr_status rt_prepare_variant(tsr_kernel *k, int which, StrBuf *err)
     tsr_context *ctx = m->ctx;
     if (!v->ptx) {
         bool want_llvm = which == VARIANT_ALIGNED && !k->llvm_ir && (m->kept_ir & TSR_IR_LLVM);
-        JitKeyInput in = { m->source, m->len, k->defs, k->f->defines.len, k->f->name, m->target, v->unaligned };
+        JitKeyInput in = { m->source, m->len, k->defs, k->f->defines.len, k->f->name, m->target, v->unaligned,
+                           v->divisible };
         char key[65];
         jit_key(&in, key);
         JitEntry e;
@@ -92,7 +95,7 @@ tsr_status rt_prepare_variant(tsr_kernel *k, int which, StrBuf *err)
         } else {
             ctx->cache.stats.misses++;
             CodegenResult r;
-            if (!generate(k, v->unaligned, want_llvm, &r, err))
+            if (!generate(k, v, want_llvm, &r, err))
                 return TSR_ERR_COMPILE;
             v->ptx = r.ptx;
             v->smem_bytes = r.smem_bytes;

@@ -24,6 +24,7 @@ typedef struct DeviceOps DeviceOps;
  * others with 16-byte vectors. var[0] is the all-aligned variant. */
 typedef struct {
     uint64_t unaligned;
+    uint64_t divisible; /* symbolic dims that are multiples of 8 (bit s: sym s) */
     bool used;
     bool ready;
     char *ptx;
@@ -76,6 +77,7 @@ typedef struct {
     int32_t *syms;
     int64_t grid[3];
     uint64_t unaligned; /* tensors that need element-wise accesses (bit i: parameter i) */
+    uint64_t divisible; /* symbolic dims that are multiples of 8 (bit s: sym s) */
 } Launch;
 
 typedef struct {
@@ -195,9 +197,9 @@ int rt_param_slots(const TirFunc *f, size_t *bytes);
 /* Compiles (or reads from the JIT cache) the PTX of variant `which` of a
  * kernel and loads it on the device. */
 tsr_status rt_prepare_variant(tsr_kernel *k, int which, StrBuf *err);
-/* The variant for tensors misaligned as in `unaligned`: an existing one
- * with exactly those element-wise tensors, a new one, or (when all places
- * are taken) the one that accesses every tensor element-wise. */
-int rt_variant_for(tsr_kernel *k, uint64_t unaligned);
+/* The variant for a launch's misaligned tensors and divisible dims: an
+ * existing one for exactly those, a new one, or (when all places are taken)
+ * the one that accesses every tensor element-wise and assumes nothing. */
+int rt_variant_for(tsr_kernel *k, uint64_t unaligned, uint64_t divisible);
 
 #endif

@@ -21,7 +21,7 @@ static const char *const targets[] = { "sm_80", "sm_90a" };
 
 static char *compile_ptx(TirFunc *f, const char *target)
 {
-    CodegenOptions o = { target, true, 0 };
+    CodegenOptions o = { target, true, 0, 0 };
     CodegenResult r;
     Diag diag;
     diag_init(&diag, NULL);
@@ -135,7 +135,7 @@ static void unsupported_dot_is_an_error(void **state)
     sb_init(&diags);
     TirModule *m = compile_string("t.tsr", src, NULL, 0, &diags);
     assert_non_null(m);
-    CodegenOptions o = { "sm_90a", true, 0 };
+    CodegenOptions o = { "sm_90a", true, 0, 0 };
     CodegenResult r;
     Source s = { "t.tsr", src, strlen(src) };
     Diag diag;
