@@ -152,8 +152,10 @@ static int by_start(const void *x, const void *y)
 /* First fit: the lowest 128-byte-aligned offset free during [start, end]. */
 static void allocate(IntervalVec *iv, size_t *total)
 {
-    qsort(iv->data, (size_t)iv->len, sizeof(Interval), by_start);
     *total = 0;
+    if (iv->len == 0)
+        return;
+    qsort(iv->data, (size_t)iv->len, sizeof(Interval), by_start);
     for (int i = 0; i < iv->len; i++) {
         Interval *x = &iv->data[i];
         size_t off = 0;
