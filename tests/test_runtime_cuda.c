@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -106,6 +107,10 @@ static void real_gpu(void **state)
     tensor_free(&out);
     tsr_context_destroy(ctx);
 }
+
+/* Events on the cuda device (what tessera-bench times with), through the
+ * mock driver's events, which read the host clock. */
+static void mock_events(void **state);
 
 static bool use_mock(void)
 {
@@ -378,6 +383,7 @@ int main(void)
         cmocka_unit_test(mock_driver_refuses_ptx),
         cmocka_unit_test(mock_large_shared_memory),
         cmocka_unit_test(mock_attention),
+        cmocka_unit_test(mock_events),
     };
     int failed = cmocka_run_group_tests_name("cuda", tests, NULL, NULL);
     /* The API suite on the mock, then on the machine's GPU when there is one. */
@@ -395,4 +401,29 @@ int main(void)
     if (lib)
         dlclose(lib);
     return failed != 0;
+}
+
+static void mock_events(void **state)
+{
+    (void)state;
+    NEED_MOCK();
+    tsr_status s;
+    tsr_context *ctx = cuda_context(&s);
+    assert_int_equal(s, TSR_OK);
+    tsr_event *a, *b;
+    if (tsr_event_create(ctx, &a) != TSR_OK || tsr_event_create(ctx, &b) != TSR_OK)
+        fail_msg("tsr_event_create: %s", tsr_context_error(ctx));
+    assert_int_equal(tsr_event_record(a, NULL), TSR_OK);
+    struct timespec ts = { 0, 20 * 1000000L };
+    nanosleep(&ts, NULL);
+    assert_int_equal(tsr_event_record(b, NULL), TSR_OK);
+    assert_int_equal(tsr_event_synchronize(b), TSR_OK);
+    float ms = -1;
+    assert_int_equal(tsr_event_elapsed_ms(a, b, &ms), TSR_OK);
+    if (!(ms >= 15 && ms < 5000))
+        fail_msg("elapsed %g ms between two records 20 ms apart", ms);
+    assert_int_equal(mock_depth(), 0); /* every call pushed and popped the context */
+    tsr_event_destroy(a);
+    tsr_event_destroy(b);
+    tsr_context_destroy(ctx);
 }

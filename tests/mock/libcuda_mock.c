@@ -15,9 +15,11 @@
 
 #include <cuda.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -471,5 +473,60 @@ EXPORT CUresult CUDAAPI cuGetErrorName(CUresult e, const char **s)
 EXPORT CUresult CUDAAPI cuGetErrorString(CUresult e, const char **s)
 {
     *s = e == CUDA_SUCCESS ? "no error" : "mock error";
+    return CUDA_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ events */
+
+/* The mock runs work synchronously, so an event's time is the host's clock
+ * when it is recorded. */
+struct CUevent_st {
+    double ms;
+    bool recorded;
+};
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+EXPORT CUresult CUDAAPI cuEventCreate(CUevent *ev, unsigned int flags)
+{
+    (void)flags;
+    NEED_CONTEXT();
+    *ev = calloc(1, sizeof **ev);
+    return *ev ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+EXPORT CUresult CUDAAPI cuEventRecord(CUevent ev, CUstream s)
+{
+    (void)s;
+    NEED_CONTEXT();
+    ev->ms = now_ms();
+    ev->recorded = true;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult CUDAAPI cuEventSynchronize(CUevent ev)
+{
+    NEED_CONTEXT();
+    return ev->recorded ? take_sticky() : CUDA_ERROR_INVALID_HANDLE;
+}
+
+EXPORT CUresult CUDAAPI cuEventElapsedTime_v2(float *ms, CUevent start, CUevent end)
+{
+    NEED_CONTEXT();
+    if (!start->recorded || !end->recorded)
+        return CUDA_ERROR_INVALID_HANDLE;
+    *ms = (float)(end->ms - start->ms);
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult CUDAAPI cuEventDestroy_v2(CUevent ev)
+{
+    NEED_CONTEXT();
+    free(ev);
     return CUDA_SUCCESS;
 }
