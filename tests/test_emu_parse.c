@@ -214,6 +214,7 @@ static void test_errors_name_the_line(void **state)
         {"  cp.async.cg.shared.global [%rd1], [%rd2], 8;\n", "cp.async.cg copies 16 bytes"},
         {"  bar.red.popc.u32 %p1, 0, %p1;\n", "predicate %p1 used where a .u32 value"},
         {"  # 1\n", "ptx:10: error: unexpected character '#'"},
+        {"  and.f32 %f1, %f2, %f3;\n", "ptx:10: error: 'and.f32': 'and' does not take a floating-point type"},
     };
     for (size_t i = 0; i < TSR_ARRAY_LEN(cases); i++) {
         char ptx[2048];

@@ -13,7 +13,7 @@
 enum { FL_X2 = 1u << 30 };
 
 enum { F_ADD, F_SUB, F_MUL, F_FMA, F_DIV, F_ABS, F_NEG, F_MIN, F_MAX, F_RCP, F_SQRT, F_RSQRT,
-       F_SIN, F_COS, F_LG2, F_EX2, F_TANH, F_COPYSIGN, F_TESTP, F_MAD };
+       F_SIN, F_COS, F_LG2, F_EX2, F_TANH, F_COPYSIGN, F_MAD };
 
 static inline uint64_t canon32(float f) { return f != f ? 0x7fffffffu : f32_bits(f); }
 
@@ -359,6 +359,7 @@ static int fmt_of(int ty)
     }
 }
 
+/* The float operation named n, or -1 for an integer instruction given a float type (and.f32). */
 static int op_of_name(const char *n)
 {
     static const struct { const char *n; int op; } tab[] = {
@@ -366,12 +367,11 @@ static int op_of_name(const char *n)
         {"div", F_DIV}, {"abs", F_ABS}, {"neg", F_NEG}, {"min", F_MIN}, {"max", F_MAX},
         {"rcp", F_RCP}, {"sqrt", F_SQRT}, {"rsqrt", F_RSQRT}, {"sin", F_SIN}, {"cos", F_COS},
         {"lg2", F_LG2}, {"ex2", F_EX2}, {"tanh", F_TANH}, {"copysign", F_COPYSIGN},
-        {"testp", F_TESTP},
     };
     for (size_t i = 0; i < TSR_ARRAY_LEN(tab); i++)
         if (strcmp(tab[i].n, n) == 0)
             return tab[i].op;
-    tsr_unreachable();
+    return -1;
 }
 
 #define TYS_F32_64 (TYB(TY_F32) | TYB(TY_F64))
@@ -438,6 +438,8 @@ int emu_decode_float(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
     uint32_t flags = 0;
     int nsrc = 1;
     bool rnd_ok = false;
+    if (op < 0)
+        return emu_dec_error(d, s, "'%s' does not take a floating-point type", d->opname);
     switch (op) {
     case F_ADD:
     case F_SUB:
@@ -523,8 +525,6 @@ int emu_decode_float(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
         return emu_dec_error(d, s, "needs .approx");
     if ((m->flags & MF_FTZ) && (ty == TY_BF16 || ty == TY_BF16X2) && op != F_EX2)
         return emu_dec_error(d, s, ".ftz is not allowed on .%s", emu_types[ty].name);
-    if (op == F_TESTP)
-        tsr_unreachable();
     int types3[3] = {ty, nsrc >= 2 ? ty : TY_NONE, nsrc >= 3 ? ty : TY_NONE};
     if (emu_dec_alu(d, s, in, alu_float, ty, ty, types3[0], types3[1], types3[2]))
         return -1;
