@@ -264,11 +264,59 @@ static void test_module_errors(void **state)
 
 static const char alphabet[] = "{}[]();,.:%@!|<>+-_0123456789abcdefxyz$ \n\t";
 
+/* Modifiers and types that an instruction may wrongly be given. */
+static const char *const modifiers[] = {
+    "f32", "f64", "f16", "bf16", "f16x2", "bf16x2", "u8", "s8", "u16", "s16", "u32", "s32",
+    "u64", "s64", "b16", "b32", "b64", "pred", "e4m3x2", "tf32", "rn", "rz", "rni", "ftz",
+    "sat", "approx", "full", "lo", "hi", "wide", "cc", "NaN", "abs", "relu", "eq", "ltu",
+    "num", "and", "global", "shared", "local", "param", "v2", "v4", "nc", "cg", "volatile",
+    "acquire", "gpu", "add", "min", "exch", "cas", "inc", "sync", "aligned", "uni", "idx",
+    "bfly", "ballot", "x2", "trans", "row", "m16n8k8", "clamp", "f4e", "to", "red", "popc"};
+
+/* Replaces, inserts or deletes one '.modifier' of the instruction on the line after
+ * pos (in place, within cap); returns the new length. */
+static size_t swap_modifier(EtRng *r, char *text, size_t len, size_t cap, size_t pos)
+{
+    while (pos < len && text[pos] != '\n')
+        pos++;
+    while (pos < len && (text[pos] == '\n' || text[pos] == ' ' || text[pos] == '\t'))
+        pos++;
+    if (pos < len && text[pos] == '@')
+        while (pos < len && text[pos] != ' ' && text[pos] != '\t' && text[pos] != '\n')
+            pos++;
+    while (pos < len && (text[pos] == ' ' || text[pos] == '\t'))
+        pos++;
+    size_t dots[16], nd = 0, end = pos;
+    for (; end < len && text[end] != ' ' && text[end] != '\t' && text[end] != '\n'; end++)
+        if (text[end] == '.' && nd < 16)
+            dots[nd++] = end;
+    if (nd == 0)
+        return len;
+    size_t at = dots[et_rand(r) % nd], old_end = at + 1;
+    while (old_end < end && text[old_end] != '.')
+        old_end++;
+    const char *w = modifiers[et_rand(r) % TSR_ARRAY_LEN(modifiers)];
+    size_t wl = strlen(w) + 1, cut = old_end - at;
+    switch (et_rand(r) % 3) {
+    case 0: wl = 0; break;   /* delete */
+    case 1: cut = 0; break;  /* insert */
+    default: break;          /* replace */
+    }
+    if (len - cut + wl >= cap)
+        return len;
+    memmove(text + at + wl, text + at + cut, len - at - cut);
+    if (wl) {
+        text[at] = '.';
+        memcpy(text + at + 1, w, wl - 1);
+    }
+    return len - cut + wl;
+}
+
 /* Applies one random change to text (in place, within cap). */
 static size_t mutate(EtRng *r, char *text, size_t len, size_t cap)
 {
     size_t pos = len ? et_rand(r) % len : 0;
-    switch (et_rand(r) % 6) {
+    switch (et_rand(r) % 8) {
     case 0: /* truncate */
         return pos;
     case 1: { /* delete a span */
@@ -303,6 +351,9 @@ static size_t mutate(EtRng *r, char *text, size_t len, size_t cap)
         memcpy(text + to, tmp, n);
         return len + n;
     }
+    case 5:
+    case 6: /* an instruction with a wrong, extra or missing modifier */
+        return swap_modifier(r, text, len, cap, pos);
     default: /* a random byte, even a NUL */
         if (len)
             text[pos] = (char)et_rand(r);
@@ -388,6 +439,7 @@ static void test_mutations_never_crash(void **state)
         sb_free(&err);
         free(text);
     }
+    print_message("loaded %d, ran %d\n", loaded, ran);
     /* the mutations must exercise both outcomes */
     assert_true(loaded > 50);
     assert_true(ran > 50);
