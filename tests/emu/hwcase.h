@@ -9,6 +9,10 @@
  * where ptx names tests/emu/hw/ptx/<ptx>.ptx and each param is one of
  *   in:<type>:<count>:<seed>[:<lo>:<hi>]  a buffer of random values (bits, or
  *                                         uniform in [lo, hi))
+ *   in:<type>:<count>:<seed>:special      random bits, half of them replaced by
+ *                                         the type's special values (signed
+ *                                         zeros, infinities, NaNs, subnormals,
+ *                                         extremes, rounding boundaries)
  *   out:<type>:<count>[:<tol>]            a buffer the kernel writes, poisoned
  *                                         with 0xcd first; compared exactly, or
  *                                         within tol * (1 + |recorded|)
@@ -30,7 +34,7 @@ typedef struct {
     char type[8];
     size_t count;
     uint64_t seed;
-    int ranged;
+    int ranged, special;
     double lo, hi, tol;
     uint8_t scalar[8];
     size_t scalar_size;
@@ -89,6 +93,10 @@ static inline int hw_param(const char *tok, HwParam *p)
             if (n < 4)
                 return -1;
             p->seed = strtoull(f[3], NULL, 0);
+            if (n == 5 && !strcmp(f[4], "special"))
+                p->special = 1;
+            else if (n == 5)
+                return -1;
             if (n >= 6) {
                 p->ranged = 1;
                 p->lo = atof(f[4]);
@@ -171,6 +179,46 @@ static inline uint16_t hw_f16(float f) /* round to nearest even */
     return (uint16_t)(sign | (uint32_t)nearbyintf(m * 16777216.0f));
 }
 
+/* Writes special value number k (any k) of a float type to dst; returns 0,
+ * or -1 for a type without special values. */
+static inline int hw_special(const char *type, uint64_t k, uint8_t *dst)
+{
+    static const uint32_t f32[] = {
+        0x00000000, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc00000, 0x7f800001,
+        0x7fffffff, 0x00000001, 0x80000001, 0x007fffff, 0x807fffff, 0x00800000, 0x80800000,
+        0x7f7fffff, 0xff7fffff, 0x3f800000, 0xbf800000, 0x3f000000, 0x3fc00000, 0xc0200000,
+        0x4b000000, 0x4b000001, 0x3effffff, 0x477fe000, 0x477ff000, 0x477fefff, 0x33800000,
+        0x33000000, 0x33000001, 0x38800000, 0x387fc000, 0x4f000000, 0xcf000000, 0x5f000000,
+        0x3f800001, 0x3f7fffff, 0x7f000000, 0x0d000000, 0x00400000};
+    static const uint64_t f64[] = {
+        0x0000000000000000ull, 0x8000000000000000ull, 0x7ff0000000000000ull,
+        0xfff0000000000000ull, 0x7ff8000000000000ull, 0x7ff0000000000001ull,
+        0x0000000000000001ull, 0x8000000000000001ull, 0x000fffffffffffffull,
+        0x0010000000000000ull, 0x7fefffffffffffffull, 0xffefffffffffffffull,
+        0x3ff0000000000000ull, 0xbff0000000000000ull, 0x3fe0000000000000ull,
+        0x47efffffe0000000ull, 0x47effffff0000000ull, 0x36a0000000000000ull,
+        0x3690000000000000ull, 0x3690000000000001ull, 0x3ff0000010000000ull,
+        0x3ff0000030000000ull, 0x43e0000000000000ull, 0xc3e0000000000000ull,
+        0x41e0000000000000ull, 0x3fefffffffffffffull, 0x4330000000000001ull};
+    static const uint16_t f16[] = {0x0000, 0x8000, 0x7c00, 0xfc00, 0x7e00, 0x7c01, 0x0001,
+                                   0x8001, 0x03ff, 0x0400, 0x7bff, 0xfbff, 0x3c00, 0xbc00,
+                                   0x3bff, 0x3c01, 0x0200};
+    static const uint16_t bf16[] = {0x0000, 0x8000, 0x7f80, 0xff80, 0x7fc0, 0x7f81, 0x0001,
+                                    0x8001, 0x007f, 0x0080, 0x7f7f, 0xff7f, 0x3f80, 0xbf80,
+                                    0x3f7f, 0x3f81};
+    if (!strcmp(type, "f32"))
+        memcpy(dst, &f32[k % (sizeof f32 / sizeof f32[0])], 4);
+    else if (!strcmp(type, "f64"))
+        memcpy(dst, &f64[k % (sizeof f64 / sizeof f64[0])], 8);
+    else if (!strcmp(type, "f16"))
+        memcpy(dst, &f16[k % (sizeof f16 / sizeof f16[0])], 2);
+    else if (!strcmp(type, "bf16"))
+        memcpy(dst, &bf16[k % (sizeof bf16 / sizeof bf16[0])], 2);
+    else
+        return -1;
+    return 0;
+}
+
 /* Fills an input buffer. */
 static inline void hw_fill(const HwParam *p, void *out)
 {
@@ -181,6 +229,8 @@ static inline void hw_fill(const HwParam *p, void *out)
         double u = (double)(r >> 11) * 0x1p-53;
         double v = p->lo + (p->hi - p->lo) * u;
         uint8_t *dst = (uint8_t *)out + i * es;
+        if (p->special && (hw_rand(&s) & 1) && hw_special(p->type, r, dst) == 0)
+            continue;
         if (!p->ranged) {
             memcpy(dst, &r, es);
             continue;

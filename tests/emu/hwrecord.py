@@ -23,11 +23,16 @@ def parse_param(tok):
     if len(f) < 2:
         raise ValueError(tok)
     if f[0] in ("in", "out"):
-        p = {"kind": f[0][0], "type": f[1], "count": int(f[2], 0), "ranged": False, "tol": 0.0}
+        p = {"kind": f[0][0], "type": f[1], "count": int(f[2], 0), "ranged": False,
+             "special": False, "tol": 0.0}
         if p["type"] not in SIZES or not 0 < p["count"] <= 1 << 24:
             raise ValueError(tok)
         if p["kind"] == "i":
             p["seed"] = int(f[3], 0)
+            if len(f) == 5 and f[4] == "special":
+                p["special"] = True
+            elif len(f) == 5:
+                raise ValueError(tok)
             if len(f) >= 6:
                 p["ranged"], p["lo"], p["hi"] = True, float(f[4]), float(f[5])
         elif len(f) >= 4:
@@ -69,16 +74,49 @@ def f16_bits(f):  # hw_f16 of hwcase.h, on the float f
     return sign | int(round(m * 16777216.0))  # round() ties to even, as nearbyintf
 
 
+# hw_special of hwcase.h: each float type's special values, in the same order
+SPECIAL = {
+    "f32": (4, [
+        0x00000000, 0x80000000, 0x7F800000, 0xFF800000, 0x7FC00000, 0xFFC00000, 0x7F800001,
+        0x7FFFFFFF, 0x00000001, 0x80000001, 0x007FFFFF, 0x807FFFFF, 0x00800000, 0x80800000,
+        0x7F7FFFFF, 0xFF7FFFFF, 0x3F800000, 0xBF800000, 0x3F000000, 0x3FC00000, 0xC0200000,
+        0x4B000000, 0x4B000001, 0x3EFFFFFF, 0x477FE000, 0x477FF000, 0x477FEFFF, 0x33800000,
+        0x33000000, 0x33000001, 0x38800000, 0x387FC000, 0x4F000000, 0xCF000000, 0x5F000000,
+        0x3F800001, 0x3F7FFFFF, 0x7F000000, 0x0D000000, 0x00400000]),
+    "f64": (8, [
+        0x0000000000000000, 0x8000000000000000, 0x7FF0000000000000, 0xFFF0000000000000,
+        0x7FF8000000000000, 0x7FF0000000000001, 0x0000000000000001, 0x8000000000000001,
+        0x000FFFFFFFFFFFFF, 0x0010000000000000, 0x7FEFFFFFFFFFFFFF, 0xFFEFFFFFFFFFFFFF,
+        0x3FF0000000000000, 0xBFF0000000000000, 0x3FE0000000000000, 0x47EFFFFFE0000000,
+        0x47EFFFFFF0000000, 0x36A0000000000000, 0x3690000000000000, 0x3690000000000001,
+        0x3FF0000010000000, 0x3FF0000030000000, 0x43E0000000000000, 0xC3E0000000000000,
+        0x41E0000000000000, 0x3FEFFFFFFFFFFFFF, 0x4330000000000001]),
+    "f16": (2, [0x0000, 0x8000, 0x7C00, 0xFC00, 0x7E00, 0x7C01, 0x0001, 0x8001, 0x03FF, 0x0400,
+                0x7BFF, 0xFBFF, 0x3C00, 0xBC00, 0x3BFF, 0x3C01, 0x0200]),
+    "bf16": (2, [0x0000, 0x8000, 0x7F80, 0xFF80, 0x7FC0, 0x7F81, 0x0001, 0x8001, 0x007F,
+                 0x0080, 0x7F7F, 0xFF7F, 0x3F80, 0xBF80, 0x3F7F, 0x3F81]),
+}
+
+
 def fill(p):
     s = (p["seed"] * 0x100000001B3 + 12345) & M64
-    es = SIZES[p["type"]]
-    out = bytearray()
-    for _ in range(p["count"]):
+
+    def rand():
+        nonlocal s
         s = (s + 0x9E3779B97F4A7C15) & M64
         z = s
         z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
         z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
-        r = z ^ (z >> 31)
+        return z ^ (z >> 31)
+
+    es = SIZES[p["type"]]
+    out = bytearray()
+    for _ in range(p["count"]):
+        r = rand()
+        if p["special"] and (rand() & 1) and p["type"] in SPECIAL:
+            size, vals = SPECIAL[p["type"]]
+            out += vals[r % len(vals)].to_bytes(size, "little")
+            continue
         if not p["ranged"]:
             out += r.to_bytes(8, "little")[:es]
             continue
