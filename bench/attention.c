@@ -669,7 +669,9 @@ int bench_attention_run(const BenchOptions *o, const BenchHooks *hooks, BenchRun
         const BenchConfig *c = &configs[i];
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if (o->time_limit > 0 && (double)(now.tv_sec - start.tv_sec) + 1e-9 * (now.tv_nsec - start.tv_nsec) > o->time_limit) {
+        /* The first configuration always runs: a limit skips the rest. */
+        if (i > 0 && o->time_limit > 0 &&
+            (double)(now.tv_sec - start.tv_sec) + 1e-9 * (now.tv_nsec - start.tv_nsec) > o->time_limit) {
             set_status(&r[i].tessera, "skipped (--time-limit)");
             set_status(&r[i].reference, "skipped (--time-limit)");
             continue;
