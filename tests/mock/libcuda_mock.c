@@ -530,3 +530,33 @@ EXPORT CUresult CUDAAPI cuEventDestroy_v2(CUevent ev)
     free(ev);
     return CUDA_SUCCESS;
 }
+
+/* --------------------------------------- the GPU recorder's calls (dry runs) */
+
+/* tests/emu/hwrecord.c, the program that records mma/ldmatrix outputs on a
+ * real GPU, creates its own context and copies synchronously; with these the
+ * recording path runs here end to end (tests/emu/hwprep.sh --dry-run). */
+EXPORT CUresult CUDAAPI cuCtxCreate_v2(CUcontext *pctx, unsigned int flags, CUdevice dev)
+{
+    (void)flags;
+    if (dev != 0)
+        return CUDA_ERROR_INVALID_DEVICE;
+    *pctx = &primary;
+    depth++; /* the new context is current */
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult CUDAAPI cuMemcpyHtoD(CUdeviceptr dst, const void *src, size_t n)
+{
+    return cuMemcpyHtoDAsync(dst, src, n, NULL);
+}
+
+EXPORT CUresult CUDAAPI cuMemcpyDtoH(void *dst, CUdeviceptr src, size_t n)
+{
+    return cuMemcpyDtoHAsync(dst, src, n, NULL);
+}
+
+EXPORT CUresult CUDAAPI cuMemsetD8(CUdeviceptr dst, unsigned char v, size_t n)
+{
+    return cuMemsetD8Async(dst, v, n, NULL);
+}
