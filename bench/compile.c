@@ -14,6 +14,7 @@
 #include "bench.h"
 #include "codegen.h"
 #include "frontend.h"
+#include "ptxas.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -253,88 +254,13 @@ int bench_compile_main(int argc, char **argv)
 
 /* ---------------------------------------------------------------- ptxas */
 
-/* The ptxas to use: $PTXAS, /usr/local/cuda/bin/ptxas, or one on PATH. */
-static bool find_ptxas(char *buf, size_t n)
-{
-    const char *env = getenv("PTXAS");
-    if (env && *env && access(env, X_OK) == 0) {
-        snprintf(buf, n, "%s", env);
-        return true;
-    }
-    if (access("/usr/local/cuda/bin/ptxas", X_OK) == 0) {
-        snprintf(buf, n, "/usr/local/cuda/bin/ptxas");
-        return true;
-    }
-    const char *path = getenv("PATH");
-    while (path && *path) {
-        const char *end = strchr(path, ':');
-        int len = end ? (int)(end - path) : (int)strlen(path);
-        snprintf(buf, n, "%.*s/ptxas", len, path);
-        if (access(buf, X_OK) == 0)
-            return true;
-        path = end ? end + 1 : NULL;
-    }
-    return false;
-}
-
-/* The number just before `suffix` in text (0 when absent). */
-static int number_before(const char *text, const char *suffix)
-{
-    const char *p = strstr(text, suffix);
-    if (!p)
-        return 0;
-    while (p > text && p[-1] == ' ')
-        p--;
-    while (p > text && p[-1] >= '0' && p[-1] <= '9')
-        p--;
-    return atoi(p);
-}
-
-typedef struct {
-    int registers, spill_stores, spill_loads, stack, smem;
-} Resources;
-
-/* Runs ptxas -v on ptx for arch; false with its output in log on failure. */
-static bool run_ptxas(const char *ptxas, const char *ptx, const char *arch, Resources *r, StrBuf *log)
-{
-    char file[] = "/tmp/tessera-bench-ptx-XXXXXX";
-    int fd = mkstemp(file);
-    if (fd < 0) {
-        sb_puts(log, "cannot create a temporary file");
-        return false;
-    }
-    FILE *f = fdopen(fd, "w");
-    bool written = f && fputs(ptx, f) >= 0;
-    if (f)
-        written = fclose(f) == 0 && written;
-    char cmd[4096 + 128];
-    snprintf(cmd, sizeof cmd, "'%.4000s' -arch=%.16s -v '%s' -o /dev/null 2>&1", ptxas, arch, file);
-    FILE *p = written ? popen(cmd, "r") : NULL;
-    char buf[4096];
-    size_t got;
-    while (p && (got = fread(buf, 1, sizeof buf, p)) > 0)
-        sb_putn(log, buf, got);
-    int status = p ? pclose(p) : -1;
-    unlink(file);
-    const char *text = log->data ? log->data : "";
-    memset(r, 0, sizeof *r);
-    const char *used = strstr(text, "Used ");
-    if (used)
-        r->registers = atoi(used + 5);
-    r->spill_stores = number_before(text, "bytes spill stores");
-    r->spill_loads = number_before(text, "bytes spill loads");
-    r->stack = number_before(text, "bytes stack frame");
-    r->smem = number_before(text, "bytes smem");
-    return status == 0;
-}
-
 int bench_ptxas_main(int argc, char **argv)
 {
     CgOptions o = { 1, NULL, { NULL }, 0 };
     if (!parse_cg(argc - 1, argv + 1, &o, "sm_80,sm_90a"))
         return 2;
     char ptxas[4096];
-    if (!find_ptxas(ptxas, sizeof ptxas)) {
+    if (!ptxas_find(ptxas, sizeof ptxas)) {
         printf("SKIP: ptxas not found (set PTXAS, install the CUDA toolkit at /usr/local/cuda, or put ptxas on PATH)\n");
         return 0;
     }
@@ -365,10 +291,10 @@ int bench_ptxas_main(int argc, char **argv)
             memset(&c, 0, sizeof c);
             if (!(ok = compile_variant(&vs[i], o.targets[t], &c)))
                 break;
-            Resources r;
+            PtxasReport r;
             StrBuf log;
             sb_init(&log);
-            if (!run_ptxas(ptxas, c.r.ptx, o.targets[t], &r, &log)) {
+            if (!ptxas_check(ptxas, c.r.ptx, o.targets[t], &r, &log)) {
                 fprintf(stderr, "tessera-bench: ptxas rejects attention %s %s D=%d causal=%d:\n%s\n", o.targets[t],
                         dtype_name(vs[i].dt), vs[i].D, vs[i].causal, log.data ? log.data : "");
                 ok = false;

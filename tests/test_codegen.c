@@ -34,9 +34,11 @@ static char *compile_ptx(TirFunc *f, const char *target)
     return ptx;
 }
 
+static char ptxas[4096];
+
 static void require_ptxas(void)
 {
-    if (!ptxas_path()) {
+    if (!ptxas_find(ptxas, sizeof ptxas)) {
         print_message("SKIP: ptxas not found (set PTXAS or install the CUDA toolkit at /usr/local/cuda)\n");
         skip();
     }
@@ -73,7 +75,7 @@ static void attention_variants(void **state)
                     PtxasReport rep;
                     StrBuf log;
                     sb_init(&log);
-                    if (!ptxas_check(ptx, targets[t], &rep, &log))
+                    if (!ptxas_check(ptxas, ptx, targets[t], &rep, &log))
                         fail_msg("ptxas rejects attention %s D=%d:\n%s", targets[t], dims[d], log.data);
                     if (rep.spill_stores || rep.spill_loads || rep.stack)
                         fail_msg("attention %s D=%d %s causal=%d BM=%s BN=%s spills: %s", targets[t], dims[d],
@@ -113,7 +115,7 @@ static void examples_assemble(void **state)
             PtxasReport rep;
             StrBuf log;
             sb_init(&log);
-            if (!ptxas_check(ptx, targets[t], &rep, &log))
+            if (!ptxas_check(ptxas, ptx, targets[t], &rep, &log))
                 fail_msg("ptxas rejects %s (%s) for %s:\n%s", p->kernel, p->file, targets[t], log.data);
             if (strstr(ptx, "ld.local") || strstr(ptx, "st.local"))
                 fail_msg("%s touches local memory", p->kernel);
