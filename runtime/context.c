@@ -345,6 +345,17 @@ static int find_alloc(const tsr_context *ctx, const void *p)
     return -1;
 }
 
+void rt_host_open(tsr_context *ctx, const char *name)
+{
+    snprintf(ctx->device_name, sizeof ctx->device_name, "%s", name);
+    snprintf(ctx->default_target, sizeof ctx->default_target, "sm_80");
+    ctx->dl_device.device_type = kDLCPU;
+    ctx->dl_device.device_id = 0;
+    ctx->max_threads = 1024;
+    ctx->max_grid[0] = INT32_MAX;
+    ctx->max_grid[1] = ctx->max_grid[2] = 65535;
+}
+
 tsr_status rt_host_alloc(tsr_context *ctx, size_t bytes, void **ptr, StrBuf *err)
 {
     *ptr = ctx->alloc.alloc(ctx->alloc.user, bytes, 256);

@@ -7,13 +7,7 @@
 static tsr_status interp_open(tsr_context *ctx, StrBuf *err)
 {
     (void)err;
-    snprintf(ctx->device_name, sizeof ctx->device_name, "interp");
-    snprintf(ctx->default_target, sizeof ctx->default_target, "sm_80");
-    ctx->dl_device.device_type = kDLCPU;
-    ctx->dl_device.device_id = 0;
-    ctx->max_threads = 1024;
-    ctx->max_grid[0] = INT32_MAX;
-    ctx->max_grid[1] = ctx->max_grid[2] = 65535;
+    rt_host_open(ctx, "interp");
     return TSR_OK;
 }
 

@@ -145,6 +145,9 @@ extern const DeviceOps rt_interp_device;
 extern const DeviceOps rt_emu_device;
 extern const DeviceOps rt_cuda_device;
 
+/* Sets up a context of a host device (emu, interp): its name, the CPU as
+ * the DLPack device, and the limits a GPU has. */
+void rt_host_open(tsr_context *ctx, const char *name);
 /* The buffers of host devices (emu, interp): allocator memory. */
 tsr_status rt_host_alloc(tsr_context *ctx, size_t bytes, void **ptr, StrBuf *err);
 tsr_status rt_host_free(tsr_context *ctx, void *ptr, size_t bytes, StrBuf *err);
