@@ -50,27 +50,33 @@ static bool parse_int(const char *s, long lo, long hi, int *out)
     return true;
 }
 
+/* The next item of a comma-separated list at *p, copied into item; *p
+ * moves past it, to NULL after the last. False when the item is empty or
+ * does not fit. */
+static bool next_item(const char **p, char *item, size_t cap)
+{
+    const char *comma = strchr(*p, ',');
+    size_t len = comma ? (size_t)(comma - *p) : strlen(*p);
+    if (len == 0 || len >= cap)
+        return false;
+    memcpy(item, *p, len);
+    item[len] = 0;
+    *p = comma ? comma + 1 : NULL;
+    return true;
+}
+
 bool bench_parse_int_list(const char *s, int *out, int max, int *n, int lo, int hi)
 {
     *n = 0;
     if (!s || !*s)
         return false;
-    const char *p = s;
-    for (;;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    for (const char *p = s; p;) {
         char item[32];
-        if (len == 0 || len >= sizeof item || *n >= max)
-            return false;
-        memcpy(item, p, len);
-        item[len] = 0;
-        if (!parse_int(item, lo, hi, &out[*n]))
+        if (*n >= max || !next_item(&p, item, sizeof item) || !parse_int(item, lo, hi, &out[*n]))
             return false;
         (*n)++;
-        if (!comma)
-            return true;
-        p = comma + 1;
     }
+    return true;
 }
 
 bool bench_parse_dtype_list(const char *s, DType *out, int max, int *n)
@@ -78,23 +84,15 @@ bool bench_parse_dtype_list(const char *s, DType *out, int max, int *n)
     *n = 0;
     if (!s || !*s)
         return false;
-    const char *p = s;
-    for (;;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    for (const char *p = s; p;) {
         char item[16];
-        if (len == 0 || len >= sizeof item || *n >= max)
-            return false;
-        memcpy(item, p, len);
-        item[len] = 0;
         DType dt;
-        if (!dtype_parse(item, &dt) || (dt != DT_F16 && dt != DT_BF16))
+        if (*n >= max || !next_item(&p, item, sizeof item) || !dtype_parse(item, &dt) ||
+            (dt != DT_F16 && dt != DT_BF16))
             return false;
         out[(*n)++] = dt;
-        if (!comma)
-            return true;
-        p = comma + 1;
     }
+    return true;
 }
 
 #define FAIL(...)                                                                                                 \
