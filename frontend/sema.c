@@ -853,14 +853,25 @@ static SVal b_cdiv(Sema *s, const AstNode *n)
         error(s, n->pos, "'cdiv' needs integer operands, found %s", dtype_name(dt));
         return sv_err;
     }
-    /* (a + b - 1) / b for the non-negative sizes cdiv is meant for */
-    ValId one = broadcast_to(s, tir_const_int(s->f, s->cur, n->pos, DT_I32, 1), shape, n->pos);
-    ValId t1[2] = { ops[0].v, ops[1].v };
-    ValId sum = emit(s, TIR_ADD, n->pos, t1, 2, shape);
-    ValId t2[2] = { sum, one };
-    ValId num = emit(s, TIR_SUB, n->pos, t2, 2, shape);
-    ValId t3[2] = { num, ops[1].v };
-    return sv_val(emit(s, TIR_DIV, n->pos, t3, 2, shape));
+    /* The exact ceiling, as the fold computes it (tsr_cdiv): the truncated
+     * quotient, plus one when the remainder is non-zero and has the divisor's
+     * sign. Never overflows; a zero divisor gives what '/' and '%' give. */
+    SrcPos pos = n->pos;
+    TType bt = shape;
+    bt.dt = DT_BOOL;
+    ValId zero = broadcast_to(s, tir_const_int(s->f, s->cur, pos, DT_I32, 0), shape, pos);
+    ValId one = broadcast_to(s, tir_const_int(s->f, s->cur, pos, DT_I32, 1), shape, pos);
+    ValId ab[2] = { ops[0].v, ops[1].v };
+    ValId q = emit(s, TIR_DIV, pos, ab, 2, shape);
+    ValId r = emit(s, TIR_REM, pos, ab, 2, shape);
+    ValId rz[2] = { r, zero }, bz[2] = { ops[1].v, zero };
+    ValId both_pos[2] = { emit(s, TIR_GT, pos, rz, 2, bt), emit(s, TIR_GT, pos, bz, 2, bt) };
+    ValId both_neg[2] = { emit(s, TIR_LT, pos, rz, 2, bt), emit(s, TIR_LT, pos, bz, 2, bt) };
+    ValId either[2] = { emit(s, TIR_AND, pos, both_pos, 2, bt), emit(s, TIR_AND, pos, both_neg, 2, bt) };
+    ValId up = emit(s, TIR_OR, pos, either, 2, bt);
+    ValId q1[2] = { q, one };
+    ValId sel[3] = { up, emit(s, TIR_ADD, pos, q1, 2, shape), q };
+    return sv_val(emit(s, TIR_SELECT, pos, sel, 3, shape));
 }
 
 static TirOp math_op(const char *name)

@@ -1,7 +1,9 @@
 /* Constant folding: a scalar elementwise instruction whose operands are all
  * constants becomes a constant, computed by the same code the interpreter
  * runs (tir_eval.c). A select on a constant condition is replaced by its
- * choice and dropped.
+ * choice and dropped, and so is a scalar 'and'/'or' with a constant operand
+ * that decides nothing (x && true, x || false); one that decides everything
+ * (x && false, x || true) becomes that constant.
  *
  * One walk over the block tree in dominance order, so chains fold in one run
  * and a second run finds nothing to do; replaced values are renamed in the
@@ -51,6 +53,22 @@ static bool fold_inst(Fold *fo, TirInst *in, bool *drop)
     }
     if ((!unary && !binary) || tir_type(f, in->res[0]).rank != 0)
         return false;
+    if (in->op == TIR_AND || in->op == TIR_OR) {
+        /* the identity is true for 'and', false for 'or' */
+        bool identity = in->op == TIR_AND;
+        for (int k = 0; k < 2; k++) {
+            if (!is_const(f, in->args[k]))
+                continue;
+            if ((const_of(f, in->args[k]).i != 0) == identity) {
+                fo->repl[in->res[0]] = in->args[1 - k];
+                *drop = true;
+            } else {
+                make_const(in, const_of(f, in->args[k]), DT_BOOL);
+            }
+            return true;
+        }
+        return false;
+    }
     for (int i = 0; i < in->nargs; i++)
         if (!is_const(f, in->args[i]))
             return false;

@@ -138,7 +138,7 @@ static void launch_checks(void **state)
     args[2] = arg_scalar(NAN);
     launch_fails(f, args, 3, "scalar argument 'n' must be an integer in the range of i32, not nan");
     args[2] = arg_scalar(-1);
-    launch_fails(f, args, 3, "grid size 0 of kernel 'k' is -2, outside 0..2147483647");
+    launch_fails(f, args, 3, "grid size 0 of kernel 'k' is -4, outside 0..2147483647");
     args[2] = arg_scalar(70000);
     launch_fails(f, args, 3, "grid size 1 of kernel 'k' is 70000, outside 0..65535");
     args[2] = arg_tensor(x);
@@ -216,6 +216,37 @@ static void element_semantics(void **state)
     tensor_free(&h);
     tensor_free(&oh);
     tensor_free(&fo);
+    tir_module_free(m);
+}
+
+/* cdiv at run time is the exact ceiling the constant fold computes, for any
+ * signs and at the ends of i32's range; a zero divisor gives a / 0 == -1. */
+static void cdiv_at_run_time(void **state)
+{
+    (void)state;
+    TirModule *m = compile("kernel k(A: i32[16], B: i32[16], O: out i32[16]) grid (1)\n"
+                           "{ O[0 : +16] = cdiv(A[0 : +16], B[0 : +16]); }\n");
+    int64_t s16[1] = { 16 };
+    HostTensor a = tensor_new(DT_I32, 1, s16), b = tensor_new(DT_I32, 1, s16), o = tensor_new(DT_I32, 1, s16);
+    const int32_t av[16] = { 7, -7, 7, -7, 6, -6, 0, 1, -1, INT32_MAX, INT32_MIN, INT32_MIN, INT32_MAX, 5, -5, 3 };
+    const int32_t bv[16] = { 2, 2, -2, -2, 3, 3, 4, 4, 4, 2, 2, -2, -1, 0, 0, INT32_MIN };
+    memcpy(a.data, av, sizeof av);
+    memcpy(b.data, bv, sizeof bv);
+    KernelArg args[3] = { arg_tensor(a), arg_tensor(b), arg_tensor(o) };
+    launch_ok(m->funcs.data[0], args, 3, 1);
+    const int32_t *ov = o.data;
+    for (int k = 0; k < 16; k++) {
+        int64_t want = bv[k] == 0 ? -1 : tsr_cdiv(av[k], bv[k]);
+        if (ov[k] != want)
+            fail_msg("cdiv(%d, %d) = %d, expected %lld", av[k], bv[k], ov[k], (long long)want);
+    }
+    assert_int_equal(ov[0], 4);
+    assert_int_equal(ov[1], -3);
+    assert_int_equal(ov[2], -3);
+    assert_int_equal(ov[3], 4);
+    tensor_free(&a);
+    tensor_free(&b);
+    tensor_free(&o);
     tir_module_free(m);
 }
 
@@ -322,6 +353,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bounds_rule),       cmocka_unit_test(strides),
         cmocka_unit_test(launch_checks),     cmocka_unit_test(element_semantics),
+        cmocka_unit_test(cdiv_at_run_time),
         cmocka_unit_test(shapes_and_select), cmocka_unit_test(dot_accumulates_in_f32),
         cmocka_unit_test(threads_agree),
     };

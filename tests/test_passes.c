@@ -157,6 +157,30 @@ static void fold_leaves_what_is_not_constant(void **state)
     tir_module_free(m);
 }
 
+/* cdiv by a constant leaves 'and'/'or' with constant operands: those that
+ * decide nothing go, those that decide everything become constants. */
+static void fold_and_or_identities(void **state)
+{
+    (void)state;
+    TirModule *m = kernel("OI[0] = cdiv(OI[1], 4);\n"
+                          "OI[1] = cdiv(OI[2], -4);");
+    TirFunc *f = m->funcs.data[0];
+    assert_int_equal(count(f, TIR_AND), 4);
+    assert_int_equal(count(f, TIR_OR), 2);
+    assert_true(tir_pass_fold(f));
+    verify(f);
+    assert_int_equal(count(f, TIR_AND) + count(f, TIR_OR), 0);
+    /* each select now tests the remainder's sign directly */
+    for (int k = 0; k < 2; k++) {
+        TirInst *sel = stored_def(f, k);
+        assert_int_equal(sel->op, TIR_SELECT);
+        TirOp test = tir_inst(f, tir_val(f, sel->args[0])->def)->op;
+        assert_int_equal(test, k == 0 ? TIR_GT : TIR_LT);
+    }
+    assert_false(tir_pass_fold(f));
+    tir_module_free(m);
+}
+
 static void fold_nested_blocks_and_grid(void **state)
 {
     (void)state;
@@ -453,6 +477,7 @@ int main(void)
         cmocka_unit_test(fold_scalar_constants),
         cmocka_unit_test(fold_leaves_what_is_not_constant),
         cmocka_unit_test(fold_nested_blocks_and_grid),
+        cmocka_unit_test(fold_and_or_identities),
         cmocka_unit_test(cse_merges_equal_pure_instructions),
         cmocka_unit_test(cse_keeps_what_differs),
         cmocka_unit_test(cse_does_not_merge_loads),
