@@ -10,15 +10,24 @@ void lexer_init(Lexer *lx, const Source *src)
     lx->cur = src->text;
     lx->line = 1;
     lx->line_start = src->text;
+    lx->col_at = src->text;
+    lx->col_cont = 0;
 }
 
-static SrcPos pos_at(const Lexer *lx, const char *p)
+static SrcPos pos_at(Lexer *lx, const char *p)
 {
-    SrcPos pos = { (int)(p - lx->text), lx->line, (int)(p - lx->line_start) + 1 };
+    if (lx->col_at < lx->line_start || p < lx->col_at) {
+        lx->col_at = lx->line_start;
+        lx->col_cont = 0;
+    }
+    for (; lx->col_at < p; lx->col_at++)
+        if (((unsigned char)*lx->col_at & 0xC0) == 0x80)
+            lx->col_cont++;
+    SrcPos pos = { (int)(p - lx->text), lx->line, (int)(p - lx->line_start) - lx->col_cont + 1 };
     return pos;
 }
 
-static Token make(const Lexer *lx, TokKind k, const char *start, const char *end)
+static Token make(Lexer *lx, TokKind k, const char *start, const char *end)
 {
     Token t = { k, pos_at(lx, start), start, (int)(end - start), NULL };
     return t;
@@ -29,7 +38,7 @@ static const char msg_invalid_number[] = "invalid number";
 static const char msg_unexpected_char[] = "unexpected character";
 static const char msg_nul[] = "NUL character in source";
 
-static Token error_tok(const Lexer *lx, const char *start, const char *end, const char *why)
+static Token error_tok(Lexer *lx, const char *start, const char *end, const char *why)
 {
     Token t = make(lx, TK_ERROR, start, end);
     t.error = why;

@@ -42,6 +42,11 @@ typedef struct {
     const char *cur;
     int line;
     const char *line_start;
+    /* Columns count characters, not bytes: the UTF-8 continuation bytes
+     * between line_start and col_at (positions are asked for in order, so
+     * each byte is looked at once). */
+    const char *col_at;
+    int col_cont;
 } Lexer;
 
 void lexer_init(Lexer *lx, const Source *src);

@@ -28,8 +28,9 @@ static void show_line(Diag *d, SrcPos pos)
         end++;
     sb_putn(&d->out, s->text + start, end - start);
     sb_putc(&d->out, '\n');
-    for (size_t i = start; i < off; i++)
-        sb_putc(&d->out, s->text[i] == '\t' ? '\t' : ' ');
+    for (size_t i = start; i < off; i++) /* one space per character, tabs kept */
+        if (((unsigned char)s->text[i] & 0xC0) != 0x80)
+            sb_putc(&d->out, s->text[i] == '\t' ? '\t' : ' ');
     sb_puts(&d->out, "^\n");
 }
 
