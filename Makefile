@@ -62,8 +62,14 @@ $(BUILD)/libtessera.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
+# The shared library's SONAME carries major.minor (0.x makes no ABI promise
+# across minor versions); the build folder gets a link of that name.
+TSR_VERSION := $(shell sed -n 's/^\#define TESSERA_VERSION_STRING "\(.*\)"$$/\1/p' include/tessera.h)
+TSR_SONAME := libtessera.so.$(basename $(TSR_VERSION))
+
 $(BUILD)/libtessera.so: $(LIB_OBJS)
-	$(CC) -shared -o $@ $^ $(LDLIBS_ALL)
+	$(CC) -shared -Wl,-soname,$(TSR_SONAME) -o $@ $^ $(LDLIBS_ALL)
+	ln -sf libtessera.so $(BUILD)/$(TSR_SONAME)
 
 $(BUILD)/tessera: $(BUILD)/obj/cli/tessera.o $(BUILD)/libtessera.a
 	$(CC) -o $@ $^ $(LDLIBS_ALL)

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs Tessera under PREFIX (make install PREFIX=...): the public header,
-# the static and shared libraries, the tessera CLI and a pkg-config file, so
-# that a C program builds with `pkg-config --cflags --libs tessera`.
+# the static and shared libraries (libtessera.so.X.Y.Z, with its SONAME
+# libtessera.so.X.Y and libtessera.so as links), the tessera CLI and a
+# pkg-config file, so that a C program builds with
+# `pkg-config --cflags --libs tessera`.
 #
 #   sh scripts/install.sh PREFIX [BUILD]
 #
@@ -26,7 +28,11 @@ root="$destdir$prefix"
 install -d "$root/include" "$root/lib/pkgconfig" "$root/bin"
 install -m 644 include/tessera.h "$root/include/tessera.h"
 install -m 644 "$build/libtessera.a" "$root/lib/libtessera.a"
-install -m 755 "$build/libtessera.so" "$root/lib/libtessera.so"
+# The real file, its SONAME (major.minor) and the link-time name.
+soname=libtessera.so.${version%.*}
+install -m 755 "$build/libtessera.so" "$root/lib/libtessera.so.$version"
+ln -sf "libtessera.so.$version" "$root/lib/$soname"
+ln -sf "$soname" "$root/lib/libtessera.so"
 install -m 755 "$build/tessera" "$root/bin/tessera"
 cat > "$root/lib/pkgconfig/tessera.pc" <<PC
 prefix=$prefix

@@ -59,7 +59,11 @@ static void installs_files(void **state)
     snprintf(log, sizeof log, "%s/install.log", prefix);
     snprintf(cmd, sizeof cmd, "sh scripts/install.sh '%s' '%s'", prefix, build_dir());
     run(cmd, log);
-    static const char *const files[] = { "include/tessera.h", "lib/libtessera.a", "lib/libtessera.so", "bin/tessera",
+    static const char *const files[] = { "include/tessera.h",
+                                         "lib/libtessera.a",
+                                         "lib/libtessera.so",
+                                         "lib/libtessera.so." TESSERA_VERSION_STRING,
+                                         "bin/tessera",
                                          "lib/pkgconfig/tessera.pc" };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[4300];
@@ -67,6 +71,26 @@ static void installs_files(void **state)
         if (access(path, R_OK) != 0)
             fail_msg("%s was not installed", path);
     }
+    /* libtessera.so -> its SONAME (major.minor) -> the real file, and the
+     * library names that SONAME, so programs record it, not the dev link. */
+    char link[4300], target[256];
+    snprintf(link, sizeof link, "%s/lib/libtessera.so", prefix);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    assert_true(n > 0);
+    target[n] = 0;
+    char soname[64];
+    snprintf(soname, sizeof soname, "libtessera.so.%d.%d", TESSERA_VERSION_MAJOR, TESSERA_VERSION_MINOR);
+    assert_string_equal(target, soname);
+    snprintf(link, sizeof link, "%s/lib/%s", prefix, soname);
+    n = readlink(link, target, sizeof target - 1);
+    assert_true(n > 0);
+    target[n] = 0;
+    assert_string_equal(target, "libtessera.so." TESSERA_VERSION_STRING);
+    size_t lib_len;
+    char *lib = tsr_read_file(link, &lib_len);
+    assert_non_null(lib);
+    assert_non_null(memmem(lib, lib_len, soname, strlen(soname) + 1)); /* in .dynstr, NUL-terminated */
+    free(lib);
     char pc[4300];
     snprintf(pc, sizeof pc, "%s/lib/pkgconfig/tessera.pc", prefix);
     char *text = read_all(pc);
