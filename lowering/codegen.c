@@ -299,14 +299,24 @@ static LLVMValueRef int_divrem(Emitter *em, bool is_div, LLVMValueRef x, LLVMVal
     return LLVMBuildSelect(b, zero, is_div ? em_i32(em, -1) : x, r, "");
 }
 
+/* f32 multiplies and adds may contract into one fused multiply-add (rounded
+ * once), as nvcc does by default: the softmax's s * scale - max is one FFMA.
+ * f16 and bf16 ones are not, so that they round after each operation. */
+static LLVMValueRef contractable(Emitter *em, LLVMValueRef v, DType dt)
+{
+    if (dt == DT_F32 && LLVMIsAInstruction(v) && LLVMCanValueUseFastMathFlags(v))
+        LLVMSetFastMathFlags(v, LLVMFastMathAllowContract);
+    return v;
+}
+
 static LLVMValueRef binary_elem(Emitter *em, TirOp op, LLVMValueRef x, LLVMValueRef y, DType dt)
 {
     LLVMBuilderRef b = em->b;
     if (dtype_is_float(dt)) {
         switch (op) {
-        case TIR_ADD: return LLVMBuildFAdd(b, x, y, "");
-        case TIR_SUB: return LLVMBuildFSub(b, x, y, "");
-        case TIR_MUL: return LLVMBuildFMul(b, x, y, "");
+        case TIR_ADD: return contractable(em, LLVMBuildFAdd(b, x, y, ""), dt);
+        case TIR_SUB: return contractable(em, LLVMBuildFSub(b, x, y, ""), dt);
+        case TIR_MUL: return contractable(em, LLVMBuildFMul(b, x, y, ""), dt);
         case TIR_DIV: return LLVMBuildFDiv(b, x, y, "");
         case TIR_MIN:
         case TIR_MAX: {

@@ -149,12 +149,36 @@ static void unsupported_dot_is_an_error(void **state)
     tir_module_free(m);
 }
 
+/* f32 multiply-adds contract into fma (rounded once, as nvcc does by
+ * default); f16 ones round after each operation, so they stay apart. */
+static void f32_multiply_adds_contract(void **state)
+{
+    (void)state;
+    const char *src = "kernel k(X: f32[N], H: f16[N], Y: out f32[N], G: out f16[N], a: f32, c: f32) grid (1) {\n"
+                      "    Y[0 : +128] = X[0 : +128] * a + c;\n"
+                      "    G[0 : +128] = H[0 : +128] * f16(a) + f16(c);\n"
+                      "}\n";
+    StrBuf diags;
+    sb_init(&diags);
+    TirModule *m = compile_string("t.tsr", src, NULL, 0, &diags);
+    assert_non_null(m);
+    char *ptx = compile_ptx(m->funcs.data[0], "sm_90a");
+    assert_non_null(strstr(ptx, "fma.rn.f32"));
+    assert_null(strstr(ptx, "mul.rn.f32"));
+    assert_null(strstr(ptx, "fma.rn.f16"));
+    assert_non_null(strstr(ptx, "mul.rn.f16"));
+    free(ptx);
+    sb_free(&diags);
+    tir_module_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(attention_variants),
         cmocka_unit_test(examples_assemble),
         cmocka_unit_test(unsupported_dot_is_an_error),
+        cmocka_unit_test(f32_multiply_adds_contract),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
