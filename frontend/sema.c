@@ -957,8 +957,9 @@ static SVal b_dot(Sema *s, const AstNode *n)
     if (a.k == SV_ERR || b.k == SV_ERR)
         return sv_err;
     TType ta = vtype(s, a.v), tb = vtype(s, b.v);
-    if (ta.dt != tb.dt || (ta.dt != DT_F16 && ta.dt != DT_BF16)) {
-        error(s, n->pos, "'dot' needs two f16 or two bf16 tiles, found %s and %s", type_str(s, ta), type_str(s, tb));
+    if (ta.dt != tb.dt || (ta.dt != DT_F16 && ta.dt != DT_BF16 && ta.dt != DT_F32)) {
+        error(s, n->pos, "'dot' needs two f16, two bf16 or two f32 tiles, found %s and %s", type_str(s, ta),
+              type_str(s, tb));
         return sv_err;
     }
     if (ta.shape[1] != tb.shape[0]) {

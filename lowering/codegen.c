@@ -686,8 +686,11 @@ static void init_types(Emitter *em)
 bool ptx_emit(LLVMModuleRef mod, const Target *t, char **ptx, StrBuf *err);
 void ptx_prepare_module(LLVMModuleRef mod, const Target *t);
 
-/* Dots the mma.sync tensor cores can run: M a multiple of 16, N of 8, K of
- * 16. Reports the others at their source position. */
+/* Dots the tensor cores cannot run (layout_mma_fits) multiply-add on the
+ * CUDA cores from operands held in registers: a bound on the registers per
+ * thread keeps that sane. The others are reported at their source position. */
+enum { FMA_DOT_MAX_REGS = 512 };
+
 static bool check_dots(TirFunc *f, Diag *diag)
 {
     bool ok = true;
@@ -699,12 +702,17 @@ static bool check_dots(TirFunc *f, Diag *diag)
                 continue;
             TType ta = tir_type(f, in->args[0]), tb = tir_type(f, in->args[1]);
             int M = ta.shape[0], K = ta.shape[1], N = tb.shape[1];
-            if (M % 16 == 0 && N % 8 == 0 && K % 16 == 0)
+            if (layout_mma_fits(ta.dt, M, N, K))
+                continue;
+            int regs = layout_fma_regs(M, N, K, f->warps);
+            if (regs <= FMA_DOT_MAX_REGS)
                 continue;
             diag_error(diag, in->pos,
-                       "this dot of [%d, %d] by [%d, %d] cannot run on the tensor cores: they need the rows (%d) "
-                       "and the inner dimension (%d) to be multiples of 16 and the columns (%d) a multiple of 8",
-                       M, K, K, N, M, K, N);
+                       "this dot of %s[%d, %d] by [%d, %d] is too big for the CUDA cores: it would hold %d "
+                       "values per thread (at most %d); split K into smaller steps, use more warps, or use f16/bf16 "
+                       "tiles with rows and inner dimension multiples of 16 and columns a multiple of 8 "
+                       "(the tensor cores)",
+                       dtype_name(ta.dt), M, K, K, N, regs, FMA_DOT_MAX_REGS);
             ok = false;
         }
     }

@@ -1,6 +1,9 @@
 /* Dots on the tensor cores: a dot of [M,K] by [K,N] becomes, per warp, a
  * grid of m16n8k16 mma.sync instructions over the fragments the layout pass
- * put the operands in (layout_mma_a/_b), accumulating in f32 (layout_mma_acc). */
+ * put the operands in (layout_mma_a/_b), accumulating in f32 (layout_mma_acc).
+ * The dots they cannot run (layout_mma_fits) become f32 fused multiply-adds,
+ * each thread computing its own result elements from operand rows and
+ * columns it holds whole (layout_fma_acc, layout_fma_operand). */
 #include "codegen_internal.h"
 
 /* Packs two 16-bit elements into the 32-bit register mma.sync takes. */
@@ -42,6 +45,41 @@ static void fetch(Emitter *em, Operand *o, int coords[][2], int n)
     em_load_fragments(em, o->v, pairs, n, o->regs);
 }
 
+/* c[i][j] += a[i][k] * b[k][j] for k = 0, 1, ..., K-1, in f32, one fma each
+ * (the order the interpreter sums in). */
+static void dot_fma(Emitter *em, const TirInst *in)
+{
+    TirFunc *f = em->f;
+    TType ta = tir_type(f, in->args[0]);
+    int K = ta.shape[1];
+    const Layout *la = em_layout(em, in->args[0]), *lb = em_layout(em, in->args[1]),
+                 *lc = em_layout(em, in->res[0]);
+    EVal *a = em_val(em, in->args[0]), *b = em_val(em, in->args[1]);
+    EVal *acc = in->nargs == 3 ? em_val(em, in->args[2]) : NULL;
+    LLVMValueRef *af = arena_alloc(&em->arena, sizeof(LLVMValueRef) * (size_t)a->n),
+                 *bf = arena_alloc(&em->arena, sizeof(LLVMValueRef) * (size_t)b->n);
+    for (int i = 0; i < a->n; i++)
+        af[i] = ta.dt == DT_F32 ? a->e[i] : LLVMBuildFPExt(em->b, a->e[i], em->t_f32, "");
+    for (int i = 0; i < b->n; i++)
+        bf[i] = ta.dt == DT_F32 ? b->e[i] : LLVMBuildFPExt(em->b, b->e[i], em->t_f32, "");
+    static const char *const fma[] = { "llvm.fma", NULL };
+    EVal r = em_new_val(em, layout_nregs(lc));
+    int(*c)[2] = arena_alloc(&em->arena, sizeof(int[2]) * (size_t)r.n);
+    for (int i = 0; i < r.n; i++) {
+        layout_coord_of_reg(lc, i, c[i]);
+        r.e[i] = acc ? acc->e[i] : LLVMConstReal(em->t_f32, 0.0);
+    }
+    /* k outermost: step k needs only column k of A and row k of B, so the
+     * operands need not all be live at once. */
+    for (int k = 0; k < K; k++)
+        for (int i = 0; i < r.n; i++) {
+            int ca[2] = { c[i][0], k }, cb[2] = { k, c[i][1] };
+            LLVMValueRef args[3] = { af[layout_reg_of(la, ca)], bf[layout_reg_of(lb, cb)], r.e[i] };
+            r.e[i] = em_call_intrinsic(em, fma, &em->t_f32, 1, args, 3);
+        }
+    em->vals[in->res[0]] = r;
+}
+
 /* Loop order: k-steps outermost, so that only one k-slice of each operand
  * is live at a time next to the accumulators; B is read two n-tiles at a
  * time (one ldmatrix.x4). */
@@ -50,6 +88,10 @@ void em_dot(Emitter *em, const TirInst *in)
     TirFunc *f = em->f;
     TType ta = tir_type(f, in->args[0]), tb = tir_type(f, in->args[1]);
     int M = ta.shape[0], K = ta.shape[1], N = tb.shape[1], wm, wn;
+    if (!layout_mma_fits(ta.dt, M, N, K)) {
+        dot_fma(em, in);
+        return;
+    }
     layout_mma_warps(M, N, f->warps, &wm, &wn);
     const Layout *la = em_layout(em, in->args[0]), *lb = em_layout(em, in->args[1]),
                  *lc = em_layout(em, in->res[0]);

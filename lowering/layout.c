@@ -142,6 +142,83 @@ Layout layout_mma_b(int K, int N, int nwarps, int wm, int wn)
     return l;
 }
 
+bool layout_mma_fits(DType dt, int M, int N, int K)
+{
+    return (dt == DT_F16 || dt == DT_BF16) && M % 16 == 0 && N % 8 == 0 && K % 16 == 0;
+}
+
+/* The coordinate bits of an FMA dot's result in the order they are given
+ * out (lanes, then warps, then registers): columns and rows alternating from
+ * the low ones, so that each thread holds few rows and few columns. */
+static int fma_order(const Layout *l, LBit *order)
+{
+    int n = 0;
+    for (int b = 0; b < l->log2shape[0] || b < l->log2shape[1]; b++) {
+        if (b < l->log2shape[1])
+            order[n++] = bit(1, b);
+        if (b < l->log2shape[0])
+            order[n++] = bit(0, b);
+    }
+    return n;
+}
+
+Layout layout_fma_acc(int M, int N, int nwarps)
+{
+    int shape[2] = { M, N };
+    Layout l = empty(LAYOUT_BLOCKED, 2, shape, nwarps);
+    LBit order[64];
+    int n = fma_order(&l, order), k = 0;
+    for (int i = 0; i < LAYOUT_LANE_BITS && k < n; i++)
+        l.lane[i] = order[k++];
+    for (int i = 0; i < l.nwarp && k < n; i++)
+        l.warp[i] = order[k++];
+    while (k < n)
+        push_reg(&l, order[k++]);
+    return l;
+}
+
+Layout layout_fma_operand(const Layout *acc, int K, bool b_operand)
+{
+    int keep = b_operand ? 1 : 0, kdim = b_operand ? 0 : 1;
+    Layout l = *acc;
+    l.kind = LAYOUT_DERIVED;
+    l.log2shape[kdim] = ilog2(K);
+    for (int i = 0; i < LAYOUT_LANE_BITS; i++)
+        if (l.lane[i].dim != keep)
+            l.lane[i] = none;
+    for (int i = 0; i < l.nwarp; i++)
+        if (l.warp[i].dim != keep)
+            l.warp[i] = none;
+    /* Registers: K's bits first for A (its contiguous dim), after the
+     * result's column bits for B. */
+    l.nreg = 0;
+    if (!b_operand)
+        for (int b = 0; b < l.log2shape[kdim]; b++)
+            push_reg(&l, bit(kdim, b));
+    for (int i = 0; i < acc->nreg; i++)
+        if (acc->reg[i].dim == keep)
+            push_reg(&l, acc->reg[i]);
+    if (b_operand)
+        for (int b = 0; b < l.log2shape[kdim]; b++)
+            push_reg(&l, bit(kdim, b));
+    return l;
+}
+
+int layout_fma_regs(int M, int N, int K, int nwarps)
+{
+    /* Counted from the bits, before any layout is built: a dot too big for
+     * the registers must be reported, not stop the compiler in push_reg. */
+    int shape[2] = { M, N };
+    Layout c = empty(LAYOUT_BLOCKED, 2, shape, nwarps);
+    LBit order[64];
+    int n = fma_order(&c, order), reg_bits[2] = { 0, 0 };
+    for (int k = LAYOUT_LANE_BITS + c.nwarp; k < n; k++)
+        reg_bits[order[k].dim]++;
+    int64_t rows = (int64_t)1 << reg_bits[0], cols = (int64_t)1 << reg_bits[1];
+    int64_t total = rows * cols + rows * K + (int64_t)K * cols;
+    return total > INT32_MAX ? INT32_MAX : (int)total;
+}
+
 /* Rewrites every input bit with f; registers mapped to none are dropped. */
 static Layout remap(const Layout *l, LBit (*f)(LBit, int), int arg)
 {

@@ -15,6 +15,7 @@
 #ifndef TSR_LAYOUT_H
 #define TSR_LAYOUT_H
 
+#include "dtype.h"
 #include "util.h"
 
 enum { LAYOUT_MAX_REG = 14, LAYOUT_LANE_BITS = 5, LAYOUT_MAX_WARP = 4, LAYOUT_MAX_RANK = 2 };
@@ -67,6 +68,20 @@ void layout_mma_warps(int M, int N, int nwarps, int *wm, int *wn);
 Layout layout_mma_acc(int M, int N, int nwarps, int wm, int wn);
 Layout layout_mma_a(int M, int K, int nwarps, int wm, int wn);
 Layout layout_mma_b(int K, int N, int nwarps, int wm, int wn);
+
+/* Whether a dot of [M,K] by [K,N] with operands of dtype dt runs on the
+ * mma.sync tensor cores (f16/bf16, M and K multiples of 16, N of 8). The
+ * others multiply-add in f32 on the CUDA cores, with these layouts: */
+bool layout_mma_fits(DType dt, int M, int N, int K);
+/* The result [M,N]: lanes and warps alternate between the dims, so that
+ * each thread holds few rows and few columns. */
+Layout layout_fma_acc(int M, int N, int nwarps);
+/* Operand A [M,K] (b_operand false) or B [K,N] (true) of a result in layout
+ * acc: each thread holds the rows (A) or columns (B) of its result elements,
+ * over the whole of K, in registers; threads that share them replicate. */
+Layout layout_fma_operand(const Layout *acc, int K, bool b_operand);
+/* Registers per thread (elements) the three layouts of such a dot take. */
+int layout_fma_regs(int M, int N, int K, int nwarps);
 
 /* A swizzled shared-memory tile of shape rows x cols (stored orientation)
  * with elements of esize bytes; transposed: the value is its transpose. */

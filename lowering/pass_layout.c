@@ -10,7 +10,9 @@
  *
  * A load whose tile only feeds dots (directly or through transpose) goes to
  * shared memory instead of registers: the code generator copies it there
- * asynchronously and reads the operand fragments with ldmatrix.
+ * asynchronously and reads the operand fragments with ldmatrix. Dots the
+ * tensor cores cannot run (layout_mma_fits) multiply-add on the CUDA cores
+ * from operands each thread holds whole along K (layout_fma_operand).
  *
  * Cheap producers -- splat, arange, expand_dims, transpose, broadcast, and any
  * computation whose operands are all such -- have no layout of their own:
@@ -142,10 +144,13 @@ static void analyze_inst(LayoutPass *p, InstId id)
     switch (in->op) {
     case TIR_LOAD: set_nat(p, r, load_layout(p, r), 4, NULL); break;
     case TIR_DOT: {
-        TType t = vtype(p, r);
+        TType t = vtype(p, r), ta = vtype(p, a);
         int wm, wn;
         layout_mma_warps(t.shape[0], t.shape[1], f->warps, &wm, &wn);
-        set_nat(p, r, intern(p, layout_mma_acc(t.shape[0], t.shape[1], f->warps, wm, wn)), 6, NULL);
+        Layout acc = layout_mma_fits(ta.dt, t.shape[0], t.shape[1], ta.shape[1])
+                         ? layout_mma_acc(t.shape[0], t.shape[1], f->warps, wm, wn)
+                         : layout_fma_acc(t.shape[0], t.shape[1], f->warps);
+        set_nat(p, r, intern(p, acc), 6, NULL);
         break;
     }
     case TIR_REDUCE: {
@@ -394,10 +399,16 @@ static void rewrite_dot(LayoutPass *p, InstId id)
 {
     TirInst *in = tir_inst(p->f, id);
     TType ta = vtype(p, in->args[0]), tb = vtype(p, in->args[1]);
-    int M = ta.shape[0], K = ta.shape[1], N = tb.shape[1], wm, wn;
-    layout_mma_warps(M, N, p->f->warps, &wm, &wn);
-    int la = intern(p, layout_mma_a(M, K, p->f->warps, wm, wn));
-    int lb = intern(p, layout_mma_b(K, N, p->f->warps, wm, wn));
+    int M = ta.shape[0], K = ta.shape[1], N = tb.shape[1], wm, wn, la, lb;
+    if (layout_mma_fits(ta.dt, M, N, K)) {
+        layout_mma_warps(M, N, p->f->warps, &wm, &wn);
+        la = intern(p, layout_mma_a(M, K, p->f->warps, wm, wn));
+        lb = intern(p, layout_mma_b(K, N, p->f->warps, wm, wn));
+    } else {
+        Layout acc = layout_at(p, own_layout(p, in->res[0]));
+        la = intern(p, layout_fma_operand(&acc, K, false));
+        lb = intern(p, layout_fma_operand(&acc, K, true));
+    }
     ValId a = materialize(p, in->args[0], la);
     ValId bv = materialize(p, in->args[1], lb);
     ValId c = in->nargs == 3 ? materialize(p, in->args[2], own_layout(p, in->res[0])) : TIR_NONE;

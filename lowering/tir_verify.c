@@ -187,7 +187,7 @@ static bool check_types(Verifier *v, InstId id, const TirInst *in)
             return fail(v, id, "dot accumulator differs from the result");
         TType b = tir_type(f, in->args[1]);
         if (a.rank != 2 || b.rank != 2 || a.shape[1] != b.shape[0] || a.dt != b.dt ||
-            (a.dt != DT_F16 && a.dt != DT_BF16) || r.dt != DT_F32 || r.rank != 2 ||
+            (a.dt != DT_F16 && a.dt != DT_BF16 && a.dt != DT_F32) || r.dt != DT_F32 || r.rank != 2 ||
             r.shape[0] != a.shape[0] || r.shape[1] != b.shape[1])
             return fail(v, id, "bad dot operands");
         break;

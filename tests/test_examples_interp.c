@@ -189,6 +189,8 @@ static void run_matmul(TirFunc *f, DType dt, DType ot, int bk, MatmulShape s, bo
     launch_or_fail(f, args, 3);
 
     double adds = (double)(s.K + (s.K + bk - 1) / bk + 1);
+    if (dt == DT_F32)
+        adds += (double)s.K; /* f32 products are rounded too */
     Check chk = { 0 };
     for (int64_t i = 0; i < s.M; i++)
         for (int64_t j = 0; j < s.N; j++) {
@@ -242,6 +244,19 @@ static void matmul_bf16(void **state)
 {
     (void)state;
     check_matmul(DT_BF16);
+}
+
+/* f32 operands: the dots run on the CUDA cores on a GPU; K steps of 8
+ * keep their operands in registers (dsl/examples/matmul.tsr). */
+static void matmul_f32(void **state)
+{
+    (void)state;
+    Define defs[2] = { { "T", "f32" }, { "BK", "8" } };
+    TirModule *m;
+    TirFunc *f = compile_example(&m, "matmul.tsr", "matmul", defs, 2);
+    for (size_t i = 0; i < TSR_ARRAY_LEN(matmul_shapes); i++)
+        run_matmul(f, DT_F32, DT_F32, 8, matmul_shapes[i], i % 2 == 1, 300 + i);
+    tir_module_free(m);
 }
 
 /* ------------------------------------------------------------ softmax */
@@ -593,7 +608,7 @@ static void scale_shift_f32(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(matmul_f16),      cmocka_unit_test(matmul_bf16),     cmocka_unit_test(softmax_f16),
+        cmocka_unit_test(matmul_f16),      cmocka_unit_test(matmul_bf16), cmocka_unit_test(matmul_f32),     cmocka_unit_test(softmax_f16),
         cmocka_unit_test(softmax_bf16),    cmocka_unit_test(softmax_f32),     cmocka_unit_test(layernorm_f16),
         cmocka_unit_test(layernorm_bf16),  cmocka_unit_test(layernorm_f32),   cmocka_unit_test(sum_f16),
         cmocka_unit_test(sum_bf16),        cmocka_unit_test(sum_f32),         cmocka_unit_test(sum_i32),

@@ -1,6 +1,7 @@
 /* Distributed layouts (lowering/layout.c): coverage of every element,
  * replication, the mma.sync fragment tables of the PTX ISA, and the algebra
- * (slice, expand, transpose, broadcast, register-local conversion). */
+ * (slice, expand, transpose, broadcast, register-local conversion), and the
+ * layouts of dots on the CUDA cores. */
 #include "layout.h"
 
 #include <setjmp.h>
@@ -59,6 +60,46 @@ static void blocked_covers(void **state)
     Layout small = layout_blocked(1, n, 4, 4); /* 8 elements over 128 threads: replicated */
     check_cover(&small, 1, 8);
     assert_true(layout_lane_repl(&small) != 0 && layout_warp_repl(&small) != 0);
+}
+
+/* Dots on the CUDA cores: the result covers its tile; each thread's operand
+ * registers hold, over all of K, exactly the rows (A) and columns (B) of its
+ * result elements; layout_fma_regs counts what the layouts take. */
+static void fma_dot_layouts(void **state)
+{
+    (void)state;
+    static const int shapes[][3] = { { 8, 8, 8 }, { 64, 64, 16 }, { 32, 4, 16 }, { 1, 16, 32 }, { 128, 8, 1 } };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int warps = 1; warps <= 8; warps *= 2) {
+            int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+            Layout c = layout_fma_acc(M, N, warps), a = layout_fma_operand(&c, K, false),
+                   b = layout_fma_operand(&c, K, true);
+            check_cover(&c, M, N);
+            check_cover(&a, M, K);
+            check_cover(&b, K, N);
+            assert_int_equal(layout_fma_regs(M, N, K, warps), layout_nregs(&c) + layout_nregs(&a) + layout_nregs(&b));
+            for (int w = 0; w < warps; w++)
+                for (int lane = 0; lane < 32; lane++)
+                    for (int r = 0; r < layout_nregs(&c); r++) {
+                        int cc[2] = { 0, 0 };
+                        coord_of(&c, r, lane, w, cc);
+                        for (int k = 0; k < K; k++) {
+                            int rc[2] = { 0, 0 }, ka[2], kb[2], ca[2] = { 0, 0 }, cb[2] = { 0, 0 };
+                            layout_coord_of_reg(&c, r, rc);
+                            ka[0] = rc[0], ka[1] = k, kb[0] = k, kb[1] = rc[1];
+                            coord_of(&a, layout_reg_of(&a, ka), lane, w, ca);
+                            coord_of(&b, layout_reg_of(&b, kb), lane, w, cb);
+                            assert_int_equal(ca[0], cc[0]);
+                            assert_int_equal(ca[1], k);
+                            assert_int_equal(cb[0], k);
+                            assert_int_equal(cb[1], cc[1]);
+                        }
+                    }
+        }
+    assert_int_equal(layout_fma_regs(64, 64, 16, 4), 224); /* the example in dsl/README.md */
+    assert_false(layout_mma_fits(DT_F32, 64, 64, 16));
+    assert_false(layout_mma_fits(DT_F16, 64, 64, 8));
+    assert_true(layout_mma_fits(DT_BF16, 16, 8, 16));
 }
 
 /* The fragment tables of mma.sync.m16n8k16 (PTX ISA; DESIGN.md): g = lane >> 2, t = lane & 3. */
@@ -176,6 +217,7 @@ int main(void)
         cmocka_unit_test(mma_fragments_match_the_isa),
         cmocka_unit_test(algebra),
         cmocka_unit_test(shared_layouts),
+        cmocka_unit_test(fma_dot_layouts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -389,11 +389,12 @@ static void grid_value_type(Fn *b)
 {
     b->f->grid[0] = tir_const_float(b->f, b->f->grid_block, P0, DT_F32, 1.0);
 }
-static void dot_of_f32(Fn *b)
+static void dot_of_i32(Fn *b)
 {
     TirFunc *f = b->f;
     int s[2] = { 16, 16 };
-    ValId t = tir_emit(f, f->body, TIR_SPLAT, P0, &b->p, 1, ttype_tile(DT_F32, 2, s));
+    ValId one = tir_const_int(f, f->body, P0, DT_I32, 1);
+    ValId t = tir_emit(f, f->body, TIR_SPLAT, P0, &one, 1, ttype_tile(DT_I32, 2, s));
     ValId a[2] = { t, t };
     tir_emit(f, f->body, TIR_DOT, P0, a, 2, ttype_tile(DT_F32, 2, s));
 }
@@ -487,7 +488,7 @@ static void malformed_ir_is_rejected(void **state)
     expect_rejected(grid_value_missing, "grid size 1 is not an i32 scalar of the grid block");
     expect_rejected(grid_value_from_body, "grid size 2 is not an i32 scalar of the grid block");
     expect_rejected(grid_value_type, "grid size 0 is not an i32 scalar of the grid block");
-    expect_rejected(dot_of_f32, "bad dot operands");
+    expect_rejected(dot_of_i32, "bad dot operands");
     expect_rejected(reduce_axis, "bad reduce");
     expect_rejected(reduce_kind, "bad reduce");
     expect_rejected(expand_dims_axis, "bad expand_dims");
