@@ -39,6 +39,18 @@ static void push_reg(Layout *l, LBit b)
     l->reg[l->nreg++] = b;
 }
 
+/* Gives coordinate bits order[k..n) to the lanes, then the warps, then
+ * registers. */
+static void deal_bits(Layout *l, const LBit *order, int k, int n)
+{
+    for (int i = 0; i < LAYOUT_LANE_BITS && k < n; i++)
+        l->lane[i] = order[k++];
+    for (int i = 0; i < l->nwarp && k < n; i++)
+        l->warp[i] = order[k++];
+    while (k < n)
+        push_reg(l, order[k++]);
+}
+
 Layout layout_blocked(int rank, const int *shape, int nwarps, int vec)
 {
     Layout l = empty(LAYOUT_BLOCKED, rank, shape, nwarps);
@@ -53,12 +65,7 @@ Layout layout_blocked(int rank, const int *shape, int nwarps, int vec)
         v = l.log2shape[rank - 1];
     for (int i = 0; i < v; i++)
         push_reg(&l, order[k++]);
-    for (int i = 0; i < LAYOUT_LANE_BITS && k < n; i++)
-        l.lane[i] = order[k++];
-    for (int i = 0; i < l.nwarp && k < n; i++)
-        l.warp[i] = order[k++];
-    while (k < n)
-        push_reg(&l, order[k++]);
+    deal_bits(&l, order, k, n);
     return l;
 }
 
@@ -167,13 +174,7 @@ Layout layout_fma_acc(int M, int N, int nwarps)
     int shape[2] = { M, N };
     Layout l = empty(LAYOUT_BLOCKED, 2, shape, nwarps);
     LBit order[64];
-    int n = fma_order(&l, order), k = 0;
-    for (int i = 0; i < LAYOUT_LANE_BITS && k < n; i++)
-        l.lane[i] = order[k++];
-    for (int i = 0; i < l.nwarp && k < n; i++)
-        l.warp[i] = order[k++];
-    while (k < n)
-        push_reg(&l, order[k++]);
+    deal_bits(&l, order, 0, fma_order(&l, order));
     return l;
 }
 
