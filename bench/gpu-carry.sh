@@ -3,7 +3,7 @@
 # this): the statically linked tessera-bench and tessera-gpu-tests of BUILD
 # (build-static), stripped and xz-compressed, cmocka's shared library (the
 # only library the tests need beyond the C library), and a MANIFEST with the
-# commit, the sizes and the checksums. Fails when a binary links LLVM (or
+# commit, the C library version they need, the sizes and the checksums. Fails when a binary links LLVM (or
 # anything but the C library and cmocka) dynamically, or when the carried
 # tree would not fit the 64 MiB a GPU machine's call takes.
 # Usage: gpu-carry.sh BUILD OUTDIR
@@ -30,12 +30,17 @@ for bin in tessera-bench tessera-gpu-tests; do
 done
 cmocka=$(ldd "$build/tessera-gpu-tests" | awk '/libcmocka/ {print $3}')
 cp -L "$cmocka" "$out/libcmocka.so.0"
+# The newest C library version any carried binary asks for: gpu-check.sh
+# compares it with the machine's before it runs anything.
+glibc=$(for f in "$build/tessera-bench" "$build/tessera-gpu-tests" "$out/libcmocka.so.0"; do objdump -T "$f"; done |
+    grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)
 commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | head -1)
 {
     echo "commit $commit${dirty:+ (with uncommitted changes)}"
     echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -sm), $(cc --version | head -1)"
     echo "llvm $(${LLVM_CONFIG:-llvm-config-19} --version 2>/dev/null || echo '?') (static)"
+    echo "glibc ${glibc:-?} or newer (the C library is the one dynamic library)"
     for f in "$out"/*.xz "$out"/libcmocka.so.0; do
         echo "file $(basename "$f") $(wc -c < "$f") $(sha256sum "$f" | cut -c1-16)"
     done

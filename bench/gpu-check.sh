@@ -72,6 +72,18 @@ limited() {
 
 say "gpu-check: device $DEVICE$( [ $QUICK = 1 ] && echo ', quick (dry run)'), results in $OUTDIR, started $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
+# ---- the C library: the binaries need the version they were built against ---
+NEED_GLIBC=$(sed -n 's/^glibc \([0-9][0-9.]*\) .*/\1/p' "$CARRY/MANIFEST" 2>/dev/null | head -1)
+HAVE_GLIBC=$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $2}')
+if [ -n "$NEED_GLIBC" ] && [ -n "$HAVE_GLIBC" ] &&
+    [ "$(printf '%s\n%s\n' "$NEED_GLIBC" "$HAVE_GLIBC" | sort -V | head -1)" != "$NEED_GLIBC" ]; then
+    say "gpu-check: this machine's C library is glibc $HAVE_GLIBC, older than the $NEED_GLIBC the carried"
+    say "binaries were built against: they cannot start here. Build them on a system whose glibc is"
+    say "at most $HAVE_GLIBC (make gpu-carry there) and carry that build."
+    exit 1
+fi
+say "gpu-check: glibc ${HAVE_GLIBC:-unknown} here, ${NEED_GLIBC:-unknown} needed"
+
 # ---- the binaries: decompress what make gpu-carry packed --------------------
 BIN=${TMPDIR:-/tmp}/tessera-gpu-check.$$
 mkdir -p "$BIN"
