@@ -6,13 +6,30 @@
  * columns it holds whole (layout_fma_acc, layout_fma_operand). */
 #include "codegen_internal.h"
 
-/* Packs two 16-bit elements into the 32-bit register mma.sync takes. */
+/* The vector that lo and hi are elements 0 and 1 of, if they are. */
+static LLVMValueRef pair_source(LLVMValueRef lo, LLVMValueRef hi)
+{
+    if (!LLVMIsAExtractElementInst(lo) || !LLVMIsAExtractElementInst(hi))
+        return NULL;
+    LLVMValueRef v = LLVMGetOperand(lo, 0), i0 = LLVMGetOperand(lo, 1), i1 = LLVMGetOperand(hi, 1);
+    if (LLVMGetOperand(hi, 0) != v || LLVMGetVectorSize(LLVMTypeOf(v)) != 2 || !LLVMIsAConstantInt(i0) ||
+        !LLVMIsAConstantInt(i1) || LLVMConstIntGetZExtValue(i0) != 0 || LLVMConstIntGetZExtValue(i1) != 1)
+        return NULL;
+    return v;
+}
+
+/* Packs two 16-bit elements into the 32-bit register mma.sync takes. Pairs
+ * that ldmatrix delivered together are passed on as they came, rather than
+ * taken apart and put back together (which LLVM would fold, at a cost in
+ * compile time). */
 static LLVMValueRef pack2(Emitter *em, DType dt, LLVMValueRef lo, LLVMValueRef hi)
 {
-    LLVMTypeRef et = em_elem_type(em, dt);
-    LLVMValueRef v = LLVMGetUndef(LLVMVectorType(et, 2));
-    v = LLVMBuildInsertElement(em->b, v, lo, em_i32(em, 0), "");
-    v = LLVMBuildInsertElement(em->b, v, hi, em_i32(em, 1), "");
+    LLVMValueRef v = pair_source(lo, hi);
+    if (!v) {
+        v = LLVMGetUndef(LLVMVectorType(em_elem_type(em, dt), 2));
+        v = LLVMBuildInsertElement(em->b, v, lo, em_i32(em, 0), "");
+        v = LLVMBuildInsertElement(em->b, v, hi, em_i32(em, 1), "");
+    }
     return dt == DT_BF16 ? LLVMBuildBitCast(em->b, v, em->t_i32, "") : v;
 }
 
@@ -102,6 +119,7 @@ void em_dot(Emitter *em, const TirInst *in)
     EVal *acc = in->nargs == 3 ? em_val(em, in->args[2]) : NULL; /* accumulate into acc */
     for (int i = 0; i < r.n; i++)
         r.e[i] = acc ? acc->e[i] : zero;
+    LLVMValueRef *apack = arena_alloc(&em->arena, sizeof(LLVMValueRef) * 4 * (size_t)mt);
     for (int ki = 0; ki < K / 16; ki++) {
         for (int mi = 0; mi < mt; mi++) {
             int c[4][2];
@@ -110,6 +128,10 @@ void em_dot(Emitter *em, const TirInst *in)
                 c[q][1] = ki * 16 + (q >> 1) * 8;
             }
             fetch(em, &a, c, 4);
+            for (int q = 0; q < 4; q++) { /* packed once per k-step, used by every n-tile */
+                int lo[2] = { c[q][0], c[q][1] }, hi[2] = { lo[0], lo[1] + 1 };
+                apack[4 * mi + q] = pack2(em, ta.dt, a.regs[layout_reg_of(la, lo)], a.regs[layout_reg_of(la, hi)]);
+            }
         }
         for (int n0 = 0; n0 < nt; n0 += 2) {
             int cnt = nt - n0 >= 2 ? 2 : 1, c[4][2], k = 0;
@@ -122,12 +144,7 @@ void em_dot(Emitter *em, const TirInst *in)
             fetch(em, &b, c, k);
             for (int ni = n0; ni < n0 + cnt; ni++)
                 for (int mi = 0; mi < mt; mi++) {
-                    LLVMValueRef af[4], bf[2], cc[4], d[4];
-                    for (int q = 0; q < 4; q++) {
-                        int lo[2] = { mi * 16 * wm + (q & 1) * 8, ki * 16 + (q >> 1) * 8 };
-                        int hi[2] = { lo[0], lo[1] + 1 };
-                        af[q] = pack2(em, ta.dt, a.regs[layout_reg_of(la, lo)], a.regs[layout_reg_of(la, hi)]);
-                    }
+                    LLVMValueRef *af = apack + 4 * mi, bf[2], cc[4], d[4];
                     for (int q = 0; q < 2; q++) {
                         int lo[2] = { ki * 16 + q * 8, ni * 8 * wn };
                         int hi[2] = { lo[0] + 1, lo[1] };
