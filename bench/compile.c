@@ -199,7 +199,7 @@ int bench_compile_main(int argc, char **argv)
     sb_init(&md);
     table_header(&md, "Compile times: attention, source to PTX", argc, argv);
     sb_printf(&md, "Median of %d runs per variant, no JIT cache (frontend_compile, then codegen_kernel: TIR passes, "
-                   "LLVM IR, LLVM O3, NVPTX). Block sizes from kernels/attention_config.c.\n\n",
+                   "LLVM IR, LLVM O1, NVPTX). Block sizes from kernels/attention_config.c.\n\n",
               o.reps);
     sb_puts(&md, "| target | dtype | D | causal | BM | BN | frontend ms | codegen ms | total ms | PTX bytes | PTX lines "
                  "| smem bytes |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");

@@ -682,7 +682,7 @@ static void init_types(Emitter *em)
     em->t_ptr_s = LLVMPointerTypeInContext(em->ctx, 3);
 }
 
-/* In ptx.c: runs O3 on the module and writes PTX. */
+/* In ptx.c: runs LLVM's optimizations on the module and writes PTX. */
 bool ptx_emit(LLVMModuleRef mod, const Target *t, char **ptx, StrBuf *err);
 void ptx_prepare_module(LLVMModuleRef mod, const Target *t);
 

@@ -1,5 +1,6 @@
-/* LLVM IR to PTX: the NVPTX target machine, the O3 pipeline, and assembly
- * output. LLVM's target registry is initialized once per process. */
+/* LLVM IR to PTX: the NVPTX target machine, LLVM's O1 pipeline, and
+ * assembly output (the machine code generator at its highest level). LLVM's
+ * target registry is initialized once per process. */
 #include "codegen_internal.h"
 
 #include <llvm-c/Support.h>
@@ -51,7 +52,13 @@ bool ptx_emit(LLVMModuleRef mod, const Target *t, char **ptx, StrBuf *err)
 {
     LLVMTargetMachineRef tm = make_machine(t);
     LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
-    LLVMErrorRef e = LLVMRunPasses(mod, "default<O3>", tm, opts);
+    /* O1, not O3: the IR codegen.c emits is already unrolled, CSE'd and
+     * straight-line, and ptxas optimizes after us. Measured 2026-12-01 on 31
+     * kernels (every attention variant, the examples, tests/programs): the
+     * SASS ptxas makes is identical for every attention variant and differs
+     * by at most 8 instructions elsewhere (64 fewer in total), while source
+     * to PTX takes 12-21% less time (D=256: 140 -> 111 ms). */
+    LLVMErrorRef e = LLVMRunPasses(mod, "default<O1>", tm, opts);
     LLVMDisposePassBuilderOptions(opts);
     if (e) {
         char *m = LLVMGetErrorMessage(e);
