@@ -36,6 +36,13 @@ typedef struct {
     LLVMValueRef base[LAYOUT_MAX_RANK];
 } CoordCache;
 
+/* The lane part of an ldmatrix address (codegen_mem.c), cached by what it
+ * depends on: the shared tile's swizzle and pitch and the blocks' offsets. */
+typedef struct {
+    int key[13]; /* per_phase, max_phase, pitch, blocks, low chunk; rows, chunks of 4 blocks */
+    LLVMValueRef value;
+} PatternCache;
+
 struct Emitter {
     TirFunc *f;
     const CodegenOptions *opts;
@@ -60,6 +67,7 @@ struct Emitter {
 
     EVal *vals;
     VEC(CoordCache) coords;
+    VEC(PatternCache) patterns;
     Arena arena;
 };
 

@@ -529,6 +529,14 @@ static LLVMValueRef select_by(Emitter *em, LLVMValueRef j, LLVMValueRef *v, int 
  * of 8 rows; computed once, in the entry block. */
 static LLVMValueRef lane_pattern(Emitter *em, const Layout *s, const int *drow, const int *dchunk, int cnt, int low)
 {
+    PatternCache pc = { { s->per_phase, s->max_phase, layout_shared_pitch(s), cnt, low }, NULL };
+    for (int k = 0; k < cnt; k++) {
+        pc.key[5 + k] = drow[k];
+        pc.key[9 + k] = dchunk[k];
+    }
+    for (int i = 0; i < em->patterns.len; i++)
+        if (memcmp(em->patterns.data[i].key, pc.key, sizeof pc.key) == 0)
+            return em->patterns.data[i].value;
     LLVMBuilderRef b = em->entry_b;
     LLVMValueRef j = LLVMBuildLShr(b, em->lane, em_i32(em, 3), ""), i = LLVMBuildAnd(b, em->lane, em_i32(em, 7), "");
     if (cnt < 4)
@@ -542,8 +550,10 @@ static LLVMValueRef lane_pattern(Emitter *em, const Layout *s, const int *drow, 
     }
     row = LLVMBuildAdd(b, row, i, "");
     chunk = LLVMBuildXor(b, chunk, phase, "");
-    return LLVMBuildAdd(b, LLVMBuildMul(b, row, em_i32(em, layout_shared_pitch(s)), ""),
-                       LLVMBuildShl(b, chunk, em_i32(em, 4), ""), "");
+    pc.value = LLVMBuildAdd(b, LLVMBuildMul(b, row, em_i32(em, layout_shared_pitch(s)), ""),
+                            LLVMBuildShl(b, chunk, em_i32(em, 4), ""), "");
+    vec_push(&em->arena, em->patterns, pc);
+    return pc.value;
 }
 
 /* Reads register pairs of fragments (pairs[k]: registers 2*pairs[k] and
@@ -560,7 +570,6 @@ static void read_ldmatrix(Emitter *em, ValId src, ValId dst, int a_dim, DType dt
     bool trans = a_dim != stored_col_dim;
     LLVMValueRef base = em_val(em, src)->e[0];
     LLVMBuilderRef b = em->b;
-    LLVMValueRef j = LLVMBuildLShr(b, em->lane, em_i32(em, 3), ""), i = LLVMBuildAnd(b, em->lane, em_i32(em, 7), "");
     LLVMValueRef w0 = em_warp_coord(em, dli, 0), w1 = em_warp_coord(em, dli, 1);
     LLVMTypeRef pair_t = LLVMVectorType(em_elem_type(em, dt), 2);
     /* The lane's row of its block: along b without .trans, along a with. */
@@ -603,6 +612,7 @@ static void read_ldmatrix(Emitter *em, ValId src, ValId dst, int a_dim, DType dt
             LLVMValueRef off = LLVMBuildAdd(b, LLVMBuildAdd(b, base, rowoff, ""), em_i32(em, hi), "");
             ptr = em_smem_at(em, LLVMBuildAdd(b, off, pat, ""));
         } else {
+            LLVMValueRef j = LLVMBuildLShr(b, em->lane, em_i32(em, 3), ""), i = LLVMBuildAnd(b, em->lane, em_i32(em, 7), "");
             LLVMValueRef c0[4], c1[4];
             for (int k = 0; k < cnt; k++) {
                 c0[k] = LLVMBuildOr(b, w0, em_i32(em, coords[k][0]), "");
