@@ -113,7 +113,9 @@ static int use_end(Numbering *n, InstId def, InstId use)
     return end;
 }
 
-/* Uses of v, following transposes (views of the same tile). */
+/* Uses of v, following transposes (views of the same tile) and conversions
+ * out of it (code generation may read the tile only where the converted
+ * value is used: mma fragments and dot operands on the CUDA cores). */
 static int value_end(Numbering *n, InstId def, ValId v, int end)
 {
     TirFunc *f = n->f;
@@ -127,7 +129,7 @@ static int value_end(Numbering *n, InstId def, ValId v, int end)
                 int e = use_end(n, def, bl->insts.data[i]);
                 if (e > end)
                     end = e;
-                if (in->op == TIR_TRANSPOSE)
+                if (in->op == TIR_TRANSPOSE || in->op == TIR_CONVERT)
                     end = value_end(n, def, in->res[0], end);
             }
         }

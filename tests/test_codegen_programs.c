@@ -25,6 +25,7 @@ static const Case cases[] = {
     { F, "small_dot", { { "T", "f16" }, { "U", "bf16" } }, 2, { { "M", 8 }, { "N", 8 }, { "K", 8 } }, 3, 0 },
     { F, "small_dot", { { "T", "f16" }, { "U", "f32" } }, 2, { { "M", 1 }, { "N", 17 }, { "K", 9 } }, 3, 0 },
     { F, "f32_dot", { { "T", "f16" } }, 1, { { "M", 70 }, { "N", 45 }, { "K", 40 } }, 3, 0 },
+    { F, "shared_then_scratch", { { "T", "f16" } }, 1, { { "M", 70 }, { "N", 130 }, { "K", 80 } }, 3, 0 },
 };
 
 static void programs_agree(void **state)
