@@ -743,6 +743,7 @@ bool codegen_kernel(TirFunc *orig, const CodegenOptions *opts, bool want_llvm, C
     em.b = LLVMCreateBuilderInContext(em.ctx);
     init_types(&em);
     em.vals = arena_alloc(&em.arena, sizeof(EVal) * (size_t)f->vals.len);
+    em_find_fma_operands(&em);
     build_frame(&em);
     emit_block(&em, f->body);
     bool ok = !em.failed;

@@ -6,6 +6,9 @@
  * columns it holds whole (layout_fma_acc, layout_fma_operand). */
 #include "codegen_internal.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 /* The vector that lo and hi are elements 0 and 1 of, if they are. */
 static LLVMValueRef pair_source(LLVMValueRef lo, LLVMValueRef hi)
 {
@@ -62,23 +65,43 @@ static void fetch(Emitter *em, Operand *o, int coords[][2], int n)
     em_load_fragments(em, o->v, pairs, n, o->regs);
 }
 
+/* An operand of a dot on the CUDA cores, as f32: its registers, or (when the
+ * operand is a shared tile the dot reads itself) elements loaded at first
+ * use, which is the k-step that needs them. */
+typedef struct {
+    ValId v;
+    bool deferred, widen;
+    LLVMValueRef *f32;
+} FmaOperand;
+
+static FmaOperand fma_operand(Emitter *em, ValId v)
+{
+    int n = layout_nregs(em_layout(em, v));
+    FmaOperand o = { v, em_is_deferred_operand(em, v), tir_type(em->f, v).dt != DT_F32,
+                     arena_alloc(&em->arena, sizeof(LLVMValueRef) * (size_t)n) };
+    memset(o.f32, 0, sizeof(LLVMValueRef) * (size_t)n);
+    return o;
+}
+
+static LLVMValueRef fma_elem(Emitter *em, FmaOperand *o, int r)
+{
+    if (!o->f32[r]) {
+        LLVMValueRef x = o->deferred ? em_load_operand(em, o->v, r) : em_val(em, o->v)->e[r];
+        o->f32[r] = o->widen ? LLVMBuildFPExt(em->b, x, em->t_f32, "") : x;
+    }
+    return o->f32[r];
+}
+
 /* c[i][j] += a[i][k] * b[k][j] for k = 0, 1, ..., K-1, in f32, one fma each
  * (the order the interpreter sums in). */
 static void dot_fma(Emitter *em, const TirInst *in)
 {
     TirFunc *f = em->f;
-    TType ta = tir_type(f, in->args[0]);
-    int K = ta.shape[1];
+    int K = tir_type(f, in->args[0]).shape[1];
     const Layout *la = em_layout(em, in->args[0]), *lb = em_layout(em, in->args[1]),
                  *lc = em_layout(em, in->res[0]);
-    EVal *a = em_val(em, in->args[0]), *b = em_val(em, in->args[1]);
+    FmaOperand a = fma_operand(em, in->args[0]), b = fma_operand(em, in->args[1]);
     EVal *acc = in->nargs == 3 ? em_val(em, in->args[2]) : NULL;
-    LLVMValueRef *af = arena_alloc(&em->arena, sizeof(LLVMValueRef) * (size_t)a->n),
-                 *bf = arena_alloc(&em->arena, sizeof(LLVMValueRef) * (size_t)b->n);
-    for (int i = 0; i < a->n; i++)
-        af[i] = ta.dt == DT_F32 ? a->e[i] : LLVMBuildFPExt(em->b, a->e[i], em->t_f32, "");
-    for (int i = 0; i < b->n; i++)
-        bf[i] = ta.dt == DT_F32 ? b->e[i] : LLVMBuildFPExt(em->b, b->e[i], em->t_f32, "");
     static const char *const fma[] = { "llvm.fma", NULL };
     EVal r = em_new_val(em, layout_nregs(lc));
     int(*c)[2] = arena_alloc(&em->arena, sizeof(int[2]) * (size_t)r.n);
@@ -86,15 +109,39 @@ static void dot_fma(Emitter *em, const TirInst *in)
         layout_coord_of_reg(lc, i, c[i]);
         r.e[i] = acc ? acc->e[i] : LLVMConstReal(em->t_f32, 0.0);
     }
-    /* k outermost: step k needs only column k of A and row k of B, so the
-     * operands need not all be live at once. */
+    /* k outermost: step k needs only column k of A and row k of B. */
     for (int k = 0; k < K; k++)
         for (int i = 0; i < r.n; i++) {
             int ca[2] = { c[i][0], k }, cb[2] = { k, c[i][1] };
-            LLVMValueRef args[3] = { af[layout_reg_of(la, ca)], bf[layout_reg_of(lb, cb)], r.e[i] };
+            LLVMValueRef args[3] = { fma_elem(em, &a, layout_reg_of(la, ca)), fma_elem(em, &b, layout_reg_of(lb, cb)),
+                                     r.e[i] };
             r.e[i] = em_call_intrinsic(em, fma, &em->t_f32, 1, args, 3);
         }
     em->vals[in->res[0]] = r;
+}
+
+void em_find_fma_operands(Emitter *em)
+{
+    TirFunc *f = em->f;
+    int *dot_uses = calloc((size_t)f->vals.len + 1, sizeof(int)), *other_uses = calloc((size_t)f->vals.len + 1, sizeof(int));
+    em->fma_operand_only = arena_alloc(&em->arena, sizeof(bool) * ((size_t)f->vals.len + 1));
+    for (BlockId bl = 0; bl < f->blocks.len; bl++) {
+        TirBlock *blk = tir_block(f, bl);
+        for (int i = 0; i < blk->insts.len; i++) {
+            const TirInst *in = tir_inst(f, blk->insts.data[i]);
+            bool fma_dot = false;
+            if (in->op == TIR_DOT) {
+                TType ta = tir_type(f, in->args[0]), tb = tir_type(f, in->args[1]);
+                fma_dot = !layout_mma_fits(ta.dt, ta.shape[0], tb.shape[1], ta.shape[1]);
+            }
+            for (int k = 0; k < in->nargs; k++)
+                (fma_dot && k < 2 ? dot_uses : other_uses)[in->args[k]]++;
+        }
+    }
+    for (int v = 0; v < f->vals.len; v++)
+        em->fma_operand_only[v] = dot_uses[v] > 0 && other_uses[v] == 0;
+    free(dot_uses);
+    free(other_uses);
 }
 
 /* Loop order: k-steps outermost, so that only one k-slice of each operand

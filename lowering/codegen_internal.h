@@ -66,6 +66,7 @@ struct Emitter {
     LLVMValueRef smem;            /* the dynamic shared memory array; offsets from pass_smem.c */
 
     EVal *vals;
+    bool *fma_operand_only; /* per value: every use is an A or B operand of a dot on the CUDA cores */
     VEC(CoordCache) coords;
     VEC(PatternCache) patterns;
     Arena arena;
@@ -109,9 +110,16 @@ void em_convert(Emitter *em, const TirInst *in);
  * (pairs[k] names registers 2*pairs[k] and 2*pairs[k]+1) just before use. */
 bool em_is_deferred_fragment(Emitter *em, ValId v);
 void em_load_fragments(Emitter *em, ValId v, const int *pairs, int npairs, LLVMValueRef *regs);
+/* Likewise a conversion of a shared tile that only feeds dots on the CUDA
+ * cores (Emitter.fma_operand_only): the dot reads each element (register r
+ * of v) with em_load_operand at the k-step that uses it. */
+bool em_is_deferred_operand(Emitter *em, ValId v);
+LLVMValueRef em_load_operand(Emitter *em, ValId v, int r);
 
 /* --- reductions and dots (codegen_reduce.c, codegen_dot.c) --- */
 void em_reduce(Emitter *em, const TirInst *in);
 void em_dot(Emitter *em, const TirInst *in);
+/* Fills em->fma_operand_only. */
+void em_find_fma_operands(Emitter *em);
 
 #endif

@@ -658,19 +658,36 @@ void em_load_fragments(Emitter *em, ValId v, const int *pairs, int npairs, LLVMV
     read_ldmatrix(em, cv->args[0], v, a_dim, tir_type(em->f, v).dt, pairs, npairs, regs);
 }
 
-/* Reads any distributed layout from a shared tile, element by element. */
-static void read_shared_generic(Emitter *em, ValId src, ValId dst, DType dt)
+/* Register k of dst (any distributed layout) read from the shared tile src. */
+static LLVMValueRef shared_elem(Emitter *em, ValId src, ValId dst, int k)
 {
     const Layout *s = em_layout(em, src);
+    LLVMValueRef row, col;
+    stored_rc(s, em_coord(em, dst, k, 0), em_coord(em, dst, k, 1), &row, &col);
+    LLVMValueRef ptr = em_smem_at(em, shared_offset(em, s, em_val(em, src)->e[0], row, col));
+    return LLVMBuildLoad2(em->b, em_elem_type(em, tir_type(em->f, dst).dt), ptr, "");
+}
+
+/* Reads any distributed layout from a shared tile, element by element. */
+static void read_shared_generic(Emitter *em, ValId src, ValId dst)
+{
     int n = layout_nregs(em_layout(em, dst));
     EVal r = em_new_val(em, n);
-    for (int k = 0; k < n; k++) {
-        LLVMValueRef row, col;
-        stored_rc(s, em_coord(em, dst, k, 0), em_coord(em, dst, k, 1), &row, &col);
-        LLVMValueRef ptr = em_smem_at(em, shared_offset(em, s, em_val(em, src)->e[0], row, col));
-        r.e[k] = LLVMBuildLoad2(em->b, em_elem_type(em, dt), ptr, "");
-    }
+    for (int k = 0; k < n; k++)
+        r.e[k] = shared_elem(em, src, dst, k);
     em->vals[dst] = r;
+}
+
+bool em_is_deferred_operand(Emitter *em, ValId v)
+{
+    InstId def = tir_val(em->f, v)->def;
+    return def != TIR_NONE && tir_inst(em->f, def)->op == TIR_CONVERT && em->fma_operand_only[v] &&
+           em_layout(em, tir_inst(em->f, def)->args[0])->kind == LAYOUT_SHARED;
+}
+
+LLVMValueRef em_load_operand(Emitter *em, ValId v, int r)
+{
+    return shared_elem(em, tir_inst(em->f, tir_val(em->f, v)->def)->args[0], v, r);
 }
 
 void em_convert(Emitter *em, const TirInst *in)
@@ -680,8 +697,8 @@ void em_convert(Emitter *em, const TirInst *in)
     if (ls->kind == LAYOUT_SHARED) {
         DType dt = tir_type(em->f, src).dt;
         int a_dim;
-        if (em_is_deferred_fragment(em, dst))
-            return; /* the dot reads the fragments when it needs them */
+        if (em_is_deferred_fragment(em, dst) || em_is_deferred_operand(em, dst))
+            return; /* the dot reads the fragments or elements when it needs them */
         if (ldmatrix_dims(ld, &a_dim) && ls->esize == 2) {
             int n = layout_nregs(ld);
             int *pairs = arena_alloc(&em->arena, sizeof(int) * (size_t)(n / 2 + 1));
@@ -691,7 +708,7 @@ void em_convert(Emitter *em, const TirInst *in)
             read_ldmatrix(em, src, dst, a_dim, dt, pairs, n / 2, r.e);
             em->vals[dst] = r;
         } else {
-            read_shared_generic(em, src, dst, dt);
+            read_shared_generic(em, src, dst);
         }
         return;
     }

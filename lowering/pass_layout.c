@@ -126,7 +126,9 @@ static int load_layout(LayoutPass *p, ValId r)
 {
     TType t = vtype(p, r);
     int esize = dtype_size(t.dt);
-    if (t.rank == 2 && esize == 2 && t.shape[1] * esize >= 16 && t.shape[0] >= 8 && only_feeds_dots(p, r, 0))
+    /* f32 tiles feed only dots on the CUDA cores, which read them element by element */
+    if (t.rank == 2 && (esize == 2 || esize == 4) && t.shape[1] * esize >= 16 && t.shape[0] >= 8 &&
+        only_feeds_dots(p, r, 0))
         return intern(p, layout_shared(t.shape[0], t.shape[1], esize, false));
     return default_blocked(p, t);
 }
