@@ -246,16 +246,15 @@ static void matmul_bf16(void **state)
     check_matmul(DT_BF16);
 }
 
-/* f32 operands: the dots run on the CUDA cores on a GPU; K steps of 8
- * keep their operands in registers (dsl/examples/matmul.tsr). */
+/* f32 operands: the dots run on the CUDA cores on a GPU. */
 static void matmul_f32(void **state)
 {
     (void)state;
-    Define defs[2] = { { "T", "f32" }, { "BK", "8" } };
+    Define defs[2] = { { "T", "f32" }, { "BK", "16" } };
     TirModule *m;
     TirFunc *f = compile_example(&m, "matmul.tsr", "matmul", defs, 2);
     for (size_t i = 0; i < TSR_ARRAY_LEN(matmul_shapes); i++)
-        run_matmul(f, DT_F32, DT_F32, 8, matmul_shapes[i], i % 2 == 1, 300 + i);
+        run_matmul(f, DT_F32, DT_F32, 16, matmul_shapes[i], i % 2 == 1, 300 + i);
     tir_module_free(m);
 }
 
