@@ -686,9 +686,10 @@ static void init_types(Emitter *em)
 bool ptx_emit(LLVMModuleRef mod, const Target *t, char **ptx, StrBuf *err);
 void ptx_prepare_module(LLVMModuleRef mod, const Target *t);
 
-/* Dots the tensor cores cannot run (layout_mma_fits) multiply-add on the
- * CUDA cores from operands held in registers: a bound on the registers per
- * thread keeps that sane. The others are reported at their source position. */
+/* Dots the tensor cores cannot run multiply-add on the CUDA cores from
+ * operands in registers (or read from shared memory a k-step at a time): a
+ * bound on the registers per thread, counting every operand as if held,
+ * keeps that sane. Bigger ones are reported at their source position. */
 enum { FMA_DOT_MAX_REGS = 512 };
 
 static bool check_dots(TirFunc *f, Diag *diag)
@@ -700,10 +701,10 @@ static bool check_dots(TirFunc *f, Diag *diag)
             TirInst *in = tir_inst(f, bl->insts.data[i]);
             if (in->op != TIR_DOT)
                 continue;
+            if (em_dot_on_tensor_cores(f, in))
+                continue;
             TType ta = tir_type(f, in->args[0]), tb = tir_type(f, in->args[1]);
             int M = ta.shape[0], K = ta.shape[1], N = tb.shape[1];
-            if (layout_mma_fits(ta.dt, M, N, K))
-                continue;
             int regs = layout_fma_regs(M, N, K, f->warps);
             if (regs <= FMA_DOT_MAX_REGS)
                 continue;

@@ -123,17 +123,14 @@ static void dot_fma(Emitter *em, const TirInst *in)
 void em_find_fma_operands(Emitter *em)
 {
     TirFunc *f = em->f;
-    int *dot_uses = calloc((size_t)f->vals.len + 1, sizeof(int)), *other_uses = calloc((size_t)f->vals.len + 1, sizeof(int));
-    em->fma_operand_only = arena_alloc(&em->arena, sizeof(bool) * ((size_t)f->vals.len + 1));
+    size_t n = (size_t)f->vals.len + 1;
+    int *dot_uses = tsr_xcalloc(n, sizeof(int)), *other_uses = tsr_xcalloc(n, sizeof(int));
+    em->fma_operand_only = arena_alloc(&em->arena, sizeof(bool) * n);
     for (BlockId bl = 0; bl < f->blocks.len; bl++) {
         TirBlock *blk = tir_block(f, bl);
         for (int i = 0; i < blk->insts.len; i++) {
             const TirInst *in = tir_inst(f, blk->insts.data[i]);
-            bool fma_dot = false;
-            if (in->op == TIR_DOT) {
-                TType ta = tir_type(f, in->args[0]), tb = tir_type(f, in->args[1]);
-                fma_dot = !layout_mma_fits(ta.dt, ta.shape[0], tb.shape[1], ta.shape[1]);
-            }
+            bool fma_dot = in->op == TIR_DOT && !em_dot_on_tensor_cores(f, in);
             for (int k = 0; k < in->nargs; k++)
                 (fma_dot && k < 2 ? dot_uses : other_uses)[in->args[k]]++;
         }
@@ -147,12 +144,18 @@ void em_find_fma_operands(Emitter *em)
 /* Loop order: k-steps outermost, so that only one k-slice of each operand
  * is live at a time next to the accumulators; B is read two n-tiles at a
  * time (one ldmatrix.x4). */
+bool em_dot_on_tensor_cores(TirFunc *f, const TirInst *dot)
+{
+    TType ta = tir_type(f, dot->args[0]), tb = tir_type(f, dot->args[1]);
+    return layout_mma_fits(ta.dt, ta.shape[0], tb.shape[1], ta.shape[1]);
+}
+
 void em_dot(Emitter *em, const TirInst *in)
 {
     TirFunc *f = em->f;
     TType ta = tir_type(f, in->args[0]), tb = tir_type(f, in->args[1]);
     int M = ta.shape[0], K = ta.shape[1], N = tb.shape[1], wm, wn;
-    if (!layout_mma_fits(ta.dt, M, N, K)) {
+    if (!em_dot_on_tensor_cores(f, in)) {
         dot_fma(em, in);
         return;
     }

@@ -119,6 +119,9 @@ LLVMValueRef em_load_operand(Emitter *em, ValId v, int r);
 /* --- reductions and dots (codegen_reduce.c, codegen_dot.c) --- */
 void em_reduce(Emitter *em, const TirInst *in);
 void em_dot(Emitter *em, const TirInst *in);
+/* Whether a dot runs on the tensor cores (layout_mma_fits) or as f32 fused
+ * multiply-adds on the CUDA cores. */
+bool em_dot_on_tensor_cores(TirFunc *f, const TirInst *dot);
 /* Fills em->fma_operand_only. */
 void em_find_fma_operands(Emitter *em);
 
