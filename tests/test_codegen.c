@@ -95,7 +95,7 @@ typedef struct {
 static const Program programs[] = {
     { "dsl/examples/matmul.tsr", "matmul", { { "T", "f16" } }, 1 },
     { "dsl/examples/matmul.tsr", "matmul", { { "T", "bf16" }, { "OT", "f32" } }, 2 },
-    { "dsl/examples/matmul.tsr", "matmul", { { "T", "f32" }, { "BK", "16" } }, 2 }, /* on the CUDA cores */
+    { "dsl/examples/matmul.tsr", "matmul", { { "T", "f32" }, { "BK", "8" } }, 2 }, /* on the CUDA cores */
     { "dsl/examples/softmax.tsr", "softmax", { { "T", "f16" } }, 1 },
     { "dsl/examples/softmax.tsr", "softmax", { { "T", "f32" } }, 1 },
     { "dsl/examples/layernorm.tsr", "layernorm", { { "T", "bf16" } }, 1 },
