@@ -5,7 +5,8 @@
  *   tessera-bench compile  time from source to PTX (frontend, then code
  *                          generation with LLVM), median of several runs,
  *                          without the JIT cache; the PTX's size
- *   tessera-bench ptxas    ptxas -v on each variant for sm_80 and sm_90a:
+ *   tessera-bench ptxas    ptxas -v on each variant for sm_80 and sm_90a (and
+ *                          nvdisasm's instruction counts when it is there):
  *                          registers, spills, stack, shared memory
  *
  * Both print a markdown table (and write it with --out FILE). */
@@ -275,13 +276,25 @@ int bench_ptxas_main(int argc, char **argv)
         sb_puts(&version, line);
     if (p)
         pclose(p);
+    char nvdisasm[4096];
+    bool sass = nvdisasm_find(nvdisasm, sizeof nvdisasm);
     table_header(&md, "ptxas resource report: attention", argc, argv);
     sb_printf(&md, "ptxas: %s (%s). Each variant's PTX (16-byte aligned tensors), block sizes from "
                    "kernels/attention_config.c. Dynamic shared memory: what the launch provides (the PTX header, "
                    "CodegenResult.smem_bytes); static: ptxas' count.\n\n",
               ptxas, version.len ? strtok(version.data, "\n") : "version unknown");
+    if (sass)
+        sb_printf(&md, "Machine instructions (SASS) counted with %s: all of them, tensor-core mma (HMMA), ldmatrix "
+                       "(LDSM) and special functions (MUFU: ex2, lg2, rcp). A static count, not a speed.\n\n",
+                  nvdisasm);
+    else
+        sb_puts(&md, "No SASS counts: nvdisasm not found (set NVDISASM, or install the CUDA toolkit's; PyPI's "
+                     "nvidia-cuda-nvdisasm has one).\n\n");
     sb_puts(&md, "| target | dtype | D | causal | BM | BN | threads | registers | spill stores | spill loads | stack "
-                 "| static smem | dynamic smem | total smem |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+                 "| static smem | dynamic smem | total smem |");
+    sb_puts(&md, sass ? " SASS | HMMA | LDSM | MUFU |\n" : "\n");
+    sb_puts(&md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    sb_puts(&md, sass ? "---|---|---|---|\n" : "\n");
     bool ok = true;
     for (int t = 0; t < o.ntargets && ok; t++) {
         Variant vs[12];
@@ -292,17 +305,21 @@ int bench_ptxas_main(int argc, char **argv)
             if (!(ok = compile_variant(&vs[i], o.targets[t], &c)))
                 break;
             PtxasReport r;
+            SassCounts sc;
             StrBuf log;
             sb_init(&log);
-            if (!ptxas_check(ptxas, c.r.ptx, o.targets[t], &r, &log)) {
+            if (!ptxas_check_sass(ptxas, sass ? nvdisasm : NULL, c.r.ptx, o.targets[t], &r, &sc, &log)) {
                 fprintf(stderr, "tessera-bench: ptxas rejects attention %s %s D=%d causal=%d:\n%s\n", o.targets[t],
                         dtype_name(vs[i].dt), vs[i].D, vs[i].causal, log.data ? log.data : "");
                 ok = false;
             } else {
-                sb_printf(&md, "| %s | %s | %d | %s | %d | %d | %d | %d | %d | %d | %d | %d | %zu | %zu |\n",
+                sb_printf(&md, "| %s | %s | %d | %s | %d | %d | %d | %d | %d | %d | %d | %d | %zu | %zu |",
                           o.targets[t], dtype_name(vs[i].dt), vs[i].D, vs[i].causal ? "yes" : "no", vs[i].cfg.bm,
                           vs[i].cfg.bn, c.r.threads, r.registers, r.spill_stores, r.spill_loads, r.stack, r.smem,
                           c.r.smem_bytes, c.r.smem_bytes + (size_t)r.smem);
+                if (sass)
+                    sb_printf(&md, " %d | %d | %d | %d |", sc.instructions, sc.hmma, sc.ldsm, sc.mufu);
+                sb_putc(&md, '\n');
             }
             sb_free(&log);
             codegen_result_free(&c.r);

@@ -7,28 +7,32 @@
 #include <string.h>
 #include <unistd.h>
 
-bool ptxas_find(char *buf, size_t n)
+/* $env, /usr/local/cuda/bin/<name>, or <name> on PATH. */
+static bool tool_find(const char *name, const char *env_name, char *buf, size_t n)
 {
-    const char *env = getenv("PTXAS");
+    const char *env = getenv(env_name);
     if (env && *env && access(env, X_OK) == 0) {
         snprintf(buf, n, "%s", env);
         return true;
     }
-    if (access("/usr/local/cuda/bin/ptxas", X_OK) == 0) {
-        snprintf(buf, n, "/usr/local/cuda/bin/ptxas");
+    snprintf(buf, n, "/usr/local/cuda/bin/%s", name);
+    if (access(buf, X_OK) == 0)
         return true;
-    }
     const char *path = getenv("PATH");
     while (path && *path) {
         const char *end = strchr(path, ':');
         int len = end ? (int)(end - path) : (int)strlen(path);
-        snprintf(buf, n, "%.*s/ptxas", len, path);
+        snprintf(buf, n, "%.*s/%s", len, path, name);
         if (access(buf, X_OK) == 0)
             return true;
         path = end ? end + 1 : NULL;
     }
     return false;
 }
+
+bool ptxas_find(char *buf, size_t n) { return tool_find("ptxas", "PTXAS", buf, n); }
+
+bool nvdisasm_find(char *buf, size_t n) { return tool_find("nvdisasm", "NVDISASM", buf, n); }
 
 /* The number just before `suffix` in text (0 when absent). */
 static int number_before(const char *text, const char *suffix)
@@ -43,10 +47,56 @@ static int number_before(const char *text, const char *suffix)
     return atoi(p);
 }
 
-bool ptxas_check(const char *ptxas, const char *ptx, const char *arch, PtxasReport *rep, StrBuf *log)
+/* Runs cmd, appending its output to log; returns its exit status. */
+static int run_into(const char *cmd, StrBuf *log)
 {
-    char file[] = "/tmp/tessera-ptxas-XXXXXX";
+    FILE *p = popen(cmd, "r");
+    char buf[4096];
+    size_t got;
+    while (p && (got = fread(buf, 1, sizeof buf, p)) > 0)
+        sb_putn(log, buf, got);
+    return p ? pclose(p) : -1;
+}
+
+/* Counts the instruction lines of `nvdisasm -c` output: an address in a
+ * comment (slash-star, hex digits, star-slash), an optional predicate
+ * (@P0), then the opcode in capitals. */
+void ptxas_count_sass(const char *text, SassCounts *c)
+{
+    memset(c, 0, sizeof *c);
+    for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        const char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (p[0] != '/' || p[1] != '*')
+            continue;
+        const char *e = strstr(p, "*/");
+        if (!e || e - p < 3 || strspn(p + 2, "0123456789abcdef") != (size_t)(e - p - 2))
+            continue;
+        p = e + 2;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '@') { /* a predicate guards it */
+            p += strcspn(p, " \t\n");
+            p += strspn(p, " \t");
+        }
+        if (!(*p >= 'A' && *p <= 'Z'))
+            continue;
+        c->instructions++;
+        c->hmma += strncmp(p, "HMMA", 4) == 0;
+        c->ldsm += strncmp(p, "LDSM", 4) == 0;
+        c->mufu += strncmp(p, "MUFU", 4) == 0;
+    }
+}
+
+bool ptxas_check_sass(const char *ptxas, const char *nvdisasm, const char *ptx, const char *arch, PtxasReport *rep,
+                      SassCounts *sass, StrBuf *log)
+{
+    char file[] = "/tmp/tessera-ptxas-XXXXXX", cubin[64];
     int fd = mkstemp(file);
+    memset(rep, 0, sizeof *rep);
+    if (sass)
+        memset(sass, 0, sizeof *sass);
     if (fd < 0) {
         sb_puts(log, "cannot create a temporary file");
         return false;
@@ -55,17 +105,13 @@ bool ptxas_check(const char *ptxas, const char *ptx, const char *arch, PtxasRepo
     bool written = f && fputs(ptx, f) >= 0;
     if (f)
         written = fclose(f) == 0 && written;
-    char cmd[4096 + 128];
-    snprintf(cmd, sizeof cmd, "'%.4000s' -arch=%.16s -v '%s' -o /dev/null 2>&1", ptxas, arch, file);
-    FILE *p = written ? popen(cmd, "r") : NULL;
-    char buf[4096];
-    size_t got;
-    while (p && (got = fread(buf, 1, sizeof buf, p)) > 0)
-        sb_putn(log, buf, got);
-    int status = p ? pclose(p) : -1;
+    snprintf(cubin, sizeof cubin, "%s.cubin", file);
+    char cmd[8400];
+    snprintf(cmd, sizeof cmd, "'%.4000s' -arch=%.16s -v '%s' -o '%s' 2>&1", ptxas, arch, file,
+             nvdisasm ? cubin : "/dev/null");
+    int status = written ? run_into(cmd, log) : -1;
     unlink(file);
     const char *text = log->data ? log->data : "";
-    memset(rep, 0, sizeof *rep);
     const char *used = strstr(text, "Used ");
     if (used)
         rep->registers = atoi(used + 5);
@@ -73,5 +119,22 @@ bool ptxas_check(const char *ptxas, const char *ptx, const char *arch, PtxasRepo
     rep->spill_loads = number_before(text, "bytes spill loads");
     rep->stack = number_before(text, "bytes stack frame");
     rep->smem = number_before(text, "bytes smem");
+    if (status == 0 && nvdisasm && sass) {
+        StrBuf dis;
+        sb_init(&dis);
+        snprintf(cmd, sizeof cmd, "'%.4000s' -c '%s' 2>&1", nvdisasm, cubin);
+        if (run_into(cmd, &dis) == 0)
+            ptxas_count_sass(dis.data, sass);
+        else
+            sb_printf(log, "nvdisasm failed:\n%s", dis.data ? dis.data : "");
+        sb_free(&dis);
+    }
+    if (nvdisasm)
+        unlink(cubin);
     return status == 0;
+}
+
+bool ptxas_check(const char *ptxas, const char *ptx, const char *arch, PtxasReport *rep, StrBuf *log)
+{
+    return ptxas_check_sass(ptxas, NULL, ptx, arch, rep, NULL, log);
 }

@@ -14,11 +14,26 @@ typedef struct {
     int smem;                      /* bytes of static shared memory */
 } PtxasReport;
 
+/* Machine instructions of the assembled kernel, counted by nvdisasm. */
+typedef struct {
+    int instructions;
+    int hmma, ldsm, mufu; /* tensor-core mma, ldmatrix, special-function (ex2, lg2, rcp) */
+} SassCounts;
+
 /* Writes the ptxas to use into buf: $PTXAS, /usr/local/cuda/bin/ptxas, or
  * one on PATH. False when there is none. */
 bool ptxas_find(char *buf, size_t n);
+/* Likewise nvdisasm ($NVDISASM, /usr/local/cuda/bin/nvdisasm, PATH), which
+ * the CUDA toolkit of GPU machines has and Debian's build machines lack
+ * (PyPI's nvidia-cuda-nvdisasm has it). */
+bool nvdisasm_find(char *buf, size_t n);
 /* Assembles ptx for arch (e.g. "sm_90a") with `ptxas -v`; false, with
- * ptxas' output in log, when it rejects the PTX. */
+ * ptxas' output in log, when it rejects the PTX. With nvdisasm (else NULL),
+ * also counts the machine instructions into sass. */
 bool ptxas_check(const char *ptxas, const char *ptx, const char *arch, PtxasReport *rep, StrBuf *log);
+bool ptxas_check_sass(const char *ptxas, const char *nvdisasm, const char *ptx, const char *arch, PtxasReport *rep,
+                      SassCounts *sass, StrBuf *log);
+/* Counts the instructions in the text `nvdisasm -c` prints. */
+void ptxas_count_sass(const char *text, SassCounts *c);
 
 #endif

@@ -177,6 +177,53 @@ static void f32_multiply_adds_contract(void **state)
     tir_module_free(m);
 }
 
+/* Counting nvdisasm's instructions: address comments, predicates, labels
+ * and headers; then, when nvdisasm is there, attention D=128 has exactly
+ * the 64 + 64 mma.sync of its loop body per warp (QK^T: 8 n-tiles x 8
+ * k-steps; PV: 16 n-tiles x 4 k-steps) and nothing spills. */
+static void sass_counts(void **state)
+{
+    (void)state;
+    const char *text = "//--------------------- .text.k --------------------------\n"
+                       ".text.k:\n"
+                       ".L_x_0:\n"
+                       "        /*0280*/              @!P1 IMAD.IADD R2, R2, 0x1, -R5 ;\n"
+                       "        /*36e0*/                   HMMA.16816.F32 R132, R116.reuse, R92, R132 ;\n"
+                       "        /*36f0*/                   HMMA.16816.F32 R140, R116.reuse, R96, R140 ;\n"
+                       "        /*3de0*/                   LDSM.16.MT88.4 R104, [R140+0xc000] ;\n"
+                       "        /*3ff0*/                   MUFU.EX2 R133, R133 ;\n"
+                       "        /*4000*/               @P0 BRA `(.L_x_0) ;\n"
+                       "        /* not an instruction */\n";
+    SassCounts c;
+    ptxas_count_sass(text, &c);
+    assert_int_equal(c.instructions, 6);
+    assert_int_equal(c.hmma, 2);
+    assert_int_equal(c.ldsm, 1);
+    assert_int_equal(c.mufu, 1);
+
+    require_ptxas();
+    char nvdisasm[4096];
+    if (!nvdisasm_find(nvdisasm, sizeof nvdisasm)) {
+        printf("SKIP: nvdisasm not found (set NVDISASM; PyPI's nvidia-cuda-nvdisasm has one): no SASS counted\n");
+        skip();
+    }
+    Define defs[5] = { { "T", "f16" }, { "D", "128" }, { "BM", "64" }, { "BN", "64" }, { "CAUSAL", "false" } };
+    TirModule *m = compile_file_or_fail("kernels/attention.tsr", defs, 5);
+    char *ptx = compile_ptx(m->funcs.data[0], "sm_90a");
+    PtxasReport rep;
+    StrBuf log;
+    sb_init(&log);
+    if (!ptxas_check_sass(ptxas, nvdisasm, ptx, "sm_90a", &rep, &c, &log))
+        fail_msg("ptxas or nvdisasm failed:\n%s", log.data);
+    assert_int_equal(c.hmma, 128);
+    assert_true(c.instructions > 4 * c.hmma);
+    assert_true(c.ldsm > 0 && c.mufu > 0);
+    assert_int_equal(rep.spill_stores, 0);
+    sb_free(&log);
+    free(ptx);
+    tir_module_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,6 +231,7 @@ int main(void)
         cmocka_unit_test(examples_assemble),
         cmocka_unit_test(unsupported_dot_is_an_error),
         cmocka_unit_test(f32_multiply_adds_contract),
+        cmocka_unit_test(sass_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
