@@ -139,7 +139,7 @@ golden-update: $(BUILD)/tessera $(BUILD)/tests/test_golden
 # ---- runtime: C API, embedded kernels, install, example (runtime) ----------
 # The library embeds kernels/attention.tsr as a C string (scripts/embed.sh)
 # and a hash of the compiler's sources that the JIT cache's keys include
-# (scripts/build-id.sh). runtime/cuda/ takes only the driver API's types from
+# (scripts/build-id.sh). runtime/device/cuda.c takes only the driver API's types from
 # CUDA's cuda.h (CUDA_INCLUDE): libcuda is opened at run time, never linked.
 # tests/test_runtime_cuda also runs on a mock driver, $(BUILD)/tests/libcuda_mock.so.
 CUDA_INCLUDE ?= /usr/local/cuda/include
@@ -160,7 +160,7 @@ $(RT_GEN_OBJS): $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
-$(BUILD)/obj/runtime/cuda/cuda.o: CFLAGS_ALL += -isystem $(CUDA_INCLUDE)
+$(BUILD)/obj/runtime/device/cuda.o: CFLAGS_ALL += -isystem $(CUDA_INCLUDE)
 
 # test_runtime_install installs into a temporary prefix and builds
 # examples/embed.c against it with pkg-config.

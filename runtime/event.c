@@ -4,7 +4,7 @@
  * clock. A context keeps its live events in a list and destroys them with
  * itself. Errors are reported on the context. */
 #define _POSIX_C_SOURCE 200809L
-#include "rt.h"
+#include "device/device.h"
 
 #include <time.h>
 

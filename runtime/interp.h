@@ -1,27 +1,13 @@
-/* The interp device: runs a kernel's TIR on the CPU, one program instance
+/* The TIR interpreter: runs a kernel's TIR on the CPU, one program instance
  * of the grid at a time, on host memory. It defines what a program means;
- * the emulator and the GPU must agree with it. */
+ * the emulator and the GPU must agree with it. The interp device
+ * (device/interp.c) puts it behind the runtime's device interface; launch
+ * validation shares kernel_bind_args and kernel_eval_grid with it. */
 #ifndef TSR_INTERP_H
 #define TSR_INTERP_H
 
+#include "kernel_args.h"
 #include "tir.h"
-
-/* A tensor in host memory; strides count elements and may be anything
- * (negative, zero, overlapping). */
-typedef struct {
-    void *data;
-    DType dt;
-    int rank;
-    int64_t shape[TIR_MAX_RANK];
-    int64_t strides[TIR_MAX_RANK];
-} HostTensor;
-
-/* One kernel argument, in the order of the kernel's parameters. */
-typedef struct {
-    bool is_tensor;
-    HostTensor tensor;
-    double scalar; /* for scalar parameters (converted to the parameter's dtype) */
-} KernelArg;
 
 /* Binds the symbolic dims from the tensors' shapes, checking every tensor's
  * dtype, rank and constant dims and that a symbol has one value everywhere.

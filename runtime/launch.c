@@ -6,7 +6,7 @@
  * contiguous last dim, the alignment that picks the kernel variant, and the
  * limits on the grid, threads and shared memory. */
 #include "abi.h"
-#include "rt.h"
+#include "device/device.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  * as the frontend left it (the interp device runs it; launches read its
  * parameters, symbols and grid). */
 #include "codegen.h"
-#include "rt.h"
+#include "device/device.h"
 
 #include <errno.h>
 #include <stdio.h>

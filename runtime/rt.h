@@ -5,7 +5,7 @@
  *   module.c     compiling (frontend, then PTX through the JIT cache), kernels
  *   launch.c     binding arguments, validation, launching
  *   jitcache.c   the on-disk cache of PTX
- *   dev_interp.c, dev_emu.c, cuda/cuda.c   the three devices
+ *   device/      the three devices behind one interface (device/device.h)
  *   attention.c  tsr_attention_forward, on the public API
  *   event.c      events (tsr_event_*): CUDA events on cuda, the host clock elsewhere
  */
@@ -14,6 +14,7 @@
 
 #include "frontend.h"
 #include "interp.h"
+#include "kernel_args.h"
 #include "jitcache.h"
 #include "tessera.h"
 
@@ -108,53 +109,6 @@ struct tsr_context {
     tsr_event *events;   /* live events (event.c), destroyed with the context */
     StrBuf err;
 };
-
-/* What a device provides. Functions return a status and append a message to
- * err on failure. */
-struct DeviceOps {
-    const char *name;
-    tsr_device_kind kind;
-    bool runs_ptx; /* loads PTX (cuda, emu) rather than running TIR (interp) */
-    /* Sets up ctx->dev_state, device_name, default_target, dl_device and
-     * the limits max_threads and max_grid. */
-    tsr_status (*open)(tsr_context *ctx, StrBuf *err);
-    void (*close)(tsr_context *ctx);
-    /* Loads v->ptx (kernel `name`) and fills v->handle and v->attrs. */
-    tsr_status (*load)(tsr_context *ctx, const char *name, KernelVariant *v, StrBuf *err);
-    void (*unload)(tsr_context *ctx, KernelVariant *v);
-    /* Device checks of one tensor argument beyond the generic ones (NULL: none). */
-    tsr_status (*check_tensor)(tsr_context *ctx, const char *param, const HostTensor *t, StrBuf *err);
-    tsr_status (*launch)(tsr_context *ctx, tsr_kernel *k, KernelVariant *v, const Launch *l, void *stream,
-                         StrBuf *err);
-    tsr_status (*mem_alloc)(tsr_context *ctx, size_t bytes, void **ptr, StrBuf *err);
-    tsr_status (*mem_free)(tsr_context *ctx, void *ptr, size_t bytes, StrBuf *err);
-    tsr_status (*mem_copy)(tsr_context *ctx, void *dst, const void *src, size_t bytes, tsr_copy_kind kind,
-                           void *stream, StrBuf *err);
-    tsr_status (*mem_set)(tsr_context *ctx, void *dst, int value, size_t bytes, void *stream, StrBuf *err);
-    tsr_status (*sync)(tsr_context *ctx, void *stream, bool whole_context, StrBuf *err);
-    /* Events (event.c); NULL on the host devices, whose events read the
-     * host's clock. */
-    tsr_status (*event_create)(tsr_context *ctx, void **handle, StrBuf *err);
-    void (*event_destroy)(tsr_context *ctx, void *handle);
-    tsr_status (*event_record)(tsr_context *ctx, void *handle, void *stream, StrBuf *err);
-    tsr_status (*event_sync)(tsr_context *ctx, void *handle, StrBuf *err);
-    tsr_status (*event_elapsed)(tsr_context *ctx, void *start, void *end, float *ms, StrBuf *err);
-};
-
-extern const DeviceOps rt_interp_device;
-extern const DeviceOps rt_emu_device;
-extern const DeviceOps rt_cuda_device;
-
-/* Sets up a context of a host device (emu, interp): its name, the CPU as
- * the DLPack device, and the limits a GPU has. */
-void rt_host_open(tsr_context *ctx, const char *name);
-/* The buffers of host devices (emu, interp): allocator memory. */
-tsr_status rt_host_alloc(tsr_context *ctx, size_t bytes, void **ptr, StrBuf *err);
-tsr_status rt_host_free(tsr_context *ctx, void *ptr, size_t bytes, StrBuf *err);
-tsr_status rt_host_copy(tsr_context *ctx, void *dst, const void *src, size_t bytes, tsr_copy_kind kind, void *stream,
-                        StrBuf *err);
-tsr_status rt_host_set(tsr_context *ctx, void *dst, int value, size_t bytes, void *stream, StrBuf *err);
-tsr_status rt_host_sync(tsr_context *ctx, void *stream, bool whole_context, StrBuf *err);
 
 /* TSR_OK when ctx can be used; otherwise why not (message on the context). */
 tsr_status rt_context_usable(tsr_context *ctx);

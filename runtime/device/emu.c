@@ -1,16 +1,18 @@
 /* The emu device: kernels compiled to PTX run in the PTX emulator
- * (runtime/emu). "Device memory" is host memory; each launch registers the
- * memory its tensors span, writable only for `out` tensors, so the emulator
- * reports any access outside them. */
+ * (runtime/emu). "Device memory" is host memory (host.c); each launch
+ * registers the memory its tensors span, writable only for `out` tensors, so
+ * the emulator reports any access outside them. */
 #define _POSIX_C_SOURCE 200809L
 #include "abi.h"
 #include "emu/emu.h"
-#include "rt.h"
+#include "device.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* ------------------------------------------------- opening and closing */
 
 static tsr_status emu_open(tsr_context *ctx, StrBuf *err)
 {
@@ -19,7 +21,7 @@ static tsr_status emu_open(tsr_context *ctx, StrBuf *err)
     return TSR_OK;
 }
 
-static void emu_close(tsr_context *ctx) { (void)ctx; }
+/* ------------------------------------------------------------- kernels */
 
 static tsr_status emu_load(tsr_context *ctx, const char *name, KernelVariant *v, StrBuf *err)
 {
@@ -49,6 +51,8 @@ static void emu_unload(tsr_context *ctx, KernelVariant *v)
     emu_module_free(v->handle);
     v->handle = NULL;
 }
+
+/* ----------------------------------------------------------- launching */
 
 static int by_base(const void *a, const void *b)
 {
@@ -141,12 +145,14 @@ static tsr_status emu_run(tsr_context *ctx, tsr_kernel *k, KernelVariant *v, con
     return s;
 }
 
+/* ------------------------------------------------------ the DeviceOps table */
+
 const DeviceOps rt_emu_device = {
     .name = "emu",
     .kind = TSR_DEVICE_EMU,
     .runs_ptx = true,
     .open = emu_open,
-    .close = emu_close,
+    .close = rt_host_close,
     .load = emu_load,
     .unload = emu_unload,
     .launch = emu_run,

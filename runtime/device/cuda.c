@@ -9,7 +9,7 @@
  * embedding application's own current context is left as it was.
  * TESSERA_LIBCUDA names another driver library to open (tests use a mock). */
 #define _POSIX_C_SOURCE 200809L
-#include "rt.h"
+#include "device.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +100,8 @@ static void cuda_free_state(Cuda *cu)
         dlclose(cu->lib);
     free(cu);
 }
+
+/* ------------------------------------------------- opening and closing */
 
 static tsr_status load_driver(Cuda *cu, StrBuf *err)
 {
@@ -204,6 +206,8 @@ static void cuda_close(tsr_context *ctx)
     ctx->dev_state = NULL;
 }
 
+/* ------------------------------------------------------------- kernels */
+
 /* The compute capability a PTX's .target needs, e.g. 90 and arch-specific
  * for "sm_90a". */
 static int ptx_target(const char *ptx, bool *arch_specific)
@@ -292,6 +296,8 @@ static void cuda_unload(tsr_context *ctx, KernelVariant *v)
     v->handle = NULL;
 }
 
+/* ----------------------------------------------------------- launching */
+
 /* A tensor's data must be memory of this GPU: catches host pointers passed
  * as kDLCUDA tensors, and memory of another GPU. */
 static tsr_status cuda_check_tensor(tsr_context *ctx, const char *param, const HostTensor *t, StrBuf *err)
@@ -348,6 +354,8 @@ static tsr_status cuda_launch(tsr_context *ctx, tsr_kernel *k, KernelVariant *v,
     free(buf);
     return s;
 }
+
+/* -------------------------------------------------------------- memory */
 
 static tsr_status cuda_alloc(tsr_context *ctx, size_t bytes, void **ptr, StrBuf *err)
 {
@@ -415,6 +423,8 @@ static tsr_status cuda_set(tsr_context *ctx, void *dst, int value, size_t bytes,
     return r == CUDA_SUCCESS ? TSR_OK : cu_fail(cu, r, what, err);
 }
 
+/* -------------------------------------------------- streams and events */
+
 static tsr_status cuda_sync(tsr_context *ctx, void *stream, bool whole_context, StrBuf *err)
 {
     Cuda *cu = cuda_of(ctx);
@@ -425,8 +435,6 @@ static tsr_status cuda_sync(tsr_context *ctx, void *stream, bool whole_context, 
     pop(cu);
     return r == CUDA_SUCCESS ? TSR_OK : cu_fail(cu, r, whole_context ? "cuCtxSynchronize" : "cuStreamSynchronize", err);
 }
-
-/* ---------------------------------------------------------------- events */
 
 static tsr_status cuda_event_create(tsr_context *ctx, void **handle, StrBuf *err)
 {
@@ -492,6 +500,8 @@ static tsr_status cuda_event_elapsed(tsr_context *ctx, void *start, void *end, f
     pop(cu);
     return r == CUDA_SUCCESS ? TSR_OK : cu_fail(cu, r, "cuEventElapsedTime", err);
 }
+
+/* ------------------------------------------------------ the DeviceOps table */
 
 const DeviceOps rt_cuda_device = {
     .name = "cuda",

@@ -1,8 +1,9 @@
-/* The interp device: the TIR interpreter (interp.c) behind the runtime's
- * device interface. Tensors are host memory; nothing is compiled to PTX. */
-#include "rt.h"
+/* The interp device: the TIR interpreter (runtime/interp.c) behind the
+ * device interface. Tensors are host memory; nothing is compiled to PTX, so
+ * there are no kernels to load; a launch runs the module's TIR. */
+#include "device.h"
 
-#include <stdio.h>
+/* ------------------------------------------------- opening and closing */
 
 static tsr_status interp_open(tsr_context *ctx, StrBuf *err)
 {
@@ -11,7 +12,7 @@ static tsr_status interp_open(tsr_context *ctx, StrBuf *err)
     return TSR_OK;
 }
 
-static void interp_close(tsr_context *ctx) { (void)ctx; }
+/* ----------------------------------------------------------- launching */
 
 static tsr_status interp_run(tsr_context *ctx, tsr_kernel *k, KernelVariant *v, const Launch *l, void *stream,
                              StrBuf *err)
@@ -21,12 +22,14 @@ static tsr_status interp_run(tsr_context *ctx, tsr_kernel *k, KernelVariant *v, 
     return interp_launch(k->f, l->args, l->nargs, ctx->host_threads, err) ? TSR_OK : TSR_ERR_DEVICE;
 }
 
+/* ------------------------------------------------------ the DeviceOps table */
+
 const DeviceOps rt_interp_device = {
     .name = "interp",
     .kind = TSR_DEVICE_INTERP,
     .runs_ptx = false,
     .open = interp_open,
-    .close = interp_close,
+    .close = rt_host_close,
     .launch = interp_run,
     .mem_alloc = rt_host_alloc,
     .mem_free = rt_host_free,
