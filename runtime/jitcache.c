@@ -16,7 +16,9 @@
  * misses the entries of the old one. */
 extern const char tsr_build_id[];
 
-static const char magic[] = "tessera-jit 1\n";
+/* Version 2: the checksum covers the header too (version 1 trusted its
+ * smem and threads lines). */
+static const char magic[] = "tessera-jit 2\n";
 
 static bool env_says_off(const char *v)
 {
@@ -96,11 +98,15 @@ void jit_key(const JitKeyInput *in, char hex[65])
 
 void jit_cache_path(const JitCache *c, const char *key, StrBuf *out) { sb_printf(out, "%s/%s.tsrjit", c->dir, key); }
 
-static void digest_hex(const void *p, size_t n, char hex[65])
+/* The checksum of an entry: the SHA-256 of its header up to (not including)
+ * the sha256 line, then of the PTX; everything a launch takes from the entry
+ * is covered. */
+static void entry_digest(const char *head, size_t head_len, const char *ptx, size_t n, char hex[65])
 {
     Sha256 s;
     sha256_init(&s);
-    sha256_update(&s, p, n);
+    sha256_update(&s, head, head_len);
+    sha256_update(&s, ptx, n);
     unsigned char d[32];
     sha256_final(&s, d);
     sha256_hex(d, hex);
@@ -134,8 +140,9 @@ static bool parse_size(const char *s, size_t *out)
     return true;
 }
 
-/* Checks an entry's bytes; on success fills e (PTX copied). */
-static bool parse_entry(const char *data, size_t len, const char *key, JitEntry *e)
+/* Checks an entry's bytes against its checksum and what the caller knows
+ * (the key, the kernel's threads); on success fills e (PTX copied). */
+static bool parse_entry(const char *data, size_t len, const char *key, int want_threads, JitEntry *e)
 {
     const char *p = data, *end = data + len;
     size_t ml = strlen(magic);
@@ -145,21 +152,24 @@ static bool parse_entry(const char *data, size_t len, const char *key, JitEntry 
     char k[72], smem[32], threads[32], bytes[32], sum[72];
     if (!header_field(&p, end, "key", k, sizeof k) || strcmp(k, key) != 0 ||
         !header_field(&p, end, "smem", smem, sizeof smem) || !header_field(&p, end, "threads", threads, sizeof threads) ||
-        !header_field(&p, end, "bytes", bytes, sizeof bytes) || !header_field(&p, end, "sha256", sum, sizeof sum))
+        !header_field(&p, end, "bytes", bytes, sizeof bytes))
         return false;
-    if (p >= end || *p != '\n')
+    size_t head_len = (size_t)(p - data);
+    if (!header_field(&p, end, "sha256", sum, sizeof sum) || p >= end || *p != '\n')
         return false;
     p++;
     size_t n, s, t;
-    if (!parse_size(bytes, &n) || !parse_size(smem, &s) || !parse_size(threads, &t) || t == 0 || t > 1024)
+    if (!parse_size(bytes, &n) || !parse_size(smem, &s) || !parse_size(threads, &t) || (int64_t)t != want_threads ||
+        s > JIT_MAX_SMEM)
         return false;
-    if ((size_t)(end - p) != n)
+    if ((size_t)(end - p) != n || memchr(p, 0, n))
         return false;
     char hex[65];
-    digest_hex(p, n, hex);
+    entry_digest(data, head_len, p, n, hex);
     if (strcmp(hex, sum) != 0)
         return false;
-    e->ptx = tsr_xmalloc(n + 1);
+    if (!(e->ptx = malloc(n + 1)))
+        return false;
     memcpy(e->ptx, p, n);
     e->ptx[n] = 0;
     e->smem_bytes = s;
@@ -167,7 +177,7 @@ static bool parse_entry(const char *data, size_t len, const char *key, JitEntry 
     return true;
 }
 
-bool jit_cache_get(JitCache *c, const char *key, JitEntry *e)
+bool jit_cache_get(JitCache *c, const char *key, int threads, JitEntry *e)
 {
     memset(e, 0, sizeof *e);
     if (!c->enabled)
@@ -180,7 +190,7 @@ bool jit_cache_get(JitCache *c, const char *key, JitEntry *e)
     sb_free(&path);
     if (!data)
         return false;
-    bool ok = parse_entry(data, len, key, e);
+    bool ok = parse_entry(data, len, key, threads, e);
     free(data);
     if (ok)
         c->stats.hits++;
@@ -229,13 +239,13 @@ void jit_cache_put(JitCache *c, const char *key, const JitEntry *e)
         return;
     size_t n = strlen(e->ptx);
     char sum[65];
-    digest_hex(e->ptx, n, sum);
     StrBuf head, tmp, path;
     sb_init(&head);
     sb_init(&tmp);
     sb_init(&path);
-    sb_printf(&head, "%skey %s\nsmem %zu\nthreads %d\nbytes %zu\nsha256 %s\n\n", magic, key, e->smem_bytes, e->threads,
-              n, sum);
+    sb_printf(&head, "%skey %s\nsmem %zu\nthreads %d\nbytes %zu\n", magic, key, e->smem_bytes, e->threads, n);
+    entry_digest(head.data, head.len, e->ptx, n, sum);
+    sb_printf(&head, "sha256 %s\n\n", sum);
     sb_printf(&tmp, "%s/.%s.XXXXXX", c->dir, key);
     jit_cache_path(c, key, &path);
     bool ok = false;

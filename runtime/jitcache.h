@@ -6,10 +6,12 @@
  * kernel, the target, the code generation options, and the compiler's
  * identity (tsr_version, the LLVM version, and a hash of the compiler's
  * sources taken at build time). The file holds a small text header (the key
- * again, the kernel's shared memory and threads, the PTX's length and
- * SHA-256) and the PTX. Entries are written to a temporary file in the same
- * directory and renamed into place, so a reader never sees a partial entry;
- * a damaged entry (truncated, edited) fails its checksum and is rebuilt. */
+ * again, the kernel's shared memory and threads, the PTX's length, and a
+ * SHA-256 of the header's lines before it and of the PTX) and the PTX.
+ * Entries are written to a temporary file in the same directory and renamed
+ * into place, so a reader never sees a partial entry; a damaged entry
+ * (truncated, edited anywhere, threads that are not the kernel's) reads as a
+ * miss and is rebuilt. */
 #ifndef TSR_JITCACHE_H
 #define TSR_JITCACHE_H
 
@@ -47,9 +49,13 @@ void jit_cache_close(JitCache *c);
 
 void jit_key(const JitKeyInput *in, char hex[65]);
 
-/* Reads entry `key`: true on a hit, with e->ptx malloc'd. A damaged entry is
- * counted as corrupt and reads as a miss. */
-bool jit_cache_get(JitCache *c, const char *key, JitEntry *e);
+/* The most dynamic shared memory an entry may claim (no GPU has 1 MB). */
+enum { JIT_MAX_SMEM = 1 << 20 };
+
+/* Reads entry `key` of a kernel that runs `threads` threads per block: true
+ * on a hit, with e->ptx malloc'd. A damaged entry, or one whose threads are
+ * not the kernel's, is counted as corrupt and reads as a miss. */
+bool jit_cache_get(JitCache *c, const char *key, int threads, JitEntry *e);
 /* Stores an entry, atomically; failures only count in the statistics. */
 void jit_cache_put(JitCache *c, const char *key, const JitEntry *e);
 /* The path of an entry (for tests and messages). */

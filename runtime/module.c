@@ -88,7 +88,7 @@ tsr_status rt_prepare_variant(tsr_kernel *k, int which, StrBuf *err)
         char key[65];
         jit_key(&in, key);
         JitEntry e;
-        if (!want_llvm && jit_cache_get(&ctx->cache, key, &e)) {
+        if (!want_llvm && jit_cache_get(&ctx->cache, key, 32 * k->f->warps, &e)) {
             v->ptx = e.ptx;
             v->smem_bytes = e.smem_bytes;
             v->threads = e.threads;

@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "attention_config.h"
 #include "rt_suite.h"
+#include "sha256.h"
 
 #include <dirent.h>
 #include <setjmp.h>
@@ -204,6 +205,96 @@ static void corrupt_entries_rebuilt(void **state)
     free(dir);
 }
 
+/* Replaces the first `from` in the file by `to`; with `resum`, writes a
+ * checksum that matches the edited header (a forged entry). */
+static void edit_entry(const char *path, const char *from, const char *to, bool resum)
+{
+    size_t len;
+    char *data = tsr_read_file(path, &len);
+    assert_non_null(data);
+    char *at = strstr(data, from);
+    assert_non_null(at);
+    StrBuf out;
+    sb_init(&out);
+    sb_printf(&out, "%.*s%s%s", (int)(at - data), data, to, at + strlen(from));
+    if (resum) {
+        char *sum = strstr(out.data, "sha256 "), *body = strstr(out.data, "\n\n") + 2;
+        Sha256 h;
+        sha256_init(&h);
+        sha256_update(&h, out.data, (size_t)(sum - out.data));
+        sha256_update(&h, body, strlen(body));
+        unsigned char d[32];
+        sha256_final(&h, d);
+        char hex[65];
+        sha256_hex(d, hex);
+        memcpy(sum + 7, hex, 64);
+    }
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite(out.data, 1, out.len, f);
+    fclose(f);
+    sb_free(&out);
+    free(data);
+}
+
+/* Compiles src and checks that the entry read as corrupt and was rebuilt,
+ * and that the kernel computes the right thing. */
+static void expect_rebuilt_and_right(tsr_context *ctx, const char *what)
+{
+    tsr_cache_stats before, s;
+    tsr_context_cache_stats(ctx, &before);
+    tsr_module *m;
+    if (tsr_module_compile(ctx, src, strlen(src), NULL, &m) != TSR_OK)
+        fail_msg("%s", tsr_context_error(ctx));
+    tsr_context_cache_stats(ctx, &s);
+    if (s.corrupt != before.corrupt + 1 || s.hits != before.hits)
+        fail_msg("%s: corrupt %lu hits %lu (before: %lu, %lu)", what, (unsigned long)s.corrupt, (unsigned long)s.hits,
+                 (unsigned long)before.corrupt, (unsigned long)before.hits);
+    tsr_kernel *k;
+    tsr_module_get_kernel(m, NULL, &k);
+    enum { N = 1000 };
+    static float x[N], y[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = (float)i;
+        y[i] = -1;
+    }
+    int64_t n = N;
+    DLTensor tx = { x, { kDLCPU, 0 }, 1, { kDLFloat, 32, 1 }, &n, NULL, 0 }, ty = tx;
+    ty.data = y;
+    tsr_kernel_set_tensor(k, 0, &tx);
+    tsr_kernel_set_tensor(k, 1, &ty);
+    assert_int_equal(tsr_kernel_launch(k, NULL), TSR_OK);
+    for (int i = 0; i < N; i++)
+        if (y[i] != (float)i + 1)
+            fail_msg("%s: y[%d] = %g", what, i, y[i]);
+    tsr_module_destroy(m);
+}
+
+/* The header's lines are covered by the checksum (an edited threads line
+ * once made a launch run half the threads and return TSR_OK), and an entry
+ * whose checksum was forged to match is still checked against the kernel. */
+static void header_covered_and_checked(void **state)
+{
+    (void)state;
+    char *dir = make_temp_dir("tsr-cache");
+    tsr_context *ctx = context_in(dir, TSR_DEVICE_EMU, TSR_CACHE_ON);
+    compile_stats(ctx, src, NULL);
+    char path[4096];
+    int others;
+    assert_int_equal(entries(dir, path, sizeof path, &others), 1);
+    edit_entry(path, "threads 128\n", "threads 64\n", false);
+    expect_rebuilt_and_right(ctx, "threads edited");
+    edit_entry(path, "\nsmem ", "\nsmem 1", false);
+    expect_rebuilt_and_right(ctx, "smem edited");
+    edit_entry(path, "threads 128\n", "threads 64\n", true);
+    expect_rebuilt_and_right(ctx, "threads forged with a matching checksum");
+    edit_entry(path, "\nsmem ", "\nsmem 9999999", true);
+    expect_rebuilt_and_right(ctx, "smem beyond any GPU with a matching checksum");
+    tsr_context_destroy(ctx);
+    rm_rf(dir);
+    free(dir);
+}
+
 static void cache_off(void **state)
 {
     (void)state;
@@ -376,6 +467,7 @@ int main(void)
         cmocka_unit_test(miss_then_hit),
         cmocka_unit_test(key_changes),
         cmocka_unit_test(corrupt_entries_rebuilt),
+        cmocka_unit_test(header_covered_and_checked),
         cmocka_unit_test(cache_off),
         cmocka_unit_test(directory_resolution),
         cmocka_unit_test(unwritable_directory),
