@@ -222,8 +222,10 @@ TSR_API tsr_status tsr_module_compile(tsr_context *ctx, const char *source, size
                                       const tsr_compile_options *opts, tsr_module **out);
 
 /* As tsr_module_compile with the contents of a file; diagnostics name the
- * path unless opts->source_name says otherwise. TSR_ERR_IO when the file
- * cannot be read. */
+ * path unless opts->source_name says otherwise. Only a regular file of at
+ * most 64 MB is read (a FIFO or device is refused, never waited on):
+ * TSR_ERR_IO otherwise, or when it cannot be read, with the reason ("is a
+ * directory", "is not a regular file", "No such file or directory"). */
 TSR_API tsr_status tsr_module_compile_file(tsr_context *ctx, const char *path, const tsr_compile_options *opts,
                                            tsr_module **out);
 

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "jitcache.h"
 #include "codegen.h"
+#include "readfile.h"
 #include "sha256.h"
 
 #include <errno.h>
@@ -186,10 +187,16 @@ bool jit_cache_get(JitCache *c, const char *key, int threads, JitEntry *e)
     sb_init(&path);
     jit_cache_path(c, key, &path);
     size_t len;
-    char *data = tsr_read_file(path.data, &len);
+    const char *why;
+    char *data = rt_read_regular_file(path.data, RT_MAX_ENTRY_BYTES, &len, &why);
     sb_free(&path);
-    if (!data)
+    if (!data) {
+        /* Anything there but a readable regular file is damage, to be
+         * replaced (the rename of the rebuilt entry does). */
+        if (errno != ENOENT)
+            c->stats.corrupt++;
         return false;
+    }
     bool ok = parse_entry(data, len, key, threads, e);
     free(data);
     if (ok)

@@ -6,6 +6,7 @@
  * parameters, symbols and grid). */
 #include "codegen.h"
 #include "device/device.h"
+#include "readfile.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -307,9 +308,10 @@ tsr_status tsr_module_compile_file(tsr_context *ctx, const char *path, const tsr
                        out ? "path" : "out");
     *out = NULL;
     size_t len;
-    char *text = tsr_read_file(path, &len);
+    const char *why;
+    char *text = rt_read_regular_file(path, RT_MAX_SOURCE_BYTES, &len, &why);
     if (!text)
-        return rt_fail(&ctx->err, TSR_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+        return rt_fail(&ctx->err, TSR_ERR_IO, "cannot read '%s': %s", path, why);
     s = compile(ctx, text, len, path, opts, out);
     free(text);
     return s;

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 static void version_and_statuses(void **state)
@@ -179,6 +181,35 @@ static void context_owns_modules(void **state)
     tsr_context_destroy(ctx); /* ASan reports a leak if not */
 }
 
+/* tsr_module_compile_file reads regular files only: a directory says so,
+ * a FIFO with no writer and /dev/zero are refused at once (alarm() turns a
+ * hang into a failure). */
+static void source_files_that_are_not_files(void **state)
+{
+    (void)state;
+    tsr_context *ctx = suite_context(TSR_DEVICE_INTERP);
+    char *dir = make_temp_dir("tsr-files");
+    char fifo[4200];
+    snprintf(fifo, sizeof fifo, "%s/k.tsr", dir);
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    alarm(60);
+    tsr_module *m;
+    assert_int_equal(tsr_module_compile_file(ctx, dir, NULL, &m), TSR_ERR_IO);
+    assert_null(m);
+    if (!strstr(tsr_context_error(ctx), "is a directory"))
+        fail_msg("%s", tsr_context_error(ctx));
+    assert_int_equal(tsr_module_compile_file(ctx, fifo, NULL, &m), TSR_ERR_IO);
+    assert_non_null(strstr(tsr_context_error(ctx), "not a regular file"));
+    assert_int_equal(tsr_module_compile_file(ctx, "/dev/zero", NULL, &m), TSR_ERR_IO);
+    assert_non_null(strstr(tsr_context_error(ctx), "not a regular file"));
+    assert_int_equal(tsr_module_compile_file(ctx, "/nonexistent/k.tsr", NULL, &m), TSR_ERR_IO);
+    assert_non_null(strstr(tsr_context_error(ctx), "cannot read '/nonexistent/k.tsr': No such file"));
+    alarm(0);
+    tsr_context_destroy(ctx);
+    rm_rf(dir);
+    free(dir);
+}
+
 static int cuda_group(void)
 {
     tsr_context_options o;
@@ -203,6 +234,7 @@ int main(void)
         cmocka_unit_test(context_options),
         cmocka_unit_test(allocator_hooks),
         cmocka_unit_test(context_owns_modules),
+        cmocka_unit_test(source_files_that_are_not_files),
     };
     int failed = cmocka_run_group_tests_name("context", tests, NULL, NULL);
     failed += rt_suite_run(TSR_DEVICE_INTERP, "api_interp");

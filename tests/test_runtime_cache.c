@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -295,6 +296,49 @@ static void header_covered_and_checked(void **state)
     free(dir);
 }
 
+/* An entry that is not a regular file (a FIFO would block the reader
+ * forever, a link to /dev/zero would be read until memory ran out) reads as
+ * damage at once and is replaced. alarm() turns a hang into a failure. */
+static void entries_that_are_not_files(void **state)
+{
+    (void)state;
+    char *dir = make_temp_dir("tsr-cache");
+    tsr_context *ctx = context_in(dir, TSR_DEVICE_EMU, TSR_CACHE_ON);
+    compile_stats(ctx, src, NULL);
+    char path[4096];
+    int others;
+    assert_int_equal(entries(dir, path, sizeof path, &others), 1);
+    alarm(60);
+    for (int kind = 0; kind < 3; kind++) {
+        assert_int_equal(unlink(path), 0);
+        if (kind == 0)
+            assert_int_equal(mkfifo(path, 0644), 0);
+        else if (kind == 1)
+            assert_int_equal(symlink("/dev/zero", path), 0);
+        else
+            assert_int_equal(mkdir(path, 0755), 0);
+        tsr_cache_stats before, s;
+        tsr_context_cache_stats(ctx, &before);
+        s = compile_stats(ctx, src, NULL);
+        if (s.corrupt != before.corrupt + 1 || s.misses != before.misses + 1)
+            fail_msg("kind %d: corrupt %lu misses %lu", kind, (unsigned long)s.corrupt, (unsigned long)s.misses);
+        if (kind == 2) {
+            /* A directory cannot be renamed over: the write fails, counted. */
+            assert_int_equal(s.write_errors, before.write_errors + 1);
+            assert_int_equal(rmdir(path), 0);
+            compile_stats(ctx, src, NULL);
+        } else {
+            struct stat st;
+            assert_int_equal(lstat(path, &st), 0);
+            assert_true(S_ISREG(st.st_mode)); /* replaced by a rebuilt entry */
+        }
+    }
+    alarm(0);
+    tsr_context_destroy(ctx);
+    rm_rf(dir);
+    free(dir);
+}
+
 static void cache_off(void **state)
 {
     (void)state;
@@ -468,6 +512,7 @@ int main(void)
         cmocka_unit_test(key_changes),
         cmocka_unit_test(corrupt_entries_rebuilt),
         cmocka_unit_test(header_covered_and_checked),
+        cmocka_unit_test(entries_that_are_not_files),
         cmocka_unit_test(cache_off),
         cmocka_unit_test(directory_resolution),
         cmocka_unit_test(unwritable_directory),
