@@ -143,21 +143,31 @@ void rt_dl_dtype_name(DLDataType d, char *buf, size_t n)
         snprintf(buf, n, "%s%d", c, d.bits);
 }
 
-void rt_tensor_extent(const HostTensor *t, const char **lo, size_t *bytes)
+bool rt_tensor_extent(const HostTensor *t, const char **lo, size_t *bytes)
 {
     int64_t es = dtype_size(t->dt), min = 0, max = 0;
-    bool empty = false;
-    for (int d = 0; d < t->rank; d++) {
+    *lo = t->data;
+    *bytes = 0;
+    for (int d = 0; d < t->rank; d++)
         if (t->shape[d] == 0)
-            empty = true;
-        int64_t span = (t->shape[d] - 1) * t->strides[d] * es;
-        if (span < 0)
-            min += span;
-        else
-            max += span;
+            return true; /* no elements: nothing is touched */
+    for (int d = 0; d < t->rank; d++) {
+        int64_t span;
+        if (__builtin_mul_overflow(t->shape[d] - 1, t->strides[d], &span) ||
+            __builtin_mul_overflow(span, es, &span) ||
+            __builtin_add_overflow(span < 0 ? min : max, span, span < 0 ? &min : &max))
+            return false;
     }
-    *lo = (const char *)t->data + (empty ? 0 : min);
-    *bytes = empty ? 0 : (size_t)(max - min + es);
+    int64_t size;
+    if (__builtin_sub_overflow(max, min, &size) || __builtin_add_overflow(size, es, &size))
+        return false;
+    /* The span must lie in the address space around data. */
+    uintptr_t base = (uintptr_t)t->data, neg = (uintptr_t)-min;
+    if (neg > base || (uintptr_t)size - 1 > UINTPTR_MAX - (base - neg))
+        return false;
+    *lo = (const char *)(base - neg);
+    *bytes = (size_t)size;
+    return true;
 }
 
 /* --------------------------------------------------------------- context */

@@ -152,11 +152,14 @@ static tsr_status tensor_view(tsr_kernel *k, int i, HostTensor *h, StrBuf *err)
     h->data = t->data ? (char *)t->data + t->byte_offset : NULL;
     h->dt = dt;
     h->rank = t->ndim;
+    /* Contiguous strides of a shape whose elements do not fit in 63 bits
+     * saturate; the extent check after kernel_bind_args refuses them. */
     int64_t stride = 1;
     for (int d = t->ndim - 1; d >= 0; d--) {
         h->shape[d] = t->shape[d];
         h->strides[d] = t->strides ? t->strides[d] : stride;
-        stride *= t->shape[d] > 0 ? t->shape[d] : 1;
+        if (__builtin_mul_overflow(stride, t->shape[d] > 0 ? t->shape[d] : 1, &stride))
+            stride = INT64_MAX;
     }
     return TSR_OK;
 }
@@ -168,6 +171,15 @@ static tsr_status tensor_layout(tsr_kernel *k, int i, const HostTensor *h, uint6
     const TirParam *p = &k->f->params.data[i];
     int64_t es = dtype_size(h->dt);
     int last = h->rank - 1;
+    const char *lo;
+    size_t bytes;
+    if (!rt_tensor_extent(h, &lo, &bytes)) {
+        sb_printf(err,
+                  "tensor '%s': its shape and strides span more memory than an address can reach (offsets overflow "
+                  "64 bits or wrap around the data pointer)",
+                  p->name);
+        return TSR_ERR_LAUNCH;
+    }
     if (last >= 0 && h->shape[last] > 1 && h->strides[last] != 1) {
         sb_printf(err,
                   "tensor '%s': dimension %d, the last, has stride %lld; it must be 1 (the last dimension must be "

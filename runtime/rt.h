@@ -138,8 +138,11 @@ DLDataType rt_dl_dtype(DType dt);
 bool rt_dtype_from_dl(DLDataType d, DType *out);
 void rt_dl_dtype_name(DLDataType d, char *buf, size_t n);
 
-/* The lowest address and the size in bytes of the memory a tensor spans. */
-void rt_tensor_extent(const HostTensor *t, const char **lo, size_t *bytes);
+/* The lowest address and the size in bytes of the memory a tensor spans (0
+ * bytes for a tensor without elements). False when that span does not fit
+ * in 63 bits or in the address space around the data pointer; launch
+ * validation refuses such tensors, so devices may assume true. */
+bool rt_tensor_extent(const HostTensor *t, const char **lo, size_t *bytes);
 
 /* Packs the kernel parameters of a launch per lowering/abi.h into buf and
  * points args[i] at slot i. offsets (NULL: natural alignment) and sizes

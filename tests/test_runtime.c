@@ -210,6 +210,51 @@ static void source_files_that_are_not_files(void **state)
     free(dir);
 }
 
+/* Shapes and strides whose offsets overflow 64 bits are refused before
+ * anything runs (they were accepted with a signed overflow; UBSan checks). */
+static void overflowing_shapes(void **state)
+{
+    (void)state;
+    static const char src[] = "kernel k(X: f32[A, B, C, D], Y: out f32[D]) grid (1) {\n"
+                              "    Y[0 : +16] = X[0, 0, 0, 0 : +16];\n"
+                              "}\n";
+    static const tsr_device_kind kinds[] = { TSR_DEVICE_INTERP, TSR_DEVICE_EMU };
+    for (int i = 0; i < 2; i++) {
+        tsr_context *ctx = suite_context(kinds[i]);
+        tsr_module *m = suite_compile(ctx, src, NULL, 0);
+        tsr_kernel *k;
+        tsr_module_get_kernel(m, NULL, &k);
+        static float x[64], y[64];
+        int64_t big = INT32_MAX, shape[4] = { big, big, big, 16 }, yshape[1] = { 16 };
+        DLTensor tx = { x, { kDLCPU, 0 }, 4, { kDLFloat, 32, 1 }, shape, NULL, 0 };
+        DLTensor ty = { y, { kDLCPU, 0 }, 1, { kDLFloat, 32, 1 }, yshape, NULL, 0 };
+        tsr_kernel_set_tensor(k, 1, &ty);
+        /* Contiguous: 2^93 elements. */
+        tsr_kernel_set_tensor(k, 0, &tx);
+        assert_int_equal(tsr_kernel_launch(k, NULL), TSR_ERR_LAUNCH);
+        if (!strstr(tsr_kernel_error(k), "tensor 'X'") || !strstr(tsr_kernel_error(k), "overflow"))
+            fail_msg("%s", tsr_kernel_error(k));
+        /* Small dims, strides whose spans add up past 2^63 bytes. */
+        int64_t small[4] = { 2, 2, 2, 16 }, strides[4] = { INT64_MAX / 8, INT64_MAX / 8, -(INT64_MAX / 8), 1 };
+        tx.shape = small;
+        tx.strides = strides;
+        tsr_kernel_set_tensor(k, 0, &tx);
+        assert_int_equal(tsr_kernel_launch(k, NULL), TSR_ERR_LAUNCH);
+        assert_non_null(strstr(tsr_kernel_error(k), "overflow"));
+        /* A stride times its dim past 2^63 on its own. */
+        strides[0] = INT64_MAX / 2;
+        strides[1] = strides[2] = 16;
+        tsr_kernel_set_tensor(k, 0, &tx);
+        assert_int_equal(tsr_kernel_launch(k, NULL), TSR_ERR_LAUNCH);
+        /* A negative span reaching below address 0. */
+        strides[0] = -((int64_t)1 << 60);
+        tsr_kernel_set_tensor(k, 0, &tx);
+        assert_int_equal(tsr_kernel_launch(k, NULL), TSR_ERR_LAUNCH);
+        assert_non_null(strstr(tsr_kernel_error(k), "wrap"));
+        tsr_context_destroy(ctx);
+    }
+}
+
 static int cuda_group(void)
 {
     tsr_context_options o;
@@ -235,6 +280,7 @@ int main(void)
         cmocka_unit_test(allocator_hooks),
         cmocka_unit_test(context_owns_modules),
         cmocka_unit_test(source_files_that_are_not_files),
+        cmocka_unit_test(overflowing_shapes),
     };
     int failed = cmocka_run_group_tests_name("context", tests, NULL, NULL);
     failed += rt_suite_run(TSR_DEVICE_INTERP, "api_interp");

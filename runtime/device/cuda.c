@@ -305,8 +305,7 @@ static tsr_status cuda_check_tensor(tsr_context *ctx, const char *param, const H
     Cuda *cu = cuda_of(ctx);
     const char *lo;
     size_t bytes;
-    rt_tensor_extent(t, &lo, &bytes);
-    if (bytes == 0)
+    if (!rt_tensor_extent(t, &lo, &bytes) || bytes == 0) /* validation refused the first already */
         return TSR_OK;
     unsigned type = 0;
     int ordinal = -1;

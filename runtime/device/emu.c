@@ -71,8 +71,7 @@ static int tensor_regions(const TirFunc *f, const Launch *l, EmuRegion *regions)
             continue;
         const char *lo;
         size_t bytes;
-        rt_tensor_extent(&l->args[i].tensor, &lo, &bytes);
-        if (!bytes)
+        if (!rt_tensor_extent(&l->args[i].tensor, &lo, &bytes) || !bytes) /* validation refused the first */
             continue;
         regions[n].base = lo;
         regions[n].size = bytes;
