@@ -124,9 +124,14 @@ enum {
     TSR_EMU_CHECK_UNINIT = 1 << 1  /* emu: detect reads of registers never written (slower) */
 };
 
+/* Every field is checked: a value the library does not know (a device kind,
+ * cache mode or flag bit of a newer version, host_threads < 0, an ordinal
+ * other than 0 on emu and interp) gives TSR_ERR_INVALID_ARGUMENT. */
 typedef struct tsr_context_options {
     tsr_device_kind device;
-    int device_ordinal;            /* cuda: which GPU (0 = the first) */
+    int device_ordinal;            /* cuda: which GPU (0 = the first); emu, interp: 0. With
+                                      TSR_DEVICE_AUTO, an ordinal other than 0 never falls
+                                      back to emu */
     const tsr_allocator *allocator; /* NULL: malloc and free; copied at creation */
     /* JIT cache of generated PTX on disk. cache_dir NULL: TESSERA_CACHE_DIR,
      * else $XDG_CACHE_HOME/tessera, else ~/.cache/tessera. */

@@ -198,6 +198,29 @@ static tsr_status open_device(tsr_context *ctx, tsr_device_kind kind)
     return s;
 }
 
+/* Every option must be one the library knows: a value it does not know
+ * would otherwise be dropped silently (a cache mode read as "off"). */
+static tsr_status check_options(tsr_context *ctx, const tsr_context_options *o, tsr_device_kind kind)
+{
+    const unsigned known_flags = TSR_EMU_CHECK_RACES | TSR_EMU_CHECK_UNINIT;
+    if (kind != TSR_DEVICE_AUTO && !device_of(kind))
+        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "unknown device kind %d", (int)kind);
+    if (o->device_ordinal < 0)
+        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "device ordinal %d is negative", o->device_ordinal);
+    if ((kind == TSR_DEVICE_EMU || kind == TSR_DEVICE_INTERP) && o->device_ordinal != 0)
+        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "device ordinal %d: the %s device has only device 0",
+                       o->device_ordinal, device_of(kind)->name);
+    if (o->cache != TSR_CACHE_DEFAULT && o->cache != TSR_CACHE_OFF && o->cache != TSR_CACHE_ON)
+        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT,
+                       "unknown cache mode %d (use TSR_CACHE_DEFAULT, TSR_CACHE_OFF or TSR_CACHE_ON)", (int)o->cache);
+    if (o->host_threads < 0)
+        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "host_threads is %d; it must be 0 (all cores) or more",
+                       o->host_threads);
+    if (o->flags & ~known_flags)
+        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "flags has unknown bits 0x%x", o->flags & ~known_flags);
+    return TSR_OK;
+}
+
 tsr_status tsr_context_create(const tsr_context_options *opts, tsr_context **out)
 {
     tsr_context_options defaults;
@@ -237,17 +260,17 @@ tsr_status tsr_context_create(const tsr_context_options *opts, tsr_context **out
                             "TESSERA_DEVICE is '%s'; it must be cuda, emu or interp", env);
         }
     }
+    if (s == TSR_OK)
+        s = check_options(ctx, opts, kind);
     if (s != TSR_OK) {
         /* the message is set */
     } else if (kind == TSR_DEVICE_AUTO) {
-        if (open_device(ctx, TSR_DEVICE_CUDA) != TSR_OK) {
-            ctx->err.len = 0; /* no GPU: the emulator it is */
+        /* No GPU: the emulator, which has only device 0. */
+        s = open_device(ctx, TSR_DEVICE_CUDA);
+        if (s != TSR_OK && opts->device_ordinal == 0) {
+            ctx->err.len = 0;
             s = open_device(ctx, TSR_DEVICE_EMU);
         }
-    } else if (!device_of(kind)) {
-        s = rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "unknown device kind %d", (int)kind);
-    } else if (opts->device_ordinal < 0) {
-        s = rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "device ordinal %d is negative", opts->device_ordinal);
     } else {
         s = open_device(ctx, kind);
     }

@@ -60,6 +60,42 @@ static void context_options(void **state)
     tsr_context_destroy(ctx);
     assert_int_equal(tsr_context_create(&o, NULL), TSR_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(tsr_context_error(NULL), "NULL"));
+    /* Values the library does not know are refused, not dropped. */
+    struct {
+        tsr_device_kind device;
+        int ordinal, threads;
+        tsr_cache_mode cache;
+        unsigned flags;
+        const char *msg;
+    } bad[] = {
+        { TSR_DEVICE_EMU, 1, 0, TSR_CACHE_DEFAULT, 0, "device ordinal 1: the emu device has only device 0" },
+        { TSR_DEVICE_INTERP, 2, 0, TSR_CACHE_DEFAULT, 0, "device ordinal 2: the interp device has only device 0" },
+        { TSR_DEVICE_EMU, 0, -1, TSR_CACHE_DEFAULT, 0, "host_threads is -1" },
+        { TSR_DEVICE_EMU, 0, 0, (tsr_cache_mode)7, 0, "unknown cache mode 7" },
+        { TSR_DEVICE_INTERP, 0, 0, TSR_CACHE_DEFAULT, 1u << 9, "flags has unknown bits 0x200" },
+        { TSR_DEVICE_AUTO, 0, 0, TSR_CACHE_DEFAULT, 0x80000000u, "flags has unknown bits 0x80000000" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tsr_context_options_init(&o);
+        o.device = bad[i].device;
+        o.device_ordinal = bad[i].ordinal;
+        o.host_threads = bad[i].threads;
+        o.cache = bad[i].cache;
+        o.flags = bad[i].flags;
+        assert_int_equal(tsr_context_create(&o, &ctx), TSR_ERR_INVALID_ARGUMENT);
+        if (!strstr(tsr_context_error(ctx), bad[i].msg))
+            fail_msg("case %zu: %s", i, tsr_context_error(ctx));
+        tsr_context_destroy(ctx);
+    }
+    /* AUTO with a GPU ordinal: no emulator fallback for GPU 3. */
+    tsr_context_options_init(&o);
+    o.device_ordinal = 3;
+    setenv("TESSERA_LIBCUDA", "/nonexistent/libcuda.so.1", 1);
+    assert_int_equal(tsr_context_create(&o, &ctx), TSR_ERR_NO_DEVICE);
+    tsr_context_destroy(ctx);
+    unsetenv("TESSERA_LIBCUDA");
+    tsr_context_options_init(&o);
+    o.device = TSR_DEVICE_EMU;
     tsr_context_destroy(NULL);
 
     /* TESSERA_DEVICE steers TSR_DEVICE_AUTO only. */
