@@ -316,6 +316,7 @@ TSR_API tsr_status tsr_kernel_grid(tsr_kernel *k, int64_t grid[3]);
 /* Launches the kernel with the bound arguments. Before anything runs, every
  * argument is checked: all bound; dtypes and ranks; constant dims (such as
  * the head dim D) and symbolic dims consistent across tensors; non-NULL data
+ * (NULL is fine for a tensor with a dim of 0, which is never accessed)
  * aligned to the element size; the last dim contiguous (stride 1); tensors
  * on the context's device; grid and shared memory within the device's
  * limits. A violation returns TSR_ERR_LAUNCH and launches nothing.

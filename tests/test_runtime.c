@@ -291,6 +291,45 @@ static void overflowing_shapes(void **state)
     }
 }
 
+/* Tensors with a dimension of 0 and NULL data (as frameworks hand them
+ * out) are valid: nothing of them is read or written. */
+static void empty_tensors(void **state)
+{
+    (void)state;
+    static const char src[] = "kernel rows(X: f32[M, N], Y: out f32[M, N]) grid (M) {\n"
+                              "    let r = program_id(0);\n"
+                              "    Y[r, 0 : +16] = X[r, 0 : +16] * 2.0;\n"
+                              "}\n";
+    static const tsr_device_kind kinds[] = { TSR_DEVICE_INTERP, TSR_DEVICE_EMU };
+    for (int i = 0; i < 2; i++) {
+        tsr_context *ctx = suite_context(kinds[i]);
+        tsr_module *m = suite_compile(ctx, src, NULL, 0);
+        tsr_kernel *k;
+        tsr_module_get_kernel(m, NULL, &k);
+        /* No rows: an empty grid. Rows of no columns: blocks that touch nothing. */
+        int64_t shapes[2][2] = { { 0, 16 }, { 5, 0 } };
+        for (int j = 0; j < 2; j++) {
+            DLTensor t = { NULL, { kDLCPU, 0 }, 2, { kDLFloat, 32, 1 }, shapes[j], NULL, 0 };
+            tsr_kernel_set_tensor(k, 0, &t);
+            tsr_kernel_set_tensor(k, 1, &t);
+            if (tsr_kernel_launch(k, NULL) != TSR_OK)
+                fail_msg("%s, shape [%lld, %lld]: %s", tsr_context_device_name(ctx), (long long)shapes[j][0],
+                         (long long)shapes[j][1], tsr_kernel_error(k));
+            int64_t grid[3];
+            assert_int_equal(tsr_kernel_grid(k, grid), TSR_OK);
+            assert_int_equal(grid[0], shapes[j][0]);
+        }
+        /* NULL data with elements is still an error. */
+        int64_t some[2] = { 1, 16 };
+        DLTensor t = { NULL, { kDLCPU, 0 }, 2, { kDLFloat, 32, 1 }, some, NULL, 0 };
+        tsr_kernel_set_tensor(k, 0, &t);
+        tsr_kernel_set_tensor(k, 1, &t);
+        assert_int_equal(tsr_kernel_launch(k, NULL), TSR_ERR_LAUNCH);
+        assert_non_null(strstr(tsr_kernel_error(k), "null data pointer"));
+        tsr_context_destroy(ctx);
+    }
+}
+
 static int cuda_group(void)
 {
     tsr_context_options o;
@@ -317,6 +356,7 @@ int main(void)
         cmocka_unit_test(context_owns_modules),
         cmocka_unit_test(source_files_that_are_not_files),
         cmocka_unit_test(overflowing_shapes),
+        cmocka_unit_test(empty_tensors),
     };
     int failed = cmocka_run_group_tests_name("context", tests, NULL, NULL);
     failed += rt_suite_run(TSR_DEVICE_INTERP, "api_interp");
