@@ -1841,8 +1841,9 @@ static bool bind_cparams(Sema *s, const Define *defs, int ndefs)
                 continue;
             }
         } else {
-            error(s, cp->pos, "compile-time parameter '%s' of kernel '%s' needs a value (give -D %s=...)", cp->name,
-                  s->k->name, cp->name);
+            error(s, cp->pos, "compile-time parameter '%s' of kernel '%s' needs a value (%s %s%s)", cp->name,
+                  s->k->name, s->diag->api_defines ? "give a tsr_define named" : "give -D", cp->name,
+                  s->diag->api_defines ? "" : "=...");
             ok = false;
             continue;
         }
@@ -2076,8 +2077,9 @@ TirModule *sema_program(const AstProgram *prog, const Define *defs, int ndefs, c
                 suggest_consider(&sg, k->cparams.data[j].name);
         }
         if (!used)
-            diag_error_nopos(diag, "-D %s: no kernel being compiled has a compile-time parameter named '%s'%s",
-                             defs[d].name, defs[d].name, suggestion(&scratch, &sg));
+            diag_error_nopos(diag, "%s %s: no kernel being compiled has a compile-time parameter named '%s'%s",
+                             diag->api_defines ? "define" : "-D", defs[d].name, defs[d].name,
+                             suggestion(&scratch, &sg));
     }
     for (int i = 0; i < prog->kernels.len && !diag_full(diag); i++) {
         const AstKernel *k = prog->kernels.data[i];

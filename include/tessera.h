@@ -28,15 +28,30 @@
  *   tsr_context_destroy(ctx);
  *
  * Conventions.
- *  - Every function that can fail returns a tsr_status; TSR_OK is 0. The
- *    message of the last failure is kept by the handle the call was made on
- *    (tsr_context_error, tsr_module_error, tsr_kernel_error); a success does
- *    not clear it.
+ *  - Errors. Every function that can fail returns a tsr_status; TSR_OK is
+ *    0, tsr_status_name and tsr_status_string name the others. Each call
+ *    that returns a tsr_status records its outcome on the one context it
+ *    works on (directly, or through a module, kernel or event of that
+ *    context), for the calling thread: a success clears the message, a
+ *    failure replaces it. tsr_context_error(ctx) returns the calling
+ *    thread's message ("" after a success); tsr_module_error and
+ *    tsr_kernel_error return the same as tsr_context_error of their
+ *    context. Calls that return no status (getters such as
+ *    tsr_kernel_param_count, the *_error functions themselves, destroys)
+ *    leave the message alone.
+ *  - Lifetime of a message: the string returned by tsr_context_error (or
+ *    tsr_module_error, tsr_kernel_error) stays valid until the calling
+ *    thread's second failing call on that context after it (successes free
+ *    nothing), or until the context is destroyed. So it may be passed along
+ *    with the call it reports on, `f(call(ctx), tsr_context_error(ctx))`, in
+ *    either order of evaluation (evaluated first, it shows the message from
+ *    before the call). Copy it to keep it longer.
  *  - There is no global mutable state: everything hangs off a context. Two
  *    contexts may be used from two threads at once. One context, with its
- *    modules and kernels, must be used by one thread at a time.
- *  - Strings returned by the library live as long as the handle they came
- *    from (until the next failing call for error messages).
+ *    modules and kernels, must be used by one thread at a time (its error
+ *    messages are per thread all the same).
+ *  - Other strings returned by the library live as long as the handle they
+ *    came from.
  *  - Size and shape arguments are in elements unless the name says bytes.
  */
 #ifndef TESSERA_H
@@ -85,6 +100,10 @@ typedef enum tsr_status {
 /* A constant name for a status, e.g. "TSR_ERR_LAUNCH"; "unknown status" for
  * other values. */
 TSR_API const char *tsr_status_name(tsr_status s);
+/* A short constant description of a status, e.g. "invalid launch
+ * arguments"; "unknown status" for other values. The message of the failure
+ * itself is tsr_context_error's. */
+TSR_API const char *tsr_status_string(tsr_status s);
 
 typedef struct tsr_context tsr_context;
 typedef struct tsr_module tsr_module;
@@ -157,7 +176,9 @@ TSR_API tsr_status tsr_context_create(const tsr_context_options *opts, tsr_conte
  * are still live. NULL is ignored. */
 TSR_API void tsr_context_destroy(tsr_context *ctx);
 
-/* The message of the context's last error, "" when none. */
+/* The message of the calling thread's last status-returning call on this
+ * context or its modules, kernels and events: "" when it succeeded. See
+ * "Errors" and "Lifetime of a message" at the top. */
 TSR_API const char *tsr_context_error(const tsr_context *ctx);
 
 /* The device this context runs on (never TSR_DEVICE_AUTO once created). */
@@ -237,7 +258,7 @@ TSR_API tsr_status tsr_module_compile_file(tsr_context *ctx, const char *path, c
 /* Destroys a module and its kernels. NULL is ignored. */
 TSR_API void tsr_module_destroy(tsr_module *mod);
 
-/* The message of the module's last error, "" when none. */
+/* tsr_context_error of the module's context (kept for older programs). */
 TSR_API const char *tsr_module_error(const tsr_module *mod);
 
 /* How many kernels the module holds, and the name of kernel i. */
@@ -259,7 +280,7 @@ TSR_API const char *tsr_module_ir(const tsr_module *mod, const char *kernel, tsr
 TSR_API tsr_module *tsr_kernel_module(const tsr_kernel *k);
 TSR_API const char *tsr_kernel_name(const tsr_kernel *k);
 
-/* The message of the kernel's last error, "" when none. */
+/* tsr_context_error of the kernel's context (kept for older programs). */
 TSR_API const char *tsr_kernel_error(const tsr_kernel *k);
 
 enum { TSR_MAX_RANK = 4 };

@@ -58,7 +58,7 @@ static tsr_status specialization(tsr_context *ctx, DType dt, int head_dim, bool 
     AttnEntry *e = rt_alloc(ctx, sizeof *e);
     if (!e) {
         tsr_module_destroy(mod);
-        return rt_fail(&ctx->err, TSR_ERR_OUT_OF_MEMORY, "out of host memory");
+        return rt_fail(ctx, TSR_ERR_OUT_OF_MEMORY, "out of host memory");
     }
     e->dt = dt;
     e->head_dim = head_dim;
@@ -75,31 +75,31 @@ static tsr_status specialization(tsr_context *ctx, DType dt, int head_dim, bool 
 tsr_status tsr_attention_forward(tsr_context *ctx, const DLTensor *q, const DLTensor *k, const DLTensor *v,
                                  const DLTensor *o, const DLTensor *lse, float scale, int causal, void *stream)
 {
-    tsr_status s = rt_context_usable(ctx);
+    tsr_status s = rt_enter(ctx);
     if (s != TSR_OK)
         return s;
     const DLTensor *ts[] = { q, k, v, o, lse };
     static const char *const names[] = { "q", "k", "v", "o", "lse" };
     for (int i = 0; i < 5; i++)
         if (!ts[i])
-            return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "tsr_attention_forward: %s is NULL", names[i]);
+            return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_attention_forward: %s is NULL", names[i]);
     DType dt;
     if (!rt_dtype_from_dl(q->dtype, &dt) || (dt != DT_F16 && dt != DT_BF16)) {
         char name[32];
         rt_dl_dtype_name(q->dtype, name, sizeof name);
-        return rt_fail(&ctx->err, TSR_ERR_UNSUPPORTED, "attention takes float16 or bfloat16 tensors; q is %s", name);
+        return rt_fail(ctx, TSR_ERR_UNSUPPORTED, "attention takes float16 or bfloat16 tensors; q is %s", name);
     }
     for (int i = 0; i < 4; i++)
         if (ts[i]->ndim != 4 || !ts[i]->shape)
-            return rt_fail(&ctx->err, TSR_ERR_LAUNCH, "tensor '%s' must have 4 dimensions [B, H, S, D], not %d",
+            return rt_fail(ctx, TSR_ERR_LAUNCH, "tensor '%s' must have 4 dimensions [B, H, S, D], not %d",
                            names[i], ts[i]->ndim);
     int64_t head_dim = q->shape[3], hq = q->shape[1], hkv = k->shape[1];
     if (head_dim <= 0 || head_dim > 256 || head_dim % 16)
-        return rt_fail(&ctx->err, TSR_ERR_UNSUPPORTED,
+        return rt_fail(ctx, TSR_ERR_UNSUPPORTED,
                        "head dim %lld: the attention kernels take multiples of 16 up to 256 (64, 128 and 256 are tuned)",
                        (long long)head_dim);
     if (hq > 0 && (hkv <= 0 || hq % hkv))
-        return rt_fail(&ctx->err, TSR_ERR_LAUNCH,
+        return rt_fail(ctx, TSR_ERR_LAUNCH,
                        "q has %lld heads (dimension 1) and k has %lld: the query heads must be a multiple of the "
                        "key/value heads",
                        (long long)hq, (long long)hkv);
@@ -114,7 +114,5 @@ tsr_status tsr_attention_forward(tsr_context *ctx, const DLTensor *q, const DLTe
         s = tsr_kernel_set_scalar_by_name(kern, "scale", scale);
     if (s == TSR_OK)
         s = tsr_kernel_launch(kern, stream);
-    if (s != TSR_OK)
-        rt_fail_text(&ctx->err, s, tsr_kernel_error(kern));
-    return s;
+    return s; /* a failure's message is on the context already */
 }

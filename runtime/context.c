@@ -44,23 +44,6 @@ void rt_free(tsr_context *ctx, void *p, size_t size)
 
 /* ---------------------------------------------------------------- errors */
 
-tsr_status rt_fail_text(StrBuf *msg, tsr_status s, const char *text)
-{
-    msg->len = 0;
-    sb_puts(msg, text ? text : "");
-    return s;
-}
-
-tsr_status rt_fail(StrBuf *msg, tsr_status s, const char *fmt, ...)
-{
-    msg->len = 0;
-    va_list ap;
-    va_start(ap, fmt);
-    sb_vprintf(msg, fmt, ap);
-    va_end(ap);
-    return s;
-}
-
 const char *tsr_status_name(tsr_status s)
 {
     switch (s) {
@@ -78,11 +61,28 @@ const char *tsr_status_name(tsr_status s)
     return "unknown status";
 }
 
+const char *tsr_status_string(tsr_status s)
+{
+    switch (s) {
+    case TSR_OK: return "success";
+    case TSR_ERR_INVALID_ARGUMENT: return "invalid argument";
+    case TSR_ERR_COMPILE: return "the program has errors";
+    case TSR_ERR_NO_DEVICE: return "no such device";
+    case TSR_ERR_DEVICE: return "the device failed";
+    case TSR_ERR_LAUNCH: return "invalid launch arguments";
+    case TSR_ERR_OUT_OF_MEMORY: return "out of memory";
+    case TSR_ERR_NOT_FOUND: return "not found";
+    case TSR_ERR_IO: return "a file could not be read";
+    case TSR_ERR_UNSUPPORTED: return "not supported";
+    }
+    return "unknown status";
+}
+
 const char *tsr_context_error(const tsr_context *ctx)
 {
     if (!ctx)
         return "no context (out of memory, or a NULL handle)";
-    return ctx->err.data ? ctx->err.data : "";
+    return rt_error((tsr_context *)ctx); /* only the calling thread's slot is read, under the lock */
 }
 
 /* --------------------------------------------------------------- targets */
@@ -193,7 +193,7 @@ static tsr_status open_device(tsr_context *ctx, tsr_device_kind kind)
     if (s == TSR_OK)
         ctx->dev = dev;
     else
-        rt_fail_text(&ctx->err, s, err.data);
+        rt_fail_text(ctx, s, err.data);
     sb_free(&err);
     return s;
 }
@@ -204,20 +204,20 @@ static tsr_status check_options(tsr_context *ctx, const tsr_context_options *o, 
 {
     const unsigned known_flags = TSR_EMU_CHECK_RACES | TSR_EMU_CHECK_UNINIT;
     if (kind != TSR_DEVICE_AUTO && !device_of(kind))
-        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "unknown device kind %d", (int)kind);
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "unknown device kind %d", (int)kind);
     if (o->device_ordinal < 0)
-        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "device ordinal %d is negative", o->device_ordinal);
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "device ordinal %d is negative", o->device_ordinal);
     if ((kind == TSR_DEVICE_EMU || kind == TSR_DEVICE_INTERP) && o->device_ordinal != 0)
-        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "device ordinal %d: the %s device has only device 0",
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "device ordinal %d: the %s device has only device 0",
                        o->device_ordinal, device_of(kind)->name);
     if (o->cache != TSR_CACHE_DEFAULT && o->cache != TSR_CACHE_OFF && o->cache != TSR_CACHE_ON)
-        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT,
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT,
                        "unknown cache mode %d (use TSR_CACHE_DEFAULT, TSR_CACHE_OFF or TSR_CACHE_ON)", (int)o->cache);
     if (o->host_threads < 0)
-        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "host_threads is %d; it must be 0 (all cores) or more",
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "host_threads is %d; it must be 0 (all cores) or more",
                        o->host_threads);
     if (o->flags & ~known_flags)
-        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "flags has unknown bits 0x%x", o->flags & ~known_flags);
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "flags has unknown bits 0x%x", o->flags & ~known_flags);
     return TSR_OK;
 }
 
@@ -238,7 +238,7 @@ tsr_status tsr_context_create(const tsr_context_options *opts, tsr_context **out
         return TSR_ERR_OUT_OF_MEMORY;
     memset(ctx, 0, sizeof *ctx);
     ctx->alloc = *a;
-    sb_init(&ctx->err);
+    rt_errors_init(ctx);
     ctx->ordinal = opts->device_ordinal;
     ctx->host_threads = opts->host_threads;
     ctx->flags = opts->flags;
@@ -256,7 +256,7 @@ tsr_status tsr_context_create(const tsr_context_options *opts, tsr_context **out
             else if (!strcmp(env, "interp"))
                 kind = TSR_DEVICE_INTERP;
             else
-                s = rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT,
+                s = rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT,
                             "TESSERA_DEVICE is '%s'; it must be cuda, emu or interp", env);
         }
     }
@@ -268,7 +268,7 @@ tsr_status tsr_context_create(const tsr_context_options *opts, tsr_context **out
         /* No GPU: the emulator, which has only device 0. */
         s = open_device(ctx, TSR_DEVICE_CUDA);
         if (s != TSR_OK && opts->device_ordinal == 0) {
-            ctx->err.len = 0;
+            rt_clear_error(ctx);
             s = open_device(ctx, TSR_DEVICE_EMU);
         }
     } else {
@@ -276,9 +276,7 @@ tsr_status tsr_context_create(const tsr_context_options *opts, tsr_context **out
     }
     if (s == TSR_OK) {
         jit_cache_open(&ctx->cache, opts->cache, opts->cache_dir);
-        if (ctx->err.data)
-            ctx->err.data[0] = 0;
-        ctx->err.len = 0;
+        rt_clear_error(ctx);
     }
     ctx->create_status = s;
     return s;
@@ -302,20 +300,19 @@ void tsr_context_destroy(tsr_context *ctx)
     }
     rt_free(ctx, ctx->allocs, sizeof(Allocation) * (size_t)ctx->cap_allocs);
     jit_cache_close(&ctx->cache);
-    sb_free(&ctx->err);
+    rt_errors_free(ctx);
     tsr_allocator a = ctx->alloc;
     a.free(a.user, ctx, sizeof *ctx);
 }
 
-tsr_status rt_context_usable(tsr_context *ctx)
+tsr_status rt_enter(tsr_context *ctx)
 {
     if (!ctx)
         return TSR_ERR_INVALID_ARGUMENT;
-    if (ctx->create_status != TSR_OK) {
-        if (!ctx->err.len)
-            rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "this context could not be created");
-        return TSR_ERR_INVALID_ARGUMENT;
-    }
+    if (ctx->create_status != TSR_OK)
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "this context could not be created (%s)",
+                       tsr_status_name(ctx->create_status));
+    rt_clear_error(ctx);
     return TSR_OK;
 }
 
@@ -386,18 +383,18 @@ static int find_alloc(const tsr_context *ctx, const void *p)
         sb_init(&err_);                                                                                       \
         tsr_status s_ = (call);                                                                               \
         if (s_ != TSR_OK)                                                                                     \
-            rt_fail_text(&(ctx)->err, s_, err_.data);                                                         \
+            rt_fail_text((ctx), s_, err_.data);                                                         \
         sb_free(&err_);                                                                                       \
         return s_;                                                                                            \
     } while (0)
 
 tsr_status tsr_malloc(tsr_context *ctx, size_t bytes, void **ptr)
 {
-    tsr_status s = rt_context_usable(ctx);
+    tsr_status s = rt_enter(ctx);
     if (s != TSR_OK)
         return s;
     if (!ptr)
-        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "tsr_malloc: ptr is NULL");
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_malloc: ptr is NULL");
     *ptr = NULL;
     if (bytes == 0)
         return TSR_OK;
@@ -411,59 +408,59 @@ tsr_status tsr_malloc(tsr_context *ctx, size_t bytes, void **ptr)
         sb_puts(&err, "out of host memory");
     }
     if (s != TSR_OK)
-        rt_fail_text(&ctx->err, s, err.data);
+        rt_fail_text(ctx, s, err.data);
     sb_free(&err);
     return s;
 }
 
 tsr_status tsr_free(tsr_context *ctx, void *ptr)
 {
-    tsr_status s = rt_context_usable(ctx);
+    tsr_status s = rt_enter(ctx);
     if (s != TSR_OK || !ptr)
         return s;
     int i = find_alloc(ctx, ptr);
     if (i < 0)
-        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "tsr_free: %p was not allocated by tsr_malloc on this context",
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_free: %p was not allocated by tsr_malloc on this context",
                        ptr);
     StrBuf err;
     sb_init(&err);
     s = ctx->dev->mem_free(ctx, ptr, ctx->allocs[i].size, &err);
     ctx->allocs[i] = ctx->allocs[--ctx->nallocs];
     if (s != TSR_OK)
-        rt_fail_text(&ctx->err, s, err.data);
+        rt_fail_text(ctx, s, err.data);
     sb_free(&err);
     return s;
 }
 
 tsr_status tsr_memcpy(tsr_context *ctx, void *dst, const void *src, size_t bytes, tsr_copy_kind kind, void *stream)
 {
-    tsr_status s = rt_context_usable(ctx);
+    tsr_status s = rt_enter(ctx);
     if (s != TSR_OK)
         return s;
     if (bytes == 0)
         return TSR_OK;
     if (!dst || !src)
-        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "tsr_memcpy: %s is NULL", dst ? "src" : "dst");
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_memcpy: %s is NULL", dst ? "src" : "dst");
     if (kind != TSR_COPY_HOST_TO_DEVICE && kind != TSR_COPY_DEVICE_TO_HOST && kind != TSR_COPY_DEVICE_TO_DEVICE)
-        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "tsr_memcpy: unknown copy kind %d", (int)kind);
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_memcpy: unknown copy kind %d", (int)kind);
     DEVICE_CALL(ctx, ctx->dev->mem_copy(ctx, dst, src, bytes, kind, stream, &err_));
 }
 
 tsr_status tsr_memset(tsr_context *ctx, void *dst, int value, size_t bytes, void *stream)
 {
-    tsr_status s = rt_context_usable(ctx);
+    tsr_status s = rt_enter(ctx);
     if (s != TSR_OK)
         return s;
     if (bytes == 0)
         return TSR_OK;
     if (!dst)
-        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "tsr_memset: dst is NULL");
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_memset: dst is NULL");
     DEVICE_CALL(ctx, ctx->dev->mem_set(ctx, dst, value, bytes, stream, &err_));
 }
 
 tsr_status tsr_stream_synchronize(tsr_context *ctx, void *stream)
 {
-    tsr_status s = rt_context_usable(ctx);
+    tsr_status s = rt_enter(ctx);
     if (s != TSR_OK)
         return s;
     DEVICE_CALL(ctx, ctx->dev->sync(ctx, stream, false, &err_));
@@ -471,7 +468,7 @@ tsr_status tsr_stream_synchronize(tsr_context *ctx, void *stream)
 
 tsr_status tsr_context_synchronize(tsr_context *ctx)
 {
-    tsr_status s = rt_context_usable(ctx);
+    tsr_status s = rt_enter(ctx);
     if (s != TSR_OK)
         return s;
     DEVICE_CALL(ctx, ctx->dev->sync(ctx, NULL, true, &err_));

@@ -27,22 +27,22 @@ static double host_clock_ms(void)
 static tsr_status on_context(tsr_context *ctx, tsr_status s, StrBuf *err)
 {
     if (s != TSR_OK)
-        rt_fail_text(&ctx->err, s, err->data);
+        rt_fail_text(ctx, s, err->data);
     sb_free(err);
     return s;
 }
 
 tsr_status tsr_event_create(tsr_context *ctx, tsr_event **out)
 {
-    tsr_status s = rt_context_usable(ctx);
+    tsr_status s = rt_enter(ctx);
     if (s != TSR_OK)
         return s;
     if (!out)
-        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "tsr_event_create: out is NULL");
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_event_create: out is NULL");
     *out = NULL;
     tsr_event *ev = rt_alloc(ctx, sizeof *ev);
     if (!ev)
-        return rt_fail(&ctx->err, TSR_ERR_OUT_OF_MEMORY, "out of host memory");
+        return rt_fail(ctx, TSR_ERR_OUT_OF_MEMORY, "out of host memory");
     ev->ctx = ctx;
     if (ctx->dev->event_create) {
         StrBuf err;
@@ -88,7 +88,9 @@ tsr_status tsr_event_record(tsr_event *ev, void *stream)
     if (!ev)
         return TSR_ERR_INVALID_ARGUMENT;
     tsr_context *ctx = ev->ctx;
-    tsr_status s = TSR_OK;
+    tsr_status s = rt_enter(ctx);
+    if (s != TSR_OK)
+        return s;
     if (ev->handle) {
         StrBuf err;
         sb_init(&err);
@@ -106,8 +108,11 @@ tsr_status tsr_event_synchronize(tsr_event *ev)
     if (!ev)
         return TSR_ERR_INVALID_ARGUMENT;
     tsr_context *ctx = ev->ctx;
+    tsr_status s = rt_enter(ctx);
+    if (s != TSR_OK)
+        return s;
     if (!ev->recorded)
-        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "tsr_event_synchronize: the event was never recorded");
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_event_synchronize: the event was never recorded");
     if (!ev->handle)
         return TSR_OK;
     StrBuf err;
@@ -120,13 +125,16 @@ tsr_status tsr_event_elapsed_ms(tsr_event *start, tsr_event *end, float *ms)
     if (!start || !end)
         return TSR_ERR_INVALID_ARGUMENT;
     tsr_context *ctx = start->ctx;
+    tsr_status s = rt_enter(ctx);
+    if (s != TSR_OK)
+        return s;
     if (end->ctx != ctx)
-        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT,
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT,
                        "tsr_event_elapsed_ms: the two events belong to different contexts");
     if (!ms)
-        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "tsr_event_elapsed_ms: ms is NULL");
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_event_elapsed_ms: ms is NULL");
     if (!start->recorded || !end->recorded)
-        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "tsr_event_elapsed_ms: the %s event was never recorded",
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_event_elapsed_ms: the %s event was never recorded",
                        start->recorded ? "end" : "start");
     if (!start->handle) {
         *ms = (float)(end->host_ms - start->host_ms);
@@ -134,7 +142,7 @@ tsr_status tsr_event_elapsed_ms(tsr_event *start, tsr_event *end, float *ms)
     }
     StrBuf err;
     sb_init(&err);
-    tsr_status s = ctx->dev->event_sync(ctx, end->handle, &err);
+    s = ctx->dev->event_sync(ctx, end->handle, &err);
     if (s == TSR_OK)
         s = ctx->dev->event_elapsed(ctx, start->handle, end->handle, ms, &err);
     return on_context(ctx, s, &err);

@@ -17,11 +17,11 @@
 static tsr_status param_at(tsr_kernel *k, int i, bool tensor, const char *fn)
 {
     if (i < 0 || i >= k->f->params.len)
-        return rt_fail(&k->err, TSR_ERR_INVALID_ARGUMENT, "%s: argument %d is out of range: kernel '%s' takes %d", fn, i,
+        return rt_fail(k->mod->ctx, TSR_ERR_INVALID_ARGUMENT, "%s: argument %d is out of range: kernel '%s' takes %d", fn, i,
                        k->f->name, k->f->params.len);
     const TirParam *p = &k->f->params.data[i];
     if (p->is_tensor != tensor)
-        return rt_fail(&k->err, TSR_ERR_INVALID_ARGUMENT, "%s: parameter '%s' (argument %d) of kernel '%s' is a %s", fn,
+        return rt_fail(k->mod->ctx, TSR_ERR_INVALID_ARGUMENT, "%s: parameter '%s' (argument %d) of kernel '%s' is a %s", fn,
                        p->name, i, k->f->name, p->is_tensor ? "tensor" : "scalar");
     return TSR_OK;
 }
@@ -30,11 +30,13 @@ tsr_status tsr_kernel_set_tensor(tsr_kernel *k, int i, const DLTensor *t)
 {
     if (!k)
         return TSR_ERR_INVALID_ARGUMENT;
-    tsr_status s = param_at(k, i, true, "tsr_kernel_set_tensor");
+    tsr_status s = rt_enter(k->mod->ctx);
+    if (s == TSR_OK)
+        s = param_at(k, i, true, "tsr_kernel_set_tensor");
     if (s != TSR_OK)
         return s;
     if (!t)
-        return rt_fail(&k->err, TSR_ERR_INVALID_ARGUMENT, "tsr_kernel_set_tensor: the DLTensor for '%s' is NULL",
+        return rt_fail(k->mod->ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_kernel_set_tensor: the DLTensor for '%s' is NULL",
                        k->f->params.data[i].name);
     BoundArg *a = &k->args[i];
     a->set = true;
@@ -56,7 +58,9 @@ tsr_status tsr_kernel_set_scalar(tsr_kernel *k, int i, double value)
 {
     if (!k)
         return TSR_ERR_INVALID_ARGUMENT;
-    tsr_status s = param_at(k, i, false, "tsr_kernel_set_scalar");
+    tsr_status s = rt_enter(k->mod->ctx);
+    if (s == TSR_OK)
+        s = param_at(k, i, false, "tsr_kernel_set_scalar");
     if (s != TSR_OK)
         return s;
     k->args[i].set = true;
@@ -73,7 +77,7 @@ static tsr_status index_of(tsr_kernel *k, const char *name, int *i)
     sb_init(&names);
     for (int j = 0; j < k->f->params.len; j++)
         sb_printf(&names, "%s%s", j ? ", " : "", k->f->params.data[j].name);
-    tsr_status s = rt_fail(&k->err, name ? TSR_ERR_NOT_FOUND : TSR_ERR_INVALID_ARGUMENT,
+    tsr_status s = rt_fail(k->mod->ctx, name ? TSR_ERR_NOT_FOUND : TSR_ERR_INVALID_ARGUMENT,
                            "kernel '%s' has no parameter named '%s' (its parameters: %s)", k->f->name,
                            name ? name : "(null)", names.data ? names.data : "none");
     sb_free(&names);
@@ -295,16 +299,21 @@ static tsr_status pick_variant(tsr_kernel *k, const Launch *l, KernelVariant **o
 
 tsr_status tsr_kernel_grid(tsr_kernel *k, int64_t grid[3])
 {
-    if (!k || !grid)
-        return k ? rt_fail(&k->err, TSR_ERR_INVALID_ARGUMENT, "tsr_kernel_grid: grid is NULL") : TSR_ERR_INVALID_ARGUMENT;
+    if (!k)
+        return TSR_ERR_INVALID_ARGUMENT;
+    tsr_status s = rt_enter(k->mod->ctx);
+    if (s != TSR_OK)
+        return s;
+    if (!grid)
+        return rt_fail(k->mod->ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_kernel_grid: grid is NULL");
     Launch l;
     StrBuf err;
     sb_init(&err);
-    tsr_status s = validate(k, &l, &err);
+    s = validate(k, &l, &err);
     if (s == TSR_OK)
         memcpy(grid, l.grid, sizeof l.grid);
     else
-        rt_fail_text(&k->err, s, err.data);
+        rt_fail_text(k->mod->ctx, s, err.data);
     launch_free(&l);
     sb_free(&err);
     return s;
@@ -315,17 +324,20 @@ tsr_status tsr_kernel_launch(tsr_kernel *k, void *stream)
     if (!k)
         return TSR_ERR_INVALID_ARGUMENT;
     tsr_context *ctx = k->mod->ctx;
+    tsr_status s = rt_enter(ctx);
+    if (s != TSR_OK)
+        return s;
     Launch l;
     StrBuf err;
     sb_init(&err);
     KernelVariant *v = NULL;
-    tsr_status s = validate(k, &l, &err);
+    s = validate(k, &l, &err);
     if (s == TSR_OK)
         s = pick_variant(k, &l, &v, &err);
     if (s == TSR_OK && l.grid[0] * l.grid[1] * l.grid[2] > 0)
         s = ctx->dev->launch(ctx, k, v, &l, stream, &err);
     if (s != TSR_OK)
-        rt_fail_text(&k->err, s, err.data);
+        rt_fail_text(k->mod->ctx, s, err.data);
     launch_free(&l);
     sb_free(&err);
     return s;

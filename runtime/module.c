@@ -39,6 +39,7 @@ static bool generate(tsr_kernel *k, const KernelVariant *v, bool want_llvm, Code
     Source src = { m->name, m->source, m->len };
     Diag diag;
     diag_init(&diag, &src);
+    diag.api_defines = true;
     TirModule *t = frontend_compile(&src, k->defs, k->f->defines.len, k->f->name, &diag, NULL);
     bool ok = false;
     if (t && t->funcs.len == 1) {
@@ -136,7 +137,6 @@ static void kernel_destroy(tsr_context *ctx, tsr_kernel *k)
     free(k->tir_text);
     rt_free(ctx, k->args, sizeof(BoundArg) * (size_t)(k->f->params.len ? k->f->params.len : 1));
     rt_free(ctx, k->defs, sizeof(Define) * (size_t)(k->f->defines.len ? k->f->defines.len : 1));
-    sb_free(&k->err);
     rt_free(ctx, k, sizeof *k);
 }
 
@@ -157,7 +157,6 @@ void tsr_module_destroy(tsr_module *m)
     rt_free(ctx, m->defs, sizeof(Define) * (size_t)m->ndefs);
     rt_free(ctx, m->source, m->len + 1);
     ctx_strfree(ctx, m->name);
-    sb_free(&m->err);
     if (m->prev)
         m->prev->next = m->next;
     else if (ctx->modules == m)
@@ -167,7 +166,7 @@ void tsr_module_destroy(tsr_module *m)
     rt_free(ctx, m, sizeof *m);
 }
 
-static tsr_status oom(tsr_context *ctx) { return rt_fail(&ctx->err, TSR_ERR_OUT_OF_MEMORY, "out of host memory"); }
+static tsr_status oom(tsr_context *ctx) { return rt_fail(ctx, TSR_ERR_OUT_OF_MEMORY, "out of host memory"); }
 
 /* Checks the options and fills the module's copies of what the JIT key and
  * code generation need. */
@@ -177,13 +176,13 @@ static tsr_status module_init(tsr_module *m, const char *source, size_t len, con
     tsr_context *ctx = m->ctx;
     const char *target = o->target ? o->target : ctx->default_target;
     if (!rt_target_known(target))
-        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "unknown target '%s' (use sm_80, sm_90 or sm_90a)", target);
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "unknown target '%s' (use sm_80, sm_90 or sm_90a)", target);
     snprintf(m->target, sizeof m->target, "%s", target);
     if (o->ndefines < 0 || (o->ndefines > 0 && !o->defines))
-        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "%d defines given with defines = %p", o->ndefines,
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "%d defines given with defines = %p", o->ndefines,
                        (const void *)o->defines);
     if (o->keep_ir & ~(unsigned)(TSR_IR_TIR | TSR_IR_LLVM | TSR_IR_PTX))
-        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "keep_ir has unknown flags 0x%x", o->keep_ir);
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "keep_ir has unknown flags 0x%x", o->keep_ir);
     m->kept_ir = o->keep_ir;
     if (!(m->source = ctx_strndup(ctx, source, len)))
         return oom(ctx);
@@ -196,7 +195,7 @@ static tsr_status module_init(tsr_module *m, const char *source, size_t len, con
     for (int i = 0; i < o->ndefines; i++) {
         const tsr_define *d = &o->defines[i];
         if (!d->name || !d->value)
-            return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "define %d has a NULL %s", i, d->name ? "value" : "name");
+            return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "define %d has a NULL %s", i, d->name ? "value" : "name");
         if (!(m->defs[i].name = ctx_strdup(ctx, d->name)) || !(m->defs[i].value = ctx_strdup(ctx, d->value)))
             return oom(ctx);
     }
@@ -219,7 +218,6 @@ static tsr_status add_kernels(tsr_module *m)
         k->mod = m;
         k->f = f;
         k->var[VARIANT_ALIGNED].used = true; /* unaligned: none */
-        sb_init(&k->err);
         /* The kernel's own specialization: what code generation recompiles. */
         if (!(k->defs = rt_alloc(ctx, sizeof(Define) * (size_t)(f->defines.len ? f->defines.len : 1))))
             return oom(ctx);
@@ -249,7 +247,6 @@ static tsr_status compile(tsr_context *ctx, const char *source, size_t len, cons
     if (!m)
         return oom(ctx);
     m->ctx = ctx;
-    sb_init(&m->err);
     m->next = ctx->modules;
     if (ctx->modules)
         ctx->modules->prev = m;
@@ -259,9 +256,10 @@ static tsr_status compile(tsr_context *ctx, const char *source, size_t len, cons
         Source src = { m->name, m->source, m->len };
         Diag diag;
         diag_init(&diag, &src);
+        diag.api_defines = true;
         m->tir = frontend_compile(&src, m->defs, m->ndefs, o->kernel, &diag, NULL);
         if (!m->tir)
-            s = rt_fail_text(&ctx->err, TSR_ERR_COMPILE, diag.out.data);
+            s = rt_fail_text(ctx, TSR_ERR_COMPILE, diag.out.data);
         diag_free(&diag);
     }
     if (s == TSR_OK)
@@ -272,7 +270,7 @@ static tsr_status compile(tsr_context *ctx, const char *source, size_t len, cons
         sb_init(&err);
         s = rt_prepare_variant(m->kernels[i], VARIANT_ALIGNED, &err);
         if (s != TSR_OK)
-            rt_fail_text(&ctx->err, s, err.data);
+            rt_fail_text(ctx, s, err.data);
         sb_free(&err);
     }
     if (s != TSR_OK) {
@@ -286,32 +284,32 @@ static tsr_status compile(tsr_context *ctx, const char *source, size_t len, cons
 tsr_status tsr_module_compile(tsr_context *ctx, const char *source, size_t len, const tsr_compile_options *opts,
                               tsr_module **out)
 {
-    tsr_status s = rt_context_usable(ctx);
+    tsr_status s = rt_enter(ctx);
     if (s != TSR_OK)
         return s;
     if (!out)
-        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "tsr_module_compile: out is NULL");
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_module_compile: out is NULL");
     *out = NULL;
     if (!source)
-        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "tsr_module_compile: source is NULL");
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_module_compile: source is NULL");
     return compile(ctx, source, len, "<string>", opts, out);
 }
 
 tsr_status tsr_module_compile_file(tsr_context *ctx, const char *path, const tsr_compile_options *opts,
                                    tsr_module **out)
 {
-    tsr_status s = rt_context_usable(ctx);
+    tsr_status s = rt_enter(ctx);
     if (s != TSR_OK)
         return s;
     if (!out || !path)
-        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "tsr_module_compile_file: %s is NULL",
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_module_compile_file: %s is NULL",
                        out ? "path" : "out");
     *out = NULL;
     size_t len;
     const char *why;
     char *text = rt_read_regular_file(path, RT_MAX_SOURCE_BYTES, &len, &why);
     if (!text)
-        return rt_fail(&ctx->err, TSR_ERR_IO, "cannot read '%s': %s", path, why);
+        return rt_fail(ctx, TSR_ERR_IO, "cannot read '%s': %s", path, why);
     s = compile(ctx, text, len, path, opts, out);
     free(text);
     return s;
@@ -319,9 +317,7 @@ tsr_status tsr_module_compile_file(tsr_context *ctx, const char *path, const tsr
 
 const char *tsr_module_error(const tsr_module *m)
 {
-    if (!m)
-        return "no module (a NULL handle)";
-    return m->err.data ? m->err.data : "";
+    return m ? tsr_context_error(m->ctx) : "no module (a NULL handle)";
 }
 
 int tsr_module_kernel_count(const tsr_module *m) { return m ? m->nkernels : 0; }
@@ -343,9 +339,13 @@ static tsr_kernel *find_kernel(const tsr_module *m, const char *name)
 
 tsr_status tsr_module_get_kernel(tsr_module *m, const char *name, tsr_kernel **out)
 {
-    if (!m || !out)
-        return m ? rt_fail(&m->err, TSR_ERR_INVALID_ARGUMENT, "tsr_module_get_kernel: out is NULL")
-                 : TSR_ERR_INVALID_ARGUMENT;
+    if (!m)
+        return TSR_ERR_INVALID_ARGUMENT;
+    tsr_status s = rt_enter(m->ctx);
+    if (s != TSR_OK)
+        return s;
+    if (!out)
+        return rt_fail(m->ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_module_get_kernel: out is NULL");
     *out = find_kernel(m, name);
     if (*out)
         return TSR_OK;
@@ -353,9 +353,9 @@ tsr_status tsr_module_get_kernel(tsr_module *m, const char *name, tsr_kernel **o
     sb_init(&names);
     for (int i = 0; i < m->nkernels; i++)
         sb_printf(&names, "%s'%s'", i ? ", " : "", m->kernels[i]->f->name);
-    tsr_status s = name ? rt_fail(&m->err, TSR_ERR_NOT_FOUND, "no kernel named '%s' in the module (it has %s)", name,
+    s = name ? rt_fail(m->ctx, TSR_ERR_NOT_FOUND, "no kernel named '%s' in the module (it has %s)", name,
                                   names.data ? names.data : "none")
-                        : rt_fail(&m->err, TSR_ERR_NOT_FOUND, "the module has %d kernels (%s); name the one you want",
+                        : rt_fail(m->ctx, TSR_ERR_NOT_FOUND, "the module has %d kernels (%s); name the one you want",
                                   m->nkernels, names.data ? names.data : "");
     sb_free(&names);
     return s;
@@ -382,9 +382,7 @@ const char *tsr_kernel_name(const tsr_kernel *k) { return k ? k->f->name : NULL;
 
 const char *tsr_kernel_error(const tsr_kernel *k)
 {
-    if (!k)
-        return "no kernel (a NULL handle)";
-    return k->err.data ? k->err.data : "";
+    return k ? tsr_context_error(k->mod->ctx) : "no kernel (a NULL handle)";
 }
 
 int tsr_kernel_param_count(const tsr_kernel *k) { return k ? k->f->params.len : 0; }
@@ -401,10 +399,15 @@ int tsr_kernel_param_index(const tsr_kernel *k, const char *name)
 
 tsr_status tsr_kernel_param_info(tsr_kernel *k, int i, tsr_param_info *out)
 {
-    if (!k || !out)
+    if (!k)
         return TSR_ERR_INVALID_ARGUMENT;
+    tsr_status s = rt_enter(k->mod->ctx);
+    if (s != TSR_OK)
+        return s;
+    if (!out)
+        return rt_fail(k->mod->ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_kernel_param_info: out is NULL");
     if (i < 0 || i >= k->f->params.len)
-        return rt_fail(&k->err, TSR_ERR_INVALID_ARGUMENT, "parameter %d of kernel '%s' does not exist (it has %d)",
+        return rt_fail(k->mod->ctx, TSR_ERR_INVALID_ARGUMENT, "parameter %d of kernel '%s' does not exist (it has %d)",
                        i, k->f->name, k->f->params.len);
     const TirParam *p = &k->f->params.data[i];
     memset(out, 0, sizeof *out);
@@ -426,8 +429,13 @@ tsr_status tsr_kernel_param_info(tsr_kernel *k, int i, tsr_param_info *out)
 
 tsr_status tsr_kernel_get_attributes(tsr_kernel *k, tsr_kernel_attributes *out)
 {
-    if (!k || !out)
+    if (!k)
         return TSR_ERR_INVALID_ARGUMENT;
+    tsr_status s = rt_enter(k->mod->ctx);
+    if (s != TSR_OK)
+        return s;
+    if (!out)
+        return rt_fail(k->mod->ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_kernel_get_attributes: out is NULL");
     memset(out, 0, sizeof *out);
     const KernelVariant *v = &k->var[VARIANT_ALIGNED];
     if (v->ready)

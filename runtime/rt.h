@@ -18,6 +18,8 @@
 #include "jitcache.h"
 #include "tessera.h"
 
+#include <pthread.h>
+
 typedef struct DeviceOps DeviceOps;
 
 /* One compiled form of a kernel for a PTX device: tensors whose bit is set
@@ -51,7 +53,6 @@ struct tsr_kernel {
     KernelVariant var[MAX_VARIANTS];
     char *tir_text, *llvm_ir; /* kept when asked (TSR_IR_*) */
     BoundArg *args;           /* one per parameter */
-    StrBuf err;
 };
 
 struct tsr_module {
@@ -67,7 +68,6 @@ struct tsr_module {
     tsr_kernel **kernels;
     int nkernels, cap_kernels;
     tsr_module *prev, *next; /* the context's live modules */
-    StrBuf err;
 };
 
 /* A validated launch: the arguments as host-side views (data pointers are
@@ -87,6 +87,17 @@ typedef struct {
 } Allocation;
 
 typedef struct AttnEntry AttnEntry;
+typedef struct ErrSlot ErrSlot;
+
+/* A thread's messages on a context (errors.c): the current one and the one
+ * before, which stays allocated until the next failure. */
+struct ErrSlot {
+    pthread_t thread;
+    char *cur, *prev;           /* NULL: none */
+    size_t cur_size, prev_size; /* bytes allocated; 0: a static text */
+    bool cleared;               /* the last call succeeded: the message is "" */
+    ErrSlot *next;
+};
 
 struct tsr_context {
     tsr_allocator alloc;
@@ -107,11 +118,16 @@ struct tsr_context {
     AttnEntry *attn; /* attention modules compiled so far (attention.c) */
     tsr_module *modules; /* live modules, destroyed with the context */
     tsr_event *events;   /* live events (event.c), destroyed with the context */
-    StrBuf err;
+    pthread_mutex_t lock; /* guards errors */
+    ErrSlot *errors;      /* each thread's last message (errors.c) */
+    ErrSlot first_slot;   /* the creating thread's, in errors */
+    bool lost_message;    /* a thread's slot could not be allocated */
 };
 
-/* TSR_OK when ctx can be used; otherwise why not (message on the context). */
-tsr_status rt_context_usable(tsr_context *ctx);
+/* Starts a status-returning API call on ctx: clears the calling thread's
+ * message and returns TSR_OK when ctx can be used, otherwise why not
+ * (message on the context). */
+tsr_status rt_enter(tsr_context *ctx);
 
 /* Destroys the attention modules kept by the context (attention.c). */
 void rt_attention_release(tsr_context *ctx);
@@ -122,10 +138,15 @@ void rt_events_release(tsr_context *ctx);
 void *rt_alloc(tsr_context *ctx, size_t size);
 void rt_free(tsr_context *ctx, void *p, size_t size);
 
-/* Records a failure: replaces the handle's message and returns s. */
-tsr_status rt_fail(StrBuf *msg, tsr_status s, const char *fmt, ...) TSR_PRINTF(3, 4);
-/* Replaces the handle's message with text. */
-tsr_status rt_fail_text(StrBuf *msg, tsr_status s, const char *text);
+/* Each thread's last message on a context (errors.c). rt_fail records a
+ * failure as the calling thread's message and returns s; rt_clear_error
+ * records a success; rt_error is the current message ("" when none). */
+void rt_errors_init(tsr_context *ctx);
+void rt_errors_free(tsr_context *ctx);
+tsr_status rt_fail(tsr_context *ctx, tsr_status s, const char *fmt, ...) TSR_PRINTF(3, 4);
+tsr_status rt_fail_text(tsr_context *ctx, tsr_status s, const char *text);
+void rt_clear_error(tsr_context *ctx);
+const char *rt_error(tsr_context *ctx);
 
 /* The dynamic shared memory limit (opt-in) of a target's GPUs, for devices
  * that have no GPU to ask. */

@@ -9,6 +9,7 @@ void diag_init(Diag *d, const Source *src)
     sb_init(&d->out);
     d->nerrors = 0;
     d->max_errors = 20;
+    d->api_defines = false;
 }
 
 void diag_free(Diag *d) { sb_free(&d->out); }

@@ -25,6 +25,7 @@ typedef struct {
     StrBuf out;
     int nerrors;
     int max_errors; /* stop recording after this many; 0 means 20 */
+    bool api_defines; /* compile-time values come from tsr_compile_options.defines, not -D NAME=VALUE */
 } Diag;
 
 void diag_init(Diag *d, const Source *src);

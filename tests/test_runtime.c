@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "rt_suite.h"
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -330,6 +331,88 @@ static void empty_tensors(void **state)
     }
 }
 
+/* In a second thread: the first thread's message is not seen; this one's
+ * failure is. Returns m when all held. */
+static void *fail_in_thread(void *arg)
+{
+    tsr_module *m = arg;
+    bool clean = strcmp(tsr_module_error(m), "") == 0;
+    tsr_kernel *k;
+    tsr_status s = tsr_module_get_kernel(m, "from_the_other_thread", &k);
+    return clean && s == TSR_ERR_NOT_FOUND && strstr(tsr_module_error(m), "from_the_other_thread") ? m : NULL;
+}
+
+/* One error model: every call's outcome lands on the context, for the
+ * calling thread; a success clears it; a message stays readable through the
+ * next call, so f(call(), tsr_context_error(ctx)) is safe in either order. */
+static void error_model(void **state)
+{
+    (void)state;
+    for (int s = TSR_OK; s <= TSR_ERR_UNSUPPORTED; s++) {
+        assert_true(strlen(tsr_status_string((tsr_status)s)) > 0);
+        for (int t = TSR_OK; t < s; t++)
+            assert_string_not_equal(tsr_status_string((tsr_status)s), tsr_status_string((tsr_status)t));
+    }
+    assert_string_equal(tsr_status_string(TSR_OK), "success");
+    assert_string_equal(tsr_status_string((tsr_status)99), "unknown status");
+
+    tsr_context *ctx = suite_context(TSR_DEVICE_INTERP);
+    static const char src[] = "kernel copy<B: int = 16>(X: f32[N], Y: out f32[N]) grid (cdiv(N, B)) {\n"
+                              "    Y[program_id(0) * B : +B] = X[program_id(0) * B : +B];\n"
+                              "}\n";
+    tsr_module *m = suite_compile(ctx, src, NULL, 0);
+    tsr_kernel *k;
+    /* A module's failure is the context's message too; a success clears it. */
+    assert_int_equal(tsr_module_get_kernel(m, "nope", &k), TSR_ERR_NOT_FOUND);
+    assert_non_null(strstr(tsr_context_error(ctx), "no kernel named 'nope'"));
+    assert_string_equal(tsr_module_error(m), tsr_context_error(ctx));
+    assert_int_equal(tsr_module_get_kernel(m, "copy", &k), TSR_OK);
+    assert_string_equal(tsr_context_error(ctx), "");
+    assert_string_equal(tsr_module_error(m), "");
+    /* A kernel's failure likewise. */
+    assert_int_equal(tsr_kernel_launch(k, NULL), TSR_ERR_LAUNCH);
+    assert_non_null(strstr(tsr_context_error(ctx), "argument 0 ('X') of kernel 'copy' is not set"));
+    assert_string_equal(tsr_kernel_error(k), tsr_context_error(ctx));
+    assert_int_equal(tsr_kernel_set_scalar(k, 5, 1.0), TSR_ERR_INVALID_ARGUMENT);
+    assert_int_equal(tsr_kernel_param_count(k), 2); /* getters do not touch the message */
+    assert_non_null(strstr(tsr_kernel_error(k), "argument 5 is out of range"));
+    int64_t n = 16;
+    float x[16] = { 0 };
+    DLTensor t = { x, { kDLCPU, 0 }, 1, { kDLFloat, 32, 1 }, &n, NULL, 0 };
+    assert_int_equal(tsr_kernel_set_tensor(k, 0, &t), TSR_OK);
+    assert_string_equal(tsr_kernel_error(k), "");
+    /* The string read before a call is still readable after it (ASan
+     * checks), whichever order f(call(), tsr_context_error(ctx)) takes. */
+    assert_int_equal(tsr_module_get_kernel(m, "first", &k), TSR_ERR_NOT_FOUND);
+    const char *before = tsr_context_error(ctx);
+    assert_int_equal(tsr_module_get_kernel(m, "second", &k), TSR_ERR_NOT_FOUND);
+    assert_non_null(strstr(before, "'first'"));
+    assert_non_null(strstr(tsr_context_error(ctx), "'second'"));
+    assert_int_equal(tsr_module_get_kernel(m, NULL, &k), TSR_OK);
+    assert_string_equal(tsr_context_error(ctx), "");
+    /* Messages are per thread: another thread's failure is not this one's. */
+    assert_int_equal(tsr_module_get_kernel(m, "mine", &k), TSR_ERR_NOT_FOUND);
+    pthread_t th;
+    void *ok = NULL;
+    assert_int_equal(pthread_create(&th, NULL, fail_in_thread, m), 0);
+    pthread_join(th, &ok);
+    assert_ptr_equal(ok, m);
+    assert_non_null(strstr(tsr_context_error(ctx), "'mine'"));
+    /* Defines given through the API are not spoken of as -D options. */
+    tsr_define d = { "BLOK", "3" };
+    tsr_compile_options co;
+    memset(&co, 0, sizeof co);
+    co.defines = &d;
+    co.ndefines = 1;
+    tsr_module *bad;
+    assert_int_equal(tsr_module_compile(ctx, src, strlen(src), &co, &bad), TSR_ERR_COMPILE);
+    if (!strstr(tsr_context_error(ctx), "define BLOK: no kernel being compiled has a compile-time parameter named "
+                                        "'BLOK'") ||
+        strstr(tsr_context_error(ctx), "-D"))
+        fail_msg("%s", tsr_context_error(ctx));
+    tsr_context_destroy(ctx);
+}
+
 static int cuda_group(void)
 {
     tsr_context_options o;
@@ -357,6 +440,7 @@ int main(void)
         cmocka_unit_test(source_files_that_are_not_files),
         cmocka_unit_test(overflowing_shapes),
         cmocka_unit_test(empty_tensors),
+        cmocka_unit_test(error_model),
     };
     int failed = cmocka_run_group_tests_name("context", tests, NULL, NULL);
     failed += rt_suite_run(TSR_DEVICE_INTERP, "api_interp");
