@@ -47,9 +47,8 @@
  *    either order of evaluation (evaluated first, it shows the message from
  *    before the call). Copy it to keep it longer.
  *  - There is no global mutable state: everything hangs off a context. Two
- *    contexts may be used from two threads at once. One context, with its
- *    modules and kernels, must be used by one thread at a time (its error
- *    messages are per thread all the same).
+ *    contexts may be used from two threads at once. On one context, see
+ *    "Threads" at tsr_kernel_launch_args for what may run at once.
  *  - Other strings returned by the library live as long as the handle they
  *    came from.
  *  - Size and shape arguments are in elements unless the name says bytes.
@@ -352,10 +351,54 @@ TSR_API tsr_status tsr_kernel_grid(tsr_kernel *k, int64_t grid[3]);
  * with no blocks launches nothing and succeeds. */
 TSR_API tsr_status tsr_kernel_launch(tsr_kernel *k, void *stream);
 
+/* One argument of tsr_kernel_launch_args, by position: a tensor parameter
+ * takes .tensor (its description is read during the call; its data must
+ * stay valid until the launch has completed), a scalar parameter takes
+ * .scalar with .tensor NULL, converted as by tsr_kernel_set_scalar. */
+typedef struct tsr_arg {
+    const DLTensor *tensor;
+    double scalar;
+} tsr_arg;
+
+/* Launches the kernel with arguments given for this call only (nargs must
+ * be tsr_kernel_param_count), checked and run as tsr_kernel_launch does; the
+ * arguments bound on the kernel are neither used nor changed.
+ *
+ * Threads. tsr_kernel_launch_args may be called from several threads at
+ * once, on one kernel or several, and at the same time as any other call on
+ * the same context except destroying the context or the kernel's module:
+ * variants compiled on first need are compiled once (other launches of the
+ * kernel wait for it), and each thread sees only its own error messages.
+ * So may tsr_module_compile, tsr_module_compile_file,
+ * tsr_module_get_kernel, the getters, tsr_malloc, tsr_free, tsr_memcpy,
+ * tsr_memset, the synchronization, stream and event calls (each event used
+ * by one thread at a time) and tsr_attention_forward. The allocator hooks
+ * must then be thread-safe. What is not: the tsr_kernel_set_* calls and
+ * tsr_kernel_launch / tsr_kernel_grid, which use the arguments bound on the
+ * kernel, from two threads on one kernel; and any destroy with calls on the
+ * same handle in flight. */
+TSR_API tsr_status tsr_kernel_launch_args(tsr_kernel *k, const tsr_arg *args, int nargs, void *stream);
+
 /* Waits for the work queued on a stream (NULL: the default stream), or for
  * all the context's work. Immediate on emu and interp. */
 TSR_API tsr_status tsr_stream_synchronize(tsr_context *ctx, void *stream);
 TSR_API tsr_status tsr_context_synchronize(tsr_context *ctx);
+
+/* A new stream of the context: a CUstream on cuda (cuStreamCreate with
+ * CU_STREAM_DEFAULT, in the context's CUcontext). On emu and interp, whose
+ * launches complete before they return, *stream is NULL, the one stream
+ * there is. Streams still live are destroyed with the context. */
+TSR_API tsr_status tsr_stream_create(tsr_context *ctx, void **stream);
+/* Destroys a stream from tsr_stream_create once its work is done; NULL is
+ * ignored. */
+TSR_API tsr_status tsr_stream_destroy(tsr_context *ctx, void *stream);
+
+/* cuda: the CUcontext the context works in (the device's primary context,
+ * the one the CUDA runtime uses; retained by Tessera until
+ * tsr_context_destroy) and its CUdevice, for code that launches its own
+ * work on Tessera's memory and streams. Either pointer may be NULL.
+ * TSR_ERR_UNSUPPORTED on emu and interp. */
+TSR_API tsr_status tsr_context_cuda(tsr_context *ctx, void **cu_context, int *cu_device);
 
 /* ----------------------------------------------------------------- buffers */
 

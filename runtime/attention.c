@@ -32,11 +32,16 @@ void rt_attention_release(tsr_context *ctx)
 static tsr_status specialization(tsr_context *ctx, DType dt, int head_dim, bool causal, tsr_kernel **out)
 {
     const char *target = tsr_context_default_target(ctx);
-    for (AttnEntry *e = ctx->attn; e; e = e->next)
-        if (e->dt == dt && e->head_dim == head_dim && e->causal == causal && !strcmp(e->target, target)) {
+    /* Threads may look up and add at once; two that compile the same
+     * specialization both add it, and the first added is found after. */
+    pthread_mutex_lock(&ctx->work_lock);
+    *out = NULL;
+    for (AttnEntry *e = ctx->attn; e && !*out; e = e->next)
+        if (e->dt == dt && e->head_dim == head_dim && e->causal == causal && !strcmp(e->target, target))
             *out = e->kernel;
-            return TSR_OK;
-        }
+    pthread_mutex_unlock(&ctx->work_lock);
+    if (*out)
+        return TSR_OK;
     AttnConfig cfg = attention_config(target, dt, head_dim, causal);
     char d[16], bm[16], bn[16];
     snprintf(d, sizeof d, "%d", head_dim);
@@ -66,8 +71,10 @@ static tsr_status specialization(tsr_context *ctx, DType dt, int head_dim, bool 
     snprintf(e->target, sizeof e->target, "%s", target);
     e->mod = mod;
     tsr_module_get_kernel(mod, TSR_ATTENTION_KERNEL, &e->kernel);
+    pthread_mutex_lock(&ctx->work_lock);
     e->next = ctx->attn;
     ctx->attn = e;
+    pthread_mutex_unlock(&ctx->work_lock);
     *out = e->kernel;
     return TSR_OK;
 }
@@ -107,12 +114,19 @@ tsr_status tsr_attention_forward(tsr_context *ctx, const DLTensor *q, const DLTe
     s = specialization(ctx, dt, (int)head_dim, causal != 0, &kern);
     if (s != TSR_OK)
         return s;
-    static const char *const params[] = { "Q", "K", "V", "O", "LSE" };
-    for (int i = 0; i < 5 && s == TSR_OK; i++)
-        s = tsr_kernel_set_tensor_by_name(kern, params[i], ts[i]);
-    if (s == TSR_OK)
-        s = tsr_kernel_set_scalar_by_name(kern, "scale", scale);
-    if (s == TSR_OK)
-        s = tsr_kernel_launch(kern, stream);
-    return s; /* a failure's message is on the context already */
+    /* The arguments go with the call, not on the shared kernel: threads may
+     * run attention on one context at once. */
+    static const char *const params[] = { "Q", "K", "V", "O", "LSE", "scale" };
+    tsr_arg args[6];
+    if (tsr_kernel_param_count(kern) != 6)
+        return rt_fail(ctx, TSR_ERR_DEVICE, "internal error: the attention kernel takes %d parameters, not 6",
+                       tsr_kernel_param_count(kern));
+    for (int i = 0; i < 6; i++) {
+        int at = tsr_kernel_param_index(kern, params[i]);
+        if (at < 0)
+            return rt_fail(ctx, TSR_ERR_DEVICE, "internal error: the attention kernel has no parameter %s", params[i]);
+        args[at].tensor = i < 5 ? ts[i] : NULL;
+        args[at].scalar = scale;
+    }
+    return tsr_kernel_launch_args(kern, args, 6, stream); /* a failure's message is on the context */
 }

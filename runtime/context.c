@@ -239,6 +239,7 @@ tsr_status tsr_context_create(const tsr_context_options *opts, tsr_context **out
     memset(ctx, 0, sizeof *ctx);
     ctx->alloc = *a;
     rt_errors_init(ctx);
+    pthread_mutex_init(&ctx->work_lock, NULL);
     ctx->ordinal = opts->device_ordinal;
     ctx->host_threads = opts->host_threads;
     ctx->flags = opts->flags;
@@ -296,10 +297,14 @@ void tsr_context_destroy(tsr_context *ctx)
         for (int i = 0; i < ctx->nallocs; i++)
             ctx->dev->mem_free(ctx, ctx->allocs[i].ptr, ctx->allocs[i].size, &ignored);
         sb_free(&ignored);
+        for (int i = 0; i < ctx->nstreams; i++)
+            ctx->dev->stream_destroy(ctx, ctx->streams[i]);
         ctx->dev->close(ctx);
     }
     rt_free(ctx, ctx->allocs, sizeof(Allocation) * (size_t)ctx->cap_allocs);
+    rt_free(ctx, ctx->streams, sizeof(void *) * (size_t)ctx->cap_streams);
     jit_cache_close(&ctx->cache);
+    pthread_mutex_destroy(&ctx->work_lock);
     rt_errors_free(ctx);
     tsr_allocator a = ctx->alloc;
     a.free(a.user, ctx, sizeof *ctx);
@@ -337,8 +342,11 @@ const char *tsr_context_default_target(const tsr_context *ctx)
 void tsr_context_cache_stats(const tsr_context *ctx, tsr_cache_stats *out)
 {
     memset(out, 0, sizeof *out);
-    if (ctx)
+    if (ctx) {
+        pthread_mutex_lock((pthread_mutex_t *)&ctx->work_lock); /* only the lock is written */
         *out = ctx->cache.stats;
+        pthread_mutex_unlock((pthread_mutex_t *)&ctx->work_lock);
+    }
 }
 
 const char *tsr_context_cache_dir(const tsr_context *ctx)
@@ -401,7 +409,10 @@ tsr_status tsr_malloc(tsr_context *ctx, size_t bytes, void **ptr)
     StrBuf err;
     sb_init(&err);
     s = ctx->dev->mem_alloc(ctx, bytes, ptr, &err);
-    if (s == TSR_OK && !track(ctx, *ptr, bytes)) {
+    pthread_mutex_lock(&ctx->work_lock);
+    bool tracked = s == TSR_OK && track(ctx, *ptr, bytes);
+    pthread_mutex_unlock(&ctx->work_lock);
+    if (s == TSR_OK && !tracked) {
         ctx->dev->mem_free(ctx, *ptr, bytes, &err);
         *ptr = NULL;
         s = TSR_ERR_OUT_OF_MEMORY;
@@ -418,14 +429,18 @@ tsr_status tsr_free(tsr_context *ctx, void *ptr)
     tsr_status s = rt_enter(ctx);
     if (s != TSR_OK || !ptr)
         return s;
+    pthread_mutex_lock(&ctx->work_lock);
     int i = find_alloc(ctx, ptr);
+    size_t size = i >= 0 ? ctx->allocs[i].size : 0;
+    if (i >= 0)
+        ctx->allocs[i] = ctx->allocs[--ctx->nallocs];
+    pthread_mutex_unlock(&ctx->work_lock);
     if (i < 0)
         return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_free: %p was not allocated by tsr_malloc on this context",
                        ptr);
     StrBuf err;
     sb_init(&err);
-    s = ctx->dev->mem_free(ctx, ptr, ctx->allocs[i].size, &err);
-    ctx->allocs[i] = ctx->allocs[--ctx->nallocs];
+    s = ctx->dev->mem_free(ctx, ptr, size, &err);
     if (s != TSR_OK)
         rt_fail_text(ctx, s, err.data);
     sb_free(&err);
@@ -456,6 +471,85 @@ tsr_status tsr_memset(tsr_context *ctx, void *dst, int value, size_t bytes, void
     if (!dst)
         return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_memset: dst is NULL");
     DEVICE_CALL(ctx, ctx->dev->mem_set(ctx, dst, value, bytes, stream, &err_));
+}
+
+/* ---------------------------------------------------------------- streams */
+
+/* Adds a stream to the context's list (work_lock held). */
+static bool keep_stream(tsr_context *ctx, void *stream)
+{
+    if (ctx->nstreams == ctx->cap_streams) {
+        int cap = ctx->cap_streams ? 2 * ctx->cap_streams : 8;
+        void **a = rt_alloc(ctx, sizeof(void *) * (size_t)cap);
+        if (!a)
+            return false;
+        if (ctx->nstreams)
+            memcpy(a, ctx->streams, sizeof(void *) * (size_t)ctx->nstreams);
+        rt_free(ctx, ctx->streams, sizeof(void *) * (size_t)ctx->cap_streams);
+        ctx->streams = a;
+        ctx->cap_streams = cap;
+    }
+    ctx->streams[ctx->nstreams++] = stream;
+    return true;
+}
+
+tsr_status tsr_stream_create(tsr_context *ctx, void **stream)
+{
+    tsr_status s = rt_enter(ctx);
+    if (s != TSR_OK)
+        return s;
+    if (!stream)
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_stream_create: stream is NULL");
+    *stream = NULL;
+    if (!ctx->dev->stream_create)
+        return TSR_OK; /* a host device: the NULL stream is its only one */
+    StrBuf err;
+    sb_init(&err);
+    s = ctx->dev->stream_create(ctx, stream, &err);
+    if (s == TSR_OK) {
+        pthread_mutex_lock(&ctx->work_lock);
+        bool kept = keep_stream(ctx, *stream);
+        pthread_mutex_unlock(&ctx->work_lock);
+        if (!kept) {
+            ctx->dev->stream_destroy(ctx, *stream);
+            *stream = NULL;
+            s = TSR_ERR_OUT_OF_MEMORY;
+            sb_puts(&err, "out of host memory");
+        }
+    }
+    if (s != TSR_OK)
+        rt_fail_text(ctx, s, err.data);
+    sb_free(&err);
+    return s;
+}
+
+tsr_status tsr_stream_destroy(tsr_context *ctx, void *stream)
+{
+    tsr_status s = rt_enter(ctx);
+    if (s != TSR_OK || !stream)
+        return s;
+    pthread_mutex_lock(&ctx->work_lock);
+    int i = ctx->nstreams - 1;
+    while (i >= 0 && ctx->streams[i] != stream)
+        i--;
+    if (i >= 0)
+        ctx->streams[i] = ctx->streams[--ctx->nstreams];
+    pthread_mutex_unlock(&ctx->work_lock);
+    if (i < 0)
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_stream_destroy: %p is not a stream of this context", stream);
+    ctx->dev->stream_destroy(ctx, stream);
+    return TSR_OK;
+}
+
+tsr_status tsr_context_cuda(tsr_context *ctx, void **cu_context, int *cu_device)
+{
+    tsr_status s = rt_enter(ctx);
+    if (s != TSR_OK)
+        return s;
+    if (!ctx->dev->native)
+        return rt_fail(ctx, TSR_ERR_UNSUPPORTED, "tsr_context_cuda: the context runs on %s, not cuda", ctx->device_name);
+    ctx->dev->native(ctx, cu_context, cu_device);
+    return TSR_OK;
 }
 
 tsr_status tsr_stream_synchronize(tsr_context *ctx, void *stream)

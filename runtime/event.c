@@ -53,10 +53,12 @@ tsr_status tsr_event_create(tsr_context *ctx, tsr_event **out)
             return s;
         }
     }
+    pthread_mutex_lock(&ctx->work_lock);
     ev->next = ctx->events;
     if (ctx->events)
         ctx->events->prev = ev;
     ctx->events = ev;
+    pthread_mutex_unlock(&ctx->work_lock);
     *out = ev;
     return TSR_OK;
 }
@@ -68,12 +70,14 @@ void tsr_event_destroy(tsr_event *ev)
     tsr_context *ctx = ev->ctx;
     if (ev->handle)
         ctx->dev->event_destroy(ctx, ev->handle);
+    pthread_mutex_lock(&ctx->work_lock);
     if (ev->prev)
         ev->prev->next = ev->next;
     else
         ctx->events = ev->next;
     if (ev->next)
         ev->next->prev = ev->prev;
+    pthread_mutex_unlock(&ctx->work_lock);
     rt_free(ctx, ev, sizeof *ev);
 }
 

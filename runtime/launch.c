@@ -26,19 +26,10 @@ static tsr_status param_at(tsr_kernel *k, int i, bool tensor, const char *fn)
     return TSR_OK;
 }
 
-tsr_status tsr_kernel_set_tensor(tsr_kernel *k, int i, const DLTensor *t)
+/* Copies a tensor's description into a, which then owns its shape and
+ * strides; the data stays the caller's. */
+static void bind_tensor(BoundArg *a, const DLTensor *t)
 {
-    if (!k)
-        return TSR_ERR_INVALID_ARGUMENT;
-    tsr_status s = rt_enter(k->mod->ctx);
-    if (s == TSR_OK)
-        s = param_at(k, i, true, "tsr_kernel_set_tensor");
-    if (s != TSR_OK)
-        return s;
-    if (!t)
-        return rt_fail(k->mod->ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_kernel_set_tensor: the DLTensor for '%s' is NULL",
-                       k->f->params.data[i].name);
-    BoundArg *a = &k->args[i];
     a->set = true;
     a->t = *t;
     /* A rank the kernels cannot have is kept as a number, reported at launch. */
@@ -51,6 +42,21 @@ tsr_status tsr_kernel_set_tensor(tsr_kernel *k, int i, const DLTensor *t)
         if (t->strides)
             a->strides[d] = t->strides[d];
     }
+}
+
+tsr_status tsr_kernel_set_tensor(tsr_kernel *k, int i, const DLTensor *t)
+{
+    if (!k)
+        return TSR_ERR_INVALID_ARGUMENT;
+    tsr_status s = rt_enter(k->mod->ctx);
+    if (s == TSR_OK)
+        s = param_at(k, i, true, "tsr_kernel_set_tensor");
+    if (s != TSR_OK)
+        return s;
+    if (!t)
+        return rt_fail(k->mod->ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_kernel_set_tensor: the DLTensor for '%s' is NULL",
+                       k->f->params.data[i].name);
+    bind_tensor(&k->args[i], t);
     return TSR_OK;
 }
 
@@ -125,10 +131,10 @@ static bool on_device(const tsr_context *ctx, DLDevice d)
 
 /* The view of bound tensor i as a HostTensor, after the checks that must
  * come before kernel_bind_args can read it. */
-static tsr_status tensor_view(tsr_kernel *k, int i, HostTensor *h, StrBuf *err)
+static tsr_status tensor_view(tsr_kernel *k, const BoundArg *args, int i, HostTensor *h, StrBuf *err)
 {
     const TirParam *p = &k->f->params.data[i];
-    const DLTensor *t = &k->args[i].t;
+    const DLTensor *t = &args[i].t;
     tsr_context *ctx = k->mod->ctx;
     if (!on_device(ctx, t->device)) {
         sb_printf(err, "tensor '%s' is on %s:%d, but the context runs on %s: its tensors must be %s:%d", p->name,
@@ -213,29 +219,32 @@ static void launch_free(Launch *l)
     memset(l, 0, sizeof *l);
 }
 
-/* Everything a launch checks, in order; fills l. */
-static tsr_status validate(tsr_kernel *k, Launch *l, StrBuf *err)
+/* Everything a launch with these arguments checks, in order; fills l. */
+static tsr_status validate(tsr_kernel *k, const BoundArg *args, Launch *l, StrBuf *err)
 {
     TirFunc *f = k->f;
     tsr_context *ctx = k->mod->ctx;
     memset(l, 0, sizeof *l);
     l->nargs = f->params.len;
-    l->args = tsr_xcalloc((size_t)l->nargs + 1, sizeof(KernelArg));
-    l->syms = tsr_xcalloc((size_t)f->syms.len + 1, sizeof(int32_t));
-    l->unaligned = 0;
+    l->args = calloc((size_t)l->nargs + 1, sizeof(KernelArg));
+    l->syms = calloc((size_t)f->syms.len + 1, sizeof(int32_t));
+    if (!l->args || !l->syms) {
+        sb_puts(err, "out of host memory");
+        return TSR_ERR_OUT_OF_MEMORY;
+    }
     for (int i = 0; i < l->nargs; i++) {
         const TirParam *p = &f->params.data[i];
-        if (!k->args[i].set) {
+        if (!args[i].set) {
             sb_printf(err, "argument %d ('%s') of kernel '%s' is not set", i, p->name, f->name);
             return TSR_ERR_LAUNCH;
         }
         l->args[i].is_tensor = p->is_tensor;
         if (p->is_tensor) {
-            tsr_status s = tensor_view(k, i, &l->args[i].tensor, err);
+            tsr_status s = tensor_view(k, args, i, &l->args[i].tensor, err);
             if (s != TSR_OK)
                 return s;
         }
-        l->args[i].scalar = k->args[i].scalar;
+        l->args[i].scalar = args[i].scalar;
     }
     if (!kernel_bind_args(f, l->args, l->nargs, l->syms, err))
         return TSR_ERR_LAUNCH;
@@ -275,8 +284,12 @@ static tsr_status pick_variant(tsr_kernel *k, const Launch *l, KernelVariant **o
     *out = NULL;
     if (!ctx->dev->runs_ptx)
         return TSR_OK;
+    /* Launches in other threads may pick, compile and load variants of this
+     * kernel at the same time; once ready, a variant never changes. */
+    pthread_mutex_lock(&ctx->work_lock);
     int which = rt_variant_for(k, l->unaligned, l->divisible);
     tsr_status s = rt_prepare_variant(k, which, err);
+    pthread_mutex_unlock(&ctx->work_lock);
     if (s != TSR_OK)
         return s;
     KernelVariant *v = &k->var[which];
@@ -309,7 +322,7 @@ tsr_status tsr_kernel_grid(tsr_kernel *k, int64_t grid[3])
     Launch l;
     StrBuf err;
     sb_init(&err);
-    s = validate(k, &l, &err);
+    s = validate(k, k->args, &l, &err);
     if (s == TSR_OK)
         memcpy(grid, l.grid, sizeof l.grid);
     else
@@ -319,27 +332,76 @@ tsr_status tsr_kernel_grid(tsr_kernel *k, int64_t grid[3])
     return s;
 }
 
-tsr_status tsr_kernel_launch(tsr_kernel *k, void *stream)
+/* Validates and launches with these arguments (the kernel's bound ones or a
+ * call's own); the message of a failure goes on the context. */
+static tsr_status launch(tsr_kernel *k, const BoundArg *args, void *stream)
 {
-    if (!k)
-        return TSR_ERR_INVALID_ARGUMENT;
     tsr_context *ctx = k->mod->ctx;
-    tsr_status s = rt_enter(ctx);
-    if (s != TSR_OK)
-        return s;
     Launch l;
     StrBuf err;
     sb_init(&err);
     KernelVariant *v = NULL;
-    s = validate(k, &l, &err);
+    tsr_status s = validate(k, args, &l, &err);
     if (s == TSR_OK)
         s = pick_variant(k, &l, &v, &err);
     if (s == TSR_OK && l.grid[0] * l.grid[1] * l.grid[2] > 0)
         s = ctx->dev->launch(ctx, k, v, &l, stream, &err);
     if (s != TSR_OK)
-        rt_fail_text(k->mod->ctx, s, err.data);
+        rt_fail_text(ctx, s, err.data);
     launch_free(&l);
     sb_free(&err);
+    return s;
+}
+
+tsr_status tsr_kernel_launch(tsr_kernel *k, void *stream)
+{
+    if (!k)
+        return TSR_ERR_INVALID_ARGUMENT;
+    tsr_status s = rt_enter(k->mod->ctx);
+    return s == TSR_OK ? launch(k, k->args, stream) : s;
+}
+
+/* The arguments of one call as bound arguments (*out calloc'd). */
+static tsr_status call_args(tsr_kernel *k, const tsr_arg *args, int nargs, BoundArg **out)
+{
+    tsr_context *ctx = k->mod->ctx;
+    const TirFunc *f = k->f;
+    *out = NULL;
+    if (nargs != f->params.len || (nargs > 0 && !args))
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_kernel_launch_args: kernel '%s' takes %d arguments, %d given%s",
+                       f->name, f->params.len, nargs, nargs > 0 && !args ? " with args = NULL" : "");
+    BoundArg *b = calloc((size_t)nargs + 1, sizeof *b);
+    if (!b)
+        return rt_fail(ctx, TSR_ERR_OUT_OF_MEMORY, "out of host memory");
+    for (int i = 0; i < nargs; i++) {
+        const TirParam *p = &f->params.data[i];
+        if (p->is_tensor != (args[i].tensor != NULL)) {
+            free(b);
+            return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT,
+                           "tsr_kernel_launch_args: argument %d of kernel '%s' ('%s') is a %s: give %s", i, f->name,
+                           p->name, p->is_tensor ? "tensor" : "scalar",
+                           p->is_tensor ? "its DLTensor in .tensor" : "its value in .scalar and .tensor = NULL");
+        }
+        if (p->is_tensor)
+            bind_tensor(&b[i], args[i].tensor);
+        b[i].set = true;
+        b[i].scalar = args[i].scalar;
+    }
+    *out = b;
+    return TSR_OK;
+}
+
+tsr_status tsr_kernel_launch_args(tsr_kernel *k, const tsr_arg *args, int nargs, void *stream)
+{
+    if (!k)
+        return TSR_ERR_INVALID_ARGUMENT;
+    tsr_status s = rt_enter(k->mod->ctx);
+    BoundArg *bound = NULL;
+    if (s == TSR_OK)
+        s = call_args(k, args, nargs, &bound);
+    if (s == TSR_OK)
+        s = launch(k, bound, stream);
+    free(bound);
     return s;
 }
 

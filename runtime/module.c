@@ -157,12 +157,14 @@ void tsr_module_destroy(tsr_module *m)
     rt_free(ctx, m->defs, sizeof(Define) * (size_t)m->ndefs);
     rt_free(ctx, m->source, m->len + 1);
     ctx_strfree(ctx, m->name);
+    pthread_mutex_lock(&ctx->work_lock);
     if (m->prev)
         m->prev->next = m->next;
     else if (ctx->modules == m)
         ctx->modules = m->next;
     if (m->next)
         m->next->prev = m->prev;
+    pthread_mutex_unlock(&ctx->work_lock);
     rt_free(ctx, m, sizeof *m);
 }
 
@@ -247,10 +249,12 @@ static tsr_status compile(tsr_context *ctx, const char *source, size_t len, cons
     if (!m)
         return oom(ctx);
     m->ctx = ctx;
+    pthread_mutex_lock(&ctx->work_lock);
     m->next = ctx->modules;
     if (ctx->modules)
         ctx->modules->prev = m;
     ctx->modules = m;
+    pthread_mutex_unlock(&ctx->work_lock);
     tsr_status s = module_init(m, source, len, o->source_name ? o->source_name : name, o);
     if (s == TSR_OK) {
         Source src = { m->name, m->source, m->len };
@@ -268,7 +272,9 @@ static tsr_status compile(tsr_context *ctx, const char *source, size_t len, cons
     for (int i = 0; s == TSR_OK && want_ptx && i < m->nkernels; i++) {
         StrBuf err;
         sb_init(&err);
+        pthread_mutex_lock(&ctx->work_lock); /* the cache statistics */
         s = rt_prepare_variant(m->kernels[i], VARIANT_ALIGNED, &err);
+        pthread_mutex_unlock(&ctx->work_lock);
         if (s != TSR_OK)
             rt_fail_text(ctx, s, err.data);
         sb_free(&err);

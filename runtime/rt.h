@@ -115,10 +115,16 @@ struct tsr_context {
     JitCache cache;
     Allocation *allocs; /* buffers of tsr_malloc */
     int nallocs, cap_allocs;
+    void **streams; /* streams of tsr_stream_create, destroyed with the context */
+    int nstreams, cap_streams;
     AttnEntry *attn; /* attention modules compiled so far (attention.c) */
     tsr_module *modules; /* live modules, destroyed with the context */
     tsr_event *events;   /* live events (event.c), destroyed with the context */
     pthread_mutex_t lock; /* guards errors */
+    /* Guards what launches, compiles and buffer calls in several threads
+     * may change at once: kernel variants, cache statistics, the lists of
+     * modules, buffers, events and attention kernels. */
+    pthread_mutex_t work_lock;
     ErrSlot *errors;      /* each thread's last message (errors.c) */
     ErrSlot first_slot;   /* the creating thread's, in errors */
     bool lost_message;    /* a thread's slot could not be allocated */

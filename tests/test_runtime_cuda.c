@@ -14,6 +14,7 @@
 
 #include <dlfcn.h>
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,6 +29,8 @@ typedef struct {
     long launches, loads, set_smem_calls, last_set_smem;
     unsigned last_grid[3], last_block[3], last_smem;
     int live_allocs;
+    void *last_stream;
+    int live_streams;
 } MockStats;
 
 static char mock_path[8192];
@@ -347,6 +350,119 @@ static bool run_attention(TirFunc *f, KernelArg *args, int nargs, void *arg, Str
     return s == TSR_OK;
 }
 
+/* Streams and the driver's context through the API, and launches with
+ * per-call arguments from several threads at once, each on its own stream. */
+typedef struct {
+    tsr_context *ctx;
+    tsr_kernel *k;
+    int id, failures;
+    char why[256];
+} StreamWorker;
+
+static void *stream_work(void *arg)
+{
+    StreamWorker *w = arg;
+    void *stream;
+    if (tsr_stream_create(w->ctx, &stream) != TSR_OK || !stream) {
+        snprintf(w->why, sizeof w->why, "stream: %s", tsr_context_error(w->ctx));
+        w->failures++;
+        return NULL;
+    }
+    int64_t n = 500 + 129 * w->id;
+    HostTensor h = tensor_new(DT_F32, 1, &n), out = tensor_new(DT_F32, 1, &n);
+    for (int64_t i = 0; i < n; i++)
+        ((float *)h.data)[i] = (float)(i * (w->id + 1));
+    tensor_poison(&out);
+    DevTensor x, y;
+    dev_upload(w->ctx, &h, &x);
+    dev_upload(w->ctx, &out, &y);
+    for (int round = 0; round < 3 && !w->failures; round++) {
+        tsr_arg args[2] = { { &x.t, 0 }, { &y.t, 0 } };
+        if (tsr_kernel_launch_args(w->k, args, 2, stream) != TSR_OK ||
+            tsr_stream_synchronize(w->ctx, stream) != TSR_OK) {
+            snprintf(w->why, sizeof w->why, "launch: %s", tsr_context_error(w->ctx));
+            w->failures++;
+        }
+    }
+    dev_download(w->ctx, &y, &out);
+    if (memcmp(out.data, h.data, sizeof(float) * (size_t)n) != 0) {
+        snprintf(w->why, sizeof w->why, "thread %d: wrong result", w->id);
+        w->failures++;
+    }
+    dev_free(w->ctx, &x);
+    dev_free(w->ctx, &y);
+    tensor_free(&h);
+    tensor_free(&out);
+    if (tsr_stream_destroy(w->ctx, stream) != TSR_OK)
+        w->failures++;
+    return NULL;
+}
+
+static void mock_streams_and_threads(void **state)
+{
+    (void)state;
+    NEED_MOCK();
+    tsr_status s;
+    tsr_context *ctx = cuda_context(&s);
+    assert_int_equal(s, TSR_OK);
+    void *cu_ctx = NULL;
+    int cu_dev = -1;
+    assert_int_equal(tsr_context_cuda(ctx, &cu_ctx, &cu_dev), TSR_OK);
+    assert_non_null(cu_ctx);
+    assert_int_equal(cu_dev, 0);
+    tsr_module *m = suite_compile(ctx, copy_src, NULL, 0);
+    tsr_kernel *k;
+    tsr_module_get_kernel(m, NULL, &k);
+    /* A launch goes on the stream it is given. */
+    void *stream;
+    assert_int_equal(tsr_stream_create(ctx, &stream), TSR_OK);
+    assert_non_null(stream);
+    assert_int_equal(mock_stats().live_streams, 1);
+    int64_t n = 300;
+    HostTensor h = tensor_new(DT_F32, 1, &n);
+    DevTensor x, y;
+    dev_upload(ctx, &h, &x);
+    dev_upload(ctx, &h, &y);
+    tsr_arg args[2] = { { &x.t, 0 }, { &y.t, 0 } };
+    assert_int_equal(tsr_kernel_launch_args(k, args, 2, stream), TSR_OK);
+    assert_ptr_equal(mock_stats().last_stream, stream);
+    assert_int_equal(tsr_stream_synchronize(ctx, stream), TSR_OK);
+    assert_int_equal(tsr_stream_destroy(ctx, stream), TSR_OK);
+    assert_int_equal(mock_stats().live_streams, 0);
+    assert_int_equal(tsr_stream_destroy(ctx, stream), TSR_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(tsr_context_error(ctx), "is not a stream of this context"));
+    /* Threads launching one kernel at once, each on a stream of its own. */
+    enum { N = 4 };
+    pthread_t tids[N];
+    StreamWorker w[N];
+    for (int i = 0; i < N; i++) {
+        memset(&w[i], 0, sizeof w[i]);
+        w[i].ctx = ctx;
+        w[i].k = k;
+        w[i].id = i;
+        assert_int_equal(pthread_create(&tids[i], NULL, stream_work, &w[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(tids[i], NULL);
+        if (w[i].failures)
+            fail_msg("thread %d: %s", i, w[i].why);
+    }
+    /* A stream left live is destroyed with the context. */
+    assert_int_equal(tsr_stream_create(ctx, &stream), TSR_OK);
+    tensor_free(&h);
+    tsr_context_destroy(ctx);
+    assert_int_equal(mock_stats().live_streams, 0);
+    assert_int_equal(mock_depth(), 0);
+    /* The host devices have one stream, NULL, and no CUDA context. */
+    ctx = suite_context(TSR_DEVICE_EMU);
+    stream = &n;
+    assert_int_equal(tsr_stream_create(ctx, &stream), TSR_OK);
+    assert_null(stream);
+    assert_int_equal(tsr_context_cuda(ctx, &cu_ctx, NULL), TSR_ERR_UNSUPPORTED);
+    assert_non_null(strstr(tsr_context_error(ctx), "not cuda"));
+    tsr_context_destroy(ctx);
+}
+
 static void mock_attention(void **state)
 {
     (void)state;
@@ -383,6 +499,7 @@ int main(void)
         cmocka_unit_test(mock_driver_refuses_ptx),
         cmocka_unit_test(mock_large_shared_memory),
         cmocka_unit_test(mock_attention),
+        cmocka_unit_test(mock_streams_and_threads),
         cmocka_unit_test(mock_events),
     };
     int failed = cmocka_run_group_tests_name("cuda", tests, NULL, NULL);

@@ -1,8 +1,12 @@
 /* Contexts in different threads never interfere: threads compile (through
  * one shared, initially empty JIT cache directory), launch and check
  * results at the same time, on emu and interp, each with its own context,
- * and compile errors stay with the context that made them. Run under
- * ThreadSanitizer too (runtime/README.md). */
+ * and compile errors stay with the context that made them. And one context
+ * shared by threads: one kernel launched from all of them at once with
+ * tsr_kernel_launch_args (sizes that make each thread need its own variant,
+ * compiled on first need), with compiles, buffers and attention alongside;
+ * each thread sees only its own errors. Run under ThreadSanitizer too
+ * (runtime/README.md). */
 #define _POSIX_C_SOURCE 200809L
 #include "rt_suite.h"
 
@@ -129,10 +133,126 @@ static void threads_compile_and_launch(void **state)
     assert_int_equal(failures, 0);
 }
 
+typedef struct {
+    int id;
+    tsr_context *ctx;
+    tsr_kernel *k;
+    tsr_module *m;
+    int failures;
+    char why[512];
+} Sharer;
+
+static void fail_sharer(Sharer *w, const char *what, const char *msg)
+{
+    if (!w->failures++)
+        snprintf(w->why, sizeof w->why, "thread %d: %s: %s", w->id, what, msg);
+}
+
+/* One thread on a shared context: launches of the shared kernel with its
+ * own arguments (odd sizes and offsets: variants of its own), a bad launch
+ * whose message must be its own, a compile and a buffer of its own. */
+static void *share(void *arg)
+{
+    Sharer *w = arg;
+    tsr_context *ctx = w->ctx;
+    for (int round = 0; round < 4; round++) {
+        int64_t n = 200 + 61 * w->id + 8 * round;
+        int skew = (w->id + round) % 3; /* 0: aligned; else a misaligned start */
+        float *x = malloc(sizeof(float) * (size_t)(n + 3)), *y = malloc(sizeof(float) * (size_t)(n + 3)),
+              *z = malloc(sizeof(float) * (size_t)(n + 3));
+        for (int64_t i = 0; i < n; i++) {
+            x[skew + i] = (float)(i % 17) - 8.0f;
+            y[skew + i] = (float)w->id;
+            z[skew + i] = NAN;
+        }
+        DLTensor tx = { x + skew, { kDLCPU, 0 }, 1, { kDLFloat, 32, 1 }, &n, NULL, 0 }, ty = tx, tz = tx;
+        ty.data = y + skew;
+        tz.data = z + skew;
+        float a = 1.5f + (float)round;
+        tsr_arg args[4] = { { &tx, 0 }, { &ty, 0 }, { &tz, 0 }, { NULL, a } };
+        if (tsr_kernel_launch_args(w->k, args, 4, NULL) != TSR_OK)
+            fail_sharer(w, "launch", tsr_context_error(ctx));
+        else if (strcmp(tsr_context_error(ctx), "") != 0)
+            fail_sharer(w, "message after a success", tsr_context_error(ctx));
+        for (int64_t i = 0; i < n; i++)
+            if (!(fabsf(z[skew + i] - (x[skew + i] * a + y[skew + i])) <= 1e-4f * (1 + fabsf(z[skew + i])))) {
+                fail_sharer(w, "result", "wrong element");
+                break;
+            }
+        /* A bad call: this thread's message names this thread's mistake. */
+        char name[32];
+        snprintf(name, sizeof name, "nothing_%d_%d", w->id, round);
+        tsr_kernel *none;
+        if (tsr_module_get_kernel(w->m, name, &none) != TSR_ERR_NOT_FOUND || !strstr(tsr_context_error(ctx), name))
+            fail_sharer(w, "own message", tsr_context_error(ctx));
+        tsr_arg wrong[4] = { { &tx, 0 }, { &ty, 0 }, { NULL, 1 }, { NULL, a } };
+        if (tsr_kernel_launch_args(w->k, wrong, 4, NULL) != TSR_ERR_INVALID_ARGUMENT ||
+            !strstr(tsr_context_error(ctx), "argument 2 of kernel 'saxpy' ('Z') is a tensor"))
+            fail_sharer(w, "wrong kind", tsr_context_error(ctx));
+        void *buf;
+        if (tsr_malloc(ctx, 4096, &buf) != TSR_OK || tsr_free(ctx, buf) != TSR_OK)
+            fail_sharer(w, "buffer", tsr_context_error(ctx));
+        free(x);
+        free(y);
+        free(z);
+    }
+    tsr_module *m;
+    if (tsr_module_compile(ctx, src, strlen(src), NULL, &m) != TSR_OK)
+        fail_sharer(w, "compile", tsr_context_error(ctx));
+    else
+        tsr_module_destroy(m);
+    return NULL;
+}
+
+static void one_context_many_threads(void **state)
+{
+    (void)state;
+    char *dir = make_temp_dir("tsr-threads");
+    static const tsr_device_kind kinds[] = { TSR_DEVICE_EMU, TSR_DEVICE_INTERP };
+    for (int d = 0; d < 2; d++) {
+        tsr_context_options o;
+        tsr_context_options_init(&o);
+        o.device = kinds[d];
+        o.cache = TSR_CACHE_ON;
+        o.cache_dir = dir;
+        o.host_threads = 1;
+        tsr_context *ctx;
+        assert_int_equal(tsr_context_create(&o, &ctx), TSR_OK);
+        tsr_module *m;
+        if (tsr_module_compile(ctx, src, strlen(src), NULL, &m) != TSR_OK)
+            fail_msg("%s", tsr_context_error(ctx));
+        tsr_kernel *k;
+        assert_int_equal(tsr_module_get_kernel(m, NULL, &k), TSR_OK);
+        enum { N = 6 };
+        pthread_t tids[N];
+        Sharer w[N];
+        for (int i = 0; i < N; i++) {
+            memset(&w[i], 0, sizeof w[i]);
+            w[i].id = i;
+            w[i].ctx = ctx;
+            w[i].k = k;
+            w[i].m = m;
+            assert_int_equal(pthread_create(&tids[i], NULL, share, &w[i]), 0);
+        }
+        int failures = 0;
+        for (int i = 0; i < N; i++) {
+            pthread_join(tids[i], NULL);
+            if (w[i].failures)
+                fprintf(stderr, "%s: %s\n", tsr_context_device_name(ctx), w[i].why);
+            failures += w[i].failures;
+        }
+        assert_int_equal(failures, 0);
+        tsr_context_destroy(ctx);
+    }
+    rm_rf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(threads_compile_and_launch),
+        cmocka_unit_test(one_context_many_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,8 +33,10 @@
     X(cuMemcpyHtoDAsync) X(cuMemcpyDtoHAsync) X(cuMemcpyDtoDAsync) X(cuMemsetD8Async) X(cuPointerGetAttribute)     \
     X(cuGetErrorName) X(cuGetErrorString)
 
-/* Looked up when present: a driver without them (a mock) has no events. */
-#define CUDA_EVENT_FUNCS(X) X(cuEventCreate) X(cuEventRecord) X(cuEventSynchronize) X(cuEventElapsedTime) X(cuEventDestroy)
+/* Looked up when present: a driver without them (a mock) has no events or
+ * streams. */
+#define CUDA_EVENT_FUNCS(X) X(cuEventCreate) X(cuEventRecord) X(cuEventSynchronize) X(cuEventElapsedTime) X(cuEventDestroy) \
+    X(cuStreamCreate) X(cuStreamDestroy)
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -500,6 +502,46 @@ static tsr_status cuda_event_elapsed(tsr_context *ctx, void *start, void *end, f
     return r == CUDA_SUCCESS ? TSR_OK : cu_fail(cu, r, "cuEventElapsedTime", err);
 }
 
+static tsr_status cuda_stream_create(tsr_context *ctx, void **stream, StrBuf *err)
+{
+    Cuda *cu = cuda_of(ctx);
+    if (!cu->cuStreamCreate || !cu->cuStreamDestroy) {
+        sb_puts(err, "the NVIDIA driver has no stream functions (cuStreamCreate, ...)");
+        return TSR_ERR_UNSUPPORTED;
+    }
+    tsr_status s = push(cu, err);
+    if (s != TSR_OK)
+        return s;
+    CUstream st = NULL;
+    CUresult r = cu->cuStreamCreate(&st, CU_STREAM_DEFAULT);
+    pop(cu);
+    if (r != CUDA_SUCCESS)
+        return cu_fail(cu, r, "cuStreamCreate", err);
+    *stream = st;
+    return TSR_OK;
+}
+
+static void cuda_stream_destroy(tsr_context *ctx, void *stream)
+{
+    Cuda *cu = cuda_of(ctx);
+    StrBuf ignored;
+    sb_init(&ignored);
+    if (push(cu, &ignored) == TSR_OK) {
+        cu->cuStreamDestroy((CUstream)stream);
+        pop(cu);
+    }
+    sb_free(&ignored);
+}
+
+static void cuda_native(tsr_context *ctx, void **cu_context, int *cu_device)
+{
+    Cuda *cu = cuda_of(ctx);
+    if (cu_context)
+        *cu_context = cu->pctx;
+    if (cu_device)
+        *cu_device = (int)cu->dev;
+}
+
 /* ------------------------------------------------------ the DeviceOps table */
 
 const DeviceOps rt_cuda_device = {
@@ -517,6 +559,9 @@ const DeviceOps rt_cuda_device = {
     .mem_copy = cuda_copy,
     .mem_set = cuda_set,
     .sync = cuda_sync,
+    .stream_create = cuda_stream_create,
+    .stream_destroy = cuda_stream_destroy,
+    .native = cuda_native,
     .event_create = cuda_event_create,
     .event_destroy = cuda_event_destroy,
     .event_record = cuda_event_record,

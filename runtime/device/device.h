@@ -41,6 +41,11 @@ struct DeviceOps {
                            void *stream, StrBuf *err);
     tsr_status (*mem_set)(tsr_context *ctx, void *dst, int value, size_t bytes, void *stream, StrBuf *err);
     tsr_status (*sync)(tsr_context *ctx, void *stream, bool whole_context, StrBuf *err);
+    /* Streams; NULL on the host devices, which have only the NULL stream. */
+    tsr_status (*stream_create)(tsr_context *ctx, void **stream, StrBuf *err);
+    void (*stream_destroy)(tsr_context *ctx, void *stream);
+    /* The driver's handles (cuda only). */
+    void (*native)(tsr_context *ctx, void **cu_context, int *cu_device);
     /* Events (event.c); NULL on the host devices, whose events read the
      * host's clock. */
     tsr_status (*event_create)(tsr_context *ctx, void **handle, StrBuf *err);

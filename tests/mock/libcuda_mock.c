@@ -10,7 +10,10 @@
  * 80, 90, ...; default 80), MOCK_CUDA_NO_DEVICE, MOCK_CUDA_FUNC_MAX_THREADS,
  * MOCK_CUDA_FAIL_LOAD, MOCK_CUDA_FAIL_LAUNCH, MOCK_CUDA_FAULT (a launch
  * succeeds, the next synchronization reports a fault), MOCK_CUDA_OOM.
- * mock_cuda_stats() tells the test what happened. */
+ * mock_cuda_stats() tells the test what happened. Streams are tokens: a
+ * launch, copy or synchronization on a stream that is not live fails with
+ * CUDA_ERROR_INVALID_HANDLE. Launches hold one lock, so threads may launch
+ * at once. */
 #include "emu/emu.h"
 
 #include <cuda.h>
@@ -41,7 +44,15 @@ typedef struct {
     long launches, loads, set_smem_calls, last_set_smem;
     unsigned last_grid[3], last_block[3], last_smem;
     int live_allocs;
+    void *last_stream; /* of the last launch */
+    int live_streams;
 } MockStats;
+
+struct CUstream_st {
+    int live;
+};
+static CUstream streams[64];
+static int nstreams;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static MockStats stats;
@@ -68,6 +79,7 @@ EXPORT MockStats mock_cuda_stats(void)
     pthread_mutex_lock(&lock);
     MockStats s = stats;
     s.live_allocs = nallocs;
+    s.live_streams = nstreams;
     pthread_mutex_unlock(&lock);
     return s;
 }
@@ -182,11 +194,54 @@ EXPORT CUresult CUDAAPI cuCtxSynchronize(void)
     return take_sticky();
 }
 
+/* NULL (the default stream) or a live stream; lock held. */
+static bool stream_ok(CUstream s)
+{
+    for (int i = 0; i < nstreams; i++)
+        if (streams[i] == s)
+            return true;
+    return s == NULL;
+}
+
+EXPORT CUresult CUDAAPI cuStreamCreate(CUstream *s, unsigned int flags)
+{
+    NEED_CONTEXT();
+    if (flags != CU_STREAM_DEFAULT && flags != CU_STREAM_NON_BLOCKING)
+        return CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_lock(&lock);
+    CUresult r = CUDA_ERROR_OUT_OF_MEMORY;
+    if (nstreams < 64 && (*s = calloc(1, sizeof **s))) {
+        (*s)->live = 1;
+        streams[nstreams++] = *s;
+        r = CUDA_SUCCESS;
+    }
+    pthread_mutex_unlock(&lock);
+    return r;
+}
+
+EXPORT CUresult CUDAAPI cuStreamDestroy_v2(CUstream s)
+{
+    NEED_CONTEXT();
+    pthread_mutex_lock(&lock);
+    CUresult r = CUDA_ERROR_INVALID_HANDLE;
+    for (int i = 0; i < nstreams; i++)
+        if (streams[i] == s) {
+            streams[i] = streams[--nstreams];
+            free(s);
+            r = CUDA_SUCCESS;
+            break;
+        }
+    pthread_mutex_unlock(&lock);
+    return r;
+}
+
 EXPORT CUresult CUDAAPI cuStreamSynchronize(CUstream s)
 {
-    (void)s;
     NEED_CONTEXT();
-    return take_sticky();
+    pthread_mutex_lock(&lock);
+    bool ok = stream_ok(s);
+    pthread_mutex_unlock(&lock);
+    return ok ? take_sticky() : CUDA_ERROR_INVALID_HANDLE;
 }
 
 static void put_log(unsigned n, CUjit_option *opts, void **vals, CUjit_option which, const char *text)
@@ -296,13 +351,17 @@ EXPORT CUresult CUDAAPI cuFuncSetAttribute(CUfunction f, CUfunction_attribute a,
 EXPORT CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
                                        unsigned bz, unsigned smem, CUstream s, void **params, void **extra)
 {
-    (void)s;
     NEED_CONTEXT();
     if (extra || (int)smem > f->max_dyn_smem || (int)(bx * by * bz) > knob("MOCK_CUDA_FUNC_MAX_THREADS", 1024))
         return CUDA_ERROR_INVALID_VALUE;
     if (knob("MOCK_CUDA_FAIL_LAUNCH", 0))
         return CUDA_ERROR_LAUNCH_FAILED;
     pthread_mutex_lock(&lock);
+    if (!stream_ok(s)) {
+        pthread_mutex_unlock(&lock);
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    stats.last_stream = s;
     EmuRegion regions[1024];
     for (int i = 0; i < nallocs; i++) {
         regions[i].base = allocs[i].p;
