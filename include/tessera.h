@@ -171,8 +171,15 @@ TSR_API void tsr_context_options_init(tsr_context_options *opts);
  * no such GPU, TSR_ERR_DEVICE when the driver fails. */
 TSR_API tsr_status tsr_context_create(const tsr_context_options *opts, tsr_context **out);
 
-/* Destroys a context, with its modules and the buffers from tsr_malloc that
- * are still live. NULL is ignored. */
+/* Destroys a context and frees what it owns: the buffers from tsr_malloc
+ * and streams still live, and everything its live modules (with their
+ * kernels) and events hold. NULL is ignored.
+ * Destroy order: modules and events may be destroyed before or after their
+ * context. After it, their handles accept only tsr_module_destroy and
+ * tsr_event_destroy (which then free the handle itself; call them as for
+ * any handle you created), tsr_module_error and tsr_module_kernel_count
+ * (0); other calls return TSR_ERR_INVALID_ARGUMENT. Kernel handles die with
+ * the context: do not use them after it. */
 TSR_API void tsr_context_destroy(tsr_context *ctx);
 
 /* The message of the calling thread's last status-returning call on this
@@ -254,7 +261,8 @@ TSR_API tsr_status tsr_module_compile(tsr_context *ctx, const char *source, size
 TSR_API tsr_status tsr_module_compile_file(tsr_context *ctx, const char *path, const tsr_compile_options *opts,
                                            tsr_module **out);
 
-/* Destroys a module and its kernels. NULL is ignored. */
+/* Destroys a module and its kernels, before or after its context (see
+ * tsr_context_destroy). NULL is ignored. */
 TSR_API void tsr_module_destroy(tsr_module *mod);
 
 /* tsr_context_error of the module's context (kept for older programs). */
@@ -442,11 +450,11 @@ TSR_API tsr_status tsr_memset(tsr_context *ctx, void *dst, int value, size_t byt
  * interp, whose launches complete before they return, recording reads the
  * host's monotonic clock: the times are CPU times. Events belong to their
  * context: errors are reported there (tsr_context_error), and
- * tsr_context_destroy destroys the events still live. */
+ * tsr_context_destroy frees what the events still live hold. */
 typedef struct tsr_event tsr_event;
 
 TSR_API tsr_status tsr_event_create(tsr_context *ctx, tsr_event **out);
-/* NULL is ignored. */
+/* Before or after its context (see tsr_context_destroy); NULL is ignored. */
 TSR_API void tsr_event_destroy(tsr_event *ev);
 /* Records the event on stream (NULL: the default stream): it completes when
  * the work queued there before it has. Recording again moves it. */

@@ -289,8 +289,7 @@ void tsr_context_destroy(tsr_context *ctx)
         return;
     rt_attention_release(ctx);
     rt_events_release(ctx);
-    while (ctx->modules)
-        tsr_module_destroy(ctx->modules);
+    rt_modules_orphan(ctx);
     if (ctx->dev) {
         StrBuf ignored;
         sb_init(&ignored);

@@ -9,7 +9,8 @@
 #include <time.h>
 
 struct tsr_event {
-    tsr_context *ctx;
+    tsr_context *ctx; /* NULL once the context is destroyed: only tsr_event_destroy is left */
+    tsr_allocator alloc;
     void *handle; /* the device's event; NULL on host devices */
     bool recorded;
     double host_ms; /* host devices: the monotonic clock when recorded */
@@ -44,6 +45,7 @@ tsr_status tsr_event_create(tsr_context *ctx, tsr_event **out)
     if (!ev)
         return rt_fail(ctx, TSR_ERR_OUT_OF_MEMORY, "out of host memory");
     ev->ctx = ctx;
+    ev->alloc = ctx->alloc;
     if (ctx->dev->event_create) {
         StrBuf err;
         sb_init(&err);
@@ -63,10 +65,10 @@ tsr_status tsr_event_create(tsr_context *ctx, tsr_event **out)
     return TSR_OK;
 }
 
-void tsr_event_destroy(tsr_event *ev)
+/* Frees the device's event and takes ev off the context's list; the handle
+ * stays for tsr_event_destroy. */
+static void event_release(tsr_event *ev)
 {
-    if (!ev)
-        return;
     tsr_context *ctx = ev->ctx;
     if (ev->handle)
         ctx->dev->event_destroy(ctx, ev->handle);
@@ -78,18 +80,29 @@ void tsr_event_destroy(tsr_event *ev)
     if (ev->next)
         ev->next->prev = ev->prev;
     pthread_mutex_unlock(&ctx->work_lock);
-    rt_free(ctx, ev, sizeof *ev);
+    ev->handle = NULL;
+    ev->ctx = NULL;
+}
+
+void tsr_event_destroy(tsr_event *ev)
+{
+    if (!ev)
+        return;
+    if (ev->ctx)
+        event_release(ev);
+    tsr_allocator a = ev->alloc; /* the context may be gone already */
+    a.free(a.user, ev, sizeof *ev);
 }
 
 void rt_events_release(tsr_context *ctx)
 {
     while (ctx->events)
-        tsr_event_destroy(ctx->events);
+        event_release(ctx->events);
 }
 
 tsr_status tsr_event_record(tsr_event *ev, void *stream)
 {
-    if (!ev)
+    if (!ev || !ev->ctx)
         return TSR_ERR_INVALID_ARGUMENT;
     tsr_context *ctx = ev->ctx;
     tsr_status s = rt_enter(ctx);
@@ -109,7 +122,7 @@ tsr_status tsr_event_record(tsr_event *ev, void *stream)
 
 tsr_status tsr_event_synchronize(tsr_event *ev)
 {
-    if (!ev)
+    if (!ev || !ev->ctx)
         return TSR_ERR_INVALID_ARGUMENT;
     tsr_context *ctx = ev->ctx;
     tsr_status s = rt_enter(ctx);
@@ -126,7 +139,7 @@ tsr_status tsr_event_synchronize(tsr_event *ev)
 
 tsr_status tsr_event_elapsed_ms(tsr_event *start, tsr_event *end, float *ms)
 {
-    if (!start || !end)
+    if (!start || !end || !start->ctx || !end->ctx)
         return TSR_ERR_INVALID_ARGUMENT;
     tsr_context *ctx = start->ctx;
     tsr_status s = rt_enter(ctx);

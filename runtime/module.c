@@ -140,10 +140,10 @@ static void kernel_destroy(tsr_context *ctx, tsr_kernel *k)
     rt_free(ctx, k, sizeof *k);
 }
 
-void tsr_module_destroy(tsr_module *m)
+/* Frees everything of a live module but its handle, and takes it off the
+ * context's list. */
+static void module_release(tsr_module *m)
 {
-    if (!m)
-        return;
     tsr_context *ctx = m->ctx;
     for (int i = 0; i < m->nkernels; i++)
         kernel_destroy(ctx, m->kernels[i]);
@@ -165,7 +165,27 @@ void tsr_module_destroy(tsr_module *m)
     if (m->next)
         m->next->prev = m->prev;
     pthread_mutex_unlock(&ctx->work_lock);
-    rt_free(ctx, m, sizeof *m);
+    m->kernels = NULL;
+    m->nkernels = 0;
+    m->tir = NULL;
+    m->ctx = NULL;
+}
+
+void rt_modules_orphan(tsr_context *ctx)
+{
+    while (ctx->modules)
+        module_release(ctx->modules); /* the handle stays for tsr_module_destroy */
+}
+
+void tsr_module_destroy(tsr_module *m)
+{
+    if (!m)
+        return;
+    if (m->ctx)
+        module_release(m);
+    /* The allocator was copied in: the context may be gone already. */
+    tsr_allocator a = m->alloc;
+    a.free(a.user, m, sizeof *m);
 }
 
 static tsr_status oom(tsr_context *ctx) { return rt_fail(ctx, TSR_ERR_OUT_OF_MEMORY, "out of host memory"); }
@@ -249,6 +269,7 @@ static tsr_status compile(tsr_context *ctx, const char *source, size_t len, cons
     if (!m)
         return oom(ctx);
     m->ctx = ctx;
+    m->alloc = ctx->alloc;
     pthread_mutex_lock(&ctx->work_lock);
     m->next = ctx->modules;
     if (ctx->modules)
@@ -323,7 +344,9 @@ tsr_status tsr_module_compile_file(tsr_context *ctx, const char *path, const tsr
 
 const char *tsr_module_error(const tsr_module *m)
 {
-    return m ? tsr_context_error(m->ctx) : "no module (a NULL handle)";
+    if (!m)
+        return "no module (a NULL handle)";
+    return m->ctx ? tsr_context_error(m->ctx) : "the module's context was destroyed";
 }
 
 int tsr_module_kernel_count(const tsr_module *m) { return m ? m->nkernels : 0; }
@@ -345,7 +368,7 @@ static tsr_kernel *find_kernel(const tsr_module *m, const char *name)
 
 tsr_status tsr_module_get_kernel(tsr_module *m, const char *name, tsr_kernel **out)
 {
-    if (!m)
+    if (!m || !m->ctx)
         return TSR_ERR_INVALID_ARGUMENT;
     tsr_status s = rt_enter(m->ctx);
     if (s != TSR_OK)
@@ -369,7 +392,7 @@ tsr_status tsr_module_get_kernel(tsr_module *m, const char *name, tsr_kernel **o
 
 const char *tsr_module_ir(const tsr_module *m, const char *kernel, tsr_ir_kind kind)
 {
-    tsr_kernel *k = m ? find_kernel(m, kernel) : NULL;
+    tsr_kernel *k = m && m->ctx ? find_kernel(m, kernel) : NULL;
     if (!k)
         return NULL;
     switch (kind) {

@@ -55,8 +55,13 @@ struct tsr_kernel {
     BoundArg *args;           /* one per parameter */
 };
 
+/* A module lives in its context until tsr_module_destroy or
+ * tsr_context_destroy. The latter frees all of it but the handle (ctx
+ * becomes NULL), which tsr_module_destroy frees later with the allocator
+ * kept here: destroying a module after its context is harmless. */
 struct tsr_module {
-    tsr_context *ctx;
+    tsr_context *ctx; /* NULL once the context is destroyed */
+    tsr_allocator alloc;
     TirModule *tir;
     char *source;
     size_t len;
@@ -135,9 +140,13 @@ struct tsr_context {
  * (message on the context). */
 tsr_status rt_enter(tsr_context *ctx);
 
+/* Frees what the context's live modules hold, leaving their handles to
+ * tsr_module_destroy (module.c). */
+void rt_modules_orphan(tsr_context *ctx);
 /* Destroys the attention modules kept by the context (attention.c). */
 void rt_attention_release(tsr_context *ctx);
-/* Destroys the events still live (event.c). */
+/* Frees the device events still live, leaving their handles to
+ * tsr_event_destroy (event.c). */
 void rt_events_release(tsr_context *ctx);
 
 /* Memory from the context's allocator (zeroed); rt_free takes the size. */
