@@ -316,6 +316,7 @@ static void overflowing_shapes(void **state)
         tsr_kernel_set_tensor(k, 0, &tx);
         assert_int_equal(tsr_kernel_launch(k, NULL), TSR_ERR_LAUNCH);
         assert_non_null(strstr(tsr_kernel_error(k), "wrap"));
+        tsr_module_destroy(m);
         tsr_context_destroy(ctx);
     }
 }
@@ -355,6 +356,7 @@ static void empty_tensors(void **state)
         tsr_kernel_set_tensor(k, 1, &t);
         assert_int_equal(tsr_kernel_launch(k, NULL), TSR_ERR_LAUNCH);
         assert_non_null(strstr(tsr_kernel_error(k), "null data pointer"));
+        tsr_module_destroy(m);
         tsr_context_destroy(ctx);
     }
 }
@@ -438,6 +440,7 @@ static void error_model(void **state)
                                         "'BLOK'") ||
         strstr(tsr_context_error(ctx), "-D"))
         fail_msg("%s", tsr_context_error(ctx));
+    tsr_module_destroy(m);
     tsr_context_destroy(ctx);
 }
 

@@ -109,6 +109,8 @@ static void miss_then_hit(void **state)
     assert_int_equal(tsr_kernel_launch(k, NULL), TSR_OK);
     for (int i = 0; i < 100; i++)
         assert_true(y[i] == (float)i + 1);
+    tsr_module_destroy(ma);
+    tsr_module_destroy(mb);
     tsr_context_destroy(a);
     tsr_context_destroy(b);
     rm_rf(dir);
@@ -497,6 +499,7 @@ static void attention_cold_and_warm(void **state)
         tsr_cache_stats s;
         tsr_context_cache_stats(ctx, &s);
         assert_int_equal(i ? s.hits : s.misses, 1);
+        tsr_module_destroy(m);
         tsr_context_destroy(ctx);
     }
     printf("attention f16 D=128 compile and load on emu: cold %.1f ms, warm %.1f ms\n", 1e3 * t[0], 1e3 * t[1]);

@@ -108,6 +108,7 @@ static void real_gpu(void **state)
     printf("copy kernel: %d registers, %zu bytes of local memory\n", a.num_regs, a.local_bytes);
     tensor_free(&h);
     tensor_free(&out);
+    tsr_module_destroy(m);
     tsr_context_destroy(ctx);
 }
 
@@ -238,6 +239,8 @@ static void mock_host_pointer_and_faults(void **state)
     assert_int_equal(a.max_threads, 64);
     unsetenv("MOCK_CUDA_FUNC_MAX_THREADS");
     tensor_free(&h);
+    tsr_module_destroy(m);
+    tsr_module_destroy(m2);
     tsr_context_destroy(ctx);
     assert_int_equal(mock_depth(), 0);
 }
@@ -322,6 +325,7 @@ static void mock_large_shared_memory(void **state)
     tensor_free(&A);
     tensor_free(&B);
     tensor_free(&C);
+    tsr_module_destroy(m);
     tsr_context_destroy(ctx);
 }
 
@@ -453,6 +457,7 @@ static void mock_streams_and_threads(void **state)
     tsr_context_destroy(ctx);
     assert_int_equal(mock_stats().live_streams, 0);
     assert_int_equal(mock_depth(), 0);
+    tsr_module_destroy(m); /* after its context: harmless */
     /* The host devices have one stream, NULL, and no CUDA context. */
     ctx = suite_context(TSR_DEVICE_EMU);
     stream = &n;

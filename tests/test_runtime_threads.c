@@ -242,6 +242,7 @@ static void one_context_many_threads(void **state)
             failures += w[i].failures;
         }
         assert_int_equal(failures, 0);
+        tsr_module_destroy(m);
         tsr_context_destroy(ctx);
     }
     rm_rf(dir);

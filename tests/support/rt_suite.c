@@ -512,7 +512,8 @@ static void shapes_and_grids(void **state)
     tensor_free(&xb);
     tensor_free(&x);
     tensor_free(&y);
-    tsr_context_destroy(ctx); /* destroys the module too */
+    tsr_module_destroy(m);
+    tsr_context_destroy(ctx);
 }
 
 /* Tensors that are not 16-byte aligned, or whose rows are not, run the
@@ -562,6 +563,7 @@ static void unaligned_tensors(void **state)
         }
     tensor_free(&x);
     tensor_free(&y);
+    tsr_module_destroy(m);
     tsr_context_destroy(ctx);
 }
 
@@ -658,6 +660,8 @@ static void param_info_constant_dims(void **state)
     assert_false(pi.is_tensor);
     assert_int_equal(pi.ndim, 0);
     assert_true(pi.dtype.code == kDLInt && pi.dtype.bits == 32);
+    tsr_module_destroy(m);
+    tsr_module_destroy(s);
     tsr_context_destroy(ctx);
 }
 
@@ -770,6 +774,7 @@ static void attributes(void **state)
         assert_true(a.max_dynamic_smem >= 48 * 1024);
     }
     assert_int_equal(tsr_kernel_get_attributes(NULL, &a), TSR_ERR_INVALID_ARGUMENT);
+    tsr_module_destroy(m);
     tsr_context_destroy(ctx);
 }
 
@@ -806,6 +811,7 @@ static void shared_memory_limit(void **state)
     expect_launch_error(k, "kernel 'matmul' needs", "bytes of shared memory per block; the device allows at most");
     assert_int_equal(count_nan(ctx, &d, &h), 64 * 64);
     tensor_free(&h);
+    tsr_module_destroy(m);
     tsr_context_destroy(ctx);
 }
 
