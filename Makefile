@@ -58,9 +58,24 @@ $(BUILD)/obj/%.o: %.c | $(GEN_SRCS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
-$(BUILD)/libtessera.a: $(LIB_OBJS)
+# Two archives of the same objects. In-tree programs (the CLI, the bench,
+# tests) link libtessera-internal.a, which keeps every symbol. The installed
+# libtessera.a is one relocatable object (ld -r) in which every global
+# symbol but tsr_* is made local (objcopy), without renaming anything in the
+# sources: an application with its own sha256_init or diag_init links
+# statically without a clash.
+LIB_INTERNAL := $(BUILD)/libtessera-internal.a
+
+$(LIB_INTERNAL): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
+
+$(BUILD)/libtessera.a: $(LIB_OBJS)
+	@rm -f $@ $(BUILD)/libtessera-all.o
+	ld -r -o $(BUILD)/libtessera-all.o $^
+	objcopy --wildcard --keep-global-symbol='tsr_*' $(BUILD)/libtessera-all.o $(BUILD)/libtessera-pub.o
+	ar rcs $@ $(BUILD)/libtessera-pub.o
+	@rm -f $(BUILD)/libtessera-all.o $(BUILD)/libtessera-pub.o
 
 # The shared library's SONAME carries major.minor (0.x makes no ABI promise
 # across minor versions); the build folder gets a link of that name.
@@ -71,13 +86,13 @@ $(BUILD)/libtessera.so: $(LIB_OBJS)
 	$(CC) -shared -Wl,-soname,$(TSR_SONAME) -o $@ $^ $(LDLIBS_ALL)
 	ln -sf libtessera.so $(BUILD)/$(TSR_SONAME)
 
-$(BUILD)/tessera: $(BUILD)/obj/cli/tessera.o $(BUILD)/libtessera.a
+$(BUILD)/tessera: $(BUILD)/obj/cli/tessera.o $(LIB_INTERNAL)
 	$(CC) -o $@ $^ $(LDLIBS_ALL)
 
-$(BUILD)/tessera-bench: $(BENCH_OBJS) $(BUILD)/libtessera.a
+$(BUILD)/tessera-bench: $(BENCH_OBJS) $(LIB_INTERNAL)
 	$(CC) -o $@ $^ $(LDLIBS_ALL)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_SUPPORT_OBJS) $(BUILD)/libtessera.a
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_SUPPORT_OBJS) $(LIB_INTERNAL)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ -lcmocka $(LDLIBS_ALL)
 
@@ -113,9 +128,9 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-om
 
 fuzz: fuzz-lib
 	$(FUZZ_CC) -std=c11 -O1 -g $(WARN) -fsanitize=fuzzer $(FUZZ_SAN) -Iinclude -Isupport -Ifrontend -Ilowering \
-	    -Iruntime tests/fuzz/fuzz_frontend.c $(FUZZ_BUILD)/libtessera.a -o $(FUZZ_BUILD)/fuzz_frontend $(LDLIBS_ALL)
+	    -Iruntime tests/fuzz/fuzz_frontend.c $(FUZZ_BUILD)/libtessera-internal.a -o $(FUZZ_BUILD)/fuzz_frontend $(LDLIBS_ALL)
 	$(FUZZ_CC) -std=c11 -O1 -g $(WARN) -fsanitize=fuzzer $(FUZZ_SAN) -DTSR_FUZZ_CODEGEN -Iinclude -Isupport -Ifrontend \
-	    -Ilowering -Iruntime tests/fuzz/fuzz_frontend.c $(FUZZ_BUILD)/libtessera.a -o $(FUZZ_BUILD)/fuzz_codegen \
+	    -Ilowering -Iruntime tests/fuzz/fuzz_frontend.c $(FUZZ_BUILD)/libtessera-internal.a -o $(FUZZ_BUILD)/fuzz_codegen \
 	    $(LDLIBS_ALL)
 	sh tests/fuzz/make-corpus.sh $(FUZZ_BUILD)/corpus
 
@@ -124,7 +139,7 @@ fuzz: fuzz-lib
 FUZZ_LIB_SRCS = $(sort $(wildcard support/*.c frontend/*.c lowering/*.c runtime/*.c))
 fuzz-lib:
 	$(MAKE) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT=-O1 EXTRA_CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
-	    LIB_SRCS="$(FUZZ_LIB_SRCS)" $(FUZZ_BUILD)/libtessera.a
+	    LIB_SRCS="$(FUZZ_LIB_SRCS)" $(FUZZ_BUILD)/libtessera-internal.a
 
 fuzz-run: fuzz
 	@mkdir -p fuzz-out/corpus fuzz-out/artifacts
@@ -146,7 +161,7 @@ CUDA_INCLUDE ?= /usr/local/cuda/include
 RT_GEN_OBJS := $(BUILD)/obj/gen/attention_tsr.o $(BUILD)/obj/gen/build_id.o
 RT_BUILD_ID_SRCS := $(sort $(wildcard support/*.[ch] frontend/*.[ch] frontend/*.re lowering/*.[ch]))
 
-$(BUILD)/libtessera.a $(BUILD)/libtessera.so: $(RT_GEN_OBJS)
+$(BUILD)/libtessera.a $(LIB_INTERNAL) $(BUILD)/libtessera.so: $(RT_GEN_OBJS)
 
 $(BUILD)/gen/attention_tsr.c: kernels/attention.tsr scripts/embed.sh
 	@mkdir -p $(dir $@)
@@ -163,13 +178,13 @@ $(RT_GEN_OBJS): $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 $(BUILD)/obj/runtime/device/cuda.o: CFLAGS_ALL += -isystem $(CUDA_INCLUDE)
 
 # test_runtime_install installs into a temporary prefix and builds
-# examples/embed.c against it with pkg-config.
-$(BUILD)/tests/test_runtime_install: | $(BUILD)/libtessera.so $(BUILD)/tessera
+# examples/embed.c against it with pkg-config (shared and static).
+$(BUILD)/tests/test_runtime_install: | $(BUILD)/libtessera.so $(BUILD)/libtessera.a $(BUILD)/tessera
 
 ifneq ($(wildcard $(CUDA_INCLUDE)/cuda.h),)
-$(BUILD)/tests/libcuda_mock.so: tests/mock/libcuda_mock.c $(BUILD)/libtessera.a
+$(BUILD)/tests/libcuda_mock.so: tests/mock/libcuda_mock.c $(LIB_INTERNAL)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -isystem $(CUDA_INCLUDE) -shared -o $@ $< $(BUILD)/libtessera.a $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) -isystem $(CUDA_INCLUDE) -shared -o $@ $< $(LIB_INTERNAL) $(LDLIBS_ALL)
 
 $(BUILD)/tests/test_runtime_cuda: | $(BUILD)/tests/libcuda_mock.so
 endif
@@ -177,7 +192,7 @@ endif
 
 # ---- emu: PTX emulator micro-benchmark (runtime/emu/README.md) --------------
 .PHONY: emu-bench
-$(BUILD)/emubench: $(BUILD)/obj/tests/emu/emubench.o $(BUILD)/libtessera.a
+$(BUILD)/emubench: $(BUILD)/obj/tests/emu/emubench.o $(LIB_INTERNAL)
 	$(CC) -o $@ $^ $(LDLIBS_ALL)
 
 emu-bench: $(BUILD)/emubench
@@ -212,7 +227,7 @@ $(BUILD)/tessera-bench: $(BENCH_GEN_OBJ)
 
 $(BUILD)/obj/tests/test_bench.o $(BUILD)/obj/gpu-tests/test_bench.o: CFLAGS_ALL += -Ibench
 
-$(BUILD)/tests/test_bench: $(BUILD)/obj/tests/test_bench.o $(TEST_SUPPORT_OBJS) $(BENCH_LIB_OBJS) $(BUILD)/libtessera.a
+$(BUILD)/tests/test_bench: $(BUILD)/obj/tests/test_bench.o $(TEST_SUPPORT_OBJS) $(BENCH_LIB_OBJS) $(LIB_INTERNAL)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ -lcmocka $(LDLIBS_ALL)
 
@@ -221,7 +236,7 @@ $(BUILD)/obj/gpu-tests/%.o: tests/%.c | $(GEN_SRCS)
 	$(CC) $(CFLAGS_ALL) -Dmain=tsr_gpu_test_$* -c $< -o $@
 
 $(BUILD)/tessera-gpu-tests: $(patsubst %,$(BUILD)/obj/gpu-tests/%.o,$(GPU_TESTS)) $(BUILD)/obj/gen/gpu_tests_main.o \
-                            $(TEST_SUPPORT_OBJS) $(BENCH_LIB_OBJS) $(BUILD)/libtessera.a
+                            $(TEST_SUPPORT_OBJS) $(BENCH_LIB_OBJS) $(LIB_INTERNAL)
 	$(CC) -o $@ $^ -lcmocka $(LDLIBS_ALL)
 
 gpu-carry: static

@@ -146,6 +146,13 @@ enum {
  * cache mode or flag bit of a newer version, host_threads < 0, an ordinal
  * other than 0 on emu and interp) gives TSR_ERR_INVALID_ARGUMENT. */
 typedef struct tsr_context_options {
+    /* sizeof(tsr_context_options) as the program was compiled; set by
+     * tsr_context_options_init. It lets the struct grow: the library reads
+     * only the fields the program's struct has (later fields take their
+     * defaults), and refuses with TSR_ERR_UNSUPPORTED a struct from a newer
+     * version whose fields this library does not know are not zero. 0 means
+     * the size of version 0.1's struct, so a zeroed struct works. */
+    size_t struct_size;
     tsr_device_kind device;
     int device_ordinal;            /* cuda: which GPU (0 = the first); emu, interp: 0. With
                                       TSR_DEVICE_AUTO, an ordinal other than 0 never falls
@@ -159,8 +166,9 @@ typedef struct tsr_context_options {
     unsigned flags;                /* TSR_EMU_* */
 } tsr_context_options;
 
-/* Fills *opts with the defaults (all zero: TSR_DEVICE_AUTO, GPU 0, malloc,
- * the default cache, all cores, no extra checks). */
+/* Fills *opts with the defaults (struct_size, then all zero:
+ * TSR_DEVICE_AUTO, GPU 0, malloc, the default cache, all cores, no extra
+ * checks). */
 TSR_API void tsr_context_options_init(tsr_context_options *opts);
 
 /* Creates a context on the device opts->device (opts NULL: the defaults).
@@ -234,6 +242,7 @@ typedef enum tsr_ir_kind {
 } tsr_ir_kind;
 
 typedef struct tsr_compile_options {
+    size_t struct_size;         /* as in tsr_context_options: 0 or sizeof, see tsr_compile_options_init */
     const char *target;         /* "sm_80", "sm_90" or "sm_90a"; NULL: tsr_context_default_target */
     const tsr_define *defines;  /* ndefines compile-time parameters */
     int ndefines;
@@ -241,6 +250,9 @@ typedef struct tsr_compile_options {
     const char *source_name;    /* the name in diagnostics; NULL: "<string>" (or the path) */
     unsigned keep_ir;           /* TSR_IR_* flags: what tsr_module_ir can return */
 } tsr_compile_options;
+
+/* Fills *opts with the defaults: struct_size, then all zero. */
+TSR_API void tsr_compile_options_init(tsr_compile_options *opts);
 
 /* Compiles DSL source text (len bytes; NUL not needed) for the context's
  * device. opts may be NULL. On success *out is a module owning its kernels.

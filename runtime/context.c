@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "device/device.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,7 +173,33 @@ bool rt_tensor_extent(const HostTensor *t, const char **lo, size_t *bytes)
 
 /* --------------------------------------------------------------- context */
 
-void tsr_context_options_init(tsr_context_options *opts) { memset(opts, 0, sizeof *opts); }
+void tsr_context_options_init(tsr_context_options *opts)
+{
+    memset(opts, 0, sizeof *opts);
+    opts->struct_size = sizeof *opts;
+}
+
+tsr_status rt_read_options(const void *opts, size_t given, size_t v1, void *mine, size_t my_size, const char **why)
+{
+    memset(mine, 0, my_size);
+    size_t n = given ? given : v1;
+    if (n < v1) {
+        *why = "struct_size is smaller than the options struct has ever been (set it with the *_options_init function)";
+        return TSR_ERR_INVALID_ARGUMENT;
+    }
+    const unsigned char *p = opts;
+    for (size_t i = my_size; i < n; i++)
+        if (p[i]) {
+            *why = "the options set fields that this (older) Tessera does not know";
+            return TSR_ERR_UNSUPPORTED;
+        }
+    memcpy(mine, opts, n < my_size ? n : my_size);
+    ((size_t *)mine)[0] = my_size; /* struct_size comes first in every options struct */
+    return TSR_OK;
+}
+
+/* The size of version 0.1's tsr_context_options: what struct_size 0 means. */
+#define CONTEXT_OPTIONS_V1 (offsetof(tsr_context_options, flags) + sizeof(unsigned))
 
 static const DeviceOps *device_of(tsr_device_kind k)
 {
@@ -223,14 +250,17 @@ static tsr_status check_options(tsr_context *ctx, const tsr_context_options *o, 
 
 tsr_status tsr_context_create(const tsr_context_options *opts, tsr_context **out)
 {
-    tsr_context_options defaults;
-    tsr_context_options_init(&defaults);
+    tsr_context_options given;
+    tsr_context_options_init(&given);
     if (!out)
         return TSR_ERR_INVALID_ARGUMENT;
     *out = NULL;
-    if (!opts)
-        opts = &defaults;
-    const tsr_allocator *a = opts->allocator ? opts->allocator : &default_allocator;
+    const char *why = NULL;
+    tsr_status read = opts ? rt_read_options(opts, opts->struct_size, CONTEXT_OPTIONS_V1, &given, sizeof given, &why)
+                           : TSR_OK;
+    opts = &given;
+    /* Options that cannot be read give a context (with malloc) that says why. */
+    const tsr_allocator *a = read == TSR_OK && opts->allocator ? opts->allocator : &default_allocator;
     if (!a->alloc || !a->free)
         return TSR_ERR_INVALID_ARGUMENT;
     tsr_context *ctx = a->alloc(a->user, sizeof *ctx, 16);
@@ -245,9 +275,9 @@ tsr_status tsr_context_create(const tsr_context_options *opts, tsr_context **out
     ctx->flags = opts->flags;
     *out = ctx;
 
-    tsr_status s = TSR_OK;
+    tsr_status s = read == TSR_OK ? TSR_OK : rt_fail(ctx, read, "tsr_context_options: %s", why);
     tsr_device_kind kind = opts->device;
-    if (kind == TSR_DEVICE_AUTO) {
+    if (s == TSR_OK && kind == TSR_DEVICE_AUTO) {
         const char *env = getenv("TESSERA_DEVICE");
         if (env && *env) {
             if (!strcmp(env, "cuda"))

@@ -9,6 +9,7 @@
 #include "readfile.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,12 +260,26 @@ static tsr_status add_kernels(tsr_module *m)
     return TSR_OK;
 }
 
+void tsr_compile_options_init(tsr_compile_options *opts)
+{
+    memset(opts, 0, sizeof *opts);
+    opts->struct_size = sizeof *opts;
+}
+
+/* The size of version 0.1's tsr_compile_options: what struct_size 0 means. */
+#define COMPILE_OPTIONS_V1 (offsetof(tsr_compile_options, keep_ir) + sizeof(unsigned))
+
 static tsr_status compile(tsr_context *ctx, const char *source, size_t len, const char *name,
                           const tsr_compile_options *opts, tsr_module **out)
 {
-    tsr_compile_options defaults;
-    memset(&defaults, 0, sizeof defaults);
-    const tsr_compile_options *o = opts ? opts : &defaults;
+    tsr_compile_options given;
+    tsr_compile_options_init(&given);
+    const char *why;
+    tsr_status read = opts ? rt_read_options(opts, opts->struct_size, COMPILE_OPTIONS_V1, &given, sizeof given, &why)
+                           : TSR_OK;
+    if (read != TSR_OK)
+        return rt_fail(ctx, read, "tsr_compile_options: %s", why);
+    const tsr_compile_options *o = &given;
     tsr_module *m = rt_alloc(ctx, sizeof *m);
     if (!m)
         return oom(ctx);

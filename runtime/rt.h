@@ -153,6 +153,12 @@ void rt_events_release(tsr_context *ctx);
 void *rt_alloc(tsr_context *ctx, size_t size);
 void rt_free(tsr_context *ctx, void *p, size_t size);
 
+/* Copies options given with struct_size `given` (0: v1 bytes) into mine
+ * (my_size bytes, zeroed first): fields past the caller's struct keep their
+ * defaults, fields past this library's must be zero. Returns TSR_OK, or a
+ * status with *why set. */
+tsr_status rt_read_options(const void *opts, size_t given, size_t v1, void *mine, size_t my_size, const char **why);
+
 /* Each thread's last message on a context (errors.c). rt_fail records a
  * failure as the calling thread's message and returns s; rt_clear_error
  * records a success; rt_error is the current message ("" when none). */

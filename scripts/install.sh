@@ -1,16 +1,25 @@
 #!/bin/sh
 # Installs Tessera under PREFIX (make install PREFIX=...): the public header,
 # the static and shared libraries (libtessera.so.X.Y.Z, with its SONAME
-# libtessera.so.X.Y and libtessera.so as links), the tessera CLI and a
-# pkg-config file, so that a C program builds with
-# `pkg-config --cflags --libs tessera`.
+# libtessera.so.X.Y and libtessera.so as links), the tessera CLI and two
+# pkg-config files, so that a C program builds with
+#   `pkg-config --cflags --libs tessera`          (the shared library), or
+#   `pkg-config --cflags --libs tessera-static`   (the static one; --static
+#                                                  or not, the same).
+# One .pc file cannot serve both: its Libs always come first, and -ltessera
+# takes the shared library whenever it is there, --static or not. So
+# tessera.pc is for shared linking (--static adds nothing: libtessera.so
+# carries its dependencies), and tessera-static.pc names the archive itself
+# with what it needs (LLVM, libdl, libm, libpthread). Both give the
+# directory of dlpack/dlpack.h (Debian's libdlpack-dev), which tessera.h
+# includes; DLPACK_INCLUDE overrides where it is looked for.
 #
 #   sh scripts/install.sh PREFIX [BUILD]
 #
 # BUILD is the build folder (default build). DESTDIR, when set, is prepended
 # to every installed path (for packaging) but not to the paths written into
-# tessera.pc. LLVM_CONFIG names llvm-config (default llvm-config-19): static
-# linking needs LLVM's libraries, listed in tessera.pc's Libs.private.
+# the .pc files. LLVM_CONFIG names llvm-config (default llvm-config-19): static
+# linking needs LLVM's libraries, listed in tessera-static.pc.
 set -eu
 prefix=${1:?usage: install.sh PREFIX [BUILD]}
 build=${2:-build}
@@ -23,6 +32,11 @@ for f in "$build/libtessera.a" "$build/libtessera.so" "$build/tessera"; do
 done
 version=$(sed -n 's/^#define TESSERA_VERSION_STRING "\(.*\)"$/\1/p' include/tessera.h)
 llvm_libs=$("$llvm_config" --ldflags --libs 2>/dev/null | tr '\n' ' ' || true)
+# The folder holding dlpack/dlpack.h, as the C compiler finds it.
+dlpack=${DLPACK_INCLUDE:-$(printf '#include <dlpack/dlpack.h>\n' | ${CC:-cc} -E -x c - 2>/dev/null |
+    sed -n 's|^# [0-9]* "\(.*\)/dlpack/dlpack\.h".*|\1|p' | head -n 1)}
+[ -n "$dlpack" ] && [ -f "$dlpack/dlpack/dlpack.h" ] ||
+    { echo "install.sh: dlpack/dlpack.h not found (install libdlpack-dev or set DLPACK_INCLUDE)" >&2; exit 1; }
 
 root="$destdir$prefix"
 install -d "$root/include" "$root/lib/pkgconfig" "$root/bin"
@@ -43,8 +57,19 @@ includedir=\${prefix}/include
 Name: tessera
 Description: Tessera, a tile-level GPU kernel language: JIT compiler and runtime (cuda, emu, interp)
 Version: $version
-Cflags: -I\${includedir}
+Cflags: -I\${includedir} -I${dlpack}
 Libs: -L\${libdir} -ltessera
-Libs.private: ${llvm_libs}-ldl -lm -lpthread
+PC
+cat > "$root/lib/pkgconfig/tessera-static.pc" <<PC
+prefix=$prefix
+exec_prefix=\${prefix}
+libdir=\${exec_prefix}/lib
+includedir=\${prefix}/include
+
+Name: tessera-static
+Description: Tessera, linked statically (libtessera.a exports only tsr_* symbols)
+Version: $version
+Cflags: -I\${includedir} -I${dlpack}
+Libs: \${libdir}/libtessera.a ${llvm_libs}-ldl -lm -lpthread
 PC
 echo "installed tessera $version in $root"

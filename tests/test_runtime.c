@@ -444,6 +444,66 @@ static void error_model(void **state)
     tsr_context_destroy(ctx);
 }
 
+/* The options structs carry their size, so they can grow: a program built
+ * against a newer header (a bigger struct) works when the fields this
+ * library does not know are zero, and is refused otherwise; a zeroed
+ * struct (struct_size 0) is the first version's. */
+static void options_can_grow(void **state)
+{
+    (void)state;
+    struct {
+        tsr_context_options o;
+        unsigned char newer[24];
+    } big;
+    memset(&big, 0, sizeof big);
+    tsr_context_options_init(&big.o);
+    assert_int_equal(big.o.struct_size, sizeof(tsr_context_options));
+    big.o.struct_size = sizeof big;
+    big.o.device = TSR_DEVICE_INTERP;
+    tsr_context *ctx;
+    assert_int_equal(tsr_context_create(&big.o, &ctx), TSR_OK);
+    assert_int_equal(tsr_context_device_kind(ctx), TSR_DEVICE_INTERP);
+    tsr_context_destroy(ctx);
+    big.newer[20] = 1;
+    assert_int_equal(tsr_context_create(&big.o, &ctx), TSR_ERR_UNSUPPORTED);
+    assert_non_null(strstr(tsr_context_error(ctx), "fields that this (older) Tessera does not know"));
+    tsr_context_destroy(ctx);
+    tsr_context_options zeroed;
+    memset(&zeroed, 0, sizeof zeroed);
+    zeroed.device = TSR_DEVICE_EMU;
+    assert_int_equal(tsr_context_create(&zeroed, &ctx), TSR_OK);
+    assert_int_equal(tsr_context_device_kind(ctx), TSR_DEVICE_EMU);
+    tsr_context_destroy(ctx);
+    zeroed.struct_size = 4;
+    assert_int_equal(tsr_context_create(&zeroed, &ctx), TSR_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(tsr_context_error(ctx), "struct_size is smaller"));
+    tsr_context_destroy(ctx);
+
+    ctx = suite_context(TSR_DEVICE_INTERP);
+    static const char src[] = "kernel k<B: int = 16>(X: f32[N], Y: out f32[N]) grid (1) {\n"
+                              "    Y[0 : +B] = X[0 : +B];\n"
+                              "}\n";
+    struct {
+        tsr_compile_options o;
+        unsigned char newer[16];
+    } cbig;
+    memset(&cbig, 0, sizeof cbig);
+    tsr_compile_options_init(&cbig.o);
+    assert_int_equal(cbig.o.struct_size, sizeof(tsr_compile_options));
+    cbig.o.struct_size = sizeof cbig;
+    cbig.o.source_name = "grown.tsr";
+    tsr_module *m;
+    assert_int_equal(tsr_module_compile(ctx, src, strlen(src), &cbig.o, &m), TSR_OK);
+    tsr_module_destroy(m);
+    cbig.newer[0] = 7;
+    assert_int_equal(tsr_module_compile(ctx, src, strlen(src), &cbig.o, &m), TSR_ERR_UNSUPPORTED);
+    assert_non_null(strstr(tsr_context_error(ctx), "tsr_compile_options: the options set fields"));
+    tsr_compile_options plain = { .source_name = "plain.tsr" }; /* struct_size 0 */
+    assert_int_equal(tsr_module_compile(ctx, "kernel", 6, &plain, &m), TSR_ERR_COMPILE);
+    assert_non_null(strstr(tsr_context_error(ctx), "plain.tsr:1:"));
+    tsr_context_destroy(ctx);
+}
+
 static int cuda_group(void)
 {
     tsr_context_options o;
@@ -472,6 +532,7 @@ int main(void)
         cmocka_unit_test(overflowing_shapes),
         cmocka_unit_test(empty_tensors),
         cmocka_unit_test(error_model),
+        cmocka_unit_test(options_can_grow),
     };
     int failed = cmocka_run_group_tests_name("context", tests, NULL, NULL);
     failed += rt_suite_run(TSR_DEVICE_INTERP, "api_interp");

@@ -1,8 +1,12 @@
 /* Packaging: scripts/install.sh (make install) puts the header, the static
- * and shared libraries, the CLI and tessera.pc under a prefix; the example
- * C program examples/embed.c builds against that installation with
- * `pkg-config --cflags --libs tessera` alone, and runs: it compiles a DSL
- * string, runs it on the best device there is and checks the result. */
+ * and shared libraries, the CLI, tessera.pc and tessera-static.pc under a
+ * prefix; the example C program examples/embed.c builds against that
+ * installation with `pkg-config --cflags --libs tessera` alone, and runs: it
+ * compiles a DSL string, runs it on the best device there is and checks the
+ * result. Built with tessera-static instead, it links libtessera.a (no
+ * libtessera.so needed), even beside a program that defines sha256_init and
+ * diag_init of its own: the archive exports only tsr_* symbols. Both .pc
+ * files name the folder of dlpack/dlpack.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "rt_suite.h"
 
@@ -64,7 +68,8 @@ static void installs_files(void **state)
                                          "lib/libtessera.so",
                                          "lib/libtessera.so." TESSERA_VERSION_STRING,
                                          "bin/tessera",
-                                         "lib/pkgconfig/tessera.pc" };
+                                         "lib/pkgconfig/tessera.pc",
+                                         "lib/pkgconfig/tessera-static.pc" };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[4300];
         snprintf(path, sizeof path, "%s/%s", prefix, files[i]);
@@ -148,6 +153,77 @@ static void example_builds_with_pkg_config(void **state)
     free(out);
 }
 
+/* Every global symbol the installed archive defines starts with tsr_. */
+static void archive_exports_only_tsr(void **state)
+{
+    (void)state;
+    char cmd[8192], log[4300];
+    snprintf(log, sizeof log, "%s/nm.out", prefix);
+    snprintf(cmd, sizeof cmd, "nm -g --defined-only -P '%s/lib/libtessera.a'", prefix);
+    run(cmd, log);
+    char *out = read_all(log);
+    int symbols = 0, foreign = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        if (strchr(line, ':') || !*line) /* "libtessera.a[member.o]:" */
+            continue;
+        symbols++;
+        if (strncmp(line, "tsr_", 4) != 0 && foreign++ < 5)
+            printf("exported without the tsr_ prefix: %s\n", line);
+    }
+    free(out);
+    printf("libtessera.a exports %d symbols\n", symbols);
+    assert_true(symbols > 20);
+    assert_int_equal(foreign, 0);
+}
+
+/* examples/embed.c linked statically through tessera-static.pc, together
+ * with functions named like Tessera's internal ones. */
+static void static_link_with_clashing_names(void **state)
+{
+    (void)state;
+    const char *cc = getenv("CC");
+    if (!cc || !*cc)
+        cc = "cc";
+    char env[4300], cmd[16384], log[4300], clash[4300];
+    snprintf(env, sizeof env, "PKG_CONFIG_PATH='%s/lib/pkgconfig'", prefix);
+    snprintf(clash, sizeof clash, "%s/clash.c", prefix);
+    FILE *f = fopen(clash, "w");
+    assert_non_null(f);
+    fputs("/* An application's own functions, named like Tessera's internal ones. */\n"
+          "int sha256_init(int x) { return x + 1; }\n"
+          "int diag_init(int x) { return x + 2; }\n"
+          "int sb_printf(int x) { return x + 3; }\n",
+          f);
+    fclose(f);
+    snprintf(log, sizeof log, "%s/pc.out", prefix);
+    snprintf(cmd, sizeof cmd, "%s pkg-config --cflags --keep-system-cflags tessera tessera-static", env);
+    run(cmd, log);
+    char *flags = read_all(log);
+    if (!strstr(flags, "-I/usr/include")) /* where Debian's libdlpack-dev puts dlpack/dlpack.h */
+        fail_msg("no dlpack folder in: %s", flags);
+    free(flags);
+    snprintf(log, sizeof log, "%s/cc-static.log", prefix);
+    snprintf(cmd, sizeof cmd,
+             "%s -std=c11 -Wall -Wextra -Werror %s examples/embed.c '%s' $(%s pkg-config --cflags --libs "
+             "tessera-static) -lm -o '%s/embed-static'",
+             cc, SANITIZE_FLAGS, clash, env, prefix);
+    run(cmd, log);
+    snprintf(log, sizeof log, "%s/readelf.out", prefix);
+    snprintf(cmd, sizeof cmd, "readelf -d '%s/embed-static'", prefix);
+    run(cmd, log);
+    char *dyn = read_all(log);
+    if (strstr(dyn, "libtessera.so"))
+        fail_msg("the static build needs libtessera.so:\n%s", dyn);
+    free(dyn);
+    snprintf(log, sizeof log, "%s/embed-static.out", prefix);
+    snprintf(cmd, sizeof cmd, "TESSERA_CACHE_DIR='%s/cache' '%s/embed-static'", prefix, prefix);
+    run(cmd, log);
+    char *out = read_all(log);
+    if (!strstr(out, "\nok\n"))
+        fail_msg("embed-static printed:\n%s", out);
+    free(out);
+}
+
 int main(void)
 {
     suite_default_cache_dir();
@@ -155,6 +231,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(installs_files),
         cmocka_unit_test(example_builds_with_pkg_config),
+        cmocka_unit_test(archive_exports_only_tsr),
+        cmocka_unit_test(static_link_with_clashing_names),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     rm_rf(prefix);
