@@ -187,7 +187,7 @@ void rt_dl_dtype_name(DLDataType d, char *buf, size_t n);
 /* The lowest address and the size in bytes of the memory a tensor spans. */
 void rt_tensor_extent(const HostTensor *t, const char **lo, size_t *bytes);
 
-/* Packs the kernel parameters of a launch per lowering/abi.h into buf and
+/* Packs the kernel parameters of a launch per backend/abi.h into buf and
  * points args[i] at slot i. offsets (NULL: natural alignment) and sizes
  * (NULL: not checked) describe the PTX's parameter list, nparams long (-1:
  * unknown). Returns false with a message when the PTX's list and the ABI

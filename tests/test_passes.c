@@ -1,4 +1,4 @@
-/* The TIR passes (lowering/pass_fold.c, pass_cse.c, pass_dce.c, passes.c):
+/* The TIR passes (passes/pass_fold.c, pass_cse.c, pass_dce.c, passes.c):
  * for each, what it must change and what it must leave alone, that a second
  * run finds nothing more to do, that the IR still verifies, and that the
  * whole pipeline keeps the meaning of programs (interpreter outputs are

@@ -42,7 +42,7 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
         codegen_result_free(&cr);
         return false;
     }
-    /* Parameters packed as the runtime packs them (lowering/abi.h). */
+    /* Parameters packed as the runtime packs them (backend/abi.h). */
     size_t bytes;
     int n = rt_param_slots(f, &bytes);
     unsigned char *store = calloc(bytes + 1, 1);

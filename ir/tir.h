@@ -228,7 +228,7 @@ void tir_module_print(StrBuf *out, TirModule *m);
  * `why` and returns false. A failure is a compiler bug. */
 bool tir_verify(TirFunc *f, StrBuf *why);
 
-/* --- passes (lowering/pass_*.c); each returns true if it changed anything --- */
+/* --- passes (passes/pass_*.c); each returns true if it changed anything --- */
 bool tir_pass_fold(TirFunc *f);
 bool tir_pass_cse(TirFunc *f);
 bool tir_pass_dce(TirFunc *f);
@@ -242,7 +242,7 @@ int smem_convert_pitch(TType t);
 size_t smem_convert_bytes(TType t);
 size_t smem_scratch_bytes(TirFunc *f, const TirInst *in);
 
-/* Runs the standard pipeline (see lowering/passes.c). dump: when not NULL,
+/* Runs the standard pipeline (see passes/passes.c). dump: when not NULL,
  * the IR after each pass is appended, headed by the pass name. */
 void tir_run_passes(TirFunc *f, StrBuf *dump);
 /* Runs the passes that prepare TIR for GPU code generation (layouts), once:
