@@ -6,6 +6,7 @@
  * Exit status: 0 success, 1 errors in the program, 2 bad usage or I/O. */
 #include "ast.h"
 #include "codegen.h"
+#include "passes.h"
 #include "frontend.h"
 #include "tessera.h"
 
@@ -157,7 +158,7 @@ static int cmd_compile(int argc, char **argv)
         TirModule *m = frontend_compile(&src, o.defs, o.ndefs, o.kernel, &diag, o.dump_passes ? &dump : NULL);
         if (m && !strcmp(o.emit, "layout"))
             for (int i = 0; i < m->funcs.len; i++)
-                tir_run_codegen_passes(m->funcs.data[i], o.dump_passes ? &dump : NULL);
+                tir_run_codegen_passes(m->funcs.data[i], target_lookup(o.target) ? target_lookup(o.target) : target_default(), o.dump_passes ? &dump : NULL);
         if (m && (!strcmp(o.emit, "llvm") || !strcmp(o.emit, "ptx"))) {
             emit_gpu(&o, m, &out, &diag);
         } else if (m) {

@@ -1,5 +1,6 @@
 /* Source to optimized TIR: parse, check, build, run the TIR passes. */
 #include "frontend.h"
+#include "passes.h"
 
 TirModule *frontend_compile(const Source *src, const Define *defs, int ndefs, const char *kernel, Diag *diag,
                             StrBuf *pass_dump)

@@ -228,27 +228,6 @@ void tir_module_print(StrBuf *out, TirModule *m);
  * `why` and returns false. A failure is a compiler bug. */
 bool tir_verify(TirFunc *f, StrBuf *why);
 
-/* --- passes (passes/pass_*.c); each returns true if it changed anything --- */
-bool tir_pass_fold(TirFunc *f);
-bool tir_pass_cse(TirFunc *f);
-bool tir_pass_dce(TirFunc *f);
-bool tir_pass_layout(TirFunc *f);
-bool tir_pass_pipeline(TirFunc *f);
-bool tir_pass_fuse(TirFunc *f);
-bool tir_pass_smem(TirFunc *f);
-/* Shared-memory scratch: the padded row-major tile a conversion goes
- * through (elements per row, bytes), and the bytes an instruction needs. */
-int smem_convert_pitch(TType t);
-size_t smem_convert_bytes(TType t);
-size_t smem_scratch_bytes(TirFunc *f, const TirInst *in);
-
-/* Runs the standard pipeline (see passes/passes.c). dump: when not NULL,
- * the IR after each pass is appended, headed by the pass name. */
-void tir_run_passes(TirFunc *f, StrBuf *dump);
-/* Runs the passes that prepare TIR for GPU code generation (layouts), once:
- * later calls do nothing. */
-void tir_run_codegen_passes(TirFunc *f, StrBuf *dump);
-
 /* The layout of a tile value, or NULL. Layouts are interned: equal layouts
  * get one index. */
 const Layout *tir_layout(const TirFunc *f, ValId v);

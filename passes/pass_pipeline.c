@@ -17,7 +17,7 @@
  * never used. Only loads whose indices are computed from the induction
  * variable and values defined outside the loop by pure scalar code qualify:
  * that code is cloned for the later iteration. */
-#include "tir.h"
+#include "passes.h"
 
 typedef VEC(InstId) InstList;
 
@@ -305,7 +305,7 @@ static bool pipeline_block(TirFunc *f, BlockId b, Arena *arena)
     return changed;
 }
 
-bool tir_pass_pipeline(TirFunc *f)
+bool tir_pass_pipeline(TirFunc *f, const Target *t)
 {
     Arena arena;
     arena_init(&arena);

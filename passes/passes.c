@@ -1,17 +1,15 @@
-/* The TIR pass pipeline, in order. The verifier runs after each pass; with
- * a dump buffer, the IR after each pass is recorded too (`--dump-passes`). */
-#include "tir.h"
-
-typedef struct {
-    const char *name;
-    bool (*run)(TirFunc *f);
-} Pass;
+/* The TIR pass pipelines. The target-independent one is the list below; the
+ * code-generation one is the target's (Target.codegen_passes, see
+ * backend/target.c). The verifier runs after each pass; with a dump buffer,
+ * the IR after each pass is recorded too (`--dump-passes`). */
+#include "passes.h"
 
 static const Pass pipeline[] = {
     { "fold", tir_pass_fold },
     { "cse", tir_pass_cse },
     { "fold", tir_pass_fold },
     { "dce", tir_pass_dce },
+    { NULL, NULL },
 };
 
 static void verify_or_die(TirFunc *f, const char *after)
@@ -23,22 +21,13 @@ static void verify_or_die(TirFunc *f, const char *after)
     sb_free(&why);
 }
 
-static const Pass codegen_pipeline[] = {
-    { "fuse", tir_pass_fuse },
-    { "layout", tir_pass_layout },
-    { "pipeline", tir_pass_pipeline },
-    { "cse", tir_pass_cse },
-    { "dce", tir_pass_dce },
-    { "smem", tir_pass_smem },
-};
-
-static void run(TirFunc *f, const Pass *passes, size_t n, StrBuf *dump)
+static void run(TirFunc *f, const Pass *passes, const Target *t, StrBuf *dump)
 {
-    for (size_t i = 0; i < n; i++) {
-        passes[i].run(f);
-        verify_or_die(f, passes[i].name);
+    for (const Pass *p = passes; p->name; p++) {
+        p->run(f, t);
+        verify_or_die(f, p->name);
         if (dump) {
-            sb_printf(dump, "// ----- after %s\n", passes[i].name);
+            sb_printf(dump, "// ----- after %s\n", p->name);
             tir_print(dump, f);
         }
     }
@@ -47,13 +36,13 @@ static void run(TirFunc *f, const Pass *passes, size_t n, StrBuf *dump)
 void tir_run_passes(TirFunc *f, StrBuf *dump)
 {
     verify_or_die(f, "sema");
-    run(f, pipeline, TSR_ARRAY_LEN(pipeline), dump);
+    run(f, pipeline, NULL, dump);
 }
 
-void tir_run_codegen_passes(TirFunc *f, StrBuf *dump)
+void tir_run_codegen_passes(TirFunc *f, const Target *t, StrBuf *dump)
 {
     if (f->laid_out)
         return;
-    run(f, codegen_pipeline, TSR_ARRAY_LEN(codegen_pipeline), dump);
+    run(f, t->codegen_passes, t, dump);
     f->laid_out = true;
 }

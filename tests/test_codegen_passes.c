@@ -1,6 +1,7 @@
 /* The TIR passes that prepare code generation (fuse, layout, pipeline,
  * smem), checked on the attention kernel and on small programs: what they
  * produce, and that the verifier accepts it. */
+#include "passes.h"
 #include "testutil.h"
 
 #include <setjmp.h>
@@ -16,7 +17,7 @@ static TirFunc *laid_out_attention(TirModule **m, const char *D, const char *cau
     Define defs[3] = { { "T", "f16" }, { "D", D }, { "CAUSAL", causal } };
     *m = compile_file_or_fail("kernels/attention.tsr", defs, 3);
     TirFunc *f = tir_func_clone(module_func(*m, "attention_fwd"));
-    tir_run_codegen_passes(f, NULL);
+    tir_run_codegen_passes(f, target_default(), NULL);
     StrBuf why;
     sb_init(&why);
     if (!tir_verify(f, &why))
@@ -128,7 +129,7 @@ static TirFunc *laid_out(TirModule **m, const char *src)
         fail_msg("%s", diags.data);
     sb_free(&diags);
     TirFunc *f = tir_func_clone((*m)->funcs.data[0]);
-    tir_run_codegen_passes(f, NULL);
+    tir_run_codegen_passes(f, target_default(), NULL);
     return f;
 }
 
@@ -165,7 +166,7 @@ static void passes_run_once(void **state)
     TirModule *m;
     TirFunc *f = laid_out_attention(&m, "64", "false");
     int before = f->insts.len;
-    tir_run_codegen_passes(f, NULL);
+    tir_run_codegen_passes(f, target_default(), NULL);
     assert_int_equal(f->insts.len, before);
     assert_int_equal(module_func(m, "attention_fwd")->layouts.len, 0);
     tir_func_free(f);
