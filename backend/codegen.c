@@ -692,7 +692,7 @@ void ptx_prepare_module(LLVMModuleRef mod, const Target *t);
  * keeps that sane. Bigger ones are reported at their source position. */
 enum { FMA_DOT_MAX_REGS = 512 };
 
-static bool check_dots(const Target *t, TirFunc *f, Diag *diag)
+bool codegen_check(TirFunc *f, const Target *t, Diag *diag)
 {
     bool ok = true;
     for (BlockId b = 0; b < f->blocks.len; b++) {
@@ -720,20 +720,11 @@ static bool check_dots(const Target *t, TirFunc *f, Diag *diag)
     return ok;
 }
 
-bool codegen_kernel(TirFunc *orig, const CodegenOptions *opts, bool want_llvm, CodegenResult *out, Diag *diag)
+bool codegen_emit(TirFunc *f, const Target *t, const CodegenOptions *opts, bool want_llvm, CodegenResult *out,
+                  Diag *diag)
 {
     memset(out, 0, sizeof *out);
-    const Target *t = opts->target ? target_lookup(opts->target) : target_default();
-    if (!t) {
-        char names[128];
-        target_names(names, sizeof names, ", ", " or ");
-        diag_error_nopos(diag, "unknown target '%s' (use %s)", opts->target, names);
-        return false;
-    }
-    if (!check_dots(t, orig, diag))
-        return false;
-    TirFunc *f = tir_func_clone(orig);
-    tir_run_codegen_passes(f, t, NULL);
+    tsr_assert(f->laid_out);
     Emitter em = { 0 };
     em.f = f;
     em.opts = opts;
@@ -790,7 +781,6 @@ bool codegen_kernel(TirFunc *orig, const CodegenOptions *opts, bool want_llvm, C
     LLVMDisposeModule(em.mod);
     LLVMContextDispose(em.ctx);
     arena_free(&em.arena);
-    tir_func_free(f);
     return ok;
 }
 

@@ -6,8 +6,7 @@
  * Exit status: 0 success, 1 errors in the program, 2 bad usage or I/O. */
 #include "ast.h"
 #include "codegen.h"
-#include "passes.h"
-#include "frontend.h"
+#include "compile.h"
 #include "tessera.h"
 
 #include <errno.h>
@@ -112,17 +111,19 @@ static int write_output(const Options *o, const StrBuf *text)
     return 0;
 }
 
-/* --emit llvm|ptx: one kernel's LLVM IR or PTX. */
-static void emit_gpu(const Options *o, TirModule *m, StrBuf *out, Diag *diag)
+/* --emit llvm|ptx: one kernel's LLVM IR or PTX; dump: the IR after every
+ * code-generation pass (--dump-passes). */
+static void emit_gpu(const Options *o, TirModule *m, StrBuf *out, StrBuf *dump, Diag *diag)
 {
     if (m->funcs.len != 1) {
         diag_error_nopos(diag, "%s has %d kernels; choose one with --kernel NAME", o->file, m->funcs.len);
         return;
     }
-    CodegenOptions co = { o->target ? o->target : "sm_90a", true, 0, 0 };
+    CodegenOptions co = { o->target, true, 0, 0 };
     CodegenResult r;
-    if (codegen_kernel(m->funcs.data[0], &co, !strcmp(o->emit, "llvm"), &r, diag)) {
-        sb_puts(out, !strcmp(o->emit, "llvm") ? r.llvm_ir : r.ptx);
+    bool llvm = !strcmp(o->emit, "llvm");
+    if (compile_ptx(m->funcs.data[0], &co, llvm, dump, &r, diag)) {
+        sb_puts(out, llvm ? r.llvm_ir : r.ptx);
         codegen_result_free(&r);
     }
 }
@@ -155,19 +156,24 @@ static int cmd_compile(int argc, char **argv)
             ast_print(&out, prog);
         arena_free(&arena);
     } else {
-        TirModule *m = frontend_compile(&src, o.defs, o.ndefs, o.kernel, &diag, o.dump_passes ? &dump : NULL);
-        if (m && !strcmp(o.emit, "layout"))
-            for (int i = 0; i < m->funcs.len; i++)
-                tir_run_codegen_passes(m->funcs.data[i], target_lookup(o.target) ? target_lookup(o.target) : target_default(), o.dump_passes ? &dump : NULL);
-        if (m && (!strcmp(o.emit, "llvm") || !strcmp(o.emit, "ptx"))) {
-            emit_gpu(&o, m, &out, &diag);
+        TirModule *m = compile_tir(&src, o.defs, o.ndefs, o.kernel, &diag, o.dump_passes ? &dump : NULL);
+        if (m && !strcmp(o.emit, "layout")) {
+            const Target *t = compile_target(o.target, &diag);
+            for (int i = 0; t && i < m->funcs.len && !diag.nerrors; i++)
+                compile_layout(m->funcs.data[i], t, &diag, o.dump_passes ? &dump : NULL);
+        } else if (m && (!strcmp(o.emit, "llvm") || !strcmp(o.emit, "ptx"))) {
+            emit_gpu(&o, m, &out, o.dump_passes ? &dump : NULL, &diag);
         } else if (m) {
-            if (o.dump_passes)
-                sb_putn(&out, dump.data, dump.len);
-            else
-                tir_module_print(&out, m);
-            tir_module_free(m);
+            tir_module_print(&out, m);
         }
+        if (m && !strcmp(o.emit, "layout"))
+            tir_module_print(&out, m);
+        if (o.dump_passes) { /* the IR after every pass instead of the stage */
+            out.len = 0;
+            sb_putn(&out, dump.data, dump.len);
+        }
+        if (m)
+            tir_module_free(m);
     }
     if (diag.nerrors) {
         fputs(diag.out.data, stderr);

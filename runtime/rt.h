@@ -12,7 +12,7 @@
 #ifndef TSR_RT_H
 #define TSR_RT_H
 
-#include "frontend.h"
+#include "compile.h"
 #include "interp.h"
 #include "jitcache.h"
 #include "tessera.h"
@@ -175,8 +175,6 @@ tsr_status rt_fail_text(StrBuf *msg, tsr_status s, const char *text);
 
 /* The dynamic shared memory limit (opt-in) of a target's GPUs, for devices
  * that have no GPU to ask. */
-size_t rt_target_smem_limit(const char *target);
-bool rt_target_known(const char *target);
 
 /* The DLPack form of a DType, and the DType of a DLPack dtype (false when
  * Tessera has none). */
