@@ -1,6 +1,6 @@
 /* The tessera command line: compile a .tsr file and print any stage.
  *
- *   tessera compile FILE.tsr [-D NAME=VALUE]... [--kernel NAME] [--target sm_80|sm_90|sm_90a]
+ *   tessera compile FILE.tsr [-D NAME=VALUE]... [--kernel NAME] [--target NAME]
  *                   [--emit tokens|ast|tir|layout|llvm|ptx] [--dump-passes] [-o FILE]
  *
  * Exit status: 0 success, 1 errors in the program, 2 bad usage or I/O. */
@@ -16,9 +16,14 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: tessera compile FILE.tsr [-D NAME=VALUE]... [--kernel NAME] [--target sm_80|sm_90|sm_90a]\n"
-               "                      [--emit tokens|ast|tir|layout|llvm|ptx] [--dump-passes] [-o FILE]\n"
-               "       tessera --version\n");
+    char targets[128];
+    target_names(targets, sizeof targets, "|", "|");
+    fprintf(f,
+            "usage: tessera compile FILE.tsr [-D NAME=VALUE]... [--kernel NAME] [--target %s]\n"
+            "                      [--emit tokens|ast|tir|layout|llvm|ptx] [--dump-passes] [-o FILE]\n"
+            "       tessera --version\n"
+            "The default target is %s.\n",
+            targets, target_default()->name);
 }
 
 typedef struct {
@@ -134,6 +139,12 @@ static int cmd_compile(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc;
+    if (o.target && !target_lookup(o.target)) { /* whatever the stage */
+        char names[128];
+        target_names(names, sizeof names, ", ", " or ");
+        fprintf(stderr, "tessera: unknown target '%s' (use %s)\n", o.target, names);
+        return 2;
+    }
     size_t len;
     char *text = tsr_read_file(o.file, &len);
     if (!text) {
