@@ -520,6 +520,7 @@ static void emit_inst(Emitter *em, const TirInst *in)
     case TIR_ASYNC_COPY: em_async_copy(em, in); break;
     case TIR_ASYNC_COMMIT: em->target->emit->stage_commit(em); break;
     case TIR_ASYNC_WAIT: em->target->emit->stage_wait(em, (int)in->ival); break;
+    case TIR_ASYNC_RELEASE: em->target->emit->stage_release(em); break;
     case TIR_SMEM_TILE: {
         const TirBuffer *buf = &f->buffers.data[in->buf];
         int64_t stage_bytes = ttype_numel(buf->type) * dtype_size(buf->type.dt);

@@ -49,7 +49,7 @@ typedef struct {
     X(FOR, "for") X(IF, "if") X(YIELD, "yield")                                        \
     /* code generation */                                                              \
     X(CONVERT, "convert") X(ASYNC_COPY, "async_copy") X(ASYNC_COMMIT, "async_commit")   \
-    X(ASYNC_WAIT, "async_wait") X(SMEM_TILE, "smem_tile")
+    X(ASYNC_WAIT, "async_wait") X(ASYNC_RELEASE, "async_release") X(SMEM_TILE, "smem_tile")
 
 typedef enum {
 #define X(name, text) TIR_##name,
@@ -88,13 +88,21 @@ typedef enum { REDUCE_SUM, REDUCE_MAX, REDUCE_MIN } ReduceKind;
  *   YIELD        args: values for the enclosing FOR/IF.
  *   CONVERT      args: a tile; the same values in another layout (added by the
  *                layout pass; the interpreter copies).
- * Software pipelining (pass_pipeline.c) adds, for code generation only:
- *   ASYNC_COPY   as LOAD's operands, plus a stage (i32 scalar): starts copying
- *                the slice into stage `stage` of shared buffer `buf`. No result.
- *   ASYNC_COMMIT closes the group of copies started since the last commit.
- *   ASYNC_WAIT   waits until at most ival groups are pending, then all threads
- *                of the block meet at a barrier.
- *   SMEM_TILE    args: stage; the tile held in that stage of buffer `buf`. */
+ * Software pipelining (pass_pipeline.c) adds, for code generation only,
+ * operations on the stages of multi-stage shared buffers (a stage is an i32
+ * scalar; one stage index names that stage of every buffer of a loop):
+ *   ASYNC_COPY    as LOAD's operands, plus a stage: starts copying the slice
+ *                 into stage `stage` of shared buffer `buf`. No result.
+ *   ASYNC_COMMIT  args: stage; every copy into that stage has been started.
+ *   ASYNC_WAIT    args: stage, or none for every stage committed so far:
+ *                 waits until its copies have landed and are visible to
+ *                 every thread of the block; ival: how many stages committed
+ *                 after it may stay in flight (the schedule's distance).
+ *   ASYNC_RELEASE args: stage; every thread is done reading it, so it may be
+ *                 refilled.
+ *   SMEM_TILE     args: stage; the tile held in that stage of buffer `buf`.
+ * Targets lower these their own way (TargetEmit): cp.async commit groups and
+ * wait_group counts on sm_80, mbarrier phases on Hopper. */
 typedef struct {
     TirOp op;
     SrcPos pos;

@@ -29,6 +29,8 @@ static TirFunc *laid_out_attention(TirModule **m, const char *D, const char *cau
 typedef struct {
     int count[TIR_OP_COUNT];
     int dot3;             /* dots that accumulate into an operand */
+    int stage_waits;      /* waits for one stage (not all) */
+    int stage_wait_later; /* the later stages those waits leave in flight, summed */
     int local_converts;   /* conversions done in registers */
     int shared_converts;  /* conversions out of shared tiles */
     int smem_converts;    /* conversions through scratch */
@@ -43,6 +45,10 @@ static void census_block(TirFunc *f, BlockId b, Census *c)
         c->count[in->op]++;
         if (in->op == TIR_DOT && in->nargs == 3)
             c->dot3++;
+        if (in->op == TIR_ASYNC_WAIT && in->nargs == 1) {
+            c->stage_waits++;
+            c->stage_wait_later += (int)in->ival;
+        }
         for (int r = 0; r < in->nres; r++)
             if (tir_type(f, in->res[r]).rank && !tir_layout(f, in->res[r]))
                 c->untyped_tiles++;
@@ -79,6 +85,15 @@ static void attention_shape(void **state)
     /* Pipelining: K and V are copied two iterations ahead. */
     assert_int_equal(c.count[TIR_ASYNC_COPY], 4); /* prologue and loop, K and V */
     assert_int_equal(c.count[TIR_SMEM_TILE], 2);
+    /* Stage operations: one commit per filled stage (prologue, loop); a
+     * wait for every stage before the prologue and after the loop, and in
+     * the loop a wait for the loop's stage with none later in flight (two
+     * stages) and its release after the body. */
+    assert_int_equal(c.count[TIR_ASYNC_COMMIT], 2);
+    assert_int_equal(c.count[TIR_ASYNC_WAIT], 3);
+    assert_int_equal(c.count[TIR_ASYNC_RELEASE], 1);
+    assert_int_equal(c.stage_waits, 1);
+    assert_int_equal(c.stage_wait_later, 0);
     assert_int_equal(f->buffers.len, 2);
     for (int i = 0; i < f->buffers.len; i++)
         assert_int_equal(f->buffers.data[i].stages, 2);
