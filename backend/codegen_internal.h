@@ -108,6 +108,34 @@ void em_error(Emitter *em, SrcPos pos, const char *fmt, ...) TSR_PRINTF(3, 4);
 /* A pointer into shared memory at a byte offset (i32 or i64). */
 LLVMValueRef em_smem_at(Emitter *em, LLVMValueRef byte_offset);
 
+/* --- inline PTX (inline_ptx.c): every asm statement is built here ---
+ * Declare the outputs (numbered $0, $1, ... in order), then the inputs
+ * (numbered after the outputs; a tied input shares an output's register),
+ * write the text with those numbers, and make the call: it returns the
+ * output (one), a struct of them (several) or nothing. */
+enum { PTX_MAX_OPERANDS = 40 };
+enum {
+    PTX_SIDE_EFFECTS = 1,    /* never moved, merged or deleted */
+    PTX_CLOBBERS_MEMORY = 2, /* reads or writes memory LLVM cannot see */
+    PTX_CONVERGENT = 4,      /* a warp- or block-wide collective */
+};
+typedef struct {
+    Emitter *em;
+    unsigned flags;
+    StrBuf text;
+    LLVMTypeRef out_types[PTX_MAX_OPERANDS];
+    int nout;
+    LLVMValueRef in_vals[PTX_MAX_OPERANDS];
+    int in_tied[PTX_MAX_OPERANDS]; /* output number, or -1 */
+    int nin;
+} InlinePtx;
+void ptx_begin(InlinePtx *a, Emitter *em, unsigned flags);
+void ptx_text(InlinePtx *a, const char *fmt, ...) TSR_PRINTF(2, 3);
+int ptx_out(InlinePtx *a, LLVMTypeRef t);
+int ptx_in(InlinePtx *a, LLVMValueRef v);
+int ptx_in_tied(InlinePtx *a, LLVMValueRef v, int out);
+LLVMValueRef ptx_call(InlinePtx *a);
+
 /* --- memory (codegen_mem.c) --- */
 void em_load(Emitter *em, const TirInst *in);
 void em_async_copy(Emitter *em, const TirInst *in);

@@ -127,74 +127,55 @@ static int access_words(int bytes) { return bytes >= 4 ? bytes / 4 : 1; }
 
 static const char *vec_suffix(int words) { return words == 4 ? ".v4" : words == 2 ? ".v2" : ""; }
 
+/* `bytes` (2, 4, 8 or 16) from global ptr when ok, else zeros: one word
+ * (i16 or i32) or a struct of words. */
 static LLVMValueRef predicated_load(Emitter *em, LLVMValueRef ptr, LLVMValueRef ok, int bytes)
 {
-    int words = access_words(bytes);
-    bool half = bytes == 2;
-    LLVMTypeRef wt = half ? em->t_i16 : em->t_i32;
-    char asm_text[512], cons[128];
-    int pos = snprintf(asm_text, sizeof asm_text, "{ .reg .pred p; setp.ne.b32 p, $%d, 0; ", words + 1);
+    int words = access_words(bytes), bits = bytes == 2 ? 16 : 32;
+    InlinePtx a;
+    ptx_begin(&a, em, PTX_SIDE_EFFECTS);
+    int out[4];
     for (int i = 0; i < words; i++)
-        pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "mov.b%d $%d, 0; ", half ? 16 : 32, i);
-    pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "@p ld.global%s.b%d ", vec_suffix(words),
-                    half ? 16 : 32);
+        out[i] = ptx_out(&a, bits == 16 ? em->t_i16 : em->t_i32);
+    int p = ptx_in(&a, ptr), pred = ptx_in(&a, LLVMBuildZExt(em->b, ok, em->t_i32, ""));
+    ptx_text(&a, "{ .reg .pred p; setp.ne.b32 p, $%d, 0; ", pred);
+    for (int i = 0; i < words; i++)
+        ptx_text(&a, "mov.b%d $%d, 0; ", bits, out[i]);
+    ptx_text(&a, "@p ld.global%s.b%d ", vec_suffix(words), bits);
     if (words > 1) {
-        pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "{");
+        ptx_text(&a, "{");
         for (int i = 0; i < words; i++)
-            pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "%s$%d", i ? ", " : "", i);
-        pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "}");
+            ptx_text(&a, "%s$%d", i ? ", " : "", out[i]);
+        ptx_text(&a, "}");
     } else {
-        pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "$0");
+        ptx_text(&a, "$%d", out[0]);
     }
-    snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, ", [$%d]; }", words);
-    int cp = 0;
-    for (int i = 0; i < words; i++)
-        cp += snprintf(cons + cp, sizeof cons - (size_t)cp, "=%s,", half ? "h" : "r");
-    snprintf(cons + cp, sizeof cons - (size_t)cp, "l,r");
-    LLVMTypeRef outs[4] = { wt, wt, wt, wt };
-    LLVMTypeRef rt = words > 1 ? LLVMStructTypeInContext(em->ctx, outs, (unsigned)words, 0) : wt;
-    LLVMTypeRef ins[2] = { em->t_ptr_g, em->t_i32 };
-    LLVMTypeRef fty = LLVMFunctionType(rt, ins, 2, 0);
-    LLVMValueRef fn = LLVMGetInlineAsm(fty, asm_text, strlen(asm_text), cons, strlen(cons), 1, 0,
-                                       LLVMInlineAsmDialectATT, 0);
-    LLVMValueRef args[2] = { ptr, LLVMBuildZExt(em->b, ok, em->t_i32, "") };
-    return LLVMBuildCall2(em->b, fty, fn, args, 2, "");
+    ptx_text(&a, ", [$%d]; }", p);
+    return ptx_call(&a);
 }
 
+/* The words (i16 or i32) of `bytes` to global ptr when ok. */
 static void predicated_store(Emitter *em, LLVMValueRef ptr, LLVMValueRef ok, LLVMValueRef *words_v, int bytes)
 {
     int words = access_words(bytes);
-    bool half = bytes == 2;
-    char asm_text[512], cons[128];
-    int pos = snprintf(asm_text, sizeof asm_text, "{ .reg .pred p; setp.ne.b32 p, $%d, 0; @p st.global%s.b%d [$0], ",
-                       words + 1, vec_suffix(words), half ? 16 : 32);
-    if (words > 1) {
-        pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "{");
-        for (int i = 0; i < words; i++)
-            pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "%s$%d", i ? ", " : "", i + 1);
-        pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "}");
-    } else {
-        pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "$1");
-    }
-    snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "; }");
-    int cp = snprintf(cons, sizeof cons, "l,");
+    InlinePtx a;
+    ptx_begin(&a, em, PTX_SIDE_EFFECTS | PTX_CLOBBERS_MEMORY);
+    int p = ptx_in(&a, ptr), w[4];
     for (int i = 0; i < words; i++)
-        cp += snprintf(cons + cp, sizeof cons - (size_t)cp, "%s,", half ? "h" : "r");
-    snprintf(cons + cp, sizeof cons - (size_t)cp, "r,~{memory}");
-    LLVMTypeRef ins[6];
-    LLVMValueRef args[6];
-    ins[0] = em->t_ptr_g;
-    args[0] = ptr;
-    for (int i = 0; i < words; i++) {
-        ins[1 + i] = half ? em->t_i16 : em->t_i32;
-        args[1 + i] = words_v[i];
+        w[i] = ptx_in(&a, words_v[i]);
+    int pred = ptx_in(&a, LLVMBuildZExt(em->b, ok, em->t_i32, ""));
+    ptx_text(&a, "{ .reg .pred p; setp.ne.b32 p, $%d, 0; @p st.global%s.b%d [$%d], ", pred, vec_suffix(words),
+             bytes == 2 ? 16 : 32, p);
+    if (words > 1) {
+        ptx_text(&a, "{");
+        for (int i = 0; i < words; i++)
+            ptx_text(&a, "%s$%d", i ? ", " : "", w[i]);
+        ptx_text(&a, "}");
+    } else {
+        ptx_text(&a, "$%d", w[0]);
     }
-    ins[1 + words] = em->t_i32;
-    args[1 + words] = LLVMBuildZExt(em->b, ok, em->t_i32, "");
-    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(em->ctx), ins, (unsigned)words + 2, 0);
-    LLVMValueRef fn = LLVMGetInlineAsm(fty, asm_text, strlen(asm_text), cons, strlen(cons), 1, 0,
-                                       LLVMInlineAsmDialectATT, 0);
-    LLVMBuildCall2(em->b, fty, fn, args, (unsigned)words + 2, "");
+    ptx_text(&a, "; }");
+    ptx_call(&a);
 }
 
 /* Splits loaded words into `vec` elements of type dt, and back. */

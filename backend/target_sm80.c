@@ -61,14 +61,11 @@ const Pass target_sm80_passes[] = {
  * pointers. */
 static void cp_async16(Emitter *em, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef src_size)
 {
-    static const char text[] = "cp.async.cg.shared.global [$0], [$1], 16, $2;";
-    static const char cons[] = "r,l,r,~{memory}";
-    LLVMTypeRef ins[3] = { em->t_i32, em->t_ptr_g, em->t_i32 };
-    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(em->ctx), ins, 3, 0);
-    LLVMValueRef fn = LLVMGetInlineAsm(fty, text, sizeof text - 1, cons, sizeof cons - 1, 1, 0,
-                                       LLVMInlineAsmDialectATT, 0);
-    LLVMValueRef args[3] = { LLVMBuildPtrToInt(em->b, dst, em->t_i32, ""), src, src_size };
-    LLVMBuildCall2(em->b, fty, fn, args, 3, "");
+    InlinePtx a;
+    ptx_begin(&a, em, PTX_SIDE_EFFECTS | PTX_CLOBBERS_MEMORY);
+    int d = ptx_in(&a, LLVMBuildPtrToInt(em->b, dst, em->t_i32, "")), s = ptx_in(&a, src), n = ptx_in(&a, src_size);
+    ptx_text(&a, "cp.async.cg.shared.global [$%d], [$%d], 16, $%d;", d, s, n);
+    ptx_call(&a);
 }
 
 static void commit_group(Emitter *em)
