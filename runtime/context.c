@@ -3,6 +3,7 @@
  * share. */
 #define _POSIX_C_SOURCE 200809L
 #include "device/device.h"
+#include "target.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -84,19 +85,6 @@ const char *tsr_context_error(const tsr_context *ctx)
     if (!ctx)
         return "no context (out of memory, or a NULL handle)";
     return rt_error((tsr_context *)ctx); /* only the calling thread's slot is read, under the lock */
-}
-
-/* --------------------------------------------------------------- targets */
-
-bool rt_target_known(const char *t)
-{
-    return t && (!strcmp(t, "sm_80") || !strcmp(t, "sm_90") || !strcmp(t, "sm_90a"));
-}
-
-size_t rt_target_smem_limit(const char *target)
-{
-    /* A100: 163 KB per block (opt-in); H100/H200: 227 KB. */
-    return target && !strncmp(target, "sm_90", 5) ? 232448 : 166912;
 }
 
 /* ---------------------------------------------------------------- dtypes */
@@ -365,7 +353,7 @@ DLDevice tsr_context_dl_device(const tsr_context *ctx)
 
 const char *tsr_context_default_target(const tsr_context *ctx)
 {
-    return ctx && ctx->dev ? ctx->default_target : "sm_80";
+    return ctx && ctx->dev ? ctx->default_target : target_default()->name;
 }
 
 void tsr_context_cache_stats(const tsr_context *ctx, tsr_cache_stats *out)

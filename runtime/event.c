@@ -1,5 +1,5 @@
 /* Events (tsr_event_*): points in a stream's work whose elapsed times measure
- * it. On cuda each event is a CUevent (cuda/cuda.c); on emu and interp, whose
+ * it. On cuda each event is a CUevent (device/cuda.c); on emu and interp, whose
  * launches complete before they return, recording reads the host's monotonic
  * clock. A context keeps its live events in a list and destroys them with
  * itself. Errors are reported on the context. */

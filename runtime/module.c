@@ -7,6 +7,7 @@
 #include "codegen.h"
 #include "device/device.h"
 #include "readfile.h"
+#include "target.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -32,8 +33,9 @@ static void ctx_strfree(tsr_context *ctx, char *s)
 
 /* ------------------------------------------------------------- variants */
 
-/* Generates the PTX of one variant: the frontend again (for a TIR of its
- * own), then code generation. Diagnostics go to err. */
+/* Generates the PTX of one variant from the kernel's TIR (which the
+ * driver copies before laying it out, so variants share it). Diagnostics go
+ * to err. */
 static bool generate(tsr_kernel *k, const KernelVariant *v, bool want_llvm, CodegenResult *r, StrBuf *err)
 {
     tsr_module *m = k->mod;
@@ -41,18 +43,10 @@ static bool generate(tsr_kernel *k, const KernelVariant *v, bool want_llvm, Code
     Diag diag;
     diag_init(&diag, &src);
     diag.api_defines = true;
-    TirModule *t = frontend_compile(&src, k->defs, k->f->defines.len, k->f->name, &diag, NULL);
-    bool ok = false;
-    if (t && t->funcs.len == 1) {
-        CodegenOptions co = { m->target, true, v->unaligned, v->divisible };
-        ok = codegen_kernel(t->funcs.data[0], &co, want_llvm, r, &diag);
-    } else if (t) {
-        diag_error_nopos(&diag, "internal error: kernel '%s' compiled to %d functions", k->f->name, t->funcs.len);
-    }
+    CodegenOptions co = { m->target, true, v->unaligned, v->divisible };
+    bool ok = compile_ptx(k->f, &co, want_llvm, NULL, r, &diag);
     if (!ok)
         sb_puts(err, diag.out.data ? diag.out.data : "code generation failed");
-    if (t)
-        tir_module_free(t);
     diag_free(&diag);
     return ok;
 }
@@ -198,8 +192,11 @@ static tsr_status module_init(tsr_module *m, const char *source, size_t len, con
 {
     tsr_context *ctx = m->ctx;
     const char *target = o->target ? o->target : ctx->default_target;
-    if (!rt_target_known(target))
-        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "unknown target '%s' (use sm_80, sm_90 or sm_90a)", target);
+    if (!target_lookup(target)) {
+        char names[128];
+        target_names(names, sizeof names, ", ", " or ");
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "unknown target '%s' (use %s)", target, names);
+    }
     snprintf(m->target, sizeof m->target, "%s", target);
     if (o->ndefines < 0 || (o->ndefines > 0 && !o->defines))
         return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "%d defines given with defines = %p", o->ndefines,
@@ -297,7 +294,7 @@ static tsr_status compile(tsr_context *ctx, const char *source, size_t len, cons
         Diag diag;
         diag_init(&diag, &src);
         diag.api_defines = true;
-        m->tir = frontend_compile(&src, m->defs, m->ndefs, o->kernel, &diag, NULL);
+        m->tir = compile_tir(&src, m->defs, m->ndefs, o->kernel, &diag, NULL);
         if (!m->tir)
             s = rt_fail_text(ctx, TSR_ERR_COMPILE, diag.out.data);
         diag_free(&diag);

@@ -12,7 +12,7 @@
 #ifndef TSR_RT_H
 #define TSR_RT_H
 
-#include "frontend.h"
+#include "compile.h"
 #include "interp.h"
 #include "kernel_args.h"
 #include "jitcache.h"
@@ -171,8 +171,6 @@ const char *rt_error(tsr_context *ctx);
 
 /* The dynamic shared memory limit (opt-in) of a target's GPUs, for devices
  * that have no GPU to ask. */
-size_t rt_target_smem_limit(const char *target);
-bool rt_target_known(const char *target);
 
 /* The DLPack form of a DType, and the DType of a DLPack dtype (false when
  * Tessera has none). */
@@ -186,7 +184,7 @@ void rt_dl_dtype_name(DLDataType d, char *buf, size_t n);
  * validation refuses such tensors, so devices may assume true. */
 bool rt_tensor_extent(const HostTensor *t, const char **lo, size_t *bytes);
 
-/* Packs the kernel parameters of a launch per lowering/abi.h into buf and
+/* Packs the kernel parameters of a launch per backend/abi.h into buf and
  * points args[i] at slot i. offsets (NULL: natural alignment) and sizes
  * (NULL: not checked) describe the PTX's parameter list, nparams long (-1:
  * unknown). Returns false with a message when the PTX's list and the ABI

@@ -3,6 +3,7 @@
  * allocator. Their launches complete before they return, so streams have
  * nothing to wait for. */
 #include "device.h"
+#include "target.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -10,7 +11,7 @@
 void rt_host_open(tsr_context *ctx, const char *name)
 {
     snprintf(ctx->device_name, sizeof ctx->device_name, "%s", name);
-    snprintf(ctx->default_target, sizeof ctx->default_target, "sm_80");
+    snprintf(ctx->default_target, sizeof ctx->default_target, "%s", target_default()->name);
     ctx->dl_device.device_type = kDLCPU;
     ctx->dl_device.device_id = 0;
     ctx->max_threads = 1024;
