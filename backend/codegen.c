@@ -617,10 +617,10 @@ static void mark_kernel(Emitter *em, size_t smem)
 static void build_frame(Emitter *em)
 {
     TirFunc *f = em->f;
-    AbiSlot slots[256];
-    int n = abi_slots(f, slots, 256);
-    if (n > 256)
-        tsr_die("kernel %s has more than 256 parameters", f->name);
+    AbiSlot slots[CODEGEN_MAX_PARAM_SLOTS];
+    int n = abi_slots(f, slots, CODEGEN_MAX_PARAM_SLOTS);
+    if (n > CODEGEN_MAX_PARAM_SLOTS) /* codegen_check reports it */
+        tsr_die("kernel %s has more than %d parameter slots", f->name, CODEGEN_MAX_PARAM_SLOTS);
     LLVMTypeRef *types = arena_alloc(&em->arena, sizeof(LLVMTypeRef) * (size_t)(n + 1));
     for (int i = 0; i < n; i++)
         types[i] = abi_type(em, slots[i].kind);
@@ -696,6 +696,17 @@ enum { FMA_DOT_MAX_REGS = 512 };
 bool codegen_check(TirFunc *f, const Target *t, Diag *diag)
 {
     bool ok = true;
+    /* Each tensor is a pointer and its strides, each symbol and scalar one
+     * value: the PTX parameter list build_frame makes. */
+    int slots = abi_slots(f, NULL, 0);
+    if (slots > CODEGEN_MAX_PARAM_SLOTS) {
+        diag_error(diag, f->pos,
+                   "kernel '%s' takes %d parameter values (a tensor counts its pointer and strides, a scalar or "
+                   "symbolic dim one); at most %d can be passed to a GPU kernel: pass fewer, or pack scalars into "
+                   "a tensor",
+                   f->name, slots, CODEGEN_MAX_PARAM_SLOTS);
+        ok = false;
+    }
     for (BlockId b = 0; b < f->blocks.len; b++) {
         TirBlock *bl = tir_block(f, b);
         for (int i = 0; i < bl->insts.len; i++) {

@@ -28,9 +28,14 @@ typedef struct {
     int threads;       /* threads per block */
 } CodegenResult;
 
+/* The most PTX parameters (pointers, strides, scalars) a kernel may take. */
+enum { CODEGEN_MAX_PARAM_SLOTS = 256 };
+
 /* Checks, before the code-generation passes, what target t cannot compile
- * in f (a dot too big for the CUDA cores), reporting it in diag at its
- * source position. */
+ * in f (a dot too big for the CUDA cores, more parameters than
+ * CODEGEN_MAX_PARAM_SLOTS), reporting it in diag at its source position.
+ * Layouts needing more registers than a thread has are found by the passes
+ * and reported by compile_layout (driver/compile.c). */
 bool codegen_check(TirFunc *f, const Target *t, Diag *diag);
 /* Emits f, laid out for t by its code-generation passes, as LLVM IR and
  * PTX. Returns false, with diagnostics, on error. want_llvm: also return

@@ -4,6 +4,7 @@
 #include "ast.h"
 #include "passes.h"
 
+#include <stdio.h>
 #include <string.h>
 
 TirModule *compile_tir(const Source *src, const Define *defs, int ndefs, const char *kernel, Diag *diag,
@@ -34,11 +35,38 @@ const Target *compile_target(const char *name, Diag *diag)
     return t;
 }
 
+/* Where the first value whose layout is too big is made (the kernel when
+ * no value has it). */
+static SrcPos too_big_at(const TirFunc *f, TType *type)
+{
+    for (ValId v = 0; v < f->vals.len; v++) {
+        const TirVal *val = &f->vals.data[v];
+        if (val->layout == TIR_NONE || !f->layouts.data[val->layout].too_big)
+            continue;
+        *type = val->type;
+        return val->def != TIR_NONE ? f->insts.data[val->def].pos : f->pos;
+    }
+    type->rank = 0;
+    return f->pos;
+}
+
 bool compile_layout(TirFunc *f, const Target *t, Diag *diag, StrBuf *dump)
 {
     if (!codegen_check(f, t, diag))
         return false;
     tir_run_codegen_passes(f, t, dump);
+    if (f->layout_too_big) {
+        TType type;
+        SrcPos pos = too_big_at(f, &type);
+        char shape[64] = "";
+        for (int d = 0, n = 0; d < type.rank && n < (int)sizeof shape; d++)
+            n += snprintf(shape + n, sizeof shape - (size_t)n, "%s%d", d ? ", " : "", type.shape[d]);
+        diag_error(diag, pos,
+                   "this %s%s%s needs more than 2^%d registers per thread in kernel '%s' (%d warps); use smaller "
+                   "tiles, loop over parts of it, or give the kernel more warps",
+                   type.rank ? "tile [" : "value", shape, type.rank ? "]" : "", LAYOUT_MAX_REG, f->name, f->warps);
+        return false;
+    }
     return true;
 }
 

@@ -35,8 +35,9 @@ static Layout empty(LayoutKind kind, int rank, const int *shape, int nwarps)
 static void push_reg(Layout *l, LBit b)
 {
     if (l->nreg >= LAYOUT_MAX_REG)
-        tsr_die("layout needs more than 2^%d registers per thread", LAYOUT_MAX_REG);
-    l->reg[l->nreg++] = b;
+        l->too_big = true; /* reported by the compile driver, never emitted */
+    else
+        l->reg[l->nreg++] = b;
 }
 
 /* Gives coordinate bits order[k..n) to the lanes, then the warps, then

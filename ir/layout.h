@@ -51,6 +51,11 @@ typedef struct {
     bool transposed;
     int esize;
     int per_phase, max_phase;
+    /* The layout would need more than 2^LAYOUT_MAX_REG registers per thread;
+     * its extra bits were dropped. A legal program can ask for this (a huge
+     * tile on few warps): tir_intern_layout notes it on the function and the
+     * compile driver reports it at the value's source position. */
+    bool too_big;
 } Layout;
 
 /* A blocked layout: `vec` consecutive elements of the last dim per

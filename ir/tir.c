@@ -200,6 +200,7 @@ int tir_intern_layout(TirFunc *f, const Layout *l)
         if (layout_eq(&f->layouts.data[i], l) && f->layouts.data[i].kind == l->kind)
             return i;
     vec_push(&f->arena, f->layouts, *l);
+    f->layout_too_big |= l->too_big;
     return f->layouts.len - 1;
 }
 

@@ -174,6 +174,7 @@ typedef struct TirFunc {
     VEC(TirBlock) blocks;
     VEC(Layout) layouts; /* distributed layouts of tile values (code generation) */
     bool laid_out;       /* the codegen passes have run */
+    bool layout_too_big; /* a layout needs more registers than a thread has: the passes stopped */
     VEC(TirBuffer) buffers;
     size_t smem_bytes; /* dynamic shared memory a launch needs (pass_smem.c) */
     BlockId grid_block; /* scalar code the host runs to size the grid */

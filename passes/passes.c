@@ -25,6 +25,8 @@ static void run(TirFunc *f, const Pass *passes, const Target *t, StrBuf *dump)
 {
     for (const Pass *p = passes; p->name; p++) {
         p->run(f, t);
+        if (f->layout_too_big)
+            return; /* the driver reports it; the rest would work on a truncated layout */
         verify_or_die(f, p->name);
         if (dump) {
             sb_printf(dump, "// ----- after %s\n", p->name);

@@ -504,6 +504,57 @@ static void options_can_grow(void **state)
     tsr_context_destroy(ctx);
 }
 
+/* Legal programs that need more than a GPU has (registers per thread,
+ * kernel parameters) are compile errors at their source position, not
+ * aborts of the host process. */
+static void resource_limits_are_diagnostics(void **state)
+{
+    (void)state;
+    tsr_context *ctx = suite_context(TSR_DEVICE_EMU);
+    static const char rowsum[] = "kernel rs(X: f32[M, N], Y: out f32[M]) grid (1) warps 1 {\n"
+                                 "    Y[0 : +1024] = rowsum(X[0 : +1024, 0 : +1024]);\n"
+                                 "}\n";
+    static const char longdot[] = "kernel dk(A: f16[M, K], B: f16[K, N], C: out f32[M, N]) grid (1) {\n"
+                                  "    C[0 : +16, 0 : +16] = dot(A[0 : +16, 0 : +65536], B[0 : +65536, 0 : +16]);\n"
+                                  "}\n";
+    struct {
+        const char *src, *want;
+    } cases[] = {
+        { rowsum, "<string>:2:27: error: this tile [1024, 1024] needs more than 2^14 registers per thread" },
+        { longdot, "<string>:2:31: error: this tile [16, 65536] needs more than 2^14 registers per thread" },
+    };
+    tsr_module *m;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(tsr_module_compile(ctx, cases[i].src, strlen(cases[i].src), NULL, &m), TSR_ERR_COMPILE);
+        if (!strstr(tsr_context_error(ctx), cases[i].want))
+            fail_msg("case %zu: %s", i, tsr_context_error(ctx));
+    }
+    StrBuf many;
+    sb_init(&many);
+    sb_puts(&many, "kernel many(Y: out f32[N]");
+    for (int i = 0; i < 300; i++)
+        sb_printf(&many, ", a%d: f32", i);
+    sb_puts(&many, ") grid (1) {\n    Y[0 : +16] = f32(arange<16>(0)) * a0;\n}\n");
+    assert_int_equal(tsr_module_compile(ctx, many.data, many.len, NULL, &m), TSR_ERR_COMPILE);
+    if (!strstr(tsr_context_error(ctx), "<string>:1:8: error: kernel 'many' takes 303 parameter values") ||
+        !strstr(tsr_context_error(ctx), "at most 256"))
+        fail_msg("%s", tsr_context_error(ctx));
+    sb_free(&many);
+    /* A 2^20-element tile on 4 warps fits (8192 registers per thread). */
+    static const char big[] = "kernel big(X: f32[N], Y: out f32[N]) grid (1) {\n"
+                              "    Y[0 : +1048576] = X[0 : +1048576] * 2.0;\n"
+                              "}\n";
+    tsr_compile_options co;
+    tsr_compile_options_init(&co);
+    co.keep_ir = TSR_IR_PTX;
+    tsr_context *interp = suite_context(TSR_DEVICE_INTERP);
+    if (tsr_module_compile(interp, big, strlen(big), &co, &m) != TSR_OK)
+        fail_msg("%s", tsr_context_error(interp));
+    tsr_module_destroy(m);
+    tsr_context_destroy(interp);
+    tsr_context_destroy(ctx);
+}
+
 static int cuda_group(void)
 {
     tsr_context_options o;
@@ -533,6 +584,7 @@ int main(void)
         cmocka_unit_test(empty_tensors),
         cmocka_unit_test(error_model),
         cmocka_unit_test(options_can_grow),
+        cmocka_unit_test(resource_limits_are_diagnostics),
     };
     int failed = cmocka_run_group_tests_name("context", tests, NULL, NULL);
     failed += rt_suite_run(TSR_DEVICE_INTERP, "api_interp");
