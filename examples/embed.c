@@ -82,7 +82,8 @@ int main(void)
     }
     printf("softmax of %d rows of %d: max error %.3g\n", M, N, worst);
 
-    tsr_context_destroy(ctx); /* the module and buffers go with it */
+    tsr_context_destroy(ctx); /* frees the buffers and what the module holds */
+    tsr_module_destroy(mod);  /* every handle made is destroyed, before or after its context */
     if (!(worst < 1e-5)) {
         printf("FAILED\n");
         return 1;
