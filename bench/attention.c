@@ -230,8 +230,11 @@ static tsr_status get_kernel(Bench *b, const char *src, const char *name, const 
     tsr_status s = CTX_CALL(b, "compiling the reference", tsr_module_compile(b->ctx, src, strlen(src), &co, &c->mod));
     if (s == TSR_OK)
         s = failed(b, tsr_module_get_kernel(c->mod, name, &c->kernel), name, tsr_module_error(c->mod));
-    if (s != TSR_OK)
+    if (s != TSR_OK) {
+        tsr_module_destroy(c->mod);
+        c->mod = NULL;
         return s;
+    }
     snprintf(c->key, sizeof c->key, "%s", key);
     b->nkernels++;
     *out = c->kernel;
@@ -630,6 +633,17 @@ static void run_info(Bench *b, const BenchOptions *o)
     bench_commit(run->commit, sizeof run->commit);
 }
 
+/* Destroys the bench's handles, then its context (every handle made is
+ * destroyed: the runtime's destroy order). */
+static void bench_release(Bench *b)
+{
+    for (int i = 0; i < b->nkernels; i++)
+        tsr_module_destroy(b->kernels[i].mod);
+    tsr_event_destroy(b->ev[0]);
+    tsr_event_destroy(b->ev[1]);
+    tsr_context_destroy(b->ctx);
+}
+
 int bench_attention_run(const BenchOptions *o, const BenchHooks *hooks, BenchRun *run, BenchResult **results)
 {
     *results = NULL;
@@ -651,7 +665,7 @@ int bench_attention_run(const BenchOptions *o, const BenchHooks *hooks, BenchRun
     run_info(&b, o);
     if (tsr_event_create(b.ctx, &b.ev[0]) != TSR_OK || tsr_event_create(b.ctx, &b.ev[1]) != TSR_OK) {
         fprintf(stderr, "tessera-bench: cannot create events: %s\n", tsr_context_error(b.ctx));
-        tsr_context_destroy(b.ctx);
+        bench_release(&b);
         return -1;
     }
     BenchConfig *configs = malloc(sizeof(BenchConfig) * 4096);
@@ -704,7 +718,7 @@ int bench_attention_run(const BenchOptions *o, const BenchHooks *hooks, BenchRun
     }
     inputs_free(&in);
     free(configs);
-    tsr_context_destroy(b.ctx);
+    bench_release(&b);
     *results = r;
     return n;
 }

@@ -84,10 +84,13 @@ static void host_clock(tsr_device_kind kind)
     assert_non_null(strstr(tsr_context_error(ctx), "different contexts"));
     tsr_event_destroy(NULL);
 
-    /* a is destroyed here; b and c with their contexts. */
+    /* a before its context; b, c and the module after theirs. */
     tsr_event_destroy(a);
     tsr_context_destroy(other);
     tsr_context_destroy(ctx);
+    tsr_event_destroy(b);
+    tsr_event_destroy(c);
+    tsr_module_destroy(mod);
 }
 
 static void interp_events(void **state)
@@ -155,7 +158,10 @@ static void cuda_events(void **state)
     print_message("256 MiB fill: %.3f ms (%.0f GB/s)\n", ms, n * 4 / (ms * 1e-3) / 1e9);
     assert_true(ms > 0.001f && ms < 1000.0f);
     assert_int_equal(tsr_event_synchronize(b), TSR_OK);
-    tsr_context_destroy(ctx); /* destroys the events, the module and the buffer */
+    tsr_context_destroy(ctx); /* frees the buffer and what the events and the module hold */
+    tsr_event_destroy(a);
+    tsr_event_destroy(b);
+    tsr_module_destroy(mod);
 }
 
 int main(void)
