@@ -121,9 +121,12 @@ typedef enum tsr_device_kind {
 
 /* Host memory hooks. alloc returns memory of at least `size` bytes aligned to
  * `align` (a power of two, at most 4096), or NULL; free receives the size
- * given to alloc. Tessera uses them for its handles and for the buffers of
- * the host devices (tsr_malloc on emu and interp). The compiler's transient
- * working memory (the IR while compiling, LLVM) still comes from malloc. */
+ * given to alloc. Tessera uses them for its handles, error messages, the
+ * buffers of the host devices (tsr_malloc on emu and interp) and each
+ * launch's own arrays: when they fail, the call returns
+ * TSR_ERR_OUT_OF_MEMORY and leaks nothing. The compiler's transient working
+ * memory (the IR while compiling, LLVM) and the interpreter's and
+ * emulator's working memory still come from malloc. */
 typedef struct tsr_allocator {
     void *(*alloc)(void *user, size_t size, size_t align);
     void (*free)(void *user, void *ptr, size_t size);

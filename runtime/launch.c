@@ -6,6 +6,7 @@
  * contiguous last dim, the alignment that picks the kernel variant, and the
  * limits on the grid, threads and shared memory. */
 #include "abi.h"
+#include "codegen.h"
 #include "device/device.h"
 
 #include <stdio.h>
@@ -212,10 +213,15 @@ static tsr_status tensor_layout(tsr_kernel *k, int i, const HostTensor *h, uint6
     return TSR_OK;
 }
 
-static void launch_free(Launch *l)
+/* The sizes of a launch's arrays (from the context's allocator). */
+static size_t args_bytes(const TirFunc *f) { return sizeof(KernelArg) * (size_t)(f->params.len + 1); }
+static size_t syms_bytes(const TirFunc *f) { return sizeof(int32_t) * (size_t)(f->syms.len + 1); }
+
+static void launch_free(tsr_kernel *k, Launch *l)
 {
-    free(l->args);
-    free(l->syms);
+    tsr_context *ctx = k->mod->ctx;
+    rt_free(ctx, l->args, args_bytes(k->f));
+    rt_free(ctx, l->syms, syms_bytes(k->f));
     memset(l, 0, sizeof *l);
 }
 
@@ -226,8 +232,8 @@ static tsr_status validate(tsr_kernel *k, const BoundArg *args, Launch *l, StrBu
     tsr_context *ctx = k->mod->ctx;
     memset(l, 0, sizeof *l);
     l->nargs = f->params.len;
-    l->args = calloc((size_t)l->nargs + 1, sizeof(KernelArg));
-    l->syms = calloc((size_t)f->syms.len + 1, sizeof(int32_t));
+    l->args = rt_alloc(ctx, args_bytes(f));
+    l->syms = rt_alloc(ctx, syms_bytes(f));
     if (!l->args || !l->syms) {
         sb_puts(err, "out of host memory");
         return TSR_ERR_OUT_OF_MEMORY;
@@ -327,7 +333,7 @@ tsr_status tsr_kernel_grid(tsr_kernel *k, int64_t grid[3])
         memcpy(grid, l.grid, sizeof l.grid);
     else
         rt_fail_text(k->mod->ctx, s, err.data);
-    launch_free(&l);
+    launch_free(k, &l);
     sb_free(&err);
     return s;
 }
@@ -348,7 +354,7 @@ static tsr_status launch(tsr_kernel *k, const BoundArg *args, void *stream)
         s = ctx->dev->launch(ctx, k, v, &l, stream, &err);
     if (s != TSR_OK)
         rt_fail_text(ctx, s, err.data);
-    launch_free(&l);
+    launch_free(k, &l);
     sb_free(&err);
     return s;
 }
@@ -361,7 +367,8 @@ tsr_status tsr_kernel_launch(tsr_kernel *k, void *stream)
     return s == TSR_OK ? launch(k, k->args, stream) : s;
 }
 
-/* The arguments of one call as bound arguments (*out calloc'd). */
+/* The arguments of one call as bound arguments (*out from the context's
+ * allocator, nargs + 1 of them). */
 static tsr_status call_args(tsr_kernel *k, const tsr_arg *args, int nargs, BoundArg **out)
 {
     tsr_context *ctx = k->mod->ctx;
@@ -370,13 +377,13 @@ static tsr_status call_args(tsr_kernel *k, const tsr_arg *args, int nargs, Bound
     if (nargs != f->params.len || (nargs > 0 && !args))
         return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_kernel_launch_args: kernel '%s' takes %d arguments, %d given%s",
                        f->name, f->params.len, nargs, nargs > 0 && !args ? " with args = NULL" : "");
-    BoundArg *b = calloc((size_t)nargs + 1, sizeof *b);
+    BoundArg *b = rt_alloc(ctx, sizeof *b * (size_t)(nargs + 1));
     if (!b)
         return rt_fail(ctx, TSR_ERR_OUT_OF_MEMORY, "out of host memory");
     for (int i = 0; i < nargs; i++) {
         const TirParam *p = &f->params.data[i];
         if (p->is_tensor != (args[i].tensor != NULL)) {
-            free(b);
+            rt_free(ctx, b, sizeof *b * (size_t)(nargs + 1));
             return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT,
                            "tsr_kernel_launch_args: argument %d of kernel '%s' ('%s') is a %s: give %s", i, f->name,
                            p->name, p->is_tensor ? "tensor" : "scalar",
@@ -401,7 +408,8 @@ tsr_status tsr_kernel_launch_args(tsr_kernel *k, const tsr_arg *args, int nargs,
         s = call_args(k, args, nargs, &bound);
     if (s == TSR_OK)
         s = launch(k, bound, stream);
-    free(bound);
+    if (bound)
+        rt_free(k->mod->ctx, bound, sizeof *bound * (size_t)(nargs + 1));
     return s;
 }
 
@@ -409,15 +417,13 @@ tsr_status tsr_kernel_launch_args(tsr_kernel *k, const tsr_arg *args, int nargs,
 
 int rt_param_slots(const TirFunc *f, size_t *bytes)
 {
-    int n = abi_slots(f, NULL, 0);
-    AbiSlot *slots = tsr_xmalloc(sizeof(AbiSlot) * (size_t)(n + 1));
-    abi_slots(f, slots, n);
+    AbiSlot slots[CODEGEN_MAX_PARAM_SLOTS];
+    int n = abi_slots(f, slots, CODEGEN_MAX_PARAM_SLOTS);
     size_t off = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && i < CODEGEN_MAX_PARAM_SLOTS; i++) {
         size_t sz = (size_t)abi_slot_size(slots[i].kind);
         off = (off + sz - 1) / sz * sz + sz;
     }
-    free(slots);
     *bytes = off;
     return n;
 }
@@ -430,7 +436,11 @@ bool rt_pack_params(const TirFunc *f, const Launch *l, const size_t *offsets, co
         sb_printf(err, "internal error: kernel '%s' has %d PTX parameters, the ABI says %d", f->name, nparams, n);
         return false;
     }
-    AbiSlot *slots = tsr_xmalloc(sizeof(AbiSlot) * (size_t)(n + 1));
+    if (n > CODEGEN_MAX_PARAM_SLOTS) { /* code generation refuses these kernels */
+        sb_printf(err, "internal error: kernel '%s' has %d PTX parameters", f->name, n);
+        return false;
+    }
+    AbiSlot slots[CODEGEN_MAX_PARAM_SLOTS];
     abi_slots(f, slots, n);
     size_t off = 0;
     bool ok = true;
@@ -473,6 +483,5 @@ bool rt_pack_params(const TirFunc *f, const Launch *l, const size_t *offsets, co
         }
         off += sz;
     }
-    free(slots);
     return ok;
 }

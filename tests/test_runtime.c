@@ -204,6 +204,62 @@ static void allocator_hooks(void **state)
     assert_int_equal(tsr_context_create(&o, &ctx), TSR_ERR_INVALID_ARGUMENT);
 }
 
+/* Running out of memory during a launch (the launch's own arrays come from
+ * the context's allocator): every failure is TSR_ERR_OUT_OF_MEMORY with a
+ * message, nothing leaks, and the next launch works. */
+static void launch_out_of_memory(void **state)
+{
+    (void)state;
+    static const tsr_device_kind kinds[] = { TSR_DEVICE_EMU, TSR_DEVICE_INTERP };
+    const char *src = "kernel k(X: f32[N], Y: out f32[N], a: f32) grid (cdiv(N, 32)) {\n"
+                      "    Y[program_id(0) * 32 : +32] = X[program_id(0) * 32 : +32] * a;\n"
+                      "}\n";
+    for (int d = 0; d < 2; d++) {
+        Counter c = { 0 };
+        tsr_allocator a = { count_alloc, count_free, &c };
+        tsr_context_options o;
+        tsr_context_options_init(&o);
+        o.device = kinds[d];
+        o.allocator = &a;
+        o.host_threads = 1;
+        tsr_context *ctx;
+        assert_int_equal(tsr_context_create(&o, &ctx), TSR_OK);
+        tsr_module *m = suite_compile(ctx, src, NULL, 0);
+        tsr_kernel *k;
+        assert_int_equal(tsr_module_get_kernel(m, NULL, &k), TSR_OK);
+        float x[100], y[100];
+        for (int i = 0; i < 100; i++)
+            x[i] = (float)i;
+        int64_t n = 100;
+        DLTensor tx = { x, { kDLCPU, 0 }, 1, { kDLFloat, 32, 1 }, &n, NULL, 0 }, ty = tx;
+        ty.data = y;
+        tsr_arg args[3] = { { &tx, 0 }, { &ty, 0 }, { NULL, 3 } };
+        long before = c.allocs;
+        assert_int_equal(tsr_kernel_launch_args(k, args, 3, NULL), TSR_OK);
+        long used = c.allocs - before;
+        assert_true(used >= 2); /* the arguments, the launch's arrays */
+        for (long f = 1; f <= used; f++) {
+            long live = c.allocs - c.frees;
+            c.fail_after = c.allocs + f;
+            tsr_status s = tsr_kernel_launch_args(k, args, 3, NULL);
+            if (s != TSR_ERR_OUT_OF_MEMORY || !strstr(tsr_context_error(ctx), "memory"))
+                fail_msg("%s, allocation %ld of the launch failing: %s: %s", tsr_context_device_name(ctx), f,
+                         tsr_status_name(s), tsr_context_error(ctx));
+            c.fail_after = 0;
+            /* Nothing leaked but the message kept for the failure. */
+            assert_true(c.allocs - c.frees <= live + 1);
+        }
+        for (int i = 0; i < 100; i++)
+            y[i] = -1;
+        assert_int_equal(tsr_kernel_launch_args(k, args, 3, NULL), TSR_OK);
+        for (int i = 0; i < 100; i++)
+            assert_true(y[i] == 3.0f * (float)i);
+        tsr_module_destroy(m);
+        tsr_context_destroy(ctx);
+        assert_int_equal(c.allocs, c.frees);
+    }
+}
+
 /* Destroying a context frees what its modules and events hold; their
  * handles may be destroyed after it (a natural defer order), harmlessly,
  * and only those handles are left until then. */
@@ -579,6 +635,7 @@ int main(void)
         cmocka_unit_test(context_options),
         cmocka_unit_test(allocator_hooks),
         cmocka_unit_test(destroy_order),
+        cmocka_unit_test(launch_out_of_memory),
         cmocka_unit_test(source_files_that_are_not_files),
         cmocka_unit_test(overflowing_shapes),
         cmocka_unit_test(empty_tensors),

@@ -326,8 +326,14 @@ static tsr_status cuda_launch(tsr_context *ctx, tsr_kernel *k, KernelVariant *v,
     CudaKernel *ck = v->handle;
     size_t bytes;
     int n = rt_param_slots(k->f, &bytes);
-    unsigned char *buf = tsr_xcalloc(bytes + 8, 1);
-    void **args = tsr_xcalloc((size_t)n + 1, sizeof(void *));
+    /* The packed values, then the pointers to them, from the context's allocator. */
+    size_t total = (bytes + 8 + 7) / 8 * 8 + sizeof(void *) * (size_t)(n + 1);
+    unsigned char *buf = rt_alloc(ctx, total);
+    if (!buf) {
+        sb_puts(err, "out of host memory");
+        return TSR_ERR_OUT_OF_MEMORY;
+    }
+    void **args = (void **)(buf + (bytes + 8 + 7) / 8 * 8);
     tsr_status s = TSR_ERR_DEVICE;
     if (rt_pack_params(k->f, l, NULL, NULL, -1, buf, bytes, args, err) && (s = push(cu, err)) == TSR_OK) {
         CUresult r = cu->cuLaunchKernel(ck->fn, (unsigned)l->grid[0], (unsigned)l->grid[1], (unsigned)l->grid[2],
@@ -337,8 +343,7 @@ static tsr_status cuda_launch(tsr_context *ctx, tsr_kernel *k, KernelVariant *v,
             s = cu_fail(cu, r, "cuLaunchKernel", err);
         pop(cu);
     }
-    free(args);
-    free(buf);
+    rt_free(ctx, buf, total);
     return s;
 }
 

@@ -105,14 +105,23 @@ static tsr_status emu_run(tsr_context *ctx, tsr_kernel *k, KernelVariant *v, con
     if (emu_kernel_info(m, name, &info, err) != 0)
         return TSR_ERR_DEVICE;
     int n = info.nparams;
-    size_t *offsets = tsr_xcalloc((size_t)n + 1, sizeof(size_t)), *sizes = tsr_xcalloc((size_t)n + 1, sizeof(size_t));
+    /* One block from the context's allocator holds the launch's arrays. */
+    size_t words = (size_t)n + 1, nregs = (size_t)l->nargs + 1;
+    size_t total = 2 * sizeof(size_t) * words + sizeof(void *) * words + sizeof(EmuRegion) * nregs +
+                   info.param_bytes + 1;
+    char *block = rt_alloc(ctx, total);
+    if (!block) {
+        sb_puts(err, "out of host memory");
+        return TSR_ERR_OUT_OF_MEMORY;
+    }
+    size_t *offsets = (size_t *)block, *sizes = offsets + words;
+    void **args = (void **)(sizes + words);
+    EmuRegion *regions = (EmuRegion *)(args + words);
+    unsigned char *buf = (unsigned char *)(regions + nregs);
     for (int i = 0; i < n; i++) {
         offsets[i] = info.params[i].offset;
         sizes[i] = info.params[i].size;
     }
-    unsigned char *buf = tsr_xcalloc(info.param_bytes + 1, 1);
-    void **args = tsr_xcalloc((size_t)n + 1, sizeof(void *));
-    EmuRegion *regions = tsr_xcalloc((size_t)l->nargs + 1, sizeof(EmuRegion));
     int nregions = tensor_regions(k->f, l, regions);
     tsr_status s = TSR_ERR_DEVICE;
     if (rt_pack_params(k->f, l, offsets, sizes, n, buf, info.param_bytes, args, err)) {
@@ -136,11 +145,7 @@ static tsr_status emu_run(tsr_context *ctx, tsr_kernel *k, KernelVariant *v, con
         if (emu_launch(m, name, args, &el, err) == 0)
             s = TSR_OK;
     }
-    free(regions);
-    free(args);
-    free(buf);
-    free(sizes);
-    free(offsets);
+    rt_free(ctx, block, total);
     return s;
 }
 
