@@ -218,7 +218,7 @@ static const OpDesc *const *family_tables(void)
 {
     static const OpDesc *const tabs[] = {emu_ops_int, emu_ops_float, emu_ops_mov, emu_ops_cvt,
                                          emu_ops_mem, emu_ops_ctl,   emu_ops_warp, emu_ops_mma,
-                                         NULL};
+                                         emu_ops_wgmma, NULL};
     return tabs;
 }
 
@@ -699,6 +699,25 @@ static void build_tables(Decoder *d)
         map_put(d->arena, &st->mods, TAG_MOD, mod_table[i].name, (int)i);
 }
 
+/* A shape mMnNkK that the modifier table does not list (wgmma's m64nNk16):
+ * true with the three sizes. */
+static bool parse_mnk(const char *name, uint16_t mnk[3])
+{
+    const char *p = name;
+    static const char letters[3] = {'m', 'n', 'k'};
+    for (int i = 0; i < 3; i++) {
+        if (*p++ != letters[i] || *p < '1' || *p > '9')
+            return false;
+        unsigned v = 0;
+        while (*p >= '0' && *p <= '9' && v < 10000)
+            v = v * 10 + (unsigned)(*p++ - '0');
+        if (v >= 10000)
+            return false;
+        mnk[i] = (uint16_t)v;
+    }
+    return *p == 0;
+}
+
 /* Splits "ld.global.v4.u32" into its opcode (the longest known dotted prefix)
  * and its modifiers. */
 static int split_opcode(Decoder *d, const RawStmt *s, const OpDesc **op, Mods *m)
@@ -756,6 +775,14 @@ static int split_opcode(Decoder *d, const RawStmt *s, const OpDesc **op, Mods *m
             continue;
         }
         int mi = map_get(&d->st->mods, TAG_MOD, name, n);
+        if (mi < 0 && parse_mnk(name, m->mnk)) {
+            if (m->cats & MCB(MC_SHAPE))
+                return emu_dec_error(d, s, "two shapes");
+            m->cats |= MCB(MC_SHAPE);
+            m->text[MC_SHAPE] = arena_strdup(d->arena, name);
+            m->shape = SHAPE_MNK;
+            continue;
+        }
         if (mi < 0)
             return emu_dec_error(d, s, "unknown modifier '.%s'", name);
         const ModDesc *md = &mod_table[mi];

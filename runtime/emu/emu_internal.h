@@ -331,6 +331,7 @@ typedef struct {
     int npool;
     CallSite *calls; /* CTL_CALL instructions: target indexes this */
     int ncalls;
+    bool uses_wgmma; /* has wgmma instructions: CTAs keep warpgroup state */
 } Kernel;
 
 /* Module-level .global/.const storage. */
@@ -406,7 +407,7 @@ enum { ATOM_NONE, ATOM_ADD, ATOM_INC, ATOM_DEC, ATOM_MIN, ATOM_MAX, ATOM_EXCH, A
 enum { SHFL_NONE, SHFL_UP, SHFL_DOWN, SHFL_BFLY, SHFL_IDX };
 enum { VOTE_NONE, VOTE_ALL, VOTE_ANY, VOTE_BALLOT };
 enum { SHAPE_NONE, SHAPE_M8N8, SHAPE_M16N8K8, SHAPE_M16N8K16, SHAPE_M16N8K4, SHAPE_M8N8K4,
-       SHAPE_M16N8K32 };
+       SHAPE_M16N8K32, SHAPE_MNK /* any other mMnNkK: Mods.mnk holds the sizes */ };
 enum { LAYOUT_ROW = 1, LAYOUT_COL = 2 };
 enum { PRMT_NONE, PRMT_F4E, PRMT_B4E, PRMT_RC8, PRMT_ECL, PRMT_ECR, PRMT_RC16 };
 enum { TESTP_FINITE = 1, TESTP_INFINITE, TESTP_NUMBER, TESTP_NOTANUMBER, TESTP_NORMAL,
@@ -420,6 +421,7 @@ typedef struct {
     int nspace;
     uint8_t layout[2];
     int nlayout;
+    uint16_t mnk[3];               /* SHAPE_MNK: M, N, K */
     uint32_t flags;
     uint32_t cats;                 /* MCB() of the categories present */
     const char *text[MC_COUNT];    /* a modifier of each category, for messages */
@@ -445,7 +447,7 @@ int emu_decode_unsupported(Decoder *d, const RawStmt *s, const Mods *m, Insn *in
 int emu_dec_call(Decoder *d, const RawStmt *s, Insn *in);
 /* Family tables (each ops_*.c defines one, terminated by {NULL}). */
 extern const OpDesc emu_ops_int[], emu_ops_float[], emu_ops_mov[], emu_ops_cvt[],
-    emu_ops_mem[], emu_ops_ctl[], emu_ops_warp[], emu_ops_mma[];
+    emu_ops_mem[], emu_ops_ctl[], emu_ops_warp[], emu_ops_mma[], emu_ops_wgmma[];
 
 struct Decoder {
     Arena *arena;
@@ -583,6 +585,7 @@ struct Cta {
     size_t local_size;
     Barrier bars[16];
     RaceState *race;
+    struct WgState *wg; /* wgmma state (ops_wgmma.c); NULL without wgmma */
     int last_region;
     uint64_t insns, thread_insns;
     StrBuf err;
@@ -749,6 +752,25 @@ void emu_race_cp_async_issue(Cta *c, uint32_t off, unsigned size, int delta);
  * barrier; at completion the waiting warps acquire the joined clocks. */
 void emu_race_barrier_arrive(Cta *c, Barrier *b, Warp *w, bool waits);
 void emu_race_barrier_complete(Cta *c, Barrier *b, uint64_t warps);
+
+/* race.c: bytes that an asynchronous reader (a wgmma in flight) will read;
+ * a write to them is reported, naming `line`. */
+void emu_race_async_read(Cta *c, uint32_t off, unsigned size, int delta, int line);
+
+/* ops_wgmma.c: warpgroup state of a CTA. */
+struct WgState *emu_wg_new(Cta *c);
+void emu_wg_free(struct WgState *s);
+void emu_wg_reset(Cta *c);
+/* A warp exits: its wgmmas must have been waited for. */
+int emu_wg_warp_exit(Warp *w);
+/* All warps have exited: the warps of each warpgroup ran the same warpgroup
+ * instructions. */
+int emu_wg_cta_end(Cta *c);
+/* A register slot a wgmma in flight reads or writes (nonzero only while
+ * check_uninit is on). */
+bool emu_wg_busy(const Warp *w, int slot);
+/* Reports an access to a busy register slot. */
+int emu_wg_report_busy(Warp *w, const Insn *in, const Operand *o, uint32_t lanes);
 
 /* cfg.c: sets reconv of every CTL_BRA instruction. */
 int emu_cfg_reconv(Kernel *k, StrBuf *err);

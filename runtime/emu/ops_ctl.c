@@ -125,7 +125,6 @@ const OpDesc emu_ops_ctl[] = {
     {"brkpt", decode_trap, 1},
     {"call", decode_call, 0},
     {"brx", emu_decode_unsupported, 0},
-    {"wgmma", emu_decode_unsupported, 0},
     {"mbarrier", emu_decode_unsupported, 0},
     {"cp.async.bulk", emu_decode_unsupported, 0},
     {"tcgen05", emu_decode_unsupported, 0},

@@ -610,7 +610,7 @@ static int parse_op_list(Parser *ps, char close, RawOp **elems, int *n)
         if (parse_operand(ps, &e))
             return -1;
         PUSH(ps, *elems, *n, cap, e);
-        if (*n > 64)
+        if (*n > 128) /* wgmma m64n256 has 128 accumulators */
             return perr(ps, ps->t.line, "too many elements in a list");
         if (is_punct(ps, ',')) {
             if (next(ps))

@@ -28,6 +28,8 @@ struct RaceState {
     int32_t *rd_line;
     uint8_t *rd_lane;
     uint16_t *pending;  /* cp.async copies in flight per byte */
+    uint16_t *async_rd; /* wgmmas in flight that read the byte */
+    int32_t *async_line; /* the line of the last of them */
 };
 
 RaceState *emu_race_new(size_t size, int nwarps)
@@ -45,6 +47,8 @@ RaceState *emu_race_new(size_t size, int nwarps)
     r->rd_line = tsr_xcalloc(n * (size_t)nwarps, sizeof *r->rd_line);
     r->rd_lane = tsr_xcalloc(n * (size_t)nwarps, 1);
     r->pending = tsr_xcalloc(n, sizeof *r->pending);
+    r->async_rd = tsr_xcalloc(n, sizeof *r->async_rd);
+    r->async_line = tsr_xcalloc(n, sizeof *r->async_line);
     return r;
 }
 
@@ -61,6 +65,8 @@ void emu_race_free(RaceState *r)
     free(r->rd_line);
     free(r->rd_lane);
     free(r->pending);
+    free(r->async_rd);
+    free(r->async_line);
     free(r);
 }
 
@@ -70,6 +76,16 @@ void emu_race_reset(RaceState *r, int nwarps)
     memset(r->wr_clock, 0, n * sizeof *r->wr_clock);
     memset(r->rd_clock, 0, n * (size_t)nwarps * sizeof *r->rd_clock);
     memset(r->pending, 0, n * sizeof *r->pending);
+    memset(r->async_rd, 0, n * sizeof *r->async_rd);
+}
+
+void emu_race_async_read(Cta *c, uint32_t off, unsigned size, int delta, int line)
+{
+    RaceState *r = c->race;
+    for (unsigned i = 0; i < size; i++) {
+        r->async_rd[off + i] = (uint16_t)(r->async_rd[off + i] + delta);
+        r->async_line[off + i] = line;
+    }
 }
 
 void emu_race_cp_async_issue(Cta *c, uint32_t off, unsigned size, int delta)
@@ -129,6 +145,11 @@ int emu_race_access(Warp *w, const Insn *in, int lane, uint32_t off, unsigned si
         uint32_t x = off + i;
         if (r->pending[x])
             return report_pending(w, in, lane, x, write);
+        if (write && r->async_rd[x])
+            return emu_fault(w, in, lane,
+                             "write to shared memory at offset 0x%x, which the wgmma.mma_async at "
+                             "line %d reads, before the wgmma.wait_group that completes it",
+                             x, r->async_line[x]);
         uint32_t wc = r->wr_clock[x];
         int ww = r->wr_warp[x];
         if (wc && ww != me && w->vc[ww] < wc)

@@ -328,6 +328,8 @@ static void warp_finish(Warp *w)
     w->state = WS_DONE;
     emu_cp_async_complete(w, NULL, UINT32_MAX);
     Cta *c = w->cta;
+    if (c->wg)
+        emu_wg_warp_exit(w);
     for (int i = 0; i < 16; i++)
         barrier_check(c, i);
 }
@@ -454,6 +456,8 @@ static Cta *cta_new(Launch *L)
     }
     for (int i = 0; i < 16; i++)
         c->bars[i].vc = c->race ? tsr_xcalloc((size_t)c->nwarps, sizeof(uint32_t)) : NULL;
+    if (k->uses_wgmma)
+        c->wg = emu_wg_new(c);
     sb_init(&c->err);
     return c;
 }
@@ -478,6 +482,7 @@ static void cta_free(Cta *c)
     free(c->smem);
     free(c->local);
     emu_race_free(c->race);
+    emu_wg_free(c->wg);
     sb_free(&c->err);
     free(c);
 }
@@ -508,6 +513,8 @@ static void cta_init(Cta *c, uint64_t linear)
     }
     if (c->race)
         emu_race_reset(c->race, c->nwarps);
+    if (c->wg)
+        emu_wg_reset(c);
     for (int i = 0; i < c->nwarps; i++) {
         Warp *w = &c->warps[i];
         unsigned first = (unsigned)i * WARP_SIZE;
@@ -613,7 +620,7 @@ static int cta_run(Cta *c)
         for (int j = 0; j < c->nwarps; j++)
             done += c->warps[j].state == WS_DONE;
         if (done == c->nwarps)
-            return 0;
+            return c->wg ? emu_wg_cta_end(c) : 0;
         if (pick < 0) {
             describe_deadlock(c);
             return -1;

@@ -1,0 +1,493 @@
+/* Hopper's asynchronous machinery in the emulator (ops_wgmma.c, ops_mbar.c):
+ * wgmma.mma_async against the PTX ISA's tables, written out here from the
+ * ISA text in a different form from the emulator's (the canonical layouts
+ * evaluated as CuTe shape:stride tuples, the accumulator fragment as the
+ * ISA's figure describes it), and every misuse the emulator must report. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+
+#include "emu/emu_test.h"
+
+/* ---- the ISA's tables ------------------------------------------------------------ */
+
+enum { SW_NONE, SW_128, SW_64, SW_32 }; /* the descriptor's swizzle field */
+
+/* 16-byte chunks per swizzle row */
+static int sw_chunks(int sw) { return sw == SW_128 ? 8 : sw == SW_64 ? 4 : sw == SW_32 ? 2 : 1; }
+
+/* A canonical operand layout: PTX ISA, "Shared Memory Matrix Layout",
+ * canonical layouts in CuTe notation, T = 8 (16-bit elements), c chunks:
+ *   K-major:  none ((8,m),(T,2k)):((1T,SBO),(1,LBO)), swizzled ((8,m),(T,2k)):((cT,SBO),(1,T))
+ *   MN-major: none ((T,1,m),(8,k)):((1,T,SBO),(1T,LBO)),
+ *             swizzled ((T,c,m),(8,k)):((1,T,LBO),(cT,SBO))
+ * Strides are in elements; LBO/SBO are kept in bytes in the descriptor. */
+typedef struct {
+    bool mn_major;
+    int sw;
+    unsigned lbo, sbo; /* bytes */
+} Canon;
+
+/* Evaluates a layout given as the shapes and strides of its modes. */
+static unsigned eval_modes(unsigned coord, const unsigned *shape, const unsigned *stride, int n)
+{
+    unsigned off = 0;
+    for (int i = 0; i < n; i++) {
+        unsigned s = i == n - 1 ? coord : coord % shape[i];
+        off += s * stride[i];
+        coord /= shape[i];
+    }
+    return off;
+}
+
+/* The byte address of element (r, k) (r along M or N) at `base`. */
+static unsigned canon_addr(const Canon *c, unsigned base, unsigned r, unsigned k)
+{
+    const unsigned T = 8, ch = (unsigned)sw_chunks(c->sw), L = c->lbo / 2, S = c->sbo / 2;
+    unsigned elems;
+    if (!c->mn_major) {
+        unsigned rs[2] = {8, 0}, ks[2] = {T, 0};
+        unsigned rd[2] = {c->sw == SW_NONE ? T : ch * T, S};
+        unsigned kd[2] = {1, c->sw == SW_NONE ? L : T};
+        elems = eval_modes(r, rs, rd, 2) + eval_modes(k, ks, kd, 2);
+    } else {
+        unsigned rs[3] = {T, c->sw == SW_NONE ? 1 : ch, 0}, ks[2] = {8, 0};
+        unsigned rd[3] = {1, T, c->sw == SW_NONE ? S : L};
+        unsigned kd[2] = {c->sw == SW_NONE ? T : ch * T, c->sw == SW_NONE ? L : S};
+        elems = eval_modes(r, rs, rd, 3) + eval_modes(k, ks, kd, 2);
+    }
+    unsigned a = base + 2 * elems;
+    /* Swizzle<B,4,3> on byte addresses: bits [4, 4+B) ^= bits [7, 7+B) */
+    unsigned bbits = c->sw == SW_128 ? 3 : c->sw == SW_64 ? 2 : c->sw == SW_32 ? 1 : 0;
+    return a ^ ((a >> 3) & (((1u << bbits) - 1) << 4));
+}
+
+/* Compact LBO/SBO for a rows x 16 operand (one k16 slice). */
+static Canon canon_for(bool mn_major, int sw, unsigned rows, bool alt)
+{
+    Canon c = {mn_major, sw, 16, 0};
+    unsigned ch = (unsigned)sw_chunks(sw);
+    if (!mn_major) {
+        if (sw == SW_NONE) {
+            /* core matrices of 8 rows x 16 B; `alt` swaps which of K and M is outer */
+            c.lbo = alt ? 128 * (rows / 8) : 128;
+            c.sbo = alt ? 128 : 256;
+        } else {
+            c.sbo = 8 * ch * 16;
+        }
+    } else if (sw == SW_NONE) {
+        c.sbo = 128;              /* next 8 MN elements */
+        c.lbo = 128 * (rows / 8); /* next 8 K rows */
+    } else {
+        c.sbo = 8 * ch * 16;                    /* next 8 K rows */
+        unsigned atoms = (rows + ch * 8 - 1) / (ch * 8);
+        c.lbo = atoms > 1 ? 2 * c.sbo : 16;     /* next c*T MN elements */
+    }
+    return c;
+}
+
+static uint64_t make_desc(const Canon *c)
+{
+    static const uint64_t swf[4] = {0, 1, 2, 3};
+    return (uint64_t)(c->lbo >> 4) << 16 | (uint64_t)(c->sbo >> 4) << 32 | swf[c->sw] << 62;
+}
+
+/* The accumulator of m64nNk16 (ISA, "Matrix fragments for wgmma.mma_async",
+ * the figure of D): warp w of the warpgroup holds rows 16w..16w+15; in it,
+ * as for mma.sync's m16n8 D, lane holds rows lane/4 and lane/4 + 8 and
+ * columns 2*(lane%4) + {0,1}, repeated for each 8-column block. */
+static void d_pos(unsigned tid, unsigned i, unsigned *row, unsigned *col)
+{
+    unsigned w = tid / 32, lane = tid % 32;
+    unsigned block = i / 4, within = i % 4;
+    *row = 16 * w + lane / 4 + (within >= 2 ? 8 : 0);
+    *col = 8 * block + 2 * (lane % 4) + within % 2;
+}
+
+/* A in registers (ISA figure of the m64nNk16 A fragment): per warp the
+ * m16n8k16 A fragment of mma.sync, element j of 8. */
+static void a_pos(unsigned tid, unsigned j, unsigned *row, unsigned *k)
+{
+    unsigned w = tid / 32, lane = tid % 32;
+    *row = 16 * w + lane / 4 + ((j == 2 || j == 3 || j == 6 || j == 7) ? 8 : 0);
+    *k = 2 * (lane % 4) + (j & 1) + (j >= 4 ? 8 : 0);
+}
+
+/* ---- f16 / bf16 values ------------------------------------------------------------ */
+
+static uint16_t to_half(float f, bool bf)
+{
+    if (bf)
+        return (uint16_t)(bits_of_f32(f) >> 16); /* values here are exact in bf16 */
+    _Float16 h = (_Float16)f;
+    uint16_t v;
+    memcpy(&v, &h, 2);
+    return v;
+}
+
+static double from_half(uint16_t v, bool bf)
+{
+    if (bf)
+        return f32_of_bits((uint32_t)v << 16);
+    _Float16 h;
+    memcpy(&h, &v, 2);
+    return (double)h;
+}
+
+/* Small values with few significant bits: products and sums are exact. */
+static float rand_small(EtRng *r) { return (float)((int)(et_rand(r) % 33) - 16) / 8.0f; }
+
+/* ---- the kernel -------------------------------------------------------------------- */
+
+/* shared image: A (up to 64 rows of 128 B) at 0, B (up to 256 rows of 128 B) at 8 KB */
+enum { IMG_BYTES = 40960, A_OFF = 0, B_OFF = 8192 };
+
+typedef struct {
+    unsigned n;
+    bool bf16, f16acc, rs;
+    bool trans_a, trans_b, neg_a, neg_b;
+    int sw_a, sw_b;
+    bool alt;    /* the other LBO/SBO arrangement for no swizzle */
+    bool chain;  /* two wgmmas into the same accumulators */
+} Case;
+
+/* PTX: copy the image to shared memory, add the shared base to the
+ * descriptors, load C (and A), fence, mma_async (twice when chained),
+ * commit, wait, store D. */
+static char *wgmma_kernel(const Case *c)
+{
+    StrBuf sb;
+    sb_init(&sb);
+    unsigned nd = c->f16acc ? c->n / 4 : c->n / 2;
+    const char *in = c->bf16 ? "bf16" : "f16";
+    sb_printf(&sb,
+              ".version 8.0\n.target sm_90a\n.address_size 64\n"
+              ".visible .entry k(.param .u64 img, .param .u64 cin, .param .u64 out, .param .u64 da,"
+              " .param .u64 db, .param .u64 afrag, .param .u32 sd)\n{\n"
+              ".reg .b32 %%r<40>;\n.reg .b64 %%rd<20>;\n.reg .f32 %%f<130>;\n.reg .b32 %%h<70>;\n"
+              ".reg .pred %%p<3>;\n"
+              ".shared .align 1024 .b8 smem[%d];\n"
+              "ld.param.u64 %%rd1, [img];\nmov.u32 %%r1, %%tid.x;\nmov.u32 %%r2, 0;\n"
+              "$copy:\nshl.b32 %%r3, %%r2, 7;\nadd.u32 %%r3, %%r3, %%r1;\nshl.b32 %%r3, %%r3, 4;\n"
+              "cvt.u64.u32 %%rd2, %%r3;\nadd.u64 %%rd3, %%rd1, %%rd2;\n"
+              "ld.global.v4.u32 {%%r4, %%r5, %%r6, %%r7}, [%%rd3];\n"
+              "mov.u32 %%r8, smem;\nadd.u32 %%r8, %%r8, %%r3;\n"
+              "st.shared.v4.u32 [%%r8], {%%r4, %%r5, %%r6, %%r7};\n"
+              "add.u32 %%r2, %%r2, 1;\nsetp.lt.u32 %%p1, %%r2, %d;\n@%%p1 bra $copy;\n"
+              "bar.sync 0;\nfence.proxy.async.shared::cta;\n"
+              "mov.u32 %%r9, smem;\nshr.u32 %%r9, %%r9, 4;\ncvt.u64.u32 %%rd6, %%r9;\n"
+              "ld.param.u64 %%rd4, [da];\nadd.u64 %%rd4, %%rd4, %%rd6;\n"
+              "ld.param.u64 %%rd5, [db];\nadd.u64 %%rd5, %%rd5, %%rd6;\n"
+              "ld.param.u32 %%r10, [sd];\nsetp.ne.u32 %%p2, %%r10, 0;\n"
+              "ld.param.u64 %%rd7, [cin];\nmul.wide.u32 %%rd8, %%r1, %u;\nadd.u64 %%rd7, %%rd7, %%rd8;\n"
+              "ld.param.u64 %%rd9, [out];\nadd.u64 %%rd9, %%rd9, %%rd8;\n"
+              "ld.param.u64 %%rd10, [afrag];\nmul.wide.u32 %%rd11, %%r1, 16;\nadd.u64 %%rd10, %%rd10, %%rd11;\n"
+              "ld.global.v4.u32 {%%r20, %%r21, %%r22, %%r23}, [%%rd10];\n",
+              IMG_BYTES, IMG_BYTES / 16 / 128, nd * 4);
+    const char *acc = c->f16acc ? "h" : "f";
+    const char *aty = c->f16acc ? "b32" : "f32";
+    for (unsigned i = 0; i < nd; i++)
+        sb_printf(&sb, "ld.global.%s %%%s%u, [%%rd7+%u];\n", aty, acc, i, 4 * i);
+    sb_puts(&sb, "wgmma.fence.sync.aligned;\n");
+    for (int rep = 0; rep < (c->chain ? 2 : 1); rep++) {
+        sb_printf(&sb, "wgmma.mma_async.sync.aligned.m64n%uk16.%s.%s.%s {", c->n,
+                  c->f16acc ? "f16" : "f32", in, in);
+        for (unsigned i = 0; i < nd; i++)
+            sb_printf(&sb, "%s%%%s%u", i ? ", " : "", acc, i);
+        if (c->rs)
+            sb_printf(&sb, "}, {%%r20, %%r21, %%r22, %%r23}, %%rd5, %s, %d, %d, %d;\n",
+                      rep ? "1" : "%p2", c->neg_a ? -1 : 1, c->neg_b ? -1 : 1, c->trans_b);
+        else
+            sb_printf(&sb, "}, %%rd4, %%rd5, %s, %d, %d, %d, %d;\n", rep ? "1" : "%p2",
+                      c->neg_a ? -1 : 1, c->neg_b ? -1 : 1, c->trans_a, c->trans_b);
+    }
+    sb_puts(&sb, "wgmma.commit_group.sync.aligned;\nwgmma.wait_group.sync.aligned 0;\n");
+    for (unsigned i = 0; i < nd; i++)
+        sb_printf(&sb, "st.global.%s [%%rd9+%u], %%%s%u;\n", aty, 4 * i, acc, i);
+    sb_puts(&sb, "ret;\n}\n");
+    return sb_take(&sb);
+}
+
+static const char *sw_name(int sw)
+{
+    return sw == SW_128 ? "128B" : sw == SW_64 ? "64B" : sw == SW_32 ? "32B" : "none";
+}
+
+/* Runs one case against the product on the host; the result must be exact
+ * (the inputs make every product and sum exact). */
+static void run_case(const Case *c, EtRng *rng)
+{
+    unsigned N = c->n, nd = c->f16acc ? N / 4 : N / 2;
+    double A[64][16], B[16][256];
+    uint8_t *img = calloc(IMG_BYTES, 1);
+    Canon ca = canon_for(c->trans_a, c->sw_a, 64, c->alt);
+    Canon cb = canon_for(c->trans_b, c->sw_b, N, c->alt);
+    for (unsigned m = 0; m < 64; m++)
+        for (unsigned k = 0; k < 16; k++) {
+            uint16_t h = to_half(rand_small(rng), c->bf16);
+            A[m][k] = from_half(h, c->bf16);
+            memcpy(img + canon_addr(&ca, A_OFF, m, k), &h, 2);
+        }
+    for (unsigned n = 0; n < N; n++)
+        for (unsigned k = 0; k < 16; k++) {
+            uint16_t h = to_half(rand_small(rng), c->bf16);
+            B[k][n] = from_half(h, c->bf16);
+            unsigned a = canon_addr(&cb, B_OFF, n, k);
+            assert_true(a + 2 <= IMG_BYTES);
+            memcpy(img + a, &h, 2);
+        }
+    uint32_t *afrag = calloc(128 * 4, 4);
+    for (unsigned t = 0; t < 128; t++)
+        for (unsigned j = 0; j < 8; j++) {
+            unsigned r, k;
+            a_pos(t, j, &r, &k);
+            uint16_t h = to_half((float)A[r][k], c->bf16);
+            afrag[t * 4 + j / 2] |= (uint32_t)h << (16 * (j & 1));
+        }
+    uint32_t *cin = calloc(128 * nd, 4), *out = calloc(128 * nd, 4);
+    double C[64][256];
+    for (unsigned t = 0; t < 128; t++)
+        for (unsigned i = 0; i < nd; i++)
+            for (unsigned h = 0; h < (c->f16acc ? 2u : 1u); h++) {
+                unsigned r, col;
+                d_pos(t, c->f16acc ? 2 * i + h : i, &r, &col);
+                float v = rand_small(rng);
+                C[r][col] = v;
+                if (c->f16acc)
+                    cin[t * nd + i] |= (uint32_t)to_half(v, false) << (16 * h);
+                else
+                    cin[t * nd + i] = bits_of_f32(v);
+            }
+    uint32_t sd = (uint32_t)(et_rand(rng) & 1);
+    uint64_t da = make_desc(&ca) + (A_OFF >> 4), db = make_desc(&cb) + (B_OFF >> 4);
+    char *ptx = wgmma_kernel(c);
+    EmuModule *m = et_load(ptx);
+    void *pi = img, *pc = cin, *po = out, *pa = afrag;
+    void *args[] = {&pi, &pc, &po, &da, &db, &pa, &sd};
+    EmuRegion regs[] = {{img, IMG_BYTES, false}, {cin, 128 * nd * 4, false},
+                        {out, 128 * nd * 4, true}, {afrag, 128 * 16, false}};
+    EtConfig cfg = ET_CONFIG(1, 128);
+    cfg.races = cfg.uninit = true;
+    et_run(m, "k", args, regs, 4, cfg);
+    double sa = c->neg_a ? -1 : 1, sb = c->neg_b ? -1 : 1;
+    int bad = 0;
+    for (unsigned t = 0; t < 128 && bad < 5; t++)
+        for (unsigned i = 0; i < nd && bad < 5; i++)
+            for (unsigned h = 0; h < (c->f16acc ? 2u : 1u); h++) {
+                unsigned r, col;
+                d_pos(t, c->f16acc ? 2 * i + h : i, &r, &col);
+                double prod = 0;
+                for (int k = 0; k < 16; k++)
+                    prod += sa * A[r][k] * sb * B[k][col];
+                double want = (sd ? C[r][col] : 0) + prod + (c->chain ? prod : 0);
+                double got = c->f16acc ? from_half((uint16_t)(out[t * nd + i] >> (16 * h)), false)
+                                       : f32_of_bits(out[t * nd + i]);
+                double wr = c->f16acc ? from_half(to_half((float)want, false), false)
+                                      : (double)(float)want;
+                if (got != wr) {
+                    print_error("n%u %s%s %s a:%s%s b:%s%s sd=%u: D[%u][%u] = %g, want %g "
+                                "(thread %u reg %u)\n",
+                                N, c->bf16 ? "bf16" : "f16", c->f16acc ? " f16acc" : "",
+                                c->rs ? "RS" : "SS", c->trans_a ? "MN/" : "K/", sw_name(c->sw_a),
+                                c->trans_b ? "MN/" : "K/", sw_name(c->sw_b), sd, r, col, got, wr,
+                                t, i);
+                    bad++;
+                }
+            }
+    emu_module_free(m);
+    free(ptx);
+    free(img);
+    free(afrag);
+    free(cin);
+    free(out);
+    assert_int_equal(bad, 0);
+}
+
+/* Every swizzle and major of A and B, N from 8 to 256, f16 and bf16, SS and
+ * RS, f32 and f16 accumulators, negation, scale-d and chaining. */
+static void test_wgmma_layouts(void **state)
+{
+    (void)state;
+    EtRng rng = {42};
+    static const unsigned ns[] = {8, 16, 24, 64, 128, 256};
+    int cases = 0;
+    for (int sw = SW_NONE; sw <= SW_32; sw++)
+        for (int tr = 0; tr < 4; tr++)
+            for (size_t ni = 0; ni < TSR_ARRAY_LEN(ns); ni++) {
+                Case c = {.n = ns[ni], .trans_a = tr & 1, .trans_b = tr >> 1, .sw_a = sw,
+                          .sw_b = (sw + (int)ni) % 4, .bf16 = ni & 1, .alt = (ni + (unsigned)tr) & 1};
+                run_case(&c, &rng);
+                cases++;
+            }
+    /* A from registers, f16 accumulators, negated operands, chaining */
+    for (int i = 0; i < 16; i++) {
+        Case c = {.n = ns[i % 6], .rs = i & 1, .f16acc = (i & 2) && !(i & 8), .bf16 = (i & 8) != 0,
+                  .neg_a = (i & 4) != 0, .neg_b = (i & 5) == 1, .chain = i % 3 == 0,
+                  .trans_a = (i & 2) != 0, .trans_b = (i & 4) != 0, .sw_a = i % 4,
+                  .sw_b = (i / 4) % 4};
+        run_case(&c, &rng);
+        cases++;
+    }
+    assert_true(cases > 100);
+}
+
+/* ---- misuse ------------------------------------------------------------------------ */
+
+/* A kernel around `body`: 128 threads, an 8 KB zeroed shared buffer, the
+ * descriptors of a K-major 64x16 A at 0 and an 8x16 B at 2048 (no swizzle),
+ * accumulators %f0..%f3. */
+static char *misuse_kernel(const char *body)
+{
+    StrBuf sb;
+    sb_init(&sb);
+    sb_printf(&sb,
+              ".version 8.0\n.target sm_90a\n.address_size 64\n"
+              ".visible .entry k(.param .u64 out)\n{\n"
+              ".reg .b32 %%r<20>;\n.reg .b64 %%rd<20>;\n.reg .f32 %%f<20>;\n.reg .pred %%p<4>;\n"
+              ".shared .align 1024 .b8 smem[8192];\n"
+              "mov.u32 %%r1, %%tid.x;\nshl.b32 %%r2, %%r1, 6;\nmov.u32 %%r3, smem;\n"
+              "add.u32 %%r3, %%r3, %%r2;\nmov.u32 %%r4, 0;\n"
+              "st.shared.v4.u32 [%%r3], {%%r4, %%r4, %%r4, %%r4};\n"
+              "st.shared.v4.u32 [%%r3+16], {%%r4, %%r4, %%r4, %%r4};\n"
+              "st.shared.v4.u32 [%%r3+32], {%%r4, %%r4, %%r4, %%r4};\n"
+              "st.shared.v4.u32 [%%r3+48], {%%r4, %%r4, %%r4, %%r4};\n"
+              "bar.sync 0;\n"
+              "mov.b64 %%rd2, 0x0000001000080000;\n" /* LBO 128, SBO 256 */
+              "mov.u32 %%r5, smem;\nshr.u32 %%r5, %%r5, 4;\ncvt.u64.u32 %%rd4, %%r5;\n"
+              "add.u64 %%rd2, %%rd2, %%rd4;\nadd.u64 %%rd3, %%rd2, 128;\n"
+              "mov.f32 %%f0, 0f00000000;\nmov.f32 %%f1, 0f00000000;\n"
+              "mov.f32 %%f2, 0f00000000;\nmov.f32 %%f3, 0f00000000;\n"
+              "mov.u32 %%r6, 0;\nmov.u32 %%r7, 0;\nmov.u32 %%r8, 0;\nmov.u32 %%r9, 0;\n"
+              "setp.lt.u32 %%p1, %%r1, 64;\n"
+              "%s\nld.param.u64 %%rd5, [out];\nst.global.f32 [%%rd5], %%f0;\nret;\n}\n",
+              body);
+    return sb_take(&sb);
+}
+
+#define W "wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16 {%f0, %f1, %f2, %f3}, %rd2, %rd3, 1, 1, 1, 0, 0;\n"
+#define WR "wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16 {%f0, %f1, %f2, %f3}, {%r6, %r7, %r8, %r9}, %rd3, 1, 1, 1, 0;\n"
+#define FENCE "wgmma.fence.sync.aligned;\n"
+#define COMMIT "wgmma.commit_group.sync.aligned;\n"
+#define WAIT0 "wgmma.wait_group.sync.aligned 0;\n"
+
+/* Runs `body` with 128 threads (or `threads`); expect NULL: it must pass,
+ * else the message must contain it. */
+static void misuse(const char *body, unsigned threads, const char *expect)
+{
+    char *ptx = misuse_kernel(body);
+    EmuModule *m = et_load(ptx);
+    float out = 0;
+    void *po = &out;
+    void *args[] = {&po};
+    EmuRegion regs[] = {{&out, 4, true}};
+    EtConfig cfg = ET_CONFIG(1, threads);
+    cfg.races = cfg.uninit = true;
+    if (expect)
+        et_run_fails(m, "k", args, regs, 1, cfg, expect, NULL);
+    else
+        et_run(m, "k", args, regs, 1, cfg);
+    emu_module_free(m);
+    free(ptx);
+}
+
+static void test_wgmma_misuse(void **state)
+{
+    (void)state;
+    misuse(FENCE W W COMMIT WAIT0, 128, NULL);
+    misuse(FENCE WR COMMIT WAIT0, 128, NULL);
+    /* ptxas C7519: no fence before the first wgmma */
+    /* the body starts at line 36 */
+    misuse(W COMMIT WAIT0, 128, "line 36 (wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16): "
+                                "wgmma.mma_async without a wgmma.fence");
+    /* C7517: the accumulator read before the wait */
+    misuse(FENCE W COMMIT "add.f32 %f5, %f0, %f1;\n" WAIT0, 128,
+           "read of register %f0, which the wgmma.mma_async at line 37 uses, before the "
+           "wgmma.wait_group");
+    misuse(FENCE W COMMIT "mov.f32 %f5, %f2;\n" WAIT0, 128, "read of register %f2");
+    /* no wait at all: the store of %f0 reads it */
+    misuse(FENCE W COMMIT, 128, "read of register %f0");
+    /* C7511: an accumulator written between two wgmmas */
+    misuse(FENCE W "mov.f32 %f1, 0f3f800000;\n" W COMMIT WAIT0, 128,
+           "register %f1, which the wgmma.mma_async at line 39 uses, was written before this "
+           "wgmma.wait_group completed it");
+    /* A registers of the register form written before the wait */
+    misuse(FENCE WR "mov.u32 %r7, 5;\n" COMMIT WAIT0, 128,
+           "register %r7, which the wgmma.mma_async at line 37 uses, was written");
+    /* the wait covers older groups only */
+    misuse(FENCE W COMMIT "wgmma.wait_group.sync.aligned 1;\n", 128,
+           "read of register %f0, which the wgmma.mma_async at line 37 uses");
+    misuse(FENCE W COMMIT W COMMIT "wgmma.wait_group.sync.aligned 1;\n" WAIT0, 128, NULL);
+    /* a wgmma never committed: wait_group 0 does not cover it */
+    misuse(FENCE W WAIT0, 128, "read of register %f0");
+    /* the shared operand written before the wait (B lies at 2048) */
+    misuse(FENCE W COMMIT "mov.u32 %r10, smem;\nst.shared.u32 [%r10+2048], %r4;\n" WAIT0, 128,
+           "write to shared memory at offset 0x800, which the wgmma.mma_async at line 37 reads, "
+           "before the wgmma.wait_group");
+    /* C7520: divergent code, part of a warpgroup, an incomplete warpgroup */
+    misuse(FENCE "@%p1 bra $skip;\n" W "$skip:\n" COMMIT WAIT0, 128,
+           "the warps of warpgroup 0 execute different warpgroup instructions");
+    misuse("@%p1 bra $skip;\n" FENCE W COMMIT WAIT0 "$skip:\n", 128,
+           "wgmma executed by part of warpgroup 0: warp 0 executed 0 warpgroup instructions "
+           "(wgmma.*), warp 2 executed 4");
+    misuse(FENCE "setp.lt.u32 %p2, %r1, 16;\n@%p2 " W COMMIT WAIT0, 128,
+           "executed by lanes 0x0000ffff of the warp");
+    misuse(FENCE W COMMIT WAIT0, 64, "warpgroup 0 is incomplete");
+    misuse("@%p1 bra $a;\n" FENCE W COMMIT WAIT0 "bra $b;\n$a:\n" FENCE W W COMMIT WAIT0 "$b:\n",
+           128, "the warps of warpgroup 0 execute different warpgroup instructions");
+    /* in flight at exit */
+    misuse(FENCE "mov.u32 %r10, %r1;\n" W "exit;\n", 128,
+           "the warp exits with 1 wgmma.mma_async in flight");
+}
+
+static void test_wgmma_decode_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *insn, *msg;
+    } cases[] = {
+        {"wgmma.mma_async.sync.aligned.m64n12k16.f32.f16.f16 {%f0,%f1,%f2,%f3,%f4,%f5}, %rd2, %rd3, 1, 1, 1, 0, 0;",
+         "N = 12: it must be a multiple of 8"},
+        {"wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16 {%f0,%f1,%f2}, %rd2, %rd3, 1, 1, 1, 0, 0;",
+         "expected a vector of 4 elements, got 3"},
+        {"wgmma.mma_async.sync.aligned.m64n8k16.f16.bf16.bf16 {%r1,%r2}, %rd2, %rd3, 1, 1, 1, 0, 0;",
+         "accumulator .f16 is not allowed with .bf16 inputs"},
+        {"wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16 {%f0,%f1,%f2,%f3}, %rd2, %rd3, 1, 2, 1, 0, 0;",
+         "imm-scale-a must be the immediate 1 or -1"},
+        {"wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16 {%f0,%f1,%f2,%f3}, %rd2, %rd3, 1, 1, 1, 0, 3;",
+         "imm-trans-b must be the immediate 0 or 1"},
+        {"wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16 {%f0,%f1,%f2,%f3}, %rd2, %rd3, 1, 1, 1, 0;",
+         "expected 8 operands, got 7"},
+        {"wgmma.mma_async.m64n8k16.f32.f16.f16 {%f0,%f1,%f2,%f3}, %rd2, %rd3, 1, 1, 1, 0, 0;",
+         "needs .sync.aligned"},
+        {"wgmma.wait_group.sync.aligned %r1;", "the group count must be an immediate"},
+        {"wgmma.mma_async.sync.aligned.m64n8k8.f32.f16.f16 {%f0,%f1,%f2,%f3}, %rd2, %rd3, 1, 1, 1, 0, 0;",
+         "K = 8: .f16 inputs need k16"},
+    };
+    for (size_t i = 0; i < TSR_ARRAY_LEN(cases); i++) {
+        char ptx[1024];
+        snprintf(ptx, sizeof ptx,
+                 ".version 8.0\n.target sm_90a\n.address_size 64\n.visible .entry k()\n{\n"
+                 ".reg .b32 %%r<8>;\n.reg .b64 %%rd<8>;\n.reg .f32 %%f<8>;\n%s\nret;\n}\n",
+                 cases[i].insn);
+        char *msg = et_load_error(ptx);
+        if (!strstr(msg, cases[i].msg) || !strstr(msg, "ptx:9: error")) {
+            print_error("for %s\nexpected \"%s\", got: %s\n", cases[i].insn, cases[i].msg, msg);
+            free(msg);
+            fail();
+        }
+        free(msg);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wgmma_layouts),
+        cmocka_unit_test(test_wgmma_misuse),
+        cmocka_unit_test(test_wgmma_decode_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
