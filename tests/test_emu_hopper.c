@@ -482,12 +482,217 @@ static void test_wgmma_decode_errors(void **state)
     }
 }
 
+
+/* ---- mbarrier ------------------------------------------------------------------------ */
+
+/* A two-stage ring: warp 0 produces 32 words per iteration into buf[k % 2]
+ * and arrives on full[k % 2]; warp 1 waits on full with parity (k/2)&1,
+ * sums, and arrives on empty, which the producer waits on with the
+ * opposite parity. bug 1 flips the consumer's parity, bug 2 drops its wait
+ * and its arrival. */
+static const char ring_ptx[] =
+    ".version 8.0\n.target sm_90a\n.address_size 64\n"
+    ".visible .entry ring(.param .u64 out, .param .u32 iters, .param .u32 bug)\n{\n"
+    ".reg .b32 %r<40>;\n.reg .b64 %rd<10>;\n.reg .pred %p<6>;\n"
+    ".shared .align 8 .b8 bars[32];\n.shared .align 16 .b8 buf[256];\n"
+    "mov.u32 %r1, %tid.x;\nand.b32 %r2, %r1, 31;\nshr.u32 %r3, %r1, 5;\n"
+    "ld.param.u32 %r4, [iters];\nld.param.u32 %r30, [bug];\nmov.u32 %r5, bars;\n"
+    "setp.ne.u32 %p1, %r1, 0;\n@%p1 bra $inited;\n"
+    "mbarrier.init.shared::cta.b64 [%r5], 32;\nmbarrier.init.shared::cta.b64 [%r5+8], 32;\n"
+    "mbarrier.init.shared::cta.b64 [%r5+16], 32;\nmbarrier.init.shared::cta.b64 [%r5+24], 32;\n"
+    "$inited:\nbar.sync 0;\n"
+    "mov.u32 %r6, 0;\nmov.u32 %r7, 0;\nmov.u32 %r8, buf;\nshl.b32 %r9, %r2, 2;\n"
+    "setp.eq.u32 %p2, %r3, 0;\n@!%p2 bra $consumer;\n"
+    "$prod:\nand.b32 %r10, %r6, 1;\nshr.u32 %r11, %r6, 1;\nand.b32 %r11, %r11, 1;\n"
+    "xor.b32 %r11, %r11, 1;\nshl.b32 %r12, %r10, 3;\nadd.u32 %r13, %r5, 16;\n"
+    "add.u32 %r13, %r13, %r12;\n"
+    "$pw:\nmbarrier.try_wait.parity.shared::cta.b64 %p3, [%r13], %r11;\n@!%p3 bra $pw;\n"
+    "shl.b32 %r14, %r10, 7;\nadd.u32 %r14, %r14, %r8;\nadd.u32 %r14, %r14, %r9;\n"
+    "mad.lo.u32 %r15, %r6, 100, %r2;\nst.shared.u32 [%r14], %r15;\n"
+    "add.u32 %r16, %r5, %r12;\nmbarrier.arrive.release.cta.shared::cta.b64 _, [%r16];\n"
+    "add.u32 %r6, %r6, 1;\nsetp.lt.u32 %p4, %r6, %r4;\n@%p4 bra $prod;\nbra $done;\n"
+    "$consumer:\nand.b32 %r10, %r6, 1;\nshr.u32 %r11, %r6, 1;\nand.b32 %r11, %r11, 1;\n"
+    "and.b32 %r31, %r30, 1;\nxor.b32 %r11, %r11, %r31;\nshl.b32 %r12, %r10, 3;\n"
+    "add.u32 %r16, %r5, %r12;\nsetp.eq.u32 %p5, %r30, 2;\n@%p5 bra $read;\n"
+    "$cw:\nmbarrier.try_wait.parity.acquire.cta.shared::cta.b64 %p3, [%r16], %r11;\n"
+    "@!%p3 bra $cw;\n"
+    "$read:\nshl.b32 %r14, %r10, 7;\nadd.u32 %r14, %r14, %r8;\nadd.u32 %r14, %r14, %r9;\n"
+    "ld.shared.u32 %r15, [%r14];\nadd.u32 %r7, %r7, %r15;\n"
+    "add.u32 %r13, %r5, 16;\nadd.u32 %r13, %r13, %r12;\n"
+    "@!%p5 mbarrier.arrive.shared::cta.b64 _, [%r13];\n"
+    "add.u32 %r6, %r6, 1;\nsetp.lt.u32 %p4, %r6, %r4;\n@%p4 bra $consumer;\n"
+    "ld.param.u64 %rd1, [out];\nmul.wide.u32 %rd2, %r2, 4;\nadd.u64 %rd1, %rd1, %rd2;\n"
+    "st.global.u32 [%rd1], %r7;\n"
+    "$done:\nret;\n}\n";
+
+static int run_ring(uint32_t iters, uint32_t bug, uint32_t *out, char **msg, EmuStats *st)
+{
+    EmuModule *m = et_load(ring_ptx);
+    void *po = out;
+    void *args[] = {&po, &iters, &bug};
+    EmuRegion regs[] = {{out, 32 * 4, true}};
+    EtConfig cfg = ET_CONFIG(1, 64);
+    cfg.races = cfg.uninit = true;
+    int rc = et_launch(m, "ring", args, regs, 1, cfg, msg, st);
+    emu_module_free(m);
+    return rc;
+}
+
+static void test_mbarrier_ring(void **state)
+{
+    (void)state;
+    uint32_t out[32];
+    char *msg = NULL;
+    for (uint32_t iters = 1; iters <= 9; iters += 4) {
+        memset(out, 0, sizeof out);
+        EmuStats st = {0};
+        if (run_ring(iters, 0, out, &msg, &st)) {
+            print_error("ring of %u: %s\n", iters, msg);
+            fail();
+        }
+        /* a failed try_wait suspends the warp: no spinning (each iteration
+           of a warp runs about 25 instructions) */
+        if (st.warp_insns > 60 * iters + 60) {
+            print_error("ring of %u ran %llu warp instructions: try_wait spins\n", iters,
+                        (unsigned long long)st.warp_insns);
+            fail();
+        }
+        for (uint32_t l = 0; l < 32; l++)
+            assert_int_equal(out[l], 100 * iters * (iters - 1) / 2 + iters * l);
+    }
+    /* the consumer waits for the wrong parity: it runs first (it completes
+       the bar.sync), takes two empty stages as full, and then both sides
+       wait forever */
+    assert_int_equal(run_ring(5, 1, out, &msg, NULL), -1);
+    static const char *const want[] = {
+        "deadlock: every warp that has not exited waits at a barrier or an mbarrier",
+        "warp 0 waits on the mbarrier at shared offset 0x10 (line 40, "
+        "mbarrier.try_wait.parity.shared::cta.b64) for the end of a phase of parity 1",
+        "warp 1 waits on the mbarrier at shared offset 0x0 (line 64, "
+        "mbarrier.try_wait.parity.acquire.cta.shared::cta.b64) for the end of a phase of parity 0",
+        "mbarrier at shared offset 0x0 (init line 19, count 32): phase 0 (parity 0), 32 of 32 "
+        "arrivals pending, 0 transaction bytes pending",
+        "mbarrier at shared offset 0x10 (init line 21, count 32): phase 1 (parity 1), 32 of 32",
+    };
+    for (size_t i = 0; i < TSR_ARRAY_LEN(want); i++)
+        if (!strstr(msg, want[i])) {
+            print_error("deadlock report lacks \"%s\":\n%s\n", want[i], msg);
+            fail();
+        }
+    free(msg);
+    /* no synchronisation at all: the producer's write races with the read */
+    assert_int_equal(run_ring(5, 2, out, &msg, NULL), -1);
+    if (!strstr(msg, "shared-memory race") || !strstr(msg, "(st.shared.u32)") ||
+        !strstr(msg, "(line 70) are not ordered")) {
+        print_error("expected a race at the consumer's read:\n%s\n", msg);
+        fail();
+    }
+    free(msg);
+}
+
+/* Transaction counts, state tokens, test_wait, and misuse. mode selects a
+ * body; out[0..3] receive results. */
+static char *mbar_kernel(const char *body)
+{
+    StrBuf sb;
+    sb_init(&sb);
+    sb_printf(&sb,
+              ".version 8.0\n.target sm_90a\n.address_size 64\n"
+              ".visible .entry k(.param .u64 out)\n{\n"
+              ".reg .b32 %%r<20>;\n.reg .b64 %%rd<20>;\n.reg .pred %%p<8>;\n"
+              ".shared .align 8 .b64 bar;\n"
+              "mov.u32 %%r1, %%tid.x;\nmov.u32 %%r5, bar;\nsetp.eq.u32 %%p1, %%r1, 0;\n"
+              "ld.param.u64 %%rd9, [out];\n%s\nret;\n}\n",
+              body);
+    return sb_take(&sb);
+}
+
+static void mbar_case(const char *body, const char *expect, const uint32_t *want)
+{
+    char *ptx = mbar_kernel(body);
+    EmuModule *m = et_load(ptx);
+    uint32_t out[4] = {7, 7, 7, 7};
+    void *po = out;
+    void *args[] = {&po};
+    EmuRegion regs[] = {{out, sizeof out, true}};
+    EtConfig cfg = ET_CONFIG(1, 32);
+    cfg.races = cfg.uninit = true;
+    if (expect) {
+        et_run_fails(m, "k", args, regs, 1, cfg, expect, NULL);
+    } else {
+        et_run(m, "k", args, regs, 1, cfg);
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(out[i], want[i]);
+    }
+    emu_module_free(m);
+    free(ptx);
+}
+
+#define INIT1 "@%p1 mbarrier.init.shared.b64 [%r5], 1;\nbar.sync 0;\n"
+
+static void test_mbarrier_tx(void **state)
+{
+    (void)state;
+    /* the phase completes only when the arrivals and the bytes are in */
+    static const uint32_t want[4] = {0, 0, 1, 1};
+    mbar_case(INIT1
+              "@%p1 mbarrier.arrive.expect_tx.shared.b64 %rd1, [%r5], 64;\n"
+              "mbarrier.test_wait.parity.shared.b64 %p2, [%r5], 0;\n"
+              "@%p1 mbarrier.complete_tx.shared::cta.b64 [%r5], 48;\n"
+              "mbarrier.test_wait.parity.shared.b64 %p3, [%r5], 0;\n"
+              "@%p1 mbarrier.complete_tx.shared::cta.b64 [%r5], 16;\n"
+              "@%p1 mbarrier.test_wait.shared.b64 %p4, [%r5], %rd1;\n"
+              "mbarrier.try_wait.parity.shared.b64 %p5, [%r5], 0, 1000;\n"
+              "@!%p1 bra $end;\n"
+              "selp.u32 %r2, 1, 0, %p2;\nst.global.u32 [%rd9], %r2;\n"
+              "selp.u32 %r2, 1, 0, %p3;\nst.global.u32 [%rd9+4], %r2;\n"
+              "selp.u32 %r2, 1, 0, %p4;\nst.global.u32 [%rd9+8], %r2;\n"
+              "selp.u32 %r2, 1, 0, %p5;\nst.global.u32 [%rd9+12], %r2;\n$end:",
+              NULL, want);
+    /* expect_tx before the arrive; bytes may land before they are expected */
+    static const uint32_t want2[4] = {1, 1, 0, 7};
+    mbar_case(INIT1
+              "@%p1 mbarrier.complete_tx.shared.b64 [%r5], 32;\n"
+              "@%p1 mbarrier.expect_tx.relaxed.cta.shared.b64 [%r5], 32;\n"
+              "@%p1 mbarrier.arrive.shared.b64 %rd1, [%r5];\n"
+              "mbarrier.test_wait.parity.shared.b64 %p2, [%r5], 0;\n"
+              "mbarrier.test_wait.parity.shared.b64 %p3, [%r5], 1;\n"
+              "@!%p1 bra $end;\n"
+              "selp.u32 %r2, 1, 0, %p2;\nst.global.u32 [%rd9], %r2;\n"
+              "cvt.u32.u64 %r3, %rd1;\nselp.u32 %r2, 0, 1, %p3;\nst.global.u32 [%rd9+4], %r2;\n"
+              "st.global.u32 [%rd9+8], %r3;\n$end:",
+              NULL, want2);
+    /* bytes that never arrive */
+    mbar_case(INIT1 "@%p1 mbarrier.arrive.expect_tx.shared.b64 _, [%r5], 64;\n"
+                    "$w:\nmbarrier.try_wait.parity.shared.b64 %p2, [%r5], 0;\n@!%p2 bra $w;",
+              "phase 0 (parity 0), 0 of 1 arrivals pending, 64 transaction bytes pending", NULL);
+    /* misuse */
+    mbar_case("mbarrier.arrive.shared.b64 _, [%r5];",
+              "no mbarrier at shared offset 0x0: mbarrier.init is missing", NULL);
+    mbar_case(INIT1 "@%p1 mbarrier.init.shared.b64 [%r5], 1;",
+              "mbarrier.init of the live mbarrier at shared offset 0x0 (initialised at line 14)",
+              NULL);
+    mbar_case(INIT1 "@%p1 mbarrier.inval.shared.b64 [%r5];\nbar.sync 0;\n"
+                    "mbarrier.test_wait.parity.shared.b64 %p2, [%r5], 0;",
+              "mbarrier at shared offset 0x0 was invalidated (line 16)", NULL);
+    mbar_case(INIT1 "@%p1 mbarrier.arrive.shared.b64 _, [%r5], 2;",
+              "2 arrivals on the mbarrier at shared offset 0x0, which expects only 1 more", NULL);
+    mbar_case("@%p1 mbarrier.init.shared.b64 [%r5], 0;", "mbarrier count 0 is outside", NULL);
+    mbar_case(INIT1 "@%p1 mbarrier.expect_tx.shared.b64 [%r5], 1048576;",
+              "transaction count of the mbarrier at shared offset 0x0 leaves the range", NULL);
+    mbar_case(INIT1 "mov.u64 %rd3, 5;\nmbarrier.test_wait.shared.b64 %p2, [%r5], %rd3;",
+              "the state operand (phase 5) does not come from an arrive", NULL);
+    mbar_case("mov.u32 %r6, 0;\nmbarrier.init.shared.b64 [%r6+3], 1;", "misaligned", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wgmma_layouts),
         cmocka_unit_test(test_wgmma_misuse),
         cmocka_unit_test(test_wgmma_decode_errors),
+        cmocka_unit_test(test_mbarrier_ring),
+        cmocka_unit_test(test_mbarrier_tx),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -82,7 +82,8 @@ static const ModDesc mod_table[] = {
     {"rna", MC_RND, RND_RNA}, {"rni", MC_RND, RND_RNI}, {"rzi", MC_RND, RND_RZI},
     {"rmi", MC_RND, RND_RMI}, {"rpi", MC_RND, RND_RPI},
     {"global", MC_SPACE, SP_GLOBAL}, {"shared", MC_SPACE, SP_SHARED},
-    {"shared::cta", MC_SPACE, SP_SHARED}, {"local", MC_SPACE, SP_LOCAL},
+    {"shared::cta", MC_SPACE, SP_SHARED}, {"shared::cluster", MC_SPACE, SP_SHARED},
+    {"local", MC_SPACE, SP_LOCAL},
     {"param", MC_SPACE, SP_PARAM}, {"param::entry", MC_SPACE, SP_PARAM},
     {"const", MC_SPACE, SP_CONST},
     {"v2", MC_VEC, 2}, {"v4", MC_VEC, 4}, {"v8", MC_VEC, 8},
@@ -218,7 +219,7 @@ static const OpDesc *const *family_tables(void)
 {
     static const OpDesc *const tabs[] = {emu_ops_int, emu_ops_float, emu_ops_mov, emu_ops_cvt,
                                          emu_ops_mem, emu_ops_ctl,   emu_ops_warp, emu_ops_mma,
-                                         emu_ops_wgmma, NULL};
+                                         emu_ops_wgmma, emu_ops_mbar, NULL};
     return tabs;
 }
 

@@ -255,7 +255,8 @@ typedef int (*ExecFn)(Warp *w, const Insn *in, uint32_t mask);
 typedef uint64_t (*AluFn)(const Insn *in, uint64_t a, uint64_t b, uint64_t c);
 
 /* How the warp loop treats an instruction. */
-enum { CTL_EXEC, CTL_BRA, CTL_EXIT, CTL_BAR, CTL_NOP, CTL_CALL, CTL_RET };
+/* CTL_WAIT: mbarrier waits, which may suspend the warp (emu_mbar_wait). */
+enum { CTL_EXEC, CTL_BRA, CTL_EXIT, CTL_BAR, CTL_NOP, CTL_CALL, CTL_RET, CTL_WAIT };
 
 enum { MAX_OPS = 7 };
 
@@ -332,6 +333,7 @@ typedef struct {
     CallSite *calls; /* CTL_CALL instructions: target indexes this */
     int ncalls;
     bool uses_wgmma; /* has wgmma instructions: CTAs keep warpgroup state */
+    bool uses_mbarrier;
 } Kernel;
 
 /* Module-level .global/.const storage. */
@@ -447,7 +449,7 @@ int emu_decode_unsupported(Decoder *d, const RawStmt *s, const Mods *m, Insn *in
 int emu_dec_call(Decoder *d, const RawStmt *s, Insn *in);
 /* Family tables (each ops_*.c defines one, terminated by {NULL}). */
 extern const OpDesc emu_ops_int[], emu_ops_float[], emu_ops_mov[], emu_ops_cvt[],
-    emu_ops_mem[], emu_ops_ctl[], emu_ops_warp[], emu_ops_mma[], emu_ops_wgmma[];
+    emu_ops_mem[], emu_ops_ctl[], emu_ops_warp[], emu_ops_mma[], emu_ops_wgmma[], emu_ops_mbar[];
 
 struct Decoder {
     Arena *arena;
@@ -518,7 +520,12 @@ typedef struct {
     int32_t line;
 } CpAsync;
 
-enum { WS_RUN, WS_BAR, WS_DONE };
+/* WS_MBAR: suspended in mbarrier.try_wait on the object at shared offset
+ * bar_id. */
+enum { WS_RUN, WS_BAR, WS_MBAR, WS_DONE };
+/* What running an instruction that may block does to the warp's slice: it
+ * blocks, finishes, goes on (YIELD), ends the slice (SWITCH), or fails. */
+enum { RUN_BLOCKED, RUN_DONE, RUN_YIELD, RUN_ERROR, RUN_SWITCH };
 
 /* An active call: the SIMT entries above `base` run the callee. */
 typedef struct {
@@ -586,6 +593,7 @@ struct Cta {
     Barrier bars[16];
     RaceState *race;
     struct WgState *wg; /* wgmma state (ops_wgmma.c); NULL without wgmma */
+    struct MbarState *mbar; /* mbarriers (ops_mbar.c); NULL without them */
     int last_region;
     uint64_t insns, thread_insns;
     StrBuf err;
@@ -771,6 +779,17 @@ int emu_wg_cta_end(Cta *c);
 bool emu_wg_busy(const Warp *w, int slot);
 /* Reports an access to a busy register slot. */
 int emu_wg_report_busy(Warp *w, const Insn *in, const Operand *o, uint32_t lanes);
+
+/* ops_mbar.c: the mbarriers of a CTA. */
+struct MbarState *emu_mbar_new(Cta *c);
+void emu_mbar_free(struct MbarState *s);
+void emu_mbar_reset(Cta *c);
+/* test_wait / try_wait: a RUN_* code; the warp is suspended when blocked. */
+int emu_mbar_wait(Warp *w, const Insn *in, uint32_t mask);
+/* Transaction bytes landing on the mbarrier at `off` (-1: none is live). */
+int emu_mbar_complete_tx(Cta *c, uint32_t off, uint32_t bytes);
+/* The waiting warps and every live mbarrier, for a deadlock report. */
+void emu_mbar_describe(Cta *c, StrBuf *sb);
 
 /* cfg.c: sets reconv of every CTL_BRA instruction. */
 int emu_cfg_reconv(Kernel *k, StrBuf *err);

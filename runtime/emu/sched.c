@@ -11,7 +11,6 @@
 
 #include "emu_internal.h"
 
-enum { RUN_BLOCKED, RUN_DONE, RUN_YIELD, RUN_ERROR };
 enum { SLICE = 1 << 16 };
 enum { SMEM_POISON = 0xff, LOCAL_POISON = 0xcd };
 
@@ -399,14 +398,17 @@ static int warp_run(Warp *w, uint64_t budget)
             do_return(w, m);
             break;
         case CTL_BAR:
+        case CTL_WAIT:
             if (!m) {
                 e->pc++;
                 break;
             }
-            rc = do_barrier(w, in, m);
-            if (rc != RUN_YIELD)
-                goto out;
-            break;
+            rc = in->ctl == CTL_BAR ? do_barrier(w, in, m) : emu_mbar_wait(w, in, m);
+            if (rc == RUN_YIELD)
+                break;
+            if (rc == RUN_SWITCH) /* a failed test_wait: let the others run */
+                rc = RUN_YIELD;
+            goto out;
         default: tsr_unreachable();
         }
     }
@@ -458,6 +460,8 @@ static Cta *cta_new(Launch *L)
         c->bars[i].vc = c->race ? tsr_xcalloc((size_t)c->nwarps, sizeof(uint32_t)) : NULL;
     if (k->uses_wgmma)
         c->wg = emu_wg_new(c);
+    if (k->uses_mbarrier)
+        c->mbar = emu_mbar_new(c);
     sb_init(&c->err);
     return c;
 }
@@ -483,6 +487,7 @@ static void cta_free(Cta *c)
     free(c->local);
     emu_race_free(c->race);
     emu_wg_free(c->wg);
+    emu_mbar_free(c->mbar);
     sb_free(&c->err);
     free(c);
 }
@@ -515,6 +520,8 @@ static void cta_init(Cta *c, uint64_t linear)
         emu_race_reset(c->race, c->nwarps);
     if (c->wg)
         emu_wg_reset(c);
+    if (c->mbar)
+        emu_mbar_reset(c);
     for (int i = 0; i < c->nwarps; i++) {
         Warp *w = &c->warps[i];
         unsigned first = (unsigned)i * WARP_SIZE;
@@ -588,9 +595,10 @@ static void describe_deadlock(Cta *c)
 {
     Warp *w0 = NULL;
     for (int i = 0; i < c->nwarps && !w0; i++)
-        if (c->warps[i].state == WS_BAR)
+        if (c->warps[i].state == WS_BAR || c->warps[i].state == WS_MBAR)
             w0 = &c->warps[i];
-    emu_fault(w0, NULL, -1, "deadlock: every warp that has not exited waits at a barrier");
+    emu_fault(w0, NULL, -1,
+              "deadlock: every warp that has not exited waits at a barrier or an mbarrier");
     for (int i = 0; i < c->nwarps; i++) {
         Warp *w = &c->warps[i];
         if (w->state != WS_BAR)
@@ -600,6 +608,8 @@ static void describe_deadlock(Cta *c)
         sb_printf(&c->err, "\n  warp %d waits at barrier %d (line %d, %s): %u of %u warps arrived",
                   i, w->bar_id, w->bar_insn->line, w->bar_insn->text, b->arrived, need);
     }
+    if (c->mbar)
+        emu_mbar_describe(c, &c->err);
 }
 
 static int cta_run(Cta *c)
