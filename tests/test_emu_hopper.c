@@ -685,6 +685,60 @@ static void test_mbarrier_tx(void **state)
     mbar_case("mov.u32 %r6, 0;\nmbarrier.init.shared.b64 [%r6+3], 1;", "misaligned", NULL);
 }
 
+/* ---- nvcc's PTX --------------------------------------------------------------------- */
+
+/* tests/emu/hopper_gemm.cu, compiled by nvcc -arch=sm_90a: a 64x64x64 GEMM
+ * through mbarrier-ordered, 128B-swizzled shared tiles and four chained
+ * wgmmas, against the product on the host. */
+static void test_nvcc_gemm(void **state)
+{
+    (void)state;
+    const char *nvcc = et_nvcc();
+    if (!nvcc) {
+        print_message("SKIP: nvcc not found (set NVCC, put nvcc on the PATH or install the CUDA "
+                      "toolkit in /usr/local/cuda); the nvcc wgmma kernel is not checked\n");
+        skip();
+    }
+    char dir[512], ptx[640], log[700], cmd[2048];
+    snprintf(dir, sizeof dir, "%s/emu", et_build_dir());
+    et_mkdirs(dir);
+    snprintf(ptx, sizeof ptx, "%s/hopper_gemm.ptx", dir);
+    snprintf(log, sizeof log, "%s.log", ptx);
+    snprintf(cmd, sizeof cmd, "'%s' -ptx -arch=sm_90a tests/emu/hopper_gemm.cu -o '%s'", nvcc, ptx);
+    et_system(cmd, log);
+    char *text = et_read(ptx);
+    EmuModule *m = et_load(text);
+    free(text);
+    enum { NN = 64, KK = 64 };
+    uint16_t *A = calloc(64 * KK, 2), *Bt = calloc(NN * KK, 2);
+    float *D = calloc(64 * NN, 4);
+    EtRng rng = {7};
+    for (int i = 0; i < 64 * KK; i++)
+        A[i] = to_half(rand_small(&rng), false);
+    for (int i = 0; i < NN * KK; i++)
+        Bt[i] = to_half(rand_small(&rng), false);
+    void *pa = A, *pb = Bt, *pd = D;
+    void *args[] = {&pa, &pb, &pd};
+    EmuRegion regs[] = {{A, 64 * KK * 2, false}, {Bt, NN * KK * 2, false}, {D, 64 * NN * 4, true}};
+    EtConfig cfg = ET_CONFIG(1, 128);
+    cfg.races = cfg.uninit = true;
+    et_run(m, "hopper_gemm", args, regs, 3, cfg);
+    int bad = 0;
+    for (int r = 0; r < 64; r++)
+        for (int n = 0; n < NN; n++) {
+            double want = 0;
+            for (int k = 0; k < KK; k++)
+                want += from_half(A[r * KK + k], false) * from_half(Bt[n * KK + k], false);
+            if (D[r * NN + n] != (float)want && bad++ < 5)
+                print_error("D[%d][%d] = %g, want %g\n", r, n, D[r * NN + n], want);
+        }
+    emu_module_free(m);
+    free(A);
+    free(Bt);
+    free(D);
+    assert_int_equal(bad, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -693,6 +747,7 @@ int main(void)
         cmocka_unit_test(test_wgmma_decode_errors),
         cmocka_unit_test(test_mbarrier_ring),
         cmocka_unit_test(test_mbarrier_tx),
+        cmocka_unit_test(test_nvcc_gemm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

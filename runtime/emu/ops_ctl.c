@@ -116,6 +116,7 @@ const OpDesc emu_ops_ctl[] = {
     {"fence", decode_nop, 0},
     {"fence.proxy.async", decode_nop, 0},
     {"fence.proxy.alias", decode_nop, 0},
+    {"fence.mbarrier_init", decode_nop, 0},
     {"nanosleep", decode_nop, 0},
     {"pmevent", decode_nop, 0},
     {"setmaxnreg", decode_nop, 0},
