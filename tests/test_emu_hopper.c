@@ -177,7 +177,7 @@ static char *wgmma_kernel(const Case *c)
               "mov.u32 %%r8, smem;\nadd.u32 %%r8, %%r8, %%r3;\n"
               "st.shared.v4.u32 [%%r8], {%%r4, %%r5, %%r6, %%r7};\n"
               "add.u32 %%r2, %%r2, 1;\nsetp.lt.u32 %%p1, %%r2, %d;\n@%%p1 bra $copy;\n"
-              "bar.sync 0;\nfence.proxy.async.shared::cta;\n"
+              "fence.proxy.async.shared::cta;\nbar.sync 0;\n"
               "mov.u32 %%r9, smem;\nshr.u32 %%r9, %%r9, 4;\ncvt.u64.u32 %%rd6, %%r9;\n"
               "ld.param.u64 %%rd4, [da];\nadd.u64 %%rd4, %%rd4, %%rd6;\n"
               "ld.param.u64 %%rd5, [db];\nadd.u64 %%rd5, %%rd5, %%rd6;\n"
@@ -354,7 +354,7 @@ static char *misuse_kernel(const char *body)
               "st.shared.v4.u32 [%%r3+16], {%%r4, %%r4, %%r4, %%r4};\n"
               "st.shared.v4.u32 [%%r3+32], {%%r4, %%r4, %%r4, %%r4};\n"
               "st.shared.v4.u32 [%%r3+48], {%%r4, %%r4, %%r4, %%r4};\n"
-              "bar.sync 0;\n"
+              "fence.proxy.async.shared::cta;\nbar.sync 0;\n"
               "mov.b64 %%rd2, 0x0000001000080000;\n" /* LBO 128, SBO 256 */
               "mov.u32 %%r5, smem;\nshr.u32 %%r5, %%r5, 4;\ncvt.u64.u32 %%rd4, %%r5;\n"
               "add.u64 %%rd2, %%rd2, %%rd4;\nadd.u64 %%rd3, %%rd2, 128;\n"
@@ -399,32 +399,32 @@ static void test_wgmma_misuse(void **state)
     misuse(FENCE W W COMMIT WAIT0, 128, NULL);
     misuse(FENCE WR COMMIT WAIT0, 128, NULL);
     /* ptxas C7519: no fence before the first wgmma */
-    /* the body starts at line 36 */
-    misuse(W COMMIT WAIT0, 128, "line 36 (wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16): "
+    /* the body starts at line 37 */
+    misuse(W COMMIT WAIT0, 128, "line 37 (wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16): "
                                 "wgmma.mma_async without a wgmma.fence");
     /* C7517: the accumulator read before the wait */
     misuse(FENCE W COMMIT "add.f32 %f5, %f0, %f1;\n" WAIT0, 128,
-           "read of register %f0, which the wgmma.mma_async at line 37 uses, before the "
+           "read of register %f0, which the wgmma.mma_async at line 38 uses, before the "
            "wgmma.wait_group");
     misuse(FENCE W COMMIT "mov.f32 %f5, %f2;\n" WAIT0, 128, "read of register %f2");
     /* no wait at all: the store of %f0 reads it */
     misuse(FENCE W COMMIT, 128, "read of register %f0");
     /* C7511: an accumulator written between two wgmmas */
     misuse(FENCE W "mov.f32 %f1, 0f3f800000;\n" W COMMIT WAIT0, 128,
-           "register %f1, which the wgmma.mma_async at line 39 uses, was written before this "
+           "register %f1, which the wgmma.mma_async at line 40 uses, was written before this "
            "wgmma.wait_group completed it");
     /* A registers of the register form written before the wait */
     misuse(FENCE WR "mov.u32 %r7, 5;\n" COMMIT WAIT0, 128,
-           "register %r7, which the wgmma.mma_async at line 37 uses, was written");
+           "register %r7, which the wgmma.mma_async at line 38 uses, was written");
     /* the wait covers older groups only */
     misuse(FENCE W COMMIT "wgmma.wait_group.sync.aligned 1;\n", 128,
-           "read of register %f0, which the wgmma.mma_async at line 37 uses");
+           "read of register %f0, which the wgmma.mma_async at line 38 uses");
     misuse(FENCE W COMMIT W COMMIT "wgmma.wait_group.sync.aligned 1;\n" WAIT0, 128, NULL);
     /* a wgmma never committed: wait_group 0 does not cover it */
     misuse(FENCE W WAIT0, 128, "read of register %f0");
     /* the shared operand written before the wait (B lies at 2048) */
     misuse(FENCE W COMMIT "mov.u32 %r10, smem;\nst.shared.u32 [%r10+2048], %r4;\n" WAIT0, 128,
-           "write to shared memory at offset 0x800, which the wgmma.mma_async at line 37 reads, "
+           "write to shared memory at offset 0x800, which the wgmma.mma_async at line 38 reads, "
            "before the wgmma.wait_group");
     /* C7520: divergent code, part of a warpgroup, an incomplete warpgroup */
     misuse(FENCE "@%p1 bra $skip;\n" W "$skip:\n" COMMIT WAIT0, 128,
@@ -437,6 +437,12 @@ static void test_wgmma_misuse(void **state)
     misuse(FENCE W COMMIT WAIT0, 64, "warpgroup 0 is incomplete");
     misuse("@%p1 bra $a;\n" FENCE W COMMIT WAIT0 "bra $b;\n$a:\n" FENCE W W COMMIT WAIT0 "$b:\n",
            128, "the warps of warpgroup 0 execute different warpgroup instructions");
+    /* the operands stored after the proxy fence */
+#define STORE1 "mov.u32 %r10, smem;\nsetp.eq.u32 %p3, %r1, 0;\n@%p3 st.shared.u32 [%r10+2064], %r4;\n"
+    misuse(STORE1 "bar.sync 0;\n" FENCE W COMMIT WAIT0, 128,
+           "reads shared memory at offset 0x810 through the async proxy, but the store of "
+           "thread tid (0,0,0) (line 39) to it has no fence.proxy.async after it");
+    misuse(STORE1 "fence.proxy.async;\nbar.sync 0;\n" FENCE W COMMIT WAIT0, 128, NULL);
     /* in flight at exit */
     misuse(FENCE "mov.u32 %r10, %r1;\n" W "exit;\n", 128,
            "the warp exits with 1 wgmma.mma_async in flight");

@@ -765,6 +765,12 @@ void emu_race_barrier_complete(Cta *c, Barrier *b, uint64_t warps);
  * a write to them is reported, naming `line`. */
 void emu_race_async_read(Cta *c, uint32_t off, unsigned size, int delta, int line);
 
+/* race.c: fence.proxy.async by the warp: its generic stores so far become
+ * visible to the async proxy. */
+void emu_race_proxy_fence(Warp *w);
+/* A read through the async proxy: reports bytes stored without a fence. */
+int emu_race_async_proxy_read(Warp *w, const Insn *in, uint32_t off, unsigned size);
+
 /* ops_wgmma.c: warpgroup state of a CTA. */
 struct WgState *emu_wg_new(Cta *c);
 void emu_wg_free(struct WgState *s);

@@ -270,6 +270,8 @@ static int walk_operand(Warp *w, const Insn *in, const Desc *d, char which, unsi
                                  "element (%u, %u) of %c lies at shared offset 0x%x, outside the "
                                  "%zu bytes of shared memory (descriptor start 0x%x, LBO %u, SBO %u)",
                                  r, k, which, a, c->smem_size, d->start, d->lbo, d->sbo);
+            if (delta > 0 && c->race && emu_race_async_proxy_read(w, in, a, es))
+                return -1;
             if (delta && c->race)
                 emu_race_async_read(c, a, es, delta, in->line);
         }

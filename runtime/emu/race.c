@@ -11,7 +11,9 @@
  * is two lanes writing different values to the same byte in one instruction,
  * whose outcome is undefined. Atomics are not checked. A read or write of
  * bytes that an uncompleted cp.async will write is reported too: the kernel
- * lacks a cp.async.wait_group before it. */
+ * lacks a cp.async.wait_group before it. So is a read through the async
+ * proxy (a wgmma's shared operands) of bytes whose last store was not
+ * followed by a fence.proxy.async of the storing warp. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +32,7 @@ struct RaceState {
     uint16_t *pending;  /* cp.async copies in flight per byte */
     uint16_t *async_rd; /* wgmmas in flight that read the byte */
     int32_t *async_line; /* the line of the last of them */
+    uint8_t *unfenced;  /* written by the generic proxy, no fence.proxy.async since */
 };
 
 RaceState *emu_race_new(size_t size, int nwarps)
@@ -49,6 +52,7 @@ RaceState *emu_race_new(size_t size, int nwarps)
     r->pending = tsr_xcalloc(n, sizeof *r->pending);
     r->async_rd = tsr_xcalloc(n, sizeof *r->async_rd);
     r->async_line = tsr_xcalloc(n, sizeof *r->async_line);
+    r->unfenced = tsr_xcalloc(n, 1);
     return r;
 }
 
@@ -67,6 +71,7 @@ void emu_race_free(RaceState *r)
     free(r->pending);
     free(r->async_rd);
     free(r->async_line);
+    free(r->unfenced);
     free(r);
 }
 
@@ -77,6 +82,42 @@ void emu_race_reset(RaceState *r, int nwarps)
     memset(r->rd_clock, 0, n * (size_t)nwarps * sizeof *r->rd_clock);
     memset(r->pending, 0, n * sizeof *r->pending);
     memset(r->async_rd, 0, n * sizeof *r->async_rd);
+    memset(r->unfenced, 0, n);
+}
+
+static void other_thread(Cta *c, int warp, int lane, StrBuf *sb)
+{
+    unsigned tid[3];
+    emu_thread_coords(&c->warps[warp], (unsigned)lane, tid);
+    sb_printf(sb, "thread tid (%u,%u,%u)", tid[0], tid[1], tid[2]);
+}
+
+void emu_race_proxy_fence(Warp *w)
+{
+    RaceState *r = w->cta->race;
+    for (size_t x = 0; x < r->size; x++)
+        if (r->unfenced[x] && r->wr_warp[x] == w->id)
+            r->unfenced[x] = 0;
+}
+
+int emu_race_async_proxy_read(Warp *w, const Insn *in, uint32_t off, unsigned size)
+{
+    RaceState *r = w->cta->race;
+    for (unsigned i = 0; i < size; i++) {
+        uint32_t x = off + i;
+        if (!r->unfenced[x])
+            continue;
+        StrBuf sb;
+        sb_init(&sb);
+        other_thread(w->cta, r->wr_warp[x], r->wr_lane[x], &sb);
+        emu_fault(w, in, -1,
+                  "reads shared memory at offset 0x%x through the async proxy, but the store of "
+                  "%s (line %d) to it has no fence.proxy.async after it",
+                  x, sb.data, r->wr_line[x]);
+        sb_free(&sb);
+        return -1;
+    }
+    return 0;
 }
 
 void emu_race_async_read(Cta *c, uint32_t off, unsigned size, int delta, int line)
@@ -92,13 +133,6 @@ void emu_race_cp_async_issue(Cta *c, uint32_t off, unsigned size, int delta)
 {
     for (unsigned i = 0; i < size; i++)
         c->race->pending[off + i] = (uint16_t)(c->race->pending[off + i] + delta);
-}
-
-static void other_thread(Cta *c, int warp, int lane, StrBuf *sb)
-{
-    unsigned tid[3];
-    emu_thread_coords(&c->warps[warp], (unsigned)lane, tid);
-    sb_printf(sb, "thread tid (%u,%u,%u)", tid[0], tid[1], tid[2]);
 }
 
 static int report(Warp *w, const Insn *in, int lane, uint32_t off, bool write, bool other_write,
@@ -183,6 +217,7 @@ int emu_race_access(Warp *w, const Insn *in, int lane, uint32_t off, unsigned si
         r->wr_lane[x] = (uint8_t)lane;
         r->wr_serial[x] = (uint32_t)serial;
         r->wr_line[x] = line;
+        r->unfenced[x] = 1;
     }
     return 0;
 }

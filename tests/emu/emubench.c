@@ -145,7 +145,7 @@ static const char *const wgmma_ptx =
     "  mad.lo.s32 %r4, %r10, 128, %r2;\n  shl.b32 %r4, %r4, 4;\n  add.s32 %r6, %r5, %r4;\n"
     "  st.shared.v4.u32 [%r6], {%r7, %r7, %r7, %r7};\n"
     "  add.s32 %r10, %r10, 1;\n  setp.lt.u32 %p1, %r10, 12;\n  @%p1 bra FILL;\n"
-    "  bar.sync 0;\n  fence.proxy.async.shared::cta;\n"
+    "  fence.proxy.async.shared::cta;\n  bar.sync 0;\n"
     "  shr.u32 %r8, %r5, 4;\n  cvt.u64.u32 %rd4, %r8;\n"
     "  mov.b64 %rd5, 0x4000004000010000;\n  add.s64 %rd5, %rd5, %rd4;\n"
     "  add.s64 %rd6, %rd5, 512;\n  mov.u32 %r10, 0;\n"
