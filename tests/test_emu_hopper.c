@@ -424,8 +424,8 @@ static void test_wgmma_misuse(void **state)
     misuse(FENCE W WAIT0, 128, "read of register %f0");
     /* the shared operand written before the wait (B lies at 2048) */
     misuse(FENCE W COMMIT "mov.u32 %r10, smem;\nst.shared.u32 [%r10+2048], %r4;\n" WAIT0, 128,
-           "write to shared memory at offset 0x800, which the wgmma.mma_async at line 38 reads, "
-           "before the wgmma.wait_group");
+           "write to shared memory at offset 0x800, which the asynchronous read (wgmma or bulk "
+           "copy) at line 38 has not finished");
     /* C7520: divergent code, part of a warpgroup, an incomplete warpgroup */
     misuse(FENCE "@%p1 bra $skip;\n" W "$skip:\n" COMMIT WAIT0, 128,
            "the warps of warpgroup 0 execute different warpgroup instructions");
@@ -745,6 +745,254 @@ static void test_nvcc_gemm(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* ---- TMA ------------------------------------------------------------------------------ */
+
+/* A kernel that loads one box of a rank-`rank` tensor map (a grid-constant
+ * parameter) into a 1024-aligned tile on an mbarrier and copies the tile's
+ * words to out. mode 1 reads the tile without waiting; mode 2 expects 64
+ * bytes more than the box holds; mode 3 takes the map from global memory
+ * (the pointer gmap) instead of the parameter. */
+static char *tma_load_kernel(unsigned rank, unsigned tile_bytes)
+{
+    StrBuf sb;
+    sb_init(&sb);
+    sb_printf(&sb,
+              ".version 8.0\n.target sm_90a\n.address_size 64\n"
+              ".visible .entry tload(.param .align 64 .b8 tmap[128], .param .u64 out,"
+              " .param .u64 gmap, .param .align 4 .b8 coords[20], .param .u32 bytes,"
+              " .param .u32 mode)\n{\n"
+              ".reg .b32 %%r<30>;\n.reg .b64 %%rd<10>;\n.reg .pred %%p<6>;\n"
+              ".shared .align 1024 .b8 tile[%u];\n.shared .align 8 .b64 bar;\n"
+              "mov.u32 %%r1, %%tid.x;\nmov.u32 %%r2, bar;\nmov.u32 %%r3, tile;\n"
+              "setp.eq.u32 %%p1, %%r1, 0;\n"
+              "@%%p1 mbarrier.init.shared::cta.b64 [%%r2], 1;\n"
+              "fence.mbarrier_init.release.cluster;\nbar.sync 0;\n"
+              "ld.param.u32 %%r4, [coords];\nld.param.u32 %%r5, [coords+4];\n"
+              "ld.param.u32 %%r6, [coords+8];\nld.param.u32 %%r7, [coords+12];\n"
+              "ld.param.u32 %%r8, [coords+16];\nld.param.u32 %%r9, [bytes];\n"
+              "ld.param.u32 %%r20, [mode];\nsetp.eq.u32 %%p4, %%r20, 1;\n"
+              "setp.eq.u32 %%p5, %%r20, 3;\n"
+              "mov.b64 %%rd1, tmap;\ncvta.param.u64 %%rd2, %%rd1;\n"
+              "@%%p5 ld.param.u64 %%rd2, [gmap];\n"
+              "@%%p1 mbarrier.arrive.expect_tx.shared::cta.b64 _, [%%r2], %%r9;\n"
+              "@%%p1 cp.async.bulk.tensor.%ud.shared::cluster.global.tile."
+              "mbarrier::complete_tx::bytes [%%r3], [%%rd2, {",
+              tile_bytes, rank);
+    for (unsigned d = 0; d < rank; d++)
+        sb_printf(&sb, "%s%%r%u", d ? ", " : "", 4 + d);
+    sb_printf(&sb,
+              "}], [%%r2];\n"
+              "@%%p4 bra $copy;\n"
+              "$w:\nmbarrier.try_wait.parity.shared::cta.b64 %%p2, [%%r2], 0;\n@!%%p2 bra $w;\n"
+              "$copy:\nld.param.u64 %%rd3, [out];\nmov.u32 %%r10, %%r1;\n"
+              "$c:\nsetp.ge.u32 %%p3, %%r10, %u;\n@%%p3 bra $end;\n"
+              "shl.b32 %%r11, %%r10, 2;\nadd.u32 %%r12, %%r3, %%r11;\nld.shared.u32 %%r13, [%%r12];\n"
+              "cvt.u64.u32 %%rd4, %%r11;\nadd.u64 %%rd5, %%rd3, %%rd4;\nst.global.u32 [%%rd5], %%r13;\n"
+              "add.u32 %%r10, %%r10, 128;\nbra $c;\n$end:\nret;\n}\n",
+              tile_bytes / 4);
+    return sb_take(&sb);
+}
+
+/* The swizzle of the ISA (CuTe Swizzle<B,4,3> on byte offsets from a
+ * 1024-aligned base): bits [4, 4+B) ^= bits [7, 7+B). */
+static unsigned tma_swizzle(unsigned a, int sw)
+{
+    unsigned b = sw == EMU_TMAP_SWIZZLE_128B ? 3 : sw == EMU_TMAP_SWIZZLE_64B ? 2
+               : sw == EMU_TMAP_SWIZZLE_32B ? 1 : 0;
+    return a ^ ((a >> 3) & (((1u << b) - 1) << 4));
+}
+
+typedef struct {
+    unsigned rank;
+    uint64_t dims[5];
+    uint32_t box[5], estride[5];
+    int32_t coords[5];
+    int swizzle, oob;
+    unsigned pitch_pad; /* extra elements per row of the global tensor */
+    int mode;
+} TmaCase;
+
+/* Runs a load case; returns the launch's status, *msg on failure. */
+static int run_tma_load(const TmaCase *t, char **msg)
+{
+    /* the global tensor: u32 (or f32) elements holding their index + 1 */
+    uint64_t total = 1, pitch[5];
+    pitch[0] = 1;
+    for (unsigned d = 0; d < t->rank; d++) {
+        uint64_t ext = t->dims[d] + (d == 0 ? t->pitch_pad : 0);
+        if (d + 1 < 5)
+            pitch[d + 1] = pitch[d] * ext;
+        total *= ext;
+    }
+    uint32_t *g = aligned_alloc(64, (total * 4 + 63) / 64 * 64);
+    for (uint64_t i = 0; i < total; i++)
+        g[i] = (uint32_t)i + 1;
+    EmuTensorMapDesc md = {.dtype = t->oob ? EMU_TMAP_F32 : EMU_TMAP_U32, .rank = t->rank,
+                           .global = g, .swizzle = t->swizzle, .oob_fill = t->oob};
+    unsigned n[5] = {1, 1, 1, 1, 1};
+    uint32_t box_elems = 1;
+    for (unsigned d = 0; d < t->rank; d++) {
+        md.dims[d] = t->dims[d];
+        md.box[d] = t->box[d];
+        md.elem_strides[d] = t->estride[d];
+        if (d)
+            md.strides[d - 1] = pitch[d] * 4;
+        unsigned e = t->estride[d] ? t->estride[d] : 1;
+        n[d] = (t->box[d] + e - 1) / e;
+        box_elems *= n[d];
+    }
+    _Alignas(64) uint8_t map[EMU_TENSOR_MAP_BYTES];
+    StrBuf err;
+    sb_init(&err);
+    if (emu_tensor_map_encode(map, &md, &err)) {
+        print_error("%s\n", err.data);
+        fail();
+    }
+    sb_free(&err);
+    unsigned tile = (box_elems * 4 + 1023) / 1024 * 1024;
+    uint32_t *out = calloc(tile / 4, 4);
+    char *ptx = tma_load_kernel(t->rank, tile);
+    EmuModule *m = et_load(ptx);
+    int32_t coords[5] = {0};
+    memcpy(coords, t->coords, sizeof coords);
+    uint32_t bytes = box_elems * 4 + (t->mode == 2 ? 64 : 0), mode = (uint32_t)t->mode;
+    uint8_t *gmap = aligned_alloc(64, EMU_TENSOR_MAP_BYTES);
+    memcpy(gmap, map, EMU_TENSOR_MAP_BYTES);
+    void *po = out, *pg = gmap;
+    void *args[] = {map, &po, &pg, coords, &bytes, &mode};
+    EmuRegion regs[] = {{g, total * 4, false}, {out, tile, true}, {gmap, EMU_TENSOR_MAP_BYTES, false}};
+    EtConfig cfg = ET_CONFIG(1, 128);
+    cfg.races = cfg.uninit = true;
+    int rc = et_launch(m, "tload", args, regs, 3, cfg, msg, NULL);
+    if (!rc) {
+        int bad = 0;
+        for (uint32_t lin = 0; lin < box_elems; lin++) {
+            uint32_t rest = lin, want = 0;
+            bool in = true;
+            uint64_t gi = 0;
+            for (unsigned d = 0; d < t->rank; d++) {
+                unsigned e = t->estride[d] ? t->estride[d] : 1;
+                int64_t c = t->coords[d] + (int64_t)(rest % n[d]) * e;
+                rest /= n[d];
+                if (c < 0 || (uint64_t)c >= t->dims[d])
+                    in = false;
+                else
+                    gi += (uint64_t)c * pitch[d];
+            }
+            want = in ? g[gi] : t->oob ? 0x7fffffffu : 0;
+            uint32_t got = out[tma_swizzle(lin * 4, t->swizzle) / 4];
+            if (got != want && bad++ < 5)
+                print_error("rank %u box element %u: got %u, want %u\n", t->rank, lin, got, want);
+        }
+        assert_int_equal(bad, 0);
+    }
+    emu_module_free(m);
+    free(ptx);
+    free(out);
+    free(g);
+    free(gmap);
+    return rc;
+}
+
+static void test_tma_load(void **state)
+{
+    (void)state;
+    static const TmaCase cases[] = {
+        /* 2d, inside, then hanging over every edge */
+        {2, {37, 23}, {8, 4}, {0}, {3, 5}, 0, 0, 11, 0},
+        {2, {37, 23}, {8, 4}, {0}, {-3, -2}, 0, 0, 11, 0},
+        {2, {37, 23}, {8, 4}, {0}, {33, 21}, 0, 0, 11, 0},
+        /* every swizzle with the inner extent at the span */
+        {2, {64, 40}, {8, 16}, {0}, {4, 3}, EMU_TMAP_SWIZZLE_32B, 0, 0, 0},
+        {2, {64, 40}, {16, 16}, {0}, {-4, 30}, EMU_TMAP_SWIZZLE_64B, 0, 0, 0},
+        {2, {64, 40}, {32, 16}, {0}, {40, 3}, EMU_TMAP_SWIZZLE_128B, 0, 4, 0},
+        /* inner extent below the span */
+        {2, {64, 40}, {16, 8}, {0}, {1, 1}, EMU_TMAP_SWIZZLE_128B, 0, 0, 0},
+        /* 1d, 3d, 4d and 5d, traversal strides, NaN fill */
+        {1, {100}, {64}, {0}, {60}, 0, 0, 0, 0},
+        {3, {9, 7, 5}, {4, 4, 2}, {0}, {6, -1, 4}, 0, 0, 3, 0},
+        {4, {6, 5, 4, 3}, {4, 2, 3, 2}, {0}, {-1, 4, 2, 2}, 0, 0, 2, 0},
+        {5, {5, 4, 3, 3, 2}, {4, 2, 2, 2, 2}, {1, 2, 1, 1, 1}, {2, 1, -1, 2, 1}, 0, 0, 3, 0},
+        {2, {30, 30}, {4, 8}, {1, 3}, {26, 20}, 0, EMU_TMAP_OOB_NAN, 2, 0},
+        /* the map read from global memory */
+        {2, {37, 23}, {8, 4}, {0}, {3, 5}, 0, 0, 11, 3},
+    };
+    for (size_t i = 0; i < TSR_ARRAY_LEN(cases); i++) {
+        char *msg = NULL;
+        if (run_tma_load(&cases[i], &msg)) {
+            print_error("case %zu: %s\n", i, msg);
+            fail();
+        }
+    }
+    /* reading the tile before waiting */
+    TmaCase early = {2, {37, 23}, {8, 4}, {0}, {3, 5}, 0, 0, 11, 1};
+    char *msg = NULL;
+    assert_int_equal(run_tma_load(&early, &msg), -1);
+    if (!strstr(msg, "read of shared memory at offset 0x0, which the asynchronous copy at line 31 "
+                     "has not written yet: wait on its mbarrier first")) {
+        print_error("%s\n", msg);
+        fail();
+    }
+    free(msg);
+    /* more bytes expected than the box brings: the phase never completes */
+    TmaCase more = {2, {37, 23}, {8, 4}, {0}, {3, 5}, 0, 0, 11, 2};
+    assert_int_equal(run_tma_load(&more, &msg), -1);
+    if (!strstr(msg, "0 of 1 arrivals pending, 64 transaction bytes pending")) {
+        print_error("%s\n", msg);
+        fail();
+    }
+    free(msg);
+}
+
+static void test_tma_map_errors(void **state)
+{
+    (void)state;
+    _Alignas(64) static uint32_t g[1024];
+    const EmuTensorMapDesc ok = {.dtype = EMU_TMAP_F32, .rank = 2, .global = g, .dims = {32, 32},
+                                 .strides = {128}, .box = {8, 8}};
+    static const struct {
+        int field;
+        const char *msg;
+    } cases[] = {
+        {0, "rank 6 is outside 1..5"},
+        {1, "is not 16-byte aligned"},
+        {2, "strides[0] = 100 is not a multiple of 16"},
+        {3, "box[1] = 300 is outside 1..256"},
+        {4, "the inner box extent (3 elements of 4 bytes) is not a multiple of 16 bytes"},
+        {5, "the inner box extent (64 bytes) exceeds the swizzle span of 32 bytes"},
+        {6, "elem_strides[0] = 9 is outside 1..8"},
+        {7, "NaN fill needs a floating-point type"},
+        {8, "dims[1] = 0 is outside 1..2^32"},
+        {9, "interleaved layouts are not supported"},
+    };
+    uint8_t map[EMU_TENSOR_MAP_BYTES];
+    StrBuf err;
+    sb_init(&err);
+    assert_int_equal(emu_tensor_map_encode(map, &ok, &err), 0);
+    for (size_t i = 0; i < TSR_ARRAY_LEN(cases); i++) {
+        EmuTensorMapDesc d = ok;
+        switch (cases[i].field) {
+        case 0: d.rank = 6; break;
+        case 1: d.global = (const uint8_t *)g + 4; break;
+        case 2: d.strides[0] = 100; break;
+        case 3: d.box[1] = 300; break;
+        case 4: d.box[0] = 3; break;
+        case 5: d.box[0] = 16; d.swizzle = EMU_TMAP_SWIZZLE_32B; break;
+        case 6: d.elem_strides[0] = 9; break;
+        case 7: d.dtype = EMU_TMAP_U32; d.oob_fill = EMU_TMAP_OOB_NAN; break;
+        case 8: d.dims[1] = 0; break;
+        default: d.interleave = 1; break;
+        }
+        sb_free(&err);
+        sb_init(&err);
+        if (emu_tensor_map_encode(map, &d, &err) != -1 || !strstr(err.data, cases[i].msg)) {
+            print_error("case %zu: expected \"%s\", got \"%s\"\n", i, cases[i].msg, err.data);
+            fail();
+        }
+    }
+    sb_free(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -754,6 +1002,8 @@ int main(void)
         cmocka_unit_test(test_mbarrier_ring),
         cmocka_unit_test(test_mbarrier_tx),
         cmocka_unit_test(test_nvcc_gemm),
+        cmocka_unit_test(test_tma_load),
+        cmocka_unit_test(test_tma_map_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

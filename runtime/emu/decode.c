@@ -219,7 +219,7 @@ static const OpDesc *const *family_tables(void)
 {
     static const OpDesc *const tabs[] = {emu_ops_int, emu_ops_float, emu_ops_mov, emu_ops_cvt,
                                          emu_ops_mem, emu_ops_ctl,   emu_ops_warp, emu_ops_mma,
-                                         emu_ops_wgmma, emu_ops_mbar, NULL};
+                                         emu_ops_wgmma, emu_ops_mbar, emu_ops_tma, NULL};
     return tabs;
 }
 
@@ -580,6 +580,8 @@ int emu_dec_addr(Decoder *d, const RawStmt *s, const RawOp *r, int *spacep, Oper
     int space = *spacep;
     if (r->kind != RO_ADDR)
         return emu_dec_error(d, s, "expected an address [..]");
+    if (r->nelems)
+        return emu_dec_error(d, s, "coordinates {..} in an address are for tensor copies only");
     *out = (Operand){.kind = OK_ADDR, .idx = -1, .val = r->ival};
     if (!r->name)
         return 0;
@@ -748,7 +750,7 @@ static int split_opcode(Decoder *d, const RawStmt *s, const OpDesc **op, Mods *m
     }
     *op = d->st->opdescs[base];
     memset(m, 0, sizeof *m);
-    if ((*op)->decode == emu_decode_unsupported)
+    if ((*op)->decode == emu_decode_unsupported || ((*op)->arg & OP_RAW_MODS))
         return 0;
     for (int i = nparts; i < nd; i++) {
         const char *mp = dots[i] + 1;
@@ -1002,7 +1004,7 @@ static int decode_insn(Decoder *d, const RawStmt *s, Insn *in)
         in->guard = g.idx;
         in->guard_neg = g.neg;
     }
-    d->op_arg = op->arg;
+    d->op_arg = op->arg & ~OP_RAW_MODS;
     d->opname = op->name;
     if (op->decode(d, s, &mods, in))
         return -1;

@@ -334,6 +334,7 @@ typedef struct {
     int ncalls;
     bool uses_wgmma; /* has wgmma instructions: CTAs keep warpgroup state */
     bool uses_mbarrier;
+    bool uses_tma;
 } Kernel;
 
 /* Module-level .global/.const storage. */
@@ -436,8 +437,11 @@ typedef int (*DecodeFn)(Decoder *d, const RawStmt *s, const Mods *mods, Insn *in
 typedef struct {
     const char *name; /* base opcode, may contain dots ("cp.async.wait_group") */
     DecodeFn decode;
-    int arg;          /* family-specific selector passed through Decoder.op_arg */
+    int arg;          /* family-specific selector passed through Decoder.op_arg, or'ed with
+                         OP_RAW_MODS when the decoder parses the modifiers itself (the
+                         text of s->opcode after the name) */
 } OpDesc;
+enum { OP_RAW_MODS = 1 << 16 };
 
 /* Floating-point forms of add, sub, mul, mad, div, abs, neg, min, max, whose
  * opcodes the integer table owns (ops_float.c). */
@@ -449,7 +453,7 @@ int emu_decode_unsupported(Decoder *d, const RawStmt *s, const Mods *m, Insn *in
 int emu_dec_call(Decoder *d, const RawStmt *s, Insn *in);
 /* Family tables (each ops_*.c defines one, terminated by {NULL}). */
 extern const OpDesc emu_ops_int[], emu_ops_float[], emu_ops_mov[], emu_ops_cvt[],
-    emu_ops_mem[], emu_ops_ctl[], emu_ops_warp[], emu_ops_mma[], emu_ops_wgmma[], emu_ops_mbar[];
+    emu_ops_mem[], emu_ops_ctl[], emu_ops_warp[], emu_ops_mma[], emu_ops_wgmma[], emu_ops_mbar[], emu_ops_tma[];
 
 struct Decoder {
     Arena *arena;
@@ -594,6 +598,7 @@ struct Cta {
     RaceState *race;
     struct WgState *wg; /* wgmma state (ops_wgmma.c); NULL without wgmma */
     struct MbarState *mbar; /* mbarriers (ops_mbar.c); NULL without them */
+    struct TmaState *tma;   /* bulk copies (ops_tma.c); NULL without them */
     int last_region;
     uint64_t insns, thread_insns;
     StrBuf err;
@@ -786,12 +791,32 @@ bool emu_wg_busy(const Warp *w, int slot);
 /* Reports an access to a busy register slot. */
 int emu_wg_report_busy(Warp *w, const Insn *in, const Operand *o, uint32_t lanes);
 
+/* race.c: shared bytes an asynchronous copy will write (TMA loads): any
+ * access before it lands is reported, naming `line`. */
+void emu_race_async_write_pending(Cta *c, uint32_t off, unsigned size, int delta, int line);
+/* The copy issued by `warp` (clock vc then) lands: accesses of other warps
+ * not ordered before the issue are races; then the bytes count as written
+ * by nobody (readers are ordered by the mbarrier). */
+int emu_race_async_write(Cta *c, const uint32_t *vc, int warp, const Insn *in, uint32_t off,
+                         unsigned size);
+
+/* ops_tma.c: asynchronous bulk copies of a CTA. */
+struct TmaState *emu_tma_new(Cta *c);
+void emu_tma_free(struct TmaState *s);
+void emu_tma_reset(Cta *c);
+/* Lands the loads pending on the mbarrier at `mbar` (all when UINT32_MAX);
+ * returns how many, or -1 after an error. */
+int emu_tma_land(Cta *c, uint32_t mbar);
+/* The warp exits: its stores are performed. */
+int emu_tma_warp_exit(Warp *w);
+
 /* ops_mbar.c: the mbarriers of a CTA. */
 struct MbarState *emu_mbar_new(Cta *c);
 void emu_mbar_free(struct MbarState *s);
 void emu_mbar_reset(Cta *c);
 /* test_wait / try_wait: a RUN_* code; the warp is suspended when blocked. */
 int emu_mbar_wait(Warp *w, const Insn *in, uint32_t mask);
+bool emu_mbar_live(Cta *c, uint32_t off);
 /* Transaction bytes landing on the mbarrier at `off` (-1: none is live). */
 int emu_mbar_complete_tx(Cta *c, uint32_t off, uint32_t bytes);
 /* The waiting warps and every live mbarrier, for a deadlock report. */

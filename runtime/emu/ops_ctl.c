@@ -145,7 +145,6 @@ const OpDesc emu_ops_ctl[] = {
     {"call", decode_call, 0},
     {"brx", emu_decode_unsupported, 0},
     {"mbarrier", emu_decode_unsupported, 0},
-    {"cp.async.bulk", emu_decode_unsupported, 0},
     {"tcgen05", emu_decode_unsupported, 0},
     {NULL, NULL, 0},
 };

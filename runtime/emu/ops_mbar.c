@@ -150,6 +150,12 @@ static int add_tx(Warp *w, const Insn *in, unsigned lane, Mbar *b, int64_t delta
     return 0;
 }
 
+bool emu_mbar_live(Cta *c, uint32_t off)
+{
+    const Mbar *b = find(c, off, false);
+    return b && b->live;
+}
+
 int emu_mbar_complete_tx(Cta *c, uint32_t off, uint32_t bytes)
 {
     Mbar *b = find(c, off, false);
@@ -272,6 +278,11 @@ int emu_mbar_wait(Warp *w, const Insn *in, uint32_t mask)
                                  "this mbarrier (phase %u)",
                                  (unsigned long long)v[l], b->phase),
                        RUN_ERROR;
+        }
+        if (!phase_done(in, b, v[l]) && w->cta->tma) {
+            int landed = emu_tma_land(w->cta, b->off);
+            if (landed < 0)
+                return RUN_ERROR;
         }
         if (phase_done(in, b, v[l])) {
             done |= 1u << l;

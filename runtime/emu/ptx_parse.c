@@ -622,7 +622,7 @@ static int parse_op_list(Parser *ps, char close, RawOp **elems, int *n)
     return next(ps);
 }
 
-/* addr := [ name ] [ ('+'|'-') ['-'] int ] | int */
+/* addr := ( [ name ] [ ('+'|'-') ['-'] int ] | int ) [ ',' '{' list '}' ] */
 static int parse_address(Parser *ps, RawOp *op)
 {
     op->kind = RO_ADDR;
@@ -645,6 +645,15 @@ static int parse_address(Parser *ps, RawOp *op)
             return -1;
     } else {
         return perr(ps, ps->t.line, "malformed address");
+    }
+    /* [tensor-map, {c0, ...}]: the coordinates of a tensor copy */
+    if (is_punct(ps, ',')) {
+        if (next(ps))
+            return -1;
+        if (!is_punct(ps, '{'))
+            return perr(ps, ps->t.line, "expected '{' of tensor coordinates");
+        if (parse_op_list(ps, '}', &op->elems, &op->nelems))
+            return -1;
     }
     return expect_punct(ps, ']');
 }

@@ -33,6 +33,8 @@ struct RaceState {
     uint16_t *async_rd; /* wgmmas in flight that read the byte */
     int32_t *async_line; /* the line of the last of them */
     uint8_t *unfenced;  /* written by the generic proxy, no fence.proxy.async since */
+    uint16_t *async_wr; /* asynchronous copies (TMA) that will write the byte */
+    int32_t *async_wr_line;
 };
 
 RaceState *emu_race_new(size_t size, int nwarps)
@@ -53,6 +55,8 @@ RaceState *emu_race_new(size_t size, int nwarps)
     r->async_rd = tsr_xcalloc(n, sizeof *r->async_rd);
     r->async_line = tsr_xcalloc(n, sizeof *r->async_line);
     r->unfenced = tsr_xcalloc(n, 1);
+    r->async_wr = tsr_xcalloc(n, sizeof *r->async_wr);
+    r->async_wr_line = tsr_xcalloc(n, sizeof *r->async_wr_line);
     return r;
 }
 
@@ -72,6 +76,8 @@ void emu_race_free(RaceState *r)
     free(r->async_rd);
     free(r->async_line);
     free(r->unfenced);
+    free(r->async_wr);
+    free(r->async_wr_line);
     free(r);
 }
 
@@ -83,6 +89,16 @@ void emu_race_reset(RaceState *r, int nwarps)
     memset(r->pending, 0, n * sizeof *r->pending);
     memset(r->async_rd, 0, n * sizeof *r->async_rd);
     memset(r->unfenced, 0, n);
+    memset(r->async_wr, 0, n * sizeof *r->async_wr);
+}
+
+void emu_race_async_write_pending(Cta *c, uint32_t off, unsigned size, int delta, int line)
+{
+    RaceState *r = c->race;
+    for (unsigned i = 0; i < size; i++) {
+        r->async_wr[off + i] = (uint16_t)(r->async_wr[off + i] + delta);
+        r->async_wr_line[off + i] = line;
+    }
 }
 
 static void other_thread(Cta *c, int warp, int lane, StrBuf *sb)
@@ -179,10 +195,15 @@ int emu_race_access(Warp *w, const Insn *in, int lane, uint32_t off, unsigned si
         uint32_t x = off + i;
         if (r->pending[x])
             return report_pending(w, in, lane, x, write);
+        if (r->async_wr[x])
+            return emu_fault(w, in, lane,
+                             "%s of shared memory at offset 0x%x, which the asynchronous copy at "
+                             "line %d has not written yet: wait on its mbarrier first",
+                             write ? "write" : "read", x, r->async_wr_line[x]);
         if (write && r->async_rd[x])
             return emu_fault(w, in, lane,
-                             "write to shared memory at offset 0x%x, which the wgmma.mma_async at "
-                             "line %d reads, before the wgmma.wait_group that completes it",
+                             "write to shared memory at offset 0x%x, which the asynchronous read "
+                             "(wgmma or bulk copy) at line %d has not finished: wait for it first",
                              x, r->async_line[x]);
         uint32_t wc = r->wr_clock[x];
         int ww = r->wr_warp[x];
@@ -218,6 +239,45 @@ int emu_race_access(Warp *w, const Insn *in, int lane, uint32_t off, unsigned si
         r->wr_serial[x] = (uint32_t)serial;
         r->wr_line[x] = line;
         r->unfenced[x] = 1;
+    }
+    return 0;
+}
+
+int emu_race_async_write(Cta *c, const uint32_t *vc, int warp, const Insn *in, uint32_t off,
+                         unsigned size)
+{
+    RaceState *r = c->race;
+    Warp *w = &c->warps[warp];
+    for (unsigned i = 0; i < size; i++) {
+        uint32_t x = off + i;
+        uint32_t wc = r->wr_clock[x];
+        int ww = r->wr_warp[x];
+        bool bad = wc && ww != warp && vc[ww] < wc;
+        int ow = ww, ol = r->wr_lane[x], oline = r->wr_line[x];
+        for (int v = 0; v < r->nwarps && !bad; v++) {
+            size_t k = (size_t)v * r->size + x;
+            if (v != warp && r->rd_clock[k] && vc[v] < r->rd_clock[k]) {
+                bad = true;
+                ow = v;
+                ol = r->rd_lane[k];
+                oline = r->rd_line[k];
+            }
+        }
+        if (bad) {
+            StrBuf sb;
+            sb_init(&sb);
+            other_thread(c, ow, ol, &sb);
+            emu_fault(w, in, -1,
+                      "shared-memory race at offset 0x%x: the asynchronous copy issued here "
+                      "writes it, and an access by %s (line %d) is not ordered before the issue",
+                      x, sb.data, oline);
+            sb_free(&sb);
+            return -1;
+        }
+        r->wr_clock[x] = 0;
+        r->unfenced[x] = 0;
+        for (int v = 0; v < r->nwarps; v++)
+            r->rd_clock[(size_t)v * r->size + x] = 0;
     }
     return 0;
 }

@@ -329,6 +329,8 @@ static void warp_finish(Warp *w)
     Cta *c = w->cta;
     if (c->wg)
         emu_wg_warp_exit(w);
+    if (c->tma)
+        emu_tma_warp_exit(w);
     for (int i = 0; i < 16; i++)
         barrier_check(c, i);
 }
@@ -460,8 +462,10 @@ static Cta *cta_new(Launch *L)
         c->bars[i].vc = c->race ? tsr_xcalloc((size_t)c->nwarps, sizeof(uint32_t)) : NULL;
     if (k->uses_wgmma)
         c->wg = emu_wg_new(c);
-    if (k->uses_mbarrier)
+    if (k->uses_mbarrier || k->uses_tma)
         c->mbar = emu_mbar_new(c);
+    if (k->uses_tma)
+        c->tma = emu_tma_new(c);
     sb_init(&c->err);
     return c;
 }
@@ -488,6 +492,7 @@ static void cta_free(Cta *c)
     emu_race_free(c->race);
     emu_wg_free(c->wg);
     emu_mbar_free(c->mbar);
+    emu_tma_free(c->tma);
     sb_free(&c->err);
     free(c);
 }
@@ -522,6 +527,8 @@ static void cta_init(Cta *c, uint64_t linear)
         emu_wg_reset(c);
     if (c->mbar)
         emu_mbar_reset(c);
+    if (c->tma)
+        emu_tma_reset(c);
     for (int i = 0; i < c->nwarps; i++) {
         Warp *w = &c->warps[i];
         unsigned first = (unsigned)i * WARP_SIZE;
@@ -629,8 +636,19 @@ static int cta_run(Cta *c)
         }
         for (int j = 0; j < c->nwarps; j++)
             done += c->warps[j].state == WS_DONE;
-        if (done == c->nwarps)
+        if (done == c->nwarps) {
+            if (c->tma && emu_tma_land(c, UINT32_MAX) < 0)
+                return -1;
             return c->wg ? emu_wg_cta_end(c) : 0;
+        }
+        if (pick < 0 && c->tma) {
+            /* every warp waits: the copies in flight land now */
+            int landed = emu_tma_land(c, UINT32_MAX);
+            if (landed < 0)
+                return -1;
+            if (landed)
+                continue;
+        }
         if (pick < 0) {
             describe_deadlock(c);
             return -1;
@@ -789,7 +807,12 @@ int emu_launch(EmuModule *m, const char *kernel, void **args, const EmuLaunch *c
     size_t dyn_off = (k->static_smem + k->dyn_smem_align - 1) / k->dyn_smem_align * k->dyn_smem_align;
     L.smem_bytes = cfg->dyn_smem ? dyn_off + cfg->dyn_smem : k->static_smem;
     L.max_insns = cfg->max_warp_insns ? cfg->max_warp_insns : 1ull << 36;
-    L.params = tsr_xcalloc(k->param_bytes + 16, 1);
+    /* aligned like the parameters' .align (tensor maps: 64) */
+    size_t pbytes = (k->param_bytes + 16 + 127) / 128 * 128;
+    L.params = aligned_alloc(128, pbytes);
+    if (!L.params)
+        tsr_die("out of memory for kernel parameters");
+    memset(L.params, 0, pbytes);
     for (int i = 0; i < k->nparams; i++) {
         if (!args || !args[i]) {
             sb_printf(err, "emu: kernel '%s': no value for parameter %d (%s)", k->name, i,
