@@ -448,6 +448,13 @@ static void test_wgmma_misuse(void **state)
            "the warp exits with 1 wgmma.mma_async in flight");
 }
 
+#undef W
+#undef WR
+#undef FENCE
+#undef COMMIT
+#undef WAIT0
+#undef STORE1
+
 static void test_wgmma_decode_errors(void **state)
 {
     (void)state;
@@ -693,16 +700,34 @@ static void test_mbarrier_tx(void **state)
 
 /* ---- nvcc's PTX --------------------------------------------------------------------- */
 
+/* D[64][64] = A[a_row..a_row+64][64] * Bt[64][64]^T on the host (rows of A
+ * past `rows` are zeros, as TMA fills them); compares with D. */
+static int check_gemm(const uint16_t *A, int rows, int a_row, const uint16_t *Bt, const float *D)
+{
+    int bad = 0;
+    for (int r = 0; r < 64; r++)
+        for (int n = 0; n < 64; n++) {
+            double want = 0;
+            for (int k = 0; k < 64 && a_row + r < rows; k++)
+                want += from_half(A[(a_row + r) * 64 + k], false) * from_half(Bt[n * 64 + k], false);
+            if (D[r * 64 + n] != (float)want && bad++ < 5)
+                print_error("D[%d][%d] = %g, want %g\n", r, n, D[r * 64 + n], want);
+        }
+    return bad;
+}
+
 /* tests/emu/hopper_gemm.cu, compiled by nvcc -arch=sm_90a: a 64x64x64 GEMM
- * through mbarrier-ordered, 128B-swizzled shared tiles and four chained
- * wgmmas, against the product on the host. */
+ * through 128B-swizzled shared tiles and four chained wgmmas, the tiles
+ * stored by the threads behind an mbarrier, then loaded by TMA from maps
+ * made by emu_tensor_map_encode (grid-constant parameters), against the
+ * product on the host. */
 static void test_nvcc_gemm(void **state)
 {
     (void)state;
     const char *nvcc = et_nvcc();
     if (!nvcc) {
         print_message("SKIP: nvcc not found (set NVCC, put nvcc on the PATH or install the CUDA "
-                      "toolkit in /usr/local/cuda); the nvcc wgmma kernel is not checked\n");
+                      "toolkit in /usr/local/cuda); the nvcc wgmma/TMA kernels are not checked\n");
         skip();
     }
     char dir[512], ptx[640], log[700], cmd[2048];
@@ -715,34 +740,42 @@ static void test_nvcc_gemm(void **state)
     char *text = et_read(ptx);
     EmuModule *m = et_load(text);
     free(text);
-    enum { NN = 64, KK = 64 };
-    uint16_t *A = calloc(64 * KK, 2), *Bt = calloc(NN * KK, 2);
-    float *D = calloc(64 * NN, 4);
+    enum { ROWS = 80 };
+    uint16_t *A = aligned_alloc(64, ROWS * 64 * 2), *Bt = aligned_alloc(64, 64 * 64 * 2);
+    float *D = calloc(64 * 64, 4);
     EtRng rng = {7};
-    for (int i = 0; i < 64 * KK; i++)
+    for (int i = 0; i < ROWS * 64; i++)
         A[i] = to_half(rand_small(&rng), false);
-    for (int i = 0; i < NN * KK; i++)
+    for (int i = 0; i < 64 * 64; i++)
         Bt[i] = to_half(rand_small(&rng), false);
-    void *pa = A, *pb = Bt, *pd = D;
-    void *args[] = {&pa, &pb, &pd};
-    EmuRegion regs[] = {{A, 64 * KK * 2, false}, {Bt, NN * KK * 2, false}, {D, 64 * NN * 4, true}};
+    EmuRegion regs[] = {{A, ROWS * 64 * 2, false}, {Bt, 64 * 64 * 2, false}, {D, 64 * 64 * 4, true}};
     EtConfig cfg = ET_CONFIG(1, 128);
     cfg.races = cfg.uninit = true;
+    void *pa = A, *pb = Bt, *pd = D;
+    void *args[] = {&pa, &pb, &pd};
     et_run(m, "hopper_gemm", args, regs, 3, cfg);
-    int bad = 0;
-    for (int r = 0; r < 64; r++)
-        for (int n = 0; n < NN; n++) {
-            double want = 0;
-            for (int k = 0; k < KK; k++)
-                want += from_half(A[r * KK + k], false) * from_half(Bt[n * KK + k], false);
-            if (D[r * NN + n] != (float)want && bad++ < 5)
-                print_error("D[%d][%d] = %g, want %g\n", r, n, D[r * NN + n], want);
-        }
+    assert_int_equal(check_gemm(A, ROWS, 0, Bt, D), 0);
+
+    _Alignas(64) uint8_t ta[EMU_TENSOR_MAP_BYTES], tb[EMU_TENSOR_MAP_BYTES];
+    EmuTensorMapDesc da = {.dtype = EMU_TMAP_F16, .rank = 2, .global = A, .dims = {64, ROWS},
+                           .strides = {128}, .box = {64, 64}, .swizzle = EMU_TMAP_SWIZZLE_128B};
+    EmuTensorMapDesc db = da;
+    db.global = Bt;
+    db.dims[1] = 64;
+    StrBuf err;
+    sb_init(&err);
+    assert_int_equal(emu_tensor_map_encode(ta, &da, &err) | emu_tensor_map_encode(tb, &db, &err), 0);
+    sb_free(&err);
+    for (int a_row = 0; a_row <= 40; a_row += 40) {
+        memset(D, 0, 64 * 64 * 4);
+        void *targs[] = {ta, tb, &pd, &a_row};
+        et_run(m, "hopper_tma_gemm", targs, regs, 3, cfg);
+        assert_int_equal(check_gemm(A, ROWS, a_row, Bt, D), 0);
+    }
     emu_module_free(m);
     free(A);
     free(Bt);
     free(D);
-    assert_int_equal(bad, 0);
 }
 
 /* ---- TMA ------------------------------------------------------------------------------ */
@@ -993,6 +1026,196 @@ static void test_tma_map_errors(void **state)
     sb_free(&err);
 }
 
+/* A 2d store of a 16 x 8 u32 box (inner 64 bytes, 64B swizzle) from a tile
+ * the threads fill from `src`. mode 1 leaves out fence.proxy.async; mode 2
+ * overwrites the tile before the store's wait_group.read. */
+static const char tstore_ptx[] =
+    ".version 8.0\n.target sm_90a\n.address_size 64\n"
+    ".visible .entry tstore(.param .align 64 .b8 tmap[128], .param .u64 src, .param .u32 c0,"
+    " .param .u32 c1, .param .u32 mode)\n{\n"
+    ".reg .b32 %r<30>;\n.reg .b64 %rd<10>;\n.reg .pred %p<6>;\n"
+    ".shared .align 1024 .b8 tile[512];\n"
+    "mov.u32 %r1, %tid.x;\nmov.u32 %r3, tile;\nld.param.u32 %r20, [mode];\n"
+    "ld.param.u64 %rd3, [src];\nmul.wide.u32 %rd4, %r1, 4;\nadd.u64 %rd5, %rd3, %rd4;\n"
+    "ld.global.u32 %r4, [%rd5];\nshl.b32 %r5, %r1, 2;\nadd.u32 %r6, %r3, %r5;\n"
+    "st.shared.u32 [%r6], %r4;\n"
+    "setp.eq.u32 %p2, %r20, 1;\n@!%p2 fence.proxy.async.shared::cta;\nbar.sync 0;\n"
+    "setp.eq.u32 %p1, %r1, 0;\nld.param.u32 %r7, [c0];\nld.param.u32 %r8, [c1];\n"
+    "mov.b64 %rd1, tmap;\ncvta.param.u64 %rd2, %rd1;\n"
+    "@%p1 cp.async.bulk.prefetch.tensor.2d.L2.global.tile [%rd2, {%r7, %r8}];\n"
+    "@%p1 cp.async.bulk.tensor.2d.global.shared::cta.tile.bulk_group [%rd2, {%r7, %r8}], [%r3];\n"
+    "@%p1 cp.async.bulk.commit_group;\n"
+    "setp.eq.u32 %p3, %r20, 2;\nand.pred %p3, %p3, %p1;\n@%p3 st.shared.u32 [%r3], %r4;\n"
+    "@%p1 cp.async.bulk.wait_group.read 0;\n@%p1 cp.async.bulk.wait_group 0;\n"
+    "ret;\n}\n";
+
+static int run_tma_store(int32_t c0, int32_t c1, uint32_t mode, char **msg)
+{
+    enum { W = 40, H = 20 };
+    _Alignas(64) static uint32_t g[W * H];
+    static uint32_t src[128];
+    for (int i = 0; i < W * H; i++)
+        g[i] = 0xdeadbeef;
+    for (int i = 0; i < 128; i++)
+        src[i] = 1000 + (uint32_t)i;
+    EmuTensorMapDesc md = {.dtype = EMU_TMAP_U32, .rank = 2, .global = g, .dims = {W, H},
+                           .strides = {W * 4}, .box = {16, 8},
+                           .swizzle = EMU_TMAP_SWIZZLE_64B};
+    _Alignas(64) uint8_t map[EMU_TENSOR_MAP_BYTES];
+    StrBuf err;
+    sb_init(&err);
+    assert_int_equal(emu_tensor_map_encode(map, &md, &err), 0);
+    sb_free(&err);
+    EmuModule *m = et_load(tstore_ptx);
+    void *ps = src;
+    void *args[] = {map, &ps, &c0, &c1, &mode};
+    EmuRegion regs[] = {{g, sizeof g, true}, {src, sizeof src, false}};
+    EtConfig cfg = ET_CONFIG(1, 128);
+    cfg.races = cfg.uninit = true;
+    int rc = et_launch(m, "tstore", args, regs, 2, cfg, msg, NULL);
+    emu_module_free(m);
+    if (rc)
+        return rc;
+    int bad = 0;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            int bx = x - c0, by = y - c1;
+            uint32_t want = 0xdeadbeef;
+            if (bx >= 0 && bx < 16 && by >= 0 && by < 8) {
+                unsigned lin = (unsigned)(by * 16 + bx);
+                want = src[tma_swizzle(lin * 4, EMU_TMAP_SWIZZLE_64B) / 4];
+            }
+            if (g[y * W + x] != want && bad++ < 5)
+                print_error("g[%d][%d] = %u, want %u\n", y, x, g[y * W + x], want);
+        }
+    assert_int_equal(bad, 0);
+    return 0;
+}
+
+/* Non-tensor bulk copies: 256 bytes in on an mbarrier, back out in a bulk
+ * group, and a prefetch. */
+static const char bulk_ptx[] =
+    ".version 8.0\n.target sm_90a\n.address_size 64\n"
+    ".visible .entry bulk(.param .u64 src, .param .u64 dst)\n{\n"
+    ".reg .b32 %r<30>;\n.reg .b64 %rd<10>;\n.reg .pred %p<6>;\n"
+    ".shared .align 128 .b8 tile[256];\n.shared .align 8 .b64 bar;\n"
+    "mov.u32 %r1, %tid.x;\nmov.u32 %r2, bar;\nmov.u32 %r3, tile;\nsetp.eq.u32 %p1, %r1, 0;\n"
+    "ld.param.u64 %rd1, [src];\nld.param.u64 %rd2, [dst];\n"
+    "@%p1 mbarrier.init.shared.b64 [%r2], 1;\nbar.sync 0;\n"
+    "@%p1 cp.async.bulk.prefetch.L2.global [%rd1], 256;\n"
+    "@%p1 mbarrier.arrive.expect_tx.shared.b64 _, [%r2], 256;\n"
+    "@%p1 cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%r3], [%rd1], 256, [%r2];\n"
+    "$w:\nmbarrier.try_wait.parity.shared.b64 %p2, [%r2], 0;\n@!%p2 bra $w;\n"
+    "@%p1 cp.async.bulk.global.shared::cta.bulk_group [%rd2], [%r3], 256;\n"
+    "@%p1 cp.async.bulk.commit_group;\n@%p1 cp.async.bulk.wait_group 0;\n"
+    "ret;\n}\n";
+
+static void test_tma_store_bulk(void **state)
+{
+    (void)state;
+    char *msg = NULL;
+    static const int32_t corners[][2] = {{0, 0}, {5, 3}, {30, 15}, {-4, -3}};
+    for (size_t i = 0; i < TSR_ARRAY_LEN(corners); i++)
+        if (run_tma_store(corners[i][0], corners[i][1], 0, &msg)) {
+            print_error("store at (%d, %d): %s\n", corners[i][0], corners[i][1], msg);
+            fail();
+        }
+    assert_int_equal(run_tma_store(5, 3, 1, &msg), -1);
+    if (!strstr(msg, "reads shared memory at offset 0x0 through the async proxy, but the store "
+                     "of thread tid (0,0,0) (line 19) to it has no fence.proxy.async after it")) {
+        print_error("%s\n", msg);
+        fail();
+    }
+    free(msg);
+    assert_int_equal(run_tma_store(5, 3, 2, &msg), -1);
+    if (!strstr(msg, "write to shared memory at offset 0x0, which the asynchronous read (wgmma "
+                     "or bulk copy) at line 29 has not finished")) {
+        print_error("%s\n", msg);
+        fail();
+    }
+    free(msg);
+
+    _Alignas(16) static uint8_t src[256], dst[256];
+    for (int i = 0; i < 256; i++)
+        src[i] = (uint8_t)(i * 7 + 1);
+    memset(dst, 0, sizeof dst);
+    EmuModule *m = et_load(bulk_ptx);
+    void *ps = src, *pd = dst;
+    void *args[] = {&ps, &pd};
+    EmuRegion regs[] = {{src, sizeof src, false}, {dst, sizeof dst, true}};
+    EtConfig cfg = ET_CONFIG(1, 64);
+    cfg.races = cfg.uninit = true;
+    et_run(m, "bulk", args, regs, 2, cfg);
+    assert_memory_equal(src, dst, sizeof src);
+    emu_module_free(m);
+}
+
+/* Maps the emulator cannot use: bytes that are not a map, a map copied to
+ * local memory (a parameter without __grid_constant__). */
+static void test_tma_bad_maps(void **state)
+{
+    (void)state;
+    static const char ptx[] =
+        ".version 8.0\n.target sm_90a\n.address_size 64\n"
+        ".visible .entry k(.param .align 64 .b8 tmap[128], .param .u32 local)\n{\n"
+        ".reg .b32 %r<30>;\n.reg .b64 %rd<10>;\n.reg .pred %p<6>;\n"
+        ".local .align 64 .b8 lm[128];\n"
+        ".shared .align 1024 .b8 tile[1024];\n.shared .align 8 .b64 bar;\n"
+        "mov.u32 %r2, bar;\nmov.u32 %r3, tile;\nmov.u32 %r6, %tid.x;\n"
+        "setp.eq.u32 %p3, %r6, 0;\n@%p3 mbarrier.init.shared.b64 [%r2], 1;\n"
+        "mov.b64 %rd1, tmap;\ncvta.param.u64 %rd2, %rd1;\nld.param.u32 %r1, [local];\n"
+        "setp.ne.u32 %p1, %r1, 0;\n@!%p1 bra $go;\n"
+        "mov.u32 %r4, 0;\n$cp:\nld.param.u64 %rd3, [tmap];\nst.local.u64 [lm], %rd3;\n"
+        "mov.u64 %rd4, lm;\ncvta.local.u64 %rd2, %rd4;\n"
+        "$go:\nmov.u32 %r5, 0;\n"
+        "cp.async.bulk.tensor.1d.shared::cluster.global.tile.mbarrier::complete_tx::bytes "
+        "[%r3], [%rd2, {%r5}], [%r2];\nret;\n}\n";
+    EmuModule *m = et_load(ptx);
+    _Alignas(64) uint8_t map[EMU_TENSOR_MAP_BYTES];
+    for (int i = 0; i < EMU_TENSOR_MAP_BYTES; i++)
+        map[i] = (uint8_t)(i * 13);
+    uint32_t local = 0;
+    void *args[] = {map, &local};
+    EtConfig cfg = ET_CONFIG(1, 32);
+    et_run_fails(m, "k", args, NULL, 0, cfg, "are not a tensor map made by emu_tensor_map_encode",
+                 NULL);
+    local = 1;
+    et_run_fails(m, "k", args, NULL, 0, cfg,
+                 "the tensor map is in local memory: a kernel parameter holding one must be a "
+                 "grid constant",
+                 NULL);
+    emu_module_free(m);
+    static const struct {
+        const char *insn, *msg;
+    } bad[] = {
+        {"cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes "
+         "[%r1], [%rd1, {%r1}], [%r1];", "expected [tensor-map, {2 coordinates}]"},
+        {"cp.async.bulk.tensor.2d.shared::cluster.global.im2col.mbarrier::complete_tx::bytes "
+         "[%r1], [%rd1, {%r1, %r1}], [%r1];", "modifier '.im2col' is not supported here"},
+        {"cp.async.bulk.tensor.2d.shared::cluster.global.tile [%r1], [%rd1, {%r1, %r1}], [%r1];",
+         "a load needs .shared::cluster.global"},
+        {"cp.async.bulk.tensor.2d.global.shared::cta.tile [%rd1, {%r1, %r1}], [%r1];",
+         "a store needs .global.shared::cta and .bulk_group"},
+        {"cp.async.bulk.wait_group %r1;", "the group count must be an immediate"},
+        {"ld.global.u32 %r1, [%rd1, {%r1}];", "coordinates {..} in an address are for tensor "
+                                              "copies only"},
+    };
+    for (size_t i = 0; i < TSR_ARRAY_LEN(bad); i++) {
+        char text[1024];
+        snprintf(text, sizeof text,
+                 ".version 8.0\n.target sm_90a\n.address_size 64\n.visible .entry k()\n{\n"
+                 ".reg .b32 %%r<8>;\n.reg .b64 %%rd<8>;\n%s\nret;\n}\n",
+                 bad[i].insn);
+        char *msg = et_load_error(text);
+        if (!strstr(msg, bad[i].msg) || !strstr(msg, "ptx:8: error")) {
+            print_error("for %s\nexpected \"%s\", got: %s\n", bad[i].insn, bad[i].msg, msg);
+            free(msg);
+            fail();
+        }
+        free(msg);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1004,6 +1227,8 @@ int main(void)
         cmocka_unit_test(test_nvcc_gemm),
         cmocka_unit_test(test_tma_load),
         cmocka_unit_test(test_tma_map_errors),
+        cmocka_unit_test(test_tma_store_bulk),
+        cmocka_unit_test(test_tma_bad_maps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

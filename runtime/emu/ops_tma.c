@@ -126,13 +126,8 @@ int emu_tensor_map_encode(void *map, const EmuTensorMapDesc *d, StrBuf *err)
  * parameter after cvta.param, global or constant memory). */
 static int read_map(Warp *w, const Insn *in, unsigned lane, uint64_t addr, TmapRec *out)
 {
-    int space;
-    if (addr % 64)
-        return emu_fault(w, in, (int)lane, "the tensor map address 0x%llx is not 64-byte aligned",
-                         (unsigned long long)addr);
-    int space2;
-    const uint8_t *p = emu_resolve(w, in, (int)lane, SP_GENERIC, addr, 64, false, &space);
-    if (!p || !emu_resolve(w, in, (int)lane, SP_GENERIC, addr + 64, 64, false, &space2))
+    int space, space2;
+    if (!emu_resolve(w, in, (int)lane, SP_GENERIC, addr, 1, false, &space))
         return -1;
     if (space == SP_LOCAL)
         return emu_fault(w, in, (int)lane,
@@ -140,6 +135,12 @@ static int read_map(Warp *w, const Insn *in, unsigned lane, uint64_t addr, TmapR
                          "be a grid constant (__grid_constant__, LLVM nvvm.grid_constant)");
     if (space == SP_SHARED)
         return emu_fault(w, in, (int)lane, "the tensor map is in shared memory");
+    if (addr % 64)
+        return emu_fault(w, in, (int)lane, "the tensor map address 0x%llx is not 64-byte aligned",
+                         (unsigned long long)addr);
+    const uint8_t *p = emu_resolve(w, in, (int)lane, SP_GENERIC, addr, 64, false, &space);
+    if (!p || !emu_resolve(w, in, (int)lane, SP_GENERIC, addr + 64, 64, false, &space2))
+        return -1;
     memcpy(out, p, sizeof *out);
     if (out->magic != TMAP_MAGIC || out->version != TMAP_VERSION ||
         out->check != fnv(p, offsetof(TmapRec, check)))
@@ -265,10 +266,28 @@ static int each_elem(Warp *w, const Copy *cp, ElemFn fn)
     return 0;
 }
 
+/* Resolves [addr, addr+size) chunk by chunk (emu_resolve wants accesses
+ * aligned to their size; bulk ranges are 16-byte aligned). */
+static uint8_t *resolve_range(Warp *w, const Insn *in, int lane, int space, uint64_t addr,
+                              uint32_t size, bool write, int *out_space)
+{
+    unsigned chunk = addr % 16 || size % 16 ? 1 : 16;
+    uint8_t *first = NULL;
+    for (uint32_t off = 0; off < size; off += chunk) {
+        uint8_t *p = emu_resolve(w, in, lane, space, addr + off, chunk, write, out_space);
+        if (!p)
+            return NULL;
+        if (!off)
+            first = p;
+    }
+    return first;
+}
+
 static const uint8_t *global_src(Warp *w, const Copy *cp, uint64_t g, unsigned size)
 {
     int space;
-    return emu_resolve(w, cp->in, -1, SP_GLOBAL, g, size, false, &space);
+    return size <= 8 ? emu_resolve(w, cp->in, -1, SP_GLOBAL, g, size, false, &space)
+                     : resolve_range(w, cp->in, -1, SP_GLOBAL, g, size, false, &space);
 }
 
 static int load_elem(Warp *w, const Copy *cp, uint32_t saddr, uint64_t g)
@@ -332,7 +351,7 @@ static int perform(Cta *c, const Copy *cp)
             return -1;
     } else if (cp->store) {
         int space;
-        uint8_t *dst = emu_resolve(w, cp->in, -1, SP_GLOBAL, cp->global, cp->size, true, &space);
+        uint8_t *dst = resolve_range(w, cp->in, -1, SP_GLOBAL, cp->global, cp->size, true, &space);
         if (!dst)
             return -1;
         memcpy(dst, c->smem + cp->smem, cp->size);
@@ -404,7 +423,9 @@ static int lane_smem(Warp *w, const Insn *in, unsigned lane, const Operand *o, u
 {
     int space;
     uint64_t a = addr_of(w, o, lane);
-    uint8_t *p = emu_resolve(w, in, (int)lane, in->space, a, size ? size : 1, false, &space);
+    uint8_t *p = size > 8 ? resolve_range(w, in, (int)lane, in->space, a, size, false, &space)
+                          : emu_resolve(w, in, (int)lane, in->space, a, size ? size : 1, false,
+                                        &space);
     if (!p)
         return -1;
     if (space != SP_SHARED)
@@ -439,7 +460,7 @@ static int issue_lane(Warp *w, const Insn *in, unsigned lane, Copy *cp)
             return emu_fault(w, in, (int)lane, "the global address 0x%llx is not 16-byte aligned",
                              (unsigned long long)cp->global);
         int space;
-        if (!emu_resolve(w, in, (int)lane, SP_GLOBAL, cp->global, cp->size, cp->store, &space))
+        if (!resolve_range(w, in, (int)lane, SP_GLOBAL, cp->global, cp->size, cp->store, &space))
             return -1;
     }
     if (in->sub == T_PREFETCH_TENSOR || in->sub == T_PREFETCH_BULK)
