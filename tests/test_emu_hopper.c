@@ -1216,6 +1216,58 @@ static void test_tma_bad_maps(void **state)
     }
 }
 
+/* tests/emu/llvm_hopper.ll through llc-22 (LLVM 22's intrinsics: elect.sync,
+ * mbarrier.init/arrive.expect_tx/try_wait.parity, fence.proxy.async,
+ * prefetch{.param}.tensormap, the g2s TMA with its cvta.to.shared::cluster,
+ * wgmma.fence/commit/wait): a 16 x 16 box hanging over two edges. */
+static void test_llvm22_tma(void **state)
+{
+    (void)state;
+    if (!et_have_tool("llc-22")) {
+        print_message("SKIP: llc-22 not found (install llvm-22); LLVM 22's Hopper intrinsics "
+                      "not checked\n");
+        skip();
+    }
+    char dir[512], ptx[640], log[700], cmd[2048];
+    snprintf(dir, sizeof dir, "%s/emu", et_build_dir());
+    et_mkdirs(dir);
+    snprintf(ptx, sizeof ptx, "%s/llvm_hopper.sm_90a.ptx", dir);
+    snprintf(log, sizeof log, "%s.log", ptx);
+    snprintf(cmd, sizeof cmd,
+             "llc-22 -march=nvptx64 -mcpu=sm_90a -mattr=+ptx80 tests/emu/llvm_hopper.ll -o '%s'",
+             ptx);
+    et_system(cmd, log);
+    char *text = et_read(ptx);
+    EmuModule *m = et_load(text);
+    free(text);
+    enum { W = 20, H = 24 };
+    _Alignas(64) static uint32_t g[W * H];
+    static uint32_t out[256];
+    for (int i = 0; i < W * H; i++)
+        g[i] = (uint32_t)i + 1;
+    EmuTensorMapDesc md = {.dtype = EMU_TMAP_U32, .rank = 2, .global = g, .dims = {W, H},
+                           .strides = {W * 4}, .box = {16, 16}};
+    _Alignas(64) uint8_t map[EMU_TENSOR_MAP_BYTES];
+    StrBuf err;
+    sb_init(&err);
+    assert_int_equal(emu_tensor_map_encode(map, &md, &err), 0);
+    sb_free(&err);
+    int32_t c0 = 8, c1 = 12;
+    void *po = out;
+    void *args[] = {map, &po, &c0, &c1};
+    EmuRegion regs[] = {{g, sizeof g, false}, {out, sizeof out, true}};
+    EtConfig cfg = ET_CONFIG(1, 128);
+    cfg.races = cfg.uninit = true;
+    et_run(m, "tma_copy", args, regs, 2, cfg);
+    for (int y = 0; y < 16; y++)
+        for (int x = 0; x < 16; x++) {
+            int gx = c0 + x, gy = c1 + y;
+            uint32_t want = gx < W && gy < H ? g[gy * W + gx] : 0;
+            assert_int_equal(out[y * 16 + x], want);
+        }
+    emu_module_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1229,6 +1281,7 @@ int main(void)
         cmocka_unit_test(test_tma_map_errors),
         cmocka_unit_test(test_tma_store_bulk),
         cmocka_unit_test(test_tma_bad_maps),
+        cmocka_unit_test(test_llvm22_tma),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -122,12 +122,13 @@ int emu_tensor_map_encode(void *map, const EmuTensorMapDesc *d, StrBuf *err)
 #undef BAD
 }
 
-/* Reads and checks the map a lane names (generic address: a grid-constant
- * parameter after cvta.param, global or constant memory). */
-static int read_map(Warp *w, const Insn *in, unsigned lane, uint64_t addr, TmapRec *out)
+/* Reads and checks the map a lane names (a generic address: a grid-constant
+ * parameter after cvta.param, global or constant memory; or a .param one). */
+static int read_map(Warp *w, const Insn *in, unsigned lane, int aspace, uint64_t addr,
+                    TmapRec *out)
 {
     int space, space2;
-    if (!emu_resolve(w, in, (int)lane, SP_GENERIC, addr, 1, false, &space))
+    if (!emu_resolve(w, in, (int)lane, aspace, addr, 1, false, &space))
         return -1;
     if (space == SP_LOCAL)
         return emu_fault(w, in, (int)lane,
@@ -138,8 +139,8 @@ static int read_map(Warp *w, const Insn *in, unsigned lane, uint64_t addr, TmapR
     if (addr % 64)
         return emu_fault(w, in, (int)lane, "the tensor map address 0x%llx is not 64-byte aligned",
                          (unsigned long long)addr);
-    const uint8_t *p = emu_resolve(w, in, (int)lane, SP_GENERIC, addr, 64, false, &space);
-    if (!p || !emu_resolve(w, in, (int)lane, SP_GENERIC, addr + 64, 64, false, &space2))
+    const uint8_t *p = emu_resolve(w, in, (int)lane, aspace, addr, 64, false, &space);
+    if (!p || !emu_resolve(w, in, (int)lane, aspace, addr + 64, 64, false, &space2))
         return -1;
     memcpy(out, p, sizeof *out);
     if (out->magic != TMAP_MAGIC || out->version != TMAP_VERSION ||
@@ -441,7 +442,7 @@ static int issue_lane(Warp *w, const Insn *in, unsigned lane, Copy *cp)
     bool tensor = in->sub == T_LOAD_TENSOR || in->sub == T_STORE_TENSOR ||
                   in->sub == T_PREFETCH_TENSOR;
     if (tensor) {
-        if (read_map(w, in, lane, addr_of(w, &in->op[1], lane), &cp->map))
+        if (read_map(w, in, lane, SP_GENERIC, addr_of(w, &in->op[1], lane), &cp->map))
             return -1;
         if (cp->map.rank != in->mode)
             return emu_fault(w, in, (int)lane, "a %ud copy with a tensor map of rank %u",
@@ -714,7 +715,37 @@ static int decode_group(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
     return 0;
 }
 
+/* prefetch{.param}.tensormap [a]: checks the map. */
+static int exec_prefetch_map(Warp *w, const Insn *in, uint32_t mask)
+{
+    if (check_src(w, in, &in->op[0], mask))
+        return -1;
+    FOR_LANES(l, mask) {
+        TmapRec m;
+        if (read_map(w, in, l, in->space, addr_of(w, &in->op[0], l), &m))
+            return -1;
+    }
+    return 0;
+}
+
+static int decode_prefetch_map(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
+{
+    if (emu_dec_allow(d, s, m, 0, 0) || emu_dec_nops(d, s, 1, 1))
+        return -1;
+    int space = d->op_arg ? SP_PARAM : SP_GENERIC;
+    if (emu_dec_addr(d, s, &s->ops[0], &space, &in->op[0]))
+        return -1;
+    if (space != SP_PARAM && space != SP_GENERIC)
+        return emu_dec_error(d, s, "a tensor map of a kernel is a .param");
+    in->nops = 1;
+    in->space = (uint8_t)space;
+    in->exec = exec_prefetch_map;
+    return 0;
+}
+
 const OpDesc emu_ops_tma[] = {
+    {"prefetch.tensormap", decode_prefetch_map, 0},
+    {"prefetch.param.tensormap", decode_prefetch_map, 1},
     {"cp.async.bulk.tensor", decode_copy, T_LOAD_TENSOR | OP_RAW_MODS},
     {"cp.async.bulk", decode_copy, T_LOAD_BULK | OP_RAW_MODS},
     {"cp.async.bulk.prefetch.tensor", decode_copy, T_PREFETCH_TENSOR | OP_RAW_MODS},
