@@ -578,7 +578,8 @@ static void test_mbarrier_ring(void **state)
        wait forever */
     assert_int_equal(run_ring(5, 1, out, &msg, NULL), -1);
     static const char *const want[] = {
-        "deadlock: every warp that has not exited waits at a barrier or an mbarrier",
+        "deadlock: every warp that has not exited waits (at a barrier, an mbarrier or "
+        "setmaxnreg.inc)",
         "warp 0 waits on the mbarrier at shared offset 0x10 (line 40, "
         "mbarrier.try_wait.parity.shared::cta.b64) for the end of a phase of parity 1",
         "warp 1 waits on the mbarrier at shared offset 0x0 (line 64, "
@@ -1268,6 +1269,74 @@ static void test_llvm22_tma(void **state)
     emu_module_free(m);
 }
 
+/* ---- setmaxnreg ------------------------------------------------------------------------ */
+
+/* FA3's split: warpgroup 0 gives registers back (168 -> 24), warpgroups 1
+ * and 2 take them (168 -> 240, or 256 with `big`, which the pool cannot
+ * hold). %s: the performance directives. */
+static char *regs_kernel(const char *directives)
+{
+    StrBuf sb;
+    sb_init(&sb);
+    sb_printf(&sb,
+              ".version 8.0\n.target sm_90a\n.address_size 64\n"
+              ".visible .entry regs(.param .u32 big) %s\n{\n"
+              ".reg .b32 %%r<8>;\n.reg .pred %%p<4>;\n"
+              "mov.u32 %%r1, %%tid.x;\nshr.u32 %%r2, %%r1, 7;\nld.param.u32 %%r3, [big];\n"
+              "setp.eq.u32 %%p1, %%r2, 0;\n@%%p1 bra $prod;\n"
+              "setp.ne.u32 %%p2, %%r3, 0;\n@%%p2 bra $big;\n"
+              "setmaxnreg.inc.sync.aligned.u32 240;\nbra $done;\n"
+              "$big:\nsetmaxnreg.inc.sync.aligned.u32 256;\nbra $done;\n"
+              "$prod:\nsetmaxnreg.dec.sync.aligned.u32 24;\n"
+              "$done:\nret;\n}\n",
+              directives);
+    return sb_take(&sb);
+}
+
+static void test_setmaxnreg(void **state)
+{
+    (void)state;
+    char *ptx = regs_kernel(".maxntid 384, 1, 1 .minnctapersm 1");
+    EmuModule *m = et_load(ptx);
+    uint32_t big = 0;
+    void *args[] = {&big};
+    et_run(m, "regs", args, NULL, 0, ET_CONFIG(1, 384));
+    big = 1;
+    et_run_fails(m, "regs", args, NULL, 0, ET_CONFIG(1, 384),
+                 "waits in setmaxnreg.inc.sync.aligned.u32 (line 18) to go from 168 to 256 "
+                 "registers per thread; the pool has",
+                 NULL);
+    emu_module_free(m);
+    free(ptx);
+    ptx = regs_kernel(".maxntid 384, 1, 1 .maxnreg 200");
+    m = et_load(ptx);
+    big = 0;
+    et_run_fails(m, "regs", args, NULL, 0, ET_CONFIG(1, 384),
+                 "200 registers per thread for 12 warps exceed the 65536 of a CTA", NULL);
+    emu_module_free(m);
+    free(ptx);
+    ptx = regs_kernel(".maxntid 384, 1, 1");
+    m = et_load(ptx);
+    et_run_fails(m, "regs", args, NULL, 0, ET_CONFIG(1, 384),
+                 "the register count at entry is unknown: the kernel needs .maxnreg, or .maxntid "
+                 "with .minnctapersm (ptxas ignores setmaxnreg otherwise: C7508)",
+                 NULL);
+    emu_module_free(m);
+    free(ptx);
+    /* .dec above the current count; a count that is not a multiple of 8 */
+    ptx = regs_kernel(".maxntid 256, 1, 1 .minnctapersm 1");
+    m = et_load(ptx);
+    et_run_fails(m, "regs", args, NULL, 0, ET_CONFIG(1, 256), "setmaxnreg.inc to 240 registers "
+                 "from 248", NULL);
+    emu_module_free(m);
+    free(ptx);
+    char *msg = et_load_error(".version 8.0\n.target sm_90a\n.address_size 64\n"
+                              ".visible .entry k()\n{\nsetmaxnreg.inc.sync.aligned.u32 100;\n}\n");
+    assert_non_null(strstr(msg, "ptx:6: error: 'setmaxnreg.inc.sync.aligned.u32': the register "
+                                "count must be an immediate multiple of 8 from 24 to 256"));
+    free(msg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1282,6 +1351,7 @@ int main(void)
         cmocka_unit_test(test_tma_store_bulk),
         cmocka_unit_test(test_tma_bad_maps),
         cmocka_unit_test(test_llvm22_tma),
+        cmocka_unit_test(test_setmaxnreg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

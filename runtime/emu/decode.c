@@ -1231,6 +1231,7 @@ int emu_decode_function(EmuModule *m, const RawModule *raw, const RawFunc *fn, K
     memcpy(k->maxntid, fn->maxntid, sizeof k->maxntid);
     memcpy(k->reqntid, fn->reqntid, sizeof k->reqntid);
     k->minnctapersm = fn->minnctapersm;
+    k->maxnreg = fn->maxnreg;
     k->nregs = SR_COUNT;
     k->npreds = 1; /* predicate 0 is the sink */
     build_tables(&d);

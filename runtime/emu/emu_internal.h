@@ -212,7 +212,7 @@ typedef struct {
     int nparams;
     RawParam *rets;
     int nrets;
-    unsigned maxntid[3], reqntid[3], minnctapersm;
+    unsigned maxntid[3], reqntid[3], minnctapersm, maxnreg;
     RawStmt *stmts;
     int nstmts;
 } RawFunc;
@@ -255,7 +255,8 @@ typedef int (*ExecFn)(Warp *w, const Insn *in, uint32_t mask);
 typedef uint64_t (*AluFn)(const Insn *in, uint64_t a, uint64_t b, uint64_t c);
 
 /* How the warp loop treats an instruction. */
-/* CTL_WAIT: mbarrier waits, which may suspend the warp (emu_mbar_wait). */
+/* CTL_WAIT: instructions that may suspend the warp (mbarrier waits,
+ * setmaxnreg.inc); their exec returns a RUN_* code. */
 enum { CTL_EXEC, CTL_BRA, CTL_EXIT, CTL_BAR, CTL_NOP, CTL_CALL, CTL_RET, CTL_WAIT };
 
 enum { MAX_OPS = 7 };
@@ -327,7 +328,7 @@ typedef struct {
     int nparams;
     size_t param_bytes;
     size_t static_smem, dyn_smem_align, local_bytes;
-    unsigned maxntid[3], reqntid[3], minnctapersm;
+    unsigned maxntid[3], reqntid[3], minnctapersm, maxnreg;
     uint64_t *pool; /* immediate broadcast rows: pool[row*32 + lane] */
     int npool;
     CallSite *calls; /* CTL_CALL instructions: target indexes this */
@@ -526,7 +527,7 @@ typedef struct {
 
 /* WS_MBAR: suspended in mbarrier.try_wait on the object at shared offset
  * bar_id. */
-enum { WS_RUN, WS_BAR, WS_MBAR, WS_DONE };
+enum { WS_RUN, WS_BAR, WS_MBAR, WS_REGS, WS_DONE }; /* WS_REGS: in setmaxnreg.inc */
 /* What running an instruction that may block does to the warp's slice: it
  * blocks, finishes, goes on (YIELD), ends the slice (SWITCH), or fails. */
 enum { RUN_BLOCKED, RUN_DONE, RUN_YIELD, RUN_ERROR, RUN_SWITCH };
@@ -788,6 +789,8 @@ int emu_wg_cta_end(Cta *c);
 /* A register slot a wgmma in flight reads or writes (nonzero only while
  * check_uninit is on). */
 bool emu_wg_busy(const Warp *w, int slot);
+/* The warps waiting in setmaxnreg.inc, for a deadlock report. */
+void emu_wg_describe(Cta *c, StrBuf *sb);
 /* Reports an access to a busy register slot. */
 int emu_wg_report_busy(Warp *w, const Insn *in, const Operand *o, uint32_t lanes);
 

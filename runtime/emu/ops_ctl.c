@@ -1,7 +1,7 @@
 /* Control instructions: bra, exit, ret, the CTA barriers (bar, barrier: sync,
  * arrive, red), memory fences (no-ops: the emulator is sequentially
  * consistent; fence.proxy.async informs the race detector), trap and brkpt (errors), and hints that change nothing here
- * (nanosleep, pmevent, setmaxnreg, griddepcontrol). The warp loop in
+ * (nanosleep, pmevent, griddepcontrol). The warp loop in
  * sched.c executes branches, exits and barriers. */
 #include <string.h>
 
@@ -137,7 +137,6 @@ const OpDesc emu_ops_ctl[] = {
     {"fence.mbarrier_init", decode_nop, 0},
     {"nanosleep", decode_nop, 0},
     {"pmevent", decode_nop, 0},
-    {"setmaxnreg", decode_nop, 0},
     {"griddepcontrol.launch_dependents", decode_nop, 0},
     {"griddepcontrol.wait", decode_nop, 0},
     {"trap", decode_trap, 0},

@@ -387,10 +387,8 @@ static int decode_mbar(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
         return -1;
     }
     in->nops = 3;
-    if (wait)
-        in->ctl = CTL_WAIT;
-    else
-        in->exec = exec_mbar;
+    in->ctl = wait ? CTL_WAIT : CTL_EXEC;
+    in->exec = wait ? emu_mbar_wait : exec_mbar;
     return 0;
 }
 

@@ -1,4 +1,4 @@
-/* Warpgroup MMA (sm_90a): wgmma.fence, wgmma.commit_group, wgmma.wait_group N
+/* Warpgroup instructions (sm_90a): setmaxnreg, and warpgroup MMA: wgmma.fence, wgmma.commit_group, wgmma.wait_group N
  * and wgmma.mma_async.sync.aligned.m64nNk16 with f16/bf16 inputs and f32 or
  * f16 accumulators, A from registers or a shared-memory descriptor, B from a
  * descriptor, in the canonical layouts of the PTX ISA (K-major or MN-major,
@@ -18,13 +18,18 @@
  * and at the end of the CTA the counts must agree.
  *
  * Precision as mma.sync (ops_mma.c): exact products summed in double, one
- * rounding to the accumulator type. */
+ * rounding to the accumulator type.
+ *
+ * setmaxnreg.{inc,dec}: each warp holds a register count per thread, first
+ * the count the kernel's directives fix at entry (.maxnreg, or 65536 over
+ * .maxntid x .minnctapersm, as ptxas computes it); .dec returns registers to
+ * the CTA's pool, .inc takes them and waits while the pool is short. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "emu_internal.h"
 
-enum { WG_FENCE, WG_COMMIT, WG_WAIT, WG_MMA };
+enum { WG_FENCE, WG_COMMIT, WG_WAIT, WG_MMA, WG_SETMAXNREG };
 enum { WG_WARPS = 4, WG_LOG = 64 };
 enum { IN_F16, IN_BF16 };
 /* Insn.flags of wgmma.mma_async */
@@ -45,6 +50,7 @@ typedef struct {
     bool fenced;      /* a wgmma.fence since the last wait_group */
     uint32_t seq;     /* warpgroup instructions executed */
     uint16_t *busy;   /* per register slot: wgmmas in flight using it (check_uninit) */
+    unsigned regs;    /* registers per thread (setmaxnreg) */
     uint32_t *saved;  /* rdef of a slot when it became busy */
 } WgWarp;
 
@@ -55,6 +61,7 @@ typedef struct {
 } WgLogEnt;
 
 struct WgState {
+    unsigned pool; /* registers released by setmaxnreg.dec, free for .inc */
     WgWarp *w;     /* per warp */
     WgLogEnt *log; /* per warpgroup: WG_LOG entries, by seq % WG_LOG */
     int nwarps, ngroups, nregs;
@@ -92,15 +99,31 @@ void emu_wg_free(struct WgState *s)
     free(s);
 }
 
+/* Registers per thread at entry, as ptxas fixes them (0: unknown). */
+static unsigned entry_regs(const Kernel *k)
+{
+    if (k->maxnreg)
+        return k->maxnreg / 8 * 8;
+    unsigned t = k->maxntid[0] * k->maxntid[1] * k->maxntid[2];
+    if (!t)
+        t = k->reqntid[0] * k->reqntid[1] * k->reqntid[2];
+    if (!t || !k->minnctapersm)
+        return 0;
+    unsigned r = 65536 / (t * k->minnctapersm) / 8 * 8;
+    return r > 255 ? 248 : r;
+}
+
 void emu_wg_reset(Cta *c)
 {
     struct WgState *s = c->wg;
+    s->pool = 0;
     for (int i = 0; i < s->nwarps; i++) {
         WgWarp *ww = &s->w[i];
         ww->nops = 0;
         ww->groups = 0;
         ww->fenced = false;
         ww->seq = 0;
+        ww->regs = entry_regs(c->k);
         if (ww->busy)
             memset(ww->busy, 0, sizeof *ww->busy * (size_t)s->nregs);
     }
@@ -538,6 +561,62 @@ static int exec_wait(Warp *w, const Insn *in, uint32_t mask)
     return 0;
 }
 
+/* setmaxnreg.{inc,dec}.sync.aligned.u32 N (CTL_WAIT: returns a RUN_* code). */
+static int exec_setmaxnreg(Warp *w, const Insn *in, uint32_t mask)
+{
+    Cta *c = w->cta;
+    WgWarp *ww = wgw(w);
+    unsigned n = (unsigned)in->op[0].val;
+    bool inc = in->flags;
+    if (!ww->regs)
+        return emu_fault(w, in, -1,
+                         "the register count at entry is unknown: the kernel needs .maxnreg, or "
+                         ".maxntid with .minnctapersm (ptxas ignores setmaxnreg otherwise: C7508)"),
+               RUN_ERROR;
+    if (ww->regs * 32u * (unsigned)c->nwarps > 65536)
+        return emu_fault(w, in, -1,
+                         "%u registers per thread for %d warps exceed the 65536 of a CTA",
+                         ww->regs, c->nwarps),
+               RUN_ERROR;
+    if (inc ? n < ww->regs : n > ww->regs)
+        return emu_fault(w, in, -1, "setmaxnreg.%s to %u registers from %u",
+                         inc ? "inc" : "dec", n, ww->regs),
+               RUN_ERROR;
+    unsigned delta = (inc ? n - ww->regs : ww->regs - n) * 32;
+    if (inc && delta > c->wg->pool) {
+        w->state = WS_REGS;
+        w->bar_insn = in;
+        w->bar_mask = mask;
+        return RUN_BLOCKED;
+    }
+    if (collective(w, in, mask))
+        return RUN_ERROR;
+    if (inc) {
+        c->wg->pool -= delta;
+    } else {
+        c->wg->pool += delta;
+        for (int i = 0; i < c->nwarps; i++)
+            if (c->warps[i].state == WS_REGS)
+                c->warps[i].state = WS_RUN;
+    }
+    ww->regs = n;
+    w->stack[w->sp].pc++;
+    return RUN_YIELD;
+}
+
+void emu_wg_describe(Cta *c, StrBuf *sb)
+{
+    for (int i = 0; i < c->nwarps; i++) {
+        const Warp *w = &c->warps[i];
+        if (w->state == WS_REGS)
+            sb_printf(sb,
+                      "\n  warp %d waits in %s (line %d) to go from %u to %lld registers per "
+                      "thread; the pool has %u free registers",
+                      i, w->bar_insn->text, w->bar_insn->line, c->wg->w[i].regs,
+                      (long long)w->bar_insn->op[0].val, c->wg->pool);
+    }
+}
+
 /* ---- decoding ---------------------------------------------------------------------------- */
 
 static int need_sync_aligned(Decoder *d, const RawStmt *s, const Mods *m, uint32_t cats)
@@ -619,6 +698,32 @@ static int decode_mma_async(Decoder *d, const RawStmt *s, const Mods *m, Insn *i
     return 0;
 }
 
+/* setmaxnreg.{inc,dec}.sync.aligned.u32 N */
+static int decode_setmaxnreg(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
+{
+    int ty;
+    if (emu_dec_allow(d, s, m, MCB(MC_TYPE) | MCB(MC_ATOM), MF_SYNC | MF_ALIGNED) ||
+        emu_dec_type(d, s, m, TYB(TY_U32), &ty))
+        return -1;
+    if (!(m->flags & MF_SYNC) || !(m->flags & MF_ALIGNED) ||
+        (m->atom != ATOM_INC && m->atom != ATOM_DEC))
+        return emu_dec_error(d, s, "needs .inc or .dec and .sync.aligned");
+    if (d->raw->sm != 90 || !d->raw->sm_a)
+        return emu_dec_error(d, s, "setmaxnreg needs .target sm_90a");
+    if (emu_dec_nops(d, s, 1, 1))
+        return -1;
+    const RawOp *r = &s->ops[0];
+    if (r->kind != RO_INT || r->ival < 24 || r->ival > 256 || r->ival % 8)
+        return emu_dec_error(d, s, "the register count must be an immediate multiple of 8 from "
+                                   "24 to 256");
+    d->k->uses_wgmma = true;
+    in->op[0] = (Operand){.kind = OK_IMM, .val = r->ival};
+    in->flags = m->atom == ATOM_INC;
+    in->ctl = CTL_WAIT;
+    in->exec = exec_setmaxnreg;
+    return 0;
+}
+
 static int decode_wgmma(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
 {
     if (d->raw->sm != 90 || !d->raw->sm_a)
@@ -648,5 +753,6 @@ const OpDesc emu_ops_wgmma[] = {
     {"wgmma.commit_group", decode_wgmma, WG_COMMIT},
     {"wgmma.wait_group", decode_wgmma, WG_WAIT},
     {"wgmma.mma_async", decode_wgmma, WG_MMA},
+    {"setmaxnreg", decode_setmaxnreg, WG_SETMAXNREG},
     {NULL, NULL, 0},
 };

@@ -941,7 +941,7 @@ static int parse_perf_directives(Parser *ps, RawFunc *f)
         } else if (strcmp(w, ".minnctapersm") == 0 || strcmp(w, ".maxnreg") == 0 ||
                    strcmp(w, ".maxnctapersm") == 0 || strcmp(w, ".maxclusterrank") == 0 ||
                    strcmp(w, ".reqnctapercluster") == 0) {
-            bool min = strcmp(w, ".minnctapersm") == 0;
+            bool min = strcmp(w, ".minnctapersm") == 0, maxnreg = strcmp(w, ".maxnreg") == 0;
             if (next(ps))
                 return -1;
             for (;;) {
@@ -950,6 +950,8 @@ static int parse_perf_directives(Parser *ps, RawFunc *f)
                     return -1;
                 if (min)
                     f->minnctapersm = (unsigned)(v < 0 ? 0 : v > 1024 ? 1024 : v);
+                if (maxnreg)
+                    f->maxnreg = (unsigned)(v < 0 ? 0 : v > 1024 ? 1024 : v);
                 if (!is_punct(ps, ','))
                     break;
                 if (next(ps))

@@ -405,7 +405,7 @@ static int warp_run(Warp *w, uint64_t budget)
                 e->pc++;
                 break;
             }
-            rc = in->ctl == CTL_BAR ? do_barrier(w, in, m) : emu_mbar_wait(w, in, m);
+            rc = in->ctl == CTL_BAR ? do_barrier(w, in, m) : in->exec(w, in, m);
             if (rc == RUN_YIELD)
                 break;
             if (rc == RUN_SWITCH) /* a failed test_wait: let the others run */
@@ -602,10 +602,11 @@ static void describe_deadlock(Cta *c)
 {
     Warp *w0 = NULL;
     for (int i = 0; i < c->nwarps && !w0; i++)
-        if (c->warps[i].state == WS_BAR || c->warps[i].state == WS_MBAR)
+        if (c->warps[i].state != WS_RUN && c->warps[i].state != WS_DONE)
             w0 = &c->warps[i];
     emu_fault(w0, NULL, -1,
-              "deadlock: every warp that has not exited waits at a barrier or an mbarrier");
+              "deadlock: every warp that has not exited waits (at a barrier, an mbarrier or "
+              "setmaxnreg.inc)");
     for (int i = 0; i < c->nwarps; i++) {
         Warp *w = &c->warps[i];
         if (w->state != WS_BAR)
@@ -617,6 +618,8 @@ static void describe_deadlock(Cta *c)
     }
     if (c->mbar)
         emu_mbar_describe(c, &c->err);
+    if (c->wg)
+        emu_wg_describe(c, &c->err);
 }
 
 static int cta_run(Cta *c)
