@@ -43,10 +43,10 @@ static unsigned eval_modes(unsigned coord, const unsigned *shape, const unsigned
     return off;
 }
 
-/* The byte address of element (r, k) (r along M or N) at `base`. */
-static unsigned canon_addr(const Canon *c, unsigned base, unsigned r, unsigned k)
+/* The byte address of element (r, k) (r along M or N) of `es` bytes at `base`. */
+static unsigned canon_addr(const Canon *c, unsigned base, unsigned r, unsigned k, unsigned es)
 {
-    const unsigned T = 8, ch = (unsigned)sw_chunks(c->sw), L = c->lbo / 2, S = c->sbo / 2;
+    const unsigned T = 16 / es, ch = (unsigned)sw_chunks(c->sw), L = c->lbo / es, S = c->sbo / es;
     unsigned elems;
     if (!c->mn_major) {
         unsigned rs[2] = {8, 0}, ks[2] = {T, 0};
@@ -59,7 +59,7 @@ static unsigned canon_addr(const Canon *c, unsigned base, unsigned r, unsigned k
         unsigned kd[2] = {c->sw == SW_NONE ? T : ch * T, c->sw == SW_NONE ? L : S};
         elems = eval_modes(r, rs, rd, 3) + eval_modes(k, ks, kd, 2);
     }
-    unsigned a = base + 2 * elems;
+    unsigned a = base + es * elems;
     /* Swizzle<B,4,3> on byte addresses: bits [4, 4+B) ^= bits [7, 7+B) */
     unsigned bbits = c->sw == SW_128 ? 3 : c->sw == SW_64 ? 2 : c->sw == SW_32 ? 1 : 0;
     return a ^ ((a >> 3) & (((1u << bbits) - 1) << 4));
@@ -116,6 +116,36 @@ static void a_pos(unsigned tid, unsigned j, unsigned *row, unsigned *k)
     *k = 2 * (lane % 4) + (j & 1) + (j >= 4 ? 8 : 0);
 }
 
+/* The same for 8-bit A of m64nNk32 (per warp mma.sync's m16n8k32 A
+ * fragment): element j of 16, four per register; rows g (a0-a3, a8-a11) and
+ * g + 8, columns 4 * (lane % 4) + j % 4, plus 16 from a8 on. */
+static void a_pos8(unsigned tid, unsigned j, unsigned *row, unsigned *k)
+{
+    unsigned w = tid / 32, lane = tid % 32;
+    *row = 16 * w + lane / 4 + ((j % 8) >= 4 ? 8 : 0);
+    *k = 4 * (lane % 4) + j % 4 + (j >= 8 ? 16 : 0);
+}
+
+/* fp8 codes decoded from the formats' definitions (e4m3: bias 7, no
+ * infinities; e5m2: bias 15), and the code of a value found by search. */
+static double f8_value(uint8_t v, bool e5m2)
+{
+    unsigned mb = e5m2 ? 2 : 3, eb = e5m2 ? 5 : 4, bias = e5m2 ? 15 : 7;
+    unsigned e = (v >> mb) & ((1u << eb) - 1), mant = v & ((1u << mb) - 1);
+    double mag = e ? ldexp(1.0 + mant / (double)(1u << mb), (int)e - (int)bias)
+                   : ldexp(mant / (double)(1u << mb), 1 - (int)bias);
+    return (v & 0x80) ? -mag : mag;
+}
+
+static uint8_t f8_code(double x, bool e5m2)
+{
+    for (unsigned v = 0; v < 256; v++)
+        if (f8_value((uint8_t)v, e5m2) == x && !(x == 0 && v))
+            return (uint8_t)v;
+    fail_msg("%g is not exact in %s", x, e5m2 ? "e5m2" : "e4m3");
+    return 0;
+}
+
 /* ---- f16 / bf16 values ------------------------------------------------------------ */
 
 static uint16_t to_half(float f, bool bf)
@@ -147,6 +177,7 @@ enum { IMG_BYTES = 40960, A_OFF = 0, B_OFF = 8192 };
 
 typedef struct {
     unsigned n;
+    int f8a, f8b; /* fp8 inputs (k32): 1 e4m3, 2 e5m2; 0: 16-bit inputs */
     bool bf16, f16acc, rs;
     bool trans_a, trans_b, neg_a, neg_b;
     int sw_a, sw_b;
@@ -162,7 +193,9 @@ static char *wgmma_kernel(const Case *c)
     StrBuf sb;
     sb_init(&sb);
     unsigned nd = c->f16acc ? c->n / 4 : c->n / 2;
-    const char *in = c->bf16 ? "bf16" : "f16";
+    static const char *const f8[3] = {"", "e4m3", "e5m2"};
+    const char *ina = c->f8a ? f8[c->f8a] : c->bf16 ? "bf16" : "f16";
+    const char *inb = c->f8a ? f8[c->f8b] : ina;
     sb_printf(&sb,
               ".version 8.0\n.target sm_90a\n.address_size 64\n"
               ".visible .entry k(.param .u64 img, .param .u64 cin, .param .u64 out, .param .u64 da,"
@@ -193,16 +226,17 @@ static char *wgmma_kernel(const Case *c)
         sb_printf(&sb, "ld.global.%s %%%s%u, [%%rd7+%u];\n", aty, acc, i, 4 * i);
     sb_puts(&sb, "wgmma.fence.sync.aligned;\n");
     for (int rep = 0; rep < (c->chain ? 2 : 1); rep++) {
-        sb_printf(&sb, "wgmma.mma_async.sync.aligned.m64n%uk16.%s.%s.%s {", c->n,
-                  c->f16acc ? "f16" : "f32", in, in);
+        sb_printf(&sb, "wgmma.mma_async.sync.aligned.m64n%uk%d.%s.%s.%s {", c->n,
+                  c->f8a ? 32 : 16, c->f16acc ? "f16" : "f32", ina, inb);
         for (unsigned i = 0; i < nd; i++)
             sb_printf(&sb, "%s%%%s%u", i ? ", " : "", acc, i);
-        if (c->rs)
-            sb_printf(&sb, "}, {%%r20, %%r21, %%r22, %%r23}, %%rd5, %s, %d, %d, %d;\n",
-                      rep ? "1" : "%p2", c->neg_a ? -1 : 1, c->neg_b ? -1 : 1, c->trans_b);
-        else
-            sb_printf(&sb, "}, %%rd4, %%rd5, %s, %d, %d, %d, %d;\n", rep ? "1" : "%p2",
-                      c->neg_a ? -1 : 1, c->neg_b ? -1 : 1, c->trans_a, c->trans_b);
+        sb_printf(&sb, "}, %s, %%rd5, %s, %d, %d", c->rs ? "{%r20, %r21, %r22, %r23}" : "%rd4",
+                  rep ? "1" : "%p2", c->neg_a ? -1 : 1, c->neg_b ? -1 : 1);
+        if (!c->f8a && !c->rs)
+            sb_printf(&sb, ", %d", c->trans_a);
+        if (!c->f8a)
+            sb_printf(&sb, ", %d", c->trans_b);
+        sb_puts(&sb, ";\n");
     }
     sb_puts(&sb, "wgmma.commit_group.sync.aligned;\nwgmma.wait_group.sync.aligned 0;\n");
     for (unsigned i = 0; i < nd; i++)
@@ -218,34 +252,54 @@ static const char *sw_name(int sw)
 
 /* Runs one case against the product on the host; the result must be exact
  * (the inputs make every product and sum exact). */
+/* An input value: 16-bit (f16/bf16) or fp8, returned as its code. */
+static uint16_t encode_in(const Case *c, bool b, double v)
+{
+    int f8 = b ? c->f8b : c->f8a;
+    return f8 ? f8_code(v, f8 == 2) : to_half((float)v, c->bf16);
+}
+
+static double decode_in(const Case *c, bool b, uint16_t code)
+{
+    int f8 = b ? c->f8b : c->f8a;
+    return f8 ? f8_value((uint8_t)code, f8 == 2) : from_half(code, c->bf16);
+}
+
 static void run_case(const Case *c, EtRng *rng)
 {
-    unsigned N = c->n, nd = c->f16acc ? N / 4 : N / 2;
-    double A[64][16], B[16][256];
+    unsigned N = c->n, nd = c->f16acc ? N / 4 : N / 2, K = c->f8a ? 32 : 16, es = c->f8a ? 1 : 2;
+    double A[64][32], B[32][256];
     uint8_t *img = calloc(IMG_BYTES, 1);
     Canon ca = canon_for(c->trans_a, c->sw_a, 64, c->alt);
     Canon cb = canon_for(c->trans_b, c->sw_b, N, c->alt);
     for (unsigned m = 0; m < 64; m++)
-        for (unsigned k = 0; k < 16; k++) {
-            uint16_t h = to_half(rand_small(rng), c->bf16);
-            A[m][k] = from_half(h, c->bf16);
-            memcpy(img + canon_addr(&ca, A_OFF, m, k), &h, 2);
+        for (unsigned k = 0; k < K; k++) {
+            /* fp8: quarters in [-2, 2], exact in e4m3 and e5m2 */
+            double v = c->f8a ? ((int)(et_rand(rng) % 17) - 8) / 4.0 : rand_small(rng);
+            uint16_t h = encode_in(c, false, v);
+            A[m][k] = decode_in(c, false, h);
+            memcpy(img + canon_addr(&ca, A_OFF, m, k, es), &h, es);
         }
     for (unsigned n = 0; n < N; n++)
-        for (unsigned k = 0; k < 16; k++) {
-            uint16_t h = to_half(rand_small(rng), c->bf16);
-            B[k][n] = from_half(h, c->bf16);
-            unsigned a = canon_addr(&cb, B_OFF, n, k);
-            assert_true(a + 2 <= IMG_BYTES);
-            memcpy(img + a, &h, 2);
+        for (unsigned k = 0; k < K; k++) {
+            double v = c->f8a ? ((int)(et_rand(rng) % 17) - 8) / 4.0 : rand_small(rng);
+            uint16_t h = encode_in(c, true, v);
+            B[k][n] = decode_in(c, true, h);
+            unsigned a = canon_addr(&cb, B_OFF, n, k, es);
+            assert_true(a + es <= IMG_BYTES);
+            memcpy(img + a, &h, es);
         }
     uint32_t *afrag = calloc(128 * 4, 4);
     for (unsigned t = 0; t < 128; t++)
-        for (unsigned j = 0; j < 8; j++) {
+        for (unsigned j = 0; j < (c->f8a ? 16u : 8u); j++) {
             unsigned r, k;
-            a_pos(t, j, &r, &k);
-            uint16_t h = to_half((float)A[r][k], c->bf16);
-            afrag[t * 4 + j / 2] |= (uint32_t)h << (16 * (j & 1));
+            if (c->f8a) {
+                a_pos8(t, j, &r, &k);
+                afrag[t * 4 + j / 4] |= (uint32_t)encode_in(c, false, A[r][k]) << (8 * (j % 4));
+            } else {
+                a_pos(t, j, &r, &k);
+                afrag[t * 4 + j / 2] |= (uint32_t)encode_in(c, false, A[r][k]) << (16 * (j & 1));
+            }
         }
     uint32_t *cin = calloc(128 * nd, 4), *out = calloc(128 * nd, 4);
     double C[64][256];
@@ -280,7 +334,7 @@ static void run_case(const Case *c, EtRng *rng)
                 unsigned r, col;
                 d_pos(t, c->f16acc ? 2 * i + h : i, &r, &col);
                 double prod = 0;
-                for (int k = 0; k < 16; k++)
+                for (unsigned k = 0; k < K; k++)
                     prod += sa * A[r][k] * sb * B[k][col];
                 double want = (sd ? C[r][col] : 0) + prod + (c->chain ? prod : 0);
                 double got = c->f16acc ? from_half((uint16_t)(out[t * nd + i] >> (16 * h)), false)
@@ -290,7 +344,8 @@ static void run_case(const Case *c, EtRng *rng)
                 if (got != wr) {
                     print_error("n%u %s%s %s a:%s%s b:%s%s sd=%u: D[%u][%u] = %g, want %g "
                                 "(thread %u reg %u)\n",
-                                N, c->bf16 ? "bf16" : "f16", c->f16acc ? " f16acc" : "",
+                                N, c->f8a ? "fp8" : c->bf16 ? "bf16" : "f16",
+                                c->f16acc ? " f16acc" : "",
                                 c->rs ? "RS" : "SS", c->trans_a ? "MN/" : "K/", sw_name(c->sw_a),
                                 c->trans_b ? "MN/" : "K/", sw_name(c->sw_b), sd, r, col, got, wr,
                                 t, i);
@@ -306,8 +361,8 @@ static void run_case(const Case *c, EtRng *rng)
     assert_int_equal(bad, 0);
 }
 
-/* Every swizzle and major of A and B, N from 8 to 256, f16 and bf16, SS and
- * RS, f32 and f16 accumulators, negation, scale-d and chaining. */
+/* Every swizzle and major of A and B, N from 8 to 256, f16, bf16, e4m3 and
+ * e5m2, SS and RS, f32 and f16 accumulators, negation, scale-d and chaining. */
 static void test_wgmma_layouts(void **state)
 {
     (void)state;
@@ -322,6 +377,14 @@ static void test_wgmma_layouts(void **state)
                 run_case(&c, &rng);
                 cases++;
             }
+    /* fp8 (k32, K-major only): each pair of formats, SS and RS, every swizzle */
+    for (int i = 0; i < 16; i++) {
+        Case c = {.n = ns[i % 6], .f8a = 1 + (i & 1), .f8b = 1 + ((i >> 1) & 1), .rs = (i & 4) != 0,
+                  .f16acc = (i & 8) != 0, .sw_a = i % 4, .sw_b = (i / 4) % 4, .alt = i & 1,
+                  .neg_b = i % 5 == 0, .chain = i % 7 == 0};
+        run_case(&c, &rng);
+        cases++;
+    }
     /* A from registers, f16 accumulators, negated operands, chaining */
     for (int i = 0; i < 16; i++) {
         Case c = {.n = ns[i % 6], .rs = i & 1, .f16acc = (i & 2) && !(i & 8), .bf16 = (i & 8) != 0,

@@ -1,6 +1,7 @@
-/* Warpgroup instructions (sm_90a): setmaxnreg, and warpgroup MMA: wgmma.fence, wgmma.commit_group, wgmma.wait_group N
- * and wgmma.mma_async.sync.aligned.m64nNk16 with f16/bf16 inputs and f32 or
- * f16 accumulators, A from registers or a shared-memory descriptor, B from a
+/* Warpgroup instructions (sm_90a): setmaxnreg, and warpgroup MMA:
+ * wgmma.fence, wgmma.commit_group, wgmma.wait_group N and
+ * wgmma.mma_async.sync.aligned.m64nNk16 with f16/bf16 inputs (m64nNk32 with
+ * e4m3/e5m2, K-major only) and f32 or f16 accumulators, A from registers or a shared-memory descriptor, B from a
  * descriptor, in the canonical layouts of the PTX ISA (K-major or MN-major,
  * swizzle none/32B/64B/128B on absolute shared addresses).
  *
@@ -31,7 +32,10 @@
 
 enum { WG_FENCE, WG_COMMIT, WG_WAIT, WG_MMA, WG_SETMAXNREG };
 enum { WG_WARPS = 4, WG_LOG = 64 };
-enum { IN_F16, IN_BF16 };
+enum { IN_F16, IN_BF16, IN_E4M3, IN_E5M2 };
+/* bytes per element and K per instruction of an input kind */
+static unsigned in_size(int kind) { return kind >= IN_E4M3 ? 1 : 2; }
+static unsigned in_k(int kind) { return 32 / in_size(kind); }
 /* Insn.flags of wgmma.mma_async */
 enum { WGF_NEG_A = 1, WGF_NEG_B = 2, WGF_TRANS_A = 4, WGF_TRANS_B = 8, WGF_RS = 16 };
 #define WG_UNCOMMITTED UINT32_MAX
@@ -303,7 +307,12 @@ static int walk_operand(Warp *w, const Insn *in, const Desc *d, char which, unsi
 
 static double in_elem(int kind, uint16_t v)
 {
-    return kind == IN_F16 ? emu_f16_to_f32(v) : emu_bf16_to_f32(v);
+    switch (kind) {
+    case IN_F16: return emu_f16_to_f32(v);
+    case IN_BF16: return emu_bf16_to_f32(v);
+    case IN_E4M3: return emu_fp_to_double(FMT_E4M3, v & 0xff);
+    default: return emu_fp_to_double(FMT_E5M2, v & 0xff);
+    }
 }
 
 /* Reads rows [r0, r0+nr) x K of an operand into out[r - r0][k], recording the
@@ -312,13 +321,14 @@ static int load_operand(Warp *w, const Insn *at, const Desc *d, unsigned r0, uns
                         unsigned K, int kind, double sign, double *out)
 {
     Cta *c = w->cta;
+    unsigned es = in_size(kind);
     for (unsigned r = 0; r < nr; r++)
         for (unsigned k = 0; k < K; k++) {
-            uint32_t a = elem_addr(d, r0 + r, k, 2);
-            if (c->race && emu_race_access(w, at, 0, a, 2, NULL, w->icount))
+            uint32_t a = elem_addr(d, r0 + r, k, es);
+            if (c->race && emu_race_access(w, at, 0, a, es, NULL, w->icount))
                 return -1;
-            uint16_t v;
-            memcpy(&v, c->smem + a, 2);
+            uint16_t v = 0;
+            memcpy(&v, c->smem + a, es);
             out[r * K + k] = sign * in_elem(kind, v);
         }
     return 0;
@@ -342,12 +352,15 @@ static void acc_pos(unsigned lane, unsigned i, unsigned *row, unsigned *col)
     *col = 8 * (i >> 2) + 2 * (lane % 4) + (i & 1);
 }
 
-/* A in registers: element j (register j/2, half j%2) of a lane is
- * A[row][k] with the same pattern over 16 columns. */
-static void a_pos(unsigned lane, unsigned j, unsigned *row, unsigned *k)
+/* A in registers: 16-bit element j (register j/2, half j%2) of a lane is
+ * A[row][k] with the accumulator's pattern over 16 columns; 8-bit element j
+ * (register j/4, byte j%4) the same with k scaled by 2 (mma.sync's m16n8k32
+ * A fragment per warp). */
+static void a_pos(unsigned lane, unsigned j, unsigned es, unsigned *row, unsigned *k)
 {
-    *row = lane / 4 + 8 * ((j >> 1) & 1);
-    *k = 2 * (lane % 4) + (j & 1) + 8 * (j >> 2);
+    unsigned per = 4 / es; /* elements per register */
+    *row = lane / 4 + 8 * ((j / per) & 1);
+    *k = per * (lane % 4) + j % per + 8 * per / 2 * (j / per / 2);
 }
 
 /* ---- execution ------------------------------------------------------------------------ */
@@ -423,11 +436,11 @@ static int exec_mma_async(Warp *w, const Insn *in, uint32_t mask)
     unsigned N = in->sub * 8u, r0 = (unsigned)(w->id % WG_WARPS) * 16;
     Desc da, db;
     if (decode_desc(w, in, op.desc_b, in->flags & WGF_TRANS_B, 'B', &db) ||
-        walk_operand(w, in, &db, 'B', 0, N, 16, 2, 1))
+        walk_operand(w, in, &db, 'B', 0, N, in_k(in->ty2), in_size(in->ty2), 1))
         return -1;
     if (!(in->flags & WGF_RS) &&
         (decode_desc(w, in, op.desc_a, in->flags & WGF_TRANS_A, 'A', &da) ||
-         walk_operand(w, in, &da, 'A', r0, 16, 16, 2, 1)))
+         walk_operand(w, in, &da, 'A', r0, 16, in_k(in->mode), in_size(in->mode), 1)))
         return -1;
     /* registers it reads must be written, unless a wgmma in flight writes them */
     int slots[132], ns;
@@ -462,26 +475,29 @@ static int complete(Warp *w, const Insn *at, const WgOp *op)
 {
     const Insn *in = op->in;
     unsigned N = in->sub * 8u, r0 = (unsigned)(w->id % WG_WARPS) * 16;
-    int kind = in->mode;
-    double A[16 * 16], Bt[256 * 16], sa = (in->flags & WGF_NEG_A) ? -1 : 1;
+    int ka = in->mode, kb = in->ty2;
+    unsigned K = in_k(ka), esa = in_size(ka), esb = in_size(kb);
+    double A[16 * 32], Bt[256 * 32], sa = (in->flags & WGF_NEG_A) ? -1 : 1;
     double sb = (in->flags & WGF_NEG_B) ? -1 : 1;
     Desc da, db;
     if (decode_desc(w, in, op->desc_b, in->flags & WGF_TRANS_B, 'B', &db) ||
-        walk_operand(w, in, &db, 'B', 0, N, 16, 2, -1) ||
-        load_operand(w, at, &db, 0, N, 16, kind, sb, Bt))
+        walk_operand(w, in, &db, 'B', 0, N, K, esb, -1) ||
+        load_operand(w, at, &db, 0, N, K, kb, sb, Bt))
         return -1;
     if (in->flags & WGF_RS) {
-        for (int j = 0; j < 8; j++) {
-            const uint64_t *v = opv(w, in, &w->cta->k->vec[in->op[1].idx + j / 2]);
+        unsigned per = 4 / esa, bits = 8 * esa;
+        for (unsigned j = 0; j < 4 * per; j++) {
+            const uint64_t *v = opv(w, in, &w->cta->k->vec[in->op[1].idx + j / per]);
             for (unsigned l = 0; l < WARP_SIZE; l++) {
                 unsigned r, k;
-                a_pos(l, (unsigned)j, &r, &k);
-                A[r * 16 + k] = sa * in_elem(kind, (uint16_t)(v[l] >> (16 * (j & 1))));
+                a_pos(l, j, esa, &r, &k);
+                A[r * K + k] =
+                    sa * in_elem(ka, (uint16_t)((v[l] >> (bits * (j % per))) & width_mask(bits)));
             }
         }
     } else if (decode_desc(w, in, op->desc_a, in->flags & WGF_TRANS_A, 'A', &da) ||
-               walk_operand(w, in, &da, 'A', r0, 16, 16, 2, -1) ||
-               load_operand(w, at, &da, r0, 16, 16, kind, sa, A)) {
+               walk_operand(w, in, &da, 'A', r0, 16, K, esa, -1) ||
+               load_operand(w, at, &da, r0, 16, K, ka, sa, A)) {
         return -1;
     }
     bool f32 = in->ty == TY_F32;
@@ -499,8 +515,8 @@ static int complete(Warp *w, const Insn *at, const WgOp *op)
                     uint64_t cv = d[l];
                     sum = f32 ? f32_of(cv) : emu_f16_to_f32((uint16_t)(cv >> (16 * h)));
                 }
-                const double *a = &A[row * 16], *b = &Bt[col * 16];
-                for (int k = 0; k < 16; k++)
+                const double *a = &A[row * K], *b = &Bt[col * K];
+                for (unsigned k = 0; k < K; k++)
                     sum += a[k] * b[k];
                 uint64_t bits = emu_fp_from_double(f32 ? FMT_F32 : FMT_F16, sum, 0, RND_RN, false);
                 out |= bits << (16 * h);
@@ -639,9 +655,12 @@ static int imm_choice(Decoder *d, const RawStmt *s, const RawOp *r, const char *
     return 0;
 }
 
-/* wgmma.mma_async.sync.aligned.m64nNk16.dtype.atype.btype
+/* wgmma.mma_async.sync.aligned.m64nNk16.dtype.{f16,bf16}.{f16,bf16}
  *   d, a-desc, b-desc, scale-d, imm-scale-a, imm-scale-b, imm-trans-a, imm-trans-b
- *   d, {a0..a3}, b-desc, scale-d, imm-scale-a, imm-scale-b, imm-trans-b */
+ *   d, {a0..a3}, b-desc, scale-d, imm-scale-a, imm-scale-b, imm-trans-b
+ * wgmma.mma_async.sync.aligned.m64nNk32.dtype.{e4m3,e5m2}.{e4m3,e5m2}
+ *   d, a-desc, b-desc, scale-d, imm-scale-a, imm-scale-b
+ *   d, {a0..a3}, b-desc, scale-d, imm-scale-a, imm-scale-b */
 static int decode_mma_async(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
 {
     if (need_sync_aligned(d, s, m, MCB(MC_TYPE) | MCB(MC_SHAPE)))
@@ -654,16 +673,20 @@ static int decode_mma_async(Decoder *d, const RawStmt *s, const Mods *m, Insn *i
     if (m->ntype != 3)
         return emu_dec_error(d, s, "needs three types (d, a, b)");
     int dt = m->type[0], at = m->type[1], bt = m->type[2];
-    if (at != bt || (at != TY_F16 && at != TY_BF16))
-        return emu_dec_error(d, s, "inputs .%s/.%s are not supported (f16 and bf16 are)",
-                             emu_types[at].name, emu_types[bt].name);
-    if (K != 16)
-        return emu_dec_error(d, s, "K = %u: .%s inputs need k16", K, emu_types[at].name);
-    if (dt != TY_F32 && !(dt == TY_F16 && at == TY_F16))
+    bool f8 = (at == TY_E4M3 || at == TY_E5M2) && (bt == TY_E4M3 || bt == TY_E5M2);
+    if (!f8 && (at != bt || (at != TY_F16 && at != TY_BF16)))
+        return emu_dec_error(d, s, "inputs .%s/.%s are not supported (f16, bf16, e4m3 and e5m2 "
+                             "are)", emu_types[at].name, emu_types[bt].name);
+    if (K != (f8 ? 32u : 16u))
+        return emu_dec_error(d, s, "K = %u: .%s inputs need k%d", K, emu_types[at].name,
+                             f8 ? 32 : 16);
+    if (dt != TY_F32 && !(dt == TY_F16 && (at == TY_F16 || f8)))
         return emu_dec_error(d, s, "accumulator .%s is not allowed with .%s inputs",
                              emu_types[dt].name, emu_types[at].name);
+    /* fp8 has no transpose immediates: both operands are K-major */
     bool rs = s->nops >= 2 && s->ops[1].kind == RO_VEC;
-    if (emu_dec_nops(d, s, rs ? 7 : 8, rs ? 7 : 8))
+    int nops = (rs ? 7 : 8) - (f8 ? 1 + !rs : 0);
+    if (emu_dec_nops(d, s, nops, nops))
         return -1;
     unsigned nd = dt == TY_F32 ? N / 2 : N / 4;
     if (emu_dec_vec(d, s, &s->ops[0], (int)nd, dt == TY_F32 ? TY_F32 : TY_B32, true, false,
@@ -685,15 +708,18 @@ static int decode_mma_async(Decoder *d, const RawStmt *s, const Mods *m, Insn *i
     int64_t sa = 1, sb = 1, ta = 0, tb = 0;
     if (imm_choice(d, s, &s->ops[4], "imm-scale-a", 1, -1, &sa) ||
         imm_choice(d, s, &s->ops[5], "imm-scale-b", 1, -1, &sb) ||
-        (!rs && imm_choice(d, s, &s->ops[6], "imm-trans-a", 0, 1, &ta)) ||
-        imm_choice(d, s, &s->ops[rs ? 6 : 7], "imm-trans-b", 0, 1, &tb))
+        (!rs && !f8 && imm_choice(d, s, &s->ops[6], "imm-trans-a", 0, 1, &ta)) ||
+        (!f8 && imm_choice(d, s, &s->ops[rs ? 6 : 7], "imm-trans-b", 0, 1, &tb)))
         return -1;
     in->nops = 4;
     in->flags = (sa < 0 ? WGF_NEG_A : 0) | (sb < 0 ? WGF_NEG_B : 0) | (ta ? WGF_TRANS_A : 0) |
                 (tb ? WGF_TRANS_B : 0) | (rs ? WGF_RS : 0);
     in->ty = (uint8_t)dt;
     in->sub = (uint8_t)(N / 8);
-    in->mode = at == TY_F16 ? IN_F16 : IN_BF16;
+    static const uint8_t kinds[TY_COUNT] = {[TY_F16] = IN_F16, [TY_BF16] = IN_BF16,
+                                            [TY_E4M3] = IN_E4M3, [TY_E5M2] = IN_E5M2};
+    in->mode = kinds[at];
+    in->ty2 = kinds[bt];
     in->exec = exec_mma_async;
     return 0;
 }
