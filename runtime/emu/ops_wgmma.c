@@ -2,8 +2,9 @@
  * wgmma.fence, wgmma.commit_group, wgmma.wait_group N and
  * wgmma.mma_async.sync.aligned.m64nNk16 with f16/bf16 inputs (m64nNk32 with
  * e4m3/e5m2, K-major only) and f32 or f16 accumulators, A from registers or
- * a shared-memory descriptor, B from a descriptor, in the canonical layouts of the PTX ISA (K-major or MN-major,
- * swizzle none/32B/64B/128B on absolute shared addresses).
+ * a shared-memory descriptor, B from a descriptor, in the canonical layouts
+ * of the PTX ISA (K-major or MN-major, swizzle none/32B/64B/128B on absolute
+ * shared addresses).
  *
  * Asynchrony. An mma_async is only recorded when issued (descriptors and
  * scale-d are captured); it is computed when a wait_group retires its group,
