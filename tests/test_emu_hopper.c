@@ -1400,6 +1400,78 @@ static void test_setmaxnreg(void **state)
     free(msg);
 }
 
+/* The CUTLASS headers (PyPI nvidia-cutlass, installed by scripts/deps.sh):
+ * $CUTLASS_INCLUDE, else ~/.cache/tessera/pip/cutlass_library/source/include.
+ * NULL when absent. */
+static const char *cutlass_include(char *buf, size_t n)
+{
+    const char *e = getenv("CUTLASS_INCLUDE");
+    if (e && *e)
+        snprintf(buf, n, "%s", e);
+    else
+        snprintf(buf, n, "%s/.cache/tessera/pip/cutlass_library/source/include",
+                 getenv("HOME") ? getenv("HOME") : "");
+    char probe[1200];
+    snprintf(probe, sizeof probe, "%s/cute/atom/mma_traits_sm90_gmma.hpp", buf);
+    return access(probe, R_OK) == 0 ? buf : NULL;
+}
+
+/* tests/emu/cute_gemm.cu: GMMA GEMMs whose shared layouts, descriptors and
+ * accumulator partitions CuTe computes (K- and MN-major, every swizzle, A
+ * from shared memory or registers), against the product on the host. */
+static void test_cute_gemm(void **state)
+{
+    (void)state;
+    const char *nvcc = et_nvcc();
+    char inc[1024];
+    if (!nvcc || !cutlass_include(inc, sizeof inc)) {
+        print_message("SKIP: %s; the CuTe GMMA kernels are not checked\n",
+                      !nvcc ? "nvcc not found" : "CUTLASS headers not found (pip install "
+                      "nvidia-cutlass: scripts/deps.sh, or set CUTLASS_INCLUDE)");
+        skip();
+    }
+    char dir[512], ptx[640], log[700], cmd[3000];
+    snprintf(dir, sizeof dir, "%s/emu", et_build_dir());
+    et_mkdirs(dir);
+    snprintf(ptx, sizeof ptx, "%s/cute_gemm.ptx", dir);
+    snprintf(log, sizeof log, "%s.log", ptx);
+    snprintf(cmd, sizeof cmd,
+             "'%s' -std=c++17 -ptx -arch=sm_90a --expt-relaxed-constexpr -I'%s' "
+             "tests/emu/cute_gemm.cu -o '%s'",
+             nvcc, inc, ptx);
+    et_system(cmd, log);
+    char *text = et_read(ptx);
+    EmuModule *m = et_load(text);
+    free(text);
+    uint16_t *A = malloc(64 * 64 * 2), *Bt = malloc(64 * 64 * 2);
+    float *D = malloc(64 * 64 * 4);
+    EtRng rng = {11};
+    for (int i = 0; i < 64 * 64; i++) {
+        A[i] = to_half(rand_small(&rng), false);
+        Bt[i] = to_half(rand_small(&rng), false);
+    }
+    static const char *const kernels[] = {"cute_ss_k128", "cute_ss_mn64", "cute_ss_mn_inter",
+                                          "cute_ss_kinter", "cute_rs_k128"};
+    for (size_t i = 0; i < TSR_ARRAY_LEN(kernels); i++) {
+        memset(D, 0xcd, 64 * 64 * 4);
+        void *pa = A, *pb = Bt, *pd = D;
+        void *args[] = {&pa, &pb, &pd};
+        EmuRegion regs[] = {{A, 64 * 64 * 2, false}, {Bt, 64 * 64 * 2, false},
+                            {D, 64 * 64 * 4, true}};
+        EtConfig cfg = ET_CONFIG(1, 128);
+        cfg.races = cfg.uninit = true;
+        et_run(m, kernels[i], args, regs, 3, cfg);
+        if (check_gemm(A, 64, 0, Bt, D)) {
+            print_error("kernel %s\n", kernels[i]);
+            fail();
+        }
+    }
+    emu_module_free(m);
+    free(A);
+    free(Bt);
+    free(D);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1409,6 +1481,7 @@ int main(void)
         cmocka_unit_test(test_mbarrier_ring),
         cmocka_unit_test(test_mbarrier_tx),
         cmocka_unit_test(test_nvcc_gemm),
+        cmocka_unit_test(test_cute_gemm),
         cmocka_unit_test(test_tma_load),
         cmocka_unit_test(test_tma_map_errors),
         cmocka_unit_test(test_tma_store_bulk),
