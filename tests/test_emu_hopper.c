@@ -35,11 +35,11 @@ typedef struct {
 static unsigned eval_modes(unsigned coord, const unsigned *shape, const unsigned *stride, int n)
 {
     unsigned off = 0;
-    for (int i = 0; i < n; i++) {
-        unsigned s = i == n - 1 ? coord : coord % shape[i];
-        off += s * stride[i];
+    for (int i = 0; i < n - 1; i++) {
+        off += coord % shape[i] * stride[i];
         coord /= shape[i];
     }
+    off += coord * stride[n - 1]; /* the last mode takes what is left */
     return off;
 }
 

@@ -572,8 +572,10 @@ static int exec_wait(Warp *w, const Insn *in, uint32_t mask)
     for (int i = 0; i < done; i++)
         if (release_slots(w, in, &ww->ops[i]))
             return -1;
-    memmove(ww->ops, ww->ops + done, sizeof *ww->ops * (size_t)(ww->nops - done));
-    ww->nops -= done;
+    if (done) {
+        memmove(ww->ops, ww->ops + done, sizeof *ww->ops * (size_t)(ww->nops - done));
+        ww->nops -= done;
+    }
     ww->fenced = false;
     return 0;
 }
