@@ -755,6 +755,12 @@ static void test_mbarrier_tx(void **state)
     mbar_case(INIT1 "@%p1 mbarrier.arrive.shared.b64 _, [%r5], 2;",
               "2 arrivals on the mbarrier at shared offset 0x0, which expects only 1 more", NULL);
     mbar_case("@%p1 mbarrier.init.shared.b64 [%r5], 0;", "mbarrier count 0 is outside", NULL);
+    mbar_case(INIT1 "@%p1 st.shared.u32 [%r5+4], %r1;",
+              "write of the mbarrier at shared offset 0x0 (initialised at line 14): only mbarrier "
+              "instructions may access it until mbarrier.inval", NULL);
+    static const uint32_t seven[4] = {7, 7, 7, 7};
+    mbar_case(INIT1 "@%p1 mbarrier.inval.shared.b64 [%r5];\n@%p1 st.shared.u32 [%r5+4], %r1;",
+              NULL, seven);
     mbar_case(INIT1 "@%p1 mbarrier.expect_tx.shared.b64 [%r5], 1048576;",
               "transaction count of the mbarrier at shared offset 0x0 leaves the range", NULL);
     mbar_case(INIT1 "mov.u64 %rd3, 5;\nmbarrier.test_wait.shared.b64 %p2, [%r5], %rd3;",

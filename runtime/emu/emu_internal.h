@@ -803,6 +803,10 @@ void emu_race_async_write_pending(Cta *c, uint32_t off, unsigned size, int delta
 int emu_race_async_write(Cta *c, const uint32_t *vc, int warp, const Insn *in, uint32_t off,
                          unsigned size);
 
+/* race.c: the 8 bytes of a live mbarrier (line: its init) or of none
+ * (0): loads and stores to a live one are reported. */
+void emu_race_mbarrier(Cta *c, uint32_t off, int line);
+
 /* ops_tma.c: asynchronous bulk copies of a CTA. */
 struct TmaState *emu_tma_new(Cta *c);
 void emu_tma_free(struct TmaState *s);

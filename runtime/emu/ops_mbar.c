@@ -216,10 +216,14 @@ static int exec_mbar(Warp *w, const Insn *in, uint32_t mask)
             b->phase = 0;
             b->pending = b->expected = (int32_t)arg;
             b->tx = 0;
+            if (w->cta->race)
+                emu_race_mbarrier(w->cta, b->off, in->line);
             break;
         case MB_INVAL:
             b->live = false;
             b->inval_line = in->line;
+            if (w->cta->race)
+                emu_race_mbarrier(w->cta, b->off, 0);
             break;
         case MB_EXPECT_TX:
             if (add_tx(w, in, l, b, arg))

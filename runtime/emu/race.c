@@ -34,6 +34,7 @@ struct RaceState {
     int32_t *async_line; /* the line of the last of them */
     uint8_t *unfenced;  /* written by the generic proxy, no fence.proxy.async since */
     uint16_t *async_wr; /* asynchronous copies (TMA) that will write the byte */
+    int32_t *mbar_line; /* the init line of a live mbarrier there; 0: none */
     int32_t *async_wr_line;
 };
 
@@ -56,6 +57,7 @@ RaceState *emu_race_new(size_t size, int nwarps)
     r->async_line = tsr_xcalloc(n, sizeof *r->async_line);
     r->unfenced = tsr_xcalloc(n, 1);
     r->async_wr = tsr_xcalloc(n, sizeof *r->async_wr);
+    r->mbar_line = tsr_xcalloc(n, sizeof *r->mbar_line);
     r->async_wr_line = tsr_xcalloc(n, sizeof *r->async_wr_line);
     return r;
 }
@@ -77,6 +79,7 @@ void emu_race_free(RaceState *r)
     free(r->async_line);
     free(r->unfenced);
     free(r->async_wr);
+    free(r->mbar_line);
     free(r->async_wr_line);
     free(r);
 }
@@ -90,6 +93,13 @@ void emu_race_reset(RaceState *r, int nwarps)
     memset(r->async_rd, 0, n * sizeof *r->async_rd);
     memset(r->unfenced, 0, n);
     memset(r->async_wr, 0, n * sizeof *r->async_wr);
+    memset(r->mbar_line, 0, n * sizeof *r->mbar_line);
+}
+
+void emu_race_mbarrier(Cta *c, uint32_t off, int line)
+{
+    for (unsigned i = 0; i < 8; i++)
+        c->race->mbar_line[off + i] = line;
 }
 
 void emu_race_async_write_pending(Cta *c, uint32_t off, unsigned size, int delta, int line)
@@ -195,6 +205,11 @@ int emu_race_access(Warp *w, const Insn *in, int lane, uint32_t off, unsigned si
         uint32_t x = off + i;
         if (r->pending[x])
             return report_pending(w, in, lane, x, write);
+        if (r->mbar_line[x])
+            return emu_fault(w, in, lane,
+                             "%s of the mbarrier at shared offset 0x%x (initialised at line %d): "
+                             "only mbarrier instructions may access it until mbarrier.inval",
+                             write ? "write" : "read", x & ~7u, r->mbar_line[x]);
         if (r->async_wr[x])
             return emu_fault(w, in, lane,
                              "%s of shared memory at offset 0x%x, which the asynchronous copy at "
