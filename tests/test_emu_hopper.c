@@ -474,11 +474,12 @@ static void test_wgmma_misuse(void **state)
     misuse(FENCE W COMMIT, 128, "read of register %f0");
     /* C7511: an accumulator written between two wgmmas */
     misuse(FENCE W "mov.f32 %f1, 0f3f800000;\n" W COMMIT WAIT0, 128,
-           "register %f1, which the wgmma.mma_async at line 40 uses, was written before this "
-           "wgmma.wait_group completed it");
+           "register %f1, which the wgmma.mma_async at line 40 uses, was written (by line 39, "
+           "mov.f32) before this wgmma.wait_group completed it");
     /* A registers of the register form written before the wait */
     misuse(FENCE WR "mov.u32 %r7, 5;\n" COMMIT WAIT0, 128,
-           "register %r7, which the wgmma.mma_async at line 38 uses, was written");
+           "register %r7, which the wgmma.mma_async at line 38 uses, was written (by line 39, "
+           "mov.u32)");
     /* the wait covers older groups only */
     misuse(FENCE W COMMIT "wgmma.wait_group.sync.aligned 1;\n", 128,
            "read of register %f0, which the wgmma.mma_async at line 38 uses");

@@ -26,6 +26,7 @@
  * the count the kernel's directives fix at entry (.maxnreg, or 65536 over
  * .maxntid x .minnctapersm, as ptxas computes it); .dec returns registers to
  * the CTA's pool, .inc takes them and waits while the pool is short. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -529,6 +530,40 @@ static int complete(Warp *w, const Insn *at, const WgOp *op)
     return 0;
 }
 
+/* The oldest wgmma in flight that uses register slot `slot`. */
+static const Insn *first_user(Warp *w, int slot)
+{
+    WgWarp *ww = wgw(w);
+    for (int i = 0; i < ww->nops; i++) {
+        int slots[132], ns;
+        op_slots(w, ww->ops[i].in, slots, &ns);
+        for (int j = 0; j < ns; j++)
+            if (slots[j] == slot)
+                return ww->ops[i].in;
+    }
+    return NULL;
+}
+
+/* An instruction between `from` and `to` in the code that writes register
+ * slot `slot` as its destination (op[0]), or NULL: names the culprit of a
+ * write to a busy register (the emulator does not track writers). */
+static const Insn *writer_between(const Kernel *k, const Insn *from, const Insn *to, int slot)
+{
+    if (!from)
+        return NULL;
+    for (const Insn *in = from + 1; in < to && in < k->code + k->ncode; in++) {
+        const Operand *d = &in->op[0];
+        if (in->ctl != CTL_EXEC || in->exec == exec_mma_async)
+            continue;
+        if (d->kind == OK_REG && d->idx == slot)
+            return in;
+        for (int j = 0; d->kind == OK_VEC && j < d->nelem; j++)
+            if (k->vec[d->idx + j].kind == OK_REG && k->vec[d->idx + j].idx == slot)
+                return in;
+    }
+    return NULL;
+}
+
 /* The slots of a completed op are free again when no other op uses them: a
  * write to them in the meantime is reported, then they count as written (the
  * accumulators) or get their old state back (A). */
@@ -545,11 +580,14 @@ static int release_slots(Warp *w, const Insn *at, const WgOp *op)
             continue;
         if (w->rdef[s]) {
             Operand o = {.kind = OK_REG, .idx = s};
-            char buf[64];
+            char buf[64], where[160] = "";
+            const Insn *wr = writer_between(w->cta->k, first_user(w, s), at, s);
+            if (wr)
+                snprintf(where, sizeof where, " (by line %d, %s)", wr->line, wr->text);
             return emu_fault(w, at, __builtin_ctz(w->rdef[s]),
-                             "register %s, which the wgmma.mma_async at line %d uses, was written "
+                             "register %s, which the wgmma.mma_async at line %d uses, was written%s "
                              "before this wgmma.wait_group completed it",
-                             emu_dec_reg_name(w->cta->k, &o, buf, sizeof buf), op->in->line);
+                             emu_dec_reg_name(w->cta->k, &o, buf, sizeof buf), op->in->line, where);
         }
         w->rdef[s] = i < nacc ? FULL_MASK : ww->saved[s];
     }
