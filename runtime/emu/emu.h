@@ -1,6 +1,7 @@
 /* The emu device: a PTX emulator that runs kernels on the CPU with warp
  * semantics (32-lane warps, divergence and reconvergence, barriers, shuffles,
- * mma/ldmatrix fragments, asynchronous cp.async), and checks what a GPU would
+ * mma/ldmatrix fragments, asynchronous cp.async; on sm_90a wgmma, mbarriers,
+ * TMA bulk copies and setmaxnreg), and checks what a GPU would
  * let pass: out-of-bounds and misaligned accesses, shared-memory races, reads
  * of registers never written, deadlocks at barriers.
  *

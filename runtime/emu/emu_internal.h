@@ -6,7 +6,8 @@
  *   fp.c          bit-exact floating-point rounding and conversions
  *   sched.c       grid, CTAs, warps, the SIMT stack, barriers, host threads
  *   memory.c      address resolution and checks for every state space
- *   race.c        the shared-memory race detector
+ *   race.c        the shared-memory race detector (and the async proxy's
+ *                 pending reads and writes)
  * Each instruction is decoded once into an Insn with resolved register slots;
  * a warp executes an Insn for all its active lanes at once. */
 #ifndef TSR_EMU_INTERNAL_H
