@@ -14,3 +14,13 @@ if [ -n "$missing" ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
+
+# PyPI: the CUTLASS headers (CuTe) that tests/test_emu_hopper.c compiles its
+# GMMA oracle kernels against. Into ~/.cache/tessera/pip, without dependencies;
+# without pip or a network the test is a skip that says so.
+PIP_DIR="$HOME/.cache/tessera/pip"
+if [ ! -f "$PIP_DIR/cutlass_library/source/include/cute/tensor.hpp" ] &&
+    command -v python3 >/dev/null 2>&1; then
+    python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$PIP_DIR" \
+        nvidia-cutlass==4.2.0.0 >&2 || echo "deps: nvidia-cutlass not installed (CuTe tests skip)" >&2
+fi

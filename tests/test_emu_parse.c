@@ -198,7 +198,8 @@ static void test_errors_name_the_line(void **state)
         {"  bra NOWHERE;\n", "unknown label 'NOWHERE'"},
         {"L1:\n  ret;\nL1:\n  ret;\n", "ptx:12: error: label 'L1' defined twice"},
         {"  call.uni foo, ();\n", "ptx:10: error: 'call.uni': call to unknown function 'foo'"},
-        {"  wgmma.fence.sync.aligned;\n", "'wgmma' is not supported by the emulator"},
+        {"  wgmma.fence.sync.aligned;\n", "ptx:10: error: 'wgmma.fence.sync.aligned': wgmma needs .target sm_90a"},
+        {"  tcgen05.fence::after_thread_sync;\n", "'tcgen05' is not supported by the emulator"},
         {"  ld.global.v4.u32 {%r1, %r2}, [%rd1];\n", "expected a vector of 4 elements, got 2"},
         {"  mma.sync.aligned.m16n8k16.row.row.f32.f16.f16.f32 {%f0, %f1, %f2, %f3}, "
          "{%r1, %r2, %r3, %r4}, {%r5, %r6}, {%f0, %f1, %f2, %f3};\n", "needs .row.col"},

@@ -82,7 +82,8 @@ static const ModDesc mod_table[] = {
     {"rna", MC_RND, RND_RNA}, {"rni", MC_RND, RND_RNI}, {"rzi", MC_RND, RND_RZI},
     {"rmi", MC_RND, RND_RMI}, {"rpi", MC_RND, RND_RPI},
     {"global", MC_SPACE, SP_GLOBAL}, {"shared", MC_SPACE, SP_SHARED},
-    {"shared::cta", MC_SPACE, SP_SHARED}, {"local", MC_SPACE, SP_LOCAL},
+    {"shared::cta", MC_SPACE, SP_SHARED}, {"shared::cluster", MC_SPACE, SP_SHARED},
+    {"local", MC_SPACE, SP_LOCAL},
     {"param", MC_SPACE, SP_PARAM}, {"param::entry", MC_SPACE, SP_PARAM},
     {"const", MC_SPACE, SP_CONST},
     {"v2", MC_VEC, 2}, {"v4", MC_VEC, 4}, {"v8", MC_VEC, 8},
@@ -218,7 +219,7 @@ static const OpDesc *const *family_tables(void)
 {
     static const OpDesc *const tabs[] = {emu_ops_int, emu_ops_float, emu_ops_mov, emu_ops_cvt,
                                          emu_ops_mem, emu_ops_ctl,   emu_ops_warp, emu_ops_mma,
-                                         NULL};
+                                         emu_ops_wgmma, emu_ops_mbar, emu_ops_tma, NULL};
     return tabs;
 }
 
@@ -579,6 +580,8 @@ int emu_dec_addr(Decoder *d, const RawStmt *s, const RawOp *r, int *spacep, Oper
     int space = *spacep;
     if (r->kind != RO_ADDR)
         return emu_dec_error(d, s, "expected an address [..]");
+    if (r->nelems)
+        return emu_dec_error(d, s, "coordinates {..} in an address are for tensor copies only");
     *out = (Operand){.kind = OK_ADDR, .idx = -1, .val = r->ival};
     if (!r->name)
         return 0;
@@ -699,6 +702,25 @@ static void build_tables(Decoder *d)
         map_put(d->arena, &st->mods, TAG_MOD, mod_table[i].name, (int)i);
 }
 
+/* A shape mMnNkK that the modifier table does not list (wgmma's m64nNk16):
+ * true with the three sizes. */
+static bool parse_mnk(const char *name, uint16_t mnk[3])
+{
+    const char *p = name;
+    static const char letters[3] = {'m', 'n', 'k'};
+    for (int i = 0; i < 3; i++) {
+        if (*p++ != letters[i] || *p < '1' || *p > '9')
+            return false;
+        unsigned v = 0;
+        while (*p >= '0' && *p <= '9' && v < 10000)
+            v = v * 10 + (unsigned)(*p++ - '0');
+        if (v >= 10000)
+            return false;
+        mnk[i] = (uint16_t)v;
+    }
+    return *p == 0;
+}
+
 /* Splits "ld.global.v4.u32" into its opcode (the longest known dotted prefix)
  * and its modifiers. */
 static int split_opcode(Decoder *d, const RawStmt *s, const OpDesc **op, Mods *m)
@@ -728,7 +750,7 @@ static int split_opcode(Decoder *d, const RawStmt *s, const OpDesc **op, Mods *m
     }
     *op = d->st->opdescs[base];
     memset(m, 0, sizeof *m);
-    if ((*op)->decode == emu_decode_unsupported)
+    if ((*op)->decode == emu_decode_unsupported || ((*op)->arg & OP_RAW_MODS))
         return 0;
     for (int i = nparts; i < nd; i++) {
         const char *mp = dots[i] + 1;
@@ -756,6 +778,14 @@ static int split_opcode(Decoder *d, const RawStmt *s, const OpDesc **op, Mods *m
             continue;
         }
         int mi = map_get(&d->st->mods, TAG_MOD, name, n);
+        if (mi < 0 && parse_mnk(name, m->mnk)) {
+            if (m->cats & MCB(MC_SHAPE))
+                return emu_dec_error(d, s, "two shapes");
+            m->cats |= MCB(MC_SHAPE);
+            m->text[MC_SHAPE] = arena_strdup(d->arena, name);
+            m->shape = SHAPE_MNK;
+            continue;
+        }
         if (mi < 0)
             return emu_dec_error(d, s, "unknown modifier '.%s'", name);
         const ModDesc *md = &mod_table[mi];
@@ -974,7 +1004,7 @@ static int decode_insn(Decoder *d, const RawStmt *s, Insn *in)
         in->guard = g.idx;
         in->guard_neg = g.neg;
     }
-    d->op_arg = op->arg;
+    d->op_arg = op->arg & ~OP_RAW_MODS;
     d->opname = op->name;
     if (op->decode(d, s, &mods, in))
         return -1;
@@ -1201,6 +1231,7 @@ int emu_decode_function(EmuModule *m, const RawModule *raw, const RawFunc *fn, K
     memcpy(k->maxntid, fn->maxntid, sizeof k->maxntid);
     memcpy(k->reqntid, fn->reqntid, sizeof k->reqntid);
     k->minnctapersm = fn->minnctapersm;
+    k->maxnreg = fn->maxnreg;
     k->nregs = SR_COUNT;
     k->npreds = 1; /* predicate 0 is the sink */
     build_tables(&d);

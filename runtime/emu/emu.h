@@ -1,6 +1,7 @@
 /* The emu device: a PTX emulator that runs kernels on the CPU with warp
  * semantics (32-lane warps, divergence and reconvergence, barriers, shuffles,
- * mma/ldmatrix fragments, asynchronous cp.async), and checks what a GPU would
+ * mma/ldmatrix fragments, asynchronous cp.async; on sm_90a wgmma, mbarriers,
+ * TMA bulk copies and setmaxnreg), and checks what a GPU would
  * let pass: out-of-bounds and misaligned accesses, shared-memory races, reads
  * of registers never written, deadlocks at barriers.
  *
@@ -79,5 +80,39 @@ typedef struct {
  * thread (ctaid, tid) and the address where one applies. */
 int emu_launch(EmuModule *m, const char *kernel, void **args, const EmuLaunch *launch,
                StrBuf *err);
+
+/* ---- tensor maps (TMA) ------------------------------------------------------------
+ * A tensor map is the 128-byte record a kernel receives as a grid-constant
+ * .param and names in cp.async.bulk.tensor. The real encoding is the
+ * driver's secret; the emulator's is private and documented in
+ * runtime/emu/README.md ("Tensor maps"). emu_tensor_map_encode checks what
+ * cuTensorMapEncodeTiled documents; the kernel-side checks (coordinates,
+ * shared alignment, the mbarrier) happen at the copy. The numbering of the
+ * enums is CUDA's (CUtensorMapDataType, CUtensorMapSwizzle,
+ * CUtensorMapFloatOOBfill), so a runtime can pass CUDA's values through. */
+enum { EMU_TENSOR_MAP_BYTES = 128 };
+enum {
+    EMU_TMAP_U8, EMU_TMAP_U16, EMU_TMAP_U32, EMU_TMAP_S32, EMU_TMAP_U64, EMU_TMAP_S64,
+    EMU_TMAP_F16, EMU_TMAP_F32, EMU_TMAP_F64, EMU_TMAP_BF16, EMU_TMAP_F32_FTZ, EMU_TMAP_TF32,
+    EMU_TMAP_TF32_FTZ, EMU_TMAP_DTYPE_COUNT
+};
+enum { EMU_TMAP_SWIZZLE_NONE, EMU_TMAP_SWIZZLE_32B, EMU_TMAP_SWIZZLE_64B, EMU_TMAP_SWIZZLE_128B };
+enum { EMU_TMAP_OOB_ZERO, EMU_TMAP_OOB_NAN };
+
+typedef struct {
+    int dtype;                 /* EMU_TMAP_U8 ... */
+    unsigned rank;             /* 1 to 5 */
+    const void *global;        /* 16-byte aligned */
+    uint64_t dims[5];          /* elements, dims[0] contiguous; 1 to 2^32 */
+    uint64_t strides[4];       /* bytes between consecutive indexes of dims 1..rank-1 */
+    uint32_t box[5];           /* box extent per dim, 1 to 256 */
+    uint32_t elem_strides[5];  /* traversal stride per dim, 1 to 8 (0 means 1) */
+    int interleave;            /* only 0 (none) is supported */
+    int swizzle;               /* EMU_TMAP_SWIZZLE_* */
+    int oob_fill;              /* EMU_TMAP_OOB_* (NaN only for float types) */
+} EmuTensorMapDesc;
+
+/* Writes the 128-byte map, or returns -1 with the broken rule in err. */
+int emu_tensor_map_encode(void *map, const EmuTensorMapDesc *d, StrBuf *err);
 
 #endif

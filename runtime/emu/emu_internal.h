@@ -6,7 +6,8 @@
  *   fp.c          bit-exact floating-point rounding and conversions
  *   sched.c       grid, CTAs, warps, the SIMT stack, barriers, host threads
  *   memory.c      address resolution and checks for every state space
- *   race.c        the shared-memory race detector
+ *   race.c        the shared-memory race detector (and the async proxy's
+ *                 pending reads and writes)
  * Each instruction is decoded once into an Insn with resolved register slots;
  * a warp executes an Insn for all its active lanes at once. */
 #ifndef TSR_EMU_INTERNAL_H
@@ -212,7 +213,7 @@ typedef struct {
     int nparams;
     RawParam *rets;
     int nrets;
-    unsigned maxntid[3], reqntid[3], minnctapersm;
+    unsigned maxntid[3], reqntid[3], minnctapersm, maxnreg;
     RawStmt *stmts;
     int nstmts;
 } RawFunc;
@@ -255,7 +256,9 @@ typedef int (*ExecFn)(Warp *w, const Insn *in, uint32_t mask);
 typedef uint64_t (*AluFn)(const Insn *in, uint64_t a, uint64_t b, uint64_t c);
 
 /* How the warp loop treats an instruction. */
-enum { CTL_EXEC, CTL_BRA, CTL_EXIT, CTL_BAR, CTL_NOP, CTL_CALL, CTL_RET };
+/* CTL_WAIT: instructions that may suspend the warp (mbarrier waits,
+ * setmaxnreg.inc); their exec returns a RUN_* code. */
+enum { CTL_EXEC, CTL_BRA, CTL_EXIT, CTL_BAR, CTL_NOP, CTL_CALL, CTL_RET, CTL_WAIT };
 
 enum { MAX_OPS = 7 };
 
@@ -326,11 +329,14 @@ typedef struct {
     int nparams;
     size_t param_bytes;
     size_t static_smem, dyn_smem_align, local_bytes;
-    unsigned maxntid[3], reqntid[3], minnctapersm;
+    unsigned maxntid[3], reqntid[3], minnctapersm, maxnreg;
     uint64_t *pool; /* immediate broadcast rows: pool[row*32 + lane] */
     int npool;
     CallSite *calls; /* CTL_CALL instructions: target indexes this */
     int ncalls;
+    bool uses_wgmma; /* has wgmma instructions: CTAs keep warpgroup state */
+    bool uses_mbarrier;
+    bool uses_tma;
 } Kernel;
 
 /* Module-level .global/.const storage. */
@@ -406,7 +412,7 @@ enum { ATOM_NONE, ATOM_ADD, ATOM_INC, ATOM_DEC, ATOM_MIN, ATOM_MAX, ATOM_EXCH, A
 enum { SHFL_NONE, SHFL_UP, SHFL_DOWN, SHFL_BFLY, SHFL_IDX };
 enum { VOTE_NONE, VOTE_ALL, VOTE_ANY, VOTE_BALLOT };
 enum { SHAPE_NONE, SHAPE_M8N8, SHAPE_M16N8K8, SHAPE_M16N8K16, SHAPE_M16N8K4, SHAPE_M8N8K4,
-       SHAPE_M16N8K32 };
+       SHAPE_M16N8K32, SHAPE_MNK /* any other mMnNkK: Mods.mnk holds the sizes */ };
 enum { LAYOUT_ROW = 1, LAYOUT_COL = 2 };
 enum { PRMT_NONE, PRMT_F4E, PRMT_B4E, PRMT_RC8, PRMT_ECL, PRMT_ECR, PRMT_RC16 };
 enum { TESTP_FINITE = 1, TESTP_INFINITE, TESTP_NUMBER, TESTP_NOTANUMBER, TESTP_NORMAL,
@@ -420,6 +426,7 @@ typedef struct {
     int nspace;
     uint8_t layout[2];
     int nlayout;
+    uint16_t mnk[3];               /* SHAPE_MNK: M, N, K */
     uint32_t flags;
     uint32_t cats;                 /* MCB() of the categories present */
     const char *text[MC_COUNT];    /* a modifier of each category, for messages */
@@ -432,8 +439,11 @@ typedef int (*DecodeFn)(Decoder *d, const RawStmt *s, const Mods *mods, Insn *in
 typedef struct {
     const char *name; /* base opcode, may contain dots ("cp.async.wait_group") */
     DecodeFn decode;
-    int arg;          /* family-specific selector passed through Decoder.op_arg */
+    int arg;          /* family-specific selector passed through Decoder.op_arg, or'ed with
+                         OP_RAW_MODS when the decoder parses the modifiers itself (the
+                         text of s->opcode after the name) */
 } OpDesc;
+enum { OP_RAW_MODS = 1 << 16 };
 
 /* Floating-point forms of add, sub, mul, mad, div, abs, neg, min, max, whose
  * opcodes the integer table owns (ops_float.c). */
@@ -445,7 +455,7 @@ int emu_decode_unsupported(Decoder *d, const RawStmt *s, const Mods *m, Insn *in
 int emu_dec_call(Decoder *d, const RawStmt *s, Insn *in);
 /* Family tables (each ops_*.c defines one, terminated by {NULL}). */
 extern const OpDesc emu_ops_int[], emu_ops_float[], emu_ops_mov[], emu_ops_cvt[],
-    emu_ops_mem[], emu_ops_ctl[], emu_ops_warp[], emu_ops_mma[];
+    emu_ops_mem[], emu_ops_ctl[], emu_ops_warp[], emu_ops_mma[], emu_ops_wgmma[], emu_ops_mbar[], emu_ops_tma[];
 
 struct Decoder {
     Arena *arena;
@@ -516,7 +526,12 @@ typedef struct {
     int32_t line;
 } CpAsync;
 
-enum { WS_RUN, WS_BAR, WS_DONE };
+/* WS_MBAR: suspended in mbarrier.try_wait on the object at shared offset
+ * bar_id. */
+enum { WS_RUN, WS_BAR, WS_MBAR, WS_REGS, WS_DONE }; /* WS_REGS: in setmaxnreg.inc */
+/* What running an instruction that may block does to the warp's slice: it
+ * blocks, finishes, goes on (YIELD), ends the slice (SWITCH), or fails. */
+enum { RUN_BLOCKED, RUN_DONE, RUN_YIELD, RUN_ERROR, RUN_SWITCH };
 
 /* An active call: the SIMT entries above `base` run the callee. */
 typedef struct {
@@ -583,6 +598,9 @@ struct Cta {
     size_t local_size;
     Barrier bars[16];
     RaceState *race;
+    struct WgState *wg; /* wgmma state (ops_wgmma.c); NULL without wgmma */
+    struct MbarState *mbar; /* mbarriers (ops_mbar.c); NULL without them */
+    struct TmaState *tma;   /* bulk copies (ops_tma.c); NULL without them */
     int last_region;
     uint64_t insns, thread_insns;
     StrBuf err;
@@ -749,6 +767,68 @@ void emu_race_cp_async_issue(Cta *c, uint32_t off, unsigned size, int delta);
  * barrier; at completion the waiting warps acquire the joined clocks. */
 void emu_race_barrier_arrive(Cta *c, Barrier *b, Warp *w, bool waits);
 void emu_race_barrier_complete(Cta *c, Barrier *b, uint64_t warps);
+
+/* race.c: bytes that an asynchronous reader (a wgmma in flight) will read;
+ * a write to them is reported, naming `line`. */
+void emu_race_async_read(Cta *c, uint32_t off, unsigned size, int delta, int line);
+
+/* race.c: fence.proxy.async by the warp: its generic stores so far become
+ * visible to the async proxy. */
+void emu_race_proxy_fence(Warp *w);
+/* A read through the async proxy: reports bytes stored without a fence. */
+int emu_race_async_proxy_read(Warp *w, const Insn *in, uint32_t off, unsigned size);
+
+/* ops_wgmma.c: warpgroup state of a CTA. */
+struct WgState *emu_wg_new(Cta *c);
+void emu_wg_free(struct WgState *s);
+void emu_wg_reset(Cta *c);
+/* A warp exits: its wgmmas must have been waited for. */
+int emu_wg_warp_exit(Warp *w);
+/* All warps have exited: the warps of each warpgroup ran the same warpgroup
+ * instructions. */
+int emu_wg_cta_end(Cta *c);
+/* A register slot a wgmma in flight reads or writes (nonzero only while
+ * check_uninit is on). */
+bool emu_wg_busy(const Warp *w, int slot);
+/* The warps waiting in setmaxnreg.inc, for a deadlock report. */
+void emu_wg_describe(Cta *c, StrBuf *sb);
+/* Reports an access to a busy register slot. */
+int emu_wg_report_busy(Warp *w, const Insn *in, const Operand *o, uint32_t lanes);
+
+/* race.c: shared bytes an asynchronous copy will write (TMA loads): any
+ * access before it lands is reported, naming `line`. */
+void emu_race_async_write_pending(Cta *c, uint32_t off, unsigned size, int delta, int line);
+/* The copy issued by `warp` (clock vc then) lands: accesses of other warps
+ * not ordered before the issue are races; then the bytes count as written
+ * by nobody (readers are ordered by the mbarrier). */
+int emu_race_async_write(Cta *c, const uint32_t *vc, int warp, const Insn *in, uint32_t off,
+                         unsigned size);
+
+/* race.c: the 8 bytes of a live mbarrier (line: its init) or of none
+ * (0): loads and stores to a live one are reported. */
+void emu_race_mbarrier(Cta *c, uint32_t off, int line);
+
+/* ops_tma.c: asynchronous bulk copies of a CTA. */
+struct TmaState *emu_tma_new(Cta *c);
+void emu_tma_free(struct TmaState *s);
+void emu_tma_reset(Cta *c);
+/* Lands the loads pending on the mbarrier at `mbar` (all when UINT32_MAX);
+ * returns how many, or -1 after an error. */
+int emu_tma_land(Cta *c, uint32_t mbar);
+/* The warp exits: its stores are performed. */
+int emu_tma_warp_exit(Warp *w);
+
+/* ops_mbar.c: the mbarriers of a CTA. */
+struct MbarState *emu_mbar_new(Cta *c);
+void emu_mbar_free(struct MbarState *s);
+void emu_mbar_reset(Cta *c);
+/* test_wait / try_wait: a RUN_* code; the warp is suspended when blocked. */
+int emu_mbar_wait(Warp *w, const Insn *in, uint32_t mask);
+bool emu_mbar_live(Cta *c, uint32_t off);
+/* Transaction bytes landing on the mbarrier at `off` (-1: none is live). */
+int emu_mbar_complete_tx(Cta *c, uint32_t off, uint32_t bytes);
+/* The waiting warps and every live mbarrier, for a deadlock report. */
+void emu_mbar_describe(Cta *c, StrBuf *sb);
 
 /* cfg.c: sets reconv of every CTL_BRA instruction. */
 int emu_cfg_reconv(Kernel *k, StrBuf *err);

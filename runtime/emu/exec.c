@@ -20,6 +20,8 @@ int emu_check_def(Warp *w, const Insn *in, const Operand *o, uint32_t mask)
     uint32_t undef = mask & ~w->rdef[o->idx];
     if (!undef)
         return 0;
+    if (w->cta->wg && emu_wg_busy(w, o->idx))
+        return emu_wg_report_busy(w, in, o, undef);
     char buf[64];
     return emu_fault(w, in, __builtin_ctz(undef), "read of register %s, which was never written",
                      emu_dec_reg_name(w->cta->k, o, buf, sizeof buf));

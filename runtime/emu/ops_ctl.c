@@ -1,7 +1,7 @@
 /* Control instructions: bra, exit, ret, the CTA barriers (bar, barrier: sync,
  * arrive, red), memory fences (no-ops: the emulator is sequentially
- * consistent), trap and brkpt (errors), and hints that change nothing here
- * (nanosleep, pmevent, setmaxnreg, griddepcontrol). The warp loop in
+ * consistent; fence.proxy.async informs the race detector), trap and brkpt (errors), and hints that change nothing here
+ * (nanosleep, pmevent, griddepcontrol). The warp loop in
  * sched.c executes branches, exits and barriers. */
 #include <string.h>
 
@@ -79,6 +79,24 @@ static int decode_nop(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
     return 0;
 }
 
+/* fence.proxy.async{.space}: for the race detector, the warp's generic stores
+ * become visible to the async proxy (wgmma operands). */
+static int exec_proxy_fence(Warp *w, const Insn *in, uint32_t mask)
+{
+    if (w->cta->race)
+        emu_race_proxy_fence(w);
+    return 0;
+}
+
+static int decode_proxy_fence(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
+{
+    if (decode_nop(d, s, m, in))
+        return -1;
+    in->ctl = CTL_EXEC;
+    in->exec = exec_proxy_fence;
+    return 0;
+}
+
 static int decode_call(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
 {
     if (emu_dec_allow(d, s, m, 0, MF_UNI))
@@ -114,20 +132,18 @@ const OpDesc emu_ops_ctl[] = {
     {"barrier", decode_bar, 0},
     {"membar", decode_nop, 0},
     {"fence", decode_nop, 0},
-    {"fence.proxy.async", decode_nop, 0},
+    {"fence.proxy.async", decode_proxy_fence, 0},
     {"fence.proxy.alias", decode_nop, 0},
+    {"fence.mbarrier_init", decode_nop, 0},
     {"nanosleep", decode_nop, 0},
     {"pmevent", decode_nop, 0},
-    {"setmaxnreg", decode_nop, 0},
     {"griddepcontrol.launch_dependents", decode_nop, 0},
     {"griddepcontrol.wait", decode_nop, 0},
     {"trap", decode_trap, 0},
     {"brkpt", decode_trap, 1},
     {"call", decode_call, 0},
     {"brx", emu_decode_unsupported, 0},
-    {"wgmma", emu_decode_unsupported, 0},
     {"mbarrier", emu_decode_unsupported, 0},
-    {"cp.async.bulk", emu_decode_unsupported, 0},
     {"tcgen05", emu_decode_unsupported, 0},
     {NULL, NULL, 0},
 };

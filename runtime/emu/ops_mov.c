@@ -18,6 +18,15 @@ static uint32_t defined(Warp *w, const Operand *o, uint32_t mask)
     return mask & w->rdef[o->idx];
 }
 
+/* A move of a register that a wgmma in flight uses is reported, not carried
+ * along (ops_wgmma.c). */
+static int check_not_busy(Warp *w, const Insn *in, const Operand *o, uint32_t mask)
+{
+    if (w->cta->wg && o->kind == OK_REG && emu_wg_busy(w, o->idx))
+        return emu_wg_report_busy(w, in, o, mask);
+    return 0;
+}
+
 static void set_def(Warp *w, const Operand *o, uint32_t mask, uint32_t def)
 {
     if (w->rdef && o->kind == OK_REG)
@@ -26,6 +35,8 @@ static void set_def(Warp *w, const Operand *o, uint32_t mask, uint32_t def)
 
 static int exec_mov(Warp *w, const Insn *in, uint32_t mask)
 {
+    if (check_not_busy(w, in, &in->op[1], mask))
+        return -1;
     const uint64_t *a = opv(w, in, &in->op[1]);
     uint64_t *d = opd(w, &in->op[0]);
     uint64_t dm = width_mask(in->op[0].bits) & width_mask(in->bits);
@@ -56,6 +67,9 @@ static int exec_pack(Warp *w, const Insn *in, uint32_t mask)
     uint64_t *d = opd(w, &in->op[0]);
     uint32_t def = mask;
     uint64_t em = width_mask(ew);
+    for (int i = 0; i < n; i++)
+        if (check_not_busy(w, in, &e[i], mask))
+            return -1;
     FOR_LANES(l, mask) {
         uint64_t v = 0;
         for (int i = 0; i < n; i++)
@@ -76,6 +90,8 @@ static int exec_unpack(Warp *w, const Insn *in, uint32_t mask)
     const uint64_t *a = opv(w, in, &in->op[1]);
     uint64_t src[WARP_SIZE];
     memcpy(src, a, sizeof src); /* a destination may be the source */
+    if (check_not_busy(w, in, &in->op[1], mask))
+        return -1;
     uint32_t def = defined(w, &in->op[1], mask);
     for (int i = 0; i < n; i++) {
         if (e[i].kind == OK_SINK)

@@ -610,7 +610,7 @@ static int parse_op_list(Parser *ps, char close, RawOp **elems, int *n)
         if (parse_operand(ps, &e))
             return -1;
         PUSH(ps, *elems, *n, cap, e);
-        if (*n > 64)
+        if (*n > 128) /* wgmma m64n256 has 128 accumulators */
             return perr(ps, ps->t.line, "too many elements in a list");
         if (is_punct(ps, ',')) {
             if (next(ps))
@@ -622,7 +622,7 @@ static int parse_op_list(Parser *ps, char close, RawOp **elems, int *n)
     return next(ps);
 }
 
-/* addr := [ name ] [ ('+'|'-') ['-'] int ] | int */
+/* addr := ( [ name ] [ ('+'|'-') ['-'] int ] | int ) [ ',' '{' list '}' ] */
 static int parse_address(Parser *ps, RawOp *op)
 {
     op->kind = RO_ADDR;
@@ -645,6 +645,15 @@ static int parse_address(Parser *ps, RawOp *op)
             return -1;
     } else {
         return perr(ps, ps->t.line, "malformed address");
+    }
+    /* [tensor-map, {c0, ...}]: the coordinates of a tensor copy */
+    if (is_punct(ps, ',')) {
+        if (next(ps))
+            return -1;
+        if (!is_punct(ps, '{'))
+            return perr(ps, ps->t.line, "expected '{' of tensor coordinates");
+        if (parse_op_list(ps, '}', &op->elems, &op->nelems))
+            return -1;
     }
     return expect_punct(ps, ']');
 }
@@ -932,7 +941,7 @@ static int parse_perf_directives(Parser *ps, RawFunc *f)
         } else if (strcmp(w, ".minnctapersm") == 0 || strcmp(w, ".maxnreg") == 0 ||
                    strcmp(w, ".maxnctapersm") == 0 || strcmp(w, ".maxclusterrank") == 0 ||
                    strcmp(w, ".reqnctapercluster") == 0) {
-            bool min = strcmp(w, ".minnctapersm") == 0;
+            bool min = strcmp(w, ".minnctapersm") == 0, maxnreg = strcmp(w, ".maxnreg") == 0;
             if (next(ps))
                 return -1;
             for (;;) {
@@ -941,6 +950,8 @@ static int parse_perf_directives(Parser *ps, RawFunc *f)
                     return -1;
                 if (min)
                     f->minnctapersm = (unsigned)(v < 0 ? 0 : v > 1024 ? 1024 : v);
+                if (maxnreg)
+                    f->maxnreg = (unsigned)(v < 0 ? 0 : v > 1024 ? 1024 : v);
                 if (!is_punct(ps, ','))
                     break;
                 if (next(ps))

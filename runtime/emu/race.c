@@ -11,7 +11,9 @@
  * is two lanes writing different values to the same byte in one instruction,
  * whose outcome is undefined. Atomics are not checked. A read or write of
  * bytes that an uncompleted cp.async will write is reported too: the kernel
- * lacks a cp.async.wait_group before it. */
+ * lacks a cp.async.wait_group before it. So is a read through the async
+ * proxy (a wgmma's shared operands) of bytes whose last store was not
+ * followed by a fence.proxy.async of the storing warp. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +30,12 @@ struct RaceState {
     int32_t *rd_line;
     uint8_t *rd_lane;
     uint16_t *pending;  /* cp.async copies in flight per byte */
+    uint16_t *async_rd; /* wgmmas in flight that read the byte */
+    int32_t *async_line; /* the line of the last of them */
+    uint8_t *unfenced;  /* written by the generic proxy, no fence.proxy.async since */
+    uint16_t *async_wr; /* asynchronous copies (TMA) that will write the byte */
+    int32_t *mbar_line; /* the init line of a live mbarrier there; 0: none */
+    int32_t *async_wr_line;
 };
 
 RaceState *emu_race_new(size_t size, int nwarps)
@@ -45,6 +53,12 @@ RaceState *emu_race_new(size_t size, int nwarps)
     r->rd_line = tsr_xcalloc(n * (size_t)nwarps, sizeof *r->rd_line);
     r->rd_lane = tsr_xcalloc(n * (size_t)nwarps, 1);
     r->pending = tsr_xcalloc(n, sizeof *r->pending);
+    r->async_rd = tsr_xcalloc(n, sizeof *r->async_rd);
+    r->async_line = tsr_xcalloc(n, sizeof *r->async_line);
+    r->unfenced = tsr_xcalloc(n, 1);
+    r->async_wr = tsr_xcalloc(n, sizeof *r->async_wr);
+    r->mbar_line = tsr_xcalloc(n, sizeof *r->mbar_line);
+    r->async_wr_line = tsr_xcalloc(n, sizeof *r->async_wr_line);
     return r;
 }
 
@@ -61,6 +75,12 @@ void emu_race_free(RaceState *r)
     free(r->rd_line);
     free(r->rd_lane);
     free(r->pending);
+    free(r->async_rd);
+    free(r->async_line);
+    free(r->unfenced);
+    free(r->async_wr);
+    free(r->mbar_line);
+    free(r->async_wr_line);
     free(r);
 }
 
@@ -70,12 +90,25 @@ void emu_race_reset(RaceState *r, int nwarps)
     memset(r->wr_clock, 0, n * sizeof *r->wr_clock);
     memset(r->rd_clock, 0, n * (size_t)nwarps * sizeof *r->rd_clock);
     memset(r->pending, 0, n * sizeof *r->pending);
+    memset(r->async_rd, 0, n * sizeof *r->async_rd);
+    memset(r->unfenced, 0, n);
+    memset(r->async_wr, 0, n * sizeof *r->async_wr);
+    memset(r->mbar_line, 0, n * sizeof *r->mbar_line);
 }
 
-void emu_race_cp_async_issue(Cta *c, uint32_t off, unsigned size, int delta)
+void emu_race_mbarrier(Cta *c, uint32_t off, int line)
 {
-    for (unsigned i = 0; i < size; i++)
-        c->race->pending[off + i] = (uint16_t)(c->race->pending[off + i] + delta);
+    for (unsigned i = 0; i < 8; i++)
+        c->race->mbar_line[off + i] = line;
+}
+
+void emu_race_async_write_pending(Cta *c, uint32_t off, unsigned size, int delta, int line)
+{
+    RaceState *r = c->race;
+    for (unsigned i = 0; i < size; i++) {
+        r->async_wr[off + i] = (uint16_t)(r->async_wr[off + i] + delta);
+        r->async_wr_line[off + i] = line;
+    }
 }
 
 static void other_thread(Cta *c, int warp, int lane, StrBuf *sb)
@@ -83,6 +116,49 @@ static void other_thread(Cta *c, int warp, int lane, StrBuf *sb)
     unsigned tid[3];
     emu_thread_coords(&c->warps[warp], (unsigned)lane, tid);
     sb_printf(sb, "thread tid (%u,%u,%u)", tid[0], tid[1], tid[2]);
+}
+
+void emu_race_proxy_fence(Warp *w)
+{
+    RaceState *r = w->cta->race;
+    for (size_t x = 0; x < r->size; x++)
+        if (r->unfenced[x] && r->wr_warp[x] == w->id)
+            r->unfenced[x] = 0;
+}
+
+int emu_race_async_proxy_read(Warp *w, const Insn *in, uint32_t off, unsigned size)
+{
+    RaceState *r = w->cta->race;
+    for (unsigned i = 0; i < size; i++) {
+        uint32_t x = off + i;
+        if (!r->unfenced[x])
+            continue;
+        StrBuf sb;
+        sb_init(&sb);
+        other_thread(w->cta, r->wr_warp[x], r->wr_lane[x], &sb);
+        emu_fault(w, in, -1,
+                  "reads shared memory at offset 0x%x through the async proxy, but the store of "
+                  "%s (line %d) to it has no fence.proxy.async after it",
+                  x, sb.data, r->wr_line[x]);
+        sb_free(&sb);
+        return -1;
+    }
+    return 0;
+}
+
+void emu_race_async_read(Cta *c, uint32_t off, unsigned size, int delta, int line)
+{
+    RaceState *r = c->race;
+    for (unsigned i = 0; i < size; i++) {
+        r->async_rd[off + i] = (uint16_t)(r->async_rd[off + i] + delta);
+        r->async_line[off + i] = line;
+    }
+}
+
+void emu_race_cp_async_issue(Cta *c, uint32_t off, unsigned size, int delta)
+{
+    for (unsigned i = 0; i < size; i++)
+        c->race->pending[off + i] = (uint16_t)(c->race->pending[off + i] + delta);
 }
 
 static int report(Warp *w, const Insn *in, int lane, uint32_t off, bool write, bool other_write,
@@ -129,6 +205,21 @@ int emu_race_access(Warp *w, const Insn *in, int lane, uint32_t off, unsigned si
         uint32_t x = off + i;
         if (r->pending[x])
             return report_pending(w, in, lane, x, write);
+        if (r->mbar_line[x])
+            return emu_fault(w, in, lane,
+                             "%s of the mbarrier at shared offset 0x%x (initialised at line %d): "
+                             "only mbarrier instructions may access it until mbarrier.inval",
+                             write ? "write" : "read", x & ~7u, r->mbar_line[x]);
+        if (r->async_wr[x])
+            return emu_fault(w, in, lane,
+                             "%s of shared memory at offset 0x%x, which the asynchronous copy at "
+                             "line %d has not written yet: wait on its mbarrier first",
+                             write ? "write" : "read", x, r->async_wr_line[x]);
+        if (write && r->async_rd[x])
+            return emu_fault(w, in, lane,
+                             "write to shared memory at offset 0x%x, which the asynchronous read "
+                             "(wgmma or bulk copy) at line %d has not finished: wait for it first",
+                             x, r->async_line[x]);
         uint32_t wc = r->wr_clock[x];
         int ww = r->wr_warp[x];
         if (wc && ww != me && w->vc[ww] < wc)
@@ -162,6 +253,46 @@ int emu_race_access(Warp *w, const Insn *in, int lane, uint32_t off, unsigned si
         r->wr_lane[x] = (uint8_t)lane;
         r->wr_serial[x] = (uint32_t)serial;
         r->wr_line[x] = line;
+        r->unfenced[x] = 1;
+    }
+    return 0;
+}
+
+int emu_race_async_write(Cta *c, const uint32_t *vc, int warp, const Insn *in, uint32_t off,
+                         unsigned size)
+{
+    RaceState *r = c->race;
+    Warp *w = &c->warps[warp];
+    for (unsigned i = 0; i < size; i++) {
+        uint32_t x = off + i;
+        uint32_t wc = r->wr_clock[x];
+        int ww = r->wr_warp[x];
+        bool bad = wc && ww != warp && vc[ww] < wc;
+        int ow = ww, ol = r->wr_lane[x], oline = r->wr_line[x];
+        for (int v = 0; v < r->nwarps && !bad; v++) {
+            size_t k = (size_t)v * r->size + x;
+            if (v != warp && r->rd_clock[k] && vc[v] < r->rd_clock[k]) {
+                bad = true;
+                ow = v;
+                ol = r->rd_lane[k];
+                oline = r->rd_line[k];
+            }
+        }
+        if (bad) {
+            StrBuf sb;
+            sb_init(&sb);
+            other_thread(c, ow, ol, &sb);
+            emu_fault(w, in, -1,
+                      "shared-memory race at offset 0x%x: the asynchronous copy issued here "
+                      "writes it, and an access by %s (line %d) is not ordered before the issue",
+                      x, sb.data, oline);
+            sb_free(&sb);
+            return -1;
+        }
+        r->wr_clock[x] = 0;
+        r->unfenced[x] = 0;
+        for (int v = 0; v < r->nwarps; v++)
+            r->rd_clock[(size_t)v * r->size + x] = 0;
     }
     return 0;
 }

@@ -11,7 +11,6 @@
 
 #include "emu_internal.h"
 
-enum { RUN_BLOCKED, RUN_DONE, RUN_YIELD, RUN_ERROR };
 enum { SLICE = 1 << 16 };
 enum { SMEM_POISON = 0xff, LOCAL_POISON = 0xcd };
 
@@ -328,6 +327,10 @@ static void warp_finish(Warp *w)
     w->state = WS_DONE;
     emu_cp_async_complete(w, NULL, UINT32_MAX);
     Cta *c = w->cta;
+    if (c->wg)
+        emu_wg_warp_exit(w);
+    if (c->tma)
+        emu_tma_warp_exit(w);
     for (int i = 0; i < 16; i++)
         barrier_check(c, i);
 }
@@ -397,14 +400,17 @@ static int warp_run(Warp *w, uint64_t budget)
             do_return(w, m);
             break;
         case CTL_BAR:
+        case CTL_WAIT:
             if (!m) {
                 e->pc++;
                 break;
             }
-            rc = do_barrier(w, in, m);
-            if (rc != RUN_YIELD)
-                goto out;
-            break;
+            rc = in->ctl == CTL_BAR ? do_barrier(w, in, m) : in->exec(w, in, m);
+            if (rc == RUN_YIELD)
+                break;
+            if (rc == RUN_SWITCH) /* a failed test_wait: let the others run */
+                rc = RUN_YIELD;
+            goto out;
         default: tsr_unreachable();
         }
     }
@@ -454,6 +460,12 @@ static Cta *cta_new(Launch *L)
     }
     for (int i = 0; i < 16; i++)
         c->bars[i].vc = c->race ? tsr_xcalloc((size_t)c->nwarps, sizeof(uint32_t)) : NULL;
+    if (k->uses_wgmma)
+        c->wg = emu_wg_new(c);
+    if (k->uses_mbarrier || k->uses_tma)
+        c->mbar = emu_mbar_new(c);
+    if (k->uses_tma)
+        c->tma = emu_tma_new(c);
     sb_init(&c->err);
     return c;
 }
@@ -478,6 +490,9 @@ static void cta_free(Cta *c)
     free(c->smem);
     free(c->local);
     emu_race_free(c->race);
+    emu_wg_free(c->wg);
+    emu_mbar_free(c->mbar);
+    emu_tma_free(c->tma);
     sb_free(&c->err);
     free(c);
 }
@@ -508,6 +523,12 @@ static void cta_init(Cta *c, uint64_t linear)
     }
     if (c->race)
         emu_race_reset(c->race, c->nwarps);
+    if (c->wg)
+        emu_wg_reset(c);
+    if (c->mbar)
+        emu_mbar_reset(c);
+    if (c->tma)
+        emu_tma_reset(c);
     for (int i = 0; i < c->nwarps; i++) {
         Warp *w = &c->warps[i];
         unsigned first = (unsigned)i * WARP_SIZE;
@@ -581,9 +602,11 @@ static void describe_deadlock(Cta *c)
 {
     Warp *w0 = NULL;
     for (int i = 0; i < c->nwarps && !w0; i++)
-        if (c->warps[i].state == WS_BAR)
+        if (c->warps[i].state != WS_RUN && c->warps[i].state != WS_DONE)
             w0 = &c->warps[i];
-    emu_fault(w0, NULL, -1, "deadlock: every warp that has not exited waits at a barrier");
+    emu_fault(w0, NULL, -1,
+              "deadlock: every warp that has not exited waits (at a barrier, an mbarrier or "
+              "setmaxnreg.inc)");
     for (int i = 0; i < c->nwarps; i++) {
         Warp *w = &c->warps[i];
         if (w->state != WS_BAR)
@@ -593,6 +616,10 @@ static void describe_deadlock(Cta *c)
         sb_printf(&c->err, "\n  warp %d waits at barrier %d (line %d, %s): %u of %u warps arrived",
                   i, w->bar_id, w->bar_insn->line, w->bar_insn->text, b->arrived, need);
     }
+    if (c->mbar)
+        emu_mbar_describe(c, &c->err);
+    if (c->wg)
+        emu_wg_describe(c, &c->err);
 }
 
 static int cta_run(Cta *c)
@@ -612,8 +639,19 @@ static int cta_run(Cta *c)
         }
         for (int j = 0; j < c->nwarps; j++)
             done += c->warps[j].state == WS_DONE;
-        if (done == c->nwarps)
-            return 0;
+        if (done == c->nwarps) {
+            if (c->tma && emu_tma_land(c, UINT32_MAX) < 0)
+                return -1;
+            return c->wg ? emu_wg_cta_end(c) : 0;
+        }
+        if (pick < 0 && c->tma) {
+            /* every warp waits: the copies in flight land now */
+            int landed = emu_tma_land(c, UINT32_MAX);
+            if (landed < 0)
+                return -1;
+            if (landed)
+                continue;
+        }
         if (pick < 0) {
             describe_deadlock(c);
             return -1;
@@ -772,7 +810,12 @@ int emu_launch(EmuModule *m, const char *kernel, void **args, const EmuLaunch *c
     size_t dyn_off = (k->static_smem + k->dyn_smem_align - 1) / k->dyn_smem_align * k->dyn_smem_align;
     L.smem_bytes = cfg->dyn_smem ? dyn_off + cfg->dyn_smem : k->static_smem;
     L.max_insns = cfg->max_warp_insns ? cfg->max_warp_insns : 1ull << 36;
-    L.params = tsr_xcalloc(k->param_bytes + 16, 1);
+    /* aligned like the parameters' .align (tensor maps: 64) */
+    size_t pbytes = (k->param_bytes + 16 + 127) / 128 * 128;
+    L.params = aligned_alloc(128, pbytes);
+    if (!L.params)
+        tsr_die("out of memory for kernel parameters");
+    memset(L.params, 0, pbytes);
     for (int i = 0; i < k->nparams; i++) {
         if (!args || !args[i]) {
             sb_printf(err, "emu: kernel '%s': no value for parameter %d (%s)", k->name, i,
