@@ -71,8 +71,15 @@ $(BUILD)/libtessera.so: $(LIB_OBJS)
 	$(CC) -shared -Wl,-soname,$(TSR_SONAME) -o $@ $^ $(LDLIBS_ALL)
 	ln -sf libtessera.so $(BUILD)/$(TSR_SONAME)
 
-$(BUILD)/tessera: $(BUILD)/obj/cli/tessera.o $(BUILD)/libtessera.a
+# `tessera run` (cli/run*.c) times launches with the benchmark's statistics.
+CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(wildcard cli/*.c))) $(BUILD)/obj/bench/measure.o
+$(BUILD)/obj/cli/run.o: CFLAGS_ALL += -Ibench
+
+$(BUILD)/tessera: $(CLI_OBJS) $(BUILD)/libtessera.a
 	$(CC) -o $@ $^ $(LDLIBS_ALL)
+
+# test_cli_run runs the command.
+$(BUILD)/tests/test_cli_run: | $(BUILD)/tessera
 
 $(BUILD)/tessera-bench: $(BENCH_OBJS) $(BUILD)/libtessera.a
 	$(CC) -o $@ $^ $(LDLIBS_ALL)

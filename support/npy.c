@@ -54,6 +54,12 @@ const char *npy_dtype_name(DLDataType dt)
     return i < 0 ? "unsupported" : types[i].name;
 }
 
+const char *npy_dtype_short(DLDataType dt)
+{
+    int i = type_index(dt);
+    return i < 0 ? "unsupported" : types[i].short_name;
+}
+
 bool npy_dtype_parse(const char *s, DLDataType *out)
 {
     for (size_t i = 0; i < TSR_ARRAY_LEN(types); i++)

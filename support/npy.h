@@ -53,8 +53,10 @@ typedef struct {
 int64_t npy_numel(int ndim, const int64_t *shape);
 /* Bytes per element of a supported dtype, 0 for an unsupported one. */
 size_t npy_elem_size(DLDataType dt);
-/* A readable name: "float32", "bfloat16", "int8", "bool", ... or "unsupported". */
+/* A readable name: "float32", "bfloat16", "int8", "bool", ... or "unsupported",
+ * and the short one, as the DSL spells its types: "f32", "bf16", "i8", ... */
 const char *npy_dtype_name(DLDataType dt);
+const char *npy_dtype_short(DLDataType dt);
 /* Parses the names npy_dtype_name gives, and the short ones f16 bf16 f32 f64
  * i8 i16 i32 i64 u8 u16 u32 u64 bool. */
 bool npy_dtype_parse(const char *s, DLDataType *out);
