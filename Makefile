@@ -78,8 +78,10 @@ $(BUILD)/obj/cli/run.o: CFLAGS_ALL += -Ibench
 $(BUILD)/tessera: $(CLI_OBJS) $(BUILD)/libtessera.a
 	$(CC) -o $@ $^ $(LDLIBS_ALL)
 
-# test_cli_run runs the command.
+# test_cli_run runs the command; test_python the Python package over the
+# shared library (and the command).
 $(BUILD)/tests/test_cli_run: | $(BUILD)/tessera
+$(BUILD)/tests/test_python: | $(BUILD)/tessera $(BUILD)/libtessera.so
 
 $(BUILD)/tessera-bench: $(BENCH_OBJS) $(BUILD)/libtessera.a
 	$(CC) -o $@ $^ $(LDLIBS_ALL)
