@@ -451,6 +451,7 @@ int tsr_cli_run(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    setvbuf(stdout, NULL, _IOLBF, 0); /* reports and notes on stderr interleave in order */
     RunOptions o;
     if (!run_parse_options(argc, argv, &o)) {
         usage(stderr);
