@@ -110,7 +110,7 @@ install: all
 # ---- fuzzing and golden files (frontend tests; see tests/README.md) --------
 # `make fuzz` builds the libFuzzer harness of the frontend into build-fuzz/
 # with clang, ASan and UBSan (fuzz_frontend; fuzz_codegen adds GPU code
-# generation), and a seed corpus in build-fuzz/corpus;
+# generation; fuzz_npy, the .npy reader), and a seed corpus in build-fuzz/corpus;
 # `make fuzz-run FUZZ_SECONDS=N` runs it; `make golden-update` rewrites the
 # expected files under tests/golden/ from what the compiler prints now.
 FUZZ_CC ?= clang-19
@@ -126,6 +126,8 @@ fuzz: fuzz-lib
 	$(FUZZ_CC) -std=c11 -O1 -g $(WARN) -fsanitize=fuzzer $(FUZZ_SAN) -DTSR_FUZZ_CODEGEN -Iinclude -Isupport -Ifrontend \
 	    -Ilowering -Iruntime tests/fuzz/fuzz_frontend.c $(FUZZ_BUILD)/libtessera.a -o $(FUZZ_BUILD)/fuzz_codegen \
 	    $(LDLIBS_ALL)
+	$(FUZZ_CC) -std=c11 -O1 -g $(WARN) -fsanitize=fuzzer $(FUZZ_SAN) -Iinclude -Isupport tests/fuzz/fuzz_npy.c \
+	    $(FUZZ_BUILD)/libtessera.a -o $(FUZZ_BUILD)/fuzz_npy $(LDLIBS_ALL)
 	sh tests/fuzz/make-corpus.sh $(FUZZ_BUILD)/corpus
 
 # The harness needs only the frontend and the TIR: the library is built

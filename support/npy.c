@@ -229,9 +229,9 @@ static bool parse_descr(Lit *l, const char *s, DLDataType *dt, bool *swap)
     long size = strtol(s + 2, &end, 10);
     if (*end || errno || s[2] < '1' || s[2] > '9')
         return fail(l, "header: unsupported 'descr' '%s'", s);
-    for (size_t i = 0; i < TSR_ARRAY_LEN(types); i++) {
+    for (size_t i = 0; i < TSR_ARRAY_LEN(types) && size <= 8; i++) {
         char k = types[i].kind;
-        if (k == kind && (long)types[i].dt.bits == size * 8) {
+        if (k == kind && types[i].dt.bits == size * 8) {
             if (kind == 'V' && order == '>')
                 break;
             *dt = types[i].dt;

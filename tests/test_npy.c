@@ -193,6 +193,44 @@ static void big_endian_and_bfloat16(void **state)
     npy_free(&a);
 }
 
+/* Files NumPy 2 wrote (tests/fuzz/npy-seeds, also the fuzzer's seeds): an
+ * independent check of the layout, version 2 and 3 headers included. */
+static void files_numpy_wrote(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file;
+        int ndim;
+        int64_t shape[3];
+        double first, last;
+    } cases[] = {
+        { "i4_v2.npy", 2, { 2, 3 }, 0, 5 },    { "i4_v3.npy", 2, { 2, 3 }, 0, 5 },
+        { "i8_be.npy", 1, { 5 }, 0, 4 },       { "bool.npy", 1, { 3 }, 1, 1 },
+        { "i1_scalar.npy", 0, { 0 }, -5, -5 }, { "u8_empty.npy", 2, { 0, 3 }, 0, 0 },
+        { "f2_3d.npy", 3, { 2, 2, 3 }, 0, 0 }, { "f8_be_fortran.npy", 2, { 3, 4 }, 0, 0 },
+        { "bf16_v2.npy", 1, { 4 }, 0, 0 },
+    };
+    for (size_t i = 0; i < TSR_ARRAY_LEN(cases); i++) {
+        char path[256], err[512];
+        snprintf(path, sizeof path, "tests/fuzz/npy-seeds/%s", cases[i].file);
+        NpyArray a;
+        if (!npy_read_file(path, &a, err, sizeof err))
+            fail_msg("%s", err);
+        assert_int_equal(a.ndim, cases[i].ndim);
+        for (int d = 0; d < a.ndim; d++)
+            assert_int_equal(a.shape[d], cases[i].shape[d]);
+        int64_t n = npy_numel(a.ndim, a.shape);
+        if (n && (cases[i].first || cases[i].last)) {
+            assert_true(npy_get(a.dtype, a.data, 0) == cases[i].first);
+            assert_true(npy_get(a.dtype, a.data, n - 1) == cases[i].last);
+        }
+        if (!strcmp(cases[i].file, "bf16_v2.npy")) /* '|V2' holding the raw bits 0, 1, 2, 3 */
+            for (int e = 0; e < 4; e++)
+                assert_int_equal(((uint16_t *)a.data)[e], e);
+        npy_free(&a);
+    }
+}
+
 static void element_conversions(void **state)
 {
     (void)state;
@@ -240,6 +278,8 @@ static void malformed_headers(void **state)
         { 1, "{'descr': '<f3', 'fortran_order': False, 'shape': (1,)}", 3, "unsupported element type" },
         { 1, "{'descr': '<f', 'fortran_order': False, 'shape': (1,)}", 4, "unsupported 'descr'" },
         { 1, "{'descr': '<f04', 'fortran_order': False, 'shape': (1,)}", 4, "unsupported 'descr'" },
+        { 1, "{'descr': '>f8888888888888888888', 'fortran_order': False, 'shape': (1,)}", 4, "unsupported element" },
+        { 1, "{'descr': '>f99999999999999999999', 'fortran_order': False, 'shape': (1,)}", 4, "unsupported 'descr'" },
         { 1, "{'descr': '|i4', 'fortran_order': False, 'shape': (1,)}", 4, "no byte order" },
         { 1, "{'descr': '>V2', 'fortran_order': False, 'shape': (1,)}", 2, "unsupported element type" },
         { 1, "{'descr': '<f4\\n', 'fortran_order': False, 'shape': (1,)}", 4, "unexpected character" },
@@ -374,7 +414,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trip_every_dtype), cmocka_unit_test(header_layout),
         cmocka_unit_test(versions_and_spellings), cmocka_unit_test(fortran_order),
-        cmocka_unit_test(big_endian_and_bfloat16), cmocka_unit_test(element_conversions),
+        cmocka_unit_test(big_endian_and_bfloat16), cmocka_unit_test(files_numpy_wrote),
+        cmocka_unit_test(element_conversions),
         cmocka_unit_test(malformed_headers),      cmocka_unit_test(malformed_preambles),
         cmocka_unit_test(truncations_and_mutations),
     };
