@@ -460,21 +460,23 @@ int tsr_cli_run(int argc, char **argv)
     }
     Run main_run = { .label = NULL }, other = { .label = NULL }, ref = { .label = "reference" };
     int rc = run_once(&o, &main_run, o.device, o.file, o.kernel, true);
-    if (!rc)
+    bool ran = rc == 0; /* the others are compared with this run's results */
+    if (ran)
         report(&main_run, o.quiet);
-    if (!rc && o.save_dir)
+    if (ran && o.save_dir)
         rc = save(o.save_dir, &main_run, NULL);
-    char ref_file[4096];
-    const char *ref_kernel = NULL;
-    if (!rc && o.reference) {
+    if (ran && rc != 2 && o.reference) {
+        char ref_file[4096];
+        const char *ref_kernel;
         split_reference(o.reference, ref_file, sizeof ref_file, &ref_kernel);
-        rc = run_once(&o, &ref, o.device, ref_file, ref_kernel, false);
-        if (!rc && o.save_dir)
-            rc = save(o.save_dir, &ref, "reference");
-        if (!rc && compare(&o, &main_run, &ref))
-            rc = 1;
+        int r = run_once(&o, &ref, o.device, ref_file, ref_kernel, false);
+        if (!r && o.save_dir)
+            r = save(o.save_dir, &ref, "reference");
+        if (!r && compare(&o, &main_run, &ref))
+            r = 1;
+        rc = worst(rc, r);
     }
-    if (rc != 2 && main_run.result && o.compare) {
+    if (ran && rc != 2 && o.compare) {
         int c = run_once(&o, &other, o.compare, o.file, o.kernel, true);
         if (!c && o.save_dir)
             c = save(o.save_dir, &other, other.label);
