@@ -83,8 +83,8 @@ static int compile(const RunOptions *o, Run *r, const char *file, const char *ke
         return s == TSR_ERR_COMPILE ? 1 : 2;
     }
     if (!kernel && tsr_module_kernel_count(r->mod) > 1) {
-        fprintf(stderr, "tessera run: %s has %d kernels; choose one with --kernel:", file,
-                tsr_module_kernel_count(r->mod));
+        fprintf(stderr, "tessera run: %s has %d kernels; choose one with %s:", file, tsr_module_kernel_count(r->mod),
+                r->label && !strcmp(r->label, "reference") ? "--reference FILE.tsr:KERNEL" : "--kernel");
         for (int i = 0; i < tsr_module_kernel_count(r->mod); i++)
             fprintf(stderr, " %s", tsr_module_kernel_name(r->mod, i));
         fputc('\n', stderr);

@@ -206,6 +206,10 @@ static void reference_kernels(void **state)
                  tmp_dir);
     EXPECT(rc, 1, out, "MISMATCH", "first at flat index");
     free(out);
+    rc = run_cli(&out, "dsl/examples/softmax.tsr -D T=f32 --arg X=randn[4,8] --device interp --reference "
+                       "dsl/examples/reduce.tsr");
+    EXPECT(rc, 2, out, "choose one with --reference FILE.tsr:KERNEL: partial_sums sum_partials");
+    free(out);
 }
 
 /* Bad specs and bad usage: exit status 2 and a message that says what. */
