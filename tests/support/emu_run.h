@@ -1,5 +1,5 @@
 /* Test utility: compiles a kernel's TIR to PTX and runs it on the emulator
- * with host tensors, packing parameters per lowering/abi.h. (The runtime's
+ * with host tensors, packing parameters per backend/abi.h. (The runtime's
  * emu device does the same for API users; tests of code generation use this
  * to compare the emulator with the interpreter without the API around it.) */
 #ifndef TSR_EMU_RUN_H
