@@ -89,7 +89,7 @@ class Kernels(unittest.TestCase):
     def test_context_properties(self):
         with tessera.Context("interp") as ctx:
             self.assertEqual(ctx.device, "interp")
-            self.assertEqual(ctx.default_target, "sm_80")
+            self.assertRegex(ctx.default_target, r"^sm_\d+a?$")  # (the library's default target)
             mod = ctx.compile(AXPY)
             self.assertIsNone(mod.ir("ptx"))  # the interpreter makes no PTX
             self.assertIn("axpy", mod.ir("tir"))
