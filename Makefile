@@ -91,8 +91,17 @@ $(BUILD)/libtessera.so: $(LIB_OBJS)
 	$(CC) -shared -Wl,-soname,$(TSR_SONAME) -o $@ $^ $(LDLIBS_ALL)
 	ln -sf libtessera.so $(BUILD)/$(TSR_SONAME)
 
-$(BUILD)/tessera: $(BUILD)/obj/cli/tessera.o $(LIB_INTERNAL)
+# `tessera run` (cli/run*.c) times launches with the benchmark's statistics.
+CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(wildcard cli/*.c))) $(BUILD)/obj/bench/measure.o
+$(BUILD)/obj/cli/run.o: CFLAGS_ALL += -Ibench
+
+$(BUILD)/tessera: $(CLI_OBJS) $(LIB_INTERNAL)
 	$(CC) -o $@ $^ $(LDLIBS_ALL)
+
+# test_cli_run runs the command; test_python the Python package over the
+# shared library (and the command).
+$(BUILD)/tests/test_cli_run: | $(BUILD)/tessera
+$(BUILD)/tests/test_python: | $(BUILD)/tessera $(BUILD)/libtessera.so
 
 $(BUILD)/tessera-bench: $(BENCH_OBJS) $(LIB_INTERNAL)
 	$(CC) -o $@ $^ $(LDLIBS_ALL)
@@ -121,7 +130,7 @@ install: all
 # ---- fuzzing and golden files (frontend tests; see tests/README.md) --------
 # `make fuzz` builds the libFuzzer harness of the frontend into build-fuzz/
 # with clang, ASan and UBSan (fuzz_frontend; fuzz_codegen adds GPU code
-# generation), and a seed corpus in build-fuzz/corpus;
+# generation; fuzz_npy, the .npy reader), and a seed corpus in build-fuzz/corpus;
 # `make fuzz-run FUZZ_SECONDS=N` runs it; `make golden-update` rewrites the
 # expected files under tests/golden/ from what the compiler prints now.
 FUZZ_CC ?= clang-19
@@ -137,6 +146,8 @@ fuzz: fuzz-lib
 	$(FUZZ_CC) -std=c11 -O1 -g $(WARN) -fsanitize=fuzzer $(FUZZ_SAN) -DTSR_FUZZ_CODEGEN -Iinclude -Isupport \
 	    $(COMPILER_DIRS:%=-I%) -Iruntime tests/fuzz/fuzz_frontend.c $(FUZZ_BUILD)/libtessera-internal.a -o $(FUZZ_BUILD)/fuzz_codegen \
 	    $(LDLIBS_ALL)
+	$(FUZZ_CC) -std=c11 -O1 -g $(WARN) -fsanitize=fuzzer $(FUZZ_SAN) -Iinclude -Isupport tests/fuzz/fuzz_npy.c \
+	    $(FUZZ_BUILD)/libtessera-internal.a -o $(FUZZ_BUILD)/fuzz_npy $(LDLIBS_ALL)
 	sh tests/fuzz/make-corpus.sh $(FUZZ_BUILD)/corpus
 
 # The harness needs only the frontend and the TIR: the library is built

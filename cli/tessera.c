@@ -2,11 +2,13 @@
  *
  *   tessera compile FILE.tsr [-D NAME=VALUE]... [--kernel NAME] [--target NAME]
  *                   [--emit tokens|ast|tir|layout|llvm|ptx] [--dump-passes] [-o FILE]
+ *   tessera run FILE.tsr ...   (run.c: launch a kernel with arguments made from specs)
  *
  * Exit status: 0 success, 1 errors in the program, 2 bad usage or I/O. */
 #include "ast.h"
 #include "codegen.h"
 #include "compile.h"
+#include "run.h"
 #include "tessera.h"
 
 #include <errno.h>
@@ -21,6 +23,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: tessera compile FILE.tsr [-D NAME=VALUE]... [--kernel NAME] [--target %s]\n"
             "                      [--emit tokens|ast|tir|layout|llvm|ptx] [--dump-passes] [-o FILE]\n"
+            "       tessera run FILE.tsr --arg NAME=SPEC... [options]   (tessera run --help)\n"
             "       tessera --version\n"
             "The default target is %s.\n",
             targets, target_default()->name);
@@ -213,6 +216,8 @@ int main(int argc, char **argv)
     }
     if (argc >= 2 && !strcmp(argv[1], "compile"))
         return cmd_compile(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "run"))
+        return tsr_cli_run(argc - 2, argv + 2);
     usage(stderr);
     return 2;
 }

@@ -2,7 +2,7 @@
 # Installs the Debian packages Tessera needs to build and test, when missing.
 # Needs root (apt-get); does nothing when everything is already there.
 set -eu
-PKGS="make gcc llvm-19-dev llvm-22-dev zlib1g-dev libzstd-dev re2c libcmocka-dev libdlpack-dev pkg-config"
+PKGS="make gcc llvm-19-dev llvm-22-dev zlib1g-dev libzstd-dev re2c libcmocka-dev libdlpack-dev pkg-config python3 python3-venv"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -3,6 +3,14 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh
+# The Python package's tests (tests/test_python.c) need NumPy, from PyPI, in
+# a virtual environment in build/py; the package is installed there with pip
+# as a user would (the tests themselves import the working tree's copy).
+if ! build/py/bin/python -c 'import numpy' 2>/dev/null; then
+    python3 -m venv build/py
+    build/py/bin/pip install -q numpy
+fi
+build/py/bin/pip install -q ./python
 JOBS=$(nproc 2>/dev/null || echo 2)
 make -j"$JOBS" test
 # Code generation must work with LLVM 19 and with LLVM 22, whose NVPTX

@@ -1,0 +1,311 @@
+/* `tessera run` end to end, through the built command ($BUILD/tessera):
+ * examples run on emu and compared with interp, outputs saved as .npy and
+ * checked here against double-precision math, seeds, .npy inputs, --dim,
+ * elements never written, a reference kernel (right and wrong), timing,
+ * and every kind of bad input with its message and exit status (unknown
+ * dtype, dtype and shape mismatches, missing and unknown arguments, bad
+ * files, compile errors, usage errors). */
+#define _POSIX_C_SOURCE 200809L
+#include "npy.h"
+#include "util.h"
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+static char tmp_dir[64];
+
+/* Runs `tessera run ARGS` with stdout and stderr together in *out; returns
+ * the exit status. */
+static int run_cli(char **out, const char *fmt, ...) TSR_PRINTF(2, 3);
+static int run_cli(char **out, const char *fmt, ...)
+{
+    const char *build = getenv("BUILD");
+    StrBuf cmd;
+    sb_init(&cmd);
+    sb_printf(&cmd, "TESSERA_CACHE_DIR=%s/cache %s/tessera run ", tmp_dir, build && *build ? build : "build");
+    va_list ap;
+    va_start(ap, fmt);
+    sb_vprintf(&cmd, fmt, ap);
+    va_end(ap);
+    sb_puts(&cmd, " 2>&1");
+    FILE *p = popen(cmd.data, "r");
+    assert_non_null(p);
+    StrBuf text;
+    sb_init(&text);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0)
+        sb_putn(&text, buf, n);
+    int rc = pclose(p);
+    sb_free(&cmd);
+    *out = sb_take(&text);
+    return rc >= 0 && (rc & 0x7f) == 0 ? (rc >> 8) & 0xff : -1;
+}
+
+/* Expects exit status want and text containing each of the strings. */
+#define EXPECT(rc, want, out, ...)                                                                                     \
+    do {                                                                                                               \
+        const char *subs_[] = { __VA_ARGS__ };                                                                         \
+        if ((rc) != (want))                                                                                            \
+            fail_msg("exit status %d, expected %d; output:\n%s", rc, want, out);                                       \
+        for (size_t s_ = 0; s_ < TSR_ARRAY_LEN(subs_); s_++)                                                           \
+            if (!strstr(out, subs_[s_]))                                                                               \
+                fail_msg("output lacks '%s':\n%s", subs_[s_], out);                                                    \
+    } while (0)
+
+static NpyArray load(const char *name)
+{
+    char path[256], err[512];
+    snprintf(path, sizeof path, "%s/%s", tmp_dir, name);
+    NpyArray a;
+    if (!npy_read_file(path, &a, err, sizeof err))
+        fail_msg("%s", err);
+    return a;
+}
+
+static void write_file(const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", tmp_dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* softmax on emu, compared with interp, saved and checked in double. */
+static void softmax_emu_vs_interp(void **state)
+{
+    (void)state;
+    char *out;
+    int rc = run_cli(&out, "dsl/examples/softmax.tsr -D T=f32 --arg X=randn[37,300] --device emu --compare interp "
+                           "--save %s/sm", tmp_dir);
+    EXPECT(rc, 0, out, "softmax on emu", "written 11100 of 11100", "compare interp with emu", "0 of 11100 elements differ",
+           "never written: 0 on emu, 0 on interp", "match", "saved");
+    free(out);
+    NpyArray x = load("sm/X.npy"), y = load("sm/Y.npy"), yi = load("sm/Y.interp.npy");
+    assert_int_equal(x.ndim, 2);
+    assert_int_equal(x.shape[0], 37);
+    assert_int_equal(x.shape[1], 300);
+    assert_int_equal(y.dtype.bits, 32);
+    double worst = 0, mean = 0;
+    for (int r = 0; r < 37; r++) {
+        const float *xr = (const float *)x.data + r * 300, *yr = (const float *)y.data + r * 300;
+        double mx = -INFINITY, sum = 0;
+        for (int c = 0; c < 300; c++)
+            mx = fmax(mx, xr[c]);
+        for (int c = 0; c < 300; c++)
+            sum += exp(xr[c] - mx);
+        for (int c = 0; c < 300; c++) {
+            worst = fmax(worst, fabs(yr[c] - exp(xr[c] - mx) / sum));
+            mean += xr[c];
+        }
+    }
+    assert_true(worst < 1e-6);
+    assert_true(fabs(mean / 11100) < 0.05); /* randn: mean 0 */
+    npy_free(&x);
+    npy_free(&y);
+    npy_free(&yi);
+}
+
+/* The same seed gives the same inputs; another seed other inputs; a .npy
+ * file of another dtype is converted with a note. */
+static void seeds_and_npy_inputs(void **state)
+{
+    (void)state;
+    char *out;
+    for (int i = 0; i < 3; i++) {
+        int rc = run_cli(&out, "dsl/examples/softmax.tsr -D T=f16 --arg X=rand[8,64] --device interp --seed %d "
+                               "--save %s/seed%d -q", i == 2 ? 8 : 7, tmp_dir, i);
+        EXPECT(rc, 0, out, "written 512 of 512");
+        free(out);
+    }
+    NpyArray a = load("seed0/X.npy"), b = load("seed1/X.npy"), c = load("seed2/X.npy");
+    assert_memory_equal(a.data, b.data, a.nbytes);
+    assert_memory_not_equal(a.data, c.data, a.nbytes);
+    for (int i = 0; i < 512; i++) {
+        double v = npy_get(a.dtype, a.data, i);
+        assert_true(v >= 0 && v <= 1);
+    }
+    npy_free(&a);
+    npy_free(&b);
+    npy_free(&c);
+    /* float64 input for an f32 kernel: arange 0..11 as a 3x4 matrix. */
+    double v[12];
+    for (int i = 0; i < 12; i++)
+        v[i] = i;
+    char path[256], err[256];
+    snprintf(path, sizeof path, "%s/in.npy", tmp_dir);
+    int64_t shape[2] = { 3, 4 };
+    assert_true(npy_write_file(path, (DLDataType){ kDLFloat, 64, 1 }, 2, shape, v, err, sizeof err));
+    int rc = run_cli(&out, "dsl/examples/softmax.tsr -D T=f32 --arg X=%s --device emu --save %s/npyin", path, tmp_dir);
+    EXPECT(rc, 0, out, "note: ", "holds float64; converted to f32 for X", "X        in   f32[3, 4]");
+    free(out);
+    NpyArray y = load("npyin/Y.npy");
+    double want = 1 / (1 + exp(-1.0) + exp(-2.0) + exp(-3.0)); /* the largest of row 0 */
+    assert_true(fabs(npy_get(y.dtype, y.data, 3) - want) < 1e-6);
+    npy_free(&y);
+}
+
+/* reduce's P has one element per program: with --dim G=3 for 2 programs,
+ * one element is never written, on both devices alike. */
+static void dims_and_unwritten(void **state)
+{
+    (void)state;
+    char *out;
+    int rc = run_cli(&out, "dsl/examples/reduce.tsr --kernel partial_sums -D T=f32 --arg X=arange[5000] --dim G=3 "
+                           "--device emu --compare interp");
+    EXPECT(rc, 0, out, "P        out  f32[3]", "written 2 of 3", "never written: 1 on emu, 1 on interp", "match");
+    free(out);
+    rc = run_cli(&out, "dsl/examples/reduce.tsr --kernel partial_sums -D T=f32 --arg X=arange[5000] --device interp");
+    EXPECT(rc, 2, out, "the size of P is unknown", "--dim G=SIZE");
+    free(out);
+    /* A scalar, symbolic shapes from --dim, f16 on both devices. */
+    rc = run_cli(&out, "dsl/examples/scale_shift.tsr -D T=f16 --arg X=randn[M,N] --arg Scale=randn --arg Shift=ones "
+                       "--arg slope=0.1 --dim M=20 --dim N=130 --device emu --compare interp");
+    EXPECT(rc, 0, out, "Scale    in   f16[130]", "slope    f32 = 0.1", "0 of 2600 elements differ", "match");
+    free(out);
+}
+
+static const char ref_good[] =
+    "kernel softmax_ref<T: type>(X: T[M, N], Y: out T[M, N]) grid (M) warps 4 {\n"
+    "    let r = program_id(0);\n"
+    "    let x = where(arange<512>(0) < N, f32(X[r, 0 : +512]), -inf);\n"
+    "    let e = exp(x - reduce_max(x));\n"
+    "    Y[r, 0 : +512] = T(e / reduce_sum(e));\n"
+    "}\n";
+
+/* A reference kernel: the same math agrees; a wrong one is a mismatch. */
+static void reference_kernels(void **state)
+{
+    (void)state;
+    write_file("ref.tsr", ref_good);
+    StrBuf bad;
+    sb_init(&bad);
+    sb_puts(&bad, ref_good);
+    char *p = strstr(bad.data, "e / reduce_sum(e)");
+    memcpy(p, "e / reduce_max(e)", 17);
+    write_file("ref_bad.tsr", bad.data);
+    sb_free(&bad);
+    char *out;
+    int rc = run_cli(&out, "dsl/examples/softmax.tsr -D T=f32 --arg X=randn[16,500] --device emu --reference "
+                           "%s/ref.tsr:softmax_ref --reps 2 --save %s/ref", tmp_dir, tmp_dir);
+    EXPECT(rc, 0, out, "compare reference with emu", "0 of 8000 elements differ", "match", "time of softmax on emu",
+           "time of softmax_ref on reference", "over 2 runs", "CPU time", "saved");
+    free(out);
+    NpyArray y = load("ref/Y.reference.npy");
+    npy_free(&y);
+    rc = run_cli(&out, "dsl/examples/softmax.tsr -D T=f32 --arg X=randn[16,500] --device interp --reference %s/ref_bad.tsr",
+                 tmp_dir);
+    EXPECT(rc, 1, out, "MISMATCH", "first at flat index");
+    free(out);
+    rc = run_cli(&out, "dsl/examples/softmax.tsr -D T=f32 --arg X=randn[4,8] --device interp --reference "
+                       "dsl/examples/reduce.tsr");
+    EXPECT(rc, 2, out, "choose one with --reference FILE.tsr:KERNEL: partial_sums sum_partials");
+    free(out);
+}
+
+/* Bad specs and bad usage: exit status 2 and a message that says what. */
+static void bad_specs(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *args, *want;
+    } cases[] = {
+        { "--arg X=randn:f33[4,4]", "unknown dtype 'f33'" },
+        { "--arg X=randn:f16[4,4]", "dtype mismatch: --arg X=randn:f16[4,4] says f16; the kernel declares X: f32[M, N]" },
+        { "--arg X=randn[4,4,4]", "shape mismatch: --arg X has 3 dims; the kernel declares X: f32[M, N]" },
+        { "--arg X=randn[4,5] --arg Y=zeros[4,6]", "shape mismatch: N is 5 from --arg X but 6 from --arg Y" },
+        { "--arg X=randn[4,4] --dim M=5", "M is 5 from --dim M but 4 from --arg X" },
+        { "", "missing argument: give --arg X=SPEC for X: f32[M, N]" },
+        { "--arg X=randx", "unknown spec 'randx'; expected randn, rand, zeros, ones or arange" },
+        { "--arg X=3", "X is a tensor (f32[M, N])" },
+        { "--arg X=randn", "the size of X is unknown: dim 0 is M" },
+        { "--arg X=randn[4,4] --arg Q=randn", "kernel 'softmax' has no parameter Q; its parameters: X Y" },
+        { "--arg X=randn[4,4] --arg X=ones", "--arg X given twice" },
+        { "--arg X=randn[4,x-]", "expected ',' or a final ']' in shape '[4,x-]'" },
+        { "--arg X=randn[4,4", "expected ',' or a final ']'" },
+        { "--arg X=randn[4,99999999999]", "too large" },
+        { "--arg X=nofile.npy", "cannot read 'nofile.npy'" },
+        { "--arg X=tests/test_npy.c", "not a .npy file" },
+        { "--arg X=randn[4,4] --dim M=-1", "--dim M=-1: not a size" },
+        { "--arg X", "--arg needs NAME=VALUE" },
+        { "--arg X=randn[4,4] --reps many", "--reps takes an integer" },
+        { "--arg X=randn[4,4] --device gpu", "--device takes auto, cuda, emu or interp, found 'gpu'" },
+        { "--arg X=randn[4,4] --frobnicate", "unknown option '--frobnicate'" },
+        { "--arg X=randn[4,4] --save", "--save needs a value" },
+    };
+    for (size_t i = 0; i < TSR_ARRAY_LEN(cases); i++) {
+        char *out;
+        int rc = run_cli(&out, "dsl/examples/softmax.tsr -D T=f32 --device interp %s", cases[i].args);
+        if (rc != 2 || !strstr(out, cases[i].want))
+            fail_msg("'%s': exit status %d, output:\n%s\n(expected 2 and '%s')", cases[i].args, rc, out, cases[i].want);
+        free(out);
+    }
+    char *out;
+    int rc = run_cli(&out, "dsl/examples/scale_shift.tsr -D T=f32 --device interp --arg X=randn[2,2] --arg Scale=ones "
+                           "--arg Shift=ones --arg slope=randn");
+    EXPECT(rc, 2, out, "slope is a scalar (f32); give a number");
+    free(out);
+    rc = run_cli(&out, "dsl/examples/reduce.tsr -D T=f32 --device interp --arg X=ones[4]");
+    EXPECT(rc, 2, out, "has 2 kernels; choose one with --kernel: partial_sums sum_partials");
+    free(out);
+    rc = run_cli(&out, "--device interp");
+    EXPECT(rc, 2, out, "no input file", "usage: tessera run");
+    free(out);
+    rc = run_cli(&out, "--help");
+    EXPECT(rc, 0, out, "SPEC: randn|rand|zeros|ones|arange");
+    free(out);
+}
+
+/* Program errors exit with 1 and the compiler's diagnostics. */
+static void compile_errors(void **state)
+{
+    (void)state;
+    write_file("broken.tsr", "kernel k(X: f32[N]) grid (1) warps 4 {\n    X[0] = 1.0 +;\n}\n");
+    char *out;
+    int rc = run_cli(&out, "%s/broken.tsr --arg X=zeros[4] --device interp", tmp_dir);
+    EXPECT(rc, 1, out, "broken.tsr:2:", "error:");
+    free(out);
+    rc = run_cli(&out, "%s/missing.tsr --arg X=zeros[4] --device interp", tmp_dir);
+    EXPECT(rc, 2, out, "missing.tsr");
+    free(out);
+    rc = run_cli(&out, "dsl/examples/softmax.tsr -D T=f32 --arg X=zeros[4,4] --device interp --kernel nope");
+    EXPECT(rc, 1, out, "no kernel named 'nope'");
+    free(out);
+    rc = run_cli(&out, "dsl/examples/softmax.tsr -D T=f64 --arg X=zeros[4,4] --device interp");
+    EXPECT(rc, 1, out, "error:");
+    free(out);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/tsr_cli_run_XXXXXX");
+    return mkdtemp(tmp_dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(softmax_emu_vs_interp), cmocka_unit_test(seeds_and_npy_inputs),
+        cmocka_unit_test(dims_and_unwritten),    cmocka_unit_test(reference_kernels),
+        cmocka_unit_test(bad_specs),             cmocka_unit_test(compile_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
