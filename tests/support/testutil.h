@@ -34,6 +34,16 @@ bool tensor_is_poison(const HostTensor *t, int64_t i);
 /* The tensor's values as floats (exact for f16/bf16). Caller frees. */
 float *tensor_to_float(const HostTensor *t);
 
+/* Skips the running cmocka test, printing its reason on a line "SKIP:
+ * REASON" that tests/run-tests.sh collects into the suite's summary. For
+ * files that include cmocka.h. */
+#define TEST_SKIP(...)                                                                                                 \
+    do {                                                                                                               \
+        print_message("SKIP: " __VA_ARGS__);                                                                           \
+        print_message("\n");                                                                                           \
+        skip();                                                                                                        \
+    } while (0)
+
 KernelArg arg_tensor(HostTensor t);
 KernelArg arg_scalar(double v);
 
