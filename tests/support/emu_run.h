@@ -7,8 +7,11 @@
 
 #include "interp.h"
 
+/* The target PTX is generated for when the options name none. */
+#define EMU_RUN_DEFAULT_TARGET "sm_90a"
+
 typedef struct {
-    const char *target;  /* default sm_90a */
+    const char *target;  /* default EMU_RUN_DEFAULT_TARGET */
     bool check_races, check_uninit;
     int host_threads;
     uint64_t warp_insns; /* out */
