@@ -199,9 +199,31 @@ static void point_index(Gen *g, StrBuf *sb, Dim d)
         sb_printf(sb, "%d", rnd(g, 4));
 }
 
+/* The tile dim a tensor dim gives when sliced: M and the constant BM give
+ * BM, N gives BN, K gives BK; the others (the constant 2, G0, G1) are only
+ * indexed by points. */
 static Dim sym_dim(const char *s)
 {
-    return !strcmp(s, "M") ? DIM_BM : !strcmp(s, "N") ? DIM_BN : !strcmp(s, "K") ? DIM_BK : DIM_1;
+    return !strcmp(s, "M") || !strcmp(s, "BM") ? DIM_BM : !strcmp(s, "N") ? DIM_BN : !strcmp(s, "K") ? DIM_BK : DIM_1;
+}
+
+/* Which dims of tensor t to slice so the load has shape ty: a bit mask, or
+ * -1 when none fits. */
+static int slice_mask(const Param *t, Ty ty)
+{
+    for (int mask = 0; mask < (1 << t->rank); mask++) {
+        int n = 0;
+        bool ok = true;
+        for (int i = 0; i < t->rank && ok; i++)
+            if (mask & (1 << i)) {
+                Dim d = sym_dim(t->dims[i]);
+                ok = d != DIM_1 && n < ty.rank && d == ty.d[n];
+                n++;
+            }
+        if (ok && n == ty.rank)
+            return mask;
+    }
+    return -1;
 }
 
 /* A load from an input tensor giving ty, or NULL when no tensor can. */
@@ -210,37 +232,41 @@ static Node *gen_load(Gen *g, Ty ty)
     int cand[16], nc = 0;
     for (int i = 0; i < g->p->nparams; i++) {
         const Param *t = &g->p->params[i];
-        if (t->out || t->rank == 0 || t->dt != ty.dt || t->rank < ty.rank)
-            continue;
-        Dim a = sym_dim(t->dims[0]), b = t->rank == 2 ? sym_dim(t->dims[1]) : DIM_1;
-        bool ok = ty.rank == 2 ? (a == ty.d[0] && b == ty.d[1])
-                : ty.rank == 1 ? (a == ty.d[0] || (t->rank == 2 && b == ty.d[0]))
-                               : true;
-        if (ok)
+        if (!t->out && t->rank && t->dt == ty.dt && slice_mask(t, ty) >= 0)
             cand[nc++] = i;
     }
     if (!nc)
         return NULL;
     const Param *t = &g->p->params[cand[rnd(g, nc)]];
+    int mask = slice_mask(t, ty);
     StrBuf sb;
     sb_init(&sb);
     sb_printf(&sb, "%s[", t->name);
-    bool sliced_one = false;
     for (int i = 0; i < t->rank; i++) {
         Dim d = sym_dim(t->dims[i]);
-        bool slice = ty.rank == 2 || (ty.rank == 1 && d == ty.d[0] && !sliced_one);
+        bool constant = t->dims[i][0] >= '0' && t->dims[i][0] <= '9';
         if (i)
             sb_puts(&sb, ", ");
-        if (slice) {
+        if (mask & (1 << i)) {
+            if (!strcmp(t->dims[i], "BM")) { /* a constant dim: all of it */
+                sb_puts(&sb, ":");
+                cover(g, FEAT_load_whole_dim);
+                continue;
+            }
             slice_start(g, &sb, d);
             sb_printf(&sb, " : +%s", dim_names[d]);
-            sliced_one = true;
+        } else if (constant) {
+            sb_printf(&sb, "%d", rnd(g, 3)); /* 2 reads as zeros */
+        } else if (!strcmp(t->dims[i], "BM")) {
+            sb_printf(&sb, "%d", rnd(g, g->p->bm + 1));
         } else {
             point_index(g, &sb, d);
         }
     }
     sb_puts(&sb, "]");
     cover(g, ty.rank ? FEAT_load_tile : FEAT_load_point);
+    if (t->rank > 2)
+        cover(g, FEAT_load_rank3);
     Node *n = mk(ty, sb.data, true, ty.dt == DT_I32 ? 20 : 2, 0);
     sb_free(&sb);
     return n;
@@ -267,11 +293,11 @@ static Node *gen_int_scalar(Gen *g)
     char buf[32];
     switch (rnd(g, 6)) {
     case 0:
-        snprintf(buf, sizeof buf, "program_id(%d)", rnd(g, 2));
+        snprintf(buf, sizeof buf, "program_id(%d)", rnd(g, g->p->grid3 ? 3 : 2));
         cover(g, FEAT_fn_program_id);
         return mk(ty0(DT_I32), buf, true, 1000, 0);
     case 1:
-        snprintf(buf, sizeof buf, "num_programs(%d)", rnd(g, 2));
+        snprintf(buf, sizeof buf, "num_programs(%d)", rnd(g, g->p->grid3 ? 3 : 2));
         cover(g, FEAT_fn_num_programs);
         return mk(ty0(DT_I32), buf, true, 1000, 0);
     case 2:
@@ -334,13 +360,62 @@ static Node *gen_const(Gen *g, Ty ty)
     return n;
 }
 
+static Ty with_dt(Ty t, DType dt)
+{
+    t.dt = dt;
+    return t;
+}
+
+/* a converted to dtype `to`, or NULL (a freed) when the conversion could
+ * differ between devices or overflow: only exact values become integers or
+ * bools, and nothing leaves the range of its dtype. */
+static Node *cast_to(Gen *g, Node *a, DType to, bool exact)
+{
+    if (!a || a->ty.dt == to)
+        return a;
+    DType from = a->ty.dt;
+    if (((to == DT_I32 || to == DT_BOOL || exact) && !a->exact) ||
+        (from == DT_I32 && is_float(to) && a->mag > (to == DT_F32 ? 1e6 : 2000)) || a->mag > mag_cap(to)) {
+        node_free(a);
+        return NULL;
+    }
+    char buf[32];
+    bool tp = to == g->p->type_param && chance(g, 0.5);
+    snprintf(buf, sizeof buf, "%s($0)", tp ? "T" : dtype_name(to));
+    cover(g, tp ? FEAT_cast_type_param
+                : to == DT_F16 ? FEAT_cast_f16 : to == DT_BF16 ? FEAT_cast_bf16 : to == DT_F32 ? FEAT_cast_f32
+                : to == DT_I32 ? FEAT_cast_i32 : FEAT_cast_bool);
+    double mag = to == DT_BOOL || from == DT_BOOL ? 1 : a->mag;
+    return with(mk(with_dt(a->ty, to), buf, a->exact, mag, a->err + unit(to) * mag), a, NULL, NULL);
+}
+
+/* A load or a variable of any dtype with ty's shape, converted. */
+static Node *gen_converted(Gen *g, Ty ty, bool exact, bool ref)
+{
+    static const DType dts[] = { DT_F32, DT_F16, DT_BF16, DT_I32 };
+    int start = rnd(g, 4);
+    for (int i = 0; i < 4; i++) {
+        DType dt = dts[(start + i) % 4];
+        if (dt == ty.dt)
+            continue;
+        Node *a = ref ? gen_ref(g, with_dt(ty, dt), exact) : gen_load(g, with_dt(ty, dt));
+        if (a && (a = cast_to(g, a, ty.dt, exact)))
+            return a;
+    }
+    return NULL;
+}
+
 static Node *gen_leaf(Gen *g, Ty ty, bool exact)
 {
     Node *n = NULL;
-    if (chance(g, 0.35))
+    if (chance(g, 0.5))
         n = gen_ref(g, ty, exact);
-    if (!n && ty.dt != DT_BOOL && chance(g, 0.75))
+    if (!n && chance(g, 0.3))
+        n = gen_converted(g, ty, exact, true);
+    if (!n && ty.dt != DT_BOOL && chance(g, 0.8))
         n = gen_load(g, ty);
+    if (!n && chance(g, 0.6))
+        n = gen_converted(g, ty, exact, false);
     if (!n && ty.dt == DT_I32 && ty.rank == 0 && chance(g, 0.7))
         n = gen_int_scalar(g);
     if (!n && ty.dt == DT_I32 && ty.rank == 1 && chance(g, 0.6)) {
@@ -348,13 +423,12 @@ static Node *gen_leaf(Gen *g, Ty ty, bool exact)
         StrBuf sb;
         sb_init(&sb);
         slice_start(g, &sb, ty.d[0]);
-        snprintf(buf, sizeof buf, "arange<%s>(%s)", dim_names[ty.d[0]], sb.data);
+        static const char *const forms[] = { "arange<%s>(%s)", "arange<%s>()%.0s", "arange<%s>%.0s" };
+        snprintf(buf, sizeof buf, forms[chance(g, 0.7) ? 0 : 1 + rnd(g, 2)], dim_names[ty.d[0]], sb.data);
         sb_free(&sb);
         cover(g, FEAT_fn_arange);
         n = mk(ty, buf, true, 1000, 0);
     }
-    if (!n && ty.dt == DT_BOOL && ty.rank == 0) /* a bool scalar from a comparison of ints */
-        n = NULL;
     return n ? n : gen_const(g, ty);
 }
 
@@ -368,7 +442,7 @@ static Ty bcast_kid(Gen *g, Ty ty)
         cover(g, FEAT_bcast_scalar);
         return ty0(ty.dt);
     }
-    if (ty.rank == 2 && chance(g, 0.2)) {
+    if (ty.rank == 2 && chance(g, 0.3)) {
         Ty k = ty;
         k.d[rnd(g, 2)] = DIM_1;
         return k;
@@ -392,12 +466,6 @@ static void kid_tys(Gen *g, Ty ty, Ty *k, int n)
     }
 }
 
-static Ty with_dt(Ty t, DType dt)
-{
-    t.dt = dt;
-    return t;
-}
-
 static double maxd(double a, double b) { return a > b ? a : b; }
 
 /* A binary arithmetic operator on numbers. */
@@ -417,9 +485,15 @@ static Node *gen_arith(Gen *g, Ty ty, int depth, bool exact)
     if (konst) { /* an untyped constant adapts to the other operand */
         char buf[32];
         int c = 1 + rnd(g, 3);
-        snprintf(buf, sizeof buf, fl ? "%d.5" : "%d", c);
+        if (fl && chance(g, 0.3)) { /* the float compile-time parameter */
+            snprintf(buf, sizeof buf, "F");
+            c = 2;
+            cover(g, FEAT_cparam_float);
+        } else {
+            snprintf(buf, sizeof buf, fl ? "%d.5" : "%d", c);
+            cover(g, fl ? FEAT_const_float : FEAT_const_int);
+        }
         b = mk(ty0(ty.dt), buf, true, c + 0.5, 0);
-        cover(g, fl ? FEAT_const_float : FEAT_const_int);
     } else {
         b = gen(g, k[1], depth - 1, exact);
     }
@@ -490,24 +564,10 @@ static Node *gen_cast(Gen *g, Ty ty, int depth, bool exact)
         from = DT_BOOL;
     if (from == ty.dt)
         return NULL;
-    Ty k = ty;
-    k.dt = from;
     /* Values that decide an integer or a bool must be the same bits on both
      * devices. */
     bool need_exact = exact || ty.dt == DT_I32 || ty.dt == DT_BOOL;
-    Node *a = gen(g, k, depth - 1, need_exact);
-    if ((from == DT_I32 && is_float(ty.dt) && a->mag > (ty.dt == DT_F32 ? 1e6 : 2000)) || a->mag > mag_cap(ty.dt)) {
-        node_free(a);
-        return NULL;
-    }
-    char buf[32];
-    bool tp = ty.dt == g->p->type_param && chance(g, 0.5);
-    snprintf(buf, sizeof buf, "%s($0)", tp ? "T" : dtype_name(ty.dt));
-    cover(g, tp ? FEAT_cast_type_param
-                : ty.dt == DT_F16 ? FEAT_cast_f16 : ty.dt == DT_BF16 ? FEAT_cast_bf16 : ty.dt == DT_F32 ? FEAT_cast_f32
-                : ty.dt == DT_I32 ? FEAT_cast_i32 : FEAT_cast_bool);
-    double mag = ty.dt == DT_BOOL ? 1 : from == DT_BOOL ? 1 : a->mag;
-    return with(mk(ty, buf, a->exact, mag, a->err + unit(ty.dt) * mag), a, NULL, NULL);
+    return cast_to(g, gen(g, with_dt(ty, from), depth - 1, need_exact), ty.dt, exact);
 }
 
 static Node *gen_where(Gen *g, Ty ty, int depth, bool exact)
@@ -522,6 +582,13 @@ static Node *gen_where(Gen *g, Ty ty, int depth, bool exact)
 
 static Node *gen_select(Gen *g, Ty ty, int depth, bool exact)
 {
+    if (chance(g, 0.25)) { /* on the compile-time bool B: only one side is compiled */
+        Node *a = gen(g, ty, depth - 1, exact), *b = gen(g, ty, depth - 1, exact);
+        cover(g, FEAT_op_cond_compiletime);
+        cover(g, FEAT_cparam_bool);
+        return with(mk(ty, "(B ? $0 : $1)", a->exact && b->exact, maxd(a->mag, b->mag), maxd(a->err, b->err)), a, b,
+                    NULL);
+    }
     Node *c = gen(g, ty0(DT_BOOL), depth - 1, true), *a = gen(g, ty, depth - 1, exact), *b = gen(g, ty, depth - 1, exact);
     cover(g, FEAT_op_cond);
     return with(mk(ty, "($0 ? $1 : $2)", a->exact && b->exact, maxd(a->mag, b->mag), maxd(a->err, b->err)), c, a, b);
@@ -545,7 +612,17 @@ static Node *gen_reduce(Gen *g, Ty ty, int depth, bool exact)
     Node *a = gen(g, k, depth - 1, exact);
     int n = dim_value(g, other);
     static const char *const fam[] = { "sum", "max", "min" };
-    char buf[48];
+    char buf[96];
+    if (kind == 1 && is_float(ty.dt) && ty.rank == 1 && chance(g, 0.3)) {
+        /* The masking idiom: a maximum over the elements a mask keeps,
+         * -inf where it keeps none (then clamped, so no infinity flows on). */
+        Node *c = gen(g, with_dt(k, DT_BOOL), depth - 1, true);
+        snprintf(buf, sizeof buf, "max(%s(where($1, $0, -inf)), -4.0)", rows ? "rowmax" : "colmax");
+        cover(g, rows ? FEAT_fn_rowmax : FEAT_fn_colmax);
+        cover(g, FEAT_const_inf);
+        cover(g, FEAT_fn_where);
+        return with(mk(ty, buf, a->exact, maxd(a->mag, 4), a->err), a, c, NULL);
+    }
     if (ty.rank == 0) {
         snprintf(buf, sizeof buf, chance(g, 0.5) ? "reduce_%s($0)" : "reduce_%s($0, 0)", fam[kind]);
         cover(g, kind == 0 ? FEAT_fn_reduce_sum_1d : kind == 1 ? FEAT_fn_reduce_max : FEAT_fn_reduce_min);
@@ -575,8 +652,8 @@ static Node *gen_dot(Gen *g, Ty ty, int depth)
 {
     if (ty.dt != DT_F32 || ty.rank != 2 || ty.d[0] == DIM_1 || ty.d[1] == DIM_1)
         return NULL;
-    static const DType ops[] = { DT_F16, DT_BF16, DT_F32, DT_F16 };
-    DType odt = ops[rnd(g, 4)];
+    static const DType ops[] = { DT_F16, DT_BF16, DT_F32, DT_F16, DT_BF16, DT_F16 };
+    DType odt = ops[rnd(g, 6)];
     Dim kd = rand_tile_dim(g);
     int a = dim_value(g, ty.d[0]), b = dim_value(g, ty.d[1]), c = dim_value(g, kd);
     bool tc = odt != DT_F32 && a % 16 == 0 && c % 16 == 0 && b % 8 == 0;
@@ -619,6 +696,10 @@ static Node *gen_none_index(Gen *g, Ty ty, int depth, bool exact)
 /* A bool from comparisons (of exact numbers) or logic. */
 static Node *gen_bool(Gen *g, Ty ty, int depth)
 {
+    if (ty.rank == 0 && chance(g, 0.1)) {
+        cover(g, FEAT_scalar_bool_param);
+        return mk(ty, "b", true, 1, 0);
+    }
     int r = rnd(g, 4);
     if (r < 2) {
         DType dt = chance(g, 0.6) ? DT_I32 : rand_num_dtype(g);
@@ -672,6 +753,11 @@ static Node *gen(Gen *g, Ty ty, int depth, bool exact)
         if (!n && chance(g, 0.5))
             n = gen_where(g, ty, depth, true);
         return n ? n : gen_leaf(g, ty, true);
+    }
+    if (ty.rank < 2 && chance(g, 0.3)) {
+        Node *n = gen_reduce(g, ty, depth, exact);
+        if (n)
+            return n;
     }
     for (int tries = 0; tries < 4; tries++) {
         Node *n = NULL;
@@ -732,7 +818,7 @@ static void push(StmtList *l, Stmt *s)
 static Ty rand_value_ty(Gen *g)
 {
     DType dt = chance(g, 0.1) ? DT_BOOL : rand_num_dtype(g);
-    switch (rnd(g, 6)) {
+    switch (rnd(g, 8)) {
     case 0: return ty0(dt);
     case 1: return ty1(dt, rand_tile_dim(g));
     case 2: return ty2(dt, DIM_BM, DIM_BK);
@@ -983,8 +1069,12 @@ static Stmt *gen_if(Gen *g, int nest)
 {
     Stmt *st;
     if (chance(g, 0.25)) {
-        static const char *const conds[] = { "if BM >= 16 ", "if BN < BK ", "if W == 4 && BK > 2 " };
-        st = st_new(ST_IF, conds[rnd(g, 3)], NULL);
+        static const char *const conds[] = { "if BM >= 16 ", "if BN < BK ", "if W == 4 && BK > 2 ", "if B ",
+                                             "if !B || F > 1.0 " };
+        int c = rnd(g, 5);
+        st = st_new(ST_IF, conds[c], NULL);
+        if (c >= 3)
+            cover(g, FEAT_cparam_bool);
         cover(g, FEAT_st_if_compiletime);
     } else {
         st = st_new(ST_IF, "if ", gen(g, ty0(DT_BOOL), 3, true));
@@ -1046,15 +1136,14 @@ static void gen_block(Gen *g, StmtList *out, int n, int nest)
 
 /* ---- the program --------------------------------------------------------- */
 
-static void add_param(Program *p, const char *name, DType dt, int rank, const char *d0, const char *d1, bool out)
+static void add_param(Program *p, const char *name, DType dt, const char *const dims[3], bool out)
 {
     Param *t = &p->params[p->nparams++];
     memset(t, 0, sizeof *t);
     snprintf(t->name, sizeof t->name, "%s", name);
     t->dt = dt;
-    t->rank = rank;
-    snprintf(t->dims[0], sizeof t->dims[0], "%s", d0 ? d0 : "");
-    snprintf(t->dims[1], sizeof t->dims[1], "%s", d1 ? d1 : "");
+    for (int i = 0; i < 3 && dims && dims[i]; i++)
+        snprintf(t->dims[t->rank++], sizeof t->dims[0], "%s", dims[i]);
     t->out = out;
 }
 
@@ -1064,15 +1153,20 @@ static void pick_sizes(Gen *g, Program *p)
 {
     p->warps = 1 << rnd(g, 4);
     do {
-        p->bm = pow2_upto(g, 0, 6);
-        p->bn = pow2_upto(g, 0, 6);
-        p->bk = pow2_upto(g, 0, 6);
+        /* half the time sizes the tensor cores take */
+        p->bm = chance(g, 0.5) ? pow2_upto(g, 4, 6) : pow2_upto(g, 0, 6);
+        p->bn = chance(g, 0.5) ? pow2_upto(g, 3, 6) : pow2_upto(g, 0, 6);
+        p->bk = chance(g, 0.5) ? pow2_upto(g, 4, 6) : pow2_upto(g, 0, 6);
     } while (p->bm * p->bn > 2048 || p->bm * p->bk > 2048 || p->bk * p->bn > 2048 || p->bm * p->bn < 4);
     p->depth = 1 + rnd(g, 4);
     for (int i = 0; i < 3; i++)
         p->sizes[i] = 1 + rnd(g, chance(g, 0.5) ? 40 : 130);
     p->fscalar = (rnd(g, 9) - 4) * 0.25;
     p->iscalar = rnd(g, 5);
+    p->bscalar = rnd(g, 2);
+    p->cfloat = 0.5 * (1 + rnd(g, 4));
+    p->cbool = chance(g, 0.5);
+    p->grid3 = chance(g, 0.2);
     p->via_defines = chance(g, 0.5);
     static const DType tps[] = { DT_F16, DT_BF16, DT_F32, DT_I32 };
     p->type_param = tps[rnd(g, 4)];
@@ -1080,24 +1174,27 @@ static void pick_sizes(Gen *g, Program *p)
 
 static void pick_params(Gen *g, Program *p)
 {
-    static const char *const shapes[][2] = { { "M", "N" }, { "N", "M" }, { "M", "K" }, { "K", "N" },
-                                             { "M", NULL }, { "N", NULL }, { "K", NULL } };
+    /* [2, M, N] has a constant dim read by points, [BM, N] one read whole
+     * with `:`. */
+    static const char *const shapes[][3] = { { "M", "N" }, { "N", "M" }, { "M", "K" }, { "K", "N" }, { "M" },
+                                             { "N" },      { "K" },      { "2", "M", "N" }, { "BM", "N" } };
     int nin = 2 + rnd(g, 4);
     for (int i = 0; i < nin; i++) {
         char name[8];
         snprintf(name, sizeof name, "X%d", i);
-        int sh = i == 0 ? 0 : i == 1 ? (int[]){ 2, 3, 6 }[rnd(g, 3)] : rnd(g, 7); /* M, N and K all declared */
-        add_param(p, name, rand_num_dtype(g), shapes[sh][1] ? 2 : 1, shapes[sh][0], shapes[sh][1], false);
+        int sh = i == 0 ? 0 : i == 1 ? (int[]){ 2, 3, 6 }[rnd(g, 3)] : rnd(g, 9); /* M, N and K all declared */
+        add_param(p, name, rand_num_dtype(g), shapes[sh], false);
     }
-    add_param(p, "O0", rand_num_dtype(g), 2, "M", "N", true);
+    add_param(p, "O0", rand_num_dtype(g), (const char *const[]){ "M", "N", NULL }, true);
     if (chance(g, 0.4))
-        add_param(p, "O1", rand_num_dtype(g), 2, "N", "M", true);
+        add_param(p, "O1", rand_num_dtype(g), (const char *const[]){ "N", "M", NULL }, true);
     if (chance(g, 0.4))
-        add_param(p, "O2", rand_num_dtype(g), 1, "M", NULL, true);
+        add_param(p, "O2", rand_num_dtype(g), (const char *const[]){ "M", NULL, NULL }, true);
     if (chance(g, 0.3))
-        add_param(p, "O3", rand_num_dtype(g), 2, "G0", "G1", true);
-    add_param(p, "s", DT_F32, 0, NULL, NULL, false);
-    add_param(p, "t", DT_I32, 0, NULL, NULL, false);
+        add_param(p, "O3", rand_num_dtype(g), (const char *const[]){ "G0", "G1", NULL }, true);
+    add_param(p, "s", DT_F32, NULL, false);
+    add_param(p, "t", DT_I32, NULL, false);
+    add_param(p, "b", DT_BOOL, NULL, false);
 }
 
 static Param *param(Program *p, const char *name)
@@ -1143,10 +1240,12 @@ Program *gen_program(uint64_t seed, uint64_t coverage[FEAT_COUNT])
     for (int i = 0; i < p->nparams; i++)
         if (!p->params[i].out && p->params[i].rank && p->params[i].dt == p->type_param)
             cover(&g, FEAT_type_param);
+    if (p->grid3)
+        cover(&g, FEAT_grid_3d);
     push(&p->body, st_new(ST_LET, "let m0 = program_id(0) * BM", NULL));
     push(&p->body, st_new(ST_LET, "let n0 = program_id(1) * BN", NULL));
     cover(&g, FEAT_fn_program_id);
-    gen_block(&g, &p->body, 2 + rnd(&g, 6), 0);
+    gen_block(&g, &p->body, 3 + rnd(&g, 8), 0);
     push(&p->body, gen_store(&g, "O0", "O0[m0 : +BM, n0 : +BN] = ", ty2(DT_F32, DIM_BM, DIM_BN)));
     cover(&g, FEAT_st_store_tile);
     if (param(p, "O1")) {
@@ -1233,32 +1332,33 @@ char *prog_print(const Program *p)
     sb_init(&sb);
     sb_printf(&sb, "// Generated by tests/diffgen (seed %llu).\n", (unsigned long long)p->seed);
     char vals[160];
-    snprintf(vals, sizeof vals, "T=%s -D BM=%d -D BN=%d -D BK=%d -D W=%d -D P=%d", dtype_name(p->type_param), p->bm,
-             p->bn, p->bk, p->warps, p->depth);
+    snprintf(vals, sizeof vals, "T=%s -D BM=%d -D BN=%d -D BK=%d -D W=%d -D P=%d -D F=%g -D B=%s",
+             dtype_name(p->type_param), p->bm, p->bn, p->bk, p->warps, p->depth, p->cfloat, p->cbool ? "true" : "false");
     if (p->via_defines)
         sb_printf(&sb, "//! -D %s\n", vals);
-    sb_printf(&sb, "//@ M=%d N=%d K=%d G0=%d G1=%d s=%g t=%d\n", p->sizes[0], p->sizes[1], p->sizes[2],
-              cdiv_int(p->sizes[0], p->bm), cdiv_int(p->sizes[1], p->bn), p->fscalar, p->iscalar);
+    sb_printf(&sb, "//@ M=%d N=%d K=%d G0=%d G1=%d s=%g t=%d b=%d\n", p->sizes[0], p->sizes[1], p->sizes[2],
+              cdiv_int(p->sizes[0], p->bm), cdiv_int(p->sizes[1], p->bn), p->fscalar, p->iscalar, p->bscalar);
     sb_puts(&sb, "//%");
     for (int i = 0; i < p->nparams; i++)
         if (p->params[i].out)
             sb_printf(&sb, " %s=%.3g", p->params[i].name, p->params[i].tol);
     sb_puts(&sb, "\n");
     if (p->via_defines)
-        sb_puts(&sb, "kernel k<T: type, BM: int, BN: int, BK: int, W: int, P: int>(");
+        sb_puts(&sb, "kernel k<T: type, BM: int, BN: int, BK: int, W: int, P: int, F: float, B: bool>(");
     else
-        sb_printf(&sb, "kernel k<T: type = %s, BM: int = %d, BN: int = %d, BK: int = %d, W: int = %d, P: int = %d>(",
-                  dtype_name(p->type_param), p->bm, p->bn, p->bk, p->warps, p->depth);
+        sb_printf(&sb,
+                  "kernel k<T: type = %s, BM: int = %d, BN: int = %d, BK: int = %d, W: int = %d, P: int = %d, "
+                  "F: float = %g, B: bool = %s>(",
+                  dtype_name(p->type_param), p->bm, p->bn, p->bk, p->warps, p->depth, p->cfloat,
+                  p->cbool ? "true" : "false");
     for (int i = 0; i < p->nparams; i++) {
         const Param *t = &p->params[i];
         const char *dt = t->dt == p->type_param && t->rank ? "T" : dtype_name(t->dt);
         sb_printf(&sb, "%s%s: %s%s", i ? ", " : "", t->name, t->out ? "out " : "", dt);
-        if (t->rank == 1)
-            sb_printf(&sb, "[%s]", t->dims[0]);
-        else if (t->rank == 2)
-            sb_printf(&sb, "[%s, %s]", t->dims[0], t->dims[1]);
+        for (int d = 0; d < t->rank; d++)
+            sb_printf(&sb, "%s%s%s", d ? ", " : "[", t->dims[d], d == t->rank - 1 ? "]" : "");
     }
-    sb_puts(&sb, ")\n  grid (cdiv(M, BM), cdiv(N, BN)) warps W\n{\n");
+    sb_printf(&sb, ")\n  grid (cdiv(M, BM), cdiv(N, BN)%s) warps W\n{\n", p->grid3 ? ", 1" : "");
     print_block(&sb, &p->body, 1);
     sb_puts(&sb, "}\n");
     return sb_take(&sb);

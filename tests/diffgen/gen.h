@@ -57,7 +57,7 @@ typedef struct {
     char name[8];
     DType dt;
     int rank;
-    char dims[2][4]; /* symbolic dims: "M", "N", "K", "G0", "G1" */
+    char dims[3][4]; /* symbolic "M", "N", "K", "G0", "G1", or constant "2", "BM" */
     bool out;
     double tol;      /* outputs: absolute tolerance */
 } Param;
@@ -70,6 +70,10 @@ typedef struct {
     int sizes[3];     /* M, N, K */
     double fscalar;   /* the f32 scalar argument s */
     int iscalar;      /* the i32 scalar argument t */
+    int bscalar;      /* the bool scalar argument b */
+    double cfloat;    /* the float compile-time parameter F */
+    bool cbool;       /* the bool compile-time parameter B */
+    bool grid3;       /* a third grid axis (of size 1) */
     bool via_defines; /* compile-time values given as -D (else as defaults) */
     StmtList body;
     uint64_t seed;
@@ -87,8 +91,9 @@ typedef struct {
     X(fn_rowsum) X(fn_rowmax) X(fn_rowmin) X(fn_colsum) X(fn_colmax) X(fn_colmin) X(fn_reduce_sum_0)          \
     X(fn_reduce_sum_1) X(fn_reduce_sum_1d) X(fn_reduce_max) X(fn_reduce_min) X(fn_zeros) X(fn_ones)            \
     X(fn_full) X(fn_arange) X(cast_f16) X(cast_bf16) X(cast_f32) X(cast_i32) X(cast_bool) X(cast_type_param)  \
-    X(dt_f16) X(dt_bf16) X(dt_f32) X(dt_i32) X(dt_bool) X(load_tile) X(load_point) X(load_crossing)           \
-    X(sym_dim_value) X(scalar_param) X(type_param) X(const_float) X(const_int)
+    X(dt_f16) X(dt_bf16) X(dt_f32) X(dt_i32) X(dt_bool) X(load_tile) X(load_point) X(load_crossing) X(load_whole_dim) X(load_rank3)           \
+    X(sym_dim_value) X(scalar_param) X(scalar_bool_param) X(type_param) X(cparam_float) X(cparam_bool)  \
+    X(op_cond_compiletime) X(const_float) X(const_int) X(const_inf) X(grid_3d)
 
 typedef enum {
 #define GEN_ENUM(n) FEAT_##n,
