@@ -1151,7 +1151,7 @@ static int pow2_upto(Gen *g, int lo_log, int hi_log) { return 1 << (lo_log + rnd
 
 static void pick_sizes(Gen *g, Program *p)
 {
-    p->warps = 1 << rnd(g, 4);
+    p->warps = 1 << (chance(g, 0.05) ? 4 : rnd(g, 4));
     do {
         /* half the time sizes the tensor cores take */
         p->bm = chance(g, 0.5) ? pow2_upto(g, 4, 6) : pow2_upto(g, 0, 6);

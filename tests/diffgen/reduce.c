@@ -218,11 +218,30 @@ static bool shrink_sizes(Reducer *r)
     return false;
 }
 
+/* Drops kernel parameters the program no longer uses (a used one makes the
+ * candidate invalid, so it stays). */
+static bool remove_params(Reducer *r)
+{
+    Program *p = r->p;
+    for (int i = p->nparams - 1; i >= 0 && !out_of_time(r); i--) {
+        Param saved = p->params[i];
+        memmove(&p->params[i], &p->params[i + 1], (size_t)(p->nparams - i - 1) * sizeof *p->params);
+        p->nparams--;
+        if (still_fails(r))
+            return true;
+        memmove(&p->params[i + 1], &p->params[i], (size_t)(p->nparams - i) * sizeof *p->params);
+        p->params[i] = saved;
+        p->nparams++;
+    }
+    return false;
+}
+
 int reduce_program(Program *p, Verdict want, ReduceRun run, void *ctx, double seconds)
 {
     Reducer r = { p, want, run, ctx, now() + seconds, 0 };
     bool progress = true;
     while (progress && !out_of_time(&r))
-        progress = delete_statements(&r) || unwrap_statements(&r) || simplify_expressions(&r) || shrink_sizes(&r);
+        progress = delete_statements(&r) || unwrap_statements(&r) || simplify_expressions(&r) || shrink_sizes(&r) ||
+                   remove_params(&r);
     return r.tries;
 }

@@ -1,9 +1,9 @@
 /* The reducer: shrinks a failing generated program to a small one that
  * fails the same way (same verdict), by deleting statements, unwrapping
  * blocks and ifs, replacing expressions by zeros or by one of their
- * operands, and shrinking sizes, tiles and warps. Every candidate is run
- * through the caller's function (fuzz-diff runs it in a child process, so
- * crashes and hangs reduce too). */
+ * operands, shrinking sizes, tiles and warps, and dropping unused
+ * parameters. Every candidate is run through the caller's function
+ * (fuzz-diff runs it in a child process, so crashes and hangs reduce too). */
 #ifndef TSR_DIFFGEN_REDUCE_H
 #define TSR_DIFFGEN_REDUCE_H
 
