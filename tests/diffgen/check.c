@@ -3,6 +3,7 @@
 
 #include "diff_run.h"
 #include "emu_run.h"
+#include "ptxas.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -179,11 +180,40 @@ static const Config configs[] = {
     { "emu sm_90a without optimizations", "sm_90a", false },
 };
 
+/* ptxas, when this machine has it: an independent check that the PTX of
+ * the configurations with the passes on assembles. */
+static const char *ptxas_path(void)
+{
+    static char path[512];
+    static int found = -1;
+    if (found < 0)
+        found = ptxas_find(path, sizeof path) && !getenv("TSR_DIFFGEN_NO_PTXAS");
+    return found ? path : NULL;
+}
+
+static bool assembles(const char *ptx, const Config *c, CheckResult *r)
+{
+    const char *ptxas = ptxas_path();
+    if (!ptxas || !c->passes)
+        return true;
+    PtxasReport rep;
+    StrBuf log;
+    sb_init(&log);
+    bool ok = ptxas_check(ptxas, ptx, c->target, &rep, &log);
+    if (!ok) {
+        r->v = V_FAIL;
+        snprintf(r->msg, sizeof r->msg, "%s: ptxas rejects the PTX: %s", c->name, log.data ? log.data : "");
+    }
+    sb_free(&log);
+    return ok;
+}
+
 static bool run_config(const Config *c, TirFunc *f, KernelArg *args, CheckResult *r)
 {
     StrBuf err;
     sb_init(&err);
     bool ok;
+    char *ptx = NULL;
     if (!c->target) {
         ok = interp_launch(f, args, f->params.len, 1, &err);
     } else {
@@ -191,6 +221,7 @@ static bool run_config(const Config *c, TirFunc *f, KernelArg *args, CheckResult
         o.target = c->target;
         o.check_races = o.check_uninit = true;
         o.host_threads = 1;
+        o.ptx = &ptx;
         if (!c->passes)
             setenv("TSR_SKIP_PASSES", "all", 1);
         ok = emu_run_kernel(f, args, f->params.len, &o, &err);
@@ -201,6 +232,9 @@ static bool run_config(const Config *c, TirFunc *f, KernelArg *args, CheckResult
         r->v = strstr(m, "is too big for the CUDA cores") ? V_REJECTED : V_FAIL;
         snprintf(r->msg, sizeof r->msg, "%s: %s", c->name, m);
     }
+    if (ok && ptx)
+        ok = assembles(ptx, c, r);
+    free(ptx);
     sb_free(&err);
     return ok;
 }

@@ -5,7 +5,9 @@
  * the optimizations off and on the PTX emulator for sm_80 and sm_90a with
  * them on and off, with the emulator's race, uninitialised-register and
  * bounds checks on. Outputs are poisoned: both must write the same
- * elements. Programs written by hand (tests/programs/diffgen/) use the
+ * elements. Where ptxas is found (support/ptxas.h; TSR_DIFFGEN_NO_PTXAS=1
+ * turns it off), the PTX of the configurations with the passes on must
+ * assemble too. Programs written by hand (tests/programs/diffgen/) use the
  * same header lines. */
 #ifndef TSR_DIFFGEN_CHECK_H
 #define TSR_DIFFGEN_CHECK_H

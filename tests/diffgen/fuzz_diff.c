@@ -9,8 +9,10 @@
  * Each program runs in a child process (a crash or a hang is a finding, not
  * the end of the campaign) through check_program (check.h). A finding is
  * written to DIR (default fuzz-out/diff) as seed-SEED.tsr, then reduced to
- * seed-SEED-reduced.tsr. The last line of the output counts programs and
- * findings; the exit status is 1 when there is any finding (invalid
+ * seed-SEED-reduced.tsr (only the first two findings of a kind are
+ * reduced: same verdict, configuration, instruction and check). SIGINT or
+ * SIGTERM ends a campaign early, with its summary. The last line of the
+ * output counts programs and findings; the exit status is 1 when there is any finding (invalid
  * programs, mismatches, device errors, crashes, timeouts), 2 for bad usage. */
 #include "check.h"
 #include "gen.h"
@@ -34,6 +36,14 @@ typedef struct {
     const char *out;
     bool coverage;
 } Options;
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
 
 static double now(void)
 {
@@ -127,6 +137,36 @@ static Verdict reduce_run(const Program *p, void *ctx)
     return r.v;
 }
 
+/* What kind of failure a finding is, to reduce only the first two of each
+ * kind: the verdict, the configuration, and for device errors the
+ * instruction and the check ("read of register", "out-of-bounds ..."). */
+static void signature(const CheckResult *r, char *buf, size_t n)
+{
+    const char *m = r->msg, *colon = strchr(m, ':');
+    int cfg = colon ? (int)(colon - m) : 0;
+    const char *insn = strstr(m, " ("), *what = insn ? strstr(insn, "): ") : NULL;
+    int ilen = insn ? (int)strcspn(insn + 2, ". )") : 0;
+    int wlen = what ? (int)strcspn(what + 3, "%0123456789") : 0;
+    snprintf(buf, n, "%s|%.*s|%.*s|%.*s", verdict_names[r->v], cfg, m, ilen, insn ? insn + 2 : "", wlen,
+             what ? what + 3 : "");
+}
+
+static bool worth_reducing(const CheckResult *r)
+{
+    static char seen[64][160];
+    static int counts[64], nseen;
+    char sig[160];
+    signature(r, sig, sizeof sig);
+    for (int i = 0; i < nseen; i++)
+        if (!strcmp(seen[i], sig))
+            return ++counts[i] <= 2;
+    if (nseen < 64) {
+        snprintf(seen[nseen], sizeof seen[0], "%s", sig);
+        counts[nseen++] = 1;
+    }
+    return true;
+}
+
 static void report_finding(const Options *o, Program *p, const CheckResult *r)
 {
     char path[512], comment[2048];
@@ -140,6 +180,10 @@ static void report_finding(const Options *o, Program *p, const CheckResult *r)
            path);
     if (o->reduce_seconds <= 0)
         return;
+    if (!worth_reducing(r)) {
+        printf("  not reduced: two of this kind were already\n");
+        return;
+    }
     ReduceCtx ctx = { p->seed, o->timeout };
     int tries = reduce_program(p, r->v, reduce_run, &ctx, o->reduce_seconds);
     text = prog_print(p);
@@ -166,7 +210,9 @@ static int campaign(const Options *o)
     double end = now() + o->seconds;
     Rng seeds;
     rng_seed(&seeds, o->seed);
-    while (now() < end && (o->count <= 0 || n < o->count)) {
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    while (!stop && now() < end && (o->count <= 0 || n < o->count)) {
         uint64_t cov[FEAT_COUNT] = { 0 };
         uint64_t seed = rng_u64(&seeds) >> 16;
         Program *p = gen_program(seed, cov);
@@ -185,6 +231,8 @@ static int campaign(const Options *o)
     }
     if (o->coverage)
         print_coverage(programs, uses, n);
+    if (stop)
+        printf("stopped by a signal after %.0f s\n", o->seconds - (end - now()));
     long findings = 0;
     for (int v = 0; v < V_COUNT; v++)
         findings += is_finding((Verdict)v) ? counts[v] : 0;
