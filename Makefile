@@ -109,7 +109,9 @@ $(BUILD)/obj/tests/diffgen/%.o $(BUILD)/obj/tests/test_diffgen.o: CFLAGS_ALL += 
 $(BUILD)/fuzz-diff: $(BUILD)/obj/tests/diffgen/fuzz_diff.o $(DIFFGEN_OBJS) $(TEST_SUPPORT_OBJS) $(BUILD)/libtessera.a
 	$(CC) -o $@ $^ -lcmocka $(LDLIBS_ALL)
 
-$(BUILD)/tests/test_diffgen: $(DIFFGEN_OBJS)
+$(BUILD)/tests/test_diffgen: $(BUILD)/obj/tests/test_diffgen.o $(DIFFGEN_OBJS) $(TEST_SUPPORT_OBJS) $(BUILD)/libtessera.a
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ -lcmocka $(LDLIBS_ALL)
 # ---- end of differential testing --------------------------------------------
 
 # ---- fuzzing and golden files (frontend tests; see tests/README.md) --------

@@ -5,20 +5,24 @@
 # Each binary's standard output is shown and read: cmocka's per-test lines
 # ("[ RUN      ] name", then "[       OK ] name", "[  FAILED  ] name" or
 # "[  SKIPPED ] name") are counted, and a line "SKIP: REASON" printed by a
-# test (TEST_SKIP in tests/support/testutil.h) gives the reason of its skip.
-# The summary lists every skipped test with its reason, and its last line is
+# test (TEST_SKIP in tests/support/testutil.h) gives the reason of its skip;
+# a line "KNOWN BUG: ..." (test_diffgen: a compiler bug found and kept as a
+# test that must still fail) is listed too. The summary lists every skipped
+# test with its reason and every known bug, and its last line is
 # "N passed, N failed, N skipped", alone, for CI to read. A binary that fails
 # without a cmocka failure line (a crash) counts as one failed test.
 set -u
 tmp=$(mktemp -d) || exit 2
 trap 'rm -rf "$tmp"' EXIT
 : >"$tmp/skips"
+: >"$tmp/known"
 passed=0 failed=0 skipped=0 programs=0
 
 # Appends "passed failed skipped" for one binary's output to counts, and
 # "binary: test: reason" lines to skips.
 tally() {
-    awk -v bin="$1" -v skips="$tmp/skips" '
+    awk -v bin="$1" -v skips="$tmp/skips" -v known="$tmp/known" '
+        /^KNOWN BUG / { printf "  %s: %s\n", bin, substr($0, 11) >> known; next }
         /^\[ RUN      \] / { cur = substr($0, 14); reason = ""; next }
         cur != "" && /^SKIP: / { reason = substr($0, 7); next }
         cur != "" && $0 == "[       OK ] " cur { p++; cur = ""; next }
@@ -34,6 +38,10 @@ tally() {
 }
 
 summary() {
+    if [ -s "$tmp/known" ]; then
+        printf '== known bugs, kept as tests that must still fail (tests/programs/diffgen/known/):\n'
+        cat "$tmp/known"
+    fi
     if [ -s "$tmp/skips" ]; then
         printf '== skipped tests and why:\n'
         cat "$tmp/skips"

@@ -1,10 +1,14 @@
 /* Differential testing with random programs (tests/diffgen/, issue 20), the
  * part CI runs: the regression programs of tests/programs/diffgen/ (each a
- * reduced finding, or a hand-written program in the same format), a fixed
+ * reduced finding, or a hand-written program in the same format), the
+ * known bugs of tests/programs/diffgen/known/ (which must still fail as
+ * their `//?` line says, so a fix is noticed and the program moves up to
+ * the regressions), a fixed
  * seed of generated programs on every configuration (at most
  * TSR_DIFFGEN_SECONDS, default 50, and TSR_DIFFGEN_COUNT programs), and the
  * reducer on a stand-in failure. Longer campaigns: scripts/fuzz-diff.sh. */
 #include "check.h"
+#include "codegen.h"
 #include "gen.h"
 #include "reduce.h"
 
@@ -19,6 +23,7 @@
 #include <cmocka.h>
 
 #define REGRESSION_DIR "tests/programs/diffgen"
+#define KNOWN_DIR REGRESSION_DIR "/known"
 #define CI_SEED 20261205
 
 static double now(void)
@@ -30,33 +35,89 @@ static double now(void)
 
 static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static void regressions(void **state)
+/* The .tsr files of a directory, sorted; returns how many. */
+static int list_programs(const char *dir, char **names, int max)
 {
-    (void)state;
-    DIR *d = opendir(REGRESSION_DIR);
+    DIR *d = opendir(dir);
     if (!d)
-        fail_msg("cannot open %s", REGRESSION_DIR);
-    char *names[256];
+        fail_msg("cannot open %s", dir);
     int n = 0;
-    for (struct dirent *e; (e = readdir(d)) && n < 256;) {
+    for (struct dirent *e; (e = readdir(d)) && n < max;) {
         size_t len = strlen(e->d_name);
         if (len > 4 && !strcmp(e->d_name + len - 4, ".tsr"))
             names[n++] = tsr_xstrdup(e->d_name);
     }
     closedir(d);
     qsort(names, (size_t)n, sizeof *names, cmp_names);
+    return n;
+}
+
+/* Runs one program file; text receives its contents. */
+static CheckResult check_file(const char *dir, const char *name, char **text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    size_t len;
+    *text = tsr_read_file(path, &len);
+    if (!*text)
+        fail_msg("cannot read %s", path);
+    return check_program(path, *text, 1);
+}
+
+static void regressions(void **state)
+{
+    (void)state;
+    char *names[256];
+    int n = list_programs(REGRESSION_DIR, names, 256);
     assert_true(n > 0);
     for (int i = 0; i < n; i++) {
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", REGRESSION_DIR, names[i]);
-        size_t len;
-        char *text = tsr_read_file(path, &len);
-        if (!text)
-            fail_msg("cannot read %s", path);
-        CheckResult r = check_program(path, text, 1);
-        print_message("%s: %s\n", path, verdict_names[r.v]);
+        char *text;
+        CheckResult r = check_file(REGRESSION_DIR, names[i], &text);
+        print_message("%s: %s\n", names[i], verdict_names[r.v]);
         if (r.v != V_OK)
-            fail_msg("%s: %s: %s", path, verdict_names[r.v], r.msg);
+            fail_msg("%s/%s: %s: %s", REGRESSION_DIR, names[i], verdict_names[r.v], r.msg);
+        free(text);
+        free(names[i]);
+    }
+}
+
+/* The verdict a known bug's `//? VERDICT llvm=A,B` line expects with the
+ * LLVM linked: VERDICT where A or B is its major version, else ok. */
+static Verdict expected_verdict(const char *text, const char *file)
+{
+    const char *line = strstr(text, "//? ");
+    if (!line)
+        fail_msg("%s: no //? line", file);
+    char key[16], versions[64] = "";
+    if (sscanf(line + 4, "%15s llvm=%63s", key, versions) < 1)
+        fail_msg("%s: bad //? line", file);
+    char llvm[32];
+    codegen_llvm_version(llvm, sizeof llvm);
+    int major = atoi(llvm);
+    bool listed = !versions[0];
+    for (char *v = versions; *v; v += strcspn(v, ",") + (v[strcspn(v, ",")] == ',')) 
+        listed |= atoi(v) == major;
+    for (int i = 0; i < V_COUNT; i++)
+        if (!strcmp(key, verdict_keys[i]))
+            return listed ? (Verdict)i : V_OK;
+    fail_msg("%s: unknown verdict %s", file, key);
+    return V_OK;
+}
+
+static void known_bugs(void **state)
+{
+    (void)state;
+    char *names[256];
+    int n = list_programs(KNOWN_DIR, names, 256);
+    for (int i = 0; i < n; i++) {
+        char *text;
+        CheckResult r = check_file(KNOWN_DIR, names[i], &text);
+        Verdict want = expected_verdict(text, names[i]);
+        if (r.v != want)
+            fail_msg("%s/%s: expected %s here, got %s%s%s%s", KNOWN_DIR, names[i], verdict_keys[want],
+                     verdict_keys[r.v], r.msg[0] ? ": " : "", r.msg,
+                     r.v == V_OK ? " (fixed? move it to " REGRESSION_DIR " and drop its //? line)" : "");
+        print_message("KNOWN BUG %s: still %s%s%.200s\n", names[i], verdict_keys[r.v], r.msg[0] ? ": " : "", r.msg);
         free(text);
         free(names[i]);
     }
@@ -141,6 +202,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(regressions),
+        cmocka_unit_test(known_bugs),
         cmocka_unit_test(reducer_shrinks),
         cmocka_unit_test(fixed_seed),
     };

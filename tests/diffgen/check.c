@@ -11,6 +11,7 @@
 #include <string.h>
 
 const char *const verdict_names[V_COUNT] = { "ok", "rejected", "invalid", "mismatch", "device error", "crash", "timeout" };
+const char *const verdict_keys[V_COUNT] = { "ok", "rejected", "invalid", "mismatch", "fail", "crash", "timeout" };
 
 /* The values of the header lines: NAME=VALUE words after a prefix. */
 typedef struct {

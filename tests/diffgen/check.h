@@ -26,6 +26,9 @@ typedef enum {
 } Verdict;
 
 extern const char *const verdict_names[V_COUNT];
+/* One word per verdict, for the `//?` lines of known bugs (test_diffgen):
+ * ok, rejected, invalid, mismatch, fail, crash, timeout. */
+extern const char *const verdict_keys[V_COUNT];
 
 typedef struct {
     Verdict v;
