@@ -10,6 +10,10 @@ BUILD ?= build
 OPT ?= -O2
 PREFIX ?= /usr/local
 
+# The compiler, stage by stage: source to TIR, the IR, its passes, the NVPTX
+# backend with its targets, and the driver that runs them in order.
+COMPILER_DIRS := frontend ir passes backend driver
+
 LLVM_CFLAGS := $(shell $(LLVM_CONFIG) --cflags)
 LLVM_LDFLAGS := $(shell $(LLVM_CONFIG) --ldflags)
 ifeq ($(LLVM_STATIC),1)
@@ -23,7 +27,8 @@ endif
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes -Wvla
 CFLAGS_ALL := -std=c11 $(OPT) -g -fPIC -fvisibility=hidden $(WARN) $(LLVM_CFLAGS) \
-              -Iinclude -Isupport -Ifrontend -Ilowering -Iruntime -Ikernels -Itests/support -I$(BUILD)/gen $(EXTRA_CFLAGS)
+              -Iinclude -Isupport $(COMPILER_DIRS:%=-I%) -Iruntime -Ikernels -Itests/support -I$(BUILD)/gen \
+              $(EXTRA_CFLAGS)
 LDLIBS_ALL := $(LLVM_LDFLAGS) $(LLVM_LIBS) -ldl -lm -lpthread $(EXTRA_LDFLAGS)
 
 ifeq ($(SANITIZE),1)
@@ -31,7 +36,7 @@ CFLAGS_ALL += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 LDLIBS_ALL += -fsanitize=address,undefined
 endif
 
-LIB_SRCS := $(sort $(wildcard support/*.c frontend/*.c lowering/*.c runtime/*.c runtime/*/*.c kernels/*.c))
+LIB_SRCS := $(sort $(wildcard support/*.c $(COMPILER_DIRS:%=%/*.c) runtime/*.c runtime/*/*.c kernels/*.c))
 GEN_SRCS := $(BUILD)/gen/lexer.c
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(BUILD)/obj/gen/lexer.o
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
@@ -128,16 +133,16 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-om
 .PHONY: fuzz-lib fuzz-run golden-update
 
 fuzz: fuzz-lib
-	$(FUZZ_CC) -std=c11 -O1 -g $(WARN) -fsanitize=fuzzer $(FUZZ_SAN) -Iinclude -Isupport -Ifrontend -Ilowering \
+	$(FUZZ_CC) -std=c11 -O1 -g $(WARN) -fsanitize=fuzzer $(FUZZ_SAN) -Iinclude -Isupport $(COMPILER_DIRS:%=-I%) \
 	    -Iruntime tests/fuzz/fuzz_frontend.c $(FUZZ_BUILD)/libtessera.a -o $(FUZZ_BUILD)/fuzz_frontend $(LDLIBS_ALL)
-	$(FUZZ_CC) -std=c11 -O1 -g $(WARN) -fsanitize=fuzzer $(FUZZ_SAN) -DTSR_FUZZ_CODEGEN -Iinclude -Isupport -Ifrontend \
-	    -Ilowering -Iruntime tests/fuzz/fuzz_frontend.c $(FUZZ_BUILD)/libtessera.a -o $(FUZZ_BUILD)/fuzz_codegen \
+	$(FUZZ_CC) -std=c11 -O1 -g $(WARN) -fsanitize=fuzzer $(FUZZ_SAN) -DTSR_FUZZ_CODEGEN -Iinclude -Isupport \
+	    $(COMPILER_DIRS:%=-I%) -Iruntime tests/fuzz/fuzz_frontend.c $(FUZZ_BUILD)/libtessera.a -o $(FUZZ_BUILD)/fuzz_codegen \
 	    $(LDLIBS_ALL)
 	sh tests/fuzz/make-corpus.sh $(FUZZ_BUILD)/corpus
 
 # The harness needs only the frontend and the TIR: the library is built
 # without the device runtimes (runtime/*/).
-FUZZ_LIB_SRCS = $(sort $(wildcard support/*.c frontend/*.c lowering/*.c runtime/*.c))
+FUZZ_LIB_SRCS = $(sort $(wildcard support/*.c $(COMPILER_DIRS:%=%/*.c) runtime/*.c))
 fuzz-lib:
 	$(MAKE) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT=-O1 EXTRA_CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
 	    LIB_SRCS="$(FUZZ_LIB_SRCS)" $(FUZZ_BUILD)/libtessera.a
@@ -160,7 +165,7 @@ golden-update: $(BUILD)/tessera $(BUILD)/tests/test_golden
 # tests/test_runtime_cuda also runs on a mock driver, $(BUILD)/tests/libcuda_mock.so.
 CUDA_INCLUDE ?= /usr/local/cuda/include
 RT_GEN_OBJS := $(BUILD)/obj/gen/attention_tsr.o $(BUILD)/obj/gen/build_id.o
-RT_BUILD_ID_SRCS := $(sort $(wildcard support/*.[ch] frontend/*.[ch] frontend/*.re lowering/*.[ch]))
+RT_BUILD_ID_SRCS := $(sort $(wildcard support/*.[ch] $(COMPILER_DIRS:%=%/*.[ch]) frontend/*.re))
 
 $(BUILD)/libtessera.a $(BUILD)/libtessera.so: $(RT_GEN_OBJS)
 

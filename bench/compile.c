@@ -14,8 +14,9 @@
 #include "attention_config.h"
 #include "bench.h"
 #include "codegen.h"
-#include "frontend.h"
+#include "compile.h"
 #include "ptxas.h"
+#include "target.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -70,12 +71,12 @@ static bool compile_variant(const Variant *v, const char *target, Compiled *out)
     Diag diag;
     diag_init(&diag, &src);
     double t0 = now_ms();
-    TirModule *m = frontend_compile(&src, defs, (int)TSR_ARRAY_LEN(defs), TSR_ATTENTION_KERNEL, &diag, NULL);
+    TirModule *m = compile_tir(&src, defs, (int)TSR_ARRAY_LEN(defs), TSR_ATTENTION_KERNEL, &diag, NULL);
     double t1 = now_ms();
     bool ok = m && m->funcs.len == 1;
     if (ok) {
         CodegenOptions co = { .target = target, .assume_aligned = true }; /* other fields 0 */
-        ok = codegen_kernel(m->funcs.data[0], &co, false, &out->r, &diag);
+        ok = compile_ptx(m->funcs.data[0], &co, false, NULL, &out->r, &diag);
     }
     double t2 = now_ms();
     if (!ok)
@@ -177,16 +178,19 @@ static bool parse_cg(int argc, char **argv, CgOptions *o, const char *default_ta
     }
     if (o->reps < 1)
         o->reps = 1;
-    /* "sm_80,sm_90a" into the list (o->targets point into this buffer) */
+    /* "A,B" into the list (o->targets are the table's names) */
     static char list[64];
     snprintf(list, sizeof list, "%s", targets);
     o->ntargets = 0;
     for (char *p = strtok(list, ","); p && o->ntargets < 4; p = strtok(NULL, ",")) {
-        if (strcmp(p, "sm_80") && strcmp(p, "sm_90") && strcmp(p, "sm_90a")) {
-            fprintf(stderr, "tessera-bench: unknown target '%s' (sm_80, sm_90 or sm_90a)\n", p);
+        const Target *t = target_lookup(p);
+        if (!t) {
+            char names[128];
+            target_names(names, sizeof names, ", ", " or ");
+            fprintf(stderr, "tessera-bench: unknown target '%s' (%s)\n", p, names);
             return false;
         }
-        o->targets[o->ntargets++] = p;
+        o->targets[o->ntargets++] = t->name;
     }
     return o->ntargets > 0;
 }
@@ -194,12 +198,12 @@ static bool parse_cg(int argc, char **argv, CgOptions *o, const char *default_ta
 int bench_compile_main(int argc, char **argv)
 {
     CgOptions o = { 5, NULL, { NULL }, 0 };
-    if (!parse_cg(argc - 1, argv + 1, &o, "sm_90a"))
+    if (!parse_cg(argc - 1, argv + 1, &o, target_default()->name))
         return 2;
     StrBuf md;
     sb_init(&md);
     table_header(&md, "Compile times: attention, source to PTX", argc, argv);
-    sb_printf(&md, "Median of %d runs per variant, no JIT cache (frontend_compile, then codegen_kernel: TIR passes, "
+    sb_printf(&md, "Median of %d runs per variant, no JIT cache (compile_tir, then compile_ptx: TIR passes, "
                    "LLVM IR, LLVM O1, NVPTX). Block sizes from kernels/attention_config.c.\n\n",
               o.reps);
     sb_puts(&md, "| target | dtype | D | causal | BM | BN | frontend ms | codegen ms | total ms | PTX bytes | PTX lines "
@@ -258,7 +262,9 @@ int bench_compile_main(int argc, char **argv)
 int bench_ptxas_main(int argc, char **argv)
 {
     CgOptions o = { 1, NULL, { NULL }, 0 };
-    if (!parse_cg(argc - 1, argv + 1, &o, "sm_80,sm_90a"))
+    char both[64]; /* the oldest target and the default one */
+    snprintf(both, sizeof both, "%s,%s", target_at(0)->name, target_default()->name);
+    if (!parse_cg(argc - 1, argv + 1, &o, both))
         return 2;
     char ptxas[4096];
     if (!ptxas_find(ptxas, sizeof ptxas)) {

@@ -1,12 +1,12 @@
 /* The tessera command line: compile a .tsr file and print any stage.
  *
- *   tessera compile FILE.tsr [-D NAME=VALUE]... [--kernel NAME] [--target sm_80|sm_90|sm_90a]
+ *   tessera compile FILE.tsr [-D NAME=VALUE]... [--kernel NAME] [--target NAME]
  *                   [--emit tokens|ast|tir|layout|llvm|ptx] [--dump-passes] [-o FILE]
  *
  * Exit status: 0 success, 1 errors in the program, 2 bad usage or I/O. */
 #include "ast.h"
 #include "codegen.h"
-#include "frontend.h"
+#include "compile.h"
 #include "tessera.h"
 
 #include <errno.h>
@@ -16,9 +16,14 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: tessera compile FILE.tsr [-D NAME=VALUE]... [--kernel NAME] [--target sm_80|sm_90|sm_90a]\n"
-               "                      [--emit tokens|ast|tir|layout|llvm|ptx] [--dump-passes] [-o FILE]\n"
-               "       tessera --version\n");
+    char targets[128];
+    target_names(targets, sizeof targets, "|", "|");
+    fprintf(f,
+            "usage: tessera compile FILE.tsr [-D NAME=VALUE]... [--kernel NAME] [--target %s]\n"
+            "                      [--emit tokens|ast|tir|layout|llvm|ptx] [--dump-passes] [-o FILE]\n"
+            "       tessera --version\n"
+            "The default target is %s.\n",
+            targets, target_default()->name);
 }
 
 typedef struct {
@@ -111,17 +116,19 @@ static int write_output(const Options *o, const StrBuf *text)
     return 0;
 }
 
-/* --emit llvm|ptx: one kernel's LLVM IR or PTX. */
-static void emit_gpu(const Options *o, TirModule *m, StrBuf *out, Diag *diag)
+/* --emit llvm|ptx: one kernel's LLVM IR or PTX; dump: the IR after every
+ * code-generation pass (--dump-passes). */
+static void emit_gpu(const Options *o, TirModule *m, StrBuf *out, StrBuf *dump, Diag *diag)
 {
     if (m->funcs.len != 1) {
         diag_error_nopos(diag, "%s has %d kernels; choose one with --kernel NAME", o->file, m->funcs.len);
         return;
     }
-    CodegenOptions co = { o->target ? o->target : "sm_90a", true, 0, 0 };
+    CodegenOptions co = { o->target, true, 0, 0 };
     CodegenResult r;
-    if (codegen_kernel(m->funcs.data[0], &co, !strcmp(o->emit, "llvm"), &r, diag)) {
-        sb_puts(out, !strcmp(o->emit, "llvm") ? r.llvm_ir : r.ptx);
+    bool llvm = !strcmp(o->emit, "llvm");
+    if (compile_ptx(m->funcs.data[0], &co, llvm, dump, &r, diag)) {
+        sb_puts(out, llvm ? r.llvm_ir : r.ptx);
         codegen_result_free(&r);
     }
 }
@@ -132,6 +139,12 @@ static int cmd_compile(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc;
+    if (o.target && !target_lookup(o.target)) { /* whatever the stage */
+        char names[128];
+        target_names(names, sizeof names, ", ", " or ");
+        fprintf(stderr, "tessera: unknown target '%s' (use %s)\n", o.target, names);
+        return 2;
+    }
     size_t len;
     char *text = tsr_read_file(o.file, &len);
     if (!text) {
@@ -154,19 +167,24 @@ static int cmd_compile(int argc, char **argv)
             ast_print(&out, prog);
         arena_free(&arena);
     } else {
-        TirModule *m = frontend_compile(&src, o.defs, o.ndefs, o.kernel, &diag, o.dump_passes ? &dump : NULL);
-        if (m && !strcmp(o.emit, "layout"))
-            for (int i = 0; i < m->funcs.len; i++)
-                tir_run_codegen_passes(m->funcs.data[i], o.dump_passes ? &dump : NULL);
-        if (m && (!strcmp(o.emit, "llvm") || !strcmp(o.emit, "ptx"))) {
-            emit_gpu(&o, m, &out, &diag);
+        TirModule *m = compile_tir(&src, o.defs, o.ndefs, o.kernel, &diag, o.dump_passes ? &dump : NULL);
+        if (m && !strcmp(o.emit, "layout")) {
+            const Target *t = compile_target(o.target, &diag);
+            for (int i = 0; t && i < m->funcs.len && !diag.nerrors; i++)
+                compile_layout(m->funcs.data[i], t, &diag, o.dump_passes ? &dump : NULL);
+        } else if (m && (!strcmp(o.emit, "llvm") || !strcmp(o.emit, "ptx"))) {
+            emit_gpu(&o, m, &out, o.dump_passes ? &dump : NULL, &diag);
         } else if (m) {
-            if (o.dump_passes)
-                sb_putn(&out, dump.data, dump.len);
-            else
-                tir_module_print(&out, m);
-            tir_module_free(m);
+            tir_module_print(&out, m);
         }
+        if (m && !strcmp(o.emit, "layout"))
+            tir_module_print(&out, m);
+        if (o.dump_passes) { /* the IR after every pass instead of the stage */
+            out.len = 0;
+            sb_putn(&out, dump.data, dump.len);
+        }
+        if (m)
+            tir_module_free(m);
     }
     if (diag.nerrors) {
         fputs(diag.out.data, stderr);

@@ -167,8 +167,9 @@ TSR_API const char *tsr_context_device_name(const tsr_context *ctx);
 TSR_API DLDevice tsr_context_dl_device(const tsr_context *ctx);
 
 /* The target a module compiles for when tsr_compile_options.target is NULL:
- * on cuda the GPU's own (sm_80 for compute capability 8.x, sm_90a for 9.0),
- * on emu and interp "sm_80". */
+ * on cuda the GPU's own (sm_80 for compute capability 8.x, sm_90a for 9.0,
+ * sm_90 for later GPUs, which cannot run sm_90a code), on emu and interp
+ * "sm_90a", Tessera's default target. */
 TSR_API const char *tsr_context_default_target(const tsr_context *ctx);
 
 typedef struct tsr_cache_stats {

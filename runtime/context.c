@@ -3,6 +3,7 @@
  * share. */
 #define _POSIX_C_SOURCE 200809L
 #include "rt.h"
+#include "target.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,19 +84,6 @@ const char *tsr_context_error(const tsr_context *ctx)
     if (!ctx)
         return "no context (out of memory, or a NULL handle)";
     return ctx->err.data ? ctx->err.data : "";
-}
-
-/* --------------------------------------------------------------- targets */
-
-bool rt_target_known(const char *t)
-{
-    return t && (!strcmp(t, "sm_80") || !strcmp(t, "sm_90") || !strcmp(t, "sm_90a"));
-}
-
-size_t rt_target_smem_limit(const char *target)
-{
-    /* A100: 163 KB per block (opt-in); H100/H200: 227 KB. */
-    return target && !strncmp(target, "sm_90", 5) ? 232448 : 166912;
 }
 
 /* ---------------------------------------------------------------- dtypes */
@@ -301,7 +289,7 @@ DLDevice tsr_context_dl_device(const tsr_context *ctx)
 
 const char *tsr_context_default_target(const tsr_context *ctx)
 {
-    return ctx && ctx->dev ? ctx->default_target : "sm_80";
+    return ctx && ctx->dev ? ctx->default_target : target_default()->name;
 }
 
 void tsr_context_cache_stats(const tsr_context *ctx, tsr_cache_stats *out)
@@ -348,7 +336,7 @@ static int find_alloc(const tsr_context *ctx, const void *p)
 void rt_host_open(tsr_context *ctx, const char *name)
 {
     snprintf(ctx->device_name, sizeof ctx->device_name, "%s", name);
-    snprintf(ctx->default_target, sizeof ctx->default_target, "sm_80");
+    snprintf(ctx->default_target, sizeof ctx->default_target, "%s", target_default()->name);
     ctx->dl_device.device_type = kDLCPU;
     ctx->dl_device.device_id = 0;
     ctx->max_threads = 1024;

@@ -6,6 +6,7 @@
 #include "abi.h"
 #include "emu/emu.h"
 #include "rt.h"
+#include "target.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,8 +38,7 @@ static tsr_status emu_load(tsr_context *ctx, const char *name, KernelVariant *v,
     v->attrs.local_bytes = info.local_bytes;
     v->attrs.static_smem = info.static_smem;
     /* The emulator has no limit of its own: hold kernels to their GPUs'. */
-    const char *target = strstr(v->ptx, ".target sm_9") ? "sm_90" : "sm_80";
-    size_t limit = rt_target_smem_limit(target);
+    size_t limit = target_of_ptx(v->ptx)->smem_per_block;
     v->attrs.max_dynamic_smem = info.static_smem < limit ? limit - info.static_smem : 0;
     return TSR_OK;
 }

@@ -6,6 +6,7 @@
  * parameters, symbols and grid). */
 #include "codegen.h"
 #include "rt.h"
+#include "target.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -30,26 +31,19 @@ static void ctx_strfree(tsr_context *ctx, char *s)
 
 /* ------------------------------------------------------------- variants */
 
-/* Generates the PTX of one variant: the frontend again (for a TIR of its
- * own), then code generation. Diagnostics go to err. */
+/* Generates the PTX of one variant from the kernel's TIR (which the
+ * driver copies before laying it out, so variants share it). Diagnostics go
+ * to err. */
 static bool generate(tsr_kernel *k, const KernelVariant *v, bool want_llvm, CodegenResult *r, StrBuf *err)
 {
     tsr_module *m = k->mod;
     Source src = { m->name, m->source, m->len };
     Diag diag;
     diag_init(&diag, &src);
-    TirModule *t = frontend_compile(&src, k->defs, k->f->defines.len, k->f->name, &diag, NULL);
-    bool ok = false;
-    if (t && t->funcs.len == 1) {
-        CodegenOptions co = { m->target, true, v->unaligned, v->divisible };
-        ok = codegen_kernel(t->funcs.data[0], &co, want_llvm, r, &diag);
-    } else if (t) {
-        diag_error_nopos(&diag, "internal error: kernel '%s' compiled to %d functions", k->f->name, t->funcs.len);
-    }
+    CodegenOptions co = { m->target, true, v->unaligned, v->divisible };
+    bool ok = compile_ptx(k->f, &co, want_llvm, NULL, r, &diag);
     if (!ok)
         sb_puts(err, diag.out.data ? diag.out.data : "code generation failed");
-    if (t)
-        tir_module_free(t);
     diag_free(&diag);
     return ok;
 }
@@ -175,8 +169,11 @@ static tsr_status module_init(tsr_module *m, const char *source, size_t len, con
 {
     tsr_context *ctx = m->ctx;
     const char *target = o->target ? o->target : ctx->default_target;
-    if (!rt_target_known(target))
-        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "unknown target '%s' (use sm_80, sm_90 or sm_90a)", target);
+    if (!target_lookup(target)) {
+        char names[128];
+        target_names(names, sizeof names, ", ", " or ");
+        return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "unknown target '%s' (use %s)", target, names);
+    }
     snprintf(m->target, sizeof m->target, "%s", target);
     if (o->ndefines < 0 || (o->ndefines > 0 && !o->defines))
         return rt_fail(&ctx->err, TSR_ERR_INVALID_ARGUMENT, "%d defines given with defines = %p", o->ndefines,
@@ -258,7 +255,7 @@ static tsr_status compile(tsr_context *ctx, const char *source, size_t len, cons
         Source src = { m->name, m->source, m->len };
         Diag diag;
         diag_init(&diag, &src);
-        m->tir = frontend_compile(&src, m->defs, m->ndefs, o->kernel, &diag, NULL);
+        m->tir = compile_tir(&src, m->defs, m->ndefs, o->kernel, &diag, NULL);
         if (!m->tir)
             s = rt_fail_text(&ctx->err, TSR_ERR_COMPILE, diag.out.data);
         diag_free(&diag);

@@ -12,7 +12,7 @@
 #ifndef TSR_RT_H
 #define TSR_RT_H
 
-#include "frontend.h"
+#include "compile.h"
 #include "interp.h"
 #include "jitcache.h"
 #include "tessera.h"
@@ -175,8 +175,6 @@ tsr_status rt_fail_text(StrBuf *msg, tsr_status s, const char *text);
 
 /* The dynamic shared memory limit (opt-in) of a target's GPUs, for devices
  * that have no GPU to ask. */
-size_t rt_target_smem_limit(const char *target);
-bool rt_target_known(const char *target);
 
 /* The DLPack form of a DType, and the DType of a DLPack dtype (false when
  * Tessera has none). */
@@ -187,7 +185,7 @@ void rt_dl_dtype_name(DLDataType d, char *buf, size_t n);
 /* The lowest address and the size in bytes of the memory a tensor spans. */
 void rt_tensor_extent(const HostTensor *t, const char **lo, size_t *bytes);
 
-/* Packs the kernel parameters of a launch per lowering/abi.h into buf and
+/* Packs the kernel parameters of a launch per backend/abi.h into buf and
  * points args[i] at slot i. offsets (NULL: natural alignment) and sizes
  * (NULL: not checked) describe the PTX's parameter list, nparams long (-1:
  * unknown). Returns false with a message when the PTX's list and the ABI

@@ -19,13 +19,13 @@
 
 static const char *const targets[] = { "sm_80", "sm_90a" };
 
-static char *compile_ptx(TirFunc *f, const char *target)
+static char *ptx_of(TirFunc *f, const char *target)
 {
     CodegenOptions o = { target, true, 0, 0 };
     CodegenResult r;
     Diag diag;
     diag_init(&diag, NULL);
-    if (!codegen_kernel(f, &o, false, &r, &diag))
+    if (!compile_ptx(f, &o, false, NULL, &r, &diag))
         fail_msg("code generation failed for %s: %s", f->name, diag.out.data ? diag.out.data : "");
     diag_free(&diag);
     char *ptx = r.ptx;
@@ -62,7 +62,7 @@ static void attention_variants(void **state)
                     Define defs[5] = { { "T", dtype_name(dts[k]) }, { "D", dbuf }, { "BM", bm }, { "BN", bn },
                                        { "CAUSAL", causal ? "true" : "false" } };
                     TirModule *m = compile_file_or_fail("kernels/attention.tsr", defs, 5);
-                    char *ptx = compile_ptx(module_func(m, "attention_fwd"), targets[t]);
+                    char *ptx = ptx_of(module_func(m, "attention_fwd"), targets[t]);
                     const char *what[] = { "mma.sync.aligned.m16n8k16.row.col.f32", "ldmatrix.sync.aligned",
                                            "cp.async.cg.shared.global", "cp.async.wait_group" };
                     for (size_t w = 0; w < 4; w++)
@@ -112,7 +112,7 @@ static void examples_assemble(void **state)
         for (size_t t = 0; t < 2; t++) {
             const Program *p = &programs[i];
             TirModule *m = compile_file_or_fail(p->file, p->defs, p->ndefs);
-            char *ptx = compile_ptx(module_func(m, p->kernel), targets[t]);
+            char *ptx = ptx_of(module_func(m, p->kernel), targets[t]);
             PtxasReport rep;
             StrBuf log;
             sb_init(&log);
@@ -147,7 +147,7 @@ static void unsupported_dot_is_an_error(void **state)
     Source s = { "t.tsr", src, strlen(src) };
     Diag diag;
     diag_init(&diag, &s);
-    assert_false(codegen_kernel(m->funcs.data[0], &o, false, &r, &diag));
+    assert_false(compile_ptx(m->funcs.data[0], &o, false, NULL, &r, &diag));
     assert_non_null(strstr(diag.out.data, "t.tsr:2:22: error: this dot of f32[128, 128] by [128, 128] is too big"));
     diag_free(&diag);
     sb_free(&diags);
@@ -167,7 +167,7 @@ static void f32_multiply_adds_contract(void **state)
     sb_init(&diags);
     TirModule *m = compile_string("t.tsr", src, NULL, 0, &diags);
     assert_non_null(m);
-    char *ptx = compile_ptx(m->funcs.data[0], "sm_90a");
+    char *ptx = ptx_of(m->funcs.data[0], "sm_90a");
     assert_non_null(strstr(ptx, "fma.rn.f32"));
     assert_null(strstr(ptx, "mul.rn.f32"));
     assert_null(strstr(ptx, "fma.rn.f16"));
@@ -209,7 +209,7 @@ static void sass_counts(void **state)
     }
     Define defs[5] = { { "T", "f16" }, { "D", "128" }, { "BM", "64" }, { "BN", "64" }, { "CAUSAL", "false" } };
     TirModule *m = compile_file_or_fail("kernels/attention.tsr", defs, 5);
-    char *ptx = compile_ptx(m->funcs.data[0], "sm_90a");
+    char *ptx = ptx_of(m->funcs.data[0], "sm_90a");
     PtxasReport rep;
     StrBuf log;
     sb_init(&log);

@@ -1,6 +1,7 @@
 /* The TIR passes that prepare code generation (fuse, layout, pipeline,
  * smem), checked on the attention kernel and on small programs: what they
  * produce, and that the verifier accepts it. */
+#include "passes.h"
 #include "testutil.h"
 
 #include <setjmp.h>
@@ -16,7 +17,7 @@ static TirFunc *laid_out_attention(TirModule **m, const char *D, const char *cau
     Define defs[3] = { { "T", "f16" }, { "D", D }, { "CAUSAL", causal } };
     *m = compile_file_or_fail("kernels/attention.tsr", defs, 3);
     TirFunc *f = tir_func_clone(module_func(*m, "attention_fwd"));
-    tir_run_codegen_passes(f, NULL);
+    tir_run_codegen_passes(f, target_default(), NULL);
     StrBuf why;
     sb_init(&why);
     if (!tir_verify(f, &why))
@@ -28,6 +29,8 @@ static TirFunc *laid_out_attention(TirModule **m, const char *D, const char *cau
 typedef struct {
     int count[TIR_OP_COUNT];
     int dot3;             /* dots that accumulate into an operand */
+    int stage_waits;      /* waits for one stage (not all) */
+    int stage_wait_later; /* the later stages those waits leave in flight, summed */
     int local_converts;   /* conversions done in registers */
     int shared_converts;  /* conversions out of shared tiles */
     int smem_converts;    /* conversions through scratch */
@@ -42,6 +45,10 @@ static void census_block(TirFunc *f, BlockId b, Census *c)
         c->count[in->op]++;
         if (in->op == TIR_DOT && in->nargs == 3)
             c->dot3++;
+        if (in->op == TIR_ASYNC_WAIT && in->nargs == 1) {
+            c->stage_waits++;
+            c->stage_wait_later += (int)in->ival;
+        }
         for (int r = 0; r < in->nres; r++)
             if (tir_type(f, in->res[r]).rank && !tir_layout(f, in->res[r]))
                 c->untyped_tiles++;
@@ -78,6 +85,15 @@ static void attention_shape(void **state)
     /* Pipelining: K and V are copied two iterations ahead. */
     assert_int_equal(c.count[TIR_ASYNC_COPY], 4); /* prologue and loop, K and V */
     assert_int_equal(c.count[TIR_SMEM_TILE], 2);
+    /* Stage operations: one commit per filled stage (prologue, loop); a
+     * wait for every stage before the prologue and after the loop, and in
+     * the loop a wait for the loop's stage with none later in flight (two
+     * stages) and its release after the body. */
+    assert_int_equal(c.count[TIR_ASYNC_COMMIT], 2);
+    assert_int_equal(c.count[TIR_ASYNC_WAIT], 3);
+    assert_int_equal(c.count[TIR_ASYNC_RELEASE], 1);
+    assert_int_equal(c.stage_waits, 1);
+    assert_int_equal(c.stage_wait_later, 0);
     assert_int_equal(f->buffers.len, 2);
     for (int i = 0; i < f->buffers.len; i++)
         assert_int_equal(f->buffers.data[i].stages, 2);
@@ -128,7 +144,7 @@ static TirFunc *laid_out(TirModule **m, const char *src)
         fail_msg("%s", diags.data);
     sb_free(&diags);
     TirFunc *f = tir_func_clone((*m)->funcs.data[0]);
-    tir_run_codegen_passes(f, NULL);
+    tir_run_codegen_passes(f, target_default(), NULL);
     return f;
 }
 
@@ -165,7 +181,7 @@ static void passes_run_once(void **state)
     TirModule *m;
     TirFunc *f = laid_out_attention(&m, "64", "false");
     int before = f->insts.len;
-    tir_run_codegen_passes(f, NULL);
+    tir_run_codegen_passes(f, target_default(), NULL);
     assert_int_equal(f->insts.len, before);
     assert_int_equal(module_func(m, "attention_fwd")->layouts.len, 0);
     tir_func_free(f);

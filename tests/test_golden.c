@@ -163,7 +163,7 @@ static char *diagnose(const char *name, const char *text, size_t len, const Opti
     Source src = { name, text, len };
     Diag diag;
     diag_init(&diag, &src);
-    TirModule *m = frontend_compile(&src, o->defs, o->ndefs, o->kernel, &diag, NULL);
+    TirModule *m = compile_tir(&src, o->defs, o->ndefs, o->kernel, &diag, NULL);
     *compiled = m != NULL;
     tir_module_free(m);
     char *out = sb_take(&diag.out);
@@ -291,7 +291,7 @@ static void dumps_match(void **state)
         if (diag.nerrors == 0)
             ast_print(&ast, prog);
         arena_free(&arena);
-        TirModule *m = diag.nerrors ? NULL : frontend_compile(&src, o.defs, o.ndefs, o.kernel, &diag, &passes);
+        TirModule *m = diag.nerrors ? NULL : compile_tir(&src, o.defs, o.ndefs, o.kernel, &diag, &passes);
         if (!m) {
             printf("%s does not compile:\n%s", path, diag.out.data ? diag.out.data : "");
             failures++;

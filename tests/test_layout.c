@@ -1,4 +1,4 @@
-/* Distributed layouts (lowering/layout.c): coverage of every element,
+/* Distributed layouts (ir/layout.c): coverage of every element,
  * replication, the mma.sync fragment tables of the PTX ISA, and the algebra
  * (slice, expand, transpose, broadcast, register-local conversion), and the
  * layouts of dots on the CUDA cores. */

@@ -1,10 +1,11 @@
-/* The TIR passes (lowering/pass_fold.c, pass_cse.c, pass_dce.c, passes.c):
+/* The TIR passes (passes/pass_fold.c, pass_cse.c, pass_dce.c, passes.c):
  * for each, what it must change and what it must leave alone, that a second
  * run finds nothing more to do, that the IR still verifies, and that the
  * whole pipeline keeps the meaning of programs (interpreter outputs are
  * bitwise the same before and after). Inputs are built by sema from small
  * kernels, before any pass has run. */
 #include "ast.h"
+#include "passes.h"
 #include "testutil.h"
 
 #include <math.h>
@@ -120,7 +121,7 @@ static void fold_scalar_constants(void **state)
                           "O[1] = where(f32(1) > f32(2), s, X[0]);\n" /* select on a constant condition */
                           "O[2] = f32(i32(-2.5) < i32(0)) + exp2(f32(3));");
     TirFunc *f = m->funcs.data[0];
-    assert_true(tir_pass_fold(f));
+    assert_true(tir_pass_fold(f, NULL));
     verify(f);
     TirInst *d = stored_def(f, 0);
     assert_int_equal(d->op, TIR_CONST);
@@ -136,7 +137,7 @@ static void fold_scalar_constants(void **state)
     assert_true(stored_def(f, 6)->fval == 9.0);
     /* nothing arithmetic is left, and a second run has nothing to do */
     assert_int_equal(count(f, TIR_MUL) + count(f, TIR_ADD) + count(f, TIR_DIV) + count(f, TIR_REM), 0);
-    assert_false(tir_pass_fold(f));
+    assert_false(tir_pass_fold(f, NULL));
     tir_module_free(m);
 }
 
@@ -149,7 +150,7 @@ static void fold_leaves_what_is_not_constant(void **state)
                           "O[0 : +16] = where(c, X[0 : +16], 0.0);\n"); /* run-time condition */
     TirFunc *f = m->funcs.data[0];
     int mul = count(f, TIR_MUL), add = count(f, TIR_ADD), sel = count(f, TIR_SELECT);
-    assert_false(tir_pass_fold(f));
+    assert_false(tir_pass_fold(f, NULL));
     assert_int_equal(count(f, TIR_MUL), mul);
     assert_int_equal(count(f, TIR_ADD), add);
     assert_int_equal(count(f, TIR_SELECT), sel);
@@ -167,7 +168,7 @@ static void fold_and_or_identities(void **state)
     TirFunc *f = m->funcs.data[0];
     assert_int_equal(count(f, TIR_AND), 4);
     assert_int_equal(count(f, TIR_OR), 2);
-    assert_true(tir_pass_fold(f));
+    assert_true(tir_pass_fold(f, NULL));
     verify(f);
     assert_int_equal(count(f, TIR_AND) + count(f, TIR_OR), 0);
     /* each select now tests the remainder's sign directly */
@@ -177,7 +178,7 @@ static void fold_and_or_identities(void **state)
         TirOp test = tir_inst(f, tir_val(f, sel->args[0])->def)->op;
         assert_int_equal(test, k == 0 ? TIR_GT : TIR_LT);
     }
-    assert_false(tir_pass_fold(f));
+    assert_false(tir_pass_fold(f, NULL));
     tir_module_free(m);
 }
 
@@ -192,7 +193,7 @@ static void fold_nested_blocks_and_grid(void **state)
                          "}\n",
                          NULL, 0);
     TirFunc *f = m->funcs.data[0];
-    assert_true(tir_pass_fold(f));
+    assert_true(tir_pass_fold(f, NULL));
     verify(f);
     assert_int_equal(count(f, TIR_ADD) + count(f, TIR_MUL) + count(f, TIR_SELECT) + count(f, TIR_CAST), 0);
     assert_int_equal(count_grid(f, TIR_MUL) + count_grid(f, TIR_SUB) + count_grid(f, TIR_CAST), 0);
@@ -200,7 +201,7 @@ static void fold_nested_blocks_and_grid(void **state)
     assert_int_equal(g0->op, TIR_CONST);
     assert_int_equal(g0->ival, 8);
     assert_int_equal(g1->ival, 2);
-    assert_false(tir_pass_fold(f));
+    assert_false(tir_pass_fold(f, NULL));
     tir_module_free(m);
 }
 
@@ -215,7 +216,7 @@ static void cse_merges_equal_pure_instructions(void **state)
                           "OI[0] = program_id(0) + program_id(0);");
     TirFunc *f = m->funcs.data[0];
     assert_int_equal(count(f, TIR_PARAM), 4);
-    assert_true(tir_pass_cse(f));
+    assert_true(tir_pass_cse(f, NULL));
     verify(f);
     assert_int_equal(count(f, TIR_PARAM), 1);
     assert_int_equal(count(f, TIR_MUL), 1);
@@ -223,7 +224,7 @@ static void cse_merges_equal_pure_instructions(void **state)
     assert_int_equal(count(f, TIR_PROGRAM_ID), 1);
     assert_int_equal(stored_val(f, 0), stored_val(f, 1));
     assert_int_equal(count(f, TIR_STORE), 4); /* stores are never merged */
-    assert_false(tir_pass_cse(f));
+    assert_false(tir_pass_cse(f, NULL));
     tir_module_free(m);
 }
 
@@ -238,7 +239,7 @@ static void cse_keeps_what_differs(void **state)
                           "OH[0] = f16(s) * 2.0;\n"
                           "O[2] = s * 2.0;");   /* same value, other dtype */
     TirFunc *f = m->funcs.data[0];
-    tir_pass_cse(f);
+    tir_pass_cse(f, NULL);
     verify(f);
     assert_int_equal(count(f, TIR_PROGRAM_ID), 2);
     assert_int_equal(count(f, TIR_NUM_PROGRAMS), 1);
@@ -262,7 +263,7 @@ static void cse_does_not_merge_loads(void **state)
                           "O[16 : +16] = b;\n"
                           "O[32] = X[0] + X[0];");
     TirFunc *f = m->funcs.data[0];
-    tir_pass_cse(f);
+    tir_pass_cse(f, NULL);
     verify(f);
     assert_int_equal(count(f, TIR_LOAD), 4);
     assert_int_equal(count(f, TIR_STORE), 3);
@@ -279,7 +280,7 @@ static void cse_respects_dominance(void **state)
                           "for i in 0 .. 4 { O[i] = s * 7.0 + s * 3.0; }\n"
                           "O[2] = s * 5.0 + s * 7.0 + a;");
     TirFunc *f = m->funcs.data[0];
-    assert_true(tir_pass_cse(f));
+    assert_true(tir_pass_cse(f, NULL));
     verify(f);
     /* s * 3.0 once (the outer one serves both nested uses); s * 5.0 in each
      * branch and after the if; s * 7.0 in the loop and after it */
@@ -293,7 +294,7 @@ static void cse_keeps_grid_and_body_apart(void **state)
     (void)state;
     TirModule *m = build("kernel k(O: out i32[N]) grid (N, N) { O[0] = N; O[1] = N; }", NULL, 0);
     TirFunc *f = m->funcs.data[0];
-    tir_pass_cse(f);
+    tir_pass_cse(f, NULL);
     verify(f);
     assert_int_equal(count_grid(f, TIR_DIM), 1);
     assert_int_equal(count(f, TIR_DIM), 1);
@@ -313,14 +314,14 @@ static void dce_removes_unused_pure_code(void **state)
                           "if c { t = t + 1.0; }\n"                   /* a pure if, result unused */
                           "O[0] = s;");
     TirFunc *f = m->funcs.data[0];
-    assert_true(tir_pass_dce(f));
+    assert_true(tir_pass_dce(f, NULL));
     verify(f);
     assert_int_equal(count(f, TIR_FOR) + count(f, TIR_IF) + count(f, TIR_LOAD) + count(f, TIR_EXP), 0);
     assert_int_equal(count(f, TIR_MUL) + count(f, TIR_ADD) + count(f, TIR_ARANGE), 0);
     /* only the store and what it needs are left */
     TirBlock *bl = tir_block(f, f->body);
     assert_int_equal(bl->insts.len, 3); /* const index, param, store */
-    assert_false(tir_pass_dce(f));
+    assert_false(tir_pass_dce(f, NULL));
     tir_module_free(m);
 }
 
@@ -337,7 +338,7 @@ static void dce_keeps_side_effects(void **state)
                           "O[9] = w;");
     TirFunc *f = m->funcs.data[0];
     int stores = count(f, TIR_STORE);
-    tir_pass_dce(f);
+    tir_pass_dce(f, NULL);
     verify(f);
     assert_int_equal(count(f, TIR_STORE), stores);
     assert_int_equal(count(f, TIR_FOR), 4);
@@ -367,13 +368,13 @@ static void long_chains(void **state)
         TirFunc *f = m->funcs.data[0];
         clock_t t0 = clock();
         if (live) {
-            assert_true(tir_pass_cse(f)); /* the constants 1.5 and 1.0 */
-            assert_false(tir_pass_fold(f));
-            assert_false(tir_pass_dce(f));
+            assert_true(tir_pass_cse(f, NULL)); /* the constants 1.5 and 1.0 */
+            assert_false(tir_pass_fold(f, NULL));
+            assert_false(tir_pass_dce(f, NULL));
             assert_int_equal(count(f, TIR_MUL), 20000);
             assert_int_equal(count(f, TIR_CONST), 3);
         } else {
-            assert_true(tir_pass_dce(f));
+            assert_true(tir_pass_dce(f, NULL));
             assert_int_equal(count(f, TIR_MUL) + count(f, TIR_ADD), 0);
         }
         double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;

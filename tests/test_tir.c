@@ -1,4 +1,4 @@
-/* The tile IR (lowering/tir.c, tir_print.c, tir_verify.c): building, the
+/* The tile IR (ir/tir.c, tir_print.c, tir_verify.c): building, the
  * properties of types and ops, the printed form, and a verifier that accepts
  * well-formed IR and rejects each kind of malformed IR (without crashing on
  * it: ids out of range included). */

@@ -10,6 +10,7 @@
  * TESSERA_LIBCUDA names another driver library to open (tests use a mock). */
 #define _POSIX_C_SOURCE 200809L
 #include "rt.h"
+#include "target.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,9 +163,10 @@ static tsr_status open_gpu(tsr_context *ctx, Cuda *cu, StrBuf *err)
     CU_CHECK(cu, cuDeviceGetAttribute(&gx, CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X, cu->dev), err);
     CU_CHECK(cu, cuDeviceGetAttribute(&gy, CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y, cu->dev), err);
     CU_CHECK(cu, cuDeviceGetAttribute(&gz, CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z, cu->dev), err);
-    if (cu->cc_major < 8) {
-        sb_printf(err, "GPU %d (%s) has compute capability %d.%d; Tessera's kernels need 8.0 or newer", ctx->ordinal,
-                  name, cu->cc_major, cu->cc_minor);
+    const Target *target = target_for_device(cu->cc_major, cu->cc_minor);
+    if (!target) {
+        sb_printf(err, "GPU %d (%s) has compute capability %d.%d; Tessera's kernels need %d.%d or newer", ctx->ordinal,
+                  name, cu->cc_major, cu->cc_minor, target_at(0)->sm / 10, target_at(0)->sm % 10);
         return TSR_ERR_UNSUPPORTED;
     }
     CU_CHECK(cu, cuDevicePrimaryCtxRetain(&cu->pctx, cu->dev), err);
@@ -172,9 +174,7 @@ static tsr_status open_gpu(tsr_context *ctx, Cuda *cu, StrBuf *err)
     ctx->max_grid[0] = gx;
     ctx->max_grid[1] = gy;
     ctx->max_grid[2] = gz;
-    /* sm_90a code runs on 9.0 only; later GPUs get portable sm_90 PTX. */
-    const char *target = cu->cc_major == 9 && cu->cc_minor == 0 ? "sm_90a" : cu->cc_major >= 9 ? "sm_90" : "sm_80";
-    snprintf(ctx->default_target, sizeof ctx->default_target, "%s", target);
+    snprintf(ctx->default_target, sizeof ctx->default_target, "%s", target->name);
     snprintf(ctx->device_name, sizeof ctx->device_name, "cuda:%d %s (sm_%d%d, driver %d.%d)", ctx->ordinal, name,
              cu->cc_major, cu->cc_minor, version / 1000, version % 1000 / 10);
     ctx->dl_device.device_type = kDLCUDA;
@@ -204,25 +204,11 @@ static void cuda_close(tsr_context *ctx)
     ctx->dev_state = NULL;
 }
 
-/* The compute capability a PTX's .target needs, e.g. 90 and arch-specific
- * for "sm_90a". */
-static int ptx_target(const char *ptx, bool *arch_specific)
-{
-    const char *t = strstr(ptx, ".target sm_");
-    *arch_specific = false;
-    if (!t)
-        return 0;
-    char *end;
-    long v = strtol(t + 11, &end, 10);
-    *arch_specific = *end == 'a';
-    return (int)v;
-}
-
 static tsr_status cuda_load(tsr_context *ctx, const char *name, KernelVariant *v, StrBuf *err)
 {
     Cuda *cu = cuda_of(ctx);
     bool arch;
-    int need = ptx_target(v->ptx, &arch), have = cu->cc_major * 10 + cu->cc_minor;
+    int need = target_sm_of_ptx(v->ptx, &arch), have = cu->cc_major * 10 + cu->cc_minor;
     if (need > have || (arch && need != have)) {
         sb_printf(err, "kernel '%s' is compiled for sm_%d%s, which GPU %d (sm_%d) cannot run; compile for %s", name,
                   need, arch ? "a" : "", ctx->ordinal, have, ctx->default_target);

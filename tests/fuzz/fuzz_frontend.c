@@ -21,7 +21,7 @@
  *
  * Build and run: `make fuzz`, then see tests/README.md. */
 #include "ast.h"
-#include "frontend.h"
+#include "compile.h"
 #include "interp.h"
 #ifdef TSR_FUZZ_CODEGEN
 #include "codegen.h"
@@ -324,7 +324,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         diag_init(&d2, &src);
         StrBuf dump;
         sb_init(&dump);
-        TirModule *m = frontend_compile(&src, defs, ndefs, NULL, &d2, size % 3 == 0 ? &dump : NULL);
+        TirModule *m = compile_tir(&src, defs, ndefs, NULL, &d2, size % 3 == 0 ? &dump : NULL);
         if (m) {
             tir_module_print(&out, m);
 #ifdef TSR_FUZZ_CODEGEN
@@ -335,7 +335,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 CodegenResult r = { 0 };
                 Diag d3;
                 diag_init(&d3, &src);
-                if (codegen_kernel(m->funcs.data[i], &co, false, &r, &d3))
+                if (compile_ptx(m->funcs.data[i], &co, false, NULL, &r, &d3))
                     codegen_result_free(&r);
                 diag_free(&d3);
             }

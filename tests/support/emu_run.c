@@ -26,11 +26,11 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
     int64_t grid[3];
     if (f->syms.len > 64 || !kernel_bind_args(f, args, nargs, syms, err) || !kernel_eval_grid(f, args, syms, grid, err))
         return false;
-    CodegenOptions co = { o->target ? o->target : EMU_RUN_DEFAULT_TARGET, true, 0, 0 };
+    CodegenOptions co = { o->target, true, 0, 0 };
     CodegenResult cr;
     Diag diag;
     diag_init(&diag, NULL);
-    bool ok = codegen_kernel(f, &co, false, &cr, &diag);
+    bool ok = compile_ptx(f, &co, false, NULL, &cr, &diag);
     if (!ok) {
         sb_puts(err, diag.out.data ? diag.out.data : "code generation failed");
         diag_free(&diag);
@@ -44,7 +44,7 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
         codegen_result_free(&cr);
         return false;
     }
-    /* Parameters packed as the runtime packs them (lowering/abi.h). */
+    /* Parameters packed as the runtime packs them (backend/abi.h). */
     size_t bytes;
     int n = rt_param_slots(f, &bytes);
     unsigned char *store = calloc(bytes + 1, 1);

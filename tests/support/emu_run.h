@@ -1,5 +1,5 @@
 /* Test utility: compiles a kernel's TIR to PTX and runs it on the emulator
- * with host tensors, packing parameters per lowering/abi.h. (The runtime's
+ * with host tensors, packing parameters per backend/abi.h. (The runtime's
  * emu device does the same for API users; tests of code generation use this
  * to compare the emulator with the interpreter without the API around it.) */
 #ifndef TSR_EMU_RUN_H
@@ -7,11 +7,8 @@
 
 #include "interp.h"
 
-/* The target PTX is generated for when the options name none. */
-#define EMU_RUN_DEFAULT_TARGET "sm_90a"
-
 typedef struct {
-    const char *target;  /* default EMU_RUN_DEFAULT_TARGET */
+    const char *target;  /* NULL: the default target (target_default()) */
     bool check_races, check_uninit;
     int host_threads;
     uint64_t warp_insns; /* out */

@@ -159,7 +159,7 @@ TirModule *compile_string(const char *name, const char *text, const Define *defs
     Source src = { name, text, strlen(text) };
     Diag diag;
     diag_init(&diag, &src);
-    TirModule *m = frontend_compile(&src, defs, ndefs, NULL, &diag, NULL);
+    TirModule *m = compile_tir(&src, defs, ndefs, NULL, &diag, NULL);
     if (diags && diag.out.data)
         sb_puts(diags, diag.out.data);
     diag_free(&diag);

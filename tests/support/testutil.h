@@ -3,7 +3,7 @@
 #ifndef TSR_TESTUTIL_H
 #define TSR_TESTUTIL_H
 
-#include "frontend.h"
+#include "compile.h"
 #include "interp.h"
 
 typedef struct {

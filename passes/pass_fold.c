@@ -8,6 +8,7 @@
  * One walk over the block tree in dominance order, so chains fold in one run
  * and a second run finds nothing to do; replaced values are renamed in the
  * operands of later instructions as the walk reaches them. */
+#include "passes.h"
 #include "tir_eval.h"
 
 #include <stdlib.h>
@@ -109,7 +110,7 @@ static bool fold_block(Fold *fo, BlockId b)
     return changed;
 }
 
-bool tir_pass_fold(TirFunc *f)
+bool tir_pass_fold(TirFunc *f, const Target *t)
 {
     Fold fo = { f, tsr_xmalloc(sizeof(ValId) * ((size_t)f->vals.len + 1)) };
     for (int i = 0; i < f->vals.len; i++)

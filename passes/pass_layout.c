@@ -11,14 +11,16 @@
  * A load whose tile only feeds dots (directly or through transpose) goes to
  * shared memory instead of registers: the code generator copies it there
  * asynchronously and reads the operand fragments with ldmatrix. Dots the
- * tensor cores cannot run (layout_mma_fits) multiply-add on the CUDA cores
- * from operands each thread holds whole along K (layout_fma_operand).
+ * tensor cores cannot run multiply-add on the CUDA cores from operands each
+ * thread holds whole along K (layout_fma_operand). Which dots run where,
+ * with which layouts, and which operand tiles live in shared memory, is the
+ * target's choice (Target.plan_dot, Target.operand_smem_layout).
  *
  * Cheap producers -- splat, arange, expand_dims, transpose, broadcast, and any
  * computation whose operands are all such -- have no layout of their own:
  * they are rebuilt at each use in the layout that use needs, so a broadcast
  * row maximum or a column index never costs a conversion. */
-#include "tir.h"
+#include "passes.h"
 
 #include <stdlib.h>
 
@@ -34,6 +36,7 @@ typedef struct {
 
 typedef struct {
     TirFunc *f;
+    const Target *target;
     int *use_start, *users; /* users of value v: users[use_start[v] .. use_start[v+1]) */
     int *natural; /* per value: layout index, FLEX, or TIR_NONE (scalars) */
     int *weight;
@@ -125,11 +128,10 @@ static bool only_feeds_dots(LayoutPass *p, ValId v, int depth)
 static int load_layout(LayoutPass *p, ValId r)
 {
     TType t = vtype(p, r);
-    int esize = dtype_size(t.dt);
-    /* f32 tiles feed only dots on the CUDA cores, which read them element by element */
-    if (t.rank == 2 && (esize == 2 || esize == 4) && t.shape[1] * esize >= 16 && t.shape[0] >= 8 &&
-        only_feeds_dots(p, r, 0))
-        return intern(p, layout_shared(t.shape[0], t.shape[1], esize, false));
+    Layout shared;
+    if (t.rank == 2 && only_feeds_dots(p, r, 0) &&
+        p->target->operand_smem_layout(p->target, t.shape[0], t.shape[1], dtype_size(t.dt), &shared))
+        return intern(p, shared);
     return default_blocked(p, t);
 }
 
@@ -147,12 +149,9 @@ static void analyze_inst(LayoutPass *p, InstId id)
     case TIR_LOAD: set_nat(p, r, load_layout(p, r), 4, NULL); break;
     case TIR_DOT: {
         TType t = vtype(p, r), ta = vtype(p, a);
-        int wm, wn;
-        layout_mma_warps(t.shape[0], t.shape[1], f->warps, &wm, &wn);
-        Layout acc = layout_mma_fits(ta.dt, t.shape[0], t.shape[1], ta.shape[1])
-                         ? layout_mma_acc(t.shape[0], t.shape[1], f->warps, wm, wn)
-                         : layout_fma_acc(t.shape[0], t.shape[1], f->warps);
-        set_nat(p, r, intern(p, acc), 6, NULL);
+        DotPlan plan;
+        p->target->plan_dot(p->target, ta.dt, t.shape[0], t.shape[1], ta.shape[1], f->warps, &plan);
+        set_nat(p, r, intern(p, plan.acc), 6, NULL);
         break;
     }
     case TIR_REDUCE: {
@@ -401,16 +400,14 @@ static void rewrite_dot(LayoutPass *p, InstId id)
 {
     TirInst *in = tir_inst(p->f, id);
     TType ta = vtype(p, in->args[0]), tb = vtype(p, in->args[1]);
-    int M = ta.shape[0], K = ta.shape[1], N = tb.shape[1], wm, wn, la, lb;
-    if (layout_mma_fits(ta.dt, M, N, K)) {
-        layout_mma_warps(M, N, p->f->warps, &wm, &wn);
-        la = intern(p, layout_mma_a(M, K, p->f->warps, wm, wn));
-        lb = intern(p, layout_mma_b(K, N, p->f->warps, wm, wn));
-    } else {
-        Layout acc = layout_at(p, own_layout(p, in->res[0]));
-        la = intern(p, layout_fma_operand(&acc, K, false));
-        lb = intern(p, layout_fma_operand(&acc, K, true));
+    int M = ta.shape[0], K = ta.shape[1], N = tb.shape[1];
+    DotPlan plan;
+    p->target->plan_dot(p->target, ta.dt, M, N, K, p->f->warps, &plan);
+    if (!plan.tensor_cores) { /* the operands follow the result's final layout */
+        plan.acc = layout_at(p, own_layout(p, in->res[0]));
+        dot_plan_fma_operands(&plan, K);
     }
+    int la = intern(p, plan.a), lb = intern(p, plan.b);
     ValId a = materialize(p, in->args[0], la);
     ValId bv = materialize(p, in->args[1], lb);
     ValId c = in->nargs == 3 ? materialize(p, in->args[2], own_layout(p, in->res[0])) : TIR_NONE;
@@ -556,12 +553,13 @@ static void build_users(LayoutPass *p)
     }
 }
 
-bool tir_pass_layout(TirFunc *f)
+bool tir_pass_layout(TirFunc *f, const Target *t)
 {
     Arena arena;
     arena_init(&arena);
     LayoutPass p = { 0 };
     p.f = f;
+    p.target = t;
     p.arena = &arena;
     build_users(&p);
     int nvals = f->vals.len;

@@ -1,12 +1,14 @@
 /* GPU code generation: laid-out TIR to LLVM IR (through the LLVM-C API) and
- * LLVM IR to PTX with LLVM's NVPTX backend. */
+ * LLVM IR to PTX with LLVM's NVPTX backend. The compile driver
+ * (driver/compile.h) calls these in order; everything else calls the
+ * driver. */
 #ifndef TSR_CODEGEN_H
 #define TSR_CODEGEN_H
 
-#include "tir.h"
+#include "target.h"
 
 typedef struct {
-    const char *target; /* "sm_80", "sm_90" or "sm_90a" (the default) */
+    const char *target; /* a name in the target table (backend/target.c); NULL: the default */
     /* Tensors' base pointers are 16-byte aligned and their row strides are
      * multiples of 16 bytes, so accesses may use vectors up to 16 bytes... */
     bool assume_aligned;
@@ -26,12 +28,15 @@ typedef struct {
     int threads;       /* threads per block */
 } CodegenResult;
 
-/* Compiles one kernel (after tir_run_passes) to PTX; f is not changed (the
- * codegen passes run on a copy). Problems in the program
- * that only code generation sees (an unsupported shape for the tensor cores,
- * too many registers) are reported in diag at their source position. Returns
- * false on error. want_llvm: also return the LLVM IR text. */
-bool codegen_kernel(TirFunc *f, const CodegenOptions *opts, bool want_llvm, CodegenResult *out, Diag *diag);
+/* Checks, before the code-generation passes, what target t cannot compile
+ * in f (a dot too big for the CUDA cores), reporting it in diag at its
+ * source position. */
+bool codegen_check(TirFunc *f, const Target *t, Diag *diag);
+/* Emits f, laid out for t by its code-generation passes, as LLVM IR and
+ * PTX. Returns false, with diagnostics, on error. want_llvm: also return
+ * the LLVM IR text (before optimization). */
+bool codegen_emit(TirFunc *f, const Target *t, const CodegenOptions *opts, bool want_llvm, CodegenResult *out,
+                  Diag *diag);
 void codegen_result_free(CodegenResult *r);
 
 /* Writes the version of the LLVM linked, e.g. "19.1.7". */

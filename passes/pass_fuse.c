@@ -3,7 +3,7 @@
  * a second accumulator of the same size (in attention, `acc * alpha +
  * dot(p, v)` would otherwise keep two [BM, D] accumulators alive). The sum
  * is the same up to rounding order. Runs on the code generator's copy. */
-#include "tir.h"
+#include "passes.h"
 
 #include <stdlib.h>
 
@@ -36,7 +36,7 @@ static TirInst *lone_dot(TirFunc *f, ValId v, const int *uses, BlockId b)
     return NULL;
 }
 
-bool tir_pass_fuse(TirFunc *f)
+bool tir_pass_fuse(TirFunc *f, const Target *t)
 {
     int *uses = tsr_xcalloc((size_t)f->vals.len + 1, sizeof(int));
     count_uses(f, uses);

@@ -6,7 +6,7 @@
  * to its start, and removing an instruction releases the uses of its operands
  * (and of everything in its nested blocks), so a dead chain goes in one sweep.
  * The sweep repeats until nothing changes. */
-#include "tir.h"
+#include "passes.h"
 
 #include <stdlib.h>
 
@@ -89,7 +89,7 @@ static bool sweep(TirFunc *f, BlockId b, int *uses)
     return changed;
 }
 
-bool tir_pass_dce(TirFunc *f)
+bool tir_pass_dce(TirFunc *f, const Target *t)
 {
     bool any = false;
     int *uses = tsr_xcalloc((size_t)f->vals.len + 1, sizeof(int));

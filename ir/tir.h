@@ -49,7 +49,7 @@ typedef struct {
     X(FOR, "for") X(IF, "if") X(YIELD, "yield")                                        \
     /* code generation */                                                              \
     X(CONVERT, "convert") X(ASYNC_COPY, "async_copy") X(ASYNC_COMMIT, "async_commit")   \
-    X(ASYNC_WAIT, "async_wait") X(SMEM_TILE, "smem_tile")
+    X(ASYNC_WAIT, "async_wait") X(ASYNC_RELEASE, "async_release") X(SMEM_TILE, "smem_tile")
 
 typedef enum {
 #define X(name, text) TIR_##name,
@@ -88,13 +88,21 @@ typedef enum { REDUCE_SUM, REDUCE_MAX, REDUCE_MIN } ReduceKind;
  *   YIELD        args: values for the enclosing FOR/IF.
  *   CONVERT      args: a tile; the same values in another layout (added by the
  *                layout pass; the interpreter copies).
- * Software pipelining (pass_pipeline.c) adds, for code generation only:
- *   ASYNC_COPY   as LOAD's operands, plus a stage (i32 scalar): starts copying
- *                the slice into stage `stage` of shared buffer `buf`. No result.
- *   ASYNC_COMMIT closes the group of copies started since the last commit.
- *   ASYNC_WAIT   waits until at most ival groups are pending, then all threads
- *                of the block meet at a barrier.
- *   SMEM_TILE    args: stage; the tile held in that stage of buffer `buf`. */
+ * Software pipelining (pass_pipeline.c) adds, for code generation only,
+ * operations on the stages of multi-stage shared buffers (a stage is an i32
+ * scalar; one stage index names that stage of every buffer of a loop):
+ *   ASYNC_COPY    as LOAD's operands, plus a stage: starts copying the slice
+ *                 into stage `stage` of shared buffer `buf`. No result.
+ *   ASYNC_COMMIT  args: stage; every copy into that stage has been started.
+ *   ASYNC_WAIT    args: stage, or none for every stage committed so far:
+ *                 waits until its copies have landed and are visible to
+ *                 every thread of the block; ival: how many stages committed
+ *                 after it may stay in flight (the schedule's distance).
+ *   ASYNC_RELEASE args: stage; every thread is done reading it, so it may be
+ *                 refilled.
+ *   SMEM_TILE     args: stage; the tile held in that stage of buffer `buf`.
+ * Targets lower these their own way (TargetEmit): cp.async commit groups and
+ * wait_group counts on sm_80, mbarrier phases on Hopper. */
 typedef struct {
     TirOp op;
     SrcPos pos;
@@ -227,27 +235,6 @@ void tir_module_print(StrBuf *out, TirModule *m);
 /* Checks the invariants of every instruction; on failure writes why into
  * `why` and returns false. A failure is a compiler bug. */
 bool tir_verify(TirFunc *f, StrBuf *why);
-
-/* --- passes (lowering/pass_*.c); each returns true if it changed anything --- */
-bool tir_pass_fold(TirFunc *f);
-bool tir_pass_cse(TirFunc *f);
-bool tir_pass_dce(TirFunc *f);
-bool tir_pass_layout(TirFunc *f);
-bool tir_pass_pipeline(TirFunc *f);
-bool tir_pass_fuse(TirFunc *f);
-bool tir_pass_smem(TirFunc *f);
-/* Shared-memory scratch: the padded row-major tile a conversion goes
- * through (elements per row, bytes), and the bytes an instruction needs. */
-int smem_convert_pitch(TType t);
-size_t smem_convert_bytes(TType t);
-size_t smem_scratch_bytes(TirFunc *f, const TirInst *in);
-
-/* Runs the standard pipeline (see lowering/passes.c). dump: when not NULL,
- * the IR after each pass is appended, headed by the pass name. */
-void tir_run_passes(TirFunc *f, StrBuf *dump);
-/* Runs the passes that prepare TIR for GPU code generation (layouts), once:
- * later calls do nothing. */
-void tir_run_codegen_passes(TirFunc *f, StrBuf *dump);
 
 /* The layout of a tile value, or NULL. Layouts are interned: equal layouts
  * get one index. */

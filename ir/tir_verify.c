@@ -213,9 +213,14 @@ static bool check_types(Verifier *v, InstId id, const TirInst *in)
             return false;
         break;
     case TIR_ASYNC_COMMIT:
+    case TIR_ASYNC_RELEASE:
     case TIR_ASYNC_WAIT:
-        want_args = 0;
+        want_args = in->op == TIR_ASYNC_WAIT && in->nargs == 0 ? 0 : 1;
         want_res = 0;
+        if (want_args && (a.rank || a.dt != DT_I32))
+            return fail(v, id, "stage is not an i32 scalar");
+        if (in->op == TIR_ASYNC_WAIT && (in->ival < 0 || (want_args == 0 && in->ival != 0)))
+            return fail(v, id, "async_wait's count of later stages");
         break;
     case TIR_SMEM_TILE:
         want_args = 1;

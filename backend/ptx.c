@@ -34,7 +34,7 @@ static LLVMTargetMachineRef make_machine(const Target *t)
     char *err = NULL;
     if (LLVMGetTargetFromTriple(triple, &target, &err))
         tsr_die("LLVM has no NVPTX target: %s", err ? err : "?");
-    return LLVMCreateTargetMachine(target, triple, t->cpu, t->features, LLVMCodeGenLevelAggressive, LLVMRelocDefault,
+    return LLVMCreateTargetMachine(target, triple, t->llvm_cpu, t->llvm_features, LLVMCodeGenLevelAggressive, LLVMRelocDefault,
                                    LLVMCodeModelDefault);
 }
 

@@ -75,7 +75,20 @@ static void print_inst(StrBuf *out, TirFunc *f, InstId id, int depth)
         sb_printf(out, " buf %d stage ", in->buf);
         print_val(out, in->args[0]);
         break;
-    case TIR_ASYNC_WAIT: sb_printf(out, " %lld", (long long)in->ival); break;
+    case TIR_ASYNC_WAIT:
+        if (in->nargs) {
+            sb_puts(out, " stage ");
+            print_val(out, in->args[0]);
+            sb_printf(out, " later %lld", (long long)in->ival);
+        } else {
+            sb_puts(out, " all");
+        }
+        break;
+    case TIR_ASYNC_COMMIT:
+    case TIR_ASYNC_RELEASE:
+        sb_puts(out, " stage ");
+        print_val(out, in->args[0]);
+        break;
     case TIR_FOR: {
         const TirBlock *body = tir_block(f, in->blocks[0]);
         sb_puts(out, " ");

@@ -6,6 +6,7 @@
 #define TSR_CODEGEN_INTERNAL_H
 
 #include "codegen.h"
+#include "passes.h"
 
 #include <llvm-c/Core.h>
 
@@ -16,19 +17,28 @@ typedef struct {
 
 typedef struct Emitter Emitter;
 
-/* What differs between GPU generations (target_*.c). */
-typedef struct Target {
-    const char *name;     /* sm_80, sm_90, sm_90a */
-    const char *cpu;      /* LLVM CPU name */
-    const char *features; /* LLVM target features (PTX version) */
-    int sm;
-    int smem_per_sm; /* bytes of shared memory per multiprocessor */
-    /* d = a * b + c for one m16n8k16 tile: a 4 regs, b 2 regs, c and d 4 f32. */
-    void (*mma_16816)(Emitter *em, DType dt, LLVMValueRef a[4], LLVMValueRef b[2], LLVMValueRef c[4],
-                      LLVMValueRef d[4]);
-} Target;
-
-const Target *target_lookup(const char *name);
+/* How a family of targets writes its instructions (target_<family>.c); the
+ * generic emitter calls these where the target decides. */
+struct TargetEmit {
+    /* A dot the target's plan_dot put on the tensor cores, its operands and
+     * result in the plan's layouts. */
+    void (*dot)(Emitter *em, const TirInst *in);
+    /* A conversion out of a shared tile that the family reads with its own
+     * instructions (or defers to the dot); false: not handled here, the
+     * generic element-by-element read is used. */
+    bool (*convert_from_shared)(Emitter *em, const TirInst *in);
+    /* Starts an asynchronous copy of 16 bytes from global src to shared dst,
+     * of which src_size (0 or 16) are read and the rest zero-filled. */
+    void (*copy16)(Emitter *em, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef src_size);
+    /* The copies into one stage have all been started. */
+    void (*stage_commit)(Emitter *em);
+    /* Waits until a stage's copies have landed while the `later` stages
+     * committed after it may still be in flight, then every thread of the
+     * block meets (the data is visible to all). */
+    void (*stage_wait)(Emitter *em, int later);
+    /* Every thread is done reading a stage: it may be refilled. */
+    void (*stage_release)(Emitter *em);
+};
 
 /* Thread coordinates of a layout along one dim, cached per layout. */
 typedef struct {
@@ -98,18 +108,43 @@ void em_error(Emitter *em, SrcPos pos, const char *fmt, ...) TSR_PRINTF(3, 4);
 /* A pointer into shared memory at a byte offset (i32 or i64). */
 LLVMValueRef em_smem_at(Emitter *em, LLVMValueRef byte_offset);
 
+/* --- inline PTX (inline_ptx.c): every asm statement is built here ---
+ * Declare the outputs (numbered $0, $1, ... in order), then the inputs
+ * (numbered after the outputs; a tied input shares an output's register),
+ * write the text with those numbers, and make the call: it returns the
+ * output (one), a struct of them (several) or nothing. */
+enum { PTX_MAX_OPERANDS = 40 };
+enum {
+    PTX_SIDE_EFFECTS = 1,    /* never moved, merged or deleted */
+    PTX_CLOBBERS_MEMORY = 2, /* reads or writes memory LLVM cannot see */
+    PTX_CONVERGENT = 4,      /* a warp- or block-wide collective */
+};
+typedef struct {
+    Emitter *em;
+    unsigned flags;
+    StrBuf text;
+    LLVMTypeRef out_types[PTX_MAX_OPERANDS];
+    int nout;
+    LLVMValueRef in_vals[PTX_MAX_OPERANDS];
+    int in_tied[PTX_MAX_OPERANDS]; /* output number, or -1 */
+    int nin;
+} InlinePtx;
+void ptx_begin(InlinePtx *a, Emitter *em, unsigned flags);
+void ptx_text(InlinePtx *a, const char *fmt, ...) TSR_PRINTF(2, 3);
+int ptx_out(InlinePtx *a, LLVMTypeRef t);
+int ptx_in(InlinePtx *a, LLVMValueRef v);
+int ptx_in_tied(InlinePtx *a, LLVMValueRef v, int out);
+LLVMValueRef ptx_call(InlinePtx *a);
+
 /* --- memory (codegen_mem.c) --- */
 void em_load(Emitter *em, const TirInst *in);
 void em_async_copy(Emitter *em, const TirInst *in);
-void em_async_commit(Emitter *em);
-void em_async_wait(Emitter *em, int pending);
 void em_store(Emitter *em, const TirInst *in);
 void em_convert(Emitter *em, const TirInst *in);
-/* A conversion of a shared tile into mma fragments is not emitted where it
- * stands: the dot reads the register pairs it needs with em_load_fragments
- * (pairs[k] names registers 2*pairs[k] and 2*pairs[k]+1) just before use. */
-bool em_is_deferred_fragment(Emitter *em, ValId v);
-void em_load_fragments(Emitter *em, ValId v, const int *pairs, int npairs, LLVMValueRef *regs);
+/* Byte offset of stored element (row, col) of shared layout s at `base`,
+ * and (row, col) in storage order of the logical coordinates (c0, c1). */
+LLVMValueRef em_shared_offset(Emitter *em, const Layout *s, LLVMValueRef base, LLVMValueRef row, LLVMValueRef col);
+void em_stored_rc(const Layout *s, LLVMValueRef c0, LLVMValueRef c1, LLVMValueRef *row, LLVMValueRef *col);
 /* Likewise a conversion of a shared tile that only feeds dots on the CUDA
  * cores (Emitter.fma_operand_only): the dot reads each element (register r
  * of v) with em_load_operand at the k-step that uses it. */
@@ -119,9 +154,9 @@ LLVMValueRef em_load_operand(Emitter *em, ValId v, int r);
 /* --- reductions and dots (codegen_reduce.c, codegen_dot.c) --- */
 void em_reduce(Emitter *em, const TirInst *in);
 void em_dot(Emitter *em, const TirInst *in);
-/* Whether a dot runs on the tensor cores (layout_mma_fits) or as f32 fused
- * multiply-adds on the CUDA cores. */
-bool em_dot_on_tensor_cores(TirFunc *f, const TirInst *dot);
+/* Whether target t runs a dot on the tensor cores (Target.plan_dot) or as
+ * f32 fused multiply-adds on the CUDA cores. */
+bool dot_on_tensor_cores(const Target *t, TirFunc *f, const TirInst *dot);
 /* Fills em->fma_operand_only. */
 void em_find_fma_operands(Emitter *em);
 

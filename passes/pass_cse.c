@@ -7,7 +7,7 @@
  * are scoped, so leaving a nested block forgets its candidates; the operands
  * of each instruction are renamed through `repl` before it is looked up, so
  * the whole pass is linear in the size of the function. */
-#include "tir.h"
+#include "passes.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -113,7 +113,7 @@ static bool cse_block(Cse *c, BlockId b)
     return changed;
 }
 
-bool tir_pass_cse(TirFunc *f)
+bool tir_pass_cse(TirFunc *f, const Target *t)
 {
     Cse c = { 0 };
     c.f = f;

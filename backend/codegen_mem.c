@@ -127,74 +127,55 @@ static int access_words(int bytes) { return bytes >= 4 ? bytes / 4 : 1; }
 
 static const char *vec_suffix(int words) { return words == 4 ? ".v4" : words == 2 ? ".v2" : ""; }
 
+/* `bytes` (2, 4, 8 or 16) from global ptr when ok, else zeros: one word
+ * (i16 or i32) or a struct of words. */
 static LLVMValueRef predicated_load(Emitter *em, LLVMValueRef ptr, LLVMValueRef ok, int bytes)
 {
-    int words = access_words(bytes);
-    bool half = bytes == 2;
-    LLVMTypeRef wt = half ? em->t_i16 : em->t_i32;
-    char asm_text[512], cons[128];
-    int pos = snprintf(asm_text, sizeof asm_text, "{ .reg .pred p; setp.ne.b32 p, $%d, 0; ", words + 1);
+    int words = access_words(bytes), bits = bytes == 2 ? 16 : 32;
+    InlinePtx a;
+    ptx_begin(&a, em, PTX_SIDE_EFFECTS);
+    int out[4];
     for (int i = 0; i < words; i++)
-        pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "mov.b%d $%d, 0; ", half ? 16 : 32, i);
-    pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "@p ld.global%s.b%d ", vec_suffix(words),
-                    half ? 16 : 32);
+        out[i] = ptx_out(&a, bits == 16 ? em->t_i16 : em->t_i32);
+    int p = ptx_in(&a, ptr), pred = ptx_in(&a, LLVMBuildZExt(em->b, ok, em->t_i32, ""));
+    ptx_text(&a, "{ .reg .pred p; setp.ne.b32 p, $%d, 0; ", pred);
+    for (int i = 0; i < words; i++)
+        ptx_text(&a, "mov.b%d $%d, 0; ", bits, out[i]);
+    ptx_text(&a, "@p ld.global%s.b%d ", vec_suffix(words), bits);
     if (words > 1) {
-        pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "{");
+        ptx_text(&a, "{");
         for (int i = 0; i < words; i++)
-            pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "%s$%d", i ? ", " : "", i);
-        pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "}");
+            ptx_text(&a, "%s$%d", i ? ", " : "", out[i]);
+        ptx_text(&a, "}");
     } else {
-        pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "$0");
+        ptx_text(&a, "$%d", out[0]);
     }
-    snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, ", [$%d]; }", words);
-    int cp = 0;
-    for (int i = 0; i < words; i++)
-        cp += snprintf(cons + cp, sizeof cons - (size_t)cp, "=%s,", half ? "h" : "r");
-    snprintf(cons + cp, sizeof cons - (size_t)cp, "l,r");
-    LLVMTypeRef outs[4] = { wt, wt, wt, wt };
-    LLVMTypeRef rt = words > 1 ? LLVMStructTypeInContext(em->ctx, outs, (unsigned)words, 0) : wt;
-    LLVMTypeRef ins[2] = { em->t_ptr_g, em->t_i32 };
-    LLVMTypeRef fty = LLVMFunctionType(rt, ins, 2, 0);
-    LLVMValueRef fn = LLVMGetInlineAsm(fty, asm_text, strlen(asm_text), cons, strlen(cons), 1, 0,
-                                       LLVMInlineAsmDialectATT, 0);
-    LLVMValueRef args[2] = { ptr, LLVMBuildZExt(em->b, ok, em->t_i32, "") };
-    return LLVMBuildCall2(em->b, fty, fn, args, 2, "");
+    ptx_text(&a, ", [$%d]; }", p);
+    return ptx_call(&a);
 }
 
+/* The words (i16 or i32) of `bytes` to global ptr when ok. */
 static void predicated_store(Emitter *em, LLVMValueRef ptr, LLVMValueRef ok, LLVMValueRef *words_v, int bytes)
 {
     int words = access_words(bytes);
-    bool half = bytes == 2;
-    char asm_text[512], cons[128];
-    int pos = snprintf(asm_text, sizeof asm_text, "{ .reg .pred p; setp.ne.b32 p, $%d, 0; @p st.global%s.b%d [$0], ",
-                       words + 1, vec_suffix(words), half ? 16 : 32);
-    if (words > 1) {
-        pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "{");
-        for (int i = 0; i < words; i++)
-            pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "%s$%d", i ? ", " : "", i + 1);
-        pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "}");
-    } else {
-        pos += snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "$1");
-    }
-    snprintf(asm_text + pos, sizeof asm_text - (size_t)pos, "; }");
-    int cp = snprintf(cons, sizeof cons, "l,");
+    InlinePtx a;
+    ptx_begin(&a, em, PTX_SIDE_EFFECTS | PTX_CLOBBERS_MEMORY);
+    int p = ptx_in(&a, ptr), w[4];
     for (int i = 0; i < words; i++)
-        cp += snprintf(cons + cp, sizeof cons - (size_t)cp, "%s,", half ? "h" : "r");
-    snprintf(cons + cp, sizeof cons - (size_t)cp, "r,~{memory}");
-    LLVMTypeRef ins[6];
-    LLVMValueRef args[6];
-    ins[0] = em->t_ptr_g;
-    args[0] = ptr;
-    for (int i = 0; i < words; i++) {
-        ins[1 + i] = half ? em->t_i16 : em->t_i32;
-        args[1 + i] = words_v[i];
+        w[i] = ptx_in(&a, words_v[i]);
+    int pred = ptx_in(&a, LLVMBuildZExt(em->b, ok, em->t_i32, ""));
+    ptx_text(&a, "{ .reg .pred p; setp.ne.b32 p, $%d, 0; @p st.global%s.b%d [$%d], ", pred, vec_suffix(words),
+             bytes == 2 ? 16 : 32, p);
+    if (words > 1) {
+        ptx_text(&a, "{");
+        for (int i = 0; i < words; i++)
+            ptx_text(&a, "%s$%d", i ? ", " : "", w[i]);
+        ptx_text(&a, "}");
+    } else {
+        ptx_text(&a, "$%d", w[0]);
     }
-    ins[1 + words] = em->t_i32;
-    args[1 + words] = LLVMBuildZExt(em->b, ok, em->t_i32, "");
-    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(em->ctx), ins, (unsigned)words + 2, 0);
-    LLVMValueRef fn = LLVMGetInlineAsm(fty, asm_text, strlen(asm_text), cons, strlen(cons), 1, 0,
-                                       LLVMInlineAsmDialectATT, 0);
-    LLVMBuildCall2(em->b, fty, fn, args, (unsigned)words + 2, "");
+    ptx_text(&a, "; }");
+    ptx_call(&a);
 }
 
 /* Splits loaded words into `vec` elements of type dt, and back. */
@@ -232,7 +213,7 @@ static void pack_words(Emitter *em, DType dt, LLVMValueRef *elems, int words, in
 }
 
 /* Byte offset of stored element (row, col) of a shared tile at `base`. */
-static LLVMValueRef shared_offset(Emitter *em, const Layout *s, LLVMValueRef base, LLVMValueRef row, LLVMValueRef col)
+LLVMValueRef em_shared_offset(Emitter *em, const Layout *s, LLVMValueRef base, LLVMValueRef row, LLVMValueRef col)
 {
     LLVMBuilderRef b = em->b;
     LLVMValueRef bytes = LLVMBuildMul(b, col, em_i32(em, s->esize), "");
@@ -248,45 +229,17 @@ static LLVMValueRef shared_offset(Emitter *em, const Layout *s, LLVMValueRef bas
 }
 
 /* (row, col) in storage order of logical coordinates c of a shared tile. */
-static void stored_rc(const Layout *s, LLVMValueRef c0, LLVMValueRef c1, LLVMValueRef *row, LLVMValueRef *col)
+void em_stored_rc(const Layout *s, LLVMValueRef c0, LLVMValueRef c1, LLVMValueRef *row, LLVMValueRef *col)
 {
     *row = s->transposed ? c1 : c0;
     *col = s->transposed ? c0 : c1;
 }
 
-/* cp.async of 16 bytes, src_size of them read (the rest zero-filled). As
- * inline PTX: LLVM 19 cannot select the intrinsic with 32-bit shared
- * pointers. */
-static void cp_async16(Emitter *em, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef src_size)
-{
-    static const char text[] = "cp.async.cg.shared.global [$0], [$1], 16, $2;";
-    static const char cons[] = "r,l,r,~{memory}";
-    LLVMTypeRef ins[3] = { em->t_i32, em->t_ptr_g, em->t_i32 };
-    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(em->ctx), ins, 3, 0);
-    LLVMValueRef fn = LLVMGetInlineAsm(fty, text, sizeof text - 1, cons, sizeof cons - 1, 1, 0,
-                                       LLVMInlineAsmDialectATT, 0);
-    LLVMValueRef args[3] = { LLVMBuildPtrToInt(em->b, dst, em->t_i32, ""), src, src_size };
-    LLVMBuildCall2(em->b, fty, fn, args, 3, "");
-}
-
-void em_async_commit(Emitter *em)
-{
-    static const char *const commit[] = { "llvm.nvvm.cp.async.commit.group", NULL };
-    em_call_intrinsic(em, commit, NULL, 0, NULL, 0);
-}
-
-void em_async_wait(Emitter *em, int pending)
-{
-    static const char *const wait[] = { "llvm.nvvm.cp.async.wait.group", NULL };
-    LLVMValueRef n = em_i32(em, pending);
-    em_call_intrinsic(em, wait, NULL, 0, &n, 1);
-    em_barrier(em);
-}
-
 /* Copies a tile into shared memory at `base`: each thread copies 16-byte
- * chunks with cp.async (bytes past the tensor's end are zero-filled), or,
- * when rows are not whole 16-byte chunks, loads and stores element groups
- * itself. Returns whether it used cp.async (then a wait must follow). */
+ * chunks with the target's asynchronous copy (bytes past the tensor's end
+ * are zero-filled), or, when rows are not whole 16-byte chunks, loads and
+ * stores element groups itself. Returns whether it copied asynchronously
+ * (then the stage must be committed and waited for). */
 static bool copy_to_shared(Emitter *em, const TirInst *in, const Layout *sl, TType t, LLVMValueRef base)
 {
     TirFunc *f = em->f;
@@ -308,13 +261,13 @@ static bool copy_to_shared(Emitter *em, const TirInst *in, const Layout *sl, TTy
         LLVMValueRef ptr, ok;
         element_address(em, &a, li, g, &ptr, &ok);
         LLVMValueRef row, col;
-        stored_rc(&s, em_lcoord(em, li, g, 0), em_lcoord(em, li, g, 1), &row, &col);
-        LLVMValueRef dst = em_smem_at(em, shared_offset(em, &s, base, row, col));
+        em_stored_rc(&s, em_lcoord(em, li, g, 0), em_lcoord(em, li, g, 1), &row, &col);
+        LLVMValueRef dst = em_smem_at(em, em_shared_offset(em, &s, base, row, col));
         if (async) {
             LLVMValueRef size = LLVMBuildSelect(em->b, ok, em_i32(em, 16), em_i32(em, 0), "");
             /* A skipped chunk reads nothing, but keep its address in bounds. */
             ptr = LLVMBuildSelect(em->b, ok, ptr, em->param_ptr[a.param], "");
-            cp_async16(em, dst, ptr, size);
+            em->target->emit->copy16(em, dst, ptr, size);
         } else {
             int bytes = a.vec * a.esize;
             LLVMValueRef raw = predicated_load(em, ptr, ok, bytes);
@@ -322,8 +275,8 @@ static bool copy_to_shared(Emitter *em, const TirInst *in, const Layout *sl, TTy
             unpack_words(em, t.dt, raw, access_words(bytes), a.vec, el);
             for (int i = 0; i < a.vec; i++) {
                 LLVMValueRef c1 = LLVMBuildAdd(em->b, em_lcoord(em, li, g, 1), em_i32(em, i), "");
-                stored_rc(&s, em_lcoord(em, li, g, 0), c1, &row, &col);
-                LLVMBuildStore(em->b, el[i], em_smem_at(em, shared_offset(em, &s, base, row, col)));
+                em_stored_rc(&s, em_lcoord(em, li, g, 0), c1, &row, &col);
+                LLVMBuildStore(em->b, el[i], em_smem_at(em, em_shared_offset(em, &s, base, row, col)));
             }
         }
     }
@@ -341,8 +294,8 @@ static void load_shared(Emitter *em, const TirInst *in)
     LLVMValueRef base = em_i32(em, in->smem);
     em_barrier(em); /* the tile's previous contents may still be read */
     if (copy_to_shared(em, in, em_layout(em, res), tir_type(em->f, res), base)) {
-        em_async_commit(em);
-        em_async_wait(em, 0);
+        em->target->emit->stage_commit(em);
+        em->target->emit->stage_wait(em, 0);
     } else {
         em_barrier(em);
     }
@@ -496,175 +449,13 @@ static EVal smem_read(Emitter *em, const SmemTile *s, ValId v, DType dt)
     return r;
 }
 
-/* ldmatrix applies when each 32-bit register pair of dst is a row of an 8x8
- * block in the pattern ldmatrix delivers: pair elements along dim a (register
- * bit 0, lane bits 0-1), block rows along dim b (lane bits 2-4). */
-static bool ldmatrix_dims(const Layout *d, int *a_dim)
-{
-    if (d->rank != 2 || d->nreg < 1 || d->reg[0].bit != 0)
-        return false;
-    int a = d->reg[0].dim, b = 1 - a;
-    if (d->lane[0].dim != a || d->lane[0].bit != 1 || d->lane[1].dim != a || d->lane[1].bit != 2)
-        return false;
-    for (int i = 0; i < 3; i++)
-        if (d->lane[2 + i].dim != b || d->lane[2 + i].bit != i)
-            return false;
-    *a_dim = a;
-    return true;
-}
-
-static LLVMValueRef select_by(Emitter *em, LLVMValueRef j, LLVMValueRef *v, int n)
-{
-    LLVMValueRef r = v[0];
-    for (int k = 1; k < n; k++)
-        r = LLVMBuildSelect(em->b, LLVMBuildICmp(em->b, LLVMIntEQ, j, em_i32(em, k), ""), v[k], r, "");
-    return r;
-}
-
-/* The lane part of an ldmatrix address when the blocks of one call sit at
- * fixed offsets (drow[j] rows, dchunk[j] chunks) from block 0 and block 0
- * starts at a chunk whose low bits are `low`: for lane l (j = l / 8, i = l %
- * 8) the byte offset (drow[j] + i) * pitch + ((low + dchunk[j]) ^ phase(i)) *
- * 16. The swizzle phase depends on i only, since blocks start on multiples
- * of 8 rows; computed once, in the entry block. */
-static LLVMValueRef lane_pattern(Emitter *em, const Layout *s, const int *drow, const int *dchunk, int cnt, int low)
-{
-    PatternCache pc = { { s->per_phase, s->max_phase, layout_shared_pitch(s), cnt, low }, NULL };
-    for (int k = 0; k < cnt; k++) {
-        pc.key[5 + k] = drow[k];
-        pc.key[9 + k] = dchunk[k];
-    }
-    for (int i = 0; i < em->patterns.len; i++)
-        if (memcmp(em->patterns.data[i].key, pc.key, sizeof pc.key) == 0)
-            return em->patterns.data[i].value;
-    LLVMBuilderRef b = em->entry_b;
-    LLVMValueRef j = LLVMBuildLShr(b, em->lane, em_i32(em, 3), ""), i = LLVMBuildAnd(b, em->lane, em_i32(em, 7), "");
-    if (cnt < 4)
-        j = LLVMBuildAnd(b, j, em_i32(em, cnt - 1), "");
-    LLVMValueRef phase = LLVMBuildURem(b, LLVMBuildUDiv(b, i, em_i32(em, s->per_phase), ""), em_i32(em, s->max_phase), "");
-    LLVMValueRef row = em_i32(em, drow[0]), chunk = em_i32(em, low + dchunk[0]);
-    for (int k = 1; k < cnt; k++) {
-        LLVMValueRef is_k = LLVMBuildICmp(b, LLVMIntEQ, j, em_i32(em, k), "");
-        row = LLVMBuildSelect(b, is_k, em_i32(em, drow[k]), row, "");
-        chunk = LLVMBuildSelect(b, is_k, em_i32(em, low + dchunk[k]), chunk, "");
-    }
-    row = LLVMBuildAdd(b, row, i, "");
-    chunk = LLVMBuildXor(b, chunk, phase, "");
-    pc.value = LLVMBuildAdd(b, LLVMBuildMul(b, row, em_i32(em, layout_shared_pitch(s)), ""),
-                            LLVMBuildShl(b, chunk, em_i32(em, 4), ""), "");
-    vec_push(&em->arena, em->patterns, pc);
-    return pc.value;
-}
-
-/* Reads register pairs of fragments (pairs[k]: registers 2*pairs[k] and
- * 2*pairs[k]+1 of dst) from a shared tile with ldmatrix: up to four 8x8
- * blocks per instruction, .trans when the pair dim runs along the stored
- * rows. */
-static void read_ldmatrix(Emitter *em, ValId src, ValId dst, int a_dim, DType dt, const int *pairs, int npairs,
-                          LLVMValueRef *out)
-{
-    const Layout *s = em_layout(em, src);
-    Layout d = *em_layout(em, dst);
-    int dli = tir_val(em->f, dst)->layout;
-    int stored_col_dim = s->transposed ? 0 : 1;
-    bool trans = a_dim != stored_col_dim;
-    LLVMValueRef base = em_val(em, src)->e[0];
-    LLVMBuilderRef b = em->b;
-    LLVMValueRef w0 = em_warp_coord(em, dli, 0), w1 = em_warp_coord(em, dli, 1);
-    LLVMTypeRef pair_t = LLVMVectorType(em_elem_type(em, dt), 2);
-    /* The lane's row of its block: along b without .trans, along a with. */
-    int row_dim = trans ? a_dim : 1 - a_dim;
-    int srow_dim = s->transposed ? 1 : 0; /* logical dim of the stored rows */
-    /* Fast addresses need the stored column free of warp bits (so the
-     * chunk's low bits are known) and whole 16-byte chunks per block. */
-    bool fast = s->esize == 2;
-    for (int w = 0; w < d.nwarp; w++)
-        if (d.warp[w].dim == 1 - srow_dim)
-            fast = false;
-    int low_bits = s->max_phase == 8 ? 3 : s->max_phase == 4 ? 2 : s->max_phase == 2 ? 1 : 0;
-    for (int p0 = 0; p0 < npairs;) {
-        int cnt = npairs - p0 >= 4 ? 4 : npairs - p0 >= 2 ? 2 : 1;
-        int coords[4][2];
-        for (int k = 0; k < cnt; k++)
-            layout_coord_of_reg(&d, 2 * pairs[p0 + k], coords[k]);
-        LLVMValueRef ptr;
-        int srow[4], schunk[4], drow[4], dchunk[4];
-        for (int k = 0; k < cnt; k++) {
-            srow[k] = coords[k][srow_dim];
-            schunk[k] = coords[k][1 - srow_dim] * s->esize / 16;
-        }
-        int low = schunk[0] & ((1 << low_bits) - 1);
-        bool regular = fast;
-        for (int k = 0; k < cnt; k++) {
-            drow[k] = srow[k] - srow[0];
-            dchunk[k] = schunk[k] - schunk[0];
-            if (drow[k] % 8 != 0 || low + dchunk[k] < 0 || low + dchunk[k] >= (1 << low_bits) ||
-                (coords[k][1 - srow_dim] * s->esize) % 16 != 0)
-                regular = false;
-        }
-        if (regular) {
-            LLVMValueRef pat = lane_pattern(em, s, drow, dchunk, cnt, low);
-            /* block 0's rows (with the warp part) and high chunk bits */
-            LLVMValueRef wrow = srow_dim == 0 ? w0 : w1;
-            LLVMValueRef rowoff = LLVMBuildMul(b, LLVMBuildOr(b, wrow, em_i32(em, srow[0]), ""),
-                                               em_i32(em, layout_shared_pitch(s)), "");
-            int hi = (schunk[0] - low) * 16;
-            LLVMValueRef off = LLVMBuildAdd(b, LLVMBuildAdd(b, base, rowoff, ""), em_i32(em, hi), "");
-            ptr = em_smem_at(em, LLVMBuildAdd(b, off, pat, ""));
-        } else {
-            LLVMValueRef j = LLVMBuildLShr(b, em->lane, em_i32(em, 3), ""), i = LLVMBuildAnd(b, em->lane, em_i32(em, 7), "");
-            LLVMValueRef c0[4], c1[4];
-            for (int k = 0; k < cnt; k++) {
-                c0[k] = LLVMBuildOr(b, w0, em_i32(em, coords[k][0]), "");
-                c1[k] = LLVMBuildOr(b, w1, em_i32(em, coords[k][1]), "");
-            }
-            LLVMValueRef jj = cnt == 4 ? j : LLVMBuildAnd(b, j, em_i32(em, cnt - 1), "");
-            LLVMValueRef lc[2] = { select_by(em, jj, c0, cnt), select_by(em, jj, c1, cnt) };
-            lc[row_dim] = LLVMBuildAdd(b, lc[row_dim], i, "");
-            LLVMValueRef row, col;
-            stored_rc(s, lc[0], lc[1], &row, &col);
-            ptr = em_smem_at(em, shared_offset(em, s, base, row, col));
-        }
-        char name[64];
-        snprintf(name, sizeof name, "llvm.nvvm.ldmatrix.sync.aligned.m8n8.x%d%s.b16", cnt, trans ? ".trans" : "");
-        const char *names[] = { name, NULL };
-        LLVMValueRef res = em_call_intrinsic(em, names, NULL, 0, &ptr, 1);
-        for (int k = 0; k < cnt; k++) {
-            LLVMValueRef word = cnt > 1 ? LLVMBuildExtractValue(b, res, (unsigned)k, "") : res;
-            LLVMValueRef v = LLVMBuildBitCast(b, word, pair_t, "");
-            out[2 * pairs[p0 + k]] = LLVMBuildExtractElement(b, v, em_i32(em, 0), "");
-            out[2 * pairs[p0 + k] + 1] = LLVMBuildExtractElement(b, v, em_i32(em, 1), "");
-        }
-        p0 += cnt;
-    }
-}
-
-bool em_is_deferred_fragment(Emitter *em, ValId v)
-{
-    InstId def = tir_val(em->f, v)->def;
-    if (def == TIR_NONE || tir_inst(em->f, def)->op != TIR_CONVERT)
-        return false;
-    const Layout *ls = em_layout(em, tir_inst(em->f, def)->args[0]), *ld = em_layout(em, v);
-    int a_dim;
-    return ls->kind == LAYOUT_SHARED && ls->esize == 2 && (ld->kind == LAYOUT_MMA_A || ld->kind == LAYOUT_MMA_B) &&
-           ldmatrix_dims(ld, &a_dim);
-}
-
-void em_load_fragments(Emitter *em, ValId v, const int *pairs, int npairs, LLVMValueRef *regs)
-{
-    const TirInst *cv = tir_inst(em->f, tir_val(em->f, v)->def);
-    int a_dim;
-    ldmatrix_dims(em_layout(em, v), &a_dim);
-    read_ldmatrix(em, cv->args[0], v, a_dim, tir_type(em->f, v).dt, pairs, npairs, regs);
-}
-
 /* Register k of dst (any distributed layout) read from the shared tile src. */
 static LLVMValueRef shared_elem(Emitter *em, ValId src, ValId dst, int k)
 {
     const Layout *s = em_layout(em, src);
     LLVMValueRef row, col;
-    stored_rc(s, em_coord(em, dst, k, 0), em_coord(em, dst, k, 1), &row, &col);
-    LLVMValueRef ptr = em_smem_at(em, shared_offset(em, s, em_val(em, src)->e[0], row, col));
+    em_stored_rc(s, em_coord(em, dst, k, 0), em_coord(em, dst, k, 1), &row, &col);
+    LLVMValueRef ptr = em_smem_at(em, em_shared_offset(em, s, em_val(em, src)->e[0], row, col));
     return LLVMBuildLoad2(em->b, em_elem_type(em, tir_type(em->f, dst).dt), ptr, "");
 }
 
@@ -695,21 +486,10 @@ void em_convert(Emitter *em, const TirInst *in)
     ValId src = in->args[0], dst = in->res[0];
     const Layout *ls = em_layout(em, src), *ld = em_layout(em, dst);
     if (ls->kind == LAYOUT_SHARED) {
-        DType dt = tir_type(em->f, src).dt;
-        int a_dim;
-        if (em_is_deferred_fragment(em, dst) || em_is_deferred_operand(em, dst))
-            return; /* the dot reads the fragments or elements when it needs them */
-        if (ldmatrix_dims(ld, &a_dim) && ls->esize == 2) {
-            int n = layout_nregs(ld);
-            int *pairs = arena_alloc(&em->arena, sizeof(int) * (size_t)(n / 2 + 1));
-            for (int k = 0; k < n / 2; k++)
-                pairs[k] = k;
-            EVal r = em_new_val(em, n);
-            read_ldmatrix(em, src, dst, a_dim, dt, pairs, n / 2, r.e);
-            em->vals[dst] = r;
-        } else {
+        if (em_is_deferred_operand(em, dst))
+            return; /* the dot on the CUDA cores reads the elements when it needs them */
+        if (!em->target->emit->convert_from_shared(em, in))
             read_shared_generic(em, src, dst);
-        }
         return;
     }
     if (ld->kind == LAYOUT_SHARED)

@@ -518,8 +518,9 @@ static void emit_inst(Emitter *em, const TirInst *in)
     case TIR_EXPAND_DIMS:
     case TIR_TRANSPOSE: set_val(em, in->res[0], *em_val(em, in->args[0])); break;
     case TIR_ASYNC_COPY: em_async_copy(em, in); break;
-    case TIR_ASYNC_COMMIT: em_async_commit(em); break;
-    case TIR_ASYNC_WAIT: em_async_wait(em, (int)in->ival); break;
+    case TIR_ASYNC_COMMIT: em->target->emit->stage_commit(em); break;
+    case TIR_ASYNC_WAIT: em->target->emit->stage_wait(em, (int)in->ival); break;
+    case TIR_ASYNC_RELEASE: em->target->emit->stage_release(em); break;
     case TIR_SMEM_TILE: {
         const TirBuffer *buf = &f->buffers.data[in->buf];
         int64_t stage_bytes = ttype_numel(buf->type) * dtype_size(buf->type.dt);
@@ -575,7 +576,7 @@ static int min_blocks_per_sm(const Emitter *em, size_t smem)
 {
     int threads = 32 * em->f->warps;
     int by_smem = (int)((size_t)em->target->smem_per_sm / (smem + 1024));
-    int by_regs = 65536 / (threads * 168);
+    int by_regs = em->target->regs_per_sm / (threads * 168);
     int n = by_smem < by_regs ? by_smem : by_regs;
     return n < 1 ? 1 : n;
 }
@@ -692,7 +693,7 @@ void ptx_prepare_module(LLVMModuleRef mod, const Target *t);
  * keeps that sane. Bigger ones are reported at their source position. */
 enum { FMA_DOT_MAX_REGS = 512 };
 
-static bool check_dots(TirFunc *f, Diag *diag)
+bool codegen_check(TirFunc *f, const Target *t, Diag *diag)
 {
     bool ok = true;
     for (BlockId b = 0; b < f->blocks.len; b++) {
@@ -701,7 +702,7 @@ static bool check_dots(TirFunc *f, Diag *diag)
             TirInst *in = tir_inst(f, bl->insts.data[i]);
             if (in->op != TIR_DOT)
                 continue;
-            if (em_dot_on_tensor_cores(f, in))
+            if (dot_on_tensor_cores(t, f, in))
                 continue;
             TType ta = tir_type(f, in->args[0]), tb = tir_type(f, in->args[1]);
             int M = ta.shape[0], K = ta.shape[1], N = tb.shape[1];
@@ -720,18 +721,11 @@ static bool check_dots(TirFunc *f, Diag *diag)
     return ok;
 }
 
-bool codegen_kernel(TirFunc *orig, const CodegenOptions *opts, bool want_llvm, CodegenResult *out, Diag *diag)
+bool codegen_emit(TirFunc *f, const Target *t, const CodegenOptions *opts, bool want_llvm, CodegenResult *out,
+                  Diag *diag)
 {
     memset(out, 0, sizeof *out);
-    const Target *t = target_lookup(opts->target ? opts->target : "sm_90a");
-    if (!t) {
-        diag_error_nopos(diag, "unknown target '%s' (use sm_80, sm_90 or sm_90a)", opts->target);
-        return false;
-    }
-    if (!check_dots(orig, diag))
-        return false;
-    TirFunc *f = tir_func_clone(orig);
-    tir_run_codegen_passes(f, NULL);
+    tsr_assert(f->laid_out);
     Emitter em = { 0 };
     em.f = f;
     em.opts = opts;
@@ -788,7 +782,6 @@ bool codegen_kernel(TirFunc *orig, const CodegenOptions *opts, bool want_llvm, C
     LLVMDisposeModule(em.mod);
     LLVMContextDispose(em.ctx);
     arena_free(&em.arena);
-    tir_func_free(f);
     return ok;
 }
 

@@ -4,20 +4,24 @@
  * chose shared memory for it) is turned into asynchronous copies into an
  * S-stage buffer, issued S-1 iterations ahead:
  *
- *   prologue:   copy iterations 0 .. S-2 into stages 0 .. S-2, one group each
+ *   prologue:   wait for all stages (the space may have been another's)
+ *               copy iterations 0 .. S-2 into stages 0 .. S-2, commit each
  *   iteration i (stage st = i mod S):
- *               wait until iteration i's group has landed; barrier
- *               copy iteration i+S-1 into stage (st + S - 1) mod S; commit
+ *               wait for stage st, while the S-2 later ones stay in flight
+ *               copy iteration i+S-1 into stage (st + S - 1) mod S; commit it
  *               ... the body, reading the tile from stage st ...
- *   after:      wait for all groups
+ *               release stage st
+ *   after:      wait for all stages
  *
- * The barrier at the top of iteration i also guarantees that every warp is
- * done with iteration i-1, whose stage the prefetch overwrites. Iterations
+ * The target lowers these stage operations (TargetEmit): on sm_80 a wait is
+ * cp.async.wait_group and a barrier, which also guarantees that every warp
+ * is done with iteration i-1, whose stage the prefetch overwrites, so a
+ * release costs nothing there. Iterations
  * past the end copy rows past the tensor's end, which read as zeros and are
  * never used. Only loads whose indices are computed from the induction
  * variable and values defined outside the loop by pure scalar code qualify:
  * that code is cloned for the later iteration. */
-#include "tir.h"
+#include "passes.h"
 
 typedef VEC(InstId) InstList;
 
@@ -116,10 +120,12 @@ static ValId const_i32(TirFunc *f, BlockId b, InstList *out, Arena *a, SrcPos po
     return tir_inst(f, id)->res[0];
 }
 
-static void emit_plain(TirFunc *f, BlockId b, InstList *out, Arena *a, TirOp op, SrcPos pos, int64_t ival)
+/* A stage operation on `stage` (TIR_NONE: a wait for every stage). */
+static void emit_stage_op(TirFunc *f, BlockId b, InstList *out, Arena *a, TirOp op, SrcPos pos, ValId stage,
+                          int64_t later)
 {
-    InstId id = tir_make(f, b, op, pos, NULL, 0, NULL, 0);
-    tir_inst(f, id)->ival = ival;
+    InstId id = tir_make(f, b, op, pos, &stage, stage == TIR_NONE ? 0 : 1, NULL, 0);
+    tir_inst(f, id)->ival = later;
     vec_push(a, *out, id);
 }
 
@@ -143,7 +149,7 @@ static void emit_copies(Pipe *p, const InstId *loads, const int *bufs, int n, Va
             in->lens[d] = ld.lens[d];
         vec_push(p->arena, *out, id);
     }
-    emit_plain(f, b, out, p->arena, TIR_ASYNC_COMMIT, tir_inst(f, loads[0])->pos, 0);
+    emit_stage_op(f, b, out, p->arena, TIR_ASYNC_COMMIT, tir_inst(f, loads[0])->pos, stage, 0);
 }
 
 static void replace_list(TirFunc *f, BlockId b, const InstList *list)
@@ -195,7 +201,7 @@ static int pipeline_loop(TirFunc *f, BlockId parent, int pos, Arena *arena)
     /* Prologue: iterations 0 .. S-2, after a barrier (the buffers' space may
      * have been someone else's just before). */
     InstList pro = { 0 };
-    emit_plain(f, parent, &pro, arena, TIR_ASYNC_WAIT, lpos, 0);
+    emit_stage_op(f, parent, &pro, arena, TIR_ASYNC_WAIT, lpos, TIR_NONE, 0);
     for (int s = 0; s < S - 1; s++) {
         ValId off = const_i32(f, parent, &pro, arena, lpos, (int64_t)s);
         ValId ivs = add_scalar(f, parent, &pro, arena, TIR_ADD, lpos, lb,
@@ -229,7 +235,7 @@ static int pipeline_loop(TirFunc *f, BlockId parent, int pos, Arena *arena)
 
     /* Body: wait, prefetch, then the old body reading the stage. */
     InstList nb = { 0 };
-    emit_plain(f, p.body, &nb, arena, TIR_ASYNC_WAIT, lpos, S - 2);
+    emit_stage_op(f, p.body, &nb, arena, TIR_ASYNC_WAIT, lpos, st, S - 2);
     ValId sm1 = const_i32(f, p.body, &nb, arena, lpos, S - 1);
     ValId sS = const_i32(f, p.body, &nb, arena, lpos, S);
     ValId one = const_i32(f, p.body, &nb, arena, lpos, 1);
@@ -257,6 +263,8 @@ static int pipeline_loop(TirFunc *f, BlockId parent, int pos, Arena *arena)
             continue;
         }
         if (in->op == TIR_YIELD) {
+            emit_stage_op(f, p.body, &nb, arena, TIR_ASYNC_RELEASE, lpos, st, 0);
+            in = tir_inst(f, id);
             ValId *ya = arena_alloc(&f->arena, sizeof(ValId) * (size_t)(in->nargs + 1));
             for (int a = 0; a < in->nargs; a++)
                 ya[a] = in->args[a];
@@ -276,7 +284,7 @@ static int pipeline_loop(TirFunc *f, BlockId parent, int pos, Arena *arena)
     for (int i = 0; i < pro.len; i++)
         vec_push(arena, np, pro.data[i]);
     vec_push(arena, np, nid);
-    emit_plain(f, parent, &np, arena, TIR_ASYNC_WAIT, lpos, 0);
+    emit_stage_op(f, parent, &np, arena, TIR_ASYNC_WAIT, lpos, TIR_NONE, 0);
     for (int i = pos + 1; i < pb->insts.len; i++)
         vec_push(arena, np, tir_block(f, parent)->insts.data[i]);
     replace_list(f, parent, &np);
@@ -305,7 +313,7 @@ static bool pipeline_block(TirFunc *f, BlockId b, Arena *arena)
     return changed;
 }
 
-bool tir_pass_pipeline(TirFunc *f)
+bool tir_pass_pipeline(TirFunc *f, const Target *t)
 {
     Arena arena;
     arena_init(&arena);

@@ -12,7 +12,7 @@
  * every write to a reused place (each shared tile, copy prologue and
  * scratch use begins with one), so a new user never overwrites data another
  * warp still reads. */
-#include "tir.h"
+#include "passes.h"
 
 #include <stdlib.h>
 
@@ -179,7 +179,7 @@ static void allocate(IntervalVec *iv, size_t *total)
     }
 }
 
-bool tir_pass_smem(TirFunc *f)
+bool tir_pass_smem(TirFunc *f, const Target *t)
 {
     Arena arena;
     arena_init(&arena);

@@ -1,0 +1,101 @@
+/* Dots: those the target runs on the tensor cores go to its emitter
+ * (TargetEmit.dot); the others become f32 fused multiply-adds here, each
+ * thread computing its own result elements from operand rows and columns
+ * it holds whole (layout_fma_acc, layout_fma_operand). */
+#include "codegen_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* An operand of a dot on the CUDA cores, as f32: its registers, or (when the
+ * operand is a shared tile the dot reads itself) elements loaded at first
+ * use, which is the k-step that needs them. */
+typedef struct {
+    ValId v;
+    bool deferred, widen;
+    LLVMValueRef *f32;
+} FmaOperand;
+
+static FmaOperand fma_operand(Emitter *em, ValId v)
+{
+    int n = layout_nregs(em_layout(em, v));
+    FmaOperand o = { v, em_is_deferred_operand(em, v), tir_type(em->f, v).dt != DT_F32,
+                     arena_alloc(&em->arena, sizeof(LLVMValueRef) * (size_t)n) };
+    memset(o.f32, 0, sizeof(LLVMValueRef) * (size_t)n);
+    return o;
+}
+
+static LLVMValueRef fma_elem(Emitter *em, FmaOperand *o, int r)
+{
+    if (!o->f32[r]) {
+        LLVMValueRef x = o->deferred ? em_load_operand(em, o->v, r) : em_val(em, o->v)->e[r];
+        o->f32[r] = o->widen ? LLVMBuildFPExt(em->b, x, em->t_f32, "") : x;
+    }
+    return o->f32[r];
+}
+
+/* c[i][j] += a[i][k] * b[k][j] for k = 0, 1, ..., K-1, in f32, one fma each
+ * (the order the interpreter sums in). */
+static void dot_fma(Emitter *em, const TirInst *in)
+{
+    TirFunc *f = em->f;
+    int K = tir_type(f, in->args[0]).shape[1];
+    const Layout *la = em_layout(em, in->args[0]), *lb = em_layout(em, in->args[1]),
+                 *lc = em_layout(em, in->res[0]);
+    FmaOperand a = fma_operand(em, in->args[0]), b = fma_operand(em, in->args[1]);
+    EVal *acc = in->nargs == 3 ? em_val(em, in->args[2]) : NULL;
+    static const char *const fma[] = { "llvm.fma", NULL };
+    EVal r = em_new_val(em, layout_nregs(lc));
+    int(*c)[2] = arena_alloc(&em->arena, sizeof(int[2]) * (size_t)r.n);
+    for (int i = 0; i < r.n; i++) {
+        layout_coord_of_reg(lc, i, c[i]);
+        r.e[i] = acc ? acc->e[i] : LLVMConstReal(em->t_f32, 0.0);
+    }
+    /* k outermost: step k needs only column k of A and row k of B. */
+    for (int k = 0; k < K; k++)
+        for (int i = 0; i < r.n; i++) {
+            int ca[2] = { c[i][0], k }, cb[2] = { k, c[i][1] };
+            LLVMValueRef args[3] = { fma_elem(em, &a, layout_reg_of(la, ca)), fma_elem(em, &b, layout_reg_of(lb, cb)),
+                                     r.e[i] };
+            r.e[i] = em_call_intrinsic(em, fma, &em->t_f32, 1, args, 3);
+        }
+    em->vals[in->res[0]] = r;
+}
+
+void em_find_fma_operands(Emitter *em)
+{
+    TirFunc *f = em->f;
+    size_t n = (size_t)f->vals.len + 1;
+    int *dot_uses = tsr_xcalloc(n, sizeof(int)), *other_uses = tsr_xcalloc(n, sizeof(int));
+    em->fma_operand_only = arena_alloc(&em->arena, sizeof(bool) * n);
+    for (BlockId bl = 0; bl < f->blocks.len; bl++) {
+        TirBlock *blk = tir_block(f, bl);
+        for (int i = 0; i < blk->insts.len; i++) {
+            const TirInst *in = tir_inst(f, blk->insts.data[i]);
+            bool fma_dot = in->op == TIR_DOT && !dot_on_tensor_cores(em->target, f, in);
+            for (int k = 0; k < in->nargs; k++)
+                (fma_dot && k < 2 ? dot_uses : other_uses)[in->args[k]]++;
+        }
+    }
+    for (int v = 0; v < f->vals.len; v++)
+        em->fma_operand_only[v] = dot_uses[v] > 0 && other_uses[v] == 0;
+    free(dot_uses);
+    free(other_uses);
+}
+
+
+bool dot_on_tensor_cores(const Target *t, TirFunc *f, const TirInst *dot)
+{
+    TType ta = tir_type(f, dot->args[0]), tb = tir_type(f, dot->args[1]);
+    DotPlan plan;
+    t->plan_dot(t, ta.dt, ta.shape[0], tb.shape[1], ta.shape[1], f->warps, &plan);
+    return plan.tensor_cores;
+}
+
+void em_dot(Emitter *em, const TirInst *in)
+{
+    if (dot_on_tensor_cores(em->target, em->f, in))
+        em->target->emit->dot(em, in);
+    else
+        dot_fma(em, in);
+}

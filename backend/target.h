@@ -1,0 +1,95 @@
+/* GPU targets: every fact about a GPU generation and every choice of code
+ * that depends on it, in one place. The passes, the emitter, the runtime's
+ * devices, the benchmark and the command line ask a Target; no other file
+ * names a target or its limits.
+ *
+ * A target is a row of the table in target.c: its facts (PTX version, shared
+ * memory, registers, threads) and its policies (how dots run, how operands
+ * reach the tensor cores, the code-generation passes, and the emission hooks
+ * of its instruction family, TargetEmit, declared with the LLVM types in
+ * codegen_internal.h). A new GPU generation is a new table row plus, when
+ * its instructions differ, a target_<family>.c of its own. This header needs
+ * no LLVM: the runtime includes it. */
+#ifndef TSR_TARGET_H
+#define TSR_TARGET_H
+
+#include "tir.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct Target Target;
+typedef struct TargetEmit TargetEmit;
+
+/* A pass over laid-out or plain TIR; returns whether it changed anything. */
+typedef struct {
+    const char *name;
+    bool (*run)(TirFunc *f, const Target *t);
+} Pass;
+
+/* How a dot of [M,K] by [K,N] runs: on the tensor cores with the target's
+ * fragment layouts, or as f32 fused multiply-adds on the CUDA cores. */
+typedef struct {
+    bool tensor_cores;
+    Layout acc; /* the result [M,N] */
+    /* The operands' register layouts; for FMA dots they depend on the
+     * layout the result finally takes (dot_plan_fma_operands). */
+    Layout a, b;
+} DotPlan;
+
+struct Target {
+    /* --- facts --- */
+    const char *name;          /* as users write it: "sm_80" */
+    const char *llvm_cpu;      /* NVPTX's CPU name */
+    const char *llvm_features; /* NVPTX's features: the PTX ISA version */
+    int sm;                    /* compute capability x 10 */
+    bool arch_specific;        /* an "a" target: runs only on that exact generation */
+    size_t smem_per_block;     /* the most dynamic shared memory a block may ask for */
+    size_t smem_per_sm;        /* shared memory of one multiprocessor */
+    int regs_per_sm;           /* 32-bit registers of one multiprocessor */
+    int max_threads_per_block;
+
+    /* --- policies --- */
+    /* The plan for a dot whose operands have dtype dt, over `warps` warps. */
+    void (*plan_dot)(const Target *t, DType dt, int M, int N, int K, int warps, DotPlan *plan);
+    /* The shared-memory layout of a loaded rows x cols tile (esize bytes an
+     * element) whose every use is a dot operand on the tensor cores, or
+     * false when such tiles stay in registers. */
+    bool (*operand_smem_layout)(const Target *t, int rows, int cols, int esize, Layout *out);
+    /* The passes that prepare TIR for this target's emitter, in order; the
+     * list ends with an entry whose name is NULL. */
+    const Pass *codegen_passes;
+    /* How the emitter writes this target's instructions (codegen_internal.h). */
+    const TargetEmit *emit;
+};
+
+/* The target named `name`, or NULL. */
+const Target *target_lookup(const char *name);
+/* The target everything compiles for unless told otherwise (sm_90a). */
+const Target *target_default(void);
+/* The targets in table order (i < target_count()). */
+int target_count(void);
+const Target *target_at(int i);
+/* The known names for a message or a usage line, e.g. with ", " and " or ":
+ * "sm_80, sm_90 or sm_90a"; with "|" and "|": "sm_80|sm_90|sm_90a". */
+void target_names(char *buf, size_t size, const char *sep, const char *last_sep);
+/* The target whose code a GPU of compute capability major.minor runs best:
+ * the arch-specific target of exactly its generation, else the newest
+ * portable one it can run; NULL when it can run none. */
+const Target *target_for_device(int major, int minor);
+/* The compute capability x 10 a PTX module's `.target` line asks for, and
+ * whether it is arch-specific ("sm_90a"); 0 when there is none. */
+int target_sm_of_ptx(const char *ptx, bool *arch_specific);
+/* The target whose limits PTX written by anyone runs under, judged by its
+ * `.target` line (target_for_sm); the oldest target when it names none we
+ * know. */
+const Target *target_of_ptx(const char *ptx);
+/* The known target with the largest sm not above `sm`, preferring an
+ * arch-specific one when asked: the limits that PTX for `sm` runs under.
+ * NULL when sm is below every known target. */
+const Target *target_for_sm(int sm, bool arch_specific);
+
+/* The FMA operand layouts of a dot whose result has layout acc. */
+void dot_plan_fma_operands(DotPlan *plan, int K);
+
+#endif
