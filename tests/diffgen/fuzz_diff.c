@@ -2,8 +2,9 @@
  * programs (issue 20; scripts/fuzz-diff.sh runs it).
  *
  *   fuzz-diff SECONDS [SEED] [--count N] [--out DIR] [--timeout S]
- *             [--reduce-seconds S] [--coverage]
+ *             [--reduce-seconds S] [--coverage] [--generate-only]
  *   fuzz-diff --print SEED          prints the program of one seed
+ * (--generate-only: only generates, for the coverage table)
  *   fuzz-diff --check FILE...       runs .tsr files with diffgen headers
  *
  * Each program runs in a child process (a crash or a hang is a finding, not
@@ -34,7 +35,7 @@ typedef struct {
     long count;
     uint64_t seed;
     const char *out;
-    bool coverage;
+    bool coverage, generate_only;
 } Options;
 
 static volatile sig_atomic_t stop;
@@ -221,7 +222,9 @@ static int campaign(const Options *o)
             uses[i] += cov[i];
         }
         char *text = prog_print(p);
-        CheckResult r = run_isolated(text, seed, o->timeout);
+        CheckResult r = { V_OK, "" };
+        if (!o->generate_only)
+            r = run_isolated(text, seed, o->timeout);
         free(text);
         counts[r.v]++;
         n++;
@@ -236,6 +239,10 @@ static int campaign(const Options *o)
     long findings = 0;
     for (int v = 0; v < V_COUNT; v++)
         findings += is_finding((Verdict)v) ? counts[v] : 0;
+    if (o->generate_only) {
+        printf("fuzz-diff seed %llu: %ld programs generated, none run\n", (unsigned long long)o->seed, n);
+        return 0;
+    }
     printf("fuzz-diff seed %llu: %ld programs run, %ld agreed, %ld rejected by documented limits; "
            "%ld invalid, %ld mismatches, %ld device errors, %ld crashes, %ld timeouts\n",
            (unsigned long long)o->seed, n, counts[V_OK], counts[V_REJECTED], counts[V_INVALID], counts[V_MISMATCH],
@@ -264,13 +271,13 @@ static int check_files(char **files, int n, double timeout)
 static int usage(void)
 {
     fprintf(stderr, "usage: fuzz-diff SECONDS [SEED] [--count N] [--out DIR] [--timeout S] [--reduce-seconds S] "
-                    "[--coverage]\n       fuzz-diff --print SEED\n       fuzz-diff --check FILE...\n");
+                    "[--coverage] [--generate-only]\n       fuzz-diff --print SEED\n       fuzz-diff --check FILE...\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    Options o = { 0, 60, 300, 0, 1, "fuzz-out/diff", false };
+    Options o = { 0, 60, 300, 0, 1, "fuzz-out/diff", false, false };
     if (argc >= 3 && !strcmp(argv[1], "--print")) {
         Program *p = gen_program(strtoull(argv[2], NULL, 10), NULL);
         char *text = prog_print(p);
@@ -291,6 +298,8 @@ int main(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--coverage"))
             o.coverage = true;
+        else if (!strcmp(a, "--generate-only"))
+            o.generate_only = o.coverage = true;
         else if (!v)
             return usage();
         else if (!strcmp(a, "--count"))

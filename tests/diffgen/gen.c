@@ -120,6 +120,7 @@ typedef struct {
     double mag, err;
     int scope, loop;    /* declared at this scope depth, inside this many loops */
     bool is_dtype;      /* `let U = f32;` */
+    bool is_const;      /* `let c = 1.5;`: an untyped float constant */
 } Sym;
 
 typedef struct {
@@ -266,7 +267,7 @@ static Node *gen_load(Gen *g, Ty ty)
     sb_puts(&sb, "]");
     cover(g, ty.rank ? FEAT_load_tile : FEAT_load_point);
     if (t->rank > 2)
-        cover(g, FEAT_load_rank3);
+        cover(g, t->rank == 3 ? FEAT_load_rank3 : FEAT_load_rank4);
     Node *n = mk(ty, sb.data, true, ty.dt == DT_I32 ? 20 : 2, 0);
     sb_free(&sb);
     return n;
@@ -278,7 +279,7 @@ static Node *gen_ref(Gen *g, Ty ty, bool exact)
     int cand[96], nc = 0;
     for (int i = 0; i < g->nsyms; i++) {
         const Sym *s = &g->syms[i];
-        if (!s->hidden && !s->is_dtype && ty_eq(s->ty, ty) && (!exact || s->exact))
+        if (!s->hidden && !s->is_dtype && !s->is_const && ty_eq(s->ty, ty) && (!exact || s->exact))
             cand[nc++] = i;
     }
     if (!nc)
@@ -485,7 +486,14 @@ static Node *gen_arith(Gen *g, Ty ty, int depth, bool exact)
     if (konst) { /* an untyped constant adapts to the other operand */
         char buf[32];
         int c = 1 + rnd(g, 3);
-        if (fl && chance(g, 0.3)) { /* the float compile-time parameter */
+        const Sym *cs = NULL;
+        for (int i = 0; fl && i < g->nsyms; i++)
+            if (g->syms[i].is_const && !g->syms[i].hidden)
+                cs = &g->syms[i];
+        if (cs && chance(g, 0.5)) { /* an untyped let */
+            snprintf(buf, sizeof buf, "%s", cs->name);
+            c = 1;
+        } else if (fl && chance(g, 0.3)) { /* the float compile-time parameter */
             snprintf(buf, sizeof buf, "F");
             c = 2;
             cover(g, FEAT_cparam_float);
@@ -613,12 +621,16 @@ static Node *gen_reduce(Gen *g, Ty ty, int depth, bool exact)
     int n = dim_value(g, other);
     static const char *const fam[] = { "sum", "max", "min" };
     char buf[96];
-    if (kind == 1 && is_float(ty.dt) && ty.rank == 1 && chance(g, 0.3)) {
+    if (kind != 0 && is_float(ty.dt) && ty.rank == 1 && chance(g, 0.3)) {
         /* The masking idiom: a maximum over the elements a mask keeps,
-         * -inf where it keeps none (then clamped, so no infinity flows on). */
+         * -inf where it keeps none (then clamped, so no infinity flows on);
+         * a minimum likewise with inf. */
         Node *c = gen(g, with_dt(k, DT_BOOL), depth - 1, true);
-        snprintf(buf, sizeof buf, "max(%s(where($1, $0, -inf)), -4.0)", rows ? "rowmax" : "colmax");
-        cover(g, rows ? FEAT_fn_rowmax : FEAT_fn_colmax);
+        if (kind == 1)
+            snprintf(buf, sizeof buf, "max(%s(where($1, $0, -inf)), -4.0)", rows ? "rowmax" : "colmax");
+        else
+            snprintf(buf, sizeof buf, "min(%s(where($1, $0, inf)), 4.0)", rows ? "rowmin" : "colmin");
+        cover(g, kind == 1 ? (rows ? FEAT_fn_rowmax : FEAT_fn_colmax) : (rows ? FEAT_fn_rowmin : FEAT_fn_colmin));
         cover(g, FEAT_const_inf);
         cover(g, FEAT_fn_where);
         return with(mk(ty, buf, a->exact, maxd(a->mag, 4), a->err), a, c, NULL);
@@ -870,9 +882,26 @@ static Stmt *gen_decl(Gen *g)
         /* and a use: let w = U(x); */
         return st;
     }
+    if (!var && chance(g, 0.05)) { /* an untyped constant, used in arithmetic */
+        Sym *s = declare(g, "c", ty0(DT_F32), &(Node){ .exact = true, .mag = 1.5 }, false);
+        if (!s)
+            return NULL;
+        s->is_const = true;
+        char head[64];
+        snprintf(head, sizeof head, "let %s = 1.5", s->name);
+        cover(g, FEAT_st_let_untyped);
+        return st_new(ST_LET, head, NULL);
+    }
     Ty ty = rand_value_ty(g);
+    Node *e;
+    if (var && chance(g, 0.1)) { /* a constant takes its natural dtype: i32 or f32 */
+        ty = ty0(chance(g, 0.5) ? DT_I32 : DT_F32);
+        e = mk(ty, ty.dt == DT_I32 ? "0" : "0.0", true, 0, 0);
+        cover(g, FEAT_st_var_natural);
+    } else {
+        e = gen(g, ty, 2 + rnd(g, 3), false);
+    }
     cover_dtype(g, ty.dt);
-    Node *e = gen(g, ty, 2 + rnd(g, 3), false);
     Sym *s = declare(g, var ? "v" : "x", ty, e, var);
     if (!s) {
         node_free(e);
@@ -1136,13 +1165,13 @@ static void gen_block(Gen *g, StmtList *out, int n, int nest)
 
 /* ---- the program --------------------------------------------------------- */
 
-static void add_param(Program *p, const char *name, DType dt, const char *const dims[3], bool out)
+static void add_param(Program *p, const char *name, DType dt, const char *const dims[4], bool out)
 {
     Param *t = &p->params[p->nparams++];
     memset(t, 0, sizeof *t);
     snprintf(t->name, sizeof t->name, "%s", name);
     t->dt = dt;
-    for (int i = 0; i < 3 && dims && dims[i]; i++)
+    for (int i = 0; i < 4 && dims && dims[i]; i++)
         snprintf(t->dims[t->rank++], sizeof t->dims[0], "%s", dims[i]);
     t->out = out;
 }
@@ -1174,24 +1203,26 @@ static void pick_sizes(Gen *g, Program *p)
 
 static void pick_params(Gen *g, Program *p)
 {
-    /* [2, M, N] has a constant dim read by points, [BM, N] one read whole
-     * with `:`. */
-    static const char *const shapes[][3] = { { "M", "N" }, { "N", "M" }, { "M", "K" }, { "K", "N" }, { "M" },
-                                             { "N" },      { "K" },      { "2", "M", "N" }, { "BM", "N" } };
+    /* [2, M, N] and [1, 2, M, N] have constant dims read by points, [BM, N]
+     * one read whole with `:`. */
+    static const char *const shapes[][4] = { { "M", "N" }, { "N", "M" },      { "M", "K" },
+                                             { "K", "N" }, { "M" },           { "N" },
+                                             { "K" },      { "2", "M", "N" }, { "BM", "N" },
+                                             { "1", "2", "M", "N" } };
     int nin = 2 + rnd(g, 4);
     for (int i = 0; i < nin; i++) {
         char name[8];
         snprintf(name, sizeof name, "X%d", i);
-        int sh = i == 0 ? 0 : i == 1 ? (int[]){ 2, 3, 6 }[rnd(g, 3)] : rnd(g, 9); /* M, N and K all declared */
+        int sh = i == 0 ? 0 : i == 1 ? (int[]){ 2, 3, 6 }[rnd(g, 3)] : rnd(g, 10); /* M, N and K all declared */
         add_param(p, name, rand_num_dtype(g), shapes[sh], false);
     }
-    add_param(p, "O0", rand_num_dtype(g), (const char *const[]){ "M", "N", NULL }, true);
+    add_param(p, "O0", rand_num_dtype(g), (const char *const[]){ "M", "N", NULL, NULL }, true);
     if (chance(g, 0.4))
-        add_param(p, "O1", rand_num_dtype(g), (const char *const[]){ "N", "M", NULL }, true);
+        add_param(p, "O1", rand_num_dtype(g), (const char *const[]){ "N", "M", NULL, NULL }, true);
     if (chance(g, 0.4))
-        add_param(p, "O2", rand_num_dtype(g), (const char *const[]){ "M", NULL, NULL }, true);
+        add_param(p, "O2", rand_num_dtype(g), (const char *const[]){ "M", NULL, NULL, NULL }, true);
     if (chance(g, 0.3))
-        add_param(p, "O3", rand_num_dtype(g), (const char *const[]){ "G0", "G1", NULL }, true);
+        add_param(p, "O3", rand_num_dtype(g), (const char *const[]){ "G0", "G1", NULL, NULL }, true);
     add_param(p, "s", DT_F32, NULL, false);
     add_param(p, "t", DT_I32, NULL, false);
     add_param(p, "b", DT_BOOL, NULL, false);

@@ -57,7 +57,7 @@ typedef struct {
     char name[8];
     DType dt;
     int rank;
-    char dims[3][4]; /* symbolic "M", "N", "K", "G0", "G1", or constant "2", "BM" */
+    char dims[4][4]; /* symbolic "M", "N", "K", "G0", "G1", or constant "2", "BM" */
     bool out;
     double tol;      /* outputs: absolute tolerance */
 } Param;
@@ -81,7 +81,7 @@ typedef struct {
 
 /* Features the generator can emit, counted for the coverage table. */
 #define GEN_FEATURES(X)                                                                                        \
-    X(st_let) X(st_let_dtype) X(st_var) X(st_assign) X(st_store_tile) X(st_store_broadcast) X(st_store_scalar) \
+    X(st_let) X(st_let_dtype) X(st_let_untyped) X(st_var) X(st_var_natural) X(st_assign) X(st_store_tile) X(st_store_broadcast) X(st_store_scalar) \
     X(st_store_transposed) X(st_for) X(st_for_step) X(st_for_runtime_bound) X(st_pipeline) X(st_if_runtime)   \
     X(st_if_else) X(st_else_if) X(st_if_compiletime) X(st_block)                                               \
     X(op_add) X(op_sub) X(op_mul) X(op_div) X(op_rem) X(op_neg) X(op_plus) X(op_not) X(op_and) X(op_or)        \
@@ -91,7 +91,7 @@ typedef struct {
     X(fn_rowsum) X(fn_rowmax) X(fn_rowmin) X(fn_colsum) X(fn_colmax) X(fn_colmin) X(fn_reduce_sum_0)          \
     X(fn_reduce_sum_1) X(fn_reduce_sum_1d) X(fn_reduce_max) X(fn_reduce_min) X(fn_zeros) X(fn_ones)            \
     X(fn_full) X(fn_arange) X(cast_f16) X(cast_bf16) X(cast_f32) X(cast_i32) X(cast_bool) X(cast_type_param)  \
-    X(dt_f16) X(dt_bf16) X(dt_f32) X(dt_i32) X(dt_bool) X(load_tile) X(load_point) X(load_crossing) X(load_whole_dim) X(load_rank3)           \
+    X(dt_f16) X(dt_bf16) X(dt_f32) X(dt_i32) X(dt_bool) X(load_tile) X(load_point) X(load_crossing) X(load_whole_dim) X(load_rank3) X(load_rank4)           \
     X(sym_dim_value) X(scalar_param) X(scalar_bool_param) X(type_param) X(cparam_float) X(cparam_bool)  \
     X(op_cond_compiletime) X(const_float) X(const_int) X(const_inf) X(grid_3d)
 
