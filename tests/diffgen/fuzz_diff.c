@@ -78,7 +78,11 @@ static CheckResult run_isolated(const char *text, uint64_t seed, double timeout)
         return r;
     }
     struct pollfd pfd = { fds[0], POLLIN, 0 };
-    int ready = poll(&pfd, 1, (int)(timeout * 1000));
+    double deadline = now() + timeout;
+    int ready;
+    do /* a signal that stops the campaign lets this program finish */
+        ready = poll(&pfd, 1, (int)((deadline - now()) * 1000));
+    while (ready < 0 && errno == EINTR && now() < deadline);
     size_t got = 0;
     if (ready > 0) {
         ssize_t n;
@@ -86,11 +90,11 @@ static CheckResult run_isolated(const char *text, uint64_t seed, double timeout)
             got += (size_t)n;
     }
     close(fds[0]);
-    if (ready == 0)
+    if (ready <= 0)
         kill(pid, SIGKILL);
     int status = 0;
     waitpid(pid, &status, 0);
-    if (ready == 0) {
+    if (ready <= 0) {
         r.v = V_TIMEOUT;
         snprintf(r.msg, sizeof r.msg, "no result within %.0f s", timeout);
     } else if (got != sizeof r) {
@@ -210,7 +214,9 @@ static int campaign(const Options *o)
     uint64_t programs[FEAT_COUNT] = { 0 }, uses[FEAT_COUNT] = { 0 };
     double end = now() + o->seconds;
     Rng seeds;
-    rng_seed(&seeds, o->seed);
+    /* Scrambled, so that the streams of seeds S and S + 1 do not overlap
+     * (rng_seed's states would be one step apart). */
+    rng_seed(&seeds, o->seed * 0xD1B54A32D192ED03ull + 0x8CB92BA72F3D8DD7ull);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     while (!stop && now() < end && (o->count <= 0 || n < o->count)) {

@@ -1211,7 +1211,7 @@ static void pick_params(Gen *g, Program *p)
                                              { "1", "2", "M", "N" } };
     int nin = 2 + rnd(g, 4);
     for (int i = 0; i < nin; i++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "X%d", i);
         int sh = i == 0 ? 0 : i == 1 ? (int[]){ 2, 3, 6 }[rnd(g, 3)] : rnd(g, 10); /* M, N and K all declared */
         add_param(p, name, rand_num_dtype(g), shapes[sh], false);
