@@ -878,9 +878,7 @@ static Stmt *gen_decl(Gen *g)
         s->is_dtype = true;
         snprintf(head, sizeof head, "let %s = %s", s->name, dtype_name(dt));
         cover(g, FEAT_st_let_dtype);
-        Stmt *st = st_new(ST_LET, head, NULL);
-        /* and a use: let w = U(x); */
-        return st;
+        return st_new(ST_LET, head, NULL); /* gen_dtype_use writes the casts */
     }
     if (!var && chance(g, 0.05)) { /* an untyped constant, used in arithmetic */
         Sym *s = declare(g, "c", ty0(DT_F32), &(Node){ .exact = true, .mag = 1.5 }, false);
