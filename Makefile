@@ -127,6 +127,22 @@ clean:
 install: all
 	sh scripts/install.sh "$(PREFIX)" "$(BUILD)"
 
+# ---- differential testing with random programs (tests/diffgen/, issue 20) --
+# $(BUILD)/fuzz-diff generates random programs and runs each on the
+# interpreter and the PTX emulator (scripts/fuzz-diff.sh); tests/test_diffgen
+# runs the regression programs and a fixed seed for a bounded time.
+DIFFGEN_SRCS := $(sort $(filter-out tests/diffgen/fuzz_diff.c,$(wildcard tests/diffgen/*.c)))
+DIFFGEN_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(DIFFGEN_SRCS))
+$(BUILD)/obj/tests/diffgen/%.o $(BUILD)/obj/tests/test_diffgen.o: CFLAGS_ALL += -Itests/diffgen
+
+$(BUILD)/fuzz-diff: $(BUILD)/obj/tests/diffgen/fuzz_diff.o $(DIFFGEN_OBJS) $(TEST_SUPPORT_OBJS) $(BUILD)/libtessera.a
+	$(CC) -o $@ $^ -lcmocka $(LDLIBS_ALL)
+
+$(BUILD)/tests/test_diffgen: $(BUILD)/obj/tests/test_diffgen.o $(DIFFGEN_OBJS) $(TEST_SUPPORT_OBJS) $(BUILD)/libtessera.a
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ -lcmocka $(LDLIBS_ALL)
+# ---- end of differential testing --------------------------------------------
+
 # ---- fuzzing and golden files (frontend tests; see tests/README.md) --------
 # `make fuzz` builds the libFuzzer harness of the frontend into build-fuzz/
 # with clang, ASan and UBSan (fuzz_frontend; fuzz_codegen adds GPU code

@@ -1,14 +1,69 @@
 #!/bin/sh
 # Runs each test binary given; stops at the first failure with its name.
 # Tests find their data relative to the repository root, where make runs.
+#
+# Each binary's standard output is shown and read: cmocka's per-test lines
+# ("[ RUN      ] name", then "[       OK ] name", "[  FAILED  ] name" or
+# "[  SKIPPED ] name") are counted, and a line "SKIP: REASON" printed by a
+# test (TEST_SKIP in tests/support/testutil.h) gives the reason of its skip;
+# a line "KNOWN BUG: ..." (test_diffgen: a compiler bug found and kept as a
+# test that must still fail) is listed too. The summary lists every skipped
+# test with its reason and every known bug, and its last line is
+# "N passed, N failed, N skipped", alone, for CI to read. A binary that fails
+# without a cmocka failure line (a crash) counts as one failed test.
 set -u
-n=0
+tmp=$(mktemp -d) || exit 2
+trap 'rm -rf "$tmp"' EXIT
+: >"$tmp/skips"
+: >"$tmp/known"
+passed=0 failed=0 skipped=0 programs=0
+
+# Appends "passed failed skipped" for one binary's output to counts, and
+# "binary: test: reason" lines to skips.
+tally() {
+    awk -v bin="$1" -v skips="$tmp/skips" -v known="$tmp/known" '
+        /^KNOWN BUG / { printf "  %s: %s\n", bin, substr($0, 11) >> known; next }
+        /^\[ RUN      \] / { cur = substr($0, 14); reason = ""; next }
+        cur != "" && /^SKIP: / { reason = substr($0, 7); next }
+        cur != "" && $0 == "[       OK ] " cur { p++; cur = ""; next }
+        cur != "" && $0 == "[  FAILED  ] " cur { f++; cur = ""; next }
+        cur != "" && $0 == "[  SKIPPED ] " cur {
+            s++
+            printf "  %s: %s: %s\n", bin, cur, reason == "" ? "(no reason printed)" : reason >> skips
+            cur = ""
+            next
+        }
+        END { printf "%d %d %d\n", p, f, s }
+    ' "$tmp/out"
+}
+
+summary() {
+    if [ -s "$tmp/known" ]; then
+        printf '== known bugs, kept as tests that must still fail (tests/programs/diffgen/known/):\n'
+        cat "$tmp/known"
+    fi
+    if [ -s "$tmp/skips" ]; then
+        printf '== skipped tests and why:\n'
+        cat "$tmp/skips"
+    fi
+    printf '%d test programs run\n' "$programs"
+    printf '%d passed, %d failed, %d skipped\n' "$passed" "$failed" "$skipped"
+}
+
 for t in "$@"; do
-    n=$((n + 1))
+    programs=$((programs + 1))
     printf '== %s\n' "$t"
-    if ! "$t"; then
-        printf 'FAILED: %s\n' "$t" >&2
+    { "$t"; echo $? >"$tmp/rc"; } | tee "$tmp/out"
+    rc=$(cat "$tmp/rc")
+    tally "$t" >"$tmp/counts"
+    read -r p f s <"$tmp/counts"
+    passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+    if [ "$rc" -ne 0 ]; then
+        [ "$f" -eq 0 ] && failed=$((failed + 1))
+        printf 'FAILED: %s (exit status %s)\n' "$t" "$rc" >&2
+        summary
         exit 1
     fi
+    [ "$p" -eq 0 ] && [ "$s" -eq 0 ] && passed=$((passed + 1)) # not a cmocka program
 done
-printf 'all %d test programs passed\n' "$n"
+summary

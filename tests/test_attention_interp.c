@@ -3,6 +3,7 @@
  * tolerance rule, for every head dim, dtype and mask, on odd shapes and with
  * grouped-query attention. Outputs are poisoned before each run. */
 #include "attn_check.h"
+#include "tessera.h"
 
 #include <math.h>
 #include <setjmp.h>
@@ -23,9 +24,24 @@ static bool run_interp(TirFunc *f, KernelArg *args, int nargs, void *ctx, StrBuf
     return interp_launch(f, args, nargs, 0, err);
 }
 
-static void check_variant(DType dt, int D, bool causal, const char *bm, const char *bn)
+/* The target whose block sizes the runtime's interp device uses. */
+static const char *interp_target(void)
 {
-    TirModule *m = attn_compile(dt, D, causal, bm, bn);
+    static char target[16];
+    tsr_context_options o;
+    tsr_context_options_init(&o);
+    o.device = TSR_DEVICE_INTERP;
+    tsr_context *ctx;
+    if (tsr_context_create(&o, &ctx) != TSR_OK)
+        fail_msg("no interp context: %s", tsr_context_error(ctx));
+    snprintf(target, sizeof target, "%s", tsr_context_default_target(ctx));
+    tsr_context_destroy(ctx);
+    return target;
+}
+
+static void check_variant(DType dt, int D, bool causal, int bm, int bn)
+{
+    TirModule *m = attn_compile(interp_target(), dt, D, causal, bm, bn);
     TirFunc *f = module_func(m, "attention_fwd");
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
         AttnShape s = { 2, 6, 2, pairs[i].sq, pairs[i].sk, D, causal, 1.0 / sqrt((double)D) };

@@ -14,22 +14,22 @@
 #include <cmocka.h>
 
 static const Case cases[] = {
-    { "dsl/examples/matmul.tsr", "matmul", { { "T", "f16" } }, 1, { { "M", 113 }, { "N", 203 }, { "K", 77 } }, 3, 0 },
+    { "dsl/examples/matmul.tsr", "matmul", { { "T", "f16" } }, 1, { { "M", 113 }, { "N", 203 }, { "K", 77 } }, 3, 0, 0 },
     { "dsl/examples/matmul.tsr", "matmul", { { "T", "bf16" }, { "OT", "f32" } }, 2,
-      { { "M", 130 }, { "N", 64 }, { "K", 200 } }, 3, 0 },
+      { { "M", 130 }, { "N", 64 }, { "K", 200 } }, 3, 0, 0 },
     { "dsl/examples/matmul.tsr", "matmul", { { "T", "f16" }, { "BM", "16" }, { "BN", "32" }, { "BK", "16" } }, 4,
-      { { "M", 1 }, { "N", 33 }, { "K", 17 } }, 3, 0 },
-    { "dsl/examples/matmul.tsr", "matmul", { { "T", "f32" }, { "BK", "8" } }, 2, { { "M", 70 }, { "N", 45 }, { "K", 40 } }, 3, 0 },
-    { "dsl/examples/softmax.tsr", "softmax", { { "T", "f32" } }, 1, { { "M", 7 }, { "N", 1023 } }, 2, 0 },
-    { "dsl/examples/softmax.tsr", "softmax", { { "T", "f16" }, { "BN", "64" } }, 2, { { "M", 113 }, { "N", 203 } }, 2, 0 },
-    { "dsl/examples/layernorm.tsr", "layernorm", { { "T", "f16" } }, 1, { { "M", 9 }, { "N", 300 } }, 2, 0 },
-    { "dsl/examples/layernorm.tsr", "layernorm", { { "T", "bf16" }, { "BN", "64" } }, 2, { { "M", 33 }, { "N", 203 } }, 2, 0 },
-    { "dsl/examples/reduce.tsr", "partial_sums", { { "T", "f16" } }, 1, { { "N", 4099 }, { "G", 2 } }, 2, 0 },
+      { { "M", 1 }, { "N", 33 }, { "K", 17 } }, 3, 0, 0 },
+    { "dsl/examples/matmul.tsr", "matmul", { { "T", "f32" }, { "BK", "8" } }, 2, { { "M", 70 }, { "N", 45 }, { "K", 40 } }, 3, 0, 0 },
+    { "dsl/examples/softmax.tsr", "softmax", { { "T", "f32" } }, 1, { { "M", 7 }, { "N", 1023 } }, 2, 0, 0 },
+    { "dsl/examples/softmax.tsr", "softmax", { { "T", "f16" }, { "BN", "64" } }, 2, { { "M", 113 }, { "N", 203 } }, 2, 0, 0 },
+    { "dsl/examples/layernorm.tsr", "layernorm", { { "T", "f16" } }, 1, { { "M", 9 }, { "N", 300 } }, 2, 0, 0 },
+    { "dsl/examples/layernorm.tsr", "layernorm", { { "T", "bf16" }, { "BN", "64" } }, 2, { { "M", 33 }, { "N", 203 } }, 2, 0, 0 },
+    { "dsl/examples/reduce.tsr", "partial_sums", { { "T", "f16" } }, 1, { { "N", 4099 }, { "G", 2 } }, 2, 0, 0 },
     { "dsl/examples/reduce.tsr", "partial_sums", { { "T", "i32" }, { "ACC", "i32" }, { "BLOCK", "64" }, { "CHUNKS", "2" } },
-      4, { { "N", 1023 }, { "G", 8 } }, 2, 0 },
-    { "dsl/examples/reduce.tsr", "sum_partials", { { "T", "f32" }, { "BLOCK", "256" } }, 2, { { "G", 1000 } }, 1, 0 },
-    { "dsl/examples/scale_shift.tsr", "scale_shift", { { "T", "f16" } }, 1, { { "M", 113 }, { "N", 203 } }, 2, 0.1 },
-    { "dsl/examples/scale_shift.tsr", "scale_shift", { { "T", "bf16" }, { "ACT", "2" } }, 2, { { "M", 1 }, { "N", 129 } }, 2, 0.1 },
+      4, { { "N", 1023 }, { "G", 8 } }, 2, 0, 0 },
+    { "dsl/examples/reduce.tsr", "sum_partials", { { "T", "f32" }, { "BLOCK", "256" } }, 2, { { "G", 1000 } }, 1, 0, 0 },
+    { "dsl/examples/scale_shift.tsr", "scale_shift", { { "T", "f16" } }, 1, { { "M", 113 }, { "N", 203 } }, 2, 0.1, 0 },
+    { "dsl/examples/scale_shift.tsr", "scale_shift", { { "T", "bf16" }, { "ACT", "2" } }, 2, { { "M", 1 }, { "N", 129 } }, 2, 0.1, 0 },
 };
 
 static void examples_agree(void **state)

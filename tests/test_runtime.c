@@ -619,9 +619,10 @@ static int cuda_group(void)
     tsr_context *ctx;
     tsr_status s = tsr_context_create(&o, &ctx);
     if (s != TSR_OK) {
-        printf("[  SKIPPED ] the API suite on cuda: %s: %s\n", tsr_status_name(s), tsr_context_error(ctx));
+        char why[1024];
+        snprintf(why, sizeof why, "the API suite on cuda: %s: %s", tsr_status_name(s), tsr_context_error(ctx));
         tsr_context_destroy(ctx);
-        return 0;
+        return rt_suite_skip("api_cuda", why);
     }
     tsr_context_destroy(ctx);
     return rt_suite_run(TSR_DEVICE_CUDA, "api_cuda");

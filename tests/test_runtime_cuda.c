@@ -79,10 +79,11 @@ static void real_gpu(void **state)
     tsr_status s;
     tsr_context *ctx = cuda_context(&s);
     if (s != TSR_OK) {
-        printf("[  SKIPPED ] real_gpu: no usable GPU here: %s: %s\n", tsr_status_name(s), tsr_context_error(ctx));
         assert_true(s == TSR_ERR_NO_DEVICE || s == TSR_ERR_UNSUPPORTED);
+        char why[512];
+        snprintf(why, sizeof why, "%s", tsr_context_error(ctx));
         tsr_context_destroy(ctx);
-        skip();
+        TEST_SKIP("no usable GPU here: %s: %s", tsr_status_name(s), why);
     }
     printf("running on %s\n", tsr_context_device_name(ctx));
     tsr_module *m = suite_compile(ctx, copy_src, NULL, 0);
@@ -127,8 +128,7 @@ static bool use_mock(void)
 #define NEED_MOCK()                                                                                               \
     do {                                                                                                          \
         if (!use_mock()) {                                                                                        \
-            printf("[  SKIPPED ] no mock driver at %s (built only with CUDA's cuda.h)\n", mock_path);             \
-            skip();                                                                                               \
+            TEST_SKIP("no mock driver at %s (built only with CUDA's cuda.h)", mock_path);                        \
         }                                                                                                         \
     } while (0)
 
@@ -517,7 +517,9 @@ int main(void)
             failed++;
         }
     } else {
-        printf("[  SKIPPED ] the API suite on the mock driver: no %s\n", mock_path);
+        char why[600];
+        snprintf(why, sizeof why, "the API suite on the mock driver: no %.500s", mock_path);
+        failed += rt_suite_skip("api_mock_cuda", why);
     }
     unsetenv("TESSERA_LIBCUDA");
     if (lib)

@@ -1,5 +1,6 @@
 /* The attention check (see attn_check.h). */
 #include "attn_check.h"
+#include "attention_config.h"
 
 #include <math.h>
 #include <setjmp.h>
@@ -81,11 +82,18 @@ void attn_check_assert(const AttnErrors *e, DType dt, const AttnShape *s, const 
                  e->err_lowp, e->lse_err, (long long)e->unwritten);
 }
 
-TirModule *attn_compile(DType dt, int D, bool causal, const char *bm, const char *bn)
+TirModule *attn_compile(const char *target, DType dt, int D, bool causal, int bm, int bn)
 {
-    char dbuf[16];
+    if (bm == 0 || bn == 0) {
+        AttnConfig cfg = attention_config(target, dt, D, causal);
+        bm = cfg.bm;
+        bn = cfg.bn;
+    }
+    char dbuf[16], bmbuf[16], bnbuf[16];
     snprintf(dbuf, sizeof dbuf, "%d", D);
+    snprintf(bmbuf, sizeof bmbuf, "%d", bm);
+    snprintf(bnbuf, sizeof bnbuf, "%d", bn);
     Define defs[5] = { { "T", dtype_name(dt) }, { "D", dbuf }, { "CAUSAL", causal ? "true" : "false" },
-                       { "BM", bm }, { "BN", bn } };
+                       { "BM", bmbuf }, { "BN", bnbuf } };
     return compile_file_or_fail("kernels/attention.tsr", defs, 5);
 }

@@ -21,25 +21,27 @@ AttnErrors attn_check_run(TirFunc *f, DType dt, AttnShape s, uint64_t seed, Kern
  * the failure message. */
 void attn_check_assert(const AttnErrors *e, DType dt, const AttnShape *s, const char *what);
 /* The variants every device is tested on: name, dtype, head dim, causal,
- * BM, BN. Each head dim with its usual block sizes, plus two odd shapes of
- * blocks that must give the same answers. */
+ * BM, BN. Each head dim with the block sizes of kernels/attention_config.c
+ * (BM and BN 0: from that table, so a retuned table is what gets tested),
+ * plus two odd shapes of blocks that must give the same answers. */
 #define ATTN_VARIANTS(X)                                                                                      \
-    X(f16_d64, DT_F16, 64, false, "64", "64")                                                                 \
-    X(f16_d64_causal, DT_F16, 64, true, "64", "64")                                                           \
-    X(bf16_d64, DT_BF16, 64, false, "64", "64")                                                               \
-    X(bf16_d64_causal, DT_BF16, 64, true, "64", "64")                                                         \
-    X(f16_d128, DT_F16, 128, false, "64", "64")                                                               \
-    X(f16_d128_causal, DT_F16, 128, true, "64", "64")                                                         \
-    X(bf16_d128, DT_BF16, 128, false, "64", "64")                                                             \
-    X(bf16_d128_causal, DT_BF16, 128, true, "64", "64")                                                       \
-    X(f16_d256, DT_F16, 256, false, "64", "32")                                                               \
-    X(f16_d256_causal, DT_F16, 256, true, "64", "32")                                                         \
-    X(bf16_d256, DT_BF16, 256, false, "64", "32")                                                             \
-    X(bf16_d256_causal, DT_BF16, 256, true, "64", "32")                                                       \
-    X(f16_d64_bm128_bn16, DT_F16, 64, true, "128", "16")                                                      \
-    X(bf16_d128_bm16_bn128, DT_BF16, 128, false, "16", "128")
+    X(f16_d64, DT_F16, 64, false, 0, 0)                                                                       \
+    X(f16_d64_causal, DT_F16, 64, true, 0, 0)                                                                 \
+    X(bf16_d64, DT_BF16, 64, false, 0, 0)                                                                     \
+    X(bf16_d64_causal, DT_BF16, 64, true, 0, 0)                                                               \
+    X(f16_d128, DT_F16, 128, false, 0, 0)                                                                     \
+    X(f16_d128_causal, DT_F16, 128, true, 0, 0)                                                               \
+    X(bf16_d128, DT_BF16, 128, false, 0, 0)                                                                   \
+    X(bf16_d128_causal, DT_BF16, 128, true, 0, 0)                                                             \
+    X(f16_d256, DT_F16, 256, false, 0, 0)                                                                     \
+    X(f16_d256_causal, DT_F16, 256, true, 0, 0)                                                               \
+    X(bf16_d256, DT_BF16, 256, false, 0, 0)                                                                   \
+    X(bf16_d256_causal, DT_BF16, 256, true, 0, 0)                                                             \
+    X(f16_d64_bm128_bn16, DT_F16, 64, true, 128, 16)                                                          \
+    X(bf16_d128_bm16_bn128, DT_BF16, 128, false, 16, 128)
 
-/* Compiles kernels/attention.tsr for one variant. */
-TirModule *attn_compile(DType dt, int D, bool causal, const char *bm, const char *bn);
+/* Compiles kernels/attention.tsr for one variant: block sizes bm and bn, or
+ * when they are 0 those attention_config() gives for target. */
+TirModule *attn_compile(const char *target, DType dt, int D, bool causal, int bm, int bn);
 
 #endif

@@ -37,6 +37,8 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
         return false;
     }
     diag_free(&diag);
+    if (o->ptx)
+        *o->ptx = tsr_xstrdup(cr.ptx);
     EmuModule *m = NULL;
     if (emu_module_load(cr.ptx, strlen(cr.ptx), &m, err)) {
         codegen_result_free(&cr);

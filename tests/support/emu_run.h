@@ -8,10 +8,11 @@
 #include "interp.h"
 
 typedef struct {
-    const char *target;  /* default sm_90a */
+    const char *target;  /* NULL: the default target (target_default()) */
     bool check_races, check_uninit;
     int host_threads;
     uint64_t warp_insns; /* out */
+    char **ptx;          /* when not NULL, receives the PTX run (malloc'd), also when the launch fails */
 } EmuRunOptions;
 
 /* f is not changed: the interpreter can run it before or after. */

@@ -787,7 +787,7 @@ static void shared_memory_limit(void **state)
     tsr_context *ctx = suite_context(device);
     if (tsr_context_device_kind(ctx) == TSR_DEVICE_INTERP) {
         tsr_context_destroy(ctx);
-        skip(); /* the interpreter has no shared memory */
+        TEST_SKIP("the interpreter has no shared memory");
     }
     tsr_define defs[] = { { "T", "f16" }, { "BM", "64" }, { "BN", "64" }, { "BK", "1024" } };
     tsr_compile_options co;
@@ -900,4 +900,19 @@ int rt_suite_run(tsr_device_kind kind, const char *group_name)
         cmocka_unit_test(buffers),
     };
     return _cmocka_run_group_tests(group_name, tests, sizeof tests / sizeof tests[0], NULL, NULL);
+}
+
+static char skip_reason[1024];
+
+static void suite_unavailable(void **state)
+{
+    (void)state;
+    TEST_SKIP("%s", skip_reason);
+}
+
+int rt_suite_skip(const char *group_name, const char *reason)
+{
+    snprintf(skip_reason, sizeof skip_reason, "%s", reason);
+    const struct CMUnitTest tests[] = { cmocka_unit_test(suite_unavailable) };
+    return _cmocka_run_group_tests(group_name, tests, 1, NULL, NULL);
 }

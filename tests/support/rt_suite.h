@@ -44,5 +44,8 @@ void suite_default_cache_dir(void);
 
 /* Runs the API suite on one device; returns cmocka's result. */
 int rt_suite_run(tsr_device_kind kind, const char *group_name);
+/* When the suite cannot run on a device: a group of that name with one
+ * test that skips with the reason (so the skip is counted and explained). */
+int rt_suite_skip(const char *group_name, const char *reason);
 
 #endif

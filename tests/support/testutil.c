@@ -94,15 +94,41 @@ void tensor_fill_uniform(HostTensor *t, Rng *r, double lo, double hi)
         tensor_set(t, i, t->dt == DT_I32 ? floor(lo + rng_uniform(r) * (hi - lo)) : lo + rng_uniform(r) * (hi - lo));
 }
 
-void tensor_poison(HostTensor *t)
+/* The poison's bits per dtype: signalling NaNs (quiet bit clear, payload
+ * 0x5a) for the floats. */
+static uint32_t poison_bits(DType dt)
 {
-    for (int64_t i = 0, n = tensor_numel(t); i < n; i++) {
-        if (t->dt == DT_I32)
-            ((int32_t *)t->data)[i] = 0x7fffffff;
-        else
-            tensor_set(t, i, NAN);
+    switch (dt) {
+    case DT_F32: return 0x7f805a5au;
+    case DT_F16: return 0x7d5au;
+    case DT_BF16: return 0x7f9au;
+    case DT_I32: return (uint32_t)TSR_POISON_I32;
+    default: return 0xa5u; /* neither true nor false */
     }
 }
+
+static uint32_t element_bits(const HostTensor *t, int64_t i)
+{
+    switch (dtype_size(t->dt)) {
+    case 4: return ((const uint32_t *)t->data)[i];
+    case 2: return ((const uint16_t *)t->data)[i];
+    default: return ((const uint8_t *)t->data)[i];
+    }
+}
+
+void tensor_poison(HostTensor *t)
+{
+    uint32_t bits = poison_bits(t->dt);
+    for (int64_t i = 0, n = tensor_numel(t); i < n; i++) {
+        switch (dtype_size(t->dt)) {
+        case 4: ((uint32_t *)t->data)[i] = bits; break;
+        case 2: ((uint16_t *)t->data)[i] = (uint16_t)bits; break;
+        default: ((uint8_t *)t->data)[i] = (uint8_t)bits; break;
+        }
+    }
+}
+
+bool tensor_is_poison(const HostTensor *t, int64_t i) { return element_bits(t, i) == poison_bits(t->dt); }
 
 float *tensor_to_float(const HostTensor *t)
 {

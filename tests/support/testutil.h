@@ -23,10 +23,26 @@ double tensor_get(const HostTensor *t, int64_t i); /* element i in memory order 
 void tensor_set(HostTensor *t, int64_t i, double v); /* rounds to the dtype */
 void tensor_fill_normal(HostTensor *t, Rng *r, double scale);
 void tensor_fill_uniform(HostTensor *t, Rng *r, double lo, double hi);
-/* NaN for floats, 0x7fffffff for i32: shows elements a kernel did not write. */
+/* Fills t with a value no kernel computes, so that elements a kernel did not
+ * write can be told apart: for floats a signalling NaN with a payload (every
+ * arithmetic operation gives quiet NaNs; isnan() is true of it), for i32
+ * TSR_POISON_I32 (a value random tests do not produce). */
 void tensor_poison(HostTensor *t);
+/* Whether element i (memory order) still holds the poison, bit for bit. */
+bool tensor_is_poison(const HostTensor *t, int64_t i);
+#define TSR_POISON_I32 0x7a5a5a5a
 /* The tensor's values as floats (exact for f16/bf16). Caller frees. */
 float *tensor_to_float(const HostTensor *t);
+
+/* Skips the running cmocka test, printing its reason on a line "SKIP:
+ * REASON" that tests/run-tests.sh collects into the suite's summary. For
+ * files that include cmocka.h. */
+#define TEST_SKIP(...)                                                                                                 \
+    do {                                                                                                               \
+        print_message("SKIP: " __VA_ARGS__);                                                                           \
+        print_message("\n");                                                                                           \
+        skip();                                                                                                        \
+    } while (0)
 
 KernelArg arg_tensor(HostTensor t);
 KernelArg arg_scalar(double v);

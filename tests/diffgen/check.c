@@ -1,0 +1,289 @@
+/* Running one program on every configuration (see check.h). */
+#include "check.h"
+
+#include "diff_run.h"
+#include "emu_run.h"
+#include "ptxas.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const verdict_names[V_COUNT] = { "ok", "rejected", "invalid", "mismatch", "device error", "crash", "timeout" };
+const char *const verdict_keys[V_COUNT] = { "ok", "rejected", "invalid", "mismatch", "fail", "crash", "timeout" };
+
+/* The values of the header lines: NAME=VALUE words after a prefix. */
+typedef struct {
+    char name[16];
+    char value[32];
+} Pair;
+
+typedef struct {
+    Pair defs[16], vals[16], tols[8];
+    int ndefs, nvals, ntols;
+} Header;
+
+static int parse_pairs(const char *line, Pair *out, int max, bool after_d)
+{
+    int n = 0;
+    for (const char *s = line; *s && *s != '\n' && n < max;) {
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (after_d && s[0] == '-' && s[1] == 'D') { /* "-D NAME=VALUE" */
+            s += 2;
+            continue;
+        }
+        size_t len = strcspn(s, " \t\n");
+        const char *eq = memchr(s, '=', len);
+        if (eq && eq > s) {
+            snprintf(out[n].name, sizeof out[n].name, "%.*s", (int)(eq - s), s);
+            snprintf(out[n].value, sizeof out[n].value, "%.*s", (int)(len - (size_t)(eq - s) - 1), eq + 1);
+            n++;
+        }
+        s += len;
+    }
+    return n;
+}
+
+static void parse_header(const char *text, Header *h)
+{
+    memset(h, 0, sizeof *h);
+    for (const char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+        if (!strncmp(line, "//!", 3))
+            h->ndefs += parse_pairs(line + 3, h->defs + h->ndefs, 16 - h->ndefs, true);
+        else if (!strncmp(line, "//@", 3))
+            h->nvals += parse_pairs(line + 3, h->vals + h->nvals, 16 - h->nvals, false);
+        else if (!strncmp(line, "//%", 3))
+            h->ntols += parse_pairs(line + 3, h->tols + h->ntols, 8 - h->ntols, false);
+    }
+}
+
+static const char *lookup(const Pair *p, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(p[i].name, name))
+            return p[i].value;
+    return NULL;
+}
+
+static TirModule *compile(const char *name, const char *text, const Header *h, bool passes, StrBuf *diags)
+{
+    Define defs[16];
+    for (int i = 0; i < h->ndefs; i++)
+        defs[i] = (Define){ h->defs[i].name, h->defs[i].value };
+    if (!passes)
+        setenv("TSR_SKIP_PASSES", "all", 1);
+    TirModule *m = compile_string(name, text, defs, h->ndefs, diags);
+    unsetenv("TSR_SKIP_PASSES");
+    return m;
+}
+
+/* Inputs: floats uniform in [-2, 2] (rounded to the dtype), i32 in
+ * [-20, 20]. */
+static bool make_args(TirFunc *f, const Header *h, uint64_t seed, KernelArg *args, char *why, size_t whylen)
+{
+    Rng rng;
+    rng_seed(&rng, seed);
+    for (int i = 0; i < f->params.len; i++) {
+        const TirParam *p = &f->params.data[i];
+        const char *v = lookup(h->vals, h->nvals, p->name);
+        if (!p->is_tensor) {
+            args[i] = arg_scalar(v ? strtod(v, NULL) : 0.0);
+            continue;
+        }
+        int64_t shape[TIR_MAX_RANK];
+        for (int d = 0; d < p->rank; d++) {
+            if (p->dim_sym[d] == TIR_NONE) {
+                shape[d] = p->dim_const[d];
+                continue;
+            }
+            const char *sv = lookup(h->vals, h->nvals, f->syms.data[p->dim_sym[d]].name);
+            if (!sv) {
+                snprintf(why, whylen, "no //@ value for dimension %s", f->syms.data[p->dim_sym[d]].name);
+                return false;
+            }
+            shape[d] = strtoll(sv, NULL, 10);
+        }
+        HostTensor t = tensor_new(p->dt, p->rank, shape);
+        if (p->is_out)
+            tensor_poison(&t);
+        else if (p->dt == DT_I32)
+            tensor_fill_uniform(&t, &rng, -20, 21);
+        else
+            tensor_fill_uniform(&t, &rng, -2, 2);
+        args[i] = arg_tensor(t);
+    }
+    return true;
+}
+
+/* A copy of the arguments with fresh poisoned outputs (inputs shared). */
+static KernelArg *outputs_copy(TirFunc *f, const KernelArg *args)
+{
+    KernelArg *c = calloc((size_t)f->params.len + 1, sizeof *c);
+    for (int i = 0; i < f->params.len; i++) {
+        c[i] = args[i];
+        if (f->params.data[i].is_out) {
+            const HostTensor *t = &args[i].tensor;
+            c[i].tensor = tensor_new(t->dt, t->rank, t->shape);
+            tensor_poison(&c[i].tensor);
+        }
+    }
+    return c;
+}
+
+static void outputs_free(TirFunc *f, KernelArg *args)
+{
+    for (int i = 0; i < f->params.len; i++)
+        if (f->params.data[i].is_out)
+            tensor_free(&args[i].tensor);
+    free(args);
+}
+
+/* Compares every output of a configuration with the reference. */
+static bool compare(TirFunc *f, const Header *h, const KernelArg *ref, const KernelArg *dev, const char *config,
+                    CheckResult *r)
+{
+    for (int i = 0; i < f->params.len; i++) {
+        const TirParam *p = &f->params.data[i];
+        if (!p->is_out)
+            continue;
+        const char *tv = lookup(h->tols, h->ntols, p->name);
+        double tol = tv ? strtod(tv, NULL) : 0.0;
+        OutputDiff d = output_diff(&ref[i].tensor, &dev[i].tensor, tol, 0.0);
+        if (d.first < 0)
+            continue;
+        const HostTensor *a = &ref[i].tensor, *b = &dev[i].tensor;
+        int64_t row = a->rank == 2 ? d.first / a->shape[1] : d.first, col = a->rank == 2 ? d.first % a->shape[1] : 0;
+        r->v = V_MISMATCH;
+        snprintf(r->msg, sizeof r->msg,
+                 "%s: output %s: %lld elements written by one side only, %lld values differ (tolerance %.3g); "
+                 "first at [%lld, %lld]: interp %.9g%s, %s %.9g%s",
+                 config, p->name, (long long)d.written_differ, (long long)d.values_differ, tol, (long long)row,
+                 (long long)col, tensor_get(a, d.first), tensor_is_poison(a, d.first) ? " (unwritten)" : "", config,
+                 tensor_get(b, d.first), tensor_is_poison(b, d.first) ? " (unwritten)" : "");
+        return false;
+    }
+    return true;
+}
+
+typedef struct {
+    const char *name;
+    const char *target; /* NULL: the interpreter */
+    bool passes;
+} Config;
+
+static const Config configs[] = {
+    { "interp without optimizations", NULL, false },
+    { "emu sm_80", "sm_80", true },
+    { "emu sm_90a", "sm_90a", true },
+    { "emu sm_80 without optimizations", "sm_80", false },
+    { "emu sm_90a without optimizations", "sm_90a", false },
+};
+
+/* ptxas, when this machine has it: an independent check that the PTX of
+ * the configurations with the passes on assembles. */
+static const char *ptxas_path(void)
+{
+    static char path[512];
+    static int found = -1;
+    if (found < 0)
+        found = ptxas_find(path, sizeof path) && !getenv("TSR_DIFFGEN_NO_PTXAS");
+    return found ? path : NULL;
+}
+
+static bool assembles(const char *ptx, const Config *c, CheckResult *r)
+{
+    const char *ptxas = ptxas_path();
+    if (!ptxas || !c->passes)
+        return true;
+    PtxasReport rep;
+    StrBuf log;
+    sb_init(&log);
+    bool ok = ptxas_check(ptxas, ptx, c->target, &rep, &log);
+    if (!ok) {
+        r->v = V_FAIL;
+        snprintf(r->msg, sizeof r->msg, "%s: ptxas rejects the PTX: %s", c->name, log.data ? log.data : "");
+    }
+    sb_free(&log);
+    return ok;
+}
+
+static bool run_config(const Config *c, TirFunc *f, KernelArg *args, CheckResult *r)
+{
+    StrBuf err;
+    sb_init(&err);
+    bool ok;
+    char *ptx = NULL;
+    if (!c->target) {
+        ok = interp_launch(f, args, f->params.len, 1, &err);
+    } else {
+        EmuRunOptions o = { 0 };
+        o.target = c->target;
+        o.check_races = o.check_uninit = true;
+        o.host_threads = 1;
+        o.ptx = &ptx;
+        if (!c->passes)
+            setenv("TSR_SKIP_PASSES", "all", 1);
+        ok = emu_run_kernel(f, args, f->params.len, &o, &err);
+        unsetenv("TSR_SKIP_PASSES");
+    }
+    if (!ok) {
+        const char *m = err.data ? err.data : "(no message)";
+        r->v = strstr(m, "is too big for the CUDA cores") ? V_REJECTED : V_FAIL;
+        snprintf(r->msg, sizeof r->msg, "%s: %s", c->name, m);
+    }
+    if (ok && ptx)
+        ok = assembles(ptx, c, r);
+    free(ptx);
+    sb_free(&err);
+    return ok;
+}
+
+CheckResult check_program(const char *name, const char *text, uint64_t seed)
+{
+    CheckResult r = { V_OK, "" };
+    Header h;
+    parse_header(text, &h);
+    StrBuf diags;
+    sb_init(&diags);
+    TirModule *mods[2] = { compile(name, text, &h, true, &diags), NULL };
+    if (mods[0])
+        mods[1] = compile(name, text, &h, false, &diags);
+    if (!mods[0] || !mods[1] || mods[0]->funcs.len != 1) {
+        r.v = V_INVALID;
+        snprintf(r.msg, sizeof r.msg, "does not compile:\n%s", diags.data ? diags.data : "");
+        sb_free(&diags);
+        for (int i = 0; i < 2; i++)
+            if (mods[i])
+                tir_module_free(mods[i]);
+        return r;
+    }
+    sb_free(&diags);
+    TirFunc *f[2] = { mods[0]->funcs.data[0], mods[1]->funcs.data[0] };
+    KernelArg *args = calloc((size_t)f[0]->params.len + 1, sizeof *args);
+    if (!make_args(f[0], &h, seed, args, r.msg, sizeof r.msg)) {
+        r.v = V_INVALID;
+    } else {
+        StrBuf err;
+        sb_init(&err);
+        if (!interp_launch(f[0], args, f[0]->params.len, 1, &err)) {
+            r.v = V_FAIL;
+            snprintf(r.msg, sizeof r.msg, "interp: %s", err.data ? err.data : "");
+        }
+        sb_free(&err);
+        for (size_t c = 0; r.v == V_OK && c < TSR_ARRAY_LEN(configs); c++) {
+            KernelArg *dev = outputs_copy(f[0], args);
+            if (run_config(&configs[c], f[configs[c].passes ? 0 : 1], dev, &r))
+                compare(f[0], &h, args, dev, configs[c].name, &r);
+            outputs_free(f[0], dev);
+        }
+    }
+    for (int i = 0; i < f[0]->params.len; i++)
+        if (args[i].is_tensor)
+            tensor_free(&args[i].tensor);
+    free(args);
+    tir_module_free(mods[0]);
+    tir_module_free(mods[1]);
+    return r;
+}

@@ -1,0 +1,213 @@
+/* Differential testing with random programs (tests/diffgen/, issue 20), the
+ * part CI runs: the regression programs of tests/programs/diffgen/ (each a
+ * reduced finding, or a hand-written program in the same format), the
+ * known bugs of tests/programs/diffgen/known/ (which must still fail as
+ * their `//?` line says, so a fix is noticed and the program moves up to
+ * the regressions), a fixed
+ * seed of generated programs on every configuration (at most
+ * TSR_DIFFGEN_SECONDS, default 50, and TSR_DIFFGEN_COUNT programs), and the
+ * reducer on a stand-in failure. Longer campaigns: scripts/fuzz-diff.sh. */
+#include "check.h"
+#include "codegen.h"
+#include "gen.h"
+#include "reduce.h"
+
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+#define REGRESSION_DIR "tests/programs/diffgen"
+#define KNOWN_DIR REGRESSION_DIR "/known"
+#define CI_SEED 20261205
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The .tsr files of a directory, sorted; returns how many. */
+static int list_programs(const char *dir, char **names, int max)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        fail_msg("cannot open %s", dir);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) && n < max;) {
+        size_t len = strlen(e->d_name);
+        if (len > 4 && !strcmp(e->d_name + len - 4, ".tsr"))
+            names[n++] = tsr_xstrdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, (size_t)n, sizeof *names, cmp_names);
+    return n;
+}
+
+/* Runs one program file; text receives its contents. */
+static CheckResult check_file(const char *dir, const char *name, char **text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    size_t len;
+    *text = tsr_read_file(path, &len);
+    if (!*text)
+        fail_msg("cannot read %s", path);
+    return check_program(path, *text, 1);
+}
+
+static void regressions(void **state)
+{
+    (void)state;
+    char *names[256];
+    int n = list_programs(REGRESSION_DIR, names, 256);
+    assert_true(n > 0);
+    for (int i = 0; i < n; i++) {
+        char *text;
+        CheckResult r = check_file(REGRESSION_DIR, names[i], &text);
+        print_message("%s: %s\n", names[i], verdict_names[r.v]);
+        if (r.v != V_OK)
+            fail_msg("%s/%s: %s: %s", REGRESSION_DIR, names[i], verdict_names[r.v], r.msg);
+        free(text);
+        free(names[i]);
+    }
+}
+
+/* The verdict a known bug's `//? VERDICT llvm=A,B` line expects with the
+ * LLVM linked: VERDICT where A or B is its major version, else ok. */
+static Verdict expected_verdict(const char *text, const char *file)
+{
+    const char *line = strstr(text, "//? ");
+    if (!line)
+        fail_msg("%s: no //? line", file);
+    char key[16], versions[64] = "";
+    if (sscanf(line + 4, "%15s llvm=%63s", key, versions) < 1)
+        fail_msg("%s: bad //? line", file);
+    char llvm[32];
+    codegen_llvm_version(llvm, sizeof llvm);
+    int major = atoi(llvm);
+    bool listed = !versions[0];
+    for (char *v = versions; *v; v += strcspn(v, ",") + (v[strcspn(v, ",")] == ',')) 
+        listed |= atoi(v) == major;
+    for (int i = 0; i < V_COUNT; i++)
+        if (!strcmp(key, verdict_keys[i]))
+            return listed ? (Verdict)i : V_OK;
+    fail_msg("%s: unknown verdict %s", file, key);
+    return V_OK;
+}
+
+static void known_bugs(void **state)
+{
+    (void)state;
+    char *names[256];
+    int n = list_programs(KNOWN_DIR, names, 256);
+    for (int i = 0; i < n; i++) {
+        char *text;
+        CheckResult r = check_file(KNOWN_DIR, names[i], &text);
+        Verdict want = expected_verdict(text, names[i]);
+        if (r.v != want)
+            fail_msg("%s/%s: expected %s here, got %s%s%s%s", KNOWN_DIR, names[i], verdict_keys[want],
+                     verdict_keys[r.v], r.msg[0] ? ": " : "", r.msg,
+                     r.v == V_OK ? " (fixed? move it to " REGRESSION_DIR " and drop its //? line)" : "");
+        if (want == V_OK)
+            print_message("%s: ok here (the bug shows with other LLVM versions only)\n", names[i]);
+        else
+            print_message("KNOWN BUG %s: still %s: %.200s\n", names[i], verdict_keys[r.v], r.msg);
+        free(text);
+        free(names[i]);
+    }
+}
+
+static long env_long(const char *name, long dflt)
+{
+    const char *v = getenv(name);
+    return v && *v ? strtol(v, NULL, 10) : dflt;
+}
+
+/* Generated programs from a fixed seed: each must agree everywhere (or hit
+ * the documented limit on dots on the CUDA cores). */
+static void fixed_seed(void **state)
+{
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__)
+    long count = env_long("TSR_DIFFGEN_COUNT", 12); /* ASan makes each run ~10 times slower */
+#else
+    long count = env_long("TSR_DIFFGEN_COUNT", 150);
+#endif
+    double end = now() + (double)env_long("TSR_DIFFGEN_SECONDS", 50);
+    Rng seeds;
+    rng_seed(&seeds, CI_SEED);
+    long n = 0, rejected = 0;
+    for (; n < count && now() < end; n++) {
+        uint64_t seed = rng_u64(&seeds) >> 16;
+        Program *p = gen_program(seed, NULL);
+        char *text = prog_print(p);
+        CheckResult r = check_program("generated.tsr", text, seed);
+        rejected += r.v == V_REJECTED;
+        if (r.v != V_OK && r.v != V_REJECTED)
+            fail_msg("program %ld (seed %llu): %s: %s\n%s", n, (unsigned long long)seed, verdict_names[r.v], r.msg,
+                     text);
+        free(text);
+        prog_free(p);
+    }
+    print_message("%ld generated programs agreed on every configuration (%ld rejected by documented limits)%s\n", n,
+                  rejected, n < count ? "; stopped by TSR_DIFFGEN_SECONDS" : "");
+    assert_true(n > 0);
+}
+
+/* The reducer on a stand-in failure: "fails" while the program has a dot.
+ * The result must still have one and be much smaller. */
+static Verdict has_dot(const Program *p, void *ctx)
+{
+    (void)ctx;
+    char *text = prog_print(p);
+    bool dot = strstr(text, "dot(") != NULL;
+    free(text);
+    return dot ? V_MISMATCH : V_OK;
+}
+
+static void reducer_shrinks(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1;; seed++) {
+        Program *p = gen_program(seed, NULL);
+        if (has_dot(p, NULL) != V_MISMATCH) {
+            prog_free(p);
+            continue;
+        }
+        char *before = prog_print(p);
+        reduce_program(p, V_MISMATCH, has_dot, NULL, 30);
+        char *after = prog_print(p);
+        assert_int_equal(has_dot(p, NULL), V_MISMATCH);
+        /* At most the two lets of m0 and n0 and one statement holding a
+         * dot of zeros or loads. */
+        int lines = 0;
+        for (const char *s = strstr(after, "{\n"); s && *s; s++)
+            lines += *s == '\n';
+        if (lines > 8 || strlen(after) * 2 > strlen(before))
+            fail_msg("reduced from\n%s\nonly to\n%s", before, after);
+        free(before);
+        free(after);
+        prog_free(p);
+        return;
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(regressions),
+        cmocka_unit_test(known_bugs),
+        cmocka_unit_test(reducer_shrinks),
+        cmocka_unit_test(fixed_seed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
