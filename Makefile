@@ -135,10 +135,10 @@ DIFFGEN_SRCS := $(sort $(filter-out tests/diffgen/fuzz_diff.c,$(wildcard tests/d
 DIFFGEN_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(DIFFGEN_SRCS))
 $(BUILD)/obj/tests/diffgen/%.o $(BUILD)/obj/tests/test_diffgen.o: CFLAGS_ALL += -Itests/diffgen
 
-$(BUILD)/fuzz-diff: $(BUILD)/obj/tests/diffgen/fuzz_diff.o $(DIFFGEN_OBJS) $(TEST_SUPPORT_OBJS) $(BUILD)/libtessera.a
+$(BUILD)/fuzz-diff: $(BUILD)/obj/tests/diffgen/fuzz_diff.o $(DIFFGEN_OBJS) $(TEST_SUPPORT_OBJS) $(LIB_INTERNAL)
 	$(CC) -o $@ $^ -lcmocka $(LDLIBS_ALL)
 
-$(BUILD)/tests/test_diffgen: $(BUILD)/obj/tests/test_diffgen.o $(DIFFGEN_OBJS) $(TEST_SUPPORT_OBJS) $(BUILD)/libtessera.a
+$(BUILD)/tests/test_diffgen: $(BUILD)/obj/tests/test_diffgen.o $(DIFFGEN_OBJS) $(TEST_SUPPORT_OBJS) $(LIB_INTERNAL)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ -lcmocka $(LDLIBS_ALL)
 # ---- end of differential testing --------------------------------------------
