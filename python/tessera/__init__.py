@@ -227,6 +227,7 @@ class Context:
             arr[i].value = str(v).encode()
             keep.extend([arr[i].name, arr[i].value])
         opts = _lib.CompileOptions()
+        opts.struct_size = ctypes.sizeof(_lib.CompileOptions)
         opts.defines = arr
         opts.ndefines = len(defines)
         opts.target = target.encode() if target else None

@@ -59,6 +59,7 @@ TSR_IR_TIR, TSR_IR_LLVM, TSR_IR_PTX = 1, 2, 4
 
 class ContextOptions(ctypes.Structure):
     _fields_ = [
+        ("struct_size", ctypes.c_size_t),
         ("device", ctypes.c_int),
         ("device_ordinal", ctypes.c_int),
         ("allocator", ctypes.c_void_p),
@@ -75,6 +76,7 @@ class Define(ctypes.Structure):
 
 class CompileOptions(ctypes.Structure):
     _fields_ = [
+        ("struct_size", ctypes.c_size_t),
         ("target", ctypes.c_char_p),
         ("defines", ctypes.POINTER(Define)),
         ("ndefines", ctypes.c_int),
