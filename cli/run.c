@@ -209,7 +209,9 @@ static void run_free(Run *r)
     free(r->dev);
     free(r->result);
     run_free_args(r->args, r->nargs);
-    tsr_context_destroy(r->ctx); /* the module goes with it */
+    tsr_module_destroy(r->mod);
+    r->mod = NULL;
+    tsr_context_destroy(r->ctx);
 }
 
 /* ------------------------------------------------------- reports */
