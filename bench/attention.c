@@ -10,6 +10,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "bench.h"
 #include "reference.h"
+#include "rng.h"
 #include "util.h"
 
 #include <math.h>
@@ -37,25 +38,6 @@ static const double CHECK_ALL_MACS = 1 << 26;
 
 /* ------------------------------------------------------------ utilities */
 
-typedef struct {
-    uint64_t s;
-} Rng;
-
-static uint64_t rng_next(Rng *r)
-{
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static double rng_uniform(Rng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
-
-static double rng_normal(Rng *r)
-{
-    double u = rng_uniform(r), v = rng_uniform(r);
-    return sqrt(-2.0 * log(u > 0 ? u : 0x1.0p-60)) * cos(6.283185307179586 * v);
-}
 
 static uint16_t to_bits(float f, DType dt) { return dt == DT_BF16 ? f32_to_bf16_bits(f) : f32_to_f16_bits(f); }
 static float from_bits(uint16_t h, DType dt) { return dt == DT_BF16 ? bf16_bits_to_f32(h) : f16_bits_to_f32(h); }
@@ -115,9 +97,9 @@ static bool inputs_make(Inputs *in, DType dt, int64_t n, uint64_t seed)
         in->vals[i] = malloc(sizeof(float) * (size_t)n);
         if (!in->bits[i] || !in->vals[i])
             return false;
-        Rng r = { seed * 3 + (uint64_t)i + 1 };
+        SplitMix r = { seed * 3 + (uint64_t)i + 1 };
         for (int64_t j = 0; j < n; j++) {
-            uint16_t b = to_bits((float)rng_normal(&r), dt);
+            uint16_t b = to_bits((float)splitmix_normal(&r), dt);
             in->bits[i][j] = b;
             in->vals[i][j] = from_bits(b, dt);
         }
@@ -400,9 +382,9 @@ static bool ref_rows_make(RefRows *rr, const BenchConfig *c, const Inputs *in, i
     rr->lowp = malloc(sizeof(float) * (size_t)(rr->n * c->D));
     if (!rr->row || !rr->o || !rr->lse || !rr->lowp)
         return false;
-    Rng rng = { seed };
+    SplitMix rng = { seed };
     for (int64_t i = 0; i < rr->n; i++)
-        rr->row[i] = all ? i : i == 0 ? 0 : i == 1 ? rows - 1 : (int64_t)(rng_next(&rng) % (uint64_t)rows);
+        rr->row[i] = all ? i : i == 0 ? 0 : i == 1 ? rows - 1 : (int64_t)(splitmix_next(&rng) % (uint64_t)rows);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     rr->nthreads = (int)(cores < 1 ? 1 : cores > 32 ? 32 : cores);
     if (rr->nthreads > rr->n)

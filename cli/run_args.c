@@ -15,6 +15,7 @@
 #include "run.h"
 
 #include "npy.h"
+#include "rng.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -432,23 +433,10 @@ static bool resolve_shape(RunArg *a, const Spec *sp, Dims *dims)
 
 /* ------------------------------------------------------------- values */
 
-typedef struct {
-    uint64_t s;
-} Rng;
-
-static uint64_t rng_next(Rng *r)
-{
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static double rng_uniform(Rng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
 
 /* Each tensor's stream depends on the seed and its name only, so adding an
  * argument does not change the others. */
-static void rng_for(Rng *r, uint64_t seed, const char *name)
+static void rng_for(SplitMix *r, uint64_t seed, const char *name)
 {
     uint64_t h = 1469598103934665603ull;
     for (const char *p = name; *p; p++)
@@ -483,18 +471,14 @@ static bool alloc_data(RunArg *a)
 
 static void generate(RunArg *a, Gen g, uint64_t seed)
 {
-    Rng r;
+    SplitMix r;
     rng_for(&r, seed, a->info.name);
     int64_t n = run_numel(a);
     for (int64_t i = 0; i < n; i++) {
         double v = 0;
         switch (g) {
-        case GEN_RANDN: {
-            double u = rng_uniform(&r), w = rng_uniform(&r);
-            v = sqrt(-2.0 * log(u > 0 ? u : 0x1.0p-60)) * cos(6.283185307179586 * w);
-            break;
-        }
-        case GEN_RAND: v = rng_uniform(&r); break;
+        case GEN_RANDN: v = splitmix_normal(&r); break;
+        case GEN_RAND: v = splitmix_uniform(&r); break;
         case GEN_ZEROS: v = 0; break;
         case GEN_ONES: v = 1; break;
         case GEN_ARANGE: v = (double)i; break;

@@ -1,6 +1,8 @@
 /* Test helpers (see testutil.h). */
 #include "testutil.h"
 
+#include "rng.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,11 +16,10 @@ void rng_seed(Rng *r, uint64_t seed) { r->s = seed * 0x9E3779B97F4A7C15ull + 1; 
 
 uint64_t rng_u64(Rng *r)
 {
-    /* splitmix64 */
-    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    SplitMix m = { r->s };
+    uint64_t z = splitmix_next(&m);
+    r->s = m.s;
+    return z;
 }
 
 double rng_uniform(Rng *r) { return (double)(rng_u64(r) >> 11) * (1.0 / 9007199254740992.0); }
