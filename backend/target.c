@@ -59,6 +59,13 @@ void target_names(char *buf, size_t size, const char *sep, const char *last_sep)
                                 targets[i].name);
 }
 
+void target_unknown_message(char *buf, size_t size, const char *name)
+{
+    char names[128];
+    target_names(names, sizeof names, ", ", " or ");
+    snprintf(buf, size, "unknown target '%s' (use %s)", name, names);
+}
+
 const Target *target_for_sm(int sm, bool arch_specific)
 {
     const Target *best = NULL;

@@ -73,6 +73,9 @@ const Target *target_at(int i);
 /* The known names for a message or a usage line, e.g. with ", " and " or ":
  * "sm_80, sm_90 or sm_90a"; with "|" and "|": "sm_80|sm_90|sm_90a". */
 void target_names(char *buf, size_t size, const char *sep, const char *last_sep);
+/* The message for a target name the table lacks: "unknown target 'X' (use
+ * sm_80, sm_90 or sm_90a)". */
+void target_unknown_message(char *buf, size_t size, const char *name);
 /* The target whose code a GPU of compute capability major.minor runs best:
  * the arch-specific target of exactly its generation, else the newest
  * portable one it can run; NULL when it can run none. */

@@ -185,9 +185,9 @@ static bool parse_cg(int argc, char **argv, CgOptions *o, const char *default_ta
     for (char *p = strtok(list, ","); p && o->ntargets < 4; p = strtok(NULL, ",")) {
         const Target *t = target_lookup(p);
         if (!t) {
-            char names[128];
-            target_names(names, sizeof names, ", ", " or ");
-            fprintf(stderr, "tessera-bench: unknown target '%s' (%s)\n", p, names);
+            char why[192];
+            target_unknown_message(why, sizeof why, p);
+            fprintf(stderr, "tessera-bench: %s\n", why);
             return false;
         }
         o->targets[o->ntargets++] = t->name;

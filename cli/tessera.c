@@ -143,9 +143,9 @@ static int cmd_compile(int argc, char **argv)
     if (rc)
         return rc;
     if (o.target && !target_lookup(o.target)) { /* whatever the stage */
-        char names[128];
-        target_names(names, sizeof names, ", ", " or ");
-        fprintf(stderr, "tessera: unknown target '%s' (use %s)\n", o.target, names);
+        char why[192];
+        target_unknown_message(why, sizeof why, o.target);
+        fprintf(stderr, "tessera: %s\n", why);
         return 2;
     }
     size_t len;
@@ -170,17 +170,14 @@ static int cmd_compile(int argc, char **argv)
             ast_print(&out, prog);
         arena_free(&arena);
     } else {
-        TirModule *m = compile_tir(&src, o.defs, o.ndefs, o.kernel, &diag, o.dump_passes ? &dump : NULL);
-        if (m && !strcmp(o.emit, "layout")) {
-            const Target *t = compile_target(o.target, &diag);
-            for (int i = 0; t && i < m->funcs.len && !diag.nerrors; i++)
-                compile_layout(m->funcs.data[i], t, &diag, o.dump_passes ? &dump : NULL);
-        } else if (m && (!strcmp(o.emit, "llvm") || !strcmp(o.emit, "ptx"))) {
-            emit_gpu(&o, m, &out, o.dump_passes ? &dump : NULL, &diag);
-        } else if (m) {
-            tir_module_print(&out, m);
-        }
-        if (m && !strcmp(o.emit, "layout"))
+        StrBuf *passes = o.dump_passes ? &dump : NULL;
+        TirModule *m = compile_tir(&src, o.defs, o.ndefs, o.kernel, &diag, passes);
+        const Target *t = m && !strcmp(o.emit, "layout") ? compile_target(o.target, &diag) : NULL;
+        for (int i = 0; t && i < m->funcs.len && !diag.nerrors; i++)
+            compile_layout(m->funcs.data[i], t, &diag, passes);
+        if (m && (!strcmp(o.emit, "llvm") || !strcmp(o.emit, "ptx")))
+            emit_gpu(&o, m, &out, passes, &diag);
+        else if (m)
             tir_module_print(&out, m);
         if (o.dump_passes) { /* the IR after every pass instead of the stage */
             out.len = 0;

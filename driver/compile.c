@@ -28,9 +28,9 @@ const Target *compile_target(const char *name, Diag *diag)
 {
     const Target *t = name ? target_lookup(name) : target_default();
     if (!t) {
-        char names[128];
-        target_names(names, sizeof names, ", ", " or ");
-        diag_error_nopos(diag, "unknown target '%s' (use %s)", name, names);
+        char why[192];
+        target_unknown_message(why, sizeof why, name);
+        diag_error_nopos(diag, "%s", why);
     }
     return t;
 }

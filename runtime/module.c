@@ -193,9 +193,9 @@ static tsr_status module_init(tsr_module *m, const char *source, size_t len, con
     tsr_context *ctx = m->ctx;
     const char *target = o->target ? o->target : ctx->default_target;
     if (!target_lookup(target)) {
-        char names[128];
-        target_names(names, sizeof names, ", ", " or ");
-        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "unknown target '%s' (use %s)", target, names);
+        char why[192];
+        target_unknown_message(why, sizeof why, target);
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "%s", why);
     }
     snprintf(m->target, sizeof m->target, "%s", target);
     if (o->ndefines < 0 || (o->ndefines > 0 && !o->defines))
