@@ -175,9 +175,13 @@ static tsr_status tensor_view(tsr_kernel *k, const BoundArg *args, int i, HostTe
     return TSR_OK;
 }
 
+static uint64_t param_bit(int i) { return i < 64 ? (uint64_t)1 << i : ~(uint64_t)0; }
+
 /* Checks after kernel_bind_args: layout and alignment. Sets bit i of
- * *unaligned when the tensor needs element-wise accesses. */
-static tsr_status tensor_layout(tsr_kernel *k, int i, const HostTensor *h, uint64_t *unaligned, StrBuf *err)
+ * *unaligned when the tensor needs element-wise accesses, and of *tma_unfit
+ * when no tensor map can describe it. */
+static tsr_status tensor_layout(tsr_kernel *k, int i, const HostTensor *h, uint64_t *unaligned, uint64_t *tma_unfit,
+                                StrBuf *err)
 {
     const TirParam *p = &k->f->params.data[i];
     int64_t es = dtype_size(h->dt);
@@ -209,7 +213,12 @@ static tsr_status tensor_layout(tsr_kernel *k, int i, const HostTensor *h, uint6
         if (h->shape[d] > 1 && (h->strides[d] * es) % 16)
             aligned = false;
     if (!aligned)
-        *unaligned |= i < 64 ? (uint64_t)1 << i : ~(uint64_t)0;
+        *unaligned |= param_bit(i);
+    StrBuf why;
+    sb_init(&why);
+    if (!rt_tma_fit(h, &why))
+        *tma_unfit |= param_bit(i);
+    sb_free(&why);
     return TSR_OK;
 }
 
@@ -222,6 +231,8 @@ static void launch_free(tsr_kernel *k, Launch *l)
     tsr_context *ctx = k->mod->ctx;
     rt_free(ctx, l->args, args_bytes(k->f));
     rt_free(ctx, l->syms, syms_bytes(k->f));
+    if (l->maps)
+        rt_free(ctx, l->maps, (size_t)l->ntma * ABI_TMAP_BYTES);
     memset(l, 0, sizeof *l);
 }
 
@@ -257,7 +268,7 @@ static tsr_status validate(tsr_kernel *k, const BoundArg *args, Launch *l, StrBu
     for (int i = 0; i < l->nargs; i++) {
         if (!l->args[i].is_tensor)
             continue;
-        tsr_status s = tensor_layout(k, i, &l->args[i].tensor, &l->unaligned, err);
+        tsr_status s = tensor_layout(k, i, &l->args[i].tensor, &l->unaligned, &l->tma_unfit, err);
         if (s == TSR_OK && ctx->dev->check_tensor)
             s = ctx->dev->check_tensor(ctx, f->params.data[i].name, &l->args[i].tensor, err);
         if (s != TSR_OK)
@@ -283,22 +294,115 @@ static tsr_status validate(tsr_kernel *k, const BoundArg *args, Launch *l, StrBu
     return TSR_OK;
 }
 
-/* The variant a launch runs, prepared, and the device limits it must fit. */
-static tsr_status pick_variant(tsr_kernel *k, const Launch *l, KernelVariant **out, StrBuf *err)
+/* The variant a launch runs, prepared. A variant that asks for a tensor map
+ * of a tensor TMA cannot take (its strides, alignment or emptiness) is
+ * passed over for the one that accesses that tensor element by element,
+ * where code generation asks for no map (TirFunc.tma's contract). */
+static tsr_status prepare_for(tsr_kernel *k, const Launch *l, int *which, StrBuf *err)
+{
+    tsr_context *ctx = k->mod->ctx;
+    /* Launches in other threads may pick, compile and load variants of this
+     * kernel at the same time; once ready, a variant never changes. */
+    pthread_mutex_lock(&ctx->work_lock);
+    *which = rt_variant_for(k, l->unaligned, l->divisible);
+    tsr_status s = rt_prepare_variant(k, *which, err);
+    uint64_t unfit = s == TSR_OK ? k->var[*which].tma_params & l->tma_unfit : 0;
+    if (unfit) {
+        *which = rt_variant_for(k, l->unaligned | unfit, l->divisible);
+        s = rt_prepare_variant(k, *which, err);
+    }
+    pthread_mutex_unlock(&ctx->work_lock);
+    if (s == TSR_OK && (k->var[*which].tma_params & l->tma_unfit)) {
+        sb_printf(err, "internal error: the variant of kernel '%s' for these tensors asks for a tensor map of a tensor "
+                       "TMA cannot take",
+                  k->f->name);
+        return TSR_ERR_LAUNCH;
+    }
+    return s;
+}
+
+/* A tensor map encoded earlier: the description it was made from. */
+struct TmaCacheEntry {
+    bool valid;
+    EmuTensorMapDesc desc;
+    unsigned char map[ABI_TMAP_BYTES];
+};
+
+/* The map of request r for tensor t into map: from the variant's cache when
+ * an earlier launch encoded the same description (pointer, shape, strides),
+ * else checked and encoded by the device and remembered. */
+static tsr_status tensor_map(tsr_kernel *k, KernelVariant *v, int r, const HostTensor *t, unsigned char *map,
+                             StrBuf *err)
+{
+    tsr_context *ctx = k->mod->ctx;
+    const TmaRequest *q = &v->tma[r];
+    const char *name = k->f->params.data[q->param].name;
+    EmuTensorMapDesc d;
+    rt_tma_describe(t, q, &d);
+    if (!ctx->dev->tensor_map_encode) {
+        sb_printf(err, "kernel '%s' takes a tensor map of '%s', which the %s device cannot make", k->f->name, name,
+                  ctx->dev->name);
+        return TSR_ERR_UNSUPPORTED;
+    }
+    tsr_status s = TSR_OK;
+    pthread_mutex_lock(&ctx->work_lock);
+    if (!v->maps)
+        v->maps = calloc((size_t)v->ntma * TMA_CACHE_WAYS, sizeof *v->maps);
+    struct TmaCacheEntry *e = NULL, *ways = v->maps ? v->maps + (size_t)r * TMA_CACHE_WAYS : NULL;
+    for (int w = 0; ways && w < TMA_CACHE_WAYS && !e; w++)
+        if (ways[w].valid && !memcmp(&ways[w].desc, &d, sizeof d))
+            e = &ways[w];
+    if (e) {
+        memcpy(map, e->map, ABI_TMAP_BYTES);
+    } else if (!rt_tma_check(&d, err)) {
+        sb_printf(err, " (the tensor map of '%s' for kernel '%s')", name, k->f->name);
+        s = TSR_ERR_LAUNCH;
+    } else if ((s = ctx->dev->tensor_map_encode(ctx, &d, map, err)) != TSR_OK) {
+        sb_printf(err, " (the tensor map of '%s' for kernel '%s')", name, k->f->name);
+    } else if (ways) {
+        e = &ways[v->map_turn++ % TMA_CACHE_WAYS];
+        e->valid = true;
+        memcpy(&e->desc, &d, sizeof d);
+        memcpy(e->map, map, ABI_TMAP_BYTES);
+    }
+    pthread_mutex_unlock(&ctx->work_lock);
+    return s;
+}
+
+/* The tensor maps the launch's variant takes, into l->maps. */
+static tsr_status tensor_maps(tsr_kernel *k, KernelVariant *v, Launch *l, StrBuf *err)
+{
+    if (!v->ntma)
+        return TSR_OK;
+    if (!(l->maps = rt_alloc(k->mod->ctx, (size_t)v->ntma * ABI_TMAP_BYTES))) {
+        sb_puts(err, "out of host memory");
+        return TSR_ERR_OUT_OF_MEMORY;
+    }
+    l->tma = v->tma;
+    l->ntma = v->ntma;
+    for (int r = 0; r < v->ntma; r++) {
+        tsr_status s = tensor_map(k, v, r, &l->args[v->tma[r].param].tensor, l->maps + (size_t)r * ABI_TMAP_BYTES, err);
+        if (s != TSR_OK)
+            return s;
+    }
+    return TSR_OK;
+}
+
+/* The variant a launch runs, prepared, its tensor maps, and the device
+ * limits it must fit. */
+static tsr_status pick_variant(tsr_kernel *k, Launch *l, KernelVariant **out, StrBuf *err)
 {
     tsr_context *ctx = k->mod->ctx;
     *out = NULL;
     if (!ctx->dev->runs_ptx)
         return TSR_OK;
-    /* Launches in other threads may pick, compile and load variants of this
-     * kernel at the same time; once ready, a variant never changes. */
-    pthread_mutex_lock(&ctx->work_lock);
-    int which = rt_variant_for(k, l->unaligned, l->divisible);
-    tsr_status s = rt_prepare_variant(k, which, err);
-    pthread_mutex_unlock(&ctx->work_lock);
+    int which;
+    tsr_status s = prepare_for(k, l, &which, err);
     if (s != TSR_OK)
         return s;
     KernelVariant *v = &k->var[which];
+    if ((s = tensor_maps(k, v, l, err)) != TSR_OK)
+        return s;
     int max_threads = ctx->max_threads;
     if (v->attrs.max_threads > 0 && v->attrs.max_threads < max_threads)
         max_threads = v->attrs.max_threads;

@@ -4,6 +4,7 @@
  * always works on a fresh frontend result, and the module's own TIR stays
  * as the frontend left it (the interp device runs it; launches read its
  * parameters, symbols and grid). */
+#include "abi.h"
 #include "codegen.h"
 #include "device/device.h"
 #include "readfile.h"
@@ -71,6 +72,34 @@ int rt_variant_for(tsr_kernel *k, uint64_t unaligned, uint64_t divisible)
     return MAX_VARIANTS - 1;
 }
 
+/* Whether a variant's tensor maps fit its kernel: each describes a tensor
+ * parameter of the kernel, encodable, that the variant does not access
+ * element by element (those are the tensors TMA cannot take). Code
+ * generation guarantees it; a cache entry must too. */
+static bool requests_fit(const tsr_kernel *k, const KernelVariant *v, const TmaRequest *tma, int ntma)
+{
+    for (int i = 0; i < ntma; i++) {
+        StrBuf why;
+        sb_init(&why);
+        bool ok = abi_tma_request_ok(k->f, &tma[i], &why);
+        sb_free(&why);
+        int p = tma[i].param;
+        if (!ok || (p < 64 ? v->unaligned >> p & 1 : v->unaligned == ~(uint64_t)0))
+            return false;
+    }
+    return true;
+}
+
+/* Takes the tensor maps of a variant (malloc'd). */
+static void set_requests(KernelVariant *v, TmaRequest *tma, int ntma)
+{
+    v->tma = tma;
+    v->ntma = ntma;
+    v->tma_params = 0;
+    for (int i = 0; i < ntma; i++)
+        v->tma_params |= tma[i].param < 64 ? (uint64_t)1 << tma[i].param : 0;
+}
+
 tsr_status rt_prepare_variant(tsr_kernel *k, int which, StrBuf *err)
 {
     KernelVariant *v = &k->var[which];
@@ -85,10 +114,19 @@ tsr_status rt_prepare_variant(tsr_kernel *k, int which, StrBuf *err)
         char key[65];
         jit_key(&in, key);
         JitEntry e;
-        if (!want_llvm && jit_cache_get(&ctx->cache, key, 32 * k->f->warps, &e)) {
+        bool hit = !want_llvm && jit_cache_get(&ctx->cache, key, 32 * k->f->warps, &e);
+        if (hit && !requests_fit(k, v, e.tma, e.ntma)) { /* damaged: rebuilt below */
+            ctx->cache.stats.hits--;
+            ctx->cache.stats.corrupt++;
+            free(e.ptx);
+            free(e.tma);
+            hit = false;
+        }
+        if (hit) {
             v->ptx = e.ptx;
             v->smem_bytes = e.smem_bytes;
             v->threads = e.threads;
+            set_requests(v, e.tma, e.ntma);
         } else {
             ctx->cache.stats.misses++;
             CodegenResult r;
@@ -97,12 +135,15 @@ tsr_status rt_prepare_variant(tsr_kernel *k, int which, StrBuf *err)
             v->ptx = r.ptx;
             v->smem_bytes = r.smem_bytes;
             v->threads = r.threads;
+            set_requests(v, r.tma, r.ntma);
             if (r.llvm_ir)
                 k->llvm_ir = r.llvm_ir;
             free(r.kernel_name);
             e.ptx = v->ptx;
             e.smem_bytes = v->smem_bytes;
             e.threads = v->threads;
+            e.tma = v->tma;
+            e.ntma = v->ntma;
             jit_cache_put(&ctx->cache, key, &e);
         }
     }
@@ -127,6 +168,8 @@ static void kernel_destroy(tsr_context *ctx, tsr_kernel *k)
         if (k->var[i].handle)
             ctx->dev->unload(ctx, &k->var[i]);
         free(k->var[i].ptx);
+        free(k->var[i].tma);
+        free(k->var[i].maps);
     }
     free(k->llvm_ir);
     free(k->tir_text);

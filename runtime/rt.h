@@ -35,7 +35,16 @@ typedef struct {
     int threads;
     void *handle; /* the device's loaded kernel */
     tsr_kernel_attributes attrs;
+    TmaRequest *tma; /* malloc'd: the tensor maps this variant takes (CodegenResult.tma), ntma of them */
+    int ntma;
+    uint64_t tma_params; /* the tensors they describe (bit i: parameter i) */
+    /* Maps encoded for earlier launches (launch.c), under ctx->work_lock:
+     * TMA_CACHE_WAYS per request, replaced in turn. */
+    struct TmaCacheEntry *maps;
+    unsigned map_turn;
 } KernelVariant;
+
+enum { TMA_CACHE_WAYS = 4 };
 
 enum { VARIANT_ALIGNED = 0, MAX_VARIANTS = 8 };
 

@@ -38,7 +38,7 @@
 /* Looked up when present: a driver without them (a mock) has no events or
  * streams. */
 #define CUDA_EVENT_FUNCS(X) X(cuEventCreate) X(cuEventRecord) X(cuEventSynchronize) X(cuEventElapsedTime) X(cuEventDestroy) \
-    X(cuStreamCreate) X(cuStreamDestroy)
+    X(cuStreamCreate) X(cuStreamDestroy) X(cuTensorMapEncodeTiled)
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -349,6 +349,38 @@ static tsr_status cuda_launch(tsr_context *ctx, tsr_kernel *k, KernelVariant *v,
     return s;
 }
 
+/* A tensor map by the driver (the description's numbering is CUDA's). L2
+ * promotion by 128 bytes, as CUTLASS's TMA copies ask. */
+static tsr_status cuda_tensor_map_encode(tsr_context *ctx, const EmuTensorMapDesc *d, void *map, StrBuf *err)
+{
+    Cuda *cu = cuda_of(ctx);
+    if (!cu->cuTensorMapEncodeTiled || cu->cc_major < 9) {
+        sb_printf(err, "%s has no tensor maps (%s)", ctx->device_name,
+                  cu->cc_major < 9 ? "TMA needs compute capability 9.0" : "the driver lacks cuTensorMapEncodeTiled");
+        return TSR_ERR_UNSUPPORTED;
+    }
+    CUtensorMap m;
+    cuuint64_t dims[5], strides[4];
+    cuuint32_t box[5], estrides[5];
+    for (unsigned i = 0; i < d->rank; i++) {
+        dims[i] = d->dims[i];
+        box[i] = d->box[i];
+        estrides[i] = d->elem_strides[i] ? d->elem_strides[i] : 1;
+        if (i)
+            strides[i - 1] = d->strides[i - 1];
+    }
+    CUresult r = cu->cuTensorMapEncodeTiled(&m, (CUtensorMapDataType)d->dtype, d->rank, (void *)d->global, dims, strides,
+                                            box, estrides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                                            (CUtensorMapSwizzle)d->swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+                                            d->oob_fill ? CU_TENSOR_MAP_FLOAT_OOB_FILL_NAN_REQUEST_ZERO_FMA
+                                                        : CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (r != CUDA_SUCCESS)
+        return cu_fail(cu, r, "cuTensorMapEncodeTiled", err);
+    _Static_assert(sizeof m == ABI_TMAP_BYTES, "CUtensorMap is 128 bytes");
+    memcpy(map, &m, sizeof m);
+    return TSR_OK;
+}
+
 /* -------------------------------------------------------------- memory */
 
 static tsr_status cuda_alloc(tsr_context *ctx, size_t bytes, void **ptr, StrBuf *err)
@@ -547,6 +579,7 @@ const DeviceOps rt_cuda_device = {
     .unload = cuda_unload,
     .check_tensor = cuda_check_tensor,
     .launch = cuda_launch,
+    .tensor_map_encode = cuda_tensor_map_encode,
     .mem_alloc = cuda_alloc,
     .mem_free = cuda_free,
     .mem_copy = cuda_copy,

@@ -17,6 +17,7 @@
 #define TSR_DEVICE_H
 
 #include "rt.h"
+#include "tensormap.h"
 
 /* What a device provides. Functions return a status and append a message to
  * err on failure. */
@@ -35,6 +36,9 @@ struct DeviceOps {
     tsr_status (*check_tensor)(tsr_context *ctx, const char *param, const HostTensor *t, StrBuf *err);
     tsr_status (*launch)(tsr_context *ctx, tsr_kernel *k, KernelVariant *v, const Launch *l, void *stream,
                          StrBuf *err);
+    /* Encodes a tensor map (rt_tma_check has accepted d) into the 128 bytes
+     * at map, for kernels of this device (NULL: the device takes none). */
+    tsr_status (*tensor_map_encode)(tsr_context *ctx, const EmuTensorMapDesc *d, void *map, StrBuf *err);
     tsr_status (*mem_alloc)(tsr_context *ctx, size_t bytes, void **ptr, StrBuf *err);
     tsr_status (*mem_free)(tsr_context *ctx, void *ptr, size_t bytes, StrBuf *err);
     tsr_status (*mem_copy)(tsr_context *ctx, void *dst, const void *src, size_t bytes, tsr_copy_kind kind,

@@ -149,6 +149,13 @@ static tsr_status emu_run(tsr_context *ctx, tsr_kernel *k, KernelVariant *v, con
     return s;
 }
 
+/* The emulator's own encoding of a tensor map (runtime/emu/README.md). */
+static tsr_status emu_map_encode(tsr_context *ctx, const EmuTensorMapDesc *d, void *map, StrBuf *err)
+{
+    (void)ctx;
+    return emu_tensor_map_encode(map, d, err) == 0 ? TSR_OK : TSR_ERR_LAUNCH;
+}
+
 /* ------------------------------------------------------ the DeviceOps table */
 
 const DeviceOps rt_emu_device = {
@@ -160,6 +167,7 @@ const DeviceOps rt_emu_device = {
     .load = emu_load,
     .unload = emu_unload,
     .launch = emu_run,
+    .tensor_map_encode = emu_map_encode,
     .mem_alloc = rt_host_alloc,
     .mem_free = rt_host_free,
     .mem_copy = rt_host_copy,
