@@ -4,6 +4,7 @@
 #include "codegen.h"
 #include "emu/emu.h"
 #include "rt.h"
+#include "tensormap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,24 @@ static size_t tensor_extent(const HostTensor *t)
         last += (t->shape[d] - 1) * t->strides[d];
     }
     return (size_t)(last + 1) * (size_t)dtype_size(t->dt);
+}
+
+/* The tensor maps the kernel takes (CodegenResult.tma), encoded for the
+ * emulator as the runtime does (runtime/tensormap.h) into *maps (malloc'd,
+ * NULL when none). */
+static bool encode_maps(const CodegenResult *cr, const KernelArg *args, unsigned char **maps, StrBuf *err)
+{
+    *maps = cr->ntma ? aligned_alloc(64, (size_t)cr->ntma * EMU_TENSOR_MAP_BYTES) : NULL;
+    for (int r = 0; r < cr->ntma; r++) {
+        const HostTensor *t = &args[cr->tma[r].param].tensor;
+        EmuTensorMapDesc d;
+        if (!rt_tma_fit(t, err))
+            return false;
+        rt_tma_describe(t, &cr->tma[r], &d);
+        if (emu_tensor_map_encode(*maps + (size_t)r * EMU_TENSOR_MAP_BYTES, &d, err))
+            return false;
+    }
+    return true;
 }
 
 bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions *o, StrBuf *err)
@@ -49,11 +68,22 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
     l.args = (KernelArg *)args;
     l.nargs = nargs;
     l.syms = syms;
+    unsigned char *maps;
+    if (!encode_maps(&cr, args, &maps, err)) {
+        free(maps);
+        emu_module_free(m);
+        codegen_result_free(&cr);
+        return false;
+    }
+    l.tma = cr.tma;
+    l.ntma = cr.ntma;
+    l.maps = maps;
     size_t bytes;
     int n = rt_param_slots(f, &l, &bytes);
     unsigned char *store = calloc(bytes + 1, 1);
     void **ptrs = calloc((size_t)n + 1, sizeof(void *));
     if (!rt_pack_params(f, &l, NULL, NULL, -1, store, bytes, ptrs, err)) {
+        free(maps);
         free(store);
         free(ptrs);
         emu_module_free(m);
@@ -84,6 +114,7 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
     launch.stats = &stats;
     ok = grid[0] * grid[1] * grid[2] == 0 || emu_launch(m, cr.kernel_name, ptrs, &launch, err) == 0;
     o->warp_insns = stats.warp_insns;
+    free(maps);
     free(store);
     free(ptrs);
     free(regions);
