@@ -216,7 +216,8 @@ static tsr_status tensor_layout(tsr_kernel *k, int i, const HostTensor *h, uint6
         *unaligned |= param_bit(i);
     StrBuf why;
     sb_init(&why);
-    if (!rt_tma_fit(h, &why))
+    TmaTensor tt;
+    if (!rt_tma_tensor(h, &tt) || !rt_tma_fit(&tt, &why))
         *tma_unfit |= param_bit(i);
     sb_free(&why);
     return TSR_OK;
@@ -338,7 +339,9 @@ static tsr_status tensor_map(tsr_kernel *k, KernelVariant *v, int r, const HostT
     const TmaRequest *q = &v->tma[r];
     const char *name = k->f->params.data[q->param].name;
     EmuTensorMapDesc d;
-    rt_tma_describe(t, q, &d);
+    TmaTensor tt;
+    rt_tma_tensor(t, &tt); /* validation found its dtype: the variant asks for its map */
+    rt_tma_describe(&tt, q->box, q->swizzle, &d);
     if (!ctx->dev->tensor_map_encode) {
         sb_printf(err, "kernel '%s' takes a tensor map of '%s', which the %s device cannot make", k->f->name, name,
                   ctx->dev->name);

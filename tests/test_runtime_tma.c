@@ -23,13 +23,15 @@ static void fit_and_describe(void **state)
 {
     (void)state;
     static _Alignas(64) uint16_t mem[4096];
-    HostTensor t = { mem, DT_F16, 3, { 5, 1, 64 }, { 96, 7, 1 } };
+    HostTensor h = { mem, DT_F16, 3, { 5, 1, 64 }, { 96, 7, 1 } };
+    TmaTensor t;
+    assert_true(rt_tma_tensor(&h, &t));
     StrBuf why;
     sb_init(&why);
     assert_true(rt_tma_fit(&t, &why));
-    TmaRequest r = { 0, 3, { 64, 1, 4 }, TMA_SWIZZLE_128B };
+    int box[3] = { 64, 1, 4 };
     EmuTensorMapDesc d;
-    rt_tma_describe(&t, &r, &d);
+    rt_tma_describe(&t, box, TMA_SWIZZLE_128B, &d);
     assert_int_equal(d.rank, 3);
     assert_int_equal(d.dims[0], 64);
     assert_int_equal(d.dims[1], 1);
@@ -55,14 +57,16 @@ static void fit_and_describe(void **state)
         HostTensor b = { (char *)mem + bad[i].offset, DT_F16, 2, { bad[i].shape0, 64 }, { bad[i].stride0, 1 } };
         sb_free(&why);
         sb_init(&why);
-        assert_false(rt_tma_fit(&b, &why));
+        assert_true(rt_tma_tensor(&b, &t));
+        assert_false(rt_tma_fit(&t, &why));
         if (!strstr(why.data, bad[i].why))
             fail_msg("case %zu: %s", i, why.data);
     }
     /* A box the rules refuse is reported with the rule. */
     HostTensor ok2 = { mem, DT_F16, 2, { 5, 64 }, { 64, 1 } };
-    TmaRequest wide = { 0, 2, { 128, 8 }, TMA_SWIZZLE_128B };
-    rt_tma_describe(&ok2, &wide, &d);
+    int wide[2] = { 128, 8 };
+    assert_true(rt_tma_tensor(&ok2, &t));
+    rt_tma_describe(&t, wide, TMA_SWIZZLE_128B, &d);
     sb_free(&why);
     sb_init(&why);
     assert_false(rt_tma_check(&d, &why));

@@ -30,9 +30,10 @@ static bool encode_maps(const CodegenResult *cr, const KernelArg *args, unsigned
     for (int r = 0; r < cr->ntma; r++) {
         const HostTensor *t = &args[cr->tma[r].param].tensor;
         EmuTensorMapDesc d;
-        if (!rt_tma_fit(t, err))
+        TmaTensor tt;
+        if (!rt_tma_tensor(t, &tt) || !rt_tma_fit(&tt, err))
             return false;
-        rt_tma_describe(t, &cr->tma[r], &d);
+        rt_tma_describe(&tt, cr->tma[r].box, cr->tma[r].swizzle, &d);
         if (emu_tensor_map_encode(*maps + (size_t)r * EMU_TENSOR_MAP_BYTES, &d, err))
             return false;
     }
