@@ -559,7 +559,7 @@ typedef enum tsr_tma_swizzle {
  * the coordinates of cp.async.bulk.tensor order them), with the given
  * swizzle; traversal strides 1, no interleave, L2 promotion 128 B, elements
  * outside the tensor read as zero. rank must be t->ndim. Element types:
- * (u)int8/16/32/64, float16/32/64, bfloat16, bool. TSR_ERR_INVALID_ARGUMENT,
+ * (u)int8/16/32/64, float16/32/64, bfloat16. TSR_ERR_INVALID_ARGUMENT,
  * with the rule, when cuTensorMapEncodeTiled's documented rules are broken:
  * data 16-byte aligned, dims 1..2^32, byte strides of the outer dims
  * multiples of 16 below 2^40, box extents 1..256, box[0] times the element

@@ -15,8 +15,19 @@
 
 /* --------------------------------------------------------------- binding */
 
+tsr_status rt_dsl_kernel(tsr_kernel *k, const char *fn)
+{
+    if (k->f)
+        return TSR_OK;
+    return rt_fail(k->mod->ctx, TSR_ERR_INVALID_ARGUMENT,
+                   "%s: kernel '%s' was loaded from PTX: launch it with tsr_kernel_launch_ptx", fn, k->ptx->name);
+}
+
 static tsr_status param_at(tsr_kernel *k, int i, bool tensor, const char *fn)
 {
+    tsr_status s = rt_dsl_kernel(k, fn);
+    if (s != TSR_OK)
+        return s;
     if (i < 0 || i >= k->f->params.len)
         return rt_fail(k->mod->ctx, TSR_ERR_INVALID_ARGUMENT, "%s: argument %d is out of range: kernel '%s' takes %d", fn, i,
                        k->f->name, k->f->params.len);
@@ -77,6 +88,9 @@ tsr_status tsr_kernel_set_scalar(tsr_kernel *k, int i, double value)
 
 static tsr_status index_of(tsr_kernel *k, const char *name, int *i)
 {
+    tsr_status s0 = rt_dsl_kernel(k, "setting an argument by name");
+    if (s0 != TSR_OK)
+        return s0;
     *i = tsr_kernel_param_index(k, name);
     if (*i >= 0)
         return TSR_OK;
@@ -111,7 +125,7 @@ tsr_status tsr_kernel_set_scalar_by_name(tsr_kernel *k, const char *name, double
 
 /* ------------------------------------------------------------ validation */
 
-static const char *dl_device_name(DLDeviceType t)
+const char *rt_dl_device_name(DLDeviceType t)
 {
     switch (t) {
     case kDLCPU: return "kDLCPU";
@@ -122,7 +136,7 @@ static const char *dl_device_name(DLDeviceType t)
     }
 }
 
-static bool on_device(const tsr_context *ctx, DLDevice d)
+bool rt_on_device(const tsr_context *ctx, DLDevice d)
 {
     DLDevice want = ctx->dl_device;
     if (want.device_type == kDLCPU)
@@ -137,10 +151,10 @@ static tsr_status tensor_view(tsr_kernel *k, const BoundArg *args, int i, HostTe
     const TirParam *p = &k->f->params.data[i];
     const DLTensor *t = &args[i].t;
     tsr_context *ctx = k->mod->ctx;
-    if (!on_device(ctx, t->device)) {
+    if (!rt_on_device(ctx, t->device)) {
         sb_printf(err, "tensor '%s' is on %s:%d, but the context runs on %s: its tensors must be %s:%d", p->name,
-                  dl_device_name(t->device.device_type), t->device.device_id, ctx->device_name,
-                  dl_device_name(ctx->dl_device.device_type), ctx->dl_device.device_id);
+                  rt_dl_device_name(t->device.device_type), t->device.device_id, ctx->device_name,
+                  rt_dl_device_name(ctx->dl_device.device_type), ctx->dl_device.device_id);
         return TSR_ERR_LAUNCH;
     }
     DType dt;
@@ -432,6 +446,8 @@ tsr_status tsr_kernel_grid(tsr_kernel *k, int64_t grid[3])
         return s;
     if (!grid)
         return rt_fail(k->mod->ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_kernel_grid: grid is NULL");
+    if ((s = rt_dsl_kernel(k, "tsr_kernel_grid")) != TSR_OK)
+        return s;
     Launch l;
     StrBuf err;
     sb_init(&err);
@@ -471,6 +487,8 @@ tsr_status tsr_kernel_launch(tsr_kernel *k, void *stream)
     if (!k)
         return TSR_ERR_INVALID_ARGUMENT;
     tsr_status s = rt_enter(k->mod->ctx);
+    if (s == TSR_OK)
+        s = rt_dsl_kernel(k, "tsr_kernel_launch");
     return s == TSR_OK ? launch(k, k->args, stream) : s;
 }
 
@@ -511,6 +529,8 @@ tsr_status tsr_kernel_launch_args(tsr_kernel *k, const tsr_arg *args, int nargs,
         return TSR_ERR_INVALID_ARGUMENT;
     tsr_status s = rt_enter(k->mod->ctx);
     BoundArg *bound = NULL;
+    if (s == TSR_OK)
+        s = rt_dsl_kernel(k, "tsr_kernel_launch_args");
     if (s == TSR_OK)
         s = call_args(k, args, nargs, &bound);
     if (s == TSR_OK)
