@@ -252,6 +252,10 @@ bool tir_op_is_unary(TirOp op);
 /* Pure: no side effect, result depends only on operands and attributes. */
 bool tir_op_is_pure(TirOp op);
 
+/* The index in f->tma of a request equal to r, appended when there is none
+ * (one map serves every load of the same tensor with the same box). */
+int tir_tma_request(TirFunc *f, const TmaRequest *r);
+
 /* --- printing and checking --- */
 void tir_print(StrBuf *out, TirFunc *f);
 void tir_module_print(StrBuf *out, TirModule *m);

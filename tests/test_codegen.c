@@ -248,8 +248,20 @@ static bool emit_with_requests(const TmaRequest *req, int n, uint64_t unaligned,
     diag_init(&diag, &s);
     const Target *t = target_lookup("sm_90a");
     assert_true(compile_layout(f, t, &diag, NULL));
-    for (int i = 0; i < n; i++)
-        vec_push(&f->arena, f->tma, req[i]);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(tir_tma_request(f, &req[i]), i);
+        assert_int_equal(tir_tma_request(f, &req[i]), i); /* the same request again: the same map */
+    }
+    if (n && req[0].param == 0) {
+        StrBuf text;
+        sb_init(&text);
+        tir_print(&text, f);
+        char line[96];
+        snprintf(line, sizeof line, "tensor_map 0: %s box [%d", f->params.data[req[0].param].name, req[0].box[0]);
+        if (!strstr(text.data, line))
+            fail_msg("no '%s' in\n%s", line, text.data);
+        sb_free(&text);
+    }
     CodegenOptions o = { "sm_90a", true, unaligned, 0 };
     bool ok = codegen_emit(f, t, &o, true, r, &diag);
     if (diag.out.data)
