@@ -116,7 +116,8 @@ static tsr_kernel *fixture_kernel(tsr_context *ctx, tsr_module **m)
 static void copy_and_check(tsr_kernel *k, int64_t m, int64_t stride, size_t shift)
 {
     int64_t rows = m ? m : 1, span = stride > 0 ? stride * rows : 64 - stride * (rows - 1);
-    char *amem = aligned_alloc(64, (size_t)(span * 2 + 64)), *bmem = aligned_alloc(64, (size_t)(rows * 128 + 64));
+    size_t abytes = (size_t)(span * 2 + 64 + 63) / 64 * 64, bbytes = (size_t)(rows * 128 + 64);
+    char *amem = aligned_alloc(64, abytes), *bmem = aligned_alloc(64, bbytes);
     uint16_t *a = (uint16_t *)(amem + shift) + (stride < 0 ? -stride * (rows - 1) : 0);
     TmaFixtureData d;
     tma_fixture_data(&d, m, stride, a, bmem);
