@@ -177,6 +177,7 @@ typedef struct TirFunc {
     bool layout_too_big; /* a layout needs more registers than a thread has: the passes stopped */
     VEC(TirBuffer) buffers;
     size_t smem_bytes; /* dynamic shared memory a launch needs (pass_smem.c) */
+    size_t smem_align; /* the alignment its start needs (pass_smem.c) */
     BlockId grid_block; /* scalar code the host runs to size the grid */
     ValId grid[3];      /* results of grid_block */
     BlockId body;
