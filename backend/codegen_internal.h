@@ -78,6 +78,7 @@ struct Emitter {
     LLVMValueRef *param_ptr;      /* per TIR param: data pointer (tensors) or value (scalars) */
     LLVMValueRef (*param_stride)[TIR_MAX_RANK];
     LLVMValueRef *sym;            /* per symbol: i32 */
+    LLVMValueRef *tma_map;        /* per TmaRequest (TirFunc.tma): the generic address of its 128-byte map */
     LLVMValueRef smem;            /* the dynamic shared memory array; offsets from pass_smem.c */
 
     EVal *vals;
