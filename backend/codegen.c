@@ -700,7 +700,7 @@ static void build_frame(Emitter *em)
     LLVMTypeRef arr = LLVMArrayType(em->t_i8, 0);
     em->smem = LLVMAddGlobalInAddressSpace(em->mod, arr, "tsr_smem", 3);
     LLVMSetLinkage(em->smem, LLVMExternalLinkage);
-    LLVMSetAlignment(em->smem, 128);
+    LLVMSetAlignment(em->smem, f->smem_align > 128 ? (unsigned)f->smem_align : 128);
     /* Coordinates are computed in the entry block, before its branch. */
     LLVMBasicBlockRef first = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "start");
     LLVMValueRef br = LLVMBuildBr(em->b, first);

@@ -199,6 +199,7 @@ typedef struct TirFunc {
     VEC(TirBuffer) buffers;
     VEC(TmaRequest) tma; /* tensor maps asked for by code generation, in parameter order (empty: none) */
     size_t smem_bytes; /* dynamic shared memory a launch needs (pass_smem.c) */
+    size_t smem_align; /* the alignment its start needs (pass_smem.c) */
     BlockId grid_block; /* scalar code the host runs to size the grid */
     ValId grid[3];      /* results of grid_block */
     BlockId body;

@@ -66,12 +66,21 @@ static void attention_variants(void **state)
                                        { "CAUSAL", causal ? "true" : "false" } };
                     TirModule *m = compile_file_or_fail("kernels/attention.tsr", defs, 5);
                     char *ptx = ptx_of(module_func(m, "attention_fwd"), targets[t]);
-                    const char *what[] = { "mma.sync.aligned.m16n8k16.row.col.f32", "ldmatrix.sync.aligned",
-                                           "cp.async.cg.shared.global", "cp.async.wait_group" };
-                    for (size_t w = 0; w < 4; w++)
-                        if (!strstr(ptx, what[w]))
+                    /* sm_80: mma.sync from ldmatrix fragments; sm_90a: wgmma from descriptors (no mma.sync
+                     * or ldmatrix at all), the tiles made visible to the tensor cores by a proxy fence */
+                    bool hopper = strcmp(targets[t], "sm_90a") == 0;
+                    const char *sm80[] = { "mma.sync.aligned.m16n8k16.row.col.f32", "ldmatrix.sync.aligned",
+                                           "cp.async.cg.shared.global", "cp.async.wait_group", NULL };
+                    const char *sm90a[] = { "wgmma.mma_async.sync.aligned.m64n", "wgmma.fence.sync.aligned",
+                                            "wgmma.commit_group.sync.aligned", "wgmma.wait_group.sync.aligned 0",
+                                            "fence.proxy.async.shared::cta", "cp.async.cg.shared.global", NULL };
+                    for (const char **w = hopper ? sm90a : sm80; *w; w++)
+                        if (!strstr(ptx, *w))
                             fail_msg("attention %s D=%d %s: no %s in the PTX", targets[t], dims[d],
-                                     dtype_name(dts[k]), what[w]);
+                                     dtype_name(dts[k]), *w);
+                    if (hopper && (strstr(ptx, "mma.sync") || strstr(ptx, "ldmatrix")))
+                        fail_msg("attention sm_90a D=%d %s: mma.sync or ldmatrix in the PTX", dims[d],
+                                 dtype_name(dts[k]));
                     if (strstr(ptx, "ld.local") || strstr(ptx, "st.local"))
                         fail_msg("attention %s D=%d %s causal=%d touches local memory", targets[t], dims[d],
                                  dtype_name(dts[k]), causal);
@@ -83,6 +92,9 @@ static void attention_variants(void **state)
                     if (rep.spill_stores || rep.spill_loads || rep.stack)
                         fail_msg("attention %s D=%d %s causal=%d BM=%s BN=%s spills: %s", targets[t], dims[d],
                                  dtype_name(dts[k]), causal, bm, bn, log.data);
+                    if (rep.c75xx) /* wgmma serialized, or a fence or wait ptxas had to add */
+                        fail_msg("attention %s D=%d %s causal=%d: ptxas -v warns:\n%s", targets[t], dims[d],
+                                 dtype_name(dts[k]), causal, log.data);
                     sb_free(&log);
                     free(ptx);
                     tir_module_free(m);
@@ -193,14 +205,16 @@ static void sass_counts(void **state)
                        "        /*0280*/              @!P1 IMAD.IADD R2, R2, 0x1, -R5 ;\n"
                        "        /*36e0*/                   HMMA.16816.F32 R132, R116.reuse, R92, R132 ;\n"
                        "        /*36f0*/                   HMMA.16816.F32 R140, R116.reuse, R96, R140 ;\n"
+                       "        /*3700*/                   HGMMA.64x64x16.F32 R24, gdesc[UR4], R24, gsb0 ;\n"
                        "        /*3de0*/                   LDSM.16.MT88.4 R104, [R140+0xc000] ;\n"
                        "        /*3ff0*/                   MUFU.EX2 R133, R133 ;\n"
                        "        /*4000*/               @P0 BRA `(.L_x_0) ;\n"
                        "        /* not an instruction */\n";
     SassCounts c;
     ptxas_count_sass(text, &c);
-    assert_int_equal(c.instructions, 6);
+    assert_int_equal(c.instructions, 7);
     assert_int_equal(c.hmma, 2);
+    assert_int_equal(c.hgmma, 1);
     assert_int_equal(c.ldsm, 1);
     assert_int_equal(c.mufu, 1);
 
@@ -218,7 +232,22 @@ static void sass_counts(void **state)
     sb_init(&log);
     if (!ptxas_check_sass(ptxas, nvdisasm, ptx, "sm_90a", &rep, &c, &log))
         fail_msg("ptxas or nvdisasm failed:\n%s", log.data);
+    /* 8 wgmmas for Q K^T (K = 128 in steps of 16), 4 for P V (K = 64) */
+    assert_int_equal(c.hgmma, 12);
+    assert_int_equal(c.hmma, 0);
+    assert_int_equal(c.ldsm, 0);
+    assert_true(c.ldgsts > 0 && c.mufu > 0 && c.instructions > 50 * c.hgmma);
+    assert_int_equal(rep.spill_stores, 0);
+    assert_int_equal(rep.c75xx, 0);
+    free(ptx);
+    sb_free(&log);
+    sb_init(&log);
+    /* the mma.sync path of sm_80 */
+    ptx = ptx_of(m->funcs.data[0], "sm_80");
+    if (!ptxas_check_sass(ptxas, nvdisasm, ptx, "sm_80", &rep, &c, &log))
+        fail_msg("ptxas or nvdisasm failed:\n%s", log.data);
     assert_int_equal(c.hmma, 128);
+    assert_int_equal(c.hgmma, 0);
     assert_true(c.instructions > 4 * c.hmma);
     assert_true(c.ldsm > 0 && c.mufu > 0);
     assert_int_equal(rep.spill_stores, 0);
