@@ -16,19 +16,27 @@ const tsr_ptx_kernel hopper_gemm_kernels[2] = { { "hopper_gemm", plain, 3 }, { "
 
 char *hopper_gemm_ptx(char *why, size_t n)
 {
+    static char *text; /* compiled once per process: nvcc takes seconds */
     const char *nvcc = et_nvcc();
     if (!nvcc) {
         snprintf(why, n, "nvcc not found (set NVCC, put nvcc on the PATH or install the CUDA toolkit in /usr/local/cuda)");
         return NULL;
     }
-    char dir[512], ptx[640], log[700], cmd[2048];
-    snprintf(dir, sizeof dir, "%s/rt-ptx/", et_build_dir());
-    et_mkdirs(dir);
-    snprintf(ptx, sizeof ptx, "%shopper_gemm.ptx", dir);
-    snprintf(log, sizeof log, "%s.log", ptx);
-    snprintf(cmd, sizeof cmd, "'%s' -ptx -arch=sm_90a tests/emu/hopper_gemm.cu -o '%s'", nvcc, ptx);
-    et_system(cmd, log);
-    return et_read(ptx);
+    if (!text) {
+        char dir[512], ptx[640], log[700], cmd[2048];
+        snprintf(dir, sizeof dir, "%s/rt-ptx/", et_build_dir());
+        et_mkdirs(dir);
+        snprintf(ptx, sizeof ptx, "%shopper_gemm.%d.ptx", dir, (int)getpid());
+        snprintf(log, sizeof log, "%s.log", ptx);
+        snprintf(cmd, sizeof cmd, "'%s' -ptx -arch=sm_90a tests/emu/hopper_gemm.cu -o '%s'", nvcc, ptx);
+        et_system(cmd, log);
+        text = et_read(ptx);
+        unlink(ptx);
+        unlink(log);
+    }
+    char *copy = malloc(strlen(text) + 1);
+    strcpy(copy, text);
+    return copy;
 }
 
 void hopper_gemm_inputs(uint16_t *A, uint16_t *Bt)
