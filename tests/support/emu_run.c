@@ -20,13 +20,65 @@ static size_t tensor_extent(const HostTensor *t)
     return (size_t)(last + 1) * (size_t)dtype_size(t->dt);
 }
 
+/* The tensors to launch with the variant that accesses them element by
+ * element (no vectors, no tensor maps), as the runtime decides: data not
+ * 16-byte aligned, or a stride of a dim longer than 1 that is not a
+ * positive multiple of 16 bytes. */
+static uint64_t unaligned_tensors(const KernelArg *args, int nargs)
+{
+    uint64_t mask = 0;
+    for (int i = 0; i < nargs && i < 64; i++) {
+        const HostTensor *t = &args[i].tensor;
+        if (!args[i].is_tensor)
+            continue;
+        bool ok = (uintptr_t)t->data % 16 == 0;
+        for (int d = 0; d + 1 < t->rank; d++)
+            if (t->shape[d] > 1 && (t->strides[d] <= 0 || (t->strides[d] * dtype_size(t->dt)) % 16))
+                ok = false;
+        if (!ok)
+            mask |= (uint64_t)1 << i;
+    }
+    return mask;
+}
+
+/* The tensor maps a kernel asks for (CodegenResult.tma), in the emulator's
+ * encoding. Dims of length 1 get the stride of a dense tensor rounded up to
+ * 16 bytes (any value addresses nothing there). */
+static bool encode_maps(const CodegenResult *cr, const KernelArg *args, unsigned char *maps, StrBuf *err)
+{
+    for (int r = 0; r < cr->ntma; r++) {
+        const TmaRequest *q = &cr->tma[r];
+        const HostTensor *t = &args[q->param].tensor;
+        int64_t es = dtype_size(t->dt);
+        EmuTensorMapDesc d = { 0 };
+        d.dtype = t->dt == DT_BF16 ? EMU_TMAP_BF16 : t->dt == DT_F16 ? EMU_TMAP_F16 : EMU_TMAP_F32;
+        d.rank = (unsigned)q->rank;
+        d.global = t->data;
+        int64_t dense = es;
+        for (int k = 0; k < q->rank; k++) {
+            int dim = q->rank - 1 - k;
+            d.dims[k] = (uint64_t)t->shape[dim];
+            if (k > 0)
+                d.strides[k - 1] = (uint64_t)(t->shape[dim] > 1 ? t->strides[dim] * es : (dense + 15) / 16 * 16);
+            dense = (int64_t)d.dims[k] * (k > 0 ? (int64_t)d.strides[k - 1] : es);
+            d.box[k] = (uint32_t)q->box[k];
+            d.elem_strides[k] = 1;
+        }
+        d.swizzle = q->swizzle; /* TmaSwizzle numbers as CUDA's */
+        d.oob_fill = EMU_TMAP_OOB_ZERO;
+        if (emu_tensor_map_encode(maps + (size_t)r * EMU_TENSOR_MAP_BYTES, &d, err))
+            return false;
+    }
+    return true;
+}
+
 bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions *o, StrBuf *err)
 {
     int32_t syms[64];
     int64_t grid[3];
     if (f->syms.len > 64 || !kernel_bind_args(f, args, nargs, syms, err) || !kernel_eval_grid(f, args, syms, grid, err))
         return false;
-    CodegenOptions co = { o->target, true, 0, 0 };
+    CodegenOptions co = { o->target, true, unaligned_tensors(args, nargs), 0 };
     CodegenResult cr;
     Diag diag;
     diag_init(&diag, NULL);
@@ -49,11 +101,22 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
     l.args = (KernelArg *)args;
     l.nargs = nargs;
     l.syms = syms;
+    unsigned char *maps = calloc((size_t)cr.ntma + 1, EMU_TENSOR_MAP_BYTES);
+    l.tma = cr.tma;
+    l.ntma = cr.ntma;
+    l.maps = maps;
+    if (!encode_maps(&cr, args, maps, err)) {
+        free(maps);
+        emu_module_free(m);
+        codegen_result_free(&cr);
+        return false;
+    }
     size_t bytes;
     int n = rt_param_slots(f, &l, &bytes);
     unsigned char *store = calloc(bytes + 1, 1);
     void **ptrs = calloc((size_t)n + 1, sizeof(void *));
     if (!rt_pack_params(f, &l, NULL, NULL, -1, store, bytes, ptrs, err)) {
+        free(maps);
         free(store);
         free(ptrs);
         emu_module_free(m);
@@ -84,6 +147,7 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
     launch.stats = &stats;
     ok = grid[0] * grid[1] * grid[2] == 0 || emu_launch(m, cr.kernel_name, ptrs, &launch, err) == 0;
     o->warp_insns = stats.warp_insns;
+    free(maps);
     free(store);
     free(ptrs);
     free(regions);
