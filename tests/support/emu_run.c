@@ -21,6 +21,33 @@ static size_t tensor_extent(const HostTensor *t)
     return (size_t)(last + 1) * (size_t)dtype_size(t->dt);
 }
 
+/* The tensors to launch with the variant that accesses them element by
+ * element (no vectors, no tensor maps), as the runtime decides
+ * (runtime/launch.c): data not 16-byte aligned or a stride that is not a
+ * multiple of 16 bytes, or a tensor TMA cannot take. */
+static uint64_t unaligned_tensors(const KernelArg *args, int nargs)
+{
+    uint64_t mask = 0;
+    StrBuf why;
+    sb_init(&why);
+    for (int i = 0; i < nargs && i < 64; i++) {
+        const HostTensor *t = &args[i].tensor;
+        if (!args[i].is_tensor)
+            continue;
+        bool ok = (uintptr_t)t->data % 16 == 0;
+        for (int d = 0; d + 1 < t->rank; d++)
+            if (t->shape[d] > 1 && (t->strides[d] * dtype_size(t->dt)) % 16)
+                ok = false;
+        TmaTensor tt;
+        if (rt_tma_tensor(t, &tt) && !rt_tma_fit(&tt, &why))
+            ok = false;
+        if (!ok)
+            mask |= (uint64_t)1 << i;
+    }
+    sb_free(&why);
+    return mask;
+}
+
 /* The tensor maps the kernel takes (CodegenResult.tma), encoded for the
  * emulator as the runtime does (runtime/tensormap.h) into *maps (malloc'd,
  * NULL when none). */
@@ -46,7 +73,7 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
     int64_t grid[3];
     if (f->syms.len > 64 || !kernel_bind_args(f, args, nargs, syms, err) || !kernel_eval_grid(f, args, syms, grid, err))
         return false;
-    CodegenOptions co = { o->target, true, 0, 0 };
+    CodegenOptions co = { o->target, true, unaligned_tensors(args, nargs), 0 };
     CodegenResult cr;
     Diag diag;
     diag_init(&diag, NULL);
