@@ -240,7 +240,7 @@ typedef struct {
     uint8_t kind;
     bool neg;          /* OK_PRED: !p */
     uint8_t nelem;     /* OK_VEC */
-    uint8_t bits;      /* OK_REG: the register's width */
+    uint8_t bits;      /* OK_REG, OK_ADDR: the (base) register's width */
     int32_t idx;       /* OK_REG slot; OK_PRED index; OK_IMM pool row; OK_VEC first
                           element in Kernel.vec; OK_ADDR base slot (-1: none);
                           OK_LABEL instruction index */
@@ -745,7 +745,12 @@ static inline uint8_t *emu_resolve_fast(Warp *w, const Insn *in, int lane, int s
 static inline uint64_t addr_of(Warp *w, const Operand *o, unsigned lane)
 {
     uint64_t base = o->idx >= 0 ? w->r[(size_t)o->idx * WARP_SIZE + lane] : 0;
-    return base + (uint64_t)o->val;
+    uint64_t addr = base + (uint64_t)o->val;
+    /* [reg+imm] with a 32-bit register is 32-bit arithmetic: ptxas folds
+     * `mov.u32 %r, -96; st.shared [%r+772]` into STS [0x2a4], and LLVM relies
+     * on it for 32-bit shared pointers (a negative base and a positive
+     * immediate). */
+    return o->bits == 32 ? (uint32_t)addr : addr;
 }
 /* A NUL-terminated string a lane's generic pointer points to (at most n-1
  * bytes), or "?" where it cannot be read; records no error. */
