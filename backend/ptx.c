@@ -3,6 +3,7 @@
  * target registry is initialized once per process. */
 #include "codegen_internal.h"
 #include "nvptx_fixes.h"
+#include "oom.h"
 
 #include <llvm-c/Support.h>
 #include <llvm-c/Target.h>
@@ -10,6 +11,7 @@
 #include <llvm-c/Transforms/PassBuilder.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char triple[] = "nvptx64-nvidia-cuda";
@@ -80,12 +82,16 @@ bool ptx_emit(LLVMModuleRef mod, const Target *t, char **ptx, StrBuf *err)
         return false;
     }
     size_t n = LLVMGetBufferSize(buf);
-    char *s = tsr_xmalloc(n + 1);
-    memcpy(s, LLVMGetBufferStart(buf), n);
-    s[n] = 0;
+    char *s = malloc(n + 1);
+    if (s) {
+        memcpy(s, LLVMGetBufferStart(buf), n);
+        s[n] = 0;
+    }
     *ptx = s;
     LLVMDisposeMemoryBuffer(buf);
     LLVMDisposeTargetMachine(tm);
+    if (!s)
+        oom_fail(n + 1); /* after LLVM's objects are disposed of */
     return true;
 }
 

@@ -124,9 +124,12 @@ typedef enum tsr_device_kind {
  * given to alloc. Tessera uses them for its handles, error messages, the
  * buffers of the host devices (tsr_malloc on emu and interp) and each
  * launch's own arrays: when they fail, the call returns
- * TSR_ERR_OUT_OF_MEMORY and leaks nothing. The compiler's transient working
- * memory (the IR while compiling, LLVM) and the interpreter's and
- * emulator's working memory still come from malloc. */
+ * TSR_ERR_OUT_OF_MEMORY and leaks nothing. The compiler's working memory
+ * (the IR while compiling, loading PTX into emu) comes from malloc; when that
+ * fails, tsr_module_compile and a launch that must generate a variant return
+ * TSR_ERR_OUT_OF_MEMORY and leak nothing too. LLVM's own allocations (its
+ * optimizer and NVPTX backend) still end the process when they fail, as do
+ * the interpreter's and emulator's working memory inside a launch. */
 typedef struct tsr_allocator {
     void *(*alloc)(void *user, size_t size, size_t align);
     void (*free)(void *user, void *ptr, size_t size);

@@ -21,6 +21,7 @@
  * they are rebuilt at each use in the layout that use needs, so a broadcast
  * row maximum or a column index never costs a conversion. */
 #include "passes.h"
+#include "oom.h"
 
 #include <stdlib.h>
 
@@ -555,22 +556,21 @@ static void build_users(LayoutPass *p)
 
 bool tir_pass_layout(TirFunc *f, const Target *t)
 {
-    Arena arena;
-    arena_init(&arena);
+    Arena *arena = oom_arena_open();
     LayoutPass p = { 0 };
     p.f = f;
     p.target = t;
-    p.arena = &arena;
+    p.arena = arena;
     build_users(&p);
     int nvals = f->vals.len;
-    p.natural = arena_alloc(&arena, sizeof(int) * (size_t)nvals);
-    p.weight = arena_alloc(&arena, sizeof(int) * (size_t)nvals);
+    p.natural = arena_alloc(arena, sizeof(int) * (size_t)nvals);
+    p.weight = arena_alloc(arena, sizeof(int) * (size_t)nvals);
     for (int i = 0; i < nvals; i++)
         p.natural[i] = TIR_NONE;
     analyze_block(&p, f->body);
     /* Clones made while rewriting are values beyond nvals; the tables are
      * only ever read for the original values. */
     rewrite_block(&p, f->body, NULL);
-    arena_free(&arena);
+    oom_arena_close(arena);
     return true;
 }
