@@ -173,6 +173,7 @@ enum { RS_INSN, RS_LABEL, RS_REG, RS_VAR, RS_OPEN, RS_CLOSE };
 typedef struct {
     uint8_t kind;
     int line;
+    int src_line; /* RS_INSN: the line of the last .loc before it (0: none) */
     /* RS_INSN */
     const char *opcode;
     const char *guard;
@@ -283,6 +284,7 @@ struct Insn {
     int32_t target;      /* CTL_BRA: target index */
     int32_t reconv;      /* CTL_BRA: reconvergence index, -1: none */
     int32_t line;
+    int32_t src_line;    /* the source line of the PTX's last .loc before it, 0: none */
     const char *text;    /* opcode with its modifiers, for messages */
     Operand op[MAX_OPS];
 };
