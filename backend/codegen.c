@@ -552,8 +552,11 @@ static void emit_inst(Emitter *em, const TirInst *in)
 static void emit_block(Emitter *em, BlockId b)
 {
     TirBlock *bl = tir_block(em->f, b);
-    for (int i = 0; i < bl->insts.len && !em->failed; i++)
-        emit_inst(em, tir_inst(em->f, bl->insts.data[i]));
+    for (int i = 0; i < bl->insts.len && !em->failed; i++) {
+        const TirInst *in = tir_inst(em->f, bl->insts.data[i]);
+        lineinfo_at(em, in->pos);
+        emit_inst(em, in);
+    }
 }
 
 /* ------------------------------------------------------------- the frame */
@@ -742,6 +745,7 @@ static void emitter_dispose(void *arg)
         LLVMDisposeBuilder(em->b);
     if (em->entry_b)
         LLVMDisposeBuilder(em->entry_b);
+    lineinfo_dispose(em);
     if (em->mod)
         LLVMDisposeModule(em->mod);
     if (em->ctx)
@@ -783,11 +787,13 @@ bool codegen_emit(TirFunc *f, const Target *t, const CodegenOptions *opts, bool 
     em->vals = arena_alloc(&em->arena, sizeof(EVal) * (size_t)f->vals.len);
     em_find_fma_operands(em);
     build_frame(em);
+    lineinfo_begin(em);
     emit_block(em, f->body);
     bool ok = !em->failed;
     if (ok) {
         LLVMBuildRetVoid(em->b);
         mark_kernel(em, f->smem_bytes);
+        lineinfo_end(em);
         char *msg = NULL;
         if (LLVMVerifyModule(em->mod, LLVMReturnStatusAction, &msg)) {
             char *ir = LLVMPrintModuleToString(em->mod);

@@ -256,7 +256,16 @@ typedef struct tsr_compile_options {
     const char *kernel;         /* compile only this kernel; NULL: every kernel of the source */
     const char *source_name;    /* the name in diagnostics; NULL: "<string>" (or the path) */
     unsigned keep_ir;           /* TSR_IR_* flags: what tsr_module_ir can return */
+    /* Since 0.1 (after keep_ir): TSR_COMPILE_* flags. */
+    unsigned flags;
 } tsr_compile_options;
+
+/* tsr_compile_options.flags. TSR_COMPILE_LINE_INFO: the PTX carries the DSL
+ * source lines (.file/.loc), so emu's fault reports name the source line and
+ * GPU profilers and debuggers show it. Off by default: the PTX is then
+ * exactly what it was; with it, ptxas 13 made the same SASS for every kernel
+ * measured (backend/lineinfo.c). Part of the JIT cache key. */
+enum { TSR_COMPILE_LINE_INFO = 1 << 0 };
 
 /* Fills *opts with the defaults: struct_size, then all zero. */
 TSR_API void tsr_compile_options_init(tsr_compile_options *opts);
