@@ -166,7 +166,8 @@ static void analyze_inst(LayoutPass *p, InstId id)
     case TIR_ARANGE: set_nat(p, r, FLEX, 0, NULL); break;
     case TIR_EXPAND_DIMS:
     case TIR_TRANSPOSE:
-        if (p->natural[a] == FLEX) {
+        /* a scalar made a tile (s[None]) has no layout to follow: like a splat */
+        if (p->natural[a] == FLEX || rank_of(p, a) == 0) {
             set_nat(p, r, FLEX, 0, NULL);
         } else {
             Layout l = layout_at(p, p->natural[a]);
