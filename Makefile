@@ -108,7 +108,10 @@ $(BUILD)/tessera-bench: $(BENCH_OBJS) $(LIB_INTERNAL)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_SUPPORT_OBJS) $(LIB_INTERNAL)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ -lcmocka $(LDLIBS_ALL)
+	$(CC) $(TEST_LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS_ALL)
+
+# The library's allocations go through the test's wrappers (failure injection).
+$(BUILD)/tests/test_compile_oom: TEST_LDFLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
 
 test: all $(TEST_BINS)
 	@BUILD=$(BUILD) sh tests/run-tests.sh $(TEST_BINS)

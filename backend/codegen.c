@@ -4,6 +4,7 @@
  * their own, and the target files hold what differs between GPUs. */
 #include "abi.h"
 #include "codegen_internal.h"
+#include "oom.h"
 #include "tessera.h"
 
 #include <llvm-c/Analysis.h>
@@ -551,8 +552,11 @@ static void emit_inst(Emitter *em, const TirInst *in)
 static void emit_block(Emitter *em, BlockId b)
 {
     TirBlock *bl = tir_block(em->f, b);
-    for (int i = 0; i < bl->insts.len && !em->failed; i++)
-        emit_inst(em, tir_inst(em->f, bl->insts.data[i]));
+    for (int i = 0; i < bl->insts.len && !em->failed; i++) {
+        const TirInst *in = tir_inst(em->f, bl->insts.data[i]);
+        lineinfo_at(em, in->pos);
+        emit_inst(em, in);
+    }
 }
 
 /* ------------------------------------------------------------- the frame */
@@ -772,6 +776,37 @@ bool codegen_check(TirFunc *f, const Target *t, Diag *diag)
     return ok;
 }
 
+/* An emitter and the LLVM objects it owns: disposed at the end, or by the
+ * guard of the stage (support/oom.h) when memory runs out midway. */
+static void emitter_dispose(void *arg)
+{
+    Emitter *em = arg;
+    if (em->b)
+        LLVMDisposeBuilder(em->b);
+    if (em->entry_b)
+        LLVMDisposeBuilder(em->entry_b);
+    lineinfo_dispose(em);
+    if (em->mod)
+        LLVMDisposeModule(em->mod);
+    if (em->ctx)
+        LLVMContextDispose(em->ctx);
+    arena_free(&em->arena);
+    free(em);
+}
+
+/* A copy of a string LLVM made, which is disposed of either way. */
+static char *take_llvm_string(char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *copy = malloc(n);
+    if (copy)
+        memcpy(copy, s, n);
+    LLVMDisposeMessage(s);
+    if (!copy)
+        oom_fail(n);
+    return copy;
+}
+
 /* The tensor maps the passes asked for (TirFunc.tma) must be encodable and
  * fit the parameter list; a failure is a compiler bug, reported at the
  * kernel. */
@@ -806,52 +841,54 @@ bool codegen_emit(TirFunc *f, const Target *t, const CodegenOptions *opts, bool 
 {
     memset(out, 0, sizeof *out);
     tsr_assert(f->laid_out);
-    Emitter em = { 0 };
-    em.f = f;
-    em.opts = opts;
-    em.target = t;
-    em.diag = diag;
-    arena_init(&em.arena);
+    Emitter *em = tsr_xcalloc(1, sizeof *em);
+    int slot = oom_defer(emitter_dispose, em);
+    em->f = f;
+    em->opts = opts;
+    em->target = t;
+    em->diag = diag;
+    arena_init(&em->arena);
     if (t->emit->prepare)
-        t->emit->prepare(&em);
+        t->emit->prepare(em);
     if (!check_tma_requests(f, opts, diag)) {
-        arena_free(&em.arena);
+        oom_undefer(slot);
+        emitter_dispose(em);
         return false;
     }
-    em.ctx = LLVMContextCreate();
-    em.mod = LLVMModuleCreateWithNameInContext(f->name, em.ctx);
-    ptx_prepare_module(em.mod, t);
-    em.b = LLVMCreateBuilderInContext(em.ctx);
-    init_types(&em);
-    em.vals = arena_alloc(&em.arena, sizeof(EVal) * (size_t)f->vals.len);
-    em_find_fma_operands(&em);
-    build_frame(&em);
+    em->ctx = LLVMContextCreate();
+    em->mod = LLVMModuleCreateWithNameInContext(f->name, em->ctx);
+    ptx_prepare_module(em->mod, t);
+    em->b = LLVMCreateBuilderInContext(em->ctx);
+    init_types(em);
+    em->vals = arena_alloc(&em->arena, sizeof(EVal) * (size_t)f->vals.len);
+    em_find_fma_operands(em);
+    build_frame(em);
     if (t->emit->begin)
-        t->emit->begin(&em);
-    emit_block(&em, f->body);
-    bool ok = !em.failed;
+        t->emit->begin(em);
+    lineinfo_begin(em);
+    emit_block(em, f->body);
+    bool ok = !em->failed;
     if (ok) {
-        LLVMBuildRetVoid(em.b);
-        mark_kernel(&em, f->smem_bytes);
+        LLVMBuildRetVoid(em->b);
+        mark_kernel(em, f->smem_bytes);
+        lineinfo_end(em);
         char *msg = NULL;
-        if (LLVMVerifyModule(em.mod, LLVMReturnStatusAction, &msg)) {
-            char *ir = LLVMPrintModuleToString(em.mod);
+        if (LLVMVerifyModule(em->mod, LLVMReturnStatusAction, &msg)) {
+            char *ir = LLVMPrintModuleToString(em->mod);
             fprintf(stderr, "%s\n", ir);
             LLVMDisposeMessage(ir);
             tsr_die("generated LLVM IR for %s is invalid: %s", f->name, msg);
         }
         LLVMDisposeMessage(msg);
-        if (want_llvm) {
-            char *ir = LLVMPrintModuleToString(em.mod);
-            out->llvm_ir = tsr_xstrdup(ir);
-            LLVMDisposeMessage(ir);
-        }
+        if (want_llvm)
+            out->llvm_ir = take_llvm_string(LLVMPrintModuleToString(em->mod));
         StrBuf err;
         sb_init(&err);
         char *ptx = NULL;
-        if (!ptx_emit(em.mod, t, &ptx, &err))
+        if (!ptx_emit(em->mod, t, &ptx, &err))
             tsr_die("NVPTX backend failed for %s: %s", f->name, err.data ? err.data : "");
         sb_free(&err);
+        int ptx_slot = oom_defer_free(ptx);
         out->kernel_name = tsr_xstrdup(f->name);
         out->smem_bytes = f->smem_bytes;
         out->threads = 32 * f->warps;
@@ -860,21 +897,18 @@ bool codegen_emit(TirFunc *f, const Target *t, const CodegenOptions *opts, bool 
             out->tma = tsr_xmalloc(sizeof *out->tma * (size_t)f->tma.len);
             memcpy(out->tma, f->tma.data, sizeof *out->tma * (size_t)f->tma.len);
         }
-        /* What a launch needs, for readers of the PTX. */
+        /* What a launch needs, for readers of the PTX. A text that could
+         * not grow is reported by the stage's guard. */
         StrBuf text;
         sb_init(&text);
         sb_printf(&text, "// tessera %s: kernel %s, %d threads per block, %zu bytes of dynamic shared memory\n",
                   TESSERA_VERSION_STRING, f->name, out->threads, out->smem_bytes);
         sb_puts(&text, ptx);
-        free(ptx);
+        oom_free(ptx_slot, ptx);
         out->ptx = sb_take(&text);
     }
-    LLVMDisposeBuilder(em.b);
-    if (em.entry_b)
-        LLVMDisposeBuilder(em.entry_b);
-    LLVMDisposeModule(em.mod);
-    LLVMContextDispose(em.ctx);
-    arena_free(&em.arena);
+    oom_undefer(slot);
+    emitter_dispose(em);
     return ok;
 }
 

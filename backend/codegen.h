@@ -18,6 +18,9 @@ typedef struct {
     /* Symbolic dims known to be multiples of 8 (bit s: TirFunc.syms[s]): a
      * tensor whose last dim is one of them can still use vectors. */
     uint64_t divisible_syms;
+    /* Source line information (.file/.loc) in the PTX, for profilers,
+     * debuggers and the emulator's fault reports (backend/lineinfo.c). */
+    bool line_info;
 } CodegenOptions;
 
 typedef struct {

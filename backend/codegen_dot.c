@@ -3,6 +3,7 @@
  * thread computing its own result elements from operand rows and columns
  * it holds whole (layout_fma_acc, layout_fma_operand). */
 #include "codegen_internal.h"
+#include "oom.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +67,8 @@ void em_find_fma_operands(Emitter *em)
 {
     TirFunc *f = em->f;
     size_t n = (size_t)f->vals.len + 1;
-    int *dot_uses = tsr_xcalloc(n, sizeof(int)), *other_uses = tsr_xcalloc(n, sizeof(int));
+    Arena *scratch = oom_arena_open();
+    int *dot_uses = arena_alloc(scratch, n * sizeof(int)), *other_uses = arena_alloc(scratch, n * sizeof(int));
     em->fma_operand_only = arena_alloc(&em->arena, sizeof(bool) * n);
     for (BlockId bl = 0; bl < f->blocks.len; bl++) {
         TirBlock *blk = tir_block(f, bl);
@@ -79,8 +81,7 @@ void em_find_fma_operands(Emitter *em)
     }
     for (int v = 0; v < f->vals.len; v++)
         em->fma_operand_only[v] = dot_uses[v] > 0 && other_uses[v] == 0;
-    free(dot_uses);
-    free(other_uses);
+    oom_arena_close(scratch);
 }
 
 

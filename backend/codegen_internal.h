@@ -86,6 +86,8 @@ struct Emitter {
     LLVMBuilderRef entry_b; /* inserts at the end of the entry block */
     LLVMValueRef fn;
     LLVMBasicBlockRef entry;
+    LLVMDIBuilderRef dib;    /* lineinfo.c, when line_info is on */
+    LLVMMetadataRef di_scope; /* the kernel's subprogram */
 
     LLVMTypeRef t_i1, t_i8, t_i16, t_i32, t_i64, t_f16, t_bf16, t_f32, t_ptr_g, t_ptr_s;
     LLVMValueRef lane, warp, tid;
@@ -105,6 +107,12 @@ struct Emitter {
 };
 
 /* --- helpers (codegen.c) --- */
+/* lineinfo.c: source positions as DWARF line tables (CodegenOptions.line_info). */
+void lineinfo_begin(Emitter *em);
+void lineinfo_at(Emitter *em, SrcPos pos);
+void lineinfo_end(Emitter *em);
+void lineinfo_dispose(Emitter *em);
+
 LLVMTypeRef em_elem_type(Emitter *em, DType dt);
 LLVMValueRef em_i32(Emitter *em, int64_t v);
 LLVMValueRef em_i64(Emitter *em, int64_t v);

@@ -2,6 +2,7 @@
  * text, its operands with their constraints, clobbers and flags, made into
  * an LLVM inline-asm call. */
 #include "codegen_internal.h"
+#include "oom.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -73,6 +74,14 @@ LLVMValueRef ptx_call(InlinePtx *a)
     }
     if (a->flags & PTX_CLOBBERS_MEMORY)
         sb_printf(&cons, "%s~{memory}", a->nout + a->nin ? "," : "");
+    /* Nothing between ptx_begin and here allocates with Tessera's
+     * allocator, so the texts are the only memory to give back when one of
+     * them could not grow: truncated inline PTX must not reach LLVM. */
+    if (a->text.failed || cons.failed) {
+        sb_free(&cons);
+        sb_free(&a->text);
+        oom_fail(0);
+    }
     LLVMTypeRef rt = a->nout == 0   ? LLVMVoidTypeInContext(em->ctx)
                      : a->nout == 1 ? a->out_types[0]
                                     : LLVMStructTypeInContext(em->ctx, a->out_types, (unsigned)a->nout, 0);

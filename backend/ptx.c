@@ -2,6 +2,8 @@
  * assembly output (the machine code generator at its highest level). LLVM's
  * target registry is initialized once per process. */
 #include "codegen_internal.h"
+#include "nvptx_fixes.h"
+#include "oom.h"
 
 #include <llvm-c/Support.h>
 #include <llvm-c/Target.h>
@@ -9,6 +11,7 @@
 #include <llvm-c/Transforms/PassBuilder.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char triple[] = "nvptx64-nvidia-cuda";
@@ -20,11 +23,13 @@ static void init_nvptx(void)
     LLVMInitializeNVPTXTarget();
     LLVMInitializeNVPTXTargetMC();
     LLVMInitializeNVPTXAsmPrinter();
-    /* 32-bit shared-memory pointers: half the registers for addresses. This
-     * is LLVM's process-wide option; it is set once, the same way, for every
-     * compile in the process. */
-    const char *argv[] = { "tessera", "-nvptx-short-ptr" };
-    LLVMParseCommandLineOptions(2, argv, NULL);
+    /* 32-bit shared-memory pointers: half the registers for addresses; and
+     * the workarounds the linked LLVM needs. These are LLVM's process-wide
+     * options; they are set once, the same way, for every compile in the
+     * process. */
+    const char *argv[8] = { "tessera", "-nvptx-short-ptr" };
+    int argc = 2 + nvptx_fix_options(argv + 2, 6);
+    LLVMParseCommandLineOptions(argc, argv, NULL);
 }
 
 static LLVMTargetMachineRef make_machine(const Target *t)
@@ -67,6 +72,7 @@ bool ptx_emit(LLVMModuleRef mod, const Target *t, char **ptx, StrBuf *err)
         LLVMDisposeTargetMachine(tm);
         return false;
     }
+    nvptx_fix_module(mod);
     char *msg = NULL;
     LLVMMemoryBufferRef buf = NULL;
     if (LLVMTargetMachineEmitToMemoryBuffer(tm, mod, LLVMAssemblyFile, &msg, &buf)) {
@@ -76,12 +82,16 @@ bool ptx_emit(LLVMModuleRef mod, const Target *t, char **ptx, StrBuf *err)
         return false;
     }
     size_t n = LLVMGetBufferSize(buf);
-    char *s = tsr_xmalloc(n + 1);
-    memcpy(s, LLVMGetBufferStart(buf), n);
-    s[n] = 0;
+    char *s = malloc(n + 1);
+    if (s) {
+        memcpy(s, LLVMGetBufferStart(buf), n);
+        s[n] = 0;
+    }
     *ptx = s;
     LLVMDisposeMemoryBuffer(buf);
     LLVMDisposeTargetMachine(tm);
+    if (!s)
+        oom_fail(n + 1); /* after LLVM's objects are disposed of */
     return true;
 }
 

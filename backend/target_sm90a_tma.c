@@ -122,8 +122,8 @@ void sm90a_prepare(Emitter *em)
             const Layout *s = NULL;
             if (in->op == TIR_ASYNC_COPY)
                 s = &f->layouts.data[f->buffers.data[in->buf].layout];
-            else if (in->op == TIR_LOAD && tir_type(f, in->res[0]).rank == 2 &&
-                     tir_layout(f, in->res[0])->kind == LAYOUT_SHARED)
+            else if (in->op == TIR_LOAD && tir_type(f, in->res[0]).rank == 2 && tir_layout(f, in->res[0]) &&
+                     tir_layout(f, in->res[0])->kind == LAYOUT_SHARED) /* (an unused load has no layout) */
                 s = tir_layout(f, in->res[0]);
             if (!s)
                 continue;

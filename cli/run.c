@@ -26,6 +26,7 @@ typedef struct {
     tsr_context *ctx;
     tsr_module *mod;
     tsr_kernel *k;
+    const char *file;     /* the source compiled */
     RunArg *args;         /* the kernel's arguments (host) */
     int nargs;
     void **dev;           /* device buffer of each tensor argument */
@@ -76,7 +77,16 @@ static int compile(const RunOptions *o, Run *r, const char *file, const char *ke
     tsr_define defs[RUN_MAX_ITEMS];
     for (int i = 0; i < o->ndefines; i++)
         defs[i] = (tsr_define){ o->defines[i].name, o->defines[i].value };
-    tsr_compile_options co = { .target = o->target, .defines = defs, .ndefines = o->ndefines, .kernel = kernel };
+    tsr_compile_options co;
+    tsr_compile_options_init(&co);
+    co.target = o->target;
+    co.defines = defs;
+    co.ndefines = o->ndefines;
+    co.kernel = kernel;
+    /* On emu, with source lines in the PTX, so that fault reports name them. */
+    if (!strcmp(tsr_context_device_name(r->ctx), "emu"))
+        co.flags = TSR_COMPILE_LINE_INFO;
+    r->file = file;
     tsr_status s = tsr_module_compile_file(r->ctx, file, &co, &r->mod);
     if (s != TSR_OK) {
         fprintf(stderr, "%s%s", tsr_context_error(r->ctx), s == TSR_ERR_COMPILE ? "" : "\n");
@@ -97,6 +107,25 @@ static int compile(const RunOptions *o, Run *r, const char *file, const char *ke
     return 0;
 }
 
+/* The source line a fault report names (", source line N"), printed as a
+ * compiler prints a position. */
+static void show_source_line(const Run *r, const char *msg)
+{
+    const char *at = strstr(msg, ", source line ");
+    int line = at ? atoi(at + 14) : 0;
+    size_t len;
+    char *text = line > 0 && r->file ? tsr_read_file(r->file, &len) : NULL;
+    if (!text)
+        return;
+    const char *p = text;
+    for (int n = 1; n < line && *p; n++)
+        p += strcspn(p, "\n") + (p[strcspn(p, "\n")] == '\n');
+    if (*p)
+        fprintf(stderr, "%s:%d: the source line of the faulting instruction:\n    %.*s\n", r->file, line,
+                (int)strcspn(p, "\n"), p);
+    free(text);
+}
+
 /* After a failed launch on emu: the PTX around the line the report names
  * ("..., line N (...)"), so the instruction can be found in context. */
 static void show_ptx_context(const Run *r, const char *msg)
@@ -106,7 +135,7 @@ static void show_ptx_context(const Run *r, const char *msg)
     int line = at ? atoi(at + 7) : 0;
     if (!ptx || line <= 0)
         return;
-    fprintf(stderr, "PTX of %s around line %d (tessera compile --emit ptx shows all of it):\n", tsr_kernel_name(r->k),
+    fprintf(stderr, "PTX of %s around line %d (tessera compile --emit ptx --line-info shows all of it):\n", tsr_kernel_name(r->k),
             line);
     int n = 1;
     for (const char *p = ptx; *p && n <= line + 2; n++) {
@@ -157,6 +186,7 @@ static int launch(Run *r)
     }
     if (s != TSR_OK) {
         fprintf(stderr, "tessera run: %s: %s: %s\n", r->label, tsr_status_name(s), tsr_kernel_error(r->k));
+        show_source_line(r, tsr_kernel_error(r->k));
         show_ptx_context(r, tsr_kernel_error(r->k));
         return 1;
     }

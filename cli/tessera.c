@@ -1,7 +1,7 @@
 /* The tessera command line: compile a .tsr file and print any stage.
  *
  *   tessera compile FILE.tsr [-D NAME=VALUE]... [--kernel NAME] [--target NAME]
- *                   [--emit tokens|ast|tir|layout|llvm|ptx] [--dump-passes] [-o FILE]
+ *                   [--emit tokens|ast|tir|layout|llvm|ptx] [--dump-passes] [--line-info] [-o FILE]
  *   tessera run FILE.tsr ...   (run.c: launch a kernel with arguments made from specs)
  *
  * Exit status: 0 success, 1 errors in the program, 2 bad usage or I/O. */
@@ -22,7 +22,7 @@ static void usage(FILE *f)
     target_names(targets, sizeof targets, "|", "|");
     fprintf(f,
             "usage: tessera compile FILE.tsr [-D NAME=VALUE]... [--kernel NAME] [--target %s]\n"
-            "                      [--emit tokens|ast|tir|layout|llvm|ptx] [--dump-passes] [-o FILE]\n"
+            "                      [--emit tokens|ast|tir|layout|llvm|ptx] [--dump-passes] [--line-info] [-o FILE]\n"
             "       tessera run FILE.tsr --arg NAME=SPEC... [options]   (tessera run --help)\n"
             "       tessera --version\n"
             "The default target is %s.\n",
@@ -34,6 +34,7 @@ typedef struct {
     Define defs[64];
     int ndefs;
     bool dump_passes;
+    bool line_info; /* .file/.loc in the PTX (--line-info) */
 } Options;
 
 static int parse_args(int argc, char **argv, Options *o)
@@ -80,6 +81,8 @@ static int parse_args(int argc, char **argv, Options *o)
             o->target = val;
         } else if (!strcmp(a, "--dump-passes")) {
             o->dump_passes = true;
+        } else if (!strcmp(a, "--line-info")) {
+            o->line_info = true;
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "tessera: unknown option '%s'\n", a);
             return 2;
@@ -127,7 +130,7 @@ static void emit_gpu(const Options *o, TirModule *m, StrBuf *out, StrBuf *dump, 
         diag_error_nopos(diag, "%s has %d kernels; choose one with --kernel NAME", o->file, m->funcs.len);
         return;
     }
-    CodegenOptions co = { o->target, true, 0, 0 };
+    CodegenOptions co = { o->target, true, 0, 0, o->line_info };
     CodegenResult r;
     bool llvm = !strcmp(o->emit, "llvm");
     if (compile_ptx(m->funcs.data[0], &co, llvm, dump, &r, diag)) {

@@ -7,6 +7,7 @@
  * Mutable variables become SSA values: a `for` or run-time `if` that assigns a
  * variable of an enclosing scope carries it as a loop argument or result. */
 #include "sema.h"
+#include "oom.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -50,7 +51,7 @@ typedef struct {
     const AstKernel *k;
     VEC(Binding) env;           /* a stack: inner scopes on top */
     int env_head[ENV_BUCKETS];  /* per hash of a name: its innermost binding, or -1 */
-    Arena scratch;
+    Arena *scratch; /* oom_arena_open: freed if memory runs out */
     BlockId cur;
     bool in_grid;
 } Sema;
@@ -116,8 +117,9 @@ static const char *type_str(Sema *s, TType t)
     StrBuf sb;
     sb_init(&sb);
     ttype_print(&sb, t);
-    char *r = arena_strdup(&s->scratch, sb.data);
-    sb_free(&sb);
+    int slot = oom_defer_free(sb.data);
+    char *r = arena_strdup(s->scratch, sb.data ? sb.data : "?");
+    oom_free(slot, sb.data);
     return r;
 }
 
@@ -127,8 +129,8 @@ static const char *sval_str(Sema *s, SVal v)
     case SV_INT: return "an integer constant";
     case SV_FLOAT: return "a float constant";
     case SV_BOOL: return "a bool constant";
-    case SV_TYPE: return arena_printf(&s->scratch, "the type %s", dtype_name(v.dt));
-    case SV_TENSOR: return arena_printf(&s->scratch, "the tensor '%s'", s->f->params.data[v.param].name);
+    case SV_TYPE: return arena_printf(s->scratch, "the type %s", dtype_name(v.dt));
+    case SV_TENSOR: return arena_printf(s->scratch, "the tensor '%s'", s->f->params.data[v.param].name);
     case SV_VAL: return type_str(s, vtype(s, v.v));
     default: return "an invalid value";
     }
@@ -507,7 +509,7 @@ static void env_push(Sema *s, Binding b)
 {
     unsigned h = name_bucket(b.name);
     b.shadowed = s->env_head[h];
-    vec_push(&s->scratch, s->env, b);
+    vec_push(s->scratch, s->env, b);
     s->env_head[h] = s->env.len - 1;
 }
 
@@ -561,7 +563,7 @@ static void unknown_name(Sema *s, SrcPos pos, const char *name)
     suggest_init(&sg, name);
     for (int i = 0; i < s->env.len; i++)
         suggest_consider(&sg, s->env.data[i].name);
-    error(s, pos, "unknown name '%s'%s", name, suggestion(&s->scratch, &sg));
+    error(s, pos, "unknown name '%s'%s", name, suggestion(s->scratch, &sg));
 }
 
 static SVal eval_name(Sema *s, const AstNode *n)
@@ -1233,7 +1235,7 @@ static SVal eval_call(Sema *s, const AstNode *n)
         suggest_consider(&sg, builtins[i].name);
     for (int t = 0; t < DT_COUNT; t++)
         suggest_consider(&sg, dtype_name((DType)t));
-    error(s, n->pos, "unknown function '%s'%s", n->name, suggestion(&s->scratch, &sg));
+    error(s, n->pos, "unknown function '%s'%s", n->name, suggestion(s->scratch, &sg));
     return sv_err;
 }
 
@@ -1541,7 +1543,7 @@ static void collect_assigned(Sema *s, const AstNode *n, NameVec *out)
             for (int i = 0; i < out->len; i++)
                 if (strcmp(out->data[i], n->a->name) == 0)
                     return;
-            vec_push(&s->scratch, *out, n->a->name);
+            vec_push(s->scratch, *out, n->a->name);
         }
         return;
     case AST_BLOCK:
@@ -1569,7 +1571,7 @@ static IntVec carried_vars(Sema *s, const AstNode *a, const AstNode *b)
     for (int i = 0; i < names.len; i++) {
         Binding *bd = lookup(s, names.data[i]);
         if (bd && bd->is_var && bd->val.k == SV_VAL)
-            vec_push(&s->scratch, out, (int)(bd - s->env.data));
+            vec_push(s->scratch, out, (int)(bd - s->env.data));
     }
     return out;
 }
@@ -1584,7 +1586,7 @@ static void check_scoped_block(Sema *s, const AstNode *block)
 /* Ends a nested TIR block with a yield of the carried variables. */
 static void yield_carried(Sema *s, const IntVec *carried, SrcPos pos)
 {
-    ValId *vals = arena_alloc(&s->scratch, sizeof(ValId) * (size_t)(carried->len + 1));
+    ValId *vals = arena_alloc(s->scratch, sizeof(ValId) * (size_t)(carried->len + 1));
     for (int i = 0; i < carried->len; i++)
         vals[i] = s->env.data[carried->data[i]].val.v;
     tir_append(s->f, s->cur, TIR_YIELD, pos, vals, carried->len, NULL, 0);
@@ -1618,8 +1620,8 @@ static void check_for(Sema *s, const AstNode *n)
     BlockId outer = s->cur;
     BlockId body = tir_block_new(s->f, TIR_NONE);
     ValId iv = tir_block_arg(s->f, body, ttype_scalar(DT_I32));
-    ValId *inits = arena_alloc(&s->scratch, sizeof(ValId) * (size_t)(carried.len + 3));
-    TType *types = arena_alloc(&s->scratch, sizeof(TType) * (size_t)(carried.len + 1));
+    ValId *inits = arena_alloc(s->scratch, sizeof(ValId) * (size_t)(carried.len + 3));
+    TType *types = arena_alloc(s->scratch, sizeof(TType) * (size_t)(carried.len + 1));
     inits[0] = lb;
     inits[1] = ub;
     inits[2] = st;
@@ -1667,8 +1669,8 @@ static void check_if(Sema *s, const AstNode *n)
         return;
     }
     IntVec carried = carried_vars(s, n->body, n->else_);
-    ValId *before = arena_alloc(&s->scratch, sizeof(ValId) * (size_t)(carried.len + 1));
-    TType *types = arena_alloc(&s->scratch, sizeof(TType) * (size_t)(carried.len + 1));
+    ValId *before = arena_alloc(s->scratch, sizeof(ValId) * (size_t)(carried.len + 1));
+    TType *types = arena_alloc(s->scratch, sizeof(TType) * (size_t)(carried.len + 1));
     for (int i = 0; i < carried.len; i++) {
         before[i] = s->env.data[carried.data[i]].val.v;
         types[i] = s->env.data[carried.data[i]].type;
@@ -1918,7 +1920,7 @@ static bool bind_params(Sema *s)
                     ok = false;
                 } else if (v.k != SV_INT || v.i <= 0 || v.i > INT32_MAX) {
                     error(s, dn->pos, "a tensor dimension must be a name or a positive compile-time integer, found %s",
-                          v.k == SV_INT ? arena_printf(&s->scratch, "%lld", (long long)v.i) : sval_str(s, v));
+                          v.k == SV_INT ? arena_printf(s->scratch, "%lld", (long long)v.i) : sval_str(s, v));
                     ok = false;
                 } else {
                     p.dim_const[d] = v.i;
@@ -2018,21 +2020,27 @@ static bool check_grid(Sema *s)
     return ok;
 }
 
+/* Cleanups for oom_defer (support/oom.h). */
+static void free_func(void *f) { tir_func_free(f); }
+static void free_module(void *m) { tir_module_free(m); }
+
 static TirFunc *check_kernel(const AstKernel *k, const Define *defs, int ndefs, Diag *diag)
 {
     Sema s = { 0 };
     s.diag = diag;
     s.k = k;
     s.f = tir_func_new(k->name);
+    int slot = oom_defer(free_func, s.f);
     s.f->pos = k->pos;
-    arena_init(&s.scratch);
+    s.scratch = oom_arena_open();
     for (int i = 0; i < ENV_BUCKETS; i++)
         s.env_head[i] = -1;
     s.cur = s.f->grid_block;
     int errors = diag->nerrors;
     if (bind_cparams(&s, defs, ndefs) && bind_params(&s) && check_grid(&s))
         check_block(&s, k->body);
-    arena_free(&s.scratch);
+    oom_arena_close(s.scratch);
+    oom_undefer(slot);
     if (diag->nerrors != errors) {
         tir_func_free(s.f);
         return NULL;
@@ -2052,6 +2060,7 @@ TirModule *sema_program(const AstProgram *prog, const Define *defs, int ndefs, c
 {
     TirModule *m = tsr_xcalloc(1, sizeof *m);
     arena_init(&m->arena);
+    int slot = oom_defer(free_module, m);
     int errors = diag->nerrors;
     bool found = only_kernel == NULL;
     for (int i = 0; i < prog->kernels.len; i++) {
@@ -2062,8 +2071,7 @@ TirModule *sema_program(const AstProgram *prog, const Define *defs, int ndefs, c
                 diag_note(diag, prog->kernels.data[j]->pos, "the first definition is here");
             }
     }
-    Arena scratch;
-    arena_init(&scratch);
+    Arena *scratch = oom_arena_open();
     for (int d = 0; d < ndefs; d++) {
         bool used = false;
         Suggest sg;
@@ -2079,7 +2087,7 @@ TirModule *sema_program(const AstProgram *prog, const Define *defs, int ndefs, c
         if (!used)
             diag_error_nopos(diag, "%s %s: no kernel being compiled has a compile-time parameter named '%s'%s",
                              diag->api_defines ? "define" : "-D", defs[d].name, defs[d].name,
-                             suggestion(&scratch, &sg));
+                             suggestion(scratch, &sg));
     }
     for (int i = 0; i < prog->kernels.len && !diag_full(diag); i++) {
         const AstKernel *k = prog->kernels.data[i];
@@ -2087,8 +2095,11 @@ TirModule *sema_program(const AstProgram *prog, const Define *defs, int ndefs, c
             continue;
         found = true;
         TirFunc *f = check_kernel(k, defs, ndefs, diag);
-        if (f)
+        if (f) {
+            int fslot = oom_defer(free_func, f);
             vec_push(&m->arena, m->funcs, f);
+            oom_undefer(fslot);
+        }
     }
     if (!found) {
         Suggest sg;
@@ -2096,9 +2107,10 @@ TirModule *sema_program(const AstProgram *prog, const Define *defs, int ndefs, c
         for (int i = 0; i < prog->kernels.len; i++)
             suggest_consider(&sg, prog->kernels.data[i]->name);
         diag_error_nopos(diag, "no kernel named '%s' in %s%s", only_kernel,
-                         diag->src && diag->src->name ? diag->src->name : "the source", suggestion(&scratch, &sg));
+                         diag->src && diag->src->name ? diag->src->name : "the source", suggestion(scratch, &sg));
     }
-    arena_free(&scratch);
+    oom_arena_close(scratch);
+    oom_undefer(slot);
     if (diag->nerrors != errors) {
         tir_module_free(m);
         return NULL;

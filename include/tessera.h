@@ -124,9 +124,14 @@ typedef enum tsr_device_kind {
  * given to alloc. Tessera uses them for its handles, error messages, the
  * buffers of the host devices (tsr_malloc on emu and interp) and each
  * launch's own arrays: when they fail, the call returns
- * TSR_ERR_OUT_OF_MEMORY and leaks nothing. The compiler's transient working
- * memory (the IR while compiling, LLVM) and the interpreter's and
- * emulator's working memory still come from malloc. */
+ * TSR_ERR_OUT_OF_MEMORY and leaks nothing. The compiler's working memory
+ * (the IR while compiling, loading PTX into emu) comes from malloc; when that
+ * fails, tsr_module_compile and a launch that must generate a variant return
+ * TSR_ERR_OUT_OF_MEMORY and leak nothing too, as does a launch on interp
+ * whose interpreter runs out. LLVM's own allocations (its optimizer and
+ * NVPTX backend) still end the process when they fail, as does the
+ * emulator's working memory inside a launch (barrier, TMA, wgmma and race
+ * state). */
 typedef struct tsr_allocator {
     void *(*alloc)(void *user, size_t size, size_t align);
     void (*free)(void *user, void *ptr, size_t size);
@@ -259,7 +264,16 @@ typedef struct tsr_compile_options {
     const char *kernel;         /* compile only this kernel; NULL: every kernel of the source */
     const char *source_name;    /* the name in diagnostics; NULL: "<string>" (or the path) */
     unsigned keep_ir;           /* TSR_IR_* flags: what tsr_module_ir can return */
+    /* Since 0.1 (after keep_ir): TSR_COMPILE_* flags. */
+    unsigned flags;
 } tsr_compile_options;
+
+/* tsr_compile_options.flags. TSR_COMPILE_LINE_INFO: the PTX carries the DSL
+ * source lines (.file/.loc), so emu's fault reports name the source line and
+ * GPU profilers and debuggers show it. Off by default: the PTX is then
+ * exactly what it was; with it, ptxas 13 made the same SASS for every kernel
+ * measured (backend/lineinfo.c). Part of the JIT cache key. */
+enum { TSR_COMPILE_LINE_INFO = 1 << 0 };
 
 /* Fills *opts with the defaults: struct_size, then all zero. */
 TSR_API void tsr_compile_options_init(tsr_compile_options *opts);

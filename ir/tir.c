@@ -1,5 +1,6 @@
 /* TIR construction and the properties of its types and operations. */
 #include "tir.h"
+#include "oom.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -51,15 +52,20 @@ void ttype_print(StrBuf *out, TType t)
     sb_putc(out, ']');
 }
 
+/* A cleanup for oom_defer: a function being built when memory runs out. */
+static void free_func(void *f) { tir_func_free(f); }
+
 TirFunc *tir_func_new(const char *name)
 {
     TirFunc *f = tsr_xcalloc(1, sizeof *f);
     arena_init(&f->arena);
+    int slot = oom_defer(free_func, f);
     f->name = arena_strdup(&f->arena, name);
     f->grid_block = tir_block_new(f, TIR_NONE);
     f->body = tir_block_new(f, TIR_NONE);
     f->grid[0] = f->grid[1] = f->grid[2] = TIR_NONE;
     f->warps = 4;
+    oom_undefer(slot);
     return f;
 }
 
@@ -83,6 +89,7 @@ TirFunc *tir_func_clone(const TirFunc *f)
 {
     TirFunc *c = tsr_xcalloc(1, sizeof *c);
     arena_init(&c->arena);
+    int slot = oom_defer(free_func, c);
     c->name = arena_strdup(&c->arena, f->name);
     c->pos = f->pos;
     CLONE_VEC(c->params, f->params);
@@ -116,6 +123,7 @@ TirFunc *tir_func_clone(const TirFunc *f)
     memcpy(c->grid, f->grid, sizeof c->grid);
     c->body = f->body;
     c->warps = f->warps;
+    oom_undefer(slot);
     return c;
 }
 

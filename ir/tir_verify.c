@@ -2,6 +2,7 @@
  * before use in a dominating block and that each instruction's operands and
  * result agree with the rules in tir.h. A failure is a compiler bug. */
 #include "tir.h"
+#include "oom.h"
 
 #include <stdlib.h>
 
@@ -385,8 +386,9 @@ bool tir_verify(TirFunc *f, StrBuf *why)
     v.f = f;
     v.why = why;
     v.ok = true;
-    v.avail = tsr_xcalloc((size_t)f->vals.len + 1, 1);
-    v.stack = tsr_xcalloc((size_t)f->vals.len + 1, sizeof(ValId));
+    Arena *scratch = oom_arena_open();
+    v.avail = arena_alloc(scratch, (size_t)f->vals.len + 1);
+    v.stack = arena_alloc(scratch, ((size_t)f->vals.len + 1) * sizeof(ValId));
     /* The grid block is host code: it may use only leaves and scalar arithmetic. */
     int mark = v.sp;
     TirBlock *g = tir_block(f, f->grid_block);
@@ -418,7 +420,6 @@ bool tir_verify(TirFunc *f, StrBuf *why)
     leave_scope(&v, mark);
     if (v.ok)
         verify_block(&v, f->body, TIR_NONE);
-    free(v.avail);
-    free(v.stack);
+    oom_arena_close(scratch);
     return v.ok;
 }

@@ -8,6 +8,7 @@
  * of each instruction are renamed through `repl` before it is looked up, so
  * the whole pass is linear in the size of the function. */
 #include "passes.h"
+#include "oom.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -120,12 +121,13 @@ bool tir_pass_cse(TirFunc *f, const Target *t)
     c.nbuckets = 64;
     while (c.nbuckets < (unsigned)f->insts.len * 2u)
         c.nbuckets *= 2;
-    c.head = tsr_xmalloc(sizeof(InstId) * c.nbuckets);
+    Arena *scratch = oom_arena_open();
+    c.head = arena_alloc(scratch, sizeof(InstId) * c.nbuckets);
     for (unsigned i = 0; i < c.nbuckets; i++)
         c.head[i] = TIR_NONE;
-    c.next = tsr_xmalloc(sizeof(InstId) * ((size_t)f->insts.len + 1));
-    c.stack = tsr_xmalloc(sizeof(InstId) * ((size_t)f->insts.len + 1));
-    c.repl = tsr_xmalloc(sizeof(ValId) * ((size_t)f->vals.len + 1));
+    c.next = arena_alloc(scratch, sizeof(InstId) * ((size_t)f->insts.len + 1));
+    c.stack = arena_alloc(scratch, sizeof(InstId) * ((size_t)f->insts.len + 1));
+    c.repl = arena_alloc(scratch, sizeof(ValId) * ((size_t)f->vals.len + 1));
     for (int i = 0; i < f->vals.len; i++)
         c.repl[i] = TIR_NONE;
     /* The grid block and the body are separate programs (host and device). */
@@ -134,9 +136,6 @@ bool tir_pass_cse(TirFunc *f, const Target *t)
         if (f->grid[i] != TIR_NONE)
             f->grid[i] = renamed(&c, f->grid[i]);
     changed |= cse_block(&c, f->body);
-    free(c.head);
-    free(c.next);
-    free(c.stack);
-    free(c.repl);
+    oom_arena_close(scratch);
     return changed;
 }

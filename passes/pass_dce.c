@@ -7,6 +7,7 @@
  * (and of everything in its nested blocks), so a dead chain goes in one sweep.
  * The sweep repeats until nothing changes. */
 #include "passes.h"
+#include "oom.h"
 
 #include <stdlib.h>
 
@@ -93,6 +94,7 @@ bool tir_pass_dce(TirFunc *f, const Target *t)
 {
     bool any = false;
     int *uses = tsr_xcalloc((size_t)f->vals.len + 1, sizeof(int));
+    int slot = oom_defer_free(uses);
     for (;;) {
         for (int i = 0; i < f->vals.len; i++)
             uses[i] = 0;
@@ -107,6 +109,6 @@ bool tir_pass_dce(TirFunc *f, const Target *t)
             break;
         any = true;
     }
-    free(uses);
+    oom_free(slot, uses);
     return any;
 }

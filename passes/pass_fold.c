@@ -9,6 +9,7 @@
  * and a second run finds nothing to do; replaced values are renamed in the
  * operands of later instructions as the walk reaches them. */
 #include "passes.h"
+#include "oom.h"
 #include "tir_eval.h"
 
 #include <stdlib.h>
@@ -113,6 +114,7 @@ static bool fold_block(Fold *fo, BlockId b)
 bool tir_pass_fold(TirFunc *f, const Target *t)
 {
     Fold fo = { f, tsr_xmalloc(sizeof(ValId) * ((size_t)f->vals.len + 1)) };
+    int slot = oom_defer_free(fo.repl);
     for (int i = 0; i < f->vals.len; i++)
         fo.repl[i] = TIR_NONE;
     bool changed = fold_block(&fo, f->grid_block);
@@ -120,6 +122,6 @@ bool tir_pass_fold(TirFunc *f, const Target *t)
         if (f->grid[i] != TIR_NONE && fo.repl[f->grid[i]] != TIR_NONE)
             f->grid[i] = fo.repl[f->grid[i]];
     changed |= fold_block(&fo, f->body);
-    free(fo.repl);
+    oom_free(slot, fo.repl);
     return changed;
 }

@@ -4,6 +4,7 @@
  * dot(p, v)` would otherwise keep two [BM, D] accumulators alive). The sum
  * is the same up to rounding order. Runs on the code generator's copy. */
 #include "passes.h"
+#include "oom.h"
 
 #include <stdlib.h>
 
@@ -39,6 +40,7 @@ static TirInst *lone_dot(TirFunc *f, ValId v, const int *uses, BlockId b)
 bool tir_pass_fuse(TirFunc *f, const Target *t)
 {
     int *uses = tsr_xcalloc((size_t)f->vals.len + 1, sizeof(int));
+    int slot = oom_defer_free(uses);
     count_uses(f, uses);
     bool changed = false;
     for (BlockId b = 0; b < f->blocks.len; b++) {
@@ -82,6 +84,6 @@ bool tir_pass_fuse(TirFunc *f, const Target *t)
         }
         bl->insts.len = out;
     }
-    free(uses);
+    oom_free(slot, uses);
     return changed;
 }

@@ -21,6 +21,7 @@
  * they are rebuilt at each use in the layout that use needs, so a broadcast
  * row maximum or a column index never costs a conversion. */
 #include "passes.h"
+#include "oom.h"
 
 #include <stdlib.h>
 
@@ -165,7 +166,8 @@ static void analyze_inst(LayoutPass *p, InstId id)
     case TIR_ARANGE: set_nat(p, r, FLEX, 0, NULL); break;
     case TIR_EXPAND_DIMS:
     case TIR_TRANSPOSE:
-        if (p->natural[a] == FLEX) {
+        /* a scalar made a tile (s[None]) has no layout to follow: like a splat */
+        if (p->natural[a] == FLEX || rank_of(p, a) == 0) {
             set_nat(p, r, FLEX, 0, NULL);
         } else {
             Layout l = layout_at(p, p->natural[a]);
@@ -555,22 +557,21 @@ static void build_users(LayoutPass *p)
 
 bool tir_pass_layout(TirFunc *f, const Target *t)
 {
-    Arena arena;
-    arena_init(&arena);
+    Arena *arena = oom_arena_open();
     LayoutPass p = { 0 };
     p.f = f;
     p.target = t;
-    p.arena = &arena;
+    p.arena = arena;
     build_users(&p);
     int nvals = f->vals.len;
-    p.natural = arena_alloc(&arena, sizeof(int) * (size_t)nvals);
-    p.weight = arena_alloc(&arena, sizeof(int) * (size_t)nvals);
+    p.natural = arena_alloc(arena, sizeof(int) * (size_t)nvals);
+    p.weight = arena_alloc(arena, sizeof(int) * (size_t)nvals);
     for (int i = 0; i < nvals; i++)
         p.natural[i] = TIR_NONE;
     analyze_block(&p, f->body);
     /* Clones made while rewriting are values beyond nvals; the tables are
      * only ever read for the original values. */
     rewrite_block(&p, f->body, NULL);
-    arena_free(&arena);
+    oom_arena_close(arena);
     return true;
 }

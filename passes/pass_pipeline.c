@@ -22,6 +22,7 @@
  * variable and values defined outside the loop by pure scalar code qualify:
  * that code is cloned for the later iteration. */
 #include "passes.h"
+#include "oom.h"
 
 typedef VEC(InstId) InstList;
 
@@ -317,9 +318,8 @@ static bool pipeline_block(TirFunc *f, BlockId b, Arena *arena)
 
 bool tir_pass_pipeline(TirFunc *f, const Target *t)
 {
-    Arena arena;
-    arena_init(&arena);
-    bool changed = pipeline_block(f, f->body, &arena);
-    arena_free(&arena);
+    Arena *arena = oom_arena_open();
+    bool changed = pipeline_block(f, f->body, arena);
+    oom_arena_close(arena);
     return changed;
 }

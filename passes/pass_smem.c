@@ -13,6 +13,7 @@
  * scratch use begins with one), so a new user never overwrites data another
  * warp still reads. */
 #include "passes.h"
+#include "oom.h"
 
 #include <stdlib.h>
 
@@ -55,8 +56,9 @@ size_t smem_scratch_bytes(TirFunc *f, const TirInst *in)
         if (!ls || !ld || ls->kind == LAYOUT_SHARED || ld->kind == LAYOUT_SHARED)
             return 0;
         int *map = tsr_xmalloc(sizeof(int) * (size_t)layout_nregs(ld));
+        int slot = oom_defer_free(map);
         bool local = layout_local_map(ls, ld, map);
-        free(map);
+        oom_free(slot, map);
         return local ? 0 : smem_convert_bytes(tir_type(f, in->res[0]));
     }
     return 0;
@@ -186,19 +188,18 @@ static void allocate(IntervalVec *iv, size_t *total, size_t *align)
 
 bool tir_pass_smem(TirFunc *f, const Target *t)
 {
-    Arena arena;
-    arena_init(&arena);
+    Arena *arena = oom_arena_open();
     Numbering n = { 0 };
     n.f = f;
     size_t ni = (size_t)f->insts.len + 1;
-    n.pos = arena_alloc(&arena, sizeof(int) * ni);
-    n.loop_end = arena_alloc(&arena, sizeof(int) * ni);
-    n.loop_of = arena_alloc(&arena, sizeof(InstId) * ni);
+    n.pos = arena_alloc(arena, sizeof(int) * ni);
+    n.loop_end = arena_alloc(arena, sizeof(int) * ni);
+    n.loop_of = arena_alloc(arena, sizeof(InstId) * ni);
     number_block(&n, f->body, TIR_NONE);
 
     IntervalVec iv = { 0 };
-    int *buf_start = arena_alloc(&arena, sizeof(int) * (size_t)(f->buffers.len + 1));
-    int *buf_end = arena_alloc(&arena, sizeof(int) * (size_t)(f->buffers.len + 1));
+    int *buf_start = arena_alloc(arena, sizeof(int) * (size_t)(f->buffers.len + 1));
+    int *buf_end = arena_alloc(arena, sizeof(int) * (size_t)(f->buffers.len + 1));
     for (int i = 0; i < f->buffers.len; i++) {
         buf_start[i] = -1;
         buf_end[i] = -1;
@@ -212,7 +213,7 @@ bool tir_pass_smem(TirFunc *f, const Target *t)
             const Layout *l = in->nres == 1 ? tir_layout(f, in->res[0]) : NULL;
             if (in->op == TIR_LOAD && l && l->kind == LAYOUT_SHARED) {
                 size_t bytes = (size_t)ttype_numel(tir_type(f, in->res[0])) * (size_t)l->esize;
-                add(&arena, &iv, n.pos[id], value_end(&n, id, in->res[0], n.pos[id]), bytes,
+                add(arena, &iv, n.pos[id], value_end(&n, id, in->res[0], n.pos[id]), bytes,
                     (size_t)layout_shared_align(l), &in->smem);
             } else if (in->op == TIR_ASYNC_COPY || in->op == TIR_SMEM_TILE) {
                 int s = n.pos[id], e = in->op == TIR_SMEM_TILE ? value_end(&n, id, in->res[0], s) : s;
@@ -227,7 +228,7 @@ bool tir_pass_smem(TirFunc *f, const Target *t)
             } else {
                 size_t bytes = smem_scratch_bytes(f, in);
                 if (bytes)
-                    add(&arena, &iv, n.pos[id], n.pos[id], bytes, 128, &in->smem);
+                    add(arena, &iv, n.pos[id], n.pos[id], bytes, 128, &in->smem);
             }
         }
     }
@@ -239,10 +240,10 @@ bool tir_pass_smem(TirFunc *f, const Target *t)
         /* every stage starts aligned: a stage's bytes are a multiple of
          * the alignment (whole groups of 8 rows) */
         if (buf_start[i] >= 0)
-            add(&arena, &iv, buf_start[i], buf_end[i] + 1, bytes,
+            add(arena, &iv, buf_start[i], buf_end[i] + 1, bytes,
                 (size_t)layout_shared_align(&f->layouts.data[buf->layout]), &buf->offset);
     }
     allocate(&iv, &f->smem_bytes, &f->smem_align);
-    arena_free(&arena);
+    oom_arena_close(arena);
     return true;
 }

@@ -4,6 +4,7 @@
  * and reductions accumulate in f32. Program instances are spread over host
  * threads; each thread has its own value storage. */
 #include "interp.h"
+#include "oom.h"
 #include "tir_eval.h"
 
 #include <math.h>
@@ -19,6 +20,7 @@ typedef struct {
     const int32_t *syms;
     TirElem **vals; /* storage per value, allocated on first use */
     int64_t pid[3], npid[3];
+    struct Job *job; /* the launch a worker's programs come from */
 } Interp;
 
 static TirElem *storage(Interp *in, ValId v)
@@ -157,8 +159,8 @@ static void exec_dot(Interp *in, const TirInst *ins)
     int M = ta.shape[0], K = ta.shape[1], N = tb.shape[1];
     const TirElem *a = storage(in, ins->args[0]), *b = storage(in, ins->args[1]);
     TirElem *out = storage(in, ins->res[0]);
-    float *row = tsr_xmalloc(sizeof(float) * (size_t)N);
     const TirElem *c = ins->nargs == 3 ? storage(in, ins->args[2]) : NULL;
+    float *row = tsr_xmalloc(sizeof(float) * (size_t)N); /* nothing allocates while it lives */
     for (int i = 0; i < M; i++) {
         for (int j = 0; j < N; j++)
             row[j] = c ? c[(int64_t)i * N + j].f : 0.0f;
@@ -386,36 +388,99 @@ bool kernel_bind_args(TirFunc *f, const KernelArg *args, int nargs, int32_t *sym
     return true;
 }
 
-bool kernel_eval_grid(TirFunc *f, const KernelArg *args, const int32_t *sym_vals, int64_t grid[3], StrBuf *err)
+/* A block run as a guarded stage (support/oom.h): running out of memory
+ * unwinds to here; the values' storage belongs to the Interp, which the
+ * caller frees either way. */
+typedef struct {
+    Interp *in;
+    BlockId b;
+} BlockRun;
+
+static void run_block(void *arg)
+{
+    BlockRun *r = arg;
+    exec_block(r->in, r->b);
+}
+
+static bool exec_guarded(Interp *in, BlockId b)
+{
+    BlockRun r = { in, b };
+    return oom_run(run_block, &r);
+}
+
+static void free_vals(Interp *in)
+{
+    if (!in->vals)
+        return;
+    for (int v = 0; v < in->f->vals.len; v++)
+        free(in->vals[v]);
+    free(in->vals);
+    in->vals = NULL;
+}
+
+static InterpStatus out_of_memory(StrBuf *err)
+{
+    sb_puts(err, "out of host memory in the interpreter");
+    return INTERP_OUT_OF_MEMORY;
+}
+
+InterpStatus kernel_eval_grid_status(TirFunc *f, const KernelArg *args, const int32_t *sym_vals, int64_t grid[3],
+                                     StrBuf *err)
 {
     Interp in = { 0 };
     in.f = f;
     in.args = args;
     in.syms = sym_vals;
-    in.vals = tsr_xcalloc((size_t)f->vals.len, sizeof(TirElem *));
-    exec_block(&in, f->grid_block);
-    bool ok = true;
+    in.vals = calloc((size_t)f->vals.len + 1, sizeof(TirElem *));
+    if (!in.vals)
+        return out_of_memory(err);
+    if (!exec_guarded(&in, f->grid_block)) {
+        free_vals(&in);
+        return out_of_memory(err);
+    }
+    InterpStatus s = INTERP_OK;
     for (int i = 0; i < 3; i++) {
         grid[i] = storage(&in, f->grid[i])[0].i;
-        if (ok && (grid[i] < 0 || (i > 0 && grid[i] > 65535))) {
+        if (s == INTERP_OK && (grid[i] < 0 || (i > 0 && grid[i] > 65535))) {
             sb_printf(err, "grid size %d of kernel '%s' is %lld, outside 0..%d", i, f->name, (long long)grid[i],
                       i ? 65535 : INT32_MAX);
-            ok = false;
+            s = INTERP_ERROR;
         }
     }
-    for (int v = 0; v < f->vals.len; v++)
-        free(in.vals[v]);
-    free(in.vals);
-    return ok;
+    free_vals(&in);
+    return s;
 }
 
-typedef struct {
+bool kernel_eval_grid(TirFunc *f, const KernelArg *args, const int32_t *sym_vals, int64_t grid[3], StrBuf *err)
+{
+    return kernel_eval_grid_status(f, args, sym_vals, grid, err) == INTERP_OK;
+}
+
+typedef struct Job {
     TirFunc *f;
     const KernelArg *args;
     const int32_t *syms;
     int64_t grid[3];
     atomic_llong next;
+    atomic_int out_of_memory; /* a worker ran out: the others stop too */
 } Job;
+
+/* The programs a worker takes, one after another. */
+static void run_programs(void *arg)
+{
+    Interp *in = arg;
+    Job *job = in->job;
+    int64_t total = job->grid[0] * job->grid[1] * job->grid[2];
+    while (!atomic_load(&job->out_of_memory)) {
+        int64_t k = atomic_fetch_add(&job->next, 1);
+        if (k >= total)
+            break;
+        in->pid[0] = k % job->grid[0];
+        in->pid[1] = (k / job->grid[0]) % job->grid[1];
+        in->pid[2] = k / (job->grid[0] * job->grid[1]);
+        exec_block(in, job->f->body);
+    }
+}
 
 static void *worker(void *arg)
 {
@@ -424,30 +489,26 @@ static void *worker(void *arg)
     in.f = job->f;
     in.args = job->args;
     in.syms = job->syms;
-    in.vals = tsr_xcalloc((size_t)job->f->vals.len, sizeof(TirElem *));
+    in.job = job;
+    in.vals = calloc((size_t)job->f->vals.len + 1, sizeof(TirElem *));
     for (int i = 0; i < 3; i++)
         in.npid[i] = job->grid[i];
-    int64_t total = job->grid[0] * job->grid[1] * job->grid[2];
-    for (;;) {
-        int64_t k = atomic_fetch_add(&job->next, 1);
-        if (k >= total)
-            break;
-        in.pid[0] = k % job->grid[0];
-        in.pid[1] = (k / job->grid[0]) % job->grid[1];
-        in.pid[2] = k / (job->grid[0] * job->grid[1]);
-        exec_block(&in, job->f->body);
-    }
-    for (int v = 0; v < job->f->vals.len; v++)
-        free(in.vals[v]);
-    free(in.vals);
+    if (!in.vals || !oom_run(run_programs, &in))
+        atomic_store(&job->out_of_memory, 1);
+    free_vals(&in);
     return NULL;
 }
 
-bool interp_launch(TirFunc *f, const KernelArg *args, int nargs, int threads, StrBuf *err)
+InterpStatus interp_launch_status(TirFunc *f, const KernelArg *args, int nargs, int threads, StrBuf *err)
 {
-    int32_t *syms = tsr_xcalloc((size_t)f->syms.len + 1, sizeof(int32_t));
+    int32_t *syms = calloc((size_t)f->syms.len + 1, sizeof(int32_t));
+    if (!syms)
+        return out_of_memory(err);
     Job job = { 0 };
-    bool ok = kernel_bind_args(f, args, nargs, syms, err) && kernel_eval_grid(f, args, syms, job.grid, err);
+    atomic_init(&job.out_of_memory, 0);
+    InterpStatus s = kernel_bind_args(f, args, nargs, syms, err) ? kernel_eval_grid_status(f, args, syms, job.grid, err)
+                                                                 : INTERP_ERROR;
+    bool ok = s == INTERP_OK;
     if (ok && job.grid[0] * job.grid[1] * job.grid[2] > 0) {
         job.f = f;
         job.args = args;
@@ -470,7 +531,14 @@ bool interp_launch(TirFunc *f, const KernelArg *args, int nargs, int threads, St
         worker(&job);
         for (int i = 0; i < started; i++)
             pthread_join(tids[i], NULL);
+        if (atomic_load(&job.out_of_memory))
+            s = out_of_memory(err);
     }
     free(syms);
-    return ok;
+    return s;
+}
+
+bool interp_launch(TirFunc *f, const KernelArg *args, int nargs, int threads, StrBuf *err)
+{
+    return interp_launch_status(f, args, nargs, threads, err) == INTERP_OK;
 }

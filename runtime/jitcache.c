@@ -83,6 +83,8 @@ void jit_key(const JitKeyInput *in, char hex[65])
     snprintf(mask, sizeof mask, "unaligned %llx divisible %llx", (unsigned long long)in->unaligned,
              (unsigned long long)in->divisible);
     put_str(&s, mask);
+    if (in->line_info) /* only when on: keys without it stay what they were */
+        put_str(&s, "line info");
     put_str(&s, in->kernel);
     char n[16];
     snprintf(n, sizeof n, "%d", in->ndefs);

@@ -36,6 +36,7 @@ typedef struct {
     const char *target;
     uint64_t unaligned; /* tensors accessed element by element (CodegenOptions) */
     uint64_t divisible; /* symbolic dims promised to be multiples of 8 */
+    bool line_info;     /* .file/.loc in the PTX (CodegenOptions.line_info) */
 } JitKeyInput;
 
 typedef struct {

@@ -289,8 +289,9 @@ static tsr_status validate(tsr_kernel *k, const BoundArg *args, Launch *l, StrBu
         if (s != TSR_OK)
             return s;
     }
-    if (!kernel_eval_grid(f, l->args, l->syms, l->grid, err))
-        return TSR_ERR_LAUNCH;
+    InterpStatus gs = kernel_eval_grid_status(f, l->args, l->syms, l->grid, err);
+    if (gs != INTERP_OK)
+        return gs == INTERP_OUT_OF_MEMORY ? TSR_ERR_OUT_OF_MEMORY : TSR_ERR_LAUNCH;
     /* Only symbolic last dims matter to code generation (vector widths); the
      * others would make variants that differ in nothing. */
     l->divisible = 0;

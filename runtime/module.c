@@ -7,6 +7,7 @@
 #include "abi.h"
 #include "codegen.h"
 #include "device/device.h"
+#include "oom.h"
 #include "readfile.h"
 #include "target.h"
 
@@ -37,19 +38,22 @@ static void ctx_strfree(tsr_context *ctx, char *s)
 /* Generates the PTX of one variant from the kernel's TIR (which the
  * driver copies before laying it out, so variants share it). Diagnostics go
  * to err. */
-static bool generate(tsr_kernel *k, const KernelVariant *v, bool want_llvm, CodegenResult *r, StrBuf *err)
+static tsr_status generate(tsr_kernel *k, const KernelVariant *v, bool want_llvm, CodegenResult *r, StrBuf *err)
 {
     tsr_module *m = k->mod;
     Source src = { m->name, m->source, m->len };
     Diag diag;
     diag_init(&diag, &src);
     diag.api_defines = true;
-    CodegenOptions co = { m->target, true, v->unaligned, v->divisible };
+    CodegenOptions co = { m->target, true, v->unaligned, v->divisible, m->line_info };
     bool ok = compile_ptx(k->f, &co, want_llvm, NULL, r, &diag);
+    tsr_status s = ok ? TSR_OK : diag.out_of_memory ? TSR_ERR_OUT_OF_MEMORY : TSR_ERR_COMPILE;
     if (!ok)
-        sb_puts(err, diag.out.data ? diag.out.data : "code generation failed");
+        sb_puts(err, diag.out_of_memory ? "out of host memory during code generation"
+                     : diag.out.data    ? diag.out.data
+                                        : "code generation failed");
     diag_free(&diag);
-    return ok;
+    return s;
 }
 
 int rt_variant_for(tsr_kernel *k, uint64_t unaligned, uint64_t divisible)
@@ -110,7 +114,7 @@ tsr_status rt_prepare_variant(tsr_kernel *k, int which, StrBuf *err)
     if (!v->ptx) {
         bool want_llvm = which == VARIANT_ALIGNED && !k->llvm_ir && (m->kept_ir & TSR_IR_LLVM);
         JitKeyInput in = { m->source, m->len, k->defs, k->f->defines.len, k->f->name, m->target, v->unaligned,
-                           v->divisible };
+                           v->divisible, m->line_info };
         char key[65];
         jit_key(&in, key);
         JitEntry e;
@@ -130,8 +134,9 @@ tsr_status rt_prepare_variant(tsr_kernel *k, int which, StrBuf *err)
         } else {
             ctx->cache.stats.misses++;
             CodegenResult r;
-            if (!generate(k, v, want_llvm, &r, err))
-                return TSR_ERR_COMPILE;
+            tsr_status s = generate(k, v, want_llvm, &r, err);
+            if (s != TSR_OK)
+                return s;
             v->ptx = r.ptx;
             v->smem_bytes = r.smem_bytes;
             v->threads = r.threads;
@@ -250,6 +255,9 @@ static tsr_status module_init(tsr_module *m, const char *source, size_t len, con
     if (o->keep_ir & ~(unsigned)(TSR_IR_TIR | TSR_IR_LLVM | TSR_IR_PTX))
         return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "keep_ir has unknown flags 0x%x", o->keep_ir);
     m->kept_ir = o->keep_ir;
+    if (o->flags & ~(unsigned)TSR_COMPILE_LINE_INFO)
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "flags has unknown bits 0x%x", o->flags);
+    m->line_info = (o->flags & TSR_COMPILE_LINE_INFO) != 0;
     if (!(m->source = ctx_strndup(ctx, source, len)))
         return oom(ctx);
     m->len = len;
@@ -266,6 +274,29 @@ static tsr_status module_init(tsr_module *m, const char *source, size_t len, con
             return oom(ctx);
     }
     return TSR_OK;
+}
+
+typedef struct {
+    TirFunc *f;
+    StrBuf text;
+} TirText;
+
+static void print_tir(void *arg)
+{
+    TirText *t = arg;
+    tir_print(&t->text, t->f);
+}
+
+/* The printed TIR of f, or NULL when memory runs out. */
+static char *tir_text(TirFunc *f)
+{
+    TirText t = { f, { 0 } };
+    bool ok = oom_run(print_tir, &t);
+    if (!ok || !t.text.data) {
+        sb_free(&t.text);
+        return NULL;
+    }
+    return sb_take(&t.text);
 }
 
 tsr_module *rt_module_new(tsr_context *ctx)
@@ -330,12 +361,8 @@ static tsr_status add_kernels(tsr_module *m)
         }
         if (!(k->args = rt_alloc(ctx, sizeof(BoundArg) * (size_t)(f->params.len ? f->params.len : 1))))
             return oom(ctx);
-        if (m->kept_ir & TSR_IR_TIR) {
-            StrBuf t;
-            sb_init(&t);
-            tir_print(&t, f);
-            k->tir_text = sb_take(&t);
-        }
+        if ((m->kept_ir & TSR_IR_TIR) && !(k->tir_text = tir_text(f)))
+            return oom(ctx);
     }
     return TSR_OK;
 }
@@ -371,7 +398,8 @@ static tsr_status compile(tsr_context *ctx, const char *source, size_t len, cons
         diag.api_defines = true;
         m->tir = compile_tir(&src, m->defs, m->ndefs, o->kernel, &diag, NULL);
         if (!m->tir)
-            s = rt_fail_text(ctx, TSR_ERR_COMPILE, diag.out.data);
+            s = diag.out_of_memory ? rt_fail(ctx, TSR_ERR_OUT_OF_MEMORY, "out of host memory while compiling")
+                                   : rt_fail_text(ctx, TSR_ERR_COMPILE, diag.out.data);
         diag_free(&diag);
     }
     if (s == TSR_OK)
@@ -423,7 +451,7 @@ tsr_status tsr_module_compile_file(tsr_context *ctx, const char *path, const tsr
     const char *why;
     char *text = rt_read_regular_file(path, RT_MAX_SOURCE_BYTES, &len, &why);
     if (!text)
-        return rt_fail(ctx, TSR_ERR_IO, "cannot read '%s': %s", path, why);
+        return rt_fail(ctx, errno == ENOMEM ? TSR_ERR_OUT_OF_MEMORY : TSR_ERR_IO, "cannot read '%s': %s", path, why);
     s = compile(ctx, text, len, path, opts, out);
     free(text);
     return s;

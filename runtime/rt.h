@@ -88,6 +88,7 @@ struct tsr_module {
     int ndefs;
     char target[16];
     unsigned kept_ir; /* TSR_IR_* */
+    bool line_info;   /* TSR_COMPILE_LINE_INFO */
     tsr_kernel **kernels;
     int nkernels, cap_kernels;
     tsr_module *prev, *next; /* the context's live modules */

@@ -10,6 +10,7 @@ void diag_init(Diag *d, const Source *src)
     d->nerrors = 0;
     d->max_errors = 20;
     d->api_defines = false;
+    d->out_of_memory = false;
 }
 
 void diag_free(Diag *d) { sb_free(&d->out); }

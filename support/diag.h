@@ -26,6 +26,7 @@ typedef struct {
     int nerrors;
     int max_errors; /* stop recording after this many; 0 means 20 */
     bool api_defines; /* compile-time values come from tsr_compile_options.defines, not -D NAME=VALUE */
+    bool out_of_memory; /* a stage ran out of memory (support/oom.h); there is an error saying so */
 } Diag;
 
 void diag_init(Diag *d, const Source *src);

@@ -1,5 +1,6 @@
 /* Internal errors, checked allocation and the string buffer. */
 #include "util.h"
+#include "oom.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -21,7 +22,7 @@ void *tsr_xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
     if (!p)
-        tsr_die("out of memory allocating %zu bytes", n);
+        oom_fail(n);
     return p;
 }
 
@@ -29,7 +30,7 @@ void *tsr_xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (!p)
-        tsr_die("out of memory allocating %zu x %zu bytes", n, size);
+        oom_fail(n * size);
     return p;
 }
 
@@ -37,7 +38,7 @@ void *tsr_xrealloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);
     if (!q)
-        tsr_die("out of memory reallocating %zu bytes", n);
+        oom_fail(n); /* p is still its owner's */
     return q;
 }
 
@@ -53,6 +54,7 @@ void sb_init(StrBuf *sb)
 {
     sb->data = NULL;
     sb->len = sb->cap = 0;
+    sb->failed = false;
 }
 
 void sb_free(StrBuf *sb)
@@ -61,21 +63,34 @@ void sb_free(StrBuf *sb)
     sb_init(sb);
 }
 
-static void sb_reserve(StrBuf *sb, size_t extra)
+/* Room for extra more bytes and the NUL; false when there is none (the
+ * buffer has failed: see oom.h). */
+static bool sb_reserve(StrBuf *sb, size_t extra)
 {
+    if (sb->failed)
+        return false;
     size_t need = sb->len + extra + 1;
     if (need <= sb->cap)
-        return;
+        return true;
     size_t cap = sb->cap ? sb->cap * 2 : 64;
     while (cap < need)
         cap *= 2;
-    sb->data = tsr_xrealloc(sb->data, cap);
+    char *data = realloc(sb->data, cap);
+    if (!data) {
+        if (!oom_note())
+            tsr_die("out of memory growing a string to %zu bytes", cap);
+        sb->failed = true;
+        return false;
+    }
+    sb->data = data;
     sb->cap = cap;
+    return true;
 }
 
 void sb_putn(StrBuf *sb, const char *s, size_t n)
 {
-    sb_reserve(sb, n);
+    if (!sb_reserve(sb, n))
+        return;
     memcpy(sb->data + sb->len, s, n);
     sb->len += n;
     sb->data[sb->len] = 0;
@@ -92,7 +107,8 @@ void sb_vprintf(StrBuf *sb, const char *fmt, va_list ap)
     va_end(ap2);
     if (n < 0)
         tsr_die("bad format string '%s'", fmt);
-    sb_reserve(sb, (size_t)n);
+    if (!sb_reserve(sb, (size_t)n))
+        return;
     vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
     sb->len += (size_t)n;
 }

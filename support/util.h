@@ -25,15 +25,20 @@ TSR_NORETURN void tsr_die_at(const char *file, int line, const char *fmt, ...) T
 #define tsr_unreachable() tsr_die_at(__FILE__, __LINE__, "unreachable code reached")
 #define tsr_assert(c) ((c) ? (void)0 : tsr_die_at(__FILE__, __LINE__, "assertion failed: %s", #c))
 
+/* Allocation that cannot return NULL: when memory runs out it unwinds a
+ * guarded compile stage (support/oom.h), elsewhere it is an internal error. */
 void *tsr_xmalloc(size_t n);
 void *tsr_xcalloc(size_t n, size_t size);
 void *tsr_xrealloc(void *p, size_t n);
 char *tsr_xstrdup(const char *s);
 
-/* A growable, always NUL-terminated string. */
+/* A growable, always NUL-terminated string. When it cannot grow inside a
+ * guarded compile stage (support/oom.h) it keeps what it has, drops every
+ * later append and sets failed; elsewhere that is an internal error. */
 typedef struct {
     char *data;
     size_t len, cap;
+    bool failed;
 } StrBuf;
 
 void sb_init(StrBuf *sb);

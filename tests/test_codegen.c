@@ -24,7 +24,7 @@ static const char *const targets[] = { "sm_80", "sm_90a" };
 
 static char *ptx_of(TirFunc *f, const char *target)
 {
-    CodegenOptions o = { target, true, 0, 0 };
+    CodegenOptions o = { target, true, 0, 0, false };
     CodegenResult r;
     Diag diag;
     diag_init(&diag, NULL);
@@ -158,7 +158,7 @@ static void unsupported_dot_is_an_error(void **state)
     sb_init(&diags);
     TirModule *m = compile_string("t.tsr", src, NULL, 0, &diags);
     assert_non_null(m);
-    CodegenOptions o = { "sm_90a", true, 0, 0 };
+    CodegenOptions o = { "sm_90a", true, 0, 0, false };
     CodegenResult r;
     Source s = { "t.tsr", src, strlen(src) };
     Diag diag;
@@ -258,6 +258,54 @@ static void sass_counts(void **state)
     tir_module_free(m);
 }
 
+/* CodegenOptions.line_info: the PTX names the DSL lines (.file/.loc, no
+ * `.target ..., debug`, which would make ptxas compile without optimizing);
+ * without it there are none. Where ptxas and nvdisasm are, both assemble to
+ * the same number of machine instructions. */
+static void line_info(void **state)
+{
+    (void)state;
+    Define defs[1] = { { "T", "f16" } };
+    TirModule *m = compile_file_or_fail("dsl/examples/softmax.tsr", defs, 1);
+    char *ptx[2];
+    for (int on = 0; on < 2; on++) {
+        CodegenOptions o = { "sm_90a", true, 0, 0, on };
+        CodegenResult r;
+        Source src = { "dsl/examples/softmax.tsr", "", 0 };
+        Diag diag;
+        diag_init(&diag, &src);
+        if (!compile_ptx(m->funcs.data[0], &o, false, NULL, &r, &diag))
+            fail_msg("%s", diag.out.data);
+        diag_free(&diag);
+        ptx[on] = r.ptx;
+        r.ptx = NULL;
+        codegen_result_free(&r);
+    }
+    assert_null(strstr(ptx[0], ".loc"));
+    assert_null(strstr(ptx[0], ".file"));
+    assert_non_null(strstr(ptx[1], ".file\t1 \"dsl/examples/softmax.tsr\""));
+    assert_non_null(strstr(ptx[1], ".loc\t1 11 0")); /* the kernel header: line 11 */
+    assert_null(strstr(ptx[1], ", debug"));
+    require_ptxas();
+    char nvdisasm[4096];
+    bool sass = nvdisasm_find(nvdisasm, sizeof nvdisasm);
+    SassCounts c[2];
+    for (int on = 0; on < 2; on++) {
+        PtxasReport rep;
+        StrBuf log;
+        sb_init(&log);
+        if (!ptxas_check_sass(ptxas, sass ? nvdisasm : NULL, ptx[on], "sm_90a", &rep, &c[on], &log))
+            fail_msg("ptxas refused the PTX%s:\n%s", on ? " with line info" : "", log.data);
+        sb_free(&log);
+    }
+    if (sass)
+        assert_int_equal(c[0].instructions, c[1].instructions);
+    else
+        print_message("nvdisasm not found: the SASS of both is not compared\n");
+    free(ptx[0]);
+    free(ptx[1]);
+    tir_module_free(m);
+}
 
 /* ---- tensor-map parameters (TirFunc.tma) */
 
@@ -293,7 +341,7 @@ static bool emit_with_requests(const TmaRequest *req, int n, uint64_t unaligned,
             fail_msg("no '%s' in\n%s", line, text.data);
         sb_free(&text);
     }
-    CodegenOptions o = { "sm_90a", true, unaligned, 0 };
+    CodegenOptions o = { "sm_90a", true, unaligned, 0, false };
     bool ok = codegen_emit(f, t, &o, true, r, &diag);
     if (diag.out.data)
         sb_puts(diags, diag.out.data);
@@ -402,6 +450,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(attention_variants),
+        cmocka_unit_test(line_info),
         cmocka_unit_test(examples_assemble),
         cmocka_unit_test(unsupported_dot_is_an_error),
         cmocka_unit_test(f32_multiply_adds_contract),

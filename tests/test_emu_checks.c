@@ -78,14 +78,19 @@ static void test_global_bounds(void **state)
     emu_module_free(m);
 }
 
+/* With line information (.file/.loc, as `tessera compile --line-info` and
+ * nvcc -lineinfo write it) a report names the source line too. */
 static const char *const shared_ptx = HEADER
+    ".file 1 \"k.tsr\"\n"
     ".visible .entry k(.param .u32 off)\n"
     "{\n"
     "  .reg .b32 %r<4>;\n"
     "  .shared .align 4 .b8 sm[128];\n"
+    "  .loc 1 5 3\n"
     "  ld.param.u32 %r1, [off];\n"
     "  mov.u32 %r2, sm;\n"
     "  add.s32 %r2, %r2, %r1;\n"
+    "  .loc 1 7 12\n"
     "  st.shared.u32 [%r2], 1;\n"
     "  ret;\n"
     "}\n";
@@ -98,7 +103,7 @@ static void test_shared_bounds(void **state)
     et_run(m, "k", args, NULL, 0, ET_CONFIG(1, 1));
     off = 128;
     et_run_fails(m, "k", args, NULL, 0, ET_CONFIG(1, 1), "out-of-bounds shared write",
-                 "offset 0x80", "128 bytes of shared memory", NULL);
+                 "offset 0x80", "128 bytes of shared memory", "(st.shared.u32), source line 7:", NULL);
     EtConfig c = ET_CONFIG(1, 1);
     c.dyn_smem = 64; /* dynamic shared memory widens the window */
     et_run(m, "k", args, NULL, 0, c);

@@ -2,6 +2,7 @@
  * divergence and reconvergence, exits, barriers (named, arrive, red), warp
  * collectives (shfl with clamps and segments, vote, redux, match, elect),
  * atomics from several host threads, loads and stores in every state space,
+ * address arithmetic at the address register's width,
  * cp.async groups and their asynchrony, special registers, module
  * variables, parameters. Each kernel is hand-written PTX; results are
  * compared with what the PTX ISA says they must be. */
@@ -571,6 +572,68 @@ static void test_memory_spaces(void **state)
     emu_module_free(m);
 }
 
+/* ---- address arithmetic ----------------------------------------------------------- */
+
+/* [reg+imm] is computed at the register's width: with a 32-bit shared
+ * address it wraps at 2^32. LLVM 19 emits such code (a base that is
+ * "negative" for some threads plus a larger immediate, found by fuzz-diff:
+ * tests/programs/diffgen/shared_offset_wrap.tsr) and ptxas 13 folds
+ * `mov.u32 %r, -96; st.shared.u32 [%r+772]` into STS [0x2a4]. Thread t
+ * stores t + 1 at dyn + 4 t through base dyn + 4 t - 96 and offset 96, and
+ * reads its neighbour's word back through a 64-bit generic address with a
+ * negative offset. A store whose wrapped address is outside the window is
+ * still a fault. */
+static const char *const wrap_ptx = HEADER
+    ".extern .shared .align 16 .b8 dyn[];\n"
+    ".visible .entry k(.param .u64 out, .param .u32 bad)\n"
+    "{\n"
+    "  .reg .pred %p<2>;\n  .reg .b32 %r<12>;\n  .reg .b64 %rd<8>;\n"
+    "  ld.param.u64 %rd1, [out];\n"
+    "  ld.param.u32 %r9, [bad];\n"
+    "  mov.u32 %r1, %tid.x;\n"
+    "  add.s32 %r2, %r1, 1;\n"
+    "  shl.b32 %r3, %r1, 2;\n"
+    "  mov.u32 %r4, dyn;\n"
+    "  add.s32 %r5, %r4, %r3;\n"
+    "  add.s32 %r6, %r5, -96;\n"
+    "  st.shared.u32 [%r6+96], %r2;\n"
+    "  bar.sync 0;\n"
+    "  setp.ne.u32 %p1, %r9, 0;\n"
+    "  @%p1 st.shared.u32 [%r6+4096], %r2;\n"
+    "  xor.b32 %r7, %r1, 1;\n"
+    "  shl.b32 %r7, %r7, 2;\n"
+    "  add.s32 %r7, %r4, %r7;\n"
+    "  cvt.u64.u32 %rd2, %r7;\n"
+    "  cvta.shared.u64 %rd2, %rd2;\n"
+    "  add.s64 %rd3, %rd2, 8;\n"
+    "  ld.u32 %r8, [%rd3+-8];\n"
+    "  mul.wide.u32 %rd4, %r1, 4;\n"
+    "  add.s64 %rd5, %rd1, %rd4;\n"
+    "  st.global.u32 [%rd5], %r8;\n"
+    "  ret;\n"
+    "}\n";
+
+static void test_address_wrap(void **state)
+{
+    EmuModule *m = et_load(wrap_ptx);
+    uint32_t out[64];
+    memset(out, 0, sizeof out);
+    void *p = out;
+    uint32_t bad = 0;
+    void *args[] = {&p, &bad};
+    EmuRegion r = {out, sizeof out, true};
+    EtConfig c = ET_CONFIG(1, 64);
+    c.dyn_smem = 256;
+    c.races = true;
+    c.uninit = true;
+    et_run(m, "k", args, &r, 1, c);
+    for (uint32_t t = 0; t < 64; t++)
+        assert_int_equal(out[t], (t ^ 1) + 1);
+    bad = 1;
+    et_run_fails(m, "k", args, &r, 1, c, "out-of-bounds shared write", NULL);
+    emu_module_free(m);
+}
+
 /* ---- cp.async --------------------------------------------------------------------- */
 
 /* Thread t copies 16 bytes from src + 16 t (only t % 16 of them for odd t:
@@ -943,7 +1006,7 @@ int main(void)
         cmocka_unit_test(test_cp_async),         cmocka_unit_test(test_cp_async_groups),
         cmocka_unit_test(test_special_registers), cmocka_unit_test(test_host_threads),
         cmocka_unit_test(test_calls),            cmocka_unit_test(test_call_errors_and_builtins),
-        cmocka_unit_test(test_clocks_and_fences),
+        cmocka_unit_test(test_clocks_and_fences), cmocka_unit_test(test_address_wrap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

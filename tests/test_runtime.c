@@ -622,6 +622,40 @@ static void resource_limits_are_diagnostics(void **state)
     tsr_context_destroy(ctx);
 }
 
+/* TSR_COMPILE_LINE_INFO puts the DSL lines into the PTX (and into the JIT
+ * key: the same source without it gets its own entry); unknown flag bits are
+ * refused. */
+static void compile_flags(void **state)
+{
+    (void)state;
+    static const char src[] = "kernel k(X: f32[N], Y: out f32[N]) grid (cdiv(N, 32)) {\n"
+                              "    let i = program_id(0) * 32;\n"
+                              "    Y[i : +32] = X[i : +32] * 2.0;\n"
+                              "}\n";
+    tsr_context *ctx = suite_context(TSR_DEVICE_EMU);
+    tsr_compile_options co;
+    tsr_compile_options_init(&co);
+    co.keep_ir = TSR_IR_PTX;
+    for (int on = 0; on < 2; on++) {
+        co.flags = on ? TSR_COMPILE_LINE_INFO : 0;
+        tsr_module *m;
+        if (tsr_module_compile(ctx, src, strlen(src), &co, &m) != TSR_OK)
+            fail_msg("%s", tsr_context_error(ctx));
+        const char *ptx = tsr_module_ir(m, "k", TSR_IR_PTX);
+        assert_non_null(ptx);
+        if (on)
+            assert_non_null(strstr(ptx, ".loc\t1 3 0")); /* the store */
+        else
+            assert_null(strstr(ptx, ".loc"));
+        tsr_module_destroy(m);
+    }
+    co.flags = 1u << 5;
+    tsr_module *m;
+    assert_int_equal(tsr_module_compile(ctx, src, strlen(src), &co, &m), TSR_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(tsr_context_error(ctx), "flags has unknown bits 0x20"));
+    tsr_context_destroy(ctx);
+}
+
 static int cuda_group(void)
 {
     tsr_context_options o;
@@ -654,6 +688,7 @@ int main(void)
         cmocka_unit_test(error_model),
         cmocka_unit_test(options_can_grow),
         cmocka_unit_test(resource_limits_are_diagnostics),
+        cmocka_unit_test(compile_flags),
     };
     int failed = cmocka_run_group_tests_name("context", tests, NULL, NULL);
     failed += rt_suite_run(TSR_DEVICE_INTERP, "api_interp");

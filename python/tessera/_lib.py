@@ -83,6 +83,7 @@ class CompileOptions(ctypes.Structure):
         ("kernel", ctypes.c_char_p),
         ("source_name", ctypes.c_char_p),
         ("keep_ir", ctypes.c_uint),
+        ("flags", ctypes.c_uint),
     ]
 
 

@@ -4,6 +4,7 @@
  * the emulator reports any access outside them. */
 #define _POSIX_C_SOURCE 200809L
 #include "abi.h"
+#include "oom.h"
 #include "emu/emu.h"
 #include "device.h"
 #include "target.h"
@@ -24,12 +25,33 @@ static tsr_status emu_open(tsr_context *ctx, StrBuf *err)
 
 /* ------------------------------------------------------------- kernels */
 
+/* Loading PTX is a guarded stage (support/oom.h): running out of memory in
+ * it is a status, not an abort. */
+typedef struct {
+    const char *ptx;
+    StrBuf *err;
+    EmuModule *m;
+    int rc;
+} EmuLoad;
+
+static void load_module(void *arg)
+{
+    EmuLoad *l = arg;
+    l->rc = emu_module_load(l->ptx, strlen(l->ptx), &l->m, l->err);
+}
+
 static tsr_status emu_load(tsr_context *ctx, const char *name, KernelVariant *v, StrBuf *err)
 {
     (void)ctx;
-    EmuModule *m;
-    if (emu_module_load(v->ptx, strlen(v->ptx), &m, err) != 0)
+    EmuLoad load = { v->ptx, err, NULL, -1 };
+    if (!oom_run(load_module, &load)) {
+        emu_module_free(load.m);
+        sb_puts(err, "out of host memory loading the PTX into the emulator");
+        return TSR_ERR_OUT_OF_MEMORY;
+    }
+    if (load.rc != 0)
         return TSR_ERR_DEVICE;
+    EmuModule *m = load.m;
     EmuKernelInfo info;
     if (emu_kernel_info(m, name, &info, err) != 0) {
         emu_module_free(m);

@@ -19,7 +19,8 @@ static tsr_status interp_run(tsr_context *ctx, tsr_kernel *k, KernelVariant *v, 
 {
     (void)v;
     (void)stream;
-    return interp_launch(k->f, l->args, l->nargs, ctx->host_threads, err) ? TSR_OK : TSR_ERR_DEVICE;
+    InterpStatus s = interp_launch_status(k->f, l->args, l->nargs, ctx->host_threads, err);
+    return s == INTERP_OK ? TSR_OK : s == INTERP_OUT_OF_MEMORY ? TSR_ERR_OUT_OF_MEMORY : TSR_ERR_DEVICE;
 }
 
 /* ------------------------------------------------------ the DeviceOps table */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "emu_internal.h"
+#include "oom.h"
 
 typedef struct {
     int n;          /* blocks; node n is the virtual exit */
@@ -60,6 +61,7 @@ int emu_cfg_reconv(Kernel *k, StrBuf *err)
     int rc = -1;
     if (!leader || !block_of) {
         sb_printf(err, "emu: out of memory analysing '%s'", k->name);
+        oom_note(); /* a guarded load reports TSR_ERR_OUT_OF_MEMORY */
         free(leader);
         free(block_of);
         return -1;
@@ -94,6 +96,7 @@ int emu_cfg_reconv(Kernel *k, StrBuf *err)
     if (!start || !nsucc || !succ || !npred || !pred_off || !pred || !po || !order || !idom ||
         !stack) {
         sb_printf(err, "emu: out of memory analysing '%s'", k->name);
+        oom_note(); /* a guarded load reports TSR_ERR_OUT_OF_MEMORY */
         goto out;
     }
     for (int i = 0; i < ni; i++)

@@ -992,6 +992,7 @@ static int decode_insn(Decoder *d, const RawStmt *s, Insn *in)
     Mods mods;
     memset(in, 0, sizeof *in);
     in->line = s->line;
+    in->src_line = s->src_line;
     in->text = s->opcode;
     in->guard = -1;
     in->target = in->reconv = -1;

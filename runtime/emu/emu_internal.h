@@ -173,6 +173,7 @@ enum { RS_INSN, RS_LABEL, RS_REG, RS_VAR, RS_OPEN, RS_CLOSE };
 typedef struct {
     uint8_t kind;
     int line;
+    int src_line; /* RS_INSN: the line of the last .loc before it (0: none) */
     /* RS_INSN */
     const char *opcode;
     const char *guard;
@@ -240,7 +241,7 @@ typedef struct {
     uint8_t kind;
     bool neg;          /* OK_PRED: !p */
     uint8_t nelem;     /* OK_VEC */
-    uint8_t bits;      /* OK_REG: the register's width */
+    uint8_t bits;      /* OK_REG, OK_ADDR: the (base) register's width */
     int32_t idx;       /* OK_REG slot; OK_PRED index; OK_IMM pool row; OK_VEC first
                           element in Kernel.vec; OK_ADDR base slot (-1: none);
                           OK_LABEL instruction index */
@@ -283,6 +284,7 @@ struct Insn {
     int32_t target;      /* CTL_BRA: target index */
     int32_t reconv;      /* CTL_BRA: reconvergence index, -1: none */
     int32_t line;
+    int32_t src_line;    /* the source line of the PTX's last .loc before it, 0: none */
     const char *text;    /* opcode with its modifiers, for messages */
     Operand op[MAX_OPS];
 };
@@ -745,7 +747,12 @@ static inline uint8_t *emu_resolve_fast(Warp *w, const Insn *in, int lane, int s
 static inline uint64_t addr_of(Warp *w, const Operand *o, unsigned lane)
 {
     uint64_t base = o->idx >= 0 ? w->r[(size_t)o->idx * WARP_SIZE + lane] : 0;
-    return base + (uint64_t)o->val;
+    uint64_t addr = base + (uint64_t)o->val;
+    /* [reg+imm] with a 32-bit register is 32-bit arithmetic: ptxas folds
+     * `mov.u32 %r, -96; st.shared [%r+772]` into STS [0x2a4], and LLVM relies
+     * on it for 32-bit shared pointers (a negative base and a positive
+     * immediate). */
+    return o->bits == 32 ? (uint32_t)addr : addr;
 }
 /* A NUL-terminated string a lane's generic pointer points to (at most n-1
  * bytes), or "?" where it cannot be read; records no error. */

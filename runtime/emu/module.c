@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "emu_internal.h"
+#include "oom.h"
 
 /* Host storage for module-level .global and .const variables. */
 static int place_module_vars(EmuModule *m, const RawModule *raw, uint64_t *addr, StrBuf *err)
@@ -37,19 +38,22 @@ static int place_module_vars(EmuModule *m, const RawModule *raw, uint64_t *addr,
     return 0;
 }
 
+/* The cleanup of a module being loaded when memory runs out (oom.h). */
+static void free_module(void *m) { emu_module_free(m); }
+
 int emu_module_load(const char *ptx, size_t len, EmuModule **out, StrBuf *err)
 {
     *out = NULL;
     EmuModule *m = tsr_xcalloc(1, sizeof *m);
     arena_init(&m->arena);
-    Arena scratch;
-    arena_init(&scratch);
+    int slot = oom_defer(free_module, m);
+    Arena *scratch = oom_arena_open();
     RawModule raw;
     int rc = -1;
-    if (emu_ptx_parse(&scratch, ptx, len, &raw, err))
+    if (emu_ptx_parse(scratch, ptx, len, &raw, err))
         goto out;
     m->sm = raw.sm;
-    uint64_t *addr = arena_alloc(&scratch, sizeof(uint64_t) * (size_t)(raw.nvars + 1));
+    uint64_t *addr = arena_alloc(scratch, sizeof(uint64_t) * (size_t)(raw.nvars + 1));
     if (place_module_vars(m, &raw, addr, err))
         goto out;
     int nk = 0;
@@ -68,13 +72,12 @@ int emu_module_load(const char *ptx, size_t len, EmuModule **out, StrBuf *err)
 out:
     /* Decoded kernels keep pointers to strings of the raw module (register
        names, opcode texts): move the scratch arena into the module. */
-    if (rc == 0) {
+    m->scratch = oom_arena_take(scratch);
+    oom_undefer(slot);
+    if (rc == 0)
         *out = m;
-        m->scratch = scratch;
-    } else {
-        arena_free(&scratch);
+    else
         emu_module_free(m);
-    }
     return rc;
 }
 

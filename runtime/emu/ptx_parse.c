@@ -64,6 +64,7 @@ typedef struct {
     Tok t;    /* current token */
     StrBuf *err;
     bool failed;
+    int src_line; /* the line of the last .loc in the function body, 0: none */
 } Parser;
 
 static int perr(Parser *ps, int line, const char *fmt, ...) TSR_PRINTF(3, 4);
@@ -317,6 +318,22 @@ static int skip_line(Parser *ps)
         if (next(ps))
             return -1;
     return 0;
+}
+
+/* .loc FILE LINE [COLUMN] [, more]: the source line of the instructions that
+ * follow (what fault reports name); the rest of the line is skipped. */
+static int parse_loc(Parser *ps)
+{
+    int line = ps->t.line;
+    if (next(ps))
+        return -1;
+    if (ps->t.kind == K_INT && ps->t.line == line) {
+        if (next(ps))
+            return -1;
+        if (ps->t.kind == K_INT && ps->t.line == line && ps->t.ival >= 0 && ps->t.ival <= INT32_MAX)
+            ps->src_line = (int)ps->t.ival;
+    }
+    return skip_line(ps);
 }
 
 /* Skips a balanced { ... } group; the current token is '{'. */
@@ -773,7 +790,7 @@ static int parse_reg_decl(Parser *ps, StmtList *l)
 /* insn := ['@' ['!'] pred] opcode [ operand { ',' operand } ] ';' */
 static int parse_insn(Parser *ps, StmtList *l)
 {
-    RawStmt s = {.kind = RS_INSN, .line = ps->t.line};
+    RawStmt s = {.kind = RS_INSN, .line = ps->t.line, .src_line = ps->src_line};
     if (is_punct(ps, '@')) {
         if (next(ps))
             return -1;
@@ -832,6 +849,7 @@ static int parse_body(Parser *ps, RawModule *m, int *varcap, RawFunc *f)
 {
     StmtList l = {0};
     int depth = 0;
+    ps->src_line = 0;
     if (expect_punct(ps, '{'))
         return -1;
     for (;;) {
@@ -861,7 +879,10 @@ static int parse_body(Parser *ps, RawModule *m, int *varcap, RawFunc *f)
             if (strcmp(w, ".reg") == 0) {
                 if (parse_reg_decl(ps, &l))
                     return -1;
-            } else if (strcmp(w, ".loc") == 0 || strcmp(w, ".file") == 0) {
+            } else if (strcmp(w, ".loc") == 0) {
+                if (parse_loc(ps))
+                    return -1;
+            } else if (strcmp(w, ".file") == 0) {
                 if (skip_line(ps))
                     return -1;
             } else if (strcmp(w, ".pragma") == 0) {

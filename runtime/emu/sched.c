@@ -37,6 +37,8 @@ int emu_fault(Warp *w, const Insn *in, int lane, const char *fmt, ...)
     sb_printf(sb, "emu: kernel '%s'", c->k->name);
     if (in)
         sb_printf(sb, ", line %d (%s)", in->line, in->text);
+    if (in && in->src_line)
+        sb_printf(sb, ", source line %d", in->src_line);
     sb_puts(sb, ": ");
     va_list ap;
     va_start(ap, fmt);

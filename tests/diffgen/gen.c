@@ -705,6 +705,33 @@ static Node *gen_none_index(Gen *g, Ty ty, int depth, bool exact)
     return with(mk(ty, col ? "$0[:, None]" : "$0[None, :]", a->exact, a->mag, a->err), a, NULL, NULL);
 }
 
+/* A [1] or [1, 1] tile from a scalar: s[None], s[None, None]. */
+static Node *gen_scalar_none(Gen *g, Ty ty, int depth, bool exact)
+{
+    if (ty.rank == 0 || ty.d[0] != DIM_1 || (ty.rank == 2 && ty.d[1] != DIM_1))
+        return NULL;
+    Node *a = gen(g, ty0(ty.dt), depth - 1, exact);
+    cover(g, FEAT_op_index_none_scalar);
+    return with(mk(ty, ty.rank == 1 ? "$0[None]" : "$0[None, None]", a->exact, a->mag, a->err), a, NULL, NULL);
+}
+
+/* full<T>[shape](v) of a run-time scalar v. */
+static Node *gen_full(Gen *g, Ty ty, int depth, bool exact)
+{
+    if (ty.rank == 0)
+        return NULL;
+    Node *a = gen(g, ty0(ty.dt), depth - 1, exact);
+    StrBuf sb;
+    sb_init(&sb);
+    sb_printf(&sb, "full<%s>[", dt_text(g, ty.dt));
+    shape_text(&sb, ty);
+    sb_puts(&sb, "]($0)");
+    cover(g, FEAT_fn_full_runtime);
+    Node *n = with(mk(ty, sb.data, a->exact, a->mag, a->err), a, NULL, NULL);
+    sb_free(&sb);
+    return n;
+}
+
 /* A bool from comparisons (of exact numbers) or logic. */
 static Node *gen_bool(Gen *g, Ty ty, int depth)
 {
@@ -749,15 +776,26 @@ static Node *gen_cdiv(Gen *g, Ty ty, int depth)
     return with(mk(ty, "cdiv($0, $1)", true, a->mag + 1, 0), a, b, NULL);
 }
 
-typedef enum { P_ARITH, P_MINMAX, P_MATH, P_CAST, P_WHERE, P_SELECT, P_REDUCE, P_DOT, P_TRANSPOSE, P_COUNT } Prod;
+typedef enum { P_ARITH, P_MINMAX, P_MATH, P_CAST, P_WHERE, P_SELECT, P_REDUCE, P_DOT, P_TRANSPOSE, P_FULL, P_COUNT } Prod;
 
 static Node *gen(Gen *g, Ty ty, int depth, bool exact)
 {
     /* Shapes with a 1 come from None indexing (or constants). */
     if (ty.rank == 2 && (ty.d[0] == DIM_1 || ty.d[1] == DIM_1)) {
         Node *n = depth > 0 && chance(g, 0.85) ? gen_none_index(g, ty, depth, exact) : NULL;
+        if (!n && depth > 0 && chance(g, 0.5))
+            n = chance(g, 0.5) ? gen_scalar_none(g, ty, depth, exact) : gen_full(g, ty, depth, exact);
+        if (n && depth > 1 && ty.dt != DT_BOOL && chance(g, 0.2)) {
+            /* broadcast against a scalar made a [1, 1] tile: max keeps exact values exact */
+            Node *b = gen_scalar_none(g, ty2(ty.dt, DIM_1, DIM_1), depth - 1, exact);
+            cover(g, FEAT_fn_max);
+            n = with(mk(ty, "max($0, $1)", n->exact && b->exact, fmax(n->mag, b->mag), fmax(n->err, b->err)), n, b,
+                     NULL);
+        }
         return n ? n : gen_const(g, ty);
     }
+    if (ty.rank == 1 && ty.d[0] == DIM_1 && depth > 0 && chance(g, 0.3))
+        return gen_scalar_none(g, ty, depth, exact);
     if (depth <= 0 || chance(g, 0.2))
         return gen_leaf(g, ty, exact);
     if (ty.dt == DT_BOOL) {
@@ -783,6 +821,7 @@ static Node *gen(Gen *g, Ty ty, int depth, bool exact)
         case P_REDUCE: n = gen_reduce(g, ty, depth, exact); break;
         case P_DOT: n = exact ? NULL : gen_dot(g, ty, depth); break;
         case P_TRANSPOSE: n = gen_transpose(g, ty, depth, exact); break;
+        case P_FULL: n = chance(g, 0.3) ? gen_full(g, ty, depth, exact) : NULL; break;
         default: break;
         }
         if (n)

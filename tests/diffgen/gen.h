@@ -85,12 +85,12 @@ typedef struct {
     X(st_store_transposed) X(st_for) X(st_for_step) X(st_for_runtime_bound) X(st_pipeline) X(st_if_runtime)   \
     X(st_if_else) X(st_else_if) X(st_if_compiletime) X(st_block)                                               \
     X(op_add) X(op_sub) X(op_mul) X(op_div) X(op_rem) X(op_neg) X(op_plus) X(op_not) X(op_and) X(op_or)        \
-    X(op_eq) X(op_ne) X(op_lt) X(op_le) X(op_gt) X(op_ge) X(op_cond) X(op_index_none) X(bcast_scalar)          \
+    X(op_eq) X(op_ne) X(op_lt) X(op_le) X(op_gt) X(op_ge) X(op_cond) X(op_index_none) X(op_index_none_scalar) X(bcast_scalar)          \
     X(fn_program_id) X(fn_num_programs) X(fn_cdiv) X(fn_min) X(fn_max) X(fn_exp) X(fn_exp2) X(fn_log)          \
     X(fn_log2) X(fn_sqrt) X(fn_rsqrt) X(fn_abs) X(fn_where) X(fn_dot_tc) X(fn_dot_fma) X(fn_transpose)         \
     X(fn_rowsum) X(fn_rowmax) X(fn_rowmin) X(fn_colsum) X(fn_colmax) X(fn_colmin) X(fn_reduce_sum_0)          \
     X(fn_reduce_sum_1) X(fn_reduce_sum_1d) X(fn_reduce_max) X(fn_reduce_min) X(fn_zeros) X(fn_ones)            \
-    X(fn_full) X(fn_arange) X(cast_f16) X(cast_bf16) X(cast_f32) X(cast_i32) X(cast_bool) X(cast_type_param)  \
+    X(fn_full) X(fn_full_runtime) X(fn_arange) X(cast_f16) X(cast_bf16) X(cast_f32) X(cast_i32) X(cast_bool) X(cast_type_param)  \
     X(dt_f16) X(dt_bf16) X(dt_f32) X(dt_i32) X(dt_bool) X(load_tile) X(load_point) X(load_crossing) X(load_whole_dim) X(load_rank3) X(load_rank4)           \
     X(sym_dim_value) X(scalar_param) X(scalar_bool_param) X(type_param) X(cparam_float) X(cparam_bool)  \
     X(op_cond_compiletime) X(const_float) X(const_int) X(const_inf) X(grid_3d)

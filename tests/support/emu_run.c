@@ -73,7 +73,7 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
     int64_t grid[3];
     if (f->syms.len > 64 || !kernel_bind_args(f, args, nargs, syms, err) || !kernel_eval_grid(f, args, syms, grid, err))
         return false;
-    CodegenOptions co = { o->target, true, unaligned_tensors(args, nargs), 0 };
+    CodegenOptions co = { o->target, true, unaligned_tensors(args, nargs), 0, false };
     CodegenResult cr;
     Diag diag;
     diag_init(&diag, NULL);
