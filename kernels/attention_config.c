@@ -32,3 +32,32 @@ AttnConfig attention_config(const char *target, DType dt, int head_dim, bool cau
     AttnConfig dflt = { 64, head_dim > 128 ? 32 : 64 };
     return dflt;
 }
+
+/* The backward kernels hold two f32 accumulators of [BN, D] (dK/dV) or one
+ * of [BM, D] plus the operands (dQ): the blocks shrink and the warps grow
+ * with D so that neither spills. */
+typedef struct {
+    const char *target;
+    int head_dim; /* 0: any */
+    AttnBwdConfig cfg;
+} AttnBwdRow;
+
+static const AttnBwdRow bwd_table[] = {
+    /* target  head_dim   dK/dV: BM  BN  warps   dQ: BM  BN  warps */
+    { NULL,    64,      { { 64, 64, 8 },       { 64, 64, 4 } } },
+    { NULL,    128,     { { 64, 64, 8 },       { 64, 64, 8 } } },
+    { NULL,    256,     { { 32, 32, 8 },       { 32, 32, 8 } } },
+};
+
+AttnBwdConfig attention_bwd_config(const char *target, DType dt, int head_dim, bool causal)
+{
+    (void)dt;
+    (void)causal;
+    for (size_t i = 0; i < sizeof bwd_table / sizeof bwd_table[0]; i++) {
+        const AttnBwdRow *r = &bwd_table[i];
+        if ((!r->target || (target && !strcmp(r->target, target))) && (!r->head_dim || r->head_dim == head_dim))
+            return r->cfg;
+    }
+    AttnBwdConfig dflt = { { 32, 32, 8 }, { 32, 32, 8 } };
+    return dflt;
+}

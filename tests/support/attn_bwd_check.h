@@ -1,0 +1,56 @@
+/* The variants of the backward tests: name, dtype, head dim, causal. */
+#define ATTN_BWD_VARIANTS(X)                                                                                  \
+    X(f16_d64, DT_F16, 64, false)                                                                             \
+    X(f16_d64_causal, DT_F16, 64, true)                                                                       \
+    X(bf16_d64, DT_BF16, 64, false)                                                                           \
+    X(bf16_d64_causal, DT_BF16, 64, true)                                                                     \
+    X(f16_d128, DT_F16, 128, false)                                                                           \
+    X(f16_d128_causal, DT_F16, 128, true)                                                                     \
+    X(bf16_d128, DT_BF16, 128, false)                                                                         \
+    X(bf16_d128_causal, DT_BF16, 128, true)                                                                   \
+    X(f16_d256, DT_F16, 256, false)                                                                           \
+    X(f16_d256_causal, DT_F16, 256, true)                                                                     \
+    X(bf16_d256, DT_BF16, 256, false)                                                                         \
+    X(bf16_d256_causal, DT_BF16, 256, true)
+
+/* The attention backward check shared by the tests of every device: run
+ * the three kernels of kernels/attention_bwd.tsr (preprocessing, dK/dV, dQ)
+ * on random inputs with poisoned outputs and measure their errors against
+ * the double-precision reference gradients, beside the errors of the same
+ * computation in the kernels' own precision (FlashAttention's rule). */
+#ifndef TSR_ATTN_BWD_CHECK_H
+#define TSR_ATTN_BWD_CHECK_H
+
+#include "attn_check.h"
+
+enum { ATTN_DQ, ATTN_DK, ATTN_DV, ATTN_NGRAD };
+
+typedef struct {
+    double err[ATTN_NGRAD], err_lowp[ATTN_NGRAD], mag[ATTN_NGRAD]; /* max |error|, max |reference| */
+    int64_t unwritten;
+    bool repeat_differs; /* with repeat: a second run gave other bits */
+} AttnBwdErrors;
+
+/* The compiled kernels of one variant. */
+typedef struct {
+    TirModule *m, *m_dkdv; /* the dQ and preprocessing kernels', the dK/dV kernel's */
+    TirFunc *pre, *dkdv, *dq;
+} AttnBwdKernels;
+
+/* Compiles kernels/attention_bwd.tsr for one variant: block sizes and warps
+ * from attention_bwd_config() for target. */
+AttnBwdKernels attn_bwd_compile(const char *target, DType dt, int D, bool causal);
+void attn_bwd_free(AttnBwdKernels *k);
+
+/* O and LSE come from the double-precision forward reference (rounded to
+ * the tensors' dtypes). With repeat, the three launches run a second time on
+ * fresh poison and the outputs must be the same bits. Fails the test if a
+ * launch fails. */
+AttnBwdErrors attn_bwd_check_run(const AttnBwdKernels *k, DType dt, AttnShape s, uint64_t seed, bool repeat,
+                                 KernelRunner run, void *ctx);
+/* FlashAttention's rule on each of dQ, dK, dV: error at most 2x the
+ * low-precision reference's plus attention_slack(dt) times the gradient's
+ * magnitude (at least 1); every element written; repeats identical. */
+void attn_bwd_check_assert(const AttnBwdErrors *e, DType dt, const AttnShape *s, const char *what);
+
+#endif
