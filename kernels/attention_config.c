@@ -44,9 +44,9 @@ typedef struct {
 
 static const AttnBwdRow bwd_table[] = {
     /* target  head_dim   dK/dV: BM  BN  warps   dQ: BM  BN  warps */
-    { NULL,    64,      { { 64, 64, 8 },       { 64, 64, 4 } } },
-    { NULL,    128,     { { 64, 64, 8 },       { 64, 64, 8 } } },
-    { NULL,    256,     { { 32, 32, 8 },       { 32, 32, 8 } } },
+    { NULL,    64,      { { 64, 64, 8 },       { 64, 64, 8 } } },
+    { NULL,    128,     { { 32, 64, 8 },       { 64, 64, 8 } } },
+    { NULL,    256,     { { 16, 64, 8 },       { 32, 32, 8 } } },
 };
 
 AttnBwdConfig attention_bwd_config(const char *target, DType dt, int head_dim, bool causal)
@@ -58,6 +58,6 @@ AttnBwdConfig attention_bwd_config(const char *target, DType dt, int head_dim, b
         if ((!r->target || (target && !strcmp(r->target, target))) && (!r->head_dim || r->head_dim == head_dim))
             return r->cfg;
     }
-    AttnBwdConfig dflt = { { 32, 32, 8 }, { 32, 32, 8 } };
+    AttnBwdConfig dflt = { { 16, 64, 8 }, { 32, 32, 8 } };
     return dflt;
 }
