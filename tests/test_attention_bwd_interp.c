@@ -45,7 +45,8 @@ static void check_variant(DType dt, int D, bool causal)
     AttnBwdKernels k = attn_bwd_compile(interp_target(), dt, D, causal);
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
         AttnShape s = { 2, 6, 2, pairs[i].sq, pairs[i].sk, D, causal, 1.0 / sqrt((double)D) };
-        AttnBwdErrors e = attn_bwd_check_run(&k, dt, s, 3000 + i * 7 + (uint64_t)D, true, run_interp, NULL);
+        AttnBwdKernelRun r = { &k, run_interp, NULL };
+        AttnBwdErrors e = attn_bwd_check_run(dt, s, 3000 + i * 7 + (uint64_t)D, true, attn_bwd_run_kernels, &r);
         attn_bwd_check_assert(&e, dt, &s, "interp");
     }
     attn_bwd_free(&k);

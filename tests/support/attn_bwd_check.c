@@ -45,25 +45,20 @@ void attn_bwd_free(AttnBwdKernels *k)
     memset(k, 0, sizeof *k);
 }
 
-typedef struct {
-    HostTensor q, k, v, o, dout, lse, delta, grad[ATTN_NGRAD];
-} BwdTensors;
-
 /* Inputs: random Q, K, V, dO in dt; O and LSE from the double reference. */
-static BwdTensors make_tensors(DType dt, const AttnShape *s, uint64_t seed)
+static AttnBwdTensors make_tensors(DType dt, const AttnShape *s, uint64_t seed)
 {
     Rng rng;
     rng_seed(&rng, seed);
     int64_t qshape[4] = { s->B, s->Hq, s->Sq, s->D }, kshape[4] = { s->B, s->Hkv, s->Sk, s->D };
     int64_t lshape[3] = { s->B, s->Hq, s->Sq };
-    BwdTensors t;
+    AttnBwdTensors t;
     t.q = tensor_new(dt, 4, qshape);
     t.k = tensor_new(dt, 4, kshape);
     t.v = tensor_new(dt, 4, kshape);
     t.dout = tensor_new(dt, 4, qshape);
     t.o = tensor_new(dt, 4, qshape);
     t.lse = tensor_new(DT_F32, 3, lshape);
-    t.delta = tensor_new(DT_F32, 3, lshape);
     t.grad[ATTN_DQ] = tensor_new(dt, 4, qshape);
     t.grad[ATTN_DK] = tensor_new(dt, 4, kshape);
     t.grad[ATTN_DV] = tensor_new(dt, 4, kshape);
@@ -90,35 +85,40 @@ static BwdTensors make_tensors(DType dt, const AttnShape *s, uint64_t seed)
     return t;
 }
 
-static void free_tensors(BwdTensors *t)
+static void free_tensors(AttnBwdTensors *t)
 {
-    HostTensor *all[] = { &t->q, &t->k, &t->v, &t->o, &t->dout, &t->lse, &t->delta,
-                          &t->grad[0], &t->grad[1], &t->grad[2] };
+    HostTensor *all[] = { &t->q, &t->k, &t->v, &t->o, &t->dout, &t->lse, &t->grad[0], &t->grad[1], &t->grad[2] };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         tensor_free(all[i]);
 }
 
-/* The three launches, in order, on poisoned outputs. */
-static void run_backward(const AttnBwdKernels *k, BwdTensors *t, double scale, KernelRunner run, void *ctx)
+bool attn_bwd_run_kernels(AttnBwdTensors *t, double scale, void *ctx, StrBuf *err)
 {
-    tensor_poison(&t->delta);
-    for (int g = 0; g < ATTN_NGRAD; g++)
-        tensor_poison(&t->grad[g]);
-    KernelArg pre[3] = { arg_tensor(t->o), arg_tensor(t->dout), arg_tensor(t->delta) };
+    const AttnBwdKernelRun *r = ctx;
+    HostTensor delta = tensor_new(DT_F32, 3, t->lse.shape);
+    tensor_poison(&delta);
+    KernelArg pre[3] = { arg_tensor(t->o), arg_tensor(t->dout), arg_tensor(delta) };
     KernelArg dkdv[9] = { arg_tensor(t->q),     arg_tensor(t->k),           arg_tensor(t->v),
-                          arg_tensor(t->dout),  arg_tensor(t->lse),         arg_tensor(t->delta),
+                          arg_tensor(t->dout),  arg_tensor(t->lse),         arg_tensor(delta),
                           arg_tensor(t->grad[ATTN_DK]), arg_tensor(t->grad[ATTN_DV]), arg_scalar(scale) };
     KernelArg dq[8] = { arg_tensor(t->q),   arg_tensor(t->k),     arg_tensor(t->v),
-                        arg_tensor(t->dout), arg_tensor(t->lse),  arg_tensor(t->delta),
+                        arg_tensor(t->dout), arg_tensor(t->lse),  arg_tensor(delta),
                         arg_tensor(t->grad[ATTN_DQ]), arg_scalar(scale) };
+    bool ok = r->run(r->k->pre, pre, 3, r->ctx, err) && r->run(r->k->dkdv, dkdv, 9, r->ctx, err) &&
+              r->run(r->k->dq, dq, 8, r->ctx, err);
+    tensor_free(&delta);
+    return ok;
+}
+
+/* One run on poisoned outputs; fails the test if it fails. */
+static void run_backward(AttnBwdTensors *t, double scale, AttnBwdRunner run, void *ctx)
+{
+    for (int g = 0; g < ATTN_NGRAD; g++)
+        tensor_poison(&t->grad[g]);
     StrBuf err;
     sb_init(&err);
-    if (!run(k->pre, pre, 3, ctx, &err))
-        fail_msg("attention_bwd_pre failed: %s", err.data);
-    if (!run(k->dkdv, dkdv, 9, ctx, &err))
-        fail_msg("attention_bwd_dkdv failed: %s", err.data);
-    if (!run(k->dq, dq, 8, ctx, &err))
-        fail_msg("attention_bwd_dq failed: %s", err.data);
+    if (!run(t, scale, ctx, &err))
+        fail_msg("the backward pass failed: %s", err.data ? err.data : "");
     sb_free(&err);
 }
 
@@ -127,11 +127,10 @@ static bool same_bits(const HostTensor *a, const HostTensor *b)
     return !memcmp(a->data, b->data, (size_t)(tensor_numel(a) * dtype_size(a->dt)));
 }
 
-AttnBwdErrors attn_bwd_check_run(const AttnBwdKernels *k, DType dt, AttnShape s, uint64_t seed, bool repeat,
-                                 KernelRunner run, void *ctx)
+AttnBwdErrors attn_bwd_check_run(DType dt, AttnShape s, uint64_t seed, bool repeat, AttnBwdRunner run, void *ctx)
 {
-    BwdTensors t = make_tensors(dt, &s, seed);
-    run_backward(k, &t, s.scale, run, ctx);
+    AttnBwdTensors t = make_tensors(dt, &s, seed);
+    run_backward(&t, s.scale, run, ctx);
     AttnBwdErrors e = { 0 };
     if (repeat) {
         HostTensor first[ATTN_NGRAD];
@@ -139,7 +138,7 @@ AttnBwdErrors attn_bwd_check_run(const AttnBwdKernels *k, DType dt, AttnShape s,
             first[g] = tensor_new(dt, 4, t.grad[g].shape);
             memcpy(first[g].data, t.grad[g].data, (size_t)(tensor_numel(&first[g]) * dtype_size(dt)));
         }
-        run_backward(k, &t, s.scale, run, ctx);
+        run_backward(&t, s.scale, run, ctx);
         for (int g = 0; g < ATTN_NGRAD; g++) {
             e.repeat_differs |= !same_bits(&first[g], &t.grad[g]);
             tensor_free(&first[g]);

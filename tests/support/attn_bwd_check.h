@@ -42,12 +42,29 @@ typedef struct {
 AttnBwdKernels attn_bwd_compile(const char *target, DType dt, int D, bool causal);
 void attn_bwd_free(AttnBwdKernels *k);
 
+/* The tensors of one check, contiguous host tensors: inputs q, k, v, o,
+ * dout (dtype dt) and lse (f32); outputs grad[ATTN_DQ/DK/DV], poisoned
+ * before each run. */
+typedef struct {
+    HostTensor q, k, v, o, dout, lse, grad[ATTN_NGRAD];
+} AttnBwdTensors;
+
+/* Runs the backward pass on t; false with a message in err on failure. */
+typedef bool (*AttnBwdRunner)(AttnBwdTensors *t, double scale, void *ctx, StrBuf *err);
+
+/* attn_bwd_run_kernels' ctx: the three kernels launched one by one by run. */
+typedef struct {
+    const AttnBwdKernels *k;
+    KernelRunner run;
+    void *ctx;
+} AttnBwdKernelRun;
+bool attn_bwd_run_kernels(AttnBwdTensors *t, double scale, void *ctx, StrBuf *err);
+
 /* O and LSE come from the double-precision forward reference (rounded to
- * the tensors' dtypes). With repeat, the three launches run a second time on
+ * the tensors' dtypes). With repeat, the backward runs a second time on
  * fresh poison and the outputs must be the same bits. Fails the test if a
- * launch fails. */
-AttnBwdErrors attn_bwd_check_run(const AttnBwdKernels *k, DType dt, AttnShape s, uint64_t seed, bool repeat,
-                                 KernelRunner run, void *ctx);
+ * run fails. */
+AttnBwdErrors attn_bwd_check_run(DType dt, AttnShape s, uint64_t seed, bool repeat, AttnBwdRunner run, void *ctx);
 /* FlashAttention's rule on each of dQ, dK, dV: error at most 2x the
  * low-precision reference's plus attention_slack(dt) times the gradient's
  * magnitude (at least 1); every element written; repeats identical. */
