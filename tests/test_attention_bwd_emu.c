@@ -51,7 +51,8 @@ static void check_variant(DType dt, int D, bool causal)
         o.host_threads = 2;
         o.check_races = o.check_uninit = i != 0;
         AttnBwdKernelRun r = { &k, run_emu, &o };
-        AttnBwdErrors e = attn_bwd_check_run(dt, s, 4000 + (uint64_t)i * 7 + (uint64_t)D, true, attn_bwd_run_kernels, &r);
+        uint64_t seed = 4000 + (uint64_t)i * 7 + (uint64_t)D;
+        AttnBwdErrors e = attn_bwd_check_run(dt, s, seed, true, attn_bwd_run_kernels, &r);
         attn_bwd_check_assert(&e, dt, &s, "emu");
     }
     attn_bwd_free(&k);
