@@ -116,6 +116,14 @@ test: all $(TEST_BINS)
 sanitize:
 	$(MAKE) BUILD=build-asan SANITIZE=1 OPT=-O1 test
 
+# The attention backward pass on every (Sq, Sk) pair of issue 18 for every
+# variant, on the interpreter and the emulator, each run repeated (make test
+# runs a subset; about 5 minutes on 2 cores).
+.PHONY: test-attention-full
+test-attention-full: $(BUILD)/tests/test_attention_bwd_interp $(BUILD)/tests/test_attention_bwd_emu
+	TSR_ATTN_BWD_FULL=1 $(BUILD)/tests/test_attention_bwd_interp
+	TSR_ATTN_BWD_FULL=1 $(BUILD)/tests/test_attention_bwd_emu
+
 # No libtessera.so there: the static libraries it would hold are not PIC.
 static:
 	$(MAKE) BUILD=build-static LLVM_STATIC=1 EXTRA_LDFLAGS="-static-libgcc" \

@@ -11,6 +11,22 @@
 #include <string.h>
 #include <cmocka.h>
 
+const int attn_bwd_pairs[ATTN_BWD_NPAIRS][2] = { { 1, 1 }, { 113, 203 }, { 128, 217 }, { 239, 1 }, { 256, 256 } };
+
+AttnBwdPlan attn_bwd_plan(DType dt, int D, bool causal, int pair)
+{
+    const char *env = getenv("TSR_ATTN_BWD_FULL");
+    AttnBwdPlan p = { true, true, pair == 1 };
+    if (env && *env && *env != '0')
+        return p;
+    int v = (D == 64 ? 0 : D == 128 ? 1 : 2) * 4 + (dt == DT_BF16) * 2 + causal;
+    int second = 1 + v % (ATTN_BWD_NPAIRS - 1);
+    p.run = pair == 0 || pair == second;
+    p.repeat = v % 4 == 0 && pair == second;
+    p.check_races = v % 4 == 1 && pair == second;
+    return p;
+}
+
 AttnBwdKernels attn_bwd_compile(const char *target, DType dt, int D, bool causal)
 {
     AttnBwdConfig cfg = attention_bwd_config(target, dt, D, causal);

@@ -1,3 +1,13 @@
+/* The attention backward check shared by the tests of every device: run
+ * the three kernels of kernels/attention_bwd.tsr (preprocessing, dK/dV, dQ)
+ * on random inputs with poisoned outputs and measure their errors against
+ * the double-precision reference gradients, beside the errors of the same
+ * computation in the kernels' own precision (FlashAttention's rule). */
+#ifndef TSR_ATTN_BWD_CHECK_H
+#define TSR_ATTN_BWD_CHECK_H
+
+#include "attn_check.h"
+
 /* The variants of the backward tests: name, dtype, head dim, causal. */
 #define ATTN_BWD_VARIANTS(X)                                                                                  \
     X(f16_d64, DT_F16, 64, false)                                                                             \
@@ -13,15 +23,22 @@
     X(bf16_d256, DT_BF16, 256, false)                                                                         \
     X(bf16_d256_causal, DT_BF16, 256, true)
 
-/* The attention backward check shared by the tests of every device: run
- * the three kernels of kernels/attention_bwd.tsr (preprocessing, dK/dV, dQ)
- * on random inputs with poisoned outputs and measure their errors against
- * the double-precision reference gradients, beside the errors of the same
- * computation in the kernels' own precision (FlashAttention's rule). */
-#ifndef TSR_ATTN_BWD_CHECK_H
-#define TSR_ATTN_BWD_CHECK_H
+/* The (Sq, Sk) pairs of issue 18, run with B=2, Hq=6, Hkv=2. */
+enum { ATTN_BWD_NPAIRS = 5 };
+extern const int attn_bwd_pairs[ATTN_BWD_NPAIRS][2];
 
-#include "attn_check.h"
+/* What a test does with one pair of one variant. The full matrix
+ * (TSR_ATTN_BWD_FULL=1, `make test-attention-full`): every pair, each run
+ * twice to the same bits, the emulator's race and uninitialized-register
+ * checks on pair 1. The quick subset of `make test` (the emulator and the
+ * float64 references are slow): pair 0 (1 x 1) and pair 1 + v % 4 of the
+ * variant numbered v (0 to 11, ATTN_BWD_VARIANTS' order), so that the
+ * variants of each head dim cover every pair; repeats for v % 4 == 0 and
+ * the emulator's checks for v % 4 == 1, on their second pair. */
+typedef struct {
+    bool run, repeat, check_races;
+} AttnBwdPlan;
+AttnBwdPlan attn_bwd_plan(DType dt, int D, bool causal, int pair);
 
 enum { ATTN_DQ, ATTN_DK, ATTN_DV, ATTN_NGRAD };
 
