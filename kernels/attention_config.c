@@ -47,6 +47,13 @@ typedef struct {
 
 static const AttnBwdRow bwd_table[] = {
     /* target  head_dim   dK/dV: BM  BN  warps   dQ: BM  BN  warps */
+    /* sm_90a: a dot runs on wgmma when its warps form whole warpgroups
+     * along M (M = 16 x warps at least): the dQ kernels' and the D=64
+     * dK/dV kernel's; the dK/dV kernels of D 128 and 256 spill on wgmma
+     * and keep mma.sync. */
+    { "sm_90a", 64,     { { 32, 64, 4 },       { 64, 64, 4 } } },
+    { "sm_90a", 128,    { { 32, 64, 8 },       { 64, 64, 4 } } },
+    { "sm_90a", 256,    { { 32, 16, 4 },       { 64, 32, 4 } } },
     { NULL,    64,      { { 64, 64, 8 },       { 64, 64, 8 } } },
     { NULL,    128,     { { 32, 64, 8 },       { 64, 64, 8 } } },
     { NULL,    256,     { { 32, 16, 4 },       { 32, 32, 8 } } },

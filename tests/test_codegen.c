@@ -104,9 +104,10 @@ static void attention_variants(void **state)
                 }
 }
 
-/* One backward kernel: assembles, mma.sync, no local memory, no spills, and
- * shared memory a block of the target may have. */
-static void backward_kernel_clean(TirFunc *f, const char *target, DType dt, int D, bool causal)
+/* One backward kernel: assembles, runs its dots on the tensor cores
+ * (wgmma where wanted, else mma.sync), no local memory, no spills, no
+ * ptxas C75xx warning, and shared memory a block of the target may have. */
+static void backward_kernel_clean(TirFunc *f, const char *target, DType dt, int D, bool causal, bool wgmma)
 {
     CodegenOptions o = { target, true, 0, 0 };
     CodegenResult r;
@@ -116,8 +117,11 @@ static void backward_kernel_clean(TirFunc *f, const char *target, DType dt, int 
         fail_msg("code generation failed for %s: %s", f->name, diag.out.data ? diag.out.data : "");
     diag_free(&diag);
     const char *what = f->name;
-    if (strcmp(what, "attention_bwd_pre") && !strstr(r.ptx, "mma.sync.aligned.m16n8k16.row.col.f32"))
-        fail_msg("%s %s D=%d %s: no mma.sync", what, target, D, dtype_name(dt));
+    const char *mma = wgmma ? "wgmma.mma_async.sync.aligned.m64n" : "mma.sync.aligned.m16n8k16.row.col.f32";
+    if (strcmp(what, "attention_bwd_pre") && !strstr(r.ptx, mma))
+        fail_msg("%s %s D=%d %s: no %s", what, target, D, dtype_name(dt), mma);
+    if (wgmma && strstr(r.ptx, "mma.sync"))
+        fail_msg("%s %s D=%d %s: mma.sync beside wgmma", what, target, D, dtype_name(dt));
     if (strstr(r.ptx, "ld.local") || strstr(r.ptx, "st.local"))
         fail_msg("%s %s D=%d %s causal=%d touches local memory", what, target, D, dtype_name(dt), causal);
     if (r.smem_bytes > target_lookup(target)->smem_per_block)
@@ -129,6 +133,8 @@ static void backward_kernel_clean(TirFunc *f, const char *target, DType dt, int 
         fail_msg("ptxas rejects %s %s D=%d:\n%s", what, target, D, log.data);
     if (rep.spill_stores || rep.spill_loads || rep.stack)
         fail_msg("%s %s D=%d %s causal=%d spills: %s", what, target, D, dtype_name(dt), causal, log.data);
+    if (rep.c75xx)
+        fail_msg("%s %s D=%d %s causal=%d: ptxas -v warns:\n%s", what, target, D, dtype_name(dt), causal, log.data);
     sb_free(&log);
     codegen_result_free(&r);
 }
@@ -145,8 +151,11 @@ static void attention_backward_variants(void **state)
                 for (int causal = 0; causal < 2; causal++) {
                     AttnBwdKernels kk = attn_bwd_compile(targets[t], dts[k], dims[d], causal);
                     TirFunc *fs[3] = { kk.pre, kk.dkdv, kk.dq };
+                    /* On sm_90a the dQ kernels and the D=64 dK/dV kernel on wgmma (attention_config.c) */
+                    bool hopper = !strcmp(targets[t], "sm_90a");
+                    bool wgmma[3] = { false, hopper && dims[d] == 64, hopper };
                     for (int i = causal ? 1 : 0; i < 3; i++) /* the preprocessing has no mask */
-                        backward_kernel_clean(fs[i], targets[t], dts[k], dims[d], causal);
+                        backward_kernel_clean(fs[i], targets[t], dts[k], dims[d], causal, wgmma[i]);
                     attn_bwd_free(&kk);
                 }
 }

@@ -13,11 +13,16 @@
 
 const int attn_bwd_pairs[ATTN_BWD_NPAIRS][2] = { { 1, 1 }, { 113, 203 }, { 128, 217 }, { 239, 1 }, { 256, 256 } };
 
-AttnBwdPlan attn_bwd_plan(DType dt, int D, bool causal, int pair)
+bool attn_bwd_full_matrix(void)
 {
     const char *env = getenv("TSR_ATTN_BWD_FULL");
+    return env && *env && *env != '0';
+}
+
+AttnBwdPlan attn_bwd_plan(DType dt, int D, bool causal, int pair)
+{
     AttnBwdPlan p = { true, true, pair == 1 };
-    if (env && *env && *env != '0')
+    if (attn_bwd_full_matrix())
         return p;
     int v = (D == 64 ? 0 : D == 128 ? 1 : 2) * 4 + (dt == DT_BF16) * 2 + causal;
     int second = 1 + v % (ATTN_BWD_NPAIRS - 1);

@@ -39,6 +39,8 @@ typedef struct {
     bool run, repeat, check_races;
 } AttnBwdPlan;
 AttnBwdPlan attn_bwd_plan(DType dt, int D, bool causal, int pair);
+/* Whether TSR_ATTN_BWD_FULL asks for the full matrix. */
+bool attn_bwd_full_matrix(void);
 
 enum { ATTN_DQ, ATTN_DK, ATTN_DV, ATTN_NGRAD };
 
