@@ -517,8 +517,10 @@ TSR_API tsr_status tsr_attention_forward(tsr_context *ctx, const DLTensor *q, co
  * Three launches on stream: Delta = rowsum(dout * o) per query row, then dk
  * and dv (each block of keys walks the query blocks of its group), then dq
  * (each block of queries walks the key blocks again). No atomics: the
- * results are the same bits on every run, the default because training runs
- * are then reproducible, at the cost of computing the scores twice. The
+ * results are the same bits on every run. This deterministic mode is the
+ * only one (an atomic f32 accumulation of dq would save recomputing the
+ * scores, but gives other bits from run to run, which makes training runs
+ * irreproducible; the DSL has no atomics). The
  * workspace, B * Hq * Sq floats, comes from tsr_malloc (the context's
  * allocator on emu and interp) and is freed before the call returns, which
  * on cuda waits for the launches (as tsr_free does). Errors as
