@@ -118,7 +118,7 @@ sanitize:
 
 # The attention backward pass on every (Sq, Sk) pair of issue 18 for every
 # variant, on the interpreter and the emulator, each run repeated (make test
-# runs a subset; 2 to 5 minutes on 2 cores).
+# runs a subset; about 5.5 minutes of CPU time, both targets on emu).
 .PHONY: test-attention-full
 test-attention-full: $(BUILD)/tests/test_attention_bwd_interp $(BUILD)/tests/test_attention_bwd_emu
 	TSR_ATTN_BWD_FULL=1 $(BUILD)/tests/test_attention_bwd_interp
