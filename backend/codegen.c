@@ -518,9 +518,9 @@ static void emit_inst(Emitter *em, const TirInst *in)
     case TIR_EXPAND_DIMS:
     case TIR_TRANSPOSE: set_val(em, in->res[0], *em_val(em, in->args[0])); break;
     case TIR_ASYNC_COPY: em_async_copy(em, in); break;
-    case TIR_ASYNC_COMMIT: em->target->emit->stage_commit(em); break;
-    case TIR_ASYNC_WAIT: em->target->emit->stage_wait(em, (int)in->ival); break;
-    case TIR_ASYNC_RELEASE: em->target->emit->stage_release(em); break;
+    case TIR_ASYNC_COMMIT: em->target->emit->stage_commit(em, in); break;
+    case TIR_ASYNC_WAIT: em->target->emit->stage_wait(em, in, (int)in->ival); break;
+    case TIR_ASYNC_RELEASE: em->target->emit->stage_release(em, in); break;
     case TIR_SMEM_TILE: {
         const TirBuffer *buf = &f->buffers.data[in->buf];
         int64_t stage_bytes = ttype_numel(buf->type) * dtype_size(buf->type.dt);
@@ -806,14 +806,18 @@ bool codegen_emit(TirFunc *f, const Target *t, const CodegenOptions *opts, bool 
 {
     memset(out, 0, sizeof *out);
     tsr_assert(f->laid_out);
-    if (!check_tma_requests(f, opts, diag))
-        return false;
     Emitter em = { 0 };
     em.f = f;
     em.opts = opts;
     em.target = t;
     em.diag = diag;
     arena_init(&em.arena);
+    if (t->emit->prepare)
+        t->emit->prepare(&em);
+    if (!check_tma_requests(f, opts, diag)) {
+        arena_free(&em.arena);
+        return false;
+    }
     em.ctx = LLVMContextCreate();
     em.mod = LLVMModuleCreateWithNameInContext(f->name, em.ctx);
     ptx_prepare_module(em.mod, t);
@@ -822,6 +826,8 @@ bool codegen_emit(TirFunc *f, const Target *t, const CodegenOptions *opts, bool 
     em.vals = arena_alloc(&em.arena, sizeof(EVal) * (size_t)f->vals.len);
     em_find_fma_operands(&em);
     build_frame(&em);
+    if (t->emit->begin)
+        t->emit->begin(&em);
     emit_block(&em, f->body);
     bool ok = !em.failed;
     if (ok) {

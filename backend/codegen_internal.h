@@ -20,6 +20,13 @@ typedef struct Emitter Emitter;
 /* How a family of targets writes its instructions (target_<family>.c); the
  * generic emitter calls these where the target decides. */
 struct TargetEmit {
+    /* Before the kernel's parameters are declared (NULL: nothing): the
+     * family may ask for tensor maps (TirFunc.tma) and reserve shared memory
+     * beyond TirFunc.smem_bytes for its own objects. */
+    void (*prepare)(Emitter *em);
+    /* At the start of the kernel's body (NULL: nothing): sets up what
+     * prepare reserved. */
+    void (*begin)(Emitter *em);
     /* A dot the target's plan_dot put on the tensor cores, its operands and
      * result in the plan's layouts. */
     void (*dot)(Emitter *em, const TirInst *in);
@@ -27,17 +34,25 @@ struct TargetEmit {
      * instructions (or defers to the dot); false: not handled here, the
      * generic element-by-element read is used. */
     bool (*convert_from_shared)(Emitter *em, const TirInst *in);
+    /* Copies the whole tile of a LOAD into its shared tile at `base`, done
+     * and visible to every thread when it returns, or starts the copy of an
+     * ASYNC_COPY into its stage, by the family's own means; false (or NULL):
+     * every thread copies its share with copy16. */
+    bool (*copy_tile)(Emitter *em, const TirInst *in, LLVMValueRef base);
     /* Starts an asynchronous copy of 16 bytes from global src to shared dst,
      * of which src_size (0 or 16) are read and the rest zero-filled. */
     void (*copy16)(Emitter *em, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef src_size);
-    /* The copies into one stage have all been started. */
-    void (*stage_commit)(Emitter *em);
-    /* Waits until a stage's copies have landed while the `later` stages
-     * committed after it may still be in flight, then every thread of the
-     * block meets (the data is visible to all). */
-    void (*stage_wait)(Emitter *em, int later);
-    /* Every thread is done reading a stage: it may be refilled. */
-    void (*stage_release)(Emitter *em);
+    /* The stage operations (ir/tir.h: ASYNC_COMMIT, ASYNC_WAIT with
+     * later = in->ival, ASYNC_RELEASE); `in` is NULL for the copy16 copies
+     * of a LOAD into a tile of its own, committed and waited for at once.
+     * commit: the copies into a stage have all been started. wait: until a
+     * stage's copies have landed, while the `later` stages committed after
+     * it may still be in flight; then every thread of the block meets (the
+     * data is visible to all). release: every thread is done reading a
+     * stage: it may be refilled. */
+    void (*stage_commit)(Emitter *em, const TirInst *in);
+    void (*stage_wait)(Emitter *em, const TirInst *in, int later);
+    void (*stage_release)(Emitter *em, const TirInst *in);
     /* This thread's ordinary stores into a shared tile are done; called
      * before the barrier that hands the tile to every thread (NULL: nothing
      * to do). Hopper's tensor cores read shared memory through the async
@@ -85,6 +100,7 @@ struct Emitter {
     bool *fma_operand_only; /* per value: every use is an A or B operand of a dot on the CUDA cores */
     VEC(CoordCache) coords;
     VEC(PatternCache) patterns;
+    void *family; /* state of the target family's emitter (TargetEmit.prepare) */
     Arena arena;
 };
 

@@ -302,9 +302,12 @@ static void load_shared(Emitter *em, const TirInst *in)
     ValId res = in->res[0];
     LLVMValueRef base = em_i32(em, in->smem);
     em_barrier(em); /* the tile's previous contents may still be read */
-    if (copy_to_shared(em, in, em_layout(em, res), tir_type(em->f, res), base)) {
-        em->target->emit->stage_commit(em);
-        em->target->emit->stage_wait(em, 0);
+    const TargetEmit *te = em->target->emit;
+    if (te->copy_tile && te->copy_tile(em, in, base)) {
+        /* copied and visible */
+    } else if (copy_to_shared(em, in, em_layout(em, res), tir_type(em->f, res), base)) {
+        te->stage_commit(em, NULL);
+        te->stage_wait(em, NULL, 0);
     } else {
         if (em->target->emit->publish_shared)
             em->target->emit->publish_shared(em);
@@ -324,6 +327,8 @@ void em_async_copy(Emitter *em, const TirInst *in)
     LLVMValueRef base = LLVMBuildAdd(em->b, em_i32(em, buf->offset),
                                      LLVMBuildMul(em->b, stage, em_i32(em, stage_bytes), ""), "");
     Layout s = em->f->layouts.data[buf->layout];
+    if (em->target->emit->copy_tile && em->target->emit->copy_tile(em, in, base))
+        return;
     copy_to_shared(em, in, &s, buf->type, base);
 }
 

@@ -66,8 +66,9 @@ static void cp_async16(Emitter *em, LLVMValueRef dst, LLVMValueRef src, LLVMValu
     ptx_call(&a);
 }
 
-static void commit_group(Emitter *em)
+static void commit_group(Emitter *em, const TirInst *in)
 {
+    (void)in;
     static const char *const commit[] = { "llvm.nvvm.cp.async.commit.group", NULL };
     em_call_intrinsic(em, commit, NULL, 0, NULL, 0);
 }
@@ -79,8 +80,9 @@ void target_sm80_wait_copies(Emitter *em, int pending)
     em_call_intrinsic(em, wait, NULL, 0, &n, 1);
 }
 
-static void wait_groups(Emitter *em, int pending)
+static void wait_groups(Emitter *em, const TirInst *in, int pending)
 {
+    (void)in;
     target_sm80_wait_copies(em, pending);
     em_barrier(em);
 }
@@ -414,7 +416,11 @@ static bool convert_from_shared(Emitter *em, const TirInst *in)
 
 /* Nothing to do: the barrier of the next stage_wait already orders every
  * warp's reads of a stage before its refill. */
-static void release_stage(Emitter *em) { (void)em; }
+static void release_stage(Emitter *em, const TirInst *in)
+{
+    (void)em;
+    (void)in;
+}
 
 const TargetEmit target_sm80_emit = {
     .dot = mma_dot,

@@ -15,6 +15,7 @@
  * convergent collective with side effects. */
 #include "codegen_internal.h"
 #include "target_families.h"
+#include "target_sm90a.h"
 
 #include <string.h>
 
@@ -302,9 +303,7 @@ static void wgmma_dot(Emitter *em, const TirInst *in)
 
 /* ------------------------------------------------- shared memory stages */
 
-/* Orders this thread's generic writes to shared memory (st.shared and
- * cp.async) before the async proxy's reads of them (wgmma). */
-static void proxy_fence(Emitter *em)
+void sm90a_proxy_fence(Emitter *em)
 {
     InlinePtx a;
     ptx_begin(&a, em, PTX_SIDE_EFFECTS | PTX_CLOBBERS_MEMORY);
@@ -317,27 +316,23 @@ static void copy16(Emitter *em, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef
     target_sm80_emit.copy16(em, dst, src, src_size);
 }
 
-static void stage_commit(Emitter *em) { target_sm80_emit.stage_commit(em); }
-
-/* The stage's copies have landed in this thread's view; the fence makes
- * them visible to the tensor cores, the barrier to every thread. */
-static void stage_wait(Emitter *em, int later)
-{
-    target_sm80_wait_copies(em, later);
-    proxy_fence(em);
-    em_barrier(em);
-}
-
 /* A wgmma reads its stage before the dot's wait returns, and the next
  * stage_wait's barrier comes after that: nothing to do. */
-static void stage_release(Emitter *em) { (void)em; }
+static void stage_release(Emitter *em, const TirInst *in)
+{
+    (void)em;
+    (void)in;
+}
 
 const TargetEmit target_sm90a_emit = {
+    .prepare = sm90a_prepare,
+    .begin = sm90a_begin,
     .dot = wgmma_dot,
     .convert_from_shared = convert_from_shared,
+    .copy_tile = sm90a_copy_tile,
     .copy16 = copy16,
-    .stage_commit = stage_commit,
-    .stage_wait = stage_wait,
+    .stage_commit = sm90a_stage_commit,
+    .stage_wait = sm90a_stage_wait,
     .stage_release = stage_release,
-    .publish_shared = proxy_fence,
+    .publish_shared = sm90a_proxy_fence,
 };

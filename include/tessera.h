@@ -490,6 +490,129 @@ TSR_API tsr_status tsr_event_synchronize(tsr_event *ev);
  * recorded. */
 TSR_API tsr_status tsr_event_elapsed_ms(tsr_event *start, tsr_event *end, float *ms);
 
+/* ------------------------------------------------------- PTX written elsewhere */
+
+/* Modules of PTX that Tessera did not generate (hand-written, or from
+ * `nvcc -ptx`), run on cuda (loaded by the driver) or emu (the emulator,
+ * with its checks). Each kernel's parameters are declared, in order, so
+ * that launches are checked and, on emu, the memory a kernel may touch is
+ * known:
+ *
+ *   tsr_ptx_param_kind params[] = { TSR_PTX_TENSOR_MAP, TSR_PTX_TENSOR_OUT, TSR_PTX_I32 };
+ *   tsr_ptx_kernel decl = { "my_kernel", params, 3 };
+ *   tsr_module_load_ptx(ctx, ptx, strlen(ptx), &decl, 1, &mod);
+ *   tsr_module_get_kernel(mod, "my_kernel", &k);
+ *   tsr_tensor_map map;
+ *   uint32_t box[2] = { 64, 64 };                   // innermost dim first
+ *   tsr_tensor_map_encode(ctx, &a, 2, box, TSR_TMA_SWIZZLE_128B, &map);
+ *   tsr_ptx_arg args[3] = { { .map = &map }, { .tensor = &d }, { .i = 7 } };
+ *   tsr_launch_dims dims = { { 4, 1, 1 }, { 128, 1, 1 }, 0 };
+ *   tsr_kernel_launch_ptx(k, &dims, args, 3, stream);
+ */
+typedef enum tsr_ptx_param_kind {
+    TSR_PTX_TENSOR_IN = 1, /* .u64/.b64: a tensor's data address; the kernel reads the memory it spans */
+    TSR_PTX_TENSOR_OUT,    /* the same, and the kernel may write it */
+    TSR_PTX_I32,           /* .s32/.u32/.b32 */
+    TSR_PTX_I64,           /* .s64/.u64/.b64 (a plain integer, not memory) */
+    TSR_PTX_F32,
+    TSR_PTX_F64,
+    TSR_PTX_TENSOR_MAP     /* `.param .align 64 .b8 name[128]`, a grid constant (CUDA's
+                              `const __grid_constant__ CUtensorMap`): a tsr_tensor_map */
+} tsr_ptx_param_kind;
+
+typedef struct tsr_ptx_kernel {
+    const char *name;                 /* the .entry */
+    const tsr_ptx_param_kind *params; /* its parameters, in order */
+    int nparams;
+} tsr_ptx_kernel;
+
+/* Loads PTX text (len bytes; NUL not needed) as a module holding the
+ * declared kernels (the .entry functions named; others are ignored). On emu
+ * the PTX is parsed by the emulator, and every declared parameter list is
+ * checked against the PTX's (sizes; a tensor map's 128 bytes and 64-byte
+ * alignment); on cuda the driver loads it (cuModuleLoadDataEx) and the same
+ * check runs when the emulator can read the PTX. Errors: TSR_ERR_DEVICE with
+ * "ptx:LINE: error: ..." (emu) or the driver's logs (cuda) for PTX that does
+ * not load; TSR_ERR_NOT_FOUND for a kernel that is not there;
+ * TSR_ERR_INVALID_ARGUMENT for a list that does not match;
+ * TSR_ERR_UNSUPPORTED on interp, which runs no PTX. The kernels are
+ * launched with tsr_kernel_launch_ptx only (the tsr_kernel_set_* calls,
+ * tsr_kernel_launch, tsr_kernel_launch_args and tsr_kernel_grid return
+ * TSR_ERR_INVALID_ARGUMENT for them); tsr_kernel_param_count gives the
+ * declared count, tsr_kernel_param_info is TSR_ERR_UNSUPPORTED, and
+ * tsr_module_ir(mod, name, TSR_IR_PTX) the text loaded. */
+TSR_API tsr_status tsr_module_load_ptx(tsr_context *ctx, const char *ptx, size_t len, const tsr_ptx_kernel *kernels,
+                                       int nkernels, tsr_module **out);
+
+/* A tensor map (TMA) for a kernel of this context's device, made by
+ * tsr_tensor_map_encode: the device's 128-byte map (cuTensorMapEncodeTiled's
+ * on cuda, the emulator's own on emu) and what launches check it with. Opaque;
+ * copy it freely. */
+typedef struct tsr_tensor_map {
+    uint64_t opaque[24];
+} tsr_tensor_map;
+
+typedef enum tsr_tma_swizzle {
+    TSR_TMA_SWIZZLE_NONE = 0,
+    TSR_TMA_SWIZZLE_32B = 1,
+    TSR_TMA_SWIZZLE_64B = 2,
+    TSR_TMA_SWIZZLE_128B = 3
+} tsr_tma_swizzle;
+
+/* Describes tensor t (on the context's device, 1 to 5 dims, the last
+ * contiguous) for tiled TMA copies of boxes of box[0..rank-1] elements,
+ * box[0] along t's last dim (innermost first, as cuTensorMapEncodeTiled and
+ * the coordinates of cp.async.bulk.tensor order them), with the given
+ * swizzle; traversal strides 1, no interleave, L2 promotion 128 B, elements
+ * outside the tensor read as zero. rank must be t->ndim. Element types:
+ * (u)int8/16/32/64, float16/32/64, bfloat16. TSR_ERR_INVALID_ARGUMENT,
+ * with the rule, when cuTensorMapEncodeTiled's documented rules are broken:
+ * data 16-byte aligned, dims 1..2^32, byte strides of the outer dims
+ * multiples of 16 below 2^40, box extents 1..256, box[0] times the element
+ * size a multiple of 16 bytes and within the swizzle span (32, 64 or 128
+ * bytes). TSR_ERR_UNSUPPORTED on interp, and on cuda when the GPU (before
+ * compute capability 9.0) or the driver has no tensor maps. The map is used
+ * by value at launch; t's data must stay valid while kernels use it. */
+TSR_API tsr_status tsr_tensor_map_encode(tsr_context *ctx, const DLTensor *t, int rank, const uint32_t *box,
+                                         tsr_tma_swizzle swizzle, tsr_tensor_map *out);
+
+/* One argument of tsr_kernel_launch_ptx, by the kind declared: .tensor for
+ * TSR_PTX_TENSOR_IN/OUT (its data address is passed; on emu the memory it
+ * spans is what the kernel may touch), .map for TSR_PTX_TENSOR_MAP (copied
+ * into the parameter; on emu the memory of its tensor may be read and
+ * written by the kernel), .i for TSR_PTX_I32 (-2^31 .. 2^32-1) and
+ * TSR_PTX_I64, .f for TSR_PTX_F32 and TSR_PTX_F64. */
+typedef struct tsr_ptx_arg {
+    const DLTensor *tensor;
+    const tsr_tensor_map *map;
+    int64_t i;
+    double f;
+} tsr_ptx_arg;
+
+/* The shape of a launch: blocks per grid, threads per block (x, y, z; none
+ * 0) and bytes of dynamic shared memory. */
+typedef struct tsr_launch_dims {
+    unsigned grid[3];
+    unsigned block[3];
+    size_t dynamic_smem;
+} tsr_launch_dims;
+
+/* Launches a kernel of a module from tsr_module_load_ptx. Checked before
+ * anything runs (TSR_ERR_LAUNCH with a message naming the argument): nargs
+ * is the declared count; each argument of its kind; tensors on the
+ * context's device (on cuda, memory of its GPU) with a span that fits the
+ * address space; integers in range; tensor maps made by
+ * tsr_tensor_map_encode for this device (a map of another device, or bytes
+ * that are not a map, are refused); the grid and block within the
+ * device's limits, dynamic shared memory within what the kernel may use (on
+ * cuda more than 48 KB is opted into). On emu a fault (an access outside
+ * the declared memory, a tensor map read from a local copy because the
+ * parameter was not a grid constant, a race) is TSR_ERR_DEVICE with the
+ * emulator's message; on cuda the launch is asynchronous on stream, as
+ * tsr_kernel_launch's. */
+TSR_API tsr_status tsr_kernel_launch_ptx(tsr_kernel *k, const tsr_launch_dims *dims, const tsr_ptx_arg *args,
+                                         int nargs, void *stream);
+
 /* --------------------------------------------------------------- attention */
 
 /* Flash attention, forward: O = softmax(scale * Q K^T) V per head, and LSE,

@@ -278,3 +278,17 @@ void tir_replace_uses(TirFunc *f, ValId from, ValId to)
         if (f->grid[i] == from)
             f->grid[i] = to;
 }
+
+int tir_tma_request(TirFunc *f, const TmaRequest *r)
+{
+    for (int i = 0; i < f->tma.len; i++) {
+        const TmaRequest *q = &f->tma.data[i];
+        bool same = q->param == r->param && q->rank == r->rank && q->swizzle == r->swizzle;
+        for (int d = 0; same && d < r->rank; d++)
+            same = q->box[d] == r->box[d];
+        if (same)
+            return i;
+    }
+    vec_push(&f->arena, f->tma, *r);
+    return f->tma.len - 1;
+}

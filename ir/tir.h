@@ -90,7 +90,8 @@ typedef enum { REDUCE_SUM, REDUCE_MAX, REDUCE_MIN } ReduceKind;
  *                layout pass; the interpreter copies).
  * Software pipelining (pass_pipeline.c) adds, for code generation only,
  * operations on the stages of multi-stage shared buffers (a stage is an i32
- * scalar; one stage index names that stage of every buffer of a loop):
+ * scalar; one stage index names that stage of every buffer of a loop, the
+ * loop's ring: every stage operation has buf = the ring's first buffer):
  *   ASYNC_COPY    as LOAD's operands, plus a stage: starts copying the slice
  *                 into stage `stage` of shared buffer `buf`. No result.
  *   ASYNC_COMMIT  args: stage; every copy into that stage has been started.
@@ -125,6 +126,7 @@ typedef struct {
     int stages;
     TType type; /* of one stage's tile */
     int offset; /* in shared memory (pass_smem.c) */
+    int ring;   /* the first buffer of its loop's ring (buffers of a ring are consecutive) */
 } TirBuffer;
 
 typedef struct {
@@ -252,6 +254,10 @@ bool tir_op_is_compare(TirOp op);
 bool tir_op_is_unary(TirOp op);
 /* Pure: no side effect, result depends only on operands and attributes. */
 bool tir_op_is_pure(TirOp op);
+
+/* The index in f->tma of a request equal to r, appended when there is none
+ * (one map serves every load of the same tensor with the same box). */
+int tir_tma_request(TirFunc *f, const TmaRequest *r);
 
 /* --- printing and checking --- */
 void tir_print(StrBuf *out, TirFunc *f);

@@ -195,6 +195,16 @@ void tir_print(StrBuf *out, TirFunc *f)
         }
     }
     sb_printf(out, ") warps %d\n", f->warps);
+    for (int r = 0; r < f->tma.len; r++) { /* tensor maps code generation asks for (TirFunc.tma) */
+        const TmaRequest *q = &f->tma.data[r];
+        static const char *const swizzles[] = { "none", "32B", "64B", "128B" };
+        bool known = q->param >= 0 && q->param < f->params.len;
+        sb_printf(out, "tensor_map %d: %s box [", r, known ? f->params.data[q->param].name : "?");
+        for (int d = 0; d < q->rank; d++)
+            sb_printf(out, "%s%d", d ? ", " : "", q->box[d]);
+        sb_printf(out, "] (innermost first) swizzle %s\n",
+                  q->swizzle >= 0 && q->swizzle < 4 ? swizzles[q->swizzle] : "?");
+    }
     sb_puts(out, "grid {\n");
     print_block(out, f, f->grid_block, 1);
     sb_puts(out, "  yield ");

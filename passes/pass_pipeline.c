@@ -120,12 +120,13 @@ static ValId const_i32(TirFunc *f, BlockId b, InstList *out, Arena *a, SrcPos po
     return tir_inst(f, id)->res[0];
 }
 
-/* A stage operation on `stage` (TIR_NONE: a wait for every stage). */
-static void emit_stage_op(TirFunc *f, BlockId b, InstList *out, Arena *a, TirOp op, SrcPos pos, ValId stage,
-                          int64_t later)
+/* A stage operation of `ring` on `stage` (TIR_NONE: a wait for every stage). */
+static void emit_stage_op(TirFunc *f, BlockId b, InstList *out, Arena *a, TirOp op, SrcPos pos, int ring,
+                          ValId stage, int64_t later)
 {
     InstId id = tir_make(f, b, op, pos, &stage, stage == TIR_NONE ? 0 : 1, NULL, 0);
     tir_inst(f, id)->ival = later;
+    tir_inst(f, id)->buf = ring;
     vec_push(a, *out, id);
 }
 
@@ -149,7 +150,7 @@ static void emit_copies(Pipe *p, const InstId *loads, const int *bufs, int n, Va
             in->lens[d] = ld.lens[d];
         vec_push(p->arena, *out, id);
     }
-    emit_stage_op(f, b, out, p->arena, TIR_ASYNC_COMMIT, tir_inst(f, loads[0])->pos, stage, 0);
+    emit_stage_op(f, b, out, p->arena, TIR_ASYNC_COMMIT, tir_inst(f, loads[0])->pos, bufs[0], stage, 0);
 }
 
 static void replace_list(TirFunc *f, BlockId b, const InstList *list)
@@ -191,17 +192,18 @@ static int pipeline_loop(TirFunc *f, BlockId parent, int pos, Arena *arena)
     int *bufs = arena_alloc(arena, sizeof(int) * (size_t)loads.len);
     for (int k = 0; k < loads.len; k++) {
         ValId r = tir_inst(f, loads.data[k])->res[0];
-        TirBuffer buf = { tir_val(f, r)->layout, S, tir_type(f, r), -1 };
+        TirBuffer buf = { tir_val(f, r)->layout, S, tir_type(f, r), -1, f->buffers.len - k };
         vec_push(&f->arena, f->buffers, buf);
         bufs[k] = f->buffers.len - 1;
     }
+    int ring = bufs[0];
     SrcPos lpos = loop.pos;
     ValId lb = loop.args[0], step = loop.args[2];
 
     /* Prologue: iterations 0 .. S-2, after a barrier (the buffers' space may
      * have been someone else's just before). */
     InstList pro = { 0 };
-    emit_stage_op(f, parent, &pro, arena, TIR_ASYNC_WAIT, lpos, TIR_NONE, 0);
+    emit_stage_op(f, parent, &pro, arena, TIR_ASYNC_WAIT, lpos, ring, TIR_NONE, 0);
     for (int s = 0; s < S - 1; s++) {
         ValId off = const_i32(f, parent, &pro, arena, lpos, (int64_t)s);
         ValId ivs = add_scalar(f, parent, &pro, arena, TIR_ADD, lpos, lb,
@@ -235,7 +237,7 @@ static int pipeline_loop(TirFunc *f, BlockId parent, int pos, Arena *arena)
 
     /* Body: wait, prefetch, then the old body reading the stage. */
     InstList nb = { 0 };
-    emit_stage_op(f, p.body, &nb, arena, TIR_ASYNC_WAIT, lpos, st, S - 2);
+    emit_stage_op(f, p.body, &nb, arena, TIR_ASYNC_WAIT, lpos, ring, st, S - 2);
     ValId sm1 = const_i32(f, p.body, &nb, arena, lpos, S - 1);
     ValId sS = const_i32(f, p.body, &nb, arena, lpos, S);
     ValId one = const_i32(f, p.body, &nb, arena, lpos, 1);
@@ -263,7 +265,7 @@ static int pipeline_loop(TirFunc *f, BlockId parent, int pos, Arena *arena)
             continue;
         }
         if (in->op == TIR_YIELD) {
-            emit_stage_op(f, p.body, &nb, arena, TIR_ASYNC_RELEASE, lpos, st, 0);
+            emit_stage_op(f, p.body, &nb, arena, TIR_ASYNC_RELEASE, lpos, ring, st, 0);
             in = tir_inst(f, id);
             ValId *ya = arena_alloc(&f->arena, sizeof(ValId) * (size_t)(in->nargs + 1));
             for (int a = 0; a < in->nargs; a++)
@@ -284,7 +286,7 @@ static int pipeline_loop(TirFunc *f, BlockId parent, int pos, Arena *arena)
     for (int i = 0; i < pro.len; i++)
         vec_push(arena, np, pro.data[i]);
     vec_push(arena, np, nid);
-    emit_stage_op(f, parent, &np, arena, TIR_ASYNC_WAIT, lpos, TIR_NONE, 0);
+    emit_stage_op(f, parent, &np, arena, TIR_ASYNC_WAIT, lpos, ring, TIR_NONE, 0);
     for (int i = pos + 1; i < pb->insts.len; i++)
         vec_push(arena, np, tir_block(f, parent)->insts.data[i]);
     replace_list(f, parent, &np);

@@ -18,8 +18,8 @@
 extern const char tsr_build_id[];
 
 /* Version 2: the checksum covers the header too (version 1 trusted its
- * smem and threads lines). */
-static const char magic[] = "tessera-jit 2\n";
+ * smem and threads lines). Version 3: the tensor maps (tma and map lines). */
+static const char magic[] = "tessera-jit 3\n";
 
 static bool env_says_off(const char *v)
 {
@@ -141,6 +141,38 @@ static bool parse_size(const char *s, size_t *out)
     return true;
 }
 
+/* The "map" line of a tensor-map request: parameter, rank, box (4), swizzle. */
+static void put_request(StrBuf *head, const TmaRequest *r)
+{
+    sb_printf(head, "map %d %d %d %d %d %d %d\n", r->param, r->rank, r->box[0], r->box[1], r->box[2], r->box[3],
+              r->swizzle);
+}
+
+static bool parse_request(const char *s, TmaRequest *r)
+{
+    int used = -1;
+    if (sscanf(s, "%d %d %d %d %d %d %d%n", &r->param, &r->rank, &r->box[0], &r->box[1], &r->box[2], &r->box[3],
+               &r->swizzle, &used) != 7 || used != (int)strlen(s))
+        return false;
+    return r->param >= 0 && r->rank >= 1 && r->rank <= TIR_MAX_RANK;
+}
+
+/* The "tma" line and its "map" lines at *p into e->tma (malloc'd). */
+static bool parse_requests(const char **p, const char *end, JitEntry *e)
+{
+    char n[16], line[128];
+    size_t count;
+    if (!header_field(p, end, "tma", n, sizeof n) || !parse_size(n, &count) || count > JIT_MAX_TMA)
+        return false;
+    e->ntma = (int)count;
+    if (count && !(e->tma = calloc(count, sizeof *e->tma)))
+        return false;
+    for (size_t i = 0; i < count; i++)
+        if (!header_field(p, end, "map", line, sizeof line) || !parse_request(line, &e->tma[i]))
+            return false;
+    return true;
+}
+
 /* Checks an entry's bytes against its checksum and what the caller knows
  * (the key, the kernel's threads); on success fills e (PTX copied). */
 static bool parse_entry(const char *data, size_t len, const char *key, int want_threads, JitEntry *e)
@@ -153,7 +185,7 @@ static bool parse_entry(const char *data, size_t len, const char *key, int want_
     char k[72], smem[32], threads[32], bytes[32], sum[72];
     if (!header_field(&p, end, "key", k, sizeof k) || strcmp(k, key) != 0 ||
         !header_field(&p, end, "smem", smem, sizeof smem) || !header_field(&p, end, "threads", threads, sizeof threads) ||
-        !header_field(&p, end, "bytes", bytes, sizeof bytes))
+        !parse_requests(&p, end, e) || !header_field(&p, end, "bytes", bytes, sizeof bytes))
         return false;
     size_t head_len = (size_t)(p - data);
     if (!header_field(&p, end, "sha256", sum, sizeof sum) || p >= end || *p != '\n')
@@ -199,6 +231,10 @@ bool jit_cache_get(JitCache *c, const char *key, int threads, JitEntry *e)
     }
     bool ok = parse_entry(data, len, key, threads, e);
     free(data);
+    if (!ok) {
+        free(e->tma);
+        memset(e, 0, sizeof *e);
+    }
     if (ok)
         c->stats.hits++;
     else
@@ -250,7 +286,10 @@ void jit_cache_put(JitCache *c, const char *key, const JitEntry *e)
     sb_init(&head);
     sb_init(&tmp);
     sb_init(&path);
-    sb_printf(&head, "%skey %s\nsmem %zu\nthreads %d\nbytes %zu\n", magic, key, e->smem_bytes, e->threads, n);
+    sb_printf(&head, "%skey %s\nsmem %zu\nthreads %d\ntma %d\n", magic, key, e->smem_bytes, e->threads, e->ntma);
+    for (int i = 0; i < e->ntma; i++)
+        put_request(&head, &e->tma[i]);
+    sb_printf(&head, "bytes %zu\n", n);
     entry_digest(head.data, head.len, e->ptx, n, sum);
     sb_printf(&head, "sha256 %s\n\n", sum);
     sb_printf(&tmp, "%s/.%s.XXXXXX", c->dir, key);

@@ -6,8 +6,10 @@
  * kernel, the target, the code generation options, and the compiler's
  * identity (tsr_version, the LLVM version, and a hash of the compiler's
  * sources taken at build time). The file holds a small text header (the key
- * again, the kernel's shared memory and threads, the PTX's length, and a
- * SHA-256 of the header's lines before it and of the PTX) and the PTX.
+ * again, the kernel's shared memory and threads, the tensor maps it takes
+ * (TirFunc.tma, known only after code generation: one "map" line each), the
+ * PTX's length, and a SHA-256 of the header's lines before it and of the
+ * PTX) and the PTX.
  * Entries are written to a temporary file in the same directory and renamed
  * into place, so a reader never sees a partial entry; a damaged entry
  * (truncated, edited anywhere, threads that are not the kernel's) reads as a
@@ -16,6 +18,7 @@
 #define TSR_JITCACHE_H
 
 #include "sema.h"
+#include "tir.h"
 #include "tessera.h"
 
 typedef struct {
@@ -39,7 +42,12 @@ typedef struct {
     char *ptx; /* malloc'd */
     size_t smem_bytes;
     int threads;
+    TmaRequest *tma; /* malloc'd (NULL when ntma is 0): the kernel's tensor-map parameters */
+    int ntma;
 } JitEntry;
+
+/* The most tensor maps an entry may list (each is a kernel parameter). */
+enum { JIT_MAX_TMA = 64 };
 
 /* Resolves the directory (dir, else TESSERA_CACHE_DIR, else
  * $XDG_CACHE_HOME/tessera, else $HOME/.cache/tessera) and whether the cache
@@ -53,7 +61,8 @@ void jit_key(const JitKeyInput *in, char hex[65]);
 enum { JIT_MAX_SMEM = 1 << 20 };
 
 /* Reads entry `key` of a kernel that runs `threads` threads per block: true
- * on a hit, with e->ptx malloc'd. A damaged entry, or one whose threads are
+ * on a hit, with e->ptx and e->tma malloc'd. The requests are only checked
+ * for their form here; the caller checks them against the kernel. A damaged entry, or one whose threads are
  * not the kernel's, is counted as corrupt and reads as a miss. */
 bool jit_cache_get(JitCache *c, const char *key, int threads, JitEntry *e);
 /* Stores an entry, atomically; failures only count in the statistics. */

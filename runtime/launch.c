@@ -15,8 +15,19 @@
 
 /* --------------------------------------------------------------- binding */
 
+tsr_status rt_dsl_kernel(tsr_kernel *k, const char *fn)
+{
+    if (k->f)
+        return TSR_OK;
+    return rt_fail(k->mod->ctx, TSR_ERR_INVALID_ARGUMENT,
+                   "%s: kernel '%s' was loaded from PTX: launch it with tsr_kernel_launch_ptx", fn, k->ptx->name);
+}
+
 static tsr_status param_at(tsr_kernel *k, int i, bool tensor, const char *fn)
 {
+    tsr_status s = rt_dsl_kernel(k, fn);
+    if (s != TSR_OK)
+        return s;
     if (i < 0 || i >= k->f->params.len)
         return rt_fail(k->mod->ctx, TSR_ERR_INVALID_ARGUMENT, "%s: argument %d is out of range: kernel '%s' takes %d", fn, i,
                        k->f->name, k->f->params.len);
@@ -77,6 +88,9 @@ tsr_status tsr_kernel_set_scalar(tsr_kernel *k, int i, double value)
 
 static tsr_status index_of(tsr_kernel *k, const char *name, int *i)
 {
+    tsr_status s0 = rt_dsl_kernel(k, "setting an argument by name");
+    if (s0 != TSR_OK)
+        return s0;
     *i = tsr_kernel_param_index(k, name);
     if (*i >= 0)
         return TSR_OK;
@@ -111,7 +125,7 @@ tsr_status tsr_kernel_set_scalar_by_name(tsr_kernel *k, const char *name, double
 
 /* ------------------------------------------------------------ validation */
 
-static const char *dl_device_name(DLDeviceType t)
+const char *rt_dl_device_name(DLDeviceType t)
 {
     switch (t) {
     case kDLCPU: return "kDLCPU";
@@ -122,7 +136,7 @@ static const char *dl_device_name(DLDeviceType t)
     }
 }
 
-static bool on_device(const tsr_context *ctx, DLDevice d)
+bool rt_on_device(const tsr_context *ctx, DLDevice d)
 {
     DLDevice want = ctx->dl_device;
     if (want.device_type == kDLCPU)
@@ -137,10 +151,10 @@ static tsr_status tensor_view(tsr_kernel *k, const BoundArg *args, int i, HostTe
     const TirParam *p = &k->f->params.data[i];
     const DLTensor *t = &args[i].t;
     tsr_context *ctx = k->mod->ctx;
-    if (!on_device(ctx, t->device)) {
+    if (!rt_on_device(ctx, t->device)) {
         sb_printf(err, "tensor '%s' is on %s:%d, but the context runs on %s: its tensors must be %s:%d", p->name,
-                  dl_device_name(t->device.device_type), t->device.device_id, ctx->device_name,
-                  dl_device_name(ctx->dl_device.device_type), ctx->dl_device.device_id);
+                  rt_dl_device_name(t->device.device_type), t->device.device_id, ctx->device_name,
+                  rt_dl_device_name(ctx->dl_device.device_type), ctx->dl_device.device_id);
         return TSR_ERR_LAUNCH;
     }
     DType dt;
@@ -175,9 +189,13 @@ static tsr_status tensor_view(tsr_kernel *k, const BoundArg *args, int i, HostTe
     return TSR_OK;
 }
 
+static uint64_t param_bit(int i) { return i < 64 ? (uint64_t)1 << i : ~(uint64_t)0; }
+
 /* Checks after kernel_bind_args: layout and alignment. Sets bit i of
- * *unaligned when the tensor needs element-wise accesses. */
-static tsr_status tensor_layout(tsr_kernel *k, int i, const HostTensor *h, uint64_t *unaligned, StrBuf *err)
+ * *unaligned when the tensor needs element-wise accesses, and of *tma_unfit
+ * when no tensor map can describe it. */
+static tsr_status tensor_layout(tsr_kernel *k, int i, const HostTensor *h, uint64_t *unaligned, uint64_t *tma_unfit,
+                                StrBuf *err)
 {
     const TirParam *p = &k->f->params.data[i];
     int64_t es = dtype_size(h->dt);
@@ -209,7 +227,13 @@ static tsr_status tensor_layout(tsr_kernel *k, int i, const HostTensor *h, uint6
         if (h->shape[d] > 1 && (h->strides[d] * es) % 16)
             aligned = false;
     if (!aligned)
-        *unaligned |= i < 64 ? (uint64_t)1 << i : ~(uint64_t)0;
+        *unaligned |= param_bit(i);
+    StrBuf why;
+    sb_init(&why);
+    TmaTensor tt;
+    if (!rt_tma_tensor(h, &tt) || !rt_tma_fit(&tt, &why))
+        *tma_unfit |= param_bit(i);
+    sb_free(&why);
     return TSR_OK;
 }
 
@@ -222,6 +246,8 @@ static void launch_free(tsr_kernel *k, Launch *l)
     tsr_context *ctx = k->mod->ctx;
     rt_free(ctx, l->args, args_bytes(k->f));
     rt_free(ctx, l->syms, syms_bytes(k->f));
+    if (l->maps)
+        rt_free(ctx, l->maps, (size_t)l->ntma * ABI_TMAP_BYTES);
     memset(l, 0, sizeof *l);
 }
 
@@ -257,7 +283,7 @@ static tsr_status validate(tsr_kernel *k, const BoundArg *args, Launch *l, StrBu
     for (int i = 0; i < l->nargs; i++) {
         if (!l->args[i].is_tensor)
             continue;
-        tsr_status s = tensor_layout(k, i, &l->args[i].tensor, &l->unaligned, err);
+        tsr_status s = tensor_layout(k, i, &l->args[i].tensor, &l->unaligned, &l->tma_unfit, err);
         if (s == TSR_OK && ctx->dev->check_tensor)
             s = ctx->dev->check_tensor(ctx, f->params.data[i].name, &l->args[i].tensor, err);
         if (s != TSR_OK)
@@ -283,22 +309,117 @@ static tsr_status validate(tsr_kernel *k, const BoundArg *args, Launch *l, StrBu
     return TSR_OK;
 }
 
-/* The variant a launch runs, prepared, and the device limits it must fit. */
-static tsr_status pick_variant(tsr_kernel *k, const Launch *l, KernelVariant **out, StrBuf *err)
+/* The variant a launch runs, prepared. A variant that asks for a tensor map
+ * of a tensor TMA cannot take (its strides, alignment or emptiness) is
+ * passed over for the one that accesses that tensor element by element,
+ * where code generation asks for no map (TirFunc.tma's contract). */
+static tsr_status prepare_for(tsr_kernel *k, const Launch *l, int *which, StrBuf *err)
+{
+    tsr_context *ctx = k->mod->ctx;
+    /* Launches in other threads may pick, compile and load variants of this
+     * kernel at the same time; once ready, a variant never changes. */
+    pthread_mutex_lock(&ctx->work_lock);
+    *which = rt_variant_for(k, l->unaligned, l->divisible);
+    tsr_status s = rt_prepare_variant(k, *which, err);
+    uint64_t unfit = s == TSR_OK ? k->var[*which].tma_params & l->tma_unfit : 0;
+    if (unfit) {
+        *which = rt_variant_for(k, l->unaligned | unfit, l->divisible);
+        s = rt_prepare_variant(k, *which, err);
+    }
+    pthread_mutex_unlock(&ctx->work_lock);
+    if (s == TSR_OK && (k->var[*which].tma_params & l->tma_unfit)) {
+        sb_printf(err, "internal error: the variant of kernel '%s' for these tensors asks for a tensor map of a tensor "
+                       "TMA cannot take",
+                  k->f->name);
+        return TSR_ERR_LAUNCH;
+    }
+    return s;
+}
+
+/* A tensor map encoded earlier: the description it was made from. */
+struct TmaCacheEntry {
+    bool valid;
+    EmuTensorMapDesc desc;
+    unsigned char map[ABI_TMAP_BYTES];
+};
+
+/* The map of request r for tensor t into map: from the variant's cache when
+ * an earlier launch encoded the same description (pointer, shape, strides),
+ * else checked and encoded by the device and remembered. */
+static tsr_status tensor_map(tsr_kernel *k, KernelVariant *v, int r, const HostTensor *t, unsigned char *map,
+                             StrBuf *err)
+{
+    tsr_context *ctx = k->mod->ctx;
+    const TmaRequest *q = &v->tma[r];
+    const char *name = k->f->params.data[q->param].name;
+    EmuTensorMapDesc d;
+    TmaTensor tt;
+    rt_tma_tensor(t, &tt); /* validation found its dtype: the variant asks for its map */
+    rt_tma_describe(&tt, q->box, q->swizzle, &d);
+    if (!ctx->dev->tensor_map_encode) {
+        sb_printf(err, "kernel '%s' takes a tensor map of '%s', which the %s device cannot make", k->f->name, name,
+                  ctx->dev->name);
+        return TSR_ERR_UNSUPPORTED;
+    }
+    tsr_status s = TSR_OK;
+    pthread_mutex_lock(&ctx->work_lock);
+    if (!v->maps)
+        v->maps = calloc((size_t)v->ntma * TMA_CACHE_WAYS, sizeof *v->maps);
+    struct TmaCacheEntry *e = NULL, *ways = v->maps ? v->maps + (size_t)r * TMA_CACHE_WAYS : NULL;
+    for (int w = 0; ways && w < TMA_CACHE_WAYS && !e; w++)
+        if (ways[w].valid && !memcmp(&ways[w].desc, &d, sizeof d))
+            e = &ways[w];
+    if (e) {
+        memcpy(map, e->map, ABI_TMAP_BYTES);
+    } else if (!rt_tma_check(&d, err)) {
+        sb_printf(err, " (the tensor map of '%s' for kernel '%s')", name, k->f->name);
+        s = TSR_ERR_LAUNCH;
+    } else if ((s = ctx->dev->tensor_map_encode(ctx, &d, map, err)) != TSR_OK) {
+        sb_printf(err, " (the tensor map of '%s' for kernel '%s')", name, k->f->name);
+    } else if (ways) {
+        e = &ways[v->map_turn++ % TMA_CACHE_WAYS];
+        e->valid = true;
+        memcpy(&e->desc, &d, sizeof d);
+        memcpy(e->map, map, ABI_TMAP_BYTES);
+    }
+    pthread_mutex_unlock(&ctx->work_lock);
+    return s;
+}
+
+/* The tensor maps the launch's variant takes, into l->maps. */
+static tsr_status tensor_maps(tsr_kernel *k, KernelVariant *v, Launch *l, StrBuf *err)
+{
+    if (!v->ntma)
+        return TSR_OK;
+    if (!(l->maps = rt_alloc(k->mod->ctx, (size_t)v->ntma * ABI_TMAP_BYTES))) {
+        sb_puts(err, "out of host memory");
+        return TSR_ERR_OUT_OF_MEMORY;
+    }
+    l->tma = v->tma;
+    l->ntma = v->ntma;
+    for (int r = 0; r < v->ntma; r++) {
+        tsr_status s = tensor_map(k, v, r, &l->args[v->tma[r].param].tensor, l->maps + (size_t)r * ABI_TMAP_BYTES, err);
+        if (s != TSR_OK)
+            return s;
+    }
+    return TSR_OK;
+}
+
+/* The variant a launch runs, prepared, its tensor maps, and the device
+ * limits it must fit. */
+static tsr_status pick_variant(tsr_kernel *k, Launch *l, KernelVariant **out, StrBuf *err)
 {
     tsr_context *ctx = k->mod->ctx;
     *out = NULL;
     if (!ctx->dev->runs_ptx)
         return TSR_OK;
-    /* Launches in other threads may pick, compile and load variants of this
-     * kernel at the same time; once ready, a variant never changes. */
-    pthread_mutex_lock(&ctx->work_lock);
-    int which = rt_variant_for(k, l->unaligned, l->divisible);
-    tsr_status s = rt_prepare_variant(k, which, err);
-    pthread_mutex_unlock(&ctx->work_lock);
+    int which;
+    tsr_status s = prepare_for(k, l, &which, err);
     if (s != TSR_OK)
         return s;
     KernelVariant *v = &k->var[which];
+    if ((s = tensor_maps(k, v, l, err)) != TSR_OK)
+        return s;
     int max_threads = ctx->max_threads;
     if (v->attrs.max_threads > 0 && v->attrs.max_threads < max_threads)
         max_threads = v->attrs.max_threads;
@@ -325,6 +446,8 @@ tsr_status tsr_kernel_grid(tsr_kernel *k, int64_t grid[3])
         return s;
     if (!grid)
         return rt_fail(k->mod->ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_kernel_grid: grid is NULL");
+    if ((s = rt_dsl_kernel(k, "tsr_kernel_grid")) != TSR_OK)
+        return s;
     Launch l;
     StrBuf err;
     sb_init(&err);
@@ -364,6 +487,8 @@ tsr_status tsr_kernel_launch(tsr_kernel *k, void *stream)
     if (!k)
         return TSR_ERR_INVALID_ARGUMENT;
     tsr_status s = rt_enter(k->mod->ctx);
+    if (s == TSR_OK)
+        s = rt_dsl_kernel(k, "tsr_kernel_launch");
     return s == TSR_OK ? launch(k, k->args, stream) : s;
 }
 
@@ -404,6 +529,8 @@ tsr_status tsr_kernel_launch_args(tsr_kernel *k, const tsr_arg *args, int nargs,
         return TSR_ERR_INVALID_ARGUMENT;
     tsr_status s = rt_enter(k->mod->ctx);
     BoundArg *bound = NULL;
+    if (s == TSR_OK)
+        s = rt_dsl_kernel(k, "tsr_kernel_launch_args");
     if (s == TSR_OK)
         s = call_args(k, args, nargs, &bound);
     if (s == TSR_OK)

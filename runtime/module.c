@@ -4,6 +4,7 @@
  * always works on a fresh frontend result, and the module's own TIR stays
  * as the frontend left it (the interp device runs it; launches read its
  * parameters, symbols and grid). */
+#include "abi.h"
 #include "codegen.h"
 #include "device/device.h"
 #include "readfile.h"
@@ -71,6 +72,34 @@ int rt_variant_for(tsr_kernel *k, uint64_t unaligned, uint64_t divisible)
     return MAX_VARIANTS - 1;
 }
 
+/* Whether a variant's tensor maps fit its kernel: each describes a tensor
+ * parameter of the kernel, encodable, that the variant does not access
+ * element by element (those are the tensors TMA cannot take). Code
+ * generation guarantees it; a cache entry must too. */
+static bool requests_fit(const tsr_kernel *k, const KernelVariant *v, const TmaRequest *tma, int ntma)
+{
+    for (int i = 0; i < ntma; i++) {
+        StrBuf why;
+        sb_init(&why);
+        bool ok = abi_tma_request_ok(k->f, &tma[i], &why);
+        sb_free(&why);
+        int p = tma[i].param;
+        if (!ok || (p < 64 ? v->unaligned >> p & 1 : v->unaligned == ~(uint64_t)0))
+            return false;
+    }
+    return true;
+}
+
+/* Takes the tensor maps of a variant (malloc'd). */
+static void set_requests(KernelVariant *v, TmaRequest *tma, int ntma)
+{
+    v->tma = tma;
+    v->ntma = ntma;
+    v->tma_params = 0;
+    for (int i = 0; i < ntma; i++)
+        v->tma_params |= tma[i].param < 64 ? (uint64_t)1 << tma[i].param : 0;
+}
+
 tsr_status rt_prepare_variant(tsr_kernel *k, int which, StrBuf *err)
 {
     KernelVariant *v = &k->var[which];
@@ -85,10 +114,19 @@ tsr_status rt_prepare_variant(tsr_kernel *k, int which, StrBuf *err)
         char key[65];
         jit_key(&in, key);
         JitEntry e;
-        if (!want_llvm && jit_cache_get(&ctx->cache, key, 32 * k->f->warps, &e)) {
+        bool hit = !want_llvm && jit_cache_get(&ctx->cache, key, 32 * k->f->warps, &e);
+        if (hit && !requests_fit(k, v, e.tma, e.ntma)) { /* damaged: rebuilt below */
+            ctx->cache.stats.hits--;
+            ctx->cache.stats.corrupt++;
+            free(e.ptx);
+            free(e.tma);
+            hit = false;
+        }
+        if (hit) {
             v->ptx = e.ptx;
             v->smem_bytes = e.smem_bytes;
             v->threads = e.threads;
+            set_requests(v, e.tma, e.ntma);
         } else {
             ctx->cache.stats.misses++;
             CodegenResult r;
@@ -97,19 +135,22 @@ tsr_status rt_prepare_variant(tsr_kernel *k, int which, StrBuf *err)
             v->ptx = r.ptx;
             v->smem_bytes = r.smem_bytes;
             v->threads = r.threads;
+            set_requests(v, r.tma, r.ntma);
             if (r.llvm_ir)
                 k->llvm_ir = r.llvm_ir;
             free(r.kernel_name);
             e.ptx = v->ptx;
             e.smem_bytes = v->smem_bytes;
             e.threads = v->threads;
+            e.tma = v->tma;
+            e.ntma = v->ntma;
             jit_cache_put(&ctx->cache, key, &e);
         }
     }
     v->attrs.threads = v->threads;
     v->attrs.dynamic_smem = v->smem_bytes;
     if (ctx->dev->runs_ptx) {
-        tsr_status s = ctx->dev->load(ctx, k->f->name, v, err);
+        tsr_status s = ctx->dev->load(ctx, rt_kernel_name(k), v, err);
         if (s != TSR_OK)
             return s;
     }
@@ -127,11 +168,16 @@ static void kernel_destroy(tsr_context *ctx, tsr_kernel *k)
         if (k->var[i].handle)
             ctx->dev->unload(ctx, &k->var[i]);
         free(k->var[i].ptx);
+        free(k->var[i].tma);
+        free(k->var[i].maps);
     }
     free(k->llvm_ir);
     free(k->tir_text);
-    rt_free(ctx, k->args, sizeof(BoundArg) * (size_t)(k->f->params.len ? k->f->params.len : 1));
-    rt_free(ctx, k->defs, sizeof(Define) * (size_t)(k->f->defines.len ? k->f->defines.len : 1));
+    if (k->f) {
+        rt_free(ctx, k->args, sizeof(BoundArg) * (size_t)(k->f->params.len ? k->f->params.len : 1));
+        rt_free(ctx, k->defs, sizeof(Define) * (size_t)(k->f->defines.len ? k->f->defines.len : 1));
+    }
+    rt_ptx_decl_free(ctx, k->ptx);
     rt_free(ctx, k, sizeof *k);
 }
 
@@ -222,6 +268,43 @@ static tsr_status module_init(tsr_module *m, const char *source, size_t len, con
     return TSR_OK;
 }
 
+tsr_module *rt_module_new(tsr_context *ctx)
+{
+    tsr_module *m = rt_alloc(ctx, sizeof *m);
+    if (!m) {
+        oom(ctx);
+        return NULL;
+    }
+    m->ctx = ctx;
+    m->alloc = ctx->alloc;
+    pthread_mutex_lock(&ctx->work_lock);
+    m->next = ctx->modules;
+    if (ctx->modules)
+        ctx->modules->prev = m;
+    ctx->modules = m;
+    pthread_mutex_unlock(&ctx->work_lock);
+    return m;
+}
+
+tsr_status rt_module_add_kernel(tsr_module *m, tsr_kernel *k)
+{
+    tsr_context *ctx = m->ctx;
+    if (m->nkernels == m->cap_kernels) {
+        int cap = m->cap_kernels ? 2 * m->cap_kernels : 4;
+        tsr_kernel **ks = rt_alloc(ctx, sizeof *ks * (size_t)cap);
+        if (!ks)
+            return oom(ctx);
+        if (m->nkernels)
+            memcpy(ks, m->kernels, sizeof *ks * (size_t)m->nkernels);
+        rt_free(ctx, m->kernels, sizeof *ks * (size_t)m->cap_kernels);
+        m->kernels = ks;
+        m->cap_kernels = cap;
+    }
+    m->kernels[m->nkernels++] = k;
+    k->mod = m;
+    return TSR_OK;
+}
+
 static tsr_status add_kernels(tsr_module *m)
 {
     tsr_context *ctx = m->ctx;
@@ -277,17 +360,9 @@ static tsr_status compile(tsr_context *ctx, const char *source, size_t len, cons
     if (read != TSR_OK)
         return rt_fail(ctx, read, "tsr_compile_options: %s", why);
     const tsr_compile_options *o = &given;
-    tsr_module *m = rt_alloc(ctx, sizeof *m);
+    tsr_module *m = rt_module_new(ctx);
     if (!m)
-        return oom(ctx);
-    m->ctx = ctx;
-    m->alloc = ctx->alloc;
-    pthread_mutex_lock(&ctx->work_lock);
-    m->next = ctx->modules;
-    if (ctx->modules)
-        ctx->modules->prev = m;
-    ctx->modules = m;
-    pthread_mutex_unlock(&ctx->work_lock);
+        return TSR_ERR_OUT_OF_MEMORY;
     tsr_status s = module_init(m, source, len, o->source_name ? o->source_name : name, o);
     if (s == TSR_OK) {
         Source src = { m->name, m->source, m->len };
@@ -365,7 +440,7 @@ int tsr_module_kernel_count(const tsr_module *m) { return m ? m->nkernels : 0; }
 
 const char *tsr_module_kernel_name(const tsr_module *m, int i)
 {
-    return m && i >= 0 && i < m->nkernels ? m->kernels[i]->f->name : NULL;
+    return m && i >= 0 && i < m->nkernels ? rt_kernel_name(m->kernels[i]) : NULL;
 }
 
 static tsr_kernel *find_kernel(const tsr_module *m, const char *name)
@@ -373,7 +448,7 @@ static tsr_kernel *find_kernel(const tsr_module *m, const char *name)
     if (!name)
         return m->nkernels == 1 ? m->kernels[0] : NULL;
     for (int i = 0; i < m->nkernels; i++)
-        if (!strcmp(m->kernels[i]->f->name, name))
+        if (!strcmp(rt_kernel_name(m->kernels[i]), name))
             return m->kernels[i];
     return NULL;
 }
@@ -393,7 +468,7 @@ tsr_status tsr_module_get_kernel(tsr_module *m, const char *name, tsr_kernel **o
     StrBuf names;
     sb_init(&names);
     for (int i = 0; i < m->nkernels; i++)
-        sb_printf(&names, "%s'%s'", i ? ", " : "", m->kernels[i]->f->name);
+        sb_printf(&names, "%s'%s'", i ? ", " : "", rt_kernel_name(m->kernels[i]));
     s = name ? rt_fail(m->ctx, TSR_ERR_NOT_FOUND, "no kernel named '%s' in the module (it has %s)", name,
                                   names.data ? names.data : "none")
                         : rt_fail(m->ctx, TSR_ERR_NOT_FOUND, "the module has %d kernels (%s); name the one you want",
@@ -419,18 +494,18 @@ const char *tsr_module_ir(const tsr_module *m, const char *kernel, tsr_ir_kind k
 
 tsr_module *tsr_kernel_module(const tsr_kernel *k) { return k ? k->mod : NULL; }
 
-const char *tsr_kernel_name(const tsr_kernel *k) { return k ? k->f->name : NULL; }
+const char *tsr_kernel_name(const tsr_kernel *k) { return k ? rt_kernel_name(k) : NULL; }
 
 const char *tsr_kernel_error(const tsr_kernel *k)
 {
     return k ? tsr_context_error(k->mod->ctx) : "no kernel (a NULL handle)";
 }
 
-int tsr_kernel_param_count(const tsr_kernel *k) { return k ? k->f->params.len : 0; }
+int tsr_kernel_param_count(const tsr_kernel *k) { return !k ? 0 : k->f ? k->f->params.len : k->ptx->nparams; }
 
 int tsr_kernel_param_index(const tsr_kernel *k, const char *name)
 {
-    if (!k || !name)
+    if (!k || !name || !k->f)
         return -1;
     for (int i = 0; i < k->f->params.len; i++)
         if (!strcmp(k->f->params.data[i].name, name))
@@ -447,6 +522,10 @@ tsr_status tsr_kernel_param_info(tsr_kernel *k, int i, tsr_param_info *out)
         return s;
     if (!out)
         return rt_fail(k->mod->ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_kernel_param_info: out is NULL");
+    if (!k->f)
+        return rt_fail(k->mod->ctx, TSR_ERR_UNSUPPORTED,
+                       "tsr_kernel_param_info: kernel '%s' was loaded from PTX; its parameters are the ones declared",
+                       k->ptx->name);
     if (i < 0 || i >= k->f->params.len)
         return rt_fail(k->mod->ctx, TSR_ERR_INVALID_ARGUMENT, "parameter %d of kernel '%s' does not exist (it has %d)",
                        i, k->f->name, k->f->params.len);
@@ -481,7 +560,7 @@ tsr_status tsr_kernel_get_attributes(tsr_kernel *k, tsr_kernel_attributes *out)
     const KernelVariant *v = &k->var[VARIANT_ALIGNED];
     if (v->ready)
         *out = v->attrs;
-    else
+    else if (k->f)
         out->threads = 32 * k->f->warps;
     return TSR_OK;
 }

@@ -35,7 +35,16 @@ typedef struct {
     int threads;
     void *handle; /* the device's loaded kernel */
     tsr_kernel_attributes attrs;
+    TmaRequest *tma; /* malloc'd: the tensor maps this variant takes (CodegenResult.tma), ntma of them */
+    int ntma;
+    uint64_t tma_params; /* the tensors they describe (bit i: parameter i) */
+    /* Maps encoded for earlier launches (launch.c), under ctx->work_lock:
+     * TMA_CACHE_WAYS per request, replaced in turn. */
+    struct TmaCacheEntry *maps;
+    unsigned map_turn;
 } KernelVariant;
+
+enum { TMA_CACHE_WAYS = 4 };
 
 enum { VARIANT_ALIGNED = 0, MAX_VARIANTS = 8 };
 
@@ -46,9 +55,18 @@ typedef struct {
     double scalar;
 } BoundArg;
 
+/* A kernel of PTX loaded by tsr_module_load_ptx (ptxmod.c): its declared
+ * parameters. */
+typedef struct {
+    char *name;
+    tsr_ptx_param_kind *params;
+    int nparams;
+} PtxDecl;
+
 struct tsr_kernel {
     tsr_module *mod;
-    TirFunc *f;   /* the frontend's TIR (code generation works on its own copy) */
+    TirFunc *f;   /* the frontend's TIR (code generation works on its own copy); NULL for loaded PTX */
+    PtxDecl *ptx; /* loaded PTX (var[0] holds it), else NULL */
     Define *defs; /* the values of f's compile-time parameters (f->defines) */
     KernelVariant var[MAX_VARIANTS];
     char *tir_text, *llvm_ir; /* kept when asked (TSR_IR_*) */
@@ -138,6 +156,23 @@ struct tsr_context {
     ErrSlot first_slot;   /* the creating thread's, in errors */
     bool lost_message;    /* a thread's slot could not be allocated */
 };
+
+static inline const char *rt_kernel_name(const tsr_kernel *k) { return k->f ? k->f->name : k->ptx->name; }
+
+/* For calls that need a kernel compiled from the DSL: TSR_OK, or the
+ * failure (message on the context) for a kernel of loaded PTX. */
+tsr_status rt_dsl_kernel(tsr_kernel *k, const char *fn);
+/* Frees a kernel of loaded PTX's declaration (ptxmod.c). */
+void rt_ptx_decl_free(tsr_context *ctx, PtxDecl *d);
+/* Adds a kernel to a module's list (module.c). */
+tsr_status rt_module_add_kernel(tsr_module *m, tsr_kernel *k);
+/* A new module handle on ctx's list, or NULL (out of memory, reported). */
+tsr_module *rt_module_new(tsr_context *ctx);
+
+/* Whether tensors on d can be used by ctx's kernels, and a DLPack device
+ * type's name for messages (launch.c). */
+bool rt_on_device(const tsr_context *ctx, DLDevice d);
+const char *rt_dl_device_name(DLDeviceType t);
 
 /* Starts a status-returning API call on ctx: clears the calling thread's
  * message and returns TSR_OK when ctx can be used, otherwise why not

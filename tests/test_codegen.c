@@ -69,20 +69,21 @@ static void attention_variants(void **state)
                                        { "CAUSAL", causal ? "true" : "false" } };
                     TirModule *m = compile_file_or_fail("kernels/attention.tsr", defs, 5);
                     char *ptx = ptx_of(module_func(m, "attention_fwd"), targets[t]);
-                    /* sm_80: mma.sync from ldmatrix fragments; sm_90a: wgmma from descriptors (no mma.sync
-                     * or ldmatrix at all), the tiles made visible to the tensor cores by a proxy fence */
+                    /* sm_80: mma.sync from ldmatrix fragments, cp.async copies; sm_90a: wgmma from
+                     * descriptors, TMA copies on mbarriers (no mma.sync, ldmatrix or cp.async at all) */
                     bool hopper = strcmp(targets[t], "sm_90a") == 0;
                     const char *sm80[] = { "mma.sync.aligned.m16n8k16.row.col.f32", "ldmatrix.sync.aligned",
                                            "cp.async.cg.shared.global", "cp.async.wait_group", NULL };
                     const char *sm90a[] = { "wgmma.mma_async.sync.aligned.m64n", "wgmma.fence.sync.aligned",
                                             "wgmma.commit_group.sync.aligned", "wgmma.wait_group.sync.aligned 0",
-                                            "fence.proxy.async.shared::cta", "cp.async.cg.shared.global", NULL };
+                                            "cp.async.bulk.tensor.4d.shared::cluster.global.tile",
+                                            "mbarrier.arrive.expect_tx", "mbarrier.try_wait.parity", NULL };
                     for (const char **w = hopper ? sm90a : sm80; *w; w++)
                         if (!strstr(ptx, *w))
                             fail_msg("attention %s D=%d %s: no %s in the PTX", targets[t], dims[d],
                                      dtype_name(dts[k]), *w);
-                    if (hopper && (strstr(ptx, "mma.sync") || strstr(ptx, "ldmatrix")))
-                        fail_msg("attention sm_90a D=%d %s: mma.sync or ldmatrix in the PTX", dims[d],
+                    if (hopper && (strstr(ptx, "mma.sync") || strstr(ptx, "ldmatrix") || strstr(ptx, "cp.async.cg")))
+                        fail_msg("attention sm_90a D=%d %s: mma.sync, ldmatrix or cp.async in the PTX", dims[d],
                                  dtype_name(dts[k]));
                     if (strstr(ptx, "ld.local") || strstr(ptx, "st.local"))
                         fail_msg("attention %s D=%d %s causal=%d touches local memory", targets[t], dims[d],
@@ -295,7 +296,8 @@ static void sass_counts(void **state)
     assert_int_equal(c.hgmma, 12);
     assert_int_equal(c.hmma, 0);
     assert_int_equal(c.ldsm, 0);
-    assert_true(c.ldgsts > 0 && c.mufu > 0 && c.instructions > 50 * c.hgmma);
+    assert_int_equal(c.ldgsts, 0);
+    assert_true(c.utmaldg > 0 && c.mufu > 0 && c.instructions > 50 * c.hgmma);
     assert_int_equal(rep.spill_stores, 0);
     assert_int_equal(rep.c75xx, 0);
     free(ptx);
@@ -336,8 +338,20 @@ static bool emit_with_requests(const TmaRequest *req, int n, uint64_t unaligned,
     diag_init(&diag, &s);
     const Target *t = target_lookup("sm_90a");
     assert_true(compile_layout(f, t, &diag, NULL));
-    for (int i = 0; i < n; i++)
-        vec_push(&f->arena, f->tma, req[i]);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(tir_tma_request(f, &req[i]), i);
+        assert_int_equal(tir_tma_request(f, &req[i]), i); /* the same request again: the same map */
+    }
+    if (n && req[0].param == 0) {
+        StrBuf text;
+        sb_init(&text);
+        tir_print(&text, f);
+        char line[96];
+        snprintf(line, sizeof line, "tensor_map 0: %s box [%d", f->params.data[req[0].param].name, req[0].box[0]);
+        if (!strstr(text.data, line))
+            fail_msg("no '%s' in\n%s", line, text.data);
+        sb_free(&text);
+    }
     CodegenOptions o = { "sm_90a", true, unaligned, 0 };
     bool ok = codegen_emit(f, t, &o, true, r, &diag);
     if (diag.out.data)

@@ -6,11 +6,15 @@
  * through TESSERA_LIBCUDA): the whole API suite, plus what only cuda does:
  * the device's limits, dynamic shared memory above 48 KB, the driver's logs
  * when it refuses PTX, host pointers given as GPU memory, faults surfacing at
- * synchronization, and the primary context pushed and popped around every
- * call. */
+ * synchronization, the primary context pushed and popped around every
+ * call, and tensor maps asked of cuTensorMapEncodeTiled (once per tensor
+ * description) for a kernel that takes one (tests/support/tma_fixture.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "attn_check.h"
+#include "hopper_gemm.h"
+#include "mock/libcuda_mock.h"
 #include "rt_suite.h"
+#include "tma_fixture.h"
 
 #include <dlfcn.h>
 #include <math.h>
@@ -36,6 +40,7 @@ typedef struct {
 static char mock_path[8192];
 static MockStats (*mock_stats)(void);
 static int (*mock_depth)(void);
+static MockTensorMapCall (*mock_tensor_maps)(void);
 
 static tsr_context *cuda_context(tsr_status *status)
 {
@@ -480,6 +485,173 @@ static void mock_attention(void **state)
     tsr_context_destroy(r.ctx);
 }
 
+/* A device copy of the fixture's tensors, launched; B is checked on the host. */
+static void mock_tma_copy(tsr_context *ctx, tsr_kernel *k, int64_t m, void **a_dev, void **b_dev)
+{
+    uint16_t *a = calloc((size_t)m * 64, 2), *b = calloc((size_t)m * 64, 2);
+    TmaFixtureData d;
+    tma_fixture_data(&d, m, 64, a, b);
+    size_t bytes = (size_t)m * 128;
+    assert_int_equal(tsr_memcpy(ctx, *a_dev, a, bytes, TSR_COPY_HOST_TO_DEVICE, NULL), TSR_OK);
+    d.ta.data = *a_dev;
+    d.tb.data = *b_dev;
+    d.ta.device = d.tb.device = tsr_context_dl_device(ctx);
+    tsr_arg args[2] = { { &d.ta, 0 }, { &d.tb, 0 } };
+    if (tsr_kernel_launch_args(k, args, 2, NULL) != TSR_OK)
+        fail_msg("%s", tsr_kernel_error(k));
+    assert_int_equal(tsr_stream_synchronize(ctx, NULL), TSR_OK);
+    assert_int_equal(tsr_memcpy(ctx, b, *b_dev, bytes, TSR_COPY_DEVICE_TO_HOST, NULL), TSR_OK);
+    assert_int_equal(tma_fixture_mismatches(&d, b), 0);
+    free(a);
+    free(b);
+}
+
+/* On a Hopper (the mock as compute capability 9.0), a kernel that takes a
+ * tensor map gets one from cuTensorMapEncodeTiled with A's description
+ * (dims and byte strides innermost first, the request's box and swizzle,
+ * no interleave, L2 promotion 128B, zero fill), once per description:
+ * launches with the same tensor reuse it. */
+static void mock_tensor_maps_encoded(void **state)
+{
+    (void)state;
+    NEED_MOCK();
+    setenv("MOCK_CUDA_CC", "90", 1);
+    char dir[] = "/tmp/tsr-tma-cuda-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    tma_fixture_install(dir, "sm_90a", NULL, 0);
+    tsr_context_options o;
+    tsr_context_options_init(&o);
+    o.device = TSR_DEVICE_CUDA;
+    o.cache = TSR_CACHE_ON;
+    o.cache_dir = dir;
+    tsr_context *ctx;
+    assert_int_equal(tsr_context_create(&o, &ctx), TSR_OK);
+    assert_string_equal(tsr_context_default_target(ctx), "sm_90a");
+    tsr_module *m;
+    assert_int_equal(tsr_module_compile(ctx, tma_fixture_src, strlen(tma_fixture_src), NULL, &m), TSR_OK);
+    tsr_kernel *k;
+    assert_int_equal(tsr_module_get_kernel(m, NULL, &k), TSR_OK);
+    void *a1, *a2, *b;
+    assert_int_equal(tsr_malloc(ctx, 100 * 128, &a1) | tsr_malloc(ctx, 100 * 128, &a2) | tsr_malloc(ctx, 100 * 128, &b),
+                     TSR_OK);
+    long before = mock_tensor_maps().calls;
+    mock_tma_copy(ctx, k, 100, &a1, &b);
+    MockTensorMapCall c = mock_tensor_maps();
+    assert_int_equal(c.calls, before + 1);
+    assert_int_equal(c.dtype, 6 /* CU_TENSOR_MAP_DATA_TYPE_FLOAT16 */);
+    assert_int_equal(c.rank, 2);
+    assert_ptr_equal(c.global, a1);
+    assert_int_equal(c.dims[0], 64);
+    assert_int_equal(c.dims[1], 100);
+    assert_int_equal(c.strides[0], 128);
+    assert_int_equal(c.box[0], 64);
+    assert_int_equal(c.box[1], 64);
+    assert_int_equal(c.elem_strides[0], 1);
+    assert_int_equal(c.elem_strides[1], 1);
+    assert_int_equal(c.interleave, 0);
+    assert_int_equal(c.swizzle, 3 /* CU_TENSOR_MAP_SWIZZLE_128B */);
+    assert_int_equal(c.l2_promotion, 2 /* CU_TENSOR_MAP_L2_PROMOTION_L2_128B */);
+    assert_int_equal(c.oob_fill, 0);
+    mock_tma_copy(ctx, k, 100, &a1, &b);
+    assert_int_equal(mock_tensor_maps().calls, before + 1); /* reused */
+    mock_tma_copy(ctx, k, 100, &a2, &b);
+    assert_int_equal(mock_tensor_maps().calls, before + 2);
+    assert_ptr_equal(mock_tensor_maps().global, a2);
+    mock_tma_copy(ctx, k, 70, &a1, &b); /* another shape */
+    assert_int_equal(mock_tensor_maps().calls, before + 3);
+    assert_int_equal(mock_tensor_maps().dims[1], 70);
+    tsr_free(ctx, a1);
+    tsr_free(ctx, a2);
+    tsr_free(ctx, b);
+    tsr_module_destroy(m);
+    tsr_context_destroy(ctx);
+    unsetenv("MOCK_CUDA_CC");
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* nvcc's TMA GEMM through the public API on the mock Hopper: the PTX loaded
+ * by the driver, the maps made by cuTensorMapEncodeTiled, the launch with
+ * its explicit shape; and a map of this device refused by an emu kernel. */
+static void mock_ptx_module(void **state)
+{
+    (void)state;
+    NEED_MOCK();
+    char why[256];
+    char *ptx = hopper_gemm_ptx(why, sizeof why);
+    if (!ptx)
+        TEST_SKIP("%s", why);
+    setenv("MOCK_CUDA_CC", "90", 1);
+    tsr_status s;
+    tsr_context *ctx = cuda_context(&s);
+    assert_int_equal(s, TSR_OK);
+    tsr_module *m;
+    if (tsr_module_load_ptx(ctx, ptx, strlen(ptx), hopper_gemm_kernels, 2, &m) != TSR_OK)
+        fail_msg("%s", tsr_context_error(ctx));
+    tsr_kernel *k;
+    assert_int_equal(tsr_module_get_kernel(m, "hopper_tma_gemm", &k), TSR_OK);
+    uint16_t *A = malloc(HG_ROWS * 64 * 2), *Bt = malloc(64 * 64 * 2);
+    float *D = malloc(64 * 64 * 4);
+    hopper_gemm_inputs(A, Bt);
+    void *da, *db, *dd;
+    assert_int_equal(tsr_malloc(ctx, HG_ROWS * 128, &da) | tsr_malloc(ctx, 64 * 128, &db) |
+                         tsr_malloc(ctx, 64 * 64 * 4, &dd),
+                     TSR_OK);
+    tsr_memcpy(ctx, da, A, HG_ROWS * 128, TSR_COPY_HOST_TO_DEVICE, NULL);
+    tsr_memcpy(ctx, db, Bt, 64 * 128, TSR_COPY_HOST_TO_DEVICE, NULL);
+    int64_t as[2] = { HG_ROWS, 64 }, bs[2] = { 64, 64 }, ds[2] = { 64, 64 };
+    DLDevice dev = tsr_context_dl_device(ctx);
+    DLTensor ta = { da, dev, 2, { kDLFloat, 16, 1 }, as, NULL, 0 }, tb = { db, dev, 2, { kDLFloat, 16, 1 }, bs, NULL, 0 },
+             td = { dd, dev, 2, { kDLFloat, 32, 1 }, ds, NULL, 0 };
+    tsr_tensor_map ma, mb;
+    uint32_t box[2] = { 64, 64 };
+    long before = mock_tensor_maps().calls;
+    assert_int_equal(tsr_tensor_map_encode(ctx, &ta, 2, box, TSR_TMA_SWIZZLE_128B, &ma), TSR_OK);
+    assert_int_equal(mock_tensor_maps().dims[1], HG_ROWS);
+    assert_int_equal(tsr_tensor_map_encode(ctx, &tb, 2, box, TSR_TMA_SWIZZLE_128B, &mb), TSR_OK);
+    assert_int_equal(mock_tensor_maps().calls, before + 2);
+    tsr_ptx_arg args[4] = { { .map = &ma }, { .map = &mb }, { .tensor = &td }, { .i = 40 } };
+    tsr_launch_dims dims = { { 1, 1, 1 }, { 128, 1, 1 }, 0 };
+    if (tsr_kernel_launch_ptx(k, &dims, args, 4, NULL) != TSR_OK)
+        fail_msg("%s", tsr_context_error(ctx));
+    assert_int_equal(tsr_stream_synchronize(ctx, NULL), TSR_OK);
+    tsr_memcpy(ctx, D, dd, 64 * 64 * 4, TSR_COPY_DEVICE_TO_HOST, NULL);
+    assert_int_equal(hopper_gemm_mismatches(A, 40, Bt, D), 0);
+    /* Host memory is not the GPU's. */
+    DLTensor host = { A, dev, 2, { kDLFloat, 16, 1 }, as, NULL, 0 };
+    assert_int_equal(tsr_tensor_map_encode(ctx, &host, 2, box, TSR_TMA_SWIZZLE_128B, &mb), TSR_ERR_LAUNCH);
+    assert_non_null(strstr(tsr_context_error(ctx), "is not GPU memory"));
+
+    /* The cuda map given to the same kernel on emu. */
+    tsr_context_options o;
+    tsr_context_options_init(&o);
+    o.device = TSR_DEVICE_EMU;
+    tsr_context *emu;
+    assert_int_equal(tsr_context_create(&o, &emu), TSR_OK);
+    tsr_module *em;
+    assert_int_equal(tsr_module_load_ptx(emu, ptx, strlen(ptx), hopper_gemm_kernels, 2, &em), TSR_OK);
+    tsr_kernel *ek;
+    tsr_module_get_kernel(em, "hopper_tma_gemm", &ek);
+    DLTensor hd = { D, { kDLCPU, 0 }, 2, { kDLFloat, 32, 1 }, ds, NULL, 0 };
+    args[2].tensor = &hd;
+    assert_int_equal(tsr_kernel_launch_ptx(ek, &dims, args, 4, NULL), TSR_ERR_LAUNCH);
+    if (!strstr(tsr_context_error(emu), "argument 0 is a tensor map made for another device (cuda:0)"))
+        fail_msg("%s", tsr_context_error(emu));
+    tsr_module_destroy(em);
+    tsr_context_destroy(emu);
+    tsr_free(ctx, da);
+    tsr_free(ctx, db);
+    tsr_free(ctx, dd);
+    tsr_module_destroy(m);
+    tsr_context_destroy(ctx);
+    unsetenv("MOCK_CUDA_CC");
+    free(A);
+    free(Bt);
+    free(D);
+    free(ptx);
+}
+
 int main(void)
 {
     suite_default_cache_dir();
@@ -495,6 +667,7 @@ int main(void)
     if (lib) {
         *(void **)&mock_stats = dlsym(lib, "mock_cuda_stats");
         *(void **)&mock_depth = dlsym(lib, "mock_cuda_depth");
+        *(void **)&mock_tensor_maps = dlsym(lib, "mock_cuda_tensor_maps");
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(no_driver),
@@ -506,6 +679,8 @@ int main(void)
         cmocka_unit_test(mock_attention),
         cmocka_unit_test(mock_streams_and_threads),
         cmocka_unit_test(mock_events),
+        cmocka_unit_test(mock_tensor_maps_encoded),
+        cmocka_unit_test(mock_ptx_module),
     };
     int failed = cmocka_run_group_tests_name("cuda", tests, NULL, NULL);
     /* The API suite on the mock, then on the machine's GPU when there is one. */

@@ -38,7 +38,7 @@
 /* Looked up when present: a driver without them (a mock) has no events or
  * streams. */
 #define CUDA_EVENT_FUNCS(X) X(cuEventCreate) X(cuEventRecord) X(cuEventSynchronize) X(cuEventElapsedTime) X(cuEventDestroy) \
-    X(cuStreamCreate) X(cuStreamDestroy)
+    X(cuStreamCreate) X(cuStreamDestroy) X(cuTensorMapEncodeTiled)
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -320,11 +320,29 @@ static tsr_status cuda_check_tensor(tsr_context *ctx, const char *param, const H
     return TSR_OK;
 }
 
-static tsr_status cuda_launch(tsr_context *ctx, tsr_kernel *k, KernelVariant *v, const Launch *l, void *stream,
-                              StrBuf *err)
+static tsr_status cuda_launch_raw(tsr_context *ctx, KernelVariant *v, RawLaunch *r, void *stream, StrBuf *err)
 {
     Cuda *cu = cuda_of(ctx);
     CudaKernel *ck = v->handle;
+    tsr_status s = push(cu, err);
+    if (s != TSR_OK)
+        return s;
+    CUresult res = CUDA_SUCCESS;
+    /* Kernels of loaded PTX opt in per launch (Tessera's at load). */
+    if (r->smem > 48 * 1024 && r->smem > v->smem_bytes)
+        res = cu->cuFuncSetAttribute(ck->fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)r->smem);
+    if (res != CUDA_SUCCESS)
+        s = cu_fail(cu, res, "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", err);
+    else if ((res = cu->cuLaunchKernel(ck->fn, r->grid[0], r->grid[1], r->grid[2], r->block[0], r->block[1],
+                                       r->block[2], (unsigned)r->smem, (CUstream)stream, r->args, NULL)) != CUDA_SUCCESS)
+        s = cu_fail(cu, res, "cuLaunchKernel", err);
+    pop(cu);
+    return s;
+}
+
+static tsr_status cuda_launch(tsr_context *ctx, tsr_kernel *k, KernelVariant *v, const Launch *l, void *stream,
+                              StrBuf *err)
+{
     size_t bytes;
     int n = rt_param_slots(k->f, l, &bytes);
     /* The packed values, then the pointers to them, from the context's allocator. */
@@ -337,16 +355,45 @@ static tsr_status cuda_launch(tsr_context *ctx, tsr_kernel *k, KernelVariant *v,
     }
     void **args = (void **)(buf + head);
     tsr_status s = TSR_ERR_DEVICE;
-    if (rt_pack_params(k->f, l, NULL, NULL, -1, buf, bytes, args, err) && (s = push(cu, err)) == TSR_OK) {
-        CUresult r = cu->cuLaunchKernel(ck->fn, (unsigned)l->grid[0], (unsigned)l->grid[1], (unsigned)l->grid[2],
-                                        (unsigned)v->threads, 1, 1, (unsigned)v->smem_bytes, (CUstream)stream, args,
-                                        NULL);
-        if (r != CUDA_SUCCESS)
-            s = cu_fail(cu, r, "cuLaunchKernel", err);
-        pop(cu);
+    if (rt_pack_params(k->f, l, NULL, NULL, -1, buf, bytes, args, err)) {
+        RawLaunch r = { k->f->name, { (unsigned)l->grid[0], (unsigned)l->grid[1], (unsigned)l->grid[2] },
+                        { (unsigned)v->threads, 1, 1 }, v->smem_bytes, args, NULL, 0 };
+        s = cuda_launch_raw(ctx, v, &r, stream, err);
     }
     rt_free(ctx, buf, total);
     return s;
+}
+
+/* A tensor map by the driver (the description's numbering is CUDA's). L2
+ * promotion by 128 bytes, as CUTLASS's TMA copies ask. */
+static tsr_status cuda_tensor_map_encode(tsr_context *ctx, const EmuTensorMapDesc *d, void *map, StrBuf *err)
+{
+    Cuda *cu = cuda_of(ctx);
+    if (!cu->cuTensorMapEncodeTiled || cu->cc_major < 9) {
+        sb_printf(err, "%s has no tensor maps (%s)", ctx->device_name,
+                  cu->cc_major < 9 ? "TMA needs compute capability 9.0" : "the driver lacks cuTensorMapEncodeTiled");
+        return TSR_ERR_UNSUPPORTED;
+    }
+    CUtensorMap m;
+    cuuint64_t dims[5], strides[4];
+    cuuint32_t box[5], estrides[5];
+    for (unsigned i = 0; i < d->rank; i++) {
+        dims[i] = d->dims[i];
+        box[i] = d->box[i];
+        estrides[i] = d->elem_strides[i] ? d->elem_strides[i] : 1;
+        if (i)
+            strides[i - 1] = d->strides[i - 1];
+    }
+    CUresult r = cu->cuTensorMapEncodeTiled(&m, (CUtensorMapDataType)d->dtype, d->rank, (void *)d->global, dims, strides,
+                                            box, estrides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                                            (CUtensorMapSwizzle)d->swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+                                            d->oob_fill ? CU_TENSOR_MAP_FLOAT_OOB_FILL_NAN_REQUEST_ZERO_FMA
+                                                        : CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (r != CUDA_SUCCESS)
+        return cu_fail(cu, r, "cuTensorMapEncodeTiled", err);
+    _Static_assert(sizeof m == ABI_TMAP_BYTES, "CUtensorMap is 128 bytes");
+    memcpy(map, &m, sizeof m);
+    return TSR_OK;
 }
 
 /* -------------------------------------------------------------- memory */
@@ -547,6 +594,8 @@ const DeviceOps rt_cuda_device = {
     .unload = cuda_unload,
     .check_tensor = cuda_check_tensor,
     .launch = cuda_launch,
+    .launch_raw = cuda_launch_raw,
+    .tensor_map_encode = cuda_tensor_map_encode,
     .mem_alloc = cuda_alloc,
     .mem_free = cuda_free,
     .mem_copy = cuda_copy,

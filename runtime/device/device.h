@@ -17,6 +17,19 @@
 #define TSR_DEVICE_H
 
 #include "rt.h"
+#include "tensormap.h"
+
+/* A launch of loaded PTX with its parameters packed (cuLaunchKernel's
+ * kernelParams): what tsr_kernel_launch and tsr_kernel_launch_ptx both end
+ * in. */
+typedef struct {
+    const char *name; /* the kernel */
+    unsigned grid[3], block[3];
+    size_t smem;      /* dynamic shared memory */
+    void **args;      /* per PTX parameter, its value */
+    EmuRegion *regions; /* emu: the memory the kernel may touch (sorted and merged in place) */
+    int nregions;
+} RawLaunch;
 
 /* What a device provides. Functions return a status and append a message to
  * err on failure. */
@@ -35,6 +48,11 @@ struct DeviceOps {
     tsr_status (*check_tensor)(tsr_context *ctx, const char *param, const HostTensor *t, StrBuf *err);
     tsr_status (*launch)(tsr_context *ctx, tsr_kernel *k, KernelVariant *v, const Launch *l, void *stream,
                          StrBuf *err);
+    /* Runs loaded PTX (PTX devices). */
+    tsr_status (*launch_raw)(tsr_context *ctx, KernelVariant *v, RawLaunch *r, void *stream, StrBuf *err);
+    /* Encodes a tensor map (rt_tma_check has accepted d) into the 128 bytes
+     * at map, for kernels of this device (NULL: the device takes none). */
+    tsr_status (*tensor_map_encode)(tsr_context *ctx, const EmuTensorMapDesc *d, void *map, StrBuf *err);
     tsr_status (*mem_alloc)(tsr_context *ctx, size_t bytes, void **ptr, StrBuf *err);
     tsr_status (*mem_free)(tsr_context *ctx, void *ptr, size_t bytes, StrBuf *err);
     tsr_status (*mem_copy)(tsr_context *ctx, void *dst, const void *src, size_t bytes, tsr_copy_kind kind,

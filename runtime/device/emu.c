@@ -60,24 +60,11 @@ static int by_base(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The memory the launch's tensors span, writable for `out` tensors. Tensors
- * may alias (an output written in place over an input): overlapping spans
- * are merged, writable if any of them is. */
-static int tensor_regions(const TirFunc *f, const Launch *l, EmuRegion *regions)
+/* Sorts regions by address and merges overlapping ones (tensors may alias:
+ * an output written in place over an input), writable if any of them is;
+ * returns how many remain. */
+static int merge_regions(EmuRegion *regions, int n)
 {
-    int n = 0;
-    for (int i = 0; i < l->nargs; i++) {
-        if (!l->args[i].is_tensor)
-            continue;
-        const char *lo;
-        size_t bytes;
-        if (!rt_tensor_extent(&l->args[i].tensor, &lo, &bytes) || !bytes) /* validation refused the first */
-            continue;
-        regions[n].base = lo;
-        regions[n].size = bytes;
-        regions[n].writable = f->params.data[i].is_out;
-        n++;
-    }
     qsort(regions, (size_t)n, sizeof *regions, by_base);
     int m = 0;
     for (int i = 0; i < n; i++) {
@@ -95,10 +82,50 @@ static int tensor_regions(const TirFunc *f, const Launch *l, EmuRegion *regions)
     return m;
 }
 
+/* The memory the launch's tensors span, writable for `out` tensors. */
+static int tensor_regions(const TirFunc *f, const Launch *l, EmuRegion *regions)
+{
+    int n = 0;
+    for (int i = 0; i < l->nargs; i++) {
+        if (!l->args[i].is_tensor)
+            continue;
+        const char *lo;
+        size_t bytes;
+        if (!rt_tensor_extent(&l->args[i].tensor, &lo, &bytes) || !bytes) /* validation refused the first */
+            continue;
+        regions[n].base = lo;
+        regions[n].size = bytes;
+        regions[n].writable = f->params.data[i].is_out;
+        n++;
+    }
+    return n;
+}
+
+static tsr_status emu_launch_raw(tsr_context *ctx, KernelVariant *v, RawLaunch *r, void *stream, StrBuf *err)
+{
+    (void)stream;
+    EmuLaunch el;
+    memset(&el, 0, sizeof el);
+    for (int i = 0; i < 3; i++) {
+        el.grid[i] = r->grid[i];
+        el.block[i] = r->block[i];
+    }
+    el.dyn_smem = r->smem;
+    el.regions = r->regions;
+    el.nregions = merge_regions(r->regions, r->nregions);
+    el.check_races = (ctx->flags & TSR_EMU_CHECK_RACES) != 0;
+    el.check_uninit = (ctx->flags & TSR_EMU_CHECK_UNINIT) != 0;
+    el.host_threads = ctx->host_threads;
+    if (el.host_threads <= 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        el.host_threads = cores > 0 ? (int)cores : 1;
+    }
+    return emu_launch(v->handle, r->name, r->args, &el, err) == 0 ? TSR_OK : TSR_ERR_DEVICE;
+}
+
 static tsr_status emu_run(tsr_context *ctx, tsr_kernel *k, KernelVariant *v, const Launch *l, void *stream,
                           StrBuf *err)
 {
-    (void)stream;
     EmuModule *m = v->handle;
     const char *name = k->f->name;
     EmuKernelInfo info;
@@ -122,31 +149,23 @@ static tsr_status emu_run(tsr_context *ctx, tsr_kernel *k, KernelVariant *v, con
         offsets[i] = info.params[i].offset;
         sizes[i] = info.params[i].size;
     }
-    int nregions = tensor_regions(k->f, l, regions);
     tsr_status s = TSR_ERR_DEVICE;
     if (rt_pack_params(k->f, l, offsets, sizes, n, buf, info.param_bytes, args, err)) {
-        EmuLaunch el;
-        memset(&el, 0, sizeof el);
-        for (int i = 0; i < 3; i++) {
-            el.grid[i] = (unsigned)l->grid[i];
-            el.block[i] = 1;
-        }
-        el.block[0] = (unsigned)v->threads;
-        el.dyn_smem = v->smem_bytes;
-        el.regions = regions;
-        el.nregions = nregions;
-        el.check_races = (ctx->flags & TSR_EMU_CHECK_RACES) != 0;
-        el.check_uninit = (ctx->flags & TSR_EMU_CHECK_UNINIT) != 0;
-        el.host_threads = ctx->host_threads;
-        if (el.host_threads <= 0) {
-            long cores = sysconf(_SC_NPROCESSORS_ONLN);
-            el.host_threads = cores > 0 ? (int)cores : 1;
-        }
-        if (emu_launch(m, name, args, &el, err) == 0)
-            s = TSR_OK;
+        RawLaunch r = { name, { 0 }, { (unsigned)v->threads, 1, 1 }, v->smem_bytes, args, regions,
+                        tensor_regions(k->f, l, regions) };
+        for (int i = 0; i < 3; i++)
+            r.grid[i] = (unsigned)l->grid[i];
+        s = emu_launch_raw(ctx, v, &r, stream, err);
     }
     rt_free(ctx, block, total);
     return s;
+}
+
+/* The emulator's own encoding of a tensor map (runtime/emu/README.md). */
+static tsr_status emu_map_encode(tsr_context *ctx, const EmuTensorMapDesc *d, void *map, StrBuf *err)
+{
+    (void)ctx;
+    return emu_tensor_map_encode(map, d, err) == 0 ? TSR_OK : TSR_ERR_LAUNCH;
 }
 
 /* ------------------------------------------------------ the DeviceOps table */
@@ -160,6 +179,8 @@ const DeviceOps rt_emu_device = {
     .load = emu_load,
     .unload = emu_unload,
     .launch = emu_run,
+    .launch_raw = emu_launch_raw,
+    .tensor_map_encode = emu_map_encode,
     .mem_alloc = rt_host_alloc,
     .mem_free = rt_host_free,
     .mem_copy = rt_host_copy,

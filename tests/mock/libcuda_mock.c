@@ -10,11 +10,14 @@
  * 80, 90, ...; default 80), MOCK_CUDA_NO_DEVICE, MOCK_CUDA_FUNC_MAX_THREADS,
  * MOCK_CUDA_FAIL_LOAD, MOCK_CUDA_FAIL_LAUNCH, MOCK_CUDA_FAULT (a launch
  * succeeds, the next synchronization reports a fault), MOCK_CUDA_OOM.
- * mock_cuda_stats() tells the test what happened. Streams are tokens: a
+ * mock_cuda_stats() tells the test what happened, mock_cuda_tensor_maps() the
+ * last tensor map asked for (libcuda_mock.h); the maps are the emulator's
+ * encoding, so kernels that use them run. Streams are tokens: a
  * launch, copy or synchronization on a stream that is not live fails with
  * CUDA_ERROR_INVALID_HANDLE. Launches hold one lock, so threads may launch
  * at once. */
 #include "emu/emu.h"
+#include "libcuda_mock.h"
 
 #include <cuda.h>
 #include <pthread.h>
@@ -588,6 +591,65 @@ EXPORT CUresult CUDAAPI cuEventDestroy_v2(CUevent ev)
     NEED_CONTEXT();
     free(ev);
     return CUDA_SUCCESS;
+}
+
+/* ------------------------------------------------------------- tensor maps */
+
+static MockTensorMapCall tmap_call;
+
+EXPORT MockTensorMapCall mock_cuda_tensor_maps(void)
+{
+    pthread_mutex_lock(&lock);
+    MockTensorMapCall c = tmap_call;
+    pthread_mutex_unlock(&lock);
+    return c;
+}
+
+/* Records the call, then encodes with the emulator's encoder (which checks
+ * the documented rules; a broken one is CUDA_ERROR_INVALID_VALUE, as the
+ * driver answers). Needs no current context, as the driver's. */
+EXPORT CUresult CUDAAPI cuTensorMapEncodeTiled(CUtensorMap *map, CUtensorMapDataType dtype, cuuint32_t rank, void *global,
+                                               const cuuint64_t *dims, const cuuint64_t *strides, const cuuint32_t *box,
+                                               const cuuint32_t *estrides, CUtensorMapInterleave interleave,
+                                               CUtensorMapSwizzle swizzle, CUtensorMapL2promotion l2,
+                                               CUtensorMapFloatOOBfill oob)
+{
+    if (!map || (uintptr_t)map % 64 || rank < 1 || rank > 5)
+        return CUDA_ERROR_INVALID_VALUE;
+    EmuTensorMapDesc d;
+    memset(&d, 0, sizeof d);
+    d.dtype = (int)dtype;
+    d.rank = rank;
+    d.global = global;
+    d.interleave = (int)interleave;
+    d.swizzle = (int)swizzle;
+    d.oob_fill = oob == CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE ? EMU_TMAP_OOB_ZERO : EMU_TMAP_OOB_NAN;
+    for (unsigned i = 0; i < rank; i++) {
+        d.dims[i] = dims[i];
+        d.box[i] = box[i];
+        d.elem_strides[i] = estrides[i];
+        if (i)
+            d.strides[i - 1] = strides[i - 1];
+    }
+    pthread_mutex_lock(&lock);
+    tmap_call.calls++;
+    tmap_call.dtype = d.dtype;
+    tmap_call.rank = rank;
+    tmap_call.global = global;
+    memcpy(tmap_call.dims, d.dims, sizeof d.dims);
+    memcpy(tmap_call.strides, d.strides, sizeof d.strides);
+    memcpy(tmap_call.box, d.box, sizeof d.box);
+    memcpy(tmap_call.elem_strides, d.elem_strides, sizeof d.elem_strides);
+    tmap_call.interleave = d.interleave;
+    tmap_call.swizzle = d.swizzle;
+    tmap_call.l2_promotion = (int)l2;
+    tmap_call.oob_fill = (int)oob;
+    pthread_mutex_unlock(&lock);
+    StrBuf err;
+    sb_init(&err);
+    int rc = emu_tensor_map_encode(map, &d, &err);
+    sb_free(&err);
+    return rc ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
 }
 
 /* --------------------------------------- the GPU recorder's calls (dry runs) */

@@ -4,6 +4,7 @@
 #include "codegen.h"
 #include "emu/emu.h"
 #include "rt.h"
+#include "tensormap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,13 +21,59 @@ static size_t tensor_extent(const HostTensor *t)
     return (size_t)(last + 1) * (size_t)dtype_size(t->dt);
 }
 
+/* The tensors to launch with the variant that accesses them element by
+ * element (no vectors, no tensor maps), as the runtime decides
+ * (runtime/launch.c): data not 16-byte aligned or a stride that is not a
+ * multiple of 16 bytes, or a tensor TMA cannot take. */
+static uint64_t unaligned_tensors(const KernelArg *args, int nargs)
+{
+    uint64_t mask = 0;
+    StrBuf why;
+    sb_init(&why);
+    for (int i = 0; i < nargs && i < 64; i++) {
+        const HostTensor *t = &args[i].tensor;
+        if (!args[i].is_tensor)
+            continue;
+        bool ok = (uintptr_t)t->data % 16 == 0;
+        for (int d = 0; d + 1 < t->rank; d++)
+            if (t->shape[d] > 1 && (t->strides[d] * dtype_size(t->dt)) % 16)
+                ok = false;
+        TmaTensor tt;
+        if (rt_tma_tensor(t, &tt) && !rt_tma_fit(&tt, &why))
+            ok = false;
+        if (!ok)
+            mask |= (uint64_t)1 << i;
+    }
+    sb_free(&why);
+    return mask;
+}
+
+/* The tensor maps the kernel takes (CodegenResult.tma), encoded for the
+ * emulator as the runtime does (runtime/tensormap.h) into *maps (malloc'd,
+ * NULL when none). */
+static bool encode_maps(const CodegenResult *cr, const KernelArg *args, unsigned char **maps, StrBuf *err)
+{
+    *maps = cr->ntma ? aligned_alloc(64, (size_t)cr->ntma * EMU_TENSOR_MAP_BYTES) : NULL;
+    for (int r = 0; r < cr->ntma; r++) {
+        const HostTensor *t = &args[cr->tma[r].param].tensor;
+        EmuTensorMapDesc d;
+        TmaTensor tt;
+        if (!rt_tma_tensor(t, &tt) || !rt_tma_fit(&tt, err))
+            return false;
+        rt_tma_describe(&tt, cr->tma[r].box, cr->tma[r].swizzle, &d);
+        if (emu_tensor_map_encode(*maps + (size_t)r * EMU_TENSOR_MAP_BYTES, &d, err))
+            return false;
+    }
+    return true;
+}
+
 bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions *o, StrBuf *err)
 {
     int32_t syms[64];
     int64_t grid[3];
     if (f->syms.len > 64 || !kernel_bind_args(f, args, nargs, syms, err) || !kernel_eval_grid(f, args, syms, grid, err))
         return false;
-    CodegenOptions co = { o->target, true, 0, 0 };
+    CodegenOptions co = { o->target, true, unaligned_tensors(args, nargs), 0 };
     CodegenResult cr;
     Diag diag;
     diag_init(&diag, NULL);
@@ -49,11 +96,22 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
     l.args = (KernelArg *)args;
     l.nargs = nargs;
     l.syms = syms;
+    unsigned char *maps;
+    if (!encode_maps(&cr, args, &maps, err)) {
+        free(maps);
+        emu_module_free(m);
+        codegen_result_free(&cr);
+        return false;
+    }
+    l.tma = cr.tma;
+    l.ntma = cr.ntma;
+    l.maps = maps;
     size_t bytes;
     int n = rt_param_slots(f, &l, &bytes);
     unsigned char *store = calloc(bytes + 1, 1);
     void **ptrs = calloc((size_t)n + 1, sizeof(void *));
     if (!rt_pack_params(f, &l, NULL, NULL, -1, store, bytes, ptrs, err)) {
+        free(maps);
         free(store);
         free(ptrs);
         emu_module_free(m);
@@ -84,6 +142,7 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
     launch.stats = &stats;
     ok = grid[0] * grid[1] * grid[2] == 0 || emu_launch(m, cr.kernel_name, ptrs, &launch, err) == 0;
     o->warp_insns = stats.warp_insns;
+    free(maps);
     free(store);
     free(ptrs);
     free(regions);

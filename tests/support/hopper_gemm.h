@@ -1,0 +1,27 @@
+/* tests/emu/hopper_gemm.cu through the public API: its PTX from nvcc
+ * (-arch=sm_90a, compiled at test time), the declarations of its two
+ * kernels for tsr_module_load_ptx, inputs, and the check against the
+ * product on the host. hopper_gemm(A, Bt, D) stores the tiles itself;
+ * hopper_tma_gemm(map A, map Bt, D, a_row) loads them by TMA (boxes of 64 x
+ * 64 halves, 128B swizzle): D[64][64] = A[a_row..+64][64] x Bt^T, rows of A
+ * past its end as zeros. */
+#ifndef TSR_HOPPER_GEMM_H
+#define TSR_HOPPER_GEMM_H
+
+#include "tessera.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum { HG_ROWS = 80 }; /* rows of A */
+
+extern const tsr_ptx_kernel hopper_gemm_kernels[2];
+
+/* The PTX (malloc'd), or NULL with the reason to skip in why. */
+char *hopper_gemm_ptx(char *why, size_t n);
+/* Fills A (HG_ROWS x 64) and Bt (64 x 64) with small halves, exact in f32 sums. */
+void hopper_gemm_inputs(uint16_t *A, uint16_t *Bt);
+/* How many elements of D differ from the product (printing the first). */
+int hopper_gemm_mismatches(const uint16_t *A, int a_row, const uint16_t *Bt, const float *D);
+
+#endif
