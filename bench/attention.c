@@ -4,7 +4,11 @@
  * one device on the same random inputs. Each is checked once on poisoned
  * outputs against the double-precision reference (kernels/reference.h), all
  * rows for small shapes and sampled rows and heads for large ones, then
- * timed: on cuda with CUDA events around each launch after a warm-up, the L2
+ * timed. A backward configuration times tsr_attention_backward (on O and
+ * LSE from one forward run) and checks dQ, dK and dV against the reference
+ * gradients of the whole problem, or of its first group of heads when that
+ * is too big, or not at all when even that is (no reference implementation
+ * of the backward pass is timed). Timing is on cuda with CUDA events around each launch after a warm-up, the L2
  * flushed before each run by a fill kernel over a buffer larger than L2; on
  * emu and interp with the host clock (CPU times). */
 #define _POSIX_C_SOURCE 200809L
@@ -35,6 +39,9 @@ static const double REF_MATRIX_BYTES = 3.0 * (1 << 30);
 /* Configurations with at most this many multiply-adds in the check get every
  * row checked. */
 static const double CHECK_ALL_MACS = 1 << 26;
+/* The backward's reference gradients: of the whole problem up to this many
+ * multiply-adds of Q K^T, else of one group of heads up to the second. */
+static const double BWD_CHECK_ALL_MACS = 1 << 28, BWD_CHECK_GROUP_MACS = 1u << 31;
 
 /* ------------------------------------------------------------ utilities */
 
@@ -66,19 +73,21 @@ static void progress(const BenchOptions *o, const char *fmt, ...)
 
 /* ----------------------------------------------------------- the inputs */
 
-/* Random normal inputs of one dtype: bits for the device and their exact
- * values as floats for the references. Made once per dtype at the largest
- * size a configuration needs; a configuration uses the first elements. */
+/* Random normal inputs of one dtype (q, k, v and the backward's dout):
+ * bits for the device and their exact values as floats for the references.
+ * Made once per dtype at the largest size a configuration needs; a
+ * configuration uses the first elements. */
+enum { NINPUTS = 4 };
 typedef struct {
     DType dt;
     int64_t n;
-    uint16_t *bits[3];
-    float *vals[3];
+    uint16_t *bits[NINPUTS];
+    float *vals[NINPUTS];
 } Inputs;
 
 static void inputs_free(Inputs *in)
 {
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < NINPUTS; i++) {
         free(in->bits[i]);
         free(in->vals[i]);
         in->bits[i] = NULL;
@@ -92,7 +101,7 @@ static bool inputs_make(Inputs *in, DType dt, int64_t n, uint64_t seed)
     inputs_free(in);
     in->dt = dt;
     in->n = n;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < NINPUTS; i++) {
         in->bits[i] = malloc(sizeof(uint16_t) * (size_t)n);
         in->vals[i] = malloc(sizeof(float) * (size_t)n);
         if (!in->bits[i] || !in->vals[i])
@@ -253,6 +262,7 @@ static tsr_status flush_l2(Bench *b, int round)
 
 typedef struct {
     DevTensor q, k, v, o, lse;      /* Tessera's */
+    DevTensor dout, dq, dk, dv;     /* and its backward's */
     DevTensor ref_o, scores, probs; /* the reference's */
     int heads_per_launch;           /* of the reference */
     float scale;
@@ -262,6 +272,10 @@ typedef enum { IMPL_TESSERA, IMPL_REFERENCE } Impl;
 
 static tsr_status run_tessera(Bench *b, const BenchConfig *c, Buffers *x)
 {
+    if (c->backward)
+        return CTX_CALL(b, "tsr_attention_backward",
+                        tsr_attention_backward(b->ctx, &x->q.t, &x->k.t, &x->v.t, &x->o.t, &x->lse.t, &x->dout.t,
+                                               &x->dq.t, &x->dk.t, &x->dv.t, x->scale, c->causal, NULL));
     return CTX_CALL(b, "tsr_attention_forward",
                     tsr_attention_forward(b->ctx, &x->q.t, &x->k.t, &x->v.t, &x->o.t, &x->lse.t, x->scale, c->causal,
                                           NULL));
@@ -453,6 +467,105 @@ static bool check_outputs(Bench *b, Impl impl, const BenchConfig *c, Buffers *x,
     return ok;
 }
 
+/* The backward's reference gradients (dQ, dK, dV) of the part checked: a
+ * prefix of each tensor, the whole problem or its first group of query
+ * heads with their key/value head in batch 0 (shape s), in float64 and in
+ * the kernel's precision, and each gradient's bound by FlashAttention's
+ * rule (the slack scaled to the gradient's magnitude, which grows with the
+ * number of rows summed). n[g] is 0 when nothing is checked. */
+typedef struct {
+    AttnShape s;
+    int64_t n[3];
+    double *ref[3];
+    double err_lowp[3], bound[3];
+} BwdRef;
+
+static void bwd_ref_free(BwdRef *br)
+{
+    for (int g = 0; g < 3; g++)
+        free(br->ref[g]);
+    memset(br, 0, sizeof *br);
+}
+
+static bool bwd_ref_make(BwdRef *br, const BenchConfig *c, const Inputs *in, double tolerance_scale)
+{
+    memset(br, 0, sizeof *br);
+    AttnShape s = { c->B, c->Hq, c->Hkv, c->Sq, c->Sk, c->D, c->causal, 1.0 / sqrt((double)c->D) };
+    double macs = (double)c->B * c->Hq * c->Sq * c->Sk * c->D;
+    if (macs > BWD_CHECK_ALL_MACS) {
+        s.B = 1;
+        s.Hq = c->Hq / c->Hkv;
+        s.Hkv = 1;
+        macs = (double)s.Hq * c->Sq * c->Sk * c->D;
+    }
+    br->s = s;
+    if (macs > BWD_CHECK_GROUP_MACS)
+        return true;
+    br->n[0] = (int64_t)s.B * s.Hq * s.Sq * s.D;
+    br->n[1] = br->n[2] = (int64_t)s.B * s.Hkv * s.Sk * s.D;
+    double *low[3] = { NULL, NULL, NULL };
+    bool ok = true;
+    for (int g = 0; g < 3; g++) {
+        br->ref[g] = malloc(sizeof(double) * (size_t)(br->n[g] + 1));
+        low[g] = malloc(sizeof(double) * (size_t)(br->n[g] + 1));
+        ok &= br->ref[g] && low[g];
+    }
+    if (ok) {
+        AttnInputs ai = { in->vals[0], in->vals[1], in->vals[2] };
+        ref_attention_backward(&s, &ai, in->vals[3], br->ref[0], br->ref[1], br->ref[2]);
+        ref_attention_backward_lowp(&s, &ai, in->vals[3], c->dt, low[0], low[1], low[2]);
+        for (int g = 0; g < 3; g++) {
+            double mag = 0;
+            for (int64_t i = 0; i < br->n[g]; i++) {
+                br->err_lowp[g] = fmax(br->err_lowp[g], fabs(low[g][i] - br->ref[g][i]));
+                mag = fmax(mag, fabs(br->ref[g][i]));
+            }
+            br->bound[g] = (2 * br->err_lowp[g] + attention_slack(c->dt) * fmax(1.0, mag)) * tolerance_scale;
+        }
+    }
+    for (int g = 0; g < 3; g++)
+        free(low[g]);
+    return ok;
+}
+
+/* Downloads the gradients after the check run and measures them against
+ * the reference; the result's err, and the configuration's err_lowp and
+ * bound, are those of the gradient nearest its bound. Elements still holding
+ * the poison anywhere count as unwritten. */
+static bool check_gradients(Bench *b, const BenchConfig *c, Buffers *x, const BwdRef *br, BenchResult *r,
+                            ImplResult *res)
+{
+    const DevTensor *grads[3] = { &x->dq, &x->dk, &x->dv };
+    bool ok = true;
+    double worst = -1;
+    res->lse_err = -1;
+    for (int g = 0; g < 3 && ok; g++) {
+        const DevTensor *d = grads[g];
+        uint16_t *out = malloc(d->bytes + 2);
+        ok = out && CTX_CALL(b, "tsr_memcpy", tsr_memcpy(b->ctx, out, d->mem, d->bytes, TSR_COPY_DEVICE_TO_HOST,
+                                                         NULL)) == TSR_OK;
+        if (ok && g == 0 && b->hooks && b->hooks->corrupt_output && br->n[0])
+            out[0] = to_bits(from_bits(out[0], c->dt) + 0.5f, c->dt);
+        double err = 0;
+        for (int64_t i = 0; ok && i < (int64_t)(d->bytes / 2); i++) {
+            double got = from_bits(out[i], c->dt);
+            if (isnan(got))
+                res->unwritten++;
+            else if (i < br->n[g])
+                err = fmax(err, fabs(got - br->ref[g][i]));
+        }
+        double ratio = br->n[g] ? err / br->bound[g] : 0;
+        if (ok && ratio > worst) {
+            worst = ratio;
+            res->err = err;
+            r->err_lowp = br->err_lowp[g];
+            r->bound = br->bound[g];
+        }
+        free(out);
+    }
+    return ok;
+}
+
 /* Times `reps` runs after `warmup` ones; each timed run is bracketed by
  * events, after an L2 flush on cuda. */
 static tsr_status time_impl(Bench *b, Impl impl, const BenchConfig *c, Buffers *x, TimeStats *st)
@@ -495,19 +608,30 @@ static void set_status(ImplResult *res, const char *text)
     res->status[len] = 0;
 }
 
-/* One implementation on one configuration: the check, then the timing. */
-static void measure_impl(Bench *b, Impl impl, BenchResult *r, Buffers *x, const RefRows *rr)
+/* One implementation on one configuration: the check (against rr, or br
+ * for a backward configuration) on poisoned outputs, then the timing. */
+static void measure_impl(Bench *b, Impl impl, BenchResult *r, Buffers *x, const RefRows *rr, const BwdRef *br)
 {
     ImplResult *res = impl == IMPL_TESSERA ? &r->tessera : &r->reference;
-    const DevTensor *out = impl == IMPL_TESSERA ? &x->o : &x->ref_o;
-    tsr_status s = CTX_CALL(b, "tsr_memset", tsr_memset(b->ctx, out->mem, 0xff, out->bytes, NULL));
-    if (s == TSR_OK && impl == IMPL_TESSERA)
-        s = CTX_CALL(b, "tsr_memset", tsr_memset(b->ctx, x->lse.mem, 0xff, x->lse.bytes, NULL));
+    DevTensor *outs[3] = { &x->ref_o, NULL, NULL };
+    if (r->c.backward) {
+        outs[0] = &x->dq;
+        outs[1] = &x->dk;
+        outs[2] = &x->dv;
+    } else if (impl == IMPL_TESSERA) {
+        outs[0] = &x->o;
+        outs[1] = &x->lse;
+    }
+    tsr_status s = TSR_OK;
+    for (int i = 0; i < 3 && outs[i] && s == TSR_OK; i++)
+        s = CTX_CALL(b, "tsr_memset", tsr_memset(b->ctx, outs[i]->mem, 0xff, outs[i]->bytes, NULL));
     if (s == TSR_OK)
         s = run_impl(b, impl, &r->c, x);
     if (s == TSR_OK)
         s = CTX_CALL(b, "synchronize", tsr_context_synchronize(b->ctx));
-    if (s != TSR_OK || !check_outputs(b, impl, &r->c, x, rr, res)) {
+    bool checked = s == TSR_OK && (r->c.backward ? check_gradients(b, &r->c, x, br, r, res)
+                                                 : check_outputs(b, impl, &r->c, x, rr, res));
+    if (!checked) {
         set_status(res, b->msg);
         return;
     }
@@ -526,8 +650,55 @@ static tsr_status upload(Bench *b, DevTensor *d, const uint16_t *bits)
     return CTX_CALL(b, "tsr_memcpy", tsr_memcpy(b->ctx, d->mem, bits, d->bytes, TSR_COPY_HOST_TO_DEVICE, NULL));
 }
 
+/* A backward configuration: O and LSE from one forward run, then the
+ * backward measured. */
+static void measure_backward(Bench *b, BenchResult *r, const Inputs *in)
+{
+    const BenchConfig *c = &r->c;
+    Buffers x;
+    memset(&x, 0, sizeof x);
+    x.scale = (float)(1.0 / sqrt((double)c->D));
+    int64_t qs[4] = { c->B, c->Hq, c->Sq, c->D }, ks[4] = { c->B, c->Hkv, c->Sk, c->D }, ls[3] = { c->B, c->Hq, c->Sq };
+    DevTensor *four[8] = { &x.q, &x.k, &x.v, &x.o, &x.dout, &x.dq, &x.dk, &x.dv };
+    bool kv_shaped[8] = { false, true, true, false, false, false, true, true };
+    tsr_status s = TSR_OK;
+    for (int i = 0; i < 8 && s == TSR_OK; i++)
+        s = dev_tensor(b, four[i], c->dt, 4, kv_shaped[i] ? ks : qs);
+    if (s == TSR_OK)
+        s = dev_tensor(b, &x.lse, DT_F32, 3, ls);
+    DevTensor *ins[4] = { &x.q, &x.k, &x.v, &x.dout };
+    for (int i = 0; i < 4 && s == TSR_OK; i++)
+        s = upload(b, ins[i], in->bits[i]);
+    BenchConfig fwd = *c;
+    fwd.backward = false;
+    if (s == TSR_OK)
+        s = run_tessera(b, &fwd, &x);
+    BwdRef br;
+    memset(&br, 0, sizeof br);
+    if (s == TSR_OK && !bwd_ref_make(&br, c, in, b->o->tolerance_scale))
+        s = failed(b, TSR_ERR_OUT_OF_MEMORY, "reference gradients", "out of host memory");
+    if (s == TSR_OK) {
+        r->rows_checked = br.n[0] ? (int64_t)br.s.B * br.s.Hq * br.s.Sq : 0;
+        r->all_rows = br.n[0] && br.s.B == c->B && br.s.Hq == c->Hq;
+        measure_impl(b, IMPL_TESSERA, r, &x, NULL, &br);
+        if (r->tessera.ran && !br.n[0])
+            set_status(&r->tessera, "ok; not checked (the float64 reference would take too long)");
+    } else {
+        set_status(&r->tessera, b->msg);
+    }
+    set_status(&r->reference, "skipped (no reference backward)");
+    bwd_ref_free(&br);
+    DevTensor *all[] = { &x.q, &x.k, &x.v, &x.o, &x.lse, &x.dout, &x.dq, &x.dk, &x.dv };
+    for (size_t i = 0; i < TSR_ARRAY_LEN(all); i++)
+        dev_free(b, all[i]);
+}
+
 static void measure_config(Bench *b, BenchResult *r, const Inputs *in)
 {
+    if (r->c.backward) {
+        measure_backward(b, r, in);
+        return;
+    }
     const BenchConfig *c = &r->c;
     const BenchOptions *o = b->o;
     Buffers x;
@@ -563,7 +734,7 @@ static void measure_config(Bench *b, BenchResult *r, const Inputs *in)
         for (int64_t i = 0; i < rr.n * c->D; i++)
             r->err_lowp = fmax(r->err_lowp, fabs((double)rr.lowp[i] - rr.o[i]));
         r->bound = bench_bound(c->dt, r->err_lowp, o->tolerance_scale);
-        measure_impl(b, IMPL_TESSERA, r, &x, &rr);
+        measure_impl(b, IMPL_TESSERA, r, &x, &rr, NULL);
         dev_free(b, &x.lse); /* room for the reference's matrices */
     }
     if (s == TSR_OK && o->reference) {
@@ -578,7 +749,7 @@ static void measure_config(Bench *b, BenchResult *r, const Inputs *in)
         if (s == TSR_OK)
             s = dev_tensor(b, &x.probs, c->dt, 4, ms);
         if (s == TSR_OK)
-            measure_impl(b, IMPL_REFERENCE, r, &x, &rr);
+            measure_impl(b, IMPL_REFERENCE, r, &x, &rr, NULL);
         else
             set_status(&r->reference, b->msg);
     } else if (s == TSR_OK) {
@@ -689,8 +860,8 @@ int bench_attention_run(const BenchOptions *o, const BenchHooks *hooks, BenchRun
                 break;
             }
         }
-        progress(o, "[%d/%d] %s D=%d %s B=%d H=%d/%d Sq=%d Sk=%d ...", i + 1, n, dtype_name(c->dt), c->D,
-                 c->causal ? "causal" : "full", c->B, c->Hq, c->Hkv, c->Sq, c->Sk);
+        progress(o, "[%d/%d] %s D=%d %s%s B=%d H=%d/%d Sq=%d Sk=%d ...", i + 1, n, dtype_name(c->dt), c->D,
+                 c->causal ? "causal" : "full", c->backward ? " backward" : "", c->B, c->Hq, c->Hkv, c->Sq, c->Sk);
         measure_config(&b, &r[i], &in);
         if (r[i].tessera.ran)
             progress(o, " tessera %.3f ms %s", r[i].tessera.t.median, r[i].tessera.pass ? "ok" : "FAILED CHECK");

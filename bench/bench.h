@@ -5,7 +5,9 @@
  *                FlashAttention's tolerance rule
  *   attention.c  `attention`: Tessera's kernel and the reference attention
  *                (kernels/attention_naive.tsr) timed on one device, checked
- *                against the double-precision reference (kernels/reference.h)
+ *                against the double-precision reference (kernels/reference.h);
+ *                the backward pass (tsr_attention_backward) likewise, with
+ *                no reference implementation to time
  *   report.c     the table, JSON, CSV and the SVG plot
  *   compile.c    `compile` (source to PTX times) and `ptxas` (resources)
  *   tessera-bench.c  main
@@ -25,6 +27,9 @@
 enum { BENCH_MAX_LIST = 32 };
 
 typedef enum { CAUSAL_NO = 1, CAUSAL_YES = 2, CAUSAL_BOTH = 3 } CausalMode;
+/* Which passes of attention run: the forward, the backward (its inputs
+ * made by one untimed forward), or each shape both ways. */
+typedef enum { PASS_FWD = 1, PASS_BWD = 2, PASS_BOTH = 3 } PassMode;
 
 typedef struct {
     tsr_device_kind device; /* TSR_DEVICE_AUTO: cuda with a GPU, else emu */
@@ -38,6 +43,7 @@ typedef struct {
     int sq, sk;                  /* --sq/--sk: one unequal pair (0: unset) */
     int batch, heads, kv_heads;  /* 0: derived (FlashAttention's convention) */
     CausalMode causal;
+    PassMode passes;             /* --pass (default: fwd on cuda, both on the CPU devices) */
     int reps, warmup;            /* -1: the device's default */
     bool reference;              /* time the reference attention too */
     int check_rows;              /* rows checked per configuration when sampling */
@@ -49,7 +55,7 @@ typedef struct {
     bool quiet;                  /* no progress on stderr */
     /* which of the shape options were given (the CPU devices pick small
      * defaults for the others) */
-    bool set_dims, set_seqlens, set_batch, set_heads;
+    bool set_dims, set_seqlens, set_batch, set_heads, set_passes;
 } BenchOptions;
 
 /* Fills the defaults: cuda-or-emu, f16 and bf16, D 64/128/256, S 512 ...
@@ -69,6 +75,7 @@ typedef struct {
     DType dt;
     int B, Hq, Hkv, Sq, Sk, D;
     bool causal;
+    bool backward; /* the backward pass (tsr_attention_backward) */
 } BenchConfig;
 
 /* Makes the list of configurations from the options for a device (the CPU
@@ -79,7 +86,8 @@ int bench_configs(const BenchOptions *o, tsr_device_kind device, BenchConfig *ou
 /* ---------------------------------------------------------------- measure */
 
 /* FLOPs of the forward pass: 4 B Hq Sq Sk D, halved when causal with
- * Sq == Sk (FlashAttention's count). */
+ * Sq == Sk (FlashAttention's count); the backward pass counts 2.5 times
+ * that (its five matrix products to the forward's two). */
 double bench_flops(const BenchConfig *c);
 
 typedef struct {
@@ -111,7 +119,8 @@ typedef struct {
     char status[160];       /* "ok", or why not */
     TimeStats t;            /* milliseconds */
     double tflops;          /* at the median time */
-    double err;             /* max |out - double reference| over the rows checked */
+    double err;             /* max |out - double reference| over the rows checked (backward: of the
+                               gradient nearest its bound) */
     double lse_err;         /* Tessera's LSE: max relative error (-1: none) */
     int64_t unwritten;      /* elements left at the poison value */
     bool pass;              /* FlashAttention's rule (and LSE, nothing unwritten) */
@@ -122,7 +131,8 @@ typedef struct {
     double flops;
     double err_lowp;        /* the yardstick: the same math in the kernel's precision */
     double bound;           /* 2 err_lowp + slack (times the tolerance scale) */
-    int64_t rows_checked;
+    int64_t rows_checked;   /* backward: query rows whose dQ and keys whose dK, dV were checked; 0
+                               when the float64 reference would take too long */
     bool all_rows;          /* every row checked, or a sample */
     ImplResult tessera, reference;
 } BenchResult;

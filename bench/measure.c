@@ -12,6 +12,8 @@
 double bench_flops(const BenchConfig *c)
 {
     double f = 4.0 * c->B * c->Hq * (double)c->Sq * c->Sk * c->D;
+    if (c->backward)
+        f *= 2.5;
     return c->causal && c->Sq == c->Sk ? f / 2 : f;
 }
 

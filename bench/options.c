@@ -2,7 +2,7 @@
  * make. Shapes follow FlashAttention's benchmark: H * D = 2048 and
  * B * S = 16384 tokens, S from 512 to 16384. On the CPU devices (emu,
  * interp) the shapes the options leave open are small, so that the whole
- * run takes seconds. */
+ * run takes seconds, and the backward pass runs too unless --pass says. */
 #include "bench.h"
 #include "target.h"
 
@@ -30,6 +30,7 @@ void bench_options_init(BenchOptions *o)
         o->seqlens[i] = default_seqlens[i];
     o->nseqlens = (int)TSR_ARRAY_LEN(default_seqlens);
     o->causal = CAUSAL_BOTH;
+    o->passes = PASS_FWD;
     o->reps = -1;
     o->warmup = -1;
     o->reference = true;
@@ -168,6 +169,16 @@ bool bench_parse_attention(BenchOptions *o, int argc, char **argv, char *err, si
                 o->causal = CAUSAL_BOTH;
             else
                 FAIL("--causal %s: use yes, no or both", v);
+        } else if (!strcmp(a, "--pass")) {
+            if (!strcmp(v, "fwd"))
+                o->passes = PASS_FWD;
+            else if (!strcmp(v, "bwd"))
+                o->passes = PASS_BWD;
+            else if (!strcmp(v, "both"))
+                o->passes = PASS_BOTH;
+            else
+                FAIL("--pass %s: use fwd, bwd or both", v);
+            o->set_passes = true;
         } else if (!strcmp(a, "--reps")) {
             if (!parse_int(v, 1, 100000, &o->reps))
                 FAIL("--reps %s: at least 1", v);
@@ -228,19 +239,24 @@ int bench_configs(const BenchOptions *o, tsr_device_kind device, BenchConfig *ou
     }
     if (o->sq)
         nseq = 1;
+    PassMode passes = o->set_passes ? o->passes : cpu ? PASS_BOTH : PASS_FWD;
     int count = 0;
     for (int t = 0; t < o->ndtypes; t++)
         for (int c = 0; c < 2; c++) {
             if (!(o->causal & (c ? CAUSAL_YES : CAUSAL_NO)))
                 continue;
             for (int d = 0; d < ndims; d++)
-                for (int s = 0; s < nseq; s++) {
+                for (int s = 0; s < nseq * 2; s++) {
+                    bool bwd = s % 2; /* each shape forward, then backward */
+                    if (!(passes & (bwd ? PASS_BWD : PASS_FWD)))
+                        continue;
                     BenchConfig k;
+                    k.backward = bwd;
                     k.dt = o->dtypes[t];
                     k.causal = c;
                     k.D = dims[d];
-                    k.Sq = o->sq ? o->sq : seqlens[s];
-                    k.Sk = o->sk ? o->sk : seqlens[s];
+                    k.Sq = o->sq ? o->sq : seqlens[s / 2];
+                    k.Sk = o->sk ? o->sk : seqlens[s / 2];
                     k.B = o->batch ? o->batch : cpu ? CPU_BATCH : (16384 / k.Sq > 0 ? 16384 / k.Sq : 1);
                     k.Hq = o->heads ? o->heads : cpu ? CPU_HEADS : (2048 / k.D > 0 ? 2048 / k.D : 1);
                     k.Hkv = o->kv_heads ? o->kv_heads : k.Hq;

@@ -47,9 +47,10 @@ void bench_print_table(FILE *f, const BenchRun *run, const BenchResult *r, int n
     if (run->peak_tflops > 0)
         fprintf(f, "; peak %.1f TFLOP/s (%s)", run->peak_tflops, run->peak_source);
     fprintf(f, "\nerrors: max |out - float64 reference| over the rows checked; bound = 2 x lowp err + slack "
-               "(FlashAttention's rule)\n\n");
-    fprintf(f, "%-5s %-6s %4s %5s %4s %4s %6s %6s | %9s %-21s %9s %6s | %9s %9s | %7s | %8s %8s %8s %8s %7s  %s\n",
-            "dtype", "causal", "D", "B", "H", "Hkv", "Sq", "Sk", "tessera", "ms [min..max]", "TFLOP/s", "%peak",
+               "(FlashAttention's rule); bwd: of the gradient (dQ, dK, dV) nearest its bound, FLOPs 2.5x the "
+               "forward's\n\n");
+    fprintf(f, "%-4s %-5s %-6s %4s %5s %4s %4s %6s %6s | %9s %-21s %9s %6s | %9s %9s | %7s | %8s %8s %8s %8s %7s  %s\n",
+            "pass", "dtype", "causal", "D", "B", "H", "Hkv", "Sq", "Sk", "tessera", "ms [min..max]", "TFLOP/s", "%peak",
             "ref ms", "TFLOP/s", "speedup", "err", "ref err", "lowp err", "bound", "rows", "check");
     for (int i = 0; i < n; i++) {
         const BenchResult *x = &r[i];
@@ -74,8 +75,9 @@ void bench_print_table(FILE *f, const BenchRun *run, const BenchResult *r, int n
         verdict(x, check, sizeof check);
         char tcol[48];
         snprintf(tcol, sizeof tcol, "%s", tms);
-        fprintf(f, "%-5s %-6s %4d %5d %4d %4d %6d %6d | %-31s %9s %6s | %9s %9s | %7s | %8s %8s %8.2e %8.2e %7s  %s\n",
-                dtype_name(c->dt), c->causal ? "yes" : "no", c->D, c->B, c->Hq, c->Hkv, c->Sq, c->Sk, tcol, ttf, pk,
+        fprintf(f, "%-4s %-5s %-6s %4d %5d %4d %4d %6d %6d | %-31s %9s %6s | %9s %9s | %7s | %8s %8s %8.2e %8.2e %7s  %s\n",
+                c->backward ? "bwd" : "fwd", dtype_name(c->dt), c->causal ? "yes" : "no", c->D, c->B, c->Hq, c->Hkv,
+                c->Sq, c->Sk, tcol, ttf, pk,
                 rms, rtf, sp, err, rerr, x->err_lowp, x->bound, rows, check);
     }
     int failed = bench_exit_status(r, n), skipped = 0;
@@ -154,9 +156,10 @@ bool bench_write_json(const char *path, const BenchRun *run, const BenchResult *
             const BenchResult *x = &r[i];
             const ImplResult *m = impl_of(x, k);
             const BenchConfig *c = &x->c;
-            fprintf(f, "%s\n    {\"impl\": \"%s\", \"dtype\": \"%s\", \"B\": %d, \"Hq\": %d, \"Hkv\": %d, \"Sq\": %d, "
+            fprintf(f, "%s\n    {\"impl\": \"%s\", \"direction\": \"%s\", \"dtype\": \"%s\", \"B\": %d, \"Hq\": %d, \"Hkv\": %d, \"Sq\": %d, "
                        "\"Sk\": %d, \"D\": %d, \"causal\": %s, ",
-                    first ? "" : ",", impl_names[k], dtype_name(c->dt), c->B, c->Hq, c->Hkv, c->Sq, c->Sk, c->D,
+                    first ? "" : ",", impl_names[k], c->backward ? "bwd" : "fwd", dtype_name(c->dt), c->B, c->Hq,
+                    c->Hkv, c->Sq, c->Sk, c->D,
                     c->causal ? "true" : "false");
             first = false;
             json_field(f, "flops", x->flops, true);
@@ -191,7 +194,7 @@ bool bench_write_csv(const char *path, const BenchRun *run, const BenchResult *r
     FILE *f = fopen(path, "w");
     if (!f)
         return false;
-    fprintf(f, "impl,device,dtype,B,Hq,Hkv,Sq,Sk,D,causal,flops,ms_median,ms_min,ms_max,ms_q1,ms_q3,tflops,"
+    fprintf(f, "impl,direction,device,dtype,B,Hq,Hkv,Sq,Sk,D,causal,flops,ms_median,ms_min,ms_max,ms_q1,ms_q3,tflops,"
                "peak_fraction,err,lse_err,err_lowp,bound,rows_checked,pass,status\n");
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 2; k++) {
@@ -203,7 +206,7 @@ bool bench_write_csv(const char *path, const BenchRun *run, const BenchResult *r
             for (char *p = status; *p; p++)
                 if (*p == ',' || *p == '"')
                     *p = ';';
-            fprintf(f, "%s,%s,%s,%d,%d,%d,%d,%d,%d,%d,%.6g,", impl_names[k],
+            fprintf(f, "%s,%s,%s,%s,%d,%d,%d,%d,%d,%d,%d,%.6g,", impl_names[k], c->backward ? "bwd" : "fwd",
                     run->kind == TSR_DEVICE_CUDA ? "cuda" : run->kind == TSR_DEVICE_EMU ? "emu" : "interp",
                     dtype_name(c->dt), c->B, c->Hq, c->Hkv, c->Sq, c->Sk, c->D, c->causal, x->flops);
             if (m->ran)
@@ -254,15 +257,16 @@ static double nice_ceiling(double v)
 
 bool bench_write_svg(const char *path, const BenchRun *run, const BenchResult *r, int n)
 {
-    /* Panels: rows by mask, columns by head dim; x by Sq. */
-    int dims[BENCH_MAX_LIST], nd = 0, seqs[256], ns = 0, masks[2], nm = 0;
+    /* Panels: rows by pass and mask (row key: causal + 2 * backward),
+     * columns by head dim; x by Sq. */
+    int dims[BENCH_MAX_LIST], nd = 0, seqs[256], ns = 0, masks[4], nm = 0;
     double ymax = 0;
     for (int i = 0; i < n; i++) {
         if (nd < BENCH_MAX_LIST)
             nd = add_sorted(dims, nd, r[i].c.D);
         if (ns < 256)
             ns = add_sorted(seqs, ns, r[i].c.Sq);
-        nm = add_sorted(masks, nm, r[i].c.causal);
+        nm = add_sorted(masks, nm, r[i].c.causal + 2 * r[i].c.backward);
         for (int k = 0; k < 2; k++)
             if (impl_of(&r[i], k)->ran)
                 ymax = fmax(ymax, impl_of(&r[i], k)->tflops);
@@ -275,7 +279,13 @@ bool bench_write_svg(const char *path, const BenchRun *run, const BenchResult *r
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
                "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
             width, height);
-    fprintf(f, "<text x=\"10\" y=\"20\" font-size=\"15\">Attention forward on ");
+    bool any_bwd = false, any_fwd = false;
+    for (int i = 0; i < n; i++) {
+        any_bwd |= r[i].c.backward;
+        any_fwd |= !r[i].c.backward;
+    }
+    fprintf(f, "<text x=\"10\" y=\"20\" font-size=\"15\">Attention %s on ",
+            any_bwd ? (any_fwd ? "forward and backward" : "backward") : "forward");
     for (const char *p = run->device_name; *p; p++) {
         if (*p == '<' || *p == '>' || *p == '&')
             fputs(*p == '<' ? "&lt;" : *p == '>' ? "&gt;" : "&amp;", f);
@@ -296,8 +306,8 @@ bool bench_write_svg(const char *path, const BenchRun *run, const BenchResult *r
     for (int mi = 0; mi < nm; mi++)
         for (int di = 0; di < nd; di++) {
             int x0 = MARGIN_L + di * (PANEL_W + GAP), y0 = MARGIN_T + mi * (PANEL_H + GAP + 20);
-            fprintf(f, "<text x=\"%d\" y=\"%d\">D = %d, %s</text>\n", x0, y0 - 6, dims[di],
-                    masks[mi] ? "causal" : "not causal");
+            fprintf(f, "<text x=\"%d\" y=\"%d\">%s, D = %d, %s</text>\n", x0, y0 - 6,
+                    masks[mi] & 2 ? "backward" : "forward", dims[di], masks[mi] & 1 ? "causal" : "not causal");
             fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#888\"/>\n", x0, y0,
                     PANEL_W, PANEL_H);
             for (int g = 0; g <= 4; g++) {
@@ -321,7 +331,8 @@ bool bench_write_svg(const char *path, const BenchRun *run, const BenchResult *r
                     sb_init(&pts);
                     for (int i = 0; i < n; i++) {
                         const ImplResult *m = impl_of(&r[i], k);
-                        if (r[i].c.D != dims[di] || r[i].c.causal != masks[mi] || r[i].c.dt != dts[t] || !m->ran)
+                        if (r[i].c.D != dims[di] || r[i].c.causal + 2 * r[i].c.backward != masks[mi] ||
+                            r[i].c.dt != dts[t] || !m->ran)
                             continue;
                         int s = find_int(seqs, ns, r[i].c.Sq);
                         double x = x0 + PANEL_W * (s + 0.5) / ns, y = y0 + PANEL_H - PANEL_H * m->tflops / ymax;

@@ -29,6 +29,8 @@ static void usage(FILE *f)
             "  --batch N --heads N       default 16384/Sq and 2048/D\n"
             "  --kv-heads N              grouped-query attention (default: = heads)\n"
             "  --causal yes|no|both      (default both)\n"
+            "  --pass fwd|bwd|both       forward, backward (tsr_attention_backward; FLOPs 2.5x the forward's)\n"
+            "                            or each shape both ways (default: fwd on cuda, both on the CPU)\n"
             "  --reps N --warmup N       timed and warm-up runs (default 20 and 3 on cuda, 3 and 0 on the CPU)\n"
             "  --no-reference            do not run the reference attention\n"
             "  --check-rows N            rows checked against float64 when sampling (default 64)\n"
@@ -38,8 +40,8 @@ static void usage(FILE *f)
             "  --time-limit SECONDS      skip the configurations left after this long\n"
             "  --json FILE --csv FILE --plot FILE.svg   write the results\n"
             "  --quiet                   no progress on stderr\n"
-            "On emu and interp the shapes left open are small (S 128,256; D 64,128; B 1; H 2) and the times\n"
-            "are CPU times. Exit status: 0 when every check passes, 1 when one fails, 2 for bad usage.\n");
+            "On emu and interp the shapes left open are small (S 128,256; D 64,128; B 1; H 2), both passes\n"
+            "run unless --pass says, and the times are CPU times. Exit status: 0 when every check passes, 1 when one fails, 2 for bad usage.\n");
 }
 
 static int attention_main(int argc, char **argv)

@@ -418,7 +418,7 @@ typedef struct tsr_arg {
  * So may tsr_module_compile, tsr_module_compile_file,
  * tsr_module_get_kernel, the getters, tsr_malloc, tsr_free, tsr_memcpy,
  * tsr_memset, the synchronization, stream and event calls (each event used
- * by one thread at a time) and tsr_attention_forward. The allocator hooks
+ * by one thread at a time), tsr_attention_forward and tsr_attention_backward. The allocator hooks
  * must then be thread-safe. What is not: the tsr_kernel_set_* calls and
  * tsr_kernel_launch / tsr_kernel_grid, which use the arguments bound on the
  * kernel, from two threads on one kernel; and any destroy with calls on the
@@ -643,6 +643,30 @@ TSR_API tsr_status tsr_kernel_launch_ptx(tsr_kernel *k, const tsr_launch_dims *d
 TSR_API tsr_status tsr_attention_forward(tsr_context *ctx, const DLTensor *q, const DLTensor *k, const DLTensor *v,
                                          const DLTensor *o, const DLTensor *lse, float scale, int causal,
                                          void *stream);
+
+/* Flash attention, backward: the gradients dq, dk, dv of the loss for its
+ * gradient dout of the forward's output o, from q, k, v, o and lse as
+ * tsr_attention_forward wrote them (same scale and causal), by the kernels
+ * of kernels/attention_bwd.tsr. Shapes as for the forward: dout and dq as q,
+ * dk and dv as k, all of q's dtype. Grouped-query attention: dk and dv of a
+ * key/value head sum over the query heads of its group. A query row that
+ * sees no key (lse -inf) gets a zero dq row and gives nothing to dk and dv.
+ * Three launches on stream: Delta = rowsum(dout * o) per query row, then dk
+ * and dv (each block of keys walks the query blocks of its group), then dq
+ * (each block of queries walks the key blocks again). No atomics: the
+ * results are the same bits on every run. This deterministic mode is the
+ * only one (an atomic f32 accumulation of dq would save recomputing the
+ * scores, but gives other bits from run to run, which makes training runs
+ * irreproducible; the DSL has no atomics). The
+ * workspace, B * Hq * Sq floats, comes from tsr_malloc (the context's
+ * allocator on emu and interp) and is freed before the call returns, which
+ * on cuda waits for the launches (as tsr_free does). Errors as
+ * tsr_attention_forward's; TSR_ERR_OUT_OF_MEMORY when the workspace cannot
+ * be had. */
+TSR_API tsr_status tsr_attention_backward(tsr_context *ctx, const DLTensor *q, const DLTensor *k, const DLTensor *v,
+                                          const DLTensor *o, const DLTensor *lse, const DLTensor *dout,
+                                          const DLTensor *dq, const DLTensor *dk, const DLTensor *dv, float scale,
+                                          int causal, void *stream);
 
 #ifdef __cplusplus
 }

@@ -32,3 +32,42 @@ AttnConfig attention_config(const char *target, DType dt, int head_dim, bool cau
     AttnConfig dflt = { 64, head_dim > 128 ? 32 : 64 };
     return dflt;
 }
+
+/* The backward kernels hold two f32 accumulators of [BN, D] (dK/dV) or one
+ * of [BM, D] plus the operands (dQ): the blocks shrink and the warps grow
+ * with D so that neither spills. Chosen by ptxas -v over BM, BN and warps
+ * for sm_80 and sm_90a, causal or not, with LLVM 19 and 22 (test_codegen
+ * checks it): at D=256 the dK/dV kernel's 16 x 64 blocks on 8 warps spill
+ * 8 bytes with LLVM 22 for sm_90a, its 32 x 16 on 4 warps nowhere. */
+typedef struct {
+    const char *target;
+    int head_dim; /* 0: any */
+    AttnBwdConfig cfg;
+} AttnBwdRow;
+
+static const AttnBwdRow bwd_table[] = {
+    /* target  head_dim   dK/dV: BM  BN  warps   dQ: BM  BN  warps */
+    /* sm_90a: a dot runs on wgmma when its warps form whole warpgroups
+     * along M (M = 16 x warps at least): the dQ kernels' and the D=64
+     * dK/dV kernel's; the dK/dV kernels of D 128 and 256 spill on wgmma
+     * and keep mma.sync. */
+    { "sm_90a", 64,     { { 32, 64, 4 },       { 64, 64, 4 } } },
+    { "sm_90a", 128,    { { 32, 64, 8 },       { 64, 64, 4 } } },
+    { "sm_90a", 256,    { { 32, 16, 4 },       { 64, 32, 4 } } },
+    { NULL,    64,      { { 64, 64, 8 },       { 64, 64, 8 } } },
+    { NULL,    128,     { { 32, 64, 8 },       { 64, 64, 8 } } },
+    { NULL,    256,     { { 32, 16, 4 },       { 32, 32, 8 } } },
+};
+
+AttnBwdConfig attention_bwd_config(const char *target, DType dt, int head_dim, bool causal)
+{
+    (void)dt;
+    (void)causal;
+    for (size_t i = 0; i < sizeof bwd_table / sizeof bwd_table[0]; i++) {
+        const AttnBwdRow *r = &bwd_table[i];
+        if ((!r->target || (target && !strcmp(r->target, target))) && (!r->head_dim || r->head_dim == head_dim))
+            return r->cfg;
+    }
+    AttnBwdConfig dflt = { { 32, 16, 4 }, { 32, 32, 8 } };
+    return dflt;
+}

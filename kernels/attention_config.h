@@ -16,9 +16,27 @@ typedef struct {
  * a safe default). target: "sm_80", "sm_90" or "sm_90a". */
 AttnConfig attention_config(const char *target, DType dt, int head_dim, bool causal);
 
+/* The backward pass (kernels/attention_bwd.tsr): block sizes and warps of
+ * its dK/dV kernel (bm query rows walked, bn key rows owned) and of its dQ
+ * kernel (bm query rows owned, bn key rows walked). */
+typedef struct {
+    int bm, bn, warps;
+} AttnBlocks;
+
+typedef struct {
+    AttnBlocks dkdv, dq;
+} AttnBwdConfig;
+
+AttnBwdConfig attention_bwd_config(const char *target, DType dt, int head_dim, bool causal);
+
 /* The source of kernels/attention.tsr, embedded in the library at build time
  * (see the Makefile), and its kernel's name. */
 extern const char tsr_attention_source[];
 #define TSR_ATTENTION_KERNEL "attention_fwd"
+/* The same for kernels/attention_bwd.tsr and its three kernels. */
+extern const char tsr_attention_bwd_source[];
+#define TSR_ATTENTION_BWD_PRE "attention_bwd_pre"
+#define TSR_ATTENTION_BWD_DKDV "attention_bwd_dkdv"
+#define TSR_ATTENTION_BWD_DQ "attention_bwd_dq"
 
 #endif

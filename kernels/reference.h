@@ -30,6 +30,23 @@ void ref_attention_row(const AttnShape *s, const AttnInputs *in, int b, int h, i
  * rounded to dt. */
 void ref_attention_row_lowp(const AttnShape *s, const AttnInputs *in, DType dt, int b, int h, int r, float *o_row);
 
+/* Gradients of the attention's outputs O for an upstream gradient dout
+ * (float array [B, Hq, Sq, D], like q): dq [B, Hq, Sq, D], dk and dv
+ * [B, Hkv, Sk, D], contiguous, in double precision. Grouped-query attention
+ * sums dk and dv over the query heads of a group; a row that sees no key
+ * gives a zero dq row and nothing to dk and dv. The probabilities are
+ * recomputed from q and k in double: the truth does not inherit the
+ * forward kernel's O and LSE. */
+void ref_attention_backward(const AttnShape *s, const AttnInputs *in, const float *dout, double *dq, double *dk,
+                            double *dv);
+
+/* The same gradients computed as a framework in dtype dt would (PyTorch's
+ * autograd on f16/bf16 tensors): scores, probabilities, dP, dS (scaled) and
+ * the outputs rounded to dt, sums in higher precision. The yardstick of
+ * FlashAttention's rule for the backward kernels. */
+void ref_attention_backward_lowp(const AttnShape *s, const AttnInputs *in, const float *dout, DType dt, double *dq,
+                                 double *dk, double *dv);
+
 /* The tolerance of FlashAttention's rule for a kernel of dtype dt: the
  * kernel's max error may be at most 2x the low-precision reference's error
  * plus this slack. */

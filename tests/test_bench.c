@@ -46,6 +46,11 @@ static void options(void **state)
     assert_int_equal(o.seqlens[0], 512);
     assert_int_equal(o.seqlens[5], 16384);
     assert_int_equal(o.causal, CAUSAL_BOTH);
+    assert_int_equal(o.passes, PASS_FWD);
+    assert_true(parse(&o, "--pass bwd"));
+    assert_int_equal(o.passes, PASS_BWD);
+    assert_true(parse(&o, "--pass both"));
+    assert_int_equal(o.passes, PASS_BOTH);
 
     assert_true(parse(&o, "--device interp --dtype bf16 --d 64,128 --seqlen 100,200,300 --causal yes --reps 7 "
                           "--warmup 0 --batch 3 --heads 8 --kv-heads 2 --json a.json --csv a.csv --plot a.svg "
@@ -79,6 +84,7 @@ static void options(void **state)
     static const char *const bad[] = {
         "--device tpu", "--dtype f32", "--dtype f16,,bf16", "--d 65", "--d 512", "--seqlen 0", "--seqlen x",
         "--sq 100",     "--sq 1 --sk 2 --seqlen 4", "--heads 6 --kv-heads 4", "--causal maybe", "--reps 0",
+        "--pass sideways",
         "--bogus",      "--json",       "stray",
     };
     for (size_t i = 0; i < TSR_ARRAY_LEN(bad); i++)
@@ -105,22 +111,32 @@ static void shapes(void **state)
     assert_false(c[0].causal);
     assert_int_equal(c[n - 1].dt, DT_BF16);
     assert_true(c[n - 1].causal);
-    /* On the CPU: small shapes where the options leave them open. */
+    /* On the CPU: small shapes where the options leave them open, and both
+     * passes. */
     n = bench_configs(&o, TSR_DEVICE_EMU, c, 256);
-    assert_int_equal(n, 2 * 2 * 2 * 2);
+    assert_int_equal(n, 2 * 2 * 2 * 2 * 2);
     for (int i = 0; i < n; i++) {
         assert_true(c[i].Sq <= 256 && c[i].D <= 128 && c[i].B == 1 && c[i].Hq == 2);
     }
     /* What is given is kept, even on the CPU. */
     assert_true(parse(&o, "--d 256 --sq 100 --sk 300 --heads 4 --kv-heads 2 --causal no --dtype f16"));
     n = bench_configs(&o, TSR_DEVICE_INTERP, c, 256);
-    assert_int_equal(n, 1);
+    assert_int_equal(n, 2);
+    assert_true(!c[0].backward && c[1].backward);
     assert_int_equal(c[0].D, 256);
     assert_int_equal(c[0].Sq, 100);
     assert_int_equal(c[0].Sk, 300);
     assert_int_equal(c[0].Hq, 4);
     assert_int_equal(c[0].Hkv, 2);
     assert_int_equal(c[0].B, 1);
+    /* --pass both: each shape forward, then backward. */
+    assert_true(parse(&o, "--d 64 --seqlen 100,200 --causal no --dtype f16 --pass both"));
+    n = bench_configs(&o, TSR_DEVICE_INTERP, c, 256);
+    assert_int_equal(n, 4);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(c[i].backward, i % 2);
+        assert_int_equal(c[i].Sq, i < 2 ? 100 : 200);
+    }
     /* A capacity smaller than the list. */
     bench_options_init(&o);
     assert_int_equal(bench_configs(&o, TSR_DEVICE_CUDA, c, 5), 5);
@@ -129,12 +145,16 @@ static void shapes(void **state)
 static void flops_stats_peaks(void **state)
 {
     (void)state;
-    BenchConfig c = { DT_F16, 2, 16, 16, 1024, 1024, 128, false };
+    BenchConfig c = { DT_F16, 2, 16, 16, 1024, 1024, 128, false, false };
     assert_true(bench_flops(&c) == 4.0 * 2 * 16 * 1024 * 1024 * 128);
     c.causal = true;
     assert_true(bench_flops(&c) == 2.0 * 2 * 16 * 1024 * 1024 * 128);
     c.Sk = 2048; /* bottom-right causal with Sq != Sk is not a triangle: counted whole */
     assert_true(bench_flops(&c) == 4.0 * 2 * 16 * 1024 * 2048 * 128);
+    c.backward = true; /* 2.5 times the forward */
+    assert_true(bench_flops(&c) == 10.0 * 2 * 16 * 1024 * 2048 * 128);
+    c.Sk = 1024;
+    assert_true(bench_flops(&c) == 5.0 * 2 * 16 * 1024 * 1024 * 128);
 
     double t[] = { 5, 1, 4, 2, 3 };
     TimeStats s = bench_time_stats(t, 5);
@@ -176,7 +196,7 @@ static void fake_results(BenchRun *run, BenchResult r[2])
     snprintf(run->commit, sizeof run->commit, "abc123");
     memset(r, 0, 2 * sizeof *r);
     for (int i = 0; i < 2; i++) {
-        BenchConfig c = { i ? DT_BF16 : DT_F16, 32, 32, 32, 512, 512, 64, i == 1 };
+        BenchConfig c = { i ? DT_BF16 : DT_F16, 32, 32, 32, 512, 512, 64, i == 1, i == 1 }; /* the second: backward */
         r[i].c = c;
         r[i].flops = bench_flops(&c);
         r[i].err_lowp = 1e-3;
@@ -237,9 +257,10 @@ static void outputs(void **state)
     char *text = slurp(json);
     assert_non_null(strstr(text, "\"schema\": \"tessera-bench-attention/1\""));
     assert_non_null(strstr(text, "\"name\": \"cuda:0 NVIDIA \\\"H200\\\" (sm_90)\"")); /* escaped */
-    assert_non_null(strstr(text, "\"impl\": \"tessera\", \"dtype\": \"f16\", \"B\": 32, \"Hq\": 32, \"Hkv\": 32, "
+    assert_non_null(strstr(text, "\"impl\": \"tessera\", \"direction\": \"fwd\", \"dtype\": \"f16\", \"B\": 32, "
+                                 "\"Hq\": 32, \"Hkv\": 32, "
                                  "\"Sq\": 512, \"Sk\": 512, \"D\": 64, \"causal\": false"));
-    assert_non_null(strstr(text, "\"impl\": \"reference\", \"dtype\": \"bf16\""));
+    assert_non_null(strstr(text, "\"impl\": \"reference\", \"direction\": \"bwd\", \"dtype\": \"bf16\""));
     assert_non_null(strstr(text, "\"lse_err\": null")); /* the reference has no LSE */
     assert_non_null(strstr(text, "\"pass\": false"));
     /* Balanced braces and brackets: a cheap well-formedness check. */
@@ -264,14 +285,16 @@ static void outputs(void **state)
     for (const char *p = text; *p; p++)
         lines += *p == '\n';
     assert_int_equal(lines, 1 + 4);
-    assert_non_null(strstr(text, "impl,device,dtype,B,Hq,Hkv,Sq,Sk,D,causal,flops,ms_median"));
-    assert_non_null(strstr(text, "tessera,cuda,bf16,32,32,32,512,512,64,1,"));
+    assert_non_null(strstr(text, "impl,direction,device,dtype,B,Hq,Hkv,Sq,Sk,D,causal,flops,ms_median"));
+    assert_non_null(strstr(text, "tessera,bwd,cuda,bf16,32,32,32,512,512,64,1,"));
     free(text);
     text = slurp(svg);
     assert_non_null(strstr(text, "<svg"));
     assert_non_null(strstr(text, "</svg>"));
     assert_non_null(strstr(text, "<polyline"));
     assert_non_null(strstr(text, "H200"));
+    assert_non_null(strstr(text, "Attention forward and backward"));
+    assert_non_null(strstr(text, "backward, D = 64, causal"));
     free(text);
 
     char table[512];
@@ -284,6 +307,7 @@ static void outputs(void **state)
     assert_non_null(strstr(text, "SOME CHECKS FAILED"));
     assert_non_null(strstr(text, "FAIL"));
     assert_non_null(strstr(text, "2.00x")); /* reference / tessera */
+    assert_non_null(strstr(text, "\nbwd  bf16  yes "));
     free(text);
     rm_rf(dir);
     free(dir);
@@ -297,6 +321,10 @@ static int run_small(tsr_device_kind kind, const char *args, bool corrupt, Bench
     assert_true(parse(&o, args));
     o.device = kind;
     o.quiet = true;
+    if (!o.set_passes) { /* the forward, unless the run says */
+        o.passes = PASS_FWD;
+        o.set_passes = true;
+    }
     /* The L2 flush runs on the emulator too: on cuda it runs before every
      * timed launch. */
     BenchHooks hooks = { corrupt, kind == TSR_DEVICE_EMU };
@@ -306,7 +334,7 @@ static int run_small(tsr_device_kind kind, const char *args, bool corrupt, Bench
         const BenchResult *x = &(*r)[i];
         if (!x->tessera.ran)
             fail_msg("tessera did not run: %s", x->tessera.status);
-        if (!x->reference.ran)
+        if (!x->reference.ran && !x->c.backward) /* there is no reference backward */
             fail_msg("the reference did not run: %s", x->reference.status);
     }
     return n;
@@ -354,12 +382,45 @@ static void run_interp(void **state)
     free(r);
 }
 
+/* The backward pass: checked whole on a small shape (every query row), the
+ * reference skipped, which is no failure; a corrupted gradient fails. */
+static void run_backward(void **state)
+{
+    (void)state;
+    BenchRun run;
+    BenchResult *r;
+    int n = run_small(TSR_DEVICE_INTERP,
+                      "--pass both --d 64 --sq 45 --sk 77 --heads 4 --kv-heads 2 --batch 2 --dtype bf16 --causal yes "
+                      "--reps 1",
+                      false, &r, &run);
+    assert_int_equal(n, 2);
+    assert_false(r[0].c.backward);
+    assert_true(r[1].c.backward);
+    assert_true(r[1].flops == 2.5 * r[0].flops);
+    assert_true(r[1].all_rows);
+    assert_int_equal(r[1].rows_checked, 2 * 4 * 45);
+    assert_true(r[1].tessera.pass && r[1].tessera.ran);
+    assert_true(r[1].err_lowp > 0 && r[1].tessera.err > 0 && r[1].tessera.err <= r[1].bound);
+    assert_true(bench_skipped(&r[1].reference));
+    assert_int_equal(bench_exit_status(r, n), 0);
+    free(r);
+
+    n = run_small(TSR_DEVICE_INTERP, "--pass bwd --d 64 --seqlen 40 --dtype f16 --causal yes --reps 1", true, &r,
+                  &run);
+    assert_int_equal(n, 1);
+    assert_false(r[0].tessera.pass);
+    assert_true(r[0].tessera.err >= 0.4);
+    assert_int_equal(bench_exit_status(r, n), 1);
+    free(r);
+}
+
 /* --time-limit: the configurations left are skipped, which is no failure. */
 static void time_limit(void **state)
 {
     (void)state;
     BenchOptions o;
-    assert_true(parse(&o, "--device interp --d 64 --seqlen 40,50,60 --dtype f16 --causal no --reps 1 --quiet "
+    assert_true(parse(&o, "--device interp --d 64 --seqlen 40,50,60 --dtype f16 --causal no --pass fwd --reps 1 "
+                          "--quiet "
                           "--time-limit 0.000001"));
     BenchRun run;
     BenchResult *r;
@@ -425,7 +486,7 @@ static void binary(void **state)
         fail_msg("exit status %d:\n%s", st, text);
     assert_non_null(strstr(text, "CPU times: the TIR interpreter"));
     assert_non_null(strstr(text, "all checks passed"));
-    assert_non_null(strstr(text, "[2/2] f16 D=64 causal")); /* progress on stderr */
+    assert_non_null(strstr(text, "[4/4] f16 D=64 causal backward")); /* progress on stderr; both passes on the CPU */
     free(text);
     text = slurp(json);
     assert_non_null(strstr(text, "\"impl\": \"reference\""));
@@ -486,7 +547,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(options),    cmocka_unit_test(shapes),  cmocka_unit_test(flops_stats_peaks),
         cmocka_unit_test(outputs),    cmocka_unit_test(run_interp), cmocka_unit_test(time_limit),
-        cmocka_unit_test(run_emu),
+        cmocka_unit_test(run_emu),    cmocka_unit_test(run_backward),
         cmocka_unit_test(binary),     cmocka_unit_test(cuda_attention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,9 +2,12 @@
  * variant (head dims 64/128/256, f16/bf16, causal or not, the block sizes of
  * kernels/attention_config.c) and every example program compile to PTX that
  * ptxas accepts for sm_80 and sm_90a, touching no local memory and spilling
- * nothing; attention uses mma.sync, ldmatrix and cp.async. Skips when ptxas
- * is absent. */
+ * nothing; attention uses mma.sync, ldmatrix and cp.async. The same for the
+ * three kernels of the attention backward pass (kernels/attention_bwd.tsr,
+ * blocks from attention_bwd_config), whose shared memory must also fit a
+ * block of the target. Skips when ptxas is absent. */
 #include "abi.h"
+#include "attn_bwd_check.h"
 #include "attention_config.h"
 #include "codegen.h"
 #include "compile.h"
@@ -99,6 +102,62 @@ static void attention_variants(void **state)
                     sb_free(&log);
                     free(ptx);
                     tir_module_free(m);
+                }
+}
+
+/* One backward kernel: assembles, runs its dots on the tensor cores
+ * (wgmma where wanted, else mma.sync), no local memory, no spills, no
+ * ptxas C75xx warning, and shared memory a block of the target may have. */
+static void backward_kernel_clean(TirFunc *f, const char *target, DType dt, int D, bool causal, bool wgmma)
+{
+    CodegenOptions o = { target, true, 0, 0 };
+    CodegenResult r;
+    Diag diag;
+    diag_init(&diag, NULL);
+    if (!compile_ptx(f, &o, false, NULL, &r, &diag))
+        fail_msg("code generation failed for %s: %s", f->name, diag.out.data ? diag.out.data : "");
+    diag_free(&diag);
+    const char *what = f->name;
+    const char *mma = wgmma ? "wgmma.mma_async.sync.aligned.m64n" : "mma.sync.aligned.m16n8k16.row.col.f32";
+    if (strcmp(what, "attention_bwd_pre") && !strstr(r.ptx, mma))
+        fail_msg("%s %s D=%d %s: no %s", what, target, D, dtype_name(dt), mma);
+    if (wgmma && strstr(r.ptx, "mma.sync"))
+        fail_msg("%s %s D=%d %s: mma.sync beside wgmma", what, target, D, dtype_name(dt));
+    if (strstr(r.ptx, "ld.local") || strstr(r.ptx, "st.local"))
+        fail_msg("%s %s D=%d %s causal=%d touches local memory", what, target, D, dtype_name(dt), causal);
+    if (r.smem_bytes > target_lookup(target)->smem_per_block)
+        fail_msg("%s %s D=%d: %zu bytes of shared memory, more than a block has", what, target, D, r.smem_bytes);
+    PtxasReport rep;
+    StrBuf log;
+    sb_init(&log);
+    if (!ptxas_check(ptxas, r.ptx, target, &rep, &log))
+        fail_msg("ptxas rejects %s %s D=%d:\n%s", what, target, D, log.data);
+    if (rep.spill_stores || rep.spill_loads || rep.stack)
+        fail_msg("%s %s D=%d %s causal=%d spills: %s", what, target, D, dtype_name(dt), causal, log.data);
+    if (rep.c75xx)
+        fail_msg("%s %s D=%d %s causal=%d: ptxas -v warns:\n%s", what, target, D, dtype_name(dt), causal, log.data);
+    sb_free(&log);
+    codegen_result_free(&r);
+}
+
+static void attention_backward_variants(void **state)
+{
+    (void)state;
+    require_ptxas();
+    static const int dims[] = { 64, 128, 256 };
+    static const DType dts[] = { DT_F16, DT_BF16 };
+    for (size_t t = 0; t < 2; t++)
+        for (size_t d = 0; d < 3; d++)
+            for (size_t k = 0; k < 2; k++)
+                for (int causal = 0; causal < 2; causal++) {
+                    AttnBwdKernels kk = attn_bwd_compile(targets[t], dts[k], dims[d], causal);
+                    TirFunc *fs[3] = { kk.pre, kk.dkdv, kk.dq };
+                    /* On sm_90a the dQ kernels and the D=64 dK/dV kernel on wgmma (attention_config.c) */
+                    bool hopper = !strcmp(targets[t], "sm_90a");
+                    bool wgmma[3] = { false, hopper && dims[d] == 64, hopper };
+                    for (int i = causal ? 1 : 0; i < 3; i++) /* the preprocessing has no mask */
+                        backward_kernel_clean(fs[i], targets[t], dts[k], dims[d], causal, wgmma[i]);
+                    attn_bwd_free(&kk);
                 }
 }
 
@@ -451,6 +510,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(attention_variants),
         cmocka_unit_test(line_info),
+        cmocka_unit_test(attention_backward_variants),
         cmocka_unit_test(examples_assemble),
         cmocka_unit_test(unsupported_dot_is_an_error),
         cmocka_unit_test(f32_multiply_adds_contract),

@@ -3,7 +3,11 @@
  * against the double-precision reference on odd shapes with grouped-query
  * attention, every dtype and mask, head dims 64, 128 and 256; then the
  * errors it reports, and that a specialization is compiled once per
- * context. */
+ * context. The same for tsr_attention_backward (dQ, dK, dV within the rule,
+ * the same bits when repeated), and its workspace from the context's
+ * allocator: running out there is TSR_ERR_OUT_OF_MEMORY with nothing
+ * leaked. */
+#include "attn_bwd_check.h"
 #include "attn_check.h"
 #include "rt_suite.h"
 
@@ -91,6 +95,65 @@ static void emu_f16_d256(void **state)
 {
     (void)state;
     check(TSR_DEVICE_EMU, DT_F16, 256, true, small, 1);
+}
+
+/* attn_bwd_check's runner: the host tensors to the device, the call, the
+ * gradients back. */
+static bool run_api_backward(AttnBwdTensors *t, double scale, void *arg, StrBuf *err)
+{
+    Runner *r = arg;
+    HostTensor *in[6] = { &t->q, &t->k, &t->v, &t->o, &t->lse, &t->dout };
+    DevTensor d[6], g[ATTN_NGRAD];
+    for (int i = 0; i < 6; i++)
+        dev_upload(r->ctx, in[i], &d[i]);
+    for (int i = 0; i < ATTN_NGRAD; i++)
+        dev_upload(r->ctx, &t->grad[i], &g[i]);
+    tsr_status s = tsr_attention_backward(r->ctx, &d[0].t, &d[1].t, &d[2].t, &d[3].t, &d[4].t, &d[5].t,
+                                          &g[ATTN_DQ].t, &g[ATTN_DK].t, &g[ATTN_DV].t, (float)scale, r->causal, NULL);
+    if (s == TSR_OK)
+        s = tsr_stream_synchronize(r->ctx, NULL);
+    if (s != TSR_OK)
+        sb_printf(err, "%s: %s", tsr_status_name(s), tsr_context_error(r->ctx));
+    for (int i = 0; i < ATTN_NGRAD; i++) {
+        dev_download(r->ctx, &g[i], &t->grad[i]);
+        dev_free(r->ctx, &g[i]);
+    }
+    for (int i = 0; i < 6; i++)
+        dev_free(r->ctx, &d[i]);
+    return s == TSR_OK;
+}
+
+static void check_backward(tsr_device_kind kind, DType dt, int D, bool causal, const Shape *shapes, int nshapes)
+{
+    Runner r = { suite_context(kind), causal };
+    for (int i = 0; i < nshapes; i++) {
+        const Shape *sh = &shapes[i];
+        AttnShape s = { sh->B, sh->Hq, sh->Hkv, sh->Sq, sh->Sk, D, causal, 1.0 / sqrt((double)D) };
+        AttnBwdErrors e = attn_bwd_check_run(dt, s, 700 + (uint64_t)i, true, run_api_backward, &r);
+        char what[96];
+        snprintf(what, sizeof what, "tsr_attention_backward on %s", tsr_context_device_name(r.ctx));
+        attn_bwd_check_assert(&e, dt, &s, what);
+    }
+    tsr_context_destroy(r.ctx);
+}
+
+static const Shape bwd_shapes[] = { { 2, 4, 2, 37, 50 }, { 1, 2, 1, 70, 9 } };
+
+static void backward_interp(void **state)
+{
+    (void)state;
+    for (int dt = 0; dt < 2; dt++)
+        for (int c = 0; c < 2; c++)
+            check_backward(TSR_DEVICE_INTERP, dt ? DT_BF16 : DT_F16, 64, c, bwd_shapes, 2);
+    check_backward(TSR_DEVICE_INTERP, DT_BF16, 128, true, bwd_shapes, 1);
+    check_backward(TSR_DEVICE_INTERP, DT_F16, 256, false, bwd_shapes + 1, 1);
+}
+
+static void backward_emu(void **state)
+{
+    (void)state;
+    check_backward(TSR_DEVICE_EMU, DT_F16, 64, true, bwd_shapes, 2);
+    check_backward(TSR_DEVICE_EMU, DT_BF16, 128, false, bwd_shapes + 1, 1);
 }
 
 /* Tensors for the error cases, on a host device. */
@@ -200,12 +263,97 @@ static void errors(void **state)
     tsr_context_destroy(ctx);
 }
 
+/* An allocator that fails its allocation number fail_at (1-based; 0:
+ * never) and counts what is live. */
+typedef struct {
+    long allocs, frees, fail_at;
+} Counter;
+
+static void *count_alloc(void *user, size_t size, size_t align)
+{
+    Counter *c = user;
+    if (c->fail_at && c->allocs + 1 == c->fail_at)
+        return NULL;
+    void *p = NULL;
+    if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size ? size : 1))
+        return NULL;
+    c->allocs++;
+    return p;
+}
+
+static void count_free(void *user, void *ptr, size_t size)
+{
+    (void)size;
+    ((Counter *)user)->frees++;
+    free(ptr);
+}
+
+static void backward_errors(void **state)
+{
+    (void)state;
+    Counter c = { 0 };
+    tsr_allocator alloc = { count_alloc, count_free, &c };
+    tsr_context_options opts;
+    tsr_context_options_init(&opts);
+    opts.device = TSR_DEVICE_INTERP;
+    opts.allocator = &alloc;
+    opts.host_threads = 1;
+    tsr_context *ctx;
+    assert_int_equal(tsr_context_create(&opts, &ctx), TSR_OK);
+    DLDataType f16 = { kDLFloat, 16, 1 }, bf16 = { kDLBfloat, 16, 1 };
+    Attn a;
+    attn_tensors(&a, 64, f16);
+    DLTensor dout = a.o, dq = a.q, dk = a.k, dv = a.v;
+    tsr_status s = tsr_attention_backward(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, &dout, &dq, &dk, &dv, 0.125f, 1, NULL);
+    if (s != TSR_OK)
+        fail_msg("%s", tsr_context_error(ctx));
+
+    assert_int_equal(tsr_attention_backward(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, &dout, NULL, &dk, &dv, 1, 0, NULL),
+                     TSR_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(tsr_context_error(ctx), "tsr_attention_backward: dq is NULL"));
+    DLTensor bad = dk;
+    bad.dtype = bf16;
+    assert_int_equal(tsr_attention_backward(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, &dout, &dq, &bad, &dv, 1, 0, NULL),
+                     TSR_ERR_LAUNCH);
+    assert_non_null(strstr(tsr_context_error(ctx), "tensor 'dK' must have dtype f16"));
+    bad = dv;
+    bad.ndim = 2;
+    assert_int_equal(tsr_attention_backward(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, &dout, &dq, &dk, &bad, 1, 0, NULL),
+                     TSR_ERR_LAUNCH);
+    assert_non_null(strstr(tsr_context_error(ctx), "tensor 'dv' must have 4 dimensions"));
+
+    /* Every allocation of a call, made to fail in turn (the specializations
+     * are compiled already): TSR_ERR_OUT_OF_MEMORY, nothing leaked but the
+     * message, and then the call works again. */
+    long before = c.allocs;
+    assert_int_equal(tsr_attention_backward(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, &dout, &dq, &dk, &dv, 1, 1, NULL),
+                     TSR_OK);
+    long used = c.allocs - before;
+    assert_true(used >= 1 + 3); /* the workspace, and each launch's arrays */
+    for (long f = 1; f <= used; f++) {
+        long live = c.allocs - c.frees;
+        c.fail_at = c.allocs + f;
+        s = tsr_attention_backward(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, &dout, &dq, &dk, &dv, 1, 1, NULL);
+        c.fail_at = 0;
+        if (s != TSR_ERR_OUT_OF_MEMORY || !strstr(tsr_context_error(ctx), "memory"))
+            fail_msg("allocation %ld of tsr_attention_backward failing: %s: %s", f, tsr_status_name(s),
+                     tsr_context_error(ctx));
+        assert_true(c.allocs - c.frees <= live + 1);
+    }
+    assert_int_equal(tsr_attention_backward(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, &dout, &dq, &dk, &dv, 1, 1, NULL),
+                     TSR_OK);
+    free(a.mem);
+    tsr_context_destroy(ctx);
+    assert_int_equal(c.allocs, c.frees);
+}
+
 int main(void)
 {
     suite_default_cache_dir();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(errors),        cmocka_unit_test(interp_all),    cmocka_unit_test(emu_f16_d64),
-        cmocka_unit_test(emu_bf16_d128), cmocka_unit_test(emu_f16_d256),
+        cmocka_unit_test(emu_bf16_d128), cmocka_unit_test(emu_f16_d256),  cmocka_unit_test(backward_errors),
+        cmocka_unit_test(backward_interp), cmocka_unit_test(backward_emu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -274,6 +274,24 @@ class Context:
         _check(status, lambda: lib.tsr_context_error(self._handle))
         _check(lib.tsr_stream_synchronize(self._h(), _stream(stream)), lambda: lib.tsr_context_error(self._handle))
 
+    def attention_backward(self, q, k, v, o, lse, dout, dq, dk, dv, scale=None, causal=False, stream=None):
+        """Flash attention, backward: dq, dk, dv (like q, k, v) from dout (like
+        o), given q, k, v and the o and lse of attention_forward with the same
+        scale and causal. Grouped-query attention sums dk and dv over the
+        query heads of a group. The same bits on every run. Synchronizes
+        before returning."""
+        names = ("q", "k", "v", "o", "lse", "dout", "dq", "dk", "dv")
+        tensors = [_Borrowed(t, n, stream) for t, n in zip((q, k, v, o, lse, dout, dq, dk, dv), names)]
+        for b, n in zip(tensors[6:], names[6:]):
+            if b.read_only:
+                raise ValueError("attention_backward: %s is read-only" % n)
+        if scale is None:
+            scale = 1.0 / math.sqrt(tensors[0].tensor.shape[tensors[0].tensor.ndim - 1])
+        status = lib.tsr_attention_backward(self._h(), *[b.address for b in tensors], float(scale),
+                                            int(bool(causal)), _stream(stream))
+        _check(status, lambda: lib.tsr_context_error(self._handle))
+        _check(lib.tsr_stream_synchronize(self._h(), _stream(stream)), lambda: lib.tsr_context_error(self._handle))
+
 
 def _stream(stream):
     return ctypes.c_void_p(stream) if stream else None
@@ -423,3 +441,8 @@ def compile_file(path, defines=None, kernel=None, device="auto", target=None):
 def attention_forward(q, k, v, o, lse, scale=None, causal=False, device="auto", stream=None):
     """Context.attention_forward on the shared context of a device."""
     context(device).attention_forward(q, k, v, o, lse, scale=scale, causal=causal, stream=stream)
+
+
+def attention_backward(q, k, v, o, lse, dout, dq, dk, dv, scale=None, causal=False, device="auto", stream=None):
+    """Context.attention_backward on the shared context of a device."""
+    context(device).attention_backward(q, k, v, o, lse, dout, dq, dk, dv, scale=scale, causal=causal, stream=stream)

@@ -165,6 +165,7 @@ _PROTOTYPES = {
     "tsr_stream_synchronize": (_c.c_int, [_c.c_void_p, _c.c_void_p]),
     "tsr_attention_forward": (_c.c_int, [_c.c_void_p, _c.c_void_p, _c.c_void_p, _c.c_void_p, _c.c_void_p,
                                          _c.c_void_p, _c.c_float, _c.c_int, _c.c_void_p]),
+    "tsr_attention_backward": (_c.c_int, [_c.c_void_p] + [_c.c_void_p] * 9 + [_c.c_float, _c.c_int, _c.c_void_p]),
 }
 for _name, (_res, _args) in _PROTOTYPES.items():
     _f = getattr(lib, _name)

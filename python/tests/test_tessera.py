@@ -86,6 +86,35 @@ class Kernels(unittest.TestCase):
                 np.testing.assert_allclose(o.astype(np.float64), want, atol=5e-3)
                 np.testing.assert_allclose(lse, lse_want, atol=1e-3)
 
+    def test_attention_backward(self):
+        # Gradients of sum(o * g) by the chain rule in float64, grouped-query
+        # (4 query heads on 2 key/value heads) and causal with Sq < Sk.
+        B, H, Hkv, Sq, Sk, D = 1, 4, 2, 40, 56, 64
+        rep = H // Hkv
+        q, g = (self.rng.standard_normal((B, H, Sq, D)).astype(np.float16) for _ in range(2))
+        kk, v = (self.rng.standard_normal((B, Hkv, Sk, D)).astype(np.float16) for _ in range(2))
+        q64, g64 = q.astype(np.float64), g.astype(np.float64)
+        k64, v64 = (np.repeat(t.astype(np.float64), rep, axis=1) for t in (kk, v))
+        s = q64 @ k64.transpose(0, 1, 3, 2) / np.sqrt(D)
+        s = np.where(np.arange(Sk)[None, :] <= np.arange(Sq)[:, None] + (Sk - Sq), s, -np.inf)
+        p = np.exp(s - s.max(-1, keepdims=True))
+        p /= p.sum(-1, keepdims=True)
+        dp = g64 @ v64.transpose(0, 1, 3, 2)
+        ds = p * (dp - (p * dp).sum(-1, keepdims=True)) / np.sqrt(D)
+        want = {"dq": ds @ k64,
+                "dk": (ds.transpose(0, 1, 3, 2) @ q64).reshape(B, Hkv, rep, Sk, D).sum(2),
+                "dv": (p.transpose(0, 1, 3, 2) @ g64).reshape(B, Hkv, rep, Sk, D).sum(2)}
+        for dev in DEVICES:
+            with self.subTest(device=dev):
+                o = np.zeros_like(q)
+                lse = np.zeros((B, H, Sq), np.float32)
+                tessera.attention_forward(q, kk, v, o, lse, causal=True, device=dev)
+                got = {"dq": np.zeros_like(q), "dk": np.zeros_like(kk), "dv": np.zeros_like(v)}
+                tessera.attention_backward(q, kk, v, o, lse, g, got["dq"], got["dk"], got["dv"], causal=True,
+                                           device=dev)
+                for name, w in want.items():
+                    np.testing.assert_allclose(got[name].astype(np.float64), w, atol=2e-2, err_msg=name)
+
     def test_context_properties(self):
         with tessera.Context("interp") as ctx:
             self.assertEqual(ctx.device, "interp")
