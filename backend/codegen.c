@@ -199,18 +199,6 @@ static LLVMValueRef call_f32(Emitter *em, const char *const *names, LLVMValueRef
     return em_call_intrinsic(em, names, NULL, 0, &x, 1);
 }
 
-static LLVMValueRef ex2(Emitter *em, LLVMValueRef x)
-{
-    static const char *const names[] = { "llvm.nvvm.ex2.approx.ftz.f", "llvm.nvvm.ex2.approx.ftz.f32", NULL };
-    return call_f32(em, names, x);
-}
-
-static LLVMValueRef lg2(Emitter *em, LLVMValueRef x)
-{
-    static const char *const names[] = { "llvm.nvvm.lg2.approx.f", "llvm.nvvm.lg2.approx.f32", NULL };
-    return call_f32(em, names, x);
-}
-
 static LLVMValueRef unary_float(Emitter *em, TirOp op, LLVMValueRef x, DType dt)
 {
     LLVMBuilderRef b = em->b;
@@ -223,10 +211,10 @@ static LLVMValueRef unary_float(Emitter *em, TirOp op, LLVMValueRef x, DType dt)
     }
     LLVMValueRef f = to_f32(em, x, dt), r;
     switch (op) {
-    case TIR_EXP2: r = ex2(em, f); break;
-    case TIR_EXP: r = ex2(em, LLVMBuildFMul(b, f, LLVMConstReal(em->t_f32, 1.4426950408889634), "")); break;
-    case TIR_LOG2: r = lg2(em, f); break;
-    case TIR_LOG: r = LLVMBuildFMul(b, lg2(em, f), LLVMConstReal(em->t_f32, 0.6931471805599453), ""); break;
+    case TIR_EXP2: r = em_ex2_ftz(em, f); break;
+    case TIR_EXP: r = em_ex2_ftz(em, LLVMBuildFMul(b, f, LLVMConstReal(em->t_f32, 1.4426950408889634), "")); break;
+    case TIR_LOG2: r = em_lg2(em, f); break;
+    case TIR_LOG: r = LLVMBuildFMul(b, em_lg2(em, f), LLVMConstReal(em->t_f32, 0.6931471805599453), ""); break;
     case TIR_SQRT: {
         static const char *const names[] = { "llvm.sqrt", NULL };
         r = em_call_intrinsic(em, names, &em->t_f32, 1, &f, 1);
@@ -237,7 +225,7 @@ static LLVMValueRef unary_float(Emitter *em, TirOp op, LLVMValueRef x, DType dt)
         r = call_f32(em, names, f);
         break;
     }
-    default: tsr_die("codegen: float unary %s", tir_op_name(op));
+    default: r = em_math_f32(em, op, f, NULL, dt); break;
     }
     return from_f32(em, r, dt);
 }
@@ -318,6 +306,7 @@ static LLVMValueRef binary_elem(Emitter *em, TirOp op, LLVMValueRef x, LLVMValue
         case TIR_SUB: return contractable(em, LLVMBuildFSub(b, x, y, ""), dt);
         case TIR_MUL: return contractable(em, LLVMBuildFMul(b, x, y, ""), dt);
         case TIR_DIV: return LLVMBuildFDiv(b, x, y, "");
+        case TIR_POW: return from_f32(em, em_math_f32(em, op, to_f32(em, x, dt), to_f32(em, y, dt), dt), dt);
         case TIR_MIN:
         case TIR_MAX: {
             static const char *const mn[] = { "llvm.minnum", NULL }, *const mx[] = { "llvm.maxnum", NULL };

@@ -879,8 +879,11 @@ static TirOp math_op(const char *name)
     static const struct {
         const char *name;
         TirOp op;
-    } table[] = { { "exp", TIR_EXP }, { "exp2", TIR_EXP2 }, { "log", TIR_LOG }, { "log2", TIR_LOG2 },
-                  { "sqrt", TIR_SQRT }, { "rsqrt", TIR_RSQRT }, { "abs", TIR_ABS } };
+    } table[] = { { "exp", TIR_EXP },     { "exp2", TIR_EXP2 },       { "log", TIR_LOG },     { "log2", TIR_LOG2 },
+                  { "sqrt", TIR_SQRT },   { "rsqrt", TIR_RSQRT },     { "abs", TIR_ABS },     { "tanh", TIR_TANH },
+                  { "sigmoid", TIR_SIGMOID }, { "erf", TIR_ERF },     { "sin", TIR_SIN },     { "cos", TIR_COS },
+                  { "floor", TIR_FLOOR }, { "ceil", TIR_CEIL },       { "round", TIR_ROUND }, { "log1p", TIR_LOG1P },
+                  { "expm1", TIR_EXPM1 } };
     for (size_t i = 0; i < TSR_ARRAY_LEN(table); i++)
         if (strcmp(table[i].name, name) == 0)
             return table[i].op;
@@ -896,8 +899,40 @@ static double fold_math(TirOp op, double x)
     case TIR_LOG2: return log2(x);
     case TIR_SQRT: return sqrt(x);
     case TIR_RSQRT: return 1.0 / sqrt(x);
+    case TIR_TANH: return tanh(x);
+    case TIR_SIGMOID: return 1.0 / (1.0 + exp(-x));
+    case TIR_ERF: return erf(x);
+    case TIR_SIN: return sin(x);
+    case TIR_COS: return cos(x);
+    case TIR_FLOOR: return floor(x);
+    case TIR_CEIL: return ceil(x);
+    case TIR_ROUND: return nearbyint(x);
+    case TIR_LOG1P: return log1p(x);
+    case TIR_EXPM1: return expm1(x);
     default: return fabs(x);
     }
+}
+
+/* pow(x, y): elementwise with broadcasting, floats only; constants fold in
+ * double precision (C's pow). */
+static SVal b_pow(Sema *s, const AstNode *n)
+{
+    SVal a = eval(s, n->args.data[0]), b = eval(s, n->args.data[1]);
+    if (a.k == SV_ERR || b.k == SV_ERR)
+        return sv_err;
+    if ((a.k == SV_INT || a.k == SV_FLOAT) && (b.k == SV_INT || b.k == SV_FLOAT))
+        return sv_float(pow(a.k == SV_INT ? (double)a.i : a.f, b.k == SV_INT ? (double)b.i : b.f));
+    SVal ops[2] = { a, b };
+    DType dt;
+    TType shape;
+    if (!unify(s, ops, 2, &dt, &shape, n->pos, "'pow'"))
+        return sv_err;
+    if (!dtype_is_float(dt)) {
+        error(s, n->pos, "'pow' needs float operands, found %s", dtype_name(dt));
+        return sv_err;
+    }
+    ValId args[2] = { ops[0].v, ops[1].v };
+    return sv_val(emit(s, TIR_POW, n->pos, args, 2, shape));
 }
 
 static SVal b_math(Sema *s, const AstNode *n)
@@ -1185,6 +1220,17 @@ static const Builtin builtins[] = {
     { "sqrt", b_math, 1, 1, false },
     { "rsqrt", b_math, 1, 1, false },
     { "abs", b_math, 1, 1, false },
+    { "tanh", b_math, 1, 1, false },
+    { "sigmoid", b_math, 1, 1, false },
+    { "erf", b_math, 1, 1, false },
+    { "sin", b_math, 1, 1, false },
+    { "cos", b_math, 1, 1, false },
+    { "floor", b_math, 1, 1, false },
+    { "ceil", b_math, 1, 1, false },
+    { "round", b_math, 1, 1, false },
+    { "log1p", b_math, 1, 1, false },
+    { "expm1", b_math, 1, 1, false },
+    { "pow", b_pow, 2, 2, false },
     { "where", b_where, 3, 3, false },
     { "dot", b_dot, 2, 2, false },
     { "transpose", b_transpose, 1, 1, false },

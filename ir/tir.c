@@ -241,6 +241,7 @@ const char *tir_op_name(TirOp op) { return (unsigned)op < TIR_OP_COUNT ? op_name
 bool tir_op_is_binary(TirOp op) { return op >= TIR_ADD && op <= TIR_GE; }
 bool tir_op_is_compare(TirOp op) { return op >= TIR_EQ && op <= TIR_GE; }
 bool tir_op_is_unary(TirOp op) { return op >= TIR_NEG && op <= TIR_CAST; }
+bool tir_op_is_math(TirOp op) { return (op >= TIR_EXP && op <= TIR_EXPM1) || op == TIR_POW; }
 
 bool tir_op_is_pure(TirOp op)
 {

@@ -110,13 +110,10 @@ static bool elementwise_dtype_ok(TirOp op, DType dt)
     case TIR_EQ:
     case TIR_NE:
     case TIR_CAST: return true;
-    case TIR_EXP:
-    case TIR_EXP2:
-    case TIR_LOG:
-    case TIR_LOG2:
-    case TIR_SQRT:
-    case TIR_RSQRT: return dtype_is_float(dt);
-    default: return dt != DT_BOOL; /* arithmetic, ordering, neg, abs */
+    default:
+        if (tir_op_is_math(op))
+            return dtype_is_float(dt);
+        return dt != DT_BOOL; /* arithmetic, ordering, neg, abs */
     }
 }
 

@@ -30,6 +30,9 @@ static const Case cases[] = {
     { "dsl/examples/reduce.tsr", "sum_partials", { { "T", "f32" }, { "BLOCK", "256" } }, 2, { { "G", 1000 } }, 1, 0, 0 },
     { "dsl/examples/scale_shift.tsr", "scale_shift", { { "T", "f16" } }, 1, { { "M", 113 }, { "N", 203 } }, 2, 0.1, 0 },
     { "dsl/examples/scale_shift.tsr", "scale_shift", { { "T", "bf16" }, { "ACT", "2" } }, 2, { { "M", 1 }, { "N", 129 } }, 2, 0.1, 0 },
+    { "dsl/examples/scale_shift.tsr", "scale_shift", { { "T", "f32" }, { "ACT", "3" } }, 2, { { "M", 37 }, { "N", 203 } }, 2, 0.1, 0 },
+    { "dsl/examples/scale_shift.tsr", "scale_shift", { { "T", "f16" }, { "ACT", "4" } }, 2, { { "M", 37 }, { "N", 203 } }, 2, 0.1, 0 },
+    { "dsl/examples/scale_shift.tsr", "scale_shift", { { "T", "f32" }, { "ACT", "5" } }, 2, { { "M", 37 }, { "N", 203 } }, 2, 0.1, 0 },
 };
 
 static void examples_agree(void **state)

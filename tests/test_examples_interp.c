@@ -534,12 +534,19 @@ static double activation(int act, double z, double slope)
         return z >= 0.0 ? z : z * slope;
     if (act == 2)
         return z / (1.0 + exp(-z));
+    if (act == 3)
+        return 0.5 * z * (1.0 + erf(z / sqrt(2.0)));
+    if (act == 4)
+        return 0.5 * z * (1.0 + tanh(sqrt(2.0 / M_PI) * (z + 0.044715 * z * z * z)));
+    if (act == 5)
+        return z * tanh(log1p(exp(z)));
     return z;
 }
 
 /* z = x·s + b is off by 2u·(|x·s| + |b|); the activations (slope at most 1,
- * SiLU's derivative at most 1.1) add a few roundings relative to |y|: we
- * allow 8·u(f32)·(|x·s| + |b| + |y|), then T's rounding. */
+ * the derivatives of SiLU, GELU and Mish at most 1.13) add a few roundings
+ * and the math functions' few units (dsl/README.md §10.1) relative to |y|:
+ * we allow 8·u(f32)·(|x·s| + |b| + |y|), then T's rounding. */
 static void run_scale_shift(TirFunc *f, DType dt, int act, int64_t M, int64_t N, uint64_t seed)
 {
     Rng rng;
@@ -574,7 +581,7 @@ static void run_scale_shift(TirFunc *f, DType dt, int act, int64_t M, int64_t N,
 static void check_scale_shift(DType dt)
 {
     static const int64_t shapes[][2] = { { 1, 1 }, { 113, 203 }, { 203, 1023 } };
-    for (int act = 0; act <= 2; act++) {
+    for (int act = 0; act <= 5; act++) {
         char abuf[16];
         snprintf(abuf, sizeof abuf, "%d", act);
         Define defs[2] = { { "T", dtype_name(dt) }, { "ACT", abuf } };
