@@ -535,11 +535,47 @@ static AstNode *parse_if(Parser *p)
     return n;
 }
 
+/* The kind of the token after the current one (the lexer is a value: a
+ * copy of it reads ahead without consuming or reporting anything). */
+static TokKind peek_kind(const Parser *p)
+{
+    Lexer copy = p->lx;
+    return lexer_next(&copy).kind;
+}
+
+/* Statements other languages have and Tessera does not (yet): an identifier
+ * of these names starting a statement, not assigned to, is reported with
+ * what to write instead, and the statement (with its block) is skipped. */
+static bool unsupported_stmt(Parser *p)
+{
+    static const struct {
+        const char *word, *message;
+    } words[] = {
+        { "while", "'while' loops are not supported; write a counted loop: for NAME in LO .. HI [step S] { ... }" },
+        { "return", "'return' is not supported; a kernel ends at its closing brace (use 'if' to skip work)" },
+        { "break", "'break' is not supported; bound the loop or guard its body with 'if'" },
+        { "continue", "'continue' is not supported; guard the rest of the loop body with 'if'" },
+    };
+    if (!at(p, TK_IDENT) || peek_kind(p) == TK_ASSIGN)
+        return false;
+    for (size_t i = 0; i < TSR_ARRAY_LEN(words); i++)
+        if ((size_t)p->tok.len == strlen(words[i].word) && !memcmp(p->tok.start, words[i].word, (size_t)p->tok.len)) {
+            diag_error(p->diag, p->tok.pos, "%s", words[i].message);
+            p->panic = true; /* sync_stmt skips it, block included */
+            return true;
+        }
+    return false;
+}
+
 /* stmt := let_stmt | for_stmt | if_stmt | block | expr ['=' expr] ';' */
 static AstNode *parse_stmt(Parser *p)
 {
     if (!enter(p))
         return NULL;
+    if (unsupported_stmt(p)) {
+        leave(p);
+        return NULL;
+    }
     AstNode *n;
     switch (p->tok.kind) {
     case TK_KW_LET:

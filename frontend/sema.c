@@ -1473,6 +1473,17 @@ static SVal eval(Sema *s, const AstNode *n)
 static void check_block(Sema *s, const AstNode *block);
 static void check_stmt(Sema *s, const AstNode *n);
 
+/* What a `let` name holds, for messages: "constant" only for compile-time
+ * values, else what kind of value it names. */
+static const char *let_what(Sema *s, SVal v)
+{
+    if (v.k == SV_INT || v.k == SV_FLOAT || v.k == SV_BOOL || v.k == SV_TYPE)
+        return "constant";
+    if (v.k == SV_VAL)
+        return vtype(s, v.v).rank ? "tile bound with 'let'" : "value bound with 'let'";
+    return "name bound with 'let'";
+}
+
 static void check_let(Sema *s, const AstNode *n)
 {
     if (!n->a)
@@ -1482,13 +1493,17 @@ static void check_let(Sema *s, const AstNode *n)
         error(s, n->a->pos, "a tensor cannot be bound to a name; slice it to load a tile");
         v = sv_err;
     }
-    Binding b = value_binding(n->name, n->pos, v, n->kind == AST_VAR ? "variable" : "constant");
-    if (n->kind == AST_VAR && v.k != SV_ERR) {
-        v = as_value(s, v, n->a->pos);
-        b.val = v;
+    Binding b = value_binding(n->name, n->pos, v, n->kind == AST_VAR ? "variable" : let_what(s, v));
+    if (n->kind == AST_VAR) {
+        /* Still a variable when its initializer has an error (reported):
+         * assignments to it are then skipped silently, not called errors. */
         b.is_var = true;
-        if (v.k == SV_VAL)
-            b.type = vtype(s, v.v);
+        if (v.k != SV_ERR) {
+            v = as_value(s, v, n->a->pos);
+            b.val = v;
+            if (v.k == SV_VAL)
+                b.type = vtype(s, v.v);
+        }
     }
     bind(s, b);
 }
@@ -1534,8 +1549,9 @@ static void check_assign(Sema *s, const AstNode *n)
             return;
         }
         if (!b->is_var) {
+            bool is_let = b->kind == BIND_VALUE && (!strcmp(b->what, "constant") || strstr(b->what, "'let'"));
             error(s, target->pos, "cannot assign to '%s': it is a %s%s", target->name, b->what,
-                  b->kind == BIND_VALUE && !strcmp(b->what, "constant") ? " (declare it with 'var')" : "");
+                  is_let ? " (declare it with 'var')" : "");
             return;
         }
         if (b->val.k == SV_ERR)
@@ -1862,39 +1878,49 @@ static void format_cparam(Sema *s, SVal v, char *buf, size_t n)
     (void)s;
 }
 
+/* The value of a compile-time parameter: its define, else its default;
+ * false (reported) when there is none or it is not of the parameter's kind. */
+static bool cparam_value(Sema *s, const AstCParam *cp, const Define *defs, int ndefs, SVal *out)
+{
+    const char *text = find_define(defs, ndefs, cp->name);
+    SVal v = sv_err;
+    if (text) {
+        if (!parse_define_value(s, cp, text, &v))
+            return false;
+    } else if (cp->deflt) {
+        v = eval(s, cp->deflt);
+        if (v.k == SV_ERR)
+            return false;
+        if (!cparam_kind_ok(cp->kind, v)) {
+            error(s, cp->deflt->pos, "the default of '%s' must be %s, found %s", cp->name,
+                  cparam_kind_desc(cp->kind), sval_str(s, v));
+            return false;
+        }
+    } else {
+        error(s, cp->pos, "compile-time parameter '%s' of kernel '%s' needs a value (%s %s%s)", cp->name,
+              s->k->name, s->diag->api_defines ? "give a tsr_define named" : "give -D", cp->name,
+              s->diag->api_defines ? "" : "=...");
+        return false;
+    }
+    if (cp->kind == CPARAM_FLOAT && v.k == SV_INT)
+        v = sv_float((double)v.i);
+    *out = v;
+    return true;
+}
+
 static bool bind_cparams(Sema *s, const Define *defs, int ndefs)
 {
     bool ok = true;
     for (int i = 0; i < s->k->cparams.len; i++) {
         const AstCParam *cp = &s->k->cparams.data[i];
-        const char *text = find_define(defs, ndefs, cp->name);
-        SVal v = sv_err;
-        if (text) {
-            if (!parse_define_value(s, cp, text, &v)) {
-                ok = false;
-                continue;
-            }
-        } else if (cp->deflt) {
-            v = eval(s, cp->deflt);
-            if (v.k == SV_ERR) {
-                ok = false;
-                continue;
-            }
-            if (!cparam_kind_ok(cp->kind, v)) {
-                error(s, cp->deflt->pos, "the default of '%s' must be %s, found %s", cp->name,
-                      cparam_kind_desc(cp->kind), sval_str(s, v));
-                ok = false;
-                continue;
-            }
-        } else {
-            error(s, cp->pos, "compile-time parameter '%s' of kernel '%s' needs a value (%s %s%s)", cp->name,
-                  s->k->name, s->diag->api_defines ? "give a tsr_define named" : "give -D", cp->name,
-                  s->diag->api_defines ? "" : "=...");
+        SVal v;
+        if (!cparam_value(s, cp, defs, ndefs, &v)) {
+            /* Bound to the error, so that later defaults and uses of it
+             * (`OT: type = T`) are not reported again as unknown names. */
+            bind(s, value_binding(cp->name, cp->pos, sv_err, "compile-time parameter"));
             ok = false;
             continue;
         }
-        if (cp->kind == CPARAM_FLOAT && v.k == SV_INT)
-            v = sv_float((double)v.i);
         char buf[64];
         format_cparam(s, v, buf, sizeof buf);
         TirDefine d = { arena_strdup(&s->f->arena, cp->name), arena_strdup(&s->f->arena, buf) };
