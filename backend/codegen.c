@@ -29,9 +29,19 @@ LLVMTypeRef em_elem_type(Emitter *em, DType dt)
     case DT_F32: return em->t_f32;
     case DT_F16: return em->t_f16;
     case DT_BF16: return em->t_bf16;
-    case DT_I32: return em->t_i32;
+    case DT_I32:
+    case DT_U32: return em->t_i32;
+    case DT_I8:
+    case DT_U8: return em->t_i8;
+    case DT_I64: return em->t_i64;
     default: return em->t_i1;
     }
+}
+
+/* A constant of integer dtype dt (any width, from its int_wrap value). */
+static LLVMValueRef int_const(Emitter *em, DType dt, int64_t v)
+{
+    return LLVMConstInt(em_elem_type(em, dt), (unsigned long long)v, dtype_is_signed(dt));
 }
 
 LLVMValueRef em_i32(Emitter *em, int64_t v) { return LLVMConstInt(em->t_i32, (unsigned long long)v, 1); }
@@ -181,7 +191,7 @@ static LLVMValueRef const_elem(Emitter *em, const TirInst *in, DType dt)
         return LLVMConstReal(em_elem_type(em, dt), in->fval);
     if (dt == DT_BOOL)
         return LLVMConstInt(em->t_i1, in->ival != 0, 0);
-    return em_i32(em, in->ival);
+    return int_const(em, dt, in->ival);
 }
 
 static LLVMValueRef to_f32(Emitter *em, LLVMValueRef x, DType dt)
@@ -241,19 +251,31 @@ static LLVMValueRef cast_elem(Emitter *em, LLVMValueRef x, DType from, DType to)
         LLVMValueRef f = to_f32(em, x, from);
         if (to == DT_BOOL)
             return LLVMBuildFCmp(b, LLVMRealUNE, f, LLVMConstReal(em->t_f32, 0.0), "");
-        static const char *const names[] = { "llvm.fptosi.sat", NULL };
-        LLVMTypeRef ov[2] = { em->t_i32, em->t_f32 };
-        return em_call_intrinsic(em, names, ov, 2, &f, 1);
+        /* truncated, saturated to the dtype's range, NaN to 0 */
+        static const char *const sat_s[] = { "llvm.fptosi.sat", NULL }, *const sat_u[] = { "llvm.fptoui.sat", NULL };
+        LLVMTypeRef ov[2] = { em_elem_type(em, to), em->t_f32 };
+        return em_call_intrinsic(em, dtype_is_signed(to) ? sat_s : sat_u, ov, 2, &f, 1);
     }
     if (from == DT_BOOL) {
         if (dtype_is_float(to))
             return from_f32(em, LLVMBuildUIToFP(b, x, em->t_f32, ""), to);
-        return LLVMBuildZExt(b, x, em->t_i32, "");
+        return LLVMBuildZExt(b, x, em_elem_type(em, to), "");
     }
-    /* from i32 */
+    /* from an integer */
     if (to == DT_BOOL)
-        return LLVMBuildICmp(b, LLVMIntNE, x, em_i32(em, 0), "");
-    return from_f32(em, LLVMBuildSIToFP(b, x, em->t_f32, ""), to);
+        return LLVMBuildICmp(b, LLVMIntNE, x, int_const(em, from, 0), "");
+    if (dtype_is_float(to)) {
+        LLVMValueRef f = dtype_is_signed(from) ? LLVMBuildSIToFP(b, x, em->t_f32, "") : LLVMBuildUIToFP(b, x, em->t_f32, "");
+        return from_f32(em, f, to);
+    }
+    /* integer to integer: wraps (truncates, or extends by the source's signedness) */
+    LLVMTypeRef tt = em_elem_type(em, to);
+    int fb = dtype_bits(from), tb = dtype_bits(to);
+    if (fb == tb)
+        return x;
+    if (fb > tb)
+        return LLVMBuildTrunc(b, x, tt, "");
+    return dtype_is_signed(from) ? LLVMBuildSExt(b, x, tt, "") : LLVMBuildZExt(b, x, tt, "");
 }
 
 static LLVMValueRef unary_elem(Emitter *em, TirOp op, LLVMValueRef x, DType dt, DType to)
@@ -264,27 +286,55 @@ static LLVMValueRef unary_elem(Emitter *em, TirOp op, LLVMValueRef x, DType dt, 
     if (dtype_is_float(dt))
         return unary_float(em, op, x, dt);
     switch (op) {
-    case TIR_NEG: return LLVMBuildSub(b, em_i32(em, 0), x, "");
-    case TIR_NOT: return LLVMBuildXor(b, x, LLVMConstInt(em->t_i1, 1, 0), "");
+    case TIR_NEG: return LLVMBuildSub(b, int_const(em, dt, 0), x, "");
+    case TIR_NOT:
+        if (dt == DT_BOOL)
+            return LLVMBuildXor(b, x, LLVMConstInt(em->t_i1, 1, 0), "");
+        return LLVMBuildNot(b, x, "");
     case TIR_ABS: {
-        LLVMValueRef neg = LLVMBuildICmp(b, LLVMIntSLT, x, em_i32(em, 0), "");
-        return LLVMBuildSelect(b, neg, LLVMBuildSub(b, em_i32(em, 0), x, ""), x, "");
+        if (!dtype_is_signed(dt))
+            return x;
+        LLVMValueRef neg = LLVMBuildICmp(b, LLVMIntSLT, x, int_const(em, dt, 0), "");
+        return LLVMBuildSelect(b, neg, LLVMBuildSub(b, int_const(em, dt, 0), x, ""), x, "");
     }
     default: tsr_die("codegen: integer unary %s", tir_op_name(op));
     }
 }
 
 /* Integer division and remainder with the language's meaning for the cases
- * LLVM leaves undefined: x / 0 = -1, x % 0 = x, INT_MIN / -1 = INT_MIN. */
-static LLVMValueRef int_divrem(Emitter *em, bool is_div, LLVMValueRef x, LLVMValueRef y)
+ * LLVM leaves undefined: x / 0 = all bits set (-1), x % 0 = x, and for
+ * signed dtypes MIN / -1 = MIN. */
+static LLVMValueRef int_divrem(Emitter *em, bool is_div, LLVMValueRef x, LLVMValueRef y, DType dt)
 {
     LLVMBuilderRef b = em->b;
-    LLVMValueRef zero = LLVMBuildICmp(b, LLVMIntEQ, y, em_i32(em, 0), "");
-    LLVMValueRef m1 = LLVMBuildICmp(b, LLVMIntEQ, y, em_i32(em, -1), "");
-    LLVMValueRef safe = LLVMBuildSelect(b, LLVMBuildOr(b, zero, m1, ""), em_i32(em, 1), y, "");
+    LLVMValueRef zero = LLVMBuildICmp(b, LLVMIntEQ, y, int_const(em, dt, 0), "");
+    if (!dtype_is_signed(dt)) {
+        LLVMValueRef safe = LLVMBuildSelect(b, zero, int_const(em, dt, 1), y, "");
+        LLVMValueRef r = is_div ? LLVMBuildUDiv(b, x, safe, "") : LLVMBuildURem(b, x, safe, "");
+        return LLVMBuildSelect(b, zero, is_div ? LLVMConstAllOnes(em_elem_type(em, dt)) : x, r, "");
+    }
+    LLVMValueRef m1 = LLVMBuildICmp(b, LLVMIntEQ, y, int_const(em, dt, -1), "");
+    LLVMValueRef safe = LLVMBuildSelect(b, LLVMBuildOr(b, zero, m1, ""), int_const(em, dt, 1), y, "");
     LLVMValueRef r = is_div ? LLVMBuildSDiv(b, x, safe, "") : LLVMBuildSRem(b, x, safe, "");
-    r = LLVMBuildSelect(b, m1, is_div ? LLVMBuildSub(b, em_i32(em, 0), x, "") : em_i32(em, 0), r, "");
-    return LLVMBuildSelect(b, zero, is_div ? em_i32(em, -1) : x, r, "");
+    r = LLVMBuildSelect(b, m1, is_div ? LLVMBuildSub(b, int_const(em, dt, 0), x, "") : int_const(em, dt, 0), r, "");
+    return LLVMBuildSelect(b, zero, is_div ? int_const(em, dt, -1) : x, r, "");
+}
+
+/* Shifts with the language's meaning where LLVM's is poison: a count (as an
+ * unsigned number) of the width or more shifts everything out. */
+static LLVMValueRef int_shift(Emitter *em, bool left, LLVMValueRef x, LLVMValueRef y, DType dt)
+{
+    LLVMBuilderRef b = em->b;
+    int bits = dtype_bits(dt);
+    LLVMValueRef big = LLVMBuildICmp(b, LLVMIntUGE, y, int_const(em, dt, bits), "");
+    LLVMValueRef safe = LLVMBuildSelect(b, big, int_const(em, dt, 0), y, "");
+    if (left)
+        return LLVMBuildSelect(b, big, int_const(em, dt, 0), LLVMBuildShl(b, x, safe, ""), "");
+    if (!dtype_is_signed(dt))
+        return LLVMBuildSelect(b, big, int_const(em, dt, 0), LLVMBuildLShr(b, x, safe, ""), "");
+    /* arithmetic: a count past the width fills with the sign, as >> (width - 1) does */
+    safe = LLVMBuildSelect(b, big, int_const(em, dt, bits - 1), y, "");
+    return LLVMBuildAShr(b, x, safe, "");
 }
 
 /* f32 multiplies and adds may contract into one fused multiply-add (rounded
@@ -323,22 +373,26 @@ static LLVMValueRef binary_elem(Emitter *em, TirOp op, LLVMValueRef x, LLVMValue
         default: break;
         }
     } else {
+        bool sg = dtype_is_signed(dt) || dt == DT_BOOL;
         switch (op) {
         case TIR_ADD: return LLVMBuildAdd(b, x, y, "");
         case TIR_SUB: return LLVMBuildSub(b, x, y, "");
         case TIR_MUL: return LLVMBuildMul(b, x, y, "");
-        case TIR_DIV: return int_divrem(em, true, x, y);
-        case TIR_REM: return int_divrem(em, false, x, y);
-        case TIR_MIN: return LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, x, y, ""), x, y, "");
-        case TIR_MAX: return LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, x, y, ""), x, y, "");
+        case TIR_DIV: return int_divrem(em, true, x, y, dt);
+        case TIR_REM: return int_divrem(em, false, x, y, dt);
+        case TIR_MIN: return LLVMBuildSelect(b, LLVMBuildICmp(b, sg ? LLVMIntSLT : LLVMIntULT, x, y, ""), x, y, "");
+        case TIR_MAX: return LLVMBuildSelect(b, LLVMBuildICmp(b, sg ? LLVMIntSGT : LLVMIntUGT, x, y, ""), x, y, "");
         case TIR_AND: return LLVMBuildAnd(b, x, y, "");
         case TIR_OR: return LLVMBuildOr(b, x, y, "");
+        case TIR_XOR: return LLVMBuildXor(b, x, y, "");
+        case TIR_SHL: return int_shift(em, true, x, y, dt);
+        case TIR_SHR: return int_shift(em, false, x, y, dt);
         case TIR_EQ: return LLVMBuildICmp(b, LLVMIntEQ, x, y, "");
         case TIR_NE: return LLVMBuildICmp(b, LLVMIntNE, x, y, "");
-        case TIR_LT: return LLVMBuildICmp(b, LLVMIntSLT, x, y, "");
-        case TIR_LE: return LLVMBuildICmp(b, LLVMIntSLE, x, y, "");
-        case TIR_GT: return LLVMBuildICmp(b, LLVMIntSGT, x, y, "");
-        case TIR_GE: return LLVMBuildICmp(b, LLVMIntSGE, x, y, "");
+        case TIR_LT: return LLVMBuildICmp(b, sg ? LLVMIntSLT : LLVMIntULT, x, y, "");
+        case TIR_LE: return LLVMBuildICmp(b, sg ? LLVMIntSLE : LLVMIntULE, x, y, "");
+        case TIR_GT: return LLVMBuildICmp(b, sg ? LLVMIntSGT : LLVMIntUGT, x, y, "");
+        case TIR_GE: return LLVMBuildICmp(b, sg ? LLVMIntSGE : LLVMIntUGE, x, y, "");
         default: break;
         }
     }

@@ -61,6 +61,12 @@ static const char *op_text(TokKind k)
     case TK_GE: return ">=";
     case TK_ANDAND: return "&&";
     case TK_OROR: return "||";
+    case TK_AMP: return "&";
+    case TK_PIPE: return "|";
+    case TK_CARET: return "^";
+    case TK_TILDE: return "~";
+    case TK_SHL: return "<<";
+    case TK_SHR: return ">>";
     default: return "?";
     }
 }

@@ -211,8 +211,8 @@ static SVal const_as(Sema *s, SVal c, DType dt, SrcPos pos)
         return sv_val(tir_const_float(s->f, s->cur, pos, dt, c.f));
     }
     if (c.k == SV_INT) {
-        if (dt == DT_I32 && (c.i > INT32_MAX || c.i < INT32_MIN)) {
-            error(s, pos, "the constant %lld does not fit in i32", (long long)c.i);
+        if (dtype_is_int(dt) && !int_fits(c.i, dt)) {
+            error(s, pos, "the constant %lld does not fit in %s", (long long)c.i, dtype_name(dt));
             return sv_err;
         }
         if (dtype_is_float(dt) && !const_fits_float(s, (double)c.i, dt, pos))
@@ -367,6 +367,23 @@ static bool fold_int(Sema *s, TokKind op, int64_t a, int64_t b, SVal *out, SrcPo
             goto overflow;
         r = op == TK_SLASH ? a / b : a % b;
         break;
+    case TK_AMP: r = a & b; break;
+    case TK_PIPE: r = a | b; break;
+    case TK_CARET: r = a ^ b; break;
+    case TK_SHL:
+    case TK_SHR:
+        if (b < 0 || b > 63) {
+            error(s, pos, "shift count %lld out of range 0 .. 63 in a compile-time expression", (long long)b);
+            return false;
+        }
+        if (op == TK_SHR) {
+            r = a >> b; /* arithmetic: gcc and clang define it */
+        } else {
+            r = (int64_t)((uint64_t)a << b);
+            if ((r >> b) != a)
+                goto overflow;
+        }
+        break;
     case TK_EQ: *out = sv_bool(a == b); return true;
     case TK_NE: *out = sv_bool(a != b); return true;
     case TK_LT: *out = sv_bool(a < b); return true;
@@ -398,6 +415,8 @@ static SVal fold_binary(Sema *s, TokKind op, SVal a, SVal b, SrcPos pos)
     if (a.k == SV_BOOL || b.k == SV_BOOL) {
         if ((op == TK_EQ || op == TK_NE) && a.k == b.k)
             return sv_bool((a.i == b.i) == (op == TK_EQ));
+        if ((op == TK_AMP || op == TK_PIPE || op == TK_CARET) && a.k == b.k)
+            return sv_bool(op == TK_AMP ? a.i & b.i : op == TK_PIPE ? a.i | b.i : a.i ^ b.i);
         error(s, pos, "%s is not defined on bool", binary_text(op));
         return sv_err;
     }
@@ -412,7 +431,12 @@ static SVal fold_binary(Sema *s, TokKind op, SVal a, SVal b, SrcPos pos)
     case TK_MINUS: return sv_float(x - y);
     case TK_STAR: return sv_float(x * y);
     case TK_SLASH: return sv_float(x / y);
-    case TK_PERCENT: error(s, pos, "'%%' needs integer operands"); return sv_err;
+    case TK_PERCENT:
+    case TK_AMP:
+    case TK_PIPE:
+    case TK_CARET:
+    case TK_SHL:
+    case TK_SHR: error(s, pos, "%s needs integer operands", binary_text(op)); return sv_err;
     case TK_EQ: return sv_bool(x == y);
     case TK_NE: return sv_bool(x != y);
     case TK_LT: return sv_bool(x < y);
@@ -602,6 +626,11 @@ static TirOp binary_op(TokKind k)
     case TK_GE: return TIR_GE;
     case TK_ANDAND: return TIR_AND;
     case TK_OROR: return TIR_OR;
+    case TK_AMP: return TIR_AND;
+    case TK_PIPE: return TIR_OR;
+    case TK_CARET: return TIR_XOR;
+    case TK_SHL: return TIR_SHL;
+    case TK_SHR: return TIR_SHR;
     default: tsr_unreachable();
     }
 }
@@ -622,29 +651,50 @@ static const char *binary_text(TokKind k)
     case TK_GE: return "'>='";
     case TK_ANDAND: return "'&&'";
     case TK_OROR: return "'||'";
+    case TK_AMP: return "'&'";
+    case TK_PIPE: return "'|'";
+    case TK_CARET: return "'^'";
+    case TK_SHL: return "'<<'";
+    case TK_SHR: return "'>>'";
     default: return "an operator";
     }
 }
 
-/* Applies an elementwise binary TIR op with the language's operand rules. */
+/* A numeric constant or value (for the messages about bool operands). */
+static bool is_number(Sema *s, SVal v)
+{
+    return v.k == SV_INT || v.k == SV_FLOAT || (v.k == SV_VAL && vtype(s, v.v).dt != DT_BOOL);
+}
+
+/* Applies an elementwise binary TIR op with the language's operand rules:
+ * & | ^ need integers or bools; % and shifts integers (eval_binary checks
+ * that && and || have bools). */
 static SVal apply_binary(Sema *s, TirOp op, SVal a, SVal b, SrcPos pos, const char *what)
 {
+    bool a_bool = a.k == SV_BOOL || (a.k == SV_VAL && vtype(s, a.v).dt == DT_BOOL);
+    bool b_bool = b.k == SV_BOOL || (b.k == SV_VAL && vtype(s, b.v).dt == DT_BOOL);
+    if ((op == TIR_AND || op == TIR_OR || op == TIR_XOR) && a_bool != b_bool && is_number(s, a_bool ? b : a)) {
+        /* x & 1 == 0 is x & (1 == 0), as in C */
+        error(s, pos, "%s of %s and %s; comparisons bind tighter than & ^ |, as in C: write (x & m) == v",
+              what, sval_str(s, a_bool ? a : b), sval_str(s, a_bool ? b : a));
+        return sv_err;
+    }
     SVal ops[2] = { a, b };
     DType dt;
     TType shape;
     if (!unify(s, ops, 2, &dt, &shape, pos, what))
         return sv_err;
-    bool logical = op == TIR_AND || op == TIR_OR;
-    if (logical && dt != DT_BOOL) {
-        error(s, pos, "%s needs bool operands, found %s", what, dtype_name(dt));
+    bool bitwise = op == TIR_AND || op == TIR_OR || op == TIR_XOR;
+    if (bitwise && dt != DT_BOOL && !dtype_is_int(dt)) {
+        error(s, pos, "%s needs integer or bool operands, found %s", what, dtype_name(dt));
         return sv_err;
     }
-    if (!logical && dt == DT_BOOL && op != TIR_EQ && op != TIR_NE) {
+    if (!bitwise && dt == DT_BOOL && op != TIR_EQ && op != TIR_NE) {
         error(s, pos, "%s is not defined on bool", what);
         return sv_err;
     }
-    if (op == TIR_REM && dtype_is_float(dt)) {
-        error(s, pos, "'%%' needs integer operands, found %s", dtype_name(dt));
+    if ((op == TIR_REM || op == TIR_SHL || op == TIR_SHR) && !dtype_is_int(dt)) {
+        error(s, pos, "%s needs integer operands, found %s", what, dtype_name(dt));
         return sv_err;
     }
     TType rt = shape;
@@ -664,6 +714,13 @@ static SVal eval_binary(Sema *s, const AstNode *n)
         return sv_err;
     if (is_const(a) && is_const(b))
         return fold_binary(s, n->op, a, b, n->pos);
+    if (n->op == TK_ANDAND || n->op == TK_OROR) {
+        SVal nb = a.k == SV_BOOL || (a.k == SV_VAL && vtype(s, a.v).dt == DT_BOOL) ? b : a;
+        if (is_number(s, nb)) {
+            error(s, n->pos, "%s needs bool operands, found %s", binary_text(n->op), sval_str(s, nb));
+            return sv_err;
+        }
+    }
     return apply_binary(s, binary_op(n->op), a, b, n->pos, binary_text(n->op));
 }
 
@@ -678,6 +735,14 @@ static SVal eval_unary(Sema *s, const AstNode *n)
         if (a.k == SV_VAL && vtype(s, a.v).dt == DT_BOOL)
             return sv_val(emit1(s, TIR_NOT, n->pos, a.v, vtype(s, a.v)));
         error(s, n->pos, "'!' needs a bool operand, found %s", sval_str(s, a));
+        return sv_err;
+    }
+    if (n->op == TK_TILDE) {
+        if (a.k == SV_INT)
+            return sv_int(~a.i);
+        if (a.k == SV_VAL && dtype_is_int(vtype(s, a.v).dt))
+            return sv_val(emit1(s, TIR_NOT, n->pos, a.v, vtype(s, a.v)));
+        error(s, n->pos, "'~' needs an integer operand, found %s", sval_str(s, a));
         return sv_err;
     }
     if (a.k == SV_INT) {
@@ -913,6 +978,33 @@ static double fold_math(TirOp op, double x)
     }
 }
 
+/* umulhi(a, b): the high 32 bits of the 64-bit product of two u32 values
+ * (a Philox round's multiply), as i64 arithmetic: the low 64 bits of the
+ * product are exact even where it exceeds i64's range. */
+static SVal b_umulhi(Sema *s, const AstNode *n)
+{
+    SVal ops[2] = { eval(s, n->args.data[0]), eval(s, n->args.data[1]) };
+    DType dt;
+    TType shape;
+    if (ops[0].k == SV_ERR || ops[1].k == SV_ERR)
+        return sv_err;
+    if (is_const(ops[0]) && is_const(ops[1]))
+        ops[0] = const_as(s, ops[0], DT_U32, n->pos); /* typed, so both become u32 */
+    if (!unify(s, ops, 2, &dt, &shape, n->pos, "'umulhi'"))
+        return sv_err;
+    if (dt != DT_U32) {
+        error(s, n->pos, "'umulhi' needs u32 operands, found %s", dtype_name(dt));
+        return sv_err;
+    }
+    TType wide = shape;
+    wide.dt = DT_I64;
+    ValId w[2] = { emit1(s, TIR_CAST, n->pos, ops[0].v, wide), emit1(s, TIR_CAST, n->pos, ops[1].v, wide) };
+    ValId prod = emit(s, TIR_MUL, n->pos, w, 2, wide);
+    ValId sh[2] = { prod, broadcast_to(s, tir_const_int(s->f, s->cur, n->pos, DT_I64, 32), wide, n->pos) };
+    ValId hi = emit(s, TIR_SHR, n->pos, sh, 2, wide);
+    return sv_val(emit1(s, TIR_CAST, n->pos, hi, shape));
+}
+
 /* pow(x, y): elementwise with broadcasting, floats only; constants fold in
  * double precision (C's pow). */
 static SVal b_pow(Sema *s, const AstNode *n)
@@ -955,7 +1047,7 @@ static SVal b_math(Sema *s, const AstNode *n)
         return sv_err;
     }
     TType t = vtype(s, a.v);
-    if (!dtype_is_float(t.dt) && !(op == TIR_ABS && t.dt == DT_I32)) {
+    if (!dtype_is_float(t.dt) && !(op == TIR_ABS && dtype_is_int(t.dt))) {
         error(s, n->pos, "'%s' needs a float operand, found %s", n->name, type_str(s, t));
         return sv_err;
     }
@@ -1025,6 +1117,12 @@ static SVal reduce(Sema *s, const AstNode *n, ReduceKind kind, SVal a, int axis)
     TType t = vtype(s, a.v);
     if (t.dt == DT_BOOL) {
         error(s, n->pos, "'%s' is not defined on bool tiles", n->name);
+        return sv_err;
+    }
+    if (dtype_is_int(t.dt) && t.dt != DT_I32) {
+        /* the GPU's shuffles and reduction scratch hold 32-bit values */
+        error(s, n->pos, "'%s' of %s tiles is not supported (yet); convert to i32 or f32 first", n->name,
+              dtype_name(t.dt));
         return sv_err;
     }
     TType rt = ttype_scalar(t.dt);
@@ -1181,14 +1279,17 @@ static SVal cast_to(Sema *s, DType dt, const AstNode *arg, SrcPos pos)
         /* Constants convert at compile time (float to int truncates). */
         if (dt == DT_BOOL)
             a = sv_bool(a.k == SV_FLOAT ? a.f != 0 : a.i != 0);
-        else if (dt == DT_I32 && a.k == SV_FLOAT) {
-            if (!(a.f > -2147483649.0 && a.f < 2147483648.0)) {
-                error(s, pos, "the constant %g does not fit in i32", a.f);
+        else if (dtype_is_int(dt) && a.k == SV_FLOAT) {
+            /* truncated toward zero, and then it must fit */
+            if (!(a.f > -9223372036854775808.0 && a.f < 9223372036854775808.0) || !int_fits((int64_t)a.f, dt)) {
+                error(s, pos, "the constant %g does not fit in %s", a.f, dtype_name(dt));
                 return sv_err;
             }
             a = sv_int((int64_t)a.f);
         } else if (a.k == SV_BOOL)
             a = sv_int(a.i);
+        else if (dtype_is_int(dt))
+            a = sv_int(int_wrap(a.i, dt)); /* wraps, as at run time: u32(-1) == 0xFFFFFFFF */
         /* An explicit conversion rounds like one at run time, to inf if need
          * be (const_as would refuse a constant that overflows the dtype). */
         if (dtype_is_float(dt))
@@ -1231,6 +1332,7 @@ static const Builtin builtins[] = {
     { "log1p", b_math, 1, 1, false },
     { "expm1", b_math, 1, 1, false },
     { "pow", b_pow, 2, 2, false },
+    { "umulhi", b_umulhi, 2, 2, false },
     { "where", b_where, 3, 3, false },
     { "dot", b_dot, 2, 2, false },
     { "transpose", b_transpose, 1, 1, false },
@@ -1293,6 +1395,25 @@ static bool is_builtin(const char *name)
 
 /* --- indexing --- */
 
+/* An integer index as the i32 that loads and stores take: u32 and i64
+ * values beyond the i32 range saturate, which keeps them outside every
+ * tensor (dims are below 2^31), so the bounds rule still holds. */
+static ValId index_as_i32(Sema *s, ValId v, SrcPos pos)
+{
+    DType dt = vtype(s, v).dt;
+    if (dt == DT_I32)
+        return v;
+    if (dt == DT_U32 || dt == DT_I64) {
+        ValId hi[2] = { v, tir_const_int(s->f, s->cur, pos, dt, INT32_MAX) };
+        v = emit(s, TIR_MIN, pos, hi, 2, ttype_scalar(dt));
+    }
+    if (dt == DT_I64) {
+        ValId lo[2] = { v, tir_const_int(s->f, s->cur, pos, dt, INT32_MIN) };
+        v = emit(s, TIR_MAX, pos, lo, 2, ttype_scalar(dt));
+    }
+    return emit1(s, TIR_CAST, pos, v, ttype_scalar(DT_I32));
+}
+
 static bool scalar_index(Sema *s, const AstNode *n, ValId *out)
 {
     SVal v = eval(s, n);
@@ -1302,11 +1423,11 @@ static bool scalar_index(Sema *s, const AstNode *n, ValId *out)
     if (v.k == SV_ERR)
         return false;
     TType t = vtype(s, v.v);
-    if (t.rank != 0 || t.dt != DT_I32) {
-        error(s, n->pos, "a tensor index must be an i32 scalar, found %s", type_str(s, t));
+    if (t.rank != 0 || !dtype_is_int(t.dt)) {
+        error(s, n->pos, "a tensor index must be an integer scalar, found %s", type_str(s, t));
         return false;
     }
-    *out = v.v;
+    *out = index_as_i32(s, v.v, n->pos);
     return true;
 }
 
@@ -1958,6 +2079,12 @@ static bool bind_params(Sema *s)
         p.dt = t.dt;
         if (ap->is_out && !ap->is_tensor) {
             error(s, ap->pos, "only tensors can be 'out'; '%s' is a scalar", ap->name);
+            ok = false;
+        }
+        if (!ap->is_tensor && dtype_is_int(p.dt) && p.dt != DT_I32) {
+            /* The launch ABI passes i32, f32, 16-bit floats and bool scalars. */
+            error(s, ap->dtype->pos, "a scalar parameter cannot be %s (yet); pass an i32 and convert it: %s(x)",
+                  dtype_name(p.dt), dtype_name(p.dt));
             ok = false;
         }
         if (ap->is_tensor) {

@@ -217,7 +217,7 @@ ValId tir_const_int(TirFunc *f, BlockId b, SrcPos pos, DType dt, int64_t v)
     if (dtype_is_float(dt))
         in->fval = round_to_dtype((float)v, dt);
     else
-        in->ival = dt == DT_BOOL ? (v != 0) : (int64_t)(int32_t)v;
+        in->ival = dt == DT_BOOL ? (v != 0) : int_wrap(v, dt);
     return r;
 }
 

@@ -35,7 +35,8 @@ typedef struct {
     X(TRANSPOSE, "transpose") X(ARANGE, "arange")                                      \
     /* elementwise binary (operands and result of one shape) */                        \
     X(ADD, "add") X(SUB, "sub") X(MUL, "mul") X(DIV, "div") X(REM, "rem")              \
-    X(POW, "pow") X(MIN, "min") X(MAX, "max") X(AND, "and") X(OR, "or")                \
+    X(POW, "pow") X(MIN, "min") X(MAX, "max") X(AND, "and") X(OR, "or") X(XOR, "xor")  \
+    X(SHL, "shl") X(SHR, "shr")                                                        \
     X(EQ, "eq") X(NE, "ne") X(LT, "lt") X(LE, "le") X(GT, "gt") X(GE, "ge")            \
     /* elementwise unary */                                                            \
     X(NEG, "neg") X(NOT, "not") X(EXP, "exp") X(EXP2, "exp2") X(LOG, "log")            \
@@ -71,8 +72,13 @@ typedef enum { REDUCE_SUM, REDUCE_MAX, REDUCE_MIN } ReduceKind;
  *   SPLAT        args: scalar                    BROADCAST  args: tile with 1-dims
  *   EXPAND_DIMS  args: tile; axis: where the new 1 goes
  *   TRANSPOSE    args: 2-D tile                  ARANGE     args: start (i32 scalar)
- *   binary ops   args: a, b (same type; comparisons give bool); POW: floats only
- *   unary ops    args: a; CAST converts to the result's dtype; the math
+ *   binary ops   args: a, b (same type; comparisons give bool); POW: floats only;
+ *                AND, OR, XOR: bitwise on integers, logical on bool; SHL, SHR:
+ *                integers, the count of the same dtype taken as unsigned, a count
+ *                of the width or more gives 0 (SHR of a negative signed value: -1);
+ *                SHR is arithmetic for signed dtypes, logical for unsigned
+ *   unary ops    args: a; CAST converts to the result's dtype; NOT: logical on
+ *                bool, bitwise on integers; the math
  *                functions (EXP ... EXPM1) take floats only (tir_op_is_math)
  *   SELECT       args: cond (bool), a, b (one shape)
  *   DOT          args: a [M,K], b [K,N] (f16 or bf16, same dtype) -> f32 [M,N];

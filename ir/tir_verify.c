@@ -103,10 +103,13 @@ static int fixed_arity(TirOp op)
 static bool elementwise_dtype_ok(TirOp op, DType dt)
 {
     switch (op) {
-    case TIR_REM: return dt == DT_I32;
+    case TIR_REM:
+    case TIR_SHL:
+    case TIR_SHR: return dtype_is_int(dt);
     case TIR_AND:
     case TIR_OR:
-    case TIR_NOT: return dt == DT_BOOL;
+    case TIR_XOR:
+    case TIR_NOT: return dt == DT_BOOL || dtype_is_int(dt);
     case TIR_EQ:
     case TIR_NE:
     case TIR_CAST: return true;

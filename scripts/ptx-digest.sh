@@ -46,4 +46,7 @@ for t in sm_80 sm_90a; do
     for dt in f32 f16 bf16; do
         one $t tests/programs/math.tsr math -D T=$dt
     done
+    one $t tests/programs/ints.tsr ints
+    one $t dsl/examples/dropout.tsr dropout -D T=f16
+    one $t dsl/examples/dropout.tsr philox
 done

@@ -107,6 +107,9 @@ static const Program programs[] = {
     { "dsl/examples/scale_shift.tsr", "scale_shift", { { "T", "f32" }, { "ACT", "5" } }, 2 }, /* tanh, log1p */
     { "tests/programs/math.tsr", "math", { { "T", "f32" } }, 1 },
     { "tests/programs/math.tsr", "math", { { "T", "f16" } }, 1 },
+    { "tests/programs/ints.tsr", "ints", { { "T", "f32" } }, 0 },
+    { "dsl/examples/dropout.tsr", "dropout", { { "T", "f16" } }, 1 },
+    { "dsl/examples/dropout.tsr", "philox", { { "T", "f32" } }, 0 },
 };
 
 static void examples_assemble(void **state)
