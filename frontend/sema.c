@@ -1773,6 +1773,29 @@ static void yield_carried(Sema *s, const IntVec *carried, SrcPos pos)
     tir_append(s->f, s->cur, TIR_YIELD, pos, vals, carried->len, NULL, 0);
 }
 
+/* The step of a for loop: a compile-time positive integer (*step), or an
+ * integer scalar known at run time (*run_step, as an i32). */
+static bool loop_step(Sema *s, const AstNode *n, int64_t *step, ValId *run_step)
+{
+    SVal v = eval(s, n);
+    if (v.k == SV_ERR)
+        return false;
+    if (v.k == SV_INT) {
+        if (v.i <= 0 || v.i > INT32_MAX) {
+            error(s, n->pos, "the loop step must be positive, found %lld", (long long)v.i);
+            return false;
+        }
+        *step = v.i;
+        return true;
+    }
+    if (v.k != SV_VAL || vtype(s, v.v).rank != 0 || !dtype_is_int(vtype(s, v.v).dt)) {
+        error(s, n->pos, "the loop step must be an integer scalar, found %s", sval_str(s, v));
+        return false;
+    }
+    *run_step = index_as_i32(s, v.v, n->pos);
+    return true;
+}
+
 static void check_for(Sema *s, const AstNode *n)
 {
     if (!n->a || !n->b || !n->body)
@@ -1781,12 +1804,9 @@ static void check_for(Sema *s, const AstNode *n)
     bool ok = scalar_index(s, n->a, &lb);
     ok = scalar_index(s, n->b, &ub) && ok;
     int64_t step = 1, stages = 0;
-    if (n->c && !const_int_arg(s, n->c, &step, "the loop step"))
+    ValId run_step = TIR_NONE; /* a step known only at run time */
+    if (n->c && !loop_step(s, n->c, &step, &run_step))
         ok = false;
-    else if (step <= 0 || step > INT32_MAX) {
-        error(s, n->c->pos, "the loop step must be positive, found %lld", (long long)step);
-        ok = false;
-    }
     if (n->d && !const_int_arg(s, n->d, &stages, "the pipeline depth"))
         ok = false;
     else if (n->d && (stages < 1 || stages > 8)) {
@@ -1795,7 +1815,16 @@ static void check_for(Sema *s, const AstNode *n)
     }
     if (!ok)
         return;
-    ValId st = tir_const_int(s->f, s->cur, n->c ? n->c->pos : n->pos, DT_I32, step);
+    ValId st = run_step != TIR_NONE ? run_step : tir_const_int(s->f, s->cur, n->c ? n->c->pos : n->pos, DT_I32, step);
+    if (run_step != TIR_NONE) {
+        /* A step of zero or less runs no iteration: the bound becomes the
+         * start, so that the loop (which needs a positive step) is empty. */
+        SrcPos sp = n->c->pos;
+        TType bt = ttype_scalar(DT_BOOL);
+        ValId cmp[2] = { run_step, tir_const_int(s->f, s->cur, sp, DT_I32, 0) };
+        ValId sel[3] = { emit(s, TIR_GT, sp, cmp, 2, bt), ub, lb };
+        ub = emit(s, TIR_SELECT, sp, sel, 3, ttype_scalar(DT_I32));
+    }
     IntVec carried = carried_vars(s, n->body, NULL);
 
     BlockId outer = s->cur;

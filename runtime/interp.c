@@ -235,7 +235,7 @@ static void exec_for(Interp *in, const TirInst *ins)
     for (int i = 0; i < nc; i++)
         copy_val(in, body->args.data[1 + i], ins->args[3 + i]);
     const TirInst *y = block_yield(in, ins->blocks[0]);
-    for (int64_t iv = lb; iv < ub; iv += step) {
+    for (int64_t iv = lb; step > 0 && iv < ub; iv += step) { /* sema makes run-time steps <= 0 empty loops */
         storage(in, body->args.data[0])[0].i = (int32_t)iv;
         exec_block(in, ins->blocks[0]);
         /* Yielded values may be other loop arguments: go through the results. */
