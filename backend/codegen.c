@@ -452,6 +452,14 @@ static void emit_for(Emitter *em, const TirInst *in)
     LLVMPositionBuilderAtEnd(b, header);
     LLVMValueRef iv = LLVMBuildPhi(b, em->t_i32, "iv");
     LLVMAddIncoming(iv, &lb, &pre, 1);
+    /* An early-exit loop carries whether to go on: true on entry, then what
+     * the body yields (so the results stay the header's phis). */
+    LLVMValueRef go = NULL;
+    if (in->kind == TIR_FOR_EXIT) {
+        LLVMValueRef yes = LLVMConstInt(em->t_i1, 1, 0);
+        go = LLVMBuildPhi(b, em->t_i1, "go");
+        LLVMAddIncoming(go, &yes, &pre, 1);
+    }
     for (int i = 0; i < in->nres; i++) {
         ValId arg = body->args.data[1 + i];
         EVal *init = em_val(em, in->args[3 + i]);
@@ -463,7 +471,10 @@ static void emit_for(Emitter *em, const TirInst *in)
         set_val(em, arg, phis);
         set_val(em, in->res[i], phis);
     }
-    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, iv, ub, ""), bodyb, exit);
+    LLVMValueRef more = LLVMBuildICmp(b, LLVMIntSLT, iv, ub, "");
+    if (go)
+        more = LLVMBuildAnd(b, more, go, "");
+    LLVMBuildCondBr(b, more, bodyb, exit);
     LLVMPositionBuilderAtEnd(b, bodyb);
     EVal ive = em_new_val(em, 1);
     ive.e[0] = iv;
@@ -476,6 +487,8 @@ static void emit_for(Emitter *em, const TirInst *in)
     LLVMValueRef ovf = LLVMBuildICmp(b, LLVMIntSLT, next, iv, "");
     next = LLVMBuildSelect(b, ovf, ub, next, "");
     LLVMAddIncoming(iv, &next, &latch, 1);
+    if (go)
+        LLVMAddIncoming(go, &em_val(em, y->args[in->nres])->e[0], &latch, 1);
     for (int i = 0; i < in->nres; i++) {
         EVal *phis = em_val(em, body->args.data[1 + i]), *yv = em_val(em, y->args[i]);
         for (int k = 0; k < phis->n; k++)

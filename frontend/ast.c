@@ -206,6 +206,16 @@ static void print_node(StrBuf *out, const AstNode *n, int indent)
         print_node(out, n->body, indent + 1);
         sb_putc(out, ')');
         break;
+    case AST_WHILE:
+        sb_puts(out, "(while ");
+        print_node(out, n->a, indent);
+        newline(out, indent + 1);
+        print_node(out, n->body, indent + 1);
+        sb_putc(out, ')');
+        break;
+    case AST_JUMP:
+        sb_printf(out, "(%s)", n->op == TK_KW_BREAK ? "break" : n->op == TK_KW_CONTINUE ? "continue" : "return");
+        break;
     case AST_IF:
         sb_puts(out, "(if ");
         print_node(out, n->a, indent);

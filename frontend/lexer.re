@@ -135,6 +135,10 @@ Token lexer_next(Lexer *lx)
             "u8"       { return make(lx, TK_KW_U8, start, lx->cur); }
             "u32"      { return make(lx, TK_KW_U32, start, lx->cur); }
             "i64"      { return make(lx, TK_KW_I64, start, lx->cur); }
+            "while"    { return make(lx, TK_KW_WHILE, start, lx->cur); }
+            "break"    { return make(lx, TK_KW_BREAK, start, lx->cur); }
+            "continue" { return make(lx, TK_KW_CONTINUE, start, lx->cur); }
+            "return"   { return make(lx, TK_KW_RETURN, start, lx->cur); }
 
             ident { return make(lx, TK_IDENT, start, lx->cur); }
             digit+ | "0" [xX] hex+ { return make(lx, TK_INT, start, lx->cur); }

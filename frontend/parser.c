@@ -447,7 +447,11 @@ static AstNode *parse_expr(Parser *p)
     return cond;
 }
 
-static bool starts_stmt(TokKind k) { return k == TK_KW_LET || k == TK_KW_VAR || k == TK_KW_FOR || k == TK_KW_IF; }
+static bool starts_stmt(TokKind k)
+{
+    return k == TK_KW_LET || k == TK_KW_VAR || k == TK_KW_FOR || k == TK_KW_IF || k == TK_KW_WHILE || k == TK_KW_BREAK ||
+           k == TK_KW_CONTINUE || k == TK_KW_RETURN;
+}
 
 /* Skips to the end of the current statement: past a ';', up to a '}' that
  * closes the enclosing block, or up to a keyword that begins a statement on a
@@ -547,49 +551,38 @@ static AstNode *parse_if(Parser *p)
     return n;
 }
 
-/* The kind of the token after the current one (the lexer is a value: a
- * copy of it reads ahead without consuming or reporting anything). */
-static TokKind peek_kind(const Parser *p)
+/* while_stmt := 'while' expr block */
+static AstNode *parse_while(Parser *p)
 {
-    Lexer copy = p->lx;
-    return lexer_next(&copy).kind;
+    AstNode *n = node(p, AST_WHILE, p->tok.pos);
+    advance(p);
+    n->a = parse_expr(p);
+    if (!p->panic)
+        n->body = parse_block(p);
+    return n;
 }
 
-/* Statements other languages have and Tessera does not (yet): an identifier
- * of these names starting a statement, not assigned to, is reported with
- * what to write instead, and the statement (with its block) is skipped. */
-static bool unsupported_stmt(Parser *p)
+/* jump_stmt := ('break' | 'continue' | 'return') ';' */
+static AstNode *parse_jump(Parser *p)
 {
-    static const struct {
-        const char *word, *message;
-    } words[] = {
-        { "while", "'while' loops are not supported; write a counted loop: for NAME in LO .. HI [step S] { ... }" },
-        { "return", "'return' is not supported; a kernel ends at its closing brace (use 'if' to skip work)" },
-        { "break", "'break' is not supported; bound the loop or guard its body with 'if'" },
-        { "continue", "'continue' is not supported; guard the rest of the loop body with 'if'" },
-    };
-    if (!at(p, TK_IDENT) || peek_kind(p) == TK_ASSIGN)
-        return false;
-    for (size_t i = 0; i < TSR_ARRAY_LEN(words); i++)
-        if ((size_t)p->tok.len == strlen(words[i].word) && !memcmp(p->tok.start, words[i].word, (size_t)p->tok.len)) {
-            diag_error(p->diag, p->tok.pos, "%s", words[i].message);
-            p->panic = true; /* sync_stmt skips it, block included */
-            return true;
-        }
-    return false;
+    AstNode *n = node(p, AST_JUMP, p->tok.pos);
+    n->op = p->tok.kind;
+    advance(p);
+    expect_semi(p);
+    return n;
 }
 
-/* stmt := let_stmt | for_stmt | if_stmt | block | expr ['=' expr] ';' */
+/* stmt := let_stmt | for_stmt | while_stmt | if_stmt | jump_stmt | block | expr ['=' expr] ';' */
 static AstNode *parse_stmt(Parser *p)
 {
     if (!enter(p))
         return NULL;
-    if (unsupported_stmt(p)) {
-        leave(p);
-        return NULL;
-    }
     AstNode *n;
     switch (p->tok.kind) {
+    case TK_KW_WHILE: n = parse_while(p); break;
+    case TK_KW_BREAK:
+    case TK_KW_CONTINUE:
+    case TK_KW_RETURN: n = parse_jump(p); break;
     case TK_KW_LET:
     case TK_KW_VAR: n = parse_let(p); break;
     case TK_KW_FOR: n = parse_for(p); break;

@@ -53,6 +53,8 @@ typedef struct {
     Arena scratch;
     BlockId cur;
     bool in_grid;
+    int loop_depth;  /* loops around the statement being checked (their flags: skip@D, brk@D) */
+    bool has_return; /* the kernel has a return: its flag ret@ is bound */
 } Sema;
 
 static const SVal sv_err = { SV_ERR, 0, 0, DT_I32, TIR_NONE, 0 };
@@ -1714,40 +1716,102 @@ static void check_assign(Sema *s, const AstNode *n)
  * if-merged variables). */
 typedef VEC(const char *) NameVec;
 
-static void collect_assigned(Sema *s, const AstNode *n, NameVec *out)
+static void add_name(Sema *s, NameVec *out, const char *name)
+{
+    for (int i = 0; i < out->len; i++)
+        if (strcmp(out->data[i], name) == 0)
+            return;
+    vec_push(&s->scratch, *out, name);
+}
+
+/* The flags of the jumps (dsl/README.md §6): ret@ is the kernel's, skip@D
+ * ("leave the rest of this iteration") and brk@D ("and stop") belong to the
+ * loop at depth D and are declared afresh in each of its iterations. */
+static const char *skip_flag(Sema *s, int depth) { return arena_printf(&s->scratch, "skip@%d", depth); }
+static const char *break_flag(Sema *s, int depth) { return arena_printf(&s->scratch, "brk@%d", depth); }
+static const char *const RETURN_FLAG = "ret@";
+
+/* n's statements sit inside `depth` loops: a jump assigns the flags of the
+ * innermost one (and return the kernel's). */
+static void collect_assigned(Sema *s, const AstNode *n, NameVec *out, int depth)
 {
     if (!n)
         return;
     switch (n->kind) {
     case AST_ASSIGN:
-        if (n->a->kind == AST_NAME) {
-            for (int i = 0; i < out->len; i++)
-                if (strcmp(out->data[i], n->a->name) == 0)
-                    return;
-            vec_push(&s->scratch, *out, n->a->name);
-        }
+        if (n->a->kind == AST_NAME)
+            add_name(s, out, n->a->name);
         return;
     case AST_BLOCK:
         for (int i = 0; i < n->args.len; i++)
-            collect_assigned(s, n->args.data[i], out);
+            collect_assigned(s, n->args.data[i], out, depth);
         return;
-    case AST_FOR: collect_assigned(s, n->body, out); return;
+    case AST_FOR:
+    case AST_WHILE: collect_assigned(s, n->body, out, depth + 1); return;
     case AST_IF:
-        collect_assigned(s, n->body, out);
-        collect_assigned(s, n->else_, out);
+        collect_assigned(s, n->body, out, depth);
+        collect_assigned(s, n->else_, out, depth);
+        return;
+    case AST_JUMP:
+        if (n->op == TK_KW_RETURN)
+            add_name(s, out, RETURN_FLAG);
+        if (depth > 0)
+            add_name(s, out, skip_flag(s, depth));
+        if (n->op == TK_KW_BREAK && depth > 0)
+            add_name(s, out, break_flag(s, depth));
         return;
     default: return;
+    }
+}
+
+/* Whether statement n can leave the statements that follow it in its block:
+ * a return anywhere, a break or continue not inside a nested loop. */
+static bool stmt_jumps(const AstNode *n, bool nested)
+{
+    if (!n)
+        return false;
+    switch (n->kind) {
+    case AST_JUMP: return n->op == TK_KW_RETURN || !nested;
+    case AST_BLOCK:
+        for (int i = 0; i < n->args.len; i++)
+            if (stmt_jumps(n->args.data[i], nested))
+                return true;
+        return false;
+    case AST_IF: return stmt_jumps(n->body, nested) || stmt_jumps(n->else_, nested);
+    case AST_FOR:
+    case AST_WHILE: return stmt_jumps(n->body, true);
+    default: return false;
+    }
+}
+
+/* Whether a loop body has a jump of the given kind that leaves that loop
+ * (return: anywhere inside). */
+static bool body_has(const AstNode *n, TokKind kind, bool nested)
+{
+    if (!n)
+        return false;
+    switch (n->kind) {
+    case AST_JUMP: return n->op == kind && (kind == TK_KW_RETURN || !nested);
+    case AST_BLOCK:
+        for (int i = 0; i < n->args.len; i++)
+            if (body_has(n->args.data[i], kind, nested))
+                return true;
+        return false;
+    case AST_IF: return body_has(n->body, kind, nested) || body_has(n->else_, kind, nested);
+    case AST_FOR:
+    case AST_WHILE: return body_has(n->body, kind, true);
+    default: return false;
     }
 }
 
 typedef VEC(int) IntVec;
 
 /* Indexes in env of the variables of enclosing scopes assigned inside n. */
-static IntVec carried_vars(Sema *s, const AstNode *a, const AstNode *b)
+static IntVec carried_vars(Sema *s, const AstNode *a, const AstNode *b, int depth)
 {
     NameVec names = { 0 };
-    collect_assigned(s, a, &names);
-    collect_assigned(s, b, &names);
+    collect_assigned(s, a, &names, depth);
+    collect_assigned(s, b, &names, depth);
     IntVec out = { 0 };
     for (int i = 0; i < names.len; i++) {
         Binding *bd = lookup(s, names.data[i]);
@@ -1771,6 +1835,160 @@ static void yield_carried(Sema *s, const IntVec *carried, SrcPos pos)
     for (int i = 0; i < carried->len; i++)
         vals[i] = s->env.data[carried->data[i]].val.v;
     tir_append(s->f, s->cur, TIR_YIELD, pos, vals, carried->len, NULL, 0);
+}
+
+static void check_if(Sema *s, const AstNode *n);
+
+/* A synthesized AST node (the lowering of while and of the jumps reuses the
+ * checks of if and of names). */
+static AstNode *synth(Sema *s, AstKind kind, SrcPos pos)
+{
+    AstNode *n = arena_alloc(&s->scratch, sizeof *n);
+    memset(n, 0, sizeof *n);
+    n->kind = kind;
+    n->pos = pos;
+    return n;
+}
+
+/* Declares a jump flag: a bool variable, false. */
+static void bind_flag(Sema *s, const char *name, SrcPos pos)
+{
+    Binding b = value_binding(name, pos, sv_val(tir_const_int(s->f, s->cur, pos, DT_BOOL, 0)), "variable");
+    b.is_var = true;
+    b.type = ttype_scalar(DT_BOOL);
+    bind(s, b);
+}
+
+static void set_flag(Sema *s, const char *name, SrcPos pos)
+{
+    Binding *b = lookup(s, name);
+    tsr_assert(b && b->is_var);
+    b->val = sv_val(tir_const_int(s->f, s->cur, pos, DT_BOOL, 1));
+}
+
+static ValId flag_value(Sema *s, const char *name) { return lookup(s, name)->val.v; }
+
+/* break, continue, return: set the flags; the statements after them are
+ * skipped by the guards check_block puts around them. */
+static void check_jump(Sema *s, const AstNode *n)
+{
+    if (n->op != TK_KW_RETURN && s->loop_depth == 0) {
+        error(s, n->pos, "'%s' is not inside a loop", n->op == TK_KW_BREAK ? "break" : "continue");
+        return;
+    }
+    if (n->op == TK_KW_RETURN)
+        set_flag(s, RETURN_FLAG, n->pos);
+    if (n->op == TK_KW_BREAK)
+        set_flag(s, break_flag(s, s->loop_depth), n->pos);
+    if (s->loop_depth > 0)
+        set_flag(s, skip_flag(s, s->loop_depth), n->pos);
+}
+
+/* The loop of a for (n->name its variable) or a while (n->a its condition):
+ * a TIR FOR over [lb, ub) by st. A loop that can stop early (while, break,
+ * return inside) is a TIR_FOR_EXIT whose body yields whether to go on: a
+ * while's body is `let c = COND; if c { BODY }` and it goes on while c holds
+ * (the last iteration only finds c false); break and return stop it after
+ * the iteration. Each iteration declares its flags skip@D and brk@D afresh. */
+static void check_loop(Sema *s, const AstNode *n, ValId lb, ValId ub, ValId st, int stages)
+{
+    bool is_while = n->kind == AST_WHILE;
+    bool has_break = body_has(n->body, TK_KW_BREAK, false), has_return = body_has(n->body, TK_KW_RETURN, false);
+    bool early = is_while || has_break || has_return;
+    bool flags = early || body_has(n->body, TK_KW_CONTINUE, false);
+    if (early && stages) {
+        error(s, n->pos, "a loop that can stop early (break, return) cannot be pipelined");
+        return;
+    }
+    int depth = s->loop_depth + 1;
+    IntVec carried = carried_vars(s, n->body, NULL, depth);
+    BlockId outer = s->cur;
+    BlockId body = tir_block_new(s->f, TIR_NONE);
+    ValId iv = tir_block_arg(s->f, body, ttype_scalar(DT_I32));
+    ValId *inits = arena_alloc(&s->scratch, sizeof(ValId) * (size_t)(carried.len + 3));
+    TType *types = arena_alloc(&s->scratch, sizeof(TType) * (size_t)(carried.len + 1));
+    inits[0] = lb;
+    inits[1] = ub;
+    inits[2] = st;
+    for (int i = 0; i < carried.len; i++) {
+        Binding *b = &s->env.data[carried.data[i]];
+        inits[3 + i] = b->val.v;
+        types[i] = b->type;
+        b->val = sv_val(tir_block_arg(s->f, body, b->type));
+    }
+    s->cur = body;
+    s->loop_depth = depth;
+    int mark = s->env.len;
+    bool ok = is_while || bind(s, value_binding(n->name, n->pos, sv_val(iv), "loop variable"));
+    if (flags)
+        bind_flag(s, skip_flag(s, depth), n->pos);
+    if (has_break)
+        bind_flag(s, break_flag(s, depth), n->pos);
+    ValId go = TIR_NONE;
+    if (ok && is_while) {
+        SVal c = eval(s, n->a);
+        if (c.k == SV_BOOL)
+            c = const_as(s, c, DT_BOOL, n->a->pos);
+        if (c.k == SV_VAL && (vtype(s, c.v).dt != DT_BOOL || vtype(s, c.v).rank != 0)) {
+            error(s, expr_start(n->a), "the condition of 'while' must be a bool scalar, found %s%s", sval_str(s, c),
+                  vtype(s, c.v).rank ? " (use reductions to make one of a tile)" : "");
+            c = sv_err;
+        }
+        if (c.k == SV_VAL) {
+            go = c.v;
+            const char *cname = arena_printf(&s->scratch, "cond@%d", depth);
+            bind(s, value_binding(cname, n->a->pos, c, "constant"));
+            AstNode *cond = synth(s, AST_NAME, n->a->pos), *guard = synth(s, AST_IF, n->pos);
+            cond->name = cname;
+            guard->a = cond;
+            guard->body = n->body;
+            check_if(s, guard);
+        } else if (c.k != SV_ERR) {
+            error(s, expr_start(n->a), "the condition of 'while' must be a bool scalar, found %s", sval_str(s, c));
+        }
+    } else if (ok) {
+        check_block(s, n->body);
+    }
+    if (early) {
+        if (go == TIR_NONE)
+            go = tir_const_int(s->f, s->cur, n->pos, DT_BOOL, 1);
+        TType bt = ttype_scalar(DT_BOOL);
+        if (has_break) {
+            ValId nb = emit1(s, TIR_NOT, n->pos, flag_value(s, break_flag(s, depth)), bt), both[2] = { go, nb };
+            go = emit(s, TIR_AND, n->pos, both, 2, bt);
+        }
+        if (s->has_return) {
+            ValId nr = emit1(s, TIR_NOT, n->pos, flag_value(s, RETURN_FLAG), bt), both[2] = { go, nr };
+            go = emit(s, TIR_AND, n->pos, both, 2, bt);
+        }
+    }
+    env_truncate(s, mark);
+    s->loop_depth = depth - 1;
+    ValId *vals = arena_alloc(&s->scratch, sizeof(ValId) * (size_t)(carried.len + 2));
+    for (int i = 0; i < carried.len; i++)
+        vals[i] = s->env.data[carried.data[i]].val.v;
+    int nyield = carried.len;
+    if (early)
+        vals[nyield++] = go;
+    tir_append(s->f, s->cur, TIR_YIELD, n->pos, vals, nyield, NULL, 0);
+    s->cur = outer;
+    InstId id = tir_append(s->f, outer, TIR_FOR, n->pos, inits, carried.len + 3, types, carried.len);
+    TirInst *in = tir_inst(s->f, id);
+    in->blocks[0] = body;
+    in->stages = stages;
+    in->kind = early ? TIR_FOR_EXIT : 0;
+    tir_block(s->f, body)->parent = id;
+    for (int i = 0; i < carried.len; i++)
+        s->env.data[carried.data[i]].val = sv_val(tir_inst(s->f, id)->res[i]);
+}
+
+/* while COND { BODY }: at most 2^31 - 1 iterations (a for over the i32 range). */
+static void check_while(Sema *s, const AstNode *n)
+{
+    if (!n->a || !n->body)
+        return;
+    ValId lb = tir_const_int(s->f, s->cur, n->pos, DT_I32, 0), ub = tir_const_int(s->f, s->cur, n->pos, DT_I32, INT32_MAX);
+    check_loop(s, n, lb, ub, tir_const_int(s->f, s->cur, n->pos, DT_I32, 1), 0);
 }
 
 /* The step of a for loop: a compile-time positive integer (*step), or an
@@ -1825,37 +2043,7 @@ static void check_for(Sema *s, const AstNode *n)
         ValId sel[3] = { emit(s, TIR_GT, sp, cmp, 2, bt), ub, lb };
         ub = emit(s, TIR_SELECT, sp, sel, 3, ttype_scalar(DT_I32));
     }
-    IntVec carried = carried_vars(s, n->body, NULL);
-
-    BlockId outer = s->cur;
-    BlockId body = tir_block_new(s->f, TIR_NONE);
-    ValId iv = tir_block_arg(s->f, body, ttype_scalar(DT_I32));
-    ValId *inits = arena_alloc(&s->scratch, sizeof(ValId) * (size_t)(carried.len + 3));
-    TType *types = arena_alloc(&s->scratch, sizeof(TType) * (size_t)(carried.len + 1));
-    inits[0] = lb;
-    inits[1] = ub;
-    inits[2] = st;
-    for (int i = 0; i < carried.len; i++) {
-        Binding *b = &s->env.data[carried.data[i]];
-        inits[3 + i] = b->val.v;
-        types[i] = b->type;
-        b->val = sv_val(tir_block_arg(s->f, body, b->type));
-    }
-    s->cur = body;
-    int mark = s->env.len;
-    Binding ivb = value_binding(n->name, n->pos, sv_val(iv), "loop variable");
-    if (bind(s, ivb))
-        check_block(s, n->body);
-    env_truncate(s, mark);
-    yield_carried(s, &carried, n->pos);
-    s->cur = outer;
-    InstId id = tir_append(s->f, outer, TIR_FOR, n->pos, inits, carried.len + 3, types, carried.len);
-    TirInst *in = tir_inst(s->f, id);
-    in->blocks[0] = body;
-    in->stages = (int)stages;
-    tir_block(s->f, body)->parent = id;
-    for (int i = 0; i < carried.len; i++)
-        s->env.data[carried.data[i]].val = sv_val(tir_inst(s->f, id)->res[i]);
+    check_loop(s, n, lb, ub, st, (int)stages);
 }
 
 static void check_if(Sema *s, const AstNode *n)
@@ -1878,7 +2066,7 @@ static void check_if(Sema *s, const AstNode *n)
               c.k == SV_VAL && vtype(s, c.v).rank ? " (use where(...) for tiles)" : "");
         return;
     }
-    IntVec carried = carried_vars(s, n->body, n->else_);
+    IntVec carried = carried_vars(s, n->body, n->else_, s->loop_depth);
     ValId *before = arena_alloc(&s->scratch, sizeof(ValId) * (size_t)(carried.len + 1));
     TType *types = arena_alloc(&s->scratch, sizeof(TType) * (size_t)(carried.len + 1));
     for (int i = 0; i < carried.len; i++) {
@@ -1916,6 +2104,8 @@ static void check_stmt(Sema *s, const AstNode *n)
     case AST_VAR: check_let(s, n); break;
     case AST_ASSIGN: check_assign(s, n); break;
     case AST_FOR: check_for(s, n); break;
+    case AST_WHILE: check_while(s, n); break;
+    case AST_JUMP: check_jump(s, n); break;
     case AST_IF: check_if(s, n); break;
     case AST_BLOCK: check_scoped_block(s, n); break;
     case AST_EXPR:
@@ -1926,10 +2116,31 @@ static void check_stmt(Sema *s, const AstNode *n)
     }
 }
 
+/* After a statement that can jump (break, continue, return), the rest of the
+ * block runs under `if !flag`: skip@D in a loop (which every jump out of its
+ * iteration sets), ret@ outside loops. */
 static void check_block(Sema *s, const AstNode *block)
 {
-    for (int i = 0; i < block->args.len && !diag_full(s->diag); i++)
-        check_stmt(s, block->args.data[i]);
+    for (int i = 0; i < block->args.len && !diag_full(s->diag); i++) {
+        const AstNode *st = block->args.data[i];
+        check_stmt(s, st);
+        if (i + 1 == block->args.len || !stmt_jumps(st, false))
+            continue;
+        const char *flag = s->loop_depth ? skip_flag(s, s->loop_depth) : RETURN_FLAG;
+        if (!lookup(s, flag))
+            continue; /* a break outside a loop: reported; check the rest as it is */
+        AstNode *name = synth(s, AST_NAME, st->pos), *not = synth(s, AST_UNARY, st->pos);
+        AstNode *rest = synth(s, AST_BLOCK, block->args.data[i + 1]->pos), *guard = synth(s, AST_IF, st->pos);
+        name->name = flag;
+        not->op = TK_BANG;
+        not->a = name;
+        rest->args.data = block->args.data + i + 1;
+        rest->args.len = rest->args.cap = block->args.len - i - 1;
+        guard->a = not;
+        guard->body = rest;
+        check_if(s, guard);
+        return;
+    }
 }
 
 /* ---------------------------------------------------------------- kernels */
@@ -2258,8 +2469,12 @@ static TirFunc *check_kernel(const AstKernel *k, const Define *defs, int ndefs, 
         s.env_head[i] = -1;
     s.cur = s.f->grid_block;
     int errors = diag->nerrors;
-    if (bind_cparams(&s, defs, ndefs) && bind_params(&s) && check_grid(&s))
+    if (bind_cparams(&s, defs, ndefs) && bind_params(&s) && check_grid(&s)) {
+        s.has_return = body_has(k->body, TK_KW_RETURN, false);
+        if (s.has_return)
+            bind_flag(&s, RETURN_FLAG, k->pos);
         check_block(&s, k->body);
+    }
     arena_free(&s.scratch);
     if (diag->nerrors != errors) {
         tir_func_free(s.f);

@@ -63,6 +63,7 @@ typedef enum {
 } TirOp;
 
 typedef enum { REDUCE_SUM, REDUCE_MAX, REDUCE_MIN } ReduceKind;
+enum { TIR_FOR_EXIT = 1 }; /* TirInst.kind of a FOR that can stop early */
 
 /* Operands and attributes, by op:
  *   CONST        ival (i32, bool) or fval (floats, already rounded to the dtype)
@@ -93,6 +94,9 @@ typedef enum { REDUCE_SUM, REDUCE_MAX, REDUCE_MIN } ReduceKind;
  *   FOR          args: lb, ub, step, inits...; blocks[0]: body with args (iv,
  *                iters...) ending in YIELD of the next iters; results: final iters.
  *                stages: software-pipelining depth asked for (0 = none).
+ *                kind 1 (TIR_FOR_EXIT): the loop can stop early: the body's
+ *                YIELD has one more operand, a bool scalar, and the loop ends
+ *                after an iteration that yields false (while, break, return).
  *   IF           args: cond (bool scalar); blocks[0] then, blocks[1] else, each
  *                ending in YIELD; results: the yielded values.
  *   YIELD        args: values for the enclosing FOR/IF.

@@ -243,6 +243,8 @@ static void exec_for(Interp *in, const TirInst *ins)
             copy_val(in, ins->res[i], y->args[i]);
         for (int i = 0; i < nc; i++)
             copy_val(in, body->args.data[1 + i], ins->res[i]);
+        if (ins->kind == TIR_FOR_EXIT && !storage(in, y->args[nc])[0].i)
+            break; /* the body said stop */
     }
     for (int i = 0; i < nc; i++)
         copy_val(in, ins->res[i], body->args.data[1 + i]);

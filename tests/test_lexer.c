@@ -88,7 +88,8 @@ static const struct {
     { TK_LE, "<=" },             { TK_GT, ">" },            { TK_GE, ">=" },              { TK_ANDAND, "&&" },
     { TK_OROR, "||" },           { TK_KW_I8, "i8" },        { TK_KW_U8, "u8" },           { TK_KW_U32, "u32" },
     { TK_KW_I64, "i64" },        { TK_AMP, "&" },           { TK_PIPE, "|" },             { TK_CARET, "^" },
-    { TK_TILDE, "~" },           { TK_SHL, "<<" },          { TK_SHR, ">>" },
+    { TK_TILDE, "~" },           { TK_SHL, "<<" },          { TK_SHR, ">>" },             { TK_KW_WHILE, "while" },
+    { TK_KW_BREAK, "break" },    { TK_KW_CONTINUE, "continue" }, { TK_KW_RETURN, "return" },
 };
 
 static void every_token_kind(void **state)
