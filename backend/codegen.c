@@ -620,8 +620,45 @@ static LLVMTypeRef abi_type(Emitter *em, AbiKind k)
     case ABI_I64: return em->t_i64;
     case ABI_F32: return em->t_f32;
     case ABI_B16: return em->t_i16;
+    case ABI_TMAP: return LLVMPointerTypeInContext(em->ctx, 0);
     default: return em->t_i32;
     }
+}
+
+/* The tensor-map parameters (ABI_TMAP): byval [128 x i8], align 64, and grid
+ * constants, so that taking their address gives the parameter's own
+ * (cvta.param) and TMA reads it in place; without the mark NVPTX copies the
+ * bytes to local memory, whose address TMA cannot use. LLVM 21+ takes the
+ * mark as a parameter attribute, LLVM 19 as an nvvm.annotations entry with
+ * the parameters' 1-based positions. Records each map's pointer. */
+static void declare_tma_params(Emitter *em, const AbiSlot *slots, int n)
+{
+    unsigned major = 0, minor = 0, patch = 0;
+    LLVMGetVersion(&major, &minor, &patch);
+    LLVMTypeRef map = LLVMArrayType(em->t_i8, ABI_TMAP_BYTES);
+    LLVMMetadataRef positions[CODEGEN_MAX_PARAM_SLOTS];
+    int npos = 0;
+    em->tma_map = arena_alloc(&em->arena, sizeof(LLVMValueRef) * (size_t)(em->f->tma.len + 1));
+    for (int i = 0; i < n; i++) {
+        if (slots[i].kind != ABI_TMAP)
+            continue;
+        unsigned at = (unsigned)i + 1; /* attribute index of parameter i */
+        LLVMAddAttributeAtIndex(em->fn, at,
+                                LLVMCreateTypeAttribute(em->ctx, LLVMGetEnumAttributeKindForName("byval", 5), map));
+        LLVMAddAttributeAtIndex(em->fn, at,
+                                LLVMCreateEnumAttribute(em->ctx, LLVMGetEnumAttributeKindForName("align", 5), ABI_TMAP_ALIGN));
+        if (major >= 21)
+            LLVMAddAttributeAtIndex(em->fn, at, LLVMCreateStringAttribute(em->ctx, "nvvm.grid_constant", 18, "", 0));
+        else
+            positions[npos++] = LLVMValueAsMetadata(em_i32(em, (int64_t)i + 1));
+        em->tma_map[slots[i].dim] = LLVMGetParam(em->fn, (unsigned)i);
+    }
+    if (!npos)
+        return;
+    LLVMMetadataRef md[3] = { LLVMValueAsMetadata(em->fn), LLVMMDStringInContext2(em->ctx, "grid_constant", 13),
+                              LLVMMDNodeInContext2(em->ctx, positions, (size_t)npos) };
+    LLVMAddNamedMetadataOperand(em->mod, "nvvm.annotations",
+                                LLVMMetadataAsValue(em->ctx, LLVMMDNodeInContext2(em->ctx, md, 3)));
 }
 
 /* Blocks per multiprocessor to promise ptxas: as many as shared memory lets
@@ -687,10 +724,13 @@ static void build_frame(Emitter *em)
     em->param_ptr = arena_alloc(&em->arena, sizeof(LLVMValueRef) * (size_t)(f->params.len + 1));
     em->param_stride = arena_alloc(&em->arena, sizeof(*em->param_stride) * (size_t)(f->params.len + 1));
     em->sym = arena_alloc(&em->arena, sizeof(LLVMValueRef) * (size_t)(f->syms.len + 1));
+    declare_tma_params(em, slots, n);
     for (int i = 0; i < n; i++) {
         LLVMValueRef p = LLVMGetParam(em->fn, (unsigned)i);
         const AbiSlot *s = &slots[i];
-        if (s->param == TIR_NONE) {
+        if (s->kind == ABI_TMAP) {
+            continue; /* declare_tma_params */
+        } else if (s->param == TIR_NONE) {
             em->sym[s->dim] = p;
         } else if (s->kind == ABI_I64) {
             em->param_stride[s->param][s->dim] = p;
@@ -716,7 +756,7 @@ static void build_frame(Emitter *em)
     LLVMTypeRef arr = LLVMArrayType(em->t_i8, 0);
     em->smem = LLVMAddGlobalInAddressSpace(em->mod, arr, "tsr_smem", 3);
     LLVMSetLinkage(em->smem, LLVMExternalLinkage);
-    LLVMSetAlignment(em->smem, 128);
+    LLVMSetAlignment(em->smem, f->smem_align > 128 ? (unsigned)f->smem_align : 128);
     /* Coordinates are computed in the entry block, before its branch. */
     LLVMBasicBlockRef first = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "start");
     LLVMValueRef br = LLVMBuildBr(em->b, first);
@@ -788,11 +828,42 @@ bool codegen_check(TirFunc *f, const Target *t, Diag *diag)
     return ok;
 }
 
+/* The tensor maps the passes asked for (TirFunc.tma) must be encodable and
+ * fit the parameter list; a failure is a compiler bug, reported at the
+ * kernel. */
+static bool check_tma_requests(TirFunc *f, const CodegenOptions *opts, Diag *diag)
+{
+    bool ok = true;
+    for (int r = 0; r < f->tma.len; r++) {
+        const TmaRequest *q = &f->tma.data[r];
+        StrBuf why;
+        sb_init(&why);
+        bool unaligned = !opts->assume_aligned || (q->param < 64 && (opts->unaligned_params >> q->param & 1));
+        if (abi_tma_request_ok(f, q, &why) && unaligned)
+            sb_printf(&why, "tensor map request for '%s', which this variant accesses element by element",
+                      f->params.data[q->param].name);
+        if (why.len) {
+            diag_error(diag, f->pos, "internal error in kernel '%s': %s", f->name, why.data);
+            ok = false;
+        }
+        sb_free(&why);
+    }
+    int slots = abi_slots(f, NULL, 0);
+    if (ok && slots > CODEGEN_MAX_PARAM_SLOTS) {
+        diag_error(diag, f->pos, "kernel '%s' takes %d parameter values with its tensor maps; at most %d can be passed",
+                   f->name, slots, CODEGEN_MAX_PARAM_SLOTS);
+        ok = false;
+    }
+    return ok;
+}
+
 bool codegen_emit(TirFunc *f, const Target *t, const CodegenOptions *opts, bool want_llvm, CodegenResult *out,
                   Diag *diag)
 {
     memset(out, 0, sizeof *out);
     tsr_assert(f->laid_out);
+    if (!check_tma_requests(f, opts, diag))
+        return false;
     Emitter em = { 0 };
     em.f = f;
     em.opts = opts;
@@ -834,6 +905,11 @@ bool codegen_emit(TirFunc *f, const Target *t, const CodegenOptions *opts, bool 
         out->kernel_name = tsr_xstrdup(f->name);
         out->smem_bytes = f->smem_bytes;
         out->threads = 32 * f->warps;
+        if (f->tma.len) {
+            out->ntma = f->tma.len;
+            out->tma = tsr_xmalloc(sizeof *out->tma * (size_t)f->tma.len);
+            memcpy(out->tma, f->tma.data, sizeof *out->tma * (size_t)f->tma.len);
+        }
         /* What a launch needs, for readers of the PTX. */
         StrBuf text;
         sb_init(&text);
@@ -857,5 +933,6 @@ void codegen_result_free(CodegenResult *r)
     free(r->ptx);
     free(r->llvm_ir);
     free(r->kernel_name);
+    free(r->tma);
     memset(r, 0, sizeof *r);
 }

@@ -26,6 +26,8 @@ typedef struct {
     char *kernel_name; /* malloc'd */
     size_t smem_bytes; /* dynamic shared memory the launch must provide */
     int threads;       /* threads per block */
+    TmaRequest *tma;   /* malloc'd: the tensor maps the kernel takes (TirFunc.tma), ntma of them */
+    int ntma;
 } CodegenResult;
 
 /* The most PTX parameters (pointers, strides, scalars) a kernel may take. */

@@ -38,6 +38,11 @@ struct TargetEmit {
     void (*stage_wait)(Emitter *em, int later);
     /* Every thread is done reading a stage: it may be refilled. */
     void (*stage_release)(Emitter *em);
+    /* This thread's ordinary stores into a shared tile are done; called
+     * before the barrier that hands the tile to every thread (NULL: nothing
+     * to do). Hopper's tensor cores read shared memory through the async
+     * proxy, which needs a proxy fence to see such stores. */
+    void (*publish_shared)(Emitter *em);
 };
 
 /* Thread coordinates of a layout along one dim, cached per layout. */
@@ -73,6 +78,7 @@ struct Emitter {
     LLVMValueRef *param_ptr;      /* per TIR param: data pointer (tensors) or value (scalars) */
     LLVMValueRef (*param_stride)[TIR_MAX_RANK];
     LLVMValueRef *sym;            /* per symbol: i32 */
+    LLVMValueRef *tma_map;        /* per TmaRequest (TirFunc.tma): the generic address of its 128-byte map */
     LLVMValueRef smem;            /* the dynamic shared memory array; offsets from pass_smem.c */
 
     EVal *vals;
@@ -113,7 +119,8 @@ LLVMValueRef em_smem_at(Emitter *em, LLVMValueRef byte_offset);
  * (numbered after the outputs; a tied input shares an output's register),
  * write the text with those numbers, and make the call: it returns the
  * output (one), a struct of them (several) or nothing. */
-enum { PTX_MAX_OPERANDS = 40 };
+/* Up to 2 x 256 accumulator registers tied through one wgmma wait. */
+enum { PTX_MAX_OPERANDS = 544 };
 enum {
     PTX_SIDE_EFFECTS = 1,    /* never moved, merged or deleted */
     PTX_CLOBBERS_MEMORY = 2, /* reads or writes memory LLVM cannot see */

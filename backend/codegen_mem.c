@@ -256,7 +256,8 @@ static void pack_words(Emitter *em, DType dt, LLVMValueRef *elems, int words, in
     }
 }
 
-/* Byte offset of stored element (row, col) of a shared tile at `base`. */
+/* Byte offset of stored element (row, col) of a shared tile at `base`:
+ * row after row, 16-byte chunks swizzled, canonical tiles cut in panels. */
 LLVMValueRef em_shared_offset(Emitter *em, const Layout *s, LLVMValueRef base, LLVMValueRef row, LLVMValueRef col)
 {
     LLVMBuilderRef b = em->b;
@@ -266,7 +267,15 @@ LLVMValueRef em_shared_offset(Emitter *em, const Layout *s, LLVMValueRef base, L
     LLVMValueRef phase = LLVMBuildURem(
         b, LLVMBuildUDiv(b, row, em_i32(em, s->per_phase), ""), em_i32(em, s->max_phase), "");
     chunk = LLVMBuildXor(b, chunk, phase, "");
-    LLVMValueRef off = LLVMBuildMul(b, row, em_i32(em, layout_shared_pitch(s)), "");
+    int row_bytes = layout_shared_row_bytes(s);
+    LLVMValueRef off = LLVMBuildMul(b, row, em_i32(em, row_bytes), "");
+    if (row_bytes < layout_shared_pitch(s)) {
+        /* A canonical tile's panels: the chunk's high bits pick the panel
+         * (the swizzle only touched its low three). */
+        LLVMValueRef panel = LLVMBuildLShr(b, chunk, em_i32(em, 3), "");
+        off = LLVMBuildAdd(b, off, LLVMBuildMul(b, panel, em_i32(em, layout_shared_panel_bytes(s)), ""), "");
+        chunk = LLVMBuildAnd(b, chunk, em_i32(em, 7), "");
+    }
     off = LLVMBuildAdd(b, off, LLVMBuildShl(b, chunk, em_i32(em, 4), ""), "");
     off = LLVMBuildAdd(b, off, within, "");
     return LLVMBuildAdd(b, off, base, "");
@@ -341,6 +350,8 @@ static void load_shared(Emitter *em, const TirInst *in)
         em->target->emit->stage_commit(em);
         em->target->emit->stage_wait(em, 0);
     } else {
+        if (em->target->emit->publish_shared)
+            em->target->emit->publish_shared(em);
         em_barrier(em);
     }
     EVal r = em_new_val(em, 1);

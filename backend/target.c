@@ -7,15 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The mma.sync family (target_sm80.c): sm_80 and Hopper run the same code. */
-extern const TargetEmit target_sm80_emit;
-void target_sm80_plan_dot(const Target *t, DType dt, int M, int N, int K, int warps, DotPlan *plan);
-bool target_sm80_operand_smem_layout(const Target *t, int rows, int cols, int esize, Layout *out);
-extern const Pass target_sm80_passes[];
+#include "target_families.h"
 
 #define SM80_FAMILY                                                                                                \
     .plan_dot = target_sm80_plan_dot, .operand_smem_layout = target_sm80_operand_smem_layout,                     \
     .codegen_passes = target_sm80_passes, .emit = &target_sm80_emit
+#define SM90A_FAMILY                                                                                               \
+    .plan_dot = target_sm90a_plan_dot, .operand_smem_layout = target_sm90a_operand_smem_layout,                   \
+    .codegen_passes = target_sm80_passes, .emit = &target_sm90a_emit
 
 static const Target targets[] = {
     /* PTX 7.0 is what sm_80's instructions need; 7.8 brings sm_90, 8.0
@@ -29,7 +28,7 @@ static const Target targets[] = {
       SM80_FAMILY },
     { .name = "sm_90a", .llvm_cpu = "sm_90a", .llvm_features = "+ptx80", .sm = 90, .arch_specific = true,
       .smem_per_block = 232448, .smem_per_sm = 228 * 1024, .regs_per_sm = 65536, .max_threads_per_block = 1024,
-      SM80_FAMILY },
+      SM90A_FAMILY },
 };
 
 static const char default_name[] = "sm_90a";

@@ -6,14 +6,12 @@
  * TargetEmit. */
 #include "codegen_internal.h"
 #include "passes.h"
+#include "target_families.h"
 
 #include <stdio.h>
 #include <string.h>
 
 /* ------------------------------------------------------------ policies */
-
-void target_sm80_plan_dot(const Target *t, DType dt, int M, int N, int K, int warps, DotPlan *plan);
-bool target_sm80_operand_smem_layout(const Target *t, int rows, int cols, int esize, Layout *out);
 
 /* f16/bf16 tiles with M and K multiples of 16 and N of 8 run on the tensor
  * cores; the rest multiply-add in f32 on the CUDA cores. */
@@ -74,11 +72,16 @@ static void commit_group(Emitter *em)
     em_call_intrinsic(em, commit, NULL, 0, NULL, 0);
 }
 
-static void wait_groups(Emitter *em, int pending)
+void target_sm80_wait_copies(Emitter *em, int pending)
 {
     static const char *const wait[] = { "llvm.nvvm.cp.async.wait.group", NULL };
     LLVMValueRef n = em_i32(em, pending);
     em_call_intrinsic(em, wait, NULL, 0, &n, 1);
+}
+
+static void wait_groups(Emitter *em, int pending)
+{
+    target_sm80_wait_copies(em, pending);
     em_barrier(em);
 }
 
@@ -166,7 +169,7 @@ static void read_ldmatrix(Emitter *em, ValId src, ValId dst, int a_dim, DType dt
     int srow_dim = s->transposed ? 1 : 0; /* logical dim of the stored rows */
     /* Fast addresses need the stored column free of warp bits (so the
      * chunk's low bits are known) and whole 16-byte chunks per block. */
-    bool fast = s->esize == 2;
+    bool fast = s->esize == 2 && layout_shared_row_bytes(s) == layout_shared_pitch(s);
     for (int w = 0; w < d.nwarp; w++)
         if (d.warp[w].dim == 1 - srow_dim)
             fast = false;

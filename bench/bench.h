@@ -28,6 +28,7 @@ typedef enum { CAUSAL_NO = 1, CAUSAL_YES = 2, CAUSAL_BOTH = 3 } CausalMode;
 
 typedef struct {
     tsr_device_kind device; /* TSR_DEVICE_AUTO: cuda with a GPU, else emu */
+    const char *target;     /* NULL: the device's own (tsr_context_default_target) */
     DType dtypes[BENCH_MAX_LIST];
     int ndtypes;
     int dims[BENCH_MAX_LIST];
@@ -129,6 +130,7 @@ typedef struct {
 typedef struct {
     tsr_device_kind kind;
     char device_name[160];
+    char target[16]; /* what the kernels were compiled for */
     double peak_tflops;     /* 0: unknown */
     const char *peak_source;
     bool cpu_times;         /* emu/interp: host clock */

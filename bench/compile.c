@@ -290,17 +290,18 @@ int bench_ptxas_main(int argc, char **argv)
                    "CodegenResult.smem_bytes); static: ptxas' count.\n\n",
               ptxas, version.len ? strtok(version.data, "\n") : "version unknown");
     if (sass)
-        sb_printf(&md, "Machine instructions (SASS) counted with %s: all of them, tensor-core mma (HMMA), ldmatrix "
-                       "(LDSM) and special functions (MUFU: ex2, lg2, rcp). A static count, not a speed.\n\n",
+        sb_printf(&md, "Machine instructions (SASS) counted with %s: all of them, mma.sync (HMMA), wgmma (HGMMA), "
+                       "ldmatrix (LDSM), cp.async (LDGSTS), TMA loads (UTMALDG) and special functions (MUFU: ex2, "
+                       "lg2, rcp). A static count, not a speed.\n\n",
                   nvdisasm);
     else
         sb_puts(&md, "No SASS counts: nvdisasm not found (set NVDISASM, or install the CUDA toolkit's; PyPI's "
                      "nvidia-cuda-nvdisasm has one).\n\n");
     sb_puts(&md, "| target | dtype | D | causal | BM | BN | threads | registers | spill stores | spill loads | stack "
-                 "| static smem | dynamic smem | total smem |");
-    sb_puts(&md, sass ? " SASS | HMMA | LDSM | MUFU |\n" : "\n");
-    sb_puts(&md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    sb_puts(&md, sass ? "---|---|---|---|\n" : "\n");
+                 "| static smem | dynamic smem | total smem | C75xx |");
+    sb_puts(&md, sass ? " SASS | HMMA | HGMMA | LDSM | LDGSTS | UTMALDG | MUFU |\n" : "\n");
+    sb_puts(&md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    sb_puts(&md, sass ? "---|---|---|---|---|---|---|\n" : "\n");
     bool ok = true;
     for (int t = 0; t < o.ntargets && ok; t++) {
         Variant vs[12];
@@ -319,12 +320,13 @@ int bench_ptxas_main(int argc, char **argv)
                         dtype_name(vs[i].dt), vs[i].D, vs[i].causal, log.data ? log.data : "");
                 ok = false;
             } else {
-                sb_printf(&md, "| %s | %s | %d | %s | %d | %d | %d | %d | %d | %d | %d | %d | %zu | %zu |",
+                sb_printf(&md, "| %s | %s | %d | %s | %d | %d | %d | %d | %d | %d | %d | %d | %zu | %zu | %d |",
                           o.targets[t], dtype_name(vs[i].dt), vs[i].D, vs[i].causal ? "yes" : "no", vs[i].cfg.bm,
                           vs[i].cfg.bn, c.r.threads, r.registers, r.spill_stores, r.spill_loads, r.stack, r.smem,
-                          c.r.smem_bytes, c.r.smem_bytes + (size_t)r.smem);
+                          c.r.smem_bytes, c.r.smem_bytes + (size_t)r.smem, r.c75xx);
                 if (sass)
-                    sb_printf(&md, " %d | %d | %d | %d |", sc.instructions, sc.hmma, sc.ldsm, sc.mufu);
+                    sb_printf(&md, " %d | %d | %d | %d | %d | %d | %d |", sc.instructions, sc.hmma, sc.hgmma, sc.ldsm,
+                              sc.ldgsts, sc.utmaldg, sc.mufu);
                 sb_putc(&md, '\n');
             }
             sb_free(&log);

@@ -4,6 +4,7 @@
  * interp) the shapes the options leave open are small, so that the whole
  * run takes seconds. */
 #include "bench.h"
+#include "target.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -122,6 +123,13 @@ bool bench_parse_attention(BenchOptions *o, int argc, char **argv, char *err, si
                 o->device = TSR_DEVICE_AUTO;
             else
                 FAIL("--device %s: use cuda, emu, interp or auto", v);
+        } else if (!strcmp(a, "--target")) {
+            if (!target_lookup(v)) {
+                char msg[160];
+                target_unknown_message(msg, sizeof msg, v);
+                FAIL("--target: %s", msg);
+            }
+            o->target = v;
         } else if (!strcmp(a, "--dtype")) {
             if (!bench_parse_dtype_list(v, o->dtypes, BENCH_MAX_LIST, &o->ndtypes))
                 FAIL("--dtype %s: a comma-separated list of f16 and bf16", v);

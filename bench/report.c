@@ -41,7 +41,8 @@ static void verdict(const BenchResult *r, char *buf, size_t n)
 
 void bench_print_table(FILE *f, const BenchRun *run, const BenchResult *r, int n)
 {
-    fprintf(f, "tessera-bench attention on %s, commit %s, %s\n", run->device_name, run->commit, run->date);
+    fprintf(f, "tessera-bench attention on %s (%s code), commit %s, %s\n", run->device_name, run->target, run->commit,
+            run->date);
     fprintf(f, "%s; median of %d runs after %d warm-up runs, [min..max]", timer_text(run), run->reps, run->warmup);
     if (run->peak_tflops > 0)
         fprintf(f, "; peak %.1f TFLOP/s (%s)", run->peak_tflops, run->peak_source);
@@ -137,6 +138,8 @@ bool bench_write_json(const char *path, const BenchRun *run, const BenchResult *
     json_string(f, run->kind == TSR_DEVICE_CUDA ? "cuda" : run->kind == TSR_DEVICE_EMU ? "emu" : "interp");
     fprintf(f, ", \"name\": ");
     json_string(f, run->device_name);
+    fprintf(f, ", \"target\": ");
+    json_string(f, run->target);
     fprintf(f, ", \"cpu_times\": %s, \"timer\": ", run->cpu_times ? "true" : "false");
     json_string(f, timer_text(run));
     fprintf(f, ", \"peak_tflops\": ");

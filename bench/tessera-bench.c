@@ -20,6 +20,8 @@ static void usage(FILE *f)
             "attention options (defaults follow FlashAttention's benchmark: H*D = 2048, B*S = 16384):\n"
             "  --device cuda|emu|interp  where to run (default: cuda when a GPU is present, else emu;\n"
             "                            TESSERA_DEVICE overrides the default)\n"
+            "  --target NAME             compile for sm_80, sm_90 or sm_90a (default: the GPU's own;\n"
+            "                            sm_90a on emu and interp)\n"
             "  --dtype LIST              f16,bf16 (default both)\n"
             "  --d LIST                  head dims (default 64,128,256)\n"
             "  --seqlen LIST             Sq = Sk (default 512,1024,2048,4096,8192,16384)\n"

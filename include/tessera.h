@@ -167,6 +167,11 @@ typedef struct tsr_context_options {
     const char *cache_dir;
     int host_threads;              /* emu and interp: CPU threads per launch; 0 = all cores */
     unsigned flags;                /* TSR_EMU_* */
+    /* The target modules and attention compile for unless their options
+     * name one: "sm_80", "sm_90" or "sm_90a"; NULL: the device's own (see
+     * tsr_context_default_target). Lets emu run the code of either GPU
+     * generation. An unknown name is TSR_ERR_INVALID_ARGUMENT. */
+    const char *target;
 } tsr_context_options;
 
 /* Fills *opts with the defaults (struct_size, then all zero:
@@ -210,6 +215,7 @@ TSR_API const char *tsr_context_device_name(const tsr_context *ctx);
 TSR_API DLDevice tsr_context_dl_device(const tsr_context *ctx);
 
 /* The target a module compiles for when tsr_compile_options.target is NULL:
+ * tsr_context_options.target when it was given, else
  * on cuda the GPU's own (sm_80 for compute capability 8.x, sm_90a for 9.0,
  * sm_90 for later GPUs, which cannot run sm_90a code), on emu and interp
  * "sm_90a", Tessera's default target. */

@@ -308,6 +308,35 @@ int layout_shared_pitch(const Layout *l)
     return (1 << l->log2shape[cols_dim]) * l->esize;
 }
 
+Layout layout_shared_canonical(int rows, int cols, int esize, bool transposed)
+{
+    /* The swizzle of a row of min(cols * esize, 128) bytes, which
+     * layout_shared already picks: 8 phases of one row for 128-byte rows
+     * (address bits 4-6 ^= bits 7-9), 4 of two rows for 64, 2 of four for 32
+     * (bits 4-5 ^= 7-8, bit 4 ^= 7): the three swizzle modes. */
+    Layout l = layout_shared(rows, cols, esize, transposed);
+    l.canonical = true;
+    return l;
+}
+
+int layout_shared_row_bytes(const Layout *l)
+{
+    int pitch = layout_shared_pitch(l);
+    return l->canonical && pitch > 128 ? 128 : pitch;
+}
+
+int layout_shared_panel_bytes(const Layout *l)
+{
+    int rows_dim = l->transposed ? 1 : 0;
+    return (1 << l->log2shape[rows_dim]) * layout_shared_row_bytes(l);
+}
+
+int layout_shared_align(const Layout *l)
+{
+    int a = l->canonical ? 8 * layout_shared_row_bytes(l) : 128;
+    return a < 128 ? 128 : a;
+}
+
 Layout layout_transpose(const Layout *l)
 {
     tsr_assert(l->rank == 2);
@@ -347,7 +376,7 @@ bool layout_eq(const Layout *a, const Layout *b)
     if (a->kind == LAYOUT_SHARED)
         return a->rank == b->rank && a->log2shape[0] == b->log2shape[0] && a->log2shape[1] == b->log2shape[1] &&
                a->transposed == b->transposed && a->esize == b->esize && a->per_phase == b->per_phase &&
-               a->max_phase == b->max_phase;
+               a->max_phase == b->max_phase && a->canonical == b->canonical;
     if (a->rank != b->rank || a->nreg != b->nreg || a->nwarp != b->nwarp)
         return false;
     for (int d = 0; d < a->rank; d++)
@@ -457,8 +486,8 @@ void layout_print(StrBuf *out, const Layout *l)
 {
     static const char *const kinds[] = { "blocked", "acc", "mma_a", "mma_b", "derived", "shared" };
     if (l->kind == LAYOUT_SHARED) {
-        sb_printf(out, "#shared{%s, swizzle %d/%d}", l->transposed ? "transposed" : "row-major", l->per_phase,
-                  l->max_phase);
+        sb_printf(out, "#shared{%s, swizzle %d/%d%s}", l->transposed ? "transposed" : "row-major", l->per_phase,
+                  l->max_phase, l->canonical ? ", canonical" : "");
         return;
     }
     sb_printf(out, "#%s{", kinds[l->kind]);

@@ -47,8 +47,16 @@ typedef struct {
      * logical dim 0, or dim 1 when `transposed` -- and the 16-byte chunks of
      * row r are permuted: chunk c is stored at c ^ ((r / per_phase) %
      * max_phase), so the 8 rows an ldmatrix reads, and the chunks a warp
-     * copies, fall in distinct banks. */
+     * copies, fall in distinct banks.
+     * `canonical`: the layout the tensor cores of sm_90a read through
+     * shared-memory descriptors. Rows wider than 128 bytes are cut into
+     * panels of 128-byte rows, stored one after the other (panel p holds
+     * columns [128p, 128p + 128) bytes of every row); within a panel the
+     * chunk swizzle above is the hardware's 128B/64B/32B swizzle on absolute
+     * addresses, provided the tile starts at a multiple of 8 rows' bytes
+     * (layout_shared_align). */
     bool transposed;
+    bool canonical;
     int esize;
     int per_phase, max_phase;
     /* The layout would need more than 2^LAYOUT_MAX_REG registers per thread;
@@ -94,6 +102,16 @@ Layout layout_shared(int rows, int cols, int esize, bool transposed);
 /* Byte offset of stored element (row, col) of a shared layout, for a col
  * that starts a 16-byte chunk or lies within one. */
 int layout_shared_pitch(const Layout *l); /* bytes per stored row */
+/* The same tile in the canonical layout of sm_90a's tensor cores (see
+ * Layout.canonical); rows of cols * esize bytes, at least 32 and a power
+ * of two, and a multiple of 8 rows. */
+Layout layout_shared_canonical(int rows, int cols, int esize, bool transposed);
+/* Bytes of one stored row within a panel (the whole row unless canonical
+ * and wider than 128 bytes), and the bytes of a panel (every row). */
+int layout_shared_row_bytes(const Layout *l);
+int layout_shared_panel_bytes(const Layout *l);
+/* The alignment, in bytes, a shared tile's start needs. */
+int layout_shared_align(const Layout *l);
 
 /* The layout of a reduction's result along `axis`. */
 Layout layout_slice(const Layout *l, int axis);

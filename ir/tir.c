@@ -109,6 +109,7 @@ TirFunc *tir_func_clone(const TirFunc *f)
     }
     CLONE_VEC(c->layouts, f->layouts);
     CLONE_VEC(c->buffers, f->buffers);
+    CLONE_VEC(c->tma, f->tma);
     c->laid_out = f->laid_out;
     c->smem_bytes = f->smem_bytes;
     c->grid_block = f->grid_block;

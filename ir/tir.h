@@ -170,6 +170,27 @@ typedef struct {
     int param, dim; /* where it first appears */
 } TirSym;
 
+/* A tensor map the kernel asks the runtime for (TMA, sm_90a): how one tensor
+ * parameter is tiled for cp.async.bulk.tensor. Code generation appends one
+ * 128-byte grid-constant kernel parameter per request, after every other
+ * parameter (backend/abi.h), and the runtime encodes the map at launch from
+ * the tensor's pointer, shape and strides (runtime/README.md, "Tensor
+ * maps"). `rank` is the tensor's; `box` is the box in elements, innermost
+ * dim first (box[0] along the tensor's last, contiguous dim), as in the map
+ * and in the coordinates of cp.async.bulk.tensor; `swizzle` is a
+ * TmaSwizzle. Elements outside the tensor arrive as zeros. A pass may ask
+ * for a map only for a tensor whose bit in CodegenOptions.unaligned_params
+ * is clear: the runtime launches tensors TMA cannot take (misaligned data,
+ * strides that are not positive multiples of 16 bytes below 2^40, empty)
+ * with the variant that has that bit set. */
+typedef enum { TMA_SWIZZLE_NONE, TMA_SWIZZLE_32B, TMA_SWIZZLE_64B, TMA_SWIZZLE_128B } TmaSwizzle;
+typedef struct {
+    int param;
+    int rank;
+    int box[TIR_MAX_RANK];
+    int swizzle;
+} TmaRequest;
+
 /* A compile-time parameter and the value it took in this specialization. */
 typedef struct {
     const char *name;
@@ -190,7 +211,9 @@ typedef struct TirFunc {
     bool laid_out;       /* the codegen passes have run */
     bool layout_too_big; /* a layout needs more registers than a thread has: the passes stopped */
     VEC(TirBuffer) buffers;
+    VEC(TmaRequest) tma; /* tensor maps asked for by code generation, in parameter order (empty: none) */
     size_t smem_bytes; /* dynamic shared memory a launch needs (pass_smem.c) */
+    size_t smem_align; /* the alignment its start needs (pass_smem.c) */
     BlockId grid_block; /* scalar code the host runs to size the grid */
     ValId grid[3];      /* results of grid_block */
     BlockId body;

@@ -67,7 +67,8 @@ size_t smem_scratch_bytes(TirFunc *f, const TirInst *in)
 typedef struct {
     int start, end;
     size_t bytes;
-    int *offset; /* where the result goes */
+    size_t align; /* a power of two, at least 128 */
+    int *offset;  /* where the result goes */
 } Interval;
 
 typedef struct {
@@ -139,9 +140,9 @@ static int value_end(Numbering *n, InstId def, ValId v, int end)
 
 typedef VEC(Interval) IntervalVec;
 
-static void add(Arena *a, IntervalVec *iv, int start, int end, size_t bytes, int *offset)
+static void add(Arena *a, IntervalVec *iv, int start, int end, size_t bytes, size_t align, int *offset)
 {
-    Interval x = { start, end, bytes, offset };
+    Interval x = { start, end, bytes, align, offset };
     vec_push(a, *iv, x);
 }
 
@@ -151,10 +152,12 @@ static int by_start(const void *x, const void *y)
     return a->start != b->start ? a->start - b->start : (b->bytes > a->bytes) - (b->bytes < a->bytes);
 }
 
-/* First fit: the lowest 128-byte-aligned offset free during [start, end]. */
-static void allocate(IntervalVec *iv, size_t *total)
+/* First fit: the lowest suitably aligned offset free during [start, end];
+ * *align becomes the largest alignment asked for. */
+static void allocate(IntervalVec *iv, size_t *total, size_t *align)
 {
     *total = 0;
+    *align = 128;
     if (iv->len == 0)
         return;
     qsort(iv->data, (size_t)iv->len, sizeof(Interval), by_start);
@@ -168,12 +171,14 @@ static void allocate(IntervalVec *iv, size_t *total)
                 bool overlap_time = y->start <= x->end && x->start <= y->end;
                 size_t yo = (size_t)*y->offset;
                 if (overlap_time && off < yo + y->bytes && yo < off + x->bytes) {
-                    off = (yo + y->bytes + 127) & ~(size_t)127;
+                    off = (yo + y->bytes + x->align - 1) & ~(x->align - 1);
                     moved = true;
                 }
             }
         }
         *x->offset = (int)off;
+        if (x->align > *align)
+            *align = x->align;
         if (off + x->bytes > *total)
             *total = off + x->bytes;
     }
@@ -207,7 +212,8 @@ bool tir_pass_smem(TirFunc *f, const Target *t)
             const Layout *l = in->nres == 1 ? tir_layout(f, in->res[0]) : NULL;
             if (in->op == TIR_LOAD && l && l->kind == LAYOUT_SHARED) {
                 size_t bytes = (size_t)ttype_numel(tir_type(f, in->res[0])) * (size_t)l->esize;
-                add(&arena, &iv, n.pos[id], value_end(&n, id, in->res[0], n.pos[id]), bytes, &in->smem);
+                add(&arena, &iv, n.pos[id], value_end(&n, id, in->res[0], n.pos[id]), bytes,
+                    (size_t)layout_shared_align(l), &in->smem);
             } else if (in->op == TIR_ASYNC_COPY || in->op == TIR_SMEM_TILE) {
                 int s = n.pos[id], e = in->op == TIR_SMEM_TILE ? value_end(&n, id, in->res[0], s) : s;
                 /* copies of a later iteration land while this loop runs */
@@ -221,7 +227,7 @@ bool tir_pass_smem(TirFunc *f, const Target *t)
             } else {
                 size_t bytes = smem_scratch_bytes(f, in);
                 if (bytes)
-                    add(&arena, &iv, n.pos[id], n.pos[id], bytes, &in->smem);
+                    add(&arena, &iv, n.pos[id], n.pos[id], bytes, 128, &in->smem);
             }
         }
     }
@@ -230,10 +236,13 @@ bool tir_pass_smem(TirFunc *f, const Target *t)
         size_t bytes = (size_t)buf->stages * (size_t)ttype_numel(buf->type) * (size_t)dtype_size(buf->type.dt);
         /* +1: the copies still in flight after the loop land before the
          * wait that follows it */
+        /* every stage starts aligned: a stage's bytes are a multiple of
+         * the alignment (whole groups of 8 rows) */
         if (buf_start[i] >= 0)
-            add(&arena, &iv, buf_start[i], buf_end[i] + 1, bytes, &buf->offset);
+            add(&arena, &iv, buf_start[i], buf_end[i] + 1, bytes,
+                (size_t)layout_shared_align(&f->layouts.data[buf->layout]), &buf->offset);
     }
-    allocate(&iv, &f->smem_bytes);
+    allocate(&iv, &f->smem_bytes, &f->smem_align);
     arena_free(&arena);
     return true;
 }

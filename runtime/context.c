@@ -305,6 +305,15 @@ tsr_status tsr_context_create(const tsr_context_options *opts, tsr_context **out
     } else {
         s = open_device(ctx, kind);
     }
+    if (s == TSR_OK && opts->target) {
+        if (target_lookup(opts->target)) {
+            snprintf(ctx->default_target, sizeof ctx->default_target, "%s", opts->target);
+        } else {
+            char msg[160];
+            target_unknown_message(msg, sizeof msg, opts->target);
+            s = rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_context_options: %s", msg);
+        }
+    }
     if (s == TSR_OK) {
         jit_cache_open(&ctx->cache, opts->cache, opts->cache_dir);
         rt_clear_error(ctx);

@@ -415,14 +415,14 @@ tsr_status tsr_kernel_launch_args(tsr_kernel *k, const tsr_arg *args, int nargs,
 
 /* ------------------------------------------------------------ parameters */
 
-int rt_param_slots(const TirFunc *f, size_t *bytes)
+int rt_param_slots(const TirFunc *f, const Launch *l, size_t *bytes)
 {
     AbiSlot slots[CODEGEN_MAX_PARAM_SLOTS];
-    int n = abi_slots(f, slots, CODEGEN_MAX_PARAM_SLOTS);
+    int n = abi_slots_with(f, l->tma, l->ntma, slots, CODEGEN_MAX_PARAM_SLOTS);
     size_t off = 0;
     for (int i = 0; i < n && i < CODEGEN_MAX_PARAM_SLOTS; i++) {
-        size_t sz = (size_t)abi_slot_size(slots[i].kind);
-        off = (off + sz - 1) / sz * sz + sz;
+        size_t sz = (size_t)abi_slot_size(slots[i].kind), al = (size_t)abi_slot_align(slots[i].kind);
+        off = (off + al - 1) / al * al + sz;
     }
     *bytes = off;
     return n;
@@ -431,7 +431,7 @@ int rt_param_slots(const TirFunc *f, size_t *bytes)
 bool rt_pack_params(const TirFunc *f, const Launch *l, const size_t *offsets, const size_t *sizes, int nparams,
                     unsigned char *buf, size_t max, void **args, StrBuf *err)
 {
-    int n = abi_slots(f, NULL, 0);
+    int n = abi_slots_with(f, l->tma, l->ntma, NULL, 0);
     if (nparams >= 0 && nparams != n) {
         sb_printf(err, "internal error: kernel '%s' has %d PTX parameters, the ABI says %d", f->name, nparams, n);
         return false;
@@ -441,13 +441,13 @@ bool rt_pack_params(const TirFunc *f, const Launch *l, const size_t *offsets, co
         return false;
     }
     AbiSlot slots[CODEGEN_MAX_PARAM_SLOTS];
-    abi_slots(f, slots, n);
+    abi_slots_with(f, l->tma, l->ntma, slots, n);
     size_t off = 0;
     bool ok = true;
     for (int i = 0; i < n && ok; i++) {
         const AbiSlot *s = &slots[i];
-        size_t sz = (size_t)abi_slot_size(s->kind);
-        off = offsets ? offsets[i] : (off + sz - 1) / sz * sz;
+        size_t sz = (size_t)abi_slot_size(s->kind), al = (size_t)abi_slot_align(s->kind);
+        off = offsets ? offsets[i] : (off + al - 1) / al * al;
         if ((sizes && sizes[i] != sz) || off + sz > max) {
             sb_printf(err, "internal error: PTX parameter %d of kernel '%s' does not match the ABI (%zu bytes at %zu)", i,
                       f->name, sz, off);
@@ -480,6 +480,7 @@ bool rt_pack_params(const TirFunc *f, const Launch *l, const size_t *offsets, co
             memcpy(dst, &v, 2);
             break;
         }
+        case ABI_TMAP: memcpy(dst, l->maps + (size_t)s->dim * ABI_TMAP_BYTES, ABI_TMAP_BYTES); break;
         }
         off += sz;
     }

@@ -84,6 +84,10 @@ typedef struct {
     int64_t grid[3];
     uint64_t unaligned; /* tensors that need element-wise accesses (bit i: parameter i) */
     uint64_t divisible; /* symbolic dims that are multiples of 8 (bit s: sym s) */
+    uint64_t tma_unfit; /* tensors TMA cannot take (bit i: parameter i): no tensor map may describe them */
+    const TmaRequest *tma; /* the tensor maps the variant launched takes (KernelVariant.tma) */
+    int ntma;
+    unsigned char *maps; /* ntma encoded maps of ABI_TMAP_BYTES each, in request order */
 } Launch;
 
 typedef struct {
@@ -184,15 +188,17 @@ void rt_dl_dtype_name(DLDataType d, char *buf, size_t n);
  * validation refuses such tensors, so devices may assume true. */
 bool rt_tensor_extent(const HostTensor *t, const char **lo, size_t *bytes);
 
-/* Packs the kernel parameters of a launch per backend/abi.h into buf and
+/* Packs the kernel parameters of a launch per backend/abi.h (the tensor
+ * maps of l->tma included) into buf and
  * points args[i] at slot i. offsets (NULL: natural alignment) and sizes
  * (NULL: not checked) describe the PTX's parameter list, nparams long (-1:
  * unknown). Returns false with a message when the PTX's list and the ABI
  * disagree (a compiler bug) or buf is too small. */
 bool rt_pack_params(const TirFunc *f, const Launch *l, const size_t *offsets, const size_t *sizes, int nparams,
                     unsigned char *buf, size_t max, void **args, StrBuf *err);
-/* The number of parameter slots of f and the bytes they take naturally aligned. */
-int rt_param_slots(const TirFunc *f, size_t *bytes);
+/* The number of parameter slots of a launch of f and the bytes they take
+ * naturally aligned (tensor maps at 64 bytes). */
+int rt_param_slots(const TirFunc *f, const Launch *l, size_t *bytes);
 
 /* Compiles (or reads from the JIT cache) the PTX of variant `which` of a
  * kernel and loads it on the device. */

@@ -24,3 +24,10 @@ if [ ! -f "$PIP_DIR/cutlass_library/source/include/cute/tensor.hpp" ] &&
     python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$PIP_DIR" \
         nvidia-cutlass==4.2.0.0 >&2 || echo "deps: nvidia-cutlass not installed (CuTe tests skip)" >&2
 fi
+
+# PyPI: nvdisasm (the CUDA toolkit's disassembler, 6 MB), which the tests and
+# `tessera-bench ptxas` use to count SASS instructions (HGMMA, HMMA, LDSM...).
+if [ ! -x "$PIP_DIR/nvidia/cu13/bin/nvdisasm" ] && command -v python3 >/dev/null 2>&1; then
+    python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$PIP_DIR" \
+        nvidia-cuda-nvdisasm==13.5.37 >&2 || echo "deps: nvidia-cuda-nvdisasm not installed (SASS counts skip)" >&2
+fi

@@ -32,7 +32,15 @@ static bool tool_find(const char *name, const char *env_name, char *buf, size_t 
 
 bool ptxas_find(char *buf, size_t n) { return tool_find("ptxas", "PTXAS", buf, n); }
 
-bool nvdisasm_find(char *buf, size_t n) { return tool_find("nvdisasm", "NVDISASM", buf, n); }
+bool nvdisasm_find(char *buf, size_t n)
+{
+    if (tool_find("nvdisasm", "NVDISASM", buf, n))
+        return true;
+    /* where scripts/deps.sh puts PyPI's nvidia-cuda-nvdisasm */
+    const char *home = getenv("HOME");
+    snprintf(buf, n, "%s/.cache/tessera/pip/nvidia/cu13/bin/nvdisasm", home ? home : "");
+    return home && access(buf, X_OK) == 0;
+}
 
 /* The number just before `suffix` in text (0 when absent). */
 static int number_before(const char *text, const char *suffix)
@@ -84,7 +92,10 @@ void ptxas_count_sass(const char *text, SassCounts *c)
             continue;
         c->instructions++;
         c->hmma += strncmp(p, "HMMA", 4) == 0;
+        c->hgmma += strncmp(p, "HGMMA", 5) == 0;
         c->ldsm += strncmp(p, "LDSM", 4) == 0;
+        c->ldgsts += strncmp(p, "LDGSTS", 6) == 0;
+        c->utmaldg += strncmp(p, "UTMALDG", 7) == 0;
         c->mufu += strncmp(p, "MUFU", 4) == 0;
     }
 }
@@ -119,6 +130,8 @@ bool ptxas_check_sass(const char *ptxas, const char *nvdisasm, const char *ptx, 
     rep->spill_loads = number_before(text, "bytes spill loads");
     rep->stack = number_before(text, "bytes stack frame");
     rep->smem = number_before(text, "bytes smem");
+    for (const char *c = strstr(text, "(C75"); c; c = strstr(c + 4, "(C75"))
+        rep->c75xx++;
     if (status == 0 && nvdisasm && sass) {
         StrBuf dis;
         sb_init(&dis);

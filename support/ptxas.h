@@ -12,20 +12,25 @@ typedef struct {
     int spill_stores, spill_loads; /* bytes */
     int stack;                     /* bytes of stack frame */
     int smem;                      /* bytes of static shared memory */
+    /* "(C75xx)" diagnostics: wgmma serialized, or a warpgroup fence or wait
+     * that ptxas had to inject (printed only with -v) */
+    int c75xx;
 } PtxasReport;
 
 /* Machine instructions of the assembled kernel, counted by nvdisasm. */
 typedef struct {
     int instructions;
     int hmma, ldsm, mufu; /* tensor-core mma, ldmatrix, special-function (ex2, lg2, rcp) */
+    int hgmma;            /* warpgroup mma (wgmma) */
+    int ldgsts, utmaldg;  /* cp.async copies, TMA tensor loads */
 } SassCounts;
 
 /* Writes the ptxas to use into buf: $PTXAS, /usr/local/cuda/bin/ptxas, or
  * one on PATH. False when there is none. */
 bool ptxas_find(char *buf, size_t n);
-/* Likewise nvdisasm ($NVDISASM, /usr/local/cuda/bin/nvdisasm, PATH), which
- * the CUDA toolkit of GPU machines has and Debian's build machines lack
- * (PyPI's nvidia-cuda-nvdisasm has it). */
+/* Likewise nvdisasm ($NVDISASM, /usr/local/cuda/bin/nvdisasm, PATH, or
+ * PyPI's nvidia-cuda-nvdisasm where scripts/deps.sh installs it), which the
+ * CUDA toolkit of GPU machines has and Debian's build machines lack. */
 bool nvdisasm_find(char *buf, size_t n);
 /* Assembles ptx for arch (e.g. "sm_90a") with `ptxas -v`; false, with
  * ptxas' output in log, when it rejects the PTX. With nvdisasm (else NULL),

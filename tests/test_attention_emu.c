@@ -2,7 +2,7 @@
  * reference (FlashAttention's tolerance rule) and against the interpreter,
  * for every head dim, dtype and mask, on odd shapes with grouped-query
  * attention, with the emulator's race and uninitialized-register checks on
- * for one shape of each variant. */
+ * for one shape of each variant; compiled for sm_90a (wgmma) and sm_80. */
 #include "attn_check.h"
 #include "emu_run.h"
 #include "target.h"
@@ -35,7 +35,7 @@ static bool run_interp(TirFunc *f, KernelArg *args, int nargs, void *ctx, StrBuf
 
 /* The emulator and the interpreter on the same inputs: the outputs may
  * differ by rounding only. */
-static void compare_with_interp(TirFunc *f, DType dt, AttnShape s)
+static void compare_with_interp(TirFunc *f, DType dt, AttnShape s, const char *target)
 {
     Rng rng;
     rng_seed(&rng, 77);
@@ -54,6 +54,7 @@ static void compare_with_interp(TirFunc *f, DType dt, AttnShape s)
         StrBuf err;
         sb_init(&err);
         EmuRunOptions eo = { 0 };
+        eo.target = target;
         if (!(i ? run_emu(f, args, 6, &eo, &err) : run_interp(f, args, 6, NULL, &err)))
             fail_msg("%s: %s", i ? "emu" : "interp", err.data);
         sb_free(&err);
@@ -68,7 +69,8 @@ static void compare_with_interp(TirFunc *f, DType dt, AttnShape s)
     }
     double tol = 4.0 * attention_slack(dt);
     if (!(diff <= tol) || !(ldiff <= 1e-4))
-        fail_msg("emu vs interp %s D=%d: max diff %.3g (tol %.3g), LSE diff %.3g", dtype_name(dt), s.D, diff, tol, ldiff);
+        fail_msg("emu (%s) vs interp %s D=%d: max diff %.3g (tol %.3g), LSE diff %.3g", target, dtype_name(dt), s.D,
+                 diff, tol, ldiff);
     tensor_free(&q);
     tensor_free(&k);
     tensor_free(&v);
@@ -78,21 +80,27 @@ static void compare_with_interp(TirFunc *f, DType dt, AttnShape s)
     }
 }
 
+/* Each variant as compiled for the default target (sm_90a: wgmma) and for
+ * sm_80 (mma.sync), each with its own block sizes. */
 static void check_variant(DType dt, int D, bool causal, int bm, int bn)
 {
-    TirModule *m = attn_compile(target_default()->name, dt, D, causal, bm, bn);
-    TirFunc *f = module_func(m, "attention_fwd");
-    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
-        AttnShape s = { 2, 6, 2, pairs[i].sq, pairs[i].sk, D, causal, 1.0 / sqrt((double)D) };
-        EmuRunOptions o = { 0 };
-        o.host_threads = 2;
-        o.check_races = o.check_uninit = i == 1;
-        AttnErrors e = attn_check_run(f, dt, s, 2000 + i * 7 + (uint64_t)D, run_emu, &o);
-        attn_check_assert(&e, dt, &s, "emu");
+    const char *targets[] = { target_default()->name, "sm_80" };
+    for (int t = 0; t < 2; t++) {
+        TirModule *m = attn_compile(targets[t], dt, D, causal, bm, bn);
+        TirFunc *f = module_func(m, "attention_fwd");
+        for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+            AttnShape s = { 2, 6, 2, pairs[i].sq, pairs[i].sk, D, causal, 1.0 / sqrt((double)D) };
+            EmuRunOptions o = { 0 };
+            o.target = targets[t];
+            o.host_threads = 2;
+            o.check_races = o.check_uninit = i == 1;
+            AttnErrors e = attn_check_run(f, dt, s, 2000 + i * 7 + (uint64_t)D, run_emu, &o);
+            attn_check_assert(&e, dt, &s, targets[t]);
+        }
+        AttnShape s = { 1, 2, 1, 77, 150, D, causal, 0.3 };
+        compare_with_interp(f, dt, s, targets[t]);
+        tir_module_free(m);
     }
-    AttnShape s = { 1, 2, 1, 77, 150, D, causal, 0.3 };
-    compare_with_interp(f, dt, s);
-    tir_module_free(m);
 }
 
 /* The long sequences of the issue, at D=64. */

@@ -4,8 +4,10 @@
  * ptxas accepts for sm_80 and sm_90a, touching no local memory and spilling
  * nothing; attention uses mma.sync, ldmatrix and cp.async. Skips when ptxas
  * is absent. */
+#include "abi.h"
 #include "attention_config.h"
 #include "codegen.h"
+#include "compile.h"
 #include "ptxas.h"
 #include "testutil.h"
 
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <unistd.h>
 
 static const char *const targets[] = { "sm_80", "sm_90a" };
 
@@ -63,12 +66,21 @@ static void attention_variants(void **state)
                                        { "CAUSAL", causal ? "true" : "false" } };
                     TirModule *m = compile_file_or_fail("kernels/attention.tsr", defs, 5);
                     char *ptx = ptx_of(module_func(m, "attention_fwd"), targets[t]);
-                    const char *what[] = { "mma.sync.aligned.m16n8k16.row.col.f32", "ldmatrix.sync.aligned",
-                                           "cp.async.cg.shared.global", "cp.async.wait_group" };
-                    for (size_t w = 0; w < 4; w++)
-                        if (!strstr(ptx, what[w]))
+                    /* sm_80: mma.sync from ldmatrix fragments; sm_90a: wgmma from descriptors (no mma.sync
+                     * or ldmatrix at all), the tiles made visible to the tensor cores by a proxy fence */
+                    bool hopper = strcmp(targets[t], "sm_90a") == 0;
+                    const char *sm80[] = { "mma.sync.aligned.m16n8k16.row.col.f32", "ldmatrix.sync.aligned",
+                                           "cp.async.cg.shared.global", "cp.async.wait_group", NULL };
+                    const char *sm90a[] = { "wgmma.mma_async.sync.aligned.m64n", "wgmma.fence.sync.aligned",
+                                            "wgmma.commit_group.sync.aligned", "wgmma.wait_group.sync.aligned 0",
+                                            "fence.proxy.async.shared::cta", "cp.async.cg.shared.global", NULL };
+                    for (const char **w = hopper ? sm90a : sm80; *w; w++)
+                        if (!strstr(ptx, *w))
                             fail_msg("attention %s D=%d %s: no %s in the PTX", targets[t], dims[d],
-                                     dtype_name(dts[k]), what[w]);
+                                     dtype_name(dts[k]), *w);
+                    if (hopper && (strstr(ptx, "mma.sync") || strstr(ptx, "ldmatrix")))
+                        fail_msg("attention sm_90a D=%d %s: mma.sync or ldmatrix in the PTX", dims[d],
+                                 dtype_name(dts[k]));
                     if (strstr(ptx, "ld.local") || strstr(ptx, "st.local"))
                         fail_msg("attention %s D=%d %s causal=%d touches local memory", targets[t], dims[d],
                                  dtype_name(dts[k]), causal);
@@ -80,6 +92,9 @@ static void attention_variants(void **state)
                     if (rep.spill_stores || rep.spill_loads || rep.stack)
                         fail_msg("attention %s D=%d %s causal=%d BM=%s BN=%s spills: %s", targets[t], dims[d],
                                  dtype_name(dts[k]), causal, bm, bn, log.data);
+                    if (rep.c75xx) /* wgmma serialized, or a fence or wait ptxas had to add */
+                        fail_msg("attention %s D=%d %s causal=%d: ptxas -v warns:\n%s", targets[t], dims[d],
+                                 dtype_name(dts[k]), causal, log.data);
                     sb_free(&log);
                     free(ptx);
                     tir_module_free(m);
@@ -200,14 +215,16 @@ static void sass_counts(void **state)
                        "        /*0280*/              @!P1 IMAD.IADD R2, R2, 0x1, -R5 ;\n"
                        "        /*36e0*/                   HMMA.16816.F32 R132, R116.reuse, R92, R132 ;\n"
                        "        /*36f0*/                   HMMA.16816.F32 R140, R116.reuse, R96, R140 ;\n"
+                       "        /*3700*/                   HGMMA.64x64x16.F32 R24, gdesc[UR4], R24, gsb0 ;\n"
                        "        /*3de0*/                   LDSM.16.MT88.4 R104, [R140+0xc000] ;\n"
                        "        /*3ff0*/                   MUFU.EX2 R133, R133 ;\n"
                        "        /*4000*/               @P0 BRA `(.L_x_0) ;\n"
                        "        /* not an instruction */\n";
     SassCounts c;
     ptxas_count_sass(text, &c);
-    assert_int_equal(c.instructions, 6);
+    assert_int_equal(c.instructions, 7);
     assert_int_equal(c.hmma, 2);
+    assert_int_equal(c.hgmma, 1);
     assert_int_equal(c.ldsm, 1);
     assert_int_equal(c.mufu, 1);
 
@@ -225,13 +242,156 @@ static void sass_counts(void **state)
     sb_init(&log);
     if (!ptxas_check_sass(ptxas, nvdisasm, ptx, "sm_90a", &rep, &c, &log))
         fail_msg("ptxas or nvdisasm failed:\n%s", log.data);
+    /* 8 wgmmas for Q K^T (K = 128 in steps of 16), 4 for P V (K = 64) */
+    assert_int_equal(c.hgmma, 12);
+    assert_int_equal(c.hmma, 0);
+    assert_int_equal(c.ldsm, 0);
+    assert_true(c.ldgsts > 0 && c.mufu > 0 && c.instructions > 50 * c.hgmma);
+    assert_int_equal(rep.spill_stores, 0);
+    assert_int_equal(rep.c75xx, 0);
+    free(ptx);
+    sb_free(&log);
+    sb_init(&log);
+    /* the mma.sync path of sm_80 */
+    ptx = ptx_of(m->funcs.data[0], "sm_80");
+    if (!ptxas_check_sass(ptxas, nvdisasm, ptx, "sm_80", &rep, &c, &log))
+        fail_msg("ptxas or nvdisasm failed:\n%s", log.data);
     assert_int_equal(c.hmma, 128);
+    assert_int_equal(c.hgmma, 0);
     assert_true(c.instructions > 4 * c.hmma);
     assert_true(c.ldsm > 0 && c.mufu > 0);
     assert_int_equal(rep.spill_stores, 0);
     sb_free(&log);
     free(ptx);
     tir_module_free(m);
+}
+
+
+/* ---- tensor-map parameters (TirFunc.tma) */
+
+static const char tma_src[] = "kernel k(A: f16[M, 64], B: out f16[M, 64]) grid (cdiv(M, 64)) {\n"
+                              "    let r = program_id(0) * 64;\n"
+                              "    B[r : +64, :] = A[r : +64, :];\n"
+                              "}\n";
+
+/* The kernel of tma_src laid out for sm_90a with the given requests, then
+ * emitted; false with the diagnostics in diags when code generation refuses. */
+static bool emit_with_requests(const TmaRequest *req, int n, uint64_t unaligned, CodegenResult *r, StrBuf *diags)
+{
+    TirModule *m = compile_string("t.tsr", tma_src, NULL, 0, diags);
+    assert_non_null(m);
+    TirFunc *f = tir_func_clone(m->funcs.data[0]);
+    tir_module_free(m);
+    Source s = { "t.tsr", tma_src, strlen(tma_src) };
+    Diag diag;
+    diag_init(&diag, &s);
+    const Target *t = target_lookup("sm_90a");
+    assert_true(compile_layout(f, t, &diag, NULL));
+    for (int i = 0; i < n; i++)
+        vec_push(&f->arena, f->tma, req[i]);
+    CodegenOptions o = { "sm_90a", true, unaligned, 0 };
+    bool ok = codegen_emit(f, t, &o, true, r, &diag);
+    if (diag.out.data)
+        sb_puts(diags, diag.out.data);
+    diag_free(&diag);
+    tir_func_free(f);
+    return ok;
+}
+
+/* The LLVM IR of a kernel with its last parameter's address passed to
+ * prefetch.tensormap (the way TMA instructions name a map), through llc of
+ * the LLVM version Tessera links; returns the PTX, or NULL (skipped) when
+ * that llc is not installed. */
+static char *llc_with_map_use(const char *ir, int param)
+{
+    char llvm[32], llc[48];
+    codegen_llvm_version(llvm, sizeof llvm);
+    snprintf(llc, sizeof llc, "/usr/bin/llc-%d", atoi(llvm));
+    if (access(llc, X_OK) != 0) {
+        print_message("SKIP (part): %s not found; the address of a tensor map is not checked\n", llc);
+        return NULL;
+    }
+    const char *ret = strstr(ir, "ret void");
+    assert_non_null(ret);
+    char dir[] = "/tmp/tsr-tmap-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char llpath[64], ptxpath[64], cmd[256];
+    snprintf(llpath, sizeof llpath, "%s/k.ll", dir);
+    snprintf(ptxpath, sizeof ptxpath, "%s/k.ptx", dir);
+    FILE *fp = fopen(llpath, "w");
+    assert_non_null(fp);
+    fprintf(fp, "%.*scall void asm sideeffect \"prefetch.tensormap [$0];\", \"l\"(ptr %%%d)\n  %s", (int)(ret - ir), ir,
+            param, ret);
+    fclose(fp);
+    snprintf(cmd, sizeof cmd, "%s -march=nvptx64 -mcpu=sm_90a -mattr=+ptx80 '%s' -o '%s'", llc, llpath, ptxpath);
+    assert_int_equal(system(cmd), 0);
+    size_t n;
+    char *ptx = tsr_read_file(ptxpath, &n);
+    assert_non_null(ptx);
+    unlink(llpath);
+    unlink(ptxpath);
+    rmdir(dir);
+    return ptx;
+}
+
+/* A kernel with a tensor-map request takes the map as its last PTX
+ * parameter, `.param .align 64 .b8 k_param_7[128]` (after A's pointer and
+ * strides, B's, and M), and a use of its address reads the parameter in
+ * place (cvta.param of the parameter symbol), never a copy in local memory;
+ * ptxas takes it. Kernels without requests keep their parameters
+ * (scripts/ptx-digest.sh). Requests that cannot be encoded, or that name a
+ * tensor the variant accesses element by element, are internal errors. */
+static void tensor_map_parameters(void **state)
+{
+    (void)state;
+    TmaRequest req = { .param = 0, .rank = 2, .box = { 64, 64 }, .swizzle = TMA_SWIZZLE_128B };
+    CodegenResult r;
+    StrBuf diags;
+    sb_init(&diags);
+    if (!emit_with_requests(&req, 1, 0, &r, &diags))
+        fail_msg("%s", diags.data);
+    assert_int_equal(r.ntma, 1);
+    assert_int_equal(r.tma[0].box[1], 64);
+    assert_non_null(strstr(r.ptx, ".param .align 64 .b8 k_param_7[128]"));
+    assert_null(strstr(r.ptx, "k_param_8"));
+    char *ptx = llc_with_map_use(r.llvm_ir, 7);
+    if (ptx) {
+        if (!strstr(ptx, "cvta.param.u64") || !strstr(ptx, ", k_param_7;") ||
+            strstr(ptx, "__local_depot") || strstr(ptx, "st.local"))
+            fail_msg("the tensor map is not read in place:\n%s", ptx);
+        if (ptxas_find(ptxas, sizeof ptxas)) {
+            PtxasReport rep;
+            StrBuf log;
+            sb_init(&log);
+            if (!ptxas_check(ptxas, ptx, "sm_90a", &rep, &log))
+                fail_msg("ptxas rejects the kernel with a tensor map:\n%s\n%s", log.data, ptx);
+            sb_free(&log);
+        }
+        free(ptx);
+    }
+    codegen_result_free(&r);
+
+    static const struct {
+        TmaRequest req;
+        uint64_t unaligned;
+        const char *msg;
+    } bad[] = {
+        { { 0, 2, { 64, 64 }, TMA_SWIZZLE_128B }, 1, "'A', which this variant accesses element by element" },
+        { { 0, 1, { 64 }, TMA_SWIZZLE_NONE }, 0, "has rank 1; the tensor has 2" },
+        { { 0, 2, { 128, 64 }, TMA_SWIZZLE_128B }, 0, "inner box extent (256 bytes) must be a multiple of 16 bytes within the swizzle span" },
+        { { 0, 2, { 4, 64 }, TMA_SWIZZLE_NONE }, 0, "inner box extent (8 bytes)" },
+        { { 0, 2, { 64, 512 }, TMA_SWIZZLE_NONE }, 0, "box[1] = 512 is outside 1..256" },
+        { { 2, 1, { 64 }, TMA_SWIZZLE_NONE }, 0, "parameter 2, which is not a tensor parameter" },
+        { { 0, 2, { 64, 64 }, 7 }, 0, "unknown swizzle 7" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        sb_free(&diags);
+        sb_init(&diags);
+        assert_false(emit_with_requests(&bad[i].req, 1, bad[i].unaligned, &r, &diags));
+        if (!strstr(diags.data, "internal error in kernel 'k'") || !strstr(diags.data, bad[i].msg))
+            fail_msg("case %zu: %s", i, diags.data);
+    }
+    sb_free(&diags);
 }
 
 int main(void)
@@ -242,6 +402,7 @@ int main(void)
         cmocka_unit_test(unsupported_dot_is_an_error),
         cmocka_unit_test(f32_multiply_adds_contract),
         cmocka_unit_test(sass_counts),
+        cmocka_unit_test(tensor_map_parameters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

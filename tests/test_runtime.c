@@ -107,7 +107,18 @@ static void context_options(void **state)
     o.device_ordinal = 0;
     assert_int_equal(tsr_context_create(&o, &ctx), TSR_OK);
     assert_int_equal(tsr_context_device_kind(ctx), TSR_DEVICE_EMU);
+    assert_string_equal(tsr_context_default_target(ctx), "sm_90a");
     tsr_context_destroy(ctx);
+    /* A context for the code of another target; an unknown one is refused. */
+    o.target = "sm_80";
+    assert_int_equal(tsr_context_create(&o, &ctx), TSR_OK);
+    assert_string_equal(tsr_context_default_target(ctx), "sm_80");
+    tsr_context_destroy(ctx);
+    o.target = "sm_75";
+    assert_int_equal(tsr_context_create(&o, &ctx), TSR_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(tsr_context_error(ctx), "unknown target 'sm_75'"));
+    tsr_context_destroy(ctx);
+    o.target = NULL;
     setenv("TESSERA_DEVICE", "gpu", 1);
     assert_int_equal(tsr_context_create(NULL, &ctx), TSR_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(tsr_context_error(ctx), "TESSERA_DEVICE is 'gpu'"));

@@ -9,6 +9,7 @@
  * embedding application's own current context is left as it was.
  * TESSERA_LIBCUDA names another driver library to open (tests use a mock). */
 #define _POSIX_C_SOURCE 200809L
+#include "abi.h"
 #include "device.h"
 #include "target.h"
 
@@ -325,15 +326,16 @@ static tsr_status cuda_launch(tsr_context *ctx, tsr_kernel *k, KernelVariant *v,
     Cuda *cu = cuda_of(ctx);
     CudaKernel *ck = v->handle;
     size_t bytes;
-    int n = rt_param_slots(k->f, &bytes);
+    int n = rt_param_slots(k->f, l, &bytes);
     /* The packed values, then the pointers to them, from the context's allocator. */
-    size_t total = (bytes + 8 + 7) / 8 * 8 + sizeof(void *) * (size_t)(n + 1);
+    size_t head = (bytes + 8 + ABI_TMAP_ALIGN - 1) / ABI_TMAP_ALIGN * ABI_TMAP_ALIGN;
+    size_t total = head + sizeof(void *) * (size_t)(n + 1);
     unsigned char *buf = rt_alloc(ctx, total);
     if (!buf) {
         sb_puts(err, "out of host memory");
         return TSR_ERR_OUT_OF_MEMORY;
     }
-    void **args = (void **)(buf + (bytes + 8 + 7) / 8 * 8);
+    void **args = (void **)(buf + head);
     tsr_status s = TSR_ERR_DEVICE;
     if (rt_pack_params(k->f, l, NULL, NULL, -1, buf, bytes, args, err) && (s = push(cu, err)) == TSR_OK) {
         CUresult r = cu->cuLaunchKernel(ck->fn, (unsigned)l->grid[0], (unsigned)l->grid[1], (unsigned)l->grid[2],

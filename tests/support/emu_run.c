@@ -45,14 +45,14 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
         return false;
     }
     /* Parameters packed as the runtime packs them (backend/abi.h). */
-    size_t bytes;
-    int n = rt_param_slots(f, &bytes);
-    unsigned char *store = calloc(bytes + 1, 1);
-    void **ptrs = calloc((size_t)n + 1, sizeof(void *));
     Launch l = { 0 };
     l.args = (KernelArg *)args;
     l.nargs = nargs;
     l.syms = syms;
+    size_t bytes;
+    int n = rt_param_slots(f, &l, &bytes);
+    unsigned char *store = calloc(bytes + 1, 1);
+    void **ptrs = calloc((size_t)n + 1, sizeof(void *));
     if (!rt_pack_params(f, &l, NULL, NULL, -1, store, bytes, ptrs, err)) {
         free(store);
         free(ptrs);

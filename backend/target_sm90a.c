@@ -1,0 +1,343 @@
+/* The wgmma family of targets (sm_90a): dots as warpgroup MMAs,
+ * wgmma.mma_async m64nNk16 with f16 or bf16 inputs and f32 accumulation,
+ * reading B (and A, unless it was computed in registers) straight from
+ * shared memory through matrix descriptors. Operand tiles are stored in the
+ * canonical swizzled layout the descriptors describe (Layout.canonical),
+ * filled by the mma.sync family's cp.async stages, which a proxy fence
+ * hands to the tensor cores. Dots wgmma cannot run (too few rows for the
+ * warpgroups, a B operand computed in registers) fall back on the mma.sync
+ * family (target_sm80.c) with the same register layouts.
+ *
+ * Asynchrony: every wgmma of a dot is issued between a wgmma.fence and one
+ * commit group, then waited for at once. The fence and the wait take the
+ * accumulators (and register A operands) as tied operands, so LLVM can move
+ * no register arithmetic on them across either; every statement is a
+ * convergent collective with side effects. */
+#include "codegen_internal.h"
+#include "target_families.h"
+
+#include <string.h>
+
+enum { WGMMA_MAX_N = 256, WG_ROWS = 64 };
+
+/* ------------------------------------------------------------ policies */
+
+/* Warpgroups of 4 warps, all warps along M (each warpgroup owns 64-row
+ * slabs), N a multiple of 16 so that an N-major B operand has rows of at
+ * least 32 bytes (the narrowest swizzle). */
+static bool wgmma_fits(DType dt, int M, int N, int K, int warps)
+{
+    return (dt == DT_F16 || dt == DT_BF16) && warps % 4 == 0 && M % (16 * warps) == 0 && N % 16 == 0 &&
+           K % 16 == 0;
+}
+
+/* The register layouts of a wgmma dot are the mma.sync ones with every warp
+ * along M (wgmma's accumulator is mma.sync's m16n8 per warp, repeated over
+ * N; its register A operand the m16n8k16 A fragment), which is what the
+ * mma.sync plan picks when M has 16 rows for every warp. */
+void target_sm90a_plan_dot(const Target *t, DType dt, int M, int N, int K, int warps, DotPlan *plan)
+{
+    target_sm80_plan_dot(t, dt, M, N, K, warps, plan);
+}
+
+/* 16-bit operand tiles with rows of at least 32 bytes, in whole groups of 8
+ * rows, are stored the way descriptors read them; the others as on sm_80. */
+bool target_sm90a_operand_smem_layout(const Target *t, int rows, int cols, int esize, Layout *out)
+{
+    if (esize == 2 && cols * esize >= 32 && rows % 8 == 0) {
+        *out = layout_shared_canonical(rows, cols, esize, false);
+        return true;
+    }
+    return target_sm80_operand_smem_layout(t, rows, cols, esize, out);
+}
+
+/* ------------------------------------------------------- which dots */
+
+/* The shared tile operand v is read from through a descriptor: v converts
+ * a canonical 16-bit tile. */
+static bool desc_tile(Emitter *em, ValId v, ValId *tile)
+{
+    InstId def = tir_val(em->f, v)->def;
+    if (def == TIR_NONE || tir_inst(em->f, def)->op != TIR_CONVERT)
+        return false;
+    ValId src = tir_inst(em->f, def)->args[0];
+    const Layout *s = em_layout(em, src);
+    if (s->kind != LAYOUT_SHARED || !s->canonical || s->esize != 2)
+        return false;
+    *tile = src;
+    return true;
+}
+
+/* A dot issued as wgmma: its shape fits and B is a descriptor tile. */
+static bool on_wgmma(Emitter *em, const TirInst *dot)
+{
+    TType ta = tir_type(em->f, dot->args[0]), tb = tir_type(em->f, dot->args[1]);
+    ValId tile;
+    return wgmma_fits(ta.dt, ta.shape[0], tb.shape[1], ta.shape[1], em->f->warps) &&
+           desc_tile(em, dot->args[1], &tile);
+}
+
+/* Conversions out of a shared tile: nothing to do for an operand every
+ * user reads through its descriptor; the mma.sync family's reads when no
+ * wgmma uses it; registers element by element when both do. */
+static bool convert_from_shared(Emitter *em, const TirInst *in)
+{
+    TirFunc *f = em->f;
+    ValId dst = in->res[0], tile;
+    int wgmma_uses = 0, other_uses = 0;
+    for (BlockId b = 0; b < f->blocks.len; b++) {
+        TirBlock *bl = tir_block(f, b);
+        for (int i = 0; i < bl->insts.len; i++) {
+            const TirInst *u = tir_inst(f, bl->insts.data[i]);
+            bool wgmma = u->op == TIR_DOT && on_wgmma(em, u);
+            for (int k = 0; k < u->nargs; k++)
+                if (u->args[k] == dst)
+                    (wgmma && k < 2 ? &wgmma_uses : &other_uses)[0]++;
+        }
+    }
+    if (wgmma_uses == 0)
+        return target_sm80_emit.convert_from_shared(em, in);
+    return other_uses == 0 && desc_tile(em, dst, &tile);
+}
+
+/* ------------------------------------------------------- descriptors */
+
+/* A descriptor operand: the tile's shared address and storage. K-major
+ * tiles store rows along M (or N) and K contiguous; MN-major ones rows
+ * along K. */
+typedef struct {
+    const Layout *s;
+    LLVMValueRef desc; /* the descriptor of the tile's first byte */
+    bool k_major;
+} DescOperand;
+
+/* Matrix descriptor fields (PTX ISA, "Matrix Descriptor Format"): start
+ * address >> 4 in bits 0-13, leading byte offset >> 4 in 16-29, stride byte
+ * offset >> 4 in 32-45, base offset 0 (tiles start on their swizzle
+ * pattern), swizzle mode in 62-63: 1 = 128B, 2 = 64B, 3 = 32B. Rows of 8
+ * follow each other at 8 rows' bytes (the stride offset); the leading
+ * offset is the distance between 128-byte panels, which only an MN-major
+ * operand wider than one panel steps across (K-major ones ignore it). */
+static DescOperand desc_operand(Emitter *em, ValId tile, bool k_major)
+{
+    DescOperand o = { em_layout(em, tile), NULL, k_major };
+    int row_bytes = layout_shared_row_bytes(o.s);
+    uint64_t mode = row_bytes == 128 ? 1 : row_bytes == 64 ? 2 : 3;
+    uint64_t lbo = k_major ? 1 : (uint64_t)layout_shared_panel_bytes(o.s) >> 4, sbo = (uint64_t)(8 * row_bytes) >> 4;
+    uint64_t fields = (lbo & 0x3FFF) << 16 | (sbo & 0x3FFF) << 32 | mode << 62;
+    LLVMBuilderRef b = em->b;
+    LLVMValueRef addr = LLVMBuildPtrToInt(b, em_smem_at(em, em_val(em, tile)->e[0]), em->t_i32, "");
+    LLVMValueRef start = LLVMBuildAnd(b, LLVMBuildLShr(b, addr, em_i32(em, 4), ""), em_i32(em, 0x3FFF), "");
+    o.desc = LLVMBuildOr(b, LLVMBuildZExt(b, start, em->t_i64, ""), LLVMConstInt(em->t_i64, fields, 0), "");
+    return o;
+}
+
+/* The descriptor of the core matrices that start at element (mn0, k0) of
+ * the operand, plus `extra` bytes computed at run time (or NULL). Offsets
+ * are unswizzled: the tensor cores swizzle the addresses they form. */
+static LLVMValueRef desc_at(Emitter *em, const DescOperand *o, int mn0, int k0, LLVMValueRef extra)
+{
+    int row_bytes = layout_shared_row_bytes(o->s), panel = layout_shared_panel_bytes(o->s);
+    int row = o->k_major ? mn0 : k0, col_bytes = (o->k_major ? k0 : mn0) * o->s->esize;
+    int64_t off = (int64_t)(col_bytes / row_bytes) * panel + (int64_t)row * row_bytes + col_bytes % row_bytes;
+    LLVMValueRef d = LLVMBuildAdd(em->b, o->desc, em_i64(em, off >> 4), "");
+    if (extra)
+        d = LLVMBuildAdd(em->b, d, LLVMBuildZExt(em->b, LLVMBuildLShr(em->b, extra, em_i32(em, 4), ""), em->t_i64, ""),
+                         "");
+    return d;
+}
+
+/* Bytes from the tile's start to the 64-row slab of this thread's
+ * warpgroup along M (run time; NULL with one warpgroup). */
+static LLVMValueRef warpgroup_offset(Emitter *em, const DescOperand *a)
+{
+    if (em->f->warps <= 4)
+        return NULL;
+    int row_bytes = layout_shared_row_bytes(a->s);
+    int step = a->k_major ? WG_ROWS * row_bytes /* 64 rows further */
+                          : WG_ROWS * a->s->esize / row_bytes * layout_shared_panel_bytes(a->s);
+    LLVMValueRef g = LLVMBuildLShr(em->b, em->warp, em_i32(em, 2), "");
+    return LLVMBuildMul(em->b, g, em_i32(em, step), "");
+}
+
+/* ------------------------------------------------------------ wgmma */
+
+static const unsigned WG_FLAGS = PTX_SIDE_EFFECTS | PTX_CLOBBERS_MEMORY | PTX_CONVERGENT;
+
+/* Two 16-bit elements packed in the 32-bit register a wgmma A operand takes. */
+static LLVMValueRef pack2(Emitter *em, DType dt, LLVMValueRef lo, LLVMValueRef hi)
+{
+    LLVMValueRef v = LLVMGetUndef(LLVMVectorType(em_elem_type(em, dt), 2));
+    v = LLVMBuildInsertElement(em->b, v, lo, em_i32(em, 0), "");
+    v = LLVMBuildInsertElement(em->b, v, hi, em_i32(em, 1), "");
+    return LLVMBuildBitCast(em->b, v, em->t_i32, "");
+}
+
+/* A warpgroup statement whose registers vals[0..n) pass through it tied
+ * (replaced by what it returns), so that LLVM keeps every computation of
+ * them before it and every use after it. */
+static void tied_statement(Emitter *em, const char *text, LLVMValueRef *vals, int n)
+{
+    InlinePtx a;
+    ptx_begin(&a, em, WG_FLAGS);
+    for (int i = 0; i < n; i++)
+        ptx_out(&a, LLVMTypeOf(vals[i]));
+    for (int i = 0; i < n; i++)
+        ptx_in_tied(&a, vals[i], i);
+    ptx_text(&a, "%s", text);
+    LLVMValueRef r = ptx_call(&a);
+    for (int i = 0; i < n; i++)
+        vals[i] = n == 1 ? r : LLVMBuildExtractValue(em->b, r, (unsigned)i, "");
+}
+
+/* One wgmma.mma_async m64nNk16: acc[0..N/2) are D (and C unless
+ * `zero_c`), A is a descriptor or four registers, B a descriptor. */
+static void wgmma(Emitter *em, DType dt, int N, LLVMValueRef *acc, bool zero_c, LLVMValueRef a_desc,
+                  LLVMValueRef *a_regs, int trans_a, LLVMValueRef b_desc, int trans_b)
+{
+    InlinePtx a;
+    ptx_begin(&a, em, WG_FLAGS);
+    int n = N / 2;
+    for (int i = 0; i < n; i++)
+        ptx_out(&a, em->t_f32);
+    if (!zero_c)
+        for (int i = 0; i < n; i++)
+            ptx_in_tied(&a, acc[i], i);
+    const char *ty = dt == DT_BF16 ? "bf16" : "f16";
+    ptx_text(&a, "wgmma.mma_async.sync.aligned.m64n%dk16.f32.%s.%s {", N, ty, ty);
+    for (int i = 0; i < n; i++)
+        ptx_text(&a, "%s$%d", i ? ", " : "", i);
+    if (a_desc) {
+        ptx_text(&a, "}, $%d", ptx_in(&a, a_desc));
+    } else {
+        ptx_text(&a, "}, {");
+        for (int i = 0; i < 4; i++)
+            ptx_text(&a, "%s$%d", i ? ", " : "", ptx_in(&a, a_regs[i]));
+        ptx_text(&a, "}");
+    }
+    ptx_text(&a, ", $%d, %d, 1, 1", ptx_in(&a, b_desc), zero_c ? 0 : 1);
+    if (a_desc)
+        ptx_text(&a, ", %d", trans_a);
+    ptx_text(&a, ", %d;", trans_b);
+    LLVMValueRef r = ptx_call(&a);
+    for (int i = 0; i < n; i++)
+        acc[i] = n == 1 ? r : LLVMBuildExtractValue(em->b, r, (unsigned)i, "");
+}
+
+/* Loop order: the result's 64-row slabs and its N chunks of at most 256
+ * columns outermost, k-steps innermost, so each chain of wgmmas
+ * accumulates in one set of registers; all in one commit group. */
+static void wgmma_dot(Emitter *em, const TirInst *in)
+{
+    if (!on_wgmma(em, in)) {
+        target_sm80_emit.dot(em, in);
+        return;
+    }
+    TirFunc *f = em->f;
+    TType ta = tir_type(f, in->args[0]), tb = tir_type(f, in->args[1]);
+    int M = ta.shape[0], K = ta.shape[1], N = tb.shape[1], warps = f->warps;
+    int mt = M / (16 * warps), nw = N < WGMMA_MAX_N ? N : WGMMA_MAX_N, ks = K / 16;
+    const Layout *lc = em_layout(em, in->res[0]);
+    ValId a_tile, b_tile;
+    bool ss = desc_tile(em, in->args[0], &a_tile);
+    desc_tile(em, in->args[1], &b_tile);
+    /* B [K, N] is K-major when stored transposed (rows along N). */
+    DescOperand bd = desc_operand(em, b_tile, em_layout(em, b_tile)->transposed);
+    DescOperand ad = { 0 };
+    LLVMValueRef a_extra = NULL;
+    if (ss) { /* A [M, K] is K-major unless stored transposed */
+        ad = desc_operand(em, a_tile, !em_layout(em, a_tile)->transposed);
+        a_extra = warpgroup_offset(em, &ad);
+    }
+
+    /* Registers through the fence: the accumulators given as C, and the
+     * packed A operand of every (m-tile, k-step). */
+    EVal r = em_new_val(em, layout_nregs(lc));
+    EVal *c = in->nargs == 3 ? em_val(em, in->args[2]) : NULL;
+    int na = ss ? 0 : 4 * mt * ks, nc = c ? r.n : 0;
+    LLVMValueRef *fenced = arena_alloc(&em->arena, sizeof(LLVMValueRef) * (size_t)(nc + na + 1));
+    for (int i = 0; i < nc; i++)
+        fenced[i] = c->e[i];
+    if (!ss) {
+        const Layout *la = em_layout(em, in->args[0]);
+        EVal *av = em_val(em, in->args[0]);
+        for (int mi = 0; mi < mt; mi++)
+            for (int ki = 0; ki < ks; ki++)
+                for (int q = 0; q < 4; q++) {
+                    int lo[2] = { mi * 16 * warps + (q & 1) * 8, ki * 16 + (q >> 1) * 8 }, hi[2] = { lo[0], lo[1] + 1 };
+                    fenced[nc + (mi * ks + ki) * 4 + q] =
+                        pack2(em, ta.dt, av->e[layout_reg_of(la, lo)], av->e[layout_reg_of(la, hi)]);
+                }
+    }
+    tied_statement(em, "wgmma.fence.sync.aligned;", fenced, nc + na);
+    for (int i = 0; i < r.n; i++)
+        r.e[i] = c ? fenced[i] : NULL;
+
+    LLVMValueRef *chain = arena_alloc(&em->arena, sizeof(LLVMValueRef) * (size_t)(nw / 2));
+    int *reg = arena_alloc(&em->arena, sizeof(int) * (size_t)(nw / 2));
+    for (int mi = 0; mi < mt; mi++)
+        for (int n0 = 0; n0 < N; n0 += nw) {
+            /* wgmma's D register i: row 8 * (i / 2 % 2), column 8 * (i / 4) + i % 2 */
+            for (int i = 0; i < nw / 2; i++) {
+                int coord[2] = { mi * 16 * warps + 8 * ((i >> 1) & 1), n0 + 8 * (i >> 2) + (i & 1) };
+                reg[i] = layout_reg_of(lc, coord);
+                chain[i] = r.e[reg[i]];
+            }
+            for (int ki = 0; ki < ks; ki++) {
+                LLVMValueRef a_desc = ss ? desc_at(em, &ad, mi * 16 * warps, ki * 16, a_extra) : NULL;
+                LLVMValueRef *a_regs = ss ? NULL : fenced + nc + (mi * ks + ki) * 4;
+                wgmma(em, ta.dt, nw, chain, !c && ki == 0, a_desc, a_regs, ad.k_major ? 0 : 1,
+                      desc_at(em, &bd, n0, ki * 16, NULL), bd.k_major ? 0 : 1);
+            }
+            for (int i = 0; i < nw / 2; i++)
+                r.e[reg[i]] = chain[i];
+        }
+    InlinePtx commit;
+    ptx_begin(&commit, em, WG_FLAGS);
+    ptx_text(&commit, "wgmma.commit_group.sync.aligned;");
+    ptx_call(&commit);
+    tied_statement(em, "wgmma.wait_group.sync.aligned 0;", r.e, r.n);
+    em->vals[in->res[0]] = r;
+}
+
+/* ------------------------------------------------- shared memory stages */
+
+/* Orders this thread's generic writes to shared memory (st.shared and
+ * cp.async) before the async proxy's reads of them (wgmma). */
+static void proxy_fence(Emitter *em)
+{
+    InlinePtx a;
+    ptx_begin(&a, em, PTX_SIDE_EFFECTS | PTX_CLOBBERS_MEMORY);
+    ptx_text(&a, "fence.proxy.async.shared::cta;");
+    ptx_call(&a);
+}
+
+static void copy16(Emitter *em, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef src_size)
+{
+    target_sm80_emit.copy16(em, dst, src, src_size);
+}
+
+static void stage_commit(Emitter *em) { target_sm80_emit.stage_commit(em); }
+
+/* The stage's copies have landed in this thread's view; the fence makes
+ * them visible to the tensor cores, the barrier to every thread. */
+static void stage_wait(Emitter *em, int later)
+{
+    target_sm80_wait_copies(em, later);
+    proxy_fence(em);
+    em_barrier(em);
+}
+
+/* A wgmma reads its stage before the dot's wait returns, and the next
+ * stage_wait's barrier comes after that: nothing to do. */
+static void stage_release(Emitter *em) { (void)em; }
+
+const TargetEmit target_sm90a_emit = {
+    .dot = wgmma_dot,
+    .convert_from_shared = convert_from_shared,
+    .copy16 = copy16,
+    .stage_commit = stage_commit,
+    .stage_wait = stage_wait,
+    .stage_release = stage_release,
+    .publish_shared = proxy_fence,
+};
