@@ -103,8 +103,8 @@ static void set_int(HostTensor *t, int64_t i, int64_t v)
 static void fill(HostTensor *a, HostTensor *b, Rng *rng)
 {
     int bits = dtype_bits(a->dt);
-    int64_t lo = dtype_is_signed(a->dt) ? -(int64_t)(UINT64_C(1) << (bits - 1)) : 0;
-    int64_t edge[] = { 0, 1, -1, 2, -2, 3, 7, lo, lo + 1, lo - 1, -lo - 1, bits, bits - 1, bits + 1, 100 };
+    int64_t lo = dtype_is_signed(a->dt) ? (int64_t)(0 - (UINT64_C(1) << (bits - 1))) : 0; /* no signed overflow */
+    int64_t edge[] = { 0, 1, -1, 2, -2, 3, 7, lo, lo + 1, (int64_t)((uint64_t)lo - 1), ~lo, bits, bits - 1, bits + 1, 100 };
     int ne = (int)(sizeof edge / sizeof edge[0]);
     for (int64_t i = 0; i < N; i++) {
         int64_t x, y;
