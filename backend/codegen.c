@@ -30,9 +30,19 @@ LLVMTypeRef em_elem_type(Emitter *em, DType dt)
     case DT_F32: return em->t_f32;
     case DT_F16: return em->t_f16;
     case DT_BF16: return em->t_bf16;
-    case DT_I32: return em->t_i32;
+    case DT_I32:
+    case DT_U32: return em->t_i32;
+    case DT_I8:
+    case DT_U8: return em->t_i8;
+    case DT_I64: return em->t_i64;
     default: return em->t_i1;
     }
+}
+
+/* A constant of integer dtype dt (any width, from its int_wrap value). */
+static LLVMValueRef int_const(Emitter *em, DType dt, int64_t v)
+{
+    return LLVMConstInt(em_elem_type(em, dt), (unsigned long long)v, dtype_is_signed(dt));
 }
 
 LLVMValueRef em_i32(Emitter *em, int64_t v) { return LLVMConstInt(em->t_i32, (unsigned long long)v, 1); }
@@ -182,7 +192,7 @@ static LLVMValueRef const_elem(Emitter *em, const TirInst *in, DType dt)
         return LLVMConstReal(em_elem_type(em, dt), in->fval);
     if (dt == DT_BOOL)
         return LLVMConstInt(em->t_i1, in->ival != 0, 0);
-    return em_i32(em, in->ival);
+    return int_const(em, dt, in->ival);
 }
 
 static LLVMValueRef to_f32(Emitter *em, LLVMValueRef x, DType dt)
@@ -200,18 +210,6 @@ static LLVMValueRef call_f32(Emitter *em, const char *const *names, LLVMValueRef
     return em_call_intrinsic(em, names, NULL, 0, &x, 1);
 }
 
-static LLVMValueRef ex2(Emitter *em, LLVMValueRef x)
-{
-    static const char *const names[] = { "llvm.nvvm.ex2.approx.ftz.f", "llvm.nvvm.ex2.approx.ftz.f32", NULL };
-    return call_f32(em, names, x);
-}
-
-static LLVMValueRef lg2(Emitter *em, LLVMValueRef x)
-{
-    static const char *const names[] = { "llvm.nvvm.lg2.approx.f", "llvm.nvvm.lg2.approx.f32", NULL };
-    return call_f32(em, names, x);
-}
-
 static LLVMValueRef unary_float(Emitter *em, TirOp op, LLVMValueRef x, DType dt)
 {
     LLVMBuilderRef b = em->b;
@@ -224,10 +222,10 @@ static LLVMValueRef unary_float(Emitter *em, TirOp op, LLVMValueRef x, DType dt)
     }
     LLVMValueRef f = to_f32(em, x, dt), r;
     switch (op) {
-    case TIR_EXP2: r = ex2(em, f); break;
-    case TIR_EXP: r = ex2(em, LLVMBuildFMul(b, f, LLVMConstReal(em->t_f32, 1.4426950408889634), "")); break;
-    case TIR_LOG2: r = lg2(em, f); break;
-    case TIR_LOG: r = LLVMBuildFMul(b, lg2(em, f), LLVMConstReal(em->t_f32, 0.6931471805599453), ""); break;
+    case TIR_EXP2: r = em_ex2_ftz(em, f); break;
+    case TIR_EXP: r = em_ex2_ftz(em, LLVMBuildFMul(b, f, LLVMConstReal(em->t_f32, 1.4426950408889634), "")); break;
+    case TIR_LOG2: r = em_lg2(em, f); break;
+    case TIR_LOG: r = LLVMBuildFMul(b, em_lg2(em, f), LLVMConstReal(em->t_f32, 0.6931471805599453), ""); break;
     case TIR_SQRT: {
         static const char *const names[] = { "llvm.sqrt", NULL };
         r = em_call_intrinsic(em, names, &em->t_f32, 1, &f, 1);
@@ -238,7 +236,7 @@ static LLVMValueRef unary_float(Emitter *em, TirOp op, LLVMValueRef x, DType dt)
         r = call_f32(em, names, f);
         break;
     }
-    default: tsr_die("codegen: float unary %s", tir_op_name(op));
+    default: r = em_math_f32(em, op, f, NULL, dt); break;
     }
     return from_f32(em, r, dt);
 }
@@ -254,19 +252,31 @@ static LLVMValueRef cast_elem(Emitter *em, LLVMValueRef x, DType from, DType to)
         LLVMValueRef f = to_f32(em, x, from);
         if (to == DT_BOOL)
             return LLVMBuildFCmp(b, LLVMRealUNE, f, LLVMConstReal(em->t_f32, 0.0), "");
-        static const char *const names[] = { "llvm.fptosi.sat", NULL };
-        LLVMTypeRef ov[2] = { em->t_i32, em->t_f32 };
-        return em_call_intrinsic(em, names, ov, 2, &f, 1);
+        /* truncated, saturated to the dtype's range, NaN to 0 */
+        static const char *const sat_s[] = { "llvm.fptosi.sat", NULL }, *const sat_u[] = { "llvm.fptoui.sat", NULL };
+        LLVMTypeRef ov[2] = { em_elem_type(em, to), em->t_f32 };
+        return em_call_intrinsic(em, dtype_is_signed(to) ? sat_s : sat_u, ov, 2, &f, 1);
     }
     if (from == DT_BOOL) {
         if (dtype_is_float(to))
             return from_f32(em, LLVMBuildUIToFP(b, x, em->t_f32, ""), to);
-        return LLVMBuildZExt(b, x, em->t_i32, "");
+        return LLVMBuildZExt(b, x, em_elem_type(em, to), "");
     }
-    /* from i32 */
+    /* from an integer */
     if (to == DT_BOOL)
-        return LLVMBuildICmp(b, LLVMIntNE, x, em_i32(em, 0), "");
-    return from_f32(em, LLVMBuildSIToFP(b, x, em->t_f32, ""), to);
+        return LLVMBuildICmp(b, LLVMIntNE, x, int_const(em, from, 0), "");
+    if (dtype_is_float(to)) {
+        LLVMValueRef f = dtype_is_signed(from) ? LLVMBuildSIToFP(b, x, em->t_f32, "") : LLVMBuildUIToFP(b, x, em->t_f32, "");
+        return from_f32(em, f, to);
+    }
+    /* integer to integer: wraps (truncates, or extends by the source's signedness) */
+    LLVMTypeRef tt = em_elem_type(em, to);
+    int fb = dtype_bits(from), tb = dtype_bits(to);
+    if (fb == tb)
+        return x;
+    if (fb > tb)
+        return LLVMBuildTrunc(b, x, tt, "");
+    return dtype_is_signed(from) ? LLVMBuildSExt(b, x, tt, "") : LLVMBuildZExt(b, x, tt, "");
 }
 
 static LLVMValueRef unary_elem(Emitter *em, TirOp op, LLVMValueRef x, DType dt, DType to)
@@ -277,27 +287,55 @@ static LLVMValueRef unary_elem(Emitter *em, TirOp op, LLVMValueRef x, DType dt, 
     if (dtype_is_float(dt))
         return unary_float(em, op, x, dt);
     switch (op) {
-    case TIR_NEG: return LLVMBuildSub(b, em_i32(em, 0), x, "");
-    case TIR_NOT: return LLVMBuildXor(b, x, LLVMConstInt(em->t_i1, 1, 0), "");
+    case TIR_NEG: return LLVMBuildSub(b, int_const(em, dt, 0), x, "");
+    case TIR_NOT:
+        if (dt == DT_BOOL)
+            return LLVMBuildXor(b, x, LLVMConstInt(em->t_i1, 1, 0), "");
+        return LLVMBuildNot(b, x, "");
     case TIR_ABS: {
-        LLVMValueRef neg = LLVMBuildICmp(b, LLVMIntSLT, x, em_i32(em, 0), "");
-        return LLVMBuildSelect(b, neg, LLVMBuildSub(b, em_i32(em, 0), x, ""), x, "");
+        if (!dtype_is_signed(dt))
+            return x;
+        LLVMValueRef neg = LLVMBuildICmp(b, LLVMIntSLT, x, int_const(em, dt, 0), "");
+        return LLVMBuildSelect(b, neg, LLVMBuildSub(b, int_const(em, dt, 0), x, ""), x, "");
     }
     default: tsr_die("codegen: integer unary %s", tir_op_name(op));
     }
 }
 
 /* Integer division and remainder with the language's meaning for the cases
- * LLVM leaves undefined: x / 0 = -1, x % 0 = x, INT_MIN / -1 = INT_MIN. */
-static LLVMValueRef int_divrem(Emitter *em, bool is_div, LLVMValueRef x, LLVMValueRef y)
+ * LLVM leaves undefined: x / 0 = all bits set (-1), x % 0 = x, and for
+ * signed dtypes MIN / -1 = MIN. */
+static LLVMValueRef int_divrem(Emitter *em, bool is_div, LLVMValueRef x, LLVMValueRef y, DType dt)
 {
     LLVMBuilderRef b = em->b;
-    LLVMValueRef zero = LLVMBuildICmp(b, LLVMIntEQ, y, em_i32(em, 0), "");
-    LLVMValueRef m1 = LLVMBuildICmp(b, LLVMIntEQ, y, em_i32(em, -1), "");
-    LLVMValueRef safe = LLVMBuildSelect(b, LLVMBuildOr(b, zero, m1, ""), em_i32(em, 1), y, "");
+    LLVMValueRef zero = LLVMBuildICmp(b, LLVMIntEQ, y, int_const(em, dt, 0), "");
+    if (!dtype_is_signed(dt)) {
+        LLVMValueRef safe = LLVMBuildSelect(b, zero, int_const(em, dt, 1), y, "");
+        LLVMValueRef r = is_div ? LLVMBuildUDiv(b, x, safe, "") : LLVMBuildURem(b, x, safe, "");
+        return LLVMBuildSelect(b, zero, is_div ? LLVMConstAllOnes(em_elem_type(em, dt)) : x, r, "");
+    }
+    LLVMValueRef m1 = LLVMBuildICmp(b, LLVMIntEQ, y, int_const(em, dt, -1), "");
+    LLVMValueRef safe = LLVMBuildSelect(b, LLVMBuildOr(b, zero, m1, ""), int_const(em, dt, 1), y, "");
     LLVMValueRef r = is_div ? LLVMBuildSDiv(b, x, safe, "") : LLVMBuildSRem(b, x, safe, "");
-    r = LLVMBuildSelect(b, m1, is_div ? LLVMBuildSub(b, em_i32(em, 0), x, "") : em_i32(em, 0), r, "");
-    return LLVMBuildSelect(b, zero, is_div ? em_i32(em, -1) : x, r, "");
+    r = LLVMBuildSelect(b, m1, is_div ? LLVMBuildSub(b, int_const(em, dt, 0), x, "") : int_const(em, dt, 0), r, "");
+    return LLVMBuildSelect(b, zero, is_div ? int_const(em, dt, -1) : x, r, "");
+}
+
+/* Shifts with the language's meaning where LLVM's is poison: a count (as an
+ * unsigned number) of the width or more shifts everything out. */
+static LLVMValueRef int_shift(Emitter *em, bool left, LLVMValueRef x, LLVMValueRef y, DType dt)
+{
+    LLVMBuilderRef b = em->b;
+    int bits = dtype_bits(dt);
+    LLVMValueRef big = LLVMBuildICmp(b, LLVMIntUGE, y, int_const(em, dt, bits), "");
+    LLVMValueRef safe = LLVMBuildSelect(b, big, int_const(em, dt, 0), y, "");
+    if (left)
+        return LLVMBuildSelect(b, big, int_const(em, dt, 0), LLVMBuildShl(b, x, safe, ""), "");
+    if (!dtype_is_signed(dt))
+        return LLVMBuildSelect(b, big, int_const(em, dt, 0), LLVMBuildLShr(b, x, safe, ""), "");
+    /* arithmetic: a count past the width fills with the sign, as >> (width - 1) does */
+    safe = LLVMBuildSelect(b, big, int_const(em, dt, bits - 1), y, "");
+    return LLVMBuildAShr(b, x, safe, "");
 }
 
 /* f32 multiplies and adds may contract into one fused multiply-add (rounded
@@ -319,6 +357,7 @@ static LLVMValueRef binary_elem(Emitter *em, TirOp op, LLVMValueRef x, LLVMValue
         case TIR_SUB: return contractable(em, LLVMBuildFSub(b, x, y, ""), dt);
         case TIR_MUL: return contractable(em, LLVMBuildFMul(b, x, y, ""), dt);
         case TIR_DIV: return LLVMBuildFDiv(b, x, y, "");
+        case TIR_POW: return from_f32(em, em_math_f32(em, op, to_f32(em, x, dt), to_f32(em, y, dt), dt), dt);
         case TIR_MIN:
         case TIR_MAX: {
             static const char *const mn[] = { "llvm.minnum", NULL }, *const mx[] = { "llvm.maxnum", NULL };
@@ -335,22 +374,26 @@ static LLVMValueRef binary_elem(Emitter *em, TirOp op, LLVMValueRef x, LLVMValue
         default: break;
         }
     } else {
+        bool sg = dtype_is_signed(dt) || dt == DT_BOOL;
         switch (op) {
         case TIR_ADD: return LLVMBuildAdd(b, x, y, "");
         case TIR_SUB: return LLVMBuildSub(b, x, y, "");
         case TIR_MUL: return LLVMBuildMul(b, x, y, "");
-        case TIR_DIV: return int_divrem(em, true, x, y);
-        case TIR_REM: return int_divrem(em, false, x, y);
-        case TIR_MIN: return LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, x, y, ""), x, y, "");
-        case TIR_MAX: return LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, x, y, ""), x, y, "");
+        case TIR_DIV: return int_divrem(em, true, x, y, dt);
+        case TIR_REM: return int_divrem(em, false, x, y, dt);
+        case TIR_MIN: return LLVMBuildSelect(b, LLVMBuildICmp(b, sg ? LLVMIntSLT : LLVMIntULT, x, y, ""), x, y, "");
+        case TIR_MAX: return LLVMBuildSelect(b, LLVMBuildICmp(b, sg ? LLVMIntSGT : LLVMIntUGT, x, y, ""), x, y, "");
         case TIR_AND: return LLVMBuildAnd(b, x, y, "");
         case TIR_OR: return LLVMBuildOr(b, x, y, "");
+        case TIR_XOR: return LLVMBuildXor(b, x, y, "");
+        case TIR_SHL: return int_shift(em, true, x, y, dt);
+        case TIR_SHR: return int_shift(em, false, x, y, dt);
         case TIR_EQ: return LLVMBuildICmp(b, LLVMIntEQ, x, y, "");
         case TIR_NE: return LLVMBuildICmp(b, LLVMIntNE, x, y, "");
-        case TIR_LT: return LLVMBuildICmp(b, LLVMIntSLT, x, y, "");
-        case TIR_LE: return LLVMBuildICmp(b, LLVMIntSLE, x, y, "");
-        case TIR_GT: return LLVMBuildICmp(b, LLVMIntSGT, x, y, "");
-        case TIR_GE: return LLVMBuildICmp(b, LLVMIntSGE, x, y, "");
+        case TIR_LT: return LLVMBuildICmp(b, sg ? LLVMIntSLT : LLVMIntULT, x, y, "");
+        case TIR_LE: return LLVMBuildICmp(b, sg ? LLVMIntSLE : LLVMIntULE, x, y, "");
+        case TIR_GT: return LLVMBuildICmp(b, sg ? LLVMIntSGT : LLVMIntUGT, x, y, "");
+        case TIR_GE: return LLVMBuildICmp(b, sg ? LLVMIntSGE : LLVMIntUGE, x, y, "");
         default: break;
         }
     }
@@ -410,6 +453,14 @@ static void emit_for(Emitter *em, const TirInst *in)
     LLVMPositionBuilderAtEnd(b, header);
     LLVMValueRef iv = LLVMBuildPhi(b, em->t_i32, "iv");
     LLVMAddIncoming(iv, &lb, &pre, 1);
+    /* An early-exit loop carries whether to go on: true on entry, then what
+     * the body yields (so the results stay the header's phis). */
+    LLVMValueRef go = NULL;
+    if (in->kind == TIR_FOR_EXIT) {
+        LLVMValueRef yes = LLVMConstInt(em->t_i1, 1, 0);
+        go = LLVMBuildPhi(b, em->t_i1, "go");
+        LLVMAddIncoming(go, &yes, &pre, 1);
+    }
     for (int i = 0; i < in->nres; i++) {
         ValId arg = body->args.data[1 + i];
         EVal *init = em_val(em, in->args[3 + i]);
@@ -421,7 +472,10 @@ static void emit_for(Emitter *em, const TirInst *in)
         set_val(em, arg, phis);
         set_val(em, in->res[i], phis);
     }
-    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, iv, ub, ""), bodyb, exit);
+    LLVMValueRef more = LLVMBuildICmp(b, LLVMIntSLT, iv, ub, "");
+    if (go)
+        more = LLVMBuildAnd(b, more, go, "");
+    LLVMBuildCondBr(b, more, bodyb, exit);
     LLVMPositionBuilderAtEnd(b, bodyb);
     EVal ive = em_new_val(em, 1);
     ive.e[0] = iv;
@@ -434,6 +488,8 @@ static void emit_for(Emitter *em, const TirInst *in)
     LLVMValueRef ovf = LLVMBuildICmp(b, LLVMIntSLT, next, iv, "");
     next = LLVMBuildSelect(b, ovf, ub, next, "");
     LLVMAddIncoming(iv, &next, &latch, 1);
+    if (go)
+        LLVMAddIncoming(go, &em_val(em, y->args[in->nres])->e[0], &latch, 1);
     for (int i = 0; i < in->nres; i++) {
         EVal *phis = em_val(em, body->args.data[1 + i]), *yv = em_val(em, y->args[i]);
         for (int k = 0; k < phis->n; k++)

@@ -167,6 +167,13 @@ int ptx_in(InlinePtx *a, LLVMValueRef v);
 int ptx_in_tied(InlinePtx *a, LLVMValueRef v, int out);
 LLVMValueRef ptx_call(InlinePtx *a);
 
+/* --- math built-ins (codegen_math.c) --- */
+/* op (tanh ... expm1, pow; y is pow's exponent, else NULL) of f32 operands
+ * whose dtype was dt, as an f32. */
+LLVMValueRef em_math_f32(Emitter *em, TirOp op, LLVMValueRef x, LLVMValueRef y, DType dt);
+LLVMValueRef em_ex2_ftz(Emitter *em, LLVMValueRef x); /* ex2.approx.ftz.f32 */
+LLVMValueRef em_lg2(Emitter *em, LLVMValueRef x);     /* lg2.approx.f32 */
+
 /* --- memory (codegen_mem.c) --- */
 void em_load(Emitter *em, const TirInst *in);
 void em_async_copy(Emitter *em, const TirInst *in);

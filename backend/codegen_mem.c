@@ -122,8 +122,13 @@ static void element_address(Emitter *em, const Access *a, int li, int r, LLVMVal
     *ok = mask;
 }
 
-/* Number of 32-bit words (or one 16-bit word) an access of `bytes` moves. */
+/* Number of 32-bit words (or one 16-bit word, or one byte held in a 16-bit
+ * register) an access of `bytes` moves. */
 static int access_words(int bytes) { return bytes >= 4 ? bytes / 4 : 1; }
+
+/* PTX width of the words of an access, and the LLVM type holding one. */
+static int word_bits(int bytes) { return bytes == 1 ? 8 : bytes == 2 ? 16 : 32; }
+static LLVMTypeRef word_type(Emitter *em, int bytes) { return bytes < 4 ? em->t_i16 : em->t_i32; }
 
 static const char *vec_suffix(int words) { return words == 4 ? ".v4" : words == 2 ? ".v2" : ""; }
 
@@ -131,17 +136,20 @@ static const char *vec_suffix(int words) { return words == 4 ? ".v4" : words == 
  * (i16 or i32) or a struct of words. */
 static LLVMValueRef predicated_load(Emitter *em, LLVMValueRef ptr, LLVMValueRef ok, int bytes)
 {
-    int words = access_words(bytes), bits = bytes == 2 ? 16 : 32;
+    int words = access_words(bytes), bits = word_bits(bytes);
     InlinePtx a;
     ptx_begin(&a, em, PTX_SIDE_EFFECTS);
     int out[4];
     for (int i = 0; i < words; i++)
-        out[i] = ptx_out(&a, bits == 16 ? em->t_i16 : em->t_i32);
+        out[i] = ptx_out(&a, word_type(em, bytes));
     int p = ptx_in(&a, ptr), pred = ptx_in(&a, LLVMBuildZExt(em->b, ok, em->t_i32, ""));
     ptx_text(&a, "{ .reg .pred p; setp.ne.b32 p, $%d, 0; ", pred);
     for (int i = 0; i < words; i++)
-        ptx_text(&a, "mov.b%d $%d, 0; ", bits, out[i]);
-    ptx_text(&a, "@p ld.global%s.b%d ", vec_suffix(words), bits);
+        ptx_text(&a, "mov.b%d $%d, 0; ", bits == 8 ? 16 : bits, out[i]);
+    if (bits == 8)
+        ptx_text(&a, "@p ld.global.u8 "); /* a byte into a 16-bit register */
+    else
+        ptx_text(&a, "@p ld.global%s.b%d ", vec_suffix(words), bits);
     if (words > 1) {
         ptx_text(&a, "{");
         for (int i = 0; i < words; i++)
@@ -164,8 +172,11 @@ static void predicated_store(Emitter *em, LLVMValueRef ptr, LLVMValueRef ok, LLV
     for (int i = 0; i < words; i++)
         w[i] = ptx_in(&a, words_v[i]);
     int pred = ptx_in(&a, LLVMBuildZExt(em->b, ok, em->t_i32, ""));
-    ptx_text(&a, "{ .reg .pred p; setp.ne.b32 p, $%d, 0; @p st.global%s.b%d [$%d], ", pred, vec_suffix(words),
-             bytes == 2 ? 16 : 32, p);
+    if (bytes == 1)
+        ptx_text(&a, "{ .reg .pred p; setp.ne.b32 p, $%d, 0; @p st.global.u8 [$%d], ", pred, p);
+    else
+        ptx_text(&a, "{ .reg .pred p; setp.ne.b32 p, $%d, 0; @p st.global%s.b%d [$%d], ", pred, vec_suffix(words),
+                 bytes == 2 ? 16 : 32, p);
     if (words > 1) {
         ptx_text(&a, "{");
         for (int i = 0; i < words; i++)
@@ -178,10 +189,34 @@ static void predicated_store(Emitter *em, LLVMValueRef ptr, LLVMValueRef ok, LLV
     ptx_call(&a);
 }
 
+/* An 8-byte element from two 32-bit words, and back. */
+static LLVMValueRef join_words(Emitter *em, LLVMTypeRef et, LLVMValueRef lo, LLVMValueRef hi)
+{
+    LLVMValueRef v = LLVMGetUndef(LLVMVectorType(em->t_i32, 2));
+    v = LLVMBuildInsertElement(em->b, v, lo, em_i32(em, 0), "");
+    v = LLVMBuildInsertElement(em->b, v, hi, em_i32(em, 1), "");
+    return LLVMBuildBitCast(em->b, v, et, "");
+}
+
+static void split_words(Emitter *em, LLVMValueRef x, LLVMValueRef *lo_hi)
+{
+    LLVMValueRef v = LLVMBuildBitCast(em->b, x, LLVMVectorType(em->t_i32, 2), "");
+    for (int i = 0; i < 2; i++)
+        lo_hi[i] = LLVMBuildExtractElement(em->b, v, em_i32(em, i), "");
+}
+
 /* Splits loaded words into `vec` elements of type dt, and back. */
 static void unpack_words(Emitter *em, DType dt, LLVMValueRef raw, int words, int vec, LLVMValueRef *out)
 {
     LLVMTypeRef et = em_elem_type(em, dt);
+    if (dtype_size(dt) == 8 || dtype_size(dt) * vec == 1) { /* two words an element, or one byte */
+        LLVMValueRef w[4];
+        for (int i = 0; i < words; i++)
+            w[i] = words > 1 ? LLVMBuildExtractValue(em->b, raw, (unsigned)i, "") : raw;
+        for (int i = 0; i < vec; i++)
+            out[i] = dtype_size(dt) == 8 ? join_words(em, et, w[2 * i], w[2 * i + 1]) : LLVMBuildTrunc(em->b, w[0], et, "");
+        return;
+    }
     int per = vec / words; /* elements per word */
     for (int w = 0; w < words; w++) {
         LLVMValueRef word = words > 1 ? LLVMBuildExtractValue(em->b, raw, (unsigned)w, "") : raw;
@@ -198,6 +233,15 @@ static void unpack_words(Emitter *em, DType dt, LLVMValueRef raw, int words, int
 static void pack_words(Emitter *em, DType dt, LLVMValueRef *elems, int words, int vec, LLVMValueRef *out)
 {
     LLVMTypeRef et = em_elem_type(em, dt);
+    if (dtype_size(dt) == 8) {
+        for (int i = 0; i < vec; i++)
+            split_words(em, elems[i], out + 2 * i);
+        return;
+    }
+    if (dtype_size(dt) * vec == 1) {
+        out[0] = LLVMBuildZExt(em->b, elems[0], em->t_i16, "");
+        return;
+    }
     int per = vec / words;
     LLVMTypeRef wt = dtype_size(dt) * vec == 2 ? em->t_i16 : em->t_i32;
     for (int w = 0; w < words; w++) {

@@ -61,6 +61,12 @@ static const char *op_text(TokKind k)
     case TK_GE: return ">=";
     case TK_ANDAND: return "&&";
     case TK_OROR: return "||";
+    case TK_AMP: return "&";
+    case TK_PIPE: return "|";
+    case TK_CARET: return "^";
+    case TK_TILDE: return "~";
+    case TK_SHL: return "<<";
+    case TK_SHR: return ">>";
     default: return "?";
     }
 }
@@ -199,6 +205,16 @@ static void print_node(StrBuf *out, const AstNode *n, int indent)
         newline(out, indent + 1);
         print_node(out, n->body, indent + 1);
         sb_putc(out, ')');
+        break;
+    case AST_WHILE:
+        sb_puts(out, "(while ");
+        print_node(out, n->a, indent);
+        newline(out, indent + 1);
+        print_node(out, n->body, indent + 1);
+        sb_putc(out, ')');
+        break;
+    case AST_JUMP:
+        sb_printf(out, "(%s)", n->op == TK_KW_BREAK ? "break" : n->op == TK_KW_CONTINUE ? "continue" : "return");
         break;
     case AST_IF:
         sb_puts(out, "(if ");

@@ -30,7 +30,9 @@ typedef enum {
     AST_LET,    /* let name = a; */
     AST_VAR,    /* var name = a; */
     AST_ASSIGN, /* a = b; (a is a name or an index of a name) */
-    AST_FOR,    /* for name in a .. b step c pipeline(d) body */
+    AST_FOR,    /* for name in a .. b step c pipeline(d) body; ival: loop depth (sema) */
+    AST_WHILE,  /* while a body; ival: loop depth (sema) */
+    AST_JUMP,   /* break, continue or return (op: the keyword); ival: the depth of the loop it leaves (sema) */
     AST_IF,     /* if a body else_ (else_ is a block, another if, or NULL) */
     AST_BLOCK,  /* { args } */
     AST_EXPR,   /* a; */

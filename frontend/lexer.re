@@ -131,6 +131,14 @@ Token lexer_next(Lexer *lx)
             "f32"      { return make(lx, TK_KW_F32, start, lx->cur); }
             "i32"      { return make(lx, TK_KW_I32, start, lx->cur); }
             "bool"     { return make(lx, TK_KW_BOOL, start, lx->cur); }
+            "i8"       { return make(lx, TK_KW_I8, start, lx->cur); }
+            "u8"       { return make(lx, TK_KW_U8, start, lx->cur); }
+            "u32"      { return make(lx, TK_KW_U32, start, lx->cur); }
+            "i64"      { return make(lx, TK_KW_I64, start, lx->cur); }
+            "while"    { return make(lx, TK_KW_WHILE, start, lx->cur); }
+            "break"    { return make(lx, TK_KW_BREAK, start, lx->cur); }
+            "continue" { return make(lx, TK_KW_CONTINUE, start, lx->cur); }
+            "return"   { return make(lx, TK_KW_RETURN, start, lx->cur); }
 
             ident { return make(lx, TK_IDENT, start, lx->cur); }
             digit+ | "0" [xX] hex+ { return make(lx, TK_INT, start, lx->cur); }
@@ -172,6 +180,12 @@ Token lexer_next(Lexer *lx)
             ">=" { return make(lx, TK_GE, start, lx->cur); }
             "&&" { return make(lx, TK_ANDAND, start, lx->cur); }
             "||" { return make(lx, TK_OROR, start, lx->cur); }
+            "&"  { return make(lx, TK_AMP, start, lx->cur); }
+            "|"  { return make(lx, TK_PIPE, start, lx->cur); }
+            "^"  { return make(lx, TK_CARET, start, lx->cur); }
+            "~"  { return make(lx, TK_TILDE, start, lx->cur); }
+            "<<" { return make(lx, TK_SHL, start, lx->cur); }
+            ">>" { return make(lx, TK_SHR, start, lx->cur); }
 
             [\x80-\xff]+ { return error_tok(lx, start, lx->cur, "non-ASCII character outside a comment"); }
             * { return error_tok(lx, start, lx->cur, msg_unexpected_char); }

@@ -111,7 +111,8 @@ static const char *tok_text(Parser *p, const Token *t) { return arena_strndup(p-
 
 static bool is_dtype_kw(TokKind k)
 {
-    return k == TK_KW_F16 || k == TK_KW_BF16 || k == TK_KW_F32 || k == TK_KW_I32 || k == TK_KW_BOOL;
+    return k == TK_KW_F16 || k == TK_KW_BF16 || k == TK_KW_F32 || k == TK_KW_I32 || k == TK_KW_BOOL || k == TK_KW_I8 ||
+           k == TK_KW_U8 || k == TK_KW_U32 || k == TK_KW_I64;
 }
 
 static DType dtype_of_kw(TokKind k)
@@ -121,6 +122,10 @@ static DType dtype_of_kw(TokKind k)
     case TK_KW_BF16: return DT_BF16;
     case TK_KW_F32: return DT_F32;
     case TK_KW_I32: return DT_I32;
+    case TK_KW_I8: return DT_I8;
+    case TK_KW_U8: return DT_U8;
+    case TK_KW_U32: return DT_U32;
+    case TK_KW_I64: return DT_I64;
     default: return DT_BOOL;
     }
 }
@@ -337,10 +342,10 @@ static AstNode *parse_postfix(Parser *p)
     return n;
 }
 
-/* unary := ('-' | '!' | '+') unary | postfix */
+/* unary := ('-' | '!' | '~' | '+') unary | postfix */
 static AstNode *parse_unary(Parser *p)
 {
-    if (!at(p, TK_MINUS) && !at(p, TK_BANG) && !at(p, TK_PLUS))
+    if (!at(p, TK_MINUS) && !at(p, TK_BANG) && !at(p, TK_TILDE) && !at(p, TK_PLUS))
         return parse_postfix(p);
     if (!enter(p))
         return error_node(p, p->tok.pos);
@@ -361,19 +366,26 @@ typedef struct {
     TokKind ops[4];
 } OpLevel;
 
-/* Binary levels from loosest to tightest:
- *   or := and ('||' and)*            and := eq ('&&' eq)*
- *   eq := rel (('=='|'!=') rel)*     rel := add (('<'|'<='|'>'|'>=') add)*
- *   add := mul (('+'|'-') mul)*      mul := unary (('*'|'/'|'%') unary)* */
+/* Binary levels from loosest to tightest, C's:
+ *   or := and ('||' and)*               and := bitor ('&&' bitor)*
+ *   bitor := bitxor ('|' bitxor)*       bitxor := bitand ('^' bitand)*
+ *   bitand := eq ('&' eq)*              eq := rel (('=='|'!=') rel)*
+ *   rel := shift (('<'|'<='|'>'|'>=') shift)*
+ *   shift := add (('<<'|'>>') add)*     add := mul (('+'|'-') mul)*
+ *   mul := unary (('*'|'/'|'%') unary)* */
 static const OpLevel levels[] = {
     { { TK_OROR } },
     { { TK_ANDAND } },
+    { { TK_PIPE } },
+    { { TK_CARET } },
+    { { TK_AMP } },
     { { TK_EQ, TK_NE } },
     { { TK_LT, TK_LE, TK_GT, TK_GE } },
+    { { TK_SHL, TK_SHR } },
     { { TK_PLUS, TK_MINUS } },
     { { TK_STAR, TK_SLASH, TK_PERCENT } },
 };
-enum { LEVEL_ADD = 4 };
+enum { LEVEL_ADD = 8 };
 
 static bool level_has(int level, TokKind k)
 {
@@ -435,7 +447,11 @@ static AstNode *parse_expr(Parser *p)
     return cond;
 }
 
-static bool starts_stmt(TokKind k) { return k == TK_KW_LET || k == TK_KW_VAR || k == TK_KW_FOR || k == TK_KW_IF; }
+static bool starts_stmt(TokKind k)
+{
+    return k == TK_KW_LET || k == TK_KW_VAR || k == TK_KW_FOR || k == TK_KW_IF || k == TK_KW_WHILE || k == TK_KW_BREAK ||
+           k == TK_KW_CONTINUE || k == TK_KW_RETURN;
+}
 
 /* Skips to the end of the current statement: past a ';', up to a '}' that
  * closes the enclosing block, or up to a keyword that begins a statement on a
@@ -535,13 +551,38 @@ static AstNode *parse_if(Parser *p)
     return n;
 }
 
-/* stmt := let_stmt | for_stmt | if_stmt | block | expr ['=' expr] ';' */
+/* while_stmt := 'while' expr block */
+static AstNode *parse_while(Parser *p)
+{
+    AstNode *n = node(p, AST_WHILE, p->tok.pos);
+    advance(p);
+    n->a = parse_expr(p);
+    if (!p->panic)
+        n->body = parse_block(p);
+    return n;
+}
+
+/* jump_stmt := ('break' | 'continue' | 'return') ';' */
+static AstNode *parse_jump(Parser *p)
+{
+    AstNode *n = node(p, AST_JUMP, p->tok.pos);
+    n->op = p->tok.kind;
+    advance(p);
+    expect_semi(p);
+    return n;
+}
+
+/* stmt := let_stmt | for_stmt | while_stmt | if_stmt | jump_stmt | block | expr ['=' expr] ';' */
 static AstNode *parse_stmt(Parser *p)
 {
     if (!enter(p))
         return NULL;
     AstNode *n;
     switch (p->tok.kind) {
+    case TK_KW_WHILE: n = parse_while(p); break;
+    case TK_KW_BREAK:
+    case TK_KW_CONTINUE:
+    case TK_KW_RETURN: n = parse_jump(p); break;
     case TK_KW_LET:
     case TK_KW_VAR: n = parse_let(p); break;
     case TK_KW_FOR: n = parse_for(p); break;

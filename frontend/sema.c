@@ -54,6 +54,8 @@ typedef struct {
     Arena *scratch; /* oom_arena_open: freed if memory runs out */
     BlockId cur;
     bool in_grid;
+    int loop_depth;  /* loops around the statement being checked (their flags: skip@D, brk@D) */
+    bool has_return; /* the kernel has a return: its flag ret@ is bound */
 } Sema;
 
 static const SVal sv_err = { SV_ERR, 0, 0, DT_I32, TIR_NONE, 0 };
@@ -213,8 +215,8 @@ static SVal const_as(Sema *s, SVal c, DType dt, SrcPos pos)
         return sv_val(tir_const_float(s->f, s->cur, pos, dt, c.f));
     }
     if (c.k == SV_INT) {
-        if (dt == DT_I32 && (c.i > INT32_MAX || c.i < INT32_MIN)) {
-            error(s, pos, "the constant %lld does not fit in i32", (long long)c.i);
+        if (dtype_is_int(dt) && !int_fits(c.i, dt)) {
+            error(s, pos, "the constant %lld does not fit in %s", (long long)c.i, dtype_name(dt));
             return sv_err;
         }
         if (dtype_is_float(dt) && !const_fits_float(s, (double)c.i, dt, pos))
@@ -369,6 +371,23 @@ static bool fold_int(Sema *s, TokKind op, int64_t a, int64_t b, SVal *out, SrcPo
             goto overflow;
         r = op == TK_SLASH ? a / b : a % b;
         break;
+    case TK_AMP: r = a & b; break;
+    case TK_PIPE: r = a | b; break;
+    case TK_CARET: r = a ^ b; break;
+    case TK_SHL:
+    case TK_SHR:
+        if (b < 0 || b > 63) {
+            error(s, pos, "shift count %lld out of range 0 .. 63 in a compile-time expression", (long long)b);
+            return false;
+        }
+        if (op == TK_SHR) {
+            r = a >> b; /* arithmetic: gcc and clang define it */
+        } else {
+            r = (int64_t)((uint64_t)a << b);
+            if ((r >> b) != a)
+                goto overflow;
+        }
+        break;
     case TK_EQ: *out = sv_bool(a == b); return true;
     case TK_NE: *out = sv_bool(a != b); return true;
     case TK_LT: *out = sv_bool(a < b); return true;
@@ -400,6 +419,8 @@ static SVal fold_binary(Sema *s, TokKind op, SVal a, SVal b, SrcPos pos)
     if (a.k == SV_BOOL || b.k == SV_BOOL) {
         if ((op == TK_EQ || op == TK_NE) && a.k == b.k)
             return sv_bool((a.i == b.i) == (op == TK_EQ));
+        if ((op == TK_AMP || op == TK_PIPE || op == TK_CARET) && a.k == b.k)
+            return sv_bool(op == TK_AMP ? a.i & b.i : op == TK_PIPE ? a.i | b.i : a.i ^ b.i);
         error(s, pos, "%s is not defined on bool", binary_text(op));
         return sv_err;
     }
@@ -414,7 +435,12 @@ static SVal fold_binary(Sema *s, TokKind op, SVal a, SVal b, SrcPos pos)
     case TK_MINUS: return sv_float(x - y);
     case TK_STAR: return sv_float(x * y);
     case TK_SLASH: return sv_float(x / y);
-    case TK_PERCENT: error(s, pos, "'%%' needs integer operands"); return sv_err;
+    case TK_PERCENT:
+    case TK_AMP:
+    case TK_PIPE:
+    case TK_CARET:
+    case TK_SHL:
+    case TK_SHR: error(s, pos, "%s needs integer operands", binary_text(op)); return sv_err;
     case TK_EQ: return sv_bool(x == y);
     case TK_NE: return sv_bool(x != y);
     case TK_LT: return sv_bool(x < y);
@@ -604,6 +630,11 @@ static TirOp binary_op(TokKind k)
     case TK_GE: return TIR_GE;
     case TK_ANDAND: return TIR_AND;
     case TK_OROR: return TIR_OR;
+    case TK_AMP: return TIR_AND;
+    case TK_PIPE: return TIR_OR;
+    case TK_CARET: return TIR_XOR;
+    case TK_SHL: return TIR_SHL;
+    case TK_SHR: return TIR_SHR;
     default: tsr_unreachable();
     }
 }
@@ -624,29 +655,50 @@ static const char *binary_text(TokKind k)
     case TK_GE: return "'>='";
     case TK_ANDAND: return "'&&'";
     case TK_OROR: return "'||'";
+    case TK_AMP: return "'&'";
+    case TK_PIPE: return "'|'";
+    case TK_CARET: return "'^'";
+    case TK_SHL: return "'<<'";
+    case TK_SHR: return "'>>'";
     default: return "an operator";
     }
 }
 
-/* Applies an elementwise binary TIR op with the language's operand rules. */
+/* A numeric constant or value (for the messages about bool operands). */
+static bool is_number(Sema *s, SVal v)
+{
+    return v.k == SV_INT || v.k == SV_FLOAT || (v.k == SV_VAL && vtype(s, v.v).dt != DT_BOOL);
+}
+
+/* Applies an elementwise binary TIR op with the language's operand rules:
+ * & | ^ need integers or bools; % and shifts integers (eval_binary checks
+ * that && and || have bools). */
 static SVal apply_binary(Sema *s, TirOp op, SVal a, SVal b, SrcPos pos, const char *what)
 {
+    bool a_bool = a.k == SV_BOOL || (a.k == SV_VAL && vtype(s, a.v).dt == DT_BOOL);
+    bool b_bool = b.k == SV_BOOL || (b.k == SV_VAL && vtype(s, b.v).dt == DT_BOOL);
+    if ((op == TIR_AND || op == TIR_OR || op == TIR_XOR) && a_bool != b_bool && is_number(s, a_bool ? b : a)) {
+        /* x & 1 == 0 is x & (1 == 0), as in C */
+        error(s, pos, "%s of %s and %s; comparisons bind tighter than & ^ |, as in C: write (x & m) == v",
+              what, sval_str(s, a_bool ? a : b), sval_str(s, a_bool ? b : a));
+        return sv_err;
+    }
     SVal ops[2] = { a, b };
     DType dt;
     TType shape;
     if (!unify(s, ops, 2, &dt, &shape, pos, what))
         return sv_err;
-    bool logical = op == TIR_AND || op == TIR_OR;
-    if (logical && dt != DT_BOOL) {
-        error(s, pos, "%s needs bool operands, found %s", what, dtype_name(dt));
+    bool bitwise = op == TIR_AND || op == TIR_OR || op == TIR_XOR;
+    if (bitwise && dt != DT_BOOL && !dtype_is_int(dt)) {
+        error(s, pos, "%s needs integer or bool operands, found %s", what, dtype_name(dt));
         return sv_err;
     }
-    if (!logical && dt == DT_BOOL && op != TIR_EQ && op != TIR_NE) {
+    if (!bitwise && dt == DT_BOOL && op != TIR_EQ && op != TIR_NE) {
         error(s, pos, "%s is not defined on bool", what);
         return sv_err;
     }
-    if (op == TIR_REM && dtype_is_float(dt)) {
-        error(s, pos, "'%%' needs integer operands, found %s", dtype_name(dt));
+    if ((op == TIR_REM || op == TIR_SHL || op == TIR_SHR) && !dtype_is_int(dt)) {
+        error(s, pos, "%s needs integer operands, found %s", what, dtype_name(dt));
         return sv_err;
     }
     TType rt = shape;
@@ -666,6 +718,13 @@ static SVal eval_binary(Sema *s, const AstNode *n)
         return sv_err;
     if (is_const(a) && is_const(b))
         return fold_binary(s, n->op, a, b, n->pos);
+    if (n->op == TK_ANDAND || n->op == TK_OROR) {
+        SVal nb = a.k == SV_BOOL || (a.k == SV_VAL && vtype(s, a.v).dt == DT_BOOL) ? b : a;
+        if (is_number(s, nb)) {
+            error(s, n->pos, "%s needs bool operands, found %s", binary_text(n->op), sval_str(s, nb));
+            return sv_err;
+        }
+    }
     return apply_binary(s, binary_op(n->op), a, b, n->pos, binary_text(n->op));
 }
 
@@ -680,6 +739,14 @@ static SVal eval_unary(Sema *s, const AstNode *n)
         if (a.k == SV_VAL && vtype(s, a.v).dt == DT_BOOL)
             return sv_val(emit1(s, TIR_NOT, n->pos, a.v, vtype(s, a.v)));
         error(s, n->pos, "'!' needs a bool operand, found %s", sval_str(s, a));
+        return sv_err;
+    }
+    if (n->op == TK_TILDE) {
+        if (a.k == SV_INT)
+            return sv_int(~a.i);
+        if (a.k == SV_VAL && dtype_is_int(vtype(s, a.v).dt))
+            return sv_val(emit1(s, TIR_NOT, n->pos, a.v, vtype(s, a.v)));
+        error(s, n->pos, "'~' needs an integer operand, found %s", sval_str(s, a));
         return sv_err;
     }
     if (a.k == SV_INT) {
@@ -881,8 +948,11 @@ static TirOp math_op(const char *name)
     static const struct {
         const char *name;
         TirOp op;
-    } table[] = { { "exp", TIR_EXP }, { "exp2", TIR_EXP2 }, { "log", TIR_LOG }, { "log2", TIR_LOG2 },
-                  { "sqrt", TIR_SQRT }, { "rsqrt", TIR_RSQRT }, { "abs", TIR_ABS } };
+    } table[] = { { "exp", TIR_EXP },     { "exp2", TIR_EXP2 },       { "log", TIR_LOG },     { "log2", TIR_LOG2 },
+                  { "sqrt", TIR_SQRT },   { "rsqrt", TIR_RSQRT },     { "abs", TIR_ABS },     { "tanh", TIR_TANH },
+                  { "sigmoid", TIR_SIGMOID }, { "erf", TIR_ERF },     { "sin", TIR_SIN },     { "cos", TIR_COS },
+                  { "floor", TIR_FLOOR }, { "ceil", TIR_CEIL },       { "round", TIR_ROUND }, { "log1p", TIR_LOG1P },
+                  { "expm1", TIR_EXPM1 } };
     for (size_t i = 0; i < TSR_ARRAY_LEN(table); i++)
         if (strcmp(table[i].name, name) == 0)
             return table[i].op;
@@ -898,8 +968,67 @@ static double fold_math(TirOp op, double x)
     case TIR_LOG2: return log2(x);
     case TIR_SQRT: return sqrt(x);
     case TIR_RSQRT: return 1.0 / sqrt(x);
+    case TIR_TANH: return tanh(x);
+    case TIR_SIGMOID: return 1.0 / (1.0 + exp(-x));
+    case TIR_ERF: return erf(x);
+    case TIR_SIN: return sin(x);
+    case TIR_COS: return cos(x);
+    case TIR_FLOOR: return floor(x);
+    case TIR_CEIL: return ceil(x);
+    case TIR_ROUND: return nearbyint(x);
+    case TIR_LOG1P: return log1p(x);
+    case TIR_EXPM1: return expm1(x);
     default: return fabs(x);
     }
+}
+
+/* umulhi(a, b): the high 32 bits of the 64-bit product of two u32 values
+ * (a Philox round's multiply), as i64 arithmetic: the low 64 bits of the
+ * product are exact even where it exceeds i64's range. */
+static SVal b_umulhi(Sema *s, const AstNode *n)
+{
+    SVal ops[2] = { eval(s, n->args.data[0]), eval(s, n->args.data[1]) };
+    DType dt;
+    TType shape;
+    if (ops[0].k == SV_ERR || ops[1].k == SV_ERR)
+        return sv_err;
+    if (is_const(ops[0]) && is_const(ops[1]))
+        ops[0] = const_as(s, ops[0], DT_U32, n->pos); /* typed, so both become u32 */
+    if (!unify(s, ops, 2, &dt, &shape, n->pos, "'umulhi'"))
+        return sv_err;
+    if (dt != DT_U32) {
+        error(s, n->pos, "'umulhi' needs u32 operands, found %s", dtype_name(dt));
+        return sv_err;
+    }
+    TType wide = shape;
+    wide.dt = DT_I64;
+    ValId w[2] = { emit1(s, TIR_CAST, n->pos, ops[0].v, wide), emit1(s, TIR_CAST, n->pos, ops[1].v, wide) };
+    ValId prod = emit(s, TIR_MUL, n->pos, w, 2, wide);
+    ValId sh[2] = { prod, broadcast_to(s, tir_const_int(s->f, s->cur, n->pos, DT_I64, 32), wide, n->pos) };
+    ValId hi = emit(s, TIR_SHR, n->pos, sh, 2, wide);
+    return sv_val(emit1(s, TIR_CAST, n->pos, hi, shape));
+}
+
+/* pow(x, y): elementwise with broadcasting, floats only; constants fold in
+ * double precision (C's pow). */
+static SVal b_pow(Sema *s, const AstNode *n)
+{
+    SVal a = eval(s, n->args.data[0]), b = eval(s, n->args.data[1]);
+    if (a.k == SV_ERR || b.k == SV_ERR)
+        return sv_err;
+    if ((a.k == SV_INT || a.k == SV_FLOAT) && (b.k == SV_INT || b.k == SV_FLOAT))
+        return sv_float(pow(a.k == SV_INT ? (double)a.i : a.f, b.k == SV_INT ? (double)b.i : b.f));
+    SVal ops[2] = { a, b };
+    DType dt;
+    TType shape;
+    if (!unify(s, ops, 2, &dt, &shape, n->pos, "'pow'"))
+        return sv_err;
+    if (!dtype_is_float(dt)) {
+        error(s, n->pos, "'pow' needs float operands, found %s", dtype_name(dt));
+        return sv_err;
+    }
+    ValId args[2] = { ops[0].v, ops[1].v };
+    return sv_val(emit(s, TIR_POW, n->pos, args, 2, shape));
 }
 
 static SVal b_math(Sema *s, const AstNode *n)
@@ -922,7 +1051,7 @@ static SVal b_math(Sema *s, const AstNode *n)
         return sv_err;
     }
     TType t = vtype(s, a.v);
-    if (!dtype_is_float(t.dt) && !(op == TIR_ABS && t.dt == DT_I32)) {
+    if (!dtype_is_float(t.dt) && !(op == TIR_ABS && dtype_is_int(t.dt))) {
         error(s, n->pos, "'%s' needs a float operand, found %s", n->name, type_str(s, t));
         return sv_err;
     }
@@ -992,6 +1121,12 @@ static SVal reduce(Sema *s, const AstNode *n, ReduceKind kind, SVal a, int axis)
     TType t = vtype(s, a.v);
     if (t.dt == DT_BOOL) {
         error(s, n->pos, "'%s' is not defined on bool tiles", n->name);
+        return sv_err;
+    }
+    if (dtype_is_int(t.dt) && t.dt != DT_I32) {
+        /* the GPU's shuffles and reduction scratch hold 32-bit values */
+        error(s, n->pos, "'%s' of %s tiles is not supported (yet); convert to i32 or f32 first", n->name,
+              dtype_name(t.dt));
         return sv_err;
     }
     TType rt = ttype_scalar(t.dt);
@@ -1148,14 +1283,17 @@ static SVal cast_to(Sema *s, DType dt, const AstNode *arg, SrcPos pos)
         /* Constants convert at compile time (float to int truncates). */
         if (dt == DT_BOOL)
             a = sv_bool(a.k == SV_FLOAT ? a.f != 0 : a.i != 0);
-        else if (dt == DT_I32 && a.k == SV_FLOAT) {
-            if (!(a.f > -2147483649.0 && a.f < 2147483648.0)) {
-                error(s, pos, "the constant %g does not fit in i32", a.f);
+        else if (dtype_is_int(dt) && a.k == SV_FLOAT) {
+            /* truncated toward zero, and then it must fit */
+            if (!(a.f > -9223372036854775808.0 && a.f < 9223372036854775808.0) || !int_fits((int64_t)a.f, dt)) {
+                error(s, pos, "the constant %g does not fit in %s", a.f, dtype_name(dt));
                 return sv_err;
             }
             a = sv_int((int64_t)a.f);
         } else if (a.k == SV_BOOL)
             a = sv_int(a.i);
+        else if (dtype_is_int(dt))
+            a = sv_int(int_wrap(a.i, dt)); /* wraps, as at run time: u32(-1) == 0xFFFFFFFF */
         /* An explicit conversion rounds like one at run time, to inf if need
          * be (const_as would refuse a constant that overflows the dtype). */
         if (dtype_is_float(dt))
@@ -1187,6 +1325,18 @@ static const Builtin builtins[] = {
     { "sqrt", b_math, 1, 1, false },
     { "rsqrt", b_math, 1, 1, false },
     { "abs", b_math, 1, 1, false },
+    { "tanh", b_math, 1, 1, false },
+    { "sigmoid", b_math, 1, 1, false },
+    { "erf", b_math, 1, 1, false },
+    { "sin", b_math, 1, 1, false },
+    { "cos", b_math, 1, 1, false },
+    { "floor", b_math, 1, 1, false },
+    { "ceil", b_math, 1, 1, false },
+    { "round", b_math, 1, 1, false },
+    { "log1p", b_math, 1, 1, false },
+    { "expm1", b_math, 1, 1, false },
+    { "pow", b_pow, 2, 2, false },
+    { "umulhi", b_umulhi, 2, 2, false },
     { "where", b_where, 3, 3, false },
     { "dot", b_dot, 2, 2, false },
     { "transpose", b_transpose, 1, 1, false },
@@ -1249,6 +1399,25 @@ static bool is_builtin(const char *name)
 
 /* --- indexing --- */
 
+/* An integer index as the i32 that loads and stores take: u32 and i64
+ * values beyond the i32 range saturate, which keeps them outside every
+ * tensor (dims are below 2^31), so the bounds rule still holds. */
+static ValId index_as_i32(Sema *s, ValId v, SrcPos pos)
+{
+    DType dt = vtype(s, v).dt;
+    if (dt == DT_I32)
+        return v;
+    if (dt == DT_U32 || dt == DT_I64) {
+        ValId hi[2] = { v, tir_const_int(s->f, s->cur, pos, dt, INT32_MAX) };
+        v = emit(s, TIR_MIN, pos, hi, 2, ttype_scalar(dt));
+    }
+    if (dt == DT_I64) {
+        ValId lo[2] = { v, tir_const_int(s->f, s->cur, pos, dt, INT32_MIN) };
+        v = emit(s, TIR_MAX, pos, lo, 2, ttype_scalar(dt));
+    }
+    return emit1(s, TIR_CAST, pos, v, ttype_scalar(DT_I32));
+}
+
 static bool scalar_index(Sema *s, const AstNode *n, ValId *out)
 {
     SVal v = eval(s, n);
@@ -1258,11 +1427,11 @@ static bool scalar_index(Sema *s, const AstNode *n, ValId *out)
     if (v.k == SV_ERR)
         return false;
     TType t = vtype(s, v.v);
-    if (t.rank != 0 || t.dt != DT_I32) {
-        error(s, n->pos, "a tensor index must be an i32 scalar, found %s", type_str(s, t));
+    if (t.rank != 0 || !dtype_is_int(t.dt)) {
+        error(s, n->pos, "a tensor index must be an integer scalar, found %s", type_str(s, t));
         return false;
     }
-    *out = v.v;
+    *out = index_as_i32(s, v.v, n->pos);
     return true;
 }
 
@@ -1429,6 +1598,17 @@ static SVal eval(Sema *s, const AstNode *n)
 static void check_block(Sema *s, const AstNode *block);
 static void check_stmt(Sema *s, const AstNode *n);
 
+/* What a `let` name holds, for messages: "constant" only for compile-time
+ * values, else what kind of value it names. */
+static const char *let_what(Sema *s, SVal v)
+{
+    if (v.k == SV_INT || v.k == SV_FLOAT || v.k == SV_BOOL || v.k == SV_TYPE)
+        return "constant";
+    if (v.k == SV_VAL)
+        return vtype(s, v.v).rank ? "tile bound with 'let'" : "value bound with 'let'";
+    return "name bound with 'let'";
+}
+
 static void check_let(Sema *s, const AstNode *n)
 {
     if (!n->a)
@@ -1438,13 +1618,17 @@ static void check_let(Sema *s, const AstNode *n)
         error(s, n->a->pos, "a tensor cannot be bound to a name; slice it to load a tile");
         v = sv_err;
     }
-    Binding b = value_binding(n->name, n->pos, v, n->kind == AST_VAR ? "variable" : "constant");
-    if (n->kind == AST_VAR && v.k != SV_ERR) {
-        v = as_value(s, v, n->a->pos);
-        b.val = v;
+    Binding b = value_binding(n->name, n->pos, v, n->kind == AST_VAR ? "variable" : let_what(s, v));
+    if (n->kind == AST_VAR) {
+        /* Still a variable when its initializer has an error (reported):
+         * assignments to it are then skipped silently, not called errors. */
         b.is_var = true;
-        if (v.k == SV_VAL)
-            b.type = vtype(s, v.v);
+        if (v.k != SV_ERR) {
+            v = as_value(s, v, n->a->pos);
+            b.val = v;
+            if (v.k == SV_VAL)
+                b.type = vtype(s, v.v);
+        }
     }
     bind(s, b);
 }
@@ -1490,8 +1674,9 @@ static void check_assign(Sema *s, const AstNode *n)
             return;
         }
         if (!b->is_var) {
+            bool is_let = b->kind == BIND_VALUE && (!strcmp(b->what, "constant") || strstr(b->what, "'let'"));
             error(s, target->pos, "cannot assign to '%s': it is a %s%s", target->name, b->what,
-                  b->kind == BIND_VALUE && !strcmp(b->what, "constant") ? " (declare it with 'var')" : "");
+                  is_let ? " (declare it with 'var')" : "");
             return;
         }
         if (b->val.k == SV_ERR)
@@ -1533,40 +1718,102 @@ static void check_assign(Sema *s, const AstNode *n)
  * if-merged variables). */
 typedef VEC(const char *) NameVec;
 
-static void collect_assigned(Sema *s, const AstNode *n, NameVec *out)
+static void add_name(Sema *s, NameVec *out, const char *name)
+{
+    for (int i = 0; i < out->len; i++)
+        if (strcmp(out->data[i], name) == 0)
+            return;
+    vec_push(s->scratch, *out, name);
+}
+
+/* The flags of the jumps (dsl/README.md §6): ret@ is the kernel's, skip@D
+ * ("leave the rest of this iteration") and brk@D ("and stop") belong to the
+ * loop at depth D and are declared afresh in each of its iterations. */
+static const char *skip_flag(Sema *s, int depth) { return arena_printf(s->scratch, "skip@%d", depth); }
+static const char *break_flag(Sema *s, int depth) { return arena_printf(s->scratch, "brk@%d", depth); }
+static const char *const RETURN_FLAG = "ret@";
+
+/* n's statements sit inside `depth` loops: a jump assigns the flags of the
+ * innermost one (and return the kernel's). */
+static void collect_assigned(Sema *s, const AstNode *n, NameVec *out, int depth)
 {
     if (!n)
         return;
     switch (n->kind) {
     case AST_ASSIGN:
-        if (n->a->kind == AST_NAME) {
-            for (int i = 0; i < out->len; i++)
-                if (strcmp(out->data[i], n->a->name) == 0)
-                    return;
-            vec_push(s->scratch, *out, n->a->name);
-        }
+        if (n->a->kind == AST_NAME)
+            add_name(s, out, n->a->name);
         return;
     case AST_BLOCK:
         for (int i = 0; i < n->args.len; i++)
-            collect_assigned(s, n->args.data[i], out);
+            collect_assigned(s, n->args.data[i], out, depth);
         return;
-    case AST_FOR: collect_assigned(s, n->body, out); return;
+    case AST_FOR:
+    case AST_WHILE: collect_assigned(s, n->body, out, depth + 1); return;
     case AST_IF:
-        collect_assigned(s, n->body, out);
-        collect_assigned(s, n->else_, out);
+        collect_assigned(s, n->body, out, depth);
+        collect_assigned(s, n->else_, out, depth);
+        return;
+    case AST_JUMP:
+        if (n->op == TK_KW_RETURN)
+            add_name(s, out, RETURN_FLAG);
+        if (depth > 0)
+            add_name(s, out, skip_flag(s, depth));
+        if (n->op == TK_KW_BREAK && depth > 0)
+            add_name(s, out, break_flag(s, depth));
         return;
     default: return;
+    }
+}
+
+/* Whether statement n can leave the statements that follow it in its block:
+ * a return anywhere, a break or continue not inside a nested loop. */
+static bool stmt_jumps(const AstNode *n, bool nested)
+{
+    if (!n)
+        return false;
+    switch (n->kind) {
+    case AST_JUMP: return n->op == TK_KW_RETURN || !nested;
+    case AST_BLOCK:
+        for (int i = 0; i < n->args.len; i++)
+            if (stmt_jumps(n->args.data[i], nested))
+                return true;
+        return false;
+    case AST_IF: return stmt_jumps(n->body, nested) || stmt_jumps(n->else_, nested);
+    case AST_FOR:
+    case AST_WHILE: return stmt_jumps(n->body, true);
+    default: return false;
+    }
+}
+
+/* Whether a loop body has a jump of the given kind that leaves that loop
+ * (return: anywhere inside). */
+static bool body_has(const AstNode *n, TokKind kind, bool nested)
+{
+    if (!n)
+        return false;
+    switch (n->kind) {
+    case AST_JUMP: return n->op == kind && (kind == TK_KW_RETURN || !nested);
+    case AST_BLOCK:
+        for (int i = 0; i < n->args.len; i++)
+            if (body_has(n->args.data[i], kind, nested))
+                return true;
+        return false;
+    case AST_IF: return body_has(n->body, kind, nested) || body_has(n->else_, kind, nested);
+    case AST_FOR:
+    case AST_WHILE: return body_has(n->body, kind, true);
+    default: return false;
     }
 }
 
 typedef VEC(int) IntVec;
 
 /* Indexes in env of the variables of enclosing scopes assigned inside n. */
-static IntVec carried_vars(Sema *s, const AstNode *a, const AstNode *b)
+static IntVec carried_vars(Sema *s, const AstNode *a, const AstNode *b, int depth)
 {
     NameVec names = { 0 };
-    collect_assigned(s, a, &names);
-    collect_assigned(s, b, &names);
+    collect_assigned(s, a, &names, depth);
+    collect_assigned(s, b, &names, depth);
     IntVec out = { 0 };
     for (int i = 0; i < names.len; i++) {
         Binding *bd = lookup(s, names.data[i]);
@@ -1592,31 +1839,71 @@ static void yield_carried(Sema *s, const IntVec *carried, SrcPos pos)
     tir_append(s->f, s->cur, TIR_YIELD, pos, vals, carried->len, NULL, 0);
 }
 
-static void check_for(Sema *s, const AstNode *n)
-{
-    if (!n->a || !n->b || !n->body)
-        return;
-    ValId lb, ub;
-    bool ok = scalar_index(s, n->a, &lb);
-    ok = scalar_index(s, n->b, &ub) && ok;
-    int64_t step = 1, stages = 0;
-    if (n->c && !const_int_arg(s, n->c, &step, "the loop step"))
-        ok = false;
-    else if (step <= 0 || step > INT32_MAX) {
-        error(s, n->c->pos, "the loop step must be positive, found %lld", (long long)step);
-        ok = false;
-    }
-    if (n->d && !const_int_arg(s, n->d, &stages, "the pipeline depth"))
-        ok = false;
-    else if (n->d && (stages < 1 || stages > 8)) {
-        error(s, n->d->pos, "the pipeline depth must be between 1 and 8, found %lld", (long long)stages);
-        ok = false;
-    }
-    if (!ok)
-        return;
-    ValId st = tir_const_int(s->f, s->cur, n->c ? n->c->pos : n->pos, DT_I32, step);
-    IntVec carried = carried_vars(s, n->body, NULL);
+static void check_if(Sema *s, const AstNode *n);
 
+/* A synthesized AST node (the lowering of while and of the jumps reuses the
+ * checks of if and of names). */
+static AstNode *synth(Sema *s, AstKind kind, SrcPos pos)
+{
+    AstNode *n = arena_alloc(s->scratch, sizeof *n);
+    memset(n, 0, sizeof *n);
+    n->kind = kind;
+    n->pos = pos;
+    return n;
+}
+
+/* Declares a jump flag: a bool variable, false. */
+static void bind_flag(Sema *s, const char *name, SrcPos pos)
+{
+    Binding b = value_binding(name, pos, sv_val(tir_const_int(s->f, s->cur, pos, DT_BOOL, 0)), "variable");
+    b.is_var = true;
+    b.type = ttype_scalar(DT_BOOL);
+    bind(s, b);
+}
+
+static void set_flag(Sema *s, const char *name, SrcPos pos)
+{
+    Binding *b = lookup(s, name);
+    tsr_assert(b && b->is_var);
+    b->val = sv_val(tir_const_int(s->f, s->cur, pos, DT_BOOL, 1));
+}
+
+static ValId flag_value(Sema *s, const char *name) { return lookup(s, name)->val.v; }
+
+/* break, continue, return: set the flags; the statements after them are
+ * skipped by the guards check_block puts around them. */
+static void check_jump(Sema *s, const AstNode *n)
+{
+    if (n->op != TK_KW_RETURN && s->loop_depth == 0) {
+        error(s, n->pos, "'%s' is not inside a loop", n->op == TK_KW_BREAK ? "break" : "continue");
+        return;
+    }
+    if (n->op == TK_KW_RETURN)
+        set_flag(s, RETURN_FLAG, n->pos);
+    if (n->op == TK_KW_BREAK)
+        set_flag(s, break_flag(s, s->loop_depth), n->pos);
+    if (s->loop_depth > 0)
+        set_flag(s, skip_flag(s, s->loop_depth), n->pos);
+}
+
+/* The loop of a for (n->name its variable) or a while (n->a its condition):
+ * a TIR FOR over [lb, ub) by st. A loop that can stop early (while, break,
+ * return inside) is a TIR_FOR_EXIT whose body yields whether to go on: a
+ * while's body is `let c = COND; if c { BODY }` and it goes on while c holds
+ * (the last iteration only finds c false); break and return stop it after
+ * the iteration. Each iteration declares its flags skip@D and brk@D afresh. */
+static void check_loop(Sema *s, const AstNode *n, ValId lb, ValId ub, ValId st, int stages)
+{
+    bool is_while = n->kind == AST_WHILE;
+    bool has_break = body_has(n->body, TK_KW_BREAK, false), has_return = body_has(n->body, TK_KW_RETURN, false);
+    bool early = is_while || has_break || has_return;
+    bool flags = early || body_has(n->body, TK_KW_CONTINUE, false);
+    if (early && stages) {
+        error(s, n->pos, "a loop that can stop early (break, return) cannot be pipelined");
+        return;
+    }
+    int depth = s->loop_depth + 1;
+    IntVec carried = carried_vars(s, n->body, NULL, depth);
     BlockId outer = s->cur;
     BlockId body = tir_block_new(s->f, TIR_NONE);
     ValId iv = tir_block_arg(s->f, body, ttype_scalar(DT_I32));
@@ -1632,20 +1919,133 @@ static void check_for(Sema *s, const AstNode *n)
         b->val = sv_val(tir_block_arg(s->f, body, b->type));
     }
     s->cur = body;
+    s->loop_depth = depth;
     int mark = s->env.len;
-    Binding ivb = value_binding(n->name, n->pos, sv_val(iv), "loop variable");
-    if (bind(s, ivb))
+    bool ok = is_while || bind(s, value_binding(n->name, n->pos, sv_val(iv), "loop variable"));
+    if (flags)
+        bind_flag(s, skip_flag(s, depth), n->pos);
+    if (has_break)
+        bind_flag(s, break_flag(s, depth), n->pos);
+    ValId go = TIR_NONE;
+    if (ok && is_while) {
+        SVal c = eval(s, n->a);
+        if (c.k == SV_BOOL)
+            c = const_as(s, c, DT_BOOL, n->a->pos);
+        if (c.k == SV_VAL && (vtype(s, c.v).dt != DT_BOOL || vtype(s, c.v).rank != 0)) {
+            error(s, expr_start(n->a), "the condition of 'while' must be a bool scalar, found %s%s", sval_str(s, c),
+                  vtype(s, c.v).rank ? " (use reductions to make one of a tile)" : "");
+            c = sv_err;
+        }
+        if (c.k == SV_VAL) {
+            go = c.v;
+            const char *cname = arena_printf(s->scratch, "cond@%d", depth);
+            bind(s, value_binding(cname, n->a->pos, c, "constant"));
+            AstNode *cond = synth(s, AST_NAME, n->a->pos), *guard = synth(s, AST_IF, n->pos);
+            cond->name = cname;
+            guard->a = cond;
+            guard->body = n->body;
+            check_if(s, guard);
+        } else if (c.k != SV_ERR) {
+            error(s, expr_start(n->a), "the condition of 'while' must be a bool scalar, found %s", sval_str(s, c));
+        }
+    } else if (ok) {
         check_block(s, n->body);
+    }
+    if (early) {
+        if (go == TIR_NONE)
+            go = tir_const_int(s->f, s->cur, n->pos, DT_BOOL, 1);
+        TType bt = ttype_scalar(DT_BOOL);
+        if (has_break) {
+            ValId nb = emit1(s, TIR_NOT, n->pos, flag_value(s, break_flag(s, depth)), bt), both[2] = { go, nb };
+            go = emit(s, TIR_AND, n->pos, both, 2, bt);
+        }
+        if (s->has_return) {
+            ValId nr = emit1(s, TIR_NOT, n->pos, flag_value(s, RETURN_FLAG), bt), both[2] = { go, nr };
+            go = emit(s, TIR_AND, n->pos, both, 2, bt);
+        }
+    }
     env_truncate(s, mark);
-    yield_carried(s, &carried, n->pos);
+    s->loop_depth = depth - 1;
+    ValId *vals = arena_alloc(s->scratch, sizeof(ValId) * (size_t)(carried.len + 2));
+    for (int i = 0; i < carried.len; i++)
+        vals[i] = s->env.data[carried.data[i]].val.v;
+    int nyield = carried.len;
+    if (early)
+        vals[nyield++] = go;
+    tir_append(s->f, s->cur, TIR_YIELD, n->pos, vals, nyield, NULL, 0);
     s->cur = outer;
     InstId id = tir_append(s->f, outer, TIR_FOR, n->pos, inits, carried.len + 3, types, carried.len);
     TirInst *in = tir_inst(s->f, id);
     in->blocks[0] = body;
-    in->stages = (int)stages;
+    in->stages = stages;
+    in->kind = early ? TIR_FOR_EXIT : 0;
     tir_block(s->f, body)->parent = id;
     for (int i = 0; i < carried.len; i++)
         s->env.data[carried.data[i]].val = sv_val(tir_inst(s->f, id)->res[i]);
+}
+
+/* while COND { BODY }: at most 2^31 - 1 iterations (a for over the i32 range). */
+static void check_while(Sema *s, const AstNode *n)
+{
+    if (!n->a || !n->body)
+        return;
+    ValId lb = tir_const_int(s->f, s->cur, n->pos, DT_I32, 0), ub = tir_const_int(s->f, s->cur, n->pos, DT_I32, INT32_MAX);
+    check_loop(s, n, lb, ub, tir_const_int(s->f, s->cur, n->pos, DT_I32, 1), 0);
+}
+
+/* The step of a for loop: a compile-time positive integer (*step), or an
+ * integer scalar known at run time (*run_step, as an i32). */
+static bool loop_step(Sema *s, const AstNode *n, int64_t *step, ValId *run_step)
+{
+    SVal v = eval(s, n);
+    if (v.k == SV_ERR)
+        return false;
+    if (v.k == SV_INT) {
+        if (v.i <= 0 || v.i > INT32_MAX) {
+            error(s, n->pos, "the loop step must be positive, found %lld", (long long)v.i);
+            return false;
+        }
+        *step = v.i;
+        return true;
+    }
+    if (v.k != SV_VAL || vtype(s, v.v).rank != 0 || !dtype_is_int(vtype(s, v.v).dt)) {
+        error(s, n->pos, "the loop step must be an integer scalar, found %s", sval_str(s, v));
+        return false;
+    }
+    *run_step = index_as_i32(s, v.v, n->pos);
+    return true;
+}
+
+static void check_for(Sema *s, const AstNode *n)
+{
+    if (!n->a || !n->b || !n->body)
+        return;
+    ValId lb, ub;
+    bool ok = scalar_index(s, n->a, &lb);
+    ok = scalar_index(s, n->b, &ub) && ok;
+    int64_t step = 1, stages = 0;
+    ValId run_step = TIR_NONE; /* a step known only at run time */
+    if (n->c && !loop_step(s, n->c, &step, &run_step))
+        ok = false;
+    if (n->d && !const_int_arg(s, n->d, &stages, "the pipeline depth"))
+        ok = false;
+    else if (n->d && (stages < 1 || stages > 8)) {
+        error(s, n->d->pos, "the pipeline depth must be between 1 and 8, found %lld", (long long)stages);
+        ok = false;
+    }
+    if (!ok)
+        return;
+    ValId st = run_step != TIR_NONE ? run_step : tir_const_int(s->f, s->cur, n->c ? n->c->pos : n->pos, DT_I32, step);
+    if (run_step != TIR_NONE) {
+        /* A step of zero or less runs no iteration: the bound becomes the
+         * start, so that the loop (which needs a positive step) is empty. */
+        SrcPos sp = n->c->pos;
+        TType bt = ttype_scalar(DT_BOOL);
+        ValId cmp[2] = { run_step, tir_const_int(s->f, s->cur, sp, DT_I32, 0) };
+        ValId sel[3] = { emit(s, TIR_GT, sp, cmp, 2, bt), ub, lb };
+        ub = emit(s, TIR_SELECT, sp, sel, 3, ttype_scalar(DT_I32));
+    }
+    check_loop(s, n, lb, ub, st, (int)stages);
 }
 
 static void check_if(Sema *s, const AstNode *n)
@@ -1668,7 +2068,7 @@ static void check_if(Sema *s, const AstNode *n)
               c.k == SV_VAL && vtype(s, c.v).rank ? " (use where(...) for tiles)" : "");
         return;
     }
-    IntVec carried = carried_vars(s, n->body, n->else_);
+    IntVec carried = carried_vars(s, n->body, n->else_, s->loop_depth);
     ValId *before = arena_alloc(s->scratch, sizeof(ValId) * (size_t)(carried.len + 1));
     TType *types = arena_alloc(s->scratch, sizeof(TType) * (size_t)(carried.len + 1));
     for (int i = 0; i < carried.len; i++) {
@@ -1706,6 +2106,8 @@ static void check_stmt(Sema *s, const AstNode *n)
     case AST_VAR: check_let(s, n); break;
     case AST_ASSIGN: check_assign(s, n); break;
     case AST_FOR: check_for(s, n); break;
+    case AST_WHILE: check_while(s, n); break;
+    case AST_JUMP: check_jump(s, n); break;
     case AST_IF: check_if(s, n); break;
     case AST_BLOCK: check_scoped_block(s, n); break;
     case AST_EXPR:
@@ -1716,10 +2118,31 @@ static void check_stmt(Sema *s, const AstNode *n)
     }
 }
 
+/* After a statement that can jump (break, continue, return), the rest of the
+ * block runs under `if !flag`: skip@D in a loop (which every jump out of its
+ * iteration sets), ret@ outside loops. */
 static void check_block(Sema *s, const AstNode *block)
 {
-    for (int i = 0; i < block->args.len && !diag_full(s->diag); i++)
-        check_stmt(s, block->args.data[i]);
+    for (int i = 0; i < block->args.len && !diag_full(s->diag); i++) {
+        const AstNode *st = block->args.data[i];
+        check_stmt(s, st);
+        if (i + 1 == block->args.len || !stmt_jumps(st, false))
+            continue;
+        const char *flag = s->loop_depth ? skip_flag(s, s->loop_depth) : RETURN_FLAG;
+        if (!lookup(s, flag))
+            continue; /* a break outside a loop: reported; check the rest as it is */
+        AstNode *name = synth(s, AST_NAME, st->pos), *not = synth(s, AST_UNARY, st->pos);
+        AstNode *rest = synth(s, AST_BLOCK, block->args.data[i + 1]->pos), *guard = synth(s, AST_IF, st->pos);
+        name->name = flag;
+        not->op = TK_BANG;
+        not->a = name;
+        rest->args.data = block->args.data + i + 1;
+        rest->args.len = rest->args.cap = block->args.len - i - 1;
+        guard->a = not;
+        guard->body = rest;
+        check_if(s, guard);
+        return;
+    }
 }
 
 /* ---------------------------------------------------------------- kernels */
@@ -1818,39 +2241,49 @@ static void format_cparam(Sema *s, SVal v, char *buf, size_t n)
     (void)s;
 }
 
+/* The value of a compile-time parameter: its define, else its default;
+ * false (reported) when there is none or it is not of the parameter's kind. */
+static bool cparam_value(Sema *s, const AstCParam *cp, const Define *defs, int ndefs, SVal *out)
+{
+    const char *text = find_define(defs, ndefs, cp->name);
+    SVal v = sv_err;
+    if (text) {
+        if (!parse_define_value(s, cp, text, &v))
+            return false;
+    } else if (cp->deflt) {
+        v = eval(s, cp->deflt);
+        if (v.k == SV_ERR)
+            return false;
+        if (!cparam_kind_ok(cp->kind, v)) {
+            error(s, cp->deflt->pos, "the default of '%s' must be %s, found %s", cp->name,
+                  cparam_kind_desc(cp->kind), sval_str(s, v));
+            return false;
+        }
+    } else {
+        error(s, cp->pos, "compile-time parameter '%s' of kernel '%s' needs a value (%s %s%s)", cp->name,
+              s->k->name, s->diag->api_defines ? "give a tsr_define named" : "give -D", cp->name,
+              s->diag->api_defines ? "" : "=...");
+        return false;
+    }
+    if (cp->kind == CPARAM_FLOAT && v.k == SV_INT)
+        v = sv_float((double)v.i);
+    *out = v;
+    return true;
+}
+
 static bool bind_cparams(Sema *s, const Define *defs, int ndefs)
 {
     bool ok = true;
     for (int i = 0; i < s->k->cparams.len; i++) {
         const AstCParam *cp = &s->k->cparams.data[i];
-        const char *text = find_define(defs, ndefs, cp->name);
-        SVal v = sv_err;
-        if (text) {
-            if (!parse_define_value(s, cp, text, &v)) {
-                ok = false;
-                continue;
-            }
-        } else if (cp->deflt) {
-            v = eval(s, cp->deflt);
-            if (v.k == SV_ERR) {
-                ok = false;
-                continue;
-            }
-            if (!cparam_kind_ok(cp->kind, v)) {
-                error(s, cp->deflt->pos, "the default of '%s' must be %s, found %s", cp->name,
-                      cparam_kind_desc(cp->kind), sval_str(s, v));
-                ok = false;
-                continue;
-            }
-        } else {
-            error(s, cp->pos, "compile-time parameter '%s' of kernel '%s' needs a value (%s %s%s)", cp->name,
-                  s->k->name, s->diag->api_defines ? "give a tsr_define named" : "give -D", cp->name,
-                  s->diag->api_defines ? "" : "=...");
+        SVal v;
+        if (!cparam_value(s, cp, defs, ndefs, &v)) {
+            /* Bound to the error, so that later defaults and uses of it
+             * (`OT: type = T`) are not reported again as unknown names. */
+            bind(s, value_binding(cp->name, cp->pos, sv_err, "compile-time parameter"));
             ok = false;
             continue;
         }
-        if (cp->kind == CPARAM_FLOAT && v.k == SV_INT)
-            v = sv_float((double)v.i);
         char buf[64];
         format_cparam(s, v, buf, sizeof buf);
         TirDefine d = { arena_strdup(&s->f->arena, cp->name), arena_strdup(&s->f->arena, buf) };
@@ -1888,6 +2321,12 @@ static bool bind_params(Sema *s)
         p.dt = t.dt;
         if (ap->is_out && !ap->is_tensor) {
             error(s, ap->pos, "only tensors can be 'out'; '%s' is a scalar", ap->name);
+            ok = false;
+        }
+        if (!ap->is_tensor && dtype_is_int(p.dt) && p.dt != DT_I32) {
+            /* The launch ABI passes i32, f32, 16-bit floats and bool scalars. */
+            error(s, ap->dtype->pos, "a scalar parameter cannot be %s (yet); pass an i32 and convert it: %s(x)",
+                  dtype_name(p.dt), dtype_name(p.dt));
             ok = false;
         }
         if (ap->is_tensor) {
@@ -2037,8 +2476,12 @@ static TirFunc *check_kernel(const AstKernel *k, const Define *defs, int ndefs, 
         s.env_head[i] = -1;
     s.cur = s.f->grid_block;
     int errors = diag->nerrors;
-    if (bind_cparams(&s, defs, ndefs) && bind_params(&s) && check_grid(&s))
+    if (bind_cparams(&s, defs, ndefs) && bind_params(&s) && check_grid(&s)) {
+        s.has_return = body_has(k->body, TK_KW_RETURN, false);
+        if (s.has_return)
+            bind_flag(&s, RETURN_FLAG, k->pos);
         check_block(&s, k->body);
+    }
     oom_arena_close(s.scratch);
     oom_undefer(slot);
     if (diag->nerrors != errors) {

@@ -13,13 +13,16 @@
     X(KW_OUT, "'out'") X(KW_TRUE, "'true'") X(KW_FALSE, "'false'") X(KW_INF, "'inf'")  \
     X(KW_NONE, "'None'") X(KW_TYPE, "'type'") X(KW_INT, "'int'") X(KW_FLOAT, "'float'")\
     X(KW_F16, "'f16'") X(KW_BF16, "'bf16'") X(KW_F32, "'f32'") X(KW_I32, "'i32'")      \
-    X(KW_BOOL, "'bool'")                                                               \
+    X(KW_BOOL, "'bool'") X(KW_I8, "'i8'") X(KW_U8, "'u8'") X(KW_U32, "'u32'")           \
+    X(KW_I64, "'i64'") X(KW_WHILE, "'while'") X(KW_BREAK, "'break'")                   \
+    X(KW_CONTINUE, "'continue'") X(KW_RETURN, "'return'")                              \
     X(LPAREN, "'('") X(RPAREN, "')'") X(LBRACK, "'['") X(RBRACK, "']'")                \
     X(LBRACE, "'{'") X(RBRACE, "'}'") X(COMMA, "','") X(SEMI, "';'") X(COLON, "':'")   \
     X(DOTDOT, "'..'") X(QUESTION, "'?'") X(PLUS, "'+'") X(MINUS, "'-'")                \
     X(STAR, "'*'") X(SLASH, "'/'") X(PERCENT, "'%'") X(BANG, "'!'") X(ASSIGN, "'='")   \
     X(EQ, "'=='") X(NE, "'!='") X(LT, "'<'") X(LE, "'<='") X(GT, "'>'") X(GE, "'>='")  \
-    X(ANDAND, "'&&'") X(OROR, "'||'")
+    X(ANDAND, "'&&'") X(OROR, "'||'") X(AMP, "'&'") X(PIPE, "'|'") X(CARET, "'^'")     \
+    X(TILDE, "'~'") X(SHL, "'<<'") X(SHR, "'>>'")
 
 typedef enum {
 #define X(name, text) TK_##name,

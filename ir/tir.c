@@ -226,7 +226,7 @@ ValId tir_const_int(TirFunc *f, BlockId b, SrcPos pos, DType dt, int64_t v)
     if (dtype_is_float(dt))
         in->fval = round_to_dtype((float)v, dt);
     else
-        in->ival = dt == DT_BOOL ? (v != 0) : (int64_t)(int32_t)v;
+        in->ival = dt == DT_BOOL ? (v != 0) : int_wrap(v, dt);
     return r;
 }
 
@@ -250,6 +250,7 @@ const char *tir_op_name(TirOp op) { return (unsigned)op < TIR_OP_COUNT ? op_name
 bool tir_op_is_binary(TirOp op) { return op >= TIR_ADD && op <= TIR_GE; }
 bool tir_op_is_compare(TirOp op) { return op >= TIR_EQ && op <= TIR_GE; }
 bool tir_op_is_unary(TirOp op) { return op >= TIR_NEG && op <= TIR_CAST; }
+bool tir_op_is_math(TirOp op) { return (op >= TIR_EXP && op <= TIR_EXPM1) || op == TIR_POW; }
 
 bool tir_op_is_pure(TirOp op)
 {

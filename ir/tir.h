@@ -28,18 +28,22 @@ typedef struct {
 
 #define TIR_OPS(X)                                                                     \
     /* leaves */                                                                       \
-    X(CONST, "const") X(PARAM, "param") X(DIM, "dim") X(PROGRAM_ID, "program_id")       \
+    X(CONST, "const") X(PARAM, "param") X(DIM, "dim") X(PROGRAM_ID, "program_id")      \
     X(NUM_PROGRAMS, "num_programs")                                                    \
     /* shapes */                                                                       \
     X(SPLAT, "splat") X(BROADCAST, "broadcast") X(EXPAND_DIMS, "expand_dims")          \
     X(TRANSPOSE, "transpose") X(ARANGE, "arange")                                      \
     /* elementwise binary (operands and result of one shape) */                        \
     X(ADD, "add") X(SUB, "sub") X(MUL, "mul") X(DIV, "div") X(REM, "rem")              \
-    X(MIN, "min") X(MAX, "max") X(AND, "and") X(OR, "or")                              \
+    X(POW, "pow") X(MIN, "min") X(MAX, "max") X(AND, "and") X(OR, "or") X(XOR, "xor")  \
+    X(SHL, "shl") X(SHR, "shr")                                                        \
     X(EQ, "eq") X(NE, "ne") X(LT, "lt") X(LE, "le") X(GT, "gt") X(GE, "ge")            \
     /* elementwise unary */                                                            \
     X(NEG, "neg") X(NOT, "not") X(EXP, "exp") X(EXP2, "exp2") X(LOG, "log")            \
-    X(LOG2, "log2") X(SQRT, "sqrt") X(RSQRT, "rsqrt") X(ABS, "abs") X(CAST, "cast")    \
+    X(LOG2, "log2") X(SQRT, "sqrt") X(RSQRT, "rsqrt") X(TANH, "tanh")                  \
+    X(SIGMOID, "sigmoid") X(ERF, "erf") X(SIN, "sin") X(COS, "cos") X(FLOOR, "floor")  \
+    X(CEIL, "ceil") X(ROUND, "round") X(LOG1P, "log1p") X(EXPM1, "expm1")              \
+    X(ABS, "abs") X(CAST, "cast")                                                      \
     X(SELECT, "select")                                                                \
     /* tensor cores and reductions */                                                  \
     X(DOT, "dot") X(REDUCE, "reduce")                                                  \
@@ -48,7 +52,7 @@ typedef struct {
     /* control */                                                                      \
     X(FOR, "for") X(IF, "if") X(YIELD, "yield")                                        \
     /* code generation */                                                              \
-    X(CONVERT, "convert") X(ASYNC_COPY, "async_copy") X(ASYNC_COMMIT, "async_commit")   \
+    X(CONVERT, "convert") X(ASYNC_COPY, "async_copy") X(ASYNC_COMMIT, "async_commit")  \
     X(ASYNC_WAIT, "async_wait") X(ASYNC_RELEASE, "async_release") X(SMEM_TILE, "smem_tile")
 
 typedef enum {
@@ -59,6 +63,7 @@ typedef enum {
 } TirOp;
 
 typedef enum { REDUCE_SUM, REDUCE_MAX, REDUCE_MIN } ReduceKind;
+enum { TIR_FOR_EXIT = 1 }; /* TirInst.kind of a FOR that can stop early */
 
 /* Operands and attributes, by op:
  *   CONST        ival (i32, bool) or fval (floats, already rounded to the dtype)
@@ -68,8 +73,14 @@ typedef enum { REDUCE_SUM, REDUCE_MAX, REDUCE_MIN } ReduceKind;
  *   SPLAT        args: scalar                    BROADCAST  args: tile with 1-dims
  *   EXPAND_DIMS  args: tile; axis: where the new 1 goes
  *   TRANSPOSE    args: 2-D tile                  ARANGE     args: start (i32 scalar)
- *   binary ops   args: a, b (same type; comparisons give bool)
- *   unary ops    args: a; CAST converts to the result's dtype
+ *   binary ops   args: a, b (same type; comparisons give bool); POW: floats only;
+ *                AND, OR, XOR: bitwise on integers, logical on bool; SHL, SHR:
+ *                integers, the count of the same dtype taken as unsigned, a count
+ *                of the width or more gives 0 (SHR of a negative signed value: -1);
+ *                SHR is arithmetic for signed dtypes, logical for unsigned
+ *   unary ops    args: a; CAST converts to the result's dtype; NOT: logical on
+ *                bool, bitwise on integers; the math
+ *                functions (EXP ... EXPM1) take floats only (tir_op_is_math)
  *   SELECT       args: cond (bool), a, b (one shape)
  *   DOT          args: a [M,K], b [K,N] (f16 or bf16, same dtype) -> f32 [M,N];
  *                an optional third, c f32 [M,N], is added: c + a.b (made by
@@ -83,6 +94,9 @@ typedef enum { REDUCE_SUM, REDUCE_MAX, REDUCE_MIN } ReduceKind;
  *   FOR          args: lb, ub, step, inits...; blocks[0]: body with args (iv,
  *                iters...) ending in YIELD of the next iters; results: final iters.
  *                stages: software-pipelining depth asked for (0 = none).
+ *                kind 1 (TIR_FOR_EXIT): the loop can stop early: the body's
+ *                YIELD has one more operand, a bool scalar, and the loop ends
+ *                after an iteration that yields false (while, break, return).
  *   IF           args: cond (bool scalar); blocks[0] then, blocks[1] else, each
  *                ending in YIELD; results: the yielded values.
  *   YIELD        args: values for the enclosing FOR/IF.
@@ -252,6 +266,10 @@ const char *tir_op_name(TirOp op);
 bool tir_op_is_binary(TirOp op);
 bool tir_op_is_compare(TirOp op);
 bool tir_op_is_unary(TirOp op);
+/* The math functions (exp ... expm1, pow): floats only, computed in f32, and
+ * a result below 2^-126 in magnitude is a zero of its sign (dsl/README.md
+ * §10.1). */
+bool tir_op_is_math(TirOp op);
 /* Pure: no side effect, result depends only on operands and attributes. */
 bool tir_op_is_pure(TirOp op);
 

@@ -9,7 +9,7 @@
 
 typedef union {
     float f;
-    int32_t i; /* i32, and bool as 0/1 */
+    int64_t i; /* integers as int_wrap gives them (dtype.h), bool as 0/1 */
 } TirElem;
 
 /* out[k] = a[k] op b[k]; `dt` is the operands' dtype. */

@@ -104,20 +104,20 @@ static int fixed_arity(TirOp op)
 static bool elementwise_dtype_ok(TirOp op, DType dt)
 {
     switch (op) {
-    case TIR_REM: return dt == DT_I32;
+    case TIR_REM:
+    case TIR_SHL:
+    case TIR_SHR: return dtype_is_int(dt);
     case TIR_AND:
     case TIR_OR:
-    case TIR_NOT: return dt == DT_BOOL;
+    case TIR_XOR:
+    case TIR_NOT: return dt == DT_BOOL || dtype_is_int(dt);
     case TIR_EQ:
     case TIR_NE:
     case TIR_CAST: return true;
-    case TIR_EXP:
-    case TIR_EXP2:
-    case TIR_LOG:
-    case TIR_LOG2:
-    case TIR_SQRT:
-    case TIR_RSQRT: return dtype_is_float(dt);
-    default: return dt != DT_BOOL; /* arithmetic, ordering, neg, abs */
+    default:
+        if (tir_op_is_math(op))
+            return dtype_is_float(dt);
+        return dt != DT_BOOL; /* arithmetic, ordering, neg, abs */
     }
 }
 
@@ -322,8 +322,28 @@ static bool verify_inst(Verifier *v, InstId id, BlockId b, InstId owner, bool la
             if (!ttype_eq(tir_type(f, in->args[3 + i]), tir_type(f, in->res[i])) ||
                 !ttype_eq(tir_type(f, body->args.data[1 + i]), tir_type(f, in->res[i])))
                 return fail(v, id, "loop-carried types differ");
-        if (!verify_block(v, in->blocks[0], id) || !check_yield_of(v, id, in->blocks[0], in->res, in->nres, NULL))
+        if (!verify_block(v, in->blocks[0], id))
             return false;
+        if (in->kind == TIR_FOR_EXIT) {
+            /* the yield's last operand says whether to go on */
+            TirBlock *bl = tir_block(f, in->blocks[0]);
+            TirInst *y = bl->insts.len ? tir_inst(f, bl->insts.data[bl->insts.len - 1]) : NULL;
+            if (!y || y->op != TIR_YIELD || y->nargs != in->nres + 1)
+                return fail(v, id, "early-exit loop body does not yield its condition");
+            TType k = tir_type(f, y->args[in->nres]);
+            if (k.rank != 0 || k.dt != DT_BOOL)
+                return fail(v, id, "early-exit loop condition is not a bool scalar");
+            if (in->stages)
+                return fail(v, id, "an early-exit loop cannot be pipelined");
+            ValId *want = arena_alloc(&f->arena, sizeof(ValId) * (size_t)(in->nres + 1));
+            for (int i = 0; i < in->nres; i++)
+                want[i] = in->res[i];
+            want[in->nres] = y->args[in->nres];
+            if (!check_yield_of(v, id, in->blocks[0], want, in->nres + 1, NULL))
+                return false;
+        } else if (!check_yield_of(v, id, in->blocks[0], in->res, in->nres, NULL)) {
+            return false;
+        }
     } else if (in->op == TIR_IF) {
         if (in->nargs != 1)
             return fail(v, id, "if condition is not a bool scalar");

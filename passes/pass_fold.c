@@ -55,8 +55,8 @@ static bool fold_inst(Fold *fo, TirInst *in, bool *drop)
     }
     if ((!unary && !binary) || tir_type(f, in->res[0]).rank != 0)
         return false;
-    if (in->op == TIR_AND || in->op == TIR_OR) {
-        /* the identity is true for 'and', false for 'or' */
+    if ((in->op == TIR_AND || in->op == TIR_OR) && tir_type(f, in->res[0]).dt == DT_BOOL) {
+        /* the identity is true for 'and', false for 'or' (on bools) */
         bool identity = in->op == TIR_AND;
         for (int k = 0; k < 2; k++) {
             if (!is_const(f, in->args[k]))

@@ -447,6 +447,7 @@ static void rewrite_inst(LayoutPass *p, InstId id)
         TirBlock *body = tir_block(p->f, in->blocks[0]);
         int n = in->nres;
         int *layouts = arena_alloc(p->arena, sizeof(int) * (size_t)(n + 1));
+        layouts[n] = TIR_NONE; /* an early-exit loop's condition: a scalar */
         for (int i = 0; i < n; i++) {
             ValId arg = body->args.data[1 + i];
             layouts[i] = rank_of(p, arg) ? own_layout(p, arg) : TIR_NONE;

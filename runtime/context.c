@@ -97,6 +97,10 @@ DLDataType rt_dl_dtype(DType dt)
     case DT_F16: d.bits = 16; break;
     case DT_BF16: d.code = kDLBfloat; d.bits = 16; break;
     case DT_I32: d.code = kDLInt; break;
+    case DT_I8: d.code = kDLInt; d.bits = 8; break;
+    case DT_U8: d.code = kDLUInt; d.bits = 8; break;
+    case DT_U32: d.code = kDLUInt; break;
+    case DT_I64: d.code = kDLInt; d.bits = 64; break;
     case DT_BOOL: d.code = 6 /* kDLBool since DLPack 0.8 */; d.bits = 8; break;
     default: tsr_unreachable();
     }
@@ -115,7 +119,15 @@ bool rt_dtype_from_dl(DLDataType d, DType *out)
         *out = DT_BF16;
     else if (d.code == kDLInt && d.bits == 32)
         *out = DT_I32;
-    else if ((d.code == 6 || d.code == kDLUInt) && d.bits == 8) /* kDLBool, or uint8 as bool before DLPack 0.8 */
+    else if (d.code == kDLInt && d.bits == 8)
+        *out = DT_I8;
+    else if (d.code == kDLUInt && d.bits == 8)
+        *out = DT_U8;
+    else if (d.code == kDLUInt && d.bits == 32)
+        *out = DT_U32;
+    else if (d.code == kDLInt && d.bits == 64)
+        *out = DT_I64;
+    else if (d.code == 6 && d.bits == 8) /* kDLBool */
         *out = DT_BOOL;
     else
         return false;

@@ -63,6 +63,10 @@ static TirElem read_elem(const HostTensor *t, int64_t off)
     case DT_F16: e.f = f16_bits_to_f32(((const uint16_t *)t->data)[off]); break;
     case DT_BF16: e.f = bf16_bits_to_f32(((const uint16_t *)t->data)[off]); break;
     case DT_I32: e.i = ((const int32_t *)t->data)[off]; break;
+    case DT_I8: e.i = ((const int8_t *)t->data)[off]; break;
+    case DT_U8: e.i = ((const uint8_t *)t->data)[off]; break;
+    case DT_U32: e.i = ((const uint32_t *)t->data)[off]; break;
+    case DT_I64: e.i = ((const int64_t *)t->data)[off]; break;
     default: e.i = ((const uint8_t *)t->data)[off] != 0; break;
     }
     return e;
@@ -74,7 +78,11 @@ static void write_elem(const HostTensor *t, int64_t off, TirElem e)
     case DT_F32: ((float *)t->data)[off] = e.f; break;
     case DT_F16: ((uint16_t *)t->data)[off] = f32_to_f16_bits(e.f); break;
     case DT_BF16: ((uint16_t *)t->data)[off] = f32_to_bf16_bits(e.f); break;
-    case DT_I32: ((int32_t *)t->data)[off] = e.i; break;
+    case DT_I32: ((int32_t *)t->data)[off] = (int32_t)e.i; break;
+    case DT_I8: ((int8_t *)t->data)[off] = (int8_t)e.i; break;
+    case DT_U8: ((uint8_t *)t->data)[off] = (uint8_t)e.i; break;
+    case DT_U32: ((uint32_t *)t->data)[off] = (uint32_t)e.i; break;
+    case DT_I64: ((int64_t *)t->data)[off] = e.i; break;
     default: ((uint8_t *)t->data)[off] = (uint8_t)(e.i != 0); break;
     }
 }
@@ -198,7 +206,7 @@ static void exec_reduce(Interp *in, const TirInst *ins)
                     if (fl)
                         facc += x.f;
                     else
-                        r.i = (int32_t)((uint32_t)r.i + (uint32_t)x.i);
+                        r.i = int_wrap((int64_t)((uint64_t)r.i + (uint64_t)x.i), t.dt);
                 } else if (fl) {
                     facc = ins->kind == REDUCE_MAX ? fmaxf(facc, x.f) : fminf(facc, x.f);
                 } else {
@@ -229,7 +237,7 @@ static void exec_for(Interp *in, const TirInst *ins)
     for (int i = 0; i < nc; i++)
         copy_val(in, body->args.data[1 + i], ins->args[3 + i]);
     const TirInst *y = block_yield(in, ins->blocks[0]);
-    for (int64_t iv = lb; iv < ub; iv += step) {
+    for (int64_t iv = lb; step > 0 && iv < ub; iv += step) { /* sema makes run-time steps <= 0 empty loops */
         storage(in, body->args.data[0])[0].i = (int32_t)iv;
         exec_block(in, ins->blocks[0]);
         /* Yielded values may be other loop arguments: go through the results. */
@@ -237,6 +245,8 @@ static void exec_for(Interp *in, const TirInst *ins)
             copy_val(in, ins->res[i], y->args[i]);
         for (int i = 0; i < nc; i++)
             copy_val(in, body->args.data[1 + i], ins->res[i]);
+        if (ins->kind == TIR_FOR_EXIT && !storage(in, y->args[nc])[0].i)
+            break; /* the body said stop */
     }
     for (int i = 0; i < nc; i++)
         copy_val(in, ins->res[i], body->args.data[1 + i]);

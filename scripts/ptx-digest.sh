@@ -43,4 +43,12 @@ for t in sm_80 sm_90a; do
         # shellcheck disable=SC2086
         one $t tests/programs/layouts.tsr $k $defs
     done
+    for dt in f32 f16 bf16; do
+        one $t tests/programs/math.tsr math -D T=$dt
+    done
+    one $t tests/programs/ints.tsr ints
+    one $t tests/programs/control.tsr collatz
+    one $t tests/programs/control.tsr jumps
+    one $t dsl/examples/dropout.tsr dropout -D T=f16
+    one $t dsl/examples/dropout.tsr philox
 done

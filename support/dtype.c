@@ -4,12 +4,30 @@
 #include <math.h>
 #include <string.h>
 
-static const char *const names[DT_COUNT] = { "bool", "i32", "f16", "bf16", "f32" };
-static const int sizes[DT_COUNT] = { 1, 4, 2, 2, 4 };
+static const char *const names[DT_COUNT] = { "bool", "i32", "f16", "bf16", "f32", "i8", "u8", "u32", "i64" };
+static const int sizes[DT_COUNT] = { 1, 4, 2, 2, 4, 1, 1, 4, 8 };
 
 const char *dtype_name(DType t) { return (unsigned)t < DT_COUNT ? names[t] : "?"; }
 int dtype_size(DType t) { return (unsigned)t < DT_COUNT ? sizes[t] : 0; }
 bool dtype_is_float(DType t) { return t == DT_F16 || t == DT_BF16 || t == DT_F32; }
+bool dtype_is_int(DType t) { return t == DT_I32 || t == DT_I8 || t == DT_U8 || t == DT_U32 || t == DT_I64; }
+bool dtype_is_signed(DType t) { return t == DT_I32 || t == DT_I8 || t == DT_I64; }
+int dtype_bits(DType t) { return t == DT_BOOL ? 1 : 8 * dtype_size(t); }
+
+int64_t int_wrap(int64_t v, DType t)
+{
+    int bits = dtype_bits(t);
+    if (bits >= 64)
+        return v;
+    uint64_t mask = (UINT64_C(1) << bits) - 1, u = (uint64_t)v & mask;
+    if (dtype_is_signed(t) && (u >> (bits - 1)))
+        u |= ~mask; /* two's complement: the same bits as the negative value */
+    int64_t r;
+    memcpy(&r, &u, sizeof r);
+    return r;
+}
+
+bool int_fits(int64_t v, DType t) { return int_wrap(v, t) == v; }
 
 bool dtype_parse(const char *s, DType *out)
 {

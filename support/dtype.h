@@ -6,12 +6,24 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef enum { DT_BOOL, DT_I32, DT_F16, DT_BF16, DT_F32, DT_COUNT } DType;
+/* The integer dtypes after f32 (i8, u8: storage; u32: bits and hashes; i64:
+ * offsets) were added after the others, which keep their numbers. */
+typedef enum { DT_BOOL, DT_I32, DT_F16, DT_BF16, DT_F32, DT_I8, DT_U8, DT_U32, DT_I64, DT_COUNT } DType;
 
 const char *dtype_name(DType t);
 int dtype_size(DType t); /* bytes in memory; bool is 1 */
 bool dtype_is_float(DType t);
-/* Parses "f16", "bf16", "f32", "i32", "bool"; returns false if unknown. */
+bool dtype_is_int(DType t);    /* i8 u8 i32 u32 i64 (not bool) */
+bool dtype_is_signed(DType t); /* i8 i32 i64 */
+int dtype_bits(DType t);       /* of an integer dtype's values */
+/* An integer of dtype t from the low bits of v: wrapped to the dtype's width,
+ * sign- or zero-extended back to 64 bits (the one representation of integer
+ * values in the interpreter and the constant folder). */
+int64_t int_wrap(int64_t v, DType t);
+/* Whether v is a value of integer dtype t. */
+bool int_fits(int64_t v, DType t);
+/* Parses "f16", "bf16", "f32", "i32", "bool", "i8", "u8", "u32", "i64";
+ * returns false if unknown. */
 bool dtype_parse(const char *s, DType *out);
 
 uint16_t f32_to_f16_bits(float f);

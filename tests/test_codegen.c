@@ -177,6 +177,16 @@ static const Program programs[] = {
     { "dsl/examples/reduce.tsr", "partial_sums", { { "T", "f16" } }, 1 },
     { "dsl/examples/reduce.tsr", "sum_partials", { { "T", "f16" } }, 1 },
     { "dsl/examples/scale_shift.tsr", "scale_shift", { { "T", "f16" }, { "ACT", "2" } }, 2 },
+    { "dsl/examples/scale_shift.tsr", "scale_shift", { { "T", "f32" }, { "ACT", "3" } }, 2 }, /* erf */
+    { "dsl/examples/scale_shift.tsr", "scale_shift", { { "T", "bf16" }, { "ACT", "4" } }, 2 }, /* tanh.approx */
+    { "dsl/examples/scale_shift.tsr", "scale_shift", { { "T", "f32" }, { "ACT", "5" } }, 2 }, /* tanh, log1p */
+    { "tests/programs/math.tsr", "math", { { "T", "f32" } }, 1 },
+    { "tests/programs/math.tsr", "math", { { "T", "f16" } }, 1 },
+    { "tests/programs/ints.tsr", "ints", { { "T", "f32" } }, 0 },
+    { "tests/programs/control.tsr", "collatz", { { "T", "f32" } }, 0 },
+    { "tests/programs/control.tsr", "jumps", { { "T", "f32" } }, 0 },
+    { "dsl/examples/dropout.tsr", "dropout", { { "T", "f16" } }, 1 },
+    { "dsl/examples/dropout.tsr", "philox", { { "T", "f32" } }, 0 },
 };
 
 static void examples_assemble(void **state)

@@ -30,6 +30,12 @@ static const Case cases[] = {
     { "dsl/examples/reduce.tsr", "sum_partials", { { "T", "f32" }, { "BLOCK", "256" } }, 2, { { "G", 1000 } }, 1, 0, 0 },
     { "dsl/examples/scale_shift.tsr", "scale_shift", { { "T", "f16" } }, 1, { { "M", 113 }, { "N", 203 } }, 2, 0.1, 0 },
     { "dsl/examples/scale_shift.tsr", "scale_shift", { { "T", "bf16" }, { "ACT", "2" } }, 2, { { "M", 1 }, { "N", 129 } }, 2, 0.1, 0 },
+    { "dsl/examples/scale_shift.tsr", "scale_shift", { { "T", "f32" }, { "ACT", "3" } }, 2, { { "M", 37 }, { "N", 203 } }, 2, 0.1, 0 },
+    { "dsl/examples/scale_shift.tsr", "scale_shift", { { "T", "f16" }, { "ACT", "4" } }, 2, { { "M", 37 }, { "N", 203 } }, 2, 0.1, 0 },
+    { "dsl/examples/scale_shift.tsr", "scale_shift", { { "T", "f32" }, { "ACT", "5" } }, 2, { { "M", 37 }, { "N", 203 } }, 2, 0.1, 0 },
+    /* the same bits on both (the scalar is the seed); dropout's mask is checked exactly on emu in test_int.c */
+    { "dsl/examples/dropout.tsr", "philox", { { "B", "256" } }, 1, { { "N", 3001 } }, 1, 12345, 0 },
+    { "tests/programs/ints.tsr", "ints", { { "T", "f32" } }, 0, { { "N", 1001 } }, 1, 3, 0 },
 };
 
 static void examples_agree(void **state)

@@ -534,12 +534,19 @@ static double activation(int act, double z, double slope)
         return z >= 0.0 ? z : z * slope;
     if (act == 2)
         return z / (1.0 + exp(-z));
+    if (act == 3)
+        return 0.5 * z * (1.0 + erf(z / sqrt(2.0)));
+    if (act == 4)
+        return 0.5 * z * (1.0 + tanh(sqrt(2.0 / M_PI) * (z + 0.044715 * z * z * z)));
+    if (act == 5)
+        return z * tanh(log1p(exp(z)));
     return z;
 }
 
 /* z = x·s + b is off by 2u·(|x·s| + |b|); the activations (slope at most 1,
- * SiLU's derivative at most 1.1) add a few roundings relative to |y|: we
- * allow 8·u(f32)·(|x·s| + |b| + |y|), then T's rounding. */
+ * the derivatives of SiLU, GELU and Mish at most 1.13) add a few roundings
+ * and the math functions' few units (dsl/README.md §10.1) relative to |y|:
+ * we allow 8·u(f32)·(|x·s| + |b| + |y|), then T's rounding. */
 static void run_scale_shift(TirFunc *f, DType dt, int act, int64_t M, int64_t N, uint64_t seed)
 {
     Rng rng;
@@ -574,7 +581,7 @@ static void run_scale_shift(TirFunc *f, DType dt, int act, int64_t M, int64_t N,
 static void check_scale_shift(DType dt)
 {
     static const int64_t shapes[][2] = { { 1, 1 }, { 113, 203 }, { 203, 1023 } };
-    for (int act = 0; act <= 2; act++) {
+    for (int act = 0; act <= 5; act++) {
         char abuf[16];
         snprintf(abuf, sizeof abuf, "%d", act);
         Define defs[2] = { { "T", dtype_name(dt) }, { "ACT", abuf } };
@@ -604,6 +611,107 @@ static void scale_shift_f32(void **state)
     check_scale_shift(DT_F32);
 }
 
+/* Philox4x32-10 in C, from the paper's definition: the reference of the
+ * DSL's, itself checked against the known-answer vectors of Random123's
+ * kat_vectors (counter, key -> output). */
+static void philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
+{
+    uint32_t c[4] = { ctr[0], ctr[1], ctr[2], ctr[3] }, k0 = key[0], k1 = key[1];
+    for (int r = 0; r < 10; r++) {
+        uint64_t p0 = (uint64_t)0xD2511F53u * c[0], p1 = (uint64_t)0xCD9E8D57u * c[2];
+        uint32_t n[4] = { (uint32_t)(p1 >> 32) ^ c[1] ^ k0, (uint32_t)p1, (uint32_t)(p0 >> 32) ^ c[3] ^ k1, (uint32_t)p0 };
+        memcpy(c, n, sizeof c);
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    memcpy(out, c, sizeof c);
+}
+
+static void philox_known_answers(void **state)
+{
+    (void)state;
+    static const uint32_t kat[][10] = {
+        { 0, 0, 0, 0, 0, 0, 0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8 },
+        { 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0x408f276d, 0x41c83b0e, 0xa20bc7c6,
+          0x6d5451fd },
+        { 0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0, 0xd16cfe09, 0x94fdcceb, 0x5001e420,
+          0x24126ea1 },
+    };
+    for (size_t i = 0; i < TSR_ARRAY_LEN(kat); i++) {
+        uint32_t out[4];
+        philox4x32_10(kat[i], kat[i] + 4, out);
+        for (int w = 0; w < 4; w++)
+            assert_int_equal(out[w], kat[i][6 + w]);
+    }
+}
+
+/* The first Philox word of counter (j, 0, 0, 0), key (seed, 0). */
+static uint32_t philox_word(uint32_t j, int32_t seed)
+{
+    uint32_t ctr[4] = { j, 0, 0, 0 }, key[2] = { (uint32_t)seed, 0 }, out[4];
+    philox4x32_10(ctr, key, out);
+    return out[0];
+}
+
+/* philox: every word equal to the C reference's; dropout: exactly the C
+ * reference in f32 (x * (1 / (1 - p)) where (word >> 8) 2^-24 >= p), then
+ * rounded to T. */
+static void check_dropout(DType dt)
+{
+    static const int64_t sizes[] = { 1, 1000, 4099 };
+    static const int32_t seeds[] = { 0, 42, -7 };
+    Define defs[1] = { { "T", dtype_name(dt) } };
+    TirModule *m;
+    TirFunc *f = compile_example(&m, "dropout.tsr", "dropout", defs, 1);
+    TirModule *mp;
+    TirFunc *fp = compile_example(&mp, "dropout.tsr", "philox", NULL, 0);
+    for (size_t i = 0; i < TSR_ARRAY_LEN(sizes); i++) {
+        int64_t shape[1] = { sizes[i] };
+        Rng rng;
+        rng_seed(&rng, 77 + i);
+        HostTensor x = tensor_new(dt, 1, shape), y = tensor_new(dt, 1, shape), r = tensor_new(DT_U32, 1, shape);
+        tensor_fill_normal(&x, &rng, 1.0);
+        tensor_poison(&y);
+        float p = i == 0 ? 0.5f : (float)rng_uniform(&rng);
+        KernelArg args[4] = { arg_tensor(x), arg_tensor(y), arg_scalar(seeds[i]), arg_scalar(p) };
+        launch_or_fail(f, args, 4);
+        KernelArg pargs[2] = { arg_tensor(r), arg_scalar(seeds[i]) };
+        launch_or_fail(fp, pargs, 2);
+        int64_t kept = 0;
+        for (int64_t j = 0; j < sizes[i]; j++) {
+            uint32_t w = philox_word((uint32_t)j, seeds[i]);
+            assert_int_equal(((const uint32_t *)r.data)[j], w);
+            float u = (float)(w >> 8) * 0x1p-24f, scale = 1.0f / (1.0f - p);
+            float want = u >= p ? (float)tensor_get(&x, j) * scale : 0.0f;
+            kept += u >= p;
+            double got = tensor_get(&y, j), ref = (double)round_to_dtype(want, dt);
+            if (got != ref)
+                fail_msg("dropout %s N=%lld seed %d p %g: element %lld is %.9g, want %.9g", dtype_name(dt),
+                         (long long)sizes[i], seeds[i], p, (long long)j, got, ref);
+        }
+        /* a loose sanity check of the generator: the kept fraction near 1 - p */
+        if (sizes[i] > 1000)
+            assert_true(fabs((double)kept / (double)sizes[i] - (1.0 - p)) < 0.05);
+        tensor_free(&x);
+        tensor_free(&y);
+        tensor_free(&r);
+    }
+    tir_module_free(m);
+    tir_module_free(mp);
+}
+
+static void dropout_f32(void **state)
+{
+    (void)state;
+    check_dropout(DT_F32);
+}
+
+static void dropout_f16(void **state)
+{
+    (void)state;
+    check_dropout(DT_F16);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -612,6 +720,7 @@ int main(void)
         cmocka_unit_test(layernorm_bf16),  cmocka_unit_test(layernorm_f32),   cmocka_unit_test(sum_f16),
         cmocka_unit_test(sum_bf16),        cmocka_unit_test(sum_f32),         cmocka_unit_test(sum_i32),
         cmocka_unit_test(scale_shift_f16), cmocka_unit_test(scale_shift_bf16), cmocka_unit_test(scale_shift_f32),
+        cmocka_unit_test(philox_known_answers), cmocka_unit_test(dropout_f32), cmocka_unit_test(dropout_f16),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

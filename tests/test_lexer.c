@@ -86,7 +86,10 @@ static const struct {
     { TK_STAR, "*" },            { TK_SLASH, "/" },         { TK_PERCENT, "%" },          { TK_BANG, "!" },
     { TK_ASSIGN, "=" },          { TK_EQ, "==" },           { TK_NE, "!=" },              { TK_LT, "<" },
     { TK_LE, "<=" },             { TK_GT, ">" },            { TK_GE, ">=" },              { TK_ANDAND, "&&" },
-    { TK_OROR, "||" },
+    { TK_OROR, "||" },           { TK_KW_I8, "i8" },        { TK_KW_U8, "u8" },           { TK_KW_U32, "u32" },
+    { TK_KW_I64, "i64" },        { TK_AMP, "&" },           { TK_PIPE, "|" },             { TK_CARET, "^" },
+    { TK_TILDE, "~" },           { TK_SHL, "<<" },          { TK_SHR, ">>" },             { TK_KW_WHILE, "while" },
+    { TK_KW_BREAK, "break" },    { TK_KW_CONTINUE, "continue" }, { TK_KW_RETURN, "return" },
 };
 
 static void every_token_kind(void **state)
@@ -150,6 +153,13 @@ static void longest_match(void **state)
     assert_int_equal(l.n, (int)TSR_ARRAY_LEN(want));
     for (size_t i = 0; i < TSR_ARRAY_LEN(want); i++)
         assert_tok(&l.toks[i], want[i], NULL, 0, 0);
+    /* '<<' and '>>' over '<' and '>'; '&&' over '&'; u32x and i8_ are names */
+    lex(&l, "a<<b>>c>=d &&& ||| u32x i8_");
+    TokKind want2[] = { TK_IDENT, TK_SHL, TK_IDENT, TK_SHR, TK_IDENT, TK_GE, TK_IDENT, TK_ANDAND, TK_AMP,
+                        TK_OROR, TK_PIPE, TK_IDENT, TK_IDENT, TK_EOF };
+    assert_int_equal(l.n, (int)TSR_ARRAY_LEN(want2));
+    for (size_t i = 0; i < TSR_ARRAY_LEN(want2); i++)
+        assert_tok(&l.toks[i], want2[i], NULL, 0, 0);
 }
 
 static void numbers(void **state)

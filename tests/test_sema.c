@@ -383,7 +383,7 @@ static void tile_shapes(void **state)
     body_error("O[0 : +n] = X[0 : +16];", "a slice length must be a compile-time integer, found i32");
     body_error("O[0 : +0] = X[0 : +16];", "slice length 0 is out of range");
     body_error("O[0 : +16] = X[0.5 : +16];", "the float constant 0.5 cannot be used as i32");
-    body_error("O[0 : +16] = X[c : +16];", "a tensor index must be an i32 scalar, found bool");
+    body_error("O[0 : +16] = X[c : +16];", "a tensor index must be an integer scalar, found bool");
     body_error("O[0 : +16] = X[true : +16];", "a bool constant cannot be used as i32");
     body_error("OM[:, :] = M[0 : +16, :];", "':' needs a dimension known at compile time, but dimension 0 of 'OM' is "
                                              "'N'; write START : +LENGTH");
@@ -605,11 +605,21 @@ static void loop_carried(void **state)
                        21, 0);
     body_error("for i in 0 .. 4 step 0 { }", "the loop step must be positive, found 0");
     body_error("for i in 0 .. 4 step -1 { }", "the loop step must be positive, found -1");
-    body_error("for i in 0 .. 4 step n { }", "the loop step must be a compile-time integer, found i32");
+    body_error("for i in 0 .. 4 step X[0] { }", "the loop step must be an integer scalar, found f32");
+    /* run-time steps: 0, 3, 6, 9; a step of zero or less runs no iteration */
+    assert_float_equal(run_out("kernel k(O: out f32[16]) grid (1) { var c = 0.0;\n"
+                               "for i in 0 .. 10 step num_programs(0) + 2 { c = c + 1.0; } O[0] = c; }\n",
+                               NULL, 0, 0),
+                       4, 0);
+    assert_float_equal(run_out("kernel k(O: out f32[16]) grid (1) { var c = 0.0;\n"
+                               "for i in 0 .. 10 step num_programs(0) - 1 { c = c + 1.0; }\n"
+                               "for i in 0 .. 10 step -num_programs(0) { c = c + 1.0; } O[0] = c; }\n",
+                               NULL, 0, 0),
+                       0, 0);
     body_error("for i in 0 .. 4 pipeline(0) { }", "the pipeline depth must be between 1 and 8, found 0");
     body_error("for i in 0 .. 4 pipeline(n) { }", "the pipeline depth must be a compile-time integer");
     body_error("for i in 0 .. 4.5 { }", "the float constant 4.5 cannot be used as i32");
-    body_error("for i in 0 .. X[0] { }", "a tensor index must be an i32 scalar, found f32");
+    body_error("for i in 0 .. X[0] { }", "a tensor index must be an integer scalar, found f32");
     body_ok("for i in n .. N step 64 pipeline(8) { O[i : +64] = X[i : +64]; }");
 }
 

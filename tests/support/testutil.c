@@ -68,6 +68,9 @@ double tensor_get(const HostTensor *t, int64_t i)
     case DT_F16: return f16_bits_to_f32(((const uint16_t *)t->data)[i]);
     case DT_BF16: return bf16_bits_to_f32(((const uint16_t *)t->data)[i]);
     case DT_I32: return ((const int32_t *)t->data)[i];
+    case DT_I8: return ((const int8_t *)t->data)[i];
+    case DT_U32: return ((const uint32_t *)t->data)[i];
+    case DT_I64: return (double)((const int64_t *)t->data)[i];
     default: return ((const uint8_t *)t->data)[i];
     }
 }
@@ -79,7 +82,17 @@ void tensor_set(HostTensor *t, int64_t i, double v)
     case DT_F16: ((uint16_t *)t->data)[i] = f32_to_f16_bits((float)v); break;
     case DT_BF16: ((uint16_t *)t->data)[i] = f32_to_bf16_bits((float)v); break;
     case DT_I32: ((int32_t *)t->data)[i] = (int32_t)v; break;
-    default: ((uint8_t *)t->data)[i] = v != 0; break;
+    case DT_BOOL: ((uint8_t *)t->data)[i] = v != 0; break;
+    default: { /* the other integers: v (an integer in range of i64) wrapped to the dtype */
+        int64_t w = int_wrap(v >= 9.2e18 ? INT64_MAX : v <= -9.2e18 ? INT64_MIN : (int64_t)v, t->dt);
+        if (t->dt == DT_I64)
+            ((int64_t *)t->data)[i] = w;
+        else if (t->dt == DT_U32)
+            ((uint32_t *)t->data)[i] = (uint32_t)w;
+        else
+            ((uint8_t *)t->data)[i] = (uint8_t)w;
+        break;
+    }
     }
 }
 
@@ -92,7 +105,7 @@ void tensor_fill_normal(HostTensor *t, Rng *r, double scale)
 void tensor_fill_uniform(HostTensor *t, Rng *r, double lo, double hi)
 {
     for (int64_t i = 0, n = tensor_numel(t); i < n; i++)
-        tensor_set(t, i, t->dt == DT_I32 ? floor(lo + rng_uniform(r) * (hi - lo)) : lo + rng_uniform(r) * (hi - lo));
+        tensor_set(t, i, dtype_is_int(t->dt) ? floor(lo + rng_uniform(r) * (hi - lo)) : lo + rng_uniform(r) * (hi - lo));
 }
 
 /* The poison's bits per dtype: signalling NaNs (quiet bit clear, payload
@@ -103,14 +116,20 @@ static uint32_t poison_bits(DType dt)
     case DT_F32: return 0x7f805a5au;
     case DT_F16: return 0x7d5au;
     case DT_BF16: return 0x7f9au;
-    case DT_I32: return (uint32_t)TSR_POISON_I32;
-    default: return 0xa5u; /* neither true nor false */
+    case DT_I32:
+    case DT_U32:
+    case DT_I64: return (uint32_t)TSR_POISON_I32; /* i64: in both halves */
+    default: return 0xa5u; /* neither true nor false; for i8 and u8 a value like another */
     }
 }
 
 static uint32_t element_bits(const HostTensor *t, int64_t i)
 {
     switch (dtype_size(t->dt)) {
+    case 8: {
+        uint64_t v = ((const uint64_t *)t->data)[i];
+        return (uint32_t)(v >> 32) == (uint32_t)v ? (uint32_t)v : 0; /* both halves, or no poison */
+    }
     case 4: return ((const uint32_t *)t->data)[i];
     case 2: return ((const uint16_t *)t->data)[i];
     default: return ((const uint8_t *)t->data)[i];
@@ -122,6 +141,7 @@ void tensor_poison(HostTensor *t)
     uint32_t bits = poison_bits(t->dt);
     for (int64_t i = 0, n = tensor_numel(t); i < n; i++) {
         switch (dtype_size(t->dt)) {
+        case 8: ((uint64_t *)t->data)[i] = (uint64_t)bits << 32 | bits; break;
         case 4: ((uint32_t *)t->data)[i] = bits; break;
         case 2: ((uint16_t *)t->data)[i] = (uint16_t)bits; break;
         default: ((uint8_t *)t->data)[i] = (uint8_t)bits; break;

@@ -25,8 +25,10 @@ void tensor_fill_normal(HostTensor *t, Rng *r, double scale);
 void tensor_fill_uniform(HostTensor *t, Rng *r, double lo, double hi);
 /* Fills t with a value no kernel computes, so that elements a kernel did not
  * write can be told apart: for floats a signalling NaN with a payload (every
- * arithmetic operation gives quiet NaNs; isnan() is true of it), for i32
- * TSR_POISON_I32 (a value random tests do not produce). */
+ * arithmetic operation gives quiet NaNs; isnan() is true of it), for i32 and
+ * u32 TSR_POISON_I32 (a value random tests do not produce), for i64 that in
+ * both halves; i8 and u8 have no value to spare (0xa5, which a kernel may
+ * write too). */
 void tensor_poison(HostTensor *t);
 /* Whether element i (memory order) still holds the poison, bit for bit. */
 bool tensor_is_poison(const HostTensor *t, int64_t i);
