@@ -110,7 +110,7 @@ static void attention_variants(void **state)
  * ptxas C75xx warning, and shared memory a block of the target may have. */
 static void backward_kernel_clean(TirFunc *f, const char *target, DType dt, int D, bool causal, bool wgmma)
 {
-    CodegenOptions o = { target, true, 0, 0 };
+    CodegenOptions o = { target, true, 0, 0, false };
     CodegenResult r;
     Diag diag;
     diag_init(&diag, NULL);
