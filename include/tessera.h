@@ -155,7 +155,10 @@ enum {
  * other than 0 on emu and interp) gives TSR_ERR_INVALID_ARGUMENT. */
 typedef struct tsr_context_options {
     /* sizeof(tsr_context_options) as the program was compiled; set by
-     * tsr_context_options_init. It lets the struct grow: the library reads
+     * tsr_context_options_init (which writes the whole struct of the
+     * library's version: a binding that declares the struct itself, as
+     * python/ does, zeroes it and sets struct_size instead). It lets the
+     * struct grow: the library reads
      * only the fields the program's struct has (later fields take their
      * defaults), and refuses with TSR_ERR_UNSUPPORTED a struct from a newer
      * version whose fields this library does not know are not zero. 0 means

@@ -158,21 +158,27 @@ class Context:
     """A device and everything compiled for it. device: "auto", "cuda",
     "emu" or "interp". emu_checks: on emu, also detect shared-memory races
     and reads of uninitialized registers (slower). host_threads: CPU threads
-    per launch on emu and interp (0: all cores). A context is used by one
-    thread at a time."""
+    per launch on emu and interp (0: all cores). target: the code to compile,
+    "sm_80", "sm_90" or "sm_90a" (None: the device's own). A context is used
+    by one thread at a time."""
 
-    def __init__(self, device="auto", ordinal=0, emu_checks=False, host_threads=0, cache_dir=None):
+    def __init__(self, device="auto", ordinal=0, emu_checks=False, host_threads=0, cache_dir=None, target=None):
         self._handle = None
         if device not in _lib.DEVICE_KINDS:
             raise ValueError("device must be one of auto, cuda, emu, interp; got %r" % (device,))
+        # Zeroed by ctypes; struct_size says which fields this binding knows
+        # (tsr_context_options_init would write the library's whole struct,
+        # which may be larger than this one).
         opts = _lib.ContextOptions()
-        lib.tsr_context_options_init(ctypes.byref(opts))
+        opts.struct_size = ctypes.sizeof(_lib.ContextOptions)
         opts.device = _lib.DEVICE_KINDS[device]
         opts.device_ordinal = ordinal
         opts.host_threads = host_threads
         opts.flags = (_lib.TSR_EMU_CHECK_RACES | _lib.TSR_EMU_CHECK_UNINIT) if emu_checks else 0
         self._cache_dir = cache_dir.encode() if cache_dir else None
         opts.cache_dir = self._cache_dir
+        self._target = target.encode() if target else None
+        opts.target = self._target
         handle = ctypes.c_void_p()
         status = lib.tsr_context_create(ctypes.byref(opts), ctypes.byref(handle))
         self._handle = handle.value

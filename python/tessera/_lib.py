@@ -67,6 +67,7 @@ class ContextOptions(ctypes.Structure):
         ("cache_dir", ctypes.c_char_p),
         ("host_threads", ctypes.c_int),
         ("flags", ctypes.c_uint),
+        ("target", ctypes.c_char_p),
     ]
 
 

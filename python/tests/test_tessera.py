@@ -172,6 +172,9 @@ class Errors(unittest.TestCase):
         self.assertEqual(cm.exception.status, "TSR_ERR_NOT_FOUND")
         with self.assertRaises(ValueError):
             tessera.Context("gpu")
+        with self.assertRaises(tessera.TesseraError) as cm:
+            tessera.Context("emu", target="sm_75")
+        self.assertIn("unknown target 'sm_75'", str(cm.exception))
 
     def test_cuda_without_gpu(self):
         try:
