@@ -14,37 +14,15 @@
 #include <stdio.h>
 #include <cmocka.h>
 
-
-static bool run_interp(TirFunc *f, KernelArg *args, int nargs, void *ctx, StrBuf *err)
-{
-    (void)ctx;
-    return interp_launch(f, args, nargs, 0, err);
-}
-
-/* The target whose block sizes the runtime's interp device uses. */
-static const char *interp_target(void)
-{
-    static char target[16];
-    tsr_context_options o;
-    tsr_context_options_init(&o);
-    o.device = TSR_DEVICE_INTERP;
-    tsr_context *ctx;
-    if (tsr_context_create(&o, &ctx) != TSR_OK)
-        fail_msg("no interp context: %s", tsr_context_error(ctx));
-    snprintf(target, sizeof target, "%s", tsr_context_default_target(ctx));
-    tsr_context_destroy(ctx);
-    return target;
-}
-
 static void check_variant(DType dt, int D, bool causal)
 {
-    AttnBwdKernels k = attn_bwd_compile(interp_target(), dt, D, causal);
+    AttnBwdKernels k = attn_bwd_compile(attn_interp_target(), dt, D, causal);
     for (int i = 0; i < ATTN_BWD_NPAIRS; i++) {
         AttnBwdPlan plan = attn_bwd_plan(dt, D, causal, i);
         if (!plan.run)
             continue;
         AttnShape s = { 2, 6, 2, attn_bwd_pairs[i][0], attn_bwd_pairs[i][1], D, causal, 1.0 / sqrt((double)D) };
-        AttnBwdKernelRun r = { &k, run_interp, NULL };
+        AttnBwdKernelRun r = { &k, attn_run_interp, NULL };
         uint64_t seed = 3000 + (uint64_t)i * 7 + (uint64_t)D;
         AttnBwdErrors e = attn_bwd_check_run(dt, s, seed, plan.repeat, attn_bwd_run_kernels, &r);
         attn_bwd_check_assert(&e, dt, &s, "interp");

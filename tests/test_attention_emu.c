@@ -22,18 +22,6 @@ typedef struct {
 
 static const SeqPair pairs[] = { { 1, 1 }, { 113, 203 }, { 128, 217 }, { 239, 1 }, { 256, 256 } };
 
-static bool run_emu(TirFunc *f, KernelArg *args, int nargs, void *ctx, StrBuf *err)
-{
-    EmuRunOptions *o = ctx;
-    return emu_run_kernel(f, args, nargs, o, err);
-}
-
-static bool run_interp(TirFunc *f, KernelArg *args, int nargs, void *ctx, StrBuf *err)
-{
-    (void)ctx;
-    return interp_launch(f, args, nargs, 0, err);
-}
-
 /* The emulator and the interpreter on the same inputs: the outputs may
  * differ by rounding only. */
 static void compare_with_interp(TirFunc *f, DType dt, AttnShape s, const char *target)
@@ -56,7 +44,7 @@ static void compare_with_interp(TirFunc *f, DType dt, AttnShape s, const char *t
         sb_init(&err);
         EmuRunOptions eo = { 0 };
         eo.target = target;
-        if (!(i ? run_emu(f, args, 6, &eo, &err) : run_interp(f, args, 6, NULL, &err)))
+        if (!(i ? attn_run_emu(f, args, 6, &eo, &err) : attn_run_interp(f, args, 6, NULL, &err)))
             fail_msg("%s: %s", i ? "emu" : "interp", err.data);
         sb_free(&err);
     }
@@ -97,7 +85,7 @@ static void check_variant(DType dt, int D, bool causal, int bm, int bn)
             o.check_races = o.check_uninit = i == 1;
             char *ptx = NULL;
             o.ptx = &ptx;
-            AttnErrors e = attn_check_run(f, dt, s, 2000 + i * 7 + (uint64_t)D, run_emu, &o);
+            AttnErrors e = attn_check_run(f, dt, s, 2000 + i * 7 + (uint64_t)D, attn_run_emu, &o);
             attn_check_assert(&e, dt, &s, targets[t]);
             /* what ran: on sm_90a with 64-row blocks, TMA copies and wgmma dots */
             bool hopper = t == 0 && (bm == 0 || bm >= 64);
@@ -127,7 +115,7 @@ static bool run_emu_misaligned_k(TirFunc *f, KernelArg *args, int nargs, void *c
     for (int i = 0; i < nargs && i < 8; i++)
         shifted[i] = args[i];
     shifted[1].tensor.data = buf + 2;
-    bool ok = run_emu(f, shifted, nargs, ctx, err);
+    bool ok = attn_run_emu(f, shifted, nargs, ctx, err);
     free(buf);
     return ok;
 }
@@ -164,7 +152,7 @@ static void long_sequences(void **state)
         AttnShape s = { 1, 2, 1, 1023, 1024, 64, causal, 0.125 };
         EmuRunOptions o = { 0 };
         o.host_threads = 2;
-        AttnErrors e = attn_check_run(module_func(m, "attention_fwd"), DT_F16, s, 31, run_emu, &o);
+        AttnErrors e = attn_check_run(module_func(m, "attention_fwd"), DT_F16, s, 31, attn_run_emu, &o);
         attn_check_assert(&e, DT_F16, &s, "emu");
         tir_module_free(m);
     }

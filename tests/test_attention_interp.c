@@ -18,30 +18,9 @@ typedef struct {
 
 static const SeqPair pairs[] = { { 1, 1 }, { 113, 203 }, { 128, 217 }, { 239, 1 }, { 256, 256 }, { 1023, 1024 } };
 
-static bool run_interp(TirFunc *f, KernelArg *args, int nargs, void *ctx, StrBuf *err)
-{
-    (void)ctx;
-    return interp_launch(f, args, nargs, 0, err);
-}
-
-/* The target whose block sizes the runtime's interp device uses. */
-static const char *interp_target(void)
-{
-    static char target[16];
-    tsr_context_options o;
-    tsr_context_options_init(&o);
-    o.device = TSR_DEVICE_INTERP;
-    tsr_context *ctx;
-    if (tsr_context_create(&o, &ctx) != TSR_OK)
-        fail_msg("no interp context: %s", tsr_context_error(ctx));
-    snprintf(target, sizeof target, "%s", tsr_context_default_target(ctx));
-    tsr_context_destroy(ctx);
-    return target;
-}
-
 static void check_variant(DType dt, int D, bool causal, int bm, int bn)
 {
-    TirModule *m = attn_compile(interp_target(), dt, D, causal, bm, bn);
+    TirModule *m = attn_compile(attn_interp_target(), dt, D, causal, bm, bn);
     TirFunc *f = module_func(m, "attention_fwd");
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
         AttnShape s = { 2, 6, 2, pairs[i].sq, pairs[i].sk, D, causal, 1.0 / sqrt((double)D) };
@@ -50,7 +29,7 @@ static void check_variant(DType dt, int D, bool causal, int bm, int bn)
             s.Hq = 2;
             s.Hkv = 1;
         }
-        AttnErrors e = attn_check_run(f, dt, s, 1000 + i * 7 + (uint64_t)D, run_interp, NULL);
+        AttnErrors e = attn_check_run(f, dt, s, 1000 + i * 7 + (uint64_t)D, attn_run_interp, NULL);
         attn_check_assert(&e, dt, &s, "interp");
     }
     tir_module_free(m);

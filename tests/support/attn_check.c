@@ -1,6 +1,8 @@
 /* The attention check (see attn_check.h). */
 #include "attn_check.h"
 #include "attention_config.h"
+#include "emu_run.h"
+#include "tessera.h"
 
 #include <math.h>
 #include <setjmp.h>
@@ -9,6 +11,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <cmocka.h>
+
+bool attn_run_interp(TirFunc *f, KernelArg *args, int nargs, void *ctx, StrBuf *err)
+{
+    (void)ctx;
+    return interp_launch(f, args, nargs, 0, err);
+}
+
+bool attn_run_emu(TirFunc *f, KernelArg *args, int nargs, void *ctx, StrBuf *err)
+{
+    return emu_run_kernel(f, args, nargs, ctx, err);
+}
+
+const char *attn_interp_target(void)
+{
+    static char target[16];
+    tsr_context_options o;
+    tsr_context_options_init(&o);
+    o.device = TSR_DEVICE_INTERP;
+    tsr_context *ctx;
+    if (tsr_context_create(&o, &ctx) != TSR_OK)
+        fail_msg("no interp context: %s", tsr_context_error(ctx));
+    snprintf(target, sizeof target, "%s", tsr_context_default_target(ctx));
+    tsr_context_destroy(ctx);
+    return target;
+}
 
 AttnErrors attn_check_run(TirFunc *f, DType dt, AttnShape s, uint64_t seed, KernelRunner run, void *ctx)
 {

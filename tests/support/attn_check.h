@@ -15,6 +15,13 @@ typedef struct {
     int64_t unwritten;
 } AttnErrors;
 
+/* Runners for attn_check_run and the backward check: the interpreter (ctx
+ * unused) and the emulator (ctx: the EmuRunOptions, emu_run.h). */
+bool attn_run_interp(TirFunc *f, KernelArg *args, int nargs, void *ctx, StrBuf *err);
+bool attn_run_emu(TirFunc *f, KernelArg *args, int nargs, void *ctx, StrBuf *err);
+/* The target whose block sizes the runtime's interp device uses. */
+const char *attn_interp_target(void);
+
 /* Fails the test if the runner fails. */
 AttnErrors attn_check_run(TirFunc *f, DType dt, AttnShape s, uint64_t seed, KernelRunner run, void *ctx);
 /* FlashAttention's rule, and LSE within 1e-4 relative; names the case in
