@@ -50,6 +50,26 @@ static void require_ptxas(void)
     }
 }
 
+/* The PTX of `what` (a kernel and its variant, named in messages) touches
+ * no local memory and assembles for target without spills, stack or C75xx
+ * warnings (wgmma serialized, a warpgroup fence or wait ptxas had to add). */
+static void assert_assembles_clean(const char *ptx, const char *target, const char *what)
+{
+    if (strstr(ptx, "ld.local") || strstr(ptx, "st.local"))
+        fail_msg("%s touches local memory", what);
+    PtxasReport rep;
+    StrBuf log;
+    sb_init(&log);
+    if (!ptxas_check(ptxas, ptx, target, &rep, &log))
+        fail_msg("ptxas rejects %s:\n%s", what, log.data);
+    if (rep.spill_stores || rep.spill_loads || rep.stack)
+        fail_msg("%s spills: %d bytes stored, %d loaded, %d of stack:\n%s", what, rep.spill_stores, rep.spill_loads,
+                 rep.stack, log.data);
+    if (rep.c75xx)
+        fail_msg("%s: ptxas -v warns:\n%s", what, log.data);
+    sb_free(&log);
+}
+
 static void attention_variants(void **state)
 {
     (void)state;
@@ -85,21 +105,10 @@ static void attention_variants(void **state)
                     if (hopper && (strstr(ptx, "mma.sync") || strstr(ptx, "ldmatrix") || strstr(ptx, "cp.async.cg")))
                         fail_msg("attention sm_90a D=%d %s: mma.sync, ldmatrix or cp.async in the PTX", dims[d],
                                  dtype_name(dts[k]));
-                    if (strstr(ptx, "ld.local") || strstr(ptx, "st.local"))
-                        fail_msg("attention %s D=%d %s causal=%d touches local memory", targets[t], dims[d],
-                                 dtype_name(dts[k]), causal);
-                    PtxasReport rep;
-                    StrBuf log;
-                    sb_init(&log);
-                    if (!ptxas_check(ptxas, ptx, targets[t], &rep, &log))
-                        fail_msg("ptxas rejects attention %s D=%d:\n%s", targets[t], dims[d], log.data);
-                    if (rep.spill_stores || rep.spill_loads || rep.stack)
-                        fail_msg("attention %s D=%d %s causal=%d BM=%s BN=%s spills: %s", targets[t], dims[d],
-                                 dtype_name(dts[k]), causal, bm, bn, log.data);
-                    if (rep.c75xx) /* wgmma serialized, or a fence or wait ptxas had to add */
-                        fail_msg("attention %s D=%d %s causal=%d: ptxas -v warns:\n%s", targets[t], dims[d],
-                                 dtype_name(dts[k]), causal, log.data);
-                    sb_free(&log);
+                    char what[128];
+                    snprintf(what, sizeof what, "attention %s %s D=%d causal=%d BM=%s BN=%s", targets[t],
+                             dtype_name(dts[k]), dims[d], causal, bm, bn);
+                    assert_assembles_clean(ptx, targets[t], what);
                     free(ptx);
                     tir_module_free(m);
                 }
@@ -123,20 +132,11 @@ static void backward_kernel_clean(TirFunc *f, const char *target, DType dt, int 
         fail_msg("%s %s D=%d %s: no %s", what, target, D, dtype_name(dt), mma);
     if (wgmma && strstr(r.ptx, "mma.sync"))
         fail_msg("%s %s D=%d %s: mma.sync beside wgmma", what, target, D, dtype_name(dt));
-    if (strstr(r.ptx, "ld.local") || strstr(r.ptx, "st.local"))
-        fail_msg("%s %s D=%d %s causal=%d touches local memory", what, target, D, dtype_name(dt), causal);
     if (r.smem_bytes > target_lookup(target)->smem_per_block)
         fail_msg("%s %s D=%d: %zu bytes of shared memory, more than a block has", what, target, D, r.smem_bytes);
-    PtxasReport rep;
-    StrBuf log;
-    sb_init(&log);
-    if (!ptxas_check(ptxas, r.ptx, target, &rep, &log))
-        fail_msg("ptxas rejects %s %s D=%d:\n%s", what, target, D, log.data);
-    if (rep.spill_stores || rep.spill_loads || rep.stack)
-        fail_msg("%s %s D=%d %s causal=%d spills: %s", what, target, D, dtype_name(dt), causal, log.data);
-    if (rep.c75xx)
-        fail_msg("%s %s D=%d %s causal=%d: ptxas -v warns:\n%s", what, target, D, dtype_name(dt), causal, log.data);
-    sb_free(&log);
+    char name[128];
+    snprintf(name, sizeof name, "%s %s D=%d %s causal=%d", what, target, D, dtype_name(dt), causal);
+    assert_assembles_clean(r.ptx, target, name);
     codegen_result_free(&r);
 }
 
@@ -198,17 +198,9 @@ static void examples_assemble(void **state)
             const Program *p = &programs[i];
             TirModule *m = compile_file_or_fail(p->file, p->defs, p->ndefs);
             char *ptx = ptx_of(module_func(m, p->kernel), targets[t]);
-            PtxasReport rep;
-            StrBuf log;
-            sb_init(&log);
-            if (!ptxas_check(ptxas, ptx, targets[t], &rep, &log))
-                fail_msg("ptxas rejects %s (%s) for %s:\n%s", p->kernel, p->file, targets[t], log.data);
-            if (strstr(ptx, "ld.local") || strstr(ptx, "st.local"))
-                fail_msg("%s touches local memory", p->kernel);
-            if (rep.spill_stores || rep.spill_loads || rep.stack)
-                fail_msg("%s (%s) spills for %s: %d bytes stored, %d loaded, %d of stack", p->kernel, p->file,
-                         targets[t], rep.spill_stores, rep.spill_loads, rep.stack);
-            sb_free(&log);
+            char what[160];
+            snprintf(what, sizeof what, "%s (%s) for %s", p->kernel, p->file, targets[t]);
+            assert_assembles_clean(ptx, targets[t], what);
             free(ptx);
             tir_module_free(m);
         }
