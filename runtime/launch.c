@@ -222,19 +222,27 @@ static tsr_status tensor_layout(tsr_kernel *k, int i, const HostTensor *h, uint6
                   (int)es);
         return TSR_ERR_LAUNCH;
     }
-    bool aligned = addr % 16 == 0;
-    for (int d = 0; d < last; d++)
-        if (h->shape[d] > 1 && (h->strides[d] * es) % 16)
-            aligned = false;
-    if (!aligned)
+    bool vectors, tma;
+    rt_tensor_access(h, &vectors, &tma);
+    if (!vectors)
         *unaligned |= param_bit(i);
+    if (!tma)
+        *tma_unfit |= param_bit(i);
+    return TSR_OK;
+}
+
+void rt_tensor_access(const HostTensor *h, bool *vectors, bool *tma)
+{
+    int64_t es = dtype_size(h->dt);
+    *vectors = (uintptr_t)h->data % 16 == 0;
+    for (int d = 0; d + 1 < h->rank; d++)
+        if (h->shape[d] > 1 && (h->strides[d] * es) % 16)
+            *vectors = false;
     StrBuf why;
     sb_init(&why);
     TmaTensor tt;
-    if (!rt_tma_tensor(h, &tt) || !rt_tma_fit(&tt, &why))
-        *tma_unfit |= param_bit(i);
+    *tma = rt_tma_tensor(h, &tt) && rt_tma_fit(&tt, &why);
     sb_free(&why);
-    return TSR_OK;
 }
 
 /* The sizes of a launch's arrays (from the context's allocator). */

@@ -223,6 +223,10 @@ void rt_dl_dtype_name(DLDataType d, char *buf, size_t n);
  * in 63 bits or in the address space around the data pointer; launch
  * validation refuses such tensors, so devices may assume true. */
 bool rt_tensor_extent(const HostTensor *t, const char **lo, size_t *bytes);
+/* How a launch may access a tensor (launch.c): with 16-byte vectors (data
+ * and the strides of dims longer than 1 multiples of 16 bytes), and through
+ * a tensor map (rt_tma_fit). The variant a launch picks follows from it. */
+void rt_tensor_access(const HostTensor *h, bool *vectors, bool *tma);
 
 /* Packs the kernel parameters of a launch per backend/abi.h (the tensor
  * maps of l->tma included) into buf and

@@ -21,31 +21,51 @@ static size_t tensor_extent(const HostTensor *t)
     return (size_t)(last + 1) * (size_t)dtype_size(t->dt);
 }
 
-/* The tensors to launch with the variant that accesses them element by
- * element (no vectors, no tensor maps), as the runtime decides
- * (runtime/launch.c): data not 16-byte aligned or a stride that is not a
- * multiple of 16 bytes, or a tensor TMA cannot take. */
-static uint64_t unaligned_tensors(const KernelArg *args, int nargs)
+/* The tensors 16-byte vectors cannot access (*unaligned) and those no
+ * tensor map can describe (*unfit), as the runtime judges them
+ * (rt_tensor_access). */
+static void tensor_access(const KernelArg *args, int nargs, uint64_t *unaligned, uint64_t *unfit)
 {
-    uint64_t mask = 0;
-    StrBuf why;
-    sb_init(&why);
+    *unaligned = *unfit = 0;
     for (int i = 0; i < nargs && i < 64; i++) {
-        const HostTensor *t = &args[i].tensor;
+        bool vectors, tma;
         if (!args[i].is_tensor)
             continue;
-        bool ok = (uintptr_t)t->data % 16 == 0;
-        for (int d = 0; d + 1 < t->rank; d++)
-            if (t->shape[d] > 1 && (t->strides[d] * dtype_size(t->dt)) % 16)
-                ok = false;
-        TmaTensor tt;
-        if (rt_tma_tensor(t, &tt) && !rt_tma_fit(&tt, &why))
-            ok = false;
-        if (!ok)
-            mask |= (uint64_t)1 << i;
+        rt_tensor_access(&args[i].tensor, &vectors, &tma);
+        *unaligned |= vectors ? 0 : (uint64_t)1 << i;
+        *unfit |= tma ? 0 : (uint64_t)1 << i;
     }
-    sb_free(&why);
-    return mask;
+}
+
+static bool compile_variant(TirFunc *f, const char *target, uint64_t unaligned, CodegenResult *cr, StrBuf *err)
+{
+    CodegenOptions co = { target, true, unaligned, 0, false };
+    Diag diag;
+    diag_init(&diag, NULL);
+    bool ok = compile_ptx(f, &co, false, NULL, cr, &diag);
+    if (!ok)
+        sb_puts(err, diag.out.data ? diag.out.data : "code generation failed");
+    diag_free(&diag);
+    return ok;
+}
+
+/* The PTX the runtime launches these tensors with (runtime/launch.c,
+ * prepare_for): the variant for the tensors vectors cannot access, or, when
+ * that one asks for a map of a tensor no map can describe, the variant that
+ * also accesses those element by element. */
+static bool compile_for(TirFunc *f, const char *target, const KernelArg *args, int nargs, CodegenResult *cr,
+                        StrBuf *err)
+{
+    uint64_t unaligned, unfit, mapped = 0;
+    tensor_access(args, nargs, &unaligned, &unfit);
+    if (!compile_variant(f, target, unaligned, cr, err))
+        return false;
+    for (int r = 0; r < cr->ntma; r++)
+        mapped |= cr->tma[r].param < 64 ? (uint64_t)1 << cr->tma[r].param : 0;
+    if (!(mapped & unfit))
+        return true;
+    codegen_result_free(cr);
+    return compile_variant(f, target, unaligned | (mapped & unfit), cr, err);
 }
 
 /* The tensor maps the kernel takes (CodegenResult.tma), encoded for the
@@ -73,17 +93,9 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
     int64_t grid[3];
     if (f->syms.len > 64 || !kernel_bind_args(f, args, nargs, syms, err) || !kernel_eval_grid(f, args, syms, grid, err))
         return false;
-    CodegenOptions co = { o->target, true, unaligned_tensors(args, nargs), 0, false };
     CodegenResult cr;
-    Diag diag;
-    diag_init(&diag, NULL);
-    bool ok = compile_ptx(f, &co, false, NULL, &cr, &diag);
-    if (!ok) {
-        sb_puts(err, diag.out.data ? diag.out.data : "code generation failed");
-        diag_free(&diag);
+    if (!compile_for(f, o->target, args, nargs, &cr, err))
         return false;
-    }
-    diag_free(&diag);
     if (o->ptx)
         *o->ptx = tsr_xstrdup(cr.ptx);
     EmuModule *m = NULL;
@@ -140,7 +152,7 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
     launch.check_uninit = o->check_uninit;
     launch.host_threads = o->host_threads;
     launch.stats = &stats;
-    ok = grid[0] * grid[1] * grid[2] == 0 || emu_launch(m, cr.kernel_name, ptrs, &launch, err) == 0;
+    bool ok = grid[0] * grid[1] * grid[2] == 0 || emu_launch(m, cr.kernel_name, ptrs, &launch, err) == 0;
     o->warp_insns = stats.warp_insns;
     free(maps);
     free(store);
