@@ -83,13 +83,14 @@ static void attention_variants(void **state)
             for (size_t k = 0; k < 2; k++)
                 for (int causal = 0; causal < 2; causal++) {
                     AttnConfig cfg = attention_config(targets[t], dts[k], dims[d], causal);
-                    char bm[16], bn[16], dbuf[16];
+                    char bm[16], bn[16], dbuf[16], wbuf[16];
                     snprintf(bm, sizeof bm, "%d", cfg.bm);
                     snprintf(bn, sizeof bn, "%d", cfg.bn);
                     snprintf(dbuf, sizeof dbuf, "%d", dims[d]);
-                    Define defs[5] = { { "T", dtype_name(dts[k]) }, { "D", dbuf }, { "BM", bm }, { "BN", bn },
-                                       { "CAUSAL", causal ? "true" : "false" } };
-                    TirModule *m = compile_file_or_fail("kernels/attention.tsr", defs, 5);
+                    snprintf(wbuf, sizeof wbuf, "%d", cfg.warps ? cfg.warps : 4);
+                    Define defs[6] = { { "T", dtype_name(dts[k]) }, { "D", dbuf }, { "BM", bm }, { "BN", bn },
+                                       { "CAUSAL", causal ? "true" : "false" }, { "W", wbuf } };
+                    TirModule *m = compile_file_or_fail("kernels/attention.tsr", defs, 6);
                     char *ptx = ptx_of(module_func(m, "attention_fwd"), targets[t]);
                     /* sm_80: mma.sync from ldmatrix fragments, cp.async copies; sm_90a: wgmma from
                      * descriptors, TMA copies on mbarriers (no mma.sync, ldmatrix or cp.async at all) */
@@ -101,8 +102,9 @@ static void attention_variants(void **state)
                                             "cp.async.bulk.tensor.4d.shared::cluster.global.tile",
                                             "mbarrier.arrive.expect_tx", "mbarrier.try_wait.parity",
                                             /* a producer warpgroup (target_sm90a_ws.c) */
-                                            "256 threads per block", "setmaxnreg.dec.sync.aligned.u32 24",
-                                            "bar.arrive 2, 160", "mbarrier.arrive.shared::cta.b64", NULL };
+                                            "384 threads per block", "setmaxnreg.dec.sync.aligned.u32 24",
+                                            "setmaxnreg.inc.sync.aligned.u32 240", "bar.arrive 2, 288",
+                                            "mbarrier.arrive.shared::cta.b64", NULL };
                     for (const char **w = hopper ? sm90a : sm80; *w; w++)
                         if (!strstr(ptx, *w))
                             fail_msg("attention %s D=%d %s: no %s in the PTX", targets[t], dims[d],
@@ -117,7 +119,7 @@ static void attention_variants(void **state)
                     free(ptx);
                     if (hopper) { /* and without the producer: the kernel's own warps copy */
                         ptx = ptx_with(module_func(m, "attention_fwd"), targets[t], true);
-                        if (!strstr(ptx, "128 threads per block") || strstr(ptx, "setmaxnreg") ||
+                        if (!strstr(ptx, "256 threads per block") || strstr(ptx, "setmaxnreg") ||
                             strstr(ptx, "bar.arrive") || !strstr(ptx, "cp.async.bulk.tensor"))
                             fail_msg("%s without warp specialization: a producer, or no TMA", what);
                         strncat(what, " no-ws", sizeof what - strlen(what) - 1);
