@@ -180,6 +180,11 @@ typedef struct tsr_context_options {
      * tsr_context_default_target). Lets emu run the code of either GPU
      * generation. An unknown name is TSR_ERR_INVALID_ARGUMENT. */
     const char *target;
+    /* Since 0.1 (after target): TSR_COMPILE_* flags added to those of every
+     * module compiled in this context, attention's included (e.g.
+     * TSR_COMPILE_NO_WARP_SPECIALIZE for an ablation). Unknown bits are
+     * TSR_ERR_INVALID_ARGUMENT. */
+    unsigned compile_flags;
 } tsr_context_options;
 
 /* Fills *opts with the defaults (struct_size, then all zero:
@@ -279,7 +284,11 @@ typedef struct tsr_compile_options {
 /* TSR_COMPILE_NO_WARP_SPECIALIZE: no producer warpgroup on sm_90a (the
  * kernel's warps copy their own tiles, as on sm_80), for ablation and
  * debugging (backend/README.md). Part of the JIT cache key. */
-enum { TSR_COMPILE_LINE_INFO = 1 << 0, TSR_COMPILE_NO_WARP_SPECIALIZE = 1 << 1 };
+enum {
+    TSR_COMPILE_LINE_INFO = 1 << 0,
+    TSR_COMPILE_NO_WARP_SPECIALIZE = 1 << 1,
+    TSR_COMPILE_FLAGS_ALL = (1 << 2) - 1 /* every flag this version knows */
+};
 
 /* Fills *opts with the defaults: struct_size, then all zero. */
 TSR_API void tsr_compile_options_init(tsr_compile_options *opts);
