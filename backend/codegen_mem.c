@@ -122,6 +122,77 @@ static void element_address(Emitter *em, const Access *a, int li, int r, LLVMVal
     *ok = mask;
 }
 
+/* Whether the whole tile of `in` lies inside the tensor: each point index
+ * inside its dim, each range [start, start + len) inside its: len <= dim
+ * (loop-invariant, hoisted) and start <= dim - len, the start taken
+ * unsigned so that a negative one fails. One test per copy instead of one
+ * per element. */
+static LLVMValueRef tile_inside(Emitter *em, const Access *a, const TirInst *in)
+{
+    LLVMBuilderRef b = em->b;
+    LLVMValueRef all = NULL;
+    for (int d = 0; d < a->p->rank; d++) {
+        LLVMValueRef dim = dim_size(em, a->p, d), c;
+        if (a->tile_dim[d] < 0) {
+            c = LLVMBuildICmp(b, LLVMIntULT, a->start[d], dim, "");
+        } else {
+            LLVMValueRef len = em_i32(em, in->lens[d]);
+            LLVMValueRef fits = LLVMBuildICmp(b, LLVMIntSGE, dim, len, "");
+            LLVMValueRef room = LLVMBuildSub(b, dim, len, "");
+            c = LLVMBuildAnd(b, fits, LLVMBuildICmp(b, LLVMIntULE, a->start[d], room, ""), "");
+        }
+        all = all ? LLVMBuildAnd(b, all, c, "") : c;
+    }
+    return all;
+}
+
+/* The address of the element at register r (layout li) of a tile that lies
+ * inside the tensor: its origin (the tile's start), plus the thread's
+ * offset (its lane and warp coordinates) and the register's (constant
+ * coordinates times the strides): only the origin changes from one loop
+ * iteration to the next, so the other two are hoisted (LLVM's LICM) and
+ * no per-element index, bounds test or 32-to-64-bit widening is left. */
+static LLVMValueRef inside_address(Emitter *em, const Access *a, LLVMValueRef origin, int li, int r)
+{
+    LLVMBuilderRef b = em->b;
+    int coord[LAYOUT_MAX_RANK];
+    layout_coord_of_reg(&em->f->layouts.data[li], r, coord);
+    LLVMValueRef thread = em_i64(em, 0), reg = em_i64(em, 0);
+    int last = a->p->rank - 1;
+    for (int d = 0; d < a->p->rank; d++) {
+        int td = a->tile_dim[d];
+        if (td < 0)
+            continue;
+        /* the register's coordinate bits and the thread's are disjoint: their sum */
+        LLVMValueRef base = LLVMBuildZExt(b, em_lcoord(em, li, 0, td), em->t_i64, "");
+        LLVMValueRef c = em_i64(em, coord[td]);
+        if (d != last) {
+            base = LLVMBuildMul(b, base, em->param_stride[a->param][d], "");
+            c = LLVMBuildMul(b, c, em->param_stride[a->param][d], "");
+        }
+        thread = LLVMBuildAdd(b, thread, base, "");
+        reg = LLVMBuildAdd(b, reg, c, "");
+    }
+    LLVMTypeRef et = em_elem_type(em, a->p->dt);
+    LLVMValueRef p = LLVMBuildGEP2(b, et, origin, &thread, 1, "");
+    return LLVMBuildGEP2(b, et, p, &reg, 1, "");
+}
+
+/* The origin of a tile inside the tensor: the element at its start
+ * indices, which are not negative there. */
+static LLVMValueRef tile_origin(Emitter *em, const Access *a)
+{
+    LLVMBuilderRef b = em->b;
+    LLVMValueRef off = em_i64(em, 0);
+    for (int d = 0; d < a->p->rank; d++) {
+        LLVMValueRef wide = LLVMBuildZExt(b, a->start[d], em->t_i64, "");
+        if (d != a->p->rank - 1)
+            wide = LLVMBuildMul(b, wide, em->param_stride[a->param][d], "");
+        off = LLVMBuildAdd(b, off, wide, "");
+    }
+    return LLVMBuildGEP2(b, em_elem_type(em, a->p->dt), em->param_ptr[a->param], &off, 1, "");
+}
+
 /* Number of 32-bit words (or one 16-bit word, or one byte held in a 16-bit
  * register) an access of `bytes` moves. */
 static int access_words(int bytes) { return bytes >= 4 ? bytes / 4 : 1; }
@@ -310,6 +381,25 @@ static bool copy_to_shared(Emitter *em, const TirInst *in, const Layout *sl, TTy
         LLVMBuildCondBr(em->b, owner, work, done);
         LLVMPositionBuilderAtEnd(em->b, work);
     }
+    LLVMBasicBlockRef joined = NULL;
+    if (async) {
+        /* A tile wholly inside the tensor (every one but the edges'): copies
+         * without per-element addresses, tests or sizes. */
+        LLVMBasicBlockRef inside = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "inside");
+        LLVMBasicBlockRef edge = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "edge");
+        joined = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "joined");
+        LLVMBuildCondBr(em->b, tile_inside(em, &a, in), inside, edge);
+        LLVMPositionBuilderAtEnd(em->b, inside);
+        LLVMValueRef origin = tile_origin(em, &a);
+        for (int g = 0; g < layout_nregs(&copy); g += a.vec) {
+            LLVMValueRef row, col;
+            em_stored_rc(&s, em_lcoord(em, li, g, 0), em_lcoord(em, li, g, 1), &row, &col);
+            LLVMValueRef dst = em_smem_at(em, em_shared_offset(em, &s, base, row, col));
+            em->target->emit->copy16(em, dst, inside_address(em, &a, origin, li, g), em_i32(em, 16));
+        }
+        LLVMBuildBr(em->b, joined);
+        LLVMPositionBuilderAtEnd(em->b, edge);
+    }
     for (int g = 0; g < layout_nregs(&copy); g += a.vec) {
         LLVMValueRef ptr, ok;
         element_address(em, &a, li, g, &ptr, &ok);
@@ -332,6 +422,10 @@ static bool copy_to_shared(Emitter *em, const TirInst *in, const Layout *sl, TTy
                 LLVMBuildStore(em->b, el[i], em_smem_at(em, em_shared_offset(em, &s, base, row, col)));
             }
         }
+    }
+    if (joined) {
+        LLVMBuildBr(em->b, joined);
+        LLVMPositionBuilderAtEnd(em->b, joined);
     }
     if (owner) {
         LLVMBuildBr(em->b, done);
