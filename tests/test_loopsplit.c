@@ -69,23 +69,24 @@ static void reference(Form form, const float *x, int32_t lo, int32_t hi, int32_t
 }
 
 /* The loops at the top of the kernel's body after target t's passes, and
- * whether the first has an if at its top. */
-static int top_loops(TirFunc *f, const char *target, bool *first_has_if)
+ * the ifs at the top of the first two. */
+static int top_loops(TirFunc *f, const char *target, int ifs[2])
 {
     TirFunc *c = tir_func_clone(f);
     tir_run_codegen_passes(c, target_lookup(target), NULL);
     int loops = 0;
-    *first_has_if = false;
+    ifs[0] = ifs[1] = 0;
     TirBlock *b = tir_block(c, c->body);
     for (int i = 0; i < b->insts.len; i++) {
         TirInst *in = tir_inst(c, b->insts.data[i]);
         if (in->op != TIR_FOR)
             continue;
-        if (loops++ == 0) {
+        if (loops < 2) {
             TirBlock *body = tir_block(c, in->blocks[0]);
             for (int k = 0; k < body->insts.len; k++)
-                *first_has_if |= tir_inst(c, body->insts.data[k])->op == TIR_IF;
+                ifs[loops] += tir_inst(c, body->insts.data[k])->op == TIR_IF;
         }
+        loops++;
     }
     tir_func_free(c);
     return loops;
@@ -96,14 +97,15 @@ static void run_form(Form form)
     TirModule *m = compile_file_or_fail(FILE_NAME, NULL, 0);
     TirFunc *f = module_func(m, names[form]);
     for (int t = 0; t < 2; t++) {
-        bool has_if;
-        int loops = top_loops(f, t ? "sm_90a" : "sm_80", &has_if);
+        int ifs[2];
+        int loops = top_loops(f, t ? "sm_90a" : "sm_80", ifs);
         if (form == NO_SPLIT) {
             assert_int_equal(loops, 1);
-            assert_true(has_if);
-        } else {
+            assert_int_equal(ifs[0], 1);
+        } else { /* the first loop without the if, the second with it */
             assert_int_equal(loops, 2);
-            assert_false(has_if);
+            assert_int_equal(ifs[0], 0);
+            assert_int_equal(ifs[1], 1);
         }
     }
     int64_t xs[1] = { N }, ys[1] = { BN };
@@ -155,7 +157,7 @@ static void no_split(void **state) { (void)state; run_form(NO_SPLIT); }
  * keys than a block, whole blocks, whole blocks plus one key, and causal
  * masks with Sq != Sk (the diagonal blocks start at row0 + 1 + Sk - Sq), on
  * the interpreter and on the emulator for sm_80 and sm_90a, against the
- * double-precision reference. */
+ * double-precision reference; and with a negative scale and a zero one. */
 static void attention_boundaries(void **state)
 {
     (void)state;
@@ -165,11 +167,17 @@ static void attention_boundaries(void **state)
             const char *target = t ? "sm_90a" : "sm_80";
             TirModule *m = attn_compile(target, DT_F16, 64, causal, 64, 64);
             TirFunc *f = module_func(m, "attention_fwd");
-            bool has_if;
-            assert_int_equal(top_loops(f, target, &has_if), 2);
-            assert_false(has_if);
-            for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
-                AttnShape sh = { 1, 2, 1, pairs[i][0], pairs[i][1], 64, causal, 0.125 };
+            /* the mask's if only in the second loop (both keep the scale's sign test) */
+            int ifs[2];
+            assert_int_equal(top_loops(f, target, ifs), 2);
+            assert_int_equal(ifs[0], 1);
+            assert_int_equal(ifs[1], 2);
+            /* the last two pairs again with a negative scale and with 0 (the
+             * fused form's rowmin, and masked scores staying -inf) */
+            static const double scales[] = { 0.125, 0.125, 0.125, 0.125, 0.125, 0.125, -0.3, 0.0 };
+            for (size_t i = 0; i < sizeof scales / sizeof scales[0]; i++) {
+                size_t pi = i < 6 ? i : i - 2;
+                AttnShape sh = { 1, 2, 1, pairs[pi][0], pairs[pi][1], 64, causal, scales[i] };
                 EmuRunOptions o = { 0 };
                 o.target = target;
                 o.host_threads = 2;
