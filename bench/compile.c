@@ -322,8 +322,9 @@ int bench_ptxas_main(int argc, char **argv)
         sb_printf(&md, "Machine instructions (SASS) counted with %s: all of them, mma.sync (HMMA), wgmma (HGMMA), "
                        "ldmatrix (LDSM), cp.async (LDGSTS), TMA loads (UTMALDG) and special functions (MUFU: ex2, "
                        "lg2, rcp). A static count, not a speed.\n\n"
-                       "Main loop (support/sass.h): of the loops of the SASS (back edges), the one with the most "
-                       "tensor-core instructions and, among those, the shortest iteration (the unmasked one); "
+                       "Main loop (support/sass.h): of the loops of the SASS (back edges), those with the most "
+                       "tensor-core instructions, the innermost, the first in the listing (after loop splitting, "
+                       "the mask-free steady state); "
                        "`loop min` and `loop max`: instructions on the shortest and the longest path through one "
                        "iteration; `per tile`: those per 64x64xD tile of work, path x 8192*D / multiply-adds per "
                        "warp per iteration (the sum of M*N*K over the dots in the loop body, over the warps).\n\n",

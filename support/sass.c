@@ -401,19 +401,31 @@ int sass_loops(const char *listing, SassLoop *out, int max)
     return n;
 }
 
+/* Loop a holds loop b (listing ranges). */
+static bool holds(const SassLoop *a, const SassLoop *b)
+{
+    return a != b && a->first <= b->first && b->last <= a->last;
+}
+
 int sass_main_loop(const SassLoop *loops, int n)
 {
+    int most = 0;
+    for (int k = 0; k < n; k++)
+        most = loops[k].mma > most ? loops[k].mma : most;
     int best = -1;
     for (int k = 0; k < n; k++) {
         const SassLoop *a = &loops[k];
-        if (best < 0) {
-            best = k;
+        if (most == 0) { /* no tensor-core work: the longest loop */
+            if (best < 0 || a->instructions > loops[best].instructions)
+                best = k;
             continue;
         }
-        const SassLoop *b = &loops[best];
-        bool better = b->mma || a->mma ? a->mma > b->mma || (a->mma == b->mma && a->shortest < b->shortest)
-                                       : a->instructions > b->instructions;
-        if (better)
+        if (a->mma != most)
+            continue;
+        bool inner = true;
+        for (int j = 0; j < n && inner; j++)
+            inner = !(loops[j].mma == most && holds(a, &loops[j]));
+        if (inner && (best < 0 || a->first < loops[best].first))
             best = k;
     }
     return best;

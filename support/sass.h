@@ -32,9 +32,10 @@ typedef struct {
 int sass_loops(const char *listing, SassLoop *out, int max);
 
 /* The main loop among n: of those with the most tensor-core instructions,
- * the one with the shortest iteration (after loop splitting, the mask-free
- * steady state rather than the masked remainder); with no tensor-core
- * instructions anywhere, the longest loop. -1 when n is 0. */
+ * the innermost ones (holding no other such loop), and of those the first
+ * in the listing: after loop splitting, the mask-free steady state, which
+ * comes before the masked iterations. With no tensor-core instructions
+ * anywhere, the longest loop. -1 when n is 0. */
 int sass_main_loop(const SassLoop *loops, int n);
 
 #endif

@@ -114,8 +114,14 @@ static void nested_loops(void **state)
     assert_int_equal(l[1].first, 0);
     assert_int_equal(l[1].shortest, 4);
     assert_int_equal(l[1].longest, 4);
-    /* equal tensor-core work: the shorter iteration */
+    /* equal tensor-core work: the inner loop */
     assert_int_equal(sass_main_loop(l, 2), 0);
+    /* two loops one after the other with as much work: the first, even if
+     * the second has the shorter iteration */
+    SassLoop two[2] = { { 10, 20, 11, 9, 11, 4 }, { 30, 40, 11, 7, 11, 4 } };
+    assert_int_equal(sass_main_loop(two, 2), 0);
+    two[1].mma = 5; /* more work wins */
+    assert_int_equal(sass_main_loop(two, 2), 1);
     /* more loops than asked for: the count says so */
     assert_int_equal(sass_loops(text, l, 1), 2);
 }
