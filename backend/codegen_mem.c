@@ -146,36 +146,46 @@ static LLVMValueRef tile_inside(Emitter *em, const Access *a, const TirInst *in)
     return all;
 }
 
-/* The address of the element at register r (layout li) of a tile that lies
- * inside the tensor: its origin (the tile's start), plus the thread's
- * offset (its lane and warp coordinates) and the register's (constant
- * coordinates times the strides): only the origin changes from one loop
- * iteration to the next, so the other two are hoisted (LLVM's LICM) and
- * no per-element index, bounds test or 32-to-64-bit widening is left. */
-static LLVMValueRef inside_address(Emitter *em, const Access *a, LLVMValueRef origin, int li, int r)
+/* The offset, in elements, from register `from`'s element to register
+ * `to`'s in a tile of layout li (constant coordinate differences times the
+ * strides: loop-invariant). */
+static LLVMValueRef reg_delta(Emitter *em, const Access *a, int li, int from, int to)
 {
     LLVMBuilderRef b = em->b;
-    int coord[LAYOUT_MAX_RANK];
-    layout_coord_of_reg(&em->f->layouts.data[li], r, coord);
-    LLVMValueRef thread = em_i64(em, 0), reg = em_i64(em, 0);
+    int c0[LAYOUT_MAX_RANK], c1[LAYOUT_MAX_RANK];
+    layout_coord_of_reg(&em->f->layouts.data[li], from, c0);
+    layout_coord_of_reg(&em->f->layouts.data[li], to, c1);
+    LLVMValueRef off = em_i64(em, 0);
+    for (int d = 0; d < a->p->rank; d++) {
+        int td = a->tile_dim[d];
+        if (td < 0 || c1[td] == c0[td])
+            continue;
+        LLVMValueRef c = em_i64(em, (int64_t)c1[td] - c0[td]);
+        if (d != a->p->rank - 1)
+            c = LLVMBuildMul(b, c, em->param_stride[a->param][d], "");
+        off = LLVMBuildAdd(b, off, c, "");
+    }
+    return off;
+}
+
+/* The address of register 0's element (layout li) of a tile that lies
+ * inside the tensor: its origin plus the thread's offset (its lane and warp
+ * coordinates times the strides, loop-invariant). */
+static LLVMValueRef inside_address(Emitter *em, const Access *a, LLVMValueRef origin, int li)
+{
+    LLVMBuilderRef b = em->b;
+    LLVMValueRef thread = em_i64(em, 0);
     int last = a->p->rank - 1;
     for (int d = 0; d < a->p->rank; d++) {
         int td = a->tile_dim[d];
         if (td < 0)
             continue;
-        /* the register's coordinate bits and the thread's are disjoint: their sum */
         LLVMValueRef base = LLVMBuildZExt(b, em_lcoord(em, li, 0, td), em->t_i64, "");
-        LLVMValueRef c = em_i64(em, coord[td]);
-        if (d != last) {
+        if (d != last)
             base = LLVMBuildMul(b, base, em->param_stride[a->param][d], "");
-            c = LLVMBuildMul(b, c, em->param_stride[a->param][d], "");
-        }
         thread = LLVMBuildAdd(b, thread, base, "");
-        reg = LLVMBuildAdd(b, reg, c, "");
     }
-    LLVMTypeRef et = em_elem_type(em, a->p->dt);
-    LLVMValueRef p = LLVMBuildGEP2(b, et, origin, &thread, 1, "");
-    return LLVMBuildGEP2(b, et, p, &reg, 1, "");
+    return LLVMBuildGEP2(b, em_elem_type(em, a->p->dt), origin, &thread, 1, "");
 }
 
 /* The origin of a tile inside the tensor: the element at its start
@@ -390,12 +400,19 @@ static bool copy_to_shared(Emitter *em, const TirInst *in, const Layout *sl, TTy
         joined = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "joined");
         LLVMBuildCondBr(em->b, tile_inside(em, &a, in), inside, edge);
         LLVMPositionBuilderAtEnd(em->b, inside);
-        LLVMValueRef origin = tile_origin(em, &a);
+        /* Each chunk's source is the previous one's plus an invariant step
+         * (one 64-bit add): the first chunk's from the tile's origin. */
+        LLVMValueRef src = inside_address(em, &a, tile_origin(em, &a), li);
+        LLVMTypeRef et = em_elem_type(em, a.p->dt);
         for (int g = 0; g < layout_nregs(&copy); g += a.vec) {
+            if (g) {
+                LLVMValueRef step = reg_delta(em, &a, li, g - a.vec, g);
+                src = LLVMBuildGEP2(em->b, et, src, &step, 1, "");
+            }
             LLVMValueRef row, col;
             em_stored_rc(&s, em_lcoord(em, li, g, 0), em_lcoord(em, li, g, 1), &row, &col);
             LLVMValueRef dst = em_smem_at(em, em_shared_offset(em, &s, base, row, col));
-            em->target->emit->copy16(em, dst, inside_address(em, &a, origin, li, g), em_i32(em, 16));
+            em->target->emit->copy16(em, dst, src, em_i32(em, 16));
         }
         LLVMBuildBr(em->b, joined);
         LLVMPositionBuilderAtEnd(em->b, edge);
