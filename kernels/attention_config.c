@@ -14,16 +14,24 @@ typedef struct {
 } AttnRow;
 
 static const AttnRow table[] = {
-    /* target  dtype head_dim causal   BM  BN */
+    /* target  dtype head_dim causal   BM  BN  W */
+    /* sm_90a: two consumer warpgroups of 64 rows each beside the producer
+     * warpgroup the compiler adds (backend/README.md, warp specialization):
+     * FlashAttention-3's shape, 168 registers at entry growing to 240, 0
+     * spills (ptxas 13.0); the largest key blocks whose two stages fit the
+     * 227 KB of shared memory. */
+    { "sm_90a", 0,   64,      0,     { 128, 128, 8 } },
+    { "sm_90a", 0,   128,     0,     { 128, 128, 8 } },
+    { "sm_90a", 0,   256,     0,     { 128, 64, 8 } },
     /* sm_80, D=64: 128 keys a block halve the per-iteration costs that do
      * not grow with the block (the accumulator's rescaling, Q's ldmatrix,
-     * the row reductions' shuffles, the loop and copy control): 1,276
-     * instructions per 64x64x64 tile instead of 1,444, 240 registers, no
-     * spills (tessera-bench ptxas). */
-    { "sm_80", 0,    64,      0,     { 64, 128 } },
-    { NULL,    0,    64,      0,     { 64, 64 } },
-    { NULL,    0,    128,     0,     { 64, 64 } },
-    { NULL,    0,    256,     0,     { 64, 32 } },
+     * the row reductions' shuffles, the loop and copy control): 1,238
+     * instructions per 64x64x64 tile instead of 1,420, 254 registers, no
+     * spills (tessera-bench ptxas, bench/results/main-loop.md). */
+    { "sm_80", 0,    64,      0,     { 64, 128, 0 } },
+    { NULL,    0,    64,      0,     { 64, 64, 0 } },
+    { NULL,    0,    128,     0,     { 64, 64, 0 } },
+    { NULL,    0,    256,     0,     { 64, 32, 0 } },
 };
 
 AttnConfig attention_config(const char *target, DType dt, int head_dim, bool causal)
@@ -35,7 +43,7 @@ AttnConfig attention_config(const char *target, DType dt, int head_dim, bool cau
             return r->cfg;
     }
     /* Unlisted head dims: keep the K/V tile small as D grows. */
-    AttnConfig dflt = { 64, head_dim > 128 ? 32 : 64 };
+    AttnConfig dflt = { 64, head_dim > 128 ? 32 : 64, 0 };
     return dflt;
 }
 
