@@ -273,7 +273,9 @@ static void f32_multiply_adds_contract(void **state)
 /* Counting nvdisasm's instructions: address comments, predicates, labels
  * and headers; then, when nvdisasm is there, attention D=128 has exactly
  * the 64 + 64 mma.sync of its loop body per warp (QK^T: 8 n-tiles x 8
- * k-steps; PV: 16 n-tiles x 4 k-steps) and nothing spills. */
+ * k-steps; PV: 16 n-tiles x 4 k-steps) in each of its two key loops (the
+ * mask-free one and the masked one after it, passes/pass_loopsplit.c) and
+ * nothing spills. */
 static void sass_counts(void **state)
 {
     (void)state;
@@ -310,12 +312,12 @@ static void sass_counts(void **state)
     sb_init(&log);
     if (!ptxas_check_sass(ptxas, nvdisasm, ptx, "sm_90a", &rep, &c, &log))
         fail_msg("ptxas or nvdisasm failed:\n%s", log.data);
-    /* 8 wgmmas for Q K^T (K = 128 in steps of 16), 4 for P V (K = 64) */
-    assert_int_equal(c.hgmma, 12);
+    /* 8 wgmmas for Q K^T (K = 128 in steps of 16), 4 for P V (K = 64), in each loop */
+    assert_int_equal(c.hgmma, 2 * 12);
     assert_int_equal(c.hmma, 0);
     assert_int_equal(c.ldsm, 0);
     assert_int_equal(c.ldgsts, 0);
-    assert_true(c.utmaldg > 0 && c.mufu > 0 && c.instructions > 50 * c.hgmma);
+    assert_true(c.utmaldg > 0 && c.mufu > 0 && c.instructions > 25 * c.hgmma);
     /* the producer gives registers back (the 4 consumer warps start with
      * 248 at one block per multiprocessor and take none) */
     assert_int_equal(c.usetmaxreg, 1);
@@ -328,9 +330,9 @@ static void sass_counts(void **state)
     ptx = ptx_of(m->funcs.data[0], "sm_80");
     if (!ptxas_check_sass(ptxas, nvdisasm, ptx, "sm_80", &rep, &c, &log))
         fail_msg("ptxas or nvdisasm failed:\n%s", log.data);
-    assert_int_equal(c.hmma, 128);
+    assert_int_equal(c.hmma, 2 * 128);
     assert_int_equal(c.hgmma, 0);
-    assert_true(c.instructions > 4 * c.hmma);
+    assert_true(c.instructions > 2 * c.hmma);
     assert_true(c.ldsm > 0 && c.mufu > 0);
     assert_int_equal(rep.spill_stores, 0);
     sb_free(&log);
