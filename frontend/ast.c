@@ -180,6 +180,10 @@ static void print_node(StrBuf *out, const AstNode *n, int indent)
         print_node(out, n->a, indent);
         sb_putc(out, ' ');
         print_node(out, n->b, indent);
+        if (n->c) {
+            sb_puts(out, " if ");
+            print_node(out, n->c, indent);
+        }
         sb_putc(out, ')');
         break;
     case AST_EXPR:

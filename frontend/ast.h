@@ -29,7 +29,7 @@ typedef enum {
     /* statements */
     AST_LET,    /* let name = a; */
     AST_VAR,    /* var name = a; */
-    AST_ASSIGN, /* a = b; (a is a name or an index of a name) */
+    AST_ASSIGN, /* a = b; or a = b if c; (a is a name or an index of a name; c: a mask) */
     AST_FOR,    /* for name in a .. b step c pipeline(d) body; ival: loop depth (sema) */
     AST_WHILE,  /* while a body; ival: loop depth (sema) */
     AST_JUMP,   /* break, continue or return (op: the keyword); ival: the depth of the loop it leaves (sema) */

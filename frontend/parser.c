@@ -572,7 +572,8 @@ static AstNode *parse_jump(Parser *p)
     return n;
 }
 
-/* stmt := let_stmt | for_stmt | while_stmt | if_stmt | jump_stmt | block | expr ['=' expr] ';' */
+/* stmt := let_stmt | for_stmt | while_stmt | if_stmt | jump_stmt | block
+ *       | expr ['=' expr ['if' expr]] ';' */
 static AstNode *parse_stmt(Parser *p)
 {
     if (!enter(p))
@@ -596,6 +597,8 @@ static AstNode *parse_stmt(Parser *p)
             advance(p);
             n->a = lhs;
             n->b = parse_expr(p);
+            if (accept(p, TK_KW_IF)) /* a masked store: the mask */
+                n->c = parse_expr(p);
         } else {
             n = node(p, AST_EXPR, pos);
             n->a = lhs;

@@ -1399,26 +1399,30 @@ static bool is_builtin(const char *name)
 
 /* --- indexing --- */
 
-/* An integer index as the i32 that loads and stores take: u32 and i64
- * values beyond the i32 range saturate, which keeps them outside every
- * tensor (dims are below 2^31), so the bounds rule still holds. */
+/* An integer index (scalar or tile) as the i32 that loads and stores take:
+ * u32 and i64 values beyond the i32 range saturate, which keeps them outside
+ * every tensor (dims are below 2^31), so the bounds rule still holds. */
 static ValId index_as_i32(Sema *s, ValId v, SrcPos pos)
 {
-    DType dt = vtype(s, v).dt;
+    TType t = vtype(s, v);
+    DType dt = t.dt;
     if (dt == DT_I32)
         return v;
     if (dt == DT_U32 || dt == DT_I64) {
-        ValId hi[2] = { v, tir_const_int(s->f, s->cur, pos, dt, INT32_MAX) };
-        v = emit(s, TIR_MIN, pos, hi, 2, ttype_scalar(dt));
+        ValId hi[2] = { v, broadcast_to(s, tir_const_int(s->f, s->cur, pos, dt, INT32_MAX), t, pos) };
+        v = emit(s, TIR_MIN, pos, hi, 2, t);
     }
     if (dt == DT_I64) {
-        ValId lo[2] = { v, tir_const_int(s->f, s->cur, pos, dt, INT32_MIN) };
-        v = emit(s, TIR_MAX, pos, lo, 2, ttype_scalar(dt));
+        ValId lo[2] = { v, broadcast_to(s, tir_const_int(s->f, s->cur, pos, dt, INT32_MIN), t, pos) };
+        v = emit(s, TIR_MAX, pos, lo, 2, t);
     }
-    return emit1(s, TIR_CAST, pos, v, ttype_scalar(DT_I32));
+    t.dt = DT_I32;
+    return emit1(s, TIR_CAST, pos, v, t);
 }
 
-static bool scalar_index(Sema *s, const AstNode *n, ValId *out)
+/* A tensor index: an integer scalar, or (when `tiles` is set) an integer
+ * tile of coordinates, a gather or scatter (dsl/README.md §8.2). */
+static bool point_index(Sema *s, const AstNode *n, bool tiles, ValId *out)
 {
     SVal v = eval(s, n);
     if (v.k == SV_ERR)
@@ -1427,21 +1431,52 @@ static bool scalar_index(Sema *s, const AstNode *n, ValId *out)
     if (v.k == SV_ERR)
         return false;
     TType t = vtype(s, v.v);
-    if (t.rank != 0 || !dtype_is_int(t.dt)) {
-        error(s, n->pos, "a tensor index must be an integer scalar, found %s", type_str(s, t));
+    if ((t.rank != 0 && !tiles) || !dtype_is_int(t.dt)) {
+        error(s, n->pos, "a tensor index must be an integer scalar%s, found %s", tiles ? " or tile" : "",
+              type_str(s, t));
         return false;
     }
     *out = index_as_i32(s, v.v, n->pos);
     return true;
 }
 
-/* The TIR form of tensor[items]: the load or store instruction's fields. */
+static bool scalar_index(Sema *s, const AstNode *n, ValId *out) { return point_index(s, n, false, out); }
+
+/* The TIR form of tensor[items]: the fields of a load or store (slices), or
+ * of a gather or scatter (indexed: idx[d] is an i32 scalar or a tile of the
+ * element shape `tile`). */
 typedef struct {
     int param;
     ValId idx[TIR_MAX_RANK];
     int lens[TIR_MAX_RANK];
     TType tile;
+    bool indexed;
 } Access;
+
+/* Index tiles (and scalars) broadcast together to the shape of the gathered
+ * tile; slices cannot be mixed with them. */
+static bool indexed_shape(Sema *s, const AstNode *n, Access *acc)
+{
+    const TirParam *p = &s->f->params.data[acc->param];
+    TType shape = ttype_scalar(p->dt);
+    for (int d = 0; d < p->rank; d++) {
+        if (acc->lens[d]) {
+            error(s, n->args.data[d]->pos,
+                  "a slice cannot be mixed with index tiles; write its coordinates as a tile, e.g. "
+                  "arange<LEN>(start)[None, :]");
+            return false;
+        }
+        if (!broadcast_shape(s, shape, vtype(s, acc->idx[d]), &shape, n->args.data[d]->pos, "a tensor index"))
+            return false;
+    }
+    shape.dt = p->dt; /* index tiles have one rank (broadcast_shape), so at most 2 */
+    for (int d = 0; d < p->rank; d++)
+        if (vtype(s, acc->idx[d]).rank)
+            acc->idx[d] = broadcast_to(s, acc->idx[d], shape, n->args.data[d]->pos);
+    acc->tile = shape;
+    acc->indexed = true;
+    return true;
+}
 
 static bool tensor_access(Sema *s, const AstNode *n, int param, Access *acc)
 {
@@ -1459,7 +1494,8 @@ static bool tensor_access(Sema *s, const AstNode *n, int param, Access *acc)
     }
     acc->param = param;
     acc->tile = ttype_scalar(p->dt);
-    bool ok = true;
+    acc->indexed = false;
+    bool ok = true, tiles = false;
     for (int d = 0; d < p->rank; d++) {
         const AstNode *it = n->args.data[d];
         acc->lens[d] = 0;
@@ -1484,34 +1520,82 @@ static bool tensor_access(Sema *s, const AstNode *n, int param, Access *acc)
                 continue;
             }
             acc->lens[d] = (int)len;
-        } else if (!scalar_index(s, it, &acc->idx[d])) {
+        } else if (!point_index(s, it, true, &acc->idx[d])) {
             ok = false;
+            continue;
         }
+        tiles |= it->kind != AST_FULL && it->kind != AST_SLICE && vtype(s, acc->idx[d]).rank > 0;
         if (acc->lens[d])
             acc->tile.shape[acc->tile.rank++] = acc->lens[d];
     }
-    if (ok && acc->tile.rank > 2) {
+    if (!ok)
+        return false;
+    if (tiles)
+        return indexed_shape(s, n, acc);
+    if (acc->tile.rank > 2) {
         error(s, n->pos, "a tile has at most 2 dimensions; this slice of '%s' has %d", p->name, acc->tile.rank);
         return false;
     }
-    return ok && check_tile_type(s, n->pos, acc->tile);
+    return check_tile_type(s, n->pos, acc->tile);
 }
 
-static InstId emit_access(Sema *s, TirOp op, const Access *acc, SrcPos pos, ValId value)
+/* A slice access in the indexed form: each slice's coordinates as an
+ * arange along its tile dimension (for a masked store or an atomic). */
+static void access_as_indexed(Sema *s, Access *acc, SrcPos pos)
+{
+    if (acc->indexed)
+        return;
+    const TirParam *p = &s->f->params.data[acc->param];
+    TType it = acc->tile;
+    it.dt = DT_I32;
+    for (int d = 0, t = 0; d < p->rank; d++) {
+        if (!acc->lens[d])
+            continue;
+        ValId v = emit1(s, TIR_ARANGE, pos, acc->idx[d], ttype_tile(DT_I32, 1, &acc->lens[d]));
+        if (it.rank == 2) { /* [L] as [L, 1] or [1, L] */
+            int shape[2] = { t == 0 ? acc->lens[d] : 1, t == 0 ? 1 : acc->lens[d] };
+            v = emit1(s, TIR_EXPAND_DIMS, pos, v, ttype_tile(DT_I32, 2, shape));
+            tir_inst(s->f, tir_val(s->f, v)->def)->axis = t == 0 ? 1 : 0;
+        }
+        acc->idx[d] = broadcast_to(s, v, it, pos);
+        t++;
+    }
+    acc->indexed = true;
+}
+
+/* A load, or a gather when the access is indexed; returns the tile. */
+static ValId emit_load(Sema *s, const Access *acc, SrcPos pos)
 {
     const TirParam *p = &s->f->params.data[acc->param];
-    ValId args[TIR_MAX_RANK + 1];
-    for (int d = 0; d < p->rank; d++)
-        args[d] = acc->idx[d];
-    int nargs = p->rank;
-    if (op == TIR_STORE)
-        args[nargs++] = value;
-    InstId id = tir_append(s->f, s->cur, op, pos, args, nargs, &acc->tile, op == TIR_LOAD);
+    InstId id = tir_append(s->f, s->cur, acc->indexed ? TIR_GATHER : TIR_LOAD, pos, acc->idx, p->rank, &acc->tile, 1);
     TirInst *in = tir_inst(s->f, id);
     in->param = acc->param;
     for (int d = 0; d < p->rank; d++)
         in->lens[d] = acc->lens[d];
-    return id;
+    return in->res[0];
+}
+
+/* A store of `value` (already of the tile's type), or a scatter of kind
+ * `kind` under `mask` (a bool scalar or tile of the tile's shape; TIR_NONE:
+ * every element) when the access is indexed or anything but a plain store. */
+static void emit_store(Sema *s, Access *acc, SrcPos pos, ValId value, ValId mask, ScatterKind kind)
+{
+    const TirParam *p = &s->f->params.data[acc->param];
+    ValId args[TIR_MAX_RANK + 2];
+    if (mask != TIR_NONE || kind != SCATTER_STORE)
+        access_as_indexed(s, acc, pos);
+    for (int d = 0; d < p->rank; d++)
+        args[d] = acc->idx[d];
+    int nargs = p->rank;
+    if (acc->indexed)
+        args[nargs++] = mask != TIR_NONE ? mask : tir_const_int(s->f, s->cur, pos, DT_BOOL, 1);
+    args[nargs++] = value;
+    InstId id = tir_append(s->f, s->cur, acc->indexed ? TIR_SCATTER : TIR_STORE, pos, args, nargs, NULL, 0);
+    TirInst *in = tir_inst(s->f, id);
+    in->param = acc->param;
+    in->kind = kind;
+    for (int d = 0; d < p->rank; d++)
+        in->lens[d] = acc->indexed ? 0 : acc->lens[d];
 }
 
 /* tile[items] with ':' and None: adds axes of size 1. */
@@ -1563,8 +1647,7 @@ static SVal eval_index(Sema *s, const AstNode *n)
         Access acc;
         if (!tensor_access(s, n, base.param, &acc))
             return sv_err;
-        InstId id = emit_access(s, TIR_LOAD, &acc, n->pos, TIR_NONE);
-        return sv_val(tir_inst(s->f, id)->res[0]);
+        return sv_val(emit_load(s, &acc, n->pos));
     }
     if (base.k == SV_VAL)
         return tile_index(s, n, base);
@@ -1663,9 +1746,41 @@ static SVal convert_for_assign(Sema *s, SVal v, TType target, SrcPos pos, const 
     return sv_val(broadcast_to(s, v.v, target, pos));
 }
 
+/* The mask of a masked store or an atomic: a bool scalar, or a bool tile
+ * that broadcasts to the stored tile's shape. */
+static bool store_mask(Sema *s, const AstNode *n, TType tile, ValId *out)
+{
+    SVal m = eval(s, n);
+    if (m.k == SV_ERR)
+        return false;
+    m = const_as(s, m, DT_BOOL, n->pos);
+    if (m.k == SV_ERR)
+        return false;
+    TType t = vtype(s, m.v);
+    if (t.dt != DT_BOOL) {
+        error(s, expr_start(n), "a store's mask must be bool, found %s", type_str(s, t));
+        return false;
+    }
+    bool fits = t.rank == 0 || t.rank == tile.rank;
+    for (int i = 0; fits && i < t.rank; i++)
+        fits = t.shape[i] == tile.shape[i] || t.shape[i] == 1;
+    if (!fits) {
+        error(s, expr_start(n), "the mask %s does not broadcast to the stored tile %s", type_str(s, t),
+              type_str(s, tile));
+        return false;
+    }
+    tile.dt = DT_BOOL;
+    *out = t.rank ? broadcast_to(s, m.v, tile, expr_start(n)) : m.v;
+    return true;
+}
+
 static void check_assign(Sema *s, const AstNode *n)
 {
     const AstNode *target = n->a;
+    if (n->c && target->kind != AST_INDEX) {
+        error(s, expr_start(n->c), "'if' masks only stores to tensors; for a variable write x = where(mask, value, x)");
+        return;
+    }
     if (target->kind == AST_NAME) {
         Binding *b = lookup(s, target->name);
         SVal v = eval(s, n->b);
@@ -1707,8 +1822,11 @@ static void check_assign(Sema *s, const AstNode *n)
         char what[160];
         snprintf(what, sizeof what, "a slice of '%s'", p->name);
         SVal v = convert_for_assign(s, eval(s, n->b), acc.tile, expr_start(n->b), what);
+        ValId mask = TIR_NONE;
+        if (n->c && !store_mask(s, n->c, acc.tile, &mask))
+            return;
         if (v.k != SV_ERR)
-            emit_access(s, TIR_STORE, &acc, n->pos, v.v);
+            emit_store(s, &acc, n->pos, v.v, mask, SCATTER_STORE);
         return;
     }
     error(s, target->pos, "cannot assign to this expression");

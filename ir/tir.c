@@ -256,6 +256,7 @@ bool tir_op_is_pure(TirOp op)
 {
     switch (op) {
     case TIR_STORE:
+    case TIR_SCATTER:
     case TIR_FOR:
     case TIR_IF:
     case TIR_YIELD:
@@ -267,6 +268,8 @@ bool tir_op_is_pure(TirOp op)
     default: return true;
     }
 }
+
+bool tir_op_reads_memory(TirOp op) { return op == TIR_LOAD || op == TIR_GATHER; }
 
 static void replace_in_block(TirFunc *f, BlockId b, ValId from, ValId to)
 {

@@ -48,7 +48,7 @@ typedef struct {
     /* tensor cores and reductions */                                                  \
     X(DOT, "dot") X(REDUCE, "reduce")                                                  \
     /* memory */                                                                       \
-    X(LOAD, "load") X(STORE, "store")                                                  \
+    X(LOAD, "load") X(STORE, "store") X(GATHER, "gather") X(SCATTER, "scatter")        \
     /* control */                                                                      \
     X(FOR, "for") X(IF, "if") X(YIELD, "yield")                                        \
     /* code generation */                                                              \
@@ -63,6 +63,8 @@ typedef enum {
 } TirOp;
 
 typedef enum { REDUCE_SUM, REDUCE_MAX, REDUCE_MIN } ReduceKind;
+/* TirInst.kind of a SCATTER: a plain store, or an atomic read-modify-write. */
+typedef enum { SCATTER_STORE, SCATTER_ADD, SCATTER_MAX, SCATTER_MIN } ScatterKind;
 enum { TIR_FOR_EXIT = 1 }; /* TirInst.kind of a FOR that can stop early */
 
 /* Operands and attributes, by op:
@@ -91,6 +93,17 @@ enum { TIR_FOR_EXIT = 1 }; /* TirInst.kind of a FOR that can stop early */
  *                Elements outside the tensor read 0.
  *   STORE        as LOAD, plus the value as the last argument; elements outside
  *                the tensor are not written. No result.
+ *   GATHER       param: tensor; args: one coordinate per tensor dim, each an i32
+ *                scalar or an i32 tile of the result's shape: element e of the
+ *                result is the tensor's element at (args[0][e], args[1][e], ...),
+ *                0 when that lies outside the tensor.
+ *   SCATTER      param: tensor; args: coordinates as GATHER's, then a mask (bool
+ *                scalar or tile), then the value (a scalar or tile; the
+ *                coordinates and the mask have its shape or are scalars); kind
+ *                (ScatterKind): element e of the value is stored (or, atomically,
+ *                added, maxed, mined) at its coordinates when mask[e] is true and
+ *                they lie inside the tensor. No result. Lanes whose coordinates
+ *                coincide: one of the stores wins; atomics all take effect.
  *   FOR          args: lb, ub, step, inits...; blocks[0]: body with args (iv,
  *                iters...) ending in YIELD of the next iters; results: final iters.
  *                stages: software-pipelining depth asked for (0 = none).
@@ -272,6 +285,9 @@ bool tir_op_is_unary(TirOp op);
 bool tir_op_is_math(TirOp op);
 /* Pure: no side effect, result depends only on operands and attributes. */
 bool tir_op_is_pure(TirOp op);
+/* Reads tensor memory (LOAD, GATHER): pure, but never merged or moved
+ * across stores. */
+bool tir_op_reads_memory(TirOp op);
 
 /* The index in f->tma of a request equal to r, appended when there is none
  * (one map serves every load of the same tensor with the same box). */

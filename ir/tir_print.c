@@ -49,6 +49,28 @@ static void print_mem(StrBuf *out, TirFunc *f, const TirInst *in)
     }
 }
 
+/* gather X[%1, %2], scatter add X[%1, %2] if %3 = %4 */
+static void print_indexed(StrBuf *out, TirFunc *f, const TirInst *in)
+{
+    static const char *const kinds[] = { "", " add", " max", " min" };
+    const TirParam *p = &f->params.data[in->param];
+    if (in->op == TIR_SCATTER)
+        sb_puts(out, kinds[in->kind]);
+    sb_printf(out, " %s[", p->name);
+    for (int d = 0; d < p->rank; d++) {
+        if (d)
+            sb_puts(out, ", ");
+        print_val(out, in->args[d]);
+    }
+    sb_putc(out, ']');
+    if (in->op == TIR_SCATTER) {
+        sb_puts(out, " if ");
+        print_val(out, in->args[p->rank]);
+        sb_puts(out, " = ");
+        print_val(out, in->args[p->rank + 1]);
+    }
+}
+
 static void print_inst(StrBuf *out, TirFunc *f, InstId id, int depth)
 {
     const TirInst *in = tir_inst(f, id);
@@ -66,6 +88,8 @@ static void print_inst(StrBuf *out, TirFunc *f, InstId id, int depth)
     case TIR_NUM_PROGRAMS: sb_printf(out, " %d", in->axis); break;
     case TIR_LOAD:
     case TIR_STORE: print_mem(out, f, in); break;
+    case TIR_GATHER:
+    case TIR_SCATTER: print_indexed(out, f, in); break;
     case TIR_ASYNC_COPY:
         sb_printf(out, " buf %d stage ", in->buf);
         print_val(out, in->args[in->nargs - 1]);

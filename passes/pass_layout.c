@@ -233,7 +233,18 @@ static void analyze_inst(LayoutPass *p, InstId id)
                 set_nat(p, res, p->natural[pick], p->weight[pick], NULL);
         }
         break;
+    case TIR_GATHER: {
+        /* Its coordinates' layout, else a load's. */
+        int l, w;
+        pick_operand_layout(p, in, 0, &l, &w);
+        if (l == FLEX)
+            set_nat(p, r, default_blocked(p, vtype(p, r)), 4, NULL);
+        else
+            set_nat(p, r, l, w, NULL);
+        break;
+    }
     case TIR_STORE:
+    case TIR_SCATTER:
     case TIR_YIELD: break;
     default:
         if (is_elementwise(in->op)) {
@@ -420,6 +431,18 @@ static void rewrite_dot(LayoutPass *p, InstId id)
         in->args[2] = c;
 }
 
+/* Every tile operand of instruction id in layout l. */
+static void materialize_args(LayoutPass *p, InstId id, int l)
+{
+    for (int i = 0; i < tir_inst(p->f, id)->nargs; i++) {
+        ValId v = tir_inst(p->f, id)->args[i];
+        if (rank_of(p, v)) {
+            ValId m = materialize(p, v, l);
+            tir_inst(p->f, id)->args[i] = m;
+        }
+    }
+}
+
 static void rewrite_inst(LayoutPass *p, InstId id)
 {
     TirInst *in = tir_inst(p->f, id);
@@ -470,17 +493,17 @@ static void rewrite_inst(LayoutPass *p, InstId id)
         break;
     }
     case TIR_LOAD: break;
+    case TIR_GATHER:
+    case TIR_SCATTER: {
+        /* Coordinates, mask and value in the layout of the elements. */
+        ValId elems = in->op == TIR_GATHER ? in->res[0] : in->args[in->nargs - 1];
+        if (rank_of(p, elems))
+            materialize_args(p, id, own_layout(p, elems));
+        break;
+    }
     default:
-        if (is_elementwise(in->op)) {
-            int l = own_layout(p, in->res[0]);
-            for (int i = 0; i < in->nargs; i++) {
-                ValId v = tir_inst(p->f, id)->args[i];
-                if (rank_of(p, v)) {
-                    ValId m = materialize(p, v, l);
-                    tir_inst(p->f, id)->args[i] = m;
-                }
-            }
-        }
+        if (is_elementwise(in->op))
+            materialize_args(p, id, own_layout(p, in->res[0]));
         break;
     }
     set_result_layouts(p, tir_inst(p->f, id));

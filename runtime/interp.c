@@ -137,6 +137,133 @@ static void exec_access(Interp *in, const TirInst *ins)
     }
 }
 
+/* The element of operand a of ins for element k of the access: a scalar
+ * operand serves every element. */
+static TirElem arg_elem(Interp *in, const TirInst *ins, int a, int64_t k)
+{
+    return storage(in, ins->args[a])[tir_type(in->f, ins->args[a]).rank ? k : 0];
+}
+
+/* The offset in t of element k of a gather or scatter, or -1 when its
+ * coordinates lie outside the tensor. */
+static int64_t indexed_offset(Interp *in, const TirInst *ins, const HostTensor *t, int rank, int64_t k)
+{
+    int64_t off = 0;
+    for (int d = 0; d < rank; d++) {
+        int64_t c = arg_elem(in, ins, d, k).i;
+        if (c < 0 || c >= t->shape[d])
+            return -1;
+        off += c * t->strides[d];
+    }
+    return off;
+}
+
+/* f32 bits with a subnormal flushed to a zero of its sign, as the GPU's
+ * atomic f32 add takes its operands and writes its result. */
+static float flush_f32(float x) { return fabsf(x) < 0x1p-126f ? copysignf(0.0f, x) : x; }
+
+/* Whether x comes after old in the order GPU atomic max and min give f32
+ * bit patterns (backend/codegen_mem.c): a value with the sign bit clear is
+ * compared as a signed integer, one with the sign bit set as an unsigned one
+ * in reverse -- the float order, with NaNs placed by their bits. */
+static bool f32_bits_after(uint32_t x, uint32_t old)
+{
+    return (x >> 31) ? x < old : (int32_t)x > (int32_t)old;
+}
+
+/* The new value of an element of dtype dt after an atomic of kind k with
+ * operand x (dsl/README.md §8.3). */
+static TirElem atomic_apply(int k, DType dt, TirElem old, TirElem x)
+{
+    if (k == SCATTER_ADD) {
+        TirElem r;
+        if (dt == DT_F32)
+            r.f = flush_f32(flush_f32(old.f) + flush_f32(x.f));
+        else if (dtype_is_float(dt))
+            r.f = round_to_dtype(old.f + x.f, dt);
+        else
+            r.i = int_wrap((int64_t)((uint64_t)old.i + (uint64_t)x.i), dt);
+        return r;
+    }
+    bool after;
+    if (dt == DT_F32) {
+        uint32_t xb, ob;
+        memcpy(&xb, &x.f, 4);
+        memcpy(&ob, &old.f, 4);
+        after = k == SCATTER_MAX ? f32_bits_after(xb, ob) : (xb != ob && !f32_bits_after(xb, ob));
+    } else if (dtype_is_signed(dt)) {
+        after = k == SCATTER_MAX ? x.i > old.i : x.i < old.i;
+    } else {
+        after = k == SCATTER_MAX ? (uint64_t)x.i > (uint64_t)old.i : (uint64_t)x.i < (uint64_t)old.i;
+    }
+    return after ? x : old;
+}
+
+/* Element `off` of t updated atomically (program instances run on several
+ * host threads): a compare-and-swap loop on the element's bytes. */
+static void atomic_update(const HostTensor *t, int64_t off, int kind, TirElem x)
+{
+    int size = dtype_size(t->dt);
+    uint8_t *p = (uint8_t *)t->data + off * size;
+    uint64_t old_bits = 0, new_bits = 0;
+    HostTensor cur = *t, next = *t; /* one element each, for read_elem and write_elem */
+    cur.data = &old_bits;
+    next.data = &new_bits;
+    for (;;) {
+        switch (size) {
+        case 2: old_bits = __atomic_load_n((uint16_t *)p, __ATOMIC_RELAXED); break;
+        case 4: old_bits = __atomic_load_n((uint32_t *)p, __ATOMIC_RELAXED); break;
+        default: old_bits = __atomic_load_n((uint64_t *)p, __ATOMIC_RELAXED); break;
+        }
+        new_bits = 0;
+        write_elem(&next, 0, atomic_apply(kind, t->dt, read_elem(&cur, 0), x));
+        bool done;
+        switch (size) {
+        case 2: {
+            uint16_t o = (uint16_t)old_bits;
+            done = __atomic_compare_exchange_n((uint16_t *)p, &o, (uint16_t)new_bits, false, __ATOMIC_SEQ_CST,
+                                               __ATOMIC_RELAXED);
+            break;
+        }
+        case 4: {
+            uint32_t o = (uint32_t)old_bits;
+            done = __atomic_compare_exchange_n((uint32_t *)p, &o, (uint32_t)new_bits, false, __ATOMIC_SEQ_CST,
+                                               __ATOMIC_RELAXED);
+            break;
+        }
+        default:
+            done = __atomic_compare_exchange_n((uint64_t *)p, &old_bits, new_bits, false, __ATOMIC_SEQ_CST,
+                                               __ATOMIC_RELAXED);
+            break;
+        }
+        if (done)
+            return;
+    }
+}
+
+/* A gather reads each element at its coordinates (0 outside the tensor); a
+ * scatter writes, or atomically combines, each element whose mask is true
+ * and whose coordinates lie inside the tensor. */
+static void exec_indexed(Interp *in, const TirInst *ins)
+{
+    const TirParam *p = &in->f->params.data[ins->param];
+    const HostTensor *t = &in->args[ins->param].tensor;
+    bool scatter = ins->op == TIR_SCATTER;
+    ValId elems = scatter ? ins->args[ins->nargs - 1] : ins->res[0];
+    TirElem *tile = storage(in, elems);
+    for (int64_t k = 0, n = numel(in, elems); k < n; k++) {
+        int64_t off = indexed_offset(in, ins, t, p->rank, k);
+        if (!scatter) {
+            tile[k] = off >= 0 ? read_elem(t, off) : (TirElem){ .i = 0 };
+        } else if (off >= 0 && arg_elem(in, ins, p->rank, k).i) {
+            if (ins->kind == SCATTER_STORE)
+                write_elem(t, off, tile[k]);
+            else
+                atomic_update(t, off, ins->kind, tile[k]);
+        }
+    }
+}
+
 static void exec_broadcast(Interp *in, ValId src, ValId dst)
 {
     TType st = tir_type(in->f, src), dt = tir_type(in->f, dst);
@@ -300,6 +427,8 @@ static void exec_inst(Interp *in, const TirInst *ins)
     case TIR_REDUCE: exec_reduce(in, ins); break;
     case TIR_LOAD:
     case TIR_STORE: exec_access(in, ins); break;
+    case TIR_GATHER:
+    case TIR_SCATTER: exec_indexed(in, ins); break;
     case TIR_FOR: exec_for(in, ins); break;
     case TIR_IF: {
         BlockId b = storage(in, ins->args[0])[0].i ? ins->blocks[0] : ins->blocks[1];

@@ -51,4 +51,8 @@ for t in sm_80 sm_90a; do
     one $t tests/programs/control.tsr jumps
     one $t dsl/examples/dropout.tsr dropout -D T=f16
     one $t dsl/examples/dropout.tsr philox
+    one $t tests/programs/indexed.tsr embed -D T=f16
+    for k in masked_copy scatter_odd lookup even_programs; do
+        one $t tests/programs/indexed.tsr $k
+    done
 done

@@ -187,6 +187,11 @@ static const Program programs[] = {
     { "tests/programs/control.tsr", "jumps", { { "T", "f32" } }, 0 },
     { "dsl/examples/dropout.tsr", "dropout", { { "T", "f16" } }, 1 },
     { "dsl/examples/dropout.tsr", "philox", { { "T", "f32" } }, 0 },
+    { "tests/programs/indexed.tsr", "embed", { { "T", "f16" } }, 1 },
+    { "tests/programs/indexed.tsr", "masked_copy", { { "T", "f32" } }, 0 },
+    { "tests/programs/indexed.tsr", "scatter_odd", { { "T", "f32" } }, 0 },
+    { "tests/programs/indexed.tsr", "lookup", { { "T", "f32" } }, 0 },
+    { "tests/programs/indexed.tsr", "even_programs", { { "T", "f32" } }, 0 },
 };
 
 static void examples_assemble(void **state)

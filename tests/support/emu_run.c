@@ -162,3 +162,16 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
     codegen_result_free(&cr);
     return ok;
 }
+
+const char *const run_places[RUN_PLACES] = { "interp", "sm_80", "sm_90a" };
+
+bool run_kernel_at(TirFunc *f, const KernelArg *args, int nargs, int place, StrBuf *err)
+{
+    if (place == 0)
+        return interp_launch(f, args, nargs, 2, err);
+    EmuRunOptions o = { 0 };
+    o.target = run_places[place];
+    o.check_uninit = o.check_races = true;
+    o.host_threads = 2;
+    return emu_run_kernel(f, args, nargs, &o, err);
+}
