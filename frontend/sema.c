@@ -56,6 +56,7 @@ typedef struct {
     bool in_grid;
     int loop_depth;  /* loops around the statement being checked (their flags: skip@D, brk@D) */
     bool has_return; /* the kernel has a return: its flag ret@ is bound */
+    const AstNode *effect_call; /* the call an expression statement makes (atomics), else NULL */
 } Sema;
 
 static const SVal sv_err = { SV_ERR, 0, 0, DT_I32, TIR_NONE, 0 };
@@ -1312,7 +1313,12 @@ static SVal cast_to(Sema *s, DType dt, const AstNode *arg, SrcPos pos)
     return sv_val(emit1(s, TIR_CAST, pos, a.v, rt));
 }
 
+static SVal b_atomic(Sema *s, const AstNode *n);
+
 static const Builtin builtins[] = {
+    { "atomic_add", b_atomic, 2, 3, false },
+    { "atomic_max", b_atomic, 2, 3, false },
+    { "atomic_min", b_atomic, 2, 3, false },
     { "program_id", b_program_id, 1, 1, false },
     { "num_programs", b_program_id, 1, 1, false },
     { "min", b_minmax, 2, 2, false },
@@ -1748,7 +1754,7 @@ static SVal convert_for_assign(Sema *s, SVal v, TType target, SrcPos pos, const 
 
 /* The mask of a masked store or an atomic: a bool scalar, or a bool tile
  * that broadcasts to the stored tile's shape. */
-static bool store_mask(Sema *s, const AstNode *n, TType tile, ValId *out)
+static bool store_mask(Sema *s, const AstNode *n, TType tile, const char *whose, ValId *out)
 {
     SVal m = eval(s, n);
     if (m.k == SV_ERR)
@@ -1758,14 +1764,14 @@ static bool store_mask(Sema *s, const AstNode *n, TType tile, ValId *out)
         return false;
     TType t = vtype(s, m.v);
     if (t.dt != DT_BOOL) {
-        error(s, expr_start(n), "a store's mask must be bool, found %s", type_str(s, t));
+        error(s, expr_start(n), "%s mask must be bool, found %s", whose, type_str(s, t));
         return false;
     }
     bool fits = t.rank == 0 || t.rank == tile.rank;
     for (int i = 0; fits && i < t.rank; i++)
         fits = t.shape[i] == tile.shape[i] || t.shape[i] == 1;
     if (!fits) {
-        error(s, expr_start(n), "the mask %s does not broadcast to the stored tile %s", type_str(s, t),
+        error(s, expr_start(n), "%s mask %s does not broadcast to the tile %s", whose, type_str(s, t),
               type_str(s, tile));
         return false;
     }
@@ -1823,13 +1829,61 @@ static void check_assign(Sema *s, const AstNode *n)
         snprintf(what, sizeof what, "a slice of '%s'", p->name);
         SVal v = convert_for_assign(s, eval(s, n->b), acc.tile, expr_start(n->b), what);
         ValId mask = TIR_NONE;
-        if (n->c && !store_mask(s, n->c, acc.tile, &mask))
+        if (n->c && !store_mask(s, n->c, acc.tile, "a store's", &mask))
             return;
         if (v.k != SV_ERR)
             emit_store(s, &acc, n->pos, v.v, mask, SCATTER_STORE);
         return;
     }
     error(s, target->pos, "cannot assign to this expression");
+}
+
+/* atomic_add(TENSOR[ITEMS], VALUE [, MASK]), and atomic_max, atomic_min:
+ * a statement (dsl/README.md §8.3), made a SCATTER of its kind. It has no
+ * value: the result is sv_err, which the statement ignores. */
+static SVal b_atomic(Sema *s, const AstNode *n)
+{
+    ScatterKind kind = !strcmp(n->name, "atomic_add") ? SCATTER_ADD
+                       : !strcmp(n->name, "atomic_max") ? SCATTER_MAX
+                                                         : SCATTER_MIN;
+    if (s->effect_call != n) {
+        error(s, n->pos, "'%s' has no value: call it as a statement, '%s(T[...], value);'", n->name, n->name);
+        return sv_err;
+    }
+    const AstNode *target = n->args.data[0];
+    SVal base = target->kind == AST_INDEX ? eval(s, target->a) : sv_err;
+    if (target->kind != AST_INDEX || (base.k != SV_TENSOR && base.k != SV_ERR)) {
+        error(s, target->pos, "the first argument of '%s' must be a tensor access, T[...]", n->name);
+        return sv_err;
+    }
+    if (base.k == SV_ERR)
+        return sv_err;
+    const TirParam *p = &s->f->params.data[base.param];
+    if (!p->is_out) {
+        error(s, target->pos, "cannot update '%s': it is an input; declare it 'out'", p->name);
+        return sv_err;
+    }
+    DType dt = p->dt;
+    bool ok = dt == DT_F32 || dt == DT_I32 || dt == DT_U32 || dt == DT_I64 ||
+              (kind == SCATTER_ADD && (dt == DT_F16 || dt == DT_BF16));
+    if (!ok) {
+        error(s, target->pos, "'%s' does not take %s tensors; it takes f32, i32, u32, i64%s", n->name,
+              dtype_name(dt), kind == SCATTER_ADD ? ", f16 and bf16" : "");
+        return sv_err;
+    }
+    Access acc;
+    if (!tensor_access(s, target, base.param, &acc))
+        return sv_err;
+    char what[160];
+    snprintf(what, sizeof what, "'%s' of '%s'", n->name, p->name);
+    const AstNode *value = n->args.data[1];
+    SVal v = convert_for_assign(s, eval(s, value), acc.tile, expr_start(value), what);
+    ValId mask = TIR_NONE;
+    if (n->args.len == 3 && !store_mask(s, n->args.data[2], acc.tile, "an atomic's", &mask))
+        return sv_err;
+    if (v.k != SV_ERR)
+        emit_store(s, &acc, n->pos, v.v, mask, kind);
+    return sv_err;
 }
 
 /* Collects names assigned anywhere inside a statement (for loop-carried and
@@ -2229,8 +2283,13 @@ static void check_stmt(Sema *s, const AstNode *n)
     case AST_IF: check_if(s, n); break;
     case AST_BLOCK: check_scoped_block(s, n); break;
     case AST_EXPR:
-        if (eval(s, n->a).k != SV_ERR)
+        if (n->a->kind == AST_CALL && !n->a->a && !lookup(s, n->a->name) && !strncmp(n->a->name, "atomic_", 7)) {
+            s->effect_call = n->a; /* a statement call: it has no value */
+            eval(s, n->a);
+            s->effect_call = NULL;
+        } else if (eval(s, n->a).k != SV_ERR) {
             error(s, n->pos, "this expression has no effect");
+        }
         break;
     default: tsr_die("expression node %d used as a statement", n->kind);
     }

@@ -52,7 +52,11 @@ for t in sm_80 sm_90a; do
     one $t dsl/examples/dropout.tsr dropout -D T=f16
     one $t dsl/examples/dropout.tsr philox
     one $t tests/programs/indexed.tsr embed -D T=f16
-    for k in masked_copy scatter_odd lookup even_programs; do
+    one $t tests/programs/indexed.tsr partials -D T=f16
+    for k in count_tokens expert_sums expert_means; do
+        one $t dsl/examples/moe_route.tsr $k
+    done
+    for k in masked_copy scatter_odd lookup even_programs histogram int_atomics; do
         one $t tests/programs/indexed.tsr $k
     done
 done

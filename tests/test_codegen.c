@@ -192,6 +192,12 @@ static const Program programs[] = {
     { "tests/programs/indexed.tsr", "scatter_odd", { { "T", "f32" } }, 0 },
     { "tests/programs/indexed.tsr", "lookup", { { "T", "f32" } }, 0 },
     { "tests/programs/indexed.tsr", "even_programs", { { "T", "f32" } }, 0 },
+    { "tests/programs/indexed.tsr", "histogram", { { "T", "f32" } }, 0 },
+    { "tests/programs/indexed.tsr", "partials", { { "T", "f16" } }, 1 },
+    { "tests/programs/indexed.tsr", "int_atomics", { { "T", "f32" } }, 0 },
+    { "dsl/examples/moe_route.tsr", "count_tokens", { { "T", "f32" } }, 0 },
+    { "dsl/examples/moe_route.tsr", "expert_sums", { { "T", "f16" } }, 1 },
+    { "dsl/examples/moe_route.tsr", "expert_means", { { "T", "f32" } }, 0 },
 };
 
 static void examples_assemble(void **state)
@@ -232,6 +238,39 @@ static void unsupported_dot_is_an_error(void **state)
     assert_false(compile_ptx(m->funcs.data[0], &o, false, NULL, &r, &diag));
     assert_non_null(strstr(diag.out.data, "t.tsr:2:22: error: this dot of f32[128, 128] by [128, 128] is too big"));
     diag_free(&diag);
+    sb_free(&diags);
+    tir_module_free(m);
+}
+
+/* An atomic add on bf16 needs sm_90 (red.add.noftz.bf16): for sm_80 it is
+ * an error at the atomic's position; sm_90a takes it. */
+static void bf16_atomic_needs_sm90(void **state)
+{
+    (void)state;
+    const char *src = "kernel k(X: bf16[N], Y: out bf16[N]) grid (1) {\n"
+                      "    atomic_add(Y[0 : +128], X[0 : +128]);\n"
+                      "}\n";
+    StrBuf diags;
+    sb_init(&diags);
+    TirModule *m = compile_string("t.tsr", src, NULL, 0, &diags);
+    assert_non_null(m);
+    Source s = { "t.tsr", src, strlen(src) };
+    for (int t = 0; t < 2; t++) {
+        CodegenOptions o = { t ? "sm_90a" : "sm_80", true, 0, 0, false };
+        CodegenResult r;
+        Diag diag;
+        diag_init(&diag, &s);
+        bool ok = compile_ptx(m->funcs.data[0], &o, false, NULL, &r, &diag);
+        if (t) {
+            assert_true(ok);
+            assert_non_null(strstr(r.ptx, "red.global.add.noftz.bf16"));
+            codegen_result_free(&r);
+        } else {
+            assert_false(ok);
+            assert_non_null(strstr(diag.out.data, "t.tsr:2:5: error: an atomic add on bf16 needs sm_90 or later"));
+        }
+        diag_free(&diag);
+    }
     sb_free(&diags);
     tir_module_free(m);
 }
@@ -519,7 +558,7 @@ int main(void)
         cmocka_unit_test(line_info),
         cmocka_unit_test(attention_backward_variants),
         cmocka_unit_test(examples_assemble),
-        cmocka_unit_test(unsupported_dot_is_an_error),
+        cmocka_unit_test(unsupported_dot_is_an_error), cmocka_unit_test(bf16_atomic_needs_sm90),
         cmocka_unit_test(f32_multiply_adds_contract),
         cmocka_unit_test(sass_counts),
         cmocka_unit_test(tensor_map_parameters),
