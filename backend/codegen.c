@@ -595,6 +595,8 @@ static void emit_inst(Emitter *em, const TirInst *in)
     case TIR_STORE: em_store(em, in); break;
     case TIR_GATHER: em_gather(em, in); break;
     case TIR_SCATTER: em_scatter(em, in); break;
+    case TIR_PRINT: em_print(em, in); break;
+    case TIR_ASSERT: em_assert(em, in); break;
     case TIR_FOR: emit_for(em, in); break;
     case TIR_IF: emit_if(em, in); break;
     case TIR_YIELD: break;

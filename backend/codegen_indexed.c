@@ -8,8 +8,7 @@
  * of f32 bit patterns, dsl/README.md §8.3). */
 #include "codegen_internal.h"
 
-/* Register r of operand a: a scalar serves every register. */
-static LLVMValueRef reg_of(Emitter *em, ValId a, int r)
+LLVMValueRef em_reg(Emitter *em, ValId a, int r)
 {
     EVal *x = em_val(em, a);
     return x->e[x->n > 1 ? r : 0];
@@ -22,7 +21,7 @@ static void indexed_address(Emitter *em, const TirInst *in, int r, LLVMValueRef 
     const TirParam *p = &em->f->params.data[in->param];
     LLVMValueRef off = em_i64(em, 0), inside = NULL;
     for (int d = 0; d < p->rank; d++) {
-        LLVMValueRef idx = reg_of(em, in->args[d], r);
+        LLVMValueRef idx = em_reg(em, in->args[d], r);
         LLVMValueRef c = LLVMBuildICmp(b, LLVMIntULT, idx, dim_size(em, p, d), "");
         inside = inside ? LLVMBuildAnd(b, inside, c, "") : c;
         LLVMValueRef wide = LLVMBuildSExt(b, idx, em->t_i64, "");
@@ -104,9 +103,9 @@ void em_scatter(Emitter *em, const TirInst *in)
     /* Replicas do not store; a scalar is stored by thread 0 alone. */
     LLVMValueRef owner = l ? em_owner_mask(em, l) : LLVMBuildICmp(em->b, LLVMIntEQ, em->tid, em_i32(em, 0), "");
     for (int g = 0; g < n; g++) {
-        LLVMValueRef ptr, ok, x = reg_of(em, v, g);
+        LLVMValueRef ptr, ok, x = em_reg(em, v, g);
         indexed_address(em, in, g, &ptr, &ok);
-        ok = LLVMBuildAnd(em->b, ok, reg_of(em, mask, g), "");
+        ok = LLVMBuildAnd(em->b, ok, em_reg(em, mask, g), "");
         if (owner)
             ok = LLVMBuildAnd(em->b, ok, owner, "");
         if (in->kind != SCATTER_STORE) {

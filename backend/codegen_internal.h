@@ -202,6 +202,12 @@ void pack_words(Emitter *em, DType dt, LLVMValueRef *elems, int words, int vec, 
 /* --- gathers, scatters and atomics (codegen_indexed.c) --- */
 void em_gather(Emitter *em, const TirInst *in);
 void em_scatter(Emitter *em, const TirInst *in);
+/* Register r of value v: a scalar serves every register. */
+LLVMValueRef em_reg(Emitter *em, ValId v, int r);
+
+/* --- device_print and device_assert (codegen_debug.c) --- */
+void em_print(Emitter *em, const TirInst *in);
+void em_assert(Emitter *em, const TirInst *in);
 
 /* --- reductions and dots (codegen_reduce.c, codegen_dot.c) --- */
 void em_reduce(Emitter *em, const TirInst *in);

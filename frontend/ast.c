@@ -27,7 +27,7 @@ void tokens_print(StrBuf *out, const Source *src)
             tok_error_message(&t, out);
             sb_putc(out, ')');
         }
-        if (t.kind == TK_IDENT || t.kind == TK_INT || t.kind == TK_FLOAT || t.kind == TK_ERROR) {
+        if (t.kind == TK_IDENT || t.kind == TK_INT || t.kind == TK_FLOAT || t.kind == TK_STRING || t.kind == TK_ERROR) {
             sb_puts(out, " '");
             for (int i = 0; i < t.len; i++) {
                 unsigned char c = (unsigned char)t.start[i];
@@ -116,6 +116,7 @@ static void print_node(StrBuf *out, const AstNode *n, int indent)
     case AST_FLOAT: print_float(out, n->fval); break;
     case AST_BOOL: sb_puts(out, n->ival ? "true" : "false"); break;
     case AST_INF: sb_puts(out, "inf"); break;
+    case AST_STRING: sb_printf(out, "\"%s\"", n->name); break;
     case AST_NAME: sb_puts(out, n->name); break;
     case AST_DTYPE: sb_puts(out, n->name); break;
     case AST_UNARY:

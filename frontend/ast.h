@@ -26,6 +26,7 @@ typedef enum {
     AST_SLICE,   /* a : +b inside an index */
     AST_FULL,    /* ':' inside an index */
     AST_NEWAXIS, /* None inside an index */
+    AST_STRING,  /* "text": name, without the quotes (only as an argument of device_print, device_assert) */
     /* statements */
     AST_LET,    /* let name = a; */
     AST_VAR,    /* var name = a; */

@@ -216,7 +216,7 @@ static AstNode *parse_index_item(Parser *p)
     return s;
 }
 
-/* primary := INT | FLOAT | 'true' | 'false' | 'inf' | '(' expr ')'
+/* primary := INT | FLOAT | STRING | 'true' | 'false' | 'inf' | '(' expr ')'
  *          | dtype ['(' exprlist ')']
  *          | IDENT ['<' additive (',' additive)* '>'] ['[' exprlist ']'] ['(' exprlist ')'] */
 static AstNode *parse_primary(Parser *p)
@@ -262,6 +262,11 @@ static AstNode *parse_primary(Parser *p)
     case TK_KW_INF:
         advance(p);
         return node(p, AST_INF, t.pos);
+    case TK_STRING:
+        advance(p);
+        n = node(p, AST_STRING, t.pos);
+        n->name = arena_strndup(p->arena, t.start + 1, (size_t)t.len - 2);
+        return n;
     case TK_LPAREN:
         advance(p);
         n = parse_expr(p);

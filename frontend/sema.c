@@ -1314,8 +1314,12 @@ static SVal cast_to(Sema *s, DType dt, const AstNode *arg, SrcPos pos)
 }
 
 static SVal b_atomic(Sema *s, const AstNode *n);
+static SVal b_print(Sema *s, const AstNode *n);
+static SVal b_assert(Sema *s, const AstNode *n);
 
 static const Builtin builtins[] = {
+    { "device_print", b_print, 1, 1 + TIR_MAX_PRINTED, false },
+    { "device_assert", b_assert, 2, 2, false },
     { "atomic_add", b_atomic, 2, 3, false },
     { "atomic_max", b_atomic, 2, 3, false },
     { "atomic_min", b_atomic, 2, 3, false },
@@ -1678,6 +1682,9 @@ static SVal eval(Sema *s, const AstNode *n)
     case AST_SLICE:
     case AST_FULL:
     case AST_NEWAXIS: error(s, n->pos, "a slice can only appear inside [...]"); return sv_err;
+    case AST_STRING:
+        error(s, n->pos, "a string can only be an argument of device_print or device_assert");
+        return sv_err;
     default: tsr_die("statement node %d evaluated as an expression", n->kind);
     }
 }
@@ -1838,6 +1845,88 @@ static void check_assign(Sema *s, const AstNode *n)
     error(s, target->pos, "cannot assign to this expression");
 }
 
+/* Calls that are statements: they have no value (dsl/README.md §6). */
+static bool is_statement_call(const char *name)
+{
+    static const char *const names[] = { "atomic_add", "atomic_max", "atomic_min", "device_print", "device_assert" };
+    for (size_t i = 0; i < TSR_ARRAY_LEN(names); i++)
+        if (!strcmp(names[i], name))
+            return true;
+    return false;
+}
+
+/* A statement call's check that it is one. */
+static bool called_as_statement(Sema *s, const AstNode *n)
+{
+    if (s->effect_call == n)
+        return true;
+    error(s, n->pos, "'%s' has no value: call it as a statement, '%s(...);'", n->name, n->name);
+    return false;
+}
+
+/* The string argument of device_print or device_assert, or NULL. */
+static const char *string_arg(Sema *s, const AstNode *call, const AstNode *a, const char *what)
+{
+    if (a->kind == AST_STRING)
+        return a->name;
+    error(s, a->pos, "the %s of '%s' must be a string literal, \"...\"", what, call->name);
+    return NULL;
+}
+
+/* device_print("text", values...): values of any dtypes, scalars or tiles
+ * that broadcast together; one line per element (dsl/README.md §9.1). */
+static SVal b_print(Sema *s, const AstNode *n)
+{
+    if (!called_as_statement(s, n))
+        return sv_err;
+    const char *text = string_arg(s, n, n->args.data[0], "first argument");
+    ValId vals[TIR_MAX_PRINTED];
+    TType shape = ttype_scalar(DT_I32);
+    bool ok = text != NULL;
+    for (int i = 1; i < n->args.len; i++) {
+        const AstNode *a = n->args.data[i];
+        SVal v = as_value(s, eval(s, a), a->pos);
+        if (v.k != SV_VAL || !broadcast_shape(s, shape, vtype(s, v.v), &shape, expr_start(a), "'device_print'")) {
+            ok = false;
+            continue;
+        }
+        vals[i - 1] = v.v;
+    }
+    if (!ok)
+        return sv_err;
+    for (int i = 0; i < n->args.len - 1; i++)
+        if (vtype(s, vals[i]).rank)
+            vals[i] = broadcast_to(s, vals[i], shape, n->pos);
+    InstId id = tir_append(s->f, s->cur, TIR_PRINT, n->pos, vals, n->args.len - 1, NULL, 0);
+    tir_inst(s->f, id)->ival = tir_add_text(s->f, text);
+    return sv_err; /* no value */
+}
+
+/* device_assert(cond, "message"): cond a bool scalar or tile. */
+static SVal b_assert(Sema *s, const AstNode *n)
+{
+    if (!called_as_statement(s, n))
+        return sv_err;
+    const AstNode *ca = n->args.data[0];
+    SVal c = eval(s, ca);
+    const char *msg = string_arg(s, n, n->args.data[1], "second argument");
+    if (c.k == SV_ERR || !msg)
+        return sv_err;
+    c = const_as(s, c, DT_BOOL, expr_start(ca));
+    if (c.k != SV_VAL)
+        return sv_err;
+    if (vtype(s, c.v).dt != DT_BOOL) {
+        error(s, expr_start(ca), "the condition of 'device_assert' must be bool, found %s", type_str(s, vtype(s, c.v)));
+        return sv_err;
+    }
+    InstId id = tir_append(s->f, s->cur, TIR_ASSERT, n->pos, &c.v, 1, NULL, 0);
+    tir_inst(s->f, id)->ival = tir_add_text(s->f, msg);
+    const char *file = s->diag->src && s->diag->src->name ? s->diag->src->name : "<source>";
+    const char *slash = strrchr(file, '/');
+    tir_add_text(s->f, slash ? slash + 1 : file);
+    return sv_err; /* no value */
+}
+
 /* atomic_add(TENSOR[ITEMS], VALUE [, MASK]), and atomic_max, atomic_min:
  * a statement (dsl/README.md §8.3), made a SCATTER of its kind. It has no
  * value: the result is sv_err, which the statement ignores. */
@@ -1846,10 +1935,8 @@ static SVal b_atomic(Sema *s, const AstNode *n)
     ScatterKind kind = !strcmp(n->name, "atomic_add") ? SCATTER_ADD
                        : !strcmp(n->name, "atomic_max") ? SCATTER_MAX
                                                          : SCATTER_MIN;
-    if (s->effect_call != n) {
-        error(s, n->pos, "'%s' has no value: call it as a statement, '%s(T[...], value);'", n->name, n->name);
+    if (!called_as_statement(s, n))
         return sv_err;
-    }
     const AstNode *target = n->args.data[0];
     SVal base = target->kind == AST_INDEX ? eval(s, target->a) : sv_err;
     if (target->kind != AST_INDEX || (base.k != SV_TENSOR && base.k != SV_ERR)) {
@@ -2283,7 +2370,7 @@ static void check_stmt(Sema *s, const AstNode *n)
     case AST_IF: check_if(s, n); break;
     case AST_BLOCK: check_scoped_block(s, n); break;
     case AST_EXPR:
-        if (n->a->kind == AST_CALL && !n->a->a && !lookup(s, n->a->name) && !strncmp(n->a->name, "atomic_", 7)) {
+        if (n->a->kind == AST_CALL && !n->a->a && !lookup(s, n->a->name) && is_statement_call(n->a->name)) {
             s->effect_call = n->a; /* a statement call: it has no value */
             eval(s, n->a);
             s->effect_call = NULL;

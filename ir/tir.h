@@ -14,6 +14,9 @@
 #include "layout.h"
 
 enum { TIR_MAX_RANK = 4, TIR_NONE = -1 };
+/* Values one PRINT may print (with its 5 coordinates, within the 32
+ * arguments of CUDA's printf). */
+enum { TIR_MAX_PRINTED = 16 };
 
 typedef int32_t ValId;
 typedef int32_t InstId;
@@ -49,6 +52,8 @@ typedef struct {
     X(DOT, "dot") X(REDUCE, "reduce")                                                  \
     /* memory */                                                                       \
     X(LOAD, "load") X(STORE, "store") X(GATHER, "gather") X(SCATTER, "scatter")        \
+    /* debugging */                                                                    \
+    X(PRINT, "print") X(ASSERT, "assert")                                              \
     /* control */                                                                      \
     X(FOR, "for") X(IF, "if") X(YIELD, "yield")                                        \
     /* code generation */                                                              \
@@ -104,6 +109,13 @@ enum { TIR_FOR_EXIT = 1 }; /* TirInst.kind of a FOR that can stop early */
  *                added, maxed, mined) at its coordinates when mask[e] is true and
  *                they lie inside the tensor. No result. Lanes whose coordinates
  *                coincide: one of the stores wins; atomics all take effect.
+ *   PRINT        args: values (scalars, and tiles of one shape); texts[ival]: the
+ *                text before them. Prints one line per element of the shape (one
+ *                for scalars) with the program's coordinates, the element's
+ *                index and the values (tir_print_format). No result.
+ *   ASSERT       args: cond (bool scalar or tile); texts[ival]: the message,
+ *                texts[ival + 1]: the source file's name, pos.line the line: the
+ *                launch fails when an element of cond is false. No result.
  *   FOR          args: lb, ub, step, inits...; blocks[0]: body with args (iv,
  *                iters...) ending in YIELD of the next iters; results: final iters.
  *                stages: software-pipelining depth asked for (0 = none).
@@ -227,6 +239,7 @@ typedef struct TirFunc {
     bool layout_too_big; /* a layout needs more registers than a thread has: the passes stopped */
     VEC(TirBuffer) buffers;
     VEC(TmaRequest) tma; /* tensor maps asked for by code generation, in parameter order (empty: none) */
+    VEC(const char *) texts; /* of PRINT and ASSERT (ival) */
     size_t smem_bytes; /* dynamic shared memory a launch needs (pass_smem.c) */
     size_t smem_align; /* the alignment its start needs (pass_smem.c) */
     BlockId grid_block; /* scalar code the host runs to size the grid */
@@ -288,6 +301,15 @@ bool tir_op_is_pure(TirOp op);
 /* Reads tensor memory (LOAD, GATHER): pure, but never merged or moved
  * across stores. */
 bool tir_op_reads_memory(TirOp op);
+
+/* The printf format (support/printf_fmt.h) of a PRINT's line: "pid (%d,
+ * %d, %d)", " idx (%d, %d)" for tiles, " TEXT" when not empty, then each
+ * value (%g for floats, %d, %u or %lld for integers, %d for bool), and a
+ * newline. Its arguments, in order: the three program ids and the element's
+ * index (i32), then the values (floats as doubles). */
+void tir_print_format(const TirFunc *f, const TirInst *in, StrBuf *out);
+/* Appends a text to f->texts; returns its index. */
+int tir_add_text(TirFunc *f, const char *text);
 
 /* The index in f->tma of a request equal to r, appended when there is none
  * (one map serves every load of the same tensor with the same box). */

@@ -90,6 +90,14 @@ static void print_inst(StrBuf *out, TirFunc *f, InstId id, int depth)
     case TIR_STORE: print_mem(out, f, in); break;
     case TIR_GATHER:
     case TIR_SCATTER: print_indexed(out, f, in); break;
+    case TIR_PRINT:
+    case TIR_ASSERT:
+        sb_printf(out, " \"%s\"", f->texts.data[in->ival]);
+        for (int i = 0; i < in->nargs; i++) {
+            sb_putc(out, ' ');
+            print_val(out, in->args[i]);
+        }
+        break;
     case TIR_ASYNC_COPY:
         sb_printf(out, " buf %d stage ", in->buf);
         print_val(out, in->args[in->nargs - 1]);

@@ -239,6 +239,23 @@ static bool check_types(Verifier *v, InstId id, const TirInst *in)
         if (!check_indexed(v, id, in))
             return false;
         break;
+    case TIR_PRINT:
+    case TIR_ASSERT: {
+        want_res = 0;
+        int texts = in->op == TIR_ASSERT ? 2 : 1;
+        if (in->ival < 0 || in->ival + texts > f->texts.len)
+            return fail(v, id, "text index out of range");
+        if (in->op == TIR_ASSERT && (in->nargs != 1 || a.dt != DT_BOOL))
+            return fail(v, id, "assert of something that is not bool");
+        for (int i = 1; i < in->nargs; i++) {
+            TType t = tir_type(f, in->args[i]);
+            if (t.rank && a.rank && !same_shape(t, a))
+                return fail(v, id, "printed tiles of different shapes");
+            if (t.rank)
+                a = t;
+        }
+        break;
+    }
     case TIR_ASYNC_COPY:
         want_res = 0;
         if (!check_mem(v, id, in))

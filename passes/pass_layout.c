@@ -245,6 +245,8 @@ static void analyze_inst(LayoutPass *p, InstId id)
     }
     case TIR_STORE:
     case TIR_SCATTER:
+    case TIR_PRINT:
+    case TIR_ASSERT:
     case TIR_YIELD: break;
     default:
         if (is_elementwise(in->op)) {
@@ -493,6 +495,15 @@ static void rewrite_inst(LayoutPass *p, InstId id)
         break;
     }
     case TIR_LOAD: break;
+    case TIR_PRINT:
+    case TIR_ASSERT:
+        /* every tile operand in the layout of the first one */
+        for (int i = 0; i < in->nargs; i++)
+            if (rank_of(p, in->args[i])) {
+                materialize_args(p, id, own_layout(p, in->args[i]));
+                break;
+            }
+        break;
     case TIR_GATHER:
     case TIR_SCATTER: {
         /* Coordinates, mask and value in the layout of the elements. */

@@ -5,11 +5,13 @@
  * threads; each thread has its own value storage. */
 #include "interp.h"
 #include "oom.h"
+#include "printf_fmt.h"
 #include "tir_eval.h"
 
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,6 +24,17 @@ typedef struct {
     int64_t pid[3], npid[3];
     struct Job *job; /* the launch a worker's programs come from */
 } Interp;
+
+typedef struct Job {
+    TirFunc *f;
+    const KernelArg *args;
+    const int32_t *syms;
+    int64_t grid[3];
+    atomic_llong next;
+    atomic_int out_of_memory; /* a worker ran out: the others stop too */
+    atomic_int failed;        /* an assertion failed: no more programs start */
+    StrBuf failure;           /* its message, written by the worker that set `failed` */
+} Job;
 
 static TirElem *storage(Interp *in, ValId v)
 {
@@ -264,6 +277,81 @@ static void exec_indexed(Interp *in, const TirInst *ins)
     }
 }
 
+/* Argument k of a PRINT line, for fmt_apply: the values in order. */
+typedef struct {
+    const uint64_t *bits;
+    int n, next;
+} LineArgs;
+
+static bool next_line_arg(void *ctx, int bytes, uint64_t *bits)
+{
+    LineArgs *a = ctx;
+    (void)bytes; /* every argument is stored as 64 bits */
+    if (a->next >= a->n)
+        return false;
+    *bits = a->bits[a->next++];
+    return true;
+}
+
+/* One line per element (tir_print_format), to stdout in one write. */
+static void exec_print(Interp *in, const TirInst *ins)
+{
+    StrBuf fmt, line;
+    sb_init(&fmt);
+    sb_init(&line);
+    tir_print_format(in->f, ins, &fmt);
+    TType shape = ttype_scalar(DT_I32);
+    for (int a = 0; a < ins->nargs; a++)
+        if (tir_type(in->f, ins->args[a]).rank)
+            shape = tir_type(in->f, ins->args[a]);
+    uint64_t *bits = tsr_xmalloc(sizeof(uint64_t) * (size_t)(3 + shape.rank + ins->nargs));
+    for (int64_t k = 0, n = ttype_numel(shape); k < n; k++) {
+        int nb = 0;
+        for (int d = 0; d < 3; d++)
+            bits[nb++] = (uint64_t)(uint32_t)in->pid[d];
+        for (int d = 0, rest = (int)k; d < shape.rank; d++) { /* row-major index */
+            int inner = d + 1 < shape.rank ? shape.shape[d + 1] : 1;
+            bits[nb++] = (uint64_t)(uint32_t)(rest / inner);
+            rest %= inner;
+        }
+        for (int a = 0; a < ins->nargs; a++) {
+            TirElem e = arg_elem(in, ins, a, k);
+            if (dtype_is_float(tir_type(in->f, ins->args[a]).dt)) {
+                double d = e.f;
+                memcpy(&bits[nb++], &d, sizeof d);
+            } else {
+                bits[nb++] = (uint64_t)e.i;
+            }
+        }
+        LineArgs la = { bits, nb, 0 };
+        FmtArgs fa = { next_line_arg, NULL, &la };
+        line.len = 0;
+        if (line.data)
+            line.data[0] = 0;
+        fmt_apply(&line, fmt.data, &fa);
+        fputs(line.data, stdout);
+    }
+    free(bits);
+    sb_free(&fmt);
+    sb_free(&line);
+}
+
+/* A false element fails the launch with the assertion's message; the first
+ * failure is the one reported, and no program starts after it. */
+static void exec_assert(Interp *in, const TirInst *ins)
+{
+    const TirElem *c = storage(in, ins->args[0]);
+    for (int64_t k = 0, n = numel(in, ins->args[0]); k < n; k++) {
+        if (c[k].i)
+            continue;
+        if (in->job && atomic_exchange(&in->job->failed, 1) == 0)
+            sb_printf(&in->job->failure, "assertion failed: %s (%s:%d) in program (%lld, %lld, %lld)",
+                      in->f->texts.data[ins->ival], in->f->texts.data[ins->ival + 1], ins->pos.line,
+                      (long long)in->pid[0], (long long)in->pid[1], (long long)in->pid[2]);
+        return;
+    }
+}
+
 static void exec_broadcast(Interp *in, ValId src, ValId dst)
 {
     TType st = tir_type(in->f, src), dt = tir_type(in->f, dst);
@@ -429,6 +517,8 @@ static void exec_inst(Interp *in, const TirInst *ins)
     case TIR_STORE: exec_access(in, ins); break;
     case TIR_GATHER:
     case TIR_SCATTER: exec_indexed(in, ins); break;
+    case TIR_PRINT: exec_print(in, ins); break;
+    case TIR_ASSERT: exec_assert(in, ins); break;
     case TIR_FOR: exec_for(in, ins); break;
     case TIR_IF: {
         BlockId b = storage(in, ins->args[0])[0].i ? ins->blocks[0] : ins->blocks[1];
@@ -595,14 +685,7 @@ bool kernel_eval_grid(TirFunc *f, const KernelArg *args, const int32_t *sym_vals
     return kernel_eval_grid_status(f, args, sym_vals, grid, err) == INTERP_OK;
 }
 
-typedef struct Job {
-    TirFunc *f;
-    const KernelArg *args;
-    const int32_t *syms;
-    int64_t grid[3];
-    atomic_llong next;
-    atomic_int out_of_memory; /* a worker ran out: the others stop too */
-} Job;
+
 
 /* The programs a worker takes, one after another. */
 static void run_programs(void *arg)
@@ -610,7 +693,7 @@ static void run_programs(void *arg)
     Interp *in = arg;
     Job *job = in->job;
     int64_t total = job->grid[0] * job->grid[1] * job->grid[2];
-    while (!atomic_load(&job->out_of_memory)) {
+    while (!atomic_load(&job->out_of_memory) && !atomic_load(&job->failed)) {
         int64_t k = atomic_fetch_add(&job->next, 1);
         if (k >= total)
             break;
@@ -645,6 +728,8 @@ InterpStatus interp_launch_status(TirFunc *f, const KernelArg *args, int nargs, 
         return out_of_memory(err);
     Job job = { 0 };
     atomic_init(&job.out_of_memory, 0);
+    atomic_init(&job.failed, 0);
+    sb_init(&job.failure);
     InterpStatus s = kernel_bind_args(f, args, nargs, syms, err) ? kernel_eval_grid_status(f, args, syms, job.grid, err)
                                                                  : INTERP_ERROR;
     bool ok = s == INTERP_OK;
@@ -670,9 +755,14 @@ InterpStatus interp_launch_status(TirFunc *f, const KernelArg *args, int nargs, 
         worker(&job);
         for (int i = 0; i < started; i++)
             pthread_join(tids[i], NULL);
-        if (atomic_load(&job.out_of_memory))
+        if (atomic_load(&job.out_of_memory)) {
             s = out_of_memory(err);
+        } else if (atomic_load(&job.failed)) {
+            sb_puts(err, job.failure.data);
+            s = INTERP_ERROR;
+        }
     }
+    sb_free(&job.failure);
     free(syms);
     return s;
 }

@@ -242,6 +242,33 @@ static void unsupported_dot_is_an_error(void **state)
     tir_module_free(m);
 }
 
+/* device_print and device_assert call the driver's vprintf and
+ * __assertfail: the kernels of tests/programs/debug.tsr assemble without
+ * spills or C75xx warnings for both targets. vprintf's argument buffer is
+ * the one use of local memory (a stack frame) they may make. */
+static void debug_calls_assemble(void **state)
+{
+    (void)state;
+    require_ptxas();
+    static const char *const kernels[] = { "show", "checked" };
+    for (size_t k = 0; k < 2; k++)
+        for (size_t t = 0; t < 2; t++) {
+            TirModule *m = compile_file_or_fail("tests/programs/debug.tsr", NULL, 0);
+            char *ptx = ptx_of(module_func(m, kernels[k]), targets[t]);
+            assert_non_null(strstr(ptx, k == 0 ? "vprintf" : "__assertfail"));
+            PtxasReport rep;
+            StrBuf log;
+            sb_init(&log);
+            if (!ptxas_check(ptxas, ptx, targets[t], &rep, &log))
+                fail_msg("ptxas rejects %s for %s:\n%s", kernels[k], targets[t], log.data);
+            if (rep.spill_stores || rep.spill_loads || rep.c75xx || (k == 1 && rep.stack))
+                fail_msg("%s for %s: spills or warnings:\n%s", kernels[k], targets[t], log.data);
+            sb_free(&log);
+            free(ptx);
+            tir_module_free(m);
+        }
+}
+
 /* An atomic add on bf16 needs sm_90 (red.add.noftz.bf16): for sm_80 it is
  * an error at the atomic's position; sm_90a takes it. */
 static void bf16_atomic_needs_sm90(void **state)
@@ -559,6 +586,7 @@ int main(void)
         cmocka_unit_test(attention_backward_variants),
         cmocka_unit_test(examples_assemble),
         cmocka_unit_test(unsupported_dot_is_an_error), cmocka_unit_test(bf16_atomic_needs_sm90),
+        cmocka_unit_test(debug_calls_assemble),
         cmocka_unit_test(f32_multiply_adds_contract),
         cmocka_unit_test(sass_counts),
         cmocka_unit_test(tensor_map_parameters),
