@@ -690,23 +690,32 @@ static void add_fn_attr(Emitter *em, const char *key, int value)
     LLVMAddAttributeAtIndex(em->fn, LLVMAttributeFunctionIndex, a);
 }
 
-/* Marks the function as a kernel with its launch bounds. */
+/* Marks the function as a kernel with its launch bounds: the kernel's
+ * resource clauses when it has them (min_blocks; regs alone drops the
+ * computed block count, which would cap the registers below it). */
 static void mark_kernel(Emitter *em, size_t smem)
 {
     unsigned major = 0, minor = 0, patch = 0;
     LLVMGetVersion(&major, &minor, &patch);
-    int threads = 32 * em->f->warps, blocks = min_blocks_per_sm(em, smem);
+    const TirFunc *f = em->f;
+    int threads = 32 * f->warps;
+    int blocks = f->min_blocks ? f->min_blocks : f->max_regs ? 0 : min_blocks_per_sm(em, smem);
     if (major >= 21) {
         /* LLVM 21+ marks kernels with a calling convention and takes launch
          * bounds as function attributes. */
         LLVMSetFunctionCallConv(em->fn, 71 /* PTX_Kernel */);
         add_fn_attr(em, "nvvm.maxntid", threads);
-        add_fn_attr(em, "nvvm.minctasm", blocks);
+        if (blocks)
+            add_fn_attr(em, "nvvm.minctasm", blocks);
+        if (f->max_regs)
+            add_fn_attr(em, "nvvm.maxnreg", f->max_regs);
         return;
     }
-    const char *keys[3] = { "kernel", "maxntidx", "minctasm" };
-    int vals[3] = { 1, threads, blocks };
-    for (int i = 0; i < 3; i++) {
+    const char *keys[4] = { "kernel", "maxntidx", "minctasm", "maxnreg" };
+    int vals[4] = { 1, threads, blocks, f->max_regs };
+    for (int i = 0; i < 4; i++) {
+        if (!vals[i])
+            continue;
         LLVMMetadataRef md[3] = { LLVMValueAsMetadata(em->fn),
                                   LLVMMDStringInContext2(em->ctx, keys[i], strlen(keys[i])),
                                   LLVMValueAsMetadata(em_i32(em, vals[i])) };
@@ -811,6 +820,14 @@ bool codegen_check(TirFunc *f, const Target *t, Diag *diag)
                    f->name, slots, CODEGEN_MAX_PARAM_SLOTS);
         ok = false;
     }
+    if (f->max_regs && f->max_regs * 32 * f->warps > t->regs_per_sm) {
+        diag_error(diag, f->regs_pos,
+                   "'regs %d' for %d warps asks for %d registers per block, but a multiprocessor of %s has %d: "
+                   "ask for at most %d registers, or fewer warps",
+                   f->max_regs, f->warps, f->max_regs * 32 * f->warps, t->name, t->regs_per_sm,
+                   t->regs_per_sm / (32 * f->warps));
+        ok = false;
+    }
     for (BlockId b = 0; b < f->blocks.len; b++) {
         TirBlock *bl = tir_block(f, b);
         for (int i = 0; i < bl->insts.len; i++) {
@@ -910,7 +927,7 @@ bool codegen_emit(TirFunc *f, const Target *t, const CodegenOptions *opts, bool 
     arena_init(&em->arena);
     if (t->emit->prepare)
         t->emit->prepare(em);
-    if (!check_tma_requests(f, opts, diag)) {
+    if (!check_tma_requests(f, opts, diag) || !codegen_check_smem(f, t, diag)) {
         oom_undefer(slot);
         emitter_dispose(em);
         return false;

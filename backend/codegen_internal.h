@@ -205,6 +205,11 @@ void em_scatter(Emitter *em, const TirInst *in);
 /* Register r of value v: a scalar serves every register. */
 LLVMValueRef em_reg(Emitter *em, ValId v, int r);
 
+/* --- resource limits (codegen_limits.c) --- */
+/* Whether the shared memory f asks for (after the family's prepare) fits a
+ * block of t; else an error at the largest shared tile. */
+bool codegen_check_smem(const TirFunc *f, const Target *t, Diag *diag);
+
 /* --- device_print and device_assert (codegen_debug.c) --- */
 void em_print(Emitter *em, const TirInst *in);
 void em_assert(Emitter *em, const TirInst *in);

@@ -281,10 +281,14 @@ void ast_print(StrBuf *out, const AstProgram *prog)
         sb_puts(out, "(grid");
         print_list(out, &k->grid, 1);
         sb_putc(out, ')');
-        if (k->warps) {
+        const AstNode *clauses[3] = { k->warps, k->regs, k->min_blocks };
+        static const char *const words[3] = { "warps", "regs", "min_blocks" };
+        for (int c = 0; c < 3; c++) {
+            if (!clauses[c])
+                continue;
             newline(out, 1);
-            sb_puts(out, "(warps ");
-            print_node(out, k->warps, 1);
+            sb_printf(out, "(%s ", words[c]);
+            print_node(out, clauses[c], 1);
             sb_putc(out, ')');
         }
         newline(out, 1);

@@ -79,6 +79,7 @@ typedef struct {
     VEC(AstParam) params;
     AstList grid;
     AstNode *warps; /* may be NULL: the default */
+    AstNode *regs, *min_blocks; /* the resource clauses; NULL: the compiler's choice */
     AstNode *body;
 } AstKernel;
 

@@ -130,6 +130,12 @@ static DType dtype_of_kw(TokKind k)
     }
 }
 
+/* Whether the current token is the identifier `word`. */
+static bool tok_is(const Parser *p, const char *word)
+{
+    return p->tok.kind == TK_IDENT && (size_t)p->tok.len == strlen(word) && !memcmp(p->tok.start, word, strlen(word));
+}
+
 /* Builtins written name<...>: the '<' after them opens compile-time arguments. */
 static bool is_generic_builtin(const Token *t)
 {
@@ -702,7 +708,7 @@ static void parse_param(Parser *p, AstKernel *k)
 }
 
 /* kernel := 'kernel' IDENT ['<' cparam (',' cparam)* '>'] '(' [param (',' param)*] ')'
- *           'grid' '(' expr (',' expr)* ')' ['warps' additive] block */
+ *           'grid' '(' expr (',' expr)* ')' ['warps' additive] {('regs' | 'min_blocks') additive} block */
 static AstKernel *parse_kernel(Parser *p)
 {
     AstKernel *k = arena_alloc(p->arena, sizeof *k);
@@ -743,6 +749,17 @@ static AstKernel *parse_kernel(Parser *p)
             diag_error(p->diag, p->prev_end, "expected the number of warps after 'warps'");
         } else {
             k->warps = parse_additive(p);
+        }
+    }
+    /* the resource clauses: contextual words, not keywords */
+    while (!p->panic && at(p, TK_IDENT) && (tok_is(p, "regs") || tok_is(p, "min_blocks"))) {
+        bool regs = tok_is(p, "regs");
+        advance(p);
+        if (at(p, TK_LBRACE)) {
+            p->panic = true;
+            diag_error(p->diag, p->prev_end, "expected a number after '%s'", regs ? "regs" : "min_blocks");
+        } else {
+            *(regs ? &k->regs : &k->min_blocks) = parse_additive(p);
         }
     }
     if (!p->panic)

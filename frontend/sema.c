@@ -2678,6 +2678,8 @@ static bool grid_code_is_scalar(Sema *s, int first)
     return true;
 }
 
+static bool check_resource_clauses(Sema *s, const AstKernel *k);
+
 static bool check_grid(Sema *s)
 {
     const AstKernel *k = s->k;
@@ -2720,6 +2722,36 @@ static bool check_grid(Sema *s)
         }
         s->f->warps = (int)w;
     }
+    return ok && check_resource_clauses(s, k);
+}
+
+/* regs R (registers per thread, 16 .. 255, PTX's .maxnreg) and min_blocks
+ * B (1 .. 32 blocks per multiprocessor, .minnctapersm); whether a block
+ * fits the target is checked by code generation (codegen_check). */
+static bool check_resource_clauses(Sema *s, const AstKernel *k)
+{
+    static const char *const what[2] = { "the register count of 'regs'", "the block count of 'min_blocks'" };
+    static const int lo[2] = { 16, 1 }, hi[2] = { 255, 32 };
+    const AstNode *nodes[2] = { k->regs, k->min_blocks };
+    int *fields[2] = { &s->f->max_regs, &s->f->min_blocks };
+    bool ok = true;
+    for (int c = 0; c < 2; c++) {
+        int64_t v;
+        if (!nodes[c])
+            continue;
+        if (!const_int_arg(s, nodes[c], &v, what[c])) {
+            ok = false;
+            continue;
+        }
+        if (v < lo[c] || v > hi[c]) {
+            error(s, nodes[c]->pos, "%s must be between %d and %d, found %lld", what[c], lo[c], hi[c], (long long)v);
+            ok = false;
+            continue;
+        }
+        *fields[c] = (int)v;
+    }
+    if (k->regs)
+        s->f->regs_pos = k->regs->pos;
     return ok;
 }
 

@@ -285,7 +285,8 @@ TSR_API void tsr_compile_options_init(tsr_compile_options *opts);
  * device. opts may be NULL. On success *out is a module owning its kernels.
  * Returns TSR_ERR_COMPILE when the program has errors, or needs more than a
  * GPU offers (more than 2^14 registers per thread for a tile, more than 256
- * kernel parameter values): tsr_context_error then
+ * kernel parameter values, more shared memory than a block of the target
+ * may have): tsr_context_error then
  * holds every diagnostic as "name:line:col: error: message" followed by the
  * source line and a caret under the column. On cuda and emu the PTX of each
  * kernel comes from the JIT cache when there, else it is generated and

@@ -126,6 +126,9 @@ TirFunc *tir_func_clone(const TirFunc *f)
     memcpy(c->grid, f->grid, sizeof c->grid);
     c->body = f->body;
     c->warps = f->warps;
+    c->max_regs = f->max_regs;
+    c->min_blocks = f->min_blocks;
+    c->regs_pos = f->regs_pos;
     oom_undefer(slot);
     return c;
 }

@@ -246,6 +246,11 @@ typedef struct TirFunc {
     ValId grid[3];      /* results of grid_block */
     BlockId body;
     int warps;
+    /* The kernel's resource clauses (dsl/README.md §5.3); 0: the compiler's
+     * choice. max_regs: registers per thread (.maxnreg); min_blocks: blocks
+     * a multiprocessor must hold at once (.minnctapersm). */
+    int max_regs, min_blocks;
+    SrcPos regs_pos;
 } TirFunc;
 
 typedef struct {

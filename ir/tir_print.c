@@ -228,7 +228,12 @@ void tir_print(StrBuf *out, TirFunc *f)
             sb_putc(out, ']');
         }
     }
-    sb_printf(out, ") warps %d\n", f->warps);
+    sb_printf(out, ") warps %d", f->warps);
+    if (f->max_regs)
+        sb_printf(out, " regs %d", f->max_regs);
+    if (f->min_blocks)
+        sb_printf(out, " min_blocks %d", f->min_blocks);
+    sb_putc(out, '\n');
     for (int r = 0; r < f->tma.len; r++) { /* tensor maps code generation asks for (TirFunc.tma) */
         const TmaRequest *q = &f->tma.data[r];
         static const char *const swizzles[] = { "none", "32B", "64B", "128B" };
