@@ -574,6 +574,7 @@ static void emit_inst(Emitter *em, const TirInst *in)
     }
     case TIR_EXPAND_DIMS:
     case TIR_TRANSPOSE: set_val(em, in->res[0], *em_val(em, in->args[0])); break;
+    case TIR_RESHAPE: em_reshape(em, in); break;
     case TIR_ASYNC_COPY: em_async_copy(em, in); break;
     case TIR_ASYNC_COMMIT: em->target->emit->stage_commit(em, in); break;
     case TIR_ASYNC_WAIT: em->target->emit->stage_wait(em, in, (int)in->ival); break;

@@ -205,6 +205,9 @@ void em_scatter(Emitter *em, const TirInst *in);
 /* Register r of value v: a scalar serves every register. */
 LLVMValueRef em_reg(Emitter *em, ValId v, int r);
 
+/* --- reshape (codegen_reshape.c) --- */
+void em_reshape(Emitter *em, const TirInst *in);
+
 /* --- resource limits (codegen_limits.c) --- */
 /* Whether the shared memory f asks for (after the family's prepare) fits a
  * block of t; else an error at the largest shared tile. */

@@ -139,7 +139,7 @@ static bool tok_is(const Parser *p, const char *word)
 /* Builtins written name<...>: the '<' after them opens compile-time arguments. */
 static bool is_generic_builtin(const Token *t)
 {
-    static const char *const names[] = { "zeros", "ones", "full", "arange" };
+    static const char *const names[] = { "zeros", "ones", "full", "arange", "reshape" };
     for (size_t i = 0; i < TSR_ARRAY_LEN(names); i++)
         if ((size_t)t->len == strlen(names[i]) && memcmp(t->start, names[i], (size_t)t->len) == 0)
             return true;
@@ -288,7 +288,7 @@ static AstNode *parse_primary(Parser *p)
             advance(p);
             parse_exprlist(p, &n->targs, TK_GT, parse_additive);
             expect(p, TK_GT, "'>'");
-            if (at(p, TK_LBRACK) && strcmp(n->name, "arange") != 0) {
+            if (at(p, TK_LBRACK) && strcmp(n->name, "arange") != 0 && strcmp(n->name, "reshape") != 0) {
                 n->has_shape = true;
                 SrcPos open = p->tok.pos;
                 advance(p);

@@ -1213,6 +1213,30 @@ static bool shape_list(Sema *s, const AstNode *n, const AstList *l, TType *t)
     return check_tile_type(s, n->pos, *t);
 }
 
+/* reshape<D0[, D1]>(x): x's elements in row-major order, in a tile of
+ * that shape (as many elements). */
+static SVal b_reshape(Sema *s, const AstNode *n)
+{
+    TType t = ttype_scalar(DT_F32);
+    if (!shape_list(s, n, &n->targs, &t))
+        return sv_err;
+    SVal a = tile_arg(s, n->args.data[0], "reshape", -1);
+    if (a.k == SV_ERR)
+        return a;
+    TType at = vtype(s, a.v);
+    t.dt = at.dt;
+    if (at.rank == 0) {
+        error(s, n->args.data[0]->pos, "'reshape' needs a tile, found %s; make a tile with x[None]", type_str(s, at));
+        return sv_err;
+    }
+    if (ttype_numel(at) != ttype_numel(t)) {
+        error(s, n->pos, "cannot reshape %s (%lld elements) to %s (%lld)", type_str(s, at), (long long)ttype_numel(at),
+              type_str(s, t), (long long)ttype_numel(t));
+        return sv_err;
+    }
+    return ttype_eq(at, t) ? a : sv_val(emit1(s, TIR_RESHAPE, n->pos, a.v, t));
+}
+
 /* zeros<T>[shape], ones<T>[shape], full<T>[shape](value) */
 static SVal b_fill(Sema *s, const AstNode *n)
 {
@@ -1363,6 +1387,7 @@ static const Builtin builtins[] = {
     { "ones", b_fill, 0, 0, true },
     { "full", b_fill, 1, 1, true },
     { "arange", b_arange, 0, 1, true },
+    { "reshape", b_reshape, 1, 1, true },
 };
 
 static SVal eval_call(Sema *s, const AstNode *n)

@@ -277,6 +277,15 @@ bool tir_op_is_pure(TirOp op)
     }
 }
 
+bool tir_reshape_in_registers(TirFunc *f, const TirInst *in)
+{
+    const Layout *ls = tir_layout(f, in->args[0]), *ld = tir_layout(f, in->res[0]);
+    TType a = tir_type(f, in->args[0]), b = tir_type(f, in->res[0]);
+    Layout l;
+    return ls && ld && layout_reshape_units(ls, a.shape, a.rank, b.shape, b.rank, &l) && layout_eq(&l, ld) &&
+           l.kind == ld->kind;
+}
+
 int tir_add_text(TirFunc *f, const char *text)
 {
     vec_push(&f->arena, f->texts, arena_strdup(&f->arena, text));

@@ -35,7 +35,7 @@ typedef struct {
     X(NUM_PROGRAMS, "num_programs")                                                    \
     /* shapes */                                                                       \
     X(SPLAT, "splat") X(BROADCAST, "broadcast") X(EXPAND_DIMS, "expand_dims")          \
-    X(TRANSPOSE, "transpose") X(ARANGE, "arange")                                      \
+    X(TRANSPOSE, "transpose") X(ARANGE, "arange") X(RESHAPE, "reshape")                \
     /* elementwise binary (operands and result of one shape) */                        \
     X(ADD, "add") X(SUB, "sub") X(MUL, "mul") X(DIV, "div") X(REM, "rem")              \
     X(POW, "pow") X(MIN, "min") X(MAX, "max") X(AND, "and") X(OR, "or") X(XOR, "xor")  \
@@ -80,6 +80,8 @@ enum { TIR_FOR_EXIT = 1 }; /* TirInst.kind of a FOR that can stop early */
  *   SPLAT        args: scalar                    BROADCAST  args: tile with 1-dims
  *   EXPAND_DIMS  args: tile; axis: where the new 1 goes
  *   TRANSPOSE    args: 2-D tile                  ARANGE     args: start (i32 scalar)
+ *   RESHAPE      args: tile; the same elements in row-major order, in the
+ *                result's shape (as many elements)
  *   binary ops   args: a, b (same type; comparisons give bool); POW: floats only;
  *                AND, OR, XOR: bitwise on integers, logical on bool; SHL, SHR:
  *                integers, the count of the same dtype taken as unsigned, a count
@@ -306,6 +308,10 @@ bool tir_op_is_pure(TirOp op);
 /* Reads tensor memory (LOAD, GATHER): pure, but never merged or moved
  * across stores. */
 bool tir_op_reads_memory(TirOp op);
+
+/* Whether a RESHAPE's result layout holds the operand's registers as they
+ * are (layout_reshape_units), so that no shared memory is needed. */
+bool tir_reshape_in_registers(TirFunc *f, const TirInst *in);
 
 /* The printf format (support/printf_fmt.h) of a PRINT's line: "pid (%d,
  * %d, %d)", " idx (%d, %d)" for tiles, " TEXT" when not empty, then each

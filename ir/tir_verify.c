@@ -115,7 +115,7 @@ static int fixed_arity(TirOp op)
 {
     if (tir_op_is_binary(op))
         return 2;
-    if (tir_op_is_unary(op) || op == TIR_SPLAT || op == TIR_BROADCAST || op == TIR_EXPAND_DIMS ||
+    if (tir_op_is_unary(op) || op == TIR_SPLAT || op == TIR_BROADCAST || op == TIR_EXPAND_DIMS || op == TIR_RESHAPE ||
         op == TIR_TRANSPOSE || op == TIR_ARANGE || op == TIR_REDUCE || op == TIR_CONVERT)
         return 1;
     if (op == TIR_SELECT)
@@ -232,6 +232,10 @@ static bool check_types(Verifier *v, InstId id, const TirInst *in)
         want_res = in->op == TIR_LOAD;
         if (!check_mem(v, id, in))
             return false;
+        break;
+    case TIR_RESHAPE:
+        if (a.rank == 0 || r.rank == 0 || a.dt != r.dt || ttype_numel(a) != ttype_numel(r))
+            return fail(v, id, "reshape changes the dtype or the element count");
         break;
     case TIR_GATHER:
     case TIR_SCATTER:

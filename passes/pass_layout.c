@@ -175,6 +175,20 @@ static void analyze_inst(LayoutPass *p, InstId id)
             set_nat(p, r, intern(p, l), p->weight[a], NULL);
         }
         break;
+    case TIR_RESHAPE: {
+        /* The operand's registers as they are when only dims of 1 change,
+         * else a blocked layout the code generator fills through shared
+         * memory. */
+        if (p->natural[a] == FLEX)
+            set_nat(p, a, default_blocked(p, vtype(p, a)), 1, NULL);
+        Layout in_l = layout_at(p, p->natural[a]), out_l;
+        TType ta = vtype(p, a), tr = vtype(p, r);
+        if (in_l.kind != LAYOUT_SHARED && layout_reshape_units(&in_l, ta.shape, ta.rank, tr.shape, tr.rank, &out_l))
+            set_nat(p, r, intern(p, out_l), p->weight[a], NULL);
+        else
+            set_nat(p, r, default_blocked(p, tr), 1, NULL);
+        break;
+    }
     case TIR_BROADCAST:
         /* Follows its user; it weighs less than a value of the same origin. */
         if (p->natural[a] == FLEX)
@@ -452,6 +466,7 @@ static void rewrite_inst(LayoutPass *p, InstId id)
         return; /* rebuilt at its uses */
     switch (in->op) {
     case TIR_DOT: rewrite_dot(p, id); break;
+    case TIR_RESHAPE:
     case TIR_REDUCE: {
         ValId v = in->args[0];
         if (rank_of(p, v)) {

@@ -487,6 +487,7 @@ static void exec_inst(Interp *in, const TirInst *ins)
     }
     case TIR_BROADCAST: exec_broadcast(in, ins->args[0], ins->res[0]); break;
     case TIR_EXPAND_DIMS:
+    case TIR_RESHAPE: /* row-major storage: the same elements in the same order */
     case TIR_CONVERT: copy_val(in, ins->res[0], ins->args[0]); break;
     case TIR_TRANSPOSE: {
         TType t = tir_type(f, ins->args[0]);

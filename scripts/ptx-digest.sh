@@ -53,6 +53,8 @@ for t in sm_80 sm_90a; do
     one $t dsl/examples/dropout.tsr philox
     one $t tests/programs/indexed.tsr embed -D T=f16
     one $t tests/programs/indexed.tsr partials -D T=f16
+    one $t tests/programs/reshape.tsr shapes
+    one $t tests/programs/reshape.tsr mask_rows
     one $t tests/programs/debug.tsr show
     one $t tests/programs/debug.tsr checked
     for k in count_tokens expert_sums expert_means; do

@@ -196,6 +196,8 @@ static const Program programs[] = {
     { "tests/programs/indexed.tsr", "partials", { { "T", "f16" } }, 1 },
     { "tests/programs/indexed.tsr", "int_atomics", { { "T", "f32" } }, 0 },
     { "dsl/examples/matmul_big.tsr", "matmul_big", { { "T", "f16" } }, 1 }, /* spills on sm_80 without min_blocks 1 */
+    { "tests/programs/reshape.tsr", "shapes", { { "T", "f32" } }, 0 },
+    { "tests/programs/reshape.tsr", "mask_rows", { { "T", "f32" } }, 0 },
     { "dsl/examples/moe_route.tsr", "count_tokens", { { "T", "f32" } }, 0 },
     { "dsl/examples/moe_route.tsr", "expert_sums", { { "T", "f16" } }, 1 },
     { "dsl/examples/moe_route.tsr", "expert_means", { { "T", "f32" } }, 0 },
