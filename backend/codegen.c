@@ -750,8 +750,11 @@ static void build_frame(Emitter *em)
             continue; /* declare_tma_params */
         } else if (s->param == TIR_NONE) {
             em->sym[s->dim] = p;
-        } else if (s->kind == ABI_I64) {
+        } else if (s->kind == ABI_I64 && f->params.data[s->param].is_tensor) {
             em->param_stride[s->param][s->dim] = p;
+        } else if (s->kind == ABI_I32 && dtype_size(f->params.data[s->param].dt) == 1 &&
+                   f->params.data[s->param].dt != DT_BOOL) {
+            em->param_ptr[s->param] = LLVMBuildTrunc(em->b, p, em->t_i8, ""); /* i8, u8 */
         } else if (s->kind == ABI_B16) {
             em->param_ptr[s->param] = LLVMBuildBitCast(em->b, p, em_elem_type(em, f->params.data[s->param].dt), "");
         } else if (s->kind == ABI_I32 && f->params.data[s->param].dt == DT_BOOL) {

@@ -2612,12 +2612,6 @@ static bool bind_params(Sema *s)
             error(s, ap->pos, "only tensors can be 'out'; '%s' is a scalar", ap->name);
             ok = false;
         }
-        if (!ap->is_tensor && dtype_is_int(p.dt) && p.dt != DT_I32) {
-            /* The launch ABI passes i32, f32, 16-bit floats and bool scalars. */
-            error(s, ap->dtype->pos, "a scalar parameter cannot be %s (yet); pass an i32 and convert it: %s(x)",
-                  dtype_name(p.dt), dtype_name(p.dt));
-            ok = false;
-        }
         if (ap->is_tensor) {
             if (p.dt == DT_BOOL) {
                 error(s, ap->dtype->pos, "tensors of bool are not supported; use i32");

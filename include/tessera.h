@@ -370,7 +370,8 @@ TSR_API tsr_status tsr_kernel_get_attributes(tsr_kernel *k, tsr_kernel_attribute
  * description (shape, strides, dtype, device) is copied, the data stays the
  * caller's: it must stay valid until the launch has completed. strides NULL
  * means contiguous row-major; byte_offset is added to data. A scalar is
- * converted to the parameter's dtype (f32, f16, bf16, i32; bool: non-zero is
+ * converted to the parameter's dtype (floats rounded; an integer dtype
+ * needs an integer in its range, checked at launch; bool: non-zero is
  * true). Binding checks only that the kind of argument matches: everything
  * else is checked at launch. Arguments stay bound across launches. */
 TSR_API tsr_status tsr_kernel_set_tensor(tsr_kernel *k, int i, const DLTensor *t);

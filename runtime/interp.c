@@ -51,7 +51,17 @@ static void copy_val(Interp *in, ValId dst, ValId src)
         memcpy(storage(in, dst), storage(in, src), sizeof(TirElem) * (size_t)numel(in, src));
 }
 
-static bool scalar_fits_i32(double v) { return v >= -2147483648.0 && v <= 2147483647.0 && v == floor(v); }
+/* Whether a scalar argument is an integer of integer dtype dt (any i64
+ * below 2^63 in magnitude: doubles beyond 2^53 are integers, if not every
+ * integer). */
+static bool scalar_fits(double v, DType dt)
+{
+    if (v != floor(v))
+        return false; /* fractions, NaN and infinities */
+    if (dt == DT_I64)
+        return v >= -0x1p63 && v < 0x1p63;
+    return v >= -0x1p63 && v < 0x1p63 && int_fits((int64_t)v, dt);
+}
 
 static TirElem scalar_param(const KernelArg *a, DType dt)
 {
@@ -60,8 +70,8 @@ static TirElem scalar_param(const KernelArg *a, DType dt)
         e.f = round_to_dtype((float)a->scalar, dt);
     else if (dt == DT_BOOL)
         e.i = a->scalar != 0;
-    else if (scalar_fits_i32(a->scalar))
-        e.i = (int32_t)a->scalar;
+    else if (scalar_fits(a->scalar, dt))
+        e.i = (int64_t)a->scalar;
     else
         e.i = 0; /* kernel_bind_args rejects it; never convert out of range (undefined in C) */
     return e;
@@ -567,9 +577,9 @@ bool kernel_bind_args(TirFunc *f, const KernelArg *args, int nargs, int32_t *sym
             return false;
         }
         if (!p->is_tensor) {
-            if (p->dt == DT_I32 && !scalar_fits_i32(args[i].scalar)) {
-                sb_printf(err, "scalar argument '%s' must be an integer in the range of i32, not %g", p->name,
-                          args[i].scalar);
+            if (dtype_is_int(p->dt) && !scalar_fits(args[i].scalar, p->dt)) {
+                sb_printf(err, "scalar argument '%s' must be an integer in the range of %s, not %g", p->name,
+                          dtype_name(p->dt), args[i].scalar);
                 return false;
             }
             continue;

@@ -47,6 +47,7 @@ for t in sm_80 sm_90a; do
         one $t tests/programs/math.tsr math -D T=$dt
     done
     one $t tests/programs/ints.tsr ints
+    one $t tests/programs/ints.tsr int_scalars
     one $t tests/programs/control.tsr collatz
     one $t tests/programs/control.tsr jumps
     one $t dsl/examples/dropout.tsr dropout -D T=f16

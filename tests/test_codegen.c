@@ -183,6 +183,7 @@ static const Program programs[] = {
     { "tests/programs/math.tsr", "math", { { "T", "f32" } }, 1 },
     { "tests/programs/math.tsr", "math", { { "T", "f16" } }, 1 },
     { "tests/programs/ints.tsr", "ints", { { "T", "f32" } }, 0 },
+    { "tests/programs/ints.tsr", "int_scalars", { { "T", "f32" } }, 0 },
     { "tests/programs/control.tsr", "collatz", { { "T", "f32" } }, 0 },
     { "tests/programs/control.tsr", "jumps", { { "T", "f32" } }, 0 },
     { "dsl/examples/dropout.tsr", "dropout", { { "T", "f16" } }, 1 },
