@@ -5,7 +5,8 @@
  * layout); an element outside the tensor, or masked off, is never touched.
  * Atomics are `red` instructions: f32, f16 (and bf16 on sm_90) add, integer
  * add, max and min, and f32 max and min through the integer ones (the order
- * of f32 bit patterns, dsl/README.md §8.3). */
+ * of f32 bit patterns, dsl/README.md §8.3); half-precision adds of adjacent
+ * elements go in pairs (f16x2, bf16x2). */
 #include "codegen_internal.h"
 
 LLVMValueRef em_reg(Emitter *em, ValId a, int r)
@@ -87,6 +88,38 @@ static void emit_red(Emitter *em, ScatterKind kind, DType dt, LLVMValueRef ptr, 
     ptx_call(&a);
 }
 
+/* An f16 (or bf16) atomic add of registers x0, x1 at p0, p1: one packed
+ * red.add.noftz.f16x2 when both are to be added, p1 is the element after
+ * p0 and p0 is 4-byte aligned (as for consecutive elements of a row, which
+ * the caller's layout makes likely; index tiles may say otherwise), else
+ * one red per element. Each half rounds on its own either way. */
+static void emit_red_pair(Emitter *em, DType dt, LLVMValueRef p0, LLVMValueRef p1, LLVMValueRef ok0, LLVMValueRef ok1,
+                          LLVMValueRef x0, LLVMValueRef x1)
+{
+    LLVMBuilderRef b = em->b;
+    LLVMValueRef a0 = LLVMBuildPtrToInt(b, p0, em->t_i64, ""), a1 = LLVMBuildPtrToInt(b, p1, em->t_i64, "");
+    LLVMValueRef next = LLVMBuildICmp(b, LLVMIntEQ, a1, LLVMBuildAdd(b, a0, em_i64(em, 2), ""), "");
+    LLVMValueRef aligned = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildAnd(b, a0, em_i64(em, 3), ""), em_i64(em, 0), "");
+    LLVMValueRef pair = LLVMBuildAnd(b, LLVMBuildAnd(b, next, aligned, ""), LLVMBuildAnd(b, ok0, ok1, ""), "");
+    LLVMValueRef single0 = LLVMBuildAnd(b, ok0, LLVMBuildNot(b, pair, ""), "");
+    LLVMValueRef single1 = LLVMBuildAnd(b, ok1, LLVMBuildNot(b, pair, ""), "");
+    LLVMValueRef h0 = LLVMBuildBitCast(b, x0, em->t_i16, ""), h1 = LLVMBuildBitCast(b, x1, em->t_i16, "");
+    LLVMValueRef packed = LLVMBuildOr(b, LLVMBuildZExt(b, h0, em->t_i32, ""),
+                                      LLVMBuildShl(b, LLVMBuildZExt(b, h1, em->t_i32, ""), em_i32(em, 16), ""), "");
+    const char *ty = dt == DT_BF16 ? "bf16" : "f16";
+    InlinePtx a;
+    ptx_begin(&a, em, PTX_SIDE_EFFECTS | PTX_CLOBBERS_MEMORY);
+    int pp0 = ptx_in(&a, p0), pp1 = ptx_in(&a, p1), pv = ptx_in(&a, packed), pv0 = ptx_in(&a, h0), pv1 = ptx_in(&a, h1);
+    int pq = ptx_in(&a, LLVMBuildZExt(b, pair, em->t_i32, ""));
+    int ps0 = ptx_in(&a, LLVMBuildZExt(b, single0, em->t_i32, "")), ps1 = ptx_in(&a, LLVMBuildZExt(b, single1, em->t_i32, ""));
+    ptx_text(&a, "{ .reg .pred q, s0, s1; setp.ne.b32 q, $%d, 0; setp.ne.b32 s0, $%d, 0; setp.ne.b32 s1, $%d, 0; ", pq,
+             ps0, ps1);
+    ptx_text(&a, "@q red.global.add.noftz.%sx2 [$%d], $%d; @s0 red.global.add.noftz.%s [$%d], $%d; "
+                 "@s1 red.global.add.noftz.%s [$%d], $%d; }",
+             ty, pp0, pv, ty, pp0, pv0, ty, pp1, pv1);
+    ptx_call(&a);
+}
+
 void em_scatter(Emitter *em, const TirInst *in)
 {
     TirFunc *f = em->f;
@@ -102,12 +135,24 @@ void em_scatter(Emitter *em, const TirInst *in)
     }
     /* Replicas do not store; a scalar is stored by thread 0 alone. */
     LLVMValueRef owner = l ? em_owner_mask(em, l) : LLVMBuildICmp(em->b, LLVMIntEQ, em->tid, em_i32(em, 0), "");
+    /* half-precision adds of consecutive registers go in pairs */
+    bool pairs = in->kind == SCATTER_ADD && (t.dt == DT_F16 || t.dt == DT_BF16) && l && layout_contig_regs(l) >= 2;
+    LLVMValueRef pend_ptr = NULL, pend_ok = NULL;
     for (int g = 0; g < n; g++) {
         LLVMValueRef ptr, ok, x = em_reg(em, v, g);
         indexed_address(em, in, g, &ptr, &ok);
         ok = LLVMBuildAnd(em->b, ok, em_reg(em, mask, g), "");
         if (owner)
             ok = LLVMBuildAnd(em->b, ok, owner, "");
+        if (pairs && g % 2 == 0) {
+            pend_ptr = ptr;
+            pend_ok = ok;
+            continue;
+        }
+        if (pairs) {
+            emit_red_pair(em, t.dt, pend_ptr, ptr, pend_ok, ok, em_reg(em, v, g - 1), x);
+            continue;
+        }
         if (in->kind != SCATTER_STORE) {
             emit_red(em, (ScatterKind)in->kind, t.dt, ptr, ok, x);
             continue;

@@ -61,7 +61,7 @@ for t in sm_80 sm_90a; do
     for k in count_tokens expert_sums expert_means; do
         one $t dsl/examples/moe_route.tsr $k
     done
-    for k in masked_copy scatter_odd lookup even_programs histogram int_atomics; do
+    for k in masked_copy scatter_odd lookup even_programs histogram int_atomics half_adds; do
         one $t tests/programs/indexed.tsr $k
     done
 done

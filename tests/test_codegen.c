@@ -196,6 +196,7 @@ static const Program programs[] = {
     { "tests/programs/indexed.tsr", "histogram", { { "T", "f32" } }, 0 },
     { "tests/programs/indexed.tsr", "partials", { { "T", "f16" } }, 1 },
     { "tests/programs/indexed.tsr", "int_atomics", { { "T", "f32" } }, 0 },
+    { "tests/programs/indexed.tsr", "half_adds", { { "T", "f16" } }, 1 },
     { "dsl/examples/matmul_big.tsr", "matmul_big", { { "T", "f16" } }, 1 }, /* spills on sm_80 without min_blocks 1 */
     { "tests/programs/reshape.tsr", "shapes", { { "T", "f32" } }, 0 },
     { "tests/programs/reshape.tsr", "mask_rows", { { "T", "f32" } }, 0 },
