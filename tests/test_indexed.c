@@ -17,15 +17,6 @@
 
 static const char *const FILE_NAME = "tests/programs/indexed.tsr";
 
-static void launch(TirFunc *f, KernelArg *args, int nargs, int place)
-{
-    StrBuf err;
-    sb_init(&err);
-    if (!run_kernel_at(f, args, nargs, place, &err))
-        fail_msg("%s on %s: %s", f->name, run_places[place], err.data);
-    sb_free(&err);
-}
-
 /* Element i of t is want, or (want_poison) still the poison. */
 static void expect_elem(const HostTensor *t, int64_t i, bool want_poison, double want, const char *what, int place)
 {
@@ -56,7 +47,7 @@ static void embed(void **state)
             HostTensor y = tensor_new(dt, 2, ys);
             tensor_poison(&y);
             KernelArg args[3] = { arg_tensor(e), arg_tensor(idx), arg_tensor(y) };
-            launch(f, args, 3, place);
+            run_kernel_at_or_fail(f, args, 3, place);
             for (int64_t i = 0; i < N; i++) {
                 int64_t r = (int64_t)tensor_get(&idx, i);
                 for (int64_t c = 0; c < D; c++)
@@ -87,7 +78,7 @@ static void masked_copy(void **state)
         HostTensor y = tensor_new(DT_F32, 2, s);
         tensor_poison(&y);
         KernelArg args[3] = { arg_tensor(x), arg_tensor(y), arg_scalar(t) };
-        launch(f, args, 3, place);
+        run_kernel_at_or_fail(f, args, 3, place);
         for (int64_t i = 0; i < M * N; i++)
             expect_elem(&y, i, !(tensor_get(&x, i) > t), tensor_get(&x, i), "masked_copy", place);
         tensor_free(&y);
@@ -123,7 +114,7 @@ static void scatter_odd(void **state)
         HostTensor y = tensor_new(DT_F32, 1, ms);
         tensor_poison(&y);
         KernelArg args[3] = { arg_tensor(x), arg_tensor(p), arg_tensor(y) };
-        launch(f, args, 3, place);
+        run_kernel_at_or_fail(f, args, 3, place);
         for (int64_t k = 0; k < M; k++) {
             int64_t src = -1;
             for (int64_t i = 0; i < N; i++)
@@ -160,7 +151,7 @@ static void lookup(void **state)
         tensor_poison(&s);
         tensor_poison(&l);
         KernelArg args[5] = { arg_tensor(u), arg_tensor(w), arg_tensor(k), arg_tensor(s), arg_tensor(l) };
-        launch(f, args, 5, place);
+        run_kernel_at_or_fail(f, args, 5, place);
         for (int64_t i = 0; i < N; i++) {
             int64_t c = (int64_t)tensor_get(&k, i);
             bool in = c >= 0 && c < V;
@@ -190,7 +181,7 @@ static void even_programs(void **state)
         HostTensor y = tensor_new(DT_I32, 1, s);
         tensor_poison(&y);
         KernelArg args[1] = { arg_tensor(y) };
-        launch(f, args, 1, place);
+        run_kernel_at_or_fail(f, args, 1, place);
         for (int64_t i = 0; i < s[0]; i++)
             expect_elem(&y, i, i % 2 == 1, (double)(3 * i), "even_programs", place);
         tensor_free(&y);
@@ -214,7 +205,7 @@ static void histogram(void **state)
         for (int64_t v = 0; v < 256; v++)
             tensor_set(&h, v, (double)v); /* the counts are added to what H holds */
         KernelArg args[2] = { arg_tensor(x), arg_tensor(h) };
-        launch(f, args, 2, place);
+        run_kernel_at_or_fail(f, args, 2, place);
         for (int64_t v = 0; v < 256; v++) {
             int64_t want = v;
             for (int64_t i = 0; i < ns[0]; i++)
@@ -257,7 +248,7 @@ static void partials(void **state)
             for (int64_t c = 0; c < N; c++)
                 tensor_set(&cmin, c, c % 7 == 0 ? -10.0 : INFINITY);
             KernelArg args[4] = { arg_tensor(x), arg_tensor(sum), arg_tensor(rmax), arg_tensor(cmin) };
-            launch(f, args, 4, place);
+            run_kernel_at_or_fail(f, args, 4, place);
             for (int64_t r = 0; r < M; r++) {
                 double s = r * 0.5, sabs = fabs(s), mx = r % 5 == 0 ? 10.0 : -INFINITY;
                 for (int64_t c = 0; c < N; c++) {
@@ -328,7 +319,7 @@ static void int_atomics(void **state)
         memcpy(u.data, u0, sizeof u0);
         memcpy(it.data, i0, sizeof i0);
         KernelArg args[6] = { arg_tensor(k), arg_tensor(a), arg_tensor(b), arg_tensor(l), arg_tensor(u), arg_tensor(it) };
-        launch(f, args, 6, place);
+        run_kernel_at_or_fail(f, args, 6, place);
         for (int v = 0; v < V; v++)
             if (((int64_t *)l.data)[v] != want_l[v] || ((uint32_t *)u.data)[v] != want_u[v] ||
                 ((int32_t *)it.data)[v] != want_i[v])
@@ -373,7 +364,7 @@ static void half_adds(void **state)
             HostTensor y = tensor_new(dts[ty], 2, s);
             memcpy(y.data, y0.data, (size_t)(M * N) * 2);
             KernelArg args[2] = { arg_tensor(x), arg_tensor(y) };
-            launch(f, args, 2, place);
+            run_kernel_at_or_fail(f, args, 2, place);
             for (int64_t i = 0; i < M * N; i++)
                 expect_elem(&y, i, false, tensor_get(&want, i), "half_adds", place);
             tensor_free(&y);
@@ -412,9 +403,9 @@ static void moe_route(void **state)
         KernelArg ca[2] = { arg_tensor(e), arg_tensor(c) };
         KernelArg sa[4] = { arg_tensor(h), arg_tensor(e), arg_tensor(w), arg_tensor(sm) };
         KernelArg ma[4] = { arg_tensor(sm), arg_tensor(c), arg_tensor(e), arg_tensor(y) };
-        launch(count, ca, 2, place);
-        launch(sums, sa, 4, place);
-        launch(means, ma, 4, place);
+        run_kernel_at_or_fail(count, ca, 2, place);
+        run_kernel_at_or_fail(sums, sa, 4, place);
+        run_kernel_at_or_fail(means, ma, 4, place);
         for (int64_t x = 0; x < X; x++) {
             int64_t want = 0;
             for (int64_t t = 0; t < N; t++)

@@ -15,15 +15,6 @@
 
 static const char *const FILE_NAME = "tests/programs/reshape.tsr";
 
-static void launch(TirFunc *f, KernelArg *args, int nargs, int place)
-{
-    StrBuf err;
-    sb_init(&err);
-    if (!run_kernel_at(f, args, nargs, place, &err))
-        fail_msg("%s on %s: %s", f->name, run_places[place], err.data);
-    sb_free(&err);
-}
-
 static void shapes(void **state)
 {
     (void)state;
@@ -41,7 +32,7 @@ static void shapes(void **state)
         tensor_poison(&r);
         tensor_poison(&z);
         KernelArg args[4] = { arg_tensor(x), arg_tensor(s), arg_tensor(r), arg_tensor(z) };
-        launch(f, args, 4, place);
+        run_kernel_at_or_fail(f, args, 4, place);
         for (int64_t i = 0; i < M; i++) {
             double sum = 0, sabs = 0, mx = -INFINITY;
             for (int64_t j = 0; j < N; j++) {
@@ -84,7 +75,7 @@ static void mask_rows(void **state)
         HostTensor c = tensor_new(DT_I32, 1, ns);
         tensor_poison(&c);
         KernelArg args[2] = { arg_tensor(x), arg_tensor(c) };
-        launch(f, args, 2, place);
+        run_kernel_at_or_fail(f, args, 2, place);
         for (int64_t k = 0; k < N; k++) {
             if (k >= rows) {
                 assert_true(tensor_is_poison(&c, k));

@@ -24,5 +24,7 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
 enum { RUN_PLACES = 3 };
 extern const char *const run_places[RUN_PLACES]; /* "interp", "sm_80", "sm_90a" */
 bool run_kernel_at(TirFunc *f, const KernelArg *args, int nargs, int place, StrBuf *err);
+/* The same in a cmocka test: a failed launch fails the test with its error. */
+void run_kernel_at_or_fail(TirFunc *f, const KernelArg *args, int nargs, int place);
 
 #endif
