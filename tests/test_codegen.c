@@ -268,7 +268,7 @@ static char *ptx_of_source(const char *src, const char *target, StrBuf *diags)
 {
     TirModule *m = compile_string("t.tsr", src, NULL, 0, diags);
     assert_non_null(m);
-    CodegenOptions o = { target, true, 0, 0, false };
+    CodegenOptions o = { target, true, 0, 0, false, false };
     CodegenResult r;
     Source s = { "t.tsr", src, strlen(src) };
     Diag diag;
@@ -331,7 +331,7 @@ static void resource_clauses(void **state)
     TirModule *m = compile_file_or_fail("dsl/examples/matmul.tsr",
                                         (Define[]){ { "T", "f16" }, { "BM", "256" }, { "BN", "256" }, { "BK", "64" } }, 4);
     for (int t = 0; t < 2; t++) {
-        CodegenOptions o = { targets[t], true, 0, 0, false };
+        CodegenOptions o = { targets[t], true, 0, 0, false, false };
         CodegenResult r;
         Source s = { "dsl/examples/matmul.tsr", "", 0 };
         Diag diag;
@@ -394,7 +394,7 @@ static void bf16_atomic_needs_sm90(void **state)
     assert_non_null(m);
     Source s = { "t.tsr", src, strlen(src) };
     for (int t = 0; t < 2; t++) {
-        CodegenOptions o = { t ? "sm_90a" : "sm_80", true, 0, 0, false };
+        CodegenOptions o = { t ? "sm_90a" : "sm_80", true, 0, 0, false, false };
         CodegenResult r;
         Diag diag;
         diag_init(&diag, &s);
