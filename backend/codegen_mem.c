@@ -58,7 +58,7 @@ typedef struct {
     int esize; /* bytes per element */
 } Access;
 
-static LLVMValueRef dim_size(Emitter *em, const TirParam *p, int d)
+LLVMValueRef dim_size(Emitter *em, const TirParam *p, int d)
 {
     if (p->dim_sym[d] == TIR_NONE)
         return em_i32(em, p->dim_const[d]);
@@ -215,7 +215,7 @@ static const char *vec_suffix(int words) { return words == 4 ? ".v4" : words == 
 
 /* `bytes` (2, 4, 8 or 16) from global ptr when ok, else zeros: one word
  * (i16 or i32) or a struct of words. */
-static LLVMValueRef predicated_load(Emitter *em, LLVMValueRef ptr, LLVMValueRef ok, int bytes)
+LLVMValueRef predicated_load(Emitter *em, LLVMValueRef ptr, LLVMValueRef ok, int bytes)
 {
     int words = access_words(bytes), bits = word_bits(bytes);
     InlinePtx a;
@@ -244,7 +244,7 @@ static LLVMValueRef predicated_load(Emitter *em, LLVMValueRef ptr, LLVMValueRef 
 }
 
 /* The words (i16 or i32) of `bytes` to global ptr when ok. */
-static void predicated_store(Emitter *em, LLVMValueRef ptr, LLVMValueRef ok, LLVMValueRef *words_v, int bytes)
+void predicated_store(Emitter *em, LLVMValueRef ptr, LLVMValueRef ok, LLVMValueRef *words_v, int bytes)
 {
     int words = access_words(bytes);
     InlinePtx a;
@@ -287,7 +287,7 @@ static void split_words(Emitter *em, LLVMValueRef x, LLVMValueRef *lo_hi)
 }
 
 /* Splits loaded words into `vec` elements of type dt, and back. */
-static void unpack_words(Emitter *em, DType dt, LLVMValueRef raw, int words, int vec, LLVMValueRef *out)
+void unpack_words(Emitter *em, DType dt, LLVMValueRef raw, int words, int vec, LLVMValueRef *out)
 {
     LLVMTypeRef et = em_elem_type(em, dt);
     if (dtype_size(dt) == 8 || dtype_size(dt) * vec == 1) { /* two words an element, or one byte */
@@ -311,7 +311,7 @@ static void unpack_words(Emitter *em, DType dt, LLVMValueRef raw, int words, int
     }
 }
 
-static void pack_words(Emitter *em, DType dt, LLVMValueRef *elems, int words, int vec, LLVMValueRef *out)
+void pack_words(Emitter *em, DType dt, LLVMValueRef *elems, int words, int vec, LLVMValueRef *out)
 {
     LLVMTypeRef et = em_elem_type(em, dt);
     if (dtype_size(dt) == 8) {

@@ -297,7 +297,8 @@ TSR_API void tsr_compile_options_init(tsr_compile_options *opts);
  * device. opts may be NULL. On success *out is a module owning its kernels.
  * Returns TSR_ERR_COMPILE when the program has errors, or needs more than a
  * GPU offers (more than 2^14 registers per thread for a tile, more than 256
- * kernel parameter values): tsr_context_error then
+ * kernel parameter values, more shared memory than a block of the target
+ * may have): tsr_context_error then
  * holds every diagnostic as "name:line:col: error: message" followed by the
  * source line and a caret under the column. On cuda and emu the PTX of each
  * kernel comes from the JIT cache when there, else it is generated and
@@ -381,7 +382,8 @@ TSR_API tsr_status tsr_kernel_get_attributes(tsr_kernel *k, tsr_kernel_attribute
  * description (shape, strides, dtype, device) is copied, the data stays the
  * caller's: it must stay valid until the launch has completed. strides NULL
  * means contiguous row-major; byte_offset is added to data. A scalar is
- * converted to the parameter's dtype (f32, f16, bf16, i32; bool: non-zero is
+ * converted to the parameter's dtype (floats rounded; an integer dtype
+ * needs an integer in its range, checked at launch; bool: non-zero is
  * true). Binding checks only that the kind of argument matches: everything
  * else is checked at launch. Arguments stay bound across launches. */
 TSR_API tsr_status tsr_kernel_set_tensor(tsr_kernel *k, int i, const DLTensor *t);
