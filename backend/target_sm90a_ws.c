@@ -4,7 +4,8 @@
  *
  * Which loops: a pipelined loop in the kernel's top block (not inside an if
  * or another loop, not one that can stop early) whose copies all go by TMA
- * (target_sm90a_tma.c), in a kernel whose warps form whole warpgroups, when
+ * (target_sm90a_tma.c), in a kernel whose warps form whole warpgroups and
+ * that has no resource clause (regs, min_blocks), when
  * CodegenOptions.no_warp_specialize is off. The first such ring gets the
  * producer; other rings keep the copies of the consumers' thread 0.
  *
@@ -218,7 +219,10 @@ bool sm90a_ws_plan(Emitter *em, WsPlan *ws, int ring)
 {
     TirFunc *f = em->f;
     const TirBuffer *rb = &f->buffers.data[ring];
-    if (em->opts->no_warp_specialize || f->warps % 4 || 32 * f->warps + PRODUCER_THREADS > MAX_BLOCK_THREADS ||
+    /* (a kernel's resource clause fixes the registers the reallocation
+     * would have to plan around: the author's budget wins) */
+    if (em->opts->no_warp_specialize || f->max_regs || f->min_blocks || f->warps % 4 ||
+        32 * f->warps + PRODUCER_THREADS > MAX_BLOCK_THREADS ||
         rb->loop == TIR_NONE || tir_inst(f, rb->loop)->kind == TIR_FOR_EXIT)
         return false;
     size_t n = (size_t)f->insts.len + 1;

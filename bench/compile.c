@@ -272,8 +272,8 @@ static void sass_columns(StrBuf *md, const char *listing, int D, double loop_mad
 {
     SassCounts sc;
     ptxas_count_sass(listing, &sc);
-    sb_printf(md, " %d | %d | %d | %d | %d | %d | %d |", sc.instructions, sc.hmma, sc.hgmma, sc.ldsm, sc.ldgsts,
-              sc.utmaldg, sc.mufu);
+    sb_printf(md, " %d | %d | %d | %d | %d | %d | %d | %d | %d |", sc.instructions, sc.hmma, sc.hgmma, sc.ldsm,
+              sc.ldgsts, sc.utmaldg, sc.usetmaxreg, sc.wgmma_wait_deep, sc.mufu);
     SassLoop loops[32];
     int n = sass_loops(listing, loops, 32);
     int k = sass_main_loop(loops, n < 32 ? n : 32);
@@ -321,8 +321,10 @@ int bench_ptxas_main(int argc, char **argv)
               ptxas, version.len ? strtok(version.data, "\n") : "version unknown");
     if (sass)
         sb_printf(&md, "Machine instructions (SASS) counted with %s: all of them, mma.sync (HMMA), wgmma (HGMMA), "
-                       "ldmatrix (LDSM), cp.async (LDGSTS), TMA loads (UTMALDG) and special functions (MUFU: ex2, "
-                       "lg2, rcp). A static count, not a speed.\n\n"
+                       "ldmatrix (LDSM), cp.async (LDGSTS), TMA loads (UTMALDG), register reallocation (USETMAXREG: "
+                       "a warp-specialized producer), wgmma waits that leave groups in flight (DEPBAR>0: "
+                       "WARPGROUP.DEPBAR.LE gsb0 with a count above 0, the overlap of softmax and GEMM) and special "
+                       "functions (MUFU: ex2, lg2, rcp). A static count, not a speed.\n\n"
                        "Main loop (support/sass.h): of the loops of the SASS (back edges), those with the most "
                        "tensor-core instructions, the innermost, the first in the listing (after loop splitting, "
                        "the mask-free steady state); "
@@ -335,11 +337,12 @@ int bench_ptxas_main(int argc, char **argv)
                      "nvidia-cuda-nvdisasm has one).\n\n");
     sb_puts(&md, "| target | dtype | D | causal | BM | BN | threads | registers | spill stores | spill loads | stack "
                  "| static smem | dynamic smem | total smem | C75xx |");
-    sb_puts(&md, sass ? " SASS | HMMA | HGMMA | LDSM | LDGSTS | UTMALDG | MUFU | loop min | loop max | min per tile "
+    sb_puts(&md, sass ? " SASS | HMMA | HGMMA | LDSM | LDGSTS | UTMALDG | USETMAXREG | DEPBAR>0 | MUFU | loop min "
+                        "| loop max | min per tile "
                         "| max per tile |\n"
                       : "\n");
     sb_puts(&md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    sb_puts(&md, sass ? "---|---|---|---|---|---|---|---|---|---|---|\n" : "\n");
+    sb_puts(&md, sass ? "---|---|---|---|---|---|---|---|---|---|---|---|---|\n" : "\n");
     bool ok = true;
     for (int t = 0; t < o.ntargets && ok; t++) {
         Variant vs[12];

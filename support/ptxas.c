@@ -97,6 +97,10 @@ void ptxas_count_sass(const char *text, SassCounts *c)
         c->ldgsts += strncmp(p, "LDGSTS", 6) == 0;
         c->utmaldg += strncmp(p, "UTMALDG", 7) == 0;
         c->usetmaxreg += strncmp(p, "USETMAXREG", 10) == 0;
+        if (strncmp(p, "WARPGROUP.DEPBAR.LE", 19) == 0) {
+            const char *n = strstr(p, "0x");
+            c->wgmma_wait_deep += n && n < p + strcspn(p, ";\n") && strtol(n, NULL, 16) > 0;
+        }
         c->mufu += strncmp(p, "MUFU", 4) == 0;
     }
 }

@@ -24,6 +24,7 @@ typedef struct {
     int hgmma;            /* warpgroup mma (wgmma) */
     int ldgsts, utmaldg;  /* cp.async copies, TMA tensor loads */
     int usetmaxreg;       /* register reallocation (setmaxnreg) */
+    int wgmma_wait_deep;  /* WARPGROUP.DEPBAR.LE gsb0, N with N > 0: waits leaving wgmma groups in flight */
 } SassCounts;
 
 /* Writes the ptxas to use into buf: $PTXAS, /usr/local/cuda/bin/ptxas, or

@@ -454,15 +454,20 @@ static void sass_counts(void **state)
                        "        /*3700*/                   HGMMA.64x64x16.F32 R24, gdesc[UR4], R24, gsb0 ;\n"
                        "        /*3de0*/                   LDSM.16.MT88.4 R104, [R140+0xc000] ;\n"
                        "        /*3ff0*/                   MUFU.EX2 R133, R133 ;\n"
+                       "        /*3ff8*/                   WARPGROUP.DEPBAR.LE gsb0, 0x1 ;\n"
+                       "        /*3ffa*/                   WARPGROUP.DEPBAR.LE gsb0, 0x0 ;\n"
+                       "        /*3ffc*/                   USETMAXREG.DEALLOC.CTAPOOL 0x18 ;\n"
                        "        /*4000*/               @P0 BRA `(.L_x_0) ;\n"
                        "        /* not an instruction */\n";
     SassCounts c;
     ptxas_count_sass(text, &c);
-    assert_int_equal(c.instructions, 7);
+    assert_int_equal(c.instructions, 10);
     assert_int_equal(c.hmma, 2);
     assert_int_equal(c.hgmma, 1);
     assert_int_equal(c.ldsm, 1);
     assert_int_equal(c.mufu, 1);
+    assert_int_equal(c.wgmma_wait_deep, 1);
+    assert_int_equal(c.usetmaxreg, 1);
 
     require_ptxas();
     char nvdisasm[4096];
