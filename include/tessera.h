@@ -127,11 +127,10 @@ typedef enum tsr_device_kind {
  * TSR_ERR_OUT_OF_MEMORY and leaks nothing. The compiler's working memory
  * (the IR while compiling, loading PTX into emu) comes from malloc; when that
  * fails, tsr_module_compile and a launch that must generate a variant return
- * TSR_ERR_OUT_OF_MEMORY and leak nothing too, as does a launch on interp
- * whose interpreter runs out. LLVM's own allocations (its optimizer and
- * NVPTX backend) still end the process when they fail, as does the
- * emulator's working memory inside a launch (barrier, TMA, wgmma and race
- * state). */
+ * TSR_ERR_OUT_OF_MEMORY and leak nothing too, as do a launch on interp or
+ * emu whose interpreter or emulator runs out, and tsr_module_load_ptx. LLVM's
+ * own allocations (its optimizer and NVPTX backend) still end the process
+ * when they fail. */
 typedef struct tsr_allocator {
     void *(*alloc)(void *user, size_t size, size_t align);
     void (*free)(void *user, void *ptr, size_t size);

@@ -13,6 +13,7 @@
 #ifndef TSR_EMU_INTERNAL_H
 #define TSR_EMU_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -623,7 +624,18 @@ struct Launch {
     atomic_uint_fast64_t next_cta;
     atomic_uint_fast64_t insns;
     atomic_int failed;
+    atomic_int out_of_memory;  /* a worker ran out of host memory */
+    StrBuf fault;              /* the first failing CTA's message (under fault_lock) */
+    pthread_mutex_t fault_lock;
 };
+
+/* The working memory of a launch (CTA state, barrier and copy tables) is
+ * allocated with tsr_x* inside a guarded stage per host thread
+ * (support/oom.h): running out unwinds to the worker, which frees its CTA.
+ * emu_grow makes room for `need` elements of `elem` bytes in p, of capacity
+ * *cap (doubling from `first`), zeroing the new ones; when memory runs out
+ * it unwinds with p and *cap unchanged, so the owner frees p as before. */
+void *emu_grow(void *p, int *cap, int need, size_t elem, int first);
 
 /* Records an error for the lane (-1: the warp) and returns -1. */
 int emu_fault(Warp *w, const Insn *in, int lane, const char *fmt, ...) TSR_PRINTF(4, 5);

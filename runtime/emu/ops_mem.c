@@ -340,10 +340,7 @@ static int exec_cp_async(Warp *w, const Insn *in, uint32_t mask)
             if (!sp)
                 return -1;
         }
-        if (w->ncp >= w->cp_cap) {
-            w->cp_cap = w->cp_cap ? w->cp_cap * 2 : 64;
-            w->cp = tsr_xrealloc(w->cp, sizeof *w->cp * (size_t)w->cp_cap);
-        }
+        w->cp = emu_grow(w->cp, &w->cp_cap, w->ncp + 1, sizeof *w->cp, 64);
         uint32_t off = (uint32_t)(dp - c->smem);
         w->cp[w->ncp++] = (CpAsync){.dst = off, .src = sp, .size = (uint8_t)size,
                                     .src_size = (uint8_t)ssz, .lane = (uint8_t)l,

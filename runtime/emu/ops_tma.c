@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "emu_internal.h"
+#include "oom.h"
 
 /* ---- tensor maps ----------------------------------------------------------------- */
 
@@ -178,10 +179,15 @@ struct TmaState {
     uint32_t *groups;      /* per warp: bulk groups committed */
 };
 
+/* The cleanup of a state being built when memory runs out (oom.h). */
+static void free_partial(void *s) { emu_tma_free(s); }
+
 struct TmaState *emu_tma_new(Cta *c)
 {
     struct TmaState *s = tsr_xcalloc(1, sizeof *s);
+    int slot = oom_defer(free_partial, s);
     s->groups = tsr_xcalloc((size_t)c->nwarps, sizeof *s->groups);
+    oom_undefer(slot);
     return s;
 }
 
@@ -506,15 +512,13 @@ static int exec_copy(Warp *w, const Insn *in, uint32_t mask)
             return -1;
         if (in->sub == T_PREFETCH_TENSOR || in->sub == T_PREFETCH_BULK)
             continue;
+        /* room first: the clock below is owned by the table once allocated */
+        s->c = emu_grow(s->c, &s->cap, s->n + 1, sizeof *s->c, 16);
         if (c->race) {
             cp.vc = tsr_xmalloc(sizeof *cp.vc * (size_t)c->nwarps);
             memcpy(cp.vc, w->vc, sizeof *cp.vc * (size_t)c->nwarps);
         }
         mark_range(c, &cp, 1);
-        if (s->n >= s->cap) {
-            s->cap = s->cap ? 2 * s->cap : 16;
-            s->c = tsr_xrealloc(s->c, sizeof *s->c * (size_t)s->cap);
-        }
         s->c[s->n++] = cp;
     }
     return 0;

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "emu_internal.h"
+#include "oom.h"
 
 enum { WG_FENCE, WG_COMMIT, WG_WAIT, WG_MMA, WG_SETMAXNREG };
 enum { WG_WARPS = 4, WG_LOG = 64 };
@@ -75,19 +76,24 @@ struct WgState {
 
 /* ---- state ------------------------------------------------------------------- */
 
+/* The cleanup of a state being built when memory runs out (oom.h). */
+static void free_partial(void *s) { emu_wg_free(s); }
+
 struct WgState *emu_wg_new(Cta *c)
 {
     struct WgState *s = tsr_xcalloc(1, sizeof *s);
-    s->nwarps = c->nwarps;
+    int slot = oom_defer(free_partial, s);
     s->ngroups = (c->nwarps + WG_WARPS - 1) / WG_WARPS;
     s->nregs = c->k->nregs;
-    s->w = tsr_xcalloc((size_t)s->nwarps, sizeof *s->w);
+    s->w = tsr_xcalloc((size_t)c->nwarps, sizeof *s->w);
+    s->nwarps = c->nwarps; /* counted once the array exists */
     s->log = tsr_xcalloc((size_t)s->ngroups * WG_LOG, sizeof *s->log);
     if (c->rdef)
         for (int i = 0; i < s->nwarps; i++) {
             s->w[i].busy = tsr_xcalloc((size_t)s->nregs, sizeof *s->w[i].busy);
             s->w[i].saved = tsr_xcalloc((size_t)s->nregs, sizeof *s->w[i].saved);
         }
+    oom_undefer(slot);
     return s;
 }
 
@@ -463,10 +469,7 @@ static int exec_mma_async(Warp *w, const Insn *in, uint32_t mask)
             }
         }
     }
-    if (ww->nops >= ww->cap) {
-        ww->cap = ww->cap ? 2 * ww->cap : 8;
-        ww->ops = tsr_xrealloc(ww->ops, sizeof *ww->ops * (size_t)ww->cap);
-    }
+    ww->ops = emu_grow(ww->ops, &ww->cap, ww->nops + 1, sizeof *ww->ops, 8);
     ww->ops[ww->nops++] = op;
     return 0;
 }
