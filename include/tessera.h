@@ -179,6 +179,10 @@ typedef struct tsr_context_options {
      * tsr_context_default_target). Lets emu run the code of either GPU
      * generation. An unknown name is TSR_ERR_INVALID_ARGUMENT. */
     const char *target;
+    /* emu: a launch whose warps execute more instructions than this stops
+     * with TSR_ERR_DEVICE, naming the instruction (and DSL line) a warp was
+     * at ("an infinite loop?"); 0: 2^36. */
+    unsigned long long emu_max_warp_insns;
 } tsr_context_options;
 
 /* Fills *opts with the defaults (struct_size, then all zero:

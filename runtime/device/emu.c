@@ -116,6 +116,7 @@ static tsr_status emu_launch_raw(tsr_context *ctx, KernelVariant *v, RawLaunch *
     el.nregions = merge_regions(r->regions, r->nregions);
     el.check_races = (ctx->flags & TSR_EMU_CHECK_RACES) != 0;
     el.check_uninit = (ctx->flags & TSR_EMU_CHECK_UNINIT) != 0;
+    el.max_warp_insns = ctx->emu_max_warp_insns;
     el.host_threads = ctx->host_threads;
     if (el.host_threads <= 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);

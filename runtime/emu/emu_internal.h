@@ -554,6 +554,8 @@ struct Warp {
     uint64_t *r;           /* r[slot*32 + lane] */
     uint32_t *p;           /* p[pred] = lane mask */
     uint32_t *rdef, *pdef; /* lanes whose register was written (check_uninit) */
+    uint8_t *rbytes;       /* [slot*32 + lane]: where rdef's bit is clear, the bytes written (a
+                              packed value with a never-written element; ops_mov.c), else 0 */
     SimtEntry *stack;
     int sp, stack_cap;
     int state;
@@ -595,6 +597,7 @@ struct Cta {
     int nwarps;
     uint64_t *regs;
     uint32_t *preds, *rdef, *pdef;
+    uint8_t *rbytes;
     uint8_t *smem;
     size_t smem_size;
     uint8_t *local; /* local_bytes per thread */
@@ -668,6 +671,16 @@ static inline void mark_def(Warp *w, const Operand *o, uint32_t mask)
 {
     if (w->rdef && o->kind == OK_REG)
         w->rdef[o->idx] |= mask;
+}
+/* The lanes of mask get the definedness def (whole registers: the lanes
+ * that become undefined hold no written byte). */
+static inline void set_def_lanes(Warp *w, int slot, uint32_t mask, uint32_t def)
+{
+    uint32_t undef = mask & ~def;
+    w->rdef[slot] = (w->rdef[slot] & ~mask) | (def & mask);
+    for (unsigned l = 0; undef; l++, undef >>= 1)
+        if (undef & 1)
+            w->rbytes[(size_t)slot * WARP_SIZE + l] = 0;
 }
 static inline void mark_pdef(Warp *w, int pred, uint32_t mask)
 {

@@ -450,6 +450,7 @@ static void cta_setup(Cta *c, Launch *L)
     if (L->cfg->check_uninit) {
         c->rdef = tsr_xcalloc((size_t)k->nregs * (size_t)c->nwarps, sizeof *c->rdef);
         c->pdef = tsr_xcalloc((size_t)k->npreds * (size_t)c->nwarps, sizeof *c->pdef);
+        c->rbytes = tsr_xcalloc(nr, 1);
     }
     c->smem_size = L->smem_bytes;
     size_t smem_alloc = (c->smem_size + 1023) / 1024 * 1024 + 1024;
@@ -469,6 +470,7 @@ static void cta_setup(Cta *c, Launch *L)
         if (c->rdef) {
             w->rdef = c->rdef + (size_t)i * (size_t)k->nregs;
             w->pdef = c->pdef + (size_t)i * (size_t)k->npreds;
+            w->rbytes = c->rbytes + (size_t)i * (size_t)k->nregs * WARP_SIZE;
         }
         w->stack = emu_grow(NULL, &w->stack_cap, 16, sizeof *w->stack, 16);
     }
@@ -499,6 +501,7 @@ static void cta_free(Cta *c)
     free(c->preds);
     free(c->rdef);
     free(c->pdef);
+    free(c->rbytes);
     free(c->smem);
     free(c->local);
     emu_race_free(c->race);
@@ -527,6 +530,7 @@ static void cta_init(Cta *c, uint64_t linear)
     if (c->rdef) {
         memset(c->rdef, 0, sizeof *c->rdef * (size_t)k->nregs * (size_t)c->nwarps);
         memset(c->pdef, 0, sizeof *c->pdef * (size_t)k->npreds * (size_t)c->nwarps);
+        memset(c->rbytes, 0, (size_t)k->nregs * WARP_SIZE * (size_t)c->nwarps);
     }
     for (int i = 0; i < 16; i++) {
         barrier_reset(&c->bars[i]);
@@ -674,8 +678,11 @@ static int cta_run(Cta *c)
             return -1;
         uint64_t total = atomic_fetch_add(&L->insns, c->insns - before) + (c->insns - before);
         if (total > L->max_insns) {
-            emu_fault(&c->warps[pick], NULL, -1,
-                      "more than %llu warp instructions executed: an infinite loop?",
+            Warp *w = &c->warps[pick];
+            const SimtEntry *e = &w->stack[w->sp];
+            bool at = w->state == WS_RUN && e->pc >= 0 && e->pc < c->k->ncode;
+            emu_fault(w, at ? &c->k->code[e->pc] : NULL, -1,
+                      "more than %llu warp instructions executed (the launch's limit): an infinite loop?",
                       (unsigned long long)L->max_insns);
             return -1;
         }
