@@ -464,7 +464,7 @@ static void test_wgmma_misuse(void **state)
     /* ptxas C7519: no fence before the first wgmma */
     /* the body starts at line 37 */
     misuse(W COMMIT WAIT0, 128, "line 37 (wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16): "
-                                "wgmma.mma_async without a wgmma.fence");
+                                "wgmma.mma_async without a wgmma.fence before it");
     /* C7517: the accumulator read before the wait */
     misuse(FENCE W COMMIT "add.f32 %f5, %f0, %f1;\n" WAIT0, 128,
            "read of register %f0, which the wgmma.mma_async at line 38 uses, before the "
@@ -472,10 +472,34 @@ static void test_wgmma_misuse(void **state)
     misuse(FENCE W COMMIT "mov.f32 %f5, %f2;\n" WAIT0, 128, "read of register %f2");
     /* no wait at all: the store of %f0 reads it */
     misuse(FENCE W COMMIT, 128, "read of register %f0");
-    /* C7511: an accumulator written between two wgmmas */
+    /* C7511: an accumulator written between two wgmmas (no fence between) */
     misuse(FENCE W "mov.f32 %f1, 0f3f800000;\n" W COMMIT WAIT0, 128,
-           "register %f1, which the wgmma.mma_async at line 40 uses, was written (by line 39, "
+           "line 40 (wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16): register %f1 (an "
+           "accumulator) was written by another instruction since the last wgmma.fence");
+    /* an accumulator written while its wgmma is in flight */
+    misuse(FENCE W COMMIT "mov.f32 %f1, 0f3f800000;\n" WAIT0, 128,
+           "register %f1, which the wgmma.mma_async at line 38 uses, was written (by line 40, "
            "mov.f32) before this wgmma.wait_group completed it");
+    /* The fence rule, no stricter than the ISA: after the first fence, a
+     * wgmma needs another only when a register it reads was written since
+     * (or its accumulators come from a wgmma of another shape). */
+    misuse(FENCE W COMMIT WAIT0 W COMMIT WAIT0, 128, NULL);
+    misuse(FENCE W COMMIT WAIT0 "add.f32 %f5, %f0, %f1;\n" W COMMIT WAIT0, 128, NULL);
+    misuse(FENCE W COMMIT WAIT0 "mov.f32 %f0, 0f3f800000;\n" W COMMIT WAIT0, 128,
+           "line 42 (wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16): register %f0 (an "
+           "accumulator) was written by another instruction since the last wgmma.fence");
+    misuse(FENCE W COMMIT WAIT0 "mov.f32 %f0, 0f3f800000;\n" FENCE W COMMIT WAIT0, 128, NULL);
+    misuse(FENCE W COMMIT WAIT0 "mov.u32 %r7, 1;\n" WR COMMIT WAIT0, 128,
+           "register %r7 (an A fragment) was written by another instruction since the last "
+           "wgmma.fence");
+    /* accumulators written, then a wgmma that does not read them (scale-d 0), as nvcc emits */
+    misuse(FENCE "mov.f32 %f0, 0f3f800000;\n"
+           "wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16 {%f0, %f1, %f2, %f3}, %rd2, %rd3, 0, 1, 1, "
+           "0, 0;\n" COMMIT WAIT0, 128, NULL);
+    misuse(FENCE W "wgmma.mma_async.sync.aligned.m64n16k16.f32.f16.f16 {%f0, %f1, %f2, %f3, %f4, %f5, "
+           "%f6, %f7}, %rd2, %rd3, 1, 1, 1, 0, 0;\n" COMMIT WAIT0, 128,
+           "register %f0 (an accumulator) was the accumulator of a wgmma of another shape since the "
+           "last wgmma.fence");
     /* A registers of the register form written before the wait */
     misuse(FENCE WR "mov.u32 %r7, 5;\n" COMMIT WAIT0, 128,
            "register %r7, which the wgmma.mma_async at line 38 uses, was written (by line 39, "
@@ -1225,6 +1249,46 @@ static void test_tma_store_bulk(void **state)
     emu_module_free(m);
 }
 
+/* Bulk groups are per thread (ISA: commit_group and wait_group act on the
+ * executing thread's groups): thread 1's wait does not complete thread 0's
+ * store, so thread 1 still reads the old destination (the store lands as
+ * late as the ISA allows: at thread 0's wait). Counted per warp, thread 1's
+ * second commit and wait would have performed it. */
+static const char groups_ptx[] =
+    ".version 8.0\n.target sm_90a\n.address_size 64\n"
+    ".visible .entry groups(.param .u64 dst, .param .u64 out)\n{\n"
+    ".reg .b32 %r<10>;\n.reg .b64 %rd<6>;\n.reg .pred %p<3>;\n"
+    ".shared .align 128 .b8 tile[256];\n"
+    "mov.u32 %r1, %tid.x;\nmov.u32 %r2, tile;\nsetp.eq.u32 %p0, %r1, 0;\nsetp.eq.u32 %p1, %r1, 1;\n"
+    "ld.param.u64 %rd1, [dst];\nld.param.u64 %rd2, [out];\n"
+    "mov.u32 %r3, 7;\nshl.b32 %r4, %r1, 2;\nadd.u32 %r5, %r2, %r4;\nst.shared.u32 [%r5], %r3;\n"
+    "fence.proxy.async.shared::cta;\nbar.sync 0;\n"
+    "@%p0 cp.async.bulk.global.shared::cta.bulk_group [%rd1], [%r2], 256;\n"
+    "cp.async.bulk.commit_group;\n"
+    "@%p1 cp.async.bulk.commit_group;\n"
+    "@%p1 cp.async.bulk.wait_group 1;\n"
+    "@%p1 ld.global.u32 %r6, [%rd1];\n@%p1 st.global.u32 [%rd2], %r6;\n"
+    "cp.async.bulk.wait_group 0;\n"
+    "ret;\n}\n";
+
+static void test_bulk_groups_per_thread(void **state)
+{
+    (void)state;
+    _Alignas(16) static uint32_t dst[64];
+    uint32_t out = 12345;
+    memset(dst, 0, sizeof dst);
+    EmuModule *m = et_load(groups_ptx);
+    void *pd = dst, *po = &out;
+    void *args[] = {&pd, &po};
+    EmuRegion regs[] = {{dst, sizeof dst, true}, {&out, sizeof out, true}};
+    EtConfig cfg = ET_CONFIG(1, 64);
+    cfg.races = cfg.uninit = true;
+    et_run(m, "groups", args, regs, 2, cfg);
+    assert_int_equal(out, 0);     /* thread 1 saw the old contents */
+    assert_int_equal(dst[5], 7);  /* thread 0's wait performed the store */
+    emu_module_free(m);
+}
+
 /* Maps the emulator cannot use: bytes that are not a map, a map copied to
  * local memory (a parameter without __grid_constant__). */
 static void test_tma_bad_maps(void **state)
@@ -1495,7 +1559,7 @@ int main(void)
         cmocka_unit_test(test_cute_gemm),
         cmocka_unit_test(test_tma_load),
         cmocka_unit_test(test_tma_map_errors),
-        cmocka_unit_test(test_tma_store_bulk),
+        cmocka_unit_test(test_tma_store_bulk), cmocka_unit_test(test_bulk_groups_per_thread),
         cmocka_unit_test(test_tma_bad_maps),
         cmocka_unit_test(test_llvm22_tma),
         cmocka_unit_test(test_setmaxnreg),

@@ -556,6 +556,8 @@ struct Warp {
     uint32_t *rdef, *pdef; /* lanes whose register was written (check_uninit) */
     uint8_t *rbytes;       /* [slot*32 + lane]: where rdef's bit is clear, the bytes written (a
                               packed value with a never-written element; ops_mov.c), else 0 */
+    int32_t *wg_touch;     /* per slot, since the last wgmma.fence: WG_WRITTEN after a write by
+                              another instruction (ops_wgmma.c; check_uninit), or NULL */
     SimtEntry *stack;
     int sp, stack_cap;
     int state;
@@ -667,10 +669,19 @@ static inline int check_src(Warp *w, const Insn *in, const Operand *o, uint32_t 
         return 0;
     return emu_check_def(w, in, o, mask);
 }
+/* A register written by an instruction other than wgmma.mma_async: a later
+ * wgmma that reads it needs a wgmma.fence in between (ops_wgmma.c). */
+enum { WG_WRITTEN = 1 << 30 };
+static inline void wg_written(Warp *w, const Operand *o)
+{
+    if (w->wg_touch && o->kind == OK_REG)
+        w->wg_touch[o->idx] |= WG_WRITTEN;
+}
 static inline void mark_def(Warp *w, const Operand *o, uint32_t mask)
 {
     if (w->rdef && o->kind == OK_REG)
         w->rdef[o->idx] |= mask;
+    wg_written(w, o);
 }
 /* The lanes of mask get the definedness def (whole registers: the lanes
  * that become undefined hold no written byte). */
@@ -678,6 +689,8 @@ static inline void set_def_lanes(Warp *w, int slot, uint32_t mask, uint32_t def)
 {
     uint32_t undef = mask & ~def;
     w->rdef[slot] = (w->rdef[slot] & ~mask) | (def & mask);
+    if (w->wg_touch)
+        w->wg_touch[slot] |= WG_WRITTEN;
     for (unsigned l = 0; undef; l++, undef >>= 1)
         if (undef & 1)
             w->rbytes[(size_t)slot * WARP_SIZE + l] = 0;

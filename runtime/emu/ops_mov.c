@@ -32,6 +32,7 @@ static void set_bytes(Warp *w, const Operand *o, unsigned lane, unsigned bytes)
         return;
     unsigned all = o->bits >= 64 ? 0xff : (1u << (o->bits / 8)) - 1;
     size_t at = (size_t)o->idx * WARP_SIZE + lane;
+    wg_written(w, o);
     if ((bytes & all) == all) {
         w->rdef[o->idx] |= 1u << lane;
         w->rbytes[at] = 0;

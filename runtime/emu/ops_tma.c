@@ -8,8 +8,8 @@
  * (its map, coordinates and mbarrier); it lands, and completes its bytes on
  * the mbarrier, when a wait on that mbarrier would fail without it, when
  * every warp of the CTA waits, or at the end of the CTA. A store reads shared
- * memory and writes global memory when a wait_group of its warp retires its
- * group, or when the warp exits. With check_races, the destination of a load
+ * memory and writes global memory when a wait_group of its thread retires its
+ * group (bulk groups are per thread), or when the warp exits. With check_races, the destination of a load
  * cannot be touched before it lands, the source of a store cannot be written
  * before its wait_group, and a store's source needs a fence.proxy.async after
  * the generic stores that wrote it. */
@@ -161,7 +161,7 @@ enum { T_LOAD_TENSOR, T_LOAD_BULK, T_STORE_TENSOR, T_STORE_BULK, T_PREFETCH_TENS
 
 typedef struct {
     const Insn *in;
-    int warp;
+    int warp, lane;        /* the issuing thread */
     bool store;
     TmapRec map;           /* tensor copies */
     int32_t coords[5];
@@ -176,7 +176,8 @@ typedef struct {
 struct TmaState {
     Copy *c;
     int n, cap;
-    uint32_t *groups;      /* per warp: bulk groups committed */
+    uint32_t *groups;      /* per thread (warp * 32 + lane): bulk groups committed, as the ISA
+                              counts them */
 };
 
 /* The cleanup of a state being built when memory runs out (oom.h). */
@@ -186,7 +187,7 @@ struct TmaState *emu_tma_new(Cta *c)
 {
     struct TmaState *s = tsr_xcalloc(1, sizeof *s);
     int slot = oom_defer(free_partial, s);
-    s->groups = tsr_xcalloc((size_t)c->nwarps, sizeof *s->groups);
+    s->groups = tsr_xcalloc((size_t)c->nwarps * WARP_SIZE, sizeof *s->groups);
     oom_undefer(slot);
     return s;
 }
@@ -213,7 +214,7 @@ void emu_tma_reset(Cta *c)
 {
     while (c->tma->n)
         drop(c->tma, c->tma->n - 1);
-    memset(c->tma->groups, 0, sizeof *c->tma->groups * (size_t)c->nwarps);
+    memset(c->tma->groups, 0, sizeof *c->tma->groups * (size_t)c->nwarps * WARP_SIZE);
 }
 
 /* Elements per dimension the box holds (traversal strides skip elements). */
@@ -396,13 +397,14 @@ int emu_tma_land(Cta *c, uint32_t mbar)
     return landed;
 }
 
-/* Performs the warp's stores of groups < upto (every one when UINT32_MAX). */
-static int flush_stores(Warp *w, uint32_t upto)
+/* Performs the stores of the warp's thread `lane` (every thread's: -1) of
+ * groups < upto (every one when UINT32_MAX). */
+static int flush_stores(Warp *w, int lane, uint32_t upto)
 {
     struct TmaState *s = w->cta->tma;
     for (int i = 0; i < s->n;) {
         Copy cp = s->c[i];
-        bool due = cp.store && cp.warp == w->id &&
+        bool due = cp.store && cp.warp == w->id && (lane < 0 || cp.lane == lane) &&
                    (upto == UINT32_MAX || (cp.group != NO_GROUP && cp.group < upto));
         if (!due) {
             i++;
@@ -418,7 +420,7 @@ static int flush_stores(Warp *w, uint32_t upto)
     return 0;
 }
 
-int emu_tma_warp_exit(Warp *w) { return flush_stores(w, UINT32_MAX); }
+int emu_tma_warp_exit(Warp *w) { return flush_stores(w, -1, UINT32_MAX); }
 
 /* ---- issue ------------------------------------------------------------------------- */
 
@@ -506,7 +508,7 @@ static int exec_copy(Warp *w, const Insn *in, uint32_t mask)
         if (check_src(w, in, &in->op[i], mask))
             return -1;
     FOR_LANES(l, mask) {
-        Copy cp = {.in = in, .warp = w->id, .group = NO_GROUP,
+        Copy cp = {.in = in, .warp = w->id, .lane = (int)l, .group = NO_GROUP,
                    .store = in->sub == T_STORE_TENSOR || in->sub == T_STORE_BULK};
         if (issue_lane(w, in, l, &cp))
             return -1;
@@ -524,22 +526,32 @@ static int exec_copy(Warp *w, const Insn *in, uint32_t mask)
     return 0;
 }
 
-/* cp.async.bulk.commit_group: the warp's uncommitted stores form a group. */
+/* cp.async.bulk.commit_group: each thread's uncommitted stores form its
+ * next group (groups are per thread in the ISA). */
 static int exec_commit(Warp *w, const Insn *in, uint32_t mask)
 {
     struct TmaState *s = w->cta->tma;
-    for (int i = 0; i < s->n; i++)
-        if (s->c[i].store && s->c[i].warp == w->id && s->c[i].group == NO_GROUP)
-            s->c[i].group = s->groups[w->id];
-    s->groups[w->id]++;
+    uint32_t *g = s->groups + (size_t)w->id * WARP_SIZE;
+    for (int i = 0; i < s->n; i++) {
+        Copy *cp = &s->c[i];
+        if (cp->store && cp->warp == w->id && (mask >> cp->lane & 1) && cp->group == NO_GROUP)
+            cp->group = g[cp->lane];
+    }
+    FOR_LANES(l, mask)
+    g[l]++;
     return 0;
 }
 
-/* cp.async.bulk.wait_group{.read} N: all but the newest N groups complete. */
+/* cp.async.bulk.wait_group{.read} N: all but the thread's newest N groups
+ * complete. */
 static int exec_wait(Warp *w, const Insn *in, uint32_t mask)
 {
-    uint32_t n = (uint32_t)in->op[0].val, g = w->cta->tma->groups[w->id];
-    return flush_stores(w, g > n ? g - n : 0);
+    uint32_t n = (uint32_t)in->op[0].val;
+    const uint32_t *g = w->cta->tma->groups + (size_t)w->id * WARP_SIZE;
+    FOR_LANES(l, mask)
+    if (flush_stores(w, (int)l, g[l] > n ? g[l] - n : 0))
+        return -1;
+    return 0;
 }
 
 /* ---- decoding ----------------------------------------------------------------------- */

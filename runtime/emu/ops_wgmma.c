@@ -54,7 +54,10 @@ typedef struct {
     WgOp *ops; /* in flight, in issue order */
     int nops, cap;
     uint32_t groups;  /* groups committed */
-    bool fenced;      /* a wgmma.fence since the last wait_group */
+    bool fence_seen;  /* a wgmma.fence since the warp's start */
+    int32_t *touch;   /* per register slot since the last fence (check_uninit): WG_WRITTEN
+                         by another instruction, and the shape key of the last wgmma whose
+                         accumulator it is */
     uint32_t seq;     /* warpgroup instructions executed */
     uint16_t *busy;   /* per register slot: wgmmas in flight using it (check_uninit) */
     unsigned regs;    /* registers per thread (setmaxnreg) */
@@ -92,6 +95,8 @@ struct WgState *emu_wg_new(Cta *c)
         for (int i = 0; i < s->nwarps; i++) {
             s->w[i].busy = tsr_xcalloc((size_t)s->nregs, sizeof *s->w[i].busy);
             s->w[i].saved = tsr_xcalloc((size_t)s->nregs, sizeof *s->w[i].saved);
+            s->w[i].touch = tsr_xcalloc((size_t)s->nregs, sizeof *s->w[i].touch);
+            c->warps[i].wg_touch = s->w[i].touch;
         }
     oom_undefer(slot);
     return s;
@@ -105,6 +110,7 @@ void emu_wg_free(struct WgState *s)
         free(s->w[i].ops);
         free(s->w[i].busy);
         free(s->w[i].saved);
+        free(s->w[i].touch);
     }
     free(s->w);
     free(s->log);
@@ -133,11 +139,13 @@ void emu_wg_reset(Cta *c)
         WgWarp *ww = &s->w[i];
         ww->nops = 0;
         ww->groups = 0;
-        ww->fenced = false;
+        ww->fence_seen = false;
         ww->seq = 0;
         ww->regs = entry_regs(c->k);
-        if (ww->busy)
+        if (ww->busy) {
             memset(ww->busy, 0, sizeof *ww->busy * (size_t)s->nregs);
+            memset(ww->touch, 0, sizeof *ww->touch * (size_t)s->nregs);
+        }
     }
     memset(s->log, 0, sizeof *s->log * (size_t)s->ngroups * WG_LOG);
 }
@@ -377,7 +385,10 @@ static int exec_fence(Warp *w, const Insn *in, uint32_t mask)
 {
     if (collective(w, in, mask))
         return -1;
-    wgw(w)->fenced = true;
+    WgWarp *ww = wgw(w);
+    ww->fence_seen = true;
+    if (ww->touch)
+        memset(ww->touch, 0, sizeof *ww->touch * (size_t)w->cta->wg->nregs);
     return 0;
 }
 
@@ -419,16 +430,51 @@ static void op_slots(const Warp *w, const Insn *in, int *slots, int *n)
         }
 }
 
+/* The ISA's wgmma.fence rule: a fence separates a thread's access to a
+ * register from a wgmma that uses it as accumulator or A fragment, except
+ * accumulators carried between wgmmas of the same shape. Checked no
+ * stricter than what can change a result: a write the wgmma then reads (an
+ * A fragment, an accumulator with scale-d true), and accumulators passed
+ * between wgmmas of different shapes. Reads by threads, and writes to
+ * accumulators a wgmma does not read, are let pass: nvcc emits both between
+ * the fence and the first wgmma (zeroing, then copying, the accumulators),
+ * and ptxas orders them. Then the op's accumulators belong to its shape. */
+static int check_fenced(Warp *w, const Insn *in, bool scale_d)
+{
+    WgWarp *ww = wgw(w);
+    int slots[132], ns, nacc = in->op[0].nelem;
+    op_slots(w, in, slots, &ns);
+    int32_t key = 1 + in->sub + 256 * (int32_t)in_k(in->mode);
+    for (int i = 0; i < ns; i++) {
+        int32_t t = ww->touch[slots[i]], shape = t & ~WG_WRITTEN;
+        bool acc = i < nacc, reads = !acc || scale_d;
+        const char *why = (t & WG_WRITTEN) && reads ? "written by another instruction"
+                          : acc && shape && shape != key ? "the accumulator of a wgmma of another shape"
+                                                         : NULL;
+        if (!why)
+            continue;
+        Operand o = {.kind = OK_REG, .idx = slots[i]};
+        char buf[64];
+        return emu_fault(w, in, -1,
+                         "register %s (%s) was %s since the last wgmma.fence: a wgmma.fence must "
+                         "order that access before this wgmma.mma_async",
+                         emu_dec_reg_name(w->cta->k, &o, buf, sizeof buf),
+                         acc ? "an accumulator" : "an A fragment", why);
+    }
+    for (int i = 0; i < nacc; i++)
+        ww->touch[slots[i]] = key;
+    return 0;
+}
+
 static int exec_mma_async(Warp *w, const Insn *in, uint32_t mask)
 {
     if (collective(w, in, mask))
         return -1;
     WgWarp *ww = wgw(w);
-    if (!ww->fenced)
+    if (!ww->fence_seen)
         return emu_fault(w, in, -1,
-                         "wgmma.mma_async without a wgmma.fence since the warp's last "
-                         "wgmma.wait_group (or its start): the accumulator and A registers are "
-                         "not ordered before it (ptxas injects one: C7519)");
+                         "wgmma.mma_async without a wgmma.fence before it: the first wgmma of a "
+                         "warpgroup needs one (ptxas injects one: C7519)");
     WgOp op = {.in = in, .group = WG_UNCOMMITTED};
     if (!(in->flags & WGF_RS) && uniform64(w, in, &in->op[1], "the descriptor of A", &op.desc_a))
         return -1;
@@ -441,6 +487,8 @@ static int exec_mma_async(Warp *w, const Insn *in, uint32_t mask)
     if (sv != 0 && sv != FULL_MASK)
         return emu_fault(w, in, -1, "scale-d differs between the lanes of the warp");
     op.scale_d = sv != 0;
+    if (ww->touch && check_fenced(w, in, op.scale_d))
+        return -1;
     unsigned N = in->sub * 8u, r0 = (unsigned)(w->id % WG_WARPS) * 16;
     Desc da, db;
     if (decode_desc(w, in, op.desc_b, in->flags & WGF_TRANS_B, 'B', &db) ||
@@ -617,7 +665,6 @@ static int exec_wait(Warp *w, const Insn *in, uint32_t mask)
         memmove(ww->ops, ww->ops + done, sizeof *ww->ops * (size_t)(ww->nops - done));
         ww->nops -= done;
     }
-    ww->fenced = false;
     return 0;
 }
 
