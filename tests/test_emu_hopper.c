@@ -1249,6 +1249,60 @@ static void test_tma_store_bulk(void **state)
     emu_module_free(m);
 }
 
+/* .multicast::cluster: the emulator's clusters have one CTA, so the mask
+ * 0x1 (this CTA) is a plain load and any other mask is reported. */
+static const char multicast_ptx[] =
+    ".version 8.0\n.target sm_90a\n.address_size 64\n"
+    ".visible .entry mc(.param .u64 src, .param .u64 dst, .param .u16 mask)\n{\n"
+    ".reg .b16 %rs<2>;\n.reg .b32 %r<30>;\n.reg .b64 %rd<10>;\n.reg .pred %p<6>;\n"
+    ".shared .align 128 .b8 tile[256];\n.shared .align 8 .b64 bar;\n"
+    "mov.u32 %r1, %tid.x;\nmov.u32 %r2, bar;\nmov.u32 %r3, tile;\nsetp.eq.u32 %p1, %r1, 0;\n"
+    "ld.param.u64 %rd1, [src];\nld.param.u64 %rd2, [dst];\nld.param.u16 %rs1, [mask];\n"
+    "@%p1 mbarrier.init.shared.b64 [%r2], 1;\nbar.sync 0;\n"
+    "@%p1 mbarrier.arrive.expect_tx.shared.b64 _, [%r2], 256;\n"
+    "@%p1 cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster "
+    "[%r3], [%rd1], 256, [%r2], %rs1;\n"
+    "$w:\nmbarrier.try_wait.parity.shared.b64 %p2, [%r2], 0;\n@!%p2 bra $w;\n"
+    "fence.proxy.async.shared::cta;\n"
+    "@%p1 cp.async.bulk.global.shared::cta.bulk_group [%rd2], [%r3], 256;\n"
+    "@%p1 cp.async.bulk.commit_group;\n@%p1 cp.async.bulk.wait_group 0;\n"
+    "ret;\n}\n";
+
+static void test_multicast(void **state)
+{
+    (void)state;
+    _Alignas(16) static uint8_t src[256], dst[256];
+    for (int i = 0; i < 256; i++)
+        src[i] = (uint8_t)(i * 3 + 5);
+    EmuModule *m = et_load(multicast_ptx);
+    uint16_t mask = 1;
+    void *ps = src, *pd = dst;
+    void *args[] = {&ps, &pd, &mask};
+    EmuRegion regs[] = {{src, sizeof src, false}, {dst, sizeof dst, true}};
+    EtConfig cfg = ET_CONFIG(1, 64);
+    cfg.races = cfg.uninit = true;
+    memset(dst, 0, sizeof dst);
+    et_run(m, "mc", args, regs, 2, cfg);
+    assert_memory_equal(src, dst, sizeof src);
+    mask = 3;
+    et_run_fails(m, "mc", args, regs, 2, cfg,
+                 "ctaMask 0x3 of .multicast::cluster names CTAs other than rank 0", NULL);
+    emu_module_free(m);
+    /* stores and prefetches have no multicast */
+    static const char store_ptx[] =
+        ".version 8.0\n.target sm_90a\n.address_size 64\n.visible .entry k(.param .u64 d)\n{\n"
+        ".reg .b64 %rd<3>;\n.reg .b32 %r<3>;\n.reg .b16 %rs<2>;\nld.param.u64 %rd1, [d];\n"
+        "mov.u32 %r1, 0;\nmov.u16 %rs1, 1;\n"
+        "cp.async.bulk.global.shared::cta.bulk_group.multicast::cluster [%rd1], [%r1], 16, %rs1;\n"
+        "ret;\n}\n";
+    StrBuf err;
+    sb_init(&err);
+    EmuModule *bad = NULL;
+    assert_int_equal(emu_module_load(store_ptx, strlen(store_ptx), &bad, &err), EMU_ERROR);
+    assert_non_null(strstr(err.data, ".multicast::cluster is for loads"));
+    sb_free(&err);
+}
+
 /* Bulk groups are per thread (ISA: commit_group and wait_group act on the
  * executing thread's groups): thread 1's wait does not complete thread 0's
  * store, so thread 1 still reads the old destination (the store lands as
@@ -1559,7 +1613,7 @@ int main(void)
         cmocka_unit_test(test_cute_gemm),
         cmocka_unit_test(test_tma_load),
         cmocka_unit_test(test_tma_map_errors),
-        cmocka_unit_test(test_tma_store_bulk), cmocka_unit_test(test_bulk_groups_per_thread),
+        cmocka_unit_test(test_tma_store_bulk), cmocka_unit_test(test_bulk_groups_per_thread), cmocka_unit_test(test_multicast),
         cmocka_unit_test(test_tma_bad_maps),
         cmocka_unit_test(test_llvm22_tma),
         cmocka_unit_test(test_setmaxnreg),

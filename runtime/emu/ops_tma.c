@@ -486,6 +486,14 @@ static int issue_lane(Warp *w, const Insn *in, unsigned lane, Copy *cp)
         return emu_fault(w, in, (int)lane,
                          "the copy of %u bytes at shared offset 0x%x exceeds the %zu bytes of "
                          "shared memory", cp->size, cp->smem, c->smem_size);
+    if (in->flags) { /* .multicast::cluster: the CTAs of the mask, by rank in the cluster */
+        unsigned cta_mask = (unsigned)opv(w, in, &in->op[4])[lane] & 0xffff;
+        if (cta_mask != 1)
+            return emu_fault(w, in, (int)lane,
+                             "ctaMask 0x%x of .multicast::cluster names CTAs other than rank 0: "
+                             "the emulator runs clusters of one CTA (%%cluster_nctarank is 1), "
+                             "so only the mask 0x1 (this CTA) is supported", cta_mask);
+    }
     if (!cp->store) {
         uint32_t moff;
         if (lane_smem(w, in, lane, &in->op[3], 8, &moff))
@@ -559,7 +567,7 @@ static int exec_wait(Warp *w, const Insn *in, uint32_t mask)
 /* The modifiers after the opcode's name, each checked against the form. */
 typedef struct {
     int dims, dst, src;
-    bool tile, mbar_tx, bulk_group, hint, l2, read;
+    bool tile, mbar_tx, bulk_group, hint, l2, read, multicast;
 } TmaMods;
 
 static int space_of(const char *m)
@@ -602,6 +610,8 @@ static int parse_mods(Decoder *d, const RawStmt *s, TmaMods *t)
             t->l2 = true;
         else if (!strcmp(m, "read"))
             t->read = true;
+        else if (!strcmp(m, "multicast::cluster"))
+            t->multicast = true;
         else
             return emu_dec_error(d, s, "modifier '.%s' is not supported here", m);
         p += n + 1;
@@ -653,12 +663,14 @@ static int decode_copy(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
              (t.dst != SP_SHARED || t.src != SP_GLOBAL || !t.mbar_tx || t.bulk_group || t.l2))
         need = "a load needs .shared::cluster.global (or .shared::cta.global) and "
                ".mbarrier::complete_tx::bytes";
+    else if (t.multicast && (prefetch || store))
+        need = ".multicast::cluster is for loads";
     if (need)
         return emu_dec_error(d, s, "%s", need);
     static const int nops_of[] = {[T_LOAD_TENSOR] = 3, [T_LOAD_BULK] = 4, [T_STORE_TENSOR] = 2,
                                   [T_STORE_BULK] = 3, [T_PREFETCH_TENSOR] = 1,
                                   [T_PREFETCH_BULK] = 2};
-    int nops = nops_of[kind] + t.hint;
+    int nops = nops_of[kind] + t.multicast + t.hint;
     if (emu_dec_nops(d, s, nops, nops))
         return -1;
     int sp = SP_SHARED, gs = SP_GLOBAL, rc = 0;
@@ -693,12 +705,14 @@ static int decode_copy(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
         break;
     }
     Operand hint;
-    if (rc || (t.hint && emu_dec_src(d, s, &o[nops - 1], TY_B64, &hint)))
+    if (rc || (t.multicast && emu_dec_src(d, s, &o[nops_of[kind]], TY_U16, &in->op[4])) ||
+        (t.hint && emu_dec_src(d, s, &o[nops - 1], TY_B64, &hint)))
         return -1;
     if (sp != SP_SHARED || gs != SP_GLOBAL)
         return emu_dec_error(d, s, "an operand is in the wrong state space");
     d->k->uses_tma = true;
-    in->nops = 4;
+    in->nops = t.multicast ? 5 : 4;
+    in->flags = t.multicast;
     in->sub = (uint8_t)kind;
     in->mode = (uint8_t)t.dims;
     in->space = SP_SHARED;
