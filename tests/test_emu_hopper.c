@@ -1217,7 +1217,8 @@ static const char tstore_ptx[] =
     "@%p1 cp.async.bulk.wait_group.read 0;\n@%p1 cp.async.bulk.wait_group 0;\n"
     "ret;\n}\n";
 
-static int run_tma_store(int32_t c0, int32_t c1, uint32_t mode, char **msg)
+/* With add: the store is cp.reduce.async.bulk.tensor .add (u32, wrapping). */
+static int run_tma_store_op(int32_t c0, int32_t c1, uint32_t mode, bool add, char **msg)
 {
     enum { W = 40, H = 20 };
     _Alignas(64) static uint32_t g[W * H];
@@ -1234,7 +1235,14 @@ static int run_tma_store(int32_t c0, int32_t c1, uint32_t mode, char **msg)
     sb_init(&err);
     assert_int_equal(emu_tensor_map_encode(map, &md, &err), 0);
     sb_free(&err);
-    EmuModule *m = et_load(tstore_ptx);
+    char ptx[sizeof tstore_ptx + 64];
+    static const char store[] = "cp.async.bulk.tensor.2d.global.shared::cta.tile.bulk_group";
+    const char *at = strstr(tstore_ptx, store);
+    assert_non_null(at);
+    snprintf(ptx, sizeof ptx, "%.*s%s%s", (int)(at - tstore_ptx), tstore_ptx,
+             add ? "cp.reduce.async.bulk.tensor.2d.global.shared::cta.add.tile.bulk_group" : store,
+             at + strlen(store));
+    EmuModule *m = et_load(ptx);
     void *ps = src;
     void *args[] = {map, &ps, &c0, &c1, &mode};
     EmuRegion regs[] = {{g, sizeof g, true}, {src, sizeof src, false}};
@@ -1251,13 +1259,154 @@ static int run_tma_store(int32_t c0, int32_t c1, uint32_t mode, char **msg)
             uint32_t want = 0xdeadbeef;
             if (bx >= 0 && bx < 16 && by >= 0 && by < 8) {
                 unsigned lin = (unsigned)(by * 16 + bx);
-                want = src[tma_swizzle(lin * 4, EMU_TMAP_SWIZZLE_64B) / 4];
+                want = src[tma_swizzle(lin * 4, EMU_TMAP_SWIZZLE_64B) / 4] + (add ? 0xdeadbeefu : 0);
             }
             if (g[y * W + x] != want && bad++ < 5)
                 print_error("g[%d][%d] = %u, want %u\n", y, x, g[y * W + x], want);
         }
     assert_int_equal(bad, 0);
     return 0;
+}
+
+static int run_tma_store(int32_t c0, int32_t c1, uint32_t mode, char **msg)
+{
+    return run_tma_store_op(c0, c1, mode, false, msg);
+}
+
+/* cp.reduce.async.bulk: 256 bytes of shared memory (written by 64 threads
+ * from src) reduced into dst by thread 0 in a bulk group, for each
+ * operation and type ptxas takes, against the host; the tensor form (.add
+ * on a u32 map) through run_tma_store_op; and the forms refused. */
+static const char reduce_ptx[] =
+    ".version 8.0\n.target sm_90a\n.address_size 64\n"
+    ".visible .entry red(.param .u64 src, .param .u64 dst)\n{\n"
+    ".reg .b32 %%r<30>;\n.reg .b64 %%rd<10>;\n.reg .pred %%p<6>;\n"
+    ".shared .align 128 .b8 tile[256];\n"
+    "mov.u32 %%r1, %%tid.x;\nmov.u32 %%r3, tile;\nsetp.eq.u32 %%p1, %%r1, 0;\n"
+    "ld.param.u64 %%rd1, [src];\nld.param.u64 %%rd2, [dst];\n"
+    "mul.wide.u32 %%rd3, %%r1, 4;\nadd.u64 %%rd4, %%rd1, %%rd3;\nld.global.u32 %%r4, [%%rd4];\n"
+    "shl.b32 %%r5, %%r1, 2;\nadd.u32 %%r6, %%r3, %%r5;\nst.shared.u32 [%%r6], %%r4;\n"
+    "fence.proxy.async.shared::cta;\nbar.sync 0;\n"
+    "@%%p1 cp.reduce.async.bulk.global.shared::cta.bulk_group.%s [%%rd2], [%%r3], 256;\n"
+    "@%%p1 cp.async.bulk.commit_group;\n@%%p1 cp.async.bulk.wait_group 0;\n"
+    "ret;\n}\n";
+
+static float half_value(uint16_t v, bool bf) { return (float)from_half(v, bf); }
+
+/* The host's reduction of one element (es bytes) for the operation `op`. */
+static uint64_t host_reduce(const char *op, uint64_t d, uint64_t s)
+{
+    if (!strcmp(op, "add.u32") || !strcmp(op, "add.s32"))
+        return (uint32_t)(d + s);
+    if (!strcmp(op, "add.u64"))
+        return d + s;
+    if (!strcmp(op, "min.s32"))
+        return (int32_t)s < (int32_t)d ? s : d;
+    if (!strcmp(op, "max.u64"))
+        return s > d ? s : d;
+    if (!strcmp(op, "xor.b64"))
+        return d ^ s;
+    if (!strcmp(op, "and.b32"))
+        return d & s;
+    if (!strcmp(op, "inc.u32"))
+        return d >= s ? 0 : d + 1;
+    if (!strcmp(op, "dec.u32"))
+        return d == 0 || d > s ? s : d - 1;
+    if (!strcmp(op, "add.f32"))
+        return bits_of_f32(f32_of_bits((uint32_t)d) + f32_of_bits((uint32_t)s));
+    if (!strcmp(op, "add.f64")) {
+        double x, y;
+        memcpy(&x, &d, 8);
+        memcpy(&y, &s, 8);
+        x += y;
+        uint64_t r;
+        memcpy(&r, &x, 8);
+        return r;
+    }
+    bool bf = strstr(op, "bf16") != NULL;
+    float x = half_value((uint16_t)d, bf), y = half_value((uint16_t)s, bf);
+    if (!strncmp(op, "add", 3))
+        return to_half(x + y, bf); /* the values are exact in both */
+    bool min = !strncmp(op, "min", 3);
+    return (min ? y < x : y > x) ? s : d;
+}
+
+static void test_cp_reduce(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *op, *name; /* the modifiers written, the host's name */
+        unsigned es;
+    } ops[] = {{"add.u32", "add.u32", 4},     {"add.s32", "add.s32", 4},   {"add.u64", "add.u64", 8},
+               {"min.s32", "min.s32", 4},     {"max.u64", "max.u64", 8},   {"xor.b64", "xor.b64", 8},
+               {"and.b32", "and.b32", 4},     {"inc.u32", "inc.u32", 4},   {"dec.u32", "dec.u32", 4},
+               {"add.f32", "add.f32", 4},     {"add.f64", "add.f64", 8},   {"add.noftz.f16", "add.f16", 2},
+               {"add.noftz.bf16", "add.bf16", 2}, {"min.f16", "min.f16", 2}, {"max.bf16", "max.bf16", 2}};
+    _Alignas(16) static uint8_t src[256], dst[256], init[256];
+    EtRng rng = {77};
+    for (size_t i = 0; i < TSR_ARRAY_LEN(ops); i++) {
+        unsigned es = ops[i].es;
+        for (unsigned off = 0; off < 256; off += es) {
+            uint64_t a = et_rand(&rng) | (uint64_t)et_rand(&rng) << 32, b = et_rand(&rng) | (uint64_t)et_rand(&rng) << 32;
+            if (strstr(ops[i].name, "f32")) {
+                a = bits_of_f32(rand_small(&rng)), b = bits_of_f32(rand_small(&rng));
+            } else if (strstr(ops[i].name, "f64")) {
+                double x = rand_small(&rng), y = rand_small(&rng);
+                memcpy(&a, &x, 8);
+                memcpy(&b, &y, 8);
+            } else if (es == 2) {
+                bool bf = strstr(ops[i].name, "bf16") != NULL;
+                a = to_half(rand_small(&rng), bf), b = to_half(rand_small(&rng), bf);
+            } else if (strstr(ops[i].name, "inc") || strstr(ops[i].name, "dec")) {
+                a %= 8, b %= 8; /* wrap-arounds happen */
+            }
+            memcpy(init + off, &a, es);
+            memcpy(src + off, &b, es);
+        }
+        memcpy(dst, init, 256);
+        char ptx[sizeof reduce_ptx + 64];
+        snprintf(ptx, sizeof ptx, reduce_ptx, ops[i].op);
+        EmuModule *m = et_load(ptx);
+        void *ps = src, *pd = dst;
+        void *args[] = {&ps, &pd};
+        EmuRegion regs[] = {{src, sizeof src, false}, {dst, sizeof dst, true}};
+        EtConfig cfg = ET_CONFIG(1, 64);
+        cfg.races = cfg.uninit = true;
+        et_run(m, "red", args, regs, 2, cfg);
+        emu_module_free(m);
+        for (unsigned off = 0; off < 256; off += es) {
+            uint64_t d = 0, s = 0, got = 0;
+            memcpy(&d, init + off, es);
+            memcpy(&s, src + off, es);
+            memcpy(&got, dst + off, es);
+            uint64_t want = host_reduce(ops[i].name, d, s) & (es == 8 ? ~0ull : (1ull << (8 * es)) - 1);
+            if (got != want)
+                fail_msg("%s: element at byte %u: 0x%llx op 0x%llx gave 0x%llx, want 0x%llx", ops[i].op, off,
+                         (unsigned long long)d, (unsigned long long)s, (unsigned long long)got,
+                         (unsigned long long)want);
+        }
+    }
+    char *msg = NULL;
+    assert_int_equal(run_tma_store_op(5, 3, 0, true, &msg), 0);
+    assert_int_equal(run_tma_store_op(30, 15, 0, true, &msg), 0); /* partly out of bounds */
+    /* refused when loaded: what ptxas refuses, and the other CTA's shared memory */
+    static const char *const refused[][2] = {
+        {"add.f16", "a half-precision .add needs .noftz"},
+        {"min.f32", "the operation does not take type .f32"},
+        {"inc.s32", "the operation does not take type .s32"},
+        {"add", "the operation does not take type .(none)"},
+    };
+    for (size_t i = 0; i < TSR_ARRAY_LEN(refused); i++) {
+        char ptx[sizeof reduce_ptx + 64];
+        snprintf(ptx, sizeof ptx, reduce_ptx, refused[i][0]);
+        StrBuf err;
+        sb_init(&err);
+        EmuModule *bad = NULL;
+        assert_int_equal(emu_module_load(ptx, strlen(ptx), &bad, &err), EMU_ERROR);
+        if (!strstr(err.data, refused[i][1]))
+            fail_msg("%s: %s", refused[i][0], err.data);
+        sb_free(&err);
+    }
 }
 
 /* Non-tensor bulk copies: 256 bytes in on an mbarrier, back out in a bulk
@@ -1731,7 +1880,7 @@ int main(void)
         cmocka_unit_test(test_cute_gemm),
         cmocka_unit_test(test_tma_load),
         cmocka_unit_test(test_tma_map_errors),
-        cmocka_unit_test(test_tma_store_bulk), cmocka_unit_test(test_bulk_groups_per_thread), cmocka_unit_test(test_multicast),
+        cmocka_unit_test(test_tma_store_bulk), cmocka_unit_test(test_bulk_groups_per_thread), cmocka_unit_test(test_multicast), cmocka_unit_test(test_cp_reduce),
         cmocka_unit_test(test_tma_bad_maps),
         cmocka_unit_test(test_llvm22_tma),
         cmocka_unit_test(test_setmaxnreg),

@@ -412,6 +412,10 @@ enum { CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE, CMP_LO, CMP_LS, CMP_HI, C
 enum { LOGIC_NONE, LOGIC_AND, LOGIC_OR, LOGIC_XOR, LOGIC_POPC };
 enum { ATOM_NONE, ATOM_ADD, ATOM_INC, ATOM_DEC, ATOM_MIN, ATOM_MAX, ATOM_EXCH, ATOM_CAS,
        ATOM_AND, ATOM_OR, ATOM_XOR };
+/* ops_mem.c: the value an atomic operation op (ATOM_*) on a `bits`-wide
+ * value of format fmt (FMT_COUNT: an integer, signed when sgn) stores over
+ * old (also cp.reduce.async.bulk's element reduction). */
+uint64_t emu_atom_apply(int op, int bits, int fmt, bool sgn, uint64_t old, uint64_t b, uint64_t c);
 enum { SHFL_NONE, SHFL_UP, SHFL_DOWN, SHFL_BFLY, SHFL_IDX };
 enum { VOTE_NONE, VOTE_ALL, VOTE_ANY, VOTE_BALLOT };
 enum { SHAPE_NONE, SHAPE_M8N8, SHAPE_M16N8K8, SHAPE_M16N8K16, SHAPE_M16N8K4, SHAPE_M8N8K4,

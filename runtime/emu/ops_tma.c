@@ -1,6 +1,7 @@
 /* Bulk asynchronous copies (sm_90): cp.async.bulk.tensor (1d-5d, tile mode)
  * global -> shared completing on an mbarrier and shared -> global in bulk
- * groups, the non-tensor cp.async.bulk in both directions,
+ * groups, the non-tensor cp.async.bulk in both directions, the reductions
+ * cp.reduce.async.bulk{.tensor} into global memory (stores that combine),
  * cp.async.bulk.commit_group / wait_group{.read}, the tensor prefetches, and
  * the emulator's tensor maps (emu_tensor_map_encode).
  *
@@ -156,7 +157,7 @@ static int read_map(Warp *w, const Insn *in, unsigned lane, int aspace, uint64_t
 /* ---- copies ------------------------------------------------------------------------ */
 
 enum { T_LOAD_TENSOR, T_LOAD_BULK, T_STORE_TENSOR, T_STORE_BULK, T_PREFETCH_TENSOR,
-       T_PREFETCH_BULK, T_COMMIT, T_WAIT };
+       T_PREFETCH_BULK, T_COMMIT, T_WAIT, T_REDUCE_TENSOR, T_REDUCE_BULK };
 #define NO_GROUP UINT32_MAX
 
 typedef struct {
@@ -316,6 +317,59 @@ static int load_elem(Warp *w, const Copy *cp, uint32_t saddr, uint64_t g)
     return 0;
 }
 
+/* ---- cp.reduce.async.bulk ---------------------------------------------------------- */
+
+/* Whether ptxas takes the reduction op (ATOM_*) on type ty (as checked by
+ * assembling each pair for sm_90a). */
+static bool reduce_ok(int op, int ty)
+{
+    switch (op) {
+    case ATOM_ADD:
+        return ty == TY_U32 || ty == TY_S32 || ty == TY_U64 || ty == TY_F32 || ty == TY_F64 ||
+               ty == TY_F16 || ty == TY_BF16;
+    case ATOM_MIN:
+    case ATOM_MAX:
+        return ty == TY_U32 || ty == TY_S32 || ty == TY_U64 || ty == TY_S64 || ty == TY_F16 ||
+               ty == TY_BF16;
+    case ATOM_INC:
+    case ATOM_DEC: return ty == TY_U32;
+    default: return ty == TY_B32 || ty == TY_B64 || ty == TY_U32 || ty == TY_S32 || ty == TY_U64 ||
+                    ty == TY_S64; /* and, or, xor: bits */
+    }
+}
+
+/* The type of a tensor map's elements for a reduction (TY_NONE: none). */
+static int map_type(int dtype)
+{
+    switch (dtype) {
+    case EMU_TMAP_U32: return TY_U32;
+    case EMU_TMAP_S32: return TY_S32;
+    case EMU_TMAP_U64: return TY_U64;
+    case EMU_TMAP_S64: return TY_S64;
+    case EMU_TMAP_F16: return TY_F16;
+    case EMU_TMAP_BF16: return TY_BF16;
+    case EMU_TMAP_F32: return TY_F32;
+    case EMU_TMAP_F64: return TY_F64;
+    default: return TY_NONE;
+    }
+}
+
+/* dst = dst op src for n bytes of elements of type ty (a reduction's
+ * Insn.ty2 op). */
+static void reduce_bytes(const Insn *in, int ty, uint8_t *dst, const uint8_t *src, uint32_t n)
+{
+    unsigned es = (unsigned)ty_size(ty);
+    int fmt = ty == TY_F32 ? FMT_F32 : ty == TY_F64 ? FMT_F64 : ty == TY_F16 ? FMT_F16
+              : ty == TY_BF16 ? FMT_BF16 : FMT_COUNT;
+    for (uint32_t off = 0; off + es <= n; off += es) {
+        uint64_t old = 0, v = 0;
+        memcpy(&old, dst + off, es);
+        memcpy(&v, src + off, es);
+        uint64_t r = emu_atom_apply(in->ty2, 8 * (int)es, fmt, ty_signed(ty), old, v, 0);
+        memcpy(dst + off, &r, es);
+    }
+}
+
 static int store_elem(Warp *w, const Copy *cp, uint32_t saddr, uint64_t g)
 {
     if (!g)
@@ -324,7 +378,10 @@ static int store_elem(Warp *w, const Copy *cp, uint32_t saddr, uint64_t g)
     uint8_t *dst = emu_resolve(w, cp->in, -1, SP_GLOBAL, g, cp->map.esize, true, &space);
     if (!dst)
         return -1;
-    memcpy(dst, w->cta->smem + saddr, cp->map.esize);
+    if (cp->in->ty2) /* cp.reduce.async.bulk.tensor */
+        reduce_bytes(cp->in, map_type(cp->map.dtype), dst, w->cta->smem + saddr, cp->map.esize);
+    else
+        memcpy(dst, w->cta->smem + saddr, cp->map.esize);
     return 0;
 }
 
@@ -362,7 +419,10 @@ static int perform(Cta *c, const Copy *cp)
         uint8_t *dst = resolve_range(w, cp->in, -1, SP_GLOBAL, cp->global, cp->size, true, &space);
         if (!dst)
             return -1;
-        memcpy(dst, c->smem + cp->smem, cp->size);
+        if (cp->in->ty2) /* cp.reduce.async.bulk */
+            reduce_bytes(cp->in, cp->in->ty, dst, c->smem + cp->smem, cp->size);
+        else
+            memcpy(dst, c->smem + cp->smem, cp->size);
     } else {
         const uint8_t *src = global_src(w, cp, cp->global, cp->size);
         if (!src)
@@ -458,6 +518,11 @@ static int issue_lane(Warp *w, const Insn *in, unsigned lane, Copy *cp)
         for (unsigned d = 0; d < in->mode; d++)
             cp->coords[d] = (int32_t)opv(w, in, &c->k->vec[in->op[2].idx + d])[lane];
         cp->size = box_bytes(&cp->map);
+        int rty = map_type(cp->map.dtype);
+        if (in->ty2 && (rty == TY_NONE || !reduce_ok(in->ty2, rty)))
+            return emu_fault(w, in, (int)lane,
+                             "the reduction cannot take the tensor map's element type (%s)",
+                             rty == TY_NONE ? "not a 32/64-bit integer or a float" : emu_types[rty].name);
     } else {
         cp->global = addr_of(w, &in->op[1], lane);
         cp->size = (uint32_t)opv(w, in, &in->op[2])[lane];
@@ -567,8 +632,22 @@ static int exec_wait(Warp *w, const Insn *in, uint32_t mask)
 /* The modifiers after the opcode's name, each checked against the form. */
 typedef struct {
     int dims, dst, src;
-    bool tile, mbar_tx, bulk_group, hint, l2, read, multicast;
+    bool tile, mbar_tx, bulk_group, hint, l2, read, multicast, noftz;
+    int red, rty; /* cp.reduce: the operation (ATOM_*) and the type (TY_NONE: none given) */
 } TmaMods;
+
+/* A reduction's operation by name (ATOM_NONE: not one). */
+static int red_op(const char *m)
+{
+    static const char *const names[] = {[ATOM_ADD] = "add", [ATOM_INC] = "inc", [ATOM_DEC] = "dec",
+                                        [ATOM_MIN] = "min", [ATOM_MAX] = "max", [ATOM_AND] = "and",
+                                        [ATOM_OR] = "or",   [ATOM_XOR] = "xor"};
+    for (int i = 1; i < (int)TSR_ARRAY_LEN(names); i++)
+        if (names[i] && !strcmp(m, names[i]))
+            return i;
+    return ATOM_NONE;
+}
+
 
 static int space_of(const char *m)
 {
@@ -582,6 +661,7 @@ static int space_of(const char *m)
 static int parse_mods(Decoder *d, const RawStmt *s, TmaMods *t)
 {
     memset(t, 0, sizeof *t);
+    t->rty = TY_NONE;
     const char *p = s->opcode + strlen(d->opname);
     while (*p == '.') {
         const char *q = strchr(p + 1, '.');
@@ -612,6 +692,12 @@ static int parse_mods(Decoder *d, const RawStmt *s, TmaMods *t)
             t->read = true;
         else if (!strcmp(m, "multicast::cluster"))
             t->multicast = true;
+        else if (!strcmp(m, "noftz"))
+            t->noftz = true;
+        else if (!t->red && red_op(m))
+            t->red = red_op(m);
+        else if (t->rty == TY_NONE && emu_ptx_type(m) != TY_NONE)
+            t->rty = emu_ptx_type(m);
         else
             return emu_dec_error(d, s, "modifier '.%s' is not supported here", m);
         p += n + 1;
@@ -633,6 +719,31 @@ static int dec_tensor_operand(Decoder *d, const RawStmt *s, const RawOp *r, unsi
            emu_dec_vec(d, s, &coords, (int)dims, TY_B32, false, false, &in->op[2]);
 }
 
+/* cp.reduce.async.bulk{.tensor}: the operation and type (a tensor's from
+ * its map) as ptxas takes them, into Insn.ty2 and Insn.ty. Only the global
+ * destination (.bulk_group) is modelled. */
+static int decode_reduction(Decoder *d, const RawStmt *s, const TmaMods *t, bool tensor, Insn *in)
+{
+    if (t->dst == SP_SHARED)
+        return emu_dec_error(d, s, "a reduction into .shared::cluster (another CTA's shared memory) "
+                             "is not supported: the emulator's clusters have one CTA");
+    if (!t->red)
+        return emu_dec_error(d, s, "needs an operation (.add, .min, .max, .inc, .dec, .and, .or, .xor)");
+    if (tensor && t->rty != TY_NONE)
+        return emu_dec_error(d, s, "a tensor reduction takes its type from the tensor map");
+    if (!tensor && (t->rty == TY_NONE || !reduce_ok(t->red, t->rty)))
+        return emu_dec_error(d, s, "the operation does not take type .%s",
+                             t->rty == TY_NONE ? "(none)" : emu_types[t->rty].name);
+    bool half = t->rty == TY_F16 || t->rty == TY_BF16;
+    if (!tensor && half && t->red == ATOM_ADD && !t->noftz)
+        return emu_dec_error(d, s, "a half-precision .add needs .noftz");
+    if (t->noftz && !(half && t->red == ATOM_ADD))
+        return emu_dec_error(d, s, ".noftz is for .add on .f16/.bf16");
+    in->ty2 = (uint8_t)t->red;
+    in->ty = (uint8_t)(tensor ? TY_NONE : t->rty);
+    return 0;
+}
+
 /* The operands of each form (without the optional cache hint):
  *   load tensor   [dst], [map, {c..}], [mbar]     store tensor  [map, {c..}], [src]
  *   load bulk     [dst], [src], size, [mbar]      store bulk    [dst], [src], size
@@ -645,12 +756,18 @@ static int decode_copy(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
         return -1;
     if (d->raw->sm < 90)
         return emu_dec_error(d, s, "bulk copies need sm_90 or later");
-    bool tensor = d->op_arg == T_LOAD_TENSOR || d->op_arg == T_PREFETCH_TENSOR;
+    bool reduce = d->op_arg == T_REDUCE_TENSOR || d->op_arg == T_REDUCE_BULK;
+    bool tensor = d->op_arg == T_LOAD_TENSOR || d->op_arg == T_PREFETCH_TENSOR || d->op_arg == T_REDUCE_TENSOR;
     bool prefetch = d->op_arg == T_PREFETCH_TENSOR || d->op_arg == T_PREFETCH_BULK;
     bool store = !prefetch && t.dst == SP_GLOBAL;
-    int kind = prefetch ? d->op_arg : d->op_arg == T_LOAD_TENSOR ? (store ? T_STORE_TENSOR : T_LOAD_TENSOR)
-                                                                 : (store ? T_STORE_BULK : T_LOAD_BULK);
-    if (tensor && (!t.dims || !t.tile))
+    int kind = prefetch ? d->op_arg : tensor ? (store ? T_STORE_TENSOR : T_LOAD_TENSOR)
+                                             : (store ? T_STORE_BULK : T_LOAD_BULK);
+    if (reduce && decode_reduction(d, s, &t, tensor, in))
+        return -1;
+    if (!reduce && (t.red || t.rty != TY_NONE || t.noftz))
+        return emu_dec_error(d, s, "a reduction's operation or type on a copy");
+    /* the tile mode is the default of reductions */
+    if (tensor && (!t.dims || (!t.tile && !reduce)))
         return emu_dec_error(d, s, "needs .1d to .5d and .tile (im2col is not supported)");
     if (!tensor && (t.dims || t.tile))
         return emu_dec_error(d, s, "dimensions and .tile are for tensor copies");
@@ -713,6 +830,8 @@ static int decode_copy(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
     d->k->uses_tma = true;
     in->nops = t.multicast ? 5 : 4;
     in->flags = t.multicast;
+    if (!reduce)
+        in->ty2 = 0;
     in->sub = (uint8_t)kind;
     in->mode = (uint8_t)t.dims;
     in->space = SP_SHARED;
@@ -782,5 +901,7 @@ const OpDesc emu_ops_tma[] = {
     {"cp.async.bulk.prefetch", decode_copy, T_PREFETCH_BULK | OP_RAW_MODS},
     {"cp.async.bulk.commit_group", decode_group, T_COMMIT | OP_RAW_MODS},
     {"cp.async.bulk.wait_group", decode_group, T_WAIT | OP_RAW_MODS},
+    {"cp.reduce.async.bulk.tensor", decode_copy, T_REDUCE_TENSOR | OP_RAW_MODS},
+    {"cp.reduce.async.bulk", decode_copy, T_REDUCE_BULK | OP_RAW_MODS},
     {NULL, NULL, 0},
 };
