@@ -73,13 +73,22 @@ LLVMValueRef em_call_intrinsic(Emitter *em, const char *const *names, LLVMTypeRe
     tsr_die("no LLVM intrinsic named %s in this LLVM", names[0]);
 }
 
-LLVMValueRef em_barrier(Emitter *em)
+void em_barrier(Emitter *em)
 {
+    if (em->barrier_threads) {
+        InlinePtx a;
+        ptx_begin(&a, em, PTX_SIDE_EFFECTS | PTX_CLOBBERS_MEMORY | PTX_CONVERGENT);
+        ptx_text(&a, "bar.sync 1, %d;", em->barrier_threads);
+        ptx_call(&a);
+        return;
+    }
     static const char *const names[] = { "llvm.nvvm.barrier0", "llvm.nvvm.barrier.cta.sync.aligned.all", NULL };
-    if (LLVMLookupIntrinsicID(names[0], strlen(names[0])))
-        return em_call_intrinsic(em, names, NULL, 0, NULL, 0);
+    if (LLVMLookupIntrinsicID(names[0], strlen(names[0]))) {
+        em_call_intrinsic(em, names, NULL, 0, NULL, 0);
+        return;
+    }
     LLVMValueRef zero = em_i32(em, 0);
-    return em_call_intrinsic(em, names + 1, NULL, 0, &zero, 1);
+    em_call_intrinsic(em, names + 1, NULL, 0, &zero, 1);
 }
 
 static LLVMValueRef sreg(Emitter *em, const char *name)
@@ -574,10 +583,12 @@ static void emit_inst(Emitter *em, const TirInst *in)
     }
     case TIR_EXPAND_DIMS:
     case TIR_TRANSPOSE: set_val(em, in->res[0], *em_val(em, in->args[0])); break;
+    case TIR_RESHAPE: em_reshape(em, in); break;
     case TIR_ASYNC_COPY: em_async_copy(em, in); break;
     case TIR_ASYNC_COMMIT: em->target->emit->stage_commit(em, in); break;
     case TIR_ASYNC_WAIT: em->target->emit->stage_wait(em, in, (int)in->ival); break;
     case TIR_ASYNC_RELEASE: em->target->emit->stage_release(em, in); break;
+    case TIR_ASYNC_ACQUIRE: em->target->emit->stage_acquire(em, in); break;
     case TIR_SMEM_TILE: {
         const TirBuffer *buf = &f->buffers.data[in->buf];
         int64_t stage_bytes = ttype_numel(buf->type) * dtype_size(buf->type.dt);
@@ -593,6 +604,10 @@ static void emit_inst(Emitter *em, const TirInst *in)
     case TIR_REDUCE: em_reduce(em, in); break;
     case TIR_LOAD: em_load(em, in); break;
     case TIR_STORE: em_store(em, in); break;
+    case TIR_GATHER: em_gather(em, in); break;
+    case TIR_SCATTER: em_scatter(em, in); break;
+    case TIR_PRINT: em_print(em, in); break;
+    case TIR_ASSERT: em_assert(em, in); break;
     case TIR_FOR: emit_for(em, in); break;
     case TIR_IF: emit_if(em, in); break;
     case TIR_YIELD: break;
@@ -605,14 +620,19 @@ static void emit_inst(Emitter *em, const TirInst *in)
     }
 }
 
-static void emit_block(Emitter *em, BlockId b)
+void em_emit_insts(Emitter *em, const InstId *ids, int n)
 {
-    TirBlock *bl = tir_block(em->f, b);
-    for (int i = 0; i < bl->insts.len && !em->failed; i++) {
-        const TirInst *in = tir_inst(em->f, bl->insts.data[i]);
+    for (int i = 0; i < n && !em->failed; i++) {
+        const TirInst *in = tir_inst(em->f, ids[i]);
         lineinfo_at(em, in->pos);
         emit_inst(em, in);
     }
+}
+
+static void emit_block(Emitter *em, BlockId b)
+{
+    TirBlock *bl = tir_block(em->f, b);
+    em_emit_insts(em, bl->insts.data, bl->insts.len);
 }
 
 /* ------------------------------------------------------------- the frame */
@@ -671,7 +691,9 @@ static void declare_tma_params(Emitter *em, const AbiSlot *slots, int n)
  * memory rules out anyway. */
 static int min_blocks_per_sm(const Emitter *em, size_t smem)
 {
-    int threads = 32 * em->f->warps;
+    if (em->min_blocks)
+        return em->min_blocks;
+    int threads = em->threads;
     int by_smem = (int)((size_t)em->target->smem_per_sm / (smem + 1024));
     int by_regs = em->target->regs_per_sm / (threads * 168);
     int n = by_smem < by_regs ? by_smem : by_regs;
@@ -686,23 +708,32 @@ static void add_fn_attr(Emitter *em, const char *key, int value)
     LLVMAddAttributeAtIndex(em->fn, LLVMAttributeFunctionIndex, a);
 }
 
-/* Marks the function as a kernel with its launch bounds. */
+/* Marks the function as a kernel with its launch bounds: the kernel's
+ * resource clauses when it has them (min_blocks; regs alone drops the
+ * computed block count, which would cap the registers below it). */
 static void mark_kernel(Emitter *em, size_t smem)
 {
     unsigned major = 0, minor = 0, patch = 0;
     LLVMGetVersion(&major, &minor, &patch);
-    int threads = 32 * em->f->warps, blocks = min_blocks_per_sm(em, smem);
+    const TirFunc *f = em->f;
+    int threads = em->threads;
+    int blocks = f->min_blocks ? f->min_blocks : f->max_regs ? 0 : min_blocks_per_sm(em, smem);
     if (major >= 21) {
         /* LLVM 21+ marks kernels with a calling convention and takes launch
          * bounds as function attributes. */
         LLVMSetFunctionCallConv(em->fn, 71 /* PTX_Kernel */);
         add_fn_attr(em, "nvvm.maxntid", threads);
-        add_fn_attr(em, "nvvm.minctasm", blocks);
+        if (blocks)
+            add_fn_attr(em, "nvvm.minctasm", blocks);
+        if (f->max_regs)
+            add_fn_attr(em, "nvvm.maxnreg", f->max_regs);
         return;
     }
-    const char *keys[3] = { "kernel", "maxntidx", "minctasm" };
-    int vals[3] = { 1, threads, blocks };
-    for (int i = 0; i < 3; i++) {
+    const char *keys[4] = { "kernel", "maxntidx", "minctasm", "maxnreg" };
+    int vals[4] = { 1, threads, blocks, f->max_regs };
+    for (int i = 0; i < 4; i++) {
+        if (!vals[i])
+            continue;
         LLVMMetadataRef md[3] = { LLVMValueAsMetadata(em->fn),
                                   LLVMMDStringInContext2(em->ctx, keys[i], strlen(keys[i])),
                                   LLVMValueAsMetadata(em_i32(em, vals[i])) };
@@ -736,8 +767,11 @@ static void build_frame(Emitter *em)
             continue; /* declare_tma_params */
         } else if (s->param == TIR_NONE) {
             em->sym[s->dim] = p;
-        } else if (s->kind == ABI_I64) {
+        } else if (s->kind == ABI_I64 && f->params.data[s->param].is_tensor) {
             em->param_stride[s->param][s->dim] = p;
+        } else if (s->kind == ABI_I32 && dtype_size(f->params.data[s->param].dt) == 1 &&
+                   f->params.data[s->param].dt != DT_BOOL) {
+            em->param_ptr[s->param] = LLVMBuildTrunc(em->b, p, em->t_i8, ""); /* i8, u8 */
         } else if (s->kind == ABI_B16) {
             em->param_ptr[s->param] = LLVMBuildBitCast(em->b, p, em_elem_type(em, f->params.data[s->param].dt), "");
         } else if (s->kind == ABI_I32 && f->params.data[s->param].dt == DT_BOOL) {
@@ -805,6 +839,14 @@ bool codegen_check(TirFunc *f, const Target *t, Diag *diag)
                    "symbolic dim one); at most %d can be passed to a GPU kernel: pass fewer, or pack scalars into "
                    "a tensor",
                    f->name, slots, CODEGEN_MAX_PARAM_SLOTS);
+        ok = false;
+    }
+    if (f->max_regs && f->max_regs * 32 * f->warps > t->regs_per_sm) {
+        diag_error(diag, f->regs_pos,
+                   "'regs %d' for %d warps asks for %d registers per block, but a multiprocessor of %s has %d: "
+                   "ask for at most %d registers, or fewer warps",
+                   f->max_regs, f->warps, f->max_regs * 32 * f->warps, t->name, t->regs_per_sm,
+                   t->regs_per_sm / (32 * f->warps));
         ok = false;
     }
     for (BlockId b = 0; b < f->blocks.len; b++) {
@@ -904,9 +946,10 @@ bool codegen_emit(TirFunc *f, const Target *t, const CodegenOptions *opts, bool 
     em->target = t;
     em->diag = diag;
     arena_init(&em->arena);
+    em->threads = 32 * f->warps;
     if (t->emit->prepare)
         t->emit->prepare(em);
-    if (!check_tma_requests(f, opts, diag)) {
+    if (!check_tma_requests(f, opts, diag) || !codegen_check_smem(f, t, diag)) {
         oom_undefer(slot);
         emitter_dispose(em);
         return false;
@@ -947,7 +990,7 @@ bool codegen_emit(TirFunc *f, const Target *t, const CodegenOptions *opts, bool 
         int ptx_slot = oom_defer_free(ptx);
         out->kernel_name = tsr_xstrdup(f->name);
         out->smem_bytes = f->smem_bytes;
-        out->threads = 32 * f->warps;
+        out->threads = em->threads;
         if (f->tma.len) {
             out->ntma = f->tma.len;
             out->tma = tsr_xmalloc(sizeof *out->tma * (size_t)f->tma.len);

@@ -34,6 +34,7 @@ typedef enum { PASS_FWD = 1, PASS_BWD = 2, PASS_BOTH = 3 } PassMode;
 typedef struct {
     tsr_device_kind device; /* TSR_DEVICE_AUTO: cuda with a GPU, else emu */
     const char *target;     /* NULL: the device's own (tsr_context_default_target) */
+    unsigned compile_flags; /* tsr_context_options.compile_flags (--no-warp-specialize) */
     DType dtypes[BENCH_MAX_LIST];
     int ndtypes;
     int dims[BENCH_MAX_LIST];
@@ -141,6 +142,7 @@ typedef struct {
     tsr_device_kind kind;
     char device_name[160];
     char target[16]; /* what the kernels were compiled for */
+    bool no_warp_specialize; /* --no-warp-specialize (an ablation) */
     double peak_tflops;     /* 0: unknown */
     const char *peak_source;
     bool cpu_times;         /* emu/interp: host clock */

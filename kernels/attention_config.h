@@ -10,6 +10,7 @@
 
 typedef struct {
     int bm, bn; /* rows of Q and of K/V per block (the kernel's BM and BN) */
+    int warps;  /* the kernel's W; 0: its default (4) */
 } AttnConfig;
 
 /* The configuration for one specialization; never fails (unlisted cases get

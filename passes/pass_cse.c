@@ -85,7 +85,7 @@ static bool cse_block(Cse *c, BlockId b)
         for (int k = 0; k < 2; k++)
             if (in->blocks[k] != TIR_NONE && (in->op == TIR_FOR || in->op == TIR_IF))
                 changed |= cse_block(c, in->blocks[k]);
-        bool candidate = tir_op_is_pure(in->op) && in->op != TIR_LOAD && in->nres == 1;
+        bool candidate = tir_op_is_pure(in->op) && !tir_op_reads_memory(in->op) && in->nres == 1;
         if (!candidate) {
             bl->insts.data[out++] = id;
             continue;
@@ -136,6 +136,9 @@ bool tir_pass_cse(TirFunc *f, const Target *t)
         if (f->grid[i] != TIR_NONE)
             f->grid[i] = renamed(&c, f->grid[i]);
     changed |= cse_block(&c, f->body);
+    for (int i = 0; i < f->buffers.len; i++) /* the values a ring records */
+        if (f->buffers.data[i].ahead != TIR_NONE)
+            f->buffers.data[i].ahead = renamed(&c, f->buffers.data[i].ahead);
     oom_arena_close(scratch);
     return changed;
 }

@@ -45,6 +45,7 @@ static int make_defines(Defines *x, const char *kernel, const char *target, DTyp
         AttnConfig cfg = attention_config(target, dt, head_dim, causal);
         b.bm = cfg.bm;
         b.bn = cfg.bn;
+        b.warps = cfg.warps;
     } else if (!strcmp(kernel, TSR_ATTENTION_BWD_DKDV)) {
         b = attention_bwd_config(target, dt, head_dim, causal).dkdv;
     } else if (!strcmp(kernel, TSR_ATTENTION_BWD_DQ)) {

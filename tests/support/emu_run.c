@@ -6,8 +6,12 @@
 #include "rt.h"
 #include "tensormap.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
 /* Bytes from a tensor's data pointer to the end of its last element. */
 static size_t tensor_extent(const HostTensor *t)
@@ -37,9 +41,9 @@ static void tensor_access(const KernelArg *args, int nargs, uint64_t *unaligned,
     }
 }
 
-static bool compile_variant(TirFunc *f, const char *target, uint64_t unaligned, CodegenResult *cr, StrBuf *err)
+static bool compile_variant(TirFunc *f, const EmuRunOptions *o, uint64_t unaligned, CodegenResult *cr, StrBuf *err)
 {
-    CodegenOptions co = { target, true, unaligned, 0, false };
+    CodegenOptions co = { o->target, true, unaligned, 0, false, o->no_warp_specialize };
     Diag diag;
     diag_init(&diag, NULL);
     bool ok = compile_ptx(f, &co, false, NULL, cr, &diag);
@@ -53,19 +57,19 @@ static bool compile_variant(TirFunc *f, const char *target, uint64_t unaligned, 
  * prepare_for): the variant for the tensors vectors cannot access, or, when
  * that one asks for a map of a tensor no map can describe, the variant that
  * also accesses those element by element. */
-static bool compile_for(TirFunc *f, const char *target, const KernelArg *args, int nargs, CodegenResult *cr,
+static bool compile_for(TirFunc *f, const EmuRunOptions *o, const KernelArg *args, int nargs, CodegenResult *cr,
                         StrBuf *err)
 {
     uint64_t unaligned, unfit, mapped = 0;
     tensor_access(args, nargs, &unaligned, &unfit);
-    if (!compile_variant(f, target, unaligned, cr, err))
+    if (!compile_variant(f, o, unaligned, cr, err))
         return false;
     for (int r = 0; r < cr->ntma; r++)
         mapped |= cr->tma[r].param < 64 ? (uint64_t)1 << cr->tma[r].param : 0;
     if (!(mapped & unfit))
         return true;
     codegen_result_free(cr);
-    return compile_variant(f, target, unaligned | (mapped & unfit), cr, err);
+    return compile_variant(f, o, unaligned | (mapped & unfit), cr, err);
 }
 
 /* The tensor maps the kernel takes (CodegenResult.tma), encoded for the
@@ -94,7 +98,7 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
     if (f->syms.len > 64 || !kernel_bind_args(f, args, nargs, syms, err) || !kernel_eval_grid(f, args, syms, grid, err))
         return false;
     CodegenResult cr;
-    if (!compile_for(f, o->target, args, nargs, &cr, err))
+    if (!compile_for(f, o, args, nargs, &cr, err))
         return false;
     if (o->ptx)
         *o->ptx = tsr_xstrdup(cr.ptx);
@@ -161,4 +165,26 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
     emu_module_free(m);
     codegen_result_free(&cr);
     return ok;
+}
+
+const char *const run_places[RUN_PLACES] = { "interp", "sm_80", "sm_90a" };
+
+bool run_kernel_at(TirFunc *f, const KernelArg *args, int nargs, int place, StrBuf *err)
+{
+    if (place == 0)
+        return interp_launch(f, args, nargs, 2, err);
+    EmuRunOptions o = { 0 };
+    o.target = run_places[place];
+    o.check_uninit = o.check_races = true;
+    o.host_threads = 2;
+    return emu_run_kernel(f, args, nargs, &o, err);
+}
+
+void run_kernel_at_or_fail(TirFunc *f, const KernelArg *args, int nargs, int place)
+{
+    StrBuf err;
+    sb_init(&err);
+    if (!run_kernel_at(f, args, nargs, place, &err))
+        fail_msg("%s on %s: %s", f->name, run_places[place], err.data);
+    sb_free(&err);
 }

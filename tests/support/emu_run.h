@@ -10,6 +10,7 @@
 typedef struct {
     const char *target;  /* NULL: the default target (target_default()) */
     bool check_races, check_uninit;
+    bool no_warp_specialize; /* CodegenOptions.no_warp_specialize */
     int host_threads;
     uint64_t warp_insns; /* out */
     char **ptx;          /* when not NULL, receives the PTX run (malloc'd), also when the launch fails */
@@ -17,5 +18,14 @@ typedef struct {
 
 /* f is not changed: the interpreter can run it before or after. */
 bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions *o, StrBuf *err);
+
+/* The places a language test runs a kernel: the interpreter, then the
+ * emulator with the code of each target family (race and uninitialized-read
+ * checks on, two host threads). */
+enum { RUN_PLACES = 3 };
+extern const char *const run_places[RUN_PLACES]; /* "interp", "sm_80", "sm_90a" */
+bool run_kernel_at(TirFunc *f, const KernelArg *args, int nargs, int place, StrBuf *err);
+/* The same in a cmocka test: a failed launch fails the test with its error. */
+void run_kernel_at_or_fail(TirFunc *f, const KernelArg *args, int nargs, int place);
 
 #endif
