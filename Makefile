@@ -110,8 +110,10 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_SUPPORT_OBJS) $(LIB_INTERNAL)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS_ALL)
 
-# The library's allocations go through the test's wrappers (failure injection).
-$(BUILD)/tests/test_compile_oom: TEST_LDFLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
+# The library's allocations go through tests/oom/track.c (failure injection).
+OOM_TESTS := $(BUILD)/tests/test_compile_oom $(BUILD)/tests/test_emu_oom
+$(OOM_TESTS): $(BUILD)/obj/tests/oom/track.o
+$(OOM_TESTS): TEST_LDFLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=free
 
 test: all $(TEST_BINS)
 	@BUILD=$(BUILD) sh tests/run-tests.sh $(TEST_BINS)

@@ -39,7 +39,7 @@ static void usage(FILE *f)
             "usage: tessera run FILE.tsr [-D NAME=VALUE]... [--kernel K] [--device auto|cuda|emu|interp]\n"
             "                   [--target T] --arg NAME=SPEC... [--dim NAME=N]... [--save DIR] [--reps N]\n"
             "                   [--warmup N] [--seed S] [--compare DEVICE] [--reference FILE.tsr[:KERNEL]]\n"
-            "                   [--atol X] [--rtol X] [--no-emu-checks] [--quiet]\n"
+            "                   [--atol X] [--rtol X] [--no-emu-checks] [--emu-max-insns N] [--quiet]\n"
             "SPEC: randn|rand|zeros|ones|arange[:DTYPE][[d0,d1,...]], a .npy file, or a number (scalars)\n");
 }
 
@@ -64,6 +64,7 @@ static int open_device(const RunOptions *o, const char *device, tsr_context **ct
     co.device = parse_kind(device);
     if (o->emu_checks)
         co.flags = TSR_EMU_CHECK_RACES | TSR_EMU_CHECK_UNINIT; /* ignored by the other devices */
+    co.emu_max_warp_insns = o->emu_max_insns;
     if (tsr_context_create(&co, ctx) != TSR_OK) {
         fprintf(stderr, "tessera run: device %s: %s\n", device, *ctx ? tsr_context_error(*ctx) : "out of memory");
         return 2;

@@ -30,6 +30,7 @@ typedef struct {
     uint64_t seed;
     double atol, rtol;             /* < 0: by dtype */
     bool emu_checks;               /* races and uninitialized registers on emu */
+    unsigned long long emu_max_insns; /* warp instructions a launch on emu may execute; 0: the default */
     bool quiet;                    /* no value summaries */
 } RunOptions;
 

@@ -20,6 +20,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,12 @@ static bool set_valued(RunOptions *o, const char *opt, const char *v)
         o->seed = (uint64_t)n;
         return true;
     }
+    if (!strcmp(opt, "--emu-max-insns")) {
+        if (!parse_count(opt, v, 1, LONG_MAX, &n))
+            return false;
+        o->emu_max_insns = (unsigned long long)n;
+        return true;
+    }
     if (!strcmp(opt, "--atol") || !strcmp(opt, "--rtol"))
         return parse_real(opt, v, opt[2] == 'a' ? &o->atol : &o->rtol);
     const char **slot = !strcmp(opt, "--kernel")      ? &o->kernel
@@ -144,7 +151,7 @@ bool run_parse_options(int argc, char **argv, RunOptions *o)
 {
     static const char *const valued[] = { "-D",     "--arg",  "--dim",  "--kernel", "--target",    "--device",
                                           "--compare", "--reference", "--save", "--reps", "--warmup", "--seed",
-                                          "--atol", "--rtol" };
+                                          "--atol", "--rtol", "--emu-max-insns" };
     memset(o, 0, sizeof *o);
     o->device = "auto";
     o->warmup = -1;

@@ -127,11 +127,10 @@ typedef enum tsr_device_kind {
  * TSR_ERR_OUT_OF_MEMORY and leaks nothing. The compiler's working memory
  * (the IR while compiling, loading PTX into emu) comes from malloc; when that
  * fails, tsr_module_compile and a launch that must generate a variant return
- * TSR_ERR_OUT_OF_MEMORY and leak nothing too, as does a launch on interp
- * whose interpreter runs out. LLVM's own allocations (its optimizer and
- * NVPTX backend) still end the process when they fail, as does the
- * emulator's working memory inside a launch (barrier, TMA, wgmma and race
- * state). */
+ * TSR_ERR_OUT_OF_MEMORY and leak nothing too, as do a launch on interp or
+ * emu whose interpreter or emulator runs out, and tsr_module_load_ptx. LLVM's
+ * own allocations (its optimizer and NVPTX backend) still end the process
+ * when they fail. */
 typedef struct tsr_allocator {
     void *(*alloc)(void *user, size_t size, size_t align);
     void (*free)(void *user, void *ptr, size_t size);
@@ -185,6 +184,11 @@ typedef struct tsr_context_options {
      * TSR_COMPILE_NO_WARP_SPECIALIZE for an ablation). Unknown bits are
      * TSR_ERR_INVALID_ARGUMENT. */
     unsigned compile_flags;
+    /* Since 0.1 (after compile_flags). emu: a launch whose warps execute
+     * more instructions than this stops with TSR_ERR_DEVICE, naming the
+     * instruction (and DSL line) a warp was at ("an infinite loop?");
+     * 0: 2^36. */
+    unsigned long long emu_max_warp_insns;
 } tsr_context_options;
 
 /* Fills *opts with the defaults (struct_size, then all zero:

@@ -277,6 +277,7 @@ tsr_status tsr_context_create(const tsr_context_options *opts, tsr_context **out
     ctx->host_threads = opts->host_threads;
     ctx->flags = opts->flags;
     ctx->compile_flags = opts->compile_flags;
+    ctx->emu_max_warp_insns = opts->emu_max_warp_insns;
     *out = ctx;
 
     tsr_status s = read == TSR_OK ? TSR_OK : rt_fail(ctx, read, "tsr_context_options: %s", why);

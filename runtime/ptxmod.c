@@ -168,8 +168,9 @@ tsr_status tsr_module_load_ptx(tsr_context *ctx, const char *ptx, size_t len, co
     EmuModule *em = NULL;
     StrBuf err;
     sb_init(&err);
-    if (emu_module_load(ptx, len, &em, &err) != 0 && ctx->dev->kind == TSR_DEVICE_EMU)
-        s = rt_fail_text(ctx, TSR_ERR_DEVICE, err.data);
+    int rc = emu_module_load(ptx, len, &em, &err);
+    if (rc == EMU_OUT_OF_MEMORY || (rc != EMU_OK && ctx->dev->kind == TSR_DEVICE_EMU))
+        s = rt_fail_text(ctx, rc == EMU_OUT_OF_MEMORY ? TSR_ERR_OUT_OF_MEMORY : TSR_ERR_DEVICE, err.data);
     sb_free(&err);
     for (int i = 0; s == TSR_OK && em && i < nkernels; i++)
         s = check_params(ctx, em, &kernels[i]);

@@ -156,24 +156,28 @@ static void seeds_and_npy_inputs(void **state)
 }
 
 /* An emulator fault names the DSL line: on emu the PTX carries .loc lines
- * (TSR_COMPILE_LINE_INFO). The faulting program is the emulator's known false
- * alarm (tests/programs/diffgen/known/emu_uninit_packed_half.tsr: a dot on
- * line 16), the one fault a well-formed program reaches today. */
+ * (TSR_COMPILE_LINE_INFO). The fault is a real one: a loop that runs far
+ * longer than --emu-max-insns allows (line 5 is all of the loop). */
+static const char spin_src[] = "kernel spin(X: f32[N], Y: out f32[N]) grid (1) warps 1\n"
+                               "{\n"
+                               "    var s = X[0 : +32];\n"
+                               "    var i = 0;\n"
+                               "    while i < 1000000000 { s = s * 0.5 + 1.0; i = i + 1; }\n"
+                               "    Y[0 : +32] = s;\n"
+                               "}\n";
+
 static void fault_names_source_line(void **state)
 {
     (void)state;
     char *out;
-    const char *file = "tests/programs/diffgen/known/emu_uninit_packed_half.tsr";
-    int rc = run_cli(&out, "%s -D T=f16 -D BM=16 -D BN=8 -D W=2 --arg X0=randn --dim M=1 --dim N=1 --device emu "
-                           "--target sm_80", file);
-    if (rc == 0) {
-        free(out);
-        TEST_SKIP("emu_uninit_packed_half.tsr no longer faults (the emulator bug is fixed): this test needs "
-                  "another program that makes the emulator report a fault");
-    }
-    EXPECT(rc, 1, out, "(mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32), source line 16: read of register",
-           "emu_uninit_packed_half.tsr:16: the source line of the faulting instruction:",
-           "    var v8 = dot(where(ones<bool>[BM, 1]", "--line-info shows all of it");
+    write_file("spin.tsr", spin_src);
+    int rc = run_cli(&out, "%s/spin.tsr --arg X=randn --dim N=32 --device emu --emu-max-insns 200000", tmp_dir);
+    EXPECT(rc, 1, out, "more than 200000 warp instructions executed (the launch's limit): an infinite loop?",
+           "source line 5:", "spin.tsr:5: the source line of the faulting instruction:",
+           "    while i < 1000000000 { s = s * 0.5 + 1.0; i = i + 1; }", "--line-info shows all of it");
+    free(out);
+    rc = run_cli(&out, "%s/spin.tsr --arg X=randn --dim N=32 --device emu --emu-max-insns 0", tmp_dir);
+    EXPECT(rc, 2, out, "--emu-max-insns takes an integer in 1..");
     free(out);
 }
 

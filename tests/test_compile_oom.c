@@ -6,15 +6,13 @@
  * on emu code generation too (layouts, the emitter, PTX text; LLVM's own
  * allocations are not Tessera's and are not covered: support/oom.h).
  *
- * The failures are injected under the library: this program is linked with
- * --wrap for malloc, calloc, realloc and free (Makefile), so the library's
- * calls come here; every block they return is tracked until it is freed,
- * which is how leaks are counted (also under ASan, where __real_malloc is
- * ASan's). */
+ * The failures are injected under the library by tests/oom/track.c (the
+ * test is linked with --wrap for the allocation functions), which also
+ * counts the blocks not freed. */
 #define _POSIX_C_SOURCE 200809L
 #include "tessera.h"
+#include "oom/track.h"
 
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,100 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t n);
-void __real_free(void *p);
-
-/* ---- the tracked allocator ---------------------------------------------------- */
-
-enum { SLOTS = 1 << 20 };
-#define TOMBSTONE ((void *)1)
-
-static void **live;    /* open addressing: NULL empty, TOMBSTONE deleted */
-static long nlive;     /* blocks from the wrappers not freed yet */
-static long count;     /* allocations while armed */
-static long fail_at;   /* fail allocation number fail_at while armed (0: none) */
-static int armed;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* the interpreter's threads allocate too */
-
-static size_t slot_of(void *p) { return ((uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ull >> 44; }
-
-static void track(void *p)
-{
-    if (!p || !live)
-        return;
-    size_t i = slot_of(p) & (SLOTS - 1);
-    while (live[i] && live[i] != TOMBSTONE)
-        i = (i + 1) & (SLOTS - 1);
-    live[i] = p;
-    nlive++;
-}
-
-/* Whether p was tracked (and is no longer). */
-static int untrack(void *p)
-{
-    if (!p || !live)
-        return 0;
-    for (size_t i = slot_of(p) & (SLOTS - 1); live[i]; i = (i + 1) & (SLOTS - 1))
-        if (live[i] == p) {
-            live[i] = TOMBSTONE;
-            nlive--;
-            return 1;
-        }
-    return 0;
-}
-
-static int should_fail(void)
-{
-    if (!armed)
-        return 0;
-    count++;
-    return fail_at && count == fail_at;
-}
-
-void *__wrap_malloc(size_t n)
-{
-    pthread_mutex_lock(&lock);
-    void *p = should_fail() ? NULL : __real_malloc(n);
-    track(p);
-    pthread_mutex_unlock(&lock);
-    return p;
-}
-
-void *__wrap_calloc(size_t n, size_t size)
-{
-    pthread_mutex_lock(&lock);
-    void *p = should_fail() ? NULL : __real_calloc(n, size);
-    track(p);
-    pthread_mutex_unlock(&lock);
-    return p;
-}
-
-void *__wrap_realloc(void *p, size_t n)
-{
-    pthread_mutex_lock(&lock);
-    void *q = NULL; /* when it fails, p stays its owner's */
-    if (!should_fail()) {
-        int was = untrack(p);
-        q = __real_realloc(p, n);
-        if (q)
-            track(q);
-        else if (was)
-            track(p);
-    }
-    pthread_mutex_unlock(&lock);
-    return q;
-}
-
-void __wrap_free(void *p)
-{
-    pthread_mutex_lock(&lock);
-    untrack(p);
-    __real_free(p);
-    pthread_mutex_unlock(&lock);
-}
 
 /* ---- the test ------------------------------------------------------------------- */
 
@@ -154,16 +58,13 @@ static int nfile_defs;
  * returns the status and, in *used, how many allocations the compile made. */
 static tsr_status compile_failing(tsr_context *ctx, long fail, long *used, tsr_module **m)
 {
-    count = 0;
-    fail_at = fail;
-    armed = 1;
+    oom_track_arm(fail);
     tsr_compile_options o;
     tsr_compile_options_init(&o);
     o.defines = file_defs;
     o.ndefines = nfile_defs;
     tsr_status s = file ? tsr_module_compile_file(ctx, file, &o, m) : tsr_module_compile(ctx, src, strlen(src), NULL, m);
-    armed = 0;
-    *used = count;
+    *used = oom_track_disarm();
     return s;
 }
 
@@ -202,13 +103,13 @@ static void every_allocation_fails_once(tsr_device_kind kind, long max_tries)
     long step = used <= max_tries ? 1 : (used + max_tries - 1) / max_tries;
     long tried = 0;
     for (long n = 1; n <= used; n += step, tried++) {
-        long before = nlive, made;
+        long before = oom_track_live(), made;
         tsr_status s = compile_failing(ctx, n, &made, &m);
         if (s != TSR_ERR_OUT_OF_MEMORY || m)
             fail_msg("allocation %ld of %ld failing: %s (%s)", n, used, tsr_status_name(s), tsr_context_error(ctx));
         assert_non_null(strstr(tsr_context_error(ctx), "memory"));
-        if (nlive != before)
-            fail_msg("allocation %ld of %ld failing: %ld blocks leaked", n, used, nlive - before);
+        if (oom_track_live() != before)
+            fail_msg("allocation %ld of %ld failing: %ld blocks leaked", n, used, oom_track_live() - before);
     }
     print_message("%ld failing allocations tried\n", tried);
     assert_int_equal(compile_failing(ctx, 0, &used, &m), TSR_OK);
@@ -253,27 +154,22 @@ static void interpreter_launch(void **state)
     ts.shape = ss;
     ty.data = y;
     tsr_arg args[3] = { { &tx, 0 }, { &ts, 0 }, { &ty, 0 } };
-    count = 0;
-    fail_at = 0;
-    armed = 1;
+    oom_track_arm(0);
     assert_int_equal(tsr_kernel_launch_args(k, args, 3, NULL), TSR_OK);
-    armed = 0;
-    long n_allocs = count;
+    long n_allocs = oom_track_disarm();
     print_message("a launch on interp makes %ld allocations\n", n_allocs);
     assert_true(n_allocs > 5);
     for (long n = 1; n <= n_allocs; n++) {
-        long before = nlive;
-        count = 0;
-        fail_at = n;
-        armed = 1;
+        long before = oom_track_live();
+        oom_track_arm(n);
         tsr_status s = tsr_kernel_launch_args(k, args, 3, NULL);
-        armed = 0;
+        long count = oom_track_disarm();
         /* With two threads the allocations interleave: the n-th may come
          * after the last one a failed launch makes. */
         if (count >= n && (s != TSR_ERR_OUT_OF_MEMORY || !strstr(tsr_context_error(ctx), "memory")))
             fail_msg("allocation %ld of %ld failing: %s (%s)", n, n_allocs, tsr_status_name(s), tsr_context_error(ctx));
-        if (nlive != before)
-            fail_msg("allocation %ld of %ld failing: %ld blocks leaked", n, n_allocs, nlive - before);
+        if (oom_track_live() != before)
+            fail_msg("allocation %ld of %ld failing: %ld blocks leaked", n, n_allocs, oom_track_live() - before);
     }
     memset(y, 0, sizeof y);
     assert_int_equal(tsr_kernel_launch_args(k, args, 3, NULL), TSR_OK);
@@ -304,7 +200,6 @@ static void code_generation(void **state)
 
 int main(void)
 {
-    live = __real_calloc(SLOTS, sizeof *live);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(frontend_and_passes),
         cmocka_unit_test(code_generation),

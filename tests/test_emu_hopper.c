@@ -126,6 +126,16 @@ static void a_pos8(unsigned tid, unsigned j, unsigned *row, unsigned *k)
     *k = 4 * (lane % 4) + j % 4 + (j >= 8 ? 16 : 0);
 }
 
+/* tf32 (m64nNk8, per warp mma.sync's m16n8k8 tf32 A fragment): element j
+ * of 4, one per register: rows g (a0, a2) and g + 8 (a1, a3), columns
+ * lane % 4, plus 4 for a2 and a3. */
+static void a_pos32(unsigned tid, unsigned j, unsigned *row, unsigned *k)
+{
+    unsigned w = tid / 32, lane = tid % 32;
+    *row = 16 * w + lane / 4 + (j & 1 ? 8 : 0);
+    *k = lane % 4 + (j >= 2 ? 4 : 0);
+}
+
 /* fp8 codes decoded from the formats' definitions (e4m3: bias 7, no
  * infinities; e5m2: bias 15), and the code of a value found by search. */
 static double f8_value(uint8_t v, bool e5m2)
@@ -183,7 +193,15 @@ typedef struct {
     int sw_a, sw_b;
     bool alt;    /* the other LBO/SBO arrangement for no swizzle */
     bool chain;  /* two wgmmas into the same accumulators */
+    bool tf32;   /* tf32 inputs (k8, f32 accumulators) */
+    int i8a, i8b; /* integer inputs (k32, s32 accumulators): 1 s8, 2 u8; 0: none */
+    bool satfinite;
+    int32_t cbase; /* added to every integer C (to make sums overflow) */
 } Case;
+
+/* Bytes per input element and K of a case. */
+static unsigned case_es(const Case *c) { return c->tf32 ? 4 : c->f8a || c->i8a ? 1 : 2; }
+static unsigned case_k(const Case *c) { return 32 / case_es(c); }
 
 /* PTX: copy the image to shared memory, add the shared base to the
  * descriptors, load C (and A), fence, mma_async (twice when chained),
@@ -193,14 +211,14 @@ static char *wgmma_kernel(const Case *c)
     StrBuf sb;
     sb_init(&sb);
     unsigned nd = c->f16acc ? c->n / 4 : c->n / 2;
-    static const char *const f8[3] = {"", "e4m3", "e5m2"};
-    const char *ina = c->f8a ? f8[c->f8a] : c->bf16 ? "bf16" : "f16";
-    const char *inb = c->f8a ? f8[c->f8b] : ina;
+    static const char *const f8[3] = {"", "e4m3", "e5m2"}, *const i8[3] = {"", "s8", "u8"};
+    const char *ina = c->i8a ? i8[c->i8a] : c->tf32 ? "tf32" : c->f8a ? f8[c->f8a] : c->bf16 ? "bf16" : "f16";
+    const char *inb = c->i8a ? i8[c->i8b] : c->f8a ? f8[c->f8b] : ina;
     sb_printf(&sb,
               ".version 8.0\n.target sm_90a\n.address_size 64\n"
               ".visible .entry k(.param .u64 img, .param .u64 cin, .param .u64 out, .param .u64 da,"
               " .param .u64 db, .param .u64 afrag, .param .u32 sd)\n{\n"
-              ".reg .b32 %%r<40>;\n.reg .b64 %%rd<20>;\n.reg .f32 %%f<130>;\n.reg .b32 %%h<70>;\n"
+              ".reg .b32 %%r<40>;\n.reg .b64 %%rd<20>;\n.reg .f32 %%f<130>;\n.reg .b32 %%h<130>;\n"
               ".reg .pred %%p<3>;\n"
               ".shared .align 1024 .b8 smem[%d];\n"
               "ld.param.u64 %%rd1, [img];\nmov.u32 %%r1, %%tid.x;\nmov.u32 %%r2, 0;\n"
@@ -220,21 +238,23 @@ static char *wgmma_kernel(const Case *c)
               "ld.param.u64 %%rd10, [afrag];\nmul.wide.u32 %%rd11, %%r1, 16;\nadd.u64 %%rd10, %%rd10, %%rd11;\n"
               "ld.global.v4.u32 {%%r20, %%r21, %%r22, %%r23}, [%%rd10];\n",
               IMG_BYTES, IMG_BYTES / 16 / 128, nd * 4);
-    const char *acc = c->f16acc ? "h" : "f";
-    const char *aty = c->f16acc ? "b32" : "f32";
+    const char *acc = c->f16acc || c->i8a ? "h" : "f";
+    const char *aty = c->f16acc || c->i8a ? "b32" : "f32";
+    bool trans = !c->f8a && !c->tf32 && !c->i8a; /* only 16-bit inputs have them */
     for (unsigned i = 0; i < nd; i++)
         sb_printf(&sb, "ld.global.%s %%%s%u, [%%rd7+%u];\n", aty, acc, i, 4 * i);
     sb_puts(&sb, "wgmma.fence.sync.aligned;\n");
     for (int rep = 0; rep < (c->chain ? 2 : 1); rep++) {
-        sb_printf(&sb, "wgmma.mma_async.sync.aligned.m64n%uk%d.%s.%s.%s {", c->n,
-                  c->f8a ? 32 : 16, c->f16acc ? "f16" : "f32", ina, inb);
+        sb_printf(&sb, "wgmma.mma_async.sync.aligned.m64n%uk%u.%s.%s.%s%s {", c->n, case_k(c),
+                  c->i8a ? "s32" : c->f16acc ? "f16" : "f32", ina, inb, c->satfinite ? ".satfinite" : "");
         for (unsigned i = 0; i < nd; i++)
             sb_printf(&sb, "%s%%%s%u", i ? ", " : "", acc, i);
-        sb_printf(&sb, "}, %s, %%rd5, %s, %d, %d", c->rs ? "{%r20, %r21, %r22, %r23}" : "%rd4",
-                  rep ? "1" : "%p2", c->neg_a ? -1 : 1, c->neg_b ? -1 : 1);
-        if (!c->f8a && !c->rs)
+        sb_printf(&sb, "}, %s, %%rd5, %s", c->rs ? "{%r20, %r21, %r22, %r23}" : "%rd4", rep ? "1" : "%p2");
+        if (!c->i8a) /* integers have no scale immediates */
+            sb_printf(&sb, ", %d, %d", c->neg_a ? -1 : 1, c->neg_b ? -1 : 1);
+        if (trans && !c->rs)
             sb_printf(&sb, ", %d", c->trans_a);
-        if (!c->f8a)
+        if (trans)
             sb_printf(&sb, ", %d", c->trans_b);
         sb_puts(&sb, ";\n");
     }
@@ -252,38 +272,54 @@ static const char *sw_name(int sw)
 
 /* Runs one case against the product on the host; the result must be exact
  * (the inputs make every product and sum exact). */
-/* An input value: 16-bit (f16/bf16) or fp8, returned as its code. */
-static uint16_t encode_in(const Case *c, bool b, double v)
+/* An input value: 16-bit (f16/bf16), fp8, tf32 or an 8-bit integer,
+ * returned as its code. */
+static uint32_t encode_in(const Case *c, bool b, double v)
 {
     int f8 = b ? c->f8b : c->f8a;
+    if (c->i8a)
+        return (uint8_t)(int)v;
+    if (c->tf32)
+        return bits_of_f32((float)v); /* values here have few significant bits */
     return f8 ? f8_code(v, f8 == 2) : to_half((float)v, c->bf16);
 }
 
-static double decode_in(const Case *c, bool b, uint16_t code)
+static double decode_in(const Case *c, bool b, uint32_t code)
 {
-    int f8 = b ? c->f8b : c->f8a;
-    return f8 ? f8_value((uint8_t)code, f8 == 2) : from_half(code, c->bf16);
+    int f8 = b ? c->f8b : c->f8a, i8 = b ? c->i8b : c->i8a;
+    if (i8)
+        return i8 == 1 ? (double)(int8_t)code : (double)(code & 0xff);
+    if (c->tf32)
+        return f32_of_bits(code & 0xffffe000u); /* tf32: 10 mantissa bits */
+    return f8 ? f8_value((uint8_t)code, f8 == 2) : from_half((uint16_t)code, c->bf16);
+}
+
+/* A random input of the case: fp8 quarters in [-2, 2], the integer type's
+ * range, or small values with few significant bits. */
+static double rand_in(const Case *c, bool b, EtRng *rng)
+{
+    int i8 = b ? c->i8b : c->i8a;
+    if (i8)
+        return i8 == 1 ? (int)(et_rand(rng) % 256) - 128 : (int)(et_rand(rng) % 256);
+    return c->f8a ? ((int)(et_rand(rng) % 17) - 8) / 4.0 : rand_small(rng);
 }
 
 static void run_case(const Case *c, EtRng *rng)
 {
-    unsigned N = c->n, nd = c->f16acc ? N / 4 : N / 2, K = c->f8a ? 32 : 16, es = c->f8a ? 1 : 2;
+    unsigned N = c->n, nd = c->f16acc ? N / 4 : N / 2, K = case_k(c), es = case_es(c);
     double A[64][32], B[32][256];
     uint8_t *img = calloc(IMG_BYTES, 1);
     Canon ca = canon_for(c->trans_a, c->sw_a, 64, c->alt);
     Canon cb = canon_for(c->trans_b, c->sw_b, N, c->alt);
     for (unsigned m = 0; m < 64; m++)
         for (unsigned k = 0; k < K; k++) {
-            /* fp8: quarters in [-2, 2], exact in e4m3 and e5m2 */
-            double v = c->f8a ? ((int)(et_rand(rng) % 17) - 8) / 4.0 : rand_small(rng);
-            uint16_t h = encode_in(c, false, v);
+            uint32_t h = encode_in(c, false, rand_in(c, false, rng));
             A[m][k] = decode_in(c, false, h);
             memcpy(img + canon_addr(&ca, A_OFF, m, k, es), &h, es);
         }
     for (unsigned n = 0; n < N; n++)
         for (unsigned k = 0; k < K; k++) {
-            double v = c->f8a ? ((int)(et_rand(rng) % 17) - 8) / 4.0 : rand_small(rng);
-            uint16_t h = encode_in(c, true, v);
+            uint32_t h = encode_in(c, true, rand_in(c, true, rng));
             B[k][n] = decode_in(c, true, h);
             unsigned a = canon_addr(&cb, B_OFF, n, k, es);
             assert_true(a + es <= IMG_BYTES);
@@ -291,9 +327,12 @@ static void run_case(const Case *c, EtRng *rng)
         }
     uint32_t *afrag = calloc(128 * 4, 4);
     for (unsigned t = 0; t < 128; t++)
-        for (unsigned j = 0; j < (c->f8a ? 16u : 8u); j++) {
+        for (unsigned j = 0; j < 16 / es; j++) {
             unsigned r, k;
-            if (c->f8a) {
+            if (es == 4) {
+                a_pos32(t, j, &r, &k);
+                afrag[t * 4 + j] = encode_in(c, false, A[r][k]);
+            } else if (es == 1) {
                 a_pos8(t, j, &r, &k);
                 afrag[t * 4 + j / 4] |= (uint32_t)encode_in(c, false, A[r][k]) << (8 * (j % 4));
             } else {
@@ -309,6 +348,12 @@ static void run_case(const Case *c, EtRng *rng)
                 unsigned r, col;
                 d_pos(t, c->f16acc ? 2 * i + h : i, &r, &col);
                 float v = rand_small(rng);
+                if (c->i8a) { /* integers: C up to 2^20 around cbase */
+                    int32_t iv = (int32_t)((int64_t)c->cbase + (int)(et_rand(rng) % (1 << 21)) - (1 << 20));
+                    C[r][col] = iv;
+                    cin[t * nd + i] = (uint32_t)iv;
+                    continue;
+                }
                 C[r][col] = v;
                 if (c->f16acc)
                     cin[t * nd + i] |= (uint32_t)to_half(v, false) << (16 * h);
@@ -337,14 +382,20 @@ static void run_case(const Case *c, EtRng *rng)
                 for (unsigned k = 0; k < K; k++)
                     prod += sa * A[r][k] * sb * B[k][col];
                 double want = (sd ? C[r][col] : 0) + prod + (c->chain ? prod : 0);
-                double got = c->f16acc ? from_half((uint16_t)(out[t * nd + i] >> (16 * h)), false)
-                                       : f32_of_bits(out[t * nd + i]);
+                double got = c->i8a     ? (double)(int32_t)out[t * nd + i]
+                             : c->f16acc ? from_half((uint16_t)(out[t * nd + i] >> (16 * h)), false)
+                                         : f32_of_bits(out[t * nd + i]);
                 double wr = c->f16acc ? from_half(to_half((float)want, false), false)
                                       : (double)(float)want;
+                if (c->i8a) { /* s32: clamped with .satfinite, else wrapped (the products are exact) */
+                    int64_t wi = (int64_t)want;
+                    wr = c->satfinite ? (double)(wi > INT32_MAX ? INT32_MAX : wi < INT32_MIN ? INT32_MIN : wi)
+                                      : (double)(int32_t)(uint32_t)wi;
+                }
                 if (got != wr) {
-                    print_error("n%u %s%s %s a:%s%s b:%s%s sd=%u: D[%u][%u] = %g, want %g "
+                    print_error("n%u %s%s %s a:%s%s b:%s%s sd=%u: D[%u][%u] = %.17g, want %.17g "
                                 "(thread %u reg %u)\n",
-                                N, c->f8a ? "fp8" : c->bf16 ? "bf16" : "f16",
+                                N, c->i8a ? "int8" : c->tf32 ? "tf32" : c->f8a ? "fp8" : c->bf16 ? "bf16" : "f16",
                                 c->f16acc ? " f16acc" : "",
                                 c->rs ? "RS" : "SS", c->trans_a ? "MN/" : "K/", sw_name(c->sw_a),
                                 c->trans_b ? "MN/" : "K/", sw_name(c->sw_b), sd, r, col, got, wr,
@@ -382,6 +433,24 @@ static void test_wgmma_layouts(void **state)
         Case c = {.n = ns[i % 6], .f8a = 1 + (i & 1), .f8b = 1 + ((i >> 1) & 1), .rs = (i & 4) != 0,
                   .f16acc = (i & 8) != 0, .sw_a = i % 4, .sw_b = (i / 4) % 4, .alt = i & 1,
                   .neg_b = i % 5 == 0, .chain = i % 7 == 0};
+        run_case(&c, &rng);
+        cases++;
+    }
+    /* tf32 (k8, K-major only, f32 accumulators): SS and RS, every swizzle, N from 8 to 256 */
+    static const unsigned ns_tf32[] = {8, 16, 24, 40, 64, 256};
+    for (int i = 0; i < 12; i++) {
+        Case c = {.n = ns_tf32[i % 6], .tf32 = true, .rs = (i & 1) != 0, .sw_a = i % 4,
+                  .sw_b = (i / 2) % 4, .alt = (i & 2) != 0, .neg_a = i % 5 == 1, .chain = i % 4 == 3};
+        run_case(&c, &rng);
+        cases++;
+    }
+    /* s8/u8 (k32, K-major only, s32 accumulators): each pair, SS and RS, every swizzle;
+     * N 8, 16, 24 or multiples of 16; sums past the int32 range wrap, or clamp with .satfinite */
+    static const unsigned ns_int[] = {8, 16, 24, 32, 48, 256};
+    for (int i = 0; i < 16; i++) {
+        Case c = {.n = ns_int[i % 6], .i8a = 1 + (i & 1), .i8b = 1 + ((i >> 1) & 1), .rs = (i & 4) != 0,
+                  .sw_a = i % 4, .sw_b = (i / 4) % 4, .alt = i & 1, .satfinite = (i & 8) != 0,
+                  .cbase = i % 3 == 0 ? INT32_MAX - 100000 : i % 3 == 1 ? INT32_MIN + 100000 : 0};
         run_case(&c, &rng);
         cases++;
     }
@@ -464,7 +533,7 @@ static void test_wgmma_misuse(void **state)
     /* ptxas C7519: no fence before the first wgmma */
     /* the body starts at line 37 */
     misuse(W COMMIT WAIT0, 128, "line 37 (wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16): "
-                                "wgmma.mma_async without a wgmma.fence");
+                                "wgmma.mma_async without a wgmma.fence before it");
     /* C7517: the accumulator read before the wait */
     misuse(FENCE W COMMIT "add.f32 %f5, %f0, %f1;\n" WAIT0, 128,
            "read of register %f0, which the wgmma.mma_async at line 38 uses, before the "
@@ -472,10 +541,34 @@ static void test_wgmma_misuse(void **state)
     misuse(FENCE W COMMIT "mov.f32 %f5, %f2;\n" WAIT0, 128, "read of register %f2");
     /* no wait at all: the store of %f0 reads it */
     misuse(FENCE W COMMIT, 128, "read of register %f0");
-    /* C7511: an accumulator written between two wgmmas */
+    /* C7511: an accumulator written between two wgmmas (no fence between) */
     misuse(FENCE W "mov.f32 %f1, 0f3f800000;\n" W COMMIT WAIT0, 128,
-           "register %f1, which the wgmma.mma_async at line 40 uses, was written (by line 39, "
+           "line 40 (wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16): register %f1 (an "
+           "accumulator) was written by another instruction since the last wgmma.fence");
+    /* an accumulator written while its wgmma is in flight */
+    misuse(FENCE W COMMIT "mov.f32 %f1, 0f3f800000;\n" WAIT0, 128,
+           "register %f1, which the wgmma.mma_async at line 38 uses, was written (by line 40, "
            "mov.f32) before this wgmma.wait_group completed it");
+    /* The fence rule, no stricter than the ISA: after the first fence, a
+     * wgmma needs another only when a register it reads was written since
+     * (or its accumulators come from a wgmma of another shape). */
+    misuse(FENCE W COMMIT WAIT0 W COMMIT WAIT0, 128, NULL);
+    misuse(FENCE W COMMIT WAIT0 "add.f32 %f5, %f0, %f1;\n" W COMMIT WAIT0, 128, NULL);
+    misuse(FENCE W COMMIT WAIT0 "mov.f32 %f0, 0f3f800000;\n" W COMMIT WAIT0, 128,
+           "line 42 (wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16): register %f0 (an "
+           "accumulator) was written by another instruction since the last wgmma.fence");
+    misuse(FENCE W COMMIT WAIT0 "mov.f32 %f0, 0f3f800000;\n" FENCE W COMMIT WAIT0, 128, NULL);
+    misuse(FENCE W COMMIT WAIT0 "mov.u32 %r7, 1;\n" WR COMMIT WAIT0, 128,
+           "register %r7 (an A fragment) was written by another instruction since the last "
+           "wgmma.fence");
+    /* accumulators written, then a wgmma that does not read them (scale-d 0), as nvcc emits */
+    misuse(FENCE "mov.f32 %f0, 0f3f800000;\n"
+           "wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16 {%f0, %f1, %f2, %f3}, %rd2, %rd3, 0, 1, 1, "
+           "0, 0;\n" COMMIT WAIT0, 128, NULL);
+    misuse(FENCE W "wgmma.mma_async.sync.aligned.m64n16k16.f32.f16.f16 {%f0, %f1, %f2, %f3, %f4, %f5, "
+           "%f6, %f7}, %rd2, %rd3, 1, 1, 1, 0, 0;\n" COMMIT WAIT0, 128,
+           "register %f0 (an accumulator) was the accumulator of a wgmma of another shape since the "
+           "last wgmma.fence");
     /* A registers of the register form written before the wait */
     misuse(FENCE WR "mov.u32 %r7, 5;\n" COMMIT WAIT0, 128,
            "register %r7, which the wgmma.mma_async at line 38 uses, was written (by line 39, "
@@ -1124,7 +1217,8 @@ static const char tstore_ptx[] =
     "@%p1 cp.async.bulk.wait_group.read 0;\n@%p1 cp.async.bulk.wait_group 0;\n"
     "ret;\n}\n";
 
-static int run_tma_store(int32_t c0, int32_t c1, uint32_t mode, char **msg)
+/* With add: the store is cp.reduce.async.bulk.tensor .add (u32, wrapping). */
+static int run_tma_store_op(int32_t c0, int32_t c1, uint32_t mode, bool add, char **msg)
 {
     enum { W = 40, H = 20 };
     _Alignas(64) static uint32_t g[W * H];
@@ -1141,7 +1235,14 @@ static int run_tma_store(int32_t c0, int32_t c1, uint32_t mode, char **msg)
     sb_init(&err);
     assert_int_equal(emu_tensor_map_encode(map, &md, &err), 0);
     sb_free(&err);
-    EmuModule *m = et_load(tstore_ptx);
+    char ptx[sizeof tstore_ptx + 64];
+    static const char store[] = "cp.async.bulk.tensor.2d.global.shared::cta.tile.bulk_group";
+    const char *at = strstr(tstore_ptx, store);
+    assert_non_null(at);
+    snprintf(ptx, sizeof ptx, "%.*s%s%s", (int)(at - tstore_ptx), tstore_ptx,
+             add ? "cp.reduce.async.bulk.tensor.2d.global.shared::cta.add.tile.bulk_group" : store,
+             at + strlen(store));
+    EmuModule *m = et_load(ptx);
     void *ps = src;
     void *args[] = {map, &ps, &c0, &c1, &mode};
     EmuRegion regs[] = {{g, sizeof g, true}, {src, sizeof src, false}};
@@ -1158,13 +1259,154 @@ static int run_tma_store(int32_t c0, int32_t c1, uint32_t mode, char **msg)
             uint32_t want = 0xdeadbeef;
             if (bx >= 0 && bx < 16 && by >= 0 && by < 8) {
                 unsigned lin = (unsigned)(by * 16 + bx);
-                want = src[tma_swizzle(lin * 4, EMU_TMAP_SWIZZLE_64B) / 4];
+                want = src[tma_swizzle(lin * 4, EMU_TMAP_SWIZZLE_64B) / 4] + (add ? 0xdeadbeefu : 0);
             }
             if (g[y * W + x] != want && bad++ < 5)
                 print_error("g[%d][%d] = %u, want %u\n", y, x, g[y * W + x], want);
         }
     assert_int_equal(bad, 0);
     return 0;
+}
+
+static int run_tma_store(int32_t c0, int32_t c1, uint32_t mode, char **msg)
+{
+    return run_tma_store_op(c0, c1, mode, false, msg);
+}
+
+/* cp.reduce.async.bulk: 256 bytes of shared memory (written by 64 threads
+ * from src) reduced into dst by thread 0 in a bulk group, for each
+ * operation and type ptxas takes, against the host; the tensor form (.add
+ * on a u32 map) through run_tma_store_op; and the forms refused. */
+static const char reduce_ptx[] =
+    ".version 8.0\n.target sm_90a\n.address_size 64\n"
+    ".visible .entry red(.param .u64 src, .param .u64 dst)\n{\n"
+    ".reg .b32 %%r<30>;\n.reg .b64 %%rd<10>;\n.reg .pred %%p<6>;\n"
+    ".shared .align 128 .b8 tile[256];\n"
+    "mov.u32 %%r1, %%tid.x;\nmov.u32 %%r3, tile;\nsetp.eq.u32 %%p1, %%r1, 0;\n"
+    "ld.param.u64 %%rd1, [src];\nld.param.u64 %%rd2, [dst];\n"
+    "mul.wide.u32 %%rd3, %%r1, 4;\nadd.u64 %%rd4, %%rd1, %%rd3;\nld.global.u32 %%r4, [%%rd4];\n"
+    "shl.b32 %%r5, %%r1, 2;\nadd.u32 %%r6, %%r3, %%r5;\nst.shared.u32 [%%r6], %%r4;\n"
+    "fence.proxy.async.shared::cta;\nbar.sync 0;\n"
+    "@%%p1 cp.reduce.async.bulk.global.shared::cta.bulk_group.%s [%%rd2], [%%r3], 256;\n"
+    "@%%p1 cp.async.bulk.commit_group;\n@%%p1 cp.async.bulk.wait_group 0;\n"
+    "ret;\n}\n";
+
+static float half_value(uint16_t v, bool bf) { return (float)from_half(v, bf); }
+
+/* The host's reduction of one element (es bytes) for the operation `op`. */
+static uint64_t host_reduce(const char *op, uint64_t d, uint64_t s)
+{
+    if (!strcmp(op, "add.u32") || !strcmp(op, "add.s32"))
+        return (uint32_t)(d + s);
+    if (!strcmp(op, "add.u64"))
+        return d + s;
+    if (!strcmp(op, "min.s32"))
+        return (int32_t)s < (int32_t)d ? s : d;
+    if (!strcmp(op, "max.u64"))
+        return s > d ? s : d;
+    if (!strcmp(op, "xor.b64"))
+        return d ^ s;
+    if (!strcmp(op, "and.b32"))
+        return d & s;
+    if (!strcmp(op, "inc.u32"))
+        return d >= s ? 0 : d + 1;
+    if (!strcmp(op, "dec.u32"))
+        return d == 0 || d > s ? s : d - 1;
+    if (!strcmp(op, "add.f32"))
+        return bits_of_f32(f32_of_bits((uint32_t)d) + f32_of_bits((uint32_t)s));
+    if (!strcmp(op, "add.f64")) {
+        double x, y;
+        memcpy(&x, &d, 8);
+        memcpy(&y, &s, 8);
+        x += y;
+        uint64_t r;
+        memcpy(&r, &x, 8);
+        return r;
+    }
+    bool bf = strstr(op, "bf16") != NULL;
+    float x = half_value((uint16_t)d, bf), y = half_value((uint16_t)s, bf);
+    if (!strncmp(op, "add", 3))
+        return to_half(x + y, bf); /* the values are exact in both */
+    bool min = !strncmp(op, "min", 3);
+    return (min ? y < x : y > x) ? s : d;
+}
+
+static void test_cp_reduce(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *op, *name; /* the modifiers written, the host's name */
+        unsigned es;
+    } ops[] = {{"add.u32", "add.u32", 4},     {"add.s32", "add.s32", 4},   {"add.u64", "add.u64", 8},
+               {"min.s32", "min.s32", 4},     {"max.u64", "max.u64", 8},   {"xor.b64", "xor.b64", 8},
+               {"and.b32", "and.b32", 4},     {"inc.u32", "inc.u32", 4},   {"dec.u32", "dec.u32", 4},
+               {"add.f32", "add.f32", 4},     {"add.f64", "add.f64", 8},   {"add.noftz.f16", "add.f16", 2},
+               {"add.noftz.bf16", "add.bf16", 2}, {"min.f16", "min.f16", 2}, {"max.bf16", "max.bf16", 2}};
+    _Alignas(16) static uint8_t src[256], dst[256], init[256];
+    EtRng rng = {77};
+    for (size_t i = 0; i < TSR_ARRAY_LEN(ops); i++) {
+        unsigned es = ops[i].es;
+        for (unsigned off = 0; off < 256; off += es) {
+            uint64_t a = et_rand(&rng) | (uint64_t)et_rand(&rng) << 32, b = et_rand(&rng) | (uint64_t)et_rand(&rng) << 32;
+            if (strstr(ops[i].name, "f32")) {
+                a = bits_of_f32(rand_small(&rng)), b = bits_of_f32(rand_small(&rng));
+            } else if (strstr(ops[i].name, "f64")) {
+                double x = rand_small(&rng), y = rand_small(&rng);
+                memcpy(&a, &x, 8);
+                memcpy(&b, &y, 8);
+            } else if (es == 2) {
+                bool bf = strstr(ops[i].name, "bf16") != NULL;
+                a = to_half(rand_small(&rng), bf), b = to_half(rand_small(&rng), bf);
+            } else if (strstr(ops[i].name, "inc") || strstr(ops[i].name, "dec")) {
+                a %= 8, b %= 8; /* wrap-arounds happen */
+            }
+            memcpy(init + off, &a, es);
+            memcpy(src + off, &b, es);
+        }
+        memcpy(dst, init, 256);
+        char ptx[sizeof reduce_ptx + 64];
+        snprintf(ptx, sizeof ptx, reduce_ptx, ops[i].op);
+        EmuModule *m = et_load(ptx);
+        void *ps = src, *pd = dst;
+        void *args[] = {&ps, &pd};
+        EmuRegion regs[] = {{src, sizeof src, false}, {dst, sizeof dst, true}};
+        EtConfig cfg = ET_CONFIG(1, 64);
+        cfg.races = cfg.uninit = true;
+        et_run(m, "red", args, regs, 2, cfg);
+        emu_module_free(m);
+        for (unsigned off = 0; off < 256; off += es) {
+            uint64_t d = 0, s = 0, got = 0;
+            memcpy(&d, init + off, es);
+            memcpy(&s, src + off, es);
+            memcpy(&got, dst + off, es);
+            uint64_t want = host_reduce(ops[i].name, d, s) & (es == 8 ? ~0ull : (1ull << (8 * es)) - 1);
+            if (got != want)
+                fail_msg("%s: element at byte %u: 0x%llx op 0x%llx gave 0x%llx, want 0x%llx", ops[i].op, off,
+                         (unsigned long long)d, (unsigned long long)s, (unsigned long long)got,
+                         (unsigned long long)want);
+        }
+    }
+    char *msg = NULL;
+    assert_int_equal(run_tma_store_op(5, 3, 0, true, &msg), 0);
+    assert_int_equal(run_tma_store_op(30, 15, 0, true, &msg), 0); /* partly out of bounds */
+    /* refused when loaded: what ptxas refuses, and the other CTA's shared memory */
+    static const char *const refused[][2] = {
+        {"add.f16", "a half-precision .add needs .noftz"},
+        {"min.f32", "the operation does not take type .f32"},
+        {"inc.s32", "the operation does not take type .s32"},
+        {"add", "the operation does not take type .(none)"},
+    };
+    for (size_t i = 0; i < TSR_ARRAY_LEN(refused); i++) {
+        char ptx[sizeof reduce_ptx + 64];
+        snprintf(ptx, sizeof ptx, reduce_ptx, refused[i][0]);
+        StrBuf err;
+        sb_init(&err);
+        EmuModule *bad = NULL;
+        assert_int_equal(emu_module_load(ptx, strlen(ptx), &bad, &err), EMU_ERROR);
+        if (!strstr(err.data, refused[i][1]))
+            fail_msg("%s: %s", refused[i][0], err.data);
+        sb_free(&err);
+    }
 }
 
 /* Non-tensor bulk copies: 256 bytes in on an mbarrier, back out in a bulk
@@ -1222,6 +1464,100 @@ static void test_tma_store_bulk(void **state)
     cfg.races = cfg.uninit = true;
     et_run(m, "bulk", args, regs, 2, cfg);
     assert_memory_equal(src, dst, sizeof src);
+    emu_module_free(m);
+}
+
+/* .multicast::cluster: the emulator's clusters have one CTA, so the mask
+ * 0x1 (this CTA) is a plain load and any other mask is reported. */
+static const char multicast_ptx[] =
+    ".version 8.0\n.target sm_90a\n.address_size 64\n"
+    ".visible .entry mc(.param .u64 src, .param .u64 dst, .param .u16 mask)\n{\n"
+    ".reg .b16 %rs<2>;\n.reg .b32 %r<30>;\n.reg .b64 %rd<10>;\n.reg .pred %p<6>;\n"
+    ".shared .align 128 .b8 tile[256];\n.shared .align 8 .b64 bar;\n"
+    "mov.u32 %r1, %tid.x;\nmov.u32 %r2, bar;\nmov.u32 %r3, tile;\nsetp.eq.u32 %p1, %r1, 0;\n"
+    "ld.param.u64 %rd1, [src];\nld.param.u64 %rd2, [dst];\nld.param.u16 %rs1, [mask];\n"
+    "@%p1 mbarrier.init.shared.b64 [%r2], 1;\nbar.sync 0;\n"
+    "@%p1 mbarrier.arrive.expect_tx.shared.b64 _, [%r2], 256;\n"
+    "@%p1 cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster "
+    "[%r3], [%rd1], 256, [%r2], %rs1;\n"
+    "$w:\nmbarrier.try_wait.parity.shared.b64 %p2, [%r2], 0;\n@!%p2 bra $w;\n"
+    "fence.proxy.async.shared::cta;\n"
+    "@%p1 cp.async.bulk.global.shared::cta.bulk_group [%rd2], [%r3], 256;\n"
+    "@%p1 cp.async.bulk.commit_group;\n@%p1 cp.async.bulk.wait_group 0;\n"
+    "ret;\n}\n";
+
+static void test_multicast(void **state)
+{
+    (void)state;
+    _Alignas(16) static uint8_t src[256], dst[256];
+    for (int i = 0; i < 256; i++)
+        src[i] = (uint8_t)(i * 3 + 5);
+    EmuModule *m = et_load(multicast_ptx);
+    uint16_t mask = 1;
+    void *ps = src, *pd = dst;
+    void *args[] = {&ps, &pd, &mask};
+    EmuRegion regs[] = {{src, sizeof src, false}, {dst, sizeof dst, true}};
+    EtConfig cfg = ET_CONFIG(1, 64);
+    cfg.races = cfg.uninit = true;
+    memset(dst, 0, sizeof dst);
+    et_run(m, "mc", args, regs, 2, cfg);
+    assert_memory_equal(src, dst, sizeof src);
+    mask = 3;
+    et_run_fails(m, "mc", args, regs, 2, cfg,
+                 "ctaMask 0x3 of .multicast::cluster names CTAs other than rank 0", NULL);
+    emu_module_free(m);
+    /* stores and prefetches have no multicast */
+    static const char store_ptx[] =
+        ".version 8.0\n.target sm_90a\n.address_size 64\n.visible .entry k(.param .u64 d)\n{\n"
+        ".reg .b64 %rd<3>;\n.reg .b32 %r<3>;\n.reg .b16 %rs<2>;\nld.param.u64 %rd1, [d];\n"
+        "mov.u32 %r1, 0;\nmov.u16 %rs1, 1;\n"
+        "cp.async.bulk.global.shared::cta.bulk_group.multicast::cluster [%rd1], [%r1], 16, %rs1;\n"
+        "ret;\n}\n";
+    StrBuf err;
+    sb_init(&err);
+    EmuModule *bad = NULL;
+    assert_int_equal(emu_module_load(store_ptx, strlen(store_ptx), &bad, &err), EMU_ERROR);
+    assert_non_null(strstr(err.data, ".multicast::cluster is for loads"));
+    sb_free(&err);
+}
+
+/* Bulk groups are per thread (ISA: commit_group and wait_group act on the
+ * executing thread's groups): thread 1's wait does not complete thread 0's
+ * store, so thread 1 still reads the old destination (the store lands as
+ * late as the ISA allows: at thread 0's wait). Counted per warp, thread 1's
+ * second commit and wait would have performed it. */
+static const char groups_ptx[] =
+    ".version 8.0\n.target sm_90a\n.address_size 64\n"
+    ".visible .entry groups(.param .u64 dst, .param .u64 out)\n{\n"
+    ".reg .b32 %r<10>;\n.reg .b64 %rd<6>;\n.reg .pred %p<3>;\n"
+    ".shared .align 128 .b8 tile[256];\n"
+    "mov.u32 %r1, %tid.x;\nmov.u32 %r2, tile;\nsetp.eq.u32 %p0, %r1, 0;\nsetp.eq.u32 %p1, %r1, 1;\n"
+    "ld.param.u64 %rd1, [dst];\nld.param.u64 %rd2, [out];\n"
+    "mov.u32 %r3, 7;\nshl.b32 %r4, %r1, 2;\nadd.u32 %r5, %r2, %r4;\nst.shared.u32 [%r5], %r3;\n"
+    "fence.proxy.async.shared::cta;\nbar.sync 0;\n"
+    "@%p0 cp.async.bulk.global.shared::cta.bulk_group [%rd1], [%r2], 256;\n"
+    "cp.async.bulk.commit_group;\n"
+    "@%p1 cp.async.bulk.commit_group;\n"
+    "@%p1 cp.async.bulk.wait_group 1;\n"
+    "@%p1 ld.global.u32 %r6, [%rd1];\n@%p1 st.global.u32 [%rd2], %r6;\n"
+    "cp.async.bulk.wait_group 0;\n"
+    "ret;\n}\n";
+
+static void test_bulk_groups_per_thread(void **state)
+{
+    (void)state;
+    _Alignas(16) static uint32_t dst[64];
+    uint32_t out = 12345;
+    memset(dst, 0, sizeof dst);
+    EmuModule *m = et_load(groups_ptx);
+    void *pd = dst, *po = &out;
+    void *args[] = {&pd, &po};
+    EmuRegion regs[] = {{dst, sizeof dst, true}, {&out, sizeof out, true}};
+    EtConfig cfg = ET_CONFIG(1, 64);
+    cfg.races = cfg.uninit = true;
+    et_run(m, "groups", args, regs, 2, cfg);
+    assert_int_equal(out, 0);     /* thread 1 saw the old contents */
+    assert_int_equal(dst[5], 7);  /* thread 0's wait performed the store */
     emu_module_free(m);
 }
 
@@ -1430,6 +1766,54 @@ static const char *cutlass_include(char *buf, size_t n)
 /* tests/emu/cute_gemm.cu: GMMA GEMMs whose shared layouts, descriptors and
  * accumulator partitions CuTe computes (K- and MN-major, every swizzle, A
  * from shared memory or registers), against the product on the host. */
+/* The CuTe tf32 and s8/u8 kernels: inputs of each type (tf32 values with
+ * few significant bits, bytes over the integer ranges), D against the exact
+ * product on the host. */
+static void cute_other_types(EmuModule *m)
+{
+    uint32_t *A = malloc(64 * 64 * 4), *Bt = malloc(64 * 64 * 4), *D = malloc(64 * 64 * 4);
+    static const struct {
+        const char *name;
+        int ta, tb; /* 0 tf32, 1 s8, 2 u8 */
+    } ks[] = {{"cute_tf32_ss", 0, 0}, {"cute_tf32_rs", 0, 0}, {"cute_s8_ss", 1, 1}, {"cute_u8s8_rs", 2, 1}};
+    EtRng rng = {23};
+    for (size_t i = 0; i < TSR_ARRAY_LEN(ks); i++) {
+        unsigned es = ks[i].ta ? 1 : 4;
+        double a[64][64], b[64][64];
+        for (int r = 0; r < 64; r++)
+            for (int k = 0; k < 64; k++)
+                for (int which = 0; which < 2; which++) {
+                    int t = which ? ks[i].tb : ks[i].ta;
+                    double v = t == 0 ? rand_small(&rng) : t == 1 ? (int)(et_rand(&rng) % 256) - 128
+                                                                  : (int)(et_rand(&rng) % 256);
+                    uint32_t code = t == 0 ? bits_of_f32((float)v) : (uint8_t)(int)v;
+                    memcpy((uint8_t *)(which ? Bt : A) + (size_t)(r * 64 + k) * es, &code, es);
+                    (which ? b : a)[r][k] = v;
+                }
+        memset(D, 0xcd, 64 * 64 * 4);
+        void *pa = A, *pb = Bt, *pd = D;
+        void *args[] = {&pa, &pb, &pd};
+        EmuRegion regs[] = {{A, 64 * 64 * es, false}, {Bt, 64 * 64 * es, false}, {D, 64 * 64 * 4, true}};
+        EtConfig cfg = ET_CONFIG(1, 128);
+        cfg.races = cfg.uninit = true;
+        et_run(m, ks[i].name, args, regs, 3, cfg);
+        int bad = 0;
+        for (int r = 0; r < 64; r++)
+            for (int n = 0; n < 64; n++) {
+                double want = 0;
+                for (int k = 0; k < 64; k++)
+                    want += a[r][k] * b[n][k];
+                double got = ks[i].ta ? (double)(int32_t)D[r * 64 + n] : f32_of_bits(D[r * 64 + n]);
+                if (got != want && bad++ < 5)
+                    print_error("%s: D[%d][%d] = %.17g, want %.17g\n", ks[i].name, r, n, got, want);
+            }
+        assert_int_equal(bad, 0);
+    }
+    free(A);
+    free(Bt);
+    free(D);
+}
+
 static void test_cute_gemm(void **state)
 {
     (void)state;
@@ -1477,6 +1861,7 @@ static void test_cute_gemm(void **state)
             fail();
         }
     }
+    cute_other_types(m);
     emu_module_free(m);
     free(A);
     free(Bt);
@@ -1495,7 +1880,7 @@ int main(void)
         cmocka_unit_test(test_cute_gemm),
         cmocka_unit_test(test_tma_load),
         cmocka_unit_test(test_tma_map_errors),
-        cmocka_unit_test(test_tma_store_bulk),
+        cmocka_unit_test(test_tma_store_bulk), cmocka_unit_test(test_bulk_groups_per_thread), cmocka_unit_test(test_multicast), cmocka_unit_test(test_cp_reduce),
         cmocka_unit_test(test_tma_bad_maps),
         cmocka_unit_test(test_llvm22_tma),
         cmocka_unit_test(test_setmaxnreg),

@@ -4,7 +4,6 @@
  * the emulator reports any access outside them. */
 #define _POSIX_C_SOURCE 200809L
 #include "abi.h"
-#include "oom.h"
 #include "emu/emu.h"
 #include "device.h"
 #include "target.h"
@@ -25,33 +24,13 @@ static tsr_status emu_open(tsr_context *ctx, StrBuf *err)
 
 /* ------------------------------------------------------------- kernels */
 
-/* Loading PTX is a guarded stage (support/oom.h): running out of memory in
- * it is a status, not an abort. */
-typedef struct {
-    const char *ptx;
-    StrBuf *err;
-    EmuModule *m;
-    int rc;
-} EmuLoad;
-
-static void load_module(void *arg)
-{
-    EmuLoad *l = arg;
-    l->rc = emu_module_load(l->ptx, strlen(l->ptx), &l->m, l->err);
-}
-
 static tsr_status emu_load(tsr_context *ctx, const char *name, KernelVariant *v, StrBuf *err)
 {
     (void)ctx;
-    EmuLoad load = { v->ptx, err, NULL, -1 };
-    if (!oom_run(load_module, &load)) {
-        emu_module_free(load.m);
-        sb_puts(err, "out of host memory loading the PTX into the emulator");
-        return TSR_ERR_OUT_OF_MEMORY;
-    }
-    if (load.rc != 0)
-        return TSR_ERR_DEVICE;
-    EmuModule *m = load.m;
+    EmuModule *m;
+    int rc = emu_module_load(v->ptx, strlen(v->ptx), &m, err);
+    if (rc != EMU_OK)
+        return rc == EMU_OUT_OF_MEMORY ? TSR_ERR_OUT_OF_MEMORY : TSR_ERR_DEVICE;
     EmuKernelInfo info;
     if (emu_kernel_info(m, name, &info, err) != 0) {
         emu_module_free(m);
@@ -137,12 +116,14 @@ static tsr_status emu_launch_raw(tsr_context *ctx, KernelVariant *v, RawLaunch *
     el.nregions = merge_regions(r->regions, r->nregions);
     el.check_races = (ctx->flags & TSR_EMU_CHECK_RACES) != 0;
     el.check_uninit = (ctx->flags & TSR_EMU_CHECK_UNINIT) != 0;
+    el.max_warp_insns = ctx->emu_max_warp_insns;
     el.host_threads = ctx->host_threads;
     if (el.host_threads <= 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         el.host_threads = cores > 0 ? (int)cores : 1;
     }
-    return emu_launch(v->handle, r->name, r->args, &el, err) == 0 ? TSR_OK : TSR_ERR_DEVICE;
+    int rc = emu_launch(v->handle, r->name, r->args, &el, err);
+    return rc == EMU_OK ? TSR_OK : rc == EMU_OUT_OF_MEMORY ? TSR_ERR_OUT_OF_MEMORY : TSR_ERR_DEVICE;
 }
 
 static tsr_status emu_run(tsr_context *ctx, tsr_kernel *k, KernelVariant *v, const Launch *l, void *stream,

@@ -22,8 +22,13 @@
 
 typedef struct EmuModule EmuModule;
 
+/* What emu_module_load and emu_launch return. */
+enum { EMU_OK = 0, EMU_ERROR = -1, EMU_OUT_OF_MEMORY = -2 };
+
 /* Parses and decodes a PTX module (text of `len` bytes, NUL not required).
- * Returns 0 and sets *out, or returns -1 with "ptx:LINE: error: ..." in err. */
+ * Returns 0 and sets *out, or returns -1 with "ptx:LINE: error: ..." in err,
+ * or EMU_OUT_OF_MEMORY (nothing leaks: the load runs guarded,
+ * support/oom.h). */
 int emu_module_load(const char *ptx, size_t len, EmuModule **out, StrBuf *err);
 void emu_module_free(EmuModule *m);
 
@@ -76,8 +81,10 @@ typedef struct {
 
 /* Runs a kernel to completion. args[i] points to the value of parameter i
  * (as with cuLaunchKernel's kernelParams), of the size emu_kernel_info gives.
- * Returns 0, or -1 with a message naming the kernel, the PTX line, the
- * thread (ctaid, tid) and the address where one applies. */
+ * Returns EMU_OK, or EMU_ERROR with a message naming the kernel, the PTX
+ * line, the thread (ctaid, tid) and the address where one applies, or
+ * EMU_OUT_OF_MEMORY when host memory for the emulator's working memory ran
+ * out (nothing leaks; each host thread runs guarded, support/oom.h). */
 int emu_launch(EmuModule *m, const char *kernel, void **args, const EmuLaunch *launch,
                StrBuf *err);
 

@@ -13,6 +13,7 @@
 #ifndef TSR_EMU_INTERNAL_H
 #define TSR_EMU_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -411,6 +412,10 @@ enum { CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE, CMP_LO, CMP_LS, CMP_HI, C
 enum { LOGIC_NONE, LOGIC_AND, LOGIC_OR, LOGIC_XOR, LOGIC_POPC };
 enum { ATOM_NONE, ATOM_ADD, ATOM_INC, ATOM_DEC, ATOM_MIN, ATOM_MAX, ATOM_EXCH, ATOM_CAS,
        ATOM_AND, ATOM_OR, ATOM_XOR };
+/* ops_mem.c: the value an atomic operation op (ATOM_*) on a `bits`-wide
+ * value of format fmt (FMT_COUNT: an integer, signed when sgn) stores over
+ * old (also cp.reduce.async.bulk's element reduction). */
+uint64_t emu_atom_apply(int op, int bits, int fmt, bool sgn, uint64_t old, uint64_t b, uint64_t c);
 enum { SHFL_NONE, SHFL_UP, SHFL_DOWN, SHFL_BFLY, SHFL_IDX };
 enum { VOTE_NONE, VOTE_ALL, VOTE_ANY, VOTE_BALLOT };
 enum { SHAPE_NONE, SHAPE_M8N8, SHAPE_M16N8K8, SHAPE_M16N8K16, SHAPE_M16N8K4, SHAPE_M8N8K4,
@@ -553,6 +558,10 @@ struct Warp {
     uint64_t *r;           /* r[slot*32 + lane] */
     uint32_t *p;           /* p[pred] = lane mask */
     uint32_t *rdef, *pdef; /* lanes whose register was written (check_uninit) */
+    uint8_t *rbytes;       /* [slot*32 + lane]: where rdef's bit is clear, the bytes written (a
+                              packed value with a never-written element; ops_mov.c), else 0 */
+    int32_t *wg_touch;     /* per slot, since the last wgmma.fence: WG_WRITTEN after a write by
+                              another instruction (ops_wgmma.c; check_uninit), or NULL */
     SimtEntry *stack;
     int sp, stack_cap;
     int state;
@@ -594,6 +603,7 @@ struct Cta {
     int nwarps;
     uint64_t *regs;
     uint32_t *preds, *rdef, *pdef;
+    uint8_t *rbytes;
     uint8_t *smem;
     size_t smem_size;
     uint8_t *local; /* local_bytes per thread */
@@ -623,7 +633,18 @@ struct Launch {
     atomic_uint_fast64_t next_cta;
     atomic_uint_fast64_t insns;
     atomic_int failed;
+    atomic_int out_of_memory;  /* a worker ran out of host memory */
+    StrBuf fault;              /* the first failing CTA's message (under fault_lock) */
+    pthread_mutex_t fault_lock;
 };
+
+/* The working memory of a launch (CTA state, barrier and copy tables) is
+ * allocated with tsr_x* inside a guarded stage per host thread
+ * (support/oom.h): running out unwinds to the worker, which frees its CTA.
+ * emu_grow makes room for `need` elements of `elem` bytes in p, of capacity
+ * *cap (doubling from `first`), zeroing the new ones; when memory runs out
+ * it unwinds with p and *cap unchanged, so the owner frees p as before. */
+void *emu_grow(void *p, int *cap, int need, size_t elem, int first);
 
 /* Records an error for the lane (-1: the warp) and returns -1. */
 int emu_fault(Warp *w, const Insn *in, int lane, const char *fmt, ...) TSR_PRINTF(4, 5);
@@ -652,10 +673,31 @@ static inline int check_src(Warp *w, const Insn *in, const Operand *o, uint32_t 
         return 0;
     return emu_check_def(w, in, o, mask);
 }
+/* A register written by an instruction other than wgmma.mma_async: a later
+ * wgmma that reads it needs a wgmma.fence in between (ops_wgmma.c). */
+enum { WG_WRITTEN = 1 << 30 };
+static inline void wg_written(Warp *w, const Operand *o)
+{
+    if (w->wg_touch && o->kind == OK_REG)
+        w->wg_touch[o->idx] |= WG_WRITTEN;
+}
 static inline void mark_def(Warp *w, const Operand *o, uint32_t mask)
 {
     if (w->rdef && o->kind == OK_REG)
         w->rdef[o->idx] |= mask;
+    wg_written(w, o);
+}
+/* The lanes of mask get the definedness def (whole registers: the lanes
+ * that become undefined hold no written byte). */
+static inline void set_def_lanes(Warp *w, int slot, uint32_t mask, uint32_t def)
+{
+    uint32_t undef = mask & ~def;
+    w->rdef[slot] = (w->rdef[slot] & ~mask) | (def & mask);
+    if (w->wg_touch)
+        w->wg_touch[slot] |= WG_WRITTEN;
+    for (unsigned l = 0; undef; l++, undef >>= 1)
+        if (undef & 1)
+            w->rbytes[(size_t)slot * WARP_SIZE + l] = 0;
 }
 static inline void mark_pdef(Warp *w, int pred, uint32_t mask)
 {

@@ -23,8 +23,10 @@ int emu_check_def(Warp *w, const Insn *in, const Operand *o, uint32_t mask)
     if (w->cta->wg && emu_wg_busy(w, o->idx))
         return emu_wg_report_busy(w, in, o, undef);
     char buf[64];
-    return emu_fault(w, in, __builtin_ctz(undef), "read of register %s, which was never written",
-                     emu_dec_reg_name(w->cta->k, o, buf, sizeof buf));
+    int lane = __builtin_ctz(undef);
+    bool part = w->rbytes[(size_t)o->idx * WARP_SIZE + (unsigned)lane] != 0; /* a packed value */
+    return emu_fault(w, in, lane, "read of register %s, %s was never written",
+                     emu_dec_reg_name(w->cta->k, o, buf, sizeof buf), part ? "part of which" : "which");
 }
 
 int emu_check_pdef(Warp *w, const Insn *in, const Operand *o, uint32_t mask)

@@ -41,9 +41,22 @@ static int place_module_vars(EmuModule *m, const RawModule *raw, uint64_t *addr,
 /* The cleanup of a module being loaded when memory runs out (oom.h). */
 static void free_module(void *m) { emu_module_free(m); }
 
-int emu_module_load(const char *ptx, size_t len, EmuModule **out, StrBuf *err)
+typedef struct {
+    const char *ptx;
+    size_t len;
+    EmuModule **out;
+    StrBuf *err;
+    int rc;
+} Load;
+
+/* The load as a guarded stage (oom.h): the module being built is
+ * registered, so running out of memory frees it. */
+static void load(void *arg)
 {
-    *out = NULL;
+    Load *l = arg;
+    const char *ptx = l->ptx;
+    size_t len = l->len;
+    StrBuf *err = l->err;
     EmuModule *m = tsr_xcalloc(1, sizeof *m);
     arena_init(&m->arena);
     int slot = oom_defer(free_module, m);
@@ -75,10 +88,24 @@ out:
     m->scratch = oom_arena_take(scratch);
     oom_undefer(slot);
     if (rc == 0)
-        *out = m;
+        *l->out = m;
     else
         emu_module_free(m);
-    return rc;
+    l->rc = rc;
+}
+
+int emu_module_load(const char *ptx, size_t len, EmuModule **out, StrBuf *err)
+{
+    *out = NULL;
+    Load l = { ptx, len, out, err, EMU_ERROR };
+    if (oom_run(load, &l))
+        return l.rc;
+    if (err->failed) { /* the message itself ran out: start it again */
+        sb_free(err);
+        sb_init(err);
+    }
+    sb_puts(err, "emu: out of host memory loading the PTX");
+    return EMU_OUT_OF_MEMORY;
 }
 
 void emu_module_free(EmuModule *m)

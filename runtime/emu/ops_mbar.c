@@ -68,12 +68,7 @@ static Mbar *find(Cta *c, uint32_t off, bool create)
             return &s->b[i];
     if (!create)
         return NULL;
-    if (s->n >= s->cap) {
-        int old = s->cap;
-        s->cap = s->cap ? 2 * s->cap : 8;
-        s->b = tsr_xrealloc(s->b, sizeof *s->b * (size_t)s->cap);
-        memset(s->b + old, 0, sizeof *s->b * (size_t)(s->cap - old));
-    }
+    s->b = emu_grow(s->b, &s->cap, s->n + 1, sizeof *s->b, 8);
     Mbar *b = &s->b[s->n++];
     uint32_t *vc = b->vc_cur, *vd = b->vc_done;
     memset(b, 0, sizeof *b);

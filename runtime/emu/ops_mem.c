@@ -141,25 +141,43 @@ static int decode_ldst(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
 /* The new value an atomic operation stores, given the old one. */
 static uint64_t atom_apply(const Insn *in, uint64_t old, uint64_t b, uint64_t c)
 {
-    int bits = in->bits;
+    return emu_atom_apply(in->sub, in->bits, in->fmt, in->sgn, old, b, c);
+}
+
+/* min/max of f16 or bf16 values as PTX's min/max: a NaN gives the other
+ * operand, -0 is below +0. */
+static uint64_t half_minmax(int fmt, bool min, uint64_t old, uint64_t b)
+{
+    double x = emu_fp_to_double(fmt, old & 0xffff), y = emu_fp_to_double(fmt, b & 0xffff);
+    if (isnan(y))
+        return old;
+    if (isnan(x))
+        return b;
+    bool lt = y < x || (y == x && signbit(y) && !signbit(x));
+    bool gt = y > x || (y == x && !signbit(y) && signbit(x));
+    return (min ? lt : gt) ? b : old;
+}
+
+uint64_t emu_atom_apply(int op, int bits, int fmt, bool sgn, uint64_t old, uint64_t b, uint64_t c)
+{
     uint64_t wm = width_mask(bits);
-    switch (in->sub) {
+    switch (op) {
     case ATOM_ADD:
-        if (in->fmt == FMT_F32) {
+        if (fmt == FMT_F32) {
             float x = f32_of(emu_fp_flush(FMT_F32, old)), y = f32_of(emu_fp_flush(FMT_F32, b));
             return emu_fp_flush(FMT_F32, f32_bits(x + y));
         }
-        if (in->fmt == FMT_F64)
+        if (fmt == FMT_F64)
             return f64_bits(f64_of(old) + f64_of(b));
-        if (in->fmt == FMT_F16 || in->fmt == FMT_BF16) {
+        if (fmt == FMT_F16 || fmt == FMT_BF16) {
             uint64_t r = 0;
             for (int h = 0; h < bits; h += 16) {
-                double x = emu_fp_to_double(in->fmt, (old >> h) & 0xffff);
-                double y = emu_fp_to_double(in->fmt, (b >> h) & 0xffff);
+                double x = emu_fp_to_double(fmt, (old >> h) & 0xffff);
+                double y = emu_fp_to_double(fmt, (b >> h) & 0xffff);
                 double sum;
                 int rs;
                 emu_fp_exact_op(FOP_ADD, x, y, 0, &sum, &rs);
-                r |= emu_fp_from_double(in->fmt, sum, rs, RND_RN, false) << h;
+                r |= emu_fp_from_double(fmt, sum, rs, RND_RN, false) << h;
             }
             return r;
         }
@@ -168,10 +186,12 @@ static uint64_t atom_apply(const Insn *in, uint64_t old, uint64_t b, uint64_t c)
     case ATOM_DEC: return ((old & wm) == 0 || (old & wm) > (b & wm)) ? b : old - 1;
     case ATOM_MIN:
     case ATOM_MAX: {
-        bool lt = in->sgn ? sext(b, bits) < sext(old, bits) : (b & wm) < (old & wm);
-        if (in->fmt == FMT_F32)
+        if (fmt == FMT_F16 || fmt == FMT_BF16)
+            return half_minmax(fmt, op == ATOM_MIN, old, b);
+        bool lt = sgn ? sext(b, bits) < sext(old, bits) : (b & wm) < (old & wm);
+        if (fmt == FMT_F32)
             lt = f32_of(b) < f32_of(old);
-        return (lt == (in->sub == ATOM_MIN)) ? b : old;
+        return (lt == (op == ATOM_MIN)) ? b : old;
     }
     case ATOM_EXCH: return b;
     case ATOM_CAS: return (old & wm) == (b & wm) ? c : old;
@@ -340,10 +360,7 @@ static int exec_cp_async(Warp *w, const Insn *in, uint32_t mask)
             if (!sp)
                 return -1;
         }
-        if (w->ncp >= w->cp_cap) {
-            w->cp_cap = w->cp_cap ? w->cp_cap * 2 : 64;
-            w->cp = tsr_xrealloc(w->cp, sizeof *w->cp * (size_t)w->cp_cap);
-        }
+        w->cp = emu_grow(w->cp, &w->cp_cap, w->ncp + 1, sizeof *w->cp, 64);
         uint32_t off = (uint32_t)(dp - c->smem);
         w->cp[w->ncp++] = (CpAsync){.dst = off, .src = sp, .size = (uint8_t)size,
                                     .src_size = (uint8_t)ssz, .lane = (uint8_t)l,

@@ -10,12 +10,36 @@
 
 /* ---- mov ------------------------------------------------------------------ */
 
-/* The lanes of mask in which the operand holds a written value. */
-static uint32_t defined(Warp *w, const Operand *o, uint32_t mask)
+/* "Never written" is tracked per byte through moves: rdef has the lanes in
+ * which a register is written whole; rbytes, where rdef's bit is clear, the
+ * bytes that are (a packed value with a never-written element, which
+ * LLVM makes and takes apart again). */
+
+/* The bytes of the operand written in the lane: all of a non-register, and
+ * those past a register's width (which hold zeros). */
+static unsigned bytes_written(const Warp *w, const Operand *o, unsigned lane)
 {
-    if (!w->rdef || o->kind != OK_REG)
-        return mask;
-    return mask & w->rdef[o->idx];
+    if (o->kind != OK_REG || (w->rdef[o->idx] >> lane & 1))
+        return 0xff;
+    unsigned beyond = o->bits >= 64 ? 0 : 0xffu << (o->bits / 8) & 0xff;
+    return w->rbytes[(size_t)o->idx * WARP_SIZE + lane] | beyond;
+}
+
+/* The destination register written in the lane with these bytes written. */
+static void set_bytes(Warp *w, const Operand *o, unsigned lane, unsigned bytes)
+{
+    if (o->kind != OK_REG)
+        return;
+    unsigned all = o->bits >= 64 ? 0xff : (1u << (o->bits / 8)) - 1;
+    size_t at = (size_t)o->idx * WARP_SIZE + lane;
+    wg_written(w, o);
+    if ((bytes & all) == all) {
+        w->rdef[o->idx] |= 1u << lane;
+        w->rbytes[at] = 0;
+    } else {
+        w->rdef[o->idx] &= ~(1u << lane);
+        w->rbytes[at] = (uint8_t)(bytes & all);
+    }
 }
 
 /* A move of a register that a wgmma in flight uses is reported, not carried
@@ -25,12 +49,6 @@ static int check_not_busy(Warp *w, const Insn *in, const Operand *o, uint32_t ma
     if (w->cta->wg && o->kind == OK_REG && emu_wg_busy(w, o->idx))
         return emu_wg_report_busy(w, in, o, mask);
     return 0;
-}
-
-static void set_def(Warp *w, const Operand *o, uint32_t mask, uint32_t def)
-{
-    if (w->rdef && o->kind == OK_REG)
-        w->rdef[o->idx] = (w->rdef[o->idx] & ~mask) | (def & mask);
 }
 
 static int exec_mov(Warp *w, const Insn *in, uint32_t mask)
@@ -47,7 +65,11 @@ static int exec_mov(Warp *w, const Insn *in, uint32_t mask)
         FOR_LANES(l, mask)
         d[l] = a[l] & dm;
     }
-    set_def(w, &in->op[0], mask, defined(w, &in->op[1], mask));
+    if (w->rdef) {
+        unsigned keep = dm == UINT64_MAX ? 0xff : (1u << (__builtin_popcountll(dm) / 8)) - 1;
+        FOR_LANES(l, mask)
+        set_bytes(w, &in->op[0], l, (bytes_written(w, &in->op[1], l) & keep) | (~keep & 0xff));
+    }
     return 0;
 }
 
@@ -65,7 +87,6 @@ static int exec_pack(Warp *w, const Insn *in, uint32_t mask)
     const Operand *e = &w->cta->k->vec[in->op[1].idx];
     int n = in->op[1].nelem, ew = in->bits / n;
     uint64_t *d = opd(w, &in->op[0]);
-    uint32_t def = mask;
     uint64_t em = width_mask(ew);
     for (int i = 0; i < n; i++)
         if (check_not_busy(w, in, &e[i], mask))
@@ -76,9 +97,15 @@ static int exec_pack(Warp *w, const Insn *in, uint32_t mask)
             v |= (opv(w, in, &e[i])[l] & em) << (i * ew);
         d[l] = v;
     }
-    for (int i = 0; i < n; i++)
-        def &= defined(w, &e[i], mask);
-    set_def(w, &in->op[0], mask, def);
+    if (w->rdef) {
+        unsigned eb = (unsigned)ew / 8, part = (1u << eb) - 1; /* elements are 8 to 32 bits */
+        FOR_LANES(l, mask) {
+            unsigned bytes = 0;
+            for (int i = 0; i < n; i++)
+                bytes |= (bytes_written(w, &e[i], l) & part) << (i * eb);
+            set_bytes(w, &in->op[0], l, bytes | (0xffu << (n * eb) & 0xff));
+        }
+    }
     return 0;
 }
 
@@ -92,7 +119,11 @@ static int exec_unpack(Warp *w, const Insn *in, uint32_t mask)
     memcpy(src, a, sizeof src); /* a destination may be the source */
     if (check_not_busy(w, in, &in->op[1], mask))
         return -1;
-    uint32_t def = defined(w, &in->op[1], mask);
+    unsigned sb[WARP_SIZE];
+    if (w->rdef)
+        FOR_LANES(l, mask)
+        sb[l] = bytes_written(w, &in->op[1], l);
+    unsigned eb = (unsigned)ew / 8, part = (1u << eb) - 1;
     for (int i = 0; i < n; i++) {
         if (e[i].kind == OK_SINK)
             continue;
@@ -100,7 +131,9 @@ static int exec_unpack(Warp *w, const Insn *in, uint32_t mask)
         uint64_t m = width_mask(ew) & width_mask(e[i].bits);
         FOR_LANES(l, mask)
         d[l] = (src[l] >> (i * ew)) & m;
-        set_def(w, &e[i], mask, def);
+        if (w->rdef) /* bytes past the element are zeros: written */
+            FOR_LANES(l, mask)
+            set_bytes(w, &e[i], l, (sb[l] >> (i * eb) & part) | (~part & 0xff));
     }
     return 0;
 }

@@ -1,6 +1,7 @@
 /* Bulk asynchronous copies (sm_90): cp.async.bulk.tensor (1d-5d, tile mode)
  * global -> shared completing on an mbarrier and shared -> global in bulk
- * groups, the non-tensor cp.async.bulk in both directions,
+ * groups, the non-tensor cp.async.bulk in both directions, the reductions
+ * cp.reduce.async.bulk{.tensor} into global memory (stores that combine),
  * cp.async.bulk.commit_group / wait_group{.read}, the tensor prefetches, and
  * the emulator's tensor maps (emu_tensor_map_encode).
  *
@@ -8,8 +9,8 @@
  * (its map, coordinates and mbarrier); it lands, and completes its bytes on
  * the mbarrier, when a wait on that mbarrier would fail without it, when
  * every warp of the CTA waits, or at the end of the CTA. A store reads shared
- * memory and writes global memory when a wait_group of its warp retires its
- * group, or when the warp exits. With check_races, the destination of a load
+ * memory and writes global memory when a wait_group of its thread retires its
+ * group (bulk groups are per thread), or when the warp exits. With check_races, the destination of a load
  * cannot be touched before it lands, the source of a store cannot be written
  * before its wait_group, and a store's source needs a fence.proxy.async after
  * the generic stores that wrote it. */
@@ -18,6 +19,7 @@
 #include <string.h>
 
 #include "emu_internal.h"
+#include "oom.h"
 
 /* ---- tensor maps ----------------------------------------------------------------- */
 
@@ -155,12 +157,12 @@ static int read_map(Warp *w, const Insn *in, unsigned lane, int aspace, uint64_t
 /* ---- copies ------------------------------------------------------------------------ */
 
 enum { T_LOAD_TENSOR, T_LOAD_BULK, T_STORE_TENSOR, T_STORE_BULK, T_PREFETCH_TENSOR,
-       T_PREFETCH_BULK, T_COMMIT, T_WAIT };
+       T_PREFETCH_BULK, T_COMMIT, T_WAIT, T_REDUCE_TENSOR, T_REDUCE_BULK };
 #define NO_GROUP UINT32_MAX
 
 typedef struct {
     const Insn *in;
-    int warp;
+    int warp, lane;        /* the issuing thread */
     bool store;
     TmapRec map;           /* tensor copies */
     int32_t coords[5];
@@ -175,13 +177,19 @@ typedef struct {
 struct TmaState {
     Copy *c;
     int n, cap;
-    uint32_t *groups;      /* per warp: bulk groups committed */
+    uint32_t *groups;      /* per thread (warp * 32 + lane): bulk groups committed, as the ISA
+                              counts them */
 };
+
+/* The cleanup of a state being built when memory runs out (oom.h). */
+static void free_partial(void *s) { emu_tma_free(s); }
 
 struct TmaState *emu_tma_new(Cta *c)
 {
     struct TmaState *s = tsr_xcalloc(1, sizeof *s);
-    s->groups = tsr_xcalloc((size_t)c->nwarps, sizeof *s->groups);
+    int slot = oom_defer(free_partial, s);
+    s->groups = tsr_xcalloc((size_t)c->nwarps * WARP_SIZE, sizeof *s->groups);
+    oom_undefer(slot);
     return s;
 }
 
@@ -207,7 +215,7 @@ void emu_tma_reset(Cta *c)
 {
     while (c->tma->n)
         drop(c->tma, c->tma->n - 1);
-    memset(c->tma->groups, 0, sizeof *c->tma->groups * (size_t)c->nwarps);
+    memset(c->tma->groups, 0, sizeof *c->tma->groups * (size_t)c->nwarps * WARP_SIZE);
 }
 
 /* Elements per dimension the box holds (traversal strides skip elements). */
@@ -309,6 +317,59 @@ static int load_elem(Warp *w, const Copy *cp, uint32_t saddr, uint64_t g)
     return 0;
 }
 
+/* ---- cp.reduce.async.bulk ---------------------------------------------------------- */
+
+/* Whether ptxas takes the reduction op (ATOM_*) on type ty (as checked by
+ * assembling each pair for sm_90a). */
+static bool reduce_ok(int op, int ty)
+{
+    switch (op) {
+    case ATOM_ADD:
+        return ty == TY_U32 || ty == TY_S32 || ty == TY_U64 || ty == TY_F32 || ty == TY_F64 ||
+               ty == TY_F16 || ty == TY_BF16;
+    case ATOM_MIN:
+    case ATOM_MAX:
+        return ty == TY_U32 || ty == TY_S32 || ty == TY_U64 || ty == TY_S64 || ty == TY_F16 ||
+               ty == TY_BF16;
+    case ATOM_INC:
+    case ATOM_DEC: return ty == TY_U32;
+    default: return ty == TY_B32 || ty == TY_B64 || ty == TY_U32 || ty == TY_S32 || ty == TY_U64 ||
+                    ty == TY_S64; /* and, or, xor: bits */
+    }
+}
+
+/* The type of a tensor map's elements for a reduction (TY_NONE: none). */
+static int map_type(int dtype)
+{
+    switch (dtype) {
+    case EMU_TMAP_U32: return TY_U32;
+    case EMU_TMAP_S32: return TY_S32;
+    case EMU_TMAP_U64: return TY_U64;
+    case EMU_TMAP_S64: return TY_S64;
+    case EMU_TMAP_F16: return TY_F16;
+    case EMU_TMAP_BF16: return TY_BF16;
+    case EMU_TMAP_F32: return TY_F32;
+    case EMU_TMAP_F64: return TY_F64;
+    default: return TY_NONE;
+    }
+}
+
+/* dst = dst op src for n bytes of elements of type ty (a reduction's
+ * Insn.ty2 op). */
+static void reduce_bytes(const Insn *in, int ty, uint8_t *dst, const uint8_t *src, uint32_t n)
+{
+    unsigned es = (unsigned)ty_size(ty);
+    int fmt = ty == TY_F32 ? FMT_F32 : ty == TY_F64 ? FMT_F64 : ty == TY_F16 ? FMT_F16
+              : ty == TY_BF16 ? FMT_BF16 : FMT_COUNT;
+    for (uint32_t off = 0; off + es <= n; off += es) {
+        uint64_t old = 0, v = 0;
+        memcpy(&old, dst + off, es);
+        memcpy(&v, src + off, es);
+        uint64_t r = emu_atom_apply(in->ty2, 8 * (int)es, fmt, ty_signed(ty), old, v, 0);
+        memcpy(dst + off, &r, es);
+    }
+}
+
 static int store_elem(Warp *w, const Copy *cp, uint32_t saddr, uint64_t g)
 {
     if (!g)
@@ -317,7 +378,10 @@ static int store_elem(Warp *w, const Copy *cp, uint32_t saddr, uint64_t g)
     uint8_t *dst = emu_resolve(w, cp->in, -1, SP_GLOBAL, g, cp->map.esize, true, &space);
     if (!dst)
         return -1;
-    memcpy(dst, w->cta->smem + saddr, cp->map.esize);
+    if (cp->in->ty2) /* cp.reduce.async.bulk.tensor */
+        reduce_bytes(cp->in, map_type(cp->map.dtype), dst, w->cta->smem + saddr, cp->map.esize);
+    else
+        memcpy(dst, w->cta->smem + saddr, cp->map.esize);
     return 0;
 }
 
@@ -355,7 +419,10 @@ static int perform(Cta *c, const Copy *cp)
         uint8_t *dst = resolve_range(w, cp->in, -1, SP_GLOBAL, cp->global, cp->size, true, &space);
         if (!dst)
             return -1;
-        memcpy(dst, c->smem + cp->smem, cp->size);
+        if (cp->in->ty2) /* cp.reduce.async.bulk */
+            reduce_bytes(cp->in, cp->in->ty, dst, c->smem + cp->smem, cp->size);
+        else
+            memcpy(dst, c->smem + cp->smem, cp->size);
     } else {
         const uint8_t *src = global_src(w, cp, cp->global, cp->size);
         if (!src)
@@ -390,13 +457,14 @@ int emu_tma_land(Cta *c, uint32_t mbar)
     return landed;
 }
 
-/* Performs the warp's stores of groups < upto (every one when UINT32_MAX). */
-static int flush_stores(Warp *w, uint32_t upto)
+/* Performs the stores of the warp's thread `lane` (every thread's: -1) of
+ * groups < upto (every one when UINT32_MAX). */
+static int flush_stores(Warp *w, int lane, uint32_t upto)
 {
     struct TmaState *s = w->cta->tma;
     for (int i = 0; i < s->n;) {
         Copy cp = s->c[i];
-        bool due = cp.store && cp.warp == w->id &&
+        bool due = cp.store && cp.warp == w->id && (lane < 0 || cp.lane == lane) &&
                    (upto == UINT32_MAX || (cp.group != NO_GROUP && cp.group < upto));
         if (!due) {
             i++;
@@ -412,7 +480,7 @@ static int flush_stores(Warp *w, uint32_t upto)
     return 0;
 }
 
-int emu_tma_warp_exit(Warp *w) { return flush_stores(w, UINT32_MAX); }
+int emu_tma_warp_exit(Warp *w) { return flush_stores(w, -1, UINT32_MAX); }
 
 /* ---- issue ------------------------------------------------------------------------- */
 
@@ -450,6 +518,11 @@ static int issue_lane(Warp *w, const Insn *in, unsigned lane, Copy *cp)
         for (unsigned d = 0; d < in->mode; d++)
             cp->coords[d] = (int32_t)opv(w, in, &c->k->vec[in->op[2].idx + d])[lane];
         cp->size = box_bytes(&cp->map);
+        int rty = map_type(cp->map.dtype);
+        if (in->ty2 && (rty == TY_NONE || !reduce_ok(in->ty2, rty)))
+            return emu_fault(w, in, (int)lane,
+                             "the reduction cannot take the tensor map's element type (%s)",
+                             rty == TY_NONE ? "not a 32/64-bit integer or a float" : emu_types[rty].name);
     } else {
         cp->global = addr_of(w, &in->op[1], lane);
         cp->size = (uint32_t)opv(w, in, &in->op[2])[lane];
@@ -478,6 +551,14 @@ static int issue_lane(Warp *w, const Insn *in, unsigned lane, Copy *cp)
         return emu_fault(w, in, (int)lane,
                          "the copy of %u bytes at shared offset 0x%x exceeds the %zu bytes of "
                          "shared memory", cp->size, cp->smem, c->smem_size);
+    if (in->flags) { /* .multicast::cluster: the CTAs of the mask, by rank in the cluster */
+        unsigned cta_mask = (unsigned)opv(w, in, &in->op[4])[lane] & 0xffff;
+        if (cta_mask != 1)
+            return emu_fault(w, in, (int)lane,
+                             "ctaMask 0x%x of .multicast::cluster names CTAs other than rank 0: "
+                             "the emulator runs clusters of one CTA (%%cluster_nctarank is 1), "
+                             "so only the mask 0x1 (this CTA) is supported", cta_mask);
+    }
     if (!cp->store) {
         uint32_t moff;
         if (lane_smem(w, in, lane, &in->op[3], 8, &moff))
@@ -500,42 +581,50 @@ static int exec_copy(Warp *w, const Insn *in, uint32_t mask)
         if (check_src(w, in, &in->op[i], mask))
             return -1;
     FOR_LANES(l, mask) {
-        Copy cp = {.in = in, .warp = w->id, .group = NO_GROUP,
+        Copy cp = {.in = in, .warp = w->id, .lane = (int)l, .group = NO_GROUP,
                    .store = in->sub == T_STORE_TENSOR || in->sub == T_STORE_BULK};
         if (issue_lane(w, in, l, &cp))
             return -1;
         if (in->sub == T_PREFETCH_TENSOR || in->sub == T_PREFETCH_BULK)
             continue;
+        /* room first: the clock below is owned by the table once allocated */
+        s->c = emu_grow(s->c, &s->cap, s->n + 1, sizeof *s->c, 16);
         if (c->race) {
             cp.vc = tsr_xmalloc(sizeof *cp.vc * (size_t)c->nwarps);
             memcpy(cp.vc, w->vc, sizeof *cp.vc * (size_t)c->nwarps);
         }
         mark_range(c, &cp, 1);
-        if (s->n >= s->cap) {
-            s->cap = s->cap ? 2 * s->cap : 16;
-            s->c = tsr_xrealloc(s->c, sizeof *s->c * (size_t)s->cap);
-        }
         s->c[s->n++] = cp;
     }
     return 0;
 }
 
-/* cp.async.bulk.commit_group: the warp's uncommitted stores form a group. */
+/* cp.async.bulk.commit_group: each thread's uncommitted stores form its
+ * next group (groups are per thread in the ISA). */
 static int exec_commit(Warp *w, const Insn *in, uint32_t mask)
 {
     struct TmaState *s = w->cta->tma;
-    for (int i = 0; i < s->n; i++)
-        if (s->c[i].store && s->c[i].warp == w->id && s->c[i].group == NO_GROUP)
-            s->c[i].group = s->groups[w->id];
-    s->groups[w->id]++;
+    uint32_t *g = s->groups + (size_t)w->id * WARP_SIZE;
+    for (int i = 0; i < s->n; i++) {
+        Copy *cp = &s->c[i];
+        if (cp->store && cp->warp == w->id && (mask >> cp->lane & 1) && cp->group == NO_GROUP)
+            cp->group = g[cp->lane];
+    }
+    FOR_LANES(l, mask)
+    g[l]++;
     return 0;
 }
 
-/* cp.async.bulk.wait_group{.read} N: all but the newest N groups complete. */
+/* cp.async.bulk.wait_group{.read} N: all but the thread's newest N groups
+ * complete. */
 static int exec_wait(Warp *w, const Insn *in, uint32_t mask)
 {
-    uint32_t n = (uint32_t)in->op[0].val, g = w->cta->tma->groups[w->id];
-    return flush_stores(w, g > n ? g - n : 0);
+    uint32_t n = (uint32_t)in->op[0].val;
+    const uint32_t *g = w->cta->tma->groups + (size_t)w->id * WARP_SIZE;
+    FOR_LANES(l, mask)
+    if (flush_stores(w, (int)l, g[l] > n ? g[l] - n : 0))
+        return -1;
+    return 0;
 }
 
 /* ---- decoding ----------------------------------------------------------------------- */
@@ -543,8 +632,22 @@ static int exec_wait(Warp *w, const Insn *in, uint32_t mask)
 /* The modifiers after the opcode's name, each checked against the form. */
 typedef struct {
     int dims, dst, src;
-    bool tile, mbar_tx, bulk_group, hint, l2, read;
+    bool tile, mbar_tx, bulk_group, hint, l2, read, multicast, noftz;
+    int red, rty; /* cp.reduce: the operation (ATOM_*) and the type (TY_NONE: none given) */
 } TmaMods;
+
+/* A reduction's operation by name (ATOM_NONE: not one). */
+static int red_op(const char *m)
+{
+    static const char *const names[] = {[ATOM_ADD] = "add", [ATOM_INC] = "inc", [ATOM_DEC] = "dec",
+                                        [ATOM_MIN] = "min", [ATOM_MAX] = "max", [ATOM_AND] = "and",
+                                        [ATOM_OR] = "or",   [ATOM_XOR] = "xor"};
+    for (int i = 1; i < (int)TSR_ARRAY_LEN(names); i++)
+        if (names[i] && !strcmp(m, names[i]))
+            return i;
+    return ATOM_NONE;
+}
+
 
 static int space_of(const char *m)
 {
@@ -558,6 +661,7 @@ static int space_of(const char *m)
 static int parse_mods(Decoder *d, const RawStmt *s, TmaMods *t)
 {
     memset(t, 0, sizeof *t);
+    t->rty = TY_NONE;
     const char *p = s->opcode + strlen(d->opname);
     while (*p == '.') {
         const char *q = strchr(p + 1, '.');
@@ -586,6 +690,14 @@ static int parse_mods(Decoder *d, const RawStmt *s, TmaMods *t)
             t->l2 = true;
         else if (!strcmp(m, "read"))
             t->read = true;
+        else if (!strcmp(m, "multicast::cluster"))
+            t->multicast = true;
+        else if (!strcmp(m, "noftz"))
+            t->noftz = true;
+        else if (!t->red && red_op(m))
+            t->red = red_op(m);
+        else if (t->rty == TY_NONE && emu_ptx_type(m) != TY_NONE)
+            t->rty = emu_ptx_type(m);
         else
             return emu_dec_error(d, s, "modifier '.%s' is not supported here", m);
         p += n + 1;
@@ -607,6 +719,31 @@ static int dec_tensor_operand(Decoder *d, const RawStmt *s, const RawOp *r, unsi
            emu_dec_vec(d, s, &coords, (int)dims, TY_B32, false, false, &in->op[2]);
 }
 
+/* cp.reduce.async.bulk{.tensor}: the operation and type (a tensor's from
+ * its map) as ptxas takes them, into Insn.ty2 and Insn.ty. Only the global
+ * destination (.bulk_group) is modelled. */
+static int decode_reduction(Decoder *d, const RawStmt *s, const TmaMods *t, bool tensor, Insn *in)
+{
+    if (t->dst == SP_SHARED)
+        return emu_dec_error(d, s, "a reduction into .shared::cluster (another CTA's shared memory) "
+                             "is not supported: the emulator's clusters have one CTA");
+    if (!t->red)
+        return emu_dec_error(d, s, "needs an operation (.add, .min, .max, .inc, .dec, .and, .or, .xor)");
+    if (tensor && t->rty != TY_NONE)
+        return emu_dec_error(d, s, "a tensor reduction takes its type from the tensor map");
+    if (!tensor && (t->rty == TY_NONE || !reduce_ok(t->red, t->rty)))
+        return emu_dec_error(d, s, "the operation does not take type .%s",
+                             t->rty == TY_NONE ? "(none)" : emu_types[t->rty].name);
+    bool half = t->rty == TY_F16 || t->rty == TY_BF16;
+    if (!tensor && half && t->red == ATOM_ADD && !t->noftz)
+        return emu_dec_error(d, s, "a half-precision .add needs .noftz");
+    if (t->noftz && !(half && t->red == ATOM_ADD))
+        return emu_dec_error(d, s, ".noftz is for .add on .f16/.bf16");
+    in->ty2 = (uint8_t)t->red;
+    in->ty = (uint8_t)(tensor ? TY_NONE : t->rty);
+    return 0;
+}
+
 /* The operands of each form (without the optional cache hint):
  *   load tensor   [dst], [map, {c..}], [mbar]     store tensor  [map, {c..}], [src]
  *   load bulk     [dst], [src], size, [mbar]      store bulk    [dst], [src], size
@@ -619,12 +756,18 @@ static int decode_copy(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
         return -1;
     if (d->raw->sm < 90)
         return emu_dec_error(d, s, "bulk copies need sm_90 or later");
-    bool tensor = d->op_arg == T_LOAD_TENSOR || d->op_arg == T_PREFETCH_TENSOR;
+    bool reduce = d->op_arg == T_REDUCE_TENSOR || d->op_arg == T_REDUCE_BULK;
+    bool tensor = d->op_arg == T_LOAD_TENSOR || d->op_arg == T_PREFETCH_TENSOR || d->op_arg == T_REDUCE_TENSOR;
     bool prefetch = d->op_arg == T_PREFETCH_TENSOR || d->op_arg == T_PREFETCH_BULK;
     bool store = !prefetch && t.dst == SP_GLOBAL;
-    int kind = prefetch ? d->op_arg : d->op_arg == T_LOAD_TENSOR ? (store ? T_STORE_TENSOR : T_LOAD_TENSOR)
-                                                                 : (store ? T_STORE_BULK : T_LOAD_BULK);
-    if (tensor && (!t.dims || !t.tile))
+    int kind = prefetch ? d->op_arg : tensor ? (store ? T_STORE_TENSOR : T_LOAD_TENSOR)
+                                             : (store ? T_STORE_BULK : T_LOAD_BULK);
+    if (reduce && decode_reduction(d, s, &t, tensor, in))
+        return -1;
+    if (!reduce && (t.red || t.rty != TY_NONE || t.noftz))
+        return emu_dec_error(d, s, "a reduction's operation or type on a copy");
+    /* the tile mode is the default of reductions */
+    if (tensor && (!t.dims || (!t.tile && !reduce)))
         return emu_dec_error(d, s, "needs .1d to .5d and .tile (im2col is not supported)");
     if (!tensor && (t.dims || t.tile))
         return emu_dec_error(d, s, "dimensions and .tile are for tensor copies");
@@ -637,12 +780,14 @@ static int decode_copy(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
              (t.dst != SP_SHARED || t.src != SP_GLOBAL || !t.mbar_tx || t.bulk_group || t.l2))
         need = "a load needs .shared::cluster.global (or .shared::cta.global) and "
                ".mbarrier::complete_tx::bytes";
+    else if (t.multicast && (prefetch || store))
+        need = ".multicast::cluster is for loads";
     if (need)
         return emu_dec_error(d, s, "%s", need);
     static const int nops_of[] = {[T_LOAD_TENSOR] = 3, [T_LOAD_BULK] = 4, [T_STORE_TENSOR] = 2,
                                   [T_STORE_BULK] = 3, [T_PREFETCH_TENSOR] = 1,
                                   [T_PREFETCH_BULK] = 2};
-    int nops = nops_of[kind] + t.hint;
+    int nops = nops_of[kind] + t.multicast + t.hint;
     if (emu_dec_nops(d, s, nops, nops))
         return -1;
     int sp = SP_SHARED, gs = SP_GLOBAL, rc = 0;
@@ -677,12 +822,16 @@ static int decode_copy(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
         break;
     }
     Operand hint;
-    if (rc || (t.hint && emu_dec_src(d, s, &o[nops - 1], TY_B64, &hint)))
+    if (rc || (t.multicast && emu_dec_src(d, s, &o[nops_of[kind]], TY_U16, &in->op[4])) ||
+        (t.hint && emu_dec_src(d, s, &o[nops - 1], TY_B64, &hint)))
         return -1;
     if (sp != SP_SHARED || gs != SP_GLOBAL)
         return emu_dec_error(d, s, "an operand is in the wrong state space");
     d->k->uses_tma = true;
-    in->nops = 4;
+    in->nops = t.multicast ? 5 : 4;
+    in->flags = t.multicast;
+    if (!reduce)
+        in->ty2 = 0;
     in->sub = (uint8_t)kind;
     in->mode = (uint8_t)t.dims;
     in->space = SP_SHARED;
@@ -752,5 +901,7 @@ const OpDesc emu_ops_tma[] = {
     {"cp.async.bulk.prefetch", decode_copy, T_PREFETCH_BULK | OP_RAW_MODS},
     {"cp.async.bulk.commit_group", decode_group, T_COMMIT | OP_RAW_MODS},
     {"cp.async.bulk.wait_group", decode_group, T_WAIT | OP_RAW_MODS},
+    {"cp.reduce.async.bulk.tensor", decode_copy, T_REDUCE_TENSOR | OP_RAW_MODS},
+    {"cp.reduce.async.bulk", decode_copy, T_REDUCE_BULK | OP_RAW_MODS},
     {NULL, NULL, 0},
 };

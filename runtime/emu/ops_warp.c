@@ -88,7 +88,7 @@ static int exec_shfl(Warp *w, const Insn *in, uint32_t mask)
         def |= (uint32_t)((src_def >> j) & 1) << l;
     }
     if (w->rdef && in->op[0].kind == OK_REG)
-        w->rdef[in->op[0].idx] = (w->rdef[in->op[0].idx] & ~mask) | def;
+        set_def_lanes(w, in->op[0].idx, mask, def);
     pred_set(w, in->op[1].idx, mask, pv);
     return 0;
 }

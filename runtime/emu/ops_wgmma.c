@@ -1,8 +1,9 @@
 /* Warpgroup instructions (sm_90a): setmaxnreg, and warpgroup MMA:
  * wgmma.fence, wgmma.commit_group, wgmma.wait_group N and
- * wgmma.mma_async.sync.aligned.m64nNk16 with f16/bf16 inputs (m64nNk32 with
- * e4m3/e5m2, K-major only) and f32 or f16 accumulators, A from registers or
- * a shared-memory descriptor, B from a descriptor, in the canonical layouts
+ * wgmma.mma_async.sync.aligned.m64nNk16 with f16/bf16 inputs and f32 or f16
+ * accumulators (m64nNk32 with e4m3/e5m2, m64nNk8 with tf32 and f32
+ * accumulators, m64nNk32 with s8/u8 and s32 accumulators: K-major only), A
+ * from registers or a shared-memory descriptor, B from a descriptor, in the canonical layouts
  * of the PTX ISA (K-major or MN-major, swizzle none/32B/64B/128B on absolute
  * shared addresses).
  *
@@ -31,15 +32,16 @@
 #include <string.h>
 
 #include "emu_internal.h"
+#include "oom.h"
 
 enum { WG_FENCE, WG_COMMIT, WG_WAIT, WG_MMA, WG_SETMAXNREG };
 enum { WG_WARPS = 4, WG_LOG = 64 };
-enum { IN_F16, IN_BF16, IN_E4M3, IN_E5M2 };
-/* bytes per element and K per instruction of an input kind */
-static unsigned in_size(int kind) { return kind >= IN_E4M3 ? 1 : 2; }
+enum { IN_F16, IN_BF16, IN_E4M3, IN_E5M2, IN_TF32, IN_S8, IN_U8 };
+/* bytes per element and K per instruction of an input kind (32 bytes of K) */
+static unsigned in_size(int kind) { return kind == IN_TF32 ? 4 : kind >= IN_E4M3 ? 1 : 2; }
 static unsigned in_k(int kind) { return 32 / in_size(kind); }
 /* Insn.flags of wgmma.mma_async */
-enum { WGF_NEG_A = 1, WGF_NEG_B = 2, WGF_TRANS_A = 4, WGF_TRANS_B = 8, WGF_RS = 16 };
+enum { WGF_NEG_A = 1, WGF_NEG_B = 2, WGF_TRANS_A = 4, WGF_TRANS_B = 8, WGF_RS = 16, WGF_SATFINITE = 32 };
 #define WG_UNCOMMITTED UINT32_MAX
 
 typedef struct {
@@ -53,7 +55,10 @@ typedef struct {
     WgOp *ops; /* in flight, in issue order */
     int nops, cap;
     uint32_t groups;  /* groups committed */
-    bool fenced;      /* a wgmma.fence since the last wait_group */
+    bool fence_seen;  /* a wgmma.fence since the warp's start */
+    int32_t *touch;   /* per register slot since the last fence (check_uninit): WG_WRITTEN
+                         by another instruction, and the shape key of the last wgmma whose
+                         accumulator it is */
     uint32_t seq;     /* warpgroup instructions executed */
     uint16_t *busy;   /* per register slot: wgmmas in flight using it (check_uninit) */
     unsigned regs;    /* registers per thread (setmaxnreg) */
@@ -75,19 +80,26 @@ struct WgState {
 
 /* ---- state ------------------------------------------------------------------- */
 
+/* The cleanup of a state being built when memory runs out (oom.h). */
+static void free_partial(void *s) { emu_wg_free(s); }
+
 struct WgState *emu_wg_new(Cta *c)
 {
     struct WgState *s = tsr_xcalloc(1, sizeof *s);
-    s->nwarps = c->nwarps;
+    int slot = oom_defer(free_partial, s);
     s->ngroups = (c->nwarps + WG_WARPS - 1) / WG_WARPS;
     s->nregs = c->k->nregs;
-    s->w = tsr_xcalloc((size_t)s->nwarps, sizeof *s->w);
+    s->w = tsr_xcalloc((size_t)c->nwarps, sizeof *s->w);
+    s->nwarps = c->nwarps; /* counted once the array exists */
     s->log = tsr_xcalloc((size_t)s->ngroups * WG_LOG, sizeof *s->log);
     if (c->rdef)
         for (int i = 0; i < s->nwarps; i++) {
             s->w[i].busy = tsr_xcalloc((size_t)s->nregs, sizeof *s->w[i].busy);
             s->w[i].saved = tsr_xcalloc((size_t)s->nregs, sizeof *s->w[i].saved);
+            s->w[i].touch = tsr_xcalloc((size_t)s->nregs, sizeof *s->w[i].touch);
+            c->warps[i].wg_touch = s->w[i].touch;
         }
+    oom_undefer(slot);
     return s;
 }
 
@@ -99,6 +111,7 @@ void emu_wg_free(struct WgState *s)
         free(s->w[i].ops);
         free(s->w[i].busy);
         free(s->w[i].saved);
+        free(s->w[i].touch);
     }
     free(s->w);
     free(s->log);
@@ -127,11 +140,13 @@ void emu_wg_reset(Cta *c)
         WgWarp *ww = &s->w[i];
         ww->nops = 0;
         ww->groups = 0;
-        ww->fenced = false;
+        ww->fence_seen = false;
         ww->seq = 0;
         ww->regs = entry_regs(c->k);
-        if (ww->busy)
+        if (ww->busy) {
             memset(ww->busy, 0, sizeof *ww->busy * (size_t)s->nregs);
+            memset(ww->touch, 0, sizeof *ww->touch * (size_t)s->nregs);
+        }
     }
     memset(s->log, 0, sizeof *s->log * (size_t)s->ngroups * WG_LOG);
 }
@@ -307,13 +322,16 @@ static int walk_operand(Warp *w, const Insn *in, const Desc *d, char which, unsi
     return 0;
 }
 
-static double in_elem(int kind, uint16_t v)
+static double in_elem(int kind, uint32_t v)
 {
     switch (kind) {
-    case IN_F16: return emu_f16_to_f32(v);
-    case IN_BF16: return emu_bf16_to_f32(v);
+    case IN_F16: return emu_f16_to_f32((uint16_t)v);
+    case IN_BF16: return emu_bf16_to_f32((uint16_t)v);
     case IN_E4M3: return emu_fp_to_double(FMT_E4M3, v & 0xff);
-    default: return emu_fp_to_double(FMT_E5M2, v & 0xff);
+    case IN_E5M2: return emu_fp_to_double(FMT_E5M2, v & 0xff);
+    case IN_TF32: return f32_of(v & 0xffffe000u); /* the low 13 bits are ignored, as by mma.sync */
+    case IN_S8: return (int8_t)(v & 0xff);
+    default: return v & 0xff;
     }
 }
 
@@ -329,8 +347,8 @@ static int load_operand(Warp *w, const Insn *at, const Desc *d, unsigned r0, uns
             uint32_t a = elem_addr(d, r0 + r, k, es);
             if (c->race && emu_race_access(w, at, 0, a, es, NULL, w->icount))
                 return -1;
-            uint16_t v = 0;
-            memcpy(&v, c->smem + a, es);
+            uint32_t v = 0;
+            memcpy(&v, c->smem + a, es); /* little-endian, as the GPU */
             out[r * K + k] = sign * in_elem(kind, v);
         }
     return 0;
@@ -371,7 +389,10 @@ static int exec_fence(Warp *w, const Insn *in, uint32_t mask)
 {
     if (collective(w, in, mask))
         return -1;
-    wgw(w)->fenced = true;
+    WgWarp *ww = wgw(w);
+    ww->fence_seen = true;
+    if (ww->touch)
+        memset(ww->touch, 0, sizeof *ww->touch * (size_t)w->cta->wg->nregs);
     return 0;
 }
 
@@ -413,16 +434,51 @@ static void op_slots(const Warp *w, const Insn *in, int *slots, int *n)
         }
 }
 
+/* The ISA's wgmma.fence rule: a fence separates a thread's access to a
+ * register from a wgmma that uses it as accumulator or A fragment, except
+ * accumulators carried between wgmmas of the same shape. Checked no
+ * stricter than what can change a result: a write the wgmma then reads (an
+ * A fragment, an accumulator with scale-d true), and accumulators passed
+ * between wgmmas of different shapes. Reads by threads, and writes to
+ * accumulators a wgmma does not read, are let pass: nvcc emits both between
+ * the fence and the first wgmma (zeroing, then copying, the accumulators),
+ * and ptxas orders them. Then the op's accumulators belong to its shape. */
+static int check_fenced(Warp *w, const Insn *in, bool scale_d)
+{
+    WgWarp *ww = wgw(w);
+    int slots[132], ns, nacc = in->op[0].nelem;
+    op_slots(w, in, slots, &ns);
+    int32_t key = 1 + in->sub + 256 * (int32_t)in_k(in->mode);
+    for (int i = 0; i < ns; i++) {
+        int32_t t = ww->touch[slots[i]], shape = t & ~WG_WRITTEN;
+        bool acc = i < nacc, reads = !acc || scale_d;
+        const char *why = (t & WG_WRITTEN) && reads ? "written by another instruction"
+                          : acc && shape && shape != key ? "the accumulator of a wgmma of another shape"
+                                                         : NULL;
+        if (!why)
+            continue;
+        Operand o = {.kind = OK_REG, .idx = slots[i]};
+        char buf[64];
+        return emu_fault(w, in, -1,
+                         "register %s (%s) was %s since the last wgmma.fence: a wgmma.fence must "
+                         "order that access before this wgmma.mma_async",
+                         emu_dec_reg_name(w->cta->k, &o, buf, sizeof buf),
+                         acc ? "an accumulator" : "an A fragment", why);
+    }
+    for (int i = 0; i < nacc; i++)
+        ww->touch[slots[i]] = key;
+    return 0;
+}
+
 static int exec_mma_async(Warp *w, const Insn *in, uint32_t mask)
 {
     if (collective(w, in, mask))
         return -1;
     WgWarp *ww = wgw(w);
-    if (!ww->fenced)
+    if (!ww->fence_seen)
         return emu_fault(w, in, -1,
-                         "wgmma.mma_async without a wgmma.fence since the warp's last "
-                         "wgmma.wait_group (or its start): the accumulator and A registers are "
-                         "not ordered before it (ptxas injects one: C7519)");
+                         "wgmma.mma_async without a wgmma.fence before it: the first wgmma of a "
+                         "warpgroup needs one (ptxas injects one: C7519)");
     WgOp op = {.in = in, .group = WG_UNCOMMITTED};
     if (!(in->flags & WGF_RS) && uniform64(w, in, &in->op[1], "the descriptor of A", &op.desc_a))
         return -1;
@@ -435,6 +491,8 @@ static int exec_mma_async(Warp *w, const Insn *in, uint32_t mask)
     if (sv != 0 && sv != FULL_MASK)
         return emu_fault(w, in, -1, "scale-d differs between the lanes of the warp");
     op.scale_d = sv != 0;
+    if (ww->touch && check_fenced(w, in, op.scale_d))
+        return -1;
     unsigned N = in->sub * 8u, r0 = (unsigned)(w->id % WG_WARPS) * 16;
     Desc da, db;
     if (decode_desc(w, in, op.desc_b, in->flags & WGF_TRANS_B, 'B', &db) ||
@@ -463,12 +521,19 @@ static int exec_mma_async(Warp *w, const Insn *in, uint32_t mask)
             }
         }
     }
-    if (ww->nops >= ww->cap) {
-        ww->cap = ww->cap ? 2 * ww->cap : 8;
-        ww->ops = tsr_xrealloc(ww->ops, sizeof *ww->ops * (size_t)ww->cap);
-    }
+    ww->ops = emu_grow(ww->ops, &ww->cap, ww->nops + 1, sizeof *ww->ops, 8);
     ww->ops[ww->nops++] = op;
     return 0;
+}
+
+/* An s32 accumulator from the exact sum: clamped to the int32 range with
+ * .satfinite, else wrapped modulo 2^32 (two's complement). */
+static uint64_t int_result(double sum, bool satfinite)
+{
+    int64_t v = (int64_t)sum;
+    if (satfinite)
+        v = v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : v;
+    return (uint32_t)v;
 }
 
 /* Computes op for this warp's 16 rows and writes its accumulators. `at` is
@@ -494,7 +559,7 @@ static int complete(Warp *w, const Insn *at, const WgOp *op)
                 unsigned r, k;
                 a_pos(l, j, esa, &r, &k);
                 A[r * K + k] =
-                    sa * in_elem(ka, (uint16_t)((v[l] >> (bits * (j % per))) & width_mask(bits)));
+                    sa * in_elem(ka, (uint32_t)((v[l] >> (bits * (j % per))) & width_mask(bits)));
             }
         }
     } else if (decode_desc(w, in, op->desc_a, in->flags & WGF_TRANS_A, 'A', &da) ||
@@ -502,7 +567,7 @@ static int complete(Warp *w, const Insn *at, const WgOp *op)
                load_operand(w, at, &da, r0, 16, K, ka, sa, A)) {
         return -1;
     }
-    bool f32 = in->ty == TY_F32;
+    bool f32 = in->ty != TY_F16; /* f32 or s32: one element a register */
     unsigned nreg = f32 ? N / 2 : N / 4;
     for (unsigned i = 0; i < nreg; i++) {
         int s = vslot(w, &in->op[0], (int)i);
@@ -515,12 +580,17 @@ static int complete(Warp *w, const Insn *at, const WgOp *op)
                 double sum = 0;
                 if (op->scale_d && d) {
                     uint64_t cv = d[l];
-                    sum = f32 ? f32_of(cv) : emu_f16_to_f32((uint16_t)(cv >> (16 * h)));
+                    /* each branch a double: a float would round an int32 */
+                    sum = in->ty == TY_S32 ? (double)(int32_t)cv
+                          : f32            ? (double)f32_of(cv)
+                                           : (double)emu_f16_to_f32((uint16_t)(cv >> (16 * h)));
                 }
                 const double *a = &A[row * K], *b = &Bt[col * K];
                 for (unsigned k = 0; k < K; k++)
-                    sum += a[k] * b[k];
-                uint64_t bits = emu_fp_from_double(f32 ? FMT_F32 : FMT_F16, sum, 0, RND_RN, false);
+                    sum += a[k] * b[k]; /* integers: exact (below 2^53) */
+                uint64_t bits = in->ty == TY_S32
+                                    ? int_result(sum, in->flags & WGF_SATFINITE)
+                                    : emu_fp_from_double(f32 ? FMT_F32 : FMT_F16, sum, 0, RND_RN, false);
                 out |= bits << (16 * h);
             }
             if (d)
@@ -614,7 +684,6 @@ static int exec_wait(Warp *w, const Insn *in, uint32_t mask)
         memmove(ww->ops, ww->ops + done, sizeof *ww->ops * (size_t)(ww->nops - done));
         ww->nops -= done;
     }
-    ww->fenced = false;
     return 0;
 }
 
@@ -696,40 +765,77 @@ static int imm_choice(Decoder *d, const RawStmt *s, const RawOp *r, const char *
     return 0;
 }
 
-/* wgmma.mma_async.sync.aligned.m64nNk16.dtype.{f16,bf16}.{f16,bf16}
- *   d, a-desc, b-desc, scale-d, imm-scale-a, imm-scale-b, imm-trans-a, imm-trans-b
- *   d, {a0..a3}, b-desc, scale-d, imm-scale-a, imm-scale-b, imm-trans-b
- * wgmma.mma_async.sync.aligned.m64nNk32.dtype.{e4m3,e5m2}.{e4m3,e5m2}
- *   d, a-desc, b-desc, scale-d, imm-scale-a, imm-scale-b
- *   d, {a0..a3}, b-desc, scale-d, imm-scale-a, imm-scale-b */
+/* The input kind of a type (-1: none wgmma takes). */
+static int in_kind(int ty)
+{
+    switch (ty) {
+    case TY_F16: return IN_F16;
+    case TY_BF16: return IN_BF16;
+    case TY_E4M3: return IN_E4M3;
+    case TY_E5M2: return IN_E5M2;
+    case TY_TF32: return IN_TF32;
+    case TY_S8: return IN_S8;
+    case TY_U8: return IN_U8;
+    default: return -1;
+    }
+}
+
+/* Input families: the pairs of A and B types an instruction may have. */
+enum { FAM_16, FAM_F8, FAM_TF32, FAM_INT };
+static int family(int kind)
+{
+    return kind <= IN_BF16 ? FAM_16 : kind <= IN_E5M2 ? FAM_F8 : kind == IN_TF32 ? FAM_TF32 : FAM_INT;
+}
+
+/* wgmma.mma_async.sync.aligned.m64nNkK.dtype.atype.btype (as ptxas takes them):
+ *   f16/bf16 (k16; d f32, or f16 with f16 inputs; A and B MN- or K-major):
+ *     d, a-desc, b-desc, scale-d, imm-scale-a, imm-scale-b, imm-trans-a, imm-trans-b
+ *     d, {a0..a3}, b-desc, scale-d, imm-scale-a, imm-scale-b, imm-trans-b
+ *   e4m3/e5m2 (k32; d f32 or f16), tf32 (k8; d f32): K-major only
+ *     d, a-desc, b-desc, scale-d, imm-scale-a, imm-scale-b
+ *     d, {a0..a3}, b-desc, scale-d, imm-scale-a, imm-scale-b
+ *   s8/u8 (k32; d s32, .satfinite optional; N 8, 16, 24 or a multiple of 16): K-major only
+ *     d, a-desc, b-desc, scale-d
+ *     d, {a0..a3}, b-desc, scale-d */
 static int decode_mma_async(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
 {
-    if (need_sync_aligned(d, s, m, MCB(MC_TYPE) | MCB(MC_SHAPE)))
+    if (emu_dec_allow(d, s, m, MCB(MC_TYPE) | MCB(MC_SHAPE), MF_SYNC | MF_ALIGNED | MF_SATFINITE))
         return -1;
+    if (!(m->flags & MF_SYNC) || !(m->flags & MF_ALIGNED))
+        return emu_dec_error(d, s, "needs .sync.aligned");
     if (m->shape != SHAPE_MNK || m->mnk[0] != 64)
-        return emu_dec_error(d, s, "needs a shape .m64nNk16");
+        return emu_dec_error(d, s, "needs a shape .m64nNkK");
     unsigned N = m->mnk[1], K = m->mnk[2];
     if (N < 8 || N > 256 || N % 8)
         return emu_dec_error(d, s, "N = %u: it must be a multiple of 8 from 8 to 256", N);
     if (m->ntype != 3)
         return emu_dec_error(d, s, "needs three types (d, a, b)");
     int dt = m->type[0], at = m->type[1], bt = m->type[2];
-    bool f8 = (at == TY_E4M3 || at == TY_E5M2) && (bt == TY_E4M3 || bt == TY_E5M2);
-    if (!f8 && (at != bt || (at != TY_F16 && at != TY_BF16)))
-        return emu_dec_error(d, s, "inputs .%s/.%s are not supported (f16, bf16, e4m3 and e5m2 "
-                             "are)", emu_types[at].name, emu_types[bt].name);
-    if (K != (f8 ? 32u : 16u))
-        return emu_dec_error(d, s, "K = %u: .%s inputs need k%d", K, emu_types[at].name,
-                             f8 ? 32 : 16);
-    if (dt != TY_F32 && !(dt == TY_F16 && (at == TY_F16 || f8)))
+    int ka = in_kind(at), kb = in_kind(bt);
+    if (ka < 0 || kb < 0 || family(ka) != family(kb) || (family(ka) == FAM_16 && ka != kb) ||
+        (family(ka) == FAM_TF32 && ka != kb))
+        return emu_dec_error(d, s, "inputs .%s/.%s are not supported (f16, bf16, tf32, e4m3/e5m2 and "
+                             "s8/u8 pairs are)", emu_types[at].name, emu_types[bt].name);
+    int fam = family(ka);
+    if (K != in_k(ka))
+        return emu_dec_error(d, s, "K = %u: .%s inputs need k%u", K, emu_types[at].name, in_k(ka));
+    bool dt_ok = fam == FAM_INT    ? dt == TY_S32
+                 : fam == FAM_TF32 ? dt == TY_F32
+                                   : dt == TY_F32 || (dt == TY_F16 && (ka == IN_F16 || fam == FAM_F8));
+    if (!dt_ok)
         return emu_dec_error(d, s, "accumulator .%s is not allowed with .%s inputs",
                              emu_types[dt].name, emu_types[at].name);
-    /* fp8 has no transpose immediates: both operands are K-major */
-    bool rs = s->nops >= 2 && s->ops[1].kind == RO_VEC;
-    int nops = (rs ? 7 : 8) - (f8 ? 1 + !rs : 0);
+    if ((m->flags & MF_SATFINITE) && fam != FAM_INT)
+        return emu_dec_error(d, s, ".satfinite is for s8/u8 inputs");
+    if (fam == FAM_INT && N > 24 && N % 16)
+        return emu_dec_error(d, s, "N = %u: with s8/u8 inputs N must be 8, 16, 24 or a multiple of 16",
+                             N);
+    /* only f16/bf16 have the transpose immediates; integers have no scales */
+    bool rs = s->nops >= 2 && s->ops[1].kind == RO_VEC, trans = fam == FAM_16, scales = fam != FAM_INT;
+    int nops = 4 + (scales ? 2 : 0) + (trans ? (rs ? 1 : 2) : 0);
     if (emu_dec_nops(d, s, nops, nops))
         return -1;
-    unsigned nd = dt == TY_F32 ? N / 2 : N / 4;
+    unsigned nd = dt == TY_F16 ? N / 4 : N / 2;
     if (emu_dec_vec(d, s, &s->ops[0], (int)nd, dt == TY_F32 ? TY_F32 : TY_B32, true, false,
                     &in->op[0]))
         return -1;
@@ -747,20 +853,19 @@ static int decode_mma_async(Decoder *d, const RawStmt *s, const Mods *m, Insn *i
         return -1;
     }
     int64_t sa = 1, sb = 1, ta = 0, tb = 0;
-    if (imm_choice(d, s, &s->ops[4], "imm-scale-a", 1, -1, &sa) ||
-        imm_choice(d, s, &s->ops[5], "imm-scale-b", 1, -1, &sb) ||
-        (!rs && !f8 && imm_choice(d, s, &s->ops[6], "imm-trans-a", 0, 1, &ta)) ||
-        (!f8 && imm_choice(d, s, &s->ops[rs ? 6 : 7], "imm-trans-b", 0, 1, &tb)))
+    if ((scales && (imm_choice(d, s, &s->ops[4], "imm-scale-a", 1, -1, &sa) ||
+                    imm_choice(d, s, &s->ops[5], "imm-scale-b", 1, -1, &sb))) ||
+        (trans && !rs && imm_choice(d, s, &s->ops[6], "imm-trans-a", 0, 1, &ta)) ||
+        (trans && imm_choice(d, s, &s->ops[rs ? 6 : 7], "imm-trans-b", 0, 1, &tb)))
         return -1;
     in->nops = 4;
     in->flags = (sa < 0 ? WGF_NEG_A : 0) | (sb < 0 ? WGF_NEG_B : 0) | (ta ? WGF_TRANS_A : 0) |
-                (tb ? WGF_TRANS_B : 0) | (rs ? WGF_RS : 0);
+                (tb ? WGF_TRANS_B : 0) | (rs ? WGF_RS : 0) |
+                ((m->flags & MF_SATFINITE) ? WGF_SATFINITE : 0);
     in->ty = (uint8_t)dt;
     in->sub = (uint8_t)(N / 8);
-    static const uint8_t kinds[TY_COUNT] = {[TY_F16] = IN_F16, [TY_BF16] = IN_BF16,
-                                            [TY_E4M3] = IN_E4M3, [TY_E5M2] = IN_E5M2};
-    in->mode = kinds[at];
-    in->ty2 = kinds[bt];
+    in->mode = (uint8_t)ka;
+    in->ty2 = (uint8_t)kb;
     in->exec = exec_mma_async;
     return 0;
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "emu_internal.h"
+#include "oom.h"
 
 struct RaceState {
     size_t size;
@@ -38,9 +39,13 @@ struct RaceState {
     int32_t *async_wr_line;
 };
 
+/* The cleanup of a state being built when memory runs out (oom.h). */
+static void free_partial(void *r) { emu_race_free(r); }
+
 RaceState *emu_race_new(size_t size, int nwarps)
 {
     RaceState *r = tsr_xcalloc(1, sizeof *r);
+    int slot = oom_defer(free_partial, r);
     size_t n = size ? size : 1;
     r->size = size;
     r->nwarps = nwarps;
@@ -59,6 +64,7 @@ RaceState *emu_race_new(size_t size, int nwarps)
     r->async_wr = tsr_xcalloc(n, sizeof *r->async_wr);
     r->mbar_line = tsr_xcalloc(n, sizeof *r->mbar_line);
     r->async_wr_line = tsr_xcalloc(n, sizeof *r->async_wr_line);
+    oom_undefer(slot);
     return r;
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "emu_internal.h"
+#include "oom.h"
 
 enum { SLICE = 1 << 16 };
 enum { SMEM_POISON = 0xff, LOCAL_POISON = 0xcd };
@@ -56,14 +57,26 @@ int emu_fault(Warp *w, const Insn *in, int lane, const char *fmt, ...)
     return -1;
 }
 
+/* ---- working memory ------------------------------------------------------------ */
+
+void *emu_grow(void *p, int *cap, int need, size_t elem, int first)
+{
+    if (need <= *cap)
+        return p;
+    int n = *cap ? *cap : first;
+    while (n < need)
+        n *= 2;
+    unsigned char *q = tsr_xrealloc(p, elem * (size_t)n); /* unwinds with p and *cap unchanged */
+    memset(q + elem * (size_t)*cap, 0, elem * (size_t)(n - *cap));
+    *cap = n;
+    return q;
+}
+
 /* ---- the SIMT stack ---------------------------------------------------------- */
 
 static void push(Warp *w, int32_t pc, int32_t rpc, uint32_t mask)
 {
-    if (w->sp + 1 >= w->stack_cap) {
-        w->stack_cap *= 2;
-        w->stack = tsr_xrealloc(w->stack, sizeof *w->stack * (size_t)w->stack_cap);
-    }
+    w->stack = emu_grow(w->stack, &w->stack_cap, w->sp + 2, sizeof *w->stack, 16);
     w->stack[++w->sp] = (SimtEntry){pc, rpc, mask};
 }
 
@@ -160,10 +173,7 @@ static int do_call(Warp *w, const Insn *in, uint32_t mask)
             memmove(lb + cs->arg_callee[a], lb + cs->arg_caller[a], cs->arg_size[a]);
     }
     w->stack[w->sp].pc++;
-    if (w->nframes >= w->frames_cap) {
-        w->frames_cap = w->frames_cap ? 2 * w->frames_cap : 8;
-        w->frames = tsr_xrealloc(w->frames, sizeof *w->frames * (size_t)w->frames_cap);
-    }
+    w->frames = emu_grow(w->frames, &w->frames_cap, w->nframes + 1, sizeof *w->frames, 8);
     w->frames[w->nframes++] = (CallFrame){.base = w->sp, .returned = 0, .cs = cs};
     push(w, cs->entry, RPC_RETURN, mask);
     return 0;
@@ -433,25 +443,29 @@ out:
 
 /* ---- a CTA -------------------------------------------------------------------- */
 
-static Cta *cta_new(Launch *L)
+/* Fills a zeroed CTA for the launch. Memory running out unwinds (oom.h) with
+ * c consistent for cta_free: each array is counted only once it exists. */
+static void cta_setup(Cta *c, Launch *L)
 {
     const Kernel *k = L->k;
-    Cta *c = tsr_xcalloc(1, sizeof *c);
     c->L = L;
     c->k = k;
+    sb_init(&c->err);
+    c->warps = tsr_xcalloc(L->nwarps, sizeof *c->warps);
     c->nwarps = (int)L->nwarps;
-    c->warps = tsr_xcalloc((size_t)c->nwarps, sizeof *c->warps);
     size_t nr = (size_t)k->nregs * WARP_SIZE * (size_t)c->nwarps;
     c->regs = tsr_xcalloc(nr, sizeof *c->regs);
     c->preds = tsr_xcalloc((size_t)k->npreds * (size_t)c->nwarps, sizeof *c->preds);
     if (L->cfg->check_uninit) {
         c->rdef = tsr_xcalloc((size_t)k->nregs * (size_t)c->nwarps, sizeof *c->rdef);
         c->pdef = tsr_xcalloc((size_t)k->npreds * (size_t)c->nwarps, sizeof *c->pdef);
+        c->rbytes = tsr_xcalloc(nr, 1);
     }
     c->smem_size = L->smem_bytes;
-    c->smem = aligned_alloc(1024, (c->smem_size + 1023) / 1024 * 1024 + 1024);
+    size_t smem_alloc = (c->smem_size + 1023) / 1024 * 1024 + 1024;
+    c->smem = aligned_alloc(1024, smem_alloc);
     if (!c->smem)
-        tsr_die("out of memory for shared memory");
+        oom_fail(smem_alloc);
     /* Each thread's local memory starts 16-byte aligned, as on a GPU: a
      * generic address of an aligned local variable (cvta.local, vprintf's
      * argument buffer) must be aligned on the host too. */
@@ -468,9 +482,9 @@ static Cta *cta_new(Launch *L)
         if (c->rdef) {
             w->rdef = c->rdef + (size_t)i * (size_t)k->nregs;
             w->pdef = c->pdef + (size_t)i * (size_t)k->npreds;
+            w->rbytes = c->rbytes + (size_t)i * (size_t)k->nregs * WARP_SIZE;
         }
-        w->stack_cap = 16;
-        w->stack = tsr_xmalloc(sizeof *w->stack * (size_t)w->stack_cap);
+        w->stack = emu_grow(NULL, &w->stack_cap, 16, sizeof *w->stack, 16);
     }
     for (int i = 0; i < 16; i++)
         c->bars[i].vc = c->race ? tsr_xcalloc((size_t)c->nwarps, sizeof(uint32_t)) : NULL;
@@ -480,8 +494,6 @@ static Cta *cta_new(Launch *L)
         c->mbar = emu_mbar_new(c);
     if (k->uses_tma)
         c->tma = emu_tma_new(c);
-    sb_init(&c->err);
-    return c;
 }
 
 static void cta_free(Cta *c)
@@ -501,6 +513,7 @@ static void cta_free(Cta *c)
     free(c->preds);
     free(c->rdef);
     free(c->pdef);
+    free(c->rbytes);
     free(c->smem);
     free(c->local);
     emu_race_free(c->race);
@@ -529,6 +542,7 @@ static void cta_init(Cta *c, uint64_t linear)
     if (c->rdef) {
         memset(c->rdef, 0, sizeof *c->rdef * (size_t)k->nregs * (size_t)c->nwarps);
         memset(c->pdef, 0, sizeof *c->pdef * (size_t)k->npreds * (size_t)c->nwarps);
+        memset(c->rbytes, 0, (size_t)k->nregs * WARP_SIZE * (size_t)c->nwarps);
     }
     for (int i = 0; i < 16; i++) {
         barrier_reset(&c->bars[i]);
@@ -676,8 +690,11 @@ static int cta_run(Cta *c)
             return -1;
         uint64_t total = atomic_fetch_add(&L->insns, c->insns - before) + (c->insns - before);
         if (total > L->max_insns) {
-            emu_fault(&c->warps[pick], NULL, -1,
-                      "more than %llu warp instructions executed: an infinite loop?",
+            Warp *w = &c->warps[pick];
+            const SimtEntry *e = &w->stack[w->sp];
+            bool at = w->state == WS_RUN && e->pc >= 0 && e->pc < c->k->ncode;
+            emu_fault(w, at ? &c->k->code[e->pc] : NULL, -1,
+                      "more than %llu warp instructions executed (the launch's limit): an infinite loop?",
                       (unsigned long long)L->max_insns);
             return -1;
         }
@@ -689,16 +706,30 @@ static int cta_run(Cta *c)
 
 typedef struct {
     Launch *L;
-    pthread_mutex_t *lock;
-    StrBuf *err;
+    Cta *c; /* the worker's CTA, reused for each it runs; freed by worker_main */
     uint64_t insns, thread_insns, ctas;
 } Worker;
 
-static void *worker_main(void *arg)
+/* Hands the first failing CTA's message to the launch (no allocation: the
+ * buffer moves). */
+static void keep_fault(Launch *L, Cta *c)
+{
+    pthread_mutex_lock(&L->fault_lock);
+    if (!atomic_exchange(&L->failed, 1) && c->failed) {
+        L->fault = c->err;
+        sb_init(&c->err);
+    }
+    pthread_mutex_unlock(&L->fault_lock);
+}
+
+/* The CTAs a worker takes, one after another: a guarded stage (oom.h). */
+static void run_ctas(void *arg)
 {
     Worker *wk = arg;
     Launch *L = wk->L;
-    Cta *c = cta_new(L);
+    wk->c = tsr_xcalloc(1, sizeof *wk->c);
+    Cta *c = wk->c;
+    cta_setup(c, L);
     for (;;) {
         if (atomic_load(&L->failed))
             break;
@@ -707,17 +738,28 @@ static void *worker_main(void *arg)
             break;
         cta_init(c, i);
         if (cta_run(c)) {
-            pthread_mutex_lock(wk->lock);
-            if (!atomic_exchange(&L->failed, 1) && c->failed)
-                sb_puts(wk->err, c->err.data);
-            pthread_mutex_unlock(wk->lock);
+            keep_fault(L, c);
             break;
         }
         wk->ctas++;
     }
-    wk->insns += c->insns;
-    wk->thread_insns += c->thread_insns;
-    cta_free(c);
+}
+
+static void *worker_main(void *arg)
+{
+    Worker *wk = arg;
+    Launch *L = wk->L;
+    if (!oom_run(run_ctas, wk)) {
+        /* the others stop at their next slice */
+        atomic_store(&L->out_of_memory, 1);
+        atomic_store(&L->failed, 1);
+    }
+    if (wk->c) {
+        wk->insns += wk->c->insns;
+        wk->thread_insns += wk->c->thread_insns;
+    }
+    cta_free(wk->c);
+    wk->c = NULL;
     return NULL;
 }
 
@@ -726,7 +768,9 @@ static int build_regions(Launch *L, StrBuf *err)
 {
     const EmuLaunch *cfg = L->cfg;
     int n = cfg->nregions + L->m->nvars;
-    L->regions = tsr_xcalloc((size_t)n + 1, sizeof *L->regions);
+    L->regions = calloc((size_t)n + 1, sizeof *L->regions);
+    if (!L->regions)
+        return EMU_OUT_OF_MEMORY;
     int k = 0;
     for (int i = 0; i < cfg->nregions; i++) {
         const EmuRegion *r = &cfg->regions[i];
@@ -734,7 +778,7 @@ static int build_regions(Launch *L, StrBuf *err)
             continue;
         if (!r->base) {
             sb_printf(err, "emu: region %d has a NULL base", i);
-            return -1;
+            return EMU_ERROR;
         }
         L->regions[k++] = (Region){(uintptr_t)r->base, (uintptr_t)r->base + r->size, r->writable, NULL};
     }
@@ -804,56 +848,42 @@ static int check_config(const Kernel *k, const EmuLaunch *cfg, StrBuf *err)
     return 0;
 }
 
-int emu_launch(EmuModule *m, const char *kernel, void **args, const EmuLaunch *cfg, StrBuf *err)
+/* The parameter buffer and the regions of the launch. */
+static int prepare(Launch *L, void **args, StrBuf *err)
 {
-    const Kernel *k = find_kernel(m, kernel);
-    if (!k) {
-        sb_printf(err, "emu: no kernel named '%s' in the module", kernel);
-        return -1;
-    }
-    if (check_config(k, cfg, err))
-        return -1;
-    Launch L;
-    memset(&L, 0, sizeof L);
-    L.m = m;
-    L.k = k;
-    L.cfg = cfg;
-    L.nthreads = cfg->block[0] * cfg->block[1] * cfg->block[2];
-    L.nwarps = (L.nthreads + WARP_SIZE - 1) / WARP_SIZE;
-    L.nctas = (uint64_t)cfg->grid[0] * cfg->grid[1] * cfg->grid[2];
-    size_t dyn_off = (k->static_smem + k->dyn_smem_align - 1) / k->dyn_smem_align * k->dyn_smem_align;
-    L.smem_bytes = cfg->dyn_smem ? dyn_off + cfg->dyn_smem : k->static_smem;
-    L.max_insns = cfg->max_warp_insns ? cfg->max_warp_insns : 1ull << 36;
+    const Kernel *k = L->k;
     /* aligned like the parameters' .align (tensor maps: 64) */
     size_t pbytes = (k->param_bytes + 16 + 127) / 128 * 128;
-    L.params = aligned_alloc(128, pbytes);
-    if (!L.params)
-        tsr_die("out of memory for kernel parameters");
-    memset(L.params, 0, pbytes);
+    L->params = aligned_alloc(128, pbytes);
+    if (!L->params)
+        return EMU_OUT_OF_MEMORY;
+    memset(L->params, 0, pbytes);
     for (int i = 0; i < k->nparams; i++) {
         if (!args || !args[i]) {
             sb_printf(err, "emu: kernel '%s': no value for parameter %d (%s)", k->name, i,
                       k->param_names[i]);
-            free(L.params);
-            return -1;
+            return EMU_ERROR;
         }
-        memcpy(L.params + k->params[i].offset, args[i], k->params[i].size);
+        memcpy(L->params + k->params[i].offset, args[i], k->params[i].size);
     }
-    if (build_regions(&L, err)) {
-        free(L.params);
-        free(L.regions);
-        return -1;
-    }
+    return build_regions(L, err);
+}
+
+/* Runs the CTAs on the host threads; the first failure's message goes to err. */
+static int run_grid(Launch *L, StrBuf *err)
+{
+    const EmuLaunch *cfg = L->cfg;
     int nth = cfg->host_threads > 1 ? cfg->host_threads : 1;
-    if ((uint64_t)nth > L.nctas)
-        nth = (int)L.nctas;
+    if ((uint64_t)nth > L->nctas)
+        nth = (int)L->nctas;
     if (nth > 64)
         nth = 64;
-    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_init(&L->fault_lock, NULL);
+    sb_init(&L->fault);
     Worker wk[64];
     pthread_t th[64];
     for (int i = 0; i < nth; i++)
-        wk[i] = (Worker){.L = &L, .lock = &lock, .err = err};
+        wk[i] = (Worker){.L = L};
     int started = 1;
     for (int i = 1; i < nth; i++) {
         if (pthread_create(&th[i], NULL, worker_main, &wk[i]) != 0)
@@ -871,8 +901,71 @@ int emu_launch(EmuModule *m, const char *kernel, void **args, const EmuLaunch *c
     }
     if (cfg->stats)
         *cfg->stats = st;
+    int rc = atomic_load(&L->out_of_memory) ? EMU_OUT_OF_MEMORY : atomic_load(&L->failed) ? EMU_ERROR : EMU_OK;
+    if (rc == EMU_ERROR && L->fault.data)
+        sb_puts(err, L->fault.data);
+    sb_free(&L->fault);
+    pthread_mutex_destroy(&L->fault_lock);
+    return rc;
+}
+
+/* emu_launch's work: the checks, the parameters and regions, the grid. */
+static int launch(EmuModule *m, const char *kernel, void **args, const EmuLaunch *cfg, StrBuf *err)
+{
+    const Kernel *k = find_kernel(m, kernel);
+    if (!k) {
+        sb_printf(err, "emu: no kernel named '%s' in the module", kernel);
+        return EMU_ERROR;
+    }
+    if (check_config(k, cfg, err))
+        return EMU_ERROR;
+    Launch L;
+    memset(&L, 0, sizeof L);
+    L.m = m;
+    L.k = k;
+    L.cfg = cfg;
+    L.nthreads = cfg->block[0] * cfg->block[1] * cfg->block[2];
+    L.nwarps = (L.nthreads + WARP_SIZE - 1) / WARP_SIZE;
+    L.nctas = (uint64_t)cfg->grid[0] * cfg->grid[1] * cfg->grid[2];
+    size_t dyn_off = (k->static_smem + k->dyn_smem_align - 1) / k->dyn_smem_align * k->dyn_smem_align;
+    L.smem_bytes = cfg->dyn_smem ? dyn_off + cfg->dyn_smem : k->static_smem;
+    L.max_insns = cfg->max_warp_insns ? cfg->max_warp_insns : 1ull << 36;
+    int rc = prepare(&L, args, err);
+    if (rc == EMU_OK)
+        rc = run_grid(&L, err);
     free(L.params);
     free(L.regions);
-    pthread_mutex_destroy(&lock);
-    return atomic_load(&L.failed) ? -1 : 0;
+    return rc;
+}
+
+typedef struct {
+    EmuModule *m;
+    const char *kernel;
+    void **args;
+    const EmuLaunch *cfg;
+    StrBuf *err;
+    int rc;
+} LaunchCall;
+
+static void launch_guarded(void *arg)
+{
+    LaunchCall *l = arg;
+    l->rc = launch(l->m, l->kernel, l->args, l->cfg, l->err);
+}
+
+/* The host threads guard their own working memory (run_ctas); this guard
+ * catches the message growing in err. */
+int emu_launch(EmuModule *m, const char *kernel, void **args, const EmuLaunch *cfg, StrBuf *err)
+{
+    LaunchCall l = { m, kernel, args, cfg, err, EMU_ERROR };
+    if (!oom_run(launch_guarded, &l))
+        l.rc = EMU_OUT_OF_MEMORY;
+    if (l.rc != EMU_OUT_OF_MEMORY)
+        return l.rc;
+    if (err->failed) { /* the message itself ran out: start it again */
+        sb_free(err);
+        sb_init(err);
+    }
+    sb_printf(err, "emu: kernel '%s': out of host memory for the emulator's working memory", kernel);
+    return EMU_OUT_OF_MEMORY;
 }

@@ -5,7 +5,8 @@
 // the accumulator partition itself, so none of it shares code or reading of
 // the ISA with the emulator. D[64][64] = A[64][64] * B[64][64]^T with A and B
 // row-major in global memory (K contiguous); each kernel stores its tiles in
-// a different shared layout.
+// a different shared layout. f16 inputs with f32 accumulators, tf32 with f32
+// (k8) and s8/u8 with s32 (k32), the last two K-major only.
 #include <cute/arch/mma_sm90.hpp>
 #include <cute/atom/mma_traits_sm90_gmma.hpp>
 #include <cute/tensor.hpp>
@@ -14,11 +15,12 @@ using namespace cute;
 
 constexpr int M = 64, N = 64, K = 64;
 
-template <class LayoutA, class LayoutB, class Atom, bool RegA = false>
-__device__ void gemm_body(const half_t *A, const half_t *B, float *D)
+template <class LayoutA, class LayoutB, class Atom, bool RegA = false, class TA = half_t, class TB = half_t,
+          class TD = float>
+__device__ void gemm_body(const TA *A, const TB *B, TD *D)
 {
-    __shared__ alignas(1024) half_t bufA[cosize_v<LayoutA>];
-    __shared__ alignas(1024) half_t bufB[cosize_v<LayoutB>];
+    __shared__ alignas(1024) TA bufA[cosize_v<LayoutA>];
+    __shared__ alignas(1024) TB bufB[cosize_v<LayoutB>];
     Tensor sA = make_tensor(make_smem_ptr(bufA), LayoutA{}); // (M, K)
     Tensor sB = make_tensor(make_smem_ptr(bufB), LayoutB{}); // (N, K)
     for (int i = threadIdx.x; i < M * K; i += 128)
@@ -98,4 +100,36 @@ extern "C" __global__ void __launch_bounds__(128)
     gemm_body<Tiled<GMMA::Layout_K_SW128_Atom<half_t>, MK>,
               Tiled<GMMA::Layout_K_SW128_Atom<half_t>, NK>,
               SM90_64x64x16_F32F16F16_RS<GMMA::Major::K, GMMA::Major::K>, true>(A, B, D);
+}
+
+// tf32 (k8): A and B K-major, 128B swizzle
+extern "C" __global__ void __launch_bounds__(128)
+    cute_tf32_ss(const tfloat32_t *A, const tfloat32_t *B, float *D)
+{
+    gemm_body<Tiled<GMMA::Layout_K_SW128_Atom<tfloat32_t>, MK>, Tiled<GMMA::Layout_K_SW128_Atom<tfloat32_t>, NK>,
+              SM90_64x64x8_F32TF32TF32_SS_TN<>, false, tfloat32_t, tfloat32_t>(A, B, D);
+}
+
+// tf32, A from registers (CuTe's fragment), B K-major 64B swizzle
+extern "C" __global__ void __launch_bounds__(128)
+    cute_tf32_rs(const tfloat32_t *A, const tfloat32_t *B, float *D)
+{
+    gemm_body<Tiled<GMMA::Layout_K_SW32_Atom<tfloat32_t>, MK>, Tiled<GMMA::Layout_K_SW64_Atom<tfloat32_t>, NK>,
+              SM90_64x64x8_F32TF32TF32_RS_TN<>, true, tfloat32_t, tfloat32_t>(A, B, D);
+}
+
+// s8 x s8 (k32, s32 accumulators): A K-major 64B swizzle, B 32B swizzle
+extern "C" __global__ void __launch_bounds__(128)
+    cute_s8_ss(const int8_t *A, const int8_t *B, int32_t *D)
+{
+    gemm_body<Tiled<GMMA::Layout_K_SW64_Atom<int8_t>, MK>, Tiled<GMMA::Layout_K_SW32_Atom<int8_t>, NK>,
+              SM90_64x64x32_S32S8S8_SS_TN, false, int8_t, int8_t, int32_t>(A, B, D);
+}
+
+// u8 x s8, A from registers, B K-major without swizzle
+extern "C" __global__ void __launch_bounds__(128)
+    cute_u8s8_rs(const uint8_t *A, const int8_t *B, int32_t *D)
+{
+    gemm_body<Tiled<GMMA::Layout_K_SW64_Atom<uint8_t>, MK>, Tiled<GMMA::Layout_K_INTER_Atom<int8_t>, NK>,
+              SM90_64x64x32_S32U8S8_RS_TN, true, uint8_t, int8_t, int32_t>(A, B, D);
 }
