@@ -33,6 +33,15 @@ AttnConfig attention_config(const char *target, DType dt, int head_dim, bool cau
     return dflt;
 }
 
+AttnConfig attention_ext_config(const char *target, DType dt, int head_dim, bool causal, bool varlen)
+{
+    if (varlen && head_dim > 128) { /* ptxas -v: 32 x 16 spills on sm_90a, 32 x 32 on sm_80 */
+        AttnConfig small = { 32, target && !strcmp(target, "sm_90a") ? 32 : 16 };
+        return small;
+    }
+    return attention_config(target, dt, head_dim, causal);
+}
+
 /* The backward kernels hold two f32 accumulators of [BN, D] (dK/dV) or one
  * of [BM, D] plus the operands (dQ): the blocks shrink and the warps grow
  * with D so that neither spills. Chosen by ptxas -v over BM, BN and warps

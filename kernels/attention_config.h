@@ -16,6 +16,12 @@ typedef struct {
  * a safe default). target: "sm_80", "sm_90" or "sm_90a". */
 AttnConfig attention_config(const char *target, DType dt, int head_dim, bool causal);
 
+/* The same for kernels/attention_ext.tsr (the forward pass with windows,
+ * soft-capping, ALiBi and packed batches): the plain kernel's blocks, but
+ * a packed batch at head dims above 128 takes 32-row blocks, since its
+ * row-by-row store of a sequence's last block spills with 64. */
+AttnConfig attention_ext_config(const char *target, DType dt, int head_dim, bool causal, bool varlen);
+
 /* The backward pass (kernels/attention_bwd.tsr): block sizes and warps of
  * its dK/dV kernel (bm query rows walked, bn key rows owned) and of its dQ
  * kernel (bm query rows owned, bn key rows walked). */
@@ -33,6 +39,9 @@ AttnBwdConfig attention_bwd_config(const char *target, DType dt, int head_dim, b
  * (see the Makefile), and its kernel's name. */
 extern const char tsr_attention_source[];
 #define TSR_ATTENTION_KERNEL "attention_fwd"
+/* The same for kernels/attention_ext.tsr. */
+extern const char tsr_attention_ext_source[];
+#define TSR_ATTENTION_EXT_KERNEL "attention_fwd_ext"
 /* The same for kernels/attention_bwd.tsr and its three kernels. */
 extern const char tsr_attention_bwd_source[];
 #define TSR_ATTENTION_BWD_PRE "attention_bwd_pre"
