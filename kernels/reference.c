@@ -18,6 +18,8 @@ static const AttnFeatures no_features;
 
 static KeyRange visible_keys(const AttnShape *s, const AttnFeatures *f, int r)
 {
+    if (!f)
+        f = &no_features;
     int64_t diag = (int64_t)r + s->Sk - s->Sq, lo = 0, hi = s->Sk; /* [lo, hi) */
     if (f->local && f->window_left >= 0)
         lo = diag - f->window_left;
@@ -29,6 +31,14 @@ static KeyRange visible_keys(const AttnShape *s, const AttnFeatures *f, int r)
     hi = hi > s->Sk ? s->Sk : hi;
     KeyRange k = { (int)lo, hi > lo ? (int)(hi - lo) : 0 };
     return k;
+}
+
+int attention_visible_keys(const AttnShape *s, const AttnFeatures *f, int r, int *first)
+{
+    KeyRange k = visible_keys(s, f, r);
+    if (first)
+        *first = k.first;
+    return k.count;
 }
 
 /* The score of row r, head h and key c from the scaled product q.k: soft-

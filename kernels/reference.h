@@ -28,6 +28,10 @@ typedef struct {
     const float *alibi;
 } AttnFeatures;
 
+/* How many keys query row r sees (a run of keys from *first), with the
+ * features f (NULL: none): for counting FLOPs. */
+int attention_visible_keys(const AttnShape *s, const AttnFeatures *f, int r, int *first);
+
 /* Inputs are float arrays holding the exact values of the f16/bf16 tensors,
  * contiguous [B, H, S, D]. */
 typedef struct {
