@@ -478,6 +478,39 @@ static void run_backward(void **state)
     free(r);
 }
 
+/* bench/peers: both scripts compile, and peers.py makes the configurations
+ * of a run with every feature (where torch and JAX are missing, as here,
+ * each backend reports itself unavailable) with tessera-bench's FLOP count
+ * and feature text. Skipped without python3. */
+static void peers_scripts(void **state)
+{
+    (void)state;
+    if (system("python3 -c pass >/dev/null 2>&1") != 0)
+        TEST_SKIP("python3 not found: the peers scripts are not checked");
+    assert_int_equal(system("python3 -m py_compile bench/peers/peers.py bench/peers/merge.py"), 0);
+    char *dir = make_temp_dir("tessera-peers");
+    char cmd[1024], path[512];
+    snprintf(path, sizeof path, "%s/peers.json", dir);
+    snprintf(cmd, sizeof cmd,
+             "python3 bench/peers/peers.py --d 64 --dtype f16 --causal yes --window 8,-1 --softcap 5 --alibi "
+             "--varlen 3,0,50 --backends torch-flex,jax-cudnn --json %s >/dev/null",
+             path);
+    assert_int_equal(system(cmd), 0);
+    char *text = slurp(path);
+    assert_non_null(strstr(text, "\"features\": \"window 8,-1, softcap 5, ALiBi, varlen 3 sequences\""));
+    BenchOptions o;
+    assert_true(parse(&o, "--d 64 --dtype f16 --causal yes --window 8,-1 --softcap 5 --alibi --varlen 3,0,50"));
+    BenchConfig c[2];
+    assert_int_equal(bench_configs(&o, TSR_DEVICE_CUDA, c, 2), 1);
+    char flops[64];
+    snprintf(flops, sizeof flops, "\"flops\": %.1f", bench_flops(&c[0]));
+    if (!strstr(text, flops))
+        fail_msg("peers.py's FLOPs differ from tessera-bench's (%s):\n%s", flops, text);
+    free(text);
+    rm_rf(dir);
+    free(dir);
+}
+
 /* --time-limit: the configurations left are skipped, which is no failure. */
 static void time_limit(void **state)
 {
@@ -612,7 +645,7 @@ int main(void)
         cmocka_unit_test(options),    cmocka_unit_test(shapes),  cmocka_unit_test(flops_stats_peaks),
         cmocka_unit_test(outputs),    cmocka_unit_test(run_interp), cmocka_unit_test(time_limit),
         cmocka_unit_test(run_emu),    cmocka_unit_test(run_backward),
-        cmocka_unit_test(feature_options), cmocka_unit_test(run_features),
+        cmocka_unit_test(feature_options), cmocka_unit_test(run_features), cmocka_unit_test(peers_scripts),
         cmocka_unit_test(binary),     cmocka_unit_test(cuda_attention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
