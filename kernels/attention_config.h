@@ -35,6 +35,13 @@ typedef struct {
 
 AttnBwdConfig attention_bwd_config(const char *target, DType dt, int head_dim, bool causal);
 
+/* Decoding (kernels/attention_decode.tsr): the split kernel's blocks for
+ * `rows` packed query rows (query heads per key/value head times Sq) and
+ * pages of `page` keys (bn: a power of two from 16 to 64, at most the page
+ * unless the page is smaller than 16), and the combine kernel's (bn 0). */
+AttnBlocks attention_decode_config(const char *target, DType dt, int head_dim, int rows, int page);
+AttnBlocks attention_decode_combine_config(const char *target, DType dt, int head_dim);
+
 /* The source of kernels/attention.tsr, embedded in the library at build time
  * (see the Makefile), and its kernel's name. */
 extern const char tsr_attention_source[];
@@ -47,5 +54,9 @@ extern const char tsr_attention_bwd_source[];
 #define TSR_ATTENTION_BWD_PRE "attention_bwd_pre"
 #define TSR_ATTENTION_BWD_DKDV "attention_bwd_dkdv"
 #define TSR_ATTENTION_BWD_DQ "attention_bwd_dq"
+/* The same for kernels/attention_decode.tsr and its two kernels. */
+extern const char tsr_attention_decode_source[];
+#define TSR_ATTENTION_DECODE_SPLIT "attention_decode_split"
+#define TSR_ATTENTION_DECODE_COMBINE "attention_decode_combine"
 
 #endif

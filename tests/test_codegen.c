@@ -5,7 +5,8 @@
  * nothing; attention uses mma.sync, ldmatrix and cp.async. The same for the
  * three kernels of the attention backward pass (kernels/attention_bwd.tsr,
  * blocks from attention_bwd_config), whose shared memory must also fit a
- * block of the target, and of kernels/attention_ext.tsr with its features. Skips when ptxas is absent. */
+ * block of the target, and of kernels/attention_ext.tsr with its features
+ * and kernels/attention_decode.tsr's split and combine kernels. Skips when ptxas is absent. */
 #include "abi.h"
 #include "attn_bwd_check.h"
 #include "attention_config.h"
@@ -150,6 +151,43 @@ static void attention_ext_variants(void **state)
                          sets[k][3], sets[k][4]);
                 if (!strstr(ptx, mma))
                     fail_msg("%s: no %s in the PTX", what, mma);
+                assert_assembles_clean(ptx, targets[t], what);
+                free(ptx);
+                tir_module_free(m);
+            }
+}
+
+/* kernels/attention_decode.tsr's two kernels with the blocks of
+ * attention_decode_config and attention_decode_combine_config, for every
+ * head dim, packed row counts of 1, 16 and 64 (a GQA group of 4 x Sq 16)
+ * and pages of 7, 16 and 256 keys, on both targets: tensor-core dots (the
+ * split kernel), no local memory, no spills. */
+static void attention_decode_variants(void **state)
+{
+    (void)state;
+    require_ptxas();
+    static const int dims[] = { 64, 128, 256 }, rows[] = { 1, 16, 64 }, pages[] = { 7, 16, 256 };
+    for (size_t t = 0; t < 2; t++)
+        for (size_t d = 0; d < 3; d++)
+            for (size_t k = 0; k < 4; k++) { /* three split kernels, then the combine kernel */
+                bool split = k < 3;
+                AttnBlocks b = split ? attention_decode_config(targets[t], DT_F16, dims[d], rows[k], pages[k])
+                                     : attention_decode_combine_config(targets[t], DT_F16, dims[d]);
+                char bm[16], bn[16], w[16], dbuf[16];
+                snprintf(bm, sizeof bm, "%d", b.bm);
+                snprintf(bn, sizeof bn, "%d", b.bn);
+                snprintf(w, sizeof w, "%d", b.warps);
+                snprintf(dbuf, sizeof dbuf, "%d", dims[d]);
+                Define defs[6] = { { "T", "f16" }, { "D", dbuf }, { "BM", bm }, { "W", w }, { "BN", bn },
+                                   { "CAUSAL", "true" } };
+                TirModule *m = compile_file_or_fail("kernels/attention_decode.tsr", defs, split ? 6 : 4);
+                const char *name = split ? "attention_decode_split" : "attention_decode_combine";
+                char *ptx = ptx_of(module_func(m, name), targets[t]);
+                char what[160];
+                snprintf(what, sizeof what, "%s %s f16 D=%d BM=%s BN=%s W=%s", name, targets[t], dims[d], bm,
+                         split ? bn : "-", w);
+                if (split && !strstr(ptx, "mma.sync.aligned.m16n8k16.row.col.f32") && !strstr(ptx, "wgmma.mma_async"))
+                    fail_msg("%s: no tensor-core dot in the PTX", what);
                 assert_assembles_clean(ptx, targets[t], what);
                 free(ptx);
                 tir_module_free(m);
@@ -554,6 +592,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(attention_variants),
         cmocka_unit_test(attention_ext_variants),
+        cmocka_unit_test(attention_decode_variants),
         cmocka_unit_test(line_info),
         cmocka_unit_test(attention_backward_variants),
         cmocka_unit_test(examples_assemble),
