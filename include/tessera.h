@@ -679,6 +679,24 @@ typedef struct tsr_attention_options {
      * host). NULL: a dense batch [B, H, S, D]. */
     const DLTensor *cu_seqlens_q, *cu_seqlens_k;
     int max_seqlen_q;
+    /* Decoding from a paged KV cache (kernels/attention_decode.tsr) when
+     * block_table is set: k and v are the caches [pages, P, Hkv, D] (any
+     * page size P), block_table int32 [B, pages per sequence] names the
+     * pages of each sequence in order, cache_seqlens int32 [B] its keys
+     * (the Sq new tokens of q [B, Hq, Sq, D] are the last; causal: token s
+     * sees keys j <= s + cache_seqlens[b] - Sq), all on the device; o and
+     * lse as in the dense case. The query heads of a GQA group and the Sq
+     * tokens share one tile (q, o and lse must space each head's rows
+     * evenly, as contiguous tensors do); meant for Sq from 1 to 16. The keys
+     * are split among num_splits programs per sequence and key/value head
+     * (0: the library picks: enough to fill a large GPU twice, at most one
+     * per page), combined by a second launch weighted by their LSEs; the
+     * partial results, splits * B * Hq * Sq * (D + 1) floats, come from
+     * tsr_malloc and are freed before the call returns (on cuda, after the
+     * launches, as tsr_free waits). No window, soft-cap, ALiBi or
+     * cu_seqlens with it. */
+    const DLTensor *block_table, *cache_seqlens;
+    int num_splits;
 } tsr_attention_options;
 
 /* Fills *opts with the defaults: struct_size, then all zero. */
@@ -691,7 +709,8 @@ TSR_API void tsr_attention_options_init(tsr_attention_options *opts);
  * run-time arguments. Errors as tsr_attention_forward's, and
  * TSR_ERR_INVALID_ARGUMENT for options out of range (opts NULL, a negative
  * or non-finite softcap, one of cu_seqlens_q and cu_seqlens_k alone),
- * TSR_ERR_LAUNCH for optional tensors of the wrong dtype or shape. The
+ * TSR_ERR_LAUNCH for optional tensors of the wrong dtype or shape,
+ * TSR_ERR_OUT_OF_MEMORY when the decoding's workspace cannot be had. The
  * backward pass takes none of these features yet. */
 TSR_API tsr_status tsr_attention_forward_ex(tsr_context *ctx, const DLTensor *q, const DLTensor *k,
                                             const DLTensor *v, const DLTensor *o, const DLTensor *lse,

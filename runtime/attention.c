@@ -26,7 +26,7 @@ struct AttnEntry {
     DType dt;
     int head_dim;
     bool causal;
-    unsigned features; /* FEAT_*: attention_ext.tsr's flags */
+    unsigned features; /* FEAT_*: attention_ext.tsr's flags; the decoding kernels' BM | BN << 8 */
     char target[16];
     tsr_module *mod;
     tsr_kernel *kernel;
@@ -60,6 +60,11 @@ static int make_defines(Defines *x, const char *kernel, const char *target, DTyp
                              : attention_config(target, dt, head_dim, causal);
         b.bm = cfg.bm;
         b.bn = cfg.bn;
+    } else if (!strcmp(kernel, TSR_ATTENTION_DECODE_SPLIT)) {
+        AttnBlocks d = { (int)(features & 0xff), (int)(features >> 8 & 0xff), 4 };
+        b = d;
+    } else if (!strcmp(kernel, TSR_ATTENTION_DECODE_COMBINE)) {
+        b = attention_decode_combine_config(target, dt, head_dim);
     } else if (!strcmp(kernel, TSR_ATTENTION_BWD_DKDV)) {
         b = attention_bwd_config(target, dt, head_dim, causal).dkdv;
     } else if (!strcmp(kernel, TSR_ATTENTION_BWD_DQ)) {
@@ -72,8 +77,9 @@ static int make_defines(Defines *x, const char *kernel, const char *target, DTyp
     int n = 0;
     x->defs[n++] = (tsr_define){ "T", dtype_name(dt) };
     x->defs[n++] = (tsr_define){ "D", x->d };
-    if (b.bm) { /* not the preprocessing kernel, which has no mask or blocks to tune */
+    if (b.bm) /* not the preprocessing kernel, which has no mask or blocks to tune */
         x->defs[n++] = (tsr_define){ "BM", x->bm };
+    if (b.bn) { /* nor the decoding's combine kernel, which has rows only */
         x->defs[n++] = (tsr_define){ "BN", x->bn };
         x->defs[n++] = (tsr_define){ "CAUSAL", causal ? "true" : "false" };
     }
@@ -97,6 +103,10 @@ static const char *source_of(const char *kernel, const char **name)
     if (!strcmp(kernel, TSR_ATTENTION_EXT_KERNEL)) {
         *name = "attention_ext.tsr";
         return tsr_attention_ext_source;
+    }
+    if (!strcmp(kernel, TSR_ATTENTION_DECODE_SPLIT) || !strcmp(kernel, TSR_ATTENTION_DECODE_COMBINE)) {
+        *name = "attention_decode.tsr";
+        return tsr_attention_decode_source;
     }
     *name = "attention_bwd.tsr";
     return tsr_attention_bwd_source;
@@ -187,10 +197,11 @@ static const char *const scale_name[] = { "scale" };
 /* What both passes check before compiling anything: no NULL tensor, q's
  * dtype, `rank` dimensions where names[i] is a q-like tensor (the first nq:
  * 4 for [B, H, S, D], 3 for a packed [total, H, D]), a head dim the kernels
- * take, whole groups of query heads. The launches check the rest (dtypes
- * and shapes against the kernels' parameters). */
+ * take, whole groups of query heads (k's heads in its dimension kvh). The
+ * launches check the rest (dtypes and shapes against the kernels'
+ * parameters). */
 static tsr_status check_args(tsr_context *ctx, const char *fn, const DLTensor *const *ts, const char *const *names,
-                             int n, int nq, int rank, DType *dt)
+                             int n, int nq, int rank, int kvh, DType *dt)
 {
     for (int i = 0; i < n; i++)
         if (!ts[i])
@@ -205,16 +216,16 @@ static tsr_status check_args(tsr_context *ctx, const char *fn, const DLTensor *c
         if (ts[i]->ndim != rank || !ts[i]->shape)
             return rt_fail(ctx, TSR_ERR_LAUNCH, "tensor '%s' must have %d dimensions %s, not %d", names[i], rank,
                            rank == 4 ? "[B, H, S, D]" : "[total, H, D]", ts[i]->ndim);
-    int64_t head_dim = q->shape[rank - 1], hq = q->shape[1], hkv = k->shape[1];
+    int64_t head_dim = q->shape[rank - 1], hq = q->shape[1], hkv = k->shape[kvh];
     if (head_dim <= 0 || head_dim > 256 || head_dim % 16)
         return rt_fail(ctx, TSR_ERR_UNSUPPORTED,
                        "head dim %lld: the attention kernels take multiples of 16 up to 256 (64, 128 and 256 are tuned)",
                        (long long)head_dim);
     if (hq > 0 && (hkv <= 0 || hq % hkv))
         return rt_fail(ctx, TSR_ERR_LAUNCH,
-                       "q has %lld heads (dimension 1) and k has %lld: the query heads must be a multiple of the "
-                       "key/value heads",
-                       (long long)hq, (long long)hkv);
+                       "q has %lld heads (dimension 1) and k has %lld (dimension %d): the query heads must be a "
+                       "multiple of the key/value heads",
+                       (long long)hq, (long long)hkv, kvh);
     return TSR_OK;
 }
 
@@ -325,6 +336,130 @@ static double extent(int local, int x)
     return local ? (double)(x < 0 ? -1 : x) : -1.0;
 }
 
+/* The [B, Hkv, G * Sq, ...] view of a [B, Hq, Sq, ...] tensor (G = Hq /
+ * Hkv) that packs a GQA group's query heads into one tile: possible when
+ * the heads' rows are evenly spaced (stride of dimension 1 = Sq times that
+ * of dimension 2), as in a contiguous tensor. False when they are not. */
+static bool grouped_view(const DLTensor *t, int64_t hkv, DLTensor *v, int64_t *shape, int64_t *strides)
+{
+    int n = t->ndim;
+    int64_t st[4], acc = 1;
+    for (int i = n - 1; i >= 0; i--) {
+        st[i] = t->strides ? t->strides[i] : acc;
+        acc *= t->shape[i] > 0 ? t->shape[i] : 1;
+    }
+    int64_t g = t->shape[1] / hkv;
+    if (g > 1 && t->shape[2] > 0 && st[1] != t->shape[2] * st[2])
+        return false;
+    *v = *t;
+    for (int i = 0; i < n; i++) {
+        shape[i] = t->shape[i];
+        strides[i] = st[i];
+    }
+    shape[1] = hkv;
+    shape[2] = g * t->shape[2];
+    strides[1] = g * st[1];
+    v->shape = shape;
+    v->strides = strides;
+    return true;
+}
+
+/* The number of splits when the options leave it to the library: enough
+ * programs to fill a large GPU twice (132 SMs), at most one per page of the
+ * longest sequence the block table holds. */
+static int auto_splits(int64_t programs, int64_t max_pages)
+{
+    int64_t want = programs > 0 ? (2 * 132 + programs - 1) / programs : 1;
+    want = want > max_pages ? max_pages : want;
+    return want < 1 ? 1 : want > 256 ? 256 : (int)want;
+}
+
+/* The decoding options' own checks, before the tensors'. */
+static tsr_status check_decode_options(tsr_context *ctx, const tsr_attention_options *op)
+{
+    const char *fn = "tsr_attention_forward_ex";
+    if (op->local || op->softcap > 0 || op->alibi_slopes || op->cu_seqlens_q)
+        return rt_fail(ctx, TSR_ERR_UNSUPPORTED,
+                       "%s: decoding from a paged cache takes no window, soft-cap, ALiBi or cu_seqlens", fn);
+    if (!op->cache_seqlens)
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "%s: a block_table needs cache_seqlens", fn);
+    if (op->num_splits < 0)
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "%s: num_splits %d is negative", fn, op->num_splits);
+    return TSR_OK;
+}
+
+/* Decoding against a paged cache (opts->block_table): the split kernel,
+ * then the combine kernel, of kernels/attention_decode.tsr, with the
+ * partial results in a workspace from tsr_malloc. */
+static tsr_status decode(tsr_context *ctx, const DLTensor *q, const DLTensor *k, const DLTensor *v, const DLTensor *o,
+                         const DLTensor *lse, const tsr_attention_options *op, DType dt, float scale, void *stream)
+{
+    const char *fn = "tsr_attention_forward_ex";
+    const DLTensor *bt = op->block_table, *sk = op->cache_seqlens;
+    if (bt->ndim != 2 || !bt->shape || bt->dtype.code != kDLInt || bt->dtype.bits != 32 || bt->dtype.lanes != 1)
+        return rt_fail(ctx, TSR_ERR_LAUNCH, "%s: block_table must be int32 [B, pages per sequence]", fn);
+    if (k->shape[1] < 1)
+        return rt_fail(ctx, TSR_ERR_LAUNCH, "%s: the cache's pages hold %lld keys", fn, (long long)k->shape[1]);
+    int64_t B = q->shape[0], hkv = k->shape[2], sq = q->shape[2];
+    int64_t gshape[3][4], gstrides[3][4];
+    DLTensor gq, go, gl;
+    if (!grouped_view(q, hkv, &gq, gshape[0], gstrides[0]) || !grouped_view(o, hkv, &go, gshape[1], gstrides[1]) ||
+        !grouped_view(lse, hkv, &gl, gshape[2], gstrides[2]))
+        return rt_fail(ctx, TSR_ERR_LAUNCH,
+                       "%s: q, o and lse must hold each head's rows evenly spaced (as contiguous tensors do) to "
+                       "pack a group's query heads into one tile",
+                       fn);
+    int64_t rows = q->shape[1] / hkv * sq, page = k->shape[1];
+    int head_dim = (int)q->shape[3];
+    const char *target = tsr_context_default_target(ctx);
+    AttnBlocks blk = attention_decode_config(target, dt, head_dim, (int)(rows > 1 << 20 ? 1 << 20 : rows),
+                                             (int)(page > 1 << 20 ? 1 << 20 : page));
+    int64_t row_blocks = (rows + blk.bm - 1) / blk.bm;
+    int splits = op->num_splits ? op->num_splits : auto_splits(B * hkv * row_blocks, bt->shape[1]);
+    tsr_kernel *ks, *kc;
+    tsr_status s = specialization(ctx, TSR_ATTENTION_DECODE_SPLIT, dt, head_dim, op->causal != 0,
+                                  (unsigned)blk.bm | (unsigned)blk.bn << 8, &ks);
+    if (s == TSR_OK)
+        s = specialization(ctx, TSR_ATTENTION_DECODE_COMBINE, dt, head_dim, false, 0, &kc);
+    if (s != TSR_OK)
+        return s;
+    /* The workspace: partial outputs f32 [splits, B * Hkv, rows, D], then
+     * their LSEs f32 [splits, B * Hkv, rows]. */
+    int64_t oshape[4] = { splits, B * hkv, rows, head_dim }, lshape[3] = { splits, B * hkv, rows };
+    size_t n_lse = (size_t)splits * (size_t)(B * hkv) * (size_t)rows, n_out = n_lse * (size_t)head_dim;
+    void *ws = NULL;
+    if ((s = tsr_malloc(ctx, sizeof(float) * (n_out + n_lse + 4), &ws)) != TSR_OK)
+        return s;
+    DLTensor opart, lpart;
+    memset(&opart, 0, sizeof opart);
+    opart.data = ws;
+    opart.device = q->device;
+    opart.ndim = 4;
+    opart.dtype = (DLDataType){ kDLFloat, 32, 1 };
+    opart.shape = oshape;
+    lpart = opart;
+    lpart.ndim = 3;
+    lpart.shape = lshape;
+    lpart.byte_offset = sizeof(float) * ((n_out + 3) / 4 * 4); /* 16-byte aligned */
+    static const char *const sp[] = { "Q", "KC", "VC", "BT", "SeqK", "OP", "LP" };
+    const DLTensor *st[] = { &gq, k, v, bt, sk, &opart, &lpart };
+    static const char *const snames[] = { "scale", "sq" };
+    double sv[2] = { scale, (double)sq };
+    Scalars ssc = { snames, sv, 2 }, none = { NULL, NULL, 0 };
+    static const char *const cp[] = { "OP", "LP", "O", "LSE" };
+    const DLTensor *ct[] = { &opart, &lpart, &go, &gl };
+    s = launch(ctx, ks, sp, st, 7, &ssc, stream);
+    if (s == TSR_OK)
+        s = launch(ctx, kc, cp, ct, 4, &none, stream);
+    if (s != TSR_OK) { /* keep the first failure's message */
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", tsr_context_error(ctx));
+        tsr_free(ctx, ws);
+        return rt_fail(ctx, s, "%s", msg);
+    }
+    return tsr_free(ctx, ws);
+}
+
 tsr_status tsr_attention_forward_ex(tsr_context *ctx, const DLTensor *q, const DLTensor *k, const DLTensor *v,
                                     const DLTensor *o, const DLTensor *lse, const tsr_attention_options *opts,
                                     void *stream)
@@ -346,7 +481,15 @@ tsr_status tsr_attention_forward_ex(tsr_context *ctx, const DLTensor *q, const D
     const DLTensor *ts[] = { q, k, v, o, lse };
     static const char *const names[] = { "q", "k", "v", "o", "lse" };
     DType dt;
-    if ((s = check_args(ctx, "tsr_attention_forward", ts, names, 5, 4, packed ? 3 : 4, &dt)) != TSR_OK)
+    if (given.block_table) { /* decoding: k and v are the paged cache [pages, P, Hkv, D] */
+        if ((s = check_decode_options(ctx, &given)) != TSR_OK)
+            return s;
+        if ((s = check_args(ctx, "tsr_attention_forward_ex", ts, names, 5, 4, 4, 2, &dt)) != TSR_OK)
+            return s;
+        float sc = given.scale != 0 ? given.scale : (float)(1.0 / sqrt((double)q->shape[3]));
+        return decode(ctx, q, k, v, o, lse, &given, dt, sc, stream);
+    }
+    if ((s = check_args(ctx, "tsr_attention_forward", ts, names, 5, 4, packed ? 3 : 4, 1, &dt)) != TSR_OK)
         return s;
     if (lse->ndim != (packed ? 2 : 3) || !lse->shape)
         return rt_fail(ctx, TSR_ERR_LAUNCH, "tensor 'lse' must have %s, not %d dimensions",
@@ -393,7 +536,7 @@ tsr_status tsr_attention_backward(tsr_context *ctx, const DLTensor *q, const DLT
     const DLTensor *ts[] = { q, k, v, o, dout, dq, dk, dv, lse };
     static const char *const names[] = { "q", "k", "v", "o", "dout", "dq", "dk", "dv", "lse" };
     DType dt;
-    if ((s = check_args(ctx, "tsr_attention_backward", ts, names, 9, 8, 4, &dt)) != TSR_OK)
+    if ((s = check_args(ctx, "tsr_attention_backward", ts, names, 9, 8, 4, 1, &dt)) != TSR_OK)
         return s;
     int head_dim = (int)q->shape[3];
     bool c = causal != 0;

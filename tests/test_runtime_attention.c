@@ -10,6 +10,7 @@
  * batches through the API on interp and emu, and its option errors. */
 #include "attn_bwd_check.h"
 #include "attn_check.h"
+#include "attn_decode_check.h"
 #include "attn_ext_check.h"
 #include "rt_suite.h"
 
@@ -370,6 +371,58 @@ static void forward_ex(void **state)
     }
 }
 
+/* attn_decode_check's runner for tsr_attention_forward_ex with a block
+ * table: the caches, table and lengths to the device, the call, o and lse
+ * back (the library keeps its own split workspace). */
+typedef struct {
+    tsr_context *ctx;
+    int splits; /* 0: the library's choice */
+} DecodeRunner;
+
+static bool run_api_decode(const AttnDecodeCase *c, AttnDecodeTensors *t, void *arg, StrBuf *err)
+{
+    DecodeRunner *r = arg;
+    HostTensor *h[7] = { &t->q, &t->kc, &t->vc, &t->o, &t->lse, &t->bt, &t->seqk };
+    DevTensor d[7];
+    for (int i = 0; i < 7; i++)
+        dev_upload(r->ctx, h[i], &d[i]);
+    tsr_attention_options o;
+    tsr_attention_options_init(&o);
+    o.scale = (float)t->scale;
+    o.causal = c->causal;
+    o.block_table = &d[5].t;
+    o.cache_seqlens = &d[6].t;
+    o.num_splits = r->splits;
+    tsr_status s = tsr_attention_forward_ex(r->ctx, &d[0].t, &d[1].t, &d[2].t, &d[3].t, &d[4].t, &o, NULL);
+    if (s == TSR_OK)
+        s = tsr_stream_synchronize(r->ctx, NULL);
+    if (s != TSR_OK)
+        sb_printf(err, "%s: %s", tsr_status_name(s), tsr_context_error(r->ctx));
+    dev_download(r->ctx, &d[3], &t->o);
+    dev_download(r->ctx, &d[4], &t->lse);
+    for (int i = 0; i < 7; i++)
+        dev_free(r->ctx, &d[i]);
+    return s == TSR_OK;
+}
+
+/* Decoding through the API on interp and emu: GQA 4 with Sq 3 and a page
+ * that does not divide the lengths, given splits and the library's. */
+static void forward_ex_decode(void **state)
+{
+    (void)state;
+    static const int seqk[] = { 45, 0, 130 };
+    for (int k = 0; k < 2; k++) {
+        DecodeRunner r = { suite_context(k ? TSR_DEVICE_EMU : TSR_DEVICE_INTERP), 0 };
+        for (int splits = 0; splits <= 3; splits += 3) {
+            AttnDecodeCase c = { 3, 8, 2, 3, k ? 128 : 64, true, 24, splits ? splits : 1, seqk };
+            r.splits = splits;
+            AttnErrors e = attn_decode_check_with(k ? DT_BF16 : DT_F16, &c, 77 + (uint64_t)splits, run_api_decode, &r);
+            attn_decode_check_assert(&e, k ? DT_BF16 : DT_F16, &c, "tsr_attention_forward_ex (block_table)");
+        }
+        tsr_context_destroy(r.ctx);
+    }
+}
+
 static void forward_ex_errors(void **state)
 {
     (void)state;
@@ -401,6 +454,21 @@ static void forward_ex_errors(void **state)
     o.cu_seqlens_k = &cu;
     assert_int_equal(tsr_attention_forward_ex(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, &o, NULL), TSR_ERR_LAUNCH);
     assert_non_null(strstr(tsr_context_error(ctx), "tensor 'q' must have 3 dimensions [total, H, D]"));
+    /* Decoding: a block table needs the lengths, and takes none of the
+     * other features. */
+    o.cu_seqlens_q = o.cu_seqlens_k = NULL;
+    int64_t bts[2] = { 1, 2 };
+    DLTensor table = { a.mem, { kDLCPU, 0 }, 2, i32, bts, NULL, 0 };
+    o.block_table = &table;
+    assert_int_equal(tsr_attention_forward_ex(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, &o, NULL),
+                     TSR_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(tsr_context_error(ctx), "a block_table needs cache_seqlens"));
+    o.cache_seqlens = &cu;
+    o.softcap = 2;
+    assert_int_equal(tsr_attention_forward_ex(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, &o, NULL), TSR_ERR_UNSUPPORTED);
+    assert_non_null(strstr(tsr_context_error(ctx), "decoding from a paged cache takes no window"));
+    o.softcap = 0;
+    o.block_table = o.cache_seqlens = NULL;
     /* A struct from a newer version with a field set that this one does
      * not know; one older than the first is refused too. */
     struct {
@@ -512,7 +580,7 @@ int main(void)
         cmocka_unit_test(errors),        cmocka_unit_test(interp_all),    cmocka_unit_test(emu_f16_d64),
         cmocka_unit_test(emu_bf16_d128), cmocka_unit_test(emu_f16_d256),  cmocka_unit_test(backward_errors),
         cmocka_unit_test(backward_interp), cmocka_unit_test(backward_emu),
-        cmocka_unit_test(forward_ex),      cmocka_unit_test(forward_ex_errors),
+        cmocka_unit_test(forward_ex),      cmocka_unit_test(forward_ex_errors), cmocka_unit_test(forward_ex_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,8 +69,40 @@ static float *gather_keys(const float *cache, const int32_t *bt, int mp, int b, 
     return dst;
 }
 
+/* The kernels of attn_decode_check_run and their runner. */
+typedef struct {
+    const AttnDecodeModules *m;
+    KernelRunner run;
+    void *ctx;
+} KernelPair;
+
+static bool run_kernels(const AttnDecodeCase *c, AttnDecodeTensors *t, void *arg, StrBuf *err)
+{
+    KernelPair *kp = arg;
+    KernelArg sargs[9] = { arg_tensor(grouped(t->q, c->Hkv)), arg_tensor(t->kc), arg_tensor(t->vc),
+                           arg_tensor(t->bt), arg_tensor(t->seqk), arg_tensor(t->op), arg_tensor(t->lp),
+                           arg_scalar(t->scale), arg_scalar(c->Sq) };
+    KernelArg cargs[4] = { arg_tensor(t->op), arg_tensor(t->lp), arg_tensor(grouped(t->o, c->Hkv)),
+                           arg_tensor(grouped(t->lse, c->Hkv)) };
+    if (!kp->run(module_func(kp->m->split, TSR_ATTENTION_DECODE_SPLIT), sargs, 9, kp->ctx, err)) {
+        sb_printf(err, " (the split kernel)");
+        return false;
+    }
+    if (!kp->run(module_func(kp->m->combine, TSR_ATTENTION_DECODE_COMBINE), cargs, 4, kp->ctx, err)) {
+        sb_printf(err, " (the combine kernel)");
+        return false;
+    }
+    return true;
+}
+
 AttnErrors attn_decode_check_run(const AttnDecodeModules *m, DType dt, const AttnDecodeCase *c, uint64_t seed,
                                  KernelRunner run, void *ctx)
+{
+    KernelPair kp = { m, run, ctx };
+    return attn_decode_check_with(dt, c, seed, run_kernels, &kp);
+}
+
+AttnErrors attn_decode_check_with(DType dt, const AttnDecodeCase *c, uint64_t seed, AttnDecodeRunner run, void *ctx)
 {
     Rng rng;
     rng_seed(&rng, seed);
@@ -91,54 +123,54 @@ AttnErrors attn_decode_check_run(const AttnDecodeModules *m, DType dt, const Att
         perm[i] = perm[j];
         perm[j] = t;
     }
+    AttnDecodeTensors t;
     int64_t btshape[2] = { c->B, mp }, sshape[1] = { c->B };
-    HostTensor bt = tensor_new(DT_I32, 2, btshape), seqk = tensor_new(DT_I32, 1, sshape);
-    int32_t *btv = bt.data;
+    t.bt = tensor_new(DT_I32, 2, btshape);
+    t.seqk = tensor_new(DT_I32, 1, sshape);
+    int32_t *btv = t.bt.data;
     for (int b = 0, next = 0; b < c->B; b++) {
         int n = pages_of(c->seqk[b], c->page);
         for (int i = 0; i < mp; i++)
             btv[(int64_t)b * mp + i] = i < n ? perm[next++] : -1;
-        ((int32_t *)seqk.data)[b] = c->seqk[b];
+        ((int32_t *)t.seqk.data)[b] = c->seqk[b];
     }
     int M = c->Hq / c->Hkv * c->Sq;
     int64_t qshape[4] = { c->B, c->Hq, c->Sq, c->D }, cshape[4] = { np, c->page, c->Hkv, c->D },
             lshape[3] = { c->B, c->Hq, c->Sq }, oshape[4] = { c->splits, (int64_t)c->B * c->Hkv, M, c->D },
             lpshape[3] = { c->splits, (int64_t)c->B * c->Hkv, M };
-    HostTensor q = tensor_new(dt, 4, qshape), kc = tensor_new(dt, 4, cshape), vc = tensor_new(dt, 4, cshape);
-    HostTensor o = tensor_new(dt, 4, qshape), lse = tensor_new(DT_F32, 3, lshape);
-    HostTensor op = tensor_new(DT_F32, 4, oshape), lp = tensor_new(DT_F32, 3, lpshape);
-    tensor_fill_normal(&q, &rng, 1.0);
-    tensor_fill_normal(&kc, &rng, 1.0);
-    tensor_fill_normal(&vc, &rng, 1.0);
-    HostTensor *poisoned[] = { &o, &lse, &op, &lp };
+    t.q = tensor_new(dt, 4, qshape);
+    t.kc = tensor_new(dt, 4, cshape);
+    t.vc = tensor_new(dt, 4, cshape);
+    t.o = tensor_new(dt, 4, qshape);
+    t.lse = tensor_new(DT_F32, 3, lshape);
+    t.op = tensor_new(DT_F32, 4, oshape);
+    t.lp = tensor_new(DT_F32, 3, lpshape);
+    t.scale = 1.0 / sqrt((double)c->D);
+    tensor_fill_normal(&t.q, &rng, 1.0);
+    tensor_fill_normal(&t.kc, &rng, 1.0);
+    tensor_fill_normal(&t.vc, &rng, 1.0);
+    HostTensor *poisoned[] = { &t.o, &t.lse, &t.op, &t.lp };
     for (int i = 0; i < 4; i++)
         tensor_poison(poisoned[i]);
 
-    double scale = 1.0 / sqrt((double)c->D);
-    KernelArg sargs[9] = { arg_tensor(grouped(q, c->Hkv)), arg_tensor(kc), arg_tensor(vc), arg_tensor(bt),
-                           arg_tensor(seqk), arg_tensor(op), arg_tensor(lp), arg_scalar(scale), arg_scalar(c->Sq) };
-    KernelArg cargs[4] = { arg_tensor(op), arg_tensor(lp), arg_tensor(grouped(o, c->Hkv)),
-                           arg_tensor(grouped(lse, c->Hkv)) };
     StrBuf err;
     sb_init(&err);
-    if (!run(module_func(m->split, TSR_ATTENTION_DECODE_SPLIT), sargs, 9, ctx, &err))
-        fail_msg("the split kernel failed: %s", err.data);
-    if (!run(module_func(m->combine, TSR_ATTENTION_DECODE_COMBINE), cargs, 4, ctx, &err))
-        fail_msg("the combine kernel failed: %s", err.data);
+    if (!run(c, &t, ctx, &err))
+        fail_msg("decoding failed: %s", err.data);
     sb_free(&err);
 
-    float *qf = tensor_to_float(&q), *kf = tensor_to_float(&kc), *vf = tensor_to_float(&vc);
+    float *qf = tensor_to_float(&t.q), *kf = tensor_to_float(&t.kc), *vf = tensor_to_float(&t.vc);
     AttnRowScratch sc = attn_row_scratch(c->D);
     AttnErrors e = { 0 };
     for (int b = 0; b < c->B; b++) {
         int nk = c->seqk[b];
-        AttnShape s = { 1, c->Hq, c->Hkv, c->Sq, nk, c->D, c->causal, scale };
+        AttnShape s = { 1, c->Hq, c->Hkv, c->Sq, nk, c->D, c->causal, t.scale };
         AttnInputs in = { qf + (int64_t)b * c->Hq * c->Sq * c->D, gather_keys(kf, btv, mp, b, nk, c->page, c->Hkv, c->D),
                           gather_keys(vf, btv, mp, b, nk, c->page, c->Hkv, c->D) };
         for (int h = 0; h < c->Hq; h++)
             for (int r = 0; r < c->Sq; r++) {
                 int64_t row = ((int64_t)b * c->Hq + h) * c->Sq + r;
-                attn_measure_row(&e, &s, NULL, &in, dt, 0, h, r, &o, row * c->D, &lse, row, &sc);
+                attn_measure_row(&e, &s, NULL, &in, dt, 0, h, r, &t.o, row * c->D, &t.lse, row, &sc);
             }
         free((void *)in.k);
         free((void *)in.v);
@@ -148,7 +180,7 @@ AttnErrors attn_decode_check_run(const AttnDecodeModules *m, DType dt, const Att
     free(kf);
     free(vf);
     free(perm);
-    HostTensor *all[] = { &q, &kc, &vc, &o, &lse, &op, &lp, &bt, &seqk };
+    HostTensor *all[] = { &t.q, &t.kc, &t.vc, &t.o, &t.lse, &t.op, &t.lp, &t.bt, &t.seqk };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         tensor_free(all[i]);
     return e;

@@ -25,8 +25,25 @@ typedef struct {
 AttnDecodeModules attn_decode_compile(const char *target, DType dt, const AttnDecodeCase *c);
 void attn_decode_free(AttnDecodeModules *m);
 
-/* Runs the split and the combine kernel with run (fails the test if a
- * launch fails) and measures the errors. */
+/* The host tensors of one run: q, o [B, Hq, Sq, D], lse [B, Hq, Sq], the
+ * caches kc, vc [pages, P, Hkv, D], the block table bt [B, pages per
+ * sequence] and seqk [B]; op and lp, the split workspace [splits, B * Hkv,
+ * rows, ...] (poisoned, as o and lse are). */
+typedef struct {
+    HostTensor q, kc, vc, o, lse, op, lp, bt, seqk;
+    double scale;
+} AttnDecodeTensors;
+
+/* Runs decoding on t (the outputs: o and lse), false with a message in err
+ * on failure. */
+typedef bool (*AttnDecodeRunner)(const AttnDecodeCase *c, AttnDecodeTensors *t, void *ctx, StrBuf *err);
+
+/* Makes the inputs, runs run, measures the errors (fails the test if run
+ * fails). */
+AttnErrors attn_decode_check_with(DType dt, const AttnDecodeCase *c, uint64_t seed, AttnDecodeRunner run, void *ctx);
+
+/* The same with the split and the combine kernel of m, each launched by
+ * run (with its ctx). */
 AttnErrors attn_decode_check_run(const AttnDecodeModules *m, DType dt, const AttnDecodeCase *c, uint64_t seed,
                                  KernelRunner run, void *ctx);
 void attn_decode_check_assert(const AttnErrors *e, DType dt, const AttnDecodeCase *c, const char *what);
