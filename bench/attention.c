@@ -258,11 +258,17 @@ static tsr_status flush_l2(Bench *b, int round)
     return s;
 }
 
+static tsr_status upload(Bench *b, DevTensor *d, const uint16_t *bits)
+{
+    return CTX_CALL(b, "tsr_memcpy", tsr_memcpy(b->ctx, d->mem, bits, d->bytes, TSR_COPY_HOST_TO_DEVICE, NULL));
+}
+
 /* ------------------------------------------------------ implementations */
 
 typedef struct {
     DevTensor q, k, v, o, lse;      /* Tessera's */
     DevTensor slopes, cuq, cuk;     /* its features' tensors (--alibi, --varlen) */
+    DevTensor table, seqk;          /* --paged: k and v are the caches, these their block table and lengths */
     DevTensor dout, dq, dk, dv;     /* and its backward's */
     DevTensor ref_o, scores, probs; /* the reference's */
     int heads_per_launch;           /* of the reference */
@@ -294,6 +300,11 @@ static tsr_status run_tessera(Bench *b, const BenchConfig *c, Buffers *x)
         op.cu_seqlens_q = &x->cuq.t;
         op.cu_seqlens_k = &x->cuk.t;
         op.max_seqlen_q = c->Sq;
+    }
+    if (c->feat.paged) {
+        op.block_table = &x->table.t;
+        op.cache_seqlens = &x->seqk.t;
+        op.num_splits = c->feat.splits;
     }
     return CTX_CALL(b, "tsr_attention_forward_ex",
                     tsr_attention_forward_ex(b->ctx, &x->q.t, &x->k.t, &x->v.t, &x->o.t, &x->lse.t, &op, NULL));
@@ -767,10 +778,6 @@ static void measure_impl(Bench *b, Impl impl, BenchResult *r, Buffers *x, const 
     set_status(res, "ok");
 }
 
-static tsr_status upload(Bench *b, DevTensor *d, const uint16_t *bits)
-{
-    return CTX_CALL(b, "tsr_memcpy", tsr_memcpy(b->ctx, d->mem, bits, d->bytes, TSR_COPY_HOST_TO_DEVICE, NULL));
-}
 
 /* A backward configuration: O and LSE from one forward run, then the
  * backward measured. */
@@ -778,7 +785,7 @@ static void measure_backward(Bench *b, BenchResult *r, const Inputs *in)
 {
     const BenchConfig *c = &r->c;
     if (bench_features_on(&c->feat)) {
-        set_status(&r->tessera, "skipped (the backward pass takes no window, soft-cap, ALiBi or packed batch)");
+        set_status(&r->tessera, "skipped (the backward pass takes no window, soft-cap, ALiBi, packing or paging)");
         set_status(&r->reference, "skipped (no reference backward)");
         return;
     }
@@ -851,6 +858,59 @@ static tsr_status packed_tensors(Bench *b, const BenchConfig *c, Buffers *x)
     return s;
 }
 
+/* A decoding step's paged cache (--paged P): the keys and values of the
+ * dense [B, Hkv, Sk, D] inputs (which the reference reads) scattered into
+ * pages of P rows, [pages, P, Hkv, D], in an order a seeded shuffle gives
+ * (a block table is rarely in order); the block table and the lengths (Sk
+ * each). */
+static tsr_status paged_tensors(Bench *b, const BenchConfig *c, const Inputs *in, Buffers *x)
+{
+    int P = c->feat.paged, per = (c->Sk + P - 1) / P;
+    int64_t np = (int64_t)c->B * per;
+    int64_t cs[4] = { np > 0 ? np : 1, P, c->Hkv, c->D }, ts[2] = { c->B, per > 0 ? per : 1 }, ls[1] = { c->B };
+    size_t page_elems = (size_t)P * (size_t)c->Hkv * (size_t)c->D;
+    int32_t *table = calloc((size_t)(ts[0] * ts[1]), sizeof(int32_t)), *lens = malloc(sizeof(int32_t) * (size_t)c->B);
+    uint16_t *cache = calloc((size_t)cs[0] * page_elems, sizeof(uint16_t));
+    tsr_status s = table && lens && cache ? TSR_OK : failed(b, TSR_ERR_OUT_OF_MEMORY, "paged cache", "out of host memory");
+    SplitMix rng = { 99 };
+    for (int64_t i = 0; s == TSR_OK && i < np; i++) { /* a shuffled assignment of pages */
+        int64_t j = (int64_t)(splitmix_next(&rng) % (uint64_t)(i + 1));
+        table[i] = table[j];
+        table[j] = (int32_t)i;
+    }
+    DevTensor *caches[2] = { &x->k, &x->v };
+    for (int t = 0; t < 2 && s == TSR_OK; t++) {
+        const uint16_t *src = in->bits[1 + t];
+        for (int bi = 0; bi < c->B; bi++)
+            for (int h = 0; h < c->Hkv; h++)
+                for (int j = 0; j < c->Sk; j++) {
+                    int64_t page = table[(int64_t)bi * per + j / P], row = j % P;
+                    memcpy(cache + ((page * P + row) * c->Hkv + h) * c->D,
+                           src + (((int64_t)bi * c->Hkv + h) * c->Sk + j) * c->D, sizeof(uint16_t) * (size_t)c->D);
+                }
+        s = dev_tensor(b, caches[t], c->dt, 4, cs);
+        if (s == TSR_OK)
+            s = upload(b, caches[t], cache);
+    }
+    for (int bi = 0; bi < c->B; bi++)
+        lens[bi] = c->Sk;
+    if (s == TSR_OK)
+        s = dev_tensor(b, &x->table, DT_F32, 2, ts); /* 4-byte elements; the dtype follows */
+    if (s == TSR_OK)
+        s = dev_tensor(b, &x->seqk, DT_F32, 1, ls);
+    x->table.t.dtype = x->seqk.t.dtype = (DLDataType){ kDLInt, 32, 1 };
+    if (s == TSR_OK)
+        s = CTX_CALL(b, "tsr_memcpy",
+                     tsr_memcpy(b->ctx, x->table.mem, table, x->table.bytes, TSR_COPY_HOST_TO_DEVICE, NULL));
+    if (s == TSR_OK)
+        s = CTX_CALL(b, "tsr_memcpy",
+                     tsr_memcpy(b->ctx, x->seqk.mem, lens, x->seqk.bytes, TSR_COPY_HOST_TO_DEVICE, NULL));
+    free(table);
+    free(lens);
+    free(cache);
+    return s;
+}
+
 /* The ALiBi slopes of --alibi on the device. */
 static tsr_status alibi_tensor(Bench *b, const BenchConfig *c, Buffers *x)
 {
@@ -880,10 +940,13 @@ static void measure_config(Bench *b, BenchResult *r, const Inputs *in)
     tsr_status s = c->feat.nvarlen ? packed_tensors(b, c, &x) : TSR_OK;
     if (s == TSR_OK && !c->feat.nvarlen)
         s = dev_tensor(b, &x.q, c->dt, 4, qs);
-    if (s == TSR_OK && !c->feat.nvarlen)
+    bool dense_kv = !c->feat.nvarlen && !c->feat.paged;
+    if (s == TSR_OK && dense_kv)
         s = dev_tensor(b, &x.k, c->dt, 4, ks);
-    if (s == TSR_OK && !c->feat.nvarlen)
+    if (s == TSR_OK && dense_kv)
         s = dev_tensor(b, &x.v, c->dt, 4, ks);
+    if (s == TSR_OK && c->feat.paged)
+        s = paged_tensors(b, c, in, &x);
     if (s == TSR_OK && !c->feat.nvarlen)
         s = dev_tensor(b, &x.o, c->dt, 4, qs);
     if (s == TSR_OK && !c->feat.nvarlen)
@@ -892,9 +955,9 @@ static void measure_config(Bench *b, BenchResult *r, const Inputs *in)
         s = alibi_tensor(b, c, &x);
     if (s == TSR_OK)
         s = upload(b, &x.q, in->bits[0]);
-    if (s == TSR_OK)
+    if (s == TSR_OK && !c->feat.paged)
         s = upload(b, &x.k, in->bits[1]);
-    if (s == TSR_OK)
+    if (s == TSR_OK && !c->feat.paged)
         s = upload(b, &x.v, in->bits[2]);
     RefRows rr;
     memset(&rr, 0, sizeof rr);
@@ -914,7 +977,7 @@ static void measure_config(Bench *b, BenchResult *r, const Inputs *in)
         dev_free(b, &x.lse); /* room for the reference's matrices */
     }
     if (s == TSR_OK && o->reference && bench_features_on(&c->feat)) {
-        set_status(&r->reference, "skipped (the reference attention has no window, soft-cap, ALiBi or packing)");
+        set_status(&r->reference, "skipped (the reference attention has no window, soft-cap, ALiBi, packing or paging)");
     } else if (s == TSR_OK && o->reference) {
         int group = c->Hq / c->Hkv;
         double per_head = (double)c->Sq * c->Sk * (4 + dtype_size(c->dt));
@@ -934,7 +997,8 @@ static void measure_config(Bench *b, BenchResult *r, const Inputs *in)
         set_status(&r->reference, "skipped (--no-reference)");
     }
     ref_rows_free(&rr);
-    DevTensor *all[] = { &x.q, &x.k, &x.v, &x.o, &x.lse, &x.ref_o, &x.scores, &x.probs, &x.slopes, &x.cuq, &x.cuk };
+    DevTensor *all[] = { &x.q, &x.k, &x.v, &x.o, &x.lse, &x.ref_o, &x.scores, &x.probs, &x.slopes, &x.cuq, &x.cuk,
+                         &x.table, &x.seqk };
     for (size_t i = 0; i < TSR_ARRAY_LEN(all); i++)
         dev_free(b, all[i]);
 }

@@ -40,10 +40,13 @@ typedef struct {
     bool alibi;                  /* --alibi: the ALiBi paper's slopes 2^(-8 (h + 1) / H) */
     int varlen[BENCH_MAX_LIST];  /* --varlen LENS: one packed batch, Sq = Sk = each length */
     int nvarlen;
+    int paged;                   /* --paged P: decoding from a cache of P-key pages (Sk keys, Sq = 1
+                                    unless --sq/--sk); 0: off */
+    int splits;                  /* --splits N: split-KV programs (0: the library's choice) */
 } BenchFeatures;
 
 /* Whether any feature is on; a short description ("window 32,0, softcap
- * 30, ALiBi, varlen 4 sequences") or "none". */
+ * 30, ALiBi, varlen 4 sequences", "paged 16, splits 4") or "none". */
 bool bench_features_on(const BenchFeatures *f);
 void bench_features_text(const BenchFeatures *f, char *buf, size_t n);
 /* ALiBi's slope of head h of H. */

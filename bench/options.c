@@ -224,6 +224,12 @@ bool bench_parse_attention(BenchOptions *o, int argc, char **argv, char *err, si
         } else if (!strcmp(a, "--varlen")) {
             if (!bench_parse_int_list(v, o->feat.varlen, BENCH_MAX_LIST, &o->feat.nvarlen, 0, 1 << 20))
                 FAIL("--varlen %s: a comma-separated list of sequence lengths (0 allowed)", v);
+        } else if (!strcmp(a, "--paged")) {
+            if (!parse_int(v, 1, 1 << 20, &o->feat.paged))
+                FAIL("--paged %s: keys per page, a positive number", v);
+        } else if (!strcmp(a, "--splits")) {
+            if (!parse_int(v, 1, 1 << 16, &o->feat.splits))
+                FAIL("--splits %s: a positive number of split-KV programs", v);
         } else if (!strcmp(a, "--no-reference")) {
             o->reference = false;
         } else if (!strcmp(a, "--quiet")) {
@@ -240,6 +246,10 @@ bool bench_parse_attention(BenchOptions *o, int argc, char **argv, char *err, si
         FAIL("give either --seqlen or --sq/--sk");
     if (o->feat.nvarlen && (o->sq || o->set_seqlens || o->set_batch))
         FAIL("--varlen gives the batch and its lengths: not with --seqlen, --sq/--sk or --batch");
+    if (o->feat.paged && (o->feat.local || o->feat.softcap > 0 || o->feat.alibi || o->feat.nvarlen))
+        FAIL("--paged (decoding) takes no --window, --softcap, --alibi or --varlen");
+    if (o->feat.splits && !o->feat.paged)
+        FAIL("--splits goes with --paged");
     if (o->kv_heads && o->heads && o->heads % o->kv_heads)
         FAIL("--heads %d is not a multiple of --kv-heads %d", o->heads, o->kv_heads);
     return true;
@@ -247,7 +257,7 @@ bool bench_parse_attention(BenchOptions *o, int argc, char **argv, char *err, si
 
 bool bench_features_on(const BenchFeatures *f)
 {
-    return f->local || f->softcap > 0 || f->alibi || f->nvarlen > 0;
+    return f->local || f->softcap > 0 || f->alibi || f->nvarlen > 0 || f->paged > 0;
 }
 
 void bench_features_text(const BenchFeatures *f, char *buf, size_t n)
@@ -262,6 +272,11 @@ void bench_features_text(const BenchFeatures *f, char *buf, size_t n)
         len += (size_t)snprintf(buf + len, n - len, "ALiBi, ");
     if (f->nvarlen && len < n)
         len += (size_t)snprintf(buf + len, n - len, "varlen %d sequences, ", f->nvarlen);
+    if (f->paged && len < n)
+        len += (size_t)snprintf(buf + len, n - len, "paged %d, ", f->paged);
+    if (f->paged && len < n)
+        len += f->splits ? (size_t)snprintf(buf + len, n - len, "splits %d, ", f->splits)
+                         : (size_t)snprintf(buf + len, n - len, "splits auto, ");
     if (len >= 2 && len < n)
         buf[len - 2] = 0; /* the last ", " */
     else if (len == 0)
@@ -308,7 +323,7 @@ int bench_configs(const BenchOptions *o, tsr_device_kind device, BenchConfig *ou
                     k.causal = c;
                     k.D = dims[d];
                     k.feat = o->feat;
-                    k.Sq = o->feat.nvarlen ? longest : o->sq ? o->sq : seqlens[s / 2];
+                    k.Sq = o->feat.nvarlen ? longest : o->sq ? o->sq : o->feat.paged ? 1 : seqlens[s / 2];
                     k.Sk = o->feat.nvarlen ? longest : o->sk ? o->sk : seqlens[s / 2];
                     k.B = o->feat.nvarlen ? o->feat.nvarlen
                           : o->batch  ? o->batch

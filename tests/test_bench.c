@@ -85,7 +85,8 @@ static void options(void **state)
         "--device tpu", "--dtype f32", "--dtype f16,,bf16", "--d 65", "--d 512", "--seqlen 0", "--seqlen x",
         "--sq 100",     "--sq 1 --sk 2 --seqlen 4", "--heads 6 --kv-heads 4", "--causal maybe", "--reps 0",
         "--pass sideways", "--window 3", "--window 1,2,3", "--window -2,0", "--softcap 0", "--softcap -1",
-        "--varlen 1,-1", "--varlen 4 --seqlen 4", "--varlen 4 --batch 2",
+        "--varlen 1,-1", "--varlen 4 --seqlen 4", "--varlen 4 --batch 2", "--paged 0", "--splits 2",
+        "--paged 16 --window 1,1", "--paged 16 --varlen 3", "--paged 16 --splits 0",
         "--bogus",      "--json",       "stray",
     };
     for (size_t i = 0; i < TSR_ARRAY_LEN(bad); i++)
@@ -119,6 +120,16 @@ static void feature_options(void **state)
     bench_options_init(&o);
     bench_features_text(&o.feat, text, sizeof text);
     assert_string_equal(text, "none");
+    /* Decoding: Sq = 1 against caches of each length, unless --sq/--sk. */
+    assert_true(parse(&o, "--paged 16 --splits 4 --seqlen 100,200 --d 64 --dtype f16 --causal yes"));
+    bench_features_text(&o.feat, text, sizeof text);
+    assert_string_equal(text, "paged 16, splits 4");
+    n = bench_configs(&o, TSR_DEVICE_CUDA, c, 8);
+    assert_int_equal(n, 2);
+    assert_true(c[0].Sq == 1 && c[0].Sk == 100 && c[1].Sq == 1 && c[1].Sk == 200);
+    assert_true(parse(&o, "--paged 7 --sq 4 --sk 50"));
+    bench_features_text(&o.feat, text, sizeof text);
+    assert_string_equal(text, "paged 7, splits auto");
 }
 
 static void shapes(void **state)
@@ -443,6 +454,17 @@ static void run_features(void **state)
                   false, &r, &run);
     assert_false(r[0].tessera.pass);
     assert_int_equal(bench_exit_status(r, n), 1);
+    free(r);
+    /* Decoding from a paged cache: GQA 4, Sq 3, pages of 24 that do not
+     * divide the 100 keys, 3 splits; every row checked. */
+    n = run_small(TSR_DEVICE_INTERP,
+                  "--d 64 --heads 8 --kv-heads 2 --batch 2 --dtype bf16 --causal yes --reps 1 --sq 3 --sk 100 "
+                  "--paged 24 --splits 3 --pass fwd",
+                  false, &r, &run);
+    assert_int_equal(n, 1);
+    assert_string_equal(run.features, "paged 24, splits 3");
+    assert_true(r[0].tessera.pass && r[0].all_rows && r[0].rows_checked == 2 * 8 * 3);
+    assert_int_equal(bench_exit_status(r, n), 0);
     free(r);
 }
 
