@@ -3,11 +3,14 @@
  * and sm_80 code) against the double reference by FlashAttention's rule,
  * on the issue's edge cases: windows wider than the sequence and of 0,
  * empty and length-1 sequences in a packed batch. Outputs are poisoned
- * before each run. `make test` runs every case on one variant each (the
+ * before each run; with a left window on a dense batch, the key blocks
+ * before every row's window are NaN, so that a kernel that loads them
+ * rather than skipping them fails. `make test` runs every case on one variant each (the
  * variants rotate over dtype, head dim and mask) on every device; `make
  * test-attention-full` (TSR_ATTN_FEATURES_FULL=1) every case on every
  * variant: f16 and bf16, D 64/128/256, causal and not. */
 #include "attn_ext_check.h"
+#include "attention_config.h"
 #include "emu_run.h"
 #include "target.h"
 
@@ -38,6 +41,7 @@ typedef struct {
 
 static const Feature features[] = {
     { "window 32,0 (Mistral)", 200, 200, true, 32, 0, 0, false, false },
+    { "window 16,0, Sq << Sk: blocks before it skipped (NaN there)", 70, 600, true, 16, 0, 0, false, false },
     { "window 16,8, Sq < Sk", 113, 203, true, 16, 8, 0, false, false },
     { "window 8,-1 (left only), Sq > Sk", 150, 70, true, 8, -1, 0, false, false },
     { "window -1,4 (right only)", 100, 130, true, -1, 4, 0, false, false },
@@ -90,6 +94,8 @@ static void check_case(const Feature *f, const Variant *v, uint64_t seed)
     AttnExtCase c = case_of(f, v);
     const char *targets[] = { attn_interp_target(), target_default()->name, "sm_80" };
     for (int t = 0; t < 3; t++) {
+        if (f->local && f->wl >= 0 && !f->varlen)
+            c.nan_skipped_blocks = attention_ext_config(targets[t], v->dt, v->D, v->causal, false).bn;
         TirModule *m = attn_ext_compile(targets[t], v->dt, &c, 0, 0);
         TirFunc *fn = module_func(m, "attention_fwd_ext");
         EmuRunOptions o = { 0 };
@@ -139,6 +145,7 @@ FEATURE_TEST(8)
 FEATURE_TEST(9)
 FEATURE_TEST(10)
 FEATURE_TEST(11)
+FEATURE_TEST(12)
 
 int main(void)
 {
@@ -147,7 +154,8 @@ int main(void)
         cmocka_unit_test(feature_3), cmocka_unit_test(feature_4),  cmocka_unit_test(feature_5),
         cmocka_unit_test(feature_6), cmocka_unit_test(feature_7),  cmocka_unit_test(feature_8),
         cmocka_unit_test(feature_9), cmocka_unit_test(feature_10), cmocka_unit_test(feature_11),
+        cmocka_unit_test(feature_12),
     };
-    _Static_assert(NFEATURES == 12, "one test per feature case");
+    _Static_assert(NFEATURES == 13, "one test per feature case");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

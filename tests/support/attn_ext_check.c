@@ -117,6 +117,19 @@ AttnErrors attn_ext_check_run(TirFunc *f, DType dt, const AttnExtCase *c, uint64
     tensor_fill_normal(&q, &rng, 1.0);
     tensor_fill_normal(&k, &rng, 1.0);
     tensor_fill_normal(&v, &rng, 1.0);
+    if (c->nan_skipped_blocks && !bt.packed) {
+        /* Row 0 sees the leftmost keys of all (windows move right with the rows). */
+        int first = 0, seen = attention_visible_keys(&s, &feat, 0, &first);
+        int64_t skipped = seen ? first / c->nan_skipped_blocks * c->nan_skipped_blocks : 0;
+        for (int b = 0; b < s.B; b++)
+            for (int h = 0; h < s.Hkv; h++)
+                for (int64_t j = 0; j < skipped; j++)
+                    for (int d = 0; d < s.D; d++) {
+                        int64_t at = (((int64_t)b * s.Hkv + h) * s.Sk + j) * s.D + d;
+                        tensor_set(&k, at, NAN);
+                        tensor_set(&v, at, NAN);
+                    }
+    }
     tensor_poison(&o);
     tensor_poison(&lse);
     HostTensor cuq = i32_vector(bt.q0, bt.packed ? bt.nseq + 1 : 0), cuk = i32_vector(bt.k0, bt.packed ? bt.nseq + 1 : 0);

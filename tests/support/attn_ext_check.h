@@ -17,6 +17,11 @@ typedef struct {
     AttnFeatures f;
     bool alibi;
     const int *seq_q, *seq_k;
+    /* A dense batch's key blocks of this many keys (the kernel's BN) that
+     * lie wholly before every row's window are NaN in K and V: a kernel
+     * that loaded them (masking them rather than skipping them) writes NaN,
+     * as 0 * NaN is NaN. 0: none. */
+    int nan_skipped_blocks;
 } AttnExtCase;
 
 /* Compiles kernels/attention_ext.tsr with the features of c: block sizes
