@@ -73,13 +73,22 @@ LLVMValueRef em_call_intrinsic(Emitter *em, const char *const *names, LLVMTypeRe
     tsr_die("no LLVM intrinsic named %s in this LLVM", names[0]);
 }
 
-LLVMValueRef em_barrier(Emitter *em)
+void em_barrier(Emitter *em)
 {
+    if (em->barrier_threads) {
+        InlinePtx a;
+        ptx_begin(&a, em, PTX_SIDE_EFFECTS | PTX_CLOBBERS_MEMORY | PTX_CONVERGENT);
+        ptx_text(&a, "bar.sync 1, %d;", em->barrier_threads);
+        ptx_call(&a);
+        return;
+    }
     static const char *const names[] = { "llvm.nvvm.barrier0", "llvm.nvvm.barrier.cta.sync.aligned.all", NULL };
-    if (LLVMLookupIntrinsicID(names[0], strlen(names[0])))
-        return em_call_intrinsic(em, names, NULL, 0, NULL, 0);
+    if (LLVMLookupIntrinsicID(names[0], strlen(names[0]))) {
+        em_call_intrinsic(em, names, NULL, 0, NULL, 0);
+        return;
+    }
     LLVMValueRef zero = em_i32(em, 0);
-    return em_call_intrinsic(em, names + 1, NULL, 0, &zero, 1);
+    em_call_intrinsic(em, names + 1, NULL, 0, &zero, 1);
 }
 
 static LLVMValueRef sreg(Emitter *em, const char *name)
@@ -578,6 +587,7 @@ static void emit_inst(Emitter *em, const TirInst *in)
     case TIR_ASYNC_COMMIT: em->target->emit->stage_commit(em, in); break;
     case TIR_ASYNC_WAIT: em->target->emit->stage_wait(em, in, (int)in->ival); break;
     case TIR_ASYNC_RELEASE: em->target->emit->stage_release(em, in); break;
+    case TIR_ASYNC_ACQUIRE: em->target->emit->stage_acquire(em, in); break;
     case TIR_SMEM_TILE: {
         const TirBuffer *buf = &f->buffers.data[in->buf];
         int64_t stage_bytes = ttype_numel(buf->type) * dtype_size(buf->type.dt);
@@ -605,14 +615,19 @@ static void emit_inst(Emitter *em, const TirInst *in)
     }
 }
 
-static void emit_block(Emitter *em, BlockId b)
+void em_emit_insts(Emitter *em, const InstId *ids, int n)
 {
-    TirBlock *bl = tir_block(em->f, b);
-    for (int i = 0; i < bl->insts.len && !em->failed; i++) {
-        const TirInst *in = tir_inst(em->f, bl->insts.data[i]);
+    for (int i = 0; i < n && !em->failed; i++) {
+        const TirInst *in = tir_inst(em->f, ids[i]);
         lineinfo_at(em, in->pos);
         emit_inst(em, in);
     }
+}
+
+static void emit_block(Emitter *em, BlockId b)
+{
+    TirBlock *bl = tir_block(em->f, b);
+    em_emit_insts(em, bl->insts.data, bl->insts.len);
 }
 
 /* ------------------------------------------------------------- the frame */
@@ -671,7 +686,9 @@ static void declare_tma_params(Emitter *em, const AbiSlot *slots, int n)
  * memory rules out anyway. */
 static int min_blocks_per_sm(const Emitter *em, size_t smem)
 {
-    int threads = 32 * em->f->warps;
+    if (em->min_blocks)
+        return em->min_blocks;
+    int threads = em->threads;
     int by_smem = (int)((size_t)em->target->smem_per_sm / (smem + 1024));
     int by_regs = em->target->regs_per_sm / (threads * 168);
     int n = by_smem < by_regs ? by_smem : by_regs;
@@ -691,7 +708,7 @@ static void mark_kernel(Emitter *em, size_t smem)
 {
     unsigned major = 0, minor = 0, patch = 0;
     LLVMGetVersion(&major, &minor, &patch);
-    int threads = 32 * em->f->warps, blocks = min_blocks_per_sm(em, smem);
+    int threads = em->threads, blocks = min_blocks_per_sm(em, smem);
     if (major >= 21) {
         /* LLVM 21+ marks kernels with a calling convention and takes launch
          * bounds as function attributes. */
@@ -904,6 +921,7 @@ bool codegen_emit(TirFunc *f, const Target *t, const CodegenOptions *opts, bool 
     em->target = t;
     em->diag = diag;
     arena_init(&em->arena);
+    em->threads = 32 * f->warps;
     if (t->emit->prepare)
         t->emit->prepare(em);
     if (!check_tma_requests(f, opts, diag)) {
@@ -947,7 +965,7 @@ bool codegen_emit(TirFunc *f, const Target *t, const CodegenOptions *opts, bool 
         int ptx_slot = oom_defer_free(ptx);
         out->kernel_name = tsr_xstrdup(f->name);
         out->smem_bytes = f->smem_bytes;
-        out->threads = 32 * f->warps;
+        out->threads = em->threads;
         if (f->tma.len) {
             out->ntma = f->tma.len;
             out->tma = tsr_xmalloc(sizeof *out->tma * (size_t)f->tma.len);

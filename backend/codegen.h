@@ -21,6 +21,10 @@ typedef struct {
     /* Source line information (.file/.loc) in the PTX, for profilers,
      * debuggers and the emulator's fault reports (backend/lineinfo.c). */
     bool line_info;
+    /* Keeps every warp on the kernel's code instead of adding a producer
+     * warpgroup where the target would (sm_90a: backend/README.md), for
+     * ablation and debugging. */
+    bool no_warp_specialize;
 } CodegenOptions;
 
 typedef struct {
@@ -32,6 +36,10 @@ typedef struct {
     TmaRequest *tma;   /* malloc'd: the tensor maps the kernel takes (TirFunc.tma), ntma of them */
     int ntma;
 } CodegenResult;
+
+/* Threads a target may add to a kernel's warps (CodegenResult.threads): a
+ * warp-specialized producer warpgroup. */
+enum { CODEGEN_PRODUCER_THREADS = 128 };
 
 /* The most PTX parameters (pointers, strides, scalars) a kernel may take. */
 enum { CODEGEN_MAX_PARAM_SLOTS = 256 };

@@ -53,6 +53,9 @@ struct TargetEmit {
     void (*stage_commit)(Emitter *em, const TirInst *in);
     void (*stage_wait)(Emitter *em, const TirInst *in, int later);
     void (*stage_release)(Emitter *em, const TirInst *in);
+    /* ASYNC_ACQUIRE, which only families that build producers emit (NULL:
+     * none): waits until the stage may be refilled. */
+    void (*stage_acquire)(Emitter *em, const TirInst *in);
     /* This thread's ordinary stores into a shared tile are done; called
      * before the barrier that hands the tile to every thread (NULL: nothing
      * to do). Hopper's tensor cores read shared memory through the async
@@ -103,6 +106,14 @@ struct Emitter {
     VEC(CoordCache) coords;
     VEC(PatternCache) patterns;
     void *family; /* state of the target family's emitter (TargetEmit.prepare) */
+    /* Threads per block and blocks per multiprocessor to promise ptxas (0:
+     * as shared memory and a 168-register floor allow); 32 x warps and 0
+     * unless the family adds warps of its own (prepare). */
+    int threads, min_blocks;
+    /* Threads that meet at em_barrier: 0, every thread of the block (bar.sync
+     * 0); else named barrier 1 for that many (the warps that run the
+     * kernel's code when others were added). */
+    int barrier_threads;
     Arena arena;
 };
 
@@ -118,7 +129,10 @@ LLVMValueRef em_i32(Emitter *em, int64_t v);
 LLVMValueRef em_i64(Emitter *em, int64_t v);
 LLVMValueRef em_call_intrinsic(Emitter *em, const char *const *names, LLVMTypeRef *overload, int noverload,
                                LLVMValueRef *args, int nargs);
-LLVMValueRef em_barrier(Emitter *em);
+void em_barrier(Emitter *em);
+/* Emits the instructions ids[0..n) in order (a family's own code, such as a
+ * warp-specialized producer built from the kernel's instructions). */
+void em_emit_insts(Emitter *em, const InstId *ids, int n);
 const Layout *em_layout(Emitter *em, ValId v);
 EVal *em_val(Emitter *em, ValId v);
 EVal em_new_val(Emitter *em, int n);

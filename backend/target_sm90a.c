@@ -316,13 +316,6 @@ static void copy16(Emitter *em, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef
     target_sm80_emit.copy16(em, dst, src, src_size);
 }
 
-/* A wgmma reads its stage before the dot's wait returns, and the next
- * stage_wait's barrier comes after that: nothing to do. */
-static void stage_release(Emitter *em, const TirInst *in)
-{
-    (void)em;
-    (void)in;
-}
 
 const TargetEmit target_sm90a_emit = {
     .prepare = sm90a_prepare,
@@ -333,6 +326,7 @@ const TargetEmit target_sm90a_emit = {
     .copy16 = copy16,
     .stage_commit = sm90a_stage_commit,
     .stage_wait = sm90a_stage_wait,
-    .stage_release = stage_release,
+    .stage_release = sm90a_stage_release,
+    .stage_acquire = sm90a_stage_acquire,
     .publish_shared = sm90a_proxy_fence,
 };

@@ -1,6 +1,6 @@
-/* Internals of the wgmma family (sm_90a) shared by its two files:
- * target_sm90a.c (dots, the TargetEmit table) and target_sm90a_tma.c
- * (copies by TMA, mbarrier stages). */
+/* Internals of the wgmma family (sm_90a) shared by its three files:
+ * target_sm90a.c (dots, the TargetEmit table), target_sm90a_tma.c (copies
+ * by TMA, mbarrier stages) and target_sm90a_ws.c (warp specialization). */
 #ifndef TSR_TARGET_SM90A_H
 #define TSR_TARGET_SM90A_H
 
@@ -14,6 +14,34 @@ void sm90a_begin(Emitter *em);
 bool sm90a_copy_tile(Emitter *em, const TirInst *in, LLVMValueRef base);
 void sm90a_stage_commit(Emitter *em, const TirInst *in);
 void sm90a_stage_wait(Emitter *em, const TirInst *in, int later);
+void sm90a_stage_release(Emitter *em, const TirInst *in);
+void sm90a_stage_acquire(Emitter *em, const TirInst *in);
+
+/* Warp specialization (target_sm90a_ws.c): a producer warpgroup added to
+ * the kernel's warps (the consumers) copies one ring's stages by TMA. */
+typedef enum { WS_ALL, WS_PRODUCER, WS_CONSUMER } WsRole;
+typedef VEC(InstId) WsInsts;
+typedef struct {
+    int ring;          /* the ring the producer fills; -1: no producer */
+    int consumers;     /* threads that run the kernel's code: 32 x its warps */
+    InstId first_wait; /* the ring's wait in front of its prologue */
+    WsInsts code;      /* the producer's instructions */
+    WsRole role;       /* whose code is being emitted */
+} WsPlan;
+
+/* Plans a producer for `ring` (whose copies all go by TMA) if the kernel
+ * allows one: fills ws and builds the producer's instructions. */
+bool sm90a_ws_plan(Emitter *em, WsPlan *ws, int ring);
+/* At the start of the body (barriers initialized, the block met): sends
+ * the producer warpgroup to its code, which ends there, and lets the
+ * consumers go on with the kernel's. */
+void sm90a_ws_split(Emitter *em, WsPlan *ws);
+/* The issuing thread's condition for TMA copies: thread 0, or the
+ * producer's first thread while its code is emitted. */
+LLVMValueRef sm90a_ws_issuer(Emitter *em, const WsPlan *ws);
+/* The ring's first wait: the consumers are done with the space's earlier
+ * contents; the producer waits for that before its first copy. */
+void sm90a_ws_handoff(Emitter *em, const WsPlan *ws);
 
 /* Orders this thread's generic writes to shared memory (st.shared and
  * cp.async) before the async proxy's reads of them (wgmma, TMA stores). */

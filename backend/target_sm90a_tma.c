@@ -21,8 +21,11 @@
  * wait for next, and whether a copy into it is outstanding, are bits of
  * per-ring variables (promoted to registers by LLVM). A LOAD of its own
  * has one barrier and waits at once. The block barrier of every stage wait
- * stays: it orders all threads' reads of the stage the prefetch refills
- * (warp specialization replaces it with "empty" barriers). Barriers live
+ * stays: it orders all threads' reads of the stage the prefetch refills.
+ * Under warp specialization (target_sm90a_ws.c) the producer's ring has a
+ * second barrier per stage, "empty", on which every consumer thread arrives
+ * when it releases the stage and which the producer waits for before
+ * refilling it; the consumers then need no block barrier. Barriers live
  * past the shared memory pass_smem planned, initialized once at the start. */
 #include "codegen_internal.h"
 #include "target_families.h"
@@ -49,6 +52,8 @@ struct Sm90aState {
     VEC(BarrierSet) sets;
     int barriers;
     int offset; /* of the first barrier in shared memory */
+    WsPlan ws;
+    int empty; /* the set of the producer's ring's "empty" barriers, -1: none */
 };
 
 static Sm90aState *state(Emitter *em) { return em->family; }
@@ -152,6 +157,14 @@ void sm90a_prepare(Emitter *em)
             }
         }
     }
+    st->ws.ring = st->empty = -1;
+    for (int b = 0; b < f->buffers.len; b++)
+        if (st->buf_set[b] >= 0 && f->buffers.data[b].ring == b && !st->ring_copy16[b] &&
+            sm90a_ws_plan(em, &st->ws, b)) {
+            st->empty = new_set(em, f->buffers.data[b].stages);
+            st->sets.data[st->empty].arrivals = st->ws.consumers;
+            break;
+        }
     if (st->barriers) {
         st->offset = (int)((f->smem_bytes + 7) & ~(size_t)7);
         f->smem_bytes = (size_t)st->offset + 8 * (size_t)st->barriers;
@@ -171,13 +184,14 @@ static LLVMValueRef barrier_at(Emitter *em, int first, LLVMValueRef stage)
     return LLVMBuildPtrToInt(em->b, em_smem_at(em, off), em->t_i32, "");
 }
 
-/* Branches to a new block that only thread 0 runs; returns the block
- * after it, where the caller continues once done. */
+/* Branches to a new block that only the issuing thread runs (thread 0, or
+ * the producer's first); returns the block after it, where the caller
+ * continues once done. */
 static LLVMBasicBlockRef thread0_begin(Emitter *em)
 {
     LLVMBasicBlockRef one = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "tma.thread0");
     LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "tma.all");
-    LLVMBuildCondBr(em->b, LLVMBuildICmp(em->b, LLVMIntEQ, em->tid, em_i32(em, 0), ""), one, after);
+    LLVMBuildCondBr(em->b, sm90a_ws_issuer(em, &state(em)->ws), one, after);
     LLVMPositionBuilderAtEnd(em->b, one);
     return after;
 }
@@ -217,6 +231,7 @@ void sm90a_begin(Emitter *em)
     ptx_call(&fence);
     thread0_end(em, after);
     em_barrier(em);
+    sm90a_ws_split(em, &st->ws);
 }
 
 static LLVMValueRef bit_of(Emitter *em, LLVMValueRef stage)
@@ -281,6 +296,8 @@ bool sm90a_copy_tile(Emitter *em, const TirInst *in, LLVMValueRef base)
         return false;
     const TmaRequest *req = &f->tma.data[st->request[id]];
     bool staged = in->op == TIR_ASYNC_COPY;
+    if (staged && st->ws.role == WS_CONSUMER && f->buffers.data[in->buf].ring == st->ws.ring)
+        return true; /* the producer's */
     BarrierSet *s = &st->sets.data[staged ? st->buf_set[in->buf] : st->set_of[id]];
     LLVMValueRef stage = staged ? em_val(em, in->args[in->nargs - 1])->e[0] : em_i32(em, 0);
     const Layout *l = staged ? &f->layouts.data[f->buffers.data[in->buf].layout] : tir_layout(f, in->res[0]);
@@ -333,6 +350,13 @@ static BarrierSet *ring_set(Emitter *em, const TirInst *in)
     return set >= 0 ? &state(em)->sets.data[set] : NULL;
 }
 
+/* Whether a stage operation is on the producer's ring. */
+static bool on_producer_ring(Emitter *em, const TirInst *in)
+{
+    const WsPlan *ws = &state(em)->ws;
+    return in && ws->ring >= 0 && in->buf == ws->ring && ws->role != WS_ALL;
+}
+
 /* Whether a stage operation's ring has cp.async copies (NULL: a LOAD's). */
 static bool has_copy16(Emitter *em, const TirInst *in) { return !in || state(em)->ring_copy16[in->buf]; }
 
@@ -344,8 +368,26 @@ void sm90a_stage_commit(Emitter *em, const TirInst *in)
 
 /* cp.async copies: this thread's landed, then fenced for the async proxy;
  * TMA copies: the stage's barrier phase; then the block meets. */
+/* On the producer's ring: a consumer waits for its stage's barrier alone,
+ * and at the ring's first wait lets the producer start; after the loop
+ * nothing is in flight, and the consumers meet before the space is reused. */
+static void ws_stage_wait(Emitter *em, const TirInst *in)
+{
+    Sm90aState *st = state(em);
+    if (in->nargs)
+        wait_stage(em, ring_set(em, in), em_val(em, in->args[0])->e[0]);
+    else if (in - em->f->insts.data == st->ws.first_wait)
+        sm90a_ws_handoff(em, &st->ws);
+    else
+        em_barrier(em);
+}
+
 void sm90a_stage_wait(Emitter *em, const TirInst *in, int later)
 {
+    if (on_producer_ring(em, in)) {
+        ws_stage_wait(em, in);
+        return;
+    }
     bool copy16 = has_copy16(em, in);
     if (copy16)
         target_sm80_wait_copies(em, later);
@@ -357,4 +399,42 @@ void sm90a_stage_wait(Emitter *em, const TirInst *in, int later)
     if (copy16)
         sm90a_proxy_fence(em);
     em_barrier(em);
+}
+
+/* A consumer thread is done reading the stage: it arrives on the stage's
+ * "empty" barrier. Elsewhere a wgmma read its stage before the dot's wait
+ * returned, and the next stage wait's block barrier comes after that:
+ * nothing to do. */
+void sm90a_stage_release(Emitter *em, const TirInst *in)
+{
+    Sm90aState *st = state(em);
+    if (!on_producer_ring(em, in))
+        return;
+    InlinePtx a;
+    ptx_begin(&a, em, SYNC_FLAGS);
+    int bar = ptx_in(&a, barrier_at(em, st->sets.data[st->empty].first, em_val(em, in->args[0])->e[0]));
+    ptx_text(&a, "mbarrier.arrive.shared::cta.b64 _, [$%d];", bar);
+    ptx_call(&a);
+}
+
+/* The producer refills a stage it filled before only once every consumer
+ * has released it: the stage's "empty" barrier (its busy bit says whether
+ * it was filled). */
+void sm90a_stage_acquire(Emitter *em, const TirInst *in)
+{
+    Sm90aState *st = state(em);
+    tsr_assert(st->ws.role == WS_PRODUCER);
+    BarrierSet *e = &st->sets.data[st->empty];
+    LLVMValueRef stage = em_val(em, in->args[0])->e[0], bit = bit_of(em, stage);
+    LLVMValueRef busy = LLVMBuildLoad2(em->b, em->t_i32, e->busy, "");
+    LLVMValueRef used = LLVMBuildICmp(em->b, LLVMIntNE, LLVMBuildAnd(em->b, busy, bit, ""), em_i32(em, 0), "");
+    LLVMBasicBlockRef wait = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "ws.acquire");
+    LLVMBasicBlockRef free_ = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "ws.free");
+    LLVMBuildCondBr(em->b, used, wait, free_);
+    LLVMPositionBuilderAtEnd(em->b, wait);
+    wait_stage(em, e, stage);
+    LLVMBuildBr(em->b, free_);
+    LLVMPositionBuilderAtEnd(em->b, free_);
+    busy = LLVMBuildLoad2(em->b, em->t_i32, e->busy, "");
+    LLVMBuildStore(em->b, LLVMBuildOr(em->b, busy, bit, ""), e->busy);
 }

@@ -1,7 +1,7 @@
 /* The tessera command line: compile a .tsr file and print any stage.
  *
  *   tessera compile FILE.tsr [-D NAME=VALUE]... [--kernel NAME] [--target NAME]
- *                   [--emit tokens|ast|tir|layout|llvm|ptx] [--dump-passes] [--line-info] [-o FILE]
+ *                   [--emit tokens|ast|tir|layout|llvm|ptx] [--dump-passes] [--line-info] [--no-warp-specialize] [-o FILE]
  *   tessera run FILE.tsr ...   (run.c: launch a kernel with arguments made from specs)
  *
  * Exit status: 0 success, 1 errors in the program, 2 bad usage or I/O. */
@@ -22,7 +22,7 @@ static void usage(FILE *f)
     target_names(targets, sizeof targets, "|", "|");
     fprintf(f,
             "usage: tessera compile FILE.tsr [-D NAME=VALUE]... [--kernel NAME] [--target %s]\n"
-            "                      [--emit tokens|ast|tir|layout|llvm|ptx] [--dump-passes] [--line-info] [-o FILE]\n"
+            "                      [--emit tokens|ast|tir|layout|llvm|ptx] [--dump-passes] [--line-info] [--no-warp-specialize] [-o FILE]\n"
             "       tessera run FILE.tsr --arg NAME=SPEC... [options]   (tessera run --help)\n"
             "       tessera --version\n"
             "The default target is %s.\n",
@@ -35,6 +35,7 @@ typedef struct {
     int ndefs;
     bool dump_passes;
     bool line_info; /* .file/.loc in the PTX (--line-info) */
+    bool no_warp_specialize; /* --no-warp-specialize */
 } Options;
 
 static int parse_args(int argc, char **argv, Options *o)
@@ -83,6 +84,8 @@ static int parse_args(int argc, char **argv, Options *o)
             o->dump_passes = true;
         } else if (!strcmp(a, "--line-info")) {
             o->line_info = true;
+        } else if (!strcmp(a, "--no-warp-specialize")) {
+            o->no_warp_specialize = true;
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "tessera: unknown option '%s'\n", a);
             return 2;
@@ -130,7 +133,7 @@ static void emit_gpu(const Options *o, TirModule *m, StrBuf *out, StrBuf *dump, 
         diag_error_nopos(diag, "%s has %d kernels; choose one with --kernel NAME", o->file, m->funcs.len);
         return;
     }
-    CodegenOptions co = { o->target, true, 0, 0, o->line_info };
+    CodegenOptions co = { o->target, true, 0, 0, o->line_info, o->no_warp_specialize };
     CodegenResult r;
     bool llvm = !strcmp(o->emit, "llvm");
     if (compile_ptx(m->funcs.data[0], &co, llvm, dump, &r, diag)) {

@@ -276,7 +276,10 @@ typedef struct tsr_compile_options {
  * GPU profilers and debuggers show it. Off by default: the PTX is then
  * exactly what it was; with it, ptxas 13 made the same SASS for every kernel
  * measured (backend/lineinfo.c). Part of the JIT cache key. */
-enum { TSR_COMPILE_LINE_INFO = 1 << 0 };
+/* TSR_COMPILE_NO_WARP_SPECIALIZE: no producer warpgroup on sm_90a (the
+ * kernel's warps copy their own tiles, as on sm_80), for ablation and
+ * debugging (backend/README.md). Part of the JIT cache key. */
+enum { TSR_COMPILE_LINE_INFO = 1 << 0, TSR_COMPILE_NO_WARP_SPECIALIZE = 1 << 1 };
 
 /* Fills *opts with the defaults: struct_size, then all zero. */
 TSR_API void tsr_compile_options_init(tsr_compile_options *opts);

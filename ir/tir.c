@@ -263,6 +263,7 @@ bool tir_op_is_pure(TirOp op)
     case TIR_ASYNC_COMMIT:
     case TIR_ASYNC_WAIT:
     case TIR_ASYNC_RELEASE:
+    case TIR_ASYNC_ACQUIRE:
     case TIR_SMEM_TILE: return false;
     default: return true;
     }

@@ -53,7 +53,8 @@ typedef struct {
     X(FOR, "for") X(IF, "if") X(YIELD, "yield")                                        \
     /* code generation */                                                              \
     X(CONVERT, "convert") X(ASYNC_COPY, "async_copy") X(ASYNC_COMMIT, "async_commit")  \
-    X(ASYNC_WAIT, "async_wait") X(ASYNC_RELEASE, "async_release") X(SMEM_TILE, "smem_tile")
+    X(ASYNC_WAIT, "async_wait") X(ASYNC_RELEASE, "async_release") X(SMEM_TILE, "smem_tile") \
+    X(ASYNC_ACQUIRE, "async_acquire")
 
 typedef enum {
 #define X(name, text) TIR_##name,
@@ -116,6 +117,9 @@ enum { TIR_FOR_EXIT = 1 }; /* TirInst.kind of a FOR that can stop early */
  *   ASYNC_RELEASE args: stage; every thread is done reading it, so it may be
  *                 refilled.
  *   SMEM_TILE     args: stage; the tile held in that stage of buffer `buf`.
+ *   ASYNC_ACQUIRE args: stage; waits until every thread has released the
+ *                 stage's previous contents (a warp-specialized producer,
+ *                 which the sm_90a emitter builds, before refilling it).
  * Targets lower these their own way (TargetEmit): cp.async commit groups and
  * wait_group counts on sm_80, mbarrier phases on Hopper. */
 typedef struct {
@@ -141,6 +145,11 @@ typedef struct {
     TType type; /* of one stage's tile */
     int offset; /* in shared memory (pass_smem.c) */
     int ring;   /* the first buffer of its loop's ring (buffers of a ring are consecutive) */
+    /* Of a ring's first buffer: the pipelined FOR, the wait in front of its
+     * prologue, and the induction variable the copies inside the loop are
+     * for (the iteration S-1 ahead of the current one). */
+    InstId loop, first_wait;
+    ValId ahead;
 } TirBuffer;
 
 typedef struct {

@@ -86,6 +86,7 @@ static void print_inst(StrBuf *out, TirFunc *f, InstId id, int depth)
         break;
     case TIR_ASYNC_COMMIT:
     case TIR_ASYNC_RELEASE:
+    case TIR_ASYNC_ACQUIRE:
         sb_puts(out, " stage ");
         print_val(out, in->args[0]);
         break;

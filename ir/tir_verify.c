@@ -215,6 +215,7 @@ static bool check_types(Verifier *v, InstId id, const TirInst *in)
         break;
     case TIR_ASYNC_COMMIT:
     case TIR_ASYNC_RELEASE:
+    case TIR_ASYNC_ACQUIRE:
     case TIR_ASYNC_WAIT:
         want_args = in->op == TIR_ASYNC_WAIT && in->nargs == 0 ? 0 : 1;
         want_res = 0;

@@ -14,10 +14,18 @@ typedef struct {
 } AttnRow;
 
 static const AttnRow table[] = {
-    /* target  dtype head_dim causal   BM  BN */
-    { NULL,    0,    64,      0,     { 64, 64 } },
-    { NULL,    0,    128,     0,     { 64, 64 } },
-    { NULL,    0,    256,     0,     { 64, 32 } },
+    /* target  dtype head_dim causal   BM  BN  W */
+    /* sm_90a: two consumer warpgroups of 64 rows each beside the producer
+     * warpgroup the compiler adds (backend/README.md, warp specialization):
+     * FlashAttention-3's shape, 168 registers at entry growing to 240, 0
+     * spills (ptxas 13.0); the largest key blocks whose two stages fit the
+     * 227 KB of shared memory. */
+    { "sm_90a", 0,   64,      0,     { 128, 128, 8 } },
+    { "sm_90a", 0,   128,     0,     { 128, 128, 8 } },
+    { "sm_90a", 0,   256,     0,     { 128, 64, 8 } },
+    { NULL,    0,    64,      0,     { 64, 64, 0 } },
+    { NULL,    0,    128,     0,     { 64, 64, 0 } },
+    { NULL,    0,    256,     0,     { 64, 32, 0 } },
 };
 
 AttnConfig attention_config(const char *target, DType dt, int head_dim, bool causal)
@@ -29,17 +37,21 @@ AttnConfig attention_config(const char *target, DType dt, int head_dim, bool cau
             return r->cfg;
     }
     /* Unlisted head dims: keep the K/V tile small as D grows. */
-    AttnConfig dflt = { 64, head_dim > 128 ? 32 : 64 };
+    AttnConfig dflt = { 64, head_dim > 128 ? 32 : 64, 0 };
     return dflt;
 }
 
 AttnConfig attention_ext_config(const char *target, DType dt, int head_dim, bool causal, bool varlen)
 {
+    (void)dt;
+    (void)causal;
     if (varlen && head_dim > 128) { /* ptxas -v: 32 x 16 spills on sm_90a, 32 x 32 on sm_80 */
-        AttnConfig small = { 32, target && !strcmp(target, "sm_90a") ? 32 : 16 };
+        AttnConfig small = { 32, target && !strcmp(target, "sm_90a") ? 32 : 16, 0 };
         return small;
     }
-    return attention_config(target, dt, head_dim, causal);
+    /* 64-row blocks on its 4 warps (the plain kernel's sm_90a blocks take 8) */
+    AttnConfig cfg = { 64, head_dim > 128 ? 32 : 64, 0 };
+    return cfg;
 }
 
 /* The backward kernels hold two f32 accumulators of [BN, D] (dK/dV) or one

@@ -10,6 +10,7 @@
 
 typedef struct {
     int bm, bn; /* rows of Q and of K/V per block (the kernel's BM and BN) */
+    int warps;  /* the kernel's W; 0: its default (4) */
 } AttnConfig;
 
 /* The configuration for one specialization; never fails (unlisted cases get
@@ -17,9 +18,10 @@ typedef struct {
 AttnConfig attention_config(const char *target, DType dt, int head_dim, bool causal);
 
 /* The same for kernels/attention_ext.tsr (the forward pass with windows,
- * soft-capping, ALiBi and packed batches): the plain kernel's blocks, but
- * a packed batch at head dims above 128 takes 32-row blocks, since its
- * row-by-row store of a sequence's last block spills with 64. */
+ * soft-capping, ALiBi and packed batches, on 4 warps): 64 x 64 blocks (64 x
+ * 32 above D=128), but a packed batch at head dims above 128 takes 32-row
+ * blocks, since its row-by-row store of a sequence's last block spills with
+ * 64. */
 AttnConfig attention_ext_config(const char *target, DType dt, int head_dim, bool causal, bool varlen);
 
 /* The backward pass (kernels/attention_bwd.tsr): block sizes and warps of

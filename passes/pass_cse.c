@@ -136,6 +136,9 @@ bool tir_pass_cse(TirFunc *f, const Target *t)
         if (f->grid[i] != TIR_NONE)
             f->grid[i] = renamed(&c, f->grid[i]);
     changed |= cse_block(&c, f->body);
+    for (int i = 0; i < f->buffers.len; i++) /* the values a ring records */
+        if (f->buffers.data[i].ahead != TIR_NONE)
+            f->buffers.data[i].ahead = renamed(&c, f->buffers.data[i].ahead);
     oom_arena_close(scratch);
     return changed;
 }

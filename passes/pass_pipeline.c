@@ -193,7 +193,8 @@ static int pipeline_loop(TirFunc *f, BlockId parent, int pos, Arena *arena)
     int *bufs = arena_alloc(arena, sizeof(int) * (size_t)loads.len);
     for (int k = 0; k < loads.len; k++) {
         ValId r = tir_inst(f, loads.data[k])->res[0];
-        TirBuffer buf = { tir_val(f, r)->layout, S, tir_type(f, r), -1, f->buffers.len - k };
+        TirBuffer buf = { tir_val(f, r)->layout, S, tir_type(f, r), -1, f->buffers.len - k, TIR_NONE, TIR_NONE,
+                          TIR_NONE };
         vec_push(&f->arena, f->buffers, buf);
         bufs[k] = f->buffers.len - 1;
     }
@@ -245,6 +246,10 @@ static int pipeline_loop(TirFunc *f, BlockId parent, int pos, Arena *arena)
     ValId pst = add_scalar(f, p.body, &nb, arena, TIR_REM, lpos, add_scalar(f, p.body, &nb, arena, TIR_ADD, lpos, st, sm1), sS);
     ValId next = add_scalar(f, p.body, &nb, arena, TIR_REM, lpos, add_scalar(f, p.body, &nb, arena, TIR_ADD, lpos, st, one), sS);
     ValId ivn = add_scalar(f, p.body, &nb, arena, TIR_ADD, lpos, p.iv, add_scalar(f, p.body, &nb, arena, TIR_MUL, lpos, sm1, step));
+    TirBuffer *rb = &f->buffers.data[ring];
+    rb->loop = nid;
+    rb->first_wait = pro.data[0];
+    rb->ahead = ivn;
     emit_copies(&p, loads.data, bufs, loads.len, ivn, pst, p.body, &nb);
     body = tir_block(f, p.body);
     for (int i = 0; i < body->insts.len; i++) {

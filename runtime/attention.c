@@ -60,6 +60,7 @@ static int make_defines(Defines *x, const char *kernel, const char *target, DTyp
                              : attention_config(target, dt, head_dim, causal);
         b.bm = cfg.bm;
         b.bn = cfg.bn;
+        b.warps = cfg.warps; /* 0 for attention_ext.tsr, which has no W */
     } else if (!strcmp(kernel, TSR_ATTENTION_DECODE_SPLIT)) {
         AttnBlocks d = { (int)(features & 0xff), (int)(features >> 8 & 0xff), 4 };
         b = d;

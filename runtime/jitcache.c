@@ -85,6 +85,8 @@ void jit_key(const JitKeyInput *in, char hex[65])
     put_str(&s, mask);
     if (in->line_info) /* only when on: keys without it stay what they were */
         put_str(&s, "line info");
+    if (in->no_warp_specialize)
+        put_str(&s, "no warp specialization");
     put_str(&s, in->kernel);
     char n[16];
     snprintf(n, sizeof n, "%d", in->ndefs);
@@ -177,7 +179,8 @@ static bool parse_requests(const char **p, const char *end, JitEntry *e)
 
 /* Checks an entry's bytes against its checksum and what the caller knows
  * (the key, the kernel's threads); on success fills e (PTX copied). */
-static bool parse_entry(const char *data, size_t len, const char *key, int want_threads, JitEntry *e)
+static bool parse_entry(const char *data, size_t len, const char *key, int want_threads, int extra_threads,
+                        JitEntry *e)
 {
     const char *p = data, *end = data + len;
     size_t ml = strlen(magic);
@@ -194,7 +197,7 @@ static bool parse_entry(const char *data, size_t len, const char *key, int want_
         return false;
     p++;
     size_t n, s, t;
-    if (!parse_size(bytes, &n) || !parse_size(smem, &s) || !parse_size(threads, &t) || (int64_t)t != want_threads ||
+    if (!parse_size(bytes, &n) || !parse_size(smem, &s) || !parse_size(threads, &t) || ((int64_t)t != want_threads && (int64_t)t != want_threads + extra_threads) ||
         s > JIT_MAX_SMEM)
         return false;
     if ((size_t)(end - p) != n || memchr(p, 0, n))
@@ -212,7 +215,7 @@ static bool parse_entry(const char *data, size_t len, const char *key, int want_
     return true;
 }
 
-bool jit_cache_get(JitCache *c, const char *key, int threads, JitEntry *e)
+bool jit_cache_get(JitCache *c, const char *key, int threads, int extra_threads, JitEntry *e)
 {
     memset(e, 0, sizeof *e);
     if (!c->enabled)
@@ -231,7 +234,7 @@ bool jit_cache_get(JitCache *c, const char *key, int threads, JitEntry *e)
             c->stats.corrupt++;
         return false;
     }
-    bool ok = parse_entry(data, len, key, threads, e);
+    bool ok = parse_entry(data, len, key, threads, extra_threads, e);
     free(data);
     if (!ok) {
         free(e->tma);

@@ -37,6 +37,7 @@ typedef struct {
     uint64_t unaligned; /* tensors accessed element by element (CodegenOptions) */
     uint64_t divisible; /* symbolic dims promised to be multiples of 8 */
     bool line_info;     /* .file/.loc in the PTX (CodegenOptions.line_info) */
+    bool no_warp_specialize; /* CodegenOptions.no_warp_specialize */
 } JitKeyInput;
 
 typedef struct {
@@ -61,11 +62,13 @@ void jit_key(const JitKeyInput *in, char hex[65]);
 /* The most dynamic shared memory an entry may claim (no GPU has 1 MB). */
 enum { JIT_MAX_SMEM = 1 << 20 };
 
-/* Reads entry `key` of a kernel that runs `threads` threads per block: true
- * on a hit, with e->ptx and e->tma malloc'd. The requests are only checked
- * for their form here; the caller checks them against the kernel. A damaged entry, or one whose threads are
- * not the kernel's, is counted as corrupt and reads as a miss. */
-bool jit_cache_get(JitCache *c, const char *key, int threads, JitEntry *e);
+/* Reads entry `key` of a kernel whose warps are `threads` threads, to which
+ * code generation may add `extra_threads` (a producer warpgroup): true on a
+ * hit, with e->ptx and e->tma malloc'd. The requests are only checked for
+ * their form here; the caller checks them against the kernel. A damaged
+ * entry, or one whose threads are neither, is counted as corrupt and reads
+ * as a miss. */
+bool jit_cache_get(JitCache *c, const char *key, int threads, int extra_threads, JitEntry *e);
 /* Stores an entry, atomically; failures only count in the statistics. */
 void jit_cache_put(JitCache *c, const char *key, const JitEntry *e);
 /* The path of an entry (for tests and messages). */

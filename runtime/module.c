@@ -45,7 +45,7 @@ static tsr_status generate(tsr_kernel *k, const KernelVariant *v, bool want_llvm
     Diag diag;
     diag_init(&diag, &src);
     diag.api_defines = true;
-    CodegenOptions co = { m->target, true, v->unaligned, v->divisible, m->line_info };
+    CodegenOptions co = { m->target, true, v->unaligned, v->divisible, m->line_info, m->no_warp_specialize };
     bool ok = compile_ptx(k->f, &co, want_llvm, NULL, r, &diag);
     tsr_status s = ok ? TSR_OK : diag.out_of_memory ? TSR_ERR_OUT_OF_MEMORY : TSR_ERR_COMPILE;
     if (!ok)
@@ -114,11 +114,11 @@ tsr_status rt_prepare_variant(tsr_kernel *k, int which, StrBuf *err)
     if (!v->ptx) {
         bool want_llvm = which == VARIANT_ALIGNED && !k->llvm_ir && (m->kept_ir & TSR_IR_LLVM);
         JitKeyInput in = { m->source, m->len, k->defs, k->f->defines.len, k->f->name, m->target, v->unaligned,
-                           v->divisible, m->line_info };
+                           v->divisible, m->line_info, m->no_warp_specialize };
         char key[65];
         jit_key(&in, key);
         JitEntry e;
-        bool hit = !want_llvm && jit_cache_get(&ctx->cache, key, 32 * k->f->warps, &e);
+        bool hit = !want_llvm && jit_cache_get(&ctx->cache, key, 32 * k->f->warps, CODEGEN_PRODUCER_THREADS, &e);
         if (hit && !requests_fit(k, v, e.tma, e.ntma)) { /* damaged: rebuilt below */
             ctx->cache.stats.hits--;
             ctx->cache.stats.corrupt++;
@@ -255,9 +255,10 @@ static tsr_status module_init(tsr_module *m, const char *source, size_t len, con
     if (o->keep_ir & ~(unsigned)(TSR_IR_TIR | TSR_IR_LLVM | TSR_IR_PTX))
         return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "keep_ir has unknown flags 0x%x", o->keep_ir);
     m->kept_ir = o->keep_ir;
-    if (o->flags & ~(unsigned)TSR_COMPILE_LINE_INFO)
+    if (o->flags & ~(unsigned)(TSR_COMPILE_LINE_INFO | TSR_COMPILE_NO_WARP_SPECIALIZE))
         return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "flags has unknown bits 0x%x", o->flags);
     m->line_info = (o->flags & TSR_COMPILE_LINE_INFO) != 0;
+    m->no_warp_specialize = (o->flags & TSR_COMPILE_NO_WARP_SPECIALIZE) != 0;
     if (!(m->source = ctx_strndup(ctx, source, len)))
         return oom(ctx);
     m->len = len;

@@ -96,6 +96,7 @@ void ptxas_count_sass(const char *text, SassCounts *c)
         c->ldsm += strncmp(p, "LDSM", 4) == 0;
         c->ldgsts += strncmp(p, "LDGSTS", 6) == 0;
         c->utmaldg += strncmp(p, "UTMALDG", 7) == 0;
+        c->usetmaxreg += strncmp(p, "USETMAXREG", 10) == 0;
         c->mufu += strncmp(p, "MUFU", 4) == 0;
     }
 }

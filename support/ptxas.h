@@ -23,6 +23,7 @@ typedef struct {
     int hmma, ldsm, mufu; /* tensor-core mma, ldmatrix, special-function (ex2, lg2, rcp) */
     int hgmma;            /* warpgroup mma (wgmma) */
     int ldgsts, utmaldg;  /* cp.async copies, TMA tensor loads */
+    int usetmaxreg;       /* register reallocation (setmaxnreg) */
 } SassCounts;
 
 /* Writes the ptxas to use into buf: $PTXAS, /usr/local/cuda/bin/ptxas, or

@@ -26,9 +26,9 @@
 
 static const char *const targets[] = { "sm_80", "sm_90a" };
 
-static char *ptx_of(TirFunc *f, const char *target)
+static char *ptx_with(TirFunc *f, const char *target, bool no_warp_specialize)
 {
-    CodegenOptions o = { target, true, 0, 0, false };
+    CodegenOptions o = { target, true, 0, 0, false, no_warp_specialize };
     CodegenResult r;
     Diag diag;
     diag_init(&diag, NULL);
@@ -40,6 +40,8 @@ static char *ptx_of(TirFunc *f, const char *target)
     codegen_result_free(&r);
     return ptx;
 }
+
+static char *ptx_of(TirFunc *f, const char *target) { return ptx_with(f, target, false); }
 
 static char ptxas[4096];
 
@@ -82,13 +84,14 @@ static void attention_variants(void **state)
             for (size_t k = 0; k < 2; k++)
                 for (int causal = 0; causal < 2; causal++) {
                     AttnConfig cfg = attention_config(targets[t], dts[k], dims[d], causal);
-                    char bm[16], bn[16], dbuf[16];
+                    char bm[16], bn[16], dbuf[16], wbuf[16];
                     snprintf(bm, sizeof bm, "%d", cfg.bm);
                     snprintf(bn, sizeof bn, "%d", cfg.bn);
                     snprintf(dbuf, sizeof dbuf, "%d", dims[d]);
-                    Define defs[5] = { { "T", dtype_name(dts[k]) }, { "D", dbuf }, { "BM", bm }, { "BN", bn },
-                                       { "CAUSAL", causal ? "true" : "false" } };
-                    TirModule *m = compile_file_or_fail("kernels/attention.tsr", defs, 5);
+                    snprintf(wbuf, sizeof wbuf, "%d", cfg.warps ? cfg.warps : 4);
+                    Define defs[6] = { { "T", dtype_name(dts[k]) }, { "D", dbuf }, { "BM", bm }, { "BN", bn },
+                                       { "CAUSAL", causal ? "true" : "false" }, { "W", wbuf } };
+                    TirModule *m = compile_file_or_fail("kernels/attention.tsr", defs, 6);
                     char *ptx = ptx_of(module_func(m, "attention_fwd"), targets[t]);
                     /* sm_80: mma.sync from ldmatrix fragments, cp.async copies; sm_90a: wgmma from
                      * descriptors, TMA copies on mbarriers (no mma.sync, ldmatrix or cp.async at all) */
@@ -98,7 +101,11 @@ static void attention_variants(void **state)
                     const char *sm90a[] = { "wgmma.mma_async.sync.aligned.m64n", "wgmma.fence.sync.aligned",
                                             "wgmma.commit_group.sync.aligned", "wgmma.wait_group.sync.aligned 0",
                                             "cp.async.bulk.tensor.4d.shared::cluster.global.tile",
-                                            "mbarrier.arrive.expect_tx", "mbarrier.try_wait.parity", NULL };
+                                            "mbarrier.arrive.expect_tx", "mbarrier.try_wait.parity",
+                                            /* a producer warpgroup (target_sm90a_ws.c) */
+                                            "384 threads per block", "setmaxnreg.dec.sync.aligned.u32 24",
+                                            "setmaxnreg.inc.sync.aligned.u32 240", "bar.arrive 2, 288",
+                                            "mbarrier.arrive.shared::cta.b64", NULL };
                     for (const char **w = hopper ? sm90a : sm80; *w; w++)
                         if (!strstr(ptx, *w))
                             fail_msg("attention %s D=%d %s: no %s in the PTX", targets[t], dims[d],
@@ -111,6 +118,15 @@ static void attention_variants(void **state)
                              dtype_name(dts[k]), dims[d], causal, bm, bn);
                     assert_assembles_clean(ptx, targets[t], what);
                     free(ptx);
+                    if (hopper) { /* and without the producer: the kernel's own warps copy */
+                        ptx = ptx_with(module_func(m, "attention_fwd"), targets[t], true);
+                        if (!strstr(ptx, "256 threads per block") || strstr(ptx, "setmaxnreg") ||
+                            strstr(ptx, "bar.arrive") || !strstr(ptx, "cp.async.bulk.tensor"))
+                            fail_msg("%s without warp specialization: a producer, or no TMA", what);
+                        strncat(what, " no-ws", sizeof what - strlen(what) - 1);
+                        assert_assembles_clean(ptx, targets[t], what);
+                        free(ptx);
+                    }
                     tir_module_free(m);
                 }
 }
@@ -199,7 +215,7 @@ static void attention_decode_variants(void **state)
  * ptxas C75xx warning, and shared memory a block of the target may have. */
 static void backward_kernel_clean(TirFunc *f, const char *target, DType dt, int D, bool causal, bool wgmma)
 {
-    CodegenOptions o = { target, true, 0, 0, false };
+    CodegenOptions o = { target, true, 0, 0, false, false };
     CodegenResult r;
     Diag diag;
     diag_init(&diag, NULL);
@@ -299,7 +315,7 @@ static void unsupported_dot_is_an_error(void **state)
     sb_init(&diags);
     TirModule *m = compile_string("t.tsr", src, NULL, 0, &diags);
     assert_non_null(m);
-    CodegenOptions o = { "sm_90a", true, 0, 0, false };
+    CodegenOptions o = { "sm_90a", true, 0, 0, false, false };
     CodegenResult r;
     Source s = { "t.tsr", src, strlen(src) };
     Diag diag;
@@ -380,6 +396,9 @@ static void sass_counts(void **state)
     assert_int_equal(c.ldsm, 0);
     assert_int_equal(c.ldgsts, 0);
     assert_true(c.utmaldg > 0 && c.mufu > 0 && c.instructions > 50 * c.hgmma);
+    /* the producer gives registers back (the 4 consumer warps start with
+     * 248 at one block per multiprocessor and take none) */
+    assert_int_equal(c.usetmaxreg, 1);
     assert_int_equal(rep.spill_stores, 0);
     assert_int_equal(rep.c75xx, 0);
     free(ptx);
@@ -410,7 +429,7 @@ static void line_info(void **state)
     TirModule *m = compile_file_or_fail("dsl/examples/softmax.tsr", defs, 1);
     char *ptx[2];
     for (int on = 0; on < 2; on++) {
-        CodegenOptions o = { "sm_90a", true, 0, 0, on };
+        CodegenOptions o = { "sm_90a", true, 0, 0, on, false };
         CodegenResult r;
         Source src = { "dsl/examples/softmax.tsr", "", 0 };
         Diag diag;
@@ -482,7 +501,7 @@ static bool emit_with_requests(const TmaRequest *req, int n, uint64_t unaligned,
             fail_msg("no '%s' in\n%s", line, text.data);
         sb_free(&text);
     }
-    CodegenOptions o = { "sm_90a", true, unaligned, 0, false };
+    CodegenOptions o = { "sm_90a", true, unaligned, 0, false, false };
     bool ok = codegen_emit(f, t, &o, true, r, &diag);
     if (diag.out.data)
         sb_puts(diags, diag.out.data);

@@ -332,7 +332,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (int i = 0; i < m->funcs.len; i++) {
                 CodegenOptions co = { targets[hash_bytes(data, size) % 3], (hash_bytes(data, size) >> 8) & 1,
                                       hash_bytes(data, size) >> 16, hash_bytes(data, size) >> 24,
-                                      (hash_bytes(data, size) >> 40) & 1 };
+                                      (hash_bytes(data, size) >> 40) & 1, (hash_bytes(data, size) >> 41) & 1 };
                 CodegenResult r = { 0 };
                 Diag d3;
                 diag_init(&d3, &src);

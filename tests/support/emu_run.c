@@ -37,9 +37,9 @@ static void tensor_access(const KernelArg *args, int nargs, uint64_t *unaligned,
     }
 }
 
-static bool compile_variant(TirFunc *f, const char *target, uint64_t unaligned, CodegenResult *cr, StrBuf *err)
+static bool compile_variant(TirFunc *f, const EmuRunOptions *o, uint64_t unaligned, CodegenResult *cr, StrBuf *err)
 {
-    CodegenOptions co = { target, true, unaligned, 0, false };
+    CodegenOptions co = { o->target, true, unaligned, 0, false, o->no_warp_specialize };
     Diag diag;
     diag_init(&diag, NULL);
     bool ok = compile_ptx(f, &co, false, NULL, cr, &diag);
@@ -53,19 +53,19 @@ static bool compile_variant(TirFunc *f, const char *target, uint64_t unaligned, 
  * prepare_for): the variant for the tensors vectors cannot access, or, when
  * that one asks for a map of a tensor no map can describe, the variant that
  * also accesses those element by element. */
-static bool compile_for(TirFunc *f, const char *target, const KernelArg *args, int nargs, CodegenResult *cr,
+static bool compile_for(TirFunc *f, const EmuRunOptions *o, const KernelArg *args, int nargs, CodegenResult *cr,
                         StrBuf *err)
 {
     uint64_t unaligned, unfit, mapped = 0;
     tensor_access(args, nargs, &unaligned, &unfit);
-    if (!compile_variant(f, target, unaligned, cr, err))
+    if (!compile_variant(f, o, unaligned, cr, err))
         return false;
     for (int r = 0; r < cr->ntma; r++)
         mapped |= cr->tma[r].param < 64 ? (uint64_t)1 << cr->tma[r].param : 0;
     if (!(mapped & unfit))
         return true;
     codegen_result_free(cr);
-    return compile_variant(f, target, unaligned | (mapped & unfit), cr, err);
+    return compile_variant(f, o, unaligned | (mapped & unfit), cr, err);
 }
 
 /* The tensor maps the kernel takes (CodegenResult.tma), encoded for the
@@ -94,7 +94,7 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
     if (f->syms.len > 64 || !kernel_bind_args(f, args, nargs, syms, err) || !kernel_eval_grid(f, args, syms, grid, err))
         return false;
     CodegenResult cr;
-    if (!compile_for(f, o->target, args, nargs, &cr, err))
+    if (!compile_for(f, o, args, nargs, &cr, err))
         return false;
     if (o->ptx)
         *o->ptx = tsr_xstrdup(cr.ptx);
