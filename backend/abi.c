@@ -34,7 +34,10 @@ int abi_slots_with(const TirFunc *f, const TmaRequest *tma, int ntma, AbiSlot *s
             for (int d = 0; d < p->rank; d++)
                 put(slots, max, &n, ABI_I64, i, d);
         } else {
-            AbiKind k = p->dt == DT_F32 ? ABI_F32 : (p->dt == DT_F16 || p->dt == DT_BF16) ? ABI_B16 : ABI_I32;
+            AbiKind k = p->dt == DT_F32                        ? ABI_F32
+                        : (p->dt == DT_F16 || p->dt == DT_BF16) ? ABI_B16
+                        : p->dt == DT_I64                         ? ABI_I64
+                                                                  : ABI_I32;
             put(slots, max, &n, k, i, 0);
         }
     }

@@ -4,7 +4,9 @@
  *   for each TIR parameter, in declaration order:
  *     tensor: its data pointer (8 bytes, global memory), then one i64 stride
  *             per dimension, in elements
- *     scalar: f32/i32: 4 bytes; f16/bf16: 2 bytes (the bits); bool: i32 0 or 1
+ *     scalar: f32/i32/u32: 4 bytes; f16/bf16: 2 bytes (the bits); bool: i32 0
+ *             or 1; i8/u8: an i32 holding the value; i64: 8 bytes (ABI_I64,
+ *             the slot of a scalar parameter rather than a tensor's stride)
  *   then one i32 per symbolic dimension, in TirFunc.syms order;
  *   then one tensor map per TmaRequest, in TirFunc.tma order: 128 bytes,
  *     64-byte aligned, a grid constant (PTX `.param .align 64 .b8 p[128]`,

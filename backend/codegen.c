@@ -583,6 +583,7 @@ static void emit_inst(Emitter *em, const TirInst *in)
     }
     case TIR_EXPAND_DIMS:
     case TIR_TRANSPOSE: set_val(em, in->res[0], *em_val(em, in->args[0])); break;
+    case TIR_RESHAPE: em_reshape(em, in); break;
     case TIR_ASYNC_COPY: em_async_copy(em, in); break;
     case TIR_ASYNC_COMMIT: em->target->emit->stage_commit(em, in); break;
     case TIR_ASYNC_WAIT: em->target->emit->stage_wait(em, in, (int)in->ival); break;
@@ -603,6 +604,10 @@ static void emit_inst(Emitter *em, const TirInst *in)
     case TIR_REDUCE: em_reduce(em, in); break;
     case TIR_LOAD: em_load(em, in); break;
     case TIR_STORE: em_store(em, in); break;
+    case TIR_GATHER: em_gather(em, in); break;
+    case TIR_SCATTER: em_scatter(em, in); break;
+    case TIR_PRINT: em_print(em, in); break;
+    case TIR_ASSERT: em_assert(em, in); break;
     case TIR_FOR: emit_for(em, in); break;
     case TIR_IF: emit_if(em, in); break;
     case TIR_YIELD: break;
@@ -703,23 +708,32 @@ static void add_fn_attr(Emitter *em, const char *key, int value)
     LLVMAddAttributeAtIndex(em->fn, LLVMAttributeFunctionIndex, a);
 }
 
-/* Marks the function as a kernel with its launch bounds. */
+/* Marks the function as a kernel with its launch bounds: the kernel's
+ * resource clauses when it has them (min_blocks; regs alone drops the
+ * computed block count, which would cap the registers below it). */
 static void mark_kernel(Emitter *em, size_t smem)
 {
     unsigned major = 0, minor = 0, patch = 0;
     LLVMGetVersion(&major, &minor, &patch);
-    int threads = em->threads, blocks = min_blocks_per_sm(em, smem);
+    const TirFunc *f = em->f;
+    int threads = em->threads;
+    int blocks = f->min_blocks ? f->min_blocks : f->max_regs ? 0 : min_blocks_per_sm(em, smem);
     if (major >= 21) {
         /* LLVM 21+ marks kernels with a calling convention and takes launch
          * bounds as function attributes. */
         LLVMSetFunctionCallConv(em->fn, 71 /* PTX_Kernel */);
         add_fn_attr(em, "nvvm.maxntid", threads);
-        add_fn_attr(em, "nvvm.minctasm", blocks);
+        if (blocks)
+            add_fn_attr(em, "nvvm.minctasm", blocks);
+        if (f->max_regs)
+            add_fn_attr(em, "nvvm.maxnreg", f->max_regs);
         return;
     }
-    const char *keys[3] = { "kernel", "maxntidx", "minctasm" };
-    int vals[3] = { 1, threads, blocks };
-    for (int i = 0; i < 3; i++) {
+    const char *keys[4] = { "kernel", "maxntidx", "minctasm", "maxnreg" };
+    int vals[4] = { 1, threads, blocks, f->max_regs };
+    for (int i = 0; i < 4; i++) {
+        if (!vals[i])
+            continue;
         LLVMMetadataRef md[3] = { LLVMValueAsMetadata(em->fn),
                                   LLVMMDStringInContext2(em->ctx, keys[i], strlen(keys[i])),
                                   LLVMValueAsMetadata(em_i32(em, vals[i])) };
@@ -753,8 +767,11 @@ static void build_frame(Emitter *em)
             continue; /* declare_tma_params */
         } else if (s->param == TIR_NONE) {
             em->sym[s->dim] = p;
-        } else if (s->kind == ABI_I64) {
+        } else if (s->kind == ABI_I64 && f->params.data[s->param].is_tensor) {
             em->param_stride[s->param][s->dim] = p;
+        } else if (s->kind == ABI_I32 && dtype_size(f->params.data[s->param].dt) == 1 &&
+                   f->params.data[s->param].dt != DT_BOOL) {
+            em->param_ptr[s->param] = LLVMBuildTrunc(em->b, p, em->t_i8, ""); /* i8, u8 */
         } else if (s->kind == ABI_B16) {
             em->param_ptr[s->param] = LLVMBuildBitCast(em->b, p, em_elem_type(em, f->params.data[s->param].dt), "");
         } else if (s->kind == ABI_I32 && f->params.data[s->param].dt == DT_BOOL) {
@@ -822,6 +839,14 @@ bool codegen_check(TirFunc *f, const Target *t, Diag *diag)
                    "symbolic dim one); at most %d can be passed to a GPU kernel: pass fewer, or pack scalars into "
                    "a tensor",
                    f->name, slots, CODEGEN_MAX_PARAM_SLOTS);
+        ok = false;
+    }
+    if (f->max_regs && f->max_regs * 32 * f->warps > t->regs_per_sm) {
+        diag_error(diag, f->regs_pos,
+                   "'regs %d' for %d warps asks for %d registers per block, but a multiprocessor of %s has %d: "
+                   "ask for at most %d registers, or fewer warps",
+                   f->max_regs, f->warps, f->max_regs * 32 * f->warps, t->name, t->regs_per_sm,
+                   t->regs_per_sm / (32 * f->warps));
         ok = false;
     }
     for (BlockId b = 0; b < f->blocks.len; b++) {
@@ -924,7 +949,7 @@ bool codegen_emit(TirFunc *f, const Target *t, const CodegenOptions *opts, bool 
     em->threads = 32 * f->warps;
     if (t->emit->prepare)
         t->emit->prepare(em);
-    if (!check_tma_requests(f, opts, diag)) {
+    if (!check_tma_requests(f, opts, diag) || !codegen_check_smem(f, t, diag)) {
         oom_undefer(slot);
         emitter_dispose(em);
         return false;

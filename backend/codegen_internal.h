@@ -203,6 +203,34 @@ void em_stored_rc(const Layout *s, LLVMValueRef c0, LLVMValueRef c1, LLVMValueRe
 bool em_is_deferred_operand(Emitter *em, ValId v);
 LLVMValueRef em_load_operand(Emitter *em, ValId v, int r);
 
+/* The size of dim d of tensor parameter p (i32). */
+LLVMValueRef dim_size(Emitter *em, const TirParam *p, int d);
+/* `bytes` (1, 2, 4, 8 or 16) from global ptr when ok, else zeros: one word
+ * (i16 or i32) or a struct of words; and words to global ptr when ok. */
+LLVMValueRef predicated_load(Emitter *em, LLVMValueRef ptr, LLVMValueRef ok, int bytes);
+void predicated_store(Emitter *em, LLVMValueRef ptr, LLVMValueRef ok, LLVMValueRef *words_v, int bytes);
+/* Loaded words as `vec` elements of dtype dt, and elements as words. */
+void unpack_words(Emitter *em, DType dt, LLVMValueRef raw, int words, int vec, LLVMValueRef *out);
+void pack_words(Emitter *em, DType dt, LLVMValueRef *elems, int words, int vec, LLVMValueRef *out);
+
+/* --- gathers, scatters and atomics (codegen_indexed.c) --- */
+void em_gather(Emitter *em, const TirInst *in);
+void em_scatter(Emitter *em, const TirInst *in);
+/* Register r of value v: a scalar serves every register. */
+LLVMValueRef em_reg(Emitter *em, ValId v, int r);
+
+/* --- reshape (codegen_reshape.c) --- */
+void em_reshape(Emitter *em, const TirInst *in);
+
+/* --- resource limits (codegen_limits.c) --- */
+/* Whether the shared memory f asks for (after the family's prepare) fits a
+ * block of t; else an error at the largest shared tile. */
+bool codegen_check_smem(const TirFunc *f, const Target *t, Diag *diag);
+
+/* --- device_print and device_assert (codegen_debug.c) --- */
+void em_print(Emitter *em, const TirInst *in);
+void em_assert(Emitter *em, const TirInst *in);
+
 /* --- reductions and dots (codegen_reduce.c, codegen_dot.c) --- */
 void em_reduce(Emitter *em, const TirInst *in);
 void em_dot(Emitter *em, const TirInst *in);

@@ -58,7 +58,7 @@ typedef struct {
     int esize; /* bytes per element */
 } Access;
 
-static LLVMValueRef dim_size(Emitter *em, const TirParam *p, int d)
+LLVMValueRef dim_size(Emitter *em, const TirParam *p, int d)
 {
     if (p->dim_sym[d] == TIR_NONE)
         return em_i32(em, p->dim_const[d]);
@@ -122,6 +122,87 @@ static void element_address(Emitter *em, const Access *a, int li, int r, LLVMVal
     *ok = mask;
 }
 
+/* Whether the whole tile of `in` lies inside the tensor: each point index
+ * inside its dim, each range [start, start + len) inside its: len <= dim
+ * (loop-invariant, hoisted) and start <= dim - len, the start taken
+ * unsigned so that a negative one fails. One test per copy instead of one
+ * per element. */
+static LLVMValueRef tile_inside(Emitter *em, const Access *a, const TirInst *in)
+{
+    LLVMBuilderRef b = em->b;
+    LLVMValueRef all = NULL;
+    for (int d = 0; d < a->p->rank; d++) {
+        LLVMValueRef dim = dim_size(em, a->p, d), c;
+        if (a->tile_dim[d] < 0) {
+            c = LLVMBuildICmp(b, LLVMIntULT, a->start[d], dim, "");
+        } else {
+            LLVMValueRef len = em_i32(em, in->lens[d]);
+            LLVMValueRef fits = LLVMBuildICmp(b, LLVMIntSGE, dim, len, "");
+            LLVMValueRef room = LLVMBuildSub(b, dim, len, "");
+            c = LLVMBuildAnd(b, fits, LLVMBuildICmp(b, LLVMIntULE, a->start[d], room, ""), "");
+        }
+        all = all ? LLVMBuildAnd(b, all, c, "") : c;
+    }
+    return all;
+}
+
+/* The offset, in elements, from register `from`'s element to register
+ * `to`'s in a tile of layout li (constant coordinate differences times the
+ * strides: loop-invariant). */
+static LLVMValueRef reg_delta(Emitter *em, const Access *a, int li, int from, int to)
+{
+    LLVMBuilderRef b = em->b;
+    int c0[LAYOUT_MAX_RANK], c1[LAYOUT_MAX_RANK];
+    layout_coord_of_reg(&em->f->layouts.data[li], from, c0);
+    layout_coord_of_reg(&em->f->layouts.data[li], to, c1);
+    LLVMValueRef off = em_i64(em, 0);
+    for (int d = 0; d < a->p->rank; d++) {
+        int td = a->tile_dim[d];
+        if (td < 0 || c1[td] == c0[td])
+            continue;
+        LLVMValueRef c = em_i64(em, (int64_t)c1[td] - c0[td]);
+        if (d != a->p->rank - 1)
+            c = LLVMBuildMul(b, c, em->param_stride[a->param][d], "");
+        off = LLVMBuildAdd(b, off, c, "");
+    }
+    return off;
+}
+
+/* The address of register 0's element (layout li) of a tile that lies
+ * inside the tensor: its origin plus the thread's offset (its lane and warp
+ * coordinates times the strides, loop-invariant). */
+static LLVMValueRef inside_address(Emitter *em, const Access *a, LLVMValueRef origin, int li)
+{
+    LLVMBuilderRef b = em->b;
+    LLVMValueRef thread = em_i64(em, 0);
+    int last = a->p->rank - 1;
+    for (int d = 0; d < a->p->rank; d++) {
+        int td = a->tile_dim[d];
+        if (td < 0)
+            continue;
+        LLVMValueRef base = LLVMBuildZExt(b, em_lcoord(em, li, 0, td), em->t_i64, "");
+        if (d != last)
+            base = LLVMBuildMul(b, base, em->param_stride[a->param][d], "");
+        thread = LLVMBuildAdd(b, thread, base, "");
+    }
+    return LLVMBuildGEP2(b, em_elem_type(em, a->p->dt), origin, &thread, 1, "");
+}
+
+/* The origin of a tile inside the tensor: the element at its start
+ * indices, which are not negative there. */
+static LLVMValueRef tile_origin(Emitter *em, const Access *a)
+{
+    LLVMBuilderRef b = em->b;
+    LLVMValueRef off = em_i64(em, 0);
+    for (int d = 0; d < a->p->rank; d++) {
+        LLVMValueRef wide = LLVMBuildZExt(b, a->start[d], em->t_i64, "");
+        if (d != a->p->rank - 1)
+            wide = LLVMBuildMul(b, wide, em->param_stride[a->param][d], "");
+        off = LLVMBuildAdd(b, off, wide, "");
+    }
+    return LLVMBuildGEP2(b, em_elem_type(em, a->p->dt), em->param_ptr[a->param], &off, 1, "");
+}
+
 /* Number of 32-bit words (or one 16-bit word, or one byte held in a 16-bit
  * register) an access of `bytes` moves. */
 static int access_words(int bytes) { return bytes >= 4 ? bytes / 4 : 1; }
@@ -134,7 +215,7 @@ static const char *vec_suffix(int words) { return words == 4 ? ".v4" : words == 
 
 /* `bytes` (2, 4, 8 or 16) from global ptr when ok, else zeros: one word
  * (i16 or i32) or a struct of words. */
-static LLVMValueRef predicated_load(Emitter *em, LLVMValueRef ptr, LLVMValueRef ok, int bytes)
+LLVMValueRef predicated_load(Emitter *em, LLVMValueRef ptr, LLVMValueRef ok, int bytes)
 {
     int words = access_words(bytes), bits = word_bits(bytes);
     InlinePtx a;
@@ -163,7 +244,7 @@ static LLVMValueRef predicated_load(Emitter *em, LLVMValueRef ptr, LLVMValueRef 
 }
 
 /* The words (i16 or i32) of `bytes` to global ptr when ok. */
-static void predicated_store(Emitter *em, LLVMValueRef ptr, LLVMValueRef ok, LLVMValueRef *words_v, int bytes)
+void predicated_store(Emitter *em, LLVMValueRef ptr, LLVMValueRef ok, LLVMValueRef *words_v, int bytes)
 {
     int words = access_words(bytes);
     InlinePtx a;
@@ -206,7 +287,7 @@ static void split_words(Emitter *em, LLVMValueRef x, LLVMValueRef *lo_hi)
 }
 
 /* Splits loaded words into `vec` elements of type dt, and back. */
-static void unpack_words(Emitter *em, DType dt, LLVMValueRef raw, int words, int vec, LLVMValueRef *out)
+void unpack_words(Emitter *em, DType dt, LLVMValueRef raw, int words, int vec, LLVMValueRef *out)
 {
     LLVMTypeRef et = em_elem_type(em, dt);
     if (dtype_size(dt) == 8 || dtype_size(dt) * vec == 1) { /* two words an element, or one byte */
@@ -230,7 +311,7 @@ static void unpack_words(Emitter *em, DType dt, LLVMValueRef raw, int words, int
     }
 }
 
-static void pack_words(Emitter *em, DType dt, LLVMValueRef *elems, int words, int vec, LLVMValueRef *out)
+void pack_words(Emitter *em, DType dt, LLVMValueRef *elems, int words, int vec, LLVMValueRef *out)
 {
     LLVMTypeRef et = em_elem_type(em, dt);
     if (dtype_size(dt) == 8) {
@@ -310,6 +391,32 @@ static bool copy_to_shared(Emitter *em, const TirInst *in, const Layout *sl, TTy
         LLVMBuildCondBr(em->b, owner, work, done);
         LLVMPositionBuilderAtEnd(em->b, work);
     }
+    LLVMBasicBlockRef joined = NULL;
+    if (async) {
+        /* A tile wholly inside the tensor (every one but the edges'): copies
+         * without per-element addresses, tests or sizes. */
+        LLVMBasicBlockRef inside = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "inside");
+        LLVMBasicBlockRef edge = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "edge");
+        joined = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "joined");
+        LLVMBuildCondBr(em->b, tile_inside(em, &a, in), inside, edge);
+        LLVMPositionBuilderAtEnd(em->b, inside);
+        /* Each chunk's source is the previous one's plus an invariant step
+         * (one 64-bit add): the first chunk's from the tile's origin. */
+        LLVMValueRef src = inside_address(em, &a, tile_origin(em, &a), li);
+        LLVMTypeRef et = em_elem_type(em, a.p->dt);
+        for (int g = 0; g < layout_nregs(&copy); g += a.vec) {
+            if (g) {
+                LLVMValueRef step = reg_delta(em, &a, li, g - a.vec, g);
+                src = LLVMBuildGEP2(em->b, et, src, &step, 1, "");
+            }
+            LLVMValueRef row, col;
+            em_stored_rc(&s, em_lcoord(em, li, g, 0), em_lcoord(em, li, g, 1), &row, &col);
+            LLVMValueRef dst = em_smem_at(em, em_shared_offset(em, &s, base, row, col));
+            em->target->emit->copy16(em, dst, src, em_i32(em, 16));
+        }
+        LLVMBuildBr(em->b, joined);
+        LLVMPositionBuilderAtEnd(em->b, edge);
+    }
     for (int g = 0; g < layout_nregs(&copy); g += a.vec) {
         LLVMValueRef ptr, ok;
         element_address(em, &a, li, g, &ptr, &ok);
@@ -332,6 +439,10 @@ static bool copy_to_shared(Emitter *em, const TirInst *in, const Layout *sl, TTy
                 LLVMBuildStore(em->b, el[i], em_smem_at(em, em_shared_offset(em, &s, base, row, col)));
             }
         }
+    }
+    if (joined) {
+        LLVMBuildBr(em->b, joined);
+        LLVMPositionBuilderAtEnd(em->b, joined);
     }
     if (owner) {
         LLVMBuildBr(em->b, done);

@@ -44,6 +44,7 @@ bool target_sm80_operand_smem_layout(const Target *t, int rows, int cols, int es
 
 const Pass target_sm80_passes[] = {
     { "fuse", tir_pass_fuse },
+    { "loopsplit", tir_pass_loopsplit },
     { "layout", tir_pass_layout },
     { "pipeline", tir_pass_pipeline },
     { "cse", tir_pass_cse },

@@ -1011,6 +1011,7 @@ static void run_info(Bench *b, const BenchOptions *o)
     run->kind = tsr_context_device_kind(b->ctx);
     snprintf(run->device_name, sizeof run->device_name, "%s", tsr_context_device_name(b->ctx));
     snprintf(run->target, sizeof run->target, "%s", tsr_context_default_target(b->ctx));
+    run->no_warp_specialize = (o->compile_flags & TSR_COMPILE_NO_WARP_SPECIALIZE) != 0;
     run->cpu_times = run->kind != TSR_DEVICE_CUDA;
     run->reps = o->reps > 0 ? o->reps : run->cpu_times ? 3 : 20;
     run->warmup = o->warmup >= 0 ? o->warmup : run->cpu_times ? 0 : 3;
@@ -1054,6 +1055,7 @@ int bench_attention_run(const BenchOptions *o, const BenchHooks *hooks, BenchRun
     tsr_context_options_init(&co);
     co.device = o->device;
     co.target = o->target;
+    co.compile_flags = o->compile_flags;
     if (tsr_context_create(&co, &b.ctx) != TSR_OK) {
         fprintf(stderr, "tessera-bench: cannot use the device: %s\n", tsr_context_error(b.ctx));
         tsr_context_destroy(b.ctx);

@@ -7,7 +7,9 @@
  *                          without the JIT cache; the PTX's size
  *   tessera-bench ptxas    ptxas -v on each variant for sm_80 and sm_90a (and
  *                          nvdisasm's instruction counts when it is there):
- *                          registers, spills, stack, shared memory
+ *                          registers, spills, stack, shared memory; with
+ *                          nvdisasm, the main loop's shortest and longest
+ *                          iteration and those per 64x64xD tile (sass.h)
  *
  * Both print a markdown table (and write it with --out FILE). */
 #define _POSIX_C_SOURCE 200809L
@@ -16,7 +18,9 @@
 #include "codegen.h"
 #include "compile.h"
 #include "ptxas.h"
+#include "sass.h"
 #include "target.h"
+#include "tir_work.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +58,7 @@ static double now_ms(void)
 
 typedef struct {
     double frontend_ms, codegen_ms;
+    double loop_mads; /* multiply-adds per warp in one iteration of the loop with the most dot work */
     CodegenResult r;
 } Compiled;
 
@@ -78,6 +83,7 @@ static bool compile_variant(const Variant *v, const char *target, Compiled *out)
     if (ok) {
         CodegenOptions co = { .target = target, .assume_aligned = true }; /* other fields 0 */
         ok = compile_ptx(m->funcs.data[0], &co, false, NULL, &out->r, &diag);
+        out->loop_mads = ok ? tir_loop_mads_per_warp(m->funcs.data[0]) : 0;
     }
     double t2 = now_ms();
     if (!ok)
@@ -260,6 +266,29 @@ int bench_compile_main(int argc, char **argv)
 
 /* ---------------------------------------------------------------- ptxas */
 
+/* The SASS columns of one variant: the instruction counts, then the main
+ * loop's iterations, raw and per 64x64xD tile (8192*D multiply-adds). */
+static void sass_columns(StrBuf *md, const char *listing, int D, double loop_mads)
+{
+    SassCounts sc;
+    ptxas_count_sass(listing, &sc);
+    sb_printf(md, " %d | %d | %d | %d | %d | %d | %d |", sc.instructions, sc.hmma, sc.hgmma, sc.ldsm, sc.ldgsts,
+              sc.utmaldg, sc.mufu);
+    SassLoop loops[32];
+    int n = sass_loops(listing, loops, 32);
+    int k = sass_main_loop(loops, n < 32 ? n : 32);
+    if (k < 0) {
+        sb_puts(md, " - | - | - | - |");
+        return;
+    }
+    sb_printf(md, " %d | %d |", loops[k].shortest, loops[k].longest);
+    if (loop_mads > 0)
+        sb_printf(md, " %.0f | %.0f |", loops[k].shortest * 8192.0 * D / loop_mads,
+                  loops[k].longest * 8192.0 * D / loop_mads);
+    else
+        sb_puts(md, " - | - |");
+}
+
 int bench_ptxas_main(int argc, char **argv)
 {
     CgOptions o = { 1, NULL, { NULL }, 0 };
@@ -293,16 +322,24 @@ int bench_ptxas_main(int argc, char **argv)
     if (sass)
         sb_printf(&md, "Machine instructions (SASS) counted with %s: all of them, mma.sync (HMMA), wgmma (HGMMA), "
                        "ldmatrix (LDSM), cp.async (LDGSTS), TMA loads (UTMALDG) and special functions (MUFU: ex2, "
-                       "lg2, rcp). A static count, not a speed.\n\n",
+                       "lg2, rcp). A static count, not a speed.\n\n"
+                       "Main loop (support/sass.h): of the loops of the SASS (back edges), those with the most "
+                       "tensor-core instructions, the innermost, the first in the listing (after loop splitting, "
+                       "the mask-free steady state); "
+                       "`loop min` and `loop max`: instructions on the shortest and the longest path through one "
+                       "iteration; `per tile`: those per 64x64xD tile of work, path x 8192*D / multiply-adds per "
+                       "warp per iteration (the sum of M*N*K over the dots in the loop body, over the warps).\n\n",
                   nvdisasm);
     else
         sb_puts(&md, "No SASS counts: nvdisasm not found (set NVDISASM, or install the CUDA toolkit's; PyPI's "
                      "nvidia-cuda-nvdisasm has one).\n\n");
     sb_puts(&md, "| target | dtype | D | causal | BM | BN | threads | registers | spill stores | spill loads | stack "
                  "| static smem | dynamic smem | total smem | C75xx |");
-    sb_puts(&md, sass ? " SASS | HMMA | HGMMA | LDSM | LDGSTS | UTMALDG | MUFU |\n" : "\n");
+    sb_puts(&md, sass ? " SASS | HMMA | HGMMA | LDSM | LDGSTS | UTMALDG | MUFU | loop min | loop max | min per tile "
+                        "| max per tile |\n"
+                      : "\n");
     sb_puts(&md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    sb_puts(&md, sass ? "---|---|---|---|---|---|---|\n" : "\n");
+    sb_puts(&md, sass ? "---|---|---|---|---|---|---|---|---|---|---|\n" : "\n");
     bool ok = true;
     for (int t = 0; t < o.ntargets && ok; t++) {
         Variant vs[12];
@@ -313,10 +350,10 @@ int bench_ptxas_main(int argc, char **argv)
             if (!(ok = compile_variant(&vs[i], o.targets[t], &c)))
                 break;
             PtxasReport r;
-            SassCounts sc;
-            StrBuf log;
+            StrBuf log, listing;
             sb_init(&log);
-            if (!ptxas_check_sass(ptxas, sass ? nvdisasm : NULL, c.r.ptx, o.targets[t], &r, &sc, &log)) {
+            sb_init(&listing);
+            if (!ptxas_check_listing(ptxas, sass ? nvdisasm : NULL, c.r.ptx, o.targets[t], &r, &listing, &log)) {
                 fprintf(stderr, "tessera-bench: ptxas rejects attention %s %s D=%d causal=%d:\n%s\n", o.targets[t],
                         dtype_name(vs[i].dt), vs[i].D, vs[i].causal, log.data ? log.data : "");
                 ok = false;
@@ -326,11 +363,11 @@ int bench_ptxas_main(int argc, char **argv)
                           vs[i].cfg.bn, c.r.threads, r.registers, r.spill_stores, r.spill_loads, r.stack, r.smem,
                           c.r.smem_bytes, c.r.smem_bytes + (size_t)r.smem, r.c75xx);
                 if (sass)
-                    sb_printf(&md, " %d | %d | %d | %d | %d | %d | %d |", sc.instructions, sc.hmma, sc.hgmma, sc.ldsm,
-                              sc.ldgsts, sc.utmaldg, sc.mufu);
+                    sass_columns(&md, listing.data ? listing.data : "", vs[i].D, c.loop_mads);
                 sb_putc(&md, '\n');
             }
             sb_free(&log);
+            sb_free(&listing);
             codegen_result_free(&c.r);
         }
     }

@@ -9,6 +9,7 @@
 #   nvidia-smi.txt     nvidia-smi -q before the runs
 #   tests.log          the test programs' output
 #   bench.txt, bench.json, bench.csv, bench.svg     tessera-bench attention
+#   bench-no-ws.txt, bench-no-ws.json   the same without warp specialization (ablation)
 #   ptxas-report.md    tessera-bench ptxas (ptxas of the machine's CUDA)
 #   peers.json, peers.log, merged.txt, merged.svg   the peers, side by side
 #
@@ -188,6 +189,27 @@ case $rc in
 0) say "  ok: every check passed" ;;
 1) say "  FAILED: a correctness check failed (see bench.txt)"; FAILED=1 ;;
 *) say "  FAILED: exit $rc (see bench.log)"; FAILED=1 ;;
+esac
+
+# ---- the ablation: warp specialization off (sm_90a; elsewhere the same code) ------
+say ""
+say "== tessera-bench attention --no-warp-specialize"
+if [ $QUICK = 1 ]; then
+    ABL_ARGS="--device $DEVICE --d 64 --causal no"
+    ABL_SHARE=30
+else
+    ABL_ARGS="--device $DEVICE --reps 10 --warmup 2 --seqlen 2048,8192 --pass fwd"
+    ABL_SHARE=60
+fi
+secs=$(allow $ABL_SHARE)
+limited "$secs" "$BIN/tessera-bench" attention $ABL_ARGS --no-warp-specialize \
+    --time-limit $((secs > 40 ? secs - 20 : 10)) --json "$OUTDIR/bench-no-ws.json" \
+    > "$OUTDIR/bench-no-ws.txt" 2> "$OUTDIR/bench-no-ws.log"
+rc=$?
+case $rc in
+0) say "  ok: every check passed (compare bench-no-ws.txt with bench.txt)" ;;
+1) say "  FAILED: a correctness check failed (see bench-no-ws.txt)"; FAILED=1 ;;
+*) say "  FAILED: exit $rc (see bench-no-ws.log)"; FAILED=1 ;;
 esac
 
 # ---- ptxas' report (the CUDA of this machine) --------------------------------------

@@ -109,7 +109,8 @@ bool bench_parse_attention(BenchOptions *o, int argc, char **argv, char *err, si
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool takes_value = strcmp(a, "--no-reference") && strcmp(a, "--quiet") && strcmp(a, "--alibi");
+        bool takes_value = strcmp(a, "--no-reference") && strcmp(a, "--quiet") && strcmp(a, "--no-warp-specialize") &&
+                           strcmp(a, "--alibi");
         if (strncmp(a, "--", 2))
             FAIL("unexpected argument '%s' (options start with --)", a);
         if (takes_value && !v)
@@ -125,6 +126,8 @@ bool bench_parse_attention(BenchOptions *o, int argc, char **argv, char *err, si
                 o->device = TSR_DEVICE_AUTO;
             else
                 FAIL("--device %s: use cuda, emu, interp or auto", v);
+        } else if (!strcmp(a, "--no-warp-specialize")) {
+            o->compile_flags |= TSR_COMPILE_NO_WARP_SPECIALIZE;
         } else if (!strcmp(a, "--target")) {
             if (!target_lookup(v)) {
                 char msg[160];

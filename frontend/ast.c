@@ -27,7 +27,7 @@ void tokens_print(StrBuf *out, const Source *src)
             tok_error_message(&t, out);
             sb_putc(out, ')');
         }
-        if (t.kind == TK_IDENT || t.kind == TK_INT || t.kind == TK_FLOAT || t.kind == TK_ERROR) {
+        if (t.kind == TK_IDENT || t.kind == TK_INT || t.kind == TK_FLOAT || t.kind == TK_STRING || t.kind == TK_ERROR) {
             sb_puts(out, " '");
             for (int i = 0; i < t.len; i++) {
                 unsigned char c = (unsigned char)t.start[i];
@@ -116,6 +116,7 @@ static void print_node(StrBuf *out, const AstNode *n, int indent)
     case AST_FLOAT: print_float(out, n->fval); break;
     case AST_BOOL: sb_puts(out, n->ival ? "true" : "false"); break;
     case AST_INF: sb_puts(out, "inf"); break;
+    case AST_STRING: sb_printf(out, "\"%s\"", n->name); break;
     case AST_NAME: sb_puts(out, n->name); break;
     case AST_DTYPE: sb_puts(out, n->name); break;
     case AST_UNARY:
@@ -180,6 +181,10 @@ static void print_node(StrBuf *out, const AstNode *n, int indent)
         print_node(out, n->a, indent);
         sb_putc(out, ' ');
         print_node(out, n->b, indent);
+        if (n->c) {
+            sb_puts(out, " if ");
+            print_node(out, n->c, indent);
+        }
         sb_putc(out, ')');
         break;
     case AST_EXPR:
@@ -276,10 +281,14 @@ void ast_print(StrBuf *out, const AstProgram *prog)
         sb_puts(out, "(grid");
         print_list(out, &k->grid, 1);
         sb_putc(out, ')');
-        if (k->warps) {
+        const AstNode *clauses[3] = { k->warps, k->regs, k->min_blocks };
+        static const char *const words[3] = { "warps", "regs", "min_blocks" };
+        for (int c = 0; c < 3; c++) {
+            if (!clauses[c])
+                continue;
             newline(out, 1);
-            sb_puts(out, "(warps ");
-            print_node(out, k->warps, 1);
+            sb_printf(out, "(%s ", words[c]);
+            print_node(out, clauses[c], 1);
             sb_putc(out, ')');
         }
         newline(out, 1);

@@ -26,10 +26,11 @@ typedef enum {
     AST_SLICE,   /* a : +b inside an index */
     AST_FULL,    /* ':' inside an index */
     AST_NEWAXIS, /* None inside an index */
+    AST_STRING,  /* "text": name, without the quotes (only as an argument of device_print, device_assert) */
     /* statements */
     AST_LET,    /* let name = a; */
     AST_VAR,    /* var name = a; */
-    AST_ASSIGN, /* a = b; (a is a name or an index of a name) */
+    AST_ASSIGN, /* a = b; or a = b if c; (a is a name or an index of a name; c: a mask) */
     AST_FOR,    /* for name in a .. b step c pipeline(d) body; ival: loop depth (sema) */
     AST_WHILE,  /* while a body; ival: loop depth (sema) */
     AST_JUMP,   /* break, continue or return (op: the keyword); ival: the depth of the loop it leaves (sema) */
@@ -78,6 +79,7 @@ typedef struct {
     VEC(AstParam) params;
     AstList grid;
     AstNode *warps; /* may be NULL: the default */
+    AstNode *regs, *min_blocks; /* the resource clauses; NULL: the compiler's choice */
     AstNode *body;
 } AstKernel;
 

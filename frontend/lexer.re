@@ -154,6 +154,13 @@ Token lexer_next(Lexer *lx)
             }
             "." digit+ { return error_tok(lx, start, lx->cur, "a float literal needs a digit before the '.' (write 0.5, not .5)"); }
 
+            /* printable ASCII on one line, without escapes */
+            "\"" [\x20-\x21\x23-\x5b\x5d-\x7e]* "\"" { return make(lx, TK_STRING, start, lx->cur); }
+            "\"" [\x20-\x21\x23-\x5b\x5d-\x7e]* {
+                return error_tok(lx, start, lx->cur, "unterminated string: a string ends with '\"' on its line, "
+                                 "holds printable ASCII characters and has no escapes (no '\\')");
+            }
+
             "("  { return make(lx, TK_LPAREN, start, lx->cur); }
             ")"  { return make(lx, TK_RPAREN, start, lx->cur); }
             "["  { return make(lx, TK_LBRACK, start, lx->cur); }

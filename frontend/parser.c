@@ -130,10 +130,16 @@ static DType dtype_of_kw(TokKind k)
     }
 }
 
+/* Whether the current token is the identifier `word`. */
+static bool tok_is(const Parser *p, const char *word)
+{
+    return p->tok.kind == TK_IDENT && (size_t)p->tok.len == strlen(word) && !memcmp(p->tok.start, word, strlen(word));
+}
+
 /* Builtins written name<...>: the '<' after them opens compile-time arguments. */
 static bool is_generic_builtin(const Token *t)
 {
-    static const char *const names[] = { "zeros", "ones", "full", "arange" };
+    static const char *const names[] = { "zeros", "ones", "full", "arange", "reshape" };
     for (size_t i = 0; i < TSR_ARRAY_LEN(names); i++)
         if ((size_t)t->len == strlen(names[i]) && memcmp(t->start, names[i], (size_t)t->len) == 0)
             return true;
@@ -216,7 +222,7 @@ static AstNode *parse_index_item(Parser *p)
     return s;
 }
 
-/* primary := INT | FLOAT | 'true' | 'false' | 'inf' | '(' expr ')'
+/* primary := INT | FLOAT | STRING | 'true' | 'false' | 'inf' | '(' expr ')'
  *          | dtype ['(' exprlist ')']
  *          | IDENT ['<' additive (',' additive)* '>'] ['[' exprlist ']'] ['(' exprlist ')'] */
 static AstNode *parse_primary(Parser *p)
@@ -262,6 +268,11 @@ static AstNode *parse_primary(Parser *p)
     case TK_KW_INF:
         advance(p);
         return node(p, AST_INF, t.pos);
+    case TK_STRING:
+        advance(p);
+        n = node(p, AST_STRING, t.pos);
+        n->name = arena_strndup(p->arena, t.start + 1, (size_t)t.len - 2);
+        return n;
     case TK_LPAREN:
         advance(p);
         n = parse_expr(p);
@@ -277,7 +288,7 @@ static AstNode *parse_primary(Parser *p)
             advance(p);
             parse_exprlist(p, &n->targs, TK_GT, parse_additive);
             expect(p, TK_GT, "'>'");
-            if (at(p, TK_LBRACK) && strcmp(n->name, "arange") != 0) {
+            if (at(p, TK_LBRACK) && strcmp(n->name, "arange") != 0 && strcmp(n->name, "reshape") != 0) {
                 n->has_shape = true;
                 SrcPos open = p->tok.pos;
                 advance(p);
@@ -572,7 +583,8 @@ static AstNode *parse_jump(Parser *p)
     return n;
 }
 
-/* stmt := let_stmt | for_stmt | while_stmt | if_stmt | jump_stmt | block | expr ['=' expr] ';' */
+/* stmt := let_stmt | for_stmt | while_stmt | if_stmt | jump_stmt | block
+ *       | expr ['=' expr ['if' expr]] ';' */
 static AstNode *parse_stmt(Parser *p)
 {
     if (!enter(p))
@@ -596,6 +608,8 @@ static AstNode *parse_stmt(Parser *p)
             advance(p);
             n->a = lhs;
             n->b = parse_expr(p);
+            if (accept(p, TK_KW_IF)) /* a masked store: the mask */
+                n->c = parse_expr(p);
         } else {
             n = node(p, AST_EXPR, pos);
             n->a = lhs;
@@ -694,7 +708,7 @@ static void parse_param(Parser *p, AstKernel *k)
 }
 
 /* kernel := 'kernel' IDENT ['<' cparam (',' cparam)* '>'] '(' [param (',' param)*] ')'
- *           'grid' '(' expr (',' expr)* ')' ['warps' additive] block */
+ *           'grid' '(' expr (',' expr)* ')' ['warps' additive] {('regs' | 'min_blocks') additive} block */
 static AstKernel *parse_kernel(Parser *p)
 {
     AstKernel *k = arena_alloc(p->arena, sizeof *k);
@@ -735,6 +749,17 @@ static AstKernel *parse_kernel(Parser *p)
             diag_error(p->diag, p->prev_end, "expected the number of warps after 'warps'");
         } else {
             k->warps = parse_additive(p);
+        }
+    }
+    /* the resource clauses: contextual words, not keywords */
+    while (!p->panic && at(p, TK_IDENT) && (tok_is(p, "regs") || tok_is(p, "min_blocks"))) {
+        bool regs = tok_is(p, "regs");
+        advance(p);
+        if (at(p, TK_LBRACE)) {
+            p->panic = true;
+            diag_error(p->diag, p->prev_end, "expected a number after '%s'", regs ? "regs" : "min_blocks");
+        } else {
+            *(regs ? &k->regs : &k->min_blocks) = parse_additive(p);
         }
     }
     if (!p->panic)

@@ -56,6 +56,7 @@ typedef struct {
     bool in_grid;
     int loop_depth;  /* loops around the statement being checked (their flags: skip@D, brk@D) */
     bool has_return; /* the kernel has a return: its flag ret@ is bound */
+    const AstNode *effect_call; /* the call an expression statement makes (atomics), else NULL */
 } Sema;
 
 static const SVal sv_err = { SV_ERR, 0, 0, DT_I32, TIR_NONE, 0 };
@@ -1212,6 +1213,30 @@ static bool shape_list(Sema *s, const AstNode *n, const AstList *l, TType *t)
     return check_tile_type(s, n->pos, *t);
 }
 
+/* reshape<D0[, D1]>(x): x's elements in row-major order, in a tile of
+ * that shape (as many elements). */
+static SVal b_reshape(Sema *s, const AstNode *n)
+{
+    TType t = ttype_scalar(DT_F32);
+    if (!shape_list(s, n, &n->targs, &t))
+        return sv_err;
+    SVal a = tile_arg(s, n->args.data[0], "reshape", -1);
+    if (a.k == SV_ERR)
+        return a;
+    TType at = vtype(s, a.v);
+    t.dt = at.dt;
+    if (at.rank == 0) {
+        error(s, n->args.data[0]->pos, "'reshape' needs a tile, found %s; make a tile with x[None]", type_str(s, at));
+        return sv_err;
+    }
+    if (ttype_numel(at) != ttype_numel(t)) {
+        error(s, n->pos, "cannot reshape %s (%lld elements) to %s (%lld)", type_str(s, at), (long long)ttype_numel(at),
+              type_str(s, t), (long long)ttype_numel(t));
+        return sv_err;
+    }
+    return ttype_eq(at, t) ? a : sv_val(emit1(s, TIR_RESHAPE, n->pos, a.v, t));
+}
+
 /* zeros<T>[shape], ones<T>[shape], full<T>[shape](value) */
 static SVal b_fill(Sema *s, const AstNode *n)
 {
@@ -1312,7 +1337,16 @@ static SVal cast_to(Sema *s, DType dt, const AstNode *arg, SrcPos pos)
     return sv_val(emit1(s, TIR_CAST, pos, a.v, rt));
 }
 
+static SVal b_atomic(Sema *s, const AstNode *n);
+static SVal b_print(Sema *s, const AstNode *n);
+static SVal b_assert(Sema *s, const AstNode *n);
+
 static const Builtin builtins[] = {
+    { "device_print", b_print, 1, 1 + TIR_MAX_PRINTED, false },
+    { "device_assert", b_assert, 2, 2, false },
+    { "atomic_add", b_atomic, 2, 3, false },
+    { "atomic_max", b_atomic, 2, 3, false },
+    { "atomic_min", b_atomic, 2, 3, false },
     { "program_id", b_program_id, 1, 1, false },
     { "num_programs", b_program_id, 1, 1, false },
     { "min", b_minmax, 2, 2, false },
@@ -1353,6 +1387,7 @@ static const Builtin builtins[] = {
     { "ones", b_fill, 0, 0, true },
     { "full", b_fill, 1, 1, true },
     { "arange", b_arange, 0, 1, true },
+    { "reshape", b_reshape, 1, 1, true },
 };
 
 static SVal eval_call(Sema *s, const AstNode *n)
@@ -1399,26 +1434,30 @@ static bool is_builtin(const char *name)
 
 /* --- indexing --- */
 
-/* An integer index as the i32 that loads and stores take: u32 and i64
- * values beyond the i32 range saturate, which keeps them outside every
- * tensor (dims are below 2^31), so the bounds rule still holds. */
+/* An integer index (scalar or tile) as the i32 that loads and stores take:
+ * u32 and i64 values beyond the i32 range saturate, which keeps them outside
+ * every tensor (dims are below 2^31), so the bounds rule still holds. */
 static ValId index_as_i32(Sema *s, ValId v, SrcPos pos)
 {
-    DType dt = vtype(s, v).dt;
+    TType t = vtype(s, v);
+    DType dt = t.dt;
     if (dt == DT_I32)
         return v;
     if (dt == DT_U32 || dt == DT_I64) {
-        ValId hi[2] = { v, tir_const_int(s->f, s->cur, pos, dt, INT32_MAX) };
-        v = emit(s, TIR_MIN, pos, hi, 2, ttype_scalar(dt));
+        ValId hi[2] = { v, broadcast_to(s, tir_const_int(s->f, s->cur, pos, dt, INT32_MAX), t, pos) };
+        v = emit(s, TIR_MIN, pos, hi, 2, t);
     }
     if (dt == DT_I64) {
-        ValId lo[2] = { v, tir_const_int(s->f, s->cur, pos, dt, INT32_MIN) };
-        v = emit(s, TIR_MAX, pos, lo, 2, ttype_scalar(dt));
+        ValId lo[2] = { v, broadcast_to(s, tir_const_int(s->f, s->cur, pos, dt, INT32_MIN), t, pos) };
+        v = emit(s, TIR_MAX, pos, lo, 2, t);
     }
-    return emit1(s, TIR_CAST, pos, v, ttype_scalar(DT_I32));
+    t.dt = DT_I32;
+    return emit1(s, TIR_CAST, pos, v, t);
 }
 
-static bool scalar_index(Sema *s, const AstNode *n, ValId *out)
+/* A tensor index: an integer scalar, or (when `tiles` is set) an integer
+ * tile of coordinates, a gather or scatter (dsl/README.md §8.2). */
+static bool point_index(Sema *s, const AstNode *n, bool tiles, ValId *out)
 {
     SVal v = eval(s, n);
     if (v.k == SV_ERR)
@@ -1427,21 +1466,52 @@ static bool scalar_index(Sema *s, const AstNode *n, ValId *out)
     if (v.k == SV_ERR)
         return false;
     TType t = vtype(s, v.v);
-    if (t.rank != 0 || !dtype_is_int(t.dt)) {
-        error(s, n->pos, "a tensor index must be an integer scalar, found %s", type_str(s, t));
+    if ((t.rank != 0 && !tiles) || !dtype_is_int(t.dt)) {
+        error(s, n->pos, "a tensor index must be an integer scalar%s, found %s", tiles ? " or tile" : "",
+              type_str(s, t));
         return false;
     }
     *out = index_as_i32(s, v.v, n->pos);
     return true;
 }
 
-/* The TIR form of tensor[items]: the load or store instruction's fields. */
+static bool scalar_index(Sema *s, const AstNode *n, ValId *out) { return point_index(s, n, false, out); }
+
+/* The TIR form of tensor[items]: the fields of a load or store (slices), or
+ * of a gather or scatter (indexed: idx[d] is an i32 scalar or a tile of the
+ * element shape `tile`). */
 typedef struct {
     int param;
     ValId idx[TIR_MAX_RANK];
     int lens[TIR_MAX_RANK];
     TType tile;
+    bool indexed;
 } Access;
+
+/* Index tiles (and scalars) broadcast together to the shape of the gathered
+ * tile; slices cannot be mixed with them. */
+static bool indexed_shape(Sema *s, const AstNode *n, Access *acc)
+{
+    const TirParam *p = &s->f->params.data[acc->param];
+    TType shape = ttype_scalar(p->dt);
+    for (int d = 0; d < p->rank; d++) {
+        if (acc->lens[d]) {
+            error(s, n->args.data[d]->pos,
+                  "a slice cannot be mixed with index tiles; write its coordinates as a tile, e.g. "
+                  "arange<LEN>(start)[None, :]");
+            return false;
+        }
+        if (!broadcast_shape(s, shape, vtype(s, acc->idx[d]), &shape, n->args.data[d]->pos, "a tensor index"))
+            return false;
+    }
+    shape.dt = p->dt; /* index tiles have one rank (broadcast_shape), so at most 2 */
+    for (int d = 0; d < p->rank; d++)
+        if (vtype(s, acc->idx[d]).rank)
+            acc->idx[d] = broadcast_to(s, acc->idx[d], shape, n->args.data[d]->pos);
+    acc->tile = shape;
+    acc->indexed = true;
+    return true;
+}
 
 static bool tensor_access(Sema *s, const AstNode *n, int param, Access *acc)
 {
@@ -1459,7 +1529,8 @@ static bool tensor_access(Sema *s, const AstNode *n, int param, Access *acc)
     }
     acc->param = param;
     acc->tile = ttype_scalar(p->dt);
-    bool ok = true;
+    acc->indexed = false;
+    bool ok = true, tiles = false;
     for (int d = 0; d < p->rank; d++) {
         const AstNode *it = n->args.data[d];
         acc->lens[d] = 0;
@@ -1484,34 +1555,82 @@ static bool tensor_access(Sema *s, const AstNode *n, int param, Access *acc)
                 continue;
             }
             acc->lens[d] = (int)len;
-        } else if (!scalar_index(s, it, &acc->idx[d])) {
+        } else if (!point_index(s, it, true, &acc->idx[d])) {
             ok = false;
+            continue;
         }
+        tiles |= it->kind != AST_FULL && it->kind != AST_SLICE && vtype(s, acc->idx[d]).rank > 0;
         if (acc->lens[d])
             acc->tile.shape[acc->tile.rank++] = acc->lens[d];
     }
-    if (ok && acc->tile.rank > 2) {
+    if (!ok)
+        return false;
+    if (tiles)
+        return indexed_shape(s, n, acc);
+    if (acc->tile.rank > 2) {
         error(s, n->pos, "a tile has at most 2 dimensions; this slice of '%s' has %d", p->name, acc->tile.rank);
         return false;
     }
-    return ok && check_tile_type(s, n->pos, acc->tile);
+    return check_tile_type(s, n->pos, acc->tile);
 }
 
-static InstId emit_access(Sema *s, TirOp op, const Access *acc, SrcPos pos, ValId value)
+/* A slice access in the indexed form: each slice's coordinates as an
+ * arange along its tile dimension (for a masked store or an atomic). */
+static void access_as_indexed(Sema *s, Access *acc, SrcPos pos)
+{
+    if (acc->indexed)
+        return;
+    const TirParam *p = &s->f->params.data[acc->param];
+    TType it = acc->tile;
+    it.dt = DT_I32;
+    for (int d = 0, t = 0; d < p->rank; d++) {
+        if (!acc->lens[d])
+            continue;
+        ValId v = emit1(s, TIR_ARANGE, pos, acc->idx[d], ttype_tile(DT_I32, 1, &acc->lens[d]));
+        if (it.rank == 2) { /* [L] as [L, 1] or [1, L] */
+            int shape[2] = { t == 0 ? acc->lens[d] : 1, t == 0 ? 1 : acc->lens[d] };
+            v = emit1(s, TIR_EXPAND_DIMS, pos, v, ttype_tile(DT_I32, 2, shape));
+            tir_inst(s->f, tir_val(s->f, v)->def)->axis = t == 0 ? 1 : 0;
+        }
+        acc->idx[d] = broadcast_to(s, v, it, pos);
+        t++;
+    }
+    acc->indexed = true;
+}
+
+/* A load, or a gather when the access is indexed; returns the tile. */
+static ValId emit_load(Sema *s, const Access *acc, SrcPos pos)
 {
     const TirParam *p = &s->f->params.data[acc->param];
-    ValId args[TIR_MAX_RANK + 1];
-    for (int d = 0; d < p->rank; d++)
-        args[d] = acc->idx[d];
-    int nargs = p->rank;
-    if (op == TIR_STORE)
-        args[nargs++] = value;
-    InstId id = tir_append(s->f, s->cur, op, pos, args, nargs, &acc->tile, op == TIR_LOAD);
+    InstId id = tir_append(s->f, s->cur, acc->indexed ? TIR_GATHER : TIR_LOAD, pos, acc->idx, p->rank, &acc->tile, 1);
     TirInst *in = tir_inst(s->f, id);
     in->param = acc->param;
     for (int d = 0; d < p->rank; d++)
         in->lens[d] = acc->lens[d];
-    return id;
+    return in->res[0];
+}
+
+/* A store of `value` (already of the tile's type), or a scatter of kind
+ * `kind` under `mask` (a bool scalar or tile of the tile's shape; TIR_NONE:
+ * every element) when the access is indexed or anything but a plain store. */
+static void emit_store(Sema *s, Access *acc, SrcPos pos, ValId value, ValId mask, ScatterKind kind)
+{
+    const TirParam *p = &s->f->params.data[acc->param];
+    ValId args[TIR_MAX_RANK + 2];
+    if (mask != TIR_NONE || kind != SCATTER_STORE)
+        access_as_indexed(s, acc, pos);
+    for (int d = 0; d < p->rank; d++)
+        args[d] = acc->idx[d];
+    int nargs = p->rank;
+    if (acc->indexed)
+        args[nargs++] = mask != TIR_NONE ? mask : tir_const_int(s->f, s->cur, pos, DT_BOOL, 1);
+    args[nargs++] = value;
+    InstId id = tir_append(s->f, s->cur, acc->indexed ? TIR_SCATTER : TIR_STORE, pos, args, nargs, NULL, 0);
+    TirInst *in = tir_inst(s->f, id);
+    in->param = acc->param;
+    in->kind = kind;
+    for (int d = 0; d < p->rank; d++)
+        in->lens[d] = acc->indexed ? 0 : acc->lens[d];
 }
 
 /* tile[items] with ':' and None: adds axes of size 1. */
@@ -1563,8 +1682,7 @@ static SVal eval_index(Sema *s, const AstNode *n)
         Access acc;
         if (!tensor_access(s, n, base.param, &acc))
             return sv_err;
-        InstId id = emit_access(s, TIR_LOAD, &acc, n->pos, TIR_NONE);
-        return sv_val(tir_inst(s->f, id)->res[0]);
+        return sv_val(emit_load(s, &acc, n->pos));
     }
     if (base.k == SV_VAL)
         return tile_index(s, n, base);
@@ -1589,6 +1707,9 @@ static SVal eval(Sema *s, const AstNode *n)
     case AST_SLICE:
     case AST_FULL:
     case AST_NEWAXIS: error(s, n->pos, "a slice can only appear inside [...]"); return sv_err;
+    case AST_STRING:
+        error(s, n->pos, "a string can only be an argument of device_print or device_assert");
+        return sv_err;
     default: tsr_die("statement node %d evaluated as an expression", n->kind);
     }
 }
@@ -1663,9 +1784,41 @@ static SVal convert_for_assign(Sema *s, SVal v, TType target, SrcPos pos, const 
     return sv_val(broadcast_to(s, v.v, target, pos));
 }
 
+/* The mask of a masked store or an atomic: a bool scalar, or a bool tile
+ * that broadcasts to the stored tile's shape. */
+static bool store_mask(Sema *s, const AstNode *n, TType tile, const char *whose, ValId *out)
+{
+    SVal m = eval(s, n);
+    if (m.k == SV_ERR)
+        return false;
+    m = const_as(s, m, DT_BOOL, n->pos);
+    if (m.k == SV_ERR)
+        return false;
+    TType t = vtype(s, m.v);
+    if (t.dt != DT_BOOL) {
+        error(s, expr_start(n), "%s mask must be bool, found %s", whose, type_str(s, t));
+        return false;
+    }
+    bool fits = t.rank == 0 || t.rank == tile.rank;
+    for (int i = 0; fits && i < t.rank; i++)
+        fits = t.shape[i] == tile.shape[i] || t.shape[i] == 1;
+    if (!fits) {
+        error(s, expr_start(n), "%s mask %s does not broadcast to the tile %s", whose, type_str(s, t),
+              type_str(s, tile));
+        return false;
+    }
+    tile.dt = DT_BOOL;
+    *out = t.rank ? broadcast_to(s, m.v, tile, expr_start(n)) : m.v;
+    return true;
+}
+
 static void check_assign(Sema *s, const AstNode *n)
 {
     const AstNode *target = n->a;
+    if (n->c && target->kind != AST_INDEX) {
+        error(s, expr_start(n->c), "'if' masks only stores to tensors; for a variable write x = where(mask, value, x)");
+        return;
+    }
     if (target->kind == AST_NAME) {
         Binding *b = lookup(s, target->name);
         SVal v = eval(s, n->b);
@@ -1707,11 +1860,142 @@ static void check_assign(Sema *s, const AstNode *n)
         char what[160];
         snprintf(what, sizeof what, "a slice of '%s'", p->name);
         SVal v = convert_for_assign(s, eval(s, n->b), acc.tile, expr_start(n->b), what);
+        ValId mask = TIR_NONE;
+        if (n->c && !store_mask(s, n->c, acc.tile, "a store's", &mask))
+            return;
         if (v.k != SV_ERR)
-            emit_access(s, TIR_STORE, &acc, n->pos, v.v);
+            emit_store(s, &acc, n->pos, v.v, mask, SCATTER_STORE);
         return;
     }
     error(s, target->pos, "cannot assign to this expression");
+}
+
+/* Calls that are statements: they have no value (dsl/README.md §6). */
+static bool is_statement_call(const char *name)
+{
+    static const char *const names[] = { "atomic_add", "atomic_max", "atomic_min", "device_print", "device_assert" };
+    for (size_t i = 0; i < TSR_ARRAY_LEN(names); i++)
+        if (!strcmp(names[i], name))
+            return true;
+    return false;
+}
+
+/* A statement call's check that it is one. */
+static bool called_as_statement(Sema *s, const AstNode *n)
+{
+    if (s->effect_call == n)
+        return true;
+    error(s, n->pos, "'%s' has no value: call it as a statement, '%s(...);'", n->name, n->name);
+    return false;
+}
+
+/* The string argument of device_print or device_assert, or NULL. */
+static const char *string_arg(Sema *s, const AstNode *call, const AstNode *a, const char *what)
+{
+    if (a->kind == AST_STRING)
+        return a->name;
+    error(s, a->pos, "the %s of '%s' must be a string literal, \"...\"", what, call->name);
+    return NULL;
+}
+
+/* device_print("text", values...): values of any dtypes, scalars or tiles
+ * that broadcast together; one line per element (dsl/README.md §9.1). */
+static SVal b_print(Sema *s, const AstNode *n)
+{
+    if (!called_as_statement(s, n))
+        return sv_err;
+    const char *text = string_arg(s, n, n->args.data[0], "first argument");
+    ValId vals[TIR_MAX_PRINTED];
+    TType shape = ttype_scalar(DT_I32);
+    bool ok = text != NULL;
+    for (int i = 1; i < n->args.len; i++) {
+        const AstNode *a = n->args.data[i];
+        SVal v = as_value(s, eval(s, a), a->pos);
+        if (v.k != SV_VAL || !broadcast_shape(s, shape, vtype(s, v.v), &shape, expr_start(a), "'device_print'")) {
+            ok = false;
+            continue;
+        }
+        vals[i - 1] = v.v;
+    }
+    if (!ok)
+        return sv_err;
+    for (int i = 0; i < n->args.len - 1; i++)
+        if (vtype(s, vals[i]).rank)
+            vals[i] = broadcast_to(s, vals[i], shape, n->pos);
+    InstId id = tir_append(s->f, s->cur, TIR_PRINT, n->pos, vals, n->args.len - 1, NULL, 0);
+    tir_inst(s->f, id)->ival = tir_add_text(s->f, text);
+    return sv_err; /* no value */
+}
+
+/* device_assert(cond, "message"): cond a bool scalar or tile. */
+static SVal b_assert(Sema *s, const AstNode *n)
+{
+    if (!called_as_statement(s, n))
+        return sv_err;
+    const AstNode *ca = n->args.data[0];
+    SVal c = eval(s, ca);
+    const char *msg = string_arg(s, n, n->args.data[1], "second argument");
+    if (c.k == SV_ERR || !msg)
+        return sv_err;
+    c = const_as(s, c, DT_BOOL, expr_start(ca));
+    if (c.k != SV_VAL)
+        return sv_err;
+    if (vtype(s, c.v).dt != DT_BOOL) {
+        error(s, expr_start(ca), "the condition of 'device_assert' must be bool, found %s", type_str(s, vtype(s, c.v)));
+        return sv_err;
+    }
+    InstId id = tir_append(s->f, s->cur, TIR_ASSERT, n->pos, &c.v, 1, NULL, 0);
+    tir_inst(s->f, id)->ival = tir_add_text(s->f, msg);
+    const char *file = s->diag->src && s->diag->src->name ? s->diag->src->name : "<source>";
+    const char *slash = strrchr(file, '/');
+    tir_add_text(s->f, slash ? slash + 1 : file);
+    return sv_err; /* no value */
+}
+
+/* atomic_add(TENSOR[ITEMS], VALUE [, MASK]), and atomic_max, atomic_min:
+ * a statement (dsl/README.md §8.3), made a SCATTER of its kind. It has no
+ * value: the result is sv_err, which the statement ignores. */
+static SVal b_atomic(Sema *s, const AstNode *n)
+{
+    ScatterKind kind = !strcmp(n->name, "atomic_add") ? SCATTER_ADD
+                       : !strcmp(n->name, "atomic_max") ? SCATTER_MAX
+                                                         : SCATTER_MIN;
+    if (!called_as_statement(s, n))
+        return sv_err;
+    const AstNode *target = n->args.data[0];
+    SVal base = target->kind == AST_INDEX ? eval(s, target->a) : sv_err;
+    if (target->kind != AST_INDEX || (base.k != SV_TENSOR && base.k != SV_ERR)) {
+        error(s, target->pos, "the first argument of '%s' must be a tensor access, T[...]", n->name);
+        return sv_err;
+    }
+    if (base.k == SV_ERR)
+        return sv_err;
+    const TirParam *p = &s->f->params.data[base.param];
+    if (!p->is_out) {
+        error(s, target->pos, "cannot update '%s': it is an input; declare it 'out'", p->name);
+        return sv_err;
+    }
+    DType dt = p->dt;
+    bool ok = dt == DT_F32 || dt == DT_I32 || dt == DT_U32 || dt == DT_I64 ||
+              (kind == SCATTER_ADD && (dt == DT_F16 || dt == DT_BF16));
+    if (!ok) {
+        error(s, target->pos, "'%s' does not take %s tensors; it takes f32, i32, u32, i64%s", n->name,
+              dtype_name(dt), kind == SCATTER_ADD ? ", f16 and bf16" : "");
+        return sv_err;
+    }
+    Access acc;
+    if (!tensor_access(s, target, base.param, &acc))
+        return sv_err;
+    char what[160];
+    snprintf(what, sizeof what, "'%s' of '%s'", n->name, p->name);
+    const AstNode *value = n->args.data[1];
+    SVal v = convert_for_assign(s, eval(s, value), acc.tile, expr_start(value), what);
+    ValId mask = TIR_NONE;
+    if (n->args.len == 3 && !store_mask(s, n->args.data[2], acc.tile, "an atomic's", &mask))
+        return sv_err;
+    if (v.k != SV_ERR)
+        emit_store(s, &acc, n->pos, v.v, mask, kind);
+    return sv_err;
 }
 
 /* Collects names assigned anywhere inside a statement (for loop-carried and
@@ -2111,8 +2395,13 @@ static void check_stmt(Sema *s, const AstNode *n)
     case AST_IF: check_if(s, n); break;
     case AST_BLOCK: check_scoped_block(s, n); break;
     case AST_EXPR:
-        if (eval(s, n->a).k != SV_ERR)
+        if (n->a->kind == AST_CALL && !n->a->a && !lookup(s, n->a->name) && is_statement_call(n->a->name)) {
+            s->effect_call = n->a; /* a statement call: it has no value */
+            eval(s, n->a);
+            s->effect_call = NULL;
+        } else if (eval(s, n->a).k != SV_ERR) {
             error(s, n->pos, "this expression has no effect");
+        }
         break;
     default: tsr_die("expression node %d used as a statement", n->kind);
     }
@@ -2323,12 +2612,6 @@ static bool bind_params(Sema *s)
             error(s, ap->pos, "only tensors can be 'out'; '%s' is a scalar", ap->name);
             ok = false;
         }
-        if (!ap->is_tensor && dtype_is_int(p.dt) && p.dt != DT_I32) {
-            /* The launch ABI passes i32, f32, 16-bit floats and bool scalars. */
-            error(s, ap->dtype->pos, "a scalar parameter cannot be %s (yet); pass an i32 and convert it: %s(x)",
-                  dtype_name(p.dt), dtype_name(p.dt));
-            ok = false;
-        }
         if (ap->is_tensor) {
             if (p.dt == DT_BOOL) {
                 error(s, ap->dtype->pos, "tensors of bool are not supported; use i32");
@@ -2414,6 +2697,8 @@ static bool grid_code_is_scalar(Sema *s, int first)
     return true;
 }
 
+static bool check_resource_clauses(Sema *s, const AstKernel *k);
+
 static bool check_grid(Sema *s)
 {
     const AstKernel *k = s->k;
@@ -2456,6 +2741,36 @@ static bool check_grid(Sema *s)
         }
         s->f->warps = (int)w;
     }
+    return ok && check_resource_clauses(s, k);
+}
+
+/* regs R (registers per thread, 16 .. 255, PTX's .maxnreg) and min_blocks
+ * B (1 .. 32 blocks per multiprocessor, .minnctapersm); whether a block
+ * fits the target is checked by code generation (codegen_check). */
+static bool check_resource_clauses(Sema *s, const AstKernel *k)
+{
+    static const char *const what[2] = { "the register count of 'regs'", "the block count of 'min_blocks'" };
+    static const int lo[2] = { 16, 1 }, hi[2] = { 255, 32 };
+    const AstNode *nodes[2] = { k->regs, k->min_blocks };
+    int *fields[2] = { &s->f->max_regs, &s->f->min_blocks };
+    bool ok = true;
+    for (int c = 0; c < 2; c++) {
+        int64_t v;
+        if (!nodes[c])
+            continue;
+        if (!const_int_arg(s, nodes[c], &v, what[c])) {
+            ok = false;
+            continue;
+        }
+        if (v < lo[c] || v > hi[c]) {
+            error(s, nodes[c]->pos, "%s must be between %d and %d, found %lld", what[c], lo[c], hi[c], (long long)v);
+            ok = false;
+            continue;
+        }
+        *fields[c] = (int)v;
+    }
+    if (k->regs)
+        s->f->regs_pos = k->regs->pos;
     return ok;
 }
 

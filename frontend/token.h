@@ -22,7 +22,7 @@
     X(STAR, "'*'") X(SLASH, "'/'") X(PERCENT, "'%'") X(BANG, "'!'") X(ASSIGN, "'='")   \
     X(EQ, "'=='") X(NE, "'!='") X(LT, "'<'") X(LE, "'<='") X(GT, "'>'") X(GE, "'>='")  \
     X(ANDAND, "'&&'") X(OROR, "'||'") X(AMP, "'&'") X(PIPE, "'|'") X(CARET, "'^'")     \
-    X(TILDE, "'~'") X(SHL, "'<<'") X(SHR, "'>>'")
+    X(TILDE, "'~'") X(SHL, "'<<'") X(SHR, "'>>'") X(STRING, "string literal")
 
 typedef enum {
 #define X(name, text) TK_##name,

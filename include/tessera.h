@@ -180,6 +180,11 @@ typedef struct tsr_context_options {
      * tsr_context_default_target). Lets emu run the code of either GPU
      * generation. An unknown name is TSR_ERR_INVALID_ARGUMENT. */
     const char *target;
+    /* Since 0.1 (after target): TSR_COMPILE_* flags added to those of every
+     * module compiled in this context, attention's included (e.g.
+     * TSR_COMPILE_NO_WARP_SPECIALIZE for an ablation). Unknown bits are
+     * TSR_ERR_INVALID_ARGUMENT. */
+    unsigned compile_flags;
 } tsr_context_options;
 
 /* Fills *opts with the defaults (struct_size, then all zero:
@@ -279,7 +284,11 @@ typedef struct tsr_compile_options {
 /* TSR_COMPILE_NO_WARP_SPECIALIZE: no producer warpgroup on sm_90a (the
  * kernel's warps copy their own tiles, as on sm_80), for ablation and
  * debugging (backend/README.md). Part of the JIT cache key. */
-enum { TSR_COMPILE_LINE_INFO = 1 << 0, TSR_COMPILE_NO_WARP_SPECIALIZE = 1 << 1 };
+enum {
+    TSR_COMPILE_LINE_INFO = 1 << 0,
+    TSR_COMPILE_NO_WARP_SPECIALIZE = 1 << 1,
+    TSR_COMPILE_FLAGS_ALL = (1 << 2) - 1 /* every flag this version knows */
+};
 
 /* Fills *opts with the defaults: struct_size, then all zero. */
 TSR_API void tsr_compile_options_init(tsr_compile_options *opts);
@@ -288,7 +297,8 @@ TSR_API void tsr_compile_options_init(tsr_compile_options *opts);
  * device. opts may be NULL. On success *out is a module owning its kernels.
  * Returns TSR_ERR_COMPILE when the program has errors, or needs more than a
  * GPU offers (more than 2^14 registers per thread for a tile, more than 256
- * kernel parameter values): tsr_context_error then
+ * kernel parameter values, more shared memory than a block of the target
+ * may have): tsr_context_error then
  * holds every diagnostic as "name:line:col: error: message" followed by the
  * source line and a caret under the column. On cuda and emu the PTX of each
  * kernel comes from the JIT cache when there, else it is generated and
@@ -372,7 +382,8 @@ TSR_API tsr_status tsr_kernel_get_attributes(tsr_kernel *k, tsr_kernel_attribute
  * description (shape, strides, dtype, device) is copied, the data stays the
  * caller's: it must stay valid until the launch has completed. strides NULL
  * means contiguous row-major; byte_offset is added to data. A scalar is
- * converted to the parameter's dtype (f32, f16, bf16, i32; bool: non-zero is
+ * converted to the parameter's dtype (floats rounded; an integer dtype
+ * needs an integer in its range, checked at launch; bool: non-zero is
  * true). Binding checks only that the kind of argument matches: everything
  * else is checked at launch. Arguments stay bound across launches. */
 TSR_API tsr_status tsr_kernel_set_tensor(tsr_kernel *k, int i, const DLTensor *t);

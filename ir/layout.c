@@ -288,6 +288,31 @@ Layout layout_squeeze(const Layout *l, int axis)
     return layout_slice(l, axis);
 }
 
+bool layout_reshape_units(const Layout *l, const int *from, int rank_from, const int *to, int rank_to, Layout *out)
+{
+    int a[LAYOUT_MAX_RANK], b[LAYOUT_MAX_RANK], na = 0, nb = 0;
+    for (int d = 0; d < rank_from; d++)
+        if (from[d] != 1)
+            a[na++] = from[d];
+    for (int d = 0; d < rank_to; d++)
+        if (to[d] != 1)
+            b[nb++] = to[d];
+    if (na != nb)
+        return false;
+    for (int i = 0; i < na; i++)
+        if (a[i] != b[i])
+            return false;
+    Layout r = *l;
+    for (int d = rank_from - 1; d >= 0; d--)
+        if (from[d] == 1)
+            r = layout_squeeze(&r, d);
+    for (int d = 0; d < rank_to; d++)
+        if (to[d] == 1)
+            r = layout_expand(&r, d);
+    *out = r;
+    return true;
+}
+
 Layout layout_shared(int rows, int cols, int esize, bool transposed)
 {
     int shape[2] = { transposed ? cols : rows, transposed ? rows : cols };

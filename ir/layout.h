@@ -120,6 +120,10 @@ Layout layout_expand(const Layout *l, int axis);
 /* Removes a dim of size 1 at `axis` (inverse of expand). */
 Layout layout_squeeze(const Layout *l, int axis);
 Layout layout_transpose(const Layout *l);
+/* The layout of a tile of shape `to` that holds, register for register, the
+ * elements of a tile of shape `from` in layout l, when the two shapes differ
+ * only in dims of size 1 (a reshape that moves no data); false otherwise. */
+bool layout_reshape_units(const Layout *l, const int *from, int rank_from, const int *to, int rank_to, Layout *out);
 /* The layout an operand of shape src_shape must have to be broadcast into
  * `dst` in registers: dims where src_shape is 1 lose their bits. */
 Layout layout_broadcast_src(const Layout *dst, int rank, const int *src_shape);

@@ -117,12 +117,18 @@ TirFunc *tir_func_clone(const TirFunc *f)
     CLONE_VEC(c->layouts, f->layouts);
     CLONE_VEC(c->buffers, f->buffers);
     CLONE_VEC(c->tma, f->tma);
+    CLONE_VEC(c->texts, f->texts);
+    for (int i = 0; i < c->texts.len; i++)
+        c->texts.data[i] = arena_strdup(&c->arena, f->texts.data[i]);
     c->laid_out = f->laid_out;
     c->smem_bytes = f->smem_bytes;
     c->grid_block = f->grid_block;
     memcpy(c->grid, f->grid, sizeof c->grid);
     c->body = f->body;
     c->warps = f->warps;
+    c->max_regs = f->max_regs;
+    c->min_blocks = f->min_blocks;
+    c->regs_pos = f->regs_pos;
     oom_undefer(slot);
     return c;
 }
@@ -256,6 +262,9 @@ bool tir_op_is_pure(TirOp op)
 {
     switch (op) {
     case TIR_STORE:
+    case TIR_SCATTER:
+    case TIR_PRINT:
+    case TIR_ASSERT:
     case TIR_FOR:
     case TIR_IF:
     case TIR_YIELD:
@@ -268,6 +277,47 @@ bool tir_op_is_pure(TirOp op)
     default: return true;
     }
 }
+
+bool tir_reshape_in_registers(TirFunc *f, const TirInst *in)
+{
+    const Layout *ls = tir_layout(f, in->args[0]), *ld = tir_layout(f, in->res[0]);
+    TType a = tir_type(f, in->args[0]), b = tir_type(f, in->res[0]);
+    Layout l;
+    return ls && ld && layout_reshape_units(ls, a.shape, a.rank, b.shape, b.rank, &l) && layout_eq(&l, ld) &&
+           l.kind == ld->kind;
+}
+
+int tir_add_text(TirFunc *f, const char *text)
+{
+    vec_push(&f->arena, f->texts, arena_strdup(&f->arena, text));
+    return f->texts.len - 1;
+}
+
+void tir_print_format(const TirFunc *f, const TirInst *in, StrBuf *out)
+{
+    int rank = 0;
+    for (int i = 0; i < in->nargs; i++)
+        if (tir_type(f, in->args[i]).rank)
+            rank = tir_type(f, in->args[i]).rank;
+    sb_puts(out, "pid (%d, %d, %d)");
+    if (rank)
+        sb_puts(out, rank == 2 ? " idx (%d, %d)" : " idx (%d)");
+    const char *text = f->texts.data[in->ival];
+    if (*text)
+        sb_putc(out, ' ');
+    for (; *text; text++) {
+        if (*text == '%')
+            sb_putc(out, '%');
+        sb_putc(out, *text);
+    }
+    for (int i = 0; i < in->nargs; i++) {
+        DType dt = tir_type(f, in->args[i]).dt;
+        sb_puts(out, dtype_is_float(dt) ? " %g" : dt == DT_I64 ? " %lld" : dt == DT_U32 ? " %u" : " %d");
+    }
+    sb_putc(out, '\n');
+}
+
+bool tir_op_reads_memory(TirOp op) { return op == TIR_LOAD || op == TIR_GATHER; }
 
 static void replace_in_block(TirFunc *f, BlockId b, ValId from, ValId to)
 {

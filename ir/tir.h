@@ -14,6 +14,9 @@
 #include "layout.h"
 
 enum { TIR_MAX_RANK = 4, TIR_NONE = -1 };
+/* Values one PRINT may print (with its 5 coordinates, within the 32
+ * arguments of CUDA's printf). */
+enum { TIR_MAX_PRINTED = 16 };
 
 typedef int32_t ValId;
 typedef int32_t InstId;
@@ -32,7 +35,7 @@ typedef struct {
     X(NUM_PROGRAMS, "num_programs")                                                    \
     /* shapes */                                                                       \
     X(SPLAT, "splat") X(BROADCAST, "broadcast") X(EXPAND_DIMS, "expand_dims")          \
-    X(TRANSPOSE, "transpose") X(ARANGE, "arange")                                      \
+    X(TRANSPOSE, "transpose") X(ARANGE, "arange") X(RESHAPE, "reshape")                \
     /* elementwise binary (operands and result of one shape) */                        \
     X(ADD, "add") X(SUB, "sub") X(MUL, "mul") X(DIV, "div") X(REM, "rem")              \
     X(POW, "pow") X(MIN, "min") X(MAX, "max") X(AND, "and") X(OR, "or") X(XOR, "xor")  \
@@ -48,7 +51,9 @@ typedef struct {
     /* tensor cores and reductions */                                                  \
     X(DOT, "dot") X(REDUCE, "reduce")                                                  \
     /* memory */                                                                       \
-    X(LOAD, "load") X(STORE, "store")                                                  \
+    X(LOAD, "load") X(STORE, "store") X(GATHER, "gather") X(SCATTER, "scatter")        \
+    /* debugging */                                                                    \
+    X(PRINT, "print") X(ASSERT, "assert")                                              \
     /* control */                                                                      \
     X(FOR, "for") X(IF, "if") X(YIELD, "yield")                                        \
     /* code generation */                                                              \
@@ -64,6 +69,8 @@ typedef enum {
 } TirOp;
 
 typedef enum { REDUCE_SUM, REDUCE_MAX, REDUCE_MIN } ReduceKind;
+/* TirInst.kind of a SCATTER: a plain store, or an atomic read-modify-write. */
+typedef enum { SCATTER_STORE, SCATTER_ADD, SCATTER_MAX, SCATTER_MIN } ScatterKind;
 enum { TIR_FOR_EXIT = 1 }; /* TirInst.kind of a FOR that can stop early */
 
 /* Operands and attributes, by op:
@@ -74,6 +81,8 @@ enum { TIR_FOR_EXIT = 1 }; /* TirInst.kind of a FOR that can stop early */
  *   SPLAT        args: scalar                    BROADCAST  args: tile with 1-dims
  *   EXPAND_DIMS  args: tile; axis: where the new 1 goes
  *   TRANSPOSE    args: 2-D tile                  ARANGE     args: start (i32 scalar)
+ *   RESHAPE      args: tile; the same elements in row-major order, in the
+ *                result's shape (as many elements)
  *   binary ops   args: a, b (same type; comparisons give bool); POW: floats only;
  *                AND, OR, XOR: bitwise on integers, logical on bool; SHL, SHR:
  *                integers, the count of the same dtype taken as unsigned, a count
@@ -92,6 +101,24 @@ enum { TIR_FOR_EXIT = 1 }; /* TirInst.kind of a FOR that can stop early */
  *                Elements outside the tensor read 0.
  *   STORE        as LOAD, plus the value as the last argument; elements outside
  *                the tensor are not written. No result.
+ *   GATHER       param: tensor; args: one coordinate per tensor dim, each an i32
+ *                scalar or an i32 tile of the result's shape: element e of the
+ *                result is the tensor's element at (args[0][e], args[1][e], ...),
+ *                0 when that lies outside the tensor.
+ *   SCATTER      param: tensor; args: coordinates as GATHER's, then a mask (bool
+ *                scalar or tile), then the value (a scalar or tile; the
+ *                coordinates and the mask have its shape or are scalars); kind
+ *                (ScatterKind): element e of the value is stored (or, atomically,
+ *                added, maxed, mined) at its coordinates when mask[e] is true and
+ *                they lie inside the tensor. No result. Lanes whose coordinates
+ *                coincide: one of the stores wins; atomics all take effect.
+ *   PRINT        args: values (scalars, and tiles of one shape); texts[ival]: the
+ *                text before them. Prints one line per element of the shape (one
+ *                for scalars) with the program's coordinates, the element's
+ *                index and the values (tir_print_format). No result.
+ *   ASSERT       args: cond (bool scalar or tile); texts[ival]: the message,
+ *                texts[ival + 1]: the source file's name, pos.line the line: the
+ *                launch fails when an element of cond is false. No result.
  *   FOR          args: lb, ub, step, inits...; blocks[0]: body with args (iv,
  *                iters...) ending in YIELD of the next iters; results: final iters.
  *                stages: software-pipelining depth asked for (0 = none).
@@ -223,12 +250,18 @@ typedef struct TirFunc {
     bool layout_too_big; /* a layout needs more registers than a thread has: the passes stopped */
     VEC(TirBuffer) buffers;
     VEC(TmaRequest) tma; /* tensor maps asked for by code generation, in parameter order (empty: none) */
+    VEC(const char *) texts; /* of PRINT and ASSERT (ival) */
     size_t smem_bytes; /* dynamic shared memory a launch needs (pass_smem.c) */
     size_t smem_align; /* the alignment its start needs (pass_smem.c) */
     BlockId grid_block; /* scalar code the host runs to size the grid */
     ValId grid[3];      /* results of grid_block */
     BlockId body;
     int warps;
+    /* The kernel's resource clauses (dsl/README.md §5.3); 0: the compiler's
+     * choice. max_regs: registers per thread (.maxnreg); min_blocks: blocks
+     * a multiprocessor must hold at once (.minnctapersm). */
+    int max_regs, min_blocks;
+    SrcPos regs_pos;
 } TirFunc;
 
 typedef struct {
@@ -281,6 +314,22 @@ bool tir_op_is_unary(TirOp op);
 bool tir_op_is_math(TirOp op);
 /* Pure: no side effect, result depends only on operands and attributes. */
 bool tir_op_is_pure(TirOp op);
+/* Reads tensor memory (LOAD, GATHER): pure, but never merged or moved
+ * across stores. */
+bool tir_op_reads_memory(TirOp op);
+
+/* Whether a RESHAPE's result layout holds the operand's registers as they
+ * are (layout_reshape_units), so that no shared memory is needed. */
+bool tir_reshape_in_registers(TirFunc *f, const TirInst *in);
+
+/* The printf format (support/printf_fmt.h) of a PRINT's line: "pid (%d,
+ * %d, %d)", " idx (%d, %d)" for tiles, " TEXT" when not empty, then each
+ * value (%g for floats, %d, %u or %lld for integers, %d for bool), and a
+ * newline. Its arguments, in order: the three program ids and the element's
+ * index (i32), then the values (floats as doubles). */
+void tir_print_format(const TirFunc *f, const TirInst *in, StrBuf *out);
+/* Appends a text to f->texts; returns its index. */
+int tir_add_text(TirFunc *f, const char *text);
 
 /* The index in f->tma of a request equal to r, appended when there is none
  * (one map serves every load of the same tensor with the same box). */

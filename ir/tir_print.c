@@ -49,6 +49,28 @@ static void print_mem(StrBuf *out, TirFunc *f, const TirInst *in)
     }
 }
 
+/* gather X[%1, %2], scatter add X[%1, %2] if %3 = %4 */
+static void print_indexed(StrBuf *out, TirFunc *f, const TirInst *in)
+{
+    static const char *const kinds[] = { "", " add", " max", " min" };
+    const TirParam *p = &f->params.data[in->param];
+    if (in->op == TIR_SCATTER)
+        sb_puts(out, kinds[in->kind]);
+    sb_printf(out, " %s[", p->name);
+    for (int d = 0; d < p->rank; d++) {
+        if (d)
+            sb_puts(out, ", ");
+        print_val(out, in->args[d]);
+    }
+    sb_putc(out, ']');
+    if (in->op == TIR_SCATTER) {
+        sb_puts(out, " if ");
+        print_val(out, in->args[p->rank]);
+        sb_puts(out, " = ");
+        print_val(out, in->args[p->rank + 1]);
+    }
+}
+
 static void print_inst(StrBuf *out, TirFunc *f, InstId id, int depth)
 {
     const TirInst *in = tir_inst(f, id);
@@ -66,6 +88,16 @@ static void print_inst(StrBuf *out, TirFunc *f, InstId id, int depth)
     case TIR_NUM_PROGRAMS: sb_printf(out, " %d", in->axis); break;
     case TIR_LOAD:
     case TIR_STORE: print_mem(out, f, in); break;
+    case TIR_GATHER:
+    case TIR_SCATTER: print_indexed(out, f, in); break;
+    case TIR_PRINT:
+    case TIR_ASSERT:
+        sb_printf(out, " \"%s\"", f->texts.data[in->ival]);
+        for (int i = 0; i < in->nargs; i++) {
+            sb_putc(out, ' ');
+            print_val(out, in->args[i]);
+        }
+        break;
     case TIR_ASYNC_COPY:
         sb_printf(out, " buf %d stage ", in->buf);
         print_val(out, in->args[in->nargs - 1]);
@@ -197,7 +229,12 @@ void tir_print(StrBuf *out, TirFunc *f)
             sb_putc(out, ']');
         }
     }
-    sb_printf(out, ") warps %d\n", f->warps);
+    sb_printf(out, ") warps %d", f->warps);
+    if (f->max_regs)
+        sb_printf(out, " regs %d", f->max_regs);
+    if (f->min_blocks)
+        sb_printf(out, " min_blocks %d", f->min_blocks);
+    sb_putc(out, '\n');
     for (int r = 0; r < f->tma.len; r++) { /* tensor maps code generation asks for (TirFunc.tma) */
         const TmaRequest *q = &f->tma.data[r];
         static const char *const swizzles[] = { "none", "32B", "64B", "128B" };

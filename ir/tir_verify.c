@@ -85,12 +85,37 @@ static bool check_mem(Verifier *v, InstId id, const TirInst *in)
     return true;
 }
 
+/* GATHER and SCATTER: one coordinate per dim (i32 scalars or tiles of the
+ * element shape), SCATTER's mask and value. */
+static bool check_indexed(Verifier *v, InstId id, const TirInst *in)
+{
+    TirFunc *f = v->f;
+    if (in->param < 0 || in->param >= f->params.len || !f->params.data[in->param].is_tensor)
+        return fail(v, id, "memory access to something that is not a tensor");
+    const TirParam *p = &f->params.data[in->param];
+    bool scatter = in->op == TIR_SCATTER;
+    if (in->nargs != p->rank + (scatter ? 2 : 0))
+        return fail(v, id, "coordinate count differs from the tensor's rank");
+    TType elems = scatter ? tir_type(f, in->args[in->nargs - 1]) : tir_type(f, in->res[0]);
+    if (elems.dt != p->dt)
+        return fail(v, id, "element dtype differs from the tensor's");
+    for (int a = 0; a < in->nargs - (scatter ? 1 : 0); a++) {
+        TType t = tir_type(f, in->args[a]);
+        DType want = scatter && a == p->rank ? DT_BOOL : DT_I32;
+        if (t.dt != want || (t.rank && !same_shape(t, elems)))
+            return fail(v, id, "coordinate or mask is not a scalar or a tile of the element shape");
+    }
+    if (scatter && (!p->is_out || in->kind < SCATTER_STORE || in->kind > SCATTER_MIN))
+        return fail(v, id, "bad scatter");
+    return true;
+}
+
 /* The operand count of ops that have a fixed one, else -1. */
 static int fixed_arity(TirOp op)
 {
     if (tir_op_is_binary(op))
         return 2;
-    if (tir_op_is_unary(op) || op == TIR_SPLAT || op == TIR_BROADCAST || op == TIR_EXPAND_DIMS ||
+    if (tir_op_is_unary(op) || op == TIR_SPLAT || op == TIR_BROADCAST || op == TIR_EXPAND_DIMS || op == TIR_RESHAPE ||
         op == TIR_TRANSPOSE || op == TIR_ARANGE || op == TIR_REDUCE || op == TIR_CONVERT)
         return 1;
     if (op == TIR_SELECT)
@@ -208,6 +233,33 @@ static bool check_types(Verifier *v, InstId id, const TirInst *in)
         if (!check_mem(v, id, in))
             return false;
         break;
+    case TIR_RESHAPE:
+        if (a.rank == 0 || r.rank == 0 || a.dt != r.dt || ttype_numel(a) != ttype_numel(r))
+            return fail(v, id, "reshape changes the dtype or the element count");
+        break;
+    case TIR_GATHER:
+    case TIR_SCATTER:
+        want_res = in->op == TIR_GATHER;
+        if (!check_indexed(v, id, in))
+            return false;
+        break;
+    case TIR_PRINT:
+    case TIR_ASSERT: {
+        want_res = 0;
+        int texts = in->op == TIR_ASSERT ? 2 : 1;
+        if (in->ival < 0 || in->ival + texts > f->texts.len)
+            return fail(v, id, "text index out of range");
+        if (in->op == TIR_ASSERT && (in->nargs != 1 || a.dt != DT_BOOL))
+            return fail(v, id, "assert of something that is not bool");
+        for (int i = 1; i < in->nargs; i++) {
+            TType t = tir_type(f, in->args[i]);
+            if (t.rank && a.rank && !same_shape(t, a))
+                return fail(v, id, "printed tiles of different shapes");
+            if (t.rank)
+                a = t;
+        }
+        break;
+    }
     case TIR_ASYNC_COPY:
         want_res = 0;
         if (!check_mem(v, id, in))
@@ -423,7 +475,7 @@ bool tir_verify(TirFunc *f, StrBuf *why)
         }
         TirInst *in = tir_inst(f, id);
         if (in->op == TIR_PROGRAM_ID || in->op == TIR_NUM_PROGRAMS || in->op == TIR_LOAD ||
-            in->op == TIR_STORE || in->op == TIR_FOR || in->op == TIR_IF || in->op == TIR_YIELD ||
+            in->op == TIR_STORE || in->op == TIR_GATHER || in->op == TIR_SCATTER || in->op == TIR_FOR || in->op == TIR_IF || in->op == TIR_YIELD ||
             (in->nres && in->res[0] >= 0 && in->res[0] < f->vals.len && tir_type(f, in->res[0]).rank != 0)) {
             fail(&v, id, "grid code must be scalar host arithmetic");
             break;

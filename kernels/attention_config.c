@@ -23,6 +23,12 @@ static const AttnRow table[] = {
     { "sm_90a", 0,   64,      0,     { 128, 128, 8 } },
     { "sm_90a", 0,   128,     0,     { 128, 128, 8 } },
     { "sm_90a", 0,   256,     0,     { 128, 64, 8 } },
+    /* sm_80, D=64: 128 keys a block halve the per-iteration costs that do
+     * not grow with the block (the accumulator's rescaling, Q's ldmatrix,
+     * the row reductions' shuffles, the loop and copy control): 1,238
+     * instructions per 64x64x64 tile instead of 1,420, 254 registers, no
+     * spills (tessera-bench ptxas, bench/results/main-loop.md). */
+    { "sm_80", 0,    64,      0,     { 64, 128, 0 } },
     { NULL,    0,    64,      0,     { 64, 64, 0 } },
     { NULL,    0,    128,     0,     { 64, 64, 0 } },
     { NULL,    0,    256,     0,     { 64, 32, 0 } },
@@ -59,7 +65,10 @@ AttnConfig attention_ext_config(const char *target, DType dt, int head_dim, bool
  * with D so that neither spills. Chosen by ptxas -v over BM, BN and warps
  * for sm_80 and sm_90a, causal or not, with LLVM 19 and 22 (test_codegen
  * checks it): at D=256 the dK/dV kernel's 16 x 64 blocks on 8 warps spill
- * 8 bytes with LLVM 22 for sm_90a, its 32 x 16 on 4 warps nowhere. */
+ * 8 bytes with LLVM 22 for sm_90a, its 32 x 16 on 4 warps nowhere; for
+ * sm_80 at D=128, 32 x 64 on 8 warps spilled 16 bytes once the causal loop
+ * was split into masked and mask-free parts (passes/pass_loopsplit.c):
+ * 16 x 64 keeps the key block at 209 registers. */
 typedef struct {
     const char *target;
     int head_dim; /* 0: any */
@@ -76,7 +85,7 @@ static const AttnBwdRow bwd_table[] = {
     { "sm_90a", 128,    { { 32, 64, 8 },       { 64, 64, 4 } } },
     { "sm_90a", 256,    { { 32, 16, 4 },       { 64, 32, 4 } } },
     { NULL,    64,      { { 64, 64, 8 },       { 64, 64, 8 } } },
-    { NULL,    128,     { { 32, 64, 8 },       { 64, 64, 8 } } },
+    { NULL,    128,     { { 16, 64, 8 },       { 64, 64, 8 } } },
     { NULL,    256,     { { 32, 16, 4 },       { 32, 32, 8 } } },
 };
 

@@ -85,7 +85,7 @@ static bool cse_block(Cse *c, BlockId b)
         for (int k = 0; k < 2; k++)
             if (in->blocks[k] != TIR_NONE && (in->op == TIR_FOR || in->op == TIR_IF))
                 changed |= cse_block(c, in->blocks[k]);
-        bool candidate = tir_op_is_pure(in->op) && in->op != TIR_LOAD && in->nres == 1;
+        bool candidate = tir_op_is_pure(in->op) && !tir_op_reads_memory(in->op) && in->nres == 1;
         if (!candidate) {
             bl->insts.data[out++] = id;
             continue;

@@ -175,6 +175,20 @@ static void analyze_inst(LayoutPass *p, InstId id)
             set_nat(p, r, intern(p, l), p->weight[a], NULL);
         }
         break;
+    case TIR_RESHAPE: {
+        /* The operand's registers as they are when only dims of 1 change,
+         * else a blocked layout the code generator fills through shared
+         * memory. */
+        if (p->natural[a] == FLEX)
+            set_nat(p, a, default_blocked(p, vtype(p, a)), 1, NULL);
+        Layout in_l = layout_at(p, p->natural[a]), out_l;
+        TType ta = vtype(p, a), tr = vtype(p, r);
+        if (in_l.kind != LAYOUT_SHARED && layout_reshape_units(&in_l, ta.shape, ta.rank, tr.shape, tr.rank, &out_l))
+            set_nat(p, r, intern(p, out_l), p->weight[a], NULL);
+        else
+            set_nat(p, r, default_blocked(p, tr), 1, NULL);
+        break;
+    }
     case TIR_BROADCAST:
         /* Follows its user; it weighs less than a value of the same origin. */
         if (p->natural[a] == FLEX)
@@ -233,7 +247,20 @@ static void analyze_inst(LayoutPass *p, InstId id)
                 set_nat(p, res, p->natural[pick], p->weight[pick], NULL);
         }
         break;
+    case TIR_GATHER: {
+        /* Its coordinates' layout, else a load's. */
+        int l, w;
+        pick_operand_layout(p, in, 0, &l, &w);
+        if (l == FLEX)
+            set_nat(p, r, default_blocked(p, vtype(p, r)), 4, NULL);
+        else
+            set_nat(p, r, l, w, NULL);
+        break;
+    }
     case TIR_STORE:
+    case TIR_SCATTER:
+    case TIR_PRINT:
+    case TIR_ASSERT:
     case TIR_YIELD: break;
     default:
         if (is_elementwise(in->op)) {
@@ -420,6 +447,18 @@ static void rewrite_dot(LayoutPass *p, InstId id)
         in->args[2] = c;
 }
 
+/* Every tile operand of instruction id in layout l. */
+static void materialize_args(LayoutPass *p, InstId id, int l)
+{
+    for (int i = 0; i < tir_inst(p->f, id)->nargs; i++) {
+        ValId v = tir_inst(p->f, id)->args[i];
+        if (rank_of(p, v)) {
+            ValId m = materialize(p, v, l);
+            tir_inst(p->f, id)->args[i] = m;
+        }
+    }
+}
+
 static void rewrite_inst(LayoutPass *p, InstId id)
 {
     TirInst *in = tir_inst(p->f, id);
@@ -427,6 +466,7 @@ static void rewrite_inst(LayoutPass *p, InstId id)
         return; /* rebuilt at its uses */
     switch (in->op) {
     case TIR_DOT: rewrite_dot(p, id); break;
+    case TIR_RESHAPE:
     case TIR_REDUCE: {
         ValId v = in->args[0];
         if (rank_of(p, v)) {
@@ -470,17 +510,26 @@ static void rewrite_inst(LayoutPass *p, InstId id)
         break;
     }
     case TIR_LOAD: break;
-    default:
-        if (is_elementwise(in->op)) {
-            int l = own_layout(p, in->res[0]);
-            for (int i = 0; i < in->nargs; i++) {
-                ValId v = tir_inst(p->f, id)->args[i];
-                if (rank_of(p, v)) {
-                    ValId m = materialize(p, v, l);
-                    tir_inst(p->f, id)->args[i] = m;
-                }
+    case TIR_PRINT:
+    case TIR_ASSERT:
+        /* every tile operand in the layout of the first one */
+        for (int i = 0; i < in->nargs; i++)
+            if (rank_of(p, in->args[i])) {
+                materialize_args(p, id, own_layout(p, in->args[i]));
+                break;
             }
-        }
+        break;
+    case TIR_GATHER:
+    case TIR_SCATTER: {
+        /* Coordinates, mask and value in the layout of the elements. */
+        ValId elems = in->op == TIR_GATHER ? in->res[0] : in->args[in->nargs - 1];
+        if (rank_of(p, elems))
+            materialize_args(p, id, own_layout(p, elems));
+        break;
+    }
+    default:
+        if (is_elementwise(in->op))
+            materialize_args(p, id, own_layout(p, in->res[0]));
         break;
     }
     set_result_layouts(p, tir_inst(p->f, id));

@@ -61,6 +61,8 @@ size_t smem_scratch_bytes(TirFunc *f, const TirInst *in)
         oom_free(slot, map);
         return local ? 0 : smem_convert_bytes(tir_type(f, in->res[0]));
     }
+    if (in->op == TIR_RESHAPE && !tir_reshape_in_registers(f, in)) /* backend/codegen_reshape.c */
+        return (size_t)ttype_numel(tir_type(f, in->res[0])) * (size_t)dtype_size(tir_type(f, in->res[0]).dt);
     return 0;
 }
 

@@ -13,6 +13,7 @@ bool tir_pass_cse(TirFunc *f, const Target *t);
 bool tir_pass_dce(TirFunc *f, const Target *t);
 bool tir_pass_fuse(TirFunc *f, const Target *t);
 bool tir_pass_layout(TirFunc *f, const Target *t);
+bool tir_pass_loopsplit(TirFunc *f, const Target *t);
 bool tir_pass_pipeline(TirFunc *f, const Target *t);
 bool tir_pass_smem(TirFunc *f, const Target *t);
 /* Shared-memory scratch: the padded row-major tile a conversion goes

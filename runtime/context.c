@@ -245,6 +245,9 @@ static tsr_status check_options(tsr_context *ctx, const tsr_context_options *o, 
                        o->host_threads);
     if (o->flags & ~known_flags)
         return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "flags has unknown bits 0x%x", o->flags & ~known_flags);
+    if (o->compile_flags & ~(unsigned)TSR_COMPILE_FLAGS_ALL)
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "compile_flags has unknown bits 0x%x",
+                       o->compile_flags & ~(unsigned)TSR_COMPILE_FLAGS_ALL);
     return TSR_OK;
 }
 
@@ -273,6 +276,7 @@ tsr_status tsr_context_create(const tsr_context_options *opts, tsr_context **out
     ctx->ordinal = opts->device_ordinal;
     ctx->host_threads = opts->host_threads;
     ctx->flags = opts->flags;
+    ctx->compile_flags = opts->compile_flags;
     *out = ctx;
 
     tsr_status s = read == TSR_OK ? TSR_OK : rt_fail(ctx, read, "tsr_context_options: %s", why);

@@ -5,11 +5,13 @@
  * threads; each thread has its own value storage. */
 #include "interp.h"
 #include "oom.h"
+#include "printf_fmt.h"
 #include "tir_eval.h"
 
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,6 +24,17 @@ typedef struct {
     int64_t pid[3], npid[3];
     struct Job *job; /* the launch a worker's programs come from */
 } Interp;
+
+typedef struct Job {
+    TirFunc *f;
+    const KernelArg *args;
+    const int32_t *syms;
+    int64_t grid[3];
+    atomic_llong next;
+    atomic_int out_of_memory; /* a worker ran out: the others stop too */
+    atomic_int failed;        /* an assertion failed: no more programs start */
+    StrBuf failure;           /* its message, written by the worker that set `failed` */
+} Job;
 
 static TirElem *storage(Interp *in, ValId v)
 {
@@ -38,7 +51,17 @@ static void copy_val(Interp *in, ValId dst, ValId src)
         memcpy(storage(in, dst), storage(in, src), sizeof(TirElem) * (size_t)numel(in, src));
 }
 
-static bool scalar_fits_i32(double v) { return v >= -2147483648.0 && v <= 2147483647.0 && v == floor(v); }
+/* Whether a scalar argument is an integer of integer dtype dt (any i64
+ * below 2^63 in magnitude: doubles beyond 2^53 are integers, if not every
+ * integer). */
+static bool scalar_fits(double v, DType dt)
+{
+    if (v != floor(v))
+        return false; /* fractions, NaN and infinities */
+    if (dt == DT_I64)
+        return v >= -0x1p63 && v < 0x1p63;
+    return v >= -0x1p63 && v < 0x1p63 && int_fits((int64_t)v, dt);
+}
 
 static TirElem scalar_param(const KernelArg *a, DType dt)
 {
@@ -47,8 +70,8 @@ static TirElem scalar_param(const KernelArg *a, DType dt)
         e.f = round_to_dtype((float)a->scalar, dt);
     else if (dt == DT_BOOL)
         e.i = a->scalar != 0;
-    else if (scalar_fits_i32(a->scalar))
-        e.i = (int32_t)a->scalar;
+    else if (scalar_fits(a->scalar, dt))
+        e.i = (int64_t)a->scalar;
     else
         e.i = 0; /* kernel_bind_args rejects it; never convert out of range (undefined in C) */
     return e;
@@ -134,6 +157,208 @@ static void exec_access(Interp *in, const TirInst *ins)
                 break;
             idx[d] = 0;
         }
+    }
+}
+
+/* The element of operand a of ins for element k of the access: a scalar
+ * operand serves every element. */
+static TirElem arg_elem(Interp *in, const TirInst *ins, int a, int64_t k)
+{
+    return storage(in, ins->args[a])[tir_type(in->f, ins->args[a]).rank ? k : 0];
+}
+
+/* The offset in t of element k of a gather or scatter, or -1 when its
+ * coordinates lie outside the tensor. */
+static int64_t indexed_offset(Interp *in, const TirInst *ins, const HostTensor *t, int rank, int64_t k)
+{
+    int64_t off = 0;
+    for (int d = 0; d < rank; d++) {
+        int64_t c = arg_elem(in, ins, d, k).i;
+        if (c < 0 || c >= t->shape[d])
+            return -1;
+        off += c * t->strides[d];
+    }
+    return off;
+}
+
+/* f32 bits with a subnormal flushed to a zero of its sign, as the GPU's
+ * atomic f32 add takes its operands and writes its result. */
+static float flush_f32(float x) { return fabsf(x) < 0x1p-126f ? copysignf(0.0f, x) : x; }
+
+/* Whether x comes after old in the order GPU atomic max and min give f32
+ * bit patterns (backend/codegen_mem.c): a value with the sign bit clear is
+ * compared as a signed integer, one with the sign bit set as an unsigned one
+ * in reverse -- the float order, with NaNs placed by their bits. */
+static bool f32_bits_after(uint32_t x, uint32_t old)
+{
+    return (x >> 31) ? x < old : (int32_t)x > (int32_t)old;
+}
+
+/* The new value of an element of dtype dt after an atomic of kind k with
+ * operand x (dsl/README.md §8.3). */
+static TirElem atomic_apply(int k, DType dt, TirElem old, TirElem x)
+{
+    if (k == SCATTER_ADD) {
+        TirElem r;
+        if (dt == DT_F32)
+            r.f = flush_f32(flush_f32(old.f) + flush_f32(x.f));
+        else if (dtype_is_float(dt))
+            r.f = round_to_dtype(old.f + x.f, dt);
+        else
+            r.i = int_wrap((int64_t)((uint64_t)old.i + (uint64_t)x.i), dt);
+        return r;
+    }
+    bool after;
+    if (dt == DT_F32) {
+        uint32_t xb, ob;
+        memcpy(&xb, &x.f, 4);
+        memcpy(&ob, &old.f, 4);
+        after = k == SCATTER_MAX ? f32_bits_after(xb, ob) : (xb != ob && !f32_bits_after(xb, ob));
+    } else if (dtype_is_signed(dt)) {
+        after = k == SCATTER_MAX ? x.i > old.i : x.i < old.i;
+    } else {
+        after = k == SCATTER_MAX ? (uint64_t)x.i > (uint64_t)old.i : (uint64_t)x.i < (uint64_t)old.i;
+    }
+    return after ? x : old;
+}
+
+/* Element `off` of t updated atomically (program instances run on several
+ * host threads): a compare-and-swap loop on the element's bytes. */
+static void atomic_update(const HostTensor *t, int64_t off, int kind, TirElem x)
+{
+    int size = dtype_size(t->dt);
+    uint8_t *p = (uint8_t *)t->data + off * size;
+    uint64_t old_bits = 0, new_bits = 0;
+    HostTensor cur = *t, next = *t; /* one element each, for read_elem and write_elem */
+    cur.data = &old_bits;
+    next.data = &new_bits;
+    for (;;) {
+        switch (size) {
+        case 2: old_bits = __atomic_load_n((uint16_t *)p, __ATOMIC_RELAXED); break;
+        case 4: old_bits = __atomic_load_n((uint32_t *)p, __ATOMIC_RELAXED); break;
+        default: old_bits = __atomic_load_n((uint64_t *)p, __ATOMIC_RELAXED); break;
+        }
+        new_bits = 0;
+        write_elem(&next, 0, atomic_apply(kind, t->dt, read_elem(&cur, 0), x));
+        bool done;
+        switch (size) {
+        case 2: {
+            uint16_t o = (uint16_t)old_bits;
+            done = __atomic_compare_exchange_n((uint16_t *)p, &o, (uint16_t)new_bits, false, __ATOMIC_SEQ_CST,
+                                               __ATOMIC_RELAXED);
+            break;
+        }
+        case 4: {
+            uint32_t o = (uint32_t)old_bits;
+            done = __atomic_compare_exchange_n((uint32_t *)p, &o, (uint32_t)new_bits, false, __ATOMIC_SEQ_CST,
+                                               __ATOMIC_RELAXED);
+            break;
+        }
+        default:
+            done = __atomic_compare_exchange_n((uint64_t *)p, &old_bits, new_bits, false, __ATOMIC_SEQ_CST,
+                                               __ATOMIC_RELAXED);
+            break;
+        }
+        if (done)
+            return;
+    }
+}
+
+/* A gather reads each element at its coordinates (0 outside the tensor); a
+ * scatter writes, or atomically combines, each element whose mask is true
+ * and whose coordinates lie inside the tensor. */
+static void exec_indexed(Interp *in, const TirInst *ins)
+{
+    const TirParam *p = &in->f->params.data[ins->param];
+    const HostTensor *t = &in->args[ins->param].tensor;
+    bool scatter = ins->op == TIR_SCATTER;
+    ValId elems = scatter ? ins->args[ins->nargs - 1] : ins->res[0];
+    TirElem *tile = storage(in, elems);
+    for (int64_t k = 0, n = numel(in, elems); k < n; k++) {
+        int64_t off = indexed_offset(in, ins, t, p->rank, k);
+        if (!scatter) {
+            tile[k] = off >= 0 ? read_elem(t, off) : (TirElem){ .i = 0 };
+        } else if (off >= 0 && arg_elem(in, ins, p->rank, k).i) {
+            if (ins->kind == SCATTER_STORE)
+                write_elem(t, off, tile[k]);
+            else
+                atomic_update(t, off, ins->kind, tile[k]);
+        }
+    }
+}
+
+/* Argument k of a PRINT line, for fmt_apply: the values in order. */
+typedef struct {
+    const uint64_t *bits;
+    int n, next;
+} LineArgs;
+
+static bool next_line_arg(void *ctx, int bytes, uint64_t *bits)
+{
+    LineArgs *a = ctx;
+    (void)bytes; /* every argument is stored as 64 bits */
+    if (a->next >= a->n)
+        return false;
+    *bits = a->bits[a->next++];
+    return true;
+}
+
+/* One line per element (tir_print_format), to stdout in one write. */
+static void exec_print(Interp *in, const TirInst *ins)
+{
+    StrBuf fmt, line;
+    sb_init(&fmt);
+    sb_init(&line);
+    tir_print_format(in->f, ins, &fmt);
+    TType shape = ttype_scalar(DT_I32);
+    for (int a = 0; a < ins->nargs; a++)
+        if (tir_type(in->f, ins->args[a]).rank)
+            shape = tir_type(in->f, ins->args[a]);
+    uint64_t *bits = tsr_xmalloc(sizeof(uint64_t) * (size_t)(3 + shape.rank + ins->nargs));
+    for (int64_t k = 0, n = ttype_numel(shape); k < n; k++) {
+        int nb = 0;
+        for (int d = 0; d < 3; d++)
+            bits[nb++] = (uint64_t)(uint32_t)in->pid[d];
+        for (int d = 0, rest = (int)k; d < shape.rank; d++) { /* row-major index */
+            int inner = d + 1 < shape.rank ? shape.shape[d + 1] : 1;
+            bits[nb++] = (uint64_t)(uint32_t)(rest / inner);
+            rest %= inner;
+        }
+        for (int a = 0; a < ins->nargs; a++) {
+            TirElem e = arg_elem(in, ins, a, k);
+            if (dtype_is_float(tir_type(in->f, ins->args[a]).dt)) {
+                double d = e.f;
+                memcpy(&bits[nb++], &d, sizeof d);
+            } else {
+                bits[nb++] = (uint64_t)e.i;
+            }
+        }
+        LineArgs la = { bits, nb, 0 };
+        FmtArgs fa = { next_line_arg, NULL, &la };
+        line.len = 0;
+        if (line.data)
+            line.data[0] = 0;
+        fmt_apply(&line, fmt.data, &fa);
+        fputs(line.data, stdout);
+    }
+    free(bits);
+    sb_free(&fmt);
+    sb_free(&line);
+}
+
+/* A false element fails the launch with the assertion's message; the first
+ * failure is the one reported, and no program starts after it. */
+static void exec_assert(Interp *in, const TirInst *ins)
+{
+    const TirElem *c = storage(in, ins->args[0]);
+    for (int64_t k = 0, n = numel(in, ins->args[0]); k < n; k++) {
+        if (c[k].i)
+            continue;
+        if (in->job && atomic_exchange(&in->job->failed, 1) == 0)
+            sb_printf(&in->job->failure, "assertion failed: %s (%s:%d) in program (%lld, %lld, %lld)",
+                      in->f->texts.data[ins->ival], in->f->texts.data[ins->ival + 1], ins->pos.line,
+                      (long long)in->pid[0], (long long)in->pid[1], (long long)in->pid[2]);
+        return;
     }
 }
 
@@ -272,6 +497,7 @@ static void exec_inst(Interp *in, const TirInst *ins)
     }
     case TIR_BROADCAST: exec_broadcast(in, ins->args[0], ins->res[0]); break;
     case TIR_EXPAND_DIMS:
+    case TIR_RESHAPE: /* row-major storage: the same elements in the same order */
     case TIR_CONVERT: copy_val(in, ins->res[0], ins->args[0]); break;
     case TIR_TRANSPOSE: {
         TType t = tir_type(f, ins->args[0]);
@@ -300,6 +526,10 @@ static void exec_inst(Interp *in, const TirInst *ins)
     case TIR_REDUCE: exec_reduce(in, ins); break;
     case TIR_LOAD:
     case TIR_STORE: exec_access(in, ins); break;
+    case TIR_GATHER:
+    case TIR_SCATTER: exec_indexed(in, ins); break;
+    case TIR_PRINT: exec_print(in, ins); break;
+    case TIR_ASSERT: exec_assert(in, ins); break;
     case TIR_FOR: exec_for(in, ins); break;
     case TIR_IF: {
         BlockId b = storage(in, ins->args[0])[0].i ? ins->blocks[0] : ins->blocks[1];
@@ -347,9 +577,9 @@ bool kernel_bind_args(TirFunc *f, const KernelArg *args, int nargs, int32_t *sym
             return false;
         }
         if (!p->is_tensor) {
-            if (p->dt == DT_I32 && !scalar_fits_i32(args[i].scalar)) {
-                sb_printf(err, "scalar argument '%s' must be an integer in the range of i32, not %g", p->name,
-                          args[i].scalar);
+            if (dtype_is_int(p->dt) && !scalar_fits(args[i].scalar, p->dt)) {
+                sb_printf(err, "scalar argument '%s' must be an integer in the range of %s, not %g", p->name,
+                          dtype_name(p->dt), args[i].scalar);
                 return false;
             }
             continue;
@@ -466,14 +696,7 @@ bool kernel_eval_grid(TirFunc *f, const KernelArg *args, const int32_t *sym_vals
     return kernel_eval_grid_status(f, args, sym_vals, grid, err) == INTERP_OK;
 }
 
-typedef struct Job {
-    TirFunc *f;
-    const KernelArg *args;
-    const int32_t *syms;
-    int64_t grid[3];
-    atomic_llong next;
-    atomic_int out_of_memory; /* a worker ran out: the others stop too */
-} Job;
+
 
 /* The programs a worker takes, one after another. */
 static void run_programs(void *arg)
@@ -481,7 +704,7 @@ static void run_programs(void *arg)
     Interp *in = arg;
     Job *job = in->job;
     int64_t total = job->grid[0] * job->grid[1] * job->grid[2];
-    while (!atomic_load(&job->out_of_memory)) {
+    while (!atomic_load(&job->out_of_memory) && !atomic_load(&job->failed)) {
         int64_t k = atomic_fetch_add(&job->next, 1);
         if (k >= total)
             break;
@@ -516,6 +739,8 @@ InterpStatus interp_launch_status(TirFunc *f, const KernelArg *args, int nargs, 
         return out_of_memory(err);
     Job job = { 0 };
     atomic_init(&job.out_of_memory, 0);
+    atomic_init(&job.failed, 0);
+    sb_init(&job.failure);
     InterpStatus s = kernel_bind_args(f, args, nargs, syms, err) ? kernel_eval_grid_status(f, args, syms, job.grid, err)
                                                                  : INTERP_ERROR;
     bool ok = s == INTERP_OK;
@@ -541,9 +766,14 @@ InterpStatus interp_launch_status(TirFunc *f, const KernelArg *args, int nargs, 
         worker(&job);
         for (int i = 0; i < started; i++)
             pthread_join(tids[i], NULL);
-        if (atomic_load(&job.out_of_memory))
+        if (atomic_load(&job.out_of_memory)) {
             s = out_of_memory(err);
+        } else if (atomic_load(&job.failed)) {
+            sb_puts(err, job.failure.data);
+            s = INTERP_ERROR;
+        }
     }
+    sb_free(&job.failure);
     free(syms);
     return s;
 }

@@ -600,9 +600,18 @@ bool rt_pack_params(const TirFunc *f, const Launch *l, const size_t *offsets, co
             memcpy(dst, &p, 8);
             break;
         }
-        case ABI_I64: memcpy(dst, &a->tensor.strides[s->dim], 8); break;
+        case ABI_I64: {
+            /* a tensor's stride, or an i64 scalar (in range: kernel_bind_args) */
+            int64_t v = f->params.data[s->param].is_tensor ? a->tensor.strides[s->dim] : (int64_t)a->scalar;
+            memcpy(dst, &v, 8);
+            break;
+        }
         case ABI_I32: {
-            int32_t v = !a ? l->syms[s->dim] : dt == DT_BOOL ? a->scalar != 0 : (int32_t)a->scalar;
+            /* u32 through uint32_t: its values above 2^31 do not fit an int32_t */
+            int32_t v = !a                ? l->syms[s->dim]
+                        : dt == DT_BOOL ? a->scalar != 0
+                        : dt == DT_U32  ? (int32_t)(uint32_t)a->scalar
+                                        : (int32_t)a->scalar;
             memcpy(dst, &v, 4);
             break;
         }

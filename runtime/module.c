@@ -255,10 +255,11 @@ static tsr_status module_init(tsr_module *m, const char *source, size_t len, con
     if (o->keep_ir & ~(unsigned)(TSR_IR_TIR | TSR_IR_LLVM | TSR_IR_PTX))
         return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "keep_ir has unknown flags 0x%x", o->keep_ir);
     m->kept_ir = o->keep_ir;
-    if (o->flags & ~(unsigned)(TSR_COMPILE_LINE_INFO | TSR_COMPILE_NO_WARP_SPECIALIZE))
+    if (o->flags & ~(unsigned)TSR_COMPILE_FLAGS_ALL)
         return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "flags has unknown bits 0x%x", o->flags);
-    m->line_info = (o->flags & TSR_COMPILE_LINE_INFO) != 0;
-    m->no_warp_specialize = (o->flags & TSR_COMPILE_NO_WARP_SPECIALIZE) != 0;
+    unsigned flags = o->flags | ctx->compile_flags;
+    m->line_info = (flags & TSR_COMPILE_LINE_INFO) != 0;
+    m->no_warp_specialize = (flags & TSR_COMPILE_NO_WARP_SPECIALIZE) != 0;
     if (!(m->source = ctx_strndup(ctx, source, len)))
         return oom(ctx);
     m->len = len;

@@ -139,6 +139,7 @@ struct tsr_context {
     DLDevice dl_device;
     int host_threads;
     unsigned flags;
+    unsigned compile_flags; /* tsr_context_options.compile_flags */
     int max_threads;   /* per block */
     int64_t max_grid[3]; /* blocks per grid dimension */
     JitCache cache;

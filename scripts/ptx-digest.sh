@@ -47,8 +47,21 @@ for t in sm_80 sm_90a; do
         one $t tests/programs/math.tsr math -D T=$dt
     done
     one $t tests/programs/ints.tsr ints
+    one $t tests/programs/ints.tsr int_scalars
     one $t tests/programs/control.tsr collatz
     one $t tests/programs/control.tsr jumps
     one $t dsl/examples/dropout.tsr dropout -D T=f16
     one $t dsl/examples/dropout.tsr philox
+    one $t tests/programs/indexed.tsr embed -D T=f16
+    one $t tests/programs/indexed.tsr partials -D T=f16
+    one $t tests/programs/reshape.tsr shapes
+    one $t tests/programs/reshape.tsr mask_rows
+    one $t tests/programs/debug.tsr show
+    one $t tests/programs/debug.tsr checked
+    for k in count_tokens expert_sums expert_means; do
+        one $t dsl/examples/moe_route.tsr $k
+    done
+    for k in masked_copy scatter_odd lookup even_programs histogram int_atomics half_adds; do
+        one $t tests/programs/indexed.tsr $k
+    done
 done

@@ -101,14 +101,12 @@ void ptxas_count_sass(const char *text, SassCounts *c)
     }
 }
 
-bool ptxas_check_sass(const char *ptxas, const char *nvdisasm, const char *ptx, const char *arch, PtxasReport *rep,
-                      SassCounts *sass, StrBuf *log)
+bool ptxas_check_listing(const char *ptxas, const char *nvdisasm, const char *ptx, const char *arch, PtxasReport *rep,
+                         StrBuf *listing, StrBuf *log)
 {
     char file[] = "/tmp/tessera-ptxas-XXXXXX", cubin[64];
     int fd = mkstemp(file);
     memset(rep, 0, sizeof *rep);
-    if (sass)
-        memset(sass, 0, sizeof *sass);
     if (fd < 0) {
         sb_puts(log, "cannot create a temporary file");
         return false;
@@ -133,12 +131,12 @@ bool ptxas_check_sass(const char *ptxas, const char *nvdisasm, const char *ptx, 
     rep->smem = number_before(text, "bytes smem");
     for (const char *c = strstr(text, "(C75"); c; c = strstr(c + 4, "(C75"))
         rep->c75xx++;
-    if (status == 0 && nvdisasm && sass) {
+    if (status == 0 && nvdisasm && listing) {
         StrBuf dis;
         sb_init(&dis);
         snprintf(cmd, sizeof cmd, "'%.4000s' -c '%s' 2>&1", nvdisasm, cubin);
         if (run_into(cmd, &dis) == 0)
-            ptxas_count_sass(dis.data, sass);
+            sb_puts(listing, dis.data ? dis.data : "");
         else
             sb_printf(log, "nvdisasm failed:\n%s", dis.data ? dis.data : "");
         sb_free(&dis);
@@ -146,6 +144,20 @@ bool ptxas_check_sass(const char *ptxas, const char *nvdisasm, const char *ptx, 
     if (nvdisasm)
         unlink(cubin);
     return status == 0;
+}
+
+bool ptxas_check_sass(const char *ptxas, const char *nvdisasm, const char *ptx, const char *arch, PtxasReport *rep,
+                      SassCounts *sass, StrBuf *log)
+{
+    StrBuf listing;
+    sb_init(&listing);
+    if (sass)
+        memset(sass, 0, sizeof *sass);
+    bool ok = ptxas_check_listing(ptxas, sass ? nvdisasm : NULL, ptx, arch, rep, &listing, log);
+    if (ok && sass && listing.data)
+        ptxas_count_sass(listing.data, sass);
+    sb_free(&listing);
+    return ok;
 }
 
 bool ptxas_check(const char *ptxas, const char *ptx, const char *arch, PtxasReport *rep, StrBuf *log)

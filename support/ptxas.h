@@ -39,6 +39,10 @@ bool nvdisasm_find(char *buf, size_t n);
 bool ptxas_check(const char *ptxas, const char *ptx, const char *arch, PtxasReport *rep, StrBuf *log);
 bool ptxas_check_sass(const char *ptxas, const char *nvdisasm, const char *ptx, const char *arch, PtxasReport *rep,
                       SassCounts *sass, StrBuf *log);
+/* As ptxas_check_sass, but appends nvdisasm's listing (`nvdisasm -c`) to
+ * listing instead of counting it (nothing without nvdisasm). */
+bool ptxas_check_listing(const char *ptxas, const char *nvdisasm, const char *ptx, const char *arch, PtxasReport *rep,
+                         StrBuf *listing, StrBuf *log);
 /* Counts the instructions in the text `nvdisasm -c` prints. */
 void ptxas_count_sass(const char *text, SassCounts *c);
 

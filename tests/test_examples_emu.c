@@ -20,6 +20,7 @@ static const Case cases[] = {
     { "dsl/examples/matmul.tsr", "matmul", { { "T", "f16" }, { "BM", "16" }, { "BN", "32" }, { "BK", "16" } }, 4,
       { { "M", 1 }, { "N", 33 }, { "K", 17 } }, 3, 0, 0 },
     { "dsl/examples/matmul.tsr", "matmul", { { "T", "f32" }, { "BK", "8" } }, 2, { { "M", 70 }, { "N", 45 }, { "K", 40 } }, 3, 0, 0 },
+    { "dsl/examples/matmul_big.tsr", "matmul_big", { { "T", "f16" } }, 1, { { "M", 131 }, { "N", 130 }, { "K", 77 } }, 3, 0, 0 },
     { "dsl/examples/softmax.tsr", "softmax", { { "T", "f32" } }, 1, { { "M", 7 }, { "N", 1023 } }, 2, 0, 0 },
     { "dsl/examples/softmax.tsr", "softmax", { { "T", "f16" }, { "BN", "64" } }, 2, { { "M", 113 }, { "N", 203 } }, 2, 0, 0 },
     { "dsl/examples/layernorm.tsr", "layernorm", { { "T", "f16" } }, 1, { { "M", 9 }, { "N", 300 } }, 2, 0, 0 },

@@ -258,6 +258,19 @@ static void matmul_f32(void **state)
     tir_module_free(m);
 }
 
+/* matmul_big.tsr: the same products with 128×128 tiles and a resource
+ * clause, which changes only how the GPU code is compiled. */
+static void matmul_big(void **state)
+{
+    (void)state;
+    Define defs[1] = { { "T", "bf16" } };
+    TirModule *m;
+    TirFunc *f = compile_example(&m, "matmul_big.tsr", "matmul_big", defs, 1);
+    for (size_t i = 0; i < TSR_ARRAY_LEN(matmul_shapes); i++)
+        run_matmul(f, DT_BF16, DT_F32, 32, matmul_shapes[i], i % 2 == 1, 400 + i);
+    tir_module_free(m);
+}
+
 /* ------------------------------------------------------------ softmax */
 
 /* Each output is exp(x - max) / sum. In f32: exp's argument is off by
@@ -715,7 +728,7 @@ static void dropout_f16(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(matmul_f16),      cmocka_unit_test(matmul_bf16), cmocka_unit_test(matmul_f32),     cmocka_unit_test(softmax_f16),
+        cmocka_unit_test(matmul_f16),      cmocka_unit_test(matmul_bf16), cmocka_unit_test(matmul_f32), cmocka_unit_test(matmul_big),     cmocka_unit_test(softmax_f16),
         cmocka_unit_test(softmax_bf16),    cmocka_unit_test(softmax_f32),     cmocka_unit_test(layernorm_f16),
         cmocka_unit_test(layernorm_bf16),  cmocka_unit_test(layernorm_f32),   cmocka_unit_test(sum_f16),
         cmocka_unit_test(sum_bf16),        cmocka_unit_test(sum_f32),         cmocka_unit_test(sum_i32),

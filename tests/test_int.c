@@ -329,9 +329,63 @@ static void dropout_on_emu(void **state)
     tir_module_free(m);
 }
 
+/* Scalar parameters of i8, u8, u32 and i64 reach the kernel as the values
+ * given (u32 past 2^31, i64 past 2^32 and negative), on every device; a
+ * value outside the dtype is a launch error. */
+static void integer_scalars(void **state)
+{
+    (void)state;
+    TirModule *m = compile_file_or_fail("tests/programs/ints.tsr", NULL, 0);
+    TirFunc *f = module_func(m, "int_scalars");
+    int64_t shape[1] = { 301 };
+    HostTensor x = tensor_new(DT_I64, 1, shape);
+    for (int64_t i = 0; i < shape[0]; i++)
+        ((int64_t *)x.data)[i] = i * 1000003 - 150000000;
+    const double a = -100, b = 250, c = 4000000000.0, d = -123456789012.0;
+    for (int place = 0; place < RUN_PLACES; place++) {
+        HostTensor y = tensor_new(DT_I64, 1, shape);
+        tensor_poison(&y);
+        KernelArg args[6] = { arg_tensor(x), arg_tensor(y), arg_scalar(a), arg_scalar(b), arg_scalar(c), arg_scalar(d) };
+        StrBuf err;
+        sb_init(&err);
+        if (!run_kernel_at(f, args, 6, place, &err))
+            fail_msg("int_scalars on %s: %s", run_places[place], err.data);
+        for (int64_t i = 0; i < shape[0]; i++) {
+            int64_t want = ((int64_t *)x.data)[i] * -100 + 250 + 4000000000LL - 123456789012LL;
+            if (((int64_t *)y.data)[i] != want)
+                fail_msg("int_scalars on %s: Y[%lld] is %lld, want %lld", run_places[place], (long long)i,
+                         (long long)((int64_t *)y.data)[i], (long long)want);
+        }
+        if (place == 0) { /* out of the dtype's range: refused before anything runs */
+            static const struct {
+                int arg;
+                double v;
+                const char *msg;
+            } bad[] = { { 2, 128, "'a' must be an integer in the range of i8, not 128" },
+                        { 3, -1, "'b' must be an integer in the range of u8, not -1" },
+                        { 4, 4294967296.0, "'c' must be an integer in the range of u32, not 4.29497e+09" },
+                        { 5, 0.5, "'d' must be an integer in the range of i64, not 0.5" } };
+            for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+                KernelArg args2[6];
+                memcpy(args2, args, sizeof args2);
+                args2[bad[k].arg] = arg_scalar(bad[k].v);
+                sb_free(&err);
+                sb_init(&err);
+                assert_false(run_kernel_at(f, args2, 6, place, &err));
+                if (!strstr(err.data, bad[k].msg))
+                    fail_msg("%s", err.data);
+            }
+        }
+        sb_free(&err);
+        tensor_free(&y);
+    }
+    tensor_free(&x);
+    tir_module_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = { cmocka_unit_test(operators), cmocka_unit_test(conversions),
-                                        cmocka_unit_test(dropout_on_emu) };
+                                        cmocka_unit_test(dropout_on_emu), cmocka_unit_test(integer_scalars) };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

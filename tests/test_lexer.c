@@ -90,6 +90,7 @@ static const struct {
     { TK_KW_I64, "i64" },        { TK_AMP, "&" },           { TK_PIPE, "|" },             { TK_CARET, "^" },
     { TK_TILDE, "~" },           { TK_SHL, "<<" },          { TK_SHR, ">>" },             { TK_KW_WHILE, "while" },
     { TK_KW_BREAK, "break" },    { TK_KW_CONTINUE, "continue" }, { TK_KW_RETURN, "return" },
+    { TK_STRING, "\"x = 1% ok\"" },
 };
 
 static void every_token_kind(void **state)
@@ -287,6 +288,26 @@ static void unterminated_comment(void **state)
     assert_tok(&l.toks[0], TK_IDENT, "x", 1, 5);
 }
 
+/* A string ends on its line, with no escapes: else an error at its
+ * opening quote, and lexing goes on after the line. */
+static void strings(void **state)
+{
+    (void)state;
+    Lexed l;
+    lex(&l, "f(\"a b\", \"\")");
+    assert_tok(&l.toks[2], TK_STRING, "\"a b\"", 1, 3);
+    assert_tok(&l.toks[4], TK_STRING, "\"\"", 1, 10);
+    lex(&l, "\"open\nx");
+    assert_int_equal(l.toks[0].kind, TK_ERROR);
+    assert_int_equal(l.toks[0].pos.col, 1);
+    assert_tok(&l.toks[1], TK_IDENT, "x", 2, 1);
+    lex(&l, "\"a\\\"b\"");
+    assert_int_equal(l.toks[0].kind, TK_ERROR);
+    char *m = message(&l.toks[0]);
+    assert_non_null(strstr(m, "unterminated string"));
+    free(m);
+}
+
 static void nul_bytes(void **state)
 {
     (void)state;
@@ -356,7 +377,7 @@ int main(void)
         cmocka_unit_test(longest_match),      cmocka_unit_test(numbers),
         cmocka_unit_test(bad_numbers),        cmocka_unit_test(positions_and_comments),
         cmocka_unit_test(eof_repeats),        cmocka_unit_test(unexpected_characters),
-        cmocka_unit_test(unterminated_comment), cmocka_unit_test(nul_bytes),
+        cmocka_unit_test(unterminated_comment), cmocka_unit_test(strings), cmocka_unit_test(nul_bytes),
         cmocka_unit_test(non_ascii),          cmocka_unit_test(token_dump),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

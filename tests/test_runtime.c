@@ -656,6 +656,52 @@ static void compile_flags(void **state)
     tsr_context_destroy(ctx);
 }
 
+/* tsr_context_options.compile_flags reach every module of the context:
+ * TSR_COMPILE_NO_WARP_SPECIALIZE leaves a pipelined sm_90a matmul without
+ * its producer warpgroup; unknown bits are refused at creation. */
+static void context_compile_flags(void **state)
+{
+    (void)state;
+    static const char src[] = "kernel mm(A: f16[M, K], B: f16[K, N], C: out f32[M, N]) grid (cdiv(M, 64)) {\n"
+                              "    var acc = zeros<f32>[64, 64];\n"
+                              "    for k in 0 .. K step 32 pipeline(2) {\n"
+                              "        acc = acc + dot(A[program_id(0) * 64 : +64, k : +32], B[k : +32, 0 : +64]);\n"
+                              "    }\n"
+                              "    C[program_id(0) * 64 : +64, 0 : +64] = acc;\n"
+                              "}\n";
+    for (int off = 0; off < 2; off++) {
+        tsr_context_options o;
+        tsr_context_options_init(&o);
+        o.device = TSR_DEVICE_EMU;
+        o.cache = TSR_CACHE_OFF;
+        o.target = "sm_90a";
+        o.compile_flags = off ? TSR_COMPILE_NO_WARP_SPECIALIZE : 0;
+        tsr_context *ctx;
+        if (tsr_context_create(&o, &ctx) != TSR_OK)
+            fail_msg("%s", tsr_context_error(ctx));
+        tsr_compile_options co;
+        tsr_compile_options_init(&co);
+        co.keep_ir = TSR_IR_PTX;
+        tsr_module *m;
+        if (tsr_module_compile(ctx, src, strlen(src), &co, &m) != TSR_OK)
+            fail_msg("%s", tsr_context_error(ctx));
+        const char *ptx = tsr_module_ir(m, "mm", TSR_IR_PTX);
+        assert_non_null(ptx);
+        assert_non_null(strstr(ptx, off ? "128 threads per block" : "256 threads per block"));
+        assert_true((strstr(ptx, "setmaxnreg") == NULL) == (off == 1));
+        tsr_module_destroy(m);
+        tsr_context_destroy(ctx);
+    }
+    tsr_context_options o;
+    tsr_context_options_init(&o);
+    o.device = TSR_DEVICE_INTERP;
+    o.compile_flags = 1u << 6;
+    tsr_context *ctx;
+    assert_int_equal(tsr_context_create(&o, &ctx), TSR_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(tsr_context_error(ctx), "compile_flags has unknown bits 0x40"));
+    tsr_context_destroy(ctx);
+}
+
 static int cuda_group(void)
 {
     tsr_context_options o;
@@ -689,6 +735,7 @@ int main(void)
         cmocka_unit_test(options_can_grow),
         cmocka_unit_test(resource_limits_are_diagnostics),
         cmocka_unit_test(compile_flags),
+        cmocka_unit_test(context_compile_flags),
     };
     int failed = cmocka_run_group_tests_name("context", tests, NULL, NULL);
     failed += rt_suite_run(TSR_DEVICE_INTERP, "api_interp");

@@ -710,6 +710,10 @@ static inline unsigned lane_tid_linear(const Warp *w, unsigned lane)
     return (unsigned)w->id * WARP_SIZE + lane;
 }
 void emu_thread_coords(const Warp *w, unsigned lane, unsigned tid[3]);
+/* ops_ctl.c: CUDA's vprintf(fmt, args) for one lane, written to stdout
+ * (support/printf_fmt.h); -1 after recording a fault (an unreadable
+ * argument buffer). */
+int emu_vprintf(Warp *w, const Insn *in, int lane, uint64_t fmt, uint64_t args);
 
 /* memory.c: resolves an address of `size` bytes for a lane; returns a host
  * pointer, or NULL after recording an error. `write` checks writability;

@@ -1,11 +1,14 @@
 /* Control instructions: bra, exit, ret, the CTA barriers (bar, barrier: sync,
  * arrive, red), memory fences (no-ops: the emulator is sequentially
- * consistent; fence.proxy.async informs the race detector), trap and brkpt (errors), and hints that change nothing here
+ * consistent; fence.proxy.async informs the race detector), trap and brkpt (errors), vprintf's
+ * output (emu_vprintf, for sched.c's calls), and hints that change nothing here
  * (nanosleep, pmevent, griddepcontrol). The warp loop in
  * sched.c executes branches, exits and barriers. */
+#include <stdio.h>
 #include <string.h>
 
 #include "emu_internal.h"
+#include "printf_fmt.h"
 
 static int decode_bra(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
 {
@@ -117,6 +120,54 @@ static int decode_trap(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
     in->mode = (uint8_t)d->op_arg;
     in->exec = exec_trap;
     return 0;
+}
+
+/* vprintf's arguments, read from the lane's argument buffer: each at the
+ * next offset aligned to its size, as CUDA lays them out. */
+typedef struct {
+    Warp *w;
+    const Insn *in;
+    int lane;
+    uint64_t buf, off;
+    bool fault;
+} PrintArgs;
+
+static bool next_print_arg(void *ctx, int bytes, uint64_t *bits)
+{
+    PrintArgs *a = ctx;
+    a->off = (a->off + (uint64_t)bytes - 1) & ~(uint64_t)(bytes - 1);
+    int space;
+    const uint8_t *p = a->buf ? emu_resolve(a->w, a->in, a->lane, SP_GENERIC, a->buf + a->off, (unsigned)bytes,
+                                            false, &space)
+                              : NULL;
+    if (!p) {
+        a->fault = a->buf != 0; /* emu_resolve recorded why */
+        return false;
+    }
+    *bits = 0;
+    memcpy(bits, p, (size_t)bytes);
+    a->off += (uint64_t)bytes;
+    return true;
+}
+
+static const char *print_string(void *ctx, uint64_t addr, char *buf, size_t n)
+{
+    PrintArgs *a = ctx;
+    return emu_read_string(a->w, (unsigned)a->lane, addr, buf, n);
+}
+
+int emu_vprintf(Warp *w, const Insn *in, int lane, uint64_t fmt, uint64_t args)
+{
+    char text[1024];
+    PrintArgs pa = { w, in, lane, args, 0, false };
+    FmtArgs fa = { next_print_arg, print_string, &pa };
+    StrBuf out;
+    sb_init(&out);
+    fmt_apply(&out, emu_read_string(w, (unsigned)lane, fmt, text, sizeof text), &fa);
+    if (!pa.fault && out.len)
+        fputs(out.data, stdout);
+    sb_free(&out);
+    return pa.fault ? -1 : 0;
 }
 
 int emu_decode_unsupported(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)

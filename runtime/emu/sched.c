@@ -108,13 +108,22 @@ static uint8_t *local_of(Warp *w, unsigned lane)
     return w->cta->local + (size_t)lane_tid_linear(w, lane) * w->cta->local_size;
 }
 
-/* vprintf (its output is dropped: it returns 0) and __assertfail. */
+/* vprintf (printed to stdout by emu_vprintf; it returns 0) and __assertfail. */
 static int call_builtin(Warp *w, const Insn *in, const CallSite *cs, uint32_t mask)
 {
     if (cs->builtin == CALL_VPRINTF) {
-        FOR_LANES(l, mask)
-        if (cs->ret_size >= 4)
-            memset(local_of(w, l) + cs->ret_caller, 0, 4);
+        FOR_LANES(l, mask) {
+            uint64_t fmt = 0, args = 0;
+            const uint8_t *lb = local_of(w, l);
+            if (cs->nargs >= 1)
+                memcpy(&fmt, lb + cs->arg_caller[0], cs->arg_size[0] < 8 ? cs->arg_size[0] : 8);
+            if (cs->nargs >= 2)
+                memcpy(&args, lb + cs->arg_caller[1], cs->arg_size[1] < 8 ? cs->arg_size[1] : 8);
+            if (emu_vprintf(w, in, (int)l, fmt, args))
+                return -1;
+            if (cs->ret_size >= 4)
+                memset(local_of(w, l) + cs->ret_caller, 0, 4);
+        }
         w->stack[w->sp].pc++;
         return 0;
     }
@@ -443,7 +452,10 @@ static Cta *cta_new(Launch *L)
     c->smem = aligned_alloc(1024, (c->smem_size + 1023) / 1024 * 1024 + 1024);
     if (!c->smem)
         tsr_die("out of memory for shared memory");
-    c->local_size = k->local_bytes;
+    /* Each thread's local memory starts 16-byte aligned, as on a GPU: a
+     * generic address of an aligned local variable (cvta.local, vprintf's
+     * argument buffer) must be aligned on the host too. */
+    c->local_size = (k->local_bytes + 15) & ~(size_t)15;
     c->local = tsr_xmalloc(c->local_size * L->nwarps * WARP_SIZE + 16);
     if (L->cfg->check_races)
         c->race = emu_race_new(c->smem_size, c->nwarps);

@@ -6,8 +6,12 @@
 #include "rt.h"
 #include "tensormap.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
 /* Bytes from a tensor's data pointer to the end of its last element. */
 static size_t tensor_extent(const HostTensor *t)
@@ -161,4 +165,26 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
     emu_module_free(m);
     codegen_result_free(&cr);
     return ok;
+}
+
+const char *const run_places[RUN_PLACES] = { "interp", "sm_80", "sm_90a" };
+
+bool run_kernel_at(TirFunc *f, const KernelArg *args, int nargs, int place, StrBuf *err)
+{
+    if (place == 0)
+        return interp_launch(f, args, nargs, 2, err);
+    EmuRunOptions o = { 0 };
+    o.target = run_places[place];
+    o.check_uninit = o.check_races = true;
+    o.host_threads = 2;
+    return emu_run_kernel(f, args, nargs, &o, err);
+}
+
+void run_kernel_at_or_fail(TirFunc *f, const KernelArg *args, int nargs, int place)
+{
+    StrBuf err;
+    sb_init(&err);
+    if (!run_kernel_at(f, args, nargs, place, &err))
+        fail_msg("%s on %s: %s", f->name, run_places[place], err.data);
+    sb_free(&err);
 }

@@ -19,4 +19,13 @@ typedef struct {
 /* f is not changed: the interpreter can run it before or after. */
 bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions *o, StrBuf *err);
 
+/* The places a language test runs a kernel: the interpreter, then the
+ * emulator with the code of each target family (race and uninitialized-read
+ * checks on, two host threads). */
+enum { RUN_PLACES = 3 };
+extern const char *const run_places[RUN_PLACES]; /* "interp", "sm_80", "sm_90a" */
+bool run_kernel_at(TirFunc *f, const KernelArg *args, int nargs, int place, StrBuf *err);
+/* The same in a cmocka test: a failed launch fails the test with its error. */
+void run_kernel_at_or_fail(TirFunc *f, const KernelArg *args, int nargs, int place);
+
 #endif
