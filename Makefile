@@ -123,11 +123,17 @@ sanitize:
 
 # The attention backward pass on every (Sq, Sk) pair of issue 18 for every
 # variant, on the interpreter and the emulator, each run repeated (make test
-# runs a subset; about 5.5 minutes of CPU time, both targets on emu).
+# runs a subset; about 5.5 minutes of CPU time, both targets on emu), and
+# every feature case of the forward's kernels/attention_ext.tsr and every
+# decoding case of kernels/attention_decode.tsr on every variant (make test:
+# one variant each).
 .PHONY: test-attention-full
-test-attention-full: $(BUILD)/tests/test_attention_bwd_interp $(BUILD)/tests/test_attention_bwd_emu
+test-attention-full: $(BUILD)/tests/test_attention_bwd_interp $(BUILD)/tests/test_attention_bwd_emu \
+		$(BUILD)/tests/test_attention_features $(BUILD)/tests/test_attention_decode
 	TSR_ATTN_BWD_FULL=1 $(BUILD)/tests/test_attention_bwd_interp
 	TSR_ATTN_BWD_FULL=1 $(BUILD)/tests/test_attention_bwd_emu
+	TSR_ATTN_FEATURES_FULL=1 $(BUILD)/tests/test_attention_features
+	TSR_ATTN_FEATURES_FULL=1 $(BUILD)/tests/test_attention_decode
 
 # No libtessera.so there: the static libraries it would hold are not PIC.
 static:
@@ -197,13 +203,14 @@ golden-update: $(BUILD)/tessera $(BUILD)/tests/test_golden
 # ---- end of fuzzing and golden files ---------------------------------------
 
 # ---- runtime: C API, embedded kernels, install, example (runtime) ----------
-# The library embeds kernels/attention.tsr and attention_bwd.tsr as C strings (scripts/embed.sh)
+# The library embeds kernels/attention.tsr, attention_ext.tsr, attention_decode.tsr and attention_bwd.tsr as C strings (scripts/embed.sh)
 # and a hash of the compiler's sources that the JIT cache's keys include
 # (scripts/build-id.sh). runtime/device/cuda.c takes only the driver API's types from
 # CUDA's cuda.h (CUDA_INCLUDE): libcuda is opened at run time, never linked.
 # tests/test_runtime_cuda also runs on a mock driver, $(BUILD)/tests/libcuda_mock.so.
 CUDA_INCLUDE ?= /usr/local/cuda/include
-RT_GEN_OBJS := $(BUILD)/obj/gen/attention_tsr.o $(BUILD)/obj/gen/attention_bwd_tsr.o $(BUILD)/obj/gen/build_id.o
+RT_GEN_OBJS := $(BUILD)/obj/gen/attention_tsr.o $(BUILD)/obj/gen/attention_ext_tsr.o \
+	$(BUILD)/obj/gen/attention_decode_tsr.o $(BUILD)/obj/gen/attention_bwd_tsr.o $(BUILD)/obj/gen/build_id.o
 RT_BUILD_ID_SRCS := $(sort $(wildcard support/*.[ch] $(COMPILER_DIRS:%=%/*.[ch]) frontend/*.re))
 
 $(BUILD)/libtessera.a $(LIB_INTERNAL) $(BUILD)/libtessera.so: $(RT_GEN_OBJS)
@@ -211,6 +218,14 @@ $(BUILD)/libtessera.a $(LIB_INTERNAL) $(BUILD)/libtessera.so: $(RT_GEN_OBJS)
 $(BUILD)/gen/attention_tsr.c: kernels/attention.tsr scripts/embed.sh
 	@mkdir -p $(dir $@)
 	sh scripts/embed.sh $< tsr_attention_source > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/attention_ext_tsr.c: kernels/attention_ext.tsr scripts/embed.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed.sh $< tsr_attention_ext_source > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/attention_decode_tsr.c: kernels/attention_decode.tsr scripts/embed.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed.sh $< tsr_attention_decode_source > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/attention_bwd_tsr.c: kernels/attention_bwd.tsr scripts/embed.sh
 	@mkdir -p $(dir $@)

@@ -258,10 +258,17 @@ static tsr_status flush_l2(Bench *b, int round)
     return s;
 }
 
+static tsr_status upload(Bench *b, DevTensor *d, const uint16_t *bits)
+{
+    return CTX_CALL(b, "tsr_memcpy", tsr_memcpy(b->ctx, d->mem, bits, d->bytes, TSR_COPY_HOST_TO_DEVICE, NULL));
+}
+
 /* ------------------------------------------------------ implementations */
 
 typedef struct {
     DevTensor q, k, v, o, lse;      /* Tessera's */
+    DevTensor slopes, cuq, cuk;     /* its features' tensors (--alibi, --varlen) */
+    DevTensor table, seqk;          /* --paged: k and v are the caches, these their block table and lengths */
     DevTensor dout, dq, dk, dv;     /* and its backward's */
     DevTensor ref_o, scores, probs; /* the reference's */
     int heads_per_launch;           /* of the reference */
@@ -276,9 +283,31 @@ static tsr_status run_tessera(Bench *b, const BenchConfig *c, Buffers *x)
         return CTX_CALL(b, "tsr_attention_backward",
                         tsr_attention_backward(b->ctx, &x->q.t, &x->k.t, &x->v.t, &x->o.t, &x->lse.t, &x->dout.t,
                                                &x->dq.t, &x->dk.t, &x->dv.t, x->scale, c->causal, NULL));
-    return CTX_CALL(b, "tsr_attention_forward",
-                    tsr_attention_forward(b->ctx, &x->q.t, &x->k.t, &x->v.t, &x->o.t, &x->lse.t, x->scale, c->causal,
-                                          NULL));
+    if (!bench_features_on(&c->feat))
+        return CTX_CALL(b, "tsr_attention_forward",
+                        tsr_attention_forward(b->ctx, &x->q.t, &x->k.t, &x->v.t, &x->o.t, &x->lse.t, x->scale,
+                                              c->causal, NULL));
+    tsr_attention_options op;
+    tsr_attention_options_init(&op);
+    op.scale = x->scale;
+    op.causal = c->causal;
+    op.local = c->feat.local;
+    op.window_left = c->feat.window_left;
+    op.window_right = c->feat.window_right;
+    op.softcap = (float)c->feat.softcap;
+    op.alibi_slopes = c->feat.alibi ? &x->slopes.t : NULL;
+    if (c->feat.nvarlen) {
+        op.cu_seqlens_q = &x->cuq.t;
+        op.cu_seqlens_k = &x->cuk.t;
+        op.max_seqlen_q = c->Sq;
+    }
+    if (c->feat.paged) {
+        op.block_table = &x->table.t;
+        op.cache_seqlens = &x->seqk.t;
+        op.num_splits = c->feat.splits;
+    }
+    return CTX_CALL(b, "tsr_attention_forward_ex",
+                    tsr_attention_forward_ex(b->ctx, &x->q.t, &x->k.t, &x->v.t, &x->o.t, &x->lse.t, &op, NULL));
 }
 
 /* Binds the named tensors and launches. */
@@ -342,41 +371,139 @@ static tsr_status run_impl(Bench *b, Impl impl, const BenchConfig *c, Buffers *x
 
 /* ------------------------------------------------------------ the check */
 
+/* The problems the rows checked belong to: the dense batch (one problem
+ * of B) or each sequence of a packed one (B = 1 each, its inputs gathered
+ * into the reference's [1, H, S, D] layout). */
+typedef struct {
+    AttnShape s;
+    AttnInputs in;
+    int64_t q0;      /* packed: the sequence's first row of the packed tensors */
+    bool owned;      /* in's arrays are this problem's copies */
+} RefProblem;
+
 /* The rows checked and their double-precision reference (and the
- * yardstick: the same rows in the kernel's precision). */
+ * yardstick: the same rows in the kernel's precision). A row is named by
+ * its index in the memory order of O's rows: (b, h, r) of [B, Hq, Sq], or
+ * (t, h) of a packed [total, Hq]; its output starts at row * D either
+ * way. */
 typedef struct {
     const BenchConfig *c;
     const Inputs *in;
-    int64_t n;
-    int64_t *row; /* index of (b, h, r) in [B, Hq, Sq] */
+    int64_t n, total_rows;
+    int64_t *row;
     double *o, *lse;
     float *lowp;
     int nthreads;
+    RefProblem *prob;
+    int nprob;
+    AttnFeatures feat;
+    float *slopes;
 } RefRows;
+
+/* The problem, head and row of the checked row `row`, and its LSE's index
+ * (LSE is [B, Hq, Sq], or [Hq, total] when packed). */
+static const RefProblem *row_of(const RefRows *rr, int64_t row, int *bi, int *h, int *r, int64_t *lse_at)
+{
+    const BenchConfig *c = rr->c;
+    if (!c->feat.nvarlen) {
+        *r = (int)(row % c->Sq);
+        *h = (int)(row / c->Sq % c->Hq);
+        *bi = (int)(row / c->Sq / c->Hq);
+        *lse_at = row;
+        return &rr->prob[0];
+    }
+    int64_t t = row / c->Hq, total = rr->total_rows / c->Hq;
+    *h = (int)(row % c->Hq);
+    *bi = 0;
+    *lse_at = (int64_t)*h * total + t;
+    int p = 0;
+    while (p + 1 < rr->nprob && rr->prob[p + 1].q0 <= t)
+        p++;
+    *r = (int)(t - rr->prob[p].q0);
+    return &rr->prob[p];
+}
 
 static void *ref_rows_worker(void *arg)
 {
     RefRows *rr = ((void **)arg)[0];
     int id = (int)(intptr_t)((void **)arg)[1];
     const BenchConfig *c = rr->c;
-    AttnShape s = { c->B, c->Hq, c->Hkv, c->Sq, c->Sk, c->D, c->causal, 1.0 / sqrt((double)c->D) };
-    AttnInputs in = { rr->in->vals[0], rr->in->vals[1], rr->in->vals[2] };
     for (int64_t i = id; i < rr->n; i += rr->nthreads) {
-        int64_t row = rr->row[i];
-        int r = (int)(row % c->Sq), h = (int)(row / c->Sq % c->Hq), bi = (int)(row / c->Sq / c->Hq);
-        ref_attention_row(&s, &in, bi, h, r, rr->o + i * c->D, &rr->lse[i]);
-        ref_attention_row_lowp(&s, &in, c->dt, bi, h, r, rr->lowp + i * c->D);
+        int bi, h, r;
+        int64_t lse_at;
+        const RefProblem *p = row_of(rr, rr->row[i], &bi, &h, &r, &lse_at);
+        ref_attention_row_ext(&p->s, &rr->feat, &p->in, bi, h, r, rr->o + i * c->D, &rr->lse[i]);
+        ref_attention_row_lowp_ext(&p->s, &rr->feat, &p->in, c->dt, bi, h, r, rr->lowp + i * c->D);
     }
     return NULL;
 }
 
 static void ref_rows_free(RefRows *rr)
 {
+    for (int p = 0; p < rr->nprob; p++)
+        if (rr->prob[p].owned) {
+            free((void *)rr->prob[p].in.q);
+            free((void *)rr->prob[p].in.k);
+            free((void *)rr->prob[p].in.v);
+        }
+    free(rr->prob);
+    free(rr->slopes);
     free(rr->row);
     free(rr->o);
     free(rr->lse);
     free(rr->lowp);
     memset(rr, 0, sizeof *rr);
+}
+
+/* Rows first .. first + len - 1 of a packed [total, H, D] array as a
+ * [1, H, len, D] one. */
+static float *gather_rows(const float *src, int H, int D, int64_t first, int len)
+{
+    float *dst = malloc(sizeof(float) * ((size_t)H * (size_t)len * (size_t)D + 1));
+    for (int h = 0; dst && h < H; h++)
+        for (int r = 0; r < len; r++)
+            memcpy(dst + ((int64_t)h * len + r) * D, src + ((first + r) * H + h) * D, sizeof(float) * (size_t)D);
+    return dst;
+}
+
+/* The problems of c: one dense one, or a sequence each. */
+static bool ref_problems(RefRows *rr, const BenchConfig *c, const Inputs *in)
+{
+    AttnShape s = { c->B, c->Hq, c->Hkv, c->Sq, c->Sk, c->D, c->causal, 1.0 / sqrt((double)c->D) };
+    rr->nprob = c->feat.nvarlen ? c->feat.nvarlen : 1;
+    rr->prob = calloc((size_t)rr->nprob, sizeof *rr->prob);
+    rr->slopes = malloc(sizeof(float) * (size_t)c->Hq);
+    if (!rr->prob || !rr->slopes)
+        return false;
+    for (int h = 0; h < c->Hq; h++)
+        rr->slopes[h] = bench_alibi_slope(h, c->Hq);
+    AttnFeatures f = { c->feat.local, c->feat.window_left, c->feat.window_right, c->feat.softcap,
+                       c->feat.alibi ? rr->slopes : NULL };
+    rr->feat = f;
+    if (!c->feat.nvarlen) {
+        rr->prob[0].s = s;
+        rr->prob[0].in = (AttnInputs){ in->vals[0], in->vals[1], in->vals[2] };
+        rr->total_rows = (int64_t)c->B * c->Hq * c->Sq;
+        return true;
+    }
+    int64_t t = 0;
+    for (int p = 0; p < rr->nprob; p++) {
+        RefProblem *q = &rr->prob[p];
+        int len = c->feat.varlen[p];
+        q->s = s;
+        q->s.B = 1;
+        q->s.Sq = q->s.Sk = len;
+        q->q0 = t;
+        q->owned = true;
+        q->in.q = gather_rows(in->vals[0], c->Hq, c->D, t, len);
+        q->in.k = gather_rows(in->vals[1], c->Hkv, c->D, t, len);
+        q->in.v = gather_rows(in->vals[2], c->Hkv, c->D, t, len);
+        if (!q->in.q || !q->in.k || !q->in.v)
+            return false;
+        t += len;
+    }
+    rr->total_rows = t * c->Hq;
+    return true;
 }
 
 /* Picks the rows (all, or check_rows of them: the first and last row of the
@@ -387,15 +514,19 @@ static bool ref_rows_make(RefRows *rr, const BenchConfig *c, const Inputs *in, i
     memset(rr, 0, sizeof *rr);
     rr->c = c;
     rr->in = in;
-    int64_t rows = (int64_t)c->B * c->Hq * c->Sq;
+    if (!ref_problems(rr, c, in))
+        return false;
+    int64_t rows = rr->total_rows;
     bool all = (double)rows * c->Sk * c->D <= CHECK_ALL_MACS || rows <= sample;
     rr->n = all ? rows : sample;
-    rr->row = malloc(sizeof(int64_t) * (size_t)rr->n);
-    rr->o = malloc(sizeof(double) * (size_t)(rr->n * c->D));
-    rr->lse = malloc(sizeof(double) * (size_t)rr->n);
-    rr->lowp = malloc(sizeof(float) * (size_t)(rr->n * c->D));
+    rr->row = malloc(sizeof(int64_t) * (size_t)(rr->n + 1));
+    rr->o = malloc(sizeof(double) * (size_t)(rr->n * c->D + 1));
+    rr->lse = malloc(sizeof(double) * (size_t)(rr->n + 1));
+    rr->lowp = malloc(sizeof(float) * (size_t)(rr->n * c->D + 1));
     if (!rr->row || !rr->o || !rr->lse || !rr->lowp)
         return false;
+    if (rr->n == 0)
+        return true;
     SplitMix rng = { seed };
     for (int64_t i = 0; i < rr->n; i++)
         rr->row[i] = all ? i : i == 0 ? 0 : i == 1 ? rows - 1 : (int64_t)(splitmix_next(&rng) % (uint64_t)rows);
@@ -437,7 +568,7 @@ static bool check_outputs(Bench *b, Impl impl, const BenchConfig *c, Buffers *x,
         ok = CTX_CALL(b, "tsr_memcpy",
                       tsr_memcpy(b->ctx, lse, x->lse.mem, x->lse.bytes, TSR_COPY_DEVICE_TO_HOST, NULL)) == TSR_OK;
     if (ok) {
-        if (impl == IMPL_TESSERA && b->hooks && b->hooks->corrupt_output)
+        if (impl == IMPL_TESSERA && b->hooks && b->hooks->corrupt_output && rr->n)
             out[rr->row[0] * c->D] = to_bits(from_bits(out[rr->row[0] * c->D], c->dt) + 0.5f, c->dt);
         for (int64_t i = 0; i < n; i++)
             res->unwritten += isnan(from_bits(out[i], c->dt));
@@ -446,18 +577,20 @@ static bool check_outputs(Bench *b, Impl impl, const BenchConfig *c, Buffers *x,
         res->err = 0;
         res->lse_err = lse ? 0 : -1;
         for (int64_t i = 0; i < rr->n; i++) {
-            int64_t row = rr->row[i];
+            int64_t row = rr->row[i], at;
+            int bi, h, r;
+            row_of(rr, row, &bi, &h, &r, &at);
             for (int d = 0; d < c->D; d++) {
                 double got = from_bits(out[row * c->D + d], c->dt);
                 if (!isnan(got))
                     res->err = fmax(res->err, fabs(got - rr->o[i * c->D + d]));
             }
-            if (lse && !isnan(lse[row])) {
+            if (lse && !isnan(lse[at])) {
                 double want = rr->lse[i], e;
                 if (isinf(want))
-                    e = lse[row] == want ? 0.0 : INFINITY;
+                    e = lse[at] == want ? 0.0 : INFINITY;
                 else
-                    e = fabs(lse[row] - want) / (1.0 + fabs(want));
+                    e = fabs(lse[at] - want) / (1.0 + fabs(want));
                 res->lse_err = fmax(res->lse_err, e);
             }
         }
@@ -645,16 +778,17 @@ static void measure_impl(Bench *b, Impl impl, BenchResult *r, Buffers *x, const 
     set_status(res, "ok");
 }
 
-static tsr_status upload(Bench *b, DevTensor *d, const uint16_t *bits)
-{
-    return CTX_CALL(b, "tsr_memcpy", tsr_memcpy(b->ctx, d->mem, bits, d->bytes, TSR_COPY_HOST_TO_DEVICE, NULL));
-}
 
 /* A backward configuration: O and LSE from one forward run, then the
  * backward measured. */
 static void measure_backward(Bench *b, BenchResult *r, const Inputs *in)
 {
     const BenchConfig *c = &r->c;
+    if (bench_features_on(&c->feat)) {
+        set_status(&r->tessera, "skipped (the backward pass takes no window, soft-cap, ALiBi, packing or paging)");
+        set_status(&r->reference, "skipped (no reference backward)");
+        return;
+    }
     Buffers x;
     memset(&x, 0, sizeof x);
     x.scale = (float)(1.0 / sqrt((double)c->D));
@@ -693,6 +827,104 @@ static void measure_backward(Bench *b, BenchResult *r, const Inputs *in)
         dev_free(b, all[i]);
 }
 
+/* A packed batch's tensors (--varlen): q and o [total, Hq, D], k and v
+ * [total, Hkv, D], lse [Hq, total], and cu_seqlens (the same for queries
+ * and keys) on the device. */
+static tsr_status packed_tensors(Bench *b, const BenchConfig *c, Buffers *x)
+{
+    int32_t cu[BENCH_MAX_LIST + 1] = { 0 };
+    for (int i = 0; i < c->feat.nvarlen; i++)
+        cu[i + 1] = cu[i] + c->feat.varlen[i];
+    int64_t total = cu[c->feat.nvarlen];
+    int64_t qs[3] = { total, c->Hq, c->D }, ks[3] = { total, c->Hkv, c->D }, ls[2] = { c->Hq, total },
+            cs[1] = { c->feat.nvarlen + 1 };
+    tsr_status s = dev_tensor(b, &x->q, c->dt, 3, qs);
+    if (s == TSR_OK)
+        s = dev_tensor(b, &x->k, c->dt, 3, ks);
+    if (s == TSR_OK)
+        s = dev_tensor(b, &x->v, c->dt, 3, ks);
+    if (s == TSR_OK)
+        s = dev_tensor(b, &x->o, c->dt, 3, qs);
+    if (s == TSR_OK)
+        s = dev_tensor(b, &x->lse, DT_F32, 2, ls);
+    DevTensor *cus[2] = { &x->cuq, &x->cuk };
+    for (int i = 0; i < 2 && s == TSR_OK; i++) {
+        s = dev_tensor(b, cus[i], DT_F32, 1, cs); /* 4-byte elements; the dtype follows */
+        cus[i]->t.dtype = (DLDataType){ kDLInt, 32, 1 };
+        if (s == TSR_OK)
+            s = CTX_CALL(b, "tsr_memcpy",
+                         tsr_memcpy(b->ctx, cus[i]->mem, cu, cus[i]->bytes, TSR_COPY_HOST_TO_DEVICE, NULL));
+    }
+    return s;
+}
+
+/* A decoding step's paged cache (--paged P): the keys and values of the
+ * dense [B, Hkv, Sk, D] inputs (which the reference reads) scattered into
+ * pages of P rows, [pages, P, Hkv, D], in an order a seeded shuffle gives
+ * (a block table is rarely in order); the block table and the lengths (Sk
+ * each). */
+static tsr_status paged_tensors(Bench *b, const BenchConfig *c, const Inputs *in, Buffers *x)
+{
+    int P = c->feat.paged, per = (c->Sk + P - 1) / P;
+    int64_t np = (int64_t)c->B * per;
+    int64_t cs[4] = { np > 0 ? np : 1, P, c->Hkv, c->D }, ts[2] = { c->B, per > 0 ? per : 1 }, ls[1] = { c->B };
+    size_t page_elems = (size_t)P * (size_t)c->Hkv * (size_t)c->D;
+    int32_t *table = calloc((size_t)(ts[0] * ts[1]), sizeof(int32_t)), *lens = malloc(sizeof(int32_t) * (size_t)c->B);
+    uint16_t *cache = calloc((size_t)cs[0] * page_elems, sizeof(uint16_t));
+    tsr_status s = table && lens && cache ? TSR_OK : failed(b, TSR_ERR_OUT_OF_MEMORY, "paged cache", "out of host memory");
+    SplitMix rng = { 99 };
+    for (int64_t i = 0; s == TSR_OK && i < np; i++) { /* a shuffled assignment of pages */
+        int64_t j = (int64_t)(splitmix_next(&rng) % (uint64_t)(i + 1));
+        table[i] = table[j];
+        table[j] = (int32_t)i;
+    }
+    DevTensor *caches[2] = { &x->k, &x->v };
+    for (int t = 0; t < 2 && s == TSR_OK; t++) {
+        const uint16_t *src = in->bits[1 + t];
+        for (int bi = 0; bi < c->B; bi++)
+            for (int h = 0; h < c->Hkv; h++)
+                for (int j = 0; j < c->Sk; j++) {
+                    int64_t page = table[(int64_t)bi * per + j / P], row = j % P;
+                    memcpy(cache + ((page * P + row) * c->Hkv + h) * c->D,
+                           src + (((int64_t)bi * c->Hkv + h) * c->Sk + j) * c->D, sizeof(uint16_t) * (size_t)c->D);
+                }
+        s = dev_tensor(b, caches[t], c->dt, 4, cs);
+        if (s == TSR_OK)
+            s = upload(b, caches[t], cache);
+    }
+    for (int bi = 0; bi < c->B; bi++)
+        lens[bi] = c->Sk;
+    if (s == TSR_OK)
+        s = dev_tensor(b, &x->table, DT_F32, 2, ts); /* 4-byte elements; the dtype follows */
+    if (s == TSR_OK)
+        s = dev_tensor(b, &x->seqk, DT_F32, 1, ls);
+    x->table.t.dtype = x->seqk.t.dtype = (DLDataType){ kDLInt, 32, 1 };
+    if (s == TSR_OK)
+        s = CTX_CALL(b, "tsr_memcpy",
+                     tsr_memcpy(b->ctx, x->table.mem, table, x->table.bytes, TSR_COPY_HOST_TO_DEVICE, NULL));
+    if (s == TSR_OK)
+        s = CTX_CALL(b, "tsr_memcpy",
+                     tsr_memcpy(b->ctx, x->seqk.mem, lens, x->seqk.bytes, TSR_COPY_HOST_TO_DEVICE, NULL));
+    free(table);
+    free(lens);
+    free(cache);
+    return s;
+}
+
+/* The ALiBi slopes of --alibi on the device. */
+static tsr_status alibi_tensor(Bench *b, const BenchConfig *c, Buffers *x)
+{
+    int64_t hs[1] = { c->Hq };
+    float slopes[1 << 12];
+    for (int h = 0; h < c->Hq; h++)
+        slopes[h] = bench_alibi_slope(h, c->Hq);
+    tsr_status s = dev_tensor(b, &x->slopes, DT_F32, 1, hs);
+    if (s == TSR_OK)
+        s = CTX_CALL(b, "tsr_memcpy",
+                     tsr_memcpy(b->ctx, x->slopes.mem, slopes, x->slopes.bytes, TSR_COPY_HOST_TO_DEVICE, NULL));
+    return s;
+}
+
 static void measure_config(Bench *b, BenchResult *r, const Inputs *in)
 {
     if (r->c.backward) {
@@ -705,20 +937,27 @@ static void measure_config(Bench *b, BenchResult *r, const Inputs *in)
     memset(&x, 0, sizeof x);
     x.scale = (float)(1.0 / sqrt((double)c->D));
     int64_t qs[4] = { c->B, c->Hq, c->Sq, c->D }, ks[4] = { c->B, c->Hkv, c->Sk, c->D }, ls[3] = { c->B, c->Hq, c->Sq };
-    tsr_status s = dev_tensor(b, &x.q, c->dt, 4, qs);
-    if (s == TSR_OK)
+    tsr_status s = c->feat.nvarlen ? packed_tensors(b, c, &x) : TSR_OK;
+    if (s == TSR_OK && !c->feat.nvarlen)
+        s = dev_tensor(b, &x.q, c->dt, 4, qs);
+    bool dense_kv = !c->feat.nvarlen && !c->feat.paged;
+    if (s == TSR_OK && dense_kv)
         s = dev_tensor(b, &x.k, c->dt, 4, ks);
-    if (s == TSR_OK)
+    if (s == TSR_OK && dense_kv)
         s = dev_tensor(b, &x.v, c->dt, 4, ks);
-    if (s == TSR_OK)
+    if (s == TSR_OK && c->feat.paged)
+        s = paged_tensors(b, c, in, &x);
+    if (s == TSR_OK && !c->feat.nvarlen)
         s = dev_tensor(b, &x.o, c->dt, 4, qs);
-    if (s == TSR_OK)
+    if (s == TSR_OK && !c->feat.nvarlen)
         s = dev_tensor(b, &x.lse, DT_F32, 3, ls);
+    if (s == TSR_OK && c->feat.alibi)
+        s = alibi_tensor(b, c, &x);
     if (s == TSR_OK)
         s = upload(b, &x.q, in->bits[0]);
-    if (s == TSR_OK)
+    if (s == TSR_OK && !c->feat.paged)
         s = upload(b, &x.k, in->bits[1]);
-    if (s == TSR_OK)
+    if (s == TSR_OK && !c->feat.paged)
         s = upload(b, &x.v, in->bits[2]);
     RefRows rr;
     memset(&rr, 0, sizeof rr);
@@ -729,7 +968,7 @@ static void measure_config(Bench *b, BenchResult *r, const Inputs *in)
         set_status(&r->reference, b->msg);
     } else {
         r->rows_checked = rr.n;
-        r->all_rows = rr.n == (int64_t)c->B * c->Hq * c->Sq;
+        r->all_rows = rr.n == rr.total_rows;
         r->err_lowp = 0;
         for (int64_t i = 0; i < rr.n * c->D; i++)
             r->err_lowp = fmax(r->err_lowp, fabs((double)rr.lowp[i] - rr.o[i]));
@@ -737,7 +976,9 @@ static void measure_config(Bench *b, BenchResult *r, const Inputs *in)
         measure_impl(b, IMPL_TESSERA, r, &x, &rr, NULL);
         dev_free(b, &x.lse); /* room for the reference's matrices */
     }
-    if (s == TSR_OK && o->reference) {
+    if (s == TSR_OK && o->reference && bench_features_on(&c->feat)) {
+        set_status(&r->reference, "skipped (the reference attention has no window, soft-cap, ALiBi, packing or paging)");
+    } else if (s == TSR_OK && o->reference) {
         int group = c->Hq / c->Hkv;
         double per_head = (double)c->Sq * c->Sk * (4 + dtype_size(c->dt));
         int fit = (int)(REF_MATRIX_BYTES / per_head) / group * group;
@@ -756,7 +997,8 @@ static void measure_config(Bench *b, BenchResult *r, const Inputs *in)
         set_status(&r->reference, "skipped (--no-reference)");
     }
     ref_rows_free(&rr);
-    DevTensor *all[] = { &x.q, &x.k, &x.v, &x.o, &x.lse, &x.ref_o, &x.scores, &x.probs };
+    DevTensor *all[] = { &x.q, &x.k, &x.v, &x.o, &x.lse, &x.ref_o, &x.scores, &x.probs, &x.slopes, &x.cuq, &x.cuk,
+                         &x.table, &x.seqk };
     for (size_t i = 0; i < TSR_ARRAY_LEN(all); i++)
         dev_free(b, all[i]);
 }
@@ -786,6 +1028,7 @@ static void run_info(Bench *b, const BenchOptions *o)
     gmtime_r(&now, &tm);
     strftime(run->date, sizeof run->date, "%Y-%m-%dT%H:%M:%SZ", &tm);
     bench_commit(run->commit, sizeof run->commit);
+    bench_features_text(&o->feat, run->features, sizeof run->features);
 }
 
 /* Destroys the bench's handles, then its context (every handle made is

@@ -31,6 +31,27 @@ typedef enum { CAUSAL_NO = 1, CAUSAL_YES = 2, CAUSAL_BOTH = 3 } CausalMode;
  * made by one untimed forward), or each shape both ways. */
 typedef enum { PASS_FWD = 1, PASS_BWD = 2, PASS_BOTH = 3 } PassMode;
 
+/* The features of kernels/attention_ext.tsr that a run asks for, the same
+ * for every configuration (all off: the plain kernel). */
+typedef struct {
+    bool local;                  /* --window L,R: FlashAttention's sliding window (-1: open side) */
+    int window_left, window_right;
+    double softcap;              /* --softcap X (0: off) */
+    bool alibi;                  /* --alibi: the ALiBi paper's slopes 2^(-8 (h + 1) / H) */
+    int varlen[BENCH_MAX_LIST];  /* --varlen LENS: one packed batch, Sq = Sk = each length */
+    int nvarlen;
+    int paged;                   /* --paged P: decoding from a cache of P-key pages (Sk keys, Sq = 1
+                                    unless --sq/--sk); 0: off */
+    int splits;                  /* --splits N: split-KV programs (0: the library's choice) */
+} BenchFeatures;
+
+/* Whether any feature is on; a short description ("window 32,0, softcap
+ * 30, ALiBi, varlen 4 sequences", "paged 16, splits 4") or "none". */
+bool bench_features_on(const BenchFeatures *f);
+void bench_features_text(const BenchFeatures *f, char *buf, size_t n);
+/* ALiBi's slope of head h of H. */
+float bench_alibi_slope(int h, int H);
+
 typedef struct {
     tsr_device_kind device; /* TSR_DEVICE_AUTO: cuda with a GPU, else emu */
     const char *target;     /* NULL: the device's own (tsr_context_default_target) */
@@ -54,6 +75,7 @@ typedef struct {
     uint64_t seed;
     const char *json, *csv, *plot;
     bool quiet;                  /* no progress on stderr */
+    BenchFeatures feat;
     /* which of the shape options were given (the CPU devices pick small
      * defaults for the others) */
     bool set_dims, set_seqlens, set_batch, set_heads, set_passes;
@@ -77,6 +99,7 @@ typedef struct {
     int B, Hq, Hkv, Sq, Sk, D;
     bool causal;
     bool backward; /* the backward pass (tsr_attention_backward) */
+    BenchFeatures feat; /* with --varlen, B is the number of sequences and Sq = Sk the longest */
 } BenchConfig;
 
 /* Makes the list of configurations from the options for a device (the CPU
@@ -88,7 +111,8 @@ int bench_configs(const BenchOptions *o, tsr_device_kind device, BenchConfig *ou
 
 /* FLOPs of the forward pass: 4 B Hq Sq Sk D, halved when causal with
  * Sq == Sk (FlashAttention's count); the backward pass counts 2.5 times
- * that (its five matrix products to the forward's two). */
+ * that (its five matrix products to the forward's two). With a window or
+ * a packed batch: 4 Hq D times the (query, key) pairs seen, counted. */
 double bench_flops(const BenchConfig *c);
 
 typedef struct {
@@ -150,6 +174,7 @@ typedef struct {
     size_t l2_flush_bytes;
     char date[32];
     char commit[64];
+    char features[160]; /* bench_features_text of the options */
 } BenchRun;
 
 /* Hooks that only tests use. */

@@ -9,8 +9,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The (query, key) pairs a configuration with a window or a packed batch
+ * computes, per head. */
+static double pairs_seen(const BenchConfig *c)
+{
+    AttnFeatures f = { c->feat.local, c->feat.window_left, c->feat.window_right, 0, NULL };
+    double pairs = 0;
+    int nseq = c->feat.nvarlen ? c->feat.nvarlen : c->B;
+    for (int b = 0; b < nseq; b++) {
+        int len = c->feat.nvarlen ? c->feat.varlen[b] : 0;
+        AttnShape s = { 1, 1, 1, len ? len : c->Sq, len ? len : c->Sk, c->D, c->causal, 1 };
+        if (c->feat.nvarlen && len == 0)
+            continue;
+        for (int r = 0; r < s.Sq; r++)
+            pairs += attention_visible_keys(&s, &f, r, NULL);
+    }
+    return pairs;
+}
+
 double bench_flops(const BenchConfig *c)
 {
+    if (c->feat.local || c->feat.nvarlen)
+        return 4.0 * c->Hq * c->D * pairs_seen(c) * (c->backward ? 2.5 : 1.0);
     double f = 4.0 * c->B * c->Hq * (double)c->Sq * c->Sk * c->D;
     if (c->backward)
         f *= 2.5;

@@ -7,6 +7,7 @@
 #include "target.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,7 +109,8 @@ bool bench_parse_attention(BenchOptions *o, int argc, char **argv, char *err, si
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool takes_value = strcmp(a, "--no-reference") && strcmp(a, "--quiet") && strcmp(a, "--no-warp-specialize");
+        bool takes_value = strcmp(a, "--no-reference") && strcmp(a, "--quiet") && strcmp(a, "--no-warp-specialize") &&
+                           strcmp(a, "--alibi");
         if (strncmp(a, "--", 2))
             FAIL("unexpected argument '%s' (options start with --)", a);
         if (takes_value && !v)
@@ -207,6 +209,30 @@ bool bench_parse_attention(BenchOptions *o, int argc, char **argv, char *err, si
             o->csv = v;
         } else if (!strcmp(a, "--plot")) {
             o->plot = v;
+        } else if (!strcmp(a, "--window")) {
+            int w[2], nw;
+            if (!bench_parse_int_list(v, w, 2, &nw, -1, 1 << 30) || nw != 2)
+                FAIL("--window %s: two extents L,R (-1: open on that side)", v);
+            o->feat.local = true;
+            o->feat.window_left = w[0];
+            o->feat.window_right = w[1];
+        } else if (!strcmp(a, "--softcap")) {
+            char *end;
+            double d = strtod(v, &end);
+            if (*end || !(d > 0) || d > 1e30)
+                FAIL("--softcap %s: a positive number", v);
+            o->feat.softcap = d;
+        } else if (!strcmp(a, "--alibi")) {
+            o->feat.alibi = true;
+        } else if (!strcmp(a, "--varlen")) {
+            if (!bench_parse_int_list(v, o->feat.varlen, BENCH_MAX_LIST, &o->feat.nvarlen, 0, 1 << 20))
+                FAIL("--varlen %s: a comma-separated list of sequence lengths (0 allowed)", v);
+        } else if (!strcmp(a, "--paged")) {
+            if (!parse_int(v, 1, 1 << 20, &o->feat.paged))
+                FAIL("--paged %s: keys per page, a positive number", v);
+        } else if (!strcmp(a, "--splits")) {
+            if (!parse_int(v, 1, 1 << 16, &o->feat.splits))
+                FAIL("--splits %s: a positive number of split-KV programs", v);
         } else if (!strcmp(a, "--no-reference")) {
             o->reference = false;
         } else if (!strcmp(a, "--quiet")) {
@@ -221,9 +247,48 @@ bool bench_parse_attention(BenchOptions *o, int argc, char **argv, char *err, si
         FAIL("--sq and --sk go together");
     if (o->sq && o->set_seqlens)
         FAIL("give either --seqlen or --sq/--sk");
+    if (o->feat.nvarlen && (o->sq || o->set_seqlens || o->set_batch))
+        FAIL("--varlen gives the batch and its lengths: not with --seqlen, --sq/--sk or --batch");
+    if (o->feat.paged && (o->feat.local || o->feat.softcap > 0 || o->feat.alibi || o->feat.nvarlen))
+        FAIL("--paged (decoding) takes no --window, --softcap, --alibi or --varlen");
+    if (o->feat.splits && !o->feat.paged)
+        FAIL("--splits goes with --paged");
     if (o->kv_heads && o->heads && o->heads % o->kv_heads)
         FAIL("--heads %d is not a multiple of --kv-heads %d", o->heads, o->kv_heads);
     return true;
+}
+
+bool bench_features_on(const BenchFeatures *f)
+{
+    return f->local || f->softcap > 0 || f->alibi || f->nvarlen > 0 || f->paged > 0;
+}
+
+void bench_features_text(const BenchFeatures *f, char *buf, size_t n)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    if (f->local)
+        len += (size_t)snprintf(buf + len, n - len, "window %d,%d, ", f->window_left, f->window_right);
+    if (f->softcap > 0 && len < n)
+        len += (size_t)snprintf(buf + len, n - len, "softcap %g, ", f->softcap);
+    if (f->alibi && len < n)
+        len += (size_t)snprintf(buf + len, n - len, "ALiBi, ");
+    if (f->nvarlen && len < n)
+        len += (size_t)snprintf(buf + len, n - len, "varlen %d sequences, ", f->nvarlen);
+    if (f->paged && len < n)
+        len += (size_t)snprintf(buf + len, n - len, "paged %d, ", f->paged);
+    if (f->paged && len < n)
+        len += f->splits ? (size_t)snprintf(buf + len, n - len, "splits %d, ", f->splits)
+                         : (size_t)snprintf(buf + len, n - len, "splits auto, ");
+    if (len >= 2 && len < n)
+        buf[len - 2] = 0; /* the last ", " */
+    else if (len == 0)
+        snprintf(buf, n, "none");
+}
+
+float bench_alibi_slope(int h, int H)
+{
+    return (float)exp2(-8.0 * (h + 1) / H);
 }
 
 int bench_configs(const BenchOptions *o, tsr_device_kind device, BenchConfig *out, int max)
@@ -239,7 +304,10 @@ int bench_configs(const BenchOptions *o, tsr_device_kind device, BenchConfig *ou
         seqlens = cpu_seqlens;
         nseq = (int)TSR_ARRAY_LEN(cpu_seqlens);
     }
-    if (o->sq)
+    int longest = 1;
+    for (int i = 0; i < o->feat.nvarlen; i++)
+        longest = o->feat.varlen[i] > longest ? o->feat.varlen[i] : longest;
+    if (o->sq || o->feat.nvarlen)
         nseq = 1;
     PassMode passes = o->set_passes ? o->passes : cpu ? PASS_BOTH : PASS_FWD;
     int count = 0;
@@ -257,9 +325,13 @@ int bench_configs(const BenchOptions *o, tsr_device_kind device, BenchConfig *ou
                     k.dt = o->dtypes[t];
                     k.causal = c;
                     k.D = dims[d];
-                    k.Sq = o->sq ? o->sq : seqlens[s / 2];
-                    k.Sk = o->sk ? o->sk : seqlens[s / 2];
-                    k.B = o->batch ? o->batch : cpu ? CPU_BATCH : (16384 / k.Sq > 0 ? 16384 / k.Sq : 1);
+                    k.feat = o->feat;
+                    k.Sq = o->feat.nvarlen ? longest : o->sq ? o->sq : o->feat.paged ? 1 : seqlens[s / 2];
+                    k.Sk = o->feat.nvarlen ? longest : o->sk ? o->sk : seqlens[s / 2];
+                    k.B = o->feat.nvarlen ? o->feat.nvarlen
+                          : o->batch  ? o->batch
+                          : cpu       ? CPU_BATCH
+                                      : (16384 / k.Sq > 0 ? 16384 / k.Sq : 1);
                     k.Hq = o->heads ? o->heads : cpu ? CPU_HEADS : (2048 / k.D > 0 ? 2048 / k.D : 1);
                     k.Hkv = o->kv_heads ? o->kv_heads : k.Hq;
                     if (k.Hq % k.Hkv)

@@ -43,6 +43,8 @@ void bench_print_table(FILE *f, const BenchRun *run, const BenchResult *r, int n
 {
     fprintf(f, "tessera-bench attention on %s (%s code%s), commit %s, %s\n", run->device_name, run->target,
             run->no_warp_specialize ? ", no warp specialization" : "", run->commit, run->date);
+    if (run->features[0] && strcmp(run->features, "none"))
+        fprintf(f, "features: %s (kernels/attention_ext.tsr)\n", run->features);
     fprintf(f, "%s; median of %d runs after %d warm-up runs, [min..max]", timer_text(run), run->reps, run->warmup);
     if (run->peak_tflops > 0)
         fprintf(f, "; peak %.1f TFLOP/s (%s)", run->peak_tflops, run->peak_source);
@@ -136,6 +138,8 @@ bool bench_write_json(const char *path, const BenchRun *run, const BenchResult *
     json_string(f, run->date);
     fprintf(f, ",\n  \"commit\": ");
     json_string(f, run->commit);
+    fprintf(f, ",\n  \"features\": ");
+    json_string(f, run->features[0] ? run->features : "none");
     fprintf(f, ",\n  \"device\": {\"kind\": ");
     json_string(f, run->kind == TSR_DEVICE_CUDA ? "cuda" : run->kind == TSR_DEVICE_EMU ? "emu" : "interp");
     fprintf(f, ", \"name\": ");

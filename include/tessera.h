@@ -665,6 +665,75 @@ TSR_API tsr_status tsr_attention_forward(tsr_context *ctx, const DLTensor *q, co
                                          const DLTensor *o, const DLTensor *lse, float scale, int causal,
                                          void *stream);
 
+/* The options of tsr_attention_forward_ex; all zero (after
+ * tsr_attention_options_init) is tsr_attention_forward with scale 1/sqrt(D)
+ * and no mask. struct_size as in tsr_context_options: the struct grows at
+ * its end, and a library refuses fields it does not know that are set. */
+typedef struct tsr_attention_options {
+    size_t struct_size;
+    float scale;          /* of the scores; 0: 1 / sqrt(D) */
+    int causal;           /* bottom-right aligned, per sequence */
+    /* Local (sliding-window) attention when `local` is nonzero, with
+     * FlashAttention's semantics: query row r sees keys c with
+     * r + Sk - Sq - window_left <= c <= r + Sk - Sq + window_right; a
+     * negative extent leaves its side open, and causal makes the right
+     * extent 0. Key blocks outside a block of rows' window are skipped. */
+    int local;
+    int window_left, window_right;
+    /* Logit soft-capping (Gemma 2): scores s become softcap * tanh(s /
+     * softcap), before ALiBi and the masks. 0: off. */
+    float softcap;
+    /* ALiBi: float32 [Hq] slopes on the device; alibi_slopes[h] * |r + Sk -
+     * Sq - c| is taken off the score of query head h, row r, key c. NULL:
+     * off. */
+    const DLTensor *alibi_slopes;
+    /* Variable-length (packed) batches, FlashAttention's varlen layout: q
+     * and o [total_q, Hq, D], k and v [total_k, Hkv, D], lse float32 [Hq,
+     * total_q]; cu_seqlens_q and cu_seqlens_k int32 [B + 1] on the device,
+     * nondecreasing from 0: sequence b has query rows cu_seqlens_q[b] ..
+     * cu_seqlens_q[b + 1] - 1 and keys likewise, and may be empty.
+     * max_seqlen_q must be at least the longest query length (rows beyond it
+     * are not computed; the device copies of cu_seqlens are not read on the
+     * host). NULL: a dense batch [B, H, S, D]. */
+    const DLTensor *cu_seqlens_q, *cu_seqlens_k;
+    int max_seqlen_q;
+    /* Decoding from a paged KV cache (kernels/attention_decode.tsr) when
+     * block_table is set: k and v are the caches [pages, P, Hkv, D] (any
+     * page size P), block_table int32 [B, pages per sequence] names the
+     * pages of each sequence in order, cache_seqlens int32 [B] its keys
+     * (the Sq new tokens of q [B, Hq, Sq, D] are the last; causal: token s
+     * sees keys j <= s + cache_seqlens[b] - Sq), all on the device; o and
+     * lse as in the dense case. The query heads of a GQA group and the Sq
+     * tokens share one tile (q, o and lse must space each head's rows
+     * evenly, as contiguous tensors do); meant for Sq from 1 to 16. The keys
+     * are split among num_splits programs per sequence and key/value head
+     * (0: the library picks: enough to fill a large GPU twice, at most one
+     * per page), combined by a second launch weighted by their LSEs; the
+     * partial results, splits * B * Hq * Sq * (D + 1) floats, come from
+     * tsr_malloc and are freed before the call returns (on cuda, after the
+     * launches, as tsr_free waits). No window, soft-cap, ALiBi or
+     * cu_seqlens with it. */
+    const DLTensor *block_table, *cache_seqlens;
+    int num_splits;
+} tsr_attention_options;
+
+/* Fills *opts with the defaults: struct_size, then all zero. */
+TSR_API void tsr_attention_options_init(tsr_attention_options *opts);
+
+/* tsr_attention_forward with options. Without windows, soft-capping, ALiBi
+ * or packing it runs kernels/attention.tsr as tsr_attention_forward does;
+ * with any of them kernels/attention_ext.tsr, specialized (and compiled on
+ * first use) for the features on, whose values (extents, cap, lengths) are
+ * run-time arguments. Errors as tsr_attention_forward's, and
+ * TSR_ERR_INVALID_ARGUMENT for options out of range (opts NULL, a negative
+ * or non-finite softcap, one of cu_seqlens_q and cu_seqlens_k alone),
+ * TSR_ERR_LAUNCH for optional tensors of the wrong dtype or shape,
+ * TSR_ERR_OUT_OF_MEMORY when the decoding's workspace cannot be had. The
+ * backward pass takes none of these features yet. */
+TSR_API tsr_status tsr_attention_forward_ex(tsr_context *ctx, const DLTensor *q, const DLTensor *k,
+                                            const DLTensor *v, const DLTensor *o, const DLTensor *lse,
+                                            const tsr_attention_options *opts, void *stream);
+
 /* Flash attention, backward: the gradients dq, dk, dv of the loss for its
  * gradient dout of the forward's output o, from q, k, v, o and lse as
  * tsr_attention_forward wrote them (same scale and causal), by the kernels

@@ -47,6 +47,19 @@ AttnConfig attention_config(const char *target, DType dt, int head_dim, bool cau
     return dflt;
 }
 
+AttnConfig attention_ext_config(const char *target, DType dt, int head_dim, bool causal, bool varlen)
+{
+    (void)dt;
+    (void)causal;
+    if (varlen && head_dim > 128) { /* ptxas -v: 32 x 16 spills on sm_90a, 32 x 32 on sm_80 */
+        AttnConfig small = { 32, target && !strcmp(target, "sm_90a") ? 32 : 16, 0 };
+        return small;
+    }
+    /* 64-row blocks on its 4 warps (the plain kernel's sm_90a blocks take 8) */
+    AttnConfig cfg = { 64, head_dim > 128 ? 32 : 64, 0 };
+    return cfg;
+}
+
 /* The backward kernels hold two f32 accumulators of [BN, D] (dK/dV) or one
  * of [BM, D] plus the operands (dQ): the blocks shrink and the warps grow
  * with D so that neither spills. Chosen by ptxas -v over BM, BN and warps
@@ -87,4 +100,31 @@ AttnBwdConfig attention_bwd_config(const char *target, DType dt, int head_dim, b
     }
     AttnBwdConfig dflt = { { 32, 16, 4 }, { 32, 32, 8 } };
     return dflt;
+}
+
+/* Chosen by ptxas -v over BM 16/64, BN 16/32/64 and 1 or 4 warps for sm_80
+ * and sm_90a (test_codegen checks the choices): 16-row blocks spill nowhere
+ * on 4 warps; 64-row blocks spill at D=256, and at D=128 with BN=64 on
+ * sm_80. A decoding step has few rows: 16 unless the group packs more. */
+AttnBlocks attention_decode_config(const char *target, DType dt, int head_dim, int rows, int page)
+{
+    (void)target;
+    (void)dt;
+    AttnBlocks b = { rows <= 16 || head_dim > 128 ? 16 : 64, 64, 4 };
+    if (b.bm == 64 && head_dim > 64)
+        b.bn = 32;
+    while (b.bn > 16 && b.bn > page)
+        b.bn /= 2;
+    return b;
+}
+
+/* Its accumulator and one split's partial output, [BM, D] f32 each, spill
+ * with 64 rows at D=256: 16 rows on 4 warps everywhere. */
+AttnBlocks attention_decode_combine_config(const char *target, DType dt, int head_dim)
+{
+    (void)target;
+    (void)dt;
+    (void)head_dim;
+    AttnBlocks b = { 16, 0, 4 };
+    return b;
 }

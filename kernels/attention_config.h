@@ -17,6 +17,13 @@ typedef struct {
  * a safe default). target: "sm_80", "sm_90" or "sm_90a". */
 AttnConfig attention_config(const char *target, DType dt, int head_dim, bool causal);
 
+/* The same for kernels/attention_ext.tsr (the forward pass with windows,
+ * soft-capping, ALiBi and packed batches, on 4 warps): 64 x 64 blocks (64 x
+ * 32 above D=128), but a packed batch at head dims above 128 takes 32-row
+ * blocks, since its row-by-row store of a sequence's last block spills with
+ * 64. */
+AttnConfig attention_ext_config(const char *target, DType dt, int head_dim, bool causal, bool varlen);
+
 /* The backward pass (kernels/attention_bwd.tsr): block sizes and warps of
  * its dK/dV kernel (bm query rows walked, bn key rows owned) and of its dQ
  * kernel (bm query rows owned, bn key rows walked). */
@@ -30,14 +37,28 @@ typedef struct {
 
 AttnBwdConfig attention_bwd_config(const char *target, DType dt, int head_dim, bool causal);
 
+/* Decoding (kernels/attention_decode.tsr): the split kernel's blocks for
+ * `rows` packed query rows (query heads per key/value head times Sq) and
+ * pages of `page` keys (bn: a power of two from 16 to 64, at most the page
+ * unless the page is smaller than 16), and the combine kernel's (bn 0). */
+AttnBlocks attention_decode_config(const char *target, DType dt, int head_dim, int rows, int page);
+AttnBlocks attention_decode_combine_config(const char *target, DType dt, int head_dim);
+
 /* The source of kernels/attention.tsr, embedded in the library at build time
  * (see the Makefile), and its kernel's name. */
 extern const char tsr_attention_source[];
 #define TSR_ATTENTION_KERNEL "attention_fwd"
+/* The same for kernels/attention_ext.tsr. */
+extern const char tsr_attention_ext_source[];
+#define TSR_ATTENTION_EXT_KERNEL "attention_fwd_ext"
 /* The same for kernels/attention_bwd.tsr and its three kernels. */
 extern const char tsr_attention_bwd_source[];
 #define TSR_ATTENTION_BWD_PRE "attention_bwd_pre"
 #define TSR_ATTENTION_BWD_DKDV "attention_bwd_dkdv"
 #define TSR_ATTENTION_BWD_DQ "attention_bwd_dq"
+/* The same for kernels/attention_decode.tsr and its two kernels. */
+extern const char tsr_attention_decode_source[];
+#define TSR_ATTENTION_DECODE_SPLIT "attention_decode_split"
+#define TSR_ATTENTION_DECODE_COMBINE "attention_decode_combine"
 
 #endif

@@ -9,18 +9,71 @@ static const float *row_of(const float *base, int H, int S, int D, int b, int h,
     return base + (((int64_t)b * H + h) * S + r) * D;
 }
 
-/* Keys visible to query row r: [0, limit). */
-static int visible_keys(const AttnShape *s, int r)
+/* Keys visible to query row r: [first, first + count). */
+typedef struct {
+    int first, count;
+} KeyRange;
+
+static const AttnFeatures no_features;
+
+static KeyRange visible_keys(const AttnShape *s, const AttnFeatures *f, int r)
 {
-    if (!s->causal)
-        return s->Sk;
-    int64_t lim = (int64_t)r + s->Sk - s->Sq + 1;
-    return lim < 0 ? 0 : lim > s->Sk ? s->Sk : (int)lim;
+    if (!f)
+        f = &no_features;
+    int64_t diag = (int64_t)r + s->Sk - s->Sq, lo = 0, hi = s->Sk; /* [lo, hi) */
+    if (f->local && f->window_left >= 0)
+        lo = diag - f->window_left;
+    if (s->causal)
+        hi = diag + 1;
+    else if (f->local && f->window_right >= 0)
+        hi = diag + f->window_right + 1;
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > s->Sk ? s->Sk : hi;
+    KeyRange k = { (int)lo, hi > lo ? (int)(hi - lo) : 0 };
+    return k;
+}
+
+int attention_visible_keys(const AttnShape *s, const AttnFeatures *f, int r, int *first)
+{
+    KeyRange k = visible_keys(s, f, r);
+    if (first)
+        *first = k.first;
+    return k.count;
+}
+
+/* The score of row r, head h and key c from the scaled product q.k: soft-
+ * capped, then less the ALiBi bias (kernels/attention_ext.tsr's order). */
+static double score(const AttnShape *s, const AttnFeatures *f, int h, int r, int c, double qk)
+{
+    if (f->softcap > 0)
+        qk = f->softcap * tanh(qk / f->softcap);
+    if (f->alibi)
+        qk -= (double)f->alibi[h] * fabs((double)r + s->Sk - s->Sq - c);
+    return qk;
+}
+
+/* The same in f32, as a kernel computes it. */
+static float score_f(const AttnShape *s, const AttnFeatures *f, int h, int r, int c, float qk)
+{
+    if (f->softcap > 0)
+        qk = (float)f->softcap * tanhf(qk / (float)f->softcap);
+    if (f->alibi)
+        qk -= f->alibi[h] * fabsf((float)((int64_t)r + s->Sk - s->Sq - c));
+    return qk;
 }
 
 void ref_attention_row(const AttnShape *s, const AttnInputs *in, int b, int h, int r, double *o_row, double *lse)
 {
-    int hk = h / (s->Hq / s->Hkv), n = visible_keys(s, r), D = s->D;
+    ref_attention_row_ext(s, &no_features, in, b, h, r, o_row, lse);
+}
+
+void ref_attention_row_ext(const AttnShape *s, const AttnFeatures *f, const AttnInputs *in, int b, int h, int r,
+                           double *o_row, double *lse)
+{
+    if (!f)
+        f = &no_features;
+    KeyRange kr = visible_keys(s, f, r);
+    int hk = h / (s->Hq / s->Hkv), n = kr.count, D = s->D;
     for (int d = 0; d < D; d++)
         o_row[d] = 0.0;
     if (n == 0) {
@@ -31,11 +84,11 @@ void ref_attention_row(const AttnShape *s, const AttnInputs *in, int b, int h, i
     double *sc = malloc(sizeof(double) * (size_t)n);
     double mx = -INFINITY;
     for (int j = 0; j < n; j++) {
-        const float *k = row_of(in->k, s->Hkv, s->Sk, D, b, hk, j);
+        const float *k = row_of(in->k, s->Hkv, s->Sk, D, b, hk, kr.first + j);
         double acc = 0.0;
         for (int d = 0; d < D; d++)
             acc += (double)q[d] * (double)k[d];
-        sc[j] = acc * s->scale;
+        sc[j] = score(s, f, h, r, kr.first + j, acc * s->scale);
         mx = fmax(mx, sc[j]);
     }
     double sum = 0.0;
@@ -44,7 +97,7 @@ void ref_attention_row(const AttnShape *s, const AttnInputs *in, int b, int h, i
         sum += sc[j];
     }
     for (int j = 0; j < n; j++) {
-        const float *v = row_of(in->v, s->Hkv, s->Sk, D, b, hk, j);
+        const float *v = row_of(in->v, s->Hkv, s->Sk, D, b, hk, kr.first + j);
         double p = sc[j] / sum;
         for (int d = 0; d < D; d++)
             o_row[d] += p * (double)v[d];
@@ -55,7 +108,16 @@ void ref_attention_row(const AttnShape *s, const AttnInputs *in, int b, int h, i
 
 void ref_attention_row_lowp(const AttnShape *s, const AttnInputs *in, DType dt, int b, int h, int r, float *o_row)
 {
-    int hk = h / (s->Hq / s->Hkv), n = visible_keys(s, r), D = s->D;
+    ref_attention_row_lowp_ext(s, &no_features, in, dt, b, h, r, o_row);
+}
+
+void ref_attention_row_lowp_ext(const AttnShape *s, const AttnFeatures *f, const AttnInputs *in, DType dt, int b,
+                                int h, int r, float *o_row)
+{
+    if (!f)
+        f = &no_features;
+    KeyRange kr = visible_keys(s, f, r);
+    int hk = h / (s->Hq / s->Hkv), n = kr.count, D = s->D;
     for (int d = 0; d < D; d++)
         o_row[d] = 0.0f;
     if (n == 0)
@@ -65,11 +127,11 @@ void ref_attention_row_lowp(const AttnShape *s, const AttnInputs *in, DType dt, 
     float *acc = calloc((size_t)D, sizeof(float));
     float mx = -INFINITY;
     for (int j = 0; j < n; j++) {
-        const float *k = row_of(in->k, s->Hkv, s->Sk, D, b, hk, j);
+        const float *k = row_of(in->k, s->Hkv, s->Sk, D, b, hk, kr.first + j);
         float a = 0.0f;
         for (int d = 0; d < D; d++)
             a += q[d] * k[d];
-        sc[j] = round_to_dtype(a, dt) * (float)s->scale;
+        sc[j] = score_f(s, f, h, r, kr.first + j, round_to_dtype(a, dt) * (float)s->scale);
         mx = fmaxf(mx, sc[j]);
     }
     float sum = 0.0f;
@@ -78,7 +140,7 @@ void ref_attention_row_lowp(const AttnShape *s, const AttnInputs *in, DType dt, 
         sum += sc[j];
     }
     for (int j = 0; j < n; j++) {
-        const float *v = row_of(in->v, s->Hkv, s->Sk, D, b, hk, j);
+        const float *v = row_of(in->v, s->Hkv, s->Sk, D, b, hk, kr.first + j);
         float p = round_to_dtype(sc[j] / sum, dt);
         for (int d = 0; d < D; d++)
             acc[d] += p * v[d];
@@ -114,7 +176,7 @@ static double dot_f(const float *a, const float *b, int n)
 static void backward_row(const AttnShape *s, const AttnInputs *in, const float *dout, const Rounding *rd, int b,
                          int h, int r, double *p, double *dp, double *dq, double *dk, double *dv)
 {
-    int hk = h / (s->Hq / s->Hkv), n = visible_keys(s, r), D = s->D;
+    int hk = h / (s->Hq / s->Hkv), n = visible_keys(s, &no_features, r).count, D = s->D;
     if (n == 0)
         return; /* no key: zero gradients */
     const float *q = row_of(in->q, s->Hq, s->Sq, D, b, h, r), *g = row_of(dout, s->Hq, s->Sq, D, b, h, r);

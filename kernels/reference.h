@@ -15,6 +15,23 @@ typedef struct {
     double scale;
 } AttnShape;
 
+/* The features of kernels/attention_ext.tsr, all off when zero (NULL
+ * stands for that too). local: row r sees keys c with r + Sk - Sq -
+ * window_left <= c <= r + Sk - Sq + window_right, a negative extent leaving
+ * its side open (causal makes the right one 0). softcap > 0: scores s
+ * become softcap * tanh(s / softcap). alibi (Hq floats): alibi[h] * |r + Sk
+ * - Sq - c| is taken off the score of row r and key c. */
+typedef struct {
+    bool local;
+    int window_left, window_right;
+    double softcap;
+    const float *alibi;
+} AttnFeatures;
+
+/* How many keys query row r sees (a run of keys from *first), with the
+ * features f (NULL: none): for counting FLOPs. */
+int attention_visible_keys(const AttnShape *s, const AttnFeatures *f, int r, int *first);
+
 /* Inputs are float arrays holding the exact values of the f16/bf16 tensors,
  * contiguous [B, H, S, D]. */
 typedef struct {
@@ -24,11 +41,16 @@ typedef struct {
 /* Double-precision output row (b, h, r): o_row[D] and the natural-log LSE.
  * A row that sees no key gives zeros and -inf. */
 void ref_attention_row(const AttnShape *s, const AttnInputs *in, int b, int h, int r, double *o_row, double *lse);
+/* The same with the features of f. */
+void ref_attention_row_ext(const AttnShape *s, const AttnFeatures *f, const AttnInputs *in, int b, int h, int r,
+                           double *o_row, double *lse);
 
 /* The same row computed as a kernel of dtype dt would: scores rounded to dt,
  * softmax in f32, probabilities rounded to dt, f32 accumulation, output
  * rounded to dt. */
 void ref_attention_row_lowp(const AttnShape *s, const AttnInputs *in, DType dt, int b, int h, int r, float *o_row);
+void ref_attention_row_lowp_ext(const AttnShape *s, const AttnFeatures *f, const AttnInputs *in, DType dt, int b,
+                                int h, int r, float *o_row);
 
 /* Gradients of the attention's outputs O for an upstream gradient dout
  * (float array [B, Hq, Sq, D], like q): dq [B, Hq, Sq, D], dk and dv

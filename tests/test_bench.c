@@ -84,12 +84,52 @@ static void options(void **state)
     static const char *const bad[] = {
         "--device tpu", "--dtype f32", "--dtype f16,,bf16", "--d 65", "--d 512", "--seqlen 0", "--seqlen x",
         "--sq 100",     "--sq 1 --sk 2 --seqlen 4", "--heads 6 --kv-heads 4", "--causal maybe", "--reps 0",
-        "--pass sideways",
+        "--pass sideways", "--window 3", "--window 1,2,3", "--window -2,0", "--softcap 0", "--softcap -1",
+        "--varlen 1,-1", "--varlen 4 --seqlen 4", "--varlen 4 --batch 2", "--paged 0", "--splits 2",
+        "--paged 16 --window 1,1", "--paged 16 --varlen 3", "--paged 16 --splits 0",
         "--bogus",      "--json",       "stray",
     };
     for (size_t i = 0; i < TSR_ARRAY_LEN(bad); i++)
         if (parse(&o, bad[i]))
             fail_msg("'%s' was accepted", bad[i]);
+}
+
+/* The features' options: parsed, copied into every configuration, with
+ * FLOPs counted from the pairs a window and a packed batch keep. */
+static void feature_options(void **state)
+{
+    (void)state;
+    BenchOptions o;
+    assert_true(parse(&o, "--window 32,-1 --softcap 30 --alibi --varlen 0,1,100 --d 64 --dtype f16 --causal no"));
+    assert_true(o.feat.local && o.feat.window_left == 32 && o.feat.window_right == -1);
+    assert_true(o.feat.softcap == 30 && o.feat.alibi);
+    assert_int_equal(o.feat.nvarlen, 3);
+    char text[160];
+    bench_features_text(&o.feat, text, sizeof text);
+    assert_string_equal(text, "window 32,-1, softcap 30, ALiBi, varlen 3 sequences");
+    BenchConfig c[8];
+    int n = bench_configs(&o, TSR_DEVICE_CUDA, c, 8);
+    assert_int_equal(n, 1);
+    assert_int_equal(c[0].B, 3);
+    assert_true(c[0].Sq == 100 && c[0].Sk == 100);
+    /* 1 + 100 rows; row r of the 100 sees keys r - 32 .. 99 */
+    double pairs = 1;
+    for (int r = 0; r < 100; r++)
+        pairs += 100 - (r - 32 > 0 ? r - 32 : 0);
+    assert_true(fabs(bench_flops(&c[0]) - 4.0 * c[0].Hq * 64 * pairs) < 1);
+    bench_options_init(&o);
+    bench_features_text(&o.feat, text, sizeof text);
+    assert_string_equal(text, "none");
+    /* Decoding: Sq = 1 against caches of each length, unless --sq/--sk. */
+    assert_true(parse(&o, "--paged 16 --splits 4 --seqlen 100,200 --d 64 --dtype f16 --causal yes"));
+    bench_features_text(&o.feat, text, sizeof text);
+    assert_string_equal(text, "paged 16, splits 4");
+    n = bench_configs(&o, TSR_DEVICE_CUDA, c, 8);
+    assert_int_equal(n, 2);
+    assert_true(c[0].Sq == 1 && c[0].Sk == 100 && c[1].Sq == 1 && c[1].Sk == 200);
+    assert_true(parse(&o, "--paged 7 --sq 4 --sk 50"));
+    bench_features_text(&o.feat, text, sizeof text);
+    assert_string_equal(text, "paged 7, splits auto");
 }
 
 static void shapes(void **state)
@@ -145,7 +185,7 @@ static void shapes(void **state)
 static void flops_stats_peaks(void **state)
 {
     (void)state;
-    BenchConfig c = { DT_F16, 2, 16, 16, 1024, 1024, 128, false, false };
+    BenchConfig c = { DT_F16, 2, 16, 16, 1024, 1024, 128, false, false, { 0 } };
     assert_true(bench_flops(&c) == 4.0 * 2 * 16 * 1024 * 1024 * 128);
     c.causal = true;
     assert_true(bench_flops(&c) == 2.0 * 2 * 16 * 1024 * 1024 * 128);
@@ -196,7 +236,7 @@ static void fake_results(BenchRun *run, BenchResult r[2])
     snprintf(run->commit, sizeof run->commit, "abc123");
     memset(r, 0, 2 * sizeof *r);
     for (int i = 0; i < 2; i++) {
-        BenchConfig c = { i ? DT_BF16 : DT_F16, 32, 32, 32, 512, 512, 64, i == 1, i == 1 }; /* the second: backward */
+        BenchConfig c = { i ? DT_BF16 : DT_F16, 32, 32, 32, 512, 512, 64, i == 1, i == 1, { 0 } }; /* the second: backward */
         r[i].c = c;
         r[i].flops = bench_flops(&c);
         r[i].err_lowp = 1e-3;
@@ -332,9 +372,11 @@ static int run_small(tsr_device_kind kind, const char *args, bool corrupt, Bench
     assert_true(n > 0);
     for (int i = 0; i < n; i++) {
         const BenchResult *x = &(*r)[i];
-        if (!x->tessera.ran)
+        /* with features the backward and the reference attention are skipped */
+        bool feat = bench_features_on(&x->c.feat);
+        if (!x->tessera.ran && !(feat && x->c.backward))
             fail_msg("tessera did not run: %s", x->tessera.status);
-        if (!x->reference.ran && !x->c.backward) /* there is no reference backward */
+        if (!x->reference.ran && !x->c.backward && !feat) /* there is no reference backward */
             fail_msg("the reference did not run: %s", x->reference.status);
     }
     return n;
@@ -382,6 +424,50 @@ static void run_interp(void **state)
     free(r);
 }
 
+/* The features on interp: a window with soft-capping and ALiBi on a dense
+ * batch, and a packed batch with an empty sequence, checked whole; the
+ * reference attention and the backward are skipped, which is no failure;
+ * a bound of 0 fails. */
+static void run_features(void **state)
+{
+    (void)state;
+    BenchRun run;
+    BenchResult *r;
+    int n = run_small(TSR_DEVICE_INTERP,
+                      "--d 64 --seqlen 70 --heads 4 --kv-heads 2 --batch 2 --dtype bf16 --causal yes --reps 1 "
+                      "--window 9,0 --softcap 5 --alibi --pass both",
+                      false, &r, &run);
+    assert_int_equal(n, 2);
+    assert_string_equal(run.features, "window 9,0, softcap 5, ALiBi");
+    assert_true(r[0].tessera.pass && r[0].all_rows && r[0].rows_checked == 2 * 4 * 70);
+    assert_true(bench_skipped(&r[0].reference) && bench_skipped(&r[1].tessera));
+    assert_int_equal(bench_exit_status(r, n), 0);
+    free(r);
+    n = run_small(TSR_DEVICE_INTERP, "--d 64 --heads 2 --dtype f16 --causal no --reps 1 --varlen 5,0,80,1 --pass fwd",
+                  false, &r, &run);
+    assert_int_equal(n, 1);
+    assert_true(r[0].tessera.pass && r[0].all_rows && r[0].rows_checked == 2 * 86);
+    assert_int_equal(bench_exit_status(r, n), 0);
+    free(r);
+    n = run_small(TSR_DEVICE_INTERP,
+                  "--d 64 --heads 2 --dtype f16 --causal no --reps 1 --varlen 5,80 --pass fwd --tolerance-scale 0",
+                  false, &r, &run);
+    assert_false(r[0].tessera.pass);
+    assert_int_equal(bench_exit_status(r, n), 1);
+    free(r);
+    /* Decoding from a paged cache: GQA 4, Sq 3, pages of 24 that do not
+     * divide the 100 keys, 3 splits; every row checked. */
+    n = run_small(TSR_DEVICE_INTERP,
+                  "--d 64 --heads 8 --kv-heads 2 --batch 2 --dtype bf16 --causal yes --reps 1 --sq 3 --sk 100 "
+                  "--paged 24 --splits 3 --pass fwd",
+                  false, &r, &run);
+    assert_int_equal(n, 1);
+    assert_string_equal(run.features, "paged 24, splits 3");
+    assert_true(r[0].tessera.pass && r[0].all_rows && r[0].rows_checked == 2 * 8 * 3);
+    assert_int_equal(bench_exit_status(r, n), 0);
+    free(r);
+}
+
 /* The backward pass: checked whole on a small shape (every query row), the
  * reference skipped, which is no failure; a corrupted gradient fails. */
 static void run_backward(void **state)
@@ -412,6 +498,39 @@ static void run_backward(void **state)
     assert_true(r[0].tessera.err >= 0.4);
     assert_int_equal(bench_exit_status(r, n), 1);
     free(r);
+}
+
+/* bench/peers: both scripts compile, and peers.py makes the configurations
+ * of a run with every feature (where torch and JAX are missing, as here,
+ * each backend reports itself unavailable) with tessera-bench's FLOP count
+ * and feature text. Skipped without python3. */
+static void peers_scripts(void **state)
+{
+    (void)state;
+    if (system("python3 -c pass >/dev/null 2>&1") != 0)
+        TEST_SKIP("python3 not found: the peers scripts are not checked");
+    assert_int_equal(system("python3 -m py_compile bench/peers/peers.py bench/peers/merge.py"), 0);
+    char *dir = make_temp_dir("tessera-peers");
+    char cmd[1024], path[512];
+    snprintf(path, sizeof path, "%s/peers.json", dir);
+    snprintf(cmd, sizeof cmd,
+             "python3 bench/peers/peers.py --d 64 --dtype f16 --causal yes --window 8,-1 --softcap 5 --alibi "
+             "--varlen 3,0,50 --backends torch-flex,jax-cudnn --json %s >/dev/null",
+             path);
+    assert_int_equal(system(cmd), 0);
+    char *text = slurp(path);
+    assert_non_null(strstr(text, "\"features\": \"window 8,-1, softcap 5, ALiBi, varlen 3 sequences\""));
+    BenchOptions o;
+    assert_true(parse(&o, "--d 64 --dtype f16 --causal yes --window 8,-1 --softcap 5 --alibi --varlen 3,0,50"));
+    BenchConfig c[2];
+    assert_int_equal(bench_configs(&o, TSR_DEVICE_CUDA, c, 2), 1);
+    char flops[64];
+    snprintf(flops, sizeof flops, "\"flops\": %.1f", bench_flops(&c[0]));
+    if (!strstr(text, flops))
+        fail_msg("peers.py's FLOPs differ from tessera-bench's (%s):\n%s", flops, text);
+    free(text);
+    rm_rf(dir);
+    free(dir);
 }
 
 /* --time-limit: the configurations left are skipped, which is no failure. */
@@ -548,6 +667,7 @@ int main(void)
         cmocka_unit_test(options),    cmocka_unit_test(shapes),  cmocka_unit_test(flops_stats_peaks),
         cmocka_unit_test(outputs),    cmocka_unit_test(run_interp), cmocka_unit_test(time_limit),
         cmocka_unit_test(run_emu),    cmocka_unit_test(run_backward),
+        cmocka_unit_test(feature_options), cmocka_unit_test(run_features), cmocka_unit_test(peers_scripts),
         cmocka_unit_test(binary),     cmocka_unit_test(cuda_attention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

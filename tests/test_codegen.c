@@ -5,7 +5,8 @@
  * nothing; attention uses mma.sync, ldmatrix and cp.async. The same for the
  * three kernels of the attention backward pass (kernels/attention_bwd.tsr,
  * blocks from attention_bwd_config), whose shared memory must also fit a
- * block of the target. Skips when ptxas is absent. */
+ * block of the target, and of kernels/attention_ext.tsr with its features
+ * and kernels/attention_decode.tsr's split and combine kernels. Skips when ptxas is absent. */
 #include "abi.h"
 #include "attn_bwd_check.h"
 #include "attention_config.h"
@@ -128,6 +129,85 @@ static void attention_variants(void **state)
                     }
                     tir_module_free(m);
                 }
+}
+
+/* kernels/attention_ext.tsr with each group of its features on, for every
+ * head dim and both targets, with the blocks of attention_ext_config:
+ * tensor-core dots (wgmma on sm_90a when a block has 64 rows), no local
+ * memory, no spills. */
+static void attention_ext_variants(void **state)
+{
+    (void)state;
+    require_ptxas();
+    static const int dims[] = { 64, 128, 256 };
+    /* CAUSAL LOCAL SOFTCAP ALIBI VARLEN */
+    static const char *const sets[][5] = { { "true", "true", "false", "false", "false" },
+                                           { "false", "false", "true", "true", "false" },
+                                           { "true", "true", "true", "true", "true" } };
+    static const char *const names[] = { "CAUSAL", "LOCAL", "SOFTCAP", "ALIBI", "VARLEN" };
+    for (size_t t = 0; t < 2; t++)
+        for (size_t d = 0; d < 3; d++)
+            for (size_t k = 0; k < sizeof sets / sizeof sets[0]; k++) {
+                AttnConfig cfg = attention_ext_config(targets[t], DT_BF16, dims[d], !strcmp(sets[k][0], "true"),
+                                                      !strcmp(sets[k][4], "true"));
+                char bm[16], bn[16], dbuf[16];
+                snprintf(bm, sizeof bm, "%d", cfg.bm);
+                snprintf(bn, sizeof bn, "%d", cfg.bn);
+                snprintf(dbuf, sizeof dbuf, "%d", dims[d]);
+                Define defs[9] = { { "T", "bf16" }, { "D", dbuf }, { "BM", bm }, { "BN", bn } };
+                for (int i = 0; i < 5; i++)
+                    defs[4 + i] = (Define){ names[i], sets[k][i] };
+                TirModule *m = compile_file_or_fail("kernels/attention_ext.tsr", defs, 9);
+                char *ptx = ptx_of(module_func(m, "attention_fwd_ext"), targets[t]);
+                bool wgmma = !strcmp(targets[t], "sm_90a") && cfg.bm >= 64;
+                const char *mma = wgmma ? "wgmma.mma_async.sync.aligned.m64n" : "mma.sync.aligned.m16n8k16.row.col.f32";
+                char what[160];
+                snprintf(what, sizeof what, "attention_ext %s bf16 D=%d BM=%s BN=%s CAUSAL=%s LOCAL=%s SOFTCAP=%s "
+                         "ALIBI=%s VARLEN=%s", targets[t], dims[d], bm, bn, sets[k][0], sets[k][1], sets[k][2],
+                         sets[k][3], sets[k][4]);
+                if (!strstr(ptx, mma))
+                    fail_msg("%s: no %s in the PTX", what, mma);
+                assert_assembles_clean(ptx, targets[t], what);
+                free(ptx);
+                tir_module_free(m);
+            }
+}
+
+/* kernels/attention_decode.tsr's two kernels with the blocks of
+ * attention_decode_config and attention_decode_combine_config, for every
+ * head dim, packed row counts of 1, 16 and 64 (a GQA group of 4 x Sq 16)
+ * and pages of 7, 16 and 256 keys, on both targets: tensor-core dots (the
+ * split kernel), no local memory, no spills. */
+static void attention_decode_variants(void **state)
+{
+    (void)state;
+    require_ptxas();
+    static const int dims[] = { 64, 128, 256 }, rows[] = { 1, 16, 64 }, pages[] = { 7, 16, 256 };
+    for (size_t t = 0; t < 2; t++)
+        for (size_t d = 0; d < 3; d++)
+            for (size_t k = 0; k < 4; k++) { /* three split kernels, then the combine kernel */
+                bool split = k < 3;
+                AttnBlocks b = split ? attention_decode_config(targets[t], DT_F16, dims[d], rows[k], pages[k])
+                                     : attention_decode_combine_config(targets[t], DT_F16, dims[d]);
+                char bm[16], bn[16], w[16], dbuf[16];
+                snprintf(bm, sizeof bm, "%d", b.bm);
+                snprintf(bn, sizeof bn, "%d", b.bn);
+                snprintf(w, sizeof w, "%d", b.warps);
+                snprintf(dbuf, sizeof dbuf, "%d", dims[d]);
+                Define defs[6] = { { "T", "f16" }, { "D", dbuf }, { "BM", bm }, { "W", w }, { "BN", bn },
+                                   { "CAUSAL", "true" } };
+                TirModule *m = compile_file_or_fail("kernels/attention_decode.tsr", defs, split ? 6 : 4);
+                const char *name = split ? "attention_decode_split" : "attention_decode_combine";
+                char *ptx = ptx_of(module_func(m, name), targets[t]);
+                char what[160];
+                snprintf(what, sizeof what, "%s %s f16 D=%d BM=%s BN=%s W=%s", name, targets[t], dims[d], bm,
+                         split ? bn : "-", w);
+                if (split && !strstr(ptx, "mma.sync.aligned.m16n8k16.row.col.f32") && !strstr(ptx, "wgmma.mma_async"))
+                    fail_msg("%s: no tensor-core dot in the PTX", what);
+                assert_assembles_clean(ptx, targets[t], what);
+                free(ptx);
+                tir_module_free(m);
+            }
 }
 
 /* One backward kernel: assembles, runs its dots on the tensor cores
@@ -703,6 +783,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(attention_variants),
+        cmocka_unit_test(attention_ext_variants),
+        cmocka_unit_test(attention_decode_variants),
         cmocka_unit_test(line_info),
         cmocka_unit_test(attention_backward_variants),
         cmocka_unit_test(examples_assemble),

@@ -6,9 +6,12 @@
  * context. The same for tsr_attention_backward (dQ, dK, dV within the rule,
  * the same bits when repeated), and its workspace from the context's
  * allocator: running out there is TSR_ERR_OUT_OF_MEMORY with nothing
- * leaked. */
+ * leaked. tsr_attention_forward_ex: windows, soft-capping, ALiBi and packed
+ * batches through the API on interp and emu, and its option errors. */
 #include "attn_bwd_check.h"
 #include "attn_check.h"
+#include "attn_decode_check.h"
+#include "attn_ext_check.h"
 #include "rt_suite.h"
 
 #include <math.h>
@@ -263,6 +266,229 @@ static void errors(void **state)
     tsr_context_destroy(ctx);
 }
 
+/* attn_ext_check's runner for tsr_attention_forward_ex: the arguments of
+ * kernels/attention_ext.tsr back to the API's tensors (a packed batch's
+ * [1, H, total, D] views as [total, H, D], its lse as [Hq, total]) and
+ * options. */
+typedef struct {
+    tsr_context *ctx;
+    const AttnExtCase *c;
+} ExtRunner;
+
+static HostTensor unview(HostTensor t, bool packed, bool lse)
+{
+    if (!packed)
+        return t;
+    HostTensor u = t;
+    int64_t shape[3] = { t.shape[2], t.shape[1], t.shape[3] };
+    u.rank = lse ? 2 : 3;
+    if (lse) {
+        u.shape[0] = t.shape[1];
+        u.shape[1] = t.shape[2];
+        u.strides[0] = t.shape[2];
+        u.strides[1] = 1;
+    } else {
+        memcpy(u.shape, shape, sizeof shape);
+        u.strides[0] = shape[1] * shape[2];
+        u.strides[1] = shape[2];
+        u.strides[2] = 1;
+    }
+    return u;
+}
+
+static bool run_api_ext(TirFunc *f, KernelArg *args, int nargs, void *arg, StrBuf *err)
+{
+    (void)f;
+    (void)nargs;
+    ExtRunner *r = arg;
+    bool packed = r->c->seq_q != NULL;
+    DevTensor d[8];
+    HostTensor h[8];
+    for (int i = 0; i < 8; i++) {
+        h[i] = i < 5 ? unview(args[i].tensor, packed, i == 4) : args[i].tensor;
+        if (i < 5 || (i < 7 && packed) || (i == 7 && r->c->alibi))
+            dev_upload(r->ctx, &h[i], &d[i]);
+    }
+    tsr_attention_options o;
+    tsr_attention_options_init(&o);
+    o.scale = (float)args[8].scalar;
+    o.causal = r->c->s.causal;
+    o.local = r->c->f.local;
+    o.window_left = r->c->f.window_left;
+    o.window_right = r->c->f.window_right;
+    o.softcap = (float)r->c->f.softcap;
+    o.alibi_slopes = r->c->alibi ? &d[7].t : NULL;
+    o.cu_seqlens_q = packed ? &d[5].t : NULL;
+    o.cu_seqlens_k = packed ? &d[6].t : NULL;
+    o.max_seqlen_q = (int)args[12].scalar;
+    tsr_status s = tsr_attention_forward_ex(r->ctx, &d[0].t, &d[1].t, &d[2].t, &d[3].t, &d[4].t, &o, NULL);
+    if (s == TSR_OK)
+        s = tsr_stream_synchronize(r->ctx, NULL);
+    if (s != TSR_OK)
+        sb_printf(err, "%s: %s", tsr_status_name(s), tsr_context_error(r->ctx));
+    dev_download(r->ctx, &d[3], &h[3]);
+    dev_download(r->ctx, &d[4], &h[4]);
+    for (int i = 0; i < 8; i++)
+        if (i < 5 || (i < 7 && packed) || (i == 7 && r->c->alibi))
+            dev_free(r->ctx, &d[i]);
+    return s == TSR_OK;
+}
+
+static void check_ext(tsr_device_kind kind, DType dt, const AttnExtCase *c)
+{
+    ExtRunner r = { suite_context(kind), c };
+    AttnErrors e = attn_ext_check_run(NULL, dt, c, 900, run_api_ext, &r);
+    char what[96];
+    snprintf(what, sizeof what, "tsr_attention_forward_ex on %s", tsr_context_device_name(r.ctx));
+    attn_ext_check_assert(&e, dt, c, what);
+    tsr_context_destroy(r.ctx);
+}
+
+/* Every feature through the API: a dense batch with a causal window, soft-
+ * capping and ALiBi, and a packed batch with empty and length-1 sequences,
+ * on interp (D 64 and 256, the latter's small blocks) and emu. */
+static void forward_ex(void **state)
+{
+    (void)state;
+    static const int sq[] = { 0, 1, 50, 17 }, sk[] = { 3, 1, 70, 0 };
+    for (int k = 0; k < 2; k++) {
+        tsr_device_kind kind = k ? TSR_DEVICE_EMU : TSR_DEVICE_INTERP;
+        AttnExtCase dense;
+        memset(&dense, 0, sizeof dense);
+        dense.s = (AttnShape){ 2, 4, 2, 70, 90, 64, true, 0.125 };
+        dense.f.local = true;
+        dense.f.window_left = 20;
+        dense.f.window_right = -1;
+        dense.f.softcap = 4.0;
+        dense.alibi = true;
+        check_ext(kind, DT_F16, &dense);
+        AttnExtCase packed;
+        memset(&packed, 0, sizeof packed);
+        packed.s = (AttnShape){ 4, 2, 1, 0, 0, k ? 64 : 256, false, 1.0 / 16 };
+        packed.seq_q = sq;
+        packed.seq_k = sk;
+        check_ext(kind, DT_BF16, &packed);
+    }
+}
+
+/* attn_decode_check's runner for tsr_attention_forward_ex with a block
+ * table: the caches, table and lengths to the device, the call, o and lse
+ * back (the library keeps its own split workspace). */
+typedef struct {
+    tsr_context *ctx;
+    int splits; /* 0: the library's choice */
+} DecodeRunner;
+
+static bool run_api_decode(const AttnDecodeCase *c, AttnDecodeTensors *t, void *arg, StrBuf *err)
+{
+    DecodeRunner *r = arg;
+    HostTensor *h[7] = { &t->q, &t->kc, &t->vc, &t->o, &t->lse, &t->bt, &t->seqk };
+    DevTensor d[7];
+    for (int i = 0; i < 7; i++)
+        dev_upload(r->ctx, h[i], &d[i]);
+    tsr_attention_options o;
+    tsr_attention_options_init(&o);
+    o.scale = (float)t->scale;
+    o.causal = c->causal;
+    o.block_table = &d[5].t;
+    o.cache_seqlens = &d[6].t;
+    o.num_splits = r->splits;
+    tsr_status s = tsr_attention_forward_ex(r->ctx, &d[0].t, &d[1].t, &d[2].t, &d[3].t, &d[4].t, &o, NULL);
+    if (s == TSR_OK)
+        s = tsr_stream_synchronize(r->ctx, NULL);
+    if (s != TSR_OK)
+        sb_printf(err, "%s: %s", tsr_status_name(s), tsr_context_error(r->ctx));
+    dev_download(r->ctx, &d[3], &t->o);
+    dev_download(r->ctx, &d[4], &t->lse);
+    for (int i = 0; i < 7; i++)
+        dev_free(r->ctx, &d[i]);
+    return s == TSR_OK;
+}
+
+/* Decoding through the API on interp and emu: GQA 4 with Sq 3 and a page
+ * that does not divide the lengths, given splits and the library's. */
+static void forward_ex_decode(void **state)
+{
+    (void)state;
+    static const int seqk[] = { 45, 0, 130 };
+    for (int k = 0; k < 2; k++) {
+        DecodeRunner r = { suite_context(k ? TSR_DEVICE_EMU : TSR_DEVICE_INTERP), 0 };
+        for (int splits = 0; splits <= 3; splits += 3) {
+            AttnDecodeCase c = { 3, 8, 2, 3, k ? 128 : 64, true, 24, splits ? splits : 1, seqk };
+            r.splits = splits;
+            AttnErrors e = attn_decode_check_with(k ? DT_BF16 : DT_F16, &c, 77 + (uint64_t)splits, run_api_decode, &r);
+            attn_decode_check_assert(&e, k ? DT_BF16 : DT_F16, &c, "tsr_attention_forward_ex (block_table)");
+        }
+        tsr_context_destroy(r.ctx);
+    }
+}
+
+static void forward_ex_errors(void **state)
+{
+    (void)state;
+    tsr_context *ctx = suite_context(TSR_DEVICE_INTERP);
+    DLDataType f16 = { kDLFloat, 16, 1 }, i32 = { kDLInt, 32, 1 };
+    Attn a;
+    attn_tensors(&a, 64, f16);
+    tsr_attention_options o;
+    tsr_attention_options_init(&o);
+    assert_int_equal(tsr_attention_forward_ex(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, &o, NULL), TSR_OK);
+    assert_int_equal(tsr_attention_forward_ex(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, NULL, NULL),
+                     TSR_ERR_INVALID_ARGUMENT);
+    o.softcap = -1;
+    assert_int_equal(tsr_attention_forward_ex(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, &o, NULL),
+                     TSR_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(tsr_context_error(ctx), "softcap -1"));
+    o.softcap = 0;
+    int64_t three[1] = { 3 };
+    DLTensor slopes = { a.mem, { kDLCPU, 0 }, 1, f16, three, NULL, 0 };
+    o.alibi_slopes = &slopes;
+    assert_int_equal(tsr_attention_forward_ex(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, &o, NULL), TSR_ERR_LAUNCH);
+    assert_non_null(strstr(tsr_context_error(ctx), "alibi_slopes must be float32 [Hq] = [4]"));
+    o.alibi_slopes = NULL;
+    DLTensor cu = { a.mem, { kDLCPU, 0 }, 1, i32, three, NULL, 0 };
+    o.cu_seqlens_q = &cu;
+    assert_int_equal(tsr_attention_forward_ex(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, &o, NULL),
+                     TSR_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(tsr_context_error(ctx), "both cu_seqlens_q and cu_seqlens_k"));
+    o.cu_seqlens_k = &cu;
+    assert_int_equal(tsr_attention_forward_ex(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, &o, NULL), TSR_ERR_LAUNCH);
+    assert_non_null(strstr(tsr_context_error(ctx), "tensor 'q' must have 3 dimensions [total, H, D]"));
+    /* Decoding: a block table needs the lengths, and takes none of the
+     * other features. */
+    o.cu_seqlens_q = o.cu_seqlens_k = NULL;
+    int64_t bts[2] = { 1, 2 };
+    DLTensor table = { a.mem, { kDLCPU, 0 }, 2, i32, bts, NULL, 0 };
+    o.block_table = &table;
+    assert_int_equal(tsr_attention_forward_ex(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, &o, NULL),
+                     TSR_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(tsr_context_error(ctx), "a block_table needs cache_seqlens"));
+    o.cache_seqlens = &cu;
+    o.softcap = 2;
+    assert_int_equal(tsr_attention_forward_ex(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, &o, NULL), TSR_ERR_UNSUPPORTED);
+    assert_non_null(strstr(tsr_context_error(ctx), "decoding from a paged cache takes no window"));
+    o.softcap = 0;
+    o.block_table = o.cache_seqlens = NULL;
+    /* A struct from a newer version with a field set that this one does
+     * not know; one older than the first is refused too. */
+    struct {
+        tsr_attention_options o;
+        int future;
+    } newer;
+    memset(&newer, 0, sizeof newer);
+    newer.o.struct_size = sizeof newer;
+    newer.future = 1;
+    assert_int_equal(tsr_attention_forward_ex(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, &newer.o, NULL),
+                     TSR_ERR_UNSUPPORTED);
+    newer.future = 0;
+    assert_int_equal(tsr_attention_forward_ex(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, &newer.o, NULL), TSR_OK);
+    newer.o.struct_size = sizeof(size_t);
+    assert_int_equal(tsr_attention_forward_ex(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, &newer.o, NULL),
+                     TSR_ERR_INVALID_ARGUMENT);
+    free(a.mem);
+    tsr_context_destroy(ctx);
+}
+
 /* An allocator that fails its allocation number fail_at (1-based; 0:
  * never) and counts what is live. */
 typedef struct {
@@ -354,6 +580,7 @@ int main(void)
         cmocka_unit_test(errors),        cmocka_unit_test(interp_all),    cmocka_unit_test(emu_f16_d64),
         cmocka_unit_test(emu_bf16_d128), cmocka_unit_test(emu_f16_d256),  cmocka_unit_test(backward_errors),
         cmocka_unit_test(backward_interp), cmocka_unit_test(backward_emu),
+        cmocka_unit_test(forward_ex),      cmocka_unit_test(forward_ex_errors), cmocka_unit_test(forward_ex_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,8 +5,17 @@ so that merge.py can put everything side by side:
 
   torch-flash   torch.nn.functional.scaled_dot_product_attention, FlashAttention backend
   torch-cudnn   the same, cuDNN backend
+  torch-flex    torch.nn.attention.flex_attention (compiled): the features below as a
+                score_mod and a block mask whose empty blocks it skips
   jax-mgpu      jax.experimental.pallas.ops.gpu.attention_mgpu (Mosaic GPU, FA3-style,
                 Hopper only), where its shape rules allow
+  jax-cudnn     jax.nn.dot_product_attention(implementation="cudnn"), with its
+                local_window_size for --window
+
+The features of tessera-bench (--window L,R, --softcap X, --alibi, --varlen
+LENS; the same meaning) go to the backends that have them; the others
+report them refused. A packed batch (--varlen) is one [1, H, total, D]
+tensor with a document mask, as flex_attention takes it.
 
 Each is checked against a float64 reference on sampled rows of the first and
 last heads and timed like tessera-bench: CUDA events around each call after a
@@ -72,7 +81,65 @@ def configs_like(path):
     return configs
 
 
+# The features of the run (set by main from the options): window (L, R) or
+# None, softcap (0: off), alibi, varlen (a list of lengths or None).
+FEATURES = dict(window=None, softcap=0.0, alibi=False, varlen=None)
+
+
+def features_on():
+    f = FEATURES
+    return f["window"] is not None or f["softcap"] > 0 or f["alibi"] or f["varlen"] is not None
+
+
+def features_text():
+    f, parts = FEATURES, []
+    if f["window"] is not None:
+        parts.append(f"window {f['window'][0]},{f['window'][1]}")
+    if f["softcap"] > 0:
+        parts.append(f"softcap {f['softcap']:g}")
+    if f["alibi"]:
+        parts.append("ALiBi")
+    if f["varlen"] is not None:
+        parts.append(f"varlen {len(f['varlen'])} sequences")
+    return ", ".join(parts) or "none"
+
+
+def alibi_slope(h, H):
+    return 2.0 ** (-8.0 * (h + 1) / H)
+
+
+def sequences(c):
+    """(first row, length) of each sequence: the packed batch's, or one per
+    batch element of a dense one (rows counted within the element)."""
+    if FEATURES["varlen"] is None:
+        return [(0, c["Sq"])] * c["B"]
+    out, t = [], 0
+    for n in FEATURES["varlen"]:
+        out.append((t, n))
+        t += n
+    return out
+
+
+def visible(c, r, sq, sk):
+    """The keys [lo, hi) row r of a sequence of sq queries and sk keys sees
+    (tessera-bench's rule: FlashAttention's window, bottom-right)."""
+    diag, lo, hi = r + sk - sq, 0, sk
+    w = FEATURES["window"]
+    if w is not None and w[0] >= 0:
+        lo = diag - w[0]
+    if c["causal"]:
+        hi = diag + 1
+    elif w is not None and w[1] >= 0:
+        hi = diag + w[1] + 1
+    return max(lo, 0), min(hi, sk)
+
+
 def flops(c):
+    if FEATURES["window"] is not None or FEATURES["varlen"] is not None:
+        pairs = sum(max(0, hi - lo) for _, n in sequences(c)
+                    for lo, hi in (visible(c, r, n, n if FEATURES["varlen"] is not None else c["Sk"])
+                                   for r in range(n)))
+        return 4.0 * c["Hq"] * c["D"] * pairs
     f = 4.0 * c["B"] * c["Hq"] * c["Sq"] * c["Sk"] * c["D"]
     return f / 2 if c["causal"] and c["Sq"] == c["Sk"] else f
 
@@ -94,6 +161,7 @@ class Torch:
         if not torch.cuda.is_available():
             raise RuntimeError("torch sees no GPU")
         self.backends = {"torch-flash": SDPBackend.FLASH_ATTENTION, "torch-cudnn": SDPBackend.CUDNN_ATTENTION}
+        self.flex = None  # compiled on first use
         self.flush_buf = torch.empty(L2_FLUSH_BYTES, dtype=torch.int8, device="cuda")
         self.name = torch.cuda.get_device_name()
 
@@ -101,13 +169,21 @@ class Torch:
         torch = self.torch
         dt = {"f16": torch.float16, "bf16": torch.bfloat16}[c["dtype"]]
         g = torch.Generator(device="cuda").manual_seed(seed)
-        q = torch.randn(c["B"], c["Hq"], c["Sq"], c["D"], device="cuda", dtype=dt, generator=g)
-        k = torch.randn(c["B"], c["Hkv"], c["Sk"], c["D"], device="cuda", dtype=dt, generator=g)
-        v = torch.randn(c["B"], c["Hkv"], c["Sk"], c["D"], device="cuda", dtype=dt, generator=g)
+        b, sq, sk = c["B"], c["Sq"], c["Sk"]
+        if FEATURES["varlen"] is not None:  # one packed [1, H, total, D] batch
+            b, sq = 1, sum(FEATURES["varlen"])
+            sk = sq
+        q = torch.randn(b, c["Hq"], sq, c["D"], device="cuda", dtype=dt, generator=g)
+        k = torch.randn(b, c["Hkv"], sk, c["D"], device="cuda", dtype=dt, generator=g)
+        v = torch.randn(b, c["Hkv"], sk, c["D"], device="cuda", dtype=dt, generator=g)
         return q, k, v
 
     def call(self, impl, c, q, k, v):
         """The function to time for one backend and configuration."""
+        if impl == "torch-flex":
+            return self.call_flex(c, q, k, v)
+        if features_on():
+            raise NotImplementedError(f"SDPA has no {features_text()}")
         F = self.F
         kw = dict(scale=1.0 / math.sqrt(c["D"]))
         if c["Hq"] != c["Hkv"]:
@@ -123,6 +199,66 @@ class Torch:
         def fn():
             with self.sdpa_kernel(backend):
                 return F.scaled_dot_product_attention(q, k, v, **kw)
+        return fn
+
+    def call_flex(self, c, q, k, v):
+        """flex_attention with the run's features: soft-capping and ALiBi as
+        a score_mod, the causal mask, the window and the packing as a block
+        mask (blocks it leaves empty are not computed)."""
+        torch = self.torch
+        from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+        if self.flex is None:
+            self.flex = torch.compile(flex_attention)
+        f = FEATURES
+        seqs = sequences(c)
+        packed = f["varlen"] is not None
+        total_q = q.shape[2]
+        # Per row: its sequence, its row within it, and the sequence's start and lengths.
+        seq_of = torch.zeros(max(total_q, 1), dtype=torch.int32, device="cuda")
+        start = torch.zeros(len(seqs) + 1, dtype=torch.int32, device="cuda")
+        if packed:
+            for i, (t, n) in enumerate(seqs):
+                seq_of[t:t + n] = i
+                start[i] = t
+            start[len(seqs)] = total_q
+        slopes = torch.tensor([alibi_slope(h, c["Hq"]) for h in range(c["Hq"])], device="cuda",
+                              dtype=torch.float32)
+        causal, window, cap = c["causal"], f["window"], f["softcap"]
+        Sq, Sk = c["Sq"], c["Sk"]
+
+        def coords(q_idx, kv_idx):
+            """(row in its sequence, key in its sequence, diag offset, same sequence)"""
+            if not packed:
+                return q_idx, kv_idx, Sk - Sq, True
+            s = seq_of[q_idx]
+            return q_idx - start[s], kv_idx - start[s], 0, seq_of[kv_idx] == s
+
+        def mask_mod(b, h, q_idx, kv_idx):
+            r, key, diag, same = coords(q_idx, kv_idx)
+            rel = key - r - diag
+            keep = same & (rel <= 0) if causal else same & (rel == rel)
+            if window is not None and window[0] >= 0:
+                keep = keep & (rel >= -window[0])
+            if window is not None and window[1] >= 0 and not causal:
+                keep = keep & (rel <= window[1])
+            return keep
+
+        def score_mod(score, b, h, q_idx, kv_idx):
+            if cap > 0:
+                score = cap * torch.tanh(score / cap)
+            if f["alibi"]:
+                r, key, diag, _ = coords(q_idx, kv_idx)
+                score = score - slopes[h] * (r + diag - key).abs()
+            return score
+
+        block_mask = create_block_mask(mask_mod, None, None, q.shape[2], k.shape[2], device="cuda")
+        kw = dict(scale=1.0 / math.sqrt(c["D"]), block_mask=block_mask,
+                  score_mod=score_mod if (cap > 0 or f["alibi"]) else None)
+        if c["Hq"] != c["Hkv"]:
+            kw["enable_gqa"] = True
+
+        def fn():
+            return self.flex(q, k, v, **kw)
         return fn
 
     def time(self, fn, reps, warmup):
@@ -142,23 +278,40 @@ class Torch:
 
 
 def reference_rows(torch, c, q, k, v, rows):
-    """float64 attention for (batch, head, row) triples: [n, D]."""
+    """float64 attention, with the run's features, for (batch, head, row)
+    triples (a packed batch: batch 0, row of the packed tensor): [n, D]."""
     out = []
     group = c["Hq"] // c["Hkv"]
     scale = 1.0 / math.sqrt(c["D"])
-    for b, h, r in rows:
-        s = (q[b, h, r].double() @ k[b, h // group].double().T) * scale
-        if c["causal"]:
-            s[torch.arange(c["Sk"], device=s.device) > r + c["Sk"] - c["Sq"]] = -math.inf
+    packed = FEATURES["varlen"] is not None
+    for b, h, t in rows:
+        first, n = next(((s0, n) for s0, n in sequences(c) if s0 <= t < s0 + n), (0, 0)) if packed else (0, c["Sq"])
+        r, sk = (t - first, n) if packed else (t, c["Sk"])
+        keys = k[b, h // group, first:first + sk].double() if packed else k[b, h // group].double()
+        vals = v[b, h // group, first:first + sk].double() if packed else v[b, h // group].double()
+        s = (q[b, h, t].double() @ keys.T) * scale
+        if FEATURES["softcap"] > 0:
+            s = FEATURES["softcap"] * torch.tanh(s / FEATURES["softcap"])
+        cols = torch.arange(sk, device=s.device)
+        if FEATURES["alibi"]:
+            s = s - alibi_slope(h, c["Hq"]) * (r + sk - n - cols if packed else r + c["Sk"] - c["Sq"] - cols).abs()
+        lo, hi = visible(c, r, n if packed else c["Sq"], sk)
+        s[(cols < lo) | (cols >= hi)] = -math.inf
         if torch.isinf(s).all():
             out.append(torch.zeros(c["D"], dtype=torch.float64, device=s.device))
             continue
-        out.append(torch.softmax(s, dim=-1) @ v[b, h // group].double())
+        out.append(torch.softmax(s, dim=-1) @ vals)
     return torch.stack(out)
 
 
 def sample_rows(c, n=32):
     rows = []
+    if FEATURES["varlen"] is not None:
+        total = sum(FEATURES["varlen"])
+        step = max(1, total // (n // 2))
+        for h in (0, c["Hq"] - 1):
+            rows += [(0, h, t) for t in range(0, total, step)][: n // 2] + ([(0, h, total - 1)] if total else [])
+        return rows
     for b, h in ((0, 0), (c["B"] - 1, c["Hq"] - 1)):
         step = max(1, c["Sq"] // (n // 2))
         rows += [(b, h, r) for r in range(0, c["Sq"], step)][: n // 2] + [(b, h, c["Sq"] - 1)]
@@ -176,18 +329,41 @@ class Jax:
         if not any(d.platform == "gpu" for d in jax.devices()):
             raise RuntimeError("JAX sees no GPU")
 
+    @staticmethod
+    def to_jax(jnp, c, t, scale=1.0):
+        """torch [B, H, S, D] -> numpy via float32 -> JAX [B, S, H, D]"""
+        dt = {"f16": jnp.float16, "bf16": jnp.bfloat16}[c["dtype"]]
+        a = (t.float() * scale).transpose(1, 2).contiguous().cpu().numpy()
+        return jnp.asarray(a, dtype=dt)
+
+    def call_cudnn(self, c, q, k, v):
+        """jax.nn.dot_product_attention on cuDNN: the window as its
+        local_window_size; no soft-capping, ALiBi slopes or packing."""
+        f = FEATURES
+        if f["softcap"] > 0 or f["alibi"] or f["varlen"] is not None:
+            raise NotImplementedError("jax.nn.dot_product_attention has no soft-capping, ALiBi slopes or packing")
+        if c["causal"] and c["Sq"] != c["Sk"]:
+            raise NotImplementedError("its causal mask is aligned top-left; Sq != Sk is not comparable")
+        jnp = self.jnp
+        qj, kj, vj = (self.to_jax(jnp, c, t) for t in (q, k, v))
+        kw = dict(scale=1.0 / math.sqrt(c["D"]), is_causal=c["causal"], implementation="cudnn")
+        if f["window"] is not None:
+            left, right = f["window"]
+            kw["local_window_size"] = (left if left >= 0 else c["Sk"], 0 if c["causal"] else
+                                       (right if right >= 0 else c["Sk"]))
+        fn = self.jax.jit(lambda a, b, d: self.jax.nn.dot_product_attention(a, b, d, **kw))
+        return lambda: fn(qj, kj, vj)
+
     def call(self, c, q, k, v):
         """attention_mgpu on BSHD tensors; q pre-scaled (it applies no scale).
         Raises what the kernel refuses."""
+        if features_on():
+            raise NotImplementedError(f"attention_mgpu has no {features_text()}")
         if c["causal"] and c["Sq"] != c["Sk"]:
             raise NotImplementedError("attention_mgpu's causal mask is aligned top-left; Sq != Sk is not comparable")
         jnp = self.jnp
-        dt = {"f16": jnp.float16, "bf16": jnp.bfloat16}[c["dtype"]]
-        # torch [B, H, S, D] -> numpy via float32 -> JAX [B, S, H, D]
-        def to_jax(t, scale=1.0):
-            a = (t.float() * scale).transpose(1, 2).contiguous().cpu().numpy()
-            return jnp.asarray(a, dtype=dt)
-        qj, kj, vj = to_jax(q, 1.0 / math.sqrt(c["D"])), to_jax(k), to_jax(v)
+        qj = self.to_jax(jnp, c, q, 1.0 / math.sqrt(c["D"]))
+        kj, vj = self.to_jax(jnp, c, k), self.to_jax(jnp, c, v)
         block_kv = 128 if c["D"] <= 128 else 64
         config = self.mgpu.TuningConfig(block_q=64, block_kv=block_kv, max_concurrent_steps=2, causal=c["causal"])
 
@@ -226,12 +402,27 @@ def main():
     ap.add_argument("--causal", default="both", choices=["yes", "no", "both"])
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--backends", default="torch-flash,torch-cudnn,jax-mgpu")
+    ap.add_argument("--backends", default="torch-flash,torch-cudnn,torch-flex,jax-mgpu,jax-cudnn")
+    ap.add_argument("--window", help="L,R: a sliding window, FlashAttention's extents (-1: open side)")
+    ap.add_argument("--softcap", type=float, default=0.0, help="soft-cap the scores: X tanh(s / X)")
+    ap.add_argument("--alibi", action="store_true", help="ALiBi with the paper's slopes")
+    ap.add_argument("--varlen", help="LENS: one packed batch of these lengths (Sq = Sk each)")
     ap.add_argument("--time-limit", type=float, default=0, help="seconds; later runs are skipped")
     ap.add_argument("--json", required=True)
     args = ap.parse_args()
     start = time.monotonic()
+    if args.window:
+        left, right = (int(x) for x in args.window.split(","))
+        FEATURES["window"] = (left, right)
+    FEATURES["softcap"] = args.softcap
+    FEATURES["alibi"] = args.alibi
+    if args.varlen:
+        FEATURES["varlen"] = [int(x) for x in args.varlen.split(",")]
     configs = configs_like(args.like) if args.like else default_configs(args)
+    if FEATURES["varlen"] is not None:  # one packed batch, as tessera-bench makes it
+        longest = max(FEATURES["varlen"] + [1])
+        for c in configs:
+            c.update(B=len(FEATURES["varlen"]), Sq=longest, Sk=longest)
     wanted = args.backends.split(",")
     out = dict(schema=SCHEMA, tool="bench/peers/peers.py",
                date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -239,7 +430,8 @@ def main():
                device=dict(kind="cuda", name="unknown", cpu_times=False,
                            timer="CUDA events around each call, L2 flushed (jax-mgpu: host wall clock)",
                            peak_tflops=None, peak_source=""),
-               reps=args.reps, warmup=args.warmup, l2_flush_bytes=L2_FLUSH_BYTES, results=[])
+               reps=args.reps, warmup=args.warmup, l2_flush_bytes=L2_FLUSH_BYTES, features=features_text(),
+               results=[])
     results = out["results"]
 
     backends = {}
@@ -250,7 +442,7 @@ def main():
     except Exception as e:
         log(f"backend torch unavailable: {first_line(e)}")
         backends["torch"] = e
-    if "jax-mgpu" in wanted:
+    if "jax-mgpu" in wanted or "jax-cudnn" in wanted:
         try:
             backends["jax"] = Jax()
             log(f"backend jax {backends['jax'].jax.__version__}")
@@ -262,9 +454,9 @@ def main():
     # under --time-limit.
     for impl in wanted:
         for i, c in enumerate(configs):
-            which = "jax" if impl == "jax-mgpu" else "torch"
+            which = "jax" if impl.startswith("jax-") else "torch"
             be = backends.get(which)
-            if impl not in ("torch-flash", "torch-cudnn", "jax-mgpu"):
+            if impl not in ("torch-flash", "torch-cudnn", "torch-flex", "jax-mgpu", "jax-cudnn"):
                 results.append(result(impl, c, status=f"skipped: unknown backend {impl}"))
                 continue
             if isinstance(be, Exception) or be is None:
@@ -279,7 +471,8 @@ def main():
             t = backends["torch"]
             try:
                 q, k, v = t.inputs(c, seed=1000 + i)
-                fn = t.call(impl, c, q, k, v) if which == "torch" else be.call(c, q, k, v)
+                fn = (t.call(impl, c, q, k, v) if which == "torch" else
+                      be.call_cudnn(c, q, k, v) if impl == "jax-cudnn" else be.call(c, q, k, v))
                 o = fn()
                 if which == "jax":
                     import numpy as np

@@ -37,6 +37,42 @@ const char *attn_interp_target(void)
     return target;
 }
 
+AttnRowScratch attn_row_scratch(int D)
+{
+    AttnRowScratch sc = { malloc(sizeof(double) * (size_t)D), malloc(sizeof(float) * (size_t)D) };
+    return sc;
+}
+
+void attn_row_scratch_free(AttnRowScratch *sc)
+{
+    free(sc->ref);
+    free(sc->low);
+}
+
+void attn_measure_row(AttnErrors *e, const AttnShape *s, const AttnFeatures *f, const AttnInputs *in, DType dt, int b, int h, int r,
+                      const HostTensor *o, int64_t o_at, const HostTensor *lse, int64_t lse_at, AttnRowScratch *sc)
+{
+    double ref_lse;
+    ref_attention_row_ext(s, f, in, b, h, r, sc->ref, &ref_lse);
+    ref_attention_row_lowp_ext(s, f, in, dt, b, h, r, sc->low);
+    for (int d = 0; d < s->D; d++) {
+        double got = tensor_get(o, o_at + d);
+        if (isnan(got)) {
+            e->unwritten++;
+            continue;
+        }
+        e->err = fmax(e->err, fabs(got - sc->ref[d]));
+        e->err_lowp = fmax(e->err_lowp, fabs((double)sc->low[d] - sc->ref[d]));
+    }
+    double got_lse = tensor_get(lse, lse_at);
+    if (isnan(got_lse))
+        e->unwritten++;
+    else if (isinf(ref_lse))
+        e->lse_err = fmax(e->lse_err, got_lse == ref_lse ? 0.0 : INFINITY);
+    else
+        e->lse_err = fmax(e->lse_err, fabs(got_lse - ref_lse) / (1.0 + fabs(ref_lse)));
+}
+
 AttnErrors attn_check_run(TirFunc *f, DType dt, AttnShape s, uint64_t seed, KernelRunner run, void *ctx)
 {
     Rng rng;
@@ -59,35 +95,15 @@ AttnErrors attn_check_run(TirFunc *f, DType dt, AttnShape s, uint64_t seed, Kern
 
     float *qf = tensor_to_float(&q), *kf = tensor_to_float(&k), *vf = tensor_to_float(&v);
     AttnInputs in = { qf, kf, vf };
-    double *ref = malloc(sizeof(double) * (size_t)s.D);
-    float *low = malloc(sizeof(float) * (size_t)s.D);
+    AttnRowScratch sc = attn_row_scratch(s.D);
     AttnErrors e = { 0 };
     for (int b = 0; b < s.B; b++)
         for (int h = 0; h < s.Hq; h++)
             for (int r = 0; r < s.Sq; r++) {
-                double ref_lse;
-                ref_attention_row(&s, &in, b, h, r, ref, &ref_lse);
-                ref_attention_row_lowp(&s, &in, dt, b, h, r, low);
                 int64_t row = (((int64_t)b * s.Hq + h) * s.Sq + r);
-                for (int d = 0; d < s.D; d++) {
-                    double got = tensor_get(&o, row * s.D + d);
-                    if (isnan(got)) {
-                        e.unwritten++;
-                        continue;
-                    }
-                    e.err = fmax(e.err, fabs(got - ref[d]));
-                    e.err_lowp = fmax(e.err_lowp, fabs((double)low[d] - ref[d]));
-                }
-                double got_lse = tensor_get(&lse, row);
-                if (isnan(got_lse))
-                    e.unwritten++;
-                else if (isinf(ref_lse))
-                    e.lse_err = fmax(e.lse_err, got_lse == ref_lse ? 0.0 : INFINITY);
-                else
-                    e.lse_err = fmax(e.lse_err, fabs(got_lse - ref_lse) / (1.0 + fabs(ref_lse)));
+                attn_measure_row(&e, &s, NULL, &in, dt, b, h, r, &o, row * s.D, &lse, row, &sc);
             }
-    free(ref);
-    free(low);
+    attn_row_scratch_free(&sc);
     free(qf);
     free(kf);
     free(vf);

@@ -22,6 +22,19 @@ bool attn_run_emu(TirFunc *f, KernelArg *args, int nargs, void *ctx, StrBuf *err
 /* The target whose block sizes the runtime's interp device uses. */
 const char *attn_interp_target(void);
 
+/* One row's errors: the kernel's output row (D elements of o from o_at)
+ * and LSE (element lse_at of lse) against the references of row (b, h, r)
+ * of s (features f, NULL: none) and in, folded into e; a poisoned (unwritten) element counts in
+ * e->unwritten. The scratch holds a row of each reference. */
+typedef struct {
+    double *ref;
+    float *low;
+} AttnRowScratch;
+AttnRowScratch attn_row_scratch(int D);
+void attn_row_scratch_free(AttnRowScratch *sc);
+void attn_measure_row(AttnErrors *e, const AttnShape *s, const AttnFeatures *f, const AttnInputs *in, DType dt, int b, int h, int r,
+                      const HostTensor *o, int64_t o_at, const HostTensor *lse, int64_t lse_at, AttnRowScratch *sc);
+
 /* Fails the test if the runner fails. */
 AttnErrors attn_check_run(TirFunc *f, DType dt, AttnShape s, uint64_t seed, KernelRunner run, void *ctx);
 /* FlashAttention's rule, and LSE within 1e-4 relative; names the case in
