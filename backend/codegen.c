@@ -625,6 +625,8 @@ void em_emit_insts(Emitter *em, const InstId *ids, int n)
     for (int i = 0; i < n && !em->failed; i++) {
         const TirInst *in = tir_inst(em->f, ids[i]);
         lineinfo_at(em, in->pos);
+        if (em->target->emit->before_inst)
+            em->target->emit->before_inst(em, in);
         emit_inst(em, in);
     }
 }
@@ -633,6 +635,8 @@ static void emit_block(Emitter *em, BlockId b)
 {
     TirBlock *bl = tir_block(em->f, b);
     em_emit_insts(em, bl->insts.data, bl->insts.len);
+    if (em->target->emit->after_block && !em->failed)
+        em->target->emit->after_block(em, b);
 }
 
 /* ------------------------------------------------------------- the frame */

@@ -61,6 +61,13 @@ struct TargetEmit {
      * to do). Hopper's tensor cores read shared memory through the async
      * proxy, which needs a proxy fence to see such stores. */
     void (*publish_shared)(Emitter *em);
+    /* Before each instruction and after the last of each block of the
+     * kernel (NULL: nothing): a family with asynchronous results in
+     * registers settles the ones the instruction reads, or all of them
+     * where it cannot tell (control flow, shared memory written, the end of
+     * a loop body or of the kernel). */
+    void (*before_inst)(Emitter *em, const TirInst *in);
+    void (*after_block)(Emitter *em, BlockId b);
 };
 
 /* Thread coordinates of a layout along one dim, cached per layout. */

@@ -14,7 +14,7 @@
     .codegen_passes = target_sm80_passes, .emit = &target_sm80_emit
 #define SM90A_FAMILY                                                                                               \
     .plan_dot = target_sm90a_plan_dot, .operand_smem_layout = target_sm90a_operand_smem_layout,                   \
-    .codegen_passes = target_sm80_passes, .emit = &target_sm90a_emit
+    .dot_async = target_sm90a_dot_async, .codegen_passes = target_sm90a_passes, .emit = &target_sm90a_emit
 
 static const Target targets[] = {
     /* PTX 7.0 is what sm_80's instructions need; 7.8 brings sm_90, 8.0

@@ -56,6 +56,11 @@ struct Target {
      * element) whose every use is a dot operand on the tensor cores, or
      * false when such tiles stay in registers. */
     bool (*operand_smem_layout)(const Target *t, int rows, int cols, int esize, Layout *out);
+    /* Whether a laid-out dot runs asynchronously, its result waited for
+     * where it is first read (NULL: no dot does); pipelined loops that
+     * accumulate through such dots are rotated so that they overlap other
+     * work (passes/pass_rotate.c). */
+    bool (*dot_async)(TirFunc *f, const TirInst *dot);
     /* The passes that prepare TIR for this target's emitter, in order; the
      * list ends with an entry whose name is NULL. */
     const Pass *codegen_passes;

@@ -23,6 +23,7 @@ static void usage(FILE *f)
             "  --target NAME             compile for sm_80, sm_90 or sm_90a (default: the GPU's own;\n"
             "                            sm_90a on emu and interp)\n"
             "  --no-warp-specialize      no producer warpgroup on sm_90a (ablation)\n"
+            "  --no-overlap              every wgmma waited for at once on sm_90a (ablation)\n"
             "  --dtype LIST              f16,bf16 (default both)\n"
             "  --d LIST                  head dims (default 64,128,256)\n"
             "  --seqlen LIST             Sq = Sk (default 512,1024,2048,4096,8192,16384)\n"

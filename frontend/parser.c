@@ -513,7 +513,8 @@ static AstNode *parse_let(Parser *p)
     return n;
 }
 
-/* for_stmt := 'for' IDENT 'in' expr '..' expr ['step' expr] ['pipeline' '(' expr ')'] block */
+/* for_stmt := 'for' IDENT 'in' expr '..' expr ['step' expr]
+ *             ['pipeline' '(' expr [',' 'overlap' '=' expr] ')'] block */
 static AstNode *parse_for(Parser *p)
 {
     AstNode *n = node(p, AST_FOR, p->tok.pos);
@@ -536,6 +537,16 @@ static AstNode *parse_for(Parser *p)
         advance(p);
         if (expect(p, TK_LPAREN, "'('")) {
             n->d = parse_expr(p);
+            if (accept(p, TK_COMMA)) { /* the one option: overlap = BOOL */
+                if (!at(p, TK_IDENT) || strcmp(tok_text(p, &p->tok), "overlap")) {
+                    error_at_tok(p, "'overlap' (the pipeline's option)");
+                    return n;
+                }
+                advance(p);
+                if (!expect(p, TK_ASSIGN, "'='"))
+                    return n;
+                n->else_ = parse_expr(p);
+            }
             expect(p, TK_RPAREN, "')'");
         }
     }

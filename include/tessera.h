@@ -288,10 +288,15 @@ typedef struct tsr_compile_options {
 /* TSR_COMPILE_NO_WARP_SPECIALIZE: no producer warpgroup on sm_90a (the
  * kernel's warps copy their own tiles, as on sm_80), for ablation and
  * debugging (backend/README.md). Part of the JIT cache key. */
+/* TSR_COMPILE_NO_OVERLAP: every asynchronous dot (sm_90a's wgmma) waited
+ * for right after it is issued, instead of where its result is first read
+ * (backend/README.md), for ablation and debugging. Part of the JIT cache
+ * key. */
 enum {
     TSR_COMPILE_LINE_INFO = 1 << 0,
     TSR_COMPILE_NO_WARP_SPECIALIZE = 1 << 1,
-    TSR_COMPILE_FLAGS_ALL = (1 << 2) - 1 /* every flag this version knows */
+    TSR_COMPILE_NO_OVERLAP = 1 << 2,
+    TSR_COMPILE_FLAGS_ALL = (1 << 3) - 1 /* every flag this version knows */
 };
 
 /* Fills *opts with the defaults: struct_size, then all zero. */

@@ -87,6 +87,8 @@ void jit_key(const JitKeyInput *in, char hex[65])
         put_str(&s, "line info");
     if (in->no_warp_specialize)
         put_str(&s, "no warp specialization");
+    if (in->no_overlap)
+        put_str(&s, "no overlap");
     put_str(&s, in->kernel);
     char n[16];
     snprintf(n, sizeof n, "%d", in->ndefs);
