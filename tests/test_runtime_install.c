@@ -3,10 +3,11 @@
  * prefix; the example C program examples/embed.c builds against that
  * installation with `pkg-config --cflags --libs tessera` alone, and runs: it
  * compiles a DSL string, runs it on the best device there is and checks the
- * result. Built with tessera-static instead, it links libtessera.a (no
- * libtessera.so needed), even beside a program that defines sha256_init and
- * diag_init of its own: the archive exports only tsr_* symbols. Both .pc
- * files name the folder of dlpack/dlpack.h. */
+ * result. Built with tessera-static, or with `pkg-config --static` of
+ * tessera, it links libtessera.a (no libtessera.so needed), even beside a
+ * program that defines sha256_init and diag_init of its own: the archive
+ * exports only tsr_* symbols. The .pc files name the folder of
+ * dlpack/dlpack.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "rt_suite.h"
 
@@ -69,6 +70,7 @@ static void installs_files(void **state)
                                          "lib/libtessera.so." TESSERA_VERSION_STRING,
                                          "bin/tessera",
                                          "lib/pkgconfig/tessera.pc",
+                                         "lib/pkgconfig/tessera-shared.pc",
                                          "lib/pkgconfig/tessera-static.pc" };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[4300];
@@ -224,6 +226,46 @@ static void static_link_with_clashing_names(void **state)
     free(out);
 }
 
+/* `pkg-config --static --libs tessera` links the archive: the program
+ * records no libtessera.so (and runs without it), while the plain
+ * `pkg-config --libs tessera` links the shared library. */
+static void tessera_pc_static_and_shared(void **state)
+{
+    (void)state;
+    const char *cc = getenv("CC");
+    if (!cc || !*cc)
+        cc = "cc";
+    char env[4300], cmd[16384], log[4300];
+    snprintf(env, sizeof env, "PKG_CONFIG_PATH='%s/lib/pkgconfig'", prefix);
+    static const char *const modes[] = { "--static", "" };
+    for (int i = 0; i < 2; i++) {
+        snprintf(log, sizeof log, "%s/cc-pc%d.log", prefix, i);
+        snprintf(cmd, sizeof cmd,
+                 "%s -std=c11 -Wall -Wextra -Werror %s examples/embed.c $(%s pkg-config %s --cflags --libs tessera) "
+                 "-lm -o '%s/embed-pc%d'",
+                 cc, SANITIZE_FLAGS, env, modes[i], prefix, i);
+        run(cmd, log);
+        snprintf(log, sizeof log, "%s/readelf-pc%d.out", prefix, i);
+        snprintf(cmd, sizeof cmd, "readelf -d '%s/embed-pc%d'", prefix, i);
+        run(cmd, log);
+        char *dyn = read_all(log);
+        bool shared = strstr(dyn, "libtessera.so") != NULL;
+        if (shared != (i == 1))
+            fail_msg("pkg-config %s --libs tessera: the program %s libtessera.so:\n%s", modes[i],
+                     shared ? "needs" : "does not need", dyn);
+        free(dyn);
+    }
+    /* The static one runs with no libtessera.so to be found. */
+    snprintf(log, sizeof log, "%s/embed-pc0.out", prefix);
+    snprintf(cmd, sizeof cmd, "LD_LIBRARY_PATH=/nonexistent TESSERA_CACHE_DIR='%s/cache' '%s/embed-pc0'", prefix,
+             prefix);
+    run(cmd, log);
+    char *out = read_all(log);
+    if (!strstr(out, "\nok\n"))
+        fail_msg("embed (pkg-config --static) printed:\n%s", out);
+    free(out);
+}
+
 int main(void)
 {
     suite_default_cache_dir();
@@ -233,6 +275,7 @@ int main(void)
         cmocka_unit_test(example_builds_with_pkg_config),
         cmocka_unit_test(archive_exports_only_tsr),
         cmocka_unit_test(static_link_with_clashing_names),
+        cmocka_unit_test(tessera_pc_static_and_shared),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     rm_rf(prefix);
