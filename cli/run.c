@@ -127,26 +127,6 @@ static void show_source_line(const Run *r, const char *msg)
     free(text);
 }
 
-/* After a failed launch on emu: the PTX around the line the report names
- * ("..., line N (...)"), so the instruction can be found in context. */
-static void show_ptx_context(const Run *r, const char *msg)
-{
-    const char *at = strstr(msg, ", line ");
-    const char *ptx = tsr_module_ir(r->mod, tsr_kernel_name(r->k), TSR_IR_PTX);
-    int line = at ? atoi(at + 7) : 0;
-    if (!ptx || line <= 0)
-        return;
-    fprintf(stderr, "PTX of %s around line %d (tessera compile --emit ptx --line-info shows all of it):\n", tsr_kernel_name(r->k),
-            line);
-    int n = 1;
-    for (const char *p = ptx; *p && n <= line + 2; n++) {
-        size_t len = strcspn(p, "\n");
-        if (n >= line - 3)
-            fprintf(stderr, "%s%6d  %.*s\n", n == line ? ">" : " ", n, (int)len, p);
-        p += len + (p[len] == '\n');
-    }
-}
-
 static bool is_tensor_out(const RunArg *a) { return a->info.is_tensor && a->info.is_output; }
 
 /* Copies the arguments to the device and binds them. */
@@ -188,7 +168,6 @@ static int launch(Run *r)
     if (s != TSR_OK) {
         fprintf(stderr, "tessera run: %s: %s: %s\n", r->label, tsr_status_name(s), tsr_kernel_error(r->k));
         show_source_line(r, tsr_kernel_error(r->k));
-        show_ptx_context(r, tsr_kernel_error(r->k));
         return 1;
     }
     return 0;

@@ -414,7 +414,10 @@ TSR_API tsr_status tsr_kernel_grid(tsr_kernel *k, int64_t grid[3]);
  * stream: a CUstream on cuda (NULL: the default stream); the launch is
  * asynchronous there, and faults surface at synchronization. On emu and
  * interp the stream is ignored and the launch completes before the call
- * returns (TSR_ERR_DEVICE for a kernel fault found by the emulator). A grid
+ * returns (TSR_ERR_DEVICE for a kernel fault found by the emulator: the
+ * message names the kernel, the PTX line and instruction, the DSL source
+ * line when the PTX has line information, and the thread, then lists the
+ * PTX around that line, from the variant that ran). A grid
  * with no blocks launches nothing and succeeds. */
 TSR_API tsr_status tsr_kernel_launch(tsr_kernel *k, void *stream);
 

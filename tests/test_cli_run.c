@@ -174,10 +174,54 @@ static void fault_names_source_line(void **state)
     int rc = run_cli(&out, "%s/spin.tsr --arg X=randn --dim N=32 --device emu --emu-max-insns 200000", tmp_dir);
     EXPECT(rc, 1, out, "more than 200000 warp instructions executed (the launch's limit): an infinite loop?",
            "source line 5:", "spin.tsr:5: the source line of the faulting instruction:",
-           "    while i < 1000000000 { s = s * 0.5 + 1.0; i = i + 1; }", "--line-info shows all of it");
+           "    while i < 1000000000 { s = s * 0.5 + 1.0; i = i + 1; }", "PTX around line");
     free(out);
     rc = run_cli(&out, "%s/spin.tsr --arg X=randn --dim N=32 --device emu --emu-max-insns 0", tmp_dir);
     EXPECT(rc, 2, out, "--emu-max-insns takes an integer in 1..");
+    free(out);
+}
+
+/* The PTX line a fault report names ("line N (OP)") is marked ">" in the
+ * listing that follows it, and that line holds OP: the listing is of the
+ * variant that ran. */
+static void expect_listing_marks_fault(const char *out)
+{
+    const char *at = strstr(out, ", line ");
+    assert_non_null(at);
+    int line = atoi(at + 7);
+    const char *op = strchr(at + 7, '(');
+    assert_non_null(op);
+    char want[64], mark[32];
+    snprintf(want, sizeof want, "%.*s", (int)strcspn(op + 1, ")"), op + 1);
+    snprintf(mark, sizeof mark, "\n>%6d  ", line);
+    const char *marked = strstr(out, mark);
+    if (!marked)
+        fail_msg("no listing marks line %d:\n%s", line, out);
+    if (!strstr(marked + strlen(mark), want) || strstr(marked + strlen(mark), want) > strchr(marked + 1, '\n'))
+        fail_msg("line %d of the listing is not '%s':\n%s", line, want, out);
+}
+
+/* A launch whose symbolic last dim is a multiple of 8 runs a variant of its
+ * own (vectors along it): the fault's listing is of that variant's PTX (it
+ * showed the other variant's lines), also when the instruction is a
+ * multi-line call.uni (device_assert's __assertfail). */
+static void fault_listing_is_the_variant_that_ran(void **state)
+{
+    (void)state;
+    static const int dims[] = { 96, 100 };
+    for (int i = 0; i < 2; i++) {
+        char *out;
+        int rc = run_cli(&out, "tests/programs/debug.tsr --kernel checked --arg X=randn --arg limit=10 --dim N=%d "
+                               "--device emu", dims[i]);
+        EXPECT(rc, 1, out, "(call.uni), source line 22: assertion failed: x out of range", "PTX around line");
+        expect_listing_marks_fault(out);
+        free(out);
+    }
+    char *out;
+    write_file("spin.tsr", spin_src);
+    int rc = run_cli(&out, "%s/spin.tsr --arg X=randn --dim N=32 --device emu --emu-max-insns 200000", tmp_dir);
+    EXPECT(rc, 1, out, "an infinite loop?");
+    expect_listing_marks_fault(out);
     free(out);
 }
 
@@ -332,7 +376,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(softmax_emu_vs_interp), cmocka_unit_test(seeds_and_npy_inputs),
         cmocka_unit_test(dims_and_unwritten),
-        cmocka_unit_test(fault_names_source_line), cmocka_unit_test(reference_kernels),
+        cmocka_unit_test(fault_names_source_line), cmocka_unit_test(fault_listing_is_the_variant_that_ran),
+        cmocka_unit_test(reference_kernels),
         cmocka_unit_test(bad_specs),             cmocka_unit_test(compile_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
