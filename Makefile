@@ -251,6 +251,7 @@ $(BUILD)/tests/libcuda_mock.so: tests/mock/libcuda_mock.c $(LIB_INTERNAL)
 	$(CC) $(CFLAGS_ALL) -isystem $(CUDA_INCLUDE) -shared -o $@ $< $(LIB_INTERNAL) $(LDLIBS_ALL)
 
 $(BUILD)/tests/test_runtime_cuda: | $(BUILD)/tests/libcuda_mock.so
+$(BUILD)/tests/test_python: | $(BUILD)/tests/libcuda_mock.so
 endif
 # ---- end of runtime ----------------------------------------------------------
 
