@@ -69,7 +69,7 @@ pc_head() {
     echo 'Libs: -L${libdir} -Wl,--push-state,--as-needed -ltessera -Wl,--pop-state'
 } > "$root/lib/pkgconfig/tessera-shared.pc"
 {
-    pc_head tessera-static "Tessera, linked statically (libtessera.a exports only tsr_* symbols)"
+    pc_head tessera-static "Tessera, linked statically (libtessera.a exports only the public API, tsr_*)"
     echo "Cflags: -I\${includedir} -I${dlpack}"
     echo "Libs: \${libdir}/libtessera.a ${llvm_libs}-ldl -lm -lpthread"
 } > "$root/lib/pkgconfig/tessera-static.pc"
