@@ -225,7 +225,7 @@ bool jit_cache_get(JitCache *c, const char *key, int threads, int extra_threads,
     jit_cache_path(c, key, &path);
     size_t len;
     const char *why;
-    char *data = rt_read_regular_file(path.data, RT_MAX_ENTRY_BYTES, &len, &why);
+    char *data = tsr_read_regular_file(path.data, TSR_MAX_ENTRY_BYTES, &len, &why);
     sb_free(&path);
     if (!data) {
         /* Anything there but a readable regular file is damage, to be

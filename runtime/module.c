@@ -451,7 +451,7 @@ tsr_status tsr_module_compile_file(tsr_context *ctx, const char *path, const tsr
     *out = NULL;
     size_t len;
     const char *why;
-    char *text = rt_read_regular_file(path, RT_MAX_SOURCE_BYTES, &len, &why);
+    char *text = tsr_read_regular_file(path, TSR_MAX_SOURCE_BYTES, &len, &why);
     if (!text)
         return rt_fail(ctx, errno == ENOMEM ? TSR_ERR_OUT_OF_MEMORY : TSR_ERR_IO, "cannot read '%s': %s", path, why);
     s = compile(ctx, text, len, path, opts, out);

@@ -1,8 +1,10 @@
 /* Internal errors, checked allocation and the string buffer. */
 #include "util.h"
+#include "readfile.h"
 #include "oom.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,25 +132,12 @@ char *sb_take(StrBuf *sb)
 
 char *tsr_read_file(const char *path, size_t *len_out)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    StrBuf sb;
-    sb_init(&sb);
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        sb_putn(&sb, buf, n);
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        sb_free(&sb);
-        errno = EIO;
-        return NULL;
-    }
-    if (len_out)
-        *len_out = sb.len;
-    return sb_take(&sb);
+    size_t len;
+    const char *why;
+    char *text = tsr_read_regular_file(path, SIZE_MAX - 1, &len, &why);
+    if (text && len_out)
+        *len_out = len;
+    return text;
 }
 
 bool tsr_is_pow2(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }

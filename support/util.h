@@ -53,6 +53,9 @@ char *sb_take(StrBuf *sb);
 
 /* Reads a whole file into a NUL-terminated buffer (free with free()). On
  * failure returns NULL and leaves errno set. */
+/* The whole file at path, NUL-terminated (*len_out bytes before the NUL),
+ * or NULL with errno set: only a regular file is read, opened without
+ * blocking (readfile.h), so a FIFO or a device cannot hang the caller. */
 char *tsr_read_file(const char *path, size_t *len_out);
 
 bool tsr_is_pow2(int64_t v);

@@ -17,20 +17,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 static char tmp_dir[64];
 
 /* Runs `tessera run ARGS` with stdout and stderr together in *out; returns
- * the exit status. */
+ * the exit status (124 when it ran for more than 10 minutes: a hang). */
 static int run_cli(char **out, const char *fmt, ...) TSR_PRINTF(2, 3);
 static int run_cli(char **out, const char *fmt, ...)
 {
     const char *build = getenv("BUILD");
     StrBuf cmd;
     sb_init(&cmd);
-    sb_printf(&cmd, "TESSERA_CACHE_DIR=%s/cache %s/tessera run ", tmp_dir, build && *build ? build : "build");
+    sb_printf(&cmd, "TESSERA_CACHE_DIR=%s/cache timeout 600 %s/tessera run ", tmp_dir, build && *build ? build : "build");
     va_list ap;
     va_start(ap, fmt);
     sb_vprintf(&cmd, fmt, ap);
@@ -320,7 +321,37 @@ static void bad_specs(void **state)
             fail_msg("'%s': exit status %d, output:\n%s\n(expected 2 and '%s')", cases[i].args, rc, out, cases[i].want);
         free(out);
     }
+    /* Files that are not regular files are refused at once (a FIFO or
+     * /dev/zero hung here), as is a source that is a FIFO. */
+    char fifo[128], zero[128], dir[128];
+    snprintf(fifo, sizeof fifo, "%s/fifo.npy", tmp_dir);
+    snprintf(zero, sizeof zero, "%s/zero.npy", tmp_dir);
+    snprintf(dir, sizeof dir, "%s/dir.npy", tmp_dir);
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    assert_int_equal(symlink("/dev/zero", zero), 0);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    const char *const odd[][2] = { { fifo, "is not a regular file" }, { zero, "is not a regular file" },
+                                   { dir, "is a directory" } };
+    for (size_t i = 0; i < TSR_ARRAY_LEN(odd); i++) {
+        char *out;
+        int rc = run_cli(&out, "dsl/examples/softmax.tsr -D T=f32 --device interp --arg X=%s", odd[i][0]);
+        EXPECT(rc, 2, out, "cannot read", odd[i][1]);
+        free(out);
+    }
     char *out;
+    StrBuf cmd;
+    sb_init(&cmd);
+    const char *build = getenv("BUILD");
+    sb_printf(&cmd, "timeout 60 %s/tessera compile %s 2>&1", build && *build ? build : "build", fifo);
+    FILE *p = popen(cmd.data, "r");
+    assert_non_null(p);
+    char line[512] = "";
+    if (!fgets(line, sizeof line, p))
+        line[0] = 0;
+    int status = pclose(p);
+    if (!strstr(line, "is not a regular file") || status == 0)
+        fail_msg("tessera compile FIFO: status %d: %s", status, line);
+    sb_free(&cmd);
     int rc = run_cli(&out, "dsl/examples/scale_shift.tsr -D T=f32 --device interp --arg X=randn[2,2] --arg Scale=ones "
                            "--arg Shift=ones --arg slope=randn");
     EXPECT(rc, 2, out, "slope is a scalar (f32); give a number");
