@@ -72,6 +72,27 @@ static int open_device(const RunOptions *o, const char *device, tsr_context **ct
     return 0;
 }
 
+/* Prints the library's compile errors in the command line's words: the -D
+ * values reach it as the C API's defines, which its messages call "define
+ * NAME" and "a tsr_define named NAME" (frontend/sema.c). */
+static void print_compile_errors(const char *msg)
+{
+    static const char api_missing[] = "(give a tsr_define named ", api_unused[] = ": error: define ";
+    while (*msg) {
+        if (!strncmp(msg, api_missing, sizeof api_missing - 1)) {
+            msg += sizeof api_missing - 1;
+            size_t name = strcspn(msg, ")\n");
+            fprintf(stderr, "(give -D %.*s=...", (int)name, msg);
+            msg += name;
+        } else if (!strncmp(msg, api_unused, sizeof api_unused - 1)) {
+            fputs(": error: -D ", stderr);
+            msg += sizeof api_unused - 1;
+        } else {
+            fputc(*msg++, stderr);
+        }
+    }
+}
+
 /* Compiles file (for the reference: FILE.tsr[:KERNEL]) and picks the kernel. */
 static int compile(const RunOptions *o, Run *r, const char *file, const char *kernel)
 {
@@ -90,7 +111,9 @@ static int compile(const RunOptions *o, Run *r, const char *file, const char *ke
     r->file = file;
     tsr_status s = tsr_module_compile_file(r->ctx, file, &co, &r->mod);
     if (s != TSR_OK) {
-        fprintf(stderr, "%s%s", tsr_context_error(r->ctx), s == TSR_ERR_COMPILE ? "" : "\n");
+        print_compile_errors(tsr_context_error(r->ctx));
+        if (s != TSR_ERR_COMPILE)
+            fputc('\n', stderr);
         return s == TSR_ERR_COMPILE ? 1 : 2;
     }
     if (!kernel && tsr_module_kernel_count(r->mod) > 1) {

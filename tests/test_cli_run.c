@@ -385,6 +385,16 @@ static void compile_errors(void **state)
     rc = run_cli(&out, "dsl/examples/softmax.tsr -D T=f64 --arg X=zeros[4,4] --device interp");
     EXPECT(rc, 1, out, "error:");
     free(out);
+    /* Compile-time values come from -D here, and the messages say so (they
+     * spoke of the C API's tsr_define). */
+    rc = run_cli(&out, "kernels/attention_naive.tsr --kernel attn_scores --device interp");
+    EXPECT(rc, 1, out, "compile-time parameter 'T' of kernel 'attn_scores' needs a value (give -D T=...)");
+    if (strstr(out, "tsr_define"))
+        fail_msg("%s", out);
+    free(out);
+    rc = run_cli(&out, "dsl/examples/softmax.tsr -D T=f32 -D BLOK=3 --arg X=zeros[4,4] --device interp");
+    EXPECT(rc, 1, out, "-D BLOK: no kernel being compiled has a compile-time parameter named 'BLOK'");
+    free(out);
 }
 
 static int setup(void **state)
