@@ -1,5 +1,6 @@
 /* `tessera run` end to end, through the built command ($BUILD/tessera):
- * examples run on emu and compared with interp, outputs saved as .npy and
+ * examples run on emu and compared with interp (every kernel of every
+ * example and of kernels/, one command each), outputs saved as .npy and
  * checked here against double-precision math, seeds, .npy inputs, --dim,
  * elements never written, a reference kernel (right and wrong), timing,
  * and every kind of bad input with its message and exit status (unknown
@@ -226,6 +227,70 @@ static void fault_listing_is_the_variant_that_ran(void **state)
     free(out);
 }
 
+/* Every kernel of every example and of kernels/ runs on emu with random
+ * inputs, agrees with the interpreter and has its outputs saved, by one
+ * command each (issue 16: "any example or kernel file"). */
+static void every_kernel_file(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *args, *output; /* an output the run must save */
+    } runs[] = {
+        { "dsl/examples/dropout.tsr --kernel dropout --arg X=randn[5000] --arg seed=7 --arg p=0.25", "Y" },
+        { "dsl/examples/dropout.tsr --kernel philox --dim N=4000 --arg seed=7", "R" },
+        { "dsl/examples/layernorm.tsr -D T=f16 --arg X=randn[33,700] --arg W=randn --arg Bias=randn", "Rstd" },
+        { "dsl/examples/matmul.tsr -D T=f16 --arg A=randn[100,64] --arg B=randn[64,72]", "C" },
+        { "dsl/examples/matmul_big.tsr --arg A=randn[256,128] --arg B=randn[128,256]", "C" },
+        { "dsl/examples/moe_route.tsr --kernel count_tokens --arg E=arange[300] --dim X=300", "C" },
+        { "dsl/examples/moe_route.tsr --kernel expert_sums --arg H=randn[100,64] --arg E=zeros[100] --arg W=rand "
+          "--dim X=4", "S" },
+        { "dsl/examples/moe_route.tsr --kernel expert_means --arg S=randn[4,64] --arg C=ones[4] --arg E=zeros[100]",
+          "Y" },
+        { "dsl/examples/reduce.tsr --kernel partial_sums -D T=f16 --arg X=randn[10000] --dim G=3", "P" },
+        { "dsl/examples/reduce.tsr --kernel sum_partials --arg P=randn[3]", "S" },
+        { "dsl/examples/scale_shift.tsr -D T=bf16 --arg X=randn[20,130] --arg Scale=rand --arg Shift=zeros "
+          "--arg slope=0.1", "Y" },
+        { "dsl/examples/softmax.tsr -D T=f16 --arg X=randn[9,300]", "Y" },
+        { "kernels/attention.tsr -D T=f16 -D D=64 --arg Q=randn[1,2,100,64] --arg K=randn[1,2,130,64] --arg V=randn "
+          "--arg scale=0.125", "LSE" },
+        { "kernels/attention_ext.tsr -D T=f16 -D D=64 -D LOCAL=true --arg Q=randn[1,2,100,64] "
+          "--arg K=randn[1,2,130,64] --arg V=randn --arg CuQ=zeros[1] --arg CuK=zeros[1] --arg Slopes=zeros[1] "
+          "--arg scale=0.125 --arg wl=20 --arg wr=5 --arg cap=0 --arg max_sq=100", "O" },
+        { "kernels/attention_bwd.tsr --kernel attention_bwd_pre -D T=f16 -D D=64 --arg O=randn[1,2,100,64] "
+          "--arg dO=randn", "Delta" },
+        { "kernels/attention_bwd.tsr --kernel attention_bwd_dkdv -D T=f16 -D D=64 -D CAUSAL=true "
+          "--arg Q=randn[1,2,64,64] --arg K=randn[1,1,80,64] --arg V=randn --arg dO=randn[1,2,64,64] --arg LSE=randn "
+          "--arg Delta=randn --arg scale=0.125", "dV" },
+        { "kernels/attention_bwd.tsr --kernel attention_bwd_dq -D T=bf16 -D D=64 --arg Q=randn[1,2,64,64] "
+          "--arg K=randn[1,1,80,64] --arg V=randn --arg dO=randn[1,2,64,64] --arg LSE=randn --arg Delta=randn "
+          "--arg scale=0.125", "dQ" },
+        { "kernels/attention_decode.tsr --kernel attention_decode_split -D T=f16 -D D=64 --arg Q=randn[1,2,16,64] "
+          "--arg KC=randn[4,16,2,64] --arg VC=randn --arg BT=arange[1,4] --arg SeqK=ones[1] --dim NS=2 --dim BH=2 "
+          "--arg scale=0.125 --arg sq=1", "LP" },
+        { "kernels/attention_decode.tsr --kernel attention_decode_combine -D T=f16 -D D=64 --arg OP=randn[3,2,16,64] "
+          "--arg LP=randn --dim B=1 --dim Hkv=2", "O" },
+        { "kernels/attention_naive.tsr --kernel attn_scores -D T=f16 -D D=64 --arg Q=randn[1,2,64,64] "
+          "--arg K=randn[1,2,64,64] --arg scale=0.125", "S" },
+        { "kernels/attention_naive.tsr --kernel attn_softmax -D T=f16 --arg S=randn[1,2,64,96]", "P" },
+        { "kernels/attention_naive.tsr --kernel attn_pv -D T=f16 -D D=64 --arg P=rand[1,2,64,96] "
+          "--arg V=randn[1,2,96,64]", "O" },
+    };
+    for (size_t i = 0; i < TSR_ARRAY_LEN(runs); i++) {
+        char *out;
+        int rc = run_cli(&out, "%s --device emu --compare interp --save %s/every%zu -q", runs[i].args, tmp_dir, i);
+        if (rc != 0 || !strstr(out, "match"))
+            fail_msg("%s: exit status %d:\n%s", runs[i].args, rc, out);
+        free(out);
+        char saved[256];
+        snprintf(saved, sizeof saved, "every%zu/%s.npy", i, runs[i].output);
+        NpyArray a = load(saved);
+        npy_free(&a);
+        snprintf(saved, sizeof saved, "every%zu/%s.interp.npy", i, runs[i].output);
+        a = load(saved);
+        npy_free(&a);
+    }
+}
+
 /* reduce's P has one element per program: with --dim G=3 for 2 programs,
  * one element is never written, on both devices alike. */
 static void dims_and_unwritten(void **state)
@@ -418,7 +483,7 @@ int main(void)
         cmocka_unit_test(softmax_emu_vs_interp), cmocka_unit_test(seeds_and_npy_inputs),
         cmocka_unit_test(dims_and_unwritten),
         cmocka_unit_test(fault_names_source_line), cmocka_unit_test(fault_listing_is_the_variant_that_ran),
-        cmocka_unit_test(reference_kernels),
+        cmocka_unit_test(reference_kernels),     cmocka_unit_test(every_kernel_file),
         cmocka_unit_test(bad_specs),             cmocka_unit_test(compile_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
