@@ -45,13 +45,29 @@
  *    nothing), or until the context is destroyed. So it may be passed along
  *    with the call it reports on, `f(call(ctx), tsr_context_error(ctx))`, in
  *    either order of evaluation (evaluated first, it shows the message from
- *    before the call). Copy it to keep it longer.
+ *    before the call). Copy it to keep it longer. tsr_context_error(NULL)
+ *    returns a constant text (a context that could not be allocated); when
+ *    the allocator fails while a message is kept, the message is a
+ *    constant "out of host memory ..." text instead.
  *  - There is no global mutable state: everything hangs off a context. Two
  *    contexts may be used from two threads at once. On one context, see
  *    "Threads" at tsr_kernel_launch_args for what may run at once.
  *  - Other strings returned by the library live as long as the handle they
  *    came from.
  *  - Size and shape arguments are in elements unless the name says bytes.
+ *  - Ownership: handles are created by *_create / tsr_module_compile* /
+ *    tsr_module_load_ptx and freed by the matching destroy (kernel handles
+ *    belong to their module); tensor data is always the caller's, never
+ *    freed by the library, and must stay valid while a launch that uses it
+ *    runs (on cuda, until the stream is synchronized); a tensor bound with
+ *    tsr_kernel_set_tensor keeps its data pointer until rebound.
+ *  - Structs: the options structs passed in (tsr_context_options,
+ *    tsr_compile_options, tsr_attention_options) start with struct_size and
+ *    may grow at their end. The structs the library fills
+ *    (tsr_param_info, tsr_kernel_attributes, tsr_cache_stats) and the other
+ *    structs passed in (tsr_arg, tsr_ptx_arg, tsr_launch_dims, ...) keep
+ *    their layout within a minor version (the SONAME carries it); new
+ *    information comes through new functions.
  */
 #ifndef TESSERA_H
 #define TESSERA_H
