@@ -57,12 +57,21 @@ void sb_init(StrBuf *sb)
     sb->data = NULL;
     sb->len = sb->cap = 0;
     sb->failed = false;
+    sb->soft = false;
+}
+
+void sb_init_soft(StrBuf *sb)
+{
+    sb_init(sb);
+    sb->soft = true;
 }
 
 void sb_free(StrBuf *sb)
 {
+    bool soft = sb->soft;
     free(sb->data);
     sb_init(sb);
+    sb->soft = soft;
 }
 
 /* Room for extra more bytes and the NUL; false when there is none (the
@@ -79,7 +88,7 @@ static bool sb_reserve(StrBuf *sb, size_t extra)
         cap *= 2;
     char *data = realloc(sb->data, cap);
     if (!data) {
-        if (!oom_note())
+        if (!oom_note() && !sb->soft)
             tsr_die("out of memory growing a string to %zu bytes", cap);
         sb->failed = true;
         return false;
