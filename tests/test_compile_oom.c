@@ -246,6 +246,36 @@ static void code_generation(void **state)
     every_allocation_fails_once(TSR_DEVICE_EMU, 400);
 }
 
+/* A program with errors compiled with allocation n failing, for every n:
+ * its diagnostics (TSR_ERR_COMPILE) or TSR_ERR_OUT_OF_MEMORY, never an
+ * abort, nothing leaked. */
+static void compile_errors(void **state)
+{
+    (void)state;
+    static const char bad[] = "kernel k(X: f32[N], Y: out f32[N]) grid (cdiv(N, 32)) {\n"
+                              "    let i = program_id(0) * 32;\n"
+                              "    Y[i : +32] = X[i : +32] * undefined_name + 1.0 +;\n"
+                              "}\n";
+    tsr_context *ctx = new_context(TSR_DEVICE_EMU);
+    tsr_module *m;
+    oom_track_arm(0);
+    assert_int_equal(tsr_module_compile(ctx, bad, strlen(bad), NULL, &m), TSR_ERR_COMPILE);
+    long used = oom_track_disarm();
+    assert_non_null(strstr(tsr_context_error(ctx), "<string>:3:"));
+    for (long n = 1; n <= used; n++) {
+        long before = oom_track_live();
+        oom_track_arm(n);
+        tsr_status s = tsr_module_compile(ctx, bad, strlen(bad), NULL, &m);
+        oom_track_disarm();
+        if ((s != TSR_ERR_COMPILE && s != TSR_ERR_OUT_OF_MEMORY) || m)
+            fail_msg("allocation %ld of %ld failing: %s (%s)", n, used, tsr_status_name(s), tsr_context_error(ctx));
+        if (oom_track_live() != before)
+            fail_msg("allocation %ld of %ld failing: %ld blocks leaked", n, used, oom_track_live() - before);
+    }
+    print_message("a compile with errors makes %ld allocations\n", used);
+    tsr_context_destroy(ctx);
+}
+
 /* Compiles on emu through the JIT cache with allocation n failing: writing
  * an entry (an empty cache, a spread of n) and reading one (a warm cache,
  * every n). Each gives the module (a cache that cannot be read or written is
@@ -307,6 +337,7 @@ int main(void)
         cmocka_unit_test(interpreter_launch),
         cmocka_unit_test(refused_launch),
         cmocka_unit_test(jit_cache),
+        cmocka_unit_test(compile_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
