@@ -13,6 +13,9 @@ picks cuda when there is a GPU, else emu. This is a thin layer over
 libtessera's C API (include/tessera.h) through ctypes; the library is found
 through TESSERA_LIBRARY, a checkout's build/, or the system's library path.
 
+NumPy has no bfloat16: pass ml_dtypes.bfloat16 arrays, or uint16 arrays of
+the bits through tessera.reinterpret(a, "bfloat16").
+
 Errors are raised as TesseraError (CompileError, LaunchError, NoDeviceError,
 ...) carrying the library's message; a CompileError's `diagnostics` lists
 each error with its file, line and column.
@@ -402,8 +405,10 @@ class Module:
 class Kernel:
     """A kernel of a module. Call it with one argument per parameter, by
     position or by name: DLPack tensors (NumPy arrays on emu and interp;
-    PyTorch, JAX or CuPy GPU tensors on cuda) and Python numbers. The call
-    launches the kernel and waits for it; outputs are written in place."""
+    PyTorch, JAX or CuPy GPU tensors on cuda; bfloat16 as ml_dtypes arrays
+    or through reinterpret) and Python numbers. The call launches the kernel
+    and waits for it; outputs are written in place. Calls from several
+    threads at once are fine (each passes its own arguments)."""
 
     def __init__(self, module, handle):
         self.module = module
