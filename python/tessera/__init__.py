@@ -24,6 +24,7 @@ each error with its file, line and column.
 import ctypes
 import math
 import re
+import threading
 
 from . import _lib
 from ._lib import lib
@@ -493,13 +494,15 @@ class Kernel:
 
 
 _contexts = {}
+_contexts_lock = threading.Lock()
 
 
 def context(device="auto"):
-    """A context per device name, made on first use and shared."""
-    if device not in _contexts:
-        _contexts[device] = Context(device)
-    return _contexts[device]
+    """A context per device name, made on first use and shared (by threads too)."""
+    with _contexts_lock:
+        if device not in _contexts:
+            _contexts[device] = Context(device)
+        return _contexts[device]
 
 
 def compile(source, defines=None, kernel=None, device="auto", target=None, name="<string>"):
