@@ -301,8 +301,10 @@ void jit_cache_put(JitCache *c, const char *key, const JitEntry *e)
     for (int i = 0; i < e->ntma; i++)
         put_request(&head, &e->tma[i]);
     sb_printf(&head, "bytes %zu\n", n);
-    entry_digest(head.data, head.len, e->ptx, n, sum);
-    sb_printf(&head, "sha256 %s\n\n", sum);
+    if (!head.failed) {
+        entry_digest(head.data, head.len, e->ptx, n, sum);
+        sb_printf(&head, "sha256 %s\n\n", sum);
+    }
     sb_printf(&tmp, "%s/.%s.XXXXXX", c->dir, key);
     jit_cache_path(c, key, &path);
     bool ok = false;
