@@ -66,9 +66,11 @@ $(BUILD)/obj/%.o: %.c | $(GEN_SRCS)
 # Two archives of the same objects. In-tree programs (the CLI, the bench,
 # tests) link libtessera-internal.a, which keeps every symbol. The installed
 # libtessera.a is one relocatable object (ld -r) in which every global
-# symbol but tsr_* is made local (objcopy), without renaming anything in the
-# sources: an application with its own sha256_init or diag_init links
-# statically without a clash.
+# symbol but the public API is made local (objcopy), without renaming
+# anything in the sources: an application with its own sha256_init,
+# diag_init or tsr_xmalloc links statically without a clash. The public API
+# is what the shared library exports: the symbols of default visibility
+# (TSR_API; everything is compiled with -fvisibility=hidden).
 LIB_INTERNAL := $(BUILD)/libtessera-internal.a
 
 $(LIB_INTERNAL): $(LIB_OBJS)
@@ -78,9 +80,11 @@ $(LIB_INTERNAL): $(LIB_OBJS)
 $(BUILD)/libtessera.a: $(LIB_OBJS)
 	@rm -f $@ $(BUILD)/libtessera-all.o
 	ld -r -o $(BUILD)/libtessera-all.o $^
-	objcopy --wildcard --keep-global-symbol='tsr_*' $(BUILD)/libtessera-all.o $(BUILD)/libtessera-pub.o
+	readelf -s --wide $(BUILD)/libtessera-all.o | \
+	    awk '$$5 == "GLOBAL" && $$6 == "DEFAULT" && $$7 != "UND" { print $$8 }' > $(BUILD)/libtessera-api.txt
+	objcopy --keep-global-symbols=$(BUILD)/libtessera-api.txt $(BUILD)/libtessera-all.o $(BUILD)/libtessera-pub.o
 	ar rcs $@ $(BUILD)/libtessera-pub.o
-	@rm -f $(BUILD)/libtessera-all.o $(BUILD)/libtessera-pub.o
+	@rm -f $(BUILD)/libtessera-all.o $(BUILD)/libtessera-pub.o $(BUILD)/libtessera-api.txt
 
 # The shared library's SONAME carries major.minor (0.x makes no ABI promise
 # across minor versions); the build folder gets a link of that name.
@@ -251,6 +255,7 @@ $(BUILD)/tests/libcuda_mock.so: tests/mock/libcuda_mock.c $(LIB_INTERNAL)
 	$(CC) $(CFLAGS_ALL) -isystem $(CUDA_INCLUDE) -shared -o $@ $< $(LIB_INTERNAL) $(LDLIBS_ALL)
 
 $(BUILD)/tests/test_runtime_cuda: | $(BUILD)/tests/libcuda_mock.so
+$(BUILD)/tests/test_python: | $(BUILD)/tests/libcuda_mock.so
 endif
 # ---- end of runtime ----------------------------------------------------------
 

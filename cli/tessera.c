@@ -9,6 +9,7 @@
 #include "ast.h"
 #include "codegen.h"
 #include "compile.h"
+#include "readfile.h"
 #include "run.h"
 #include "tessera.h"
 
@@ -162,9 +163,10 @@ static int cmd_compile(int argc, char **argv)
         return 2;
     }
     size_t len;
-    char *text = tsr_read_file(o.file, &len);
+    const char *why;
+    char *text = tsr_read_regular_file(o.file, TSR_MAX_SOURCE_BYTES, &len, &why);
     if (!text) {
-        fprintf(stderr, "tessera: cannot read '%s': %s\n", o.file, strerror(errno));
+        fprintf(stderr, "tessera: cannot read '%s': %s\n", o.file, why);
         return 2;
     }
     Source src = { o.file, text, len };

@@ -45,13 +45,29 @@
  *    nothing), or until the context is destroyed. So it may be passed along
  *    with the call it reports on, `f(call(ctx), tsr_context_error(ctx))`, in
  *    either order of evaluation (evaluated first, it shows the message from
- *    before the call). Copy it to keep it longer.
+ *    before the call). Copy it to keep it longer. tsr_context_error(NULL)
+ *    returns a constant text (a context that could not be allocated); when
+ *    the allocator fails while a message is kept, the message is a
+ *    constant "out of host memory ..." text instead.
  *  - There is no global mutable state: everything hangs off a context. Two
  *    contexts may be used from two threads at once. On one context, see
  *    "Threads" at tsr_kernel_launch_args for what may run at once.
  *  - Other strings returned by the library live as long as the handle they
  *    came from.
  *  - Size and shape arguments are in elements unless the name says bytes.
+ *  - Ownership: handles are created by *_create / tsr_module_compile* /
+ *    tsr_module_load_ptx and freed by the matching destroy (kernel handles
+ *    belong to their module); tensor data is always the caller's, never
+ *    freed by the library, and must stay valid while a launch that uses it
+ *    runs (on cuda, until the stream is synchronized); a tensor bound with
+ *    tsr_kernel_set_tensor keeps its data pointer until rebound.
+ *  - Structs: the options structs passed in (tsr_context_options,
+ *    tsr_compile_options, tsr_attention_options) start with struct_size and
+ *    may grow at their end. The structs the library fills
+ *    (tsr_param_info, tsr_kernel_attributes, tsr_cache_stats) and the other
+ *    structs passed in (tsr_arg, tsr_ptx_arg, tsr_launch_dims, ...) keep
+ *    their layout within a minor version (the SONAME carries it); new
+ *    information comes through new functions.
  */
 #ifndef TESSERA_H
 #define TESSERA_H
@@ -419,7 +435,10 @@ TSR_API tsr_status tsr_kernel_grid(tsr_kernel *k, int64_t grid[3]);
  * stream: a CUstream on cuda (NULL: the default stream); the launch is
  * asynchronous there, and faults surface at synchronization. On emu and
  * interp the stream is ignored and the launch completes before the call
- * returns (TSR_ERR_DEVICE for a kernel fault found by the emulator). A grid
+ * returns (TSR_ERR_DEVICE for a kernel fault found by the emulator: the
+ * message names the kernel, the PTX line and instruction, the DSL source
+ * line when the PTX has line information, and the thread, then lists the
+ * PTX around that line, from the variant that ran). A grid
  * with no blocks launches nothing and succeeds. */
 TSR_API tsr_status tsr_kernel_launch(tsr_kernel *k, void *stream);
 

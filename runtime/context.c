@@ -214,7 +214,7 @@ static const DeviceOps *device_of(tsr_device_kind k)
 static tsr_status open_device(tsr_context *ctx, tsr_device_kind kind)
 {
     StrBuf err;
-    sb_init(&err);
+    sb_init_soft(&err);
     const DeviceOps *dev = device_of(kind);
     tsr_status s = dev->open(ctx, &err);
     if (s == TSR_OK)
@@ -336,7 +336,7 @@ void tsr_context_destroy(tsr_context *ctx)
     rt_modules_orphan(ctx);
     if (ctx->dev) {
         StrBuf ignored;
-        sb_init(&ignored);
+        sb_init_soft(&ignored);
         for (int i = 0; i < ctx->nallocs; i++)
             ctx->dev->mem_free(ctx, ctx->allocs[i].ptr, ctx->allocs[i].size, &ignored);
         sb_free(&ignored);
@@ -431,7 +431,7 @@ static int find_alloc(const tsr_context *ctx, const void *p)
 #define DEVICE_CALL(ctx, call)                                                                                \
     do {                                                                                                      \
         StrBuf err_;                                                                                          \
-        sb_init(&err_);                                                                                       \
+        sb_init_soft(&err_);                                                                               \
         tsr_status s_ = (call);                                                                               \
         if (s_ != TSR_OK)                                                                                     \
             rt_fail_text((ctx), s_, err_.data);                                                         \
@@ -450,7 +450,7 @@ tsr_status tsr_malloc(tsr_context *ctx, size_t bytes, void **ptr)
     if (bytes == 0)
         return TSR_OK;
     StrBuf err;
-    sb_init(&err);
+    sb_init_soft(&err);
     s = ctx->dev->mem_alloc(ctx, bytes, ptr, &err);
     pthread_mutex_lock(&ctx->work_lock);
     bool tracked = s == TSR_OK && track(ctx, *ptr, bytes);
@@ -482,7 +482,7 @@ tsr_status tsr_free(tsr_context *ctx, void *ptr)
         return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_free: %p was not allocated by tsr_malloc on this context",
                        ptr);
     StrBuf err;
-    sb_init(&err);
+    sb_init_soft(&err);
     s = ctx->dev->mem_free(ctx, ptr, size, &err);
     if (s != TSR_OK)
         rt_fail_text(ctx, s, err.data);
@@ -547,7 +547,7 @@ tsr_status tsr_stream_create(tsr_context *ctx, void **stream)
     if (!ctx->dev->stream_create)
         return TSR_OK; /* a host device: the NULL stream is its only one */
     StrBuf err;
-    sb_init(&err);
+    sb_init_soft(&err);
     s = ctx->dev->stream_create(ctx, stream, &err);
     if (s == TSR_OK) {
         pthread_mutex_lock(&ctx->work_lock);

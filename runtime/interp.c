@@ -740,7 +740,7 @@ InterpStatus interp_launch_status(TirFunc *f, const KernelArg *args, int nargs, 
     Job job = { 0 };
     atomic_init(&job.out_of_memory, 0);
     atomic_init(&job.failed, 0);
-    sb_init(&job.failure);
+    sb_init_soft(&job.failure);
     InterpStatus s = kernel_bind_args(f, args, nargs, syms, err) ? kernel_eval_grid_status(f, args, syms, job.grid, err)
                                                                  : INTERP_ERROR;
     bool ok = s == INTERP_OK;

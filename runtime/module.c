@@ -86,7 +86,7 @@ static bool requests_fit(const tsr_kernel *k, const KernelVariant *v, const TmaR
 {
     for (int i = 0; i < ntma; i++) {
         StrBuf why;
-        sb_init(&why);
+        sb_init_soft(&why);
         bool ok = abi_tma_request_ok(k->f, &tma[i], &why);
         sb_free(&why);
         int p = tma[i].param;
@@ -412,7 +412,7 @@ static tsr_status compile(tsr_context *ctx, const char *source, size_t len, cons
     bool want_ptx = ctx->dev->runs_ptx || (m->kept_ir & (TSR_IR_LLVM | TSR_IR_PTX));
     for (int i = 0; s == TSR_OK && want_ptx && i < m->nkernels; i++) {
         StrBuf err;
-        sb_init(&err);
+        sb_init_soft(&err);
         pthread_mutex_lock(&ctx->work_lock); /* the cache statistics */
         s = rt_prepare_variant(m->kernels[i], VARIANT_ALIGNED, &err);
         pthread_mutex_unlock(&ctx->work_lock);
@@ -454,7 +454,7 @@ tsr_status tsr_module_compile_file(tsr_context *ctx, const char *path, const tsr
     *out = NULL;
     size_t len;
     const char *why;
-    char *text = rt_read_regular_file(path, RT_MAX_SOURCE_BYTES, &len, &why);
+    char *text = tsr_read_regular_file(path, TSR_MAX_SOURCE_BYTES, &len, &why);
     if (!text)
         return rt_fail(ctx, errno == ENOMEM ? TSR_ERR_OUT_OF_MEMORY : TSR_ERR_IO, "cannot read '%s': %s", path, why);
     s = compile(ctx, text, len, path, opts, out);
@@ -499,7 +499,7 @@ tsr_status tsr_module_get_kernel(tsr_module *m, const char *name, tsr_kernel **o
     if (*out)
         return TSR_OK;
     StrBuf names;
-    sb_init(&names);
+    sb_init_soft(&names);
     for (int i = 0; i < m->nkernels; i++)
         sb_printf(&names, "%s'%s'", i ? ", " : "", rt_kernel_name(m->kernels[i]));
     s = name ? rt_fail(m->ctx, TSR_ERR_NOT_FOUND, "no kernel named '%s' in the module (it has %s)", name,

@@ -5,11 +5,13 @@
 #include "npy.h"
 
 #include "dtype.h"
+#include "readfile.h"
 #include "util.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,9 +418,10 @@ bool npy_read_file(const char *path, NpyArray *out, char *err, size_t n)
 {
     memset(out, 0, sizeof *out);
     size_t len;
-    char *text = tsr_read_file(path, &len);
+    const char *why;
+    char *text = tsr_read_regular_file(path, SIZE_MAX - 1, &len, &why);
     if (!text) {
-        snprintf(err, n, "cannot read '%s': %s", path, strerror(errno));
+        snprintf(err, n, "cannot read '%s': %s", path, why);
         return false;
     }
     char msg[512];
