@@ -500,6 +500,8 @@ static void emit_for(Emitter *em, const TirInst *in)
     ive.e[0] = iv;
     set_val(em, body->args.data[0], ive);
     emit_block(em, in->blocks[0]);
+    if (em->failed) /* an error stopped the body: its yields are not there */
+        return;
     const TirInst *y = tir_inst(f, body->insts.data[body->insts.len - 1]);
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
     /* iv + step cannot pass INT32_MAX unnoticed: compare before adding. */
@@ -537,6 +539,8 @@ static void emit_if(Emitter *em, const TirInst *in)
         LLVMBuildBr(b, merge);
     }
     LLVMPositionBuilderAtEnd(b, merge);
+    if (em->failed) /* an error stopped a branch: its yields are not there */
+        return;
     for (int i = 0; i < in->nres; i++) {
         EVal *a = em_val(em, ys[0]->args[i]), *c = em_val(em, ys[1]->args[i]);
         EVal r = em_new_val(em, a->n);

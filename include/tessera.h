@@ -715,6 +715,21 @@ typedef struct tsr_attention_options {
      * cu_seqlens with it. */
     const DLTensor *block_table, *cache_seqlens;
     int num_splits;
+    /* fp8 attention (kernels/attention_fp8.tsr), FlashAttention-3's
+     * semantics: when q is float8_e4m3fn or float8_e5m2 (DLPack 1.1 codes
+     * 10 and 12), q, k and v [B, H, S, D] hold fp8 codes whose values are
+     * the codes times descale_q, descale_k and descale_v (0: 1). The scores
+     * are the products of the codes summed in f32, times descale_q *
+     * descale_k * scale; P = exp(S - rowmax) in f32, whose row sums give the
+     * normalizer and lse; P is rounded to e4m3 (cvt.rn.satfinite) for the
+     * product with V, and O = (e4m3(P) V) * descale_v / rowsum, stored in
+     * o's dtype, bfloat16 or float16. V in its natural layout [B, H, Sk, D]
+     * (no transposed copy). Dense batches only: no window, soft-cap, ALiBi,
+     * cu_seqlens or paged cache with fp8 (TSR_ERR_UNSUPPORTED), and no
+     * backward pass. On a GPU it needs sm_89 or later (fp8 conversions);
+     * the products run on the 16-bit tensor cores after exact widening, not
+     * yet on the fp8 ones. */
+    float descale_q, descale_k, descale_v;
 } tsr_attention_options;
 
 /* Fills *opts with the defaults: struct_size, then all zero. */

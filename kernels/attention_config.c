@@ -60,6 +60,14 @@ AttnConfig attention_ext_config(const char *target, DType dt, int head_dim, bool
     return cfg;
 }
 
+AttnConfig attention_fp8_config(const char *target, int head_dim, bool causal)
+{
+    (void)target;
+    (void)causal;
+    AttnConfig cfg = { 64, head_dim > 128 ? 8 : head_dim > 64 ? 16 : 64, 0 };
+    return cfg;
+}
+
 /* The backward kernels hold two f32 accumulators of [BN, D] (dK/dV) or one
  * of [BM, D] plus the operands (dQ): the blocks shrink and the warps grow
  * with D so that neither spills. Chosen by ptxas -v over BM, BN and warps

@@ -24,6 +24,13 @@ AttnConfig attention_config(const char *target, DType dt, int head_dim, bool cau
  * 64. */
 AttnConfig attention_ext_config(const char *target, DType dt, int head_dim, bool causal, bool varlen);
 
+/* The fp8 forward (kernels/attention_fp8.tsr, 4 warps, 255 registers): its
+ * fp8 tiles are widened to f16 in registers, the key block in every warp (a
+ * B operand computed in registers), so the key blocks narrow as D grows:
+ * 64 x 64 (D=64), 64 x 16 (D=128), 64 x 8 (D=256, which still spills some
+ * 400-540 bytes: ptxas -v, sm_89 and sm_90a; D=64 and 128 do not). */
+AttnConfig attention_fp8_config(const char *target, int head_dim, bool causal);
+
 /* The backward pass (kernels/attention_bwd.tsr): block sizes and warps of
  * its dK/dV kernel (bm query rows walked, bn key rows owned) and of its dQ
  * kernel (bm query rows owned, bn key rows walked). */
@@ -51,6 +58,9 @@ extern const char tsr_attention_source[];
 /* The same for kernels/attention_ext.tsr. */
 extern const char tsr_attention_ext_source[];
 #define TSR_ATTENTION_EXT_KERNEL "attention_fwd_ext"
+/* The same for kernels/attention_fp8.tsr. */
+extern const char tsr_attention_fp8_source[];
+#define TSR_ATTENTION_FP8_KERNEL "attention_fp8_fwd"
 /* The same for kernels/attention_bwd.tsr and its three kernels. */
 extern const char tsr_attention_bwd_source[];
 #define TSR_ATTENTION_BWD_PRE "attention_bwd_pre"
