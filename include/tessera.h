@@ -175,7 +175,7 @@ typedef struct tsr_context_options {
     int host_threads;              /* emu and interp: CPU threads per launch; 0 = all cores */
     unsigned flags;                /* TSR_EMU_* */
     /* The target modules and attention compile for unless their options
-     * name one: "sm_80", "sm_90" or "sm_90a"; NULL: the device's own (see
+     * name one: "sm_80", "sm_89", "sm_90" or "sm_90a"; NULL: the device's own (see
      * tsr_context_default_target). Lets emu run the code of either GPU
      * generation. An unknown name is TSR_ERR_INVALID_ARGUMENT. */
     const char *target;
@@ -270,7 +270,7 @@ typedef enum tsr_ir_kind {
 
 typedef struct tsr_compile_options {
     size_t struct_size;         /* as in tsr_context_options: 0 or sizeof, see tsr_compile_options_init */
-    const char *target;         /* "sm_80", "sm_90" or "sm_90a"; NULL: tsr_context_default_target */
+    const char *target;         /* "sm_80", "sm_89", "sm_90" or "sm_90a"; NULL: tsr_context_default_target */
     const tsr_define *defines;  /* ndefines compile-time parameters */
     int ndefines;
     const char *kernel;         /* compile only this kernel; NULL: every kernel of the source */
@@ -735,8 +735,10 @@ typedef struct tsr_attention_options {
 /* Fills *opts with the defaults: struct_size, then all zero. */
 TSR_API void tsr_attention_options_init(tsr_attention_options *opts);
 
-/* tsr_attention_forward with options. Without windows, soft-capping, ALiBi
- * or packing it runs kernels/attention.tsr as tsr_attention_forward does;
+/* tsr_attention_forward with options. When q is an fp8 tensor it runs
+ * kernels/attention_fp8.tsr (see descale_q above). Without windows,
+ * soft-capping, ALiBi or packing it runs kernels/attention.tsr as
+ * tsr_attention_forward does;
  * with any of them kernels/attention_ext.tsr, specialized (and compiled on
  * first use) for the features on, whose values (extents, cap, lengths) are
  * run-time arguments. Errors as tsr_attention_forward's, and
