@@ -64,7 +64,7 @@ AttnConfig attention_fp8_config(const char *target, int head_dim, bool causal)
 {
     (void)target;
     (void)causal;
-    AttnConfig cfg = { 64, head_dim > 128 ? 8 : head_dim > 64 ? 16 : 64, 0 };
+    AttnConfig cfg = { 64, head_dim > 128 ? 8 : head_dim > 64 ? 16 : 32, 0 };
     return cfg;
 }
 
