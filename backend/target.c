@@ -113,6 +113,12 @@ int target_sm_of_ptx(const char *ptx, bool *arch_specific)
     return (int)sm;
 }
 
+int target_ptx_version(const Target *t)
+{
+    const char *p = strstr(t->llvm_features, "+ptx");
+    return p ? atoi(p + 4) : 0;
+}
+
 void dot_plan_fma_operands(DotPlan *plan, int K)
 {
     plan->a = layout_fma_operand(&plan->acc, K, false);

@@ -92,6 +92,10 @@ const Target *target_of_ptx(const char *ptx);
  * NULL when sm is below every known target. */
 const Target *target_for_sm(int sm, bool arch_specific);
 
+/* The PTX ISA version the target's code declares, times 10 (84 for 8.4),
+ * from its llvm_features: what decides the instructions it may use. */
+int target_ptx_version(const Target *t);
+
 /* The FMA operand layouts of a dot whose result has layout acc. */
 void dot_plan_fma_operands(DotPlan *plan, int K);
 

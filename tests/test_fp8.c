@@ -323,7 +323,10 @@ static void nvcc_conversions(void **state)
 
 /* C = dot(A, B) * (sa * sb) over a K loop, e4m3 by e5m2 (the ISA mixes
  * them), odd sizes; checked against a double product of the codes' values
- * (f32 sums of exact products: a relative error of K * 2^-24 at most). */
+ * (f32 sums of exact products: a relative error of K * 2^-24 at most). On
+ * sm_89 the dots are mma.sync.m16n8k32 (the PTX is checked for it); on
+ * sm_90a (PTX 8.0: no fp8 mma.sync; wgmma's fp8 form is not emitted yet)
+ * f32 FMAs after exact widening. */
 static const char *const dot_src =
     "kernel mm8<A8: type, B8: type>(A: A8[M, K], B: B8[K, N], C: out f32[M, N], sa: f32, sb: f32)\n"
     "  grid (cdiv(M, 32), cdiv(N, 32)) warps 4 {\n"
@@ -366,11 +369,17 @@ static void dots(void **state)
             ok = interp_launch(m->funcs.data[0], args, 5, 2, &err);
         } else {
             EmuRunOptions eo = { 0 };
+            char *ptx = NULL;
             eo.target = places[p];
             eo.check_uninit = true;
             eo.check_races = true;
             eo.host_threads = 2;
+            eo.ptx = &ptx;
             ok = emu_run_kernel(m->funcs.data[0], args, 5, &eo, &err);
+            bool mma = ptx && strstr(ptx, "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e5m2.f32");
+            if (mma != (p == 1))
+                fail_msg("%s: %s mma.sync.m16n8k32 in the PTX", places[p], mma ? "a" : "no");
+            free(ptx);
         }
         if (!ok)
             fail_msg("on %s: %s", places[p], err.data);
@@ -474,7 +483,8 @@ static void sm80_refuses_conversions(void **state)
     sm80_refuses("kernel k(A: e4m3[M, K], B: e4m3[K, N], C: out f32[M, N]) grid (1) {\n"
                  "    C[0 : +16, 0 : +16] = dot(A[0 : +16, 0 : +32], B[0 : +32, 0 : +16]);\n"
                  "}\n",
-                 "cvt.rn.f16x2.e4m3x2", "t.tsr:2:27: error: a 'dot' of e4m3 and e4m3 tiles needs sm_89 or later");
+                 ".e4m3", /* mma.sync m16n8k32 on sm_89, cvt to f16 and FMAs on sm_90(a) */
+                 "t.tsr:2:27: error: a 'dot' of e4m3 and e4m3 tiles needs sm_89 or later");
 }
 
 int main(void)
