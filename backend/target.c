@@ -119,6 +119,8 @@ int target_ptx_version(const Target *t)
     return p ? atoi(p + 4) : 0;
 }
 
+bool target_has_fp8_mma(const Target *t) { return t->sm >= 89 && target_ptx_version(t) >= 84; }
+
 void dot_plan_fma_operands(DotPlan *plan, int K)
 {
     plan->a = layout_fma_operand(&plan->acc, K, false);

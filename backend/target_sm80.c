@@ -21,7 +21,7 @@
 void target_sm80_plan_dot(const Target *t, DType dt, int M, int N, int K, int warps, DotPlan *plan)
 {
     bool fp8 = dtype_is_fp8(dt);
-    plan->tensor_cores = layout_mma_fits(dt, M, N, K) && (!fp8 || (t->sm >= 89 && target_ptx_version(t) >= 84));
+    plan->tensor_cores = layout_mma_fits(dt, M, N, K) && (!fp8 || target_has_fp8_mma(t));
     if (!plan->tensor_cores) {
         plan->acc = layout_fma_acc(M, N, warps);
         dot_plan_fma_operands(plan, K);

@@ -726,9 +726,11 @@ typedef struct tsr_attention_options {
      * o's dtype, bfloat16 or float16. V in its natural layout [B, H, Sk, D]
      * (no transposed copy). Dense batches only: no window, soft-cap, ALiBi,
      * cu_seqlens or paged cache with fp8 (TSR_ERR_UNSUPPORTED), and no
-     * backward pass. On a GPU it needs sm_89 or later (fp8 conversions);
-     * the products run on the 16-bit tensor cores after exact widening, not
-     * yet on the fp8 ones. */
+     * backward pass. On a GPU it needs sm_89 or later (fp8 conversions).
+     * The products run on the fp8 tensor cores (mma.sync m16n8k32) for the
+     * sm_89 target; for sm_90 and sm_90a (no fp8 mma.sync in their PTX;
+     * wgmma's fp8 form is not emitted yet) on the 16-bit ones after exact
+     * widening to f16. */
     float descale_q, descale_k, descale_v;
 } tsr_attention_options;
 

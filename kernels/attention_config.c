@@ -2,6 +2,7 @@
  * first matching row wins; 0 in a key column matches anything. Tune here:
  * the runtime and the benchmark pick their specializations from this table. */
 #include "attention_config.h"
+#include "target.h"
 
 #include <string.h>
 
@@ -60,12 +61,14 @@ AttnConfig attention_ext_config(const char *target, DType dt, int head_dim, bool
     return cfg;
 }
 
-AttnConfig attention_fp8_config(const char *target, int head_dim, bool causal)
+AttnConfig attention_fp8_config(const char *target, int head_dim, bool causal, bool *widen)
 {
-    (void)target;
     (void)causal;
-    AttnConfig cfg = { 64, head_dim > 128 ? 8 : head_dim > 64 ? 16 : 32, 0 };
-    return cfg;
+    const Target *t = target_lookup(target);
+    *widen = !t || !target_has_fp8_mma(t);
+    AttnConfig native = { 64, head_dim > 128 ? 32 : 64, 0 };
+    AttnConfig widened = { 64, head_dim > 128 ? 8 : head_dim > 64 ? 16 : 32, 0 };
+    return *widen ? widened : native;
 }
 
 /* The backward kernels hold two f32 accumulators of [BN, D] (dK/dV) or one

@@ -24,13 +24,14 @@ AttnConfig attention_config(const char *target, DType dt, int head_dim, bool cau
  * 64. */
 AttnConfig attention_ext_config(const char *target, DType dt, int head_dim, bool causal, bool varlen);
 
-/* The fp8 forward (kernels/attention_fp8.tsr, 4 warps, 255 registers): its
- * fp8 tiles are widened to f16 in registers, the key block in every warp (a
- * B operand computed in registers), so the key blocks narrow as D grows:
- * 64 x 32 (D=64; 64 x 64 spills 70-80 bytes with LLVM 22), 64 x 16
- * (D=128), 64 x 8 (D=256, which still spills some 400-540 bytes: ptxas -v,
- * sm_89 and sm_90a; D=64 and 128 do not, with LLVM 19 or 22). */
-AttnConfig attention_fp8_config(const char *target, int head_dim, bool causal);
+/* The fp8 forward (kernels/attention_fp8.tsr, 4 warps, 255 registers). Its
+ * key and value blocks are B operands held whole by every warp. With fp8
+ * tensor cores (sm_89): 64 x 64 blocks, 64 x 32 above D=128. Widened to f16
+ * (sm_90, sm_90a: *widen set) the key blocks narrow as D grows: 64 x 32
+ * (D=64; 64 x 64 spills 70-80 bytes with LLVM 22), 64 x 16 (D=128), 64 x 8
+ * (D=256, which still spills some 400-540 bytes with LLVM 19, 900 with
+ * LLVM 22; ptxas -v). */
+AttnConfig attention_fp8_config(const char *target, int head_dim, bool causal, bool *widen);
 
 /* The backward pass (kernels/attention_bwd.tsr): block sizes and warps of
  * its dK/dV kernel (bm query rows walked, bn key rows owned) and of its dQ

@@ -48,7 +48,7 @@ void rt_attention_release(tsr_context *ctx)
  * attention_ext.tsr. Returns how many. */
 typedef struct {
     char d[16], bm[16], bn[16], w[16];
-    tsr_define defs[10];
+    tsr_define defs[12];
 } Defines;
 
 static int make_defines(Defines *x, const char *kernel, const char *target, DType dt, int head_dim, bool causal,
@@ -56,8 +56,9 @@ static int make_defines(Defines *x, const char *kernel, const char *target, DTyp
 {
     AttnBlocks b = { 0, 0, 0 };
     bool ext = !strcmp(kernel, TSR_ATTENTION_EXT_KERNEL), fp8 = !strcmp(kernel, TSR_ATTENTION_FP8_KERNEL);
+    bool widen = false;
     if (fp8) {
-        AttnConfig cfg = attention_fp8_config(target, head_dim, causal);
+        AttnConfig cfg = attention_fp8_config(target, head_dim, causal, &widen);
         b.bm = cfg.bm;
         b.bn = cfg.bn;
         b.warps = cfg.warps;
@@ -92,8 +93,10 @@ static int make_defines(Defines *x, const char *kernel, const char *target, DTyp
     }
     if (b.warps)
         x->defs[n++] = (tsr_define){ "W", x->w };
-    if (fp8) /* features: the output's dtype */
+    if (fp8) { /* features: the output's dtype */
         x->defs[n++] = (tsr_define){ "OT", features ? "f16" : "bf16" };
+        x->defs[n++] = (tsr_define){ "WIDEN", widen ? "true" : "false" };
+    }
     if (ext) {
         static const char *const flags[] = { "LOCAL", "SOFTCAP", "ALIBI", "VARLEN" };
         for (int i = 0; i < 4; i++)

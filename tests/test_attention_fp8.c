@@ -1,5 +1,6 @@
 /* fp8 attention forward (kernels/attention_fp8.tsr) through
- * tsr_attention_forward_ex on interp and on emu (sm_89 and sm_90a code):
+ * tsr_attention_forward_ex on interp and on emu (sm_89's code, its products
+ * on the fp8 tensor cores; sm_90a's, widened to f16, for D=64):
  * e4m3 Q, K, V with descale factors, bf16 (and f16) output, head dims 64,
  * 128 and 256, causal and not, the shapes (Sq, Sk) = (1, 1), (113, 203)
  * and (239, 1) with grouped-query heads, outputs poisoned first.

@@ -132,9 +132,10 @@ static void attention_variants(void **state)
 }
 
 /* kernels/attention_fp8.tsr with attention_fp8_config's blocks for sm_89
- * and sm_90a: fp8 conversions by cvt, the products on mma.sync; D=64 and
- * 128 assemble clean; D=256 spills (400-540 bytes: its widened key block
- * sits in every warp's registers), which ptxas must still accept. */
+ * (products on the fp8 tensor cores, mma.sync m16n8k32; every D assembles
+ * clean) and sm_90a (tiles widened by cvt to f16, m16n8k16; D=64 and 128
+ * assemble clean, D=256 spills 400-900 bytes, which ptxas must still
+ * accept); P goes to e4m3 by cvt on both. */
 static void attention_fp8_variants(void **state)
 {
     (void)state;
@@ -143,24 +144,32 @@ static void attention_fp8_variants(void **state)
     for (int t = 0; t < 2; t++)
         for (int D = 64; D <= 256; D *= 2)
             for (int causal = 0; causal < 2; causal++) {
-                AttnConfig cfg = attention_fp8_config(fp8_targets[t], D, causal);
+                bool widen;
+                AttnConfig cfg = attention_fp8_config(fp8_targets[t], D, causal, &widen);
+                if (widen != (t == 1))
+                    fail_msg("attention_fp8 %s: widen %d", fp8_targets[t], widen);
                 char bm[16], bn[16], dbuf[16];
                 snprintf(bm, sizeof bm, "%d", cfg.bm);
                 snprintf(bn, sizeof bn, "%d", cfg.bn);
                 snprintf(dbuf, sizeof dbuf, "%d", D);
-                Define defs[5] = { { "T", "e4m3" }, { "D", dbuf }, { "BM", bm }, { "BN", bn },
-                                   { "CAUSAL", causal ? "true" : "false" } };
-                TirModule *m = compile_file_or_fail("kernels/attention_fp8.tsr", defs, 5);
+                Define defs[6] = { { "T", "e4m3" }, { "D", dbuf }, { "BM", bm }, { "BN", bn },
+                                   { "CAUSAL", causal ? "true" : "false" }, { "WIDEN", widen ? "true" : "false" } };
+                TirModule *m = compile_file_or_fail("kernels/attention_fp8.tsr", defs, 6);
                 char *ptx = ptx_of(module_func(m, "attention_fp8_fwd"), fp8_targets[t]);
-                const char *want[] = { "cvt.rn.f16x2.e4m3x2", "cvt.rn.satfinite.e4m3x2.f32",
-                                       "mma.sync.aligned.m16n8k16.row.col.f32", NULL };
+                const char *native[] = { "cvt.rn.satfinite.e4m3x2.f32",
+                                         "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32", NULL };
+                const char *widened[] = { "cvt.rn.f16x2.e4m3x2", "cvt.rn.satfinite.e4m3x2.f32",
+                                          "mma.sync.aligned.m16n8k16.row.col.f32", NULL };
+                const char **want = widen ? widened : native;
                 char what[128];
                 snprintf(what, sizeof what, "attention_fp8 %s D=%d causal=%d BM=%s BN=%s", fp8_targets[t], D, causal,
                          bm, bn);
                 for (const char **w = want; *w; w++)
                     if (!strstr(ptx, *w))
                         fail_msg("%s: no %s in the PTX", what, *w);
-                if (D < 256) {
+                if (!widen && strstr(ptx, "m16n8k16"))
+                    fail_msg("%s: 16-bit mma.sync in the fp8 kernel", what);
+                if (D < 256 || !widen) {
                     assert_assembles_clean(ptx, fp8_targets[t], what);
                 } else {
                     PtxasReport rep;
