@@ -207,14 +207,15 @@ golden-update: $(BUILD)/tessera $(BUILD)/tests/test_golden
 # ---- end of fuzzing and golden files ---------------------------------------
 
 # ---- runtime: C API, embedded kernels, install, example (runtime) ----------
-# The library embeds kernels/attention.tsr, attention_ext.tsr, attention_decode.tsr and attention_bwd.tsr as C strings (scripts/embed.sh)
+# The library embeds kernels/attention.tsr, attention_ext.tsr, attention_decode.tsr, attention_bwd.tsr and attention_fp8.tsr as C strings (scripts/embed.sh)
 # and a hash of the compiler's sources that the JIT cache's keys include
 # (scripts/build-id.sh). runtime/device/cuda.c takes only the driver API's types from
 # CUDA's cuda.h (CUDA_INCLUDE): libcuda is opened at run time, never linked.
 # tests/test_runtime_cuda also runs on a mock driver, $(BUILD)/tests/libcuda_mock.so.
 CUDA_INCLUDE ?= /usr/local/cuda/include
 RT_GEN_OBJS := $(BUILD)/obj/gen/attention_tsr.o $(BUILD)/obj/gen/attention_ext_tsr.o \
-	$(BUILD)/obj/gen/attention_decode_tsr.o $(BUILD)/obj/gen/attention_bwd_tsr.o $(BUILD)/obj/gen/build_id.o
+	$(BUILD)/obj/gen/attention_decode_tsr.o $(BUILD)/obj/gen/attention_bwd_tsr.o $(BUILD)/obj/gen/attention_fp8_tsr.o \
+	$(BUILD)/obj/gen/build_id.o
 RT_BUILD_ID_SRCS := $(sort $(wildcard support/*.[ch] $(COMPILER_DIRS:%=%/*.[ch]) frontend/*.re))
 
 $(BUILD)/libtessera.a $(LIB_INTERNAL) $(BUILD)/libtessera.so: $(RT_GEN_OBJS)
@@ -230,6 +231,10 @@ $(BUILD)/gen/attention_ext_tsr.c: kernels/attention_ext.tsr scripts/embed.sh
 $(BUILD)/gen/attention_decode_tsr.c: kernels/attention_decode.tsr scripts/embed.sh
 	@mkdir -p $(dir $@)
 	sh scripts/embed.sh $< tsr_attention_decode_source > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/attention_fp8_tsr.c: kernels/attention_fp8.tsr scripts/embed.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed.sh $< tsr_attention_fp8_source > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/attention_bwd_tsr.c: kernels/attention_bwd.tsr scripts/embed.sh
 	@mkdir -p $(dir $@)

@@ -97,6 +97,14 @@ const Target *target_of_ptx(const char *ptx);
  * NULL when sm is below every known target. */
 const Target *target_for_sm(int sm, bool arch_specific);
 
+/* The PTX ISA version the target's code declares, times 10 (84 for 8.4),
+ * from its llvm_features: what decides the instructions it may use. */
+int target_ptx_version(const Target *t);
+
+/* Whether dots of fp8 tiles can run on the target's tensor cores as
+ * mma.sync.m16n8k32 (sm_89 and PTX 8.4: the sm_89 row). */
+bool target_has_fp8_mma(const Target *t);
+
 /* The FMA operand layouts of a dot whose result has layout acc. */
 void dot_plan_fma_operands(DotPlan *plan, int K);
 

@@ -112,7 +112,7 @@ static const char *tok_text(Parser *p, const Token *t) { return arena_strndup(p-
 static bool is_dtype_kw(TokKind k)
 {
     return k == TK_KW_F16 || k == TK_KW_BF16 || k == TK_KW_F32 || k == TK_KW_I32 || k == TK_KW_BOOL || k == TK_KW_I8 ||
-           k == TK_KW_U8 || k == TK_KW_U32 || k == TK_KW_I64;
+           k == TK_KW_U8 || k == TK_KW_U32 || k == TK_KW_I64 || k == TK_KW_E4M3 || k == TK_KW_E5M2;
 }
 
 static DType dtype_of_kw(TokKind k)
@@ -126,6 +126,8 @@ static DType dtype_of_kw(TokKind k)
     case TK_KW_U8: return DT_U8;
     case TK_KW_U32: return DT_U32;
     case TK_KW_I64: return DT_I64;
+    case TK_KW_E4M3: return DT_E4M3;
+    case TK_KW_E5M2: return DT_E5M2;
     default: return DT_BOOL;
     }
 }

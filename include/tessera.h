@@ -191,7 +191,7 @@ typedef struct tsr_context_options {
     int host_threads;              /* emu and interp: CPU threads per launch; 0 = all cores */
     unsigned flags;                /* TSR_EMU_* */
     /* The target modules and attention compile for unless their options
-     * name one: "sm_80", "sm_90" or "sm_90a"; NULL: the device's own (see
+     * name one: "sm_80", "sm_89", "sm_90" or "sm_90a"; NULL: the device's own (see
      * tsr_context_default_target). Lets emu run the code of either GPU
      * generation. An unknown name is TSR_ERR_INVALID_ARGUMENT. */
     const char *target;
@@ -286,7 +286,7 @@ typedef enum tsr_ir_kind {
 
 typedef struct tsr_compile_options {
     size_t struct_size;         /* as in tsr_context_options: 0 or sizeof, see tsr_compile_options_init */
-    const char *target;         /* "sm_80", "sm_90" or "sm_90a"; NULL: tsr_context_default_target */
+    const char *target;         /* "sm_80", "sm_89", "sm_90" or "sm_90a"; NULL: tsr_context_default_target */
     const tsr_define *defines;  /* ndefines compile-time parameters */
     int ndefines;
     const char *kernel;         /* compile only this kernel; NULL: every kernel of the source */
@@ -739,13 +739,32 @@ typedef struct tsr_attention_options {
      * cu_seqlens with it. */
     const DLTensor *block_table, *cache_seqlens;
     int num_splits;
+    /* fp8 attention (kernels/attention_fp8.tsr), FlashAttention-3's
+     * semantics: when q is float8_e4m3fn or float8_e5m2 (DLPack 1.1 codes
+     * 10 and 12), q, k and v [B, H, S, D] hold fp8 codes whose values are
+     * the codes times descale_q, descale_k and descale_v (0: 1). The scores
+     * are the products of the codes summed in f32, times descale_q *
+     * descale_k * scale; P = exp(S - rowmax) in f32, whose row sums give the
+     * normalizer and lse; P is rounded to e4m3 (cvt.rn.satfinite) for the
+     * product with V, and O = (e4m3(P) V) * descale_v / rowsum, stored in
+     * o's dtype, bfloat16 or float16. V in its natural layout [B, H, Sk, D]
+     * (no transposed copy). Dense batches only: no window, soft-cap, ALiBi,
+     * cu_seqlens or paged cache with fp8 (TSR_ERR_UNSUPPORTED), and no
+     * backward pass. On a GPU it needs sm_89 or later (fp8 conversions).
+     * The products run on the fp8 tensor cores (mma.sync m16n8k32) for the
+     * sm_89 target; for sm_90 and sm_90a (no fp8 mma.sync in their PTX;
+     * wgmma's fp8 form is not emitted yet) on the 16-bit ones after exact
+     * widening to f16. */
+    float descale_q, descale_k, descale_v;
 } tsr_attention_options;
 
 /* Fills *opts with the defaults: struct_size, then all zero. */
 TSR_API void tsr_attention_options_init(tsr_attention_options *opts);
 
-/* tsr_attention_forward with options. Without windows, soft-capping, ALiBi
- * or packing it runs kernels/attention.tsr as tsr_attention_forward does;
+/* tsr_attention_forward with options. When q is an fp8 tensor it runs
+ * kernels/attention_fp8.tsr (see descale_q above). Without windows,
+ * soft-capping, ALiBi or packing it runs kernels/attention.tsr as
+ * tsr_attention_forward does;
  * with any of them kernels/attention_ext.tsr, specialized (and compiled on
  * first use) for the features on, whose values (extents, cap, lengths) are
  * run-time arguments. Errors as tsr_attention_forward's, and

@@ -3,6 +3,7 @@
  * share. */
 #define _POSIX_C_SOURCE 200809L
 #include "device/device.h"
+#include "npy.h"
 #include "target.h"
 
 #include <stddef.h>
@@ -102,6 +103,8 @@ DLDataType rt_dl_dtype(DType dt)
     case DT_U32: d.code = kDLUInt; break;
     case DT_I64: d.code = kDLInt; d.bits = 64; break;
     case DT_BOOL: d.code = 6 /* kDLBool since DLPack 0.8 */; d.bits = 8; break;
+    case DT_E4M3: d.code = NPY_DL_FLOAT8_E4M3FN; d.bits = 8; break;
+    case DT_E5M2: d.code = NPY_DL_FLOAT8_E5M2; d.bits = 8; break;
     default: tsr_unreachable();
     }
     return d;
@@ -129,6 +132,10 @@ bool rt_dtype_from_dl(DLDataType d, DType *out)
         *out = DT_I64;
     else if (d.code == 6 && d.bits == 8) /* kDLBool */
         *out = DT_BOOL;
+    else if (d.code == NPY_DL_FLOAT8_E4M3FN && d.bits == 8)
+        *out = DT_E4M3;
+    else if (d.code == NPY_DL_FLOAT8_E5M2 && d.bits == 8)
+        *out = DT_E5M2;
     else
         return false;
     return true;
@@ -136,9 +143,14 @@ bool rt_dtype_from_dl(DLDataType d, DType *out)
 
 void rt_dl_dtype_name(DLDataType d, char *buf, size_t n)
 {
-    static const char *const codes[] = { "int", "uint", "float", "handle", "bfloat", "complex", "bool" };
+    static const char *const codes[] = { "int",         "uint",        "float",        "handle",
+                                         "bfloat",      "complex",     "bool",         "float8_e3m4",
+                                         "float8_e4m3", "float8_e4m3b11fnuz", "float8_e4m3fn", "float8_e4m3fnuz",
+                                         "float8_e5m2" };
     const char *c = d.code < TSR_ARRAY_LEN(codes) ? codes[d.code] : "code?";
-    if (d.lanes != 1)
+    if (d.code >= 7 && d.code < TSR_ARRAY_LEN(codes) && d.bits == 8 && d.lanes == 1)
+        snprintf(buf, n, "%s", c); /* the float8 names say their width */
+    else if (d.lanes != 1)
         snprintf(buf, n, "%s%dx%d", c, d.bits, d.lanes);
     else
         snprintf(buf, n, "%s%d", c, d.bits);

@@ -160,6 +160,59 @@ static void attention_variants(void **state)
                 }
 }
 
+/* kernels/attention_fp8.tsr with attention_fp8_config's blocks for sm_89
+ * (products on the fp8 tensor cores, mma.sync m16n8k32; every D assembles
+ * clean) and sm_90a (tiles widened by cvt to f16, m16n8k16; D=64 and 128
+ * assemble clean, D=256 spills 400-900 bytes, which ptxas must still
+ * accept); P goes to e4m3 by cvt on both. */
+static void attention_fp8_variants(void **state)
+{
+    (void)state;
+    require_ptxas();
+    static const char *const fp8_targets[] = { "sm_89", "sm_90a" };
+    for (int t = 0; t < 2; t++)
+        for (int D = 64; D <= 256; D *= 2)
+            for (int causal = 0; causal < 2; causal++) {
+                bool widen;
+                AttnConfig cfg = attention_fp8_config(fp8_targets[t], D, causal, &widen);
+                if (widen != (t == 1))
+                    fail_msg("attention_fp8 %s: widen %d", fp8_targets[t], widen);
+                char bm[16], bn[16], dbuf[16];
+                snprintf(bm, sizeof bm, "%d", cfg.bm);
+                snprintf(bn, sizeof bn, "%d", cfg.bn);
+                snprintf(dbuf, sizeof dbuf, "%d", D);
+                Define defs[6] = { { "T", "e4m3" }, { "D", dbuf }, { "BM", bm }, { "BN", bn },
+                                   { "CAUSAL", causal ? "true" : "false" }, { "WIDEN", widen ? "true" : "false" } };
+                TirModule *m = compile_file_or_fail("kernels/attention_fp8.tsr", defs, 6);
+                char *ptx = ptx_of(module_func(m, "attention_fp8_fwd"), fp8_targets[t]);
+                const char *native[] = { "cvt.rn.satfinite.e4m3x2.f32",
+                                         "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32", NULL };
+                const char *widened[] = { "cvt.rn.f16x2.e4m3x2", "cvt.rn.satfinite.e4m3x2.f32",
+                                          "mma.sync.aligned.m16n8k16.row.col.f32", NULL };
+                const char **want = widen ? widened : native;
+                char what[128];
+                snprintf(what, sizeof what, "attention_fp8 %s D=%d causal=%d BM=%s BN=%s", fp8_targets[t], D, causal,
+                         bm, bn);
+                for (const char **w = want; *w; w++)
+                    if (!strstr(ptx, *w))
+                        fail_msg("%s: no %s in the PTX", what, *w);
+                if (!widen && strstr(ptx, "m16n8k16"))
+                    fail_msg("%s: 16-bit mma.sync in the fp8 kernel", what);
+                if (D < 256 || !widen) {
+                    assert_assembles_clean(ptx, fp8_targets[t], what);
+                } else {
+                    PtxasReport rep;
+                    StrBuf log;
+                    sb_init(&log);
+                    if (!ptxas_check(ptxas, ptx, fp8_targets[t], &rep, &log))
+                        fail_msg("ptxas rejects %s:\n%s", what, log.data);
+                    sb_free(&log);
+                }
+                free(ptx);
+                tir_module_free(m);
+            }
+}
+
 /* kernels/attention_ext.tsr with each group of its features on, for every
  * head dim and both targets, with the blocks of attention_ext_config:
  * tensor-core dots (wgmma on sm_90a when a block has 64 rows), no local
@@ -817,6 +870,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(attention_variants),
         cmocka_unit_test(attention_ext_variants),
+        cmocka_unit_test(attention_fp8_variants),
         cmocka_unit_test(attention_decode_variants),
         cmocka_unit_test(line_info),
         cmocka_unit_test(attention_backward_variants),
