@@ -711,8 +711,10 @@ typedef struct tsr_attention_options {
      * per page), combined by a second launch weighted by their LSEs; the
      * partial results, splits * B * Hq * Sq * (D + 1) floats, come from
      * tsr_malloc and are freed before the call returns (on cuda, after the
-     * launches, as tsr_free waits). No window, soft-cap, ALiBi or
-     * cu_seqlens with it. */
+     * launches, as tsr_free waits). Windows, soft-capping and ALiBi as
+     * above (token s lines up with key s + cache_seqlens[b] - Sq; pages
+     * before every token's window are not read); cu_seqlens are refused
+     * with TSR_ERR_UNSUPPORTED. */
     const DLTensor *block_table, *cache_seqlens;
     int num_splits;
 } tsr_attention_options;
@@ -728,7 +730,8 @@ TSR_API void tsr_attention_options_init(tsr_attention_options *opts);
  * TSR_ERR_INVALID_ARGUMENT for options out of range (opts NULL, a negative
  * or non-finite softcap, one of cu_seqlens_q and cu_seqlens_k alone),
  * TSR_ERR_LAUNCH for optional tensors of the wrong dtype or shape,
- * TSR_ERR_OUT_OF_MEMORY when the decoding's workspace cannot be had. The
+ * TSR_ERR_OUT_OF_MEMORY when the decoding's workspace cannot be had,
+ * TSR_ERR_UNSUPPORTED for cu_seqlens beside a block_table. The
  * backward pass takes none of these features yet. */
 TSR_API tsr_status tsr_attention_forward_ex(tsr_context *ctx, const DLTensor *q, const DLTensor *k,
                                             const DLTensor *v, const DLTensor *o, const DLTensor *lse,

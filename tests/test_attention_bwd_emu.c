@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-/* Each variant compiled for the default target (sm_90a: the dQ kernels
- * and D=64's dK/dV kernel on wgmma) and for sm_80 (mma.sync), each with its
- * own blocks. In the quick subset sm_80 leaves out the (1, 1) pair. */
+/* Each variant compiled for the default target (sm_90a: every dot on
+ * wgmma, D=256's dK/dV kernel in two launches) and for sm_80 (mma.sync),
+ * each with its own blocks. In the quick subset sm_80 leaves out the (1, 1) pair. */
 static void check_variant(DType dt, int D, bool causal)
 {
     const char *targets[] = { target_default()->name, "sm_80" };

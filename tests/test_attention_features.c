@@ -96,7 +96,7 @@ static void check_case(const Feature *f, const Variant *v, uint64_t seed)
     for (int t = 0; t < 3; t++) {
         if (f->local && f->wl >= 0 && !f->varlen)
             c.nan_skipped_blocks = attention_ext_config(targets[t], v->dt, v->D, v->causal, false).bn;
-        TirModule *m = attn_ext_compile(targets[t], v->dt, &c, 0, 0);
+        TirModule *m = attn_ext_compile(targets[t], v->dt, &c);
         TirFunc *fn = module_func(m, "attention_fwd_ext");
         EmuRunOptions o = { 0 };
         o.target = targets[t];
