@@ -71,6 +71,29 @@ static float *gather_keys(const float *cache, const int32_t *bt, int mp, int b, 
     return dst;
 }
 
+/* With a left window, the pages of each sequence that lie wholly before
+ * its first token's window (windows move right with the tokens) are NaN in
+ * both caches: a kernel that reads them, rather than skipping them, writes
+ * NaN (0 * NaN is NaN). The reference sees no key outside a window. */
+static void nan_skipped_pages(const AttnDecodeCase *c, const AttnFeatures *f, AttnDecodeTensors *t, int mp)
+{
+    if (!f->local || f->window_left < 0)
+        return;
+    const int32_t *btv = t->bt.data;
+    int64_t per_page = (int64_t)c->page * c->Hkv * c->D;
+    for (int b = 0; b < c->B; b++) {
+        AttnShape s = { 1, c->Hq, c->Hkv, c->Sq, c->seqk[b], c->D, c->causal, t->scale };
+        int first = 0;
+        if (!attention_visible_keys(&s, f, 0, &first))
+            continue;
+        for (int j = 0; j < first / c->page; j++)
+            for (int64_t i = 0; i < per_page; i++) {
+                tensor_set(&t->kc, btv[(int64_t)b * mp + j] * per_page + i, NAN);
+                tensor_set(&t->vc, btv[(int64_t)b * mp + j] * per_page + i, NAN);
+            }
+    }
+}
+
 /* The kernels of attn_decode_check_run and their runner. */
 typedef struct {
     const AttnDecodeModules *m;
@@ -165,6 +188,7 @@ AttnErrors attn_decode_check_with(DType dt, const AttnDecodeCase *c, uint64_t se
     tensor_fill_normal(&t.q, &rng, 1.0);
     tensor_fill_normal(&t.kc, &rng, 1.0);
     tensor_fill_normal(&t.vc, &rng, 1.0);
+    nan_skipped_pages(c, &feat, &t, mp);
     HostTensor *poisoned[] = { &t.o, &t.lse, &t.op, &t.lp };
     for (int i = 0; i < 4; i++)
         tensor_poison(poisoned[i]);
