@@ -52,12 +52,14 @@ AttnConfig attention_ext_config(const char *target, DType dt, int head_dim, bool
     (void)dt;
     (void)causal;
     (void)varlen;
-    /* sm_90a: 128-row blocks on two warpgroups, every dot on wgmma, the
-     * copies by TMA; ptxas 13.0 with every feature on: 255 registers at
-     * D=64 with 128 keys a block, 236 at D=128 with 64 (128 keys spill 8
-     * bytes), 255 at D=256, 0 spills. */
+    /* sm_90a: 128-row blocks on two consumer warpgroups, every dot on
+     * wgmma, the copies by TMA from a producer warpgroup (but in packed
+     * batches, whose key offsets come from memory): 128 keys a block at
+     * D=64, 64 at D=128 (128 spill 8 bytes with a window), 32 at D=256 (64
+     * spill 8-68 bytes within the consumers' 240 registers with a window);
+     * 0 spills with any features, ptxas 13.0, LLVM 19 and 22. */
     if (target && !strcmp(target, "sm_90a")) {
-        AttnConfig h = { 128, head_dim > 64 ? 64 : 128, 8 };
+        AttnConfig h = { 128, head_dim <= 64 ? 128 : head_dim <= 128 ? 64 : 32, 8 };
         return h;
     }
     /* elsewhere 64 x 64 on 4 warps (64 x 32 above D=128), 168 to 246

@@ -36,7 +36,7 @@ static void check_variant(DType dt, int D, bool causal)
             o.target = targets[t];
             o.host_threads = 2;
             o.check_races = o.check_uninit = plan.check_races;
-            AttnBwdKernelRun r = { &k, attn_run_emu, &o };
+            AttnBwdKernelRun r = { &k, attn_run_emu_hopper, &o };
             uint64_t seed = 4000 + (uint64_t)i * 7 + (uint64_t)D + (uint64_t)t;
             AttnBwdErrors e = attn_bwd_check_run(dt, s, seed, plan.repeat, attn_bwd_run_kernels, &r);
             char what[32];

@@ -75,7 +75,7 @@ static void check_case(const Case *k, const Variant *v, uint64_t seed)
         o.check_races = o.check_uninit = true;
         char what[96];
         snprintf(what, sizeof what, "%s [%s]", t ? targets[t] : "interp", k->name);
-        AttnErrors e = attn_decode_check_run(&m, v->dt, &c, seed, t ? attn_run_emu : attn_run_interp, t ? &o : NULL);
+        AttnErrors e = attn_decode_check_run(&m, v->dt, &c, seed, t ? attn_run_emu_hopper : attn_run_interp, t ? &o : NULL);
         attn_decode_check_assert(&e, v->dt, &c, what);
         attn_decode_free(&m);
     }

@@ -104,7 +104,7 @@ static void check_case(const Feature *f, const Variant *v, uint64_t seed)
         o.check_races = o.check_uninit = true;
         char what[64];
         snprintf(what, sizeof what, "%s [%s]", t ? targets[t] : "interp", f->name);
-        AttnErrors e = attn_ext_check_run(fn, v->dt, &c, seed, t ? attn_run_emu : attn_run_interp, t ? &o : NULL);
+        AttnErrors e = attn_ext_check_run(fn, v->dt, &c, seed, t ? attn_run_emu_hopper : attn_run_interp, t ? &o : NULL);
         attn_ext_check_assert(&e, v->dt, &c, what);
         tir_module_free(m);
     }
