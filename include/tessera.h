@@ -745,8 +745,10 @@ TSR_API tsr_status tsr_attention_forward_ex(tsr_context *ctx, const DLTensor *q,
  * key/value head sum over the query heads of its group. A query row that
  * sees no key (lse -inf) gets a zero dq row and gives nothing to dk and dv.
  * Three launches on stream: Delta = rowsum(dout * o) per query row, then dk
- * and dv (each block of keys walks the query blocks of its group), then dq
- * (each block of queries walks the key blocks again). No atomics: the
+ * and dv (each block of keys walks the query blocks of its group; on sm_90a
+ * at D=256 two launches, dk then dv, as their accumulators do not fit in
+ * registers together), then dq (each block of queries walks the key blocks
+ * again). No atomics: the
  * results are the same bits on every run. This deterministic mode is the
  * only one (an atomic f32 accumulation of dq would save recomputing the
  * scores, but gives other bits from run to run, which makes training runs
