@@ -127,7 +127,9 @@ AttnBlocks attention_decode_config(const char *target, DType dt, int head_dim, i
     (void)dt;
     bool hopper = target && !strcmp(target, "sm_90a");
     AttnBlocks b = { hopper ? 64 : rows <= 16 || head_dim > 128 ? 16 : 64, 64, 4 };
-    if ((!hopper && b.bm == 64 && head_dim > 64) || (hopper && head_dim > 128))
+    /* 32 keys: sm_80's 64-row blocks (64 x 64 spills 4 bytes at D=64 with
+     * every feature on, LLVM 22), sm_90a at D=256 */
+    if ((!hopper && b.bm == 64) || (hopper && head_dim > 128))
         b.bn = 32;
     while (b.bn > 16 && b.bn > page)
         b.bn /= 2;
