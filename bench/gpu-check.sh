@@ -11,6 +11,7 @@
 #   bench.txt, bench.json, bench.csv, bench.svg     tessera-bench attention
 #   bench-no-warp-specialize.txt/.json, bench-no-overlap.txt/.json
 #                                       the same with one sm_90a technique off (ablations)
+#   bench-bwd.txt, bench-bwd.json       tessera-bench attention --pass bwd (the backward)
 #   ptxas-report.md    tessera-bench ptxas (ptxas of the machine's CUDA)
 #   peers.json, peers.log, merged.txt, merged.svg   the peers, side by side
 #
@@ -177,7 +178,7 @@ if [ $QUICK = 1 ]; then
     BENCH_SHARE=90
 else
     BENCH_ARGS="--device $DEVICE --reps 10 --warmup 2"
-    BENCH_SHARE=200
+    BENCH_SHARE=160
 fi
 secs=$(allow $BENCH_SHARE)
 # The bench stops starting configurations 30 s before its timeout so that
@@ -190,6 +191,26 @@ case $rc in
 0) say "  ok: every check passed" ;;
 1) say "  FAILED: a correctness check failed (see bench.txt)"; FAILED=1 ;;
 *) say "  FAILED: exit $rc (see bench.log)"; FAILED=1 ;;
+esac
+
+# ---- the backward pass ---------------------------------------------------------------
+say ""
+say "== tessera-bench attention --pass bwd"
+if [ $QUICK = 1 ]; then
+    BWD_ARGS="--device $DEVICE --d 64 --causal yes"
+    BWD_SHARE=30
+else
+    BWD_ARGS="--device $DEVICE --reps 10 --warmup 2 --seqlen 1024,4096,16384"
+    BWD_SHARE=60
+fi
+secs=$(allow $BWD_SHARE)
+limited "$secs" "$BIN/tessera-bench" attention $BWD_ARGS --pass bwd --time-limit $((secs > 40 ? secs - 20 : 10)) \
+    --json "$OUTDIR/bench-bwd.json" > "$OUTDIR/bench-bwd.txt" 2> "$OUTDIR/bench-bwd.log"
+rc=$?
+case $rc in
+0) say "  ok: every check passed" ;;
+1) say "  FAILED: a correctness check failed (see bench-bwd.txt)"; FAILED=1 ;;
+*) say "  FAILED: exit $rc (see bench-bwd.log)"; FAILED=1 ;;
 esac
 
 # ---- the ablations: each sm_90a technique off (elsewhere the same code) -----------
@@ -230,7 +251,11 @@ if have python3; then
     secs=$(allow $([ $QUICK = 1 ] && echo 60 || echo 120))
     # The benchmark's configurations; FlashAttention's shapes if it wrote none.
     PEER_ARGS=
-    [ -s "$OUTDIR/bench.json" ] && PEER_ARGS="--like $OUTDIR/bench.json"
+    BENCH_JSONS=
+    for j in bench.json bench-bwd.json; do
+        [ -s "$OUTDIR/$j" ] && { PEER_ARGS="$PEER_ARGS --like $OUTDIR/$j"; BENCH_JSONS="$BENCH_JSONS $OUTDIR/$j"; }
+    done
+    [ -n "$PEER_ARGS" ] || PEER_ARGS="--pass both"
     [ $QUICK = 1 ] || PEER_ARGS="$PEER_ARGS --reps 10 --warmup 2"
     PYTHONUNBUFFERED=1 limited "$secs" python3 bench/peers/peers.py $PEER_ARGS --time-limit $((secs > 40 ? secs - 25 : 10)) \
         --json "$OUTDIR/peers.json" > "$OUTDIR/peers.log" 2>&1
@@ -238,7 +263,7 @@ if have python3; then
     [ $rc = 0 ] && say "  ok ($(grep -c '"impl"' "$OUTDIR/peers.json" 2>/dev/null || echo 0) results)" \
         || { say "  FAILED: exit $rc (see peers.log)"; FAILED=1; }
     grep -E '^(backend|skipped)' "$OUTDIR/peers.log" | sort | uniq -c | sed 's/^/  /' | tee -a "$SUMMARY"
-    python3 bench/peers/merge.py "$OUTDIR/bench.json" "$OUTDIR/peers.json" --plot "$OUTDIR/merged.svg" \
+    python3 bench/peers/merge.py $BENCH_JSONS "$OUTDIR/peers.json" --plot "$OUTDIR/merged.svg" \
         > "$OUTDIR/merged.txt" 2>> "$OUTDIR/peers.log" || say "  merge FAILED (see peers.log)"
 else
     say "  skipped: no python3 on this machine"
@@ -248,6 +273,7 @@ fi
 say ""
 say "== tables"
 [ -f "$OUTDIR/bench.txt" ] && cat "$OUTDIR/bench.txt" >> "$SUMMARY"
+[ -f "$OUTDIR/bench-bwd.txt" ] && { echo; cat "$OUTDIR/bench-bwd.txt"; } >> "$SUMMARY"
 [ -f "$OUTDIR/merged.txt" ] && { echo; cat "$OUTDIR/merged.txt"; } >> "$SUMMARY"
 say ""
 say "gpu-check: $([ $FAILED = 0 ] && echo 'everything passed' || echo 'SOMETHING FAILED') in $(elapsed) s"

@@ -251,8 +251,8 @@ bool bench_parse_attention(BenchOptions *o, int argc, char **argv, char *err, si
         FAIL("give either --seqlen or --sq/--sk");
     if (o->feat.nvarlen && (o->sq || o->set_seqlens || o->set_batch))
         FAIL("--varlen gives the batch and its lengths: not with --seqlen, --sq/--sk or --batch");
-    if (o->feat.paged && (o->feat.local || o->feat.softcap > 0 || o->feat.alibi || o->feat.nvarlen))
-        FAIL("--paged (decoding) takes no --window, --softcap, --alibi or --varlen");
+    if (o->feat.paged && o->feat.nvarlen)
+        FAIL("--paged (decoding) takes no --varlen");
     if (o->feat.splits && !o->feat.paged)
         FAIL("--splits goes with --paged");
     for (int t = 0; t < o->ndtypes; t++)

@@ -735,8 +735,10 @@ typedef struct tsr_attention_options {
      * per page), combined by a second launch weighted by their LSEs; the
      * partial results, splits * B * Hq * Sq * (D + 1) floats, come from
      * tsr_malloc and are freed before the call returns (on cuda, after the
-     * launches, as tsr_free waits). No window, soft-cap, ALiBi or
-     * cu_seqlens with it. */
+     * launches, as tsr_free waits). Windows, soft-capping and ALiBi as
+     * above (token s lines up with key s + cache_seqlens[b] - Sq; pages
+     * before every token's window are not read); cu_seqlens are refused
+     * with TSR_ERR_UNSUPPORTED. */
     const DLTensor *block_table, *cache_seqlens;
     int num_splits;
     /* fp8 attention (kernels/attention_fp8.tsr), FlashAttention-3's
@@ -771,7 +773,8 @@ TSR_API void tsr_attention_options_init(tsr_attention_options *opts);
  * TSR_ERR_INVALID_ARGUMENT for options out of range (opts NULL, a negative
  * or non-finite softcap, one of cu_seqlens_q and cu_seqlens_k alone),
  * TSR_ERR_LAUNCH for optional tensors of the wrong dtype or shape,
- * TSR_ERR_OUT_OF_MEMORY when the decoding's workspace cannot be had. The
+ * TSR_ERR_OUT_OF_MEMORY when the decoding's workspace cannot be had,
+ * TSR_ERR_UNSUPPORTED for cu_seqlens beside a block_table. The
  * backward pass takes none of these features yet. */
 TSR_API tsr_status tsr_attention_forward_ex(tsr_context *ctx, const DLTensor *q, const DLTensor *k,
                                             const DLTensor *v, const DLTensor *o, const DLTensor *lse,
@@ -785,8 +788,10 @@ TSR_API tsr_status tsr_attention_forward_ex(tsr_context *ctx, const DLTensor *q,
  * key/value head sum over the query heads of its group. A query row that
  * sees no key (lse -inf) gets a zero dq row and gives nothing to dk and dv.
  * Three launches on stream: Delta = rowsum(dout * o) per query row, then dk
- * and dv (each block of keys walks the query blocks of its group), then dq
- * (each block of queries walks the key blocks again). No atomics: the
+ * and dv (each block of keys walks the query blocks of its group; on sm_90a
+ * at D=256 two launches, dk then dv, as their accumulators do not fit in
+ * registers together), then dq (each block of queries walks the key blocks
+ * again). No atomics: the
  * results are the same bits on every run. This deterministic mode is the
  * only one (an atomic f32 accumulation of dq would save recomputing the
  * scores, but gives other bits from run to run, which makes training runs

@@ -52,12 +52,20 @@ AttnConfig attention_ext_config(const char *target, DType dt, int head_dim, bool
 {
     (void)dt;
     (void)causal;
-    if (varlen && head_dim > 128) { /* ptxas -v: 32 x 16 spills on sm_90a, 32 x 32 on sm_80 */
-        AttnConfig small = { 32, target && !strcmp(target, "sm_90a") ? 32 : 16, 0 };
-        return small;
+    (void)varlen;
+    /* sm_90a: 128-row blocks on two consumer warpgroups, every dot on
+     * wgmma, the copies by TMA from a producer warpgroup (but in packed
+     * batches, whose key offsets come from memory): 128 keys a block at
+     * D=64, 64 at D=128 (128 spill 8 bytes with a window), 32 at D=256 (64
+     * spill 8-68 bytes within the consumers' 240 registers with a window);
+     * 0 spills with any features, ptxas 13.0, LLVM 19 and 22. */
+    if (target && !strcmp(target, "sm_90a")) {
+        AttnConfig h = { 128, head_dim <= 64 ? 128 : head_dim <= 128 ? 64 : 32, 8 };
+        return h;
     }
-    /* 64-row blocks on its 4 warps (the plain kernel's sm_90a blocks take 8) */
-    AttnConfig cfg = { 64, head_dim > 128 ? 32 : 64, 0 };
+    /* elsewhere 64 x 64 on 4 warps (64 x 32 above D=128), 168 to 246
+     * registers */
+    AttnConfig cfg = { 64, head_dim > 128 ? 32 : 64, 4 };
     return cfg;
 }
 
@@ -75,9 +83,8 @@ AttnConfig attention_fp8_config(const char *target, int head_dim, bool causal, b
  * of [BM, D] plus the operands (dQ): the blocks shrink and the warps grow
  * with D so that neither spills. Chosen by ptxas -v over BM, BN and warps
  * for sm_80 and sm_90a, causal or not, with LLVM 19 and 22 (test_codegen
- * checks it): at D=256 the dK/dV kernel's 16 x 64 blocks on 8 warps spill
- * 8 bytes with LLVM 22 for sm_90a, its 32 x 16 on 4 warps nowhere; for
- * sm_80 at D=128, 32 x 64 on 8 warps spilled 16 bytes once the causal loop
+ * checks it): for sm_80 at D=256 the dK/dV kernel's 32 x 16 blocks on 4
+ * warps spill nowhere; at D=128, 32 x 64 on 8 warps spilled 16 bytes once the causal loop
  * was split into masked and mask-free parts (passes/pass_loopsplit.c):
  * 16 x 64 keeps the key block at 209 registers. */
 typedef struct {
@@ -87,17 +94,23 @@ typedef struct {
 } AttnBwdRow;
 
 static const AttnBwdRow bwd_table[] = {
-    /* target  head_dim   dK/dV: BM  BN  warps   dQ: BM  BN  warps */
-    /* sm_90a: a dot runs on wgmma when its warps form whole warpgroups
-     * along M (M = 16 x warps at least): the dQ kernels' and the D=64
-     * dK/dV kernel's; the dK/dV kernels of D 128 and 256 spill on wgmma
-     * and keep mma.sync. */
-    { "sm_90a", 64,     { { 32, 64, 4 },       { 64, 64, 4 } } },
-    { "sm_90a", 128,    { { 32, 64, 8 },       { 64, 64, 4 } } },
-    { "sm_90a", 256,    { { 32, 16, 4 },       { 64, 32, 4 } } },
-    { NULL,    64,      { { 64, 64, 8 },       { 64, 64, 8 } } },
-    { NULL,    128,     { { 16, 64, 8 },       { 64, 64, 8 } } },
-    { NULL,    256,     { { 32, 16, 4 },       { 32, 32, 8 } } },
+    /* target  head_dim   dK/dV: BM  BN  warps   dQ: BM  BN  warps   split */
+    /* sm_90a: every dot on wgmma, whose warps form whole warpgroups along
+     * M, 64 rows each: the dK/dV kernel's key blocks are 64 rows a
+     * warpgroup. D=128: 128 keys on 8 warps (two warpgroups, as
+     * FlashAttention-3), 224-246 registers; 64 keys on 4 warps would get
+     * 168 (the compiler promises 3 blocks a multiprocessor when shared
+     * memory lets them run, backend/codegen.c min_blocks_per_sm) and spill.
+     * D=256: dK's and dV's accumulators, 128 registers a thread each on a
+     * 64-row warpgroup, do not fit together: two launches of one
+     * accumulator each (the scores computed twice), 184-255 registers
+     * (ptxas 13.0, LLVM 19 and 22). */
+    { "sm_90a", 64,     { { 32, 64, 4 },       { 64, 64, 4 },     false } },
+    { "sm_90a", 128,    { { 32, 128, 8 },      { 64, 64, 4 },     false } },
+    { "sm_90a", 256,    { { 32, 64, 4 },       { 64, 32, 4 },     true } },
+    { NULL,    64,      { { 64, 64, 8 },       { 64, 64, 8 },     false } },
+    { NULL,    128,     { { 16, 64, 8 },       { 64, 64, 8 },     false } },
+    { NULL,    256,     { { 32, 16, 4 },       { 32, 32, 8 },     false } },
 };
 
 AttnBwdConfig attention_bwd_config(const char *target, DType dt, int head_dim, bool causal)
@@ -109,20 +122,25 @@ AttnBwdConfig attention_bwd_config(const char *target, DType dt, int head_dim, b
         if ((!r->target || (target && !strcmp(r->target, target))) && (!r->head_dim || r->head_dim == head_dim))
             return r->cfg;
     }
-    AttnBwdConfig dflt = { { 32, 16, 4 }, { 32, 32, 8 } };
+    AttnBwdConfig dflt = { { 32, 16, 4 }, { 32, 32, 8 }, false };
     return dflt;
 }
 
 /* Chosen by ptxas -v over BM 16/64, BN 16/32/64 and 1 or 4 warps for sm_80
  * and sm_90a (test_codegen checks the choices): 16-row blocks spill nowhere
  * on 4 warps; 64-row blocks spill at D=256, and at D=128 with BN=64 on
- * sm_80. A decoding step has few rows: 16 unless the group packs more. */
+ * sm_80. A decoding step has few rows: 16 unless the group packs more. On
+ * sm_90a 64 rows always, one warpgroup's wgmma (the rows past the packed
+ * ones cost compute, not memory traffic, which bounds decoding), with 64
+ * keys a block (32 at D=256: 64 spill 16 bytes with every feature on). */
 AttnBlocks attention_decode_config(const char *target, DType dt, int head_dim, int rows, int page)
 {
-    (void)target;
     (void)dt;
-    AttnBlocks b = { rows <= 16 || head_dim > 128 ? 16 : 64, 64, 4 };
-    if (b.bm == 64 && head_dim > 64)
+    bool hopper = target && !strcmp(target, "sm_90a");
+    AttnBlocks b = { hopper ? 64 : rows <= 16 || head_dim > 128 ? 16 : 64, 64, 4 };
+    /* 32 keys: sm_80's 64-row blocks (64 x 64 spills 4 bytes at D=64 with
+     * every feature on, LLVM 22), sm_90a at D=256 */
+    if ((!hopper && b.bm == 64) || (hopper && head_dim > 128))
         b.bn = 32;
     while (b.bn > 16 && b.bn > page)
         b.bn /= 2;

@@ -18,10 +18,8 @@ typedef struct {
 AttnConfig attention_config(const char *target, DType dt, int head_dim, bool causal);
 
 /* The same for kernels/attention_ext.tsr (the forward pass with windows,
- * soft-capping, ALiBi and packed batches, on 4 warps): 64 x 64 blocks (64 x
- * 32 above D=128), but a packed batch at head dims above 128 takes 32-row
- * blocks, since its row-by-row store of a sequence's last block spills with
- * 64. */
+ * soft-capping, ALiBi and packed batches): 128-row blocks on 8 warps on
+ * sm_90a, 64 x 64 blocks on 4 warps elsewhere (64 x 32 above D=128). */
 AttnConfig attention_ext_config(const char *target, DType dt, int head_dim, bool causal, bool varlen);
 
 /* The fp8 forward (kernels/attention_fp8.tsr, 4 warps, 255 registers). Its
@@ -42,6 +40,10 @@ typedef struct {
 
 typedef struct {
     AttnBlocks dkdv, dq;
+    /* The dK/dV kernel runs twice, once for dK alone (WANT_DV false) and
+     * once for dV alone (WANT_DK false): where the two accumulators do not
+     * fit in registers together. */
+    bool dkdv_split;
 } AttnBwdConfig;
 
 AttnBwdConfig attention_bwd_config(const char *target, DType dt, int head_dim, bool causal);
@@ -49,7 +51,8 @@ AttnBwdConfig attention_bwd_config(const char *target, DType dt, int head_dim, b
 /* Decoding (kernels/attention_decode.tsr): the split kernel's blocks for
  * `rows` packed query rows (query heads per key/value head times Sq) and
  * pages of `page` keys (bn: a power of two from 16 to 64, at most the page
- * unless the page is smaller than 16), and the combine kernel's (bn 0). */
+ * unless the page is smaller than 16; bm 64, wgmma's, on sm_90a), and the
+ * combine kernel's (bn 0). */
 AttnBlocks attention_decode_config(const char *target, DType dt, int head_dim, int rows, int page);
 AttnBlocks attention_decode_combine_config(const char *target, DType dt, int head_dim);
 

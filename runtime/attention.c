@@ -21,13 +21,21 @@ enum {
     FEAT_VARLEN = 1 << 3,
 };
 
+/* The dK/dV kernel's specializations where its config splits it: dK
+ * alone, dV alone (0: both). */
+enum {
+    DKDV_ONLY_DK = 1,
+    DKDV_ONLY_DV = 2,
+};
+
 struct AttnEntry {
     AttnEntry *next;
     const char *kernel_name; /* one of the TSR_ATTENTION_* names */
     DType dt;
     int head_dim;
     bool causal;
-    unsigned features; /* FEAT_*: attention_ext.tsr's flags; the decoding kernels' BM | BN << 8 */
+    unsigned features; /* FEAT_*: attention_ext.tsr's flags; the decoding split kernel's BM | BN << 8 |
+                        * FEAT_* << 16; the dK/dV kernel's DKDV_* */
     char target[16];
     tsr_module *mod;
     tsr_kernel *kernel;
@@ -57,6 +65,8 @@ static int make_defines(Defines *x, const char *kernel, const char *target, DTyp
     AttnBlocks b = { 0, 0, 0 };
     bool ext = !strcmp(kernel, TSR_ATTENTION_EXT_KERNEL), fp8 = !strcmp(kernel, TSR_ATTENTION_FP8_KERNEL);
     bool widen = false;
+    unsigned flag_features = ext ? features : 0; /* FEAT_* given as defines */
+    int nflags = ext ? 4 : 0;
     if (fp8) {
         AttnConfig cfg = attention_fp8_config(target, head_dim, causal, &widen);
         b.bm = cfg.bm;
@@ -67,10 +77,12 @@ static int make_defines(Defines *x, const char *kernel, const char *target, DTyp
                              : attention_config(target, dt, head_dim, causal);
         b.bm = cfg.bm;
         b.bn = cfg.bn;
-        b.warps = cfg.warps; /* 0 for attention_ext.tsr, which has no W */
+        b.warps = cfg.warps;
     } else if (!strcmp(kernel, TSR_ATTENTION_DECODE_SPLIT)) {
         AttnBlocks d = { (int)(features & 0xff), (int)(features >> 8 & 0xff), 4 };
         b = d;
+        flag_features = features >> 16;
+        nflags = 3; /* no VARLEN */
     } else if (!strcmp(kernel, TSR_ATTENTION_DECODE_COMBINE)) {
         b = attention_decode_combine_config(target, dt, head_dim);
     } else if (!strcmp(kernel, TSR_ATTENTION_BWD_DKDV)) {
@@ -97,11 +109,13 @@ static int make_defines(Defines *x, const char *kernel, const char *target, DTyp
         x->defs[n++] = (tsr_define){ "OT", features ? "f16" : "bf16" };
         x->defs[n++] = (tsr_define){ "WIDEN", widen ? "true" : "false" };
     }
-    if (ext) {
-        static const char *const flags[] = { "LOCAL", "SOFTCAP", "ALIBI", "VARLEN" };
-        for (int i = 0; i < 4; i++)
-            x->defs[n++] = (tsr_define){ flags[i], features & (1u << i) ? "true" : "false" };
+    if (!strcmp(kernel, TSR_ATTENTION_BWD_DKDV) && features) {
+        x->defs[n++] = (tsr_define){ "WANT_DK", features == DKDV_ONLY_DV ? "false" : "true" };
+        x->defs[n++] = (tsr_define){ "WANT_DV", features == DKDV_ONLY_DK ? "false" : "true" };
     }
+    static const char *const flags[] = { "LOCAL", "SOFTCAP", "ALIBI", "VARLEN" };
+    for (int i = 0; i < nflags; i++)
+        x->defs[n++] = (tsr_define){ flags[i], flag_features & (1u << i) ? "true" : "false" };
     return n;
 }
 
@@ -391,13 +405,16 @@ static int auto_splits(int64_t programs, int64_t max_pages)
     return want < 1 ? 1 : want > 256 ? 256 : (int)want;
 }
 
-/* The decoding options' own checks, before the tensors'. */
+/* The decoding options' own checks, before the tensors' (the window,
+ * soft-cap and ALiBi options are check_options'). */
 static tsr_status check_decode_options(tsr_context *ctx, const tsr_attention_options *op)
 {
     const char *fn = "tsr_attention_forward_ex";
-    if (op->local || op->softcap > 0 || op->alibi_slopes || op->cu_seqlens_q)
+    if (op->cu_seqlens_q || op->cu_seqlens_k)
         return rt_fail(ctx, TSR_ERR_UNSUPPORTED,
-                       "%s: decoding from a paged cache takes no window, soft-cap, ALiBi or cu_seqlens", fn);
+                       "%s: decoding from a paged cache takes no cu_seqlens (cache_seqlens gives each sequence's "
+                       "keys; every sequence has q's Sq new tokens)",
+                       fn);
     if (!op->cache_seqlens)
         return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "%s: a block_table needs cache_seqlens", fn);
     if (op->num_splits < 0)
@@ -435,7 +452,7 @@ static tsr_status decode(tsr_context *ctx, const DLTensor *q, const DLTensor *k,
     int splits = op->num_splits ? op->num_splits : auto_splits(B * hkv * row_blocks, bt->shape[1]);
     tsr_kernel *ks, *kc;
     tsr_status s = specialization(ctx, TSR_ATTENTION_DECODE_SPLIT, dt, head_dim, op->causal != 0,
-                                  (unsigned)blk.bm | (unsigned)blk.bn << 8, &ks);
+                                  (unsigned)blk.bm | (unsigned)blk.bn << 8 | features_of(op) << 16, &ks);
     if (s == TSR_OK)
         s = specialization(ctx, TSR_ATTENTION_DECODE_COMBINE, dt, head_dim, false, 0, &kc);
     if (s != TSR_OK)
@@ -458,14 +475,17 @@ static tsr_status decode(tsr_context *ctx, const DLTensor *q, const DLTensor *k,
     lpart.ndim = 3;
     lpart.shape = lshape;
     lpart.byte_offset = sizeof(float) * ((n_out + 3) / 4 * 4); /* 16-byte aligned */
-    static const char *const sp[] = { "Q", "KC", "VC", "BT", "SeqK", "OP", "LP" };
-    const DLTensor *st[] = { &gq, k, v, bt, sk, &opart, &lpart };
-    static const char *const snames[] = { "scale", "sq" };
-    double sv[2] = { scale, (double)sq };
-    Scalars ssc = { snames, sv, 2 }, none = { NULL, NULL, 0 };
+    int64_t eshape;
+    DLTensor slopes = op->alibi_slopes ? *op->alibi_slopes : empty_like(lse, kDLFloat, 32, &eshape);
+    static const char *const sp[] = { "Q", "KC", "VC", "BT", "SeqK", "Slopes", "OP", "LP" };
+    const DLTensor *st[] = { &gq, k, v, bt, sk, &slopes, &opart, &lpart };
+    static const char *const snames[] = { "scale", "sq", "wl", "wr", "cap" };
+    double sv[5] = { scale, (double)sq, extent(op->local, op->window_left), extent(op->local, op->window_right),
+                     op->softcap };
+    Scalars ssc = { snames, sv, 5 }, none = { NULL, NULL, 0 };
     static const char *const cp[] = { "OP", "LP", "O", "LSE" };
     const DLTensor *ct[] = { &opart, &lpart, &go, &gl };
-    s = launch(ctx, ks, sp, st, 7, &ssc, stream);
+    s = launch(ctx, ks, sp, st, 8, &ssc, stream);
     if (s == TSR_OK)
         s = launch(ctx, kc, cp, ct, 4, &none, stream);
     if (s != TSR_OK) { /* keep the first failure's message */
@@ -549,7 +569,8 @@ tsr_status tsr_attention_forward_ex(tsr_context *ctx, const DLTensor *q, const D
     if (given.block_table) { /* decoding: k and v are the paged cache [pages, P, Hkv, D] */
         if ((s = check_decode_options(ctx, &given)) != TSR_OK)
             return s;
-        if ((s = check_args(ctx, "tsr_attention_forward_ex", ts, names, 5, 4, 4, 2, false, &dt)) != TSR_OK)
+        if ((s = check_args(ctx, "tsr_attention_forward_ex", ts, names, 5, 4, 4, 2, false, &dt)) != TSR_OK ||
+            (s = check_options(ctx, &given, q->shape[1])) != TSR_OK)
             return s;
         float sc = given.scale != 0 ? given.scale : (float)(1.0 / sqrt((double)q->shape[3]));
         return decode(ctx, q, k, v, o, lse, &given, dt, sc, stream);
@@ -607,9 +628,14 @@ tsr_status tsr_attention_backward(tsr_context *ctx, const DLTensor *q, const DLT
         return s;
     int head_dim = (int)q->shape[3];
     bool c = causal != 0;
-    tsr_kernel *pre, *dkdv, *dqk;
+    /* dkdv[1] is the dV launch where the config splits the kernel, else NULL */
+    tsr_kernel *pre, *dkdv[2] = { NULL, NULL }, *dqk;
+    bool split = attention_bwd_config(tsr_context_default_target(ctx), dt, head_dim, c).dkdv_split;
     if ((s = specialization(ctx, TSR_ATTENTION_BWD_PRE, dt, head_dim, c, 0, &pre)) != TSR_OK ||
-        (s = specialization(ctx, TSR_ATTENTION_BWD_DKDV, dt, head_dim, c, 0, &dkdv)) != TSR_OK ||
+        (s = specialization(ctx, TSR_ATTENTION_BWD_DKDV, dt, head_dim, c, split ? DKDV_ONLY_DK : 0, &dkdv[0])) !=
+            TSR_OK ||
+        (split && (s = specialization(ctx, TSR_ATTENTION_BWD_DKDV, dt, head_dim, c, DKDV_ONLY_DV, &dkdv[1])) !=
+                      TSR_OK) ||
         (s = specialization(ctx, TSR_ATTENTION_BWD_DQ, dt, head_dim, c, 0, &dqk)) != TSR_OK)
         return s;
 
@@ -641,7 +667,9 @@ tsr_status tsr_attention_backward(tsr_context *ctx, const DLTensor *q, const DLT
     Scalars none = { NULL, NULL, 0 }, with_scale = { scale_name, sv, 1 };
     s = launch(ctx, pre, pre_params, pre_ts, 3, &none, stream);
     if (s == TSR_OK)
-        s = launch(ctx, dkdv, dkdv_params, dkdv_ts, 8, &with_scale, stream);
+        s = launch(ctx, dkdv[0], dkdv_params, dkdv_ts, 8, &with_scale, stream);
+    if (s == TSR_OK && dkdv[1])
+        s = launch(ctx, dkdv[1], dkdv_params, dkdv_ts, 8, &with_scale, stream);
     if (s == TSR_OK)
         s = launch(ctx, dqk, dq_params, dq_ts, 7, &with_scale, stream);
     /* On cuda tsr_free waits for the launches that use the workspace. Keep

@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-/* Each variant compiled for the default target (sm_90a: the dQ kernels
- * and D=64's dK/dV kernel on wgmma) and for sm_80 (mma.sync), each with its
- * own blocks. In the quick subset sm_80 leaves out the (1, 1) pair. */
+/* Each variant compiled for the default target (sm_90a: every dot on
+ * wgmma, D=256's dK/dV kernel in two launches) and for sm_80 (mma.sync),
+ * each with its own blocks. In the quick subset sm_80 leaves out the (1, 1) pair. */
 static void check_variant(DType dt, int D, bool causal)
 {
     const char *targets[] = { target_default()->name, "sm_80" };
@@ -36,7 +36,7 @@ static void check_variant(DType dt, int D, bool causal)
             o.target = targets[t];
             o.host_threads = 2;
             o.check_races = o.check_uninit = plan.check_races;
-            AttnBwdKernelRun r = { &k, attn_run_emu, &o };
+            AttnBwdKernelRun r = { &k, attn_run_emu_hopper, &o };
             uint64_t seed = 4000 + (uint64_t)i * 7 + (uint64_t)D + (uint64_t)t;
             AttnBwdErrors e = attn_bwd_check_run(dt, s, seed, plan.repeat, attn_bwd_run_kernels, &r);
             char what[32];

@@ -96,7 +96,7 @@ static void check_case(const Feature *f, const Variant *v, uint64_t seed)
     for (int t = 0; t < 3; t++) {
         if (f->local && f->wl >= 0 && !f->varlen)
             c.nan_skipped_blocks = attention_ext_config(targets[t], v->dt, v->D, v->causal, false).bn;
-        TirModule *m = attn_ext_compile(targets[t], v->dt, &c, 0, 0);
+        TirModule *m = attn_ext_compile(targets[t], v->dt, &c);
         TirFunc *fn = module_func(m, "attention_fwd_ext");
         EmuRunOptions o = { 0 };
         o.target = targets[t];
@@ -104,7 +104,7 @@ static void check_case(const Feature *f, const Variant *v, uint64_t seed)
         o.check_races = o.check_uninit = true;
         char what[64];
         snprintf(what, sizeof what, "%s [%s]", t ? targets[t] : "interp", f->name);
-        AttnErrors e = attn_ext_check_run(fn, v->dt, &c, seed, t ? attn_run_emu : attn_run_interp, t ? &o : NULL);
+        AttnErrors e = attn_ext_check_run(fn, v->dt, &c, seed, t ? attn_run_emu_hopper : attn_run_interp, t ? &o : NULL);
         attn_ext_check_assert(&e, v->dt, &c, what);
         tir_module_free(m);
     }

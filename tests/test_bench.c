@@ -86,7 +86,7 @@ static void options(void **state)
         "--sq 100",     "--sq 1 --sk 2 --seqlen 4", "--heads 6 --kv-heads 4", "--causal maybe", "--reps 0",
         "--pass sideways", "--window 3", "--window 1,2,3", "--window -2,0", "--softcap 0", "--softcap -1",
         "--varlen 1,-1", "--varlen 4 --seqlen 4", "--varlen 4 --batch 2", "--paged 0", "--splits 2",
-        "--paged 16 --window 1,1", "--paged 16 --varlen 3", "--paged 16 --splits 0",
+        "--paged 16 --varlen 3", "--paged 16 --splits 0",
         "--dtype e4m3 --window 1,1", "--dtype f16,e5m2 --paged 16", "--dtype i8",
         "--bogus",      "--json",       "stray",
     };
@@ -491,6 +491,14 @@ static void run_features(void **state)
     assert_string_equal(run.features, "paged 24, splits 3");
     assert_true(r[0].tessera.pass && r[0].all_rows && r[0].rows_checked == 2 * 8 * 3);
     assert_int_equal(bench_exit_status(r, n), 0);
+    free(r);
+    /* The same with a window, soft-capping and ALiBi. */
+    n = run_small(TSR_DEVICE_INTERP,
+                  "--d 64 --heads 8 --kv-heads 2 --batch 2 --dtype bf16 --causal yes --reps 1 --sq 3 --sk 100 "
+                  "--paged 24 --splits 3 --window 30,0 --softcap 5 --alibi --pass fwd",
+                  false, &r, &run);
+    assert_int_equal(n, 1);
+    assert_true(r[0].tessera.pass && r[0].all_rows && r[0].rows_checked == 2 * 8 * 3);
     free(r);
 }
 

@@ -213,10 +213,25 @@ static void attention_fp8_variants(void **state)
             }
 }
 
+/* The PTX of `what` has its dots on the target's tensor cores: on sm_90a
+ * wgmma only (no mma.sync) and its copies by TMA, elsewhere mma.sync. */
+static void assert_tensor_cores(const char *ptx, const char *target, const char *what)
+{
+    if (strcmp(target, "sm_90a")) {
+        if (!strstr(ptx, "mma.sync.aligned.m16n8k16.row.col.f32"))
+            fail_msg("%s: no mma.sync in the PTX", what);
+        return;
+    }
+    if (!strstr(ptx, "wgmma.mma_async.sync.aligned.m64n") || strstr(ptx, "mma.sync"))
+        fail_msg("%s: not every dot on wgmma", what);
+    if (!strstr(ptx, "cp.async.bulk.tensor"))
+        fail_msg("%s: no TMA copy", what);
+}
+
 /* kernels/attention_ext.tsr with each group of its features on, for every
  * head dim and both targets, with the blocks of attention_ext_config:
- * tensor-core dots (wgmma on sm_90a when a block has 64 rows), no local
- * memory, no spills. */
+ * tensor-core dots (wgmma alone on sm_90a, with a producer warpgroup
+ * unless packed), no local memory, no spills. */
 static void attention_ext_variants(void **state)
 {
     (void)state;
@@ -232,23 +247,25 @@ static void attention_ext_variants(void **state)
             for (size_t k = 0; k < sizeof sets / sizeof sets[0]; k++) {
                 AttnConfig cfg = attention_ext_config(targets[t], DT_BF16, dims[d], !strcmp(sets[k][0], "true"),
                                                       !strcmp(sets[k][4], "true"));
-                char bm[16], bn[16], dbuf[16];
+                char bm[16], bn[16], dbuf[16], w[16];
                 snprintf(bm, sizeof bm, "%d", cfg.bm);
                 snprintf(bn, sizeof bn, "%d", cfg.bn);
                 snprintf(dbuf, sizeof dbuf, "%d", dims[d]);
-                Define defs[9] = { { "T", "bf16" }, { "D", dbuf }, { "BM", bm }, { "BN", bn } };
+                snprintf(w, sizeof w, "%d", cfg.warps);
+                Define defs[10] = { { "T", "bf16" }, { "D", dbuf }, { "BM", bm }, { "BN", bn }, { "W", w } };
                 for (int i = 0; i < 5; i++)
-                    defs[4 + i] = (Define){ names[i], sets[k][i] };
-                TirModule *m = compile_file_or_fail("kernels/attention_ext.tsr", defs, 9);
+                    defs[5 + i] = (Define){ names[i], sets[k][i] };
+                TirModule *m = compile_file_or_fail("kernels/attention_ext.tsr", defs, 10);
                 char *ptx = ptx_of(module_func(m, "attention_fwd_ext"), targets[t]);
-                bool wgmma = !strcmp(targets[t], "sm_90a") && cfg.bm >= 64;
-                const char *mma = wgmma ? "wgmma.mma_async.sync.aligned.m64n" : "mma.sync.aligned.m16n8k16.row.col.f32";
                 char what[160];
-                snprintf(what, sizeof what, "attention_ext %s bf16 D=%d BM=%s BN=%s CAUSAL=%s LOCAL=%s SOFTCAP=%s "
-                         "ALIBI=%s VARLEN=%s", targets[t], dims[d], bm, bn, sets[k][0], sets[k][1], sets[k][2],
-                         sets[k][3], sets[k][4]);
-                if (!strstr(ptx, mma))
-                    fail_msg("%s: no %s in the PTX", what, mma);
+                snprintf(what, sizeof what, "attention_ext %s bf16 D=%d BM=%s BN=%s W=%s CAUSAL=%s LOCAL=%s "
+                         "SOFTCAP=%s ALIBI=%s VARLEN=%s", targets[t], dims[d], bm, bn, w, sets[k][0], sets[k][1],
+                         sets[k][2], sets[k][3], sets[k][4]);
+                assert_tensor_cores(ptx, targets[t], what);
+                /* a producer warpgroup on sm_90a but for packed batches (their key offsets are loads) */
+                bool packed = !strcmp(sets[k][4], "true");
+                if (!strcmp(targets[t], "sm_90a") && !strstr(ptx, "setmaxnreg.dec") != packed)
+                    fail_msg("%s: %s", what, packed ? "a producer warpgroup" : "no producer warpgroup");
                 assert_assembles_clean(ptx, targets[t], what);
                 free(ptx);
                 tir_module_free(m);
@@ -258,8 +275,9 @@ static void attention_ext_variants(void **state)
 /* kernels/attention_decode.tsr's two kernels with the blocks of
  * attention_decode_config and attention_decode_combine_config, for every
  * head dim, packed row counts of 1, 16 and 64 (a GQA group of 4 x Sq 16)
- * and pages of 7, 16 and 256 keys, on both targets: tensor-core dots (the
- * split kernel), no local memory, no spills. */
+ * and pages of 7, 16 and 256 keys (window, soft-cap and ALiBi on for 1
+ * and 64 rows), on both targets: tensor-core dots (the
+ * split kernel; wgmma alone and TMA on sm_90a), no local memory, no spills. */
 static void attention_decode_variants(void **state)
 {
     (void)state;
@@ -276,16 +294,19 @@ static void attention_decode_variants(void **state)
                 snprintf(bn, sizeof bn, "%d", b.bn);
                 snprintf(w, sizeof w, "%d", b.warps);
                 snprintf(dbuf, sizeof dbuf, "%d", dims[d]);
-                Define defs[6] = { { "T", "f16" }, { "D", dbuf }, { "BM", bm }, { "W", w }, { "BN", bn },
-                                   { "CAUSAL", "true" } };
-                TirModule *m = compile_file_or_fail("kernels/attention_decode.tsr", defs, split ? 6 : 4);
+                /* the split kernels with every feature on but for 16 packed rows */
+                const char *feat = split && k != 1 ? "true" : "false";
+                Define defs[9] = { { "T", "f16" },        { "D", dbuf },         { "BM", bm },
+                                   { "W", w },            { "BN", bn },          { "CAUSAL", "true" },
+                                   { "LOCAL", feat },     { "SOFTCAP", feat },   { "ALIBI", feat } };
+                TirModule *m = compile_file_or_fail("kernels/attention_decode.tsr", defs, split ? 9 : 4);
                 const char *name = split ? "attention_decode_split" : "attention_decode_combine";
                 char *ptx = ptx_of(module_func(m, name), targets[t]);
                 char what[160];
-                snprintf(what, sizeof what, "%s %s f16 D=%d BM=%s BN=%s W=%s", name, targets[t], dims[d], bm,
-                         split ? bn : "-", w);
-                if (split && !strstr(ptx, "mma.sync.aligned.m16n8k16.row.col.f32") && !strstr(ptx, "wgmma.mma_async"))
-                    fail_msg("%s: no tensor-core dot in the PTX", what);
+                snprintf(what, sizeof what, "%s %s f16 D=%d BM=%s BN=%s W=%s features=%s", name, targets[t],
+                         dims[d], bm, split ? bn : "-", w, feat);
+                if (split)
+                    assert_tensor_cores(ptx, targets[t], what);
                 assert_assembles_clean(ptx, targets[t], what);
                 free(ptx);
                 tir_module_free(m);
@@ -329,12 +350,15 @@ static void attention_backward_variants(void **state)
             for (size_t k = 0; k < 2; k++)
                 for (int causal = 0; causal < 2; causal++) {
                     AttnBwdKernels kk = attn_bwd_compile(targets[t], dts[k], dims[d], causal);
-                    TirFunc *fs[3] = { kk.pre, kk.dkdv, kk.dq };
-                    /* On sm_90a the dQ kernels and the D=64 dK/dV kernel on wgmma (attention_config.c) */
+                    TirFunc *fs[4] = { kk.pre, kk.dkdv, kk.dq, kk.dv };
+                    /* On sm_90a every dot on wgmma (attention_config.c), the D=256 dK/dV kernel in
+                     * two launches */
                     bool hopper = !strcmp(targets[t], "sm_90a");
-                    bool wgmma[3] = { false, hopper && dims[d] == 64, hopper };
-                    for (int i = causal ? 1 : 0; i < 3; i++) /* the preprocessing has no mask */
-                        backward_kernel_clean(fs[i], targets[t], dts[k], dims[d], causal, wgmma[i]);
+                    if (hopper && dims[d] == 256 && !kk.dv)
+                        fail_msg("attention_bwd_dkdv sm_90a D=256: not split into dK and dV launches");
+                    for (int i = causal ? 1 : 0; i < 4; i++) /* the preprocessing has no mask */
+                        if (fs[i])
+                            backward_kernel_clean(fs[i], targets[t], dts[k], dims[d], causal, hopper && i);
                     attn_bwd_free(&kk);
                 }
 }

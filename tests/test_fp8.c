@@ -453,7 +453,7 @@ static void sm80_refuses(const char *src, const char *want_ptx, const char *want
     Source s = { "t.tsr", src, strlen(src) };
     static const char *const targets[] = { "sm_80", "sm_89", "sm_90", "sm_90a" };
     for (int t = 0; t < 4; t++) {
-        CodegenOptions o = { targets[t], true, 0, 0, false, false };
+        CodegenOptions o = { .target = targets[t], .assume_aligned = true };
         CodegenResult r;
         Diag diag;
         diag_init(&diag, &s);

@@ -382,9 +382,9 @@ typedef struct {
 static bool run_api_decode(const AttnDecodeCase *c, AttnDecodeTensors *t, void *arg, StrBuf *err)
 {
     DecodeRunner *r = arg;
-    HostTensor *h[7] = { &t->q, &t->kc, &t->vc, &t->o, &t->lse, &t->bt, &t->seqk };
-    DevTensor d[7];
-    for (int i = 0; i < 7; i++)
+    HostTensor *h[8] = { &t->q, &t->kc, &t->vc, &t->o, &t->lse, &t->bt, &t->seqk, &t->slopes };
+    DevTensor d[8];
+    for (int i = 0; i < 8; i++)
         dev_upload(r->ctx, h[i], &d[i]);
     tsr_attention_options o;
     tsr_attention_options_init(&o);
@@ -393,6 +393,11 @@ static bool run_api_decode(const AttnDecodeCase *c, AttnDecodeTensors *t, void *
     o.block_table = &d[5].t;
     o.cache_seqlens = &d[6].t;
     o.num_splits = r->splits;
+    o.local = c->f.local;
+    o.window_left = c->f.window_left;
+    o.window_right = c->f.window_right;
+    o.softcap = (float)c->f.softcap;
+    o.alibi_slopes = c->alibi ? &d[7].t : NULL;
     tsr_status s = tsr_attention_forward_ex(r->ctx, &d[0].t, &d[1].t, &d[2].t, &d[3].t, &d[4].t, &o, NULL);
     if (s == TSR_OK)
         s = tsr_stream_synchronize(r->ctx, NULL);
@@ -400,21 +405,27 @@ static bool run_api_decode(const AttnDecodeCase *c, AttnDecodeTensors *t, void *
         sb_printf(err, "%s: %s", tsr_status_name(s), tsr_context_error(r->ctx));
     dev_download(r->ctx, &d[3], &t->o);
     dev_download(r->ctx, &d[4], &t->lse);
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 8; i++)
         dev_free(r->ctx, &d[i]);
     return s == TSR_OK;
 }
 
 /* Decoding through the API on interp and emu: GQA 4 with Sq 3 and a page
- * that does not divide the lengths, given splits and the library's. */
+ * that does not divide the lengths, given splits and the library's, then
+ * with a window, soft-capping and ALiBi. */
 static void forward_ex_decode(void **state)
 {
     (void)state;
     static const int seqk[] = { 45, 0, 130 };
     for (int k = 0; k < 2; k++) {
         DecodeRunner r = { suite_context(k ? TSR_DEVICE_EMU : TSR_DEVICE_INTERP), 0 };
-        for (int splits = 0; splits <= 3; splits += 3) {
-            AttnDecodeCase c = { 3, 8, 2, 3, k ? 128 : 64, true, 24, splits ? splits : 1, seqk };
+        for (int splits = 0; splits <= 6; splits += 3) {
+            AttnDecodeCase c = { 3, 8, 2, 3, k ? 128 : 64, true, 24, splits ? splits : 1, seqk, { 0 }, false };
+            if (splits == 6) { /* the features */
+                AttnFeatures f = { true, 30, 0, 4.0, NULL };
+                c.f = f;
+                c.alibi = true;
+            }
             r.splits = splits;
             AttnErrors e = attn_decode_check_with(k ? DT_BF16 : DT_F16, &c, 77 + (uint64_t)splits, run_api_decode, &r);
             attn_decode_check_assert(&e, k ? DT_BF16 : DT_F16, &c, "tsr_attention_forward_ex (block_table)");
@@ -454,8 +465,7 @@ static void forward_ex_errors(void **state)
     o.cu_seqlens_k = &cu;
     assert_int_equal(tsr_attention_forward_ex(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, &o, NULL), TSR_ERR_LAUNCH);
     assert_non_null(strstr(tsr_context_error(ctx), "tensor 'q' must have 3 dimensions [total, H, D]"));
-    /* Decoding: a block table needs the lengths, and takes none of the
-     * other features. */
+    /* Decoding: a block table needs the lengths, and takes no cu_seqlens. */
     o.cu_seqlens_q = o.cu_seqlens_k = NULL;
     int64_t bts[2] = { 1, 2 };
     DLTensor table = { a.mem, { kDLCPU, 0 }, 2, i32, bts, NULL, 0 };
@@ -464,10 +474,10 @@ static void forward_ex_errors(void **state)
                      TSR_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(tsr_context_error(ctx), "a block_table needs cache_seqlens"));
     o.cache_seqlens = &cu;
-    o.softcap = 2;
+    o.cu_seqlens_q = o.cu_seqlens_k = &cu;
     assert_int_equal(tsr_attention_forward_ex(ctx, &a.q, &a.k, &a.v, &a.o, &a.lse, &o, NULL), TSR_ERR_UNSUPPORTED);
-    assert_non_null(strstr(tsr_context_error(ctx), "decoding from a paged cache takes no window"));
-    o.softcap = 0;
+    assert_non_null(strstr(tsr_context_error(ctx), "decoding from a paged cache takes no cu_seqlens"));
+    o.cu_seqlens_q = o.cu_seqlens_k = NULL;
     o.block_table = o.cache_seqlens = NULL;
     /* A struct from a newer version with a field set that this one does
      * not know; one older than the first is refused too. */

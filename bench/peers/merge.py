@@ -15,7 +15,17 @@ import sys
 ORDER = ["tessera", "reference", "torch-flash", "torch-cudnn", "jax-mgpu"]
 COLORS = {"tessera": "#1f77b4", "reference": "#ff7f0e", "torch-flash": "#2ca02c", "torch-cudnn": "#d62728",
           "jax-mgpu": "#9467bd"}
-KEY = ("dtype", "causal", "D", "B", "Hq", "Hkv", "Sq", "Sk")
+KEY = ("direction", "dtype", "causal", "D", "B", "Hq", "Hkv", "Sq", "Sk")
+
+
+def key_of(r):
+    """A result's configuration; one without "direction" is a forward one."""
+    return tuple(r.get(k, "fwd") if k == "direction" else r[k] for k in KEY)
+
+
+def panel_of(r):
+    """(direction, causal): one row of the plot's panels"""
+    return (r.get("direction", "fwd"), bool(r["causal"]))
 
 
 def load(paths):
@@ -54,7 +64,7 @@ def table(runs, results):
     impls = impls_of(results)
     by_key = {}
     for r in results:
-        by_key.setdefault(tuple(r[k] for k in KEY), {})[r["impl"]] = r
+        by_key.setdefault(key_of(r), {})[r["impl"]] = r
     lines = []
     for path, data in runs:
         dev = data.get("device", {})
@@ -63,15 +73,15 @@ def table(runs, results):
     cpu = any(d.get("device", {}).get("cpu_times") for _, d in runs)
     lines.append(f"TFLOP/s at the median time ({'CPU times: not GPU speed' if cpu else 'GPU'}); "
                  "'!' marks a failed correctness check, 'refused' a shape the library does not take")
-    head = f"{'dtype':5} {'causal':6} {'D':>4} {'B':>5} {'H':>4} {'Hkv':>4} {'Sq':>6} {'Sk':>6} |"
+    head = f"{'pass':4} {'dtype':5} {'causal':6} {'D':>4} {'B':>5} {'H':>4} {'Hkv':>4} {'Sq':>6} {'Sk':>6} |"
     head += "".join(f" {i:>12}" for i in impls)
     head += " | tessera/best peer"
     lines += ["", head, "-" * len(head)]
     peers = [i for i in impls if i not in ("tessera", "reference")]
     for key in by_key:
         row = by_key[key]
-        dt, causal, d, b, h, hkv, sq, sk = key
-        line = f"{dt:5} {'yes' if causal else 'no':6} {d:>4} {b:>5} {h:>4} {hkv:>4} {sq:>6} {sk:>6} |"
+        direction, dt, causal, d, b, h, hkv, sq, sk = key
+        line = f"{direction:4} {dt:5} {'yes' if causal else 'no':6} {d:>4} {b:>5} {h:>4} {hkv:>4} {sq:>6} {sk:>6} |"
         line += "".join(f" {cell(row.get(i)):>12}" for i in impls)
         best = max((row[p]["tflops"] for p in peers if p in row and row[p].get("ran")), default=None)
         t = row.get("tessera")
@@ -82,7 +92,7 @@ def table(runs, results):
 
 def svg(results, title):
     dims = sorted({r["D"] for r in results})
-    masks = sorted({bool(r["causal"]) for r in results})
+    masks = sorted({panel_of(r) for r in results})
     seqs = sorted({r["Sq"] for r in results})
     impls = impls_of(results)
     dtypes = sorted({r["dtype"] for r in results}, key=lambda d: d != "f16")
@@ -99,10 +109,11 @@ def svg(results, title):
         dash = ' stroke-dasharray="5,3"' if dt != "f16" else ""
         out.append(f'<line x1="{x}" y1="{y}" x2="{x + 24}" y2="{y}" stroke="{COLORS.get(impl, "#555")}" '
                    f'stroke-width="2"{dash}/><text x="{x + 28}" y="{y + 4}">{esc(impl)} {dt}</text>')
-    for mi, causal in enumerate(masks):
+    for mi, (direction, causal) in enumerate(masks):
         for di, d in enumerate(dims):
             x0, y0 = L + di * (W + G), T + mi * (H + G + 20)
-            out.append(f'<text x="{x0}" y="{y0 - 6}">D = {d}, {"causal" if causal else "not causal"}</text>')
+            out.append(f'<text x="{x0}" y="{y0 - 6}">{"backward" if direction == "bwd" else "forward"}, D = {d}, '
+                       f'{"causal" if causal else "not causal"}</text>')
             out.append(f'<rect x="{x0}" y="{y0}" width="{W}" height="{H}" fill="none" stroke="#888"/>')
             for g in range(5):
                 y = y0 + H - H * g / 4
@@ -120,7 +131,8 @@ def svg(results, title):
                 for dt in dtypes:
                     pts = []
                     for r in results:
-                        if (r["impl"], r["dtype"], r["D"], bool(r["causal"])) == (impl, dt, d, causal) and r.get("ran"):
+                        if ((r["impl"], r["dtype"], r["D"]) == (impl, dt, d) and panel_of(r) == (direction, causal)
+                                and r.get("ran")):
                             x = x0 + W * (seqs.index(r["Sq"]) + 0.5) / len(seqs)
                             pts.append((x, y0 + H - H * r["tflops"] / ymax))
                     pts.sort()
@@ -152,7 +164,9 @@ def main():
     if args.plot:
         names = {d.get("device", {}).get("name", "?") for _, d in runs} - {"unknown"}
         cpu = any(d.get("device", {}).get("cpu_times") for _, d in runs)
-        title = f"Attention forward on {', '.join(sorted(names))}" + (" (CPU times, not GPU speed)" if cpu else "")
+        passes = sorted({r.get("direction", "fwd") for r in results})
+        what = " and ".join({"fwd": "forward", "bwd": "backward"}.get(p, p) for p in passes)
+        title = f"Attention {what} on {', '.join(sorted(names))}" + (" (CPU times, not GPU speed)" if cpu else "")
         with open(args.plot, "w") as f:
             f.write(svg(results, title))
     return 0

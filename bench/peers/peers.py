@@ -24,7 +24,16 @@ warm-up, the L2 cache flushed before each run, the median of --reps runs
 A backend that is missing or refuses a shape is reported and skipped, never a
 crash. Needs only the standard library, plus torch and jax where present.
 
+--pass bwd (or a --like file's "direction": "bwd" results) times the backward
+pass as tessera-bench does (FLOPs 2.5x the forward's): torch's through
+torch.autograd.grad of the backend's output, retained graph, the forward run
+once before; JAX's through the jitted pullback of jax.vjp. Each is checked
+against float64 autograd gradients of the first batch element's first
+key/value head and its query heads, where that problem is small enough. The
+backward takes no features (neither does tsr_attention_backward).
+
   python3 bench/peers/peers.py --like bench.json --json peers.json
+  python3 bench/peers/peers.py --like bench.json --like bench-bwd.json --json peers.json
   python3 bench/peers/peers.py --d 64,128 --seqlen 1024,4096 --json peers.json
 """
 import argparse
@@ -58,6 +67,14 @@ def first_line(e):
 def default_configs(args):
     """FlashAttention's shapes, as tessera-bench makes them on a GPU."""
     configs = []
+    directions = {"fwd": ["fwd"], "bwd": ["bwd"], "both": ["fwd", "bwd"]}[args.pass_]
+    for direction in directions:
+        configs += [dict(c, direction=direction) for c in dense_configs(args)]
+    return configs
+
+
+def dense_configs(args):
+    configs = []
     for dt in args.dtype.split(","):
         for causal in {"no": [False], "yes": [True], "both": [False, True]}[args.causal]:
             for d in [int(x) for x in args.d.split(",")]:
@@ -68,16 +85,21 @@ def default_configs(args):
     return configs
 
 
-def configs_like(path):
-    """The configurations of a tessera-bench JSON file, in its order."""
-    with open(path) as f:
-        data = json.load(f)
+CONFIG_KEYS = ("dtype", "B", "Hq", "Hkv", "Sq", "Sk", "D", "causal", "direction")
+
+
+def configs_like(paths):
+    """The configurations of tessera-bench JSON files, in their order (a
+    result without "direction" is a forward one)."""
     seen, configs = set(), []
-    for r in data.get("results", []):
-        key = tuple(r[k] for k in ("dtype", "B", "Hq", "Hkv", "Sq", "Sk", "D", "causal"))
-        if key not in seen:
-            seen.add(key)
-            configs.append(dict(zip(("dtype", "B", "Hq", "Hkv", "Sq", "Sk", "D", "causal"), key)))
+    for path in paths:
+        with open(path) as f:
+            data = json.load(f)
+        for r in data.get("results", []):
+            key = tuple(r.get(k, "fwd") if k == "direction" else r[k] for k in CONFIG_KEYS)
+            if key not in seen:
+                seen.add(key)
+                configs.append(dict(zip(CONFIG_KEYS, key)))
     return configs
 
 
@@ -135,6 +157,11 @@ def visible(c, r, sq, sk):
 
 
 def flops(c):
+    """FLOPs of the pass: the backward's are 2.5x the forward's (tessera-bench's rule)."""
+    return forward_flops(c) * (2.5 if c.get("direction") == "bwd" else 1.0)
+
+
+def forward_flops(c):
     if FEATURES["window"] is not None or FEATURES["varlen"] is not None:
         pairs = sum(max(0, hi - lo) for _, n in sequences(c)
                     for lo, hi in (visible(c, r, n, n if FEATURES["varlen"] is not None else c["Sk"])
@@ -199,6 +226,24 @@ class Torch:
         def fn():
             with self.sdpa_kernel(backend):
                 return F.scaled_dot_product_attention(q, k, v, **kw)
+        return fn
+
+    def backward(self, c, fwd, q, k, v, seed):
+        """The backward pass of the forward fwd (a function of q, k, v, run
+        once here): returns the function to time, which gives (dq, dk, dv)
+        of a fixed random dO."""
+        torch = self.torch
+        if features_on():
+            raise NotImplementedError("the backward takes no features (nor does tsr_attention_backward)")
+        for t in (q, k, v):
+            t.requires_grad_(True)
+        o = fwd()
+        g = torch.Generator(device="cuda").manual_seed(seed + 1)
+        do = torch.randn(o.shape, device="cuda", dtype=o.dtype, generator=g)
+
+        def fn():
+            return torch.autograd.grad(o, (q, k, v), do, retain_graph=True)
+        fn.dout = do
         return fn
 
     def call_flex(self, c, q, k, v):
@@ -304,6 +349,37 @@ def reference_rows(torch, c, q, k, v, rows):
     return torch.stack(out)
 
 
+# The float64 check of a backward covers one key/value head of batch element
+# 0 and its query heads when group * Sq * Sk is at most this.
+BWD_CHECK_ELEMENTS = 1 << 26
+
+
+def reference_grads(torch, c, q, k, v, do):
+    """float64 autograd gradients (dq of the group's query heads, dk and dv
+    of key/value head 0) of batch element 0, or None when too large."""
+    group = c["Hq"] // c["Hkv"]
+    if group * c["Sq"] * c["Sk"] > BWD_CHECK_ELEMENTS:
+        return None
+    qd = q[0, :group].detach().double().requires_grad_(True)
+    kd = k[0, 0].detach().double().requires_grad_(True)
+    vd = v[0, 0].detach().double().requires_grad_(True)
+    s = (qd @ kd.T) / math.sqrt(c["D"])                               # [group, Sq, Sk]
+    if c["causal"]:
+        rows = torch.arange(c["Sq"], device=s.device)[:, None]
+        cols = torch.arange(c["Sk"], device=s.device)[None, :]
+        s = s.masked_fill(cols > rows + c["Sk"] - c["Sq"], -math.inf)
+    p = torch.nan_to_num(torch.softmax(s, dim=-1), nan=0.0)           # rows that see no key: 0
+    o = p @ vd
+    return torch.autograd.grad(o, (qd, kd, vd), do[0, :group].double())
+
+
+def grads_error(c, got, ref):
+    """max |error| of dq, dk, dv against reference_grads' part."""
+    group = c["Hq"] // c["Hkv"]
+    parts = (got[0][0, :group], got[1][0, 0], got[2][0, 0])
+    return max((g.double() - r).abs().max().item() for g, r in zip(parts, ref))
+
+
 def sample_rows(c, n=32):
     rows = []
     if FEATURES["varlen"] is not None:
@@ -352,7 +428,9 @@ class Jax:
             kw["local_window_size"] = (left if left >= 0 else c["Sk"], 0 if c["causal"] else
                                        (right if right >= 0 else c["Sk"]))
         fn = self.jax.jit(lambda a, b, d: self.jax.nn.dot_product_attention(a, b, d, **kw))
-        return lambda: fn(qj, kj, vj)
+        call = lambda: fn(qj, kj, vj)  # noqa: E731
+        call.jax_fn, call.jax_args = fn, (qj, kj, vj)
+        return call
 
     def call(self, c, q, k, v):
         """attention_mgpu on BSHD tensors; q pre-scaled (it applies no scale).
@@ -369,20 +447,69 @@ class Jax:
 
         def fn():
             return self.mgpu.attention(qj, kj, vj, config)
+        # The backward differentiates with respect to the unscaled q.
+        scale = 1.0 / math.sqrt(c["D"])
+        fn.jax_fn = lambda a, b, d: self.mgpu.attention((a * scale).astype(a.dtype), b, d, config)
+        fn.jax_args = (self.to_jax(jnp, c, q), kj, vj)
+        return fn
+
+    def backward(self, c, fwd, q, k, v, seed):
+        """The backward pass of fwd (call or call_cudnn's function): the
+        jitted pullback of jax.vjp at the same inputs and a fixed random dO,
+        returning (dq, dk, dv) as JAX [B, S, H, D] arrays."""
+        if features_on():
+            raise NotImplementedError("the backward takes no features (nor does tsr_attention_backward)")
+        jax = self.jax
+        o, pullback = jax.vjp(fwd.jax_fn, *fwd.jax_args)
+        do = jax.random.normal(jax.random.PRNGKey(seed + 1), o.shape, dtype=o.dtype)
+        pb = jax.jit(pullback)
+
+        def fn():
+            return pb(do)
+        fn.dout = do
         return fn
 
     def time(self, fn, reps, warmup):
+        ready = lambda x: self.jax.block_until_ready(x)  # noqa: E731 (arrays or tuples of them)
         for _ in range(warmup):
-            fn().block_until_ready()
+            ready(fn())
         times = []
         for _ in range(reps):
             t0 = time.perf_counter()
-            fn().block_until_ready()
+            ready(fn())
             times.append((time.perf_counter() - t0) * 1e3)
         return times
 
 
 # -------------------------------------------------------------------- main
+
+def to_torch(torch, which, x):
+    """A backend's output as a torch [B, H, S, D] tensor (JAX's come [B, S, H, D])."""
+    if which != "jax":
+        return x
+    import numpy as np
+    return torch.from_numpy(np.asarray(x, dtype=np.float32)).cuda().transpose(1, 2)
+
+
+def check_forward(torch, which, c, q, k, v, o):
+    """(max |error| on the sampled rows, rows checked)"""
+    o = to_torch(torch, which, o)
+    rows = sample_rows(c)
+    ref = reference_rows(torch, c, q, k, v, rows)
+    got = torch.stack([o[b, h, r].double() for b, h, r in rows])
+    return (got - ref).abs().max().item(), len(rows)
+
+
+def check_backward(torch, which, c, q, k, v, fn):
+    """(max |error| of dq, dk, dv of reference_grads' part, its query rows),
+    or (None, 0) when that part is too large to check."""
+    do = to_torch(torch, which, fn.dout)
+    ref = reference_grads(torch, c, q, k, v, do)
+    if ref is None:
+        return None, 0
+    got = [to_torch(torch, which, g) for g in fn()]
+    return grads_error(c, got, ref), c["Hq"] // c["Hkv"] * c["Sq"]
+
 
 def result(impl, c, **kw):
     r = dict(impl=impl, **c, flops=flops(c), ran=False, status="ok")
@@ -392,7 +519,10 @@ def result(impl, c, **kw):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--like", help="take the configurations of this tessera-bench JSON file")
+    ap.add_argument("--like", action="append", help="take the configurations of this tessera-bench JSON file "
+                    "(may be given more than once)")
+    ap.add_argument("--pass", dest="pass_", default="fwd", choices=["fwd", "bwd", "both"],
+                    help="without --like: forward, backward or both (default fwd)")
     ap.add_argument("--dtype", default="f16,bf16")
     ap.add_argument("--d", default="64,128,256")
     ap.add_argument("--seqlen", default="512,1024,2048,4096,8192,16384")
@@ -473,21 +603,19 @@ def main():
                 q, k, v = t.inputs(c, seed=1000 + i)
                 fn = (t.call(impl, c, q, k, v) if which == "torch" else
                       be.call_cudnn(c, q, k, v) if impl == "jax-cudnn" else be.call(c, q, k, v))
-                o = fn()
-                if which == "jax":
-                    import numpy as np
-                    o = t.torch.from_numpy(np.asarray(o, dtype=np.float32)).cuda().transpose(1, 2)
-                rows = sample_rows(c)
-                ref = reference_rows(t.torch, c, q, k, v, rows)
-                got = t.torch.stack([o[b, h, r].double() for b, h, r in rows])
-                err = (got - ref).abs().max().item()
+                if c.get("direction") == "bwd":
+                    fn = be.backward(c, fn, q, k, v, seed=1000 + i)
+                    err, checked = check_backward(t.torch, which, c, q, k, v, fn)
+                else:
+                    err, checked = check_forward(t.torch, which, c, q, k, v, fn())
                 times = be.time(fn, args.reps, args.warmup)
                 st = stats(times)
                 results.append(result(impl, c, ran=True, **st, tflops=flops(c) / (st["ms_median"] * 1e-3) / 1e12,
-                                      err=err, rows_checked=len(rows), all_rows=False,
+                                      err=err, rows_checked=checked, all_rows=False,
                                       **({"timer": "wall"} if which == "jax" else {})))
-                log(f"[{i + 1}/{len(configs)}] {impl} {c}: {st['ms_median']:.3f} ms, err {err:.2e}")
-                del q, k, v, o, fn
+                log(f"[{i + 1}/{len(configs)}] {impl} {c}: {st['ms_median']:.3f} ms, err "
+                    + (f"{err:.2e}" if err is not None else "not checked (too large for the float64 gradients)"))
+                del q, k, v, fn
             except Exception as e:
                 msg = first_line(e)
                 results.append(result(impl, c, status=f"refused: {msg}"))

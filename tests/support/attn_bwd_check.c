@@ -32,30 +32,37 @@ AttnBwdPlan attn_bwd_plan(DType dt, int D, bool causal, int pair)
     return p;
 }
 
+/* One of kernels/attention_bwd.tsr's compilations: the blocks b; want_dk
+ * and want_dv for the dK/dV kernel. */
+static TirModule *compile_bwd(DType dt, int D, bool causal, const AttnBlocks *b, bool want_dk, bool want_dv)
+{
+    char dbuf[16], bm[16], bn[16], w[16];
+    snprintf(dbuf, sizeof dbuf, "%d", D);
+    snprintf(bm, sizeof bm, "%d", b->bm);
+    snprintf(bn, sizeof bn, "%d", b->bn);
+    snprintf(w, sizeof w, "%d", b->warps);
+    Define defs[8] = { { "T", dtype_name(dt) }, { "D", dbuf }, { "CAUSAL", causal ? "true" : "false" },
+                       { "BM", bm }, { "BN", bn }, { "W", w }, { "WANT_DK", want_dk ? "true" : "false" },
+                       { "WANT_DV", want_dv ? "true" : "false" } };
+    return compile_file_or_fail("kernels/attention_bwd.tsr", defs, 8);
+}
+
 AttnBwdKernels attn_bwd_compile(const char *target, DType dt, int D, bool causal)
 {
     AttnBwdConfig cfg = attention_bwd_config(target, dt, D, causal);
-    /* The two kernels take different blocks: compile the file twice, once
-     * per set of defines, and take each kernel from its own module. The
-     * preprocessing kernel comes with the dQ one. */
+    /* The kernels take different blocks: compile the file once per set of
+     * defines, and take each kernel from its own module. The preprocessing
+     * kernel comes with the dQ one. */
     AttnBwdKernels k = { 0 };
-    const AttnBlocks *blocks[2] = { &cfg.dkdv, &cfg.dq };
-    TirModule *mods[2];
-    for (int i = 0; i < 2; i++) {
-        char dbuf[16], bm[16], bn[16], w[16];
-        snprintf(dbuf, sizeof dbuf, "%d", D);
-        snprintf(bm, sizeof bm, "%d", blocks[i]->bm);
-        snprintf(bn, sizeof bn, "%d", blocks[i]->bn);
-        snprintf(w, sizeof w, "%d", blocks[i]->warps);
-        Define defs[6] = { { "T", dtype_name(dt) }, { "D", dbuf }, { "CAUSAL", causal ? "true" : "false" },
-                           { "BM", bm }, { "BN", bn }, { "W", w } };
-        mods[i] = compile_file_or_fail("kernels/attention_bwd.tsr", defs, 6);
+    k.m = compile_bwd(dt, D, causal, &cfg.dq, true, true);
+    k.dq = module_func(k.m, "attention_bwd_dq");
+    k.pre = module_func(k.m, "attention_bwd_pre");
+    k.m_dkdv = compile_bwd(dt, D, causal, &cfg.dkdv, true, !cfg.dkdv_split);
+    k.dkdv = module_func(k.m_dkdv, "attention_bwd_dkdv");
+    if (cfg.dkdv_split) {
+        k.m_dv = compile_bwd(dt, D, causal, &cfg.dkdv, false, true);
+        k.dv = module_func(k.m_dv, "attention_bwd_dkdv");
     }
-    k.m = mods[1];
-    k.dq = module_func(mods[1], "attention_bwd_dq");
-    k.pre = module_func(mods[1], "attention_bwd_pre");
-    k.dkdv = module_func(mods[0], "attention_bwd_dkdv");
-    k.m_dkdv = mods[0];
     return k;
 }
 
@@ -63,6 +70,8 @@ void attn_bwd_free(AttnBwdKernels *k)
 {
     tir_module_free(k->m);
     tir_module_free(k->m_dkdv);
+    if (k->m_dv)
+        tir_module_free(k->m_dv);
     memset(k, 0, sizeof *k);
 }
 
@@ -126,7 +135,7 @@ bool attn_bwd_run_kernels(AttnBwdTensors *t, double scale, void *ctx, StrBuf *er
                         arg_tensor(t->dout), arg_tensor(t->lse),  arg_tensor(delta),
                         arg_tensor(t->grad[ATTN_DQ]), arg_scalar(scale) };
     bool ok = r->run(r->k->pre, pre, 3, r->ctx, err) && r->run(r->k->dkdv, dkdv, 9, r->ctx, err) &&
-              r->run(r->k->dq, dq, 8, r->ctx, err);
+              (!r->k->dv || r->run(r->k->dv, dkdv, 9, r->ctx, err)) && r->run(r->k->dq, dq, 8, r->ctx, err);
     tensor_free(&delta);
     return ok;
 }

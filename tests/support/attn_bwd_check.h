@@ -52,12 +52,13 @@ typedef struct {
 
 /* The compiled kernels of one variant. */
 typedef struct {
-    TirModule *m, *m_dkdv; /* the dQ and preprocessing kernels', the dK/dV kernel's */
+    TirModule *m, *m_dkdv, *m_dv; /* the dQ and preprocessing kernels', the dK/dV kernel's, the dV one's */
     TirFunc *pre, *dkdv, *dq;
+    TirFunc *dv; /* where the config splits the dK/dV kernel: its dV launch (dkdv gives dK alone); else NULL */
 } AttnBwdKernels;
 
-/* Compiles kernels/attention_bwd.tsr for one variant: block sizes and warps
- * from attention_bwd_config() for target. */
+/* Compiles kernels/attention_bwd.tsr for one variant: block sizes, warps
+ * and the dK/dV kernel's split from attention_bwd_config() for target. */
 AttnBwdKernels attn_bwd_compile(const char *target, DType dt, int D, bool causal);
 void attn_bwd_free(AttnBwdKernels *k);
 

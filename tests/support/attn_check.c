@@ -2,6 +2,7 @@
 #include "attn_check.h"
 #include "attention_config.h"
 #include "emu_run.h"
+#include "target.h"
 #include "tessera.h"
 
 #include <math.h>
@@ -21,6 +22,23 @@ bool attn_run_interp(TirFunc *f, KernelArg *args, int nargs, void *ctx, StrBuf *
 bool attn_run_emu(TirFunc *f, KernelArg *args, int nargs, void *ctx, StrBuf *err)
 {
     return emu_run_kernel(f, args, nargs, ctx, err);
+}
+
+bool attn_run_emu_hopper(TirFunc *f, KernelArg *args, int nargs, void *ctx, StrBuf *err)
+{
+    EmuRunOptions *o = ctx;
+    char *ptx = NULL, **given = o->ptx;
+    o->ptx = &ptx;
+    bool ok = emu_run_kernel(f, args, nargs, o, err);
+    o->ptx = given;
+    bool hopper = !strcmp(o->target ? o->target : target_default()->name, "sm_90a");
+    if (ok && hopper && ptx && strstr(ptx, "mma") &&
+        (strstr(ptx, "mma.sync") || !strstr(ptx, "wgmma.mma_async") || !strstr(ptx, "cp.async.bulk.tensor"))) {
+        sb_printf(err, "%s: the sm_90a PTX run has mma.sync, or lacks wgmma or TMA copies", f->name);
+        ok = false;
+    }
+    free(ptx);
+    return ok;
 }
 
 const char *attn_interp_target(void)

@@ -19,6 +19,9 @@ typedef struct {
  * unused) and the emulator (ctx: the EmuRunOptions, emu_run.h). */
 bool attn_run_interp(TirFunc *f, KernelArg *args, int nargs, void *ctx, StrBuf *err);
 bool attn_run_emu(TirFunc *f, KernelArg *args, int nargs, void *ctx, StrBuf *err);
+/* attn_run_emu, and on sm_90a the PTX that ran must have its dots on wgmma
+ * (no mma.sync) and TMA copies, when it has dots. */
+bool attn_run_emu_hopper(TirFunc *f, KernelArg *args, int nargs, void *ctx, StrBuf *err);
 /* The target whose block sizes the runtime's interp device uses. */
 const char *attn_interp_target(void);
 

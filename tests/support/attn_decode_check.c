@@ -28,11 +28,13 @@ AttnDecodeModules attn_decode_compile(const char *target, DType dt, const AttnDe
     snprintf(cbm, sizeof cbm, "%d", k.bm);
     snprintf(cw, sizeof cw, "%d", k.warps);
     /* One file, two kernels: each compile takes only its kernel's defines. */
-    Define sdefs[6] = { { "T", dtype_name(dt) }, { "D", d }, { "BM", bm }, { "BN", bn },
-                        { "CAUSAL", c->causal ? "true" : "false" }, { "W", w } };
+    Define sdefs[9] = { { "T", dtype_name(dt) }, { "D", d }, { "BM", bm }, { "BN", bn },
+                        { "CAUSAL", c->causal ? "true" : "false" }, { "W", w },
+                        { "LOCAL", c->f.local ? "true" : "false" }, { "SOFTCAP", c->f.softcap > 0 ? "true" : "false" },
+                        { "ALIBI", c->alibi ? "true" : "false" } };
     Define cdefs[4] = { { "T", dtype_name(dt) }, { "D", d }, { "BM", cbm }, { "W", cw } };
     AttnDecodeModules m;
-    m.split = compile_file_or_fail("kernels/attention_decode.tsr", sdefs, 6);
+    m.split = compile_file_or_fail("kernels/attention_decode.tsr", sdefs, 9);
     m.combine = compile_file_or_fail("kernels/attention_decode.tsr", cdefs, 4);
     return m;
 }
@@ -69,6 +71,29 @@ static float *gather_keys(const float *cache, const int32_t *bt, int mp, int b, 
     return dst;
 }
 
+/* With a left window, the pages of each sequence that lie wholly before
+ * its first token's window (windows move right with the tokens) are NaN in
+ * both caches: a kernel that reads them, rather than skipping them, writes
+ * NaN (0 * NaN is NaN). The reference sees no key outside a window. */
+static void nan_skipped_pages(const AttnDecodeCase *c, const AttnFeatures *f, AttnDecodeTensors *t, int mp)
+{
+    if (!f->local || f->window_left < 0)
+        return;
+    const int32_t *btv = t->bt.data;
+    int64_t per_page = (int64_t)c->page * c->Hkv * c->D;
+    for (int b = 0; b < c->B; b++) {
+        AttnShape s = { 1, c->Hq, c->Hkv, c->Sq, c->seqk[b], c->D, c->causal, t->scale };
+        int first = 0;
+        if (!attention_visible_keys(&s, f, 0, &first))
+            continue;
+        for (int j = 0; j < first / c->page; j++)
+            for (int64_t i = 0; i < per_page; i++) {
+                tensor_set(&t->kc, btv[(int64_t)b * mp + j] * per_page + i, NAN);
+                tensor_set(&t->vc, btv[(int64_t)b * mp + j] * per_page + i, NAN);
+            }
+    }
+}
+
 /* The kernels of attn_decode_check_run and their runner. */
 typedef struct {
     const AttnDecodeModules *m;
@@ -79,12 +104,16 @@ typedef struct {
 static bool run_kernels(const AttnDecodeCase *c, AttnDecodeTensors *t, void *arg, StrBuf *err)
 {
     KernelPair *kp = arg;
-    KernelArg sargs[9] = { arg_tensor(grouped(t->q, c->Hkv)), arg_tensor(t->kc), arg_tensor(t->vc),
-                           arg_tensor(t->bt), arg_tensor(t->seqk), arg_tensor(t->op), arg_tensor(t->lp),
-                           arg_scalar(t->scale), arg_scalar(c->Sq) };
+    /* a window's extents as the runtime gives them: negative (open) as -1 */
+    int wl = c->f.local && c->f.window_left >= 0 ? c->f.window_left : -1;
+    int wr = c->f.local && c->f.window_right >= 0 ? c->f.window_right : -1;
+    KernelArg sargs[13] = { arg_tensor(grouped(t->q, c->Hkv)), arg_tensor(t->kc), arg_tensor(t->vc),
+                            arg_tensor(t->bt), arg_tensor(t->seqk), arg_tensor(t->slopes), arg_tensor(t->op),
+                            arg_tensor(t->lp), arg_scalar(t->scale), arg_scalar(c->Sq), arg_scalar(wl),
+                            arg_scalar(wr), arg_scalar(c->f.softcap) };
     KernelArg cargs[4] = { arg_tensor(t->op), arg_tensor(t->lp), arg_tensor(grouped(t->o, c->Hkv)),
                            arg_tensor(grouped(t->lse, c->Hkv)) };
-    if (!kp->run(module_func(kp->m->split, TSR_ATTENTION_DECODE_SPLIT), sargs, 9, kp->ctx, err)) {
+    if (!kp->run(module_func(kp->m->split, TSR_ATTENTION_DECODE_SPLIT), sargs, 13, kp->ctx, err)) {
         sb_printf(err, " (the split kernel)");
         return false;
     }
@@ -146,9 +175,20 @@ AttnErrors attn_decode_check_with(DType dt, const AttnDecodeCase *c, uint64_t se
     t.op = tensor_new(DT_F32, 4, oshape);
     t.lp = tensor_new(DT_F32, 3, lpshape);
     t.scale = 1.0 / sqrt((double)c->D);
+    int64_t nslopes[1] = { c->alibi ? c->Hq : 0 };
+    t.slopes = tensor_new(DT_F32, 1, nslopes);
+    float *slopes = malloc(sizeof(float) * (size_t)c->Hq);
+    for (int h = 0; h < c->Hq; h++) { /* the slopes of the ALiBi paper: 2^(-8 (h + 1) / H) */
+        slopes[h] = (float)exp2(-8.0 * (h + 1) / c->Hq);
+        if (c->alibi)
+            tensor_set(&t.slopes, h, slopes[h]);
+    }
+    AttnFeatures feat = c->f;
+    feat.alibi = c->alibi ? slopes : NULL;
     tensor_fill_normal(&t.q, &rng, 1.0);
     tensor_fill_normal(&t.kc, &rng, 1.0);
     tensor_fill_normal(&t.vc, &rng, 1.0);
+    nan_skipped_pages(c, &feat, &t, mp);
     HostTensor *poisoned[] = { &t.o, &t.lse, &t.op, &t.lp };
     for (int i = 0; i < 4; i++)
         tensor_poison(poisoned[i]);
@@ -170,7 +210,7 @@ AttnErrors attn_decode_check_with(DType dt, const AttnDecodeCase *c, uint64_t se
         for (int h = 0; h < c->Hq; h++)
             for (int r = 0; r < c->Sq; r++) {
                 int64_t row = ((int64_t)b * c->Hq + h) * c->Sq + r;
-                attn_measure_row(&e, &s, NULL, &in, dt, 0, h, r, &t.o, row * c->D, &t.lse, row, &sc);
+                attn_measure_row(&e, &s, &feat, &in, dt, 0, h, r, &t.o, row * c->D, &t.lse, row, &sc);
             }
         free((void *)in.k);
         free((void *)in.v);
@@ -180,7 +220,8 @@ AttnErrors attn_decode_check_with(DType dt, const AttnDecodeCase *c, uint64_t se
     free(kf);
     free(vf);
     free(perm);
-    HostTensor *all[] = { &t.q, &t.kc, &t.vc, &t.o, &t.lse, &t.op, &t.lp, &t.bt, &t.seqk };
+    free(slopes);
+    HostTensor *all[] = { &t.q, &t.kc, &t.vc, &t.o, &t.lse, &t.op, &t.lp, &t.bt, &t.seqk, &t.slopes };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         tensor_free(all[i]);
     return e;
@@ -188,8 +229,10 @@ AttnErrors attn_decode_check_with(DType dt, const AttnDecodeCase *c, uint64_t se
 
 void attn_decode_check_assert(const AttnErrors *e, DType dt, const AttnDecodeCase *c, const char *what)
 {
-    char name[160];
-    snprintf(name, sizeof name, "%s decode page=%d splits=%d seqk[0]=%d", what, c->page, c->splits, c->seqk[0]);
+    char name[256];
+    snprintf(name, sizeof name, "%s decode page=%d splits=%d seqk[0]=%d window=%d,%d softcap=%g alibi=%d", what,
+             c->page, c->splits, c->seqk[0], c->f.local ? c->f.window_left : -1,
+             c->f.local ? c->f.window_right : -1, c->f.softcap, c->alibi);
     AttnShape s = { c->B, c->Hq, c->Hkv, c->Sq, c->seqk[0], c->D, c->causal, 0 };
     attn_check_assert(e, dt, &s, name);
 }

@@ -14,10 +14,13 @@ typedef struct {
     int page;        /* keys per page */
     int splits;      /* split-KV programs per (sequence, key/value head) */
     const int *seqk; /* B cache lengths (the Sq new tokens last) */
+    AttnFeatures f;  /* window and soft-cap (f.alibi is ignored: see alibi) */
+    bool alibi;      /* ALiBi with the paper's slopes 2^(-8 (h + 1) / Hq) */
 } AttnDecodeCase;
 
 /* The two kernels for one case on one target (block sizes from
- * attention_decode_config and attention_decode_combine_config). */
+ * attention_decode_config and attention_decode_combine_config, the case's
+ * features). */
 typedef struct {
     TirModule *split, *combine;
 } AttnDecodeModules;
@@ -30,7 +33,7 @@ void attn_decode_free(AttnDecodeModules *m);
  * sequence] and seqk [B]; op and lp, the split workspace [splits, B * Hkv,
  * rows, ...] (poisoned, as o and lse are). */
 typedef struct {
-    HostTensor q, kc, vc, o, lse, op, lp, bt, seqk;
+    HostTensor q, kc, vc, o, lse, op, lp, bt, seqk, slopes; /* slopes: f32 [Hq], or [0] without ALiBi */
     double scale;
 } AttnDecodeTensors;
 

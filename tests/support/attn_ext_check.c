@@ -11,28 +11,25 @@
 #include <string.h>
 #include <cmocka.h>
 
-TirModule *attn_ext_compile(const char *target, DType dt, const AttnExtCase *c, int bm, int bn)
+TirModule *attn_ext_compile(const char *target, DType dt, const AttnExtCase *c)
 {
-    bool varlen = c->seq_q != NULL;
-    if (bm == 0 || bn == 0) {
-        AttnConfig cfg = attention_ext_config(target, dt, c->s.D, c->s.causal, varlen);
-        bm = cfg.bm;
-        bn = cfg.bn;
-    }
-    char dbuf[16], bmbuf[16], bnbuf[16];
+    AttnConfig cfg = attention_ext_config(target, dt, c->s.D, c->s.causal, c->seq_q != NULL);
+    char dbuf[16], bmbuf[16], bnbuf[16], wbuf[16];
     snprintf(dbuf, sizeof dbuf, "%d", c->s.D);
-    snprintf(bmbuf, sizeof bmbuf, "%d", bm);
-    snprintf(bnbuf, sizeof bnbuf, "%d", bn);
-    Define defs[9] = { { "T", dtype_name(dt) },
-                       { "D", dbuf },
-                       { "BM", bmbuf },
-                       { "BN", bnbuf },
-                       { "CAUSAL", c->s.causal ? "true" : "false" },
-                       { "LOCAL", c->f.local ? "true" : "false" },
-                       { "SOFTCAP", c->f.softcap > 0 ? "true" : "false" },
-                       { "ALIBI", c->alibi ? "true" : "false" },
-                       { "VARLEN", varlen ? "true" : "false" } };
-    return compile_file_or_fail("kernels/attention_ext.tsr", defs, 9);
+    snprintf(bmbuf, sizeof bmbuf, "%d", cfg.bm);
+    snprintf(bnbuf, sizeof bnbuf, "%d", cfg.bn);
+    snprintf(wbuf, sizeof wbuf, "%d", cfg.warps);
+    Define defs[10] = { { "T", dtype_name(dt) },
+                        { "D", dbuf },
+                        { "BM", bmbuf },
+                        { "BN", bnbuf },
+                        { "W", wbuf },
+                        { "CAUSAL", c->s.causal ? "true" : "false" },
+                        { "LOCAL", c->f.local ? "true" : "false" },
+                        { "SOFTCAP", c->f.softcap > 0 ? "true" : "false" },
+                        { "ALIBI", c->alibi ? "true" : "false" },
+                        { "VARLEN", c->seq_q ? "true" : "false" } };
+    return compile_file_or_fail("kernels/attention_ext.tsr", defs, 10);
 }
 
 /* Where the rows of the batch lie: sequence b's query rows start at row

@@ -24,9 +24,9 @@ typedef struct {
     int nan_skipped_blocks;
 } AttnExtCase;
 
-/* Compiles kernels/attention_ext.tsr with the features of c: block sizes
- * bm and bn, or when they are 0 those attention_ext_config() gives. */
-TirModule *attn_ext_compile(const char *target, DType dt, const AttnExtCase *c, int bm, int bn);
+/* Compiles kernels/attention_ext.tsr with the features of c and the blocks
+ * and warps attention_ext_config() gives for target. */
+TirModule *attn_ext_compile(const char *target, DType dt, const AttnExtCase *c);
 
 /* Fails the test if the runner fails. */
 AttnErrors attn_ext_check_run(TirFunc *f, DType dt, const AttnExtCase *c, uint64_t seed, KernelRunner run,
