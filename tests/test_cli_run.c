@@ -265,8 +265,8 @@ static void every_kernel_file(void **state)
           "--arg K=randn[1,1,80,64] --arg V=randn --arg dO=randn[1,2,64,64] --arg LSE=randn --arg Delta=randn "
           "--arg scale=0.125", "dQ" },
         { "kernels/attention_decode.tsr --kernel attention_decode_split -D T=f16 -D D=64 --arg Q=randn[1,2,16,64] "
-          "--arg KC=randn[4,16,2,64] --arg VC=randn --arg BT=arange[1,4] --arg SeqK=ones[1] --dim NS=2 --dim BH=2 "
-          "--arg scale=0.125 --arg sq=1", "LP" },
+          "--arg KC=randn[4,16,2,64] --arg VC=randn --arg BT=arange[1,4] --arg SeqK=ones[1] --arg Slopes=rand[2] "
+          "--dim NS=2 --dim BH=2 --arg scale=0.125 --arg sq=1 --arg wl=0 --arg wr=0 --arg cap=0", "LP" },
         { "kernels/attention_decode.tsr --kernel attention_decode_combine -D T=f16 -D D=64 --arg OP=randn[3,2,16,64] "
           "--arg LP=randn --dim B=1 --dim Hkv=2", "O" },
         { "kernels/attention_naive.tsr --kernel attn_scores -D T=f16 -D D=64 --arg Q=randn[1,2,64,64] "
