@@ -212,7 +212,8 @@ static bool carry(Emitter *em, EmLoop *L, const TirInst *in, int rank, LLVMValue
         if (!ok)
             break;
         /* the origin's offset at iv = lb: coef * lb + inv, exact */
-        LLVMValueRef at = LLVMBuildAdd(pre, LLVMBuildMul(pre, em_i64(em, coef), LLVMBuildSExt(pre, L->lb, em->t_i64, ""), ""),
+        LLVMValueRef lb = LLVMBuildSExt(pre, L->lb, em->t_i64, "");
+        LLVMValueRef at = LLVMBuildAdd(pre, LLVMBuildMul(pre, em_i64(em, coef), lb, ""),
                                        LLVMBuildSExt(pre, inv, em->t_i64, ""), "");
         LLVMValueRef per = LLVMBuildMul(pre, em_i64(em, coef), step, "");
         if (d != rank - 1) {

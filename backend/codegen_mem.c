@@ -487,8 +487,11 @@ static bool only_arithmetic(LLVMBasicBlockRef bl)
 {
     for (LLVMValueRef i = LLVMGetFirstInstruction(bl); i; i = LLVMGetNextInstruction(i)) {
         LLVMOpcode op = LLVMGetInstructionOpcode(i);
-        bool pure = (op >= LLVMAdd && op <= LLVMXor) || (op >= LLVMTrunc && op <= LLVMAddrSpaceCast) || op == LLVMICmp ||
-                    op == LLVMSelect || op == LLVMGetElementPtr || op == LLVMFreeze;
+        /* the binary operators, the casts (Trunc .. BitCast; the opcodes
+         * after them are calls, phis and atomics) */
+        bool pure = (op >= LLVMAdd && op <= LLVMXor) || (op >= LLVMTrunc && op <= LLVMBitCast) ||
+                    op == LLVMAddrSpaceCast || op == LLVMICmp || op == LLVMSelect || op == LLVMGetElementPtr ||
+                    op == LLVMFreeze;
         if (!pure)
             return false;
     }
