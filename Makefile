@@ -66,9 +66,11 @@ $(BUILD)/obj/%.o: %.c | $(GEN_SRCS)
 # Two archives of the same objects. In-tree programs (the CLI, the bench,
 # tests) link libtessera-internal.a, which keeps every symbol. The installed
 # libtessera.a is one relocatable object (ld -r) in which every global
-# symbol but tsr_* is made local (objcopy), without renaming anything in the
-# sources: an application with its own sha256_init or diag_init links
-# statically without a clash.
+# symbol but the public API is made local (objcopy), without renaming
+# anything in the sources: an application with its own sha256_init,
+# diag_init or tsr_xmalloc links statically without a clash. The public API
+# is what the shared library exports: the symbols of default visibility
+# (TSR_API; everything is compiled with -fvisibility=hidden).
 LIB_INTERNAL := $(BUILD)/libtessera-internal.a
 
 $(LIB_INTERNAL): $(LIB_OBJS)
@@ -78,9 +80,11 @@ $(LIB_INTERNAL): $(LIB_OBJS)
 $(BUILD)/libtessera.a: $(LIB_OBJS)
 	@rm -f $@ $(BUILD)/libtessera-all.o
 	ld -r -o $(BUILD)/libtessera-all.o $^
-	objcopy --wildcard --keep-global-symbol='tsr_*' $(BUILD)/libtessera-all.o $(BUILD)/libtessera-pub.o
+	readelf -s --wide $(BUILD)/libtessera-all.o | \
+	    awk '$$5 == "GLOBAL" && $$6 == "DEFAULT" && $$7 != "UND" { print $$8 }' > $(BUILD)/libtessera-api.txt
+	objcopy --keep-global-symbols=$(BUILD)/libtessera-api.txt $(BUILD)/libtessera-all.o $(BUILD)/libtessera-pub.o
 	ar rcs $@ $(BUILD)/libtessera-pub.o
-	@rm -f $(BUILD)/libtessera-all.o $(BUILD)/libtessera-pub.o
+	@rm -f $(BUILD)/libtessera-all.o $(BUILD)/libtessera-pub.o $(BUILD)/libtessera-api.txt
 
 # The shared library's SONAME carries major.minor (0.x makes no ABI promise
 # across minor versions); the build folder gets a link of that name.
@@ -203,14 +207,15 @@ golden-update: $(BUILD)/tessera $(BUILD)/tests/test_golden
 # ---- end of fuzzing and golden files ---------------------------------------
 
 # ---- runtime: C API, embedded kernels, install, example (runtime) ----------
-# The library embeds kernels/attention.tsr, attention_ext.tsr, attention_decode.tsr and attention_bwd.tsr as C strings (scripts/embed.sh)
+# The library embeds kernels/attention.tsr, attention_ext.tsr, attention_decode.tsr, attention_bwd.tsr and attention_fp8.tsr as C strings (scripts/embed.sh)
 # and a hash of the compiler's sources that the JIT cache's keys include
 # (scripts/build-id.sh). runtime/device/cuda.c takes only the driver API's types from
 # CUDA's cuda.h (CUDA_INCLUDE): libcuda is opened at run time, never linked.
 # tests/test_runtime_cuda also runs on a mock driver, $(BUILD)/tests/libcuda_mock.so.
 CUDA_INCLUDE ?= /usr/local/cuda/include
 RT_GEN_OBJS := $(BUILD)/obj/gen/attention_tsr.o $(BUILD)/obj/gen/attention_ext_tsr.o \
-	$(BUILD)/obj/gen/attention_decode_tsr.o $(BUILD)/obj/gen/attention_bwd_tsr.o $(BUILD)/obj/gen/build_id.o
+	$(BUILD)/obj/gen/attention_decode_tsr.o $(BUILD)/obj/gen/attention_bwd_tsr.o $(BUILD)/obj/gen/attention_fp8_tsr.o \
+	$(BUILD)/obj/gen/build_id.o
 RT_BUILD_ID_SRCS := $(sort $(wildcard support/*.[ch] $(COMPILER_DIRS:%=%/*.[ch]) frontend/*.re))
 
 $(BUILD)/libtessera.a $(LIB_INTERNAL) $(BUILD)/libtessera.so: $(RT_GEN_OBJS)
@@ -226,6 +231,10 @@ $(BUILD)/gen/attention_ext_tsr.c: kernels/attention_ext.tsr scripts/embed.sh
 $(BUILD)/gen/attention_decode_tsr.c: kernels/attention_decode.tsr scripts/embed.sh
 	@mkdir -p $(dir $@)
 	sh scripts/embed.sh $< tsr_attention_decode_source > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/attention_fp8_tsr.c: kernels/attention_fp8.tsr scripts/embed.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed.sh $< tsr_attention_fp8_source > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/attention_bwd_tsr.c: kernels/attention_bwd.tsr scripts/embed.sh
 	@mkdir -p $(dir $@)
@@ -251,6 +260,7 @@ $(BUILD)/tests/libcuda_mock.so: tests/mock/libcuda_mock.c $(LIB_INTERNAL)
 	$(CC) $(CFLAGS_ALL) -isystem $(CUDA_INCLUDE) -shared -o $@ $< $(LIB_INTERNAL) $(LDLIBS_ALL)
 
 $(BUILD)/tests/test_runtime_cuda: | $(BUILD)/tests/libcuda_mock.so
+$(BUILD)/tests/test_python: | $(BUILD)/tests/libcuda_mock.so
 endif
 # ---- end of runtime ----------------------------------------------------------
 

@@ -33,7 +33,9 @@ LLVMTypeRef em_elem_type(Emitter *em, DType dt)
     case DT_I32:
     case DT_U32: return em->t_i32;
     case DT_I8:
-    case DT_U8: return em->t_i8;
+    case DT_U8:
+    case DT_E4M3:
+    case DT_E5M2: return em->t_i8; /* fp8: the code's bits */
     case DT_I64: return em->t_i64;
     default: return em->t_i1;
     }
@@ -197,6 +199,8 @@ LLVMValueRef em_smem_at(Emitter *em, LLVMValueRef byte_offset)
 
 static LLVMValueRef const_elem(Emitter *em, const TirInst *in, DType dt)
 {
+    if (dtype_is_fp8(dt))
+        return LLVMConstInt(em->t_i8, f32_to_fp8_bits((float)in->fval, dt), 0);
     if (dtype_is_float(dt))
         return LLVMConstReal(em_elem_type(em, dt), in->fval);
     if (dt == DT_BOOL)
@@ -250,7 +254,7 @@ static LLVMValueRef unary_float(Emitter *em, TirOp op, LLVMValueRef x, DType dt)
     return from_f32(em, r, dt);
 }
 
-static LLVMValueRef cast_elem(Emitter *em, LLVMValueRef x, DType from, DType to)
+LLVMValueRef em_cast_elem(Emitter *em, LLVMValueRef x, DType from, DType to)
 {
     LLVMBuilderRef b = em->b;
     if (from == to)
@@ -292,7 +296,7 @@ static LLVMValueRef unary_elem(Emitter *em, TirOp op, LLVMValueRef x, DType dt, 
 {
     LLVMBuilderRef b = em->b;
     if (op == TIR_CAST)
-        return cast_elem(em, x, dt, to);
+        return em_cast_elem(em, x, dt, to);
     if (dtype_is_float(dt))
         return unary_float(em, op, x, dt);
     switch (op) {
@@ -427,6 +431,12 @@ static void emit_elementwise(Emitter *em, const TirInst *in)
         EVal *y = em_val(em, in->args[1]);
         for (int i = 0; i < r.n; i++)
             r.e[i] = binary_elem(em, in->op, a->e[i], y->e[i], dt);
+    } else if (in->op == TIR_CAST && dt != to && (dtype_is_fp8(dt) || dtype_is_fp8(to))) {
+        if (em_fp8_supported(em, in->pos, dt, to))
+            em_fp8_cast(em, a->e, a->n, dt, to, r.e);
+        else
+            for (int i = 0; i < r.n; i++)
+                r.e[i] = LLVMGetUndef(em_elem_type(em, to));
     } else {
         for (int i = 0; i < r.n; i++)
             r.e[i] = unary_elem(em, in->op, a->e[i], dt, to);
@@ -493,6 +503,8 @@ static void emit_for(Emitter *em, const TirInst *in)
                      .step = step, .pre = pre, .header = header };
     em_loop_enter(em, &frame);
     emit_block(em, in->blocks[0]);
+    if (em->failed) /* an error stopped the body: its yields are not there */
+        return;
     const TirInst *y = tir_inst(f, body->insts.data[body->insts.len - 1]);
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
     em_loop_leave(em, latch);
@@ -531,6 +543,8 @@ static void emit_if(Emitter *em, const TirInst *in)
         LLVMBuildBr(b, merge);
     }
     LLVMPositionBuilderAtEnd(b, merge);
+    if (em->failed) /* an error stopped a branch: its yields are not there */
+        return;
     for (int i = 0; i < in->nres; i++) {
         EVal *a = em_val(em, ys[0]->args[i]), *c = em_val(em, ys[1]->args[i]);
         EVal r = em_new_val(em, a->n);
@@ -629,6 +643,8 @@ void em_emit_insts(Emitter *em, const InstId *ids, int n)
     for (int i = 0; i < n && !em->failed; i++) {
         const TirInst *in = tir_inst(em->f, ids[i]);
         lineinfo_at(em, in->pos);
+        if (em->target->emit->before_inst)
+            em->target->emit->before_inst(em, in);
         emit_inst(em, in);
     }
 }
@@ -637,6 +653,8 @@ static void emit_block(Emitter *em, BlockId b)
 {
     TirBlock *bl = tir_block(em->f, b);
     em_emit_insts(em, bl->insts.data, bl->insts.len);
+    if (em->target->emit->after_block && !em->failed)
+        em->target->emit->after_block(em, b);
 }
 
 /* ------------------------------------------------------------- the frame */

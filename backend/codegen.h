@@ -25,6 +25,11 @@ typedef struct {
      * warpgroup where the target would (sm_90a: backend/README.md), for
      * ablation and debugging. */
     bool no_warp_specialize;
+    /* Waits for every asynchronous dot right after issuing it and keeps
+     * pipelined loops in their written order (no rotation), instead of
+     * overlapping a dot with the work that does not need its result
+     * (sm_90a: backend/README.md), for ablation and debugging. */
+    bool no_overlap;
 } CodegenOptions;
 
 typedef struct {

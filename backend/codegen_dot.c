@@ -13,6 +13,7 @@
  * use, which is the k-step that needs them. */
 typedef struct {
     ValId v;
+    DType dt;
     bool deferred, widen;
     LLVMValueRef *f32;
 } FmaOperand;
@@ -20,7 +21,8 @@ typedef struct {
 static FmaOperand fma_operand(Emitter *em, ValId v)
 {
     int n = layout_nregs(em_layout(em, v));
-    FmaOperand o = { v, em_is_deferred_operand(em, v), tir_type(em->f, v).dt != DT_F32,
+    DType dt = tir_type(em->f, v).dt;
+    FmaOperand o = { v, dt, em_is_deferred_operand(em, v), dt != DT_F32,
                      arena_alloc(&em->arena, sizeof(LLVMValueRef) * (size_t)n) };
     memset(o.f32, 0, sizeof(LLVMValueRef) * (size_t)n);
     return o;
@@ -30,16 +32,40 @@ static LLVMValueRef fma_elem(Emitter *em, FmaOperand *o, int r)
 {
     if (!o->f32[r]) {
         LLVMValueRef x = o->deferred ? em_load_operand(em, o->v, r) : em_val(em, o->v)->e[r];
-        o->f32[r] = o->widen ? LLVMBuildFPExt(em->b, x, em->t_f32, "") : x;
+        if (dtype_is_fp8(o->dt)) /* exact, by cvt (sm_89+; dot_fma checked) */
+            em_fp8_cast(em, &x, 1, o->dt, DT_F32, &o->f32[r]);
+        else
+            o->f32[r] = o->widen ? LLVMBuildFPExt(em->b, x, em->t_f32, "") : x;
     }
     return o->f32[r];
 }
 
+/* fp8 operands are widened by cvt, which sm_89 brought; below it such a dot
+ * is an error at its position, with a zero result to carry on with. */
+static bool fp8_dot_supported(Emitter *em, const TirInst *in)
+{
+    DType a = tir_type(em->f, in->args[0]).dt, b = tir_type(em->f, in->args[1]).dt;
+    if (!dtype_is_fp8(a) || em->target->sm >= 89)
+        return true;
+    em_error(em, in->pos, "a 'dot' of %s and %s tiles needs sm_89 or later (fp8 conversions and tensor cores); this "
+             "target is sm_%d: convert the operands to f16 or bf16 first", dtype_name(a), dtype_name(b),
+             em->target->sm);
+    EVal r = em_new_val(em, layout_nregs(em_layout(em, in->res[0])));
+    for (int i = 0; i < r.n; i++)
+        r.e[i] = LLVMConstReal(em->t_f32, 0.0);
+    em->vals[in->res[0]] = r;
+    return false;
+}
+
 /* c[i][j] += a[i][k] * b[k][j] for k = 0, 1, ..., K-1, in f32, one fma each
- * (the order the interpreter sums in). */
+ * (the order the interpreter sums in). fp8 operands take this path on every
+ * target for now (their products are exact in f32): the tensor-core forms,
+ * mma.sync m16n8k32 and wgmma k32, are not emitted yet. */
 static void dot_fma(Emitter *em, const TirInst *in)
 {
     TirFunc *f = em->f;
+    if (!fp8_dot_supported(em, in))
+        return;
     int K = tir_type(f, in->args[0]).shape[1];
     const Layout *la = em_layout(em, in->args[0]), *lb = em_layout(em, in->args[1]),
                  *lc = em_layout(em, in->res[0]);

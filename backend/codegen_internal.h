@@ -62,6 +62,13 @@ struct TargetEmit {
      * to do). Hopper's tensor cores read shared memory through the async
      * proxy, which needs a proxy fence to see such stores. */
     void (*publish_shared)(Emitter *em);
+    /* Before each instruction and after the last of each block of the
+     * kernel (NULL: nothing): a family with asynchronous results in
+     * registers settles the ones the instruction reads, or all of them
+     * where it cannot tell (control flow, shared memory written, the end of
+     * a loop body or of the kernel). */
+    void (*before_inst)(Emitter *em, const TirInst *in);
+    void (*after_block)(Emitter *em, BlockId b);
 };
 
 /* Thread coordinates of a layout along one dim, cached per layout. */
@@ -187,6 +194,16 @@ LLVMValueRef em_warp_coord(Emitter *em, int layout, int dim);
  * replica), or NULL when every thread is. */
 LLVMValueRef em_owner_mask(Emitter *em, const Layout *l);
 void em_error(Emitter *em, SrcPos pos, const char *fmt, ...) TSR_PRINTF(3, 4);
+/* One element of dtype `from` converted to `to` (dsl/README.md §10.3); not
+ * for fp8 dtypes, which em_fp8_cast converts. */
+LLVMValueRef em_cast_elem(Emitter *em, LLVMValueRef x, DType from, DType to);
+
+/* --- fp8 (codegen_fp8.c) --- */
+/* Whether the target converts fp8 (sm_89+); else an error at pos. */
+bool em_fp8_supported(Emitter *em, SrcPos pos, DType from, DType to);
+/* n registers x of dtype from converted to dtype to (one of them fp8), two
+ * by two. */
+void em_fp8_cast(Emitter *em, const LLVMValueRef *x, int n, DType from, DType to, LLVMValueRef *out);
 /* Bytes of dynamic shared memory used as scratch: grows the requirement. */
 /* A pointer into shared memory at a byte offset (i32 or i64). */
 LLVMValueRef em_smem_at(Emitter *em, LLVMValueRef byte_offset);

@@ -14,7 +14,7 @@
     .codegen_passes = target_sm80_passes, .emit = &target_sm80_emit
 #define SM90A_FAMILY                                                                                               \
     .plan_dot = target_sm90a_plan_dot, .operand_smem_layout = target_sm90a_operand_smem_layout,                   \
-    .codegen_passes = target_sm80_passes, .emit = &target_sm90a_emit
+    .dot_async = target_sm90a_dot_async, .codegen_passes = target_sm90a_passes, .emit = &target_sm90a_emit
 
 static const Target targets[] = {
     /* PTX 7.0 is what sm_80's instructions need; 7.8 brings sm_90, 8.0
@@ -22,6 +22,12 @@ static const Target targets[] = {
      * generation (163 KB on A100, 227 KB on H100/H200); per SM, the whole. */
     { .name = "sm_80", .llvm_cpu = "sm_80", .llvm_features = "+ptx70", .sm = 80, .arch_specific = false,
       .smem_per_block = 166912, .smem_per_sm = 164 * 1024, .regs_per_sm = 65536, .max_threads_per_block = 1024,
+      SM80_FAMILY },
+    /* sm_89 (Ada: L4, L40, RTX 40) is sm_80's family plus fp8: cvt to and
+     * from e4m3x2/e5m2x2 (PTX 7.8) and mma.sync.m16n8k32 on e4m3/e5m2 (PTX
+     * 8.4); 99 KB of shared memory per block, 100 KB per SM. */
+    { .name = "sm_89", .llvm_cpu = "sm_89", .llvm_features = "+ptx84", .sm = 89, .arch_specific = false,
+      .smem_per_block = 101376, .smem_per_sm = 100 * 1024, .regs_per_sm = 65536, .max_threads_per_block = 1024,
       SM80_FAMILY },
     { .name = "sm_90", .llvm_cpu = "sm_90", .llvm_features = "+ptx78", .sm = 90, .arch_specific = false,
       .smem_per_block = 232448, .smem_per_sm = 228 * 1024, .regs_per_sm = 65536, .max_threads_per_block = 1024,
@@ -106,6 +112,14 @@ int target_sm_of_ptx(const char *ptx, bool *arch_specific)
     *arch_specific = *end == 'a' || *end == 'f';
     return (int)sm;
 }
+
+int target_ptx_version(const Target *t)
+{
+    const char *p = strstr(t->llvm_features, "+ptx");
+    return p ? atoi(p + 4) : 0;
+}
+
+bool target_has_fp8_mma(const Target *t) { return t->sm >= 89 && target_ptx_version(t) >= 84; }
 
 void dot_plan_fma_operands(DotPlan *plan, int K)
 {

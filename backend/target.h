@@ -56,6 +56,11 @@ struct Target {
      * element) whose every use is a dot operand on the tensor cores, or
      * false when such tiles stay in registers. */
     bool (*operand_smem_layout)(const Target *t, int rows, int cols, int esize, Layout *out);
+    /* Whether a laid-out dot runs asynchronously, its result waited for
+     * where it is first read (NULL: no dot does); pipelined loops that
+     * accumulate through such dots are rotated so that they overlap other
+     * work (passes/pass_rotate.c). */
+    bool (*dot_async)(TirFunc *f, const TirInst *dot);
     /* The passes that prepare TIR for this target's emitter, in order; the
      * list ends with an entry whose name is NULL. */
     const Pass *codegen_passes;
@@ -91,6 +96,14 @@ const Target *target_of_ptx(const char *ptx);
  * arch-specific one when asked: the limits that PTX for `sm` runs under.
  * NULL when sm is below every known target. */
 const Target *target_for_sm(int sm, bool arch_specific);
+
+/* The PTX ISA version the target's code declares, times 10 (84 for 8.4),
+ * from its llvm_features: what decides the instructions it may use. */
+int target_ptx_version(const Target *t);
+
+/* Whether dots of fp8 tiles can run on the target's tensor cores as
+ * mma.sync.m16n8k32 (sm_89 and PTX 8.4: the sm_89 row). */
+bool target_has_fp8_mma(const Target *t);
 
 /* The FMA operand layouts of a dot whose result has layout acc. */
 void dot_plan_fma_operands(DotPlan *plan, int K);

@@ -20,6 +20,8 @@ void target_sm80_wait_copies(Emitter *em, int pending);
 
 /* The wgmma family (target_sm90a.c): sm_90a. */
 extern const TargetEmit target_sm90a_emit;
+extern const Pass target_sm90a_passes[];
+bool target_sm90a_dot_async(TirFunc *f, const TirInst *dot);
 void target_sm90a_plan_dot(const Target *t, DType dt, int M, int N, int K, int warps, DotPlan *plan);
 bool target_sm90a_operand_smem_layout(const Target *t, int rows, int cols, int esize, Layout *out);
 

@@ -14,10 +14,14 @@
 /* ------------------------------------------------------------ policies */
 
 /* f16/bf16 tiles with M and K multiples of 16 and N of 8 run on the tensor
- * cores; the rest multiply-add in f32 on the CUDA cores. */
+ * cores, and so do fp8 ones with K a multiple of 32 where the target has
+ * mma.sync.m16n8k32 on e4m3/e5m2 (sm_89 and PTX 8.4: the sm_89 row; sm_90
+ * and sm_90a declare older PTX); the rest multiply-add in f32 on the CUDA
+ * cores. */
 void target_sm80_plan_dot(const Target *t, DType dt, int M, int N, int K, int warps, DotPlan *plan)
 {
-    plan->tensor_cores = layout_mma_fits(dt, M, N, K);
+    bool fp8 = dtype_is_fp8(dt);
+    plan->tensor_cores = layout_mma_fits(dt, M, N, K) && (!fp8 || target_has_fp8_mma(t));
     if (!plan->tensor_cores) {
         plan->acc = layout_fma_acc(M, N, warps);
         dot_plan_fma_operands(plan, K);
@@ -26,8 +30,8 @@ void target_sm80_plan_dot(const Target *t, DType dt, int M, int N, int K, int wa
     int wm, wn;
     layout_mma_warps(M, N, warps, &wm, &wn);
     plan->acc = layout_mma_acc(M, N, warps, wm, wn);
-    plan->a = layout_mma_a(M, K, warps, wm, wn);
-    plan->b = layout_mma_b(K, N, warps, wm, wn);
+    plan->a = fp8 ? layout_mma_a8(M, K, warps, wm, wn) : layout_mma_a(M, K, warps, wm, wn);
+    plan->b = fp8 ? layout_mma_b8(K, N, warps, wm, wn) : layout_mma_b(K, N, warps, wm, wn);
 }
 
 /* Dot operands are staged in shared memory when their rows are whole
@@ -329,11 +333,102 @@ static void fetch(Emitter *em, Operand *o, int coords[][2], int n)
     load_fragments(em, o->v, pairs, n, o->regs);
 }
 
+/* Four 8-bit elements (k order, the first lowest) as the b32 register of
+ * an fp8 fragment. */
+static LLVMValueRef pack4(Emitter *em, LLVMValueRef const e[4])
+{
+    LLVMBuilderRef b = em->b;
+    LLVMValueRef r = LLVMBuildZExt(b, e[0], em->t_i32, "");
+    for (int i = 1; i < 4; i++)
+        r = LLVMBuildOr(b, r, LLVMBuildShl(b, LLVMBuildZExt(b, e[i], em->t_i32, ""), em_i32(em, 8 * i), ""), "");
+    return r;
+}
+
+/* mma.sync.m16n8k32 on fp8 fragments (sm_89): d = a b + c, in place in c. */
+static void mma_16832(Emitter *em, DType at, DType bt, LLVMValueRef a[4], LLVMValueRef b[2], LLVMValueRef c[4])
+{
+    InlinePtx p;
+    ptx_begin(&p, em, 0);
+    int d[4], ai[4], bi[2];
+    for (int i = 0; i < 4; i++)
+        d[i] = ptx_out(&p, em->t_f32);
+    for (int i = 0; i < 4; i++)
+        ai[i] = ptx_in(&p, a[i]);
+    for (int i = 0; i < 2; i++)
+        bi[i] = ptx_in(&p, b[i]);
+    for (int i = 0; i < 4; i++)
+        ptx_in_tied(&p, c[i], d[i]);
+    ptx_text(&p, "mma.sync.aligned.m16n8k32.row.col.f32.%s.%s.f32 {$%d, $%d, $%d, $%d}, {$%d, $%d, $%d, $%d}, "
+             "{$%d, $%d}, {$%d, $%d, $%d, $%d};", dtype_name(at), dtype_name(bt), d[0], d[1], d[2], d[3], ai[0],
+             ai[1], ai[2], ai[3], bi[0], bi[1], d[0], d[1], d[2], d[3]);
+    LLVMValueRef r = ptx_call(&p);
+    for (int i = 0; i < 4; i++)
+        c[i] = LLVMBuildExtractValue(em->b, r, (unsigned)i, "");
+}
+
+/* An fp8 dot (sm_89): both operands in registers (fp8 tiles are not staged
+ * in shared memory for ldmatrix yet), k-steps of 32 outermost. */
+static void mma_dot_fp8(Emitter *em, const TirInst *in)
+{
+    TirFunc *f = em->f;
+    TType ta = tir_type(f, in->args[0]), tb = tir_type(f, in->args[1]);
+    int M = ta.shape[0], K = ta.shape[1], N = tb.shape[1], wm, wn;
+    layout_mma_warps(M, N, f->warps, &wm, &wn);
+    const Layout *la = em_layout(em, in->args[0]), *lb = em_layout(em, in->args[1]),
+                 *lc = em_layout(em, in->res[0]);
+    LLVMValueRef *av = em_val(em, in->args[0])->e, *bv = em_val(em, in->args[1])->e;
+    int mt = M / (16 * wm), nt = N / (8 * wn);
+    EVal r = em_new_val(em, layout_nregs(lc));
+    EVal *acc = in->nargs == 3 ? em_val(em, in->args[2]) : NULL;
+    for (int i = 0; i < r.n; i++)
+        r.e[i] = acc ? acc->e[i] : LLVMConstReal(em->t_f32, 0.0);
+    LLVMValueRef *apack = arena_alloc(&em->arena, sizeof(LLVMValueRef) * 4 * (size_t)mt);
+    for (int ki = 0; ki < K / 32; ki++) {
+        for (int mi = 0; mi < mt; mi++)
+            for (int q = 0; q < 4; q++) { /* rows g, g+8; k 4t.., 4t+16.. */
+                LLVMValueRef e[4];
+                for (int x = 0; x < 4; x++) {
+                    int c[2] = { mi * 16 * wm + (q & 1) * 8, ki * 32 + (q >> 1) * 16 + x };
+                    e[x] = av[layout_reg_of(la, c)];
+                }
+                apack[4 * mi + q] = pack4(em, e);
+            }
+        for (int ni = 0; ni < nt; ni++) {
+            LLVMValueRef bf[2];
+            for (int q = 0; q < 2; q++) {
+                LLVMValueRef e[4];
+                for (int x = 0; x < 4; x++) {
+                    int c[2] = { ki * 32 + q * 16 + x, ni * 8 * wn };
+                    e[x] = bv[layout_reg_of(lb, c)];
+                }
+                bf[q] = pack4(em, e);
+            }
+            for (int mi = 0; mi < mt; mi++) {
+                LLVMValueRef cc[4];
+                int ci[4];
+                for (int i = 0; i < 4; i++) {
+                    int coord[2] = { mi * 16 * wm + (i >> 1) * 8, ni * 8 * wn + (i & 1) };
+                    ci[i] = layout_reg_of(lc, coord);
+                    cc[i] = r.e[ci[i]];
+                }
+                mma_16832(em, ta.dt, tb.dt, apack + 4 * mi, bf, cc);
+                for (int i = 0; i < 4; i++)
+                    r.e[ci[i]] = cc[i];
+            }
+        }
+    }
+    em->vals[in->res[0]] = r;
+}
+
 /* Loop order: k-steps outermost, so that only one k-slice of each operand
  * is live at a time next to the accumulators; B is read two n-tiles at a
  * time (one ldmatrix.x4). */
 static void mma_dot(Emitter *em, const TirInst *in)
 {
+    if (dtype_is_fp8(tir_type(em->f, in->args[0]).dt)) {
+        mma_dot_fp8(em, in);
+        return;
+    }
     TirFunc *f = em->f;
     TType ta = tir_type(f, in->args[0]), tb = tir_type(f, in->args[1]);
     int M = ta.shape[0], K = ta.shape[1], N = tb.shape[1], wm, wn;

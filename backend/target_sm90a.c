@@ -9,14 +9,17 @@
  * family (target_sm80.c) with the same register layouts.
  *
  * Asynchrony: every wgmma of a dot is issued between a wgmma.fence and one
- * commit group, then waited for at once. The fence and the wait take the
- * accumulators (and register A operands) as tied operands, so LLVM can move
- * no register arithmetic on them across either; every statement is a
- * convergent collective with side effects. */
+ * commit group, which is waited for where the result is first read (see
+ * "deferred waits"). The fence and the wait take the accumulators (and
+ * register A operands) as tied operands, so LLVM can move no register
+ * arithmetic on them across either; every statement is a convergent
+ * collective with side effects. */
 #include "codegen_internal.h"
 #include "target_families.h"
 #include "target_sm90a.h"
+#include "passes.h"
 
+#include <stdio.h>
 #include <string.h>
 
 enum { WGMMA_MAX_N = 256, WG_ROWS = 64 };
@@ -56,27 +59,28 @@ bool target_sm90a_operand_smem_layout(const Target *t, int rows, int cols, int e
 
 /* The shared tile operand v is read from through a descriptor: v converts
  * a canonical 16-bit tile. */
-static bool desc_tile(Emitter *em, ValId v, ValId *tile)
+static bool desc_tile(TirFunc *f, ValId v, ValId *tile)
 {
-    InstId def = tir_val(em->f, v)->def;
-    if (def == TIR_NONE || tir_inst(em->f, def)->op != TIR_CONVERT)
+    InstId def = tir_val(f, v)->def;
+    if (def == TIR_NONE || tir_inst(f, def)->op != TIR_CONVERT)
         return false;
-    ValId src = tir_inst(em->f, def)->args[0];
-    const Layout *s = em_layout(em, src);
-    if (s->kind != LAYOUT_SHARED || !s->canonical || s->esize != 2)
+    ValId src = tir_inst(f, def)->args[0];
+    const Layout *s = tir_layout(f, src);
+    if (!s || s->kind != LAYOUT_SHARED || !s->canonical || s->esize != 2)
         return false;
     *tile = src;
     return true;
 }
 
 /* A dot issued as wgmma: its shape fits and B is a descriptor tile. */
-static bool on_wgmma(Emitter *em, const TirInst *dot)
+bool target_sm90a_dot_async(TirFunc *f, const TirInst *dot)
 {
-    TType ta = tir_type(em->f, dot->args[0]), tb = tir_type(em->f, dot->args[1]);
+    TType ta = tir_type(f, dot->args[0]), tb = tir_type(f, dot->args[1]);
     ValId tile;
-    return wgmma_fits(ta.dt, ta.shape[0], tb.shape[1], ta.shape[1], em->f->warps) &&
-           desc_tile(em, dot->args[1], &tile);
+    return wgmma_fits(ta.dt, ta.shape[0], tb.shape[1], ta.shape[1], f->warps) && desc_tile(f, dot->args[1], &tile);
 }
+
+static bool on_wgmma(Emitter *em, const TirInst *dot) { return target_sm90a_dot_async(em->f, dot); }
 
 /* Conversions out of a shared tile: nothing to do for an operand every
  * user reads through its descriptor; the mma.sync family's reads when no
@@ -98,8 +102,21 @@ static bool convert_from_shared(Emitter *em, const TirInst *in)
     }
     if (wgmma_uses == 0)
         return target_sm80_emit.convert_from_shared(em, in);
-    return other_uses == 0 && desc_tile(em, dst, &tile);
+    return other_uses == 0 && desc_tile(em->f, dst, &tile);
 }
+
+/* The sm_80 list with loop rotation before pipelining (pass_rotate.c). */
+const Pass target_sm90a_passes[] = {
+    { "fuse", tir_pass_fuse },
+    { "loopsplit", tir_pass_loopsplit },
+    { "layout", tir_pass_layout },
+    { "rotate", tir_pass_rotate },
+    { "pipeline", tir_pass_pipeline },
+    { "cse", tir_pass_cse },
+    { "dce", tir_pass_dce },
+    { "smem", tir_pass_smem },
+    { NULL, NULL },
+};
 
 /* ------------------------------------------------------- descriptors */
 
@@ -164,6 +181,7 @@ static LLVMValueRef warpgroup_offset(Emitter *em, const DescOperand *a)
 /* ------------------------------------------------------------ wgmma */
 
 static const unsigned WG_FLAGS = PTX_SIDE_EFFECTS | PTX_CLOBBERS_MEMORY | PTX_CONVERGENT;
+
 
 /* Two 16-bit elements packed in the 32-bit register a wgmma A operand takes. */
 static LLVMValueRef pack2(Emitter *em, DType dt, LLVMValueRef lo, LLVMValueRef hi)
@@ -240,8 +258,8 @@ static void wgmma_dot(Emitter *em, const TirInst *in)
     int mt = M / (16 * warps), nw = N < WGMMA_MAX_N ? N : WGMMA_MAX_N, ks = K / 16;
     const Layout *lc = em_layout(em, in->res[0]);
     ValId a_tile, b_tile;
-    bool ss = desc_tile(em, in->args[0], &a_tile);
-    desc_tile(em, in->args[1], &b_tile);
+    bool ss = desc_tile(em->f, in->args[0], &a_tile);
+    desc_tile(em->f, in->args[1], &b_tile);
     /* B [K, N] is K-major when stored transposed (rows along N). */
     DescOperand bd = desc_operand(em, b_tile, em_layout(em, b_tile)->transposed);
     DescOperand ad = { 0 };
@@ -297,8 +315,163 @@ static void wgmma_dot(Emitter *em, const TirInst *in)
     ptx_begin(&commit, em, WG_FLAGS);
     ptx_text(&commit, "wgmma.commit_group.sync.aligned;");
     ptx_call(&commit);
-    tied_statement(em, "wgmma.wait_group.sync.aligned 0;", r.e, r.n);
+    if (em->opts->no_overlap) { /* at once: nothing can touch the A registers in between */
+        tied_statement(em, "wgmma.wait_group.sync.aligned 0;", r.e, r.n);
+        em->vals[in->res[0]] = r;
+        return;
+    }
     em->vals[in->res[0]] = r;
+    WgmmaGroup g = { in->res[0], r.e, fenced + nc, r.n, na };
+    vec_push(&em->arena, sm90a_wgmma(em)->groups, g);
+}
+
+/* ------------------------------------------------------ deferred waits */
+
+/* A dot's group is waited for where its result is first read, so that the
+ * work in between (another dot's issue, a softmax) runs while the tensor
+ * cores do. Groups complete in commit order: `wait_group N` settles all but
+ * the N newest. The wait takes the settled groups' accumulators as tied
+ * operands (LLVM sees them defined there) and their A registers too (kept
+ * alive, unchanged, until the tensor cores are done reading them). */
+static void settle(Emitter *em, int count)
+{
+    WgmmaGroups *gs = &sm90a_wgmma(em)->groups;
+    if (count <= 0)
+        return;
+    int n = 0;
+    for (int g = 0; g < count; g++)
+        n += gs->data[g].n + gs->data[g].na;
+    LLVMValueRef *regs = arena_alloc(&em->arena, sizeof(LLVMValueRef) * (size_t)n);
+    for (int g = 0, k = 0; g < count; g++) {
+        memcpy(regs + k, gs->data[g].regs, sizeof(LLVMValueRef) * (size_t)gs->data[g].n);
+        memcpy(regs + k + gs->data[g].n, gs->data[g].a, sizeof(LLVMValueRef) * (size_t)gs->data[g].na);
+        k += gs->data[g].n + gs->data[g].na;
+    }
+    char text[64];
+    snprintf(text, sizeof text, "wgmma.wait_group.sync.aligned %d;", gs->len - count);
+    tied_statement(em, text, regs, n);
+    for (int g = 0, k = 0; g < count; g++) {
+        EVal r = em_new_val(em, gs->data[g].n);
+        memcpy(r.e, regs + k, sizeof(LLVMValueRef) * (size_t)r.n);
+        em->vals[gs->data[g].res] = r;
+        k += gs->data[g].n + gs->data[g].na;
+    }
+    memmove(gs->data, gs->data + count, sizeof(WgmmaGroup) * (size_t)(gs->len - count));
+    gs->len -= count;
+}
+
+/* Settles the groups up to the newest one whose result v is (or any when
+ * v is TIR_NONE). */
+static void settle_value(Emitter *em, ValId v)
+{
+    WgmmaGroups *gs = &sm90a_wgmma(em)->groups;
+    for (int g = gs->len - 1; g >= 0; g--)
+        if (v == TIR_NONE || gs->data[g].res == v) {
+            settle(em, g + 1);
+            return;
+        }
+}
+
+/* Instructions that neither write shared memory nor leave the block:
+ * wgmmas in flight may run on across them. */
+static bool runs_beside_wgmma(const TirInst *in)
+{
+    switch (in->op) {
+    case TIR_CONST: case TIR_PARAM: case TIR_DIM: case TIR_PROGRAM_ID: case TIR_NUM_PROGRAMS:
+    case TIR_SPLAT: case TIR_BROADCAST: case TIR_EXPAND_DIMS: case TIR_TRANSPOSE: case TIR_ARANGE:
+    case TIR_SMEM_TILE: case TIR_DOT: case TIR_YIELD:
+        return true;
+    case TIR_CONVERT: case TIR_REDUCE: return in->smem < 0;
+    default: return tir_op_is_binary(in->op) || tir_op_is_unary(in->op) || in->op == TIR_SELECT;
+    }
+}
+
+/* Whether every instruction of the IF's branches may run beside wgmmas in
+ * flight and none is a dot (which would commit a group on one path only);
+ * settles the groups whose results the branches read. */
+static bool if_runs_beside_wgmma(Emitter *em, const TirInst *in)
+{
+    for (int k = 0; k < 2; k++) {
+        if (in->blocks[k] == TIR_NONE)
+            continue;
+        TirBlock *bl = tir_block(em->f, in->blocks[k]);
+        for (int i = 0; i < bl->insts.len; i++) {
+            const TirInst *u = tir_inst(em->f, bl->insts.data[i]);
+            if (u->op == TIR_DOT || (u->op == TIR_IF ? !if_runs_beside_wgmma(em, u) : !runs_beside_wgmma(u)))
+                return false;
+            for (int a = 0; a < u->nargs; a++)
+                settle_value(em, u->args[a]);
+        }
+    }
+    return true;
+}
+
+/* Per value: every use is as a loop's next carried value (a FOR body's
+ * YIELD), computed once per kernel. */
+static bool *carried_only(Emitter *em)
+{
+    WgmmaState *w = sm90a_wgmma(em);
+    if (w->carried_only)
+        return w->carried_only;
+    TirFunc *f = em->f;
+    int *uses = arena_alloc(&em->arena, sizeof(int) * (size_t)(f->vals.len + 1));
+    int *carries = arena_alloc(&em->arena, sizeof(int) * (size_t)(f->vals.len + 1));
+    memset(uses, 0, sizeof(int) * (size_t)(f->vals.len + 1));
+    memset(carries, 0, sizeof(int) * (size_t)(f->vals.len + 1));
+    for (BlockId b = 0; b < f->blocks.len; b++) {
+        TirBlock *bl = tir_block(f, b);
+        bool loop_body = bl->parent != TIR_NONE && tir_inst(f, bl->parent)->op == TIR_FOR;
+        for (int i = 0; i < bl->insts.len; i++) {
+            const TirInst *u = tir_inst(f, bl->insts.data[i]);
+            for (int a = 0; a < u->nargs; a++) {
+                uses[u->args[a]]++;
+                carries[u->args[a]] += loop_body && u->op == TIR_YIELD;
+            }
+        }
+    }
+    w->carried_only = arena_alloc(&em->arena, sizeof(bool) * (size_t)(f->vals.len + 1));
+    for (int v = 0; v < f->vals.len; v++)
+        w->carried_only[v] = uses[v] && uses[v] == carries[v];
+    return w->carried_only;
+}
+
+/* Whether `in` computes only values the loop carries to its next
+ * iteration: the groups in flight are settled by the loop's end anyway, and
+ * settling them first lets such values take the registers the groups free
+ * (a softmax's next P, computed while the previous P is still read by the
+ * tensor cores, would need registers for both). */
+static bool computes_carried(Emitter *em, const TirInst *in)
+{
+    if (in->op == TIR_DOT || in->op == TIR_YIELD || in->nres == 0)
+        return false;
+    bool *c = carried_only(em);
+    for (int i = 0; i < in->nres; i++)
+        if (!c[in->res[i]])
+            return false;
+    return true;
+}
+
+void sm90a_before_inst(Emitter *em, const TirInst *in)
+{
+    if (!sm90a_wgmma(em)->groups.len)
+        return;
+    if (in->op == TIR_IF ? !if_runs_beside_wgmma(em, in) : !runs_beside_wgmma(in) || computes_carried(em, in)) {
+        settle_value(em, TIR_NONE);
+        return;
+    }
+    for (int a = 0; a < in->nargs; a++)
+        settle_value(em, in->args[a]);
+}
+
+/* The end of a loop body or of the kernel settles every group. A branch of
+ * an `if` ends with none of its own in flight (its dots' results are read
+ * in it or yielded, which settles them); the groups from before the `if`
+ * run on beside it. */
+void sm90a_after_block(Emitter *em, BlockId b)
+{
+    InstId parent = tir_block(em->f, b)->parent;
+    if (parent == TIR_NONE || tir_inst(em->f, parent)->op != TIR_IF)
+        settle_value(em, TIR_NONE);
 }
 
 /* ------------------------------------------------- shared memory stages */
@@ -329,4 +502,6 @@ const TargetEmit target_sm90a_emit = {
     .stage_release = sm90a_stage_release,
     .stage_acquire = sm90a_stage_acquire,
     .publish_shared = sm90a_proxy_fence,
+    .before_inst = sm90a_before_inst,
+    .after_block = sm90a_after_block,
 };

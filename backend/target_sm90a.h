@@ -8,6 +8,25 @@
 
 typedef struct Sm90aState Sm90aState;
 
+/* A commit group of wgmma whose results are not waited for yet
+ * (target_sm90a.c): the dot's result, its accumulator registers as the
+ * wgmmas returned them, and the A registers they read. */
+typedef struct {
+    ValId res;
+    LLVMValueRef *regs, *a;
+    int n, na;
+} WgmmaGroup;
+typedef VEC(WgmmaGroup) WgmmaGroups;
+typedef struct {
+    WgmmaGroups groups;     /* in flight, oldest first */
+    bool *carried_only;     /* per value: read only by loops' YIELDs (NULL: not computed yet) */
+} WgmmaState;
+/* target_sm90a.c's state, kept in the family's. */
+WgmmaState *sm90a_wgmma(Emitter *em);
+/* TargetEmit.before_inst and .after_block of the wgmma family. */
+void sm90a_before_inst(Emitter *em, const TirInst *in);
+void sm90a_after_block(Emitter *em, BlockId b);
+
 /* TargetEmit hooks of target_sm90a_tma.c (see codegen_internal.h). */
 void sm90a_prepare(Emitter *em);
 void sm90a_begin(Emitter *em);

@@ -54,9 +54,12 @@ struct Sm90aState {
     int offset; /* of the first barrier in shared memory */
     WsPlan ws;
     int empty; /* the set of the producer's ring's "empty" barriers, -1: none */
+    WgmmaState wgmma; /* target_sm90a.c's */
 };
 
 static Sm90aState *state(Emitter *em) { return em->family; }
+
+WgmmaState *sm90a_wgmma(Emitter *em) { return &state(em)->wgmma; }
 
 /* ------------------------------------------------------------ planning */
 

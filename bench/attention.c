@@ -13,6 +13,7 @@
  * emu and interp with the host clock (CPU times). */
 #define _POSIX_C_SOURCE 200809L
 #include "bench.h"
+#include "npy.h"
 #include "reference.h"
 #include "rng.h"
 #include "util.h"
@@ -46,8 +47,24 @@ static const double BWD_CHECK_ALL_MACS = 1 << 28, BWD_CHECK_GROUP_MACS = 1u << 3
 /* ------------------------------------------------------------ utilities */
 
 
-static uint16_t to_bits(float f, DType dt) { return dt == DT_BF16 ? f32_to_bf16_bits(f) : f32_to_f16_bits(f); }
-static float from_bits(uint16_t h, DType dt) { return dt == DT_BF16 ? bf16_bits_to_f32(h) : f16_bits_to_f32(h); }
+/* Elements as 16-bit host words: f16 and bf16 bits, or an fp8 code. */
+static uint16_t to_bits(float f, DType dt)
+{
+    if (dtype_is_fp8(dt))
+        return f32_to_fp8_bits(f, dt);
+    return dt == DT_BF16 ? f32_to_bf16_bits(f) : f32_to_f16_bits(f);
+}
+
+static float from_bits(uint16_t h, DType dt)
+{
+    if (dtype_is_fp8(dt))
+        return fp8_bits_to_f32((uint8_t)h, dt);
+    return dt == DT_BF16 ? bf16_bits_to_f32(h) : f16_bits_to_f32(h);
+}
+
+/* The dtype of the outputs: the inputs', but bf16 for fp8 inputs (as
+ * FlashAttention-3 stores them). */
+static DType out_dtype(DType dt) { return dtype_is_fp8(dt) ? DT_BF16 : dt; }
 
 static DLDataType dl_type(DType dt)
 {
@@ -56,6 +73,8 @@ static DLDataType dl_type(DType dt)
         d.code = kDLBfloat;
     else if (dt == DT_F32)
         d.bits = 32;
+    else if (dtype_is_fp8(dt))
+        d = (DLDataType){ dt == DT_E4M3 ? NPY_DL_FLOAT8_E4M3FN : NPY_DL_FLOAT8_E5M2, 8, 1 };
     return d;
 }
 
@@ -260,7 +279,17 @@ static tsr_status flush_l2(Bench *b, int round)
 
 static tsr_status upload(Bench *b, DevTensor *d, const uint16_t *bits)
 {
-    return CTX_CALL(b, "tsr_memcpy", tsr_memcpy(b->ctx, d->mem, bits, d->bytes, TSR_COPY_HOST_TO_DEVICE, NULL));
+    if (d->t.dtype.bits != 8)
+        return CTX_CALL(b, "tsr_memcpy", tsr_memcpy(b->ctx, d->mem, bits, d->bytes, TSR_COPY_HOST_TO_DEVICE, NULL));
+    uint8_t *codes = malloc(d->bytes ? d->bytes : 1); /* fp8: one byte an element */
+    if (!codes)
+        return failed(b, TSR_ERR_OUT_OF_MEMORY, "upload", "out of host memory");
+    for (size_t i = 0; i < d->bytes; i++)
+        codes[i] = (uint8_t)bits[i];
+    tsr_status s =
+        CTX_CALL(b, "tsr_memcpy", tsr_memcpy(b->ctx, d->mem, codes, d->bytes, TSR_COPY_HOST_TO_DEVICE, NULL));
+    free(codes);
+    return s;
 }
 
 /* ------------------------------------------------------ implementations */
@@ -433,7 +462,10 @@ static void *ref_rows_worker(void *arg)
         int64_t lse_at;
         const RefProblem *p = row_of(rr, rr->row[i], &bi, &h, &r, &lse_at);
         ref_attention_row_ext(&p->s, &rr->feat, &p->in, bi, h, r, rr->o + i * c->D, &rr->lse[i]);
-        ref_attention_row_lowp_ext(&p->s, &rr->feat, &p->in, c->dt, bi, h, r, rr->lowp + i * c->D);
+        if (dtype_is_fp8(c->dt)) /* FlashAttention-3's precision; fp8 takes no features */
+            ref_attention_row_fp8(&p->s, &p->in, out_dtype(c->dt), bi, h, r, rr->lowp + i * c->D);
+        else
+            ref_attention_row_lowp_ext(&p->s, &rr->feat, &p->in, c->dt, bi, h, r, rr->lowp + i * c->D);
     }
     return NULL;
 }
@@ -557,6 +589,7 @@ static bool ref_rows_make(RefRows *rr, const BenchConfig *c, const Inputs *in, i
 static bool check_outputs(Bench *b, Impl impl, const BenchConfig *c, Buffers *x, const RefRows *rr, ImplResult *res)
 {
     const DevTensor *o = impl == IMPL_TESSERA ? &x->o : &x->ref_o;
+    DType odt = out_dtype(c->dt); /* 16-bit: the reference attention runs no fp8 */
     int64_t n = (int64_t)(o->bytes / 2);
     uint16_t *out = malloc(o->bytes);
     float *lse = impl == IMPL_TESSERA ? malloc(x->lse.bytes) : NULL;
@@ -569,9 +602,9 @@ static bool check_outputs(Bench *b, Impl impl, const BenchConfig *c, Buffers *x,
                       tsr_memcpy(b->ctx, lse, x->lse.mem, x->lse.bytes, TSR_COPY_DEVICE_TO_HOST, NULL)) == TSR_OK;
     if (ok) {
         if (impl == IMPL_TESSERA && b->hooks && b->hooks->corrupt_output && rr->n)
-            out[rr->row[0] * c->D] = to_bits(from_bits(out[rr->row[0] * c->D], c->dt) + 0.5f, c->dt);
+            out[rr->row[0] * c->D] = to_bits(from_bits(out[rr->row[0] * c->D], odt) + 0.5f, odt);
         for (int64_t i = 0; i < n; i++)
-            res->unwritten += isnan(from_bits(out[i], c->dt));
+            res->unwritten += isnan(from_bits(out[i], odt));
         for (int64_t i = 0; lse && i < (int64_t)(x->lse.bytes / 4); i++)
             res->unwritten += isnan(lse[i]);
         res->err = 0;
@@ -581,7 +614,7 @@ static bool check_outputs(Bench *b, Impl impl, const BenchConfig *c, Buffers *x,
             int bi, h, r;
             row_of(rr, row, &bi, &h, &r, &at);
             for (int d = 0; d < c->D; d++) {
-                double got = from_bits(out[row * c->D + d], c->dt);
+                double got = from_bits(out[row * c->D + d], odt);
                 if (!isnan(got))
                     res->err = fmax(res->err, fabs(got - rr->o[i * c->D + d]));
             }
@@ -948,7 +981,7 @@ static void measure_config(Bench *b, BenchResult *r, const Inputs *in)
     if (s == TSR_OK && c->feat.paged)
         s = paged_tensors(b, c, in, &x);
     if (s == TSR_OK && !c->feat.nvarlen)
-        s = dev_tensor(b, &x.o, c->dt, 4, qs);
+        s = dev_tensor(b, &x.o, out_dtype(c->dt), 4, qs);
     if (s == TSR_OK && !c->feat.nvarlen)
         s = dev_tensor(b, &x.lse, DT_F32, 3, ls);
     if (s == TSR_OK && c->feat.alibi)
@@ -972,11 +1005,13 @@ static void measure_config(Bench *b, BenchResult *r, const Inputs *in)
         r->err_lowp = 0;
         for (int64_t i = 0; i < rr.n * c->D; i++)
             r->err_lowp = fmax(r->err_lowp, fabs((double)rr.lowp[i] - rr.o[i]));
-        r->bound = bench_bound(c->dt, r->err_lowp, o->tolerance_scale);
+        r->bound = bench_bound(out_dtype(c->dt), r->err_lowp, o->tolerance_scale);
         measure_impl(b, IMPL_TESSERA, r, &x, &rr, NULL);
         dev_free(b, &x.lse); /* room for the reference's matrices */
     }
-    if (s == TSR_OK && o->reference && bench_features_on(&c->feat)) {
+    if (s == TSR_OK && o->reference && dtype_is_fp8(c->dt)) {
+        set_status(&r->reference, "skipped (the reference attention has no fp8)");
+    } else if (s == TSR_OK && o->reference && bench_features_on(&c->feat)) {
         set_status(&r->reference, "skipped (the reference attention has no window, soft-cap, ALiBi, packing or paging)");
     } else if (s == TSR_OK && o->reference) {
         int group = c->Hq / c->Hkv;
@@ -1012,6 +1047,7 @@ static void run_info(Bench *b, const BenchOptions *o)
     snprintf(run->device_name, sizeof run->device_name, "%s", tsr_context_device_name(b->ctx));
     snprintf(run->target, sizeof run->target, "%s", tsr_context_default_target(b->ctx));
     run->no_warp_specialize = (o->compile_flags & TSR_COMPILE_NO_WARP_SPECIALIZE) != 0;
+    run->no_overlap = (o->compile_flags & TSR_COMPILE_NO_OVERLAP) != 0;
     run->cpu_times = run->kind != TSR_DEVICE_CUDA;
     run->reps = o->reps > 0 ? o->reps : run->cpu_times ? 3 : 20;
     run->warmup = o->warmup >= 0 ? o->warmup : run->cpu_times ? 0 : 3;

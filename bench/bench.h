@@ -55,7 +55,7 @@ float bench_alibi_slope(int h, int H);
 typedef struct {
     tsr_device_kind device; /* TSR_DEVICE_AUTO: cuda with a GPU, else emu */
     const char *target;     /* NULL: the device's own (tsr_context_default_target) */
-    unsigned compile_flags; /* tsr_context_options.compile_flags (--no-warp-specialize) */
+    unsigned compile_flags; /* tsr_context_options.compile_flags (--no-warp-specialize, --no-overlap) */
     DType dtypes[BENCH_MAX_LIST];
     int ndtypes;
     int dims[BENCH_MAX_LIST];
@@ -167,6 +167,7 @@ typedef struct {
     char device_name[160];
     char target[16]; /* what the kernels were compiled for */
     bool no_warp_specialize; /* --no-warp-specialize (an ablation) */
+    bool no_overlap;         /* --no-overlap (an ablation) */
     double peak_tflops;     /* 0: unknown */
     const char *peak_source;
     bool cpu_times;         /* emu/interp: host clock */

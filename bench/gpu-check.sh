@@ -9,7 +9,8 @@
 #   nvidia-smi.txt     nvidia-smi -q before the runs
 #   tests.log          the test programs' output
 #   bench.txt, bench.json, bench.csv, bench.svg     tessera-bench attention
-#   bench-no-ws.txt, bench-no-ws.json   the same without warp specialization (ablation)
+#   bench-no-warp-specialize.txt/.json, bench-no-overlap.txt/.json
+#                                       the same with one sm_90a technique off (ablations)
 #   ptxas-report.md    tessera-bench ptxas (ptxas of the machine's CUDA)
 #   peers.json, peers.log, merged.txt, merged.svg   the peers, side by side
 #
@@ -191,26 +192,28 @@ case $rc in
 *) say "  FAILED: exit $rc (see bench.log)"; FAILED=1 ;;
 esac
 
-# ---- the ablation: warp specialization off (sm_90a; elsewhere the same code) ------
-say ""
-say "== tessera-bench attention --no-warp-specialize"
+# ---- the ablations: each sm_90a technique off (elsewhere the same code) -----------
 if [ $QUICK = 1 ]; then
     ABL_ARGS="--device $DEVICE --d 64 --causal no"
-    ABL_SHARE=30
+    ABL_SHARE=15
 else
     ABL_ARGS="--device $DEVICE --reps 10 --warmup 2 --seqlen 2048,8192 --pass fwd"
-    ABL_SHARE=60
+    ABL_SHARE=30
 fi
-secs=$(allow $ABL_SHARE)
-limited "$secs" "$BIN/tessera-bench" attention $ABL_ARGS --no-warp-specialize \
-    --time-limit $((secs > 40 ? secs - 20 : 10)) --json "$OUTDIR/bench-no-ws.json" \
-    > "$OUTDIR/bench-no-ws.txt" 2> "$OUTDIR/bench-no-ws.log"
-rc=$?
-case $rc in
-0) say "  ok: every check passed (compare bench-no-ws.txt with bench.txt)" ;;
-1) say "  FAILED: a correctness check failed (see bench-no-ws.txt)"; FAILED=1 ;;
-*) say "  FAILED: exit $rc (see bench-no-ws.log)"; FAILED=1 ;;
-esac
+for abl in no-warp-specialize no-overlap; do
+    say ""
+    say "== tessera-bench attention --$abl"
+    secs=$(allow $ABL_SHARE)
+    limited "$secs" "$BIN/tessera-bench" attention $ABL_ARGS --$abl \
+        --time-limit $((secs > 40 ? secs - 20 : 10)) --json "$OUTDIR/bench-$abl.json" \
+        > "$OUTDIR/bench-$abl.txt" 2> "$OUTDIR/bench-$abl.log"
+    rc=$?
+    case $rc in
+    0) say "  ok: every check passed (compare bench-$abl.txt with bench.txt)" ;;
+    1) say "  FAILED: a correctness check failed (see bench-$abl.txt)"; FAILED=1 ;;
+    *) say "  FAILED: exit $rc (see bench-$abl.log)"; FAILED=1 ;;
+    esac
+done
 
 # ---- ptxas' report (the CUDA of this machine) --------------------------------------
 say ""

@@ -91,7 +91,7 @@ bool bench_parse_dtype_list(const char *s, DType *out, int max, int *n)
         char item[16];
         DType dt;
         if (*n >= max || !next_item(&p, item, sizeof item) || !dtype_parse(item, &dt) ||
-            (dt != DT_F16 && dt != DT_BF16))
+            (dt != DT_F16 && dt != DT_BF16 && !dtype_is_fp8(dt)))
             return false;
         out[(*n)++] = dt;
     }
@@ -110,7 +110,7 @@ bool bench_parse_attention(BenchOptions *o, int argc, char **argv, char *err, si
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool takes_value = strcmp(a, "--no-reference") && strcmp(a, "--quiet") && strcmp(a, "--no-warp-specialize") &&
-                           strcmp(a, "--alibi");
+                           strcmp(a, "--no-overlap") && strcmp(a, "--alibi");
         if (strncmp(a, "--", 2))
             FAIL("unexpected argument '%s' (options start with --)", a);
         if (takes_value && !v)
@@ -128,6 +128,8 @@ bool bench_parse_attention(BenchOptions *o, int argc, char **argv, char *err, si
                 FAIL("--device %s: use cuda, emu, interp or auto", v);
         } else if (!strcmp(a, "--no-warp-specialize")) {
             o->compile_flags |= TSR_COMPILE_NO_WARP_SPECIALIZE;
+        } else if (!strcmp(a, "--no-overlap")) {
+            o->compile_flags |= TSR_COMPILE_NO_OVERLAP;
         } else if (!strcmp(a, "--target")) {
             if (!target_lookup(v)) {
                 char msg[160];
@@ -137,7 +139,7 @@ bool bench_parse_attention(BenchOptions *o, int argc, char **argv, char *err, si
             o->target = v;
         } else if (!strcmp(a, "--dtype")) {
             if (!bench_parse_dtype_list(v, o->dtypes, BENCH_MAX_LIST, &o->ndtypes))
-                FAIL("--dtype %s: a comma-separated list of f16 and bf16", v);
+                FAIL("--dtype %s: a comma-separated list of f16, bf16, e4m3 and e5m2", v);
         } else if (!strcmp(a, "--d")) {
             if (!bench_parse_int_list(v, o->dims, BENCH_MAX_LIST, &o->ndims, 16, 256))
                 FAIL("--d %s: a comma-separated list of head dims (16 to 256)", v);
@@ -253,6 +255,10 @@ bool bench_parse_attention(BenchOptions *o, int argc, char **argv, char *err, si
         FAIL("--paged (decoding) takes no --window, --softcap, --alibi or --varlen");
     if (o->feat.splits && !o->feat.paged)
         FAIL("--splits goes with --paged");
+    for (int t = 0; t < o->ndtypes; t++)
+        if (dtype_is_fp8(o->dtypes[t]) && bench_features_on(&o->feat))
+            FAIL("--dtype %s: fp8 attention takes no --window, --softcap, --alibi, --varlen or --paged (yet)",
+                 dtype_name(o->dtypes[t]));
     if (o->kv_heads && o->heads && o->heads % o->kv_heads)
         FAIL("--heads %d is not a multiple of --kv-heads %d", o->heads, o->kv_heads);
     return true;
@@ -318,8 +324,8 @@ int bench_configs(const BenchOptions *o, tsr_device_kind device, BenchConfig *ou
             for (int d = 0; d < ndims; d++)
                 for (int s = 0; s < nseq * 2; s++) {
                     bool bwd = s % 2; /* each shape forward, then backward */
-                    if (!(passes & (bwd ? PASS_BWD : PASS_FWD)))
-                        continue;
+                    if (!(passes & (bwd ? PASS_BWD : PASS_FWD)) || (bwd && dtype_is_fp8(o->dtypes[t])))
+                        continue; /* fp8 has no backward pass */
                     BenchConfig k;
                     k.backward = bwd;
                     k.dt = o->dtypes[t];

@@ -72,6 +72,27 @@ static int open_device(const RunOptions *o, const char *device, tsr_context **ct
     return 0;
 }
 
+/* Prints the library's compile errors in the command line's words: the -D
+ * values reach it as the C API's defines, which its messages call "define
+ * NAME" and "a tsr_define named NAME" (frontend/sema.c). */
+static void print_compile_errors(const char *msg)
+{
+    static const char api_missing[] = "(give a tsr_define named ", api_unused[] = ": error: define ";
+    while (*msg) {
+        if (!strncmp(msg, api_missing, sizeof api_missing - 1)) {
+            msg += sizeof api_missing - 1;
+            size_t name = strcspn(msg, ")\n");
+            fprintf(stderr, "(give -D %.*s=...", (int)name, msg);
+            msg += name;
+        } else if (!strncmp(msg, api_unused, sizeof api_unused - 1)) {
+            fputs(": error: -D ", stderr);
+            msg += sizeof api_unused - 1;
+        } else {
+            fputc(*msg++, stderr);
+        }
+    }
+}
+
 /* Compiles file (for the reference: FILE.tsr[:KERNEL]) and picks the kernel. */
 static int compile(const RunOptions *o, Run *r, const char *file, const char *kernel)
 {
@@ -90,7 +111,9 @@ static int compile(const RunOptions *o, Run *r, const char *file, const char *ke
     r->file = file;
     tsr_status s = tsr_module_compile_file(r->ctx, file, &co, &r->mod);
     if (s != TSR_OK) {
-        fprintf(stderr, "%s%s", tsr_context_error(r->ctx), s == TSR_ERR_COMPILE ? "" : "\n");
+        print_compile_errors(tsr_context_error(r->ctx));
+        if (s != TSR_ERR_COMPILE)
+            fputc('\n', stderr);
         return s == TSR_ERR_COMPILE ? 1 : 2;
     }
     if (!kernel && tsr_module_kernel_count(r->mod) > 1) {
@@ -125,26 +148,6 @@ static void show_source_line(const Run *r, const char *msg)
         fprintf(stderr, "%s:%d: the source line of the faulting instruction:\n    %.*s\n", r->file, line,
                 (int)strcspn(p, "\n"), p);
     free(text);
-}
-
-/* After a failed launch on emu: the PTX around the line the report names
- * ("..., line N (...)"), so the instruction can be found in context. */
-static void show_ptx_context(const Run *r, const char *msg)
-{
-    const char *at = strstr(msg, ", line ");
-    const char *ptx = tsr_module_ir(r->mod, tsr_kernel_name(r->k), TSR_IR_PTX);
-    int line = at ? atoi(at + 7) : 0;
-    if (!ptx || line <= 0)
-        return;
-    fprintf(stderr, "PTX of %s around line %d (tessera compile --emit ptx --line-info shows all of it):\n", tsr_kernel_name(r->k),
-            line);
-    int n = 1;
-    for (const char *p = ptx; *p && n <= line + 2; n++) {
-        size_t len = strcspn(p, "\n");
-        if (n >= line - 3)
-            fprintf(stderr, "%s%6d  %.*s\n", n == line ? ">" : " ", n, (int)len, p);
-        p += len + (p[len] == '\n');
-    }
 }
 
 static bool is_tensor_out(const RunArg *a) { return a->info.is_tensor && a->info.is_output; }
@@ -188,7 +191,6 @@ static int launch(Run *r)
     if (s != TSR_OK) {
         fprintf(stderr, "tessera run: %s: %s: %s\n", r->label, tsr_status_name(s), tsr_kernel_error(r->k));
         show_source_line(r, tsr_kernel_error(r->k));
-        show_ptx_context(r, tsr_kernel_error(r->k));
         return 1;
     }
     return 0;

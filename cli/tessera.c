@@ -1,13 +1,15 @@
 /* The tessera command line: compile a .tsr file and print any stage.
  *
  *   tessera compile FILE.tsr [-D NAME=VALUE]... [--kernel NAME] [--target NAME]
- *                   [--emit tokens|ast|tir|layout|llvm|ptx] [--dump-passes] [--line-info] [--no-warp-specialize] [-o FILE]
+ *                   [--emit tokens|ast|tir|layout|llvm|ptx] [--dump-passes] [--line-info]
+ *                   [--no-warp-specialize] [--no-overlap] [-o FILE]
  *   tessera run FILE.tsr ...   (run.c: launch a kernel with arguments made from specs)
  *
  * Exit status: 0 success, 1 errors in the program, 2 bad usage or I/O. */
 #include "ast.h"
 #include "codegen.h"
 #include "compile.h"
+#include "readfile.h"
 #include "run.h"
 #include "tessera.h"
 
@@ -22,7 +24,8 @@ static void usage(FILE *f)
     target_names(targets, sizeof targets, "|", "|");
     fprintf(f,
             "usage: tessera compile FILE.tsr [-D NAME=VALUE]... [--kernel NAME] [--target %s]\n"
-            "                      [--emit tokens|ast|tir|layout|llvm|ptx] [--dump-passes] [--line-info] [--no-warp-specialize] [-o FILE]\n"
+            "                      [--emit tokens|ast|tir|layout|llvm|ptx] [--dump-passes] [--line-info]\n"
+            "                      [--no-warp-specialize] [--no-overlap] [-o FILE]\n"
             "       tessera run FILE.tsr --arg NAME=SPEC... [options]   (tessera run --help)\n"
             "       tessera --version\n"
             "The default target is %s.\n",
@@ -36,6 +39,7 @@ typedef struct {
     bool dump_passes;
     bool line_info; /* .file/.loc in the PTX (--line-info) */
     bool no_warp_specialize; /* --no-warp-specialize */
+    bool no_overlap;         /* --no-overlap */
 } Options;
 
 static int parse_args(int argc, char **argv, Options *o)
@@ -86,6 +90,8 @@ static int parse_args(int argc, char **argv, Options *o)
             o->line_info = true;
         } else if (!strcmp(a, "--no-warp-specialize")) {
             o->no_warp_specialize = true;
+        } else if (!strcmp(a, "--no-overlap")) {
+            o->no_overlap = true;
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "tessera: unknown option '%s'\n", a);
             return 2;
@@ -133,7 +139,9 @@ static void emit_gpu(const Options *o, TirModule *m, StrBuf *out, StrBuf *dump, 
         diag_error_nopos(diag, "%s has %d kernels; choose one with --kernel NAME", o->file, m->funcs.len);
         return;
     }
-    CodegenOptions co = { o->target, true, 0, 0, o->line_info, o->no_warp_specialize };
+    CodegenOptions co = { .target = o->target, .assume_aligned = true, .line_info = o->line_info,
+                          .no_warp_specialize = o->no_warp_specialize,
+                          .no_overlap = o->no_overlap };
     CodegenResult r;
     bool llvm = !strcmp(o->emit, "llvm");
     if (compile_ptx(m->funcs.data[0], &co, llvm, dump, &r, diag)) {
@@ -155,9 +163,10 @@ static int cmd_compile(int argc, char **argv)
         return 2;
     }
     size_t len;
-    char *text = tsr_read_file(o.file, &len);
+    const char *why;
+    char *text = tsr_read_regular_file(o.file, TSR_MAX_SOURCE_BYTES, &len, &why);
     if (!text) {
-        fprintf(stderr, "tessera: cannot read '%s': %s\n", o.file, strerror(errno));
+        fprintf(stderr, "tessera: cannot read '%s': %s\n", o.file, why);
         return 2;
     }
     Source src = { o.file, text, len };
@@ -179,8 +188,10 @@ static int cmd_compile(int argc, char **argv)
         StrBuf *passes = o.dump_passes ? &dump : NULL;
         TirModule *m = compile_tir(&src, o.defs, o.ndefs, o.kernel, &diag, passes);
         const Target *t = m && !strcmp(o.emit, "layout") ? compile_target(o.target, &diag) : NULL;
-        for (int i = 0; t && i < m->funcs.len && !diag.nerrors; i++)
+        for (int i = 0; t && i < m->funcs.len && !diag.nerrors; i++) {
+            m->funcs.data[i]->no_overlap = o.no_overlap;
             compile_layout(m->funcs.data[i], t, &diag, passes);
+        }
         if (m && (!strcmp(o.emit, "llvm") || !strcmp(o.emit, "ptx")))
             emit_gpu(&o, m, &out, passes, &diag);
         else if (m)

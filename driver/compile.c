@@ -137,6 +137,7 @@ static void ptx_job(void *arg)
     CodegenJob *j = arg;
     TirFunc *copy = tir_func_clone(j->f);
     int slot = oom_defer(free_func, copy);
+    copy->no_overlap = j->o->no_overlap;
     j->ok = layout_unguarded(copy, j->t, j->diag, j->dump) &&
             codegen_emit(copy, j->t, j->o, j->want_llvm, j->out, j->diag);
     oom_undefer(slot);

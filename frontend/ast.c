@@ -205,6 +205,11 @@ static void print_node(StrBuf *out, const AstNode *n, int indent)
         if (n->d) {
             sb_puts(out, " (pipeline ");
             print_node(out, n->d, indent);
+            if (n->else_) {
+                sb_puts(out, " (overlap ");
+                print_node(out, n->else_, indent);
+                sb_putc(out, ')');
+            }
             sb_putc(out, ')');
         }
         newline(out, indent + 1);

@@ -135,6 +135,8 @@ Token lexer_next(Lexer *lx)
             "u8"       { return make(lx, TK_KW_U8, start, lx->cur); }
             "u32"      { return make(lx, TK_KW_U32, start, lx->cur); }
             "i64"      { return make(lx, TK_KW_I64, start, lx->cur); }
+            "e4m3"     { return make(lx, TK_KW_E4M3, start, lx->cur); }
+            "e5m2"     { return make(lx, TK_KW_E5M2, start, lx->cur); }
             "while"    { return make(lx, TK_KW_WHILE, start, lx->cur); }
             "break"    { return make(lx, TK_KW_BREAK, start, lx->cur); }
             "continue" { return make(lx, TK_KW_CONTINUE, start, lx->cur); }

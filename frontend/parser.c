@@ -112,7 +112,7 @@ static const char *tok_text(Parser *p, const Token *t) { return arena_strndup(p-
 static bool is_dtype_kw(TokKind k)
 {
     return k == TK_KW_F16 || k == TK_KW_BF16 || k == TK_KW_F32 || k == TK_KW_I32 || k == TK_KW_BOOL || k == TK_KW_I8 ||
-           k == TK_KW_U8 || k == TK_KW_U32 || k == TK_KW_I64;
+           k == TK_KW_U8 || k == TK_KW_U32 || k == TK_KW_I64 || k == TK_KW_E4M3 || k == TK_KW_E5M2;
 }
 
 static DType dtype_of_kw(TokKind k)
@@ -126,6 +126,8 @@ static DType dtype_of_kw(TokKind k)
     case TK_KW_U8: return DT_U8;
     case TK_KW_U32: return DT_U32;
     case TK_KW_I64: return DT_I64;
+    case TK_KW_E4M3: return DT_E4M3;
+    case TK_KW_E5M2: return DT_E5M2;
     default: return DT_BOOL;
     }
 }
@@ -513,7 +515,8 @@ static AstNode *parse_let(Parser *p)
     return n;
 }
 
-/* for_stmt := 'for' IDENT 'in' expr '..' expr ['step' expr] ['pipeline' '(' expr ')'] block */
+/* for_stmt := 'for' IDENT 'in' expr '..' expr ['step' expr]
+ *             ['pipeline' '(' expr [',' 'overlap' '=' expr] ')'] block */
 static AstNode *parse_for(Parser *p)
 {
     AstNode *n = node(p, AST_FOR, p->tok.pos);
@@ -536,6 +539,16 @@ static AstNode *parse_for(Parser *p)
         advance(p);
         if (expect(p, TK_LPAREN, "'('")) {
             n->d = parse_expr(p);
+            if (accept(p, TK_COMMA)) { /* the one option: overlap = BOOL */
+                if (!at(p, TK_IDENT) || strcmp(tok_text(p, &p->tok), "overlap")) {
+                    error_at_tok(p, "'overlap' (the pipeline's option)");
+                    return n;
+                }
+                advance(p);
+                if (!expect(p, TK_ASSIGN, "'='"))
+                    return n;
+                n->else_ = parse_expr(p);
+            }
             expect(p, TK_RPAREN, "')'");
         }
     }

@@ -180,7 +180,9 @@ static bool check_tile_type(Sema *s, SrcPos pos, TType t)
  * f16 would silently become inf. (inf itself is fine.) */
 static bool const_fits_float(Sema *s, double v, DType dt, SrcPos pos)
 {
-    if (!isfinite(v) || isfinite(round_to_dtype((float)v, dt)))
+    /* fp8 conversions saturate, so the range is checked here */
+    bool fits = dtype_is_fp8(dt) ? fabs(v) <= fp8_max(dt) : isfinite(round_to_dtype((float)v, dt));
+    if (!isfinite(v) || fits)
         return true;
     error(s, pos, "the constant %g is out of range for %s", v, dtype_name(dt));
     return false;
@@ -666,6 +668,17 @@ static const char *binary_text(TokKind k)
 }
 
 /* A numeric constant or value (for the messages about bool operands). */
+/* The 8-bit floats have no arithmetic of their own (no PTX instruction
+ * computes on them but the tensor cores): operations other than moves,
+ * selections, conversions and dots are refused with the way out. */
+static bool no_fp8(Sema *s, DType dt, SrcPos pos, const char *what)
+{
+    if (!dtype_is_fp8(dt))
+        return true;
+    error(s, pos, "%s is not defined on %s; convert to f32 first, e.g. f32(x)", what, dtype_name(dt));
+    return false;
+}
+
 static bool is_number(Sema *s, SVal v)
 {
     return v.k == SV_INT || v.k == SV_FLOAT || (v.k == SV_VAL && vtype(s, v.v).dt != DT_BOOL);
@@ -702,6 +715,8 @@ static SVal apply_binary(Sema *s, TirOp op, SVal a, SVal b, SrcPos pos, const ch
         error(s, pos, "%s needs integer operands, found %s", what, dtype_name(dt));
         return sv_err;
     }
+    if (!no_fp8(s, dt, pos, what))
+        return sv_err;
     TType rt = shape;
     rt.dt = tir_op_is_compare(op) ? DT_BOOL : dt;
     ValId args[2] = { ops[0].v, ops[1].v };
@@ -760,7 +775,8 @@ static SVal eval_unary(Sema *s, const AstNode *n)
     if (a.k == SV_FLOAT)
         return sv_float(-a.f);
     if (a.k == SV_VAL && vtype(s, a.v).dt != DT_BOOL)
-        return sv_val(emit1(s, TIR_NEG, n->pos, a.v, vtype(s, a.v)));
+        return no_fp8(s, vtype(s, a.v).dt, n->pos, "'-'") ? sv_val(emit1(s, TIR_NEG, n->pos, a.v, vtype(s, a.v)))
+                                                          : sv_err;
     error(s, n->pos, "'-' needs a number, found %s", sval_str(s, a));
     return sv_err;
 }
@@ -1056,6 +1072,8 @@ static SVal b_math(Sema *s, const AstNode *n)
         error(s, n->pos, "'%s' needs a float operand, found %s", n->name, type_str(s, t));
         return sv_err;
     }
+    if (!no_fp8(s, t.dt, n->pos, arena_printf(s->scratch, "'%s'", n->name)))
+        return sv_err;
     return sv_val(emit1(s, op, n->pos, a.v, t));
 }
 
@@ -1089,9 +1107,10 @@ static SVal b_dot(Sema *s, const AstNode *n)
     if (a.k == SV_ERR || b.k == SV_ERR)
         return sv_err;
     TType ta = vtype(s, a.v), tb = vtype(s, b.v);
-    if (ta.dt != tb.dt || (ta.dt != DT_F16 && ta.dt != DT_BF16 && ta.dt != DT_F32)) {
-        error(s, n->pos, "'dot' needs two f16, two bf16 or two f32 tiles, found %s and %s", type_str(s, ta),
-              type_str(s, tb));
+    bool fp8 = dtype_is_fp8(ta.dt) && dtype_is_fp8(tb.dt); /* e4m3 and e5m2 mix, as in the ISA */
+    if (!fp8 && (ta.dt != tb.dt || (ta.dt != DT_F16 && ta.dt != DT_BF16 && ta.dt != DT_F32))) {
+        error(s, n->pos, "'dot' needs two f16, two bf16, two f32 or two fp8 (e4m3, e5m2) tiles, found %s and %s",
+              type_str(s, ta), type_str(s, tb));
         return sv_err;
     }
     if (ta.shape[1] != tb.shape[0]) {
@@ -1124,6 +1143,8 @@ static SVal reduce(Sema *s, const AstNode *n, ReduceKind kind, SVal a, int axis)
         error(s, n->pos, "'%s' is not defined on bool tiles", n->name);
         return sv_err;
     }
+    if (!no_fp8(s, t.dt, n->pos, arena_printf(s->scratch, "'%s'", n->name)))
+        return sv_err;
     if (dtype_is_int(t.dt) && t.dt != DT_I32) {
         /* the GPU's shuffles and reduction scratch hold 32-bit values */
         error(s, n->pos, "'%s' of %s tiles is not supported (yet); convert to i32 or f32 first", n->name,
@@ -2176,7 +2197,7 @@ static void check_jump(Sema *s, const AstNode *n)
  * while's body is `let c = COND; if c { BODY }` and it goes on while c holds
  * (the last iteration only finds c false); break and return stop it after
  * the iteration. Each iteration declares its flags skip@D and brk@D afresh. */
-static void check_loop(Sema *s, const AstNode *n, ValId lb, ValId ub, ValId st, int stages)
+static void check_loop(Sema *s, const AstNode *n, ValId lb, ValId ub, ValId st, int stages, bool keep_order)
 {
     bool is_while = n->kind == AST_WHILE;
     bool has_break = body_has(n->body, TK_KW_BREAK, false), has_return = body_has(n->body, TK_KW_RETURN, false);
@@ -2262,6 +2283,7 @@ static void check_loop(Sema *s, const AstNode *n, ValId lb, ValId ub, ValId st, 
     TirInst *in = tir_inst(s->f, id);
     in->blocks[0] = body;
     in->stages = stages;
+    in->ival = keep_order;
     in->kind = early ? TIR_FOR_EXIT : 0;
     tir_block(s->f, body)->parent = id;
     for (int i = 0; i < carried.len; i++)
@@ -2274,7 +2296,7 @@ static void check_while(Sema *s, const AstNode *n)
     if (!n->a || !n->body)
         return;
     ValId lb = tir_const_int(s->f, s->cur, n->pos, DT_I32, 0), ub = tir_const_int(s->f, s->cur, n->pos, DT_I32, INT32_MAX);
-    check_loop(s, n, lb, ub, tir_const_int(s->f, s->cur, n->pos, DT_I32, 1), 0);
+    check_loop(s, n, lb, ub, tir_const_int(s->f, s->cur, n->pos, DT_I32, 1), 0, false);
 }
 
 /* The step of a for loop: a compile-time positive integer (*step), or an
@@ -2317,6 +2339,18 @@ static void check_for(Sema *s, const AstNode *n)
         error(s, n->d->pos, "the pipeline depth must be between 1 and 8, found %lld", (long long)stages);
         ok = false;
     }
+    bool keep_order = false;
+    if (n->else_) { /* pipeline(S, overlap = B) */
+        SVal v = eval(s, n->else_);
+        if (v.k == SV_ERR)
+            ok = false;
+        else if (v.k != SV_BOOL) {
+            error(s, n->else_->pos, "overlap must be a compile-time bool, found %s%s",
+                  v.k == SV_VAL ? "a run-time " : "", sval_str(s, v));
+            ok = false;
+        } else
+            keep_order = !v.i;
+    }
     if (!ok)
         return;
     ValId st = run_step != TIR_NONE ? run_step : tir_const_int(s->f, s->cur, n->c ? n->c->pos : n->pos, DT_I32, step);
@@ -2329,7 +2363,7 @@ static void check_for(Sema *s, const AstNode *n)
         ValId sel[3] = { emit(s, TIR_GT, sp, cmp, 2, bt), ub, lb };
         ub = emit(s, TIR_SELECT, sp, sel, 3, ttype_scalar(DT_I32));
     }
-    check_loop(s, n, lb, ub, st, (int)stages);
+    check_loop(s, n, lb, ub, st, (int)stages, keep_order);
 }
 
 static void check_if(Sema *s, const AstNode *n)
@@ -2608,6 +2642,10 @@ static bool bind_params(Sema *s)
             continue;
         }
         p.dt = t.dt;
+        if (!ap->is_tensor && dtype_is_fp8(p.dt)) {
+            error(s, ap->dtype->pos, "a scalar parameter cannot be %s; pass an f32 and convert it", dtype_name(p.dt));
+            ok = false;
+        }
         if (ap->is_out && !ap->is_tensor) {
             error(s, ap->pos, "only tensors can be 'out'; '%s' is a scalar", ap->name);
             ok = false;

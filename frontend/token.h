@@ -14,7 +14,8 @@
     X(KW_NONE, "'None'") X(KW_TYPE, "'type'") X(KW_INT, "'int'") X(KW_FLOAT, "'float'")\
     X(KW_F16, "'f16'") X(KW_BF16, "'bf16'") X(KW_F32, "'f32'") X(KW_I32, "'i32'")      \
     X(KW_BOOL, "'bool'") X(KW_I8, "'i8'") X(KW_U8, "'u8'") X(KW_U32, "'u32'")           \
-    X(KW_I64, "'i64'") X(KW_WHILE, "'while'") X(KW_BREAK, "'break'")                   \
+    X(KW_I64, "'i64'") X(KW_E4M3, "'e4m3'") X(KW_E5M2, "'e5m2'")                       \
+    X(KW_WHILE, "'while'") X(KW_BREAK, "'break'")                                      \
     X(KW_CONTINUE, "'continue'") X(KW_RETURN, "'return'")                              \
     X(LPAREN, "'('") X(RPAREN, "')'") X(LBRACK, "'['") X(RBRACK, "']'")                \
     X(LBRACE, "'{'") X(RBRACE, "'}'") X(COMMA, "','") X(SEMI, "';'") X(COLON, "':'")   \

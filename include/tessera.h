@@ -45,13 +45,29 @@
  *    nothing), or until the context is destroyed. So it may be passed along
  *    with the call it reports on, `f(call(ctx), tsr_context_error(ctx))`, in
  *    either order of evaluation (evaluated first, it shows the message from
- *    before the call). Copy it to keep it longer.
+ *    before the call). Copy it to keep it longer. tsr_context_error(NULL)
+ *    returns a constant text (a context that could not be allocated); when
+ *    the allocator fails while a message is kept, the message is a
+ *    constant "out of host memory ..." text instead.
  *  - There is no global mutable state: everything hangs off a context. Two
  *    contexts may be used from two threads at once. On one context, see
  *    "Threads" at tsr_kernel_launch_args for what may run at once.
  *  - Other strings returned by the library live as long as the handle they
  *    came from.
  *  - Size and shape arguments are in elements unless the name says bytes.
+ *  - Ownership: handles are created by *_create / tsr_module_compile* /
+ *    tsr_module_load_ptx and freed by the matching destroy (kernel handles
+ *    belong to their module); tensor data is always the caller's, never
+ *    freed by the library, and must stay valid while a launch that uses it
+ *    runs (on cuda, until the stream is synchronized); a tensor bound with
+ *    tsr_kernel_set_tensor keeps its data pointer until rebound.
+ *  - Structs: the options structs passed in (tsr_context_options,
+ *    tsr_compile_options, tsr_attention_options) start with struct_size and
+ *    may grow at their end. The structs the library fills
+ *    (tsr_param_info, tsr_kernel_attributes, tsr_cache_stats) and the other
+ *    structs passed in (tsr_arg, tsr_ptx_arg, tsr_launch_dims, ...) keep
+ *    their layout within a minor version (the SONAME carries it); new
+ *    information comes through new functions.
  */
 #ifndef TESSERA_H
 #define TESSERA_H
@@ -175,7 +191,7 @@ typedef struct tsr_context_options {
     int host_threads;              /* emu and interp: CPU threads per launch; 0 = all cores */
     unsigned flags;                /* TSR_EMU_* */
     /* The target modules and attention compile for unless their options
-     * name one: "sm_80", "sm_90" or "sm_90a"; NULL: the device's own (see
+     * name one: "sm_80", "sm_89", "sm_90" or "sm_90a"; NULL: the device's own (see
      * tsr_context_default_target). Lets emu run the code of either GPU
      * generation. An unknown name is TSR_ERR_INVALID_ARGUMENT. */
     const char *target;
@@ -270,7 +286,7 @@ typedef enum tsr_ir_kind {
 
 typedef struct tsr_compile_options {
     size_t struct_size;         /* as in tsr_context_options: 0 or sizeof, see tsr_compile_options_init */
-    const char *target;         /* "sm_80", "sm_90" or "sm_90a"; NULL: tsr_context_default_target */
+    const char *target;         /* "sm_80", "sm_89", "sm_90" or "sm_90a"; NULL: tsr_context_default_target */
     const tsr_define *defines;  /* ndefines compile-time parameters */
     int ndefines;
     const char *kernel;         /* compile only this kernel; NULL: every kernel of the source */
@@ -288,10 +304,15 @@ typedef struct tsr_compile_options {
 /* TSR_COMPILE_NO_WARP_SPECIALIZE: no producer warpgroup on sm_90a (the
  * kernel's warps copy their own tiles, as on sm_80), for ablation and
  * debugging (backend/README.md). Part of the JIT cache key. */
+/* TSR_COMPILE_NO_OVERLAP: every asynchronous dot (sm_90a's wgmma) waited
+ * for right after it is issued, instead of where its result is first read
+ * (backend/README.md), for ablation and debugging. Part of the JIT cache
+ * key. */
 enum {
     TSR_COMPILE_LINE_INFO = 1 << 0,
     TSR_COMPILE_NO_WARP_SPECIALIZE = 1 << 1,
-    TSR_COMPILE_FLAGS_ALL = (1 << 2) - 1 /* every flag this version knows */
+    TSR_COMPILE_NO_OVERLAP = 1 << 2,
+    TSR_COMPILE_FLAGS_ALL = (1 << 3) - 1 /* every flag this version knows */
 };
 
 /* Fills *opts with the defaults: struct_size, then all zero. */
@@ -414,7 +435,10 @@ TSR_API tsr_status tsr_kernel_grid(tsr_kernel *k, int64_t grid[3]);
  * stream: a CUstream on cuda (NULL: the default stream); the launch is
  * asynchronous there, and faults surface at synchronization. On emu and
  * interp the stream is ignored and the launch completes before the call
- * returns (TSR_ERR_DEVICE for a kernel fault found by the emulator). A grid
+ * returns (TSR_ERR_DEVICE for a kernel fault found by the emulator: the
+ * message names the kernel, the PTX line and instruction, the DSL source
+ * line when the PTX has line information, and the thread, then lists the
+ * PTX around that line, from the variant that ran). A grid
  * with no blocks launches nothing and succeeds. */
 TSR_API tsr_status tsr_kernel_launch(tsr_kernel *k, void *stream);
 
@@ -715,13 +739,32 @@ typedef struct tsr_attention_options {
      * cu_seqlens with it. */
     const DLTensor *block_table, *cache_seqlens;
     int num_splits;
+    /* fp8 attention (kernels/attention_fp8.tsr), FlashAttention-3's
+     * semantics: when q is float8_e4m3fn or float8_e5m2 (DLPack 1.1 codes
+     * 10 and 12), q, k and v [B, H, S, D] hold fp8 codes whose values are
+     * the codes times descale_q, descale_k and descale_v (0: 1). The scores
+     * are the products of the codes summed in f32, times descale_q *
+     * descale_k * scale; P = exp(S - rowmax) in f32, whose row sums give the
+     * normalizer and lse; P is rounded to e4m3 (cvt.rn.satfinite) for the
+     * product with V, and O = (e4m3(P) V) * descale_v / rowsum, stored in
+     * o's dtype, bfloat16 or float16. V in its natural layout [B, H, Sk, D]
+     * (no transposed copy). Dense batches only: no window, soft-cap, ALiBi,
+     * cu_seqlens or paged cache with fp8 (TSR_ERR_UNSUPPORTED), and no
+     * backward pass. On a GPU it needs sm_89 or later (fp8 conversions).
+     * The products run on the fp8 tensor cores (mma.sync m16n8k32) for the
+     * sm_89 target; for sm_90 and sm_90a (no fp8 mma.sync in their PTX;
+     * wgmma's fp8 form is not emitted yet) on the 16-bit ones after exact
+     * widening to f16. */
+    float descale_q, descale_k, descale_v;
 } tsr_attention_options;
 
 /* Fills *opts with the defaults: struct_size, then all zero. */
 TSR_API void tsr_attention_options_init(tsr_attention_options *opts);
 
-/* tsr_attention_forward with options. Without windows, soft-capping, ALiBi
- * or packing it runs kernels/attention.tsr as tsr_attention_forward does;
+/* tsr_attention_forward with options. When q is an fp8 tensor it runs
+ * kernels/attention_fp8.tsr (see descale_q above). Without windows,
+ * soft-capping, ALiBi or packing it runs kernels/attention.tsr as
+ * tsr_attention_forward does;
  * with any of them kernels/attention_ext.tsr, specialized (and compiled on
  * first use) for the features on, whose values (extents, cap, lengths) are
  * run-time arguments. Errors as tsr_attention_forward's, and

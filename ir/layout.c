@@ -150,8 +150,43 @@ Layout layout_mma_b(int K, int N, int nwarps, int wm, int wn)
     return l;
 }
 
+Layout layout_mma_a8(int M, int K, int nwarps, int wm, int wn)
+{
+    int shape[2] = { M, K };
+    Layout l = empty(LAYOUT_MMA_A, 2, shape, nwarps);
+    mma_lanes(&l, bit(1, 2), bit(1, 3), bit(0, 0), bit(0, 1), bit(0, 2));
+    push_reg(&l, bit(1, 0));
+    push_reg(&l, bit(1, 1));
+    push_reg(&l, bit(0, 3));
+    push_reg(&l, bit(1, 4));
+    mma_warps(&l, wm, wn, 0, 4, -1, 0);
+    for (int b = 5; b < l.log2shape[1]; b++)
+        push_reg(&l, bit(1, b));
+    for (int b = 4 + ilog2(wm); b < l.log2shape[0]; b++)
+        push_reg(&l, bit(0, b));
+    return l;
+}
+
+Layout layout_mma_b8(int K, int N, int nwarps, int wm, int wn)
+{
+    int shape[2] = { K, N };
+    Layout l = empty(LAYOUT_MMA_B, 2, shape, nwarps);
+    mma_lanes(&l, bit(0, 2), bit(0, 3), bit(1, 0), bit(1, 1), bit(1, 2));
+    push_reg(&l, bit(0, 0));
+    push_reg(&l, bit(0, 1));
+    push_reg(&l, bit(0, 4));
+    mma_warps(&l, wm, wn, -1, 0, 1, 3);
+    for (int b = 5; b < l.log2shape[0]; b++)
+        push_reg(&l, bit(0, b));
+    for (int b = 3 + ilog2(wn); b < l.log2shape[1]; b++)
+        push_reg(&l, bit(1, b));
+    return l;
+}
+
 bool layout_mma_fits(DType dt, int M, int N, int K)
 {
+    if (dtype_is_fp8(dt))
+        return M % 16 == 0 && N % 8 == 0 && K % 32 == 0;
     return (dt == DT_F16 || dt == DT_BF16) && M % 16 == 0 && N % 8 == 0 && K % 16 == 0;
 }
 

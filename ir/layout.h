@@ -81,9 +81,17 @@ void layout_mma_warps(int M, int N, int nwarps, int *wm, int *wn);
 Layout layout_mma_acc(int M, int N, int nwarps, int wm, int wn);
 Layout layout_mma_a(int M, int K, int nwarps, int wm, int wn);
 Layout layout_mma_b(int K, int N, int nwarps, int wm, int wn);
+/* The same for 8-bit operands (e4m3, e5m2), mma.sync.m16n8k32: four
+ * consecutive k elements a register (one b32), lanes over k bits 2 and 3.
+ *   A [M,K]: k bits 0 and 1, row bit3, k bit4, then k-tiles, then m-tiles
+ *   B [K,N]: k bits 0 and 1, k bit4, then k-tiles, then n-tiles
+ * (the accumulator is layout_mma_acc). */
+Layout layout_mma_a8(int M, int K, int nwarps, int wm, int wn);
+Layout layout_mma_b8(int K, int N, int nwarps, int wm, int wn);
 
-/* Whether a dot of [M,K] by [K,N] with operands of dtype dt runs on the
- * mma.sync tensor cores (f16/bf16, M and K multiples of 16, N of 8). The
+/* Whether a dot of [M,K] by [K,N] with operands of dtype dt fits the
+ * mma.sync tensor cores (f16/bf16, M and K multiples of 16, N of 8; fp8
+ * with K a multiple of 32, on targets that have it). The
  * others multiply-add in f32 on the CUDA cores, with these layouts: */
 bool layout_mma_fits(DType dt, int M, int N, int K);
 /* The result [M,N]: lanes and warps alternate between the dims, so that

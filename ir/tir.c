@@ -128,6 +128,7 @@ TirFunc *tir_func_clone(const TirFunc *f)
     c->warps = f->warps;
     c->max_regs = f->max_regs;
     c->min_blocks = f->min_blocks;
+    c->no_overlap = f->no_overlap;
     c->regs_pos = f->regs_pos;
     oom_undefer(slot);
     return c;

@@ -122,6 +122,8 @@ enum { TIR_FOR_EXIT = 1 }; /* TirInst.kind of a FOR that can stop early */
  *   FOR          args: lb, ub, step, inits...; blocks[0]: body with args (iv,
  *                iters...) ending in YIELD of the next iters; results: final iters.
  *                stages: software-pipelining depth asked for (0 = none).
+ *                ival 1: keep the written order (pipeline(S, overlap = false):
+ *                no rotation, passes/pass_rotate.c).
  *                kind 1 (TIR_FOR_EXIT): the loop can stop early: the body's
  *                YIELD has one more operand, a bool scalar, and the loop ends
  *                after an iteration that yields false (while, break, return).
@@ -262,6 +264,9 @@ typedef struct TirFunc {
      * a multiprocessor must hold at once (.minnctapersm). */
     int max_regs, min_blocks;
     SrcPos regs_pos;
+    /* Code generation keeps loops in their written order (no rotation,
+     * passes/pass_rotate.c): CodegenOptions.no_overlap. */
+    bool no_overlap;
 } TirFunc;
 
 typedef struct {

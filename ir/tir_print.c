@@ -145,6 +145,8 @@ static void print_inst(StrBuf *out, TirFunc *f, InstId id, int depth)
         }
         if (in->stages)
             sb_printf(out, " pipeline %d", in->stages);
+        if (in->ival)
+            sb_puts(out, " keep_order");
         if (in->kind == TIR_FOR_EXIT)
             sb_puts(out, " while_yield"); /* stops after a yield of false */
         break;

@@ -137,12 +137,12 @@ static bool elementwise_dtype_ok(TirOp op, DType dt)
     case TIR_XOR:
     case TIR_NOT: return dt == DT_BOOL || dtype_is_int(dt);
     case TIR_EQ:
-    case TIR_NE:
+    case TIR_NE: return !dtype_is_fp8(dt);
     case TIR_CAST: return true;
-    default:
+    default: /* fp8 has no arithmetic (dsl/README.md §4.1) */
         if (tir_op_is_math(op))
-            return dtype_is_float(dt);
-        return dt != DT_BOOL; /* arithmetic, ordering, neg, abs */
+            return dtype_is_float(dt) && !dtype_is_fp8(dt);
+        return dt != DT_BOOL && !dtype_is_fp8(dt); /* arithmetic, ordering, neg, abs */
     }
 }
 
@@ -212,8 +212,10 @@ static bool check_types(Verifier *v, InstId id, const TirInst *in)
         if (in->nargs == 3 && !ttype_eq(tir_type(f, in->args[2]), r))
             return fail(v, id, "dot accumulator differs from the result");
         TType b = tir_type(f, in->args[1]);
-        if (a.rank != 2 || b.rank != 2 || a.shape[1] != b.shape[0] || a.dt != b.dt ||
-            (a.dt != DT_F16 && a.dt != DT_BF16 && a.dt != DT_F32) || r.dt != DT_F32 || r.rank != 2 ||
+        bool fp8 = dtype_is_fp8(a.dt) && dtype_is_fp8(b.dt);
+        if (a.rank != 2 || b.rank != 2 || a.shape[1] != b.shape[0] ||
+            (!fp8 && (a.dt != b.dt || (a.dt != DT_F16 && a.dt != DT_BF16 && a.dt != DT_F32))) || r.dt != DT_F32 ||
+            r.rank != 2 ||
             r.shape[0] != a.shape[0] || r.shape[1] != b.shape[1])
             return fail(v, id, "bad dot operands");
         break;

@@ -2,6 +2,7 @@
  * first matching row wins; 0 in a key column matches anything. Tune here:
  * the runtime and the benchmark pick their specializations from this table. */
 #include "attention_config.h"
+#include "target.h"
 
 #include <string.h>
 
@@ -58,6 +59,16 @@ AttnConfig attention_ext_config(const char *target, DType dt, int head_dim, bool
     /* 64-row blocks on its 4 warps (the plain kernel's sm_90a blocks take 8) */
     AttnConfig cfg = { 64, head_dim > 128 ? 32 : 64, 0 };
     return cfg;
+}
+
+AttnConfig attention_fp8_config(const char *target, int head_dim, bool causal, bool *widen)
+{
+    (void)causal;
+    const Target *t = target_lookup(target);
+    *widen = !t || !target_has_fp8_mma(t);
+    AttnConfig native = { 64, head_dim > 128 ? 32 : 64, 0 };
+    AttnConfig widened = { 64, head_dim > 128 ? 8 : head_dim > 64 ? 16 : 32, 0 };
+    return *widen ? widened : native;
 }
 
 /* The backward kernels hold two f32 accumulators of [BN, D] (dK/dV) or one

@@ -24,6 +24,15 @@ AttnConfig attention_config(const char *target, DType dt, int head_dim, bool cau
  * 64. */
 AttnConfig attention_ext_config(const char *target, DType dt, int head_dim, bool causal, bool varlen);
 
+/* The fp8 forward (kernels/attention_fp8.tsr, 4 warps, 255 registers). Its
+ * key and value blocks are B operands held whole by every warp. With fp8
+ * tensor cores (sm_89): 64 x 64 blocks, 64 x 32 above D=128. Widened to f16
+ * (sm_90, sm_90a: *widen set) the key blocks narrow as D grows: 64 x 32
+ * (D=64; 64 x 64 spills 70-80 bytes with LLVM 22), 64 x 16 (D=128), 64 x 8
+ * (D=256, which still spills some 400-540 bytes with LLVM 19, 900 with
+ * LLVM 22; ptxas -v). */
+AttnConfig attention_fp8_config(const char *target, int head_dim, bool causal, bool *widen);
+
 /* The backward pass (kernels/attention_bwd.tsr): block sizes and warps of
  * its dK/dV kernel (bm query rows walked, bn key rows owned) and of its dQ
  * kernel (bm query rows owned, bn key rows walked). */
@@ -51,6 +60,9 @@ extern const char tsr_attention_source[];
 /* The same for kernels/attention_ext.tsr. */
 extern const char tsr_attention_ext_source[];
 #define TSR_ATTENTION_EXT_KERNEL "attention_fwd_ext"
+/* The same for kernels/attention_fp8.tsr. */
+extern const char tsr_attention_fp8_source[];
+#define TSR_ATTENTION_FP8_KERNEL "attention_fp8_fwd"
 /* The same for kernels/attention_bwd.tsr and its three kernels. */
 extern const char tsr_attention_bwd_source[];
 #define TSR_ATTENTION_BWD_PRE "attention_bwd_pre"

@@ -151,6 +151,44 @@ void ref_attention_row_lowp_ext(const AttnShape *s, const AttnFeatures *f, const
     free(acc);
 }
 
+void ref_attention_row_fp8(const AttnShape *s, const AttnInputs *in, DType out_dt, int b, int h, int r,
+                           float *o_row)
+{
+    KeyRange kr = visible_keys(s, &no_features, r);
+    int hk = h / (s->Hq / s->Hkv), n = kr.count, D = s->D;
+    for (int d = 0; d < D; d++)
+        o_row[d] = 0.0f;
+    if (n == 0)
+        return;
+    const float *q = row_of(in->q, s->Hq, s->Sq, D, b, h, r);
+    float *sc = malloc(sizeof(float) * (size_t)n);
+    float *acc = calloc((size_t)D, sizeof(float));
+    float mx = -INFINITY;
+    for (int j = 0; j < n; j++) {
+        const float *k = row_of(in->k, s->Hkv, s->Sk, D, b, hk, kr.first + j);
+        float a = 0.0f;
+        for (int d = 0; d < D; d++)
+            a += q[d] * k[d];
+        sc[j] = a * (float)s->scale;
+        mx = fmaxf(mx, sc[j]);
+    }
+    float sum = 0.0f;
+    for (int j = 0; j < n; j++) {
+        sc[j] = expf(sc[j] - mx);
+        sum += sc[j];
+    }
+    for (int j = 0; j < n; j++) {
+        const float *v = row_of(in->v, s->Hkv, s->Sk, D, b, hk, kr.first + j);
+        float p = round_to_dtype(sc[j], DT_E4M3);
+        for (int d = 0; d < D; d++)
+            acc[d] += p * v[d];
+    }
+    for (int d = 0; d < D; d++)
+        o_row[d] = round_to_dtype(acc[d] / sum, out_dt);
+    free(sc);
+    free(acc);
+}
+
 /* Where the backward computation rounds: nowhere (the truth), or to dt at
  * each step a framework stores in dt. */
 typedef struct {

@@ -52,6 +52,17 @@ void ref_attention_row_lowp(const AttnShape *s, const AttnInputs *in, DType dt, 
 void ref_attention_row_lowp_ext(const AttnShape *s, const AttnFeatures *f, const AttnInputs *in, DType dt, int b,
                                 int h, int r, float *o_row);
 
+/* fp8 attention (kernels/attention_fp8.tsr): in holds the values of the
+ * fp8 tensors with their descale factors applied (code value * descale, in
+ * float: exact, as fp8 values have 4 significant bits and the descales are
+ * what the caller gives), so ref_attention_row is the truth. This is the
+ * row as FlashAttention-3's fp8 kernel computes it, the yardstick of the
+ * tolerance rule: scores in f32, p = exp(s - max) in f32 whose sum is the
+ * normalizer, p rounded to e4m3 for the product with v, f32 accumulation,
+ * output rounded to out_dt (bf16 or f16). */
+void ref_attention_row_fp8(const AttnShape *s, const AttnInputs *in, DType out_dt, int b, int h, int r,
+                           float *o_row);
+
 /* Gradients of the attention's outputs O for an upstream gradient dout
  * (float array [B, Hq, Sq, D], like q): dq [B, Hq, Sq, D], dk and dv
  * [B, Hkv, Sk, D], contiguous, in double precision. Grouped-query attention

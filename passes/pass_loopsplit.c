@@ -24,6 +24,7 @@
  * devices checks the split. */
 #include "passes.h"
 #include "oom.h"
+#include "tir_clone.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -31,8 +32,7 @@
 typedef struct {
     TirFunc *f;
     Arena *arena;
-    ValId *to;   /* per value of the loop being cloned: its copy, or TIR_NONE */
-    int nto;
+    Cloner clone; /* the values of the loop being split and their copies */
     char *inside; /* per instruction: in the loop being split */
     char *inside_block;
 } Split;
@@ -240,60 +240,6 @@ static ValId split_point(Split *s, Builder *bd, const Monotone *m, ValId lb, Val
 
 /* --- cloning the body --- */
 
-static ValId mapped(Split *s, ValId v) { return v < s->nto && s->to[v] != TIR_NONE ? s->to[v] : v; }
-
-/* Records that `to` stands for `from` (a value that existed before the
- * split) in the copy. */
-static void map_to(Split *s, ValId from, ValId to)
-{
-    if (from < s->nto)
-        s->to[from] = to;
-    tir_val(s->f, to)->layout = tir_val(s->f, from)->layout;
-}
-
-static void clone_into(Split *s, BlockId from, BlockId to, InstId drop_if, bool taken);
-
-/* A copy of instruction id, appended to block b, its nested blocks cloned. */
-static void clone_inst(Split *s, InstId id, BlockId b)
-{
-    TirFunc *f = s->f;
-    TirInst old = *tir_inst(f, id);
-    ValId *args = arena_alloc(s->arena, sizeof(ValId) * (size_t)(old.nargs ? old.nargs : 1));
-    TType *types = arena_alloc(s->arena, sizeof(TType) * (size_t)(old.nres ? old.nres : 1));
-    for (int i = 0; i < old.nargs; i++)
-        args[i] = mapped(s, old.args[i]);
-    for (int i = 0; i < old.nres; i++)
-        types[i] = tir_type(f, old.res[i]);
-    InstId nid = tir_make(f, b, old.op, old.pos, args, old.nargs, types, old.nres);
-    TirInst *in = tir_inst(f, nid);
-    in->ival = old.ival;
-    in->fval = old.fval;
-    in->axis = old.axis;
-    in->param = old.param;
-    in->sym = old.sym;
-    in->kind = old.kind;
-    in->stages = old.stages;
-    in->buf = old.buf;
-    in->smem = old.smem;
-    for (int d = 0; d < TIR_MAX_RANK; d++)
-        in->lens[d] = old.lens[d];
-    for (int i = 0; i < old.nres; i++)
-        map_to(s, old.res[i], tir_inst(f, nid)->res[i]);
-    for (int k = 0; k < 2; k++) {
-        if (old.blocks[k] == TIR_NONE)
-            continue;
-        BlockId nb = tir_block_new(f, nid);
-        tir_inst(f, nid)->blocks[k] = nb;
-        TirBlock *ob = tir_block(f, old.blocks[k]);
-        for (int a = 0; a < ob->args.len; a++) {
-            ValId oa = tir_block(f, old.blocks[k])->args.data[a];
-            map_to(s, oa, tir_block_arg(f, nb, tir_type(f, oa)));
-        }
-        clone_into(s, old.blocks[k], nb, TIR_NONE, false);
-    }
-    vec_push(&f->arena, tir_block(f, b)->insts, nid);
-}
-
 /* Clones the instructions of block `from` into `to`; the if drop_if is
  * replaced by the instructions of its branch `taken` (then when true), its
  * results by what that branch yields. */
@@ -303,19 +249,19 @@ static void clone_into(Split *s, BlockId from, BlockId to, InstId drop_if, bool 
     for (int i = 0; i < tir_block(f, from)->insts.len; i++) {
         InstId id = tir_block(f, from)->insts.data[i];
         if (id != drop_if) {
-            clone_inst(s, id, to);
+            cloner_inst(&s->clone, id, to);
             continue;
         }
         BlockId br = tir_inst(f, id)->blocks[taken ? 0 : 1];
         TirBlock *bb = tir_block(f, br);
         for (int j = 0; j + 1 < bb->insts.len; j++)
-            clone_inst(s, tir_block(f, br)->insts.data[j], to);
+            cloner_inst(&s->clone, tir_block(f, br)->insts.data[j], to);
         bb = tir_block(f, br);
         TirInst *y = tir_inst(f, bb->insts.data[bb->insts.len - 1]);
         TirInst *ifi = tir_inst(f, id);
         for (int r = 0; r < ifi->nres; r++)
-            if (ifi->res[r] < s->nto)
-                s->to[ifi->res[r]] = mapped(s, y->args[r]);
+            if (ifi->res[r] < s->clone.nto)
+                s->clone.to[ifi->res[r]] = cloner_get(&s->clone, y->args[r]);
     }
 }
 
@@ -364,16 +310,14 @@ static int split_loop(Split *s, BlockId parent, int pos)
     InstId sid = tir_make(f, parent, TIR_FOR, loop.pos, args, loop.nargs, types, loop.nres);
     tir_inst(f, sid)->stages = loop.stages;
     tir_inst(f, sid)->kind = loop.kind;
+    tir_inst(f, sid)->ival = loop.ival;
     BlockId nb = tir_block_new(f, sid);
     tir_inst(f, sid)->blocks[0] = nb;
     tir_inst(f, sid)->blocks[1] = TIR_NONE;
-    s->nto = f->vals.len;
-    s->to = arena_alloc(s->arena, sizeof(ValId) * (size_t)s->nto);
-    for (int v = 0; v < s->nto; v++)
-        s->to[v] = TIR_NONE;
+    cloner_init(&s->clone, f, s->arena);
     for (int a = 0; a < tir_block(f, body)->args.len; a++) {
         ValId oa = tir_block(f, body)->args.data[a];
-        map_to(s, oa, tir_block_arg(f, nb, tir_type(f, oa)));
+        cloner_map(&s->clone, oa, tir_block_arg(f, nb, tir_type(f, oa)));
     }
     clone_into(s, body, nb, cut, taken);
     vec_push(s->arena, bd.out, sid);
@@ -432,7 +376,7 @@ bool tir_pass_loopsplit(TirFunc *f, const Target *t)
 {
     (void)t;
     Arena *arena = oom_arena_open();
-    Split s = { f, arena, NULL, 0, NULL, NULL };
+    Split s = { f, arena, { 0 }, NULL, NULL };
     bool changed = split_block(&s, f->body);
     oom_arena_close(arena);
     return changed;

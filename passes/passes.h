@@ -15,6 +15,7 @@ bool tir_pass_fuse(TirFunc *f, const Target *t);
 bool tir_pass_layout(TirFunc *f, const Target *t);
 bool tir_pass_loopsplit(TirFunc *f, const Target *t);
 bool tir_pass_pipeline(TirFunc *f, const Target *t);
+bool tir_pass_rotate(TirFunc *f, const Target *t);
 bool tir_pass_smem(TirFunc *f, const Target *t);
 /* Shared-memory scratch: the padded row-major tile a conversion goes
  * through (elements per row, bytes), and the bytes an instruction needs. */

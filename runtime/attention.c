@@ -2,7 +2,8 @@
  * from the kernels built into the library, on the public API. Each
  * specialization (kernel, dtype, head dim, mask, features, target) is
  * compiled once per context, from the sources embedded at build time
- * (kernels/attention.tsr, attention_ext.tsr, attention_bwd.tsr) with the
+ * (kernels/attention.tsr, attention_ext.tsr, attention_bwd.tsr,
+ * attention_decode.tsr, attention_fp8.tsr) with the
  * block sizes of kernels/attention_config.c, and kept in a list on the
  * context. */
 #include "attention_config.h"
@@ -47,15 +48,21 @@ void rt_attention_release(tsr_context *ctx)
  * attention_ext.tsr. Returns how many. */
 typedef struct {
     char d[16], bm[16], bn[16], w[16];
-    tsr_define defs[10];
+    tsr_define defs[12];
 } Defines;
 
 static int make_defines(Defines *x, const char *kernel, const char *target, DType dt, int head_dim, bool causal,
                         unsigned features)
 {
     AttnBlocks b = { 0, 0, 0 };
-    bool ext = !strcmp(kernel, TSR_ATTENTION_EXT_KERNEL);
-    if (!strcmp(kernel, TSR_ATTENTION_KERNEL) || ext) {
+    bool ext = !strcmp(kernel, TSR_ATTENTION_EXT_KERNEL), fp8 = !strcmp(kernel, TSR_ATTENTION_FP8_KERNEL);
+    bool widen = false;
+    if (fp8) {
+        AttnConfig cfg = attention_fp8_config(target, head_dim, causal, &widen);
+        b.bm = cfg.bm;
+        b.bn = cfg.bn;
+        b.warps = cfg.warps;
+    } else if (!strcmp(kernel, TSR_ATTENTION_KERNEL) || ext) {
         AttnConfig cfg = ext ? attention_ext_config(target, dt, head_dim, causal, features & FEAT_VARLEN)
                              : attention_config(target, dt, head_dim, causal);
         b.bm = cfg.bm;
@@ -86,6 +93,10 @@ static int make_defines(Defines *x, const char *kernel, const char *target, DTyp
     }
     if (b.warps)
         x->defs[n++] = (tsr_define){ "W", x->w };
+    if (fp8) { /* features: the output's dtype */
+        x->defs[n++] = (tsr_define){ "OT", features ? "f16" : "bf16" };
+        x->defs[n++] = (tsr_define){ "WIDEN", widen ? "true" : "false" };
+    }
     if (ext) {
         static const char *const flags[] = { "LOCAL", "SOFTCAP", "ALIBI", "VARLEN" };
         for (int i = 0; i < 4; i++)
@@ -104,6 +115,10 @@ static const char *source_of(const char *kernel, const char **name)
     if (!strcmp(kernel, TSR_ATTENTION_EXT_KERNEL)) {
         *name = "attention_ext.tsr";
         return tsr_attention_ext_source;
+    }
+    if (!strcmp(kernel, TSR_ATTENTION_FP8_KERNEL)) {
+        *name = "attention_fp8.tsr";
+        return tsr_attention_fp8_source;
     }
     if (!strcmp(kernel, TSR_ATTENTION_DECODE_SPLIT) || !strcmp(kernel, TSR_ATTENTION_DECODE_COMBINE)) {
         *name = "attention_decode.tsr";
@@ -196,22 +211,23 @@ static tsr_status launch(tsr_context *ctx, tsr_kernel *kern, const char *const *
 static const char *const scale_name[] = { "scale" };
 
 /* What both passes check before compiling anything: no NULL tensor, q's
- * dtype, `rank` dimensions where names[i] is a q-like tensor (the first nq:
+ * dtype (f16 or bf16; e4m3 or e5m2 when fp8), `rank` dimensions where names[i] is a q-like tensor (the first nq:
  * 4 for [B, H, S, D], 3 for a packed [total, H, D]), a head dim the kernels
  * take, whole groups of query heads (k's heads in its dimension kvh). The
  * launches check the rest (dtypes and shapes against the kernels'
  * parameters). */
 static tsr_status check_args(tsr_context *ctx, const char *fn, const DLTensor *const *ts, const char *const *names,
-                             int n, int nq, int rank, int kvh, DType *dt)
+                             int n, int nq, int rank, int kvh, bool fp8, DType *dt)
 {
     for (int i = 0; i < n; i++)
         if (!ts[i])
             return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn, names[i]);
     const DLTensor *q = ts[0], *k = ts[1];
-    if (!rt_dtype_from_dl(q->dtype, dt) || (*dt != DT_F16 && *dt != DT_BF16)) {
+    if (!rt_dtype_from_dl(q->dtype, dt) || (fp8 ? !dtype_is_fp8(*dt) : *dt != DT_F16 && *dt != DT_BF16)) {
         char name[32];
         rt_dl_dtype_name(q->dtype, name, sizeof name);
-        return rt_fail(ctx, TSR_ERR_UNSUPPORTED, "attention takes float16 or bfloat16 tensors; q is %s", name);
+        return rt_fail(ctx, TSR_ERR_UNSUPPORTED, "%s takes float16 or bfloat16 tensors%s; q is %s", fn,
+                       fn[strlen(fn) - 1] == 'x' ? " (or float8_e4m3fn / float8_e5m2 ones)" : "", name);
     }
     for (int i = 0; i < nq; i++)
         if (ts[i]->ndim != rank || !ts[i]->shape)
@@ -461,6 +477,54 @@ static tsr_status decode(tsr_context *ctx, const DLTensor *q, const DLTensor *k,
     return tsr_free(ctx, ws);
 }
 
+static bool is_fp8(const DLTensor *q)
+{
+    DType dt;
+    return q && rt_dtype_from_dl(q->dtype, &dt) && dtype_is_fp8(dt);
+}
+
+/* A descale factor of the options: 0 means 1. */
+static double descale(float x) { return x != 0 ? x : 1.0; }
+
+/* The fp8 forward (kernels/attention_fp8.tsr): q, k, v e4m3 or e5m2 [B, H,
+ * S, D], o bf16 or f16, lse f32; the descales of the options; no other
+ * feature (yet). */
+static tsr_status forward_fp8(tsr_context *ctx, const DLTensor *const *ts, const tsr_attention_options *op,
+                              void *stream)
+{
+    const char *fn = "tsr_attention_forward_ex";
+    static const char *const names[] = { "q", "k", "v", "o", "lse" };
+    if (features_of(op) || op->block_table)
+        return rt_fail(ctx, TSR_ERR_UNSUPPORTED,
+                       "%s: fp8 attention takes no window, soft-cap, ALiBi, cu_seqlens or paged cache (yet)", fn);
+    float dq = op->descale_q, dk = op->descale_k, dv = op->descale_v;
+    if (!isfinite(dq) || !isfinite(dk) || !isfinite(dv) || !isfinite(op->scale))
+        return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "%s: scale and descale factors must be finite", fn);
+    DType dt, odt;
+    tsr_status s = check_args(ctx, fn, ts, names, 5, 4, 4, 1, true, &dt);
+    if (s != TSR_OK)
+        return s;
+    if (ts[4]->ndim != 3 || !ts[4]->shape)
+        return rt_fail(ctx, TSR_ERR_LAUNCH, "tensor 'lse' must have 3 dimensions [B, Hq, Sq], not %d", ts[4]->ndim);
+    if (!rt_dtype_from_dl(ts[3]->dtype, &odt) || (odt != DT_BF16 && odt != DT_F16)) {
+        char name[32];
+        rt_dl_dtype_name(ts[3]->dtype, name, sizeof name);
+        return rt_fail(ctx, TSR_ERR_LAUNCH, "%s: the output o of fp8 attention is bfloat16 or float16, not %s", fn,
+                       name);
+    }
+    int head_dim = (int)ts[0]->shape[3];
+    float scale = op->scale != 0 ? op->scale : (float)(1.0 / sqrt((double)head_dim));
+    tsr_kernel *kern;
+    if ((s = specialization(ctx, TSR_ATTENTION_FP8_KERNEL, dt, head_dim, op->causal != 0, odt == DT_F16, &kern)) !=
+        TSR_OK)
+        return s;
+    static const char *const params[] = { "Q", "K", "V", "O", "LSE" };
+    static const char *const snames[] = { "scale", "descale_q", "descale_k", "descale_v" };
+    double sv[4] = { scale, descale(dq), descale(dk), descale(dv) };
+    Scalars sc = { snames, sv, 4 };
+    return launch(ctx, kern, params, ts, 5, &sc, stream);
+}
+
 tsr_status tsr_attention_forward_ex(tsr_context *ctx, const DLTensor *q, const DLTensor *k, const DLTensor *v,
                                     const DLTensor *o, const DLTensor *lse, const tsr_attention_options *opts,
                                     void *stream)
@@ -485,12 +549,14 @@ tsr_status tsr_attention_forward_ex(tsr_context *ctx, const DLTensor *q, const D
     if (given.block_table) { /* decoding: k and v are the paged cache [pages, P, Hkv, D] */
         if ((s = check_decode_options(ctx, &given)) != TSR_OK)
             return s;
-        if ((s = check_args(ctx, "tsr_attention_forward_ex", ts, names, 5, 4, 4, 2, &dt)) != TSR_OK)
+        if ((s = check_args(ctx, "tsr_attention_forward_ex", ts, names, 5, 4, 4, 2, false, &dt)) != TSR_OK)
             return s;
         float sc = given.scale != 0 ? given.scale : (float)(1.0 / sqrt((double)q->shape[3]));
         return decode(ctx, q, k, v, o, lse, &given, dt, sc, stream);
     }
-    if ((s = check_args(ctx, "tsr_attention_forward", ts, names, 5, 4, packed ? 3 : 4, 1, &dt)) != TSR_OK)
+    if (is_fp8(q))
+        return forward_fp8(ctx, ts, &given, stream);
+    if ((s = check_args(ctx, "tsr_attention_forward", ts, names, 5, 4, packed ? 3 : 4, 1, false, &dt)) != TSR_OK)
         return s;
     if (lse->ndim != (packed ? 2 : 3) || !lse->shape)
         return rt_fail(ctx, TSR_ERR_LAUNCH, "tensor 'lse' must have %s, not %d dimensions",
@@ -537,7 +603,7 @@ tsr_status tsr_attention_backward(tsr_context *ctx, const DLTensor *q, const DLT
     const DLTensor *ts[] = { q, k, v, o, dout, dq, dk, dv, lse };
     static const char *const names[] = { "q", "k", "v", "o", "dout", "dq", "dk", "dv", "lse" };
     DType dt;
-    if ((s = check_args(ctx, "tsr_attention_backward", ts, names, 9, 8, 4, 1, &dt)) != TSR_OK)
+    if ((s = check_args(ctx, "tsr_attention_backward", ts, names, 9, 8, 4, 1, false, &dt)) != TSR_OK)
         return s;
     int head_dim = (int)q->shape[3];
     bool c = causal != 0;

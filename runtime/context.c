@@ -3,6 +3,7 @@
  * share. */
 #define _POSIX_C_SOURCE 200809L
 #include "device/device.h"
+#include "npy.h"
 #include "target.h"
 
 #include <stddef.h>
@@ -102,6 +103,8 @@ DLDataType rt_dl_dtype(DType dt)
     case DT_U32: d.code = kDLUInt; break;
     case DT_I64: d.code = kDLInt; d.bits = 64; break;
     case DT_BOOL: d.code = 6 /* kDLBool since DLPack 0.8 */; d.bits = 8; break;
+    case DT_E4M3: d.code = NPY_DL_FLOAT8_E4M3FN; d.bits = 8; break;
+    case DT_E5M2: d.code = NPY_DL_FLOAT8_E5M2; d.bits = 8; break;
     default: tsr_unreachable();
     }
     return d;
@@ -129,6 +132,10 @@ bool rt_dtype_from_dl(DLDataType d, DType *out)
         *out = DT_I64;
     else if (d.code == 6 && d.bits == 8) /* kDLBool */
         *out = DT_BOOL;
+    else if (d.code == NPY_DL_FLOAT8_E4M3FN && d.bits == 8)
+        *out = DT_E4M3;
+    else if (d.code == NPY_DL_FLOAT8_E5M2 && d.bits == 8)
+        *out = DT_E5M2;
     else
         return false;
     return true;
@@ -136,9 +143,14 @@ bool rt_dtype_from_dl(DLDataType d, DType *out)
 
 void rt_dl_dtype_name(DLDataType d, char *buf, size_t n)
 {
-    static const char *const codes[] = { "int", "uint", "float", "handle", "bfloat", "complex", "bool" };
+    static const char *const codes[] = { "int",         "uint",        "float",        "handle",
+                                         "bfloat",      "complex",     "bool",         "float8_e3m4",
+                                         "float8_e4m3", "float8_e4m3b11fnuz", "float8_e4m3fn", "float8_e4m3fnuz",
+                                         "float8_e5m2" };
     const char *c = d.code < TSR_ARRAY_LEN(codes) ? codes[d.code] : "code?";
-    if (d.lanes != 1)
+    if (d.code >= 7 && d.code < TSR_ARRAY_LEN(codes) && d.bits == 8 && d.lanes == 1)
+        snprintf(buf, n, "%s", c); /* the float8 names say their width */
+    else if (d.lanes != 1)
         snprintf(buf, n, "%s%dx%d", c, d.bits, d.lanes);
     else
         snprintf(buf, n, "%s%d", c, d.bits);
@@ -214,7 +226,7 @@ static const DeviceOps *device_of(tsr_device_kind k)
 static tsr_status open_device(tsr_context *ctx, tsr_device_kind kind)
 {
     StrBuf err;
-    sb_init(&err);
+    sb_init_soft(&err);
     const DeviceOps *dev = device_of(kind);
     tsr_status s = dev->open(ctx, &err);
     if (s == TSR_OK)
@@ -336,7 +348,7 @@ void tsr_context_destroy(tsr_context *ctx)
     rt_modules_orphan(ctx);
     if (ctx->dev) {
         StrBuf ignored;
-        sb_init(&ignored);
+        sb_init_soft(&ignored);
         for (int i = 0; i < ctx->nallocs; i++)
             ctx->dev->mem_free(ctx, ctx->allocs[i].ptr, ctx->allocs[i].size, &ignored);
         sb_free(&ignored);
@@ -431,7 +443,7 @@ static int find_alloc(const tsr_context *ctx, const void *p)
 #define DEVICE_CALL(ctx, call)                                                                                \
     do {                                                                                                      \
         StrBuf err_;                                                                                          \
-        sb_init(&err_);                                                                                       \
+        sb_init_soft(&err_);                                                                               \
         tsr_status s_ = (call);                                                                               \
         if (s_ != TSR_OK)                                                                                     \
             rt_fail_text((ctx), s_, err_.data);                                                         \
@@ -450,7 +462,7 @@ tsr_status tsr_malloc(tsr_context *ctx, size_t bytes, void **ptr)
     if (bytes == 0)
         return TSR_OK;
     StrBuf err;
-    sb_init(&err);
+    sb_init_soft(&err);
     s = ctx->dev->mem_alloc(ctx, bytes, ptr, &err);
     pthread_mutex_lock(&ctx->work_lock);
     bool tracked = s == TSR_OK && track(ctx, *ptr, bytes);
@@ -482,7 +494,7 @@ tsr_status tsr_free(tsr_context *ctx, void *ptr)
         return rt_fail(ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_free: %p was not allocated by tsr_malloc on this context",
                        ptr);
     StrBuf err;
-    sb_init(&err);
+    sb_init_soft(&err);
     s = ctx->dev->mem_free(ctx, ptr, size, &err);
     if (s != TSR_OK)
         rt_fail_text(ctx, s, err.data);
@@ -547,7 +559,7 @@ tsr_status tsr_stream_create(tsr_context *ctx, void **stream)
     if (!ctx->dev->stream_create)
         return TSR_OK; /* a host device: the NULL stream is its only one */
     StrBuf err;
-    sb_init(&err);
+    sb_init_soft(&err);
     s = ctx->dev->stream_create(ctx, stream, &err);
     if (s == TSR_OK) {
         pthread_mutex_lock(&ctx->work_lock);

@@ -48,7 +48,7 @@ tsr_status tsr_event_create(tsr_context *ctx, tsr_event **out)
     ev->alloc = ctx->alloc;
     if (ctx->dev->event_create) {
         StrBuf err;
-        sb_init(&err);
+        sb_init_soft(&err);
         s = on_context(ctx, ctx->dev->event_create(ctx, &ev->handle, &err), &err);
         if (s != TSR_OK) {
             rt_free(ctx, ev, sizeof *ev);
@@ -110,7 +110,7 @@ tsr_status tsr_event_record(tsr_event *ev, void *stream)
         return s;
     if (ev->handle) {
         StrBuf err;
-        sb_init(&err);
+        sb_init_soft(&err);
         s = on_context(ctx, ctx->dev->event_record(ctx, ev->handle, stream, &err), &err);
     } else {
         ev->host_ms = host_clock_ms();
@@ -133,7 +133,7 @@ tsr_status tsr_event_synchronize(tsr_event *ev)
     if (!ev->handle)
         return TSR_OK;
     StrBuf err;
-    sb_init(&err);
+    sb_init_soft(&err);
     return on_context(ctx, ctx->dev->event_sync(ctx, ev->handle, &err), &err);
 }
 
@@ -158,7 +158,7 @@ tsr_status tsr_event_elapsed_ms(tsr_event *start, tsr_event *end, float *ms)
         return TSR_OK;
     }
     StrBuf err;
-    sb_init(&err);
+    sb_init_soft(&err);
     s = ctx->dev->event_sync(ctx, end->handle, &err);
     if (s == TSR_OK)
         s = ctx->dev->event_elapsed(ctx, start->handle, end->handle, ms, &err);

@@ -90,6 +90,8 @@ static TirElem read_elem(const HostTensor *t, int64_t off)
     case DT_U8: e.i = ((const uint8_t *)t->data)[off]; break;
     case DT_U32: e.i = ((const uint32_t *)t->data)[off]; break;
     case DT_I64: e.i = ((const int64_t *)t->data)[off]; break;
+    case DT_E4M3:
+    case DT_E5M2: e.f = fp8_bits_to_f32(((const uint8_t *)t->data)[off], t->dt); break;
     default: e.i = ((const uint8_t *)t->data)[off] != 0; break;
     }
     return e;
@@ -106,6 +108,8 @@ static void write_elem(const HostTensor *t, int64_t off, TirElem e)
     case DT_U8: ((uint8_t *)t->data)[off] = (uint8_t)e.i; break;
     case DT_U32: ((uint32_t *)t->data)[off] = (uint32_t)e.i; break;
     case DT_I64: ((int64_t *)t->data)[off] = e.i; break;
+    case DT_E4M3:
+    case DT_E5M2: ((uint8_t *)t->data)[off] = f32_to_fp8_bits(e.f, t->dt); break;
     default: ((uint8_t *)t->data)[off] = (uint8_t)(e.i != 0); break;
     }
 }
@@ -740,7 +744,7 @@ InterpStatus interp_launch_status(TirFunc *f, const KernelArg *args, int nargs, 
     Job job = { 0 };
     atomic_init(&job.out_of_memory, 0);
     atomic_init(&job.failed, 0);
-    sb_init(&job.failure);
+    sb_init_soft(&job.failure);
     InterpStatus s = kernel_bind_args(f, args, nargs, syms, err) ? kernel_eval_grid_status(f, args, syms, job.grid, err)
                                                                  : INTERP_ERROR;
     bool ok = s == INTERP_OK;

@@ -87,6 +87,8 @@ void jit_key(const JitKeyInput *in, char hex[65])
         put_str(&s, "line info");
     if (in->no_warp_specialize)
         put_str(&s, "no warp specialization");
+    if (in->no_overlap)
+        put_str(&s, "no overlap");
     put_str(&s, in->kernel);
     char n[16];
     snprintf(n, sizeof n, "%d", in->ndefs);
@@ -221,12 +223,18 @@ bool jit_cache_get(JitCache *c, const char *key, int threads, int extra_threads,
     if (!c->enabled)
         return false;
     StrBuf path;
-    sb_init(&path);
+    sb_init_soft(&path);
     jit_cache_path(c, key, &path);
+    if (path.failed) { /* out of memory: a miss */
+        sb_free(&path);
+        return false;
+    }
     size_t len;
     const char *why;
-    char *data = rt_read_regular_file(path.data, RT_MAX_ENTRY_BYTES, &len, &why);
+    char *data = tsr_read_regular_file(path.data, TSR_MAX_ENTRY_BYTES, &len, &why);
     sb_free(&path);
+    if (!data && errno == ENOMEM)
+        return false;
     if (!data) {
         /* Anything there but a readable regular file is damage, to be
          * replaced (the rename of the rebuilt entry does). */
@@ -250,9 +258,9 @@ bool jit_cache_get(JitCache *c, const char *key, int threads, int extra_threads,
 /* mkdir -p */
 static bool make_dirs(const char *dir)
 {
-    char *d = tsr_xstrdup(dir);
-    bool ok = true;
-    for (char *p = d + 1;; p++) {
+    char *d = strdup(dir);
+    bool ok = d != NULL;
+    for (char *p = d + 1; ok; p++) {
         if (*p == '/' || *p == 0) {
             char saved = *p;
             *p = 0;
@@ -287,21 +295,23 @@ void jit_cache_put(JitCache *c, const char *key, const JitEntry *e)
         return;
     size_t n = strlen(e->ptx);
     char sum[65];
-    StrBuf head, tmp, path;
-    sb_init(&head);
-    sb_init(&tmp);
-    sb_init(&path);
+    StrBuf head, tmp, path; /* (out of memory: not written, a write error) */
+    sb_init_soft(&head);
+    sb_init_soft(&tmp);
+    sb_init_soft(&path);
     sb_printf(&head, "%skey %s\nsmem %zu\nthreads %d\ntma %d\n", magic, key, e->smem_bytes, e->threads, e->ntma);
     for (int i = 0; i < e->ntma; i++)
         put_request(&head, &e->tma[i]);
     sb_printf(&head, "bytes %zu\n", n);
-    entry_digest(head.data, head.len, e->ptx, n, sum);
-    sb_printf(&head, "sha256 %s\n\n", sum);
+    if (!head.failed) {
+        entry_digest(head.data, head.len, e->ptx, n, sum);
+        sb_printf(&head, "sha256 %s\n\n", sum);
+    }
     sb_printf(&tmp, "%s/.%s.XXXXXX", c->dir, key);
     jit_cache_path(c, key, &path);
     bool ok = false;
     int fd = -1;
-    if (make_dirs(c->dir) && (fd = mkstemp(tmp.data)) >= 0) {
+    if (!head.failed && !tmp.failed && !path.failed && make_dirs(c->dir) && (fd = mkstemp(tmp.data)) >= 0) {
         ok = fchmod(fd, 0644) == 0; /* mkstemp makes it 0600; others sharing the directory may read it */
         ok = ok && write_all(fd, head.data, head.len) && write_all(fd, e->ptx, n);
         ok = close(fd) == 0 && ok;

@@ -38,6 +38,7 @@ typedef struct {
     uint64_t divisible; /* symbolic dims promised to be multiples of 8 */
     bool line_info;     /* .file/.loc in the PTX (CodegenOptions.line_info) */
     bool no_warp_specialize; /* CodegenOptions.no_warp_specialize */
+    bool no_overlap;         /* CodegenOptions.no_overlap */
 } JitKeyInput;
 
 typedef struct {

@@ -95,7 +95,7 @@ static tsr_status index_of(tsr_kernel *k, const char *name, int *i)
     if (*i >= 0)
         return TSR_OK;
     StrBuf names;
-    sb_init(&names);
+    sb_init_soft(&names);
     for (int j = 0; j < k->f->params.len; j++)
         sb_printf(&names, "%s%s", j ? ", " : "", k->f->params.data[j].name);
     tsr_status s = rt_fail(k->mod->ctx, name ? TSR_ERR_NOT_FOUND : TSR_ERR_INVALID_ARGUMENT,
@@ -239,7 +239,7 @@ void rt_tensor_access(const HostTensor *h, bool *vectors, bool *tma)
         if (h->shape[d] > 1 && (h->strides[d] * es) % 16)
             *vectors = false;
     StrBuf why;
-    sb_init(&why);
+    sb_init_soft(&why);
     TmaTensor tt;
     *tma = rt_tma_tensor(h, &tt) && rt_tma_fit(&tt, &why);
     sb_free(&why);
@@ -459,7 +459,7 @@ tsr_status tsr_kernel_grid(tsr_kernel *k, int64_t grid[3])
         return s;
     Launch l;
     StrBuf err;
-    sb_init(&err);
+    sb_init_soft(&err);
     s = validate(k, k->args, &l, &err);
     if (s == TSR_OK)
         memcpy(grid, l.grid, sizeof l.grid);
@@ -477,7 +477,7 @@ static tsr_status launch(tsr_kernel *k, const BoundArg *args, void *stream)
     tsr_context *ctx = k->mod->ctx;
     Launch l;
     StrBuf err;
-    sb_init(&err);
+    sb_init_soft(&err);
     KernelVariant *v = NULL;
     tsr_status s = validate(k, args, &l, &err);
     if (s == TSR_OK)

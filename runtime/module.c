@@ -45,7 +45,9 @@ static tsr_status generate(tsr_kernel *k, const KernelVariant *v, bool want_llvm
     Diag diag;
     diag_init(&diag, &src);
     diag.api_defines = true;
-    CodegenOptions co = { m->target, true, v->unaligned, v->divisible, m->line_info, m->no_warp_specialize };
+    CodegenOptions co = { .target = m->target, .assume_aligned = true, .unaligned_params = v->unaligned,
+                          .divisible_syms = v->divisible, .line_info = m->line_info,
+                          .no_warp_specialize = m->no_warp_specialize, .no_overlap = m->no_overlap };
     bool ok = compile_ptx(k->f, &co, want_llvm, NULL, r, &diag);
     tsr_status s = ok ? TSR_OK : diag.out_of_memory ? TSR_ERR_OUT_OF_MEMORY : TSR_ERR_COMPILE;
     if (!ok)
@@ -84,7 +86,7 @@ static bool requests_fit(const tsr_kernel *k, const KernelVariant *v, const TmaR
 {
     for (int i = 0; i < ntma; i++) {
         StrBuf why;
-        sb_init(&why);
+        sb_init_soft(&why);
         bool ok = abi_tma_request_ok(k->f, &tma[i], &why);
         sb_free(&why);
         int p = tma[i].param;
@@ -114,7 +116,7 @@ tsr_status rt_prepare_variant(tsr_kernel *k, int which, StrBuf *err)
     if (!v->ptx) {
         bool want_llvm = which == VARIANT_ALIGNED && !k->llvm_ir && (m->kept_ir & TSR_IR_LLVM);
         JitKeyInput in = { m->source, m->len, k->defs, k->f->defines.len, k->f->name, m->target, v->unaligned,
-                           v->divisible, m->line_info, m->no_warp_specialize };
+                           v->divisible, m->line_info, m->no_warp_specialize, m->no_overlap };
         char key[65];
         jit_key(&in, key);
         JitEntry e;
@@ -260,6 +262,7 @@ static tsr_status module_init(tsr_module *m, const char *source, size_t len, con
     unsigned flags = o->flags | ctx->compile_flags;
     m->line_info = (flags & TSR_COMPILE_LINE_INFO) != 0;
     m->no_warp_specialize = (flags & TSR_COMPILE_NO_WARP_SPECIALIZE) != 0;
+    m->no_overlap = (flags & TSR_COMPILE_NO_OVERLAP) != 0;
     if (!(m->source = ctx_strndup(ctx, source, len)))
         return oom(ctx);
     m->len = len;
@@ -409,7 +412,7 @@ static tsr_status compile(tsr_context *ctx, const char *source, size_t len, cons
     bool want_ptx = ctx->dev->runs_ptx || (m->kept_ir & (TSR_IR_LLVM | TSR_IR_PTX));
     for (int i = 0; s == TSR_OK && want_ptx && i < m->nkernels; i++) {
         StrBuf err;
-        sb_init(&err);
+        sb_init_soft(&err);
         pthread_mutex_lock(&ctx->work_lock); /* the cache statistics */
         s = rt_prepare_variant(m->kernels[i], VARIANT_ALIGNED, &err);
         pthread_mutex_unlock(&ctx->work_lock);
@@ -451,7 +454,7 @@ tsr_status tsr_module_compile_file(tsr_context *ctx, const char *path, const tsr
     *out = NULL;
     size_t len;
     const char *why;
-    char *text = rt_read_regular_file(path, RT_MAX_SOURCE_BYTES, &len, &why);
+    char *text = tsr_read_regular_file(path, TSR_MAX_SOURCE_BYTES, &len, &why);
     if (!text)
         return rt_fail(ctx, errno == ENOMEM ? TSR_ERR_OUT_OF_MEMORY : TSR_ERR_IO, "cannot read '%s': %s", path, why);
     s = compile(ctx, text, len, path, opts, out);
@@ -496,7 +499,7 @@ tsr_status tsr_module_get_kernel(tsr_module *m, const char *name, tsr_kernel **o
     if (*out)
         return TSR_OK;
     StrBuf names;
-    sb_init(&names);
+    sb_init_soft(&names);
     for (int i = 0; i < m->nkernels; i++)
         sb_printf(&names, "%s'%s'", i ? ", " : "", rt_kernel_name(m->kernels[i]));
     s = name ? rt_fail(m->ctx, TSR_ERR_NOT_FOUND, "no kernel named '%s' in the module (it has %s)", name,

@@ -91,12 +91,12 @@ static tsr_status check_params(tsr_context *ctx, EmuModule *em, const tsr_ptx_ke
 {
     EmuKernelInfo info;
     StrBuf err;
-    sb_init(&err);
+    sb_init_soft(&err);
     int rc = emu_kernel_info(em, k->name, &info, &err);
     sb_free(&err);
     if (rc) {
         StrBuf names;
-        sb_init(&names);
+        sb_init_soft(&names);
         for (int i = 0; i < emu_kernel_count(em); i++)
             sb_printf(&names, "%s'%s'", i ? ", " : "", emu_kernel_name(em, i));
         tsr_status s = rt_fail(ctx, TSR_ERR_NOT_FOUND, "tsr_module_load_ptx: the PTX has no kernel '%s' (it has %s)",
@@ -140,7 +140,7 @@ static tsr_status add_ptx_kernel(tsr_module *m, const tsr_ptx_kernel *decl)
         return rt_fail(ctx, TSR_ERR_OUT_OF_MEMORY, "out of host memory");
     memcpy(v->ptx, m->source, m->len + 1);
     StrBuf err;
-    sb_init(&err);
+    sb_init_soft(&err);
     s = ctx->dev->load(ctx, decl->name, v, &err);
     if (s != TSR_OK)
         rt_fail_text(ctx, s, err.data);
@@ -167,7 +167,7 @@ tsr_status tsr_module_load_ptx(tsr_context *ctx, const char *ptx, size_t len, co
      * PTX it cannot read is left to the driver. */
     EmuModule *em = NULL;
     StrBuf err;
-    sb_init(&err);
+    sb_init_soft(&err);
     int rc = emu_module_load(ptx, len, &em, &err);
     if (rc == EMU_OUT_OF_MEMORY || (rc != EMU_OK && ctx->dev->kind == TSR_DEVICE_EMU))
         s = rt_fail_text(ctx, rc == EMU_OUT_OF_MEMORY ? TSR_ERR_OUT_OF_MEMORY : TSR_ERR_DEVICE, err.data);
@@ -330,7 +330,7 @@ tsr_status tsr_tensor_map_encode(tsr_context *ctx, const DLTensor *t, int rank, 
                        rank != t->ndim ? "the box's rank is not the tensor's" : "unknown swizzle", rank, t->ndim,
                        (int)swizzle);
     StrBuf err;
-    sb_init(&err);
+    sb_init_soft(&err);
     TmaTensor tt;
     const char *lo;
     size_t bytes;
@@ -494,7 +494,7 @@ tsr_status tsr_kernel_launch_ptx(tsr_kernel *k, const tsr_launch_dims *dims, con
     EmuRegion *regions = (EmuRegion *)(ptrs + n);
     int nregions = 0;
     StrBuf err;
-    sb_init(&err);
+    sb_init_soft(&err);
     KernelVariant *v = &k->var[VARIANT_ALIGNED];
     for (int i = 0; s == TSR_OK && i < nargs; i++) {
         ptrs[i] = vals + (size_t)i * ABI_TMAP_BYTES;

@@ -90,6 +90,7 @@ struct tsr_module {
     unsigned kept_ir; /* TSR_IR_* */
     bool line_info;   /* TSR_COMPILE_LINE_INFO */
     bool no_warp_specialize; /* TSR_COMPILE_NO_WARP_SPECIALIZE */
+    bool no_overlap;         /* TSR_COMPILE_NO_OVERLAP */
     tsr_kernel **kernels;
     int nkernels, cap_kernels;
     tsr_module *prev, *next; /* the context's live modules */

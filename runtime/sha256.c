@@ -61,6 +61,8 @@ void sha256_init(Sha256 *s)
 void sha256_update(Sha256 *s, const void *data, size_t n)
 {
     const unsigned char *p = data;
+    if (!n) /* (data may be NULL then) */
+        return;
     s->len += n;
     if (s->nbuf) {
         size_t take = 64 - s->nbuf < n ? 64 - s->nbuf : n;

@@ -1,18 +1,22 @@
 #!/bin/sh
 # Installs Tessera under PREFIX (make install PREFIX=...): the public header,
 # the static and shared libraries (libtessera.so.X.Y.Z, with its SONAME
-# libtessera.so.X.Y and libtessera.so as links), the tessera CLI and two
+# libtessera.so.X.Y and libtessera.so as links), the tessera CLI and the
 # pkg-config files, so that a C program builds with
-#   `pkg-config --cflags --libs tessera`          (the shared library), or
-#   `pkg-config --cflags --libs tessera-static`   (the static one; --static
-#                                                  or not, the same).
-# One .pc file cannot serve both: its Libs always come first, and -ltessera
-# takes the shared library whenever it is there, --static or not. So
-# tessera.pc is for shared linking (--static adds nothing: libtessera.so
-# carries its dependencies), and tessera-static.pc names the archive itself
-# with what it needs (LLVM, libdl, libm, libpthread). Both give the
-# directory of dlpack/dlpack.h (Debian's libdlpack-dev), which tessera.h
-# includes; DLPACK_INCLUDE overrides where it is looked for.
+#   `pkg-config --cflags --libs tessera`           the shared library,
+#   `pkg-config --static --cflags --libs tessera`  the static one, or
+#   `pkg-config --cflags --libs tessera-static`    the static one too.
+# pkg-config prints a package's Libs before its Libs.private, and -ltessera
+# takes libtessera.so whenever it sits beside libtessera.a, so a -ltessera in
+# tessera.pc's Libs would win over any archive named after it. Instead
+# tessera.pc names the archive (with LLVM, libdl, libm, libpthread) in
+# Libs.private and gets -ltessera from the package it requires,
+# tessera-shared.pc, whose Libs come after tessera's own: with --static the
+# archive comes first and defines every tsr_ symbol, so the -ltessera after
+# it, marked --as-needed, satisfies nothing and is dropped; without
+# --static only -ltessera is there. All give the directory of
+# dlpack/dlpack.h (Debian's libdlpack-dev), which tessera.h includes;
+# DLPACK_INCLUDE overrides where it is looked for.
 #
 #   sh scripts/install.sh PREFIX [BUILD]
 #
@@ -48,28 +52,25 @@ install -m 755 "$build/libtessera.so" "$root/lib/libtessera.so.$version"
 ln -sf "libtessera.so.$version" "$root/lib/$soname"
 ln -sf "$soname" "$root/lib/libtessera.so"
 install -m 755 "$build/tessera" "$root/bin/tessera"
-cat > "$root/lib/pkgconfig/tessera.pc" <<PC
-prefix=$prefix
-exec_prefix=\${prefix}
-libdir=\${exec_prefix}/lib
-includedir=\${prefix}/include
-
-Name: tessera
-Description: Tessera, a tile-level GPU kernel language: JIT compiler and runtime (cuda, emu, interp)
-Version: $version
-Cflags: -I\${includedir} -I${dlpack}
-Libs: -L\${libdir} -ltessera
-PC
-cat > "$root/lib/pkgconfig/tessera-static.pc" <<PC
-prefix=$prefix
-exec_prefix=\${prefix}
-libdir=\${exec_prefix}/lib
-includedir=\${prefix}/include
-
-Name: tessera-static
-Description: Tessera, linked statically (libtessera.a exports only tsr_* symbols)
-Version: $version
-Cflags: -I\${includedir} -I${dlpack}
-Libs: \${libdir}/libtessera.a ${llvm_libs}-ldl -lm -lpthread
-PC
+# The lines every .pc file starts with.
+pc_head() {
+    printf 'prefix=%s\nexec_prefix=${prefix}\nlibdir=${exec_prefix}/lib\nincludedir=${prefix}/include\n\n' "$prefix"
+    printf 'Name: %s\nDescription: %s\nVersion: %s\n' "$1" "$2" "$version"
+}
+{
+    pc_head tessera "Tessera, a tile-level GPU kernel language: JIT compiler and runtime (cuda, emu, interp)"
+    echo "Requires: tessera-shared = $version"
+    echo "Cflags: -I\${includedir} -I${dlpack}"
+    echo 'Libs:'
+    echo "Libs.private: \${libdir}/libtessera.a ${llvm_libs}-ldl -lm -lpthread"
+} > "$root/lib/pkgconfig/tessera.pc"
+{
+    pc_head tessera-shared "Tessera's shared library (through tessera.pc; --as-needed so that --static drops it)"
+    echo 'Libs: -L${libdir} -Wl,--push-state,--as-needed -ltessera -Wl,--pop-state'
+} > "$root/lib/pkgconfig/tessera-shared.pc"
+{
+    pc_head tessera-static "Tessera, linked statically (libtessera.a exports only the public API, tsr_*)"
+    echo "Cflags: -I\${includedir} -I${dlpack}"
+    echo "Libs: \${libdir}/libtessera.a ${llvm_libs}-ldl -lm -lpthread"
+} > "$root/lib/pkgconfig/tessera-static.pc"
 echo "installed tessera $version in $root"

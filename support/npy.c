@@ -5,11 +5,13 @@
 #include "npy.h"
 
 #include "dtype.h"
+#include "readfile.h"
 #include "util.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,8 @@ static const struct {
     { "float32", "f32", { kDLFloat, 32, 1 }, 'f' },
     { "float64", "f64", { kDLFloat, 64, 1 }, 'f' },
     { "bfloat16", "bf16", { kDLBfloat, 16, 1 }, 'V' },
+    { "float8_e4m3fn", "e4m3", { NPY_DL_FLOAT8_E4M3FN, 8, 1 }, 'V' },
+    { "float8_e5m2", "e5m2", { NPY_DL_FLOAT8_E5M2, 8, 1 }, 'V' },
 };
 
 static int type_index(DLDataType dt)
@@ -416,9 +420,10 @@ bool npy_read_file(const char *path, NpyArray *out, char *err, size_t n)
 {
     memset(out, 0, sizeof *out);
     size_t len;
-    char *text = tsr_read_file(path, &len);
+    const char *why;
+    char *text = tsr_read_regular_file(path, SIZE_MAX - 1, &len, &why);
     if (!text) {
-        snprintf(err, n, "cannot read '%s': %s", path, strerror(errno));
+        snprintf(err, n, "cannot read '%s': %s", path, why);
         return false;
     }
     char msg[512];
@@ -496,6 +501,8 @@ double npy_get(DLDataType dt, const void *data, int64_t i)
     case kDLFloat: return dt.bits == 16 ? f16_bits_to_f32(v.u16) : dt.bits == 32 ? v.f32 : v.f64;
     case kDLBfloat: return bf16_bits_to_f32(v.u16);
     case NPY_DL_BOOL: return v.u8 != 0;
+    case NPY_DL_FLOAT8_E4M3FN: return fp8_bits_to_f32(v.u8, DT_E4M3);
+    case NPY_DL_FLOAT8_E5M2: return fp8_bits_to_f32(v.u8, DT_E5M2);
     default: tsr_unreachable();
     }
 }
@@ -537,6 +544,8 @@ void npy_set(DLDataType dt, void *data, int64_t i, double x)
         break;
     case kDLBfloat: v.u16 = f32_to_bf16_bits((float)x); break;
     case NPY_DL_BOOL: v.u8 = x != 0; break;
+    case NPY_DL_FLOAT8_E4M3FN: v.u8 = f32_to_fp8_bits((float)x, DT_E4M3); break;
+    case NPY_DL_FLOAT8_E5M2: v.u8 = f32_to_fp8_bits((float)x, DT_E5M2); break;
     default: tsr_unreachable();
     }
     memcpy(p, &v, dt.bits / 8u);

@@ -11,6 +11,10 @@
  * every machine Tessera runs on), the header padded so that the data starts at a multiple of
  * 64 bytes, as NumPy writes it.
  *
+ * fp8: e4m3 and e5m2 arrays are written as '<V1' (one raw byte an element,
+ * as ml_dtypes' float8_e4m3fn and float8_e5m2 arrays are saved); a V1 file
+ * reads as e4m3 codes, which `tessera run` takes as the codes of whichever
+ * fp8 dtype the kernel declares.
  * bfloat16: NumPy has no bfloat16. The convention here is the one ml_dtypes'
  * bfloat16 arrays produce when NumPy saves them: descr '<V2' (two raw bytes
  * per element, the bits of the bfloat16 little-endian); '|V2' is read too. In NumPy, `np.load(f).view(ml_dtypes.bfloat16)` gives the values
@@ -35,7 +39,11 @@
 enum {
     NPY_MAX_DIMS = 32,          /* NumPy's historical limit */
     NPY_MAX_HEADER = 1 << 20,   /* bytes of header text accepted */
-    NPY_DL_BOOL = 6             /* DLDataType code kDLBool (DLPack 0.8+) */
+    NPY_DL_BOOL = 6,            /* DLDataType code kDLBool (DLPack 0.8+) */
+    /* DLPack 1.1's codes of the 8-bit floats (PyTorch's float8_e4m3fn and
+     * float8_e5m2 export them); the installed dlpack.h may predate them. */
+    NPY_DL_FLOAT8_E4M3FN = 10,
+    NPY_DL_FLOAT8_E5M2 = 12
 };
 
 /* An array in C order, in the host's byte order, owning its data. dtype is

@@ -1,8 +1,10 @@
 /* Internal errors, checked allocation and the string buffer. */
 #include "util.h"
+#include "readfile.h"
 #include "oom.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,12 +57,21 @@ void sb_init(StrBuf *sb)
     sb->data = NULL;
     sb->len = sb->cap = 0;
     sb->failed = false;
+    sb->soft = false;
+}
+
+void sb_init_soft(StrBuf *sb)
+{
+    sb_init(sb);
+    sb->soft = true;
 }
 
 void sb_free(StrBuf *sb)
 {
+    bool soft = sb->soft;
     free(sb->data);
     sb_init(sb);
+    sb->soft = soft;
 }
 
 /* Room for extra more bytes and the NUL; false when there is none (the
@@ -77,7 +88,7 @@ static bool sb_reserve(StrBuf *sb, size_t extra)
         cap *= 2;
     char *data = realloc(sb->data, cap);
     if (!data) {
-        if (!oom_note())
+        if (!oom_note() && !sb->soft)
             tsr_die("out of memory growing a string to %zu bytes", cap);
         sb->failed = true;
         return false;
@@ -130,25 +141,12 @@ char *sb_take(StrBuf *sb)
 
 char *tsr_read_file(const char *path, size_t *len_out)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    StrBuf sb;
-    sb_init(&sb);
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        sb_putn(&sb, buf, n);
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        sb_free(&sb);
-        errno = EIO;
-        return NULL;
-    }
-    if (len_out)
-        *len_out = sb.len;
-    return sb_take(&sb);
+    size_t len;
+    const char *why;
+    char *text = tsr_read_regular_file(path, SIZE_MAX - 1, &len, &why);
+    if (text && len_out)
+        *len_out = len;
+    return text;
 }
 
 bool tsr_is_pow2(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }

@@ -33,15 +33,22 @@ void *tsr_xrealloc(void *p, size_t n);
 char *tsr_xstrdup(const char *s);
 
 /* A growable, always NUL-terminated string. When it cannot grow inside a
- * guarded compile stage (support/oom.h) it keeps what it has, drops every
- * later append and sets failed; elsewhere that is an internal error. */
+ * guarded compile stage (support/oom.h), or anywhere when it was made with
+ * sb_init_soft, it keeps what it has, drops every later append and sets
+ * failed; elsewhere that is an internal error. */
 typedef struct {
     char *data;
     size_t len, cap;
     bool failed;
+    bool soft; /* running out of memory sets failed, never aborts */
 } StrBuf;
 
 void sb_init(StrBuf *sb);
+/* For text built where no guard runs whose loss the caller survives: the
+ * message of a failing API call (cut short rather than ending the
+ * process), a JIT cache entry's path or header (checked with .failed before
+ * use: the cache is then skipped). */
+void sb_init_soft(StrBuf *sb);
 void sb_free(StrBuf *sb);
 void sb_putc(StrBuf *sb, char c);
 void sb_puts(StrBuf *sb, const char *s);
@@ -51,8 +58,9 @@ void sb_vprintf(StrBuf *sb, const char *fmt, va_list ap);
 /* Takes the buffer's string; the StrBuf is left empty. Free it with free(). */
 char *sb_take(StrBuf *sb);
 
-/* Reads a whole file into a NUL-terminated buffer (free with free()). On
- * failure returns NULL and leaves errno set. */
+/* The whole file at path, NUL-terminated (*len_out bytes before the NUL),
+ * or NULL with errno set: only a regular file is read, opened without
+ * blocking (readfile.h), so a FIFO or a device cannot hang the caller. */
 char *tsr_read_file(const char *path, size_t *len_out);
 
 bool tsr_is_pow2(int64_t v);

@@ -70,21 +70,23 @@ static void compare_with_interp(TirFunc *f, DType dt, AttnShape s, const char *t
 }
 
 /* Each variant as compiled for the default target (sm_90a: wgmma, with a
- * producer warpgroup, and on two shapes without one) and for sm_80
- * (mma.sync), each with its own block sizes. */
+ * producer warpgroup and deferred wgmma waits; on two shapes without the
+ * producer, on one with every wait at once) and for sm_80 (mma.sync), each
+ * with its own block sizes. */
 static void check_variant(DType dt, int D, bool causal, int bm, int bn)
 {
-    const char *targets[] = { target_default()->name, target_default()->name, "sm_80" };
-    for (int t = 0; t < 3; t++) {
+    const char *targets[] = { target_default()->name, target_default()->name, "sm_80", target_default()->name };
+    for (int t = 0; t < 4; t++) {
         TirModule *m = attn_compile(targets[t], dt, D, causal, bm, bn);
         TirFunc *f = module_func(m, "attention_fwd");
         for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
-            if (t == 1 && i != 1 && i != 3)
+            if ((t == 1 && i != 1 && i != 3) || (t == 3 && i != 1))
                 continue;
             AttnShape s = { 2, 6, 2, pairs[i].sq, pairs[i].sk, D, causal, 1.0 / sqrt((double)D) };
             EmuRunOptions o = { 0 };
             o.target = targets[t];
             o.no_warp_specialize = t == 1;
+            o.no_overlap = t == 3;
             o.host_threads = 2;
             o.check_races = o.check_uninit = i == 1;
             char *ptx = NULL;
@@ -93,7 +95,7 @@ static void check_variant(DType dt, int D, bool causal, int bm, int bn)
             attn_check_assert(&e, dt, &s, targets[t]);
             /* what ran: on sm_90a with 64-row blocks, TMA copies and wgmma
              * dots, and a producer warpgroup unless it was turned off */
-            bool hopper = t < 2 && (bm == 0 || bm >= 64);
+            bool hopper = t != 2 && (bm == 0 || bm >= 64);
             if (hopper && (!ptx || !strstr(ptx, "cp.async.bulk.tensor") || !strstr(ptx, "wgmma.mma_async")))
                 fail_msg("%s D=%d: the sm_90a PTX run lacks TMA copies or wgmma", dtype_name(dt), D);
             if (hopper && (!strstr(ptx, "setmaxnreg.dec") != (t == 1)))
@@ -104,7 +106,7 @@ static void check_variant(DType dt, int D, bool causal, int bm, int bn)
             free(ptx);
         }
         AttnShape s = { 1, 2, 1, 77, 150, D, causal, 0.3 };
-        if (t != 1) /* (compiles with the producer) */
+        if (t == 0 || t == 2) /* (compiles with the producer and the overlap) */
             compare_with_interp(f, dt, s, targets[t]);
         tir_module_free(m);
     }

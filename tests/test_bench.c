@@ -87,6 +87,7 @@ static void options(void **state)
         "--pass sideways", "--window 3", "--window 1,2,3", "--window -2,0", "--softcap 0", "--softcap -1",
         "--varlen 1,-1", "--varlen 4 --seqlen 4", "--varlen 4 --batch 2", "--paged 0", "--splits 2",
         "--paged 16 --window 1,1", "--paged 16 --varlen 3", "--paged 16 --splits 0",
+        "--dtype e4m3 --window 1,1", "--dtype f16,e5m2 --paged 16", "--dtype i8",
         "--bogus",      "--json",       "stray",
     };
     for (size_t i = 0; i < TSR_ARRAY_LEN(bad); i++)
@@ -372,8 +373,8 @@ static int run_small(tsr_device_kind kind, const char *args, bool corrupt, Bench
     assert_true(n > 0);
     for (int i = 0; i < n; i++) {
         const BenchResult *x = &(*r)[i];
-        /* with features the backward and the reference attention are skipped */
-        bool feat = bench_features_on(&x->c.feat);
+        /* with features (or fp8) the backward and the reference attention are skipped */
+        bool feat = bench_features_on(&x->c.feat) || dtype_is_fp8(x->c.dt);
         if (!x->tessera.ran && !(feat && x->c.backward))
             fail_msg("tessera did not run: %s", x->tessera.status);
         if (!x->reference.ran && !x->c.backward && !feat) /* there is no reference backward */
@@ -421,6 +422,31 @@ static void run_interp(void **state)
     assert_false(r[0].all_rows);
     assert_int_equal(r[0].rows_checked, 5);
     assert_true(r[0].tessera.pass && r[0].reference.pass);
+    free(r);
+}
+
+/* fp8 inputs (--dtype e4m3): the forward only (no fp8 backward), outputs
+ * in bf16 checked whole by the rule with FlashAttention-3's precision, the
+ * reference attention skipped, which is no failure. */
+static void run_fp8(void **state)
+{
+    (void)state;
+    BenchRun run;
+    BenchResult *r;
+    int n = run_small(TSR_DEVICE_INTERP,
+                      "--d 64 --sq 45 --sk 77 --heads 4 --kv-heads 2 --batch 1 --dtype e4m3 --pass both --reps 1",
+                      false, &r, &run);
+    assert_int_equal(n, 2); /* causal and not, forward only */
+    for (int i = 0; i < n; i++) {
+        assert_false(r[i].c.backward);
+        assert_int_equal(r[i].c.dt, DT_E4M3);
+        assert_true(r[i].all_rows);
+        assert_true(r[i].tessera.pass);
+        assert_true(r[i].err_lowp > 0 && r[i].tessera.err > 0 && r[i].tessera.err <= r[i].bound);
+        assert_true(r[i].tessera.lse_err >= 0 && r[i].tessera.lse_err <= 1e-4);
+        assert_true(bench_skipped(&r[i].reference));
+    }
+    assert_int_equal(bench_exit_status(r, n), 0);
     free(r);
 }
 
@@ -665,7 +691,7 @@ int main(void)
     suite_default_cache_dir();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(options),    cmocka_unit_test(shapes),  cmocka_unit_test(flops_stats_peaks),
-        cmocka_unit_test(outputs),    cmocka_unit_test(run_interp), cmocka_unit_test(time_limit),
+        cmocka_unit_test(outputs),    cmocka_unit_test(run_interp), cmocka_unit_test(run_fp8), cmocka_unit_test(time_limit),
         cmocka_unit_test(run_emu),    cmocka_unit_test(run_backward),
         cmocka_unit_test(feature_options), cmocka_unit_test(run_features), cmocka_unit_test(peers_scripts),
         cmocka_unit_test(binary),     cmocka_unit_test(cuda_attention),

@@ -1,5 +1,6 @@
 /* `tessera run` end to end, through the built command ($BUILD/tessera):
- * examples run on emu and compared with interp, outputs saved as .npy and
+ * examples run on emu and compared with interp (every kernel of every
+ * example and of kernels/, one command each), outputs saved as .npy and
  * checked here against double-precision math, seeds, .npy inputs, --dim,
  * elements never written, a reference kernel (right and wrong), timing,
  * and every kind of bad input with its message and exit status (unknown
@@ -17,20 +18,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 static char tmp_dir[64];
 
 /* Runs `tessera run ARGS` with stdout and stderr together in *out; returns
- * the exit status. */
+ * the exit status (124 when it ran for more than 10 minutes: a hang). */
 static int run_cli(char **out, const char *fmt, ...) TSR_PRINTF(2, 3);
 static int run_cli(char **out, const char *fmt, ...)
 {
     const char *build = getenv("BUILD");
     StrBuf cmd;
     sb_init(&cmd);
-    sb_printf(&cmd, "TESSERA_CACHE_DIR=%s/cache %s/tessera run ", tmp_dir, build && *build ? build : "build");
+    sb_printf(&cmd, "TESSERA_CACHE_DIR=%s/cache timeout 600 %s/tessera run ", tmp_dir, build && *build ? build : "build");
     va_list ap;
     va_start(ap, fmt);
     sb_vprintf(&cmd, fmt, ap);
@@ -174,11 +176,119 @@ static void fault_names_source_line(void **state)
     int rc = run_cli(&out, "%s/spin.tsr --arg X=randn --dim N=32 --device emu --emu-max-insns 200000", tmp_dir);
     EXPECT(rc, 1, out, "more than 200000 warp instructions executed (the launch's limit): an infinite loop?",
            "source line 5:", "spin.tsr:5: the source line of the faulting instruction:",
-           "    while i < 1000000000 { s = s * 0.5 + 1.0; i = i + 1; }", "--line-info shows all of it");
+           "    while i < 1000000000 { s = s * 0.5 + 1.0; i = i + 1; }", "PTX around line");
     free(out);
     rc = run_cli(&out, "%s/spin.tsr --arg X=randn --dim N=32 --device emu --emu-max-insns 0", tmp_dir);
     EXPECT(rc, 2, out, "--emu-max-insns takes an integer in 1..");
     free(out);
+}
+
+/* The PTX line a fault report names ("line N (OP)") is marked ">" in the
+ * listing that follows it, and that line holds OP: the listing is of the
+ * variant that ran. */
+static void expect_listing_marks_fault(const char *out)
+{
+    const char *at = strstr(out, ", line ");
+    assert_non_null(at);
+    int line = atoi(at + 7);
+    const char *op = strchr(at + 7, '(');
+    assert_non_null(op);
+    char want[64], mark[32];
+    snprintf(want, sizeof want, "%.*s", (int)strcspn(op + 1, ")"), op + 1);
+    snprintf(mark, sizeof mark, "\n>%6d  ", line);
+    const char *marked = strstr(out, mark);
+    if (!marked)
+        fail_msg("no listing marks line %d:\n%s", line, out);
+    if (!strstr(marked + strlen(mark), want) || strstr(marked + strlen(mark), want) > strchr(marked + 1, '\n'))
+        fail_msg("line %d of the listing is not '%s':\n%s", line, want, out);
+}
+
+/* A launch whose symbolic last dim is a multiple of 8 runs a variant of its
+ * own (vectors along it): the fault's listing is of that variant's PTX (it
+ * showed the other variant's lines), also when the instruction is a
+ * multi-line call.uni (device_assert's __assertfail). */
+static void fault_listing_is_the_variant_that_ran(void **state)
+{
+    (void)state;
+    static const int dims[] = { 96, 100 };
+    for (int i = 0; i < 2; i++) {
+        char *out;
+        int rc = run_cli(&out, "tests/programs/debug.tsr --kernel checked --arg X=randn --arg limit=10 --dim N=%d "
+                               "--device emu", dims[i]);
+        EXPECT(rc, 1, out, "(call.uni), source line 22: assertion failed: x out of range", "PTX around line");
+        expect_listing_marks_fault(out);
+        free(out);
+    }
+    char *out;
+    write_file("spin.tsr", spin_src);
+    int rc = run_cli(&out, "%s/spin.tsr --arg X=randn --dim N=32 --device emu --emu-max-insns 200000", tmp_dir);
+    EXPECT(rc, 1, out, "an infinite loop?");
+    expect_listing_marks_fault(out);
+    free(out);
+}
+
+/* Every kernel of every example and of kernels/ runs on emu with random
+ * inputs, agrees with the interpreter and has its outputs saved, by one
+ * command each (issue 16: "any example or kernel file"). */
+static void every_kernel_file(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *args, *output; /* an output the run must save */
+    } runs[] = {
+        { "dsl/examples/dropout.tsr --kernel dropout --arg X=randn[5000] --arg seed=7 --arg p=0.25", "Y" },
+        { "dsl/examples/dropout.tsr --kernel philox --dim N=4000 --arg seed=7", "R" },
+        { "dsl/examples/layernorm.tsr -D T=f16 --arg X=randn[33,700] --arg W=randn --arg Bias=randn", "Rstd" },
+        { "dsl/examples/matmul.tsr -D T=f16 --arg A=randn[100,64] --arg B=randn[64,72]", "C" },
+        { "dsl/examples/matmul_big.tsr --arg A=randn[256,128] --arg B=randn[128,256]", "C" },
+        { "dsl/examples/moe_route.tsr --kernel count_tokens --arg E=arange[300] --dim X=300", "C" },
+        { "dsl/examples/moe_route.tsr --kernel expert_sums --arg H=randn[100,64] --arg E=zeros[100] --arg W=rand "
+          "--dim X=4", "S" },
+        { "dsl/examples/moe_route.tsr --kernel expert_means --arg S=randn[4,64] --arg C=ones[4] --arg E=zeros[100]",
+          "Y" },
+        { "dsl/examples/reduce.tsr --kernel partial_sums -D T=f16 --arg X=randn[10000] --dim G=3", "P" },
+        { "dsl/examples/reduce.tsr --kernel sum_partials --arg P=randn[3]", "S" },
+        { "dsl/examples/scale_shift.tsr -D T=bf16 --arg X=randn[20,130] --arg Scale=rand --arg Shift=zeros "
+          "--arg slope=0.1", "Y" },
+        { "dsl/examples/softmax.tsr -D T=f16 --arg X=randn[9,300]", "Y" },
+        { "kernels/attention.tsr -D T=f16 -D D=64 --arg Q=randn[1,2,100,64] --arg K=randn[1,2,130,64] --arg V=randn "
+          "--arg scale=0.125", "LSE" },
+        { "kernels/attention_ext.tsr -D T=f16 -D D=64 -D LOCAL=true --arg Q=randn[1,2,100,64] "
+          "--arg K=randn[1,2,130,64] --arg V=randn --arg CuQ=zeros[1] --arg CuK=zeros[1] --arg Slopes=zeros[1] "
+          "--arg scale=0.125 --arg wl=20 --arg wr=5 --arg cap=0 --arg max_sq=100", "O" },
+        { "kernels/attention_bwd.tsr --kernel attention_bwd_pre -D T=f16 -D D=64 --arg O=randn[1,2,100,64] "
+          "--arg dO=randn", "Delta" },
+        { "kernels/attention_bwd.tsr --kernel attention_bwd_dkdv -D T=f16 -D D=64 -D CAUSAL=true "
+          "--arg Q=randn[1,2,64,64] --arg K=randn[1,1,80,64] --arg V=randn --arg dO=randn[1,2,64,64] --arg LSE=randn "
+          "--arg Delta=randn --arg scale=0.125", "dV" },
+        { "kernels/attention_bwd.tsr --kernel attention_bwd_dq -D T=bf16 -D D=64 --arg Q=randn[1,2,64,64] "
+          "--arg K=randn[1,1,80,64] --arg V=randn --arg dO=randn[1,2,64,64] --arg LSE=randn --arg Delta=randn "
+          "--arg scale=0.125", "dQ" },
+        { "kernels/attention_decode.tsr --kernel attention_decode_split -D T=f16 -D D=64 --arg Q=randn[1,2,16,64] "
+          "--arg KC=randn[4,16,2,64] --arg VC=randn --arg BT=arange[1,4] --arg SeqK=ones[1] --dim NS=2 --dim BH=2 "
+          "--arg scale=0.125 --arg sq=1", "LP" },
+        { "kernels/attention_decode.tsr --kernel attention_decode_combine -D T=f16 -D D=64 --arg OP=randn[3,2,16,64] "
+          "--arg LP=randn --dim B=1 --dim Hkv=2", "O" },
+        { "kernels/attention_naive.tsr --kernel attn_scores -D T=f16 -D D=64 --arg Q=randn[1,2,64,64] "
+          "--arg K=randn[1,2,64,64] --arg scale=0.125", "S" },
+        { "kernels/attention_naive.tsr --kernel attn_softmax -D T=f16 --arg S=randn[1,2,64,96]", "P" },
+        { "kernels/attention_naive.tsr --kernel attn_pv -D T=f16 -D D=64 --arg P=rand[1,2,64,96] "
+          "--arg V=randn[1,2,96,64]", "O" },
+    };
+    for (size_t i = 0; i < TSR_ARRAY_LEN(runs); i++) {
+        char *out;
+        int rc = run_cli(&out, "%s --device emu --compare interp --save %s/every%zu -q", runs[i].args, tmp_dir, i);
+        if (rc != 0 || !strstr(out, "match"))
+            fail_msg("%s: exit status %d:\n%s", runs[i].args, rc, out);
+        free(out);
+        char saved[256];
+        snprintf(saved, sizeof saved, "every%zu/%s.npy", i, runs[i].output);
+        NpyArray a = load(saved);
+        npy_free(&a);
+        snprintf(saved, sizeof saved, "every%zu/%s.interp.npy", i, runs[i].output);
+        a = load(saved);
+        npy_free(&a);
+    }
 }
 
 /* reduce's P has one element per program: with --dim G=3 for 2 programs,
@@ -276,7 +386,37 @@ static void bad_specs(void **state)
             fail_msg("'%s': exit status %d, output:\n%s\n(expected 2 and '%s')", cases[i].args, rc, out, cases[i].want);
         free(out);
     }
+    /* Files that are not regular files are refused at once (a FIFO or
+     * /dev/zero hung here), as is a source that is a FIFO. */
+    char fifo[128], zero[128], dir[128];
+    snprintf(fifo, sizeof fifo, "%s/fifo.npy", tmp_dir);
+    snprintf(zero, sizeof zero, "%s/zero.npy", tmp_dir);
+    snprintf(dir, sizeof dir, "%s/dir.npy", tmp_dir);
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    assert_int_equal(symlink("/dev/zero", zero), 0);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    const char *const odd[][2] = { { fifo, "is not a regular file" }, { zero, "is not a regular file" },
+                                   { dir, "is a directory" } };
+    for (size_t i = 0; i < TSR_ARRAY_LEN(odd); i++) {
+        char *out;
+        int rc = run_cli(&out, "dsl/examples/softmax.tsr -D T=f32 --device interp --arg X=%s", odd[i][0]);
+        EXPECT(rc, 2, out, "cannot read", odd[i][1]);
+        free(out);
+    }
     char *out;
+    StrBuf cmd;
+    sb_init(&cmd);
+    const char *build = getenv("BUILD");
+    sb_printf(&cmd, "timeout 60 %s/tessera compile %s 2>&1", build && *build ? build : "build", fifo);
+    FILE *p = popen(cmd.data, "r");
+    assert_non_null(p);
+    char line[512] = "";
+    if (!fgets(line, sizeof line, p))
+        line[0] = 0;
+    int status = pclose(p);
+    if (!strstr(line, "is not a regular file") || status == 0)
+        fail_msg("tessera compile FIFO: status %d: %s", status, line);
+    sb_free(&cmd);
     int rc = run_cli(&out, "dsl/examples/scale_shift.tsr -D T=f32 --device interp --arg X=randn[2,2] --arg Scale=ones "
                            "--arg Shift=ones --arg slope=randn");
     EXPECT(rc, 2, out, "slope is a scalar (f32); give a number");
@@ -310,6 +450,16 @@ static void compile_errors(void **state)
     rc = run_cli(&out, "dsl/examples/softmax.tsr -D T=f64 --arg X=zeros[4,4] --device interp");
     EXPECT(rc, 1, out, "error:");
     free(out);
+    /* Compile-time values come from -D here, and the messages say so (they
+     * spoke of the C API's tsr_define). */
+    rc = run_cli(&out, "kernels/attention_naive.tsr --kernel attn_scores --device interp");
+    EXPECT(rc, 1, out, "compile-time parameter 'T' of kernel 'attn_scores' needs a value (give -D T=...)");
+    if (strstr(out, "tsr_define"))
+        fail_msg("%s", out);
+    free(out);
+    rc = run_cli(&out, "dsl/examples/softmax.tsr -D T=f32 -D BLOK=3 --arg X=zeros[4,4] --device interp");
+    EXPECT(rc, 1, out, "-D BLOK: no kernel being compiled has a compile-time parameter named 'BLOK'");
+    free(out);
 }
 
 static int setup(void **state)
@@ -332,7 +482,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(softmax_emu_vs_interp), cmocka_unit_test(seeds_and_npy_inputs),
         cmocka_unit_test(dims_and_unwritten),
-        cmocka_unit_test(fault_names_source_line), cmocka_unit_test(reference_kernels),
+        cmocka_unit_test(fault_names_source_line), cmocka_unit_test(fault_listing_is_the_variant_that_ran),
+        cmocka_unit_test(reference_kernels),     cmocka_unit_test(every_kernel_file),
         cmocka_unit_test(bad_specs),             cmocka_unit_test(compile_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -26,9 +26,10 @@
 
 static const char *const targets[] = { "sm_80", "sm_90a" };
 
-static char *ptx_with(TirFunc *f, const char *target, bool no_warp_specialize)
+static char *ptx_with(TirFunc *f, const char *target, bool no_warp_specialize, bool no_overlap)
 {
-    CodegenOptions o = { target, true, 0, 0, false, no_warp_specialize };
+    CodegenOptions o = { .target = target, .assume_aligned = true, .no_warp_specialize = no_warp_specialize,
+                         .no_overlap = no_overlap };
     CodegenResult r;
     Diag diag;
     diag_init(&diag, NULL);
@@ -41,7 +42,26 @@ static char *ptx_with(TirFunc *f, const char *target, bool no_warp_specialize)
     return ptx;
 }
 
-static char *ptx_of(TirFunc *f, const char *target) { return ptx_with(f, target, false); }
+static char *ptx_of(TirFunc *f, const char *target) { return ptx_with(f, target, false, false); }
+
+/* wgmma commit groups whose wait does not follow at once (deferred waits:
+ * the instructions in between run while the tensor cores work). */
+static int deferred_waits(const char *ptx)
+{
+    int n = 0;
+    for (const char *c = strstr(ptx, "wgmma.commit_group"); c; c = strstr(c + 1, "wgmma.commit_group")) {
+        const char *line = strchr(c, '\n');
+        while (line) { /* the next line that is not an asm comment */
+            line += strspn(line, "\n\t ");
+            if (strncmp(line, "//", 2))
+                break;
+            line = strchr(line, '\n');
+        }
+        if (line && strncmp(line, "wgmma.wait_group", 16))
+            n++;
+    }
+    return n;
+}
 
 /* The LLVM IR the emitter made for f (before LLVM's passes). */
 static char *llvm_of(TirFunc *f, const char *target)
@@ -143,9 +163,18 @@ static void attention_variants(void **state)
                     snprintf(what, sizeof what, "attention %s %s D=%d causal=%d BM=%s BN=%s", targets[t],
                              dtype_name(dts[k]), dims[d], causal, bm, bn);
                     assert_assembles_clean(ptx, targets[t], what);
+                    /* the PV dot's wait comes after the row sums (deferred waits) */
+                    if (hopper && deferred_waits(ptx) == 0)
+                        fail_msg("%s: every wgmma group is waited for at once", what);
                     free(ptx);
+                    if (hopper) { /* with every wait at once (the ablation) */
+                        ptx = ptx_with(module_func(m, "attention_fwd"), targets[t], false, true);
+                        if (deferred_waits(ptx) != 0)
+                            fail_msg("%s with --no-overlap: a wgmma wait is deferred", what);
+                        free(ptx);
+                    }
                     if (hopper) { /* and without the producer: the kernel's own warps copy */
-                        ptx = ptx_with(module_func(m, "attention_fwd"), targets[t], true);
+                        ptx = ptx_with(module_func(m, "attention_fwd"), targets[t], true, false);
                         if (!strstr(ptx, "256 threads per block") || strstr(ptx, "setmaxnreg") ||
                             strstr(ptx, "bar.arrive") || !strstr(ptx, "cp.async.bulk.tensor"))
                             fail_msg("%s without warp specialization: a producer, or no TMA", what);
@@ -155,6 +184,59 @@ static void attention_variants(void **state)
                     }
                     tir_module_free(m);
                 }
+}
+
+/* kernels/attention_fp8.tsr with attention_fp8_config's blocks for sm_89
+ * (products on the fp8 tensor cores, mma.sync m16n8k32; every D assembles
+ * clean) and sm_90a (tiles widened by cvt to f16, m16n8k16; D=64 and 128
+ * assemble clean, D=256 spills 400-900 bytes, which ptxas must still
+ * accept); P goes to e4m3 by cvt on both. */
+static void attention_fp8_variants(void **state)
+{
+    (void)state;
+    require_ptxas();
+    static const char *const fp8_targets[] = { "sm_89", "sm_90a" };
+    for (int t = 0; t < 2; t++)
+        for (int D = 64; D <= 256; D *= 2)
+            for (int causal = 0; causal < 2; causal++) {
+                bool widen;
+                AttnConfig cfg = attention_fp8_config(fp8_targets[t], D, causal, &widen);
+                if (widen != (t == 1))
+                    fail_msg("attention_fp8 %s: widen %d", fp8_targets[t], widen);
+                char bm[16], bn[16], dbuf[16];
+                snprintf(bm, sizeof bm, "%d", cfg.bm);
+                snprintf(bn, sizeof bn, "%d", cfg.bn);
+                snprintf(dbuf, sizeof dbuf, "%d", D);
+                Define defs[6] = { { "T", "e4m3" }, { "D", dbuf }, { "BM", bm }, { "BN", bn },
+                                   { "CAUSAL", causal ? "true" : "false" }, { "WIDEN", widen ? "true" : "false" } };
+                TirModule *m = compile_file_or_fail("kernels/attention_fp8.tsr", defs, 6);
+                char *ptx = ptx_of(module_func(m, "attention_fp8_fwd"), fp8_targets[t]);
+                const char *native[] = { "cvt.rn.satfinite.e4m3x2.f32",
+                                         "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32", NULL };
+                const char *widened[] = { "cvt.rn.f16x2.e4m3x2", "cvt.rn.satfinite.e4m3x2.f32",
+                                          "mma.sync.aligned.m16n8k16.row.col.f32", NULL };
+                const char **want = widen ? widened : native;
+                char what[128];
+                snprintf(what, sizeof what, "attention_fp8 %s D=%d causal=%d BM=%s BN=%s", fp8_targets[t], D, causal,
+                         bm, bn);
+                for (const char **w = want; *w; w++)
+                    if (!strstr(ptx, *w))
+                        fail_msg("%s: no %s in the PTX", what, *w);
+                if (!widen && strstr(ptx, "m16n8k16"))
+                    fail_msg("%s: 16-bit mma.sync in the fp8 kernel", what);
+                if (D < 256 || !widen) {
+                    assert_assembles_clean(ptx, fp8_targets[t], what);
+                } else {
+                    PtxasReport rep;
+                    StrBuf log;
+                    sb_init(&log);
+                    if (!ptxas_check(ptxas, ptx, fp8_targets[t], &rep, &log))
+                        fail_msg("ptxas rejects %s:\n%s", what, log.data);
+                    sb_free(&log);
+                }
+                free(ptx);
+                tir_module_free(m);
+            }
 }
 
 /* kernels/attention_ext.tsr with each group of its features on, for every
@@ -241,7 +323,7 @@ static void attention_decode_variants(void **state)
  * ptxas C75xx warning, and shared memory a block of the target may have. */
 static void backward_kernel_clean(TirFunc *f, const char *target, DType dt, int D, bool causal, bool wgmma)
 {
-    CodegenOptions o = { target, true, 0, 0, false, false };
+    CodegenOptions o = { .target = target, .assume_aligned = true };
     CodegenResult r;
     Diag diag;
     diag_init(&diag, NULL);
@@ -357,7 +439,7 @@ static void unsupported_dot_is_an_error(void **state)
     sb_init(&diags);
     TirModule *m = compile_string("t.tsr", src, NULL, 0, &diags);
     assert_non_null(m);
-    CodegenOptions o = { "sm_90a", true, 0, 0, false, false };
+    CodegenOptions o = { .target = "sm_90a", .assume_aligned = true };
     CodegenResult r;
     Source s = { "t.tsr", src, strlen(src) };
     Diag diag;
@@ -374,7 +456,7 @@ static char *ptx_of_source(const char *src, const char *target, StrBuf *diags)
 {
     TirModule *m = compile_string("t.tsr", src, NULL, 0, diags);
     assert_non_null(m);
-    CodegenOptions o = { target, true, 0, 0, false, false };
+    CodegenOptions o = { .target = target, .assume_aligned = true };
     CodegenResult r;
     Source s = { "t.tsr", src, strlen(src) };
     Diag diag;
@@ -437,7 +519,7 @@ static void resource_clauses(void **state)
     TirModule *m = compile_file_or_fail("dsl/examples/matmul.tsr",
                                         (Define[]){ { "T", "f16" }, { "BM", "256" }, { "BN", "256" }, { "BK", "64" } }, 4);
     for (int t = 0; t < 2; t++) {
-        CodegenOptions o = { targets[t], true, 0, 0, false, false };
+        CodegenOptions o = { .target = targets[t], .assume_aligned = true };
         CodegenResult r;
         Source s = { "dsl/examples/matmul.tsr", "", 0 };
         Diag diag;
@@ -500,7 +582,7 @@ static void bf16_atomic_needs_sm90(void **state)
     assert_non_null(m);
     Source s = { "t.tsr", src, strlen(src) };
     for (int t = 0; t < 2; t++) {
-        CodegenOptions o = { t ? "sm_90a" : "sm_80", true, 0, 0, false, false };
+        CodegenOptions o = { .target = t ? "sm_90a" : "sm_80", .assume_aligned = true };
         CodegenResult r;
         Diag diag;
         diag_init(&diag, &s);
@@ -604,8 +686,12 @@ static void sass_counts(void **state)
     sb_init(&log);
     if (!ptxas_check_sass(ptxas, nvdisasm, ptx, "sm_90a", &rep, &c, &log))
         fail_msg("ptxas or nvdisasm failed:\n%s", log.data);
-    /* 8 wgmmas for Q K^T (K = 128 in steps of 16), 4 for P V (K = 64), in each loop */
-    assert_int_equal(c.hgmma, 2 * 12);
+    /* 8 wgmmas for Q K^T (K = 128 in steps of 16), 4 for P V (K = 64), in
+     * each of the two loops, and again in each rotated loop's prologue (Q
+     * K^T) and epilogue (P V); each rotated loop waits for its Q K^T while
+     * the previous P V runs (a wait at depth 1) */
+    assert_int_equal(c.hgmma, 2 * (12 + 8 + 4));
+    assert_int_equal(c.wgmma_wait_deep, 2);
     assert_int_equal(c.hmma, 0);
     assert_int_equal(c.ldsm, 0);
     assert_int_equal(c.ldgsts, 0);
@@ -643,7 +729,7 @@ static void line_info(void **state)
     TirModule *m = compile_file_or_fail("dsl/examples/softmax.tsr", defs, 1);
     char *ptx[2];
     for (int on = 0; on < 2; on++) {
-        CodegenOptions o = { "sm_90a", true, 0, 0, on, false };
+        CodegenOptions o = { .target = "sm_90a", .assume_aligned = true, .line_info = on };
         CodegenResult r;
         Source src = { "dsl/examples/softmax.tsr", "", 0 };
         Diag diag;
@@ -715,7 +801,7 @@ static bool emit_with_requests(const TmaRequest *req, int n, uint64_t unaligned,
             fail_msg("no '%s' in\n%s", line, text.data);
         sb_free(&text);
     }
-    CodegenOptions o = { "sm_90a", true, unaligned, 0, false, false };
+    CodegenOptions o = { .target = "sm_90a", .assume_aligned = true, .unaligned_params = unaligned };
     bool ok = codegen_emit(f, t, &o, true, r, &diag);
     if (diag.out.data)
         sb_puts(diags, diag.out.data);
@@ -825,6 +911,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(attention_variants),
         cmocka_unit_test(attention_ext_variants),
+        cmocka_unit_test(attention_fp8_variants),
         cmocka_unit_test(attention_decode_variants),
         cmocka_unit_test(line_info),
         cmocka_unit_test(attention_backward_variants),

@@ -2,7 +2,9 @@
  * the n-th allocation failing, for every n, returns TSR_ERR_OUT_OF_MEMORY
  * with a message, leaks nothing, and the context compiles and runs the same
  * kernel afterwards (a small kernel and flash attention); likewise every
- * allocation of the interpreter's working memory during a launch. On interp that covers the frontend and the TIR passes,
+ * allocation of the interpreter's working memory during a launch, of a
+ * launch refused by validation (its message), and of compiles through the
+ * JIT cache (reading and writing entries). On interp that covers the frontend and the TIR passes,
  * on emu code generation too (layouts, the emitter, PTX text; LLVM's own
  * allocations are not Tessera's and are not covered: support/oom.h).
  *
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 /* ---- the test ------------------------------------------------------------------- */
@@ -125,6 +128,51 @@ static void frontend_and_passes(void **state)
     every_allocation_fails_once(TSR_DEVICE_INTERP, 100000);
 }
 
+/* A launch refused by validation (S has the wrong length: its message
+ * names the parameter and the dim) with allocation n failing, for every n,
+ * on interp and emu: the refusal or TSR_ERR_OUT_OF_MEMORY, never an abort
+ * (the messages were built in strings that ended the process when they
+ * could not grow), nothing leaked. */
+static void refused_launch(void **state)
+{
+    (void)state;
+    static const tsr_device_kind kinds[] = { TSR_DEVICE_INTERP, TSR_DEVICE_EMU };
+    for (int d = 0; d < 2; d++) {
+        tsr_context *ctx = new_context(kinds[d]);
+        tsr_module *m;
+        long used;
+        assert_int_equal(compile_failing(ctx, 0, &used, &m), TSR_OK);
+        tsr_kernel *k;
+        assert_int_equal(tsr_module_get_kernel(m, NULL, &k), TSR_OK);
+        float x[3][40] = { { 0 } }, s[4] = { 0 }, y[3][40];
+        int64_t xs[2] = { 3, 40 }, ss[1] = { 4 };
+        DLTensor tx = { x, { kDLCPU, 0 }, 2, { kDLFloat, 32, 1 }, xs, NULL, 0 }, ts = tx, ty = tx;
+        ts.data = s;
+        ts.ndim = 1;
+        ts.shape = ss;
+        ty.data = y;
+        tsr_arg args[3] = { { &tx, 0 }, { &ts, 0 }, { &ty, 0 } };
+        oom_track_arm(0);
+        assert_int_equal(tsr_kernel_launch_args(k, args, 3, NULL), TSR_ERR_LAUNCH);
+        long n_allocs = oom_track_disarm();
+        assert_non_null(strstr(tsr_context_error(ctx), "'S'"));
+        for (long n = 1; n <= n_allocs; n++) {
+            long before = oom_track_live();
+            oom_track_arm(n);
+            tsr_status st = tsr_kernel_launch_args(k, args, 3, NULL);
+            oom_track_disarm();
+            if (st != TSR_ERR_LAUNCH && st != TSR_ERR_OUT_OF_MEMORY)
+                fail_msg("allocation %ld of %ld failing: %s (%s)", n, n_allocs, tsr_status_name(st),
+                         tsr_context_error(ctx));
+            if (oom_track_live() != before)
+                fail_msg("allocation %ld of %ld failing: %ld blocks leaked", n, n_allocs, oom_track_live() - before);
+        }
+        print_message("%s: a refused launch makes %ld allocations\n", tsr_context_device_name(ctx), n_allocs);
+        tsr_module_destroy(m);
+        tsr_context_destroy(ctx);
+    }
+}
+
 /* A launch on interp with allocation n of the interpreter's working memory
  * failing, for every n (two host threads, so a failure in one stops the
  * other): TSR_ERR_OUT_OF_MEMORY with a message, nothing leaked, and the next
@@ -198,6 +246,88 @@ static void code_generation(void **state)
     every_allocation_fails_once(TSR_DEVICE_EMU, 400);
 }
 
+/* A program with errors compiled with allocation n failing, for every n:
+ * its diagnostics (TSR_ERR_COMPILE) or TSR_ERR_OUT_OF_MEMORY, never an
+ * abort, nothing leaked. */
+static void compile_errors(void **state)
+{
+    (void)state;
+    static const char bad[] = "kernel k(X: f32[N], Y: out f32[N]) grid (cdiv(N, 32)) {\n"
+                              "    let i = program_id(0) * 32;\n"
+                              "    Y[i : +32] = X[i : +32] * undefined_name + 1.0 +;\n"
+                              "}\n";
+    tsr_context *ctx = new_context(TSR_DEVICE_EMU);
+    tsr_module *m;
+    oom_track_arm(0);
+    assert_int_equal(tsr_module_compile(ctx, bad, strlen(bad), NULL, &m), TSR_ERR_COMPILE);
+    long used = oom_track_disarm();
+    assert_non_null(strstr(tsr_context_error(ctx), "<string>:3:"));
+    for (long n = 1; n <= used; n++) {
+        long before = oom_track_live();
+        oom_track_arm(n);
+        tsr_status s = tsr_module_compile(ctx, bad, strlen(bad), NULL, &m);
+        oom_track_disarm();
+        if ((s != TSR_ERR_COMPILE && s != TSR_ERR_OUT_OF_MEMORY) || m)
+            fail_msg("allocation %ld of %ld failing: %s (%s)", n, used, tsr_status_name(s), tsr_context_error(ctx));
+        if (oom_track_live() != before)
+            fail_msg("allocation %ld of %ld failing: %ld blocks leaked", n, used, oom_track_live() - before);
+    }
+    print_message("a compile with errors makes %ld allocations\n", used);
+    tsr_context_destroy(ctx);
+}
+
+/* Compiles on emu through the JIT cache with allocation n failing: writing
+ * an entry (an empty cache, a spread of n) and reading one (a warm cache,
+ * every n). Each gives the module (a cache that cannot be read or written is
+ * not an error) or TSR_ERR_OUT_OF_MEMORY, never an abort, and leaks
+ * nothing. */
+static void jit_cache(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tsr_oom_cache_XXXXXX", cmd[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "rm -f %s/*.tsrjit", dir);
+    tsr_context_options o;
+    tsr_context_options_init(&o);
+    o.device = TSR_DEVICE_EMU;
+    o.cache = TSR_CACHE_ON;
+    o.cache_dir = dir;
+    o.host_threads = 1;
+    tsr_context *ctx;
+    assert_int_equal(tsr_context_create(&o, &ctx), TSR_OK);
+    for (int warm = 0; warm < 2; warm++) {
+        tsr_module *m;
+        long used;
+        assert_int_equal(system(cmd), 0);
+        assert_int_equal(compile_failing(ctx, 0, &used, &m), TSR_OK); /* writes the entry */
+        tsr_module_destroy(m);
+        if (!warm)
+            assert_int_equal(system(cmd), 0);
+        assert_int_equal(compile_failing(ctx, 0, &used, &m), TSR_OK);
+        tsr_module_destroy(m);
+        long step = warm || used <= 300 ? 1 : used / 300;
+        for (long n = 1; n <= used; n += step) {
+            if (!warm)
+                assert_int_equal(system(cmd), 0);
+            long before = oom_track_live(), made;
+            tsr_status s = compile_failing(ctx, n, &made, &m);
+            if (s != TSR_OK && s != TSR_ERR_OUT_OF_MEMORY)
+                fail_msg("%s cache, allocation %ld of %ld failing: %s (%s)", warm ? "warm" : "cold", n, used,
+                         tsr_status_name(s), tsr_context_error(ctx));
+            if (s == TSR_OK)
+                runs(ctx, m);
+            tsr_module_destroy(m);
+            if (oom_track_live() != before)
+                fail_msg("%s cache, allocation %ld of %ld failing: %ld blocks leaked", warm ? "warm" : "cold", n, used,
+                         oom_track_live() - before);
+        }
+        print_message("%s cache: a compile makes %ld allocations\n", warm ? "warm" : "cold", used);
+    }
+    tsr_context_destroy(ctx);
+    assert_int_equal(system(cmd), 0);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +335,9 @@ int main(void)
         cmocka_unit_test(code_generation),
         cmocka_unit_test(attention),
         cmocka_unit_test(interpreter_launch),
+        cmocka_unit_test(refused_launch),
+        cmocka_unit_test(jit_cache),
+        cmocka_unit_test(compile_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

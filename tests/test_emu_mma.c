@@ -219,6 +219,137 @@ static void test_mma(void **state)
     }
 }
 
+/* ---- fp8: m16n8k32 with .e4m3/.e5m2 inputs (sm_89) ----------------------------- */
+
+/* A of m16n8k32 (8-bit types): element i of 16 (register i/4, byte i%4) */
+static void a_k32_8bit(int lane, int i, int *row, int *col)
+{
+    int g = lane >> 2, t = lane % 4;
+    *row = (i < 4 || (i >= 8 && i < 12)) ? g : g + 8;
+    *col = t * 4 + (i & 3) + (i >= 8 ? 16 : 0);
+}
+/* B of m16n8k32 (8-bit types): element i of 8 */
+static void b_k32_8bit(int lane, int i, int *row, int *col)
+{
+    int g = lane >> 2, t = lane % 4;
+    *row = t * 4 + (i & 3) + (i >= 4 ? 16 : 0);
+    *col = g;
+}
+
+/* The value of an fp8 code, from the format's definition (e4m3: bias 7, no
+ * infinities; e5m2: bias 15); NaN codes are not used here. */
+static double f8_val(unsigned code, bool e5m2)
+{
+    int mb = e5m2 ? 2 : 3, bias = e5m2 ? 15 : 7;
+    int e = (int)(code >> mb) & (e5m2 ? 31 : 15), m = (int)code & ((1 << mb) - 1);
+    double v = e ? ldexp((1 << mb) + m, e - bias - mb) : ldexp(m, 1 - bias - mb);
+    return code & 0x80 ? -v : v;
+}
+
+/* A random finite code of magnitude below 16 (no NaN, no infinity). */
+static unsigned f8_code(EtRng *rng, bool e5m2)
+{
+    for (;;) {
+        unsigned c = (unsigned)(et_rand(rng) & 0xff);
+        double v = f8_val(c, e5m2);
+        if (fabs(v) < 16 && ((c & 0x7f) >> (e5m2 ? 2 : 3)) != (e5m2 ? 31u : 15u))
+            return c;
+    }
+}
+
+static void run_mma_f8(bool a5, bool b5, EtRng *rng)
+{
+    unsigned A[16][32], B[32][8];
+    float C[16][8];
+    for (int i = 0; i < 16; i++)
+        for (int k = 0; k < 32; k++)
+            A[i][k] = f8_code(rng, a5);
+    for (int k = 0; k < 32; k++)
+        for (int j = 0; j < 8; j++)
+            B[k][j] = f8_code(rng, b5);
+    for (int i = 0; i < 16; i++)
+        for (int j = 0; j < 8; j++)
+            C[i][j] = et_randf(rng, -1, 1);
+    uint32_t afrag[32][4] = {{0}}, bfrag[32][2] = {{0}}, cfrag[32][4] = {{0}}, dfrag[32][4];
+    for (int l = 0; l < 32; l++) {
+        int r, c;
+        for (int i = 0; i < 16; i++) {
+            a_k32_8bit(l, i, &r, &c);
+            afrag[l][i / 4] |= A[r][c] << (8 * (i % 4));
+        }
+        for (int i = 0; i < 8; i++) {
+            b_k32_8bit(l, i, &r, &c);
+            bfrag[l][i / 4] |= B[r][c] << (8 * (i % 4));
+        }
+        for (int i = 0; i < 4; i++) {
+            c_layout(l, i, &r, &c);
+            cfrag[l][i] = bits_of_f32(C[r][c]);
+        }
+    }
+    char insn[256], ptx[4096];
+    snprintf(insn, sizeof insn,
+             "mma.sync.aligned.m16n8k32.row.col.f32.%s.%s.f32 {%%f5, %%f6, %%f7, %%f8}, "
+             "{%%r1, %%r2, %%r3, %%r4}, {%%r5, %%r6}, {%%f1, %%f2, %%f3, %%f4};",
+             a5 ? "e5m2" : "e4m3", b5 ? "e5m2" : "e4m3");
+    snprintf(ptx, sizeof ptx, "%s  %s\n  st.global.v4.f32 [%%rd10], {%%f5, %%f6, %%f7, %%f8};\n  ret;\n}\n",
+             mma_head, insn);
+    char *p = strstr(ptx, ".version 8.0\n.target sm_80");
+    memcpy(p, ".version 8.4\n.target sm_89", strlen(".version 8.4\n.target sm_89"));
+    EmuModule *m = et_load(ptx);
+    void *pa = afrag, *pb = bfrag, *pc = cfrag, *pd = dfrag;
+    void *args[] = {&pa, &pb, &pc, &pd};
+    EmuRegion regs[] = {{afrag, sizeof afrag, false}, {bfrag, sizeof bfrag, false},
+                        {cfrag, sizeof cfrag, false}, {dfrag, sizeof dfrag, true}};
+    EtConfig cfg = ET_CONFIG(1, 32);
+    cfg.uninit = true;
+    et_run(m, "k", args, regs, 4, cfg);
+    emu_module_free(m);
+    for (int l = 0; l < 32; l++)
+        for (int i = 0; i < 4; i++) {
+            int r, c;
+            c_layout(l, i, &r, &c);
+            double want = C[r][c], mag = fabs(C[r][c]);
+            for (int k = 0; k < 32; k++) {
+                double x = f8_val(A[r][k], a5) * f8_val(B[k][c], b5);
+                want += x;
+                mag += fabs(x);
+            }
+            float got = f32_of_bits(dfrag[l][i]);
+            if (fabs(got - want) > mag * 0x1p-23) {
+                print_error("%s: D[%d][%d] (lane %d, element %d) = %.9g, want %.9g\n", insn, r, c, l, i, got, want);
+                fail();
+            }
+        }
+}
+
+/* Every pairing of e4m3 and e5m2 (the ISA allows mixed inputs), against
+ * the fragment tables above; and the forms the emulator refuses. */
+static void test_mma_fp8(void **state)
+{
+    (void)state;
+    EtRng rng = {89};
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 2; b++)
+            for (int rep = 0; rep < 3; rep++)
+                run_mma_f8(a, b, &rng);
+    static const char *const bad[] = {
+        "mma.sync.aligned.m16n8k32.row.col.f16.e4m3.e4m3.f16 {%r9, %r10}, {%r1, %r2, %r3, %r4}, {%r5, %r6}, "
+        "{%r7, %r8};",
+        "mma.sync.aligned.m16n8k16.row.col.f32.e4m3.e4m3.f32 {%f5, %f6, %f7, %f8}, {%r1, %r2, %r3, %r4}, "
+        "{%r5, %r6}, {%f1, %f2, %f3, %f4};",
+        "mma.sync.aligned.m16n8k32.row.col.f32.f16.e4m3.f32 {%f5, %f6, %f7, %f8}, {%r1, %r2, %r3, %r4}, "
+        "{%r5, %r6}, {%f1, %f2, %f3, %f4};",
+    };
+    for (size_t i = 0; i < TSR_ARRAY_LEN(bad); i++) {
+        char ptx[4096];
+        snprintf(ptx, sizeof ptx, "%s  %s\n  ret;\n}\n", mma_head, bad[i]);
+        char *msg = et_load_error(ptx);
+        if (!strstr(msg, "not supported") && !strstr(msg, "accumulator"))
+            fail_msg("%s: %s", bad[i], msg);
+        free(msg);
+    }
+}
+
 /* ---- ldmatrix, stmatrix, movmatrix ------------------------------------------------ */
 
 /* Element (row, col) of matrix j: a value that names it. */
@@ -365,6 +496,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mma),
+        cmocka_unit_test(test_mma_fp8),
         cmocka_unit_test(test_ldmatrix),
         cmocka_unit_test(test_stmatrix_movmatrix),
     };

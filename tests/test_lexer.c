@@ -90,7 +90,7 @@ static const struct {
     { TK_KW_I64, "i64" },        { TK_AMP, "&" },           { TK_PIPE, "|" },             { TK_CARET, "^" },
     { TK_TILDE, "~" },           { TK_SHL, "<<" },          { TK_SHR, ">>" },             { TK_KW_WHILE, "while" },
     { TK_KW_BREAK, "break" },    { TK_KW_CONTINUE, "continue" }, { TK_KW_RETURN, "return" },
-    { TK_STRING, "\"x = 1% ok\"" },
+    { TK_STRING, "\"x = 1% ok\"" }, { TK_KW_E4M3, "e4m3" },    { TK_KW_E5M2, "e5m2" },
 };
 
 static void every_token_kind(void **state)

@@ -5,6 +5,7 @@
  * versions, header lengths past the file, broken dicts, missing, unknown and
  * repeated keys, unsupported dtypes, shapes that overflow, data too short or
  * too long, every truncation of a valid file and random byte mutations. */
+#define _POSIX_C_SOURCE 200809L
 #include "npy.h"
 #include "util.h"
 
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -409,6 +411,38 @@ static void truncations_and_mutations(void **state)
     free(good);
 }
 
+/* npy_read_file reads regular files only: a FIFO with no writer and a link
+ * to /dev/zero are refused at once (both hung; alarm turns a hang into a
+ * failure), a directory says so (it said "Input/output error"). */
+static void files_that_are_not_files(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tsr_npy_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char fifo[64], zero[64], sub[64];
+    snprintf(fifo, sizeof fifo, "%s/fifo.npy", dir);
+    snprintf(zero, sizeof zero, "%s/zero.npy", dir);
+    snprintf(sub, sizeof sub, "%s/dir.npy", dir);
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    assert_int_equal(symlink("/dev/zero", zero), 0);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    const char *const cases[][2] = { { fifo, "is not a regular file" }, { zero, "is not a regular file" },
+                                     { sub, "is a directory" }, { "/nonexistent.npy", "No such file" } };
+    alarm(60);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        NpyArray a;
+        char err[512];
+        assert_false(npy_read_file(cases[i][0], &a, err, sizeof err));
+        if (!strstr(err, cases[i][1]) || !strstr(err, cases[i][0]))
+            fail_msg("%s: %s", cases[i][0], err);
+    }
+    alarm(0);
+    unlink(fifo);
+    unlink(zero);
+    rmdir(sub);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -417,7 +451,7 @@ int main(void)
         cmocka_unit_test(big_endian_and_bfloat16), cmocka_unit_test(files_numpy_wrote),
         cmocka_unit_test(element_conversions),
         cmocka_unit_test(malformed_headers),      cmocka_unit_test(malformed_preambles),
-        cmocka_unit_test(truncations_and_mutations),
+        cmocka_unit_test(truncations_and_mutations), cmocka_unit_test(files_that_are_not_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -584,10 +584,18 @@ static void resource_limits_are_diagnostics(void **state)
     static const char longdot[] = "kernel dk(A: f16[M, K], B: f16[K, N], C: out f32[M, N]) grid (1) {\n"
                                   "    C[0 : +16, 0 : +16] = dot(A[0 : +16, 0 : +65536], B[0 : +65536, 0 : +16]);\n"
                                   "}\n";
+    static const char transposed[] = "kernel tr(X: f32[M, N], Y: out f32[N, M]) grid (1) warps 1 {\n"
+                                     "    Y[0 : +1024, 0 : +1024] = transpose(X[0 : +1024, 0 : +1024]);\n"
+                                     "}\n";
+    static const char big1[] = "kernel big(X: f32[N], Y: out f32[N]) grid (1) warps 1 {\n"
+                               "    Y[0 : +1048576] = X[0 : +1048576] * 2.0;\n"
+                               "}\n";
     struct {
         const char *src, *want;
     } cases[] = {
         { rowsum, "<string>:2:27: error: this tile [1024, 1024] needs more than 2^14 registers per thread" },
+        { transposed, "<string>:2:41: error: this tile [1024, 1024] needs more than 2^14 registers per thread" },
+        { big1, "<string>:2:23: error: this tile [1048576] needs more than 2^14 registers per thread" },
         { longdot, "<string>:2:31: error: this tile [16, 65536] needs more than 2^14 registers per thread" },
     };
     tsr_module *m;

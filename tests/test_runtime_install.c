@@ -3,10 +3,11 @@
  * prefix; the example C program examples/embed.c builds against that
  * installation with `pkg-config --cflags --libs tessera` alone, and runs: it
  * compiles a DSL string, runs it on the best device there is and checks the
- * result. Built with tessera-static instead, it links libtessera.a (no
- * libtessera.so needed), even beside a program that defines sha256_init and
- * diag_init of its own: the archive exports only tsr_* symbols. Both .pc
- * files name the folder of dlpack/dlpack.h. */
+ * result. Built with tessera-static, or with `pkg-config --static` of
+ * tessera, it links libtessera.a (no libtessera.so needed), even beside a
+ * program that defines sha256_init and diag_init of its own: the archive
+ * exports only tsr_* symbols. The .pc files name the folder of
+ * dlpack/dlpack.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "rt_suite.h"
 
@@ -69,6 +70,7 @@ static void installs_files(void **state)
                                          "lib/libtessera.so." TESSERA_VERSION_STRING,
                                          "bin/tessera",
                                          "lib/pkgconfig/tessera.pc",
+                                         "lib/pkgconfig/tessera-shared.pc",
                                          "lib/pkgconfig/tessera-static.pc" };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[4300];
@@ -153,26 +155,42 @@ static void example_builds_with_pkg_config(void **state)
     free(out);
 }
 
-/* Every global symbol the installed archive defines starts with tsr_. */
-static void archive_exports_only_tsr(void **state)
+/* How many global symbols `nm ARGS FILE` lists, and how many of them do not
+ * start with tsr_ (the linker's own _edata, _end and __bss_start aside). */
+static void count_exports(const char *args, const char *file, int *symbols, int *foreign)
 {
-    (void)state;
     char cmd[8192], log[4300];
     snprintf(log, sizeof log, "%s/nm.out", prefix);
-    snprintf(cmd, sizeof cmd, "nm -g --defined-only -P '%s/lib/libtessera.a'", prefix);
+    snprintf(cmd, sizeof cmd, "nm %s -P '%s/lib/%s'", args, prefix, file);
     run(cmd, log);
     char *out = read_all(log);
-    int symbols = 0, foreign = 0;
+    *symbols = *foreign = 0;
     for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
         if (strchr(line, ':') || !*line) /* "libtessera.a[member.o]:" */
             continue;
-        symbols++;
-        if (strncmp(line, "tsr_", 4) != 0 && foreign++ < 5)
-            printf("exported without the tsr_ prefix: %s\n", line);
+        if (!strncmp(line, "_edata ", 7) || !strncmp(line, "_end ", 5) || !strncmp(line, "__bss_start ", 12))
+            continue;
+        ++*symbols;
+        if (strncmp(line, "tsr_", 4) != 0 && ++*foreign <= 5)
+            printf("%s exports without the tsr_ prefix: %s\n", file, line);
     }
     free(out);
-    printf("libtessera.a exports %d symbols\n", symbols);
+    printf("%s exports %d symbols\n", file, *symbols);
+}
+
+/* The installed archive's global symbols are the public API: as many as
+ * the shared library exports, all tsr_ (internal tsr_ helpers such as
+ * tsr_xmalloc were exported too). */
+static void archive_exports_only_tsr(void **state)
+{
+    (void)state;
+    int symbols, foreign;
+    count_exports("-g --defined-only", "libtessera.a", &symbols, &foreign);
     assert_true(symbols > 20);
+    assert_int_equal(foreign, 0);
+    int shared;
+    count_exports("-D --defined-only", "libtessera.so", &shared, &foreign);
+    assert_int_equal(shared, symbols);
     assert_int_equal(foreign, 0);
 }
 
@@ -192,7 +210,8 @@ static void static_link_with_clashing_names(void **state)
     fputs("/* An application's own functions, named like Tessera's internal ones. */\n"
           "int sha256_init(int x) { return x + 1; }\n"
           "int diag_init(int x) { return x + 2; }\n"
-          "int sb_printf(int x) { return x + 3; }\n",
+          "int sb_printf(int x) { return x + 3; }\n"
+          "int tsr_xmalloc(int x) { return x + 4; } /* tsr_, but not the public API */\n",
           f);
     fclose(f);
     snprintf(log, sizeof log, "%s/pc.out", prefix);
@@ -224,6 +243,46 @@ static void static_link_with_clashing_names(void **state)
     free(out);
 }
 
+/* `pkg-config --static --libs tessera` links the archive: the program
+ * records no libtessera.so (and runs without it), while the plain
+ * `pkg-config --libs tessera` links the shared library. */
+static void tessera_pc_static_and_shared(void **state)
+{
+    (void)state;
+    const char *cc = getenv("CC");
+    if (!cc || !*cc)
+        cc = "cc";
+    char env[4300], cmd[16384], log[4300];
+    snprintf(env, sizeof env, "PKG_CONFIG_PATH='%s/lib/pkgconfig'", prefix);
+    static const char *const modes[] = { "--static", "" };
+    for (int i = 0; i < 2; i++) {
+        snprintf(log, sizeof log, "%s/cc-pc%d.log", prefix, i);
+        snprintf(cmd, sizeof cmd,
+                 "%s -std=c11 -Wall -Wextra -Werror %s examples/embed.c $(%s pkg-config %s --cflags --libs tessera) "
+                 "-lm -o '%s/embed-pc%d'",
+                 cc, SANITIZE_FLAGS, env, modes[i], prefix, i);
+        run(cmd, log);
+        snprintf(log, sizeof log, "%s/readelf-pc%d.out", prefix, i);
+        snprintf(cmd, sizeof cmd, "readelf -d '%s/embed-pc%d'", prefix, i);
+        run(cmd, log);
+        char *dyn = read_all(log);
+        bool shared = strstr(dyn, "libtessera.so") != NULL;
+        if (shared != (i == 1))
+            fail_msg("pkg-config %s --libs tessera: the program %s libtessera.so:\n%s", modes[i],
+                     shared ? "needs" : "does not need", dyn);
+        free(dyn);
+    }
+    /* The static one runs with no libtessera.so to be found. */
+    snprintf(log, sizeof log, "%s/embed-pc0.out", prefix);
+    snprintf(cmd, sizeof cmd, "LD_LIBRARY_PATH=/nonexistent TESSERA_CACHE_DIR='%s/cache' '%s/embed-pc0'", prefix,
+             prefix);
+    run(cmd, log);
+    char *out = read_all(log);
+    if (!strstr(out, "\nok\n"))
+        fail_msg("embed (pkg-config --static) printed:\n%s", out);
+    free(out);
+}
+
 int main(void)
 {
     suite_default_cache_dir();
@@ -233,6 +292,7 @@ int main(void)
         cmocka_unit_test(example_builds_with_pkg_config),
         cmocka_unit_test(archive_exports_only_tsr),
         cmocka_unit_test(static_link_with_clashing_names),
+        cmocka_unit_test(tessera_pc_static_and_shared),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     rm_rf(prefix);

@@ -302,9 +302,9 @@ static void dtypes(void **state)
     body_ok("let a = zeros<bf16>[16, 16]; OM[0 : +16, 0 : +16] = dot(a, a);");
     body_ok("OM[0 : +16, 0 : +16] = dot(M[0 : +16, 0 : +16], M[0 : +16, 0 : +16]);"); /* f32: on the CUDA cores */
     body_error("let a = zeros<i32>[16, 16]; OM[0 : +16, 0 : +16] = f32(dot(a, a));",
-               "'dot' needs two f16, two bf16 or two f32 tiles, found i32[16, 16] and i32[16, 16]");
+               "'dot' needs two f16, two bf16, two f32 or two fp8 (e4m3, e5m2) tiles, found i32[16, 16] and i32[16, 16]");
     body_error("let a = zeros<f16>[16, 16]; let b = zeros<bf16>[16, 16]; OM[0 : +16, 0 : +16] = dot(a, b);",
-               "'dot' needs two f16, two bf16 or two f32 tiles, found f16[16, 16] and bf16[16, 16]");
+               "'dot' needs two f16, two bf16, two f32 or two fp8 (e4m3, e5m2) tiles, found f16[16, 16] and bf16[16, 16]");
     body_error("let a = zeros<f16>[16, 32]; OM[0 : +16, 0 : +16] = dot(a, a);",
                "'dot' of f16[16, 32] and f16[16, 32]: inner dimensions differ (32 vs 16)");
     body_error("let a = zeros<f16>[16]; OM[0 : +16, 0 : +16] = dot(a, a);", "'dot' needs a 2-D tile, found f16[16]");

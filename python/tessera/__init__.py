@@ -13,6 +13,9 @@ picks cuda when there is a GPU, else emu. This is a thin layer over
 libtessera's C API (include/tessera.h) through ctypes; the library is found
 through TESSERA_LIBRARY, a checkout's build/, or the system's library path.
 
+NumPy has no bfloat16: pass ml_dtypes.bfloat16 arrays, or uint16 arrays of
+the bits through tessera.reinterpret(a, "bfloat16").
+
 Errors are raised as TesseraError (CompileError, LaunchError, NoDeviceError,
 ...) carrying the library's message; a CompileError's `diagnostics` lists
 each error with its file, line and column.
@@ -21,13 +24,14 @@ each error with its file, line and column.
 import ctypes
 import math
 import re
+import threading
 
 from . import _lib
 from ._lib import lib
 
 __all__ = ["TesseraError", "CompileError", "LaunchError", "NoDeviceError", "DeviceError", "Diagnostic",
            "Context", "Module", "Kernel", "Param", "context", "compile", "compile_file", "attention_forward",
-           "version"]
+           "attention_backward", "reinterpret", "version"]
 
 
 def version():
@@ -106,11 +110,61 @@ def _dtype_name(dt):
     return _DTYPES.get((dt.code, dt.bits), "code %d bits %d" % (dt.code, dt.bits))
 
 
+def _dtype_code(name):
+    for key, value in _DTYPES.items():
+        if value == name:
+            return key
+    raise ValueError("unknown dtype %r (one of %s)" % (name, ", ".join(sorted(_DTYPES.values()))))
+
+
+# NumPy extension dtypes (ml_dtypes, as JAX uses) that NumPy cannot export
+# through DLPack: such an array is borrowed as unsigned integers of its size
+# and its DLTensor tagged with the dtype below. (One line per dtype.)
+_EXTENSION_DTYPES = {
+    "bfloat16": "bfloat16",
+}
+
+
+class _Reinterpreted:
+    """What reinterpret returns: a tensor and the dtype to read its elements as."""
+
+    def __init__(self, obj, dtype):
+        self.obj, self.dtype = obj, dtype
+
+
+def reinterpret(obj, dtype):
+    """The same memory as obj (any DLPack tensor), read by Tessera as
+    elements of dtype ("bfloat16", "float16", "int16", ...) of the same
+    size: e.g. a NumPy uint16 array holding bfloat16 bits, for NumPy has no
+    bfloat16 of its own (ml_dtypes.bfloat16 arrays are taken as they are).
+    Pass the result where the kernel takes the tensor; nothing is copied."""
+    _dtype_code(dtype)
+    return _Reinterpreted(obj, dtype)
+
+
+def _numpy_extension_dtype(obj):
+    """The Tessera dtype of a NumPy array of an ml_dtypes type, else None."""
+    dt = getattr(obj, "dtype", None)
+    if dt is None or getattr(dt, "kind", None) != "V" or not hasattr(obj, "view"):
+        return None
+    return _EXTENSION_DTYPES.get(getattr(dt, "name", None))
+
+
 class _Borrowed:
     """A tensor borrowed through DLPack for one launch: the capsule (which
-    owns the producer's memory until it is released) and its DLTensor."""
+    owns the producer's memory until it is released) and a copy of its
+    DLTensor (whose shape and strides stay the capsule's), the dtype
+    replaced for reinterpret() and NumPy's ml_dtypes arrays."""
 
     def __init__(self, obj, name, stream):
+        dtype = None
+        if isinstance(obj, _Reinterpreted):
+            obj, dtype = obj.obj, obj.dtype
+        elif _numpy_extension_dtype(obj):
+            dtype = _numpy_extension_dtype(obj)
+            import numpy  # (the array is NumPy's, so NumPy is there)
+            obj = obj.view({1: numpy.uint8, 2: numpy.uint16, 4: numpy.uint32, 8: numpy.uint64}[obj.dtype.itemsize])
+        self.obj = obj  # (a view made here must outlive the launch)
         if not hasattr(obj, "__dlpack__"):
             raise TypeError("argument %s: %s is neither a number nor a DLPack tensor (no __dlpack__)"
                             % (name, type(obj).__name__))
@@ -128,8 +182,15 @@ class _Borrowed:
             self.read_only = bool(managed.flags & _lib.DLPACK_FLAG_READ_ONLY)
         else:
             managed = _lib.DLManagedTensor.from_address(_lib._capsule_get(self.capsule, b"dltensor"))
-        self.tensor = managed.dl_tensor
-        self.address = ctypes.addressof(managed.dl_tensor)
+        self.tensor = _lib.DLTensor()
+        ctypes.pointer(self.tensor)[0] = managed.dl_tensor
+        if dtype is not None:
+            code, bits = _dtype_code(dtype)
+            if bits != self.tensor.dtype.bits * self.tensor.dtype.lanes:
+                raise TypeError("argument %s: elements of %d bits cannot be read as %s" %
+                                (name, self.tensor.dtype.bits * self.tensor.dtype.lanes, dtype))
+            self.tensor.dtype = _lib.DLDataType(code, bits, 1)
+        self.address = ctypes.addressof(self.tensor)
 
 # ---------------------------------------------------------------- handles
 
@@ -159,8 +220,11 @@ class Context:
     "emu" or "interp". emu_checks: on emu, also detect shared-memory races
     and reads of uninitialized registers (slower). host_threads: CPU threads
     per launch on emu and interp (0: all cores). target: the code to compile,
-    "sm_80", "sm_90" or "sm_90a" (None: the device's own). A context is used
-    by one thread at a time."""
+    "sm_80", "sm_90" or "sm_90a" (None: the device's own). Threads: calls of
+    kernels (each passes its own arguments), compiles and attention may run
+    in several threads at once on one context; Kernel.grid (which binds
+    arguments on the kernel) one thread at a time per kernel; close() only
+    when no other call is running."""
 
     def __init__(self, device="auto", ordinal=0, emu_checks=False, host_threads=0, cache_dir=None, target=None):
         self._handle = None
@@ -342,8 +406,10 @@ class Module:
 class Kernel:
     """A kernel of a module. Call it with one argument per parameter, by
     position or by name: DLPack tensors (NumPy arrays on emu and interp;
-    PyTorch, JAX or CuPy GPU tensors on cuda) and Python numbers. The call
-    launches the kernel and waits for it; outputs are written in place."""
+    PyTorch, JAX or CuPy GPU tensors on cuda; bfloat16 as ml_dtypes arrays
+    or through reinterpret) and Python numbers. The call launches the kernel
+    and waits for it; outputs are written in place. Calls from several
+    threads at once are fine (each passes its own arguments)."""
 
     def __init__(self, module, handle):
         self.module = module
@@ -390,6 +456,7 @@ class Kernel:
         values = self._arguments(args, kwargs)
         ctx = self.module.context
         borrowed = []  # the capsules stay alive until the launch completed
+        cargs = (_lib.Arg * max(1, len(self.params)))()
         for i, p in enumerate(self.params):
             value = values[p.name]
             if p.is_tensor:
@@ -397,11 +464,13 @@ class Kernel:
                 if p.is_output and b.read_only:
                     raise ValueError("%s: output %s is read-only" % (self.name, p.name))
                 borrowed.append(b)
-                status = lib.tsr_kernel_set_tensor(self._handle, i, b.address)
+                cargs[i].tensor = b.address
             else:
-                status = lib.tsr_kernel_set_scalar(self._handle, i, self._scalar(p, value))
-            _check(status, lambda: lib.tsr_kernel_error(self._handle))
-        _check(lib.tsr_kernel_launch(self._handle, _stream(stream)), lambda: lib.tsr_kernel_error(self._handle))
+                cargs[i].scalar = self._scalar(p, value)
+        # Arguments per call (tsr_kernel_launch_args), so that several
+        # threads may call one kernel at once.
+        _check(lib.tsr_kernel_launch_args(self._handle, cargs, len(self.params), _stream(stream)),
+               lambda: lib.tsr_kernel_error(self._handle))
         _check(lib.tsr_stream_synchronize(ctx._h(), _stream(stream)), lambda: lib.tsr_context_error(ctx._handle))
         del borrowed
 
@@ -425,13 +494,15 @@ class Kernel:
 
 
 _contexts = {}
+_contexts_lock = threading.Lock()
 
 
 def context(device="auto"):
-    """A context per device name, made on first use and shared."""
-    if device not in _contexts:
-        _contexts[device] = Context(device)
-    return _contexts[device]
+    """A context per device name, made on first use and shared (by threads too)."""
+    with _contexts_lock:
+        if device not in _contexts:
+            _contexts[device] = Context(device)
+        return _contexts[device]
 
 
 def compile(source, defines=None, kernel=None, device="auto", target=None, name="<string>"):

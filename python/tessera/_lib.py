@@ -100,6 +100,11 @@ class ParamInfo(ctypes.Structure):
     ]
 
 
+class Arg(ctypes.Structure):
+    """tsr_arg: one argument of tsr_kernel_launch_args."""
+    _fields_ = [("tensor", ctypes.c_void_p), ("scalar", ctypes.c_double)]
+
+
 def _candidates():
     """Where libtessera is looked for, in order."""
     env = os.environ.get("TESSERA_LIBRARY")
@@ -163,7 +168,13 @@ _PROTOTYPES = {
     "tsr_kernel_set_scalar": (_c.c_int, [_c.c_void_p, _c.c_int, _c.c_double]),
     "tsr_kernel_grid": (_c.c_int, [_c.c_void_p, _c.c_int64 * 3]),
     "tsr_kernel_launch": (_c.c_int, [_c.c_void_p, _c.c_void_p]),
+    "tsr_kernel_launch_args": (_c.c_int, [_c.c_void_p, _c.POINTER(Arg), _c.c_int, _c.c_void_p]),
     "tsr_stream_synchronize": (_c.c_int, [_c.c_void_p, _c.c_void_p]),
+    "tsr_stream_create": (_c.c_int, [_c.c_void_p, _c.POINTER(_c.c_void_p)]),
+    "tsr_stream_destroy": (_c.c_int, [_c.c_void_p, _c.c_void_p]),
+    "tsr_malloc": (_c.c_int, [_c.c_void_p, _c.c_size_t, _c.POINTER(_c.c_void_p)]),
+    "tsr_free": (_c.c_int, [_c.c_void_p, _c.c_void_p]),
+    "tsr_memcpy": (_c.c_int, [_c.c_void_p, _c.c_void_p, _c.c_void_p, _c.c_size_t, _c.c_int, _c.c_void_p]),
     "tsr_attention_forward": (_c.c_int, [_c.c_void_p, _c.c_void_p, _c.c_void_p, _c.c_void_p, _c.c_void_p,
                                          _c.c_void_p, _c.c_float, _c.c_int, _c.c_void_p]),
     "tsr_attention_backward": (_c.c_int, [_c.c_void_p] + [_c.c_void_p] * 9 + [_c.c_float, _c.c_int, _c.c_void_p]),

@@ -2,8 +2,11 @@
 tests/test_python.c from `make test`; alone: PYTHONPATH=python
 TESSERA_LIBRARY=build/libtessera.so python3 -m unittest discover -s python/tests -v)."""
 
+import ctypes
 import os
+import re
 import tempfile
+import threading
 import unittest
 
 import numpy as np
@@ -11,6 +14,9 @@ import numpy as np
 import tessera
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+BUILD = os.environ.get("BUILD", os.path.join(ROOT, "build"))
+if not os.path.isabs(BUILD):
+    BUILD = os.path.join(ROOT, BUILD)
 DEVICES = ("emu", "interp")
 
 AXPY = """
@@ -203,6 +209,201 @@ class Interop(unittest.TestCase):
             self.assertEqual(y.dtype, np.float32)
             np.testing.assert_allclose(y, softmax(x), atol=1e-6)
             np.testing.assert_array_equal(np.load(os.path.join(tmp, "out", "X.npy")), x.astype(np.float32))
+
+
+def bf16_bits(x):
+    """float32 values rounded to bfloat16 (to nearest, ties to even), as raw uint16 bits."""
+    u = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)
+    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+
+
+def bf16_values(bits):
+    return (np.asarray(bits, np.uint16).astype(np.uint32) << 16).view(np.float32)
+
+
+SCALE_BF16 = """
+kernel scale(X: bf16[N], Y: out bf16[N], a: f32) grid (cdiv(N, 128)) warps 4 {
+    let i = program_id(0) * 128;
+    Y[i : +128] = bf16(f32(X[i : +128]) * a);
+}
+"""
+
+
+class Bfloat16(unittest.TestCase):
+    """NumPy has no bfloat16: arrays of ml_dtypes.bfloat16 (which NumPy cannot
+    export through DLPack) are taken as they are, and uint16 arrays of the
+    bits through tessera.reinterpret; results are bfloat16 roundings."""
+
+    def setUp(self):
+        rng = np.random.default_rng(5)
+        self.bits = bf16_bits(rng.standard_normal(1000).astype(np.float32) * 100)
+        self.want = bf16_bits(bf16_values(self.bits) * np.float32(3.0))
+
+    def test_uint16_bits(self):
+        for dev in DEVICES:
+            with self.subTest(device=dev):
+                k = tessera.compile(SCALE_BF16, device=dev).kernel()
+                y = np.zeros(1000, np.uint16)
+                k(tessera.reinterpret(self.bits, "bfloat16"), tessera.reinterpret(y, "bfloat16"), 3.0)
+                np.testing.assert_array_equal(y, self.want)
+                with self.assertRaises(tessera.LaunchError):  # uint16 is not bfloat16 unless said so
+                    k(self.bits, tessera.reinterpret(y, "bfloat16"), 3.0)
+                with self.assertRaises(TypeError):  # 32-bit elements are not 16-bit ones
+                    k(tessera.reinterpret(self.bits.astype(np.uint32), "bfloat16"), y, 3.0)
+        with self.assertRaises(ValueError):
+            tessera.reinterpret(self.bits, "bfloat17")
+
+    def test_ml_dtypes_arrays(self):
+        try:
+            import ml_dtypes
+        except ImportError:
+            if os.environ.get("CI") == "true":
+                raise
+            self.skipTest("ml_dtypes is not installed (scripts/test.sh installs it in build/py)")
+        x = self.bits.view(ml_dtypes.bfloat16)
+        for dev in DEVICES:
+            with self.subTest(device=dev):
+                y = np.zeros(1000, ml_dtypes.bfloat16)
+                tessera.compile(SCALE_BF16, device=dev).kernel()(x, y, 3.0)
+                np.testing.assert_array_equal(y.view(np.uint16), self.want)
+                np.testing.assert_array_equal(y.astype(np.float32), bf16_values(self.want))
+
+
+class Threads(unittest.TestCase):
+    def test_one_kernel_from_several_threads(self):
+        """Each call passes its own arguments (tsr_kernel_launch_args): one
+        kernel called from 6 threads at once, each with its own arrays."""
+        for dev in DEVICES:
+            k = tessera.compile(AXPY, device=dev).kernel()
+            failures = []
+
+            def work(seed):
+                rng = np.random.default_rng(seed)
+                for n in (300, 1000, 1500) * 8:
+                    x, y = rng.standard_normal((2, n), dtype=np.float32)
+                    z = np.full_like(x, np.nan)
+                    k(x, y, z, float(seed))
+                    if not np.allclose(z, seed * x + y, rtol=1e-6, atol=1e-5):
+                        failures.append((seed, n))
+            threads = [threading.Thread(target=work, args=(s,)) for s in range(6)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(failures, [], dev)
+
+
+class MockStats(ctypes.Structure):
+    """The mock driver's MockStats (tests/mock/libcuda_mock.c)."""
+    _fields_ = [("launches", ctypes.c_long), ("loads", ctypes.c_long), ("set_smem_calls", ctypes.c_long),
+                ("last_set_smem", ctypes.c_long), ("last_grid", ctypes.c_uint * 3),
+                ("last_block", ctypes.c_uint * 3), ("last_smem", ctypes.c_uint), ("live_allocs", ctypes.c_int),
+                ("last_stream", ctypes.c_void_p), ("live_streams", ctypes.c_int)]
+
+
+_capsule_new = ctypes.pythonapi.PyCapsule_New
+_capsule_new.restype = ctypes.py_object
+_capsule_new.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+
+
+class MockGpuTensor:
+    """A GPU tensor as PyTorch or CuPy hands it out, for the mock driver: GPU
+    memory from tsr_malloc on a cuda context, exported through DLPack as
+    kDLCUDA, recording the stream its consumer asked for."""
+
+    def __init__(self, ctx, host):
+        from tessera import _lib
+        self.ctx, self.host, self.lib = ctx, np.ascontiguousarray(host), _lib.lib
+        self.ptr = ctypes.c_void_p()
+        assert self.lib.tsr_malloc(ctx._h(), self.host.nbytes, ctypes.byref(self.ptr)) == 0
+        assert self.lib.tsr_memcpy(ctx._h(), self.ptr, self.host.ctypes.data, self.host.nbytes, 0, None) == 0
+        self.shape = (ctypes.c_int64 * self.host.ndim)(*self.host.shape)
+        self.managed = _lib.DLManagedTensor()
+        t = self.managed.dl_tensor
+        t.data, t.device, t.ndim = self.ptr.value, _lib.DLDevice(_lib.KDL_CUDA, 0), self.host.ndim
+        t.dtype = _lib.DLDataType(2, 32, 1)
+        t.shape = self.shape
+        self.streams = []
+
+    def __dlpack_device__(self):
+        return (2, 0)
+
+    def __dlpack__(self, stream=None, max_version=None):
+        self.streams.append(stream)
+        return _capsule_new(ctypes.addressof(self.managed), b"dltensor", None)
+
+    def numpy(self):
+        out = np.empty_like(self.host)
+        assert self.lib.tsr_memcpy(self.ctx._h(), out.ctypes.data, self.ptr, out.nbytes, 1, None) == 0
+        return out
+
+    def free(self):
+        self.lib.tsr_free(self.ctx._h(), self.ptr)
+
+
+class CudaWithoutGpu(unittest.TestCase):
+    """The cuda path on the mock driver (tests/mock/libcuda_mock.c: the
+    driver API over the emulator, "GPU memory" from malloc): tensors in GPU
+    memory are passed by their address, without copies (the kernel writes
+    the output's own memory and the driver sees no allocation during the
+    call), on the caller's stream, which the producers are asked for. What
+    it cannot show: a real GPU, PyTorch's, JAX's or CuPy's own exports (see
+    Gpu)."""
+
+    def setUp(self):
+        mock = os.path.join(BUILD, "tests", "libcuda_mock.so")
+        if not os.path.exists(mock):
+            self.skipTest("no mock driver at %s (built only with CUDA's cuda.h)" % mock)
+        self.mock = ctypes.CDLL(mock)  # the same library the runtime opens, so the same counters
+        self.mock.mock_cuda_stats.restype = MockStats
+        os.environ["TESSERA_LIBCUDA"] = mock  # read when a cuda context is created
+        self.addCleanup(os.environ.pop, "TESSERA_LIBCUDA", None)
+
+    def test_zero_copy_on_a_stream(self):
+        from tessera import _lib
+        with tessera.Context("cuda") as ctx:
+            self.assertIn("cuda:0", ctx.device_name)
+            k = ctx.compile(AXPY).kernel()
+            rng = np.random.default_rng(7)
+            x, y = (MockGpuTensor(ctx, rng.standard_normal(3000, dtype=np.float32)) for _ in range(2))
+            z = MockGpuTensor(ctx, np.full(3000, np.nan, np.float32))
+            stream = ctypes.c_void_p()
+            self.assertEqual(_lib.lib.tsr_stream_create(ctx._h(), ctypes.byref(stream)), 0)
+            before = self.mock.mock_cuda_stats()
+            k(x, y, z, 0.5, stream=stream.value)
+            after = self.mock.mock_cuda_stats()
+            self.assertEqual(after.launches, before.launches + 1)
+            self.assertEqual(after.last_stream, stream.value)
+            self.assertEqual(after.live_allocs, before.live_allocs)  # nothing staged
+            self.assertEqual(x.streams, [stream.value])
+            np.testing.assert_allclose(z.numpy(), 0.5 * x.host + y.host, rtol=1e-6, atol=1e-6)
+            k(x, y, z, 2.0)  # the default stream: the producers are asked without one
+            self.assertEqual(x.streams[-1], None)
+            np.testing.assert_allclose(z.numpy(), 2 * x.host + y.host, rtol=1e-6, atol=1e-6)
+            with self.assertRaises(tessera.LaunchError) as cm:  # host memory is not the GPU's
+                k(x.host, y, z, 1.0)
+            self.assertIn("its tensors must be kDLCUDA:0", cm.exception.message)
+            self.assertEqual(_lib.lib.tsr_stream_destroy(ctx._h(), stream), 0)
+            for t in (x, y, z):
+                t.free()
+
+
+class Readme(unittest.TestCase):
+    def test_python_section_runs(self):
+        """The README's Python example, as written."""
+        with open(os.path.join(ROOT, "README.md")) as f:
+            text = f.read()
+        section = text[text.index("\n## Python\n"):]
+        code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+        self.assertLessEqual(len(code.strip().splitlines()), 16)
+        cwd = os.getcwd()
+        with tempfile.TemporaryDirectory() as tmp:
+            os.chdir(tmp)
+            try:
+                exec(compile(code, "README.md", "exec"), {})
+            finally:
+                os.chdir(cwd)
+            self.assertTrue(os.listdir(tmp))  # it saved its outputs
 
 
 class Gpu(unittest.TestCase):

@@ -275,7 +275,7 @@ static void cuda_unload(tsr_context *ctx, KernelVariant *v)
     Cuda *cu = cuda_of(ctx);
     CudaKernel *ck = v->handle;
     StrBuf ignored;
-    sb_init(&ignored);
+    sb_init_soft(&ignored);
     if (push(cu, &ignored) == TSR_OK) {
         cu->cuModuleUnload(ck->mod);
         pop(cu);
@@ -501,7 +501,7 @@ static void cuda_event_destroy(tsr_context *ctx, void *handle)
 {
     Cuda *cu = cuda_of(ctx);
     StrBuf ignored;
-    sb_init(&ignored);
+    sb_init_soft(&ignored);
     if (push(cu, &ignored) == TSR_OK) {
         cu->cuEventDestroy((CUevent)handle);
         pop(cu);
@@ -565,7 +565,7 @@ static void cuda_stream_destroy(tsr_context *ctx, void *stream)
 {
     Cuda *cu = cuda_of(ctx);
     StrBuf ignored;
-    sb_init(&ignored);
+    sb_init_soft(&ignored);
     if (push(cu, &ignored) == TSR_OK) {
         cu->cuStreamDestroy((CUstream)stream);
         pop(cu);

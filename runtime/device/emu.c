@@ -102,6 +102,22 @@ static int tensor_regions(const TirFunc *f, const Launch *l, EmuRegion *regions)
     return n;
 }
 
+/* After a fault's message: the lines of the PTX that ran around the one the
+ * message names, that one marked with '>', so that the instruction is seen
+ * in its context (the PTX of this variant: tsr_module_ir gives the
+ * all-aligned one, which may differ). */
+static void append_ptx_listing(StrBuf *err, const char *ptx, int line)
+{
+    sb_printf(err, "\nPTX around line %d (of the kernel variant that ran):", line);
+    int n = 1;
+    for (const char *p = ptx; *p && n <= line + 2; n++) {
+        size_t len = strcspn(p, "\n");
+        if (n >= line - 3)
+            sb_printf(err, "\n%s%6d  %.*s", n == line ? ">" : " ", n, (int)len, p);
+        p += len + (p[len] == '\n');
+    }
+}
+
 static tsr_status emu_launch_raw(tsr_context *ctx, KernelVariant *v, RawLaunch *r, void *stream, StrBuf *err)
 {
     (void)stream;
@@ -122,7 +138,11 @@ static tsr_status emu_launch_raw(tsr_context *ctx, KernelVariant *v, RawLaunch *
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         el.host_threads = cores > 0 ? (int)cores : 1;
     }
+    EmuStats stats = { 0 };
+    el.stats = &stats;
     int rc = emu_launch(v->handle, r->name, r->args, &el, err);
+    if (rc == EMU_ERROR && stats.fault_line > 0 && v->ptx)
+        append_ptx_listing(err, v->ptx, stats.fault_line);
     return rc == EMU_OK ? TSR_OK : rc == EMU_OUT_OF_MEMORY ? TSR_ERR_OUT_OF_MEMORY : TSR_ERR_DEVICE;
 }
 

@@ -60,11 +60,12 @@ typedef struct {
     bool writable;
 } EmuRegion;
 
-/* Counters a launch can return. */
+/* What a launch can return besides its status: counters, and where it faulted. */
 typedef struct {
     uint64_t warp_insns;   /* instructions issued by warps */
     uint64_t thread_insns; /* sum over those of the lanes they ran for */
     uint64_t ctas;
+    int fault_line;        /* on EMU_ERROR: the PTX line of the faulting instruction (0: none) */
 } EmuStats;
 
 typedef struct {

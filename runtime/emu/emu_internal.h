@@ -617,6 +617,7 @@ struct Cta {
     uint64_t insns, thread_insns;
     StrBuf err;
     bool failed;
+    int fault_line; /* the PTX line emu_fault named, 0: none */
 };
 
 struct Launch {
@@ -635,6 +636,7 @@ struct Launch {
     atomic_int failed;
     atomic_int out_of_memory;  /* a worker ran out of host memory */
     StrBuf fault;              /* the first failing CTA's message (under fault_lock) */
+    int fault_line;            /* and the PTX line it names (0: none) */
     pthread_mutex_t fault_lock;
 };
 

@@ -1,5 +1,7 @@
 /* Tensor-core fragments: mma.sync (m16n8k16 and m16n8k8 with f16, bf16 and
- * tf32 inputs, f32 or f16 accumulators), ldmatrix, stmatrix and movmatrix.
+ * tf32 inputs, f32 or f16 accumulators; m16n8k32 with e4m3/e5m2 inputs, in
+ * any pairing, and f32 accumulators, sm_89's fp8 form), ldmatrix, stmatrix
+ * and movmatrix.
  * Fragment layouts follow the PTX ISA's tables (groupID g = lane >> 2,
  * threadID_in_group t = lane & 3). The products are exact and are summed in
  * double precision, then rounded once to the accumulator type; hardware sums
@@ -9,13 +11,15 @@
 
 #include "emu_internal.h"
 
-enum { IN_F16, IN_BF16, IN_TF32 };
+enum { IN_F16, IN_BF16, IN_TF32, IN_E4M3, IN_E5M2 };
 
 static double in_elem(int kind, uint32_t v)
 {
     switch (kind) {
     case IN_F16: return emu_f16_to_f32((uint16_t)v);
     case IN_BF16: return emu_bf16_to_f32((uint16_t)v);
+    case IN_E4M3: return emu_fp_to_double(FMT_E4M3, v & 0xff);
+    case IN_E5M2: return emu_fp_to_double(FMT_E5M2, v & 0xff);
     default: return f32_of(v & 0xffffe000u); /* tf32: the low 13 bits are ignored */
     }
 }
@@ -49,9 +53,9 @@ static int exec_mma(Warp *w, const Insn *in, uint32_t mask)
     for (int i = 1; i <= 3; i++)
         if (check_src(w, in, &in->op[i], mask))
             return -1;
-    int K = in->sub, kind = in->mode;
+    int K = in->sub, kind = in->mode, bkind = K == 32 ? in->fmt : kind; /* fp8: a and b may differ */
     const uint64_t *ar[4], *br[2], *cr[4];
-    int na = kind == IN_TF32 ? 4 : K == 16 ? 4 : 2, nb = kind == IN_TF32 ? 2 : K == 16 ? 2 : 1;
+    int na = kind == IN_TF32 || K >= 16 ? 4 : 2, nb = kind == IN_TF32 || K >= 16 ? 2 : 1;
     int nc = in->ty2 == TY_F32 ? 4 : 2;
     for (int i = 0; i < na; i++)
         ar[i] = vsrc(w, in, &in->op[1], i);
@@ -59,10 +63,17 @@ static int exec_mma(Warp *w, const Insn *in, uint32_t mask)
         br[i] = vsrc(w, in, &in->op[2], i);
     for (int i = 0; i < nc; i++)
         cr[i] = vsrc(w, in, &in->op[3], i);
-    double A[16][16], B[16][8], C[16][8];
+    double A[16][32], B[32][8], C[16][8];
     for (unsigned l = 0; l < WARP_SIZE; l++) {
         unsigned g = l >> 2, t = l & 3;
-        if (kind == IN_TF32) {
+        if (K == 32) { /* four 8-bit elements a register, 4t .. 4t+3 along k */
+            for (int r = 0; r < 4; r++)
+                for (int e = 0; e < 4; e++)
+                    A[g + 8 * (r & 1)][4 * t + e + 16 * (r >> 1)] = in_elem(kind, (uint32_t)ar[r][l] >> (8 * e));
+            for (int r = 0; r < 2; r++)
+                for (int e = 0; e < 4; e++)
+                    B[4 * t + e + 16 * r][g] = in_elem(bkind, (uint32_t)br[r][l] >> (8 * e));
+        } else if (kind == IN_TF32) {
             for (int r = 0; r < 4; r++)
                 A[g + 8 * (r & 1)][t + 4 * (r >> 1)] = in_elem(kind, (uint32_t)ar[r][l]);
             for (int r = 0; r < 2; r++)
@@ -146,18 +157,28 @@ static int decode_mma(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
         return -1;
     if (!(m->flags & MF_SYNC) || !(m->flags & MF_ALIGNED))
         return emu_dec_error(d, s, "mma needs .sync.aligned");
-    if (m->shape != SHAPE_M16N8K16 && m->shape != SHAPE_M16N8K8)
-        return emu_dec_error(d, s, "only the m16n8k16 and m16n8k8 shapes are supported");
+    if (m->shape != SHAPE_M16N8K16 && m->shape != SHAPE_M16N8K8 && m->shape != SHAPE_M16N8K32)
+        return emu_dec_error(d, s, "only the m16n8k16, m16n8k8 and m16n8k32 shapes are supported");
     if (m->nlayout != 2 || m->layout[0] != LAYOUT_ROW || m->layout[1] != LAYOUT_COL)
         return emu_dec_error(d, s, "mma of this shape needs .row.col");
     if (m->ntype != 4)
         return emu_dec_error(d, s, "mma needs four types (d, a, b, c)");
     int dt = m->type[0], at = m->type[1], bt = m->type[2], ct = m->type[3];
-    int K = m->shape == SHAPE_M16N8K16 ? 16 : 8;
-    int kind;
-    if (at != bt)
+    int K = m->shape == SHAPE_M16N8K16 ? 16 : m->shape == SHAPE_M16N8K32 ? 32 : 8;
+    int kind, bkind = 0;
+    bool f8a = at == TY_E4M3 || at == TY_E5M2, f8b = bt == TY_E4M3 || bt == TY_E5M2;
+    if (K == 32 || f8a || f8b) { /* sm_89's fp8 form: m16n8k32, f32 accumulators only */
+        if (K != 32 || !f8a || !f8b)
+            return emu_dec_error(d, s, "mma with .%s/.%s inputs of this shape is not supported (fp8: m16n8k32)",
+                                 emu_types[at].name, emu_types[bt].name);
+        if (dt != TY_F32 || ct != TY_F32)
+            return emu_dec_error(d, s, "unsupported accumulator types .%s/.%s (fp8 mma: .f32)", emu_types[dt].name,
+                                 emu_types[ct].name);
+        kind = at == TY_E4M3 ? IN_E4M3 : IN_E5M2;
+        bkind = bt == TY_E4M3 ? IN_E4M3 : IN_E5M2;
+    } else if (at != bt)
         return emu_dec_error(d, s, "different types for a and b");
-    if (at == TY_F16)
+    else if (at == TY_F16)
         kind = IN_F16;
     else if (at == TY_BF16)
         kind = IN_BF16;
@@ -170,7 +191,7 @@ static int decode_mma(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
         (kind != IN_F16 && (dt != TY_F32 || ct != TY_F32)))
         return emu_dec_error(d, s, "unsupported accumulator types .%s/.%s", emu_types[dt].name,
                          emu_types[ct].name);
-    int na = kind == IN_TF32 ? 4 : K == 16 ? 4 : 2, nb = kind == IN_TF32 ? 2 : K == 16 ? 2 : 1;
+    int na = kind == IN_TF32 || K >= 16 ? 4 : 2, nb = kind == IN_TF32 || K >= 16 ? 2 : 1;
     int nd = dt == TY_F32 ? 4 : 2, nc = ct == TY_F32 ? 4 : 2;
     if (emu_dec_nops(d, s, 4, 4) ||
         emu_dec_vec(d, s, &s->ops[0], nd, dt == TY_F32 ? TY_F32 : TY_B32, true, false, &in->op[0]) ||
@@ -183,6 +204,7 @@ static int decode_mma(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
     in->ty2 = (uint8_t)ct;
     in->sub = (uint8_t)K;
     in->mode = (uint8_t)kind;
+    in->fmt = (uint8_t)bkind;
     in->exec = exec_mma;
     return 0;
 }

@@ -34,6 +34,7 @@ int emu_fault(Warp *w, const Insn *in, int lane, const char *fmt, ...)
     if (c->failed)
         return -1;
     c->failed = true;
+    c->fault_line = in ? in->line : 0;
     StrBuf *sb = &c->err;
     sb_printf(sb, "emu: kernel '%s'", c->k->name);
     if (in)
@@ -717,6 +718,7 @@ static void keep_fault(Launch *L, Cta *c)
     pthread_mutex_lock(&L->fault_lock);
     if (!atomic_exchange(&L->failed, 1) && c->failed) {
         L->fault = c->err;
+        L->fault_line = c->fault_line;
         sb_init(&c->err);
     }
     pthread_mutex_unlock(&L->fault_lock);
@@ -899,11 +901,12 @@ static int run_grid(Launch *L, StrBuf *err)
         st.thread_insns += wk[i].thread_insns;
         st.ctas += wk[i].ctas;
     }
-    if (cfg->stats)
-        *cfg->stats = st;
     int rc = atomic_load(&L->out_of_memory) ? EMU_OUT_OF_MEMORY : atomic_load(&L->failed) ? EMU_ERROR : EMU_OK;
     if (rc == EMU_ERROR && L->fault.data)
         sb_puts(err, L->fault.data);
+    st.fault_line = rc == EMU_ERROR ? L->fault_line : 0;
+    if (cfg->stats)
+        *cfg->stats = st;
     sb_free(&L->fault);
     pthread_mutex_destroy(&L->fault_lock);
     return rc;

@@ -330,9 +330,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #ifdef TSR_FUZZ_CODEGEN
             static const char *const targets[] = { "sm_80", "sm_90", "sm_90a" };
             for (int i = 0; i < m->funcs.len; i++) {
-                CodegenOptions co = { targets[hash_bytes(data, size) % 3], (hash_bytes(data, size) >> 8) & 1,
-                                      hash_bytes(data, size) >> 16, hash_bytes(data, size) >> 24,
-                                      (hash_bytes(data, size) >> 40) & 1, (hash_bytes(data, size) >> 41) & 1 };
+                CodegenOptions co = { .target = targets[hash_bytes(data, size) % 3],
+                                      .assume_aligned = (hash_bytes(data, size) >> 8) & 1,
+                                      .unaligned_params = hash_bytes(data, size) >> 16,
+                                      .divisible_syms = hash_bytes(data, size) >> 24,
+                                      .line_info = (hash_bytes(data, size) >> 40) & 1,
+                                      .no_warp_specialize = (hash_bytes(data, size) >> 41) & 1,
+                                      .no_overlap = (hash_bytes(data, size) >> 42) & 1 };
                 CodegenResult r = { 0 };
                 Diag d3;
                 diag_init(&d3, &src);

@@ -43,7 +43,8 @@ static void tensor_access(const KernelArg *args, int nargs, uint64_t *unaligned,
 
 static bool compile_variant(TirFunc *f, const EmuRunOptions *o, uint64_t unaligned, CodegenResult *cr, StrBuf *err)
 {
-    CodegenOptions co = { o->target, true, unaligned, 0, false, o->no_warp_specialize };
+    CodegenOptions co = { .target = o->target, .assume_aligned = true, .unaligned_params = unaligned,
+                          .no_warp_specialize = o->no_warp_specialize, .no_overlap = o->no_overlap };
     Diag diag;
     diag_init(&diag, NULL);
     bool ok = compile_ptx(f, &co, false, NULL, cr, &diag);

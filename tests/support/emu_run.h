@@ -11,6 +11,7 @@ typedef struct {
     const char *target;  /* NULL: the default target (target_default()) */
     bool check_races, check_uninit;
     bool no_warp_specialize; /* CodegenOptions.no_warp_specialize */
+    bool no_overlap;         /* CodegenOptions.no_overlap */
     int host_threads;
     uint64_t warp_insns; /* out */
     char **ptx;          /* when not NULL, receives the PTX run (malloc'd), also when the launch fails */

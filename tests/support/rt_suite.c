@@ -4,6 +4,7 @@
  * public API only, so that the same tests hold for interp, emu and cuda. */
 #define _POSIX_C_SOURCE 200809L
 #include "rt_suite.h"
+#include "npy.h"
 #include "target.h"
 
 #include <errno.h>
@@ -29,8 +30,12 @@ DLDataType dl_dtype(DType dt)
     else if (dt == DT_BF16) {
         d.code = kDLBfloat;
         d.bits = 16;
-    } else if (dt == DT_I32)
+    } else if (dt == DT_I32) {
         d.code = kDLInt;
+    } else if (dtype_is_fp8(dt)) {
+        d.code = dt == DT_E4M3 ? NPY_DL_FLOAT8_E4M3FN : NPY_DL_FLOAT8_E5M2;
+        d.bits = 8;
+    }
     return d;
 }
 

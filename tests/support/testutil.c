@@ -71,6 +71,8 @@ double tensor_get(const HostTensor *t, int64_t i)
     case DT_I8: return ((const int8_t *)t->data)[i];
     case DT_U32: return ((const uint32_t *)t->data)[i];
     case DT_I64: return (double)((const int64_t *)t->data)[i];
+    case DT_E4M3:
+    case DT_E5M2: return fp8_bits_to_f32(((const uint8_t *)t->data)[i], t->dt);
     default: return ((const uint8_t *)t->data)[i];
     }
 }
@@ -83,6 +85,8 @@ void tensor_set(HostTensor *t, int64_t i, double v)
     case DT_BF16: ((uint16_t *)t->data)[i] = f32_to_bf16_bits((float)v); break;
     case DT_I32: ((int32_t *)t->data)[i] = (int32_t)v; break;
     case DT_BOOL: ((uint8_t *)t->data)[i] = v != 0; break;
+    case DT_E4M3:
+    case DT_E5M2: ((uint8_t *)t->data)[i] = f32_to_fp8_bits((float)v, t->dt); break;
     default: { /* the other integers: v (an integer in range of i64) wrapped to the dtype */
         int64_t w = int_wrap(v >= 9.2e18 ? INT64_MAX : v <= -9.2e18 ? INT64_MIN : (int64_t)v, t->dt);
         if (t->dt == DT_I64)
@@ -119,6 +123,8 @@ static uint32_t poison_bits(DType dt)
     case DT_I32:
     case DT_U32:
     case DT_I64: return (uint32_t)TSR_POISON_I32; /* i64: in both halves */
+    case DT_E4M3:
+    case DT_E5M2: return 0xffu; /* a NaN no conversion makes (they make 0x7f) */
     default: return 0xa5u; /* neither true nor false; for i8 and u8 a value like another */
     }
 }

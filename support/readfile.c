@@ -28,7 +28,7 @@ static const char *refuse(const struct stat *st, size_t max)
     return NULL;
 }
 
-char *rt_read_regular_file(const char *path, size_t max, size_t *len, const char **why)
+char *tsr_read_regular_file(const char *path, size_t max, size_t *len, const char **why)
 {
     *len = 0;
     /* O_NONBLOCK: opening a FIFO with no writer would wait forever. */
