@@ -66,7 +66,7 @@ static int deferred_waits(const char *ptx)
 /* The LLVM IR the emitter made for f (before LLVM's passes). */
 static char *llvm_of(TirFunc *f, const char *target)
 {
-    CodegenOptions o = { target, true, 0, 0, false, false };
+    CodegenOptions o = { .target = target, .assume_aligned = true };
     CodegenResult r;
     Diag diag;
     diag_init(&diag, NULL);
