@@ -20,8 +20,8 @@ typedef struct {
 } Pair;
 
 typedef struct {
-    Pair defs[16], vals[16], tols[8];
-    int ndefs, nvals, ntols;
+    Pair defs[16], vals[24], tols[8], layouts[16], inits[8];
+    int ndefs, nvals, ntols, nlayouts, ninits;
 } Header;
 
 static int parse_pairs(const char *line, Pair *out, int max, bool after_d)
@@ -53,9 +53,13 @@ static void parse_header(const char *text, Header *h)
         if (!strncmp(line, "//!", 3))
             h->ndefs += parse_pairs(line + 3, h->defs + h->ndefs, 16 - h->ndefs, true);
         else if (!strncmp(line, "//@", 3))
-            h->nvals += parse_pairs(line + 3, h->vals + h->nvals, 16 - h->nvals, false);
+            h->nvals += parse_pairs(line + 3, h->vals + h->nvals, 24 - h->nvals, false);
         else if (!strncmp(line, "//%", 3))
             h->ntols += parse_pairs(line + 3, h->tols + h->ntols, 8 - h->ntols, false);
+        else if (!strncmp(line, "//~", 3))
+            h->nlayouts += parse_pairs(line + 3, h->layouts + h->nlayouts, 16 - h->nlayouts, false);
+        else if (!strncmp(line, "//=", 3))
+            h->ninits += parse_pairs(line + 3, h->inits + h->ninits, 8 - h->ninits, false);
     }
 }
 
@@ -79,8 +83,71 @@ static TirModule *compile(const char *name, const char *text, const Header *h, b
     return m;
 }
 
-/* Inputs: floats uniform in [-2, 2] (rounded to the dtype), i32 in
- * [-20, 20]. */
+/* A tensor of that shape laid out as the `//~` line says (gen.h,
+ * MemLayout): dense, padded rows (a multiple of 16 bytes plus 16), the two
+ * leading dims swapped in memory, or the leading dim broadcast (stride 0).
+ * Its buffer holds every element the strides reach, padding included. */
+static HostTensor tensor_laid_out(DType dt, int rank, const int64_t *shape, const char *layout)
+{
+    HostTensor t = { 0 };
+    t.dt = dt;
+    t.rank = rank;
+    memcpy(t.shape, shape, (size_t)rank * sizeof *shape);
+    int64_t per16 = 16 / dtype_size(dt), n = 1;
+    bool padded = layout && !strcmp(layout, "padded"), swapped = layout && !strcmp(layout, "swapped") && rank >= 3;
+    for (int d = rank - 1; d >= 0; d--) {
+        if (swapped && d == 1)
+            continue; /* placed after dim 0 below */
+        t.strides[d] = n;
+        n *= d == rank - 1 && padded && rank >= 2 ? (shape[d] + per16 - 1) / per16 * per16 + per16 : shape[d];
+    }
+    if (swapped) {
+        t.strides[1] = n;
+        n *= shape[1];
+    }
+    if (layout && !strcmp(layout, "broadcast") && rank >= 2)
+        t.strides[0] = 0;
+    int64_t extent = 1;
+    for (int d = 0; d < rank; d++)
+        extent += shape[d] ? (shape[d] - 1) * t.strides[d] : 0;
+    t.data = calloc((size_t)extent, (size_t)dtype_size(dt));
+    return t;
+}
+
+/* The number of elements of a tensor's buffer (its padding included). */
+static int64_t buffer_elems(const HostTensor *t)
+{
+    int64_t extent = 1;
+    for (int d = 0; d < t->rank; d++)
+        extent += t->shape[d] ? (t->shape[d] - 1) * t->strides[d] : 0;
+    return extent;
+}
+
+/* The whole buffer as a rank-1 tensor (for filling and poisoning). */
+static HostTensor buffer_view(const HostTensor *t)
+{
+    HostTensor v = *t;
+    v.rank = 1;
+    v.shape[0] = buffer_elems(t);
+    v.strides[0] = 1;
+    return v;
+}
+
+/* Outputs start poisoned, or as the `//=` line says (atomics' outputs). */
+static void init_output(HostTensor *t, const Header *h, const char *name)
+{
+    HostTensor v = buffer_view(t);
+    const char *init = lookup(h->inits, h->ninits, name);
+    if (!init) {
+        tensor_poison(&v);
+        return;
+    }
+    for (int64_t i = 0; i < v.shape[0]; i++)
+        tensor_set(&v, i, strtod(init, NULL));
+}
+
+/* Inputs: floats uniform in [-2, 2] (rounded to the dtype), integers in
+ * [-20, 20] (wrapped to unsigned dtypes). */
 static bool make_args(TirFunc *f, const Header *h, uint64_t seed, KernelArg *args, char *why, size_t whylen)
 {
     Rng rng;
@@ -105,31 +172,58 @@ static bool make_args(TirFunc *f, const Header *h, uint64_t seed, KernelArg *arg
             }
             shape[d] = strtoll(sv, NULL, 10);
         }
-        HostTensor t = tensor_new(p->dt, p->rank, shape);
+        HostTensor t = tensor_laid_out(p->dt, p->rank, shape, lookup(h->layouts, h->nlayouts, p->name));
+        HostTensor buf = buffer_view(&t);
         if (p->is_out)
-            tensor_poison(&t);
-        else if (p->dt == DT_I32)
-            tensor_fill_uniform(&t, &rng, -20, 21);
+            init_output(&t, h, p->name);
+        else if (dtype_is_int(p->dt))
+            tensor_fill_uniform(&buf, &rng, -20, 21);
         else
-            tensor_fill_uniform(&t, &rng, -2, 2);
+            tensor_fill_uniform(&buf, &rng, -2, 2);
         args[i] = arg_tensor(t);
     }
     return true;
 }
 
-/* A copy of the arguments with fresh poisoned outputs (inputs shared). */
-static KernelArg *outputs_copy(TirFunc *f, const KernelArg *args)
+/* A copy of the arguments with fresh outputs of the same layouts (inputs
+ * shared). */
+static KernelArg *outputs_copy(TirFunc *f, const Header *h, const KernelArg *args)
 {
     KernelArg *c = calloc((size_t)f->params.len + 1, sizeof *c);
     for (int i = 0; i < f->params.len; i++) {
         c[i] = args[i];
         if (f->params.data[i].is_out) {
             const HostTensor *t = &args[i].tensor;
-            c[i].tensor = tensor_new(t->dt, t->rank, t->shape);
-            tensor_poison(&c[i].tensor);
+            c[i].tensor = *t;
+            c[i].tensor.data = calloc((size_t)buffer_elems(t), (size_t)dtype_size(t->dt));
+            init_output(&c[i].tensor, h, f->params.data[i].name);
         }
     }
     return c;
+}
+
+/* The tensor's elements, dense, in a new tensor; *padding_written counts
+ * elements of the buffer outside the tensor that lost their poison. */
+static HostTensor dense_copy(const HostTensor *t, int64_t *padding_written)
+{
+    HostTensor d = tensor_new(t->dt, t->rank, t->shape);
+    int64_t n = tensor_numel(t), extent = buffer_elems(t), es = dtype_size(t->dt);
+    bool *inside = calloc((size_t)extent, 1);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t off = 0, rest = i;
+        for (int k = t->rank - 1; k >= 0; k--) {
+            off += rest % t->shape[k] * t->strides[k];
+            rest /= t->shape[k];
+        }
+        memcpy((char *)d.data + i * es, (const char *)t->data + off * es, (size_t)es);
+        inside[off] = true;
+    }
+    HostTensor v = buffer_view(t);
+    *padding_written = 0;
+    for (int64_t i = 0; i < extent; i++)
+        *padding_written += !inside[i] && !tensor_is_poison(&v, i);
+    free(inside);
+    return d;
 }
 
 static void outputs_free(TirFunc *f, KernelArg *args)
@@ -150,10 +244,23 @@ static bool compare(TirFunc *f, const Header *h, const KernelArg *ref, const Ker
             continue;
         const char *tv = lookup(h->tols, h->ntols, p->name);
         double tol = tv ? strtod(tv, NULL) : 0.0;
-        OutputDiff d = output_diff(&ref[i].tensor, &dev[i].tensor, tol, 0.0);
-        if (d.first < 0)
+        int64_t pad_ref, pad_dev;
+        HostTensor da = dense_copy(&ref[i].tensor, &pad_ref), db = dense_copy(&dev[i].tensor, &pad_dev);
+        OutputDiff d = output_diff(&da, &db, tol, 0.0);
+        if (d.first < 0 && !pad_ref && !pad_dev) {
+            tensor_free(&da);
+            tensor_free(&db);
             continue;
-        const HostTensor *a = &ref[i].tensor, *b = &dev[i].tensor;
+        }
+        const HostTensor *a = &da, *b = &db;
+        if (d.first < 0) {
+            r->v = V_MISMATCH;
+            snprintf(r->msg, sizeof r->msg, "%s: output %s: %lld elements of the padding between its rows written (interp: %lld)",
+                     config, p->name, (long long)pad_dev, (long long)pad_ref);
+            tensor_free(&da);
+            tensor_free(&db);
+            return false;
+        }
         int64_t row = a->rank == 2 ? d.first / a->shape[1] : d.first, col = a->rank == 2 ? d.first % a->shape[1] : 0;
         r->v = V_MISMATCH;
         snprintf(r->msg, sizeof r->msg,
@@ -162,6 +269,8 @@ static bool compare(TirFunc *f, const Header *h, const KernelArg *ref, const Ker
                  config, p->name, (long long)d.written_differ, (long long)d.values_differ, tol, (long long)row,
                  (long long)col, tensor_get(a, d.first), tensor_is_poison(a, d.first) ? " (unwritten)" : "", config,
                  tensor_get(b, d.first), tensor_is_poison(b, d.first) ? " (unwritten)" : "");
+        tensor_free(&da);
+        tensor_free(&db);
         return false;
     }
     return true;
@@ -272,8 +381,11 @@ CheckResult check_program(const char *name, const char *text, uint64_t seed)
             snprintf(r.msg, sizeof r.msg, "interp: %s", err.data ? err.data : "");
         }
         sb_free(&err);
-        for (size_t c = 0; r.v == V_OK && c < TSR_ARRAY_LEN(configs); c++) {
-            KernelArg *dev = outputs_copy(f[0], args);
+        /* TSR_DIFFGEN_INTERP_ONLY=1: the interpreter alone (a quick look at
+         * what a generator change produces). */
+        size_t nconfigs = getenv("TSR_DIFFGEN_INTERP_ONLY") ? 0 : TSR_ARRAY_LEN(configs);
+        for (size_t c = 0; r.v == V_OK && c < nconfigs; c++) {
+            KernelArg *dev = outputs_copy(f[0], &h, args);
             if (run_config(&configs[c], f[configs[c].passes ? 0 : 1], dev, &r))
                 compare(f[0], &h, args, dev, configs[c].name, &r);
             outputs_free(f[0], dev);

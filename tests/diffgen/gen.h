@@ -40,7 +40,10 @@ struct Node {
     double mag, err; /* bounds: |value| <= mag, drift between devices <= err */
 };
 
-typedef enum { ST_LET, ST_VAR, ST_ASSIGN, ST_STORE, ST_FOR, ST_IF, ST_BLOCK } StKind;
+/* ST_WHILE: `var H = 0; while H < 3 { H = H + 1; BODY }` (head: the
+ * counter's name); ST_JUMP: `break;`, `continue;`, `return;` (head); ST_CALL:
+ * a statement call (atomics, device_print, device_assert) written by e. */
+typedef enum { ST_LET, ST_VAR, ST_ASSIGN, ST_STORE, ST_FOR, ST_IF, ST_BLOCK, ST_WHILE, ST_JUMP, ST_CALL } StKind;
 
 typedef struct Stmt Stmt;
 typedef VEC(Stmt *) StmtList;
@@ -52,28 +55,39 @@ struct Stmt {
     int out;           /* ST_STORE: which output */
 };
 
+/* The strides of a tensor at launch (check.c makes them; `//~` lines):
+ * contiguous; rows padded to a multiple of 16 bytes plus 16 (so vectors and
+ * tensor maps apply whatever the sizes); the first two dims swapped in
+ * memory (rank >= 3, the last stays contiguous); the first dim broadcast
+ * (stride 0, inputs only). */
+typedef enum { MEM_DENSE, MEM_PADDED, MEM_SWAPPED, MEM_BROADCAST, MEM_COUNT } MemLayout;
+
 /* A kernel parameter (a tensor, or a scalar when rank is 0). */
 typedef struct {
     char name[8];
     DType dt;
     int rank;
-    char dims[4][4]; /* symbolic "M", "N", "K", "G0", "G1", or constant "2", "BM" */
+    char dims[4][4]; /* symbolic "M", "N", "K", "L", "G0", "G1", or constant "2", "BM" */
     bool out;
+    bool zeroed;     /* outputs updated by atomics: start as zeros, not poison */
+    MemLayout layout; /* how the tensor passed at launch lies in memory */
     double tol;      /* outputs: absolute tolerance */
+    double value;    /* scalars: the argument */
 } Param;
 
 typedef struct {
-    Param params[16];
+    Param params[24];
     int nparams;
     DType type_param; /* the dtype of T */
     int bm, bn, bk, warps, depth; /* compile-time values (depth: pipeline) */
-    int sizes[3];     /* M, N, K */
+    int sizes[4];     /* M, N, K, L (L: the third grid axis) */
+    int regs, min_blocks; /* resource clauses (0: none) */
     double fscalar;   /* the f32 scalar argument s */
     int iscalar;      /* the i32 scalar argument t */
     int bscalar;      /* the bool scalar argument b */
     double cfloat;    /* the float compile-time parameter F */
     bool cbool;       /* the bool compile-time parameter B */
-    bool grid3;       /* a third grid axis (of size 1) */
+    bool grid3;       /* a third grid axis, of size L: outputs get a leading L dim */
     bool via_defines; /* compile-time values given as -D (else as defaults) */
     StmtList body;
     uint64_t seed;
@@ -93,7 +107,15 @@ typedef struct {
     X(fn_full) X(fn_full_runtime) X(fn_arange) X(cast_f16) X(cast_bf16) X(cast_f32) X(cast_i32) X(cast_bool) X(cast_type_param)  \
     X(dt_f16) X(dt_bf16) X(dt_f32) X(dt_i32) X(dt_bool) X(load_tile) X(load_point) X(load_crossing) X(load_whole_dim) X(load_rank3) X(load_rank4)           \
     X(sym_dim_value) X(scalar_param) X(scalar_bool_param) X(type_param) X(cparam_float) X(cparam_bool)  \
-    X(op_cond_compiletime) X(const_float) X(const_int) X(const_inf) X(grid_3d)
+    X(op_cond_compiletime) X(const_float) X(const_int) X(const_inf) X(grid_3d)                                \
+    X(dt_i8) X(dt_u8) X(dt_u32) X(dt_i64) X(cast_i8) X(cast_u8) X(cast_u32) X(cast_i64) X(scalar_int_params)  \
+    X(op_bitand) X(op_bitor) X(op_bitxor) X(op_bitnot) X(op_shl) X(op_shr) X(op_bool_bits) X(fn_umulhi)      \
+    X(fn_tanh) X(fn_sigmoid) X(fn_erf) X(fn_sin) X(fn_cos) X(fn_log1p) X(fn_expm1) X(fn_floor) X(fn_ceil)    \
+    X(fn_round) X(fn_pow) X(fn_reshape) X(fn_gather) X(st_scatter) X(st_store_masked) X(st_atomic_add)       \
+    X(st_atomic_add_float) X(st_atomic_max) X(st_atomic_min) X(st_atomic_indexed) X(st_atomic_masked)        \
+    X(st_device_print) X(st_device_assert) X(st_while) X(st_break) X(st_continue) X(st_return)              \
+    X(st_for_runtime_step) X(clause_regs) X(clause_min_blocks) X(tensor_padded) X(tensor_swapped)            \
+    X(tensor_broadcast) X(output_padded) X(gemm_tma)
 
 typedef enum {
 #define GEN_ENUM(n) FEAT_##n,

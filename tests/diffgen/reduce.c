@@ -91,7 +91,7 @@ static bool delete_statements(Reducer *r)
     return progress;
 }
 
-/* Replaces a for, if or block by its body (an if also by its else). */
+/* Replaces a for, while, if or block by its body (an if also by its else). */
 static bool unwrap_statements(Reducer *r)
 {
     ListList lists = { 0 };
@@ -100,7 +100,7 @@ static bool unwrap_statements(Reducer *r)
         StmtList *l = lists.data[li];
         for (int i = 0; i < l->len && !out_of_time(r); i++) {
             Stmt *s = l->data[i];
-            if (s->kind != ST_FOR && s->kind != ST_IF && s->kind != ST_BLOCK)
+            if (s->kind != ST_FOR && s->kind != ST_IF && s->kind != ST_BLOCK && s->kind != ST_WHILE)
                 continue;
             for (int branch = 0; branch < 2; branch++) {
                 StmtList *inner = branch ? &s->els : &s->body;
