@@ -203,8 +203,9 @@ static KernelArg *outputs_copy(TirFunc *f, const Header *h, const KernelArg *arg
 }
 
 /* The tensor's elements, dense, in a new tensor; *padding_written counts
- * elements of the buffer outside the tensor that lost their poison. */
-static HostTensor dense_copy(const HostTensor *t, int64_t *padding_written)
+ * elements of the buffer outside the tensor that lost their first value
+ * (init, or the poison when init is NULL). */
+static HostTensor dense_copy(const HostTensor *t, const char *init, int64_t *padding_written)
 {
     HostTensor d = tensor_new(t->dt, t->rank, t->shape);
     int64_t n = tensor_numel(t), extent = buffer_elems(t), es = dtype_size(t->dt);
@@ -221,7 +222,7 @@ static HostTensor dense_copy(const HostTensor *t, int64_t *padding_written)
     HostTensor v = buffer_view(t);
     *padding_written = 0;
     for (int64_t i = 0; i < extent; i++)
-        *padding_written += !inside[i] && !tensor_is_poison(&v, i);
+        *padding_written += !inside[i] && (init ? tensor_get(&v, i) != strtod(init, NULL) : !tensor_is_poison(&v, i));
     free(inside);
     return d;
 }
@@ -245,7 +246,8 @@ static bool compare(TirFunc *f, const Header *h, const KernelArg *ref, const Ker
         const char *tv = lookup(h->tols, h->ntols, p->name);
         double tol = tv ? strtod(tv, NULL) : 0.0;
         int64_t pad_ref, pad_dev;
-        HostTensor da = dense_copy(&ref[i].tensor, &pad_ref), db = dense_copy(&dev[i].tensor, &pad_dev);
+        const char *init = lookup(h->inits, h->ninits, p->name);
+        HostTensor da = dense_copy(&ref[i].tensor, init, &pad_ref), db = dense_copy(&dev[i].tensor, init, &pad_dev);
         OutputDiff d = output_diff(&da, &db, tol, 0.0);
         if (d.first < 0 && !pad_ref && !pad_dev) {
             tensor_free(&da);

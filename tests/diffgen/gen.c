@@ -714,6 +714,10 @@ static Node *gen_bits(Gen *g, Ty ty, int depth)
     if (op == 3) {
         b = NULL;
     } else if ((op == 4 || op == 5) && chance(g, 0.6)) { /* a constant count adapts; past the width too */
+        if (!ty_eq(a->ty, ty)) { /* the shifted value must have the whole shape */
+            node_free(a);
+            a = gen(g, ty, depth - 1, true);
+        }
         char buf[16];
         snprintf(buf, sizeof buf, "%d", rnd(g, 40));
         b = mk(ty0(ty.dt), buf, true, 40, 0);
