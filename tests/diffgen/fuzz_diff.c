@@ -2,9 +2,10 @@
  * programs (issue 20; scripts/fuzz-diff.sh runs it).
  *
  *   fuzz-diff SECONDS [SEED] [--count N] [--out DIR] [--timeout S]
- *             [--reduce-seconds S] [--coverage] [--generate-only]
+ *             [--reduce-seconds S] [--coverage] [--generate-only] [--coverage-table]
  *   fuzz-diff --print SEED          prints the program of one seed
- * (--generate-only: only generates, for the coverage table)
+ * (--generate-only: only generates, and prints how often each feature came;
+ * --coverage-table: the same as the markdown table of tests/README.md)
  *   fuzz-diff --check FILE...       runs .tsr files with diffgen headers
  *
  * Each program runs in a child process (a crash or a hang is a finding, not
@@ -36,7 +37,7 @@ typedef struct {
     long count;
     uint64_t seed;
     const char *out;
-    bool coverage, generate_only;
+    bool coverage, generate_only, table;
 } Options;
 
 static volatile sig_atomic_t stop;
@@ -205,6 +206,26 @@ static void report_finding(const Options *o, Program *p, const CheckResult *r)
     printf("  reduced in %d tries to %s\n", tries, path);
 }
 
+/* The coverage table of tests/README.md, from the generator's own list. */
+static void print_coverage_table(const uint64_t *programs, long n, uint64_t seed)
+{
+    static const char *const sections[] = { "S", "**Statements (§6, §8.1-8.3, §9.1) and resource clauses (§5.3)**",
+                                            "O", "**Operators and indexing (§7)**",
+                                            "B", "**Built-ins (§9)**",
+                                            "T", "**Types, parameters, tensors, grids (§4, §5, §8)**" };
+    printf("| feature (gen.h name) | what | programs of %ld (seed %llu) |\n|---|---|---|\n", n, (unsigned long long)seed);
+    char last = 0;
+    for (int i = 0; i < FEAT_COUNT; i++) {
+        if (gen_feature_sections[i] != last) {
+            last = gen_feature_sections[i];
+            for (size_t k = 0; k < TSR_ARRAY_LEN(sections); k += 2)
+                if (sections[k][0] == last)
+                    printf("| %s | | |\n", sections[k + 1]);
+        }
+        printf("| `%s` | %s | %llu |\n", gen_feature_names[i], gen_feature_what[i], (unsigned long long)programs[i]);
+    }
+}
+
 static void print_coverage(const uint64_t *programs, const uint64_t *uses, long n)
 {
     printf("coverage over %ld programs (feature: programs using it, uses):\n", n);
@@ -243,13 +264,17 @@ static int campaign(const Options *o)
             report_finding(o, p, &r);
         prog_free(p);
     }
-    if (o->coverage)
+    if (o->table)
+        print_coverage_table(programs, n, o->seed);
+    else if (o->coverage)
         print_coverage(programs, uses, n);
     if (stop)
         printf("stopped by a signal after %.0f s\n", o->seconds - (end - now()));
     long findings = 0;
     for (int v = 0; v < V_COUNT; v++)
         findings += is_finding((Verdict)v) ? counts[v] : 0;
+    if (o->table)
+        return 0;
     if (o->generate_only) {
         printf("fuzz-diff seed %llu: %ld programs generated, none run\n", (unsigned long long)o->seed, n);
         return 0;
@@ -282,13 +307,13 @@ static int check_files(char **files, int n, double timeout)
 static int usage(void)
 {
     fprintf(stderr, "usage: fuzz-diff SECONDS [SEED] [--count N] [--out DIR] [--timeout S] [--reduce-seconds S] "
-                    "[--coverage] [--generate-only]\n       fuzz-diff --print SEED\n       fuzz-diff --check FILE...\n");
+                    "[--coverage] [--generate-only] [--coverage-table]\n       fuzz-diff --print SEED\n       fuzz-diff --check FILE...\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    Options o = { 0, 60, 300, 0, 1, "fuzz-out/diff", false, false };
+    Options o = { 0, 60, 300, 0, 1, "fuzz-out/diff", false, false, false };
     if (argc >= 3 && !strcmp(argv[1], "--print")) {
         Program *p = gen_program(strtoull(argv[2], NULL, 10), NULL);
         char *text = prog_print(p);
@@ -311,6 +336,8 @@ int main(int argc, char **argv)
             o.coverage = true;
         else if (!strcmp(a, "--generate-only"))
             o.generate_only = o.coverage = true;
+        else if (!strcmp(a, "--coverage-table"))
+            o.generate_only = o.coverage = o.table = true;
         else if (!v)
             return usage();
         else if (!strcmp(a, "--count"))

@@ -15,9 +15,19 @@
 #include <string.h>
 
 const char *const gen_feature_names[FEAT_COUNT] = {
-#define GEN_NAME(n) #n,
+#define GEN_NAME(n, s, w) #n,
     GEN_FEATURES(GEN_NAME)
 #undef GEN_NAME
+};
+const char gen_feature_sections[FEAT_COUNT] = {
+#define GEN_SECTION(n, s, w) #s[0],
+    GEN_FEATURES(GEN_SECTION)
+#undef GEN_SECTION
+};
+const char *const gen_feature_what[FEAT_COUNT] = {
+#define GEN_WHAT(n, s, w) w,
+    GEN_FEATURES(GEN_WHAT)
+#undef GEN_WHAT
 };
 
 /* ---- types -------------------------------------------------------------- */
@@ -1615,7 +1625,7 @@ static void gen_block(Gen *g, StmtList *out, int n, int nest)
             cover(g, FEAT_st_block);
         } else if (nest < 3 && r == 2 && chance(g, 0.2)) {
             s = gen_while(g, nest);
-        } else if (r == 3 && chance(g, 0.15)) {
+        } else if (r == 3 && chance(g, g->loops ? 0.3 : 0.1)) {
             s = gen_jump(g);
         } else if (r == 3 && chance(g, 0.3)) {
             s = gen_atomic(g);
