@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *const verdict_names[V_COUNT] = { "ok", "rejected", "invalid", "mismatch", "device error", "crash", "timeout" };
 const char *const verdict_keys[V_COUNT] = { "ok", "rejected", "invalid", "mismatch", "fail", "crash", "timeout" };
@@ -320,6 +321,69 @@ static bool assembles(const char *ptx, const Config *c, CheckResult *r)
     return ok;
 }
 
+/* device_print's lines: while a launch runs, the process's standard output
+ * goes to a temporary file; the lines come back sorted (the emulator's
+ * threads print in any order), so that every configuration must print the
+ * interpreter's lines (dsl/README.md section 9.1: one formatter). */
+typedef struct {
+    FILE *tmp;
+    int saved;
+} Capture;
+
+static bool capture_start(Capture *c)
+{
+    fflush(stdout);
+    c->tmp = tmpfile();
+    c->saved = c->tmp ? dup(STDOUT_FILENO) : -1;
+    if (c->saved < 0 || dup2(fileno(c->tmp), STDOUT_FILENO) < 0) {
+        if (c->tmp)
+            fclose(c->tmp);
+        return false;
+    }
+    return true;
+}
+
+static int cmp_lines(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static char *capture_end(Capture *c)
+{
+    fflush(stdout);
+    dup2(c->saved, STDOUT_FILENO);
+    close(c->saved);
+    long n = ftell(c->tmp);
+    char *text = calloc((size_t)(n > 0 ? n : 0) + 1, 1);
+    rewind(c->tmp);
+    size_t got = n > 0 ? fread(text, 1, (size_t)n, c->tmp) : 0;
+    text[got] = 0;
+    fclose(c->tmp);
+    int count = 0;
+    for (char *s = text; *s; s++)
+        count += *s == '\n';
+    char **lines = calloc((size_t)count + 1, sizeof *lines), *save = NULL;
+    int k = 0;
+    for (char *l = strtok_r(text, "\n", &save); l && k < count + 1; l = strtok_r(NULL, "\n", &save))
+        lines[k++] = l;
+    qsort(lines, (size_t)k, sizeof *lines, cmp_lines);
+    StrBuf sb;
+    sb_init(&sb);
+    for (int i = 0; i < k; i++)
+        sb_printf(&sb, "%s\n", lines[i]);
+    free(lines);
+    free(text);
+    return sb.data ? sb_take(&sb) : calloc(1, 1);
+}
+
+/* The first line where two sorted printouts differ, for the message. */
+static void first_difference(const char *a, const char *b, char *out, size_t n)
+{
+    const char *a0 = a;
+    while (*a && *a == *b)
+        a++, b++;
+    while (a > a0 && a[-1] != '\n')
+        a--, b--;
+    snprintf(out, n, "interp \"%.*s\", here \"%.*s\"", (int)strcspn(a, "\n"), a, (int)strcspn(b, "\n"), b);
+}
+
 static bool run_config(const Config *c, TirFunc *f, KernelArg *args, CheckResult *r)
 {
     StrBuf err;
@@ -378,20 +442,33 @@ CheckResult check_program(const char *name, const char *text, uint64_t seed)
     } else {
         StrBuf err;
         sb_init(&err);
+        Capture cap;
+        bool prints = strstr(text, "device_print(") && capture_start(&cap);
         if (!interp_launch(f[0], args, f[0]->params.len, 1, &err)) {
             r.v = V_FAIL;
             snprintf(r.msg, sizeof r.msg, "interp: %s", err.data ? err.data : "");
         }
+        char *printed = prints ? capture_end(&cap) : NULL;
         sb_free(&err);
         /* TSR_DIFFGEN_INTERP_ONLY=1: the interpreter alone (a quick look at
          * what a generator change produces). */
         size_t nconfigs = getenv("TSR_DIFFGEN_INTERP_ONLY") ? 0 : TSR_ARRAY_LEN(configs);
         for (size_t c = 0; r.v == V_OK && c < nconfigs; c++) {
             KernelArg *dev = outputs_copy(f[0], &h, args);
-            if (run_config(&configs[c], f[configs[c].passes ? 0 : 1], dev, &r))
-                compare(f[0], &h, args, dev, configs[c].name, &r);
+            bool captured = printed && capture_start(&cap);
+            bool ran = run_config(&configs[c], f[configs[c].passes ? 0 : 1], dev, &r);
+            char *here = captured ? capture_end(&cap) : NULL;
+            if (ran && compare(f[0], &h, args, dev, configs[c].name, &r) && here && strcmp(here, printed)) {
+                char diff[512];
+                first_difference(printed, here, diff, sizeof diff);
+                r.v = V_MISMATCH;
+                snprintf(r.msg, sizeof r.msg, "%s: device_print printed other lines than the interpreter: %s",
+                         configs[c].name, diff);
+            }
+            free(here);
             outputs_free(f[0], dev);
         }
+        free(printed);
     }
     for (int i = 0; i < f[0]->params.len; i++)
         if (args[i].is_tensor)
