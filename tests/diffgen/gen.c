@@ -1784,11 +1784,24 @@ static Sym *gen_gemm(Gen *g, StmtList *body)
     push(body, st_new(ST_VAR, head, mk(s->ty, "zeros<f32>[BM, BN]", true, 0, 0)));
     Stmt *loop = st_new(ST_FOR, "for k in 0 .. K step BK pipeline(P)", NULL);
     snprintf(head, sizeof head, "%s = ", s->name);
-    char tmpl[96];
-    snprintf(tmpl, sizeof tmpl, "%s + dot(XA[m0 : +BM, k : +BK], XB[k : +BK, n0 : +BN])", s->name);
+    char tmpl[128];
+    snprintf(tmpl, sizeof tmpl, "%s + dot(XA[m0 : +BM, k : +BK], %s)", s->name,
+             g->p->gemm_bt ? "transpose(XB[n0 : +BN, k : +BK])" : "XB[k : +BK, n0 : +BN]");
     push(&loop->body, st_new(ST_ASSIGN, head, mk(s->ty, tmpl, false, s->mag, s->err)));
     push(body, loop);
     s->mutable_ = false;
+    if (chance(g, 0.3)) { /* more in the loop: other copies (by TMA only when padded too), stores, atomics */
+        int saved_trips = g->trips;
+        g->trips *= (g->p->sizes[2] + g->p->bk - 1) / g->p->bk;
+        g->loops++;
+        g->scope++;
+        g->in_k = g->in_pipe = g->inner_pipe = true;
+        gen_block(g, &loop->body, 1 + rnd(g, 2), 1);
+        g->in_k = g->in_pipe = g->inner_pipe = false;
+        g->loops--;
+        end_scope(g);
+        g->trips = saved_trips;
+    }
     cover(g, FEAT_gemm_tma);
     cover(g, FEAT_st_pipeline);
     cover(g, FEAT_fn_dot_tc);
@@ -1840,7 +1853,8 @@ Program *gen_program(uint64_t seed, uint64_t coverage[FEAT_COUNT])
     if (gemm) {
         DType dt = chance(&g, 0.5) ? DT_F16 : DT_BF16;
         add_param(p, "XA", dt, (const char *const[]){ "M", "K", NULL, NULL }, false)->layout = MEM_PADDED;
-        add_param(p, "XB", dt, (const char *const[]){ "K", "N", NULL, NULL }, false)->layout = MEM_PADDED;
+        p->gemm_bt = chance(&g, 0.3); /* B as [N, K], K-major */
+        add_param(p, "XB", dt, p->gemm_bt ? (const char *const[]){ "N", "K", NULL, NULL } : (const char *const[]){ "K", "N", NULL, NULL }, false)->layout = MEM_PADDED;
         add_param(p, "OG", DT_F32, p->grid3 ? (const char *const[]){ "L", "M", "N", NULL } : (const char *const[]){ "M", "N", NULL, NULL }, true);
     }
     pick_layouts(&g, p);

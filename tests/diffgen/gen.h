@@ -89,6 +89,7 @@ typedef struct {
     bool cbool;       /* the bool compile-time parameter B */
     bool grid3;       /* a third grid axis, of size L: outputs get a leading L dim */
     bool via_defines; /* compile-time values given as -D (else as defaults) */
+    bool gemm_bt;     /* the GEMM's B operand is an [N, K] tensor, transposed */
     StmtList body;
     uint64_t seed;
 } Program;
