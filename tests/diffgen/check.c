@@ -4,6 +4,8 @@
 #include "diff_run.h"
 #include "emu_run.h"
 #include "ptxas.h"
+#include "rt_suite.h"
+#include "tessera.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -415,6 +417,106 @@ static bool run_config(const Config *c, TirFunc *f, KernelArg *args, CheckResult
     return ok;
 }
 
+#define CHECK_MAX_PARAMS 64 /* more than the generator writes */
+static int runtime_device; /* tsr_device_kind; TSR_DEVICE_AUTO: none */
+static bool runtime_only;
+
+void check_set_runtime_device(int kind, bool only)
+{
+    runtime_device = kind;
+    runtime_only = only;
+}
+
+/* The launch through the public API on a context of runtime_device: each
+ * tensor's buffer (padding included) copied to device memory, the kernel
+ * given DLTensors with the same strides, the outputs copied back into
+ * args. Stops at the first error, into r. */
+typedef struct {
+    tsr_context *ctx;
+    tsr_module *mod;
+    tsr_kernel *k;
+    void *mem[CHECK_MAX_PARAMS];
+} RtRun;
+
+static bool rt_fail(CheckResult *r, const char *what, const char *msg)
+{
+    r->v = msg && strstr(msg, "is too big for the CUDA cores") ? V_REJECTED : V_FAIL;
+    snprintf(r->msg, sizeof r->msg, "runtime %s: %s", what, msg ? msg : "(no message)");
+    return false;
+}
+
+static bool rt_bind(RtRun *rr, TirFunc *f, const KernelArg *args, CheckResult *r)
+{
+    for (int i = 0; i < f->params.len && i < CHECK_MAX_PARAMS; i++) {
+        if (!args[i].is_tensor) {
+            if (tsr_kernel_set_scalar(rr->k, i, args[i].scalar) != TSR_OK)
+                return rt_fail(r, "set_scalar", tsr_kernel_error(rr->k));
+            continue;
+        }
+        const HostTensor *t = &args[i].tensor;
+        size_t bytes = (size_t)buffer_elems(t) * (size_t)dtype_size(t->dt);
+        if (tsr_malloc(rr->ctx, bytes, &rr->mem[i]) != TSR_OK ||
+            tsr_memcpy(rr->ctx, rr->mem[i], t->data, bytes, TSR_COPY_HOST_TO_DEVICE, NULL) != TSR_OK)
+            return rt_fail(r, "memory", tsr_context_error(rr->ctx));
+        DLTensor dl = { 0 };
+        int64_t shape[TIR_MAX_RANK], strides[TIR_MAX_RANK];
+        memcpy(shape, t->shape, sizeof shape);
+        memcpy(strides, t->strides, sizeof strides);
+        dl.data = rr->mem[i];
+        dl.device = tsr_context_dl_device(rr->ctx);
+        dl.ndim = t->rank;
+        dl.dtype = dl_dtype(t->dt);
+        dl.shape = shape;
+        dl.strides = strides;
+        if (tsr_kernel_set_tensor(rr->k, i, &dl) != TSR_OK)
+            return rt_fail(r, "set_tensor", tsr_kernel_error(rr->k));
+    }
+    return true;
+}
+
+static bool run_runtime(const char *text, const Header *h, TirFunc *f, KernelArg *args, CheckResult *r)
+{
+    RtRun rr = { 0 };
+    tsr_context_options o;
+    tsr_context_options_init(&o);
+    o.device = (tsr_device_kind)runtime_device;
+    o.cache = TSR_CACHE_OFF;
+    o.flags = TSR_EMU_CHECK_RACES | TSR_EMU_CHECK_UNINIT;
+    o.host_threads = 1;
+    tsr_define defs[16];
+    for (int i = 0; i < h->ndefs; i++)
+        defs[i] = (tsr_define){ h->defs[i].name, h->defs[i].value };
+    tsr_compile_options co;
+    tsr_compile_options_init(&co);
+    co.defines = defs;
+    co.ndefines = h->ndefs;
+    bool ok = false;
+    if (tsr_context_create(&o, &rr.ctx) != TSR_OK)
+        rt_fail(r, "context", rr.ctx ? tsr_context_error(rr.ctx) : "cannot create");
+    else if (tsr_module_compile(rr.ctx, text, strlen(text), &co, &rr.mod) != TSR_OK)
+        rt_fail(r, "compile", rr.mod ? tsr_module_error(rr.mod) : tsr_context_error(rr.ctx));
+    else if (tsr_module_get_kernel(rr.mod, "k", &rr.k) != TSR_OK)
+        rt_fail(r, "kernel", tsr_module_error(rr.mod));
+    else if (rt_bind(&rr, f, args, r)) {
+        if (tsr_kernel_launch(rr.k, NULL) != TSR_OK || tsr_context_synchronize(rr.ctx) != TSR_OK)
+            rt_fail(r, "launch", tsr_kernel_error(rr.k));
+        else
+            ok = true;
+        for (int i = 0; ok && i < f->params.len; i++)
+            if (f->params.data[i].is_out &&
+                tsr_memcpy(rr.ctx, args[i].tensor.data, rr.mem[i],
+                           (size_t)buffer_elems(&args[i].tensor) * (size_t)dtype_size(args[i].tensor.dt),
+                           TSR_COPY_DEVICE_TO_HOST, NULL) != TSR_OK)
+                ok = rt_fail(r, "memory", tsr_context_error(rr.ctx));
+    }
+    for (int i = 0; i < CHECK_MAX_PARAMS; i++)
+        if (rr.mem[i])
+            tsr_free(rr.ctx, rr.mem[i]);
+    tsr_module_destroy(rr.mod);
+    tsr_context_destroy(rr.ctx);
+    return ok;
+}
+
 CheckResult check_program(const char *name, const char *text, uint64_t seed)
 {
     CheckResult r = { V_OK, "" };
@@ -452,7 +554,7 @@ CheckResult check_program(const char *name, const char *text, uint64_t seed)
         sb_free(&err);
         /* TSR_DIFFGEN_INTERP_ONLY=1: the interpreter alone (a quick look at
          * what a generator change produces). */
-        size_t nconfigs = getenv("TSR_DIFFGEN_INTERP_ONLY") ? 0 : TSR_ARRAY_LEN(configs);
+        size_t nconfigs = getenv("TSR_DIFFGEN_INTERP_ONLY") || runtime_only ? 0 : TSR_ARRAY_LEN(configs);
         for (size_t c = 0; r.v == V_OK && c < nconfigs; c++) {
             KernelArg *dev = outputs_copy(f[0], &h, args);
             bool captured = printed && capture_start(&cap);
@@ -464,6 +566,26 @@ CheckResult check_program(const char *name, const char *text, uint64_t seed)
                 r.v = V_MISMATCH;
                 snprintf(r.msg, sizeof r.msg, "%s: device_print printed other lines than the interpreter: %s",
                          configs[c].name, diff);
+            }
+            free(here);
+            outputs_free(f[0], dev);
+        }
+        if (r.v == V_OK && runtime_device != TSR_DEVICE_AUTO) {
+            KernelArg *dev = outputs_copy(f[0], &h, args);
+            char config[64];
+            snprintf(config, sizeof config, "runtime %s", runtime_device == TSR_DEVICE_CUDA ? "cuda" : "emu");
+            /* The lines are compared on emu only: the manual promises the
+             * interpreter's lines there, not from CUDA's printf. */
+            bool captured = printed && capture_start(&cap);
+            bool ran = run_runtime(text, &h, f[0], dev, &r);
+            char *here = captured ? capture_end(&cap) : NULL;
+            if (ran && compare(f[0], &h, args, dev, config, &r) && here && runtime_device == TSR_DEVICE_EMU &&
+                strcmp(here, printed)) {
+                char diff[512];
+                first_difference(printed, here, diff, sizeof diff);
+                r.v = V_MISMATCH;
+                snprintf(r.msg, sizeof r.msg, "%s: device_print printed other lines than the interpreter: %s", config,
+                         diff);
             }
             free(here);
             outputs_free(f[0], dev);

@@ -3,10 +3,13 @@
  *
  *   fuzz-diff SECONDS [SEED] [--count N] [--out DIR] [--timeout S]
  *             [--reduce-seconds S] [--coverage] [--generate-only] [--coverage-table]
+ *             [--runtime DEVICE | --runtime-only DEVICE]
  *   fuzz-diff --print SEED          prints the program of one seed
  * (--generate-only: only generates, and prints how often each feature came;
  * --coverage-table: the same as the markdown table of tests/README.md)
- *   fuzz-diff --check FILE...       runs .tsr files with diffgen headers
+ *   fuzz-diff [--runtime[-only] DEVICE] --check FILE...   runs .tsr files with diffgen headers
+ * (--runtime cuda|emu: also through the public API on that device, e.g. a
+ * GPU; --runtime-only: the interpreter and that device alone)
  *
  * Each program runs in a child process (a crash or a hang is a finding, not
  * the end of the campaign) through check_program (check.h). A finding is
@@ -19,6 +22,7 @@
 #include "check.h"
 #include "gen.h"
 #include "reduce.h"
+#include "tessera.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -307,7 +311,7 @@ static int check_files(char **files, int n, double timeout)
 static int usage(void)
 {
     fprintf(stderr, "usage: fuzz-diff SECONDS [SEED] [--count N] [--out DIR] [--timeout S] [--reduce-seconds S] "
-                    "[--coverage] [--generate-only] [--coverage-table]\n       fuzz-diff --print SEED\n       fuzz-diff --check FILE...\n");
+                    "[--coverage] [--generate-only] [--coverage-table] [--runtime[-only] cuda|emu]\n       fuzz-diff --print SEED\n       fuzz-diff --check FILE...\n");
     return 2;
 }
 
@@ -321,6 +325,13 @@ int main(int argc, char **argv)
         free(text);
         prog_free(p);
         return 0;
+    }
+    if (argc >= 5 && (!strcmp(argv[1], "--runtime") || !strcmp(argv[1], "--runtime-only")) &&
+        !strcmp(argv[3], "--check")) { /* fuzz-diff --runtime[-only] DEVICE --check FILE... */
+        check_set_runtime_device(!strcmp(argv[2], "cuda") ? TSR_DEVICE_CUDA : TSR_DEVICE_EMU,
+                                 !strcmp(argv[1], "--runtime-only"));
+        argv += 2;
+        argc -= 2;
     }
     if (argc >= 3 && !strcmp(argv[1], "--check"))
         return check_files(argv + 2, argc - 2, o.timeout);
@@ -340,7 +351,12 @@ int main(int argc, char **argv)
             o.generate_only = o.coverage = o.table = true;
         else if (!v)
             return usage();
-        else if (!strcmp(a, "--count"))
+        else if (!strcmp(a, "--runtime") || !strcmp(a, "--runtime-only")) {
+            if (strcmp(v, "cuda") && strcmp(v, "emu"))
+                return usage();
+            check_set_runtime_device(!strcmp(v, "cuda") ? TSR_DEVICE_CUDA : TSR_DEVICE_EMU, !strcmp(a, "--runtime-only"));
+            i++;
+        } else if (!strcmp(a, "--count"))
             o.count = strtol(v, NULL, 10), i++;
         else if (!strcmp(a, "--out"))
             o.out = v, i++;

@@ -29,8 +29,13 @@ DLDataType dl_dtype(DType dt)
     else if (dt == DT_BF16) {
         d.code = kDLBfloat;
         d.bits = 16;
-    } else if (dt == DT_I32)
+    } else if (dt == DT_I32 || dt == DT_I8 || dt == DT_I64) {
         d.code = kDLInt;
+        d.bits = (uint8_t)(8 * dtype_size(dt));
+    } else if (dt == DT_U8 || dt == DT_U32) {
+        d.code = kDLUInt;
+        d.bits = (uint8_t)(8 * dtype_size(dt));
+    }
     return d;
 }
 
