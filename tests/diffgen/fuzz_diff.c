@@ -1,7 +1,7 @@
 /* fuzz-diff: differential testing of the whole compiler with random
  * programs (issue 20; scripts/fuzz-diff.sh runs it).
  *
- *   fuzz-diff SECONDS [SEED] [--count N] [--out DIR] [--timeout S]
+ *   fuzz-diff SECONDS [SEED] [--count N] [--out DIR] [--timeout CPU-SECONDS]
  *             [--reduce-seconds S] [--coverage] [--generate-only] [--coverage-table]
  *             [--runtime DEVICE | --runtime-only DEVICE]
  *   fuzz-diff --print SEED          prints the program of one seed
@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -59,8 +60,11 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Runs check_program in a child; a child that dies or outlives timeout
- * seconds is a crash or a timeout. */
+/* Runs check_program in a child; a child that dies or uses more than
+ * timeout seconds of CPU time (RLIMIT_CPU: on a busy shared machine a
+ * program may wait far longer than it runs) is a crash or a timeout. A
+ * child that outlives 20 times that in wall time (asleep: a deadlock) is a
+ * timeout too. */
 static CheckResult run_isolated(const char *text, uint64_t seed, double timeout)
 {
     CheckResult r = { V_CRASH, "" };
@@ -73,6 +77,8 @@ static CheckResult run_isolated(const char *text, uint64_t seed, double timeout)
     pid_t pid = fork();
     if (pid == 0) {
         close(fds[0]);
+        struct rlimit cpu = { (rlim_t)timeout, (rlim_t)timeout + 1 };
+        setrlimit(RLIMIT_CPU, &cpu);
         /* device_print's lines: the campaign's output is the findings */
         int null = open("/dev/null", O_WRONLY);
         if (null >= 0)
@@ -88,7 +94,7 @@ static CheckResult run_isolated(const char *text, uint64_t seed, double timeout)
         return r;
     }
     struct pollfd pfd = { fds[0], POLLIN, 0 };
-    double deadline = now() + timeout;
+    double deadline = now() + 20 * timeout;
     int ready;
     do /* a signal that stops the campaign lets this program finish */
         ready = poll(&pfd, 1, (int)((deadline - now()) * 1000));
@@ -106,7 +112,10 @@ static CheckResult run_isolated(const char *text, uint64_t seed, double timeout)
     waitpid(pid, &status, 0);
     if (ready <= 0) {
         r.v = V_TIMEOUT;
-        snprintf(r.msg, sizeof r.msg, "no result within %.0f s", timeout);
+        snprintf(r.msg, sizeof r.msg, "no result within %.0f s of wall time", 20 * timeout);
+    } else if (got != sizeof r && WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU) {
+        r.v = V_TIMEOUT;
+        snprintf(r.msg, sizeof r.msg, "no result within %.0f s of CPU time", timeout);
     } else if (got != sizeof r) {
         r.v = V_CRASH;
         if (WIFSIGNALED(status))
