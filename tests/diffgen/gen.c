@@ -1596,6 +1596,8 @@ static Stmt *gen_atomic(Gen *g)
     double tol = 4 * (err + 2 * unit(dt) * total);
     if (tol > o->tol)
         o->tol = tol;
+    /* $0 the value, $1 the mask, $2 the index tile: each a slot the reducer
+     * can simplify (an unused one holds a leaf that is never printed). */
     Node *n = mk(ty0(DT_BOOL), sb.data, true, 0, 0);
     sb_free(&sb);
     n->kid[0] = v;
