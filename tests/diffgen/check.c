@@ -25,6 +25,7 @@ typedef struct {
 typedef struct {
     Pair defs[16], vals[24], tols[8], layouts[16], inits[8];
     int ndefs, nvals, ntols, nlayouts, ninits;
+    char assertion[128]; /* `//& MESSAGE`: a device_assert every configuration must report failing */
 } Header;
 
 static int parse_pairs(const char *line, Pair *out, int max, bool after_d)
@@ -61,6 +62,8 @@ static void parse_header(const char *text, Header *h)
             h->ntols += parse_pairs(line + 3, h->tols + h->ntols, 8 - h->ntols, false);
         else if (!strncmp(line, "//~", 3))
             h->nlayouts += parse_pairs(line + 3, h->layouts + h->nlayouts, 16 - h->nlayouts, false);
+        else if (!strncmp(line, "//& ", 4))
+            snprintf(h->assertion, sizeof h->assertion, "%.*s", (int)strcspn(line + 4, "\n"), line + 4);
         else if (!strncmp(line, "//=", 3))
             h->ninits += parse_pairs(line + 3, h->inits + h->ninits, 8 - h->ninits, false);
     }
@@ -517,6 +520,30 @@ static bool run_runtime(const char *text, const Header *h, TirFunc *f, KernelArg
     return ok;
 }
 
+/* A program whose device_assert fails (`//&`): the interpreter, without
+ * the optimizations too, and every emulator configuration must stop with
+ * "assertion failed: MESSAGE" (what the outputs then hold is unspecified). */
+static void expect_assertion(const Header *h, TirFunc *f[2], const KernelArg *args, CheckResult *r)
+{
+    char want[160];
+    snprintf(want, sizeof want, "assertion failed: %s", h->assertion);
+    static const Config reference = { "interp", NULL, true };
+    for (size_t c = 0; c <= TSR_ARRAY_LEN(configs) && r->v == V_OK; c++) {
+        const Config *cfg = c ? &configs[c - 1] : &reference;
+        KernelArg *dev = outputs_copy(f[0], h, args);
+        CheckResult one = { V_OK, "" };
+        bool ran = run_config(cfg, f[cfg->passes ? 0 : 1], dev, &one);
+        outputs_free(f[0], dev);
+        if (one.v == V_REJECTED) {
+            *r = one;
+        } else if (ran || !strstr(one.msg, want)) {
+            r->v = ran ? V_MISMATCH : V_FAIL;
+            snprintf(r->msg, sizeof r->msg, "%s: expected \"%s\", got %s", cfg->name, want,
+                     ran ? "a launch that succeeded" : one.msg);
+        }
+    }
+}
+
 CheckResult check_program(const char *name, const char *text, uint64_t seed)
 {
     CheckResult r = { V_OK, "" };
@@ -541,6 +568,8 @@ CheckResult check_program(const char *name, const char *text, uint64_t seed)
     KernelArg *args = calloc((size_t)f[0]->params.len + 1, sizeof *args);
     if (!make_args(f[0], &h, seed, args, r.msg, sizeof r.msg)) {
         r.v = V_INVALID;
+    } else if (h.assertion[0]) {
+        expect_assertion(&h, f, args, &r);
     } else {
         StrBuf err;
         sb_init(&err);

@@ -1810,6 +1810,8 @@ static Sym *gen_gemm(Gen *g, StmtList *body)
     return s;
 }
 
+#define ASSERT_MESSAGE "program (0, 0) stops here"
+
 static const char *const layout_names[MEM_COUNT] = { "dense", "padded", "swapped", "broadcast" };
 
 /* How each tensor lies in memory: mostly dense; padded rows, swapped
@@ -1879,6 +1881,11 @@ Program *gen_program(uint64_t seed, uint64_t coverage[FEAT_COUNT])
     push(&p->body, st_new(ST_LET, "let m0 = program_id(0) * BM", NULL));
     push(&p->body, st_new(ST_LET, "let n0 = program_id(1) * BN", NULL));
     cover(&g, FEAT_fn_program_id);
+    if (chance(&g, 0.04)) { /* an assertion that fails: every device must report it */
+        p->assert_fails = true;
+        push(&p->body, st_new(ST_CALL, "", mk(ty0(DT_BOOL), "device_assert(program_id(0) + program_id(1) != 0, \"" ASSERT_MESSAGE "\")", true, 0, 0)));
+        cover(&g, FEAT_st_device_assert_fails);
+    }
     Sym *acc = gemm ? gen_gemm(&g, &p->body) : NULL;
     Stmt *acc_store = NULL;
     if (acc) { /* made now, while acc has the bounds of the gemm alone */
@@ -2013,6 +2020,8 @@ char *prog_print(const Program *p)
     for (int i = 0; i < p->nparams; i++)
         if (p->params[i].zeroed)
             sb_printf(&sb, "//= %s=0\n", p->params[i].name);
+    if (p->assert_fails)
+        sb_puts(&sb, "//& " ASSERT_MESSAGE "\n");
     if (p->via_defines)
         sb_puts(&sb, "kernel k<T: type, BM: int, BN: int, BK: int, W: int, P: int, F: float, B: bool>(");
     else

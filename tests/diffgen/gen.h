@@ -90,6 +90,7 @@ typedef struct {
     bool grid3;       /* a third grid axis, of size L: outputs get a leading L dim */
     bool via_defines; /* compile-time values given as -D (else as defaults) */
     bool gemm_bt;     /* the GEMM's B operand is an [N, K] tensor, transposed */
+    bool assert_fails; /* starts with a device_assert that fails in program (0, 0) (`//&` line) */
     StmtList body;
     uint64_t seed;
 } Program;
@@ -129,6 +130,7 @@ typedef struct {
     X(st_atomic_masked, S, "atomics with a mask") \
     X(st_device_print, S, "`device_print(\"...\", ...);`") \
     X(st_device_assert, S, "`device_assert(c, \"...\");` of the bounds the generator knows") \
+    X(st_device_assert_fails, S, "a `device_assert` that fails: every configuration must report it (`//&` line)") \
     X(st_while, S, "`while COND { }`") \
     X(st_break, S, "`break;`") \
     X(st_continue, S, "`continue;`") \
