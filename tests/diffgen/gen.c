@@ -442,11 +442,14 @@ static bool cast_fits(const Node *a, DType to, bool exact)
     return !(is_int(from) && a->mag > (to == DT_F32 ? 1e6 : 2000)) && a->mag <= mag_cap(to);
 }
 
-/* The magnitude after a conversion (integers wrap into their range). */
+/* The magnitude after a conversion (integers wrap into their range: a
+ * negative one made unsigned is near the top of it). */
 static double cast_mag(const Node *a, DType to)
 {
     if (to == DT_BOOL || a->ty.dt == DT_BOOL)
         return 1;
+    if (is_unsigned(to) && is_int(a->ty.dt) && !is_unsigned(a->ty.dt))
+        return mag_cap(to);
     return is_int(to) && a->mag > mag_cap(to) ? mag_cap(to) : a->mag;
 }
 
@@ -597,7 +600,10 @@ static Node *gen_arith(Gen *g, Ty ty, int depth, bool exact)
     case 0:
     case 1: mag = a->mag + b->mag, err = a->err + b->err + u * mag; break;
     case 2: mag = a->mag * b->mag, err = a->err * b->mag + b->err * a->mag + a->err * b->err + u * mag; break;
-    default: mag = a->mag, err = a->err + b->err * a->mag + u * a->mag; break;
+    default: /* an integer quotient by 0 has every bit set: -1, or the largest unsigned value */
+        mag = fl || op == 4 ? a->mag : is_unsigned(ty.dt) ? mag_cap(ty.dt) : maxd(a->mag, 1);
+        err = a->err + b->err * a->mag + u * a->mag;
+        break;
     }
     if (mag > mag_cap(ty.dt)) {
         if (!fl) {
@@ -626,7 +632,8 @@ static Node *gen_minmax_abs_neg(Gen *g, Ty ty, int depth, bool exact)
     Node *a = gen(g, ty, depth - 1, exact);
     static const char *const t[] = { "abs($0)", "(-$0)", "(+$0)" };
     cover(g, r == 2 ? FEAT_fn_abs : r == 3 ? FEAT_op_neg : FEAT_op_plus);
-    return with(mk(ty, t[r - 2], a->exact, a->mag, a->err), a, NULL, NULL);
+    double mag = r == 3 && is_unsigned(ty.dt) ? mag_cap(ty.dt) : a->mag; /* -x of an unsigned x wraps */
+    return with(mk(ty, t[r - 2], a->exact, mag, a->err), a, NULL, NULL);
 }
 
 /* pow(|x| + 1, c) for a small constant c, while the result stays small. */
@@ -736,7 +743,10 @@ static Node *gen_bits(Gen *g, Ty ty, int depth)
         b = gen(g, k[1], depth - 1, true);
     }
     cover(g, f[op]);
-    double cap = mag_cap(ty.dt), mag = op == 5 ? a->mag : op == 3 ? a->mag + 1 : op < 3 ? 2 * maxd(a->mag, b->mag) : cap;
+    double cap = mag_cap(ty.dt), mag = op == 5                           ? a->mag
+                                     : op == 3 && !is_unsigned(ty.dt) ? a->mag + 1 /* ~x == -x - 1 */
+                                     : op < 3                         ? 2 * maxd(a->mag, b->mag)
+                                                                      : cap;
     return with(mk(ty, ops[op], true, mag > cap ? cap : mag, 0), a, b, NULL);
 }
 
