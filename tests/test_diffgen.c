@@ -26,13 +26,6 @@
 #define KNOWN_DIR REGRESSION_DIR "/known"
 #define CI_SEED 20261205
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* The .tsr files of a directory, sorted; returns how many. */
@@ -126,27 +119,21 @@ static void known_bugs(void **state)
     }
 }
 
-static long env_long(const char *name, long dflt)
-{
-    const char *v = getenv(name);
-    return v && *v ? strtol(v, NULL, 10) : dflt;
-}
-
 /* Generated programs from a fixed seed: each must agree everywhere (or hit
  * the documented limit on dots on the CUDA cores). */
 static void fixed_seed(void **state)
 {
     (void)state;
 #if defined(__SANITIZE_ADDRESS__)
-    long count = env_long("TSR_DIFFGEN_COUNT", 12); /* ASan makes each run ~10 times slower */
+    long count = test_env_long("TSR_DIFFGEN_COUNT", 12); /* ASan makes each run ~10 times slower */
 #else
-    long count = env_long("TSR_DIFFGEN_COUNT", 150);
+    long count = test_env_long("TSR_DIFFGEN_COUNT", 150);
 #endif
-    double end = now() + (double)env_long("TSR_DIFFGEN_SECONDS", 50);
+    double end = test_seconds() + (double)test_env_long("TSR_DIFFGEN_SECONDS", 50);
     Rng seeds;
     rng_seed(&seeds, CI_SEED);
     long n = 0, rejected = 0;
-    for (; n < count && now() < end; n++) {
+    for (; n < count && test_seconds() < end; n++) {
         uint64_t seed = rng_u64(&seeds) >> 16;
         Program *p = gen_program(seed, NULL);
         char *text = prog_print(p);

@@ -21,19 +21,6 @@
 
 #define DEVICE_SEED 20261206
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static long env_long(const char *name, long dflt)
-{
-    const char *v = getenv(name);
-    return v && *v ? strtol(v, NULL, 10) : dflt;
-}
-
 static void device_batch(void **state)
 {
     (void)state;
@@ -56,11 +43,11 @@ static void device_batch(void **state)
         return;
     }
     check_set_runtime_device(kind, true);
-    long count = env_long("TSR_DIFFGEN_COUNT", 100), n = 0, rejected = 0;
-    double end = now() + (double)env_long("TSR_DIFFGEN_SECONDS", 15);
+    long count = test_env_long("TSR_DIFFGEN_COUNT", 100), n = 0, rejected = 0;
+    double end = test_seconds() + (double)test_env_long("TSR_DIFFGEN_SECONDS", 15);
     Rng seeds;
     rng_seed(&seeds, DEVICE_SEED);
-    for (; n < count && now() < end; n++) {
+    for (; n < count && test_seconds() < end; n++) {
         uint64_t seed = rng_u64(&seeds) >> 16;
         Program *p = gen_program(seed, NULL);
         char *text = prog_print(p);

@@ -53,13 +53,6 @@ static void on_signal(int sig)
     stop = 1;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* Runs check_program in a child; a child that dies or uses more than
  * timeout seconds of CPU time (RLIMIT_CPU: on a busy shared machine a
  * program may wait far longer than it runs) is a crash or a timeout. A
@@ -94,11 +87,11 @@ static CheckResult run_isolated(const char *text, uint64_t seed, double timeout)
         return r;
     }
     struct pollfd pfd = { fds[0], POLLIN, 0 };
-    double deadline = now() + 20 * timeout;
+    double deadline = test_seconds() + 20 * timeout;
     int ready;
     do /* a signal that stops the campaign lets this program finish */
-        ready = poll(&pfd, 1, (int)((deadline - now()) * 1000));
-    while (ready < 0 && errno == EINTR && now() < deadline);
+        ready = poll(&pfd, 1, (int)((deadline - test_seconds()) * 1000));
+    while (ready < 0 && errno == EINTR && test_seconds() < deadline);
     size_t got = 0;
     if (ready > 0) {
         ssize_t n;
@@ -251,14 +244,14 @@ static int campaign(const Options *o)
 {
     long counts[V_COUNT] = { 0 }, n = 0;
     uint64_t programs[FEAT_COUNT] = { 0 }, uses[FEAT_COUNT] = { 0 };
-    double end = now() + o->seconds;
+    double end = test_seconds() + o->seconds;
     Rng seeds;
     /* Scrambled, so that the streams of seeds S and S + 1 do not overlap
      * (rng_seed's states would be one step apart). */
     rng_seed(&seeds, o->seed * 0xD1B54A32D192ED03ull + 0x8CB92BA72F3D8DD7ull);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    while (!stop && now() < end && (o->count <= 0 || n < o->count)) {
+    while (!stop && test_seconds() < end && (o->count <= 0 || n < o->count)) {
         uint64_t cov[FEAT_COUNT] = { 0 };
         uint64_t seed = rng_u64(&seeds) >> 16;
         Program *p = gen_program(seed, cov);
@@ -282,7 +275,7 @@ static int campaign(const Options *o)
     else if (o->coverage)
         print_coverage(programs, uses, n);
     if (stop)
-        printf("stopped by a signal after %.0f s\n", o->seconds - (end - now()));
+        printf("stopped by a signal after %.0f s\n", o->seconds - (end - test_seconds()));
     long findings = 0;
     for (int v = 0; v < V_COUNT; v++)
         findings += is_finding((Verdict)v) ? counts[v] : 0;

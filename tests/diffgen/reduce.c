@@ -18,20 +18,13 @@ typedef struct {
     int tries;
 } Reducer;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static bool still_fails(Reducer *r)
 {
     r->tries++;
     return r->run(r->p, r->ctx) == r->want;
 }
 
-static bool out_of_time(const Reducer *r) { return now() > r->deadline; }
+static bool out_of_time(const Reducer *r) { return test_seconds() > r->deadline; }
 
 /* Every statement list of the program, outermost first. */
 typedef VEC(StmtList *) ListList;
@@ -248,7 +241,7 @@ static bool remove_params(Reducer *r)
 
 int reduce_program(Program *p, Verdict want, ReduceRun run, void *ctx, double seconds)
 {
-    Reducer r = { p, want, run, ctx, now() + seconds, 0 };
+    Reducer r = { p, want, run, ctx, test_seconds() + seconds, 0 };
     bool progress = true;
     while (progress && !out_of_time(&r))
         progress = delete_statements(&r) || unwrap_statements(&r) || simplify_expressions(&r) || shrink_sizes(&r) ||
