@@ -156,12 +156,19 @@ install: all
 # runs the regression programs and a fixed seed for a bounded time.
 DIFFGEN_SRCS := $(sort $(filter-out tests/diffgen/fuzz_diff.c,$(wildcard tests/diffgen/*.c)))
 DIFFGEN_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(DIFFGEN_SRCS))
-$(BUILD)/obj/tests/diffgen/%.o $(BUILD)/obj/tests/test_diffgen.o: CFLAGS_ALL += -Itests/diffgen
+$(BUILD)/obj/tests/diffgen/%.o $(BUILD)/obj/tests/test_diffgen.o $(BUILD)/obj/tests/test_diffgen_device.o \
+    $(BUILD)/obj/gpu-tests/test_diffgen_device.o: CFLAGS_ALL += -Itests/diffgen
 
 $(BUILD)/fuzz-diff: $(BUILD)/obj/tests/diffgen/fuzz_diff.o $(DIFFGEN_OBJS) $(TEST_SUPPORT_OBJS) $(LIB_INTERNAL)
 	$(CC) -o $@ $^ -lcmocka $(LDLIBS_ALL)
 
 $(BUILD)/tests/test_diffgen: $(BUILD)/obj/tests/test_diffgen.o $(DIFFGEN_OBJS) $(TEST_SUPPORT_OBJS) $(LIB_INTERNAL)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ -lcmocka $(LDLIBS_ALL)
+
+# tests/test_diffgen_device: generated programs through the public API on
+# the machine's device (cuda on a GPU machine, in tessera-gpu-tests).
+$(BUILD)/tests/test_diffgen_device: $(BUILD)/obj/tests/test_diffgen_device.o $(DIFFGEN_OBJS) $(TEST_SUPPORT_OBJS) $(LIB_INTERNAL)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ -lcmocka $(LDLIBS_ALL)
 # ---- end of differential testing --------------------------------------------
@@ -283,7 +290,7 @@ emu-bench: $(BUILD)/emubench
 .PHONY: gpu-carry
 BENCH_GEN_OBJ := $(BUILD)/obj/gen/attention_naive_tsr.o
 BENCH_LIB_OBJS := $(filter-out $(BUILD)/obj/bench/tessera-bench.o,$(BENCH_OBJS)) $(BENCH_GEN_OBJ)
-GPU_TESTS ?= test_runtime test_runtime_attention test_bench test_bench_events
+GPU_TESTS ?= test_runtime test_runtime_attention test_bench test_bench_events test_diffgen_device
 
 $(BUILD)/gen/attention_naive_tsr.c: kernels/attention_naive.tsr scripts/embed.sh
 	@mkdir -p $(dir $@)
@@ -310,7 +317,7 @@ $(BUILD)/obj/gpu-tests/%.o: tests/%.c | $(GEN_SRCS)
 	$(CC) $(CFLAGS_ALL) -Dmain=tsr_gpu_test_$* -c $< -o $@
 
 $(BUILD)/tessera-gpu-tests: $(patsubst %,$(BUILD)/obj/gpu-tests/%.o,$(GPU_TESTS)) $(BUILD)/obj/gen/gpu_tests_main.o \
-                            $(TEST_SUPPORT_OBJS) $(BENCH_LIB_OBJS) $(LIB_INTERNAL)
+                            $(TEST_SUPPORT_OBJS) $(DIFFGEN_OBJS) $(BENCH_LIB_OBJS) $(LIB_INTERNAL)
 	$(CC) -o $@ $^ -lcmocka $(LDLIBS_ALL)
 
 gpu-carry: static

@@ -499,11 +499,15 @@ static void emit_for(Emitter *em, const TirInst *in)
     EVal ive = em_new_val(em, 1);
     ive.e[0] = iv;
     set_val(em, body->args.data[0], ive);
+    EmLoop frame = { .loop = (InstId)(in - f->insts.data), .iv = body->args.data[0], .lb = lb, .ub = ub,
+                     .step = step, .pre = pre, .header = header };
+    em_loop_enter(em, &frame);
     emit_block(em, in->blocks[0]);
     if (em->failed) /* an error stopped the body: its yields are not there */
         return;
     const TirInst *y = tir_inst(f, body->insts.data[body->insts.len - 1]);
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
+    em_loop_leave(em, latch);
     /* iv + step cannot pass INT32_MAX unnoticed: compare before adding. */
     LLVMValueRef next = LLVMBuildAdd(b, iv, step, "");
     LLVMValueRef ovf = LLVMBuildICmp(b, LLVMIntSLT, next, iv, "");

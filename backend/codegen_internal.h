@@ -9,6 +9,7 @@
 #include "passes.h"
 
 #include <llvm-c/Core.h>
+#include <stdint.h>
 
 typedef struct {
     LLVMValueRef *e; /* elements: 1 for a scalar, layout_nregs() for a tile */
@@ -83,6 +84,41 @@ typedef struct {
     LLVMValueRef value;
 } PatternCache;
 
+/* A tile origin a loop carries (codegen_loop.c). */
+typedef struct {
+    int param, key;
+    ValId start[TIR_MAX_RANK]; /* the access's start indices */
+    LLVMTypeRef elem;
+    LLVMValueRef ptr;    /* the header's phi: the origin in this iteration */
+    LLVMValueRef inc;    /* i64 elements added at the latch (built before the loop) */
+    LLVMValueRef nowrap; /* i1 (before the loop): ptr is the origin where the tile is inside */
+} Carried;
+
+/* The branch around the last asynchronous copy (codegen_mem.c): its test,
+ * the block that branched, the inside and edge paths, where they joined. */
+typedef struct {
+    LLVMValueRef test;
+    LLVMBasicBlockRef head, inside, edge, joined;
+} CopyRegion;
+
+/* A value made before a loop, found again by what it was made from. */
+typedef struct {
+    uintptr_t key[16];
+    LLVMValueRef v;
+} LoopMemo;
+
+/* The loop being emitted (emit_for), innermost first. */
+typedef struct EmLoop {
+    InstId loop;
+    ValId iv;
+    LLVMValueRef lb, ub, step;           /* i32, available before the loop */
+    LLVMBasicBlockRef pre, header;       /* pre ends with the branch into the header */
+    LLVMBuilderRef pre_b;                /* inserts before that branch */
+    VEC(Carried) carried;
+    VEC(LoopMemo) memo;
+    struct EmLoop *outer;
+} EmLoop;
+
 struct Emitter {
     TirFunc *f;
     const CodegenOptions *opts;
@@ -121,6 +157,9 @@ struct Emitter {
      * 0); else named barrier 1 for that many (the warps that run the
      * kernel's code when others were added). */
     int barrier_threads;
+    EmLoop *loop;        /* innermost loop being emitted, or NULL */
+    CopyRegion copy_region;
+    BlockId *inst_block; /* per instruction: its block (codegen_loop.c, made on first use) */
     Arena arena;
 };
 
@@ -204,6 +243,29 @@ LLVMValueRef ptx_call(InlinePtx *a);
 LLVMValueRef em_math_f32(Emitter *em, TirOp op, LLVMValueRef x, LLVMValueRef y, DType dt);
 LLVMValueRef em_ex2_ftz(Emitter *em, LLVMValueRef x); /* ex2.approx.ftz.f32 */
 LLVMValueRef em_lg2(Emitter *em, LLVMValueRef x);     /* lg2.approx.f32 */
+
+/* --- loop-carried addresses (codegen_loop.c) --- */
+/* emit_for's frame: enter once the header's phis exist, leave at the latch
+ * (builder at its end, before the back branch). */
+void em_loop_enter(Emitter *em, EmLoop *L);
+void em_loop_leave(Emitter *em, LLVMBasicBlockRef latch);
+/* A builder that inserts before the innermost loop (NULL: not in a loop),
+ * and whether v is defined outside that loop (false: not in a loop). */
+LLVMBuilderRef em_loop_pre(Emitter *em);
+bool em_loop_invariant(Emitter *em, ValId v);
+/* The value the innermost loop remembers under key[0..n) (n <= 16), NULL
+ * if none; and remembering one. For values made with em_loop_pre that LLVM
+ * cannot merge itself (freeze). */
+LLVMValueRef em_loop_recall(Emitter *em, const uintptr_t *key, int n);
+void em_loop_remember(Emitter *em, const uintptr_t *key, int n, LLVMValueRef v);
+/* The address of the tile of `in` (a LOAD or ASYNC_COPY: start indices
+ * args[0..rank)) plus `extra` elements (i64, built with em_loop_pre) as a
+ * pointer the innermost loop carries, made once per (in's tensor and start
+ * indices, key); in *valid the loop-invariant i1 under which it is exact
+ * for a tile inside the tensor. NULL when the start indices are not affine
+ * in the loop's variable. */
+LLVMValueRef em_carried_address(Emitter *em, const TirInst *in, int rank, int key, LLVMValueRef extra,
+                                LLVMValueRef *valid);
 
 /* --- memory (codegen_mem.c) --- */
 void em_load(Emitter *em, const TirInst *in);

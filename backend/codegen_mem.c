@@ -124,26 +124,74 @@ static void element_address(Emitter *em, const Access *a, int li, int r, LLVMVal
 
 /* Whether the whole tile of `in` lies inside the tensor: each point index
  * inside its dim, each range [start, start + len) inside its: len <= dim
- * (loop-invariant, hoisted) and start <= dim - len, the start taken
- * unsigned so that a negative one fails. One test per copy instead of one
- * per element. */
-static LLVMValueRef tile_inside(Emitter *em, const Access *a, const TirInst *in)
+ * and start <= dim - len, the start taken unsigned so that a negative one
+ * fails. One test per copy instead of one per element.
+ *
+ * In a loop, the tests of the start indices defined outside it are made
+ * before it, `also` (NULL: none) with them, and what they decide is folded
+ * into the bound of one test that moves: start <u (fixed ? bound : 0). The
+ * moving tests alone remain in the loop, with no predicate kept across it. */
+static LLVMValueRef tile_inside(Emitter *em, const Access *a, const TirInst *in, LLVMValueRef also)
 {
-    LLVMBuilderRef b = em->b;
-    LLVMValueRef all = NULL;
+    LLVMBuilderRef pre = em_loop_pre(em);
+    /* what the invariant tests are made of, to make them once per loop */
+    uintptr_t key[16] = { 'F', (uintptr_t)also };
+    int nkey = 2, nmoving = 0;
+    bool fixed_d[TIR_MAX_RANK];
     for (int d = 0; d < a->p->rank; d++) {
-        LLVMValueRef dim = dim_size(em, a->p, d), c;
-        if (a->tile_dim[d] < 0) {
-            c = LLVMBuildICmp(b, LLVMIntULT, a->start[d], dim, "");
-        } else {
-            LLVMValueRef len = em_i32(em, in->lens[d]);
-            LLVMValueRef fits = LLVMBuildICmp(b, LLVMIntSGE, dim, len, "");
-            LLVMValueRef room = LLVMBuildSub(b, dim, len, "");
-            c = LLVMBuildAnd(b, fits, LLVMBuildICmp(b, LLVMIntULE, a->start[d], room, ""), "");
+        fixed_d[d] = !pre || em_loop_invariant(em, in->args[d]);
+        nmoving += !fixed_d[d];
+        if (fixed_d[d]) {
+            key[nkey++] = (uintptr_t)a->start[d];
+            key[nkey++] = (uintptr_t)dim_size(em, a->p, d);
+            key[nkey++] = (uintptr_t)(a->tile_dim[d] < 0 ? -1 : in->lens[d]);
         }
-        all = all ? LLVMBuildAnd(b, all, c, "") : c;
     }
-    return all;
+    LLVMValueRef fixed = pre ? em_loop_recall(em, key, nkey) : NULL, moving = NULL;
+    if (!fixed) {
+        fixed = also;
+        for (int d = 0; d < a->p->rank; d++) {
+            if (!fixed_d[d])
+                continue;
+            LLVMBuilderRef b = pre ? pre : em->b;
+            LLVMValueRef dim = dim_size(em, a->p, d), c;
+            if (a->tile_dim[d] < 0) {
+                c = LLVMBuildICmp(b, LLVMIntULT, a->start[d], dim, "");
+            } else {
+                LLVMValueRef len = em_i32(em, in->lens[d]);
+                LLVMValueRef fits = LLVMBuildICmp(b, LLVMIntSGE, dim, len, "");
+                LLVMValueRef room = LLVMBuildSub(b, dim, len, "");
+                c = LLVMBuildAnd(b, fits, LLVMBuildICmp(b, LLVMIntULE, a->start[d], room, ""), "");
+            }
+            fixed = fixed ? LLVMBuildAnd(b, fixed, c, "") : c;
+        }
+        if (pre && fixed)
+            em_loop_remember(em, key, nkey, fixed);
+    }
+    for (int d = 0; d < a->p->rank && nmoving; d++) {
+        if (fixed_d[d])
+            continue;
+        /* start <u bound, the bound and what it folds in made before the
+         * loop; the invariant tests join the last moving one */
+        LLVMValueRef dim = dim_size(em, a->p, d), bound = dim, ok = --nmoving == 0 ? fixed : NULL;
+        int len = a->tile_dim[d] < 0 ? -1 : in->lens[d];
+        uintptr_t bkey[4] = { 'B', (uintptr_t)ok, (uintptr_t)dim, (uintptr_t)len };
+        LLVMValueRef same = em_loop_recall(em, bkey, 4);
+        if (!same) {
+            if (len >= 0) {
+                LLVMValueRef fits = LLVMBuildICmp(pre, LLVMIntSGE, dim, em_i32(em, len), "");
+                bound = LLVMBuildAdd(pre, LLVMBuildSub(pre, dim, em_i32(em, len), ""), em_i32(em, 1), "");
+                ok = ok ? LLVMBuildAnd(pre, ok, fits, "") : fits;
+            }
+            /* frozen: LLVM would fold the select back into a chain of ands
+             * that ptxas re-evaluates in each iteration */
+            same = ok ? LLVMBuildFreeze(pre, LLVMBuildSelect(pre, ok, bound, em_i32(em, 0), ""), "") : bound;
+            em_loop_remember(em, bkey, 4, same);
+        }
+        LLVMValueRef c = LLVMBuildICmp(em->b, LLVMIntULT, a->start[d], same, "");
+        moving = moving ? LLVMBuildAnd(em->b, moving, c, "") : c;
+    }
+    return moving ? moving : fixed;
 }
 
 /* The offset, in elements, from register `from`'s element to register
@@ -168,12 +216,11 @@ static LLVMValueRef reg_delta(Emitter *em, const Access *a, int li, int from, in
     return off;
 }
 
-/* The address of register 0's element (layout li) of a tile that lies
- * inside the tensor: its origin plus the thread's offset (its lane and warp
- * coordinates times the strides, loop-invariant). */
-static LLVMValueRef inside_address(Emitter *em, const Access *a, LLVMValueRef origin, int li)
+/* The offset, in elements, of register 0's element (layout li) from the
+ * tile's origin: the thread's lane and warp coordinates times the strides
+ * (loop-invariant), built with b. */
+static LLVMValueRef thread_offset(Emitter *em, LLVMBuilderRef b, const Access *a, int li)
 {
-    LLVMBuilderRef b = em->b;
     LLVMValueRef thread = em_i64(em, 0);
     int last = a->p->rank - 1;
     for (int d = 0; d < a->p->rank; d++) {
@@ -185,7 +232,7 @@ static LLVMValueRef inside_address(Emitter *em, const Access *a, LLVMValueRef or
             base = LLVMBuildMul(b, base, em->param_stride[a->param][d], "");
         thread = LLVMBuildAdd(b, thread, base, "");
     }
-    return LLVMBuildGEP2(b, em_elem_type(em, a->p->dt), origin, &thread, 1, "");
+    return thread;
 }
 
 /* The origin of a tile inside the tensor: the element at its start
@@ -369,11 +416,153 @@ void em_stored_rc(const Layout *s, LLVMValueRef c0, LLVMValueRef c1, LLVMValueRe
     *col = s->transposed ? c0 : c1;
 }
 
+/* The copy of a tile wholly inside the tensor: each chunk's source is the
+ * previous one's plus an invariant step (one 64-bit add), the first from
+ * src, or from the tile's origin when src is NULL. */
+static void copy_inside(Emitter *em, const Access *a, const Layout *s, int li, LLVMValueRef base, LLVMValueRef src)
+{
+    const Layout *copy = &em->f->layouts.data[li];
+    LLVMTypeRef et = em_elem_type(em, a->p->dt);
+    if (!src) {
+        LLVMValueRef off = thread_offset(em, em->b, a, li);
+        src = LLVMBuildGEP2(em->b, et, tile_origin(em, a), &off, 1, "");
+    }
+    for (int g = 0; g < layout_nregs(copy); g += a->vec) {
+        if (g) {
+            LLVMValueRef step = reg_delta(em, a, li, g - a->vec, g);
+            src = LLVMBuildGEP2(em->b, et, src, &step, 1, "");
+        }
+        LLVMValueRef row, col;
+        em_stored_rc(s, em_lcoord(em, li, g, 0), em_lcoord(em, li, g, 1), &row, &col);
+        LLVMValueRef dst = em_smem_at(em, em_shared_offset(em, s, base, row, col));
+        em->target->emit->copy16(em, dst, src, em_i32(em, 16));
+    }
+}
+
+/* The copy of any tile, element group by element group, each tested
+ * against the tensor's bounds: asynchronously (16-byte chunks, zero-filled
+ * past the end) or by loads and stores. */
+static void copy_checked(Emitter *em, const Access *a, const Layout *s, int li, LLVMValueRef base, bool async, DType dt)
+{
+    const Layout *copy = &em->f->layouts.data[li];
+    for (int g = 0; g < layout_nregs(copy); g += a->vec) {
+        LLVMValueRef ptr, ok;
+        element_address(em, a, li, g, &ptr, &ok);
+        LLVMValueRef row, col;
+        em_stored_rc(s, em_lcoord(em, li, g, 0), em_lcoord(em, li, g, 1), &row, &col);
+        LLVMValueRef dst = em_smem_at(em, em_shared_offset(em, s, base, row, col));
+        if (async) {
+            LLVMValueRef size = LLVMBuildSelect(em->b, ok, em_i32(em, 16), em_i32(em, 0), "");
+            /* A skipped chunk reads nothing, but keep its address in bounds. */
+            ptr = LLVMBuildSelect(em->b, ok, ptr, em->param_ptr[a->param], "");
+            em->target->emit->copy16(em, dst, ptr, size);
+        } else {
+            int bytes = a->vec * a->esize;
+            LLVMValueRef raw = predicated_load(em, ptr, ok, bytes);
+            LLVMValueRef el[8];
+            unpack_words(em, dt, raw, access_words(bytes), a->vec, el);
+            for (int i = 0; i < a->vec; i++) {
+                LLVMValueRef c1 = LLVMBuildAdd(em->b, em_lcoord(em, li, g, 1), em_i32(em, i), "");
+                em_stored_rc(s, em_lcoord(em, li, g, 0), c1, &row, &col);
+                LLVMBuildStore(em->b, el[i], em_smem_at(em, em_shared_offset(em, s, base, row, col)));
+            }
+        }
+    }
+}
+
+/* Whether `now` tests what `then` did: the same comparison of the same
+ * values, or the same value. */
+static bool same_test(LLVMValueRef then, LLVMValueRef now)
+{
+    if (then == now)
+        return true;
+    if (!LLVMIsAICmpInst(then) || !LLVMIsAICmpInst(now) || LLVMGetICmpPredicate(then) != LLVMGetICmpPredicate(now))
+        return false;
+    return LLVMGetOperand(then, 0) == LLVMGetOperand(now, 0) && LLVMGetOperand(then, 1) == LLVMGetOperand(now, 1);
+}
+
+/* Whether every instruction of block bl is arithmetic without effects (so
+ * it may move up to the block that branched around the last copy). */
+static bool only_arithmetic(LLVMBasicBlockRef bl)
+{
+    for (LLVMValueRef i = LLVMGetFirstInstruction(bl); i; i = LLVMGetNextInstruction(i)) {
+        LLVMOpcode op = LLVMGetInstructionOpcode(i);
+        /* the binary operators, the casts (Trunc .. BitCast; the opcodes
+         * after them are calls, phis and atomics) */
+        bool pure = (op >= LLVMAdd && op <= LLVMXor) || (op >= LLVMTrunc && op <= LLVMBitCast) ||
+                    op == LLVMAddrSpaceCast || op == LLVMICmp || op == LLVMSelect || op == LLVMGetElementPtr ||
+                    op == LLVMFreeze;
+        if (!pure)
+            return false;
+    }
+    return true;
+}
+
+/* Joins the branch of the copy that just ended (em->copy_region) when the
+ * builder is still where it left off and this copy tests the same: the
+ * arithmetic made since moves up before that branch, and the builder is
+ * left at the end of its inside path. */
+static bool join_region(Emitter *em, LLVMValueRef test)
+{
+    CopyRegion *r = &em->copy_region;
+    LLVMBasicBlockRef here = LLVMGetInsertBlock(em->b);
+    if (!r->joined || here != r->joined || !same_test(r->test, test) || !only_arithmetic(here))
+        return false;
+    LLVMBuilderRef up = LLVMCreateBuilderInContext(em->ctx);
+    LLVMPositionBuilderBefore(up, LLVMGetBasicBlockTerminator(r->head));
+    for (LLVMValueRef i = LLVMGetFirstInstruction(here), next; i; i = next) {
+        next = LLVMGetNextInstruction(i);
+        LLVMInstructionRemoveFromParent(i);
+        LLVMInsertIntoBuilder(up, i);
+    }
+    LLVMDisposeBuilder(up);
+    LLVMPositionBuilderBefore(em->b, LLVMGetBasicBlockTerminator(r->inside));
+    return true;
+}
+
+/* An asynchronous copy split on whether the tile lies inside the tensor,
+ * joining the previous copy's branch when it tests the same. In a loop, the
+ * thread's first address is a pointer the loop advances when the start
+ * indices allow (codegen_loop.c). */
+static void copy_split(Emitter *em, const TirInst *in, const Access *a, const Layout *s, int li, LLVMValueRef base)
+{
+    LLVMValueRef exact = NULL, src = NULL;
+    if (em_loop_pre(em))
+        src = em_carried_address(em, in, a->p->rank, li, thread_offset(em, em_loop_pre(em), a, li), &exact);
+    LLVMValueRef test = tile_inside(em, a, in, exact);
+    CopyRegion *r = &em->copy_region;
+    if (join_region(em, test)) {
+        copy_inside(em, a, s, li, base, src);
+        LLVMPositionBuilderBefore(em->b, LLVMGetBasicBlockTerminator(r->edge));
+        copy_checked(em, a, s, li, base, true, a->p->dt);
+        LLVMPositionBuilderAtEnd(em->b, r->joined);
+        return;
+    }
+    r->head = LLVMGetInsertBlock(em->b);
+    r->inside = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "inside");
+    r->edge = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "edge");
+    r->joined = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "joined");
+    r->test = test;
+    LLVMBuildCondBr(em->b, test, r->inside, r->edge);
+    LLVMPositionBuilderAtEnd(em->b, r->inside);
+    copy_inside(em, a, s, li, base, src);
+    LLVMBuildBr(em->b, r->joined);
+    LLVMPositionBuilderAtEnd(em->b, r->edge);
+    copy_checked(em, a, s, li, base, true, a->p->dt);
+    LLVMBuildBr(em->b, r->joined);
+    LLVMPositionBuilderAtEnd(em->b, r->joined);
+}
+
 /* Copies a tile into shared memory at `base`: each thread copies 16-byte
  * chunks with the target's asynchronous copy (bytes past the tensor's end
  * are zero-filled), or, when rows are not whole 16-byte chunks, loads and
  * stores element groups itself. Returns whether it copied asynchronously
- * (then the stage must be committed and waited for). */
+ * (then the stage must be committed and waited for).
+ *
+ * A tile wholly inside the tensor (every one but the edges') is copied
+ * without per-element addresses, tests or sizes, behind one test. Copies
+ * one after another that test the same (a tile of K and one of V at the
+ * same keys) share that branch, whatever LLVM would make of two. */
 static bool copy_to_shared(Emitter *em, const TirInst *in, const Layout *sl, TType t, LLVMValueRef base)
 {
     TirFunc *f = em->f;
@@ -391,59 +580,10 @@ static bool copy_to_shared(Emitter *em, const TirInst *in, const Layout *sl, TTy
         LLVMBuildCondBr(em->b, owner, work, done);
         LLVMPositionBuilderAtEnd(em->b, work);
     }
-    LLVMBasicBlockRef joined = NULL;
-    if (async) {
-        /* A tile wholly inside the tensor (every one but the edges'): copies
-         * without per-element addresses, tests or sizes. */
-        LLVMBasicBlockRef inside = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "inside");
-        LLVMBasicBlockRef edge = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "edge");
-        joined = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "joined");
-        LLVMBuildCondBr(em->b, tile_inside(em, &a, in), inside, edge);
-        LLVMPositionBuilderAtEnd(em->b, inside);
-        /* Each chunk's source is the previous one's plus an invariant step
-         * (one 64-bit add): the first chunk's from the tile's origin. */
-        LLVMValueRef src = inside_address(em, &a, tile_origin(em, &a), li);
-        LLVMTypeRef et = em_elem_type(em, a.p->dt);
-        for (int g = 0; g < layout_nregs(&copy); g += a.vec) {
-            if (g) {
-                LLVMValueRef step = reg_delta(em, &a, li, g - a.vec, g);
-                src = LLVMBuildGEP2(em->b, et, src, &step, 1, "");
-            }
-            LLVMValueRef row, col;
-            em_stored_rc(&s, em_lcoord(em, li, g, 0), em_lcoord(em, li, g, 1), &row, &col);
-            LLVMValueRef dst = em_smem_at(em, em_shared_offset(em, &s, base, row, col));
-            em->target->emit->copy16(em, dst, src, em_i32(em, 16));
-        }
-        LLVMBuildBr(em->b, joined);
-        LLVMPositionBuilderAtEnd(em->b, edge);
-    }
-    for (int g = 0; g < layout_nregs(&copy); g += a.vec) {
-        LLVMValueRef ptr, ok;
-        element_address(em, &a, li, g, &ptr, &ok);
-        LLVMValueRef row, col;
-        em_stored_rc(&s, em_lcoord(em, li, g, 0), em_lcoord(em, li, g, 1), &row, &col);
-        LLVMValueRef dst = em_smem_at(em, em_shared_offset(em, &s, base, row, col));
-        if (async) {
-            LLVMValueRef size = LLVMBuildSelect(em->b, ok, em_i32(em, 16), em_i32(em, 0), "");
-            /* A skipped chunk reads nothing, but keep its address in bounds. */
-            ptr = LLVMBuildSelect(em->b, ok, ptr, em->param_ptr[a.param], "");
-            em->target->emit->copy16(em, dst, ptr, size);
-        } else {
-            int bytes = a.vec * a.esize;
-            LLVMValueRef raw = predicated_load(em, ptr, ok, bytes);
-            LLVMValueRef el[8];
-            unpack_words(em, t.dt, raw, access_words(bytes), a.vec, el);
-            for (int i = 0; i < a.vec; i++) {
-                LLVMValueRef c1 = LLVMBuildAdd(em->b, em_lcoord(em, li, g, 1), em_i32(em, i), "");
-                em_stored_rc(&s, em_lcoord(em, li, g, 0), c1, &row, &col);
-                LLVMBuildStore(em->b, el[i], em_smem_at(em, em_shared_offset(em, &s, base, row, col)));
-            }
-        }
-    }
-    if (joined) {
-        LLVMBuildBr(em->b, joined);
-        LLVMPositionBuilderAtEnd(em->b, joined);
-    }
+    if (async)
+        copy_split(em, in, &a, &s, li, base);
+    else
+        copy_checked(em, &a, &s, li, base, false, t.dt);
     if (owner) {
         LLVMBuildBr(em->b, done);
         LLVMPositionBuilderAtEnd(em->b, done);

@@ -23,12 +23,17 @@ static void init_nvptx(void)
     LLVMInitializeNVPTXTarget();
     LLVMInitializeNVPTXTargetMC();
     LLVMInitializeNVPTXAsmPrinter();
-    /* 32-bit shared-memory pointers: half the registers for addresses; and
-     * the workarounds the linked LLVM needs. These are LLVM's process-wide
+    /* 32-bit shared-memory pointers: half the registers for addresses; no
+     * loop strength reduction in the code generator: the emitter carries
+     * the pointers a loop advances itself (codegen_loop.c), and LLVM's pass
+     * would give each 16-byte chunk of a copy a pointer of its own (two
+     * more 64-bit adds and two registers per chunk: attention's key loop
+     * went from 506 to 538 instructions an iteration at D=128); and the
+     * workarounds the linked LLVM needs. These are LLVM's process-wide
      * options; they are set once, the same way, for every compile in the
      * process. */
-    const char *argv[8] = { "tessera", "-nvptx-short-ptr" };
-    int argc = 2 + nvptx_fix_options(argv + 2, 6);
+    const char *argv[8] = { "tessera", "-nvptx-short-ptr", "-disable-lsr" };
+    int argc = 3 + nvptx_fix_options(argv + 3, 5);
     LLVMParseCommandLineOptions(argc, argv, NULL);
 }
 

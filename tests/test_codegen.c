@@ -63,6 +63,32 @@ static int deferred_waits(const char *ptx)
     return n;
 }
 
+/* The LLVM IR the emitter made for f (before LLVM's passes). */
+static char *llvm_of(TirFunc *f, const char *target)
+{
+    CodegenOptions o = { .target = target, .assume_aligned = true };
+    CodegenResult r;
+    Diag diag;
+    diag_init(&diag, NULL);
+    if (!compile_ptx(f, &o, true, NULL, &r, &diag))
+        fail_msg("code generation failed for %s: %s", f->name, diag.out.data ? diag.out.data : "");
+    diag_free(&diag);
+    char *ir = r.llvm_ir;
+    r.llvm_ir = NULL;
+    codegen_result_free(&r);
+    return ir;
+}
+
+/* Pointers a loop carries (backend/codegen_loop.c): phis named "carried". */
+static int carried_phis(const char *ir)
+{
+    int n = 0;
+    for (const char *p = ir; (p = strstr(p, "%carried")); p++)
+        if (!strncmp(p + strcspn(p, " "), " = phi", 6))
+            n++;
+    return n;
+}
+
 static char ptxas[4096];
 
 static void require_ptxas(void)
@@ -628,6 +654,21 @@ static void f32_multiply_adds_contract(void **state)
  * k-steps; PV: 16 n-tiles x 4 k-steps) in each of its two key loops (the
  * mask-free one and the masked one after it, passes/pass_loopsplit.c) and
  * nothing spills. */
+/* Copies in loops whose start indices move with the loop's variable
+ * advance a pointer the loop carries instead of rebuilding their address:
+ * attention's K and V copies in both key loops (sm_80; sm_90a copies by
+ * TMA). */
+static void loops_advance_pointers(void **state)
+{
+    (void)state;
+    Define defs[5] = { { "T", "f16" }, { "D", "128" }, { "BM", "64" }, { "BN", "64" }, { "CAUSAL", "false" } };
+    TirModule *m = compile_file_or_fail("kernels/attention.tsr", defs, 5);
+    char *ir = llvm_of(m->funcs.data[0], "sm_80");
+    assert_int_equal(carried_phis(ir), 4);
+    free(ir);
+    tir_module_free(m);
+}
+
 static void sass_counts(void **state)
 {
     (void)state;
@@ -902,6 +943,7 @@ int main(void)
         cmocka_unit_test(unsupported_dot_is_an_error), cmocka_unit_test(bf16_atomic_needs_sm90),
         cmocka_unit_test(debug_calls_assemble), cmocka_unit_test(resource_clauses),
         cmocka_unit_test(f32_multiply_adds_contract),
+        cmocka_unit_test(loops_advance_pointers),
         cmocka_unit_test(sass_counts),
         cmocka_unit_test(tensor_map_parameters),
     };

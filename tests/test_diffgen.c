@@ -26,13 +26,6 @@
 #define KNOWN_DIR REGRESSION_DIR "/known"
 #define CI_SEED 20261205
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* The .tsr files of a directory, sorted; returns how many. */
@@ -126,27 +119,21 @@ static void known_bugs(void **state)
     }
 }
 
-static long env_long(const char *name, long dflt)
-{
-    const char *v = getenv(name);
-    return v && *v ? strtol(v, NULL, 10) : dflt;
-}
-
 /* Generated programs from a fixed seed: each must agree everywhere (or hit
  * the documented limit on dots on the CUDA cores). */
 static void fixed_seed(void **state)
 {
     (void)state;
 #if defined(__SANITIZE_ADDRESS__)
-    long count = env_long("TSR_DIFFGEN_COUNT", 12); /* ASan makes each run ~10 times slower */
+    long count = test_env_long("TSR_DIFFGEN_COUNT", 12); /* ASan makes each run ~10 times slower */
 #else
-    long count = env_long("TSR_DIFFGEN_COUNT", 150);
+    long count = test_env_long("TSR_DIFFGEN_COUNT", 150);
 #endif
-    double end = now() + (double)env_long("TSR_DIFFGEN_SECONDS", 50);
+    double end = test_seconds() + (double)test_env_long("TSR_DIFFGEN_SECONDS", 50);
     Rng seeds;
     rng_seed(&seeds, CI_SEED);
     long n = 0, rejected = 0;
-    for (; n < count && now() < end; n++) {
+    for (; n < count && test_seconds() < end; n++) {
         uint64_t seed = rng_u64(&seeds) >> 16;
         Program *p = gen_program(seed, NULL);
         char *text = prog_print(p);
@@ -201,9 +188,138 @@ static void reducer_shrinks(void **state)
     }
 }
 
+/* Every feature of the generator's list comes up within 3000 programs. */
+static void every_feature_reached(void **state)
+{
+    (void)state;
+    uint64_t programs[FEAT_COUNT] = { 0 };
+    for (uint64_t seed = 1; seed <= 3000; seed++) {
+        uint64_t cov[FEAT_COUNT] = { 0 };
+        prog_free(gen_program(seed, cov));
+        for (int i = 0; i < FEAT_COUNT; i++)
+            programs[i] += cov[i] > 0;
+    }
+    for (int i = 0; i < FEAT_COUNT; i++)
+        if (!programs[i])
+            fail_msg("no program of seeds 1 ... 3000 has %s (%s)", gen_feature_names[i], gen_feature_what[i]);
+}
+
+static bool is_feature(const char *name)
+{
+    for (int i = 0; i < FEAT_COUNT; i++)
+        if (!strcmp(gen_feature_names[i], name))
+            return true;
+    return false;
+}
+
+/* Whether some feature is named PREFIX + name (+ anything). */
+static bool has_feature_for(const char *prefix, const char *name, size_t len)
+{
+    char want[64];
+    snprintf(want, sizeof want, "%s%.*s", prefix, (int)len, name);
+    for (int i = 0; i < FEAT_COUNT; i++)
+        if (!strncmp(gen_feature_names[i], want, strlen(want)))
+            return true;
+    return false;
+}
+
+/* The text of the manual's section from the line starting with `from` to
+ * the next line starting with `to` (malloc'd). */
+static char *manual_section(const char *from, const char *to)
+{
+    size_t len;
+    char *text = tsr_read_file("dsl/README.md", &len);
+    if (!text)
+        fail_msg("cannot read dsl/README.md");
+    char *a = strstr(text, from), *b = a ? strstr(a + 1, to) : NULL;
+    if (!a || !b)
+        fail_msg("dsl/README.md: no section %s ... %s", from, to);
+    *b = 0;
+    char *s = tsr_xstrdup(a);
+    free(text);
+    return s;
+}
+
+/* Every built-in of the manual's table (section 9: `name(` or `name<` in a
+ * row's first cell), statement keyword (section 6) and dtype (4.1) has a
+ * feature the generator counts (fn_ or st_ or cast_ NAME..., st_ KEYWORD,
+ * dt_ DTYPE): a built-in added to the manual without the generator fails
+ * here. */
+static void manual_names_generated(void **state)
+{
+    (void)state;
+    struct {
+        const char *from, *to, *prefixes[3];
+    } parts[] = {
+        { "## 9 Built-in functions", "### 9.1", { "fn_", "st_", "cast_" } },
+        { "## 6 Statements", "An expression alone", { "st_", NULL, NULL } },
+        { "### 4.1 Dtypes", "### 4.2", { "dt_", NULL, NULL } },
+    };
+    int names = 0;
+    for (size_t p = 0; p < TSR_ARRAY_LEN(parts); p++) {
+        char *sec = manual_section(parts[p].from, parts[p].to);
+        for (char *line = strstr(sec, "\n| `"); line; line = strstr(line + 1, "\n| `")) {
+            size_t cell = strcspn(line + 3, "|");
+            for (char *c = line + 3; c < line + 3 + cell; c++) {
+                if (c[-1] != '`' && c[-1] != ' ' && c[-1] != '(')
+                    continue;
+                size_t n = 0;
+                while ((c[n] >= 'a' && c[n] <= 'z') || (c[n] >= '0' && c[n] <= '9') || c[n] == '_')
+                    n++;
+                bool word = n && (p == 0 ? (c[n] == '(' || c[n] == '<') : p == 1 ? c == line + 4 : c[n] == '`');
+                if (!word || (p == 1 && !strchr("lvfwbcri", c[0])))
+                    continue;
+                bool found = false;
+                for (int k = 0; k < 3 && parts[p].prefixes[k]; k++)
+                    found |= has_feature_for(parts[p].prefixes[k], c, n);
+                if (!found)
+                    fail_msg("dsl/README.md names `%.*s` (%s), which the generator never writes", (int)n, c,
+                             parts[p].from);
+                names++;
+                c += n;
+            }
+        }
+        free(sec);
+    }
+    /* masked stores: a row of the statements' table without a keyword */
+    assert_true(is_feature("st_store_masked"));
+    print_message("%d names of the manual, each generated\n", names);
+    assert_true(names > 60);
+}
+
+/* The coverage table of tests/README.md names the generator's features,
+ * all and in order (`fuzz-diff --coverage-table` prints it). */
+static void coverage_table_current(void **state)
+{
+    (void)state;
+    size_t len;
+    char *text = tsr_read_file("tests/README.md", &len);
+    assert_non_null(text);
+    const char *line = strstr(text, "| feature (gen.h name) |");
+    if (!line)
+        fail_msg("tests/README.md: no coverage table");
+    int i = 0;
+    for (; line && line[0] == '|'; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+        if (strncmp(line, "| `", 3))
+            continue; /* the header, a section's title */
+        size_t n = strcspn(line + 3, "`");
+        if (i == FEAT_COUNT || strncmp(line + 3, gen_feature_names[i], n) || gen_feature_names[i][n])
+            fail_msg("tests/README.md's coverage table, feature row %d: `%.*s`, the generator's list has %s "
+                     "(regenerate it: build/fuzz-diff 100 1 --count 10000 --coverage-table)",
+                     i + 1, (int)n, line + 3, i < FEAT_COUNT ? gen_feature_names[i] : "no more");
+        i++;
+    }
+    if (i != FEAT_COUNT)
+        fail_msg("tests/README.md's coverage table has %d feature rows, the generator %d features", i, FEAT_COUNT);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_feature_reached),
+        cmocka_unit_test(manual_names_generated),
+        cmocka_unit_test(coverage_table_current),
         cmocka_unit_test(regressions),
         cmocka_unit_test(known_bugs),
         cmocka_unit_test(reducer_shrinks),

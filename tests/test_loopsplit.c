@@ -7,7 +7,9 @@
  * and after the last iteration, negative starts, and starts where iv + a
  * wraps in i32 (no steady iterations then). Also that the split happens
  * (two loops, the first without the if) and that a condition of another
- * form is left alone. Then attention (kernels/attention.tsr, whose key
+ * form is left alone; and loads whose start indices move at other rates
+ * (2 and -1), near both ends of i32 as well, where they wrap. Then
+ * attention (kernels/attention.tsr, whose key
  * loop splits into mask-free blocks and masked ones) at the same
  * boundaries of its key blocks, causal or not, on both devices. */
 #include "attn_check.h"
@@ -29,8 +31,9 @@
 static const char *const FILE_NAME = "tests/programs/loopsplit.tsr";
 enum { BN = 16, N = 100 };
 
-typedef enum { GT, GE_SWAPPED, LT_SUB, LE_BARE, NO_SPLIT } Form;
-static const char *const names[] = { "split_gt", "split_ge_swapped", "split_lt_sub", "split_le_bare", "no_split" };
+typedef enum { GT, GE_SWAPPED, LT_SUB, LE_BARE, NO_SPLIT, CARRIED } Form;
+static const char *const names[] = { "split_gt",      "split_ge_swapped", "split_lt_sub", "split_le_bare",
+                                     "no_split", "carried" };
 
 static int32_t wrap_add(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
 
@@ -41,6 +44,15 @@ static void reference(Form form, const float *x, int32_t lo, int32_t hi, int32_t
         acc[j] = 0;
     for (int64_t n64 = lo; n64 < hi; n64 += BN) {
         int32_t n = (int32_t)n64;
+        if (form == CARRIED) { /* X[2n + lim : +BN] - X[lim - n : +BN], the starts wrapping */
+            int32_t sa = wrap_add(wrap_add(n, n), lim), sb = wrap_add(lim, (int32_t)(0u - (uint32_t)n));
+            for (int j = 0; j < BN; j++) {
+                int64_t ia = (int64_t)sa + j, ib = (int64_t)sb + j;
+                float a = ia >= 0 && ia < N ? x[ia] : 0.0f, b = ib >= 0 && ib < N ? x[ib] : 0.0f;
+                acc[j] = acc[j] * 0.5f + a - b;
+            }
+            continue;
+        }
         for (int j = 0; j < BN; j++) {
             int64_t at = n64 + j;
             float v = at >= 0 && at < N ? x[at] : 0.0f;
@@ -62,6 +74,7 @@ static void reference(Form form, const float *x, int32_t lo, int32_t hi, int32_t
                 if (n / 2 > lim)
                     v = -v;
                 break;
+            case CARRIED: break;
             }
             acc[j] = acc[j] * 0.5f + v;
         }
@@ -99,9 +112,9 @@ static void run_form(Form form)
     for (int t = 0; t < 2; t++) {
         int ifs[2];
         int loops = top_loops(f, t ? "sm_90a" : "sm_80", ifs);
-        if (form == NO_SPLIT) {
+        if (form == NO_SPLIT || form == CARRIED) {
             assert_int_equal(loops, 1);
-            assert_int_equal(ifs[0], 1);
+            assert_int_equal(ifs[0], form == NO_SPLIT);
         } else { /* the first loop without the if, the second with it */
             assert_int_equal(loops, 2);
             assert_int_equal(ifs[0], 0);
@@ -116,9 +129,11 @@ static void run_form(Form form)
     float *xf = tensor_to_float(&x);
     static const int32_t ranges[][2] = { { 0, 0 },   { 0, 5 },    { 0, 16 },  { 0, 48 },
                                          { 0, 49 },  { 0, 100 },  { 7, 100 }, { -20, 60 },
-                                         { INT32_MIN, INT32_MIN + 40 } };
+                                         { INT32_MIN, INT32_MIN + 40 }, { INT32_MAX - 40, INT32_MAX } };
     static const int32_t lims[] = { -1000, -21, -5, 0, 1, 11, 15, 16, 17, 21, 32, 33, 48, 49, 64, 100, 1000 };
-    for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++)
+    /* the last range (the variable near INT32_MAX) for the carried copies alone */
+    size_t nranges = sizeof ranges / sizeof ranges[0] - (form != CARRIED);
+    for (size_t r = 0; r < nranges; r++)
         for (size_t l = 0; l < sizeof lims / sizeof lims[0]; l++) {
             int32_t lo = ranges[r][0], hi = ranges[r][1], lim = lims[l];
             float want[BN];
@@ -152,6 +167,7 @@ static void ge_swapped(void **state) { (void)state; run_form(GE_SWAPPED); }
 static void lt_sub(void **state) { (void)state; run_form(LT_SUB); }
 static void le_bare(void **state) { (void)state; run_form(LE_BARE); }
 static void no_split(void **state) { (void)state; run_form(NO_SPLIT); }
+static void carried(void **state) { (void)state; run_form(CARRIED); }
 
 /* Attention with 64-key blocks (f16, D=64) at the split's boundaries: fewer
  * keys than a block, whole blocks, whole blocks plus one key, and causal
@@ -198,7 +214,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(gt), cmocka_unit_test(ge_swapped), cmocka_unit_test(lt_sub),
-        cmocka_unit_test(le_bare), cmocka_unit_test(no_split), cmocka_unit_test(attention_boundaries),
+        cmocka_unit_test(le_bare), cmocka_unit_test(no_split), cmocka_unit_test(carried),
+        cmocka_unit_test(attention_boundaries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

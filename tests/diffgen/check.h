@@ -39,4 +39,11 @@ typedef struct {
  * the first difference. */
 CheckResult check_program(const char *name, const char *text, uint64_t seed);
 
+/* Adds a configuration that runs through the public API (tessera.h) on a
+ * context of that device (cuda on a GPU machine, the emulator, or the mock
+ * driver), the tensors copied to device memory with their strides; with
+ * only, the interpreter's reference and that configuration alone run.
+ * TSR_DEVICE_AUTO (the default) adds none. */
+void check_set_runtime_device(int kind, bool only);
+
 #endif

@@ -1,11 +1,15 @@
 /* fuzz-diff: differential testing of the whole compiler with random
  * programs (issue 20; scripts/fuzz-diff.sh runs it).
  *
- *   fuzz-diff SECONDS [SEED] [--count N] [--out DIR] [--timeout S]
- *             [--reduce-seconds S] [--coverage] [--generate-only]
+ *   fuzz-diff SECONDS [SEED] [--count N] [--out DIR] [--timeout CPU-SECONDS]
+ *             [--reduce-seconds S] [--coverage] [--generate-only] [--coverage-table]
+ *             [--runtime DEVICE | --runtime-only DEVICE]
  *   fuzz-diff --print SEED          prints the program of one seed
- * (--generate-only: only generates, for the coverage table)
- *   fuzz-diff --check FILE...       runs .tsr files with diffgen headers
+ * (--generate-only: only generates, and prints how often each feature came;
+ * --coverage-table: the same as the markdown table of tests/README.md)
+ *   fuzz-diff [--runtime[-only] DEVICE] --check FILE...   runs .tsr files with diffgen headers
+ * (--runtime cuda|emu: also through the public API on that device, e.g. a
+ * GPU; --runtime-only: the interpreter and that device alone)
  *
  * Each program runs in a child process (a crash or a hang is a finding, not
  * the end of the campaign) through check_program (check.h). A finding is
@@ -18,13 +22,16 @@
 #include "check.h"
 #include "gen.h"
 #include "reduce.h"
+#include "tessera.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -35,7 +42,7 @@ typedef struct {
     long count;
     uint64_t seed;
     const char *out;
-    bool coverage, generate_only;
+    bool coverage, generate_only, table;
 } Options;
 
 static volatile sig_atomic_t stop;
@@ -46,15 +53,11 @@ static void on_signal(int sig)
     stop = 1;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* Runs check_program in a child; a child that dies or outlives timeout
- * seconds is a crash or a timeout. */
+/* Runs check_program in a child; a child that dies or uses more than
+ * timeout seconds of CPU time (RLIMIT_CPU: on a busy shared machine a
+ * program may wait far longer than it runs) is a crash or a timeout. A
+ * child that outlives 20 times that in wall time (asleep: a deadlock) is a
+ * timeout too. */
 static CheckResult run_isolated(const char *text, uint64_t seed, double timeout)
 {
     CheckResult r = { V_CRASH, "" };
@@ -67,6 +70,12 @@ static CheckResult run_isolated(const char *text, uint64_t seed, double timeout)
     pid_t pid = fork();
     if (pid == 0) {
         close(fds[0]);
+        struct rlimit cpu = { (rlim_t)timeout, (rlim_t)timeout + 1 };
+        setrlimit(RLIMIT_CPU, &cpu);
+        /* device_print's lines: the campaign's output is the findings */
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0)
+            dup2(null, STDOUT_FILENO);
         CheckResult c = check_program("generated.tsr", text, seed);
         ssize_t n = write(fds[1], &c, sizeof c);
         _exit(n == (ssize_t)sizeof c ? 0 : 3);
@@ -78,11 +87,11 @@ static CheckResult run_isolated(const char *text, uint64_t seed, double timeout)
         return r;
     }
     struct pollfd pfd = { fds[0], POLLIN, 0 };
-    double deadline = now() + timeout;
+    double deadline = test_seconds() + 20 * timeout;
     int ready;
     do /* a signal that stops the campaign lets this program finish */
-        ready = poll(&pfd, 1, (int)((deadline - now()) * 1000));
-    while (ready < 0 && errno == EINTR && now() < deadline);
+        ready = poll(&pfd, 1, (int)((deadline - test_seconds()) * 1000));
+    while (ready < 0 && errno == EINTR && test_seconds() < deadline);
     size_t got = 0;
     if (ready > 0) {
         ssize_t n;
@@ -96,7 +105,10 @@ static CheckResult run_isolated(const char *text, uint64_t seed, double timeout)
     waitpid(pid, &status, 0);
     if (ready <= 0) {
         r.v = V_TIMEOUT;
-        snprintf(r.msg, sizeof r.msg, "no result within %.0f s", timeout);
+        snprintf(r.msg, sizeof r.msg, "no result within %.0f s of wall time", 20 * timeout);
+    } else if (got != sizeof r && WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU) {
+        r.v = V_TIMEOUT;
+        snprintf(r.msg, sizeof r.msg, "no result within %.0f s of CPU time", timeout);
     } else if (got != sizeof r) {
         r.v = V_CRASH;
         if (WIFSIGNALED(status))
@@ -200,6 +212,26 @@ static void report_finding(const Options *o, Program *p, const CheckResult *r)
     printf("  reduced in %d tries to %s\n", tries, path);
 }
 
+/* The coverage table of tests/README.md, from the generator's own list. */
+static void print_coverage_table(const uint64_t *programs, long n, uint64_t seed)
+{
+    static const char *const sections[] = { "S", "**Statements (§6, §8.1-8.3, §9.1) and resource clauses (§5.3)**",
+                                            "O", "**Operators and indexing (§7)**",
+                                            "B", "**Built-ins (§9)**",
+                                            "T", "**Types, parameters, tensors, grids (§4, §5, §8)**" };
+    printf("| feature (gen.h name) | what | programs of %ld (seed %llu) |\n|---|---|---|\n", n, (unsigned long long)seed);
+    char last = 0;
+    for (int i = 0; i < FEAT_COUNT; i++) {
+        if (gen_feature_sections[i] != last) {
+            last = gen_feature_sections[i];
+            for (size_t k = 0; k < TSR_ARRAY_LEN(sections); k += 2)
+                if (sections[k][0] == last)
+                    printf("| %s | | |\n", sections[k + 1]);
+        }
+        printf("| `%s` | %s | %llu |\n", gen_feature_names[i], gen_feature_what[i], (unsigned long long)programs[i]);
+    }
+}
+
 static void print_coverage(const uint64_t *programs, const uint64_t *uses, long n)
 {
     printf("coverage over %ld programs (feature: programs using it, uses):\n", n);
@@ -212,14 +244,14 @@ static int campaign(const Options *o)
 {
     long counts[V_COUNT] = { 0 }, n = 0;
     uint64_t programs[FEAT_COUNT] = { 0 }, uses[FEAT_COUNT] = { 0 };
-    double end = now() + o->seconds;
+    double end = test_seconds() + o->seconds;
     Rng seeds;
     /* Scrambled, so that the streams of seeds S and S + 1 do not overlap
      * (rng_seed's states would be one step apart). */
     rng_seed(&seeds, o->seed * 0xD1B54A32D192ED03ull + 0x8CB92BA72F3D8DD7ull);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    while (!stop && now() < end && (o->count <= 0 || n < o->count)) {
+    while (!stop && test_seconds() < end && (o->count <= 0 || n < o->count)) {
         uint64_t cov[FEAT_COUNT] = { 0 };
         uint64_t seed = rng_u64(&seeds) >> 16;
         Program *p = gen_program(seed, cov);
@@ -238,13 +270,17 @@ static int campaign(const Options *o)
             report_finding(o, p, &r);
         prog_free(p);
     }
-    if (o->coverage)
+    if (o->table)
+        print_coverage_table(programs, n, o->seed);
+    else if (o->coverage)
         print_coverage(programs, uses, n);
     if (stop)
-        printf("stopped by a signal after %.0f s\n", o->seconds - (end - now()));
+        printf("stopped by a signal after %.0f s\n", o->seconds - (end - test_seconds()));
     long findings = 0;
     for (int v = 0; v < V_COUNT; v++)
         findings += is_finding((Verdict)v) ? counts[v] : 0;
+    if (o->table)
+        return 0;
     if (o->generate_only) {
         printf("fuzz-diff seed %llu: %ld programs generated, none run\n", (unsigned long long)o->seed, n);
         return 0;
@@ -277,13 +313,13 @@ static int check_files(char **files, int n, double timeout)
 static int usage(void)
 {
     fprintf(stderr, "usage: fuzz-diff SECONDS [SEED] [--count N] [--out DIR] [--timeout S] [--reduce-seconds S] "
-                    "[--coverage] [--generate-only]\n       fuzz-diff --print SEED\n       fuzz-diff --check FILE...\n");
+                    "[--coverage] [--generate-only] [--coverage-table] [--runtime[-only] cuda|emu]\n       fuzz-diff --print SEED\n       fuzz-diff --check FILE...\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    Options o = { 0, 60, 300, 0, 1, "fuzz-out/diff", false, false };
+    Options o = { 0, 60, 300, 0, 1, "fuzz-out/diff", false, false, false };
     if (argc >= 3 && !strcmp(argv[1], "--print")) {
         Program *p = gen_program(strtoull(argv[2], NULL, 10), NULL);
         char *text = prog_print(p);
@@ -291,6 +327,13 @@ int main(int argc, char **argv)
         free(text);
         prog_free(p);
         return 0;
+    }
+    if (argc >= 5 && (!strcmp(argv[1], "--runtime") || !strcmp(argv[1], "--runtime-only")) &&
+        !strcmp(argv[3], "--check")) { /* fuzz-diff --runtime[-only] DEVICE --check FILE... */
+        check_set_runtime_device(!strcmp(argv[2], "cuda") ? TSR_DEVICE_CUDA : TSR_DEVICE_EMU,
+                                 !strcmp(argv[1], "--runtime-only"));
+        argv += 2;
+        argc -= 2;
     }
     if (argc >= 3 && !strcmp(argv[1], "--check"))
         return check_files(argv + 2, argc - 2, o.timeout);
@@ -306,9 +349,16 @@ int main(int argc, char **argv)
             o.coverage = true;
         else if (!strcmp(a, "--generate-only"))
             o.generate_only = o.coverage = true;
+        else if (!strcmp(a, "--coverage-table"))
+            o.generate_only = o.coverage = o.table = true;
         else if (!v)
             return usage();
-        else if (!strcmp(a, "--count"))
+        else if (!strcmp(a, "--runtime") || !strcmp(a, "--runtime-only")) {
+            if (strcmp(v, "cuda") && strcmp(v, "emu"))
+                return usage();
+            check_set_runtime_device(!strcmp(v, "cuda") ? TSR_DEVICE_CUDA : TSR_DEVICE_EMU, !strcmp(a, "--runtime-only"));
+            i++;
+        } else if (!strcmp(a, "--count"))
             o.count = strtol(v, NULL, 10), i++;
         else if (!strcmp(a, "--out"))
             o.out = v, i++;

@@ -15,9 +15,19 @@
 #include <string.h>
 
 const char *const gen_feature_names[FEAT_COUNT] = {
-#define GEN_NAME(n) #n,
+#define GEN_NAME(n, s, w) #n,
     GEN_FEATURES(GEN_NAME)
 #undef GEN_NAME
+};
+const char gen_feature_sections[FEAT_COUNT] = {
+#define GEN_SECTION(n, s, w) #s[0],
+    GEN_FEATURES(GEN_SECTION)
+#undef GEN_SECTION
+};
+const char *const gen_feature_what[FEAT_COUNT] = {
+#define GEN_WHAT(n, s, w) w,
+    GEN_FEATURES(GEN_WHAT)
+#undef GEN_WHAT
 };
 
 /* ---- types -------------------------------------------------------------- */
@@ -35,6 +45,8 @@ static bool ty_eq(Ty a, Ty b)
 }
 
 static bool is_float(DType dt) { return dt == DT_F16 || dt == DT_BF16 || dt == DT_F32; }
+static bool is_int(DType dt) { return dt == DT_I32 || dt == DT_I8 || dt == DT_U8 || dt == DT_U32 || dt == DT_I64; }
+static bool is_unsigned(DType dt) { return dt == DT_U8 || dt == DT_U32; }
 
 /* Unit roundoff of a dtype (0: exact). */
 static double unit(DType dt)
@@ -42,8 +54,25 @@ static double unit(DType dt)
     return dt == DT_F32 ? 6e-8 : dt == DT_F16 ? 4.9e-4 : dt == DT_BF16 ? 3.9e-3 : 0.0;
 }
 
-/* The largest magnitude a value of dt may reach, so nothing overflows. */
-static double mag_cap(DType dt) { return dt == DT_F16 ? 1e4 : dt == DT_I32 ? 2147483648.0 : 1e6; }
+/* The largest magnitude a value of dt may reach: floats are kept below it
+ * so nothing overflows; integers wrap (exactly), so for them it is only the
+ * bound their values have anyway. */
+static double mag_cap(DType dt)
+{
+    switch (dt) {
+    case DT_F16: return 1e4;
+    case DT_I32: return 2147483648.0;
+    case DT_I8: return 128;
+    case DT_U8: return 255;
+    case DT_U32: return 4294967295.0;
+    case DT_I64: return 9.3e18;
+    default: return 1e6;
+    }
+}
+
+/* The magnitude of a value loaded from an input (check.c fills floats in
+ * [-2, 2] and integers in [-20, 20], wrapped to unsigned dtypes). */
+static double load_mag(DType dt) { return is_float(dt) ? 2 : is_unsigned(dt) ? mag_cap(dt) : 20; }
 
 /* ---- nodes --------------------------------------------------------------- */
 
@@ -133,6 +162,9 @@ typedef struct {
     int trips;          /* iterations of the enclosing loops, at most */
     char ivar[4][4];    /* loop variables of the other loops in scope */
     int nivars;
+    bool in_pipe;       /* inside a pipelined loop: no return (sema refuses it) */
+    bool inner_pipe;    /* the innermost loop is pipelined: no break either */
+    bool no_print;      /* a device_print was written (one per program) */
 } Gen;
 
 static int rnd(Gen *g, int n) { return (int)(rng_u64(&g->rng) % (uint64_t)n); }
@@ -151,13 +183,27 @@ static int dim_value(const Gen *g, Dim d)
 
 static void cover_dtype(Gen *g, DType dt)
 {
-    cover(g, dt == DT_F16 ? FEAT_dt_f16 : dt == DT_BF16 ? FEAT_dt_bf16 : dt == DT_F32 ? FEAT_dt_f32 : dt == DT_I32 ? FEAT_dt_i32 : FEAT_dt_bool);
+    static const Feature f[DT_COUNT] = { [DT_BOOL] = FEAT_dt_bool, [DT_I32] = FEAT_dt_i32, [DT_F16] = FEAT_dt_f16,
+                                         [DT_BF16] = FEAT_dt_bf16, [DT_F32] = FEAT_dt_f32, [DT_I8] = FEAT_dt_i8,
+                                         [DT_U8] = FEAT_dt_u8,     [DT_U32] = FEAT_dt_u32, [DT_I64] = FEAT_dt_i64 };
+    cover(g, f[dt]);
 }
 
+static void cover_cast(Gen *g, DType to)
+{
+    static const Feature f[DT_COUNT] = { [DT_BOOL] = FEAT_cast_bool, [DT_I32] = FEAT_cast_i32, [DT_F16] = FEAT_cast_f16,
+                                         [DT_BF16] = FEAT_cast_bf16, [DT_F32] = FEAT_cast_f32, [DT_I8] = FEAT_cast_i8,
+                                         [DT_U8] = FEAT_cast_u8,     [DT_U32] = FEAT_cast_u32, [DT_I64] = FEAT_cast_i64 };
+    cover(g, f[to]);
+}
+
+/* A numeric dtype: mostly the float ones and i32, sometimes the storage
+ * and wide integers. */
 static DType rand_num_dtype(Gen *g)
 {
     static const DType dts[] = { DT_F32, DT_F32, DT_F16, DT_BF16, DT_I32 };
-    return dts[rnd(g, 5)];
+    static const DType ints[] = { DT_I8, DT_U8, DT_U32, DT_I64 };
+    return chance(g, 0.15) ? ints[rnd(g, 4)] : dts[rnd(g, 5)];
 }
 
 static Dim rand_tile_dim(Gen *g) { return (Dim)(1 + rnd(g, 3)); }
@@ -190,7 +236,9 @@ static void slice_start(Gen *g, StrBuf *sb, Dim d)
 
 static void point_index(Gen *g, StrBuf *sb, Dim d)
 {
-    if (g->nivars && chance(g, 0.3))
+    if (d == DIM_1 && g->p->grid3 && chance(g, 0.5))
+        sb_puts(sb, "program_id(2)");
+    else if (g->nivars && chance(g, 0.3))
         sb_printf(sb, "%s", g->ivar[rnd(g, g->nivars)]);
     else if (d == DIM_BM || d == DIM_BN)
         sb_printf(sb, "%s + %d", d == DIM_BM ? "m0" : "n0", rnd(g, dim_value(g, d) + 2) - 1);
@@ -230,7 +278,7 @@ static int slice_mask(const Param *t, Ty ty)
 /* A load from an input tensor giving ty, or NULL when no tensor can. */
 static Node *gen_load(Gen *g, Ty ty)
 {
-    int cand[16], nc = 0;
+    int cand[24], nc = 0;
     for (int i = 0; i < g->p->nparams; i++) {
         const Param *t = &g->p->params[i];
         if (!t->out && t->rank && t->dt == ty.dt && slice_mask(t, ty) >= 0)
@@ -268,7 +316,7 @@ static Node *gen_load(Gen *g, Ty ty)
     cover(g, ty.rank ? FEAT_load_tile : FEAT_load_point);
     if (t->rank > 2)
         cover(g, t->rank == 3 ? FEAT_load_rank3 : FEAT_load_rank4);
-    Node *n = mk(ty, sb.data, true, ty.dt == DT_I32 ? 20 : 2, 0);
+    Node *n = mk(ty, sb.data, true, load_mag(ty.dt), 0);
     sb_free(&sb);
     return n;
 }
@@ -320,6 +368,20 @@ static Node *gen_int_scalar(Gen *g)
     }
 }
 
+/* The scalar parameter of an integer dtype other than i32 (pick_params
+ * declares one of each), or NULL. */
+static Node *gen_int_param(Gen *g, DType dt)
+{
+    for (int i = 0; i < g->p->nparams; i++) {
+        const Param *t = &g->p->params[i];
+        if (!t->rank && t->dt == dt && dt != DT_I32) {
+            cover(g, FEAT_scalar_int_params);
+            return mk(ty0(dt), t->name, true, fabs(t->value), 0);
+        }
+    }
+    return NULL;
+}
+
 /* A constant value: full/zeros/ones of the shape, or a cast constant. */
 static Node *gen_const(Gen *g, Ty ty)
 {
@@ -334,7 +396,7 @@ static Node *gen_const(Gen *g, Ty ty)
             sb_puts(&sb, "s");
             v = 2;
         } else {
-            v = rnd(g, 9) - 4;
+            v = is_unsigned(ty.dt) ? rnd(g, 5) : rnd(g, 9) - 4;
             sb_printf(&sb, "%s(%g)", dt_text(g, ty.dt), is_float(ty.dt) ? v / 2 : v);
             if (ty.dt == g->p->type_param)
                 cover(g, FEAT_cast_type_param);
@@ -353,7 +415,7 @@ static Node *gen_const(Gen *g, Ty ty)
             else if (is_float(ty.dt))
                 sb_printf(&sb, "(%s)", chance(g, 0.5) ? "-1.5" : "0.25"), v = 1.5;
             else
-                sb_printf(&sb, "(%d)", (int)(v = rnd(g, 7) - 3));
+                sb_printf(&sb, "(%d)", (int)(v = is_unsigned(ty.dt) ? rnd(g, 4) : rnd(g, 7) - 3));
         }
     }
     Node *n = mk(ty, sb.data, true, fabs(v), 0);
@@ -370,33 +432,53 @@ static Ty with_dt(Ty t, DType dt)
 /* a converted to dtype `to`, or NULL (a freed) when the conversion could
  * differ between devices or overflow: only exact values become integers or
  * bools, and nothing leaves the range of its dtype. */
+static bool cast_fits(const Node *a, DType to, bool exact)
+{
+    DType from = a->ty.dt;
+    if ((is_int(to) || to == DT_BOOL || exact) && !a->exact)
+        return false;
+    if (!is_float(to)) /* integers wrap, floats saturate: exact either way */
+        return true;
+    return !(is_int(from) && a->mag > (to == DT_F32 ? 1e6 : 2000)) && a->mag <= mag_cap(to);
+}
+
+/* The magnitude after a conversion (integers wrap into their range: a
+ * negative one made unsigned is near the top of it). */
+static double cast_mag(const Node *a, DType to)
+{
+    if (to == DT_BOOL || a->ty.dt == DT_BOOL)
+        return 1;
+    if (is_unsigned(to) && is_int(a->ty.dt) && !is_unsigned(a->ty.dt))
+        return mag_cap(to);
+    return is_int(to) && a->mag > mag_cap(to) ? mag_cap(to) : a->mag;
+}
+
 static Node *cast_to(Gen *g, Node *a, DType to, bool exact)
 {
     if (!a || a->ty.dt == to)
         return a;
-    DType from = a->ty.dt;
-    if (((to == DT_I32 || to == DT_BOOL || exact) && !a->exact) ||
-        (from == DT_I32 && is_float(to) && a->mag > (to == DT_F32 ? 1e6 : 2000)) || a->mag > mag_cap(to)) {
+    if (!cast_fits(a, to, exact)) {
         node_free(a);
         return NULL;
     }
     char buf[32];
     bool tp = to == g->p->type_param && chance(g, 0.5);
     snprintf(buf, sizeof buf, "%s($0)", tp ? "T" : dtype_name(to));
-    cover(g, tp ? FEAT_cast_type_param
-                : to == DT_F16 ? FEAT_cast_f16 : to == DT_BF16 ? FEAT_cast_bf16 : to == DT_F32 ? FEAT_cast_f32
-                : to == DT_I32 ? FEAT_cast_i32 : FEAT_cast_bool);
-    double mag = to == DT_BOOL || from == DT_BOOL ? 1 : a->mag;
+    if (tp)
+        cover(g, FEAT_cast_type_param);
+    else
+        cover_cast(g, to);
+    double mag = cast_mag(a, to);
     return with(mk(with_dt(a->ty, to), buf, a->exact, mag, a->err + unit(to) * mag), a, NULL, NULL);
 }
 
 /* A load or a variable of any dtype with ty's shape, converted. */
 static Node *gen_converted(Gen *g, Ty ty, bool exact, bool ref)
 {
-    static const DType dts[] = { DT_F32, DT_F16, DT_BF16, DT_I32 };
-    int start = rnd(g, 4);
-    for (int i = 0; i < 4; i++) {
-        DType dt = dts[(start + i) % 4];
+    static const DType dts[] = { DT_F32, DT_F16, DT_BF16, DT_I32, DT_I8, DT_U8, DT_U32, DT_I64 };
+    int start = rnd(g, 8);
+    for (int i = 0; i < 8; i++) {
+        DType dt = dts[(start + i) % 8];
         if (dt == ty.dt)
             continue;
         Node *a = ref ? gen_ref(g, with_dt(ty, dt), exact) : gen_load(g, with_dt(ty, dt));
@@ -419,6 +501,8 @@ static Node *gen_leaf(Gen *g, Ty ty, bool exact)
         n = gen_converted(g, ty, exact, false);
     if (!n && ty.dt == DT_I32 && ty.rank == 0 && chance(g, 0.7))
         n = gen_int_scalar(g);
+    if (!n && is_int(ty.dt) && ty.rank == 0 && chance(g, 0.5))
+        n = gen_int_param(g, ty.dt);
     if (!n && ty.dt == DT_I32 && ty.rank == 1 && chance(g, 0.6)) {
         char buf[64];
         StrBuf sb;
@@ -516,7 +600,10 @@ static Node *gen_arith(Gen *g, Ty ty, int depth, bool exact)
     case 0:
     case 1: mag = a->mag + b->mag, err = a->err + b->err + u * mag; break;
     case 2: mag = a->mag * b->mag, err = a->err * b->mag + b->err * a->mag + a->err * b->err + u * mag; break;
-    default: mag = a->mag, err = a->err + b->err * a->mag + u * a->mag; break;
+    default: /* an integer quotient by 0 has every bit set: -1, or the largest unsigned value */
+        mag = fl || op == 4 ? a->mag : is_unsigned(ty.dt) ? mag_cap(ty.dt) : maxd(a->mag, 1);
+        err = a->err + b->err * a->mag + u * a->mag;
+        break;
     }
     if (mag > mag_cap(ty.dt)) {
         if (!fl) {
@@ -545,23 +632,122 @@ static Node *gen_minmax_abs_neg(Gen *g, Ty ty, int depth, bool exact)
     Node *a = gen(g, ty, depth - 1, exact);
     static const char *const t[] = { "abs($0)", "(-$0)", "(+$0)" };
     cover(g, r == 2 ? FEAT_fn_abs : r == 3 ? FEAT_op_neg : FEAT_op_plus);
-    return with(mk(ty, t[r - 2], a->exact, a->mag, a->err), a, NULL, NULL);
+    double mag = r == 3 && is_unsigned(ty.dt) ? mag_cap(ty.dt) : a->mag; /* -x of an unsigned x wraps */
+    return with(mk(ty, t[r - 2], a->exact, mag, a->err), a, NULL, NULL);
 }
 
-/* exp, exp2, log, log2, sqrt, rsqrt on forms that stay finite. */
+/* pow(|x| + 1, c) for a small constant c, while the result stays small. */
+static Node *gen_pow(Gen *g, Ty ty, Node *a)
+{
+    static const double cs[] = { 2, 0.5, -1.5, 3, -1 };
+    double c = cs[rnd(g, 5)], u = unit(ty.dt) + 1e-6, m = a->mag, e = a->err;
+    if (m > 100 || (c > 0 && pow(m + 1, c) > mag_cap(ty.dt) / 4)) {
+        node_free(a);
+        return NULL;
+    }
+    char buf[48];
+    snprintf(buf, sizeof buf, "pow(abs($0) + 1.0, %g)", c);
+    double mag = c > 0 ? pow(m + 1, c) : 1, t = fabs(c) * log2(m + 1);
+    double slope = fabs(c) * (c >= 1 ? pow(m + 1, c - 1) : 1);
+    double err = slope * (e + u * (m + 1)) + (8 + 3 * fmax(t, fabs(c))) * 6e-8 * mag + u * mag;
+    cover(g, FEAT_fn_pow);
+    return with(mk(ty, buf, false, mag, err), a, NULL, NULL);
+}
+
+/* The math built-ins on forms that stay finite, with their drift: the
+ * argument's drift times the function's slope, plus a few units of the
+ * dtype (dsl/README.md section 10.4). */
 static Node *gen_math(Gen *g, Ty ty, int depth)
 {
     Node *a = gen(g, ty, depth - 1, false);
     double u = unit(ty.dt) + 1e-6, e = a->err, m = a->mag;
-    static const char *const t[] = { "exp(-abs($0))", "exp2(-abs($0))", "log(abs($0) + 1.0)",
-                                     "log2(abs($0) + 1.0)", "sqrt(abs($0))", "rsqrt(abs($0) + 1.0)" };
-    static const Feature f[] = { FEAT_fn_exp, FEAT_fn_exp2, FEAT_fn_log, FEAT_fn_log2, FEAT_fn_sqrt, FEAT_fn_rsqrt };
-    int r = rnd(g, 6);
-    double mag = r < 2 ? 1 : r < 4 ? log2(m + 1) + 1 : r == 4 ? sqrt(m) : 1;
-    double err = r == 4 ? sqrt(e) + u * mag : (r == 1 || r == 3 ? 1.5 * e : e) + u * (1 + mag + m);
+    static const char *const t[] = { "exp(-abs($0))", "exp2(-abs($0))", "log(abs($0) + 1.0)", "log2(abs($0) + 1.0)",
+                                     "sqrt(abs($0))", "rsqrt(abs($0) + 1.0)", "tanh($0)", "sigmoid($0)", "erf($0)",
+                                     "sin($0)", "cos($0)", "log1p(abs($0))", "expm1(-abs($0))" };
+    static const Feature f[] = { FEAT_fn_exp,  FEAT_fn_exp2,    FEAT_fn_log, FEAT_fn_log2, FEAT_fn_sqrt,
+                                 FEAT_fn_rsqrt, FEAT_fn_tanh,   FEAT_fn_sigmoid, FEAT_fn_erf, FEAT_fn_sin,
+                                 FEAT_fn_cos,  FEAT_fn_log1p,   FEAT_fn_expm1 };
+    int r = rnd(g, 14);
+    if (r == 13)
+        return gen_pow(g, ty, a);
+    if ((r == 9 || r == 10) && m > 1e4) { /* sin and cos keep their bounds for |x| <= 1e5 */
+        node_free(a);
+        return NULL;
+    }
+    double mag, err;
+    switch (r) {
+    case 0: case 1: mag = 1, err = (r == 1 ? 1.5 * e : e) + u * (1 + m); break;
+    case 2: case 3: mag = log2(m + 1) + 1, err = (r == 3 ? 1.5 * e : e) + u * (1 + mag + m); break;
+    case 4: mag = sqrt(m), err = sqrt(e) + u * mag; break;
+    case 5: mag = 1, err = e + u * (1 + m); break;
+    case 7: mag = 1, err = 0.25 * e + 2 * u; break;
+    case 8: mag = 1, err = 1.13 * e + 2 * u; break;
+    case 9: case 10: mag = 1, err = fmin(e + 2 * u + 2e-7 * m, 2); break;
+    case 11: mag = log(m + 1) + 1e-6, err = e + u * (1 + mag + m); break;
+    default: mag = 1, err = e + 2 * u; break; /* tanh, expm1 */
+    }
     cover(g, f[r]);
-    cover(g, FEAT_fn_abs);
+    if (strstr(t[r], "abs("))
+        cover(g, FEAT_fn_abs);
     return with(mk(ty, t[r], false, mag, err), a, NULL, NULL);
+}
+
+/* floor, ceil, round: exact of an exact argument; otherwise a drift of
+ * the argument may move the result by one. */
+static Node *gen_rounding(Gen *g, Ty ty, int depth, bool exact)
+{
+    Node *a = gen(g, ty, depth - 1, exact);
+    static const char *const t[] = { "floor($0)", "ceil($0)", "round($0)" };
+    static const Feature f[] = { FEAT_fn_floor, FEAT_fn_ceil, FEAT_fn_round };
+    int r = rnd(g, 3);
+    cover(g, f[r]);
+    return with(mk(ty, t[r], a->exact, a->mag + 1, a->exact ? 0 : a->err + 1), a, NULL, NULL);
+}
+
+/* The bitwise operators and shifts of integers (and & | ^ of bools),
+ * umulhi of u32: exact, and bounded only by the dtype. */
+static Node *gen_bits(Gen *g, Ty ty, int depth)
+{
+    if (ty.dt == DT_BOOL) {
+        Ty k[2];
+        kid_tys(g, ty, k, 2);
+        Node *a = gen(g, k[0], depth - 1, true), *b = gen(g, k[1], depth - 1, true);
+        static const char *const ops[] = { "($0 & $1)", "($0 | $1)", "($0 ^ $1)" };
+        cover(g, FEAT_op_bool_bits);
+        return with(mk(ty, ops[rnd(g, 3)], true, 1, 0), a, b, NULL);
+    }
+    if (!is_int(ty.dt))
+        return NULL;
+    static const char *const ops[] = { "($0 & $1)", "($0 | $1)", "($0 ^ $1)", "(~$0)", "($0 << $1)", "($0 >> $1)",
+                                       "umulhi($0, $1)" };
+    static const Feature f[] = { FEAT_op_bitand, FEAT_op_bitor, FEAT_op_bitxor, FEAT_op_bitnot,
+                                 FEAT_op_shl,    FEAT_op_shr,   FEAT_fn_umulhi };
+    int op = rnd(g, ty.dt == DT_U32 ? 7 : 6);
+    Ty k[2];
+    kid_tys(g, ty, k, 2);
+    if (op == 3)
+        k[0] = ty;
+    Node *a = gen(g, k[0], depth - 1, true), *b = NULL;
+    if (op == 3) {
+        b = NULL;
+    } else if ((op == 4 || op == 5) && chance(g, 0.6)) { /* a constant count adapts; past the width too */
+        if (!ty_eq(a->ty, ty)) { /* the shifted value must have the whole shape */
+            node_free(a);
+            a = gen(g, ty, depth - 1, true);
+        }
+        char buf[16];
+        snprintf(buf, sizeof buf, "%d", rnd(g, 40));
+        b = mk(ty0(ty.dt), buf, true, 40, 0);
+        cover(g, FEAT_const_int);
+    } else {
+        b = gen(g, k[1], depth - 1, true);
+    }
+    cover(g, f[op]);
+    double cap = mag_cap(ty.dt), mag = op == 5                           ? a->mag
+                                     : op == 3 && !is_unsigned(ty.dt) ? a->mag + 1 /* ~x == -x - 1 */
+                                     : op < 3                         ? 2 * maxd(a->mag, b->mag)
+                                                                      : cap;
+    return with(mk(ty, ops[op], true, mag > cap ? cap : mag, 0), a, b, NULL);
 }
 
 /* A conversion from another dtype. */
@@ -574,7 +760,7 @@ static Node *gen_cast(Gen *g, Ty ty, int depth, bool exact)
         return NULL;
     /* Values that decide an integer or a bool must be the same bits on both
      * devices. */
-    bool need_exact = exact || ty.dt == DT_I32 || ty.dt == DT_BOOL;
+    bool need_exact = exact || is_int(ty.dt) || ty.dt == DT_BOOL;
     return cast_to(g, gen(g, with_dt(ty, from), depth - 1, need_exact), ty.dt, exact);
 }
 
@@ -605,8 +791,8 @@ static Node *gen_select(Gen *g, Ty ty, int depth, bool exact)
 /* rank-1 or scalar results from reductions of a bigger tile. */
 static Node *gen_reduce(Gen *g, Ty ty, int depth, bool exact)
 {
-    if (ty.dt == DT_BOOL || ty.rank == 2)
-        return NULL;
+    if (ty.dt == DT_BOOL || ty.rank == 2 || (is_int(ty.dt) && ty.dt != DT_I32))
+        return NULL; /* reductions take only i32 of the integers */
     int kind = rnd(g, 3); /* sum, max, min */
     if (kind == 0 && exact && ty.dt != DT_I32)
         return NULL;
@@ -694,6 +880,73 @@ static Node *gen_transpose(Gen *g, Ty ty, int depth, bool exact)
     return with(mk(ty, "transpose($0)", a->exact, a->mag, a->err), a, NULL, NULL);
 }
 
+/* reshape<...>(x): a [a, b] tile from [b, a] or [a, b], a [a] from [1, a]
+ * or [a, 1], a [1, a] or [a, 1] from [a]. */
+static Node *gen_reshape(Gen *g, Ty ty, int depth, bool exact)
+{
+    Ty k;
+    if (ty.rank == 1 && ty.d[0] != DIM_1)
+        k = chance(g, 0.5) ? ty2(ty.dt, DIM_1, ty.d[0]) : ty2(ty.dt, ty.d[0], DIM_1);
+    else if (ty.rank == 2 && (ty.d[0] == DIM_1) != (ty.d[1] == DIM_1))
+        k = ty1(ty.dt, ty.d[0] == DIM_1 ? ty.d[1] : ty.d[0]);
+    else if (ty.rank == 2 && ty.d[0] != DIM_1)
+        k = chance(g, 0.7) ? ty2(ty.dt, ty.d[1], ty.d[0]) : ty;
+    else
+        return NULL;
+    Node *a = gen(g, k, depth - 1, exact);
+    StrBuf sb;
+    sb_init(&sb);
+    sb_puts(&sb, "reshape<");
+    shape_text(&sb, ty);
+    sb_puts(&sb, ">($0)");
+    cover(g, FEAT_fn_reshape);
+    Node *n = with(mk(ty, sb.data, a->exact, a->mag, a->err), a, NULL, NULL);
+    sb_free(&sb);
+    return n;
+}
+
+/* A gather: an input tensor read at coordinates from integer tiles (and
+ * scalars) that broadcast to ty. Any coordinates will do: those outside the
+ * tensor read 0 on every device. */
+static Node *gen_gather(Gen *g, Ty ty, int depth)
+{
+    if (ty.rank == 0 || ty.dt == DT_BOOL)
+        return NULL;
+    int cand[24], nc = 0;
+    for (int i = 0; i < g->p->nparams; i++)
+        if (!g->p->params[i].out && g->p->params[i].rank && g->p->params[i].dt == ty.dt)
+            cand[nc++] = i;
+    if (!nc)
+        return NULL;
+    const Param *t = &g->p->params[cand[rnd(g, nc)]];
+    Ty k[4];
+    int first = t->rank == 4; /* at most three index expressions: [1, 2, M, N] gets 0 first */
+    kid_tys(g, ty, k + first, t->rank - first);
+    Node *n = mk(ty, "", true, load_mag(ty.dt), 0);
+    StrBuf sb;
+    sb_init(&sb);
+    sb_printf(&sb, "%s[", t->name);
+    int kids = 0;
+    for (int i = 0; i < t->rank; i++) {
+        static const DType its[] = { DT_I32, DT_I32, DT_I32, DT_I64, DT_U32, DT_I8, DT_U8 };
+        if (i)
+            sb_puts(&sb, ", ");
+        if (i < first || (k[i].rank == 0 && chance(g, 0.5))) { /* a point the generator writes itself */
+            sb_printf(&sb, "%d", rnd(g, 3));
+            continue;
+        }
+        Node *c = gen(g, with_dt(k[i], its[rnd(g, 7)]), depth - 1, true);
+        n->kid[kids] = c;
+        sb_printf(&sb, "$%d", kids++);
+    }
+    sb_puts(&sb, "]");
+    n->nkids = kids;
+    free(n->tmpl);
+    n->tmpl = sb_take(&sb);
+    cover(g, FEAT_fn_gather);
+    return n;
+}
+
 /* A rank-2 shape with a 1 from a vector, with None indexing. */
 static Node *gen_none_index(Gen *g, Ty ty, int depth, bool exact)
 {
@@ -776,7 +1029,10 @@ static Node *gen_cdiv(Gen *g, Ty ty, int depth)
     return with(mk(ty, "cdiv($0, $1)", true, a->mag + 1, 0), a, b, NULL);
 }
 
-typedef enum { P_ARITH, P_MINMAX, P_MATH, P_CAST, P_WHERE, P_SELECT, P_REDUCE, P_DOT, P_TRANSPOSE, P_FULL, P_COUNT } Prod;
+typedef enum {
+    P_ARITH, P_MINMAX, P_MATH, P_CAST, P_WHERE, P_SELECT, P_REDUCE, P_DOT, P_TRANSPOSE, P_FULL, P_BITS, P_RESHAPE,
+    P_GATHER, P_ROUNDING, P_COUNT
+} Prod;
 
 static Node *gen(Gen *g, Ty ty, int depth, bool exact)
 {
@@ -801,7 +1057,7 @@ static Node *gen(Gen *g, Ty ty, int depth, bool exact)
     if (ty.dt == DT_BOOL) {
         Node *n = chance(g, 0.85) ? gen_bool(g, ty, depth) : chance(g, 0.5) ? gen_cast(g, ty, depth, true) : NULL;
         if (!n && chance(g, 0.5))
-            n = gen_where(g, ty, depth, true);
+            n = chance(g, 0.3) ? gen_bits(g, ty, depth) : gen_where(g, ty, depth, true);
         return n ? n : gen_leaf(g, ty, true);
     }
     if (ty.rank < 2 && chance(g, 0.3)) {
@@ -815,6 +1071,10 @@ static Node *gen(Gen *g, Ty ty, int depth, bool exact)
         case P_ARITH: n = gen_arith(g, ty, depth, exact); break;
         case P_MINMAX: n = gen_minmax_abs_neg(g, ty, depth, exact); break;
         case P_MATH: n = is_float(ty.dt) && !exact ? gen_math(g, ty, depth) : ty.dt == DT_I32 ? gen_cdiv(g, ty, depth) : NULL; break;
+        case P_BITS: n = gen_bits(g, ty, depth); break;
+        case P_RESHAPE: n = chance(g, 0.4) ? gen_reshape(g, ty, depth, exact) : NULL; break;
+        case P_GATHER: n = chance(g, 0.4) ? gen_gather(g, ty, depth) : NULL; break;
+        case P_ROUNDING: n = is_float(ty.dt) ? gen_rounding(g, ty, depth, exact) : NULL; break;
         case P_CAST: n = gen_cast(g, ty, depth, exact); break;
         case P_WHERE: n = gen_where(g, ty, depth, exact); break;
         case P_SELECT: n = chance(g, 0.5) ? gen_select(g, ty, depth, exact) : NULL; break;
@@ -962,12 +1222,8 @@ static Stmt *gen_dtype_use(Gen *g)
             ty.dt = DT_F32;
         DType to = u->ty.dt;
         Ty from = ty;
-        Node *a = gen(g, from, 2, to == DT_I32);
-        if (to == DT_I32 && !a->exact) {
-            node_free(a);
-            return NULL;
-        }
-        if ((from.dt == DT_I32 && is_float(to) && a->mag > 2000) || a->mag > mag_cap(to)) {
+        Node *a = gen(g, from, 2, is_int(to));
+        if (!cast_fits(a, to, false)) {
             node_free(a);
             return NULL;
         }
@@ -975,7 +1231,8 @@ static Stmt *gen_dtype_use(Gen *g)
         snprintf(tmpl, sizeof tmpl, "%s($0)", u->name);
         Ty rt = ty;
         rt.dt = to;
-        Node *e = with(mk(rt, tmpl, a->exact, a->mag, a->err + unit(to) * a->mag), a, NULL, NULL);
+        double mag = cast_mag(a, to);
+        Node *e = with(mk(rt, tmpl, a->exact, mag, a->err + unit(to) * mag), a, NULL, NULL);
         Sym *s = declare(g, "x", rt, e, false);
         if (!s) {
             node_free(e);
@@ -1024,7 +1281,7 @@ static void gen_accumulate(Gen *g, StmtList *body, int *accs, int nacc)
         Node *e = gen(g, bcast_kid(g, s->ty), 2 + rnd(g, 2), false);
         double mag = add ? s->mag + g->trips * e->mag : maxd(s->mag, e->mag);
         if (mag > mag_cap(s->ty.dt)) {
-            if (s->ty.dt != DT_I32) {
+            if (!is_int(s->ty.dt)) {
                 node_free(e);
                 continue;
             }
@@ -1034,7 +1291,7 @@ static void gen_accumulate(Gen *g, StmtList *body, int *accs, int nacc)
         snprintf(head, sizeof head, "%s = ", s->name);
         snprintf(tmpl, sizeof tmpl, add ? "%s + $0" : "max(%s, $0)", s->name);
         double err = add ? s->err + g->trips * (e->err + unit(s->ty.dt) * mag) : maxd(s->err, e->err);
-        bool exact = s->exact && e->exact && (!add || s->ty.dt == DT_I32);
+        bool exact = s->exact && e->exact && (!add || is_int(s->ty.dt));
         Node *v = with(mk(s->ty, tmpl, exact, mag, err), e, NULL, NULL);
         s->mag = mag;
         s->err = v->err;
@@ -1061,11 +1318,16 @@ static Stmt *gen_for(Gen *g, int nest)
         if (g->nivars == 4)
             return NULL;
         const char *v = (const char *[]){ "i", "j", "q", "r" }[g->nivars];
-        int r = rnd(g, 3);
+        int r = rnd(g, 4);
         if (r == 0) {
             snprintf(head, sizeof head, "for %s in 0 .. t", v);
             trips = 10;
             cover(g, FEAT_st_for_runtime_bound);
+        } else if (r == 3) { /* a step known at run time, 0 (no iteration) included */
+            static const char *const steps[] = { "t", "(t + 1)", "num_programs(0)", "su8" };
+            snprintf(head, sizeof head, "for %s in 0 .. 5 step %s", v, steps[rnd(g, 4)]);
+            trips = 5;
+            cover(g, FEAT_st_for_runtime_step);
         } else if (r == 1) {
             snprintf(head, sizeof head, "for %s in -1 .. 4 step 2", v);
             trips = 3;
@@ -1085,6 +1347,9 @@ static Stmt *gen_for(Gen *g, int nest)
         }
     Stmt *st = st_new(ST_FOR, head, NULL);
     int saved_trips = g->trips;
+    bool saved_pipe = g->in_pipe, saved_inner = g->inner_pipe, pipelined = strstr(head, "pipeline") != NULL;
+    g->in_pipe |= pipelined;
+    g->inner_pipe = pipelined;
     g->trips *= trips;
     g->loops++;
     g->scope++;
@@ -1094,6 +1359,8 @@ static Stmt *gen_for(Gen *g, int nest)
         snprintf(g->ivar[g->nivars++], sizeof g->ivar[0], "%c", head[4]);
     gen_block(g, &st->body, 1 + rnd(g, 3), nest + 1);
     gen_accumulate(g, &st->body, accs, nacc);
+    g->in_pipe = saved_pipe;
+    g->inner_pipe = saved_inner;
     for (int i = 0; i < nacc; i++)
         g->syms[accs[i]].hidden = false;
     if (kloop)
@@ -1174,6 +1441,185 @@ static Stmt *gen_if(Gen *g, int nest)
     return st;
 }
 
+/* `var W = 0; while W < 3 [&& COND] { W = W + 1; BODY }`, printed whole
+ * from an ST_WHILE (so the reducer cannot separate the counter from its
+ * loop); the body does not see the counter. */
+static Stmt *gen_while(Gen *g, int nest)
+{
+    char name[16];
+    snprintf(name, sizeof name, "w%d", g->names++);
+    Stmt *st = st_new(ST_WHILE, name, chance(g, 0.4) ? gen(g, ty0(DT_BOOL), 2, true) : NULL);
+    int accs[3], nacc = 0;
+    for (int i = 0; i < g->nsyms && nacc < 3; i++)
+        if (g->syms[i].mutable_ && !g->syms[i].hidden && g->syms[i].loop == g->loops && chance(g, 0.5)) {
+            accs[nacc++] = i;
+            g->syms[i].hidden = true;
+        }
+    int saved_trips = g->trips;
+    bool saved_inner = g->inner_pipe;
+    g->inner_pipe = false;
+    g->trips *= 3;
+    g->loops++;
+    g->scope++;
+    gen_block(g, &st->body, 1 + rnd(g, 3), nest + 1);
+    gen_accumulate(g, &st->body, accs, nacc);
+    for (int i = 0; i < nacc; i++)
+        g->syms[accs[i]].hidden = false;
+    g->loops--;
+    end_scope(g);
+    g->trips = saved_trips;
+    g->inner_pipe = saved_inner;
+    cover(g, FEAT_st_while);
+    return st;
+}
+
+/* `if COND { break; }` (or continue, or return) where the language allows
+ * it: break and continue in a loop, return anywhere but in a pipelined
+ * loop, break not in a pipelined loop itself. */
+static Stmt *gen_jump(Gen *g)
+{
+    int r = rnd(g, 3);
+    if (r < 2 && !g->loops)
+        r = 2;
+    if ((r == 0 && g->inner_pipe) || (r == 2 && g->in_pipe))
+        return NULL;
+    static const char *const words[] = { "break", "continue", "return" };
+    static const Feature f[] = { FEAT_st_break, FEAT_st_continue, FEAT_st_return };
+    Stmt *st = st_new(ST_IF, "if ", gen(g, ty0(DT_BOOL), 2, true));
+    push(&st->body, st_new(ST_JUMP, words[r], NULL));
+    cover(g, f[r]);
+    cover(g, FEAT_st_if_runtime);
+    return st;
+}
+
+/* An exact value in scope to print or check: a scalar, or a small tile. */
+static const Sym *pick_sym(Gen *g, bool exact, bool small)
+{
+    int cand[96], nc = 0;
+    for (int i = 0; i < g->nsyms; i++) {
+        const Sym *s = &g->syms[i];
+        int n = s->ty.rank ? dim_value(g, s->ty.d[0]) * (s->ty.rank > 1 ? dim_value(g, s->ty.d[1]) : 1) : 1;
+        if (!s->hidden && !s->is_dtype && !s->is_const && (!exact || s->exact) && (!small || n <= 8))
+            cand[nc++] = i;
+    }
+    return nc ? &g->syms[cand[rnd(g, nc)]] : NULL;
+}
+
+/* device_print of exact values, by program (0, 0, 0) only, once. */
+static Stmt *gen_print(Gen *g)
+{
+    if (g->no_print)
+        return NULL;
+    const Sym *a = pick_sym(g, true, true), *b = pick_sym(g, true, true);
+    if (!a)
+        return NULL;
+    char buf[96];
+    if (b && b != a && (!a->ty.rank || !b->ty.rank || ty_eq(with_dt(a->ty, DT_BOOL), with_dt(b->ty, DT_BOOL))))
+        snprintf(buf, sizeof buf, "device_print(\"%s %s\", %s, %s)", a->name, b->name, a->name, b->name);
+    else
+        snprintf(buf, sizeof buf, "device_print(\"%s%%\", %s)", a->name, a->name);
+    Stmt *st = st_new(ST_IF, "if ", mk(ty0(DT_BOOL), "program_id(0) + program_id(1) + program_id(2) == 0", true, 1, 0));
+    push(&st->body, st_new(ST_CALL, "", mk(ty0(DT_BOOL), buf, true, 0, 0)));
+    g->no_print = true;
+    cover(g, FEAT_st_device_print);
+    return st;
+}
+
+/* device_assert of what the generator knows of a value: its magnitude
+ * bound (for floats with room for the drift), which must hold on every
+ * device. */
+static Stmt *gen_assert(Gen *g)
+{
+    const Sym *a = pick_sym(g, false, false);
+    if (!a || a->ty.dt == DT_BOOL || a->ty.dt == DT_I64 || a->mag > 1e15)
+        return NULL;
+    char buf[160];
+    if (is_int(a->ty.dt))
+        snprintf(buf, sizeof buf, "device_assert(abs(i64(%s)) <= %.0f, \"%s is within %.0f\")", a->name, floor(a->mag),
+                 a->name, floor(a->mag));
+    else
+        snprintf(buf, sizeof buf, "device_assert(!(abs(f32(%s)) > %.9g), \"%s is within its bound\")", a->name,
+                 1.01 * a->mag + 4 * a->err + 1e-3, a->name);
+    cover(g, FEAT_st_device_assert);
+    return st_new(ST_CALL, "", mk(ty0(DT_BOOL), buf, true, 0, 0));
+}
+
+/* The programs of the grid (at most), for how many updates an atomic
+ * output's elements may get. */
+static double grid_programs(const Program *p)
+{
+    return (double)((p->sizes[0] + p->bm - 1) / p->bm) * ((p->sizes[1] + p->bn - 1) / p->bn) * (p->grid3 ? p->sizes[3] : 1);
+}
+
+static Param *param(Program *p, const char *name);
+
+/* An atomic update of the output A0 (zeroed before the launch): of the
+ * program's slice, which the programs along grid axes 1 and 2 share, or at
+ * coordinates from an integer tile (repeats included), optionally masked.
+ * Float sums depend on the order of the updates: the tolerance allows each
+ * of the updates a rounding of the whole sum. */
+static Stmt *gen_atomic(Gen *g)
+{
+    Param *o = param(g->p, "A0");
+    if (!o)
+        return NULL;
+    DType dt = o->dt;
+    int kind = rnd(g, 3); /* add, max, min */
+    if (kind && dt == DT_F16)
+        kind = 0;
+    Ty ty = o->rank == 1 ? ty1(dt, DIM_BM) : ty2(dt, DIM_BM, DIM_BN);
+    bool indexed = chance(g, 0.3);
+    double updates = g->trips * (o->rank == 1 ? grid_programs(g->p) / ((g->p->sizes[0] + g->p->bm - 1) / g->p->bm)
+                                              : (g->p->grid3 ? g->p->sizes[3] : 1));
+    StrBuf sb;
+    sb_init(&sb);
+    static const char *const names[] = { "atomic_add", "atomic_max", "atomic_min" };
+    sb_printf(&sb, "%s(A0[", names[kind]);
+    Node *idx = NULL;
+    if (indexed) {
+        idx = gen(g, with_dt(ty, DT_I32), 2, true);
+        updates = g->trips * grid_programs(g->p) * dim_value(g, ty.d[0]) * (ty.rank > 1 ? dim_value(g, ty.d[1]) : 1);
+        if (o->rank == 1)
+            sb_puts(&sb, "$2");
+        else
+            sb_puts(&sb, "$2, arange<BN>(n0)[None, :]");
+        cover(g, FEAT_st_atomic_indexed);
+    } else {
+        sb_puts(&sb, o->rank == 1 ? "m0 : +BM" : "m0 : +BM, n0 : +BN");
+    }
+    sb_puts(&sb, "], $0");
+    Node *v = gen(g, bcast_kid(g, ty), 2 + rnd(g, 2), false), *mask = NULL;
+    double total = kind ? v->mag : updates * v->mag;
+    if (is_float(dt) && total > mag_cap(dt)) {
+        node_free(v);
+        node_free(idx);
+        sb_free(&sb);
+        return NULL;
+    }
+    if (chance(g, 0.3)) {
+        mask = gen(g, with_dt(bcast_kid(g, ty), DT_BOOL), 2, true);
+        sb_puts(&sb, ", $1");
+        cover(g, FEAT_st_atomic_masked);
+    }
+    sb_puts(&sb, ")");
+    double err = kind ? v->err : updates * v->err + updates * unit(dt) * total;
+    double tol = 4 * (err + 2 * unit(dt) * total);
+    if (tol > o->tol)
+        o->tol = tol;
+    /* $0 the value, $1 the mask, $2 the index tile: each a slot the reducer
+     * can simplify (an unused one holds a leaf that is never printed). */
+    Node *n = mk(ty0(DT_BOOL), sb.data, true, 0, 0);
+    sb_free(&sb);
+    n->kid[0] = v;
+    n->kid[1] = mask ? mask : node_leaf(ty0(DT_BOOL));
+    n->kid[2] = idx ? idx : node_leaf(ty0(DT_I32));
+    n->nkids = 3;
+    cover(g, kind == 0 ? FEAT_st_atomic_add : kind == 1 ? FEAT_st_atomic_max : FEAT_st_atomic_min);
+    if (kind == 0 && is_float(dt))
+        cover(g, FEAT_st_atomic_add_float);
+    return st_new(ST_CALL, "", n);
+}
+
 static void gen_block(Gen *g, StmtList *out, int n, int nest)
 {
     for (int i = 0; i < n; i++) {
@@ -1189,6 +1635,16 @@ static void gen_block(Gen *g, StmtList *out, int n, int nest)
             gen_block(g, &s->body, 1 + rnd(g, 2), nest + 1);
             end_scope(g);
             cover(g, FEAT_st_block);
+        } else if (nest < 3 && r == 2 && chance(g, 0.2)) {
+            s = gen_while(g, nest);
+        } else if (r == 3 && chance(g, g->loops ? 0.3 : 0.1)) {
+            s = gen_jump(g);
+        } else if (r == 3 && chance(g, 0.3)) {
+            s = gen_atomic(g);
+        } else if (r == 4 && chance(g, 0.05)) {
+            s = gen_print(g);
+        } else if (r == 4 && chance(g, 0.1)) {
+            s = gen_assert(g);
         } else if (r < 5)
             s = gen_assign(g);
         else if (r == 5)
@@ -1202,7 +1658,7 @@ static void gen_block(Gen *g, StmtList *out, int n, int nest)
 
 /* ---- the program --------------------------------------------------------- */
 
-static void add_param(Program *p, const char *name, DType dt, const char *const dims[4], bool out)
+static Param *add_param(Program *p, const char *name, DType dt, const char *const dims[4], bool out)
 {
     Param *t = &p->params[p->nparams++];
     memset(t, 0, sizeof *t);
@@ -1211,6 +1667,7 @@ static void add_param(Program *p, const char *name, DType dt, const char *const 
     for (int i = 0; i < 4 && dims && dims[i]; i++)
         snprintf(t->dims[t->rank++], sizeof t->dims[0], "%s", dims[i]);
     t->out = out;
+    return t;
 }
 
 static int pow2_upto(Gen *g, int lo_log, int hi_log) { return 1 << (lo_log + rnd(g, hi_log - lo_log + 1)); }
@@ -1227,6 +1684,7 @@ static void pick_sizes(Gen *g, Program *p)
     p->depth = 1 + rnd(g, 4);
     for (int i = 0; i < 3; i++)
         p->sizes[i] = 1 + rnd(g, chance(g, 0.5) ? 40 : 130);
+    p->sizes[3] = 1 + rnd(g, 3);
     p->fscalar = (rnd(g, 9) - 4) * 0.25;
     p->iscalar = rnd(g, 5);
     p->bscalar = rnd(g, 2);
@@ -1245,24 +1703,37 @@ static void pick_params(Gen *g, Program *p)
     static const char *const shapes[][4] = { { "M", "N" }, { "N", "M" },      { "M", "K" },
                                              { "K", "N" }, { "M" },           { "N" },
                                              { "K" },      { "2", "M", "N" }, { "BM", "N" },
-                                             { "1", "2", "M", "N" } };
+                                             { "1", "2", "M", "N" }, { "L", "M", "N" } };
     int nin = 2 + rnd(g, 4);
     for (int i = 0; i < nin; i++) {
         char name[16];
         snprintf(name, sizeof name, "X%d", i);
-        int sh = i == 0 ? 0 : i == 1 ? (int[]){ 2, 3, 6 }[rnd(g, 3)] : rnd(g, 10); /* M, N and K all declared */
+        int sh = i == 0 ? 0 : i == 1 ? (int[]){ 2, 3, 6 }[rnd(g, 3)] : rnd(g, p->grid3 ? 11 : 10); /* M, N and K all declared */
         add_param(p, name, rand_num_dtype(g), shapes[sh], false);
     }
-    add_param(p, "O0", rand_num_dtype(g), (const char *const[]){ "M", "N", NULL, NULL }, true);
+    /* With a third grid axis, each output has a leading L dim indexed by
+     * program_id(2). */
+    const char *z = p->grid3 ? "L" : NULL;
+    add_param(p, "O0", rand_num_dtype(g), z ? (const char *const[]){ z, "M", "N", NULL } : (const char *const[]){ "M", "N", NULL, NULL }, true);
     if (chance(g, 0.4))
-        add_param(p, "O1", rand_num_dtype(g), (const char *const[]){ "N", "M", NULL, NULL }, true);
+        add_param(p, "O1", rand_num_dtype(g), z ? (const char *const[]){ z, "N", "M", NULL } : (const char *const[]){ "N", "M", NULL, NULL }, true);
     if (chance(g, 0.4))
-        add_param(p, "O2", rand_num_dtype(g), (const char *const[]){ "M", NULL, NULL, NULL }, true);
+        add_param(p, "O2", rand_num_dtype(g), (const char *const[]){ z ? z : "M", z ? "M" : NULL, NULL, NULL }, true);
     if (chance(g, 0.3))
-        add_param(p, "O3", rand_num_dtype(g), (const char *const[]){ "G0", "G1", NULL, NULL }, true);
-    add_param(p, "s", DT_F32, NULL, false);
-    add_param(p, "t", DT_I32, NULL, false);
-    add_param(p, "b", DT_BOOL, NULL, false);
+        add_param(p, "O3", rand_num_dtype(g), z ? (const char *const[]){ z, "G0", "G1", NULL } : (const char *const[]){ "G0", "G1", NULL, NULL }, true);
+    if (chance(g, 0.35)) { /* updated by atomics from many programs, zeroed before the launch */
+        static const DType adts[] = { DT_F32, DT_F32, DT_I32, DT_U32, DT_I64, DT_F16 };
+        Param *a = add_param(p, "A0", adts[rnd(g, 6)], chance(g, 0.5) ? (const char *const[]){ "M", NULL, NULL, NULL } : (const char *const[]){ "M", "N", NULL, NULL }, true);
+        a->zeroed = true;
+    }
+    add_param(p, "s", DT_F32, NULL, false)->value = p->fscalar;
+    add_param(p, "t", DT_I32, NULL, false)->value = p->iscalar;
+    add_param(p, "b", DT_BOOL, NULL, false)->value = p->bscalar;
+    /* Scalars of the other integer dtypes, some beyond the i32 range. */
+    add_param(p, "s8", DT_I8, NULL, false)->value = rnd(g, 256) - 128;
+    add_param(p, "su8", DT_U8, NULL, false)->value = rnd(g, 256);
+    add_param(p, "su", DT_U32, NULL, false)->value = chance(g, 0.5) ? rnd(g, 40) : 4294967295.0 - rnd(g, 1000000);
+    add_param(p, "sl", DT_I64, NULL, false)->value = (chance(g, 0.5) ? 1 : -1) * (chance(g, 0.5) ? rnd(g, 40) : 5e12 + rnd(g, 1000));
 }
 
 static Param *param(Program *p, const char *name)
@@ -1273,8 +1744,12 @@ static Param *param(Program *p, const char *name)
     return NULL;
 }
 
-/* A store of a generated value into output `name`; records its tolerance. */
-static Stmt *gen_store(Gen *g, const char *name, const char *head, Ty ty)
+/* A store of a generated value into output `name`; records its tolerance.
+ * slice is the store's target as slices ("m0 : +BM, n0 : +BN"), scatter the
+ * same elements as index tiles (rows in reverse order, so no two elements,
+ * of one program or of two, share coordinates), or NULL. Sometimes the
+ * store is masked, or a scatter. */
+static Stmt *gen_store(Gen *g, const char *name, const char *slice, const char *scatter, Ty ty)
 {
     Param *o = param(g->p, name);
     ty.dt = o->dt;
@@ -1288,10 +1763,86 @@ static Stmt *gen_store(Gen *g, const char *name, const char *head, Ty ty)
     double tol = 4 * (e->err + 2 * unit(o->dt) * e->mag);
     if (tol > o->tol)
         o->tol = tol;
+    bool scat = scatter && chance(g, 0.2);
+    char head[256];
+    snprintf(head, sizeof head, "%s[%s%s] = ", name, g->p->grid3 ? "program_id(2), " : "", scat ? scatter : slice);
+    if (scat)
+        cover(g, FEAT_st_scatter);
+    if (ty.rank && chance(g, 0.2)) { /* masked: the others keep the poison, on every device */
+        Node *m = gen(g, with_dt(bcast_kid(g, ty), DT_BOOL), 2, true);
+        e = with(mk(vt, "$0 if $1", e->exact, e->mag, e->err), e, m, NULL);
+        cover(g, FEAT_st_store_masked);
+    }
     Stmt *s = st_new(ST_STORE, head, e);
     s->out = (int)(o - g->p->params);
     cover_dtype(g, o->dt);
     return s;
+}
+
+/* The accumulation of a GEMM at the start of the body, the first
+ * pipelined loop of the top block with tiles of padded (16-byte aligned)
+ * tensors: on sm_90a its copies go by TMA and, on whole warpgroups, a
+ * producer warpgroup issues them (warp specialization). Its result is a var
+ * the rest of the program may read (not assign) and which is stored into
+ * OG at the end. */
+static Sym *gen_gemm(Gen *g, StmtList *body)
+{
+    Sym *s = declare(g, "acc", ty2(DT_F32, DIM_BM, DIM_BN),
+                     &(Node){ .exact = false, .mag = 4.0 * g->p->sizes[2],
+                              .err = 4.0 * g->p->sizes[2] * g->p->sizes[2] * unit(DT_F32) * 4 },
+                     true);
+    char head[64];
+    snprintf(head, sizeof head, "var %s = ", s->name);
+    push(body, st_new(ST_VAR, head, mk(s->ty, "zeros<f32>[BM, BN]", true, 0, 0)));
+    Stmt *loop = st_new(ST_FOR, "for k in 0 .. K step BK pipeline(P)", NULL);
+    snprintf(head, sizeof head, "%s = ", s->name);
+    char tmpl[128];
+    snprintf(tmpl, sizeof tmpl, "%s + dot(XA[m0 : +BM, k : +BK], %s)", s->name,
+             g->p->gemm_bt ? "transpose(XB[n0 : +BN, k : +BK])" : "XB[k : +BK, n0 : +BN]");
+    push(&loop->body, st_new(ST_ASSIGN, head, mk(s->ty, tmpl, false, s->mag, s->err)));
+    push(body, loop);
+    s->mutable_ = false;
+    if (chance(g, 0.3)) { /* more in the loop: other copies (by TMA only when padded too), stores, atomics */
+        int saved_trips = g->trips;
+        g->trips *= (g->p->sizes[2] + g->p->bk - 1) / g->p->bk;
+        g->loops++;
+        g->scope++;
+        g->in_k = g->in_pipe = g->inner_pipe = true;
+        gen_block(g, &loop->body, 1 + rnd(g, 2), 1);
+        g->in_k = g->in_pipe = g->inner_pipe = false;
+        g->loops--;
+        end_scope(g);
+        g->trips = saved_trips;
+    }
+    cover(g, FEAT_gemm_tma);
+    cover(g, FEAT_st_pipeline);
+    cover(g, FEAT_fn_dot_tc);
+    return s;
+}
+
+#define ASSERT_MESSAGE "program (0, 0) stops here"
+
+static const char *const layout_names[MEM_COUNT] = { "dense", "padded", "swapped", "broadcast" };
+
+/* How each tensor lies in memory: mostly dense; padded rows, swapped
+ * leading dims and broadcast rows for inputs; padded rows for outputs. */
+static void pick_layouts(Gen *g, Program *p)
+{
+    for (int i = 0; i < p->nparams; i++) {
+        Param *t = &p->params[i];
+        if (!t->rank || t->layout != MEM_DENSE)
+            continue;
+        int r = rnd(g, 10);
+        if (r < 2 && t->rank >= 2)
+            t->layout = MEM_PADDED;
+        else if (r == 2 && t->rank >= 3 && !t->out)
+            t->layout = MEM_SWAPPED;
+        else if (r == 3 && t->rank >= 2 && !t->out)
+            t->layout = MEM_BROADCAST;
+        static const Feature f[MEM_COUNT] = { 0, FEAT_tensor_padded, FEAT_tensor_swapped, FEAT_tensor_broadcast };
+        if (t->layout != MEM_DENSE)
+            cover(g, t->out ? FEAT_output_padded : f[t->layout]);
+    }
 }
 
 Program *gen_program(uint64_t seed, uint64_t coverage[FEAT_COUNT])
@@ -1304,30 +1855,75 @@ Program *gen_program(uint64_t seed, uint64_t coverage[FEAT_COUNT])
     g.trips = 1;
     p->seed = seed;
     pick_sizes(&g, p);
+    bool gemm = chance(&g, 0.25);
+    if (gemm) { /* tensor-core tiles on whole warpgroups */
+        p->bm = 64;
+        p->bn = 8 << rnd(&g, 3);
+        p->bk = 16 << rnd(&g, 3);
+        p->warps = 4 << rnd(&g, 2);
+        p->depth = 2 + rnd(&g, 3);
+    }
     pick_params(&g, p);
+    if (gemm) {
+        DType dt = chance(&g, 0.5) ? DT_F16 : DT_BF16;
+        add_param(p, "XA", dt, (const char *const[]){ "M", "K", NULL, NULL }, false)->layout = MEM_PADDED;
+        p->gemm_bt = chance(&g, 0.3); /* B as [N, K], K-major */
+        add_param(p, "XB", dt, p->gemm_bt ? (const char *const[]){ "N", "K", NULL, NULL } : (const char *const[]){ "K", "N", NULL, NULL }, false)->layout = MEM_PADDED;
+        add_param(p, "OG", DT_F32, p->grid3 ? (const char *const[]){ "L", "M", "N", NULL } : (const char *const[]){ "M", "N", NULL, NULL }, true);
+    }
+    pick_layouts(&g, p);
     for (int i = 0; i < p->nparams; i++)
         if (!p->params[i].out && p->params[i].rank && p->params[i].dt == p->type_param)
             cover(&g, FEAT_type_param);
     if (p->grid3)
         cover(&g, FEAT_grid_3d);
+    if (!gemm && chance(&g, 0.15)) { /* resource clauses (sm_90a then does not specialize warps) */
+        int r = rnd(&g, 3);
+        if (r != 1)
+            p->regs = (int[]){ 64, 128, 255 }[rnd(&g, p->warps >= 16 ? 2 : 3)];
+        if (r != 0)
+            p->min_blocks = 1 + rnd(&g, 2);
+        if (p->regs)
+            cover(&g, FEAT_clause_regs);
+        if (p->min_blocks)
+            cover(&g, FEAT_clause_min_blocks);
+    }
     push(&p->body, st_new(ST_LET, "let m0 = program_id(0) * BM", NULL));
     push(&p->body, st_new(ST_LET, "let n0 = program_id(1) * BN", NULL));
     cover(&g, FEAT_fn_program_id);
+    if (chance(&g, 0.04)) { /* an assertion that fails: every device must report it */
+        p->assert_fails = true;
+        push(&p->body, st_new(ST_CALL, "", mk(ty0(DT_BOOL), "device_assert(program_id(0) + program_id(1) != 0, \"" ASSERT_MESSAGE "\")", true, 0, 0)));
+        cover(&g, FEAT_st_device_assert_fails);
+    }
+    Sym *acc = gemm ? gen_gemm(&g, &p->body) : NULL;
+    Stmt *acc_store = NULL;
+    if (acc) { /* made now, while acc has the bounds of the gemm alone */
+        Param *og = param(p, "OG");
+        og->tol = 4 * (acc->err + 2 * unit(DT_F32) * acc->mag);
+        acc_store = st_new(ST_STORE, p->grid3 ? "OG[program_id(2), m0 : +BM, n0 : +BN] = " : "OG[m0 : +BM, n0 : +BN] = ",
+                           mk(acc->ty, acc->name, false, acc->mag, acc->err));
+        acc_store->out = (int)(og - p->params);
+    }
     gen_block(&g, &p->body, 3 + rnd(&g, 8), 0);
-    push(&p->body, gen_store(&g, "O0", "O0[m0 : +BM, n0 : +BN] = ", ty2(DT_F32, DIM_BM, DIM_BN)));
+    if (acc_store)
+        push(&p->body, acc_store);
+    push(&p->body, gen_store(&g, "O0", "m0 : +BM, n0 : +BN", "(M - 1) - arange<BM>(m0)[:, None], arange<BN>(n0)[None, :]",
+                             ty2(DT_F32, DIM_BM, DIM_BN)));
     cover(&g, FEAT_st_store_tile);
     if (param(p, "O1")) {
-        push(&p->body, gen_store(&g, "O1", "O1[n0 : +BN, m0 : +BM] = ", ty2(DT_F32, DIM_BN, DIM_BM)));
+        push(&p->body, gen_store(&g, "O1", "n0 : +BN, m0 : +BM", "arange<BN>(n0)[:, None], (M - 1) - arange<BM>(m0)[None, :]",
+                                 ty2(DT_F32, DIM_BN, DIM_BM)));
         cover(&g, FEAT_st_store_transposed);
     }
     if (param(p, "O2")) {
         Stmt *s = st_new(ST_IF, "if ", mk(ty0(DT_BOOL), "program_id(1) == 0", true, 1, 0));
-        push(&s->body, gen_store(&g, "O2", "O2[m0 : +BM] = ", ty1(DT_F32, DIM_BM)));
+        push(&s->body, gen_store(&g, "O2", "m0 : +BM", "(M - 1) - arange<BM>(m0)", ty1(DT_F32, DIM_BM)));
         push(&p->body, s);
         cover(&g, FEAT_st_if_runtime);
     }
     if (param(p, "O3")) {
-        push(&p->body, gen_store(&g, "O3", "O3[program_id(0), program_id(1)] = ", ty0(DT_F32)));
+        push(&p->body, gen_store(&g, "O3", "program_id(0), program_id(1)", NULL, ty0(DT_F32)));
         cover(&g, FEAT_st_store_scalar);
     }
     return p;
@@ -1352,6 +1948,14 @@ static void print_stmt(StrBuf *sb, const Stmt *s, int indent)
     case ST_FOR:
     case ST_BLOCK:
         sb_printf(sb, "%s%s{\n", s->head, s->kind == ST_FOR ? " " : "");
+        print_block(sb, &s->body, indent + 1);
+        sb_printf(sb, "%*s}\n", indent * 4, "");
+        return;
+    case ST_WHILE:
+        sb_printf(sb, "var %s = 0;\n%*swhile %s < 3", s->head, indent * 4, "", s->head);
+        if (s->e)
+            sb_puts(sb, " && "), node_print(sb, s->e);
+        sb_printf(sb, " {\n%*s%s = %s + 1;\n", indent * 4 + 4, "", s->head, s->head);
         print_block(sb, &s->body, indent + 1);
         sb_printf(sb, "%*s}\n", indent * 4, "");
         return;
@@ -1404,13 +2008,30 @@ char *prog_print(const Program *p)
              dtype_name(p->type_param), p->bm, p->bn, p->bk, p->warps, p->depth, p->cfloat, p->cbool ? "true" : "false");
     if (p->via_defines)
         sb_printf(&sb, "//! -D %s\n", vals);
-    sb_printf(&sb, "//@ M=%d N=%d K=%d G0=%d G1=%d s=%g t=%d b=%d\n", p->sizes[0], p->sizes[1], p->sizes[2],
-              cdiv_int(p->sizes[0], p->bm), cdiv_int(p->sizes[1], p->bn), p->fscalar, p->iscalar, p->bscalar);
+    sb_printf(&sb, "//@ M=%d N=%d K=%d L=%d G0=%d G1=%d", p->sizes[0], p->sizes[1], p->sizes[2], p->sizes[3],
+              cdiv_int(p->sizes[0], p->bm), cdiv_int(p->sizes[1], p->bn));
+    for (int i = 0; i < p->nparams; i++)
+        if (!p->params[i].rank)
+            sb_printf(&sb, " %s=%.17g", p->params[i].name, p->params[i].value);
+    sb_puts(&sb, "\n");
     sb_puts(&sb, "//%");
     for (int i = 0; i < p->nparams; i++)
         if (p->params[i].out)
             sb_printf(&sb, " %s=%.3g", p->params[i].name, p->params[i].tol);
     sb_puts(&sb, "\n");
+    StrBuf lay;
+    sb_init(&lay);
+    for (int i = 0; i < p->nparams; i++)
+        if (p->params[i].layout != MEM_DENSE)
+            sb_printf(&lay, " %s=%s", p->params[i].name, layout_names[p->params[i].layout]);
+    if (lay.len)
+        sb_printf(&sb, "//~%s\n", lay.data);
+    sb_free(&lay);
+    for (int i = 0; i < p->nparams; i++)
+        if (p->params[i].zeroed)
+            sb_printf(&sb, "//= %s=0\n", p->params[i].name);
+    if (p->assert_fails)
+        sb_puts(&sb, "//& " ASSERT_MESSAGE "\n");
     if (p->via_defines)
         sb_puts(&sb, "kernel k<T: type, BM: int, BN: int, BK: int, W: int, P: int, F: float, B: bool>(");
     else
@@ -1426,7 +2047,12 @@ char *prog_print(const Program *p)
         for (int d = 0; d < t->rank; d++)
             sb_printf(&sb, "%s%s%s", d ? ", " : "[", t->dims[d], d == t->rank - 1 ? "]" : "");
     }
-    sb_printf(&sb, ")\n  grid (cdiv(M, BM), cdiv(N, BN)%s) warps W\n{\n", p->grid3 ? ", 1" : "");
+    sb_printf(&sb, ")\n  grid (cdiv(M, BM), cdiv(N, BN)%s) warps W", p->grid3 ? ", L" : "");
+    if (p->regs)
+        sb_printf(&sb, " regs %d", p->regs);
+    if (p->min_blocks)
+        sb_printf(&sb, " min_blocks %d", p->min_blocks);
+    sb_puts(&sb, "\n{\n");
     print_block(&sb, &p->body, 1);
     sb_puts(&sb, "}\n");
     return sb_take(&sb);

@@ -18,20 +18,13 @@ typedef struct {
     int tries;
 } Reducer;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static bool still_fails(Reducer *r)
 {
     r->tries++;
     return r->run(r->p, r->ctx) == r->want;
 }
 
-static bool out_of_time(const Reducer *r) { return now() > r->deadline; }
+static bool out_of_time(const Reducer *r) { return test_seconds() > r->deadline; }
 
 /* Every statement list of the program, outermost first. */
 typedef VEC(StmtList *) ListList;
@@ -91,7 +84,7 @@ static bool delete_statements(Reducer *r)
     return progress;
 }
 
-/* Replaces a for, if or block by its body (an if also by its else). */
+/* Replaces a for, while, if or block by its body (an if also by its else). */
 static bool unwrap_statements(Reducer *r)
 {
     ListList lists = { 0 };
@@ -100,7 +93,7 @@ static bool unwrap_statements(Reducer *r)
         StmtList *l = lists.data[li];
         for (int i = 0; i < l->len && !out_of_time(r); i++) {
             Stmt *s = l->data[i];
-            if (s->kind != ST_FOR && s->kind != ST_IF && s->kind != ST_BLOCK)
+            if (s->kind != ST_FOR && s->kind != ST_IF && s->kind != ST_BLOCK && s->kind != ST_WHILE)
                 continue;
             for (int branch = 0; branch < 2; branch++) {
                 StmtList *inner = branch ? &s->els : &s->body;
@@ -197,18 +190,19 @@ static bool simplify_expressions(Reducer *r)
     return false;
 }
 
-/* Smaller sizes, tiles, warps and pipeline depth. */
+/* Smaller sizes, tiles, warps and pipeline depth; no resource clauses. */
 static bool shrink_sizes(Reducer *r)
 {
     Program *p = r->p;
-    int *knobs[] = { &p->sizes[0], &p->sizes[1], &p->sizes[2], &p->bm, &p->bn, &p->bk, &p->warps, &p->depth };
+    int *knobs[] = { &p->bm, &p->bn, &p->bk, &p->warps, &p->sizes[0], &p->sizes[1], &p->sizes[2], &p->depth,
+                     &p->sizes[3], &p->regs, &p->min_blocks };
     for (size_t i = 0; i < TSR_ARRAY_LEN(knobs) && !out_of_time(r); i++) {
         int old = *knobs[i];
-        int cands[3] = { 1, old / 2, old - 1 };
-        for (int c = 0; c < 3; c++) {
+        int cands[3] = { i >= 9 ? 0 : 1, old / 2, old - 1 };
+        for (int c = 0; c < (i >= 9 ? 1 : 3); c++) {
             int v = cands[c];
-            if (v < 1 || v >= old || (i >= 3 && i < 7 && (v & (v - 1))))
-                continue; /* tiles and warps stay powers of two */
+            if (v < (i >= 9 ? 0 : 1) || v >= old || (i < 4 && (v & (v - 1))))
+                continue; /* tiles and warps stay powers of two; a clause goes whole */
             *knobs[i] = v;
             if (still_fails(r))
                 return true;
@@ -219,10 +213,19 @@ static bool shrink_sizes(Reducer *r)
 }
 
 /* Drops kernel parameters the program no longer uses (a used one makes the
- * candidate invalid, so it stays). */
+ * candidate invalid, so it stays); makes strided tensors dense. */
 static bool remove_params(Reducer *r)
 {
     Program *p = r->p;
+    for (int i = 0; i < p->nparams && !out_of_time(r); i++) {
+        MemLayout old = p->params[i].layout;
+        if (old == MEM_DENSE)
+            continue;
+        p->params[i].layout = MEM_DENSE;
+        if (still_fails(r))
+            return true;
+        p->params[i].layout = old;
+    }
     for (int i = p->nparams - 1; i >= 0 && !out_of_time(r); i--) {
         Param saved = p->params[i];
         memmove(&p->params[i], &p->params[i + 1], (size_t)(p->nparams - i - 1) * sizeof *p->params);
@@ -238,7 +241,7 @@ static bool remove_params(Reducer *r)
 
 int reduce_program(Program *p, Verdict want, ReduceRun run, void *ctx, double seconds)
 {
-    Reducer r = { p, want, run, ctx, now() + seconds, 0 };
+    Reducer r = { p, want, run, ctx, test_seconds() + seconds, 0 };
     bool progress = true;
     while (progress && !out_of_time(&r))
         progress = delete_statements(&r) || unwrap_statements(&r) || simplify_expressions(&r) || shrink_sizes(&r) ||

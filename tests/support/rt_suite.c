@@ -30,8 +30,12 @@ DLDataType dl_dtype(DType dt)
     else if (dt == DT_BF16) {
         d.code = kDLBfloat;
         d.bits = 16;
-    } else if (dt == DT_I32) {
+    } else if (dt == DT_I32 || dt == DT_I8 || dt == DT_I64) {
         d.code = kDLInt;
+        d.bits = (uint8_t)(8 * dtype_size(dt));
+    } else if (dt == DT_U8 || dt == DT_U32) {
+        d.code = kDLUInt;
+        d.bits = (uint8_t)(8 * dtype_size(dt));
     } else if (dtype_is_fp8(dt)) {
         d.code = dt == DT_E4M3 ? NPY_DL_FLOAT8_E4M3FN : NPY_DL_FLOAT8_E5M2;
         d.bits = 8;

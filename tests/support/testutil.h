@@ -46,6 +46,11 @@ float *tensor_to_float(const HostTensor *t);
         skip();                                                                                                        \
     } while (0)
 
+/* Seconds on a monotonic clock (for time limits). */
+double test_seconds(void);
+/* The environment variable as a number, or dflt when unset or empty. */
+long test_env_long(const char *name, long dflt);
+
 KernelArg arg_tensor(HostTensor t);
 KernelArg arg_scalar(double v);
 
