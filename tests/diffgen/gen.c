@@ -1919,10 +1919,19 @@ Program *gen_program(uint64_t seed, uint64_t coverage[FEAT_COUNT])
     }
     pick_params(&g, p);
     if (gemm) {
-        DType dt = chance(&g, 0.5) ? DT_F16 : DT_BF16;
+        DType dt = chance(&g, 0.5) ? DT_F16 : DT_BF16, dtb = dt;
+        /* fp8 operands: k-steps of 32 (mma.sync's k32 on sm_89); on sm_90a the
+         * dot runs on the CUDA cores, whose limit (dsl/README.md section 12)
+         * BK = 64 with BN >= 16 on 4 warps passes. */
+        bool fp8_fits = p->bk == 32 || p->bn == 8 || p->warps >= 8;
+        if (g.fp8 && p->bk >= 32 && fp8_fits && chance(&g, 0.5)) {
+            dt = chance(&g, 0.5) ? DT_E4M3 : DT_E5M2;
+            dtb = chance(&g, 0.3) ? (dt == DT_E4M3 ? DT_E5M2 : DT_E4M3) : dt;
+            cover(&g, FEAT_fn_dot_fp8);
+        }
         add_param(p, "XA", dt, (const char *const[]){ "M", "K", NULL, NULL }, false)->layout = MEM_PADDED;
         p->gemm_bt = chance(&g, 0.3); /* B as [N, K], K-major */
-        add_param(p, "XB", dt, p->gemm_bt ? (const char *const[]){ "N", "K", NULL, NULL } : (const char *const[]){ "K", "N", NULL, NULL }, false)->layout = MEM_PADDED;
+        add_param(p, "XB", dtb, p->gemm_bt ? (const char *const[]){ "N", "K", NULL, NULL } : (const char *const[]){ "K", "N", NULL, NULL }, false)->layout = MEM_PADDED;
         add_param(p, "OG", DT_F32, p->grid3 ? (const char *const[]){ "L", "M", "N", NULL } : (const char *const[]){ "M", "N", NULL, NULL }, true);
     }
     pick_layouts(&g, p);
