@@ -166,6 +166,14 @@ static void fill_fp8(HostTensor *t, Rng *rng)
     }
 }
 
+/* fp8 inputs named XN* (gen.h, Param.specials): any code, NaN and
+ * infinities included. */
+static void fill_fp8_specials(HostTensor *t, Rng *rng)
+{
+    for (int64_t i = 0, n = tensor_numel(t); i < n; i++)
+        ((uint8_t *)t->data)[i] = (uint8_t)rng_u64(rng);
+}
+
 /* Inputs: floats uniform in [-2, 2] (rounded to the dtype), integers in
  * [-20, 20] (wrapped to unsigned dtypes), fp8 codes as fill_fp8 says. */
 static bool make_args(TirFunc *f, const Header *h, uint64_t seed, KernelArg *args, char *why, size_t whylen)
@@ -198,6 +206,8 @@ static bool make_args(TirFunc *f, const Header *h, uint64_t seed, KernelArg *arg
             init_output(&t, h, p->name);
         else if (dtype_is_int(p->dt))
             tensor_fill_uniform(&buf, &rng, -20, 21);
+        else if (dtype_is_fp8(p->dt) && !strncmp(p->name, "XN", 2))
+            fill_fp8_specials(&buf, &rng);
         else if (dtype_is_fp8(p->dt))
             fill_fp8(&buf, &rng);
         else

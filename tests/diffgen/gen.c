@@ -304,7 +304,7 @@ static Node *gen_load(Gen *g, Ty ty)
     int cand[24], nc = 0;
     for (int i = 0; i < g->p->nparams; i++) {
         const Param *t = &g->p->params[i];
-        if (!t->out && t->rank && t->dt == ty.dt && slice_mask(t, ty) >= 0)
+        if (!t->out && !t->specials && t->rank && t->dt == ty.dt && slice_mask(t, ty) >= 0)
             cand[nc++] = i;
     }
     if (!nc)
@@ -949,7 +949,7 @@ static Node *gen_gather(Gen *g, Ty ty, int depth)
         return NULL;
     int cand[24], nc = 0;
     for (int i = 0; i < g->p->nparams; i++)
-        if (!g->p->params[i].out && g->p->params[i].rank && g->p->params[i].dt == ty.dt)
+        if (!g->p->params[i].out && !g->p->params[i].specials && g->p->params[i].rank && g->p->params[i].dt == ty.dt)
             cand[nc++] = i;
     if (!nc)
         return NULL;
@@ -1873,6 +1873,33 @@ static Sym *gen_gemm(Gen *g, StmtList *body)
     return s;
 }
 
+/* An fp8 input of every code (XN, check.c) converted to a dtype and stored
+ * into ON: NaN, infinities, the largest values and signed zeros through
+ * the conversions of dsl/README.md section 10.3, compared exactly (a NaN
+ * matches a NaN). Declares both tensors; the store goes at the end. */
+static Stmt *gen_specials(Gen *g, Program *p)
+{
+    DType from = chance(g, 0.5) ? DT_E4M3 : DT_E5M2;
+    /* Not a plain copy: the interpreter makes every NaN code 0x7f on the
+     * way (tests/programs/diffgen/known/fp8_nan_copy.tsr). */
+    static const DType tos[] = { DT_E4M3, DT_E5M2, DT_F32, DT_F16, DT_BF16 };
+    DType to = tos[rnd(g, 5)];
+    if (to == from)
+        to = from == DT_E4M3 ? DT_E5M2 : DT_E4M3;
+    const char *z = p->grid3 ? "L" : NULL;
+    add_param(p, "XN", from, (const char *const[]){ "M", "N", NULL, NULL }, false)->specials = true;
+    Param *o = add_param(p, "ON", to, z ? (const char *const[]){ z, "M", "N", NULL } : (const char *const[]){ "M", "N", NULL, NULL }, true);
+    char head[96], tmpl[64];
+    snprintf(head, sizeof head, "ON[%sm0 : +BM, n0 : +BN] = ", z ? "program_id(2), " : "");
+    snprintf(tmpl, sizeof tmpl, "%s(XN[m0 : +BM, n0 : +BN])", dtype_name(to));
+    cover_cast(g, to);
+    cover(g, FEAT_fp8_specials);
+    cover(g, FEAT_load_tile);
+    Stmt *s = st_new(ST_STORE, head, mk(ty2(to, DIM_BM, DIM_BN), tmpl, true, 0, 0));
+    s->out = (int)(o - p->params);
+    return s; /* o->tol stays 0: exact */
+}
+
 #define ASSERT_MESSAGE "program (0, 0) stops here"
 
 static const char *const layout_names[MEM_COUNT] = { "dense", "padded", "swapped", "broadcast" };
@@ -1934,6 +1961,7 @@ Program *gen_program(uint64_t seed, uint64_t coverage[FEAT_COUNT])
         add_param(p, "XB", dtb, p->gemm_bt ? (const char *const[]){ "N", "K", NULL, NULL } : (const char *const[]){ "K", "N", NULL, NULL }, false)->layout = MEM_PADDED;
         add_param(p, "OG", DT_F32, p->grid3 ? (const char *const[]){ "L", "M", "N", NULL } : (const char *const[]){ "M", "N", NULL, NULL }, true);
     }
+    Stmt *specials = g.fp8 && chance(&g, 0.4) ? gen_specials(&g, p) : NULL;
     pick_layouts(&g, p);
     for (int i = 0; i < p->nparams; i++)
         if (!p->params[i].out && p->params[i].rank && p->params[i].dt == p->type_param)
@@ -1971,6 +1999,8 @@ Program *gen_program(uint64_t seed, uint64_t coverage[FEAT_COUNT])
     gen_block(&g, &p->body, 3 + rnd(&g, 8), 0);
     if (acc_store)
         push(&p->body, acc_store);
+    if (specials)
+        push(&p->body, specials);
     push(&p->body, gen_store(&g, "O0", "m0 : +BM, n0 : +BN", "(M - 1) - arange<BM>(m0)[:, None], arange<BN>(n0)[None, :]",
                              ty2(DT_F32, DIM_BM, DIM_BN)));
     cover(&g, FEAT_st_store_tile);

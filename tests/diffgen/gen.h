@@ -70,6 +70,8 @@ typedef struct {
     char dims[4][4]; /* symbolic "M", "N", "K", "L", "G0", "G1", or constant "2", "BM" */
     bool out;
     bool zeroed;     /* outputs updated by atomics: start as zeros, not poison */
+    bool specials;   /* an fp8 input named XN*: every code, NaN and infinity included (check.c),
+                      * read only by the store of its conversion (no magnitude bound holds) */
     MemLayout layout; /* how the tensor passed at launch lies in memory */
     double tol;      /* outputs: absolute tolerance */
     double value;    /* scalars: the argument */
@@ -252,6 +254,7 @@ typedef struct {
     X(dt_i64, T, "i64") \
     X(dt_e4m3, T, "e4m3 (inputs: every code of magnitude up to 2, subnormals included)") \
     X(dt_e5m2, T, "e5m2 (inputs: every code of magnitude up to 2, subnormals included)") \
+    X(fp8_specials, T, "fp8 inputs of every code (NaN, infinities, the largest) converted and stored") \
     X(scalar_int_params, T, "scalar parameters `s8: i8`, `su8: u8`, `su: u32`, `sl: i64` (values beyond the i32 range)") \
     X(tensor_padded, T, "inputs with padded rows (16-byte multiples: vectors and TMA)") \
     X(tensor_swapped, T, "inputs with their leading dims swapped in memory") \
