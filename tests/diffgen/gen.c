@@ -1221,7 +1221,7 @@ static Stmt *gen_decl(Gen *g)
 {
     bool var = chance(g, 0.4);
     if (!var && chance(g, 0.05)) { /* a dtype bound to a name, used in a cast */
-        DType dt = rand_num_dtype(g);
+        DType dt = rand_storage_dtype(g);
         char head[64];
         Sym *s = declare(g, "U", ty0(dt), &(Node){ .exact = true }, false);
         if (!s)
