@@ -586,7 +586,7 @@ static void expect_assertion(const Header *h, const Config *cfgs, TirFunc *f[2],
             *r = one;
         } else if (ran || !strstr(one.msg, want)) {
             r->v = ran ? V_MISMATCH : V_FAIL;
-            snprintf(r->msg, sizeof r->msg, "%s: expected \"%s\", got %s", cfg->name, want,
+            snprintf(r->msg, sizeof r->msg, "%s: expected \"%s\", got %.1100s", cfg->name, want,
                      ran ? "a launch that succeeded" : one.msg);
         }
     }
