@@ -77,6 +77,10 @@ LLVMValueRef em_call_intrinsic(Emitter *em, const char *const *names, LLVMTypeRe
 
 void em_barrier(Emitter *em)
 {
+    if (em->barrier_ban) { /* the family's planning must keep barriers out of such code */
+        em_error(em, em->f->pos, "internal error: a block barrier while other warps wait for this one");
+        return;
+    }
     if (em->barrier_threads) {
         InlinePtx a;
         ptx_begin(&a, em, PTX_SIDE_EFFECTS | PTX_CLOBBERS_MEMORY | PTX_CONVERGENT);

@@ -30,6 +30,10 @@ typedef struct {
      * overlapping a dot with the work that does not need its result
      * (sm_90a: backend/README.md), for ablation and debugging. */
     bool no_overlap;
+    /* Lets the consumer warpgroups of a warp-specialized kernel issue
+     * their dots whenever they reach them instead of in turn (pingpong:
+     * sm_90a, backend/README.md), for ablation and debugging. */
+    bool no_pingpong;
 } CodegenOptions;
 
 typedef struct {

@@ -157,6 +157,9 @@ struct Emitter {
      * 0); else named barrier 1 for that many (the warps that run the
      * kernel's code when others were added). */
     int barrier_threads;
+    /* The family holds other threads waiting on this one here (sm_90a's
+     * pingpong turn): a block barrier would deadlock; em_barrier fails. */
+    bool barrier_ban;
     EmLoop *loop;        /* innermost loop being emitted, or NULL */
     CopyRegion copy_region;
     BlockId *inst_block; /* per instruction: its block (codegen_loop.c, made on first use) */

@@ -453,6 +453,7 @@ static bool computes_carried(Emitter *em, const TirInst *in)
 
 void sm90a_before_inst(Emitter *em, const TirInst *in)
 {
+    sm90a_ws_pingpong_at(em, sm90a_ws(em), in);
     if (!sm90a_wgmma(em)->groups.len)
         return;
     if (in->op == TIR_IF ? !if_runs_beside_wgmma(em, in) : !runs_beside_wgmma(in) || computes_carried(em, in)) {
@@ -472,6 +473,8 @@ void sm90a_after_block(Emitter *em, BlockId b)
     InstId parent = tir_block(em->f, b)->parent;
     if (parent == TIR_NONE || tir_inst(em->f, parent)->op != TIR_IF)
         settle_value(em, TIR_NONE);
+    if (b == em->f->body)
+        sm90a_ws_pingpong_end(em, sm90a_ws(em));
 }
 
 /* ------------------------------------------------- shared memory stages */

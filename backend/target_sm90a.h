@@ -46,7 +46,13 @@ typedef struct {
     InstId first_wait; /* the ring's wait in front of its prologue */
     WsInsts code;      /* the producer's instructions */
     WsRole role;       /* whose code is being emitted */
+    /* Pingpong between the consumer warpgroups: per instruction, PP_SYNC
+     * (wait for this warpgroup's turn before it) and PP_ARRIVE (pass the
+     * turn on before it); NULL: off. */
+    unsigned char *pingpong;
+    int groups;        /* consumer warpgroups */
 } WsPlan;
+enum { PP_SYNC = 1, PP_ARRIVE = 2 };
 
 /* Plans a producer for `ring` (whose copies all go by TMA) if the kernel
  * allows one: fills ws and builds the producer's instructions. */
@@ -55,6 +61,14 @@ bool sm90a_ws_plan(Emitter *em, WsPlan *ws, int ring);
  * the producer warpgroup to its code, which ends there, and lets the
  * consumers go on with the kernel's. */
 void sm90a_ws_split(Emitter *em, WsPlan *ws);
+/* Pingpong (target_sm90a_ws.c): at the consumers' start, the first turn;
+ * before each instruction, the turns it is marked with; at the end of the
+ * kernel, the last turn taken back. */
+void sm90a_ws_pingpong_begin(Emitter *em, WsPlan *ws);
+void sm90a_ws_pingpong_at(Emitter *em, const WsPlan *ws, const TirInst *in);
+void sm90a_ws_pingpong_end(Emitter *em, const WsPlan *ws);
+/* The family's WsPlan (target_sm90a_tma.c keeps it). */
+WsPlan *sm90a_ws(Emitter *em);
 /* The issuing thread's condition for TMA copies: thread 0, or the
  * producer's first thread while its code is emitted. */
 LLVMValueRef sm90a_ws_issuer(Emitter *em, const WsPlan *ws);

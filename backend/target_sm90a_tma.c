@@ -61,6 +61,8 @@ static Sm90aState *state(Emitter *em) { return em->family; }
 
 WgmmaState *sm90a_wgmma(Emitter *em) { return &state(em)->wgmma; }
 
+WsPlan *sm90a_ws(Emitter *em) { return &state(em)->ws; }
+
 /* ------------------------------------------------------------ planning */
 
 /* The tensor map a copy of tile layout s can use, if TMA can make it. */

@@ -31,7 +31,23 @@
  * that is more than they start with). B keeps two consumer warpgroups per
  * multiprocessor where shared memory allows and the entry count stays at
  * least 168: one consumer warpgroup of 4 warps gets one block (248 at
- * entry), two (8 warps, FlashAttention-3's shape) 168 growing to 240. */
+ * entry), two (8 warps, FlashAttention-3's shape) 168 growing to 240.
+ *
+ * Pingpong (FlashAttention-3's warp scheduler barriers): with two or more
+ * consumer warpgroups, each loop body's dots are issued by one warpgroup
+ * at a time, in turn, so that while one warpgroup works through the code
+ * between its dots (attention's softmax) the tensor cores serve the
+ * other's. A turn is a named barrier per warpgroup (3 + g): warpgroup g
+ * waits on its own before the body's first dot and arrives on the next
+ * one's after the body's last dot. The control flow of a kernel is the
+ * same in every warp (its conditions are scalars of the program), so every
+ * warpgroup takes as many turns; the last warpgroup gives the first its
+ * first turn at the start, and the first takes the last turn back at the
+ * end, so no barrier is left half met. A body qualifies when nothing from
+ * its first dot to its last can wait for other threads (a block barrier, a
+ * stage wait, a conversion or reduction through shared memory): waiting
+ * for a warpgroup that waits for its turn would deadlock. Off with
+ * CodegenOptions.no_pingpong. */
 #include "target_families.h"
 #include "target_sm90a.h"
 
@@ -47,6 +63,8 @@ enum {
     MAX_BLOCK_THREADS = 1024,
     /* named barrier 1 is the consumers' (em_barrier), 0 the whole block's */
     HANDOFF_BARRIER = 2,
+    PINGPONG_BARRIER = 3, /* warpgroup g's turn: 3 + g */
+    MAX_BARRIERS = 16,
 };
 
 typedef WsInsts InstList;
@@ -349,4 +367,134 @@ void sm90a_ws_split(Emitter *em, WsPlan *ws)
         setmaxnreg(em, "inc", grow);
     ws->role = WS_CONSUMER;
     em->barrier_threads = ws->consumers;
+    sm90a_ws_pingpong_begin(em, ws);
+}
+
+/* ------------------------------------------------------------ pingpong */
+
+static bool block_has(TirFunc *f, BlockId b, bool (*pred)(TirFunc *, const TirInst *), bool all);
+
+/* The instruction is or holds a dot. */
+static bool has_dot(TirFunc *f, const TirInst *in)
+{
+    if (in->op == TIR_DOT)
+        return true;
+    for (int k = 0; k < 2; k++)
+        if (in->blocks[k] != TIR_NONE && block_has(f, in->blocks[k], has_dot, false))
+            return true;
+    return false;
+}
+
+/* The instruction cannot wait for other threads: no barrier, no stage or
+ * copy, no shared scratch (a conversion or reduction through shared
+ * memory meets at block barriers), no loop; an if whose branches are such. */
+static bool waits_for_none(TirFunc *f, const TirInst *in)
+{
+    switch (in->op) {
+    case TIR_DOT:
+    case TIR_YIELD:
+    case TIR_SMEM_TILE: return true;
+    case TIR_IF:
+        return block_has(f, in->blocks[0], waits_for_none, true) && block_has(f, in->blocks[1], waits_for_none, true);
+    case TIR_LOAD:
+    case TIR_RESHAPE: return false;
+    default: return in->smem < 0 && tir_op_is_pure(in->op);
+    }
+}
+
+/* Some (all = false) or every (all = true) instruction of block b is pred. */
+static bool block_has(TirFunc *f, BlockId b, bool (*pred)(TirFunc *, const TirInst *), bool all)
+{
+    const TirBlock *bl = tir_block(f, b);
+    for (int i = 0; i < bl->insts.len; i++)
+        if (pred(f, tir_inst(f, bl->insts.data[i])) != all)
+            return !all;
+    return all;
+}
+
+/* Marks the turn around the dots of a loop's body if nothing between the
+ * first and the last can wait for other threads. Returns whether it did. */
+static bool plan_body(TirFunc *f, BlockId body, unsigned char *mark)
+{
+    const TirBlock *bl = tir_block(f, body);
+    int first = -1, last = -1;
+    for (int i = 0; i < bl->insts.len; i++)
+        if (has_dot(f, tir_inst(f, bl->insts.data[i]))) {
+            first = first < 0 ? i : first;
+            last = i;
+        }
+    if (first < 0)
+        return false;
+    for (int i = first; i <= last; i++)
+        if (!waits_for_none(f, tir_inst(f, bl->insts.data[i])))
+            return false;
+    mark[bl->insts.data[first]] |= PP_SYNC;
+    mark[bl->insts.data[last + 1]] |= PP_ARRIVE; /* the body ends with its yield */
+    return true;
+}
+
+static LLVMValueRef warpgroup(Emitter *em) { return LLVMBuildLShr(em->b, em->warp, em_i32(em, 2), ""); }
+
+/* bar.sync or bar.arrive on the turn barrier of warpgroup g (a value). */
+static void turn(Emitter *em, const char *op, LLVMValueRef g)
+{
+    InlinePtx a;
+    ptx_begin(&a, em, PTX_SIDE_EFFECTS | PTX_CLOBBERS_MEMORY | PTX_CONVERGENT);
+    int id = ptx_in(&a, LLVMBuildAdd(em->b, g, em_i32(em, PINGPONG_BARRIER), ""));
+    ptx_text(&a, "%s $%d, %d;", op, id, 2 * 128);
+    ptx_call(&a);
+}
+
+/* The same, by the warpgroup `only` alone. */
+static void turn_of(Emitter *em, const char *op, int only, int g)
+{
+    LLVMBasicBlockRef in = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "pp.turn");
+    LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "pp.after");
+    LLVMBuildCondBr(em->b, LLVMBuildICmp(em->b, LLVMIntEQ, warpgroup(em), em_i32(em, only), ""), in, after);
+    LLVMPositionBuilderAtEnd(em->b, in);
+    turn(em, op, em_i32(em, g));
+    LLVMBuildBr(em->b, after);
+    LLVMPositionBuilderAtEnd(em->b, after);
+}
+
+void sm90a_ws_pingpong_begin(Emitter *em, WsPlan *ws)
+{
+    TirFunc *f = em->f;
+    int groups = ws->consumers / 128;
+    if (em->opts->no_pingpong || groups < 2 || PINGPONG_BARRIER + groups > MAX_BARRIERS)
+        return;
+    unsigned char *mark = arena_alloc(&em->arena, (size_t)f->insts.len + 1);
+    memset(mark, 0, (size_t)f->insts.len + 1);
+    bool any = false;
+    for (int i = 0; i < f->insts.len; i++)
+        if (f->insts.data[i].op == TIR_FOR)
+            any |= plan_body(f, f->insts.data[i].blocks[0], mark);
+    if (!any)
+        return;
+    ws->pingpong = mark;
+    ws->groups = groups;
+    turn_of(em, "bar.arrive", groups - 1, 0);
+}
+
+void sm90a_ws_pingpong_at(Emitter *em, const WsPlan *ws, const TirInst *in)
+{
+    if (!ws->pingpong || ws->role != WS_CONSUMER)
+        return;
+    unsigned char m = ws->pingpong[in - em->f->insts.data];
+    if (m & PP_ARRIVE) {
+        LLVMValueRef next = LLVMBuildAdd(em->b, warpgroup(em), em_i32(em, 1), "");
+        LLVMValueRef wrap = LLVMBuildICmp(em->b, LLVMIntEQ, next, em_i32(em, ws->groups), "");
+        turn(em, "bar.arrive", LLVMBuildSelect(em->b, wrap, em_i32(em, 0), next, ""));
+        em->barrier_ban = false;
+    }
+    if (m & PP_SYNC) {
+        turn(em, "bar.sync", warpgroup(em));
+        em->barrier_ban = true;
+    }
+}
+
+void sm90a_ws_pingpong_end(Emitter *em, const WsPlan *ws)
+{
+    if (ws->pingpong && ws->role == WS_CONSUMER)
+        turn_of(em, "bar.sync", 0, 0);
 }

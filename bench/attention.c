@@ -1048,6 +1048,7 @@ static void run_info(Bench *b, const BenchOptions *o)
     snprintf(run->target, sizeof run->target, "%s", tsr_context_default_target(b->ctx));
     run->no_warp_specialize = (o->compile_flags & TSR_COMPILE_NO_WARP_SPECIALIZE) != 0;
     run->no_overlap = (o->compile_flags & TSR_COMPILE_NO_OVERLAP) != 0;
+    run->no_pingpong = (o->compile_flags & TSR_COMPILE_NO_PINGPONG) != 0;
     run->cpu_times = run->kind != TSR_DEVICE_CUDA;
     run->reps = o->reps > 0 ? o->reps : run->cpu_times ? 3 : 20;
     run->warmup = o->warmup >= 0 ? o->warmup : run->cpu_times ? 0 : 3;

@@ -168,6 +168,7 @@ typedef struct {
     char target[16]; /* what the kernels were compiled for */
     bool no_warp_specialize; /* --no-warp-specialize (an ablation) */
     bool no_overlap;         /* --no-overlap (an ablation) */
+    bool no_pingpong;        /* --no-pingpong (an ablation) */
     double peak_tflops;     /* 0: unknown */
     const char *peak_source;
     bool cpu_times;         /* emu/interp: host clock */

@@ -9,7 +9,8 @@
 #   nvidia-smi.txt     nvidia-smi -q before the runs
 #   tests.log          the test programs' output
 #   bench.txt, bench.json, bench.csv, bench.svg     tessera-bench attention
-#   bench-no-warp-specialize.txt/.json, bench-no-overlap.txt/.json
+#   bench-no-warp-specialize.txt/.json, bench-no-overlap.txt/.json,
+#   bench-no-pingpong.txt/.json
 #                                       the same with one sm_90a technique off (ablations)
 #   bench-bwd.txt, bench-bwd.json       tessera-bench attention --pass bwd (the backward)
 #   ptxas-report.md    tessera-bench ptxas (ptxas of the machine's CUDA)
@@ -221,7 +222,7 @@ else
     ABL_ARGS="--device $DEVICE --reps 10 --warmup 2 --seqlen 2048,8192 --pass fwd"
     ABL_SHARE=30
 fi
-for abl in no-warp-specialize no-overlap; do
+for abl in no-warp-specialize no-overlap no-pingpong; do
     say ""
     say "== tessera-bench attention --$abl"
     secs=$(allow $ABL_SHARE)

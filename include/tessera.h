@@ -308,11 +308,16 @@ typedef struct tsr_compile_options {
  * for right after it is issued, instead of where its result is first read
  * (backend/README.md), for ablation and debugging. Part of the JIT cache
  * key. */
+/* TSR_COMPILE_NO_PINGPONG: the consumer warpgroups of a warp-specialized
+ * kernel (sm_90a) issue their dots whenever they reach them instead of in
+ * turn (backend/README.md), for ablation and debugging. Part of the JIT
+ * cache key. */
 enum {
     TSR_COMPILE_LINE_INFO = 1 << 0,
     TSR_COMPILE_NO_WARP_SPECIALIZE = 1 << 1,
     TSR_COMPILE_NO_OVERLAP = 1 << 2,
-    TSR_COMPILE_FLAGS_ALL = (1 << 3) - 1 /* every flag this version knows */
+    TSR_COMPILE_NO_PINGPONG = 1 << 3,
+    TSR_COMPILE_FLAGS_ALL = (1 << 4) - 1 /* every flag this version knows */
 };
 
 /* Fills *opts with the defaults: struct_size, then all zero. */

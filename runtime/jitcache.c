@@ -89,6 +89,8 @@ void jit_key(const JitKeyInput *in, char hex[65])
         put_str(&s, "no warp specialization");
     if (in->no_overlap)
         put_str(&s, "no overlap");
+    if (in->no_pingpong)
+        put_str(&s, "no pingpong");
     put_str(&s, in->kernel);
     char n[16];
     snprintf(n, sizeof n, "%d", in->ndefs);

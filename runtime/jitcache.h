@@ -39,6 +39,7 @@ typedef struct {
     bool line_info;     /* .file/.loc in the PTX (CodegenOptions.line_info) */
     bool no_warp_specialize; /* CodegenOptions.no_warp_specialize */
     bool no_overlap;         /* CodegenOptions.no_overlap */
+    bool no_pingpong;        /* CodegenOptions.no_pingpong */
 } JitKeyInput;
 
 typedef struct {

@@ -91,6 +91,7 @@ struct tsr_module {
     bool line_info;   /* TSR_COMPILE_LINE_INFO */
     bool no_warp_specialize; /* TSR_COMPILE_NO_WARP_SPECIALIZE */
     bool no_overlap;         /* TSR_COMPILE_NO_OVERLAP */
+    bool no_pingpong;        /* TSR_COMPILE_NO_PINGPONG */
     tsr_kernel **kernels;
     int nkernels, cap_kernels;
     tsr_module *prev, *next; /* the context's live modules */

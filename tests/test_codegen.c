@@ -26,10 +26,10 @@
 
 static const char *const targets[] = { "sm_80", "sm_90a" };
 
-static char *ptx_with(TirFunc *f, const char *target, bool no_warp_specialize, bool no_overlap)
+/* The PTX of f with the options o (aligned tensors assumed). */
+static char *ptx_with(TirFunc *f, CodegenOptions o)
 {
-    CodegenOptions o = { .target = target, .assume_aligned = true, .no_warp_specialize = no_warp_specialize,
-                         .no_overlap = no_overlap };
+    o.assume_aligned = true;
     CodegenResult r;
     Diag diag;
     diag_init(&diag, NULL);
@@ -42,7 +42,10 @@ static char *ptx_with(TirFunc *f, const char *target, bool no_warp_specialize, b
     return ptx;
 }
 
-static char *ptx_of(TirFunc *f, const char *target) { return ptx_with(f, target, false, false); }
+static char *ptx_of(TirFunc *f, const char *target)
+{
+    return ptx_with(f, (CodegenOptions){ .target = target });
+}
 
 /* wgmma commit groups whose wait does not follow at once (deferred waits:
  * the instructions in between run while the tensor cores work). */
@@ -58,6 +61,23 @@ static int deferred_waits(const char *ptx)
             line = strchr(line, '\n');
         }
         if (line && strncmp(line, "wgmma.wait_group", 16))
+            n++;
+    }
+    return n;
+}
+
+/* The pingpong turns in the PTX (target_sm90a_ws.c): `op` (bar.sync or
+ * bar.arrive) on a named barrier for 256 threads whose id is in a register
+ * or 3 and up. */
+static int turns(const char *ptx, const char *op)
+{
+    int n = 0;
+    size_t len = strlen(op);
+    for (const char *c = strstr(ptx, op); c; c = strstr(c + len, op)) {
+        const char *id = c + len + strspn(c + len, " \t");
+        bool named = *id == '%' || (*id >= '3' && *id <= '9') || (id[0] == '1' && id[1] >= '0' && id[1] <= '5');
+        const char *comma = strchr(id, ',');
+        if (named && comma && !strncmp(comma, ", 256;", 6))
             n++;
     }
     return n;
@@ -166,15 +186,32 @@ static void attention_variants(void **state)
                     /* the PV dot's wait comes after the row sums (deferred waits) */
                     if (hopper && deferred_waits(ptx) == 0)
                         fail_msg("%s: every wgmma group is waited for at once", what);
+                    /* two consumer warpgroups take turns in both loops of the split key loop: a
+                     * sync and an arrive in each, the first turn given and the last taken back */
+                    int sync = turns(ptx, "bar.sync"), arrive = turns(ptx, "bar.arrive");
+                    if (hopper && cfg.warps == 8 && (sync != 3 || arrive != 3))
+                        fail_msg("%s: %d pingpong syncs and %d arrives, not 3 and 3", what, sync, arrive);
+                    if (!hopper && (sync || arrive))
+                        fail_msg("%s: pingpong turns on sm_80", what);
                     free(ptx);
+                    if (hopper) { /* without pingpong (the ablation) */
+                        ptx = ptx_with(module_func(m, "attention_fwd"),
+                                       (CodegenOptions){ .target = targets[t], .no_pingpong = true });
+                        if (turns(ptx, "bar.sync") || turns(ptx, "bar.arrive"))
+                            fail_msg("%s with --no-pingpong: pingpong turns", what);
+                        assert_assembles_clean(ptx, targets[t], what);
+                        free(ptx);
+                    }
                     if (hopper) { /* with every wait at once (the ablation) */
-                        ptx = ptx_with(module_func(m, "attention_fwd"), targets[t], false, true);
+                        ptx = ptx_with(module_func(m, "attention_fwd"),
+                                       (CodegenOptions){ .target = targets[t], .no_overlap = true });
                         if (deferred_waits(ptx) != 0)
                             fail_msg("%s with --no-overlap: a wgmma wait is deferred", what);
                         free(ptx);
                     }
                     if (hopper) { /* and without the producer: the kernel's own warps copy */
-                        ptx = ptx_with(module_func(m, "attention_fwd"), targets[t], true, false);
+                        ptx = ptx_with(module_func(m, "attention_fwd"),
+                                       (CodegenOptions){ .target = targets[t], .no_warp_specialize = true });
                         if (!strstr(ptx, "256 threads per block") || strstr(ptx, "setmaxnreg") ||
                             strstr(ptx, "bar.arrive") || !strstr(ptx, "cp.async.bulk.tensor"))
                             fail_msg("%s without warp specialization: a producer, or no TMA", what);

@@ -44,7 +44,8 @@ static void tensor_access(const KernelArg *args, int nargs, uint64_t *unaligned,
 static bool compile_variant(TirFunc *f, const EmuRunOptions *o, uint64_t unaligned, CodegenResult *cr, StrBuf *err)
 {
     CodegenOptions co = { .target = o->target, .assume_aligned = true, .unaligned_params = unaligned,
-                          .no_warp_specialize = o->no_warp_specialize, .no_overlap = o->no_overlap };
+                          .no_warp_specialize = o->no_warp_specialize, .no_overlap = o->no_overlap,
+                          .no_pingpong = o->no_pingpong };
     Diag diag;
     diag_init(&diag, NULL);
     bool ok = compile_ptx(f, &co, false, NULL, cr, &diag);

@@ -12,6 +12,7 @@ typedef struct {
     bool check_races, check_uninit;
     bool no_warp_specialize; /* CodegenOptions.no_warp_specialize */
     bool no_overlap;         /* CodegenOptions.no_overlap */
+    bool no_pingpong;        /* CodegenOptions.no_pingpong */
     int host_threads;
     uint64_t warp_insns; /* out */
     char **ptx;          /* when not NULL, receives the PTX run (malloc'd), also when the launch fails */
