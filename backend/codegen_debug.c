@@ -27,11 +27,14 @@ static LLVMValueRef declared(Emitter *em, const char *name, LLVMTypeRef fty)
     return fn ? fn : LLVMAddFunction(em->mod, name, fty);
 }
 
-/* A value as vprintf takes it: doubles for floats, i64, else i32 (u8 and
+/* A value as vprintf takes it: doubles for floats (fp8 codes, held in i8
+ * registers, widened exactly by em_fp8_cast first), i64, else i32 (u8 and
  * bool zero-extended, i8 sign-extended). */
 static LLVMValueRef print_arg(Emitter *em, DType dt, LLVMValueRef x)
 {
     LLVMTypeRef dbl = LLVMDoubleTypeInContext(em->ctx);
+    if (dtype_is_fp8(dt))
+        em_fp8_cast(em, &x, 1, dt, DT_F32, &x);
     if (dtype_is_float(dt))
         return LLVMBuildFPExt(em->b, x, dbl, "");
     if (dt == DT_I8)
@@ -78,6 +81,8 @@ void em_print(Emitter *em, const TirInst *in)
         types[nf++] = em->t_i32;
     for (int i = 0; i < in->nargs; i++) {
         DType dt = tir_type(f, in->args[i]).dt;
+        if (dtype_is_fp8(dt) && !em_fp8_supported(em, in->pos, dt, DT_F32)) /* printing converts */
+            return;
         types[nf++] = dtype_is_float(dt) ? LLVMDoubleTypeInContext(em->ctx) : dt == DT_I64 ? em->t_i64 : em->t_i32;
     }
     LLVMTypeRef st = LLVMStructTypeInContext(em->ctx, types, (unsigned)nf, false);

@@ -2,7 +2,7 @@
 # Differential testing with random programs (tests/diffgen/, issue 20):
 #   sh scripts/fuzz-diff.sh SECONDS [SEED] [fuzz-diff options...]
 # builds build/fuzz-diff and runs random programs for SECONDS (seed 1 unless
-# given) on the interpreter and the PTX emulator (sm_80 and sm_90a, passes
+# given) on the interpreter and the PTX emulator (sm_80, or sm_89 for fp8 programs, and sm_90a, passes
 # on and off). It prints how many programs ran and the mismatches, device
 # errors, crashes and timeouts, writes each finding and its reduction to
 # fuzz-out/diff/, and exits non-zero on any finding. It runs at the lowest

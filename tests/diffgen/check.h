@@ -2,7 +2,8 @@
  * lines of gen.h (`//!` defines, `//@` sizes and scalar arguments, `//%`
  * output tolerances) runs on random inputs on the interpreter with the
  * passes on (the meaning), and compared with it, on the interpreter with
- * the optimizations off and on the PTX emulator for sm_80 and sm_90a with
+ * the optimizations off and on the PTX emulator for sm_80 (sm_89 when the
+ * program uses fp8) and sm_90a with
  * them on and off, with the emulator's race, uninitialised-register and
  * bounds checks on. Outputs are poisoned: both must write the same
  * elements. Where ptxas is found (support/ptxas.h; TSR_DIFFGEN_NO_PTXAS=1

@@ -47,12 +47,23 @@ static bool ty_eq(Ty a, Ty b)
 static bool is_float(DType dt) { return dt == DT_F16 || dt == DT_BF16 || dt == DT_F32; }
 static bool is_int(DType dt) { return dt == DT_I32 || dt == DT_I8 || dt == DT_U8 || dt == DT_U32 || dt == DT_I64; }
 static bool is_unsigned(DType dt) { return dt == DT_U8 || dt == DT_U32; }
+/* e4m3, e5m2: storage, conversions, where and dot only (no arithmetic). */
+static bool is_fp8(DType dt) { return dt == DT_E4M3 || dt == DT_E5M2; }
 
 /* Unit roundoff of a dtype (0: exact). */
 static double unit(DType dt)
 {
-    return dt == DT_F32 ? 6e-8 : dt == DT_F16 ? 4.9e-4 : dt == DT_BF16 ? 3.9e-3 : 0.0;
+    return dt == DT_F32    ? 6e-8
+           : dt == DT_F16  ? 4.9e-4
+           : dt == DT_BF16 ? 3.9e-3
+           : dt == DT_E4M3 ? 0.0625
+           : dt == DT_E5M2 ? 0.125
+                           : 0.0;
 }
+
+/* The spacing of an fp8 dtype's subnormals: the absolute error a rounding
+ * to it may add near zero, where the relative unit() does not bound it. */
+static double fp8_tiny(DType dt) { return dt == DT_E4M3 ? 0x1p-9 : dt == DT_E5M2 ? 0x1p-16 : 0.0; }
 
 /* The largest magnitude a value of dt may reach: floats are kept below it
  * so nothing overflows; integers wrap (exactly), so for them it is only the
@@ -66,13 +77,15 @@ static double mag_cap(DType dt)
     case DT_U8: return 255;
     case DT_U32: return 4294967295.0;
     case DT_I64: return 9.3e18;
+    case DT_E4M3: return 448;
+    case DT_E5M2: return 57344;
     default: return 1e6;
     }
 }
 
 /* The magnitude of a value loaded from an input (check.c fills floats in
  * [-2, 2] and integers in [-20, 20], wrapped to unsigned dtypes). */
-static double load_mag(DType dt) { return is_float(dt) ? 2 : is_unsigned(dt) ? mag_cap(dt) : 20; }
+static double load_mag(DType dt) { return is_float(dt) || is_fp8(dt) ? 2 : is_unsigned(dt) ? mag_cap(dt) : 20; }
 
 /* ---- nodes --------------------------------------------------------------- */
 
@@ -165,6 +178,8 @@ typedef struct {
     bool in_pipe;       /* inside a pipelined loop: no return (sema refuses it) */
     bool inner_pipe;    /* the innermost loop is pipelined: no break either */
     bool no_print;      /* a device_print was written (one per program) */
+    bool fp8;           /* the program may use e4m3 and e5m2 (a fifth of them: they run on sm_89
+                         * instead of sm_80, check.c) */
 } Gen;
 
 static int rnd(Gen *g, int n) { return (int)(rng_u64(&g->rng) % (uint64_t)n); }
@@ -185,7 +200,8 @@ static void cover_dtype(Gen *g, DType dt)
 {
     static const Feature f[DT_COUNT] = { [DT_BOOL] = FEAT_dt_bool, [DT_I32] = FEAT_dt_i32, [DT_F16] = FEAT_dt_f16,
                                          [DT_BF16] = FEAT_dt_bf16, [DT_F32] = FEAT_dt_f32, [DT_I8] = FEAT_dt_i8,
-                                         [DT_U8] = FEAT_dt_u8,     [DT_U32] = FEAT_dt_u32, [DT_I64] = FEAT_dt_i64 };
+                                         [DT_U8] = FEAT_dt_u8,     [DT_U32] = FEAT_dt_u32, [DT_I64] = FEAT_dt_i64,
+                                         [DT_E4M3] = FEAT_dt_e4m3, [DT_E5M2] = FEAT_dt_e5m2 };
     cover(g, f[dt]);
 }
 
@@ -193,7 +209,8 @@ static void cover_cast(Gen *g, DType to)
 {
     static const Feature f[DT_COUNT] = { [DT_BOOL] = FEAT_cast_bool, [DT_I32] = FEAT_cast_i32, [DT_F16] = FEAT_cast_f16,
                                          [DT_BF16] = FEAT_cast_bf16, [DT_F32] = FEAT_cast_f32, [DT_I8] = FEAT_cast_i8,
-                                         [DT_U8] = FEAT_cast_u8,     [DT_U32] = FEAT_cast_u32, [DT_I64] = FEAT_cast_i64 };
+                                         [DT_U8] = FEAT_cast_u8,     [DT_U32] = FEAT_cast_u32, [DT_I64] = FEAT_cast_i64,
+                                         [DT_E4M3] = FEAT_cast_e4m3, [DT_E5M2] = FEAT_cast_e5m2 };
     cover(g, f[to]);
 }
 
@@ -204,6 +221,12 @@ static DType rand_num_dtype(Gen *g)
     static const DType dts[] = { DT_F32, DT_F32, DT_F16, DT_BF16, DT_I32 };
     static const DType ints[] = { DT_I8, DT_U8, DT_U32, DT_I64 };
     return chance(g, 0.15) ? ints[rnd(g, 4)] : dts[rnd(g, 5)];
+}
+
+/* The dtype of a tensor or a let: in an fp8 program, sometimes an fp8 one. */
+static DType rand_storage_dtype(Gen *g)
+{
+    return g->fp8 && chance(g, 0.15) ? (chance(g, 0.5) ? DT_E4M3 : DT_E5M2) : rand_num_dtype(g);
 }
 
 static Dim rand_tile_dim(Gen *g) { return (Dim)(1 + rnd(g, 3)); }
@@ -281,7 +304,7 @@ static Node *gen_load(Gen *g, Ty ty)
     int cand[24], nc = 0;
     for (int i = 0; i < g->p->nparams; i++) {
         const Param *t = &g->p->params[i];
-        if (!t->out && t->rank && t->dt == ty.dt && slice_mask(t, ty) >= 0)
+        if (!t->out && !t->specials && t->rank && t->dt == ty.dt && slice_mask(t, ty) >= 0)
             cand[nc++] = i;
     }
     if (!nc)
@@ -397,9 +420,11 @@ static Node *gen_const(Gen *g, Ty ty)
             v = 2;
         } else {
             v = is_unsigned(ty.dt) ? rnd(g, 5) : rnd(g, 9) - 4;
-            sb_printf(&sb, "%s(%g)", dt_text(g, ty.dt), is_float(ty.dt) ? v / 2 : v);
+            sb_printf(&sb, "%s(%g)", dt_text(g, ty.dt), is_float(ty.dt) || is_fp8(ty.dt) ? v / 2 : v);
             if (ty.dt == g->p->type_param)
                 cover(g, FEAT_cast_type_param);
+            else if (is_fp8(ty.dt))
+                cover_cast(g, ty.dt);
         }
     } else {
         int r = rnd(g, 3);
@@ -412,7 +437,7 @@ static Node *gen_const(Gen *g, Ty ty)
         if (r == 2) {
             if (ty.dt == DT_BOOL)
                 sb_printf(&sb, "(%s)", chance(g, 0.5) ? "true" : "false");
-            else if (is_float(ty.dt))
+            else if (is_float(ty.dt) || is_fp8(ty.dt))
                 sb_printf(&sb, "(%s)", chance(g, 0.5) ? "-1.5" : "0.25"), v = 1.5;
             else
                 sb_printf(&sb, "(%d)", (int)(v = is_unsigned(ty.dt) ? rnd(g, 4) : rnd(g, 7) - 3));
@@ -437,7 +462,7 @@ static bool cast_fits(const Node *a, DType to, bool exact)
     DType from = a->ty.dt;
     if ((is_int(to) || to == DT_BOOL || exact) && !a->exact)
         return false;
-    if (!is_float(to)) /* integers wrap, floats saturate: exact either way */
+    if (!is_float(to)) /* integers wrap, floats saturate, fp8 saturates: the same bits either way */
         return true;
     return !(is_int(from) && a->mag > (to == DT_F32 ? 1e6 : 2000)) && a->mag <= mag_cap(to);
 }
@@ -450,8 +475,12 @@ static double cast_mag(const Node *a, DType to)
         return 1;
     if (is_unsigned(to) && is_int(a->ty.dt) && !is_unsigned(a->ty.dt))
         return mag_cap(to);
-    return is_int(to) && a->mag > mag_cap(to) ? mag_cap(to) : a->mag;
+    return (is_int(to) || is_fp8(to)) && a->mag > mag_cap(to) ? mag_cap(to) : a->mag;
 }
+
+/* The drift a conversion to dt adds to a value of magnitude mag: half a
+ * unit in the last place, and for fp8 a subnormal step near zero. */
+static double cast_err(DType to, double mag) { return unit(to) * mag + fp8_tiny(to); }
 
 static Node *cast_to(Gen *g, Node *a, DType to, bool exact)
 {
@@ -469,16 +498,16 @@ static Node *cast_to(Gen *g, Node *a, DType to, bool exact)
     else
         cover_cast(g, to);
     double mag = cast_mag(a, to);
-    return with(mk(with_dt(a->ty, to), buf, a->exact, mag, a->err + unit(to) * mag), a, NULL, NULL);
+    return with(mk(with_dt(a->ty, to), buf, a->exact, mag, a->err + cast_err(to, mag)), a, NULL, NULL);
 }
 
 /* A load or a variable of any dtype with ty's shape, converted. */
 static Node *gen_converted(Gen *g, Ty ty, bool exact, bool ref)
 {
-    static const DType dts[] = { DT_F32, DT_F16, DT_BF16, DT_I32, DT_I8, DT_U8, DT_U32, DT_I64 };
-    int start = rnd(g, 8);
-    for (int i = 0; i < 8; i++) {
-        DType dt = dts[(start + i) % 8];
+    static const DType dts[] = { DT_F32, DT_F16, DT_BF16, DT_I32, DT_I8, DT_U8, DT_U32, DT_I64, DT_E4M3, DT_E5M2 };
+    int n = (int)TSR_ARRAY_LEN(dts), start = rnd(g, n);
+    for (int i = 0; i < n; i++) {
+        DType dt = dts[(start + i) % n];
         if (dt == ty.dt)
             continue;
         Node *a = ref ? gen_ref(g, with_dt(ty, dt), exact) : gen_load(g, with_dt(ty, dt));
@@ -753,7 +782,7 @@ static Node *gen_bits(Gen *g, Ty ty, int depth)
 /* A conversion from another dtype. */
 static Node *gen_cast(Gen *g, Ty ty, int depth, bool exact)
 {
-    DType from = rand_num_dtype(g);
+    DType from = is_fp8(ty.dt) || chance(g, 0.3) ? rand_storage_dtype(g) : rand_num_dtype(g);
     if (chance(g, 0.15))
         from = DT_BOOL;
     if (from == ty.dt)
@@ -850,16 +879,20 @@ static Node *gen_dot(Gen *g, Ty ty, int depth)
 {
     if (ty.dt != DT_F32 || ty.rank != 2 || ty.d[0] == DIM_1 || ty.d[1] == DIM_1)
         return NULL;
-    static const DType ops[] = { DT_F16, DT_BF16, DT_F32, DT_F16, DT_BF16, DT_F16 };
-    DType odt = ops[rnd(g, 6)];
+    static const DType ops[] = { DT_F16, DT_BF16, DT_F32, DT_F16, DT_BF16, DT_F16, DT_E4M3, DT_E5M2 };
+    DType odt = ops[rnd(g, g->fp8 ? 8 : 6)], odt2 = odt;
+    bool fp8 = is_fp8(odt);
+    if (fp8 && chance(g, 0.3)) /* any two fp8 dtypes */
+        odt2 = odt == DT_E4M3 ? DT_E5M2 : DT_E4M3;
     Dim kd = rand_tile_dim(g);
     int a = dim_value(g, ty.d[0]), b = dim_value(g, ty.d[1]), c = dim_value(g, kd);
-    bool tc = odt != DT_F32 && a % 16 == 0 && c % 16 == 0 && b % 8 == 0;
+    bool tc = odt != DT_F32 && a % 16 == 0 && c % (fp8 ? 32 : 16) == 0 && b % 8 == 0;
     /* Keep dots on the CUDA cores within what code generation accepts
-     * (dsl/README.md section 12), with room to spare. */
-    if (!tc && (a * b + a * c + c * b) > 64 * 32 * g->p->warps)
+     * (dsl/README.md section 12), with room to spare; fp8 dots run there
+     * on sm_90a whatever their shape. */
+    if ((!tc || fp8) && (a * b + a * c + c * b) > 64 * 32 * g->p->warps)
         return NULL;
-    Node *x = gen(g, ty2(odt, ty.d[0], kd), depth - 1, false), *y = gen(g, ty2(odt, kd, ty.d[1]), depth - 1, false);
+    Node *x = gen(g, ty2(odt, ty.d[0], kd), depth - 1, false), *y = gen(g, ty2(odt2, kd, ty.d[1]), depth - 1, false);
     double mag = c * x->mag * y->mag;
     double err = c * (x->err * y->mag + y->err * x->mag) + c * unit(DT_F32) * mag;
     if (mag > mag_cap(DT_F32)) {
@@ -868,6 +901,8 @@ static Node *gen_dot(Gen *g, Ty ty, int depth)
         return NULL;
     }
     cover(g, tc ? FEAT_fn_dot_tc : FEAT_fn_dot_fma);
+    if (fp8)
+        cover(g, FEAT_fn_dot_fp8);
     return with(mk(ty, "dot($0, $1)", false, mag, err), x, y, NULL);
 }
 
@@ -914,7 +949,7 @@ static Node *gen_gather(Gen *g, Ty ty, int depth)
         return NULL;
     int cand[24], nc = 0;
     for (int i = 0; i < g->p->nparams; i++)
-        if (!g->p->params[i].out && g->p->params[i].rank && g->p->params[i].dt == ty.dt)
+        if (!g->p->params[i].out && !g->p->params[i].specials && g->p->params[i].rank && g->p->params[i].dt == ty.dt)
             cand[nc++] = i;
     if (!nc)
         return NULL;
@@ -1029,6 +1064,21 @@ static Node *gen_cdiv(Gen *g, Ty ty, int depth)
     return with(mk(ty, "cdiv($0, $1)", true, a->mag + 1, 0), a, b, NULL);
 }
 
+/* An fp8 value: what the language has for them (dsl/README.md section
+ * 4.1): conversions, where, the moves of tiles, gathers; or a leaf. */
+static Node *gen_fp8(Gen *g, Ty ty, int depth, bool exact)
+{
+    Node *n = NULL;
+    switch (rnd(g, 8)) {
+    case 0: case 1: case 2: n = gen_cast(g, ty, depth, exact); break;
+    case 3: case 4: n = gen_where(g, ty, depth, exact); break;
+    case 5: n = chance(g, 0.5) ? gen_transpose(g, ty, depth, exact) : gen_reshape(g, ty, depth, exact); break;
+    case 6: n = chance(g, 0.5) ? gen_gather(g, ty, depth) : gen_full(g, ty, depth, exact); break;
+    default: break;
+    }
+    return n ? n : gen_leaf(g, ty, exact);
+}
+
 typedef enum {
     P_ARITH, P_MINMAX, P_MATH, P_CAST, P_WHERE, P_SELECT, P_REDUCE, P_DOT, P_TRANSPOSE, P_FULL, P_BITS, P_RESHAPE,
     P_GATHER, P_ROUNDING, P_COUNT
@@ -1041,7 +1091,7 @@ static Node *gen(Gen *g, Ty ty, int depth, bool exact)
         Node *n = depth > 0 && chance(g, 0.85) ? gen_none_index(g, ty, depth, exact) : NULL;
         if (!n && depth > 0 && chance(g, 0.5))
             n = chance(g, 0.5) ? gen_scalar_none(g, ty, depth, exact) : gen_full(g, ty, depth, exact);
-        if (n && depth > 1 && ty.dt != DT_BOOL && chance(g, 0.2)) {
+        if (n && depth > 1 && ty.dt != DT_BOOL && !is_fp8(ty.dt) && chance(g, 0.2)) {
             /* broadcast against a scalar made a [1, 1] tile: max keeps exact values exact */
             Node *b = gen_scalar_none(g, ty2(ty.dt, DIM_1, DIM_1), depth - 1, exact);
             cover(g, FEAT_fn_max);
@@ -1060,6 +1110,8 @@ static Node *gen(Gen *g, Ty ty, int depth, bool exact)
             n = chance(g, 0.3) ? gen_bits(g, ty, depth) : gen_where(g, ty, depth, true);
         return n ? n : gen_leaf(g, ty, true);
     }
+    if (is_fp8(ty.dt))
+        return gen_fp8(g, ty, depth, exact);
     if (ty.rank < 2 && chance(g, 0.3)) {
         Node *n = gen_reduce(g, ty, depth, exact);
         if (n)
@@ -1128,7 +1180,7 @@ static void push(StmtList *l, Stmt *s)
 
 static Ty rand_value_ty(Gen *g)
 {
-    DType dt = chance(g, 0.1) ? DT_BOOL : rand_num_dtype(g);
+    DType dt = chance(g, 0.1) ? DT_BOOL : rand_storage_dtype(g);
     switch (rnd(g, 8)) {
     case 0: return ty0(dt);
     case 1: return ty1(dt, rand_tile_dim(g));
@@ -1169,7 +1221,7 @@ static Stmt *gen_decl(Gen *g)
 {
     bool var = chance(g, 0.4);
     if (!var && chance(g, 0.05)) { /* a dtype bound to a name, used in a cast */
-        DType dt = rand_num_dtype(g);
+        DType dt = rand_storage_dtype(g);
         char head[64];
         Sym *s = declare(g, "U", ty0(dt), &(Node){ .exact = true }, false);
         if (!s)
@@ -1232,7 +1284,7 @@ static Stmt *gen_dtype_use(Gen *g)
         Ty rt = ty;
         rt.dt = to;
         double mag = cast_mag(a, to);
-        Node *e = with(mk(rt, tmpl, a->exact, mag, a->err + unit(to) * mag), a, NULL, NULL);
+        Node *e = with(mk(rt, tmpl, a->exact, mag, a->err + cast_err(to, mag)), a, NULL, NULL);
         Sym *s = declare(g, "x", rt, e, false);
         if (!s) {
             node_free(e);
@@ -1276,7 +1328,7 @@ static void gen_accumulate(Gen *g, StmtList *body, int *accs, int nacc)
     for (int i = 0; i < nacc; i++) {
         Sym *s = &g->syms[accs[i]];
         bool add = s->ty.dt != DT_BOOL && chance(g, 0.6);
-        if (s->ty.dt == DT_BOOL)
+        if (s->ty.dt == DT_BOOL || is_fp8(s->ty.dt)) /* no + or max of fp8 */
             continue;
         Node *e = gen(g, bcast_kid(g, s->ty), 2 + rnd(g, 2), false);
         double mag = add ? s->mag + g->trips * e->mag : maxd(s->mag, e->mag);
@@ -1709,18 +1761,18 @@ static void pick_params(Gen *g, Program *p)
         char name[16];
         snprintf(name, sizeof name, "X%d", i);
         int sh = i == 0 ? 0 : i == 1 ? (int[]){ 2, 3, 6 }[rnd(g, 3)] : rnd(g, p->grid3 ? 11 : 10); /* M, N and K all declared */
-        add_param(p, name, rand_num_dtype(g), shapes[sh], false);
+        add_param(p, name, rand_storage_dtype(g), shapes[sh], false);
     }
     /* With a third grid axis, each output has a leading L dim indexed by
      * program_id(2). */
     const char *z = p->grid3 ? "L" : NULL;
-    add_param(p, "O0", rand_num_dtype(g), z ? (const char *const[]){ z, "M", "N", NULL } : (const char *const[]){ "M", "N", NULL, NULL }, true);
+    add_param(p, "O0", rand_storage_dtype(g), z ? (const char *const[]){ z, "M", "N", NULL } : (const char *const[]){ "M", "N", NULL, NULL }, true);
     if (chance(g, 0.4))
-        add_param(p, "O1", rand_num_dtype(g), z ? (const char *const[]){ z, "N", "M", NULL } : (const char *const[]){ "N", "M", NULL, NULL }, true);
+        add_param(p, "O1", rand_storage_dtype(g), z ? (const char *const[]){ z, "N", "M", NULL } : (const char *const[]){ "N", "M", NULL, NULL }, true);
     if (chance(g, 0.4))
-        add_param(p, "O2", rand_num_dtype(g), (const char *const[]){ z ? z : "M", z ? "M" : NULL, NULL, NULL }, true);
+        add_param(p, "O2", rand_storage_dtype(g), (const char *const[]){ z ? z : "M", z ? "M" : NULL, NULL, NULL }, true);
     if (chance(g, 0.3))
-        add_param(p, "O3", rand_num_dtype(g), z ? (const char *const[]){ z, "G0", "G1", NULL } : (const char *const[]){ "G0", "G1", NULL, NULL }, true);
+        add_param(p, "O3", rand_storage_dtype(g), z ? (const char *const[]){ z, "G0", "G1", NULL } : (const char *const[]){ "G0", "G1", NULL, NULL }, true);
     if (chance(g, 0.35)) { /* updated by atomics from many programs, zeroed before the launch */
         static const DType adts[] = { DT_F32, DT_F32, DT_I32, DT_U32, DT_I64, DT_F16 };
         Param *a = add_param(p, "A0", adts[rnd(g, 6)], chance(g, 0.5) ? (const char *const[]){ "M", NULL, NULL, NULL } : (const char *const[]){ "M", "N", NULL, NULL }, true);
@@ -1760,7 +1812,8 @@ static Stmt *gen_store(Gen *g, const char *name, const char *slice, const char *
             cover(g, FEAT_st_store_broadcast);
     }
     Node *e = gen(g, vt, 3 + rnd(g, 3), false);
-    double tol = 4 * (e->err + 2 * unit(o->dt) * e->mag);
+    /* An fp8 value that is the same bits everywhere is compared exactly. */
+    double tol = is_fp8(o->dt) && e->exact ? 0 : 4 * (e->err + 2 * cast_err(o->dt, e->mag));
     if (tol > o->tol)
         o->tol = tol;
     bool scat = scatter && chance(g, 0.2);
@@ -1820,6 +1873,33 @@ static Sym *gen_gemm(Gen *g, StmtList *body)
     return s;
 }
 
+/* An fp8 input of every code (XN, check.c) converted to a dtype and stored
+ * into ON: NaN, infinities, the largest values and signed zeros through
+ * the conversions of dsl/README.md section 10.3, compared exactly (a NaN
+ * matches a NaN). Declares both tensors; the store goes at the end. */
+static Stmt *gen_specials(Gen *g, Program *p)
+{
+    DType from = chance(g, 0.5) ? DT_E4M3 : DT_E5M2;
+    /* Not a plain copy: the interpreter makes every NaN code 0x7f on the
+     * way (tests/programs/diffgen/known/fp8_nan_copy.tsr). */
+    static const DType tos[] = { DT_E4M3, DT_E5M2, DT_F32, DT_F16, DT_BF16 };
+    DType to = tos[rnd(g, 5)];
+    if (to == from)
+        to = from == DT_E4M3 ? DT_E5M2 : DT_E4M3;
+    const char *z = p->grid3 ? "L" : NULL;
+    add_param(p, "XN", from, (const char *const[]){ "M", "N", NULL, NULL }, false)->specials = true;
+    Param *o = add_param(p, "ON", to, z ? (const char *const[]){ z, "M", "N", NULL } : (const char *const[]){ "M", "N", NULL, NULL }, true);
+    char head[96], tmpl[64];
+    snprintf(head, sizeof head, "ON[%sm0 : +BM, n0 : +BN] = ", z ? "program_id(2), " : "");
+    snprintf(tmpl, sizeof tmpl, "%s(XN[m0 : +BM, n0 : +BN])", dtype_name(to));
+    cover_cast(g, to);
+    cover(g, FEAT_fp8_specials);
+    cover(g, FEAT_load_tile);
+    Stmt *s = st_new(ST_STORE, head, mk(ty2(to, DIM_BM, DIM_BN), tmpl, true, 0, 0));
+    s->out = (int)(o - p->params);
+    return s; /* o->tol stays 0: exact */
+}
+
 #define ASSERT_MESSAGE "program (0, 0) stops here"
 
 static const char *const layout_names[MEM_COUNT] = { "dense", "padded", "swapped", "broadcast" };
@@ -1854,6 +1934,7 @@ Program *gen_program(uint64_t seed, uint64_t coverage[FEAT_COUNT])
     g.cov = coverage;
     g.trips = 1;
     p->seed = seed;
+    g.fp8 = chance(&g, 0.2);
     pick_sizes(&g, p);
     bool gemm = chance(&g, 0.25);
     if (gemm) { /* tensor-core tiles on whole warpgroups */
@@ -1865,12 +1946,22 @@ Program *gen_program(uint64_t seed, uint64_t coverage[FEAT_COUNT])
     }
     pick_params(&g, p);
     if (gemm) {
-        DType dt = chance(&g, 0.5) ? DT_F16 : DT_BF16;
+        DType dt = chance(&g, 0.5) ? DT_F16 : DT_BF16, dtb = dt;
+        /* fp8 operands: k-steps of 32 (mma.sync's k32 on sm_89); on sm_90a the
+         * dot runs on the CUDA cores, whose limit (dsl/README.md section 12)
+         * BK = 64 with BN >= 16 on 4 warps passes. */
+        bool fp8_fits = p->bk == 32 || p->bn == 8 || p->warps >= 8;
+        if (g.fp8 && p->bk >= 32 && fp8_fits && chance(&g, 0.5)) {
+            dt = chance(&g, 0.5) ? DT_E4M3 : DT_E5M2;
+            dtb = chance(&g, 0.3) ? (dt == DT_E4M3 ? DT_E5M2 : DT_E4M3) : dt;
+            cover(&g, FEAT_fn_dot_fp8);
+        }
         add_param(p, "XA", dt, (const char *const[]){ "M", "K", NULL, NULL }, false)->layout = MEM_PADDED;
         p->gemm_bt = chance(&g, 0.3); /* B as [N, K], K-major */
-        add_param(p, "XB", dt, p->gemm_bt ? (const char *const[]){ "N", "K", NULL, NULL } : (const char *const[]){ "K", "N", NULL, NULL }, false)->layout = MEM_PADDED;
+        add_param(p, "XB", dtb, p->gemm_bt ? (const char *const[]){ "N", "K", NULL, NULL } : (const char *const[]){ "K", "N", NULL, NULL }, false)->layout = MEM_PADDED;
         add_param(p, "OG", DT_F32, p->grid3 ? (const char *const[]){ "L", "M", "N", NULL } : (const char *const[]){ "M", "N", NULL, NULL }, true);
     }
+    Stmt *specials = g.fp8 && chance(&g, 0.4) ? gen_specials(&g, p) : NULL;
     pick_layouts(&g, p);
     for (int i = 0; i < p->nparams; i++)
         if (!p->params[i].out && p->params[i].rank && p->params[i].dt == p->type_param)
@@ -1908,6 +1999,8 @@ Program *gen_program(uint64_t seed, uint64_t coverage[FEAT_COUNT])
     gen_block(&g, &p->body, 3 + rnd(&g, 8), 0);
     if (acc_store)
         push(&p->body, acc_store);
+    if (specials)
+        push(&p->body, specials);
     push(&p->body, gen_store(&g, "O0", "m0 : +BM, n0 : +BN", "(M - 1) - arange<BM>(m0)[:, None], arange<BN>(n0)[None, :]",
                              ty2(DT_F32, DIM_BM, DIM_BN)));
     cover(&g, FEAT_st_store_tile);

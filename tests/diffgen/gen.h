@@ -70,6 +70,8 @@ typedef struct {
     char dims[4][4]; /* symbolic "M", "N", "K", "L", "G0", "G1", or constant "2", "BM" */
     bool out;
     bool zeroed;     /* outputs updated by atomics: start as zeros, not poison */
+    bool specials;   /* an fp8 input named XN*: every code, NaN and infinity included (check.c),
+                      * read only by the store of its conversion (no magnitude bound holds) */
     MemLayout layout; /* how the tensor passed at launch lies in memory */
     double tol;      /* outputs: absolute tolerance */
     double value;    /* scalars: the argument */
@@ -208,6 +210,9 @@ typedef struct {
     X(cast_u8, B, "`u8(x)`") \
     X(cast_u32, B, "`u32(x)`") \
     X(cast_i64, B, "`i64(x)`") \
+    X(cast_e4m3, B, "`e4m3(x)` (rounding, saturation)") \
+    X(cast_e5m2, B, "`e5m2(x)` (rounding, saturation)") \
+    X(fn_dot_fp8, B, "`dot` of fp8 tiles (`e4m3` by `e5m2` too)") \
     X(fn_umulhi, B, "`umulhi`") \
     X(fn_tanh, B, "`tanh`") \
     X(fn_sigmoid, B, "`sigmoid`") \
@@ -247,6 +252,9 @@ typedef struct {
     X(dt_u8, T, "u8") \
     X(dt_u32, T, "u32") \
     X(dt_i64, T, "i64") \
+    X(dt_e4m3, T, "e4m3 (inputs: every code of magnitude up to 2, subnormals included)") \
+    X(dt_e5m2, T, "e5m2 (inputs: every code of magnitude up to 2, subnormals included)") \
+    X(fp8_specials, T, "fp8 inputs of every code (NaN, infinities, the largest) converted and stored") \
     X(scalar_int_params, T, "scalar parameters `s8: i8`, `su8: u8`, `su: u32`, `sl: i64` (values beyond the i32 range)") \
     X(tensor_padded, T, "inputs with padded rows (16-byte multiples: vectors and TMA)") \
     X(tensor_swapped, T, "inputs with their leading dims swapped in memory") \
