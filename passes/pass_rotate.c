@@ -47,22 +47,19 @@ typedef struct {
 
 /* --- which instructions form T --- */
 
+static bool reads_marked(Rot *r, const TirInst *in);
+
 /* Whether any instruction of block b (nested ones too) reads a marked value. */
 static bool block_reads_marked(Rot *r, BlockId b)
 {
     TirBlock *bl = tir_block(r->f, b);
-    for (int i = 0; i < bl->insts.len; i++) {
-        TirInst *in = tir_inst(r->f, bl->insts.data[i]);
-        for (int a = 0; a < in->nargs; a++)
-            if (r->val_t[in->args[a]])
-                return true;
-        for (int k = 0; k < 2; k++)
-            if (in->blocks[k] != TIR_NONE && block_reads_marked(r, in->blocks[k]))
-                return true;
-    }
+    for (int i = 0; i < bl->insts.len; i++)
+        if (reads_marked(r, tir_inst(r->f, bl->insts.data[i])))
+            return true;
     return false;
 }
 
+/* Whether `in` or an instruction nested in it reads a marked value. */
 static bool reads_marked(Rot *r, const TirInst *in)
 {
     for (int a = 0; a < in->nargs; a++)
