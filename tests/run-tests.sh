@@ -1,5 +1,6 @@
 #!/bin/sh
-# Runs each test binary given; stops at the first failure with its name.
+# Runs each test binary given, every one even after a failure (so that one
+# failure does not hide the rest of the suite), and exits 1 if any failed.
 # Tests find their data relative to the repository root, where make runs.
 #
 # Each binary's standard output is shown and read: cmocka's per-test lines
@@ -9,13 +10,17 @@
 # a line "KNOWN BUG: ..." (test_diffgen: a compiler bug found and kept as a
 # test that must still fail) is listed too. The summary lists every skipped
 # test with its reason and every known bug, and its last line is
-# "N passed, N failed, N skipped", alone, for CI to read. A binary that fails
+# "N passed, N failed, N skipped", alone, for CI to read. Each program's
+# wall-clock seconds are printed after it ("-- NAME: N s") and the slowest
+# are listed in the summary, to keep CI within its time. A binary that fails
 # without a cmocka failure line (a crash) counts as one failed test.
 set -u
 tmp=$(mktemp -d) || exit 2
 trap 'rm -rf "$tmp"' EXIT
 : >"$tmp/skips"
 : >"$tmp/known"
+: >"$tmp/times"
+: >"$tmp/failures"
 passed=0 failed=0 skipped=0 programs=0
 
 # Appends "passed failed skipped" for one binary's output to counts, and
@@ -46,6 +51,12 @@ summary() {
         printf '== skipped tests and why:\n'
         cat "$tmp/skips"
     fi
+    printf '== slowest test programs (wall-clock seconds):\n'
+    sort -rn "$tmp/times" | head -8 | sed 's/^/  /'
+    if [ -s "$tmp/failures" ]; then
+        printf '== failed test programs:\n'
+        cat "$tmp/failures"
+    fi
     printf '%d test programs run\n' "$programs"
     printf '%d passed, %d failed, %d skipped\n' "$passed" "$failed" "$skipped"
 }
@@ -53,17 +64,23 @@ summary() {
 for t in "$@"; do
     programs=$((programs + 1))
     printf '== %s\n' "$t"
+    start=$(date +%s)
     { "$t"; echo $? >"$tmp/rc"; } | tee "$tmp/out"
     rc=$(cat "$tmp/rc")
+    secs=$(($(date +%s) - start))
+    printf -- '-- %s: %d s\n' "$t" "$secs"
+    printf '%d %s\n' "$secs" "$t" >>"$tmp/times"
     tally "$t" >"$tmp/counts"
     read -r p f s <"$tmp/counts"
     passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
     if [ "$rc" -ne 0 ]; then
         [ "$f" -eq 0 ] && failed=$((failed + 1))
         printf 'FAILED: %s (exit status %s)\n' "$t" "$rc" >&2
-        summary
-        exit 1
+        printf '  %s (exit status %s)\n' "$t" "$rc" >>"$tmp/failures"
+        continue
     fi
     [ "$p" -eq 0 ] && [ "$s" -eq 0 ] && passed=$((passed + 1)) # not a cmocka program
 done
 summary
+[ -s "$tmp/failures" ] && exit 1
+exit 0
