@@ -467,7 +467,7 @@ void sm90a_ws_pingpong_begin(Emitter *em, WsPlan *ws)
     memset(mark, 0, (size_t)f->insts.len + 1);
     bool any = false;
     for (int i = 0; i < f->insts.len; i++)
-        if (f->insts.data[i].op == TIR_FOR)
+        if (f->insts.data[i].op == TIR_FOR && !(f->insts.data[i].ival & TIR_LOOP_NO_PINGPONG))
             any |= plan_body(f, f->insts.data[i].blocks[0], mark);
     if (!any)
         return;

@@ -210,6 +210,11 @@ static void print_node(StrBuf *out, const AstNode *n, int indent)
                 print_node(out, n->else_, indent);
                 sb_putc(out, ')');
             }
+            if (n->e) {
+                sb_puts(out, " (pingpong ");
+                print_node(out, n->e, indent);
+                sb_putc(out, ')');
+            }
             sb_putc(out, ')');
         }
         newline(out, indent + 1);

@@ -31,7 +31,7 @@ typedef enum {
     AST_LET,    /* let name = a; */
     AST_VAR,    /* var name = a; */
     AST_ASSIGN, /* a = b; or a = b if c; (a is a name or an index of a name; c: a mask) */
-    AST_FOR,    /* for name in a .. b step c pipeline(d, overlap = else_) body; ival: loop depth (sema) */
+    AST_FOR,    /* for name in a .. b step c pipeline(d, overlap = else_, pingpong = e) body; ival: loop depth (sema) */
     AST_WHILE,  /* while a body; ival: loop depth (sema) */
     AST_JUMP,   /* break, continue or return (op: the keyword); ival: the depth of the loop it leaves (sema) */
     AST_IF,     /* if a body else_ (else_ is a block, another if, or NULL) */
@@ -48,6 +48,7 @@ struct AstNode {
     double fval;
     AstNode *a, *b, *c, *d;
     AstNode *body, *else_;
+    AstNode *e; /* AST_FOR: the pipeline's pingpong option */
     AstList args;  /* call arguments, index items, block statements */
     AstList targs; /* call <...> arguments */
     AstList shape; /* call [...] shape */

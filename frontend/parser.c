@@ -516,7 +516,7 @@ static AstNode *parse_let(Parser *p)
 }
 
 /* for_stmt := 'for' IDENT 'in' expr '..' expr ['step' expr]
- *             ['pipeline' '(' expr [',' 'overlap' '=' expr] ')'] block */
+ *             ['pipeline' '(' expr {',' ('overlap' | 'pingpong') '=' expr} ')'] block */
 static AstNode *parse_for(Parser *p)
 {
     AstNode *n = node(p, AST_FOR, p->tok.pos);
@@ -539,15 +539,23 @@ static AstNode *parse_for(Parser *p)
         advance(p);
         if (expect(p, TK_LPAREN, "'('")) {
             n->d = parse_expr(p);
-            if (accept(p, TK_COMMA)) { /* the one option: overlap = BOOL */
-                if (!at(p, TK_IDENT) || strcmp(tok_text(p, &p->tok), "overlap")) {
-                    error_at_tok(p, "'overlap' (the pipeline's option)");
+            while (accept(p, TK_COMMA)) { /* options: overlap = BOOL, pingpong = BOOL */
+                const char *opt = at(p, TK_IDENT) ? tok_text(p, &p->tok) : "";
+                AstNode **slot = !strcmp(opt, "overlap") ? &n->else_ : !strcmp(opt, "pingpong") ? &n->e : NULL;
+                if (!slot) {
+                    error_at_tok(p, "'overlap' or 'pingpong' (the pipeline's options)");
+                    return n;
+                }
+                if (*slot) {
+                    if (!p->panic)
+                        diag_error(p->diag, p->tok.pos, "the pipeline's option '%s' is given twice", opt);
+                    p->panic = true;
                     return n;
                 }
                 advance(p);
                 if (!expect(p, TK_ASSIGN, "'='"))
                     return n;
-                n->else_ = parse_expr(p);
+                *slot = parse_expr(p);
             }
             expect(p, TK_RPAREN, "')'");
         }

@@ -2197,7 +2197,7 @@ static void check_jump(Sema *s, const AstNode *n)
  * while's body is `let c = COND; if c { BODY }` and it goes on while c holds
  * (the last iteration only finds c false); break and return stop it after
  * the iteration. Each iteration declares its flags skip@D and brk@D afresh. */
-static void check_loop(Sema *s, const AstNode *n, ValId lb, ValId ub, ValId st, int stages, bool keep_order)
+static void check_loop(Sema *s, const AstNode *n, ValId lb, ValId ub, ValId st, int stages, int loop_flags)
 {
     bool is_while = n->kind == AST_WHILE;
     bool has_break = body_has(n->body, TK_KW_BREAK, false), has_return = body_has(n->body, TK_KW_RETURN, false);
@@ -2283,7 +2283,7 @@ static void check_loop(Sema *s, const AstNode *n, ValId lb, ValId ub, ValId st, 
     TirInst *in = tir_inst(s->f, id);
     in->blocks[0] = body;
     in->stages = stages;
-    in->ival = keep_order;
+    in->ival = loop_flags;
     in->kind = early ? TIR_FOR_EXIT : 0;
     tir_block(s->f, body)->parent = id;
     for (int i = 0; i < carried.len; i++)
@@ -2296,7 +2296,7 @@ static void check_while(Sema *s, const AstNode *n)
     if (!n->a || !n->body)
         return;
     ValId lb = tir_const_int(s->f, s->cur, n->pos, DT_I32, 0), ub = tir_const_int(s->f, s->cur, n->pos, DT_I32, INT32_MAX);
-    check_loop(s, n, lb, ub, tir_const_int(s->f, s->cur, n->pos, DT_I32, 1), 0, false);
+    check_loop(s, n, lb, ub, tir_const_int(s->f, s->cur, n->pos, DT_I32, 1), 0, 0);
 }
 
 /* The step of a for loop: a compile-time positive integer (*step), or an
@@ -2339,17 +2339,24 @@ static void check_for(Sema *s, const AstNode *n)
         error(s, n->d->pos, "the pipeline depth must be between 1 and 8, found %lld", (long long)stages);
         ok = false;
     }
-    bool keep_order = false;
-    if (n->else_) { /* pipeline(S, overlap = B) */
-        SVal v = eval(s, n->else_);
+    int flags = 0; /* TIR_LOOP_*: pipeline(S, overlap = B, pingpong = B) */
+    static const char *const options[2] = { "overlap", "pingpong" };
+    const AstNode *given[2] = { n->else_, n->e };
+    /* in the order written, for the order of the diagnostics */
+    bool swap = given[0] && given[1] && given[1]->pos.off < given[0]->pos.off;
+    for (int j = 0; j < 2; j++) {
+        int k = swap ? 1 - j : j;
+        if (!given[k])
+            continue;
+        SVal v = eval(s, given[k]);
         if (v.k == SV_ERR)
             ok = false;
         else if (v.k != SV_BOOL) {
-            error(s, n->else_->pos, "overlap must be a compile-time bool, found %s%s",
+            error(s, given[k]->pos, "%s must be a compile-time bool, found %s%s", options[k],
                   v.k == SV_VAL ? "a run-time " : "", sval_str(s, v));
             ok = false;
-        } else
-            keep_order = !v.i;
+        } else if (!v.i)
+            flags |= k == 0 ? TIR_LOOP_KEEP_ORDER : TIR_LOOP_NO_PINGPONG;
     }
     if (!ok)
         return;
@@ -2363,7 +2370,7 @@ static void check_for(Sema *s, const AstNode *n)
         ValId sel[3] = { emit(s, TIR_GT, sp, cmp, 2, bt), ub, lb };
         ub = emit(s, TIR_SELECT, sp, sel, 3, ttype_scalar(DT_I32));
     }
-    check_loop(s, n, lb, ub, st, (int)stages, keep_order);
+    check_loop(s, n, lb, ub, st, (int)stages, flags);
 }
 
 static void check_if(Sema *s, const AstNode *n)

@@ -72,6 +72,7 @@ typedef enum { REDUCE_SUM, REDUCE_MAX, REDUCE_MIN } ReduceKind;
 /* TirInst.kind of a SCATTER: a plain store, or an atomic read-modify-write. */
 typedef enum { SCATTER_STORE, SCATTER_ADD, SCATTER_MAX, SCATTER_MIN } ScatterKind;
 enum { TIR_FOR_EXIT = 1 }; /* TirInst.kind of a FOR that can stop early */
+enum { TIR_LOOP_KEEP_ORDER = 1, TIR_LOOP_NO_PINGPONG = 2 }; /* TirInst.ival of a FOR */
 
 /* Operands and attributes, by op:
  *   CONST        ival (i32, bool) or fval (floats, already rounded to the dtype)
@@ -122,8 +123,10 @@ enum { TIR_FOR_EXIT = 1 }; /* TirInst.kind of a FOR that can stop early */
  *   FOR          args: lb, ub, step, inits...; blocks[0]: body with args (iv,
  *                iters...) ending in YIELD of the next iters; results: final iters.
  *                stages: software-pipelining depth asked for (0 = none).
- *                ival 1: keep the written order (pipeline(S, overlap = false):
- *                no rotation, passes/pass_rotate.c).
+ *                ival: TIR_LOOP_* flags: KEEP_ORDER, the written order
+ *                (pipeline(S, overlap = false): no rotation,
+ *                passes/pass_rotate.c); NO_PINGPONG (pingpong = false: no
+ *                turns between warpgroups, backend/target_sm90a_ws.c).
  *                kind 1 (TIR_FOR_EXIT): the loop can stop early: the body's
  *                YIELD has one more operand, a bool scalar, and the loop ends
  *                after an iteration that yields false (while, break, return).

@@ -145,8 +145,10 @@ static void print_inst(StrBuf *out, TirFunc *f, InstId id, int depth)
         }
         if (in->stages)
             sb_printf(out, " pipeline %d", in->stages);
-        if (in->ival)
+        if (in->ival & TIR_LOOP_KEEP_ORDER)
             sb_puts(out, " keep_order");
+        if (in->ival & TIR_LOOP_NO_PINGPONG)
+            sb_puts(out, " no_pingpong");
         if (in->kind == TIR_FOR_EXIT)
             sb_puts(out, " while_yield"); /* stops after a yield of false */
         break;

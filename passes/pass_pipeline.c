@@ -234,6 +234,7 @@ static int pipeline_loop(TirFunc *f, BlockId parent, int pos, Arena *arena)
     nl->blocks[0] = loop.blocks[0];
     nl->blocks[1] = TIR_NONE;
     nl->stages = 0; /* done */
+    nl->ival = loop.ival; /* TIR_LOOP_* flags */
     tir_block(f, p.body)->parent = nid;
     ValId st = tir_block_arg(f, p.body, i32);
 

@@ -473,6 +473,7 @@ static void rotate(Rot *r, BlockId parent, int pos, int j, int hd, Insts *out)
         lt[i] = tir_type(f, la[3 + i]);
     InstId nl = tir_make(f, parent, TIR_FOR, lp, la, nargs, lt, nres);
     tir_inst(f, nl)->stages = loop.stages;
+    tir_inst(f, nl)->ival = loop.ival; /* TIR_LOOP_* flags (KEEP_ORDER is clear here) */
     tir_inst(f, nl)->kind = loop.kind;
     for (int i = 0; i < nres; i++)
         tir_val(f, tir_inst(f, nl)->res[i])->layout = i < loop.nres ? tir_val(f, loop.res[i])->layout
@@ -539,7 +540,7 @@ static int rotate_loop(Rot *r, BlockId parent, int pos)
 {
     TirFunc *f = r->f;
     TirInst *loop = tir_inst(f, tir_block(f, parent)->insts.data[pos]);
-    if (loop->stages < 2 || loop->kind == TIR_FOR_EXIT || loop->ival || loop->nargs < 4)
+    if (loop->stages < 2 || loop->kind == TIR_FOR_EXIT || (loop->ival & TIR_LOOP_KEEP_ORDER) || loop->nargs < 4)
         return 0;
     TirVal *stv = tir_val(f, loop->args[2]);
     if (stv->def == TIR_NONE || tir_inst(f, stv->def)->op != TIR_CONST || tir_inst(f, stv->def)->ival <= 0)

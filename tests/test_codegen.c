@@ -223,6 +223,46 @@ static void attention_variants(void **state)
                 }
 }
 
+/* The loop's hint `pipeline(S, ..., pingpong = B)`: attention's key loop
+ * written with pingpong = false has no turns on sm_90a (two consumer
+ * warpgroups), with pingpong = true the three of attention_variants, and
+ * either assembles clean. */
+static void pingpong_hint(void **state)
+{
+    (void)state;
+    require_ptxas();
+    size_t len = 0;
+    char *text = tsr_read_file("kernels/attention.tsr", &len);
+    assert_non_null(text);
+    const char *loop = "pipeline(2, overlap = !CAUSAL || D != 128)";
+    char *at = strstr(text, loop);
+    assert_non_null(at);
+    AttnConfig cfg = attention_config("sm_90a", DT_F16, 128, false);
+    assert_int_equal(cfg.warps, 8);
+    char bm[16], bn[16];
+    snprintf(bm, sizeof bm, "%d", cfg.bm);
+    snprintf(bn, sizeof bn, "%d", cfg.bn);
+    Define defs[6] = { { "T", "f16" }, { "D", "128" }, { "BM", bm }, { "BN", bn }, { "CAUSAL", "false" }, { "W", "8" } };
+    for (int on = 0; on < 2; on++) {
+        StrBuf src = { 0 }, diags = { 0 };
+        sb_printf(&src, "%.*spipeline(2, overlap = !CAUSAL || D != 128, pingpong = %s)%s", (int)(at - text), text,
+                  on ? "true" : "false", at + strlen(loop));
+        TirModule *m = compile_string("attention.tsr", src.data, defs, 6, &diags);
+        if (!m)
+            fail_msg("attention with pingpong = %d: %s", on, diags.data);
+        char *ptx = ptx_of(module_func(m, "attention_fwd"), "sm_90a");
+        int sync = turns(ptx, "bar.sync"), arrive = turns(ptx, "bar.arrive");
+        if (on ? sync != 3 || arrive != 3 : sync || arrive)
+            fail_msg("attention with pingpong = %s: %d turn syncs and %d arrives", on ? "true" : "false", sync, arrive);
+        assert_assembles_clean(ptx, "sm_90a", on ? "attention pingpong = true" : "attention pingpong = false");
+        free(ptx);
+        tir_module_free(m);
+        sb_free(&src);
+        sb_free(&diags);
+    }
+    free(text);
+}
+
 /* kernels/attention_fp8.tsr with attention_fp8_config's blocks for sm_89
  * (products on the fp8 tensor cores, mma.sync m16n8k32; every D assembles
  * clean) and sm_90a (tiles widened by cvt to f16, m16n8k16; D=64 and 128
@@ -971,6 +1011,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(attention_variants),
+        cmocka_unit_test(pingpong_hint),
         cmocka_unit_test(attention_ext_variants),
         cmocka_unit_test(attention_fp8_variants),
         cmocka_unit_test(attention_decode_variants),
