@@ -507,8 +507,10 @@ static void emit_for(Emitter *em, const TirInst *in)
                      .step = step, .pre = pre, .header = header };
     em_loop_enter(em, &frame);
     emit_block(em, in->blocks[0]);
-    if (em->failed) /* an error stopped the body: its yields are not there */
+    if (em->failed) { /* an error stopped the body: its yields are not there */
+        em_loop_abandon(em);
         return;
+    }
     const TirInst *y = tir_inst(f, body->insts.data[body->insts.len - 1]);
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
     em_loop_leave(em, latch);
@@ -911,6 +913,9 @@ static void emitter_dispose(void *arg)
         LLVMDisposeBuilder(em->b);
     if (em->entry_b)
         LLVMDisposeBuilder(em->entry_b);
+    for (int i = 0; i < em->loop_builders.len; i++)
+        if (em->loop_builders.data[i])
+            LLVMDisposeBuilder(em->loop_builders.data[i]);
     lineinfo_dispose(em);
     if (em->mod)
         LLVMDisposeModule(em->mod);

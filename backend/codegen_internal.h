@@ -161,6 +161,8 @@ struct Emitter {
      * pingpong turn): a block barrier would deadlock; em_barrier fails. */
     bool barrier_ban;
     EmLoop *loop;        /* innermost loop being emitted, or NULL */
+    int loop_depth;      /* how many loops are being emitted */
+    VEC(LLVMBuilderRef) loop_builders; /* the preheader builder of each loop depth (em_loop_enter) */
     CopyRegion copy_region;
     BlockId *inst_block; /* per instruction: its block (codegen_loop.c, made on first use) */
     unsigned char *order_barrier; /* per instruction: a block barrier goes before it (codegen_order.c) */
@@ -258,6 +260,8 @@ LLVMValueRef em_lg2(Emitter *em, LLVMValueRef x);     /* lg2.approx.f32 */
  * (builder at its end, before the back branch). */
 void em_loop_enter(Emitter *em, EmLoop *L);
 void em_loop_leave(Emitter *em, LLVMBasicBlockRef latch);
+/* Leaves the innermost loop without finishing it (an error stopped its body). */
+void em_loop_abandon(Emitter *em);
 /* A builder that inserts before the innermost loop (NULL: not in a loop),
  * and whether v is defined outside that loop (false: not in a loop). */
 LLVMBuilderRef em_loop_pre(Emitter *em);

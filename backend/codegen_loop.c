@@ -131,9 +131,22 @@ void em_loop_enter(Emitter *em, EmLoop *L)
     L->carried.len = L->carried.cap = 0;
     L->memo.data = NULL;
     L->memo.len = L->memo.cap = 0;
-    L->pre_b = LLVMCreateBuilderInContext(em->ctx);
+    /* one builder per loop depth, kept by the emitter (emitter_dispose), so
+     * that none is lost when an error or a failed allocation stops emission
+     * inside a loop */
+    if (em->loop_depth == em->loop_builders.len) {
+        vec_push(&em->arena, em->loop_builders, NULL);
+        em->loop_builders.data[em->loop_depth] = LLVMCreateBuilderInContext(em->ctx);
+    }
+    L->pre_b = em->loop_builders.data[em->loop_depth++];
     LLVMPositionBuilderBefore(L->pre_b, LLVMGetBasicBlockTerminator(L->pre));
     em->loop = L;
+}
+
+void em_loop_abandon(Emitter *em)
+{
+    em->loop = em->loop->outer;
+    em->loop_depth--;
 }
 
 void em_loop_leave(Emitter *em, LLVMBasicBlockRef latch)
@@ -144,8 +157,7 @@ void em_loop_leave(Emitter *em, LLVMBasicBlockRef latch)
         LLVMValueRef next = LLVMBuildGEP2(em->b, c->elem, c->ptr, &c->inc, 1, "");
         LLVMAddIncoming(c->ptr, &next, &latch, 1);
     }
-    LLVMDisposeBuilder(L->pre_b);
-    em->loop = L->outer;
+    em_loop_abandon(em);
 }
 
 LLVMBuilderRef em_loop_pre(Emitter *em) { return em->loop ? em->loop->pre_b : NULL; }
