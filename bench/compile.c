@@ -66,13 +66,14 @@ typedef struct {
  * diagnostics on stderr. */
 static bool compile_variant(const Variant *v, const char *target, Compiled *out)
 {
-    char d[16], bm[16], bn[16], w[16];
+    char d[16], bm[16], bn[16], w[16], st[16];
     snprintf(d, sizeof d, "%d", v->D);
     snprintf(bm, sizeof bm, "%d", v->cfg.bm);
     snprintf(bn, sizeof bn, "%d", v->cfg.bn);
     snprintf(w, sizeof w, "%d", v->cfg.warps ? v->cfg.warps : 4);
+    snprintf(st, sizeof st, "%d", v->cfg.stages ? v->cfg.stages : 2);
     Define defs[] = { { "T", dtype_name(v->dt) }, { "D", d }, { "BM", bm }, { "BN", bn },
-                      { "CAUSAL", v->causal ? "true" : "false" }, { "W", w } };
+                      { "CAUSAL", v->causal ? "true" : "false" }, { "W", w }, { "STAGES", st } };
     Source src = { "attention.tsr", tsr_attention_source, strlen(tsr_attention_source) };
     Diag diag;
     diag_init(&diag, &src);
