@@ -11,8 +11,9 @@
  * a GPU (device cuda) timed at one large shape: the fastest median wins.
  * Without a GPU the candidates are ranked by the static cost of
  * `tessera-bench ptxas`: the main loop's shortest path through its SASS per
- * 64x64xD tile of work (a count of instructions, not a speed); the current
- * row comes first and wins ties. */
+ * 64x64xD tile of work (a count of instructions, not a speed), among the
+ * candidates with the current row's warps; the current row comes first and
+ * wins ties. */
 #define _POSIX_C_SOURCE 200809L
 #include "bench.h"
 #include "ptxas.h"
@@ -50,7 +51,7 @@ typedef struct {
 typedef struct {
     AttnConfig cfg;
     bool ok;                /* passed every check */
-    char status[200];       /* "ok" or why not */
+    char status[320];       /* "ok" or why not */
     int registers, spills;  /* ptxas -v (-1: no ptxas); spills: bytes stored and loaded */
     long smem;              /* bytes, dynamic and static (-1: unknown) */
     double cost;            /* static cost per 64x64xD tile, shortest path (-1: unknown) */
@@ -178,7 +179,7 @@ static bool static_checks(const TuneEnv *env, const TuneKey *k, TuneCand *c)
     BenchVariant v = { k->dt, k->D, k->causal, c->cfg };
     BenchCompiled bc;
     memset(&bc, 0, sizeof bc);
-    char why[160];
+    char why[280];
     if (!bench_compile_variant(&v, k->target, &bc, why, sizeof why)) {
         snprintf(c->status, sizeof c->status, "does not compile: %s", why);
         return false;
@@ -307,8 +308,12 @@ static void tune_key(const TuneOptions *o, const TuneEnv *env, TuneKey *k)
                  k->causal ? "causal" : "full", c->cfg.bm, c->cfg.bn, c->cfg.warps, c->cfg.stages);
         c->ok = static_checks(env, k, c) && bench_candidate(o, k, c, false) && (!env->cuda || bench_candidate(o, k, c, true));
         if (c->ok) {
-            snprintf(c->status, sizeof c->status, "ok");
-            if (!best || ranks_before(c, best, env->cuda))
+            /* The static cost counts one warp's instructions: it cannot
+             * weigh one consumer warpgroup against two taking turns (or
+             * occupancy), so without a GPU only the current warps compete. */
+            bool eligible = env->cuda || c->cfg.warps == k->current.warps;
+            snprintf(c->status, sizeof c->status, eligible ? "ok" : "ok (not ranked: other warps than the current row's)");
+            if (eligible && (!best || ranks_before(c, best, env->cuda)))
                 best = c;
         }
         progress(o, " %s", c->status);
@@ -439,8 +444,9 @@ static const char *ranking(const TuneEnv *env, const TuneOptions *o, char *buf, 
                  env->device_name, o->reps, o->warmup, o->seqlen, 16384 / o->seqlen > 0 ? 16384 / o->seqlen : 1);
     else if (env->have_nvdisasm)
         snprintf(buf, n, "no GPU: the static cost, instructions on the main loop's shortest path through its SASS per "
-                         "64x64xD tile of work (as `tessera-bench ptxas`), not a measured speed; the current row "
-                         "wins ties");
+                         "64x64xD tile of work (as `tessera-bench ptxas`), not a measured speed; only candidates with "
+                         "the current row's warps compete (one warp's count cannot weigh warpgroups against each other), "
+                         "and the current row wins ties");
     else
         snprintf(buf, n, "no GPU and no nvdisasm: nothing to rank by, the current row kept when it passes");
     return buf;
