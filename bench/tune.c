@@ -205,9 +205,9 @@ static bool static_checks(const TuneEnv *env, const TuneKey *k, TuneCand *c)
             if (!env->have_nvdisasm || !bench_tile_cost(listing.data ? listing.data : "", k->D, bc.loop_mads,
                                                         &c->cost, &longest))
                 c->cost = -1;
-            if (c->spills > 0) {
-                snprintf(c->status, sizeof c->status, "spills (%d bytes stored, %d loaded)", r.spill_stores,
-                         r.spill_loads);
+            if (c->spills > 0 || r.stack > 0) {
+                snprintf(c->status, sizeof c->status, "spills (%d bytes stored, %d loaded, %d of stack)",
+                         r.spill_stores, r.spill_loads, r.stack);
                 ok = false;
             } else if (r.c75xx > 0) {
                 snprintf(c->status, sizeof c->status, "ptxas warns C75xx (%d): wgmma serialized", r.c75xx);
