@@ -79,10 +79,9 @@ static DLDataType dl_type(DType dt)
     return d;
 }
 
-static void progress(const BenchOptions *o, const char *fmt, ...) TSR_PRINTF(2, 3);
-static void progress(const BenchOptions *o, const char *fmt, ...)
+void bench_progress(bool quiet, const char *fmt, ...)
 {
-    if (o->quiet)
+    if (quiet)
         return;
     va_list ap;
     va_start(ap, fmt);
@@ -1135,7 +1134,7 @@ int bench_attention_run(const BenchOptions *o, const BenchHooks *hooks, BenchRun
     BenchConfig *configs = malloc(sizeof(BenchConfig) * 4096);
     int n = bench_configs(o, run->kind, configs, 4096);
     BenchResult *r = calloc((size_t)(n ? n : 1), sizeof *r);
-    progress(o, "tessera-bench: %d configurations on %s (%s times), %d warm-up and %d timed runs each\n", n,
+    bench_progress(o->quiet, "tessera-bench: %d configurations on %s (%s times), %d warm-up and %d timed runs each\n", n,
              run->device_name, run->cpu_times ? "CPU" : "GPU", run->warmup, run->reps);
     Inputs in;
     memset(&in, 0, sizeof in);
@@ -1169,16 +1168,16 @@ int bench_attention_run(const BenchOptions *o, const BenchHooks *hooks, BenchRun
                 break;
             }
         }
-        progress(o, "[%d/%d] %s D=%d %s%s B=%d H=%d/%d Sq=%d Sk=%d ...", i + 1, n, dtype_name(c->dt), c->D,
+        bench_progress(o->quiet, "[%d/%d] %s D=%d %s%s B=%d H=%d/%d Sq=%d Sk=%d ...", i + 1, n, dtype_name(c->dt), c->D,
                  c->causal ? "causal" : "full", c->backward ? " backward" : "", c->B, c->Hq, c->Hkv, c->Sq, c->Sk);
         measure_config(&b, &r[i], &in);
         if (r[i].tessera.ran)
-            progress(o, " tessera %.3f ms %s", r[i].tessera.t.median, r[i].tessera.pass ? "ok" : "FAILED CHECK");
+            bench_progress(o->quiet, " tessera %.3f ms %s", r[i].tessera.t.median, r[i].tessera.pass ? "ok" : "FAILED CHECK");
         else
-            progress(o, " tessera: %s", r[i].tessera.status);
+            bench_progress(o->quiet, " tessera: %s", r[i].tessera.status);
         if (r[i].reference.ran)
-            progress(o, ", reference %.3f ms %s", r[i].reference.t.median, r[i].reference.pass ? "ok" : "FAILED CHECK");
-        progress(o, "\n");
+            bench_progress(o->quiet, ", reference %.3f ms %s", r[i].reference.t.median, r[i].reference.pass ? "ok" : "FAILED CHECK");
+        bench_progress(o->quiet, "\n");
     }
     inputs_free(&in);
     free(configs);

@@ -200,6 +200,9 @@ typedef struct {
  * the device cannot be used. */
 int bench_attention_run(const BenchOptions *o, const BenchHooks *hooks, BenchRun *run, BenchResult **results);
 
+/* Progress on stderr, unless quiet. */
+void bench_progress(bool quiet, const char *fmt, ...) TSR_PRINTF(2, 3);
+
 /* 0 when every check passed, 1 otherwise (skipped configurations do not
  * count). */
 int bench_exit_status(const BenchResult *r, int n);

@@ -20,7 +20,6 @@
 #include "target.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -159,18 +158,6 @@ static void make_candidates(const TuneOptions *o, TuneKey *k)
 
 /* ---------------------------------------------------------------- checks */
 
-static void progress(const TuneOptions *o, const char *fmt, ...) TSR_PRINTF(2, 3);
-static void progress(const TuneOptions *o, const char *fmt, ...)
-{
-    if (o->quiet)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fflush(stderr);
-}
-
 /* Compiles the candidate and puts it through ptxas: false (with the reason
  * in its status) when it does not compile, spills, or overflows shared
  * memory. */
@@ -304,7 +291,7 @@ static void tune_key(const TuneOptions *o, const TuneEnv *env, TuneKey *k)
             k->skipped = i == 0;
             break;
         }
-        progress(o, "tune %s %s D=%d %s: %dx%d W=%d stages=%d ...", k->target, dtype_name(k->dt), k->D,
+        bench_progress(o->quiet, "tune %s %s D=%d %s: %dx%d W=%d stages=%d ...", k->target, dtype_name(k->dt), k->D,
                  k->causal ? "causal" : "full", c->cfg.bm, c->cfg.bn, c->cfg.warps, c->cfg.stages);
         c->ok = static_checks(env, k, c) && bench_candidate(o, k, c, false) && (!env->cuda || bench_candidate(o, k, c, true));
         if (c->ok) {
@@ -316,12 +303,12 @@ static void tune_key(const TuneOptions *o, const TuneEnv *env, TuneKey *k)
             if (eligible && (!best || ranks_before(c, best, env->cuda)))
                 best = c;
         }
-        progress(o, " %s", c->status);
+        bench_progress(o->quiet, " %s", c->status);
         if (c->cost >= 0)
-            progress(o, ", %.0f per tile", c->cost);
+            bench_progress(o->quiet, ", %.0f per tile", c->cost);
         if (c->ms >= 0)
-            progress(o, ", %.3f ms", c->ms);
-        progress(o, "\n");
+            bench_progress(o->quiet, ", %.3f ms", c->ms);
+        bench_progress(o->quiet, "\n");
     }
     k->tuned = best != NULL;
     k->chosen = best ? best->cfg : k->current;
