@@ -263,23 +263,30 @@ int bench_compile_main(int argc, char **argv)
 
 /* ---------------------------------------------------------------- ptxas */
 
-/* The main loop of a SASS listing (support/sass.h); false when it has
+/* The main loop of a SASS listing (support/sass.h), among all its loops
+ * (a producer warpgroup's waits make dozens before it); false when it has
  * none. */
 static bool main_loop(const char *listing, SassLoop *out)
 {
-    SassLoop loops[32];
-    int n = sass_loops(listing, loops, 32);
-    int k = sass_main_loop(loops, n < 32 ? n : 32);
-    if (k < 0)
-        return false;
-    *out = loops[k];
-    return true;
+    SassLoop few[32], *loops = few;
+    int n = sass_loops(listing, few, 32);
+    if (n > 32 && (loops = malloc(sizeof *loops * (size_t)n)) != NULL)
+        n = sass_loops(listing, loops, n);
+    else if (n > 32)
+        n = 32;
+    int k = sass_main_loop(loops, n);
+    if (k >= 0)
+        *out = loops[k];
+    if (loops != few)
+        free(loops);
+    return k >= 0;
 }
 
 bool bench_tile_cost(const char *listing, int D, double loop_mads, double *shortest, double *longest)
 {
     SassLoop l;
-    if (loop_mads <= 0 || !main_loop(listing, &l))
+    /* a main loop without tensor-core instructions is not the dots' */
+    if (loop_mads <= 0 || !main_loop(listing, &l) || l.mma == 0)
         return false;
     *shortest = l.shortest * 8192.0 * D / loop_mads;
     *longest = l.longest * 8192.0 * D / loop_mads;
