@@ -291,15 +291,17 @@ static void tune_key(const TuneOptions *o, const TuneEnv *env, TuneKey *k)
             k->skipped = i == 0;
             break;
         }
-        bench_progress(o->quiet, "tune %s %s D=%d %s: %dx%d W=%d stages=%d ...", k->target, dtype_name(k->dt), k->D,
-                 k->causal ? "causal" : "full", c->cfg.bm, c->cfg.bn, c->cfg.warps, c->cfg.stages);
-        c->ok = static_checks(env, k, c) && bench_candidate(o, k, c, false) && (!env->cuda || bench_candidate(o, k, c, true));
+        bench_progress(o->quiet, "tune %s %s D=%d %s: %dx%d W=%d stages=%d ...", k->target, dtype_name(k->dt),
+                       k->D, k->causal ? "causal" : "full", c->cfg.bm, c->cfg.bn, c->cfg.warps, c->cfg.stages);
+        c->ok = static_checks(env, k, c) && bench_candidate(o, k, c, false) &&
+                (!env->cuda || bench_candidate(o, k, c, true));
         if (c->ok) {
             /* The static cost counts one warp's instructions: it cannot
              * weigh one consumer warpgroup against two taking turns (or
              * occupancy), so without a GPU only the current warps compete. */
             bool eligible = env->cuda || c->cfg.warps == k->current.warps;
-            snprintf(c->status, sizeof c->status, eligible ? "ok" : "ok (not ranked: other warps than the current row's)");
+            snprintf(c->status, sizeof c->status, "%s",
+                     eligible ? "ok" : "ok (not ranked: other warps than the current row's)");
             if (eligible && (!best || ranks_before(c, best, env->cuda)))
                 best = c;
         }
@@ -432,8 +434,8 @@ static const char *ranking(const TuneEnv *env, const TuneOptions *o, char *buf, 
     else if (env->have_nvdisasm)
         snprintf(buf, n, "no GPU: the static cost, instructions on the main loop's shortest path through its SASS per "
                          "64x64xD tile of work (as `tessera-bench ptxas`), not a measured speed; only candidates with "
-                         "the current row's warps compete (one warp's count cannot weigh warpgroups against each other), "
-                         "and the current row wins ties");
+                         "the current row's warps compete (one warp's count cannot weigh warpgroups against each "
+                         "other), and the current row wins ties");
     else
         snprintf(buf, n, "no GPU and no nvdisasm: nothing to rank by, the current row kept when it passes");
     return buf;
@@ -455,7 +457,8 @@ static void write_report(StrBuf *md, const TuneOptions *o, const TuneEnv *env, c
                   "Hkv = 1%s.\n\n",
               ranking(env, o, buf, sizeof buf), env->have_ptxas ? env->ptxas : "(not found: not checked)",
               env->cuda ? ", then the GPU at the timed shape" : "");
-    sb_puts(md, "| target | dtype | D | causal | current | chosen | candidates passed |\n|---|---|---|---|---|---|---|\n");
+    sb_puts(md, "| target | dtype | D | causal | current | chosen | candidates passed |\n"
+                "|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < nkeys; i++) {
         const TuneKey *k = &keys[i];
         int passed = 0;
@@ -487,7 +490,8 @@ static void write_report(StrBuf *md, const TuneOptions *o, const TuneEnv *env, c
             else
                 sb_puts(md, " - |");
             sb_printf(md, c->ms >= 0 ? " %.3f |" : " - |", c->ms);
-            sb_printf(md, " %s%s |\n", c->status, c->ok && same_config(c->cfg, k->chosen) && k->tuned ? " (chosen)" : "");
+            bool chosen = c->ok && k->tuned && same_config(c->cfg, k->chosen);
+            sb_printf(md, " %s%s |\n", c->status, chosen ? " (chosen)" : "");
         }
     }
 }
