@@ -40,7 +40,11 @@ LIB_SRCS := $(sort $(wildcard support/*.c $(COMPILER_DIRS:%=%/*.c) runtime/*.c r
 GEN_SRCS := $(BUILD)/gen/lexer.c
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(BUILD)/obj/gen/lexer.o
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
-TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+# The longest first, so that `make test`'s parallel runs (tests/run-tests.sh)
+# end together.
+TEST_SLOW := test_attention_emu test_codegen test_attention_bwd_emu test_diffgen test_attention_interp
+TEST_BINS := $(TEST_SLOW:%=$(BUILD)/tests/%) \
+    $(filter-out $(TEST_SLOW:%=$(BUILD)/tests/%),$(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS)))
 TEST_SUPPORT := $(sort $(wildcard tests/support/*.c))
 TEST_SUPPORT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SUPPORT))
 BENCH_SRCS := $(sort $(wildcard bench/*.c))

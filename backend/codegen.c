@@ -649,6 +649,8 @@ void em_emit_insts(Emitter *em, const InstId *ids, int n)
         lineinfo_at(em, in->pos);
         if (em->target->emit->before_inst)
             em->target->emit->before_inst(em, in);
+        if (em->order_barrier[ids[i]])
+            em_barrier(em); /* an earlier write of the tensor by other threads (codegen_order.c) */
         emit_inst(em, in);
     }
 }
@@ -987,6 +989,7 @@ bool codegen_emit(TirFunc *f, const Target *t, const CodegenOptions *opts, bool 
     init_types(em);
     em->vals = arena_alloc(&em->arena, sizeof(EVal) * (size_t)f->vals.len);
     em_find_fma_operands(em);
+    em_plan_write_order(em);
     build_frame(em);
     if (t->emit->begin)
         t->emit->begin(em);

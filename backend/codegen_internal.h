@@ -163,6 +163,7 @@ struct Emitter {
     EmLoop *loop;        /* innermost loop being emitted, or NULL */
     CopyRegion copy_region;
     BlockId *inst_block; /* per instruction: its block (codegen_loop.c, made on first use) */
+    unsigned char *order_barrier; /* per instruction: a block barrier goes before it (codegen_order.c) */
     Arena arena;
 };
 
@@ -182,6 +183,11 @@ void em_barrier(Emitter *em);
 /* Emits the instructions ids[0..n) in order (a family's own code, such as a
  * warp-specialized producer built from the kernel's instructions). */
 void em_emit_insts(Emitter *em, const InstId *ids, int n);
+/* Whether v is defined inside the body of `loop` (at any depth; codegen_loop.c). */
+bool em_defined_in(Emitter *em, ValId v, InstId loop);
+/* Marks the writes of global memory that need a block barrier in front of
+ * them (codegen_order.c): em->order_barrier. */
+void em_plan_write_order(Emitter *em);
 const Layout *em_layout(Emitter *em, ValId v);
 EVal *em_val(Emitter *em, ValId v);
 EVal em_new_val(Emitter *em, int n);

@@ -40,8 +40,7 @@ static BlockId block_of(Emitter *em, InstId id)
     return id >= 0 && id < f->insts.len ? em->inst_block[id] : TIR_NONE;
 }
 
-/* Whether v is defined inside the body of `loop` (at any depth). */
-static bool defined_in(Emitter *em, ValId v, InstId loop)
+bool em_defined_in(Emitter *em, ValId v, InstId loop)
 {
     TirFunc *f = em->f;
     TirVal *val = tir_val(f, v);
@@ -71,7 +70,7 @@ static bool affine(Emitter *em, const EmLoop *L, LLVMBuilderRef pre, ValId v, in
         *inv = em_i32(em, 0);
         return true;
     }
-    if (!defined_in(em, v, L->loop)) {
+    if (!em_defined_in(em, v, L->loop)) {
         if (!em->vals[v].e)
             return false;
         *coef = 0;
@@ -151,7 +150,7 @@ void em_loop_leave(Emitter *em, LLVMBasicBlockRef latch)
 
 LLVMBuilderRef em_loop_pre(Emitter *em) { return em->loop ? em->loop->pre_b : NULL; }
 
-bool em_loop_invariant(Emitter *em, ValId v) { return em->loop && !defined_in(em, v, em->loop->loop); }
+bool em_loop_invariant(Emitter *em, ValId v) { return em->loop && !em_defined_in(em, v, em->loop->loop); }
 
 LLVMValueRef em_loop_recall(Emitter *em, const uintptr_t *key, int n)
 {

@@ -345,31 +345,16 @@ static int split_loop(Split *s, BlockId parent, int pos)
     return bd.out.len;
 }
 
-static bool split_block(Split *s, BlockId b)
+/* tir_each_loop_inner_first's step: to the loop itself, past the new code
+ * and the steady loop, when the loop was split. */
+static int split_step(void *ctx, BlockId b, int i)
 {
-    bool changed = false;
-    TirFunc *f = s->f;
-    for (int i = 0; i < tir_block(f, b)->insts.len; i++) {
-        TirInst *in = tir_inst(f, tir_block(f, b)->insts.data[i]);
-        if (in->op != TIR_FOR && in->op != TIR_IF)
-            continue;
-        for (int k = 0; k < 2; k++) {
-            BlockId nb = tir_inst(f, tir_block(f, b)->insts.data[i])->blocks[k];
-            if (nb != TIR_NONE)
-                changed |= split_block(s, nb);
-        }
-        if (tir_inst(f, tir_block(f, b)->insts.data[i])->op != TIR_FOR)
-            continue;
-        /* the marks must cover every instruction, new ones included */
-        s->inside = arena_alloc(s->arena, (size_t)f->insts.len + 1);
-        s->inside_block = arena_alloc(s->arena, (size_t)f->blocks.len + 1);
-        int added = split_loop(s, b, i);
-        if (added) {
-            changed = true;
-            i += added; /* past the new code and the steady loop, to the loop itself */
-        }
-    }
-    return changed;
+    Split *s = ctx;
+    /* the marks must cover every instruction, new ones included */
+    s->inside = arena_alloc(s->arena, (size_t)s->f->insts.len + 1);
+    s->inside_block = arena_alloc(s->arena, (size_t)s->f->blocks.len + 1);
+    int added = split_loop(s, b, i);
+    return added ? i + added : -1;
 }
 
 bool tir_pass_loopsplit(TirFunc *f, const Target *t)
@@ -377,7 +362,7 @@ bool tir_pass_loopsplit(TirFunc *f, const Target *t)
     (void)t;
     Arena *arena = oom_arena_open();
     Split s = { f, arena, { 0 }, NULL, NULL };
-    bool changed = split_block(&s, f->body);
+    bool changed = tir_each_loop_inner_first(f, f->body, split_step, &s);
     oom_arena_close(arena);
     return changed;
 }

@@ -577,28 +577,12 @@ static int rotate_loop(Rot *r, BlockId parent, int pos)
     return 0;
 }
 
-static bool rotate_block(Rot *r, BlockId b)
+/* tir_each_loop_inner_first's step: past the prologue, the loop and the
+ * epilogue when the loop was rotated. */
+static int rotate_step(void *ctx, BlockId b, int i)
 {
-    bool changed = false;
-    TirFunc *f = r->f;
-    for (int i = 0; i < tir_block(f, b)->insts.len; i++) {
-        TirInst *in = tir_inst(f, tir_block(f, b)->insts.data[i]);
-        if (in->op != TIR_FOR && in->op != TIR_IF)
-            continue;
-        for (int k = 0; k < 2; k++) {
-            BlockId nb = tir_inst(f, tir_block(f, b)->insts.data[i])->blocks[k];
-            if (nb != TIR_NONE)
-                changed |= rotate_block(r, nb);
-        }
-        if (tir_inst(f, tir_block(f, b)->insts.data[i])->op != TIR_FOR)
-            continue;
-        int added = rotate_loop(r, b, i);
-        if (added) {
-            changed = true;
-            i += added - 1; /* past the prologue, the loop and the epilogue */
-        }
-    }
-    return changed;
+    int added = rotate_loop(ctx, b, i);
+    return added ? i + added - 1 : -1;
 }
 
 bool tir_pass_rotate(TirFunc *f, const Target *t)
@@ -607,7 +591,7 @@ bool tir_pass_rotate(TirFunc *f, const Target *t)
         return false;
     Arena *arena = oom_arena_open();
     Rot r = { f, t, arena, TIR_NONE, TIR_NONE, NULL, NULL };
-    bool changed = rotate_block(&r, f->body);
+    bool changed = tir_each_loop_inner_first(f, f->body, rotate_step, &r);
     oom_arena_close(arena);
     return changed;
 }

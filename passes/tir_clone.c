@@ -60,3 +60,26 @@ InstId cloner_inst(Cloner *c, InstId id, BlockId b)
     vec_push(&f->arena, tir_block(f, b)->insts, nid);
     return nid;
 }
+
+bool tir_each_loop_inner_first(TirFunc *f, BlockId b, int (*loop)(void *ctx, BlockId b, int i), void *ctx)
+{
+    bool changed = false;
+    for (int i = 0; i < tir_block(f, b)->insts.len; i++) {
+        TirInst *in = tir_inst(f, tir_block(f, b)->insts.data[i]);
+        if (in->op != TIR_FOR && in->op != TIR_IF)
+            continue;
+        for (int k = 0; k < 2; k++) {
+            BlockId nb = tir_inst(f, tir_block(f, b)->insts.data[i])->blocks[k];
+            if (nb != TIR_NONE)
+                changed |= tir_each_loop_inner_first(f, nb, loop, ctx);
+        }
+        if (tir_inst(f, tir_block(f, b)->insts.data[i])->op != TIR_FOR)
+            continue;
+        int last = loop(ctx, b, i);
+        if (last >= 0) {
+            changed = true;
+            i = last;
+        }
+    }
+    return changed;
+}

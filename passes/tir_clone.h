@@ -25,4 +25,12 @@ void cloner_map(Cloner *c, ValId from, ValId to);
  * its nested blocks copied; its results are mapped to the copy's. */
 InstId cloner_inst(Cloner *c, InstId id, BlockId b);
 
+/* Calls loop(ctx, b, i) for every FOR of block b and of the blocks nested
+ * in it, innermost first (the loops inside a loop's body before the loop),
+ * where the FOR is instruction i of block b. loop returns -1 when it left
+ * the code as it was, else the index in b of the last instruction it dealt
+ * with (the walk goes on after it: past code it added). Returns whether any
+ * call changed the code. */
+bool tir_each_loop_inner_first(TirFunc *f, BlockId b, int (*loop)(void *ctx, BlockId b, int i), void *ctx);
+
 #endif

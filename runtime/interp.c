@@ -77,6 +77,38 @@ static TirElem scalar_param(const KernelArg *a, DType dt)
     return e;
 }
 
+/* fp8 NaN codes as f32 NaNs that remember them: the GPU code moves fp8
+ * bytes unchanged from a load to a store (a copy, a select, a transpose),
+ * so a NaN keeps its sign and payload; the interpreter, which holds fp8
+ * values as floats, would write every NaN back as the canonical 0x7f. A NaN
+ * read from an fp8 tensor carries its code in the low bits (a quiet NaN
+ * with a mark), and a store into an fp8 tensor writes a marked NaN's code
+ * as it was; conversions (dtype_round) make canonical NaNs, as cvt does.
+ * An fp8 value is stored exactly: an e5m2 infinity stays one (only a
+ * conversion saturates, §10.3). */
+enum { FP8_NAN_MARK = 0x7fc00100, FP8_NAN_MASK = 0x7fffff00 };
+
+static float fp8_load(uint8_t code, DType dt)
+{
+    float f = fp8_bits_to_f32(code, dt);
+    if (!isnan(f))
+        return f;
+    uint32_t bits = (code & 0x80u ? 0x80000000u : 0u) | FP8_NAN_MARK | code;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+static uint8_t fp8_store(float f, DType dt)
+{
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    if (isnan(f) && (bits & FP8_NAN_MASK) == FP8_NAN_MARK && isnan(fp8_bits_to_f32((uint8_t)bits, dt)))
+        return (uint8_t)bits;
+    if (isinf(f) && dt == DT_E5M2)
+        return (uint8_t)(signbit(f) ? 0xfc : 0x7c);
+    return f32_to_fp8_bits(f, dt);
+}
+
 /* Reads element `off` of a tensor as a TirElem of its dtype. */
 static TirElem read_elem(const HostTensor *t, int64_t off)
 {
@@ -91,7 +123,7 @@ static TirElem read_elem(const HostTensor *t, int64_t off)
     case DT_U32: e.i = ((const uint32_t *)t->data)[off]; break;
     case DT_I64: e.i = ((const int64_t *)t->data)[off]; break;
     case DT_E4M3:
-    case DT_E5M2: e.f = fp8_bits_to_f32(((const uint8_t *)t->data)[off], t->dt); break;
+    case DT_E5M2: e.f = fp8_load(((const uint8_t *)t->data)[off], t->dt); break;
     default: e.i = ((const uint8_t *)t->data)[off] != 0; break;
     }
     return e;
@@ -109,7 +141,7 @@ static void write_elem(const HostTensor *t, int64_t off, TirElem e)
     case DT_U32: ((uint32_t *)t->data)[off] = (uint32_t)e.i; break;
     case DT_I64: ((int64_t *)t->data)[off] = e.i; break;
     case DT_E4M3:
-    case DT_E5M2: ((uint8_t *)t->data)[off] = f32_to_fp8_bits(e.f, t->dt); break;
+    case DT_E5M2: ((uint8_t *)t->data)[off] = fp8_store(e.f, t->dt); break;
     default: ((uint8_t *)t->data)[off] = (uint8_t)(e.i != 0); break;
     }
 }

@@ -14,7 +14,28 @@
 # wall-clock seconds are printed after it ("-- NAME: N s") and the slowest
 # are listed in the summary, to keep CI within its time. A binary that fails
 # without a cmocka failure line (a crash) counts as one failed test.
+#
+# TEST_JOBS programs run at once (default: the number of processors); each
+# one's output is shown whole when it ends, and the tally is made in the
+# order given.
 set -u
+# One program (the parallel runs below call this script so): its output and
+# exit status into DIR/out.N and DIR/rc.N, its seconds into DIR/secs.N, then
+# the output shown, one program's at a time.
+if [ "${1:-}" = --one ]; then
+    dir=$2 n=$3 t=$4
+    start=$(date +%s)
+    "$t" >"$dir/out.$n" 2>&1
+    echo $? >"$dir/rc.$n"
+    echo $(($(date +%s) - start)) >"$dir/secs.$n"
+    {
+        flock 9
+        printf '== %s\n' "$t"
+        cat "$dir/out.$n"
+        printf -- '-- %s: %d s\n' "$t" "$(cat "$dir/secs.$n")"
+    } 9>"$dir/lock"
+    exit 0
+fi
 tmp=$(mktemp -d) || exit 2
 trap 'rm -rf "$tmp"' EXIT
 : >"$tmp/skips"
@@ -61,15 +82,19 @@ summary() {
     printf '%d passed, %d failed, %d skipped\n' "$passed" "$failed" "$skipped"
 }
 
+jobs=${TEST_JOBS:-$(nproc 2>/dev/null || echo 1)}
+n=0
 for t in "$@"; do
+    n=$((n + 1))
+    printf '%d %s\n' "$n" "$t"
+done | xargs -P "$jobs" -L 1 sh "$0" --one "$tmp"
+n=0
+for t in "$@"; do
+    n=$((n + 1))
     programs=$((programs + 1))
-    printf '== %s\n' "$t"
-    start=$(date +%s)
-    { "$t"; echo $? >"$tmp/rc"; } | tee "$tmp/out"
-    rc=$(cat "$tmp/rc")
-    secs=$(($(date +%s) - start))
-    printf -- '-- %s: %d s\n' "$t" "$secs"
-    printf '%d %s\n' "$secs" "$t" >>"$tmp/times"
+    cp "$tmp/out.$n" "$tmp/out" 2>/dev/null || : >"$tmp/out"
+    rc=$(cat "$tmp/rc.$n" 2>/dev/null || echo 127)
+    printf '%d %s\n' "$(cat "$tmp/secs.$n" 2>/dev/null || echo 0)" "$t" >>"$tmp/times"
     tally "$t" >"$tmp/counts"
     read -r p f s <"$tmp/counts"
     passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
