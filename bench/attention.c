@@ -12,6 +12,7 @@
  * flushed before each run by a fill kernel over a buffer larger than L2; on
  * emu and interp with the host clock (CPU times). */
 #define _POSIX_C_SOURCE 200809L
+#include "attention_config.h"
 #include "bench.h"
 #include "npy.h"
 #include "reference.h"
@@ -78,10 +79,9 @@ static DLDataType dl_type(DType dt)
     return d;
 }
 
-static void progress(const BenchOptions *o, const char *fmt, ...) TSR_PRINTF(2, 3);
-static void progress(const BenchOptions *o, const char *fmt, ...)
+void bench_progress(bool quiet, const char *fmt, ...)
 {
-    if (o->quiet)
+    if (quiet)
         return;
     va_list ap;
     va_start(ap, fmt);
@@ -215,9 +215,10 @@ static DLTensor head_view(const DevTensor *d, int bi, int h0, int nh, int64_t *s
     return v;
 }
 
-/* A kernel of a small module, compiled once per run. */
-static tsr_status get_kernel(Bench *b, const char *src, const char *name, const tsr_define *defs, int ndefs,
-                             tsr_kernel **out)
+/* A kernel of a small module (src, named source_name in diagnostics),
+ * compiled once per run. */
+static tsr_status get_kernel(Bench *b, const char *src, const char *source_name, const char *name,
+                             const tsr_define *defs, int ndefs, tsr_kernel **out)
 {
     char key[48];
     int len = snprintf(key, sizeof key, "%s", name);
@@ -235,9 +236,9 @@ static tsr_status get_kernel(Bench *b, const char *src, const char *name, const 
     co.defines = defs;
     co.ndefines = ndefs;
     co.kernel = name;
-    co.source_name = src == flush_source ? "l2_flush" : "attention_naive.tsr";
+    co.source_name = source_name;
     CachedKernel *c = &b->kernels[b->nkernels];
-    tsr_status s = CTX_CALL(b, "compiling the reference", tsr_module_compile(b->ctx, src, strlen(src), &co, &c->mod));
+    tsr_status s = CTX_CALL(b, "compiling a kernel", tsr_module_compile(b->ctx, src, strlen(src), &co, &c->mod));
     if (s == TSR_OK)
         s = failed(b, tsr_module_get_kernel(c->mod, name, &c->kernel), name, tsr_module_error(c->mod));
     if (s != TSR_OK) {
@@ -260,7 +261,7 @@ static tsr_status flush_l2(Bench *b, int round)
         return TSR_OK;
     size_t bytes = b->cuda ? L2_FLUSH_BYTES : CPU_FLUSH_BYTES;
     if (!b->flush) {
-        tsr_status s = get_kernel(b, flush_source, "l2_flush", NULL, 0, &b->flush);
+        tsr_status s = get_kernel(b, flush_source, "l2_flush", "l2_flush", NULL, 0, &b->flush);
         if (s == TSR_OK)
             s = CTX_CALL(b, "tsr_malloc (L2 flush)", tsr_malloc(b->ctx, bytes, &b->flush_buf));
         if (s != TSR_OK)
@@ -306,8 +307,44 @@ typedef struct {
 
 typedef enum { IMPL_TESSERA, IMPL_REFERENCE } Impl;
 
+/* Binds the named tensors and launches. */
+static tsr_status launch(Bench *b, tsr_kernel *k, const char *const *names, const DLTensor *const *ts, int n)
+{
+    tsr_status s = TSR_OK;
+    for (int i = 0; i < n && s == TSR_OK; i++)
+        s = tsr_kernel_set_tensor_by_name(k, names[i], ts[i]);
+    if (s == TSR_OK)
+        s = tsr_kernel_launch(k, NULL);
+    return KERNEL_CALL(b, k, tsr_kernel_name(k), s);
+}
+
+/* Tessera's forward kernel with the blocks of o->forward_config (a
+ * candidate of `tessera-bench tune`), launched directly. */
+static tsr_status run_forward_config(Bench *b, const BenchConfig *c, Buffers *x)
+{
+    const AttnConfig *cfg = b->o->forward_config;
+    char d[16], bm[16], bn[16], w[16], st[16];
+    snprintf(d, sizeof d, "%d", c->D);
+    snprintf(bm, sizeof bm, "%d", cfg->bm);
+    snprintf(bn, sizeof bn, "%d", cfg->bn);
+    snprintf(w, sizeof w, "%d", cfg->warps ? cfg->warps : 4);
+    snprintf(st, sizeof st, "%d", cfg->stages ? cfg->stages : 2);
+    tsr_define defs[] = { { "T", dtype_name(c->dt) }, { "D", d }, { "BM", bm }, { "BN", bn },
+                          { "CAUSAL", c->causal ? "true" : "false" }, { "W", w }, { "STAGES", st } };
+    tsr_kernel *k;
+    tsr_status s = get_kernel(b, tsr_attention_source, "attention.tsr", TSR_ATTENTION_KERNEL, defs,
+                              (int)TSR_ARRAY_LEN(defs), &k);
+    if (s == TSR_OK)
+        s = KERNEL_CALL(b, k, "attention_fwd", tsr_kernel_set_scalar_by_name(k, "scale", x->scale));
+    static const char *const names[] = { "Q", "K", "V", "O", "LSE" };
+    const DLTensor *ts[] = { &x->q.t, &x->k.t, &x->v.t, &x->o.t, &x->lse.t };
+    return s == TSR_OK ? launch(b, k, names, ts, 5) : s;
+}
+
 static tsr_status run_tessera(Bench *b, const BenchConfig *c, Buffers *x)
 {
+    if (b->o->forward_config && !c->backward && !bench_features_on(&c->feat))
+        return run_forward_config(b, c, x);
     if (c->backward)
         return CTX_CALL(b, "tsr_attention_backward",
                         tsr_attention_backward(b->ctx, &x->q.t, &x->k.t, &x->v.t, &x->o.t, &x->lse.t, &x->dout.t,
@@ -339,17 +376,6 @@ static tsr_status run_tessera(Bench *b, const BenchConfig *c, Buffers *x)
                     tsr_attention_forward_ex(b->ctx, &x->q.t, &x->k.t, &x->v.t, &x->o.t, &x->lse.t, &op, NULL));
 }
 
-/* Binds the named tensors and launches. */
-static tsr_status launch(Bench *b, tsr_kernel *k, const char *const *names, const DLTensor *const *ts, int n)
-{
-    tsr_status s = TSR_OK;
-    for (int i = 0; i < n && s == TSR_OK; i++)
-        s = tsr_kernel_set_tensor_by_name(k, names[i], ts[i]);
-    if (s == TSR_OK)
-        s = tsr_kernel_launch(k, NULL);
-    return KERNEL_CALL(b, k, tsr_kernel_name(k), s);
-}
-
 /* The reference: for each batch element and each group of heads whose
  * matrices fit in memory, scores, softmax and P V. */
 static tsr_status run_reference(Bench *b, const BenchConfig *c, Buffers *x)
@@ -362,11 +388,11 @@ static tsr_status run_reference(Bench *b, const BenchConfig *c, Buffers *x)
     tsr_define mdefs[] = { { "T", t } };
     tsr_define pdefs[] = { { "T", t }, { "D", d }, { "BM", bm_pv } };
     tsr_kernel *ks, *km, *kp;
-    tsr_status s = get_kernel(b, tsr_attention_naive_source, "attn_scores", sdefs, 3, &ks);
+    tsr_status s = get_kernel(b, tsr_attention_naive_source, "attention_naive.tsr", "attn_scores", sdefs, 3, &ks);
     if (s == TSR_OK)
-        s = get_kernel(b, tsr_attention_naive_source, "attn_softmax", mdefs, 1, &km);
+        s = get_kernel(b, tsr_attention_naive_source, "attention_naive.tsr", "attn_softmax", mdefs, 1, &km);
     if (s == TSR_OK)
-        s = get_kernel(b, tsr_attention_naive_source, "attn_pv", pdefs, 3, &kp);
+        s = get_kernel(b, tsr_attention_naive_source, "attention_naive.tsr", "attn_pv", pdefs, 3, &kp);
     if (s == TSR_OK)
         s = KERNEL_CALL(b, ks, "attn_scores", tsr_kernel_set_scalar_by_name(ks, "scale", x->scale));
     int group = c->Hq / c->Hkv;
@@ -1108,7 +1134,7 @@ int bench_attention_run(const BenchOptions *o, const BenchHooks *hooks, BenchRun
     BenchConfig *configs = malloc(sizeof(BenchConfig) * 4096);
     int n = bench_configs(o, run->kind, configs, 4096);
     BenchResult *r = calloc((size_t)(n ? n : 1), sizeof *r);
-    progress(o, "tessera-bench: %d configurations on %s (%s times), %d warm-up and %d timed runs each\n", n,
+    bench_progress(o->quiet, "tessera-bench: %d configurations on %s (%s times), %d warm-up and %d timed runs each\n", n,
              run->device_name, run->cpu_times ? "CPU" : "GPU", run->warmup, run->reps);
     Inputs in;
     memset(&in, 0, sizeof in);
@@ -1142,16 +1168,16 @@ int bench_attention_run(const BenchOptions *o, const BenchHooks *hooks, BenchRun
                 break;
             }
         }
-        progress(o, "[%d/%d] %s D=%d %s%s B=%d H=%d/%d Sq=%d Sk=%d ...", i + 1, n, dtype_name(c->dt), c->D,
+        bench_progress(o->quiet, "[%d/%d] %s D=%d %s%s B=%d H=%d/%d Sq=%d Sk=%d ...", i + 1, n, dtype_name(c->dt), c->D,
                  c->causal ? "causal" : "full", c->backward ? " backward" : "", c->B, c->Hq, c->Hkv, c->Sq, c->Sk);
         measure_config(&b, &r[i], &in);
         if (r[i].tessera.ran)
-            progress(o, " tessera %.3f ms %s", r[i].tessera.t.median, r[i].tessera.pass ? "ok" : "FAILED CHECK");
+            bench_progress(o->quiet, " tessera %.3f ms %s", r[i].tessera.t.median, r[i].tessera.pass ? "ok" : "FAILED CHECK");
         else
-            progress(o, " tessera: %s", r[i].tessera.status);
+            bench_progress(o->quiet, " tessera: %s", r[i].tessera.status);
         if (r[i].reference.ran)
-            progress(o, ", reference %.3f ms %s", r[i].reference.t.median, r[i].reference.pass ? "ok" : "FAILED CHECK");
-        progress(o, "\n");
+            bench_progress(o->quiet, ", reference %.3f ms %s", r[i].reference.t.median, r[i].reference.pass ? "ok" : "FAILED CHECK");
+        bench_progress(o->quiet, "\n");
     }
     inputs_free(&in);
     free(configs);

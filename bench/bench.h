@@ -10,12 +10,16 @@
  *                no reference implementation to time
  *   report.c     the table, JSON, CSV and the SVG plot
  *   compile.c    `compile` (source to PTX times) and `ptxas` (resources)
+ *   tune.c       `tune`: searches attention's blocks, stages and warps and
+ *                writes kernels/attention_tuned.inc
  *   tessera-bench.c  main
  *
  * Everything but main is also linked into tests/test_bench. */
 #ifndef TSR_BENCH_H
 #define TSR_BENCH_H
 
+#include "attention_config.h"
+#include "codegen.h"
 #include "dtype.h"
 #include "tessera.h"
 #include "util.h"
@@ -76,6 +80,10 @@ typedef struct {
     const char *json, *csv, *plot;
     bool quiet;                  /* no progress on stderr */
     BenchFeatures feat;
+    /* `tune`: Tessera's forward kernel (kernels/attention.tsr) compiled with
+     * these blocks and launched directly instead of tsr_attention_forward's
+     * choice (plain forward configurations only); NULL: the library's */
+    const AttnConfig *forward_config;
     /* which of the shape options were given (the CPU devices pick small
      * defaults for the others) */
     bool set_dims, set_seqlens, set_batch, set_heads, set_passes;
@@ -89,6 +97,8 @@ void bench_options_init(BenchOptions *o);
  * On error returns false with a message in err (size n). */
 bool bench_parse_attention(BenchOptions *o, int argc, char **argv, char *err, size_t n);
 
+/* Parses one int in [lo, hi]. */
+bool bench_parse_int(const char *s, long lo, long hi, int *out);
 /* Parses "a,b,c" into ints (each in [lo, hi]) or dtypes. */
 bool bench_parse_int_list(const char *s, int *out, int max, int *n, int lo, int hi);
 bool bench_parse_dtype_list(const char *s, DType *out, int max, int *n);
@@ -190,6 +200,9 @@ typedef struct {
  * the device cannot be used. */
 int bench_attention_run(const BenchOptions *o, const BenchHooks *hooks, BenchRun *run, BenchResult **results);
 
+/* Progress on stderr, unless quiet. */
+void bench_progress(bool quiet, const char *fmt, ...) TSR_PRINTF(2, 3);
+
 /* 0 when every check passed, 1 otherwise (skipped configurations do not
  * count). */
 int bench_exit_status(const BenchResult *r, int n);
@@ -210,6 +223,44 @@ bool bench_write_svg(const char *path, const BenchRun *run, const BenchResult *r
  * [--out FILE]`; return the exit status. */
 int bench_compile_main(int argc, char **argv);
 int bench_ptxas_main(int argc, char **argv);
+
+/* One specialization of kernels/attention.tsr. */
+typedef struct {
+    DType dt;
+    int D;
+    bool causal;
+    AttnConfig cfg;
+} BenchVariant;
+
+typedef struct {
+    double frontend_ms, codegen_ms;
+    double loop_mads; /* multiply-adds per warp in one iteration of the loop with the most dot work */
+    CodegenResult r;
+} BenchCompiled;
+
+/* Source to PTX for one variant (16-byte aligned tensors), timed by stage.
+ * false with the first line of the diagnostics in why (size n). */
+bool bench_compile_variant(const BenchVariant *v, const char *target, BenchCompiled *out, char *why, size_t n);
+
+/* The main loop of a SASS listing (support/sass.h): instructions on its
+ * shortest and longest path per 64x64xD tile of work (path x 8192 D /
+ * multiply-adds per warp per iteration). false when there is no main loop
+ * or no multiply-adds. */
+bool bench_tile_cost(const char *listing, int D, double loop_mads, double *shortest, double *longest);
+
+/* The header every recorded table starts with: title, command (argv after
+ * "tessera-bench"), machine, date, commit. */
+void bench_table_header(StrBuf *md, const char *title, int argc, char **argv);
+
+/* Prints md and writes it to out (unless NULL). */
+bool bench_emit(const StrBuf *md, const char *out);
+
+/* `tessera-bench tune [options]` (tune.c); returns the exit status. */
+int bench_tune_main(int argc, char **argv);
+/* Parses the rows of a table in attention_tuned.inc's format into rows (at
+ * most max; targets point at the target table's names): the count, or -1
+ * when a row is malformed. */
+int bench_tune_parse_table(const char *text, AttnRow *rows, int max);
 
 /* The source of kernels/attention_naive.tsr, embedded at build time. */
 extern const char tsr_attention_naive_source[];

@@ -28,14 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef struct {
-    DType dt;
-    int D;
-    bool causal;
-    AttnConfig cfg;
-} Variant;
-
-static int variants(const char *target, Variant *out)
+static int variants(const char *target, BenchVariant *out)
 {
     static const int dims[] = { 64, 128, 256 };
     static const DType dts[] = { DT_F16, DT_BF16 };
@@ -43,7 +36,7 @@ static int variants(const char *target, Variant *out)
     for (int d = 0; d < 3; d++)
         for (int t = 0; t < 2; t++)
             for (int c = 0; c < 2; c++) {
-                Variant v = { dts[t], dims[d], c, attention_config(target, dts[t], dims[d], c) };
+                BenchVariant v = { dts[t], dims[d], c, attention_config(target, dts[t], dims[d], c) };
                 out[n++] = v;
             }
     return n;
@@ -56,23 +49,16 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
-typedef struct {
-    double frontend_ms, codegen_ms;
-    double loop_mads; /* multiply-adds per warp in one iteration of the loop with the most dot work */
-    CodegenResult r;
-} Compiled;
-
-/* Source to PTX for one variant, timed by stage. false with the
- * diagnostics on stderr. */
-static bool compile_variant(const Variant *v, const char *target, Compiled *out)
+bool bench_compile_variant(const BenchVariant *v, const char *target, BenchCompiled *out, char *why, size_t n)
 {
-    char d[16], bm[16], bn[16], w[16];
+    char d[16], bm[16], bn[16], w[16], st[16];
     snprintf(d, sizeof d, "%d", v->D);
     snprintf(bm, sizeof bm, "%d", v->cfg.bm);
     snprintf(bn, sizeof bn, "%d", v->cfg.bn);
     snprintf(w, sizeof w, "%d", v->cfg.warps ? v->cfg.warps : 4);
+    snprintf(st, sizeof st, "%d", v->cfg.stages ? v->cfg.stages : 2);
     Define defs[] = { { "T", dtype_name(v->dt) }, { "D", d }, { "BM", bm }, { "BN", bn },
-                      { "CAUSAL", v->causal ? "true" : "false" }, { "W", w } };
+                      { "CAUSAL", v->causal ? "true" : "false" }, { "W", w }, { "STAGES", st } };
     Source src = { "attention.tsr", tsr_attention_source, strlen(tsr_attention_source) };
     Diag diag;
     diag_init(&diag, &src);
@@ -86,15 +72,27 @@ static bool compile_variant(const Variant *v, const char *target, Compiled *out)
         out->loop_mads = ok ? tir_loop_mads_per_warp(m->funcs.data[0]) : 0;
     }
     double t2 = now_ms();
-    if (!ok)
-        fprintf(stderr, "tessera-bench: attention %s D=%d causal=%d does not compile:\n%s\n", dtype_name(v->dt), v->D,
-                v->causal, diag.out.data ? diag.out.data : "");
+    if (!ok) {
+        const char *text = diag.out.data ? diag.out.data : "no diagnostics";
+        snprintf(why, n, "%.*s", (int)strcspn(text, "\n"), text);
+    }
     out->frontend_ms = t1 - t0;
     out->codegen_ms = t2 - t1;
     if (m)
         tir_module_free(m);
     diag_free(&diag);
     return ok;
+}
+
+/* bench_compile_variant with the reason on stderr. */
+static bool compile_variant(const BenchVariant *v, const char *target, BenchCompiled *out)
+{
+    char why[512];
+    if (bench_compile_variant(v, target, out, why, sizeof why))
+        return true;
+    fprintf(stderr, "tessera-bench: attention %s D=%d causal=%d does not compile: %s\n", dtype_name(v->dt), v->D,
+            v->causal, why);
+    return false;
 }
 
 static int by_value(const void *a, const void *b)
@@ -109,8 +107,7 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* The header every recorded table starts with: command, machine, date. */
-static void table_header(StrBuf *md, const char *title, int argc, char **argv)
+void bench_table_header(StrBuf *md, const char *title, int argc, char **argv)
 {
     char date[32], host[160] = "?";
     time_t now = time(NULL);
@@ -143,7 +140,7 @@ static void table_header(StrBuf *md, const char *title, int argc, char **argv)
               date, commit);
 }
 
-static bool emit(const StrBuf *md, const char *out)
+bool bench_emit(const StrBuf *md, const char *out)
 {
     fputs(md->data, stdout);
     if (!out)
@@ -209,7 +206,7 @@ int bench_compile_main(int argc, char **argv)
         return 2;
     StrBuf md;
     sb_init(&md);
-    table_header(&md, "Compile times: attention, source to PTX", argc, argv);
+    bench_table_header(&md, "Compile times: attention, source to PTX", argc, argv);
     sb_printf(&md, "Median of %d runs per variant, no JIT cache (compile_tir, then compile_ptx: TIR passes, "
                    "LLVM IR, LLVM O1, NVPTX). Block sizes from kernels/attention_config.c.\n\n",
               o.reps);
@@ -219,7 +216,7 @@ int bench_compile_main(int argc, char **argv)
     double sum = 0;
     int count = 0;
     for (int t = 0; t < o.ntargets; t++) {
-        Variant vs[12];
+        BenchVariant vs[12];
         int n = variants(o.targets[t], vs);
         for (int i = 0; i < n && ok; i++) {
             double *fe = calloc((size_t)o.reps, sizeof(double)), *cg = calloc((size_t)o.reps, sizeof(double)),
@@ -227,7 +224,7 @@ int bench_compile_main(int argc, char **argv)
             size_t bytes = 0, smem = 0;
             int lines = 0;
             for (int k = 0; k < o.reps && ok; k++) {
-                Compiled c;
+                BenchCompiled c;
                 memset(&c, 0, sizeof c);
                 ok = compile_variant(&vs[i], o.targets[t], &c);
                 if (!ok)
@@ -259,12 +256,42 @@ int bench_compile_main(int argc, char **argv)
     }
     if (ok && count)
         sb_printf(&md, "\nMean of the medians: %.1f ms per variant.\n", sum / count);
-    ok = ok && emit(&md, o.out);
+    ok = ok && bench_emit(&md, o.out);
     sb_free(&md);
     return ok ? 0 : 1;
 }
 
 /* ---------------------------------------------------------------- ptxas */
+
+/* The main loop of a SASS listing (support/sass.h), among all its loops
+ * (a producer warpgroup's waits make dozens before it); false when it has
+ * none. */
+static bool main_loop(const char *listing, SassLoop *out)
+{
+    SassLoop few[32], *loops = few;
+    int n = sass_loops(listing, few, 32);
+    if (n > 32 && (loops = malloc(sizeof *loops * (size_t)n)) != NULL)
+        n = sass_loops(listing, loops, n);
+    else if (n > 32)
+        n = 32;
+    int k = sass_main_loop(loops, n);
+    if (k >= 0)
+        *out = loops[k];
+    if (loops != few)
+        free(loops);
+    return k >= 0;
+}
+
+bool bench_tile_cost(const char *listing, int D, double loop_mads, double *shortest, double *longest)
+{
+    SassLoop l;
+    /* a main loop without tensor-core instructions is not the dots' */
+    if (loop_mads <= 0 || !main_loop(listing, &l) || l.mma == 0)
+        return false;
+    *shortest = l.shortest * 8192.0 * D / loop_mads;
+    *longest = l.longest * 8192.0 * D / loop_mads;
+    return true;
+}
 
 /* The SASS columns of one variant: the instruction counts, then the main
  * loop's iterations, raw and per 64x64xD tile (8192*D multiply-adds). */
@@ -274,17 +301,15 @@ static void sass_columns(StrBuf *md, const char *listing, int D, double loop_mad
     ptxas_count_sass(listing, &sc);
     sb_printf(md, " %d | %d | %d | %d | %d | %d | %d | %d | %d |", sc.instructions, sc.hmma, sc.hgmma, sc.ldsm,
               sc.ldgsts, sc.utmaldg, sc.usetmaxreg, sc.wgmma_wait_deep, sc.mufu);
-    SassLoop loops[32];
-    int n = sass_loops(listing, loops, 32);
-    int k = sass_main_loop(loops, n < 32 ? n : 32);
-    if (k < 0) {
+    SassLoop l;
+    if (!main_loop(listing, &l)) {
         sb_puts(md, " - | - | - | - |");
         return;
     }
-    sb_printf(md, " %d | %d |", loops[k].shortest, loops[k].longest);
-    if (loop_mads > 0)
-        sb_printf(md, " %.0f | %.0f |", loops[k].shortest * 8192.0 * D / loop_mads,
-                  loops[k].longest * 8192.0 * D / loop_mads);
+    sb_printf(md, " %d | %d |", l.shortest, l.longest);
+    double lo, hi;
+    if (bench_tile_cost(listing, D, loop_mads, &lo, &hi))
+        sb_printf(md, " %.0f | %.0f |", lo, hi);
     else
         sb_puts(md, " - | - |");
 }
@@ -314,7 +339,7 @@ int bench_ptxas_main(int argc, char **argv)
         pclose(p);
     char nvdisasm[4096];
     bool sass = nvdisasm_find(nvdisasm, sizeof nvdisasm);
-    table_header(&md, "ptxas resource report: attention", argc, argv);
+    bench_table_header(&md, "ptxas resource report: attention", argc, argv);
     sb_printf(&md, "ptxas: %s (%s). Each variant's PTX (16-byte aligned tensors), block sizes from "
                    "kernels/attention_config.c. Dynamic shared memory: what the launch provides (the PTX header, "
                    "CodegenResult.smem_bytes); static: ptxas' count.\n\n",
@@ -345,10 +370,10 @@ int bench_ptxas_main(int argc, char **argv)
     sb_puts(&md, sass ? "---|---|---|---|---|---|---|---|---|---|---|---|---|\n" : "\n");
     bool ok = true;
     for (int t = 0; t < o.ntargets && ok; t++) {
-        Variant vs[12];
+        BenchVariant vs[12];
         int n = variants(o.targets[t], vs);
         for (int i = 0; i < n && ok; i++) {
-            Compiled c;
+            BenchCompiled c;
             memset(&c, 0, sizeof c);
             if (!(ok = compile_variant(&vs[i], o.targets[t], &c)))
                 break;
@@ -374,7 +399,7 @@ int bench_ptxas_main(int argc, char **argv)
             codegen_result_free(&c.r);
         }
     }
-    ok = ok && emit(&md, o.out);
+    ok = ok && bench_emit(&md, o.out);
     sb_free(&md);
     sb_free(&version);
     return ok ? 0 : 1;

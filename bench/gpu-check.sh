@@ -1,8 +1,9 @@
 #!/bin/sh
 # One script for a GPU machine: the test programs that use the cuda device,
-# the attention benchmark against the reference, ptxas' report, and the
-# peers (PyTorch SDPA flash and cuDNN, JAX Pallas Mosaic GPU), in under
-# 8 minutes, with every result written under OUTDIR:
+# the attention benchmark against the reference, a tuning of the attention
+# table, ptxas' report, and the peers (PyTorch SDPA flash and cuDNN, JAX
+# Pallas Mosaic GPU), in under 9 minutes, with every result written under
+# OUTDIR:
 #
 #   summary.txt        what ran, what passed, the tables (printed last)
 #   env.txt            date, machine, nvidia-smi, driver, CUDA tools, Python packages, commit
@@ -13,6 +14,8 @@
 #   bench-no-pingpong.txt/.json
 #                                       the same with one sm_90a technique off (ablations)
 #   bench-bwd.txt, bench-bwd.json       tessera-bench attention --pass bwd (the backward)
+#   tune/              tessera-bench tune: attention_tuned.inc, tune.md, tune.json
+#                      (a few sm_90a candidates timed; tune.log its progress)
 #   ptxas-report.md    tessera-bench ptxas (ptxas of the machine's CUDA)
 #   peers.json, peers.log, merged.txt, merged.svg   the peers, side by side
 #
@@ -41,7 +44,7 @@ while [ $# -gt 0 ]; do
     --quick) QUICK=1; shift ;;
     --carry) CARRY=$2; shift 2 ;;
     --archive) ARCHIVE=$2; shift 2 ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     -*) echo "gpu-check: unknown option $1" >&2; exit 2 ;;
     *) OUTDIR=$1; shift ;;
     esac
@@ -50,7 +53,7 @@ done
 mkdir -p "$OUTDIR" || exit 2
 OUTDIR=$(cd "$OUTDIR" && pwd)
 START=$(date +%s)
-BUDGET=${GPU_CHECK_BUDGET:-470} # seconds for everything; each step gets a share and a timeout
+BUDGET=${GPU_CHECK_BUDGET:-530} # seconds for everything; each step gets a share and a timeout
 SUMMARY=$OUTDIR/summary.txt
 FAILED=0
 : > "$SUMMARY"
@@ -236,6 +239,34 @@ for abl in no-warp-specialize no-overlap no-pingpong; do
     *) say "  FAILED: exit $rc (see bench-$abl.log)"; FAILED=1 ;;
     esac
 done
+
+# ---- tuning: a few candidates of the sm_90a table's rows, timed -------------------
+# tessera-bench tune (bench/README.md): each candidate compiled, through ptxas
+# when the machine has one, checked on emu, then timed here; the table it
+# would write and its report land in tune/ (copy tune/attention_tuned.inc to
+# kernels/ to adopt it). Candidates that do not compile yet (192 rows on 3
+# warpgroups, key blocks that are not powers of two) are refused in no time.
+say ""
+say "== tessera-bench tune"
+if [ $QUICK = 1 ]; then
+    TUNE_ARGS="--device $DEVICE --target sm_90a --d 64 --causal no --dtype f16 --candidates 128x64x8x2"
+    TUNE_SHARE=30
+else
+    TUNE_ARGS="--device $DEVICE --causal no --dtype f16 --reps 10 --warmup 2 --seqlen 4096
+        --candidates 128x128x8x2,128x64x8x2,128x128x8x3,64x128x4x2,128x176x8x2,192x128x12x2"
+    TUNE_SHARE=90
+fi
+secs=$(allow $TUNE_SHARE)
+# shellcheck disable=SC2086
+limited "$secs" "$BIN/tessera-bench" tune $TUNE_ARGS --time-budget $((secs > 30 ? secs - 15 : 10)) \
+    --out "$OUTDIR/tune" > "$OUTDIR/tune.log" 2>&1
+rc=$?
+case $rc in
+0) changed=$(grep -c '(changed)' "$OUTDIR/tune/tune.md" 2>/dev/null)
+   say "  ok: ${changed:-0} of the keys tuned would change (tune/tune.md)" ;;
+1) say "  FAILED: a key has no candidate that passed (see tune/tune.md)"; FAILED=1 ;;
+*) say "  FAILED: exit $rc (see tune.log)"; FAILED=1 ;;
+esac
 
 # ---- ptxas' report (the CUDA of this machine) --------------------------------------
 say ""

@@ -40,7 +40,7 @@ void bench_options_init(BenchOptions *o)
     o->seed = 20240601;
 }
 
-static bool parse_int(const char *s, long lo, long hi, int *out)
+bool bench_parse_int(const char *s, long lo, long hi, int *out)
 {
     if (!s || !*s)
         return false;
@@ -75,7 +75,7 @@ bool bench_parse_int_list(const char *s, int *out, int max, int *n, int lo, int 
         return false;
     for (const char *p = s; p;) {
         char item[32];
-        if (*n >= max || !next_item(&p, item, sizeof item) || !parse_int(item, lo, hi, &out[*n]))
+        if (*n >= max || !next_item(&p, item, sizeof item) || !bench_parse_int(item, lo, hi, &out[*n]))
             return false;
         (*n)++;
     }
@@ -156,18 +156,18 @@ bool bench_parse_attention(BenchOptions *o, int argc, char **argv, char *err, si
             o->set_seqlens = true;
         } else if (!strcmp(a, "--sq") || !strcmp(a, "--sk")) {
             int *dst = a[3] == 'q' ? &o->sq : &o->sk;
-            if (!parse_int(v, 1, 1 << 20, dst))
+            if (!bench_parse_int(v, 1, 1 << 20, dst))
                 FAIL("%s %s: a sequence length", a, v);
         } else if (!strcmp(a, "--batch")) {
-            if (!parse_int(v, 1, 1 << 16, &o->batch))
+            if (!bench_parse_int(v, 1, 1 << 16, &o->batch))
                 FAIL("--batch %s: a positive number", v);
             o->set_batch = true;
         } else if (!strcmp(a, "--heads")) {
-            if (!parse_int(v, 1, 1 << 12, &o->heads))
+            if (!bench_parse_int(v, 1, 1 << 12, &o->heads))
                 FAIL("--heads %s: a positive number", v);
             o->set_heads = true;
         } else if (!strcmp(a, "--kv-heads")) {
-            if (!parse_int(v, 1, 1 << 12, &o->kv_heads))
+            if (!bench_parse_int(v, 1, 1 << 12, &o->kv_heads))
                 FAIL("--kv-heads %s: a positive number", v);
         } else if (!strcmp(a, "--causal")) {
             if (!strcmp(v, "yes"))
@@ -189,13 +189,13 @@ bool bench_parse_attention(BenchOptions *o, int argc, char **argv, char *err, si
                 FAIL("--pass %s: use fwd, bwd or both", v);
             o->set_passes = true;
         } else if (!strcmp(a, "--reps")) {
-            if (!parse_int(v, 1, 100000, &o->reps))
+            if (!bench_parse_int(v, 1, 100000, &o->reps))
                 FAIL("--reps %s: at least 1", v);
         } else if (!strcmp(a, "--warmup")) {
-            if (!parse_int(v, 0, 100000, &o->warmup))
+            if (!bench_parse_int(v, 0, 100000, &o->warmup))
                 FAIL("--warmup %s: 0 or more", v);
         } else if (!strcmp(a, "--check-rows")) {
-            if (!parse_int(v, 1, 1 << 20, &o->check_rows))
+            if (!bench_parse_int(v, 1, 1 << 20, &o->check_rows))
                 FAIL("--check-rows %s: at least 1", v);
         } else if (!strcmp(a, "--tolerance-scale") || !strcmp(a, "--peak") || !strcmp(a, "--time-limit")) {
             char *end;
@@ -233,10 +233,10 @@ bool bench_parse_attention(BenchOptions *o, int argc, char **argv, char *err, si
             if (!bench_parse_int_list(v, o->feat.varlen, BENCH_MAX_LIST, &o->feat.nvarlen, 0, 1 << 20))
                 FAIL("--varlen %s: a comma-separated list of sequence lengths (0 allowed)", v);
         } else if (!strcmp(a, "--paged")) {
-            if (!parse_int(v, 1, 1 << 20, &o->feat.paged))
+            if (!bench_parse_int(v, 1, 1 << 20, &o->feat.paged))
                 FAIL("--paged %s: keys per page, a positive number", v);
         } else if (!strcmp(a, "--splits")) {
-            if (!parse_int(v, 1, 1 << 16, &o->feat.splits))
+            if (!bench_parse_int(v, 1, 1 << 16, &o->feat.splits))
                 FAIL("--splits %s: a positive number of split-KV programs", v);
         } else if (!strcmp(a, "--no-reference")) {
             o->reference = false;

@@ -16,6 +16,8 @@ static void usage(FILE *f)
             "       tessera-bench ptxas [--target LIST] [--out FILE]\n"
             "                                          ptxas -v resources of each variant (default: the\n"
             "                                          oldest and the default target)\n"
+            "       tessera-bench tune [options]        search attention's blocks, stages and warps; write\n"
+            "                                          the table kernels/attention_tuned.inc (see below)\n"
             "\n"
             "attention options (defaults follow FlashAttention's benchmark: H*D = 2048, B*S = 16384):\n"
             "  --device cuda|emu|interp  where to run (default: cuda when a GPU is present, else emu;\n"
@@ -52,7 +54,21 @@ static void usage(FILE *f)
             "  --json FILE --csv FILE --plot FILE.svg   write the results\n"
             "  --quiet                   no progress on stderr\n"
             "On emu and interp the shapes left open are small (S 128,256; D 64,128; B 1; H 2), both passes\n"
-            "run unless --pass says, and the times are CPU times. Exit status: 0 when every check passes, 1 when one fails, 2 for bad usage.\n");
+            "run unless --pass says, and the times are CPU times. Exit status: 0 when every check passes, 1 when one fails, 2 for bad usage.\n"
+            "\n"
+            "tune options (bench/README.md): each candidate compiled, through ptxas -v (no spills, no C75xx),\n"
+            "checked on emu against float64 on a small odd shape; on cuda timed (the fastest wins), else ranked\n"
+            "by the static cost per 64x64xD tile (the current row wins ties)\n"
+            "  --device cuda|emu         (default: cuda when a GPU is present)\n"
+            "  --target LIST             (default: the GPU's own; sm_90a,sm_80 without one)\n"
+            "  --d LIST --dtype LIST --causal yes|no|both   the keys tuned (default 64,128,256; f16,bf16; both)\n"
+            "  --candidates BMxBNxWxS,...  these instead of the search space (the current row always first)\n"
+            "  --limit N                 at most N candidates per key\n"
+            "  --time-budget SECONDS     keys and candidates left after this are skipped\n"
+            "  --seqlen N --reps N --warmup N   cuda: the timed shape (default 4096, B and H as attention's) and runs\n"
+            "  --out DIR                 write DIR/attention_tuned.inc, DIR/tune.md, DIR/tune.json\n"
+            "  --quiet                   no progress on stderr\n"
+            "Exit status: 0 when every key tuned has a candidate that passed, 1 when one has none, 2 for bad usage.\n");
 }
 
 static int attention_main(int argc, char **argv)
@@ -97,6 +113,8 @@ int main(int argc, char **argv)
         return bench_compile_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "ptxas"))
         return bench_ptxas_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "tune"))
+        return bench_tune_main(argc - 1, argv + 1);
     fprintf(stderr, "tessera-bench: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

@@ -1,51 +1,70 @@
 /* The block sizes of the attention kernels (see attention_config.h). The
- * first matching row wins; 0 in a key column matches anything. Tune here:
- * the runtime and the benchmark pick their specializations from this table. */
+ * first matching row wins; 0 in a key column matches anything. The
+ * runtime and the benchmark pick their specializations from these tables.
+ * The forward kernel's rows for the tuned targets come from
+ * attention_tuned.inc, which `tessera-bench tune` writes (bench/README.md). */
 #include "attention_config.h"
 #include "target.h"
 
 #include <string.h>
 
-typedef struct {
-    const char *target; /* NULL: any */
-    int dtype;          /* DType + 1, 0: any */
-    int head_dim;       /* 0: any */
-    int causal;         /* 1 no, 2 yes, 0: any */
-    AttnConfig cfg;
-} AttnRow;
-
-static const AttnRow table[] = {
-    /* target  dtype head_dim causal   BM  BN  W */
-    /* sm_90a: two consumer warpgroups of 64 rows each beside the producer
-     * warpgroup the compiler adds (backend/README.md, warp specialization):
-     * FlashAttention-3's shape, 168 registers at entry growing to 240, 0
-     * spills (ptxas 13.0); the largest key blocks whose two stages fit the
-     * 227 KB of shared memory. */
-    { "sm_90a", 0,   64,      0,     { 128, 128, 8 } },
-    { "sm_90a", 0,   128,     0,     { 128, 128, 8 } },
-    { "sm_90a", 0,   256,     0,     { 128, 64, 8 } },
-    /* sm_80, D=64: 128 keys a block halve the per-iteration costs that do
-     * not grow with the block (the accumulator's rescaling, Q's ldmatrix,
-     * the row reductions' shuffles, the loop and copy control): 1,238
-     * instructions per 64x64x64 tile instead of 1,420, 254 registers, no
-     * spills (tessera-bench ptxas, bench/results/main-loop.md). */
-    { "sm_80", 0,    64,      0,     { 64, 128, 0 } },
-    { NULL,    0,    64,      0,     { 64, 64, 0 } },
-    { NULL,    0,    128,     0,     { 64, 64, 0 } },
-    { NULL,    0,    256,     0,     { 64, 32, 0 } },
+/* The tuned rows, as first chosen by hand:
+ * sm_90a: two consumer warpgroups of 64 rows each beside the producer
+ * warpgroup the compiler adds (backend/README.md, warp specialization):
+ * FlashAttention-3's shape, 168 registers at entry growing to 240, 0
+ * spills (ptxas 13.0); the largest key blocks whose two stages fit the 227
+ * KB of shared memory.
+ * sm_80, D=64: 128 keys a block halve the per-iteration costs that do not
+ * grow with the block (the accumulator's rescaling, Q's ldmatrix, the row
+ * reductions' shuffles, the loop and copy control): 1,238 instructions per
+ * 64x64x64 tile instead of 1,420, 254 registers, no spills (tessera-bench
+ * ptxas, bench/results/main-loop.md). */
+static const AttnRow tuned[] = {
+#include "attention_tuned.inc"
 };
+
+/* Everywhere else: 64-row blocks on 4 warps, the key blocks smaller as D
+ * grows. */
+static const AttnRow generic[] = {
+    /* target  dtype head_dim causal   BM  BN  W  STAGES */
+    { NULL,    0,    64,      0,     { 64, 64, 0, 0 } },
+    { NULL,    0,    128,     0,     { 64, 64, 0, 0 } },
+    { NULL,    0,    256,     0,     { 64, 32, 0, 0 } },
+};
+
+const AttnRow *attention_row_lookup(const AttnRow *rows, int n, const char *target, DType dt, int head_dim,
+                                    bool causal)
+{
+    for (int i = 0; i < n; i++) {
+        const AttnRow *r = &rows[i];
+        if ((!r->target || (target && !strcmp(r->target, target))) && (!r->dtype || r->dtype == (int)dt + 1) &&
+            (!r->head_dim || r->head_dim == head_dim) && (!r->causal || r->causal == (causal ? 2 : 1)))
+            return r;
+    }
+    return NULL;
+}
+
+int attention_tuned_rows(const AttnRow **rows)
+{
+    *rows = tuned;
+    return (int)(sizeof tuned / sizeof tuned[0]);
+}
+
+AttnConfig attention_untuned_config(DType dt, int head_dim, bool causal)
+{
+    const AttnRow *r = attention_row_lookup(generic, (int)(sizeof generic / sizeof generic[0]), NULL, dt, head_dim,
+                                            causal);
+    if (r)
+        return r->cfg;
+    /* Unlisted head dims: keep the K/V tile small as D grows. */
+    AttnConfig dflt = { 64, head_dim > 128 ? 32 : 64, 0, 0 };
+    return dflt;
+}
 
 AttnConfig attention_config(const char *target, DType dt, int head_dim, bool causal)
 {
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
-        const AttnRow *r = &table[i];
-        if ((!r->target || (target && !strcmp(r->target, target))) && (!r->dtype || r->dtype == (int)dt + 1) &&
-            (!r->head_dim || r->head_dim == head_dim) && (!r->causal || r->causal == (causal ? 2 : 1)))
-            return r->cfg;
-    }
-    /* Unlisted head dims: keep the K/V tile small as D grows. */
-    AttnConfig dflt = { 64, head_dim > 128 ? 32 : 64, 0 };
-    return dflt;
+    const AttnRow *r = attention_row_lookup(tuned, (int)(sizeof tuned / sizeof tuned[0]), target, dt, head_dim, causal);
+    return r ? r->cfg : attention_untuned_config(dt, head_dim, causal);
 }
 
 AttnConfig attention_ext_config(const char *target, DType dt, int head_dim, bool causal, bool varlen)
@@ -60,12 +79,12 @@ AttnConfig attention_ext_config(const char *target, DType dt, int head_dim, bool
      * spill 8-68 bytes within the consumers' 240 registers with a window);
      * 0 spills with any features, ptxas 13.0, LLVM 19 and 22. */
     if (target && !strcmp(target, "sm_90a")) {
-        AttnConfig h = { 128, head_dim <= 64 ? 128 : head_dim <= 128 ? 64 : 32, 8 };
+        AttnConfig h = { 128, head_dim <= 64 ? 128 : head_dim <= 128 ? 64 : 32, 8, 0 };
         return h;
     }
     /* elsewhere 64 x 64 on 4 warps (64 x 32 above D=128), 168 to 246
      * registers */
-    AttnConfig cfg = { 64, head_dim > 128 ? 32 : 64, 4 };
+    AttnConfig cfg = { 64, head_dim > 128 ? 32 : 64, 4, 0 };
     return cfg;
 }
 
@@ -74,8 +93,8 @@ AttnConfig attention_fp8_config(const char *target, int head_dim, bool causal, b
     (void)causal;
     const Target *t = target_lookup(target);
     *widen = !t || !target_has_fp8_mma(t);
-    AttnConfig native = { 64, head_dim > 128 ? 32 : 64, 0 };
-    AttnConfig widened = { 64, head_dim > 128 ? 8 : head_dim > 64 ? 16 : 32, 0 };
+    AttnConfig native = { 64, head_dim > 128 ? 32 : 64, 0, 0 };
+    AttnConfig widened = { 64, head_dim > 128 ? 8 : head_dim > 64 ? 16 : 32, 0, 0 };
     return *widen ? widened : native;
 }
 

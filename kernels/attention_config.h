@@ -11,11 +11,32 @@
 typedef struct {
     int bm, bn; /* rows of Q and of K/V per block (the kernel's BM and BN) */
     int warps;  /* the kernel's W; 0: its default (4) */
+    int stages; /* kernels/attention.tsr's STAGES (its pipeline's depth); 0: its default (2) */
 } AttnConfig;
 
 /* The configuration for one specialization; never fails (unlisted cases get
  * a safe default). target: "sm_80", "sm_90" or "sm_90a". */
 AttnConfig attention_config(const char *target, DType dt, int head_dim, bool causal);
+
+/* A row of attention_config's table: the first row whose keys match wins;
+ * 0 in a key column matches anything. */
+typedef struct {
+    const char *target; /* NULL: any */
+    int dtype;          /* DType + 1, 0: any */
+    int head_dim;       /* 0: any */
+    int causal;         /* 1 no, 2 yes, 0: any */
+    AttnConfig cfg;
+} AttnRow;
+
+/* The first row of rows[0 .. n) that matches, or NULL. */
+const AttnRow *attention_row_lookup(const AttnRow *rows, int n, const char *target, DType dt, int head_dim,
+                                    bool causal);
+
+/* The rows `tessera-bench tune` writes (kernels/attention_tuned.inc),
+ * which come first in the table; and the configuration the table gives
+ * without them (its generic rows, then the default). */
+int attention_tuned_rows(const AttnRow **rows);
+AttnConfig attention_untuned_config(DType dt, int head_dim, bool causal);
 
 /* The same for kernels/attention_ext.tsr (the forward pass with windows,
  * soft-capping, ALiBi and packed batches): 128-row blocks on 8 warps on

@@ -52,10 +52,11 @@ void rt_attention_release(tsr_context *ctx)
 }
 
 /* The defines of one specialization: T and D always; the blocks (and warps)
- * and the mask for the kernels that take them; the feature flags for
+ * and the mask for the kernels that take them; attention.tsr's pipeline
+ * depth where its table row sets one; the feature flags for
  * attention_ext.tsr. Returns how many. */
 typedef struct {
-    char d[16], bm[16], bn[16], w[16];
+    char d[16], bm[16], bn[16], w[16], stages[16];
     tsr_define defs[12];
 } Defines;
 
@@ -65,6 +66,7 @@ static int make_defines(Defines *x, const char *kernel, const char *target, DTyp
     AttnBlocks b = { 0, 0, 0 };
     bool ext = !strcmp(kernel, TSR_ATTENTION_EXT_KERNEL), fp8 = !strcmp(kernel, TSR_ATTENTION_FP8_KERNEL);
     bool widen = false;
+    int stages = 0;
     unsigned flag_features = ext ? features : 0; /* FEAT_* given as defines */
     int nflags = ext ? 4 : 0;
     if (fp8) {
@@ -78,6 +80,7 @@ static int make_defines(Defines *x, const char *kernel, const char *target, DTyp
         b.bm = cfg.bm;
         b.bn = cfg.bn;
         b.warps = cfg.warps;
+        stages = ext ? 0 : cfg.stages;
     } else if (!strcmp(kernel, TSR_ATTENTION_DECODE_SPLIT)) {
         AttnBlocks d = { (int)(features & 0xff), (int)(features >> 8 & 0xff), 4 };
         b = d;
@@ -105,6 +108,9 @@ static int make_defines(Defines *x, const char *kernel, const char *target, DTyp
     }
     if (b.warps)
         x->defs[n++] = (tsr_define){ "W", x->w };
+    snprintf(x->stages, sizeof x->stages, "%d", stages);
+    if (stages)
+        x->defs[n++] = (tsr_define){ "STAGES", x->stages };
     if (fp8) { /* features: the output's dtype */
         x->defs[n++] = (tsr_define){ "OT", features ? "f16" : "bf16" };
         x->defs[n++] = (tsr_define){ "WIDEN", widen ? "true" : "false" };

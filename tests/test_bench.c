@@ -2,10 +2,11 @@
  * statistics, peak rates, the tolerance rule, JSON/CSV/SVG output, the
  * verdict, --time-limit; short runs on interp and emu in process (a corrupted output must
  * fail the check) and through the binary (exit status 0, and 1 when the
- * check's bound is 0); on cuda, Tessera's attention and the reference
+ * check's bound is 0); `tune` on a tiny candidate set; on cuda, Tessera's attention and the reference
  * against the float64 reference on odd shapes (skipped without a GPU). */
 #define _POSIX_C_SOURCE 200809L
 #include "bench.h"
+#include "ptxas.h"
 #include "rt_suite.h"
 
 #include <math.h>
@@ -659,6 +660,73 @@ static void binary(void **state)
     free(dir);
 }
 
+/* tessera-bench tune in process on a tiny candidate set (sm_90a, D=64,
+ * f16, full): its current row passes and stays; 256 x 512 blocks overflow
+ * shared memory (they do not compile); 128 x 256 spills (rejected where
+ * ptxas is found); the table it writes parses back to the one compiled in.
+ * With the check's bound at 0 nothing passes: exit status 1. */
+static int tune_run(const char *args)
+{
+    char buf[512];
+    char *argv[32];
+    int argc = 0;
+    snprintf(buf, sizeof buf, "tune --device emu %s --quiet", args);
+    for (char *save, *p = strtok_r(buf, " ", &save); p && argc < 32; p = strtok_r(NULL, " ", &save))
+        argv[argc++] = p;
+    return bench_tune_main(argc, argv);
+}
+
+static void tune(void **state)
+{
+    (void)state;
+    char *dir = make_temp_dir("tessera-tune");
+    char args[512], path[512];
+    snprintf(args, sizeof args,
+             "--target sm_90a --d 64 --dtype f16 --causal no --candidates 256x512x8x2,128x256x8x2 --out %s", dir);
+    assert_int_equal(tune_run(args), 0);
+    snprintf(path, sizeof path, "%s/tune.json", dir);
+    char *text = slurp(path);
+    assert_non_null(strstr(text, "\"status\": \"does not compile: "));
+    char ptxas[4096];
+    if (ptxas_find(ptxas, sizeof ptxas))
+        assert_non_null(strstr(text, "\"status\": \"spills ("));
+    assert_non_null(strstr(text, "\"chosen\": {\"bm\": 128, \"bn\": 128, \"warps\": 8, \"stages\": 2}"));
+    free(text);
+
+    snprintf(path, sizeof path, "%s/attention_tuned.inc", dir);
+    text = slurp(path);
+    AttnRow rows[32];
+    const AttnRow *built;
+    int n = bench_tune_parse_table(text, rows, 32), nbuilt = attention_tuned_rows(&built);
+    free(text);
+    assert_int_equal(n, nbuilt);
+    static const char *const targets[] = { "sm_90a", "sm_80", "sm_90" };
+    for (int t = 0; t < 3; t++)
+        for (int D = 32; D <= 256; D *= 2)
+            for (int dt = DT_F16; dt <= DT_BF16; dt++)
+                for (int c = 0; c < 2; c++) {
+                    const AttnRow *r = attention_row_lookup(rows, n, targets[t], (DType)dt, D, c);
+                    AttnConfig got = r ? r->cfg : attention_untuned_config((DType)dt, D, c);
+                    AttnConfig want = attention_config(targets[t], (DType)dt, D, c);
+                    assert_memory_equal(&got, &want, sizeof got);
+                }
+
+    /* rows for one dtype or mask, and what does not parse */
+    n = bench_tune_parse_table("/* x */\n    { \"sm_80\", 4, 128, 2, { 64, 32, 4, 3 } },\n", rows, 32);
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].target, "sm_80");
+    assert_null(attention_row_lookup(rows, n, "sm_80", DT_F16, 128, true));
+    assert_int_equal(attention_row_lookup(rows, n, "sm_80", DT_BF16, 128, true)->cfg.stages, 3);
+    assert_int_equal(bench_tune_parse_table("    { \"sm_99\", 0, 64, 0, { 64, 64, 4, 2 } },\n", rows, 32), -1);
+    assert_int_equal(bench_tune_parse_table("    { \"sm_80\", 0, 64, 0, { 64, 64 } },\n", rows, 32), -1);
+
+    snprintf(args, sizeof args, "--target sm_80 --d 64 --dtype f16 --causal yes --limit 1 --tolerance-scale 0");
+    assert_int_equal(tune_run(args), 1);
+    assert_int_equal(tune_run("--candidates 64x64"), 2);
+    rm_rf(dir);
+    free(dir);
+}
+
 /* On a GPU: both implementations against the float64 reference on odd
  * shapes (grouped-query, Sq != Sk, every head dim, dtype and mask). */
 static void cuda_attention(void **state)
@@ -702,7 +770,7 @@ int main(void)
         cmocka_unit_test(outputs),    cmocka_unit_test(run_interp), cmocka_unit_test(run_fp8), cmocka_unit_test(time_limit),
         cmocka_unit_test(run_emu),    cmocka_unit_test(run_backward),
         cmocka_unit_test(feature_options), cmocka_unit_test(run_features), cmocka_unit_test(peers_scripts),
-        cmocka_unit_test(binary),     cmocka_unit_test(cuda_attention),
+        cmocka_unit_test(binary),     cmocka_unit_test(tune),    cmocka_unit_test(cuda_attention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -150,14 +150,15 @@ static void attention_variants(void **state)
             for (size_t k = 0; k < 2; k++)
                 for (int causal = 0; causal < 2; causal++) {
                     AttnConfig cfg = attention_config(targets[t], dts[k], dims[d], causal);
-                    char bm[16], bn[16], dbuf[16], wbuf[16];
+                    char bm[16], bn[16], dbuf[16], wbuf[16], sbuf[16];
                     snprintf(bm, sizeof bm, "%d", cfg.bm);
                     snprintf(bn, sizeof bn, "%d", cfg.bn);
                     snprintf(dbuf, sizeof dbuf, "%d", dims[d]);
                     snprintf(wbuf, sizeof wbuf, "%d", cfg.warps ? cfg.warps : 4);
-                    Define defs[6] = { { "T", dtype_name(dts[k]) }, { "D", dbuf }, { "BM", bm }, { "BN", bn },
-                                       { "CAUSAL", causal ? "true" : "false" }, { "W", wbuf } };
-                    TirModule *m = compile_file_or_fail("kernels/attention.tsr", defs, 6);
+                    snprintf(sbuf, sizeof sbuf, "%d", cfg.stages ? cfg.stages : 2);
+                    Define defs[7] = { { "T", dtype_name(dts[k]) }, { "D", dbuf }, { "BM", bm }, { "BN", bn },
+                                       { "CAUSAL", causal ? "true" : "false" }, { "W", wbuf }, { "STAGES", sbuf } };
+                    TirModule *m = compile_file_or_fail("kernels/attention.tsr", defs, 7);
                     char *ptx = ptx_of(module_func(m, "attention_fwd"), targets[t]);
                     /* sm_80: mma.sync from ldmatrix fragments, cp.async copies; sm_90a: wgmma from
                      * descriptors, TMA copies on mbarriers (no mma.sync, ldmatrix or cp.async at all) */

@@ -145,19 +145,21 @@ void attn_check_assert(const AttnErrors *e, DType dt, const AttnShape *s, const 
 
 TirModule *attn_compile(const char *target, DType dt, int D, bool causal, int bm, int bn)
 {
-    int warps = 4;
+    int warps = 4, stages = 2;
     if (bm == 0 || bn == 0) {
         AttnConfig cfg = attention_config(target, dt, D, causal);
         bm = cfg.bm;
         bn = cfg.bn;
         warps = cfg.warps ? cfg.warps : warps;
+        stages = cfg.stages ? cfg.stages : stages;
     }
-    char dbuf[16], bmbuf[16], bnbuf[16], wbuf[16];
+    char dbuf[16], bmbuf[16], bnbuf[16], wbuf[16], sbuf[16];
     snprintf(dbuf, sizeof dbuf, "%d", D);
     snprintf(bmbuf, sizeof bmbuf, "%d", bm);
     snprintf(bnbuf, sizeof bnbuf, "%d", bn);
     snprintf(wbuf, sizeof wbuf, "%d", warps);
-    Define defs[6] = { { "T", dtype_name(dt) }, { "D", dbuf }, { "CAUSAL", causal ? "true" : "false" },
-                       { "BM", bmbuf }, { "BN", bnbuf }, { "W", wbuf } };
-    return compile_file_or_fail("kernels/attention.tsr", defs, 6);
+    snprintf(sbuf, sizeof sbuf, "%d", stages);
+    Define defs[7] = { { "T", dtype_name(dt) }, { "D", dbuf }, { "CAUSAL", causal ? "true" : "false" },
+                       { "BM", bmbuf }, { "BN", bnbuf }, { "W", wbuf }, { "STAGES", sbuf } };
+    return compile_file_or_fail("kernels/attention.tsr", defs, 7);
 }
