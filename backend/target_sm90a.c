@@ -471,7 +471,14 @@ void sm90a_before_inst(Emitter *em, const TirInst *in)
 void sm90a_after_block(Emitter *em, BlockId b)
 {
     InstId parent = tir_block(em->f, b)->parent;
-    if (parent == TIR_NONE || tir_inst(em->f, parent)->op != TIR_IF)
+    bool settle_all = parent == TIR_NONE || tir_inst(em->f, parent)->op != TIR_IF;
+    /* groups in flight across an if come from before it (if_runs_beside_wgmma);
+     * one a branch committed is waited for before the branch ends: after the
+     * merge its registers would not dominate the wait */
+    WgmmaGroups *gs = &sm90a_wgmma(em)->groups;
+    for (int g = 0; g < gs->len && !settle_all; g++)
+        settle_all = em_defined_in(em, gs->data[g].res, parent);
+    if (settle_all)
         settle_value(em, TIR_NONE);
     if (b == em->f->body)
         sm90a_ws_pingpong_end(em, sm90a_ws(em));
