@@ -1847,7 +1847,15 @@ static Sym *gen_gemm(Gen *g, StmtList *body)
     char head[64];
     snprintf(head, sizeof head, "var %s = ", s->name);
     push(body, st_new(ST_VAR, head, mk(s->ty, "zeros<f32>[BM, BN]", true, 0, 0)));
-    Stmt *loop = st_new(ST_FOR, "for k in 0 .. K step BK pipeline(P)", NULL);
+    /* the loop's options (rotation, pingpong turns) never change a result */
+    static const char *const options[] = { "", ", overlap = false", ", pingpong = false",
+                                            ", pingpong = true, overlap = true" };
+    int opt = rnd(g, 4);
+    if (opt)
+        cover(g, FEAT_st_pipeline_options);
+    char loop_head[96];
+    snprintf(loop_head, sizeof loop_head, "for k in 0 .. K step BK pipeline(P%s)", options[opt]);
+    Stmt *loop = st_new(ST_FOR, loop_head, NULL);
     snprintf(head, sizeof head, "%s = ", s->name);
     char tmpl[128];
     snprintf(tmpl, sizeof tmpl, "%s + dot(XA[m0 : +BM, k : +BK], %s)", s->name,

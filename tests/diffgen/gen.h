@@ -117,6 +117,7 @@ typedef struct {
     X(st_for_step, S, "`step S`") \
     X(st_for_runtime_bound, S, "run-time bounds (`0 .. t`)") \
     X(st_pipeline, S, "`pipeline(P)`") \
+    X(st_pipeline_options, S, "`pipeline(P, overlap = B, pingpong = B)` (on the GEMM loop)") \
     X(st_if_runtime, S, "run-time `if`") \
     X(st_if_else, S, "`else`") \
     X(st_else_if, S, "`else if`") \
