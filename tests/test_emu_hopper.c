@@ -428,6 +428,19 @@ static void test_wgmma_layouts(void **state)
                 run_case(&c, &rng);
                 cases++;
             }
+    /* every other N the ISA allows (multiples of 8 up to 256), swizzles and majors rotating */
+    for (unsigned n = 8, k = 0; n <= 256; n += 8) {
+        bool listed = false;
+        for (size_t ni = 0; ni < TSR_ARRAY_LEN(ns); ni++)
+            listed = listed || ns[ni] == n;
+        if (listed)
+            continue;
+        Case c = {.n = n, .trans_a = k & 1, .trans_b = (k >> 1) & 1, .sw_a = (int)(k % 4), .sw_b = (int)((k / 4) % 4),
+                  .bf16 = (k >> 2) & 1, .rs = k % 3 == 0 && !(k & 1)};
+        run_case(&c, &rng);
+        cases++;
+        k++;
+    }
     /* fp8 (k32, K-major only): each pair of formats, SS and RS, every swizzle */
     for (int i = 0; i < 16; i++) {
         Case c = {.n = ns[i % 6], .f8a = 1 + (i & 1), .f8b = 1 + ((i >> 1) & 1), .rs = (i & 4) != 0,
