@@ -399,10 +399,13 @@ LLVMValueRef em_shared_offset(Emitter *em, const Layout *s, LLVMValueRef base, L
     LLVMValueRef off = LLVMBuildMul(b, row, em_i32(em, row_bytes), "");
     if (row_bytes < layout_shared_pitch(s)) {
         /* A canonical tile's panels: the chunk's high bits pick the panel
-         * (the swizzle only touched its low three). */
-        LLVMValueRef panel = LLVMBuildLShr(b, chunk, em_i32(em, 3), "");
+         * (the swizzle only touched the low ones, log2(chunks per panel)). */
+        int per_panel = row_bytes / 16, lg = 0;
+        while ((1 << lg) < per_panel)
+            lg++;
+        LLVMValueRef panel = LLVMBuildLShr(b, chunk, em_i32(em, lg), "");
         off = LLVMBuildAdd(b, off, LLVMBuildMul(b, panel, em_i32(em, layout_shared_panel_bytes(s)), ""), "");
-        chunk = LLVMBuildAnd(b, chunk, em_i32(em, 7), "");
+        chunk = LLVMBuildAnd(b, chunk, em_i32(em, per_panel - 1), "");
     }
     off = LLVMBuildAdd(b, off, LLVMBuildShl(b, chunk, em_i32(em, 4), ""), "");
     off = LLVMBuildAdd(b, off, within, "");

@@ -46,7 +46,7 @@ void em_reduce(Emitter *em, const TirInst *in)
         if (rl)
             layout_coord_of_reg(rl, rr, rc);
         LLVMValueRef acc = NULL;
-        for (int pos = 0; pos < (1 << l->log2shape[axis]); pos++) {
+        for (int pos = 0; pos < layout_extent(l, axis); pos++) {
             int c[LAYOUT_MAX_RANK] = { 0 };
             for (int d = 0, j = 0; d < t.rank; d++)
                 c[d] = d == axis ? pos : rc[j++];

@@ -306,7 +306,7 @@ bool sm90a_copy_tile(Emitter *em, const TirInst *in, LLVMValueRef base)
     BarrierSet *s = &st->sets.data[staged ? st->buf_set[in->buf] : st->set_of[id]];
     LLVMValueRef stage = staged ? em_val(em, in->args[in->nargs - 1])->e[0] : em_i32(em, 0);
     const Layout *l = staged ? &f->layouts.data[f->buffers.data[in->buf].layout] : tir_layout(f, in->res[0]);
-    int rank = req->rank, rows = 1 << l->log2shape[0], cols = 1 << l->log2shape[1];
+    int rank = req->rank, rows = layout_extent(l, 0), cols = layout_extent(l, 1);
     int panel_cols = req->box[0], panels = cols / panel_cols, panel_bytes = layout_shared_panel_bytes(l);
     LLVMValueRef bar = barrier_at(em, s->first, stage);
     LLVMValueRef map = LLVMBuildPtrToInt(em->b, em->tma_map[st->request[id]], em->t_i64, "");

@@ -162,8 +162,8 @@ static bool check_tile_type(Sema *s, SrcPos pos, TType t)
 {
     int64_t n = 1;
     for (int i = 0; i < t.rank; i++) {
-        if (!tsr_is_pow2(t.shape[i])) {
-            error(s, pos, "tile dimension %d is not a power of two", t.shape[i]);
+        if (!tsr_is_pow2(t.shape[i]) && t.shape[i] % 16 != 0) {
+            error(s, pos, "tile dimension %d is neither a power of two nor a multiple of 16", t.shape[i]);
             return false;
         }
         n *= t.shape[i];

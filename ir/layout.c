@@ -9,6 +9,17 @@ static int ilog2(int v)
     return k;
 }
 
+void layout_split_dim(int n, int *log2, int *rep)
+{
+    int k = 0;
+    while (n > 1 && n % 2 == 0) {
+        n /= 2;
+        k++;
+    }
+    *log2 = k;
+    *rep = n;
+}
+
 static LBit bit(int dim, int b)
 {
     LBit x = { (int8_t)dim, (int8_t)b };
@@ -23,7 +34,7 @@ static Layout empty(LayoutKind kind, int rank, const int *shape, int nwarps)
     l.kind = kind;
     l.rank = rank;
     for (int d = 0; d < rank; d++)
-        l.log2shape[d] = ilog2(shape[d]);
+        layout_split_dim(shape[d], &l.log2shape[d], &l.rep[d]);
     l.nwarp = ilog2(nwarps);
     for (int i = 0; i < LAYOUT_LANE_BITS; i++)
         l.lane[i] = none;
@@ -219,7 +230,7 @@ Layout layout_fma_operand(const Layout *acc, int K, bool b_operand)
     int keep = b_operand ? 1 : 0, kdim = b_operand ? 0 : 1;
     Layout l = *acc;
     l.kind = LAYOUT_DERIVED;
-    l.log2shape[kdim] = ilog2(K);
+    layout_split_dim(K, &l.log2shape[kdim], &l.rep[kdim]);
     for (int i = 0; i < LAYOUT_LANE_BITS; i++)
         if (l.lane[i].dim != keep)
             l.lane[i] = none;
@@ -251,7 +262,7 @@ int layout_fma_regs(int M, int N, int K, int nwarps)
     int n = fma_order(&c, order), reg_bits[2] = { 0, 0 };
     for (int k = LAYOUT_LANE_BITS + c.nwarp; k < n; k++)
         reg_bits[order[k].dim]++;
-    int64_t rows = (int64_t)1 << reg_bits[0], cols = (int64_t)1 << reg_bits[1];
+    int64_t rows = (int64_t)layout_rep(&c, 0) << reg_bits[0], cols = (int64_t)layout_rep(&c, 1) << reg_bits[1];
     int64_t total = rows * cols + rows * K + (int64_t)K * cols;
     return total > INT32_MAX ? INT32_MAX : (int)total;
 }
@@ -301,8 +312,12 @@ static LBit swap_dims(LBit b, int unused)
 Layout layout_slice(const Layout *l, int axis)
 {
     Layout r = remap(l, drop_dim, axis);
-    for (int d = axis; d + 1 < l->rank; d++)
+    for (int d = axis; d + 1 < l->rank; d++) {
         r.log2shape[d] = l->log2shape[d + 1];
+        r.rep[d] = l->rep[d + 1];
+    }
+    r.log2shape[l->rank - 1] = 0;
+    r.rep[l->rank - 1] = 0;
     r.rank = l->rank - 1;
     return r;
 }
@@ -310,16 +325,19 @@ Layout layout_slice(const Layout *l, int axis)
 Layout layout_expand(const Layout *l, int axis)
 {
     Layout r = remap(l, shift_dim, axis);
-    for (int d = l->rank; d > axis; d--)
+    for (int d = l->rank; d > axis; d--) {
         r.log2shape[d] = l->log2shape[d - 1];
+        r.rep[d] = l->rep[d - 1];
+    }
     r.log2shape[axis] = 0;
+    r.rep[axis] = 0;
     r.rank = l->rank + 1;
     return r;
 }
 
 Layout layout_squeeze(const Layout *l, int axis)
 {
-    tsr_assert(l->log2shape[axis] == 0);
+    tsr_assert(l->log2shape[axis] == 0 && layout_rep(l, axis) == 1);
     return layout_slice(l, axis);
 }
 
@@ -356,8 +374,12 @@ Layout layout_shared(int rows, int cols, int esize, bool transposed)
     l.transposed = transposed;
     l.esize = esize;
     int chunks = cols * esize / 16;
-    /* Enough rows share a phase that a phase spans 128 bytes of chunks. */
-    l.max_phase = chunks >= 8 ? 8 : chunks > 1 ? chunks : 1;
+    /* Enough rows share a phase that a phase spans 128 bytes of chunks. A
+     * row of a number of chunks that is no power of two (80 f16 columns:
+     * 10) swizzles within its largest power of two (2), so that no chunk
+     * leaves its row. */
+    int pow2 = chunks > 0 ? chunks & -chunks : 1;
+    l.max_phase = pow2 >= 8 ? 8 : pow2 > 1 ? pow2 : 1;
     l.per_phase = chunks >= 8 ? 1 : 8 / (chunks > 0 ? chunks : 1);
     return l;
 }
@@ -365,7 +387,7 @@ Layout layout_shared(int rows, int cols, int esize, bool transposed)
 int layout_shared_pitch(const Layout *l)
 {
     int cols_dim = l->transposed ? 0 : 1;
-    return (1 << l->log2shape[cols_dim]) * l->esize;
+    return layout_extent(l, cols_dim) * l->esize;
 }
 
 Layout layout_shared_canonical(int rows, int cols, int esize, bool transposed)
@@ -376,19 +398,31 @@ Layout layout_shared_canonical(int rows, int cols, int esize, bool transposed)
      * (bits 4-5 ^= 7-8, bit 4 ^= 7): the three swizzle modes. */
     Layout l = layout_shared(rows, cols, esize, transposed);
     l.canonical = true;
+    /* A row of a width that is no power of two (80 f16 columns: 160 bytes)
+     * is cut into the widest panels that divide it (32 bytes), with their
+     * swizzle. */
+    int row = layout_shared_row_bytes(&l);
+    if (row < 128) {
+        Layout p = layout_shared(rows, row / esize, esize, transposed);
+        l.per_phase = p.per_phase;
+        l.max_phase = p.max_phase;
+    }
     return l;
 }
 
 int layout_shared_row_bytes(const Layout *l)
 {
     int pitch = layout_shared_pitch(l);
-    return l->canonical && pitch > 128 ? 128 : pitch;
+    if (!l->canonical)
+        return pitch;
+    int row = pitch & -pitch; /* the largest power of two dividing it */
+    return row > 128 ? 128 : row;
 }
 
 int layout_shared_panel_bytes(const Layout *l)
 {
     int rows_dim = l->transposed ? 1 : 0;
-    return (1 << l->log2shape[rows_dim]) * layout_shared_row_bytes(l);
+    return layout_extent(l, rows_dim) * layout_shared_row_bytes(l);
 }
 
 int layout_shared_align(const Layout *l)
@@ -405,11 +439,15 @@ Layout layout_transpose(const Layout *l)
         r.transposed = !l->transposed;
         r.log2shape[0] = l->log2shape[1];
         r.log2shape[1] = l->log2shape[0];
+        r.rep[0] = l->rep[1];
+        r.rep[1] = l->rep[0];
         return r;
     }
     Layout r = remap(l, swap_dims, 0);
     r.log2shape[0] = l->log2shape[1];
     r.log2shape[1] = l->log2shape[0];
+    r.rep[0] = l->rep[1];
+    r.rep[1] = l->rep[0];
     return r;
 }
 
@@ -417,7 +455,7 @@ Layout layout_broadcast_src(const Layout *dst, int rank, const int *src_shape)
 {
     Layout r = *dst;
     for (int d = 0; d < rank; d++) {
-        if (src_shape[d] != 1 || dst->log2shape[d] == 0)
+        if (src_shape[d] != 1 || layout_extent(dst, d) == 1)
             continue;
         /* drop the bits of dim d but keep the dim (size 1) */
         Layout t = layout_slice(&r, d);
@@ -434,13 +472,14 @@ bool layout_eq(const Layout *a, const Layout *b)
     if ((a->kind == LAYOUT_SHARED) != (b->kind == LAYOUT_SHARED))
         return false;
     if (a->kind == LAYOUT_SHARED)
-        return a->rank == b->rank && a->log2shape[0] == b->log2shape[0] && a->log2shape[1] == b->log2shape[1] &&
+        return a->rank == b->rank && layout_extent(a, 0) == layout_extent(b, 0) &&
+               layout_extent(a, 1) == layout_extent(b, 1) &&
                a->transposed == b->transposed && a->esize == b->esize && a->per_phase == b->per_phase &&
                a->max_phase == b->max_phase && a->canonical == b->canonical;
     if (a->rank != b->rank || a->nreg != b->nreg || a->nwarp != b->nwarp)
         return false;
     for (int d = 0; d < a->rank; d++)
-        if (a->log2shape[d] != b->log2shape[d])
+        if (a->log2shape[d] != b->log2shape[d] || layout_rep(a, d) != layout_rep(b, d))
             return false;
     for (int i = 0; i < a->nreg; i++)
         if (!lbit_eq(a->reg[i], b->reg[i]))
@@ -456,7 +495,12 @@ bool layout_eq(const Layout *a, const Layout *b)
 
 int layout_reg_of(const Layout *l, const int *coord)
 {
-    int r = 0;
+    /* Coordinate bits no input bit sets are ignored (a broadcast dim of
+     * size 1 is read at any coordinate), and so are repetitions past rep. */
+    int q = 0;
+    for (int d = 0; d < l->rank; d++)
+        q = q * layout_rep(l, d) + (coord[d] >> l->log2shape[d]) % layout_rep(l, d);
+    int r = q << l->nreg;
     for (int i = 0; i < l->nreg; i++)
         if ((coord[l->reg[i].dim] >> l->reg[i].bit) & 1)
             r |= 1 << i;
@@ -465,8 +509,11 @@ int layout_reg_of(const Layout *l, const int *coord)
 
 void layout_coord_of_reg(const Layout *l, int r, int *coord)
 {
-    for (int d = 0; d < l->rank; d++)
-        coord[d] = 0;
+    int q = r >> l->nreg;
+    for (int d = l->rank - 1; d >= 0; d--) {
+        coord[d] = (q % layout_rep(l, d)) << l->log2shape[d];
+        q /= layout_rep(l, d);
+    }
     for (int i = 0; i < l->nreg; i++)
         if ((r >> i) & 1)
             coord[l->reg[i].dim] |= 1 << l->reg[i].bit;
@@ -479,7 +526,7 @@ bool layout_local_map(const Layout *src, const Layout *dst, int *map)
     if (src->rank != dst->rank || src->nwarp != dst->nwarp)
         return false;
     for (int d = 0; d < src->rank; d++)
-        if (src->log2shape[d] != dst->log2shape[d])
+        if (src->log2shape[d] != dst->log2shape[d] || layout_rep(src, d) != layout_rep(dst, d))
             return false;
     for (int i = 0; i < LAYOUT_LANE_BITS; i++)
         if (!lbit_eq(src->lane[i], dst->lane[i]))
@@ -552,6 +599,11 @@ void layout_print(StrBuf *out, const Layout *l)
     }
     sb_printf(out, "#%s{", kinds[l->kind]);
     print_bits(out, "reg", l->reg, l->nreg);
+    if (layout_nreps(l) > 1) { /* the repetitions, outermost in the registers */
+        sb_puts(out, "; rep");
+        for (int d = 0; d < l->rank; d++)
+            sb_printf(out, " %d", layout_rep(l, d));
+    }
     print_bits(out, "; lane", l->lane, LAYOUT_LANE_BITS);
     print_bits(out, "; warp", l->warp, l->nwarp);
     sb_putc(out, '}');

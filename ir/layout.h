@@ -1,13 +1,18 @@
 /* Distributed layouts: how a tile's elements are spread over the registers,
  * lanes and warps of a thread block.
  *
- * Tile dims are powers of two, so an element's coordinates are bit strings
+ * A tile dim is a power of two times an odd repetition factor rep[d] (1 for
+ * a power of two; 5 for 80 = 5 x 16). Within the power-of-two part, the
+ * base of 2^log2shape[d] elements, an element's coordinates are bit strings
  * and a layout can say, for each input bit of (register index, lane, warp),
  * which coordinate bit it sets -- or none: a lane or warp bit that sets no
  * coordinate means those threads hold the same elements (replication). Every
- * coordinate bit is set by exactly one input bit. The element held by thread
- * (lane, warp) in register r has coordinates
- *     coord[d] = OR over input bits b of that set (d, k): bit(b) << k.
+ * coordinate bit is set by exactly one input bit. The base repeats rep[d]
+ * times along dim d, in registers: register r = q * 2^nreg + (low bits),
+ * where q = q[0] * rep[1] + q[1] numbers the repetition, and the element
+ * held by thread (lane, warp) in register r has coordinates
+ *     coord[d] = q[d] * 2^log2shape[d] + OR over input bits b of r's low
+ *                bits, the lane and the warp that set (d, k): bit(b) << k.
  * Blocked layouts (for memory access), the tensor-core fragments of
  * mma.sync.m16n8k16 (accumulator, A and B operands), their reductions
  * (slices) and broadcasts are all of this form, so one set of rules decides
@@ -38,6 +43,7 @@ typedef struct {
     LayoutKind kind;
     int rank;
     int log2shape[LAYOUT_MAX_RANK];
+    int rep[LAYOUT_MAX_RANK]; /* odd; 0 reads as 1 (see layout_rep) */
     int nreg;
     LBit reg[LAYOUT_MAX_REG];
     LBit lane[LAYOUT_LANE_BITS];
@@ -137,7 +143,18 @@ bool layout_reshape_units(const Layout *l, const int *from, int rank_from, const
 Layout layout_broadcast_src(const Layout *dst, int rank, const int *src_shape);
 
 bool layout_eq(const Layout *a, const Layout *b);
-static inline int layout_nregs(const Layout *l) { return 1 << l->nreg; }
+/* The repetition factor of dim d, and the dim's extent. */
+static inline int layout_rep(const Layout *l, int d) { return l->rep[d] > 1 ? l->rep[d] : 1; }
+static inline int layout_extent(const Layout *l, int d) { return layout_rep(l, d) << l->log2shape[d]; }
+/* Repetitions (registers of the same low bits) of every dim together. */
+static inline int layout_nreps(const Layout *l)
+{
+    int n = 1;
+    for (int d = 0; d < l->rank; d++)
+        n *= layout_rep(l, d);
+    return n;
+}
+static inline int layout_nregs(const Layout *l) { return layout_nreps(l) << l->nreg; }
 /* The register that holds the element whose coordinate bits set by
  * registers are `coord` (bits set by lanes and warps must be clear). */
 int layout_reg_of(const Layout *l, const int *coord);
@@ -150,6 +167,8 @@ bool layout_local_map(const Layout *src, const Layout *dst, int *map);
 /* Lanes (bit mask over lane bits) and warps that replicate data. */
 unsigned layout_lane_repl(const Layout *l);
 unsigned layout_warp_repl(const Layout *l);
+/* Splits a tile dim into its power of two (log2) and odd factor. */
+void layout_split_dim(int n, int *log2, int *rep);
 /* Number of consecutive registers (from register 0) that hold consecutive
  * elements of the last dim: the widest vector an access can use. */
 int layout_contig_regs(const Layout *l);

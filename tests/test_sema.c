@@ -371,10 +371,13 @@ static void tile_shapes(void **state)
     assert_int_equal(f->params.data[0].dim_sym[1], TIR_NONE);
     checked_free(&c);
 
-    /* tile dims are powers of two and at most 2^20 elements */
-    body_error("O[0 : +48] = X[0 : +48];", "tile dimension 48 is not a power of two");
-    body_error("OI[0 : +16] = arange<12>(0)[0 : +16];", "tile dimension 12 is not a power of two");
-    body_error("let z = zeros<f32>[16, 24];", "tile dimension 24 is not a power of two");
+    /* tile dims are powers of two or multiples of 16, at most 2^20 elements */
+    body_error("O[0 : +40] = X[0 : +40];", "tile dimension 40 is neither a power of two nor a multiple of 16");
+    body_error("OI[0 : +16] = arange<12>(0)[0 : +16];",
+               "tile dimension 12 is neither a power of two nor a multiple of 16");
+    body_error("let z = zeros<f32>[16, 24];", "tile dimension 24 is neither a power of two nor a multiple of 16");
+    body_ok("O[0 : +48] = X[0 : +48];");
+    body_ok("let z = zeros<f32>[80, 176];");
     body_error("let z = zeros<f32>[2048, 1024];", "tile f32[2048, 1024] has 2097152 elements; at most 1048576");
     body_error("let z = zeros<f32>[0];", "tile dimension 0 is out of range");
     body_error("let z = zeros<f32>[-16];", "tile dimension -16 is out of range");
@@ -472,7 +475,7 @@ static void compile_time_branches(void **state)
                        "    } else {\n"
                        "        x = x + undefined_thing;\n"
                        "    }\n"
-                       "    let y = CAUSAL ? x : zeros<f32>[D * 3];\n"
+                       "    let y = CAUSAL ? x : zeros<f32>[D * 3 + 8];\n"
                        "    O[0 : +16] = CAUSAL && D == 64 ? y : x;\n"
                        "}\n";
     Define yes[1] = { { "CAUSAL", "true" } }, no[1] = { { "CAUSAL", "false" } };
@@ -486,7 +489,7 @@ static void compile_time_branches(void **state)
     /* not causal: the else-if is taken, and zeros<f32>[192] would be an error */
     c = check_defs(text, NULL, no, 1);
     assert_null(c.m);
-    assert_non_null(strstr(c.diags, "tile dimension 192 is not a power of two"));
+    assert_non_null(strstr(c.diags, "tile dimension 200 is neither a power of two nor a multiple of 16"));
     assert_null(strstr(c.diags, "undefined_thing"));
     checked_free(&c);
     /* && and || short-circuit at compile time */
@@ -806,7 +809,7 @@ static void statements(void **state)
     body_error("let z = f32(1.0, 2.0);", "a conversion to f32 takes one argument");
     body_error("let z = rowsum(X[0 : +16]);", "'rowsum' needs a 2-D tile, found f32[16]");
     body_error("let z = arange<4>(1.5);", "the float constant 1.5 cannot be used as i32");
-    body_error("let z = arange<5>(0);", "tile dimension 5 is not a power of two");
+    body_error("let z = arange<5>(0);", "tile dimension 5 is neither a power of two nor a multiple of 16");
     body_error("let z = rowsum(zeros<bool>[4, 4]);", "'rowsum' is not defined on bool tiles");
     body_ok("let a = transpose(M[0 : +16, 0 : +32]); OM[0 : +32, 0 : +16] = a;");
     body_ok("OM[0 : +16, 0 : +16] = where(M[0 : +16, 0 : +16] > 0.0, M[0 : +16, 0 : +16], -inf);");
