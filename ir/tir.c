@@ -216,7 +216,11 @@ int tir_intern_layout(TirFunc *f, const Layout *l)
         if (layout_eq(&f->layouts.data[i], l) && f->layouts.data[i].kind == l->kind)
             return i;
     vec_push(&f->arena, f->layouts, *l);
-    f->layout_too_big |= l->too_big;
+    Layout *in = &f->layouts.data[f->layouts.len - 1];
+    /* Repetitions (dims that are no power of two) count in the registers
+     * too: the limit is on their product. */
+    in->too_big |= in->kind != LAYOUT_SHARED && layout_nregs(in) > 1 << LAYOUT_MAX_REG;
+    f->layout_too_big |= in->too_big;
     return f->layouts.len - 1;
 }
 

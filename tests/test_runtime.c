@@ -590,9 +590,14 @@ static void resource_limits_are_diagnostics(void **state)
     static const char big1[] = "kernel big(X: f32[N], Y: out f32[N]) grid (1) warps 1 {\n"
                                "    Y[0 : +1048576] = X[0 : +1048576] * 2.0;\n"
                                "}\n";
+    /* a dim that is no power of two: 11 repetitions of 2^11 registers */
+    static const char odd[] = "kernel odd(X: f32[M, N], Y: out f32[M, N]) grid (1) warps 1 {\n"
+                              "    Y[0 : +176, 0 : +4096] = X[0 : +176, 0 : +4096] * 2.0;\n"
+                              "}\n";
     struct {
         const char *src, *want;
     } cases[] = {
+        { odd, "<string>:2:30: error: this tile [176, 4096] needs more than 2^14 registers per thread" },
         { rowsum, "<string>:2:27: error: this tile [1024, 1024] needs more than 2^14 registers per thread" },
         { transposed, "<string>:2:41: error: this tile [1024, 1024] needs more than 2^14 registers per thread" },
         { big1, "<string>:2:23: error: this tile [1048576] needs more than 2^14 registers per thread" },
