@@ -296,8 +296,10 @@ static void wgmma_dot(Emitter *em, const TirInst *in)
     int *reg = arena_alloc(&em->arena, sizeof(int) * (size_t)(nw / 2));
     for (int mi = 0; mi < mt; mi++)
         for (int n0 = 0; n0 < N; n0 += nw) {
+            /* the last chunk of an N that is no multiple of 256 is narrower */
+            int w = N - n0 < nw ? N - n0 : nw;
             /* wgmma's D register i: row 8 * (i / 2 % 2), column 8 * (i / 4) + i % 2 */
-            for (int i = 0; i < nw / 2; i++) {
+            for (int i = 0; i < w / 2; i++) {
                 int coord[2] = { mi * 16 * warps + 8 * ((i >> 1) & 1), n0 + 8 * (i >> 2) + (i & 1) };
                 reg[i] = layout_reg_of(lc, coord);
                 chain[i] = r.e[reg[i]];
@@ -305,10 +307,10 @@ static void wgmma_dot(Emitter *em, const TirInst *in)
             for (int ki = 0; ki < ks; ki++) {
                 LLVMValueRef a_desc = ss ? desc_at(em, &ad, mi * 16 * warps, ki * 16, a_extra) : NULL;
                 LLVMValueRef *a_regs = ss ? NULL : fenced + nc + (mi * ks + ki) * 4;
-                wgmma(em, ta.dt, nw, chain, !c && ki == 0, a_desc, a_regs, ad.k_major ? 0 : 1,
+                wgmma(em, ta.dt, w, chain, !c && ki == 0, a_desc, a_regs, ad.k_major ? 0 : 1,
                       desc_at(em, &bd, n0, ki * 16, NULL), bd.k_major ? 0 : 1);
             }
-            for (int i = 0; i < nw / 2; i++)
+            for (int i = 0; i < w / 2; i++)
                 r.e[reg[i]] = chain[i];
         }
     InlinePtx commit;
