@@ -448,6 +448,7 @@ Layout layout_transpose(const Layout *l)
     r.log2shape[1] = l->log2shape[0];
     r.rep[0] = l->rep[1];
     r.rep[1] = l->rep[0];
+    r.rep_swapped = !l->rep_swapped;
     return r;
 }
 
@@ -465,6 +466,19 @@ Layout layout_broadcast_src(const Layout *dst, int rank, const int *src_shape)
     return r;
 }
 
+/* The dim whose repetition is the k-th from the outside in q. */
+static int rep_dim(const Layout *l, int k) { return l->rank == 2 && l->rep_swapped ? 1 - k : k; }
+
+/* Whether the two layouts number their repetitions alike. */
+static bool reps_eq(const Layout *a, const Layout *b)
+{
+    for (int d = 0; d < a->rank; d++)
+        if (layout_rep(a, d) != layout_rep(b, d))
+            return false;
+    bool both = a->rank == 2 && layout_rep(a, 0) > 1 && layout_rep(a, 1) > 1;
+    return !both || a->rep_swapped == b->rep_swapped;
+}
+
 static bool lbit_eq(LBit a, LBit b) { return a.dim == b.dim && (a.dim < 0 || a.bit == b.bit); }
 
 bool layout_eq(const Layout *a, const Layout *b)
@@ -479,8 +493,10 @@ bool layout_eq(const Layout *a, const Layout *b)
     if (a->rank != b->rank || a->nreg != b->nreg || a->nwarp != b->nwarp)
         return false;
     for (int d = 0; d < a->rank; d++)
-        if (a->log2shape[d] != b->log2shape[d] || layout_rep(a, d) != layout_rep(b, d))
+        if (a->log2shape[d] != b->log2shape[d])
             return false;
+    if (!reps_eq(a, b))
+        return false;
     for (int i = 0; i < a->nreg; i++)
         if (!lbit_eq(a->reg[i], b->reg[i]))
             return false;
@@ -498,8 +514,10 @@ int layout_reg_of(const Layout *l, const int *coord)
     /* Coordinate bits no input bit sets are ignored (a broadcast dim of
      * size 1 is read at any coordinate), and so are repetitions past rep. */
     int q = 0;
-    for (int d = 0; d < l->rank; d++)
+    for (int k = 0; k < l->rank; k++) {
+        int d = rep_dim(l, k);
         q = q * layout_rep(l, d) + (coord[d] >> l->log2shape[d]) % layout_rep(l, d);
+    }
     int r = q << l->nreg;
     for (int i = 0; i < l->nreg; i++)
         if ((coord[l->reg[i].dim] >> l->reg[i].bit) & 1)
@@ -510,7 +528,8 @@ int layout_reg_of(const Layout *l, const int *coord)
 void layout_coord_of_reg(const Layout *l, int r, int *coord)
 {
     int q = r >> l->nreg;
-    for (int d = l->rank - 1; d >= 0; d--) {
+    for (int k = l->rank - 1; k >= 0; k--) {
+        int d = rep_dim(l, k);
         coord[d] = (q % layout_rep(l, d)) << l->log2shape[d];
         q /= layout_rep(l, d);
     }
@@ -525,6 +544,7 @@ bool layout_local_map(const Layout *src, const Layout *dst, int *map)
         return false;
     if (src->rank != dst->rank || src->nwarp != dst->nwarp)
         return false;
+    /* (the order of the repetitions may differ: the map says where each is) */
     for (int d = 0; d < src->rank; d++)
         if (src->log2shape[d] != dst->log2shape[d] || layout_rep(src, d) != layout_rep(dst, d))
             return false;

@@ -9,7 +9,8 @@
  * coordinate means those threads hold the same elements (replication). Every
  * coordinate bit is set by exactly one input bit. The base repeats rep[d]
  * times along dim d, in registers: register r = q * 2^nreg + (low bits),
- * where q = q[0] * rep[1] + q[1] numbers the repetition, and the element
+ * where q = q[0] * rep[1] + q[1] numbers the repetition (see rep_swapped),
+ * and the element
  * held by thread (lane, warp) in register r has coordinates
  *     coord[d] = q[d] * 2^log2shape[d] + OR over input bits b of r's low
  *                bits, the lane and the warp that set (d, k): bit(b) << k.
@@ -44,6 +45,9 @@ typedef struct {
     int rank;
     int log2shape[LAYOUT_MAX_RANK];
     int rep[LAYOUT_MAX_RANK]; /* odd; 0 reads as 1 (see layout_rep) */
+    /* q = q[1] * rep[0] + q[0] instead (a transposed layout keeps its
+     * registers); matters only when both dims repeat. */
+    bool rep_swapped;
     int nreg;
     LBit reg[LAYOUT_MAX_REG];
     LBit lane[LAYOUT_LANE_BITS];

@@ -62,6 +62,60 @@ static void blocked_covers(void **state)
     assert_true(layout_lane_repl(&small) != 0 && layout_warp_repl(&small) != 0);
 }
 
+/* Dims that are multiples of 16 but no powers of two repeat their power of
+ * two in registers: every layout still covers its tile, reg_of inverts
+ * coord_of_reg, and a transpose (which keeps the registers) and a
+ * register-local conversion agree on where each element is. */
+static void repeated_dims(void **state)
+{
+    (void)state;
+    static const int shapes[][2] = { { 48, 80 }, { 176, 16 }, { 16, 176 }, { 80, 48 }, { 192, 112 } };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int M = shapes[s][0], N = shapes[s][1];
+        for (int warps = 1; warps <= 8; warps *= 2) {
+            Layout ls[4];
+            int wm, wn;
+            layout_mma_warps(M, N, warps, &wm, &wn);
+            ls[0] = layout_blocked(2, shapes[s], warps, 4);
+            ls[1] = layout_mma_acc(M, N, warps, wm, wn);
+            ls[2] = layout_mma_a(M, N, warps, wm, wn); /* [M, K = N] */
+            ls[3] = layout_mma_b(M, N, warps, wm, wn); /* [K = M, N] */
+            for (int k = 0; k < 4; k++) {
+                Layout *l = &ls[k];
+                check_cover(l, M, N);
+                Layout t = layout_transpose(l);
+                check_cover(&t, N, M);
+                for (int r = 0; r < layout_nregs(l); r++) {
+                    int c[2], ct[2];
+                    layout_coord_of_reg(l, r, c);
+                    assert_int_equal(layout_reg_of(l, c), r);
+                    layout_coord_of_reg(&t, r, ct);
+                    assert_int_equal(ct[0], c[1]);
+                    assert_int_equal(ct[1], c[0]);
+                }
+                /* the transposed twice is the layout; local maps exist
+                 * between the two orders of the repetitions */
+                Layout tt = layout_transpose(&t);
+                assert_true(layout_eq(&tt, l));
+                int *map = malloc(sizeof(int) * (size_t)layout_nregs(l));
+                Layout back = layout_transpose(&tt);
+                back = layout_transpose(&back);
+                assert_true(layout_local_map(l, &back, map));
+                free(map);
+                /* reductions keep the other dim's repetitions */
+                for (int axis = 0; axis < 2; axis++) {
+                    Layout sl = layout_slice(l, axis);
+                    check_cover(&sl, 1, shapes[s][1 - axis]);
+                }
+            }
+        }
+    }
+    int odd[1] = { 80 };
+    Layout one = layout_blocked(1, odd, 4, 8); /* 16 elements' bits, 5 times: replicated */
+    check_cover(&one, 1, 80);
+    assert_int_equal(layout_rep(&one, 0), 5);
+}
+
 /* Dots on the CUDA cores: the result covers its tile; each thread's operand
  * registers hold, over all of K, exactly the rows (A) and columns (B) of its
  * result elements; layout_fma_regs counts what the layouts take. */
@@ -214,6 +268,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(blocked_covers),
+        cmocka_unit_test(repeated_dims),
         cmocka_unit_test(mma_fragments_match_the_isa),
         cmocka_unit_test(algebra),
         cmocka_unit_test(shared_layouts),

@@ -103,8 +103,8 @@ static void cols_case(const char *bm, const char *bn)
 {
     const char *kv[] = { "BM", bm, "BN", bn };
     TirModule *m = compile_with(TILES, kv, 2);
-    TirFunc *fc = module_func(m, "cols"), *fr = module_func(m, "reshapes");
-    int64_t xs[2] = { M, N }, ns[1] = { N };
+    TirFunc *fc = module_func(m, "cols"), *fr = module_func(m, "reshapes"), *ft = module_func(m, "transposes");
+    int64_t xs[2] = { M, N }, ns[1] = { N }, ts[2] = { N, M };
     Rng rng;
     rng_seed(&rng, 7);
     HostTensor x = tensor_new(DT_F32, 2, xs);
@@ -112,7 +112,9 @@ static void cols_case(const char *bm, const char *bn)
     char what[64];
     snprintf(what, sizeof what, "cols %sx%s", bm, bn);
     for (int place = 0; place < RUN_PLACES; place++) {
-        HostTensor cs = tensor_new(DT_F32, 1, ns), cm = tensor_new(DT_F32, 1, ns), z = tensor_new(DT_F32, 2, xs);
+        HostTensor cs = tensor_new(DT_F32, 1, ns), cm = tensor_new(DT_F32, 1, ns), z = tensor_new(DT_F32, 2, xs),
+                   t = tensor_new(DT_F32, 2, ts);
+        tensor_poison(&t);
         tensor_poison(&cs);
         tensor_poison(&cm);
         tensor_poison(&z);
@@ -120,6 +122,8 @@ static void cols_case(const char *bm, const char *bn)
         run_kernel_at_or_fail(fc, args, 3, place);
         KernelArg rargs[2] = { arg_tensor(x), arg_tensor(z) };
         run_kernel_at_or_fail(fr, rargs, 2, place);
+        KernelArg targs[2] = { arg_tensor(x), arg_tensor(t) };
+        run_kernel_at_or_fail(ft, targs, 2, place);
         for (int64_t j = 0; j < N; j++) {
             double sum = 0, sabs = 0, mn = INFINITY;
             for (int64_t i = 0; i < M; i++) {
@@ -129,6 +133,8 @@ static void cols_case(const char *bm, const char *bn)
                 mn = e < mn ? e : mn;
                 expect_near("reshapes", run_places[place], i * N + j, tensor_get(&z, i * N + j), e + 1.0,
                             0x1p-23 * (fabs(e) + 1));
+                expect_near("transposes", run_places[place], j * M + i, tensor_get(&t, j * M + i), 3 * e,
+                            0x1p-23 * fabs(3 * e));
             }
             expect_near(what, run_places[place], j, tensor_get(&cs, j), sum, M * 0x1p-24 * sabs);
             expect_near(what, run_places[place], j, tensor_get(&cm, j), mn, 0);
@@ -136,6 +142,7 @@ static void cols_case(const char *bm, const char *bn)
         tensor_free(&cs);
         tensor_free(&cm);
         tensor_free(&z);
+        tensor_free(&t);
     }
     tensor_free(&x);
     tir_module_free(m);
@@ -147,6 +154,7 @@ static void cols(void **state)
     cols_case("48", "16");
     cols_case("80", "48");
     cols_case("176", "80");
+    cols_case("48", "80");
 }
 
 /* ------------------------------------------------------------------ dots */
