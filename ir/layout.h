@@ -61,7 +61,9 @@ typedef struct {
      * `canonical`: the layout the tensor cores of sm_90a read through
      * shared-memory descriptors. Rows wider than 128 bytes are cut into
      * panels of 128-byte rows, stored one after the other (panel p holds
-     * columns [128p, 128p + 128) bytes of every row); within a panel the
+     * columns [128p, 128p + 128) bytes of every row; rows of a width that
+     * is no power of two, in the widest panels of 32, 64 or 128 bytes that
+     * divide it, layout_shared_row_bytes); within a panel the
      * chunk swizzle above is the hardware's 128B/64B/32B swizzle on absolute
      * addresses, provided the tile starts at a multiple of 8 rows' bytes
      * (layout_shared_align). */
@@ -121,8 +123,9 @@ Layout layout_shared(int rows, int cols, int esize, bool transposed);
  * that starts a 16-byte chunk or lies within one. */
 int layout_shared_pitch(const Layout *l); /* bytes per stored row */
 /* The same tile in the canonical layout of sm_90a's tensor cores (see
- * Layout.canonical); rows of cols * esize bytes, at least 32 and a power
- * of two, and a multiple of 8 rows. */
+ * Layout.canonical); rows of cols * esize bytes, a multiple of 32, and a
+ * multiple of 8 rows. A row that is no power of two of bytes (160) is cut
+ * into the widest panels that divide it (32 bytes), with their swizzle. */
 Layout layout_shared_canonical(int rows, int cols, int esize, bool transposed);
 /* Bytes of one stored row within a panel (the whole row unless canonical
  * and wider than 128 bytes), and the bytes of a panel (every row). */
