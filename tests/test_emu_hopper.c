@@ -11,6 +11,7 @@
 #include <math.h>
 
 #include "emu/emu_test.h"
+#include "hopper_gemm.h"
 
 /* ---- the ISA's tables ------------------------------------------------------------ */
 
@@ -904,20 +905,12 @@ static int check_gemm(const uint16_t *A, int rows, int a_row, const uint16_t *Bt
 static void test_nvcc_gemm(void **state)
 {
     (void)state;
-    const char *nvcc = et_nvcc();
-    if (!nvcc) {
-        print_message("SKIP: nvcc not found (set NVCC, put nvcc on the PATH or install the CUDA "
-                      "toolkit in /usr/local/cuda); the nvcc wgmma/TMA kernels are not checked\n");
+    char why[256];
+    char *text = hopper_ptx("hopper_gemm", false, why, sizeof why);
+    if (!text) {
+        print_message("SKIP: %s; the nvcc wgmma/TMA kernels are not checked\n", why);
         skip();
     }
-    char dir[512], ptx[640], log[700], cmd[2048];
-    snprintf(dir, sizeof dir, "%s/emu", et_build_dir());
-    et_mkdirs(dir);
-    snprintf(ptx, sizeof ptx, "%s/hopper_gemm.ptx", dir);
-    snprintf(log, sizeof log, "%s.log", ptx);
-    snprintf(cmd, sizeof cmd, "'%s' -ptx -arch=sm_90a tests/emu/hopper_gemm.cu -o '%s'", nvcc, ptx);
-    et_system(cmd, log);
-    char *text = et_read(ptx);
     EmuModule *m = et_load(text);
     free(text);
     enum { ROWS = 80 };
@@ -1785,22 +1778,6 @@ static void test_setmaxnreg(void **state)
     free(msg);
 }
 
-/* The CUTLASS headers (PyPI nvidia-cutlass, installed by scripts/deps.sh):
- * $CUTLASS_INCLUDE, else ~/.cache/tessera/pip/cutlass_library/source/include.
- * NULL when absent. */
-static const char *cutlass_include(char *buf, size_t n)
-{
-    const char *e = getenv("CUTLASS_INCLUDE");
-    if (e && *e)
-        snprintf(buf, n, "%s", e);
-    else
-        snprintf(buf, n, "%s/.cache/tessera/pip/cutlass_library/source/include",
-                 getenv("HOME") ? getenv("HOME") : "");
-    char probe[1200];
-    snprintf(probe, sizeof probe, "%s/cute/atom/mma_traits_sm90_gmma.hpp", buf);
-    return access(probe, R_OK) == 0 ? buf : NULL;
-}
-
 /* tests/emu/cute_gemm.cu: GMMA GEMMs whose shared layouts, descriptors and
  * accumulator partitions CuTe computes (K- and MN-major, every swizzle, A
  * from shared memory or registers), against the product on the host. */
@@ -1855,25 +1832,12 @@ static void cute_other_types(EmuModule *m)
 static void test_cute_gemm(void **state)
 {
     (void)state;
-    const char *nvcc = et_nvcc();
-    char inc[1024];
-    if (!nvcc || !cutlass_include(inc, sizeof inc)) {
-        print_message("SKIP: %s; the CuTe GMMA kernels are not checked\n",
-                      !nvcc ? "nvcc not found" : "CUTLASS headers not found (pip install "
-                      "nvidia-cutlass: scripts/deps.sh, or set CUTLASS_INCLUDE)");
+    char why[256];
+    char *text = hopper_ptx("cute_gemm", true, why, sizeof why);
+    if (!text) {
+        print_message("SKIP: %s; the CuTe GMMA kernels are not checked\n", why);
         skip();
     }
-    char dir[512], ptx[640], log[700], cmd[3000];
-    snprintf(dir, sizeof dir, "%s/emu", et_build_dir());
-    et_mkdirs(dir);
-    snprintf(ptx, sizeof ptx, "%s/cute_gemm.ptx", dir);
-    snprintf(log, sizeof log, "%s.log", ptx);
-    snprintf(cmd, sizeof cmd,
-             "'%s' -std=c++17 -ptx -arch=sm_90a --expt-relaxed-constexpr -I'%s' "
-             "tests/emu/cute_gemm.cu -o '%s'",
-             nvcc, inc, ptx);
-    et_system(cmd, log);
-    char *text = et_read(ptx);
     EmuModule *m = et_load(text);
     free(text);
     uint16_t *A = malloc(64 * 64 * 2), *Bt = malloc(64 * 64 * 2);

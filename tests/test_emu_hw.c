@@ -17,6 +17,7 @@
 
 #include "emu/emu_test.h"
 #include "emu/hwcase.h"
+#include "hopper_gemm.h"
 
 static const char *hw_dir(void)
 {
@@ -308,35 +309,24 @@ static uint8_t *tma_expect(const HwCase *c, int *which, size_t *n)
 }
 
 /* conform_tma's PTX: the one a GPU ran (EMU_HW_DIR/ptx), else nvcc's here;
- * NULL (a skip) without either. */
-static char *tma_ptx(void)
+ * NULL (a skip, the reason in why) without either. */
+static char *tma_ptx(char *why, size_t n)
 {
     char path[1024];
-    size_t n;
+    size_t len;
     snprintf(path, sizeof path, "%s/ptx/conform_tma.sm_90a.ptx", hw_dir());
-    char *text = tsr_read_file(path, &n);
-    if (text)
-        return text;
-    const char *nvcc = et_nvcc();
-    if (!nvcc)
-        return NULL;
-    char dir[512], ptx[640], log[700], cmd[2048];
-    snprintf(dir, sizeof dir, "%s/emu", et_build_dir());
-    et_mkdirs(dir);
-    snprintf(ptx, sizeof ptx, "%s/conform_tma.sm_90a.ptx", dir);
-    snprintf(log, sizeof log, "%s.log", ptx);
-    snprintf(cmd, sizeof cmd, "'%s' -ptx -arch=sm_90a tests/emu/conform_tma.cu -o '%s'", nvcc, ptx);
-    et_system(cmd, log);
-    return et_read(ptx);
+    char *text = tsr_read_file(path, &len);
+    return text ? text : hopper_ptx("conform_tma", false, why, n);
 }
 
 static void test_tma_cases(void **state)
 {
     (void)state;
-    char *text = tma_ptx();
+    char why[256];
+    char *text = tma_ptx(why, sizeof why);
     if (!text) {
-        print_message("SKIP: nvcc not found and no recorded conform_tma PTX; the TMA cases are "
-                      "not run on the emulator\n");
+        print_message("SKIP: %s, and no recorded conform_tma PTX; the TMA cases are not run on "
+                      "the emulator\n", why);
         skip();
     }
     char path[1024], line[2048];

@@ -14,29 +14,61 @@ static const tsr_ptx_param_kind tma[] = { TSR_PTX_TENSOR_MAP, TSR_PTX_TENSOR_MAP
 
 const tsr_ptx_kernel hopper_gemm_kernels[2] = { { "hopper_gemm", plain, 3 }, { "hopper_tma_gemm", tma, 4 } };
 
-char *hopper_gemm_ptx(char *why, size_t n)
+const char *cutlass_include(char *buf, size_t n)
 {
-    static char *text; /* compiled once per process: nvcc takes seconds */
+    const char *e = getenv("CUTLASS_INCLUDE");
+    if (e && *e)
+        snprintf(buf, n, "%s", e);
+    else
+        snprintf(buf, n, "%s/.cache/tessera/pip/cutlass_library/source/include", getenv("HOME") ? getenv("HOME") : "");
+    char probe[1200];
+    snprintf(probe, sizeof probe, "%s/cute/atom/mma_traits_sm90_gmma.hpp", buf);
+    return access(probe, R_OK) == 0 ? buf : NULL;
+}
+
+char *hopper_ptx(const char *name, bool cute, char *why, size_t n)
+{
+    static struct {
+        char name[32];
+        char *text;
+    } done[8]; /* compiled once per process: nvcc takes seconds (CuTe: tens) */
     const char *nvcc = et_nvcc();
+    char inc[1024];
     if (!nvcc) {
         snprintf(why, n, "nvcc not found (set NVCC, put nvcc on the PATH or install the CUDA toolkit in /usr/local/cuda)");
         return NULL;
     }
-    if (!text) {
-        char dir[512], ptx[640], log[700], cmd[2048];
+    if (cute && !cutlass_include(inc, sizeof inc)) {
+        snprintf(why, n, "CUTLASS headers not found (pip install nvidia-cutlass: scripts/deps.sh, or set CUTLASS_INCLUDE)");
+        return NULL;
+    }
+    size_t i = 0;
+    while (i < TSR_ARRAY_LEN(done) && done[i].text && strcmp(done[i].name, name))
+        i++;
+    assert_true(i < TSR_ARRAY_LEN(done));
+    if (!done[i].text) {
+        char dir[512], ptx[640], log[700], cmd[3000], flags[1100] = "";
         snprintf(dir, sizeof dir, "%s/rt-ptx/", et_build_dir());
         et_mkdirs(dir);
-        snprintf(ptx, sizeof ptx, "%shopper_gemm.%d.ptx", dir, (int)getpid());
+        snprintf(ptx, sizeof ptx, "%s%s.%d.ptx", dir, name, (int)getpid());
         snprintf(log, sizeof log, "%s.log", ptx);
-        snprintf(cmd, sizeof cmd, "'%s' -ptx -arch=sm_90a tests/emu/hopper_gemm.cu -o '%s'", nvcc, ptx);
+        if (cute)
+            snprintf(flags, sizeof flags, "-std=c++17 --expt-relaxed-constexpr -I'%s' ", inc);
+        snprintf(cmd, sizeof cmd, "'%s' %s-ptx -arch=sm_90a tests/emu/%s.cu -o '%s'", nvcc, flags, name, ptx);
         et_system(cmd, log);
-        text = et_read(ptx);
+        done[i].text = et_read(ptx);
+        snprintf(done[i].name, sizeof done[i].name, "%s", name);
         unlink(ptx);
         unlink(log);
     }
-    char *copy = malloc(strlen(text) + 1);
-    strcpy(copy, text);
+    char *copy = malloc(strlen(done[i].text) + 1);
+    strcpy(copy, done[i].text);
     return copy;
+}
+
+char *hopper_gemm_ptx(char *why, size_t n)
+{
+    return hopper_ptx("hopper_gemm", false, why, n);
 }
 
 void hopper_gemm_inputs(uint16_t *A, uint16_t *Bt)
