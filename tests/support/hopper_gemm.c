@@ -71,26 +71,35 @@ char *hopper_gemm_ptx(char *why, size_t n)
     return hopper_ptx("hopper_gemm", false, why, n);
 }
 
-void hopper_gemm_inputs(uint16_t *A, uint16_t *Bt)
+void hopper_small_halves(uint16_t *p, size_t n, uint64_t seed)
 {
-    EtRng rng = { 11 };
+    EtRng rng = { seed };
     /* Multiples of 1/8 in [-2, 2]: every product and sum is exact in f32. */
-    for (int i = 0; i < HG_ROWS * 64; i++)
-        A[i] = f32_to_f16_bits((float)((int)(et_rand(&rng) % 33) - 16) / 8);
-    for (int i = 0; i < 64 * 64; i++)
-        Bt[i] = f32_to_f16_bits((float)((int)(et_rand(&rng) % 33) - 16) / 8);
+    for (size_t i = 0; i < n; i++)
+        p[i] = f32_to_f16_bits((float)((int)(et_rand(&rng) % 33) - 16) / 8);
 }
 
-int hopper_gemm_mismatches(const uint16_t *A, int a_row, const uint16_t *Bt, const float *D)
+void hopper_gemm_inputs(uint16_t *A, uint16_t *Bt)
+{
+    hopper_small_halves(A, HG_ROWS * 64, 11);
+    hopper_small_halves(Bt, 64 * 64, 12);
+}
+
+int hopper_nt_mismatches(const uint16_t *A, int a_rows, const uint16_t *Bt, const float *D, int k)
 {
     int bad = 0;
     for (int r = 0; r < 64; r++)
         for (int c = 0; c < 64; c++) {
             double want = 0;
-            for (int k = 0; k < 64 && a_row + r < HG_ROWS; k++)
-                want += (double)f16_bits_to_f32(A[(a_row + r) * 64 + k]) * f16_bits_to_f32(Bt[c * 64 + k]);
+            for (int i = 0; i < k && r < a_rows; i++)
+                want += (double)f16_bits_to_f32(A[r * k + i]) * f16_bits_to_f32(Bt[c * k + i]);
             if (D[r * 64 + c] != (float)want && bad++ < 5)
                 print_error("D[%d][%d] = %g, want %g\n", r, c, D[r * 64 + c], want);
         }
     return bad;
+}
+
+int hopper_gemm_mismatches(const uint16_t *A, int a_row, const uint16_t *Bt, const float *D)
+{
+    return hopper_nt_mismatches(A + a_row * 64, HG_ROWS - a_row, Bt, D, 64);
 }

@@ -32,5 +32,10 @@ const char *cutlass_include(char *buf, size_t n);
 void hopper_gemm_inputs(uint16_t *A, uint16_t *Bt);
 /* How many elements of D differ from the product (printing the first). */
 int hopper_gemm_mismatches(const uint16_t *A, int a_row, const uint16_t *Bt, const float *D);
+/* n halves, multiples of 1/8 in [-2, 2] (products and sums exact in f32). */
+void hopper_small_halves(uint16_t *p, size_t n, uint64_t seed);
+/* How many elements of D[64][64] differ from A[64][k] x Bt[64][k]^T, rows of
+ * A from a_rows on taken as zeros (printing the first). */
+int hopper_nt_mismatches(const uint16_t *A, int a_rows, const uint16_t *Bt, const float *D, int k);
 
 #endif
