@@ -1058,13 +1058,7 @@ static int run_tma_load(const TmaCase *t, char **msg)
         box_elems *= n[d];
     }
     _Alignas(64) uint8_t map[EMU_TENSOR_MAP_BYTES];
-    StrBuf err;
-    sb_init(&err);
-    if (emu_tensor_map_encode(map, &md, &err)) {
-        print_error("%s\n", err.data);
-        fail();
-    }
-    sb_free(&err);
+    et_tensor_map(map, &md);
     unsigned tile = (box_elems * 4 + 1023) / 1024 * 1024;
     uint32_t *out = calloc(tile / 4, 4);
     char *ptx = tma_load_kernel(t->rank, tile, t->mode != 4);

@@ -39,13 +39,7 @@ static void encode_map(const HwParam *p, const void *global, void *map)
     memcpy(d.strides, hm->strides, sizeof d.strides);
     memcpy(d.box, hm->box, sizeof d.box);
     memcpy(d.elem_strides, hm->estrides, sizeof d.elem_strides);
-    StrBuf err;
-    sb_init(&err);
-    if (emu_tensor_map_encode(map, &d, &err)) {
-        print_error("%s\n", err.data);
-        fail();
-    }
-    sb_free(&err);
+    et_tensor_map(map, &d);
 }
 
 /* Runs a case on the emulator: buf[i] receives each buffer param's memory

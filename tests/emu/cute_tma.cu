@@ -19,6 +19,8 @@
 #include <cute/atom/mma_traits_sm90_gmma.hpp>
 #include <cutlass/arch/barrier.h>
 
+#include "cute_gmma.cuh"
+
 using namespace cute;
 
 constexpr int M = 64, N = 64, K = 256, BK = 64, STAGES = 2, KTILES = K / BK;
@@ -89,11 +91,7 @@ extern "C" __global__ void __launch_bounds__(128)
     Tensor tCsB = thr_mma.partition_B(sB);
     Tensor tCrA = thr_mma.make_fragment_A(tCsA); // descriptors, per stage
     Tensor tCrB = thr_mma.make_fragment_B(tCsB);
-    Tensor gD = make_tensor(make_gmem_ptr(D), make_shape(Int<M>{}, Int<N>{}),
-                            make_stride(Int<N>{}, Int<1>{}));
-    Tensor tCgD = thr_mma.partition_C(gD);
-    Tensor tCrD = thr_mma.make_fragment_C(tCgD);
-    clear(tCrD);
+    auto [tCgD, tCrD] = gmma_accumulators<M, N>(thr_mma, D);
 
     for (int k = 0; k < KTILES; k++) {
         int s = k % STAGES;
