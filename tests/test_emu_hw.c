@@ -354,11 +354,57 @@ static void test_tma_cases(void **state)
     assert_int_equal(failed, 0);
 }
 
+/* hwcase.h's tensor map params: the fields, and lines that are refused (a
+ * map over no buffer, another type, a buffer too small for what the map
+ * spans, lists of the wrong lengths, an unknown swizzle). */
+static void test_map_params(void **state)
+{
+    (void)state;
+    static const char head[] = "c conform_tma.sm_90a tma_load 1,1,1 128,1,1 0 ";
+    char line[512];
+    HwCase c;
+    snprintf(line, sizeof line, "%s%s", head,
+             "map:1:f16:64:100,30:208:32,8:1,2 in:f16:3120:1 out:u32:4");
+    assert_int_equal(hw_parse(line, &c), 1);
+    const HwMap *m = &c.p[0].map;
+    assert_int_equal(c.p[0].kind, 'm');
+    assert_int_equal(hw_map_dtype(c.p[0].type), 6); /* CU_TENSOR_MAP_DATA_TYPE_FLOAT16 */
+    assert_true(m->buffer == 1 && m->rank == 2 && m->swizzle == 64);
+    assert_true(m->dims[0] == 100 && m->dims[1] == 30 && m->strides[0] == 208);
+    assert_true(m->box[0] == 32 && m->box[1] == 8 && m->estrides[0] == 1 && m->estrides[1] == 2);
+    snprintf(line, sizeof line, "%s%s", head, "map:1:f16:64:100,30:208:32,8:1,2 in:f16:3116:1");
+    assert_int_equal(hw_parse(line, &c), 1); /* exactly what the map spans */
+    snprintf(line, sizeof line, "%s%s", head, "map:1:u32:0:100:-:64:1 in:u32:100:1");
+    assert_int_equal(hw_parse(line, &c), 1);
+    assert_true(c.p[0].map.rank == 1 && c.p[0].map.dims[0] == 100);
+    static const char *const bad[] = {
+        "map:1:f16:64:100,30:208:32,8:1,2 in:f16:3115:1",   /* one element short */
+        "map:1:f16:64:100,30:208:32,8:1,2 in:u32:3120:1",   /* another type */
+        "map:2:f16:64:100,30:208:32,8:1,2 in:f16:3120:1",   /* no such param */
+        "map:1:f16:64:100,30:208:32,8:1,2 u32:5",           /* not a buffer */
+        "map:1:f16:48:100,30:208:32,8:1,2 in:f16:3120:1",   /* swizzle */
+        "map:1:f16:64:100,30:-:32,8:1,2 in:f16:3120:1",     /* strides */
+        "map:1:f16:64:100,30:208:32:1,2 in:f16:3120:1",     /* box */
+        "map:1:f16:64:100,30:208:32,8:1 in:f16:3120:1",     /* traversal strides */
+        "map:1:f16:64:100,30:208:32,8 in:f16:3120:1",       /* a field missing */
+        "map:1:u16:0:100:-:64:1 in:u32:100:1",              /* a type of no buffer */
+        "map:1:u32:0:1,2,3,4,5,6:-:64:1 in:u32:100:1",      /* rank 6 */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(line, sizeof line, "%s%s", head, bad[i]);
+        if (hw_parse(line, &c) != -1) {
+            print_error("accepted: %s\n", bad[i]);
+            fail();
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_recorded_cases),
         cmocka_unit_test(test_tma_cases),
+        cmocka_unit_test(test_map_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
