@@ -161,6 +161,7 @@ static void generator_findings(void **state)
         const char *what;
     } finds[] = {
         { 254308975975081, "a difference of u32 values wraps below 0 (campaign run 12)" },
+        { 109455802080366, "the same, converted to f16 (campaign run 12)" },
     };
     for (size_t i = 0; i < sizeof finds / sizeof finds[0]; i++) {
         Program *p = gen_program(finds[i].seed, NULL);
