@@ -37,6 +37,17 @@ typedef struct {
     Layout a, b;
 } DotPlan;
 
+/* Where a dot operand reaches the tensor cores from, which decides the
+ * instructions that may read it: registers, or a tile staged in shared
+ * memory with K contiguous (K-major) or with M (of A) or N (of B)
+ * contiguous (MN-major). wgmma reads 8-bit operands K-major only. */
+typedef enum { DOT_FROM_REGS, DOT_FROM_SMEM_K, DOT_FROM_SMEM_MN } DotOperandSource;
+
+/* The source of operand `which` (0: A [M, K], 1: B [K, N]) whose value has
+ * layout l (NULL: none yet): a shared tile's by the dim it stores
+ * contiguously, else registers. */
+DotOperandSource dot_operand_source(const Layout *l, int which);
+
 struct Target {
     /* --- facts --- */
     const char *name;          /* as users write it: "sm_80" */
@@ -50,12 +61,15 @@ struct Target {
     int max_threads_per_block;
 
     /* --- policies --- */
-    /* The plan for a dot whose operands have dtype dt, over `warps` warps. */
-    void (*plan_dot)(const Target *t, DType dt, int M, int N, int K, int warps, DotPlan *plan);
+    /* The plan for a dot whose operands have dtype dt, over `warps` warps,
+     * its operands A and B coming from src[0] and src[1]. */
+    void (*plan_dot)(const Target *t, DType dt, int M, int N, int K, int warps, const DotOperandSource src[2],
+                     DotPlan *plan);
     /* The shared-memory layout of a loaded rows x cols tile (esize bytes an
      * element) whose every use is a dot operand on the tensor cores, or
-     * false when such tiles stay in registers. */
-    bool (*operand_smem_layout)(const Target *t, int rows, int cols, int esize, Layout *out);
+     * false when such tiles stay in registers; k_major: every use reads it
+     * with K along its stored rows (contiguous). */
+    bool (*operand_smem_layout)(const Target *t, int rows, int cols, int esize, bool k_major, Layout *out);
     /* Whether a laid-out dot runs asynchronously, its result waited for
      * where it is first read (NULL: no dot does); pipelined loops that
      * accumulate through such dots are rotated so that they overlap other
