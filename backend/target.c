@@ -121,6 +121,8 @@ int target_ptx_version(const Target *t)
 
 bool target_has_fp8_mma(const Target *t) { return t->sm >= 89 && target_ptx_version(t) >= 84; }
 
+bool target_has_fp8_wgmma(const Target *t) { return t->sm == 90 && t->arch_specific; }
+
 /* A shared tile stores its logical dim 1 contiguously unless transposed:
  * K for A [M, K], N for B [K, N]. */
 DotOperandSource dot_operand_source(const Layout *l, int which)

@@ -118,6 +118,9 @@ int target_ptx_version(const Target *t);
 /* Whether dots of fp8 tiles can run on the target's tensor cores as
  * mma.sync.m16n8k32 (sm_89 and PTX 8.4: the sm_89 row). */
 bool target_has_fp8_mma(const Target *t);
+/* Whether fp8 dots whose operands are K-major can run on the target's
+ * tensor cores as wgmma.mma_async m64nNk32 (sm_90a). */
+bool target_has_fp8_wgmma(const Target *t);
 
 /* The FMA operand layouts of a dot whose result has layout acc. */
 void dot_plan_fma_operands(DotPlan *plan, int K);

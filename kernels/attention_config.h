@@ -43,14 +43,17 @@ AttnConfig attention_untuned_config(DType dt, int head_dim, bool causal);
  * sm_90a, 64 x 64 blocks on 4 warps elsewhere (64 x 32 above D=128). */
 AttnConfig attention_ext_config(const char *target, DType dt, int head_dim, bool causal, bool varlen);
 
-/* The fp8 forward (kernels/attention_fp8.tsr, 4 warps, 255 registers). Its
- * key and value blocks are B operands held whole by every warp. With fp8
- * tensor cores (sm_89): 64 x 64 blocks, 64 x 32 above D=128. Widened to f16
- * (sm_90, sm_90a: *widen set) the key blocks narrow as D grows: 64 x 32
+/* The fp8 forward (kernels/attention_fp8.tsr, 4 warps, 255 registers). With
+ * fp8 tensor cores for mma.sync (sm_89) its key and value blocks are B
+ * operands held whole by every warp: 64 x 64 blocks, 64 x 32 above D=128.
+ * On sm_90a (*widen_pv set) Q K^T runs on fp8 wgmma from shared memory
+ * (both operands K-major) and P V widened to f16 (V is N-major, which 8-bit
+ * wgmma does not take), with the same blocks. Elsewhere (sm_90: *widen
+ * set) both are widened and the key blocks narrow as D grows: 64 x 32
  * (D=64; 64 x 64 spills 70-80 bytes with LLVM 22), 64 x 16 (D=128), 64 x 8
  * (D=256, which still spills some 400-540 bytes with LLVM 19, 900 with
  * LLVM 22; ptxas -v). */
-AttnConfig attention_fp8_config(const char *target, int head_dim, bool causal, bool *widen);
+AttnConfig attention_fp8_config(const char *target, int head_dim, bool causal, bool *widen, bool *widen_pv);
 
 /* The backward pass (kernels/attention_bwd.tsr): block sizes and warps of
  * its dK/dV kernel (bm query rows walked, bn key rows owned) and of its dQ
