@@ -35,6 +35,11 @@ typedef struct {
     /* The operands' register layouts; for FMA dots they depend on the
      * layout the result finally takes (dot_plan_fma_operands). */
     Layout a, b;
+    /* B, computed in registers, is first written into a shared tile of
+     * layout b_smem (the layout pass adds the conversion), which the
+     * tensor cores read: an N-major operand stored K-major, for example. */
+    bool stage_b;
+    Layout b_smem;
 } DotPlan;
 
 /* Where a dot operand reaches the tensor cores from, which decides the

@@ -22,6 +22,7 @@ void target_sm80_plan_dot(const Target *t, DType dt, int M, int N, int K, int wa
                           DotPlan *plan)
 {
     (void)src; /* ldmatrix (.trans) and the fragment conversions read either major */
+    plan->stage_b = false;
     bool fp8 = dtype_is_fp8(dt);
     plan->tensor_cores = layout_mma_fits(dt, M, N, K) && (!fp8 || target_has_fp8_mma(t));
     if (!plan->tensor_cores) {

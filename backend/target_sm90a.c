@@ -50,6 +50,18 @@ static bool fp8_wgmma(DType dt, int M, int N, int K, int warps, const DotOperand
            src[0] != DOT_FROM_SMEM_MN;
 }
 
+/* A B operand in registers (attention's V, N-major as loaded) is written
+ * K-major into a shared tile of its own (rows along N, K contiguous: the
+ * transpose of its logical [K, N]), which wgmma then reads. */
+static bool fp8_stage_b(DType dt, int M, int N, int K, int warps, const DotOperandSource src[2], Layout *b_smem)
+{
+    DotOperandSource staged[2] = { src[0], DOT_FROM_SMEM_K };
+    if (src[1] != DOT_FROM_REGS || !fp8_wgmma(dt, M, N, K, warps, staged))
+        return false;
+    *b_smem = layout_shared_canonical(N, K, 1, true);
+    return true;
+}
+
 /* The register layouts of a wgmma dot are the mma.sync ones with every warp
  * along M (wgmma's accumulator is mma.sync's m16n8 per warp, repeated over
  * N; its register A operand the m16n8k16 A fragment), which is what the
@@ -57,8 +69,12 @@ static bool fp8_wgmma(DType dt, int M, int N, int K, int warps, const DotOperand
 void target_sm90a_plan_dot(const Target *t, DType dt, int M, int N, int K, int warps, const DotOperandSource src[2],
                            DotPlan *plan)
 {
-    if (fp8_wgmma(dt, M, N, K, warps, src)) { /* a register A is m16n8k32's A fragment per warp */
+    Layout b_smem;
+    bool stage_b = fp8_stage_b(dt, M, N, K, warps, src, &b_smem);
+    if (fp8_wgmma(dt, M, N, K, warps, src) || stage_b) { /* a register A is m16n8k32's A fragment per warp */
         plan->tensor_cores = true;
+        plan->stage_b = stage_b;
+        plan->b_smem = b_smem;
         plan->acc = layout_mma_acc(M, N, warps, warps, 1);
         plan->a = layout_mma_a8(M, K, warps, warps, 1);
         plan->b = layout_mma_b8(K, N, warps, warps, 1);

@@ -88,13 +88,11 @@ AttnConfig attention_ext_config(const char *target, DType dt, int head_dim, bool
     return cfg;
 }
 
-AttnConfig attention_fp8_config(const char *target, int head_dim, bool causal, bool *widen, bool *widen_pv)
+AttnConfig attention_fp8_config(const char *target, int head_dim, bool causal, bool *widen)
 {
     (void)causal;
     const Target *t = target_lookup(target);
-    bool wgmma = t && target_has_fp8_wgmma(t); /* QK^T on it: both operands K-major */
-    *widen = !t || (!target_has_fp8_mma(t) && !wgmma);
-    *widen_pv = wgmma;
+    *widen = !t || (!target_has_fp8_mma(t) && !target_has_fp8_wgmma(t));
     AttnConfig native = { 64, head_dim > 128 ? 32 : 64, 0, 0 };
     AttnConfig widened = { 64, head_dim > 128 ? 8 : head_dim > 64 ? 16 : 32, 0, 0 };
     return *widen ? widened : native;

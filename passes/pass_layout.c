@@ -468,7 +468,15 @@ static void rewrite_dot(LayoutPass *p, InstId id)
     }
     int la = intern(p, plan.a), lb = intern(p, plan.b);
     ValId a = materialize(p, in->args[0], la);
-    ValId bv = materialize(p, in->args[1], lb);
+    ValId bv;
+    if (plan.stage_b) { /* registers, then the shared tile the target reads */
+        SrcPos pos = tir_inst(p->f, id)->pos;
+        ValId b0 = tir_inst(p->f, id)->args[1];
+        ValId staged = convert_to(p, materialize(p, b0, own_layout(p, b0)), intern(p, plan.b_smem), pos);
+        bv = convert_to(p, staged, lb, pos);
+    } else {
+        bv = materialize(p, in->args[1], lb);
+    }
     ValId c = in->nargs == 3 ? materialize(p, in->args[2], own_layout(p, in->res[0])) : TIR_NONE;
     in = tir_inst(p->f, id);
     in->args[0] = a;

@@ -65,12 +65,12 @@ static int make_defines(Defines *x, const char *kernel, const char *target, DTyp
 {
     AttnBlocks b = { 0, 0, 0 };
     bool ext = !strcmp(kernel, TSR_ATTENTION_EXT_KERNEL), fp8 = !strcmp(kernel, TSR_ATTENTION_FP8_KERNEL);
-    bool widen = false, widen_pv = false;
+    bool widen = false;
     int stages = 0;
     unsigned flag_features = ext ? features : 0; /* FEAT_* given as defines */
     int nflags = ext ? 4 : 0;
     if (fp8) {
-        AttnConfig cfg = attention_fp8_config(target, head_dim, causal, &widen, &widen_pv);
+        AttnConfig cfg = attention_fp8_config(target, head_dim, causal, &widen);
         b.bm = cfg.bm;
         b.bn = cfg.bn;
         b.warps = cfg.warps;
@@ -114,7 +114,6 @@ static int make_defines(Defines *x, const char *kernel, const char *target, DTyp
     if (fp8) { /* features: the output's dtype */
         x->defs[n++] = (tsr_define){ "OT", features ? "f16" : "bf16" };
         x->defs[n++] = (tsr_define){ "WIDEN", widen ? "true" : "false" };
-        x->defs[n++] = (tsr_define){ "WIDEN_PV", widen_pv ? "true" : "false" };
     }
     if (!strcmp(kernel, TSR_ATTENTION_BWD_DKDV) && features) {
         x->defs[n++] = (tsr_define){ "WANT_DK", features == DKDV_ONLY_DV ? "false" : "true" };

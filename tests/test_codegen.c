@@ -266,9 +266,10 @@ static void pingpong_hint(void **state)
 }
 
 /* kernels/attention_fp8.tsr with attention_fp8_config's blocks for sm_89
- * (products on the fp8 tensor cores, mma.sync m16n8k32) and sm_90a (Q K^T
- * on fp8 wgmma m64nNk32 from shared memory, P V widened by cvt to f16,
- * m16n8k16); every D assembles clean; P goes to e4m3 by cvt on both. */
+ * (products on the fp8 tensor cores, mma.sync m16n8k32) and sm_90a (both on
+ * fp8 wgmma m64nNk32 from shared memory: Q K^T with N = BN, P V with N = D,
+ * V written K-major; no widening, no mma.sync); every D assembles clean; P
+ * goes to e4m3 by cvt on both. */
 static void attention_fp8_variants(void **state)
 {
     (void)state;
@@ -277,34 +278,34 @@ static void attention_fp8_variants(void **state)
     for (int t = 0; t < 2; t++)
         for (int D = 64; D <= 256; D *= 2)
             for (int causal = 0; causal < 2; causal++) {
-                bool widen, widen_pv;
-                AttnConfig cfg = attention_fp8_config(fp8_targets[t], D, causal, &widen, &widen_pv);
-                if (widen || widen_pv != (t == 1))
-                    fail_msg("attention_fp8 %s: widen %d, widen_pv %d", fp8_targets[t], widen, widen_pv);
+                bool widen;
+                AttnConfig cfg = attention_fp8_config(fp8_targets[t], D, causal, &widen);
+                if (widen)
+                    fail_msg("attention_fp8 %s: widened", fp8_targets[t]);
                 char bm[16], bn[16], dbuf[16];
                 snprintf(bm, sizeof bm, "%d", cfg.bm);
                 snprintf(bn, sizeof bn, "%d", cfg.bn);
                 snprintf(dbuf, sizeof dbuf, "%d", D);
-                Define defs[7] = { { "T", "e4m3" }, { "D", dbuf }, { "BM", bm }, { "BN", bn },
-                                   { "CAUSAL", causal ? "true" : "false" }, { "WIDEN", widen ? "true" : "false" },
-                                   { "WIDEN_PV", widen_pv ? "true" : "false" } };
-                TirModule *m = compile_file_or_fail("kernels/attention_fp8.tsr", defs, 7);
+                Define defs[5] = { { "T", "e4m3" }, { "D", dbuf }, { "BM", bm }, { "BN", bn },
+                                   { "CAUSAL", causal ? "true" : "false" } };
+                TirModule *m = compile_file_or_fail("kernels/attention_fp8.tsr", defs, 5);
                 char *ptx = ptx_of(module_func(m, "attention_fp8_fwd"), fp8_targets[t]);
                 const char *native[] = { "cvt.rn.satfinite.e4m3x2.f32",
                                          "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32", NULL };
-                char qk[96];
+                char qk[96], pv[96];
                 snprintf(qk, sizeof qk, "wgmma.mma_async.sync.aligned.m64n%sk32.f32.e4m3.e4m3", bn);
-                const char *wgmma[] = { qk, "cvt.rn.f16x2.e4m3x2", "cvt.rn.satfinite.e4m3x2.f32",
-                                        "mma.sync.aligned.m16n8k16.row.col.f32", NULL };
-                const char **want = widen_pv ? wgmma : native;
+                snprintf(pv, sizeof pv, "wgmma.mma_async.sync.aligned.m64n%sk32.f32.e4m3.e4m3", dbuf);
+                const char *wgmma[] = { qk, pv, "cvt.rn.satfinite.e4m3x2.f32", NULL };
+                const char **want = t == 1 ? wgmma : native;
                 char what[128];
                 snprintf(what, sizeof what, "attention_fp8 %s D=%d causal=%d BM=%s BN=%s", fp8_targets[t], D, causal,
                          bm, bn);
                 for (const char **w = want; *w; w++)
                     if (!strstr(ptx, *w))
                         fail_msg("%s: no %s in the PTX", what, *w);
-                if (!widen_pv && strstr(ptx, "m16n8k16"))
-                    fail_msg("%s: 16-bit mma.sync in the fp8 kernel", what);
+                if (strstr(ptx, "m16n8k16") || strstr(ptx, "cvt.rn.f16x2.e4m3x2") ||
+                    (t == 1 && strstr(ptx, "mma.sync")))
+                    fail_msg("%s: widened operands or 16-bit mma.sync in the fp8 kernel", what);
                 assert_assembles_clean(ptx, fp8_targets[t], what);
                 free(ptx);
                 tir_module_free(m);

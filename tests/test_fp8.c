@@ -407,11 +407,12 @@ static void dots(void **state)
 
 /* ---- fp8 dots on sm_90a's wgmma ------------------------------------------ */
 
-/* C = dot(A, B) * (sa * sb) with B given K-major (Bt: [N, K]), so that
- * sm_90a runs it as wgmma.mma_async m64nNk32 from shared-memory
- * descriptors (A too, or from registers when RS converts A first), and
- * with B given N-major (B8[K, N]: no transpose bits for 8-bit operands),
- * which stays on the CUDA cores. Odd sizes (a masked tail of K, partial
+/* C = dot(A, B) * (sa * sb) on sm_90a's wgmma.mma_async m64nNk32: with B
+ * given K-major (Bt: [N, K]) read from shared memory through descriptors
+ * (A too, or from registers when RS converts A first); with B given
+ * N-major (B8[K, N]: no transpose bits for 8-bit operands), written
+ * K-major into a shared tile of its own first; with A given M-major, read
+ * into registers (RS). Odd sizes (a masked tail of K, partial
  * tiles), poisoned outputs, checked against a double product of the
  * codes' values. */
 static const char *const wgmma_src =
@@ -433,8 +434,20 @@ static const char *const wgmma_src =
     "    let m0 = program_id(0) * BM;\n"
     "    let n0 = program_id(1) * BN;\n"
     "    var acc = zeros<f32>[BM, BN];\n"
-    "    for k in 0 .. K step BK {\n"
-    "        acc = acc + dot(A[m0 : +BM, k : +BK], B[k : +BK, n0 : +BN]);\n"
+    "    for k in 0 .. K step BK pipeline(2) {\n"
+    "        let a = A[m0 : +BM, k : +BK];\n"
+    "        acc = acc + dot(RS ? A8(f32(a)) : a, B[k : +BK, n0 : +BN]);\n"
+    "    }\n"
+    "    C[m0 : +BM, n0 : +BN] = acc * (sa * sb);\n"
+    "}\n"
+    "kernel mmaj<A8: type, B8: type, BM: int, BN: int, BK: int, W: int, RS: bool = false>(\n"
+    "    At: A8[K, M], B: B8[K, N], C: out f32[M, N], sa: f32, sb: f32)\n"
+    "  grid (cdiv(M, BM), cdiv(N, BN)) warps W {\n"
+    "    let m0 = program_id(0) * BM;\n"
+    "    let n0 = program_id(1) * BN;\n"
+    "    var acc = zeros<f32>[BM, BN];\n"
+    "    for k in 0 .. K step BK pipeline(2) {\n"
+    "        acc = acc + dot(transpose(At[k : +BK, m0 : +BM]), B[k : +BK, n0 : +BN]);\n"
     "    }\n"
     "    C[m0 : +BM, n0 : +BN] = acc * (sa * sb);\n"
     "}\n";
@@ -450,8 +463,9 @@ static bool ss_or_rs(const char *ptx)
 typedef struct {
     const char *a8, *b8;
     int bm, bn, bk, warps;
-    bool rs, k_major; /* A converted in registers; B given K-major (else N-major: no wgmma) */
+    bool rs, k_major; /* A converted in registers; B given K-major (else N-major: staged K-major) */
     int M, N, K;
+    bool a_m_major; /* A given M-major (At: [K, M]; B N-major): read into registers (RS) */
 } WgmmaCase;
 
 static void wgmma_case(const WgmmaCase *c)
@@ -469,9 +483,13 @@ static void wgmma_case(const WgmmaCase *c)
     if (!m)
         fail_msg("does not compile:\n%s", diags.data ? diags.data : "");
     sb_free(&diags);
-    TirFunc *fn = m->funcs.data[c->k_major ? 0 : 1];
+    TirFunc *fn = m->funcs.data[c->a_m_major ? 2 : c->k_major ? 0 : 1];
     DType at = !strcmp(c->a8, "e4m3") ? DT_E4M3 : DT_E5M2, bt = !strcmp(c->b8, "e4m3") ? DT_E4M3 : DT_E5M2;
     int64_t sa_[2] = { c->M, c->K }, sb_[2] = { c->N, c->K }, sc[2] = { c->M, c->N };
+    if (c->a_m_major) {
+        sa_[0] = c->K;
+        sa_[1] = c->M;
+    }
     if (!c->k_major) {
         sb_[0] = c->K;
         sb_[1] = c->N;
@@ -498,11 +516,11 @@ static void wgmma_case(const WgmmaCase *c)
     char want_ins[96];
     snprintf(want_ins, sizeof want_ins, "wgmma.mma_async.sync.aligned.m64n%dk32.f32.%s.%s", c->bn, c->a8, c->b8);
     bool wgmma = ptx && strstr(ptx, want_ins);
-    if (wgmma != c->k_major)
+    if (!wgmma)
         fail_msg("%s x %s %dx%dx%d%s: %s %s in the PTX", c->a8, c->b8, c->bm, c->bn, c->bk, c->rs ? " RS" : "",
                  wgmma ? "a" : "no", want_ins);
     /* SS reads A through a descriptor (an i64 operand), RS through four b32 registers */
-    if (wgmma && (strstr(ptx, "k32.f32.e4m3.e") || strstr(ptx, "k32.f32.e5m2.e")) && c->rs != ss_or_rs(ptx))
+    if (wgmma && (c->rs || c->a_m_major) != ss_or_rs(ptx))
         fail_msg("%s x %s %dx%dx%d: A %s registers", c->a8, c->b8, c->bm, c->bn, c->bk, c->rs ? "not from" : "from");
     free(ptx);
     int bad = 0;
@@ -511,7 +529,8 @@ static void wgmma_case(const WgmmaCase *c)
             double want = 0, mag = 0;
             for (int k = 0; k < c->K; k++) {
                 int64_t bi = c->k_major ? (int64_t)j * c->K + k : (int64_t)k * c->N + j;
-                double x = tensor_get(&a, (int64_t)i * c->K + k) * tensor_get(&b, bi);
+                int64_t ai = c->a_m_major ? (int64_t)k * c->M + i : (int64_t)i * c->K + k;
+                double x = tensor_get(&a, ai) * tensor_get(&b, bi);
                 want += x;
                 mag += fabs(x);
             }
@@ -533,15 +552,17 @@ static void wgmma_dots(void **state)
 {
     (void)state;
     static const WgmmaCase cases[] = {
-        /* a8      b8      BM   BN   BK  W  RS    K-major  M    N    K */
-        { "e4m3", "e5m2", 64, 64, 64, 4, false, true, 77, 45, 150 },   /* 64B swizzle, tail of K */
-        { "e5m2", "e4m3", 128, 32, 32, 4, false, true, 130, 70, 61 },  /* 32B, two m-tiles a warp */
-        { "e4m3", "e4m3", 128, 128, 128, 8, false, true, 129, 131, 200 }, /* 128B, two warpgroups */
-        { "e5m2", "e5m2", 64, 8, 256, 4, false, true, 70, 19, 300 },   /* two 128-byte panels, N = 8 */
-        { "e4m3", "e5m2", 64, 256, 64, 4, false, true, 65, 257, 64 },  /* N = 256 */
-        { "e4m3", "e5m2", 64, 64, 64, 4, true, true, 77, 45, 150 },    /* A from registers (RS) */
-        { "e5m2", "e4m3", 128, 64, 128, 8, true, true, 100, 70, 130 }, /* RS, two warpgroups */
-        { "e4m3", "e5m2", 64, 32, 32, 4, false, false, 70, 45, 77 },   /* B N-major: CUDA cores */
+        /* a8      b8      BM   BN   BK  W  RS    B K-major  M    N    K   A M-major */
+        { "e4m3", "e5m2", 64, 64, 64, 4, false, true, 77, 45, 150, false },   /* 64B swizzle, tail of K */
+        { "e5m2", "e4m3", 128, 32, 32, 4, false, true, 130, 70, 61, false },  /* 32B, two m-tiles a warp */
+        { "e4m3", "e4m3", 128, 128, 128, 8, false, true, 129, 131, 200, false }, /* 128B, two warpgroups */
+        { "e5m2", "e5m2", 64, 8, 256, 4, false, true, 70, 19, 300, false },   /* two 128-byte panels, N = 8 */
+        { "e4m3", "e5m2", 64, 256, 64, 4, false, true, 65, 257, 64, false },  /* N = 256 */
+        { "e4m3", "e5m2", 64, 64, 64, 4, true, true, 77, 45, 150, false },    /* A from registers (RS) */
+        { "e5m2", "e4m3", 128, 64, 128, 8, true, true, 100, 70, 130, false }, /* RS, two warpgroups */
+        { "e4m3", "e5m2", 64, 32, 32, 4, false, false, 70, 45, 77, false },   /* B N-major: staged transposed */
+        { "e5m2", "e4m3", 128, 64, 64, 8, true, false, 130, 99, 150, false }, /* the same, RS, two warpgroups */
+        { "e4m3", "e4m3", 64, 64, 64, 4, false, false, 90, 77, 99, true }, /* A M-major: RS, B staged */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         wgmma_case(&cases[i]);
