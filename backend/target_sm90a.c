@@ -65,7 +65,9 @@ static bool fp8_stage_b(DType dt, int M, int N, int K, int warps, const DotOpera
 /* The register layouts of a wgmma dot are the mma.sync ones with every warp
  * along M (wgmma's accumulator is mma.sync's m16n8 per warp, repeated over
  * N; its register A operand the m16n8k16 A fragment), which is what the
- * mma.sync plan picks when M has 16 rows for every warp. */
+ * mma.sync plan picks when M has 16 rows for every warp. fp8 dots are
+ * planned here: on wgmma when their shape fits (B staged K-major when it
+ * is in registers), else the mma.sync family's FMAs after widening. */
 void target_sm90a_plan_dot(const Target *t, DType dt, int M, int N, int K, int warps, const DotOperandSource src[2],
                            DotPlan *plan)
 {
@@ -85,8 +87,9 @@ void target_sm90a_plan_dot(const Target *t, DType dt, int M, int N, int K, int w
 
 /* 16-bit operand tiles with rows of at least 32 bytes, in whole groups of 8
  * rows, are stored the way descriptors read them, and so are 8-bit ones read
- * K-major (the only major wgmma takes them in; the others stay in
- * registers, for dots on the CUDA cores); the others as on sm_80. */
+ * K-major (the only major wgmma takes them in; the others are loaded into
+ * registers: an A read from there, a B staged K-major, see plan_dot); the
+ * others as on sm_80. */
 bool target_sm90a_operand_smem_layout(const Target *t, int rows, int cols, int esize, bool k_major, Layout *out)
 {
     if ((esize == 2 || (esize == 1 && k_major)) && cols * esize >= 32 && rows % 8 == 0) {
