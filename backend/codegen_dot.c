@@ -58,9 +58,10 @@ static bool fp8_dot_supported(Emitter *em, const TirInst *in)
 }
 
 /* c[i][j] += a[i][k] * b[k][j] for k = 0, 1, ..., K-1, in f32, one fma each
- * (the order the interpreter sums in). fp8 operands take this path on every
- * target for now (their products are exact in f32): the tensor-core forms,
- * mma.sync m16n8k32 and wgmma k32, are not emitted yet. */
+ * (the order the interpreter sums in). fp8 operands take this path where
+ * the target's tensor cores do not take the dot (sm_90, shapes that fit
+ * neither mma.sync m16n8k32 nor wgmma k32); their products are exact in
+ * f32. */
 static void dot_fma(Emitter *em, const TirInst *in)
 {
     TirFunc *f = em->f;

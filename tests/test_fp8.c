@@ -325,8 +325,8 @@ static void nvcc_conversions(void **state)
  * them), odd sizes; checked against a double product of the codes' values
  * (f32 sums of exact products: a relative error of K * 2^-24 at most). On
  * sm_89 the dots are mma.sync.m16n8k32 (the PTX is checked for it); on
- * sm_90a (PTX 8.0: no fp8 mma.sync; wgmma's fp8 form is not emitted yet)
- * f32 FMAs after exact widening. */
+ * sm_90a (PTX 8.0: no fp8 mma.sync; 32 rows on 4 warps are too few for
+ * wgmma's warpgroups) f32 FMAs after exact widening. */
 static const char *const dot_src =
     "kernel mm8<A8: type, B8: type>(A: A8[M, K], B: B8[K, N], C: out f32[M, N], sa: f32, sb: f32)\n"
     "  grid (cdiv(M, 32), cdiv(N, 32)) warps 4 {\n"
