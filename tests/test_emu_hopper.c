@@ -11,6 +11,7 @@
 #include <math.h>
 
 #include "emu/emu_test.h"
+#include "hopper_gemm.h"
 
 /* ---- the ISA's tables ------------------------------------------------------------ */
 
@@ -904,20 +905,12 @@ static int check_gemm(const uint16_t *A, int rows, int a_row, const uint16_t *Bt
 static void test_nvcc_gemm(void **state)
 {
     (void)state;
-    const char *nvcc = et_nvcc();
-    if (!nvcc) {
-        print_message("SKIP: nvcc not found (set NVCC, put nvcc on the PATH or install the CUDA "
-                      "toolkit in /usr/local/cuda); the nvcc wgmma/TMA kernels are not checked\n");
+    char why[256];
+    char *text = hopper_ptx("hopper_gemm", false, why, sizeof why);
+    if (!text) {
+        print_message("SKIP: %s; the nvcc wgmma/TMA kernels are not checked\n", why);
         skip();
     }
-    char dir[512], ptx[640], log[700], cmd[2048];
-    snprintf(dir, sizeof dir, "%s/emu", et_build_dir());
-    et_mkdirs(dir);
-    snprintf(ptx, sizeof ptx, "%s/hopper_gemm.ptx", dir);
-    snprintf(log, sizeof log, "%s.log", ptx);
-    snprintf(cmd, sizeof cmd, "'%s' -ptx -arch=sm_90a tests/emu/hopper_gemm.cu -o '%s'", nvcc, ptx);
-    et_system(cmd, log);
-    char *text = et_read(ptx);
     EmuModule *m = et_load(text);
     free(text);
     enum { ROWS = 80 };
@@ -964,8 +957,10 @@ static void test_nvcc_gemm(void **state)
  * parameter) into a 1024-aligned tile on an mbarrier and copies the tile's
  * words to out. mode 1 reads the tile without waiting; mode 2 expects 64
  * bytes more than the box holds; mode 3 takes the map from global memory
- * (the pointer gmap) instead of the parameter. */
-static char *tma_load_kernel(unsigned rank, unsigned tile_bytes)
+ * (the pointer gmap) instead of the parameter. Without tile_mod the copy
+ * leaves out .tile (the default load mode, as nvcc's and CuTe's copies
+ * write it). */
+static char *tma_load_kernel(unsigned rank, unsigned tile_bytes, bool tile_mod)
 {
     StrBuf sb;
     sb_init(&sb);
@@ -988,9 +983,9 @@ static char *tma_load_kernel(unsigned rank, unsigned tile_bytes)
               "mov.b64 %%rd1, tmap;\ncvta.param.u64 %%rd2, %%rd1;\n"
               "@%%p5 ld.param.u64 %%rd2, [gmap];\n"
               "@%%p1 mbarrier.arrive.expect_tx.shared::cta.b64 _, [%%r2], %%r9;\n"
-              "@%%p1 cp.async.bulk.tensor.%ud.shared::cluster.global.tile."
+              "@%%p1 cp.async.bulk.tensor.%ud.shared::cluster.global%s."
               "mbarrier::complete_tx::bytes [%%r3], [%%rd2, {",
-              tile_bytes, rank);
+              tile_bytes, rank, tile_mod ? ".tile" : "");
     for (unsigned d = 0; d < rank; d++)
         sb_printf(&sb, "%s%%r%u", d ? ", " : "", 4 + d);
     sb_printf(&sb,
@@ -1022,8 +1017,16 @@ typedef struct {
     int32_t coords[5];
     int swizzle, oob;
     unsigned pitch_pad; /* extra elements per row of the global tensor */
-    int mode;
+    int mode; /* the kernel's (above); 4: a normal load written without .tile */
 } TmaCase;
+
+/* The traversal stride of dimension d: cuTensorMapEncodeTiled's
+ * documentation says the first one is ignored without interleave ("TMA
+ * doesn't support the stride for dimension zero"); 0 stands for 1. */
+static unsigned tma_estride(const TmaCase *t, unsigned d)
+{
+    return d == 0 || !t->estride[d] ? 1 : t->estride[d];
+}
 
 /* Runs a load case; returns the launch's status, *msg on failure. */
 static int run_tma_load(const TmaCase *t, char **msg)
@@ -1050,21 +1053,15 @@ static int run_tma_load(const TmaCase *t, char **msg)
         md.elem_strides[d] = t->estride[d];
         if (d)
             md.strides[d - 1] = pitch[d] * 4;
-        unsigned e = t->estride[d] ? t->estride[d] : 1;
+        unsigned e = tma_estride(t, d);
         n[d] = (t->box[d] + e - 1) / e;
         box_elems *= n[d];
     }
     _Alignas(64) uint8_t map[EMU_TENSOR_MAP_BYTES];
-    StrBuf err;
-    sb_init(&err);
-    if (emu_tensor_map_encode(map, &md, &err)) {
-        print_error("%s\n", err.data);
-        fail();
-    }
-    sb_free(&err);
+    et_tensor_map(map, &md);
     unsigned tile = (box_elems * 4 + 1023) / 1024 * 1024;
     uint32_t *out = calloc(tile / 4, 4);
-    char *ptx = tma_load_kernel(t->rank, tile);
+    char *ptx = tma_load_kernel(t->rank, tile, t->mode != 4);
     EmuModule *m = et_load(ptx);
     int32_t coords[5] = {0};
     memcpy(coords, t->coords, sizeof coords);
@@ -1085,7 +1082,7 @@ static int run_tma_load(const TmaCase *t, char **msg)
             bool in = true;
             uint64_t gi = 0;
             for (unsigned d = 0; d < t->rank; d++) {
-                unsigned e = t->estride[d] ? t->estride[d] : 1;
+                unsigned e = tma_estride(t, d);
                 int64_t c = t->coords[d] + (int64_t)(rest % n[d]) * e;
                 rest /= n[d];
                 if (c < 0 || (uint64_t)c >= t->dims[d])
@@ -1130,6 +1127,11 @@ static void test_tma_load(void **state)
         {2, {30, 30}, {4, 8}, {1, 3}, {26, 20}, 0, EMU_TMAP_OOB_NAN, 2, 0},
         /* the map read from global memory */
         {2, {37, 23}, {8, 4}, {0}, {3, 5}, 0, 0, 11, 3},
+        /* the first traversal stride is ignored (8 elements along dim 0, not 2) */
+        {2, {37, 23}, {8, 4}, {4, 2}, {30, -1}, 0, 0, 11, 0},
+        {3, {9, 7, 5}, {4, 4, 2}, {3, 1, 2}, {6, -1, 4}, EMU_TMAP_SWIZZLE_32B, 0, 3, 0},
+        /* written without .tile: the default load mode */
+        {2, {37, 23}, {8, 4}, {0}, {-3, 20}, 0, 0, 11, 4},
     };
     for (size_t i = 0; i < TSR_ARRAY_LEN(cases); i++) {
         char *msg = NULL;
@@ -1230,8 +1232,10 @@ static const char tstore_ptx[] =
     "@%p1 cp.async.bulk.wait_group.read 0;\n@%p1 cp.async.bulk.wait_group 0;\n"
     "ret;\n}\n";
 
-/* With add: the store is cp.reduce.async.bulk.tensor .add (u32, wrapping). */
-static int run_tma_store_op(int32_t c0, int32_t c1, uint32_t mode, bool add, char **msg)
+/* With add: the store is cp.reduce.async.bulk.tensor .add (u32, wrapping);
+ * without tile_mod it is written without .tile (the default load mode). */
+static int run_tma_store_op(int32_t c0, int32_t c1, uint32_t mode, bool add, bool tile_mod,
+                            char **msg)
 {
     enum { W = 40, H = 20 };
     _Alignas(64) static uint32_t g[W * H];
@@ -1253,7 +1257,8 @@ static int run_tma_store_op(int32_t c0, int32_t c1, uint32_t mode, bool add, cha
     const char *at = strstr(tstore_ptx, store);
     assert_non_null(at);
     snprintf(ptx, sizeof ptx, "%.*s%s%s", (int)(at - tstore_ptx), tstore_ptx,
-             add ? "cp.reduce.async.bulk.tensor.2d.global.shared::cta.add.tile.bulk_group" : store,
+             add ? "cp.reduce.async.bulk.tensor.2d.global.shared::cta.add.tile.bulk_group"
+             : tile_mod ? store : "cp.async.bulk.tensor.2d.global.shared::cta.bulk_group",
              at + strlen(store));
     EmuModule *m = et_load(ptx);
     void *ps = src;
@@ -1283,7 +1288,7 @@ static int run_tma_store_op(int32_t c0, int32_t c1, uint32_t mode, bool add, cha
 
 static int run_tma_store(int32_t c0, int32_t c1, uint32_t mode, char **msg)
 {
-    return run_tma_store_op(c0, c1, mode, false, msg);
+    return run_tma_store_op(c0, c1, mode, false, true, msg);
 }
 
 /* cp.reduce.async.bulk: 256 bytes of shared memory (written by 64 threads
@@ -1400,8 +1405,8 @@ static void test_cp_reduce(void **state)
         }
     }
     char *msg = NULL;
-    assert_int_equal(run_tma_store_op(5, 3, 0, true, &msg), 0);
-    assert_int_equal(run_tma_store_op(30, 15, 0, true, &msg), 0); /* partly out of bounds */
+    assert_int_equal(run_tma_store_op(5, 3, 0, true, true, &msg), 0);
+    assert_int_equal(run_tma_store_op(30, 15, 0, true, true, &msg), 0); /* partly out of bounds */
     /* refused when loaded: what ptxas refuses, and the other CTA's shared memory */
     static const char *const refused[][2] = {
         {"add.f16", "a half-precision .add needs .noftz"},
@@ -1450,6 +1455,11 @@ static void test_tma_store_bulk(void **state)
             print_error("store at (%d, %d): %s\n", corners[i][0], corners[i][1], msg);
             fail();
         }
+    /* the store written without .tile (the default load mode), clipped at the corner */
+    if (run_tma_store_op(30, 15, 0, false, false, &msg)) {
+        print_error("store without .tile: %s\n", msg);
+        fail();
+    }
     assert_int_equal(run_tma_store(5, 3, 1, &msg), -1);
     if (!strstr(msg, "reads shared memory at offset 0x0 through the async proxy, but the store "
                      "of thread tid (0,0,0) (line 19) to it has no fence.proxy.async after it")) {
@@ -1615,7 +1625,9 @@ static void test_tma_bad_maps(void **state)
         {"cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes "
          "[%r1], [%rd1, {%r1}], [%r1];", "expected [tensor-map, {2 coordinates}]"},
         {"cp.async.bulk.tensor.2d.shared::cluster.global.im2col.mbarrier::complete_tx::bytes "
-         "[%r1], [%rd1, {%r1, %r1}], [%r1];", "modifier '.im2col' is not supported here"},
+         "[%r1], [%rd1, {%r1, %r1}], [%r1];", "the load mode '.im2col' is not supported (only .tile"},
+        {"cp.async.bulk.tensor.mbarrier::complete_tx::bytes.shared::cluster.global.tile "
+         "[%r1], [%rd1, {%r1, %r1}], [%r1];", "needs .1d to .5d"},
         {"cp.async.bulk.tensor.2d.shared::cluster.global.tile [%r1], [%rd1, {%r1, %r1}], [%r1];",
          "a load needs .shared::cluster.global"},
         {"cp.async.bulk.tensor.2d.global.shared::cta.tile [%rd1, {%r1, %r1}], [%r1];",
@@ -1760,22 +1772,6 @@ static void test_setmaxnreg(void **state)
     free(msg);
 }
 
-/* The CUTLASS headers (PyPI nvidia-cutlass, installed by scripts/deps.sh):
- * $CUTLASS_INCLUDE, else ~/.cache/tessera/pip/cutlass_library/source/include.
- * NULL when absent. */
-static const char *cutlass_include(char *buf, size_t n)
-{
-    const char *e = getenv("CUTLASS_INCLUDE");
-    if (e && *e)
-        snprintf(buf, n, "%s", e);
-    else
-        snprintf(buf, n, "%s/.cache/tessera/pip/cutlass_library/source/include",
-                 getenv("HOME") ? getenv("HOME") : "");
-    char probe[1200];
-    snprintf(probe, sizeof probe, "%s/cute/atom/mma_traits_sm90_gmma.hpp", buf);
-    return access(probe, R_OK) == 0 ? buf : NULL;
-}
-
 /* tests/emu/cute_gemm.cu: GMMA GEMMs whose shared layouts, descriptors and
  * accumulator partitions CuTe computes (K- and MN-major, every swizzle, A
  * from shared memory or registers), against the product on the host. */
@@ -1830,25 +1826,12 @@ static void cute_other_types(EmuModule *m)
 static void test_cute_gemm(void **state)
 {
     (void)state;
-    const char *nvcc = et_nvcc();
-    char inc[1024];
-    if (!nvcc || !cutlass_include(inc, sizeof inc)) {
-        print_message("SKIP: %s; the CuTe GMMA kernels are not checked\n",
-                      !nvcc ? "nvcc not found" : "CUTLASS headers not found (pip install "
-                      "nvidia-cutlass: scripts/deps.sh, or set CUTLASS_INCLUDE)");
+    char why[256];
+    char *text = hopper_ptx("cute_gemm", true, why, sizeof why);
+    if (!text) {
+        print_message("SKIP: %s; the CuTe GMMA kernels are not checked\n", why);
         skip();
     }
-    char dir[512], ptx[640], log[700], cmd[3000];
-    snprintf(dir, sizeof dir, "%s/emu", et_build_dir());
-    et_mkdirs(dir);
-    snprintf(ptx, sizeof ptx, "%s/cute_gemm.ptx", dir);
-    snprintf(log, sizeof log, "%s.log", ptx);
-    snprintf(cmd, sizeof cmd,
-             "'%s' -std=c++17 -ptx -arch=sm_90a --expt-relaxed-constexpr -I'%s' "
-             "tests/emu/cute_gemm.cu -o '%s'",
-             nvcc, inc, ptx);
-    et_system(cmd, log);
-    char *text = et_read(ptx);
     EmuModule *m = et_load(text);
     free(text);
     uint16_t *A = malloc(64 * 64 * 2), *Bt = malloc(64 * 64 * 2);

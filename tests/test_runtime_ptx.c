@@ -1,8 +1,10 @@
 /* PTX written elsewhere through the public API on emu (tessera.h, "PTX
  * written elsewhere"): nvcc's wgmma GEMMs of tests/emu/hopper_gemm.cu
  * loaded with tsr_module_load_ptx, one fed by TMA from maps of
- * tsr_tensor_map_encode, checked against the host's product with the
- * emulator's race and uninitialized-register checks on; and every misuse a
+ * tsr_tensor_map_encode, and CuTe's TMA-fed mbarrier pipeline of
+ * tests/emu/cute_tma.cu (skipped without CUTLASS's headers), checked
+ * against the host's product with the emulator's race and
+ * uninitialized-register checks on; and every misuse a
  * status with a message: declarations that do not match the PTX, a missing
  * kernel, PTX that does not parse, no PTX on interp, maps that break the
  * rules, bytes that are not a map, a map copied to local memory by the
@@ -118,6 +120,49 @@ static void nvcc_gemms(void **state)
         assert_int_equal(hopper_gemm_mismatches(g.A, a_row, g.Bt, g.D), 0);
     }
     gemm_free(&g);
+    tsr_module_destroy(m);
+    tsr_context_destroy(ctx);
+    free(ptx);
+}
+
+/* tests/emu/cute_tma.cu: CuTe's TMA pipeline (make_tma_copy's copies into a
+ * ring of two mbarrier stages, GMMA from the 128B-swizzled tiles, K = 256 in
+ * four tiles) with maps of tsr_tensor_map_encode, against the host's
+ * product; race and uninitialized-register checks on. */
+static void cute_tma_pipeline(void **state)
+{
+    (void)state;
+    enum { K = 256 };
+    char why[256];
+    char *ptx = hopper_ptx("cute_tma", true, why, sizeof why);
+    if (!ptx)
+        TEST_SKIP("%s: the CuTe TMA pipeline is not run", why);
+    tsr_context *ctx = context(TSR_DEVICE_EMU);
+    static const tsr_ptx_param_kind kinds[] = { TSR_PTX_TENSOR_MAP, TSR_PTX_TENSOR_MAP, TSR_PTX_TENSOR_OUT };
+    const tsr_ptx_kernel decl = { "cute_tma_gemm", kinds, 3 };
+    tsr_module *m;
+    tsr_kernel *k;
+    if (tsr_module_load_ptx(ctx, ptx, strlen(ptx), &decl, 1, &m) != TSR_OK)
+        fail_msg("%s", tsr_context_error(ctx));
+    assert_int_equal(tsr_module_get_kernel(m, "cute_tma_gemm", &k), TSR_OK);
+    uint16_t *A = aligned_alloc(64, 64 * K * 2), *Bt = aligned_alloc(64, 64 * K * 2);
+    float *D = aligned_alloc(64, 64 * 64 * 4);
+    hopper_small_halves(A, 64 * K, 21);
+    hopper_small_halves(Bt, 64 * K, 22);
+    memset(D, 0xff, 64 * 64 * 4);
+    int64_t ab_shape[2] = { 64, K }, d_shape[2] = { 64, 64 };
+    DLTensor a = tensor2(A, ab_shape, f16), b = tensor2(Bt, ab_shape, f16), d = tensor2(D, d_shape, f32);
+    tsr_tensor_map ma, mb;
+    uint32_t box[2] = { 64, 64 }; /* a stage of one operand: 64 rows of 64 halves */
+    assert_int_equal(tsr_tensor_map_encode(ctx, &a, 2, box, TSR_TMA_SWIZZLE_128B, &ma), TSR_OK);
+    assert_int_equal(tsr_tensor_map_encode(ctx, &b, 2, box, TSR_TMA_SWIZZLE_128B, &mb), TSR_OK);
+    tsr_ptx_arg args[3] = { { .map = &ma }, { .map = &mb }, { .tensor = &d } };
+    if (tsr_kernel_launch_ptx(k, &one_block, args, 3, NULL) != TSR_OK)
+        fail_msg("%s", tsr_context_error(ctx));
+    assert_int_equal(hopper_nt_mismatches(A, 64, Bt, D, K), 0);
+    free(A);
+    free(Bt);
+    free(D);
     tsr_module_destroy(m);
     tsr_context_destroy(ctx);
     free(ptx);
@@ -307,6 +352,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(nvcc_gemms),
+        cmocka_unit_test(cute_tma_pipeline),
         cmocka_unit_test(load_errors),
         cmocka_unit_test(map_errors),
         cmocka_unit_test(launch_errors),

@@ -94,7 +94,10 @@ int emu_tensor_map_encode(void *map, const EmuTensorMapDesc *d, StrBuf *err)
             BAD("elem_strides[%u] = %u is outside 1..8", i, e);
         r.dims[i] = d->dims[i];
         r.box[i] = (uint16_t)d->box[i];
-        r.estride[i] = (uint8_t)e;
+        /* cuTensorMapEncodeTiled: without interleave the first traversal
+         * stride is checked but ignored ("TMA doesn't support the stride for
+         * dimension zero"): the box is read densely along dimension 0 */
+        r.estride[i] = (uint8_t)(i ? e : 1);
         if (i) {
             uint64_t st = d->strides[i - 1];
             if (st % 16 || st >= (1ull << 40))
@@ -680,6 +683,9 @@ static int parse_mods(Decoder *d, const RawStmt *s, TmaMods *t)
             t->src = sp;
         else if (!strcmp(m, "tile"))
             t->tile = true;
+        else if (!strncmp(m, "im2col", 6) || !strncmp(m, "tile::", 6))
+            return emu_dec_error(d, s, "the load mode '.%s' is not supported (only .tile, the "
+                                 "default)", m);
         else if (!strcmp(m, "mbarrier::complete_tx::bytes"))
             t->mbar_tx = true;
         else if (!strcmp(m, "bulk_group"))
@@ -766,9 +772,10 @@ static int decode_copy(Decoder *d, const RawStmt *s, const Mods *m, Insn *in)
         return -1;
     if (!reduce && (t.red || t.rty != TY_NONE || t.noftz))
         return emu_dec_error(d, s, "a reduction's operation or type on a copy");
-    /* the tile mode is the default of reductions */
-    if (tensor && (!t.dims || (!t.tile && !reduce)))
-        return emu_dec_error(d, s, "needs .1d to .5d and .tile (im2col is not supported)");
+    /* .tile is the default load mode (the ISA's .load_mode is optional;
+     * CuTe's and nvcc's copies leave it out) */
+    if (tensor && !t.dims)
+        return emu_dec_error(d, s, "needs .1d to .5d");
     if (!tensor && (t.dims || t.tile))
         return emu_dec_error(d, s, "dimensions and .tile are for tensor copies");
     const char *need = NULL;

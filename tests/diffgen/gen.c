@@ -627,7 +627,10 @@ static Node *gen_arith(Gen *g, Ty ty, int depth, bool exact)
     double u = unit(ty.dt), mag, err;
     switch (op) {
     case 0:
-    case 1: mag = a->mag + b->mag, err = a->err + b->err + u * mag; break;
+    case 1: /* a difference of unsigned values below 0 wraps to the top of the range */
+        mag = op == 1 && is_unsigned(ty.dt) ? mag_cap(ty.dt) : a->mag + b->mag;
+        err = a->err + b->err + u * mag;
+        break;
     case 2: mag = a->mag * b->mag, err = a->err * b->mag + b->err * a->mag + a->err * b->err + u * mag; break;
     default: /* an integer quotient by 0 has every bit set: -1, or the largest unsigned value */
         mag = fl || op == 4 ? a->mag : is_unsigned(ty.dt) ? mag_cap(ty.dt) : maxd(a->mag, 1);

@@ -11,6 +11,8 @@
 #include <cute/atom/mma_traits_sm90_gmma.hpp>
 #include <cute/tensor.hpp>
 
+#include "cute_gmma.cuh"
+
 using namespace cute;
 
 constexpr int M = 64, N = 64, K = 64;
@@ -36,11 +38,7 @@ __device__ void gemm_body(const TA *A, const TB *B, TD *D)
     Tensor tCsB = thr_mma.partition_B(sB);
     Tensor tCrA = thr_mma.make_fragment_A(tCsA);
     Tensor tCrB = thr_mma.make_fragment_B(tCsB);
-    Tensor gD = make_tensor(make_gmem_ptr(D), make_shape(Int<M>{}, Int<N>{}),
-                            make_stride(Int<N>{}, Int<1>{}));
-    Tensor tCgD = thr_mma.partition_C(gD);
-    Tensor tCrD = thr_mma.make_fragment_C(tCgD);
-    clear(tCrD);
+    auto [tCgD, tCrD] = gmma_accumulators<M, N>(thr_mma, D);
     if constexpr (RegA)
         copy(tCsA, tCrA); // register A: loaded by the threads
     warpgroup_fence_operand(tCrD);

@@ -231,6 +231,19 @@ static inline void et_system(const char *cmd, const char *log)
     }
 }
 
+/* Writes the emulator's tensor map of d into map (64-aligned, 128 bytes) or
+ * fails with the broken rule. */
+static inline void et_tensor_map(void *map, const EmuTensorMapDesc *d)
+{
+    StrBuf err;
+    sb_init(&err);
+    if (emu_tensor_map_encode(map, d, &err)) {
+        print_error("%s\n", err.data);
+        fail();
+    }
+    sb_free(&err);
+}
+
 /* Reads a whole file or fails. */
 static inline char *et_read(const char *path)
 {

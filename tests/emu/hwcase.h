@@ -17,6 +17,20 @@
  *                                         with 0xcd first; compared exactly, or
  *                                         within tol * (1 + |recorded|)
  *   i32:<value>, u32:<value>, f32:<value> a scalar
+ *   map:<P>:<type>:<swizzle>:<dims>:<strides>:<box>:<estrides>
+ *                                         a TMA tensor map (128 bytes, by value:
+ *                                         a grid-constant CUtensorMap) of the
+ *                                         buffer param P (an in or out of that
+ *                                         type), as cuTensorMapEncodeTiled
+ *                                         takes it: swizzle 0, 32, 64 or 128
+ *                                         (bytes); comma lists, innermost
+ *                                         dimension first, of the dims, the
+ *                                         byte strides of dims 1.. ("-" for
+ *                                         rank 1), the box and the traversal
+ *                                         strides; no interleave, L2 promotion
+ *                                         128 B, zero fill. On a GPU the
+ *                                         recorders encode it with the driver,
+ *                                         on the emulator emu_tensor_map_encode
  * Types: u8 u32 i32 u64 f16 bf16 f32 f64. */
 #ifndef TSR_HWCASE_H
 #define TSR_HWCASE_H
@@ -27,10 +41,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { HW_MAXPARAMS = 16 };
+enum { HW_MAXPARAMS = 16, HW_MAP_BYTES = 128 };
+
+/* A tensor map param (kind 'm'). */
+typedef struct {
+    int buffer;             /* the param whose memory it describes */
+    unsigned rank, swizzle; /* swizzle in bytes: 0, 32, 64, 128 */
+    uint64_t dims[5], strides[4];
+    uint32_t box[5], estrides[5];
+} HwMap;
 
 typedef struct {
-    char kind;      /* 'i' input, 'o' output, 's' scalar */
+    char kind;      /* 'i' input, 'o' output, 's' scalar, 'm' tensor map */
     char type[8];
     size_t count;
     uint64_t seed;
@@ -38,6 +60,7 @@ typedef struct {
     double lo, hi, tol;
     uint8_t scalar[8];
     size_t scalar_size;
+    HwMap map;
 } HwParam;
 
 typedef struct {
@@ -69,18 +92,77 @@ static inline int hw_dims(const char *s, unsigned d[3])
     return sscanf(s, "%u,%u,%u", &d[0], &d[1], &d[2]) >= 1 && d[0] && d[1] && d[2] ? 0 : -1;
 }
 
+/* CUtensorMapDataType of a type name (-1: none). */
+static inline int hw_map_dtype(const char *t)
+{
+    static const char *const names[] = {"u8", "", "u32", "i32", "u64", "", "f16", "f32", "f64", "bf16"};
+    for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
+        if (*names[i] && !strcmp(t, names[i]))
+            return i;
+    return -1;
+}
+
+/* Reads up to 5 comma-separated numbers ("-": none); returns the count or -1. */
+static inline int hw_list(const char *s, uint64_t *v)
+{
+    if (!strcmp(s, "-"))
+        return 0;
+    int n = 0;
+    for (;;) {
+        char *end;
+        if (n == 5 || *s < '0' || *s > '9')
+            return -1;
+        v[n++] = strtoull(s, &end, 10);
+        if (!*end)
+            return n;
+        if (*end != ',')
+            return -1;
+        s = end + 1;
+    }
+}
+
+/* map:<P>:<type>:<swizzle>:<dims>:<strides>:<box>:<estrides> (f[1..7]) */
+static inline int hw_map_param(char **f, int n, HwParam *p)
+{
+    HwMap *m = &p->map;
+    uint64_t v[4][5];
+    int k[4];
+    if (n != 8 || hw_map_dtype(f[2]) < 0)
+        return -1;
+    p->kind = 'm';
+    snprintf(p->type, sizeof p->type, "%s", f[2]);
+    m->buffer = atoi(f[1]);
+    m->swizzle = (unsigned)atoi(f[3]);
+    for (int i = 0; i < 4; i++)
+        k[i] = hw_list(f[4 + i], v[i]);
+    m->rank = (unsigned)k[0];
+    if (k[0] < 1 || k[1] != k[0] - 1 || k[2] != k[0] || k[3] != k[0] ||
+        (m->swizzle && m->swizzle != 32 && m->swizzle != 64 && m->swizzle != 128))
+        return -1;
+    for (unsigned d = 0; d < m->rank; d++) {
+        m->dims[d] = v[0][d];
+        m->box[d] = (uint32_t)v[2][d];
+        m->estrides[d] = (uint32_t)v[3][d];
+        if (d)
+            m->strides[d - 1] = v[1][d - 1];
+    }
+    return 0;
+}
+
 /* Parses one param token; returns 0 or -1. */
 static inline int hw_param(const char *tok, HwParam *p)
 {
-    char buf[128];
+    char buf[160];
     memset(p, 0, sizeof *p);
     snprintf(buf, sizeof buf, "%s", tok);
-    char *f[8];
+    char *f[9];
     int n = 0;
-    for (char *s = strtok(buf, ":"); s && n < 8; s = strtok(NULL, ":"))
+    for (char *s = strtok(buf, ":"); s && n < 9; s = strtok(NULL, ":"))
         f[n++] = s;
     if (n < 2)
         return -1;
+    if (!strcmp(f[0], "map"))
+        return hw_map_param(f, n, p);
     if (!strcmp(f[0], "in") || !strcmp(f[0], "out")) {
         p->kind = f[0][0];
         snprintf(p->type, sizeof p->type, "%s", f[1]);
@@ -151,6 +233,22 @@ static inline int hw_parse(const char *line, HwCase *c)
         if (c->nparams >= HW_MAXPARAMS || hw_param(tok[i], &c->p[c->nparams]))
             return -1;
         c->nparams++;
+    }
+    /* a map names a buffer of its type that holds every element it spans */
+    for (int i = 0; i < c->nparams; i++) {
+        const HwMap *m = &c->p[i].map;
+        if (c->p[i].kind != 'm')
+            continue;
+        if (m->buffer < 0 || m->buffer >= c->nparams)
+            return -1;
+        const HwParam *b = &c->p[m->buffer];
+        if ((b->kind != 'i' && b->kind != 'o') || strcmp(b->type, c->p[i].type))
+            return -1;
+        uint64_t last = (m->dims[0] - 1) * hw_type_size(b->type);
+        for (unsigned d = 1; d < m->rank; d++)
+            last += (m->dims[d] - 1) * m->strides[d - 1];
+        if (!m->dims[0] || last + hw_type_size(b->type) > hw_bytes(b))
+            return -1;
     }
     return 1;
 }

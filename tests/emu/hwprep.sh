@@ -29,6 +29,8 @@ for src in conform_arith conform_control conform_tensor; do
 done
 # Hopper: wgmma layouts and mbarrier phases (sm_90a only)
 "$NVCC" -ptx -arch=sm_90a tests/emu/conform_hopper.cu -o "$OUT/ptx/conform_hopper.sm_90a.ptx"
+# TMA: out-of-bounds fill, swizzles, clipped stores (tensor maps from the driver)
+"$NVCC" -ptx -arch=sm_90a tests/emu/conform_tma.cu -o "$OUT/ptx/conform_tma.sm_90a.ptx"
 for src in llvm_mma llvm_misc; do
     "$LLC19" -march=nvptx64 -mcpu=sm_80 -mattr=+ptx80 tests/emu/$src.ll -o "$OUT/ptx/$src.sm_80.ptx"
     if command -v llc-22 >/dev/null 2>&1; then

@@ -5,7 +5,8 @@
  *
  * reads the case list (format in hwcase.h), loads PTXDIR/<ptx>.ptx through
  * the CUDA driver, runs each case (or the named ones) on device 0 with the
- * inputs hwcase.h generates, and writes OUTDIR/<case>.out. libcuda.so.1 is
+ * inputs hwcase.h generates (tensor maps encoded by the driver's
+ * cuTensorMapEncodeTiled), and writes OUTDIR/<case>.out. libcuda.so.1 is
  * opened with dlopen: the program builds without CUDA headers or libraries
  * and says clearly when no driver is there. Standalone on purpose: it is
  * compiled on the GPU machine by tests/emu/hwrun.sh. */
@@ -48,6 +49,10 @@ static struct {
                              unsigned, unsigned, void *, void **, void **);
     CUresult (*GetErrorString)(CUresult, const char **);
     CUresult (*DriverGetVersion)(int *);
+    /* optional (drivers before CUDA 12 lack it): only the map cases need it */
+    CUresult (*TensorMapEncodeTiled)(void *, int, uint32_t, void *, const uint64_t *,
+                                     const uint64_t *, const uint32_t *, const uint32_t *, int,
+                                     int, int, int);
 } cu;
 
 static int load_driver(void)
@@ -87,7 +92,23 @@ static int load_driver(void)
             return -1;
         }
     }
+    *(void **)&cu.TensorMapEncodeTiled = dlsym(h, "cuTensorMapEncodeTiled");
     return 0;
+}
+
+/* Encodes the tensor map of param p into map (64-aligned) over the buffer at
+ * global: no interleave, L2 promotion 128 B (2), zero fill. */
+static CUresult encode_map(const HwParam *p, CUdeviceptr global, void *map)
+{
+    const HwMap *m = &p->map;
+    static const int swizzle[] = {0, 1, 2, 0, 3}; /* by swizzle / 32 */
+    if (!cu.TensorMapEncodeTiled) {
+        fprintf(stderr, "hwrecord: libcuda.so.1 lacks cuTensorMapEncodeTiled\n");
+        return 1;
+    }
+    return cu.TensorMapEncodeTiled(map, hw_map_dtype(p->type), m->rank, (void *)(uintptr_t)global,
+                                   m->dims, m->strides, m->box, m->estrides, 0,
+                                   swizzle[m->swizzle / 32], 2, 0);
 }
 
 static const char *errstr(CUresult r)
@@ -140,6 +161,7 @@ static int run_case(const HwCase *c, const char *ptxdir, const char *outdir, con
     CUmodule mod = NULL;
     CUfunction fn = NULL;
     CUdeviceptr dev[HW_MAXPARAMS] = {0};
+    _Alignas(64) uint8_t maps[HW_MAXPARAMS][HW_MAP_BYTES];
     uint8_t *host[HW_MAXPARAMS] = {0};
     void *args[HW_MAXPARAMS];
     int rc = -1;
@@ -162,6 +184,8 @@ static int run_case(const HwCase *c, const char *ptxdir, const char *outdir, con
             args[i] = (void *)p->scalar;
             continue;
         }
+        if (p->kind == 'm')
+            continue; /* after the buffers */
         size_t n = hw_bytes(p);
         host[i] = malloc(n);
         if (!host[i])
@@ -175,6 +199,11 @@ static int run_case(const HwCase *c, const char *ptxdir, const char *outdir, con
         }
         args[i] = &dev[i];
     }
+    for (int i = 0; i < c->nparams; i++)
+        if (c->p[i].kind == 'm') {
+            CHECK(encode_map(&c->p[i], dev[c->p[i].map.buffer], maps[i]), "cuTensorMapEncodeTiled");
+            args[i] = maps[i];
+        }
     CHECK(cu.LaunchKernel(fn, c->grid[0], c->grid[1], c->grid[2], c->block[0], c->block[1],
                           c->block[2], c->dyn_smem, NULL, args, NULL),
           "cuLaunchKernel");

@@ -16,12 +16,31 @@ import sys
 
 M64 = (1 << 64) - 1
 SIZES = {"u8": 1, "f16": 2, "bf16": 2, "u32": 4, "i32": 4, "f32": 4, "u64": 8, "f64": 8}
+# CUtensorMapDataType of each type (hw_map_dtype of hwcase.h)
+MAP_DTYPE = {"u8": 0, "u32": 2, "i32": 3, "u64": 4, "f16": 6, "f32": 7, "f64": 8, "bf16": 9}
+
+
+def parse_list(s):
+    return [] if s == "-" else [int(x) for x in s.split(",")]
+
+
+def parse_map(f):  # map:<P>:<type>:<swizzle>:<dims>:<strides>:<box>:<estrides>
+    if len(f) != 8 or f[2] not in MAP_DTYPE or int(f[3]) not in (0, 32, 64, 128):
+        raise ValueError(":".join(f))
+    dims, strides, box, est = (parse_list(x) for x in f[4:8])
+    if not 1 <= len(dims) <= 5 or len(strides) != len(dims) - 1 or len(box) != len(dims) \
+            or len(est) != len(dims):
+        raise ValueError(":".join(f))
+    return {"kind": "m", "buffer": int(f[1]), "type": f[2], "swizzle": int(f[3]), "dims": dims,
+            "strides": strides, "box": box, "estrides": est}
 
 
 def parse_param(tok):
     f = tok.split(":")
     if len(f) < 2:
         raise ValueError(tok)
+    if f[0] == "map":
+        return parse_map(f)
     if f[0] in ("in", "out"):
         p = {"kind": f[0][0], "type": f[1], "count": int(f[2], 0), "ranged": False,
              "special": False, "tol": 0.0}
@@ -52,9 +71,22 @@ def parse_case(line):
     if len(toks) < 6:
         raise ValueError(line)
     dims = lambda s: [int(x) for x in (s.split(",") + ["1", "1"])[:3]]
-    return {"name": toks[0], "ptx": toks[1], "kernel": toks[2], "grid": dims(toks[3]),
-            "block": dims(toks[4]), "smem": int(toks[5], 0),
-            "params": [parse_param(t) for t in toks[6:]]}
+    c = {"name": toks[0], "ptx": toks[1], "kernel": toks[2], "grid": dims(toks[3]),
+         "block": dims(toks[4]), "smem": int(toks[5], 0),
+         "params": [parse_param(t) for t in toks[6:]]}
+    for p in c["params"]:  # a map names a buffer of its type that holds what it spans
+        if p["kind"] != "m":
+            continue
+        if not 0 <= p["buffer"] < len(c["params"]):
+            raise ValueError(line)
+        b = c["params"][p["buffer"]]
+        if b["kind"] not in "io" or b["type"] != p["type"]:
+            raise ValueError(line)
+        es = SIZES[b["type"]]
+        last = (p["dims"][0] - 1) * es + sum((d - 1) * s for d, s in zip(p["dims"][1:], p["strides"]))
+        if p["dims"][0] < 1 or last + es > b["count"] * es:
+            raise ValueError(line)
+    return c
 
 
 def f32(v):
@@ -149,6 +181,26 @@ class Cuda:
             raise RuntimeError("%s failed: %s (%d)" % (name, msg, r))
 
 
+def encode_map(cu, p, global_ptr):
+    """A 64-aligned 128-byte tensor map of p over the buffer at global_ptr
+    (cuTensorMapEncodeTiled: no interleave, L2 promotion 128 B, zero fill)."""
+    buf = ctypes.create_string_buffer(128 + 64)
+    addr = ctypes.addressof(buf)
+    addr += -addr % 64
+    n = len(p["dims"])
+    u64s, u32s = ctypes.c_uint64 * 5, ctypes.c_uint32 * 5
+    swizzle = {0: 0, 32: 1, 64: 2, 128: 3}[p["swizzle"]]
+    fn = cu.lib.cuTensorMapEncodeTiled
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32, ctypes.c_void_p,
+                   ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                   ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+    dims, strides = u64s(*p["dims"]), u64s(*p["strides"])
+    box, est = u32s(*p["box"]), u32s(*p["estrides"])
+    cu.call("cuTensorMapEncodeTiled", ctypes.c_void_p(addr), MAP_DTYPE[p["type"]], n,
+            ctypes.c_void_p(global_ptr), dims, strides, box, est, 0, swizzle, 2, 0)
+    return buf, addr
+
+
 def run_case(cu, c, ptxdir, outdir, device):
     with open("%s/%s.ptx" % (ptxdir, c["ptx"]), "rb") as f:
         ptx = f.read() + b"\0"
@@ -165,7 +217,10 @@ def run_case(cu, c, ptxdir, outdir, device):
         if c["smem"] > 48 * 1024:
             cu.call("cuFuncSetAttribute", fn, 8, c["smem"])
         args = (ctypes.c_void_p * max(1, len(c["params"])))()
+        ptrs = {}
         for i, p in enumerate(c["params"]):
+            if p["kind"] == "m":
+                continue  # after the buffers
             if p["kind"] == "s":
                 buf = ctypes.create_string_buffer(p["bytes"], len(p["bytes"]))
                 keep.append(buf)
@@ -181,7 +236,13 @@ def run_case(cu, c, ptxdir, outdir, device):
             else:
                 cu.call("cuMemsetD8_v2", d, ctypes.c_ubyte(0xCD), ctypes.c_size_t(n))
             keep.append(d)
+            ptrs[i] = d.value
             args[i] = ctypes.cast(ctypes.pointer(d), ctypes.c_void_p)
+        for i, p in enumerate(c["params"]):
+            if p["kind"] == "m":
+                buf, addr = encode_map(cu, p, ptrs[p["buffer"]])
+                keep.append(buf)
+                args[i] = addr
         g, b = c["grid"], c["block"]
         cu.call("cuLaunchKernel", fn, g[0], g[1], g[2], b[0], b[1], b[2], c["smem"], None, args, None)
         cu.call("cuCtxSynchronize")
