@@ -58,9 +58,10 @@ static bool fp8_dot_supported(Emitter *em, const TirInst *in)
 }
 
 /* c[i][j] += a[i][k] * b[k][j] for k = 0, 1, ..., K-1, in f32, one fma each
- * (the order the interpreter sums in). fp8 operands take this path on every
- * target for now (their products are exact in f32): the tensor-core forms,
- * mma.sync m16n8k32 and wgmma k32, are not emitted yet. */
+ * (the order the interpreter sums in). fp8 operands take this path where
+ * the target's tensor cores do not take the dot (sm_90, shapes that fit
+ * neither mma.sync m16n8k32 nor wgmma k32); their products are exact in
+ * f32. */
 static void dot_fma(Emitter *em, const TirInst *in)
 {
     TirFunc *f = em->f;
@@ -111,11 +112,39 @@ void em_find_fma_operands(Emitter *em)
 }
 
 
+/* Where operand `which` of a dot reads value v from: laid out, the shared
+ * tile a conversion reads; before the layout pass, a loaded tile (through
+ * transposes) as the pass stages it when the target takes it (Target.
+ * operand_smem_layout), else registers. */
+static DotOperandSource operand_source(const Target *t, TirFunc *f, ValId v, int which)
+{
+    InstId def = tir_val(f, v)->def;
+    if (tir_val(f, v)->layout != TIR_NONE) {
+        if (def != TIR_NONE && tir_inst(f, def)->op == TIR_CONVERT)
+            v = tir_inst(f, def)->args[0];
+        return dot_operand_source(tir_layout(f, v), which);
+    }
+    bool flipped = false;
+    while (def != TIR_NONE && tir_inst(f, def)->op == TIR_TRANSPOSE) {
+        flipped = !flipped;
+        def = tir_val(f, tir_inst(f, def)->args[0])->def;
+    }
+    if (def == TIR_NONE || tir_inst(f, def)->op != TIR_LOAD)
+        return DOT_FROM_REGS;
+    TType tt = tir_type(f, tir_inst(f, def)->res[0]);
+    Layout s;
+    bool k_major = flipped == (which == 1);
+    if (tt.rank != 2 || !t->operand_smem_layout(t, tt.shape[0], tt.shape[1], dtype_size(tt.dt), k_major, &s))
+        return DOT_FROM_REGS;
+    return k_major ? DOT_FROM_SMEM_K : DOT_FROM_SMEM_MN;
+}
+
 bool dot_on_tensor_cores(const Target *t, TirFunc *f, const TirInst *dot)
 {
     TType ta = tir_type(f, dot->args[0]), tb = tir_type(f, dot->args[1]);
     DotPlan plan;
-    t->plan_dot(t, ta.dt, ta.shape[0], tb.shape[1], ta.shape[1], f->warps, &plan);
+    DotOperandSource src[2] = { operand_source(t, f, dot->args[0], 0), operand_source(t, f, dot->args[1], 1) };
+    t->plan_dot(t, ta.dt, ta.shape[0], tb.shape[1], ta.shape[1], f->warps, src, &plan);
     return plan.tensor_cores;
 }
 

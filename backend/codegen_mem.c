@@ -783,6 +783,43 @@ static void read_shared_generic(Emitter *em, ValId src, ValId dst)
     em->vals[dst] = r;
 }
 
+/* A register tile written into a shared tile of its own (a dot operand
+ * the target stages, Target.plan_dot's stage_b), element by element; the
+ * tile is complete and visible to every thread and to the async proxy
+ * (wgmma) when it returns. */
+static void write_shared_tile(Emitter *em, const TirInst *in)
+{
+    ValId src = in->args[0], dst = in->res[0];
+    const Layout *s = em_layout(em, dst);
+    LLVMValueRef base = em_i32(em, in->smem);
+    tsr_assert(in->smem >= 0);
+    em_barrier(em); /* the tile's previous contents may still be read */
+    EVal *x = em_val(em, src);
+    LLVMValueRef owner = em_owner_mask(em, em_layout(em, src));
+    LLVMBasicBlockRef cont = NULL;
+    if (owner) { /* replicas write once */
+        LLVMBasicBlockRef wr = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "stage.write");
+        cont = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "stage.wrote");
+        LLVMBuildCondBr(em->b, owner, wr, cont);
+        LLVMPositionBuilderAtEnd(em->b, wr);
+    }
+    for (int k = 0; k < x->n; k++) {
+        LLVMValueRef row, col;
+        em_stored_rc(s, em_coord(em, src, k, 0), em_coord(em, src, k, 1), &row, &col);
+        LLVMBuildStore(em->b, x->e[k], em_smem_at(em, em_shared_offset(em, s, base, row, col)));
+    }
+    if (owner) {
+        LLVMBuildBr(em->b, cont);
+        LLVMPositionBuilderAtEnd(em->b, cont);
+    }
+    if (em->target->emit->publish_shared)
+        em->target->emit->publish_shared(em);
+    em_barrier(em);
+    EVal r = em_new_val(em, 1);
+    r.e[0] = base;
+    em->vals[dst] = r;
+}
+
 bool em_is_deferred_operand(Emitter *em, ValId v)
 {
     InstId def = tir_val(em->f, v)->def;
@@ -806,8 +843,10 @@ void em_convert(Emitter *em, const TirInst *in)
             read_shared_generic(em, src, dst);
         return;
     }
-    if (ld->kind == LAYOUT_SHARED)
-        tsr_die("codegen: conversion into shared memory is not planned");
+    if (ld->kind == LAYOUT_SHARED) {
+        write_shared_tile(em, in);
+        return;
+    }
     EVal *x = em_val(em, src);
     int n = layout_nregs(ld);
     int *map = arena_alloc(&em->arena, sizeof(int) * (size_t)n);

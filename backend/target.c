@@ -121,6 +121,17 @@ int target_ptx_version(const Target *t)
 
 bool target_has_fp8_mma(const Target *t) { return t->sm >= 89 && target_ptx_version(t) >= 84; }
 
+bool target_has_fp8_wgmma(const Target *t) { return t->sm == 90 && t->arch_specific; }
+
+/* A shared tile stores its logical dim 1 contiguously unless transposed:
+ * K for A [M, K], N for B [K, N]. */
+DotOperandSource dot_operand_source(const Layout *l, int which)
+{
+    if (!l || l->kind != LAYOUT_SHARED)
+        return DOT_FROM_REGS;
+    return l->transposed == (which == 1) ? DOT_FROM_SMEM_K : DOT_FROM_SMEM_MN;
+}
+
 void dot_plan_fma_operands(DotPlan *plan, int K)
 {
     plan->a = layout_fma_operand(&plan->acc, K, false);

@@ -35,7 +35,23 @@ typedef struct {
     /* The operands' register layouts; for FMA dots they depend on the
      * layout the result finally takes (dot_plan_fma_operands). */
     Layout a, b;
+    /* B, computed in registers, is first written into a shared tile of
+     * layout b_smem (the layout pass adds the conversion), which the
+     * tensor cores read: an N-major operand stored K-major, for example. */
+    bool stage_b;
+    Layout b_smem;
 } DotPlan;
+
+/* Where a dot operand reaches the tensor cores from, which decides the
+ * instructions that may read it: registers, or a tile staged in shared
+ * memory with K contiguous (K-major) or with M (of A) or N (of B)
+ * contiguous (MN-major). wgmma reads 8-bit operands K-major only. */
+typedef enum { DOT_FROM_REGS, DOT_FROM_SMEM_K, DOT_FROM_SMEM_MN } DotOperandSource;
+
+/* The source of operand `which` (0: A [M, K], 1: B [K, N]) whose value has
+ * layout l (NULL: none yet): a shared tile's by the dim it stores
+ * contiguously, else registers. */
+DotOperandSource dot_operand_source(const Layout *l, int which);
 
 struct Target {
     /* --- facts --- */
@@ -50,12 +66,15 @@ struct Target {
     int max_threads_per_block;
 
     /* --- policies --- */
-    /* The plan for a dot whose operands have dtype dt, over `warps` warps. */
-    void (*plan_dot)(const Target *t, DType dt, int M, int N, int K, int warps, DotPlan *plan);
+    /* The plan for a dot whose operands have dtype dt, over `warps` warps,
+     * its operands A and B coming from src[0] and src[1]. */
+    void (*plan_dot)(const Target *t, DType dt, int M, int N, int K, int warps, const DotOperandSource src[2],
+                     DotPlan *plan);
     /* The shared-memory layout of a loaded rows x cols tile (esize bytes an
      * element) whose every use is a dot operand on the tensor cores, or
-     * false when such tiles stay in registers. */
-    bool (*operand_smem_layout)(const Target *t, int rows, int cols, int esize, Layout *out);
+     * false when such tiles stay in registers; k_major: every use reads it
+     * with K along its stored rows (contiguous). */
+    bool (*operand_smem_layout)(const Target *t, int rows, int cols, int esize, bool k_major, Layout *out);
     /* Whether a laid-out dot runs asynchronously, its result waited for
      * where it is first read (NULL: no dot does); pipelined loops that
      * accumulate through such dots are rotated so that they overlap other
@@ -104,6 +123,9 @@ int target_ptx_version(const Target *t);
 /* Whether dots of fp8 tiles can run on the target's tensor cores as
  * mma.sync.m16n8k32 (sm_89 and PTX 8.4: the sm_89 row). */
 bool target_has_fp8_mma(const Target *t);
+/* Whether fp8 dots whose operands are K-major can run on the target's
+ * tensor cores as wgmma.mma_async m64nNk32 (sm_90a). */
+bool target_has_fp8_wgmma(const Target *t);
 
 /* The FMA operand layouts of a dot whose result has layout acc. */
 void dot_plan_fma_operands(DotPlan *plan, int K);

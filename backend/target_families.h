@@ -12,8 +12,9 @@ typedef struct Emitter Emitter;
 /* The mma.sync family (target_sm80.c): sm_80 and sm_90. */
 extern const TargetEmit target_sm80_emit;
 extern const Pass target_sm80_passes[];
-void target_sm80_plan_dot(const Target *t, DType dt, int M, int N, int K, int warps, DotPlan *plan);
-bool target_sm80_operand_smem_layout(const Target *t, int rows, int cols, int esize, Layout *out);
+void target_sm80_plan_dot(const Target *t, DType dt, int M, int N, int K, int warps, const DotOperandSource src[2],
+                          DotPlan *plan);
+bool target_sm80_operand_smem_layout(const Target *t, int rows, int cols, int esize, bool k_major, Layout *out);
 /* Waits until at most `pending` committed stages of cp.async copies are in
  * flight (this thread's copies only: no barrier). */
 void target_sm80_wait_copies(Emitter *em, int pending);
@@ -22,7 +23,8 @@ void target_sm80_wait_copies(Emitter *em, int pending);
 extern const TargetEmit target_sm90a_emit;
 extern const Pass target_sm90a_passes[];
 bool target_sm90a_dot_async(TirFunc *f, const TirInst *dot);
-void target_sm90a_plan_dot(const Target *t, DType dt, int M, int N, int K, int warps, DotPlan *plan);
-bool target_sm90a_operand_smem_layout(const Target *t, int rows, int cols, int esize, Layout *out);
+void target_sm90a_plan_dot(const Target *t, DType dt, int M, int N, int K, int warps, const DotOperandSource src[2],
+                           DotPlan *plan);
+bool target_sm90a_operand_smem_layout(const Target *t, int rows, int cols, int esize, bool k_major, Layout *out);
 
 #endif

@@ -18,8 +18,11 @@
  * mma.sync.m16n8k32 on e4m3/e5m2 (sm_89 and PTX 8.4: the sm_89 row; sm_90
  * and sm_90a declare older PTX); the rest multiply-add in f32 on the CUDA
  * cores. */
-void target_sm80_plan_dot(const Target *t, DType dt, int M, int N, int K, int warps, DotPlan *plan)
+void target_sm80_plan_dot(const Target *t, DType dt, int M, int N, int K, int warps, const DotOperandSource src[2],
+                          DotPlan *plan)
 {
+    (void)src; /* ldmatrix (.trans) and the fragment conversions read either major */
+    plan->stage_b = false;
     bool fp8 = dtype_is_fp8(dt);
     plan->tensor_cores = layout_mma_fits(dt, M, N, K) && (!fp8 || target_has_fp8_mma(t));
     if (!plan->tensor_cores) {
@@ -38,8 +41,9 @@ void target_sm80_plan_dot(const Target *t, DType dt, int M, int N, int K, int wa
  * 16-byte chunks (what cp.async and ldmatrix move) and there are at least
  * the 8 rows of one ldmatrix block; f32 tiles too, which the CUDA cores'
  * dots read element by element. */
-bool target_sm80_operand_smem_layout(const Target *t, int rows, int cols, int esize, Layout *out)
+bool target_sm80_operand_smem_layout(const Target *t, int rows, int cols, int esize, bool k_major, Layout *out)
 {
+    (void)k_major;
     if ((esize != 2 && esize != 4) || cols * esize < 16 || rows < 8)
         return false;
     *out = layout_shared(rows, cols, esize, false);

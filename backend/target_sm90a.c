@@ -1,5 +1,6 @@
 /* The wgmma family of targets (sm_90a): dots as warpgroup MMAs,
- * wgmma.mma_async m64nNk16 with f16 or bf16 inputs and f32 accumulation,
+ * wgmma.mma_async m64nNk16 with f16 or bf16 inputs (m64nNk32 with e4m3 or
+ * e5m2 ones, both K-major) and f32 accumulation,
  * reading B (and A, unless it was computed in registers) straight from
  * shared memory through matrix descriptors. Operand tiles are stored in the
  * canonical swizzled layout the descriptors describe (Layout.canonical),
@@ -26,39 +27,82 @@ enum { WGMMA_MAX_N = 256, WG_ROWS = 64 };
 
 /* ------------------------------------------------------------ policies */
 
+/* The K of one wgmma: 32 bytes of each operand row. */
+static int wgmma_k(DType dt) { return dtype_is_fp8(dt) ? 32 : 16; }
+
 /* Warpgroups of 4 warps, all warps along M (each warpgroup owns 64-row
  * slabs), N a multiple of 16 so that an N-major B operand has rows of at
- * least 32 bytes (the narrowest swizzle). */
+ * least 32 bytes (the narrowest swizzle); fp8 operands (m64nNk32) are
+ * K-major only, which any N of 8 rows allows. */
 static bool wgmma_fits(DType dt, int M, int N, int K, int warps)
 {
-    return (dt == DT_F16 || dt == DT_BF16) && warps % 4 == 0 && M % (16 * warps) == 0 && N % 16 == 0 &&
-           K % 16 == 0;
+    bool fp8 = dtype_is_fp8(dt);
+    return (dt == DT_F16 || dt == DT_BF16 || fp8) && warps % 4 == 0 && M % (16 * warps) == 0 &&
+           N % (fp8 ? 8 : 16) == 0 && K % wgmma_k(dt) == 0;
+}
+
+/* fp8 dots run on wgmma only, with B a K-major shared tile and A one too
+ * or registers: 8-bit operands have no transpose bits, and sm_90a's PTX has
+ * no fp8 mma.sync to fall back on. */
+static bool fp8_wgmma(DType dt, int M, int N, int K, int warps, const DotOperandSource src[2])
+{
+    return dtype_is_fp8(dt) && wgmma_fits(dt, M, N, K, warps) && src[1] == DOT_FROM_SMEM_K &&
+           src[0] != DOT_FROM_SMEM_MN;
+}
+
+/* A B operand in registers (attention's V, N-major as loaded) is written
+ * K-major into a shared tile of its own (rows along N, K contiguous: the
+ * transpose of its logical [K, N]), which wgmma then reads. */
+static bool fp8_stage_b(DType dt, int M, int N, int K, int warps, const DotOperandSource src[2], Layout *b_smem)
+{
+    DotOperandSource staged[2] = { src[0], DOT_FROM_SMEM_K };
+    if (src[1] != DOT_FROM_REGS || !fp8_wgmma(dt, M, N, K, warps, staged))
+        return false;
+    *b_smem = layout_shared_canonical(N, K, 1, true);
+    return true;
 }
 
 /* The register layouts of a wgmma dot are the mma.sync ones with every warp
  * along M (wgmma's accumulator is mma.sync's m16n8 per warp, repeated over
  * N; its register A operand the m16n8k16 A fragment), which is what the
- * mma.sync plan picks when M has 16 rows for every warp. */
-void target_sm90a_plan_dot(const Target *t, DType dt, int M, int N, int K, int warps, DotPlan *plan)
+ * mma.sync plan picks when M has 16 rows for every warp. fp8 dots are
+ * planned here: on wgmma when their shape fits (B staged K-major when it
+ * is in registers), else the mma.sync family's FMAs after widening. */
+void target_sm90a_plan_dot(const Target *t, DType dt, int M, int N, int K, int warps, const DotOperandSource src[2],
+                           DotPlan *plan)
 {
-    target_sm80_plan_dot(t, dt, M, N, K, warps, plan);
+    Layout b_smem;
+    bool stage_b = fp8_stage_b(dt, M, N, K, warps, src, &b_smem);
+    if (fp8_wgmma(dt, M, N, K, warps, src) || stage_b) { /* a register A is m16n8k32's A fragment per warp */
+        plan->tensor_cores = true;
+        plan->stage_b = stage_b;
+        plan->b_smem = b_smem;
+        plan->acc = layout_mma_acc(M, N, warps, warps, 1);
+        plan->a = layout_mma_a8(M, K, warps, warps, 1);
+        plan->b = layout_mma_b8(K, N, warps, warps, 1);
+        return;
+    }
+    target_sm80_plan_dot(t, dt, M, N, K, warps, src, plan);
 }
 
 /* 16-bit operand tiles with rows of at least 32 bytes, in whole groups of 8
- * rows, are stored the way descriptors read them; the others as on sm_80. */
-bool target_sm90a_operand_smem_layout(const Target *t, int rows, int cols, int esize, Layout *out)
+ * rows, are stored the way descriptors read them, and so are 8-bit ones read
+ * K-major (the only major wgmma takes them in; the others are loaded into
+ * registers: an A read from there, a B staged K-major, see plan_dot); the
+ * others as on sm_80. */
+bool target_sm90a_operand_smem_layout(const Target *t, int rows, int cols, int esize, bool k_major, Layout *out)
 {
-    if (esize == 2 && cols * esize >= 32 && rows % 8 == 0) {
+    if ((esize == 2 || (esize == 1 && k_major)) && cols * esize >= 32 && rows % 8 == 0) {
         *out = layout_shared_canonical(rows, cols, esize, false);
         return true;
     }
-    return target_sm80_operand_smem_layout(t, rows, cols, esize, out);
+    return target_sm80_operand_smem_layout(t, rows, cols, esize, k_major, out);
 }
 
 /* ------------------------------------------------------- which dots */
 
 /* The shared tile operand v is read from through a descriptor: v converts
- * a canonical 16-bit tile. */
+ * a canonical 16-bit or 8-bit tile. */
 static bool desc_tile(TirFunc *f, ValId v, ValId *tile)
 {
     InstId def = tir_val(f, v)->def;
@@ -66,18 +110,27 @@ static bool desc_tile(TirFunc *f, ValId v, ValId *tile)
         return false;
     ValId src = tir_inst(f, def)->args[0];
     const Layout *s = tir_layout(f, src);
-    if (!s || s->kind != LAYOUT_SHARED || !s->canonical || s->esize != 2)
+    if (!s || s->kind != LAYOUT_SHARED || !s->canonical || (s->esize != 2 && s->esize != 1))
         return false;
     *tile = src;
     return true;
 }
 
-/* A dot issued as wgmma: its shape fits and B is a descriptor tile. */
+/* A dot issued as wgmma: its shape fits and B is a descriptor tile (for
+ * fp8, the plan's conditions on the operands' majors). */
 bool target_sm90a_dot_async(TirFunc *f, const TirInst *dot)
 {
     TType ta = tir_type(f, dot->args[0]), tb = tir_type(f, dot->args[1]);
-    ValId tile;
-    return wgmma_fits(ta.dt, ta.shape[0], tb.shape[1], ta.shape[1], f->warps) && desc_tile(f, dot->args[1], &tile);
+    int M = ta.shape[0], N = tb.shape[1], K = ta.shape[1];
+    ValId a, b;
+    if (!wgmma_fits(ta.dt, M, N, K, f->warps) || !desc_tile(f, dot->args[1], &b))
+        return false;
+    if (!dtype_is_fp8(ta.dt))
+        return true;
+    DotOperandSource src[2] = { desc_tile(f, dot->args[0], &a) ? dot_operand_source(tir_layout(f, a), 0)
+                                                               : DOT_FROM_REGS,
+                                dot_operand_source(tir_layout(f, b), 1) };
+    return fp8_wgmma(ta.dt, M, N, K, f->warps, src);
 }
 
 static bool on_wgmma(Emitter *em, const TirInst *dot) { return target_sm90a_dot_async(em->f, dot); }
@@ -183,12 +236,13 @@ static LLVMValueRef warpgroup_offset(Emitter *em, const DescOperand *a)
 static const unsigned WG_FLAGS = PTX_SIDE_EFFECTS | PTX_CLOBBERS_MEMORY | PTX_CONVERGENT;
 
 
-/* Two 16-bit elements packed in the 32-bit register a wgmma A operand takes. */
-static LLVMValueRef pack2(Emitter *em, DType dt, LLVMValueRef lo, LLVMValueRef hi)
+/* Elements e[0..n) (two 16-bit or four 8-bit ones, k order, the first
+ * lowest) packed in the 32-bit register a wgmma A operand takes. */
+static LLVMValueRef pack(Emitter *em, DType dt, const LLVMValueRef *e, int n)
 {
-    LLVMValueRef v = LLVMGetUndef(LLVMVectorType(em_elem_type(em, dt), 2));
-    v = LLVMBuildInsertElement(em->b, v, lo, em_i32(em, 0), "");
-    v = LLVMBuildInsertElement(em->b, v, hi, em_i32(em, 1), "");
+    LLVMValueRef v = LLVMGetUndef(LLVMVectorType(em_elem_type(em, dt), (unsigned)n));
+    for (int i = 0; i < n; i++)
+        v = LLVMBuildInsertElement(em->b, v, e[i], em_i32(em, i), "");
     return LLVMBuildBitCast(em->b, v, em->t_i32, "");
 }
 
@@ -209,9 +263,11 @@ static void tied_statement(Emitter *em, const char *text, LLVMValueRef *vals, in
         vals[i] = n == 1 ? r : LLVMBuildExtractValue(em->b, r, (unsigned)i, "");
 }
 
-/* One wgmma.mma_async m64nNk16: acc[0..N/2) are D (and C unless
- * `zero_c`), A is a descriptor or four registers, B a descriptor. */
-static void wgmma(Emitter *em, DType dt, int N, LLVMValueRef *acc, bool zero_c, LLVMValueRef a_desc,
+/* One wgmma.mma_async m64nNk16 (16-bit inputs of types at, bt) or m64nNk32
+ * (fp8): acc[0..N/2) are D (and C unless `zero_c`), A is a descriptor or
+ * four registers, B a descriptor; only 16-bit operands have transpose
+ * bits. */
+static void wgmma(Emitter *em, DType at, DType bt, int N, LLVMValueRef *acc, bool zero_c, LLVMValueRef a_desc,
                   LLVMValueRef *a_regs, int trans_a, LLVMValueRef b_desc, int trans_b)
 {
     InlinePtx a;
@@ -222,8 +278,8 @@ static void wgmma(Emitter *em, DType dt, int N, LLVMValueRef *acc, bool zero_c, 
     if (!zero_c)
         for (int i = 0; i < n; i++)
             ptx_in_tied(&a, acc[i], i);
-    const char *ty = dt == DT_BF16 ? "bf16" : "f16";
-    ptx_text(&a, "wgmma.mma_async.sync.aligned.m64n%dk16.f32.%s.%s {", N, ty, ty);
+    bool trans = !dtype_is_fp8(at);
+    ptx_text(&a, "wgmma.mma_async.sync.aligned.m64n%dk%d.f32.%s.%s {", N, wgmma_k(at), dtype_name(at), dtype_name(bt));
     for (int i = 0; i < n; i++)
         ptx_text(&a, "%s$%d", i ? ", " : "", i);
     if (a_desc) {
@@ -235,9 +291,11 @@ static void wgmma(Emitter *em, DType dt, int N, LLVMValueRef *acc, bool zero_c, 
         ptx_text(&a, "}");
     }
     ptx_text(&a, ", $%d, %d, 1, 1", ptx_in(&a, b_desc), zero_c ? 0 : 1);
-    if (a_desc)
+    if (a_desc && trans)
         ptx_text(&a, ", %d", trans_a);
-    ptx_text(&a, ", %d;", trans_b);
+    if (trans)
+        ptx_text(&a, ", %d", trans_b);
+    ptx_text(&a, ";");
     LLVMValueRef r = ptx_call(&a);
     for (int i = 0; i < n; i++)
         acc[i] = n == 1 ? r : LLVMBuildExtractValue(em->b, r, (unsigned)i, "");
@@ -248,14 +306,15 @@ static void wgmma(Emitter *em, DType dt, int N, LLVMValueRef *acc, bool zero_c, 
  * accumulates in one set of registers; all in one commit group. */
 static void wgmma_dot(Emitter *em, const TirInst *in)
 {
+    TirFunc *f = em->f;
+    TType ta = tir_type(f, in->args[0]), tb = tir_type(f, in->args[1]);
     if (!on_wgmma(em, in)) {
+        tsr_assert(!dtype_is_fp8(ta.dt)); /* plan_dot and dot_async agree on fp8 */
         target_sm80_emit.dot(em, in);
         return;
     }
-    TirFunc *f = em->f;
-    TType ta = tir_type(f, in->args[0]), tb = tir_type(f, in->args[1]);
-    int M = ta.shape[0], K = ta.shape[1], N = tb.shape[1], warps = f->warps;
-    int mt = M / (16 * warps), nw = N < WGMMA_MAX_N ? N : WGMMA_MAX_N, ks = K / 16;
+    int M = ta.shape[0], K = ta.shape[1], N = tb.shape[1], warps = f->warps, kw = wgmma_k(ta.dt);
+    int mt = M / (16 * warps), nw = N < WGMMA_MAX_N ? N : WGMMA_MAX_N, ks = K / kw;
     const Layout *lc = em_layout(em, in->res[0]);
     ValId a_tile, b_tile;
     bool ss = desc_tile(em->f, in->args[0], &a_tile);
@@ -283,9 +342,15 @@ static void wgmma_dot(Emitter *em, const TirInst *in)
         for (int mi = 0; mi < mt; mi++)
             for (int ki = 0; ki < ks; ki++)
                 for (int q = 0; q < 4; q++) {
-                    int lo[2] = { mi * 16 * warps + (q & 1) * 8, ki * 16 + (q >> 1) * 8 }, hi[2] = { lo[0], lo[1] + 1 };
-                    fenced[nc + (mi * ks + ki) * 4 + q] =
-                        pack2(em, ta.dt, av->e[layout_reg_of(la, lo)], av->e[layout_reg_of(la, hi)]);
+                    /* register q: rows g (q even) or g + 8, k from 0 (q < 2) or half the k-step;
+                     * two 16-bit or four 8-bit elements along k */
+                    int per = 32 / (8 * dtype_size(ta.dt));
+                    LLVMValueRef e[4];
+                    for (int x = 0; x < per; x++) {
+                        int at[2] = { mi * 16 * warps + (q & 1) * 8, ki * kw + (q >> 1) * (kw / 2) + x };
+                        e[x] = av->e[layout_reg_of(la, at)];
+                    }
+                    fenced[nc + (mi * ks + ki) * 4 + q] = pack(em, ta.dt, e, per);
                 }
     }
     tied_statement(em, "wgmma.fence.sync.aligned;", fenced, nc + na);
@@ -305,10 +370,10 @@ static void wgmma_dot(Emitter *em, const TirInst *in)
                 chain[i] = r.e[reg[i]];
             }
             for (int ki = 0; ki < ks; ki++) {
-                LLVMValueRef a_desc = ss ? desc_at(em, &ad, mi * 16 * warps, ki * 16, a_extra) : NULL;
+                LLVMValueRef a_desc = ss ? desc_at(em, &ad, mi * 16 * warps, ki * kw, a_extra) : NULL;
                 LLVMValueRef *a_regs = ss ? NULL : fenced + nc + (mi * ks + ki) * 4;
-                wgmma(em, ta.dt, w, chain, !c && ki == 0, a_desc, a_regs, ad.k_major ? 0 : 1,
-                      desc_at(em, &bd, n0, ki * 16, NULL), bd.k_major ? 0 : 1);
+                wgmma(em, ta.dt, tb.dt, w, chain, !c && ki == 0, a_desc, a_regs, ad.k_major ? 0 : 1,
+                      desc_at(em, &bd, n0, ki * kw, NULL), bd.k_major ? 0 : 1);
             }
             for (int i = 0; i < w / 2; i++)
                 r.e[reg[i]] = chain[i];

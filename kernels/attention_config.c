@@ -92,7 +92,7 @@ AttnConfig attention_fp8_config(const char *target, int head_dim, bool causal, b
 {
     (void)causal;
     const Target *t = target_lookup(target);
-    *widen = !t || !target_has_fp8_mma(t);
+    *widen = !t || (!target_has_fp8_mma(t) && !target_has_fp8_wgmma(t));
     AttnConfig native = { 64, head_dim > 128 ? 32 : 64, 0, 0 };
     AttnConfig widened = { 64, head_dim > 128 ? 8 : head_dim > 64 ? 16 : 32, 0, 0 };
     return *widen ? widened : native;

@@ -43,10 +43,13 @@ AttnConfig attention_untuned_config(DType dt, int head_dim, bool causal);
  * sm_90a, 64 x 64 blocks on 4 warps elsewhere (64 x 32 above D=128). */
 AttnConfig attention_ext_config(const char *target, DType dt, int head_dim, bool causal, bool varlen);
 
-/* The fp8 forward (kernels/attention_fp8.tsr, 4 warps, 255 registers). Its
- * key and value blocks are B operands held whole by every warp. With fp8
- * tensor cores (sm_89): 64 x 64 blocks, 64 x 32 above D=128. Widened to f16
- * (sm_90, sm_90a: *widen set) the key blocks narrow as D grows: 64 x 32
+/* The fp8 forward (kernels/attention_fp8.tsr, 4 warps, 255 registers). With
+ * fp8 tensor cores for mma.sync (sm_89) its key and value blocks are B
+ * operands held whole by every warp, and on sm_90a both products run on
+ * fp8 wgmma (V written K-major into shared memory for P V): 64 x 64
+ * blocks, 64 x 32 above D=128 (sm_90a: 162-168, 231-232 and 245-251
+ * registers for D = 64, 128, 256, no spills). Widened to f16 (sm_90:
+ * *widen set) the key blocks narrow as D grows: 64 x 32
  * (D=64; 64 x 64 spills 70-80 bytes with LLVM 22), 64 x 16 (D=128), 64 x 8
  * (D=256, which still spills some 400-540 bytes with LLVM 19, 900 with
  * LLVM 22; ptxas -v). */

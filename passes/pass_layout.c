@@ -126,14 +126,40 @@ static bool only_feeds_dots(LayoutPass *p, ValId v, int depth)
     return true;
 }
 
+/* Every dot reads v (through `flips` transposes so far) with K along its
+ * dim 1: as A untransposed, or as B transposed. */
+static bool feeds_dots_k_major(LayoutPass *p, ValId v, int flips)
+{
+    for (int u = p->use_start[v]; u < p->use_start[v + 1]; u++) {
+        TirInst *in = tir_inst(p->f, p->users[u]);
+        bool even = flips % 2 == 0;
+        if (in->op == TIR_TRANSPOSE ? !feeds_dots_k_major(p, in->res[0], flips + 1)
+                                    : (in->args[0] == v && !even) || (in->args[1] == v && even))
+            return false;
+    }
+    return true;
+}
+
 static int load_layout(LayoutPass *p, ValId r)
 {
     TType t = vtype(p, r);
     Layout shared;
     if (t.rank == 2 && only_feeds_dots(p, r, 0) &&
-        p->target->operand_smem_layout(p->target, t.shape[0], t.shape[1], dtype_size(t.dt), &shared))
+        p->target->operand_smem_layout(p->target, t.shape[0], t.shape[1], dtype_size(t.dt),
+                                       feeds_dots_k_major(p, r, 0), &shared))
         return intern(p, shared);
     return default_blocked(p, t);
+}
+
+/* Where dot in's operands come from (Target.plan_dot): a shared tile (a
+ * load staged for dots, possibly transposed) or registers. */
+static void dot_sources(LayoutPass *p, const TirInst *in, DotOperandSource src[2])
+{
+    for (int i = 0; i < 2; i++) {
+        int l = p->natural[in->args[i]];
+        Layout at = l >= 0 ? layout_at(p, l) : (Layout){ 0 };
+        src[i] = dot_operand_source(l >= 0 ? &at : NULL, i);
+    }
 }
 
 static void analyze_inst(LayoutPass *p, InstId id)
@@ -151,7 +177,9 @@ static void analyze_inst(LayoutPass *p, InstId id)
     case TIR_DOT: {
         TType t = vtype(p, r), ta = vtype(p, a);
         DotPlan plan;
-        p->target->plan_dot(p->target, ta.dt, t.shape[0], t.shape[1], ta.shape[1], f->warps, &plan);
+        DotOperandSource src[2];
+        dot_sources(p, in, src);
+        p->target->plan_dot(p->target, ta.dt, t.shape[0], t.shape[1], ta.shape[1], f->warps, src, &plan);
         set_nat(p, r, intern(p, plan.acc), 6, NULL);
         break;
     }
@@ -431,14 +459,24 @@ static void rewrite_dot(LayoutPass *p, InstId id)
     TType ta = vtype(p, in->args[0]), tb = vtype(p, in->args[1]);
     int M = ta.shape[0], K = ta.shape[1], N = tb.shape[1];
     DotPlan plan;
-    p->target->plan_dot(p->target, ta.dt, M, N, K, p->f->warps, &plan);
+    DotOperandSource src[2];
+    dot_sources(p, in, src);
+    p->target->plan_dot(p->target, ta.dt, M, N, K, p->f->warps, src, &plan);
     if (!plan.tensor_cores) { /* the operands follow the result's final layout */
         plan.acc = layout_at(p, own_layout(p, in->res[0]));
         dot_plan_fma_operands(&plan, K);
     }
     int la = intern(p, plan.a), lb = intern(p, plan.b);
     ValId a = materialize(p, in->args[0], la);
-    ValId bv = materialize(p, in->args[1], lb);
+    ValId bv;
+    if (plan.stage_b) { /* registers, then the shared tile the target reads */
+        SrcPos pos = tir_inst(p->f, id)->pos;
+        ValId b0 = tir_inst(p->f, id)->args[1];
+        ValId staged = convert_to(p, materialize(p, b0, own_layout(p, b0)), intern(p, plan.b_smem), pos);
+        bv = convert_to(p, staged, lb, pos);
+    } else {
+        bv = materialize(p, in->args[1], lb);
+    }
     ValId c = in->nargs == 3 ? materialize(p, in->args[2], own_layout(p, in->res[0])) : TIR_NONE;
     in = tir_inst(p->f, id);
     in->args[0] = a;

@@ -213,7 +213,7 @@ bool tir_pass_smem(TirFunc *f, const Target *t)
             TirInst *in = tir_inst(f, id);
             in->smem = -1;
             const Layout *l = in->nres == 1 ? tir_layout(f, in->res[0]) : NULL;
-            if (in->op == TIR_LOAD && l && l->kind == LAYOUT_SHARED) {
+            if ((in->op == TIR_LOAD || in->op == TIR_CONVERT) && l && l->kind == LAYOUT_SHARED) {
                 size_t bytes = (size_t)ttype_numel(tir_type(f, in->res[0])) * (size_t)l->esize;
                 add(arena, &iv, n.pos[id], value_end(&n, id, in->res[0], n.pos[id]), bytes,
                     (size_t)layout_shared_align(l), &in->smem);

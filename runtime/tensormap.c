@@ -6,7 +6,9 @@
 static int tma_dtype(DType dt)
 {
     switch (dt) {
-    case DT_BOOL: return EMU_TMAP_U8;
+    case DT_BOOL:
+    case DT_E4M3: /* fp8 codes: TMA moves bytes */
+    case DT_E5M2: return EMU_TMAP_U8;
     case DT_I32: return EMU_TMAP_S32;
     case DT_F16: return EMU_TMAP_F16;
     case DT_BF16: return EMU_TMAP_BF16;

@@ -93,6 +93,7 @@ void ptxas_count_sass(const char *text, SassCounts *c)
         c->instructions++;
         c->hmma += strncmp(p, "HMMA", 4) == 0;
         c->hgmma += strncmp(p, "HGMMA", 5) == 0;
+        c->qgmma += strncmp(p, "QGMMA", 5) == 0;
         c->ldsm += strncmp(p, "LDSM", 4) == 0;
         c->ldgsts += strncmp(p, "LDGSTS", 6) == 0;
         c->utmaldg += strncmp(p, "UTMALDG", 7) == 0;

@@ -21,7 +21,8 @@ typedef struct {
 typedef struct {
     int instructions;
     int hmma, ldsm, mufu; /* tensor-core mma, ldmatrix, special-function (ex2, lg2, rcp) */
-    int hgmma;            /* warpgroup mma (wgmma) */
+    int hgmma;            /* warpgroup mma (wgmma) on 16-bit inputs */
+    int qgmma;            /* warpgroup mma on fp8 inputs (wgmma k32 e4m3/e5m2) */
     int ldgsts, utmaldg;  /* cp.async copies, TMA tensor loads */
     int usetmaxreg;       /* register reallocation (setmaxnreg) */
     int wgmma_wait_deep;  /* WARPGROUP.DEPBAR.LE gsb0, N with N > 0: waits leaving wgmma groups in flight */

@@ -1,6 +1,7 @@
 /* fp8 attention forward (kernels/attention_fp8.tsr) through
  * tsr_attention_forward_ex on interp and on emu (sm_89's code, its products
- * on the fp8 tensor cores; sm_90a's, widened to f16, for D=64):
+ * on the fp8 tensor cores; sm_90a's, Q K^T on fp8 wgmma and P V widened to
+ * f16):
  * e4m3 Q, K, V with descale factors, bf16 (and f16) output, head dims 64,
  * 128 and 256, causal and not, the shapes (Sq, Sk) = (1, 1), (113, 203)
  * and (239, 1) with grouped-query heads, outputs poisoned first.
@@ -160,12 +161,13 @@ static void emu_sm89(void **state)
     assert_int_equal(run_all(TSR_DEVICE_EMU, "sm_89", all_dims, 3, DT_BF16), 0);
 }
 
-/* sm_90a's code is sm_89's but for the target (the widened B operands keep
- * these dots on mma.sync): one head dim, both output dtypes. */
+/* sm_90a: Q K^T on fp8 wgmma (m64nNk32, Q and K K-major in shared memory,
+ * copied by TMA), P V widened to f16 on mma.sync (V is N-major, which 8-bit
+ * wgmma does not take): every head dim with bf16 output, D=64 with f16. */
 static void emu_sm90a(void **state)
 {
     (void)state;
-    assert_int_equal(run_all(TSR_DEVICE_EMU, "sm_90a", all_dims, 1, DT_BF16), 0);
+    assert_int_equal(run_all(TSR_DEVICE_EMU, "sm_90a", all_dims, 3, DT_BF16), 0);
     assert_int_equal(run_all(TSR_DEVICE_EMU, "sm_90a", all_dims, 1, DT_F16), 0);
 }
 

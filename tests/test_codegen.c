@@ -266,10 +266,10 @@ static void pingpong_hint(void **state)
 }
 
 /* kernels/attention_fp8.tsr with attention_fp8_config's blocks for sm_89
- * (products on the fp8 tensor cores, mma.sync m16n8k32; every D assembles
- * clean) and sm_90a (tiles widened by cvt to f16, m16n8k16; D=64 and 128
- * assemble clean, D=256 spills 400-900 bytes, which ptxas must still
- * accept); P goes to e4m3 by cvt on both. */
+ * (products on the fp8 tensor cores, mma.sync m16n8k32) and sm_90a (both on
+ * fp8 wgmma m64nNk32 from shared memory: Q K^T with N = BN, P V with N = D,
+ * V written K-major; no widening, no mma.sync); every D assembles clean; P
+ * goes to e4m3 by cvt on both. */
 static void attention_fp8_variants(void **state)
 {
     (void)state;
@@ -280,39 +280,33 @@ static void attention_fp8_variants(void **state)
             for (int causal = 0; causal < 2; causal++) {
                 bool widen;
                 AttnConfig cfg = attention_fp8_config(fp8_targets[t], D, causal, &widen);
-                if (widen != (t == 1))
-                    fail_msg("attention_fp8 %s: widen %d", fp8_targets[t], widen);
+                if (widen)
+                    fail_msg("attention_fp8 %s: widened", fp8_targets[t]);
                 char bm[16], bn[16], dbuf[16];
                 snprintf(bm, sizeof bm, "%d", cfg.bm);
                 snprintf(bn, sizeof bn, "%d", cfg.bn);
                 snprintf(dbuf, sizeof dbuf, "%d", D);
-                Define defs[6] = { { "T", "e4m3" }, { "D", dbuf }, { "BM", bm }, { "BN", bn },
-                                   { "CAUSAL", causal ? "true" : "false" }, { "WIDEN", widen ? "true" : "false" } };
-                TirModule *m = compile_file_or_fail("kernels/attention_fp8.tsr", defs, 6);
+                Define defs[5] = { { "T", "e4m3" }, { "D", dbuf }, { "BM", bm }, { "BN", bn },
+                                   { "CAUSAL", causal ? "true" : "false" } };
+                TirModule *m = compile_file_or_fail("kernels/attention_fp8.tsr", defs, 5);
                 char *ptx = ptx_of(module_func(m, "attention_fp8_fwd"), fp8_targets[t]);
                 const char *native[] = { "cvt.rn.satfinite.e4m3x2.f32",
                                          "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32", NULL };
-                const char *widened[] = { "cvt.rn.f16x2.e4m3x2", "cvt.rn.satfinite.e4m3x2.f32",
-                                          "mma.sync.aligned.m16n8k16.row.col.f32", NULL };
-                const char **want = widen ? widened : native;
+                char qk[96], pv[96];
+                snprintf(qk, sizeof qk, "wgmma.mma_async.sync.aligned.m64n%sk32.f32.e4m3.e4m3", bn);
+                snprintf(pv, sizeof pv, "wgmma.mma_async.sync.aligned.m64n%sk32.f32.e4m3.e4m3", dbuf);
+                const char *wgmma[] = { qk, pv, "cvt.rn.satfinite.e4m3x2.f32", NULL };
+                const char **want = t == 1 ? wgmma : native;
                 char what[128];
                 snprintf(what, sizeof what, "attention_fp8 %s D=%d causal=%d BM=%s BN=%s", fp8_targets[t], D, causal,
                          bm, bn);
                 for (const char **w = want; *w; w++)
                     if (!strstr(ptx, *w))
                         fail_msg("%s: no %s in the PTX", what, *w);
-                if (!widen && strstr(ptx, "m16n8k16"))
-                    fail_msg("%s: 16-bit mma.sync in the fp8 kernel", what);
-                if (D < 256 || !widen) {
-                    assert_assembles_clean(ptx, fp8_targets[t], what);
-                } else {
-                    PtxasReport rep;
-                    StrBuf log;
-                    sb_init(&log);
-                    if (!ptxas_check(ptxas, ptx, fp8_targets[t], &rep, &log))
-                        fail_msg("ptxas rejects %s:\n%s", what, log.data);
-                    sb_free(&log);
-                }
+                if (strstr(ptx, "m16n8k16") || strstr(ptx, "cvt.rn.f16x2.e4m3x2") ||
+                    (t == 1 && strstr(ptx, "mma.sync")))
+                    fail_msg("%s: widened operands or 16-bit mma.sync in the fp8 kernel", what);
+                assert_assembles_clean(ptx, fp8_targets[t], what);
                 free(ptx);
                 tir_module_free(m);
             }
@@ -748,6 +742,81 @@ static void loops_advance_pointers(void **state)
     tir_module_free(m);
 }
 
+/* An fp8 GEMM for sm_90a whose B is given K-major (Bt: [N, K]): its dots are
+ * wgmma.mma_async m64nNk32 on e4m3 (by e5m2) from shared-memory descriptors,
+ * copied by TMA (aligned tensors: assembles clean, no spills, no C75xx;
+ * nvdisasm, where there is one, finds QGMMA and no HGMMA or HMMA) or, for
+ * unaligned ones, element by element (ptxas accepts it without C75xx; the
+ * byte-wise copies of 64 x 128-byte tiles spill 12-272 bytes under the
+ * register cap, as ptxas -v shows for 64 x {64, 128, 256} x 128 on 4
+ * warps). */
+static void fp8_gemm_sm90a(void **state)
+{
+    (void)state;
+    require_ptxas();
+    char nvdisasm[4096];
+    bool sass = nvdisasm_find(nvdisasm, sizeof nvdisasm);
+    static const char *const src =
+        "kernel gemm8<A8: type, B8: type, BM: int, BN: int, BK: int, W: int>(A: A8[M, K], Bt: B8[N, K],\n"
+        "    C: out f32[M, N]) grid (cdiv(M, BM), cdiv(N, BN)) warps W {\n"
+        "    var acc = zeros<f32>[BM, BN];\n"
+        "    for k in 0 .. K step BK pipeline(3) {\n"
+        "        acc = acc + dot(A[program_id(0) * BM : +BM, k : +BK], transpose(Bt[program_id(1) * BN : +BN, k : +BK]));\n"
+        "    }\n"
+        "    C[program_id(0) * BM : +BM, program_id(1) * BN : +BN] = acc;\n"
+        "}\n";
+    static const struct { const char *a8, *b8, *bm, *bn, *bk, *w; int wgmmas; } cases[] = {
+        { "e4m3", "e4m3", "128", "128", "64", "8", 2 },  /* two warpgroups, 64B swizzle */
+        { "e4m3", "e5m2", "64", "256", "128", "4", 4 },  /* N = 256, 128B swizzle */
+        { "e5m2", "e4m3", "128", "64", "256", "4", 16 }, /* two 128-byte panels, two m-tiles a warp */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int aligned = 0; aligned < 2; aligned++) {
+            Define defs[6] = { { "A8", cases[i].a8 }, { "B8", cases[i].b8 }, { "BM", cases[i].bm },
+                               { "BN", cases[i].bn }, { "BK", cases[i].bk }, { "W", cases[i].w } };
+            StrBuf diags;
+            sb_init(&diags);
+            TirModule *m = compile_string("gemm8.tsr", src, defs, 6, &diags);
+            if (!m)
+                fail_msg("gemm8 does not compile:\n%s", diags.data);
+            sb_free(&diags);
+            char *ptx = ptx_with(m->funcs.data[0], (CodegenOptions){ .target = "sm_90a", .unaligned_params = aligned ? 0 : ~0ull });
+            char what[128], want[96];
+            snprintf(what, sizeof what, "gemm8 %s x %s %sx%sx%s on %s warps%s", cases[i].a8, cases[i].b8,
+                     cases[i].bm, cases[i].bn, cases[i].bk, cases[i].w, aligned ? " (TMA)" : "");
+            snprintf(want, sizeof want, "wgmma.mma_async.sync.aligned.m64n%sk32.f32.%s.%s", cases[i].bn, cases[i].a8,
+                     cases[i].b8);
+            if (!strstr(ptx, want) || strstr(ptx, "mma.sync") || strstr(ptx, "cvt.rn.f16x2"))
+                fail_msg("%s: not (only) %s in the PTX", what, want);
+            if (aligned != (strstr(ptx, "cp.async.bulk.tensor") != NULL))
+                fail_msg("%s: %s TMA copies", what, aligned ? "no" : "");
+            if (!aligned) {
+                PtxasReport rep;
+                StrBuf log;
+                sb_init(&log);
+                if (!ptxas_check(ptxas, ptx, "sm_90a", &rep, &log) || rep.c75xx)
+                    fail_msg("ptxas: %s:\n%s", what, log.data);
+                sb_free(&log);
+            } else {
+                assert_assembles_clean(ptx, "sm_90a", what);
+            }
+            if (sass && aligned) {
+                PtxasReport rep;
+                SassCounts c;
+                StrBuf log;
+                sb_init(&log);
+                if (!ptxas_check_sass(ptxas, nvdisasm, ptx, "sm_90a", &rep, &c, &log))
+                    fail_msg("ptxas or nvdisasm failed:\n%s", log.data);
+                sb_free(&log);
+                if (c.qgmma != cases[i].wgmmas || c.hgmma || c.hmma)
+                    fail_msg("%s: %d QGMMA (want %d), %d HGMMA, %d HMMA", what, c.qgmma, cases[i].wgmmas, c.hgmma,
+                             c.hmma);
+            }
+            free(ptx);
+            tir_module_free(m);
+        }
+}
+
 static void sass_counts(void **state)
 {
     (void)state;
@@ -1016,6 +1085,7 @@ int main(void)
         cmocka_unit_test(pingpong_hint),
         cmocka_unit_test(attention_ext_variants),
         cmocka_unit_test(attention_fp8_variants),
+        cmocka_unit_test(fp8_gemm_sm90a),
         cmocka_unit_test(attention_decode_variants),
         cmocka_unit_test(line_info),
         cmocka_unit_test(attention_backward_variants),

@@ -325,8 +325,8 @@ static void nvcc_conversions(void **state)
  * them), odd sizes; checked against a double product of the codes' values
  * (f32 sums of exact products: a relative error of K * 2^-24 at most). On
  * sm_89 the dots are mma.sync.m16n8k32 (the PTX is checked for it); on
- * sm_90a (PTX 8.0: no fp8 mma.sync; wgmma's fp8 form is not emitted yet)
- * f32 FMAs after exact widening. */
+ * sm_90a (PTX 8.0: no fp8 mma.sync; 32 rows on 4 warps are too few for
+ * wgmma's warpgroups) f32 FMAs after exact widening. */
 static const char *const dot_src =
     "kernel mm8<A8: type, B8: type>(A: A8[M, K], B: B8[K, N], C: out f32[M, N], sa: f32, sb: f32)\n"
     "  grid (cdiv(M, 32), cdiv(N, 32)) warps 4 {\n"
@@ -403,6 +403,169 @@ static void dots(void **state)
     tensor_free(&b);
     tir_module_free(m);
     assert_int_equal(bad, 0);
+}
+
+/* ---- fp8 dots on sm_90a's wgmma ------------------------------------------ */
+
+/* C = dot(A, B) * (sa * sb) on sm_90a's wgmma.mma_async m64nNk32: with B
+ * given K-major (Bt: [N, K]) read from shared memory through descriptors
+ * (A too, or from registers when RS converts A first); with B given
+ * N-major (B8[K, N]: no transpose bits for 8-bit operands), written
+ * K-major into a shared tile of its own first; with A given M-major, read
+ * into registers (RS). Odd sizes (a masked tail of K, partial
+ * tiles), poisoned outputs, checked against a double product of the
+ * codes' values. */
+static const char *const wgmma_src =
+    "kernel kmaj<A8: type, B8: type, BM: int, BN: int, BK: int, W: int, RS: bool = false>(\n"
+    "    A: A8[M, K], Bt: B8[N, K], C: out f32[M, N], sa: f32, sb: f32)\n"
+    "  grid (cdiv(M, BM), cdiv(N, BN)) warps W {\n"
+    "    let m0 = program_id(0) * BM;\n"
+    "    let n0 = program_id(1) * BN;\n"
+    "    var acc = zeros<f32>[BM, BN];\n"
+    "    for k in 0 .. K step BK pipeline(2) {\n"
+    "        let a = A[m0 : +BM, k : +BK];\n"
+    "        acc = acc + dot(RS ? A8(f32(a)) : a, transpose(Bt[n0 : +BN, k : +BK]));\n"
+    "    }\n"
+    "    C[m0 : +BM, n0 : +BN] = acc * (sa * sb);\n"
+    "}\n"
+    "kernel nmaj<A8: type, B8: type, BM: int, BN: int, BK: int, W: int, RS: bool = false>(\n"
+    "    A: A8[M, K], B: B8[K, N], C: out f32[M, N], sa: f32, sb: f32)\n"
+    "  grid (cdiv(M, BM), cdiv(N, BN)) warps W {\n"
+    "    let m0 = program_id(0) * BM;\n"
+    "    let n0 = program_id(1) * BN;\n"
+    "    var acc = zeros<f32>[BM, BN];\n"
+    "    for k in 0 .. K step BK pipeline(2) {\n"
+    "        let a = A[m0 : +BM, k : +BK];\n"
+    "        acc = acc + dot(RS ? A8(f32(a)) : a, B[k : +BK, n0 : +BN]);\n"
+    "    }\n"
+    "    C[m0 : +BM, n0 : +BN] = acc * (sa * sb);\n"
+    "}\n"
+    "kernel mmaj<A8: type, B8: type, BM: int, BN: int, BK: int, W: int, RS: bool = false>(\n"
+    "    At: A8[K, M], B: B8[K, N], C: out f32[M, N], sa: f32, sb: f32)\n"
+    "  grid (cdiv(M, BM), cdiv(N, BN)) warps W {\n"
+    "    let m0 = program_id(0) * BM;\n"
+    "    let n0 = program_id(1) * BN;\n"
+    "    var acc = zeros<f32>[BM, BN];\n"
+    "    for k in 0 .. K step BK pipeline(2) {\n"
+    "        acc = acc + dot(transpose(At[k : +BK, m0 : +BM]), B[k : +BK, n0 : +BN]);\n"
+    "    }\n"
+    "    C[m0 : +BM, n0 : +BN] = acc * (sa * sb);\n"
+    "}\n";
+
+/* Whether the first fp8 wgmma of ptx takes A in registers ("}, {" after D). */
+static bool ss_or_rs(const char *ptx)
+{
+    const char *w = strstr(ptx, "k32.f32.e");
+    const char *d = w ? strchr(w, '}') : NULL;
+    return d && !strncmp(d, "}, {", 4);
+}
+
+typedef struct {
+    const char *a8, *b8;
+    int bm, bn, bk, warps;
+    bool rs, k_major; /* A converted in registers; B given K-major (else N-major: staged K-major) */
+    int M, N, K;
+    bool a_m_major; /* A given M-major (At: [K, M]; B N-major): read into registers (RS) */
+} WgmmaCase;
+
+static void wgmma_case(const WgmmaCase *c)
+{
+    char bm[8], bn[8], bk[8], w[8];
+    snprintf(bm, sizeof bm, "%d", c->bm);
+    snprintf(bn, sizeof bn, "%d", c->bn);
+    snprintf(bk, sizeof bk, "%d", c->bk);
+    snprintf(w, sizeof w, "%d", c->warps);
+    Define defs[7] = { { "A8", c->a8 }, { "B8", c->b8 }, { "BM", bm }, { "BN", bn }, { "BK", bk }, { "W", w },
+                       { "RS", c->rs ? "true" : "false" } };
+    StrBuf diags;
+    sb_init(&diags);
+    TirModule *m = compile_string("wg8.tsr", wgmma_src, defs, 7, &diags);
+    if (!m)
+        fail_msg("does not compile:\n%s", diags.data ? diags.data : "");
+    sb_free(&diags);
+    TirFunc *fn = m->funcs.data[c->a_m_major ? 2 : c->k_major ? 0 : 1];
+    DType at = !strcmp(c->a8, "e4m3") ? DT_E4M3 : DT_E5M2, bt = !strcmp(c->b8, "e4m3") ? DT_E4M3 : DT_E5M2;
+    int64_t sa_[2] = { c->M, c->K }, sb_[2] = { c->N, c->K }, sc[2] = { c->M, c->N };
+    if (c->a_m_major) {
+        sa_[0] = c->K;
+        sa_[1] = c->M;
+    }
+    if (!c->k_major) {
+        sb_[0] = c->K;
+        sb_[1] = c->N;
+    }
+    HostTensor a = tensor_new(at, 2, sa_), b = tensor_new(bt, 2, sb_), out = tensor_new(DT_F32, 2, sc);
+    Rng r;
+    rng_seed(&r, (uint64_t)(c->M * 1000 + c->N * 10 + c->K));
+    tensor_fill_normal(&a, &r, 30.0); /* saturates some: the codes are what counts */
+    tensor_fill_normal(&b, &r, 1.0);
+    tensor_poison(&out);
+    KernelArg args[5] = { arg_tensor(a), arg_tensor(b), arg_tensor(out), arg_scalar(0.25), arg_scalar(2.0) };
+    StrBuf err;
+    sb_init(&err);
+    EmuRunOptions eo = { 0 };
+    char *ptx = NULL;
+    eo.target = "sm_90a";
+    eo.check_uninit = true;
+    eo.check_races = true;
+    eo.host_threads = 2;
+    eo.ptx = &ptx;
+    if (!emu_run_kernel(fn, args, 5, &eo, &err))
+        fail_msg("%s x %s %dx%dx%d: %s", c->a8, c->b8, c->bm, c->bn, c->bk, err.data);
+    sb_free(&err);
+    char want_ins[96];
+    snprintf(want_ins, sizeof want_ins, "wgmma.mma_async.sync.aligned.m64n%dk32.f32.%s.%s", c->bn, c->a8, c->b8);
+    bool wgmma = ptx && strstr(ptx, want_ins);
+    if (!wgmma)
+        fail_msg("%s x %s %dx%dx%d%s: %s %s in the PTX", c->a8, c->b8, c->bm, c->bn, c->bk, c->rs ? " RS" : "",
+                 wgmma ? "a" : "no", want_ins);
+    /* SS reads A through a descriptor (an i64 operand), RS through four b32 registers */
+    if (wgmma && (c->rs || c->a_m_major) != ss_or_rs(ptx))
+        fail_msg("%s x %s %dx%dx%d: A %s registers", c->a8, c->b8, c->bm, c->bn, c->bk, c->rs ? "not from" : "from");
+    free(ptx);
+    int bad = 0;
+    for (int i = 0; i < c->M; i++)
+        for (int j = 0; j < c->N; j++) {
+            double want = 0, mag = 0;
+            for (int k = 0; k < c->K; k++) {
+                int64_t bi = c->k_major ? (int64_t)j * c->K + k : (int64_t)k * c->N + j;
+                int64_t ai = c->a_m_major ? (int64_t)k * c->M + i : (int64_t)i * c->K + k;
+                double x = tensor_get(&a, ai) * tensor_get(&b, bi);
+                want += x;
+                mag += fabs(x);
+            }
+            want *= 0.5;
+            double got = tensor_get(&out, (int64_t)i * c->N + j);
+            if ((tensor_is_poison(&out, (int64_t)i * c->N + j) || fabs(got - want) > 0.5 * mag * c->K * 0x1p-23) &&
+                ++bad <= 10)
+                print_error("%s x %s %dx%dx%d C[%d, %d] = %.9g, want %.9g\n", c->a8, c->b8, c->bm, c->bn, c->bk, i,
+                            j, got, want);
+        }
+    tensor_free(&a);
+    tensor_free(&b);
+    tensor_free(&out);
+    tir_module_free(m);
+    assert_int_equal(bad, 0);
+}
+
+static void wgmma_dots(void **state)
+{
+    (void)state;
+    static const WgmmaCase cases[] = {
+        /* a8      b8      BM   BN   BK  W  RS    B K-major  M    N    K   A M-major */
+        { "e4m3", "e5m2", 64, 64, 64, 4, false, true, 77, 45, 150, false },   /* 64B swizzle, tail of K */
+        { "e5m2", "e4m3", 128, 32, 32, 4, false, true, 130, 70, 61, false },  /* 32B, two m-tiles a warp */
+        { "e4m3", "e4m3", 128, 128, 128, 8, false, true, 129, 131, 200, false }, /* 128B, two warpgroups */
+        { "e5m2", "e5m2", 64, 8, 256, 4, false, true, 70, 19, 300, false },   /* two 128-byte panels, N = 8 */
+        { "e4m3", "e5m2", 64, 256, 64, 4, false, true, 65, 257, 64, false },  /* N = 256 */
+        { "e4m3", "e5m2", 64, 64, 64, 4, true, true, 77, 45, 150, false },    /* A from registers (RS) */
+        { "e5m2", "e4m3", 128, 64, 128, 8, true, true, 100, 70, 130, false }, /* RS, two warpgroups */
+        { "e4m3", "e5m2", 64, 32, 32, 4, false, false, 70, 45, 77, false },   /* B N-major: staged transposed */
+        { "e5m2", "e4m3", 128, 64, 64, 8, true, false, 130, 99, 150, false }, /* the same, RS, two warpgroups */
+        { "e4m3", "e4m3", 64, 64, 64, 4, false, false, 90, 77, 99, true }, /* A M-major: RS, B staged */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        wgmma_case(&cases[i]);
 }
 
 /* ---- what the language refuses ------------------------------------------ */
@@ -491,7 +654,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = { cmocka_unit_test(codes_decode), cmocka_unit_test(codes_encode),
                                         cmocka_unit_test(compiled_conversions), cmocka_unit_test(nvcc_conversions),
-                                        cmocka_unit_test(dots), cmocka_unit_test(refusals),
+                                        cmocka_unit_test(dots), cmocka_unit_test(wgmma_dots),
+                                        cmocka_unit_test(refusals),
                                         cmocka_unit_test(sm80_refuses_conversions) };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
