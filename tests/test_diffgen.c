@@ -175,6 +175,40 @@ static void generator_findings(void **state)
     }
 }
 
+/* Generated fp8 GEMMs of a shape sm_90a's wgmma takes (dot_fp8_wgmma)
+ * really get `wgmma ... m64nNk32.f32.<e4m3|e5m2>.<e4m3|e5m2>` in their
+ * sm_90a PTX, not the f32 FMAs of other shapes: 8 warps and B N-major
+ * (staged K-major), B K-major and A M-major (from registers) among them.
+ * (The GEMM's sum is always stored; a dot in an expression may be dead.) */
+static void fp8_dots_on_wgmma(void **state)
+{
+    (void)state;
+    Rng seeds;
+    rng_seed(&seeds, CI_SEED + 1);
+    int found = 0, seen = 0;
+    for (int n = 0; n < 20000 && (found < 6 || seen != 15); n++) {
+        uint64_t seed = rng_u64(&seeds) >> 16, cov[FEAT_COUNT] = { 0 };
+        Program *p = gen_program(seed, cov);
+        char *text = prog_print(p);
+        if (cov[FEAT_dot_fp8_wgmma] && (strstr(text, "XA: e4m3") || strstr(text, "XA: e5m2"))) {
+            char *ptx = check_ptx(text, "sm_90a");
+            const char *wg = ptx ? strstr(ptx, "wgmma.mma_async.sync.aligned.m64n") : NULL;
+            const char *k32 = wg ? strstr(wg, "k32.f32.e") : NULL;
+            if (!k32 || (strncmp(k32 + 8, "e4m3.e", 6) && strncmp(k32 + 8, "e5m2.e", 6)))
+                fail_msg("seed %llu: no fp8 wgmma in the sm_90a PTX%s\n%s", (unsigned long long)seed,
+                         ptx ? "" : " (does not compile)", text);
+            free(ptx);
+            seen |= (p->warps == 8) | !p->gemm_bt << 1 | p->gemm_bt << 2 | p->gemm_at << 3;
+            found++;
+        }
+        free(text);
+        prog_free(p);
+    }
+    print_message("%d fp8 GEMMs on wgmma\n", found);
+    assert_true(found >= 6);
+    assert_int_equal(seen, 15);
+}
+
 /* The reducer on a stand-in failure: "fails" while the program has a dot.
  * The result must still have one and be much smaller. */
 static Verdict has_dot(const Program *p, void *ctx)
@@ -350,6 +384,7 @@ int main(void)
         cmocka_unit_test(reducer_shrinks),
         cmocka_unit_test(fixed_seed),
         cmocka_unit_test(generator_findings),
+        cmocka_unit_test(fp8_dots_on_wgmma),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,7 @@
 /* Running one program on every configuration (see check.h). */
 #include "check.h"
+#include "codegen.h"
+#include "compile.h"
 
 #include "diff_run.h"
 #include "emu_run.h"
@@ -87,6 +89,32 @@ static TirModule *compile(const char *name, const char *text, const Header *h, b
     TirModule *m = compile_string(name, text, defs, h->ndefs, diags);
     unsetenv("TSR_SKIP_PASSES");
     return m;
+}
+
+char *check_ptx(const char *text, const char *target)
+{
+    Header h;
+    parse_header(text, &h);
+    StrBuf diags;
+    sb_init(&diags);
+    TirModule *m = compile("ptx.tsr", text, &h, true, &diags);
+    sb_free(&diags);
+    if (!m)
+        return NULL;
+    Source s = { "ptx.tsr", text, strlen(text) };
+    Diag diag;
+    diag_init(&diag, &s);
+    CodegenOptions o = { .target = target };
+    CodegenResult r = { 0 };
+    char *ptx = NULL;
+    if (compile_ptx(m->funcs.data[0], &o, false, NULL, &r, &diag)) {
+        ptx = r.ptx;
+        r.ptx = NULL;
+        codegen_result_free(&r);
+    }
+    diag_free(&diag);
+    tir_module_free(m);
+    return ptx;
 }
 
 /* A tensor of that shape laid out as the `//~` line says (gen.h,

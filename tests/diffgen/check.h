@@ -45,6 +45,10 @@ CheckResult check_program(const char *name, const char *text, uint64_t seed);
  * driver), the tensors copied to device memory with their strides; with
  * only, the interpreter's reference and that configuration alone run.
  * TSR_DEVICE_AUTO (the default) adds none. */
+/* The PTX of a generated program (its `//` header's defines) for target,
+ * malloc'd; NULL when it does not compile. */
+char *check_ptx(const char *text, const char *target);
+
 void check_set_runtime_device(int kind, bool only);
 
 #endif

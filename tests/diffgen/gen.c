@@ -878,6 +878,15 @@ static Node *gen_reduce(Gen *g, Ty ty, int depth, bool exact)
     return with(mk(ty, buf, a->exact && (kind != 0 || ty.dt == DT_I32), mag, err), a, NULL, NULL);
 }
 
+/* Whether an fp8 dot of that shape runs on sm_90a's wgmma m64nNk32 (the
+ * operands, whatever their major, are read K-major from shared memory or A
+ * from registers, backend/README.md): warps in whole warpgroups along M, N
+ * a multiple of 8, K of 32. */
+static bool fp8_wgmma_fits(const Program *p, int m, int n, int k)
+{
+    return p->warps % 4 == 0 && m % (16 * p->warps) == 0 && n % 8 == 0 && k % 32 == 0;
+}
+
 static Node *gen_dot(Gen *g, Ty ty, int depth)
 {
     if (ty.dt != DT_F32 || ty.rank != 2 || ty.d[0] == DIM_1 || ty.d[1] == DIM_1)
@@ -890,10 +899,11 @@ static Node *gen_dot(Gen *g, Ty ty, int depth)
     Dim kd = rand_tile_dim(g);
     int a = dim_value(g, ty.d[0]), b = dim_value(g, ty.d[1]), c = dim_value(g, kd);
     bool tc = odt != DT_F32 && a % 16 == 0 && c % (fp8 ? 32 : 16) == 0 && b % 8 == 0;
+    bool wgmma = fp8 && fp8_wgmma_fits(g->p, a, b, c);
     /* Keep dots on the CUDA cores within what code generation accepts
      * (dsl/README.md section 12), with room to spare; fp8 dots run there
-     * on sm_90a whatever their shape. */
-    if ((!tc || fp8) && (a * b + a * c + c * b) > 64 * 32 * g->p->warps)
+     * on sm_90a unless wgmma takes their shape. */
+    if ((!tc || (fp8 && !wgmma)) && (a * b + a * c + c * b) > 64 * 32 * g->p->warps)
         return NULL;
     Node *x = gen(g, ty2(odt, ty.d[0], kd), depth - 1, false), *y = gen(g, ty2(odt2, kd, ty.d[1]), depth - 1, false);
     double mag = c * x->mag * y->mag;
@@ -906,6 +916,8 @@ static Node *gen_dot(Gen *g, Ty ty, int depth)
     cover(g, tc ? FEAT_fn_dot_tc : FEAT_fn_dot_fma);
     if (fp8)
         cover(g, FEAT_fn_dot_fp8);
+    if (wgmma)
+        cover(g, FEAT_dot_fp8_wgmma);
     return with(mk(ty, "dot($0, $1)", false, mag, err), x, y, NULL);
 }
 
@@ -1861,8 +1873,8 @@ static Sym *gen_gemm(Gen *g, StmtList *body)
     Stmt *loop = st_new(ST_FOR, loop_head, NULL);
     snprintf(head, sizeof head, "%s = ", s->name);
     char tmpl[128];
-    snprintf(tmpl, sizeof tmpl, "%s + dot(XA[m0 : +BM, k : +BK], %s)", s->name,
-             g->p->gemm_bt ? "transpose(XB[n0 : +BN, k : +BK])" : "XB[k : +BK, n0 : +BN]");
+    snprintf(tmpl, sizeof tmpl, "%s + dot(%s, %s)", s->name,
+             g->p->gemm_at ? "transpose(XA[k : +BK, m0 : +BM])" : "XA[m0 : +BM, k : +BK]", g->p->gemm_bt ? "transpose(XB[n0 : +BN, k : +BK])" : "XB[k : +BK, n0 : +BN]");
     push(&loop->body, st_new(ST_ASSIGN, head, mk(s->ty, tmpl, false, s->mag, s->err)));
     push(body, loop);
     s->mutable_ = false;
@@ -1959,16 +1971,26 @@ Program *gen_program(uint64_t seed, uint64_t coverage[FEAT_COUNT])
     pick_params(&g, p);
     if (gemm) {
         DType dt = chance(&g, 0.5) ? DT_F16 : DT_BF16, dtb = dt;
-        /* fp8 operands: k-steps of 32 (mma.sync's k32 on sm_89); on sm_90a the
-         * dot runs on the CUDA cores, whose limit (dsl/README.md section 12)
-         * BK = 64 with BN >= 16 on 4 warps passes. */
-        bool fp8_fits = p->bk == 32 || p->bn == 8 || p->warps >= 8;
-        if (g.fp8 && p->bk >= 32 && fp8_fits && chance(&g, 0.5)) {
-            dt = chance(&g, 0.5) ? DT_E4M3 : DT_E5M2;
-            dtb = chance(&g, 0.3) ? (dt == DT_E4M3 ? DT_E5M2 : DT_E4M3) : dt;
-            cover(&g, FEAT_fn_dot_fp8);
+        /* fp8 operands: k-steps of 32 (mma.sync's k32 on sm_89). On sm_90a
+         * the dot runs on wgmma m64nNk32 when the warps form whole
+         * warpgroups along M (so BM 128 for 8 warps), else on the CUDA
+         * cores, whose limit (dsl/README.md section 12) BK = 64 with
+         * BN >= 16 on 4 warps passes. */
+        if (g.fp8 && p->bk >= 32 && chance(&g, 0.5)) {
+            if (chance(&g, 0.6))
+                p->bm = 128;
+            bool wgmma = fp8_wgmma_fits(p, p->bm, p->bn, p->bk);
+            if (wgmma || p->bk == 32 || p->bn == 8 || p->warps >= 8) {
+                dt = chance(&g, 0.5) ? DT_E4M3 : DT_E5M2;
+                dtb = chance(&g, 0.3) ? (dt == DT_E4M3 ? DT_E5M2 : DT_E4M3) : dt;
+                cover(&g, FEAT_fn_dot_fp8);
+                if (wgmma)
+                    cover(&g, FEAT_dot_fp8_wgmma);
+                p->gemm_at = chance(&g, 0.3); /* A as [K, M], M-major: from registers on wgmma */
+            } else
+                p->bm = 64;
         }
-        add_param(p, "XA", dt, (const char *const[]){ "M", "K", NULL, NULL }, false)->layout = MEM_PADDED;
+        add_param(p, "XA", dt, p->gemm_at ? (const char *const[]){ "K", "M", NULL, NULL } : (const char *const[]){ "M", "K", NULL, NULL }, false)->layout = MEM_PADDED;
         p->gemm_bt = chance(&g, 0.3); /* B as [N, K], K-major */
         add_param(p, "XB", dtb, p->gemm_bt ? (const char *const[]){ "N", "K", NULL, NULL } : (const char *const[]){ "K", "N", NULL, NULL }, false)->layout = MEM_PADDED;
         add_param(p, "OG", DT_F32, p->grid3 ? (const char *const[]){ "L", "M", "N", NULL } : (const char *const[]){ "M", "N", NULL, NULL }, true);

@@ -92,6 +92,7 @@ typedef struct {
     bool grid3;       /* a third grid axis, of size L: outputs get a leading L dim */
     bool via_defines; /* compile-time values given as -D (else as defaults) */
     bool gemm_bt;     /* the GEMM's B operand is an [N, K] tensor, transposed */
+    bool gemm_at;     /* the GEMM's A operand is a [K, M] tensor, transposed (fp8 GEMMs) */
     bool assert_fails; /* starts with a device_assert that fails in program (0, 0) (`//&` line) */
     StmtList body;
     uint64_t seed;
@@ -214,6 +215,7 @@ typedef struct {
     X(cast_e4m3, B, "`e4m3(x)` (rounding, saturation)") \
     X(cast_e5m2, B, "`e5m2(x)` (rounding, saturation)") \
     X(fn_dot_fp8, B, "`dot` of fp8 tiles (`e4m3` by `e5m2` too)") \
+    X(dot_fp8_wgmma, B, "fp8 `dot` of a shape sm_90a's wgmma m64nNk32 takes (whole warpgroups along M, N a multiple of 8, K of 32)") \
     X(fn_umulhi, B, "`umulhi`") \
     X(fn_tanh, B, "`tanh`") \
     X(fn_sigmoid, B, "`sigmoid`") \
