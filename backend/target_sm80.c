@@ -348,11 +348,14 @@ static LLVMValueRef pack4(Emitter *em, LLVMValueRef const e[4])
     return r;
 }
 
-/* mma.sync.m16n8k32 on fp8 fragments (sm_89): d = a b + c, in place in c. */
+/* mma.sync.m16n8k32 on fp8 fragments (sm_89): d = a b + c, in place in c.
+ * A warp-wide instruction (convergent): LLVM must not sink it into a branch
+ * that only some lanes take, as it did into a thread-0 store of a layout
+ * conversion (tests/programs/diffgen/fp8_mma_convergent.tsr). */
 static void mma_16832(Emitter *em, DType at, DType bt, LLVMValueRef a[4], LLVMValueRef b[2], LLVMValueRef c[4])
 {
     InlinePtx p;
-    ptx_begin(&p, em, 0);
+    ptx_begin(&p, em, PTX_CONVERGENT);
     int d[4], ai[4], bi[2];
     for (int i = 0; i < 4; i++)
         d[i] = ptx_out(&p, em->t_f32);
