@@ -192,6 +192,25 @@ LLVMValueRef em_owner_mask(Emitter *em, const Layout *l)
     return m;
 }
 
+LLVMBasicBlockRef em_only_begin(Emitter *em, LLVMValueRef owner, const char *name, const char *after)
+{
+    if (!owner)
+        return NULL;
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(em->ctx, em->fn, name);
+    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(em->ctx, em->fn, after);
+    LLVMBuildCondBr(em->b, owner, body, next);
+    LLVMPositionBuilderAtEnd(em->b, body);
+    return next;
+}
+
+void em_only_end(Emitter *em, LLVMBasicBlockRef after)
+{
+    if (!after)
+        return;
+    LLVMBuildBr(em->b, after);
+    LLVMPositionBuilderAtEnd(em->b, after);
+}
+
 LLVMValueRef em_smem_at(Emitter *em, LLVMValueRef byte_offset)
 {
     if (LLVMTypeOf(byte_offset) != em->t_i64)

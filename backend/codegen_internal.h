@@ -204,6 +204,12 @@ LLVMValueRef em_warp_coord(Emitter *em, int layout, int dim);
 /* i1: this thread is the canonical owner of the data of layout l (not a
  * replica), or NULL when every thread is. */
 LLVMValueRef em_owner_mask(Emitter *em, const Layout *l);
+/* Code only the threads where `owner` holds run (every thread when owner
+ * is NULL, em_owner_mask's "no replicas"): em_only_begin opens a block
+ * `name` for it and returns the block `after` that follows it, in which
+ * em_only_end continues (nothing to do for NULL). */
+LLVMBasicBlockRef em_only_begin(Emitter *em, LLVMValueRef owner, const char *name, const char *after);
+void em_only_end(Emitter *em, LLVMBasicBlockRef after);
 void em_error(Emitter *em, SrcPos pos, const char *fmt, ...) TSR_PRINTF(3, 4);
 /* One element of dtype `from` converted to `to` (dsl/README.md §10.3); not
  * for fp8 dtypes, which em_fp8_cast converts. */

@@ -575,22 +575,12 @@ static bool copy_to_shared(Emitter *em, const TirInst *in, const Layout *sl, TTy
     Access a = describe(em, in, &copy);
     bool async = a.vec * a.esize == 16;
     /* When the tile is smaller than the threads' share, replicas skip the copy. */
-    LLVMValueRef owner = em_owner_mask(em, &copy);
-    LLVMBasicBlockRef done = NULL;
-    if (owner) {
-        LLVMBasicBlockRef work = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "copy");
-        done = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "copied");
-        LLVMBuildCondBr(em->b, owner, work, done);
-        LLVMPositionBuilderAtEnd(em->b, work);
-    }
+    LLVMBasicBlockRef done = em_only_begin(em, em_owner_mask(em, &copy), "copy", "copied");
     if (async)
         copy_split(em, in, &a, &s, li, base);
     else
         copy_checked(em, &a, &s, li, base, false, t.dt);
-    if (owner) {
-        LLVMBuildBr(em->b, done);
-        LLVMPositionBuilderAtEnd(em->b, done);
-    }
+    em_only_end(em, done);
     return async;
 }
 
@@ -719,14 +709,7 @@ static void smem_write(Emitter *em, const SmemTile *s, ValId v, DType dt)
     const Layout *l = em_layout(em, v);
     EVal *x = em_val(em, v);
     int vec = smem_vec(l, s), rank = l->rank;
-    LLVMValueRef owner = em_owner_mask(em, l);
-    LLVMBasicBlockRef cont = NULL;
-    if (owner) {
-        LLVMBasicBlockRef wr = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "cvt.write");
-        cont = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "cvt.wrote");
-        LLVMBuildCondBr(em->b, owner, wr, cont);
-        LLVMPositionBuilderAtEnd(em->b, wr);
-    }
+    LLVMBasicBlockRef cont = em_only_begin(em, em_owner_mask(em, l), "cvt.write", "cvt.wrote");
     for (int g = 0; g < x->n; g += vec) {
         LLVMValueRef ptr = em_smem_at(em, smem_offset(em, s, v, g, rank)), val;
         if (vec == 1) {
@@ -738,10 +721,7 @@ static void smem_write(Emitter *em, const SmemTile *s, ValId v, DType dt)
         }
         LLVMSetAlignment(LLVMBuildStore(em->b, val, ptr), (unsigned)(vec * s->esize));
     }
-    if (owner) {
-        LLVMBuildBr(em->b, cont);
-        LLVMPositionBuilderAtEnd(em->b, cont);
-    }
+    em_only_end(em, cont);
 }
 
 static EVal smem_read(Emitter *em, const SmemTile *s, ValId v, DType dt)
@@ -795,23 +775,14 @@ static void write_shared_tile(Emitter *em, const TirInst *in)
     tsr_assert(in->smem >= 0);
     em_barrier(em); /* the tile's previous contents may still be read */
     EVal *x = em_val(em, src);
-    LLVMValueRef owner = em_owner_mask(em, em_layout(em, src));
-    LLVMBasicBlockRef cont = NULL;
-    if (owner) { /* replicas write once */
-        LLVMBasicBlockRef wr = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "stage.write");
-        cont = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "stage.wrote");
-        LLVMBuildCondBr(em->b, owner, wr, cont);
-        LLVMPositionBuilderAtEnd(em->b, wr);
-    }
+    /* replicas write once */
+    LLVMBasicBlockRef cont = em_only_begin(em, em_owner_mask(em, em_layout(em, src)), "stage.write", "stage.wrote");
     for (int k = 0; k < x->n; k++) {
         LLVMValueRef row, col;
         em_stored_rc(s, em_coord(em, src, k, 0), em_coord(em, src, k, 1), &row, &col);
         LLVMBuildStore(em->b, x->e[k], em_smem_at(em, em_shared_offset(em, s, base, row, col)));
     }
-    if (owner) {
-        LLVMBuildBr(em->b, cont);
-        LLVMPositionBuilderAtEnd(em->b, cont);
-    }
+    em_only_end(em, cont);
     if (em->target->emit->publish_shared)
         em->target->emit->publish_shared(em);
     em_barrier(em);

@@ -33,22 +33,13 @@ void em_reshape(Emitter *em, const TirInst *in)
     LLVMTypeRef et = dt == DT_BOOL ? em->t_i8 : em_elem_type(em, dt);
     EVal *x = em_val(em, src);
     em_barrier(em); /* the scratch may still be read by an earlier user */
-    LLVMValueRef owner = em_owner_mask(em, em_layout(em, src));
-    LLVMBasicBlockRef done = NULL;
-    if (owner) { /* replicas hold the same elements: one copy writes */
-        LLVMBasicBlockRef write = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "reshape.write");
-        done = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "reshape.wrote");
-        LLVMBuildCondBr(em->b, owner, write, done);
-        LLVMPositionBuilderAtEnd(em->b, write);
-    }
+    /* replicas hold the same elements: one copy writes */
+    LLVMBasicBlockRef done = em_only_begin(em, em_owner_mask(em, em_layout(em, src)), "reshape.write", "reshape.wrote");
     for (int r = 0; r < x->n; r++) {
         LLVMValueRef v = dt == DT_BOOL ? LLVMBuildZExt(em->b, x->e[r], em->t_i8, "") : x->e[r];
         LLVMBuildStore(em->b, v, scratch_at(em, in->smem, linear_index(em, src, r), dt));
     }
-    if (owner) {
-        LLVMBuildBr(em->b, done);
-        LLVMPositionBuilderAtEnd(em->b, done);
-    }
+    em_only_end(em, done);
     em_barrier(em);
     EVal out = em_new_val(em, layout_nregs(em_layout(em, dst)));
     for (int r = 0; r < out.n; r++) {
