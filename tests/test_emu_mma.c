@@ -188,7 +188,7 @@ static void run_mma(const MmaCase *mc, EtRng *rng, bool integers)
             float got = mc->acc16 ? float_of_f16((uint16_t)(dfrag[l][i / 2] >> (16 * (i % 2))))
                                   : f32_of_bits(dfrag[l][i]);
             double tol = integers ? 0 : mc->acc16 ? fabs(want) * 1e-3 + 1e-3 : fabs(want) * 1e-6 + 1e-6;
-            if (fabs(got - want) > tol) {
+            if (!(fabs(got - want) <= tol)) { /* NaN fails */
                 print_error("%s: D[%d][%d] (lane %d, element %d) = %g, want %g\n", mc->insn, r,
                             c, l, i, got, want);
                 fail();
@@ -315,7 +315,7 @@ static void run_mma_f8(bool a5, bool b5, EtRng *rng)
                 mag += fabs(x);
             }
             float got = f32_of_bits(dfrag[l][i]);
-            if (fabs(got - want) > mag * 0x1p-23) {
+            if (!(fabs(got - want) <= mag * 0x1p-23)) {
                 print_error("%s: D[%d][%d] (lane %d, element %d) = %.9g, want %.9g\n", insn, r, c, l, i, got, want);
                 fail();
             }

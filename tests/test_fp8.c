@@ -394,7 +394,7 @@ static void dots(void **state)
                 }
                 want *= 0.5;
                 double got = tensor_get(&c, i * N + j);
-                if ((tensor_is_poison(&c, i * N + j) || fabs(got - want) > 0.5 * mag * K * 0x1p-23) && ++bad <= 10)
+                if ((tensor_is_poison(&c, i * N + j) || !(fabs(got - want) <= 0.5 * mag * K * 0x1p-23)) && ++bad <= 10)
                     print_error("%s C[%d, %d] = %.9g, want %.9g\n", places[p], i, j, got, want);
             }
         tensor_free(&c);
@@ -536,7 +536,7 @@ static void wgmma_case(const WgmmaCase *c)
             }
             want *= 0.5;
             double got = tensor_get(&out, (int64_t)i * c->N + j);
-            if ((tensor_is_poison(&out, (int64_t)i * c->N + j) || fabs(got - want) > 0.5 * mag * c->K * 0x1p-23) &&
+            if ((tensor_is_poison(&out, (int64_t)i * c->N + j) || !(fabs(got - want) <= 0.5 * mag * c->K * 0x1p-23)) &&
                 ++bad <= 10)
                 print_error("%s x %s %dx%dx%d C[%d, %d] = %.9g, want %.9g\n", c->a8, c->b8, c->bm, c->bn, c->bk, i,
                             j, got, want);
