@@ -101,25 +101,40 @@ static Access describe(Emitter *em, const TirInst *in, const Layout *l)
     return a;
 }
 
-/* Address and in-bounds predicate of the element at register r of a tile
- * in layout `li`. */
-static void element_address(Emitter *em, const Access *a, int li, int r, LLVMValueRef *ptr, LLVMValueRef *ok)
+/* Address of the element at register r of a tile in layout `li` (at tile
+ * coordinates coord when not NULL), and the in-bounds test of each dim but
+ * `apart` (-1: none; NULL when no dim is tested), whose index goes to
+ * *apart_idx. */
+static LLVMValueRef element_at(Emitter *em, const Access *a, int li, int r, const LLVMValueRef *coord, int apart,
+                               LLVMValueRef *ok, LLVMValueRef *apart_idx)
 {
     LLVMBuilderRef b = em->b;
     LLVMValueRef off = em_i64(em, 0), mask = NULL;
     for (int d = 0; d < a->p->rank; d++) {
         LLVMValueRef idx = a->start[d];
-        if (a->tile_dim[d] >= 0)
-            idx = LLVMBuildAdd(b, idx, em_lcoord(em, li, r, a->tile_dim[d]), "");
-        LLVMValueRef in = LLVMBuildICmp(b, LLVMIntULT, idx, dim_size(em, a->p, d), "");
-        mask = mask ? LLVMBuildAnd(b, mask, in, "") : in;
+        int td = a->tile_dim[d];
+        if (td >= 0)
+            idx = LLVMBuildAdd(b, idx, coord ? coord[td] : em_lcoord(em, li, r, td), "");
+        if (d == apart) {
+            *apart_idx = idx;
+        } else {
+            LLVMValueRef in = LLVMBuildICmp(b, LLVMIntULT, idx, dim_size(em, a->p, d), "");
+            mask = mask ? LLVMBuildAnd(b, mask, in, "") : in;
+        }
         LLVMValueRef wide = LLVMBuildSExt(b, idx, em->t_i64, "");
         if (d != a->p->rank - 1)
             wide = LLVMBuildMul(b, wide, em->param_stride[a->param][d], "");
         off = LLVMBuildAdd(b, off, wide, "");
     }
-    *ptr = LLVMBuildGEP2(b, em_elem_type(em, a->p->dt), em->param_ptr[a->param], &off, 1, "");
     *ok = mask;
+    return LLVMBuildGEP2(b, em_elem_type(em, a->p->dt), em->param_ptr[a->param], &off, 1, "");
+}
+
+/* Address and in-bounds predicate of the element at register r of a tile
+ * in layout `li`. */
+static void element_address(Emitter *em, const Access *a, int li, int r, LLVMValueRef *ptr, LLVMValueRef *ok)
+{
+    *ptr = element_at(em, a, li, r, NULL, -1, ok, NULL);
 }
 
 /* Whether the whole tile of `in` lies inside the tensor: each point index
@@ -473,6 +488,126 @@ static void copy_checked(Emitter *em, const Access *a, const Layout *s, int li, 
     }
 }
 
+/* Elements a thread copies as one group when a tensor allows no vectors:
+ * its consecutive registers along the tensor's contiguous last dim (up to
+ * 16 bytes, stored to shared memory as one chunk or part of one), or 1
+ * when the copy cannot group them. */
+static int group_elems(const Access *a, const Layout *s, const Layout *copy)
+{
+    int last = a->p->rank - 1;
+    if (a->vec != 1 || s->transposed || a->tile_dim[last] != copy->rank - 1 || a->esize > 4)
+        return 1;
+    int n = layout_contig_regs(copy);
+    while (n * a->esize > 16)
+        n /= 2;
+    return n;
+}
+
+/* n elements of esize (1, 2 or 4) bytes from global ptr on, element i
+ * read when lo <= i < hi and zero otherwise, packed into (n * esize + 3) / 4
+ * 32-bit words: one address and two bounds for the group, each element
+ * loaded by itself (the tensor's alignment allows no wider access). */
+static LLVMValueRef grouped_load(Emitter *em, LLVMValueRef ptr, LLVMValueRef lo, LLVMValueRef hi, int n, int esize)
+{
+    int words = (n * esize + 3) / 4;
+    InlinePtx a;
+    ptx_begin(&a, em, PTX_SIDE_EFFECTS);
+    int out[4];
+    for (int w = 0; w < words; w++)
+        out[w] = ptx_out(&a, em->t_i32);
+    int p = ptx_in(&a, ptr), l = ptx_in(&a, lo), h = ptx_in(&a, hi);
+    static const char *const type[] = { [1] = "u8", [2] = "u16", [4] = "b32" };
+    ptx_text(&a, "{ .reg .pred p; .reg .b32 t; ");
+    for (int w = 0; w < words; w++)
+        ptx_text(&a, "mov.b32 $%d, 0; ", out[w]);
+    for (int i = 0; i < n; i++) {
+        int w = out[i * esize / 4], pos = i * esize % 4 * 8;
+        ptx_text(&a, "setp.le.s32 p, $%d, %d; setp.gt.and.s32 p, $%d, %d, p; ", l, i, h, i);
+        if (pos == 0)
+            ptx_text(&a, "@p ld.global.%s $%d, [$%d+%d]; ", type[esize], w, p, i * esize);
+        else
+            ptx_text(&a, "@p ld.global.%s t, [$%d+%d]; @p bfi.b32 $%d, t, $%d, %d, %d; ", type[esize], p, i * esize, w,
+                     w, pos, esize * 8);
+    }
+    ptx_text(&a, "}");
+    return ptx_call(&a);
+}
+
+/* Bytes of a grouped copy a thread has in flight at most: its groups go
+ * through a loop, this many at a time, so that a large tile does not hold
+ * every loaded byte in a register at once (ptxas hoists the loads). */
+enum { GROUPED_WINDOW = 64 };
+
+/* Copies the group at register index g of a grouped copy, plus rg (NULL:
+ * nothing), a multiple of `step` counted at run time. */
+static void copy_group(Emitter *em, const Access *a, const Layout *s, int li, LLVMValueRef base, int n, int g,
+                       LLVMValueRef rg, int step)
+{
+    LLVMBuilderRef b = em->b;
+    const Layout *copy = &em->f->layouts.data[li];
+    int last = a->p->rank - 1, bytes = n * a->esize, words = (bytes + 3) / 4;
+    LLVMValueRef coord[2];
+    for (int d = 0; d < 2; d++) {
+        coord[d] = em_lcoord(em, li, g, d);
+        /* the register bits the loop counts, where they set this dim's bits */
+        for (int i = 0; rg && i < copy->nreg; i++)
+            if (copy->reg[i].dim == d && (1 << i) >= step) {
+                LLVMValueRef bit = LLVMBuildAnd(b, LLVMBuildLShr(b, rg, em_i32(em, i), ""), em_i32(em, 1), "");
+                coord[d] = LLVMBuildOr(b, coord[d], LLVMBuildShl(b, bit, em_i32(em, copy->reg[i].bit), ""), "");
+            }
+    }
+    LLVMValueRef others, idx;
+    LLVMValueRef ptr = element_at(em, a, li, g, coord, last, &others, &idx);
+    LLVMValueRef lo = LLVMBuildNeg(b, idx, ""), hi = LLVMBuildSub(b, dim_size(em, a->p, last), idx, "");
+    if (others)
+        hi = LLVMBuildSelect(b, others, hi, em_i32(em, 0), "");
+    LLVMValueRef raw = grouped_load(em, ptr, lo, hi, n, a->esize), v;
+    if (words == 1) {
+        v = raw;
+        if (bytes < 4)
+            v = LLVMBuildTrunc(b, v, LLVMIntTypeInContext(em->ctx, (unsigned)bytes * 8), "");
+    } else {
+        v = LLVMGetUndef(LLVMVectorType(em->t_i32, (unsigned)words));
+        for (int w = 0; w < words; w++)
+            v = LLVMBuildInsertElement(b, v, LLVMBuildExtractValue(b, raw, (unsigned)w, ""), em_i32(em, w), "");
+    }
+    LLVMValueRef row, col;
+    em_stored_rc(s, coord[0], coord[1], &row, &col);
+    LLVMValueRef st = LLVMBuildStore(b, v, em_smem_at(em, em_shared_offset(em, s, base, row, col)));
+    LLVMSetAlignment(st, (unsigned)bytes);
+}
+
+/* The copy of a tile, group by group (group_elems), each element tested
+ * against the tensor's bounds: for tensors whose alignment allows no
+ * vectors. One address and one test of the other dims a group, one store
+ * to shared memory; above GROUPED_WINDOW bytes a thread, a loop whose
+ * counter supplies the high register bits (layouts without repetitions). */
+static void copy_grouped(Emitter *em, const Access *a, const Layout *s, int li, LLVMValueRef base, int n)
+{
+    const Layout *copy = &em->f->layouts.data[li];
+    int nregs = layout_nregs(copy), step = GROUPED_WINDOW / a->esize;
+    if (layout_nreps(copy) > 1 || step >= nregs) {
+        for (int g = 0; g < nregs; g += n)
+            copy_group(em, a, s, li, base, n, g, NULL, 0);
+        return;
+    }
+    LLVMBuilderRef b = em->b;
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(b);
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "groups");
+    LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "grouped");
+    LLVMBuildBr(b, body);
+    LLVMPositionBuilderAtEnd(b, body);
+    LLVMValueRef rg = LLVMBuildPhi(b, em->t_i32, "");
+    for (int g = 0; g < step; g += n)
+        copy_group(em, a, s, li, base, n, g, rg, step);
+    LLVMValueRef next = LLVMBuildAdd(b, rg, em_i32(em, step), "");
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntULT, next, em_i32(em, nregs), ""), body, after);
+    LLVMValueRef in_v[2] = { em_i32(em, 0), next };
+    LLVMBasicBlockRef in_b[2] = { pre, LLVMGetInsertBlock(b) };
+    LLVMAddIncoming(rg, in_v, in_b, 2);
+    LLVMPositionBuilderAtEnd(b, after);
+}
+
 /* Whether `now` tests what `then` did: the same comparison of the same
  * values, or the same value. */
 static bool same_test(LLVMValueRef then, LLVMValueRef now)
@@ -576,8 +711,11 @@ static bool copy_to_shared(Emitter *em, const TirInst *in, const Layout *sl, TTy
     bool async = a.vec * a.esize == 16;
     /* When the tile is smaller than the threads' share, replicas skip the copy. */
     LLVMBasicBlockRef done = em_only_begin(em, em_owner_mask(em, &copy), "copy", "copied");
+    int group = async ? 1 : group_elems(&a, &s, &copy);
     if (async)
         copy_split(em, in, &a, &s, li, base);
+    else if (group > 1)
+        copy_grouped(em, &a, &s, li, base, group);
     else
         copy_checked(em, &a, &s, li, base, false, t.dt);
     em_only_end(em, done);
