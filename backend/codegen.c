@@ -147,6 +147,10 @@ static LLVMValueRef coord_base_of(Emitter *em, int li, int dim)
             LLVMValueRef bitv = LLVMBuildAnd(b, LLVMBuildLShr(b, src, em_i32(em, sh), ""), em_i32(em, 1), "");
             acc = LLVMBuildOr(b, acc, LLVMBuildShl(b, bitv, em_i32(em, lb.bit), ""), "");
         }
+        if (layout_wrep(l) > 1 && l->wrep_dim == d) { /* the warp's high part numbers d's repetition */
+            LLVMValueRef q = LLVMBuildLShr(b, em->warp, em_i32(em, l->nwarp), "");
+            acc = LLVMBuildOr(b, acc, LLVMBuildShl(b, q, em_i32(em, l->log2shape[d]), ""), "");
+        }
         c.base[d] = acc;
     }
     vec_push(&em->arena, em->coords, c);
@@ -178,7 +182,7 @@ LLVMValueRef em_warp_coord(Emitter *em, int li, int dim)
 
 LLVMValueRef em_owner_mask(Emitter *em, const Layout *l)
 {
-    unsigned lanes = layout_lane_repl(l), warps = layout_warp_repl(l);
+    unsigned lanes = layout_lane_repl(l), warps = layout_warp_owner_mask(l);
     LLVMValueRef m = NULL;
     if (lanes) {
         LLVMValueRef x = LLVMBuildAnd(em->b, em->lane, em_i32(em, lanes), "");

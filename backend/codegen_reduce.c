@@ -58,6 +58,8 @@ void em_reduce(Emitter *em, const TirInst *in)
             for (int i = 0; i < l->nwarp; i++)
                 if (l->warp[i].dim == axis && ((pos >> l->warp[i].bit) & 1))
                     in_regs = false;
+            if (layout_reg_rep(l, axis) != layout_rep(l, axis) && pos >> l->log2shape[axis])
+                in_regs = false; /* the warps' high part numbers this repetition */
             if (!in_regs)
                 continue;
             LLVMValueRef v = x->e[layout_reg_of(l, c)];
@@ -72,12 +74,14 @@ void em_reduce(Emitter *em, const TirInst *in)
         if (l->lane[i].dim == axis)
             for (int rr = 0; rr < nres; rr++)
                 r.e[rr] = combine(em, kind, fl, r.e[rr], shfl_bfly(em, r.e[rr], 1 << i));
-    /* 3. Warps along the axis, through shared memory. */
-    int waxis[LAYOUT_MAX_WARP], nwa = 0;
+    /* 3. Warps along the axis, through shared memory: slot wi of the
+     * scratch numbers the warp along it (its low bits along the axis, then
+     * the high part when that numbers the axis's repetition). */
+    int waxis[LAYOUT_MAX_WARP], nwa = 0, slots = layout_warp_slots(l, axis);
     for (int i = 0; i < l->nwarp; i++)
         if (l->warp[i].dim == axis)
             waxis[nwa++] = i;
-    if (nwa) {
+    if (slots > 1) {
         int64_t numel = ttype_numel(rt);
         tsr_assert(in->smem >= 0);
         LLVMBuilderRef b = em->b;
@@ -86,14 +90,15 @@ void em_reduce(Emitter *em, const TirInst *in)
             LLVMValueRef bitv = LLVMBuildAnd(b, LLVMBuildLShr(b, em->warp, em_i32(em, waxis[j]), ""), em_i32(em, 1), "");
             wi = LLVMBuildOr(b, wi, LLVMBuildShl(b, bitv, em_i32(em, j), ""), "");
         }
+        if (slots >> nwa > 1) {
+            LLVMValueRef q = LLVMBuildLShr(b, em->warp, em_i32(em, l->nwarp), "");
+            wi = LLVMBuildOr(b, wi, LLVMBuildShl(b, q, em_i32(em, nwa), ""), "");
+        }
         /* Writers: one thread per (warp along the axis, result element). */
-        unsigned lanes = 0, warps = 0;
+        unsigned lanes = 0, warps = layout_warp_owner_mask(l);
         for (int i = 0; i < LAYOUT_LANE_BITS; i++)
             if (l->lane[i].dim == axis || l->lane[i].dim < 0)
                 lanes |= 1u << i;
-        for (int i = 0; i < l->nwarp; i++)
-            if (l->warp[i].dim < 0)
-                warps |= 1u << i;
         LLVMValueRef writer = LLVMBuildAnd(
             b, LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildAnd(b, em->lane, em_i32(em, lanes), ""), em_i32(em, 0), ""),
             LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildAnd(b, em->warp, em_i32(em, warps), ""), em_i32(em, 0), ""), "");
@@ -116,7 +121,7 @@ void em_reduce(Emitter *em, const TirInst *in)
         em_barrier(em);
         for (int rr = 0; rr < nres; rr++) {
             LLVMValueRef acc = NULL;
-            for (int w = 0; w < (1 << nwa); w++) {
+            for (int w = 0; w < slots; w++) {
                 LLVMValueRef idx = LLVMBuildAdd(b, em_i32(em, w * numel), slot[rr], "");
                 LLVMValueRef off = LLVMBuildAdd(b, LLVMBuildMul(b, idx, em_i32(em, 4), ""), em_i32(em, in->smem), "");
                 LLVMValueRef v = LLVMBuildLoad2(b, st, em_smem_at(em, off), "");

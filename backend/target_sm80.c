@@ -184,6 +184,8 @@ static void read_ldmatrix(Emitter *em, ValId src, ValId dst, int a_dim, DType dt
     for (int w = 0; w < d.nwarp; w++)
         if (d.warp[w].dim == 1 - srow_dim)
             fast = false;
+    if (layout_wrep(&d) > 1 && d.wrep_dim == 1 - srow_dim)
+        fast = false;
     int low_bits = s->max_phase == 8 ? 3 : s->max_phase == 4 ? 2 : s->max_phase == 2 ? 1 : 0;
     for (int p0 = 0; p0 < npairs;) {
         int cnt = npairs - p0 >= 4 ? 4 : npairs - p0 >= 2 ? 2 : 1;

@@ -31,13 +31,16 @@ enum { WGMMA_MAX_N = 256, WG_ROWS = 64 };
 static int wgmma_k(DType dt) { return dtype_is_fp8(dt) ? 32 : 16; }
 
 /* Warpgroups of 4 warps, all warps along M (each warpgroup owns 64-row
- * slabs), N a multiple of 16 so that an N-major B operand has rows of at
+ * slabs; with three warpgroups, one slab each: the layouts number only
+ * that repetition by warps, layout_mma_warps), N a multiple of 16 so that an N-major B operand has rows of at
  * least 32 bytes (the narrowest swizzle); fp8 operands (m64nNk32) are
  * K-major only, which any N of 8 rows allows. */
 static bool wgmma_fits(DType dt, int M, int N, int K, int warps)
 {
     bool fp8 = dtype_is_fp8(dt);
-    return (dt == DT_F16 || dt == DT_BF16 || fp8) && warps % 4 == 0 && M % (16 * warps) == 0 &&
+    bool pow2 = (warps & (warps - 1)) == 0;
+    return (dt == DT_F16 || dt == DT_BF16 || fp8) && warps % 4 == 0 &&
+           (pow2 ? M % (16 * warps) == 0 : M == 16 * warps) &&
            N % (fp8 ? 8 : 16) == 0 && K % wgmma_k(dt) == 0;
 }
 

@@ -318,7 +318,8 @@ void sm90a_ws_handoff(Emitter *em, const WsPlan *ws)
 /* Blocks per multiprocessor: two consumer warpgroups where shared memory
  * allows, but never fewer than 168 registers per thread at entry: ptxas
  * holds some instructions to the entry count (a 64x256 wgmma under 128
- * registers at entry is refused even after setmaxnreg.inc, C7602). */
+ * registers at entry is refused even after setmaxnreg.inc, C7602). One
+ * block of 512 threads (three consumer warpgroups) gets 128. */
 static int ws_blocks(Emitter *em, const WsPlan *ws, int threads)
 {
     int by_smem = (int)((size_t)em->target->smem_per_sm / (em->f->smem_bytes + 1024));

@@ -2780,8 +2780,12 @@ static bool check_grid(Sema *s)
         int64_t w;
         if (!const_int_arg(s, k->warps, &w, "the number of warps"))
             return false;
-        if (w != 1 && w != 2 && w != 4 && w != 8 && w != 16) {
-            error(s, k->warps->pos, "the number of warps must be 1, 2, 4, 8 or 16, found %lld", (long long)w);
+        /* a power of two, or three times one (FlashAttention-3's three
+         * consumer warpgroups: 12 warps); layouts split the odd factor off
+         * (ir/layout.h, wrep) */
+        if (w < 1 || w > 24 || (w & (w - 1) && (w % 3 || (w / 3 & (w / 3 - 1))))) {
+            error(s, k->warps->pos, "the number of warps must be 1, 2, 3, 4, 6, 8, 12, 16 or 24, found %lld",
+                  (long long)w);
             return false;
         }
         s->f->warps = (int)w;

@@ -20,6 +20,9 @@ void layout_split_dim(int n, int *log2, int *rep)
     *rep = n;
 }
 
+/* log2 of the power of two in n (a warp count's low part). */
+static int wbits(int n) { return ilog2(n & -n); }
+
 static LBit bit(int dim, int b)
 {
     LBit x = { (int8_t)dim, (int8_t)b };
@@ -35,7 +38,11 @@ static Layout empty(LayoutKind kind, int rank, const int *shape, int nwarps)
     l.rank = rank;
     for (int d = 0; d < rank; d++)
         layout_split_dim(shape[d], &l.log2shape[d], &l.rep[d]);
-    l.nwarp = ilog2(nwarps);
+    l.nwarp = wbits(nwarps);
+    if (nwarps >> l.nwarp > 1) { /* an odd factor: replicas until a dim takes it */
+        l.wrep = nwarps >> l.nwarp;
+        l.wrep_dim = -1;
+    }
     for (int i = 0; i < LAYOUT_LANE_BITS; i++)
         l.lane[i] = none;
     for (int i = 0; i < LAYOUT_MAX_WARP; i++)
@@ -49,6 +56,16 @@ static void push_reg(Layout *l, LBit b)
         l->too_big = true; /* reported by the compile driver, never emitted */
     else
         l->reg[l->nreg++] = b;
+}
+
+/* The warps' odd factor numbers the repetition of the first dim that
+ * repeats exactly that often (192 rows on 12 warps: 3 x 64); the groups
+ * replicate when none does. */
+static void place_warp_rep(Layout *l)
+{
+    for (int d = 0; d < l->rank && layout_wrep(l) > 1 && l->wrep_dim < 0; d++)
+        if (layout_rep(l, d) == l->wrep)
+            l->wrep_dim = (int8_t)d;
 }
 
 /* Gives coordinate bits order[k..n) to the lanes, then the warps, then
@@ -78,11 +95,22 @@ Layout layout_blocked(int rank, const int *shape, int nwarps, int vec)
     for (int i = 0; i < v; i++)
         push_reg(&l, order[k++]);
     deal_bits(&l, order, k, n);
+    place_warp_rep(&l);
     return l;
 }
 
 void layout_mma_warps(int M, int N, int nwarps, int *wm, int *wn)
 {
+    if (nwarps >> wbits(nwarps) > 1) {
+        int pow2 = nwarps & -nwarps;
+        if (M == 16 * nwarps) { /* every warp 16 rows; wq numbers M's repetition */
+            *wm = nwarps;
+            *wn = 1;
+        } else {
+            layout_mma_warps(M, N, pow2, wm, wn);
+        }
+        return;
+    }
     int m = 1;
     while (m * 2 <= nwarps && M % (16 * m * 2) == 0)
         m *= 2;
@@ -105,14 +133,19 @@ static void mma_lanes(Layout *l, LBit t0, LBit t1, LBit g0, LBit g1, LBit g2)
 }
 
 /* Warp bits: first log2(wm) along `mdim` from bit `mbit`, then log2(wn)
- * along `ndim` from bit `nbit` (dim -1: replicated). */
+ * along `ndim` from bit `nbit` (dim -1: replicated). An odd factor of wm
+ * (layout_mma_warps: M is 16 rows a warp) numbers M's repetition. */
 static void mma_warps(Layout *l, int wm, int wn, int mdim, int mbit, int ndim, int nbit)
 {
     int w = 0;
-    for (int i = 0; i < ilog2(wm); i++)
+    for (int i = 0; i < wbits(wm); i++)
         l->warp[w++] = mdim < 0 ? none : bit(mdim, mbit + i);
-    for (int i = 0; i < ilog2(wn); i++)
+    for (int i = 0; i < wbits(wn); i++)
         l->warp[w++] = ndim < 0 ? none : bit(ndim, nbit + i);
+    if (wm >> wbits(wm) > 1) {
+        tsr_assert(wm >> wbits(wm) == l->wrep && (mdim < 0 || layout_rep(l, mdim) == l->wrep));
+        l->wrep_dim = (int8_t)mdim;
+    }
 }
 
 Layout layout_mma_acc(int M, int N, int nwarps, int wm, int wn)
@@ -123,9 +156,9 @@ Layout layout_mma_acc(int M, int N, int nwarps, int wm, int wn)
     push_reg(&l, bit(1, 0));
     push_reg(&l, bit(0, 3));
     mma_warps(&l, wm, wn, 0, 4, 1, 3);
-    for (int b = 3 + ilog2(wn); b < l.log2shape[1]; b++)
+    for (int b = 3 + wbits(wn); b < l.log2shape[1]; b++)
         push_reg(&l, bit(1, b));
-    for (int b = 4 + ilog2(wm); b < l.log2shape[0]; b++)
+    for (int b = 4 + wbits(wm); b < l.log2shape[0]; b++)
         push_reg(&l, bit(0, b));
     return l;
 }
@@ -141,7 +174,7 @@ Layout layout_mma_a(int M, int K, int nwarps, int wm, int wn)
     mma_warps(&l, wm, wn, 0, 4, -1, 0);
     for (int b = 4; b < l.log2shape[1]; b++)
         push_reg(&l, bit(1, b));
-    for (int b = 4 + ilog2(wm); b < l.log2shape[0]; b++)
+    for (int b = 4 + wbits(wm); b < l.log2shape[0]; b++)
         push_reg(&l, bit(0, b));
     return l;
 }
@@ -156,7 +189,7 @@ Layout layout_mma_b(int K, int N, int nwarps, int wm, int wn)
     mma_warps(&l, wm, wn, -1, 0, 1, 3);
     for (int b = 4; b < l.log2shape[0]; b++)
         push_reg(&l, bit(0, b));
-    for (int b = 3 + ilog2(wn); b < l.log2shape[1]; b++)
+    for (int b = 3 + wbits(wn); b < l.log2shape[1]; b++)
         push_reg(&l, bit(1, b));
     return l;
 }
@@ -173,7 +206,7 @@ Layout layout_mma_a8(int M, int K, int nwarps, int wm, int wn)
     mma_warps(&l, wm, wn, 0, 4, -1, 0);
     for (int b = 5; b < l.log2shape[1]; b++)
         push_reg(&l, bit(1, b));
-    for (int b = 4 + ilog2(wm); b < l.log2shape[0]; b++)
+    for (int b = 4 + wbits(wm); b < l.log2shape[0]; b++)
         push_reg(&l, bit(0, b));
     return l;
 }
@@ -189,7 +222,7 @@ Layout layout_mma_b8(int K, int N, int nwarps, int wm, int wn)
     mma_warps(&l, wm, wn, -1, 0, 1, 3);
     for (int b = 5; b < l.log2shape[0]; b++)
         push_reg(&l, bit(0, b));
-    for (int b = 3 + ilog2(wn); b < l.log2shape[1]; b++)
+    for (int b = 3 + wbits(wn); b < l.log2shape[1]; b++)
         push_reg(&l, bit(1, b));
     return l;
 }
@@ -222,6 +255,7 @@ Layout layout_fma_acc(int M, int N, int nwarps)
     Layout l = empty(LAYOUT_BLOCKED, 2, shape, nwarps);
     LBit order[64];
     deal_bits(&l, order, 0, fma_order(&l, order));
+    place_warp_rep(&l);
     return l;
 }
 
@@ -237,6 +271,8 @@ Layout layout_fma_operand(const Layout *acc, int K, bool b_operand)
     for (int i = 0; i < l.nwarp; i++)
         if (l.warp[i].dim != keep)
             l.warp[i] = none;
+    if (layout_wrep(&l) > 1 && l.wrep_dim != keep)
+        l.wrep_dim = -1;
     /* Registers: K's bits first for A (its contiguous dim), after the
      * result's column bits for B. */
     l.nreg = 0;
@@ -262,7 +298,9 @@ int layout_fma_regs(int M, int N, int K, int nwarps)
     int n = fma_order(&c, order), reg_bits[2] = { 0, 0 };
     for (int k = LAYOUT_LANE_BITS + c.nwarp; k < n; k++)
         reg_bits[order[k].dim]++;
-    int64_t rows = (int64_t)layout_rep(&c, 0) << reg_bits[0], cols = (int64_t)layout_rep(&c, 1) << reg_bits[1];
+    place_warp_rep(&c);
+    int64_t rows = (int64_t)layout_reg_rep(&c, 0) << reg_bits[0], cols = (int64_t)layout_reg_rep(&c, 1)
+                                                                          << reg_bits[1];
     int64_t total = rows * cols + rows * K + (int64_t)K * cols;
     return total > INT32_MAX ? INT32_MAX : (int)total;
 }
@@ -282,6 +320,8 @@ static Layout remap(const Layout *l, LBit (*f)(LBit, int), int arg)
         r.lane[i] = l->lane[i].dim < 0 ? none : f(l->lane[i], arg);
     for (int i = 0; i < l->nwarp; i++)
         r.warp[i] = l->warp[i].dim < 0 ? none : f(l->warp[i], arg);
+    if (layout_wrep(l) > 1 && l->wrep_dim >= 0)
+        r.wrep_dim = f(bit(l->wrep_dim, 0), arg).dim;
     return r;
 }
 
@@ -479,6 +519,12 @@ static bool reps_eq(const Layout *a, const Layout *b)
     return !both || a->rep_swapped == b->rep_swapped;
 }
 
+/* Whether the warps' odd factors, and the dims they number, are alike. */
+static bool wreps_eq(const Layout *a, const Layout *b)
+{
+    return layout_wrep(a) == layout_wrep(b) && (layout_wrep(a) == 1 || a->wrep_dim == b->wrep_dim);
+}
+
 static bool lbit_eq(LBit a, LBit b) { return a.dim == b.dim && (a.dim < 0 || a.bit == b.bit); }
 
 bool layout_eq(const Layout *a, const Layout *b)
@@ -495,7 +541,7 @@ bool layout_eq(const Layout *a, const Layout *b)
     for (int d = 0; d < a->rank; d++)
         if (a->log2shape[d] != b->log2shape[d])
             return false;
-    if (!reps_eq(a, b))
+    if (!reps_eq(a, b) || !wreps_eq(a, b))
         return false;
     for (int i = 0; i < a->nreg; i++)
         if (!lbit_eq(a->reg[i], b->reg[i]))
@@ -516,7 +562,7 @@ int layout_reg_of(const Layout *l, const int *coord)
     int q = 0;
     for (int k = 0; k < l->rank; k++) {
         int d = rep_dim(l, k);
-        q = q * layout_rep(l, d) + (coord[d] >> l->log2shape[d]) % layout_rep(l, d);
+        q = q * layout_reg_rep(l, d) + (coord[d] >> l->log2shape[d]) % layout_reg_rep(l, d);
     }
     int r = q << l->nreg;
     for (int i = 0; i < l->nreg; i++)
@@ -530,8 +576,8 @@ void layout_coord_of_reg(const Layout *l, int r, int *coord)
     int q = r >> l->nreg;
     for (int k = l->rank - 1; k >= 0; k--) {
         int d = rep_dim(l, k);
-        coord[d] = (q % layout_rep(l, d)) << l->log2shape[d];
-        q /= layout_rep(l, d);
+        coord[d] = (q % layout_reg_rep(l, d)) << l->log2shape[d];
+        q /= layout_reg_rep(l, d);
     }
     for (int i = 0; i < l->nreg; i++)
         if ((r >> i) & 1)
@@ -542,7 +588,7 @@ bool layout_local_map(const Layout *src, const Layout *dst, int *map)
 {
     if (src->kind == LAYOUT_SHARED || dst->kind == LAYOUT_SHARED)
         return false;
-    if (src->rank != dst->rank || src->nwarp != dst->nwarp)
+    if (src->rank != dst->rank || src->nwarp != dst->nwarp || !wreps_eq(src, dst))
         return false;
     /* (the order of the repetitions may differ: the map says where each is) */
     for (int d = 0; d < src->rank; d++)
@@ -588,6 +634,21 @@ unsigned layout_warp_repl(const Layout *l)
     return m;
 }
 
+unsigned layout_warp_owner_mask(const Layout *l)
+{
+    unsigned m = layout_warp_repl(l);
+    return layout_wrep_replicated(l) ? m | ~0u << l->nwarp : m;
+}
+
+int layout_warp_slots(const Layout *l, int axis)
+{
+    int n = 1;
+    for (int i = 0; i < l->nwarp; i++)
+        if (l->warp[i].dim == axis)
+            n *= 2;
+    return layout_wrep(l) > 1 && l->wrep_dim == axis ? n * l->wrep : n;
+}
+
 int layout_contig_regs(const Layout *l)
 {
     if (l->rank == 0)
@@ -626,5 +687,8 @@ void layout_print(StrBuf *out, const Layout *l)
     }
     print_bits(out, "; lane", l->lane, LAYOUT_LANE_BITS);
     print_bits(out, "; warp", l->warp, l->nwarp);
+    if (layout_wrep(l) > 1) { /* the warps' odd factor, and the dim it numbers */
+        sb_printf(out, " x%d %c", l->wrep, l->wrep_dim < 0 ? '-' : "ij"[l->wrep_dim]);
+    }
     sb_putc(out, '}');
 }

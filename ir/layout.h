@@ -14,6 +14,11 @@
  * held by thread (lane, warp) in register r has coordinates
  *     coord[d] = q[d] * 2^log2shape[d] + OR over input bits b of r's low
  *                bits, the lane and the warp that set (d, k): bit(b) << k.
+ * A warp count that is no power of two (12 = 3 x 4) has an odd factor
+ * wrep: warp w = wq * 2^nwarp + (its low bits, which the warp bits read),
+ * and wq numbers the repetition of the dim wrep_dim (whose rep[d] is wrep:
+ * that dim's repetition is held by warps, not registers), or nothing
+ * (wrep_dim -1: the wrep groups of warps hold replicas).
  * Blocked layouts (for memory access), the tensor-core fragments of
  * mma.sync.m16n8k16 (accumulator, A and B operands), their reductions
  * (slices) and broadcasts are all of this form, so one set of rules decides
@@ -53,6 +58,11 @@ typedef struct {
     LBit lane[LAYOUT_LANE_BITS];
     int nwarp;
     LBit warp[LAYOUT_MAX_WARP];
+    /* The odd factor of the warp count (0 reads as 1: a power of two) and
+     * the dim whose repetition the warp's high part wq numbers (-1: none,
+     * replicas); both 0 when the count is a power of two. */
+    int wrep;
+    int8_t wrep_dim;
     /* LAYOUT_SHARED: the 2-D tile is stored row by row -- rows are the
      * logical dim 0, or dim 1 when `transposed` -- and the 16-byte chunks of
      * row r are permuted: chunk c is stored at c ^ ((r / per_phase) %
@@ -83,7 +93,10 @@ typedef struct {
  * first; leftover bits go to registers. */
 Layout layout_blocked(int rank, const int *shape, int nwarps, int vec);
 /* How warps tile an M x N dot: wm along M, wn along N (wm * wn <= warps;
- * leftover warps replicate). */
+ * leftover warps replicate). With an odd factor in the warp count, wm is
+ * the whole count when M has 16 rows for each warp exactly (a 64-row slab
+ * per warpgroup for 12 warps and M = 192); otherwise wm and wn come from
+ * the count's power of two and the odd factor replicates. */
 void layout_mma_warps(int M, int N, int nwarps, int *wm, int *wn);
 /* mma.sync.m16n8k16 fragments of a dot (M x N result, K reduction) over
  * nwarps warps arranged wm x wn. Register bit order (low to high):
@@ -154,11 +167,24 @@ bool layout_eq(const Layout *a, const Layout *b);
 static inline int layout_rep(const Layout *l, int d) { return l->rep[d] > 1 ? l->rep[d] : 1; }
 static inline int layout_extent(const Layout *l, int d) { return layout_rep(l, d) << l->log2shape[d]; }
 /* Repetitions (registers of the same low bits) of every dim together. */
+/* The odd factor of the warp count, and the repetitions of dim d held in
+ * registers (all but those the warps' high part numbers). */
+static inline int layout_wrep(const Layout *l) { return l->wrep > 1 ? l->wrep : 1; }
+static inline int layout_reg_rep(const Layout *l, int d)
+{
+    return layout_wrep(l) > 1 && l->wrep_dim == d ? 1 : layout_rep(l, d);
+}
+/* Whether the wrep groups of warps hold replicas (an odd warp factor that
+ * numbers no dim's repetition). */
+static inline bool layout_wrep_replicated(const Layout *l) { return layout_wrep(l) > 1 && l->wrep_dim < 0; }
+/* The warp-index mask of layout_warp_repl, widened to every bit above the
+ * low ones when the groups replicate: (warp & mask) == 0 picks one owner. */
+unsigned layout_warp_owner_mask(const Layout *l);
 static inline int layout_nreps(const Layout *l)
 {
     int n = 1;
     for (int d = 0; d < l->rank; d++)
-        n *= layout_rep(l, d);
+        n *= layout_reg_rep(l, d);
     return n;
 }
 static inline int layout_nregs(const Layout *l) { return layout_nreps(l) << l->nreg; }
@@ -174,6 +200,10 @@ bool layout_local_map(const Layout *src, const Layout *dst, int *map);
 /* Lanes (bit mask over lane bits) and warps that replicate data. */
 unsigned layout_lane_repl(const Layout *l);
 unsigned layout_warp_repl(const Layout *l);
+/* Warp slots along `axis`: the warps whose partial results a reduction
+ * along it combines (2^(low warp bits along it), times wrep when the warps'
+ * high part numbers that dim); 1 when every warp holds the whole axis. */
+int layout_warp_slots(const Layout *l, int axis);
 /* Splits a tile dim into its power of two (log2) and odd factor. */
 void layout_split_dim(int n, int *log2, int *rep);
 /* Number of consecutive registers (from register 0) that hold consecutive

@@ -34,22 +34,15 @@ size_t smem_convert_bytes(TType t)
     return rows * (size_t)smem_convert_pitch(t) * (size_t)esize;
 }
 
-/* Warps that lie along the reduced axis: their partial results meet in
- * shared memory. */
-static int warps_along(const Layout *l, int axis)
-{
-    int n = 0;
-    for (int i = 0; i < l->nwarp; i++)
-        n += l->warp[i].dim == axis;
-    return n;
-}
 
 size_t smem_scratch_bytes(TirFunc *f, const TirInst *in)
 {
     if (in->op == TIR_REDUCE) {
         const Layout *l = tir_layout(f, in->args[0]);
-        int nwa = l ? warps_along(l, in->axis) : 0;
-        return nwa ? ((size_t)1 << nwa) * (size_t)ttype_numel(tir_type(f, in->res[0])) * 4 : 0;
+        /* warps along the reduced axis: their partial results meet in
+         * shared memory */
+        int slots = l ? layout_warp_slots(l, in->axis) : 1;
+        return slots > 1 ? (size_t)slots * (size_t)ttype_numel(tir_type(f, in->res[0])) * 4 : 0;
     }
     if (in->op == TIR_CONVERT) {
         const Layout *ls = tir_layout(f, in->args[0]), *ld = tir_layout(f, in->res[0]);

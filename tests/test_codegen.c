@@ -265,6 +265,42 @@ static void pingpong_hint(void **state)
     free(text);
 }
 
+/* FlashAttention-3's 192 x 128 blocks at D=64 on three consumer warpgroups
+ * (W = 12; ir/layout.h's wrep: a 64-row slab per warpgroup): with the
+ * producer 512 threads, 128 registers at entry, the producer down to 24 and
+ * the consumers up to 160 (24 x 128 + 160 x 384 <= 128 x 512); every dot on
+ * wgmma, turns between the three warpgroups in both loops of the split, and
+ * no spills or C75xx, f16 and bf16, causal or not. */
+static void three_consumer_warpgroups(void **state)
+{
+    (void)state;
+    require_ptxas();
+    for (int k = 0; k < 2; k++)
+        for (int causal = 0; causal < 2; causal++) {
+            Define defs[6] = { { "T", k ? "bf16" : "f16" }, { "D", "64" }, { "BM", "192" }, { "BN", "128" },
+                               { "CAUSAL", causal ? "true" : "false" }, { "W", "12" } };
+            TirModule *m = compile_file_or_fail("kernels/attention.tsr", defs, 6);
+            char *ptx = ptx_of(module_func(m, "attention_fwd"), "sm_90a");
+            char what[96];
+            snprintf(what, sizeof what, "attention sm_90a %s D=64 causal=%d 192x128 on 12 warps", defs[0].value,
+                     causal);
+            const char *want[] = { "512 threads per block", ".maxntid 512", "setmaxnreg.dec.sync.aligned.u32 24;",
+                                   "setmaxnreg.inc.sync.aligned.u32 160;", "wgmma.mma_async.sync.aligned.m64n128k16",
+                                   "wgmma.mma_async.sync.aligned.m64n64k16", "bar.arrive 2, 416;", NULL };
+            for (const char **w = want; *w; w++)
+                if (!strstr(ptx, *w))
+                    fail_msg("%s: no %s in the PTX", what, *w);
+            if (strstr(ptx, "mma.sync") || strstr(ptx, "ldmatrix"))
+                fail_msg("%s: mma.sync or ldmatrix in the PTX", what);
+            int sync = turns(ptx, "bar.sync"), arrive = turns(ptx, "bar.arrive");
+            if (sync != 3 || arrive != 3)
+                fail_msg("%s: %d pingpong syncs and %d arrives, not 3 and 3", what, sync, arrive);
+            assert_assembles_clean(ptx, "sm_90a", what);
+            free(ptx);
+            tir_module_free(m);
+        }
+}
+
 /* kernels/attention_fp8.tsr with attention_fp8_config's blocks for sm_89
  * (products on the fp8 tensor cores, mma.sync m16n8k32) and sm_90a (both on
  * fp8 wgmma m64nNk32 from shared memory: Q K^T with N = BN, P V with N = D,
@@ -1076,6 +1112,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(attention_variants),
         cmocka_unit_test(pingpong_hint),
+        cmocka_unit_test(three_consumer_warpgroups),
         cmocka_unit_test(attention_ext_variants),
         cmocka_unit_test(attention_fp8_variants),
         cmocka_unit_test(fp8_gemm_sm90a),

@@ -12,10 +12,19 @@
 #include <string.h>
 #include <cmocka.h>
 
-/* Coordinates of register r of thread (lane, warp). */
+/* Every warp count the language takes (powers of two, and three times
+ * them: ir/layout.h's wrep). */
+static const int warp_counts[] = { 1, 2, 3, 4, 6, 8, 12, 16, 24 };
+#define FOR_WARPS(w) for (int wi_ = 0, w; wi_ < (int)(sizeof warp_counts / sizeof *warp_counts) && (w = warp_counts[wi_], 1); wi_++)
+
+/* Coordinates of register r of thread (lane, warp): the warp's low bits
+ * set coordinate bits, its high part (warp >> nwarp) numbers wrep_dim's
+ * repetition. */
 static void coord_of(const Layout *l, int r, int lane, int warp, int *c)
 {
     layout_coord_of_reg(l, r, c);
+    if (layout_wrep(l) > 1 && l->wrep_dim >= 0)
+        c[l->wrep_dim] += (warp >> l->nwarp) << l->log2shape[l->wrep_dim];
     for (int i = 0; i < LAYOUT_LANE_BITS; i++)
         if (l->lane[i].dim >= 0 && ((lane >> i) & 1))
             c[l->lane[i].dim] |= 1 << l->lane[i].bit;
@@ -28,7 +37,7 @@ static void coord_of(const Layout *l, int r, int lane, int warp, int *c)
  * the replication factor of the lanes and warps that set no bit. */
 static void check_cover(const Layout *l, int rows, int cols)
 {
-    int nwarps = 1 << l->nwarp, *count = calloc((size_t)rows * (size_t)cols, sizeof(int));
+    int nwarps = layout_wrep(l) << l->nwarp, *count = calloc((size_t)rows * (size_t)cols, sizeof(int));
     for (int w = 0; w < nwarps; w++)
         for (int lane = 0; lane < 32; lane++)
             for (int r = 0; r < layout_nregs(l); r++) {
@@ -39,6 +48,8 @@ static void check_cover(const Layout *l, int rows, int cols)
                 count[i * cols + j]++;
             }
     int repl = 1 << (__builtin_popcount(layout_lane_repl(l)) + __builtin_popcount(layout_warp_repl(l)));
+    if (layout_wrep_replicated(l))
+        repl *= layout_wrep(l);
     for (int k = 0; k < rows * cols; k++)
         assert_int_equal(count[k], repl);
     free(count);
@@ -49,7 +60,7 @@ static void blocked_covers(void **state)
     (void)state;
     static const int shapes[][2] = { { 64, 64 }, { 16, 16 }, { 128, 32 }, { 4, 256 }, { 1, 8 }, { 256, 1 } };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-        for (int warps = 1; warps <= 8; warps *= 2)
+        FOR_WARPS(warps)
             for (int vec = 1; vec <= 8; vec *= 2) {
                 Layout l = layout_blocked(2, shapes[s], warps, vec);
                 check_cover(&l, shapes[s][0], shapes[s][1]);
@@ -69,10 +80,11 @@ static void blocked_covers(void **state)
 static void repeated_dims(void **state)
 {
     (void)state;
-    static const int shapes[][2] = { { 48, 80 }, { 176, 16 }, { 16, 176 }, { 80, 48 }, { 192, 112 } };
+    static const int shapes[][2] = { { 48, 80 }, { 176, 16 }, { 16, 176 }, { 80, 48 }, { 192, 112 }, { 192, 128 },
+                                     { 96, 64 }, { 384, 64 } };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int M = shapes[s][0], N = shapes[s][1];
-        for (int warps = 1; warps <= 8; warps *= 2) {
+        FOR_WARPS(warps) {
             Layout ls[4];
             int wm, wn;
             layout_mma_warps(M, N, warps, &wm, &wn);
@@ -110,6 +122,36 @@ static void repeated_dims(void **state)
             }
         }
     }
+    /* 12 warps (FlashAttention-3's three consumer warpgroups) on a 192-row
+     * accumulator: warp w holds rows 16w .. 16w + 15 (warpgroup g the 64-row
+     * slab g, as wgmma writes it); 128 rows (no factor 3) leave the three
+     * groups of 4 warps replicas. */
+    int wm, wn;
+    layout_mma_warps(192, 128, 12, &wm, &wn);
+    assert_int_equal(wm, 12);
+    assert_int_equal(wn, 1);
+    Layout acc = layout_mma_acc(192, 128, 12, wm, wn);
+    assert_int_equal(acc.nwarp, 2);
+    assert_int_equal(layout_wrep(&acc), 3);
+    assert_int_equal(acc.wrep_dim, 0);
+    assert_int_equal(layout_nregs(&acc), 64);
+    for (int w = 0; w < 12; w++)
+        for (int lane = 0; lane < 32; lane++)
+            for (int r = 0; r < layout_nregs(&acc); r++) {
+                int c[2] = { 0, 0 };
+                coord_of(&acc, r, lane, w, c);
+                assert_int_equal(c[0] / 16, w);
+            }
+    Layout rows = layout_slice(&acc, 1), cols = layout_slice(&acc, 0);
+    assert_int_equal(rows.wrep_dim, 0);
+    assert_true(layout_wrep_replicated(&cols));
+    assert_int_equal(layout_warp_slots(&acc, 0), 12);
+    assert_int_equal(layout_warp_slots(&acc, 1), 1);
+    layout_mma_warps(128, 128, 12, &wm, &wn);
+    assert_int_equal(wm * wn, 4);
+    Layout rep4 = layout_mma_acc(128, 128, 12, wm, wn);
+    assert_true(layout_wrep_replicated(&rep4));
+    assert_int_equal((int)layout_warp_owner_mask(&rep4), (int)(~0u << 2));
     int odd[1] = { 80 };
     Layout one = layout_blocked(1, odd, 4, 8); /* 16 elements' bits, 5 times: replicated */
     check_cover(&one, 1, 80);
@@ -124,7 +166,7 @@ static void fma_dot_layouts(void **state)
     (void)state;
     static const int shapes[][3] = { { 8, 8, 8 }, { 64, 64, 16 }, { 32, 4, 16 }, { 1, 16, 32 }, { 128, 8, 1 } };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-        for (int warps = 1; warps <= 8; warps *= 2) {
+        FOR_WARPS(warps) {
             int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
             Layout c = layout_fma_acc(M, N, warps), a = layout_fma_operand(&c, K, false),
                    b = layout_fma_operand(&c, K, true);

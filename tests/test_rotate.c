@@ -22,14 +22,15 @@
 #include <cmocka.h>
 
 /* kernels/attention.tsr with its overlap option replaced by `overlap` (NULL:
- * as written), for D, causal, 128 x 128 blocks on 8 warps. */
-static TirModule *attention_with(const char *overlap, int D, bool causal)
+ * as written), for D, causal, bm x bn blocks on w warps. */
+static TirModule *attention_blocks(const char *overlap, int D, bool causal, const char *bm, const char *bn,
+                                   const char *w)
 {
     size_t len;
     char *text = tsr_read_file("kernels/attention.tsr", &len);
     if (!text)
         fail_msg("cannot read kernels/attention.tsr");
-    const char *opt = "overlap = !CAUSAL || D != 128";
+    const char *opt = "overlap = (!CAUSAL || D != 128) && W != 12";
     char *at = strstr(text, opt);
     if (!at)
         fail_msg("kernels/attention.tsr no longer says '%s': update this test", opt);
@@ -41,7 +42,7 @@ static TirModule *attention_with(const char *overlap, int D, bool causal)
     char dbuf[16];
     snprintf(dbuf, sizeof dbuf, "%d", D);
     Define defs[6] = { { "T", "f16" }, { "D", dbuf }, { "CAUSAL", causal ? "true" : "false" },
-                       { "BM", "128" }, { "BN", "128" }, { "W", "8" } };
+                       { "BM", bm }, { "BN", bn }, { "W", w } };
     StrBuf diags;
     sb_init(&diags);
     TirModule *m = compile_string("attention.tsr", src.data, defs, 6, &diags);
@@ -51,6 +52,12 @@ static TirModule *attention_with(const char *overlap, int D, bool causal)
     sb_free(&src);
     free(text);
     return m;
+}
+
+/* The same for 128 x 128 blocks on 8 warps. */
+static TirModule *attention_with(const char *overlap, int D, bool causal)
+{
+    return attention_blocks(overlap, D, causal, "128", "128", "8");
 }
 
 /* Loops of the laid-out kernel whose accumulating dot reads a P carried
@@ -95,7 +102,7 @@ static void rotation_where_allowed(void **state)
 {
     (void)state;
     /* as written: every loop rotates (the steady loop and the masked one
-     * after the split) except causal D=128's */
+     * after the split) except causal D=128's and 12 warps' */
     TirModule *m = attention_with(NULL, 64, false);
     assert_int_equal(rotated_after_passes(m, "sm_90a", false), 2);
     assert_int_equal(rotated_after_passes(m, "sm_90a", true), 0); /* --no-overlap */
@@ -110,6 +117,16 @@ static void rotation_where_allowed(void **state)
     m = attention_with("true", 128, true);
     assert_int_equal(rotated_after_passes(m, "sm_90a", false), 2);
     tir_module_free(m);
+    /* three consumer warpgroups keep the written order (the previous P
+     * does not fit in their 160 registers); asked to, they rotate */
+    for (int causal = 0; causal < 2; causal++) {
+        m = attention_blocks(NULL, 64, causal, "192", "128", "12");
+        assert_int_equal(rotated_after_passes(m, "sm_90a", false), 0);
+        tir_module_free(m);
+        m = attention_blocks("true", 64, causal, "192", "128", "12");
+        assert_int_equal(rotated_after_passes(m, "sm_90a", false), 2);
+        tir_module_free(m);
+    }
 }
 
 /* The rotated kernel on emu at the key-block boundaries: Sk = 1 (the loop

@@ -772,7 +772,16 @@ static void grid_and_warps(void **state)
     f = ok_func("kernel k<W: int = 16>() grid (1, 2, 3) warps W { }", NULL, 0, &c);
     assert_int_equal(f->warps, 16);
     checked_free(&c);
-    expect_error("kernel k() grid (1) warps 3 { }", "the number of warps must be 1, 2, 4, 8 or 16, found 3");
+    f = ok_func("kernel k() grid (1) warps 12 { }", NULL, 0, &c);
+    assert_int_equal(f->warps, 12);
+    checked_free(&c);
+    static const char *const bad[] = { "0", "5", "9", "18", "32", "48", "-12" };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char src[64], msg[96];
+        snprintf(src, sizeof src, "kernel k() grid (1) warps %s { }", bad[i]);
+        snprintf(msg, sizeof msg, "the number of warps must be 1, 2, 3, 4, 6, 8, 12, 16 or 24, found %s", bad[i]);
+        expect_error(src, msg);
+    }
     expect_error("kernel k(n: i32) grid (1) warps n { }", "the number of warps must be a compile-time integer");
     expect_error("kernel k() grid () { }", "the grid has 1 to 3 dimensions; kernel 'k' gives 0");
     expect_error("kernel k() grid (1, 1, 1, 1) { }", "the grid has 1 to 3 dimensions; kernel 'k' gives 4");

@@ -3,7 +3,10 @@
  * (mma.sync on sm_80, wgmma m64nNk16 with N the tile's on sm_90a) and
  * attention at FlashAttention-3's block sizes, on the interpreter and on the
  * emulator with the code of sm_80 and sm_90a, against double-precision C on
- * odd tensor sizes (loads and stores crossing the ends), outputs poisoned. */
+ * odd tensor sizes (loads and stores crossing the ends), outputs poisoned.
+ * The same on 12 warps (three warpgroups, ir/layout.h's wrep): a dim with a
+ * factor 3 split over the three groups of warps (reductions along it meet in
+ * shared memory), or none (the groups hold replicas). */
 #include "attn_check.h"
 #include "emu_run.h"
 #include "testutil.h"
@@ -41,10 +44,10 @@ static void expect_near(const char *what, const char *place, int64_t i, double g
 
 /* ---------------------------------------------------- rows, cols, reshapes */
 
-static void rows_case(const char *T, const char *bm, const char *bn)
+static void rows_case(const char *T, const char *bm, const char *bn, const char *w)
 {
-    const char *kv[] = { "T", T, "BM", bm, "BN", bn };
-    TirModule *m = compile_with(TILES, kv, 3);
+    const char *kv[] = { "T", T, "BM", bm, "BN", bn, "W", w };
+    TirModule *m = compile_with(TILES, kv, 4);
     TirFunc *f = module_func(m, "rows");
     DType dt = strcmp(T, "f16") == 0 ? DT_F16 : strcmp(T, "bf16") == 0 ? DT_BF16 : DT_F32;
     int64_t xs[2] = { M, N }, ns[1] = { N }, ms[1] = { M };
@@ -64,7 +67,7 @@ static void rows_case(const char *T, const char *bm, const char *bn)
         KernelArg args[6] = { arg_tensor(x), arg_tensor(v), arg_tensor(z), arg_tensor(rs), arg_tensor(rm), arg_tensor(io) };
         run_kernel_at_or_fail(f, args, 6, place);
         char what[64];
-        snprintf(what, sizeof what, "rows %s %sx%s", T, bm, bn);
+        snprintf(what, sizeof what, "rows %s %sx%s on %s warps", T, bm, bn, w);
         for (int64_t i = 0; i < M; i++) {
             double sum = 0, sabs = 0, mx = -INFINITY;
             for (int64_t j = 0; j < N; j++) {
@@ -93,16 +96,21 @@ static void rows_case(const char *T, const char *bm, const char *bn)
 static void rows(void **state)
 {
     (void)state;
-    rows_case("f32", "16", "48");
-    rows_case("f32", "48", "80");
-    rows_case("f16", "80", "176");
-    rows_case("bf16", "64", "112");
+    rows_case("f32", "16", "48", "4");
+    rows_case("f32", "48", "80", "4");
+    rows_case("f16", "80", "176", "4");
+    rows_case("bf16", "64", "112", "4");
+    rows_case("f32", "192", "64", "12"); /* the groups of warps along the rows */
+    rows_case("f32", "16", "192", "12"); /* along the reduced axis */
+    rows_case("f16", "64", "80", "12");  /* replicas */
+    rows_case("f32", "48", "48", "3");
+    rows_case("bf16", "32", "96", "6");
 }
 
-static void cols_case(const char *bm, const char *bn)
+static void cols_case(const char *bm, const char *bn, const char *w)
 {
-    const char *kv[] = { "BM", bm, "BN", bn };
-    TirModule *m = compile_with(TILES, kv, 2);
+    const char *kv[] = { "BM", bm, "BN", bn, "W", w };
+    TirModule *m = compile_with(TILES, kv, 3);
     TirFunc *fc = module_func(m, "cols"), *fr = module_func(m, "reshapes"), *ft = module_func(m, "transposes");
     int64_t xs[2] = { M, N }, ns[1] = { N }, ts[2] = { N, M };
     Rng rng;
@@ -110,7 +118,7 @@ static void cols_case(const char *bm, const char *bn)
     HostTensor x = tensor_new(DT_F32, 2, xs);
     tensor_fill_normal(&x, &rng, 1.0);
     char what[64];
-    snprintf(what, sizeof what, "cols %sx%s", bm, bn);
+    snprintf(what, sizeof what, "cols %sx%s on %s warps", bm, bn, w);
     for (int place = 0; place < RUN_PLACES; place++) {
         HostTensor cs = tensor_new(DT_F32, 1, ns), cm = tensor_new(DT_F32, 1, ns), z = tensor_new(DT_F32, 2, xs),
                    t = tensor_new(DT_F32, 2, ts);
@@ -151,10 +159,14 @@ static void cols_case(const char *bm, const char *bn)
 static void cols(void **state)
 {
     (void)state;
-    cols_case("48", "16");
-    cols_case("80", "48");
-    cols_case("176", "80");
-    cols_case("48", "80");
+    cols_case("48", "16", "4");
+    cols_case("80", "48", "4");
+    cols_case("176", "80", "4");
+    cols_case("48", "80", "4");
+    cols_case("192", "32", "12"); /* the groups of warps along the reduced axis */
+    cols_case("64", "192", "12"); /* along the other */
+    cols_case("64", "64", "12");  /* replicas */
+    cols_case("48", "96", "24");
 }
 
 /* ------------------------------------------------------------------ dots */
@@ -162,14 +174,15 @@ static void cols(void **state)
 /* dsl/examples/matmul.tsr at block sizes bm x bn x bk on f16 (or bf16)
  * inputs with an f32 result; on sm_90a the PTX must hold wgmma m64nNk16
  * with N = bn (its last chunk past 256) when want_wgmma. */
-static void matmul_case(const char *T, int bm, int bn, int bk, bool want_wgmma)
+static void matmul_case(const char *T, int bm, int bn, int bk, int warps, bool want_wgmma)
 {
-    char sbm[16], sbn[16], sbk[16];
+    char sbm[16], sbn[16], sbk[16], sw[16];
     snprintf(sbm, sizeof sbm, "%d", bm);
     snprintf(sbn, sizeof sbn, "%d", bn);
     snprintf(sbk, sizeof sbk, "%d", bk);
-    const char *kv[] = { "T", T, "OT", "f32", "BM", sbm, "BN", sbn, "BK", sbk };
-    TirModule *m = compile_with("dsl/examples/matmul.tsr", kv, 5);
+    snprintf(sw, sizeof sw, "%d", warps);
+    const char *kv[] = { "T", T, "OT", "f32", "BM", sbm, "BN", sbn, "BK", sbk, "W", sw };
+    TirModule *m = compile_with("dsl/examples/matmul.tsr", kv, 6);
     TirFunc *f = module_func(m, "matmul");
     DType dt = strcmp(T, "bf16") == 0 ? DT_BF16 : DT_F16;
     int64_t as[2] = { M, KD }, bs[2] = { KD, N }, cs[2] = { M, N };
@@ -199,17 +212,18 @@ static void matmul_case(const char *T, int bm, int bn, int bk, bool want_wgmma)
         }
         const char *where = place ? targets[place - 1] : "interp";
         if (!ok)
-            fail_msg("matmul %dx%dx%d on %s: %s", bm, bn, bk, where, err.data);
+            fail_msg("matmul %dx%dx%d on %d warps on %s: %s", bm, bn, bk, warps, where, err.data);
         sb_free(&err);
-        if (place == 2 && want_wgmma) {
+        if (place == 2) {
             char want[64];
             snprintf(want, sizeof want, "wgmma.mma_async.sync.aligned.m64n%dk16", bn > 256 ? bn - 256 : bn);
-            if (!ptx || !strstr(ptx, want))
-                fail_msg("matmul %dx%dx%d on sm_90a: the PTX has no %s", bm, bn, bk, want);
+            if (!ptx || !strstr(ptx, want) != !want_wgmma)
+                fail_msg("matmul %dx%dx%d on %d warps on sm_90a: the PTX %s %s", bm, bn, bk, warps,
+                         want_wgmma ? "has no" : "has", want);
         }
         free(ptx);
         char what[64];
-        snprintf(what, sizeof what, "matmul %s %dx%dx%d", T, bm, bn, bk);
+        snprintf(what, sizeof what, "matmul %s %dx%dx%d on %d warps", T, bm, bn, bk, warps);
         for (int64_t i = 0; i < M; i++)
             for (int64_t j = 0; j < N; j++) {
                 double sum = 0, sabs = 0;
@@ -230,13 +244,21 @@ static void matmul_case(const char *T, int bm, int bn, int bk, bool want_wgmma)
 static void dots(void **state)
 {
     (void)state;
-    matmul_case("f16", 64, 80, 32, true);   /* wgmma n80 */
-    matmul_case("f16", 64, 176, 80, true);  /* n176, K-major A in 32-byte panels */
-    matmul_case("bf16", 128, 48, 48, true); /* n48, two warpgroup slabs */
-    matmul_case("f16", 192, 112, 16, true); /* three 64-row slabs a warpgroup */
-    matmul_case("f16", 64, 272, 16, true);  /* N in chunks of 256 and 16 */
-    matmul_case("f16", 48, 80, 48, false);  /* M = 48: mma.sync on every target */
-    matmul_case("f16", 80, 48, 16, false);
+    matmul_case("f16", 64, 80, 32, 4, true);   /* wgmma n80 */
+    matmul_case("f16", 64, 176, 80, 4, true);  /* n176, K-major A in 32-byte panels */
+    matmul_case("bf16", 128, 48, 48, 4, true); /* n48, two warpgroup slabs */
+    matmul_case("f16", 192, 112, 16, 4, true); /* three 64-row slabs a warpgroup */
+    matmul_case("f16", 64, 272, 16, 4, true);  /* N in chunks of 256 and 16 */
+    matmul_case("f16", 48, 80, 48, 4, false);  /* M = 48: mma.sync on every target */
+    matmul_case("f16", 80, 48, 16, 4, false);
+    /* 12 warps: three warpgroups, a 64-row slab each (16 rows a warp; A
+     * from shared memory at the warpgroup's slab); other M leave the groups
+     * replicas on mma.sync */
+    matmul_case("f16", 192, 128, 64, 12, true);
+    matmul_case("bf16", 192, 80, 32, 12, true);
+    matmul_case("f16", 128, 64, 32, 12, false);
+    matmul_case("f16", 384, 64, 16, 12, false);
+    matmul_case("f16", 48, 48, 32, 3, false); /* 3 warps: 16 rows each, mma.sync */
 }
 
 /* ------------------------------------------------------------- attention */
@@ -246,11 +268,14 @@ typedef struct {
 } AttnTiles;
 
 /* FlashAttention-3's shapes at D = 128 and 256, and a small odd one. On
- * sm_80 the two big ones need a single stage to fit in shared memory. */
+ * sm_80 the two big ones need a single stage to fit in shared memory. D =
+ * 64's 192 x 128 on three consumer warpgroups (12 warps; 16 with the
+ * producer, pingpong between three) is checked for races too. */
 static const AttnTiles attn_tiles[] = {
     { 128, 128, 176, 8, 1 },
     { 256, 128, 80, 8, 1 },
     { 64, 64, 48, 4, 2 },
+    { 64, 192, 128, 12, 2 },
 };
 
 static TirModule *attn_tiles_compile(const AttnTiles *c, DType dt, bool causal, int stages)
@@ -282,7 +307,7 @@ static void attention(void **state)
             attn_check_assert(&e, dt, &s, what);
             EmuRunOptions o = { 0 };
             o.host_threads = 2;
-            o.check_races = o.check_uninit = i == 2;
+            o.check_races = o.check_uninit = i >= 2;
             char *ptx = NULL;
             o.ptx = &ptx;
             snprintf(what, sizeof what, "sm_90a %dx%d D=%d", c->bm, c->bn, c->D);
@@ -292,6 +317,11 @@ static void attention(void **state)
             snprintf(want, sizeof want, "wgmma.mma_async.sync.aligned.m64n%dk16", c->bn);
             if (!ptx || !strstr(ptx, want) || !strstr(ptx, "cp.async.bulk.tensor"))
                 fail_msg("%s: the PTX has no %s or no TMA copy", what, want);
+            /* three consumer warpgroups and the producer: 512 threads, 160
+             * registers each after reallocation, turns between the three */
+            if (c->warps == 12 && (!strstr(ptx, ".maxntid 512") || !strstr(ptx, "setmaxnreg.inc.sync.aligned.u32 160;") ||
+                                   !strstr(ptx, "setmaxnreg.dec.sync.aligned.u32 24;") || !strstr(ptx, "bar.sync %r")))
+                fail_msg("%s: no warp specialization with pingpong on 512 threads", what);
             free(ptx);
             tir_module_free(m);
 
@@ -300,6 +330,7 @@ static void attention(void **state)
             EmuRunOptions o80 = { 0 };
             o80.target = "sm_80";
             o80.host_threads = 2;
+            o80.check_races = o80.check_uninit = i == 3;
             snprintf(what, sizeof what, "sm_80 %dx%d D=%d", c->bm, c->bn, c->D);
             e = attn_check_run(f, dt, s, 500 + i, attn_run_emu, &o80);
             attn_check_assert(&e, dt, &s, what);
