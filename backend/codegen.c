@@ -105,6 +105,90 @@ static LLVMValueRef sreg(Emitter *em, const char *name)
     return em_call_intrinsic(em, names, NULL, 0, NULL, 0);
 }
 
+/* ----------------------------------------------------- persistent kernels */
+
+/* The program's grid, computed in the kernel from the same scalar code the
+ * host runs to size it (TirFunc.grid_block). */
+static void tiles_grid(Emitter *em, LLVMValueRef grid[3])
+{
+    TirFunc *f = em->f;
+    TirBlock *gb = tir_block(f, f->grid_block);
+    em_emit_insts(em, gb->insts.data, gb->insts.len);
+    for (int i = 0; i < 3; i++)
+        grid[i] = f->grid[i] == TIR_NONE ? em_i32(em, 1) : em_val(em, f->grid[i])->e[0];
+}
+
+/* The program ids of instance t (unsigned: the runtime launches a
+ * persistent kernel only when the instances number at most INT32_MAX): the
+ * `schedule` clause's axis slowest (reversed if asked), then the others
+ * with axis 0 fastest. */
+static void tiles_pids(Emitter *em, LLVMValueRef t, LLVMValueRef total, LLVMValueRef grid[3])
+{
+    LLVMBuilderRef b = em->b;
+    int outer = em->f->tile_outer;
+    LLVMValueRef rest = t;
+    if (outer != TIR_NONE) {
+        LLVMValueRef inner = LLVMBuildUDiv(b, total, grid[outer], "tiles.inner");
+        LLVMValueRef q = LLVMBuildUDiv(b, t, inner, "");
+        rest = LLVMBuildURem(b, t, inner, "");
+        if (em->f->tile_reverse)
+            q = LLVMBuildSub(b, LLVMBuildSub(b, grid[outer], em_i32(em, 1), ""), q, "");
+        em->pid[outer] = q;
+    }
+    int last = outer == 2 ? 1 : 2;
+    for (int i = 0; i < 3; i++) {
+        if (i == outer)
+            continue;
+        if (i == last) { /* the slowest of the rest: what is left */
+            em->pid[i] = rest;
+            break;
+        }
+        em->pid[i] = LLVMBuildURem(b, rest, grid[i], "");
+        rest = LLVMBuildUDiv(b, rest, grid[i], "");
+    }
+}
+
+void em_tiles_begin(Emitter *em)
+{
+    if (!em->opts->persistent)
+        return;
+    LLVMBuilderRef b = em->b;
+    LLVMValueRef grid[3];
+    tiles_grid(em, grid);
+    LLVMValueRef total = LLVMBuildMul(b, LLVMBuildMul(b, grid[0], grid[1], ""), grid[2], "tiles");
+    LLVMValueRef first = sreg(em, "ctaid.x");
+    em->tiles.step = sreg(em, "nctaid.x");
+    em->tiles.total = total;
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(b);
+    em->tiles.head = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "tiles.loop");
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "tiles.body");
+    em->tiles.exit = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "tiles.exit");
+    LLVMBuildBr(b, em->tiles.head);
+    LLVMPositionBuilderAtEnd(b, em->tiles.head);
+    em->tiles.tile = LLVMBuildPhi(b, em->t_i32, "tile");
+    LLVMAddIncoming(em->tiles.tile, &first, &pre, 1);
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntULT, em->tiles.tile, total, ""), body, em->tiles.exit);
+    LLVMPositionBuilderAtEnd(b, body);
+    tiles_pids(em, em->tiles.tile, total, grid);
+    for (int i = 0; i < 3; i++)
+        em->npid[i] = grid[i];
+}
+
+void em_tiles_end(Emitter *em)
+{
+    if (!em->opts->persistent || em->failed)
+        return;
+    LLVMBuilderRef b = em->b;
+    /* the next instance reuses this one's shared memory */
+    em_barrier(em);
+    /* t + blocks < 2^32: t < total <= INT32_MAX and blocks <= total */
+    LLVMValueRef next = LLVMBuildAdd(b, em->tiles.tile, em->tiles.step, "");
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
+    LLVMAddIncoming(em->tiles.tile, &next, &latch, 1);
+    LLVMBuildBr(b, em->tiles.head);
+    LLVMPositionBuilderAtEnd(b, em->tiles.exit);
+}
+
 const Layout *em_layout(Emitter *em, ValId v) { return tir_layout(em->f, v); }
 
 EVal *em_val(Emitter *em, ValId v)
@@ -1018,7 +1102,9 @@ bool codegen_emit(TirFunc *f, const Target *t, const CodegenOptions *opts, bool 
     if (t->emit->begin)
         t->emit->begin(em);
     lineinfo_begin(em);
+    em_tiles_begin(em);
     emit_block(em, f->body);
+    em_tiles_end(em);
     bool ok = !em->failed;
     if (ok) {
         LLVMBuildRetVoid(em->b);
@@ -1044,6 +1130,7 @@ bool codegen_emit(TirFunc *f, const Target *t, const CodegenOptions *opts, bool 
         out->kernel_name = tsr_xstrdup(f->name);
         out->smem_bytes = f->smem_bytes;
         out->threads = em->threads;
+        out->persistent = opts->persistent;
         if (f->tma.len) {
             out->ntma = f->tma.len;
             out->tma = tsr_xmalloc(sizeof *out->tma * (size_t)f->tma.len);

@@ -160,6 +160,12 @@ struct Emitter {
     /* The family holds other threads waiting on this one here (sm_90a's
      * pingpong turn): a block barrier would deadlock; em_barrier fails. */
     bool barrier_ban;
+    /* The loop of a persistent kernel over the program's instances
+     * (em_tiles_begin): the instance index, the grid, the blocks. */
+    struct {
+        LLVMValueRef tile, total, step;
+        LLVMBasicBlockRef head, exit;
+    } tiles;
     EmLoop *loop;        /* innermost loop being emitted, or NULL */
     int loop_depth;      /* how many loops are being emitted */
     VEC(LLVMBuilderRef) loop_builders; /* the preheader builder of each loop depth (em_loop_enter) */
@@ -182,6 +188,15 @@ LLVMValueRef em_i64(Emitter *em, int64_t v);
 LLVMValueRef em_call_intrinsic(Emitter *em, const char *const *names, LLVMTypeRef *overload, int noverload,
                                LLVMValueRef *args, int nargs);
 void em_barrier(Emitter *em);
+/* A persistent kernel (CodegenOptions.persistent) runs its instances in a
+ * loop: em_tiles_begin opens it, with em->pid and em->npid those of the
+ * instance (the program's grid computed as the host does), and
+ * em_tiles_end closes it (a block barrier, then the next instance: this
+ * block's index plus the launched blocks), leaving the builder after the
+ * loop. Without the option they do nothing. A family whose added warps run
+ * a slice of the kernel (sm_90a's producer) runs it in a loop of its own. */
+void em_tiles_begin(Emitter *em);
+void em_tiles_end(Emitter *em);
 /* Emits the instructions ids[0..n) in order (a family's own code, such as a
  * warp-specialized producer built from the kernel's instructions). */
 void em_emit_insts(Emitter *em, const InstId *ids, int n);

@@ -239,7 +239,8 @@ bool sm90a_ws_plan(Emitter *em, WsPlan *ws, int ring)
     const TirBuffer *rb = &f->buffers.data[ring];
     /* (a kernel's resource clause fixes the registers the reallocation
      * would have to plan around: the author's budget wins) */
-    if (em->opts->no_warp_specialize || f->max_regs || f->min_blocks || f->warps % 4 ||
+    /* (a persistent kernel keeps every warp on its instances' loop) */
+    if (em->opts->no_warp_specialize || em->opts->persistent || f->max_regs || f->min_blocks || f->warps % 4 ||
         32 * f->warps + PRODUCER_THREADS > MAX_BLOCK_THREADS ||
         rb->loop == TIR_NONE || tir_inst(f, rb->loop)->kind == TIR_FOR_EXIT)
         return false;

@@ -45,7 +45,7 @@ static bool compile_variant(TirFunc *f, const EmuRunOptions *o, uint64_t unalign
 {
     CodegenOptions co = { .target = o->target, .assume_aligned = true, .unaligned_params = unaligned,
                           .no_warp_specialize = o->no_warp_specialize, .no_overlap = o->no_overlap,
-                          .no_pingpong = o->no_pingpong };
+                          .no_pingpong = o->no_pingpong, .persistent = o->persistent_blocks > 0 };
     Diag diag;
     diag_init(&diag, NULL);
     bool ok = compile_ptx(f, &co, false, NULL, cr, &diag);
@@ -149,6 +149,11 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
     EmuLaunch launch = { 0 };
     for (int i = 0; i < 3; i++)
         launch.grid[i] = (unsigned)grid[i];
+    int64_t tiles = grid[0] * grid[1] * grid[2];
+    if (cr.persistent) {
+        launch.grid[0] = (unsigned)(tiles < o->persistent_blocks ? tiles : o->persistent_blocks);
+        launch.grid[1] = launch.grid[2] = 1;
+    }
     launch.block[0] = (unsigned)cr.threads;
     launch.block[1] = launch.block[2] = 1;
     launch.dyn_smem = cr.smem_bytes;

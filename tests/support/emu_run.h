@@ -13,6 +13,9 @@ typedef struct {
     bool no_warp_specialize; /* CodegenOptions.no_warp_specialize */
     bool no_overlap;         /* CodegenOptions.no_overlap */
     bool no_pingpong;        /* CodegenOptions.no_pingpong */
+    /* > 0: compiled persistent (CodegenOptions.persistent) and launched on
+     * min(instances, persistent_blocks) blocks, as the runtime does */
+    int persistent_blocks;
     int host_threads;
     uint64_t warp_insns; /* out */
     char **ptx;          /* when not NULL, receives the PTX run (malloc'd), also when the launch fails */
