@@ -57,6 +57,24 @@ static const char reuse_src[] =
     "    Y[i : +64, j] = rowsum(d);\n"
     "}\n";
 
+/* On one block the instances run one after the other: each reads the
+ * clock, writes it as its rank and advances it. (Instances reading what
+ * others write break §11 of dsl/README.md in general; one block that runs
+ * them in turn, with its barrier between instances, orders them.) */
+static const char order_src[] =
+    "kernel order<OUTER: int = 0, REV: bool = false>(Clock: out i32[1], Rank: out i32[C, B, A])\n"
+    "  grid (A, B, C) warps 2 {\n"
+    "    let t = Clock[0];\n"
+    "    Rank[program_id(2), program_id(1), program_id(0)] = t;\n"
+    "    Clock[0] = t + 1;\n"
+    "}\n"
+    "kernel order_sched<OUTER: int = 0, REV: bool = false>(Clock: out i32[1], Rank: out i32[C, B, A])\n"
+    "  grid (A, B, C) warps 2 schedule(OUTER, reverse = REV) {\n"
+    "    let t = Clock[0];\n"
+    "    Rank[program_id(2), program_id(1), program_id(0)] = t;\n"
+    "    Clock[0] = t + 1;\n"
+    "}\n";
+
 enum { PLACES = 3 };
 static const char *const places[PLACES] = { "interp", "sm_80", "sm_90a" };
 
@@ -192,6 +210,74 @@ static void shared_memory_reuse(void **state)
     sb_free(&diags);
 }
 
+/* The rank instance (a, b, c) of a grid A x B x C must get: axis `outer`
+ * slowest (reversed when rev), the others with axis 0 fastest; outer -1:
+ * axis 0 fastest, axis 2 slowest. */
+static int64_t want_rank(int outer, bool rev, const int g[3], const int id[3])
+{
+    int64_t r = 0, scale = 1;
+    for (int i = 0; i < 3; i++) {
+        if (i == outer)
+            continue;
+        r += id[i] * scale;
+        scale *= g[i];
+    }
+    if (outer >= 0)
+        r += (rev ? g[outer] - 1 - id[outer] : id[outer]) * scale;
+    return r;
+}
+
+static void schedule_order(void **state)
+{
+    (void)state;
+    static const int grid[3] = { 3, 4, 2 };
+    for (int outer = -1; outer < 3; outer++)
+        for (int rev = 0; rev < 2; rev++) {
+            if (outer < 0 && rev)
+                continue;
+            char ov[8];
+            snprintf(ov, sizeof ov, "%d", outer);
+            Define defs[2] = { { "OUTER", ov }, { "REV", rev ? "true" : "false" } };
+            StrBuf diags;
+            sb_init(&diags);
+            TirModule *m = compile_string("order.tsr", order_src, defs, outer < 0 ? 0 : 2, &diags);
+            if (!m)
+                fail_msg("%s", diags.data);
+            TirFunc *f = module_func(m, outer < 0 ? "order" : "order_sched");
+            for (int p = 1; p < PLACES; p++) {
+                int64_t one = 1, rs[3] = { grid[2], grid[1], grid[0] };
+                HostTensor clock = tensor_new(DT_I32, 1, &one), rank = tensor_new(DT_I32, 3, rs);
+                tensor_set(&clock, 0, 0);
+                tensor_poison(&rank);
+                KernelArg args[2] = { arg_tensor(clock), arg_tensor(rank) };
+                EmuRunOptions o = { 0 };
+                o.target = places[p];
+                o.persistent_blocks = 1;
+                o.check_races = o.check_uninit = true;
+                o.host_threads = 2;
+                StrBuf err;
+                sb_init(&err);
+                if (!emu_run_kernel(f, args, 2, &o, &err))
+                    fail_msg("%s: %s", places[p], err.data);
+                sb_free(&err);
+                for (int c = 0; c < grid[2]; c++)
+                    for (int b = 0; b < grid[1]; b++)
+                        for (int a = 0; a < grid[0]; a++) {
+                            int id[3] = { a, b, c };
+                            int64_t at = ((int64_t)c * grid[1] + b) * grid[0] + a;
+                            int64_t want = want_rank(outer, rev, grid, id);
+                            if (tensor_get(&rank, at) != (double)want)
+                                fail_msg("%s, schedule(%d, reverse = %d): instance (%d, %d, %d) ran %g-th, not %lld-th",
+                                         places[p], outer, rev, a, b, c, tensor_get(&rank, at), (long long)want);
+                        }
+                tensor_free(&clock);
+                tensor_free(&rank);
+            }
+            tir_module_free(m);
+            sb_free(&diags);
+        }
+}
+
 /* Attention compiled persistent, against the reference: grids larger than
  * the blocks launched (2 x 6 x 2 instances on 5 blocks) and smaller (one
  * instance), GQA, odd lengths, causal or not, with the emulator's race and
@@ -243,6 +329,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_instance_once),
         cmocka_unit_test(shared_memory_reuse),
+        cmocka_unit_test(schedule_order),
         cmocka_unit_test(attention_f16_d64_causal),
         cmocka_unit_test(attention_bf16_d128),
     };
