@@ -4,6 +4,8 @@
  * their own, and the target files hold what differs between GPUs. */
 #include "abi.h"
 #include "codegen_internal.h"
+
+#include <llvm-c/DebugInfo.h>
 #include "oom.h"
 #include "tessera.h"
 
@@ -153,12 +155,7 @@ void em_tiles_begin(Emitter *em)
     if (!em->opts->persistent)
         return;
     LLVMBuilderRef b = em->b;
-    LLVMValueRef grid[3];
-    tiles_grid(em, grid);
-    LLVMValueRef total = LLVMBuildMul(b, LLVMBuildMul(b, grid[0], grid[1], ""), grid[2], "tiles");
     LLVMValueRef first = sreg(em, "ctaid.x");
-    em->tiles.step = sreg(em, "nctaid.x");
-    em->tiles.total = total;
     LLVMBasicBlockRef pre = LLVMGetInsertBlock(b);
     em->tiles.head = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "tiles.loop");
     LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "tiles.body");
@@ -167,6 +164,11 @@ void em_tiles_begin(Emitter *em)
     LLVMPositionBuilderAtEnd(b, em->tiles.head);
     em->tiles.tile = LLVMBuildPhi(b, em->t_i32, "tile");
     LLVMAddIncoming(em->tiles.tile, &first, &pre, 1);
+    /* the grid in the loop (nothing is hoisted out of it, em_tiles_end):
+     * only the instance's number stays live across the body */
+    LLVMValueRef grid[3];
+    tiles_grid(em, grid);
+    LLVMValueRef total = LLVMBuildMul(b, LLVMBuildMul(b, grid[0], grid[1], ""), grid[2], "tiles");
     LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntULT, em->tiles.tile, total, ""), body, em->tiles.exit);
     LLVMPositionBuilderAtEnd(b, body);
     tiles_pids(em, em->tiles.tile, total, grid);
@@ -182,10 +184,21 @@ void em_tiles_end(Emitter *em)
     /* the next instance reuses this one's shared memory */
     em_barrier(em);
     /* t + blocks < 2^32: t < total <= INT32_MAX and blocks <= total */
-    LLVMValueRef next = LLVMBuildAdd(b, em->tiles.tile, em->tiles.step, "");
+    LLVMValueRef next = LLVMBuildAdd(b, em->tiles.tile, sreg(em, "nctaid.x"), "");
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
     LLVMAddIncoming(em->tiles.tile, &next, &latch, 1);
-    LLVMBuildBr(b, em->tiles.head);
+    LLVMValueRef br = LLVMBuildBr(b, em->tiles.head);
+    /* Nothing is hoisted out of the loop of instances: what an instance
+     * computes that does not depend on it (a thread's offsets into the
+     * output) would otherwise stay live across the main loop, and the
+     * kernels tuned to 255 registers spill. */
+    LLVMMetadataRef tmp = LLVMTemporaryMDNode(em->ctx, NULL, 0);
+    LLVMMetadataRef licm = LLVMMDStringInContext2(em->ctx, "llvm.licm.disable", strlen("llvm.licm.disable"));
+    LLVMMetadataRef ops[2] = { tmp, LLVMMDNodeInContext2(em->ctx, &licm, 1) };
+    LLVMMetadataRef loop = LLVMMDNodeInContext2(em->ctx, ops, 2);
+    LLVMMetadataReplaceAllUsesWith(tmp, loop);
+    LLVMSetMetadata(br, LLVMGetMDKindIDInContext(em->ctx, "llvm.loop", strlen("llvm.loop")),
+                    LLVMMetadataAsValue(em->ctx, loop));
     LLVMPositionBuilderAtEnd(b, em->tiles.exit);
 }
 

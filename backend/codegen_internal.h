@@ -163,7 +163,7 @@ struct Emitter {
     /* The loop of a persistent kernel over the program's instances
      * (em_tiles_begin): the instance index, the grid, the blocks. */
     struct {
-        LLVMValueRef tile, total, step;
+        LLVMValueRef tile;
         LLVMBasicBlockRef head, exit;
     } tiles;
     EmLoop *loop;        /* innermost loop being emitted, or NULL */
