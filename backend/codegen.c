@@ -176,13 +176,14 @@ void em_tiles_begin(Emitter *em)
         em->npid[i] = grid[i];
 }
 
-void em_tiles_end(Emitter *em)
+void em_tiles_end(Emitter *em, bool meet)
 {
     if (!em->opts->persistent || em->failed)
         return;
     LLVMBuilderRef b = em->b;
     /* the next instance reuses this one's shared memory */
-    em_barrier(em);
+    if (meet)
+        em_barrier(em);
     /* t + blocks < 2^32: t < total <= INT32_MAX and blocks <= total */
     LLVMValueRef next = LLVMBuildAdd(b, em->tiles.tile, sreg(em, "nctaid.x"), "");
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
@@ -1117,7 +1118,9 @@ bool codegen_emit(TirFunc *f, const Target *t, const CodegenOptions *opts, bool 
     lineinfo_begin(em);
     em_tiles_begin(em);
     emit_block(em, f->body);
-    em_tiles_end(em);
+    em_tiles_end(em, true);
+    if (opts->persistent && t->emit->end && !em->failed)
+        t->emit->end(em);
     bool ok = !em->failed;
     if (ok) {
         LLVMBuildRetVoid(em->b);

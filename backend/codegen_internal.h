@@ -69,6 +69,9 @@ struct TargetEmit {
      * a loop body or of the kernel). */
     void (*before_inst)(Emitter *em, const TirInst *in);
     void (*after_block)(Emitter *em, BlockId b);
+    /* After the loop of instances of a persistent kernel, where the end of
+     * the kernel's top block is not the kernel's end (NULL: nothing). */
+    void (*end)(Emitter *em);
 };
 
 /* Thread coordinates of a layout along one dim, cached per layout. */
@@ -191,12 +194,13 @@ void em_barrier(Emitter *em);
 /* A persistent kernel (CodegenOptions.persistent) runs its instances in a
  * loop: em_tiles_begin opens it, with em->pid and em->npid those of the
  * instance (the program's grid computed as the host does), and
- * em_tiles_end closes it (a block barrier, then the next instance: this
- * block's index plus the launched blocks), leaving the builder after the
- * loop. Without the option they do nothing. A family whose added warps run
- * a slice of the kernel (sm_90a's producer) runs it in a loop of its own. */
+ * em_tiles_end closes it (with meet, a block barrier; then the next
+ * instance: this block's index plus the launched blocks), leaving the
+ * builder after the loop. Without the option they do nothing. A family
+ * whose added warps run a slice of the kernel (sm_90a's producer) runs it
+ * in a loop of its own, over the same instances. */
 void em_tiles_begin(Emitter *em);
-void em_tiles_end(Emitter *em);
+void em_tiles_end(Emitter *em, bool meet);
 /* Emits the instructions ids[0..n) in order (a family's own code, such as a
  * warp-specialized producer built from the kernel's instructions). */
 void em_emit_insts(Emitter *em, const InstId *ids, int n);

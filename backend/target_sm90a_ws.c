@@ -239,8 +239,7 @@ bool sm90a_ws_plan(Emitter *em, WsPlan *ws, int ring)
     const TirBuffer *rb = &f->buffers.data[ring];
     /* (a kernel's resource clause fixes the registers the reallocation
      * would have to plan around: the author's budget wins) */
-    /* (a persistent kernel keeps every warp on its instances' loop) */
-    if (em->opts->no_warp_specialize || em->opts->persistent || f->max_regs || f->min_blocks || f->warps % 4 ||
+    if (em->opts->no_warp_specialize || f->max_regs || f->min_blocks || f->warps % 4 ||
         32 * f->warps + PRODUCER_THREADS > MAX_BLOCK_THREADS ||
         rb->loop == TIR_NONE || tir_inst(f, rb->loop)->kind == TIR_FOR_EXIT)
         return false;
@@ -358,7 +357,10 @@ void sm90a_ws_split(Emitter *em, WsPlan *ws)
     LLVMBuildCondBr(em->b, LLVMBuildICmp(em->b, LLVMIntEQ, em->warp, em_i32(em, warps), ""), lead, done);
     LLVMPositionBuilderAtEnd(em->b, lead);
     ws->role = WS_PRODUCER;
+    /* a persistent kernel's producer walks the consumers' instances */
+    em_tiles_begin(em);
     em_emit_insts(em, ws->code.data, ws->code.len);
+    em_tiles_end(em, false);
     LLVMBuildBr(em->b, done);
     LLVMPositionBuilderAtEnd(em->b, done);
     LLVMBuildRetVoid(em->b);

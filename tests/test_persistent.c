@@ -284,28 +284,41 @@ static void schedule_order(void **state)
  * uninitialized-register checks on one shape. */
 static void attention_variant(DType dt, int D, bool causal)
 {
-    const char *targets[] = { "sm_90a", "sm_80" };
+    /* sm_90a with its producer warpgroup, sm_80, sm_90a without the producer */
+    const char *targets[] = { "sm_90a", "sm_80", "sm_90a" };
     static const AttnShape shapes[] = {
         { 2, 6, 2, 113, 203, 0, false, 0 },
         { 1, 1, 1, 1, 1, 0, false, 0 },
         { 1, 2, 1, 239, 17, 0, false, 0 },
+        { 1, 3, 1, 300, 517, 0, false, 0 }, /* main loops of several iterations: the producer's ring */
     };
-    for (int t = 0; t < 2; t++) {
+    for (int t = 0; t < 3; t++) {
         TirModule *m = attn_compile(targets[t], dt, D, causal, 0, 0);
         TirFunc *f = module_func(m, "attention_fwd");
         for (size_t i = 0; i < TSR_ARRAY_LEN(shapes); i++) {
+            if (t == 2 && i != 0 && i != 3)
+                continue;
             AttnShape s = shapes[i];
             s.D = D;
             s.causal = causal;
             s.scale = 1.0 / sqrt((double)D);
             EmuRunOptions o = { 0 };
             o.target = targets[t];
-            o.persistent_blocks = i == 1 ? 64 : 5;
+            o.no_warp_specialize = t == 2;
+            o.persistent_blocks = i == 1 ? 64 : i == 3 ? 2 : 5;
             o.host_threads = 2;
             o.check_races = o.check_uninit = i == 0;
+            char *ptx = NULL;
+            o.ptx = &ptx;
             AttnErrors e = attn_check_run(f, dt, s, 3000 + i, attn_run_emu, &o);
+            /* what ran: a loop over instances; on sm_90a with the producer
+             * warpgroup (which walks them too) */
+            if (!ptx || !strstr(ptx, "%nctaid.x") || (t == 0) != (strstr(ptx, "setmaxnreg.dec") != NULL))
+                fail_msg("%s D=%d: the PTX run is not persistent%s", targets[t], D,
+                         t == 0 ? " with a producer warpgroup" : "");
+            free(ptx);
             char what[64];
-            snprintf(what, sizeof what, "%s persistent", targets[t]);
+            snprintf(what, sizeof what, "%s persistent%s", targets[t], t == 2 ? " no-ws" : "");
             attn_check_assert(&e, dt, &s, what);
         }
         tir_module_free(m);
