@@ -174,11 +174,28 @@ void em_tiles_begin(Emitter *em)
     tiles_pids(em, em->tiles.tile, total, grid);
     for (int i = 0; i < 3; i++)
         em->npid[i] = grid[i];
+    /* the instance's thread coordinates, computed again in each instance */
+    LLVMBasicBlockRef code = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "tiles.code");
+    LLVMValueRef br = LLVMBuildBr(b, code);
+    em->tiles.coord_b = LLVMCreateBuilderInContext(em->ctx);
+    LLVMPositionBuilderBefore(em->tiles.coord_b, br);
+    em->coord_b = em->tiles.coord_b;
+    em->coords.len = 0;
+    em->patterns.len = 0;
+    LLVMPositionBuilderAtEnd(b, code);
 }
 
 void em_tiles_end(Emitter *em, bool meet)
 {
-    if (!em->opts->persistent || em->failed)
+    if (!em->opts->persistent)
+        return;
+    /* the caches hold values of this instance only */
+    LLVMDisposeBuilder(em->tiles.coord_b);
+    em->tiles.coord_b = NULL;
+    em->coord_b = em->entry_b;
+    em->coords.len = 0;
+    em->patterns.len = 0;
+    if (em->failed)
         return;
     LLVMBuilderRef b = em->b;
     /* the next instance reuses this one's shared memory */
@@ -223,7 +240,7 @@ EVal em_new_val(Emitter *em, int n)
 static void set_val(Emitter *em, ValId v, EVal e) { em->vals[v] = e; }
 
 /* lane/warp part of the coordinates of layout `li` along dim, computed once
- * in the entry block. */
+ * (em->coord_b). */
 static LLVMValueRef coord_base_of(Emitter *em, int li, int dim)
 {
     for (int i = 0; i < em->coords.len; i++)
@@ -232,7 +249,7 @@ static LLVMValueRef coord_base_of(Emitter *em, int li, int dim)
     CoordCache c = { 0 };
     c.layout = li;
     const Layout *l = &em->f->layouts.data[li];
-    LLVMBuilderRef b = em->entry_b;
+    LLVMBuilderRef b = em->coord_b;
     for (int d = 0; d < l->rank; d++) {
         LLVMValueRef acc = em_i32(em, 0);
         for (int k = 0; k < LAYOUT_LANE_BITS + l->nwarp; k++) {
@@ -947,6 +964,7 @@ static void build_frame(Emitter *em)
     LLVMValueRef br = LLVMBuildBr(em->b, first);
     em->entry_b = LLVMCreateBuilderInContext(em->ctx);
     LLVMPositionBuilderBefore(em->entry_b, br);
+    em->coord_b = em->entry_b;
     LLVMPositionBuilderAtEnd(em->b, first);
 }
 
@@ -1030,6 +1048,8 @@ static void emitter_dispose(void *arg)
         LLVMDisposeBuilder(em->b);
     if (em->entry_b)
         LLVMDisposeBuilder(em->entry_b);
+    if (em->tiles.coord_b)
+        LLVMDisposeBuilder(em->tiles.coord_b);
     for (int i = 0; i < em->loop_builders.len; i++)
         if (em->loop_builders.data[i])
             LLVMDisposeBuilder(em->loop_builders.data[i]);

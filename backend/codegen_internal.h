@@ -133,6 +133,11 @@ struct Emitter {
     LLVMModuleRef mod;
     LLVMBuilderRef b;
     LLVMBuilderRef entry_b; /* inserts at the end of the entry block */
+    /* Where thread coordinates are computed once (coordinate and address
+     * caches): entry_b, or the start of each instance of a persistent
+     * kernel (em_tiles_begin), so that they are not live across the loop
+     * of instances. */
+    LLVMBuilderRef coord_b;
     LLVMValueRef fn;
     LLVMBasicBlockRef entry;
     LLVMDIBuilderRef dib;    /* lineinfo.c, when line_info is on */
@@ -168,6 +173,7 @@ struct Emitter {
     struct {
         LLVMValueRef tile;
         LLVMBasicBlockRef head, exit;
+        LLVMBuilderRef coord_b;
     } tiles;
     EmLoop *loop;        /* innermost loop being emitted, or NULL */
     int loop_depth;      /* how many loops are being emitted */
