@@ -174,14 +174,15 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
     return ok;
 }
 
-const char *const run_places[RUN_PLACES] = { "interp", "sm_80", "sm_90a" };
+const char *const run_places[RUN_PLACES] = { "interp", "sm_80", "sm_90a", "sm_90a persistent" };
 
 bool run_kernel_at(TirFunc *f, const KernelArg *args, int nargs, int place, StrBuf *err)
 {
     if (place == 0)
         return interp_launch(f, args, nargs, 2, err);
     EmuRunOptions o = { 0 };
-    o.target = run_places[place];
+    o.target = place == 3 ? "sm_90a" : run_places[place];
+    o.persistent_blocks = place == 3 ? 3 : 0;
     o.check_uninit = o.check_races = true;
     o.host_threads = 2;
     return emu_run_kernel(f, args, nargs, &o, err);

@@ -26,9 +26,10 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
 
 /* The places a language test runs a kernel: the interpreter, then the
  * emulator with the code of each target family (race and uninitialized-read
- * checks on, two host threads). */
-enum { RUN_PLACES = 3 };
-extern const char *const run_places[RUN_PLACES]; /* "interp", "sm_80", "sm_90a" */
+ * checks on, two host threads), then sm_90a's code compiled persistent
+ * (CodegenOptions.persistent) on 3 blocks. */
+enum { RUN_PLACES = 4 };
+extern const char *const run_places[RUN_PLACES]; /* "interp", "sm_80", "sm_90a", "sm_90a persistent" */
 bool run_kernel_at(TirFunc *f, const KernelArg *args, int nargs, int place, StrBuf *err);
 /* The same in a cmocka test: a failed launch fails the test with its error. */
 void run_kernel_at_or_fail(TirFunc *f, const KernelArg *args, int nargs, int place);
