@@ -8,6 +8,7 @@
  * emulator for sm_90a and sm_80, and agree with the interpreter. */
 #include "attn_check.h"
 #include "emu_run.h"
+#include "jitcache.h"
 #include "target.h"
 
 #include <math.h>
@@ -337,9 +338,24 @@ static void attention_bf16_d128(void **state)
     attention_variant(DT_BF16, 128, false);
 }
 
+/* The option is part of the JIT cache key: a persistent kernel never
+ * reads the PTX of the ordinary one. */
+static void cache_key(void **state)
+{
+    (void)state;
+    JitKeyInput in = { tiles_src, strlen(tiles_src), NULL, 0, "tiles", "sm_90a", 0, 0,
+                       false, false, false, false, false };
+    char plain[65], pers[65];
+    jit_key(&in, plain);
+    in.persistent = true;
+    jit_key(&in, pers);
+    assert_string_not_equal(plain, pers);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(cache_key),
         cmocka_unit_test(every_instance_once),
         cmocka_unit_test(shared_memory_reuse),
         cmocka_unit_test(schedule_order),
