@@ -4,6 +4,8 @@
  * their own, and the target files hold what differs between GPUs. */
 #include "abi.h"
 #include "codegen_internal.h"
+
+#include <llvm-c/DebugInfo.h>
 #include "oom.h"
 #include "tessera.h"
 
@@ -105,6 +107,119 @@ static LLVMValueRef sreg(Emitter *em, const char *name)
     return em_call_intrinsic(em, names, NULL, 0, NULL, 0);
 }
 
+/* ----------------------------------------------------- persistent kernels */
+
+/* The program's grid, computed in the kernel from the same scalar code the
+ * host runs to size it (TirFunc.grid_block). */
+static void tiles_grid(Emitter *em, LLVMValueRef grid[3])
+{
+    TirFunc *f = em->f;
+    TirBlock *gb = tir_block(f, f->grid_block);
+    em_emit_insts(em, gb->insts.data, gb->insts.len);
+    for (int i = 0; i < 3; i++)
+        grid[i] = f->grid[i] == TIR_NONE ? em_i32(em, 1) : em_val(em, f->grid[i])->e[0];
+}
+
+/* The program ids of instance t (unsigned: the runtime launches a
+ * persistent kernel only when the instances number at most INT32_MAX): the
+ * `schedule` clause's axis slowest (reversed if asked), then the others
+ * with axis 0 fastest. */
+static void tiles_pids(Emitter *em, LLVMValueRef t, LLVMValueRef total, LLVMValueRef grid[3])
+{
+    LLVMBuilderRef b = em->b;
+    int outer = em->f->tile_outer;
+    LLVMValueRef rest = t;
+    if (outer != TIR_NONE) {
+        LLVMValueRef inner = LLVMBuildUDiv(b, total, grid[outer], "tiles.inner");
+        LLVMValueRef q = LLVMBuildUDiv(b, t, inner, "");
+        rest = LLVMBuildURem(b, t, inner, "");
+        if (em->f->tile_reverse)
+            q = LLVMBuildSub(b, LLVMBuildSub(b, grid[outer], em_i32(em, 1), ""), q, "");
+        em->pid[outer] = q;
+    }
+    int last = outer == 2 ? 1 : 2;
+    for (int i = 0; i < 3; i++) {
+        if (i == outer)
+            continue;
+        if (i == last) { /* the slowest of the rest: what is left */
+            em->pid[i] = rest;
+            break;
+        }
+        em->pid[i] = LLVMBuildURem(b, rest, grid[i], "");
+        rest = LLVMBuildUDiv(b, rest, grid[i], "");
+    }
+}
+
+void em_tiles_begin(Emitter *em)
+{
+    if (!em->opts->persistent)
+        return;
+    LLVMBuilderRef b = em->b;
+    LLVMValueRef first = sreg(em, "ctaid.x");
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(b);
+    em->tiles.head = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "tiles.loop");
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "tiles.body");
+    em->tiles.exit = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "tiles.exit");
+    LLVMBuildBr(b, em->tiles.head);
+    LLVMPositionBuilderAtEnd(b, em->tiles.head);
+    em->tiles.tile = LLVMBuildPhi(b, em->t_i32, "tile");
+    LLVMAddIncoming(em->tiles.tile, &first, &pre, 1);
+    /* the grid in the loop (nothing is hoisted out of it, em_tiles_end):
+     * only the instance's number stays live across the body */
+    LLVMValueRef grid[3];
+    tiles_grid(em, grid);
+    LLVMValueRef total = LLVMBuildMul(b, LLVMBuildMul(b, grid[0], grid[1], ""), grid[2], "tiles");
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntULT, em->tiles.tile, total, ""), body, em->tiles.exit);
+    LLVMPositionBuilderAtEnd(b, body);
+    tiles_pids(em, em->tiles.tile, total, grid);
+    for (int i = 0; i < 3; i++)
+        em->npid[i] = grid[i];
+    /* the instance's thread coordinates, computed again in each instance */
+    LLVMBasicBlockRef code = LLVMAppendBasicBlockInContext(em->ctx, em->fn, "tiles.code");
+    LLVMValueRef br = LLVMBuildBr(b, code);
+    em->tiles.coord_b = LLVMCreateBuilderInContext(em->ctx);
+    LLVMPositionBuilderBefore(em->tiles.coord_b, br);
+    em->coord_b = em->tiles.coord_b;
+    em->coords.len = 0;
+    em->patterns.len = 0;
+    LLVMPositionBuilderAtEnd(b, code);
+}
+
+void em_tiles_end(Emitter *em, bool meet)
+{
+    if (!em->opts->persistent)
+        return;
+    /* the caches hold values of this instance only */
+    LLVMDisposeBuilder(em->tiles.coord_b);
+    em->tiles.coord_b = NULL;
+    em->coord_b = em->entry_b;
+    em->coords.len = 0;
+    em->patterns.len = 0;
+    if (em->failed)
+        return;
+    LLVMBuilderRef b = em->b;
+    /* the next instance reuses this one's shared memory */
+    if (meet)
+        em_barrier(em);
+    /* t + blocks < 2^32: t < total <= INT32_MAX and blocks <= total */
+    LLVMValueRef next = LLVMBuildAdd(b, em->tiles.tile, sreg(em, "nctaid.x"), "");
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
+    LLVMAddIncoming(em->tiles.tile, &next, &latch, 1);
+    LLVMValueRef br = LLVMBuildBr(b, em->tiles.head);
+    /* Nothing is hoisted out of the loop of instances: what an instance
+     * computes that does not depend on it (a thread's offsets into the
+     * output) would otherwise stay live across the main loop, and the
+     * kernels tuned to 255 registers spill. */
+    LLVMMetadataRef tmp = LLVMTemporaryMDNode(em->ctx, NULL, 0);
+    LLVMMetadataRef licm = LLVMMDStringInContext2(em->ctx, "llvm.licm.disable", strlen("llvm.licm.disable"));
+    LLVMMetadataRef ops[2] = { tmp, LLVMMDNodeInContext2(em->ctx, &licm, 1) };
+    LLVMMetadataRef loop = LLVMMDNodeInContext2(em->ctx, ops, 2);
+    LLVMMetadataReplaceAllUsesWith(tmp, loop);
+    LLVMSetMetadata(br, LLVMGetMDKindIDInContext(em->ctx, "llvm.loop", strlen("llvm.loop")),
+                    LLVMMetadataAsValue(em->ctx, loop));
+    LLVMPositionBuilderAtEnd(b, em->tiles.exit);
+}
+
 const Layout *em_layout(Emitter *em, ValId v) { return tir_layout(em->f, v); }
 
 EVal *em_val(Emitter *em, ValId v)
@@ -125,7 +240,7 @@ EVal em_new_val(Emitter *em, int n)
 static void set_val(Emitter *em, ValId v, EVal e) { em->vals[v] = e; }
 
 /* lane/warp part of the coordinates of layout `li` along dim, computed once
- * in the entry block. */
+ * (em->coord_b). */
 static LLVMValueRef coord_base_of(Emitter *em, int li, int dim)
 {
     for (int i = 0; i < em->coords.len; i++)
@@ -134,7 +249,7 @@ static LLVMValueRef coord_base_of(Emitter *em, int li, int dim)
     CoordCache c = { 0 };
     c.layout = li;
     const Layout *l = &em->f->layouts.data[li];
-    LLVMBuilderRef b = em->entry_b;
+    LLVMBuilderRef b = em->coord_b;
     for (int d = 0; d < l->rank; d++) {
         LLVMValueRef acc = em_i32(em, 0);
         for (int k = 0; k < LAYOUT_LANE_BITS + l->nwarp; k++) {
@@ -853,6 +968,7 @@ static void build_frame(Emitter *em)
     LLVMValueRef br = LLVMBuildBr(em->b, first);
     em->entry_b = LLVMCreateBuilderInContext(em->ctx);
     LLVMPositionBuilderBefore(em->entry_b, br);
+    em->coord_b = em->entry_b;
     LLVMPositionBuilderAtEnd(em->b, first);
 }
 
@@ -936,6 +1052,8 @@ static void emitter_dispose(void *arg)
         LLVMDisposeBuilder(em->b);
     if (em->entry_b)
         LLVMDisposeBuilder(em->entry_b);
+    if (em->tiles.coord_b)
+        LLVMDisposeBuilder(em->tiles.coord_b);
     for (int i = 0; i < em->loop_builders.len; i++)
         if (em->loop_builders.data[i])
             LLVMDisposeBuilder(em->loop_builders.data[i]);
@@ -1022,7 +1140,11 @@ bool codegen_emit(TirFunc *f, const Target *t, const CodegenOptions *opts, bool 
     if (t->emit->begin)
         t->emit->begin(em);
     lineinfo_begin(em);
+    em_tiles_begin(em);
     emit_block(em, f->body);
+    em_tiles_end(em, true);
+    if (opts->persistent && t->emit->end && !em->failed)
+        t->emit->end(em);
     bool ok = !em->failed;
     if (ok) {
         LLVMBuildRetVoid(em->b);
@@ -1048,6 +1170,7 @@ bool codegen_emit(TirFunc *f, const Target *t, const CodegenOptions *opts, bool 
         out->kernel_name = tsr_xstrdup(f->name);
         out->smem_bytes = f->smem_bytes;
         out->threads = em->threads;
+        out->persistent = opts->persistent;
         if (f->tma.len) {
             out->ntma = f->tma.len;
             out->tma = tsr_xmalloc(sizeof *out->tma * (size_t)f->tma.len);

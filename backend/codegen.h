@@ -34,6 +34,12 @@ typedef struct {
      * their dots whenever they reach them instead of in turn (pingpong:
      * sm_90a, backend/README.md), for ablation and debugging. */
     bool no_pingpong;
+    /* A persistent kernel: the launch runs at most as many blocks as the
+     * device holds at once, and each block walks the program's grid of
+     * instances (the tiles) from its block index in steps of the launched
+     * grid's size (backend/README.md, "Persistent kernels"). The runtime
+     * sizes the launch (CodegenResult.persistent). */
+    bool persistent;
 } CodegenOptions;
 
 typedef struct {
@@ -44,6 +50,10 @@ typedef struct {
     int threads;       /* threads per block */
     TmaRequest *tma;   /* malloc'd: the tensor maps the kernel takes (TirFunc.tma), ntma of them */
     int ntma;
+    /* A persistent kernel (CodegenOptions.persistent): the launch's grid is
+     * {blocks, 1, 1}, at most the program's instances, and the kernel reads
+     * the program's grid from its parameters like the host does. */
+    bool persistent;
 } CodegenResult;
 
 /* Threads a target may add to a kernel's warps (CodegenResult.threads): a

@@ -69,6 +69,9 @@ struct TargetEmit {
      * a loop body or of the kernel). */
     void (*before_inst)(Emitter *em, const TirInst *in);
     void (*after_block)(Emitter *em, BlockId b);
+    /* After the loop of instances of a persistent kernel, where the end of
+     * the kernel's top block is not the kernel's end (NULL: nothing). */
+    void (*end)(Emitter *em);
 };
 
 /* Thread coordinates of a layout along one dim, cached per layout. */
@@ -130,6 +133,11 @@ struct Emitter {
     LLVMModuleRef mod;
     LLVMBuilderRef b;
     LLVMBuilderRef entry_b; /* inserts at the end of the entry block */
+    /* Where thread coordinates are computed once (coordinate and address
+     * caches): entry_b, or the start of each instance of a persistent
+     * kernel (em_tiles_begin), so that they are not live across the loop
+     * of instances. */
+    LLVMBuilderRef coord_b;
     LLVMValueRef fn;
     LLVMBasicBlockRef entry;
     LLVMDIBuilderRef dib;    /* lineinfo.c, when line_info is on */
@@ -160,6 +168,13 @@ struct Emitter {
     /* The family holds other threads waiting on this one here (sm_90a's
      * pingpong turn): a block barrier would deadlock; em_barrier fails. */
     bool barrier_ban;
+    /* The loop of a persistent kernel over the program's instances
+     * (em_tiles_begin): the instance index, the grid, the blocks. */
+    struct {
+        LLVMValueRef tile;
+        LLVMBasicBlockRef head, exit;
+        LLVMBuilderRef coord_b;
+    } tiles;
     EmLoop *loop;        /* innermost loop being emitted, or NULL */
     int loop_depth;      /* how many loops are being emitted */
     VEC(LLVMBuilderRef) loop_builders; /* the preheader builder of each loop depth (em_loop_enter) */
@@ -182,6 +197,16 @@ LLVMValueRef em_i64(Emitter *em, int64_t v);
 LLVMValueRef em_call_intrinsic(Emitter *em, const char *const *names, LLVMTypeRef *overload, int noverload,
                                LLVMValueRef *args, int nargs);
 void em_barrier(Emitter *em);
+/* A persistent kernel (CodegenOptions.persistent) runs its instances in a
+ * loop: em_tiles_begin opens it, with em->pid and em->npid those of the
+ * instance (the program's grid computed as the host does), and
+ * em_tiles_end closes it (with meet, a block barrier; then the next
+ * instance: this block's index plus the launched blocks), leaving the
+ * builder after the loop. Without the option they do nothing. A family
+ * whose added warps run a slice of the kernel (sm_90a's producer) runs it
+ * in a loop of its own, over the same instances. */
+void em_tiles_begin(Emitter *em);
+void em_tiles_end(Emitter *em, bool meet);
 /* Emits the instructions ids[0..n) in order (a family's own code, such as a
  * warp-specialized producer built from the kernel's instructions). */
 void em_emit_insts(Emitter *em, const InstId *ids, int n);

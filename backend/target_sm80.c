@@ -140,7 +140,7 @@ static LLVMValueRef lane_pattern(Emitter *em, const Layout *s, const int *drow, 
     for (int i = 0; i < em->patterns.len; i++)
         if (memcmp(em->patterns.data[i].key, pc.key, sizeof pc.key) == 0)
             return em->patterns.data[i].value;
-    LLVMBuilderRef b = em->entry_b;
+    LLVMBuilderRef b = em->coord_b;
     LLVMValueRef j = LLVMBuildLShr(b, em->lane, em_i32(em, 3), ""), i = LLVMBuildAnd(b, em->lane, em_i32(em, 7), "");
     if (cnt < 4)
         j = LLVMBuildAnd(b, j, em_i32(em, cnt - 1), "");

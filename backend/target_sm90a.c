@@ -550,9 +550,13 @@ void sm90a_after_block(Emitter *em, BlockId b)
         settle_all = em_defined_in(em, gs->data[g].res, parent);
     if (settle_all)
         settle_value(em, TIR_NONE);
-    if (b == em->f->body)
+    if (b == em->f->body && !em->opts->persistent)
         sm90a_ws_pingpong_end(em, sm90a_ws(em));
 }
+
+/* A persistent kernel's end, after its loop of instances: the turns of
+ * pingpong run on from one instance to the next and end here. */
+static void sm90a_end(Emitter *em) { sm90a_ws_pingpong_end(em, sm90a_ws(em)); }
 
 /* ------------------------------------------------- shared memory stages */
 
@@ -584,4 +588,5 @@ const TargetEmit target_sm90a_emit = {
     .publish_shared = sm90a_proxy_fence,
     .before_inst = sm90a_before_inst,
     .after_block = sm90a_after_block,
+    .end = sm90a_end,
 };

@@ -358,7 +358,10 @@ void sm90a_ws_split(Emitter *em, WsPlan *ws)
     LLVMBuildCondBr(em->b, LLVMBuildICmp(em->b, LLVMIntEQ, em->warp, em_i32(em, warps), ""), lead, done);
     LLVMPositionBuilderAtEnd(em->b, lead);
     ws->role = WS_PRODUCER;
+    /* a persistent kernel's producer walks the consumers' instances */
+    em_tiles_begin(em);
     em_emit_insts(em, ws->code.data, ws->code.len);
+    em_tiles_end(em, false);
     LLVMBuildBr(em->b, done);
     LLVMPositionBuilderAtEnd(em->b, done);
     LLVMBuildRetVoid(em->b);

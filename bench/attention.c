@@ -1075,6 +1075,7 @@ static void run_info(Bench *b, const BenchOptions *o)
     run->no_warp_specialize = (o->compile_flags & TSR_COMPILE_NO_WARP_SPECIALIZE) != 0;
     run->no_overlap = (o->compile_flags & TSR_COMPILE_NO_OVERLAP) != 0;
     run->no_pingpong = (o->compile_flags & TSR_COMPILE_NO_PINGPONG) != 0;
+    run->persistent = (o->compile_flags & TSR_COMPILE_PERSISTENT) != 0;
     run->cpu_times = run->kind != TSR_DEVICE_CUDA;
     run->reps = o->reps > 0 ? o->reps : run->cpu_times ? 3 : 20;
     run->warmup = o->warmup >= 0 ? o->warmup : run->cpu_times ? 0 : 3;

@@ -179,6 +179,7 @@ typedef struct {
     bool no_warp_specialize; /* --no-warp-specialize (an ablation) */
     bool no_overlap;         /* --no-overlap (an ablation) */
     bool no_pingpong;        /* --no-pingpong (an ablation) */
+    bool persistent;         /* --persistent */
     double peak_tflops;     /* 0: unknown */
     const char *peak_source;
     bool cpu_times;         /* emu/interp: host clock */

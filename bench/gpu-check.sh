@@ -13,6 +13,9 @@
 #   bench-no-warp-specialize.txt/.json, bench-no-overlap.txt/.json,
 #   bench-no-pingpong.txt/.json
 #                                       the same with one sm_90a technique off (ablations)
+#   bench-persistent.txt/.json, bench-persistent-off.txt/.json
+#                                       the same runs with and without --persistent
+#                                       (TSR_COMPILE_PERSISTENT: does it help?)
 #   bench-bwd.txt, bench-bwd.json       tessera-bench attention --pass bwd (the backward)
 #   tune/              tessera-bench tune: attention_tuned.inc, tune.md, tune.json
 #                      (a few sm_90a candidates timed; tune.log its progress)
@@ -237,6 +240,35 @@ for abl in no-warp-specialize no-overlap no-pingpong; do
     0) say "  ok: every check passed (compare bench-$abl.txt with bench.txt)" ;;
     1) say "  FAILED: a correctness check failed (see bench-$abl.txt)"; FAILED=1 ;;
     *) say "  FAILED: exit $rc (see bench-$abl.log)"; FAILED=1 ;;
+    esac
+done
+
+# ---- persistent kernels: the same runs with and without --persistent ---------------
+# Persistent attention (backend/README.md, "Persistent kernels"): as many
+# blocks as the GPU holds, each looping over query blocks, causal's longest
+# first. Warp specialization steps aside for persistent kernels, so compare
+# bench-persistent.txt with bench-persistent-off.txt (the default code) and
+# with bench-no-warp-specialize.txt (the persistence alone).
+if [ $QUICK = 1 ]; then
+    PERS_ARGS="--device $DEVICE --d 64 --causal yes"
+    PERS_SHARE=10
+else
+    PERS_ARGS="--device $DEVICE --reps 10 --warmup 2 --seqlen 2048,8192 --pass fwd"
+    PERS_SHARE=25
+fi
+for pers in persistent persistent-off; do
+    say ""
+    say "== tessera-bench attention $([ $pers = persistent ] && echo --persistent || echo '(the same, not persistent)')"
+    secs=$(allow $PERS_SHARE)
+    # shellcheck disable=SC2046
+    limited "$secs" "$BIN/tessera-bench" attention $PERS_ARGS $([ $pers = persistent ] && echo --persistent) \
+        --time-limit $((secs > 40 ? secs - 20 : 10)) --json "$OUTDIR/bench-$pers.json" \
+        > "$OUTDIR/bench-$pers.txt" 2> "$OUTDIR/bench-$pers.log"
+    rc=$?
+    case $rc in
+    0) say "  ok: every check passed (compare bench-persistent.txt with bench-persistent-off.txt)" ;;
+    1) say "  FAILED: a correctness check failed (see bench-$pers.txt)"; FAILED=1 ;;
+    *) say "  FAILED: exit $rc (see bench-$pers.log)"; FAILED=1 ;;
     esac
 done
 

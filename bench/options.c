@@ -110,7 +110,7 @@ bool bench_parse_attention(BenchOptions *o, int argc, char **argv, char *err, si
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool takes_value = strcmp(a, "--no-reference") && strcmp(a, "--quiet") && strcmp(a, "--no-warp-specialize") &&
-                           strcmp(a, "--no-overlap") && strcmp(a, "--no-pingpong") &&
+                           strcmp(a, "--no-overlap") && strcmp(a, "--no-pingpong") && strcmp(a, "--persistent") &&
                            strcmp(a, "--alibi");
         if (strncmp(a, "--", 2))
             FAIL("unexpected argument '%s' (options start with --)", a);
@@ -133,6 +133,8 @@ bool bench_parse_attention(BenchOptions *o, int argc, char **argv, char *err, si
             o->compile_flags |= TSR_COMPILE_NO_OVERLAP;
         } else if (!strcmp(a, "--no-pingpong")) {
             o->compile_flags |= TSR_COMPILE_NO_PINGPONG;
+        } else if (!strcmp(a, "--persistent")) {
+            o->compile_flags |= TSR_COMPILE_PERSISTENT;
         } else if (!strcmp(a, "--target")) {
             if (!target_lookup(v)) {
                 char msg[160];

@@ -41,9 +41,9 @@ static void verdict(const BenchResult *r, char *buf, size_t n)
 
 void bench_print_table(FILE *f, const BenchRun *run, const BenchResult *r, int n)
 {
-    fprintf(f, "tessera-bench attention on %s (%s code%s%s%s), commit %s, %s\n", run->device_name, run->target,
+    fprintf(f, "tessera-bench attention on %s (%s code%s%s%s%s), commit %s, %s\n", run->device_name, run->target,
             run->no_warp_specialize ? ", no warp specialization" : "", run->no_overlap ? ", no overlap" : "",
-            run->no_pingpong ? ", no pingpong" : "", run->commit, run->date);
+            run->no_pingpong ? ", no pingpong" : "", run->persistent ? ", persistent" : "", run->commit, run->date);
     if (run->features[0] && strcmp(run->features, "none"))
         fprintf(f, "features: %s (kernels/attention_ext.tsr)\n", run->features);
     fprintf(f, "%s; median of %d runs after %d warm-up runs, [min..max]", timer_text(run), run->reps, run->warmup);
@@ -150,6 +150,7 @@ bool bench_write_json(const char *path, const BenchRun *run, const BenchResult *
     fprintf(f, ", \"warp_specialize\": %s", run->no_warp_specialize ? "false" : "true");
     fprintf(f, ", \"overlap\": %s", run->no_overlap ? "false" : "true");
     fprintf(f, ", \"pingpong\": %s", run->no_pingpong ? "false" : "true");
+    fprintf(f, ", \"persistent\": %s", run->persistent ? "true" : "false");
     fprintf(f, ", \"cpu_times\": %s, \"timer\": ", run->cpu_times ? "true" : "false");
     json_string(f, timer_text(run));
     fprintf(f, ", \"peak_tflops\": ");

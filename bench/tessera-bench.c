@@ -27,6 +27,8 @@ static void usage(FILE *f)
             "  --no-warp-specialize      no producer warpgroup on sm_90a (ablation)\n"
             "  --no-overlap              every wgmma waited for at once on sm_90a (ablation)\n"
             "  --no-pingpong             consumer warpgroups issue their dots without taking turns (ablation)\n"
+            "  --persistent              persistent kernels: as many blocks as the GPU holds, each looping over\n"
+            "                            the query blocks, causal's longest first (TSR_COMPILE_PERSISTENT)\n"
             "  --dtype LIST              f16,bf16 (default both); e4m3, e5m2: the fp8 forward\n"
             "  --d LIST                  head dims (default 64,128,256)\n"
             "  --seqlen LIST             Sq = Sk (default 512,1024,2048,4096,8192,16384)\n"

@@ -39,7 +39,7 @@ static void usage(FILE *f)
             "usage: tessera run FILE.tsr [-D NAME=VALUE]... [--kernel K] [--device auto|cuda|emu|interp]\n"
             "                   [--target T] --arg NAME=SPEC... [--dim NAME=N]... [--save DIR] [--reps N]\n"
             "                   [--warmup N] [--seed S] [--compare DEVICE] [--reference FILE.tsr[:KERNEL]]\n"
-            "                   [--atol X] [--rtol X] [--no-emu-checks] [--emu-max-insns N] [--quiet]\n"
+            "                   [--atol X] [--rtol X] [--no-emu-checks] [--emu-max-insns N] [--persistent] [--quiet]\n"
             "SPEC: randn|rand|zeros|ones|arange[:DTYPE][[d0,d1,...]], a .npy file, or a number (scalars)\n");
 }
 
@@ -108,6 +108,8 @@ static int compile(const RunOptions *o, Run *r, const char *file, const char *ke
     /* On emu, with source lines in the PTX, so that fault reports name them. */
     if (!strcmp(tsr_context_device_name(r->ctx), "emu"))
         co.flags = TSR_COMPILE_LINE_INFO;
+    if (o->persistent)
+        co.flags |= TSR_COMPILE_PERSISTENT;
     r->file = file;
     tsr_status s = tsr_module_compile_file(r->ctx, file, &co, &r->mod);
     if (s != TSR_OK) {
@@ -267,12 +269,16 @@ static int64_t count_unwritten(const RunArg *a, const void *data)
 }
 
 /* One line per argument: what it is and, for outputs, what was written. */
-static void report(const Run *r, bool quiet)
+static void report(const Run *r, bool quiet, bool persistent)
 {
     int64_t grid[3] = { 0, 0, 0 };
     tsr_kernel_grid(r->k, grid);
-    printf("%s on %s: grid %lld x %lld x %lld\n", tsr_kernel_name(r->k), tsr_context_device_name(r->ctx),
+    printf("%s on %s: grid %lld x %lld x %lld", tsr_kernel_name(r->k), tsr_context_device_name(r->ctx),
            (long long)grid[0], (long long)grid[1], (long long)grid[2]);
+    int64_t blocks[3] = { 0, 0, 0 };
+    if (persistent && tsr_kernel_launch_grid(r->k, blocks) == TSR_OK)
+        printf(", persistent on %lld blocks", (long long)blocks[0]);
+    putchar('\n');
     for (int i = 0; i < r->nargs; i++) {
         const RunArg *a = &r->args[i];
         char shape[128];
@@ -497,7 +503,7 @@ int tsr_cli_run(int argc, char **argv)
     int rc = run_once(&o, &main_run, o.device, o.file, o.kernel, true);
     bool ran = rc == 0; /* the others are compared with this run's results */
     if (ran)
-        report(&main_run, o.quiet);
+        report(&main_run, o.quiet, o.persistent);
     if (ran && o.save_dir)
         rc = save(o.save_dir, &main_run, NULL);
     if (ran && rc != 2 && o.reference) {

@@ -32,6 +32,7 @@ typedef struct {
     bool emu_checks;               /* races and uninitialized registers on emu */
     unsigned long long emu_max_insns; /* warp instructions a launch on emu may execute; 0: the default */
     bool quiet;                    /* no value summaries */
+    bool persistent;               /* --persistent: TSR_COMPILE_PERSISTENT */
 } RunOptions;
 
 /* One kernel parameter with the host value made for it. */

@@ -172,6 +172,8 @@ bool run_parse_options(int argc, char **argv, RunOptions *o)
             o->emu_checks = false;
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
             o->quiet = true;
+        } else if (!strcmp(a, "--persistent")) {
+            o->persistent = true;
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "tessera run: unknown option '%s'\n", a);
             ok = false;

@@ -2,7 +2,7 @@
  *
  *   tessera compile FILE.tsr [-D NAME=VALUE]... [--kernel NAME] [--target NAME]
  *                   [--emit tokens|ast|tir|layout|llvm|ptx] [--dump-passes] [--line-info]
- *                   [--no-warp-specialize] [--no-overlap] [--no-pingpong] [-o FILE]
+ *                   [--no-warp-specialize] [--no-overlap] [--no-pingpong] [--persistent] [-o FILE]
  *   tessera run FILE.tsr ...   (run.c: launch a kernel with arguments made from specs)
  *
  * Exit status: 0 success, 1 errors in the program, 2 bad usage or I/O. */
@@ -25,7 +25,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: tessera compile FILE.tsr [-D NAME=VALUE]... [--kernel NAME] [--target %s]\n"
             "                      [--emit tokens|ast|tir|layout|llvm|ptx] [--dump-passes] [--line-info]\n"
-            "                      [--no-warp-specialize] [--no-overlap] [--no-pingpong] [-o FILE]\n"
+            "                      [--no-warp-specialize] [--no-overlap] [--no-pingpong] [--persistent] [-o FILE]\n"
             "       tessera run FILE.tsr --arg NAME=SPEC... [options]   (tessera run --help)\n"
             "       tessera --version\n"
             "The default target is %s.\n",
@@ -41,6 +41,7 @@ typedef struct {
     bool no_warp_specialize; /* --no-warp-specialize */
     bool no_overlap;         /* --no-overlap */
     bool no_pingpong;        /* --no-pingpong */
+    bool persistent;         /* --persistent */
 } Options;
 
 static int parse_args(int argc, char **argv, Options *o)
@@ -95,6 +96,8 @@ static int parse_args(int argc, char **argv, Options *o)
             o->no_overlap = true;
         } else if (!strcmp(a, "--no-pingpong")) {
             o->no_pingpong = true;
+        } else if (!strcmp(a, "--persistent")) {
+            o->persistent = true;
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "tessera: unknown option '%s'\n", a);
             return 2;
@@ -145,7 +148,8 @@ static void emit_gpu(const Options *o, TirModule *m, StrBuf *out, StrBuf *dump, 
     CodegenOptions co = { .target = o->target, .assume_aligned = true, .line_info = o->line_info,
                           .no_warp_specialize = o->no_warp_specialize,
                           .no_overlap = o->no_overlap,
-                          .no_pingpong = o->no_pingpong };
+                          .no_pingpong = o->no_pingpong,
+                          .persistent = o->persistent };
     CodegenResult r;
     bool llvm = !strcmp(o->emit, "llvm");
     if (compile_ptx(m->funcs.data[0], &co, llvm, dump, &r, diag)) {

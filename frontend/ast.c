@@ -301,6 +301,17 @@ void ast_print(StrBuf *out, const AstProgram *prog)
             print_node(out, clauses[c], 1);
             sb_putc(out, ')');
         }
+        if (k->schedule_axis) {
+            newline(out, 1);
+            sb_puts(out, "(schedule ");
+            print_node(out, k->schedule_axis, 1);
+            if (k->schedule_reverse) {
+                sb_puts(out, " (reverse ");
+                print_node(out, k->schedule_reverse, 1);
+                sb_putc(out, ')');
+            }
+            sb_putc(out, ')');
+        }
         newline(out, 1);
         print_node(out, k->body, 1);
         sb_puts(out, ")\n");

@@ -81,6 +81,9 @@ typedef struct {
     AstList grid;
     AstNode *warps; /* may be NULL: the default */
     AstNode *regs, *min_blocks; /* the resource clauses; NULL: the compiler's choice */
+    /* schedule(AXIS, reverse = B): the order of a persistent kernel's
+     * instances; NULL: none given (reverse NULL: false) */
+    AstNode *schedule_axis, *schedule_reverse;
     AstNode *body;
 } AstKernel;
 

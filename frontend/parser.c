@@ -728,8 +728,36 @@ static void parse_param(Parser *p, AstKernel *k)
     vec_push(p->arena, k->params, pa);
 }
 
+/* 'schedule' '(' expr [',' 'reverse' '=' expr] ')' */
+static void parse_schedule(Parser *p, AstKernel *k)
+{
+    if (k->schedule_axis) {
+        diag_error(p->diag, p->tok.pos, "the clause 'schedule' is given twice");
+        p->panic = true;
+        return;
+    }
+    advance(p); /* 'schedule' */
+    SrcPos open = p->tok.pos;
+    if (!expect(p, TK_LPAREN, "'(' after 'schedule'"))
+        return;
+    k->schedule_axis = parse_expr(p);
+    if (!p->panic && accept(p, TK_COMMA)) {
+        if (!at(p, TK_IDENT) || !tok_is(p, "reverse")) {
+            error_at_tok(p, "'reverse' (the schedule's option)");
+            return;
+        }
+        advance(p);
+        if (!expect(p, TK_ASSIGN, "'='"))
+            return;
+        k->schedule_reverse = parse_expr(p);
+    }
+    if (!p->panic)
+        expect_closing(p, TK_RPAREN, open);
+}
+
 /* kernel := 'kernel' IDENT ['<' cparam (',' cparam)* '>'] '(' [param (',' param)*] ')'
- *           'grid' '(' expr (',' expr)* ')' ['warps' additive] {('regs' | 'min_blocks') additive} block */
+ *           'grid' '(' expr (',' expr)* ')' ['warps' additive] {clause} block
+ * clause := ('regs' | 'min_blocks') additive | 'schedule' '(' expr [',' 'reverse' '=' expr] ')' */
 static AstKernel *parse_kernel(Parser *p)
 {
     AstKernel *k = arena_alloc(p->arena, sizeof *k);
@@ -772,8 +800,12 @@ static AstKernel *parse_kernel(Parser *p)
             k->warps = parse_additive(p);
         }
     }
-    /* the resource clauses: contextual words, not keywords */
-    while (!p->panic && at(p, TK_IDENT) && (tok_is(p, "regs") || tok_is(p, "min_blocks"))) {
+    /* the resource clauses and schedule: contextual words, not keywords */
+    while (!p->panic && at(p, TK_IDENT) && (tok_is(p, "regs") || tok_is(p, "min_blocks") || tok_is(p, "schedule"))) {
+        if (tok_is(p, "schedule")) {
+            parse_schedule(p, k);
+            continue;
+        }
         bool regs = tok_is(p, "regs");
         advance(p);
         if (at(p, TK_LBRACE)) {

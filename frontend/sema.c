@@ -2743,6 +2743,7 @@ static bool grid_code_is_scalar(Sema *s, int first)
 }
 
 static bool check_resource_clauses(Sema *s, const AstKernel *k);
+static bool check_schedule_clause(Sema *s, const AstKernel *k);
 
 static bool check_grid(Sema *s)
 {
@@ -2820,7 +2821,39 @@ static bool check_resource_clauses(Sema *s, const AstKernel *k)
     }
     if (k->regs)
         s->f->regs_pos = k->regs->pos;
-    return ok;
+    return ok && check_schedule_clause(s, k);
+}
+
+/* schedule(AXIS, reverse = B): AXIS a compile-time integer naming a grid
+ * dimension, B a compile-time bool; the order of a persistent kernel's
+ * instances (TirFunc.tile_outer, tile_reverse). */
+static bool check_schedule_clause(Sema *s, const AstKernel *k)
+{
+    int64_t axis;
+    if (!k->schedule_axis)
+        return true;
+    if (!const_int_arg(s, k->schedule_axis, &axis, "the axis of 'schedule'"))
+        return false;
+    if (axis < 0 || axis >= k->grid.len) {
+        error(s, k->schedule_axis->pos, "the axis of 'schedule' must name a dimension of the grid (0 to %d), found %lld",
+              k->grid.len - 1, (long long)axis);
+        return false;
+    }
+    bool reverse = false;
+    if (k->schedule_reverse) {
+        SVal v = eval(s, k->schedule_reverse);
+        if (v.k == SV_ERR)
+            return false;
+        if (v.k != SV_BOOL) {
+            error(s, k->schedule_reverse->pos, "reverse must be a compile-time bool, found %s%s",
+                  v.k == SV_VAL ? "a run-time " : "", sval_str(s, v));
+            return false;
+        }
+        reverse = v.i != 0;
+    }
+    s->f->tile_outer = (int)axis;
+    s->f->tile_reverse = reverse;
+    return true;
 }
 
 /* Cleanups for oom_defer (support/oom.h). */

@@ -312,12 +312,23 @@ typedef struct tsr_compile_options {
  * kernel (sm_90a) issue their dots whenever they reach them instead of in
  * turn (backend/README.md), for ablation and debugging. Part of the JIT
  * cache key. */
+/* TSR_COMPILE_PERSISTENT: persistent kernels. A launch runs at most as many
+ * blocks as the device holds at once (multiprocessors x the kernel's blocks
+ * per multiprocessor; tsr_kernel_launch_grid), and each block runs the
+ * program's instances from its own index in steps of the blocks launched,
+ * in the order of the kernel's `schedule` clause (dsl/README.md §5.3;
+ * backend/README.md, "Persistent kernels"). The results are those of the
+ * ordinary launch; program_id and num_programs are the program's. The
+ * instances of one launch must number at most INT32_MAX (else
+ * TSR_ERR_LAUNCH). interp runs the program's grid as always. Part of the
+ * JIT cache key. */
 enum {
     TSR_COMPILE_LINE_INFO = 1 << 0,
     TSR_COMPILE_NO_WARP_SPECIALIZE = 1 << 1,
     TSR_COMPILE_NO_OVERLAP = 1 << 2,
     TSR_COMPILE_NO_PINGPONG = 1 << 3,
-    TSR_COMPILE_FLAGS_ALL = (1 << 4) - 1 /* every flag this version knows */
+    TSR_COMPILE_PERSISTENT = 1 << 4,
+    TSR_COMPILE_FLAGS_ALL = (1 << 5) - 1 /* every flag this version knows */
 };
 
 /* Fills *opts with the defaults: struct_size, then all zero. */
@@ -425,6 +436,16 @@ TSR_API tsr_status tsr_kernel_set_scalar_by_name(tsr_kernel *k, const char *name
  * blocks: x, y, z). Returns TSR_ERR_LAUNCH with a message naming the
  * parameter and the dimension at fault. */
 TSR_API tsr_status tsr_kernel_grid(tsr_kernel *k, int64_t grid[3]);
+
+/* The same for the grid a launch runs: the program's grid, except for a
+ * kernel compiled with TSR_COMPILE_PERSISTENT on a PTX device: {blocks, 1,
+ * 1}, blocks the fewer of the program's instances and the blocks of the
+ * kernel the device holds at once (its multiprocessors, emu's 4, times the
+ * blocks one holds: the driver's occupancy on cuda; on emu what the
+ * target's shared memory and 2048 threads per multiprocessor allow).
+ * Prepares the kernel's variant for these arguments (compiling it if
+ * needed). */
+TSR_API tsr_status tsr_kernel_launch_grid(tsr_kernel *k, int64_t grid[3]);
 
 /* Launches the kernel with the bound arguments. Before anything runs, every
  * argument is checked: all bound; dtypes and ranks; constant dims (such as

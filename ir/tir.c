@@ -65,6 +65,7 @@ TirFunc *tir_func_new(const char *name)
     f->body = tir_block_new(f, TIR_NONE);
     f->grid[0] = f->grid[1] = f->grid[2] = TIR_NONE;
     f->warps = 4;
+    f->tile_outer = TIR_NONE;
     oom_undefer(slot);
     return f;
 }
@@ -129,6 +130,8 @@ TirFunc *tir_func_clone(const TirFunc *f)
     c->max_regs = f->max_regs;
     c->min_blocks = f->min_blocks;
     c->no_overlap = f->no_overlap;
+    c->tile_outer = f->tile_outer;
+    c->tile_reverse = f->tile_reverse;
     c->regs_pos = f->regs_pos;
     oom_undefer(slot);
     return c;

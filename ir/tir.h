@@ -270,6 +270,13 @@ typedef struct TirFunc {
     /* Code generation keeps loops in their written order (no rotation,
      * passes/pass_rotate.c): CodegenOptions.no_overlap. */
     bool no_overlap;
+    /* The order in which a persistent kernel (CodegenOptions.persistent)
+     * walks its grid, from the kernel's `schedule` clause (dsl/README.md
+     * §5.3): grid axis `tile_outer` varies slowest, from its last index to
+     * its first when `tile_reverse`; the other axes follow in their order,
+     * axis 0 fastest. TIR_NONE: axis 0 fastest, axis 2 slowest, ascending. */
+    int tile_outer;
+    bool tile_reverse;
 } TirFunc;
 
 typedef struct {

@@ -238,6 +238,8 @@ void tir_print(StrBuf *out, TirFunc *f)
         sb_printf(out, " regs %d", f->max_regs);
     if (f->min_blocks)
         sb_printf(out, " min_blocks %d", f->min_blocks);
+    if (f->tile_outer != TIR_NONE)
+        sb_printf(out, " schedule(%d%s)", f->tile_outer, f->tile_reverse ? ", reverse = true" : "");
     sb_putc(out, '\n');
     for (int r = 0; r < f->tma.len; r++) { /* tensor maps code generation asks for (TirFunc.tma) */
         const TmaRequest *q = &f->tma.data[r];

@@ -91,6 +91,8 @@ void jit_key(const JitKeyInput *in, char hex[65])
         put_str(&s, "no overlap");
     if (in->no_pingpong)
         put_str(&s, "no pingpong");
+    if (in->persistent)
+        put_str(&s, "persistent");
     put_str(&s, in->kernel);
     char n[16];
     snprintf(n, sizeof n, "%d", in->ndefs);

@@ -40,6 +40,7 @@ typedef struct {
     bool no_warp_specialize; /* CodegenOptions.no_warp_specialize */
     bool no_overlap;         /* CodegenOptions.no_overlap */
     bool no_pingpong;        /* CodegenOptions.no_pingpong */
+    bool persistent;         /* CodegenOptions.persistent */
 } JitKeyInput;
 
 typedef struct {

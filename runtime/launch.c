@@ -470,6 +470,57 @@ tsr_status tsr_kernel_grid(tsr_kernel *k, int64_t grid[3])
     return s;
 }
 
+/* The grid a launch runs (Launch.blocks): the program's, or for a
+ * persistent kernel (TSR_COMPILE_PERSISTENT) as many blocks as the device
+ * holds at once, at most one per instance, in x. */
+static tsr_status launch_blocks(tsr_kernel *k, const KernelVariant *v, Launch *l, StrBuf *err)
+{
+    tsr_context *ctx = k->mod->ctx;
+    memcpy(l->blocks, l->grid, sizeof l->blocks);
+    if (!k->mod->persistent || !ctx->dev->resident_blocks)
+        return TSR_OK;
+    int64_t tiles = l->grid[0] * l->grid[1] * l->grid[2];
+    if (tiles > INT32_MAX) {
+        sb_printf(err, "persistent kernel '%s' has %lld instances (a grid of %lld x %lld x %lld); at most %d can be run",
+                  k->f->name, (long long)tiles, (long long)l->grid[0], (long long)l->grid[1], (long long)l->grid[2],
+                  INT32_MAX);
+        return TSR_ERR_LAUNCH;
+    }
+    int64_t resident = ctx->dev->resident_blocks(ctx, v);
+    l->blocks[0] = tiles < resident ? tiles : resident;
+    l->blocks[1] = l->blocks[2] = 1;
+    return TSR_OK;
+}
+
+tsr_status tsr_kernel_launch_grid(tsr_kernel *k, int64_t grid[3])
+{
+    if (!k)
+        return TSR_ERR_INVALID_ARGUMENT;
+    tsr_status s = rt_enter(k->mod->ctx);
+    if (s != TSR_OK)
+        return s;
+    if (!grid)
+        return rt_fail(k->mod->ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_kernel_launch_grid: grid is NULL");
+    if ((s = rt_dsl_kernel(k, "tsr_kernel_launch_grid")) != TSR_OK)
+        return s;
+    Launch l;
+    StrBuf err;
+    sb_init_soft(&err);
+    KernelVariant *v = NULL;
+    s = validate(k, k->args, &l, &err);
+    if (s == TSR_OK)
+        s = pick_variant(k, &l, &v, &err);
+    if (s == TSR_OK)
+        s = launch_blocks(k, v, &l, &err);
+    if (s == TSR_OK)
+        memcpy(grid, l.blocks, sizeof l.blocks);
+    else
+        rt_fail_text(k->mod->ctx, s, err.data);
+    launch_free(k, &l);
+    sb_free(&err);
+    return s;
+}
+
 /* Validates and launches with these arguments (the kernel's bound ones or a
  * call's own); the message of a failure goes on the context. */
 static tsr_status launch(tsr_kernel *k, const BoundArg *args, void *stream)
@@ -482,6 +533,8 @@ static tsr_status launch(tsr_kernel *k, const BoundArg *args, void *stream)
     tsr_status s = validate(k, args, &l, &err);
     if (s == TSR_OK)
         s = pick_variant(k, &l, &v, &err);
+    if (s == TSR_OK && l.grid[0] * l.grid[1] * l.grid[2] > 0)
+        s = launch_blocks(k, v, &l, &err);
     if (s == TSR_OK && l.grid[0] * l.grid[1] * l.grid[2] > 0)
         s = ctx->dev->launch(ctx, k, v, &l, stream, &err);
     if (s != TSR_OK)

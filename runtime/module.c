@@ -48,7 +48,7 @@ static tsr_status generate(tsr_kernel *k, const KernelVariant *v, bool want_llvm
     CodegenOptions co = { .target = m->target, .assume_aligned = true, .unaligned_params = v->unaligned,
                           .divisible_syms = v->divisible, .line_info = m->line_info,
                           .no_warp_specialize = m->no_warp_specialize, .no_overlap = m->no_overlap,
-                          .no_pingpong = m->no_pingpong };
+                          .no_pingpong = m->no_pingpong, .persistent = m->persistent };
     bool ok = compile_ptx(k->f, &co, want_llvm, NULL, r, &diag);
     tsr_status s = ok ? TSR_OK : diag.out_of_memory ? TSR_ERR_OUT_OF_MEMORY : TSR_ERR_COMPILE;
     if (!ok)
@@ -117,7 +117,8 @@ tsr_status rt_prepare_variant(tsr_kernel *k, int which, StrBuf *err)
     if (!v->ptx) {
         bool want_llvm = which == VARIANT_ALIGNED && !k->llvm_ir && (m->kept_ir & TSR_IR_LLVM);
         JitKeyInput in = { m->source, m->len, k->defs, k->f->defines.len, k->f->name, m->target, v->unaligned,
-                           v->divisible, m->line_info, m->no_warp_specialize, m->no_overlap, m->no_pingpong };
+                           v->divisible, m->line_info, m->no_warp_specialize, m->no_overlap, m->no_pingpong,
+                           m->persistent };
         char key[65];
         jit_key(&in, key);
         JitEntry e;
@@ -265,6 +266,7 @@ static tsr_status module_init(tsr_module *m, const char *source, size_t len, con
     m->no_warp_specialize = (flags & TSR_COMPILE_NO_WARP_SPECIALIZE) != 0;
     m->no_overlap = (flags & TSR_COMPILE_NO_OVERLAP) != 0;
     m->no_pingpong = (flags & TSR_COMPILE_NO_PINGPONG) != 0;
+    m->persistent = (flags & TSR_COMPILE_PERSISTENT) != 0;
     if (!(m->source = ctx_strndup(ctx, source, len)))
         return oom(ctx);
     m->len = len;

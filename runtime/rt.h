@@ -92,6 +92,7 @@ struct tsr_module {
     bool no_warp_specialize; /* TSR_COMPILE_NO_WARP_SPECIALIZE */
     bool no_overlap;         /* TSR_COMPILE_NO_OVERLAP */
     bool no_pingpong;        /* TSR_COMPILE_NO_PINGPONG */
+    bool persistent;         /* TSR_COMPILE_PERSISTENT */
     tsr_kernel **kernels;
     int nkernels, cap_kernels;
     tsr_module *prev, *next; /* the context's live modules */
@@ -103,7 +104,8 @@ typedef struct {
     KernelArg *args;
     int nargs;
     int32_t *syms;
-    int64_t grid[3];
+    int64_t grid[3];   /* the program's grid */
+    int64_t blocks[3]; /* the grid launched: grid, or {min(instances, resident blocks), 1, 1} when persistent */
     uint64_t unaligned; /* tensors that need element-wise accesses (bit i: parameter i) */
     uint64_t divisible; /* symbolic dims that are multiples of 8 (bit s: sym s) */
     uint64_t tma_unfit; /* tensors TMA cannot take (bit i: parameter i): no tensor map may describe them */

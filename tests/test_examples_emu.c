@@ -1,7 +1,8 @@
 /* The example programs of dsl/examples compiled to PTX and run on the
  * emulator, against the interpreter on the same random inputs (odd sizes,
  * poisoned outputs): every output element must agree within rounding, and
- * the elements one leaves unwritten the other must leave unwritten too. */
+ * the elements one leaves unwritten the other must leave unwritten too;
+ * then the same compiled persistent for sm_90a and sm_80. */
 #include "diff_run.h"
 
 #include <math.h>
@@ -48,8 +49,21 @@ static void examples_agree(void **state)
             diff_run(&cases[i]);
 }
 
+/* Every case compiled persistent (CodegenOptions.persistent), on 3 blocks,
+ * for sm_90a and sm_80: the same answers. */
+static void examples_agree_persistent(void **state)
+{
+    (void)state;
+    const char *only = getenv("TSR_EXAMPLE_CASE");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (!only || (size_t)atoi(only) == i) {
+            diff_run_on(&cases[i], "sm_90a", 3);
+            diff_run_on(&cases[i], "sm_80", 3);
+        }
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = { cmocka_unit_test(examples_agree) };
+    const struct CMUnitTest tests[] = { cmocka_unit_test(examples_agree), cmocka_unit_test(examples_agree_persistent) };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -715,6 +715,68 @@ static void context_compile_flags(void **state)
     tsr_context_destroy(ctx);
 }
 
+/* TSR_COMPILE_PERSISTENT: on emu (4 multiprocessors, 16 blocks of 128
+ * threads each) a grid of more instances than 64 runs on 64 blocks, one of
+ * fewer on one block per instance, with the results of the program; interp
+ * runs the program's grid. */
+static void persistent_launch(void **state)
+{
+    (void)state;
+    static const char src[] = "kernel k(X: f32[N], Y: out f32[N]) grid (cdiv(N, 32)) {\n"
+                              "    Y[program_id(0) * 32 : +32] = X[program_id(0) * 32 : +32] * 2.0 + f32(num_programs(0));\n"
+                              "}\n";
+    static const tsr_device_kind kinds[] = { TSR_DEVICE_EMU, TSR_DEVICE_INTERP };
+    for (int d = 0; d < 2; d++) {
+        tsr_context_options o;
+        tsr_context_options_init(&o);
+        o.device = kinds[d];
+        o.cache = TSR_CACHE_OFF;
+        o.host_threads = 2;
+        tsr_context *ctx;
+        if (tsr_context_create(&o, &ctx) != TSR_OK)
+            fail_msg("%s", tsr_context_error(ctx));
+        tsr_compile_options co;
+        tsr_compile_options_init(&co);
+        co.flags = TSR_COMPILE_PERSISTENT;
+        tsr_module *m;
+        if (tsr_module_compile(ctx, src, strlen(src), &co, &m) != TSR_OK)
+            fail_msg("%s", tsr_context_error(ctx));
+        tsr_kernel *k;
+        assert_int_equal(tsr_module_get_kernel(m, NULL, &k), TSR_OK);
+        static const int64_t sizes[] = { 300 * 32 - 5, 10 * 32 };
+        for (int s = 0; s < 2; s++) {
+            int64_t n = sizes[s], instances = (n + 31) / 32;
+            float *x = malloc(sizeof(float) * (size_t)n), *y = malloc(sizeof(float) * (size_t)n);
+            for (int64_t i = 0; i < n; i++) {
+                x[i] = (float)i;
+                y[i] = -1.0f;
+            }
+            DLTensor tx = { x, { kDLCPU, 0 }, 1, { kDLFloat, 32, 1 }, &n, NULL, 0 }, ty = tx;
+            ty.data = y;
+            assert_int_equal(tsr_kernel_set_tensor(k, 0, &tx), TSR_OK);
+            assert_int_equal(tsr_kernel_set_tensor(k, 1, &ty), TSR_OK);
+            int64_t grid[3], launched[3];
+            assert_int_equal(tsr_kernel_grid(k, grid), TSR_OK);
+            if (tsr_kernel_launch_grid(k, launched) != TSR_OK)
+                fail_msg("%s", tsr_context_error(ctx));
+            assert_int_equal(grid[0], instances);
+            int64_t want = kinds[d] == TSR_DEVICE_EMU && instances > 64 ? 64 : instances;
+            assert_int_equal(launched[0], want);
+            assert_int_equal(launched[1] * launched[2], 1);
+            if (tsr_kernel_launch(k, NULL) != TSR_OK)
+                fail_msg("%s", tsr_context_error(ctx));
+            assert_int_equal(tsr_context_synchronize(ctx), TSR_OK);
+            for (int64_t i = 0; i < n; i++)
+                if (y[i] != 2.0f * (float)i + (float)instances)
+                    fail_msg("%s: Y[%lld] = %g", tsr_context_device_name(ctx), (long long)i, (double)y[i]);
+            free(x);
+            free(y);
+        }
+        tsr_module_destroy(m);
+        tsr_context_destroy(ctx);
+    }
+}
+
 static int cuda_group(void)
 {
     tsr_context_options o;
@@ -749,6 +811,7 @@ int main(void)
         cmocka_unit_test(resource_limits_are_diagnostics),
         cmocka_unit_test(compile_flags),
         cmocka_unit_test(context_compile_flags),
+        cmocka_unit_test(persistent_launch),
     };
     int failed = cmocka_run_group_tests_name("context", tests, NULL, NULL);
     failed += rt_suite_run(TSR_DEVICE_INTERP, "api_interp");

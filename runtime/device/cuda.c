@@ -38,7 +38,7 @@
 /* Looked up when present: a driver without them (a mock) has no events or
  * streams. */
 #define CUDA_EVENT_FUNCS(X) X(cuEventCreate) X(cuEventRecord) X(cuEventSynchronize) X(cuEventElapsedTime) X(cuEventDestroy) \
-    X(cuStreamCreate) X(cuStreamDestroy) X(cuTensorMapEncodeTiled)
+    X(cuStreamCreate) X(cuStreamDestroy) X(cuTensorMapEncodeTiled) X(cuOccupancyMaxActiveBlocksPerMultiprocessor)
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -53,6 +53,7 @@ typedef struct {
     CUcontext pctx;
     int cc_major, cc_minor;
     int smem_optin;
+    int multiprocessors; /* 1 when the driver does not say */
 } Cuda;
 
 typedef struct {
@@ -174,6 +175,10 @@ static tsr_status open_gpu(tsr_context *ctx, Cuda *cu, StrBuf *err)
                   name, cu->cc_major, cu->cc_minor, target_at(0)->sm / 10, target_at(0)->sm % 10);
         return TSR_ERR_UNSUPPORTED;
     }
+    if (cu->cuDeviceGetAttribute(&cu->multiprocessors, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, cu->dev) !=
+            CUDA_SUCCESS ||
+        cu->multiprocessors < 1)
+        cu->multiprocessors = 1;
     CU_CHECK(cu, cuDevicePrimaryCtxRetain(&cu->pctx, cu->dev), err);
     ctx->max_threads = max_threads;
     ctx->max_grid[0] = gx;
@@ -340,6 +345,25 @@ static tsr_status cuda_launch_raw(tsr_context *ctx, KernelVariant *v, RawLaunch 
     return s;
 }
 
+/* Multiprocessors x the blocks of v the driver says one holds at once (1
+ * when it cannot say). */
+static int64_t cuda_resident_blocks(tsr_context *ctx, const KernelVariant *v)
+{
+    Cuda *cu = cuda_of(ctx);
+    const CudaKernel *ck = v->handle;
+    int per_sm = 0;
+    StrBuf err;
+    sb_init_soft(&err);
+    if (cu->cuOccupancyMaxActiveBlocksPerMultiprocessor && ck && push(cu, &err) == TSR_OK) {
+        if (cu->cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, ck->fn, v->threads, v->smem_bytes) !=
+            CUDA_SUCCESS)
+            per_sm = 0;
+        pop(cu);
+    }
+    sb_free(&err);
+    return (int64_t)cu->multiprocessors * (per_sm < 1 ? 1 : per_sm);
+}
+
 static tsr_status cuda_launch(tsr_context *ctx, tsr_kernel *k, KernelVariant *v, const Launch *l, void *stream,
                               StrBuf *err)
 {
@@ -356,7 +380,7 @@ static tsr_status cuda_launch(tsr_context *ctx, tsr_kernel *k, KernelVariant *v,
     void **args = (void **)(buf + head);
     tsr_status s = TSR_ERR_DEVICE;
     if (rt_pack_params(k->f, l, NULL, NULL, -1, buf, bytes, args, err)) {
-        RawLaunch r = { k->f->name, { (unsigned)l->grid[0], (unsigned)l->grid[1], (unsigned)l->grid[2] },
+        RawLaunch r = { k->f->name, { (unsigned)l->blocks[0], (unsigned)l->blocks[1], (unsigned)l->blocks[2] },
                         { (unsigned)v->threads, 1, 1 }, v->smem_bytes, args, NULL, 0 };
         s = cuda_launch_raw(ctx, v, &r, stream, err);
     }
@@ -594,6 +618,7 @@ const DeviceOps rt_cuda_device = {
     .unload = cuda_unload,
     .check_tensor = cuda_check_tensor,
     .launch = cuda_launch,
+    .resident_blocks = cuda_resident_blocks,
     .launch_raw = cuda_launch_raw,
     .tensor_map_encode = cuda_tensor_map_encode,
     .mem_alloc = cuda_alloc,

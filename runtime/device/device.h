@@ -48,6 +48,11 @@ struct DeviceOps {
     tsr_status (*check_tensor)(tsr_context *ctx, const char *param, const HostTensor *t, StrBuf *err);
     tsr_status (*launch)(tsr_context *ctx, tsr_kernel *k, KernelVariant *v, const Launch *l, void *stream,
                          StrBuf *err);
+    /* How many blocks of a loaded variant the device holds at once
+     * (multiprocessors x blocks per multiprocessor): the grid of a
+     * persistent kernel (TSR_COMPILE_PERSISTENT) is at most this. NULL on
+     * interp, which runs the program's grid. */
+    int64_t (*resident_blocks)(tsr_context *ctx, const KernelVariant *v);
     /* Runs loaded PTX (PTX devices). */
     tsr_status (*launch_raw)(tsr_context *ctx, KernelVariant *v, RawLaunch *r, void *stream, StrBuf *err);
     /* Encodes a tensor map (rt_tma_check has accepted d) into the 128 bytes

@@ -46,6 +46,23 @@ static tsr_status emu_load(tsr_context *ctx, const char *name, KernelVariant *v,
     return TSR_OK;
 }
 
+/* The emulator plays a GPU of EMU_MULTIPROCESSORS multiprocessors, each
+ * holding as many blocks as the target's shared memory and 2048 threads per
+ * multiprocessor allow (registers are not counted): few, so that the tests'
+ * persistent launches have grids both smaller and larger than the blocks
+ * launched. */
+enum { EMU_MULTIPROCESSORS = 4, EMU_THREADS_PER_SM = 2048 };
+
+static int64_t emu_resident_blocks(tsr_context *ctx, const KernelVariant *v)
+{
+    (void)ctx;
+    const Target *t = target_of_ptx(v->ptx);
+    int64_t by_smem = (int64_t)(t->smem_per_sm / (v->smem_bytes + v->attrs.static_smem + 1024));
+    int64_t by_threads = EMU_THREADS_PER_SM / (v->threads > 0 ? v->threads : 1);
+    int64_t per_sm = by_smem < by_threads ? by_smem : by_threads;
+    return EMU_MULTIPROCESSORS * (per_sm < 1 ? 1 : per_sm);
+}
+
 static void emu_unload(tsr_context *ctx, KernelVariant *v)
 {
     (void)ctx;
@@ -177,7 +194,7 @@ static tsr_status emu_run(tsr_context *ctx, tsr_kernel *k, KernelVariant *v, con
         RawLaunch r = { name, { 0 }, { (unsigned)v->threads, 1, 1 }, v->smem_bytes, args, regions,
                         tensor_regions(k->f, l, regions) };
         for (int i = 0; i < 3; i++)
-            r.grid[i] = (unsigned)l->grid[i];
+            r.grid[i] = (unsigned)l->blocks[i];
         s = emu_launch_raw(ctx, v, &r, stream, err);
     }
     rt_free(ctx, block, total);
@@ -202,6 +219,7 @@ const DeviceOps rt_emu_device = {
     .load = emu_load,
     .unload = emu_unload,
     .launch = emu_run,
+    .resident_blocks = emu_resident_blocks,
     .launch_raw = emu_launch_raw,
     .tensor_map_encode = emu_map_encode,
     .mem_alloc = rt_host_alloc,

@@ -337,7 +337,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                       .line_info = (hash_bytes(data, size) >> 40) & 1,
                                       .no_warp_specialize = (hash_bytes(data, size) >> 41) & 1,
                                       .no_overlap = (hash_bytes(data, size) >> 42) & 1,
-                                      .no_pingpong = (hash_bytes(data, size) >> 43) & 1 };
+                                      .no_pingpong = (hash_bytes(data, size) >> 43) & 1,
+                                      .persistent = (hash_bytes(data, size) >> 44) & 1 };
                 CodegenResult r = { 0 };
                 Diag d3;
                 diag_init(&d3, &src);

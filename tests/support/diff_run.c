@@ -50,7 +50,9 @@ OutputDiff output_diff(const HostTensor *ref, const HostTensor *dev, double abs_
     return d;
 }
 
-void diff_run(const Case *c)
+void diff_run(const Case *c) { diff_run_on(c, NULL, 0); }
+
+void diff_run_on(const Case *c, const char *target, int persistent_blocks)
 {
     TirModule *m = compile_file_or_fail(c->file, c->defs, c->ndefs);
     TirFunc *f = module_func(m, c->kernel);
@@ -89,8 +91,10 @@ void diff_run(const Case *c)
     EmuRunOptions o = { 0 };
     o.check_races = o.check_uninit = true;
     o.host_threads = 2;
+    o.target = target;
+    o.persistent_blocks = persistent_blocks;
     if (!emu_run_kernel(f, args[1], n, &o, &err))
-        fail_msg("%s emu: %s", c->kernel, err.data);
+        fail_msg("%s emu%s: %s", c->kernel, persistent_blocks ? " (persistent)" : "", err.data);
     sb_free(&err);
     int64_t unwritten = 0;
     for (int i = 0; i < n; i++) {

@@ -40,5 +40,9 @@ OutputDiff output_diff(const HostTensor *ref, const HostTensor *dev, double abs_
 
 /* Fails the test on any difference, naming the case. */
 void diff_run(const Case *c);
+/* The same with the emulator's code for `target` (NULL: the default),
+ * compiled persistent and launched on `persistent_blocks` blocks when that
+ * is more than 0 (emu_run.h). */
+void diff_run_on(const Case *c, const char *target, int persistent_blocks);
 
 #endif

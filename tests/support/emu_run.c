@@ -45,7 +45,7 @@ static bool compile_variant(TirFunc *f, const EmuRunOptions *o, uint64_t unalign
 {
     CodegenOptions co = { .target = o->target, .assume_aligned = true, .unaligned_params = unaligned,
                           .no_warp_specialize = o->no_warp_specialize, .no_overlap = o->no_overlap,
-                          .no_pingpong = o->no_pingpong };
+                          .no_pingpong = o->no_pingpong, .persistent = o->persistent_blocks > 0 };
     Diag diag;
     diag_init(&diag, NULL);
     bool ok = compile_ptx(f, &co, false, NULL, cr, &diag);
@@ -149,6 +149,11 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
     EmuLaunch launch = { 0 };
     for (int i = 0; i < 3; i++)
         launch.grid[i] = (unsigned)grid[i];
+    int64_t tiles = grid[0] * grid[1] * grid[2];
+    if (cr.persistent) {
+        launch.grid[0] = (unsigned)(tiles < o->persistent_blocks ? tiles : o->persistent_blocks);
+        launch.grid[1] = launch.grid[2] = 1;
+    }
     launch.block[0] = (unsigned)cr.threads;
     launch.block[1] = launch.block[2] = 1;
     launch.dyn_smem = cr.smem_bytes;
@@ -169,14 +174,15 @@ bool emu_run_kernel(TirFunc *f, const KernelArg *args, int nargs, EmuRunOptions 
     return ok;
 }
 
-const char *const run_places[RUN_PLACES] = { "interp", "sm_80", "sm_90a" };
+const char *const run_places[RUN_PLACES] = { "interp", "sm_80", "sm_90a", "sm_90a persistent" };
 
 bool run_kernel_at(TirFunc *f, const KernelArg *args, int nargs, int place, StrBuf *err)
 {
     if (place == 0)
         return interp_launch(f, args, nargs, 2, err);
     EmuRunOptions o = { 0 };
-    o.target = run_places[place];
+    o.target = place == 3 ? "sm_90a" : run_places[place];
+    o.persistent_blocks = place == 3 ? 3 : 0;
     o.check_uninit = o.check_races = true;
     o.host_threads = 2;
     return emu_run_kernel(f, args, nargs, &o, err);

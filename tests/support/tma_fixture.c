@@ -58,7 +58,7 @@ void tma_fixture_install(const char *dir, const char *target, const TmaRequest *
 {
     JitCache c;
     jit_cache_open(&c, TSR_CACHE_ON, dir);
-    JitKeyInput in = { tma_fixture_src, strlen(tma_fixture_src), NULL, 0, "tma_copy", target, 0, 0, false, false, false, false };
+    JitKeyInput in = { tma_fixture_src, strlen(tma_fixture_src), NULL, 0, "tma_copy", target, 0, 0, false, false, false, false, false };
     char key[65];
     jit_key(&in, key);
     JitEntry e = { (char *)fixture_ptx, 8192 + 8, 128, (TmaRequest *)(requests ? requests : &tma_fixture_request),
