@@ -323,6 +323,16 @@ static void attention(void **state)
                                    !strstr(ptx, "setmaxnreg.dec.sync.aligned.u32 24;") || !strstr(ptx, "bar.sync %r")))
                 fail_msg("%s: no warp specialization with pingpong on 512 threads", what);
             free(ptx);
+            if (c->warps == 12) {
+                /* persistent: one block walks both instances, the producer and
+                 * the three warpgroups' turns carried from one to the next */
+                EmuRunOptions op = { 0 };
+                op.host_threads = 2;
+                op.persistent_blocks = 1;
+                snprintf(what, sizeof what, "sm_90a persistent %dx%d D=%d", c->bm, c->bn, c->D);
+                e = attn_check_run(f, dt, s, 450 + i, attn_run_emu, &op);
+                attn_check_assert(&e, dt, &s, what);
+            }
             tir_module_free(m);
 
             m = attn_tiles_compile(c, dt, causal, c->stages_sm80);
