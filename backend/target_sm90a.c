@@ -304,6 +304,31 @@ static void wgmma(Emitter *em, DType at, DType bt, int N, LLVMValueRef *acc, boo
         acc[i] = n == 1 ? r : LLVMBuildExtractValue(em->b, r, (unsigned)i, "");
 }
 
+int sm90a_wgmma_entry_regs(int n) { return (n < WGMMA_MAX_N ? n : WGMMA_MAX_N) / 2 + 26; }
+
+/* Whether a thread starts the kernel with the registers ptxas asks for an
+ * m64nN wgmma (sm90a_wgmma_entry_regs), with the most the kernel's threads
+ * and its resource clauses allow; else an error at the dot (ptxas would
+ * refuse the PTX, at the first launch on a GPU). */
+static bool wgmma_regs_fit(Emitter *em, const TirInst *in, int n)
+{
+    const TirFunc *f = em->f;
+    int blocks = f->min_blocks > em->min_blocks ? f->min_blocks : em->min_blocks;
+    int most = em->target->regs_per_sm / (em->threads * (blocks > 0 ? blocks : 1)) & ~7;
+    most = most > 255 ? 255 : most;
+    if (f->max_regs && f->max_regs < most)
+        most = f->max_regs;
+    int need = sm90a_wgmma_entry_regs(n);
+    if (need <= most)
+        return true;
+    em_error(em, in->pos,
+             "this dot's wgmma (64 x %d per warpgroup) needs about %d registers per thread when the kernel starts, "
+             "and %d threads%s leave at most %d: use a narrower tile or fewer warps",
+             n < WGMMA_MAX_N ? n : WGMMA_MAX_N, need, em->threads, f->max_regs || f->min_blocks ? " with the kernel's resource clause" : "",
+             most);
+    return false;
+}
+
 /* Loop order: the result's 64-row slabs and its N chunks of at most 256
  * columns outermost, k-steps innermost, so each chain of wgmmas
  * accumulates in one set of registers; all in one commit group. */
@@ -318,6 +343,7 @@ static void wgmma_dot(Emitter *em, const TirInst *in)
     }
     int M = ta.shape[0], K = ta.shape[1], N = tb.shape[1], warps = f->warps, kw = wgmma_k(ta.dt);
     int mt = M / (16 * warps), nw = N < WGMMA_MAX_N ? N : WGMMA_MAX_N, ks = K / kw;
+    wgmma_regs_fit(em, in, N); /* (an error; the code is made to the end, then dropped) */
     const Layout *lc = em_layout(em, in->res[0]);
     ValId a_tile, b_tile;
     bool ss = desc_tile(em->f, in->args[0], &a_tile);

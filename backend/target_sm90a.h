@@ -54,6 +54,12 @@ typedef struct {
 } WsPlan;
 enum { PP_SYNC = 1, PP_ARRIVE = 2 };
 
+/* The registers ptxas asks of a thread at the kernel's start for an m64nN
+ * wgmma with f32 accumulators, N in chunks of at most 256: about N / 2 +
+ * 26 (ptxas 13.0, C7602 "Insufficient registers": N = 192 assembles under
+ * 128 registers, N = 208 asks for 130, N = 256 for 154), even when
+ * setmaxnreg.inc raises the count before the wgmma. */
+int sm90a_wgmma_entry_regs(int n);
 /* Plans a producer for `ring` (whose copies all go by TMA) if the kernel
  * allows one: fills ws and builds the producer's instructions. */
 bool sm90a_ws_plan(Emitter *em, WsPlan *ws, int ring);

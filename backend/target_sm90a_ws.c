@@ -233,6 +233,48 @@ static void producer_code(Slice *s, WsPlan *ws, int ring, ValId next)
     vec_push(a, ws->code, producer_loop(s, ring, next));
 }
 
+/* Blocks per multiprocessor: two consumer warpgroups where shared memory
+ * allows, but never fewer than 168 registers per thread at entry: ptxas
+ * holds some instructions to the entry count (a 64x256 wgmma under 128
+ * registers at entry is refused even after setmaxnreg.inc, C7602). One
+ * block of 512 threads (three consumer warpgroups) gets 128. */
+static int ws_blocks(Emitter *em, int consumers, int threads)
+{
+    int by_smem = (int)((size_t)em->target->smem_per_sm / (em->f->smem_bytes + 1024));
+    int by_regs = REGS_PER_SM / (threads * ENTRY_REGS_MIN);
+    int want = consumers >= 256 ? 1 : 256 / consumers;
+    int blocks = by_smem < want ? by_smem : want;
+    blocks = by_regs < blocks ? by_regs : blocks;
+    return blocks < 1 ? 1 : blocks;
+}
+
+/* The registers a thread starts with beside `consumers` consumer threads
+ * (as ptxas computes them from .maxntid and .minnctapersm, at most 248),
+ * and the blocks per multiprocessor behind them. */
+static int ws_entry_regs(Emitter *em, int consumers, int *blocks)
+{
+    int threads = consumers + PRODUCER_THREADS;
+    *blocks = ws_blocks(em, consumers, threads);
+    int entry = REGS_PER_SM / (threads * *blocks) & ~7;
+    return entry > 248 ? 248 : entry;
+}
+
+/* What the kernel's widest dot asks at entry if it runs on wgmma
+ * (sm90a_wgmma_entry_regs); every dot counts, also those that run
+ * otherwise. */
+static int widest_dot_regs(TirFunc *f)
+{
+    int widest = 0;
+    for (int i = 0; i < f->insts.len; i++) {
+        const TirInst *in = tir_inst(f, i);
+        if (in->op != TIR_DOT)
+            continue;
+        int n = tir_type(f, in->res[0]).shape[1];
+        widest = n > widest ? n : widest;
+    }
+    return widest ? sm90a_wgmma_entry_regs(widest) : 0;
+}
+
 bool sm90a_ws_plan(Emitter *em, WsPlan *ws, int ring)
 {
     TirFunc *f = em->f;
@@ -272,7 +314,10 @@ bool sm90a_ws_plan(Emitter *em, WsPlan *ws, int ring)
                     need_value(&s, in->args[k]);
         }
     }
-    if (!s.ok)
+    /* (a wgmma the registers at entry cannot hold: ptxas would refuse the
+     * kernel; without the producer's threads each thread starts with more) */
+    int blocks;
+    if (!s.ok || ws_entry_regs(em, 32 * f->warps, &blocks) < widest_dot_regs(f))
         return false;
     memset(ws, 0, sizeof *ws);
     ws->ring = ring;
@@ -315,29 +360,12 @@ void sm90a_ws_handoff(Emitter *em, const WsPlan *ws)
     statement(em, text);
 }
 
-/* Blocks per multiprocessor: two consumer warpgroups where shared memory
- * allows, but never fewer than 168 registers per thread at entry: ptxas
- * holds some instructions to the entry count (a 64x256 wgmma under 128
- * registers at entry is refused even after setmaxnreg.inc, C7602). One
- * block of 512 threads (three consumer warpgroups) gets 128. */
-static int ws_blocks(Emitter *em, const WsPlan *ws, int threads)
-{
-    int by_smem = (int)((size_t)em->target->smem_per_sm / (em->f->smem_bytes + 1024));
-    int by_regs = REGS_PER_SM / (threads * ENTRY_REGS_MIN);
-    int want = ws->consumers >= 256 ? 1 : 256 / ws->consumers;
-    int blocks = by_smem < want ? by_smem : want;
-    blocks = by_regs < blocks ? by_regs : blocks;
-    return blocks < 1 ? 1 : blocks;
-}
-
 void sm90a_ws_split(Emitter *em, WsPlan *ws)
 {
     if (ws->ring < 0)
         return;
-    int threads = ws->consumers + PRODUCER_THREADS, blocks = ws_blocks(em, ws, threads);
-    int entry = REGS_PER_SM / (threads * blocks) & ~7;
-    if (entry > 248)
-        entry = 248;
+    int threads = ws->consumers + PRODUCER_THREADS, blocks;
+    int entry = ws_entry_regs(em, ws->consumers, &blocks);
     int grow = (entry * threads - PRODUCER_REGS * PRODUCER_THREADS) / ws->consumers & ~7;
     if (grow > CONSUMER_REGS_MAX)
         grow = CONSUMER_REGS_MAX;

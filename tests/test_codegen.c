@@ -320,6 +320,51 @@ static void three_consumer_warpgroups(void **state)
         }
 }
 
+/* ptxas sizes a wgmma by the registers at the kernel's start: at 12 warps
+ * a dot of 192 columns keeps the copying warpgroup (512 threads, 128
+ * registers at the start), one of 208 or 256 runs without it (384 threads)
+ * and assembles clean, and at 24 warps a dot of 128 columns, which ptxas
+ * would refuse at 80 registers, is an error at the dot. */
+static void wide_wgmma_registers(void **state)
+{
+    (void)state;
+    require_ptxas();
+    static const struct { const char *bm, *bn, *w; bool producer; } cases[] = {
+        { "192", "192", "12", true }, { "192", "208", "12", false }, { "192", "256", "12", false },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        Define defs[5] = { { "T", "f16" }, { "BM", cases[i].bm }, { "BN", cases[i].bn }, { "BK", "32" },
+                           { "W", cases[i].w } };
+        TirModule *m = compile_file_or_fail("dsl/examples/matmul.tsr", defs, 5);
+        char *ptx = ptx_of(module_func(m, "matmul"), "sm_90a");
+        char what[96], want[64];
+        snprintf(what, sizeof what, "matmul %sx%s on %s warps", cases[i].bm, cases[i].bn, cases[i].w);
+        snprintf(want, sizeof want, "wgmma.mma_async.sync.aligned.m64n%sk16", cases[i].bn);
+        if (!strstr(ptx, want))
+            fail_msg("%s: no %s", what, want);
+        if (!strstr(ptx, "setmaxnreg") != !cases[i].producer ||
+            !strstr(ptx, cases[i].producer ? ".maxntid 512" : ".maxntid 384"))
+            fail_msg("%s: %s copying warpgroup expected", what, cases[i].producer ? "a" : "no");
+        assert_assembles_clean(ptx, "sm_90a", what);
+        free(ptx);
+        tir_module_free(m);
+    }
+    Define defs[5] = { { "T", "f16" }, { "BM", "384" }, { "BN", "128" }, { "BK", "32" }, { "W", "24" } };
+    TirModule *m = compile_file_or_fail("dsl/examples/matmul.tsr", defs, 5);
+    CodegenOptions o = { .target = "sm_90a", .assume_aligned = true };
+    CodegenResult r;
+    Diag diag;
+    diag_init(&diag, NULL);
+    if (compile_ptx(m->funcs.data[0], &o, false, NULL, &r, &diag))
+        fail_msg("matmul 384x128 on 24 warps compiled for sm_90a");
+    const char *want = "25:21: error: this dot's wgmma (64 x 128 per warpgroup) needs about 90 registers per thread "
+                       "when the kernel starts, and 768 threads leave at most 80";
+    if (!diag.out.data || !strstr(diag.out.data, want))
+        fail_msg("wanted \"%s\", got:\n%s", want, diag.out.data ? diag.out.data : "");
+    diag_free(&diag);
+    tir_module_free(m);
+}
+
 /* kernels/attention_fp8.tsr with attention_fp8_config's blocks for sm_89
  * (products on the fp8 tensor cores, mma.sync m16n8k32) and sm_90a (both on
  * fp8 wgmma m64nNk32 from shared memory: Q K^T with N = BN, P V with N = D,
@@ -1132,6 +1177,7 @@ int main(void)
         cmocka_unit_test(attention_variants),
         cmocka_unit_test(pingpong_hint),
         cmocka_unit_test(three_consumer_warpgroups),
+        cmocka_unit_test(wide_wgmma_registers),
         cmocka_unit_test(attention_ext_variants),
         cmocka_unit_test(attention_fp8_variants),
         cmocka_unit_test(fp8_gemm_sm90a),

@@ -174,7 +174,7 @@ static void cols(void **state)
 /* dsl/examples/matmul.tsr at block sizes bm x bn x bk on f16 (or bf16)
  * inputs with an f32 result; on sm_90a the PTX must hold wgmma m64nNk16
  * with N = bn (its last chunk past 256) when want_wgmma. */
-static void matmul_case(const char *T, int bm, int bn, int bk, int warps, bool want_wgmma)
+static void matmul_case_at(const char *T, int bm, int bn, int bk, int warps, bool want_wgmma, bool sm80)
 {
     char sbm[16], sbn[16], sbk[16], sw[16];
     snprintf(sbm, sizeof sbm, "%d", bm);
@@ -193,6 +193,8 @@ static void matmul_case(const char *T, int bm, int bn, int bk, int warps, bool w
     tensor_fill_normal(&b, &rng, 1.0);
     const char *targets[2] = { "sm_80", "sm_90a" };
     for (int place = 0; place < 3; place++) {
+        if (place == 1 && !sm80)
+            continue;
         HostTensor c = tensor_new(DT_F32, 2, cs);
         tensor_poison(&c);
         KernelArg args[3] = { arg_tensor(a), arg_tensor(b), arg_tensor(c) };
@@ -241,6 +243,11 @@ static void matmul_case(const char *T, int bm, int bn, int bk, int warps, bool w
     tir_module_free(m);
 }
 
+static void matmul_case(const char *T, int bm, int bn, int bk, int warps, bool want_wgmma)
+{
+    matmul_case_at(T, bm, bn, bk, warps, want_wgmma, true);
+}
+
 static void dots(void **state)
 {
     (void)state;
@@ -258,6 +265,10 @@ static void dots(void **state)
     matmul_case("bf16", 192, 80, 32, 12, true);
     matmul_case("f16", 128, 64, 32, 12, false);
     matmul_case("f16", 384, 64, 16, 12, false);
+    /* a 256-column wgmma asks more registers at the start than 512 threads
+     * leave: no copying warpgroup (384 threads), wgmma still (sm_80's
+     * shared memory cannot hold the f32 result's scratch) */
+    matmul_case_at("f16", 192, 256, 16, 12, true, false);
     matmul_case("f16", 48, 48, 32, 3, false); /* 3 warps: 16 rows each, mma.sync */
 }
 
