@@ -6,7 +6,10 @@
 # Each binary's standard output is shown and read: cmocka's per-test lines
 # ("[ RUN      ] name", then "[       OK ] name", "[  FAILED  ] name" or
 # "[  SKIPPED ] name") are counted, and a line "SKIP: REASON" printed by a
-# test (TEST_SKIP in tests/support/testutil.h) gives the reason of its skip;
+# test (TEST_SKIP in tests/support/testutil.h) gives the reason of its skip
+# (outside a cmocka test, as test_python prints it, it is a skip of its own,
+# as is a Python unittest line "test (...) ... skipped 'reason'", whose
+# "... ok" and "... FAIL" lines count as passed and failed tests);
 # a line "KNOWN BUG: ..." (test_diffgen: a compiler bug found and kept as a
 # test that must still fail) is listed too. The summary lists every skipped
 # test with its reason and every known bug, and its last line is
@@ -51,6 +54,16 @@ tally() {
         /^KNOWN BUG / { printf "  %s: %s\n", bin, substr($0, 11) >> known; next }
         /^\[ RUN      \] / { cur = substr($0, 14); reason = ""; next }
         cur != "" && /^SKIP: / { reason = substr($0, 7); next }
+        # a program that is not a cmocka suite (test_python) skipping whole,
+        # or one of its Python unittest tests skipping ("name (...) ... skipped 'why'")
+        cur == "" && /^SKIP: / { s++; printf "  %s: %s\n", bin, substr($0, 7) >> skips; next }
+        cur == "" && / \.\.\. ok$/ { p++; next }
+        cur == "" && / \.\.\. (FAIL|ERROR)$/ { f++; next }
+        cur == "" && / \.\.\. skipped / {
+            s++
+            printf "  %s: %s: %s\n", bin, $1, substr($0, index($0, " ... skipped ") + 13) >> skips
+            next
+        }
         cur != "" && $0 == "[       OK ] " cur { p++; cur = ""; next }
         cur != "" && $0 == "[  FAILED  ] " cur { f++; cur = ""; next }
         cur != "" && $0 == "[  SKIPPED ] " cur {

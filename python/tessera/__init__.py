@@ -286,7 +286,7 @@ class Context:
     def default_target(self):
         return _lib.text(lib.tsr_context_default_target(self._h()))
 
-    def _options(self, defines, kernel, target, name, keep):
+    def _options(self, defines, kernel, target, name, keep, options=None):
         defines = dict(defines or {})
         arr = (_lib.Define * max(1, len(defines)))()
         keep.append(arr)
@@ -304,24 +304,28 @@ class Context:
         opts.kernel = kernel.encode() if kernel else None
         opts.source_name = name.encode() if name else None
         opts.keep_ir = _lib.TSR_IR_TIR  # (PTX is kept on cuda and emu anyway)
+        opts.flags = _flags(options or {})
         return opts
 
-    def compile(self, source, defines=None, kernel=None, target=None, name="<string>"):
+    def compile(self, source, defines=None, kernel=None, target=None, name="<string>", **options):
         """Compiles DSL source text. defines: compile-time parameters
         ({"T": "f16", "BM": 64}); kernel: compile only that one; name: the
-        file name in diagnostics. Raises CompileError."""
+        file name in diagnostics. options (each False unless given):
+        persistent (blocks that loop over the program's instances,
+        TSR_COMPILE_PERSISTENT), line_info, and for ablation
+        no_warp_specialize, no_overlap, no_pingpong. Raises CompileError."""
         keep = []
-        opts = self._options(defines, kernel, target, name, keep)
+        opts = self._options(defines, kernel, target, name, keep, options)
         data = source.encode() if isinstance(source, str) else bytes(source)
         handle = ctypes.c_void_p()
         _check(lib.tsr_module_compile(self._h(), data, len(data), ctypes.byref(opts), ctypes.byref(handle)),
                lambda: lib.tsr_context_error(self._handle))
         return Module(self, handle.value)
 
-    def compile_file(self, path, defines=None, kernel=None, target=None):
+    def compile_file(self, path, defines=None, kernel=None, target=None, **options):
         """As compile, with a .tsr file (diagnostics name the path)."""
         keep = []
-        opts = self._options(defines, kernel, target, None, keep)
+        opts = self._options(defines, kernel, target, None, keep, options)
         handle = ctypes.c_void_p()
         _check(lib.tsr_module_compile_file(self._h(), str(path).encode(), ctypes.byref(opts), ctypes.byref(handle)),
                lambda: lib.tsr_context_error(self._handle))
@@ -475,7 +479,16 @@ class Kernel:
         del borrowed
 
     def grid(self, *args, **kwargs):
-        """The grid (blocks in x, y, z) a launch with these arguments would have."""
+        """The program's grid (instances in x, y, z) for these arguments."""
+        return self._grid(lib.tsr_kernel_grid, args, kwargs)
+
+    def launch_grid(self, *args, **kwargs):
+        """The grid a launch with these arguments runs: the program's, or for
+        a kernel compiled persistent on cuda or emu (blocks, 1, 1), blocks
+        the fewer of its instances and the blocks the device holds at once."""
+        return self._grid(lib.tsr_kernel_launch_grid, args, kwargs)
+
+    def _grid(self, fn, args, kwargs):
         values = self._arguments(args, kwargs)
         keep = []
         for i, p in enumerate(self.params):
@@ -487,8 +500,21 @@ class Kernel:
                 _check(lib.tsr_kernel_set_scalar(self._handle, i, self._scalar(p, values[p.name])),
                        lambda: lib.tsr_kernel_error(self._handle))
         g = (ctypes.c_int64 * 3)()
-        _check(lib.tsr_kernel_grid(self._handle, g), lambda: lib.tsr_kernel_error(self._handle))
+        _check(fn(self._handle, g), lambda: lib.tsr_kernel_error(self._handle))
         return tuple(g)
+
+_FLAGS = {"line_info": _lib.TSR_COMPILE_LINE_INFO, "no_warp_specialize": _lib.TSR_COMPILE_NO_WARP_SPECIALIZE,
+          "no_overlap": _lib.TSR_COMPILE_NO_OVERLAP, "no_pingpong": _lib.TSR_COMPILE_NO_PINGPONG,
+          "persistent": _lib.TSR_COMPILE_PERSISTENT}
+
+
+def _flags(options):
+    flags = 0
+    for name, on in options.items():
+        if name not in _FLAGS:
+            raise TypeError("unknown compile option %r (known: %s)" % (name, ", ".join(sorted(_FLAGS))))
+        flags |= _FLAGS[name] if on else 0
+    return flags
 
 # ---------------------------------------------------------------- shortcuts
 
@@ -505,14 +531,15 @@ def context(device="auto"):
         return _contexts[device]
 
 
-def compile(source, defines=None, kernel=None, device="auto", target=None, name="<string>"):
-    """Compiles DSL source on the shared context of a device (see context)."""
-    return context(device).compile(source, defines=defines, kernel=kernel, target=target, name=name)
+def compile(source, defines=None, kernel=None, device="auto", target=None, name="<string>", **options):
+    """Compiles DSL source on the shared context of a device (see context;
+    options as Context.compile)."""
+    return context(device).compile(source, defines=defines, kernel=kernel, target=target, name=name, **options)
 
 
-def compile_file(path, defines=None, kernel=None, device="auto", target=None):
+def compile_file(path, defines=None, kernel=None, device="auto", target=None, **options):
     """Compiles a .tsr file on the shared context of a device."""
-    return context(device).compile_file(path, defines=defines, kernel=kernel, target=target)
+    return context(device).compile_file(path, defines=defines, kernel=kernel, target=target, **options)
 
 
 def attention_forward(q, k, v, o, lse, scale=None, causal=False, device="auto", stream=None):

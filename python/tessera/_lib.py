@@ -55,6 +55,9 @@ TSR_MAX_RANK = 4
 DEVICE_KINDS = {"auto": 0, "cuda": 1, "emu": 2, "interp": 3}
 TSR_EMU_CHECK_RACES, TSR_EMU_CHECK_UNINIT = 1, 2
 TSR_IR_TIR, TSR_IR_LLVM, TSR_IR_PTX = 1, 2, 4
+# tsr_compile_options.flags (include/tessera.h)
+TSR_COMPILE_LINE_INFO, TSR_COMPILE_NO_WARP_SPECIALIZE, TSR_COMPILE_NO_OVERLAP = 1, 2, 4
+TSR_COMPILE_NO_PINGPONG, TSR_COMPILE_PERSISTENT = 8, 16
 
 
 class ContextOptions(ctypes.Structure):
@@ -167,6 +170,7 @@ _PROTOTYPES = {
     "tsr_kernel_set_tensor": (_c.c_int, [_c.c_void_p, _c.c_int, _c.c_void_p]),
     "tsr_kernel_set_scalar": (_c.c_int, [_c.c_void_p, _c.c_int, _c.c_double]),
     "tsr_kernel_grid": (_c.c_int, [_c.c_void_p, _c.c_int64 * 3]),
+    "tsr_kernel_launch_grid": (_c.c_int, [_c.c_void_p, _c.c_int64 * 3]),
     "tsr_kernel_launch": (_c.c_int, [_c.c_void_p, _c.c_void_p]),
     "tsr_kernel_launch_args": (_c.c_int, [_c.c_void_p, _c.POINTER(Arg), _c.c_int, _c.c_void_p]),
     "tsr_stream_synchronize": (_c.c_int, [_c.c_void_p, _c.c_void_p]),

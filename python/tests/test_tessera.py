@@ -77,6 +77,24 @@ class Kernels(unittest.TestCase):
         x = np.zeros(1000, np.float32)
         self.assertEqual(k.grid(x, x, x, 1.0), (4, 1, 1))
 
+    def test_persistent(self):
+        # 100 instances of 256 elements (the last partial); a persistent
+        # kernel on emu runs at most as many blocks as emu's 4
+        # multiprocessors hold, each looping over its instances.
+        n = 99 * 256 + 37
+        x, y = self.rng.standard_normal(n).astype(np.float32), self.rng.standard_normal(n).astype(np.float32)
+        k = tessera.compile(AXPY, device="emu", persistent=True).kernel()
+        z = np.zeros(n, np.float32)
+        self.assertEqual(k.grid(x, y, z, 2.0), (100, 1, 1))
+        blocks = k.launch_grid(x, y, z, 2.0)
+        self.assertTrue(1 <= blocks[0] < 100 and blocks[1:] == (1, 1), blocks)
+        k(x, y, z, 2.0)
+        np.testing.assert_allclose(z, 2.0 * x + y, rtol=1e-6)
+        plain = tessera.compile(AXPY, device="emu").kernel()
+        self.assertEqual(plain.launch_grid(x, y, z, 2.0), (100, 1, 1))
+        with self.assertRaises(TypeError):
+            tessera.compile(AXPY, device="emu", persistant=True)
+
     def test_attention_forward(self):
         B, H, S, D = 1, 2, 80, 64
         q, kk, v = (self.rng.standard_normal((B, H, S, D)).astype(np.float16) for _ in range(3))
