@@ -228,27 +228,35 @@ else
     ABL_ARGS="--device $DEVICE --reps 10 --warmup 2 --seqlen 2048,8192 --pass fwd"
     ABL_SHARE=30
 fi
-for abl in no-warp-specialize no-overlap no-pingpong; do
+# One variant of the benchmark: NAME SHARE WHAT ARGS... writes bench-NAME.{txt,json,log}.
+bench_variant() {
+    name=$1 share=$2 what=$3
+    shift 3
     say ""
-    say "== tessera-bench attention --$abl"
-    secs=$(allow $ABL_SHARE)
-    limited "$secs" "$BIN/tessera-bench" attention $ABL_ARGS --$abl \
-        --time-limit $((secs > 40 ? secs - 20 : 10)) --json "$OUTDIR/bench-$abl.json" \
-        > "$OUTDIR/bench-$abl.txt" 2> "$OUTDIR/bench-$abl.log"
+    say "== tessera-bench attention $what"
+    secs=$(allow "$share")
+    limited "$secs" "$BIN/tessera-bench" attention "$@" \
+        --time-limit $((secs > 40 ? secs - 20 : 10)) --json "$OUTDIR/bench-$name.json" \
+        > "$OUTDIR/bench-$name.txt" 2> "$OUTDIR/bench-$name.log"
     rc=$?
     case $rc in
-    0) say "  ok: every check passed (compare bench-$abl.txt with bench.txt)" ;;
-    1) say "  FAILED: a correctness check failed (see bench-$abl.txt)"; FAILED=1 ;;
-    *) say "  FAILED: exit $rc (see bench-$abl.log)"; FAILED=1 ;;
+    0) say "  ok: every check passed (compare bench-$name.txt with $COMPARE)" ;;
+    1) say "  FAILED: a correctness check failed (see bench-$name.txt)"; FAILED=1 ;;
+    *) say "  FAILED: exit $rc (see bench-$name.log)"; FAILED=1 ;;
     esac
+}
+COMPARE=bench.txt
+for abl in no-warp-specialize no-overlap no-pingpong; do
+    # shellcheck disable=SC2086
+    bench_variant "$abl" $ABL_SHARE "--$abl" $ABL_ARGS --$abl
 done
 
 # ---- persistent kernels: the same runs with and without --persistent ---------------
 # Persistent attention (backend/README.md, "Persistent kernels"): as many
 # blocks as the GPU holds, each looping over query blocks, causal's longest
-# first. Warp specialization steps aside for persistent kernels, so compare
-# bench-persistent.txt with bench-persistent-off.txt (the default code) and
-# with bench-no-warp-specialize.txt (the persistence alone).
+# first, the producer warpgroup following the consumers' instances. Compare
+# bench-persistent.txt with bench-persistent-off.txt (the default code, same
+# shapes).
 if [ $QUICK = 1 ]; then
     PERS_ARGS="--device $DEVICE --d 64 --causal yes"
     PERS_SHARE=10
@@ -256,21 +264,12 @@ else
     PERS_ARGS="--device $DEVICE --reps 10 --warmup 2 --seqlen 2048,8192 --pass fwd"
     PERS_SHARE=25
 fi
-for pers in persistent persistent-off; do
-    say ""
-    say "== tessera-bench attention $([ $pers = persistent ] && echo --persistent || echo '(the same, not persistent)')"
-    secs=$(allow $PERS_SHARE)
-    # shellcheck disable=SC2046
-    limited "$secs" "$BIN/tessera-bench" attention $PERS_ARGS $([ $pers = persistent ] && echo --persistent) \
-        --time-limit $((secs > 40 ? secs - 20 : 10)) --json "$OUTDIR/bench-$pers.json" \
-        > "$OUTDIR/bench-$pers.txt" 2> "$OUTDIR/bench-$pers.log"
-    rc=$?
-    case $rc in
-    0) say "  ok: every check passed (compare bench-persistent.txt with bench-persistent-off.txt)" ;;
-    1) say "  FAILED: a correctness check failed (see bench-$pers.txt)"; FAILED=1 ;;
-    *) say "  FAILED: exit $rc (see bench-$pers.log)"; FAILED=1 ;;
-    esac
-done
+COMPARE=bench-persistent-off.txt
+# shellcheck disable=SC2086
+bench_variant persistent $PERS_SHARE --persistent $PERS_ARGS --persistent
+COMPARE=bench-persistent.txt
+# shellcheck disable=SC2086
+bench_variant persistent-off $PERS_SHARE "(the same, not persistent)" $PERS_ARGS
 
 # ---- tuning: a few candidates of the sm_90a table's rows, timed -------------------
 # tessera-bench tune (bench/README.md): each candidate compiled, through ptxas

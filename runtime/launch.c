@@ -446,30 +446,6 @@ static tsr_status pick_variant(tsr_kernel *k, Launch *l, KernelVariant **out, St
     return TSR_OK;
 }
 
-tsr_status tsr_kernel_grid(tsr_kernel *k, int64_t grid[3])
-{
-    if (!k)
-        return TSR_ERR_INVALID_ARGUMENT;
-    tsr_status s = rt_enter(k->mod->ctx);
-    if (s != TSR_OK)
-        return s;
-    if (!grid)
-        return rt_fail(k->mod->ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_kernel_grid: grid is NULL");
-    if ((s = rt_dsl_kernel(k, "tsr_kernel_grid")) != TSR_OK)
-        return s;
-    Launch l;
-    StrBuf err;
-    sb_init_soft(&err);
-    s = validate(k, k->args, &l, &err);
-    if (s == TSR_OK)
-        memcpy(grid, l.grid, sizeof l.grid);
-    else
-        rt_fail_text(k->mod->ctx, s, err.data);
-    launch_free(k, &l);
-    sb_free(&err);
-    return s;
-}
-
 /* The grid a launch runs (Launch.blocks): the program's, or for a
  * persistent kernel (TSR_COMPILE_PERSISTENT) as many blocks as the device
  * holds at once, at most one per instance, in x. */
@@ -492,7 +468,9 @@ static tsr_status launch_blocks(tsr_kernel *k, const KernelVariant *v, Launch *l
     return TSR_OK;
 }
 
-tsr_status tsr_kernel_launch_grid(tsr_kernel *k, int64_t grid[3])
+/* tsr_kernel_grid (the program's grid) and tsr_kernel_launch_grid (the
+ * blocks a launch runs, which picks the kernel's variant), named fn. */
+static tsr_status grid_of(tsr_kernel *k, int64_t grid[3], const char *fn, bool launched)
 {
     if (!k)
         return TSR_ERR_INVALID_ARGUMENT;
@@ -500,25 +478,32 @@ tsr_status tsr_kernel_launch_grid(tsr_kernel *k, int64_t grid[3])
     if (s != TSR_OK)
         return s;
     if (!grid)
-        return rt_fail(k->mod->ctx, TSR_ERR_INVALID_ARGUMENT, "tsr_kernel_launch_grid: grid is NULL");
-    if ((s = rt_dsl_kernel(k, "tsr_kernel_launch_grid")) != TSR_OK)
+        return rt_fail(k->mod->ctx, TSR_ERR_INVALID_ARGUMENT, "%s: grid is NULL", fn);
+    if ((s = rt_dsl_kernel(k, fn)) != TSR_OK)
         return s;
     Launch l;
     StrBuf err;
     sb_init_soft(&err);
     KernelVariant *v = NULL;
     s = validate(k, k->args, &l, &err);
-    if (s == TSR_OK)
+    if (s == TSR_OK && launched)
         s = pick_variant(k, &l, &v, &err);
-    if (s == TSR_OK)
+    if (s == TSR_OK && launched)
         s = launch_blocks(k, v, &l, &err);
     if (s == TSR_OK)
-        memcpy(grid, l.blocks, sizeof l.blocks);
+        memcpy(grid, launched ? l.blocks : l.grid, sizeof l.grid);
     else
         rt_fail_text(k->mod->ctx, s, err.data);
     launch_free(k, &l);
     sb_free(&err);
     return s;
+}
+
+tsr_status tsr_kernel_grid(tsr_kernel *k, int64_t grid[3]) { return grid_of(k, grid, "tsr_kernel_grid", false); }
+
+tsr_status tsr_kernel_launch_grid(tsr_kernel *k, int64_t grid[3])
+{
+    return grid_of(k, grid, "tsr_kernel_launch_grid", true);
 }
 
 /* Validates and launches with these arguments (the kernel's bound ones or a
