@@ -162,7 +162,7 @@ typedef enum tsr_cache_mode {
 /* Flags of tsr_context_options.flags. */
 enum {
     TSR_EMU_CHECK_RACES = 1 << 0,  /* emu: detect shared-memory races (slower) */
-    TSR_EMU_CHECK_UNINIT = 1 << 1  /* emu: detect reads of registers never written (slower) */
+    TSR_EMU_CHECK_UNINIT = 1 << 1  /* emu: detect reads of registers and shared memory never written (slower) */
 };
 
 /* Every field is checked: a value the library does not know (a device kind,

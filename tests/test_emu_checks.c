@@ -1,7 +1,7 @@
 /* What the emulator catches that a GPU would let pass or report vaguely:
  * out-of-bounds and misaligned accesses (with kernel, line, thread and
  * address in the message), writes to read-only buffers, reads of registers
- * never written, shared-memory races (and their absence where barriers order
+ * never written and of shared memory never written, shared-memory races (and their absence where barriers order
  * the accesses), reads of cp.async destinations before the wait, deadlocks,
  * divergent collectives, runaway loops, trap. */
 #include <stdarg.h>
@@ -140,6 +140,58 @@ static void test_uninitialized(void **state)
     c.block[0] = 5; /* all lanes write %r2 */
     et_run(m, "k", args, &r, 1, c);
     c.block[0] = 32;
+    c.uninit = false; /* the check is switchable */
+    et_run(m, "k", args, &r, 1, c);
+    emu_module_free(m);
+}
+
+/* Shared memory no instruction has written since the block began: thread t
+ * stores word t of a buffer of n (t < n), then every thread reads word
+ * t + shift (ld.shared), and ldmatrix reads the 8 rows of 16 bytes at the
+ * buffer's start. */
+static const char *const smem_uninit_ptx = HEADER
+    ".visible .entry k(.param .u64 out, .param .u32 n, .param .u32 shift)\n"
+    "{\n"
+    "  .reg .pred %p<3>;\n  .reg .b32 %r<12>;\n  .reg .b64 %rd<4>;\n"
+    "  .shared .align 16 .b8 buf[256];\n"
+    "  ld.param.u64 %rd1, [out];\n  ld.param.u32 %r2, [n];\n  ld.param.u32 %r3, [shift];\n"
+    "  mov.u32 %r1, %tid.x;\n  mov.u32 %r4, buf;\n"
+    "  shl.b32 %r5, %r1, 2;\n  add.u32 %r6, %r4, %r5;\n"
+    "  setp.lt.u32 %p1, %r1, %r2;\n"
+    "  @%p1 st.shared.u32 [%r6], %r1;\n"
+    "  bar.sync 0;\n"
+    "  setp.eq.u32 %p2, %r3, 99;\n"
+    "  @%p2 bra $lm;\n"
+    "  add.u32 %r7, %r1, %r3;\n  and.b32 %r7, %r7, 63;\n  shl.b32 %r7, %r7, 2;\n  add.u32 %r7, %r4, %r7;\n"
+    "  ld.shared.u32 %r8, [%r7];\n"
+    "  st.global.u32 [%rd1], %r8;\n"
+    "  ret;\n"
+    "$lm:\n"
+    "  and.b32 %r9, %r1, 7;\n  shl.b32 %r9, %r9, 4;\n  add.u32 %r9, %r4, %r9;\n"
+    "  ldmatrix.sync.aligned.m8n8.x1.shared.b16 {%r10}, [%r9];\n"
+    "  st.global.u32 [%rd1], %r10;\n"
+    "  ret;\n"
+    "}\n";
+
+static void test_uninit_shared(void **state)
+{
+    EmuModule *m = et_load(smem_uninit_ptx);
+    uint32_t out, n = 32, shift = 0;
+    void *p = &out;
+    void *args[] = {&p, &n, &shift};
+    EmuRegion r = {&out, 4, true};
+    EtConfig c = ET_CONFIG(1, 32);
+    c.uninit = true;
+    et_run(m, "k", args, &r, 1, c); /* each thread reads the word it wrote */
+    shift = 1;
+    n = 20; /* word 20 is read by thread 19 and never written */
+    et_run_fails(m, "k", args, &r, 1, c, "(ld.shared.u32): reads shared memory at offset 0x50, which nothing has "
+                 "written since the block began (uninitialised)", "tid (19,0,0)", NULL);
+    shift = 99; /* ldmatrix: rows 0-7, 16 bytes each = words 0-31 */
+    n = 32;
+    et_run(m, "k", args, &r, 1, c);
+    n = 30;
+    et_run_fails(m, "k", args, &r, 1, c, "ldmatrix", "reads shared memory at offset 0x78", NULL);
     c.uninit = false; /* the check is switchable */
     et_run(m, "k", args, &r, 1, c);
     emu_module_free(m);
@@ -423,7 +475,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_global_bounds),   cmocka_unit_test(test_shared_bounds),
-        cmocka_unit_test(test_uninitialized),   cmocka_unit_test(test_uninit_packed),   cmocka_unit_test(test_races),
+        cmocka_unit_test(test_uninitialized),   cmocka_unit_test(test_uninit_packed),
+        cmocka_unit_test(test_uninit_shared),   cmocka_unit_test(test_races),
         cmocka_unit_test(test_races_more),      cmocka_unit_test(test_cp_async_early_read),
         cmocka_unit_test(test_deadlocks),       cmocka_unit_test(test_misc_errors),
         cmocka_unit_test(test_launch_errors),

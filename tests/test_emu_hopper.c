@@ -709,7 +709,7 @@ static const char ring_ptx[] =
     "st.global.u32 [%rd1], %r7;\n"
     "$done:\nret;\n}\n";
 
-static int run_ring(uint32_t iters, uint32_t bug, uint32_t *out, char **msg, EmuStats *st)
+static int run_ring(uint32_t iters, uint32_t bug, bool uninit, uint32_t *out, char **msg, EmuStats *st)
 {
     EmuModule *m = et_load(ring_ptx);
     void *po = out;
@@ -719,7 +719,8 @@ static int run_ring(uint32_t iters, uint32_t bug, uint32_t *out, char **msg, Emu
        (every CTA writes the same sums) */
     EtConfig cfg = ET_CONFIG(bug ? 1 : 3, 64);
     cfg.host_threads = 2;
-    cfg.races = cfg.uninit = true;
+    cfg.races = true;
+    cfg.uninit = uninit;
     int rc = et_launch(m, "ring", args, regs, 1, cfg, msg, st);
     emu_module_free(m);
     return rc;
@@ -733,7 +734,7 @@ static void test_mbarrier_ring(void **state)
     for (uint32_t iters = 1; iters <= 9; iters += 4) {
         memset(out, 0, sizeof out);
         EmuStats st = {0};
-        if (run_ring(iters, 0, out, &msg, &st)) {
+        if (run_ring(iters, 0, true, out, &msg, &st)) {
             print_error("ring of %u: %s\n", iters, msg);
             fail();
         }
@@ -750,7 +751,7 @@ static void test_mbarrier_ring(void **state)
     /* the consumer waits for the wrong parity: it runs first (it completes
        the bar.sync), takes two empty stages as full, and then both sides
        wait forever */
-    assert_int_equal(run_ring(5, 1, out, &msg, NULL), -1);
+    assert_int_equal(run_ring(5, 1, false, out, &msg, NULL), -1);
     static const char *const want[] = {
         "deadlock: every warp that has not exited waits (at a barrier, an mbarrier or "
         "setmaxnreg.inc)",
@@ -768,8 +769,17 @@ static void test_mbarrier_ring(void **state)
             fail();
         }
     free(msg);
+    /* the same with the uninitialised-read check: the consumer's first
+       read of a stage nothing has written is reported before the deadlock */
+    assert_int_equal(run_ring(5, 1, true, out, &msg, NULL), -1);
+    if (!strstr(msg, "(ld.shared.u32): reads shared memory at offset") ||
+        !strstr(msg, "which nothing has written since the block began")) {
+        print_error("expected an uninitialised shared read:\n%s\n", msg);
+        fail();
+    }
+    free(msg);
     /* no synchronisation at all: the producer's write races with the read */
-    assert_int_equal(run_ring(5, 2, out, &msg, NULL), -1);
+    assert_int_equal(run_ring(5, 2, false, out, &msg, NULL), -1);
     if (!strstr(msg, "shared-memory race") || !strstr(msg, "(st.shared.u32)") ||
         !strstr(msg, "(line 70) are not ordered")) {
         print_error("expected a race at the consumer's read:\n%s\n", msg);
@@ -974,7 +984,13 @@ static char *tma_load_kernel(unsigned rank, unsigned tile_bytes, bool tile_mod)
               "mov.u32 %%r1, %%tid.x;\nmov.u32 %%r2, bar;\nmov.u32 %%r3, tile;\n"
               "setp.eq.u32 %%p1, %%r1, 0;\n"
               "@%%p1 mbarrier.init.shared::cta.b64 [%%r2], 1;\n"
-              "fence.mbarrier_init.release.cluster;\nbar.sync 0;\n"
+              "fence.mbarrier_init.release.cluster;\n"
+              /* the tile filled with a pattern first (neither 0 nor the NaN
+                 fill): the copy-out reads all of it, and bytes the copy
+                 leaves alone are then written, not uninitialised */
+              "mov.u32 %%r21, %%r1;\n$f:\nsetp.ge.u32 %%p3, %%r21, %u;\n@%%p3 bra $fd;\n"
+              "shl.b32 %%r22, %%r21, 2;\nadd.u32 %%r22, %%r3, %%r22;\nst.shared.u32 [%%r22], 0xa5a5a5a5;\n"
+              "add.u32 %%r21, %%r21, 128;\nbra $f;\n$fd:\nfence.proxy.async.shared::cta;\nbar.sync 0;\n"
               "ld.param.u32 %%r4, [coords];\nld.param.u32 %%r5, [coords+4];\n"
               "ld.param.u32 %%r6, [coords+8];\nld.param.u32 %%r7, [coords+12];\n"
               "ld.param.u32 %%r8, [coords+16];\nld.param.u32 %%r9, [bytes];\n"
@@ -985,7 +1001,7 @@ static char *tma_load_kernel(unsigned rank, unsigned tile_bytes, bool tile_mod)
               "@%%p1 mbarrier.arrive.expect_tx.shared::cta.b64 _, [%%r2], %%r9;\n"
               "@%%p1 cp.async.bulk.tensor.%ud.shared::cluster.global%s."
               "mbarrier::complete_tx::bytes [%%r3], [%%rd2, {",
-              tile_bytes, rank, tile_mod ? ".tile" : "");
+              tile_bytes, tile_bytes / 4, rank, tile_mod ? ".tile" : "");
     for (unsigned d = 0; d < rank; d++)
         sb_printf(&sb, "%s%%r%u", d ? ", " : "", 4 + d);
     sb_printf(&sb,
@@ -1144,7 +1160,7 @@ static void test_tma_load(void **state)
     TmaCase early = {2, {37, 23}, {8, 4}, {0}, {3, 5}, 0, 0, 11, 1};
     char *msg = NULL;
     assert_int_equal(run_tma_load(&early, &msg), -1);
-    if (!strstr(msg, "read of shared memory at offset 0x0, which the asynchronous copy at line 31 "
+    if (!strstr(msg, "read of shared memory at offset 0x0, which the asynchronous copy at line 42 "
                      "has not written yet: wait on its mbarrier first")) {
         print_error("%s\n", msg);
         fail();

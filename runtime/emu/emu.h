@@ -3,7 +3,7 @@
  * mma/ldmatrix fragments, asynchronous cp.async; on sm_90a wgmma, mbarriers,
  * TMA bulk copies and setmaxnreg), and checks what a GPU would
  * let pass: out-of-bounds and misaligned accesses, shared-memory races, reads
- * of registers never written, deadlocks at barriers.
+ * of registers and shared memory never written, deadlocks at barriers.
  *
  * This is the runtime's internal interface; the runtime wraps it as the `emu`
  * device. "Device memory" is host memory: pointers passed to a kernel are host
@@ -74,7 +74,7 @@ typedef struct {
     const EmuRegion *regions;  /* buffers the kernel may access */
     int nregions;
     bool check_races;          /* shared-memory race detector (slower) */
-    bool check_uninit;         /* reads of registers never written (slower) */
+    bool check_uninit;         /* reads of registers and shared memory never written (slower) */
     int host_threads;          /* CTAs run on this many host threads; 0 or 1: one */
     uint64_t max_warp_insns;   /* stop with an error past this many; 0: 2^36 */
     EmuStats *stats;           /* optional: filled on return */

@@ -606,6 +606,7 @@ struct Cta {
     uint8_t *rbytes;
     uint8_t *smem;
     size_t smem_size;
+    uint8_t *sdef; /* per byte of smem: written since the block began (check_uninit), or NULL */
     uint8_t *local; /* local_bytes per thread */
     size_t local_size;
     Barrier bars[16];
@@ -650,6 +651,12 @@ void *emu_grow(void *p, int *cap, int need, size_t elem, int first);
 
 /* Records an error for the lane (-1: the warp) and returns -1. */
 int emu_fault(Warp *w, const Insn *in, int lane, const char *fmt, ...) TSR_PRINTF(4, 5);
+/* check_uninit for shared memory (memory.c): bytes [off, off + size) are
+ * written; a read of them faults when one was never written since the
+ * block began (its contents are the poison the emulator filled it with).
+ * Both do nothing when the check is off. */
+void emu_smem_written(Cta *c, uint32_t off, size_t size);
+int emu_smem_read(Warp *w, const Insn *in, int lane, uint32_t off, size_t size);
 
 /* Operand access for executors. */
 static inline const uint64_t *opv(Warp *w, const Insn *in, const Operand *o)

@@ -194,6 +194,7 @@ int emu_cp_async_complete(Warp *w, const Insn *in, uint32_t upto)
                 return -1;
         }
         memcpy(c->smem + cp->dst, buf, cp->size);
+        emu_smem_written(c, cp->dst, cp->size);
     }
     w->ncp = kept;
     return 0;
@@ -221,4 +222,22 @@ const char *emu_read_string(Warp *w, unsigned lane, uint64_t addr, char *buf, si
         return "?";
     buf[i] = 0;
     return buf;
+}
+
+void emu_smem_written(Cta *c, uint32_t off, size_t size)
+{
+    if (c->sdef)
+        memset(c->sdef + off, 1, size);
+}
+
+int emu_smem_read(Warp *w, const Insn *in, int lane, uint32_t off, size_t size)
+{
+    const uint8_t *def = w->cta->sdef;
+    for (size_t i = 0; def && i < size; i++)
+        if (!def[off + i])
+            return emu_fault(w, in, lane,
+                             "reads shared memory at offset 0x%zx, which nothing has written since the block "
+                             "began (uninitialised)",
+                             (size_t)off + i);
+    return 0;
 }

@@ -46,6 +46,8 @@ static int exec_ld(Warp *w, const Insn *in, uint32_t mask)
         if (space == SP_SHARED && c->race &&
             emu_race_access(w, in, (int)l, (uint32_t)(p - c->smem), total, NULL, w->icount))
             return -1;
+        if (space == SP_SHARED && emu_smem_read(w, in, (int)l, (uint32_t)(p - c->smem), total))
+            return -1;
         for (int i = 0; i < n; i++) {
             if (e[i].kind == OK_SINK)
                 continue;
@@ -81,6 +83,8 @@ static int exec_st(Warp *w, const Insn *in, uint32_t mask)
         if (space == SP_SHARED && c->race &&
             emu_race_access(w, in, (int)l, (uint32_t)(p - c->smem), total, buf, w->icount))
             return -1;
+        if (space == SP_SHARED)
+            emu_smem_written(c, (uint32_t)(p - c->smem), total);
         memcpy(p, buf, total);
     }
     return 0;
@@ -249,6 +253,8 @@ static int exec_atom(Warp *w, const Insn *in, uint32_t mask)
             return -1;
         if (space == SP_LOCAL || space == SP_PARAM)
             return emu_fault(w, in, (int)l, "atomic on .%s memory", emu_space_names[space]);
+        if (space == SP_SHARED)
+            emu_smem_written(w->cta, (uint32_t)(p - w->cta->smem), (size_t)in->bits / 8);
         uint64_t old = atom_host(in, p, b[l], c[l]);
         if (d)
             d[l] = old & width_mask(in->op[0].bits);

@@ -253,6 +253,8 @@ static int exec_ldmatrix(Warp *w, const Insn *in, uint32_t mask)
                 return -1;
             if (c->race && emu_race_access(w, in, 8 * j + r, (uint32_t)(p - c->smem), 16, NULL, w->icount))
                 return -1;
+            if (emu_smem_read(w, in, 8 * j + r, (uint32_t)(p - c->smem), 16))
+                return -1;
             memcpy(m[r], p, 16);
         }
         uint64_t *d = vreg(w, &in->op[0], j);
@@ -290,6 +292,7 @@ static int exec_stmatrix(Warp *w, const Insn *in, uint32_t mask)
             if (c->race &&
                 emu_race_access(w, in, 8 * j + r, (uint32_t)(p - c->smem), 16, (uint8_t *)m[r], w->icount))
                 return -1;
+            emu_smem_written(c, (uint32_t)(p - c->smem), 16);
             memcpy(p, m[r], 16);
         }
     }

@@ -306,6 +306,7 @@ static int load_elem(Warp *w, const Copy *cp, uint32_t saddr, uint64_t g)
 {
     uint8_t *dst = w->cta->smem + saddr;
     unsigned es = cp->map.esize;
+    emu_smem_written(w->cta, saddr, es); /* (inside the tensor, or its fill) */
     if (g) {
         const uint8_t *src = global_src(w, cp, g, es);
         if (!src)
@@ -377,6 +378,8 @@ static int store_elem(Warp *w, const Copy *cp, uint32_t saddr, uint64_t g)
 {
     if (!g)
         return 0; /* out-of-bounds elements are not written */
+    if (emu_smem_read(w, cp->in, -1, saddr, cp->map.esize))
+        return -1;
     int space;
     uint8_t *dst = emu_resolve(w, cp->in, -1, SP_GLOBAL, g, cp->map.esize, true, &space);
     if (!dst)
@@ -420,7 +423,7 @@ static int perform(Cta *c, const Copy *cp)
     } else if (cp->store) {
         int space;
         uint8_t *dst = resolve_range(w, cp->in, -1, SP_GLOBAL, cp->global, cp->size, true, &space);
-        if (!dst)
+        if (!dst || emu_smem_read(w, cp->in, -1, cp->smem, cp->size))
             return -1;
         if (cp->in->ty2) /* cp.reduce.async.bulk */
             reduce_bytes(cp->in, cp->in->ty, dst, c->smem + cp->smem, cp->size);
@@ -431,6 +434,7 @@ static int perform(Cta *c, const Copy *cp)
         if (!src)
             return -1;
         memcpy(c->smem + cp->smem, src, cp->size);
+        emu_smem_written(c, cp->smem, cp->size);
     }
     if (!cp->store && emu_mbar_complete_tx(c, cp->mbar, cp->size))
         return emu_fault(w, cp->in, -1,

@@ -347,6 +347,8 @@ static int load_operand(Warp *w, const Insn *at, const Desc *d, unsigned r0, uns
             uint32_t a = elem_addr(d, r0 + r, k, es);
             if (c->race && emu_race_access(w, at, 0, a, es, NULL, w->icount))
                 return -1;
+            if (emu_smem_read(w, at, 0, a, es))
+                return -1;
             uint32_t v = 0;
             memcpy(&v, c->smem + a, es); /* little-endian, as the GPU */
             out[r * K + k] = sign * in_elem(kind, v);

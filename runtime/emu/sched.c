@@ -461,6 +461,7 @@ static void cta_setup(Cta *c, Launch *L)
         c->rdef = tsr_xcalloc((size_t)k->nregs * (size_t)c->nwarps, sizeof *c->rdef);
         c->pdef = tsr_xcalloc((size_t)k->npreds * (size_t)c->nwarps, sizeof *c->pdef);
         c->rbytes = tsr_xcalloc(nr, 1);
+        c->sdef = tsr_xcalloc(L->smem_bytes ? L->smem_bytes : 1, 1);
     }
     c->smem_size = L->smem_bytes;
     size_t smem_alloc = (c->smem_size + 1023) / 1024 * 1024 + 1024;
@@ -515,6 +516,7 @@ static void cta_free(Cta *c)
     free(c->rdef);
     free(c->pdef);
     free(c->rbytes);
+    free(c->sdef);
     free(c->smem);
     free(c->local);
     emu_race_free(c->race);
@@ -539,6 +541,8 @@ static void cta_init(Cta *c, uint64_t linear)
     c->ctaid[1] = (unsigned)(linear / cfg->grid[0] % cfg->grid[1]);
     c->ctaid[2] = (unsigned)(linear / ((uint64_t)cfg->grid[0] * cfg->grid[1]));
     memset(c->smem, SMEM_POISON, c->smem_size);
+    if (c->sdef)
+        memset(c->sdef, 0, c->smem_size);
     memset(c->local, LOCAL_POISON, c->local_size * L->nwarps * WARP_SIZE);
     if (c->rdef) {
         memset(c->rdef, 0, sizeof *c->rdef * (size_t)k->nregs * (size_t)c->nwarps);
