@@ -236,7 +236,7 @@ static void schedule_order(void **state)
         for (int rev = 0; rev < 2; rev++) {
             if (outer < 0 && rev)
                 continue;
-            char ov[8];
+            char ov[16];
             snprintf(ov, sizeof ov, "%d", outer);
             Define defs[2] = { { "OUTER", ov }, { "REV", rev ? "true" : "false" } };
             StrBuf diags;
