@@ -321,11 +321,11 @@ static bool wgmma_regs_fit(Emitter *em, const TirInst *in, int n)
     int need = sm90a_wgmma_entry_regs(n);
     if (need <= most)
         return true;
+    const char *clause = f->max_regs || f->min_blocks ? " with the kernel's resource clause" : "";
     em_error(em, in->pos,
              "this dot's wgmma (64 x %d per warpgroup) needs about %d registers per thread when the kernel starts, "
              "and %d threads%s leave at most %d: use a narrower tile or fewer warps",
-             n < WGMMA_MAX_N ? n : WGMMA_MAX_N, need, em->threads, f->max_regs || f->min_blocks ? " with the kernel's resource clause" : "",
-             most);
+             n < WGMMA_MAX_N ? n : WGMMA_MAX_N, need, em->threads, clause, most);
     return false;
 }
 
