@@ -132,6 +132,8 @@ static void grouped_copies(void **state)
         /* tile dims with odd factors (48 = 3 x 16, 80 = 5 x 16, 96 = 3 x 32): straight-line groups */
         { "f16", DT_F16, 48, 80, 80, 4, { "sm_80", "sm_90a" }, NULL },
         { "e4m3", DT_E4M3, 64, 48, 96, 4, { "sm_89", "sm_90a" }, "sm_89" },
+        /* 12 warps: three groups of warps along the 192 rows */
+        { "f16", DT_F16, 192, 64, 64, 12, { "sm_80", "sm_90a" }, NULL },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_case(&cases[i]);
